@@ -1,0 +1,39 @@
+# make test: everything CI runs. make check: formatting and static analysis only.
+STATICCHECK_VERSION ?= v0.8.2
+GO ?= go
+TEST_FLAGS ?= -race -timeout 20m
+
+.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example
+
+test: check services chromium
+	$(GO) test $(TEST_FLAGS) ./...
+
+check: fmt vet staticcheck
+
+fmt:
+	@out=$$(gofmt -l . 2>&1); if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+vet:
+	$(GO) vet ./...
+
+staticcheck:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# Start PostgreSQL, MariaDB and Redis when they are not running (installing
+# them with apt-get when root and absent); say what is missing otherwise.
+services:
+	@bash scripts/services.sh
+
+# Chromium for the WebAuthn browser tests.
+chromium:
+	@bash scripts/chromium.sh
+
+# Tests that need no service or browser.
+unit:
+	$(GO) test $(TEST_FLAGS) -short ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+example:
+	$(GO) run ./examples/webapp

@@ -1,0 +1,222 @@
+package twofactor
+
+import (
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Store is the storage the Service itself uses: challenges as states, and
+// counters for limits. Every store in this module implements it; factors ask
+// for their own small sets of store interfaces.
+type Store interface {
+	store.States
+	store.Counters
+}
+
+// Defaults applied by New to zero fields.
+const (
+	DefaultChallengeTTL      = 15 * time.Minute
+	DefaultMaxAttempts       = 5
+	DefaultMaxUserFailures   = 10
+	DefaultUserFailureWindow = 15 * time.Minute
+	DefaultMaxIPAttempts     = 100
+	DefaultIPWindow          = 15 * time.Minute
+	DefaultStepUpMaxAge      = 5 * time.Minute
+)
+
+// Config configures a Service. Zero fields take the documented defaults;
+// New validates the whole and reports what to fix.
+type Config struct {
+	// Store keeps challenges and limit counters. Required. Use
+	// store.NewMemory for one instance; a shared store (sqlstore,
+	// redisstore) when several instances serve the same users, or limits
+	// will not hold across them.
+	Store Store
+
+	// Keys signs step-up proofs. Required; factors use the same ring for
+	// code hashes and secret encryption.
+	Keys *Keyring
+
+	// Factors are the second factors offered, in the order users see them.
+	// At least one is required; methods must be unique.
+	Factors []Factor
+
+	// Trust, if set, lets login challenges be skipped on trusted devices
+	// and lets Verify remember a device (package trust).
+	Trust DeviceTrust
+
+	// Policy says which factors are allowed and required.
+	Policy Policy
+
+	// Limits bound attempts. Zero fields take defaults.
+	Limits Limits
+
+	// StepUpMaxAge is how old a verification may be and still count as
+	// fresh for RemoveEnrollment and CheckProof. Zero means 5 minutes.
+	StepUpMaxAge time.Duration
+
+	// Events receives every event. Nil logs to slog.Default().
+	Events *Events
+
+	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	Now func() time.Time
+
+	// Rand is the source of challenge ids. Nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Limits bound how often users and clients may try. They are counted in the
+// store, so they hold across app instances sharing it, and they are checked
+// before any factor does expensive work.
+type Limits struct {
+	// ChallengeTTL is how long a challenge lives. Zero means 15 minutes.
+	ChallengeTTL time.Duration
+	// MaxAttempts is how many wrong answers a challenge accepts before it
+	// dies. Zero means 5.
+	MaxAttempts int
+	// MaxUserFailures is how many wrong answers a user may give, across all
+	// challenges, within UserFailureWindow; reaching it locks the user until
+	// the window ends. Zero means 10.
+	MaxUserFailures int
+	// UserFailureWindow is the lockout window. Zero means 15 minutes.
+	UserFailureWindow time.Duration
+	// MaxIPAttempts is how many answers one client IP may submit within
+	// IPWindow, across users. Zero means 100.
+	MaxIPAttempts int
+	// IPWindow is the per-IP window. Zero means 15 minutes.
+	IPWindow time.Duration
+}
+
+// Policy says which factors users may and must use.
+type Policy struct {
+	// Methods lists the allowed methods. Nil allows every configured factor.
+	Methods []Method
+	// Required means every user must have a second factor: Begin answers
+	// StatusEnrollRequired for a user without one instead of StatusNoFactor.
+	// Recovery factors (backup codes) do not count.
+	Required bool
+	// Default is the method new accounts are set up with (seed: SMS by
+	// default). Informational for the host's sign-up flow; must be allowed.
+	Default Method
+	// Mandatory lists methods every user must have enrolled (for example SMS
+	// once the administrator makes a phone number mandatory). Check reports
+	// the users who lack them.
+	Mandatory []Method
+}
+
+func (l Limits) withDefaults() Limits {
+	l.ChallengeTTL = orDur(l.ChallengeTTL, DefaultChallengeTTL)
+	l.MaxAttempts = orInt(l.MaxAttempts, DefaultMaxAttempts)
+	l.MaxUserFailures = orInt(l.MaxUserFailures, DefaultMaxUserFailures)
+	l.UserFailureWindow = orDur(l.UserFailureWindow, DefaultUserFailureWindow)
+	l.MaxIPAttempts = orInt(l.MaxIPAttempts, DefaultMaxIPAttempts)
+	l.IPWindow = orDur(l.IPWindow, DefaultIPWindow)
+	return l
+}
+
+func (l Limits) check() error {
+	switch {
+	case l.ChallengeTTL < 0 || l.UserFailureWindow < 0 || l.IPWindow < 0:
+		return configErr("Limits durations must not be negative")
+	case l.MaxAttempts < 0 || l.MaxUserFailures < 0 || l.MaxIPAttempts < 0:
+		return configErr("Limits counts must not be negative (zero means the default)")
+	case l.ChallengeTTL > 24*time.Hour:
+		return configErr("Limits.ChallengeTTL %s is longer than 24h; a second-factor challenge should live minutes", l.ChallengeTTL)
+	}
+	return nil
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// validate checks cfg and returns the factor index by method.
+func (cfg *Config) validate() (map[Method]Factor, error) {
+	if cfg.Store == nil {
+		return nil, configErr("Config.Store is nil: use store.NewMemory(nil) for a single instance, or a shared store (sqlstore, redisstore)")
+	}
+	if cfg.Keys == nil {
+		return nil, configErr("Config.Keys is nil: create a keyring with NewKeyring(key), key from GenerateKey or ParseKey")
+	}
+	if len(cfg.Factors) == 0 {
+		return nil, configErr("Config.Factors is empty: add at least one factor (totp, emailcode, smscode, backupcodes, webauthn, or your own)")
+	}
+	if err := cfg.Limits.check(); err != nil {
+		return nil, err
+	}
+	if cfg.StepUpMaxAge < 0 {
+		return nil, configErr("StepUpMaxAge must not be negative")
+	}
+	byMethod := make(map[Method]Factor, len(cfg.Factors))
+	for i, f := range cfg.Factors {
+		if f == nil {
+			return nil, configErr("Config.Factors[%d] is nil", i)
+		}
+		m := f.Method()
+		if err := checkMethodName(m); err != nil {
+			return nil, configErr("Config.Factors[%d]: %v", i, err)
+		}
+		if _, dup := byMethod[m]; dup {
+			return nil, configErr("Config.Factors has two factors for method %q", m)
+		}
+		byMethod[m] = f
+	}
+	p := cfg.Policy
+	for _, m := range slices.Concat(p.Methods, p.Mandatory) {
+		if _, ok := byMethod[m]; !ok {
+			return nil, configErr("Policy names method %q but no factor for it is configured", m)
+		}
+	}
+	for _, m := range p.Mandatory {
+		if p.Methods != nil && !slices.Contains(p.Methods, m) {
+			return nil, configErr("Policy.Mandatory method %q is not in Policy.Methods", m)
+		}
+	}
+	if p.Default != "" {
+		if _, ok := byMethod[p.Default]; !ok {
+			return nil, configErr("Policy.Default %q has no configured factor", p.Default)
+		}
+		if p.Methods != nil && !slices.Contains(p.Methods, p.Default) {
+			return nil, configErr("Policy.Default %q is not in Policy.Methods", p.Default)
+		}
+	}
+	if p.Required {
+		primary := false
+		for _, f := range cfg.Factors {
+			if (p.Methods == nil || slices.Contains(p.Methods, f.Method())) && !isRecovery(f) {
+				primary = true
+			}
+		}
+		if !primary {
+			return nil, configErr("Policy.Required needs at least one allowed factor that is not recovery-only")
+		}
+	}
+	return byMethod, nil
+}
+
+func checkMethodName(m Method) error {
+	if m == "" || len(m) > 32 {
+		return fmt.Errorf("method name must be 1 to 32 characters, got %q", m)
+	}
+	for i := 0; i < len(m); i++ {
+		c := m[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return fmt.Errorf("method name %q: use [a-z0-9_-]", m)
+		}
+	}
+	return nil
+}

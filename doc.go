@@ -1,0 +1,50 @@
+// Package twofactor adds a second factor to the password login of an
+// existing Go web application: authenticator apps (TOTP), codes by email and
+// SMS, backup codes, WebAuthn security keys, and "trust this device".
+//
+// The host keeps its users, passwords and sessions. After the password
+// check it asks the [Service] for a second factor; the library owns the
+// flows and the security rules, and keeps its state in a store the host
+// picks (package store and its sub-packages).
+//
+// # The login flow
+//
+//  1. The host checks the password, then calls [Service.Begin] with the
+//     user and the [Client] (IP, user agent, trusted-device cookie).
+//  2. If the device is trusted, Begin answers [StatusTrusted]: done.
+//     Otherwise it returns a [Challenge] listing the methods this user has
+//     enrolled that the [Policy] allows. The host keeps Challenge.ID in its
+//     session and shows the choices.
+//  3. For email and SMS, [Service.Send] issues and delivers a code; for
+//     WebAuthn, [Service.Start] returns the browser's options.
+//  4. [Service.Verify] checks the answer. Limits are checked first (per
+//     challenge, per user, per client IP, all kept in the store so they hold
+//     across app instances); then the factor verifies and consumes the
+//     answer, and the challenge completes atomically, once.
+//  5. [Service.Cancel] ends a challenge; every code issued for it dies.
+//
+// Every step emits an [Event] to log/slog and an optional hook. Events never
+// carry codes, secrets or full phone numbers.
+//
+// # Factors
+//
+// The root package knows factors only through the [Factor] interface and
+// the optional [Sender], [Starter], [Canceler], [Remover],
+// [RecoveryFactor] and [AnswerChecker]. The library's factors live in
+// their own packages (totp, emailcode, smscode, backupcodes, webauthn), each
+// usable alone; a host adds its own by implementing Factor.
+//
+// # Security notes
+//
+//   - Codes come from crypto/rand without modulo bias and are compared in
+//     constant time. Stores keep only keyed hashes of codes (HMAC-SHA256
+//     under a [Keyring] key) and AES-256-GCM ciphertexts of TOTP secrets,
+//     each tagged with its key id so keys rotate.
+//   - A wrong code and an expired code are the same [ErrInvalidCode] to the
+//     user; events say which it was.
+//   - Every error path fails closed: a store or delivery error is returned
+//     as an error, never as a success.
+//   - Removing a factor needs a fresh verification ([Result.Proof],
+//     [Service.CheckProof]); support staff use [Service.AdminReset], which is
+//     audited.
+package twofactor

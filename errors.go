@@ -1,0 +1,146 @@
+package twofactor
+
+import (
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Errors callers branch on with errors.Is. Every error the package returns
+// wraps at most one of them; none of their messages reveal a code, a secret or
+// whether a code was wrong rather than expired.
+var (
+	// ErrInvalidCode means the answer did not verify: wrong, expired, already
+	// used, or malformed. Users see one error for all of these (an expired code
+	// is reported as an incorrect code); events tell them apart.
+	ErrInvalidCode = errors.New("twofactor: invalid code")
+
+	// ErrChallengeNotFound means the challenge id is unknown, malformed,
+	// expired, cancelled, already completed, or belongs to another user or
+	// purpose. The host should send the user back to the password step.
+	ErrChallengeNotFound = errors.New("twofactor: challenge not found or expired")
+
+	// ErrTooManyAttempts means the challenge has used up its wrong answers; it
+	// is dead and the user must start again.
+	ErrTooManyAttempts = errors.New("twofactor: too many attempts")
+
+	// ErrRateLimited means a rate limit (per client IP, per destination, per
+	// hour) was reached. The error is a *RetryError carrying RetryAfter.
+	ErrRateLimited = errors.New("twofactor: rate limited")
+
+	// ErrLocked means the user failed too often across challenges and is
+	// locked out for a while. The error is a *RetryError carrying RetryAfter.
+	ErrLocked = errors.New("twofactor: user temporarily locked")
+
+	// ErrMethodNotAllowed means the method is not offered by this challenge:
+	// not enrolled, not allowed by the policy, or not registered.
+	ErrMethodNotAllowed = errors.New("twofactor: method not allowed")
+
+	// ErrNotEnrolled means the user has no usable enrollment for the method
+	// (or, for step-up, no second factor at all).
+	ErrNotEnrolled = errors.New("twofactor: not enrolled")
+
+	// ErrAlreadyEnrolled means an enrollment that must be unique exists.
+	ErrAlreadyEnrolled = errors.New("twofactor: already enrolled")
+
+	// ErrStepUpRequired means the operation needs a fresh verification of a
+	// current factor (a step-up proof no older than the configured maximum).
+	ErrStepUpRequired = errors.New("twofactor: fresh verification required")
+
+	// ErrInvalidInput means an argument is malformed (empty user id, a value
+	// that does not parse). Nothing was changed.
+	ErrInvalidInput = errors.New("twofactor: invalid input")
+
+	// ErrInvalidKey means a server key, or a value sealed or signed with one,
+	// is malformed or does not verify.
+	ErrInvalidKey = errors.New("twofactor: invalid key")
+
+	// ErrConfig is wrapped by every error New and the factor constructors
+	// return for a configuration that cannot work.
+	ErrConfig = errors.New("twofactor: invalid configuration")
+)
+
+// ErrCodeExpired is what a factor returns for a code that was right but too
+// old. It matches ErrInvalidCode with errors.Is and prints the same message,
+// so it can reach users unchanged; the Service records "expired" as the
+// reason in its events and returns plain ErrInvalidCode.
+var ErrCodeExpired error = &reasonError{base: ErrInvalidCode, reason: ReasonExpired}
+
+// ErrCodeReused is what a factor returns for a code that was already accepted
+// once (a replayed TOTP step, a consumed code). Like ErrCodeExpired it
+// matches ErrInvalidCode and prints the same message.
+var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: ReasonReplay}
+
+type reasonError struct {
+	base   error
+	reason string
+}
+
+func (e *reasonError) Error() string        { return e.base.Error() }
+func (e *reasonError) Is(target error) bool { return target == e.base }
+
+// Reasons recorded in failure events.
+const (
+	ReasonInvalid         = "invalid"
+	ReasonExpired         = "expired"
+	ReasonReplay          = "replay"
+	ReasonTooManyAttempts = "too_many_attempts"
+	ReasonLocked          = "locked"
+	ReasonRateLimited     = "rate_limited"
+	ReasonNotAllowed      = "method_not_allowed"
+	ReasonError           = "error"
+)
+
+// reasonOf returns the event reason for a verification error.
+func reasonOf(err error) string {
+	var re *reasonError
+	switch {
+	case errors.As(err, &re):
+		return re.reason
+	case errors.Is(err, ErrInvalidCode):
+		return ReasonInvalid
+	case errors.Is(err, ErrTooManyAttempts):
+		return ReasonTooManyAttempts
+	case errors.Is(err, ErrLocked):
+		return ReasonLocked
+	case errors.Is(err, ErrRateLimited):
+		return ReasonRateLimited
+	case errors.Is(err, ErrMethodNotAllowed):
+		return ReasonNotAllowed
+	default:
+		return ReasonError
+	}
+}
+
+// RetryError is returned for limits that lift with time. It wraps ErrLocked
+// or ErrRateLimited (match with errors.Is) and says when to try again (read
+// with errors.As).
+type RetryError struct {
+	Err        error         // ErrLocked or ErrRateLimited
+	RetryAfter time.Duration // how long until the limit lifts, rounded up to a second
+	Limit      string        // which limit: "user", "ip", "destination", "resend"...
+}
+
+func (e *RetryError) Error() string {
+	return fmt.Sprintf("%v (%s limit; retry after %s)", e.Err, e.Limit, e.RetryAfter)
+}
+
+func (e *RetryError) Unwrap() error { return e.Err }
+
+// NewRetryError returns a *RetryError for err (ErrLocked or ErrRateLimited)
+// lifting at resetAt, as seen at now. RetryAfter is rounded up to whole
+// seconds and is at least one second.
+func NewRetryError(err error, limit string, now, resetAt time.Time) *RetryError {
+	d := resetAt.Sub(now)
+	if r := d % time.Second; r != 0 {
+		d += time.Second - r
+	}
+	if d < time.Second {
+		d = time.Second
+	}
+	return &RetryError{Err: err, RetryAfter: d, Limit: limit}
+}
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrConfig, fmt.Sprintf(format, args...))
+}

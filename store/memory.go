@@ -1,0 +1,465 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Memory is a Store kept in process memory: the default for a single
+// instance, and the reference for the conformance suite. Its zero value is
+// ready to use. It is safe for concurrent use; limits and one-time codes it
+// holds are not shared with other processes, so use a SQL or Redis store
+// when several app instances serve the same users.
+type Memory struct {
+	// Now is the clock that decides expiry. Nil means time.Now.
+	Now func() time.Time
+
+	mu          sync.Mutex
+	states      map[string]memState
+	codes       map[string]map[string]*memCode // group -> key -> code
+	counters    map[string]memCounter
+	ledger      map[string]memMark
+	enrollments map[string]map[string]EnrollmentRecord // user -> id -> record
+	devices     map[string]Device
+}
+
+var (
+	_ Store   = (*Memory)(nil)
+	_ Sweeper = (*Memory)(nil)
+)
+
+// NewMemory returns an empty memory store using the clock now (nil means
+// time.Now).
+func NewMemory(now func() time.Time) *Memory { return &Memory{Now: now} }
+
+type memState struct {
+	value     []byte
+	expiresAt time.Time
+}
+
+type memCode struct {
+	hash        []byte
+	expiresAt   time.Time
+	maxAttempts int
+	attempts    int
+}
+
+type memCounter struct {
+	n       int64
+	resetAt time.Time
+}
+
+type memMark struct {
+	value     int64
+	expiresAt time.Time
+}
+
+func (m *Memory) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+// lock takes the mutex and initializes the maps on first use.
+func (m *Memory) lock() {
+	m.mu.Lock()
+	if m.states == nil {
+		m.states = map[string]memState{}
+		m.codes = map[string]map[string]*memCode{}
+		m.counters = map[string]memCounter{}
+		m.ledger = map[string]memMark{}
+		m.enrollments = map[string]map[string]EnrollmentRecord{}
+		m.devices = map[string]Device{}
+	}
+}
+
+// expired reports whether t (zero = never) is at or before now.
+func expired(t, now time.Time) bool { return !t.IsZero() && !now.Before(t) }
+
+// PutState implements States.
+func (m *Memory) PutState(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	m.states[key] = memState{value: slices.Clone(value), expiresAt: expiresAt}
+	return nil
+}
+
+// GetState implements States.
+func (m *Memory) GetState(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	s, ok := m.states[key]
+	if !ok || expired(s.expiresAt, m.now()) {
+		return nil, ErrNotFound
+	}
+	return slices.Clone(s.value), nil
+}
+
+// TakeState implements States.
+func (m *Memory) TakeState(ctx context.Context, key string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	s, ok := m.states[key]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	delete(m.states, key)
+	if expired(s.expiresAt, m.now()) {
+		return nil, ErrNotFound
+	}
+	return s.value, nil
+}
+
+// DeleteState implements States.
+func (m *Memory) DeleteState(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	delete(m.states, key)
+	return nil
+}
+
+// PutCode implements Codes.
+func (m *Memory) PutCode(ctx context.Context, c Code) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	g := m.codes[c.Group]
+	if g == nil {
+		g = map[string]*memCode{}
+		m.codes[c.Group] = g
+	}
+	g[c.Key] = &memCode{hash: slices.Clone(c.Hash), expiresAt: c.ExpiresAt, maxAttempts: c.MaxAttempts}
+	return nil
+}
+
+// ConsumeCode implements Codes.
+func (m *Memory) ConsumeCode(ctx context.Context, group, key string, hash []byte) (CodeStatus, error) {
+	if err := ctx.Err(); err != nil {
+		return CodeNotFound, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	g := m.codes[group]
+	c, ok := g[key]
+	if !ok {
+		return CodeNotFound, nil
+	}
+	switch {
+	case expired(c.expiresAt, m.now()):
+		m.deleteCode(group, key)
+		return CodeExpired, nil
+	case c.maxAttempts > 0 && c.attempts >= c.maxAttempts:
+		return CodeExhausted, nil
+	case subtle.ConstantTimeCompare(c.hash, hash) == 1:
+		m.deleteCode(group, key)
+		return CodeMatched, nil
+	default:
+		c.attempts++
+		return CodeMismatch, nil
+	}
+}
+
+func (m *Memory) deleteCode(group, key string) {
+	g := m.codes[group]
+	delete(g, key)
+	if len(g) == 0 {
+		delete(m.codes, group)
+	}
+}
+
+// DeleteCode implements Codes.
+func (m *Memory) DeleteCode(ctx context.Context, group, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	m.deleteCode(group, key)
+	return nil
+}
+
+// DeleteGroup implements CodeGroups.
+func (m *Memory) DeleteGroup(ctx context.Context, group string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	delete(m.codes, group)
+	return nil
+}
+
+// CountGroup implements CodeGroups.
+func (m *Memory) CountGroup(ctx context.Context, group string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	n := 0
+	for _, c := range m.codes[group] {
+		if !expired(c.expiresAt, now) && (c.maxAttempts == 0 || c.attempts < c.maxAttempts) {
+			n++
+		}
+	}
+	return n, nil
+}
+
+// Incr implements Counters.
+func (m *Memory) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	c, ok := m.counters[key]
+	if !ok || expired(c.resetAt, now) {
+		c = memCounter{resetAt: now.Add(window)}
+	}
+	c.n++
+	m.counters[key] = c
+	return c.n, c.resetAt, nil
+}
+
+// Peek implements Counters.
+func (m *Memory) Peek(ctx context.Context, key string) (int64, time.Time, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, time.Time{}, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	c, ok := m.counters[key]
+	if !ok || expired(c.resetAt, m.now()) {
+		return 0, time.Time{}, nil
+	}
+	return c.n, c.resetAt, nil
+}
+
+// ResetCounter implements Counters.
+func (m *Memory) ResetCounter(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	delete(m.counters, key)
+	return nil
+}
+
+// MarkUsed implements Ledger.
+func (m *Memory) MarkUsed(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	if mk, ok := m.ledger[key]; ok && !expired(mk.expiresAt, m.now()) {
+		return false, nil
+	}
+	m.ledger[key] = memMark{value: 1, expiresAt: expiresAt}
+	return true, nil
+}
+
+// Advance implements Ledger.
+func (m *Memory) Advance(ctx context.Context, key string, value int64, expiresAt time.Time) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	if mk, ok := m.ledger[key]; ok && !expired(mk.expiresAt, m.now()) && mk.value >= value {
+		return false, nil
+	}
+	m.ledger[key] = memMark{value: value, expiresAt: expiresAt}
+	return true, nil
+}
+
+// PutEnrollment implements Enrollments.
+func (m *Memory) PutEnrollment(ctx context.Context, e EnrollmentRecord) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	u := m.enrollments[e.UserID]
+	if u == nil {
+		u = map[string]EnrollmentRecord{}
+		m.enrollments[e.UserID] = u
+	}
+	e.Data = slices.Clone(e.Data)
+	u[e.ID] = e
+	return nil
+}
+
+// GetEnrollment implements Enrollments.
+func (m *Memory) GetEnrollment(ctx context.Context, userID, id string) (EnrollmentRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return EnrollmentRecord{}, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	e, ok := m.enrollments[userID][id]
+	if !ok {
+		return EnrollmentRecord{}, ErrNotFound
+	}
+	e.Data = slices.Clone(e.Data)
+	return e, nil
+}
+
+// ListEnrollments implements Enrollments.
+func (m *Memory) ListEnrollments(ctx context.Context, userID string) ([]EnrollmentRecord, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	out := make([]EnrollmentRecord, 0, len(m.enrollments[userID]))
+	for _, e := range m.enrollments[userID] {
+		e.Data = slices.Clone(e.Data)
+		out = append(out, e)
+	}
+	slices.SortFunc(out, func(a, b EnrollmentRecord) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// DeleteEnrollment implements Enrollments.
+func (m *Memory) DeleteEnrollment(ctx context.Context, userID, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	if u := m.enrollments[userID]; u != nil {
+		delete(u, id)
+		if len(u) == 0 {
+			delete(m.enrollments, userID)
+		}
+	}
+	return nil
+}
+
+// PutDevice implements Devices.
+func (m *Memory) PutDevice(ctx context.Context, d Device) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	m.devices[d.ID] = d
+	return nil
+}
+
+// GetDevice implements Devices.
+func (m *Memory) GetDevice(ctx context.Context, id string) (Device, error) {
+	if err := ctx.Err(); err != nil {
+		return Device{}, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	d, ok := m.devices[id]
+	if !ok || expired(d.ExpiresAt, m.now()) {
+		return Device{}, ErrNotFound
+	}
+	return d, nil
+}
+
+// ListDevices implements Devices.
+func (m *Memory) ListDevices(ctx context.Context, userID string) ([]Device, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := []Device{}
+	for _, d := range m.devices {
+		if d.UserID == userID && !expired(d.ExpiresAt, now) {
+			out = append(out, d)
+		}
+	}
+	slices.SortFunc(out, func(a, b Device) int {
+		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
+	})
+	return out, nil
+}
+
+// DeleteDevice implements Devices.
+func (m *Memory) DeleteDevice(ctx context.Context, id string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	delete(m.devices, id)
+	return nil
+}
+
+// Sweep implements Sweeper.
+func (m *Memory) Sweep(ctx context.Context) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	n := 0
+	for k, s := range m.states {
+		if expired(s.expiresAt, now) {
+			delete(m.states, k)
+			n++
+		}
+	}
+	for g, codes := range m.codes {
+		for k, c := range codes {
+			if expired(c.expiresAt, now) {
+				delete(codes, k)
+				n++
+			}
+		}
+		if len(codes) == 0 {
+			delete(m.codes, g)
+		}
+	}
+	for k, c := range m.counters {
+		if expired(c.resetAt, now) {
+			delete(m.counters, k)
+			n++
+		}
+	}
+	for k, mk := range m.ledger {
+		if expired(mk.expiresAt, now) {
+			delete(m.ledger, k)
+			n++
+		}
+	}
+	for k, d := range m.devices {
+		if expired(d.ExpiresAt, now) {
+			delete(m.devices, k)
+			n++
+		}
+	}
+	return n, nil
+}

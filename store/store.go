@@ -1,0 +1,203 @@
+// Package store defines the storage the library needs, as small interfaces
+// one per concern, and provides [Memory], an in-memory implementation for a
+// single process and for tests.
+//
+// Stores shared by many app instances live in sub-packages (sqlstore,
+// redisstore) so that importing the library never imports a database driver.
+// A host may write its own store; package storetest is the conformance suite
+// that proves it behaves.
+//
+// # Contract shared by every interface
+//
+//   - ctx comes first; a store returns promptly with ctx.Err() when ctx ends.
+//   - "Not found" is [ErrNotFound] (matched with errors.Is), including a record
+//     that has expired but was not yet swept. Any other error is a system
+//     failure, which the library treats as "deny".
+//   - Deleting something that does not exist is not an error.
+//   - Operations said to be atomic must stay atomic across processes sharing
+//     the store: exactly one caller wins a race, whatever the number of app
+//     instances.
+//   - Expiry is decided with the time of the store's own clock (Now),
+//     injected so tests never sleep.
+//   - Values are opaque bytes; the library hashes or encrypts anything secret
+//     before it reaches a store.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned when a record does not exist or has expired.
+var ErrNotFound = errors.New("store: not found")
+
+// States keeps short-lived opaque values under string keys: login
+// challenges, pending enrollments, WebAuthn ceremony state.
+type States interface {
+	// PutState stores value under key until expiresAt, replacing any value.
+	PutState(ctx context.Context, key string, value []byte, expiresAt time.Time) error
+	// GetState returns the value, or ErrNotFound when missing or expired.
+	GetState(ctx context.Context, key string) ([]byte, error)
+	// TakeState atomically returns and deletes the value: of many concurrent
+	// callers exactly one gets it, the others get ErrNotFound.
+	TakeState(ctx context.Context, key string) ([]byte, error)
+	// DeleteState removes the value, if any.
+	DeleteState(ctx context.Context, key string) error
+}
+
+// A Code is a hashed one-time code: an email or SMS code, a backup code.
+// Codes live in groups (a challenge id, "a user's backup codes") so that a
+// whole group can be revoked at once.
+type Code struct {
+	Group       string    // e.g. a challenge id; non-empty
+	Key         string    // unique within Group; non-empty
+	Hash        []byte    // keyed hash of the code, never the code itself
+	ExpiresAt   time.Time // zero: never expires
+	MaxAttempts int       // wrong answers before the code dies; 0: unlimited
+}
+
+// CodeStatus is the outcome of [Codes.ConsumeCode].
+type CodeStatus int
+
+// Outcomes of ConsumeCode.
+const (
+	CodeNotFound  CodeStatus = iota // no code under (group, key), or already consumed
+	CodeMatched                     // the hash matched; the code is now gone
+	CodeMismatch                    // wrong hash; one attempt used
+	CodeExpired                     // the code existed but had expired; it is now gone
+	CodeExhausted                   // MaxAttempts wrong answers were used; the code is dead
+)
+
+var codeStatusNames = [...]string{"not_found", "matched", "mismatch", "expired", "exhausted"}
+
+func (s CodeStatus) String() string {
+	if int(s) < len(codeStatusNames) {
+		return codeStatusNames[s]
+	}
+	return "unknown"
+}
+
+// Codes keeps hashed one-time codes.
+type Codes interface {
+	// PutCode stores c, replacing any code under (c.Group, c.Key) and
+	// resetting its attempts.
+	PutCode(ctx context.Context, c Code) error
+	// ConsumeCode atomically checks hash against the code under (group,
+	// key). Matched deletes the code, so of concurrent callers presenting
+	// the right hash exactly one gets CodeMatched. Mismatch uses one attempt;
+	// the attempt that reaches MaxAttempts kills the code and later calls
+	// get CodeExhausted (until it is swept or expires). An expired code
+	// answers CodeExpired once and is deleted. err is for system failures
+	// only.
+	ConsumeCode(ctx context.Context, group, key string, hash []byte) (CodeStatus, error)
+	// DeleteCode removes one code, if present.
+	DeleteCode(ctx context.Context, group, key string) error
+}
+
+// CodeGroups acts on every code of a group at once.
+type CodeGroups interface {
+	// DeleteGroup removes every code in the group.
+	DeleteGroup(ctx context.Context, group string) error
+	// CountGroup returns how many live (unexpired, not exhausted) codes the
+	// group holds.
+	CountGroup(ctx context.Context, group string) (int, error)
+}
+
+// Counters are fixed-window counters for rate limits and lockouts.
+type Counters interface {
+	// Incr atomically adds one to the counter and returns the new count and
+	// the end of its window. A counter that does not exist or whose window
+	// has ended starts again at 1 with a window of the given length from now.
+	// Concurrent callers each see a distinct count.
+	Incr(ctx context.Context, key string, window time.Duration) (n int64, resetAt time.Time, err error)
+	// Peek returns the count and window end without changing them: (0, zero
+	// time, nil) for a missing or ended counter.
+	Peek(ctx context.Context, key string) (n int64, resetAt time.Time, err error)
+	// ResetCounter deletes the counter.
+	ResetCounter(ctx context.Context, key string) error
+}
+
+// Ledger records one-time use, for replay protection.
+type Ledger interface {
+	// MarkUsed atomically records key as used until expiresAt. It returns
+	// true for the first caller only; after expiresAt the key may be used
+	// again.
+	MarkUsed(ctx context.Context, key string, expiresAt time.Time) (first bool, err error)
+	// Advance atomically raises the value stored under key to value if value
+	// is greater than the stored one (or none is stored) and reports whether
+	// it did. Of concurrent callers with the same value, exactly one gets
+	// true. It is a high-water mark: TOTP uses it so a time step, and every
+	// step before it, is accepted once. The mark is kept until expiresAt.
+	Advance(ctx context.Context, key string, value int64, expiresAt time.Time) (advanced bool, err error)
+}
+
+// An EnrollmentRecord is one enrolled factor instance of a user, as stored.
+// Data is the factor's own encoding; anything secret in it is encrypted.
+type EnrollmentRecord struct {
+	UserID     string
+	ID         string // unique per user
+	Method     string
+	Label      string
+	Data       []byte
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+}
+
+// Enrollments keeps users' enrolled factors.
+type Enrollments interface {
+	// PutEnrollment creates or replaces the record with (e.UserID, e.ID).
+	PutEnrollment(ctx context.Context, e EnrollmentRecord) error
+	// GetEnrollment returns one record, or ErrNotFound.
+	GetEnrollment(ctx context.Context, userID, id string) (EnrollmentRecord, error)
+	// ListEnrollments returns the user's records ordered by CreatedAt, then
+	// ID; none is an empty slice and a nil error.
+	ListEnrollments(ctx context.Context, userID string) ([]EnrollmentRecord, error)
+	// DeleteEnrollment removes one record, if present.
+	DeleteEnrollment(ctx context.Context, userID, id string) error
+}
+
+// A Device is a trusted-device record.
+type Device struct {
+	ID         string // random, unguessable; the cookie carries it signed
+	UserID     string
+	Label      string // "Firefox on Linux"
+	IP         string // the address or network (CIDR) the device is bound to; "" for none
+	UserAgent  string // fingerprint of the user agent it is bound to; "" for none
+	CreatedAt  time.Time
+	ExpiresAt  time.Time
+	LastSeenAt time.Time
+}
+
+// Devices keeps trusted-device records.
+type Devices interface {
+	// PutDevice creates or replaces the record with d.ID.
+	PutDevice(ctx context.Context, d Device) error
+	// GetDevice returns the record, or ErrNotFound when missing or expired.
+	GetDevice(ctx context.Context, id string) (Device, error)
+	// ListDevices returns the user's unexpired devices, ordered by
+	// CreatedAt, then ID.
+	ListDevices(ctx context.Context, userID string) ([]Device, error)
+	// DeleteDevice removes the record, if present.
+	DeleteDevice(ctx context.Context, id string) error
+}
+
+// Sweeper is implemented by stores that keep expired records until swept.
+// Hosts call Sweep periodically (every few minutes is plenty); the library
+// works correctly without it, only storage grows.
+type Sweeper interface {
+	// Sweep deletes expired records and returns how many it removed.
+	Sweep(ctx context.Context) (int, error)
+}
+
+// Store is every interface at once: what the memory, SQL and Redis stores
+// implement, and what storetest checks.
+type Store interface {
+	States
+	Codes
+	CodeGroups
+	Counters
+	Ledger
+	Enrollments
+	Devices
+}
