@@ -309,4 +309,3 @@ func (kr *Keyring) Reseal(sealed string, additionalData []byte) (out string, cha
 	clear(pt)
 	return out, err == nil, err
 }
-
