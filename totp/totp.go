@@ -1,0 +1,437 @@
+package totp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Store is the storage the factor needs: active enrollments (secret sealed),
+// pending enrollments as states, and the replay ledger. Every store of this
+// module implements it.
+type Store interface {
+	store.States
+	store.Ledger
+	store.Enrollments
+}
+
+// Defaults applied by New to zero Config fields.
+const (
+	DefaultIssuer     = "twofactor"
+	DefaultDigits     = 6
+	DefaultPeriod     = 30 * time.Second
+	DefaultSkew       = 1
+	DefaultSecretSize = 20 // 160 bits, RFC 4226 section 4's recommendation
+	DefaultPendingTTL = 10 * time.Minute
+	DefaultQRSize     = 256
+	DefaultLabel      = "Authenticator app"
+)
+
+// NoSkew is the Config.Skew value that accepts the current time step only.
+const NoSkew = -1
+
+// Config configures a Factor. Every zero field takes the documented default,
+// and New validates the whole once.
+type Config struct {
+	// Store keeps enrollments, pending enrollments and the replay ledger.
+	// Required. Share it between app instances so that a code is accepted
+	// once across all of them.
+	Store Store
+
+	// Keys encrypts secrets (Keyring.Seal). Required. Put a new key first to
+	// rotate; secrets sealed under older keys still open while those keys
+	// stay in the ring, and Rekey re-encrypts them.
+	Keys *twofactor.Keyring
+
+	// Issuer is the service name apps show above the code. Zero means
+	// "twofactor"; set it to your product's name.
+	Issuer string
+
+	// Algorithm of new enrollments. Zero means SHA1, the only one every app
+	// supports (some silently fall back to SHA1 and show wrong codes).
+	Algorithm Algorithm
+
+	// Digits of new enrollments' codes: 6 or 8. Zero means 6.
+	Digits int
+
+	// Period is the time step of new enrollments, whole seconds. Zero means
+	// 30 s; most apps ignore any other value.
+	Period time.Duration
+
+	// Skew is how many steps either side of the current one are accepted,
+	// for clocks that are off and codes typed slowly. Zero means 1 (the
+	// previous, current and next codes); NoSkew accepts the current step
+	// only; at most MaxSkew. Each step more adds 2 in 10^Digits to a guess's
+	// chance.
+	Skew int
+
+	// SecretSize is the secret length in bytes for new enrollments: 16 to
+	// 64. Zero means 20 (160 bits).
+	SecretSize int
+
+	// PendingTTL is how long a started enrollment can be confirmed. Zero
+	// means 10 minutes.
+	PendingTTL time.Duration
+
+	// QRSize is the QR code's width and height in pixels, 64 to 1024. Zero
+	// means 256.
+	QRSize int
+
+	// Label is the enrollment label shown on account pages. Zero means
+	// "Authenticator app".
+	Label string
+
+	// Events receives enrollment, removal and clock-drift events. Nil logs
+	// to slog.Default().
+	Events *twofactor.Events
+
+	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	Now func() time.Time
+
+	// Rand is the source of secrets and ids. Nil means crypto/rand.
+	Rand io.Reader
+}
+
+// Factor is the TOTP second factor: authenticator apps. It implements
+// twofactor.Factor, twofactor.Remover and twofactor.AnswerChecker, and is
+// safe for concurrent use.
+//
+// A user has at most one active TOTP enrollment: starting another returns
+// twofactor.ErrAlreadyEnrolled until the first is disabled (with a current
+// code, [Factor.Disable]) or removed (Service.RemoveEnrollment after a fresh
+// verification, or Service.AdminReset).
+type Factor struct {
+	store      Store
+	keys       *twofactor.Keyring
+	issuer     string
+	params     Params
+	skew       int
+	secretSize int
+	pendingTTL time.Duration
+	qrSize     int
+	label      string
+	events     *twofactor.Events
+	now        func() time.Time
+	rand       io.Reader
+}
+
+var (
+	_ twofactor.Factor        = (*Factor)(nil)
+	_ twofactor.Remover       = (*Factor)(nil)
+	_ twofactor.AnswerChecker = (*Factor)(nil)
+)
+
+func configErr(format string, args ...any) error {
+	return fmt.Errorf("%w: totp: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
+}
+
+// New validates cfg and returns a Factor. Errors wrap twofactor.ErrConfig
+// and say what to fix.
+func New(cfg Config) (*Factor, error) {
+	f := &Factor{
+		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
+		params: Params{Algorithm: cfg.Algorithm, Digits: cfg.Digits},
+		skew:   cfg.Skew, secretSize: cfg.SecretSize, pendingTTL: cfg.PendingTTL,
+		qrSize: cfg.QRSize, label: cfg.Label, events: cfg.Events, now: cfg.Now, rand: cfg.Rand,
+	}
+	if f.store == nil {
+		return nil, configErr("Config.Store is required (store.NewMemory for one instance)")
+	}
+	if f.keys == nil {
+		return nil, configErr("Config.Keys is required: secrets are encrypted with it")
+	}
+	if f.issuer == "" {
+		f.issuer = DefaultIssuer
+	}
+	if f.params.Algorithm == "" {
+		f.params.Algorithm = SHA1
+	}
+	if f.params.Digits == 0 {
+		f.params.Digits = DefaultDigits
+	}
+	period := cfg.Period
+	if period == 0 {
+		period = DefaultPeriod
+	}
+	if period%time.Second != 0 || period < time.Second || period > MaxPeriod*time.Second {
+		return nil, configErr("Config.Period %s must be whole seconds from 1s to %ds", period, MaxPeriod)
+	}
+	f.params.Period = int(period / time.Second)
+	switch f.params.Algorithm {
+	case SHA1, SHA256, SHA512:
+	default:
+		return nil, configErr("Config.Algorithm %q: use SHA1, SHA256 or SHA512", f.params.Algorithm)
+	}
+	if f.params.Digits != 6 && f.params.Digits != 8 {
+		return nil, configErr("Config.Digits %d: use 6 or 8", f.params.Digits)
+	}
+	switch {
+	case f.skew == 0:
+		f.skew = DefaultSkew
+	case f.skew == NoSkew:
+		f.skew = 0
+	case f.skew < 0 || f.skew > MaxSkew:
+		return nil, configErr("Config.Skew %d: use 1 to %d, or NoSkew", f.skew, MaxSkew)
+	}
+	if f.secretSize == 0 {
+		f.secretSize = DefaultSecretSize
+	}
+	if f.secretSize < 16 || f.secretSize > 64 {
+		return nil, configErr("Config.SecretSize %d: use 16 to 64 bytes", f.secretSize)
+	}
+	if f.pendingTTL == 0 {
+		f.pendingTTL = DefaultPendingTTL
+	}
+	if f.pendingTTL < time.Minute || f.pendingTTL > 24*time.Hour {
+		return nil, configErr("Config.PendingTTL %s: use 1m to 24h", f.pendingTTL)
+	}
+	if f.qrSize == 0 {
+		f.qrSize = DefaultQRSize
+	}
+	if f.qrSize < 64 || f.qrSize > 1024 {
+		return nil, configErr("Config.QRSize %d: use 64 to 1024 pixels", f.qrSize)
+	}
+	if f.label == "" {
+		f.label = DefaultLabel
+	}
+	if f.now == nil {
+		f.now = time.Now
+	}
+	if f.events == nil {
+		f.events = &twofactor.Events{Now: f.now}
+	}
+	return f, nil
+}
+
+// Method returns twofactor.MethodTOTP.
+func (f *Factor) Method() twofactor.Method { return twofactor.MethodTOTP }
+
+// Params returns the parameters new enrollments get.
+func (f *Factor) Params() Params { return f.params }
+
+// CheckAnswer rejects an answer that cannot be a code of this factor (not
+// digits, wrong length) without any store access. The error wraps
+// twofactor.ErrInvalidInput. Codes of enrollments made with other Digits
+// settings are accepted too (6 to 8 digits).
+func (f *Factor) CheckAnswer(answer string) error {
+	for d := MinDigits; d <= MaxDigits; d++ {
+		if _, err := ParseCode(answer, d); err == nil {
+			return nil
+		}
+	}
+	return errCodeFormat
+}
+
+// record is the enrollment's Data, as JSON. Secret is sealed with the
+// keyring, bound to the user id and the enrollment id.
+type record struct {
+	V      int    `json:"v"`
+	Secret string `json:"secret"` // Keyring.Seal output
+	Params
+	Drift int `json:"drift"` // offset of the last accepted code
+}
+
+// ErrCorrupt reports stored TOTP data that does not decode or decrypt (an
+// altered record, or one sealed under a key no longer in the ring). It is a
+// system error: the user is not let in.
+var ErrCorrupt = errors.New("totp: stored enrollment is corrupt or sealed under an unknown key")
+
+func enrollmentAD(userID, id string) []byte {
+	return []byte("totp enrollment\x00" + userID + "\x00" + id)
+}
+
+// enrolled is an active enrollment with its secret opened.
+type enrolled struct {
+	rec    store.EnrollmentRecord
+	data   record
+	secret []byte
+}
+
+func (f *Factor) decode(rec store.EnrollmentRecord) (*enrolled, error) {
+	var d record
+	if err := json.Unmarshal(rec.Data, &d); err != nil || d.V != 1 || d.Params.Check() != nil {
+		return nil, fmt.Errorf("%w (user %q, enrollment %q)", ErrCorrupt, rec.UserID, rec.ID)
+	}
+	secret, err := f.keys.Open(d.Secret, enrollmentAD(rec.UserID, rec.ID))
+	if err != nil {
+		return nil, fmt.Errorf("%w (user %q, enrollment %q): %w", ErrCorrupt, rec.UserID, rec.ID, err)
+	}
+	return &enrolled{rec: rec, data: d, secret: secret}, nil
+}
+
+// list returns the user's TOTP enrollment records.
+func (f *Factor) list(ctx context.Context, userID string) ([]store.EnrollmentRecord, error) {
+	all, err := f.store.ListEnrollments(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("totp: listing enrollments: %w", err)
+	}
+	out := all[:0]
+	for _, r := range all {
+		if r.Method == string(twofactor.MethodTOTP) {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+// active returns the user's TOTP enrollment, or twofactor.ErrNotEnrolled.
+func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
+	recs, err := f.list(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if len(recs) == 0 {
+		return nil, twofactor.ErrNotEnrolled
+	}
+	return f.decode(recs[0])
+}
+
+// Enrollments returns the user's TOTP enrollment, if any.
+func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	recs, err := f.list(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]twofactor.Enrollment, 0, len(recs))
+	for _, r := range recs {
+		out = append(out, twofactor.Enrollment{ID: r.ID, Method: twofactor.MethodTOTP, Label: r.Label, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt})
+	}
+	return out, nil
+}
+
+// Verify checks a code from the user's authenticator app for ch.User. It
+// accepts the current time step and Config.Skew steps either side, each at
+// most once: the step is recorded in the store's ledger as a high-water
+// mark, so the same code, and any code older than the newest accepted one,
+// is refused with twofactor.ErrCodeReused. A wrong code gives
+// twofactor.ErrInvalidCode; a malformed one an error wrapping
+// twofactor.ErrInvalidInput (and matching ErrInvalidCode, so it counts as a
+// wrong answer); a user without TOTP twofactor.ErrNotEnrolled; anything
+// else is a store or decryption failure. No error lets the user in.
+//
+// Verified.Details["drift"] is the matched offset ("-1", "0", "+1"); a
+// non-zero drift is also reported as an EventWarning (reason
+// "clock_drift"), and the last drift is kept with the enrollment.
+func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if ch == nil {
+		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
+	}
+	if err := f.CheckAnswer(answer); err != nil {
+		return twofactor.Verified{}, invalidCode{err}
+	}
+	e, err := f.active(ctx, ch.User.ID)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	defer clear(e.secret)
+	off, err := f.check(ctx, e, answer)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{"drift": driftString(off)}}, nil
+}
+
+// invalidCode marks a malformed answer as both invalid input and an invalid
+// code, so the service counts it as a failed attempt.
+type invalidCode struct{ err error }
+
+func (e invalidCode) Error() string { return e.err.Error() }
+func (e invalidCode) Unwrap() []error {
+	return []error{e.err, twofactor.ErrInvalidCode}
+}
+
+func driftString(off int) string {
+	if off > 0 {
+		return "+" + strconv.Itoa(off)
+	}
+	return strconv.Itoa(off)
+}
+
+func ledgerKey(userID, enrollmentID string) string {
+	return "totp:" + userID + ":" + enrollmentID
+}
+
+// markTTL is how long a replay mark is kept after the step it records. It
+// only has to outlive the skew window; a day also covers server clocks
+// stepping back.
+const markTTL = 24 * time.Hour
+
+// check matches code against e and consumes its step in the ledger.
+func (f *Factor) check(ctx context.Context, e *enrolled, code string) (int, error) {
+	p := e.data.Params
+	now := f.now()
+	step, off, ok, err := p.Match(e.secret, code, now, f.skew)
+	if err != nil {
+		return 0, invalidCode{err}
+	}
+	if !ok {
+		return 0, twofactor.ErrInvalidCode
+	}
+	adv, err := f.store.Advance(ctx, ledgerKey(e.rec.UserID, e.rec.ID), step, p.StepTime(step).Add(markTTL))
+	if err != nil {
+		return 0, fmt.Errorf("totp: replay ledger: %w", err)
+	}
+	if !adv {
+		return 0, twofactor.ErrCodeReused
+	}
+	if off != 0 {
+		f.events.Emit(ctx, twofactor.Event{
+			Type: twofactor.EventWarning, UserID: e.rec.UserID, Method: twofactor.MethodTOTP,
+			Reason: "clock_drift", Details: map[string]string{"drift": driftString(off), "enrollment": e.rec.ID},
+		})
+	}
+	if off != e.data.Drift {
+		if err := f.rewrite(ctx, e, off); err != nil {
+			return 0, err
+		}
+	}
+	return off, nil
+}
+
+// rewrite saves e with the given drift (Verify calls it only when the
+// drift changed; Rekey after resealing). A removal racing with it must not bring the record
+// back: Remove writes a tombstone before deleting, and rewrite looks for
+// it after writing, deleting its own write when it finds one. With a
+// linearizable store one of the two deletes always comes last.
+func (f *Factor) rewrite(ctx context.Context, e *enrolled, off int) error {
+	d := e.data
+	d.Drift = off
+	data, err := json.Marshal(d)
+	if err != nil {
+		return fmt.Errorf("totp: encoding enrollment: %w", err)
+	}
+	rec := e.rec
+	rec.Data = data
+	return f.putChecked(ctx, rec)
+}
+
+func tombstoneKey(userID, id string) string { return "totp:removed:" + userID + ":" + id }
+
+// tombstoneTTL outlives any in-flight verification.
+const tombstoneTTL = time.Hour
+
+// putChecked writes rec unless the enrollment is being removed.
+func (f *Factor) putChecked(ctx context.Context, rec store.EnrollmentRecord) error {
+	if err := f.store.PutEnrollment(ctx, rec); err != nil {
+		return fmt.Errorf("totp: saving enrollment: %w", err)
+	}
+	_, err := f.store.GetState(ctx, tombstoneKey(rec.UserID, rec.ID))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err == nil:
+		if err := f.store.DeleteEnrollment(ctx, rec.UserID, rec.ID); err != nil {
+			return fmt.Errorf("totp: enrollment removed concurrently; undoing write: %w", err)
+		}
+		return twofactor.ErrNotEnrolled
+	default:
+		return fmt.Errorf("totp: checking removal: %w", err)
+	}
+}
