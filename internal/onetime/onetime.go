@@ -1,0 +1,394 @@
+// Package onetime is the one-time code issuer shared by the emailcode and
+// smscode factors: the rules are the same whatever the channel, only the
+// delivery differs.
+//
+// An [Issuer] issues N-digit codes from internal/secure (crypto/rand, no
+// modulo bias), stores only a keyed hash of each code (Keyring.Hash, with a
+// domain naming the channel, over the group, purpose, binding and code),
+// enforces a resend cooldown and hourly caps per user, per destination and
+// per client IP in store counters (so they hold across app instances), and
+// verifies with one atomic ConsumeCode.
+//
+// # Store keys
+//
+// Codes live in group "otc:<channel>:<group>" under key <purpose>, so the
+// email and SMS factors never touch each other's codes and a code issued for
+// one purpose never satisfies another. Counter keys carry the channel, the
+// user id, and a keyed hash of the destination (never the address or number
+// itself), and the client IP.
+//
+// # Delivery failure
+//
+// The code is stored before delivery, so it works as soon as the message
+// arrives. When delivery fails the code is deleted (the previous code for
+// the same group and purpose was already replaced, so no usable code is
+// left), the cooldown is lifted so the user may retry at once, and the
+// hourly caps keep the attempt: a gateway failing on purpose (SMS pumping
+// through numbers that never answer) still spends the caps.
+package onetime
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/secure"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Store is what the issuer needs from a store.
+type Store interface {
+	store.Codes
+	store.CodeGroups
+	store.Counters
+}
+
+// ErrDelivery is wrapped by every error that means the message could not be
+// handed to the mail server or SMS gateway.
+var ErrDelivery = errors.New("delivery failed")
+
+// Defaults applied to zero Config fields.
+const (
+	DefaultCodeLength     = 6
+	DefaultTTL            = 15 * time.Minute
+	DefaultResendCooldown = 60 * time.Second
+	DefaultMaxAttempts    = 5
+	DefaultCapWindow      = time.Hour
+)
+
+// Bounds on configuration.
+const (
+	MinCodeLength = 6
+	MaxCodeLength = 10
+)
+
+// Caps bound how many codes may be issued in a window. A zero field takes
+// the default the factor package passes in; a negative one disables that cap.
+type Caps struct {
+	PerUser        int           // codes per user per window
+	PerDestination int           // codes per email address or phone number per window
+	PerIP          int           // codes requested from one client IP per window
+	Window         time.Duration // length of the fixed window; zero means one hour
+}
+
+// Config configures an Issuer. Factor packages fill it from their own
+// configs and defaults.
+type Config struct {
+	Store          Store
+	Keys           *twofactor.Keyring
+	Channel        string // "email", "sms": separates hash domains and store keys
+	CodeLength     int
+	TTL            time.Duration
+	ResendCooldown time.Duration
+	MaxAttempts    int
+	Caps           Caps
+	Now            func() time.Time
+	Rand           io.Reader
+}
+
+// Issuer issues and verifies codes for one channel. It is safe for
+// concurrent use.
+type Issuer struct {
+	store    Store
+	keys     *twofactor.Keyring
+	channel  string
+	domain   string
+	length   int
+	ttl      time.Duration
+	cooldown time.Duration
+	attempts int
+	caps     Caps
+	now      func() time.Time
+	rand     io.Reader
+}
+
+// New returns an Issuer for cfg with defaults applied. pkg prefixes error
+// messages ("emailcode", "smscode").
+func New(pkg string, cfg Config) (*Issuer, error) {
+	conf := func(format string, args ...any) error {
+		return fmt.Errorf("%s: %w: %s", pkg, twofactor.ErrConfig, fmt.Sprintf(format, args...))
+	}
+	if cfg.Store == nil {
+		return nil, conf("Config.Store is nil: use store.NewMemory(nil) for one instance, or a shared store (sqlstore, redisstore)")
+	}
+	if cfg.Keys == nil {
+		return nil, conf("Config.Keys is nil: pass the same *twofactor.Keyring as the Service")
+	}
+	if cfg.Channel == "" {
+		return nil, conf("channel is empty")
+	}
+	is := &Issuer{
+		store:    cfg.Store,
+		keys:     cfg.Keys,
+		channel:  cfg.Channel,
+		domain:   "twofactor onetime v1 " + cfg.Channel,
+		length:   orInt(cfg.CodeLength, DefaultCodeLength),
+		ttl:      orDur(cfg.TTL, DefaultTTL),
+		cooldown: orDur(cfg.ResendCooldown, DefaultResendCooldown),
+		attempts: orInt(cfg.MaxAttempts, DefaultMaxAttempts),
+		caps:     cfg.Caps,
+		now:      cfg.Now,
+		rand:     cfg.Rand,
+	}
+	is.caps.Window = orDur(is.caps.Window, DefaultCapWindow)
+	if is.now == nil {
+		is.now = time.Now
+	}
+	switch {
+	case is.length < MinCodeLength || is.length > MaxCodeLength:
+		return nil, conf("CodeLength %d is out of range: use %d to %d digits (zero means %d)", is.length, MinCodeLength, MaxCodeLength, DefaultCodeLength)
+	case is.ttl < time.Minute || is.ttl > 24*time.Hour:
+		return nil, conf("TTL %s is out of range: use 1m to 24h (zero means %s)", is.ttl, DefaultTTL)
+	case is.cooldown < 0:
+		return nil, conf("ResendCooldown must not be negative (zero means %s)", DefaultResendCooldown)
+	case is.cooldown >= is.ttl:
+		return nil, conf("ResendCooldown %s must be shorter than TTL %s", is.cooldown, is.ttl)
+	case is.attempts < 1 || is.attempts > 10:
+		return nil, conf("MaxAttempts %d is out of range: use 1 to 10 (zero means %d)", is.attempts, DefaultMaxAttempts)
+	case is.caps.Window < time.Minute:
+		return nil, conf("Caps.Window %s is too short: use at least 1m (zero means 1h)", is.caps.Window)
+	case is.caps.PerUser == 0 || is.caps.PerDestination == 0 || is.caps.PerIP == 0:
+		return nil, conf("caps are unset") // factor packages always apply their defaults first
+	}
+	return is, nil
+}
+
+func orInt(v, def int) int {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+func orDur(v, def time.Duration) time.Duration {
+	if v == 0 {
+		return def
+	}
+	return v
+}
+
+// CodeLength returns the number of digits of a code.
+func (is *Issuer) CodeLength() int { return is.length }
+
+// TTL returns how long a code lives.
+func (is *Issuer) TTL() time.Duration { return is.ttl }
+
+// Now returns the issuer's clock reading.
+func (is *Issuer) Now() time.Time { return is.now() }
+
+// A Request names one code to issue.
+type Request struct {
+	// Group is the challenge id, or an id of the verification in progress
+	// (a user's pending phone number).
+	Group string
+	// Purpose is what the code is for: "login", "step_up", "phone_verify".
+	Purpose string
+	// Bind is mixed into the hash and must be given again to Verify: the
+	// user id for a login code, the number being verified for a phone. It
+	// is never stored.
+	Bind string
+	// UserID is counted for the per-user cap.
+	UserID string
+	// Destination is the email address or E.164 number, counted (as a keyed
+	// hash) for the per-destination cap.
+	Destination string
+	// IP is counted for the per-IP cap when valid.
+	IP netip.Addr
+}
+
+// Issued describes a delivered code.
+type Issued struct {
+	ExpiresAt time.Time
+	ResendAt  time.Time
+}
+
+// A Deliver function hands code to the channel. It is called once the code
+// is stored; its error is returned wrapped in ErrDelivery.
+type Deliver func(ctx context.Context, code string, expiresAt time.Time) error
+
+func (is *Issuer) group(g string) string { return "otc:" + is.channel + ":" + g }
+
+func (is *Issuer) hash(r Request, code string) []byte {
+	data := make([]byte, 0, len(r.Group)+len(r.Purpose)+len(r.Bind)+len(code)+3)
+	data = append(data, r.Group...)
+	data = append(data, 0)
+	data = append(data, r.Purpose...)
+	data = append(data, 0)
+	data = append(data, r.Bind...)
+	data = append(data, 0)
+	data = append(data, code...)
+	return is.keys.Hash(is.domain, data)
+}
+
+// destKey returns a counter key fragment for a destination that does not
+// reveal it: a keyed hash, truncated to 128 bits.
+func (is *Issuer) destKey(dest string) string {
+	h := is.keys.Hash(is.domain+" destination", []byte(dest))
+	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
+}
+
+func (is *Issuer) cooldownKey(r Request) string {
+	return "otc:cool:" + is.channel + ":" + r.Group + ":" + r.Purpose
+}
+
+// Issue checks the cooldown and caps, issues a new code replacing any
+// previous one for (Group, Purpose), stores its hash and delivers it.
+//
+// Store round trips on success: one counter for the cooldown, one per cap
+// (three, or two when the IP is unknown), and PutCode.
+//
+// A cooldown or cap answers a *twofactor.RetryError matching
+// twofactor.ErrRateLimited (Limit "resend", "user", "destination", "ip").
+// A delivery failure returns an error wrapping ErrDelivery; see the package
+// doc for what it leaves behind.
+func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued, error) {
+	if r.Group == "" || r.Purpose == "" {
+		return Issued{}, fmt.Errorf("onetime: empty group or purpose: %w", twofactor.ErrInvalidInput)
+	}
+	now := is.now()
+	coolKey := is.cooldownKey(r)
+	if is.cooldown > 0 {
+		n, reset, err := is.store.Incr(ctx, coolKey, is.cooldown)
+		if err != nil {
+			return Issued{}, fmt.Errorf("counting resend cooldown: %w", err)
+		}
+		if n > 1 {
+			return Issued{}, twofactor.NewRetryError(twofactor.ErrRateLimited, "resend", now, reset)
+		}
+	}
+	// From here on a failure must lift the cooldown again: nothing was sent.
+	undoCooldown := func() {
+		if is.cooldown > 0 {
+			_ = is.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
+		}
+	}
+	if err := is.checkCaps(ctx, r, now); err != nil {
+		undoCooldown()
+		return Issued{}, err
+	}
+	code, err := secure.Digits(is.rand, is.length)
+	if err != nil {
+		undoCooldown()
+		return Issued{}, err
+	}
+	expires := now.Add(is.ttl)
+	c := store.Code{
+		Group:       is.group(r.Group),
+		Key:         r.Purpose,
+		Hash:        is.hash(r, code),
+		ExpiresAt:   expires,
+		MaxAttempts: is.attempts,
+	}
+	if err := is.store.PutCode(ctx, c); err != nil {
+		undoCooldown()
+		return Issued{}, fmt.Errorf("storing code: %w", err)
+	}
+	if err := deliver(ctx, code, expires); err != nil {
+		// No usable code may be left: the one just stored replaced the
+		// previous one and was not delivered.
+		dctx := context.WithoutCancel(ctx)
+		derr := is.store.DeleteCode(dctx, c.Group, c.Key)
+		undoCooldown()
+		if derr != nil {
+			return Issued{}, fmt.Errorf("%w: %w (and removing the undelivered code failed: %v)", ErrDelivery, err, derr)
+		}
+		return Issued{}, fmt.Errorf("%w: %w", ErrDelivery, err)
+	}
+	return Issued{ExpiresAt: expires, ResendAt: now.Add(is.cooldown)}, nil
+}
+
+func (is *Issuer) checkCaps(ctx context.Context, r Request, now time.Time) error {
+	type capCheck struct {
+		limit, key string
+		max        int
+	}
+	checks := make([]capCheck, 0, 3)
+	if r.IP.IsValid() && is.caps.PerIP > 0 {
+		checks = append(checks, capCheck{"ip", "otc:cap:ip:" + is.channel + ":" + r.IP.Unmap().String(), is.caps.PerIP})
+	}
+	if r.Destination != "" && is.caps.PerDestination > 0 {
+		checks = append(checks, capCheck{"destination", "otc:cap:dest:" + is.channel + ":" + is.destKey(r.Destination), is.caps.PerDestination})
+	}
+	if r.UserID != "" && is.caps.PerUser > 0 {
+		checks = append(checks, capCheck{"user", "otc:cap:user:" + is.channel + ":" + r.UserID, is.caps.PerUser})
+	}
+	for _, c := range checks {
+		n, reset, err := is.store.Incr(ctx, c.key, is.caps.Window)
+		if err != nil {
+			return fmt.Errorf("counting %s cap: %w", c.limit, err)
+		}
+		if n > int64(c.max) {
+			return twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, reset)
+		}
+	}
+	return nil
+}
+
+// Verify consumes the code for r (Group, Purpose, Bind) if code matches,
+// in one store round trip. code must already be normalized (see
+// Normalize). Wrong, unknown and exhausted codes give
+// twofactor.ErrInvalidCode; an expired one twofactor.ErrCodeExpired; any
+// other error is a store failure.
+func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
+	st, err := is.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(r, code))
+	if err != nil {
+		return fmt.Errorf("checking code: %w", err)
+	}
+	switch st {
+	case store.CodeMatched:
+		return nil
+	case store.CodeExpired:
+		return twofactor.ErrCodeExpired
+	case store.CodeMismatch, store.CodeNotFound, store.CodeExhausted:
+		return twofactor.ErrInvalidCode
+	default:
+		return fmt.Errorf("checking code: unexpected status %v", st)
+	}
+}
+
+// Cancel deletes every code of group.
+func (is *Issuer) Cancel(ctx context.Context, group string) error {
+	return is.store.DeleteGroup(ctx, is.group(group))
+}
+
+// Drop deletes the code of group and purpose and lifts its cooldown.
+func (is *Issuer) Drop(ctx context.Context, group, purpose string) error {
+	err := is.store.DeleteCode(ctx, is.group(group), purpose)
+	if is.cooldown > 0 {
+		err = errors.Join(err, is.store.ResetCounter(ctx, is.cooldownKey(Request{Group: group, Purpose: purpose})))
+	}
+	return err
+}
+
+// maxInput bounds answers before normalization.
+const maxInput = 64
+
+// Normalize returns the digits of a typed code: ASCII spaces, tabs and
+// hyphens are ignored ("123 456", "123-456"), anything else that is not an
+// ASCII digit is an error, and the result must have exactly n digits. The
+// error matches twofactor.ErrInvalidInput. It never touches a store.
+func Normalize(pkg, answer string, n int) (string, error) {
+	if len(answer) > maxInput {
+		return "", fmt.Errorf("%s: code is too long: %w", pkg, twofactor.ErrInvalidInput)
+	}
+	var buf [maxInput]byte
+	out := buf[:0]
+	for i := 0; i < len(answer); i++ {
+		switch c := answer[i]; {
+		case c >= '0' && c <= '9':
+			out = append(out, c)
+		case c == ' ' || c == '\t' || c == '-':
+		default:
+			return "", fmt.Errorf("%s: code must be digits only: %w", pkg, twofactor.ErrInvalidInput)
+		}
+	}
+	if len(out) != n {
+		return "", fmt.Errorf("%s: code must be %d digits: %w", pkg, n, twofactor.ErrInvalidInput)
+	}
+	return string(out), nil
+}
