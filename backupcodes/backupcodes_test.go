@@ -1,0 +1,625 @@
+package backupcodes_test
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+var ctx = context.Background()
+
+func TestNewConfig(t *testing.T) {
+	mem := store.NewMemory(nil)
+	keys := newKeyring(t, newKey(t, "k1"))
+	tests := []struct {
+		name string
+		cfg  backupcodes.Config
+		want string // in the error; "" means valid
+	}{
+		{"defaults", backupcodes.Config{Store: mem, Keys: keys}, ""},
+		{"eight codes", backupcodes.Config{Store: mem, Keys: keys, Count: 8}, ""},
+		{"two groups of five", backupcodes.Config{Store: mem, Keys: keys, Groups: 2, GroupSize: 5}, ""},
+		{"no store", backupcodes.Config{Keys: keys}, "Config.Store is nil"},
+		{"no keys", backupcodes.Config{Store: mem}, "Config.Keys is nil"},
+		{"negative count", backupcodes.Config{Store: mem, Keys: keys, Count: -1}, "Count -1"},
+		{"too many codes", backupcodes.Config{Store: mem, Keys: keys, Count: 101}, "Count 101"},
+		{"too little entropy", backupcodes.Config{Store: mem, Keys: keys, Groups: 3, GroupSize: 3}, "45 bits"},
+		{"too long", backupcodes.Config{Store: mem, Keys: keys, Groups: 8, GroupSize: 5}, "longer than 32"},
+		{"negative groups", backupcodes.Config{Store: mem, Keys: keys, Groups: -3}, "must not be negative"},
+		{"negative ttl", backupcodes.Config{Store: mem, Keys: keys, RecoveryTTL: -time.Hour}, "RecoveryTTL"},
+		{"ttl too long", backupcodes.Config{Store: mem, Keys: keys, RecoveryTTL: 8 * 24 * time.Hour}, "RecoveryTTL"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, err := backupcodes.New(tt.cfg)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.NotNil(t, f)
+				return
+			}
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.True(t, strings.HasPrefix(err.Error(), "backupcodes: "), err.Error())
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Nil(t, f)
+		})
+	}
+}
+
+var codeRE = regexp.MustCompile(`^[` + backupcodes.Alphabet + `]{4}-[` + backupcodes.Alphabet + `]{4}-[` + backupcodes.Alphabet + `]{4}$`)
+
+func TestGenerate(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("alice")
+	codes, err := e.f.Generate(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, codes, backupcodes.DefaultCount)
+	for _, c := range codes {
+		assert.Regexp(t, codeRE, c)
+	}
+	assert.Len(t, slices.Compact(slices.Sorted(slices.Values(codes))), len(codes), "codes are distinct")
+	n, err := e.f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, 10, n)
+
+	ens, err := e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, ens, 1)
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, ens[0].ID)
+	assert.Equal(t, twofactor.MethodBackupCode, ens[0].Method)
+	assert.Equal(t, "Backup codes (10 left)", ens[0].Label)
+
+	t.Run("again refused while codes remain", func(t *testing.T) {
+		again, err := e.f.Generate(ctx, u)
+		require.ErrorIs(t, err, twofactor.ErrAlreadyEnrolled)
+		assert.Nil(t, again)
+		_, err = e.f.Verify(ctx, challenge(u), codes[0])
+		require.NoError(t, err, "the first set still works")
+		n, err := e.f.Remaining(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, 9, n)
+	})
+
+	t.Run("count configurable", func(t *testing.T) {
+		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 8 })
+		codes, err := e.f.Generate(ctx, user("bob"))
+		require.NoError(t, err)
+		assert.Len(t, codes, 8)
+	})
+
+	t.Run("layout configurable", func(t *testing.T) {
+		e := newEnv(t, func(c *backupcodes.Config) { c.Groups, c.GroupSize = 2, 5 })
+		codes, err := e.f.Generate(ctx, user("bob"))
+		require.NoError(t, err)
+		assert.Regexp(t, `^[`+backupcodes.Alphabet+`]{5}-[`+backupcodes.Alphabet+`]{5}$`, codes[0])
+		_, err = e.f.Verify(ctx, challenge(user("bob")), codes[0])
+		require.NoError(t, err)
+	})
+
+	t.Run("no user", func(t *testing.T) {
+		_, err := e.f.Generate(ctx, twofactor.User{})
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+		_, err = e.f.Remaining(ctx, twofactor.User{ID: strings.Repeat("x", 256)})
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	})
+}
+
+func TestSingleUse(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("alice")
+	codes, err := e.f.Generate(ctx, u)
+	require.NoError(t, err)
+
+	v, err := e.f.Verify(ctx, challenge(u), codes[3])
+	require.NoError(t, err)
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, v.EnrollmentID)
+	assert.Equal(t, map[string]string{"kind": "backup", "remaining": "9"}, v.Details)
+
+	for _, form := range []string{codes[3], strings.ToUpper(codes[3]), strings.ReplaceAll(codes[3], "-", "")} {
+		_, err = e.f.Verify(ctx, challenge(u), form)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a used code never works again, in any spelling")
+	}
+	n, err := e.f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, 9, n)
+
+	t.Run("other user's code", func(t *testing.T) {
+		_, err := e.f.Verify(ctx, challenge(user("mallory")), codes[4])
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		_, err = e.f.Verify(ctx, challenge(u), codes[4])
+		require.NoError(t, err, "the failed attempt by another user did not consume it")
+	})
+
+	t.Run("wrong code", func(t *testing.T) {
+		_, err := e.f.Verify(ctx, challenge(u), "0000-0000-0000")
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		n, err := e.f.Remaining(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, 8, n)
+	})
+}
+
+func TestNormalization(t *testing.T) {
+	const canonical = "0v1k7qm3xt9f"
+	accept := []struct{ name, input string }{
+		{"as shown", "0v1k-7qm3-xt9f"},
+		{"upper case", "0V1K-7QM3-XT9F"},
+		{"mixed case", "0v1K-7Qm3-xT9f"},
+		{"no dashes", "0v1k7qm3xt9f"},
+		{"spaces", "0v1k 7qm3 xt9f"},
+		{"surrounding space", "  0v1k-7qm3-xt9f\n"},
+		{"tabs and newlines", "0v1k\t7qm3\r\nxt9f"},
+		{"odd grouping", "0v 1k7-qm3x-t9 f"},
+		{"double dashes", "0v1k--7qm3--xt9f"},
+		{"en and em dash", "0v1k\u20137qm3\u2014xt9f"},
+		{"minus sign", "0v1k\u22127qm3\u2212xt9f"},
+		{"no-break space", "0v1k\u00a07qm3\u00a0xt9f"},
+		{"o for zero", "ov1k-7qm3-xt9f"},
+		{"O for zero", "OV1K-7QM3-XT9F"},
+		{"i for one", "0vik-7qm3-xt9f"},
+		{"l for one", "0vlk-7qm3-xt9f"},
+		{"L for one", "0VLK-7QM3-XT9F"},
+		{"u for v", "0u1k-7qm3-xt9f"},
+		{"U for v", "0U1K-7QM3-XT9F"},
+	}
+	for _, tt := range accept {
+		t.Run("accept/"+tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
+			u := user("alice")
+			codes, err := e.f.Generate(ctx, u)
+			require.NoError(t, err)
+			require.Equal(t, []string{"0v1k-7qm3-xt9f"}, codes)
+			require.NoError(t, e.f.CheckAnswer(tt.input))
+			_, err = e.f.Verify(ctx, challenge(u), tt.input)
+			require.NoError(t, err)
+		})
+	}
+
+	reject := []struct{ name, input string }{
+		{"empty", ""},
+		{"only dashes", "----"},
+		{"too short", "0v1k-7qm3-xt9"},
+		{"between lengths", "0v1k-7qm3-xt9f-0"},
+		{"too long", "0v1k-7qm3-xt9f-0v1k-7"},
+		{"punctuation", "0v1k.7qm3.xt9f"},
+		{"symbol", "0v1k-7qm3-xt9!"},
+		{"accented letter", "0v1k-7qm3-xt9é"},
+		{"full-width digit", "０v1k-7qm3-xt9f"},
+		{"NUL byte", "0v1k-7qm3-xt9\x00"},
+		{"invalid UTF-8", "0v1k-7qm3-xt9\xff"},
+		{"huge", strings.Repeat("0v1k-", 100)},
+	}
+	for _, tt := range reject {
+		t.Run("reject/"+tt.name, func(t *testing.T) {
+			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
+			u := user("alice")
+			_, err := e.f.Generate(ctx, u)
+			require.NoError(t, err)
+			before := e.store.reads.Load()
+
+			err = e.f.CheckAnswer(tt.input)
+			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+			assert.True(t, strings.HasPrefix(err.Error(), "backupcodes: "), err.Error())
+			if len(tt.input) > 3 {
+				assert.NotContains(t, err.Error(), tt.input[:4], "the error does not echo the input")
+			}
+			_, err = e.f.Verify(ctx, challenge(u), tt.input)
+			require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+			assert.Equal(t, before, e.store.reads.Load(), "malformed input costs no store access")
+
+			_, err = e.f.Verify(ctx, challenge(u), "0v1k-7qm3-xt9f")
+			require.NoError(t, err, "the code is still there")
+		})
+	}
+}
+
+func TestRace(t *testing.T) {
+	const goroutines, rounds = 64, 20
+	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2 })
+	for round := range rounds {
+		u := user("racer-" + string(rune('a'+round)))
+		codes, err := e.f.Generate(ctx, u)
+		require.NoError(t, err)
+		recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "admin@example.com")
+		require.NoError(t, err)
+		for _, code := range []string{codes[0], recovery} {
+			var wins, invalid atomic.Int64
+			var wg sync.WaitGroup
+			start := make(chan struct{})
+			for range goroutines {
+				wg.Go(func() {
+					<-start
+					_, err := e.f.Verify(ctx, challenge(u), code)
+					switch {
+					case err == nil:
+						wins.Add(1)
+					case errors.Is(err, twofactor.ErrInvalidCode):
+						invalid.Add(1)
+					}
+				})
+			}
+			close(start)
+			wg.Wait()
+			require.Equal(t, int64(1), wins.Load(), "round %d: exactly one success", round)
+			require.Equal(t, int64(goroutines-1), invalid.Load(), "round %d: every other attempt is an invalid code", round)
+		}
+		n, err := e.f.Remaining(ctx, u)
+		require.NoError(t, err)
+		require.Equal(t, 1, n, "only the raced code was used")
+	}
+}
+
+func TestRegenerate(t *testing.T) {
+	h := newServiceEnv(t, nil)
+	alice := user("alice")
+	old, err := h.f.Generate(ctx, alice)
+	require.NoError(t, err)
+
+	fresh := h.proof(t, alice)
+
+	unchanged := func(t *testing.T) {
+		t.Helper()
+		n, err := h.f.Remaining(ctx, alice)
+		require.NoError(t, err)
+		require.Equal(t, 10, n, "the old set is untouched")
+	}
+	for _, tt := range []struct{ name, proof string }{
+		{"no proof", ""},
+		{"garbage", "not.a.proof"},
+		{"forged", fresh[:len(fresh)-4] + "AAAA"},
+		{"another user's", h.proof(t, user("bob"))},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			codes, err := h.f.Regenerate(ctx, alice, tt.proof)
+			require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+			assert.Nil(t, codes)
+			unchanged(t)
+		})
+	}
+
+	t.Run("stale proof", func(t *testing.T) {
+		stale := h.proof(t, alice)
+		h.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
+		codes, err := h.f.Regenerate(ctx, alice, stale)
+		require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+		assert.Nil(t, codes)
+		unchanged(t)
+	})
+
+	t.Run("fresh proof replaces the set", func(t *testing.T) {
+		proof := h.proof(t, alice)
+		codes, err := h.f.Regenerate(ctx, alice, proof)
+		require.NoError(t, err)
+		require.Len(t, codes, 10)
+		for _, c := range old {
+			_, err := h.f.Verify(ctx, challenge(alice), c)
+			require.ErrorIs(t, err, twofactor.ErrInvalidCode, "every old code died at once")
+			assert.NotContains(t, codes, c)
+		}
+		for _, c := range codes {
+			_, err := h.f.Verify(ctx, challenge(alice), c)
+			require.NoError(t, err)
+		}
+		enrolls := h.log.ofType(twofactor.EventEnroll)
+		require.NotEmpty(t, enrolls)
+		last := enrolls[len(enrolls)-1]
+		assert.Equal(t, map[string]string{"action": "regenerated", "count": "10"}, last.Details)
+	})
+
+	t.Run("without a proof checker", func(t *testing.T) {
+		e := newEnv(t, nil)
+		_, err := e.f.Generate(ctx, alice)
+		require.NoError(t, err)
+		_, err = e.f.Regenerate(ctx, alice, fresh)
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		n, err := e.f.Remaining(ctx, alice)
+		require.NoError(t, err)
+		assert.Equal(t, 10, n)
+	})
+
+	t.Run("checker failure fails closed", func(t *testing.T) {
+		e := newEnv(t, func(c *backupcodes.Config) { c.Proofs = brokenProofs{} })
+		_, err := e.f.Generate(ctx, alice)
+		require.NoError(t, err)
+		_, err = e.f.Regenerate(ctx, alice, fresh)
+		require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+		require.ErrorIs(t, err, errBoom)
+	})
+}
+
+type brokenProofs struct{}
+
+func (brokenProofs) CheckProof(string, string) error { return errBoom }
+
+func TestRecoveryCode(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("locked-out")
+
+	t.Run("needs an actor", func(t *testing.T) {
+		for _, actor := range []string{"", "   "} {
+			code, exp, err := e.f.IssueRecoveryCode(ctx, u, actor)
+			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+			assert.Empty(t, code)
+			assert.True(t, exp.IsZero())
+		}
+		ens, err := e.f.Enrollments(ctx, u)
+		require.NoError(t, err)
+		assert.Empty(t, ens, "nothing was stored")
+		assert.Empty(t, e.log.all(), "nothing was audited")
+	})
+
+	code, exp, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+	assert.Regexp(t, `^([`+backupcodes.Alphabet+`]{4}-){3}[`+backupcodes.Alphabet+`]{4}$`, code)
+	assert.Equal(t, t0.Add(backupcodes.DefaultRecoveryTTL), exp)
+
+	issued := e.log.ofType(twofactor.EventAdminAction)
+	require.Len(t, issued, 1)
+	assert.Equal(t, "support:jane", issued[0].Actor)
+	assert.Equal(t, u.ID, issued[0].UserID)
+	assert.Equal(t, "recovery_code_issued", issued[0].Details["action"])
+
+	ens, err := e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, ens, 1, "an outstanding recovery code makes the factor offered")
+	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, ens[0].ID)
+
+	e.clock.Advance(backupcodes.DefaultRecoveryTTL - time.Second)
+	v, err := e.f.Verify(ctx, challenge(u), strings.ToUpper(code))
+	require.NoError(t, err)
+	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, v.EnrollmentID)
+	assert.Equal(t, "recovery", v.Details["kind"])
+	used := e.log.ofType(backupcodes.EventRecoveryUsed)
+	require.Len(t, used, 1)
+	assert.Equal(t, u.ID, used[0].UserID)
+	assert.Equal(t, "ch-"+u.ID, used[0].ChallengeID)
+
+	_, err = e.f.Verify(ctx, challenge(u), code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "single use")
+	ens, err = e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	assert.Empty(t, ens)
+
+	t.Run("expires", func(t *testing.T) {
+		e := newEnv(t, func(c *backupcodes.Config) { c.RecoveryTTL = time.Hour })
+		code, exp, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(time.Hour), exp)
+		e.clock.Advance(time.Hour)
+		ens, err := e.f.Enrollments(ctx, u)
+		require.NoError(t, err)
+		assert.Empty(t, ens, "an expired code is not offered")
+		_, err = e.f.Verify(ctx, challenge(u), code)
+		require.ErrorIs(t, err, twofactor.ErrCodeExpired)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		assert.Empty(t, e.log.ofType(backupcodes.EventRecoveryUsed))
+	})
+
+	t.Run("a new code replaces the previous one", func(t *testing.T) {
+		first, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+		require.NoError(t, err)
+		second, _, err := e.f.IssueRecoveryCode(ctx, u, "support:joe")
+		require.NoError(t, err)
+		_, err = e.f.Verify(ctx, challenge(u), first)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		_, err = e.f.Verify(ctx, challenge(u), second)
+		require.NoError(t, err)
+	})
+
+	t.Run("bound to its user and kind", func(t *testing.T) {
+		code, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+		require.NoError(t, err)
+		_, err = e.f.Verify(ctx, challenge(user("someone-else")), code)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		// The first three groups are not a backup code of the user.
+		_, err = e.f.Verify(ctx, challenge(u), code[:14])
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		_, err = e.f.Verify(ctx, challenge(u), code)
+		require.NoError(t, err)
+	})
+}
+
+func TestNoPlainCodeInStore(t *testing.T) {
+	h := newServiceEnv(t, nil)
+	alice, bob := user("alice"), user("bob")
+	var plain []string
+
+	codes, err := h.f.Generate(ctx, bob)
+	require.NoError(t, err)
+	plain = append(plain, codes...)
+	codes, err = h.f.Generate(ctx, alice)
+	require.NoError(t, err)
+	plain = append(plain, codes...)
+
+	// Sign in with a backup code, with a wrong one first.
+	begun, err := h.svc.Begin(ctx, alice, twofactor.Client{})
+	require.NoError(t, err)
+	_, err = h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: "zzzz-zzzz-zzzz"})
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	res, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: codes[0]})
+	require.NoError(t, err)
+
+	regenerated, err := h.f.Regenerate(ctx, alice, res.Proof)
+	require.NoError(t, err)
+	plain = append(plain, regenerated...)
+	recovery, _, err := h.f.IssueRecoveryCode(ctx, alice, "support:jane")
+	require.NoError(t, err)
+	plain = append(plain, recovery)
+	_, err = h.f.Verify(ctx, challenge(alice), recovery)
+	require.NoError(t, err)
+	_, err = h.f.Verify(ctx, challenge(alice), regenerated[1])
+	require.NoError(t, err)
+
+	dump := h.store.dump()
+	require.Contains(t, dump, "backup:alice", "the recording sees the writes")
+	require.Contains(t, dump, "recovery:alice")
+	for _, c := range plain {
+		for _, form := range codeForms(c) {
+			assert.NotContains(t, dump, form)
+		}
+	}
+}
+
+func TestEvents(t *testing.T) {
+	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 5 })
+	u := user("alice")
+	codes, err := e.f.Generate(ctx, u)
+	require.NoError(t, err)
+
+	gen := e.log.ofType(twofactor.EventEnroll)
+	require.Len(t, gen, 1)
+	assert.Equal(t, u.ID, gen[0].UserID)
+	assert.Equal(t, twofactor.MethodBackupCode, gen[0].Method)
+	assert.Equal(t, map[string]string{"action": "generated", "count": "5"}, gen[0].Details)
+
+	var lows []string
+	for i, c := range codes {
+		v, err := e.f.Verify(ctx, challenge(u), c)
+		require.NoError(t, err)
+		left := len(codes) - i - 1
+		assert.Equal(t, strconv.Itoa(left), v.Details["remaining"])
+		got := e.log.ofType(backupcodes.EventLow)
+		if left > backupcodes.DefaultLowThreshold {
+			assert.Empty(t, got, "no prompt while %d codes remain", left)
+			continue
+		}
+		require.NotEmpty(t, got)
+		last := got[len(got)-1]
+		assert.Equal(t, u.ID, last.UserID)
+		assert.Equal(t, twofactor.MethodBackupCode, last.Method)
+		lows = append(lows, last.Details["remaining"])
+	}
+	assert.Equal(t, []string{"2", "1", "0"}, lows)
+
+	recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+	_, err = e.f.Verify(ctx, challenge(u), recovery)
+	require.NoError(t, err)
+	require.Len(t, e.log.ofType(backupcodes.EventRecoveryUsed), 1)
+
+	for _, ev := range e.log.all() {
+		fields := []string{string(ev.Type), ev.UserID, ev.ChallengeID, ev.Reason, ev.IP, ev.Actor}
+		for k, v := range ev.Details {
+			fields = append(fields, k, v)
+		}
+		text := strings.Join(fields, " ")
+		for _, c := range append(codes, recovery) {
+			for _, form := range codeForms(c) {
+				assert.NotContains(t, text, form, "event %s", ev.Type)
+			}
+		}
+	}
+
+	t.Run("threshold disabled", func(t *testing.T) {
+		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2; c.LowThreshold = -1 })
+		codes, err := e.f.Generate(ctx, u)
+		require.NoError(t, err)
+		for _, c := range codes {
+			_, err := e.f.Verify(ctx, challenge(u), c)
+			require.NoError(t, err)
+		}
+		assert.Empty(t, e.log.ofType(backupcodes.EventLow))
+	})
+}
+
+func TestKeyRotation(t *testing.T) {
+	clockEnv := newEnv(t, nil)
+	a, b := newKey(t, "a"), newKey(t, "b")
+	mk := func(keys ...twofactor.Key) *backupcodes.Factor {
+		f, err := backupcodes.New(backupcodes.Config{Store: clockEnv.store, Keys: newKeyring(t, keys...), Now: clockEnv.clock.Now,
+			Events: clockEnv.events})
+		require.NoError(t, err)
+		return f
+	}
+	u := user("alice")
+	underA, err := mk(a).Generate(ctx, u)
+	require.NoError(t, err)
+
+	rotated := mk(b, a)
+	_, err = rotated.Verify(ctx, challenge(u), underA[0])
+	require.NoError(t, err, "a code made under A verifies with the ring [B, A]")
+
+	recovery, _, err := mk(a).IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+	_, err = rotated.Verify(ctx, challenge(u), recovery)
+	require.NoError(t, err, "so does a recovery code")
+
+	onlyB := mk(b)
+	_, err = onlyB.Verify(ctx, challenge(u), underA[1])
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "dropping A voids its codes")
+
+	u2 := user("bob")
+	underB, err := rotated.Generate(ctx, u2)
+	require.NoError(t, err)
+	_, err = onlyB.Verify(ctx, challenge(u2), underB[0])
+	require.NoError(t, err, "new codes are made under the current key")
+	_, err = mk(a).Verify(ctx, challenge(u2), underB[1])
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+func TestRemove(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("alice")
+	codes, err := e.f.Generate(ctx, u)
+	require.NoError(t, err)
+	recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+
+	require.ErrorIs(t, e.f.Remove(ctx, u, "totp-1"), twofactor.ErrNotEnrolled)
+	require.NoError(t, e.f.Remove(ctx, u, backupcodes.EnrollmentBackupCodes))
+	_, err = e.f.Verify(ctx, challenge(u), codes[0])
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	ens, err := e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, ens, 1)
+	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, ens[0].ID)
+
+	require.NoError(t, e.f.RemoveAll(ctx, u))
+	_, err = e.f.Verify(ctx, challenge(u), recovery)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	ens, err = e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	assert.Empty(t, ens)
+
+	_, err = e.f.Generate(ctx, u)
+	require.NoError(t, err, "after removal a first set can be made again")
+}
+
+func TestStoreFailuresFailClosed(t *testing.T) {
+	st := &failingStore{Memory: store.NewMemory(nil)}
+	f, err := backupcodes.New(backupcodes.Config{Store: st, Keys: newKeyring(t, newKey(t, "k1")),
+		Events: &twofactor.Events{Discard: true}})
+	require.NoError(t, err)
+	u := user("alice")
+	codes, err := f.Generate(ctx, u)
+	require.NoError(t, err)
+
+	st.broken.Store(true)
+	_, err = f.Verify(ctx, challenge(u), codes[0])
+	require.ErrorIs(t, err, errBoom)
+	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, "a store failure is a system error, not a wrong code")
+	_, err = f.Enrollments(ctx, u)
+	require.ErrorIs(t, err, errBoom)
+	_, err = f.Remaining(ctx, u)
+	require.ErrorIs(t, err, errBoom)
+	_, _, err = f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.ErrorIs(t, err, errBoom)
+	require.ErrorIs(t, f.RemoveAll(ctx, u), errBoom)
+
+	st.broken.Store(false)
+	_, err = f.Verify(ctx, challenge(u), codes[0])
+	require.NoError(t, err, "the failed call consumed nothing")
+}

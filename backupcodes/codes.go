@@ -1,0 +1,161 @@
+package backupcodes
+
+import (
+	"encoding/hex"
+	"fmt"
+	"io"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/secure"
+)
+
+// Alphabet is the set of characters codes are made of: Crockford's base 32
+// in lower case. It leaves out i, l, o and u, so no two characters look
+// alike; each character carries 5 bits.
+const Alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// bitsPerChar is log2(len(Alphabet)).
+const bitsPerChar = 5
+
+// maxInput bounds an answer before it is looked at character by character.
+const maxInput = 256
+
+// charMap maps every byte a user may type for a code character to the
+// character itself, or to 0 when the byte is not part of a code. Upper case
+// folds to lower case; the letters left out of the alphabet map to the
+// character they are mistaken for (o to 0, i and l to 1, u to v).
+var charMap = func() (m [256]byte) {
+	for i := 0; i < len(Alphabet); i++ {
+		c := Alphabet[i]
+		m[c] = c
+		if c >= 'a' && c <= 'z' {
+			m[c-'a'+'A'] = c
+		}
+	}
+	for _, p := range [][2]byte{{'o', '0'}, {'i', '1'}, {'l', '1'}, {'u', 'v'}} {
+		m[p[0]] = p[1]
+		m[p[0]-'a'+'A'] = p[1]
+	}
+	return m
+}()
+
+// separator reports whether r is ignored in input: white space, hyphens
+// and dashes (what a printout, a password manager or a phone keyboard may
+// put between groups).
+func separator(r rune) bool {
+	switch r {
+	case '-', '_', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212':
+		return true
+	}
+	return unicode.IsSpace(r)
+}
+
+// A kind says which group of codes a normalized code belongs to; the two
+// kinds have different lengths, so the input alone tells them apart.
+type kind byte
+
+const (
+	kindBackup   kind = 'b' // one of the user's set of backup codes
+	kindRecovery kind = 'r' // an admin-issued recovery code
+)
+
+// layout is the shape of codes: groups of size characters.
+type layout struct {
+	groups int // groups of a backup code; a recovery code has one more
+	size   int // characters per group
+}
+
+func (l layout) length(k kind) int {
+	if k == kindRecovery {
+		return (l.groups + 1) * l.size
+	}
+	return l.groups * l.size
+}
+
+// normalize returns the canonical form of a typed code (lower case, no
+// separators, look-alikes mapped) and its kind. Anything that cannot be a
+// code gives an error wrapping twofactor.ErrInvalidInput that says why
+// without echoing the input.
+func (l layout) normalize(s string) (string, kind, error) {
+	if len(s) > maxInput {
+		return "", 0, invalid("code is longer than %d bytes", maxInput)
+	}
+	maxLen := l.length(kindRecovery)
+	var buf [maxInput]byte
+	n := 0
+	for i := 0; i < len(s); {
+		r, w := utf8.DecodeRuneInString(s[i:])
+		i += w
+		if separator(r) {
+			continue
+		}
+		if r >= utf8.RuneSelf || charMap[r] == 0 {
+			return "", 0, invalid("code has a character that is not a letter or digit of a backup code")
+		}
+		if n == maxLen {
+			return "", 0, invalid("code is too long")
+		}
+		buf[n] = charMap[r]
+		n++
+	}
+	switch n {
+	case l.length(kindBackup):
+		return string(buf[:n]), kindBackup, nil
+	case l.length(kindRecovery):
+		return string(buf[:n]), kindRecovery, nil
+	}
+	return "", 0, invalid("code must have %d characters (or %d for a recovery code), not counting dashes and spaces",
+		l.length(kindBackup), l.length(kindRecovery))
+}
+
+// format puts a dash between the groups of a canonical code.
+func (l layout) format(code string) string {
+	var b strings.Builder
+	b.Grow(len(code) + len(code)/l.size)
+	for i := 0; i < len(code); i += l.size {
+		if i > 0 {
+			b.WriteByte('-')
+		}
+		b.WriteString(code[i:min(i+l.size, len(code))])
+	}
+	return b.String()
+}
+
+// random returns a canonical code of kind k drawn uniformly from the
+// alphabet (crypto/rand when r is nil).
+func (l layout) random(r io.Reader, k kind) (string, error) {
+	return secure.String(r, Alphabet, l.length(k))
+}
+
+// hashDomain separates this package's keyed hashes from every other use of
+// the server keys.
+const hashDomain = "twofactor backupcodes v1"
+
+// hashInput binds a canonical code to its kind and its user, so a code's
+// hash is useless in another user's group or as the other kind.
+func hashInput(k kind, userID, code string) []byte {
+	b := make([]byte, 0, 2+len(userID)+1+len(code))
+	b = append(b, byte(k), 0)
+	b = append(b, userID...)
+	b = append(b, 0)
+	b = append(b, code...)
+	return b
+}
+
+// group returns the store group that holds a user's codes of kind k.
+func group(k kind, userID string) string {
+	if k == kindRecovery {
+		return "recovery:" + userID
+	}
+	return "backup:" + userID
+}
+
+// storeKey is the key a hashed code is stored and looked up under.
+func storeKey(hash []byte) string { return hex.EncodeToString(hash) }
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("backupcodes: %w: %s", twofactor.ErrInvalidInput, fmt.Sprintf(format, args...))
+}
