@@ -1,0 +1,292 @@
+package webauthn
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Credential describes one registered security key or passkey, for an
+// account page. Nothing in it is secret.
+type Credential struct {
+	ID             string    // enrollment id, for Rename and RemoveEnrollment
+	Name           string    // user-chosen name
+	CredentialID   []byte    // the authenticator's credential id
+	Transports     []string  // "usb", "nfc", "ble", "internal", "hybrid"...
+	AAGUID         string    // authenticator model, as a UUID; all zeros when not disclosed
+	BackupEligible bool      // a passkey that may be synced between devices
+	BackupState    bool      // currently backed up or synced
+	SignCount      uint32    // last signature counter seen
+	CreatedAt      time.Time // when it was registered
+	LastUsedAt     time.Time // last successful login; zero if never
+}
+
+// record is what Data holds in a store.EnrollmentRecord. The user-chosen
+// name and the times live in the record's own fields.
+type record struct {
+	CredentialID      []byte   `json:"credential_id"`
+	PublicKey         []byte   `json:"public_key"` // COSE_Key
+	SignCount         uint32   `json:"sign_count"`
+	Transports        []string `json:"transports,omitempty"`
+	AAGUID            []byte   `json:"aaguid,omitempty"`
+	Flags             uint8    `json:"flags"` // authenticator data flags (UP, UV, BE, BS)
+	UserHandle        []byte   `json:"user_handle"`
+	AttestationType   string   `json:"attestation_type,omitempty"`
+	AttestationFormat string   `json:"attestation_format,omitempty"`
+	Attachment        string   `json:"attachment,omitempty"`
+}
+
+// stored is one decoded credential of a user.
+type stored struct {
+	rec  store.EnrollmentRecord
+	data record
+}
+
+func (s *stored) flags() gowebauthn.CredentialFlags {
+	return gowebauthn.NewCredentialFlags(protocol.AuthenticatorFlags(s.data.Flags))
+}
+
+func (s *stored) webauthn() gowebauthn.Credential {
+	ts := make([]protocol.AuthenticatorTransport, len(s.data.Transports))
+	for i, t := range s.data.Transports {
+		ts[i] = protocol.AuthenticatorTransport(t)
+	}
+	return gowebauthn.Credential{
+		ID:                s.data.CredentialID,
+		PublicKey:         s.data.PublicKey,
+		AttestationType:   s.data.AttestationType,
+		AttestationFormat: s.data.AttestationFormat,
+		Transport:         ts,
+		Flags:             s.flags(),
+		Authenticator: gowebauthn.Authenticator{
+			AAGUID:     s.data.AAGUID,
+			SignCount:  s.data.SignCount,
+			Attachment: protocol.AuthenticatorAttachment(s.data.Attachment),
+		},
+	}
+}
+
+func (s *stored) public() Credential {
+	f := s.flags()
+	c := Credential{
+		ID:             s.rec.ID,
+		Name:           s.rec.Label,
+		CredentialID:   bytes.Clone(s.data.CredentialID),
+		Transports:     append([]string(nil), s.data.Transports...),
+		AAGUID:         formatUUID(s.data.AAGUID),
+		BackupEligible: f.BackupEligible,
+		BackupState:    f.BackupState,
+		SignCount:      s.data.SignCount,
+		CreatedAt:      s.rec.CreatedAt,
+		LastUsedAt:     s.rec.LastUsedAt,
+	}
+	return c
+}
+
+// formatUUID formats a 16-byte AAGUID; anything else reads as the nil UUID.
+func formatUUID(b []byte) string {
+	if len(b) != 16 {
+		b = make([]byte, 16)
+	}
+	h := hex.EncodeToString(b)
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// load returns the user's WebAuthn credentials. A record that does not
+// decode is an error: the factor fails closed rather than ignore it.
+func (f *Factor) load(ctx context.Context, userID string) ([]stored, error) {
+	recs, err := f.store.ListEnrollments(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: listing credentials: %w", err)
+	}
+	var out []stored
+	for _, r := range recs {
+		if r.Method != string(twofactor.MethodWebAuthn) {
+			continue
+		}
+		s := stored{rec: r}
+		if err := json.Unmarshal(r.Data, &s.data); err != nil || len(s.data.CredentialID) == 0 || len(s.data.PublicKey) == 0 {
+			return nil, fmt.Errorf("webauthn: credential %q of user %q does not decode", r.ID, userID)
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// waUser adapts a user and their credentials to go-webauthn.
+type waUser struct {
+	handle  []byte
+	name    string
+	display string
+	creds   []gowebauthn.Credential
+}
+
+func (u *waUser) WebAuthnID() []byte                           { return u.handle }
+func (u *waUser) WebAuthnName() string                         { return u.name }
+func (u *waUser) WebAuthnDisplayName() string                  { return u.display }
+func (u *waUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds }
+
+const handleDomain = "twofactor webauthn user handle v1"
+
+// userHandle returns the opaque handle authenticators know the user by:
+// the one already stored with the user's credentials, or else a keyed hash
+// of the user id, so the id itself never leaves the server.
+func (f *Factor) userHandle(user twofactor.User, creds []stored) []byte {
+	for _, c := range creds {
+		if len(c.data.UserHandle) > 0 {
+			return c.data.UserHandle
+		}
+	}
+	_, sig := f.keys.Sign(handleDomain, []byte(user.ID))
+	return sig[:32]
+}
+
+func newWAUser(user twofactor.User, handle []byte, creds []stored) *waUser {
+	name := user.Name
+	if name == "" {
+		name = user.Email
+	}
+	if name == "" {
+		name = user.ID
+	}
+	u := &waUser{handle: handle, name: name, display: name}
+	for i := range creds {
+		u.creds = append(u.creds, creds[i].webauthn())
+	}
+	return u
+}
+
+// Enrollments returns the user's credentials as enrollments, labelled with
+// their names, oldest first.
+func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	creds, err := f.load(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]twofactor.Enrollment, 0, len(creds))
+	for _, c := range creds {
+		out = append(out, twofactor.Enrollment{
+			ID: c.rec.ID, Method: twofactor.MethodWebAuthn, Label: c.rec.Label,
+			CreatedAt: c.rec.CreatedAt, LastUsedAt: c.rec.LastUsedAt,
+		})
+	}
+	return out, nil
+}
+
+// Credentials returns the details of the user's credentials, oldest first.
+func (f *Factor) Credentials(ctx context.Context, user twofactor.User) ([]Credential, error) {
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	creds, err := f.load(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Credential, 0, len(creds))
+	for i := range creds {
+		out = append(out, creds[i].public())
+	}
+	return out, nil
+}
+
+// get returns one of the user's credentials, or twofactor.ErrNotEnrolled.
+func (f *Factor) get(ctx context.Context, userID, id string) (stored, error) {
+	r, err := f.store.GetEnrollment(ctx, userID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return stored{}, twofactor.ErrNotEnrolled
+	}
+	if err != nil {
+		return stored{}, fmt.Errorf("webauthn: reading credential: %w", err)
+	}
+	if r.Method != string(twofactor.MethodWebAuthn) {
+		return stored{}, twofactor.ErrNotEnrolled
+	}
+	s := stored{rec: r}
+	if err := json.Unmarshal(r.Data, &s.data); err != nil {
+		return stored{}, fmt.Errorf("webauthn: credential %q does not decode", id)
+	}
+	return s, nil
+}
+
+// Rename changes a credential's name. An unknown id gives
+// twofactor.ErrNotEnrolled; a bad name twofactor.ErrInvalidInput, and
+// nothing changes.
+func (f *Factor) Rename(ctx context.Context, user twofactor.User, id, name string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	name, err := checkName(name)
+	if err != nil {
+		return err
+	}
+	s, err := f.get(ctx, user.ID, id)
+	if err != nil {
+		return err
+	}
+	s.rec.Label = name
+	if err := f.store.PutEnrollment(ctx, s.rec); err != nil {
+		return fmt.Errorf("webauthn: renaming credential: %w", err)
+	}
+	return nil
+}
+
+// Remove deletes one credential. Call it through
+// twofactor.Service.RemoveEnrollment, which first checks a fresh
+// verification. Removing a missing credential is not an error; an id that
+// belongs to another factor gives twofactor.ErrNotEnrolled.
+func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	r, err := f.store.GetEnrollment(ctx, user.ID, enrollmentID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("webauthn: reading credential: %w", err)
+	}
+	if r.Method != string(twofactor.MethodWebAuthn) {
+		return twofactor.ErrNotEnrolled
+	}
+	if err := f.store.DeleteEnrollment(ctx, user.ID, enrollmentID); err != nil {
+		return fmt.Errorf("webauthn: removing credential: %w", err)
+	}
+	return nil
+}
+
+// RemoveAll deletes every credential of the user (admin reset).
+func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	recs, err := f.store.ListEnrollments(ctx, user.ID)
+	if err != nil {
+		return fmt.Errorf("webauthn: listing credentials: %w", err)
+	}
+	var errs []error
+	for _, r := range recs {
+		if r.Method != string(twofactor.MethodWebAuthn) {
+			continue
+		}
+		if err := f.store.DeleteEnrollment(ctx, user.ID, r.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("webauthn: removing credentials: %w", err)
+	}
+	return nil
+}
