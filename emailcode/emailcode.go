@@ -337,22 +337,20 @@ func (f *Factor) SendVerification(ctx context.Context, user twofactor.User, c tw
 
 // ConfirmVerification checks a code sent by SendVerification to
 // user.Email. A code sent to another address, or for a login, never
-// matches. Errors are as for Verify; a malformed code is
-// twofactor.ErrInvalidCode too.
+// matches. A malformed code is an error matching twofactor.ErrInvalidInput
+// (nothing touched); otherwise errors are as for Verify.
 func (f *Factor) ConfirmVerification(ctx context.Context, user twofactor.User, answer string) error {
 	addr, ok := address(user)
 	if !ok || user.ID == "" {
 		return fmt.Errorf("emailcode: user has no valid email address: %w", twofactor.ErrInvalidInput)
 	}
-	ev := twofactor.Event{UserID: user.ID, Method: twofactor.MethodEmail, Details: map[string]string{"destination": Mask(addr)}}
 	code, err := onetime.Normalize("emailcode", answer, f.issuer.CodeLength())
-	if err == nil {
-		req := onetime.Request{Group: verificationGroupLabel + user.ID, Purpose: purposeEmailVerify, Bind: strings.ToLower(addr)}
-		err = f.issuer.Verify(ctx, req, code)
-	} else {
-		err = twofactor.ErrInvalidCode
-	}
 	if err != nil {
+		return err
+	}
+	ev := twofactor.Event{UserID: user.ID, Method: twofactor.MethodEmail, Details: map[string]string{"destination": Mask(addr)}}
+	req := onetime.Request{Group: verificationGroupLabel + user.ID, Purpose: purposeEmailVerify, Bind: strings.ToLower(addr)}
+	if err := f.issuer.Verify(ctx, req, code); err != nil {
 		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
 		f.events.Emit(ctx, ev)
 		return wrap(err)
