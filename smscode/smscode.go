@@ -280,7 +280,9 @@ func (f *Factor) render(d Data) (string, error) {
 // Method returns twofactor.MethodSMS.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodSMS }
 
-func phoneAD(userID string) []byte { return []byte("smscode phone\x00" + userID + "\x00" + EnrollmentID) }
+func phoneAD(userID string) []byte {
+	return []byte("smscode phone\x00" + userID + "\x00" + EnrollmentID)
+}
 
 func pendingAD(userID string) []byte { return []byte("smscode pending\x00" + userID) }
 
