@@ -1,0 +1,118 @@
+package trust_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+	"github.com/twofactorkit/twofactor/trust"
+)
+
+// fixedFactor is a second factor whose answer is always "123456".
+type fixedFactor struct{}
+
+func (fixedFactor) Method() twofactor.Method { return "fixed" }
+
+func (fixedFactor) Enrollments(context.Context, twofactor.User) ([]twofactor.Enrollment, error) {
+	return []twofactor.Enrollment{{ID: "e1", Method: "fixed"}}, nil
+}
+
+func (fixedFactor) Verify(_ context.Context, _ *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if answer != "123456" {
+		return twofactor.Verified{}, twofactor.ErrInvalidCode
+	}
+	return twofactor.Verified{EnrollmentID: "e1"}, nil
+}
+
+func TestServiceIntegration(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(t0)
+	mem := store.NewMemory(clock.Now)
+	kr := testKeyring(t, testKey(t, "k1"))
+	rec := &recorder{}
+	events := &twofactor.Events{Discard: true, Hook: rec.hook, Now: clock.Now}
+	m, err := trust.New(trust.Config{Store: mem, Keys: kr, Now: clock.Now, Events: events})
+	require.NoError(t, err)
+	svc, err := twofactor.New(twofactor.Config{
+		Store: mem, Keys: kr, Factors: []twofactor.Factor{fixedFactor{}},
+		Trust: m, Now: clock.Now, Events: events,
+	})
+	require.NoError(t, err)
+
+	request := func(remote, cookie string) *http.Request {
+		r := httptest.NewRequest(http.MethodPost, "/login", nil)
+		r.RemoteAddr = remote
+		r.Header.Set("User-Agent", uaFirefoxLinux)
+		if cookie != "" {
+			r.Header.Set("Cookie", m.CookieName()+"="+cookie)
+		}
+		return r
+	}
+
+	// First login: asked, answers, ticks "trust this device".
+	c := m.Client(request("203.0.113.7:40000", ""))
+	b, err := svc.Begin(ctx, alice, c)
+	require.NoError(t, err)
+	require.Equal(t, twofactor.StatusChallenge, b.Status)
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: "fixed", Code: "123456",
+		Client: c, RememberDevice: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Device)
+	w := httptest.NewRecorder()
+	m.SetCookie(w, *res.Device)
+	cookies := w.Result().Cookies()
+	require.Len(t, cookies, 1)
+	token := cookies[0].Value
+
+	// Next login from the same network and browser: not asked.
+	b, err = svc.Begin(ctx, alice, m.Client(request("203.0.113.99:40001", token)))
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusTrusted, b.Status)
+
+	// Another user with this browser's cookie is asked, and alice's trust stays.
+	b, err = svc.Begin(ctx, twofactor.User{ID: "bob"}, m.Client(request("203.0.113.7:40002", token)))
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusChallenge, b.Status)
+
+	// From another network: asked again, and the device is revoked.
+	b, err = svc.Begin(ctx, alice, m.Client(request("198.51.100.1:40003", token)))
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusChallenge, b.Status)
+	assert.Equal(t, []string{trust.ReasonIPChanged}, rec.reasons(twofactor.EventDeviceRevoked))
+	b, err = svc.Begin(ctx, alice, m.Client(request("203.0.113.7:40004", token)))
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusChallenge, b.Status, "revoked for good, even back home")
+
+	t.Run("password change forgets devices", func(t *testing.T) {
+		g, err := m.Remember(ctx, alice, m.Client(request("203.0.113.7:1", "")))
+		require.NoError(t, err)
+		require.NoError(t, svc.PasswordChanged(ctx, "alice"))
+		b, err := svc.Begin(ctx, alice, m.Client(request("203.0.113.7:2", g.Token)))
+		require.NoError(t, err)
+		assert.Equal(t, twofactor.StatusChallenge, b.Status)
+	})
+
+	t.Run("admin reset forgets devices", func(t *testing.T) {
+		_, err := m.Remember(ctx, alice, m.Client(request("203.0.113.7:1", "")))
+		require.NoError(t, err)
+		require.NoError(t, svc.AdminReset(ctx, alice, "support@example.com", "lost phone"))
+		ds, err := m.List(ctx, "alice")
+		require.NoError(t, err)
+		assert.Empty(t, ds)
+	})
+
+	t.Run("step-up is never skipped", func(t *testing.T) {
+		g, err := m.Remember(ctx, alice, m.Client(request("203.0.113.7:1", "")))
+		require.NoError(t, err)
+		ch, err := svc.StepUp(ctx, alice, m.Client(request("203.0.113.7:2", g.Token)), twofactor.PurposeStepUp)
+		require.NoError(t, err)
+		assert.NotNil(t, ch)
+	})
+}
