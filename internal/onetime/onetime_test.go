@@ -1,0 +1,442 @@
+package onetime
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+type env struct {
+	clock *storetest.Clock
+	store *store.Memory
+	is    *Issuer
+	last  string // last delivered code
+}
+
+func testKeys(t testing.TB) *twofactor.Keyring {
+	t.Helper()
+	k, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	kr, err := twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	return kr
+}
+
+func newEnv(t testing.TB, mod func(*Config)) *env {
+	t.Helper()
+	clock := storetest.NewClock(t0)
+	st := store.NewMemory(clock.Now)
+	cfg := Config{
+		Store: st, Keys: testKeys(t), Channel: "test", Now: clock.Now,
+		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 20},
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	is, err := New("test", cfg)
+	require.NoError(t, err)
+	return &env{clock: clock, store: st, is: is}
+}
+
+func (e *env) deliver(ctx context.Context, code string, _ time.Time) error {
+	e.last = code
+	return nil
+}
+
+var ip1 = netip.MustParseAddr("203.0.113.7")
+
+func req(group string) Request {
+	return Request{Group: group, Purpose: "login", Bind: "u1", UserID: "u1", Destination: "+14155550112", IP: ip1}
+}
+
+func TestNewValidates(t *testing.T) {
+	base := func() Config {
+		return Config{Store: store.NewMemory(nil), Keys: testKeys(t), Channel: "c", Caps: Caps{PerUser: 1, PerDestination: 1, PerIP: 1}}
+	}
+	tests := []struct {
+		name string
+		mod  func(*Config)
+		want string
+	}{
+		{"nil store", func(c *Config) { c.Store = nil }, "Store"},
+		{"nil keys", func(c *Config) { c.Keys = nil }, "Keys"},
+		{"short code", func(c *Config) { c.CodeLength = 4 }, "CodeLength"},
+		{"long code", func(c *Config) { c.CodeLength = 11 }, "CodeLength"},
+		{"short ttl", func(c *Config) { c.TTL = time.Second }, "TTL"},
+		{"negative cooldown", func(c *Config) { c.ResendCooldown = -time.Second }, "ResendCooldown"},
+		{"cooldown over ttl", func(c *Config) { c.TTL = 2 * time.Minute; c.ResendCooldown = 3 * time.Minute }, "shorter than TTL"},
+		{"attempts", func(c *Config) { c.MaxAttempts = 11 }, "MaxAttempts"},
+		{"window", func(c *Config) { c.Caps.Window = time.Second }, "Window"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base()
+			tt.mod(&cfg)
+			_, err := New("test", cfg)
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
+		})
+	}
+	_, err := New("test", base())
+	require.NoError(t, err)
+}
+
+func TestIssueAndVerify(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	iss, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(DefaultTTL), iss.ExpiresAt)
+	assert.Equal(t, t0.Add(DefaultResendCooldown), iss.ResendAt)
+	require.Len(t, e.last, DefaultCodeLength)
+
+	// The stored value is a keyed hash, never the code.
+	n, err := e.store.CountGroup(ctx, "otc:test:g1")
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+
+	require.NoError(t, e.is.Verify(ctx, req("g1"), e.last))
+	// Consumed: the same code never works twice.
+	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), e.last), twofactor.ErrInvalidCode)
+}
+
+func TestExpiry(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	e.clock.Advance(DefaultTTL - time.Second)
+	code := e.last
+	// Still valid one second before expiry: issue again later to check.
+	_, err = e.is.Issue(ctx, req("g2"), e.deliver)
+	require.NoError(t, err)
+	require.NoError(t, e.is.Verify(ctx, req("g1"), code))
+
+	e.clock.Advance(DefaultTTL + time.Second)
+	err = e.is.Verify(ctx, req("g2"), e.last)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "users see an expired code as an invalid one")
+	assert.Same(t, twofactor.ErrCodeExpired, err, "the detail says expired")
+	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error())
+}
+
+func TestCooldown(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	first := e.last
+
+	e.clock.Advance(20 * time.Second)
+	_, err = e.is.Issue(ctx, req("g1"), e.deliver)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited)
+	assert.Equal(t, "resend", re.Limit)
+	assert.Equal(t, 40*time.Second, re.RetryAfter)
+	assert.Equal(t, first, e.last, "nothing delivered inside the cooldown")
+
+	// Another group (another challenge) has its own cooldown.
+	_, err = e.is.Issue(ctx, req("g2"), e.deliver)
+	require.NoError(t, err)
+
+	e.clock.Advance(40 * time.Second)
+	_, err = e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	second := e.last
+	// The new code replaces the previous one.
+	if first != second {
+		require.ErrorIs(t, e.is.Verify(ctx, req("g1"), first), twofactor.ErrInvalidCode)
+	}
+	require.NoError(t, e.is.Verify(ctx, req("g1"), second))
+}
+
+func TestCaps(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		name  string
+		limit string
+		vary  func(i int, r *Request) // makes each request differ except in the capped dimension
+		max   int
+	}{
+		{"user", "user", func(i int, r *Request) {
+			r.Destination = fmt.Sprintf("d%d", i)
+			r.IP = netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+		}, 5},
+		{"destination", "destination", func(i int, r *Request) {
+			r.UserID = fmt.Sprintf("u%d", i)
+			r.IP = netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})
+		}, 5},
+		{"ip", "ip", func(i int, r *Request) {
+			r.UserID = fmt.Sprintf("u%d", i)
+			r.Destination = fmt.Sprintf("d%d", i)
+		}, 20},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, nil)
+			for i := range tt.max {
+				r := req(fmt.Sprintf("g%d", i))
+				tt.vary(i, &r)
+				_, err := e.is.Issue(ctx, r, e.deliver)
+				require.NoError(t, err, "send %d", i)
+			}
+			r := req("over")
+			tt.vary(tt.max, &r)
+			_, err := e.is.Issue(ctx, r, e.deliver)
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tt.limit, re.Limit)
+			assert.Equal(t, time.Hour, re.RetryAfter)
+			// A capped send starts no cooldown and leaves no code.
+			n, _, _ := e.store.Peek(ctx, e.is.cooldownKey(r))
+			assert.Zero(t, n)
+			cnt, _ := e.store.CountGroup(ctx, e.is.group("over"))
+			assert.Zero(t, cnt)
+
+			e.clock.Advance(time.Hour)
+			_, err = e.is.Issue(ctx, r, e.deliver)
+			require.NoError(t, err, "the window ended")
+		})
+	}
+}
+
+func TestDeliveryFailure(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	earlier := e.last
+	e.clock.Advance(time.Minute)
+
+	boom := errors.New("gateway down")
+	var failed string
+	_, err = e.is.Issue(ctx, req("g1"), func(_ context.Context, code string, _ time.Time) error {
+		failed = code
+		return boom
+	})
+	require.ErrorIs(t, err, ErrDelivery)
+	require.ErrorIs(t, err, boom)
+
+	// No usable code is left: neither the undelivered one nor the earlier.
+	cnt, err := e.store.CountGroup(ctx, e.is.group("g1"))
+	require.NoError(t, err)
+	assert.Zero(t, cnt)
+	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), failed), twofactor.ErrInvalidCode)
+	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), earlier), twofactor.ErrInvalidCode)
+
+	// The cooldown did not start: the user may retry at once.
+	_, err = e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+
+	// The failed attempt counted toward the hourly caps: 3 sends so far.
+	n, _, err := e.store.Peek(ctx, "otc:cap:user:test:u1")
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n)
+	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey("+14155550112"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n)
+	n, _, err = e.store.Peek(ctx, "otc:cap:ip:test:"+ip1.String())
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), n)
+}
+
+// Repeated failures exhaust the caps even though nothing is delivered (SMS
+// pumping through numbers that never accept).
+func TestDeliveryFailuresSpendCaps(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	fail := func(context.Context, string, time.Time) error { return errors.New("no") }
+	for i := range 5 {
+		_, err := e.is.Issue(ctx, req("g1"), fail)
+		require.ErrorIs(t, err, ErrDelivery, "attempt %d", i)
+	}
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited)
+}
+
+func TestAttemptsKillCode(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	wrong := "000000"
+	if e.last == wrong {
+		wrong = "111111"
+	}
+	for range DefaultMaxAttempts {
+		require.ErrorIs(t, e.is.Verify(ctx, req("g1"), wrong), twofactor.ErrInvalidCode)
+	}
+	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), e.last), twofactor.ErrInvalidCode, "the right code after 5 wrong ones")
+}
+
+func TestPurposeAndBinding(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	r := req("g1")
+	_, err := e.is.Issue(ctx, r, e.deliver)
+	require.NoError(t, err)
+	code := e.last
+
+	other := []Request{
+		{Group: "g1", Purpose: "step_up", Bind: "u1"},
+		{Group: "g1", Purpose: "phone_verify", Bind: "u1"},
+		{Group: "g1", Purpose: "login", Bind: "u2"},
+		{Group: "g2", Purpose: "login", Bind: "u1"},
+	}
+	for _, o := range other {
+		require.ErrorIs(t, e.is.Verify(ctx, o, code), twofactor.ErrInvalidCode, "%+v", o)
+	}
+	// Another channel with the same store never sees this code.
+	e2, err := New("other", Config{Store: e.store, Keys: e.is.keys, Channel: "other", Now: e.clock.Now,
+		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 5}})
+	require.NoError(t, err)
+	require.ErrorIs(t, e2.Verify(ctx, r, code), twofactor.ErrInvalidCode)
+
+	// A binding mismatch in the same key uses an attempt, so it cannot be
+	// used to probe; the right request still works afterwards.
+	require.NoError(t, e.is.Verify(ctx, r, code))
+}
+
+func TestNothingSecretStored(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	// Counter keys name a hash of the destination, never the number.
+	dk := e.is.destKey("+14155550112")
+	assert.NotContains(t, dk, "4155550112")
+	h := e.is.hash(req("g1"), e.last)
+	assert.False(t, bytes.Contains(h, []byte(e.last)))
+}
+
+func TestCancelAndDrop(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	require.NoError(t, e.is.Cancel(ctx, "g1"))
+	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), e.last), twofactor.ErrInvalidCode)
+
+	_, err = e.is.Issue(ctx, req("g2"), e.deliver)
+	require.NoError(t, err)
+	require.NoError(t, e.is.Drop(ctx, "g2", "login"))
+	require.ErrorIs(t, e.is.Verify(ctx, req("g2"), e.last), twofactor.ErrInvalidCode)
+	_, err = e.is.Issue(ctx, req("g2"), e.deliver)
+	require.NoError(t, err, "Drop lifts the cooldown")
+}
+
+func TestRaceOneWinner(t *testing.T) {
+	ctx := context.Background()
+	for round := range 20 {
+		e := newEnv(t, func(c *Config) { c.MaxAttempts = 10 })
+		_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+		require.NoError(t, err)
+		var ok, invalid atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				<-start
+				switch err := e.is.Verify(ctx, req("g1"), e.last); {
+				case err == nil:
+					ok.Add(1)
+				case errors.Is(err, twofactor.ErrInvalidCode):
+					invalid.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, int32(1), ok.Load(), "round %d", round)
+		require.Equal(t, int32(63), invalid.Load(), "round %d", round)
+	}
+}
+
+func TestStoreErrorsFailClosed(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err)
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	err = e.is.Verify(cctx, req("g1"), e.last)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, "a store failure is not a wrong code")
+	require.NoError(t, e.is.Verify(ctx, req("g1"), e.last))
+}
+
+func TestNormalize(t *testing.T) {
+	tests := []struct {
+		in, want string
+		ok       bool
+	}{
+		{"123456", "123456", true},
+		{" 123 456 ", "123456", true},
+		{"123-456", "123456", true},
+		{"12345", "", false},
+		{"1234567", "", false},
+		{"12a456", "", false},
+		{"１２３４５６", "", false}, // full-width digits are refused, not folded
+		{"", "", false},
+		{strings.Repeat(" ", 100) + "123456", "", false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Normalize("test", tt.in, 6)
+			if !tt.ok {
+				require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+				assert.True(t, strings.HasPrefix(err.Error(), "test: "))
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func FuzzNormalize(f *testing.F) {
+	for _, s := range []string{"123456", "123 456", "12-34-56", "abc", "", "1234567890", "\x00\xff", "١٢٣٤٥٦"} {
+		f.Add(s, 6)
+	}
+	f.Fuzz(func(t *testing.T, in string, n int) {
+		if n < 0 || n > 64 {
+			n = 6
+		}
+		got, err := Normalize("fuzz", in, n)
+		if err != nil {
+			if !errors.Is(err, twofactor.ErrInvalidInput) {
+				t.Fatalf("error %v does not match ErrInvalidInput", err)
+			}
+			return
+		}
+		if len(got) != n {
+			t.Fatalf("Normalize(%q) = %q, want %d digits", in, got, n)
+		}
+		for i := 0; i < len(got); i++ {
+			if got[i] < '0' || got[i] > '9' {
+				t.Fatalf("Normalize(%q) = %q has a non-digit", in, got)
+			}
+		}
+		again, err := Normalize("fuzz", got, n)
+		if err != nil || again != got {
+			t.Fatalf("Normalize is not idempotent on %q: %q, %v", got, again, err)
+		}
+	})
+}
