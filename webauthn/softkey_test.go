@@ -1,0 +1,174 @@
+package webauthn_test
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"testing"
+
+	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
+	"github.com/stretchr/testify/require"
+)
+
+// softKey is a software authenticator for tests without a browser: an
+// ECDSA P-256 key answering creation options with a "none" attestation and
+// request options with signed assertions, as a browser would relay them.
+type softKey struct {
+	priv   *ecdsa.PrivateKey
+	credID []byte
+	count  uint32
+	rpID   string
+	origin string
+	flags  byte // authenticator data flags of assertions; UP by default
+	aaguid [16]byte
+}
+
+const (
+	flagUP = 0x01
+	flagUV = 0x04
+	flagBE = 0x08
+	flagBS = 0x10
+	flagAT = 0x40
+)
+
+func newSoftKey(t testing.TB, rpID, origin string) *softKey {
+	t.Helper()
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	id := make([]byte, 32)
+	_, err = rand.Read(id)
+	require.NoError(t, err)
+	k := &softKey{priv: priv, credID: id, rpID: rpID, origin: origin, flags: flagUP}
+	copy(k.aaguid[:], "twofactor-softky")
+	return k
+}
+
+var b64 = base64.RawURLEncoding
+
+// options is what the tests read from creation and request options.
+type options struct {
+	PublicKey struct {
+		Challenge string `json:"challenge"`
+		RP        struct {
+			ID string `json:"id"`
+		} `json:"rp"`
+		RPID string `json:"rpId"`
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		ExcludeCredentials []struct {
+			ID string `json:"id"`
+		} `json:"excludeCredentials"`
+		AllowCredentials []struct {
+			ID string `json:"id"`
+		} `json:"allowCredentials"`
+		UserVerification string `json:"userVerification"`
+		Timeout          int    `json:"timeout"`
+	} `json:"publicKey"`
+}
+
+func parseOptions(t testing.TB, raw []byte) options {
+	t.Helper()
+	var o options
+	require.NoError(t, json.Unmarshal(raw, &o))
+	return o
+}
+
+func (k *softKey) clientData(typ, challenge string) []byte {
+	b, _ := json.Marshal(map[string]any{"type": typ, "challenge": challenge, "origin": k.origin, "crossOrigin": false})
+	return b
+}
+
+func (k *softKey) cose(t testing.TB) []byte {
+	t.Helper()
+	pub, err := k.priv.PublicKey.Bytes() // 0x04 | X | Y
+	require.NoError(t, err)
+	b, err := webauthncbor.Marshal(map[int]any{1: 2, 3: -7, -1: 1, -2: pub[1:33], -3: pub[33:65]})
+	require.NoError(t, err)
+	return b
+}
+
+// create answers creation options with a registration response.
+func (k *softKey) create(t testing.TB, raw []byte) []byte {
+	t.Helper()
+	o := parseOptions(t, raw)
+	cd := k.clientData("webauthn.create", o.PublicKey.Challenge)
+	rp := sha256.Sum256([]byte(k.rpID))
+	auth := append([]byte{}, rp[:]...)
+	auth = append(auth, k.flags|flagAT)
+	auth = binary.BigEndian.AppendUint32(auth, k.count)
+	auth = append(auth, k.aaguid[:]...)
+	auth = binary.BigEndian.AppendUint16(auth, uint16(len(k.credID)))
+	auth = append(auth, k.credID...)
+	auth = append(auth, k.cose(t)...)
+	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": auth})
+	require.NoError(t, err)
+	out, err := json.Marshal(map[string]any{
+		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(cd),
+			"attestationObject": b64.EncodeToString(att),
+			"transports":        []string{"usb"},
+		},
+		"clientExtensionResults": map[string]any{},
+	})
+	require.NoError(t, err)
+	return out
+}
+
+// assertOpts change one thing in an assertion, to make it wrong.
+type assertOpts struct {
+	challenge string // instead of the options' challenge
+	origin    string // instead of the key's origin
+	rpID      string // instead of the key's RP id
+	count     *uint32
+}
+
+// get answers request options with an assertion, counting up.
+func (k *softKey) get(t testing.TB, raw []byte, mod ...assertOpts) []byte {
+	t.Helper()
+	o := parseOptions(t, raw)
+	var m assertOpts
+	if len(mod) > 0 {
+		m = mod[0]
+	}
+	challenge, origin, rpID := o.PublicKey.Challenge, k.origin, k.rpID
+	if m.challenge != "" {
+		challenge = m.challenge
+	}
+	if m.origin != "" {
+		origin = m.origin
+	}
+	if m.rpID != "" {
+		rpID = m.rpID
+	}
+	k.count++
+	count := k.count
+	if m.count != nil {
+		count = *m.count
+	}
+	cd, _ := json.Marshal(map[string]any{"type": "webauthn.get", "challenge": challenge, "origin": origin, "crossOrigin": false})
+	rp := sha256.Sum256([]byte(rpID))
+	auth := append([]byte{}, rp[:]...)
+	auth = append(auth, k.flags)
+	auth = binary.BigEndian.AppendUint32(auth, count)
+	cdh := sha256.Sum256(cd)
+	digest := sha256.Sum256(append(append([]byte{}, auth...), cdh[:]...))
+	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
+	require.NoError(t, err)
+	out, err := json.Marshal(map[string]any{
+		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
+		"response": map[string]any{
+			"clientDataJSON":    b64.EncodeToString(cd),
+			"authenticatorData": b64.EncodeToString(auth),
+			"signature":         b64.EncodeToString(sig),
+		},
+		"clientExtensionResults": map[string]any{},
+	})
+	require.NoError(t, err)
+	return out
+}
