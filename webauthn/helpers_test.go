@@ -27,17 +27,17 @@ var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 // fixture is a factor on a memory store with a manual clock, recording its
 // events.
 type fixture struct {
-	t     testing.TB
-	clk   *storetest.Clock
-	mem   *store.Memory
-	st    *spyStore
-	keys  *twofactor.Keyring
-	f     *webauthn.Factor
-	user  twofactor.User
-	mu    sync.Mutex
-	evs   []twofactor.Event
-	ctx   context.Context
-	cfg   webauthn.Config
+	t    testing.TB
+	clk  *storetest.Clock
+	mem  *store.Memory
+	st   *spyStore
+	keys *twofactor.Keyring
+	f    *webauthn.Factor
+	user twofactor.User
+	mu   sync.Mutex
+	evs  []twofactor.Event
+	ctx  context.Context
+	cfg  webauthn.Config
 }
 
 func newKeys(t testing.TB) *twofactor.Keyring {
