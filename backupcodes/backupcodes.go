@@ -272,8 +272,9 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // twofactor.ErrInvalidCode; an expired recovery code returns
 // twofactor.ErrCodeExpired. Store failures return other errors.
 //
-// Verified.Details holds "kind" ("backup" or "recovery") and, for backup
-// codes, "remaining".
+// Verified.Details holds "kind" ("backup" or "recovery") and, when the
+// use of a backup code leaves LowThreshold codes or fewer, "remaining"; in
+// that case EventLow is emitted too.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
@@ -304,21 +305,69 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode, Details: map[string]string{"kind": "recovery"}}, nil
 	}
 	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes, Details: map[string]string{"kind": "backup"}}
-	// The code matched and is gone: the decision is made. Counting what is
-	// left only informs the user, so a failure here is reported, not fatal.
-	left, err := f.store.CountGroup(ctx, group(kindBackup, userID))
+	// The code matched and is gone: the decision is made. What follows only
+	// informs the user, so a failure is reported, not fatal.
+	left, counted, err := f.countIfLow(ctx, userID)
 	if err != nil {
 		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Reason: "count_failed"})
 		return v, nil
 	}
-	remaining := strconv.Itoa(left)
-	v.Details["remaining"] = remaining
-	if f.lowThreshold >= 0 && left <= f.lowThreshold {
+	if counted && left <= f.lowThreshold {
+		remaining := strconv.Itoa(left)
+		v.Details["remaining"] = remaining
 		f.events.Emit(ctx, twofactor.Event{Type: EventLow, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Details: map[string]string{"remaining": remaining}})
 	}
 	return v, nil
+}
+
+// A user's set of backup codes comes with a tally: a record in its own
+// group whose wrong-attempt limit is the number of uses the set allows
+// before the user is low on codes (Count - LowThreshold - 1). Each use of a
+// backup code spends one attempt; while the tally answers "mismatch" the
+// user has more than LowThreshold codes left and nothing needs counting, so
+// a successful Verify costs a fixed number of store calls however many
+// codes exist. Once the tally is spent (or missing: a set made before it
+// existed, a swept record, a small set) the codes are counted, and the
+// count, not the tally, decides whether EventLow is emitted.
+var (
+	tallyHash  = []byte("tally")
+	tallyProbe = []byte("use")
+)
+
+const tallyKey = "uses"
+
+func tallyGroup(userID string) string { return "backup-uses:" + userID }
+
+// tally returns the tally record for a new set, or false when every use
+// of the set must be counted.
+func (f *Factor) tally(userID string, count int) (store.Code, bool) {
+	k := count - f.lowThreshold - 1
+	if f.lowThreshold < 0 || k < 1 {
+		return store.Code{}, false
+	}
+	return store.Code{Group: tallyGroup(userID), Key: tallyKey, Hash: tallyHash, MaxAttempts: k}, true
+}
+
+// countIfLow records one use of a backup code on the tally and, when the
+// user may be low on codes, counts them (counted is true).
+func (f *Factor) countIfLow(ctx context.Context, userID string) (left int, counted bool, err error) {
+	if f.lowThreshold < 0 {
+		return 0, false, nil
+	}
+	st, err := f.store.ConsumeCode(ctx, tallyGroup(userID), tallyKey, tallyProbe)
+	if err != nil {
+		return 0, false, err
+	}
+	if st == store.CodeMismatch {
+		return 0, false, nil
+	}
+	left, err = f.store.CountGroup(ctx, group(kindBackup, userID))
+	if err != nil {
+		return 0, false, err
+	}
+	return left, true, nil
 }
 
 // consume looks the canonical code up under each key of the ring, current
@@ -357,6 +406,11 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 	if err := f.store.DeleteGroup(ctx, group(k, user.ID)); err != nil {
 		return fmt.Errorf("backupcodes: deleting codes: %w", err)
 	}
+	if k == kindBackup {
+		if err := f.store.DeleteGroup(ctx, tallyGroup(user.ID)); err != nil {
+			return fmt.Errorf("backupcodes: deleting codes: %w", err)
+		}
+	}
 	return nil
 }
 
@@ -367,8 +421,8 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 		return err
 	}
 	var errs []error
-	for _, k := range []kind{kindBackup, kindRecovery} {
-		if err := f.store.DeleteGroup(ctx, group(k, user.ID)); err != nil {
+	for _, g := range []string{group(kindBackup, user.ID), tallyGroup(user.ID), group(kindRecovery, user.ID)} {
+		if err := f.store.DeleteGroup(ctx, g); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -3,6 +3,7 @@ package backupcodes_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -126,7 +127,7 @@ func TestSingleUse(t *testing.T) {
 	v, err := e.f.Verify(ctx, challenge(u), codes[3])
 	require.NoError(t, err)
 	assert.Equal(t, backupcodes.EnrollmentBackupCodes, v.EnrollmentID)
-	assert.Equal(t, map[string]string{"kind": "backup", "remaining": "9"}, v.Details)
+	assert.Equal(t, map[string]string{"kind": "backup"}, v.Details, "no count while many codes are left")
 
 	for _, form := range []string{codes[3], strings.ToUpper(codes[3]), strings.ReplaceAll(codes[3], "-", "")} {
 		_, err = e.f.Verify(ctx, challenge(u), form)
@@ -490,12 +491,13 @@ func TestEvents(t *testing.T) {
 		v, err := e.f.Verify(ctx, challenge(u), c)
 		require.NoError(t, err)
 		left := len(codes) - i - 1
-		assert.Equal(t, strconv.Itoa(left), v.Details["remaining"])
 		got := e.log.ofType(backupcodes.EventLow)
 		if left > backupcodes.DefaultLowThreshold {
 			assert.Empty(t, got, "no prompt while %d codes remain", left)
+			assert.NotContains(t, v.Details, "remaining")
 			continue
 		}
+		assert.Equal(t, strconv.Itoa(left), v.Details["remaining"])
 		require.NotEmpty(t, got)
 		last := got[len(got)-1]
 		assert.Equal(t, u.ID, last.UserID)
@@ -522,6 +524,69 @@ func TestEvents(t *testing.T) {
 			}
 		}
 	}
+
+	t.Run("every set size and threshold", func(t *testing.T) {
+		for _, count := range []int{1, 2, 3, 4, 5, 10} {
+			for _, threshold := range []int{0, 1, 2, 5} {
+				t.Run(fmt.Sprintf("count=%d/threshold=%d", count, threshold), func(t *testing.T) {
+					e := newEnv(t, func(c *backupcodes.Config) {
+						c.Count = count
+						c.LowThreshold = threshold
+						if threshold == 0 {
+							c.LowThreshold = -1 // zero means the default; test "none left" below
+						}
+					})
+					if threshold == 0 {
+						threshold = -1
+					}
+					codes, err := e.f.Generate(ctx, u)
+					require.NoError(t, err)
+					var want, got []string
+					for i, c := range codes {
+						left := len(codes) - i - 1
+						if left <= threshold {
+							want = append(want, strconv.Itoa(left))
+						}
+						v, err := e.f.Verify(ctx, challenge(u), c)
+						require.NoError(t, err)
+						if r, ok := v.Details["remaining"]; ok {
+							got = append(got, r)
+						}
+					}
+					assert.Equal(t, want, got, "Details[remaining]")
+					var events []string
+					for _, ev := range e.log.ofType(backupcodes.EventLow) {
+						events = append(events, ev.Details["remaining"])
+					}
+					assert.Equal(t, want, events, "EventLow")
+				})
+			}
+		}
+	})
+
+	t.Run("regenerating resets the count", func(t *testing.T) {
+		h := newServiceEnv(t, nil)
+		alice := user("alice")
+		codes, err := h.f.Generate(ctx, alice)
+		require.NoError(t, err)
+		for _, c := range codes[:9] {
+			_, err := h.f.Verify(ctx, challenge(alice), c)
+			require.NoError(t, err)
+		}
+		require.Len(t, h.log.ofType(backupcodes.EventLow), 2)
+		codes, err = h.f.Regenerate(ctx, alice, h.proof(t, alice))
+		require.NoError(t, err)
+		for i, c := range codes {
+			v, err := h.f.Verify(ctx, challenge(alice), c)
+			require.NoError(t, err)
+			if i < 7 {
+				assert.NotContains(t, v.Details, "remaining", "use %d of the new set", i+1)
+			} else {
+				assert.Equal(t, strconv.Itoa(9-i), v.Details["remaining"])
+			}
+		}
+		require.Len(t, h.log.ofType(backupcodes.EventLow), 5)
+	})
 
 	t.Run("threshold disabled", func(t *testing.T) {
 		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2; c.LowThreshold = -1 })

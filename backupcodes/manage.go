@@ -69,14 +69,21 @@ func (f *Factor) replace(ctx context.Context, user twofactor.User, action string
 	if err != nil {
 		return nil, err
 	}
-	g := group(kindBackup, user.ID)
-	if err := f.store.DeleteGroup(ctx, g); err != nil {
-		return nil, fmt.Errorf("backupcodes: deleting old codes: %w", err)
+	if tally, ok := f.tally(user.ID, len(hashed)); ok {
+		hashed = append(hashed, tally)
+	}
+	groups := []string{group(kindBackup, user.ID), tallyGroup(user.ID)}
+	for _, g := range groups {
+		if err := f.store.DeleteGroup(ctx, g); err != nil {
+			return nil, fmt.Errorf("backupcodes: deleting old codes: %w", err)
+		}
 	}
 	for _, c := range hashed {
 		if err := f.store.PutCode(ctx, c); err != nil {
 			// Never leave a partial set that nobody has seen.
-			_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
+			for _, g := range groups {
+				_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
+			}
 			return nil, fmt.Errorf("backupcodes: storing codes: %w", err)
 		}
 	}
