@@ -160,7 +160,7 @@ func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, act
 		return "", time.Time{}, fmt.Errorf("backupcodes: storing the recovery code: %w", err)
 	}
 	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventAdminAction, UserID: user.ID, Actor: actor,
-		Method: twofactor.MethodBackupCode,
+		Method:  twofactor.MethodBackupCode,
 		Details: map[string]string{"action": "recovery_code_issued", "expires": expires.UTC().Format(time.RFC3339)}})
 	return f.layout.format(c), expires, nil
 }
