@@ -1,0 +1,638 @@
+package emailcode_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"io"
+	"mime"
+	"mime/multipart"
+	"net/mail"
+	"net/netip"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+var alice = twofactor.User{ID: "u-alice", Name: "Alice", Email: "alice@example.com"}
+
+var client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.4"), UserAgent: "test"}
+
+func keys(t testing.TB) *twofactor.Keyring {
+	t.Helper()
+	k, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	kr, err := twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	return kr
+}
+
+// eventLog collects events from a hook.
+type eventLog struct {
+	mu  sync.Mutex
+	evs []twofactor.Event
+}
+
+func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, ev)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) all() []twofactor.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]twofactor.Event(nil), l.evs...)
+}
+
+type fixture struct {
+	clock  *storetest.Clock
+	store  *store.Memory
+	keys   *twofactor.Keyring
+	outbox *emailcode.Outbox
+	events *eventLog
+	f      *emailcode.Factor
+}
+
+func newFixture(t testing.TB, mod func(*emailcode.Config)) *fixture {
+	t.Helper()
+	fx := &fixture{clock: storetest.NewClock(t0), outbox: &emailcode.Outbox{}, events: &eventLog{}, keys: keys(t)}
+	fx.store = store.NewMemory(fx.clock.Now)
+	cfg := emailcode.Config{
+		Store: fx.store, Keys: fx.keys, Sender: fx.outbox, ProductName: "Acme",
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now},
+		Now:    fx.clock.Now,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := emailcode.New(cfg)
+	require.NoError(t, err)
+	fx.f = f
+	return fx
+}
+
+var codeRE = regexp.MustCompile(`\b\d{6}\b`)
+
+func (fx *fixture) lastCode(t testing.TB) string {
+	t.Helper()
+	m, ok := fx.outbox.Last(alice.Email)
+	require.True(t, ok, "no message in the outbox")
+	c := codeRE.FindString(m.Text)
+	require.NotEmpty(t, c)
+	return c
+}
+
+func challenge(id string, p twofactor.Purpose) *twofactor.Challenge {
+	// Challenge ids are 43 base64url characters; tests use readable ones.
+	return &twofactor.Challenge{ID: id, User: alice, Purpose: p, Methods: []twofactor.Method{twofactor.MethodEmail},
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+}
+
+func TestNewConfigErrors(t *testing.T) {
+	kr := keys(t)
+	base := func() emailcode.Config {
+		return emailcode.Config{Store: store.NewMemory(nil), Keys: kr, Sender: &emailcode.Outbox{}}
+	}
+	tests := []struct {
+		name string
+		mod  func(*emailcode.Config)
+		want string
+	}{
+		{"no sender", func(c *emailcode.Config) { c.Sender = nil }, "SMTP server configured first"},
+		{"no store", func(c *emailcode.Config) { c.Store = nil }, "Store"},
+		{"no keys", func(c *emailcode.Config) { c.Keys = nil }, "Keys"},
+		{"code length", func(c *emailcode.Config) { c.CodeLength = 3 }, "CodeLength"},
+		{"cooldown", func(c *emailcode.Config) { c.ResendCooldown = time.Hour }, "ResendCooldown"},
+		{"product", func(c *emailcode.Config) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
+		{"window", func(c *emailcode.Config) { c.Caps.Window = -time.Second }, "Window"},
+		{"template without code", func(c *emailcode.Config) {
+			c.Templates.Text = texttemplate.Must(texttemplate.New("t").Parse("hello"))
+		}, "Code"},
+		{"subject with newline", func(c *emailcode.Config) {
+			c.Templates.Subject = texttemplate.Must(texttemplate.New("s").Parse("a\nb"))
+		}, "subject"},
+		{"template error", func(c *emailcode.Config) {
+			c.Templates.HTML = htmltemplate.Must(htmltemplate.New("h").Parse("{{.Nope}}"))
+		}, "html"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base()
+			tt.mod(&cfg)
+			f, err := emailcode.New(cfg)
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Nil(t, f)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "emailcode: "), err.Error())
+		})
+	}
+}
+
+func TestEnrollmentsAndMask(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	es, err := fx.f.Enrollments(ctx, alice)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	assert.Equal(t, twofactor.Enrollment{ID: "email", Method: twofactor.MethodEmail, Label: "a***@example.com"}, es[0])
+
+	for _, bad := range []string{"", "not an address", "Alice <alice@example.com>", "a@b.c, d@e.f"} {
+		es, err := fx.f.Enrollments(ctx, twofactor.User{ID: "x", Email: bad})
+		require.NoError(t, err)
+		assert.Empty(t, es, bad)
+	}
+
+	tests := map[string]string{
+		"jane@example.com": "j***@example.com",
+		"j@example.com":    "j***@example.com",
+		"@example.com":     "***",
+		"nobody":           "***",
+		"é@example.com":    "***@example.com",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, emailcode.Mask(in), in)
+	}
+}
+
+func TestSendVerify(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	sent, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.Sent{Destination: "a***@example.com", ExpiresAt: t0.Add(15 * time.Minute), ResendAt: t0.Add(time.Minute)}, sent)
+
+	msgs := fx.outbox.Messages()
+	require.Len(t, msgs, 1)
+	m := msgs[0]
+	code := fx.lastCode(t)
+	assert.Equal(t, alice.Email, m.To)
+	assert.Equal(t, "Your Acme verification code", m.Subject)
+	assert.NotContains(t, m.Subject, code, "the code stays out of the subject (lock screens)")
+	assert.Contains(t, m.Text, code)
+	assert.Contains(t, m.Text, "15 minutes")
+	assert.Contains(t, m.HTML, code)
+	assert.Contains(t, m.HTML, "Hello Alice")
+
+	require.NoError(t, fx.f.CheckAnswer(code[:3]+" "+code[3:]))
+	v, err := fx.f.Verify(ctx, ch, code[:3]+"-"+code[3:])
+	require.NoError(t, err)
+	assert.Equal(t, "email", v.EnrollmentID)
+	_, err = fx.f.Verify(ctx, ch, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a code works once")
+}
+
+func TestSendWithoutAddress(t *testing.T) {
+	fx := newFixture(t, nil)
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	ch.User.Email = ""
+	_, err := fx.f.Send(context.Background(), ch, client)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	assert.Empty(t, fx.outbox.Messages())
+}
+
+func TestCheckAnswer(t *testing.T) {
+	fx := newFixture(t, nil)
+	for _, bad := range []string{"", "12345", "1234567", "12345a", "١٢٣٤٥٦", strings.Repeat("1", 100)} {
+		require.ErrorIs(t, fx.f.CheckAnswer(bad), twofactor.ErrInvalidInput, bad)
+	}
+	require.NoError(t, fx.f.CheckAnswer("123456"))
+}
+
+func TestExpiredLooksInvalid(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	code := fx.lastCode(t)
+	fx.clock.Advance(15 * time.Minute)
+	_, err = fx.f.Verify(ctx, ch, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Same(t, twofactor.ErrCodeExpired, err)
+	assert.Equal(t, "twofactor: invalid code", err.Error())
+}
+
+func TestCooldownRetryAfter(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	fx.clock.Advance(15 * time.Second)
+	_, err = fx.f.Send(ctx, ch, client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, 45*time.Second, re.RetryAfter)
+	assert.Len(t, fx.outbox.Messages(), 1)
+	fx.clock.Advance(45 * time.Second)
+	_, err = fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	assert.Len(t, fx.outbox.Messages(), 2)
+}
+
+func TestCapsPerUser(t *testing.T) {
+	fx := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 2 })
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := fx.f.Send(ctx, challenge(fmt.Sprint("c", i), twofactor.PurposeLogin), client)
+		require.NoError(t, err)
+	}
+	_, err := fx.f.Send(ctx, challenge("c9", twofactor.PurposeLogin), client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "user", re.Limit)
+}
+
+func TestDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 3 })
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	old := fx.lastCode(t)
+	fx.clock.Advance(time.Minute)
+
+	fx.outbox.FailWith(errors.New("mail server down"))
+	_, err = fx.f.Send(ctx, ch, client)
+	require.ErrorIs(t, err, emailcode.ErrDelivery)
+	assert.True(t, strings.HasPrefix(err.Error(), "emailcode: "), err.Error())
+
+	// No usable code: the earlier one was replaced and the new one deleted.
+	n, err := fx.store.CountGroup(ctx, "otc:email:chal-1")
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	_, err = fx.f.Verify(ctx, ch, old)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+
+	// No cooldown: retry at once works; the failure still counted (3 of 3).
+	fx.outbox.FailWith(nil)
+	_, err = fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	fx.clock.Advance(time.Minute)
+	_, err = fx.f.Send(ctx, ch, client)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited)
+}
+
+func TestPurposeBinding(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	login := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, login, client)
+	require.NoError(t, err)
+	code := fx.lastCode(t)
+
+	stepUp := challenge("chal-1", twofactor.PurposeStepUp)
+	_, err = fx.f.Verify(ctx, stepUp, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a login code never satisfies a step-up")
+	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, alice, code), twofactor.ErrInvalidCode, "nor an address verification")
+	other := challenge("chal-1", twofactor.PurposeLogin)
+	other.User.ID = "u-mallory"
+	_, err = fx.f.Verify(ctx, other, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "nor another user's challenge with the same id")
+	_, err = fx.f.Verify(ctx, login, code)
+	require.NoError(t, err)
+
+	// An address verification code never satisfies a login.
+	_, err = fx.f.SendVerification(ctx, alice, client)
+	require.NoError(t, err)
+	vcode := fx.lastCode(t)
+	_, err = fx.f.Verify(ctx, challenge("verify:"+alice.ID, twofactor.PurposeLogin), vcode)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	// Nor a verification of another address.
+	moved := alice
+	moved.Email = "alice@example.org"
+	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, moved, vcode), twofactor.ErrInvalidCode)
+	require.NoError(t, fx.f.ConfirmVerification(ctx, alice, vcode))
+	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, alice, "12"), twofactor.ErrInvalidInput)
+}
+
+func TestCancelKillsCodes(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	require.NoError(t, fx.f.Cancel(ctx, ch))
+	_, err = fx.f.Verify(ctx, ch, fx.lastCode(t))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+func TestFiveWrongAnswersKillCode(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	code := fx.lastCode(t)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	for range 5 {
+		_, err := fx.f.Verify(ctx, ch, wrong)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	}
+	_, err = fx.f.Verify(ctx, ch, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+func TestRaceExactlyOneSuccess(t *testing.T) {
+	ctx := context.Background()
+	for round := range 10 {
+		fx := newFixture(t, nil)
+		ch := challenge("chal-1", twofactor.PurposeLogin)
+		_, err := fx.f.Send(ctx, ch, client)
+		require.NoError(t, err)
+		code := fx.lastCode(t)
+		var wins, losses atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				<-start
+				_, err := fx.f.Verify(ctx, ch, code)
+				if err == nil {
+					wins.Add(1)
+				} else if errors.Is(err, twofactor.ErrInvalidCode) {
+					losses.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, int32(1), wins.Load(), "round %d", round)
+		require.Equal(t, int32(63), losses.Load(), "round %d", round)
+	}
+}
+
+// The end-to-end flow through the root Service: Begin, Send, Verify, with
+// every event free of the code and the full address.
+func TestServiceEndToEnd(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+
+	b, err := svc.Begin(ctx, alice, client)
+	require.NoError(t, err)
+	require.Equal(t, twofactor.StatusChallenge, b.Status)
+	require.Equal(t, []twofactor.Method{twofactor.MethodEmail}, b.Challenge.Methods)
+
+	sent, err := svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	assert.Equal(t, "a***@example.com", sent.Destination)
+	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited)
+	code := fx.lastCode(t)
+
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: "12x456", Client: client})
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: code, UserID: alice.ID, Client: client})
+	require.NoError(t, err)
+	assert.Equal(t, alice.ID, res.User.ID)
+	assert.Equal(t, twofactor.MethodEmail, res.Method)
+
+	// A second login: cancel kills the code.
+	b2, err := svc.Begin(ctx, alice, client)
+	require.NoError(t, err)
+	_, err = svc.Send(ctx, b2.Challenge.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	code2 := fx.lastCode(t)
+	require.NoError(t, svc.Cancel(ctx, b2.Challenge.ID))
+	n, err := fx.store.CountGroup(ctx, "otc:email:"+b2.Challenge.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+
+	evs := fx.events.all()
+	var types []twofactor.EventType
+	for _, ev := range evs {
+		types = append(types, ev.Type)
+		assertClean(t, ev, code, code2, alice.Email)
+	}
+	assert.Contains(t, types, twofactor.EventSend)
+	assert.Contains(t, types, twofactor.EventSuccess)
+	assert.Contains(t, types, twofactor.EventRateLimited)
+}
+
+func TestServiceExpiredReason(t *testing.T) {
+	fx := newFixture(t, func(c *emailcode.Config) { c.TTL = 5 * time.Minute })
+	ctx := context.Background()
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+	b, err := svc.Begin(ctx, alice, client)
+	require.NoError(t, err)
+	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	code := fx.lastCode(t)
+	fx.clock.Advance(5 * time.Minute)
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: code, Client: client})
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, "twofactor: invalid code", err.Error())
+	var reasons []string
+	for _, ev := range fx.events.all() {
+		if ev.Type == twofactor.EventFailure {
+			reasons = append(reasons, ev.Reason)
+		}
+		assertClean(t, ev, code, alice.Email)
+	}
+	assert.Equal(t, []string{twofactor.ReasonExpired}, reasons)
+}
+
+// assertClean fails if any field of ev holds one of the secrets.
+func assertClean(t *testing.T, ev twofactor.Event, secrets ...string) {
+	t.Helper()
+	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), ev.Reason, ev.IP, ev.Actor}
+	for k, v := range ev.Details {
+		all = append(all, k, v)
+	}
+	for _, s := range secrets {
+		for _, f := range all {
+			assert.NotContains(t, f, s, "event %s leaks a secret", ev.Type)
+		}
+	}
+}
+
+// parsedMail is a received message split into its parts.
+type parsedMail struct {
+	Header mail.Header
+	Text   string
+	HTML   string
+}
+
+func parseMail(t *testing.T, data []byte) parsedMail {
+	t.Helper()
+	msg, err := mail.ReadMessage(bytes.NewReader(data))
+	require.NoError(t, err)
+	out := parsedMail{Header: msg.Header}
+	mt, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	require.NoError(t, err)
+	require.Equal(t, "multipart/alternative", mt)
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		require.NoError(t, err)
+		body, err := io.ReadAll(p)
+		require.NoError(t, err)
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch ct {
+		case "text/plain":
+			out.Text = string(body)
+		case "text/html":
+			out.HTML = string(body)
+		}
+	}
+	return out
+}
+
+func TestSMTPDelivery(t *testing.T) {
+	for _, mode := range []struct {
+		name     string
+		implicit bool
+		tls      emailcode.TLSMode
+	}{
+		{"starttls", false, emailcode.StartTLS},
+		{"implicit-tls", true, emailcode.ImplicitTLS},
+	} {
+		t.Run(mode.name, func(t *testing.T) {
+			srv := newSMTPServer(t, mode.implicit)
+			sender, err := emailcode.NewSMTP(emailcode.SMTPConfig{
+				Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Pass,
+				From: "Acme <no-reply@acme.test>", TLS: mode.tls,
+				TLSConfig: &tls.Config{RootCAs: srv.RootCAs, MinVersion: tls.VersionTLS12},
+				Timeout:   5 * time.Second,
+			})
+			require.NoError(t, err)
+			fx := newFixture(t, func(c *emailcode.Config) { c.Sender = sender })
+			ctx := context.Background()
+			ch := challenge("chal-smtp", twofactor.PurposeLogin)
+			_, err = fx.f.Send(ctx, ch, client)
+			require.NoError(t, err)
+
+			got := srv.Received()
+			require.Len(t, got, 1)
+			r := got[0]
+			assert.True(t, r.TLS, "sent over TLS")
+			assert.True(t, r.Auth, "authenticated")
+			assert.Equal(t, "no-reply@acme.test", r.From)
+			assert.Equal(t, []string{alice.Email}, r.To)
+
+			m := parseMail(t, r.Data)
+			dec := new(mime.WordDecoder)
+			subject, err := dec.DecodeHeader(m.Header.Get("Subject"))
+			require.NoError(t, err)
+			assert.Equal(t, "Your Acme verification code", subject)
+			assert.Contains(t, m.Header.Get("To"), alice.Email)
+			assert.Contains(t, m.Header.Get("From"), "no-reply@acme.test")
+			assert.NotEmpty(t, m.Header.Get("Date"))
+			assert.NotEmpty(t, m.Header.Get("Message-Id"))
+			code := codeRE.FindString(m.Text)
+			require.NotEmpty(t, code, "text part has the code: %q", m.Text)
+			assert.Contains(t, m.HTML, code, "html part has the code")
+			assert.Contains(t, m.HTML, "<p")
+
+			_, err = fx.f.Verify(ctx, ch, code)
+			require.NoError(t, err, "the mailed code verifies")
+		})
+	}
+}
+
+func TestSMTPFailures(t *testing.T) {
+	srv := newSMTPServer(t, false)
+	ctx := context.Background()
+	t.Run("bad password", func(t *testing.T) {
+		sender, err := emailcode.NewSMTP(emailcode.SMTPConfig{
+			Host: srv.Host, Port: srv.Port, Username: srv.User, Password: "wrong",
+			From: "no-reply@acme.test", TLSConfig: &tls.Config{RootCAs: srv.RootCAs}, Timeout: 5 * time.Second,
+		})
+		require.NoError(t, err)
+		fx := newFixture(t, func(c *emailcode.Config) { c.Sender = sender })
+		ch := challenge("chal-x", twofactor.PurposeLogin)
+		_, err = fx.f.Send(ctx, ch, client)
+		require.ErrorIs(t, err, emailcode.ErrDelivery)
+		n, err := fx.store.CountGroup(ctx, "otc:email:chal-x")
+		require.NoError(t, err)
+		assert.Zero(t, n, "no code left behind")
+		_, err = fx.f.Send(ctx, ch, client)
+		require.ErrorIs(t, err, emailcode.ErrDelivery, "no cooldown after a failure: the retry reaches the server")
+	})
+	t.Run("untrusted certificate", func(t *testing.T) {
+		sender, err := emailcode.NewSMTP(emailcode.SMTPConfig{
+			Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Pass,
+			From: "no-reply@acme.test", Timeout: 5 * time.Second,
+		})
+		require.NoError(t, err)
+		err = sender.Send(ctx, emailcode.Message{To: alice.Email, Subject: "s", Text: "t"})
+		require.Error(t, err)
+	})
+	assert.Empty(t, srv.Received())
+}
+
+func TestSMTPConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  emailcode.SMTPConfig
+		want string
+	}{
+		{"no host", emailcode.SMTPConfig{From: "a@b.c"}, "Host"},
+		{"bad from", emailcode.SMTPConfig{Host: "smtp.example.com", From: "nope"}, "From"},
+		{"plain to remote", emailcode.SMTPConfig{Host: "smtp.example.com", From: "a@b.c", TLS: emailcode.NoTLS}, "loopback"},
+		{"plain with auth", emailcode.SMTPConfig{Host: "127.0.0.1", From: "a@b.c", TLS: emailcode.NoTLS, Username: "u"}, "unencrypted"},
+		{"bad mode", emailcode.SMTPConfig{Host: "smtp.example.com", From: "a@b.c", TLS: 9}, "TLS"},
+		{"bad port", emailcode.SMTPConfig{Host: "smtp.example.com", From: "a@b.c", Port: 70000}, "Port"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := emailcode.NewSMTP(tt.cfg)
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := emailcode.NewSMTP(emailcode.SMTPConfig{Host: "localhost", From: "a@b.c", TLS: emailcode.NoTLS})
+	require.NoError(t, err)
+}
+
+func TestOutbox(t *testing.T) {
+	o := &emailcode.Outbox{Max: 2}
+	ctx := context.Background()
+	for i := range 3 {
+		require.NoError(t, o.Send(ctx, emailcode.Message{To: fmt.Sprintf("u%d@x.test", i)}))
+	}
+	msgs := o.Messages()
+	require.Len(t, msgs, 2)
+	assert.Equal(t, "u1@x.test", msgs[0].To)
+	_, ok := o.Last("u0@x.test")
+	assert.False(t, ok)
+	m, ok := o.Last("U2@X.test")
+	assert.True(t, ok)
+	assert.Equal(t, "u2@x.test", m.To)
+	o.Reset()
+	assert.Empty(t, o.Messages())
+}
