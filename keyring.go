@@ -64,7 +64,7 @@ func ParseKey(s string) (Key, error) {
 		return Key{}, err
 	}
 	enc = strings.TrimRight(enc, "=")
-	secret, err := base64.RawURLEncoding.DecodeString(enc)
+	secret, err := b64.DecodeString(enc)
 	if err != nil {
 		secret, err = base64.RawStdEncoding.DecodeString(enc)
 	}
@@ -282,7 +282,7 @@ func (kr *Keyring) parseSealed(sealed string) (*derivedKey, []byte, error) {
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: sealed under unknown key %q", ErrInvalidKey, id)
 	}
-	ct, err := base64.RawURLEncoding.DecodeString(enc)
+	ct, err := b64.DecodeString(enc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%w: sealed value is not base64url", ErrInvalidKey)
 	}
@@ -309,3 +309,7 @@ func (kr *Keyring) Reseal(sealed string, additionalData []byte) (out string, cha
 	clear(pt)
 	return out, err == nil, err
 }
+
+// b64 decodes unpadded base64url strictly: one spelling per value, so a
+// token altered in its padding bits is rejected like any other change.
+var b64 = base64.RawURLEncoding.Strict()

@@ -1,0 +1,157 @@
+package twofactor_test
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+func loginProof(t *testing.T, e *env) string {
+	t.Helper()
+	res, err := e.verify(e.begin(), twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+	return res.Proof
+}
+
+func TestProof(t *testing.T) {
+	e := newEnv(t, nil)
+	proof := loginProof(t, e)
+	p, err := e.svc.ParseProof(proof)
+	require.NoError(t, err)
+	assert.Equal(t, "alice", p.UserID)
+	assert.Equal(t, twofactor.MethodTOTP, p.Method)
+	assert.Equal(t, twofactor.PurposeLogin, p.Purpose)
+	assert.True(t, p.VerifiedAt.Equal(e.clock.Now()))
+
+	require.NoError(t, e.svc.CheckProof(proof, "alice"))
+	require.ErrorIs(t, e.svc.CheckProof(proof, "bob"), twofactor.ErrStepUpRequired, "another user's proof")
+
+	e.clock.Advance(twofactor.DefaultStepUpMaxAge)
+	require.NoError(t, e.svc.CheckProof(proof, "alice"), "exactly the max age")
+	e.clock.Advance(time.Second)
+	require.ErrorIs(t, e.svc.CheckProof(proof, "alice"), twofactor.ErrStepUpRequired, "stale proof")
+
+	// Tampering anywhere breaks it.
+	for i := 0; i < len(proof); i++ {
+		b := []byte(proof)
+		b[i] ^= 1
+		_, err := e.svc.ParseProof(string(b))
+		require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "flipped byte %d", i)
+	}
+	// Another server's proof does not verify.
+	other := newEnv(t, nil)
+	other.clock = e.clock
+	_, err = other.svc.ParseProof(proof)
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+	for _, bad := range []string{"", ".", "..", "a.b.c", strings.Repeat("a", 5000)} {
+		_, err := e.svc.ParseProof(bad)
+		require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "%q", bad)
+	}
+}
+
+func TestRemoveEnrollmentNeedsFreshProof(t *testing.T) {
+	e := newEnv(t, nil)
+	proof := loginProof(t, e)
+
+	err := e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", "")
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+	e.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
+	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof)
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "stale proof")
+	assert.Empty(t, e.app.removed, "removed without a fresh verification")
+
+	proof = loginProof(t, e)
+	bobProof := proof
+	err = e.svc.RemoveEnrollment(ctx, twofactor.User{ID: "bob"}, twofactor.MethodTOTP, "totp-1", bobProof)
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "alice's proof used for bob")
+	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "nope", proof)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	err = e.svc.RemoveEnrollment(ctx, alice, "nope", "x", proof)
+	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
+
+	require.NoError(t, e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof))
+	assert.Equal(t, []string{"alice/totp-1"}, e.app.removed)
+	rm := e.eventsOf(twofactor.EventRemove)
+	require.Len(t, rm, 1)
+	assert.Equal(t, twofactor.MethodTOTP, rm[0].Method)
+
+	list, err := e.svc.Enrollments(ctx, alice)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, twofactor.MethodEmail, list[0].Method)
+}
+
+func TestAdminReset(t *testing.T) {
+	e := newEnv(t, nil)
+	require.ErrorIs(t, e.svc.AdminReset(ctx, alice, " ", "lost phone"), twofactor.ErrInvalidInput, "reset without an actor")
+	assert.Empty(t, e.app.removed)
+
+	// lock alice out first: the reset lifts it
+	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+		_, _ = e.verify(e.begin(), twofactor.MethodTOTP, "000000")
+	}
+	_, err := e.svc.Begin(ctx, alice, client)
+	require.ErrorIs(t, err, twofactor.ErrLocked)
+
+	require.NoError(t, e.svc.AdminReset(ctx, alice, "support@example.com", "identity checked by phone"))
+	assert.Equal(t, []string{"alice/*"}, e.app.removed)
+	assert.Equal(t, []string{"alice/*"}, e.email.removed)
+	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
+	ev := e.eventsOf(twofactor.EventAdminReset)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "support@example.com", ev[0].Actor)
+	assert.Equal(t, "identity checked by phone", ev[0].Details["reason"])
+
+	b, err := e.svc.Begin(ctx, alice, client)
+	require.NoError(t, err, "reset lifts the lockout")
+	assert.Equal(t, twofactor.StatusNoFactor, b.Status)
+
+	e.trust.err = errBoom
+	err = e.svc.AdminReset(ctx, alice, "support", "again")
+	require.ErrorIs(t, err, errBoom, "a partial reset reports its failure")
+}
+
+func TestPasswordChangedForgetsDevices(t *testing.T) {
+	e := newEnv(t, nil)
+	require.NoError(t, e.svc.PasswordChanged(ctx, "alice"))
+	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
+	ev := e.eventsOf(twofactor.EventDeviceRevoked)
+	require.Len(t, ev, 1)
+	assert.Equal(t, "password_changed", ev[0].Reason)
+}
+
+func TestPolicyCheck(t *testing.T) {
+	e := newEnv(t, nil)
+	backup := recoveryFactor{&codeFactor{method: twofactor.MethodBackupCode, static: "x", enrolled: map[string]bool{"carol": true, "alice": true}}}
+	sms := &codeFactor{method: twofactor.MethodSMS, static: "x", enrolled: map[string]bool{"alice": true, "dave": true}}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: e.mem, Keys: e.keys,
+		Factors: []twofactor.Factor{e.app, sms, backup},
+		Policy:  twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
+		Events:  &twofactor.Events{Discard: true},
+	})
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.MethodSMS, svc.Policy().Default)
+	users := []twofactor.User{{ID: "alice"}, {ID: "bob"}, {ID: "carol"}, {ID: "dave"}}
+	gaps, err := svc.Check(ctx, slices.Values(users))
+	require.NoError(t, err)
+	require.Len(t, gaps, 2)
+	assert.Equal(t, "bob", gaps[0].User.ID)
+	assert.True(t, gaps[0].NoFactor)
+	assert.Equal(t, []twofactor.Method{twofactor.MethodSMS}, gaps[0].Missing)
+	assert.Equal(t, "carol", gaps[1].User.ID)
+	assert.True(t, gaps[1].NoFactor, "backup codes alone are not a second factor")
+	assert.Equal(t, []twofactor.Method{twofactor.MethodSMS}, gaps[1].Missing)
+
+	// A user with only backup codes still gets them offered at login.
+	b, err := svc.Begin(ctx, twofactor.User{ID: "carol"}, client)
+	require.NoError(t, err)
+	require.Equal(t, twofactor.StatusChallenge, b.Status)
+	assert.Equal(t, []twofactor.Method{twofactor.MethodBackupCode}, b.Challenge.Methods)
+}

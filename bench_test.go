@@ -1,0 +1,87 @@
+package twofactor_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+func BenchmarkKeyringHash(b *testing.B) {
+	kr := newKeys(b)
+	data := []byte("challenge-id:123456")
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = kr.Hash("bench", data)
+	}
+}
+
+func BenchmarkKeyringSignVerify(b *testing.B) {
+	kr := newKeys(b)
+	msg := []byte("device-id-0123456789abcdef")
+	kid, sig := kr.Sign("bench", msg)
+	b.Run("Sign", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_, _ = kr.Sign("bench", msg)
+		}
+	})
+	b.Run("Verify", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if !kr.Verify("bench", kid, msg, sig) {
+				b.Fatal("no verify")
+			}
+		}
+	})
+}
+
+func BenchmarkKeyringSealOpen(b *testing.B) {
+	kr := newKeys(b)
+	secret := make([]byte, 20)
+	ad := []byte("user/totp")
+	sealed, _ := kr.Seal(secret, ad)
+	b.Run("Seal", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := kr.Seal(secret, ad); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("Open", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			if _, err := kr.Open(sealed, ad); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkBeginVerify is one full login second step with a trivial factor
+// on the memory store: Begin, then a correct Verify.
+func BenchmarkBeginVerify(b *testing.B) {
+	mem := store.NewMemory(nil)
+	f := &codeFactor{method: twofactor.MethodTOTP, static: "654321", enrolled: map[string]bool{"alice": true}}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: mem, Keys: newKeys(b), Factors: []twofactor.Factor{f},
+		Limits: twofactor.Limits{MaxIPAttempts: 1 << 40},
+		Events: &twofactor.Events{Discard: true},
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		begun, err := svc.Begin(ctx, alice, client)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP, Code: "654321", Client: client}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -1,0 +1,270 @@
+package twofactor_test
+
+import (
+	"context"
+	"crypto/subtle"
+	"errors"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+// codeFactor is a host-written factor for tests: it issues a fixed code per
+// challenge through store.Codes (so it consumes atomically), or, with
+// static set, accepts a fixed code without consuming anything.
+type codeFactor struct {
+	method   twofactor.Method
+	codes    store.Codes
+	groups   store.CodeGroups
+	keys     *twofactor.Keyring
+	enrolled map[string]bool // user id -> enrolled
+	static   string          // if set: accept this code, consume nothing
+	code     string          // code issued by Send
+	ttl      time.Duration
+	now      func() time.Time
+	recovery bool
+
+	verifies atomic.Int64 // Verify calls
+	mu       sync.Mutex
+	canceled []string
+	removed  []string
+}
+
+func (f *codeFactor) Method() twofactor.Method { return f.method }
+
+func (f *codeFactor) Enrollments(_ context.Context, u twofactor.User) ([]twofactor.Enrollment, error) {
+	if !f.enrolled[u.ID] {
+		return nil, nil
+	}
+	return []twofactor.Enrollment{{ID: string(f.method) + "-1", Method: f.method, Label: "test"}}, nil
+}
+
+// sendingFactor adds a send step to a codeFactor.
+type sendingFactor struct{ *codeFactor }
+
+func (sf sendingFactor) Send(ctx context.Context, ch *twofactor.Challenge, _ twofactor.Client) (twofactor.Sent, error) {
+	f := sf.codeFactor
+	exp := f.now().Add(f.ttl)
+	err := f.codes.PutCode(ctx, store.Code{Group: ch.ID, Key: string(f.method), Hash: f.keys.Hash("test", []byte(ch.ID+f.code)), ExpiresAt: exp, MaxAttempts: 5})
+	return twofactor.Sent{Destination: "t***@example.com", ExpiresAt: exp}, err
+}
+
+func (f *codeFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	f.verifies.Add(1)
+	if f.static != "" {
+		if subtle.ConstantTimeCompare([]byte(answer), []byte(f.static)) == 1 {
+			return twofactor.Verified{EnrollmentID: string(f.method) + "-1"}, nil
+		}
+		return twofactor.Verified{}, twofactor.ErrInvalidCode
+	}
+	st, err := f.codes.ConsumeCode(ctx, ch.ID, string(f.method), f.keys.Hash("test", []byte(ch.ID+answer)))
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	switch st {
+	case store.CodeMatched:
+		return twofactor.Verified{EnrollmentID: string(f.method) + "-1", Details: map[string]string{"k": "v"}}, nil
+	case store.CodeExpired:
+		return twofactor.Verified{}, twofactor.ErrCodeExpired
+	default:
+		return twofactor.Verified{}, twofactor.ErrInvalidCode
+	}
+}
+
+func (f *codeFactor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
+	f.mu.Lock()
+	f.canceled = append(f.canceled, ch.ID)
+	f.mu.Unlock()
+	if f.groups != nil {
+		return f.groups.DeleteGroup(ctx, ch.ID)
+	}
+	return nil
+}
+
+func (f *codeFactor) Remove(_ context.Context, u twofactor.User, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, u.ID+"/"+id)
+	delete(f.enrolled, u.ID)
+	return nil
+}
+
+func (f *codeFactor) RemoveAll(_ context.Context, u twofactor.User) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.removed = append(f.removed, u.ID+"/*")
+	delete(f.enrolled, u.ID)
+	return nil
+}
+
+type recoveryFactor struct{ *codeFactor }
+
+func (r recoveryFactor) Recovery() bool { return true }
+
+// fakeTrust is a DeviceTrust that trusts the token "good".
+type fakeTrust struct {
+	mu        sync.Mutex
+	forgotten []string
+	err       error
+}
+
+func (t *fakeTrust) Trusted(_ context.Context, _ twofactor.User, c twofactor.Client) (bool, error) {
+	return c.DeviceToken == "good", t.err
+}
+
+func (t *fakeTrust) Remember(context.Context, twofactor.User, twofactor.Client) (twofactor.DeviceGrant, error) {
+	return twofactor.DeviceGrant{Token: "good"}, t.err
+}
+
+func (t *fakeTrust) ForgetUser(_ context.Context, id string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.forgotten = append(t.forgotten, id)
+	return t.err
+}
+
+// env is a Service with two code factors on a memory store and a clock.
+type env struct {
+	t      *testing.T
+	clock  *storetest.Clock
+	mem    *store.Memory
+	keys   *twofactor.Keyring
+	email  *codeFactor
+	app    *codeFactor
+	trust  *fakeTrust
+	svc    *twofactor.Service
+	mu     sync.Mutex
+	events []twofactor.Event
+}
+
+var (
+	alice  = twofactor.User{ID: "alice", Email: "alice@example.com"}
+	client = twofactor.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: "test-agent"}
+)
+
+func newKeys(t testing.TB) *twofactor.Keyring {
+	k, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	kr, err := twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	return kr
+}
+
+func newEnv(t *testing.T, mod func(*twofactor.Config)) *env {
+	t.Helper()
+	e := &env{t: t, clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), keys: newKeys(t), trust: &fakeTrust{}}
+	e.mem = store.NewMemory(e.clock.Now)
+	e.email = &codeFactor{method: twofactor.MethodEmail, codes: e.mem, groups: e.mem, keys: e.keys, code: "123456", ttl: 15 * time.Minute, now: e.clock.Now, enrolled: map[string]bool{"alice": true}}
+	e.app = &codeFactor{method: twofactor.MethodTOTP, static: "654321", now: e.clock.Now, enrolled: map[string]bool{"alice": true}}
+	cfg := twofactor.Config{
+		Store:   e.mem,
+		Keys:    e.keys,
+		Factors: []twofactor.Factor{sendingFactor{e.email}, e.app},
+		Trust:   e.trust,
+		Events: &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
+			e.mu.Lock()
+			e.events = append(e.events, ev)
+			e.mu.Unlock()
+		}},
+		Now: e.clock.Now,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := twofactor.New(cfg)
+	require.NoError(t, err)
+	e.svc = svc
+	return e
+}
+
+func (e *env) begin() *twofactor.Challenge {
+	e.t.Helper()
+	b, err := e.svc.Begin(context.Background(), alice, client)
+	require.NoError(e.t, err)
+	require.Equal(e.t, twofactor.StatusChallenge, b.Status)
+	return b.Challenge
+}
+
+func (e *env) verify(ch *twofactor.Challenge, m twofactor.Method, code string) (*twofactor.Result, error) {
+	return e.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: ch.ID, Method: m, Code: code, UserID: ch.User.ID, Client: client})
+}
+
+func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []twofactor.Event
+	for _, ev := range e.events {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// failStore wraps a store and fails the named operation.
+type failStore struct {
+	twofactor.Store
+	fail  string
+	calls atomic.Int64
+}
+
+var errBoom = errors.New("store is down")
+
+func (f *failStore) hit(op string) error {
+	f.calls.Add(1)
+	if f.fail == op || f.fail == "*" {
+		return errBoom
+	}
+	return nil
+}
+
+func (f *failStore) PutState(ctx context.Context, k string, v []byte, exp time.Time) error {
+	if err := f.hit("PutState"); err != nil {
+		return err
+	}
+	return f.Store.PutState(ctx, k, v, exp)
+}
+
+func (f *failStore) GetState(ctx context.Context, k string) ([]byte, error) {
+	if err := f.hit("GetState"); err != nil {
+		return nil, err
+	}
+	return f.Store.GetState(ctx, k)
+}
+
+func (f *failStore) TakeState(ctx context.Context, k string) ([]byte, error) {
+	if err := f.hit("TakeState"); err != nil {
+		return nil, err
+	}
+	return f.Store.TakeState(ctx, k)
+}
+
+func (f *failStore) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
+	if err := f.hit("Incr"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return f.Store.Incr(ctx, k, w)
+}
+
+func (f *failStore) Peek(ctx context.Context, k string) (int64, time.Time, error) {
+	if err := f.hit("Peek"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return f.Store.Peek(ctx, k)
+}
+
+func mustTime(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}

@@ -1,0 +1,520 @@
+package twofactor_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+var ctx = context.Background()
+
+func TestNewValidates(t *testing.T) {
+	keys := newKeys(t)
+	mem := store.NewMemory(nil)
+	f := &codeFactor{method: twofactor.MethodEmail}
+	rec := recoveryFactor{&codeFactor{method: twofactor.MethodBackupCode}}
+	base := func() twofactor.Config {
+		return twofactor.Config{Store: mem, Keys: keys, Factors: []twofactor.Factor{f, rec}}
+	}
+	tests := []struct {
+		name string
+		mod  func(*twofactor.Config)
+		want string // substring of the error; "" means valid
+	}{
+		{"valid", func(*twofactor.Config) {}, ""},
+		{"no store", func(c *twofactor.Config) { c.Store = nil }, "Config.Store is nil"},
+		{"no keys", func(c *twofactor.Config) { c.Keys = nil }, "Config.Keys is nil"},
+		{"no factors", func(c *twofactor.Config) { c.Factors = nil }, "Config.Factors is empty"},
+		{"nil factor", func(c *twofactor.Config) { c.Factors = []twofactor.Factor{nil} }, "Factors[0] is nil"},
+		{"duplicate method", func(c *twofactor.Config) { c.Factors = []twofactor.Factor{f, f} }, "two factors for method"},
+		{"bad method name", func(c *twofactor.Config) {
+			c.Factors = []twofactor.Factor{&codeFactor{method: "Bad Name"}}
+		}, "method name"},
+		{"policy names unknown method", func(c *twofactor.Config) { c.Policy.Methods = []twofactor.Method{"sms"} }, `"sms" but no factor`},
+		{"default not allowed", func(c *twofactor.Config) {
+			c.Policy.Methods = []twofactor.Method{twofactor.MethodBackupCode}
+			c.Policy.Default = twofactor.MethodEmail
+		}, "not in Policy.Methods"},
+		{"default unknown", func(c *twofactor.Config) { c.Policy.Default = "sms" }, "no configured factor"},
+		{"mandatory unknown", func(c *twofactor.Config) { c.Policy.Mandatory = []twofactor.Method{"sms"} }, `"sms" but no factor`},
+		{"required with recovery only", func(c *twofactor.Config) {
+			c.Policy.Required = true
+			c.Policy.Methods = []twofactor.Method{twofactor.MethodBackupCode}
+		}, "not recovery-only"},
+		{"negative attempts", func(c *twofactor.Config) { c.Limits.MaxAttempts = -1 }, "must not be negative"},
+		{"negative ttl", func(c *twofactor.Config) { c.Limits.ChallengeTTL = -time.Second }, "must not be negative"},
+		{"day-long challenge", func(c *twofactor.Config) { c.Limits.ChallengeTTL = 48 * time.Hour }, "longer than 24h"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base()
+			tt.mod(&cfg)
+			svc, err := twofactor.New(cfg)
+			if tt.want == "" {
+				require.NoError(t, err)
+				require.NotNil(t, svc)
+				return
+			}
+			require.Error(t, err)
+			assert.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Nil(t, svc)
+		})
+	}
+}
+
+func TestLoginWithSentCode(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	assert.Equal(t, []twofactor.Method{twofactor.MethodEmail, twofactor.MethodTOTP}, ch.Methods)
+	assert.Equal(t, twofactor.PurposeLogin, ch.Purpose)
+	assert.Equal(t, e.clock.Now().Add(twofactor.DefaultChallengeTTL), ch.ExpiresAt)
+	require.NoError(t, twofactor.ParseChallengeID(ch.ID))
+
+	sent, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	assert.Equal(t, "t***@example.com", sent.Destination)
+
+	res, err := e.verify(ch, twofactor.MethodEmail, "123456")
+	require.NoError(t, err)
+	assert.Equal(t, alice, res.User)
+	assert.Equal(t, twofactor.MethodEmail, res.Method)
+	assert.Equal(t, "email-1", res.EnrollmentID)
+	assert.Equal(t, e.clock.Now(), res.VerifiedAt)
+	assert.Nil(t, res.Device, "no device remembered unless asked")
+	require.NoError(t, e.svc.CheckProof(res.Proof, "alice"))
+
+	succ := e.eventsOf(twofactor.EventSuccess)
+	require.Len(t, succ, 1)
+	assert.Equal(t, "v", succ[0].Details["k"], "factor details reach the success event")
+	assert.Len(t, e.eventsOf(twofactor.EventBegin), 1)
+	assert.Len(t, e.eventsOf(twofactor.EventSend), 1)
+}
+
+func TestChallengeIsSingleUse(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+	before := e.app.verifies.Load()
+	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "a verified challenge verified again")
+	assert.Equal(t, before, e.app.verifies.Load(), "the factor was consulted for a finished challenge")
+	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	assert.Equal(t, []string{ch.ID}, e.email.canceled, "codes of the finished challenge are cancelled")
+}
+
+func TestExpiredChallenge(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	e.clock.Advance(twofactor.DefaultChallengeTTL - time.Second)
+	_, err := e.svc.Challenge(ctx, ch.ID)
+	require.NoError(t, err, "challenge one second before expiry")
+	e.clock.Advance(time.Second)
+	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "an expired challenge verified")
+	assert.Zero(t, e.app.verifies.Load(), "an expired challenge reached the factor")
+}
+
+// expiringStates keeps challenges forever, to prove the service checks
+// expiry itself and does not rely on the store alone.
+type foreverStates struct{ twofactor.Store }
+
+func (f foreverStates) PutState(ctx context.Context, k string, v []byte, _ time.Time) error {
+	return f.Store.PutState(ctx, k, v, time.Time{})
+}
+
+func TestExpiredChallengeInLaxStore(t *testing.T) {
+	var e *env
+	e = newEnv(t, func(c *twofactor.Config) { c.Store = foreverStates{c.Store} })
+	ch := e.begin()
+	e.clock.Advance(twofactor.DefaultChallengeTTL)
+	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+}
+
+func TestSixthWrongAnswerIsNotChecked(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	for i := 1; i <= 4; i++ {
+		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "wrong answer %d", i)
+	}
+	_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+	require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "fifth wrong answer ends the challenge")
+	require.EqualValues(t, 5, e.app.verifies.Load())
+
+	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.Error(t, err, "the right answer after five wrong ones")
+	assert.EqualValues(t, 5, e.app.verifies.Load(), "the sixth answer was checked")
+	assert.Len(t, e.eventsOf(twofactor.EventFailure), 5)
+}
+
+func TestAttemptsLimitUnderRace(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	var wg sync.WaitGroup
+	for i := 0; i < 64; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, _ = e.verify(ch, twofactor.MethodTOTP, "000000")
+		}()
+	}
+	wg.Wait()
+	assert.EqualValues(t, 5, e.app.verifies.Load(), "64 racing wrong answers: only MaxAttempts may be checked")
+}
+
+func TestConcurrentCorrectAnswersOneWinner(t *testing.T) {
+	for _, method := range []twofactor.Method{twofactor.MethodEmail, twofactor.MethodTOTP} {
+		t.Run(string(method), func(t *testing.T) {
+			e := newEnv(t, func(c *twofactor.Config) { c.Limits.MaxAttempts = 100; c.Limits.MaxIPAttempts = 1 << 30 })
+			code := map[twofactor.Method]string{twofactor.MethodEmail: "123456", twofactor.MethodTOTP: "654321"}[method]
+			for round := 0; round < 30; round++ {
+				ch := e.begin()
+				if method == twofactor.MethodEmail {
+					_, err := e.svc.Send(ctx, ch.ID, method, client)
+					require.NoError(t, err)
+				}
+				var wins atomic.Int64
+				var wg sync.WaitGroup
+				gate := make(chan struct{})
+				for i := 0; i < 64; i++ {
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						<-gate
+						if res, err := e.verify(ch, method, code); err == nil && res != nil {
+							wins.Add(1)
+						}
+					}()
+				}
+				close(gate)
+				wg.Wait()
+				require.EqualValues(t, 1, wins.Load(), "round %d: %d successes", round, wins.Load())
+			}
+		})
+	}
+}
+
+func TestExpiredCodeLooksWrongToUser(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) { c.Limits.ChallengeTTL = time.Hour })
+	ch := e.begin()
+	_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	e.clock.Advance(15 * time.Minute)
+	_, err = e.verify(ch, twofactor.MethodEmail, "123456")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "user-facing error must not say expired")
+	assert.NotContains(t, strings.ToLower(err.Error()), "expired")
+	fails := e.eventsOf(twofactor.EventFailure)
+	require.Len(t, fails, 1)
+	assert.Equal(t, twofactor.ReasonExpired, fails[0].Reason, "the event must say expired")
+
+	_, err = e.verify(ch, twofactor.MethodEmail, "999999")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, twofactor.ReasonInvalid, e.eventsOf(twofactor.EventFailure)[1].Reason)
+}
+
+func TestUserLockoutAcrossChallenges(t *testing.T) {
+	e := newEnv(t, nil)
+	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+		ch := e.begin()
+		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		e.clock.Advance(time.Second)
+	}
+	require.Len(t, e.eventsOf(twofactor.EventLockout), 1)
+
+	_, err := e.svc.Begin(ctx, alice, client)
+	require.ErrorIs(t, err, twofactor.ErrLocked)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, twofactor.DefaultUserFailureWindow-10*time.Second, re.RetryAfter)
+	assert.Equal(t, "user", re.Limit)
+
+	e.clock.Advance(re.RetryAfter)
+	ch := e.begin()
+	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err, "lockout lifts when the window ends")
+}
+
+func TestLockedUserIsNotChecked(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) { c.Limits.MaxUserFailures = 2 })
+	ch1, ch2 := e.begin(), e.begin()
+	_, err := e.verify(ch1, twofactor.MethodTOTP, "000000")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = e.verify(ch1, twofactor.MethodTOTP, "000000")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	n := e.app.verifies.Load()
+	_, err = e.verify(ch2, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrLocked, "a challenge begun before the lockout")
+	assert.Equal(t, n, e.app.verifies.Load(), "a locked user's answer reached the factor")
+	_, err = e.svc.Send(ctx, ch2.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrLocked)
+
+	require.NoError(t, e.svc.Unlock(ctx, "alice", "support@example.com"))
+	_, err = e.verify(ch2, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+	adm := e.eventsOf(twofactor.EventAdminAction)
+	require.Len(t, adm, 1)
+	assert.Equal(t, "support@example.com", adm[0].Actor)
+}
+
+func TestIPLimit(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) { c.Limits.MaxIPAttempts = 3; c.Limits.MaxUserFailures = 100 })
+	for i := 0; i < 3; i++ {
+		ch := e.begin()
+		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	}
+	ch := e.begin()
+	n := e.app.verifies.Load()
+	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrRateLimited)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "ip", re.Limit)
+	assert.Equal(t, n, e.app.verifies.Load(), "a rate-limited answer reached the factor")
+	require.Len(t, e.eventsOf(twofactor.EventRateLimited), 1)
+
+	// Another client IP is not affected.
+	other := client
+	other.IP = netip.MustParseAddr("2001:db8::1")
+	_, err = e.svc.Verify(ctx, twofactor.Answer{ChallengeID: ch.ID, Method: twofactor.MethodTOTP, Code: "654321", Client: other})
+	require.NoError(t, err)
+}
+
+func TestPurposeAndUserBinding(t *testing.T) {
+	e := newEnv(t, nil)
+	step, err := e.svc.StepUp(ctx, alice, client, twofactor.PurposeStepUp)
+	require.NoError(t, err)
+	_, err = e.verify(step, twofactor.MethodTOTP, "654321") // verify() asks for login
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "a step-up challenge completed a login")
+
+	_, err = e.svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodTOTP, Code: "654321", UserID: "mallory", Purpose: twofactor.PurposeStepUp})
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "a challenge completed for another user")
+
+	login := e.begin()
+	_, err = e.svc.Verify(ctx, twofactor.Answer{ChallengeID: login.ID, Method: twofactor.MethodTOTP, Code: "654321", Purpose: twofactor.PurposeStepUp})
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "a login challenge completed a step-up")
+	assert.Zero(t, e.app.verifies.Load())
+
+	res, err := e.svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodTOTP, Code: "654321", UserID: "alice", Purpose: twofactor.PurposeStepUp})
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.PurposeStepUp, res.Purpose)
+
+	_, err = e.svc.StepUp(ctx, alice, client, twofactor.PurposeLogin)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = e.svc.StepUp(ctx, twofactor.User{ID: "nobody"}, client, "")
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+}
+
+func TestMethodNotOffered(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) { c.Policy.Methods = []twofactor.Method{twofactor.MethodTOTP} })
+	ch := e.begin()
+	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP}, ch.Methods, "policy filters methods")
+	_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
+	_, err = e.verify(ch, twofactor.MethodEmail, "123456")
+	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
+	_, err = e.verify(ch, "carrier-pigeon", "123456")
+	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
+	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodTOTP, client)
+	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed, "TOTP has no send step")
+}
+
+func TestBeginOutcomes(t *testing.T) {
+	e := newEnv(t, nil)
+	trusted := client
+	trusted.DeviceToken = "good"
+	b, err := e.svc.Begin(ctx, alice, trusted)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusTrusted, b.Status)
+	assert.Nil(t, b.Challenge)
+	assert.Len(t, e.eventsOf(twofactor.EventTrusted), 1)
+
+	s, err := e.svc.StepUp(ctx, alice, trusted, "")
+	require.NoError(t, err, "trusted devices never skip step-up")
+	assert.Equal(t, twofactor.PurposeStepUp, s.Purpose)
+
+	b, err = e.svc.Begin(ctx, twofactor.User{ID: "bob"}, client)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusNoFactor, b.Status)
+
+	e2 := newEnv(t, func(c *twofactor.Config) { c.Policy.Required = true })
+	b, err = e2.svc.Begin(ctx, twofactor.User{ID: "bob"}, client)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.StatusEnrollRequired, b.Status)
+
+	_, err = e.svc.Begin(ctx, twofactor.User{}, client)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = e.svc.Begin(ctx, twofactor.User{ID: strings.Repeat("x", 256)}, client)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+
+	e.trust.err = errBoom
+	_, err = e.svc.Begin(ctx, alice, trusted)
+	require.ErrorIs(t, err, errBoom, "a trust-store failure must not be read as trusted")
+}
+
+func TestRememberDevice(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	res, err := e.svc.Verify(ctx, twofactor.Answer{ChallengeID: ch.ID, Method: twofactor.MethodTOTP, Code: "654321", Client: client, RememberDevice: true})
+	require.NoError(t, err)
+	require.NotNil(t, res.Device)
+	assert.Equal(t, "good", res.Device.Token)
+
+	step, err := e.svc.StepUp(ctx, alice, client, "")
+	require.NoError(t, err)
+	res, err = e.svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodTOTP, Code: "654321", Purpose: twofactor.PurposeStepUp, RememberDevice: true})
+	require.NoError(t, err)
+	assert.Nil(t, res.Device, "a step-up never remembers a device")
+}
+
+func TestCancel(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.Cancel(ctx, ch.ID))
+	assert.Contains(t, e.email.canceled, ch.ID)
+	st, err := e.mem.ConsumeCode(ctx, ch.ID, "email", e.keys.Hash("test", []byte(ch.ID+"123456")))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeNotFound, st, "a code of a cancelled challenge still exists")
+	_, err = e.verify(ch, twofactor.MethodEmail, "123456")
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	require.ErrorIs(t, e.svc.Cancel(ctx, ch.ID), twofactor.ErrChallengeNotFound)
+	require.ErrorIs(t, e.svc.Cancel(ctx, "not-an-id"), twofactor.ErrChallengeNotFound)
+	assert.Len(t, e.eventsOf(twofactor.EventCancel), 1)
+}
+
+func TestBadInputChangesNothing(t *testing.T) {
+	fs := &failStore{}
+	e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+	ch := e.begin()
+	calls := fs.calls.Load()
+	for _, a := range []twofactor.Answer{
+		{ChallengeID: "", Method: twofactor.MethodTOTP, Code: "1"},
+		{ChallengeID: "short", Method: twofactor.MethodTOTP, Code: "1"},
+		{ChallengeID: ch.ID[:42] + "!", Method: twofactor.MethodTOTP, Code: "1"},
+		{ChallengeID: ch.ID[:42] + "B", Method: twofactor.MethodTOTP, Code: "1"}, // non-canonical base64url
+		{ChallengeID: ch.ID, Method: twofactor.MethodTOTP, Code: ""},
+		{ChallengeID: ch.ID, Method: twofactor.MethodTOTP, Code: strings.Repeat("9", 20000)},
+	} {
+		_, err := e.svc.Verify(ctx, a)
+		require.Error(t, err)
+		assert.True(t, errors.Is(err, twofactor.ErrChallengeNotFound) || errors.Is(err, twofactor.ErrInvalidInput), "%v", err)
+	}
+	assert.Equal(t, calls, fs.calls.Load(), "malformed input reached the store")
+	assert.Zero(t, e.app.verifies.Load())
+}
+
+func TestStoreFailuresFailClosed(t *testing.T) {
+	ops := []string{"PutState", "GetState", "TakeState", "Incr", "Peek"}
+	for _, op := range ops {
+		t.Run(op, func(t *testing.T) {
+			fs := &failStore{}
+			e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+			ch := e.begin() // works: nothing fails yet
+			fs.fail = op
+
+			b, err := e.svc.Begin(ctx, alice, client)
+			if op == "PutState" || op == "Peek" {
+				require.ErrorIs(t, err, errBoom, "Begin")
+				assert.Nil(t, b)
+			}
+			if op == "PutState" {
+				return // Verify never writes a state
+			}
+			res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+			require.Error(t, err, "Verify with %s failing let the user in", op)
+			assert.Nil(t, res)
+			assert.ErrorIs(t, err, errBoom)
+			assert.False(t, errors.Is(err, twofactor.ErrInvalidCode), "a store failure must not look like a wrong code")
+		})
+	}
+	t.Run("factor store", func(t *testing.T) {
+		e := newEnv(t, nil)
+		ch := e.begin()
+		_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+		require.NoError(t, err)
+		e.email.codes = brokenCodes{}
+		res, err := e.verify(ch, twofactor.MethodEmail, "123456")
+		require.ErrorIs(t, err, errBoom)
+		assert.Nil(t, res)
+		assert.Equal(t, twofactor.ReasonError, e.eventsOf(twofactor.EventFailure)[0].Reason)
+		_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+		require.ErrorIs(t, err, errBoom, "Send")
+		assert.Len(t, e.eventsOf(twofactor.EventSendFailed), 1)
+	})
+	t.Run("everything", func(t *testing.T) {
+		fs := &failStore{}
+		e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+		ch := e.begin()
+		fs.fail = "*"
+		for _, f := range []func() error{
+			func() error { _, err := e.svc.Begin(ctx, alice, client); return err },
+			func() error { _, err := e.svc.StepUp(ctx, alice, client, ""); return err },
+			func() error { _, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client); return err },
+			func() error { _, err := e.verify(ch, twofactor.MethodTOTP, "654321"); return err },
+			func() error { return e.svc.Cancel(ctx, ch.ID) },
+		} {
+			require.ErrorIs(t, f(), errBoom)
+		}
+	})
+}
+
+type brokenCodes struct{}
+
+func (brokenCodes) PutCode(context.Context, store.Code) error { return errBoom }
+func (brokenCodes) ConsumeCode(context.Context, string, string, []byte) (store.CodeStatus, error) {
+	return store.CodeMatched, errBoom // a status with an error must never count
+}
+func (brokenCodes) DeleteCode(context.Context, string, string) error { return errBoom }
+
+func TestEventsCarryNoCode(t *testing.T) {
+	var logs bytes.Buffer
+	var hooked []twofactor.Event
+	e2 := newEnv(t, func(c *twofactor.Config) {
+		c.Events = &twofactor.Events{
+			Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
+			Hook:   func(_ context.Context, ev twofactor.Event) { hooked = append(hooked, ev) },
+		}
+	})
+	ch := e2.begin()
+	_, err := e2.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	_, err = e2.verify(ch, twofactor.MethodEmail, "999999")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = e2.verify(ch, twofactor.MethodEmail, "123456")
+	require.NoError(t, err)
+	ch2 := e2.begin()
+	_, err = e2.verify(ch2, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+
+	require.NotEmpty(t, hooked)
+	all, err := json.Marshal(hooked)
+	require.NoError(t, err)
+	for _, secret := range []string{"123456", "999999", "654321"} {
+		assert.NotContains(t, string(all), secret, "an event carries a code")
+		assert.NotContains(t, logs.String(), secret, "a log line carries a code")
+	}
+	assert.Contains(t, logs.String(), `"event":"verify.success"`)
+	assert.Contains(t, logs.String(), `"reason":"invalid"`)
+}
