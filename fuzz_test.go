@@ -97,4 +97,3 @@ func fuzzKeys(f *testing.F) *twofactor.Keyring {
 	}
 	return kr
 }
-
