@@ -54,7 +54,9 @@ func DecodeSecret(s string) ([]byte, error) {
 //
 // Issuer and account are percent-encoded as UTF-8 in the label and in the
 // query, with a space as %20 (some apps show "+" literally) and a colon as
-// %3A, so a colon in a name never moves the issuer/account split.
+// %3A, so a colon in a name never moves the issuer/account split. (Without
+// an issuer, an account holding a colon reads back split at it: some
+// issuers escape the separator too, so the format cannot tell them apart.)
 func (k *Key) URI() string {
 	var b strings.Builder
 	b.WriteString("otpauth://totp/")
