@@ -1,0 +1,299 @@
+package webauthn_test
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/webauthn"
+)
+
+const browserPage = `<!doctype html>
+<html><head><meta charset="utf-8"><title>Second factor</title></head>
+<body>
+<input id="keyname" value="Virtual key">
+<button id="register" data-webauthn="register" data-webauthn-name-input="#keyname" data-webauthn-status="#msg">Add a security key</button>
+<button id="login" data-webauthn="login" data-webauthn-status="#msg">Use your security key</button>
+<p id="msg"></p>
+<script src="/2fa/webauthn/webauthn.js"></script>
+</body></html>`
+
+// clickAndWait clicks a data-webauthn button and waits for its outcome.
+const clickAndWait = `new Promise((resolve) => {
+	const el = document.querySelector(%q);
+	el.click();
+	const check = () => {
+		const s = el.getAttribute("data-webauthn-state");
+		if (s === "done" || s === "error") {
+			resolve({state: s, error: el.getAttribute("data-webauthn-error") || "", message: document.querySelector("#msg").textContent});
+		} else {
+			setTimeout(check, 20);
+		}
+	};
+	check();
+})`
+
+type outcome struct {
+	State   string `json:"state"`
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// loginDiscoverable signs in with whatever credential the authenticator
+// holds for the site, ignoring the allow list, so the server (not the
+// browser) has to refuse a key it does not know.
+const loginDiscoverable = `(async () => {
+	const W = window.TwoFactorWebAuthn;
+	const post = async (path, body) => {
+		const res = await fetch("/2fa/webauthn" + path, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)});
+		return {status: res.status, body: await res.json()};
+	};
+	const begin = await post("/login/begin", {});
+	const pk = Object.assign({}, begin.body.options.publicKey);
+	pk.challenge = W.toBuffer(pk.challenge);
+	pk.allowCredentials = [];
+	const cred = await navigator.credentials.get({publicKey: pk});
+	const r = cred.response;
+	const finish = await post("/login/finish", {credential: {
+		id: cred.id, rawId: W.toBase64url(cred.rawId), type: cred.type, clientExtensionResults: {},
+		response: {clientDataJSON: W.toBase64url(r.clientDataJSON), authenticatorData: W.toBase64url(r.authenticatorData),
+			signature: W.toBase64url(r.signature), userHandle: r.userHandle ? W.toBase64url(r.userHandle) : undefined}}});
+	return {state: String(finish.status), error: finish.body.error || "", message: finish.body.message || ""};
+})()`
+
+func chromiumOptions(t *testing.T) []chromedp.ExecAllocatorOption {
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(testenv.Chromium(t)),
+		chromedp.UserDataDir(t.TempDir()),
+	)
+	for _, f := range testenv.ChromiumFlags {
+		name, value, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		if ok {
+			opts = append(opts, chromedp.Flag(name, value))
+		} else {
+			opts = append(opts, chromedp.Flag(name, true))
+		}
+	}
+	return opts
+}
+
+// TestBrowserEndToEnd registers a CTAP2 virtual authenticator through a
+// real page in headless Chromium, signs in with it as the second factor of
+// a login challenge, and checks that an unregistered authenticator is
+// refused.
+func TestBrowserEndToEnd(t *testing.T) {
+	opts := chromiumOptions(t)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	origin := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
+
+	mem := store.NewMemory(nil)
+	keys := newKeys(t)
+	var evMu sync.Mutex
+	var events []twofactor.Event
+	hook := func(_ context.Context, ev twofactor.Event) {
+		evMu.Lock()
+		defer evMu.Unlock()
+		events = append(events, ev)
+	}
+	f, err := webauthn.New(webauthn.Config{
+		Store: mem, Keys: keys, RPID: "localhost", RPDisplayName: "Browser test", RPOrigins: []string{origin},
+		Timeout: 20 * time.Second, ResidentKey: webauthn.Preferred,
+		Events: &twofactor.Events{Discard: true, Hook: hook},
+	})
+	require.NoError(t, err)
+	svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: keys, Factors: []twofactor.Factor{f},
+		Events: &twofactor.Events{Discard: true, Hook: hook}})
+	require.NoError(t, err)
+
+	user := twofactor.User{ID: "user-42", Name: "alice@example.com"}
+	var mu sync.Mutex
+	var challengeID string
+	var results []*twofactor.Result
+	h, err := webauthn.NewHandler(webauthn.HandlerConfig{
+		Factor:  f,
+		User:    func(*http.Request) (twofactor.User, error) { return user, nil },
+		Service: svc,
+		ChallengeID: func(*http.Request) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			return challengeID, nil
+		},
+		OnLogin: func(_ http.ResponseWriter, _ *http.Request, res *twofactor.Result) (string, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			results = append(results, res)
+			return "", nil
+		},
+	})
+	require.NoError(t, err)
+	mux := http.NewServeMux()
+	mux.Handle("/2fa/webauthn/", http.StripPrefix("/2fa/webauthn", h))
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		_, _ = w.Write([]byte(browserPage))
+	})
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(origin+"/")))
+	_, err = chromedp.Call(bctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
+	require.NoError(t, err)
+	addAuthenticator := func() cdpwebauthn.AuthenticatorID {
+		t.Helper()
+		res, err := chromedp.Call(bctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+			Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+				Protocol:                    cdpwebauthn.AuthenticatorProtocolCtap2,
+				Ctap2version:                cdpwebauthn.Ctap2versionCtap21,
+				Transport:                   cdpwebauthn.AuthenticatorTransportInternal,
+				HasResidentKey:              true,
+				HasUserVerification:         true,
+				IsUserVerified:              true,
+				AutomaticPresenceSimulation: true,
+			},
+		})
+		require.NoError(t, err)
+		return res.AuthenticatorID
+	}
+	click := func(sel string) outcome {
+		t.Helper()
+		out, err := chromedp.Run(bctx, chromedp.Evaluate[outcome](fmt.Sprintf(clickAndWait, sel), chromedp.EvalAwaitPromise))
+		require.NoError(t, err)
+		return out
+	}
+	begin := func() {
+		t.Helper()
+		b, err := svc.Begin(ctx, user, twofactor.Client{})
+		require.NoError(t, err)
+		require.Equal(t, twofactor.StatusChallenge, b.Status)
+		require.Equal(t, []twofactor.Method{twofactor.MethodWebAuthn}, b.Challenge.Methods)
+		mu.Lock()
+		challengeID = b.Challenge.ID
+		mu.Unlock()
+	}
+
+	// Register the first authenticator through the page.
+	first := addAuthenticator()
+	out := click("#register")
+	require.Equal(t, outcome{State: "done"}, out, "registration")
+	creds, err := f.Credentials(ctx, user)
+	require.NoError(t, err)
+	require.Len(t, creds, 1)
+	assert.Equal(t, "Virtual key", creds[0].Name)
+	assert.Equal(t, []string{"internal"}, creds[0].Transports)
+	onKey, err := chromedp.Call(bctx, cdpwebauthn.GetCredentials, cdpwebauthn.GetCredentialsParams{AuthenticatorID: first})
+	require.NoError(t, err)
+	require.Len(t, onKey.Credentials, 1)
+	assert.Equal(t, creds[0].CredentialID, onKey.Credentials[0].CredentialID)
+	assert.Len(t, onKey.Credentials[0].UserHandle, 32, "the authenticator holds the derived handle")
+	assert.NotEqual(t, []byte(user.ID), onKey.Credentials[0].UserHandle)
+
+	// The same authenticator cannot be registered twice.
+	out = click("#register")
+	assert.Equal(t, "error", out.State)
+	assert.Equal(t, "already_registered", out.Error)
+	creds, err = f.Credentials(ctx, user)
+	require.NoError(t, err)
+	require.Len(t, creds, 1)
+
+	// Sign in with it as the second factor of a login challenge.
+	begin()
+	out = click("#login")
+	require.Equal(t, outcome{State: "done"}, out, "login")
+	mu.Lock()
+	require.Len(t, results, 1)
+	res := results[0]
+	mu.Unlock()
+	assert.Equal(t, user.ID, res.User.ID)
+	assert.Equal(t, twofactor.MethodWebAuthn, res.Method)
+	assert.Equal(t, creds[0].ID, res.EnrollmentID)
+	assert.NoError(t, svc.CheckProof(res.Proof, user.ID))
+	creds, err = f.Credentials(ctx, user)
+	require.NoError(t, err)
+	assert.False(t, creds[0].LastUsedAt.IsZero())
+	assert.Positive(t, creds[0].SignCount)
+	// The challenge is complete: the same page cannot answer it again.
+	out = click("#login")
+	assert.Equal(t, "error", out.State)
+	assert.Equal(t, "challenge_not_found", out.Error)
+
+	// Replace the key with an unregistered one.
+	_, err = chromedp.Call(bctx, cdpwebauthn.RemoveVirtualAuthenticator, cdpwebauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: first})
+	require.NoError(t, err)
+	second := addAuthenticator()
+	begin()
+	out = click("#login")
+	assert.Equal(t, "error", out.State, "a key without the registered credential cannot answer")
+	assert.NotEmpty(t, out.Error)
+
+	// Even when it answers with its own credential for the site, the
+	// server refuses it.
+	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	// The generated Credential type always sends the CMTG fields, which
+	// this authenticator refuses; send only what the command needs.
+	addCredential := cdp.Command[map[string]any, cdp.Empty]{Method: cdpwebauthn.CommandAddCredential}
+	_, err = chromedp.Call(bctx, addCredential, map[string]any{
+		"authenticatorId": second,
+		"credential": map[string]any{
+			"credentialId":         b64std(pkcs8[:16]),
+			"isResidentCredential": true,
+			"rpId":                 "localhost",
+			"privateKey":           b64std(pkcs8),
+			"userHandle":           b64std(onKey.Credentials[0].UserHandle),
+			"signCount":            100,
+		},
+	})
+	require.NoError(t, err)
+	out, err = chromedp.Run(bctx, chromedp.Evaluate[outcome](loginDiscoverable, chromedp.EvalAwaitPromise))
+	require.NoError(t, err)
+	assert.Equal(t, outcome{State: "401", Error: "rejected", Message: "The security key was not accepted. Try again."}, out)
+	mu.Lock()
+	assert.Len(t, results, 1, "no second sign-in")
+	mu.Unlock()
+
+	evMu.Lock()
+	defer evMu.Unlock()
+	var kinds []string
+	for _, ev := range events {
+		kinds = append(kinds, string(ev.Type)+"/"+ev.Reason)
+	}
+	assert.Contains(t, kinds, string(twofactor.EventEnroll)+"/")
+	assert.Contains(t, kinds, string(twofactor.EventSuccess)+"/")
+	assert.Contains(t, kinds, string(twofactor.EventFailure)+"/"+twofactor.ReasonInvalid)
+}
+
+func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
