@@ -1,0 +1,840 @@
+package smscode_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	texttemplate "text/template"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/smscode"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+
+var (
+	bob    = twofactor.User{ID: "u-bob", Name: "Bob", Email: "bob@example.com"}
+	carol  = twofactor.User{ID: "u-carol", Email: "carol@example.com"}
+	client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.9"), UserAgent: "test"}
+)
+
+const (
+	usNumber  = "+14155550112"
+	usDigits  = "4155550112"
+	usMasked  = "+1 *** *** **12"
+	ukNumber  = "+447400123456"
+	ukDigits  = "7400123456"
+	ukMasked  = "+44 **** ****56"
+	premiumUS = "+1 900 200 1234"
+)
+
+func keys(t testing.TB) *twofactor.Keyring {
+	t.Helper()
+	k, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	kr, err := twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	return kr
+}
+
+type eventLog struct {
+	mu  sync.Mutex
+	evs []twofactor.Event
+}
+
+func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+	l.mu.Lock()
+	l.evs = append(l.evs, ev)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) all() []twofactor.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.evs)
+}
+
+type fixture struct {
+	clock  *storetest.Clock
+	store  *store.Memory
+	keys   *twofactor.Keyring
+	outbox *smscode.Outbox
+	events *eventLog
+	f      *smscode.Factor
+}
+
+func newFixture(t testing.TB, mod func(*smscode.Config)) *fixture {
+	t.Helper()
+	fx := &fixture{clock: storetest.NewClock(t0), outbox: &smscode.Outbox{}, events: &eventLog{}, keys: keys(t)}
+	fx.store = store.NewMemory(fx.clock.Now)
+	cfg := smscode.Config{
+		Store: fx.store, Keys: fx.keys, Sender: fx.outbox, ProductName: "Acme",
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now},
+		Now:    fx.clock.Now,
+	}
+	if mod != nil {
+		mod(&cfg)
+	}
+	f, err := smscode.New(cfg)
+	require.NoError(t, err)
+	fx.f = f
+	return fx
+}
+
+var codeRE = regexp.MustCompile(`\b\d{6}\b`)
+
+func (fx *fixture) lastCode(t testing.TB, to string) string {
+	t.Helper()
+	m, ok := fx.outbox.Last(to)
+	require.True(t, ok, "no SMS to %s", to)
+	c := codeRE.FindString(m.Body)
+	require.NotEmpty(t, c)
+	return c
+}
+
+// enroll runs the whole phone enrollment for u.
+func (fx *fixture) enroll(t testing.TB, u twofactor.User, number string) {
+	t.Helper()
+	ctx := context.Background()
+	_, err := fx.f.BeginPhone(ctx, u, number, "", client)
+	require.NoError(t, err)
+	e164, _, err := smscode.ParsePhone(number, "")
+	require.NoError(t, err)
+	_, err = fx.f.ConfirmPhone(ctx, u, fx.lastCode(t, e164))
+	require.NoError(t, err)
+}
+
+func challenge(id string, u twofactor.User, p twofactor.Purpose) *twofactor.Challenge {
+	return &twofactor.Challenge{ID: id, User: u, Purpose: p, Methods: []twofactor.Method{twofactor.MethodSMS},
+		CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}
+}
+
+func TestNewConfigErrors(t *testing.T) {
+	kr := keys(t)
+	base := func() smscode.Config {
+		return smscode.Config{Store: store.NewMemory(nil), Keys: kr, Sender: &smscode.Outbox{}}
+	}
+	tests := []struct {
+		name string
+		mod  func(*smscode.Config)
+		want string
+	}{
+		{"no sender", func(c *smscode.Config) { c.Sender = nil }, "Sender"},
+		{"no store", func(c *smscode.Config) { c.Store = nil }, "Store"},
+		{"no keys", func(c *smscode.Config) { c.Keys = nil }, "Keys"},
+		{"code length", func(c *smscode.Config) { c.CodeLength = 12 }, "CodeLength"},
+		{"webotp scheme", func(c *smscode.Config) { c.WebOTPDomain = "https://example.com" }, "WebOTPDomain"},
+		{"webotp port", func(c *smscode.Config) { c.WebOTPDomain = "example.com:443" }, "WebOTPDomain"},
+		{"region", func(c *smscode.Config) { c.AllowedRegions = []string{"XX"} }, "AllowedRegions"},
+		{"empty regions", func(c *smscode.Config) { c.AllowedRegions = []string{} }, "AllowedRegions"},
+		{"template", func(c *smscode.Config) { c.Template = texttemplate.Must(texttemplate.New("t").Parse("hi")) }, "Code"},
+		{"product", func(c *smscode.Config) { c.ProductName = "a\nb" }, "ProductName"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := base()
+			tt.mod(&cfg)
+			f, err := smscode.New(cfg)
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Nil(t, f)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.True(t, strings.HasPrefix(err.Error(), "smscode: "), err.Error())
+		})
+	}
+}
+
+func TestParsePhone(t *testing.T) {
+	tests := []struct {
+		number, region string
+		want, wantReg  string
+		err            error
+	}{
+		{"+1 415 555 0112", "", usNumber, "US", nil},
+		{"(415) 555-0112", "US", usNumber, "US", nil},
+		{"(415) 555-0112", "us", usNumber, "US", nil},
+		{"+14155550112", "GB", usNumber, "US", nil}, // an international number ignores the hint
+		{"07400 123456", "GB", ukNumber, "GB", nil},
+		{"+49 1512 3456789", "", "+4915123456789", "DE", nil},
+		{"415 555 0112", "", "", "", smscode.ErrInvalidPhone},  // national without region
+		{"415 555 0112", "XX", "", "", smscode.ErrInvalidPhone}, // unknown region
+		{"12345", "US", "", "", smscode.ErrInvalidPhone},
+		{"+999 123", "", "", "", smscode.ErrInvalidPhone},
+		{"", "US", "", "", smscode.ErrInvalidPhone},
+		{"not a number", "US", "", "", smscode.ErrInvalidPhone},
+		{strings.Repeat("1", 100), "US", "", "", smscode.ErrInvalidPhone},
+		{premiumUS, "", "", "", smscode.ErrNumberType},
+		{"+1 800 555 0100", "", "", "", smscode.ErrNumberType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.number+"/"+tt.region, func(t *testing.T) {
+			got, reg, err := smscode.ParsePhone(tt.number, tt.region)
+			if tt.err != nil {
+				require.ErrorIs(t, err, tt.err)
+				require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+				assert.Empty(t, got)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+			assert.Equal(t, tt.wantReg, reg)
+		})
+	}
+}
+
+func TestMaskPhone(t *testing.T) {
+	tests := map[string]string{
+		usNumber:         usMasked,
+		ukNumber:         ukMasked,
+		"+4915123456789": "+49 **** *****89",
+		"+33612345678":   "+33 * ** ** ** 78",
+		"4155550112":     "***",
+		"":               "***",
+		"+":              "***",
+	}
+	for in, want := range tests {
+		assert.Equal(t, want, smscode.MaskPhone(in), in)
+	}
+}
+
+func TestPhoneEnrollment(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+
+	es, err := fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+
+	sent, err := fx.f.BeginPhone(ctx, bob, "(415) 555-0112", "US", client)
+	require.NoError(t, err)
+	assert.Equal(t, usMasked, sent.Destination)
+	assert.Equal(t, t0.Add(15*time.Minute), sent.ExpiresAt)
+	code := fx.lastCode(t, usNumber)
+
+	// Pending: not an enrollment yet.
+	es, err = fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+
+	_, err = fx.f.ConfirmPhone(ctx, bob, "12ab56")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "000001"
+	}
+	_, err = fx.f.ConfirmPhone(ctx, bob, wrong)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = fx.f.ConfirmPhone(ctx, carol, code)
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone, "another user's confirmation")
+
+	e, err := fx.f.ConfirmPhone(ctx, bob, code)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.Enrollment{ID: "phone", Method: twofactor.MethodSMS, Label: usMasked, CreatedAt: t0}, e)
+	es, err = fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	require.Equal(t, []twofactor.Enrollment{e}, es)
+
+	_, err = fx.f.ConfirmPhone(ctx, bob, code)
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone, "confirmed once")
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+
+	// Replacing the phone: the old one stays until the new one is verified.
+	fx.clock.Advance(time.Minute)
+	_, err = fx.f.BeginPhone(ctx, bob, "+44 7400 123456", "", client)
+	require.NoError(t, err)
+	es, err = fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Equal(t, usMasked, es[0].Label, "old phone still active while the new one is pending")
+	_, err = fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, ukNumber))
+	require.NoError(t, err)
+	es, err = fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	require.Len(t, es, 1, "one phone per user")
+	assert.Equal(t, ukMasked, es[0].Label)
+
+	// Events: begin and enroll with the masked number only.
+	var types []twofactor.EventType
+	for _, ev := range fx.events.all() {
+		types = append(types, ev.Type)
+		assertClean(t, ev, code, usNumber, usDigits, ukNumber, ukDigits)
+		if ev.Type == twofactor.EventEnroll {
+			assert.Contains(t, []string{usMasked, ukMasked}, ev.Details["destination"])
+		}
+	}
+	assert.Equal(t, []twofactor.EventType{
+		twofactor.EventEnrollBegin, twofactor.EventFailure, twofactor.EventEnroll,
+		twofactor.EventEnrollBegin, twofactor.EventEnroll,
+	}, types)
+
+	// Stored values hold no full number: the enrollment is sealed.
+	recs, err := fx.store.ListEnrollments(ctx, bob.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.NotContains(t, string(recs[0].Data), ukDigits)
+	assert.NotContains(t, recs[0].Label, ukDigits)
+	// A sealed number copied to another user does not open.
+	stolen := recs[0]
+	stolen.UserID = carol.ID
+	require.NoError(t, fx.store.PutEnrollment(ctx, stolen))
+	_, err = fx.f.Send(ctx, challenge("c-carol", carol, twofactor.PurposeLogin), client)
+	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+func TestPendingNumberIsSealed(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err)
+	blob, err := fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	require.NoError(t, err)
+	assert.NotContains(t, string(blob), usDigits)
+	assert.True(t, strings.HasPrefix(string(blob), "v1:"))
+}
+
+func TestBeginPhoneRefusals(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.AllowedRegions = []string{"us", "GB"} })
+	ctx := context.Background()
+	tests := []struct {
+		number, region string
+		err            error
+	}{
+		{"+49 1512 3456789", "", smscode.ErrRegionNotAllowed},
+		{"+1 268 464 1234", "", smscode.ErrRegionNotAllowed}, // Antigua shares +1 with the US
+		{"garbage", "US", smscode.ErrInvalidPhone},
+		{premiumUS, "", smscode.ErrNumberType},
+	}
+	for _, tt := range tests {
+		t.Run(tt.number, func(t *testing.T) {
+			_, err := fx.f.BeginPhone(ctx, bob, tt.number, tt.region, client)
+			require.ErrorIs(t, err, tt.err)
+			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+		})
+	}
+	_, err := fx.f.BeginPhone(ctx, twofactor.User{}, usNumber, "", client)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+
+	// Nothing changed: no SMS, no pending number, no counters spent.
+	assert.Empty(t, fx.outbox.Messages())
+	_, err = fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	n, _, err := fx.store.Peek(ctx, "otc:cap:user:sms:"+bob.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	_, err = fx.f.ConfirmPhone(ctx, bob, "123456")
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+
+	// An allowed region works.
+	_, err = fx.f.BeginPhone(ctx, bob, "07400 123456", "GB", client)
+	require.NoError(t, err)
+}
+
+func TestConfirmPhoneExpired(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.TTL = 5 * time.Minute })
+	ctx := context.Background()
+	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err)
+	code := fx.lastCode(t, usNumber)
+	fx.clock.Advance(5 * time.Minute)
+	_, err = fx.f.ConfirmPhone(ctx, bob, code)
+	// The pending state expires with the code.
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+
+	// With the state alive but the code expired (clock at the edge of the
+	// code's life is the same instant for both), the detail is "expired":
+	fx2 := newFixture(t, nil)
+	_, err = fx2.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err)
+	code = fx2.lastCode(t, usNumber)
+	// Keep the pending number alive past the code's expiry.
+	blob, err := fx2.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	require.NoError(t, err)
+	require.NoError(t, fx2.store.PutState(ctx, "smscode:pending:"+bob.ID, blob, t0.Add(time.Hour)))
+	fx2.clock.Advance(16 * time.Minute)
+	_, err = fx2.f.ConfirmPhone(ctx, bob, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Same(t, twofactor.ErrCodeExpired, err)
+	evs := fx2.events.all()
+	last := evs[len(evs)-1]
+	assert.Equal(t, twofactor.EventFailure, last.Type)
+	assert.Equal(t, twofactor.ReasonExpired, last.Reason)
+}
+
+func TestSendVerifyWebOTP(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.WebOTPDomain = "login.example.com" })
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	fx.clock.Advance(time.Minute)
+
+	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
+	sent, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.Sent{Destination: usMasked, ExpiresAt: fx.clock.Now().Add(15 * time.Minute), ResendAt: fx.clock.Now().Add(time.Minute)}, sent)
+	m, ok := fx.outbox.Last(usNumber)
+	require.True(t, ok)
+	code := codeRE.FindString(m.Body)
+	lines := strings.Split(m.Body, "\n")
+	assert.Equal(t, "@login.example.com #"+code, lines[len(lines)-1], "WebOTP line last")
+	assert.Equal(t, code+" is your Acme verification code. It expires in 15 minutes.", lines[0])
+
+	_, err = fx.f.Verify(ctx, ch, code)
+	require.NoError(t, err)
+	_, err = fx.f.Verify(ctx, ch, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+func TestSendNotEnrolled(t *testing.T) {
+	fx := newFixture(t, nil)
+	_, err := fx.f.Send(context.Background(), challenge("c", bob, twofactor.PurposeLogin), client)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	assert.Empty(t, fx.outbox.Messages())
+}
+
+func TestPurposeBinding(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	// A phone verification code never satisfies a login challenge...
+	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err)
+	verifyCode := fx.lastCode(t, usNumber)
+	for _, id := range []string{"enroll:" + bob.ID, "chal-1"} {
+		_, err = fx.f.Verify(ctx, challenge(id, bob, twofactor.PurposeLogin), verifyCode)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	}
+	_, err = fx.f.ConfirmPhone(ctx, bob, verifyCode)
+	require.NoError(t, err)
+
+	// ...and a login code never confirms a phone or answers a step-up.
+	fx.clock.Advance(time.Minute)
+	login := challenge("chal-1", bob, twofactor.PurposeLogin)
+	_, err = fx.f.Send(ctx, login, client)
+	require.NoError(t, err)
+	loginCode := fx.lastCode(t, usNumber)
+	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+	require.NoError(t, err)
+	_, err = fx.f.ConfirmPhone(ctx, bob, loginCode)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = fx.f.Verify(ctx, challenge("chal-1", bob, twofactor.PurposeStepUp), loginCode)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = fx.f.Verify(ctx, login, loginCode)
+	require.NoError(t, err)
+}
+
+func TestDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerDestination = 3 })
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber) // 1 send to the number
+	fx.clock.Advance(time.Minute)
+
+	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
+	fx.outbox.FailWith(errors.New("gateway down"))
+	_, err := fx.f.Send(ctx, ch, client) // 2: failed, still counted
+	require.ErrorIs(t, err, smscode.ErrDelivery)
+	n, err := fx.store.CountGroup(ctx, "otc:sms:chal-1")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no usable code")
+
+	fx.outbox.FailWith(nil)
+	_, err = fx.f.Send(ctx, ch, client) // 3: no cooldown after the failure
+	require.NoError(t, err)
+	fx.clock.Advance(time.Minute)
+	_, err = fx.f.Send(ctx, ch, client) // 4: over the destination cap
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "destination", re.Limit)
+}
+
+func TestBeginPhoneDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	fx.outbox.FailWith(errors.New("gateway down"))
+	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.ErrorIs(t, err, smscode.ErrDelivery)
+	_, err = fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "no pending number left behind")
+	fx.outbox.FailWith(nil)
+	_, err = fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err, "no cooldown after a failure")
+}
+
+// SMS pumping: many accounts enrolling the same number hit the
+// per-destination cap.
+func TestDestinationCapAcrossUsers(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	for i := range smscode.DefaultCapDestination {
+		u := twofactor.User{ID: fmt.Sprint("user-", i)}
+		_, err := fx.f.BeginPhone(ctx, u, usNumber, "", twofactor.Client{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})})
+		require.NoError(t, err)
+	}
+	_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: "user-x"}, usNumber, "", twofactor.Client{})
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "destination", re.Limit)
+	assert.Equal(t, time.Hour, re.RetryAfter)
+}
+
+func TestCapPerIP(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerIP = 2 })
+	ctx := context.Background()
+	for i := range 2 {
+		_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, fmt.Sprintf("+1415555011%d", i), "", client)
+		require.NoError(t, err)
+	}
+	_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: "u9"}, "+14155550119", "", client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "ip", re.Limit)
+}
+
+func TestCooldown(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	require.NoError(t, err)
+	fx.clock.Advance(59 * time.Second)
+	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "resend", re.Limit)
+	assert.Equal(t, time.Second, re.RetryAfter)
+}
+
+func TestRemove(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	require.ErrorIs(t, fx.f.Remove(ctx, bob, "other"), twofactor.ErrNotEnrolled)
+	require.NoError(t, fx.f.Remove(ctx, bob, "phone"))
+	es, err := fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+
+	fx.enroll(t, carol, ukNumber)
+	fx.clock.Advance(time.Minute)
+	_, err = fx.f.BeginPhone(ctx, carol, usNumber, "", client)
+	require.NoError(t, err)
+	code := fx.lastCode(t, usNumber)
+	require.NoError(t, fx.f.RemoveAll(ctx, carol))
+	es, err = fx.f.Enrollments(ctx, carol)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+	_, err = fx.f.ConfirmPhone(ctx, carol, code)
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+}
+
+func TestRaceExactlyOneSuccess(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, nil)
+	fx.enroll(t, bob, usNumber)
+	for round := range 10 {
+		ch := challenge(fmt.Sprint("chal-", round), bob, twofactor.PurposeLogin)
+		_, err := fx.f.Send(ctx, ch, client)
+		require.NoError(t, err)
+		code := fx.lastCode(t, usNumber)
+		var wins, losses atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				<-start
+				_, err := fx.f.Verify(ctx, ch, code)
+				if err == nil {
+					wins.Add(1)
+				} else if errors.Is(err, twofactor.ErrInvalidCode) {
+					losses.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, int32(1), wins.Load(), "round %d", round)
+		require.Equal(t, int32(63), losses.Load(), "round %d", round)
+		fx.clock.Advance(time.Hour) // fresh caps for the next round
+	}
+}
+
+// Seed 004: SMS is mandatory; the policy check lists users without a
+// phone. Then a full login by SMS through the Service.
+func TestServicePolicyAndLogin(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	email, err := emailcode.New(emailcode.Config{Store: fx.store, Keys: fx.keys, Sender: &emailcode.Outbox{}, Now: fx.clock.Now})
+	require.NoError(t, err)
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{email, fx.f},
+		Policy: twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+	fx.enroll(t, bob, usNumber)
+
+	dave := twofactor.User{ID: "u-dave"} // no email, no phone
+	gaps, err := svc.Check(ctx, slices.Values([]twofactor.User{bob, carol, dave}))
+	require.NoError(t, err)
+	require.Len(t, gaps, 2)
+	assert.Equal(t, carol.ID, gaps[0].User.ID)
+	assert.Equal(t, []twofactor.Method{twofactor.MethodSMS}, gaps[0].Missing)
+	assert.False(t, gaps[0].NoFactor, "carol has email")
+	assert.Equal(t, dave.ID, gaps[1].User.ID)
+	assert.True(t, gaps[1].NoFactor)
+
+	// Bob signs in: the challenge offers email and SMS; he picks SMS.
+	b, err := svc.Begin(ctx, bob, client)
+	require.NoError(t, err)
+	require.Equal(t, []twofactor.Method{twofactor.MethodEmail, twofactor.MethodSMS}, b.Challenge.Methods)
+	fx.clock.Advance(time.Minute)
+	sent, err := svc.Send(ctx, b.Challenge.ID, twofactor.MethodSMS, client)
+	require.NoError(t, err)
+	assert.Equal(t, usMasked, sent.Destination)
+	code := fx.lastCode(t, usNumber)
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodSMS, Code: code, Client: client})
+	require.NoError(t, err)
+	assert.Equal(t, "phone", res.EnrollmentID)
+
+	// Removing the phone needs the fresh proof.
+	require.NoError(t, svc.RemoveEnrollment(ctx, bob, twofactor.MethodSMS, "phone", res.Proof))
+	gaps, err = svc.Check(ctx, slices.Values([]twofactor.User{bob}))
+	require.NoError(t, err)
+	require.Len(t, gaps, 1)
+
+	for _, ev := range fx.events.all() {
+		assertClean(t, ev, code, usNumber, usDigits)
+	}
+}
+
+func assertClean(t *testing.T, ev twofactor.Event, secrets ...string) {
+	t.Helper()
+	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), ev.Reason, ev.IP, ev.Actor}
+	for k, v := range ev.Details {
+		all = append(all, k, v)
+	}
+	for _, s := range secrets {
+		for _, f := range all {
+			assert.NotContains(t, f, s, "event %s leaks a secret", ev.Type)
+		}
+	}
+}
+
+// gatewayRecorder is an httptest handler that records requests.
+type gatewayRecorder struct {
+	mu     sync.Mutex
+	reqs   []*http.Request
+	bodies []string
+	status int
+}
+
+func (g *gatewayRecorder) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	b, _ := io.ReadAll(r.Body)
+	g.mu.Lock()
+	g.reqs = append(g.reqs, r)
+	g.bodies = append(g.bodies, string(b))
+	st := g.status
+	g.mu.Unlock()
+	if st == 0 {
+		st = http.StatusCreated
+	}
+	w.WriteHeader(st)
+	_, _ = io.WriteString(w, `{"sid":"SM123","message":"The 'To' number is not valid"}`)
+}
+
+func TestGatewayForm(t *testing.T) {
+	rec := &gatewayRecorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	g, err := smscode.NewGateway(smscode.GatewayConfig{
+		URL:    srv.URL + "/send",
+		Header: http.Header{"Authorization": {"Bearer tok-123"}},
+		Fields: map[string]string{"from": "Acme"},
+	})
+	require.NoError(t, err)
+	require.NoError(t, g.Send(context.Background(), smscode.Message{To: usNumber, Body: "123456 is your code"}))
+	require.Len(t, rec.reqs, 1)
+	r := rec.reqs[0]
+	assert.Equal(t, http.MethodPost, r.Method)
+	assert.Equal(t, "/send", r.URL.Path)
+	assert.Equal(t, "Bearer tok-123", r.Header.Get("Authorization"))
+	assert.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
+	form, err := url.ParseQuery(rec.bodies[0])
+	require.NoError(t, err)
+	assert.Equal(t, url.Values{"to": {usNumber}, "body": {"123456 is your code"}, "from": {"Acme"}}, form)
+}
+
+func TestGatewayJSON(t *testing.T) {
+	rec := &gatewayRecorder{status: http.StatusOK}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	g, err := smscode.NewGateway(smscode.GatewayConfig{
+		URL: srv.URL, Format: smscode.JSON, Username: "user", Password: "pass",
+		ToField: "recipient", TextField: "text", Header: http.Header{"X-Api-Key": {"k"}},
+	})
+	require.NoError(t, err)
+	require.NoError(t, g.Send(context.Background(), smscode.Message{To: usNumber, Body: "hi"}))
+	r := rec.reqs[0]
+	assert.Equal(t, "application/json", r.Header.Get("Content-Type"))
+	assert.Equal(t, "k", r.Header.Get("X-Api-Key"))
+	u, p, ok := r.BasicAuth()
+	assert.True(t, ok)
+	assert.Equal(t, "user", u)
+	assert.Equal(t, "pass", p)
+	var body map[string]string
+	require.NoError(t, json.Unmarshal([]byte(rec.bodies[0]), &body))
+	assert.Equal(t, map[string]string{"recipient": usNumber, "text": "hi"}, body)
+}
+
+func TestGatewayErrors(t *testing.T) {
+	for _, st := range []int{http.StatusBadRequest, http.StatusUnauthorized, http.StatusTooManyRequests, http.StatusInternalServerError, http.StatusFound} {
+		t.Run(fmt.Sprint(st), func(t *testing.T) {
+			rec := &gatewayRecorder{status: st}
+			srv := httptest.NewServer(rec)
+			defer srv.Close()
+			g, err := smscode.NewGateway(smscode.GatewayConfig{URL: srv.URL})
+			require.NoError(t, err)
+			err = g.Send(context.Background(), smscode.Message{To: usNumber, Body: "x"})
+			var ge *smscode.GatewayError
+			require.ErrorAs(t, err, &ge)
+			assert.Equal(t, st, ge.StatusCode)
+			assert.NotContains(t, err.Error(), usDigits, "no number in the error")
+
+			// Through the factor: a delivery error, no code left.
+			fx := newFixture(t, func(c *smscode.Config) { c.Sender = g })
+			_, err = fx.f.BeginPhone(context.Background(), bob, usNumber, "", client)
+			require.ErrorIs(t, err, smscode.ErrDelivery)
+			require.ErrorAs(t, err, &ge)
+			n, err := fx.store.CountGroup(context.Background(), "otc:sms:enroll:"+bob.ID)
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		})
+	}
+	t.Run("unreachable", func(t *testing.T) {
+		srv := httptest.NewServer(http.NotFoundHandler())
+		u := srv.URL
+		srv.Close()
+		g, err := smscode.NewGateway(smscode.GatewayConfig{URL: u, Timeout: 2 * time.Second})
+		require.NoError(t, err)
+		require.Error(t, g.Send(context.Background(), smscode.Message{To: usNumber, Body: "x"}))
+	})
+}
+
+func TestGatewayConfigErrors(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  smscode.GatewayConfig
+		want string
+	}{
+		{"empty", smscode.GatewayConfig{}, "URL"},
+		{"relative", smscode.GatewayConfig{URL: "/send"}, "URL"},
+		{"http remote", smscode.GatewayConfig{URL: "http://sms.example.com/send"}, "https"},
+		{"format", smscode.GatewayConfig{URL: "https://sms.example.com", Format: 7}, "Format"},
+		{"same fields", smscode.GatewayConfig{URL: "https://sms.example.com", ToField: "x", TextField: "x"}, "ToField"},
+		{"timeout", smscode.GatewayConfig{URL: "https://sms.example.com", Timeout: -1}, "Timeout"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := smscode.NewGateway(tt.cfg)
+			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Contains(t, err.Error(), tt.want)
+		})
+	}
+	_, err := smscode.NewTwilio(smscode.TwilioConfig{AccountSID: "AC1"})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	_, err = smscode.NewTwilio(smscode.TwilioConfig{AccountSID: "AC1", AuthToken: "t"})
+	require.ErrorIs(t, err, twofactor.ErrConfig, "From or MessagingServiceSID needed")
+	_, err = smscode.NewTwilio(smscode.TwilioConfig{AccountSID: "AC1/../x", AuthToken: "t", From: "+1"})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+}
+
+func TestTwilio(t *testing.T) {
+	rec := &gatewayRecorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	g, err := smscode.NewTwilio(smscode.TwilioConfig{
+		AccountSID: "AC0123456789abcdef", AuthToken: "secret-token", From: "+15005550006", BaseURL: srv.URL + "/",
+	})
+	require.NoError(t, err)
+	fx := newFixture(t, func(c *smscode.Config) { c.Sender = g; c.WebOTPDomain = "example.com" })
+	_, err = fx.f.BeginPhone(context.Background(), bob, usNumber, "", client)
+	require.NoError(t, err)
+
+	require.Len(t, rec.reqs, 1)
+	r := rec.reqs[0]
+	assert.Equal(t, http.MethodPost, r.Method)
+	assert.Equal(t, "/2010-04-01/Accounts/AC0123456789abcdef/Messages.json", r.URL.Path)
+	u, p, ok := r.BasicAuth()
+	require.True(t, ok)
+	assert.Equal(t, "AC0123456789abcdef", u)
+	assert.Equal(t, "secret-token", p)
+	form, err := url.ParseQuery(rec.bodies[0])
+	require.NoError(t, err)
+	assert.Equal(t, usNumber, form.Get("To"))
+	assert.Equal(t, "+15005550006", form.Get("From"))
+	code := codeRE.FindString(form.Get("Body"))
+	require.NotEmpty(t, code)
+	assert.True(t, strings.HasSuffix(form.Get("Body"), "\n@example.com #"+code))
+
+	_, err = fx.f.ConfirmPhone(context.Background(), bob, code)
+	require.NoError(t, err)
+
+	// MessagingServiceSid instead of From.
+	g2, err := smscode.NewTwilio(smscode.TwilioConfig{AccountSID: "AC1", AuthToken: "t", MessagingServiceSID: "MG1", BaseURL: srv.URL})
+	require.NoError(t, err)
+	require.NoError(t, g2.Send(context.Background(), smscode.Message{To: usNumber, Body: "x"}))
+	form, err = url.ParseQuery(rec.bodies[1])
+	require.NoError(t, err)
+	assert.Equal(t, "MG1", form.Get("MessagingServiceSid"))
+	assert.Empty(t, form.Get("From"))
+}
+
+func FuzzParsePhone(f *testing.F) {
+	for _, s := range [][2]string{
+		{"+1 415 555 0112", ""}, {"(415) 555-0112", "US"}, {"07400 123456", "GB"}, {"+44 7400 123456", "FR"},
+		{"+1 900 200 1234", ""}, {"", ""}, {"+", ""}, {"++1", "US"}, {"tel:+1-415-555-0112", ""},
+		{"+800 1234 5678", ""}, {"0", "ZZ"}, {"１２３", "JP"},
+	} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, number, region string) {
+		e164, reg, err := smscode.ParsePhone(number, region)
+		if err != nil {
+			if !errors.Is(err, twofactor.ErrInvalidInput) {
+				t.Fatalf("ParsePhone(%q, %q): error %v does not match ErrInvalidInput", number, region, err)
+			}
+			return
+		}
+		if !strings.HasPrefix(e164, "+") || len(e164) > 16 || reg == "" {
+			t.Fatalf("ParsePhone(%q, %q) = %q, %q: not E.164", number, region, e164, reg)
+		}
+		again, reg2, err := smscode.ParsePhone(e164, "")
+		if err != nil || again != e164 || reg2 != reg {
+			t.Fatalf("E.164 %q does not parse back: %q %q %v", e164, again, reg2, err)
+		}
+		m := smscode.MaskPhone(e164)
+		if strings.Contains(m, e164[len(e164)-4:len(e164)-2]+e164[len(e164)-2:]) && len(e164) > 8 {
+			digits := strings.Count(m, "*")
+			if digits == 0 {
+				t.Fatalf("MaskPhone(%q) = %q hides nothing", e164, m)
+			}
+		}
+		if !strings.HasSuffix(m, e164[len(e164)-2:]) {
+			t.Fatalf("MaskPhone(%q) = %q does not end with the last two digits", e164, m)
+		}
+	})
+}
