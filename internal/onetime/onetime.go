@@ -1,30 +1,3 @@
-// Package onetime is the one-time code issuer shared by the emailcode and
-// smscode factors: the rules are the same whatever the channel, only the
-// delivery differs.
-//
-// An [Issuer] issues N-digit codes from internal/secure (crypto/rand, no
-// modulo bias), stores only a keyed hash of each code (Keyring.Hash, with a
-// domain naming the channel, over the group, purpose, binding and code),
-// enforces a resend cooldown and hourly caps per user, per destination and
-// per client IP in store counters (so they hold across app instances), and
-// verifies with one atomic ConsumeCode.
-//
-// # Store keys
-//
-// Codes live in group "otc:<channel>:<group>" under key <purpose>, so the
-// email and SMS factors never touch each other's codes and a code issued for
-// one purpose never satisfies another. Counter keys carry the channel, the
-// user id, and a keyed hash of the destination (never the address or number
-// itself), and the client IP.
-//
-// # Delivery failure
-//
-// The code is stored before delivery, so it works as soon as the message
-// arrives. When delivery fails the code is deleted (the previous code for
-// the same group and purpose was already replaced, so no usable code is
-// left), the cooldown is lifted so the user may retry at once, and the
-// hourly caps keep the attempt: a gateway failing on purpose (SMS pumping
-// through numbers that never answer) still spends the caps.
 package onetime
 
 import (

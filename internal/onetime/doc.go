@@ -1,0 +1,49 @@
+// Package onetime is the one-time code issuer shared by the emailcode and
+// smscode factors: the rules are the same whatever the channel, only the
+// delivery differs.
+//
+// An [Issuer] issues N-digit codes from internal/secure (crypto/rand, no
+// modulo bias), stores only a keyed hash of each code (Keyring.Hash, with a
+// domain naming the channel, over the group, purpose, binding and code),
+// enforces a resend cooldown and hourly caps per user, per destination and
+// per client IP in store counters (so they hold across app instances), and
+// verifies with one atomic ConsumeCode.
+//
+// # Store keys
+//
+// Codes live in group "otc:<channel>:<group>" under key <purpose>, so the
+// email and SMS factors never touch each other's codes and a code issued for
+// one purpose never satisfies another. Counter keys carry the channel, the
+// user id, and a keyed hash of the destination (never the address or number
+// itself), and the client IP.
+//
+// # Delivery failure
+//
+// The code is stored before delivery, so it works as soon as the message
+// arrives. When delivery fails the code is deleted (the previous code for
+// the same group and purpose was already replaced, so no usable code is
+// left), the cooldown is lifted so the user may retry at once, and the
+// hourly caps keep the attempt: a gateway failing on purpose (SMS pumping
+// through numbers that never answer) still spends the caps.
+//
+// # Store round trips
+//
+// Issue: one counter for the resend cooldown, one per cap (per client IP
+// when known, per destination, per user), and PutCode: five on the common
+// path, four without a client IP. Each limit needs its own atomic counter
+// with the store interfaces as they are; a store able to increment several
+// counters in one call would bring Issue to two. Verify: one ConsumeCode.
+//
+// # Security notes
+//
+//   - Codes come from secure.Digits (crypto/rand, rejection sampling) and
+//     are compared by the store on keyed hashes in constant time.
+//   - The hash binds the code to its channel (hash domain), group
+//     (challenge), purpose and binding (user id, or the number being
+//     verified), so a code can only ever complete the request it was made
+//     for, even if a store row were moved.
+//   - Expired codes are reported as twofactor.ErrCodeExpired, which users
+//     see as an invalid code; events tell them apart.
+//   - Every error path fails closed: a store error on Verify is an error,
+//     never a success, and a store error on Issue sends nothing.
+package onetime

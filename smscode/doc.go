@@ -1,0 +1,75 @@
+// Package smscode is the SMS one-time code factor with phone enrollment: a
+// six-digit code texted to the user's one verified phone number, valid 15
+// minutes, resent at most once a minute, with hourly caps per user, per
+// number and per client IP.
+//
+// It shares its rules with package emailcode (both use one code issuer);
+// only the channel, and the phone enrollment, differ.
+//
+// # Walkthrough
+//
+// Build a sender and the factor at start-up:
+//
+//	gw, err := smscode.NewTwilio(smscode.TwilioConfig{
+//		AccountSID: sid, AuthToken: token, From: "+15005550006"})
+//	sms, err := smscode.New(smscode.Config{
+//		Store: st, Keys: keys, Sender: gw, ProductName: "Example",
+//		WebOTPDomain: "example.com", AllowedRegions: []string{"US", "CA", "GB"},
+//	})
+//
+// Any HTTP gateway works through [NewGateway] (URL, auth header, form or
+// JSON body); a development [Outbox] keeps messages in memory.
+//
+// Enrolling a phone takes two steps, like the seed's "add a phone number":
+//
+//	sent, err := sms.BeginPhone(ctx, user, "(415) 555-0112", "US", client)
+//	// the user types the texted code
+//	enr, err := sms.ConfirmPhone(ctx, user, typed)
+//
+// BeginPhone parses the number with the region from the country picker
+// (github.com/nyaruka/phonenumbers), refuses invalid numbers, premium-rate
+// and similar numbers, and regions outside AllowedRegions with typed errors
+// ([ErrInvalidPhone], [ErrNumberType], [ErrRegionNotAllowed], all matching
+// twofactor.ErrInvalidInput) before touching the store. ConfirmPhone makes
+// the number the user's phone; a previous phone is replaced only then. A
+// user has one phone (enrollment id "phone"), shown masked as
+// "+1 *** *** **12".
+//
+// At sign-in a user with a phone is offered SMS; Service.Send texts the
+// code and Service.Verify checks it, as for email. With WebOTPDomain set,
+// the message ends with the line "@example.com #123456" so browsers and
+// phones offer to fill the code in.
+//
+// Seed 004 (SMS by default, phone mandatory): set Policy.Default and
+// Policy.Mandatory to twofactor.MethodSMS; Service.Check then lists the
+// users who have no phone yet.
+//
+// # Defaults
+//
+//   - TTL 15 minutes, resend cooldown 60 seconds, 6 digits (the seed's
+//     code auto-submits at 6 characters), 5 wrong answers per code.
+//   - Caps per hour: 5 per user, 5 per number, 30 per client IP. Every SMS
+//     is paid for, and SMS pumping earns a fraudster money per message
+//     delivered to numbers they profit from, so the caps are lower than
+//     email's: a sign-in needs one or two messages, an enrollment the same.
+//     The per-number cap holds across accounts (many fake accounts, one
+//     premium number); the per-IP cap allows for offices and carrier NAT.
+//
+// # Security notes
+//
+//   - Phone numbers are stored encrypted (Keyring.Seal, bound to the user
+//     and the record), both the enrolled and the pending one; labels and
+//     events carry the masked number only, counter keys a keyed hash of it.
+//   - Codes are stored as keyed hashes bound to the challenge (or the
+//     enrollment), the purpose and the user (or the number being verified):
+//     a phone verification code never satisfies a login, and a code sent to
+//     one number never confirms another.
+//   - Delivery failures: the caller gets an error wrapping [ErrDelivery]
+//     ([*GatewayError] for an HTTP status), no usable code is left, the
+//     cooldown is lifted, and the caps keep the attempt (pumping defence).
+//   - Gateway errors never include the response body, which often echoes
+//     the number. Gateways must use https (http only to loopback).
+//   - Changing a phone is sensitive: guard BeginPhone with
+//     Service.CheckProof when the user already has a factor.
+//   - The [Outbox] holds live codes and full numbers: development only.
+package smscode
