@@ -1,0 +1,120 @@
+package redisstore
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"time"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Stored values. Everything a Lua script must read starts with the expiry
+// in Unix milliseconds as decimal digits ("0" for never) and a '|', so
+// scripts and Sweep can find it without decoding the rest.
+//
+//	state:  <exp>|<value bytes>
+//	device: <exp>|<device JSON>
+//	code:   <exp>|<max attempts>|<hash bytes>   (a field of the group hash)
+
+// appendEnvelope returns exp|payload.
+func appendEnvelope(exp int64, payload []byte) []byte {
+	b := make([]byte, 0, 21+len(payload))
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, '|')
+	return append(b, payload...)
+}
+
+// parseEnvelope splits exp|payload. The payload aliases b.
+func parseEnvelope(b []byte) (exp int64, payload []byte, ok bool) {
+	i := bytes.IndexByte(b, '|')
+	if i <= 0 || i > 20 {
+		return 0, nil, false
+	}
+	exp, err := strconv.ParseInt(string(b[:i]), 10, 64)
+	if err != nil || exp < 0 {
+		return 0, nil, false
+	}
+	return exp, b[i+1:], true
+}
+
+// encodeCode returns the group-hash value of a code.
+func encodeCode(exp int64, maxAttempts int, hash []byte) []byte {
+	b := make([]byte, 0, 32+len(hash))
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, '|')
+	b = strconv.AppendInt(b, int64(maxAttempts), 10)
+	b = append(b, '|')
+	return append(b, hash...)
+}
+
+// parseCode splits a code value; the hash aliases b.
+func parseCode(b []byte) (exp, maxAttempts int64, hash []byte, ok bool) {
+	exp, rest, ok := parseEnvelope(b)
+	if !ok {
+		return 0, 0, nil, false
+	}
+	maxAttempts, hash, ok = parseEnvelope(rest)
+	if !ok || len(hash) == 0 {
+		return 0, 0, nil, false
+	}
+	return exp, maxAttempts, hash, true
+}
+
+// deviceJSON is a Device as stored.
+type deviceJSON struct {
+	ID         string    `json:"id"`
+	UserID     string    `json:"user"`
+	Label      string    `json:"label,omitempty"`
+	IP         string    `json:"ip,omitempty"`
+	UserAgent  string    `json:"ua,omitempty"`
+	CreatedAt  time.Time `json:"created"`
+	ExpiresAt  time.Time `json:"expires"`
+	LastSeenAt time.Time `json:"seen"`
+}
+
+func encodeDevice(d store.Device) ([]byte, error) {
+	js, err := json.Marshal(deviceJSON(d))
+	if err != nil {
+		return nil, err
+	}
+	return appendEnvelope(expiryMillis(d.ExpiresAt), js), nil
+}
+
+// parseDevice decodes a device value and checks that it is a complete
+// record whose envelope agrees with it.
+func parseDevice(b []byte) (store.Device, int64, bool) {
+	exp, js, ok := parseEnvelope(b)
+	if !ok {
+		return store.Device{}, 0, false
+	}
+	var d deviceJSON
+	if err := json.Unmarshal(js, &d); err != nil || d.ID == "" || d.UserID == "" || exp != expiryMillis(d.ExpiresAt) {
+		return store.Device{}, 0, false
+	}
+	return store.Device(d), exp, true
+}
+
+// enrollmentJSON is an EnrollmentRecord as stored; the user id is in the
+// key, and checked against the record on read.
+type enrollmentJSON struct {
+	UserID     string    `json:"user"`
+	ID         string    `json:"id"`
+	Method     string    `json:"method"`
+	Label      string    `json:"label,omitempty"`
+	Data       []byte    `json:"data,omitempty"`
+	CreatedAt  time.Time `json:"created"`
+	LastUsedAt time.Time `json:"used"`
+}
+
+func encodeEnrollment(e store.EnrollmentRecord) ([]byte, error) {
+	return json.Marshal(enrollmentJSON(e))
+}
+
+func parseEnrollment(b []byte, userID, id string) (store.EnrollmentRecord, bool) {
+	var e enrollmentJSON
+	if err := json.Unmarshal(b, &e); err != nil || e.UserID != userID || e.ID != id {
+		return store.EnrollmentRecord{}, false
+	}
+	return store.EnrollmentRecord(e), true
+}

@@ -1,0 +1,225 @@
+package redisstore
+
+import "github.com/redis/go-redis/v9"
+
+// Every script touches exactly one key, given as KEYS[1], so each runs on
+// the node that owns that key in Redis Cluster. Times are Unix milliseconds
+// passed by the caller from the store's clock (never the Redis server's
+// TIME), and every TTL is a duration the caller computed from that clock.
+// Scripts never format large numbers they computed themselves except TTLs,
+// which stay far below 2^53 where Lua numbers are exact.
+
+// luaLib is prepended to every script.
+//
+// expOf reads the leading "<exp>|" of a stored value. ctEqual compares two
+// strings without an early exit. retime sets the TTL of a hash of records
+// (code group, device index) to the latest expiry among its fields whose
+// name starts with pfx, plus the grace period; a field that never expires
+// makes the hash persistent, and a hash with no such field left is deleted.
+const luaLib = `
+local function expOf(v)
+  local e = tonumber(string.match(v, '^(%d+)|'))
+  if e == nil then error('redisstore: malformed stored value') end
+  return e
+end
+local function ctEqual(a, b)
+  if #a ~= #b then return false end
+  local d = 0
+  for i = 1, #a do
+    d = bit.bor(d, bit.bxor(string.byte(a, i), string.byte(b, i)))
+  end
+  return d == 0
+end
+local function retime(key, now, grace, pfx)
+  local all = redis.call('HGETALL', key)
+  if #all == 0 then return end
+  local latest = nil
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, #pfx) == pfx then
+      local e = tonumber(string.match(all[i + 1], '^(%d+)|?'))
+      if e == nil then error('redisstore: malformed stored value') end
+      if e == 0 then
+        redis.call('PERSIST', key)
+        return
+      end
+      if latest == nil or e > latest then latest = e end
+    end
+  end
+  if latest == nil then
+    redis.call('DEL', key)
+    return
+  end
+  local ttl = latest - now + grace
+  if ttl < 1 then ttl = 1 end
+  redis.call('PEXPIRE', key, ttl)
+end
+`
+
+func newScript(body string) *redis.Script { return redis.NewScript(luaLib + body) }
+
+// putCode stores a code in its group hash and resets its attempts.
+// KEYS[1] group hash; ARGV key, value (exp|max|hash), now, grace.
+var putCode = newScript(`
+local k = KEYS[1]
+redis.call('HSET', k, 'k:' .. ARGV[1], ARGV[2])
+redis.call('HDEL', k, 'a:' .. ARGV[1])
+retime(k, tonumber(ARGV[3]), tonumber(ARGV[4]), 'k:')
+return 1
+`)
+
+// consumeCode implements store.Codes.ConsumeCode. It returns the
+// store.CodeStatus: 0 not found, 1 matched, 2 mismatch, 3 expired,
+// 4 exhausted. KEYS[1] group hash; ARGV key, hash, now, grace.
+var consumeCode = newScript(`
+local k, f, a = KEYS[1], 'k:' .. ARGV[1], 'a:' .. ARGV[1]
+local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
+local v = redis.call('HGET', k, f)
+if not v then return 0 end
+local p1 = string.find(v, '|', 1, true)
+local p2 = p1 and string.find(v, '|', p1 + 1, true)
+if not p2 then return redis.error_reply('redisstore: malformed stored value') end
+local exp = tonumber(string.sub(v, 1, p1 - 1))
+local maxAttempts = tonumber(string.sub(v, p1 + 1, p2 - 1))
+if exp == nil or maxAttempts == nil then return redis.error_reply('redisstore: malformed stored value') end
+if exp ~= 0 and now >= exp then
+  redis.call('HDEL', k, f, a)
+  retime(k, now, grace, 'k:')
+  return 3
+end
+local used = tonumber(redis.call('HGET', k, a) or '0')
+if maxAttempts > 0 and used >= maxAttempts then return 4 end
+if ctEqual(string.sub(v, p2 + 1), ARGV[2]) then
+  redis.call('HDEL', k, f, a)
+  retime(k, now, grace, 'k:')
+  return 1
+end
+redis.call('HINCRBY', k, a, 1)
+return 2
+`)
+
+// deleteCode removes one code. KEYS[1] group hash; ARGV key, now, grace.
+var deleteCode = newScript(`
+local k = KEYS[1]
+if redis.call('HDEL', k, 'k:' .. ARGV[1], 'a:' .. ARGV[1]) > 0 then
+  retime(k, tonumber(ARGV[2]), tonumber(ARGV[3]), 'k:')
+end
+return 1
+`)
+
+// incr implements store.Counters.Incr on a hash {n: count, r: window end}.
+// It returns {count, window end}. KEYS[1] counter; ARGV now, window end for
+// a new window, TTL for a new window.
+var incr = newScript(`
+local k = KEYS[1]
+local v = redis.call('HMGET', k, 'n', 'r')
+local r = v[2] and tonumber(v[2])
+if v[1] and r and tonumber(ARGV[1]) < r then
+  return {redis.call('HINCRBY', k, 'n', 1), v[2]}
+end
+redis.call('HSET', k, 'n', 1, 'r', ARGV[2])
+redis.call('PEXPIRE', k, ARGV[3])
+return {1, ARGV[2]}
+`)
+
+// advance implements store.Ledger.Advance and MarkUsed on a hash
+// {h, l: the mark as two 32-bit halves, e: expiry}. Lua numbers are doubles,
+// exact only up to 2^53, so an int64 mark is compared as (high, low) pairs
+// of numbers that each fit. With ARGV[6] = "1" any live mark refuses (the
+// MarkUsed rule). It returns 1 when it set the mark. KEYS[1] ledger key;
+// ARGV now, high, low, exp (0 = never), TTL (0 = none), once.
+var advance = newScript(`
+local k = KEYS[1]
+local now = tonumber(ARGV[1])
+local v = redis.call('HMGET', k, 'h', 'l', 'e')
+if v[3] then
+  local e = tonumber(v[3])
+  if e == 0 or now < e then
+    if ARGV[6] == '1' then return 0 end
+    local h, l = tonumber(v[1]), tonumber(v[2])
+    local nh, nl = tonumber(ARGV[2]), tonumber(ARGV[3])
+    if nh < h or (nh == h and nl <= l) then return 0 end
+  end
+end
+redis.call('HSET', k, 'h', ARGV[2], 'l', ARGV[3], 'e', ARGV[4])
+if ARGV[5] == '0' then
+  redis.call('PERSIST', k)
+else
+  redis.call('PEXPIRE', k, ARGV[5])
+end
+return 1
+`)
+
+// indexDevice records a device id and its expiry in the user's index.
+// KEYS[1] index; ARGV id, exp, now, grace.
+var indexDevice = newScript(`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+retime(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), '')
+return 1
+`)
+
+// unindexDevices removes index entries that still hold the expiry the
+// caller saw, so an entry a concurrent PutDevice rewrote survives.
+// KEYS[1] index; ARGV now, grace, then pairs of id and expected expiry.
+var unindexDevices = newScript(`
+local k, n = KEYS[1], 0
+for i = 3, #ARGV, 2 do
+  if redis.call('HGET', k, ARGV[i]) == ARGV[i + 1] then
+    n = n + redis.call('HDEL', k, ARGV[i])
+  end
+end
+if n > 0 then retime(k, tonumber(ARGV[1]), tonumber(ARGV[2]), '') end
+return n
+`)
+
+// sweep deletes what has expired under one key and returns how many
+// records it removed. KEYS[1] the key; ARGV kind, now, grace.
+var sweep = newScript(`
+local k, kind = KEYS[1], ARGV[1]
+local now, grace = tonumber(ARGV[2]), tonumber(ARGV[3])
+local function gone(e) return e ~= 0 and now >= e end
+if kind == 's' or kind == 'd' then
+  local v = redis.call('GET', k)
+  if v and gone(expOf(v)) then
+    redis.call('DEL', k)
+    return 1
+  end
+  return 0
+elseif kind == 'n' then
+  local r = redis.call('HGET', k, 'r')
+  if r and gone(tonumber(r)) then
+    redis.call('DEL', k)
+    return 1
+  end
+  return 0
+elseif kind == 'l' then
+  local e = redis.call('HGET', k, 'e')
+  if e and gone(tonumber(e)) then
+    redis.call('DEL', k)
+    return 1
+  end
+  return 0
+elseif kind == 'c' or kind == 'di' then
+  local pfx = 'k:'
+  if kind == 'di' then pfx = '' end
+  local all = redis.call('HGETALL', k)
+  local n = 0
+  for i = 1, #all, 2 do
+    local f = all[i]
+    if string.sub(f, 1, #pfx) == pfx then
+      local e = tonumber(string.match(all[i + 1], '^(%d+)|?'))
+      if e == nil then return redis.error_reply('redisstore: malformed stored value') end
+      if gone(e) then
+        if kind == 'c' then
+          redis.call('HDEL', k, f, 'a:' .. string.sub(f, 3))
+          n = n + 1
+        else
+          redis.call('HDEL', k, f)
+        end
+      end
+    end
+  end
+  retime(k, now, grace, pfx)
+  return n
+end
+return 0
+`)
