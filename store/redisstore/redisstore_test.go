@@ -273,7 +273,9 @@ func TestRoundTrips(t *testing.T) {
 		{"ResetCounter", 1, func() error { return s.ResetCounter(ctx, "c") }},
 		{"MarkUsed", 1, func() error { _, err := s.MarkUsed(ctx, "m", exp); return err }},
 		{"Advance", 1, func() error { _, err := s.Advance(ctx, "a", 7, exp); return err }},
-		{"PutEnrollment", 1, func() error { return s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "totp"}) }},
+		{"PutEnrollment", 1, func() error {
+			return s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "totp"})
+		}},
 		{"GetEnrollment", 1, func() error { _, err := s.GetEnrollment(ctx, "u1", "e1"); return err }},
 		{"ListEnrollments", 1, func() error { _, err := s.ListEnrollments(ctx, "u1"); return err }},
 		{"DeleteEnrollment", 1, func() error { return s.DeleteEnrollment(ctx, "u1", "e1") }},
@@ -325,17 +327,17 @@ func TestTTLs(t *testing.T) {
 
 			grace := 10 * time.Minute
 			want := map[string]time.Duration{ // 0: no TTL
-				s.stateKey("st"):       time.Minute + grace,
-				s.stateKey("forever"):  0,
-				s.groupKey("email"):    15*time.Minute + grace, // the latest code of the group
-				s.groupKey("backup"):   0,                      // holds a code that never expires
-				s.counterKey("ctr"):    time.Hour + grace,
-				s.ledgerKey("mark"):    2*time.Minute + grace,
-				s.ledgerKey("step"):    3*time.Minute + grace,
-				s.enrollKey("u"):       0,
-				s.deviceKey("d1"):      24*time.Hour + grace,
-				s.deviceKey("d2"):      48*time.Hour + grace,
-				s.devIdxKey("u"):       48*time.Hour + grace,
+				s.stateKey("st"):      time.Minute + grace,
+				s.stateKey("forever"): 0,
+				s.groupKey("email"):   15*time.Minute + grace, // the latest code of the group
+				s.groupKey("backup"):  0,                      // holds a code that never expires
+				s.counterKey("ctr"):   time.Hour + grace,
+				s.ledgerKey("mark"):   2*time.Minute + grace,
+				s.ledgerKey("step"):   3*time.Minute + grace,
+				s.enrollKey("u"):      0,
+				s.deviceKey("d1"):     24*time.Hour + grace,
+				s.deviceKey("d2"):     48*time.Hour + grace,
+				s.devIdxKey("u"):      48*time.Hour + grace,
 			}
 			var keys []string
 			require.NoError(t, s.scan(ctx, func(k []string) error { keys = append(keys, k...); return nil }))
