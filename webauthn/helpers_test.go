@@ -3,6 +3,7 @@ package webauthn_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -197,3 +198,5 @@ func (s *spyStore) DeleteEnrollment(ctx context.Context, userID, id string) erro
 	}
 	return s.Memory.DeleteEnrollment(ctx, userID, id)
 }
+
+var discardLogger = slog.New(slog.DiscardHandler)
