@@ -332,16 +332,16 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 	if ch == nil {
 		return twofactor.Sent{}, fmt.Errorf("smscode: nil challenge: %w", twofactor.ErrInvalidInput)
 	}
-	_, num, err := f.phone(ctx, ch.User.ID)
+	rec, num, err := f.phone(ctx, ch.User.ID)
 	if err != nil {
 		return twofactor.Sent{}, err
 	}
 	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID,
 		UserID: ch.User.ID, Destination: num, IP: c.IP}
-	return f.send(ctx, req, num, nil)
+	return f.send(ctx, req, num, rec.Label, nil)
 }
 
-func (f *Factor) send(ctx context.Context, req onetime.Request, num string, before func(context.Context, time.Time) error) (twofactor.Sent, error) {
+func (f *Factor) send(ctx context.Context, req onetime.Request, num, masked string, before func(context.Context, time.Time) error) (twofactor.Sent, error) {
 	iss, err := f.issuer.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
 		body, err := f.render(Data{ProductName: f.product, Code: code,
 			Minutes: int((expires.Sub(f.now()) + time.Minute - 1) / time.Minute), Purpose: req.Purpose})
@@ -358,7 +358,7 @@ func (f *Factor) send(ctx context.Context, req onetime.Request, num string, befo
 	if err != nil {
 		return twofactor.Sent{}, wrap(err)
 	}
-	return twofactor.Sent{Destination: MaskPhone(num), ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
+	return twofactor.Sent{Destination: masked, ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
 }
 
 func wrap(err error) error {
@@ -488,7 +488,7 @@ func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, re
 	req := onetime.Request{Group: enrollGroup(user.ID), Purpose: PurposePhoneVerify, Bind: num,
 		UserID: user.ID, Destination: num, IP: c.IP}
 	stored := false
-	sent, err := f.send(ctx, req, num, func(ctx context.Context, expires time.Time) error {
+	sent, err := f.send(ctx, req, num, MaskPhone(num), func(ctx context.Context, expires time.Time) error {
 		if err := f.store.PutState(ctx, pendingKey(user.ID), []byte(sealed), expires); err != nil {
 			return fmt.Errorf("storing pending number: %w", err)
 		}
