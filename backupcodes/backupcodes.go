@@ -282,12 +282,14 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := checkUser(ch.User); err != nil {
 		return twofactor.Verified{}, err
 	}
-	code, k, err := f.layout.normalize(answer)
-	if err != nil {
-		return twofactor.Verified{}, fmt.Errorf("backupcodes: %w", twofactor.ErrInvalidCode)
-	}
 	userID := ch.User.ID
-	st, err := f.consume(ctx, k, userID, code)
+	in := hashPrefix(make([]byte, 0, 3+len(userID)+f.layout.length(kindRecovery)), userID)
+	in, k, err := f.layout.appendNormalized(in, answer)
+	if err != nil {
+		return twofactor.Verified{}, errInvalidCode
+	}
+	in[0] = byte(k)
+	st, err := f.consume(ctx, k, userID, in)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
@@ -296,7 +298,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	case store.CodeExpired:
 		return twofactor.Verified{}, twofactor.ErrCodeExpired
 	default:
-		return twofactor.Verified{}, fmt.Errorf("backupcodes: %w", twofactor.ErrInvalidCode)
+		return twofactor.Verified{}, errInvalidCode
 	}
 
 	if k == kindRecovery {
@@ -370,12 +372,13 @@ func (f *Factor) countIfLow(ctx context.Context, userID string) (left int, count
 	return left, true, nil
 }
 
-// consume looks the canonical code up under each key of the ring, current
-// key first, and consumes it. It stops at the first answer other than
-// "not found", and at the first store error (fail closed).
-func (f *Factor) consume(ctx context.Context, k kind, userID, code string) (store.CodeStatus, error) {
+// consume looks a code up by its hash input (see hashInput) under each key
+// of the ring, current key first, and consumes it. It stops at the first
+// answer other than "not found", and at the first store error (fail
+// closed).
+func (f *Factor) consume(ctx context.Context, k kind, userID string, in []byte) (store.CodeStatus, error) {
 	g := group(k, userID)
-	for _, h := range f.keys.HashAll(hashDomain, hashInput(k, userID, code)) {
+	for _, h := range f.keys.HashAll(hashDomain, in) {
 		st, err := f.store.ConsumeCode(ctx, g, storeKey(h), h)
 		if err != nil {
 			return store.CodeNotFound, fmt.Errorf("backupcodes: consuming code: %w", err)
@@ -431,6 +434,10 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 	}
 	return nil
 }
+
+// errInvalidCode is the answer to a wrong, used or malformed code, made
+// once: it is the path every guess takes.
+var errInvalidCode = fmt.Errorf("backupcodes: %w", twofactor.ErrInvalidCode)
 
 // maxUserID matches the root package's bound on user ids.
 const maxUserID = 255

@@ -80,34 +80,49 @@ func (l layout) length(k kind) int {
 // code gives an error wrapping twofactor.ErrInvalidInput that says why
 // without echoing the input.
 func (l layout) normalize(s string) (string, kind, error) {
+	b, k, err := l.appendNormalized(make([]byte, 0, l.length(kindRecovery)), s)
+	if err != nil {
+		return "", 0, err
+	}
+	return string(b), k, nil
+}
+
+// appendNormalized appends the canonical form of s to dst, as normalize.
+func (l layout) appendNormalized(dst []byte, s string) ([]byte, kind, error) {
 	if len(s) > maxInput {
-		return "", 0, invalid("code is longer than %d bytes", maxInput)
+		return dst, 0, invalid("code is longer than %d bytes", maxInput)
 	}
 	maxLen := l.length(kindRecovery)
-	var buf [maxInput]byte
-	n := 0
+	start := len(dst)
 	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			i++
+			if m := charMap[c]; m != 0 {
+				if len(dst)-start == maxLen {
+					return dst[:start], 0, invalid("code is too long")
+				}
+				dst = append(dst, m)
+				continue
+			}
+			if separator(rune(c)) {
+				continue
+			}
+			return dst[:start], 0, invalid("code has a character that is not a letter or digit of a backup code")
+		}
 		r, w := utf8.DecodeRuneInString(s[i:])
 		i += w
-		if separator(r) {
-			continue
+		if !separator(r) {
+			return dst[:start], 0, invalid("code has a character that is not a letter or digit of a backup code")
 		}
-		if r >= utf8.RuneSelf || charMap[r] == 0 {
-			return "", 0, invalid("code has a character that is not a letter or digit of a backup code")
-		}
-		if n == maxLen {
-			return "", 0, invalid("code is too long")
-		}
-		buf[n] = charMap[r]
-		n++
 	}
-	switch n {
+	switch len(dst) - start {
 	case l.length(kindBackup):
-		return string(buf[:n]), kindBackup, nil
+		return dst, kindBackup, nil
 	case l.length(kindRecovery):
-		return string(buf[:n]), kindRecovery, nil
+		return dst, kindRecovery, nil
 	}
-	return "", 0, invalid("code must have %d characters (or %d for a recovery code), not counting dashes and spaces",
+	return dst[:start], 0, invalid("code must have %d characters (or %d for a recovery code), not counting dashes and spaces",
 		l.length(kindBackup), l.length(kindRecovery))
 }
 
@@ -135,14 +150,20 @@ func (l layout) random(r io.Reader, k kind) (string, error) {
 const hashDomain = "twofactor backupcodes v1"
 
 // hashInput binds a canonical code to its kind and its user, so a code's
-// hash is useless in another user's group or as the other kind.
+// hash is useless in another user's group or as the other kind: it is
+// "kind NUL userID NUL code".
 func hashInput(k kind, userID, code string) []byte {
-	b := make([]byte, 0, 2+len(userID)+1+len(code))
-	b = append(b, byte(k), 0)
-	b = append(b, userID...)
-	b = append(b, 0)
-	b = append(b, code...)
-	return b
+	b := hashPrefix(make([]byte, 0, 2+len(userID)+1+len(code)), userID)
+	b[0] = byte(k)
+	return append(b, code...)
+}
+
+// hashPrefix appends the start of a hash input with a placeholder for the
+// kind (byte 0, set once the kind is known).
+func hashPrefix(dst []byte, userID string) []byte {
+	dst = append(dst, 0, 0)
+	dst = append(dst, userID...)
+	return append(dst, 0)
 }
 
 // group returns the store group that holds a user's codes of kind k.
