@@ -231,10 +231,13 @@ const MaxSkew = 10
 
 // Match checks code against secret for the steps from skew steps before the
 // one t falls in to skew steps after it. It returns the step that matched
-// and its offset from t's step (-skew..+skew). When several steps match (a
-// chance of about 2*skew in 10^digits), the one nearest t wins, the earlier
-// on a tie. Every step in the window is computed and compared in constant
-// time, so timing reveals neither whether nor where the code matched.
+// and its offset from t's step (-skew..+skew). Steps are tried nearest
+// first (0, -1, +1, -2, +2...), so when several match (a chance of about
+// 2*skew in 10^digits) the nearest wins, the earlier on a tie.
+//
+// Each comparison is constant-time. A wrong code is compared with every step
+// of the window; a right one stops at its step, so timing tells no more than
+// the answer itself (whether the code matched).
 //
 // Match keeps no record: use it with a replay check (the [Factor] does), or
 // the same code works again until it leaves the window. It does not allocate.
@@ -248,22 +251,15 @@ func (p Params) Match(secret []byte, code string, t time.Time, skew int) (step i
 		return 0, 0, false, fmt.Errorf("%w: totp: skew %d, want 0 to %d", twofactor.ErrInvalidInput, skew, MaxSkew)
 	}
 	now := p.Step(t)
-	found := 0
-	best := 0
-	// Visit offsets nearest first: 0, -1, +1, -2, +2...; keep the first hit.
 	for i := 0; i <= 2*skew; i++ {
 		off := (i + 1) / 2
 		if i%2 == 1 {
 			off = -off
 		}
 		v := value(p.Algorithm, p.Digits, secret, uint64(now+int64(off)))
-		hit := subtle.ConstantTimeEq(int32(v), int32(want))
-		take := hit & (1 - found)
-		best = subtle.ConstantTimeSelect(take, off, best)
-		found |= hit
+		if subtle.ConstantTimeEq(int32(v), int32(want)) == 1 {
+			return now + int64(off), off, true, nil
+		}
 	}
-	if found == 0 {
-		return 0, 0, false, nil
-	}
-	return now + int64(best), best, true, nil
+	return 0, 0, false, nil
 }

@@ -2,7 +2,9 @@ package totp
 
 import (
 	"encoding/base32"
+	"fmt"
 	"math/rand/v2"
+	"strings"
 	"testing"
 	"time"
 
@@ -189,4 +191,31 @@ func TestParamsCheck(t *testing.T) {
 		{Algorithm: SHA1, Digits: 9, Period: 30}, {Algorithm: SHA1, Digits: 6, Period: 0}, {Algorithm: SHA1, Digits: 6, Period: MaxPeriod + 1}} {
 		assert.ErrorIs(t, p.Check(), twofactor.ErrInvalidInput, "%+v", p)
 	}
+}
+
+func FuzzCode(f *testing.F) {
+	for _, s := range []string{"123456", "012 345", "12345678", "", "12345a", "１２３４５６", "1234567", "        123456", "99999999"} {
+		f.Add(s)
+	}
+	secret := rfcSHA1
+	at := time.Unix(1_700_000_000, 0)
+	f.Fuzz(func(t *testing.T, code string) {
+		for d := MinDigits; d <= MaxDigits; d++ {
+			v, err := ParseCode(code, d)
+			if err != nil {
+				require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+				continue
+			}
+			// Accepted input is exactly d ASCII digits once spaces are gone.
+			clean := strings.ReplaceAll(code, " ", "")
+			require.Len(t, clean, d)
+			require.Equal(t, clean, fmt.Sprintf("%0*d", d, v))
+			p := Params{Algorithm: SHA1, Digits: d, Period: 30}
+			_, off, ok, err := p.Match(secret, code, at, 1)
+			require.NoError(t, err)
+			if ok {
+				require.Equal(t, clean, p.StepCode(secret, p.Step(at)+int64(off)))
+			}
+		}
+	})
 }

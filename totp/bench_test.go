@@ -1,0 +1,164 @@
+package totp
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pquerna/otp"
+	pqtotp "github.com/pquerna/otp/totp"
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// benchSecrets is how many distinct secrets (and users) the benchmarks
+// cycle through.
+const benchSecrets = 1024
+
+type benchCase struct {
+	e      *enrolled
+	b32    string
+	codes  []string // hit: the code of each round's step
+	misses []string // a code of no step in the window
+}
+
+// BenchmarkVerify compares verifying one code with this package (code match
+// plus the replay ledger on a memory store: Factor.Verify minus loading and
+// decrypting the enrollment) and with pquerna's totp.ValidateCustom (no
+// replay check), on the same secrets and times, skew 1. "hit" codes are for
+// the current step; "miss" codes match no step of the window.
+func BenchmarkVerify(b *testing.B) {
+	for _, kind := range []string{"hit", "miss"} {
+		b.Run("twofactor/"+kind, func(b *testing.B) { benchOurs(b, kind == "hit") })
+		b.Run("pquerna/"+kind, func(b *testing.B) { benchPquerna(b, kind == "hit") })
+	}
+}
+
+var benchBase = time.Unix(1_700_000_010, 0)
+
+// benchSetup makes benchSecrets secrets and, for round r, the time
+// benchBase+r*30s with each secret's code at that time (hit) or a code that
+// matches none of the three steps around it (miss).
+func benchSetup(b *testing.B, rounds int) []benchCase {
+	b.Helper()
+	rng := rand.New(rand.NewPCG(7, 7))
+	p := DefaultParams
+	cases := make([]benchCase, benchSecrets)
+	for i := range cases {
+		secret := make([]byte, 20)
+		for j := range secret {
+			secret[j] = byte(rng.Uint32())
+		}
+		c := &cases[i]
+		c.b32 = EncodeSecret(secret)
+		c.e = &enrolled{
+			rec:    store.EnrollmentRecord{UserID: "user" + strconv.Itoa(i), ID: "e" + strconv.Itoa(i)},
+			data:   record{V: 1, Params: p},
+			secret: secret,
+		}
+		for r := range rounds {
+			at := benchBase.Add(time.Duration(r) * 30 * time.Second)
+			c.codes = append(c.codes, p.Code(secret, at))
+			miss := c.codes[r]
+			for k := 0; ; k++ {
+				miss = strconv.Itoa(100000 + (rng.IntN(900000)+k)%900000)
+				if _, _, ok, _ := p.Match(secret, miss, at, 1); !ok {
+					break
+				}
+			}
+			c.misses = append(c.misses, miss)
+		}
+	}
+	return cases
+}
+
+func benchOurs(b *testing.B, hit bool) {
+	rounds := b.N/benchSecrets + 1
+	cases := benchSetup(b, rounds)
+	cur := benchBase
+	kr, err := twofactor.NewKeyring(twofactor.Key{ID: "k", Secret: make([]byte, twofactor.KeySize)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := New(Config{Store: store.NewMemory(func() time.Time { return cur }), Keys: kr,
+		Now: func() time.Time { return cur }, Events: &twofactor.Events{Discard: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, r := &cases[i%benchSecrets], i/benchSecrets
+		cur = benchBase.Add(time.Duration(r) * 30 * time.Second)
+		if hit {
+			if _, err := f.check(ctx, c.e, c.codes[r]); err != nil {
+				b.Fatal(err)
+			}
+		} else if _, err := f.check(ctx, c.e, c.misses[r]); err != twofactor.ErrInvalidCode {
+			b.Fatal("miss accepted", err)
+		}
+	}
+}
+
+func benchPquerna(b *testing.B, hit bool) {
+	rounds := b.N/benchSecrets + 1
+	cases := benchSetup(b, rounds)
+	opts := pqtotp.ValidateOpts{Period: 30, Skew: 1, Digits: otp.DigitsSix, Algorithm: otp.AlgorithmSHA1}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		c, r := &cases[i%benchSecrets], i/benchSecrets
+		at := benchBase.Add(time.Duration(r) * 30 * time.Second)
+		code := c.misses[r]
+		if hit {
+			code = c.codes[r]
+		}
+		ok, err := pqtotp.ValidateCustom(code, c.b32, at, opts)
+		if err != nil || ok != hit {
+			b.Fatal("unexpected result", ok, err)
+		}
+	}
+}
+
+// BenchmarkFactorVerify is the whole Factor.Verify on a memory store:
+// listing the enrollment, decoding and decrypting it, matching, and the
+// replay ledger.
+func BenchmarkFactorVerify(b *testing.B) {
+	cur := benchBase
+	now := func() time.Time { return cur }
+	mem := store.NewMemory(now)
+	kr, err := twofactor.NewKeyring(twofactor.Key{ID: "k", Secret: make([]byte, twofactor.KeySize)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	f, err := New(Config{Store: mem, Keys: kr, Now: now, Events: &twofactor.Events{Discard: true}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	u := twofactor.User{ID: "u"}
+	p, err := f.BeginEnroll(ctx, u)
+	if err != nil {
+		b.Fatal(err)
+	}
+	secret, _ := DecodeSecret(p.Secret)
+	if _, err := f.ConfirmEnroll(ctx, u, p.ID, DefaultParams.Code(secret, cur)); err != nil {
+		b.Fatal(err)
+	}
+	codes := make([]string, b.N)
+	for i := range codes {
+		codes[i] = DefaultParams.Code(secret, benchBase.Add(time.Duration(i+1)*30*time.Second))
+	}
+	ch := &twofactor.Challenge{User: u}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		cur = benchBase.Add(time.Duration(i+1) * 30 * time.Second)
+		if _, err := f.Verify(ctx, ch, codes[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
