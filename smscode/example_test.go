@@ -1,0 +1,138 @@
+package smscode_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/smscode"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// steadyRand yields the same bytes again and again, so the example's codes
+// are predictable. Never do this outside an example: leave Config.Rand nil.
+type steadyRand struct{}
+
+func (steadyRand) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(i%6) + 1
+	}
+	return len(p), nil
+}
+
+// Enrolling a phone, then signing in with an SMS code, with the
+// development outbox.
+func Example() {
+	ctx := context.Background()
+	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
+	st := store.NewMemory(now)
+	key, err := twofactor.GenerateKey("k1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := twofactor.NewKeyring(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	quiet := &twofactor.Events{Discard: true}
+
+	outbox := &smscode.Outbox{}
+	sms, err := smscode.New(smscode.Config{
+		Store: st, Keys: keys, Sender: outbox, ProductName: "Example",
+		WebOTPDomain: "example.com", Events: quiet, Now: now, Rand: steadyRand{},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	user := twofactor.User{ID: "42"}
+
+	// Add a phone: the number is verified before it counts.
+	sent, err := sms.BeginPhone(ctx, user, "(415) 555-0112", "US", twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verification code sent to", sent.Destination)
+	msg, _ := outbox.Last("+14155550112")
+	fmt.Println(msg.Body)
+	enr, err := sms.ConfirmPhone(ctx, user, "123456")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enrolled:", enr.ID, enr.Label)
+
+	// Sign in with it.
+	svc, err := twofactor.New(twofactor.Config{
+		Store: st, Keys: keys, Factors: []twofactor.Factor{sms}, Events: quiet, Now: now,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	begun, err := svc.Begin(ctx, user, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := svc.Send(ctx, begun.Challenge.ID, twofactor.MethodSMS, twofactor.Client{}); err != nil {
+		log.Fatal(err)
+	}
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodSMS, Code: "123 456"})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verified:", res.Method, res.EnrollmentID)
+	// Output:
+	// verification code sent to +1 *** *** **12
+	// 123456 is your Example verification code. It expires in 15 minutes.
+	//
+	// @example.com #123456
+	// enrolled: phone +1 *** *** **12
+	// verified: sms phone
+}
+
+// Parsing what a user typed, with the region from a country picker.
+func ExampleParsePhone() {
+	for _, in := range [][2]string{{"(415) 555-0112", "US"}, {"+44 7400 123456", ""}, {"+1 900 200 1234", ""}, {"555-0112", ""}} {
+		e164, region, err := smscode.ParsePhone(in[0], in[1])
+		if err != nil {
+			fmt.Println(in[0], "->", err)
+			continue
+		}
+		fmt.Println(in[0], "->", e164, region, smscode.MaskPhone(e164))
+	}
+	// Output:
+	// (415) 555-0112 -> +14155550112 US +1 *** *** **12
+	// +44 7400 123456 -> +447400123456 GB +44 **** ****56
+	// +1 900 200 1234 -> smscode: phone number type cannot receive codes: twofactor: invalid input
+	// 555-0112 -> smscode: invalid phone number: twofactor: invalid input (a national number needs a region)
+}
+
+// A Twilio sender.
+func ExampleNewTwilio() {
+	gw, err := smscode.NewTwilio(smscode.TwilioConfig{
+		AccountSID: "ACxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+		AuthToken:  "your-auth-token",
+		From:       "+15005550006",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = gw // give it to smscode.Config.Sender
+}
+
+// Any HTTP gateway taking a JSON body and a bearer token.
+func ExampleNewGateway() {
+	gw, err := smscode.NewGateway(smscode.GatewayConfig{
+		URL:       "https://sms.example.net/v1/messages",
+		Header:    http.Header{"Authorization": {"Bearer your-token"}},
+		Format:    smscode.JSON,
+		ToField:   "recipient",
+		TextField: "text",
+		Fields:    map[string]string{"sender": "Example"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	_ = gw
+}
