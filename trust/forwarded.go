@@ -152,8 +152,10 @@ func readValue(s string) (value, rest string, ok bool) {
 		}
 		return "", "", false // unterminated
 	}
+	// RFC 7239 wants IPv6 nodes quoted; some proxies write them bare, so
+	// brackets and colons are accepted in an unquoted value too.
 	i := 0
-	for i < len(s) && isTchar(s[i]) {
+	for i < len(s) && (isTchar(s[i]) || s[i] == '[' || s[i] == ']' || s[i] == ':') {
 		i++
 	}
 	if i == 0 {

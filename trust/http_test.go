@@ -174,6 +174,7 @@ func TestClientIP(t *testing.T) {
 		{"forwarded quoted v4 with port", "10.0.0.1:80", trust.Forwarded, []string{`for="203.0.113.7:8080"`}, proxies, "203.0.113.7"},
 		{"forwarded chain", "10.0.0.1:80", trust.Forwarded, []string{`for=198.51.100.1, for=203.0.113.7;proto=https, for="[2001:db8:ffff::9]"`}, proxies, "203.0.113.7"},
 		{"forwarded several lines", "10.0.0.1:80", trust.Forwarded, []string{"for=198.51.100.1", "for=203.0.113.7, for=10.0.0.3"}, proxies, "203.0.113.7"},
+		{"forwarded unquoted v6 accepted", "10.0.0.1:80", trust.Forwarded, []string{"for=[2001:db8::17]:4711"}, proxies, "2001:db8::17"},
 		{"forwarded obfuscated client", "10.0.0.1:80", trust.Forwarded, []string{"for=_hidden"}, proxies, ""},
 		{"forwarded unknown client", "10.0.0.1:80", trust.Forwarded, []string{"for=unknown, for=10.0.0.4"}, proxies, ""},
 		{"forwarded obfuscated port", "10.0.0.1:80", trust.Forwarded, []string{`for="203.0.113.7:_p1"`}, proxies, "203.0.113.7"},

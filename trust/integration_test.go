@@ -90,6 +90,13 @@ func TestServiceIntegration(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusChallenge, b.Status, "revoked for good, even back home")
 
+	id, _ := m.DeviceID("alice", token)
+	for _, ev := range rec.events {
+		for _, v := range append([]string{ev.Reason, ev.IP}, mapValues(ev.Details)...) {
+			assert.NotContains(t, v, id, "no event holds the device id or the cookie")
+		}
+	}
+
 	t.Run("password change forgets devices", func(t *testing.T) {
 		g, err := m.Remember(ctx, alice, m.Client(request("203.0.113.7:1", "")))
 		require.NoError(t, err)
@@ -115,4 +122,12 @@ func TestServiceIntegration(t *testing.T) {
 		require.NoError(t, err)
 		assert.NotNil(t, ch)
 	})
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
 }

@@ -675,3 +675,43 @@ func TestUserMismatchRevoked(t *testing.T) {
 	assert.Equal(t, []string{trust.ReasonUserMismatch}, e.events.reasons(twofactor.EventDeviceRevoked))
 	assert.Equal(t, 0, e.deviceCount(t, "mallory"))
 }
+
+func TestConcurrentRevoke(t *testing.T) {
+	// The Devices interface has no atomic take, so concurrent revocations
+	// of one device may each report success; what must hold is that none
+	// fails, at least one succeeds, and the device ends untrusted.
+	e := newEnv(t, nil)
+	c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
+	id, _ := e.m.DeviceID("alice", c.DeviceToken)
+	const n = 64
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	trusted := make([]bool, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i%2 == 0 {
+				errs[i] = e.m.Revoke(context.Background(), "alice", id)
+				return
+			}
+			trusted[i], errs[i] = e.m.Trusted(context.Background(), alice, c)
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for i, err := range errs {
+		if i%2 == 1 {
+			require.NoError(t, err)
+			continue
+		}
+		if err == nil {
+			ok++
+		} else {
+			require.ErrorIs(t, err, trust.ErrNotFound)
+		}
+	}
+	assert.GreaterOrEqual(t, ok, 1)
+	assert.False(t, e.trusted(t, alice, c))
+	assert.Equal(t, 0, e.deviceCount(t, "alice"))
+}
