@@ -467,9 +467,15 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	dump := h.store.dump()
 	require.Contains(t, dump, "backup:alice", "the recording sees the writes")
 	require.Contains(t, dump, "recovery:alice")
+	var logged strings.Builder
+	for _, ev := range h.log.all() {
+		fmt.Fprintf(&logged, "%+v\n", ev)
+	}
+	require.Contains(t, logged.String(), string(twofactor.EventSuccess))
 	for _, c := range plain {
 		for _, form := range codeForms(c) {
-			assert.NotContains(t, dump, form)
+			assert.NotContains(t, dump, form, "store")
+			assert.NotContains(t, logged.String(), form, "events")
 		}
 	}
 }

@@ -58,7 +58,10 @@
 //     key's id, bound to the user and to the code's kind. A code's hash is
 //     also its store key, so checking a code is one keyed hash and one
 //     indexed lookup per server key: the time does not depend on how many
-//     codes exist, and no code is compared against another.
+//     codes exist, and no code is compared against another. Noticing that
+//     the user is low on codes does not count them either while many are
+//     left: each set has a small tally record whose attempt limit runs out
+//     when LowThreshold is reached, and only then are the codes counted.
 //   - No slow password hash (bcrypt, Argon2) is used, on purpose. A slow
 //     hash protects low-entropy secrets that people choose; these codes
 //     carry at least 50 bits (60 by default) chosen by crypto/rand. Without
