@@ -8,10 +8,6 @@ import (
 	"github.com/twofactorkit/twofactor"
 )
 
-// maxCookieValue bounds the device cookie value Client accepts; longer
-// values cannot be a device cookie and are dropped before any parsing.
-const maxCookieValue = maxTokenLen
-
 // Client describes the request for the twofactor.Service and for Trusted:
 // the client address (ClientIP with the configured trusted proxies), the
 // User-Agent and the device cookie, if any.
@@ -21,11 +17,9 @@ func (m *Manager) Client(r *http.Request) twofactor.Client {
 		UserAgent: r.UserAgent(),
 	}
 	for _, ck := range r.CookiesNamed(m.cookieName) {
-		if len(ck.Value) <= maxCookieValue {
-			if _, ok := parseToken(ck.Value); ok {
-				c.DeviceToken = ck.Value
-				break
-			}
+		if _, ok := parseToken(ck.Value); ok {
+			c.DeviceToken = ck.Value
+			break
 		}
 	}
 	return c
