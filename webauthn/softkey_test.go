@@ -8,11 +8,25 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
-	"testing"
+	"fmt"
 
 	"github.com/go-webauthn/webauthn/protocol/webauthncbor"
 	"github.com/stretchr/testify/require"
 )
+
+// testingT is what the software authenticator needs of a test: a
+// *testing.T, or exampleT in examples.
+type testingT interface {
+	require.TestingT
+	Helper()
+}
+
+// exampleT fails an example loudly.
+type exampleT struct{}
+
+func (exampleT) Errorf(format string, args ...any) { panic(fmt.Sprintf(format, args...)) }
+func (exampleT) FailNow()                          { panic("example failed") }
+func (exampleT) Helper()                           {}
 
 // softKey is a software authenticator for tests without a browser: an
 // ECDSA P-256 key answering creation options with a "none" attestation and
@@ -35,7 +49,7 @@ const (
 	flagAT = 0x40
 )
 
-func newSoftKey(t testing.TB, rpID, origin string) *softKey {
+func newSoftKey(t testingT, rpID, origin string) *softKey {
 	t.Helper()
 	priv, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	require.NoError(t, err)
@@ -71,7 +85,7 @@ type options struct {
 	} `json:"publicKey"`
 }
 
-func parseOptions(t testing.TB, raw []byte) options {
+func parseOptions(t testingT, raw []byte) options {
 	t.Helper()
 	var o options
 	require.NoError(t, json.Unmarshal(raw, &o))
@@ -83,7 +97,7 @@ func (k *softKey) clientData(typ, challenge string) []byte {
 	return b
 }
 
-func (k *softKey) cose(t testing.TB) []byte {
+func (k *softKey) cose(t testingT) []byte {
 	t.Helper()
 	pub, err := k.priv.PublicKey.Bytes() // 0x04 | X | Y
 	require.NoError(t, err)
@@ -93,7 +107,7 @@ func (k *softKey) cose(t testing.TB) []byte {
 }
 
 // create answers creation options with a registration response.
-func (k *softKey) create(t testing.TB, raw []byte) []byte {
+func (k *softKey) create(t testingT, raw []byte) []byte {
 	t.Helper()
 	o := parseOptions(t, raw)
 	cd := k.clientData("webauthn.create", o.PublicKey.Challenge)
@@ -129,7 +143,7 @@ type assertOpts struct {
 }
 
 // get answers request options with an assertion, counting up.
-func (k *softKey) get(t testing.TB, raw []byte, mod ...assertOpts) []byte {
+func (k *softKey) get(t testingT, raw []byte, mod ...assertOpts) []byte {
 	t.Helper()
 	o := parseOptions(t, raw)
 	var m assertOpts

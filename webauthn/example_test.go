@@ -1,0 +1,119 @@
+package webauthn_test
+
+import (
+	"context"
+	"fmt"
+	"log"
+	"net/http"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/webauthn"
+)
+
+// browserKey stands in for the page's script and the user's security key,
+// so the example runs without a browser.
+var browserKey = newSoftKey(exampleT{}, "example.com", "https://example.com")
+
+// Example shows the server side of registering a security key and then
+// using it as the second factor of a login. In a real app the two browser
+// steps are the page's script calling navigator.credentials.
+func Example() {
+	ctx := context.Background()
+	key, _ := twofactor.GenerateKey("k1")
+	keys, _ := twofactor.NewKeyring(key)
+	st := store.NewMemory(nil)
+
+	wa, err := webauthn.New(webauthn.Config{
+		Store: st, Keys: keys,
+		RPID: "example.com", RPDisplayName: "Example", RPOrigins: []string{"https://example.com"},
+		Events: &twofactor.Events{Discard: true},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{wa},
+		Events: &twofactor.Events{Discard: true}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	user := twofactor.User{ID: "42", Name: "alice@example.com"}
+
+	// Registration, for a signed-in user.
+	options, regID, err := wa.BeginRegistration(ctx, user, "YubiKey 5")
+	if err != nil {
+		log.Fatal(err)
+	}
+	created := browserKey.create(exampleT{}, options) // navigator.credentials.create
+	enrollment, err := wa.FinishRegistration(ctx, user, regID, created)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("registered:", enrollment.Label)
+
+	// Login: the password was right, now the second factor.
+	begun, err := svc.Begin(ctx, user, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("offered:", begun.Challenge.Methods)
+	options, err = svc.Start(ctx, begun.Challenge.ID, twofactor.MethodWebAuthn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	assertion := browserKey.get(exampleT{}, options) // navigator.credentials.get
+	res, err := svc.Verify(ctx, twofactor.Answer{
+		ChallengeID: begun.Challenge.ID,
+		Method:      twofactor.MethodWebAuthn,
+		Code:        string(assertion),
+		UserID:      user.ID,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("signed in:", res.User.ID, "with", res.Method)
+
+	// The same assertion does not work twice.
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodWebAuthn, Code: string(assertion)})
+	fmt.Println("replay:", err)
+	// Output:
+	// registered: YubiKey 5
+	// offered: [webauthn]
+	// signed in: 42 with webauthn
+	// replay: twofactor: challenge not found or expired
+}
+
+// ExampleNewHandler mounts the JSON endpoints and the browser script.
+func ExampleNewHandler() {
+	var (
+		wa  *webauthn.Factor   // from webauthn.New
+		svc *twofactor.Service // from twofactor.New
+	)
+	h, err := webauthn.NewHandler(webauthn.HandlerConfig{
+		Factor: wa,
+		// The signed-in user, for adding keys.
+		User: func(r *http.Request) (twofactor.User, error) {
+			return currentUser(r)
+		},
+		// The pending login challenge, from the host's session.
+		Service: svc,
+		ChallengeID: func(r *http.Request) (string, error) {
+			return pendingChallenge(r)
+		},
+		// Complete the sign-in: the second factor passed.
+		OnLogin: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) (string, error) {
+			return "/", signIn(w, r, res)
+		},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	http.Handle("/2fa/webauthn/", http.StripPrefix("/2fa/webauthn", h))
+	// The page: <button data-webauthn="login">Use your security key</button>
+	//           <script src="/2fa/webauthn/webauthn.js"></script>
+}
+
+// The host's own session helpers, for the example.
+func currentUser(*http.Request) (twofactor.User, error)                  { return twofactor.User{ID: "42"}, nil }
+func pendingChallenge(*http.Request) (string, error)                     { return "", nil }
+func signIn(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }
