@@ -198,11 +198,20 @@ const maxCodeInput = 16
 // does not allocate. A malformed code gives an error wrapping
 // twofactor.ErrInvalidInput.
 func ParseCode(code string, digits int) (uint32, error) {
-	if len(code) > maxCodeInput {
-		return 0, errCodeFormat
+	v, n, ok := scanCode(code)
+	if !ok || n != digits {
+		return 0, fmt.Errorf("%w: totp: a code is %d digits", twofactor.ErrInvalidInput, digits)
 	}
-	var v uint32
-	n := 0
+	return v, nil
+}
+
+// scanCode reads up to MaxDigits ASCII digits, skipping spaces, and returns
+// their value and count; ok is false for any other byte, more digits, or
+// input longer than maxCodeInput.
+func scanCode(code string) (v uint32, n int, ok bool) {
+	if len(code) > maxCodeInput {
+		return 0, 0, false
+	}
 	for i := 0; i < len(code); i++ {
 		c := code[i]
 		switch {
@@ -210,18 +219,15 @@ func ParseCode(code string, digits int) (uint32, error) {
 			continue
 		case c >= '0' && c <= '9':
 			n++
-			if n > digits {
-				return 0, errCodeFormat
+			if n > MaxDigits {
+				return 0, 0, false
 			}
 			v = v*10 + uint32(c-'0')
 		default:
-			return 0, errCodeFormat
+			return 0, 0, false
 		}
 	}
-	if n != digits {
-		return 0, errCodeFormat
-	}
-	return v, nil
+	return v, n, true
 }
 
 var errCodeFormat = fmt.Errorf("%w: totp: a code is %d to %d digits", twofactor.ErrInvalidInput, MinDigits, MaxDigits)
@@ -243,9 +249,9 @@ const MaxSkew = 10
 // the same code works again until it leaves the window. It does not allocate.
 // A malformed code returns an error wrapping twofactor.ErrInvalidInput.
 func (p Params) Match(secret []byte, code string, t time.Time, skew int) (step int64, offset int, ok bool, err error) {
-	want, err := ParseCode(code, p.Digits)
-	if err != nil {
-		return 0, 0, false, err
+	want, n, valid := scanCode(code)
+	if !valid || n != p.Digits {
+		return 0, 0, false, fmt.Errorf("%w: totp: a code is %d digits", twofactor.ErrInvalidInput, p.Digits)
 	}
 	if skew < 0 || skew > MaxSkew {
 		return 0, 0, false, fmt.Errorf("%w: totp: skew %d, want 0 to %d", twofactor.ErrInvalidInput, skew, MaxSkew)
