@@ -2,6 +2,8 @@ package backupcodes
 
 import (
 	"context"
+	"errors"
+	"strings"
 	"sync"
 	"testing"
 
@@ -56,4 +58,44 @@ func TestMissingTallyCounts(t *testing.T) {
 		require.NoError(t, err)
 		assert.Zero(t, n, g)
 	}
+}
+
+// tallyFails is a memory store whose tally records fail.
+type tallyFails struct{ *store.Memory }
+
+func (s tallyFails) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {
+	if strings.HasPrefix(group, "backup-uses:") {
+		return store.CodeNotFound, errors.New("tally unavailable")
+	}
+	return s.Memory.ConsumeCode(ctx, group, key, hash)
+}
+
+// Once a code matched it is consumed and the user is in; failing to count
+// what is left is reported as a warning and does not undo the decision.
+func TestCountFailureAfterMatch(t *testing.T) {
+	ctx := context.Background()
+	key, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	keys, err := twofactor.NewKeyring(key)
+	require.NoError(t, err)
+	mem := store.NewMemory(nil)
+	var warnings []twofactor.Event
+	f, err := New(Config{Store: tallyFails{mem}, Keys: keys, Events: &twofactor.Events{Discard: true,
+		Hook: func(_ context.Context, ev twofactor.Event) {
+			if ev.Type == twofactor.EventWarning {
+				warnings = append(warnings, ev)
+			}
+		}}})
+	require.NoError(t, err)
+	u := twofactor.User{ID: "alice"}
+	codes, err := f.Generate(ctx, u)
+	require.NoError(t, err)
+	v, err := f.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, codes[0])
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"kind": "backup"}, v.Details)
+	require.Len(t, warnings, 1)
+	assert.Equal(t, "count_failed", warnings[0].Reason)
+	n, err := f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, 9, n)
 }
