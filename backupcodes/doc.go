@@ -70,7 +70,7 @@
 //     code on average. Online guessing goes through the Service, whose
 //     attempt limits (per challenge, per user, per IP) allow a few dozen
 //     guesses per window against a space of 2^60 × the number of codes. A
-//     slow hash per code would add nothing to that, but would force a scan
+//     slow hash per code would add little to that, but would force a scan
 //     of every stored code per attempt (each bcrypt hash is salted, so it
 //     cannot be looked up): about 10^5 times slower with 10 codes (see
 //     BenchmarkVerify), and an easy way to exhaust the server's CPU.
