@@ -20,7 +20,10 @@ import (
 // Call it in the enrollment flow, right after the user proved their first
 // factor. When the user still has unused codes it returns an error matching
 // twofactor.ErrAlreadyEnrolled and changes nothing: replacing a set goes
-// through Regenerate, which asks for a fresh verification.
+// through Regenerate, which asks for a fresh verification. A user whose
+// codes are all used counts as having none; a host that offers Generate
+// outside its enrollment flow should ask for a step-up proof first, as
+// Regenerate does.
 func (f *Factor) Generate(ctx context.Context, user twofactor.User) ([]string, error) {
 	if err := checkUser(user); err != nil {
 		return nil, err
