@@ -1,0 +1,401 @@
+package sqlstore
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+func (s *Store) nowMicro() int64 { return s.now().UnixMicro() }
+
+// PutState implements store.States.
+func (s *Store) PutState(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
+	return s.do(ctx, "put state", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.putState, key, blob(value), dbTime(expiresAt))
+		return err
+	})
+}
+
+// GetState implements store.States.
+func (s *Store) GetState(ctx context.Context, key string) ([]byte, error) {
+	var v []byte
+	err := s.do(ctx, "get state", func() error {
+		return s.db.QueryRowContext(ctx, s.q.getState, key, s.nowMicro()).Scan(&v)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return blob(v), nil
+}
+
+// TakeState implements store.States: DELETE ... RETURNING on PostgreSQL
+// and SQLite, a locking read and a delete in one transaction on MySQL.
+func (s *Store) TakeState(ctx context.Context, key string) ([]byte, error) {
+	var (
+		v   []byte
+		exp sql.NullInt64
+		err error
+	)
+	if s.dialect == MySQL {
+		err = s.tx(ctx, "take state", func(tx *sql.Tx) error {
+			if err := tx.QueryRowContext(ctx, s.q.takeStateLock, key).Scan(&v, &exp); err != nil {
+				return err
+			}
+			_, err := tx.ExecContext(ctx, s.q.deleteState, key)
+			return err
+		})
+	} else {
+		err = s.do(ctx, "take state", func() error {
+			return s.db.QueryRowContext(ctx, s.q.takeState, key).Scan(&v, &exp)
+		})
+	}
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	if !live(exp, s.nowMicro()) {
+		return nil, store.ErrNotFound
+	}
+	return blob(v), nil
+}
+
+// DeleteState implements store.States.
+func (s *Store) DeleteState(ctx context.Context, key string) error {
+	return s.do(ctx, "delete state", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteState, key)
+		return err
+	})
+}
+
+// PutCode implements store.Codes.
+func (s *Store) PutCode(ctx context.Context, c store.Code) error {
+	return s.do(ctx, "put code", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.putCode, c.Group, c.Key, blob(c.Hash), dbTime(c.ExpiresAt), c.MaxAttempts)
+		return err
+	})
+}
+
+// ConsumeCode implements store.Codes. The row is locked inside a
+// transaction (SELECT ... FOR UPDATE; on SQLite the write lock), the hash is
+// compared in constant time in Go, and the code is deleted or its attempts
+// raised before the transaction commits. A failed commit is an error, never
+// a match.
+func (s *Store) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {
+	var status store.CodeStatus
+	err := s.tx(ctx, "consume code", func(tx *sql.Tx) error {
+		var (
+			stored           []byte
+			exp              sql.NullInt64
+			maxAtt, attempts int
+		)
+		err := tx.QueryRowContext(ctx, s.q.lockCode, group, key).Scan(&stored, &exp, &maxAtt, &attempts)
+		if errors.Is(err, sql.ErrNoRows) {
+			status = store.CodeNotFound
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		switch {
+		case !live(exp, s.nowMicro()):
+			status = store.CodeExpired
+			_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
+		case maxAtt > 0 && attempts >= maxAtt:
+			status = store.CodeExhausted
+		case subtle.ConstantTimeCompare(stored, hash) == 1:
+			status = store.CodeMatched
+			_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
+		default:
+			status = store.CodeMismatch
+			_, err = tx.ExecContext(ctx, s.q.attemptCode, group, key)
+		}
+		return err
+	})
+	if err != nil {
+		return store.CodeNotFound, err
+	}
+	return status, nil
+}
+
+// DeleteCode implements store.Codes.
+func (s *Store) DeleteCode(ctx context.Context, group, key string) error {
+	return s.do(ctx, "delete code", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteCode, group, key)
+		return err
+	})
+}
+
+// DeleteGroup implements store.CodeGroups.
+func (s *Store) DeleteGroup(ctx context.Context, group string) error {
+	return s.do(ctx, "delete group", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteGroup, group)
+		return err
+	})
+}
+
+// CountGroup implements store.CodeGroups.
+func (s *Store) CountGroup(ctx context.Context, group string) (int, error) {
+	var n int
+	err := s.do(ctx, "count group", func() error {
+		return s.db.QueryRowContext(ctx, s.q.countGroup, group, s.nowMicro()).Scan(&n)
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// Incr implements store.Counters with one upsert that also restarts an
+// ended window (on MySQL, followed by a read of the locked row in the same
+// transaction).
+func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	now := s.now()
+	nowM, resetM := now.UnixMicro(), now.Add(window).UnixMicro()
+	var n, reset int64
+	var err error
+	if s.dialect == MySQL {
+		err = s.tx(ctx, "incr", func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, s.q.incr, key, resetM, nowM, nowM); err != nil {
+				return err
+			}
+			return tx.QueryRowContext(ctx, s.q.incrRead, key).Scan(&n, &reset)
+		})
+	} else {
+		err = s.do(ctx, "incr", func() error {
+			return s.db.QueryRowContext(ctx, s.q.incr, key, resetM, nowM, nowM).Scan(&n, &reset)
+		})
+	}
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return n, time.UnixMicro(reset).UTC(), nil
+}
+
+// Peek implements store.Counters.
+func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) {
+	var n, reset int64
+	err := s.do(ctx, "peek", func() error {
+		return s.db.QueryRowContext(ctx, s.q.peek, key, s.nowMicro()).Scan(&n, &reset)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, time.Time{}, nil
+	}
+	if err != nil {
+		return 0, time.Time{}, err
+	}
+	return n, time.UnixMicro(reset).UTC(), nil
+}
+
+// ResetCounter implements store.Counters.
+func (s *Store) ResetCounter(ctx context.Context, key string) error {
+	return s.do(ctx, "reset counter", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.resetCounter, key)
+		return err
+	})
+}
+
+// MarkUsed implements store.Ledger with a conditional upsert that only
+// replaces an expired mark.
+func (s *Store) MarkUsed(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
+	return s.ledgerWrite(ctx, "mark used", s.q.markUsed, key, nil, expiresAt)
+}
+
+// Advance implements store.Ledger with a conditional upsert that only
+// replaces an expired or lower mark.
+func (s *Store) Advance(ctx context.Context, key string, value int64, expiresAt time.Time) (bool, error) {
+	return s.ledgerWrite(ctx, "advance", s.q.advance, key, &value, expiresAt)
+}
+
+func (s *Store) ledgerWrite(ctx context.Context, op, q, key string, value *int64, expiresAt time.Time) (bool, error) {
+	args := []any{key}
+	if value != nil {
+		args = append(args, *value)
+	}
+	args = append(args, dbTime(expiresAt))
+	var won bool
+	if s.dialect == MySQL {
+		var tok [16]byte
+		if _, err := rand.Read(tok[:]); err != nil {
+			return false, wrap(op, err)
+		}
+		args = append(args, tok[:], s.nowMicro())
+		err := s.tx(ctx, op, func(tx *sql.Tx) error {
+			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+				return err
+			}
+			var got []byte
+			if err := tx.QueryRowContext(ctx, s.q.ledgerRead, key).Scan(&got); err != nil {
+				return err
+			}
+			won = subtle.ConstantTimeCompare(got, tok[:]) == 1
+			return nil
+		})
+		return won && err == nil, err
+	}
+	args = append(args, s.nowMicro())
+	err := s.do(ctx, op, func() error {
+		res, err := s.db.ExecContext(ctx, q, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		won = n == 1
+		return err
+	})
+	return won && err == nil, err
+}
+
+// PutEnrollment implements store.Enrollments.
+func (s *Store) PutEnrollment(ctx context.Context, e store.EnrollmentRecord) error {
+	return s.do(ctx, "put enrollment", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.putEnrollment, e.UserID, e.ID, e.Method, e.Label, blob(e.Data), dbTime(e.CreatedAt), dbTime(e.LastUsedAt))
+		return err
+	})
+}
+
+// GetEnrollment implements store.Enrollments.
+func (s *Store) GetEnrollment(ctx context.Context, userID, id string) (store.EnrollmentRecord, error) {
+	e := store.EnrollmentRecord{UserID: userID, ID: id}
+	var created, used sql.NullInt64
+	err := s.do(ctx, "get enrollment", func() error {
+		return s.db.QueryRowContext(ctx, s.q.getEnrollment, userID, id).Scan(&e.Method, &e.Label, &e.Data, &created, &used)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.EnrollmentRecord{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.EnrollmentRecord{}, err
+	}
+	e.Data = blob(e.Data)
+	e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
+	return e, nil
+}
+
+// ListEnrollments implements store.Enrollments.
+func (s *Store) ListEnrollments(ctx context.Context, userID string) ([]store.EnrollmentRecord, error) {
+	var out []store.EnrollmentRecord
+	err := s.do(ctx, "list enrollments", func() error {
+		out = []store.EnrollmentRecord{}
+		rows, err := s.db.QueryContext(ctx, s.q.listEnrollments, userID)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			e := store.EnrollmentRecord{UserID: userID}
+			var created, used sql.NullInt64
+			if err := rows.Scan(&e.ID, &e.Method, &e.Label, &e.Data, &created, &used); err != nil {
+				return err
+			}
+			e.Data = blob(e.Data)
+			e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
+			out = append(out, e)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteEnrollment implements store.Enrollments.
+func (s *Store) DeleteEnrollment(ctx context.Context, userID, id string) error {
+	return s.do(ctx, "delete enrollment", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteEnrollment, userID, id)
+		return err
+	})
+}
+
+// PutDevice implements store.Devices.
+func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
+	return s.do(ctx, "put device", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.putDevice, d.ID, d.UserID, d.Label, d.IP, d.UserAgent, dbTime(d.CreatedAt), dbTime(d.ExpiresAt), dbTime(d.LastSeenAt))
+		return err
+	})
+}
+
+// GetDevice implements store.Devices.
+func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	d := store.Device{ID: id}
+	var created, exp, seen sql.NullInt64
+	err := s.do(ctx, "get device", func() error {
+		return s.db.QueryRowContext(ctx, s.q.getDevice, id, s.nowMicro()).Scan(&d.UserID, &d.Label, &d.IP, &d.UserAgent, &created, &exp, &seen)
+	})
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Device{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Device{}, err
+	}
+	d.CreatedAt, d.ExpiresAt, d.LastSeenAt = goTime(created), goTime(exp), goTime(seen)
+	return d, nil
+}
+
+// ListDevices implements store.Devices.
+func (s *Store) ListDevices(ctx context.Context, userID string) ([]store.Device, error) {
+	var out []store.Device
+	err := s.do(ctx, "list devices", func() error {
+		out = []store.Device{}
+		rows, err := s.db.QueryContext(ctx, s.q.listDevices, userID, s.nowMicro())
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			d := store.Device{UserID: userID}
+			var created, exp, seen sql.NullInt64
+			if err := rows.Scan(&d.ID, &d.Label, &d.IP, &d.UserAgent, &created, &exp, &seen); err != nil {
+				return err
+			}
+			d.CreatedAt, d.ExpiresAt, d.LastSeenAt = goTime(created), goTime(exp), goTime(seen)
+			out = append(out, d)
+		}
+		return rows.Err()
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// DeleteDevice implements store.Devices.
+func (s *Store) DeleteDevice(ctx context.Context, id string) error {
+	return s.do(ctx, "delete device", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteDevice, id)
+		return err
+	})
+}
+
+// Sweep implements store.Sweeper: it deletes expired states, codes,
+// counters, ledger marks and devices, and returns how many rows it removed.
+// Each table is one DELETE on its indexed expiry column.
+func (s *Store) Sweep(ctx context.Context) (int, error) {
+	now := s.nowMicro()
+	total := 0
+	for _, q := range s.q.sweep {
+		err := s.do(ctx, "sweep", func() error {
+			res, err := s.db.ExecContext(ctx, q, now)
+			if err != nil {
+				return err
+			}
+			n, err := res.RowsAffected()
+			total += int(n)
+			return err
+		})
+		if err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}

@@ -1,0 +1,138 @@
+package sqlstore
+
+import (
+	"strconv"
+	"strings"
+)
+
+// queries holds every statement of a store, built once in New for its
+// dialect and table prefix. They are written with ? placeholders and
+// {name} table names; PostgreSQL gets $n placeholders.
+type queries struct {
+	putState, getState, takeState, takeStateLock, deleteState string
+
+	putCode, lockCode, deleteCode, attemptCode, deleteGroup, countGroup string
+
+	incr, incrRead, peek, resetCounter string
+
+	markUsed, advance, ledgerRead string
+
+	putEnrollment, getEnrollment, listEnrollments, deleteEnrollment string
+
+	putDevice, getDevice, listDevices, deleteDevice string
+
+	sweep []string
+}
+
+// tables lists the store's tables with their expiry column, for Sweep and
+// for tests that drop them.
+var tables = []struct{ name, expiry string }{
+	{"states", "expires_at"},
+	{"codes", "expires_at"},
+	{"counters", "reset_at"},
+	{"ledger", "expires_at"},
+	{"enrollments", ""},
+	{"devices", "expires_at"},
+}
+
+func buildQueries(d Dialect, prefix string) queries {
+	f := func(q string) string {
+		for _, t := range tables {
+			q = strings.ReplaceAll(q, "{"+t.name+"}", prefix+t.name)
+		}
+		if d == Postgres {
+			q = numbered(q)
+		}
+		return q
+	}
+	var q queries
+	// Shared by every dialect.
+	q.getState = f(`SELECT v FROM {states} WHERE k = ? AND (expires_at IS NULL OR expires_at > ?)`)
+	q.deleteState = f(`DELETE FROM {states} WHERE k = ?`)
+	q.deleteCode = f(`DELETE FROM {codes} WHERE grp = ? AND k = ?`)
+	q.attemptCode = f(`UPDATE {codes} SET attempts = attempts + 1 WHERE grp = ? AND k = ?`)
+	q.deleteGroup = f(`DELETE FROM {codes} WHERE grp = ?`)
+	q.countGroup = f(`SELECT COUNT(*) FROM {codes} WHERE grp = ? AND (expires_at IS NULL OR expires_at > ?) AND (max_attempts = 0 OR attempts < max_attempts)`)
+	q.peek = f(`SELECT n, reset_at FROM {counters} WHERE k = ? AND reset_at > ?`)
+	q.resetCounter = f(`DELETE FROM {counters} WHERE k = ?`)
+	q.getEnrollment = f(`SELECT method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? AND id = ?`)
+	q.listEnrollments = f(`SELECT id, method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? ORDER BY created_at, id`)
+	q.deleteEnrollment = f(`DELETE FROM {enrollments} WHERE user_id = ? AND id = ?`)
+	q.getDevice = f(`SELECT user_id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)`)
+	q.listDevices = f(`SELECT id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
+	q.deleteDevice = f(`DELETE FROM {devices} WHERE id = ?`)
+	for _, t := range tables {
+		if t.expiry != "" {
+			q.sweep = append(q.sweep, f(`DELETE FROM {`+t.name+`} WHERE `+t.expiry+` <= ?`))
+		}
+	}
+
+	switch d {
+	case MySQL:
+		q.putState = f(`REPLACE INTO {states} (k, v, expires_at) VALUES (?, ?, ?)`)
+		q.takeStateLock = f(`SELECT v, expires_at FROM {states} WHERE k = ? FOR UPDATE`)
+		q.putCode = f(`REPLACE INTO {codes} (grp, k, hash, expires_at, max_attempts, attempts) VALUES (?, ?, ?, ?, ?, 0)`)
+		q.lockCode = f(`SELECT hash, expires_at, max_attempts, attempts FROM {codes} WHERE grp = ? AND k = ? FOR UPDATE`)
+		// Assignments run left to right: n is decided on the old reset_at,
+		// which is changed after it.
+		q.incr = f(`INSERT INTO {counters} (k, n, reset_at) VALUES (?, 1, ?) ON DUPLICATE KEY UPDATE ` +
+			`n = IF(reset_at <= ?, 1, n + 1), reset_at = IF(reset_at <= ?, VALUES(reset_at), reset_at)`)
+		q.incrRead = f(`SELECT n, reset_at FROM {counters} WHERE k = ?`)
+		// MySQL reports affected rows in ways that depend on the
+		// connection's flags, so a winner writes its own random token and
+		// reads it back in the same transaction. tok is decided first, on
+		// the old row; the other columns follow it.
+		q.markUsed = f(`INSERT INTO {ledger} (k, v, expires_at, tok) VALUES (?, 1, ?, ?) ON DUPLICATE KEY UPDATE ` +
+			`tok = IF(expires_at IS NOT NULL AND expires_at <= ?, VALUES(tok), tok), ` +
+			`v = IF(tok = VALUES(tok), VALUES(v), v), expires_at = IF(tok = VALUES(tok), VALUES(expires_at), expires_at)`)
+		q.advance = f(`INSERT INTO {ledger} (k, v, expires_at, tok) VALUES (?, ?, ?, ?) ON DUPLICATE KEY UPDATE ` +
+			`tok = IF((expires_at IS NOT NULL AND expires_at <= ?) OR v < VALUES(v), VALUES(tok), tok), ` +
+			`v = IF(tok = VALUES(tok), VALUES(v), v), expires_at = IF(tok = VALUES(tok), VALUES(expires_at), expires_at)`)
+		q.ledgerRead = f(`SELECT tok FROM {ledger} WHERE k = ?`)
+		q.putEnrollment = f(`REPLACE INTO {enrollments} (user_id, id, method, label, data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
+		q.putDevice = f(`REPLACE INTO {devices} (id, user_id, label, ip, user_agent, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
+	default: // PostgreSQL and SQLite share the upsert and RETURNING syntax.
+		q.putState = f(`INSERT INTO {states} (k, v, expires_at) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at`)
+		q.takeState = f(`DELETE FROM {states} WHERE k = ? RETURNING v, expires_at`)
+		q.putCode = f(`INSERT INTO {codes} (grp, k, hash, expires_at, max_attempts, attempts) VALUES (?, ?, ?, ?, ?, 0) ` +
+			`ON CONFLICT (grp, k) DO UPDATE SET hash = excluded.hash, expires_at = excluded.expires_at, max_attempts = excluded.max_attempts, attempts = 0`)
+		if d == Postgres {
+			q.lockCode = f(`SELECT hash, expires_at, max_attempts, attempts FROM {codes} WHERE grp = ? AND k = ? FOR UPDATE`)
+		} else {
+			// A write as the first statement takes SQLite's write lock at
+			// once (waiting under busy_timeout), so the transaction never
+			// has to upgrade a read lock, which SQLite cannot wait for.
+			q.lockCode = f(`UPDATE {codes} SET attempts = attempts WHERE grp = ? AND k = ? RETURNING hash, expires_at, max_attempts, attempts`)
+		}
+		q.incr = f(`INSERT INTO {counters} AS c (k, n, reset_at) VALUES (?, 1, ?) ON CONFLICT (k) DO UPDATE SET ` +
+			`n = CASE WHEN c.reset_at <= ? THEN 1 ELSE c.n + 1 END, ` +
+			`reset_at = CASE WHEN c.reset_at <= ? THEN excluded.reset_at ELSE c.reset_at END ` +
+			`RETURNING n, reset_at`)
+		q.markUsed = f(`INSERT INTO {ledger} AS l (k, v, expires_at) VALUES (?, 1, ?) ON CONFLICT (k) DO UPDATE SET ` +
+			`v = excluded.v, expires_at = excluded.expires_at WHERE l.expires_at IS NOT NULL AND l.expires_at <= ?`)
+		q.advance = f(`INSERT INTO {ledger} AS l (k, v, expires_at) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET ` +
+			`v = excluded.v, expires_at = excluded.expires_at WHERE (l.expires_at IS NOT NULL AND l.expires_at <= ?) OR l.v < excluded.v`)
+		q.putEnrollment = f(`INSERT INTO {enrollments} (user_id, id, method, label, data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?) ` +
+			`ON CONFLICT (user_id, id) DO UPDATE SET method = excluded.method, label = excluded.label, data = excluded.data, created_at = excluded.created_at, last_used_at = excluded.last_used_at`)
+		q.putDevice = f(`INSERT INTO {devices} (id, user_id, label, ip, user_agent, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ` +
+			`ON CONFLICT (id) DO UPDATE SET user_id = excluded.user_id, label = excluded.label, ip = excluded.ip, user_agent = excluded.user_agent, ` +
+			`created_at = excluded.created_at, expires_at = excluded.expires_at, last_seen_at = excluded.last_seen_at`)
+	}
+	return q
+}
+
+// numbered turns ? placeholders into $1, $2, ... (none of the statements
+// has a ? inside a literal).
+func numbered(q string) string {
+	var b strings.Builder
+	n := 0
+	for _, r := range q {
+		if r == '?' {
+			n++
+			b.WriteString("$" + strconv.Itoa(n))
+			continue
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
+}
