@@ -617,6 +617,8 @@ func TestConfig(t *testing.T) {
 		{"secret small", totp.Config{Store: mem, Keys: kr, SecretSize: 10}, "Config.SecretSize"},
 		{"pending ttl", totp.Config{Store: mem, Keys: kr, PendingTTL: time.Second}, "Config.PendingTTL"},
 		{"qr", totp.Config{Store: mem, Keys: kr, QRSize: 10}, "Config.QRSize"},
+		{"disable attempts", totp.Config{Store: mem, Keys: kr, MaxDisableAttempts: -1}, "Config.MaxDisableAttempts"},
+		{"disable window", totp.Config{Store: mem, Keys: kr, DisableWindow: time.Second}, "Config.DisableWindow"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -803,4 +805,38 @@ func TestServiceEndToEnd(t *testing.T) {
 			assert.NotEqual(t, code, v, "event %s detail %s", ev.Type, k)
 		}
 	}
+}
+
+func TestDisableAttemptsLimited(t *testing.T) {
+	e := newEnv(t, totp.Config{MaxDisableAttempts: 3, DisableWindow: 10 * time.Minute}, nil)
+	ctx := context.Background()
+	secret, _ := e.enroll(t, alice)
+	e.clock.Advance(time.Minute)
+	good := codeAt(t, secret, e.clock.Now(), e.f.Params())
+	wrong := "999999"
+	if wrong == good {
+		wrong = "999998"
+	}
+	for range 3 {
+		require.ErrorIs(t, e.f.Disable(ctx, alice, wrong), twofactor.ErrInvalidCode)
+	}
+	err := e.f.Disable(ctx, alice, good)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited, "even the right code waits for the window")
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, 10*time.Minute, re.RetryAfter, "the window started with the first attempt")
+	es, err := e.f.Enrollments(ctx, alice)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+
+	e.clock.Advance(10 * time.Minute)
+	require.NoError(t, e.f.Disable(ctx, alice, codeAt(t, secret, e.clock.Now(), e.f.Params())))
+}
+
+func TestVerifyNeedsUser(t *testing.T) {
+	e := newEnv(t, totp.Config{}, nil)
+	_, err := e.f.Verify(context.Background(), challenge(twofactor.User{}), "123456")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = e.f.Verify(context.Background(), nil, "123456")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }

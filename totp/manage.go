@@ -13,7 +13,11 @@ import (
 // from it (seed: resetting two-factor authentication requires the current
 // code). The code is consumed like a sign-in code. It returns
 // twofactor.ErrNotEnrolled when the user has no TOTP, and the errors of
-// Verify for a bad code, with nothing removed. Emits EventRemove.
+// Verify for a bad code, with nothing removed. Attempts are limited per user
+// (Config.MaxDisableAttempts per Config.DisableWindow, counted in the store
+// before the code is checked, reset on success); over the limit the error
+// is a *twofactor.RetryError matching twofactor.ErrRateLimited. Emits
+// EventRemove.
 //
 // A user who lost the device goes through Service.AdminReset instead.
 func (f *Factor) Disable(ctx context.Context, user twofactor.User, code string) error {
@@ -28,12 +32,21 @@ func (f *Factor) Disable(ctx context.Context, user twofactor.User, code string) 
 		return err
 	}
 	defer clear(e.secret)
+	key := "totp:disable:" + user.ID
+	n, reset, err := f.store.Incr(ctx, key, f.disableWin)
+	if err != nil {
+		return fmt.Errorf("totp: counting disable attempts: %w", err)
+	}
+	if n > int64(f.maxDisable) {
+		return twofactor.NewRetryError(twofactor.ErrRateLimited, "totp_disable", f.now(), reset)
+	}
 	if _, err := f.check(ctx, e, code); err != nil {
 		return err
 	}
 	if err := f.remove(ctx, user.ID, e.rec.ID); err != nil {
 		return err
 	}
+	_ = f.store.ResetCounter(ctx, key) // only lifts the limit early
 	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventRemove, UserID: user.ID, Method: twofactor.MethodTOTP,
 		Details: map[string]string{"enrollment": e.rec.ID, "by": "user_code"}})
 	return nil

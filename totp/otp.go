@@ -63,9 +63,9 @@ const (
 // value is not valid; [DefaultParams] is what every authenticator app
 // accepts.
 type Params struct {
-	Algorithm Algorithm // SHA1, SHA256 or SHA512
-	Digits    int       // 6 to 8
-	Period    int       // time step in seconds, 1 to MaxPeriod
+	Algorithm Algorithm `json:"alg"`    // SHA1, SHA256 or SHA512
+	Digits    int       `json:"digits"` // 6 to 8
+	Period    int       `json:"period"` // time step in seconds, 1 to MaxPeriod
 }
 
 // DefaultParams are SHA1, 6 digits and a 30-second step.

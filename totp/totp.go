@@ -14,24 +14,27 @@ import (
 )
 
 // Store is the storage the factor needs: active enrollments (secret sealed),
-// pending enrollments as states, and the replay ledger. Every store of this
-// module implements it.
+// pending enrollments as states, the replay ledger, and a counter limiting
+// Disable attempts. Every store of this module implements it.
 type Store interface {
 	store.States
 	store.Ledger
 	store.Enrollments
+	store.Counters
 }
 
 // Defaults applied by New to zero Config fields.
 const (
-	DefaultIssuer     = "twofactor"
-	DefaultDigits     = 6
-	DefaultPeriod     = 30 * time.Second
-	DefaultSkew       = 1
-	DefaultSecretSize = 20 // 160 bits, RFC 4226 section 4's recommendation
-	DefaultPendingTTL = 10 * time.Minute
-	DefaultQRSize     = 256
-	DefaultLabel      = "Authenticator app"
+	DefaultIssuer             = "twofactor"
+	DefaultDigits             = 6
+	DefaultPeriod             = 30 * time.Second
+	DefaultSkew               = 1
+	DefaultSecretSize         = 20 // 160 bits, RFC 4226 section 4's recommendation
+	DefaultPendingTTL         = 10 * time.Minute
+	DefaultQRSize             = 256
+	DefaultLabel              = "Authenticator app"
+	DefaultMaxDisableAttempts = 5
+	DefaultDisableWindow      = 15 * time.Minute
 )
 
 // NoSkew is the Config.Skew value that accepts the current time step only.
@@ -88,6 +91,16 @@ type Config struct {
 	// "Authenticator app".
 	Label string
 
+	// MaxDisableAttempts is how many Disable calls a user may make within
+	// DisableWindow; more get a *twofactor.RetryError (ErrRateLimited).
+	// Disable is outside the service's challenge limits, so it has its
+	// own. Zero means 5.
+	MaxDisableAttempts int
+
+	// DisableWindow is the window of MaxDisableAttempts. Zero means 15
+	// minutes.
+	DisableWindow time.Duration
+
 	// Events receives enrollment, removal and clock-drift events. Nil logs
 	// to slog.Default().
 	Events *twofactor.Events
@@ -117,6 +130,8 @@ type Factor struct {
 	pendingTTL time.Duration
 	qrSize     int
 	label      string
+	maxDisable int
+	disableWin time.Duration
 	events     *twofactor.Events
 	now        func() time.Time
 	rand       io.Reader
@@ -140,6 +155,7 @@ func New(cfg Config) (*Factor, error) {
 		params: Params{Algorithm: cfg.Algorithm, Digits: cfg.Digits},
 		skew:   cfg.Skew, secretSize: cfg.SecretSize, pendingTTL: cfg.PendingTTL,
 		qrSize: cfg.QRSize, label: cfg.Label, events: cfg.Events, now: cfg.Now, rand: cfg.Rand,
+		maxDisable: cfg.MaxDisableAttempts, disableWin: cfg.DisableWindow,
 	}
 	if f.store == nil {
 		return nil, configErr("Config.Store is required (store.NewMemory for one instance)")
@@ -200,6 +216,18 @@ func New(cfg Config) (*Factor, error) {
 	}
 	if f.label == "" {
 		f.label = DefaultLabel
+	}
+	if f.maxDisable == 0 {
+		f.maxDisable = DefaultMaxDisableAttempts
+	}
+	if f.disableWin == 0 {
+		f.disableWin = DefaultDisableWindow
+	}
+	if f.maxDisable < 1 || f.maxDisable > 100 {
+		return nil, configErr("Config.MaxDisableAttempts %d: use 1 to 100", f.maxDisable)
+	}
+	if f.disableWin < time.Minute || f.disableWin > 24*time.Hour {
+		return nil, configErr("Config.DisableWindow %s: use 1m to 24h", f.disableWin)
 	}
 	if f.now == nil {
 		f.now = time.Now
@@ -320,6 +348,9 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
+	}
+	if err := checkUser(ch.User); err != nil {
+		return twofactor.Verified{}, err
 	}
 	if err := f.CheckAnswer(answer); err != nil {
 		return twofactor.Verified{}, invalidCode{err}
