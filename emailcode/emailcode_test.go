@@ -636,3 +636,25 @@ func TestOutbox(t *testing.T) {
 	o.Reset()
 	assert.Empty(t, o.Messages())
 }
+
+// FuzzCheckAnswer: CheckAnswer never panics, rejects with ErrInvalidInput
+// only, and whatever it accepts reaches the store as a plain wrong code.
+func FuzzCheckAnswer(f *testing.F) {
+	for _, s := range []string{"123456", "123 456", "12-34-56", "", "abcdef", "1234567", "\xff\xfe", "１２３４５６"} {
+		f.Add(s)
+	}
+	fx := newFixture(f, nil)
+	ch := challenge("chal-fuzz", twofactor.PurposeLogin)
+	f.Fuzz(func(t *testing.T, answer string) {
+		err := fx.f.CheckAnswer(answer)
+		if err != nil {
+			if !errors.Is(err, twofactor.ErrInvalidInput) {
+				t.Fatalf("CheckAnswer(%q) = %v, want ErrInvalidInput", answer, err)
+			}
+		}
+		// No code was issued: every answer must fail as an invalid code.
+		if _, err := fx.f.Verify(context.Background(), ch, answer); !errors.Is(err, twofactor.ErrInvalidCode) {
+			t.Fatalf("Verify(%q) = %v, want ErrInvalidCode", answer, err)
+		}
+	})
+}
