@@ -489,7 +489,9 @@ func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, re
 		UserID: user.ID, Destination: num, IP: c.IP}
 	stored := false
 	sent, err := f.send(ctx, req, num, MaskPhone(num), func(ctx context.Context, expires time.Time) error {
-		if err := f.store.PutState(ctx, pendingKey(user.ID), []byte(sealed), expires); err != nil {
+		// The number outlives its code by one TTL, so a late answer is
+		// reported as an expired (to the user: invalid) code, as at login.
+		if err := f.store.PutState(ctx, pendingKey(user.ID), []byte(sealed), expires.Add(f.issuer.TTL())); err != nil {
 			return fmt.Errorf("storing pending number: %w", err)
 		}
 		stored = true

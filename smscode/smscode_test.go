@@ -355,27 +355,51 @@ func TestConfirmPhoneExpired(t *testing.T) {
 	code := fx.lastCode(t, usNumber)
 	fx.clock.Advance(5 * time.Minute)
 	_, err = fx.f.ConfirmPhone(ctx, bob, code)
-	// The pending state expires with the code.
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
-
-	// With the state alive but the code expired (clock at the edge of the
-	// code's life is the same instant for both), the detail is "expired":
-	fx2 := newFixture(t, nil)
-	_, err = fx2.f.BeginPhone(ctx, bob, usNumber, "", client)
-	require.NoError(t, err)
-	code = fx2.lastCode(t, usNumber)
-	// Keep the pending number alive past the code's expiry.
-	blob, err := fx2.store.GetState(ctx, "smscode:pending:"+bob.ID)
-	require.NoError(t, err)
-	require.NoError(t, fx2.store.PutState(ctx, "smscode:pending:"+bob.ID, blob, t0.Add(time.Hour)))
-	fx2.clock.Advance(16 * time.Minute)
-	_, err = fx2.f.ConfirmPhone(ctx, bob, code)
-	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "users see an expired code as invalid")
 	assert.Same(t, twofactor.ErrCodeExpired, err)
-	evs := fx2.events.all()
+	evs := fx.events.all()
 	last := evs[len(evs)-1]
 	assert.Equal(t, twofactor.EventFailure, last.Type)
-	assert.Equal(t, twofactor.ReasonExpired, last.Reason)
+	assert.Equal(t, twofactor.ReasonExpired, last.Reason, "the event says expired")
+	es, err := fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+
+	// Later still, the pending number is gone too.
+	fx.clock.Advance(5 * time.Minute)
+	_, err = fx.f.ConfirmPhone(ctx, bob, code)
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+}
+
+func TestConfirmPhoneRace(t *testing.T) {
+	ctx := context.Background()
+	for round := range 5 {
+		fx := newFixture(t, nil)
+		_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+		require.NoError(t, err)
+		code := fx.lastCode(t, usNumber)
+		var wins atomic.Int32
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for range 64 {
+			wg.Go(func() {
+				<-start
+				if _, err := fx.f.ConfirmPhone(ctx, bob, code); err == nil {
+					wins.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.Equal(t, int32(1), wins.Load(), "round %d", round)
+		n := 0
+		for _, ev := range fx.events.all() {
+			if ev.Type == twofactor.EventEnroll {
+				n++
+			}
+		}
+		require.Equal(t, 1, n, "one enrollment event")
+	}
 }
 
 func TestSendVerifyWebOTP(t *testing.T) {
@@ -834,4 +858,45 @@ func FuzzParsePhone(f *testing.F) {
 			t.Fatalf("MaskPhone(%q) = %q does not end with the last two digits", e164, m)
 		}
 	})
+}
+
+func TestCancelKillsCodes(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	fx.clock.Advance(time.Minute)
+	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
+	_, err := fx.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	require.NoError(t, fx.f.Cancel(ctx, ch))
+	_, err = fx.f.Verify(ctx, ch, fx.lastCode(t, usNumber))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+
+	// CancelPhone forgets a pending number and its code.
+	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+	require.NoError(t, err)
+	require.NoError(t, fx.f.CancelPhone(ctx, bob))
+	_, err = fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, ukNumber))
+	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+	es, err := fx.f.Enrollments(ctx, bob)
+	require.NoError(t, err)
+	assert.Equal(t, usMasked, es[0].Label, "the active phone is untouched")
+}
+
+func TestOutboxConcurrent(t *testing.T) {
+	o := &smscode.Outbox{Max: 1000}
+	var wg sync.WaitGroup
+	for i := range 64 {
+		wg.Go(func() {
+			_ = o.Send(context.Background(), smscode.Message{To: fmt.Sprint("+1415555", i), Body: "x"})
+			_ = o.Messages()
+		})
+	}
+	wg.Wait()
+	assert.Len(t, o.Messages(), 64)
+	m, ok := o.Last("+14155557")
+	assert.True(t, ok)
+	assert.Equal(t, "x", m.Body)
+	o.Reset()
+	assert.Empty(t, o.Messages())
 }
