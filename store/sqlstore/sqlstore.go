@@ -87,14 +87,24 @@ func New(db *sql.DB, opt Options) (*Store, error) {
 	if p == "" {
 		p = DefaultTablePrefix
 	}
-	if !prefixRE.MatchString(p) {
-		return nil, configErr("Options.TablePrefix %q: use 1 to 32 characters from [a-z0-9_], not starting with a digit", p)
+	if err := CheckTablePrefix(p); err != nil {
+		return nil, err
 	}
 	now := opt.Now
 	if now == nil {
 		now = time.Now
 	}
 	return &Store{db: db, dialect: d, prefix: p, now: now, q: buildQueries(d, p)}, nil
+}
+
+// CheckTablePrefix returns an error wrapping twofactor.ErrConfig unless p
+// is a valid Options.TablePrefix: 1 to 32 characters from [a-z0-9_], not
+// starting with a digit.
+func CheckTablePrefix(p string) error {
+	if !prefixRE.MatchString(p) {
+		return configErr("Options.TablePrefix %q: use 1 to 32 characters from [a-z0-9_], not starting with a digit", p)
+	}
+	return nil
 }
 
 // ParseDialect returns the Dialect named s ("sqlite", "postgres" or
