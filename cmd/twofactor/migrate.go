@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/go-sql-driver/mysql"  // MySQL and MariaDB
+	_ "github.com/go-sql-driver/mysql" // MySQL and MariaDB
 	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL
 
 	"github.com/twofactorkit/twofactor/store/sqlstore"
