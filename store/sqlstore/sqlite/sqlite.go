@@ -1,13 +1,3 @@
-// Package sqlite opens a SQLite database file configured for sqlstore, with
-// the pure-Go driver modernc.org/sqlite (no cgo). Importing it imports that
-// driver; the sqlstore package itself imports none.
-//
-//	db, err := sqlite.Open("twofactor.db")
-//	...
-//	defer db.Close()
-//	st, err := sqlstore.New(db, sqlstore.Options{Dialect: sqlstore.SQLite})
-//	...
-//	err = st.Migrate(ctx)
 package sqlite
 
 import (
