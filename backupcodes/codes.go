@@ -175,7 +175,10 @@ func group(k kind, userID string) string {
 }
 
 // storeKey is the key a hashed code is stored and looked up under.
-func storeKey(hash []byte) string { return hex.EncodeToString(hash) }
+func storeKey(hash []byte) string {
+	var buf [2 * 96]byte // a key id of up to 32 bytes, a NUL and 32 bytes of HMAC, hex-encoded
+	return string(hex.AppendEncode(buf[:0], hash))
+}
 
 func invalid(format string, args ...any) error {
 	return fmt.Errorf("backupcodes: %w: %s", twofactor.ErrInvalidInput, fmt.Sprintf(format, args...))
