@@ -2,6 +2,7 @@ package webauthn_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
@@ -301,4 +302,60 @@ func TestNewHandlerConfig(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/login/begin", strings.NewReader("{}")))
 	assert.Equal(t, http.StatusNotFound, rec.Code, "login endpoints need a Service")
+}
+
+// fakeLogin is a LoginService answering with a fixed error.
+type fakeLogin struct{ err error }
+
+func (f fakeLogin) Start(context.Context, string, twofactor.Method) (json.RawMessage, error) {
+	return nil, f.err
+}
+
+func (f fakeLogin) Verify(context.Context, twofactor.Answer) (*twofactor.Result, error) {
+	return nil, f.err
+}
+
+func TestHandlerErrorMapping(t *testing.T) {
+	fx := newFixture(t)
+	now := fx.clk.Now()
+	tests := []struct {
+		err    error
+		status int
+		code   string
+		retry  string
+	}{
+		{twofactor.NewRetryError(twofactor.ErrLocked, "user", now, now.Add(90*time.Second)), http.StatusTooManyRequests, "locked", "90"},
+		{twofactor.NewRetryError(twofactor.ErrRateLimited, "ip", now, now.Add(time.Second)), http.StatusTooManyRequests, "rate_limited", "1"},
+		{twofactor.ErrTooManyAttempts, http.StatusForbidden, "too_many_attempts", ""},
+		{twofactor.ErrChallengeNotFound, http.StatusNotFound, "challenge_not_found", ""},
+		{twofactor.ErrInvalidCode, http.StatusUnauthorized, "rejected", ""},
+		{twofactor.ErrMethodNotAllowed, http.StatusForbidden, "not_allowed", ""},
+		{twofactor.ErrNotEnrolled, http.StatusForbidden, "not_allowed", ""},
+		{twofactor.ErrInvalidInput, http.StatusBadRequest, "invalid_input", ""},
+		{errors.New("twofactor: loading challenge: connection refused to db.internal"), http.StatusInternalServerError, "internal", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.code, func(t *testing.T) {
+			h, err := webauthn.NewHandler(webauthn.HandlerConfig{
+				Factor: fx.f, Service: fakeLogin{tt.err},
+				ChallengeID: func(*http.Request) (string, error) { return "c", nil },
+				OnLogin: func(http.ResponseWriter, *http.Request, *twofactor.Result) (string, error) {
+					t.Fatal("OnLogin called on a failure")
+					return "", nil
+				},
+				Logger: discardLogger,
+			})
+			require.NoError(t, err)
+			rec := httptest.NewRecorder()
+			req := httptest.NewRequest(http.MethodPost, "/login/begin", strings.NewReader("{}"))
+			req.Header.Set("Content-Type", "application/json")
+			h.ServeHTTP(rec, req)
+			assert.Equal(t, tt.status, rec.Code)
+			var body map[string]string
+			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+			assert.Equal(t, tt.code, body["error"])
+			assert.NotContains(t, body["message"], "db.internal")
+			assert.Equal(t, tt.retry, rec.Header().Get("Retry-After"))
+		})
+	}
 }
