@@ -168,6 +168,7 @@ func TestNormalization(t *testing.T) {
 		{"en and em dash", "0v1k\u20137qm3\u2014xt9f"},
 		{"minus sign", "0v1k\u22127qm3\u2212xt9f"},
 		{"no-break space", "0v1k\u00a07qm3\u00a0xt9f"},
+		{"zero-width space", "\ufeff0v1k\u200b7qm3-xt9f"},
 		{"o for zero", "ov1k-7qm3-xt9f"},
 		{"O for zero", "OV1K-7QM3-XT9F"},
 		{"i for one", "0vik-7qm3-xt9f"},

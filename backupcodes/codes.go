@@ -13,8 +13,9 @@ import (
 )
 
 // Alphabet is the set of characters codes are made of: Crockford's base 32
-// in lower case. It leaves out i, l, o and u, so no two characters look
-// alike; each character carries 5 bits.
+// in lower case. It leaves out i and l (read as 1), o (read as 0) and u
+// (read as v), the letters most often confused with another character;
+// input maps them back. Each character carries 5 bits.
 const Alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
 
 // bitsPerChar is log2(len(Alphabet)).
@@ -43,11 +44,13 @@ var charMap = func() (m [256]byte) {
 }()
 
 // separator reports whether r is ignored in input: white space, hyphens
-// and dashes (what a printout, a password manager or a phone keyboard may
+// and dashes, and the invisible characters copying from a web page may
+// bring along (what a printout, a password manager or a phone keyboard may
 // put between groups).
 func separator(r rune) bool {
 	switch r {
-	case '-', '_', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212':
+	case '-', '_', '\u2010', '\u2011', '\u2012', '\u2013', '\u2014', '\u2015', '\u2212',
+		'\u200b', '\u2060', '\ufeff': // zero-width space, word joiner, byte order mark
 		return true
 	}
 	return unicode.IsSpace(r)
