@@ -24,17 +24,21 @@ type Store interface {
 
 // Defaults applied by New to zero Config fields. The caps are per hour.
 const (
-	DefaultTTL             = 15 * time.Minute // seed: a code is valid 15 minutes
-	DefaultResendCooldown  = 60 * time.Second // seed: resend only after 60 s
-	DefaultCodeLength      = 6
-	DefaultMaxAttempts     = 5
-	DefaultCapUser         = 10
-	DefaultCapDestination  = 10
-	DefaultCapIP           = 100
-	DefaultCapWindow       = time.Hour
-	purposeEmailVerify     = "email_verify"
-	verificationGroupLabel = "verify:"
+	DefaultTTL            = 15 * time.Minute // seed: a code is valid 15 minutes
+	DefaultResendCooldown = 60 * time.Second // seed: resend only after 60 s
+	DefaultCodeLength     = 6
+	DefaultMaxAttempts    = 5
+	DefaultCapUser        = 10
+	DefaultCapDestination = 10
+	DefaultCapIP          = 100
+	DefaultCapWindow      = time.Hour
 )
+
+// PurposeEmailVerify is the purpose of codes sent by SendVerification.
+const PurposeEmailVerify = "email_verify"
+
+// verificationGroup prefixes the code group of an address verification.
+const verificationGroup = "verify:"
 
 // EnrollmentID is the id of the implicit enrollment: the user's address.
 const EnrollmentID = "email"
@@ -320,14 +324,14 @@ func (f *Factor) SendVerification(ctx context.Context, user twofactor.User, c tw
 		return twofactor.Sent{}, fmt.Errorf("emailcode: %q is not one plain email address: %w", Mask(user.Email), twofactor.ErrInvalidInput)
 	}
 	req := onetime.Request{
-		Group:       verificationGroupLabel + user.ID,
-		Purpose:     purposeEmailVerify,
+		Group:       verificationGroup + user.ID,
+		Purpose:     PurposeEmailVerify,
 		Bind:        strings.ToLower(addr),
 		UserID:      user.ID,
 		Destination: strings.ToLower(addr),
 		IP:          c.IP,
 	}
-	sent, err := f.send(ctx, req, addr, user, purposeEmailVerify)
+	sent, err := f.send(ctx, req, addr, user, PurposeEmailVerify)
 	if err == nil {
 		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID, Method: twofactor.MethodEmail,
 			IP: ipString(c), Details: map[string]string{"destination": sent.Destination}})
@@ -349,7 +353,7 @@ func (f *Factor) ConfirmVerification(ctx context.Context, user twofactor.User, a
 		return err
 	}
 	ev := twofactor.Event{UserID: user.ID, Method: twofactor.MethodEmail, Details: map[string]string{"destination": Mask(addr)}}
-	req := onetime.Request{Group: verificationGroupLabel + user.ID, Purpose: purposeEmailVerify, Bind: strings.ToLower(addr)}
+	req := onetime.Request{Group: verificationGroup + user.ID, Purpose: PurposeEmailVerify, Bind: strings.ToLower(addr)}
 	if err := f.issuer.Verify(ctx, req, code); err != nil {
 		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
 		f.events.Emit(ctx, ev)
