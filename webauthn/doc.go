@@ -70,7 +70,10 @@
 //   - A signature counter that does not increase (a possible cloned key)
 //     rejects the login and emits an EventWarning with reason
 //     "sign_count_regressed". [SignCountWarn] only warns; it loosens
-//     security. Authenticators that always report zero are accepted.
+//     security. Authenticators that always report zero are accepted. The
+//     highest counter is also kept as a store.Ledger high-water mark, so
+//     the check is atomic across app instances: of concurrent assertions
+//     carrying one counter value, one passes.
 //   - The user handle given to authenticators is a keyed hash of the user
 //     id (HMAC under the keyring), so the host's user id never reaches an
 //     authenticator; it is stored with the credentials and reused, so key

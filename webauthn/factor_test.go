@@ -453,6 +453,15 @@ func TestSignCount(t *testing.T) {
 		assert.Equal(t, "warn", ws[0].Details["policy"])
 		assert.Equal(t, uint32(10), fx.credentials()[0].SignCount, "the high-water mark is kept")
 	})
+	t.Run("counter from registration", func(t *testing.T) {
+		fx := newFixture(t)
+		k := newSoftKey(t, testRPID, testOrigin)
+		k.count = 50
+		fx.register(k, "key")
+		assert.Equal(t, uint32(50), fx.credentials()[0].SignCount)
+		require.ErrorIs(t, login(fx, k, u32(20)), webauthn.ErrSignCountRegressed)
+		require.NoError(t, login(fx, k, u32(51)))
+	})
 	t.Run("always zero", func(t *testing.T) {
 		fx := newFixture(t)
 		k := newSoftKey(t, testRPID, testOrigin)
@@ -465,7 +474,7 @@ func TestSignCount(t *testing.T) {
 }
 
 func TestStoreErrorsFailClosed(t *testing.T) {
-	for _, op := range []string{"TakeState", "ListEnrollments", "PutEnrollment"} {
+	for _, op := range []string{"TakeState", "ListEnrollments", "Advance", "PutEnrollment"} {
 		t.Run("verify/"+op, func(t *testing.T) {
 			fx := newFixture(t)
 			k := newSoftKey(t, testRPID, testOrigin)
@@ -589,4 +598,43 @@ func TestRegistrationRace(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(1), ok.Load())
 	assert.Len(t, fx.credentials(), 1)
+}
+
+// TestClonedKeyRace: 64 logins on separate challenges present assertions
+// with the same signature counter, as copies of one key would; exactly one
+// is accepted, whatever the interleaving.
+func TestClonedKeyRace(t *testing.T) {
+	fx := newFixture(t)
+	k := newSoftKey(t, testRPID, testOrigin)
+	fx.register(k, "key")
+	count := uint32(5)
+	type attempt struct {
+		ch     *twofactor.Challenge
+		answer string
+	}
+	attempts := make([]attempt, 64)
+	for i := range attempts {
+		ch := fx.challenge()
+		opts, err := fx.f.Start(fx.ctx, ch)
+		require.NoError(t, err)
+		attempts[i] = attempt{ch, string(k.get(t, opts, assertOpts{count: &count}))}
+	}
+	var ok, regressed atomic.Int64
+	var wg sync.WaitGroup
+	for _, a := range attempts {
+		wg.Go(func() {
+			_, err := fx.f.Verify(fx.ctx, a.ch, a.answer)
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, webauthn.ErrSignCountRegressed):
+				regressed.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	assert.Equal(t, int64(1), ok.Load())
+	assert.Equal(t, int64(63), regressed.Load())
+	assert.Equal(t, uint32(5), fx.credentials()[0].SignCount)
+	assert.Len(t, fx.events(twofactor.EventWarning), 63)
 }

@@ -200,3 +200,10 @@ func (s *spyStore) DeleteEnrollment(ctx context.Context, userID, id string) erro
 }
 
 var discardLogger = slog.New(slog.DiscardHandler)
+
+func (s *spyStore) Advance(ctx context.Context, key string, value int64, exp time.Time) (bool, error) {
+	if err := s.hit("Advance"); err != nil {
+		return false, err
+	}
+	return s.Memory.Advance(ctx, key, value, exp)
+}

@@ -16,7 +16,17 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-const keyLogin = "webauthn:login:" // state: login ceremony, keyed by challenge id
+const (
+	keyLogin     = "webauthn:login:" // state: login ceremony, keyed by challenge id
+	keySignCount = "webauthn:sc:"    // ledger: highest signature counter of a credential
+	// signCountTTL is how long a counter mark is kept; the record keeps the
+	// counter too, so an expired mark only loses the atomicity.
+	signCountTTL = 10 * 365 * 24 * time.Hour
+)
+
+func signCountKey(userID, enrollmentID string) string {
+	return keySignCount + enrollmentID + ":" + userID
+}
 
 // loginState is a login ceremony, kept in store.States under the challenge
 // id so that it lives and dies with the challenge.
@@ -171,7 +181,18 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	}
 	c := creds[idx]
 	got, had := parsed.Response.AuthenticatorData.Counter, c.data.SignCount
-	if (got != 0 || had != 0) && got <= had {
+	regressed := (got != 0 || had != 0) && got <= had
+	if !regressed && got != 0 {
+		// The record's counter is read, then written: the ledger's
+		// high-water mark makes the check atomic, so of concurrent
+		// assertions with one counter value (a cloned key) one passes.
+		advanced, err := f.store.Advance(ctx, signCountKey(ch.User.ID, c.rec.ID), int64(got), now.Add(signCountTTL))
+		if err != nil {
+			return twofactor.Verified{}, fmt.Errorf("webauthn: recording signature counter: %w", err)
+		}
+		regressed = !advanced
+	}
+	if regressed {
 		f.emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID,
 			Purpose: ch.Purpose, Reason: "sign_count_regressed",
 			Details: map[string]string{

@@ -182,6 +182,11 @@ func (f *Factor) FinishRegistration(ctx context.Context, user twofactor.User, re
 		Data:      raw,
 		CreatedAt: now,
 	}
+	if data.SignCount > 0 {
+		if _, err := f.store.Advance(ctx, signCountKey(user.ID, rec.ID), int64(data.SignCount), now.Add(signCountTTL)); err != nil {
+			return twofactor.Enrollment{}, fmt.Errorf("webauthn: recording signature counter: %w", err)
+		}
+	}
 	if err := f.store.PutEnrollment(ctx, rec); err != nil {
 		return twofactor.Enrollment{}, fmt.Errorf("webauthn: storing credential: %w", err)
 	}

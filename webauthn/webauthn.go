@@ -22,10 +22,13 @@ import (
 )
 
 // Store is the storage the factor needs: ceremony state (single use,
-// expiring) and the users' credentials.
+// expiring), the users' credentials, and a ledger holding each credential's
+// highest signature counter, so a counter is accepted once even across app
+// instances. Every store of this module implements it.
 type Store interface {
 	store.States
 	store.Enrollments
+	store.Ledger
 }
 
 // A Requirement is a WebAuthn preference level, used for user verification
