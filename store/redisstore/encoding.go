@@ -25,14 +25,21 @@ func appendEnvelope(exp int64, payload []byte) []byte {
 	return append(b, payload...)
 }
 
-// parseEnvelope splits exp|payload. The payload aliases b.
+// parseEnvelope splits exp|payload. The payload aliases b. Only what
+// appendEnvelope writes is accepted: a non-negative decimal without sign or
+// leading zeros.
 func parseEnvelope(b []byte) (exp int64, payload []byte, ok bool) {
 	i := bytes.IndexByte(b, '|')
-	if i <= 0 || i > 20 {
+	if i <= 0 || i > 19 || (b[0] == '0' && i > 1) {
 		return 0, nil, false
 	}
+	for _, c := range b[:i] {
+		if c < '0' || c > '9' {
+			return 0, nil, false
+		}
+	}
 	exp, err := strconv.ParseInt(string(b[:i]), 10, 64)
-	if err != nil || exp < 0 {
+	if err != nil {
 		return 0, nil, false
 	}
 	return exp, b[i+1:], true

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -177,8 +176,6 @@ func (s *Store) ttlMillis(exp, now int64) int64 {
 	}
 	return max(exp-now+s.grace, 1)
 }
-
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }
 
 // expired reports whether exp (Unix ms, 0 = never) has passed at now.
 func expired(exp, now int64) bool { return exp != 0 && now >= exp }

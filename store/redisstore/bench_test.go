@@ -1,0 +1,132 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Benchmarks of the basic operations against the test Redis, next to a raw
+// PING through the same client: the PING figure is the round-trip limit
+// the operations are measured against. roundtrips/op counts commands and
+// pipelines sent per iteration.
+//
+//	go test -run '^$' -bench . -benchtime 2s ./store/redisstore/
+
+// parallelism is the number of goroutines each benchmark runs at.
+var parallelism = []int{1, 8}
+
+// benchEach runs fn at every parallelism with a fresh store and reports
+// round trips per operation. fn gets a worker number (distinct per
+// goroutine) and an iteration number.
+func benchEach(b *testing.B, fn func(s *Store, rdb *redis.Client, worker, i int) error) {
+	for _, g := range parallelism {
+		procs := runtime.GOMAXPROCS(0)
+		per := max(1, (g+procs-1)/procs) // RunParallel starts per*GOMAXPROCS goroutines
+		actual := g
+		if g > 1 {
+			actual = per * procs
+		}
+		b.Run("goroutines="+strconv.Itoa(actual), func(b *testing.B) {
+			s, rdb := newStore(b, time.Now)
+			var calls atomic.Int64
+			rdb.AddHook(countHook{&calls})
+			// Warm the connection and the script cache.
+			if err := fn(s, rdb, 0, -1); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			calls.Store(0)
+			b.ResetTimer()
+			if g == 1 {
+				for i := 0; b.Loop(); i++ {
+					if err := fn(s, rdb, 0, i); err != nil {
+						b.Fatal(err)
+					}
+				}
+			} else {
+				var workers atomic.Int64
+				b.SetParallelism(per)
+				b.RunParallel(func(pb *testing.PB) {
+					w := int(workers.Add(1))
+					for i := 0; pb.Next(); i++ {
+						if err := fn(s, rdb, w, i); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			b.StopTimer()
+			b.ReportMetric(float64(calls.Load())/float64(b.N), "roundtrips/op")
+		})
+	}
+}
+
+func BenchmarkPing(b *testing.B) {
+	benchEach(b, func(_ *Store, rdb *redis.Client, _, _ int) error {
+		return rdb.Ping(context.Background()).Err()
+	})
+}
+
+// BenchmarkCode issues a code and consumes it with the right hash: what
+// every email or SMS login does.
+func BenchmarkCode(b *testing.B) {
+	hash := make([]byte, 32)
+	benchEach(b, func(s *Store, _ *redis.Client, w, _ int) error {
+		ctx := context.Background()
+		group := "bench-code-" + strconv.Itoa(w)
+		err := s.PutCode(ctx, store.Code{Group: group, Key: "email", Hash: hash, ExpiresAt: time.Now().Add(time.Minute), MaxAttempts: 5})
+		if err != nil {
+			return err
+		}
+		st, err := s.ConsumeCode(ctx, group, "email", hash)
+		if err == nil && st != store.CodeMatched {
+			err = fmt.Errorf("status %v", st)
+		}
+		return err
+	})
+}
+
+func BenchmarkIncr(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, _, _ int) error {
+		_, _, err := s.Incr(context.Background(), "bench-incr", time.Minute)
+		return err
+	})
+}
+
+// BenchmarkTakeState stores a challenge and takes it, as Begin and a
+// successful Verify do.
+func BenchmarkTakeState(b *testing.B) {
+	value := make([]byte, 256)
+	benchEach(b, func(s *Store, _ *redis.Client, w, _ int) error {
+		ctx := context.Background()
+		key := "bench-state-" + strconv.Itoa(w)
+		if err := s.PutState(ctx, key, value, time.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		_, err := s.TakeState(ctx, key)
+		return err
+	})
+}
+
+// BenchmarkAdvance raises a TOTP-style high-water mark, one step further
+// each time.
+func BenchmarkAdvance(b *testing.B) {
+	base := time.Now().Unix() / 30
+	benchEach(b, func(s *Store, _ *redis.Client, w, i int) error {
+		ok, err := s.Advance(context.Background(), "bench-adv-"+strconv.Itoa(w), base+int64(i)+1, time.Now().Add(time.Minute))
+		if err == nil && !ok {
+			err = fmt.Errorf("step %d not accepted", i)
+		}
+		return err
+	})
+}

@@ -1,0 +1,103 @@
+// Package redisstore is a [store.Store] on Redis, for hosts that run several
+// app instances and already run Redis. Limits, one-time codes, replay marks
+// and trusted devices then hold across every instance, because each atomic
+// operation is a single Redis command or a single Lua script.
+//
+// It uses github.com/redis/go-redis/v9 and needs Redis 6.2 or later (for
+// GETDEL), or a compatible server such as Valkey.
+//
+// # Walkthrough
+//
+// Create one go-redis client for the process and one Store on it, and give
+// the Store to the Service and to the factors:
+//
+//	rdb := redis.NewClient(&redis.Options{Addr: "redis:6379"})
+//	st, err := redisstore.New(rdb, redisstore.Options{Prefix: "myapp:2fa:"})
+//	if err != nil {
+//		return err
+//	}
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors})
+//
+// A *redis.ClusterClient or a *redis.Ring works the same way (any
+// redis.UniversalClient). The Store never closes the client.
+//
+// Expiry is decided by the Store's clock (Options.Now), never by the Redis
+// server's: every script receives the time in milliseconds from the caller
+// and compares it with expiry times kept inside the values. Redis TTLs are a
+// backstop so that nothing piles up: each key expires the remaining time of
+// what it holds (by the Store's clock) plus Options.Grace, an hour by
+// default. Within the grace period an expired code still answers
+// store.CodeExpired once, and app instances whose clocks differ by less than
+// the grace period agree. Records that never expire (enrollments, backup
+// codes with a zero ExpiresAt, states and marks with a zero expiry) have no
+// TTL. [Store.Sweep] is therefore optional: it removes what has expired by
+// the Store's clock without waiting for the TTL, walking the keys under the
+// prefix with SCAN; production hosts may simply never call it.
+//
+// # Round trips
+//
+// Each operation costs one round trip, except PutDevice and DeleteDevice
+// (two: the device key and the user's index) and ListDevices (two, plus one
+// when it cleans stale index entries). The first call of each script after a
+// server restart costs one more (EVALSHA answers NOSCRIPT and go-redis
+// retries with EVAL).
+//
+// # Key layout
+//
+// Every key starts with the prefix (default "twofactor:"), then a kind:
+//
+//	<prefix>s:<key>              string  state: "<expiry ms>|<value>"
+//	<prefix>c:{g:<group>}        hash    a code group: field "k:<key>" =
+//	                                     "<expiry ms>|<max attempts>|<hash>",
+//	                                     field "a:<key>" = wrong answers so far
+//	<prefix>n:<key>              hash    counter: n = count, r = window end (ms)
+//	<prefix>l:<key>              hash    ledger mark: h, l = the int64 mark as
+//	                                     high and low 32 bits, e = expiry (ms)
+//	<prefix>e:{u:<user id>}      hash    enrollments: field <id> = JSON record
+//	<prefix>d:<device id>        string  device: "<expiry ms>|<JSON record>"
+//	<prefix>di:{u:<user id>}     hash    the user's devices: field <id> =
+//	                                     expiry (ms)
+//
+// An expiry of 0 means never. A code group is one key, so DeleteGroup is one
+// DEL and CountGroup one HGETALL; its TTL follows the latest code it holds.
+// The device index lets ListDevices find a user's devices without scanning;
+// ListDevices skips and removes entries whose device has expired, was
+// deleted, or now belongs to another user.
+//
+// # Redis Cluster
+//
+// Every script reads and writes exactly one key, so every script runs on one
+// node whatever the slot layout, and needs no cross-slot transaction. The
+// keys of one user carry the hash tag {u:<user id>} and a code group the tag
+// {g:<group>}, so they stay in one slot each and future scripts over them
+// stay legal on a cluster. A device key carries no tag (GetDevice knows only
+// the id); PutDevice and DeleteDevice therefore write the device and the
+// index in two steps, ordered so that a failure between them never leaves an
+// index entry for a device that was never written. This is why the prefix
+// must not contain braces: a tag in the prefix would send every key to one
+// slot. Sweep scans every master of a cluster (or shard of a ring).
+//
+// # Security
+//
+//   - The store holds what the library gives it: keyed hashes of codes
+//     (never a code), encrypted secrets inside enrollment data, challenge
+//     state. Anyone who can read Redis learns user ids, enrolled methods,
+//     device labels and IP bindings, but cannot recover a code or a secret.
+//     Anyone who can write Redis can reset counters or delete codes, so treat
+//     write access to Redis like write access to the user table.
+//   - In production, reach Redis over TLS (redis.Options.TLSConfig) as an
+//     ACL user limited to the prefix, for example
+//     "ACL SETUSER app on >password ~myapp:2fa:* +@read +@write +@scripting
+//     +@connection". Scripts declare the one key they touch, so key
+//     patterns apply to them too.
+//   - Code hashes are compared inside the script without an early exit. The
+//     hashes are keyed, so even a timing difference would reveal nothing an
+//     attacker can use.
+//   - Every failure fails closed: a Redis error, a timeout, a closed client
+//     or a value this package did not write is returned as an error, with
+//     store.CodeNotFound, false or a zero count, never a success. Malformed
+//     identifiers (empty, longer than 1024 bytes) are rejected with an error
+//     matching twofactor.ErrInvalidInput before any round trip.
+//   - Expiry times are kept to the millisecond, rounded down, so a record
+//     may expire up to a millisecond early, never late.
+package redisstore
