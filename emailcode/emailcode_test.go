@@ -658,3 +658,30 @@ func FuzzCheckAnswer(f *testing.F) {
 		}
 	})
 }
+
+// Two app instances sharing one store behave as one: the cooldown and caps
+// hold across them, and a code sent by one verifies on the other, once.
+func TestInstancesShareLimits(t *testing.T) {
+	a := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 2 })
+	b, err := emailcode.New(emailcode.Config{Store: a.store, Keys: a.keys, Sender: a.outbox, Now: a.clock.Now,
+		Caps: emailcode.Caps{PerUser: 2}, Events: &twofactor.Events{Discard: true}})
+	require.NoError(t, err)
+	ctx := context.Background()
+	ch := challenge("chal-1", twofactor.PurposeLogin)
+	_, err = a.f.Send(ctx, ch, client)
+	require.NoError(t, err)
+	_, err = b.Send(ctx, ch, client)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited, "cooldown from the other instance")
+	_, err = b.Send(ctx, challenge("chal-2", twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+	_, err = a.f.Send(ctx, challenge("chal-3", twofactor.PurposeLogin), client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "user", re.Limit, "the cap counts both instances' sends")
+
+	code := a.lastCode(t) // chal-2's code, sent by b
+	_, err = a.f.Verify(ctx, challenge("chal-2", twofactor.PurposeLogin), code)
+	require.NoError(t, err)
+	_, err = b.Verify(ctx, challenge("chal-2", twofactor.PurposeLogin), code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
