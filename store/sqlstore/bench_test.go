@@ -1,0 +1,105 @@
+package sqlstore_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/sqlstore"
+)
+
+// runConc runs fn b.N times in total from conc goroutines; fn gets a
+// number unique in the benchmark.
+func runConc(b *testing.B, conc int, fn func(i int64) error) {
+	b.Helper()
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var failed atomic.Value
+	b.ResetTimer()
+	for g := 0; g < conc; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(b.N) {
+					return
+				}
+				if err := fn(i); err != nil {
+					failed.CompareAndSwap(nil, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	if err, _ := failed.Load().(error); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// BenchmarkStore measures the store's basic operations on each database,
+// next to a raw SELECT 1 through the same pool: the database's round-trip
+// floor. Names: Store/<db>/<op>/conc=<goroutines>.
+func BenchmarkStore(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			db := be.open(b)
+			s := migrated(b, db, be.dialect, nil)
+			ctx := context.Background()
+			run := 0
+			for _, conc := range []int{1, 8} {
+				run++
+				tag := fmt.Sprintf("r%d-", run)
+				ops := []struct {
+					name string
+					fn   func(i int64) error
+				}{
+					{"SelectOne", func(int64) error {
+						var one int
+						return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
+					}},
+					{"PutConsumeCode", func(i int64) error { return putConsume(ctx, s, tag, i) }},
+					{"Incr", func(i int64) error {
+						_, _, err := s.Incr(ctx, tag+"incr:"+strconv.FormatInt(i%64, 10), time.Minute)
+						return err
+					}},
+					{"PutTakeState", func(i int64) error {
+						k := tag + "st:" + strconv.FormatInt(i, 10)
+						if err := s.PutState(ctx, k, []byte("challenge-json"), time.Now().Add(time.Minute)); err != nil {
+							return err
+						}
+						_, err := s.TakeState(ctx, k)
+						return err
+					}},
+				}
+				for _, op := range ops {
+					b.Run(fmt.Sprintf("%s/conc=%d", op.name, conc), func(b *testing.B) {
+						b.ReportAllocs()
+						tag += op.name
+						runConc(b, conc, op.fn)
+					})
+				}
+			}
+		})
+	}
+}
+
+func putConsume(ctx context.Context, s *sqlstore.Store, tag string, i int64) error {
+	g := tag + "code:" + strconv.FormatInt(i, 10)
+	if err := s.PutCode(ctx, store.Code{Group: g, Key: "email", Hash: []byte("0123456789abcdef0123456789abcdef"), ExpiresAt: time.Now().Add(time.Minute), MaxAttempts: 5}); err != nil {
+		return err
+	}
+	st, err := s.ConsumeCode(ctx, g, "email", []byte("0123456789abcdef0123456789abcdef"))
+	if err == nil && st != store.CodeMatched {
+		err = fmt.Errorf("consume: %v", st)
+	}
+	return err
+}
+
