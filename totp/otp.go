@@ -34,17 +34,6 @@ func ParseAlgorithm(s string) (Algorithm, error) {
 	return "", fmt.Errorf("%w: totp: unknown algorithm %q (want SHA1, SHA256 or SHA512)", twofactor.ErrInvalidInput, s)
 }
 
-// blockSize and size return the hash's block and output sizes.
-func (a Algorithm) sizes() (block, size int) {
-	switch a {
-	case SHA256:
-		return sha256.BlockSize, sha256.Size
-	case SHA512:
-		return sha512.BlockSize, sha512.Size
-	}
-	return sha1.BlockSize, sha1.Size
-}
-
 // Limits of the parameters this package accepts.
 const (
 	MinDigits = 6
@@ -107,70 +96,110 @@ var pow10 = [...]uint32{1, 10, 100, 1000, 10000, 100000, 1000000, 10000000, 1000
 
 // value computes the HOTP value (RFC 4226 section 5.3) of secret at counter
 // as a number below 10^digits. It does not allocate: the HMAC (RFC 2104) is
-// computed with the one-shot hash functions on stack buffers.
+// computed with the one-shot hash functions on stack buffers sized for each
+// hash.
 func value(alg Algorithm, digits int, secret []byte, counter uint64) uint32 {
-	block, _ := alg.sizes()
-	// K0: the key padded to a block, hashed first when longer.
-	var k0 [sha512.BlockSize]byte
-	if len(secret) > block {
-		switch alg {
-		case SHA256:
-			s := sha256.Sum256(secret)
-			copy(k0[:], s[:])
-		case SHA512:
-			s := sha512.Sum512(secret)
-			copy(k0[:], s[:])
-		default:
-			s := sha1.Sum(secret)
-			copy(k0[:], s[:])
-		}
-	} else {
-		copy(k0[:], secret)
+	var v uint32
+	switch alg {
+	case SHA256:
+		mac := hmacSHA256(secret, counter)
+		v = truncate(mac[:])
+	case SHA512:
+		mac := hmacSHA512(secret, counter)
+		v = truncate(mac[:])
+	default:
+		mac := hmacSHA1(secret, counter)
+		v = truncate(mac[:])
 	}
-	// Inner: H((K0 ^ ipad) || counter); outer: H((K0 ^ opad) || inner).
-	var buf [sha512.BlockSize + sha512.Size]byte
-	for i := 0; i < block; i++ {
+	return v % pow10[digits]
+}
+
+// truncate is RFC 4226's dynamic truncation (section 5.4).
+func truncate(mac []byte) uint32 {
+	off := int(mac[len(mac)-1] & 0x0f)
+	return binary.BigEndian.Uint32(mac[off:]) & 0x7fffffff
+}
+
+// The three HMACs below are RFC 2104 spelled out: K0 is the key padded to
+// a block (hashed first when longer), then H((K0^opad) || H((K0^ipad) ||
+// counter)). The buffers hold key material and are cleared before return.
+
+func hmacSHA1(key []byte, counter uint64) [sha1.Size]byte {
+	const block, size = sha1.BlockSize, sha1.Size
+	var buf [block + size]byte
+	if len(key) > block {
+		k := sha1.Sum(key)
+		copy(buf[:], k[:])
+	} else {
+		copy(buf[:], key)
+	}
+	var k0 [block]byte
+	copy(k0[:], buf[:block])
+	for i := range block {
 		buf[i] = k0[i] ^ 0x36
 	}
 	binary.BigEndian.PutUint64(buf[block:], counter)
-	in := buf[:block+8]
-	var sum [sha512.Size]byte
-	var mac []byte
-	switch alg {
-	case SHA256:
-		s := sha256.Sum256(in)
-		for i := 0; i < block; i++ {
-			buf[i] = k0[i] ^ 0x5c
-		}
-		copy(buf[block:], s[:])
-		s = sha256.Sum256(buf[:block+len(s)])
-		copy(sum[:], s[:])
-		mac = sum[:len(s)]
-	case SHA512:
-		s := sha512.Sum512(in)
-		for i := 0; i < block; i++ {
-			buf[i] = k0[i] ^ 0x5c
-		}
-		copy(buf[block:], s[:])
-		s = sha512.Sum512(buf[:block+len(s)])
-		copy(sum[:], s[:])
-		mac = sum[:len(s)]
-	default:
-		s := sha1.Sum(in)
-		for i := 0; i < block; i++ {
-			buf[i] = k0[i] ^ 0x5c
-		}
-		copy(buf[block:], s[:])
-		s = sha1.Sum(buf[:block+len(s)])
-		copy(sum[:], s[:])
-		mac = sum[:len(s)]
+	inner := sha1.Sum(buf[:block+8])
+	for i := range block {
+		buf[i] = k0[i] ^ 0x5c
 	}
-	// Dynamic truncation (RFC 4226 section 5.4).
-	off := int(mac[len(mac)-1] & 0x0f)
-	v := binary.BigEndian.Uint32(mac[off:]) & 0x7fffffff
+	copy(buf[block:], inner[:])
+	mac := sha1.Sum(buf[:])
 	clear(k0[:])
 	clear(buf[:])
-	return v % pow10[digits]
+	return mac
+}
+
+func hmacSHA256(key []byte, counter uint64) [sha256.Size]byte {
+	const block, size = sha256.BlockSize, sha256.Size
+	var buf [block + size]byte
+	if len(key) > block {
+		k := sha256.Sum256(key)
+		copy(buf[:], k[:])
+	} else {
+		copy(buf[:], key)
+	}
+	var k0 [block]byte
+	copy(k0[:], buf[:block])
+	for i := range block {
+		buf[i] = k0[i] ^ 0x36
+	}
+	binary.BigEndian.PutUint64(buf[block:], counter)
+	inner := sha256.Sum256(buf[:block+8])
+	for i := range block {
+		buf[i] = k0[i] ^ 0x5c
+	}
+	copy(buf[block:], inner[:])
+	mac := sha256.Sum256(buf[:])
+	clear(k0[:])
+	clear(buf[:])
+	return mac
+}
+
+func hmacSHA512(key []byte, counter uint64) [sha512.Size]byte {
+	const block, size = sha512.BlockSize, sha512.Size
+	var buf [block + size]byte
+	if len(key) > block {
+		k := sha512.Sum512(key)
+		copy(buf[:], k[:])
+	} else {
+		copy(buf[:], key)
+	}
+	var k0 [block]byte
+	copy(k0[:], buf[:block])
+	for i := range block {
+		buf[i] = k0[i] ^ 0x36
+	}
+	binary.BigEndian.PutUint64(buf[block:], counter)
+	inner := sha512.Sum512(buf[:block+8])
+	for i := range block {
+		buf[i] = k0[i] ^ 0x5c
+	}
+	copy(buf[block:], inner[:])
+	mac := sha512.Sum512(buf[:])
+	clear(k0[:])
+	clear(buf[:])
+	return mac
 }
 
 // Code returns the code for secret at time t, zero-padded to p.Digits.

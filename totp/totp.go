@@ -273,11 +273,13 @@ func enrollmentAD(userID, id string) []byte {
 	return []byte("totp enrollment\x00" + userID + "\x00" + id)
 }
 
-// enrolled is an active enrollment with its secret opened.
+// enrolled is an active enrollment with its secret opened and its replay
+// ledger key.
 type enrolled struct {
 	rec    store.EnrollmentRecord
 	data   record
 	secret []byte
+	ledger string
 }
 
 func (f *Factor) decode(rec store.EnrollmentRecord) (*enrolled, error) {
@@ -289,7 +291,7 @@ func (f *Factor) decode(rec store.EnrollmentRecord) (*enrolled, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (user %q, enrollment %q): %w", ErrCorrupt, rec.UserID, rec.ID, err)
 	}
-	return &enrolled{rec: rec, data: d, secret: secret}, nil
+	return &enrolled{rec: rec, data: d, secret: secret, ledger: ledgerKey(rec.UserID, rec.ID)}, nil
 }
 
 // list returns the user's TOTP enrollment records.
@@ -403,7 +405,7 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string) (int, erro
 	if !ok {
 		return 0, twofactor.ErrInvalidCode
 	}
-	adv, err := f.store.Advance(ctx, ledgerKey(e.rec.UserID, e.rec.ID), step, p.StepTime(step).Add(markTTL))
+	adv, err := f.store.Advance(ctx, e.ledger, step, p.StepTime(step).Add(markTTL))
 	if err != nil {
 		return 0, fmt.Errorf("totp: replay ledger: %w", err)
 	}
