@@ -441,23 +441,23 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		return fail(err)
 	}
 
-	// Limits, cheapest first; each is one store round trip.
-	if a.Client.IP.IsValid() {
-		n, reset, err := s.store.Incr(ctx, keyIP+a.Client.IP.String(), s.limits.IPWindow)
-		if err != nil {
-			return fail(fmt.Errorf("twofactor: counting client attempts: %w", err))
-		}
-		if n > int64(s.limits.MaxIPAttempts) {
-			return fail(NewRetryError(ErrRateLimited, "ip", s.now(), reset))
-		}
-	}
+	// Limits before any factor work: the lockout is read, then the
+	// challenge's attempt and the client IP's are counted in one batch.
 	if err := s.checkLocked(ctx, ch.User.ID, a.Client, ch.ID, ch.Purpose); err != nil {
 		return nil, err
 	}
-	n, _, err := s.store.Incr(ctx, keyAttempts+ch.ID, ch.ExpiresAt.Sub(s.now()))
+	incrs := []store.CounterIncr{{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(s.now())}}
+	if a.Client.IP.IsValid() {
+		incrs = append(incrs, store.CounterIncr{Key: keyIP + a.Client.IP.Unmap().String(), Window: s.limits.IPWindow})
+	}
+	counts, err := store.IncrAll(ctx, s.store, incrs)
 	if err != nil {
 		return fail(fmt.Errorf("twofactor: counting attempts: %w", err))
 	}
+	if len(counts) > 1 && counts[1].N > int64(s.limits.MaxIPAttempts) {
+		return fail(NewRetryError(ErrRateLimited, "ip", s.now(), counts[1].ResetAt))
+	}
+	n := counts[0].N
 	if n > int64(s.limits.MaxAttempts) {
 		s.end(ctx, ch)
 		return fail(ErrTooManyAttempts)

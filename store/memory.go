@@ -28,8 +28,9 @@ type Memory struct {
 }
 
 var (
-	_ Store   = (*Memory)(nil)
-	_ Sweeper = (*Memory)(nil)
+	_ Store         = (*Memory)(nil)
+	_ Sweeper       = (*Memory)(nil)
+	_ BatchCounters = (*Memory)(nil)
 )
 
 // NewMemory returns an empty memory store using the clock now (nil means
@@ -240,6 +241,27 @@ func (m *Memory) Incr(ctx context.Context, key string, window time.Duration) (in
 	c.n++
 	m.counters[key] = c
 	return c.n, c.resetAt, nil
+}
+
+// IncrBatch implements BatchCounters.
+func (m *Memory) IncrBatch(ctx context.Context, incrs []CounterIncr) ([]CounterValue, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	out := make([]CounterValue, len(incrs))
+	for i, in := range incrs {
+		c, ok := m.counters[in.Key]
+		if !ok || expired(c.resetAt, now) {
+			c = memCounter{resetAt: now.Add(in.Window)}
+		}
+		c.n++
+		m.counters[in.Key] = c
+		out[i] = CounterValue{N: c.n, ResetAt: c.resetAt}
+	}
+	return out, nil
 }
 
 // Peek implements Counters.

@@ -201,3 +201,51 @@ type Store interface {
 	Enrollments
 	Devices
 }
+
+// CounterIncr names one counter of a batch and its window.
+type CounterIncr struct {
+	Key    string
+	Window time.Duration
+}
+
+// CounterValue is one counter's state after an increment.
+type CounterValue struct {
+	N       int64
+	ResetAt time.Time
+}
+
+// BatchCounters is implemented by stores that can increment several
+// counters in one round trip. Each increment is atomic on its own, exactly
+// as Counters.Incr; the batch as a whole need not be. The results are in the
+// order of incrs. Use IncrAll rather than calling it directly.
+type BatchCounters interface {
+	IncrBatch(ctx context.Context, incrs []CounterIncr) ([]CounterValue, error)
+}
+
+// IncrAll increments every counter in incrs: in one round trip when c
+// implements BatchCounters, one Incr after another otherwise. On error no
+// result is returned; some counters may have been incremented.
+func IncrAll(ctx context.Context, c Counters, incrs []CounterIncr) ([]CounterValue, error) {
+	if len(incrs) == 0 {
+		return nil, nil
+	}
+	if b, ok := c.(BatchCounters); ok {
+		out, err := b.IncrBatch(ctx, incrs)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != len(incrs) {
+			return nil, errors.New("store: IncrBatch returned a result count that does not match the batch")
+		}
+		return out, nil
+	}
+	out := make([]CounterValue, len(incrs))
+	for i, in := range incrs {
+		n, reset, err := c.Incr(ctx, in.Key, in.Window)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = CounterValue{N: n, ResetAt: reset}
+	}
+	return out, nil
+}

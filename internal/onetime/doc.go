@@ -28,11 +28,12 @@
 //
 // # Store round trips
 //
-// Issue: one counter for the resend cooldown, one per cap (per client IP
-// when known, per destination, per user), and PutCode: five on the common
-// path, four without a client IP. Each limit needs its own atomic counter
-// with the store interfaces as they are; a store able to increment several
-// counters in one call would bring Issue to two. Verify: one ConsumeCode.
+// Issue takes the resend cooldown and every cap (per client IP when known,
+// per destination, per user) in one batch of counter increments
+// (store.IncrAll), then stores the code: two round trips on a store that
+// implements store.BatchCounters (all of this module's do), five without.
+// Every request counts toward the caps, one the cooldown refuses too.
+// Verify: one ConsumeCode.
 //
 // # Security notes
 //

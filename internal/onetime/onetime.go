@@ -212,8 +212,11 @@ func (is *Issuer) cooldownKey(r Request) string {
 // Issue checks the cooldown and caps, issues a new code replacing any
 // previous one for (Group, Purpose), stores its hash and delivers it.
 //
-// Store round trips on success: one counter for the cooldown, one per cap
-// (three, or two when the IP is unknown), and PutCode.
+// Store round trips on success: two with a store that implements
+// store.BatchCounters (one batch for the cooldown and every cap, then
+// PutCode); otherwise one counter for the cooldown, one per cap and PutCode.
+// Every request counts toward the hourly caps, including one the cooldown
+// refuses: a client that ignores ResendAt spends its own budget.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited (Limit "resend", "user", "destination", "ip").
@@ -225,14 +228,14 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	}
 	now := is.now()
 	coolKey := is.cooldownKey(r)
-	if is.cooldown > 0 {
-		n, reset, err := is.store.Incr(ctx, coolKey, is.cooldown)
-		if err != nil {
-			return Issued{}, fmt.Errorf("counting resend cooldown: %w", err)
-		}
-		if n > 1 {
-			return Issued{}, twofactor.NewRetryError(twofactor.ErrRateLimited, "resend", now, reset)
-		}
+	checks := is.limitChecks(r, coolKey)
+	incrs := make([]store.CounterIncr, len(checks))
+	for i, c := range checks {
+		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
+	}
+	counts, err := store.IncrAll(ctx, is.store, incrs)
+	if err != nil {
+		return Issued{}, fmt.Errorf("counting send limits: %w", err)
 	}
 	// From here on a failure must lift the cooldown again: nothing was sent.
 	undoCooldown := func() {
@@ -240,9 +243,16 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 			_ = is.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
 		}
 	}
-	if err := is.checkCaps(ctx, r, now); err != nil {
-		undoCooldown()
-		return Issued{}, err
+	for i, c := range checks {
+		if counts[i].N <= int64(c.max) {
+			continue
+		}
+		if c.limit != "resend" {
+			// The cooldown counter was taken in this same batch; a request
+			// refused by a cap sends nothing, so it must not start one.
+			undoCooldown()
+		}
+		return Issued{}, twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, counts[i].ResetAt)
 	}
 	code, err := secure.Digits(is.rand, is.length)
 	if err != nil {
@@ -275,31 +285,29 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	return Issued{ExpiresAt: expires, ResendAt: now.Add(is.cooldown)}, nil
 }
 
-func (is *Issuer) checkCaps(ctx context.Context, r Request, now time.Time) error {
-	type capCheck struct {
-		limit, key string
-		max        int
+// limitCheck is one counter Issue takes, with its bound.
+type limitCheck struct {
+	limit, key string
+	window     time.Duration
+	max        int
+}
+
+// limitChecks lists the cooldown (first, when enabled) and the caps.
+func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
+	checks := make([]limitCheck, 0, 4)
+	if is.cooldown > 0 {
+		checks = append(checks, limitCheck{"resend", coolKey, is.cooldown, 1})
 	}
-	checks := make([]capCheck, 0, 3)
 	if r.IP.IsValid() && is.caps.PerIP > 0 {
-		checks = append(checks, capCheck{"ip", "otc:cap:ip:" + is.channel + ":" + r.IP.Unmap().String(), is.caps.PerIP})
+		checks = append(checks, limitCheck{"ip", "otc:cap:ip:" + is.channel + ":" + r.IP.Unmap().String(), is.caps.Window, is.caps.PerIP})
 	}
 	if r.Destination != "" && is.caps.PerDestination > 0 {
-		checks = append(checks, capCheck{"destination", "otc:cap:dest:" + is.channel + ":" + is.destKey(r.Destination), is.caps.PerDestination})
+		checks = append(checks, limitCheck{"destination", "otc:cap:dest:" + is.channel + ":" + is.destKey(r.Destination), is.caps.Window, is.caps.PerDestination})
 	}
 	if r.UserID != "" && is.caps.PerUser > 0 {
-		checks = append(checks, capCheck{"user", "otc:cap:user:" + is.channel + ":" + r.UserID, is.caps.PerUser})
+		checks = append(checks, limitCheck{"user", "otc:cap:user:" + is.channel + ":" + r.UserID, is.caps.Window, is.caps.PerUser})
 	}
-	for _, c := range checks {
-		n, reset, err := is.store.Incr(ctx, c.key, is.caps.Window)
-		if err != nil {
-			return fmt.Errorf("counting %s cap: %w", c.limit, err)
-		}
-		if n > int64(c.max) {
-			return twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, reset)
-		}
-	}
-	return nil
+	return checks
 }
 
 // Verify consumes the code for r (Group, Purpose, Bind) if code matches,

@@ -88,6 +88,7 @@ func RunWith(t *testing.T, newStore Factory, opt Options) {
 	t.Run("Ledger", h.ledger)
 	t.Run("Enrollments", h.enrollments)
 	t.Run("Devices", h.devices)
+	t.Run("BatchCounters", h.batchCounters)
 	t.Run("Races", h.races)
 	t.Run("Sweep", h.sweep)
 	t.Run("CanceledContext", h.canceled)
@@ -343,6 +344,60 @@ func (h *harness) counters(t *testing.T) {
 	n, _, err = s.Incr(ctx, k("other"), time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "counters are independent")
+}
+
+func (h *harness) batchCounters(t *testing.T) {
+	s, clk, k, ctx := h.setup(t)
+	if _, ok := s.(store.BatchCounters); !ok {
+		t.Log("store does not implement store.BatchCounters; IncrAll falls back to Incr")
+	}
+	out, err := store.IncrAll(ctx, s, nil)
+	require.NoError(t, err)
+	assert.Empty(t, out)
+
+	t0 := clk.Now()
+	_, _, err = s.Incr(ctx, k("b"), time.Hour)
+	require.NoError(t, err)
+	out, err = store.IncrAll(ctx, s, []store.CounterIncr{{Key: k("a"), Window: time.Minute}, {Key: k("b"), Window: time.Minute}, {Key: k("a"), Window: time.Minute}})
+	require.NoError(t, err)
+	require.Len(t, out, 3)
+	assert.Equal(t, int64(1), out[0].N)
+	assert.WithinDuration(t, t0.Add(time.Minute), out[0].ResetAt, time.Millisecond)
+	assert.Equal(t, int64(2), out[1].N, "an existing counter keeps counting")
+	assert.WithinDuration(t, t0.Add(time.Hour), out[1].ResetAt, time.Millisecond, "and keeps its window")
+	assert.Equal(t, int64(2), out[2].N, "the same key twice in a batch counts twice")
+
+	clk.Advance(time.Minute)
+	out, err = store.IncrAll(ctx, s, []store.CounterIncr{{Key: k("a"), Window: time.Minute}, {Key: k("b"), Window: time.Minute}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), out[0].N, "a batch restarts an ended window")
+	assert.Equal(t, int64(3), out[1].N)
+	n, _, err := s.Peek(ctx, k("a"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "batch and Peek agree")
+
+	// Racing batches lose no increment.
+	key1, key2 := k("race1"), k("race2")
+	var mu sync.Mutex
+	seen := map[int64]bool{}
+	h.race(t, func() (bool, error) {
+		out, err := store.IncrAll(ctx, s, []store.CounterIncr{{Key: key1, Window: time.Minute}, {Key: key2, Window: time.Minute}})
+		if err != nil {
+			return false, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seen[out[0].N] {
+			return false, fmt.Errorf("count %d returned twice", out[0].N)
+		}
+		seen[out[0].N] = true
+		return true, nil
+	})
+	for _, key := range []string{key1, key2} {
+		n, _, err := s.Peek(ctx, key)
+		require.NoError(t, err)
+		assert.Equal(t, int64(h.opt.Goroutines), n, "lost increments on %s", key)
+	}
 }
 
 func (h *harness) ledger(t *testing.T) {
