@@ -50,10 +50,13 @@
 //     accepted once, and a code older than the newest accepted one is
 //     refused (twofactor.ErrCodeReused), across every app instance sharing
 //     the store. The confirming code of an enrollment is burnt the same way.
-//   - Every step of the skew window is computed and compared in constant
-//     time. Config.Skew widens the window; each step more on each side adds
-//     2 in 10^digits to a guess's chance, so keep it small and rely on the
-//     service's attempt limits.
+//   - Codes are compared in constant time; a wrong code is compared with
+//     every step of the skew window, so timing says no more than the answer.
+//     Config.Skew widens the window; each step more on each side adds 2 in
+//     10^digits to a guess's chance, so keep it small. Sign-in attempts are
+//     limited by the service (per challenge, user and IP); Disable, which
+//     is called outside a challenge, has its own per-user limit
+//     (Config.MaxDisableAttempts).
 //   - Malformed codes are rejected before any store access
 //     (twofactor.ErrInvalidInput). Store and decryption errors are returned,
 //     never read as "no TOTP": the user is not let in.

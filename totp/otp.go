@@ -125,79 +125,79 @@ func truncate(mac []byte) uint32 {
 // counter)). The buffers hold key material and are cleared before return.
 
 func hmacSHA1(key []byte, counter uint64) [sha1.Size]byte {
-	const block, size = sha1.BlockSize, sha1.Size
-	var buf [block + size]byte
+	const block = sha1.BlockSize
+	var buf [block + sha1.Size]byte
 	if len(key) > block {
 		k := sha1.Sum(key)
-		copy(buf[:], k[:])
-	} else {
-		copy(buf[:], key)
+		defer clear(k[:])
+		key = k[:]
 	}
-	var k0 [block]byte
-	copy(k0[:], buf[:block])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x36
+		var b byte
+		if i < len(key) {
+			b = key[i]
+		}
+		buf[i] = b ^ 0x36
 	}
 	binary.BigEndian.PutUint64(buf[block:], counter)
 	inner := sha1.Sum(buf[:block+8])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x5c
+		buf[i] ^= 0x36 ^ 0x5c // K0^ipad becomes K0^opad
 	}
 	copy(buf[block:], inner[:])
 	mac := sha1.Sum(buf[:])
-	clear(k0[:])
 	clear(buf[:])
 	return mac
 }
 
 func hmacSHA256(key []byte, counter uint64) [sha256.Size]byte {
-	const block, size = sha256.BlockSize, sha256.Size
-	var buf [block + size]byte
+	const block = sha256.BlockSize
+	var buf [block + sha256.Size]byte
 	if len(key) > block {
 		k := sha256.Sum256(key)
-		copy(buf[:], k[:])
-	} else {
-		copy(buf[:], key)
+		defer clear(k[:])
+		key = k[:]
 	}
-	var k0 [block]byte
-	copy(k0[:], buf[:block])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x36
+		var b byte
+		if i < len(key) {
+			b = key[i]
+		}
+		buf[i] = b ^ 0x36
 	}
 	binary.BigEndian.PutUint64(buf[block:], counter)
 	inner := sha256.Sum256(buf[:block+8])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x5c
+		buf[i] ^= 0x36 ^ 0x5c // K0^ipad becomes K0^opad
 	}
 	copy(buf[block:], inner[:])
 	mac := sha256.Sum256(buf[:])
-	clear(k0[:])
 	clear(buf[:])
 	return mac
 }
 
 func hmacSHA512(key []byte, counter uint64) [sha512.Size]byte {
-	const block, size = sha512.BlockSize, sha512.Size
-	var buf [block + size]byte
+	const block = sha512.BlockSize
+	var buf [block + sha512.Size]byte
 	if len(key) > block {
 		k := sha512.Sum512(key)
-		copy(buf[:], k[:])
-	} else {
-		copy(buf[:], key)
+		defer clear(k[:])
+		key = k[:]
 	}
-	var k0 [block]byte
-	copy(k0[:], buf[:block])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x36
+		var b byte
+		if i < len(key) {
+			b = key[i]
+		}
+		buf[i] = b ^ 0x36
 	}
 	binary.BigEndian.PutUint64(buf[block:], counter)
 	inner := sha512.Sum512(buf[:block+8])
 	for i := range block {
-		buf[i] = k0[i] ^ 0x5c
+		buf[i] ^= 0x36 ^ 0x5c // K0^ipad becomes K0^opad
 	}
 	copy(buf[block:], inner[:])
 	mac := sha512.Sum512(buf[:])
-	clear(k0[:])
 	clear(buf[:])
 	return mac
 }
