@@ -59,7 +59,9 @@
 //	                                     expiry (ms)
 //
 // An expiry of 0 means never. A code group is one key, so DeleteGroup is one
-// DEL and CountGroup one HGETALL; its TTL follows the latest code it holds.
+// DEL and CountGroup one HGETALL; its TTL follows the latest code it holds
+// (the scripts that change a group reread it to set the TTL, which is cheap
+// for the handful of codes a challenge or a set of backup codes holds).
 // The device index lets ListDevices find a user's devices without scanning;
 // ListDevices skips and removes entries whose device has expired, was
 // deleted, or now belongs to another user.

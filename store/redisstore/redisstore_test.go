@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -610,4 +611,90 @@ func TestPrefixWithGlobCharacters(t *testing.T) {
 	c, err := rdb.Exists(ctx, neighbour.stateKey("k")).Result()
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), c, "the neighbour's key is not swept")
+}
+
+// TestTwoClientsRace races 64 goroutines split over two Stores with their
+// own connection pools, as two app instances would, on one code, one
+// state, one mark and one step: exactly one wins each round.
+func TestTwoClientsRace(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC))
+	a, rdb := newStore(t, clk.Now)
+	other := newClient(t)
+	b, err := New(other, Options{Prefix: a.Prefix(), Now: clk.Now})
+	require.NoError(t, err)
+	require.NotSame(t, rdb, other)
+	ctx := context.Background()
+	exp := clk.Now().Add(time.Minute)
+	race := func(t *testing.T, fn func(s *Store) (bool, error)) int {
+		t.Helper()
+		var wins atomic.Int64
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		errs := make(chan error, 64)
+		for i := range 64 {
+			s := a
+			if i%2 == 1 {
+				s = b
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				ok, err := fn(s)
+				if err != nil {
+					errs <- err
+				}
+				if ok {
+					wins.Add(1)
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		close(errs)
+		for err := range errs {
+			require.NoError(t, err)
+		}
+		return int(wins.Load())
+	}
+	for r := range 25 {
+		g := fmt.Sprintf("race-%d", r)
+		require.NoError(t, a.PutCode(ctx, store.Code{Group: g, Key: "email", Hash: []byte("h"), ExpiresAt: exp, MaxAttempts: 5}))
+		require.NoError(t, b.PutState(ctx, g, []byte("challenge"), exp))
+		assert.Equal(t, 1, race(t, func(s *Store) (bool, error) {
+			st, err := s.ConsumeCode(ctx, g, "email", []byte("h"))
+			return st == store.CodeMatched, err
+		}), "round %d: code consumed once", r)
+		assert.Equal(t, 1, race(t, func(s *Store) (bool, error) {
+			_, err := s.TakeState(ctx, g)
+			if errors.Is(err, store.ErrNotFound) {
+				return false, nil
+			}
+			return err == nil, err
+		}), "round %d: state taken once", r)
+		assert.Equal(t, 1, race(t, func(s *Store) (bool, error) { return s.MarkUsed(ctx, g, exp) }), "round %d: marked once", r)
+		assert.Equal(t, 1, race(t, func(s *Store) (bool, error) { return s.Advance(ctx, g+"-step", 59_000_000, exp) }), "round %d: step accepted once", r)
+	}
+}
+
+// TestIncrEndedWindow checks that a window of zero or less behaves as in
+// store.Memory: the counter starts and has already ended.
+func TestIncrEndedWindow(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2030, 6, 1, 0, 0, 0, 0, time.UTC))
+	s, _ := newStore(t, clk.Now)
+	mem := store.NewMemory(clk.Now)
+	ctx := context.Background()
+	for _, w := range []time.Duration{0, -time.Second} {
+		for range 2 {
+			n, reset, err := s.Incr(ctx, "c", w)
+			require.NoError(t, err)
+			mn, mreset, err := mem.Incr(ctx, "c", w)
+			require.NoError(t, err)
+			assert.Equal(t, mn, n)
+			assert.True(t, mreset.Equal(reset), "window end %v, memory %v", reset, mreset)
+			n, _, err = s.Peek(ctx, "c")
+			require.NoError(t, err)
+			assert.Zero(t, n)
+		}
+	}
 }
