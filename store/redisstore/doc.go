@@ -19,7 +19,10 @@
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors})
 //
 // A *redis.ClusterClient or a *redis.Ring works the same way (any
-// redis.UniversalClient). The Store never closes the client.
+// redis.UniversalClient). The Store never closes the client. Give the
+// client timeouts (ReadTimeout, or ContextTimeoutEnabled so that a
+// request's context bounds each call): when Redis hangs, logins then fail
+// quickly, and closed.
 //
 // Expiry is decided by the Store's clock (Options.Now), never by the Redis
 // server's: every script receives the time in milliseconds from the caller
@@ -72,19 +75,20 @@
 // node whatever the slot layout, and needs no cross-slot transaction. The
 // keys of one user carry the hash tag {u:<user id>} and a code group the tag
 // {g:<group>}, so they stay in one slot each and future scripts over them
-// stay legal on a cluster. A device key carries no tag (GetDevice knows only
-// the id); PutDevice and DeleteDevice therefore write the device and the
-// index in two steps, ordered so that a failure between them never leaves an
-// index entry for a device that was never written. This is why the prefix
-// must not contain braces: a tag in the prefix would send every key to one
-// slot. Sweep scans every master of a cluster (or shard of a ring).
+// stay legal on a cluster; the prefix must not contain braces, because a tag
+// in the prefix would send every key to one slot. A device key carries no
+// tag (GetDevice knows only the id); PutDevice and DeleteDevice therefore
+// write the device and the index in two steps, ordered so that a failure
+// between them never leaves an index entry for a device that was never
+// written. Sweep scans every master of a cluster (or shard of a ring).
 //
 // # Security
 //
 //   - The store holds what the library gives it: keyed hashes of codes
 //     (never a code), encrypted secrets inside enrollment data, challenge
 //     state. Anyone who can read Redis learns user ids, enrolled methods,
-//     device labels and IP bindings, but cannot recover a code or a secret.
+//     device labels and IP bindings, and from pending challenges user names,
+//     email addresses and client IPs, but cannot recover a code or a secret.
 //     Anyone who can write Redis can reset counters or delete codes, so treat
 //     write access to Redis like write access to the user table.
 //   - In production, reach Redis over TLS (redis.Options.TLSConfig) as an
