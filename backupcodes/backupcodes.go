@@ -225,7 +225,8 @@ func (f *Factor) Recovery() bool { return true }
 // spaces, dashes and look-alikes are normalized. The error wraps
 // twofactor.ErrInvalidInput.
 func (f *Factor) CheckAnswer(answer string) error {
-	_, _, err := f.layout.normalize(answer)
+	var buf [2 * MaxCodeLength]byte // room for a recovery code of the longest layout
+	_, _, err := f.layout.appendNormalized(buf[:0], answer)
 	return err
 }
 

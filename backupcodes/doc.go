@@ -72,8 +72,9 @@
 //     guesses per window against a space of 2^60 × the number of codes. A
 //     slow hash per code would add little to that, but would force a scan
 //     of every stored code per attempt (each bcrypt hash is salted, so it
-//     cannot be looked up): about 10^5 times slower with 10 codes (see
-//     BenchmarkVerify), and an easy way to exhaust the server's CPU.
+//     cannot be looked up): with bcrypt at cost 10 and 10 codes, a few
+//     hundred thousand times slower (see BenchmarkVerify), and an easy way
+//     to exhaust the server's CPU.
 //   - Each code works once. Consuming is one atomic store operation, so of
 //     concurrent requests with the same code, on any number of app
 //     instances sharing the store, exactly one succeeds.
