@@ -156,3 +156,34 @@ func TestMigrateCommandHelp(t *testing.T) {
 	run([]string{"help"}, &help, &help)
 	assert.Contains(t, help.String(), "migrate")
 }
+
+// FuzzParseMigrateTarget checks that any --db and --dialect either fail
+// with an error or give a target of a known dialect, without panicking, and
+// that a SQLite target is a plain path.
+func FuzzParseMigrateTarget(f *testing.F) {
+	f.Add("postgres://u:p@h:5432/db?sslmode=disable", "")
+	f.Add("mysql://root@localhost/test", "")
+	f.Add("root:@tcp(127.0.0.1:3306)/test", "mysql")
+	f.Add("file:app.db", "")
+	f.Add("sqlite:///var/lib/app.db", "sqlite")
+	f.Add("mysql://%zz@h/db", "")
+	f.Add("://", "postgres")
+	f.Fuzz(func(t *testing.T, dsn, dialect string) {
+		got, err := parseMigrateTarget(dsn, dialect)
+		if err != nil {
+			return
+		}
+		switch got.dialect {
+		case sqlstore.SQLite:
+			if got.dsn == "" || strings.ContainsAny(got.dsn, "?#") {
+				t.Fatalf("SQLite path %q from %q", got.dsn, dsn)
+			}
+		case sqlstore.Postgres, sqlstore.MySQL:
+			if got.driver == "" || got.dsn == "" {
+				t.Fatalf("target %+v from %q", got, dsn)
+			}
+		default:
+			t.Fatalf("unknown dialect %q from %q, %q", got.dialect, dsn, dialect)
+		}
+	})
+}

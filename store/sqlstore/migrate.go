@@ -256,10 +256,17 @@ func (s *Store) migrateLock(ctx context.Context, conn *sql.Conn) (func(error) er
 			return err
 		}, nil
 	default: // SQLite
+		// Wait for another migrating instance longer than for a statement,
+		// and put the connection's own busy timeout back afterwards.
+		var busy int64
+		if err := conn.QueryRowContext(ctx, `PRAGMA busy_timeout`).Scan(&busy); err != nil {
+			return nil, err
+		}
 		if _, err := conn.ExecContext(ctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, migrateLockTimeout.Milliseconds())); err != nil {
 			return nil, err
 		}
 		if _, err := conn.ExecContext(ctx, `BEGIN IMMEDIATE`); err != nil {
+			discard(conn)
 			return nil, err
 		}
 		return func(merr error) error {
@@ -269,6 +276,9 @@ func (s *Store) migrateLock(ctx context.Context, conn *sql.Conn) (func(error) er
 				end = `ROLLBACK`
 			}
 			_, err := conn.ExecContext(uctx, end)
+			if err == nil {
+				_, err = conn.ExecContext(uctx, fmt.Sprintf(`PRAGMA busy_timeout = %d`, busy))
+			}
 			if err != nil {
 				discard(conn)
 			}
