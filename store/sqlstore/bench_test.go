@@ -102,4 +102,3 @@ func putConsume(ctx context.Context, s *sqlstore.Store, tag string, i int64) err
 	}
 	return err
 }
-
