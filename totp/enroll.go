@@ -136,6 +136,10 @@ const maxPendingID = 64
 // ErrNoPending. Confirmation is single-use: of concurrent confirmations
 // exactly one succeeds. The confirming code's step is recorded in the
 // replay ledger, so it cannot be used again to sign in. Emits EventEnroll.
+//
+// Wrong codes are not limited here: the secret was just shown to the caller,
+// so guessing gains nothing. Guard the page that starts enrollment instead
+// (Service.StepUp with PurposeEnroll when the user already has a factor).
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, pendingID, code string) (twofactor.Enrollment, error) {
 	if err := checkUser(user); err != nil {
 		return twofactor.Enrollment{}, err
