@@ -108,6 +108,11 @@
 //   - Keys are compared byte for byte in every database (PostgreSQL columns
 //     use the "C" collation, MySQL keys are VARBINARY), so two keys that a
 //     collation would call equal never share a record.
+//   - Keys and ids are limited by the database: at most 255 bytes on MySQL
+//     (VARBINARY(255)), and valid UTF-8 without NUL bytes on PostgreSQL
+//     (TEXT). A key outside those limits makes the operation fail with an
+//     error, which the library treats as "deny"; the library's own keys
+//     (hex and base64url ids, host user ids up to 255 bytes) fit.
 //   - The table prefix is validated ([CheckTablePrefix]) because it is part
 //     of the SQL text; everything else is passed as a parameter.
 //   - The SQLite helper sets synchronous=NORMAL: a process crash loses

@@ -39,7 +39,7 @@ func TestConformance(t *testing.T) {
 			case raceEnabled && b.dialect == sqlstore.SQLite:
 				opt.Rounds = 8
 			case raceEnabled:
-				opt.Rounds = 20
+				opt.Rounds = 10
 			}
 			conformance(t, b.open(t), b.dialect, opt)
 		})
