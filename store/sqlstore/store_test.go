@@ -141,3 +141,15 @@ func TestNotMigrated(t *testing.T) {
 	require.Error(t, err)
 	assert.False(t, errors.Is(err, store.ErrNotFound), "a missing table is a failure, not a missing key")
 }
+
+// TestDetectDialect checks that zero Options find the dialect from each
+// supported driver.
+func TestDetectDialect(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			s, err := sqlstore.New(b.open(t), sqlstore.Options{})
+			require.NoError(t, err)
+			assert.Equal(t, b.dialect, s.Dialect())
+		})
+	}
+}
