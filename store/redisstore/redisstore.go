@@ -59,8 +59,9 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Sweeper = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.Sweeper       = (*Store)(nil)
+	_ store.BatchCounters = (*Store)(nil)
 )
 
 // New returns a Store on rdb: a *redis.Client, a *redis.ClusterClient, a

@@ -271,6 +271,10 @@ func TestRoundTrips(t *testing.T) {
 		{"DeleteGroup", 1, func() error { return s.DeleteGroup(ctx, "g") }},
 		{"Incr", 1, func() error { _, _, err := s.Incr(ctx, "c", time.Minute); return err }},
 		{"Peek", 1, func() error { _, _, err := s.Peek(ctx, "c"); return err }},
+		{"IncrBatch", 1, func() error {
+			_, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: "c", Window: time.Minute}, {Key: "c2", Window: time.Hour}, {Key: "c3", Window: time.Hour}})
+			return err
+		}},
 		{"ResetCounter", 1, func() error { return s.ResetCounter(ctx, "c") }},
 		{"MarkUsed", 1, func() error { _, err := s.MarkUsed(ctx, "m", exp); return err }},
 		{"Advance", 1, func() error { _, err := s.Advance(ctx, "a", 7, exp); return err }},
@@ -291,6 +295,25 @@ func TestRoundTrips(t *testing.T) {
 		require.NoError(t, op.call(), op.name)
 		assert.Equal(t, op.want, calls.Load()-before, "%s round trips", op.name)
 	}
+}
+
+// TestIncrBatchLoadsScript: a batch sent before the script is cached on
+// the server (first use, or after SCRIPT FLUSH) loads it and still counts
+// every counter exactly once.
+func TestIncrBatchLoadsScript(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	ctx := context.Background()
+	require.NoError(t, rdb.ScriptFlush(ctx).Err())
+	out, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: "a", Window: time.Minute}, {Key: "b", Window: time.Minute}, {Key: "a", Window: time.Minute}})
+	require.NoError(t, err)
+	require.Len(t, out, 3)
+	assert.Equal(t, []int64{1, 1, 2}, []int64{out[0].N, out[1].N, out[2].N})
+	n, _, err := s.Peek(ctx, "a")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n, "no increment ran twice")
+	_, err = s.IncrBatch(ctx, []store.CounterIncr{{Key: "", Window: time.Minute}})
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }
 
 // TestTTLs checks that every key carries a Redis TTL equal to the time left
