@@ -308,6 +308,13 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 		return Sent{}, err
 	}
 	ev := Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c)}
+	if n, _, err := s.store.Peek(ctx, keyAttempts+ch.ID); err != nil {
+		return Sent{}, fmt.Errorf("twofactor: reading attempts: %w", err)
+	} else if n >= int64(s.limits.MaxAttempts) {
+		ev.Type, ev.Reason = EventSendFailed, ReasonTooManyAttempts
+		s.emit(ctx, ev)
+		return Sent{}, ErrTooManyAttempts
+	}
 	sent, err := sender.Send(ctx, ch, c)
 	if err != nil {
 		ev.Type, ev.Reason = EventSendFailed, reasonOf(err)
@@ -457,9 +464,11 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	if len(counts) > 1 && counts[1].N > int64(s.limits.MaxIPAttempts) {
 		return fail(NewRetryError(ErrRateLimited, "ip", s.now(), counts[1].ResetAt))
 	}
+	// The attempt counter is never reset: it lives as long as the
+	// challenge, so however requests interleave, at most MaxAttempts
+	// answers per challenge reach the factor.
 	n := counts[0].N
 	if n > int64(s.limits.MaxAttempts) {
-		s.end(ctx, ch)
 		return fail(ErrTooManyAttempts)
 	}
 
@@ -472,7 +481,11 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		s.emit(ctx, ev)
 		s.countFailure(ctx, ch, a.Client)
 		if n >= int64(s.limits.MaxAttempts) {
-			s.end(ctx, ch)
+			// The challenge is spent: its codes die now, and the counter
+			// refuses every later answer. The challenge record is left to
+			// expire rather than deleted, so that an answer already in
+			// flight (a double submit) that matched can still complete.
+			s.cleanup(ctx, ch)
 			return nil, ErrTooManyAttempts
 		}
 		return nil, ErrInvalidCode
@@ -524,12 +537,6 @@ func (s *Service) countFailure(ctx context.Context, ch *Challenge, c Client) {
 	}
 }
 
-// end deletes a challenge and everything issued for it.
-func (s *Service) end(ctx context.Context, ch *Challenge) {
-	_ = s.store.DeleteState(ctx, keyChallenge+ch.ID)
-	s.cleanup(ctx, ch)
-}
-
 // cleanup tells factors that keep per-challenge state that it ended.
 func (s *Service) cleanup(ctx context.Context, ch *Challenge) {
 	for _, m := range ch.Methods {
@@ -539,7 +546,6 @@ func (s *Service) cleanup(ctx context.Context, ch *Challenge) {
 			}
 		}
 	}
-	_ = s.store.ResetCounter(ctx, keyAttempts+ch.ID)
 }
 
 // Cancel ends a challenge (the user chose "cancel" and goes back to the

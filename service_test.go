@@ -162,7 +162,58 @@ func TestSixthWrongAnswerIsNotChecked(t *testing.T) {
 	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.Error(t, err, "the right answer after five wrong ones")
 	assert.EqualValues(t, 5, e.app.verifies.Load(), "the sixth answer was checked")
-	assert.Len(t, e.eventsOf(twofactor.EventFailure), 5)
+	fails := e.eventsOf(twofactor.EventFailure)
+	require.Len(t, fails, 6)
+	assert.Equal(t, twofactor.ReasonInvalid, fails[4].Reason)
+	assert.Equal(t, twofactor.ReasonTooManyAttempts, fails[5].Reason, "the refused sixth answer is audited")
+
+	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "a spent challenge sends no new code")
+}
+
+// gateFactor blocks Verify of the right answer until released, to order
+// concurrent requests deterministically.
+type gateFactor struct {
+	*codeFactor
+	entered, release chan struct{}
+}
+
+func (g gateFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if answer == g.static {
+		g.entered <- struct{}{}
+		<-g.release
+	}
+	return g.codeFactor.Verify(ctx, ch, answer)
+}
+
+// A right answer already being checked completes even when wrong answers
+// sent meanwhile spend the challenge, and the answers checked never exceed
+// MaxAttempts however they interleave.
+func TestAnswerInFlightSurvivesExhaustion(t *testing.T) {
+	g := gateFactor{entered: make(chan struct{}), release: make(chan struct{})}
+	e := newEnv(t, func(c *twofactor.Config) {
+		g.codeFactor = &codeFactor{method: "gate", static: "777777", enrolled: map[string]bool{"alice": true}}
+		c.Factors = append(c.Factors, g)
+	})
+	ch := e.begin()
+	done := make(chan error)
+	go func() {
+		_, err := e.verify(ch, "gate", "777777")
+		done <- err
+	}()
+	<-g.entered // attempt 1 is inside the factor
+	for i := 2; i <= 6; i++ {
+		_, err := e.verify(ch, "gate", "000000")
+		require.Error(t, err, "wrong answer %d", i)
+		if i >= 5 {
+			require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "answer %d", i)
+		}
+	}
+	close(g.release)
+	require.NoError(t, <-done, "the right answer in flight was lost to the exhaustion")
+	assert.EqualValues(t, 5, g.verifies.Load(), "answers checked by the factor")
+	_, err := e.verify(ch, "gate", "777777")
+	require.Error(t, err, "the challenge is finished")
 }
 
 func TestAttemptsLimitUnderRace(t *testing.T) {

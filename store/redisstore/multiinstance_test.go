@@ -1,0 +1,34 @@
+package redisstore
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/flowtest"
+)
+
+// TestMultiInstance: two app instances, each with its own client (its own
+// connection pool) on the same Redis, race 64 goroutines on one email
+// code, one TOTP step and one backup code, 100 rounds: exactly one success
+// each time.
+func TestMultiInstance(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-instance race: long")
+	}
+	clock := flowtest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	key, err := twofactor.GenerateKey("mi")
+	require.NoError(t, err)
+	keys, err := twofactor.NewKeyring(key)
+	require.NoError(t, err)
+	sa, _ := newStore(t, clock.Now)
+	rdbB := newClient(t)
+	sb, err := New(rdbB, Options{Prefix: sa.Prefix(), Now: clock.Now})
+	require.NoError(t, err)
+	mail := &flowtest.Mailbox{}
+	a := flowtest.NewInstance(t, sa, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
+	b := flowtest.NewInstance(t, sb, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
+	flowtest.MultiInstance(t, a, b, clock, 100, 64)
+}
