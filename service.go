@@ -159,7 +159,7 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if err := user.check(); err != nil {
 		return nil, err
 	}
-	if err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
+	if _, err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
 		return nil, err
 	}
 	ip := ipString(c)
@@ -209,11 +209,7 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 		ExpiresAt: now.Add(s.limits.ChallengeTTL),
 		IP:        ip,
 	}
-	blob, err := json.Marshal(ch)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.store.PutState(ctx, keyChallenge+id, blob, ch.ExpiresAt); err != nil {
+	if err := s.save(ctx, ch, false); err != nil {
 		return nil, fmt.Errorf("twofactor: storing challenge: %w", err)
 	}
 	s.emit(ctx, Event{Type: EventBegin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip,
@@ -244,26 +240,61 @@ func (s *Service) Challenge(ctx context.Context, challengeID string) (*Challenge
 	return s.load(ctx, challengeID)
 }
 
-// load reads a challenge. A malformed id costs no store access.
+// storedChallenge is a challenge as kept in the store.
+type storedChallenge struct {
+	*Challenge
+	// Spent is set when the challenge used up its attempts: it can no
+	// longer be answered or sent codes, but is kept until it expires so
+	// that an answer already being checked can still complete it.
+	Spent bool `json:"spent,omitempty"`
+}
+
+func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
+	blob, err := json.Marshal(storedChallenge{Challenge: ch, Spent: spent})
+	if err != nil {
+		return err
+	}
+	return s.store.PutState(ctx, keyChallenge+ch.ID, blob, ch.ExpiresAt)
+}
+
+func decodeChallenge(blob []byte) (*Challenge, bool, error) {
+	sc := storedChallenge{Challenge: new(Challenge)}
+	if err := json.Unmarshal(blob, &sc); err != nil {
+		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
+	}
+	return sc.Challenge, sc.Spent, nil
+}
+
+// load reads a live challenge. A malformed id costs no store access; a
+// spent one answers ErrTooManyAttempts.
 func (s *Service) load(ctx context.Context, challengeID string) (*Challenge, error) {
+	ch, spent, err := s.read(ctx, challengeID)
+	if err == nil && spent {
+		return nil, ErrTooManyAttempts
+	}
+	return ch, err
+}
+
+// read reads a challenge and whether it is spent.
+func (s *Service) read(ctx context.Context, challengeID string) (*Challenge, bool, error) {
 	if err := ParseChallengeID(challengeID); err != nil {
-		return nil, ErrChallengeNotFound
+		return nil, false, ErrChallengeNotFound
 	}
 	blob, err := s.store.GetState(ctx, keyChallenge+challengeID)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrChallengeNotFound
+		return nil, false, ErrChallengeNotFound
 	}
 	if err != nil {
-		return nil, fmt.Errorf("twofactor: loading challenge: %w", err)
+		return nil, false, fmt.Errorf("twofactor: loading challenge: %w", err)
 	}
-	ch := new(Challenge)
-	if err := json.Unmarshal(blob, ch); err != nil {
-		return nil, fmt.Errorf("twofactor: decoding challenge: %w", err)
+	ch, spent, err := decodeChallenge(blob)
+	if err != nil {
+		return nil, false, err
 	}
 	if ch.ID != challengeID || !s.now().Before(ch.ExpiresAt) {
-		return nil, ErrChallengeNotFound
+		return nil, false, ErrChallengeNotFound
 	}
-	return ch, nil
+	return ch, spent, nil
 }
 
 // method resolves m against the challenge and the configuration.
@@ -275,17 +306,18 @@ func (s *Service) method(ch *Challenge, m Method) (Factor, error) {
 	return f, nil
 }
 
-// checkLocked returns a *RetryError when the user reached the failure limit.
-func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID string, p Purpose) error {
+// checkLocked returns a *RetryError when the user reached the failure
+// limit, and otherwise the user's current failure count.
+func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID string, p Purpose) (int64, error) {
 	n, reset, err := s.store.Peek(ctx, keyUserFail+userID)
 	if err != nil {
-		return fmt.Errorf("twofactor: reading lockout counter: %w", err)
+		return 0, fmt.Errorf("twofactor: reading lockout counter: %w", err)
 	}
 	if n >= int64(s.limits.MaxUserFailures) {
 		s.emit(ctx, Event{Type: EventFailure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), Reason: ReasonLocked})
-		return NewRetryError(ErrLocked, "user", s.now(), reset)
+		return n, NewRetryError(ErrLocked, "user", s.now(), reset)
 	}
-	return nil
+	return n, nil
 }
 
 // Send issues and delivers a code for method m (email, SMS) on the
@@ -304,17 +336,10 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 	if !ok {
 		return Sent{}, fmt.Errorf("%w: %s has no send step", ErrMethodNotAllowed, m)
 	}
-	if err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
+	if _, err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
 		return Sent{}, err
 	}
 	ev := Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c)}
-	if n, _, err := s.store.Peek(ctx, keyAttempts+ch.ID); err != nil {
-		return Sent{}, fmt.Errorf("twofactor: reading attempts: %w", err)
-	} else if n >= int64(s.limits.MaxAttempts) {
-		ev.Type, ev.Reason = EventSendFailed, ReasonTooManyAttempts
-		s.emit(ctx, ev)
-		return Sent{}, ErrTooManyAttempts
-	}
 	sent, err := sender.Send(ctx, ch, c)
 	if err != nil {
 		ev.Type, ev.Reason = EventSendFailed, reasonOf(err)
@@ -427,7 +452,7 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 			}
 		}
 	}
-	ch, err := s.load(ctx, a.ChallengeID)
+	ch, spent, err := s.read(ctx, a.ChallengeID)
 	if err != nil {
 		return nil, err
 	}
@@ -443,6 +468,9 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		s.emit(ctx, ev)
 		return nil, err
 	}
+	if spent {
+		return fail(ErrTooManyAttempts)
+	}
 	f, err := s.method(ch, a.Method)
 	if err != nil {
 		return fail(err)
@@ -450,7 +478,8 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 
 	// Limits before any factor work: the lockout is read, then the
 	// challenge's attempt and the client IP's are counted in one batch.
-	if err := s.checkLocked(ctx, ch.User.ID, a.Client, ch.ID, ch.Purpose); err != nil {
+	failures, err := s.checkLocked(ctx, ch.User.ID, a.Client, ch.ID, ch.Purpose)
+	if err != nil {
 		return nil, err
 	}
 	incrs := []store.CounterIncr{{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(s.now())}}
@@ -482,9 +511,12 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		s.countFailure(ctx, ch, a.Client)
 		if n >= int64(s.limits.MaxAttempts) {
 			// The challenge is spent: its codes die now, and the counter
-			// refuses every later answer. The challenge record is left to
-			// expire rather than deleted, so that an answer already in
-			// flight (a double submit) that matched can still complete.
+			// refuses every later answer. The record is marked spent, not
+			// deleted, so that an answer already in flight (a double
+			// submit) that matched can still complete it.
+			if err := s.save(ctx, ch, true); err != nil {
+				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: "mark_spent_failed"})
+			}
 			s.cleanup(ctx, ch)
 			return nil, ErrTooManyAttempts
 		}
@@ -499,8 +531,10 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		return fail(fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
 	s.cleanup(ctx, ch)
-	if err := s.store.ResetCounter(ctx, keyUserFail+ch.User.ID); err != nil {
-		s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, Reason: "reset_failures: " + err.Error()})
+	if failures > 0 {
+		if err := s.store.ResetCounter(ctx, keyUserFail+ch.User.ID); err != nil {
+			s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, Reason: "reset_failures: " + err.Error()})
+		}
 	}
 	now := s.now()
 	res := &Result{
@@ -562,9 +596,9 @@ func (s *Service) Cancel(ctx context.Context, challengeID string) error {
 	if err != nil {
 		return fmt.Errorf("twofactor: cancelling challenge: %w", err)
 	}
-	ch := new(Challenge)
-	if err := json.Unmarshal(blob, ch); err != nil {
-		return fmt.Errorf("twofactor: decoding challenge: %w", err)
+	ch, _, err := decodeChallenge(blob)
+	if err != nil {
+		return err
 	}
 	s.cleanup(ctx, ch)
 	s.emit(ctx, Event{Type: EventCancel, UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose})

@@ -1,0 +1,241 @@
+package flowtest
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Parallelisms are the goroutine counts the login benchmarks run at.
+var Parallelisms = []int{1, 8, 64}
+
+// BenchLogin measures complete login flows (Begin, Send an email code,
+// Verify it) on st, with n goroutines for each n in Parallelisms. raw is one
+// round trip of the bare server through the same pool (SELECT 1, PING); it
+// runs in the same benchmark, after the flows, as many times as the flows
+// made round trips, so the two figures come from one run on one machine.
+//
+// Metrics: flows/s; roundtrips/flow (store calls per flow, a batch of
+// counters counting as one); raw-ops/s; and limit-fraction, the flows/s
+// reached divided by the flows/s the raw round-trip rate would allow
+// (raw-ops/s / roundtrips/flow). 1.0 would mean the library adds nothing to
+// the store's own cost.
+func BenchLogin(b *testing.B, st store.Store, raw func(context.Context) error) {
+	for _, par := range Parallelisms {
+		b.Run(fmt.Sprintf("goroutines=%d", par), func(b *testing.B) {
+			benchLogin(b, st, raw, par)
+		})
+	}
+}
+
+func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int) {
+	ctx := context.Background()
+	cs := &Counting{Store: st}
+	key, err := twofactor.GenerateKey("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys, _ := twofactor.NewKeyring(key)
+	mail := &Mailbox{}
+	events := &twofactor.Events{Discard: true}
+	email, err := emailcode.New(emailcode.Config{Store: cs, Keys: keys, Sender: mail, Events: events,
+		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc, err := twofactor.New(twofactor.Config{Store: cs, Keys: keys, Factors: []twofactor.Factor{email},
+		Limits: twofactor.Limits{MaxIPAttempts: 1 << 30}, Events: events})
+	if err != nil {
+		b.Fatal(err)
+	}
+	run := fmt.Sprintf("%d", time.Now().UnixNano())
+	flow := func(g int) error {
+		user := twofactor.User{ID: "bench-" + run + "-" + fmt.Sprint(g), Email: fmt.Sprintf("b%s-%d@example.com", run, g)}
+		begun, err := svc.Begin(ctx, user, client)
+		if err != nil {
+			return err
+		}
+		if _, err := svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client); err != nil {
+			return err
+		}
+		code, err := mail.Code(user.Email)
+		if err != nil {
+			return err
+		}
+		_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: code, UserID: user.ID, Client: client})
+		return err
+	}
+	cs.Calls.Store(0)
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	if err := spread(b.N, par, flow); err != nil {
+		b.Fatal(err)
+	}
+	elapsed := time.Since(start)
+	b.StopTimer()
+	trips := float64(cs.Calls.Load()) / float64(b.N)
+	flowsPerSec := float64(b.N) / elapsed.Seconds()
+
+	rawN := int(float64(b.N)*trips + 0.5)
+	rawStart := time.Now()
+	if err := spread(rawN, par, func(int) error { return raw(ctx) }); err != nil {
+		b.Fatal(err)
+	}
+	rawPerSec := float64(rawN) / time.Since(rawStart).Seconds()
+	b.ReportMetric(flowsPerSec, "flows/s")
+	b.ReportMetric(trips, "roundtrips/flow")
+	b.ReportMetric(rawPerSec, "raw-ops/s")
+	b.ReportMetric(flowsPerSec/(rawPerSec/trips), "limit-fraction")
+}
+
+// spread runs fn n times from par goroutines; fn gets the goroutine number.
+func spread(n, par int, fn func(g int) error) error {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var once sync.Once
+	var first error
+	for g := 0; g < par; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for next.Add(1) <= int64(n) {
+				if err := fn(g); err != nil {
+					once.Do(func() { first = err })
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+// Counting wraps a store and counts its calls: each is one round trip to a
+// server store. A batch of counters (store.BatchCounters) counts as one
+// when the wrapped store supports batches.
+type Counting struct {
+	store.Store
+	Calls atomic.Int64
+}
+
+func (c *Counting) hit() { c.Calls.Add(1) }
+
+// IncrBatch implements store.BatchCounters.
+func (c *Counting) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]store.CounterValue, error) {
+	if b, ok := c.Store.(store.BatchCounters); ok {
+		c.hit()
+		return b.IncrBatch(ctx, incrs)
+	}
+	return store.IncrAll(ctx, countingCounters{c}, incrs)
+}
+
+type countingCounters struct{ c *Counting }
+
+func (cc countingCounters) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
+	return cc.c.Incr(ctx, k, w)
+}
+func (cc countingCounters) Peek(ctx context.Context, k string) (int64, time.Time, error) {
+	return cc.c.Peek(ctx, k)
+}
+func (cc countingCounters) ResetCounter(ctx context.Context, k string) error {
+	return cc.c.ResetCounter(ctx, k)
+}
+
+// The methods below count and forward.
+
+func (c *Counting) PutState(ctx context.Context, k string, v []byte, e time.Time) error {
+	c.hit()
+	return c.Store.PutState(ctx, k, v, e)
+}
+func (c *Counting) GetState(ctx context.Context, k string) ([]byte, error) {
+	c.hit()
+	return c.Store.GetState(ctx, k)
+}
+func (c *Counting) TakeState(ctx context.Context, k string) ([]byte, error) {
+	c.hit()
+	return c.Store.TakeState(ctx, k)
+}
+func (c *Counting) DeleteState(ctx context.Context, k string) error {
+	c.hit()
+	return c.Store.DeleteState(ctx, k)
+}
+func (c *Counting) PutCode(ctx context.Context, code store.Code) error {
+	c.hit()
+	return c.Store.PutCode(ctx, code)
+}
+func (c *Counting) ConsumeCode(ctx context.Context, g, k string, h []byte) (store.CodeStatus, error) {
+	c.hit()
+	return c.Store.ConsumeCode(ctx, g, k, h)
+}
+func (c *Counting) DeleteCode(ctx context.Context, g, k string) error {
+	c.hit()
+	return c.Store.DeleteCode(ctx, g, k)
+}
+func (c *Counting) DeleteGroup(ctx context.Context, g string) error {
+	c.hit()
+	return c.Store.DeleteGroup(ctx, g)
+}
+func (c *Counting) CountGroup(ctx context.Context, g string) (int, error) {
+	c.hit()
+	return c.Store.CountGroup(ctx, g)
+}
+func (c *Counting) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
+	c.hit()
+	return c.Store.Incr(ctx, k, w)
+}
+func (c *Counting) Peek(ctx context.Context, k string) (int64, time.Time, error) {
+	c.hit()
+	return c.Store.Peek(ctx, k)
+}
+func (c *Counting) ResetCounter(ctx context.Context, k string) error {
+	c.hit()
+	return c.Store.ResetCounter(ctx, k)
+}
+func (c *Counting) MarkUsed(ctx context.Context, k string, e time.Time) (bool, error) {
+	c.hit()
+	return c.Store.MarkUsed(ctx, k, e)
+}
+func (c *Counting) Advance(ctx context.Context, k string, v int64, e time.Time) (bool, error) {
+	c.hit()
+	return c.Store.Advance(ctx, k, v, e)
+}
+func (c *Counting) PutEnrollment(ctx context.Context, e store.EnrollmentRecord) error {
+	c.hit()
+	return c.Store.PutEnrollment(ctx, e)
+}
+func (c *Counting) GetEnrollment(ctx context.Context, u, id string) (store.EnrollmentRecord, error) {
+	c.hit()
+	return c.Store.GetEnrollment(ctx, u, id)
+}
+func (c *Counting) ListEnrollments(ctx context.Context, u string) ([]store.EnrollmentRecord, error) {
+	c.hit()
+	return c.Store.ListEnrollments(ctx, u)
+}
+func (c *Counting) DeleteEnrollment(ctx context.Context, u, id string) error {
+	c.hit()
+	return c.Store.DeleteEnrollment(ctx, u, id)
+}
+func (c *Counting) PutDevice(ctx context.Context, d store.Device) error {
+	c.hit()
+	return c.Store.PutDevice(ctx, d)
+}
+func (c *Counting) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	c.hit()
+	return c.Store.GetDevice(ctx, id)
+}
+func (c *Counting) ListDevices(ctx context.Context, u string) ([]store.Device, error) {
+	c.hit()
+	return c.Store.ListDevices(ctx, u)
+}
+func (c *Counting) DeleteDevice(ctx context.Context, id string) error {
+	c.hit()
+	return c.Store.DeleteDevice(ctx, id)
+}

@@ -1,0 +1,16 @@
+package redisstore
+
+import (
+	"context"
+	"testing"
+
+	"github.com/twofactorkit/twofactor/internal/flowtest"
+)
+
+// BenchmarkLoginFlow: complete logins (Begin, Send an email code, Verify)
+// per second on Redis at 1, 8 and 64 goroutines, against PING through the
+// same client in the same run.
+func BenchmarkLoginFlow(b *testing.B) {
+	s, rdb := newStore(b, nil)
+	flowtest.BenchLogin(b, s, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+}
