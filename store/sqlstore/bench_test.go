@@ -70,6 +70,11 @@ func BenchmarkStore(b *testing.B) {
 						_, _, err := s.Incr(ctx, tag+"incr:"+strconv.FormatInt(i%64, 10), time.Minute)
 						return err
 					}},
+					{"IncrBatch2", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						_, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: tag + "ip:" + k, Window: time.Minute}, {Key: tag + "att:" + k, Window: time.Minute}})
+						return err
+					}},
 					{"PutTakeState", func(i int64) error {
 						k := tag + "st:" + strconv.FormatInt(i, 10)
 						if err := s.PutState(ctx, k, []byte("challenge-json"), time.Now().Add(time.Minute)); err != nil {

@@ -83,6 +83,9 @@
 //     attempt before committing. A failed commit is an error.
 //   - Incr is one INSERT ... ON CONFLICT DO UPDATE (ON DUPLICATE KEY UPDATE
 //     on MySQL) that also restarts an ended window.
+//   - IncrBatch ([store.BatchCounters]) increments several counters with
+//     one multi-row upsert, rows in sorted key order so that concurrent
+//     batches cannot deadlock each other.
 //   - MarkUsed and Advance are conditional upserts that replace a mark only
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends

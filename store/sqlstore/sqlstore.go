@@ -249,3 +249,5 @@ func (s *Store) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error
 		return tx.Commit()
 	})
 }
+
+func timeMicro(n int64) time.Time { return time.UnixMicro(n).UTC() }
