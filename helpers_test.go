@@ -30,7 +30,6 @@ type codeFactor struct {
 	code     string          // code issued by Send
 	ttl      time.Duration
 	now      func() time.Time
-	recovery bool
 
 	verifies atomic.Int64 // Verify calls
 	mu       sync.Mutex

@@ -131,7 +131,7 @@ func TestExpiredChallenge(t *testing.T) {
 	assert.Zero(t, e.app.verifies.Load(), "an expired challenge reached the factor")
 }
 
-// expiringStates keeps challenges forever, to prove the service checks
+// foreverStates keeps challenges forever, to prove the service checks
 // expiry itself and does not rely on the store alone.
 type foreverStates struct{ twofactor.Store }
 
@@ -140,8 +140,7 @@ func (f foreverStates) PutState(ctx context.Context, k string, v []byte, _ time.
 }
 
 func TestExpiredChallengeInLaxStore(t *testing.T) {
-	var e *env
-	e = newEnv(t, func(c *twofactor.Config) { c.Store = foreverStates{c.Store} })
+	e := newEnv(t, func(c *twofactor.Config) { c.Store = foreverStates{c.Store} })
 	ch := e.begin()
 	e.clock.Advance(twofactor.DefaultChallengeTTL)
 	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
