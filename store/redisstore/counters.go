@@ -63,27 +63,26 @@ func (s *Store) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]sto
 	}
 	t := s.now()
 	now := t.UnixMilli()
-	run := func() ([]*redis.Cmd, error) {
-		pipe := s.rdb.Pipeline()
-		cmds := make([]*redis.Cmd, len(incrs))
-		for i, in := range incrs {
-			end := t.Add(in.Window).UnixMilli()
-			cmds[i] = incr.EvalSha(ctx, pipe, []string{s.counterKey(in.Key)}, now, end, max(end-now+s.grace, 1))
-		}
-		_, err := pipe.Exec(ctx)
-		return cmds, err
+	args := func(in store.CounterIncr) []any {
+		end := t.Add(in.Window).UnixMilli()
+		return []any{now, end, max(end-now+s.grace, 1)}
 	}
-	cmds, err := run()
-	if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-		// First use on this server (or after SCRIPT FLUSH): load and retry.
-		// Nothing ran: every command of the batch failed the same way.
-		if lerr := incr.Load(ctx, s.rdb).Err(); lerr != nil {
-			return nil, wrap("incr batch: loading script", lerr)
-		}
-		cmds, err = run()
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.Cmd, len(incrs))
+	for i, in := range incrs {
+		cmds[i] = incr.EvalSha(ctx, pipe, []string{s.counterKey(in.Key)}, args(in)...)
 	}
-	if err != nil {
+	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
 		return nil, wrap("incr batch", err)
+	}
+	// A command refused with NOSCRIPT did not run: its node had not cached
+	// the script yet (first use, SCRIPT FLUSH, or on a cluster one node of
+	// several). Run those again, alone, with the EVAL fallback; the others
+	// ran and must not run twice.
+	for i, c := range cmds {
+		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			cmds[i] = incr.Run(ctx, s.rdb, []string{s.counterKey(incrs[i].Key)}, args(incrs[i])...)
+		}
 	}
 	out := make([]store.CounterValue, len(cmds))
 	for i, c := range cmds {
