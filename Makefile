@@ -1,7 +1,7 @@
 # make test: everything CI runs. make check: formatting and static analysis only.
 STATICCHECK_VERSION ?= v0.8.2
 GO ?= go
-TEST_FLAGS ?= -race -timeout 20m
+TEST_FLAGS ?= -race -count=1 -timeout 20m
 
 .PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example
 
