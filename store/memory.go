@@ -31,6 +31,7 @@ var (
 	_ Store         = (*Memory)(nil)
 	_ Sweeper       = (*Memory)(nil)
 	_ BatchCounters = (*Memory)(nil)
+	_ DeviceToucher = (*Memory)(nil)
 )
 
 // NewMemory returns an empty memory store using the clock now (nil means
@@ -426,6 +427,20 @@ func (m *Memory) ListDevices(ctx context.Context, userID string) ([]Device, erro
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// TouchDevice implements DeviceToucher.
+func (m *Memory) TouchDevice(ctx context.Context, id string, seen time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	if d, ok := m.devices[id]; ok {
+		d.LastSeenAt = seen
+		m.devices[id] = d
+	}
+	return nil
 }
 
 // DeleteDevice implements Devices.

@@ -249,3 +249,13 @@ func IncrAll(ctx context.Context, c Counters, incrs []CounterIncr) ([]CounterVal
 	}
 	return out, nil
 }
+
+// DeviceToucher is implemented by stores that can update a trusted
+// device's last-seen time without rewriting the record. Unlike PutDevice it
+// never creates one, so it cannot bring back a device that a concurrent
+// revocation deleted.
+type DeviceToucher interface {
+	// TouchDevice sets LastSeenAt of record id if it exists. A missing
+	// record is not an error.
+	TouchDevice(ctx context.Context, id string, seen time.Time) error
+}

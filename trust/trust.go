@@ -1,7 +1,6 @@
 package trust
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -130,16 +129,12 @@ func (h ProxyHeader) String() string {
 // implements it.
 type Devices = store.Devices
 
-// DeviceToucher is an optional ability of a Devices store: updating the
-// last-seen time of an existing record without ever creating one. When the
-// store has it, the Manager uses it; otherwise it rewrites the record with
-// PutDevice, which can bring back a record deleted by a concurrent
-// revocation (see the package documentation).
-type DeviceToucher interface {
-	// TouchDevice sets LastSeenAt of the record id, if it exists. A missing
-	// record is not an error and nothing is created.
-	TouchDevice(ctx context.Context, id string, seen time.Time) error
-}
+// DeviceToucher is the optional store ability the Manager uses to record
+// that a device was seen without rewriting its record; when the store lacks
+// it, the Manager rewrites the record with PutDevice, which can bring back a
+// record deleted by a concurrent revocation (see the package documentation).
+// Every store of this module has it.
+type DeviceToucher = store.DeviceToucher
 
 // Config configures a Manager. Zero fields take the documented defaults;
 // New validates the whole once.

@@ -132,6 +132,39 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	return nil
 }
 
+// TouchDevice implements store.DeviceToucher: a GET, then a SET with XX
+// and KEEPTTL, which writes only if the record still exists and never
+// creates one.
+func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := checkID("device id", id); err != nil {
+		return err
+	}
+	b, err := s.rdb.Get(ctx, s.deviceKey(id)).Bytes()
+	if isNil(err) {
+		return nil
+	}
+	if err != nil {
+		return wrap("touch device", err)
+	}
+	d, _, ok := parseDevice(b)
+	if !ok || d.ID != id {
+		return malformed("touch device")
+	}
+	d.LastSeenAt = seen
+	v, err := encodeDevice(d)
+	if err != nil {
+		return invalid("device cannot be encoded: %v", err)
+	}
+	err = s.rdb.SetArgs(ctx, s.deviceKey(id), v, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
+	if err != nil && !isNil(err) {
+		return wrap("touch device", err)
+	}
+	return nil
+}
+
 // GetDevice implements store.Devices with one GET.
 func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
 	if err := ctxErr(ctx); err != nil {

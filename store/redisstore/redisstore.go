@@ -62,6 +62,7 @@ var (
 	_ store.Store         = (*Store)(nil)
 	_ store.Sweeper       = (*Store)(nil)
 	_ store.BatchCounters = (*Store)(nil)
+	_ store.DeviceToucher = (*Store)(nil)
 )
 
 // New returns a Store on rdb: a *redis.Client, a *redis.ClusterClient, a

@@ -325,6 +325,15 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	})
 }
 
+// TouchDevice implements store.DeviceToucher with one UPDATE, which never
+// creates a row.
+func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) error {
+	return s.do(ctx, "touch device", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.touchDevice, dbTime(seen), id)
+		return err
+	})
+}
+
 // GetDevice implements store.Devices.
 func (s *Store) GetDevice(ctx context.Context, id string) (store.Device, error) {
 	d := store.Device{ID: id}

@@ -19,7 +19,7 @@ type queries struct {
 
 	putEnrollment, getEnrollment, listEnrollments, deleteEnrollment string
 
-	putDevice, getDevice, listDevices, deleteDevice string
+	putDevice, getDevice, listDevices, deleteDevice, touchDevice string
 
 	sweep []string
 }
@@ -61,6 +61,7 @@ func buildQueries(d Dialect, prefix string) queries {
 	q.getDevice = f(`SELECT user_id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)`)
 	q.listDevices = f(`SELECT id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
 	q.deleteDevice = f(`DELETE FROM {devices} WHERE id = ?`)
+	q.touchDevice = f(`UPDATE {devices} SET last_seen_at = ? WHERE id = ?`)
 	for _, t := range tables {
 		if t.expiry != "" {
 			q.sweep = append(q.sweep, f(`DELETE FROM {`+t.name+`} WHERE `+t.expiry+` <= ?`))

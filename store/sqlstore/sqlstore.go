@@ -57,8 +57,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store   = (*Store)(nil)
-	_ store.Sweeper = (*Store)(nil)
+	_ store.Store         = (*Store)(nil)
+	_ store.Sweeper       = (*Store)(nil)
+	_ store.DeviceToucher = (*Store)(nil)
+	_ store.BatchCounters = (*Store)(nil)
 )
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)

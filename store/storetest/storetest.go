@@ -549,9 +549,24 @@ func (h *harness) devices(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1, "expired devices are not listed")
 
+	if tch, ok := s.(store.DeviceToucher); ok {
+		seen := clk.Now().Add(time.Minute)
+		require.NoError(t, tch.TouchDevice(ctx, d1.ID, seen))
+		got, err := s.GetDevice(ctx, d1.ID)
+		require.NoError(t, err)
+		d1.LastSeenAt = seen
+		assertDevice(t, d1, got)
+	}
+
 	require.NoError(t, s.DeleteDevice(ctx, d1.ID))
 	_, err = s.GetDevice(ctx, d1.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
+
+	if tch, ok := s.(store.DeviceToucher); ok {
+		require.NoError(t, tch.TouchDevice(ctx, d1.ID, clk.Now()), "touching a missing device is not an error")
+		_, err = s.GetDevice(ctx, d1.ID)
+		require.ErrorIs(t, err, store.ErrNotFound, "TouchDevice brought back a deleted device")
+	}
 }
 
 func assertDevice(t *testing.T, want, got store.Device) {
