@@ -253,7 +253,7 @@ func (f *Factor) send(ctx context.Context, req onetime.Request, addr string, u t
 		return f.sender.Send(ctx, m)
 	})
 	if err != nil {
-		return twofactor.Sent{}, wrap(err)
+		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
 	return twofactor.Sent{Destination: Mask(addr), ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
 }
@@ -263,22 +263,10 @@ func minutesLeft(expires, now time.Time) int {
 	return int((d + time.Minute - 1) / time.Minute)
 }
 
-// wrap prefixes errors that are not already user-facing sentinels.
-func wrap(err error) error {
-	var re *twofactor.RetryError
-	if errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired {
-		return err
-	}
-	return fmt.Errorf("emailcode: %w", err)
-}
-
 // CheckAnswer rejects an answer that is not CodeLength digits (spaces and
 // hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
-func (f *Factor) CheckAnswer(answer string) error {
-	_, err := onetime.Normalize("emailcode", answer, f.issuer.CodeLength())
-	return err
-}
+func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
 
 // Verify consumes the challenge's code if answer matches, in one store
 // round trip. A wrong, unknown or exhausted code returns
@@ -286,29 +274,15 @@ func (f *Factor) CheckAnswer(answer string) error {
 // matches ErrInvalidCode and prints the same). Other errors are store
 // failures.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if ch == nil {
-		return twofactor.Verified{}, fmt.Errorf("emailcode: nil challenge: %w", twofactor.ErrInvalidInput)
-	}
-	code, err := onetime.Normalize("emailcode", answer, f.issuer.CodeLength())
-	if err != nil {
-		return twofactor.Verified{}, twofactor.ErrInvalidCode
-	}
-	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}
-	if err := f.issuer.Verify(ctx, req, code); err != nil {
-		return twofactor.Verified{}, wrap(err)
+	if err := f.issuer.VerifyChallenge(ctx, ch, answer); err != nil {
+		return twofactor.Verified{}, err
 	}
 	return twofactor.Verified{EnrollmentID: EnrollmentID}, nil
 }
 
 // Cancel deletes every code issued for the challenge.
 func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
-	if ch == nil {
-		return nil
-	}
-	if err := f.issuer.Cancel(ctx, ch.ID); err != nil {
-		return fmt.Errorf("emailcode: deleting codes: %w", err)
-	}
-	return nil
+	return f.issuer.CancelChallenge(ctx, ch)
 }
 
 // SendVerification mails a code that proves the user owns user.Email (for
@@ -357,7 +331,7 @@ func (f *Factor) ConfirmVerification(ctx context.Context, user twofactor.User, a
 	if err := f.issuer.Verify(ctx, req, code); err != nil {
 		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
 		f.events.Emit(ctx, ev)
-		return wrap(err)
+		return f.issuer.Wrap(err)
 	}
 	ev.Type = twofactor.EventEnroll
 	f.events.Emit(ctx, ev)

@@ -12,10 +12,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/onetime"
 )
 
 // A Message is one SMS to deliver.
@@ -258,64 +258,25 @@ type Outbox struct {
 	// means 100.
 	Max int
 
-	mu   sync.Mutex
-	msgs []Message
-	fail error // see FailWith
+	box onetime.Outbox[Message]
 }
 
 var _ Sender = (*Outbox)(nil)
 
 // Send keeps m.
-func (o *Outbox) Send(ctx context.Context, m Message) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.fail != nil {
-		return o.fail
-	}
-	max := o.Max
-	if max <= 0 {
-		max = 100
-	}
-	o.msgs = append(o.msgs, m)
-	if len(o.msgs) > max {
-		o.msgs = slices.Delete(o.msgs, 0, len(o.msgs)-max)
-	}
-	return nil
-}
+func (o *Outbox) Send(ctx context.Context, m Message) error { return o.box.Keep(ctx, m, o.Max) }
 
 // FailWith makes later sends fail with err (nil restores delivery), to
 // show what users see when the gateway is down.
-func (o *Outbox) FailWith(err error) {
-	o.mu.Lock()
-	o.fail = err
-	o.mu.Unlock()
-}
+func (o *Outbox) FailWith(err error) { o.box.FailWith(err) }
 
 // Messages returns the kept messages, oldest first.
-func (o *Outbox) Messages() []Message {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.msgs)
-}
+func (o *Outbox) Messages() []Message { return o.box.Messages() }
 
 // Last returns the newest message to the E.164 number to, if any.
 func (o *Outbox) Last(to string) (Message, bool) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	for i := len(o.msgs) - 1; i >= 0; i-- {
-		if o.msgs[i].To == to {
-			return o.msgs[i], true
-		}
-	}
-	return Message{}, false
+	return o.box.Last(func(m Message) bool { return m.To == to })
 }
 
 // Reset forgets every message.
-func (o *Outbox) Reset() {
-	o.mu.Lock()
-	o.msgs = nil
-	o.mu.Unlock()
-}
+func (o *Outbox) Reset() { o.box.Reset() }

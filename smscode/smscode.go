@@ -356,55 +356,30 @@ func (f *Factor) send(ctx context.Context, req onetime.Request, num, masked stri
 		return f.sender.Send(ctx, Message{To: num, Body: body})
 	})
 	if err != nil {
-		return twofactor.Sent{}, wrap(err)
+		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
 	return twofactor.Sent{Destination: masked, ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
-}
-
-func wrap(err error) error {
-	var re *twofactor.RetryError
-	if errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired {
-		return err
-	}
-	return fmt.Errorf("smscode: %w", err)
 }
 
 // CheckAnswer rejects an answer that is not CodeLength digits (spaces and
 // hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
-func (f *Factor) CheckAnswer(answer string) error {
-	_, err := onetime.Normalize("smscode", answer, f.issuer.CodeLength())
-	return err
-}
+func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
 
 // Verify consumes the challenge's code if answer matches, in one store
 // round trip. Wrong, unknown and exhausted codes return
 // twofactor.ErrInvalidCode, an expired one twofactor.ErrCodeExpired; other
 // errors are store failures.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if ch == nil {
-		return twofactor.Verified{}, fmt.Errorf("smscode: nil challenge: %w", twofactor.ErrInvalidInput)
-	}
-	code, err := onetime.Normalize("smscode", answer, f.issuer.CodeLength())
-	if err != nil {
-		return twofactor.Verified{}, twofactor.ErrInvalidCode
-	}
-	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}
-	if err := f.issuer.Verify(ctx, req, code); err != nil {
-		return twofactor.Verified{}, wrap(err)
+	if err := f.issuer.VerifyChallenge(ctx, ch, answer); err != nil {
+		return twofactor.Verified{}, err
 	}
 	return twofactor.Verified{EnrollmentID: EnrollmentID}, nil
 }
 
 // Cancel deletes every code issued for the challenge.
 func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
-	if ch == nil {
-		return nil
-	}
-	if err := f.issuer.Cancel(ctx, ch.ID); err != nil {
-		return fmt.Errorf("smscode: deleting codes: %w", err)
-	}
-	return nil
+	return f.issuer.CancelChallenge(ctx, ch)
 }
 
 // Remove deletes the user's phone. The root Service calls it after a fresh
@@ -541,7 +516,7 @@ func (f *Factor) ConfirmPhone(ctx context.Context, user twofactor.User, answer s
 	if err := f.issuer.Verify(ctx, req, code); err != nil {
 		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
 		f.events.Emit(ctx, ev)
-		return twofactor.Enrollment{}, wrap(err)
+		return twofactor.Enrollment{}, f.issuer.Wrap(err)
 	}
 	_, err = f.store.GetEnrollment(ctx, user.ID, EnrollmentID)
 	replaced := err == nil

@@ -67,6 +67,7 @@ type Config struct {
 // Issuer issues and verifies codes for one channel. It is safe for
 // concurrent use.
 type Issuer struct {
+	pkg      string // the factor package, prefixing its errors
 	store    Store
 	keys     *twofactor.Keyring
 	channel  string
@@ -96,6 +97,7 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		return nil, conf("channel is empty")
 	}
 	is := &Issuer{
+		pkg:      pkg,
 		store:    cfg.Store,
 		keys:     cfg.Keys,
 		channel:  cfg.Channel,
@@ -372,4 +374,50 @@ func Normalize(pkg, answer string, n int) (string, error) {
 		return "", fmt.Errorf("%s: code must be %d digits: %w", pkg, n, twofactor.ErrInvalidInput)
 	}
 	return string(out), nil
+}
+
+// Wrap prefixes err with the factor package's name unless it is one of the
+// user-facing answers (a *twofactor.RetryError, ErrInvalidCode,
+// ErrCodeExpired), which pass through unchanged.
+func (is *Issuer) Wrap(err error) error {
+	var re *twofactor.RetryError
+	if err == nil || errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired {
+		return err
+	}
+	return fmt.Errorf("%s: %w", is.pkg, err)
+}
+
+// CheckAnswer rejects an answer that is not CodeLength digits (spaces and
+// hyphens between digits are ignored) with an error matching
+// twofactor.ErrInvalidInput, without touching the store. It is the factors'
+// twofactor.AnswerChecker.
+func (is *Issuer) CheckAnswer(answer string) error {
+	_, err := Normalize(is.pkg, answer, is.length)
+	return err
+}
+
+// VerifyChallenge consumes the login or step-up code of ch if answer
+// matches, in one store round trip: the factors' Verify. A malformed,
+// wrong, unknown or exhausted code returns twofactor.ErrInvalidCode, an
+// expired one twofactor.ErrCodeExpired; other errors are store failures.
+func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer string) error {
+	if ch == nil {
+		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
+	}
+	code, err := Normalize(is.pkg, answer, is.length)
+	if err != nil {
+		return twofactor.ErrInvalidCode
+	}
+	return is.Wrap(is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}, code))
+}
+
+// CancelChallenge deletes every code issued for ch: the factors' Cancel.
+func (is *Issuer) CancelChallenge(ctx context.Context, ch *twofactor.Challenge) error {
+	if ch == nil {
+		return nil
+	}
+	if err := is.Cancel(ctx, ch.ID); err != nil {
+		return fmt.Errorf("%s: deleting codes: %w", is.pkg, err)
+	}
+	return nil
 }
