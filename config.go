@@ -1,6 +1,7 @@
 package twofactor
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"slices"
@@ -109,12 +110,12 @@ type Policy struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.ChallengeTTL = orDur(l.ChallengeTTL, DefaultChallengeTTL)
-	l.MaxAttempts = orInt(l.MaxAttempts, DefaultMaxAttempts)
-	l.MaxUserFailures = orInt(l.MaxUserFailures, DefaultMaxUserFailures)
-	l.UserFailureWindow = orDur(l.UserFailureWindow, DefaultUserFailureWindow)
-	l.MaxIPAttempts = orInt(l.MaxIPAttempts, DefaultMaxIPAttempts)
-	l.IPWindow = orDur(l.IPWindow, DefaultIPWindow)
+	l.ChallengeTTL = cmp.Or(l.ChallengeTTL, DefaultChallengeTTL)
+	l.MaxAttempts = cmp.Or(l.MaxAttempts, DefaultMaxAttempts)
+	l.MaxUserFailures = cmp.Or(l.MaxUserFailures, DefaultMaxUserFailures)
+	l.UserFailureWindow = cmp.Or(l.UserFailureWindow, DefaultUserFailureWindow)
+	l.MaxIPAttempts = cmp.Or(l.MaxIPAttempts, DefaultMaxIPAttempts)
+	l.IPWindow = cmp.Or(l.IPWindow, DefaultIPWindow)
 	return l
 }
 
@@ -128,20 +129,6 @@ func (l Limits) check() error {
 		return configErr("Limits.ChallengeTTL %s is longer than 24h; a second-factor challenge should live minutes", l.ChallengeTTL)
 	}
 	return nil
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // validate checks cfg and returns the factor index by method.

@@ -1,6 +1,7 @@
 package twofactor
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -45,7 +46,7 @@ func New(cfg Config) (*Service, error) {
 		trust:        cfg.Trust,
 		policy:       cfg.Policy,
 		limits:       cfg.Limits.withDefaults(),
-		stepUpMaxAge: orDur(cfg.StepUpMaxAge, DefaultStepUpMaxAge),
+		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, DefaultStepUpMaxAge),
 		events:       cfg.Events,
 		now:          cfg.Now,
 		rand:         cfg.Rand,

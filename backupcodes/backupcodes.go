@@ -1,6 +1,7 @@
 package backupcodes
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -149,10 +150,10 @@ func New(cfg Config) (*Factor, error) {
 	f := &Factor{
 		store:        cfg.Store,
 		keys:         cfg.Keys,
-		count:        orInt(cfg.Count, DefaultCount),
-		layout:       layout{groups: orInt(cfg.Groups, DefaultGroups), size: orInt(cfg.GroupSize, DefaultGroupSize)},
+		count:        cmp.Or(cfg.Count, DefaultCount),
+		layout:       layout{groups: cmp.Or(cfg.Groups, DefaultGroups), size: cmp.Or(cfg.GroupSize, DefaultGroupSize)},
 		recoveryTTL:  cfg.RecoveryTTL,
-		lowThreshold: orInt(cfg.LowThreshold, DefaultLowThreshold),
+		lowThreshold: cmp.Or(cfg.LowThreshold, DefaultLowThreshold),
 		events:       cfg.Events,
 		now:          cfg.Now,
 		rand:         cfg.Rand,
@@ -199,13 +200,6 @@ func (f *Factor) SetProofs(p ProofChecker) {
 		return
 	}
 	f.proofs.Store(&p)
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 func configErr(format string, args ...any) error {

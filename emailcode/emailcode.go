@@ -1,6 +1,7 @@
 package emailcode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -135,8 +136,8 @@ func New(cfg Config) (*Factor, error) {
 		Keys:           cfg.Keys,
 		Channel:        "email",
 		CodeLength:     cfg.CodeLength,
-		TTL:            orDur(cfg.TTL, DefaultTTL),
-		ResendCooldown: orDur(cfg.ResendCooldown, DefaultResendCooldown),
+		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
+		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		MaxAttempts:    cfg.MaxAttempts,
 		Caps:           caps,
 		Now:            cfg.Now,
@@ -164,25 +165,11 @@ func (c Caps) resolve() (onetime.Caps, error) {
 		return onetime.Caps{}, fmt.Errorf("emailcode: %w: Caps.Window must not be negative", twofactor.ErrConfig)
 	}
 	return onetime.Caps{
-		PerUser:        orInt(c.PerUser, DefaultCapUser),
-		PerDestination: orInt(c.PerDestination, DefaultCapDestination),
-		PerIP:          orInt(c.PerIP, DefaultCapIP),
-		Window:         orDur(c.Window, DefaultCapWindow),
+		PerUser:        cmp.Or(c.PerUser, DefaultCapUser),
+		PerDestination: cmp.Or(c.PerDestination, DefaultCapDestination),
+		PerIP:          cmp.Or(c.PerIP, DefaultCapIP),
+		Window:         cmp.Or(c.Window, DefaultCapWindow),
 	}, nil
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // Method returns twofactor.MethodEmail.

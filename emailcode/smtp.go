@@ -1,6 +1,7 @@
 package emailcode
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"fmt"
@@ -99,13 +100,13 @@ func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	opts := []gomail.Option{gomail.WithTimeout(cfg.Timeout)}
 	switch cfg.TLS {
 	case StartTLS:
-		cfg.Port = orInt(cfg.Port, 587)
+		cfg.Port = cmp.Or(cfg.Port, 587)
 		opts = append(opts, gomail.WithTLSPolicy(gomail.TLSMandatory), gomail.WithTLSConfig(tlsConf))
 	case ImplicitTLS:
-		cfg.Port = orInt(cfg.Port, 465)
+		cfg.Port = cmp.Or(cfg.Port, 465)
 		opts = append(opts, gomail.WithSSL(), gomail.WithTLSConfig(tlsConf))
 	case NoTLS:
-		cfg.Port = orInt(cfg.Port, 25)
+		cfg.Port = cmp.Or(cfg.Port, 25)
 		if !isLoopback(cfg.Host) {
 			return bad("SMTPConfig.TLS is NoTLS but Host %q is not a loopback address: use StartTLS or ImplicitTLS", cfg.Host)
 		}

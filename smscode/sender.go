@@ -2,6 +2,7 @@ package smscode
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -131,7 +132,7 @@ func NewGateway(cfg GatewayConfig) (*Gateway, error) {
 		return bad("GatewayConfig.ToField and TextField are both %q", g.toField)
 	}
 	if g.client == nil {
-		g.client = &http.Client{Timeout: orDur(cfg.Timeout, 10*time.Second)}
+		g.client = &http.Client{Timeout: cmp.Or(cfg.Timeout, 10*time.Second)}
 	}
 	return g, nil
 }

@@ -2,6 +2,7 @@ package smscode
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -179,14 +180,14 @@ func New(cfg Config) (*Factor, error) {
 		Keys:           cfg.Keys,
 		Channel:        "sms",
 		CodeLength:     cfg.CodeLength,
-		TTL:            orDur(cfg.TTL, DefaultTTL),
-		ResendCooldown: orDur(cfg.ResendCooldown, DefaultResendCooldown),
+		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
+		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		MaxAttempts:    cfg.MaxAttempts,
 		Caps: onetime.Caps{
-			PerUser:        orInt(cfg.Caps.PerUser, DefaultCapUser),
-			PerDestination: orInt(cfg.Caps.PerDestination, DefaultCapDestination),
-			PerIP:          orInt(cfg.Caps.PerIP, DefaultCapIP),
-			Window:         orDur(cfg.Caps.Window, DefaultCapWindow),
+			PerUser:        cmp.Or(cfg.Caps.PerUser, DefaultCapUser),
+			PerDestination: cmp.Or(cfg.Caps.PerDestination, DefaultCapDestination),
+			PerIP:          cmp.Or(cfg.Caps.PerIP, DefaultCapIP),
+			Window:         cmp.Or(cfg.Caps.Window, DefaultCapWindow),
 		},
 		Now:  cfg.Now,
 		Rand: cfg.Rand,
@@ -247,20 +248,6 @@ func validDomain(d string) bool {
 		}
 	}
 	return true
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // render builds the SMS text; with a WebOTP domain its last line is

@@ -1,6 +1,7 @@
 package trust
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -223,13 +224,6 @@ func configErr(format string, args ...any) error {
 	return fmt.Errorf("%w: trust: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
 }
 
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
 // New validates cfg and returns a Manager. Errors wrap twofactor.ErrConfig
 // and say what to change.
 func New(cfg Config) (*Manager, error) {
@@ -242,9 +236,9 @@ func New(cfg Config) (*Manager, error) {
 	m := &Manager{
 		store:           cfg.Store,
 		keys:            cfg.Keys,
-		duration:        orDur(cfg.Duration, DefaultDuration),
-		maxDuration:     orDur(cfg.MaxDuration, DefaultMaxDuration),
-		sessionLifetime: orDur(cfg.SessionLifetime, DefaultSessionLifetime),
+		duration:        cmp.Or(cfg.Duration, DefaultDuration),
+		maxDuration:     cmp.Or(cfg.MaxDuration, DefaultMaxDuration),
+		sessionLifetime: cmp.Or(cfg.SessionLifetime, DefaultSessionLifetime),
 		ipBinding:       cfg.IPBinding,
 		v4Bits:          cfg.IPv4PrefixLen,
 		v6Bits:          cfg.IPv6PrefixLen,

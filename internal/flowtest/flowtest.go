@@ -20,6 +20,7 @@ import (
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/totp"
 )
 
@@ -107,29 +108,6 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 
 var client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.20"), UserAgent: "flowtest"}
 
-// Clock is a settable clock shared by stores and instances.
-type Clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-// NewClock returns a clock at t.
-func NewClock(t time.Time) *Clock { return &Clock{t: t} }
-
-// Now returns the time.
-func (c *Clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-// Advance moves the clock.
-func (c *Clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 // race runs fn(i) for i in [0, n) from n goroutines released together and
 // returns how many returned true.
 func race(n int, fn func(i int) bool) int {
@@ -156,7 +134,7 @@ func race(n int, fn func(i int) bool) int {
 // one backup code, rounds times, and requires exactly one success each
 // time. clock must be the clock both stores and instances use; it is
 // advanced 30 s per round so each round has a fresh TOTP step.
-func MultiInstance(t *testing.T, a, b *Instance, clock *Clock, rounds, goroutines int) {
+func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, goroutines int) {
 	ctx := context.Background()
 	inst := func(i int) *Instance {
 		if i%2 == 0 {

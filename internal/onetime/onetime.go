@@ -1,6 +1,7 @@
 package onetime
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -102,15 +103,15 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		keys:     cfg.Keys,
 		channel:  cfg.Channel,
 		domain:   "twofactor onetime v1 " + cfg.Channel,
-		length:   orInt(cfg.CodeLength, DefaultCodeLength),
-		ttl:      orDur(cfg.TTL, DefaultTTL),
-		cooldown: orDur(cfg.ResendCooldown, DefaultResendCooldown),
-		attempts: orInt(cfg.MaxAttempts, DefaultMaxAttempts),
+		length:   cmp.Or(cfg.CodeLength, DefaultCodeLength),
+		ttl:      cmp.Or(cfg.TTL, DefaultTTL),
+		cooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
+		attempts: cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts),
 		caps:     cfg.Caps,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
-	is.caps.Window = orDur(is.caps.Window, DefaultCapWindow)
+	is.caps.Window = cmp.Or(is.caps.Window, DefaultCapWindow)
 	if is.now == nil {
 		is.now = time.Now
 	}
@@ -131,20 +132,6 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		return nil, conf("caps are unset") // factor packages always apply their defaults first
 	}
 	return is, nil
-}
-
-func orInt(v, def int) int {
-	if v == 0 {
-		return def
-	}
-	return v
-}
-
-func orDur(v, def time.Duration) time.Duration {
-	if v == 0 {
-		return def
-	}
-	return v
 }
 
 // CodeLength returns the number of digits of a code.

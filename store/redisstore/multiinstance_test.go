@@ -8,6 +8,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
 // TestMultiInstance: two app instances, each with its own client (its own
@@ -18,7 +19,7 @@ func TestMultiInstance(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-instance race: long")
 	}
-	clock := flowtest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	key, err := twofactor.GenerateKey("mi")
 	require.NoError(t, err)
 	keys, err := twofactor.NewKeyring(key)

@@ -10,6 +10,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
+	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
 // serverBackends are the dialects that app instances share over a network.
@@ -27,7 +28,7 @@ func TestMultiInstance(t *testing.T) {
 	}
 	for _, be := range serverBackends {
 		t.Run(be.name, func(t *testing.T) {
-			clock := flowtest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+			clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 			key, err := twofactor.GenerateKey("mi")
 			require.NoError(t, err)
 			keys, err := twofactor.NewKeyring(key)
