@@ -28,6 +28,7 @@ func TestMultiInstance(t *testing.T) {
 	}
 	for _, be := range serverBackends {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel() // separate servers: their fsync waits overlap
 			clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 			key, err := twofactor.GenerateKey("mi")
 			require.NoError(t, err)
