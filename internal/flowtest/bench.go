@@ -28,15 +28,25 @@ var Parallelisms = []int{1, 8, 64}
 // reached divided by the flows/s the raw round-trip rate would allow
 // (raw-ops/s / roundtrips/flow). 1.0 would mean the library adds nothing to
 // the store's own cost.
-func BenchLogin(b *testing.B, st store.Store, raw func(context.Context) error) {
+//
+// Baselines add more raw operations measured the same way (for a SQL
+// store, a durable one-row write: commits cost what reads do not); each
+// reports <name>-ops/s and limit-fraction-<name>.
+func BenchLogin(b *testing.B, st store.Store, raw func(context.Context) error, baselines ...Baseline) {
 	for _, par := range Parallelisms {
 		b.Run(fmt.Sprintf("goroutines=%d", par), func(b *testing.B) {
-			benchLogin(b, st, raw, par)
+			benchLogin(b, st, raw, par, baselines)
 		})
 	}
 }
 
-func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int) {
+// A Baseline is one more raw server operation to compare flows with.
+type Baseline struct {
+	Name string
+	Op   func(context.Context) error
+}
+
+func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int, baselines []Baseline) {
 	ctx := context.Background()
 	cs := &storecount.Counting{Store: st}
 	key, err := twofactor.GenerateKey("bench")
@@ -85,16 +95,24 @@ func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, p
 	trips := float64(cs.Calls.Load()) / float64(b.N)
 	flowsPerSec := float64(b.N) / elapsed.Seconds()
 
-	rawN := int(float64(b.N)*trips + 0.5)
-	rawStart := time.Now()
-	if err := spread(rawN, par, func(int) error { return raw(ctx) }); err != nil {
-		b.Fatal(err)
+	rate := func(op func(context.Context) error) float64 {
+		n := int(float64(b.N)*trips + 0.5)
+		start := time.Now()
+		if err := spread(n, par, func(int) error { return op(ctx) }); err != nil {
+			b.Fatal(err)
+		}
+		return float64(n) / time.Since(start).Seconds()
 	}
-	rawPerSec := float64(rawN) / time.Since(rawStart).Seconds()
+	rawPerSec := rate(raw)
 	b.ReportMetric(flowsPerSec, "flows/s")
 	b.ReportMetric(trips, "roundtrips/flow")
 	b.ReportMetric(rawPerSec, "raw-ops/s")
 	b.ReportMetric(flowsPerSec/(rawPerSec/trips), "limit-fraction")
+	for _, bl := range baselines {
+		r := rate(bl.Op)
+		b.ReportMetric(r, bl.Name+"-ops/s")
+		b.ReportMetric(flowsPerSec/(r/trips), "limit-fraction-"+bl.Name)
+	}
 }
 
 // spread runs fn n times from par goroutines; fn gets the goroutine number.

@@ -2,6 +2,8 @@ package sqlstore_test
 
 import (
 	"context"
+	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,10 +55,23 @@ func BenchmarkLoginFlow(b *testing.B) {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.open(b)
 			s := migrated(b, db, be.dialect, nil)
+			scratch := s.TablePrefix() + "bench_scratch"
+			_, err := db.Exec("CREATE TABLE " + scratch + " (id INTEGER PRIMARY KEY, n BIGINT NOT NULL)")
+			require.NoError(b, err)
+			b.Cleanup(func() { _, _ = db.Exec("DROP TABLE " + scratch) })
+			for i := range 64 { // one row per writer at most, as flows touch their own rows
+				_, err = db.Exec("INSERT INTO " + scratch + " (id, n) VALUES (" + strconv.Itoa(i) + ", 0)")
+				require.NoError(b, err)
+			}
+			var next atomic.Int64
+			write := flowtest.Baseline{Name: "write", Op: func(ctx context.Context) error {
+				_, err := db.ExecContext(ctx, "UPDATE "+scratch+" SET n = n + 1 WHERE id = "+strconv.FormatInt(next.Add(1)%64, 10))
+				return err
+			}}
 			flowtest.BenchLogin(b, s, func(ctx context.Context) error {
 				var one int
 				return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
-			})
+			}, write)
 		})
 	}
 }
