@@ -58,7 +58,7 @@ func FuzzCodeRoundTrip(f *testing.F) {
 	f.Add(int64(1), 1<<30, []byte{0, 0xff, '|'})
 	f.Fuzz(func(t *testing.T, exp int64, maxAttempts int, hash []byte) {
 		if exp < 0 || maxAttempts < 0 || len(hash) == 0 {
-			t.Skip()
+			return // not a code the store writes
 		}
 		gotExp, gotMax, gotHash, ok := parseCode(encodeCode(exp, maxAttempts, hash))
 		if !ok || gotExp != exp || gotMax != int64(maxAttempts) || !bytes.Equal(gotHash, hash) {
