@@ -35,5 +35,6 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# The quick start as a program, until the example web app exists.
 example:
-	$(GO) run ./examples/webapp
+	$(GO) run ./examples/quickstart
