@@ -76,8 +76,19 @@ type reasonError struct {
 	reason string
 }
 
-func (e *reasonError) Error() string        { return e.base.Error() }
-func (e *reasonError) Is(target error) bool { return target == e.base }
+func (e *reasonError) Error() string         { return e.base.Error() }
+func (e *reasonError) Is(target error) bool  { return target == e.base }
+func (e *reasonError) FailureReason() string { return e.reason }
+
+// FailureReasoner is implemented by errors that say why an answer failed,
+// in a word for the failure event ("expired", "replay", "unknown_credential",
+// "sign_count_regressed"). A factor's error may carry one anywhere in its
+// chain; the Service records the first it finds (errors.As). The reason is
+// for logs and audits only: users still get plain ErrInvalidCode. It must
+// hold nothing secret.
+type FailureReasoner interface {
+	FailureReason() string
+}
 
 // Reasons recorded in failure events.
 const (
@@ -93,10 +104,10 @@ const (
 
 // reasonOf returns the event reason for a verification error.
 func reasonOf(err error) string {
-	var re *reasonError
+	var fr FailureReasoner
 	switch {
-	case errors.As(err, &re):
-		return re.reason
+	case errors.As(err, &fr) && fr.FailureReason() != "":
+		return fr.FailureReason()
 	case errors.Is(err, ErrInvalidCode):
 		return ReasonInvalid
 	case errors.Is(err, ErrTooManyAttempts):

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -567,4 +568,32 @@ func TestEventsCarryNoCode(t *testing.T) {
 	}
 	assert.Contains(t, logs.String(), `"event":"verify.success"`)
 	assert.Contains(t, logs.String(), `"reason":"invalid"`)
+}
+
+// reasonedErr is a factor error carrying its own failure reason.
+type reasonedErr struct{}
+
+func (reasonedErr) Error() string         { return "custom factor: token revoked" }
+func (reasonedErr) Unwrap() error         { return twofactor.ErrInvalidCode }
+func (reasonedErr) FailureReason() string { return "token_revoked" }
+
+type reasonFactor struct{ *codeFactor }
+
+func (reasonFactor) Verify(context.Context, *twofactor.Challenge, string) (twofactor.Verified, error) {
+	return twofactor.Verified{}, fmt.Errorf("wrapped: %w", reasonedErr{})
+}
+
+// A factor's own failure reason reaches the event; the user still gets
+// plain ErrInvalidCode.
+func TestFactorFailureReason(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) {
+		c.Factors = []twofactor.Factor{reasonFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}}}
+	})
+	ch := e.begin()
+	_, err := e.verify(ch, "hw", "123")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "the user sees the plain error")
+	fails := e.eventsOf(twofactor.EventFailure)
+	require.Len(t, fails, 1)
+	assert.Equal(t, "token_revoked", fails[0].Reason)
 }

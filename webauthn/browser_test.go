@@ -293,7 +293,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	}
 	assert.Contains(t, kinds, string(twofactor.EventEnroll)+"/")
 	assert.Contains(t, kinds, string(twofactor.EventSuccess)+"/")
-	assert.Contains(t, kinds, string(twofactor.EventFailure)+"/"+twofactor.ReasonInvalid)
+	assert.Contains(t, kinds, string(twofactor.EventFailure)+"/unknown_credential", "the unregistered key's refusal says why")
 }
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

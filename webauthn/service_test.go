@@ -47,7 +47,7 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	fails := fx.events(twofactor.EventFailure)
 	require.Len(t, fails, 1)
-	assert.Equal(t, twofactor.ReasonInvalid, fails[0].Reason)
+	assert.Equal(t, "rejected", fails[0].Reason, "a wrong origin is recorded as a rejected response")
 
 	_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodWebAuthn, Code: string(k.get(t, opts))})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the used ceremony does not take a second answer")

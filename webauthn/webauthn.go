@@ -356,40 +356,42 @@ var (
 	// ErrRejected means the browser's response did not verify: wrong
 	// challenge, wrong origin or relying party, bad signature, missing user
 	// presence or verification, or a response that is not a credential.
-	ErrRejected error = &rejection{"webauthn: response rejected", twofactor.ErrInvalidCode}
+	ErrRejected error = &rejection{"webauthn: response rejected", "rejected", twofactor.ErrInvalidCode}
 
 	// ErrUnknownCredential means the response was made by a credential that
 	// is not registered for the user (another key, a removed key).
-	ErrUnknownCredential error = &rejection{"webauthn: credential not registered for this user", twofactor.ErrInvalidCode}
+	ErrUnknownCredential error = &rejection{"webauthn: credential not registered for this user", "unknown_credential", twofactor.ErrInvalidCode}
 
 	// ErrSignCountRegressed means the authenticator's signature counter did
 	// not increase: the key may have been cloned. Verify refuses the login
 	// unless Config.SignCountPolicy is SignCountWarn.
-	ErrSignCountRegressed error = &rejection{"webauthn: signature counter did not increase (possible cloned authenticator)", twofactor.ErrInvalidCode}
+	ErrSignCountRegressed error = &rejection{"webauthn: signature counter did not increase (possible cloned authenticator)", "sign_count_regressed", twofactor.ErrInvalidCode}
 
 	// ErrCeremonyNotFound means there is no pending ceremony for the
 	// response: never started, cancelled, or already used (a replay). It
 	// matches twofactor.ErrCodeReused.
-	ErrCeremonyNotFound error = &rejection{"webauthn: no pending ceremony (never started, cancelled or already used)", twofactor.ErrCodeReused}
+	ErrCeremonyNotFound error = &rejection{"webauthn: no pending ceremony (never started, cancelled or already used)", twofactor.ReasonReplay, twofactor.ErrCodeReused}
 
 	// ErrCeremonyExpired means the ceremony's state outlived
 	// Config.Timeout. It matches twofactor.ErrCodeExpired.
-	ErrCeremonyExpired error = &rejection{"webauthn: ceremony expired", twofactor.ErrCodeExpired}
+	ErrCeremonyExpired error = &rejection{"webauthn: ceremony expired", twofactor.ReasonExpired, twofactor.ErrCodeExpired}
 
 	// ErrTooManyCredentials means the user already has Config.MaxCredentials
 	// credentials.
 	ErrTooManyCredentials = errors.New("webauthn: too many credentials registered")
 )
 
-// rejection is a sentinel that matches (unwraps to) a root error, so the
-// Service reads the right reason from it.
+// rejection is a sentinel that matches (unwraps to) a root error and names
+// its reason for the Service's failure events.
 type rejection struct {
-	msg  string
-	base error
+	msg    string
+	reason string
+	base   error
 }
 
-func (e *rejection) Error() string { return e.msg }
-func (e *rejection) Unwrap() error { return e.base }
+func (e *rejection) Error() string         { return e.msg }
+func (e *rejection) Unwrap() error         { return e.base }
+func (e *rejection) FailureReason() string { return e.reason }
 
 // rejected wraps ErrRejected with what the verifier said (never the
 // response itself).
