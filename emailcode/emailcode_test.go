@@ -687,3 +687,27 @@ func TestInstancesShareLimits(t *testing.T) {
 	_, err = b.Verify(ctx, challenge("chal-2", twofactor.PurposeLogin), code)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 }
+
+// A mail server that refuses the message: the Service's send-failure
+// event says "delivery", and the caller can tell it with errors.Is.
+func TestServiceSendDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
+		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+	b, err := svc.Begin(ctx, alice, client)
+	require.NoError(t, err)
+	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
+	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, emailcode.ErrDelivery)
+	var reasons []string
+	for _, ev := range fx.events.all() {
+		if ev.Type == twofactor.EventSendFailed {
+			reasons = append(reasons, ev.Reason)
+		}
+	}
+	assert.Equal(t, []string{"delivery"}, reasons)
+}

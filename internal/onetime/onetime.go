@@ -23,8 +23,14 @@ type Store interface {
 }
 
 // ErrDelivery is wrapped by every error that means the message could not be
-// handed to the mail server or SMS gateway.
-var ErrDelivery = errors.New("delivery failed")
+// handed to the mail server or SMS gateway. Its failure reason, recorded in
+// the Service's send-failure events, is "delivery".
+var ErrDelivery error = deliveryError{}
+
+type deliveryError struct{}
+
+func (deliveryError) Error() string         { return "delivery failed" }
+func (deliveryError) FailureReason() string { return "delivery" }
 
 // Defaults applied to zero Config fields.
 const (
