@@ -130,8 +130,9 @@ func (s *Service) Enrollments(ctx context.Context, user User) ([]Enrollment, err
 // RemoveEnrollment removes one enrollment (a TOTP app, a phone, a security
 // key) after a fresh verification: proof must come from a Result of this
 // user no older than Config.StepUpMaxAge (seed: resetting 2FA requires the
-// current code). It returns ErrStepUpRequired without a fresh proof, and
-// ErrNotEnrolled when there is no such enrollment.
+// current code). It returns ErrStepUpRequired without a fresh proof,
+// ErrNotEnrolled when there is no such enrollment, and ErrLastFactor when
+// Policy.Required and this is the user's last second factor.
 func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enrollmentID, proof string) error {
 	if err := user.check(); err != nil {
 		return err
@@ -154,11 +155,37 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 	if !slices.ContainsFunc(es, func(e Enrollment) bool { return e.ID == enrollmentID }) {
 		return ErrNotEnrolled
 	}
+	if s.policy.Required && !isRecovery(f) {
+		left, err := s.primaryEnrollments(ctx, user)
+		if err != nil {
+			return err
+		}
+		if left <= 1 {
+			return ErrLastFactor
+		}
+	}
 	if err := r.Remove(ctx, user, enrollmentID); err != nil {
 		return fmt.Errorf("twofactor: removing %s enrollment: %w", m, err)
 	}
 	s.emit(ctx, Event{Type: EventRemove, UserID: user.ID, Method: m, Details: map[string]string{"enrollment": enrollmentID}})
 	return nil
+}
+
+// primaryEnrollments counts the user's enrollments of allowed factors that
+// are not recovery-only.
+func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error) {
+	n := 0
+	for _, f := range s.factors {
+		if !s.allowed(f.Method()) || isRecovery(f) {
+			continue
+		}
+		es, err := f.Enrollments(ctx, user)
+		if err != nil {
+			return 0, fmt.Errorf("twofactor: listing %s enrollments: %w", f.Method(), err)
+		}
+		n += len(es)
+	}
+	return n, nil
 }
 
 // AdminReset removes every factor and trusted device of a user and lifts a

@@ -155,3 +155,18 @@ func TestPolicyCheck(t *testing.T) {
 	require.Equal(t, twofactor.StatusChallenge, b.Status)
 	assert.Equal(t, []twofactor.Method{twofactor.MethodBackupCode}, b.Challenge.Methods)
 }
+
+func TestRemoveLastFactorUnderRequiredPolicy(t *testing.T) {
+	e := newEnv(t, func(c *twofactor.Config) { c.Policy.Required = true })
+	proof := loginProof(t, e)
+	require.NoError(t, e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof), "a second factor remains (email)")
+	err := e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodEmail, "email-1", proof)
+	require.ErrorIs(t, err, twofactor.ErrLastFactor)
+	assert.Empty(t, e.email.removed, "the last factor was removed")
+
+	// Without the requirement the user may turn 2FA off.
+	e2 := newEnv(t, nil)
+	proof = loginProof(t, e2)
+	require.NoError(t, e2.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof))
+	require.NoError(t, e2.svc.RemoveEnrollment(ctx, alice, twofactor.MethodEmail, "email-1", proof))
+}

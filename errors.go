@@ -43,6 +43,11 @@ var (
 	// ErrAlreadyEnrolled means an enrollment that must be unique exists.
 	ErrAlreadyEnrolled = errors.New("twofactor: already enrolled")
 
+	// ErrLastFactor means the removal would leave a user whose policy
+	// requires a second factor without one (backup codes do not count).
+	// Add another factor first; support can still use AdminReset.
+	ErrLastFactor = errors.New("twofactor: cannot remove the last second factor while the policy requires one")
+
 	// ErrStepUpRequired means the operation needs a fresh verification of a
 	// current factor (a step-up proof no older than the configured maximum).
 	ErrStepUpRequired = errors.New("twofactor: fresh verification required")
