@@ -30,7 +30,8 @@
 //
 // The root package knows factors only through the [Factor] interface and
 // the optional [Sender], [Starter], [Canceler], [Remover],
-// [RecoveryFactor] and [AnswerChecker]. The library's factors live in
+// [RecoveryFactor] and [AnswerChecker]; an error a factor returns may name
+// its reason for the events through [FailureReasoner]. The library's factors live in
 // their own packages (totp, emailcode, smscode, backupcodes, webauthn), each
 // usable alone; a host adds its own by implementing Factor.
 //
