@@ -208,57 +208,7 @@ func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
 	return out
 }
 
-// failStore wraps a store and fails the named operation.
-type failStore struct {
-	twofactor.Store
-	fail  string
-	calls atomic.Int64
-}
-
 var errBoom = errors.New("store is down")
-
-func (f *failStore) hit(op string) error {
-	f.calls.Add(1)
-	if f.fail == op || f.fail == "*" {
-		return errBoom
-	}
-	return nil
-}
-
-func (f *failStore) PutState(ctx context.Context, k string, v []byte, exp time.Time) error {
-	if err := f.hit("PutState"); err != nil {
-		return err
-	}
-	return f.Store.PutState(ctx, k, v, exp)
-}
-
-func (f *failStore) GetState(ctx context.Context, k string) ([]byte, error) {
-	if err := f.hit("GetState"); err != nil {
-		return nil, err
-	}
-	return f.Store.GetState(ctx, k)
-}
-
-func (f *failStore) TakeState(ctx context.Context, k string) ([]byte, error) {
-	if err := f.hit("TakeState"); err != nil {
-		return nil, err
-	}
-	return f.Store.TakeState(ctx, k)
-}
-
-func (f *failStore) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
-	if err := f.hit("Incr"); err != nil {
-		return 0, time.Time{}, err
-	}
-	return f.Store.Incr(ctx, k, w)
-}
-
-func (f *failStore) Peek(ctx context.Context, k string) (int64, time.Time, error) {
-	if err := f.hit("Peek"); err != nil {
-		return 0, time.Time{}, err
-	}
-	return f.Store.Peek(ctx, k)
-}
 
 func mustTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)

@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -456,10 +457,10 @@ func TestCancel(t *testing.T) {
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
-	fs := &failStore{}
-	e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+	var fs *storespy.Spy
+	e := newEnv(t, func(c *twofactor.Config) { fs = storespy.New(c.Store.(store.Store)); c.Store = fs })
 	ch := e.begin()
-	calls := fs.calls.Load()
+	calls := fs.Calls.Load()
 	for _, a := range []twofactor.Answer{
 		{ChallengeID: "", Method: twofactor.MethodTOTP, Code: "1"},
 		{ChallengeID: "short", Method: twofactor.MethodTOTP, Code: "1"},
@@ -472,7 +473,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 		require.Error(t, err)
 		assert.True(t, errors.Is(err, twofactor.ErrChallengeNotFound) || errors.Is(err, twofactor.ErrInvalidInput), "%v", err)
 	}
-	assert.Equal(t, calls, fs.calls.Load(), "malformed input reached the store")
+	assert.Equal(t, calls, fs.Calls.Load(), "malformed input reached the store")
 	assert.Zero(t, e.app.verifies.Load())
 }
 
@@ -480,10 +481,10 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 	ops := []string{"PutState", "GetState", "TakeState", "Incr", "Peek"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
-			fs := &failStore{}
-			e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+			var fs *storespy.Spy
+			e := newEnv(t, func(c *twofactor.Config) { fs = storespy.New(c.Store.(store.Store)); c.Store = fs })
 			ch := e.begin() // works: nothing fails yet
-			fs.fail = op
+			fs.Fail(op, errBoom)
 
 			b, err := e.svc.Begin(ctx, alice, client)
 			if op == "PutState" || op == "Peek" {
@@ -515,10 +516,10 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		assert.Len(t, e.eventsOf(twofactor.EventSendFailed), 1)
 	})
 	t.Run("everything", func(t *testing.T) {
-		fs := &failStore{}
-		e := newEnv(t, func(c *twofactor.Config) { fs.Store = c.Store; c.Store = fs })
+		var fs *storespy.Spy
+		e := newEnv(t, func(c *twofactor.Config) { fs = storespy.New(c.Store.(store.Store)); c.Store = fs })
 		ch := e.begin()
-		fs.fail = "*"
+		fs.Fail("*", errBoom)
 		for _, f := range []func() error{
 			func() error { _, err := e.svc.Begin(ctx, alice, client); return err },
 			func() error { _, err := e.svc.StepUp(ctx, alice, client, ""); return err },

@@ -8,7 +8,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
-	"github.com/twofactorkit/twofactor/internal/storecount"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -20,8 +20,8 @@ func (l *lastCode) Send(_ context.Context, m emailcode.Message) error {
 	return nil
 }
 
-func benchFactor(b *testing.B) (*emailcode.Factor, *storecount.Counting, *lastCode) {
-	cs := &storecount.Counting{Store: store.NewMemory(nil)}
+func benchFactor(b *testing.B) (*emailcode.Factor, *storespy.Spy, *lastCode) {
+	cs := storespy.New(store.NewMemory(nil))
 	l := &lastCode{}
 	f, err := emailcode.New(emailcode.Config{Store: cs, Keys: keys(b), Sender: l,
 		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/storecount"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -20,8 +20,8 @@ func (d *discard) Send(_ context.Context, m smscode.Message) error {
 	return nil
 }
 
-func benchFactor(b *testing.B) (*smscode.Factor, *storecount.Counting, *discard) {
-	cs := &storecount.Counting{Store: store.NewMemory(nil)}
+func benchFactor(b *testing.B) (*smscode.Factor, *storespy.Spy, *discard) {
+	cs := storespy.New(store.NewMemory(nil))
 	d := &discard{}
 	f, err := smscode.New(smscode.Config{Store: cs, Keys: keys(b), Sender: d,
 		Caps:   smscode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},

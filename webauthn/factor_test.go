@@ -193,10 +193,10 @@ func TestRegistrationBadInput(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			before := fx.st.calls.Load()
+			before := fx.st.Calls.Load()
 			_, err := fx.f.FinishRegistration(fx.ctx, tt.user, tt.id, tt.resp)
 			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-			assert.Equal(t, before, fx.st.calls.Load(), "bad input costs no store access")
+			assert.Equal(t, before, fx.st.Calls.Load(), "bad input costs no store access")
 			if !bytes.Equal(tt.resp, good) {
 				require.ErrorIs(t, webauthn.CheckRegistration(tt.resp), twofactor.ErrInvalidInput)
 			}
@@ -329,12 +329,12 @@ func TestLoginBadInput(t *testing.T) {
 	before := fx.credentials()
 	for name, answer := range tests {
 		t.Run(name, func(t *testing.T) {
-			calls := fx.st.calls.Load()
+			calls := fx.st.Calls.Load()
 			require.ErrorIs(t, fx.f.CheckAnswer(answer), twofactor.ErrInvalidInput)
 			_, err := fx.f.Verify(fx.ctx, ch, answer)
 			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 			assert.NotErrorIs(t, err, twofactor.ErrInvalidCode)
-			assert.Equal(t, calls, fx.st.calls.Load(), "bad input costs no store access")
+			assert.Equal(t, calls, fx.st.Calls.Load(), "bad input costs no store access")
 			assert.True(t, fx.hasLoginState(ch), "bad input leaves the ceremony alone")
 		})
 	}
@@ -482,7 +482,7 @@ func TestStoreErrorsFailClosed(t *testing.T) {
 			ch := fx.challenge()
 			opts, err := fx.f.Start(fx.ctx, ch)
 			require.NoError(t, err)
-			fx.st.fail.Store(op, errStore)
+			fx.st.Fail(op, errStore)
 			v, err := fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
 			require.ErrorIs(t, err, errStore)
 			assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, "a store failure is a system error")
@@ -493,7 +493,7 @@ func TestStoreErrorsFailClosed(t *testing.T) {
 		t.Run("start/"+op, func(t *testing.T) {
 			fx := newFixture(t)
 			fx.register(newSoftKey(t, testRPID, testOrigin), "key")
-			fx.st.fail.Store(op, errStore)
+			fx.st.Fail(op, errStore)
 			_, err := fx.f.Start(fx.ctx, fx.challenge())
 			require.ErrorIs(t, err, errStore)
 		})
@@ -504,10 +504,10 @@ func TestStoreErrorsFailClosed(t *testing.T) {
 			k := newSoftKey(t, testRPID, testOrigin)
 			opts, id, err := fx.f.BeginRegistration(fx.ctx, fx.user, "key")
 			require.NoError(t, err)
-			fx.st.fail.Store(op, errStore)
+			fx.st.Fail(op, errStore)
 			_, err = fx.f.FinishRegistration(fx.ctx, fx.user, id, k.create(t, opts))
 			require.ErrorIs(t, err, errStore)
-			fx.st.fail.Delete(op)
+			fx.st.Fail(op, nil)
 			assert.Empty(t, fx.credentials())
 		})
 	}

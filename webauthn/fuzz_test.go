@@ -30,7 +30,7 @@ func FuzzVerifyAnswer(f *testing.F) {
 	f.Add("")
 	fresh := fx.challenge() // never started: nothing can verify
 	f.Fuzz(func(t *testing.T, answer string) {
-		calls := fx.st.calls.Load()
+		calls := fx.st.Calls.Load()
 		cerr := fx.f.CheckAnswer(answer)
 		if cerr != nil && !errors.Is(cerr, twofactor.ErrInvalidInput) {
 			t.Fatalf("CheckAnswer: %v", cerr)
@@ -43,7 +43,7 @@ func FuzzVerifyAnswer(f *testing.F) {
 			if !errors.Is(err, twofactor.ErrInvalidInput) {
 				t.Fatalf("malformed answer gave %v", err)
 			}
-			if fx.st.calls.Load() != calls {
+			if fx.st.Calls.Load() != calls {
 				t.Fatal("a malformed answer reached the store")
 			}
 		case !errors.Is(err, twofactor.ErrInvalidCode):

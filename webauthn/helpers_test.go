@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/secure"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/webauthn"
@@ -31,7 +31,7 @@ type fixture struct {
 	t    testing.TB
 	clk  *storetest.Clock
 	mem  *store.Memory
-	st   *spyStore
+	st   *storespy.Spy
 	keys *twofactor.Keyring
 	f    *webauthn.Factor
 	user twofactor.User
@@ -55,7 +55,7 @@ func newFixture(t testing.TB, mod ...func(*webauthn.Config)) *fixture {
 	fx := &fixture{t: t, clk: storetest.NewClock(t0), keys: newKeys(t), ctx: context.Background(),
 		user: twofactor.User{ID: "user-1", Name: "alice"}}
 	fx.mem = store.NewMemory(fx.clk.Now)
-	fx.st = &spyStore{Memory: fx.mem}
+	fx.st = storespy.New(fx.mem)
 	fx.cfg = webauthn.Config{
 		Store: fx.st, Keys: fx.keys, RPID: testRPID, RPDisplayName: "Example", RPOrigins: []string{testOrigin},
 		Now:    fx.clk.Now,
@@ -126,84 +126,6 @@ func (fx *fixture) hasLoginState(ch *twofactor.Challenge) bool {
 	return true
 }
 
-// spyStore counts store calls and can fail chosen operations.
-type spyStore struct {
-	*store.Memory
-	calls atomic.Int64
-	fail  sync.Map // operation name -> error
-}
-
 var errStore = errors.New("store unavailable")
 
-func (s *spyStore) hit(op string) error {
-	s.calls.Add(1)
-	if err, ok := s.fail.Load(op); ok {
-		return err.(error)
-	}
-	return nil
-}
-
-func (s *spyStore) PutState(ctx context.Context, key string, v []byte, exp time.Time) error {
-	if err := s.hit("PutState"); err != nil {
-		return err
-	}
-	return s.Memory.PutState(ctx, key, v, exp)
-}
-
-func (s *spyStore) GetState(ctx context.Context, key string) ([]byte, error) {
-	if err := s.hit("GetState"); err != nil {
-		return nil, err
-	}
-	return s.Memory.GetState(ctx, key)
-}
-
-func (s *spyStore) TakeState(ctx context.Context, key string) ([]byte, error) {
-	if err := s.hit("TakeState"); err != nil {
-		return nil, err
-	}
-	return s.Memory.TakeState(ctx, key)
-}
-
-func (s *spyStore) DeleteState(ctx context.Context, key string) error {
-	if err := s.hit("DeleteState"); err != nil {
-		return err
-	}
-	return s.Memory.DeleteState(ctx, key)
-}
-
-func (s *spyStore) PutEnrollment(ctx context.Context, e store.EnrollmentRecord) error {
-	if err := s.hit("PutEnrollment"); err != nil {
-		return err
-	}
-	return s.Memory.PutEnrollment(ctx, e)
-}
-
-func (s *spyStore) GetEnrollment(ctx context.Context, userID, id string) (store.EnrollmentRecord, error) {
-	if err := s.hit("GetEnrollment"); err != nil {
-		return store.EnrollmentRecord{}, err
-	}
-	return s.Memory.GetEnrollment(ctx, userID, id)
-}
-
-func (s *spyStore) ListEnrollments(ctx context.Context, userID string) ([]store.EnrollmentRecord, error) {
-	if err := s.hit("ListEnrollments"); err != nil {
-		return nil, err
-	}
-	return s.Memory.ListEnrollments(ctx, userID)
-}
-
-func (s *spyStore) DeleteEnrollment(ctx context.Context, userID, id string) error {
-	if err := s.hit("DeleteEnrollment"); err != nil {
-		return err
-	}
-	return s.Memory.DeleteEnrollment(ctx, userID, id)
-}
-
 var discardLogger = slog.New(slog.DiscardHandler)
-
-func (s *spyStore) Advance(ctx context.Context, key string, value int64, exp time.Time) (bool, error) {
-	if err := s.hit("Advance"); err != nil {
-		return false, err
-	}
-	return s.Memory.Advance(ctx, key, value, exp)
-}

@@ -10,7 +10,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
-	"github.com/twofactorkit/twofactor/internal/storecount"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -48,7 +48,7 @@ type Baseline struct {
 
 func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int, baselines []Baseline) {
 	ctx := context.Background()
-	cs := &storecount.Counting{Store: st}
+	cs := storespy.New(st)
 	key, err := twofactor.GenerateKey("bench")
 	if err != nil {
 		b.Fatal(err)

@@ -6,12 +6,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twofactorkit/twofactor/internal/storecount"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-func benchIssuer(b *testing.B) (*Issuer, *storecount.Counting) {
-	cs := &storecount.Counting{Store: store.NewMemory(nil)}
+func benchIssuer(b *testing.B) (*Issuer, *storespy.Spy) {
+	cs := storespy.New(store.NewMemory(nil))
 	is, err := New("bench", Config{Store: cs, Keys: testKeys(b), Channel: "bench",
 		Caps: Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
 	if err != nil {

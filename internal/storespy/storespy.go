@@ -1,0 +1,212 @@
+// Package storespy wraps a store for tests and benchmarks: it counts calls
+// (each is one round trip to a server store) and can make chosen
+// operations fail, to prove that flows fail closed and that bad input costs
+// no store access.
+package storespy
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// Spy wraps a store. Build it with New.
+type Spy struct {
+	store.Store
+	// Calls counts every call, a batch of counters as one when the wrapped
+	// store supports batches.
+	Calls atomic.Int64
+
+	mu   sync.Mutex
+	fail map[string]error
+}
+
+// New wraps s.
+func New(s store.Store) *Spy { return &Spy{Store: s} }
+
+// Fail makes the operation op (a method name such as "PutState" or "Incr";
+// "*" for every operation) return err from now on; a nil err restores it.
+// "Incr" covers batched increments too.
+func (c *Spy) Fail(op string, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail == nil {
+		c.fail = map[string]error{}
+	}
+	if err == nil {
+		delete(c.fail, op)
+		return
+	}
+	c.fail[op] = err
+}
+
+func (c *Spy) hit(op string) error {
+	c.Calls.Add(1)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err, ok := c.fail[op]; ok {
+		return err
+	}
+	return c.fail["*"]
+}
+
+// IncrBatch implements store.BatchCounters.
+func (c *Spy) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]store.CounterValue, error) {
+	if b, ok := c.Store.(store.BatchCounters); ok {
+		if err := c.hit("Incr"); err != nil {
+			return nil, err
+		}
+		return b.IncrBatch(ctx, incrs)
+	}
+	return store.IncrAll(ctx, spyCounters{c}, incrs)
+}
+
+type spyCounters struct{ c *Spy }
+
+func (sc spyCounters) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
+	return sc.c.Incr(ctx, k, w)
+}
+func (sc spyCounters) Peek(ctx context.Context, k string) (int64, time.Time, error) {
+	return sc.c.Peek(ctx, k)
+}
+func (sc spyCounters) ResetCounter(ctx context.Context, k string) error {
+	return sc.c.ResetCounter(ctx, k)
+}
+
+// The methods below count, fail when told to, and forward.
+
+func (c *Spy) PutState(ctx context.Context, k string, v []byte, e time.Time) error {
+	if err := c.hit("PutState"); err != nil {
+		return err
+	}
+	return c.Store.PutState(ctx, k, v, e)
+}
+func (c *Spy) GetState(ctx context.Context, k string) ([]byte, error) {
+	if err := c.hit("GetState"); err != nil {
+		return nil, err
+	}
+	return c.Store.GetState(ctx, k)
+}
+func (c *Spy) TakeState(ctx context.Context, k string) ([]byte, error) {
+	if err := c.hit("TakeState"); err != nil {
+		return nil, err
+	}
+	return c.Store.TakeState(ctx, k)
+}
+func (c *Spy) DeleteState(ctx context.Context, k string) error {
+	if err := c.hit("DeleteState"); err != nil {
+		return err
+	}
+	return c.Store.DeleteState(ctx, k)
+}
+func (c *Spy) PutCode(ctx context.Context, code store.Code) error {
+	if err := c.hit("PutCode"); err != nil {
+		return err
+	}
+	return c.Store.PutCode(ctx, code)
+}
+func (c *Spy) ConsumeCode(ctx context.Context, g, k string, h []byte) (store.CodeStatus, error) {
+	if err := c.hit("ConsumeCode"); err != nil {
+		return store.CodeNotFound, err
+	}
+	return c.Store.ConsumeCode(ctx, g, k, h)
+}
+func (c *Spy) DeleteCode(ctx context.Context, g, k string) error {
+	if err := c.hit("DeleteCode"); err != nil {
+		return err
+	}
+	return c.Store.DeleteCode(ctx, g, k)
+}
+func (c *Spy) DeleteGroup(ctx context.Context, g string) error {
+	if err := c.hit("DeleteGroup"); err != nil {
+		return err
+	}
+	return c.Store.DeleteGroup(ctx, g)
+}
+func (c *Spy) CountGroup(ctx context.Context, g string) (int, error) {
+	if err := c.hit("CountGroup"); err != nil {
+		return 0, err
+	}
+	return c.Store.CountGroup(ctx, g)
+}
+func (c *Spy) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
+	if err := c.hit("Incr"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return c.Store.Incr(ctx, k, w)
+}
+func (c *Spy) Peek(ctx context.Context, k string) (int64, time.Time, error) {
+	if err := c.hit("Peek"); err != nil {
+		return 0, time.Time{}, err
+	}
+	return c.Store.Peek(ctx, k)
+}
+func (c *Spy) ResetCounter(ctx context.Context, k string) error {
+	if err := c.hit("ResetCounter"); err != nil {
+		return err
+	}
+	return c.Store.ResetCounter(ctx, k)
+}
+func (c *Spy) MarkUsed(ctx context.Context, k string, e time.Time) (bool, error) {
+	if err := c.hit("MarkUsed"); err != nil {
+		return false, err
+	}
+	return c.Store.MarkUsed(ctx, k, e)
+}
+func (c *Spy) Advance(ctx context.Context, k string, v int64, e time.Time) (bool, error) {
+	if err := c.hit("Advance"); err != nil {
+		return false, err
+	}
+	return c.Store.Advance(ctx, k, v, e)
+}
+func (c *Spy) PutEnrollment(ctx context.Context, e store.EnrollmentRecord) error {
+	if err := c.hit("PutEnrollment"); err != nil {
+		return err
+	}
+	return c.Store.PutEnrollment(ctx, e)
+}
+func (c *Spy) GetEnrollment(ctx context.Context, u, id string) (store.EnrollmentRecord, error) {
+	if err := c.hit("GetEnrollment"); err != nil {
+		return store.EnrollmentRecord{}, err
+	}
+	return c.Store.GetEnrollment(ctx, u, id)
+}
+func (c *Spy) ListEnrollments(ctx context.Context, u string) ([]store.EnrollmentRecord, error) {
+	if err := c.hit("ListEnrollments"); err != nil {
+		return nil, err
+	}
+	return c.Store.ListEnrollments(ctx, u)
+}
+func (c *Spy) DeleteEnrollment(ctx context.Context, u, id string) error {
+	if err := c.hit("DeleteEnrollment"); err != nil {
+		return err
+	}
+	return c.Store.DeleteEnrollment(ctx, u, id)
+}
+func (c *Spy) PutDevice(ctx context.Context, d store.Device) error {
+	if err := c.hit("PutDevice"); err != nil {
+		return err
+	}
+	return c.Store.PutDevice(ctx, d)
+}
+func (c *Spy) GetDevice(ctx context.Context, id string) (store.Device, error) {
+	if err := c.hit("GetDevice"); err != nil {
+		return store.Device{}, err
+	}
+	return c.Store.GetDevice(ctx, id)
+}
+func (c *Spy) ListDevices(ctx context.Context, u string) ([]store.Device, error) {
+	if err := c.hit("ListDevices"); err != nil {
+		return nil, err
+	}
+	return c.Store.ListDevices(ctx, u)
+}
+func (c *Spy) DeleteDevice(ctx context.Context, id string) error {
+	if err := c.hit("DeleteDevice"); err != nil {
+		return err
+	}
+	return c.Store.DeleteDevice(ctx, id)
+}
