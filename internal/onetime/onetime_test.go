@@ -1,7 +1,6 @@
 package onetime
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -52,6 +52,33 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	is, err := New("test", cfg)
 	require.NoError(t, err)
 	return &env{clock: clock, store: st, is: is}
+}
+
+// newSpyEnv is newEnv with the issuer's store wrapped in a spy that can
+// fail chosen operations; e.store is the memory store underneath.
+func newSpyEnv(t testing.TB) (*env, *storespy.Spy) {
+	t.Helper()
+	var spy *storespy.Spy
+	e := newEnv(t, func(c *Config) {
+		spy = storespy.New(c.Store.(*store.Memory))
+		c.Store = spy
+	})
+	return e, spy
+}
+
+// assertNothingStored checks that r left no code, no cooldown and no count
+// on any cap.
+func (e *env) assertNothingStored(t *testing.T, r Request) {
+	t.Helper()
+	ctx := context.Background()
+	n, err := e.store.CountGroup(ctx, e.is.group(r.Group))
+	require.NoError(t, err)
+	assert.Zero(t, n, "no code")
+	for _, c := range e.is.limitChecks(r, e.is.cooldownKey(r)) {
+		n, _, err := e.store.Peek(ctx, c.key)
+		require.NoError(t, err)
+		assert.Zero(t, n, "counter %s", c.limit)
+	}
 }
 
 func (e *env) deliver(ctx context.Context, code string, _ time.Time) error {
@@ -314,16 +341,165 @@ func TestPurposeAndBinding(t *testing.T) {
 	require.NoError(t, e.is.Verify(ctx, r, code))
 }
 
+// tap forwards to a memory store and records every group, key and value
+// written to it, so a test can read back each stored record.
+type tap struct {
+	*store.Memory
+	mu       sync.Mutex
+	counters []string
+	codes    []store.Code
+}
+
+func (tp *tap) Incr(ctx context.Context, key string, w time.Duration) (int64, time.Time, error) {
+	tp.mu.Lock()
+	tp.counters = append(tp.counters, key)
+	tp.mu.Unlock()
+	return tp.Memory.Incr(ctx, key, w)
+}
+
+func (tp *tap) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]store.CounterValue, error) {
+	tp.mu.Lock()
+	for _, in := range incrs {
+		tp.counters = append(tp.counters, in.Key)
+	}
+	tp.mu.Unlock()
+	return tp.Memory.IncrBatch(ctx, incrs)
+}
+
+func (tp *tap) PutCode(ctx context.Context, c store.Code) error {
+	tp.mu.Lock()
+	tp.codes = append(tp.codes, c)
+	tp.mu.Unlock()
+	return tp.Memory.PutCode(ctx, c)
+}
+
+// records reads back from the store every record written through tp and
+// returns each as text: a counter as its key and count, a code as its
+// group, key and hash. A record the store no longer holds fails the test.
+func (tp *tap) records(t *testing.T) []string {
+	t.Helper()
+	ctx := context.Background()
+	tp.mu.Lock()
+	defer tp.mu.Unlock()
+	var out []string
+	for _, k := range tp.counters {
+		n, _, err := tp.Memory.Peek(ctx, k)
+		require.NoError(t, err)
+		require.Positive(t, n, "counter %q is not stored", k)
+		out = append(out, fmt.Sprintf("%s=%d", k, n))
+	}
+	for _, c := range tp.codes {
+		n, err := tp.Memory.CountGroup(ctx, c.Group)
+		require.NoError(t, err)
+		require.Positive(t, n, "code group %q is not stored", c.Group)
+		out = append(out, c.Group, c.Key, string(c.Hash))
+	}
+	return out
+}
+
 func TestNothingSecretStored(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, nil)
-	_, err := e.is.Issue(ctx, req("g1"), e.deliver)
+	clock := storetest.NewClock(t0)
+	tp := &tap{Memory: store.NewMemory(clock.Now)}
+	is, err := New("test", Config{Store: tp, Keys: testKeys(t), Channel: "test", Now: clock.Now,
+		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 20}})
 	require.NoError(t, err)
-	// Counter keys name a hash of the destination, never the number.
-	dk := e.is.destKey("+14155550112")
-	assert.NotContains(t, dk, "4155550112")
-	h := e.is.hash(req("g1"), e.last)
-	assert.False(t, bytes.Contains(h, []byte(e.last)))
+
+	const number, digits, addr = "+14155550112", "4155550112", "jane.doe@example.com"
+	var codes []string
+	keep := func(_ context.Context, code string, _ time.Time) error {
+		codes = append(codes, code)
+		return nil
+	}
+	// A login code to a number, a phone verification bound to the number,
+	// and a code to an address.
+	reqs := []Request{
+		{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1", Destination: number, IP: ip1},
+		{Group: "enroll:u1", Purpose: "phone_verify", Bind: number, UserID: "u1", Destination: number, IP: ip1},
+		{Group: "g2", Purpose: "login", Bind: "u2", UserID: "u2", Destination: addr},
+	}
+	for _, r := range reqs {
+		_, err := is.Issue(ctx, r, keep)
+		require.NoError(t, err)
+	}
+	require.Len(t, codes, len(reqs))
+
+	recs := tp.records(t)
+	require.NotEmpty(t, recs)
+	secrets := append([]string{number, digits, addr, "jane.doe"}, codes...)
+	for _, rec := range recs {
+		for _, s := range secrets {
+			assert.NotContains(t, rec, s, "a stored record holds a secret")
+		}
+	}
+	// The codes the store holds are the keyed hashes, nothing else.
+	for i, c := range tp.codes {
+		assert.Equal(t, is.hash(reqs[i], codes[i]), c.Hash)
+	}
+}
+
+// A store error while counting refuses the send: nothing is delivered and
+// nothing is stored, not even a cooldown.
+func TestIssueCountingFails(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	boom := errors.New("counters down")
+	spy.Fail("Incr", boom)
+	delivered := false
+	_, err := e.is.Issue(ctx, req("g1"), func(context.Context, string, time.Time) error {
+		delivered = true
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	assert.NotErrorIs(t, err, twofactor.ErrRateLimited)
+	assert.False(t, delivered, "nothing is sent")
+	e.assertNothingStored(t, req("g1"))
+}
+
+// A store error while storing the code: nothing is delivered, no code is
+// left and the cooldown is lifted, so the user may retry at once.
+func TestIssueStoringFails(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	boom := errors.New("codes down")
+	spy.Fail("PutCode", boom)
+	delivered := false
+	_, err := e.is.Issue(ctx, req("g1"), func(context.Context, string, time.Time) error {
+		delivered = true
+		return nil
+	})
+	require.ErrorIs(t, err, boom)
+	assert.NotErrorIs(t, err, ErrDelivery)
+	assert.False(t, delivered, "nothing is sent")
+	n, err := e.store.CountGroup(ctx, e.is.group("g1"))
+	require.NoError(t, err)
+	assert.Zero(t, n, "no code")
+	n64, _, err := e.store.Peek(ctx, e.is.cooldownKey(req("g1")))
+	require.NoError(t, err)
+	assert.Zero(t, n64, "the cooldown is lifted")
+
+	spy.Fail("PutCode", nil)
+	_, err = e.is.Issue(ctx, req("g1"), e.deliver)
+	require.NoError(t, err, "retry at once")
+	require.NoError(t, e.is.Verify(ctx, req("g1"), e.last))
+}
+
+// Delivery fails and the undelivered code cannot be deleted either: the
+// error says so (the code is still stored, though nobody received it).
+func TestIssueDeliveryAndDeleteFail(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	boom := errors.New("gateway down")
+	derr := errors.New("delete refused")
+	spy.Fail("DeleteCode", derr)
+	_, err := e.is.Issue(ctx, req("g1"), func(context.Context, string, time.Time) error { return boom })
+	require.ErrorIs(t, err, ErrDelivery)
+	require.ErrorIs(t, err, boom)
+	assert.Contains(t, err.Error(), "removing the undelivered code failed")
+	assert.Contains(t, err.Error(), derr.Error())
+	n, _, err := e.store.Peek(ctx, e.is.cooldownKey(req("g1")))
+	require.NoError(t, err)
+	assert.Zero(t, n, "the cooldown is lifted")
 }
 
 func TestCancelAndDrop(t *testing.T) {
