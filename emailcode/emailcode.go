@@ -62,9 +62,10 @@ type Caps struct {
 	// this cap also holds when several accounts share an address.
 	PerDestination int
 	// PerIP is codes requested from one client IP per window, across users.
-	// Zero means 100: generous because offices and carrier NAT put many
-	// users behind one address, yet it bounds one machine walking through
-	// accounts.
+	// An IPv6 client is counted by its /64, which one subscriber holds
+	// whole. Zero means 100: generous because offices and carrier NAT put
+	// many users behind one address, yet it bounds one machine walking
+	// through accounts.
 	PerIP int
 	// Window is the length of the fixed window. Zero means one hour.
 	Window time.Duration

@@ -72,8 +72,10 @@ type Caps struct {
 	// each number.
 	PerDestination int
 	// PerIP is codes requested from one client IP per window, across users
-	// and numbers. Zero means 30: high enough for offices and carrier NAT,
-	// low enough that one machine cannot pump through many accounts.
+	// and numbers. An IPv6 client is counted by its /64, which one
+	// subscriber holds whole, so rotating addresses does not escape it.
+	// Zero means 30: high enough for offices and carrier NAT, low enough
+	// that one machine cannot pump through many accounts.
 	PerIP int
 	// Window is the length of the fixed window. Zero means one hour.
 	Window time.Duration

@@ -19,6 +19,7 @@ import (
 	texttemplate "text/template"
 	"time"
 
+	"github.com/nyaruka/phonenumbers"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -527,6 +528,66 @@ func TestCapPerIP(t *testing.T) {
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "ip", re.Limit)
+}
+
+// pumpRegions are regions a toll-fraud run spreads its numbers over.
+var pumpRegions = []string{"GB", "FR", "DE", "JM", "NG", "PK", "ID", "BR", "IN", "PH"}
+
+// mobileNumbers returns n distinct valid mobile numbers of region in E.164
+// form, counting up from the region's example number.
+func mobileNumbers(t testing.TB, region string, n int) []string {
+	t.Helper()
+	ex := phonenumbers.GetExampleNumberForType(region, phonenumbers.MOBILE)
+	require.NotNil(t, ex, region)
+	var out []string
+	for d := uint64(0); len(out) < n && d < 10000; d++ {
+		e164, r, err := smscode.ParsePhone(fmt.Sprintf("+%d%d", ex.GetCountryCode(), ex.GetNationalNumber()+d), "")
+		if err == nil && r == region {
+			out = append(out, e164)
+		}
+	}
+	require.Len(t, out, n, region)
+	return out
+}
+
+// pumpTargets returns perRegion numbers in each of pumpRegions, the
+// regions interleaved.
+func pumpTargets(t testing.TB, perRegion int) []string {
+	t.Helper()
+	byRegion := make([][]string, len(pumpRegions))
+	for i, r := range pumpRegions {
+		byRegion[i] = mobileNumbers(t, r, perRegion)
+	}
+	var out []string
+	for j := range perRegion {
+		for i := range pumpRegions {
+			out = append(out, byRegion[i][j])
+		}
+	}
+	return out
+}
+
+// SMS pumping from one IPv6 /64: fresh accounts, fresh numbers in many
+// countries, a new address of the network for every request. The per-IP
+// cap counts the network, so sends stop at the cap.
+func TestPumpingFromOneIPv6Network(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	sent := 0
+	var re *twofactor.RetryError
+	for i, num := range pumpTargets(t, 20) {
+		u := twofactor.User{ID: fmt.Sprint("pump-", i)}
+		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 8: byte(i >> 8), 15: byte(i)})
+		_, err := fx.f.BeginPhone(ctx, u, num, "", twofactor.Client{IP: ip})
+		if err == nil {
+			sent++
+			continue
+		}
+		require.ErrorAs(t, err, &re, "request %d", i)
+		assert.Equal(t, "ip", re.Limit)
+	}
+	assert.Equal(t, smscode.DefaultCapIP, sent)
+	assert.Len(t, fx.outbox.Messages(), smscode.DefaultCapIP)
 }
 
 func TestCooldown(t *testing.T) {

@@ -15,7 +15,8 @@
 // email and SMS factors never touch each other's codes and a code issued for
 // one purpose never satisfies another. Counter keys carry the channel, the
 // user id, and a keyed hash of the destination (never the address or number
-// itself), and the client IP.
+// itself), and the client's network: an IPv4 address, or the /64 of an IPv6
+// address (a host changes the low 64 bits at will, RFC 4291 and RFC 8981).
 //
 // # Delivery failure
 //

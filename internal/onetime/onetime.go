@@ -294,7 +294,7 @@ func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 		checks = append(checks, limitCheck{"resend", coolKey, is.cooldown, 1})
 	}
 	if r.IP.IsValid() && is.caps.PerIP > 0 {
-		checks = append(checks, limitCheck{"ip", "otc:cap:ip:" + is.channel + ":" + r.IP.Unmap().String(), is.caps.Window, is.caps.PerIP})
+		checks = append(checks, limitCheck{"ip", "otc:cap:ip:" + is.channel + ":" + clientNet(r.IP), is.caps.Window, is.caps.PerIP})
 	}
 	if r.Destination != "" && is.caps.PerDestination > 0 {
 		checks = append(checks, limitCheck{"destination", "otc:cap:dest:" + is.channel + ":" + is.destKey(r.Destination), is.caps.Window, is.caps.PerDestination})
@@ -303,6 +303,28 @@ func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 		checks = append(checks, limitCheck{"user", "otc:cap:user:" + is.channel + ":" + r.UserID, is.caps.Window, is.caps.PerUser})
 	}
 	return checks
+}
+
+// ipv6NetworkBits is the prefix length by which IPv6 clients are counted.
+const ipv6NetworkBits = 64
+
+// clientNet returns what the per-IP cap counts a client under: an IPv4
+// address (or an IPv4-mapped IPv6 one) as itself, an IPv6 address by its
+// /64. The low 64 bits of an IPv6 address are the interface identifier
+// (RFC 4291, section 2.5.1), which a host picks and changes at will
+// (temporary addresses, RFC 8981), and a subscriber is given at least a
+// /64 (RFC 6177): counting single IPv6 addresses would let one client
+// rotate through 2^64 of them.
+func clientNet(ip netip.Addr) string {
+	ip = ip.Unmap()
+	if ip.Is4() {
+		return ip.String()
+	}
+	p, err := ip.WithZone("").Prefix(ipv6NetworkBits)
+	if err != nil { // unreachable for a valid IPv6 address
+		return ip.String()
+	}
+	return p.String()
 }
 
 // Verify consumes the code for r (Group, Purpose, Bind) if code matches,

@@ -244,6 +244,34 @@ func TestCaps(t *testing.T) {
 	}
 }
 
+// An IPv6 client is counted by its /64: rotating through the addresses of
+// one network does not escape the per-IP cap, while another network has
+// its own count. An IPv4-mapped address counts as the IPv4 address.
+func TestCapPerIPv6Network(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, func(c *Config) { c.Caps.PerIP = 3 })
+	send := func(i int, ip string) error {
+		r := req(fmt.Sprint("g", i))
+		r.UserID, r.Destination, r.IP = fmt.Sprint("u", i), fmt.Sprint("d", i), netip.MustParseAddr(ip)
+		_, err := e.is.Issue(ctx, r, e.deliver)
+		return err
+	}
+	for i, ip := range []string{"2001:db8:1:2::1", "2001:db8:1:2:aaaa::7", "2001:db8:1:2:ffff:ffff:ffff:ffff"} {
+		require.NoError(t, send(i, ip))
+	}
+	err := send(3, "2001:db8:1:2:1234:5678:9abc:def0")
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, "ip", re.Limit)
+	require.NoError(t, send(4, "2001:db8:1:3::1"), "the next /64 is another client")
+
+	for i, ip := range []string{"192.0.2.1", "::ffff:192.0.2.1", "192.0.2.1"} {
+		require.NoError(t, send(10+i, ip))
+	}
+	require.ErrorAs(t, send(13, "::ffff:192.0.2.1"), &re)
+	require.NoError(t, send(14, "192.0.2.2"), "IPv4 addresses are counted one by one")
+}
+
 func TestDeliveryFailure(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
