@@ -20,6 +20,7 @@ type Memory struct {
 
 	mu          sync.Mutex
 	states      map[string]memState
+	owned       map[string]map[string]struct{} // owner -> keys filed under it
 	codes       map[string]map[string]*memCode // group -> key -> code
 	counters    map[string]memCounter
 	ledger      map[string]memMark
@@ -41,6 +42,8 @@ func NewMemory(now func() time.Time) *Memory { return &Memory{Now: now} }
 type memState struct {
 	value     []byte
 	expiresAt time.Time
+	owner     string
+	hasOwner  bool
 }
 
 type memCode struct {
@@ -72,6 +75,7 @@ func (m *Memory) lock() {
 	m.mu.Lock()
 	if m.states == nil {
 		m.states = map[string]memState{}
+		m.owned = map[string]map[string]struct{}{}
 		m.codes = map[string]map[string]*memCode{}
 		m.counters = map[string]memCounter{}
 		m.ledger = map[string]memMark{}
@@ -90,7 +94,65 @@ func (m *Memory) PutState(ctx context.Context, key string, value []byte, expires
 	}
 	m.lock()
 	defer m.mu.Unlock()
-	m.states[key] = memState{value: slices.Clone(value), expiresAt: expiresAt}
+	m.putState(key, memState{value: slices.Clone(value), expiresAt: expiresAt})
+	return nil
+}
+
+// putState stores s under key, moving the key's filing to s's owner.
+func (m *Memory) putState(key string, s memState) {
+	if old, ok := m.states[key]; ok && old.hasOwner {
+		m.unfile(old.owner, key)
+	}
+	m.states[key] = s
+	if s.hasOwner {
+		keys := m.owned[s.owner]
+		if keys == nil {
+			keys = map[string]struct{}{}
+			m.owned[s.owner] = keys
+		}
+		keys[key] = struct{}{}
+	}
+}
+
+// deleteState removes key and its filing.
+func (m *Memory) deleteState(key string) {
+	if old, ok := m.states[key]; ok && old.hasOwner {
+		m.unfile(old.owner, key)
+	}
+	delete(m.states, key)
+}
+
+func (m *Memory) unfile(owner, key string) {
+	if keys := m.owned[owner]; keys != nil {
+		delete(keys, key)
+		if len(keys) == 0 {
+			delete(m.owned, owner)
+		}
+	}
+}
+
+// PutOwnedState implements OwnedStates.
+func (m *Memory) PutOwnedState(ctx context.Context, owner, key string, value []byte, expiresAt time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	m.putState(key, memState{value: slices.Clone(value), expiresAt: expiresAt, owner: owner, hasOwner: true})
+	return nil
+}
+
+// DeleteOwnedStates implements OwnedStates.
+func (m *Memory) DeleteOwnedStates(ctx context.Context, owner string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	for key := range m.owned[owner] {
+		delete(m.states, key)
+	}
+	delete(m.owned, owner)
 	return nil
 }
 
@@ -119,7 +181,7 @@ func (m *Memory) TakeState(ctx context.Context, key string) ([]byte, error) {
 	if !ok {
 		return nil, ErrNotFound
 	}
-	delete(m.states, key)
+	m.deleteState(key)
 	if expired(s.expiresAt, m.now()) {
 		return nil, ErrNotFound
 	}
@@ -133,7 +195,7 @@ func (m *Memory) DeleteState(ctx context.Context, key string) error {
 	}
 	m.lock()
 	defer m.mu.Unlock()
-	delete(m.states, key)
+	m.deleteState(key)
 	return nil
 }
 
@@ -277,6 +339,22 @@ func (m *Memory) Peek(ctx context.Context, key string) (int64, time.Time, error)
 		return 0, time.Time{}, nil
 	}
 	return c.n, c.resetAt, nil
+}
+
+// Decr implements Counters.
+func (m *Memory) Decr(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	c, ok := m.counters[key]
+	if !ok || expired(c.resetAt, m.now()) || c.n <= 0 {
+		return nil
+	}
+	c.n--
+	m.counters[key] = c
+	return nil
 }
 
 // ResetCounter implements Counters.
@@ -465,7 +543,7 @@ func (m *Memory) Sweep(ctx context.Context) (int, error) {
 	n := 0
 	for k, s := range m.states {
 		if expired(s.expiresAt, now) {
-			delete(m.states, k)
+			m.deleteState(k)
 			n++
 		}
 	}

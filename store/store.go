@@ -29,6 +29,12 @@ import (
 	"time"
 )
 
+// MaxKeyLen is the longest key, group, owner or user id, in bytes, that
+// every store must accept (the SQL stores' key columns hold 255 bytes). The
+// library builds no longer key: it bounds user ids accordingly
+// (twofactor.MaxUserIDLen) and derives everything else from fixed-length ids.
+const MaxKeyLen = 255
+
 // ErrNotFound is returned when a record does not exist or has expired.
 var ErrNotFound = errors.New("store: not found")
 
@@ -44,6 +50,21 @@ type States interface {
 	TakeState(ctx context.Context, key string) ([]byte, error)
 	// DeleteState removes the value, if any.
 	DeleteState(ctx context.Context, key string) error
+}
+
+// OwnedStates files states under an owner (a user id) so that every one of
+// them can be ended at once: when a user's password changes or an
+// administrator resets their second factors, each pending challenge and
+// enrollment of that user must stop working, and the library has no list
+// of their keys.
+type OwnedStates interface {
+	// PutOwnedState is PutState that also files key under owner. Putting
+	// the same key again (owned or not) replaces the value and its filing.
+	PutOwnedState(ctx context.Context, owner, key string, value []byte, expiresAt time.Time) error
+	// DeleteOwnedStates deletes every state currently filed under owner;
+	// a state put after it returns is not affected. An owner with no
+	// states is not an error.
+	DeleteOwnedStates(ctx context.Context, owner string) error
 }
 
 // A Code is a hashed one-time code: an email or SMS code, a backup code.
@@ -114,6 +135,12 @@ type Counters interface {
 	// Peek returns the count and window end without changing them: (0, zero
 	// time, nil) for a missing or ended counter.
 	Peek(ctx context.Context, key string) (n int64, resetAt time.Time, err error)
+	// Decr takes one back from a live counter: it subtracts one when the
+	// count is above zero, keeps the window, and leaves a missing or ended
+	// counter alone (it never creates one). The library counts an attempt
+	// before looking at it and uses Decr to return the count of an attempt
+	// that turned out not to be a guess.
+	Decr(ctx context.Context, key string) error
 	// ResetCounter deletes the counter.
 	ResetCounter(ctx context.Context, key string) error
 }
@@ -194,6 +221,7 @@ type Sweeper interface {
 // implement, and what storetest checks.
 type Store interface {
 	States
+	OwnedStates
 	Codes
 	CodeGroups
 	Counters

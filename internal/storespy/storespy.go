@@ -72,6 +72,7 @@ func (sc spyCounters) Incr(ctx context.Context, k string, w time.Duration) (int6
 func (sc spyCounters) Peek(ctx context.Context, k string) (int64, time.Time, error) {
 	return sc.c.Peek(ctx, k)
 }
+func (sc spyCounters) Decr(ctx context.Context, k string) error { return sc.c.Decr(ctx, k) }
 func (sc spyCounters) ResetCounter(ctx context.Context, k string) error {
 	return sc.c.ResetCounter(ctx, k)
 }
@@ -101,6 +102,18 @@ func (c *Spy) DeleteState(ctx context.Context, k string) error {
 		return err
 	}
 	return c.Store.DeleteState(ctx, k)
+}
+func (c *Spy) PutOwnedState(ctx context.Context, o, k string, v []byte, e time.Time) error {
+	if err := c.hit("PutOwnedState"); err != nil {
+		return err
+	}
+	return c.Store.PutOwnedState(ctx, o, k, v, e)
+}
+func (c *Spy) DeleteOwnedStates(ctx context.Context, o string) error {
+	if err := c.hit("DeleteOwnedStates"); err != nil {
+		return err
+	}
+	return c.Store.DeleteOwnedStates(ctx, o)
 }
 func (c *Spy) PutCode(ctx context.Context, code store.Code) error {
 	if err := c.hit("PutCode"); err != nil {
@@ -143,6 +156,12 @@ func (c *Spy) Peek(ctx context.Context, k string) (int64, time.Time, error) {
 		return 0, time.Time{}, err
 	}
 	return c.Store.Peek(ctx, k)
+}
+func (c *Spy) Decr(ctx context.Context, k string) error {
+	if err := c.hit("Decr"); err != nil {
+		return err
+	}
+	return c.Store.Decr(ctx, k)
 }
 func (c *Spy) ResetCounter(ctx context.Context, k string) error {
 	if err := c.hit("ResetCounter"); err != nil {

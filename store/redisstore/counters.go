@@ -130,6 +130,22 @@ func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) 
 	return n, time.UnixMilli(r), nil
 }
 
+// Decr implements store.Counters with one script call that subtracts one
+// from a live count above zero, keeping the window and the TTL; a missing
+// or ended counter is left alone and never created.
+func (s *Store) Decr(ctx context.Context, key string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := checkID("counter key", key); err != nil {
+		return err
+	}
+	if err := decr.Run(ctx, s.rdb, []string{s.counterKey(key)}, s.clock()).Err(); err != nil {
+		return wrap("decr", err)
+	}
+	return nil
+}
+
 // ResetCounter implements store.Counters with one DEL.
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	if err := ctxErr(ctx); err != nil {

@@ -14,6 +14,7 @@ import (
 // scripts and Sweep can find it without decoding the rest.
 //
 //	state:  <exp>|<value bytes>
+//	owned state: <exp>;<token>;<owner length>;<owner><value bytes>
 //	device: <exp>|<device JSON>
 //	code:   <exp>|<max attempts>|<hash bytes>   (a field of the group hash)
 
@@ -29,7 +30,13 @@ func appendEnvelope(exp int64, payload []byte) []byte {
 // appendEnvelope writes is accepted: a non-negative decimal without sign or
 // leading zeros.
 func parseEnvelope(b []byte) (exp int64, payload []byte, ok bool) {
-	i := bytes.IndexByte(b, '|')
+	return cutNumber(b, '|')
+}
+
+// cutNumber splits b at the first sep, which must follow a non-negative
+// decimal without sign or leading zeros; the rest aliases b.
+func cutNumber(b []byte, sep byte) (n int64, rest []byte, ok bool) {
+	i := bytes.IndexByte(b, sep)
 	if i <= 0 || i > 19 || (b[0] == '0' && i > 1) {
 		return 0, nil, false
 	}
@@ -38,11 +45,60 @@ func parseEnvelope(b []byte) (exp int64, payload []byte, ok bool) {
 			return 0, nil, false
 		}
 	}
-	exp, err := strconv.ParseInt(string(b[:i]), 10, 64)
+	n, err := strconv.ParseInt(string(b[:i]), 10, 64)
 	if err != nil {
 		return 0, nil, false
 	}
-	return exp, b[i+1:], true
+	return n, b[i+1:], true
+}
+
+// tokenLen is the length of the random token of an owned state, in hex
+// digits.
+const tokenLen = 16
+
+// appendOwned returns the value of a state filed under owner. The token
+// names this put: the owner's index entry carries the same token, so
+// DeleteOwnedStates can tell the entry of the state it deleted from one a
+// concurrent put wrote. Readers of the plain envelope (and earlier
+// versions of this package) reject it as malformed rather than misread it.
+func appendOwned(exp int64, token, owner string, payload []byte) []byte {
+	b := make([]byte, 0, 48+len(owner)+len(payload))
+	b = strconv.AppendInt(b, exp, 10)
+	b = append(b, ';')
+	b = append(b, token...)
+	b = append(b, ';')
+	b = strconv.AppendInt(b, int64(len(owner)), 10)
+	b = append(b, ';')
+	b = append(b, owner...)
+	return append(b, payload...)
+}
+
+// parseOwned splits what appendOwned wrote; the payload aliases b.
+func parseOwned(b []byte) (exp int64, token, owner string, payload []byte, ok bool) {
+	exp, rest, ok := cutNumber(b, ';')
+	if !ok || len(rest) < tokenLen+1 || rest[tokenLen] != ';' {
+		return 0, "", "", nil, false
+	}
+	for _, c := range rest[:tokenLen] {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return 0, "", "", nil, false
+		}
+	}
+	token = string(rest[:tokenLen])
+	n, rest, ok := cutNumber(rest[tokenLen+1:], ';')
+	if !ok || n > int64(len(rest)) {
+		return 0, "", "", nil, false
+	}
+	return exp, token, string(rest[:n]), rest[n:], true
+}
+
+// parseState reads a state value, owned or not.
+func parseState(b []byte) (exp int64, payload []byte, ok bool) {
+	if exp, payload, ok := parseEnvelope(b); ok {
+		return exp, payload, true
+	}
+	exp, _, _, payload, ok = parseOwned(b)
+	return exp, payload, ok
 }
 
 // encodeCode returns the group-hash value of a code.

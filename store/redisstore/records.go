@@ -254,7 +254,7 @@ func (s *Store) ListDevices(ctx context.Context, userID string) ([]store.Device,
 	}
 	if len(stale) > 0 {
 		args := append([]any{now, s.grace}, stale...)
-		if err := unindexDevices.Run(ctx, s.rdb, []string{idx}, args...).Err(); err != nil {
+		if err := unindex.Run(ctx, s.rdb, []string{idx}, args...).Err(); err != nil {
 			return nil, wrap("list devices: clean index", err)
 		}
 	}
@@ -287,7 +287,7 @@ func (s *Store) DeleteDevice(ctx context.Context, id string) error {
 		// ListDevices or by its TTL.
 		return nil
 	}
-	err = unindexDevices.Run(ctx, s.rdb, []string{s.devIdxKey(d.UserID)}, s.clock(), s.grace, id, exp).Err()
+	err = unindex.Run(ctx, s.rdb, []string{s.devIdxKey(d.UserID)}, s.clock(), s.grace, id, exp).Err()
 	if err != nil {
 		return wrap("delete device: index", err)
 	}

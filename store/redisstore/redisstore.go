@@ -143,6 +143,7 @@ const (
 	kindEnroll  = "e"
 	kindDevice  = "d"
 	kindDevIdx  = "di"
+	kindOwner   = "o"
 )
 
 func (s *Store) stateKey(key string) string   { return s.prefix + kindState + ":" + key }
@@ -152,6 +153,7 @@ func (s *Store) ledgerKey(key string) string  { return s.prefix + kindLedger + "
 func (s *Store) enrollKey(user string) string { return s.prefix + kindEnroll + ":{u:" + user + "}" }
 func (s *Store) deviceKey(id string) string   { return s.prefix + kindDevice + ":" + id }
 func (s *Store) devIdxKey(user string) string { return s.prefix + kindDevIdx + ":{u:" + user + "}" }
+func (s *Store) ownerKey(owner string) string { return s.prefix + kindOwner + ":{o:" + owner + "}" }
 
 // clock returns the store's time in Unix milliseconds, the resolution of
 // every expiry the store keeps.

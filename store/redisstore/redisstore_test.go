@@ -246,7 +246,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	exp := clk.Now().Add(time.Minute)
 	// Warm the script cache so EVALSHA never falls back to EVAL below.
-	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, advance, indexDevice, unindexDevices, sweep} {
+	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, advance, indexDevice, unindex, sweep} {
 		require.NoError(t, sc.Load(ctx, rdb).Err())
 	}
 	var calls atomic.Int64

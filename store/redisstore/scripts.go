@@ -11,14 +11,15 @@ import "github.com/redis/go-redis/v9"
 
 // luaLib is prepended to every script.
 //
-// expOf reads the leading "<exp>|" of a stored value. ctEqual compares two
+// expOf reads the leading "<exp>|" (or "<exp>;" of an owned state) of a
+// stored value. ctEqual compares two
 // strings without an early exit. retime sets the TTL of a hash of records
 // (code group, device index) to the latest expiry among its fields whose
 // name starts with pfx, plus the grace period; a field that never expires
 // makes the hash persistent, and a hash with no such field left is deleted.
 const luaLib = `
 local function expOf(v)
-  local e = tonumber(string.match(v, '^(%d+)|'))
+  local e = tonumber(string.match(v, '^(%d+)[|;]'))
   if e == nil then error('redisstore: malformed stored value') end
   return e
 end
@@ -121,6 +122,23 @@ redis.call('PEXPIRE', k, ARGV[3])
 return {1, ARGV[2]}
 `)
 
+// decr implements store.Counters.Decr: it subtracts one from a live count
+// above zero and leaves the window end and the TTL alone. A missing or
+// ended counter is not touched, so nothing is created. It returns 1 when
+// it subtracted. KEYS[1] counter; ARGV now.
+var decr = newScript(`
+local k = KEYS[1]
+local v = redis.call('HMGET', k, 'n', 'r')
+if not v[1] and not v[2] then return 0 end
+local n, r = tonumber(v[1]), tonumber(v[2])
+if n == nil or r == nil then return redis.error_reply('redisstore: malformed stored value') end
+if tonumber(ARGV[1]) < r and n > 0 then
+  redis.call('HINCRBY', k, 'n', -1)
+  return 1
+end
+return 0
+`)
+
 // advance implements store.Ledger.Advance and MarkUsed on a hash
 // {h, l: the mark as two 32-bit halves, e: expiry}. Lua numbers are doubles,
 // exact only up to 2^53, so an int64 mark is compared as (high, low) pairs
@@ -157,10 +175,11 @@ retime(KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4]), '')
 return 1
 `)
 
-// unindexDevices removes index entries that still hold the expiry the
-// caller saw, so an entry a concurrent PutDevice rewrote survives.
-// KEYS[1] index; ARGV now, grace, then pairs of id and expected expiry.
-var unindexDevices = newScript(`
+// unindex removes entries of an index hash (a user's devices, an owner's
+// states) that still hold the value the caller saw, so an entry that a
+// concurrent put rewrote survives. KEYS[1] index; ARGV now, grace, then
+// pairs of field and expected value.
+var unindex = newScript(`
 local k, n = KEYS[1], 0
 for i = 3, #ARGV, 2 do
   if redis.call('HGET', k, ARGV[i]) == ARGV[i + 1] then
@@ -169,6 +188,40 @@ for i = 3, #ARGV, 2 do
 end
 if n > 0 then retime(k, tonumber(ARGV[1]), tonumber(ARGV[2]), '') end
 return n
+`)
+
+// indexOwned files a state key in its owner's index: field <state key> =
+// "<exp>:<token>", the token being the one written into the state. It
+// first drops entries whose expiry passed more than the grace period ago
+// (their state is gone or expired on every instance whose clock is within
+// the grace period), so the index of a busy user does not grow.
+// KEYS[1] owner index; ARGV state key, entry, now, grace.
+var indexOwned = newScript(`
+local k, now, grace = KEYS[1], tonumber(ARGV[3]), tonumber(ARGV[4])
+local all = redis.call('HGETALL', k)
+for i = 1, #all, 2 do
+  local e = tonumber(string.match(all[i + 1], '^(%d+):'))
+  if e == nil then return redis.error_reply('redisstore: malformed stored value') end
+  if e ~= 0 and now >= e + grace then redis.call('HDEL', k, all[i]) end
+end
+redis.call('HSET', k, ARGV[1], ARGV[2])
+retime(k, now, grace, '')
+return 1
+`)
+
+// deleteOwned deletes a state if, as stored now, it is filed under the
+// given owner, and returns the token of the state it deleted (empty when it
+// deleted nothing). A state put again without an owner, or under another
+// owner, is left alone. KEYS[1] state key; ARGV owner.
+var deleteOwned = newScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return '' end
+local tok, n, pos = string.match(v, '^%d+;(%x+);(%d+);()')
+if not tok then return '' end
+n = tonumber(n)
+if string.sub(v, pos, pos + n - 1) ~= ARGV[1] then return '' end
+redis.call('DEL', KEYS[1])
+return tok
 `)
 
 // sweep deletes what has expired under one key and returns how many
@@ -198,9 +251,9 @@ elseif kind == 'l' then
     return 1
   end
   return 0
-elseif kind == 'c' or kind == 'di' then
+elseif kind == 'c' or kind == 'di' or kind == 'o' then
   local pfx = 'k:'
-  if kind == 'di' then pfx = '' end
+  if kind ~= 'c' then pfx = '' end
   local all = redis.call('HGETALL', k)
   local n = 0
   for i = 1, #all, 2 do

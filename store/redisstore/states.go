@@ -2,7 +2,11 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -10,7 +14,9 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// PutState implements store.States with one SET (PX when it expires).
+// PutState implements store.States with one SET (PX when it expires). The
+// value carries no owner, so a key that was filed under an owner is no
+// longer deleted by that owner's DeleteOwnedStates.
 func (s *Store) PutState(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -59,7 +65,7 @@ func (s *Store) state(cmd *redis.StringCmd, op string) ([]byte, error) {
 	if err != nil {
 		return nil, wrap(op, err)
 	}
-	exp, value, ok := parseEnvelope(b)
+	exp, value, ok := parseState(b)
 	if !ok {
 		return nil, malformed(op)
 	}
@@ -79,6 +85,99 @@ func (s *Store) DeleteState(ctx context.Context, key string) error {
 	}
 	if err := s.rdb.Del(ctx, s.stateKey(key)).Err(); err != nil {
 		return wrap("delete state", err)
+	}
+	return nil
+}
+
+// PutOwnedState implements store.OwnedStates in two round trips, each
+// atomic on its own: a script that files the key in the owner's index
+// (<prefix>o:{o:<owner>}), then a SET of the state, whose value names the
+// owner and a random token that the index entry repeats. The index is
+// written first, so a failure in between leaves an entry without a state
+// filed under it, which DeleteOwnedStates skips; it never leaves an owned
+// state that the index does not list.
+func (s *Store) PutOwnedState(ctx context.Context, owner, key string, value []byte, expiresAt time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := checkID("state owner", owner); err != nil {
+		return err
+	}
+	if err := checkID("state key", key); err != nil {
+		return err
+	}
+	var tb [tokenLen / 2]byte
+	if _, err := rand.Read(tb[:]); err != nil {
+		return wrap("put owned state", err)
+	}
+	token := hex.EncodeToString(tb[:])
+	exp, now := expiryMillis(expiresAt), s.clock()
+	entry := strconv.FormatInt(exp, 10) + ":" + token
+	if err := indexOwned.Run(ctx, s.rdb, []string{s.ownerKey(owner)}, key, entry, now, s.grace).Err(); err != nil {
+		return wrap("put owned state: index", err)
+	}
+	ttl := time.Duration(s.ttlMillis(exp, now)) * time.Millisecond
+	if err := s.rdb.Set(ctx, s.stateKey(key), appendOwned(exp, token, owner, value), ttl).Err(); err != nil {
+		return wrap("put owned state", err)
+	}
+	return nil
+}
+
+// DeleteOwnedStates implements store.OwnedStates: one HGETALL of the
+// owner's index; one pipeline (on a cluster, one per node) of a script per
+// listed key that deletes the state only if, as stored at that moment, it
+// is filed under owner, so a key put again without an owner or under
+// another one survives; and, when it deleted any, one script that removes
+// their index entries unless a concurrent put rewrote them. Each state is
+// checked and deleted atomically; the whole is not one step, so a state
+// put while it runs may or may not be deleted, while every state put
+// before it started is.
+func (s *Store) DeleteOwnedStates(ctx context.Context, owner string) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := checkID("state owner", owner); err != nil {
+		return err
+	}
+	idx := s.ownerKey(owner)
+	entries, err := s.rdb.HGetAll(ctx, idx).Result()
+	if err != nil {
+		return wrap("delete owned states", err)
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	keys := make([]string, 0, len(entries))
+	for k := range entries {
+		keys = append(keys, k)
+	}
+	cmds := make([]*redis.Cmd, len(keys))
+	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			cmds[i] = deleteOwned.EvalSha(ctx, p, []string{s.stateKey(k)}, owner)
+		}
+		return nil
+	})
+	var done []any // key, entry as read, ...
+	for i, c := range cmds {
+		tok, err := c.Text()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Not run: the node had not cached the script yet.
+			tok, err = deleteOwned.Run(ctx, s.rdb, []string{s.stateKey(keys[i])}, owner).Text()
+		}
+		if err != nil {
+			return wrap("delete owned states", err)
+		}
+		entry := entries[keys[i]]
+		if _, entryTok, ok := strings.Cut(entry, ":"); ok && tok != "" && tok == entryTok {
+			done = append(done, keys[i], entry)
+		}
+	}
+	if len(done) > 0 {
+		args := append([]any{s.clock(), s.grace}, done...)
+		if err := unindex.Run(ctx, s.rdb, []string{idx}, args...).Err(); err != nil {
+			return wrap("delete owned states: index", err)
+		}
 	}
 	return nil
 }

@@ -17,8 +17,8 @@ const sweepBatch = 500
 // removes expired records by itself and nothing piles up without Sweep.
 // Sweep removes records that have expired by the store's clock now, without
 // waiting for the grace period: expired states, codes, counters, ledger
-// marks and devices, and stale entries of device indexes (which it does not
-// count). It returns how many records it removed.
+// marks and devices, and stale entries of device and owner indexes (which
+// it does not count). It returns how many records it removed.
 //
 // Sweep walks the keys under the prefix with SCAN (on every master of a
 // cluster or shard of a ring), so its cost grows with the whole keyspace;
@@ -92,7 +92,7 @@ func (s *Store) kindOf(key string) (string, bool) {
 		return "", false
 	}
 	switch kind {
-	case kindState, kindCodes, kindCounter, kindLedger, kindDevice, kindDevIdx:
+	case kindState, kindCodes, kindCounter, kindLedger, kindDevice, kindDevIdx, kindOwner:
 		return kind, true
 	}
 	return "", false // enrollments never expire; anything else is not ours

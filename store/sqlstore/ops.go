@@ -13,10 +13,31 @@ import (
 
 func (s *Store) nowMicro() int64 { return s.now().UnixMicro() }
 
-// PutState implements store.States.
+// PutState implements store.States. It clears the key's owner, so a state
+// put again without one is no longer deleted by DeleteOwnedStates.
 func (s *Store) PutState(ctx context.Context, key string, value []byte, expiresAt time.Time) error {
 	return s.do(ctx, "put state", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.putState, key, blob(value), dbTime(expiresAt))
+		_, err := s.db.ExecContext(ctx, s.q.putState, key, blob(value), dbTime(expiresAt), nil)
+		return err
+	})
+}
+
+// PutOwnedState implements store.OwnedStates: the same upsert as PutState,
+// which also writes the owner column, in one statement.
+func (s *Store) PutOwnedState(ctx context.Context, owner, key string, value []byte, expiresAt time.Time) error {
+	return s.do(ctx, "put owned state", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.putState, key, blob(value), dbTime(expiresAt), owner)
+		return err
+	})
+}
+
+// DeleteOwnedStates implements store.OwnedStates with one DELETE on the
+// indexed owner column: the states filed under owner when the statement
+// runs are deleted at once, and a state put again without that owner is
+// not among them.
+func (s *Store) DeleteOwnedStates(ctx context.Context, owner string) error {
+	return s.do(ctx, "delete owned states", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.deleteOwned, owner)
 		return err
 	})
 }
@@ -194,6 +215,16 @@ func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) 
 		return 0, time.Time{}, err
 	}
 	return n, time.UnixMicro(reset).UTC(), nil
+}
+
+// Decr implements store.Counters with one UPDATE that subtracts one only
+// from a live counter above zero; it never creates a row and keeps the
+// window.
+func (s *Store) Decr(ctx context.Context, key string) error {
+	return s.do(ctx, "decr", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.decr, key, s.nowMicro())
+		return err
+	})
 }
 
 // ResetCounter implements store.Counters.

@@ -9,11 +9,11 @@ import (
 // dialect and table prefix. They are written with ? placeholders and
 // {name} table names; PostgreSQL gets $n placeholders.
 type queries struct {
-	putState, getState, takeState, takeStateLock, deleteState string
+	putState, getState, takeState, takeStateLock, deleteState, deleteOwned string
 
 	putCode, lockCode, deleteCode, attemptCode, deleteGroup, countGroup string
 
-	incr, incrRead, peek, resetCounter string
+	incr, incrRead, peek, decr, resetCounter string
 
 	markUsed, advance, ledgerRead string
 
@@ -49,12 +49,17 @@ func buildQueries(d Dialect, prefix string) queries {
 	// Shared by every dialect.
 	q.getState = f(`SELECT v FROM {states} WHERE k = ? AND (expires_at IS NULL OR expires_at > ?)`)
 	q.deleteState = f(`DELETE FROM {states} WHERE k = ?`)
+	q.deleteOwned = f(`DELETE FROM {states} WHERE owner = ?`)
 	q.deleteCode = f(`DELETE FROM {codes} WHERE grp = ? AND k = ?`)
 	q.attemptCode = f(`UPDATE {codes} SET attempts = attempts + 1 WHERE grp = ? AND k = ?`)
 	q.deleteGroup = f(`DELETE FROM {codes} WHERE grp = ?`)
 	q.countGroup = f(`SELECT COUNT(*) FROM {codes} WHERE grp = ? AND (expires_at IS NULL OR expires_at > ?) AND (max_attempts = 0 OR attempts < max_attempts)`)
 	q.peek = f(`SELECT n, reset_at FROM {counters} WHERE k = ? AND reset_at > ?`)
 	q.resetCounter = f(`DELETE FROM {counters} WHERE k = ?`)
+	// One statement: the row lock taken by the UPDATE makes the check and
+	// the subtraction one step, and a missing or ended counter matches no
+	// row, so nothing is created.
+	q.decr = f(`UPDATE {counters} SET n = n - 1 WHERE k = ? AND reset_at > ? AND n > 0`)
 	q.getEnrollment = f(`SELECT method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? AND id = ?`)
 	q.listEnrollments = f(`SELECT id, method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? ORDER BY created_at, id`)
 	q.deleteEnrollment = f(`DELETE FROM {enrollments} WHERE user_id = ? AND id = ?`)
@@ -70,7 +75,7 @@ func buildQueries(d Dialect, prefix string) queries {
 
 	switch d {
 	case MySQL:
-		q.putState = f(`REPLACE INTO {states} (k, v, expires_at) VALUES (?, ?, ?)`)
+		q.putState = f(`REPLACE INTO {states} (k, v, expires_at, owner) VALUES (?, ?, ?, ?)`)
 		q.takeStateLock = f(`SELECT v, expires_at FROM {states} WHERE k = ? FOR UPDATE`)
 		q.putCode = f(`REPLACE INTO {codes} (grp, k, hash, expires_at, max_attempts, attempts) VALUES (?, ?, ?, ?, ?, 0)`)
 		q.lockCode = f(`SELECT hash, expires_at, max_attempts, attempts FROM {codes} WHERE grp = ? AND k = ? FOR UPDATE`)
@@ -93,7 +98,8 @@ func buildQueries(d Dialect, prefix string) queries {
 		q.putEnrollment = f(`REPLACE INTO {enrollments} (user_id, id, method, label, data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?, ?, ?)`)
 		q.putDevice = f(`REPLACE INTO {devices} (id, user_id, label, ip, user_agent, created_at, expires_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`)
 	default: // PostgreSQL and SQLite share the upsert and RETURNING syntax.
-		q.putState = f(`INSERT INTO {states} (k, v, expires_at) VALUES (?, ?, ?) ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at`)
+		q.putState = f(`INSERT INTO {states} (k, v, expires_at, owner) VALUES (?, ?, ?, ?) ` +
+			`ON CONFLICT (k) DO UPDATE SET v = excluded.v, expires_at = excluded.expires_at, owner = excluded.owner`)
 		q.takeState = f(`DELETE FROM {states} WHERE k = ? RETURNING v, expires_at`)
 		q.putCode = f(`INSERT INTO {codes} (grp, k, hash, expires_at, max_attempts, attempts) VALUES (?, ?, ?, ?, ?, 0) ` +
 			`ON CONFLICT (grp, k) DO UPDATE SET hash = excluded.hash, expires_at = excluded.expires_at, max_attempts = excluded.max_attempts, attempts = 0`)
