@@ -39,7 +39,7 @@
 //
 // [Factor.SendVerification] and [Factor.ConfirmVerification] prove that a
 // user owns an address (at sign-up, or when it changes), with codes that
-// never satisfy a login and vice versa.
+// never satisfy a login and vice versa, and caps of their own.
 //
 // # Messages
 //
@@ -53,11 +53,17 @@
 //
 //   - TTL 15 minutes, resend cooldown 60 seconds, 6 digits, 5 wrong answers
 //     per code (the seeds' values).
-//   - Caps per hour: 10 per user, 10 per address, 100 per client IP. A
-//     sign-in needs one or two codes, so 10 an hour leaves room for slips
-//     while stopping a script from mail-bombing a user or an address; the
-//     per-IP cap is higher because offices and carrier NAT share addresses.
-//     The caps are counted in the store and hold across app instances.
+//   - Login caps per hour: 10 per user, 10 per address. A sign-in needs one
+//     or two codes, so 10 an hour leaves room for slips while stopping a
+//     script from mail-bombing a user or an address.
+//   - Verification caps per hour ([Factor.SendVerification]): 5 per
+//     account, 3 per account and address, 10 per address across accounts.
+//     They are separate from the login caps: any account can ask to verify
+//     any address, and must not be able to spend its owner's login codes.
+//   - 100 codes of any kind per client network an hour (an IPv4 address,
+//     an IPv6 /64): higher because offices and carrier NAT share addresses.
+//   - The caps are counted in the store and hold across app instances; see
+//     [Caps] for each one and how a refused request is counted.
 //
 // # Security notes
 //
@@ -73,6 +79,10 @@
 //     and the attempt still counts toward the caps.
 //   - Events carry the masked address only, never the code. Counter keys
 //     carry a keyed hash of the address, not the address.
+//   - Asking to verify someone else's address spends the asking account's
+//     verification caps and the address's verification budget, never the
+//     address's login budget; no single account can use up that
+//     verification budget, so it cannot stop the owner verifying either.
 //   - [SMTP] refuses plain-text connections except to a loopback relay, and
 //     never sends credentials unencrypted.
 //   - The [Outbox] holds live codes in plain text: development only.

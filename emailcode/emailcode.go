@@ -25,14 +25,28 @@ type Store interface {
 
 // Defaults applied by New to zero Config fields. The caps are per hour.
 const (
-	DefaultTTL            = 15 * time.Minute // seed: a code is valid 15 minutes
-	DefaultResendCooldown = 60 * time.Second // seed: resend only after 60 s
-	DefaultCodeLength     = 6
-	DefaultMaxAttempts    = 5
-	DefaultCapUser        = 10
-	DefaultCapDestination = 10
-	DefaultCapIP          = 100
-	DefaultCapWindow      = time.Hour
+	DefaultTTL                      = 15 * time.Minute // seed: a code is valid 15 minutes
+	DefaultResendCooldown           = 60 * time.Second // seed: resend only after 60 s
+	DefaultCodeLength               = 6
+	DefaultMaxAttempts              = 5
+	DefaultCapUser                  = 10
+	DefaultCapDestination           = 10
+	DefaultCapIP                    = 100
+	DefaultCapVerifyUser            = 5
+	DefaultCapVerifyUserDestination = 3
+	DefaultCapVerifyDestination     = 10
+	DefaultCapWindow                = time.Hour
+)
+
+// Limits named by twofactor.RetryError.Limit when a send is refused.
+const (
+	LimitResend                = onetime.LimitResend                // Config.ResendCooldown
+	LimitIP                    = onetime.LimitIP                    // Caps.PerIP
+	LimitUser                  = onetime.LimitUser                  // Caps.PerUser
+	LimitDestination           = onetime.LimitDestination           // Caps.PerDestination
+	LimitVerifyUser            = onetime.LimitVerifyUser            // Caps.VerifyPerUser
+	LimitVerifyUserDestination = onetime.LimitVerifyUserDestination // Caps.VerifyPerUserDestination
+	LimitVerifyDestination     = onetime.LimitVerifyDestination     // Caps.VerifyPerDestination
 )
 
 // PurposeEmailVerify is the purpose of codes sent by SendVerification.
@@ -49,27 +63,39 @@ const EnrollmentID = "email"
 // resend cooldown is not started.
 var ErrDelivery = onetime.ErrDelivery
 
-// Caps bound how many codes are sent per window, held in the store so they
-// hold across app instances. Zero fields take the defaults; a negative
-// value disables that cap (not recommended).
-type Caps struct {
-	// PerUser is codes per user per window. Zero means 10: a sign-in needs
-	// one code, two with a resend, so 10 an hour covers several sign-ins
-	// and slips while stopping a script from mail-bombing a user.
-	PerUser int
-	// PerDestination is codes per email address per window. Zero means 10,
-	// the same as PerUser: an address normally belongs to one account, and
-	// this cap also holds when several accounts share an address.
-	PerDestination int
-	// PerIP is codes requested from one client IP per window, across users.
-	// An IPv6 client is counted by its /64, which one subscriber holds
-	// whole. Zero means 100: generous because offices and carrier NAT put
-	// many users behind one address, yet it bounds one machine walking
-	// through accounts.
-	PerIP int
-	// Window is the length of the fixed window. Zero means one hour.
-	Window time.Duration
-}
+// Caps bound how many codes are sent per window (Window, one hour by
+// default), counted in the store so they hold across app instances. It is
+// the same type as smscode.Caps; the email defaults are:
+//
+//   - PerUser: login and step-up codes per user, 10. A sign-in needs one
+//     code, two with a resend, so 10 an hour covers several sign-ins and
+//     slips while stopping a script from mail-bombing a user.
+//   - PerDestination: login and step-up codes per address, across users,
+//     10, the same as PerUser: an address normally belongs to one account.
+//   - PerIP: codes of any kind requested from one client network (an IPv4
+//     address, or the /64 of an IPv6 one, which a subscriber holds whole),
+//     100: generous because offices and carrier NAT put many users behind
+//     one address, yet it bounds one machine walking through accounts.
+//   - VerifyPerUser: SendVerification codes one account may request,
+//     whatever the addresses, 5: a sign-up, a resend and a typo or two.
+//   - VerifyPerUserDestination: SendVerification codes one account may
+//     send to one address, 3: the first and two resends.
+//   - VerifyPerDestination: SendVerification codes to one address across
+//     all accounts, 10. It bounds how much anyone can mail an address that
+//     is not theirs; it must be more than twice what one account may send
+//     to one address (New refuses it otherwise), so no account can use it
+//     up alone.
+//
+// Verification codes never count on PerUser or PerDestination: any account
+// can ask to verify any address, so if they did, a few accounts could spend
+// a victim's login budget and leave them without a login code for an hour.
+// A request refused by any limit still counts on its own account's and
+// network's caps (a client ignoring RetryAfter spends its own budget) but
+// not on VerifyPerDestination.
+//
+// A zero field takes the default; a negative one disables that cap (not
+// recommended). A negative Window is a configuration error.
+type Caps = onetime.Caps
 
 // Config configures the email factor. Zero fields take the documented
 // defaults; New validates the whole.
@@ -95,7 +121,8 @@ type Config struct {
 	// MaxAttempts is how many wrong answers kill a code, 1 to 10. Zero
 	// means 5.
 	MaxAttempts int
-	// Caps limit sends per user, address and client IP.
+	// Caps limit sends per user, address and client network, with
+	// separate caps for address verification; see Caps for the defaults.
 	Caps Caps
 	// Events receives the factor's own events (email verification,
 	// warnings). Nil logs to slog.Default.
@@ -128,10 +155,6 @@ func New(cfg Config) (*Factor, error) {
 	if cfg.Sender == nil {
 		return nil, fmt.Errorf("emailcode: %w: Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development", twofactor.ErrConfig)
 	}
-	caps, err := cfg.Caps.resolve()
-	if err != nil {
-		return nil, err
-	}
 	is, err := onetime.New("emailcode", onetime.Config{
 		Store:          cfg.Store,
 		Keys:           cfg.Keys,
@@ -140,7 +163,8 @@ func New(cfg Config) (*Factor, error) {
 		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
 		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		MaxAttempts:    cfg.MaxAttempts,
-		Caps:           caps,
+		Caps:           cfg.Caps,
+		CapDefaults:    defaultCaps,
 		Now:            cfg.Now,
 		Rand:           cfg.Rand,
 	})
@@ -161,16 +185,14 @@ func New(cfg Config) (*Factor, error) {
 	return &Factor{issuer: is, sender: cfg.Sender, product: cfg.ProductName, tmpl: t, events: ev}, nil
 }
 
-func (c Caps) resolve() (onetime.Caps, error) {
-	if c.Window < 0 {
-		return onetime.Caps{}, fmt.Errorf("emailcode: %w: Caps.Window must not be negative", twofactor.ErrConfig)
-	}
-	return onetime.Caps{
-		PerUser:        cmp.Or(c.PerUser, DefaultCapUser),
-		PerDestination: cmp.Or(c.PerDestination, DefaultCapDestination),
-		PerIP:          cmp.Or(c.PerIP, DefaultCapIP),
-		Window:         cmp.Or(c.Window, DefaultCapWindow),
-	}, nil
+var defaultCaps = Caps{
+	PerUser:                  DefaultCapUser,
+	PerDestination:           DefaultCapDestination,
+	PerIP:                    DefaultCapIP,
+	VerifyPerUser:            DefaultCapVerifyUser,
+	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
+	VerifyPerDestination:     DefaultCapVerifyDestination,
+	Window:                   DefaultCapWindow,
 }
 
 // Method returns twofactor.MethodEmail.
@@ -275,8 +297,14 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 
 // SendVerification mails a code that proves the user owns user.Email (for
 // a sign-up or an address change), outside any login challenge. The code
-// only ever satisfies ConfirmVerification for the same user and address;
-// cooldown and caps apply as for Send.
+// only ever satisfies ConfirmVerification for the same user and address.
+//
+// The cooldown applies as for Send. The caps are the verification ones
+// (Caps.VerifyPerUser, VerifyPerUserDestination, VerifyPerDestination) and
+// PerIP, never the address's login budget: an account asking to verify
+// someone else's address cannot stop that person from receiving login
+// codes. Over a cap it answers a *twofactor.RetryError matching
+// twofactor.ErrRateLimited whose Limit names it.
 func (f *Factor) SendVerification(ctx context.Context, user twofactor.User, c twofactor.Client) (twofactor.Sent, error) {
 	if user.ID == "" || len(user.ID) > 255 {
 		return twofactor.Sent{}, fmt.Errorf("emailcode: user id must be 1 to 255 bytes: %w", twofactor.ErrInvalidInput)
@@ -286,12 +314,13 @@ func (f *Factor) SendVerification(ctx context.Context, user twofactor.User, c tw
 		return twofactor.Sent{}, fmt.Errorf("emailcode: %q is not one plain email address: %w", Mask(user.Email), twofactor.ErrInvalidInput)
 	}
 	req := onetime.Request{
-		Group:       verificationGroup + user.ID,
-		Purpose:     PurposeEmailVerify,
-		Bind:        strings.ToLower(addr),
-		UserID:      user.ID,
-		Destination: strings.ToLower(addr),
-		IP:          c.IP,
+		Group:        verificationGroup + user.ID,
+		Purpose:      PurposeEmailVerify,
+		Bind:         strings.ToLower(addr),
+		UserID:       user.ID,
+		Destination:  strings.ToLower(addr),
+		IP:           c.IP,
+		Verification: true,
 	}
 	sent, err := f.send(ctx, req, addr, user, PurposeEmailVerify)
 	if err == nil {

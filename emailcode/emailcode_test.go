@@ -123,6 +123,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"cooldown", func(c *emailcode.Config) { c.ResendCooldown = time.Hour }, "ResendCooldown"},
 		{"product", func(c *emailcode.Config) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
 		{"window", func(c *emailcode.Config) { c.Caps.Window = -time.Second }, "Window"},
+		{"verification budget one account fills", func(c *emailcode.Config) { c.Caps.VerifyPerDestination = 6 }, "VerifyPerDestination 6 must be more than twice"},
 		{"template without code", func(c *emailcode.Config) {
 			c.Templates.Text = texttemplate.Must(texttemplate.New("t").Parse("hello"))
 		}, "Code"},
@@ -710,4 +711,96 @@ func TestServiceSendDeliveryFailure(t *testing.T) {
 		}
 	}
 	assert.Equal(t, []string{"delivery"}, reasons)
+}
+
+// verifyFrom has account id ask to verify addr, as SendVerification does
+// for a sign-up or an address change.
+func verifyFrom(fx *fixture, id, addr string, c twofactor.Client) error {
+	_, err := fx.f.SendVerification(context.Background(), twofactor.User{ID: id, Email: addr}, c)
+	return err
+}
+
+// Attackers' accounts ask to verify the victim's address until every one of
+// them is refused. The victim still gets every login code of their budget:
+// verification codes never spend it.
+func TestVerificationSparesLoginBudget(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	refused := map[string]bool{}
+	sent := 0
+	for round := range 2 * emailcode.DefaultCapVerifyUser {
+		for a := range 5 {
+			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
+			err := verifyFrom(fx, fmt.Sprint("evil-", a), alice.Email, twofactor.Client{IP: ip})
+			if err == nil {
+				sent++
+				continue
+			}
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re, "round %d", round)
+			refused[re.Limit] = true
+		}
+		fx.clock.Advance(emailcode.DefaultResendCooldown)
+	}
+	assert.Equal(t, emailcode.DefaultCapVerifyDestination, sent, "the address's verification budget bounds the spam")
+	assert.True(t, refused[emailcode.LimitVerifyDestination], "%v", refused)
+	assert.False(t, refused[emailcode.LimitDestination], "%v", refused)
+
+	for i := range emailcode.DefaultCapDestination {
+		_, err := fx.f.Send(ctx, challenge(fmt.Sprint("login-", i), twofactor.PurposeLogin), client)
+		require.NoError(t, err, "login code %d", i)
+		fx.clock.Advance(emailcode.DefaultResendCooldown)
+	}
+}
+
+// One account hammering SendVerification at an address, within and after
+// the cooldown, spends only its own budget: another account can still
+// verify the address.
+func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
+	fx := newFixture(t, nil)
+	sent := 0
+	limits := map[string]int{}
+	for i := range 60 {
+		err := verifyFrom(fx, "evil", alice.Email, client)
+		if err == nil {
+			sent++
+		} else {
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re)
+			limits[re.Limit]++
+		}
+		if i%3 == 2 {
+			fx.clock.Advance(emailcode.DefaultResendCooldown)
+		}
+	}
+	// Refused requests count on the account's own caps too, so hammering
+	// inside the cooldown burns its budget sooner.
+	assert.Positive(t, sent)
+	assert.LessOrEqual(t, sent, emailcode.DefaultCapVerifyUserDestination)
+	assert.Positive(t, limits[emailcode.LimitResend])
+	assert.Positive(t, limits[emailcode.LimitVerifyUserDestination])
+	assert.Zero(t, limits[emailcode.LimitVerifyDestination])
+
+	// The address's owner, on another network, verifies it: every one of
+	// their own sends goes out.
+	owner := twofactor.Client{IP: netip.MustParseAddr("203.0.113.50")}
+	for i := range emailcode.DefaultCapVerifyUserDestination {
+		require.NoError(t, verifyFrom(fx, alice.ID, alice.Email, owner), "send %d", i)
+		fx.clock.Advance(emailcode.DefaultResendCooldown)
+	}
+	require.NoError(t, fx.f.ConfirmVerification(context.Background(), alice, fx.lastCode(t)))
+}
+
+// An account's verification codes are capped across addresses too.
+func TestVerificationCapPerAccount(t *testing.T) {
+	fx := newFixture(t, nil)
+	for i := range emailcode.DefaultCapVerifyUser {
+		require.NoError(t, verifyFrom(fx, "u1", fmt.Sprintf("a%d@example.com", i), client), "address %d", i)
+		fx.clock.Advance(emailcode.DefaultResendCooldown)
+	}
+	err := verifyFrom(fx, "u1", "another@example.com", client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, emailcode.LimitVerifyUser, re.Limit)
+	require.NoError(t, verifyFrom(fx, "u2", "another@example.com", client), "another account has its own")
 }

@@ -48,12 +48,21 @@
 //
 //   - TTL 15 minutes, resend cooldown 60 seconds, 6 digits (the seed's
 //     code auto-submits at 6 characters), 5 wrong answers per code.
-//   - Caps per hour: 5 per user, 5 per number, 30 per client IP. Every SMS
-//     is paid for, and SMS pumping earns a fraudster money per message
-//     delivered to numbers they profit from, so the caps are lower than
-//     email's: a sign-in needs one or two messages, an enrollment the same.
-//     The per-number cap holds across accounts (many fake accounts, one
-//     premium number); the per-IP cap allows for offices and carrier NAT.
+//   - Login caps per hour: 5 per user, 5 per number. Every SMS is paid
+//     for, and SMS pumping earns a fraudster money per message delivered
+//     to numbers they profit from, so the caps are lower than email's: a
+//     sign-in needs one or two messages.
+//   - Phone verification caps per hour ([Factor.BeginPhone]): 5 per
+//     account, 3 per account and number, 7 per number across accounts
+//     (many fake accounts, one premium number). They are separate from the
+//     login caps: any account can start enrolling any number, and must not
+//     be able to spend its owner's login codes (an SMS-only user would be
+//     locked out).
+//   - 30 SMS of any kind per client network an hour (an IPv4 address, an
+//     IPv6 /64, so rotating addresses does not escape it), allowing for
+//     offices and carrier NAT.
+//   - The caps are counted in the store and hold across app instances; see
+//     [Caps] for each one and how a refused request is counted.
 //
 // # Security notes
 //
@@ -64,6 +73,10 @@
 //     enrollment), the purpose and the user (or the number being verified):
 //     a phone verification code never satisfies a login, and a code sent to
 //     one number never confirms another.
+//   - Starting to enroll someone else's number spends the asking account's
+//     verification caps and the number's verification budget, never the
+//     number's login budget; no single account can use up that
+//     verification budget.
 //   - Delivery failures: the caller gets an error wrapping [ErrDelivery]
 //     ([*GatewayError] for an HTTP status), no usable code is left, the
 //     cooldown is lifted, and the caps keep the attempt (pumping defence).

@@ -32,14 +32,28 @@ type Store interface {
 
 // Defaults applied by New to zero Config fields. The caps are per hour.
 const (
-	DefaultTTL            = 15 * time.Minute
-	DefaultResendCooldown = 60 * time.Second
-	DefaultCodeLength     = 6 // seed: the code auto-submits at 6 characters
-	DefaultMaxAttempts    = 5
-	DefaultCapUser        = 5
-	DefaultCapDestination = 5
-	DefaultCapIP          = 30
-	DefaultCapWindow      = time.Hour
+	DefaultTTL                      = 15 * time.Minute
+	DefaultResendCooldown           = 60 * time.Second
+	DefaultCodeLength               = 6 // seed: the code auto-submits at 6 characters
+	DefaultMaxAttempts              = 5
+	DefaultCapUser                  = 5
+	DefaultCapDestination           = 5
+	DefaultCapIP                    = 30
+	DefaultCapVerifyUser            = 5
+	DefaultCapVerifyUserDestination = 3
+	DefaultCapVerifyDestination     = 7
+	DefaultCapWindow                = time.Hour
+)
+
+// Limits named by twofactor.RetryError.Limit when a send is refused.
+const (
+	LimitResend                = onetime.LimitResend                // Config.ResendCooldown
+	LimitIP                    = onetime.LimitIP                    // Caps.PerIP
+	LimitUser                  = onetime.LimitUser                  // Caps.PerUser
+	LimitDestination           = onetime.LimitDestination           // Caps.PerDestination
+	LimitVerifyUser            = onetime.LimitVerifyUser            // Caps.VerifyPerUser
+	LimitVerifyUserDestination = onetime.LimitVerifyUserDestination // Caps.VerifyPerUserDestination
+	LimitVerifyDestination     = onetime.LimitVerifyDestination     // Caps.VerifyPerDestination
 )
 
 // EnrollmentID is the id of a user's phone enrollment: one phone per user.
@@ -58,28 +72,41 @@ var ErrDelivery = onetime.ErrDelivery
 // twofactor.ErrChallengeNotFound: start again with BeginPhone.
 var ErrNoPendingPhone = fmt.Errorf("smscode: no phone number awaiting verification: %w", twofactor.ErrChallengeNotFound)
 
-// Caps bound how many SMS are sent per window, held in the store so they
-// hold across app instances. Zero fields take the defaults; a negative
-// value disables that cap (not recommended: every SMS costs money).
-type Caps struct {
-	// PerUser is codes per user per window. Zero means 5: a sign-in needs
-	// one SMS, two with a resend; five an hour covers a few attempts, and
-	// each SMS is paid for.
-	PerUser int
-	// PerDestination is codes per phone number per window, across users.
-	// Zero means 5. This is the main SMS pumping defence: a fraudster who
-	// enrolls premium or partner numbers earns per message delivered to
-	// each number.
-	PerDestination int
-	// PerIP is codes requested from one client IP per window, across users
-	// and numbers. An IPv6 client is counted by its /64, which one
-	// subscriber holds whole, so rotating addresses does not escape it.
-	// Zero means 30: high enough for offices and carrier NAT, low enough
-	// that one machine cannot pump through many accounts.
-	PerIP int
-	// Window is the length of the fixed window. Zero means one hour.
-	Window time.Duration
-}
+// Caps bound how many SMS are sent per window (Window, one hour by
+// default), counted in the store so they hold across app instances. It is
+// the same type as emailcode.Caps; every SMS is paid for, and SMS pumping
+// earns a fraudster money per message delivered to numbers they profit
+// from, so the SMS defaults are lower than email's:
+//
+//   - PerUser: login and step-up codes per user, 5. A sign-in needs one
+//     SMS, two with a resend; five an hour covers a few attempts.
+//   - PerDestination: login and step-up codes per number, across users, 5.
+//   - PerIP: codes of any kind requested from one client network (an IPv4
+//     address, or the /64 of an IPv6 one, which a subscriber holds whole,
+//     so rotating addresses does not escape it), 30: high enough for
+//     offices and carrier NAT, low enough that one machine cannot pump
+//     through many accounts.
+//   - VerifyPerUser: BeginPhone codes one account may request, whatever the
+//     numbers, 5: a number, a resend, a mistyped number and its fix.
+//   - VerifyPerUserDestination: BeginPhone codes one account may send to
+//     one number, 3: the first and two resends.
+//   - VerifyPerDestination: BeginPhone codes to one number across all
+//     accounts, 7. It bounds how much anyone can text a number that is not
+//     theirs (and pump one premium number with fake accounts); it must be
+//     more than twice what one account may send to one number (New refuses
+//     it otherwise), so no account can use it up alone.
+//
+// Verification codes never count on PerUser or PerDestination: any account
+// can start enrolling any number, so if they did, a few accounts could
+// spend a victim's login budget and lock an SMS-only user out for an hour.
+// A request refused by any limit still counts on its own account's and
+// network's caps (a client ignoring RetryAfter spends its own budget) but
+// not on VerifyPerDestination or the Budgets.
+//
+// A zero field takes the default; a negative one disables that cap (not
+// recommended: every SMS costs money). A negative Window is a
+// configuration error.
+type Caps = onetime.Caps
 
 // Config configures the SMS factor. Zero fields take the documented
 // defaults; New validates the whole.
@@ -119,7 +146,8 @@ type Config struct {
 	// MaxAttempts is how many wrong answers kill a code, 1 to 10. Zero
 	// means 5.
 	MaxAttempts int
-	// Caps limit sends per user, number and client IP.
+	// Caps limit sends per user, number and client network, with separate
+	// caps for phone verification; see Caps for the defaults.
 	Caps Caps
 	// Events receives the phone enrollment events. Nil logs to
 	// slog.Default.
@@ -174,9 +202,6 @@ func New(cfg Config) (*Factor, error) {
 	if cfg.Sender == nil {
 		return bad("Config.Sender is nil: use NewTwilio or NewGateway, or an *Outbox in development")
 	}
-	if cfg.Caps.Window < 0 {
-		return bad("Caps.Window must not be negative")
-	}
 	is, err := onetime.New("smscode", onetime.Config{
 		Store:          cfg.Store,
 		Keys:           cfg.Keys,
@@ -185,14 +210,10 @@ func New(cfg Config) (*Factor, error) {
 		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
 		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		MaxAttempts:    cfg.MaxAttempts,
-		Caps: onetime.Caps{
-			PerUser:        cmp.Or(cfg.Caps.PerUser, DefaultCapUser),
-			PerDestination: cmp.Or(cfg.Caps.PerDestination, DefaultCapDestination),
-			PerIP:          cmp.Or(cfg.Caps.PerIP, DefaultCapIP),
-			Window:         cmp.Or(cfg.Caps.Window, DefaultCapWindow),
-		},
-		Now:  cfg.Now,
-		Rand: cfg.Rand,
+		Caps:           cfg.Caps,
+		CapDefaults:    defaultCaps,
+		Now:            cfg.Now,
+		Rand:           cfg.Rand,
 	})
 	if err != nil {
 		return nil, err
@@ -237,6 +258,16 @@ func New(cfg Config) (*Factor, error) {
 		return bad("Template must show {{.Code}}")
 	}
 	return f, nil
+}
+
+var defaultCaps = Caps{
+	PerUser:                  DefaultCapUser,
+	PerDestination:           DefaultCapDestination,
+	PerIP:                    DefaultCapIP,
+	VerifyPerUser:            DefaultCapVerifyUser,
+	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
+	VerifyPerDestination:     DefaultCapVerifyDestination,
+	Window:                   DefaultCapWindow,
 }
 
 func validDomain(d string) bool {
@@ -432,8 +463,14 @@ func (f *Factor) ParsePhone(number, region string) (string, error) {
 //
 // A number that does not parse, is of a refused type or from a region not
 // allowed gets ErrInvalidPhone, ErrNumberType or ErrRegionNotAllowed (all
-// matching twofactor.ErrInvalidInput) before any store access. Cooldown,
-// caps and delivery failures are as for Send.
+// matching twofactor.ErrInvalidInput) before any store access. The
+// cooldown and delivery failures are as for Send. The caps are the
+// verification ones (Caps.VerifyPerUser, VerifyPerUserDestination,
+// VerifyPerDestination) and PerIP, never the number's login budget: an
+// account that starts enrolling someone else's number cannot stop its
+// owner from receiving login codes. Over a cap it answers a
+// *twofactor.RetryError matching twofactor.ErrRateLimited whose Limit names
+// it.
 //
 // Changing a phone number is a sensitive action: guard it in the host with
 // Service.CheckProof (a fresh step-up) when the user already has a factor.
@@ -450,7 +487,7 @@ func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, re
 		return twofactor.Sent{}, fmt.Errorf("smscode: sealing number: %w", err)
 	}
 	req := onetime.Request{Group: enrollGroup(user.ID), Purpose: PurposePhoneVerify, Bind: num,
-		UserID: user.ID, Destination: num, IP: c.IP}
+		UserID: user.ID, Destination: num, IP: c.IP, Verification: true}
 	stored := false
 	sent, err := f.send(ctx, req, num, MaskPhone(num), func(ctx context.Context, expires time.Time) error {
 		// The number outlives its code by one TTL, so a late answer is

@@ -149,6 +149,8 @@ func TestNewConfigErrors(t *testing.T) {
 		{"empty regions", func(c *smscode.Config) { c.AllowedRegions = []string{} }, "AllowedRegions"},
 		{"template", func(c *smscode.Config) { c.Template = texttemplate.Must(texttemplate.New("t").Parse("hi")) }, "Code"},
 		{"product", func(c *smscode.Config) { c.ProductName = "a\nb" }, "ProductName"},
+		{"window", func(c *smscode.Config) { c.Caps.Window = -time.Second }, "Window"},
+		{"verification budget one account fills", func(c *smscode.Config) { c.Caps.VerifyPerUserDestination = 4 }, "VerifyPerDestination 7 must be more than twice VerifyPerUserDestination (4)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -464,27 +466,27 @@ func TestPurposeBinding(t *testing.T) {
 }
 
 func TestDeliveryFailure(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerDestination = 3 })
+	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerDestination = 2 })
 	ctx := context.Background()
-	fx.enroll(t, bob, usNumber) // 1 send to the number
+	fx.enroll(t, bob, usNumber) // a verification: not on the login caps
 	fx.clock.Advance(time.Minute)
 
 	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
 	fx.outbox.FailWith(errors.New("gateway down"))
-	_, err := fx.f.Send(ctx, ch, client) // 2: failed, still counted
+	_, err := fx.f.Send(ctx, ch, client) // 1: failed, still counted
 	require.ErrorIs(t, err, smscode.ErrDelivery)
 	n, err := fx.store.CountGroup(ctx, "otc:sms:chal-1")
 	require.NoError(t, err)
 	assert.Zero(t, n, "no usable code")
 
 	fx.outbox.FailWith(nil)
-	_, err = fx.f.Send(ctx, ch, client) // 3: no cooldown after the failure
+	_, err = fx.f.Send(ctx, ch, client) // 2: no cooldown after the failure
 	require.NoError(t, err)
 	fx.clock.Advance(time.Minute)
-	_, err = fx.f.Send(ctx, ch, client) // 4: over the destination cap
+	_, err = fx.f.Send(ctx, ch, client) // 3: over the destination cap
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
-	assert.Equal(t, "destination", re.Limit)
+	assert.Equal(t, smscode.LimitDestination, re.Limit)
 }
 
 func TestBeginPhoneDeliveryFailure(t *testing.T) {
@@ -501,11 +503,11 @@ func TestBeginPhoneDeliveryFailure(t *testing.T) {
 }
 
 // SMS pumping: many accounts enrolling the same number hit the
-// per-destination cap.
+// per-destination verification cap.
 func TestDestinationCapAcrossUsers(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	for i := range smscode.DefaultCapDestination {
+	for i := range smscode.DefaultCapVerifyDestination {
 		u := twofactor.User{ID: fmt.Sprint("user-", i)}
 		_, err := fx.f.BeginPhone(ctx, u, usNumber, "", twofactor.Client{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})})
 		require.NoError(t, err)
@@ -513,7 +515,7 @@ func TestDestinationCapAcrossUsers(t *testing.T) {
 	_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: "user-x"}, usNumber, "", twofactor.Client{})
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
-	assert.Equal(t, "destination", re.Limit)
+	assert.Equal(t, smscode.LimitVerifyDestination, re.Limit)
 	assert.Equal(t, time.Hour, re.RetryAfter)
 }
 
@@ -960,4 +962,78 @@ func TestOutboxConcurrent(t *testing.T) {
 	assert.Equal(t, "x", m.Body)
 	o.Reset()
 	assert.Empty(t, o.Messages())
+}
+
+// Attackers' accounts start enrolling an SMS-only victim's number until
+// every one of them is refused. The victim still gets every login code of
+// their budget: phone verifications never spend it.
+func TestVerificationSparesLoginBudget(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	fx.clock.Advance(time.Hour) // bob's own enrollment is not what is tested
+
+	refused := map[string]bool{}
+	sent := 0
+	for round := range 2 * smscode.DefaultCapVerifyUser {
+		for a := range 5 {
+			u := twofactor.User{ID: fmt.Sprint("evil-", a)}
+			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
+			_, err := fx.f.BeginPhone(ctx, u, usNumber, "", twofactor.Client{IP: ip})
+			if err == nil {
+				sent++
+				continue
+			}
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re, "round %d", round)
+			refused[re.Limit] = true
+		}
+		fx.clock.Advance(smscode.DefaultResendCooldown)
+	}
+	assert.Equal(t, smscode.DefaultCapVerifyDestination, sent, "the number's verification budget bounds the spam")
+	assert.True(t, refused[smscode.LimitVerifyDestination], "%v", refused)
+	assert.False(t, refused[smscode.LimitDestination], "%v", refused)
+
+	for i := range smscode.DefaultCapDestination {
+		_, err := fx.f.Send(ctx, challenge(fmt.Sprint("login-", i), bob, twofactor.PurposeLogin), client)
+		require.NoError(t, err, "login code %d", i)
+		fx.clock.Advance(smscode.DefaultResendCooldown)
+	}
+}
+
+// One account hammering BeginPhone at a number, within and after the
+// cooldown, spends only its own budget: the number's owner can still
+// enroll it.
+func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	evil := twofactor.User{ID: "evil"}
+	sent := 0
+	limits := map[string]int{}
+	for i := range 60 {
+		_, err := fx.f.BeginPhone(ctx, evil, usNumber, "", client)
+		if err == nil {
+			sent++
+		} else {
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re)
+			limits[re.Limit]++
+		}
+		if i%3 == 2 {
+			fx.clock.Advance(smscode.DefaultResendCooldown)
+		}
+	}
+	assert.Positive(t, sent)
+	assert.LessOrEqual(t, sent, smscode.DefaultCapVerifyUserDestination)
+	assert.Positive(t, limits[smscode.LimitVerifyUserDestination])
+	assert.Zero(t, limits[smscode.LimitVerifyDestination])
+
+	owner := twofactor.Client{IP: netip.MustParseAddr("203.0.113.50")}
+	for i := range smscode.DefaultCapVerifyUserDestination {
+		_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", owner)
+		require.NoError(t, err, "send %d", i)
+		fx.clock.Advance(smscode.DefaultResendCooldown)
+	}
+	_, err := fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, usNumber))
+	require.NoError(t, err)
 }

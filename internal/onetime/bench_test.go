@@ -13,7 +13,7 @@ import (
 func benchIssuer(b *testing.B) (*Issuer, *storespy.Spy) {
 	cs := storespy.New(store.NewMemory(nil))
 	is, err := New("bench", Config{Store: cs, Keys: testKeys(b), Channel: "bench",
-		Caps: Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
+		Caps: Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}, CapDefaults: testCaps})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,14 +9,37 @@
 // per client IP in store counters (so they hold across app instances), and
 // verifies with one atomic ConsumeCode.
 //
+// # Login and verification budgets
+//
+// A login or step-up code goes to a destination the user already owns; a
+// verification code (Request.Verification: an email address to confirm, a
+// phone number to enroll) goes to one an account merely claims, and any
+// account can claim anyone's. The two are counted apart: login codes on
+// PerUser and PerDestination, verification codes on VerifyPerUser (per
+// requesting account), VerifyPerUserDestination (per account and
+// destination) and VerifyPerDestination (per destination across accounts,
+// against spam). So asking to verify a victim's address or number never
+// spends the victim's login budget, and VerifyPerDestination must be more
+// than twice what one account may send to one destination, so no single
+// account can use it up. PerIP counts both.
+//
+// A request refused by any limit still counts on its own caps (cooldown,
+// user, pair, client network): a client ignoring ResendAt spends its own
+// budget. It gives back (store.Counters.Decr) what it took from counters
+// shared with other accounts, so being refused spends nothing of theirs.
+// The give-back is one round trip after the batch: during it, the shared
+// count is one higher than what was sent, which a concurrent request may
+// see.
+//
 // # Store keys
 //
 // Codes live in group "otc:<channel>:<group>" under key <purpose>, so the
 // email and SMS factors never touch each other's codes and a code issued for
 // one purpose never satisfies another. Counter keys carry the channel, the
-// user id, and a keyed hash of the destination (never the address or number
-// itself), and the client's network: an IPv4 address, or the /64 of an IPv6
-// address (a host changes the low 64 bits at will, RFC 4291 and RFC 8981).
+// user id, a keyed hash of the destination or of the (user, destination)
+// pair (never the address or number itself), and the client's network: an
+// IPv4 address, or the /64 of an IPv6 address (a host changes the low 64
+// bits at will, RFC 4291 and RFC 8981).
 //
 // # Delivery failure
 //
@@ -29,12 +52,12 @@
 //
 // # Store round trips
 //
-// Issue takes the resend cooldown and every cap (per client IP when known,
-// per destination, per user) in one batch of counter increments
-// (store.IncrAll), then stores the code: two round trips on a store that
-// implements store.BatchCounters (all of this module's do), five without.
-// Every request counts toward the caps, one the cooldown refuses too.
-// Verify: one ConsumeCode.
+// Issue takes the resend cooldown and every cap (per client network when
+// known, and the login or verification caps) in one batch of counter
+// increments (store.IncrAll), then stores the code: two round trips on a
+// store that implements store.BatchCounters (all of this module's do), one
+// per counter more without. A refusal adds one Decr per shared counter and
+// one ResetCounter for the cooldown. Verify: one ConsumeCode.
 //
 // # Security notes
 //

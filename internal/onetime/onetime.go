@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -47,13 +48,108 @@ const (
 	MaxCodeLength = 10
 )
 
-// Caps bound how many codes may be issued in a window. A zero field takes
-// the default the factor package passes in; a negative one disables that cap.
+// Limits named by RetryError.Limit when the issuer refuses a send.
+const (
+	LimitResend                = "resend"                  // the resend cooldown of one challenge or verification
+	LimitIP                    = "ip"                      // Caps.PerIP
+	LimitUser                  = "user"                    // Caps.PerUser
+	LimitDestination           = "destination"             // Caps.PerDestination
+	LimitVerifyUser            = "verify_user"             // Caps.VerifyPerUser
+	LimitVerifyUserDestination = "verify_user_destination" // Caps.VerifyPerUserDestination
+	LimitVerifyDestination     = "verify_destination"      // Caps.VerifyPerDestination
+)
+
+// Caps bound how many codes may be issued per window, counted in the store
+// so they hold across app instances. A zero field takes the channel's
+// default (Config.CapDefaults); a negative one disables that cap.
+//
+// Login codes (and step-up codes) go to a destination the user already
+// owns and are counted on PerUser and PerDestination. Verification codes
+// go to a destination an account merely claims, which any account can aim
+// at anyone's address or number, so they are counted on caps of their own
+// and never spend the login budget of a destination. Every code counts on
+// PerIP.
+//
+// The factor packages expose this type as their Caps and document their
+// defaults.
 type Caps struct {
-	PerUser        int           // codes per user per window
-	PerDestination int           // codes per email address or phone number per window
-	PerIP          int           // codes requested from one client IP per window
-	Window         time.Duration // length of the fixed window; zero means one hour
+	// PerUser is login codes per user per window.
+	PerUser int
+	// PerDestination is login codes per address or number per window,
+	// across users.
+	PerDestination int
+	// PerIP is codes of any kind requested from one client network per
+	// window: an IPv4 address, or the /64 of an IPv6 one.
+	PerIP int
+	// VerifyPerUser is verification codes one account may request per
+	// window, whatever the destinations.
+	VerifyPerUser int
+	// VerifyPerUserDestination is verification codes one account may send
+	// to one destination per window.
+	VerifyPerUserDestination int
+	// VerifyPerDestination is verification codes per destination per
+	// window across all accounts: it bounds how much anyone can message an
+	// address or number that is not theirs. It must be more than twice what
+	// one account may send to one destination, so that no account can use
+	// it up alone, even across the edge of a window.
+	VerifyPerDestination int
+	// Window is the length of the fixed window. Zero takes the default
+	// (one hour); it must not be negative.
+	Window time.Duration
+}
+
+// resolve returns c with zero fields taken from def, and checks the
+// result. pkg prefixes errors, which wrap twofactor.ErrConfig.
+func (c Caps) resolve(def Caps) (Caps, error) {
+	if c.Window < 0 {
+		return c, errors.New("Caps.Window must not be negative (zero means the default)")
+	}
+	r := Caps{
+		PerUser:                  cmp.Or(c.PerUser, def.PerUser),
+		PerDestination:           cmp.Or(c.PerDestination, def.PerDestination),
+		PerIP:                    cmp.Or(c.PerIP, def.PerIP),
+		VerifyPerUser:            cmp.Or(c.VerifyPerUser, def.VerifyPerUser),
+		VerifyPerUserDestination: cmp.Or(c.VerifyPerUserDestination, def.VerifyPerUserDestination),
+		VerifyPerDestination:     cmp.Or(c.VerifyPerDestination, def.VerifyPerDestination),
+		Window:                   cmp.Or(c.Window, def.Window, DefaultCapWindow),
+	}
+	if r.PerUser == 0 || r.PerDestination == 0 || r.PerIP == 0 ||
+		r.VerifyPerUser == 0 || r.VerifyPerUserDestination == 0 || r.VerifyPerDestination == 0 {
+		return r, errors.New("caps are unset") // factor packages always pass their defaults
+	}
+	if r.Window < time.Minute {
+		return r, fmt.Errorf("Caps.Window %s is too short: use at least 1m (zero means 1h)", r.Window)
+	}
+	if r.VerifyPerDestination > 0 {
+		// With fixed windows, one account may fit two of its own windows'
+		// worth into one window of the destination's counter.
+		one, name := r.oneAccountPerDestination()
+		if one < 0 || r.VerifyPerDestination <= 2*one {
+			return r, fmt.Errorf("Caps.VerifyPerDestination %d must be more than twice %s (%s): otherwise one account alone could use up the verification budget of anyone's address or number", r.VerifyPerDestination, name, capString(one))
+		}
+	}
+	return r, nil
+}
+
+// oneAccountPerDestination returns how many verification codes one account
+// may send to one destination per window, and the cap that says so; -1
+// when no cap bounds it.
+func (c Caps) oneAccountPerDestination() (int, string) {
+	switch {
+	case c.VerifyPerUserDestination > 0 && (c.VerifyPerUser <= 0 || c.VerifyPerUserDestination <= c.VerifyPerUser):
+		return c.VerifyPerUserDestination, "VerifyPerUserDestination"
+	case c.VerifyPerUser > 0:
+		return c.VerifyPerUser, "VerifyPerUser"
+	default:
+		return -1, "VerifyPerUserDestination"
+	}
+}
+
+func capString(n int) string {
+	if n < 0 {
+		return "disabled"
+	}
+	return strconv.Itoa(n)
 }
 
 // Config configures an Issuer. Factor packages fill it from their own
@@ -66,7 +162,8 @@ type Config struct {
 	TTL            time.Duration
 	ResendCooldown time.Duration
 	MaxAttempts    int
-	Caps           Caps
+	Caps           Caps // as the host configured them
+	CapDefaults    Caps // the channel's defaults, every field set
 	Now            func() time.Time
 	Rand           io.Reader
 }
@@ -113,11 +210,14 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		ttl:      cmp.Or(cfg.TTL, DefaultTTL),
 		cooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		attempts: cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts),
-		caps:     cfg.Caps,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
-	is.caps.Window = cmp.Or(is.caps.Window, DefaultCapWindow)
+	caps, err := cfg.Caps.resolve(cfg.CapDefaults)
+	if err != nil {
+		return nil, conf("%v", err)
+	}
+	is.caps = caps
 	if is.now == nil {
 		is.now = time.Now
 	}
@@ -132,10 +232,6 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		return nil, conf("ResendCooldown %s must be shorter than TTL %s", is.cooldown, is.ttl)
 	case is.attempts < 1 || is.attempts > 10:
 		return nil, conf("MaxAttempts %d is out of range: use 1 to 10 (zero means %d)", is.attempts, DefaultMaxAttempts)
-	case is.caps.Window < time.Minute:
-		return nil, conf("Caps.Window %s is too short: use at least 1m (zero means 1h)", is.caps.Window)
-	case is.caps.PerUser == 0 || is.caps.PerDestination == 0 || is.caps.PerIP == 0:
-		return nil, conf("caps are unset") // factor packages always apply their defaults first
 	}
 	return is, nil
 }
@@ -160,13 +256,19 @@ type Request struct {
 	// user id for a login code, the number being verified for a phone. It
 	// is never stored.
 	Bind string
-	// UserID is counted for the per-user cap.
+	// UserID is counted for the per-user caps.
 	UserID string
 	// Destination is the email address or E.164 number, counted (as a keyed
-	// hash) for the per-destination cap.
+	// hash) for the per-destination caps.
 	Destination string
 	// IP is counted for the per-IP cap when valid.
 	IP netip.Addr
+	// Verification marks a code that proves the user owns Destination (a
+	// sign-up, a new address or number) rather than a login or step-up
+	// code. It is counted on the Verify caps instead of PerUser and
+	// PerDestination, so asking to verify someone else's address or number
+	// never spends its login budget. UserID and Destination are required.
+	Verification bool
 }
 
 // Issued describes a delivered code.
@@ -200,6 +302,17 @@ func (is *Issuer) destKey(dest string) string {
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
+// pairKey is destKey for a (user, destination) pair: fixed length whatever
+// the user id, and revealing neither.
+func (is *Issuer) pairKey(userID, dest string) string {
+	data := make([]byte, 0, len(userID)+1+len(dest))
+	data = append(data, userID...)
+	data = append(data, 0)
+	data = append(data, dest...)
+	h := is.keys.Hash(is.domain+" user destination", data)
+	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
+}
+
 func (is *Issuer) cooldownKey(r Request) string {
 	return "otc:cool:" + is.channel + ":" + r.Group + ":" + r.Purpose
 }
@@ -210,16 +323,24 @@ func (is *Issuer) cooldownKey(r Request) string {
 // Store round trips on success: two with a store that implements
 // store.BatchCounters (one batch for the cooldown and every cap, then
 // PutCode); otherwise one counter for the cooldown, one per cap and PutCode.
-// Every request counts toward the hourly caps, including one the cooldown
-// refuses: a client that ignores ResendAt spends its own budget.
+// Every request counts toward the caps of its own user, pair and client
+// network, including one the cooldown refuses: a client that ignores
+// ResendAt spends its own budget. A refused request gives back what it took
+// from counters shared with other accounts (VerifyPerDestination), one
+// store round trip each, so that nobody spends those by being refused.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
-// twofactor.ErrRateLimited (Limit "resend", "user", "destination", "ip").
-// A delivery failure returns an error wrapping ErrDelivery; see the package
-// doc for what it leaves behind.
+// twofactor.ErrRateLimited, with one of the Limit names. A request without
+// Group or Purpose, or a verification without UserID or Destination, is an
+// error matching twofactor.ErrInvalidInput and touches no store. A delivery
+// failure returns an error wrapping ErrDelivery; see the package doc for
+// what it leaves behind.
 func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued, error) {
 	if r.Group == "" || r.Purpose == "" {
 		return Issued{}, fmt.Errorf("onetime: empty group or purpose: %w", twofactor.ErrInvalidInput)
+	}
+	if r.Verification && (r.UserID == "" || r.Destination == "") {
+		return Issued{}, fmt.Errorf("onetime: a verification needs a user and a destination: %w", twofactor.ErrInvalidInput)
 	}
 	now := is.now()
 	coolKey := is.cooldownKey(r)
@@ -232,17 +353,26 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	if err != nil {
 		return Issued{}, fmt.Errorf("counting send limits: %w", err)
 	}
-	// From here on a failure must lift the cooldown again: nothing was sent.
+	// From here on a failure must lift the cooldown again (nothing was
+	// sent), and give back the shared counts (nothing was spent).
 	undoCooldown := func() {
 		if is.cooldown > 0 {
 			_ = is.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
+		}
+	}
+	giveBack := func() {
+		for _, c := range checks {
+			if c.shared {
+				_ = is.store.Decr(context.WithoutCancel(ctx), c.key)
+			}
 		}
 	}
 	for i, c := range checks {
 		if counts[i].N <= int64(c.max) {
 			continue
 		}
-		if c.limit != "resend" {
+		giveBack()
+		if c.limit != LimitResend {
 			// The cooldown counter was taken in this same batch; a request
 			// refused by a cap sends nothing, so it must not start one.
 			undoCooldown()
@@ -251,6 +381,7 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	}
 	code, err := secure.Digits(is.rand, is.length)
 	if err != nil {
+		giveBack()
 		undoCooldown()
 		return Issued{}, err
 	}
@@ -263,12 +394,14 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		MaxAttempts: is.attempts,
 	}
 	if err := is.store.PutCode(ctx, c); err != nil {
+		giveBack()
 		undoCooldown()
 		return Issued{}, fmt.Errorf("storing code: %w", err)
 	}
 	if err := deliver(ctx, code, expires); err != nil {
 		// No usable code may be left: the one just stored replaced the
-		// previous one and was not delivered.
+		// previous one and was not delivered. The caps keep the attempt:
+		// the channel may have charged for it.
 		dctx := context.WithoutCancel(ctx)
 		derr := is.store.DeleteCode(dctx, c.Group, c.Key)
 		undoCooldown()
@@ -285,22 +418,36 @@ type limitCheck struct {
 	limit, key string
 	window     time.Duration
 	max        int
+	// shared marks a counter that other accounts spend too: a refused
+	// request gives its count back.
+	shared bool
 }
 
 // limitChecks lists the cooldown (first, when enabled) and the caps.
 func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
-	checks := make([]limitCheck, 0, 4)
+	checks := make([]limitCheck, 0, 5)
+	add := func(limit, key string, max int, shared bool) {
+		if max > 0 {
+			checks = append(checks, limitCheck{limit, key, is.caps.Window, max, shared})
+		}
+	}
 	if is.cooldown > 0 {
-		checks = append(checks, limitCheck{"resend", coolKey, is.cooldown, 1})
+		checks = append(checks, limitCheck{LimitResend, coolKey, is.cooldown, 1, false})
 	}
-	if r.IP.IsValid() && is.caps.PerIP > 0 {
-		checks = append(checks, limitCheck{"ip", "otc:cap:ip:" + is.channel + ":" + clientNet(r.IP), is.caps.Window, is.caps.PerIP})
+	if r.IP.IsValid() {
+		add(LimitIP, "otc:cap:ip:"+is.channel+":"+clientNet(r.IP), is.caps.PerIP, false)
 	}
-	if r.Destination != "" && is.caps.PerDestination > 0 {
-		checks = append(checks, limitCheck{"destination", "otc:cap:dest:" + is.channel + ":" + is.destKey(r.Destination), is.caps.Window, is.caps.PerDestination})
+	if r.Verification {
+		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
+		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
+		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(r.Destination), is.caps.VerifyPerDestination, true)
+		return checks
 	}
-	if r.UserID != "" && is.caps.PerUser > 0 {
-		checks = append(checks, limitCheck{"user", "otc:cap:user:" + is.channel + ":" + r.UserID, is.caps.Window, is.caps.PerUser})
+	if r.Destination != "" {
+		add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
+	}
+	if r.UserID != "" {
+		add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
 	}
 	return checks
 }

@@ -44,7 +44,7 @@ func newEnv(t testing.TB, mod func(*Config)) *env {
 	st := store.NewMemory(clock.Now)
 	cfg := Config{
 		Store: st, Keys: testKeys(t), Channel: "test", Now: clock.Now,
-		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 20},
+		CapDefaults: testCaps,
 	}
 	if mod != nil {
 		mod(&cfg)
@@ -86,6 +86,10 @@ func (e *env) deliver(ctx context.Context, code string, _ time.Time) error {
 	return nil
 }
 
+// testCaps are the defaults of the test channel.
+var testCaps = Caps{PerUser: 5, PerDestination: 5, PerIP: 20,
+	VerifyPerUser: 5, VerifyPerUserDestination: 3, VerifyPerDestination: 7, Window: time.Hour}
+
 var ip1 = netip.MustParseAddr("203.0.113.7")
 
 func req(group string) Request {
@@ -94,7 +98,7 @@ func req(group string) Request {
 
 func TestNewValidates(t *testing.T) {
 	base := func() Config {
-		return Config{Store: store.NewMemory(nil), Keys: testKeys(t), Channel: "c", Caps: Caps{PerUser: 1, PerDestination: 1, PerIP: 1}}
+		return Config{Store: store.NewMemory(nil), Keys: testKeys(t), Channel: "c", CapDefaults: testCaps}
 	}
 	tests := []struct {
 		name string
@@ -110,6 +114,14 @@ func TestNewValidates(t *testing.T) {
 		{"cooldown over ttl", func(c *Config) { c.TTL = 2 * time.Minute; c.ResendCooldown = 3 * time.Minute }, "shorter than TTL"},
 		{"attempts", func(c *Config) { c.MaxAttempts = 11 }, "MaxAttempts"},
 		{"window", func(c *Config) { c.Caps.Window = time.Second }, "Window"},
+		{"negative window", func(c *Config) { c.Caps.Window = -time.Hour }, "Window"},
+		{"caps unset", func(c *Config) { c.CapDefaults.VerifyPerDestination = 0 }, "caps are unset"},
+		{"one account fills a destination", func(c *Config) { c.Caps.VerifyPerUserDestination = 4; c.Caps.VerifyPerDestination = 8 },
+			"VerifyPerDestination 8 must be more than twice VerifyPerUserDestination (4)"},
+		{"one account fills a destination, per user", func(c *Config) { c.Caps.VerifyPerUserDestination = -1; c.Caps.VerifyPerDestination = 10 },
+			"more than twice VerifyPerUser (5)"},
+		{"no bound on one account", func(c *Config) { c.Caps.VerifyPerUserDestination = -1; c.Caps.VerifyPerUser = -1 },
+			"more than twice VerifyPerUserDestination (disabled)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -272,6 +284,147 @@ func TestCapPerIPv6Network(t *testing.T) {
 	require.NoError(t, send(14, "192.0.2.2"), "IPv4 addresses are counted one by one")
 }
 
+// vreq is a verification of dest requested by user.
+func vreq(user, dest string) Request {
+	return Request{Group: "verify:" + user, Purpose: "email_verify", Bind: dest, UserID: user,
+		Destination: dest, IP: ip1, Verification: true}
+}
+
+func TestVerificationCaps(t *testing.T) {
+	ctx := context.Background()
+	tests := []struct {
+		limit string
+		vary  func(i int) Request
+		max   int
+	}{
+		{LimitVerifyUser, func(i int) Request { return vreq("u1", fmt.Sprint("d", i)) }, testCaps.VerifyPerUser},
+		{LimitVerifyUserDestination, func(int) Request { return vreq("u1", "d") }, testCaps.VerifyPerUserDestination},
+		{LimitVerifyDestination, func(i int) Request { return vreq(fmt.Sprint("u", i/2), "d") }, testCaps.VerifyPerDestination},
+	}
+	for _, tt := range tests {
+		t.Run(tt.limit, func(t *testing.T) {
+			e := newEnv(t, nil)
+			for i := range tt.max {
+				_, err := e.is.Issue(ctx, tt.vary(i), e.deliver)
+				require.NoError(t, err, "send %d", i)
+				e.clock.Advance(DefaultResendCooldown)
+			}
+			over := tt.vary(tt.max)
+			_, err := e.is.Issue(ctx, over, e.deliver)
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tt.limit, re.Limit)
+			n, _, _ := e.store.Peek(ctx, e.is.cooldownKey(over))
+			assert.Zero(t, n, "a capped send starts no cooldown")
+
+			// Login codes to the same destination have their own budget.
+			for i := range testCaps.PerDestination {
+				r := req(fmt.Sprint("login", i))
+				r.Destination = over.Destination
+				_, err := e.is.Issue(ctx, r, e.deliver)
+				require.NoError(t, err, "login %d", i)
+			}
+			e.clock.Advance(time.Hour)
+			_, err = e.is.Issue(ctx, over, e.deliver)
+			require.NoError(t, err, "the window ended")
+		})
+	}
+}
+
+// A verification refused by any limit keeps its count on the requester's
+// own caps and gives back its count on the destination's shared cap; a
+// failed give-back only loses that one count.
+func TestRefusalGivesBackSharedCount(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	vdest := "otc:cap:vdest:test:" + e.is.destKey("d")
+	vpair := "otc:cap:vpair:test:" + e.is.pairKey("evil", "d")
+	_, err := e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
+	require.NoError(t, err)
+	for range 10 { // inside the cooldown
+		_, err := e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
+		require.ErrorIs(t, err, twofactor.ErrRateLimited)
+	}
+	e.clock.Advance(DefaultResendCooldown)
+	_, err = e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, LimitVerifyUser, re.Limit, "the refusals counted on the account's own caps")
+
+	n, _, err := e.store.Peek(ctx, vpair)
+	require.NoError(t, err)
+	assert.Equal(t, int64(12), n)
+	n, _, err = e.store.Peek(ctx, vdest)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n, "only the code sent counts on the destination")
+
+	spy.Fail("Decr", errors.New("store down"))
+	_, err = e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
+	require.ErrorAs(t, err, &re, "a failed give-back still refuses")
+	n, _, err = e.store.Peek(ctx, vdest)
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+}
+
+// Accounts hammering one destination concurrently: the destination's
+// budget holds, no account sends more than its own cap, and once they
+// are done the destination's count is exactly the codes sent, so refused
+// requests spent nothing of it.
+func TestVerificationConcurrentAccounts(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	const accounts, tries = 6, 20
+	var perAccount [accounts]atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for a := range accounts {
+		for i := range tries {
+			wg.Go(func() {
+				<-start
+				r := vreq(fmt.Sprint("u", a), "victim")
+				r.Group = fmt.Sprint("verify:u", a, ":", i) // no cooldown in the way
+				r.IP = netip.AddrFrom4([4]byte{10, 0, byte(a), byte(i)})
+				_, err := e.is.Issue(ctx, r, func(context.Context, string, time.Time) error { return nil })
+				if err == nil {
+					perAccount[a].Add(1)
+					return
+				}
+				if !errors.Is(err, twofactor.ErrRateLimited) {
+					t.Errorf("unexpected error: %v", err)
+				}
+			})
+		}
+	}
+	close(start)
+	wg.Wait()
+	total := int32(0)
+	for a := range accounts {
+		n := perAccount[a].Load()
+		assert.LessOrEqual(t, n, int32(testCaps.VerifyPerUserDestination), "account %d", a)
+		total += n
+	}
+	assert.Positive(t, total)
+	assert.LessOrEqual(t, total, int32(testCaps.VerifyPerDestination))
+	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey("victim"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(total), n)
+}
+
+func TestIssueBadRequest(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	for _, r := range []Request{
+		{Purpose: "login"},
+		{Group: "g"},
+		{Group: "g", Purpose: "v", Destination: "d", Verification: true},
+		{Group: "g", Purpose: "v", UserID: "u", Verification: true},
+	} {
+		_, err := e.is.Issue(ctx, r, e.deliver)
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%+v", r)
+	}
+	assert.Zero(t, spy.Calls.Load(), "bad input touches no store")
+}
+
 func TestDeliveryFailure(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
@@ -360,7 +513,7 @@ func TestPurposeAndBinding(t *testing.T) {
 	}
 	// Another channel with the same store never sees this code.
 	e2, err := New("other", Config{Store: e.store, Keys: e.is.keys, Channel: "other", Now: e.clock.Now,
-		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 5}})
+		CapDefaults: testCaps})
 	require.NoError(t, err)
 	require.ErrorIs(t, e2.Verify(ctx, r, code), twofactor.ErrInvalidCode)
 
@@ -430,7 +583,7 @@ func TestNothingSecretStored(t *testing.T) {
 	clock := storetest.NewClock(t0)
 	tp := &tap{Memory: store.NewMemory(clock.Now)}
 	is, err := New("test", Config{Store: tp, Keys: testKeys(t), Channel: "test", Now: clock.Now,
-		Caps: Caps{PerUser: 5, PerDestination: 5, PerIP: 20}})
+		CapDefaults: testCaps})
 	require.NoError(t, err)
 
 	const number, digits, addr = "+14155550112", "4155550112", "jane.doe@example.com"
