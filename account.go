@@ -10,48 +10,25 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/twofactorkit/twofactor/store"
 )
 
-// challengeIDBytes is the entropy of a challenge id: 256 bits.
-const challengeIDBytes = 32
+const proofDomain = "twofactor proof v2"
 
-// challengeIDLen is the length of a challenge id in unpadded base64url.
-const challengeIDLen = 43
-
-// ParseChallengeID checks that id has the form of a challenge id (43
-// characters of unpadded base64url) without any store access. It returns an
-// error matching ErrInvalidInput otherwise.
-func ParseChallengeID(id string) error {
-	if len(id) != challengeIDLen {
-		return invalidInput("challenge id must be %d characters", challengeIDLen)
-	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return invalidInput("challenge id has a character outside base64url")
-		}
-	}
-	// The last character carries 2 bits of padding that must be zero, so
-	// each id has exactly one spelling.
-	if strings.IndexByte("AEIMQUYcgkosw048", id[challengeIDLen-1]) < 0 {
-		return invalidInput("challenge id is not canonical base64url")
-	}
-	return nil
-}
-
-const proofDomain = "twofactor proof v1"
-
-// signProof returns "base64url(payload).keyID.base64url(mac)".
+// signProof returns "base64url(payload).keyID.base64url(mac)". The payload
+// names the user, the purpose of the challenge that was answered, the
+// method, and the time in milliseconds.
 func (s *Service) signProof(userID string, p Purpose, m Method, at time.Time) string {
-	payload := []byte(strings.Join([]string{userID, string(p), string(m), strconv.FormatInt(at.Unix(), 10)}, "\x00"))
+	payload := []byte(strings.Join([]string{userID, string(p), string(m), strconv.FormatInt(at.UnixMilli(), 10)}, "\x00"))
 	kid, sig := s.keys.Sign(proofDomain, payload)
 	return base64.RawURLEncoding.EncodeToString(payload) + "." + kid + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-// A Proof is a parsed, verified step-up proof.
+// A Proof is a parsed, verified proof of a second factor.
 type Proof struct {
 	UserID     string
-	Purpose    Purpose
+	Purpose    Purpose // what the answered challenge was for
 	Method     Method
 	VerifiedAt time.Time
 }
@@ -60,8 +37,9 @@ type Proof struct {
 const maxProof = 1024
 
 // ParseProof verifies the signature of a proof issued in a Result and
-// returns what it states. It does not check freshness; CheckProof does. Any
-// malformed or forged proof gives an error matching ErrStepUpRequired.
+// returns what it states. It checks neither freshness nor revocation;
+// CheckProof does. Any malformed or forged proof gives an error matching
+// ErrStepUpRequired.
 func (s *Service) ParseProof(proof string) (Proof, error) {
 	bad := fmt.Errorf("%w: proof is malformed or not signed by this server", ErrStepUpRequired)
 	if len(proof) > maxProof {
@@ -84,18 +62,29 @@ func (s *Service) ParseProof(proof string) (Proof, error) {
 	if len(parts) != 4 {
 		return Proof{}, bad
 	}
-	sec, err := strconv.ParseInt(parts[3], 10, 64)
+	ms, err := strconv.ParseInt(parts[3], 10, 64)
 	if err != nil {
 		return Proof{}, bad
 	}
-	return Proof{UserID: parts[0], Purpose: Purpose(parts[1]), Method: Method(parts[2]), VerifiedAt: time.Unix(sec, 0)}, nil
+	return Proof{UserID: parts[0], Purpose: Purpose(parts[1]), Method: Method(parts[2]), VerifiedAt: time.UnixMilli(ms)}, nil
 }
 
-// CheckProof returns nil when proof was issued by this service for userID no
-// longer than Config.StepUpMaxAge ago; otherwise an error matching
-// ErrStepUpRequired, and the host should run StepUp. Use it to guard the
-// host's own sensitive actions.
-func (s *Service) CheckProof(proof, userID string) error {
+// CheckProof returns nil when proof was issued by this service for userID
+// by a challenge of the given purpose, no longer than Config.StepUpMaxAge
+// ago, and after the user's last password change, admin reset or
+// turning-off of two-factor authentication. Otherwise it returns an error
+// matching ErrStepUpRequired, and the host should run StepUp; a store
+// failure is returned as such (never as success).
+//
+// purpose is PurposeStepUp for a sensitive action, or PurposeEnroll before
+// adding a factor, which a step-up proof also satisfies. A login proof is
+// never accepted: signing in is not a deliberate re-verification. Within
+// its max age a proof may guard several actions, the way "sudo mode" does;
+// keep StepUpMaxAge short.
+func (s *Service) CheckProof(ctx context.Context, proof, userID string, purpose Purpose) error {
+	if purpose != PurposeStepUp && purpose != PurposeEnroll {
+		return invalidInput("CheckProof purpose must be %q or %q", PurposeStepUp, PurposeEnroll)
+	}
 	p, err := s.ParseProof(proof)
 	if err != nil {
 		return err
@@ -103,9 +92,46 @@ func (s *Service) CheckProof(proof, userID string) error {
 	if p.UserID != userID {
 		return fmt.Errorf("%w: proof is for another user", ErrStepUpRequired)
 	}
+	if p.Purpose != purpose && !(purpose == PurposeEnroll && p.Purpose == PurposeStepUp) {
+		return fmt.Errorf("%w: proof is for %q, not %q", ErrStepUpRequired, p.Purpose, purpose)
+	}
 	age := s.now().Sub(p.VerifiedAt)
 	if age > s.stepUpMaxAge || age < -time.Minute {
 		return fmt.Errorf("%w: last verification is %s old, more than %s", ErrStepUpRequired, age.Truncate(time.Second), s.stepUpMaxAge)
+	}
+	blob, err := s.store.GetState(ctx, keyProofsBefore+userID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("twofactor: reading proof revocation: %w", err)
+	}
+	before, err := strconv.ParseInt(string(blob), 10, 64)
+	if err != nil {
+		return fmt.Errorf("twofactor: reading proof revocation: %w", err)
+	}
+	if p.VerifiedAt.UnixMilli() <= before {
+		return fmt.Errorf("%w: proof was revoked", ErrStepUpRequired)
+	}
+	return nil
+}
+
+// revokeUser ends everything issued to the user before now that would let
+// someone act as them: every pending challenge and enrollment (filed under
+// the user in the store) and every proof. It is called when the password
+// changes, on an admin reset, and when two-factor authentication is turned
+// off.
+func (s *Service) revokeUser(ctx context.Context, userID string) error {
+	now := s.now()
+	// Proofs older than StepUpMaxAge are refused anyway, so the record
+	// only needs to outlive the freshest of them (and the clock leeway).
+	err := s.store.PutState(ctx, keyProofsBefore+userID, []byte(strconv.FormatInt(now.UnixMilli(), 10)),
+		now.Add(s.stepUpMaxAge+2*time.Minute))
+	if err != nil {
+		return fmt.Errorf("revoking proofs: %w", err)
+	}
+	if err := s.store.DeleteOwnedStates(ctx, userID); err != nil {
+		return fmt.Errorf("ending pending challenges: %w", err)
 	}
 	return nil
 }
@@ -128,16 +154,16 @@ func (s *Service) Enrollments(ctx context.Context, user User) ([]Enrollment, err
 }
 
 // RemoveEnrollment removes one enrollment (a TOTP app, a phone, a security
-// key) after a fresh verification: proof must come from a Result of this
-// user no older than Config.StepUpMaxAge (seed: resetting 2FA requires the
-// current code). It returns ErrStepUpRequired without a fresh proof,
+// key) after a fresh verification: proof must come from the Result of a
+// step-up challenge of this user (see CheckProof), so that removing a
+// factor needs a current one. It returns ErrStepUpRequired without a fresh proof,
 // ErrNotEnrolled when there is no such enrollment, and ErrLastFactor when
 // Policy.Required and this is the user's last second factor.
 func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enrollmentID, proof string) error {
 	if err := user.check(); err != nil {
 		return err
 	}
-	if err := s.CheckProof(proof, user.ID); err != nil {
+	if err := s.CheckProof(ctx, proof, user.ID, PurposeStepUp); err != nil {
 		return err
 	}
 	f, ok := s.byMethod[m]
@@ -188,9 +214,10 @@ func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error
 	return n, nil
 }
 
-// AdminReset removes every factor and trusted device of a user and lifts a
+// AdminReset removes every factor and trusted device of a user, ends their
+// pending challenges and enrollments, voids their proofs and lifts a
 // lockout. It is for support staff after they have checked the user's
-// identity by other means (seed: lost device). actor names the
+// identity by other means (a user who lost their device). actor names the
 // administrator and is required; reason is recorded too. The reset is
 // audited with an EventAdminReset.
 func (s *Service) AdminReset(ctx context.Context, user User, actor, reason string) error {
@@ -201,6 +228,9 @@ func (s *Service) AdminReset(ctx context.Context, user User, actor, reason strin
 		return invalidInput("admin reset needs the administrator's identity (actor)")
 	}
 	var errs []error
+	if err := s.revokeUser(ctx, user.ID); err != nil {
+		errs = append(errs, err)
+	}
 	for _, f := range s.factors {
 		if r, ok := f.(Remover); ok {
 			if err := r.RemoveAll(ctx, user); err != nil {
@@ -226,8 +256,12 @@ func (s *Service) AdminReset(ctx context.Context, user User, actor, reason strin
 	return nil
 }
 
-// Unlock lifts a user's lockout before its window ends. Audited with actor.
+// Unlock lifts a user's lockout, including one that reached
+// Limits.MaxConsecutiveFailures. Audited with actor.
 func (s *Service) Unlock(ctx context.Context, userID, actor string) error {
+	if err := CheckUserID(userID); err != nil {
+		return err
+	}
 	if strings.TrimSpace(actor) == "" {
 		return invalidInput("unlock needs the administrator's identity (actor)")
 	}
@@ -238,14 +272,29 @@ func (s *Service) Unlock(ctx context.Context, userID, actor string) error {
 	return nil
 }
 
-// PasswordChanged revokes every trusted device of the user: call it when the
-// user's password changes or is reset.
+// PasswordChanged is for the host to call when a user's password changes
+// or is reset. Whoever knew the old password may have started challenges
+// or held proofs, so it ends every pending challenge and enrollment of the
+// user, voids their proofs, revokes every trusted device, and lifts a
+// lockout (the wrong answers came from someone who had the old password).
 func (s *Service) PasswordChanged(ctx context.Context, userID string) error {
-	if s.trust == nil {
-		return nil
+	if err := CheckUserID(userID); err != nil {
+		return err
 	}
-	if err := s.trust.ForgetUser(ctx, userID); err != nil {
-		return fmt.Errorf("twofactor: revoking trusted devices: %w", err)
+	var errs []error
+	if err := s.revokeUser(ctx, userID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := s.store.ResetCounter(ctx, keyUserFail+userID); err != nil {
+		errs = append(errs, fmt.Errorf("lockout: %w", err))
+	}
+	if s.trust != nil {
+		if err := s.trust.ForgetUser(ctx, userID); err != nil {
+			errs = append(errs, fmt.Errorf("trusted devices: %w", err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("twofactor: password change incomplete: %w", err)
 	}
 	s.emit(ctx, Event{Type: EventDeviceRevoked, UserID: userID, Reason: "password_changed"})
 	return nil

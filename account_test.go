@@ -19,23 +19,43 @@ func loginProof(t *testing.T, e *env) string {
 	return res.Proof
 }
 
+// stepUpProof answers a step-up challenge of alice's and returns its proof.
+func stepUpProof(t *testing.T, e *env) string {
+	t.Helper()
+	ch, err := e.svc.StepUp(ctx, alice, client, twofactor.PurposeStepUp)
+	require.NoError(t, err)
+	res, err := e.svc.Verify(ctx, twofactor.Answer{ChallengeID: ch.ID, Method: twofactor.MethodTOTP, Code: "654321",
+		Purpose: twofactor.PurposeStepUp, UserID: "alice", Client: client})
+	require.NoError(t, err)
+	return res.Proof
+}
+
 func TestProof(t *testing.T) {
 	e := newEnv(t, nil)
-	proof := loginProof(t, e)
-	p, err := e.svc.ParseProof(proof)
+	login := loginProof(t, e)
+	p, err := e.svc.ParseProof(login)
 	require.NoError(t, err)
 	assert.Equal(t, "alice", p.UserID)
 	assert.Equal(t, twofactor.MethodTOTP, p.Method)
 	assert.Equal(t, twofactor.PurposeLogin, p.Purpose)
 	assert.True(t, p.VerifiedAt.Equal(e.clock.Now()))
+	require.ErrorIs(t, e.svc.CheckProof(ctx, login, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired,
+		"a login proof is not a step-up")
+	require.ErrorIs(t, e.svc.CheckProof(ctx, login, "alice", twofactor.PurposeEnroll), twofactor.ErrStepUpRequired)
+	require.ErrorIs(t, e.svc.CheckProof(ctx, login, "alice", twofactor.PurposeLogin), twofactor.ErrInvalidInput)
 
-	require.NoError(t, e.svc.CheckProof(proof, "alice"))
-	require.ErrorIs(t, e.svc.CheckProof(proof, "bob"), twofactor.ErrStepUpRequired, "another user's proof")
+	proof := stepUpProof(t, e)
+	p, err = e.svc.ParseProof(proof)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.PurposeStepUp, p.Purpose)
+	require.NoError(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp))
+	require.NoError(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeEnroll), "a step-up proof may add a factor")
+	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "bob", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired, "another user's proof")
 
 	e.clock.Advance(twofactor.DefaultStepUpMaxAge)
-	require.NoError(t, e.svc.CheckProof(proof, "alice"), "exactly the max age")
+	require.NoError(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), "exactly the max age")
 	e.clock.Advance(time.Second)
-	require.ErrorIs(t, e.svc.CheckProof(proof, "alice"), twofactor.ErrStepUpRequired, "stale proof")
+	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired, "stale proof")
 
 	// Tampering anywhere breaks it.
 	for i := 0; i < len(proof); i++ {
@@ -57,16 +77,18 @@ func TestProof(t *testing.T) {
 
 func TestRemoveEnrollmentNeedsFreshProof(t *testing.T) {
 	e := newEnv(t, nil)
-	proof := loginProof(t, e)
+	proof := stepUpProof(t, e)
+	err := e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", loginProof(t, e))
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "a login proof")
 
-	err := e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", "")
+	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", "")
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
 	e.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
 	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof)
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "stale proof")
 	assert.Empty(t, e.app.removed, "removed without a fresh verification")
 
-	proof = loginProof(t, e)
+	proof = stepUpProof(t, e)
 	bobProof := proof
 	err = e.svc.RemoveEnrollment(ctx, twofactor.User{ID: "bob"}, twofactor.MethodTOTP, "totp-1", bobProof)
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "alice's proof used for bob")
@@ -158,7 +180,7 @@ func TestPolicyCheck(t *testing.T) {
 
 func TestRemoveLastFactorUnderRequiredPolicy(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) { c.Policy.Required = true })
-	proof := loginProof(t, e)
+	proof := stepUpProof(t, e)
 	require.NoError(t, e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof), "a second factor remains (email)")
 	err := e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodEmail, "email-1", proof)
 	require.ErrorIs(t, err, twofactor.ErrLastFactor)
@@ -166,7 +188,7 @@ func TestRemoveLastFactorUnderRequiredPolicy(t *testing.T) {
 
 	// Without the requirement the user may turn 2FA off.
 	e2 := newEnv(t, nil)
-	proof = loginProof(t, e2)
+	proof = stepUpProof(t, e2)
 	require.NoError(t, e2.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof))
 	require.NoError(t, e2.svc.RemoveEnrollment(ctx, alice, twofactor.MethodEmail, "email-1", proof))
 }

@@ -10,23 +10,28 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is the storage the Service itself uses: challenges as states, and
+// Store is the storage the Service itself uses: challenges as states filed
+// under their user (so a password change or a reset can end them all), and
 // counters for limits. Every store in this module implements it; factors ask
 // for their own small sets of store interfaces.
 type Store interface {
 	store.States
+	store.OwnedStates
 	store.Counters
 }
 
 // Defaults applied by New to zero fields.
 const (
-	DefaultChallengeTTL      = 15 * time.Minute
-	DefaultMaxAttempts       = 5
-	DefaultMaxUserFailures   = 10
-	DefaultUserFailureWindow = 15 * time.Minute
-	DefaultMaxIPAttempts     = 100
-	DefaultIPWindow          = 15 * time.Minute
-	DefaultStepUpMaxAge      = 5 * time.Minute
+	DefaultChallengeTTL           = 15 * time.Minute
+	DefaultMaxAttempts            = 5
+	DefaultMaxUserFailures        = 10
+	DefaultLockoutDuration        = 15 * time.Minute
+	DefaultMaxConsecutiveFailures = 100
+	DefaultFailureMemory          = 365 * 24 * time.Hour
+	DefaultMaxIPAttempts          = 100
+	DefaultIPWindow               = 15 * time.Minute
+	DefaultIPv6Prefix             = 64
+	DefaultStepUpMaxAge           = 5 * time.Minute
 )
 
 // Config configures a Service. Zero fields take the documented defaults;
@@ -71,25 +76,47 @@ type Config struct {
 }
 
 // Limits bound how often users and clients may try. They are counted in the
-// store, so they hold across app instances sharing it, and they are checked
-// before any factor does expensive work.
+// store, so they hold across app instances sharing it, and every answer is
+// counted before any factor looks at it, so concurrent answers can never
+// exceed a limit.
+//
+// Wrong answers of one user escalate: after MaxUserFailures wrong answers in
+// a row (across challenges) the user is locked out for LockoutDuration;
+// each further MaxUserFailures wrong answers double the lockout, and after
+// MaxConsecutiveFailures the user stays locked until a lock is lifted by
+// [Service.PasswordChanged], [Service.Unlock] or [Service.AdminReset], or
+// FailureMemory has passed since the first of them. A correct answer ends
+// the run. The package documentation gives the odds these defaults leave
+// an attacker who knows the password.
 type Limits struct {
 	// ChallengeTTL is how long a challenge lives. Zero means 15 minutes.
 	ChallengeTTL time.Duration
-	// MaxAttempts is how many wrong answers a challenge accepts before it
-	// dies. Zero means 5.
+	// MaxAttempts is how many answers a challenge accepts before it dies.
+	// Zero means 5.
 	MaxAttempts int
-	// MaxUserFailures is how many wrong answers a user may give, across all
-	// challenges, within UserFailureWindow; reaching it locks the user until
-	// the window ends. Zero means 10.
+	// MaxUserFailures is how many wrong answers in a row a user may give
+	// before the first lockout, and again between lockouts. Zero means 10.
 	MaxUserFailures int
-	// UserFailureWindow is the lockout window. Zero means 15 minutes.
-	UserFailureWindow time.Duration
-	// MaxIPAttempts is how many answers one client IP may submit within
-	// IPWindow, across users. Zero means 100.
+	// LockoutDuration is the first lockout; each further one doubles it.
+	// Zero means 15 minutes.
+	LockoutDuration time.Duration
+	// MaxConsecutiveFailures is how many wrong answers in a row a user may
+	// give in all; it must be at least MaxUserFailures. Zero means 100, the
+	// most NIST SP 800-63B (section 5.2.2) allows.
+	MaxConsecutiveFailures int
+	// FailureMemory is how long a run of wrong answers is remembered, from
+	// its first, when no correct answer ends it. Zero means 365 days.
+	FailureMemory time.Duration
+	// MaxIPAttempts is how many answers one client network may submit
+	// within IPWindow, across users. Zero means 100.
 	MaxIPAttempts int
 	// IPWindow is the per-IP window. Zero means 15 minutes.
 	IPWindow time.Duration
+	// IPv6Prefix is the prefix length by which IPv6 clients are counted:
+	// one subscriber usually holds a whole /64, so counting single
+	// addresses would let a client rotate past the limit. Zero means 64;
+	// 48 to 128 are accepted. IPv4 clients are counted by address.
+	IPv6Prefix int
 }
 
 // Policy says which factors users may and must use.
@@ -113,20 +140,32 @@ func (l Limits) withDefaults() Limits {
 	l.ChallengeTTL = cmp.Or(l.ChallengeTTL, DefaultChallengeTTL)
 	l.MaxAttempts = cmp.Or(l.MaxAttempts, DefaultMaxAttempts)
 	l.MaxUserFailures = cmp.Or(l.MaxUserFailures, DefaultMaxUserFailures)
-	l.UserFailureWindow = cmp.Or(l.UserFailureWindow, DefaultUserFailureWindow)
+	l.LockoutDuration = cmp.Or(l.LockoutDuration, DefaultLockoutDuration)
+	l.MaxConsecutiveFailures = cmp.Or(l.MaxConsecutiveFailures, DefaultMaxConsecutiveFailures)
+	l.FailureMemory = cmp.Or(l.FailureMemory, DefaultFailureMemory)
 	l.MaxIPAttempts = cmp.Or(l.MaxIPAttempts, DefaultMaxIPAttempts)
 	l.IPWindow = cmp.Or(l.IPWindow, DefaultIPWindow)
+	l.IPv6Prefix = cmp.Or(l.IPv6Prefix, DefaultIPv6Prefix)
 	return l
 }
 
+// check validates l after defaults.
 func (l Limits) check() error {
 	switch {
-	case l.ChallengeTTL < 0 || l.UserFailureWindow < 0 || l.IPWindow < 0:
-		return configErr("Limits durations must not be negative")
-	case l.MaxAttempts < 0 || l.MaxUserFailures < 0 || l.MaxIPAttempts < 0:
+	case l.ChallengeTTL < 0 || l.LockoutDuration < 0 || l.FailureMemory < 0 || l.IPWindow < 0:
+		return configErr("Limits durations must not be negative (zero means the default)")
+	case l.MaxAttempts < 0 || l.MaxUserFailures < 0 || l.MaxConsecutiveFailures < 0 || l.MaxIPAttempts < 0:
 		return configErr("Limits counts must not be negative (zero means the default)")
 	case l.ChallengeTTL > 24*time.Hour:
 		return configErr("Limits.ChallengeTTL %s is longer than 24h; a second-factor challenge should live minutes", l.ChallengeTTL)
+	case l.MaxConsecutiveFailures < l.MaxUserFailures:
+		return configErr("Limits.MaxConsecutiveFailures %d is below MaxUserFailures %d", l.MaxConsecutiveFailures, l.MaxUserFailures)
+	case l.MaxConsecutiveFailures > 100:
+		return configErr("Limits.MaxConsecutiveFailures %d is above 100, the most NIST SP 800-63B allows", l.MaxConsecutiveFailures)
+	case l.FailureMemory < l.LockoutDuration:
+		return configErr("Limits.FailureMemory %s is shorter than LockoutDuration %s", l.FailureMemory, l.LockoutDuration)
+	case l.IPv6Prefix < 48 || l.IPv6Prefix > 128:
+		return configErr("Limits.IPv6Prefix %d is out of range: use 48 to 128 (zero means 64)", l.IPv6Prefix)
 	}
 	return nil
 }
@@ -142,7 +181,7 @@ func (cfg *Config) validate() (map[Method]Factor, error) {
 	if len(cfg.Factors) == 0 {
 		return nil, configErr("Config.Factors is empty: add at least one factor (totp, emailcode, smscode, backupcodes, webauthn, or your own)")
 	}
-	if err := cfg.Limits.check(); err != nil {
+	if err := cfg.Limits.withDefaults().check(); err != nil {
 		return nil, err
 	}
 	if cfg.StepUpMaxAge < 0 {

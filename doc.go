@@ -35,6 +35,33 @@
 // their own packages (totp, emailcode, smscode, backupcodes, webauthn), each
 // usable alone; a host adds its own by implementing Factor.
 //
+// # Limits and the odds they leave
+//
+// Every answer is counted in the store before a factor sees it, so the
+// limits hold however requests interleave across app instances:
+// [Limits].MaxAttempts answers per challenge (5), MaxIPAttempts per client
+// network per IPWindow (100 per 15 minutes; IPv6 clients by their /64), and
+// the user's run of wrong answers in a row across challenges. The run
+// escalates: 10 wrong answers, then a 15-minute lockout; 10 more, then 30
+// minutes; then 1 hour, 2 hours, and so on, doubling. After 100 wrong
+// answers in a row (the most NIST SP 800-63B allows) the user stays locked
+// until [Service.PasswordChanged], [Service.Unlock] or [Service.AdminReset]
+// lifts it, or a year has passed since the run began. A correct answer
+// ends the run; so does a password change, since the wrong answers came
+// from someone who had the old password. A trusted device still signs its
+// owner in while the account is locked.
+//
+// With these defaults an attacker who knows the password and answers as
+// fast as allowed gets at most 100 wrong answers checked until the user
+// next signs in with a second factor (and at most that many a year). A TOTP
+// code is accepted within a window of three time steps, 3 codes in 10^6, so
+// the attacker's chance is at most 100 × 3/10^6 = 0.03%; against a
+// six-digit email or SMS code, 0.01%; against a backup code (60 bits),
+// nil in practice. Each lockout emits [EventLockout]: tell the user that
+// someone who has their password is trying to sign in. Answers that are no
+// guess do not count: one refused by a limit, the loser of a double submit,
+// a replayed code ([ErrCodeReused], [ErrNoCode]).
+//
 // # Security notes
 //
 //   - Codes come from crypto/rand without modulo bias and are compared in

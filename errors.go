@@ -71,10 +71,19 @@ var (
 // reason in its events and returns plain ErrInvalidCode.
 var ErrCodeExpired error = &reasonError{base: ErrInvalidCode, reason: ReasonExpired}
 
-// ErrCodeReused is what a factor returns for a code that was already accepted
-// once (a replayed TOTP step, a consumed code). Like ErrCodeExpired it
-// matches ErrInvalidCode and prints the same message.
+// ErrCodeReused is what a factor returns for a code that was right but was
+// already accepted once (a replayed TOTP step). Like ErrCodeExpired it
+// matches ErrInvalidCode and prints the same message; since whoever sent it
+// knew a valid code and it can never succeed, it does not count toward the
+// user's lockout.
 var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: ReasonReplay}
+
+// ErrNoCode is what a factor returns when the challenge has nothing live to
+// check the answer against: no code was sent, it was already consumed (by
+// the twin of a double submit) or it died. Such an answer could not have
+// succeeded, so, like ErrCodeReused, it does not count toward the user's
+// lockout. It matches ErrInvalidCode and prints the same message.
+var ErrNoCode error = &reasonError{base: ErrInvalidCode, reason: ReasonNoCode}
 
 type reasonError struct {
 	base   error
@@ -105,6 +114,7 @@ const (
 	ReasonRateLimited     = "rate_limited"
 	ReasonNotAllowed      = "method_not_allowed"
 	ReasonError           = "error"
+	ReasonNoCode          = "no_code"
 )
 
 // reasonOf returns the event reason for a verification error.

@@ -105,8 +105,8 @@ func ExampleService_CheckProof() {
 	ch, _ := svc.StepUp(ctx, user, twofactor.Client{}, twofactor.PurposeStepUp)
 	res, _ := svc.Verify(ctx, twofactor.Answer{ChallengeID: ch.ID, Method: "pin", Code: "2468", UserID: "42", Purpose: twofactor.PurposeStepUp})
 
-	fmt.Println(svc.CheckProof(res.Proof, "42"))
-	fmt.Println(errors.Is(svc.CheckProof("", "42"), twofactor.ErrStepUpRequired))
+	fmt.Println(svc.CheckProof(ctx, res.Proof, "42", twofactor.PurposeStepUp))
+	fmt.Println(errors.Is(svc.CheckProof(ctx, "", "42", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired))
 	// Output:
 	// <nil>
 	// true

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
+	"fmt"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,8 @@ func (f *codeFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer
 		return twofactor.Verified{EnrollmentID: string(f.method) + "-1", Details: map[string]string{"k": "v"}}, nil
 	case store.CodeExpired:
 		return twofactor.Verified{}, twofactor.ErrCodeExpired
+	case store.CodeNotFound, store.CodeExhausted:
+		return twofactor.Verified{}, twofactor.ErrNoCode
 	default:
 		return twofactor.Verified{}, twofactor.ErrInvalidCode
 	}
@@ -209,6 +212,10 @@ func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
 }
 
 var errBoom = errors.New("store is down")
+
+// wrongCode returns the i-th of many distinct wrong six-digit answers (the
+// right ones in these tests are 123456 and 654321).
+func wrongCode(i int) string { return fmt.Sprintf("%06d", 900000+i) }
 
 func mustTime(s string) time.Time {
 	t, err := time.Parse(time.RFC3339, s)

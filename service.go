@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor/internal/secure"
@@ -118,14 +119,6 @@ type Begun struct {
 	Challenge *Challenge // set when Status is StatusChallenge
 }
 
-// key prefixes in the store
-const (
-	keyChallenge = "tf:ch:"   // state: challenge JSON
-	keyAttempts  = "tf:att:"  // counter: attempts on one challenge
-	keyUserFail  = "tf:fail:" // counter: failures of one user
-	keyIP        = "tf:ip:"   // counter: answers from one client IP
-)
-
 // Begin starts the second step of a login, after the host has checked the
 // password. It consults the trusted-device token in c (if Trust is
 // configured), then creates a challenge offering every method the user has
@@ -160,10 +153,10 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if err := user.check(); err != nil {
 		return nil, err
 	}
-	if _, err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
-		return nil, err
-	}
 	ip := ipString(c)
+	// A valid trusted-device token is checked before the lockout: it is no
+	// guess (it is signed and bound to this browser), and it lets the owner
+	// in while someone who knows their password keeps the account locked.
 	if purpose == PurposeLogin && s.trust != nil && c.DeviceToken != "" {
 		ok, err := s.trust.Trusted(ctx, user, c)
 		if err != nil {
@@ -173,6 +166,9 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 			s.emit(ctx, Event{Type: EventTrusted, UserID: user.ID, Purpose: purpose, IP: ip})
 			return &Begun{Status: StatusTrusted}, nil
 		}
+	}
+	if err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
+		return nil, err
 	}
 	var methods []Method
 	for _, f := range s.factors {
@@ -236,68 +232,6 @@ func ipString(c Client) string {
 	return c.IP.String()
 }
 
-// Challenge returns a pending challenge, for showing its methods again.
-func (s *Service) Challenge(ctx context.Context, challengeID string) (*Challenge, error) {
-	return s.load(ctx, challengeID)
-}
-
-// storedChallenge is a challenge as kept in the store.
-type storedChallenge struct {
-	*Challenge
-	// Spent is set when the challenge used up its attempts: it can no
-	// longer be answered or sent codes, but is kept until it expires so
-	// that an answer already being checked can still complete it.
-	Spent bool `json:"spent,omitempty"`
-}
-
-func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
-	blob, err := json.Marshal(storedChallenge{Challenge: ch, Spent: spent})
-	if err != nil {
-		return err
-	}
-	return s.store.PutState(ctx, keyChallenge+ch.ID, blob, ch.ExpiresAt)
-}
-
-func decodeChallenge(blob []byte) (*Challenge, bool, error) {
-	sc := storedChallenge{Challenge: new(Challenge)}
-	if err := json.Unmarshal(blob, &sc); err != nil {
-		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
-	}
-	return sc.Challenge, sc.Spent, nil
-}
-
-// load reads a live challenge. A malformed id costs no store access; a
-// spent one answers ErrTooManyAttempts.
-func (s *Service) load(ctx context.Context, challengeID string) (*Challenge, error) {
-	ch, spent, err := s.read(ctx, challengeID)
-	if err == nil && spent {
-		return nil, ErrTooManyAttempts
-	}
-	return ch, err
-}
-
-// read reads a challenge and whether it is spent.
-func (s *Service) read(ctx context.Context, challengeID string) (*Challenge, bool, error) {
-	if err := ParseChallengeID(challengeID); err != nil {
-		return nil, false, ErrChallengeNotFound
-	}
-	blob, err := s.store.GetState(ctx, keyChallenge+challengeID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, ErrChallengeNotFound
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("twofactor: loading challenge: %w", err)
-	}
-	ch, spent, err := decodeChallenge(blob)
-	if err != nil {
-		return nil, false, err
-	}
-	if ch.ID != challengeID || !s.now().Before(ch.ExpiresAt) {
-		return nil, false, ErrChallengeNotFound
-	}
-	return ch, spent, nil
-}
-
 // method resolves m against the challenge and the configuration.
 func (s *Service) method(ch *Challenge, m Method) (Factor, error) {
 	f, ok := s.byMethod[m]
@@ -307,18 +241,20 @@ func (s *Service) method(ch *Challenge, m Method) (Factor, error) {
 	return f, nil
 }
 
-// checkLocked returns a *RetryError when the user reached the failure
-// limit, and otherwise the user's current failure count.
-func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID string, p Purpose) (int64, error) {
+// checkLocked returns a *RetryError matching ErrLocked when the user's
+// next wrong answer would be beyond the lockout schedule. It only reads the
+// counter: Verify counts the answer itself before the factor sees it.
+func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID string, p Purpose) error {
 	n, reset, err := s.store.Peek(ctx, keyUserFail+userID)
 	if err != nil {
-		return 0, fmt.Errorf("twofactor: reading lockout counter: %w", err)
+		return fmt.Errorf("twofactor: reading lockout counter: %w", err)
 	}
-	if n >= int64(s.limits.MaxUserFailures) {
+	now := s.now()
+	if until, locked := s.limits.lockedUntil(n, reset, now); locked {
 		s.emit(ctx, Event{Type: EventFailure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), Reason: ReasonLocked})
-		return n, NewRetryError(ErrLocked, "user", s.now(), reset)
+		return NewRetryError(ErrLocked, "user", now, until)
 	}
-	return n, nil
+	return nil
 }
 
 // Send issues and delivers a code for method m (email, SMS) on the
@@ -337,7 +273,7 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 	if !ok {
 		return Sent{}, fmt.Errorf("%w: %s has no send step", ErrMethodNotAllowed, m)
 	}
-	if _, err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
+	if err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
 		return Sent{}, err
 	}
 	ev := Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c)}
@@ -427,12 +363,21 @@ type Result struct {
 	Device *DeviceGrant
 }
 
-// Verify checks one answer. Limits come first and cost no factor work: a
-// dead or unknown challenge, an IP over its limit, a locked user, or a
-// challenge out of attempts is refused before the answer is looked at.
+// Verify checks one answer.
+//
+// Every answer is counted before any factor sees it, in one batch of
+// atomic increments: against the challenge (MaxAttempts), the user's run of
+// wrong answers (the escalating lockout) and the client's network
+// (MaxIPAttempts). Whatever the interleaving of requests across app
+// instances, no more answers reach a factor than the limits allow; a
+// failure to count refuses the answer. Answers that are no guess are then
+// taken back from the user's count: one refused by a limit, a correct one,
+// and one the factor could not have accepted because what it answers was
+// already used or is gone (the loser of a double submit, see ErrCodeReused
+// and ErrNoCode).
+//
 // Then the factor verifies and consumes the answer, and the challenge is
 // completed atomically: of concurrent correct answers exactly one succeeds.
-//
 // Wrong and expired codes both return ErrInvalidCode; the event says which.
 // Any store or factor failure returns an error and never a Result.
 func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
@@ -477,29 +422,36 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		return fail(err)
 	}
 
-	// Limits before any factor work: the lockout is read, then the
-	// challenge's attempt and the client IP's are counted in one batch.
-	failures, err := s.checkLocked(ctx, ch.User.ID, a.Client, ch.ID, ch.Purpose)
-	if err != nil {
-		return nil, err
+	// Count first. The attempt counter lives as long as the challenge and
+	// is never reset, so at most MaxAttempts answers per challenge reach
+	// the factor; the user's counter is the lockout.
+	now := s.now()
+	failKey := keyUserFail + ch.User.ID
+	incrs := []store.CounterIncr{
+		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(now)},
+		{Key: failKey, Window: s.limits.FailureMemory},
 	}
-	incrs := []store.CounterIncr{{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(s.now())}}
 	if a.Client.IP.IsValid() {
-		incrs = append(incrs, store.CounterIncr{Key: keyIP + a.Client.IP.Unmap().String(), Window: s.limits.IPWindow})
+		incrs = append(incrs, store.CounterIncr{Key: keyIP + s.limits.ipKey(a.Client.IP), Window: s.limits.IPWindow})
 	}
 	counts, err := store.IncrAll(ctx, s.store, incrs)
 	if err != nil {
 		return fail(fmt.Errorf("twofactor: counting attempts: %w", err))
 	}
-	if len(counts) > 1 && counts[1].N > int64(s.limits.MaxIPAttempts) {
-		return fail(NewRetryError(ErrRateLimited, "ip", s.now(), counts[1].ResetAt))
+	attempts, fails := counts[0], counts[1]
+	refuse := func(err error) (*Result, error) {
+		s.takeBack(ctx, ch, failKey)
+		return fail(err)
 	}
-	// The attempt counter is never reset: it lives as long as the
-	// challenge, so however requests interleave, at most MaxAttempts
-	// answers per challenge reach the factor.
-	n := counts[0].N
-	if n > int64(s.limits.MaxAttempts) {
-		return fail(ErrTooManyAttempts)
+	if len(counts) > 2 && counts[2].N > int64(s.limits.MaxIPAttempts) {
+		return refuse(NewRetryError(ErrRateLimited, "ip", now, counts[2].ResetAt))
+	}
+	if attempts.N > int64(s.limits.MaxAttempts) {
+		return refuse(ErrTooManyAttempts)
+	}
+	start := s.limits.runStart(fails.ResetAt)
+	if fails.N > s.limits.allowedFailures(start, now) {
+		return refuse(NewRetryError(ErrLocked, "user", now, s.limits.unlockAt(fails.N, start, fails.ResetAt)))
 	}
 
 	v, verr := f.Verify(ctx, ch, a.Code)
@@ -509,14 +461,26 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		}
 		ev.Type, ev.Reason = EventFailure, reasonOf(verr)
 		s.emit(ctx, ev)
-		s.countFailure(ctx, ch, a.Client)
-		if n >= int64(s.limits.MaxAttempts) {
+		if ev.Reason == ReasonReplay || ev.Reason == ReasonNoCode {
+			// A code that was right but already used (a TOTP step taken by
+			// a concurrent login), or an answer with nothing live to check
+			// it against (the code its twin just consumed): it could never
+			// succeed, so it is no guess.
+			s.takeBack(ctx, ch, failKey)
+		} else if fails.N == s.limits.allowedFailures(start, now) {
+			s.emit(ctx, Event{Type: EventLockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: ipString(a.Client),
+				Details: map[string]string{
+					"failures": strconv.FormatInt(fails.N, 10),
+					"until":    s.limits.unlockAt(fails.N+1, start, fails.ResetAt).UTC().Format(time.RFC3339),
+				}})
+		}
+		if attempts.N >= int64(s.limits.MaxAttempts) {
 			// The challenge is spent: its codes die now, and the counter
 			// refuses every later answer. The record is marked spent, not
-			// deleted, so that an answer already in flight (a double
-			// submit) that matched can still complete it.
+			// deleted, so that an answer already in flight that matched
+			// can still complete it.
 			if err := s.save(ctx, ch, true); err != nil {
-				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: "mark_spent_failed"})
+				s.warn(ctx, ch, "mark_spent_failed", err)
 			}
 			s.cleanup(ctx, ch)
 			return nil, ErrTooManyAttempts
@@ -527,17 +491,18 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	// Complete the challenge: exactly one caller takes it.
 	if _, err := s.store.TakeState(ctx, keyChallenge+ch.ID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
+			// A correct answer that lost the race to another: no guess.
+			s.takeBack(ctx, ch, failKey)
 			return fail(ErrChallengeNotFound)
 		}
 		return fail(fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
 	s.cleanup(ctx, ch)
-	if failures > 0 {
-		if err := s.store.ResetCounter(ctx, keyUserFail+ch.User.ID); err != nil {
-			s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, Reason: "reset_failures: " + err.Error()})
-		}
+	// A correct answer ends the user's run of wrong answers.
+	if err := s.store.ResetCounter(ctx, failKey); err != nil {
+		s.warn(ctx, ch, "reset_failures_failed", err)
 	}
-	now := s.now()
+	now = s.now()
 	res := &Result{
 		User: ch.User, Method: a.Method, Purpose: ch.Purpose,
 		EnrollmentID: v.EnrollmentID, VerifiedAt: now,
@@ -550,7 +515,7 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		if err != nil {
 			// The second factor passed; failing to remember the device only
 			// means being asked again next time. Report it, do not fail.
-			s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: "remember_device_failed"})
+			s.warn(ctx, ch, "remember_device_failed", err)
 		} else {
 			res.Device = &g
 		}
@@ -558,18 +523,25 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	return res, nil
 }
 
-// countFailure adds a failure to the user's lockout counter and reports the
-// lockout when this failure reaches the limit.
-func (s *Service) countFailure(ctx context.Context, ch *Challenge, c Client) {
-	n, reset, err := s.store.Incr(ctx, keyUserFail+ch.User.ID, s.limits.UserFailureWindow)
+// takeBack returns the counts of an answer that turned out not to be a
+// guess. A failure only leaves the count higher, which is the safe side;
+// it is reported.
+func (s *Service) takeBack(ctx context.Context, ch *Challenge, keys ...string) {
+	for _, k := range keys {
+		if err := s.store.Decr(context.WithoutCancel(ctx), k); err != nil {
+			s.warn(ctx, ch, "take_back_failed", err)
+		}
+	}
+}
+
+// warn emits a warning about a step that failed after the outcome was
+// decided.
+func (s *Service) warn(ctx context.Context, ch *Challenge, reason string, err error) {
+	ev := Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: reason}
 	if err != nil {
-		s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: "count_failure: " + err.Error()})
-		return
+		ev.Details = map[string]string{"error": err.Error()}
 	}
-	if n == int64(s.limits.MaxUserFailures) {
-		s.emit(ctx, Event{Type: EventLockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: ipString(c),
-			Details: map[string]string{"until": reset.UTC().Format(time.RFC3339)}})
-	}
+	s.emit(ctx, ev)
 }
 
 // cleanup tells factors that keep per-challenge state that it ended.
@@ -577,7 +549,8 @@ func (s *Service) cleanup(ctx context.Context, ch *Challenge) {
 	for _, m := range ch.Methods {
 		if c, ok := s.byMethod[m].(Canceler); ok {
 			if err := c.Cancel(ctx, ch); err != nil {
-				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: "cancel_failed"})
+				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: "cancel_failed",
+					Details: map[string]string{"error": err.Error()}})
 			}
 		}
 	}
@@ -597,7 +570,7 @@ func (s *Service) Cancel(ctx context.Context, challengeID string) error {
 	if err != nil {
 		return fmt.Errorf("twofactor: cancelling challenge: %w", err)
 	}
-	ch, _, err := decodeChallenge(blob)
+	ch, _, err := s.decodeChallenge(blob)
 	if err != nil {
 		return err
 	}

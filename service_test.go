@@ -98,7 +98,9 @@ func TestLoginWithSentCode(t *testing.T) {
 	assert.Equal(t, "email-1", res.EnrollmentID)
 	assert.Equal(t, e.clock.Now(), res.VerifiedAt)
 	assert.Nil(t, res.Device, "no device remembered unless asked")
-	require.NoError(t, e.svc.CheckProof(res.Proof, "alice"))
+	p, err := e.svc.ParseProof(res.Proof)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.PurposeLogin, p.Purpose)
 
 	succ := e.eventsOf(twofactor.EventSuccess)
 	require.Len(t, succ, 1)
@@ -153,10 +155,10 @@ func TestSixthWrongAnswerIsNotChecked(t *testing.T) {
 	e := newEnv(t, nil)
 	ch := e.begin()
 	for i := 1; i <= 4; i++ {
-		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+		_, err := e.verify(ch, twofactor.MethodTOTP, wrongCode(i))
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "wrong answer %d", i)
 	}
-	_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+	_, err := e.verify(ch, twofactor.MethodTOTP, wrongCode(5))
 	require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "fifth wrong answer ends the challenge")
 	require.EqualValues(t, 5, e.app.verifies.Load())
 
@@ -204,7 +206,7 @@ func TestAnswerInFlightSurvivesExhaustion(t *testing.T) {
 	}()
 	<-g.entered // attempt 1 is inside the factor
 	for i := 2; i <= 6; i++ {
-		_, err := e.verify(ch, "gate", "000000")
+		_, err := e.verify(ch, "gate", wrongCode(i))
 		require.Error(t, err, "wrong answer %d", i)
 		if i >= 5 {
 			require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "answer %d", i)
@@ -225,7 +227,7 @@ func TestAttemptsLimitUnderRace(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_, _ = e.verify(ch, twofactor.MethodTOTP, "000000")
+			_, _ = e.verify(ch, twofactor.MethodTOTP, wrongCode(i))
 		}()
 	}
 	wg.Wait()
@@ -280,7 +282,7 @@ func TestExpiredCodeLooksWrongToUser(t *testing.T) {
 
 	_, err = e.verify(ch, twofactor.MethodEmail, "999999")
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	assert.Equal(t, twofactor.ReasonInvalid, e.eventsOf(twofactor.EventFailure)[1].Reason)
+	assert.Equal(t, twofactor.ReasonNoCode, e.eventsOf(twofactor.EventFailure)[1].Reason, "the expired code is gone")
 }
 
 func TestUserLockoutAcrossChallenges(t *testing.T) {
@@ -297,7 +299,7 @@ func TestUserLockoutAcrossChallenges(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrLocked)
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
-	assert.Equal(t, twofactor.DefaultUserFailureWindow-10*time.Second, re.RetryAfter)
+	assert.Equal(t, twofactor.DefaultLockoutDuration-10*time.Second, re.RetryAfter)
 	assert.Equal(t, "user", re.Limit)
 
 	e.clock.Advance(re.RetryAfter)
@@ -309,9 +311,9 @@ func TestUserLockoutAcrossChallenges(t *testing.T) {
 func TestLockedUserIsNotChecked(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) { c.Limits.MaxUserFailures = 2 })
 	ch1, ch2 := e.begin(), e.begin()
-	_, err := e.verify(ch1, twofactor.MethodTOTP, "000000")
+	_, err := e.verify(ch1, twofactor.MethodTOTP, wrongCode(1))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	_, err = e.verify(ch1, twofactor.MethodTOTP, "000000")
+	_, err = e.verify(ch1, twofactor.MethodTOTP, wrongCode(2))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	n := e.app.verifies.Load()
 	_, err = e.verify(ch2, twofactor.MethodTOTP, "654321")
@@ -478,7 +480,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestStoreFailuresFailClosed(t *testing.T) {
-	ops := []string{"PutState", "GetState", "TakeState", "Incr", "Peek"}
+	ops := []string{"PutOwnedState", "GetState", "TakeState", "Incr", "Peek"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
 			var fs *storespy.Spy
@@ -487,12 +489,16 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 			fs.Fail(op, errBoom)
 
 			b, err := e.svc.Begin(ctx, alice, client)
-			if op == "PutState" || op == "Peek" {
+			if op == "PutOwnedState" || op == "Peek" {
 				require.ErrorIs(t, err, errBoom, "Begin")
 				assert.Nil(t, b)
 			}
-			if op == "PutState" {
-				return // Verify never writes a state
+			if op == "Peek" {
+				_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+				require.ErrorIs(t, err, errBoom, "Send")
+			}
+			if op == "PutOwnedState" || op == "Peek" {
+				return // Verify never writes a challenge and counts the lockout itself
 			}
 			res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 			require.Error(t, err, "Verify with %s failing let the user in", op)

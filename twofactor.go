@@ -6,6 +6,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // A Method names a kind of second factor. The library's factors use the
@@ -45,15 +47,32 @@ type User struct {
 	Email string `json:"email,omitempty"` // address for email codes, when the email factor is used
 }
 
-// maxUserID bounds user ids so a hostile value cannot bloat keys and rows.
-const maxUserID = 255
+// MaxUserIDLen is the longest user id the library accepts, in bytes. Every
+// store key the library builds is a short prefix, a user id and fixed-length
+// ids, so with this bound each fits what every store accepts
+// (store.MaxKeyLen). Use the host's primary key: a number, a UUID.
+const MaxUserIDLen = 128
 
-func (u User) check() error {
-	if u.ID == "" || len(u.ID) > maxUserID {
-		return invalidInput("user id must be 1 to %d bytes", maxUserID)
+// CheckUserID returns an error matching ErrInvalidInput unless id is 1 to
+// MaxUserIDLen bytes of valid UTF-8 without control characters (which
+// some databases refuse in text keys). Factor packages call it for every
+// user they are given, so a bad id is refused before any store access.
+func CheckUserID(id string) error {
+	if id == "" || len(id) > MaxUserIDLen {
+		return invalidInput("user id must be 1 to %d bytes", MaxUserIDLen)
+	}
+	if !utf8.ValidString(id) {
+		return invalidInput("user id must be valid UTF-8")
+	}
+	for _, r := range id {
+		if unicode.IsControl(r) {
+			return invalidInput("user id must not contain control characters")
+		}
 	}
 	return nil
 }
+
+func (u User) check() error { return CheckUserID(u.ID) }
 
 // Client describes the browser or device making a request: what rate limits
 // and trusted devices are keyed on. Build it from an *http.Request with the

@@ -25,7 +25,7 @@ type Store interface {
 // verified a current factor recently, otherwise an error matching
 // twofactor.ErrStepUpRequired. *twofactor.Service implements it.
 type ProofChecker interface {
-	CheckProof(proof, userID string) error
+	CheckProof(ctx context.Context, proof, userID string, purpose twofactor.Purpose) error
 }
 
 // EventLow is emitted after a backup code was used when the user has
@@ -434,12 +434,9 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 // once: it is the path every guess takes.
 var errInvalidCode = fmt.Errorf("backupcodes: %w", twofactor.ErrInvalidCode)
 
-// maxUserID matches the root package's bound on user ids.
-const maxUserID = 255
-
 func checkUser(u twofactor.User) error {
-	if u.ID == "" || len(u.ID) > maxUserID {
-		return invalid("user id must be 1 to %d bytes", maxUserID)
+	if err := twofactor.CheckUserID(u.ID); err != nil {
+		return fmt.Errorf("backupcodes: %w", err)
 	}
 	return nil
 }

@@ -344,7 +344,9 @@ func TestRegenerate(t *testing.T) {
 
 type brokenProofs struct{}
 
-func (brokenProofs) CheckProof(string, string) error { return errBoom }
+func (brokenProofs) CheckProof(context.Context, string, string, twofactor.Purpose) error {
+	return errBoom
+}
 
 func TestRecoveryCode(t *testing.T) {
 	e := newEnv(t, nil)
@@ -454,6 +456,12 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	res, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: codes[0]})
 	require.NoError(t, err)
 
+	require.NotEmpty(t, res.Proof)
+	// Regenerating needs a step-up, here with another backup code.
+	step, err := h.svc.StepUp(ctx, alice, twofactor.Client{}, twofactor.PurposeStepUp)
+	require.NoError(t, err)
+	res, err = h.svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodBackupCode, Code: codes[1], Purpose: twofactor.PurposeStepUp})
+	require.NoError(t, err)
 	regenerated, err := h.f.Regenerate(ctx, alice, res.Proof)
 	require.NoError(t, err)
 	plain = append(plain, regenerated...)

@@ -57,7 +57,7 @@ func (f *Factor) Regenerate(ctx context.Context, user twofactor.User, proof stri
 	if p == nil {
 		return nil, configErr("Regenerate needs a ProofChecker: set Config.Proofs or call SetProofs with the Service")
 	}
-	if err := (*p).CheckProof(proof, user.ID); err != nil {
+	if err := (*p).CheckProof(ctx, proof, user.ID, twofactor.PurposeStepUp); err != nil {
 		if errors.Is(err, twofactor.ErrStepUpRequired) {
 			return nil, fmt.Errorf("backupcodes: %w", err)
 		}

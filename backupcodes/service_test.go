@@ -64,7 +64,9 @@ func TestServiceLogin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.MethodBackupCode, res.Method)
 	assert.Equal(t, backupcodes.EnrollmentBackupCodes, res.EnrollmentID)
-	require.NoError(t, h.svc.CheckProof(res.Proof, carol.ID))
+	p, err := h.svc.ParseProof(res.Proof)
+	require.NoError(t, err)
+	assert.Equal(t, carol.ID, p.UserID)
 
 	success := h.log.ofType(twofactor.EventSuccess)
 	require.Len(t, success, 1)

@@ -51,12 +51,9 @@ func pendingAD(userID, id string) []byte {
 	return []byte("totp pending\x00" + userID + "\x00" + id)
 }
 
-// maxUserID matches the root package's bound on user ids.
-const maxUserID = 255
-
 func checkUser(u twofactor.User) error {
-	if u.ID == "" || len(u.ID) > maxUserID {
-		return fmt.Errorf("%w: totp: user id must be 1 to %d bytes", twofactor.ErrInvalidInput, maxUserID)
+	if err := twofactor.CheckUserID(u.ID); err != nil {
+		return fmt.Errorf("totp: %w", err)
 	}
 	return nil
 }

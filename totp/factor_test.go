@@ -783,7 +783,15 @@ func TestServiceEndToEnd(t *testing.T) {
 	require.NotEmpty(t, failures)
 	assert.Equal(t, twofactor.ReasonReplay, failures[len(failures)-1].Reason)
 
-	// Removing with the fresh proof, as an account page does.
+	// Removing after a step-up with the next code, as an account page does.
+	e.clock.Advance(30 * time.Second)
+	step, err := svc.StepUp(ctx, alice, twofactor.Client{}, twofactor.PurposeStepUp)
+	require.NoError(t, err)
+	require.ErrorIs(t, svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, en.ID, res.Proof), twofactor.ErrStepUpRequired,
+		"a login proof")
+	res, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodTOTP, Purpose: twofactor.PurposeStepUp,
+		Code: codeAt(t, secret, e.clock.Now(), e.f.Params())})
+	require.NoError(t, err)
 	require.NoError(t, svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, en.ID, res.Proof))
 	es, err := e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)

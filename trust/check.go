@@ -117,8 +117,8 @@ func (m *Manager) Remember(ctx context.Context, user twofactor.User, c twofactor
 // unknown. If c already carries a valid device cookie of the user, that
 // older record is replaced, so one browser holds one record.
 func (m *Manager) RememberFor(ctx context.Context, user twofactor.User, c twofactor.Client, d time.Duration) (twofactor.DeviceGrant, error) {
-	if user.ID == "" || len(user.ID) > maxUserID {
-		return twofactor.DeviceGrant{}, fmt.Errorf("%w: trust: user id must be 1 to %d bytes", twofactor.ErrInvalidInput, maxUserID)
+	if err := twofactor.CheckUserID(user.ID); err != nil {
+		return twofactor.DeviceGrant{}, fmt.Errorf("trust: %w", err)
 	}
 	if d != SessionOnly && (d < MinDuration || d > m.maxDuration) {
 		return twofactor.DeviceGrant{}, fmt.Errorf("%w: trust: duration %s must be SessionOnly or %s to %s", twofactor.ErrInvalidInput, d, MinDuration, m.maxDuration)

@@ -14,8 +14,8 @@ import (
 // ExpiresAt; pass ID to Revoke. UserAgent is a fingerprint, not for
 // display. Use DeviceID to tell which one is the current browser.
 func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, error) {
-	if userID == "" || len(userID) > maxUserID {
-		return nil, fmt.Errorf("%w: trust: user id must be 1 to %d bytes", twofactor.ErrInvalidInput, maxUserID)
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return nil, fmt.Errorf("trust: %w", err)
 	}
 	ds, err := m.store.ListDevices(ctx, userID)
 	if err != nil {
@@ -29,7 +29,7 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, erro
 // changes nothing. Revoking is audited with an EventDeviceRevoked, reason
 // "revoked".
 func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
-	if userID == "" || len(userID) > maxUserID || !validDeviceID(deviceID) {
+	if twofactor.CheckUserID(userID) != nil || !validDeviceID(deviceID) {
 		return ErrNotFound
 	}
 	d, err := m.store.GetDevice(ctx, deviceID)
@@ -50,8 +50,8 @@ func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
 // an EventDeviceRevoked carrying reason (empty means "revoked"). It tries
 // every device even when one fails, and returns the failures joined.
 func (m *Manager) RevokeAll(ctx context.Context, userID, reason string) error {
-	if userID == "" || len(userID) > maxUserID {
-		return fmt.Errorf("%w: trust: user id must be 1 to %d bytes", twofactor.ErrInvalidInput, maxUserID)
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return fmt.Errorf("trust: %w", err)
 	}
 	if reason == "" {
 		reason = ReasonRevoked

@@ -3,6 +3,8 @@ package trust
 import (
 	"encoding/base64"
 	"strings"
+
+	"github.com/twofactorkit/twofactor"
 )
 
 // The device cookie is "v1.<id>.<key id>.<signature>":
@@ -29,9 +31,6 @@ const (
 
 	signDomain = "twofactor/trust device-token v1"
 	uaDomain   = "twofactor/trust user-agent v1"
-
-	// maxUserID matches the root package's bound on user ids.
-	maxUserID = 255
 )
 
 var sigEncoding = base64.RawURLEncoding.Strict()
@@ -117,7 +116,7 @@ func (m *Manager) sign(id, userID string) string {
 // the signature goes. It returns the device id only when the signature is
 // good. No store access.
 func (m *Manager) verify(value, userID string) (string, bool) {
-	if userID == "" || len(userID) > maxUserID {
+	if twofactor.CheckUserID(userID) != nil {
 		return "", false
 	}
 	t, ok := parseToken(value)

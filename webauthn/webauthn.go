@@ -428,8 +428,8 @@ func checkName(name string) (string, error) {
 }
 
 func checkUser(u twofactor.User) error {
-	if u.ID == "" || len(u.ID) > 255 {
-		return invalidInput("user id must be 1 to 255 bytes")
+	if err := twofactor.CheckUserID(u.ID); err != nil {
+		return fmt.Errorf("webauthn: %w", err)
 	}
 	return nil
 }
