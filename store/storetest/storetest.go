@@ -14,7 +14,16 @@
 // itself; it never sleeps.
 //
 // Race tests start Goroutines goroutines against one key and repeat Rounds
-// times, asserting exactly one winner and exact counts.
+// times, asserting exactly one winner and exact counts: concurrent Incr and
+// Decr on one counter must end at the exact expected count, racing Decr
+// must stop at zero, and every state filed under an owner by racing
+// PutOwnedState calls must be gone after DeleteOwnedStates.
+//
+// Besides each interface on its own, the suite checks that OwnedStates
+// deletes exactly the states currently filed under the owner (not a key
+// put again without an owner or under another one, nor one put after the
+// delete), and that every key, group, owner and id of exactly
+// store.MaxKeyLen bytes, non-ASCII UTF-8 included, is stored whole.
 package storetest
 
 import (
@@ -28,6 +37,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -82,15 +92,18 @@ func RunWith(t *testing.T, newStore Factory, opt Options) {
 	}
 	h := &harness{newStore: newStore, opt: opt}
 	t.Run("States", h.states)
+	t.Run("OwnedStates", h.ownedStates)
 	t.Run("Codes", h.codes)
 	t.Run("CodeGroups", h.codeGroups)
 	t.Run("Counters", h.counters)
+	t.Run("Decr", h.decr)
 	t.Run("Ledger", h.ledger)
 	t.Run("Enrollments", h.enrollments)
 	t.Run("Devices", h.devices)
 	t.Run("BatchCounters", h.batchCounters)
 	t.Run("Races", h.races)
 	t.Run("Sweep", h.sweep)
+	t.Run("MaxKeyLen", h.maxKeyLen)
 	t.Run("CanceledContext", h.canceled)
 }
 
@@ -164,6 +177,85 @@ func (h *harness) states(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "state read at its expiry time")
 	_, err = s.TakeState(ctx, k("exp"))
 	require.ErrorIs(t, err, store.ErrNotFound, "TakeState of an expired state")
+}
+
+func (h *harness) ownedStates(t *testing.T) {
+	s, clk, k, ctx := h.setup(t)
+	exp := clk.Now().Add(time.Hour)
+	alice, bob := k("alice"), k("bob")
+	aliceToo := alice + "x" // an owner whose name starts with another's
+
+	require.NoError(t, s.DeleteOwnedStates(ctx, k("nobody")), "an owner with no states is not an error")
+
+	put := func(owner, key, value string) {
+		t.Helper()
+		if owner == "" {
+			require.NoError(t, s.PutState(ctx, k(key), []byte(value), exp))
+			return
+		}
+		require.NoError(t, s.PutOwnedState(ctx, owner, k(key), []byte(value), exp))
+	}
+	has := func(key, want, msg string) {
+		t.Helper()
+		got, err := s.GetState(ctx, k(key))
+		require.NoError(t, err, msg)
+		assert.Equal(t, []byte(want), got, msg)
+	}
+	gone := func(key, msg string) {
+		t.Helper()
+		_, err := s.GetState(ctx, k(key))
+		require.ErrorIs(t, err, store.ErrNotFound, msg)
+	}
+
+	put(alice, "a1", "one")
+	put(alice, "a2", "two")
+	put(alice, "a2", "two again") // the same key twice under one owner
+	put(bob, "b1", "bob")
+	put("", "plain", "nobody's")
+	put(aliceToo, "x1", "alice too")
+	put(alice, "moved", "alice's")
+	put(bob, "moved", "bob's") // re-put under another owner
+	put(alice, "unfiled", "alice's")
+	put("", "unfiled", "nobody's now") // re-put without an owner
+	put(alice, "taken", "t")
+	has("a1", "one", "PutOwnedState stores the value like PutState")
+	has("a2", "two again", "PutOwnedState replaces the value")
+	got, err := s.TakeState(ctx, k("taken"))
+	require.NoError(t, err, "an owned state can be taken")
+	assert.Equal(t, []byte("t"), got)
+
+	require.NoError(t, s.DeleteOwnedStates(ctx, alice))
+	gone("a1", "alice's state after DeleteOwnedStates(alice)")
+	gone("a2", "alice's state after DeleteOwnedStates(alice)")
+	_, err = s.TakeState(ctx, k("a1"))
+	require.ErrorIs(t, err, store.ErrNotFound, "TakeState of a deleted owned state")
+	gone("taken", "a taken state stays gone")
+	has("b1", "bob", "another owner's state survives")
+	has("x1", "alice too", "the state of an owner whose name extends alice's survives")
+	has("plain", "nobody's", "an unowned state survives")
+	has("moved", "bob's", "a key re-put under another owner is not deleted")
+	has("unfiled", "nobody's now", "a key re-put without an owner is not deleted")
+
+	put(alice, "a1", "back")
+	put(alice, "a3", "three")
+	has("a1", "back", "a state put after DeleteOwnedStates survives it")
+	has("a3", "three", "a state put after DeleteOwnedStates survives it")
+	require.NoError(t, s.DeleteOwnedStates(ctx, alice), "a second delete")
+	gone("a1", "the second delete reaches states put after the first")
+	gone("a3", "the second delete reaches states put after the first")
+	require.NoError(t, s.DeleteOwnedStates(ctx, alice), "deleting an owner whose states are gone")
+
+	require.NoError(t, s.DeleteOwnedStates(ctx, bob))
+	gone("b1", "bob's state after DeleteOwnedStates(bob)")
+	gone("moved", "the key re-put under bob belongs to bob")
+	has("x1", "alice too", "")
+	has("unfiled", "nobody's now", "")
+
+	// Owned states expire like any other.
+	require.NoError(t, s.PutOwnedState(ctx, alice, k("short"), []byte("x"), clk.Now().Add(time.Second)))
+	clk.Advance(time.Second)
+	gone("short", "an owned state read at its expiry time")
+	require.NoError(t, s.DeleteOwnedStates(ctx, alice), "deleting an owner whose only state expired")
 }
 
 func (h *harness) codes(t *testing.T) {
@@ -344,6 +436,76 @@ func (h *harness) counters(t *testing.T) {
 	n, _, err = s.Incr(ctx, k("other"), time.Hour)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), n, "counters are independent")
+}
+
+func (h *harness) decr(t *testing.T) {
+	s, clk, k, ctx := h.setup(t)
+	peek := func(key string) (int64, time.Time) {
+		t.Helper()
+		n, reset, err := s.Peek(ctx, k(key))
+		require.NoError(t, err)
+		return n, reset
+	}
+
+	require.NoError(t, s.Decr(ctx, k("missing")), "Decr of a missing counter is not an error")
+	n, reset := peek("missing")
+	assert.Zero(t, n)
+	assert.True(t, reset.IsZero(), "Decr created a counter")
+	got, reset, err := s.Incr(ctx, k("missing"), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got, "Incr after Decr of a missing counter starts at 1")
+	assert.WithinDuration(t, clk.Now().Add(time.Minute), reset, time.Millisecond)
+
+	t0 := clk.Now()
+	for range 3 {
+		_, _, err := s.Incr(ctx, k("c"), time.Minute)
+		require.NoError(t, err)
+	}
+	clk.Advance(10 * time.Second)
+	require.NoError(t, s.Decr(ctx, k("c")))
+	n, reset = peek("c")
+	assert.Equal(t, int64(2), n, "Decr takes one back")
+	assert.WithinDuration(t, t0.Add(time.Minute), reset, time.Millisecond, "Decr keeps the window")
+	got, reset, err = s.Incr(ctx, k("c"), time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, int64(3), got, "Incr counts on from the decremented value")
+	assert.WithinDuration(t, t0.Add(time.Minute), reset, time.Millisecond, "in the same window")
+
+	for range 5 {
+		require.NoError(t, s.Decr(ctx, k("c")))
+	}
+	n, reset = peek("c")
+	assert.Zero(t, n, "Decr stops at zero")
+	assert.WithinDuration(t, t0.Add(time.Minute), reset, time.Millisecond, "a counter at zero keeps its window")
+	got, reset, err = s.Incr(ctx, k("c"), time.Hour)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got, "no count went below zero")
+	assert.WithinDuration(t, t0.Add(time.Minute), reset, time.Millisecond)
+
+	// An ended counter is left alone: the next Incr starts a new window
+	// at 1, as if Decr had not been called.
+	clk.Advance(50 * time.Second) // t0+60s: the window of c is over
+	require.NoError(t, s.Decr(ctx, k("c")), "Decr of an ended counter is not an error")
+	n, reset = peek("c")
+	assert.Zero(t, n)
+	assert.True(t, reset.IsZero(), "an ended counter stays ended")
+	got, reset, err = s.Incr(ctx, k("c"), time.Minute)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), got, "Incr after Decr of an ended counter starts again at 1")
+	assert.WithinDuration(t, clk.Now().Add(time.Minute), reset, time.Millisecond, "with a new window")
+
+	require.NoError(t, s.ResetCounter(ctx, k("c")))
+	require.NoError(t, s.Decr(ctx, k("c")))
+	n, _ = peek("c")
+	assert.Zero(t, n, "Decr after ResetCounter")
+
+	_, _, err = s.Incr(ctx, k("other"), time.Minute)
+	require.NoError(t, err)
+	_, _, err = s.Incr(ctx, k("d"), time.Minute)
+	require.NoError(t, err)
+	require.NoError(t, s.Decr(ctx, k("d")))
+	n, _ = peek("other")
+	assert.Equal(t, int64(1), n, "Decr leaves other counters alone")
 }
 
 func (h *harness) batchCounters(t *testing.T) {
@@ -690,6 +852,64 @@ func (h *harness) races(t *testing.T) {
 			require.Equal(t, int64(h.opt.Goroutines), n, "round %d: lost increments", r)
 		}
 	})
+	t.Run("IncrDecr", func(t *testing.T) {
+		// The counter starts at Goroutines, and half the racers add one
+		// while the other half take one back: it cannot reach zero before
+		// every Decr has run, so none is floored and the count must end
+		// where it started.
+		for r := 0; r < h.opt.Rounds/5+1; r++ {
+			key := k(fmt.Sprintf("race-decr-%d", r))
+			for range h.opt.Goroutines {
+				_, _, err := s.Incr(ctx, key, time.Minute)
+				require.NoError(t, err)
+			}
+			var turn atomic.Int64
+			h.race(t, func() (bool, error) {
+				if turn.Add(1)%2 == 0 {
+					_, _, err := s.Incr(ctx, key, time.Minute)
+					return true, err
+				}
+				return true, s.Decr(ctx, key)
+			})
+			n, _, err := s.Peek(ctx, key)
+			require.NoError(t, err)
+			require.Equal(t, int64(h.opt.Goroutines), n, "round %d: lost increments or decrements", r)
+		}
+	})
+	t.Run("DecrFloor", func(t *testing.T) {
+		// Racing Decr on a small count stops at zero: none goes below.
+		for r := 0; r < h.opt.Rounds/5+1; r++ {
+			key := k(fmt.Sprintf("race-floor-%d", r))
+			for range 5 {
+				_, _, err := s.Incr(ctx, key, time.Minute)
+				require.NoError(t, err)
+			}
+			h.race(t, func() (bool, error) { return true, s.Decr(ctx, key) })
+			n, _, err := s.Peek(ctx, key)
+			require.NoError(t, err)
+			require.Zero(t, n, "round %d", r)
+			n, _, err = s.Incr(ctx, key, time.Minute)
+			require.NoError(t, err)
+			require.Equal(t, int64(1), n, "round %d: the count went below zero", r)
+		}
+	})
+	t.Run("OwnedStates", func(t *testing.T) {
+		// Racing puts filed under one owner are all found by the delete
+		// that follows them.
+		for r := 0; r < h.opt.Rounds/5+1; r++ {
+			owner := k(fmt.Sprintf("race-owner-%d", r))
+			var next atomic.Int64
+			h.race(t, func() (bool, error) {
+				key := k(fmt.Sprintf("race-owned-%d-%d", r, next.Add(1)))
+				return true, s.PutOwnedState(ctx, owner, key, []byte("v"), clk.Now().Add(time.Minute))
+			})
+			require.NoError(t, s.DeleteOwnedStates(ctx, owner))
+			for i := 1; i <= h.opt.Goroutines; i++ {
+				_, err := s.GetState(ctx, k(fmt.Sprintf("race-owned-%d-%d", r, i)))
+				require.ErrorIs(t, err, store.ErrNotFound, "round %d: state %d survived", r, i)
+			}
+		}
+	})
 }
 
 func (h *harness) sweep(t *testing.T) {
@@ -721,6 +941,163 @@ func (h *harness) sweep(t *testing.T) {
 	assert.Equal(t, store.CodeNotFound, st, "a swept expired code")
 }
 
+// longKey returns a key of exactly store.MaxKeyLen bytes of valid UTF-8,
+// starting with base and ending with the byte last, with multi-byte
+// characters in between, so that two keys differing only in their last
+// byte tell a store that truncates from one that does not.
+func longKey(t *testing.T, base string, last byte) string {
+	t.Helper()
+	const fill = "é🔑ключ"
+	b := []byte(base)
+	for len(b)+len(fill) < store.MaxKeyLen {
+		b = append(b, fill...)
+	}
+	for len(b) < store.MaxKeyLen-1 {
+		b = append(b, '.')
+	}
+	b = append(b, last)
+	require.Len(t, b, store.MaxKeyLen)
+	require.True(t, utf8.Valid(b))
+	return string(b)
+}
+
+// maxKeyLen checks that every key, group, owner and id of store.MaxKeyLen
+// bytes, non-ASCII included, is kept whole: two that differ only in their
+// last byte name two records.
+func (h *harness) maxKeyLen(t *testing.T) {
+	s, clk, k, ctx := h.setup(t)
+	exp := clk.Now().Add(time.Hour)
+	long := func(name string, last byte) string { return longKey(t, k(name), last) }
+
+	t.Run("States", func(t *testing.T) {
+		a, b := long("state", 'a'), long("state", 'b')
+		require.NoError(t, s.PutState(ctx, a, []byte("A"), exp))
+		require.NoError(t, s.PutState(ctx, b, []byte("B"), exp))
+		got, err := s.GetState(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, []byte("A"), got)
+		got, err = s.TakeState(ctx, b)
+		require.NoError(t, err)
+		assert.Equal(t, []byte("B"), got)
+		require.NoError(t, s.DeleteState(ctx, a))
+		_, err = s.GetState(ctx, a)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("OwnedStates", func(t *testing.T) {
+		oa, ob := long("owner", 'a'), long("owner", 'b')
+		ka, kb := long("owned", 'a'), long("owned", 'b')
+		require.NoError(t, s.PutOwnedState(ctx, oa, ka, []byte("A"), exp))
+		require.NoError(t, s.PutOwnedState(ctx, ob, kb, []byte("B"), exp))
+		got, err := s.GetState(ctx, ka)
+		require.NoError(t, err)
+		assert.Equal(t, []byte("A"), got)
+		require.NoError(t, s.DeleteOwnedStates(ctx, oa))
+		_, err = s.GetState(ctx, ka)
+		require.ErrorIs(t, err, store.ErrNotFound, "the owner's state is deleted")
+		got, err = s.GetState(ctx, kb)
+		require.NoError(t, err, "the state of an owner differing in the last byte survives")
+		assert.Equal(t, []byte("B"), got)
+	})
+	t.Run("Codes", func(t *testing.T) {
+		ga, gb := long("group", 'a'), long("group", 'b')
+		key := long("code", 'k')
+		hash := []byte("hash")
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: ga, Key: key, Hash: hash, ExpiresAt: exp, MaxAttempts: 3}))
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: gb, Key: key, Hash: hash, ExpiresAt: exp}))
+		n, err := s.CountGroup(ctx, ga)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		st, err := s.ConsumeCode(ctx, ga, long("code", 'x'), hash)
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeNotFound, st, "a key differing in the last byte")
+		st, err = s.ConsumeCode(ctx, ga, key, hash)
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeMatched, st)
+		n, err = s.CountGroup(ctx, gb)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n, "the group differing in the last byte keeps its code")
+		require.NoError(t, s.DeleteCode(ctx, gb, key))
+		require.NoError(t, s.DeleteGroup(ctx, gb))
+		n, err = s.CountGroup(ctx, gb)
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+	t.Run("Counters", func(t *testing.T) {
+		a, b := long("counter", 'a'), long("counter", 'b')
+		for range 2 {
+			_, _, err := s.Incr(ctx, a, time.Minute)
+			require.NoError(t, err)
+		}
+		out, err := store.IncrAll(ctx, s, []store.CounterIncr{{Key: b, Window: time.Minute}})
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), out[0].N)
+		require.NoError(t, s.Decr(ctx, a))
+		n, _, err := s.Peek(ctx, a)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		n, _, err = s.Peek(ctx, b)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+		require.NoError(t, s.ResetCounter(ctx, a))
+		n, _, err = s.Peek(ctx, b)
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n)
+	})
+	t.Run("Ledger", func(t *testing.T) {
+		a, b := long("mark", 'a'), long("mark", 'b')
+		first, err := s.MarkUsed(ctx, a, exp)
+		require.NoError(t, err)
+		assert.True(t, first)
+		first, err = s.MarkUsed(ctx, b, exp)
+		require.NoError(t, err)
+		assert.True(t, first, "a key differing in the last byte")
+		first, err = s.MarkUsed(ctx, a, exp)
+		require.NoError(t, err)
+		assert.False(t, first)
+		ok, err := s.Advance(ctx, long("step", 'a'), 7, exp)
+		require.NoError(t, err)
+		assert.True(t, ok)
+		ok, err = s.Advance(ctx, long("step", 'a'), 7, exp)
+		require.NoError(t, err)
+		assert.False(t, ok)
+	})
+	t.Run("Enrollments", func(t *testing.T) {
+		u, other := long("user", 'a'), long("user", 'b')
+		id := long("enrollment", 'i')
+		e := store.EnrollmentRecord{UserID: u, ID: id, Method: "totp", Label: "Phone", Data: []byte("d"), CreatedAt: clk.Now()}
+		require.NoError(t, s.PutEnrollment(ctx, e))
+		got, err := s.GetEnrollment(ctx, u, id)
+		require.NoError(t, err)
+		assertEnrollment(t, e, got)
+		_, err = s.GetEnrollment(ctx, other, id)
+		require.ErrorIs(t, err, store.ErrNotFound, "a user id differing in the last byte")
+		list, err := s.ListEnrollments(ctx, u)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assertEnrollment(t, e, list[0])
+		require.NoError(t, s.DeleteEnrollment(ctx, u, id))
+		_, err = s.GetEnrollment(ctx, u, id)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+	t.Run("Devices", func(t *testing.T) {
+		u := long("device-user", 'u')
+		d := store.Device{ID: long("device", 'a'), UserID: u, Label: "Firefox", CreatedAt: clk.Now(), ExpiresAt: exp}
+		require.NoError(t, s.PutDevice(ctx, d))
+		got, err := s.GetDevice(ctx, d.ID)
+		require.NoError(t, err)
+		assertDevice(t, d, got)
+		_, err = s.GetDevice(ctx, long("device", 'b'))
+		require.ErrorIs(t, err, store.ErrNotFound, "an id differing in the last byte")
+		list, err := s.ListDevices(ctx, u)
+		require.NoError(t, err)
+		require.Len(t, list, 1)
+		assertDevice(t, d, list[0])
+		require.NoError(t, s.DeleteDevice(ctx, d.ID))
+		_, err = s.GetDevice(ctx, d.ID)
+		require.ErrorIs(t, err, store.ErrNotFound)
+	})
+}
+
 func (h *harness) canceled(t *testing.T) {
 	s, clk, k, _ := h.setup(t)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -733,6 +1110,9 @@ func (h *harness) canceled(t *testing.T) {
 	assert.Error(t, err, "ConsumeCode with a canceled context")
 	_, _, err = s.Incr(ctx, k("c"), time.Minute)
 	assert.Error(t, err, "Incr with a canceled context")
+	assert.Error(t, s.Decr(ctx, k("c")), "Decr with a canceled context")
+	assert.Error(t, s.PutOwnedState(ctx, k("o"), k("a"), []byte("x"), exp), "PutOwnedState with a canceled context")
+	assert.Error(t, s.DeleteOwnedStates(ctx, k("o")), "DeleteOwnedStates with a canceled context")
 	_, err = s.MarkUsed(ctx, k("m"), exp)
 	assert.Error(t, err, "MarkUsed with a canceled context")
 	_, err = s.Advance(ctx, k("m"), 1, exp)
