@@ -50,6 +50,7 @@ func TestClosedPoolFailsClosed(t *testing.T) {
 			require.NoError(t, err)
 			exp := time.Now().Add(time.Hour)
 			require.NoError(t, s.PutState(ctx, "st", []byte("v"), exp))
+			require.NoError(t, s.PutOwnedState(ctx, "u", "owned", []byte("v"), exp))
 			require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "k", Hash: []byte("h"), ExpiresAt: exp}))
 			require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u", ID: "e", Method: "totp"}))
 			require.NoError(t, s.PutDevice(ctx, store.Device{ID: "d", UserID: "u", ExpiresAt: exp}))
@@ -72,6 +73,11 @@ func TestClosedPoolFailsClosed(t *testing.T) {
 				"Incr":         func() error { n, _, err := s.Incr(ctx, "c", time.Minute); assert.Zero(t, n); return err },
 				"Peek":         func() error { n, _, err := s.Peek(ctx, "c"); assert.Zero(t, n); return err },
 				"ResetCounter": func() error { return s.ResetCounter(ctx, "c") },
+				"Decr":         func() error { return s.Decr(ctx, "c") },
+				"PutOwnedState": func() error {
+					return s.PutOwnedState(ctx, "u", "st3", []byte("v"), exp)
+				},
+				"DeleteOwnedStates": func() error { return s.DeleteOwnedStates(ctx, "u") },
 				"MarkUsed": func() error {
 					first, err := s.MarkUsed(ctx, "m", exp)
 					assert.False(t, first)
@@ -112,6 +118,8 @@ func TestClosedPoolFailsClosed(t *testing.T) {
 			v, err := base.GetState(ctx, "st")
 			require.NoError(t, err)
 			assert.Equal(t, []byte("v"), v)
+			_, err = base.GetState(ctx, "owned")
+			require.NoError(t, err, "DeleteOwnedStates on a closed pool deleted nothing")
 		})
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 )
 
@@ -97,4 +98,75 @@ func TestMigrateConcurrently(t *testing.T) {
 			assert.True(t, won, "the schema works")
 		})
 	}
+}
+
+// TestUpgradeFromVersion1 migrates a database that holds states written
+// under version 1 (no owner column) to the latest version: the states
+// survive, unowned, and owned states work beside them.
+func TestUpgradeFromVersion1(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			db := b.open(t)
+			s, err := sqlstore.New(db, sqlstore.Options{Dialect: b.dialect, TablePrefix: uniquePrefix()})
+			require.NoError(t, err)
+			t.Cleanup(func() { dropTables(t, db, b.dialect, s.TablePrefix()) })
+			require.NoError(t, s.MigrateTo(ctx, 1))
+			v, err := s.Version(ctx)
+			require.NoError(t, err)
+			require.Equal(t, 1, v)
+			insert := `INSERT INTO ` + s.TablePrefix() + `states (k, v, expires_at) VALUES (?, ?, NULL)`
+			if b.dialect == sqlstore.Postgres {
+				insert = `INSERT INTO ` + s.TablePrefix() + `states (k, v, expires_at) VALUES ($1, $2, NULL)`
+			}
+			_, err = db.ExecContext(ctx, insert, "old", []byte("from v1"))
+			require.NoError(t, err)
+
+			require.NoError(t, s.Migrate(ctx))
+			v, err = s.Version(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, sqlstore.LatestVersion(), v)
+			assert.Equal(t, sqlstore.LatestVersion(), migrationRows(t, db, s.TablePrefix()))
+			require.NoError(t, s.PutOwnedState(ctx, "alice", "new", []byte("owned"), time.Time{}))
+			require.NoError(t, s.DeleteOwnedStates(ctx, "alice"))
+			_, err = s.GetState(ctx, "new")
+			require.ErrorIs(t, err, store.ErrNotFound)
+			got, err := s.GetState(ctx, "old")
+			require.NoError(t, err, "a state written before the upgrade survives, filed under no owner")
+			assert.Equal(t, []byte("from v1"), got)
+		})
+	}
+}
+
+// TestMySQLMigrationsRunAgain: MySQL commits DDL at once, so a migration
+// interrupted after some statements is applied again from its first
+// statement. Forgetting every applied version and migrating again must
+// succeed and leave a working schema.
+func TestMySQLMigrationsRunAgain(t *testing.T) {
+	ctx := context.Background()
+	db := openMySQL(t)
+	s := migrated(t, db, sqlstore.MySQL, nil)
+	require.NoError(t, s.PutOwnedState(ctx, "alice", "k", []byte("v"), time.Time{}))
+	_, err := db.ExecContext(ctx, `DELETE FROM `+s.TablePrefix()+`schema_migrations`)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx), "every migration again over an up-to-date schema")
+	assert.Equal(t, sqlstore.LatestVersion(), migrationRows(t, db, s.TablePrefix()))
+
+	_, err = db.ExecContext(ctx, `DELETE FROM `+s.TablePrefix()+`schema_migrations WHERE version > 1`)
+	require.NoError(t, err)
+	require.NoError(t, s.Migrate(ctx), "the later migrations again")
+	v, err := s.Version(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.LatestVersion(), v)
+
+	var indexes int
+	require.NoError(t, db.QueryRowContext(ctx, `SELECT COUNT(DISTINCT index_name) FROM information_schema.statistics WHERE table_schema = DATABASE() AND table_name = ? AND column_name = 'owner'`, s.TablePrefix()+"states").Scan(&indexes))
+	assert.Equal(t, 1, indexes, "the owner column has one index, not one per run")
+	got, err := s.GetState(ctx, "k")
+	require.NoError(t, err, "the data survives")
+	assert.Equal(t, []byte("v"), got)
+	require.NoError(t, s.DeleteOwnedStates(ctx, "alice"))
+	_, err = s.GetState(ctx, "k")
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
