@@ -697,14 +697,25 @@ func TestServicePolicyAndLogin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "phone", res.EnrollmentID)
 
-	// Removing the phone needs the fresh proof.
-	require.NoError(t, svc.RemoveEnrollment(ctx, bob, twofactor.MethodSMS, "phone", res.Proof))
+	// Removing the phone needs a fresh step-up proof, not the login's.
+	err = svc.RemoveEnrollment(ctx, bob, twofactor.MethodSMS, "phone", res.Proof)
+	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+	up, err := svc.StepUp(ctx, bob, client, twofactor.PurposeStepUp)
+	require.NoError(t, err)
+	fx.clock.Advance(time.Minute)
+	_, err = svc.Send(ctx, up.ID, twofactor.MethodSMS, client)
+	require.NoError(t, err)
+	upCode := fx.lastCode(t, usNumber)
+	upRes, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: up.ID, Method: twofactor.MethodSMS, Code: upCode,
+		Purpose: twofactor.PurposeStepUp, UserID: bob.ID, Client: client})
+	require.NoError(t, err)
+	require.NoError(t, svc.RemoveEnrollment(ctx, bob, twofactor.MethodSMS, "phone", upRes.Proof))
 	gaps, err = svc.Check(ctx, slices.Values([]twofactor.User{bob}))
 	require.NoError(t, err)
 	require.Len(t, gaps, 1)
 
 	for _, ev := range fx.events.all() {
-		assertClean(t, ev, code, usNumber, usDigits)
+		assertClean(t, ev, code, upCode, usNumber, usDigits)
 	}
 }
 
