@@ -24,8 +24,9 @@ func benchFactor(b *testing.B) (*smscode.Factor, *storespy.Spy, *discard) {
 	cs := storespy.New(store.NewMemory(nil))
 	d := &discard{}
 	f, err := smscode.New(smscode.Config{Store: cs, Keys: keys(b), Sender: d,
-		Caps:   smscode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},
-		Events: &twofactor.Events{Discard: true}})
+		Caps:    smscode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},
+		Budgets: smscode.Budgets{PerCountry: 1 << 30, Total: 1 << 30}, // counted, never reached
+		Events:  &twofactor.Events{Discard: true}})
 	if err != nil {
 		b.Fatal(err)
 	}

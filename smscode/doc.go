@@ -1,7 +1,8 @@
 // Package smscode is the SMS one-time code factor with phone enrollment: a
 // six-digit code texted to the user's one verified phone number, valid 15
 // minutes, resent at most once a minute, with hourly caps per user, per
-// number and per client IP.
+// number and per client network, and hourly budgets per destination
+// country and in all.
 //
 // It shares its rules with package emailcode (both use one code issuer);
 // only the channel, and the phone enrollment, differ.
@@ -61,8 +62,14 @@
 //   - 30 SMS of any kind per client network an hour (an IPv4 address, an
 //     IPv6 /64, so rotating addresses does not escape it), allowing for
 //     offices and carrier NAT.
-//   - The caps are counted in the store and hold across app instances; see
-//     [Caps] for each one and how a refused request is counted.
+//   - Budgets per hour ([Budgets]): 200 SMS per destination country and
+//     1000 in all, whoever asks, sized for a small-to-medium app. They bound
+//     what a toll-fraud run spread over many accounts, numbers and networks
+//     can cost; raise them to about twice your busiest hour, with a budget
+//     of their own for your main countries (Budgets.Countries).
+//   - The caps and budgets are counted in the store and hold across app
+//     instances; see [Caps] for each cap and how a refused request is
+//     counted.
 //
 // # Security notes
 //
@@ -77,6 +84,13 @@
 //     verification caps and the number's verification budget, never the
 //     number's login budget; no single account can use up that
 //     verification budget.
+//   - SMS pumping (toll fraud) is bounded at every level: refused number
+//     types and AllowedRegions at enrollment, caps per account, number and
+//     client network, and the [Budgets] per country and in all. A send over
+//     a budget is refused for everyone until the window ends (Limit
+//     [LimitCountry] or [LimitTotal]); the send that takes a budget's last
+//     unit emits twofactor.EventRateLimited with Reason
+//     [ReasonBudgetReached]: alert on it.
 //   - Delivery failures: the caller gets an error wrapping [ErrDelivery]
 //     ([*GatewayError] for an HTTP status), no usable code is left, the
 //     cooldown is lifted, and the caps keep the attempt (pumping defence).

@@ -2,6 +2,7 @@ package smscode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -89,6 +90,50 @@ func Example() {
 	// @example.com #123456
 	// enrolled: phone +1 *** *** **12
 	// verified: sms phone
+}
+
+// Budgets bound how many SMS go out in all, whoever asks, so a toll-fraud
+// run through many accounts, numbers and networks costs at most the
+// budget. A total of one makes the point: the send that takes the last
+// unit emits an event to alert on, and the next one, from anyone, is
+// refused until the hour ends.
+func ExampleBudgets() {
+	ctx := context.Background()
+	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
+	key, err := twofactor.GenerateKey("k1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := twofactor.NewKeyring(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	alerts := &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
+		if ev.Type == twofactor.EventRateLimited && ev.Reason == smscode.ReasonBudgetReached {
+			fmt.Println("alert:", ev.Details["limit"], "budget of", ev.Details["budget"], "used up until", ev.Details["until"])
+		}
+	}}
+	sms, err := smscode.New(smscode.Config{
+		Store: store.NewMemory(now), Keys: keys, Sender: &smscode.Outbox{}, Events: alerts, Now: now,
+		// In production: about twice your busiest hour, and your main
+		// countries' own budgets, e.g.
+		// smscode.Budgets{Total: 5000, Countries: map[string]int{"US": 4000}}.
+		Budgets: smscode.Budgets{Total: 1},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := sms.BeginPhone(ctx, twofactor.User{ID: "1"}, "+14155550112", "", twofactor.Client{}); err != nil {
+		log.Fatal(err)
+	}
+	_, err = sms.BeginPhone(ctx, twofactor.User{ID: "2"}, "+447400123456", "", twofactor.Client{})
+	var re *twofactor.RetryError
+	if errors.As(err, &re) {
+		fmt.Println("refused:", re.Limit, "limit, retry after", re.RetryAfter)
+	}
+	// Output:
+	// alert: total budget of 1 used up until 2026-01-02T16:04:05Z
+	// refused: total limit, retry after 1h0m0s
 }
 
 // Parsing what a user typed, with the region from a country picker.

@@ -43,6 +43,8 @@ const (
 	DefaultCapVerifyUserDestination = 3
 	DefaultCapVerifyDestination     = 7
 	DefaultCapWindow                = time.Hour
+	DefaultBudgetPerCountry         = 200
+	DefaultBudgetTotal              = 1000
 )
 
 // Limits named by twofactor.RetryError.Limit when a send is refused.
@@ -54,7 +56,18 @@ const (
 	LimitVerifyUser            = onetime.LimitVerifyUser            // Caps.VerifyPerUser
 	LimitVerifyUserDestination = onetime.LimitVerifyUserDestination // Caps.VerifyPerUserDestination
 	LimitVerifyDestination     = onetime.LimitVerifyDestination     // Caps.VerifyPerDestination
+	LimitCountry               = onetime.LimitCountry               // Budgets.PerCountry, Budgets.Countries
+	LimitTotal                 = onetime.LimitTotal                 // Budgets.Total
 )
+
+// ReasonBudgetReached is the Reason of the twofactor.EventRateLimited event
+// the factor emits when a send takes the last unit of a budget: from then
+// on, until the window ends, sends to that country (Details["limit"] is
+// LimitCountry, Details["country"] the region) or all sends (LimitTotal)
+// are refused. Details["budget"] is the budget, Details["until"] the end
+// of the window (RFC 3339). Alert on it: it means toll fraud, or a budget
+// set too low for your traffic.
+const ReasonBudgetReached = onetime.ReasonBudgetReached
 
 // EnrollmentID is the id of a user's phone enrollment: one phone per user.
 const EnrollmentID = "phone"
@@ -108,6 +121,84 @@ var ErrNoPendingPhone = fmt.Errorf("smscode: no phone number awaiting verificati
 // configuration error.
 type Caps = onetime.Caps
 
+// Budgets bound how many SMS the factor sends in all, whoever asks, per
+// Caps.Window (one hour by default), counted in the store so they hold
+// across app instances. The caps bound each user, number and client
+// network; the budgets bound what a toll-fraud run spread over many
+// accounts, numbers and networks can cost: at most the budget, per window.
+//
+// A send over a budget answers a *twofactor.RetryError matching
+// twofactor.ErrRateLimited, with Limit LimitCountry or LimitTotal and
+// RetryAfter the end of the window. It refuses everyone's SMS, logins
+// included, until then: users with another factor can use it, and the
+// send that takes a budget's last unit emits twofactor.EventRateLimited
+// with Reason ReasonBudgetReached so you can react. That event comes once
+// per budget and window, except that a request refused at the same moment
+// by another limit, which gives its unit back, can let a second send take
+// the last unit, and emit again. Refused requests never spend a budget.
+//
+// The defaults fit a small-to-medium app, one that sends at most a few
+// hundred SMS in its busiest hour: 1000 in all and 200 per country an
+// hour. Legitimate traffic goes to the few countries where the users are,
+// while pumping spreads over many countries, often ones the app has no
+// users in (restrict those with Config.AllowedRegions). To raise them, set
+// Total to about twice your busiest hour and give your main countries
+// their own budget:
+//
+//	Budgets: smscode.Budgets{Total: 5000, Countries: map[string]int{"US": 4000, "CA": 500}}
+//
+// A zero field takes the default; a negative one disables that budget (not
+// recommended: nothing else bounds what many accounts on many networks can
+// make you pay).
+type Budgets struct {
+	// PerCountry is SMS to the numbers of one country per window, by the
+	// number's region (ISO 3166-1, from the parsed number: "US", "JM";
+	// "001" for numbers of no country). Zero means 200.
+	PerCountry int
+	// Countries overrides PerCountry for the regions it names ("US"). A
+	// zero value takes PerCountry; a negative one disables that country's
+	// budget.
+	Countries map[string]int
+	// Total is SMS per window in all. Zero means 1000.
+	Total int
+}
+
+// resolve applies the defaults and checks the regions.
+func (b Budgets) resolve() (onetime.Budgets, error) {
+	r := onetime.Budgets{
+		PerCountry: cmp.Or(b.PerCountry, DefaultBudgetPerCountry),
+		Total:      cmp.Or(b.Total, DefaultBudgetTotal),
+	}
+	for region, n := range b.Countries {
+		up := strings.ToUpper(region)
+		if !phonenumbers.GetSupportedRegions()[up] && up != phonenumbers.UNKNOWN_REGION && up != nonGeoRegion {
+			return r, fmt.Errorf("Budgets.Countries: %q is not a region code (use ISO 3166-1 alpha-2, e.g. \"US\")", region)
+		}
+		if n == 0 {
+			continue
+		}
+		if r.Countries == nil {
+			r.Countries = map[string]int{}
+		}
+		r.Countries[up] = n
+	}
+	return r, nil
+}
+
+// nonGeoRegion is the region phonenumbers gives numbers of no country
+// (international networks).
+const nonGeoRegion = "001"
+
+// regionOf returns the region of an E.164 number, "ZZ" if it does not
+// parse (numbers are checked when enrolled, so this does not happen).
+func regionOf(e164 string) string {
+	num, err := parse(e164, "")
+	if err != nil {
+		return phonenumbers.UNKNOWN_REGION
+	}
+	return cmp.Or(phonenumbers.GetRegionCodeForNumber(num), phonenumbers.UNKNOWN_REGION)
+}
+
 // Config configures the SMS factor. Zero fields take the documented
 // defaults; New validates the whole.
 type Config struct {
@@ -149,6 +240,9 @@ type Config struct {
 	// Caps limit sends per user, number and client network, with separate
 	// caps for phone verification; see Caps for the defaults.
 	Caps Caps
+	// Budgets limit SMS in all and per destination country, whoever asks;
+	// see Budgets for the defaults and how to raise them.
+	Budgets Budgets
 	// Events receives the phone enrollment events. Nil logs to
 	// slog.Default.
 	Events *twofactor.Events
@@ -202,6 +296,18 @@ func New(cfg Config) (*Factor, error) {
 	if cfg.Sender == nil {
 		return bad("Config.Sender is nil: use NewTwilio or NewGateway, or an *Outbox in development")
 	}
+	budgets, err := cfg.Budgets.resolve()
+	if err != nil {
+		return bad("%v", err)
+	}
+	now := cfg.Now
+	if now == nil {
+		now = time.Now
+	}
+	events := cfg.Events
+	if events == nil {
+		events = &twofactor.Events{Now: now}
+	}
 	is, err := onetime.New("smscode", onetime.Config{
 		Store:          cfg.Store,
 		Keys:           cfg.Keys,
@@ -212,6 +318,9 @@ func New(cfg Config) (*Factor, error) {
 		MaxAttempts:    cfg.MaxAttempts,
 		Caps:           cfg.Caps,
 		CapDefaults:    defaultCaps,
+		Budgets:        budgets,
+		Events:         events,
+		Method:         twofactor.MethodSMS,
 		Now:            cfg.Now,
 		Rand:           cfg.Rand,
 	})
@@ -238,16 +347,10 @@ func New(cfg Config) (*Factor, error) {
 	f := &Factor{
 		store: cfg.Store, keys: cfg.Keys, issuer: is, sender: cfg.Sender,
 		product: cfg.ProductName, tmpl: cfg.Template, webOTP: strings.ToLower(cfg.WebOTPDomain),
-		regions: regions, events: cfg.Events, now: cfg.Now,
+		regions: regions, events: events, now: now,
 	}
 	if f.tmpl == nil {
 		f.tmpl = defTemplate
-	}
-	if f.now == nil {
-		f.now = time.Now
-	}
-	if f.events == nil {
-		f.events = &twofactor.Events{Now: f.now}
 	}
 	sample := strings.Repeat("0", is.CodeLength())
 	body, err := f.render(Data{ProductName: f.product, Code: sample, Minutes: 15, Purpose: "login"})
@@ -345,9 +448,9 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 
 // Send issues a code for the challenge and texts it to the user's phone. A
 // new code replaces the previous one. A resend inside the cooldown, or a
-// send over a cap, answers a *twofactor.RetryError matching
-// twofactor.ErrRateLimited; a gateway failure an error wrapping
-// ErrDelivery; a user without a phone twofactor.ErrNotEnrolled.
+// send over a cap or a budget, answers a *twofactor.RetryError matching
+// twofactor.ErrRateLimited whose Limit names it; a gateway failure an error
+// wrapping ErrDelivery; a user without a phone twofactor.ErrNotEnrolled.
 func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.Client) (twofactor.Sent, error) {
 	if ch == nil {
 		return twofactor.Sent{}, fmt.Errorf("smscode: nil challenge: %w", twofactor.ErrInvalidInput)
@@ -357,7 +460,7 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 		return twofactor.Sent{}, err
 	}
 	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID,
-		UserID: ch.User.ID, Destination: num, IP: c.IP}
+		UserID: ch.User.ID, Destination: num, IP: c.IP, Country: regionOf(num)}
 	return f.send(ctx, req, num, rec.Label, nil)
 }
 
@@ -445,14 +548,19 @@ func checkUser(u twofactor.User) error {
 // ParsePhone is the package's ParsePhone with the factor's AllowedRegions:
 // a number from another region is ErrRegionNotAllowed.
 func (f *Factor) ParsePhone(number, region string) (string, error) {
+	e164, _, err := f.parsePhone(number, region)
+	return e164, err
+}
+
+func (f *Factor) parsePhone(number, region string) (e164, numberRegion string, err error) {
 	e164, r, err := ParsePhone(number, region)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	if f.regions != nil && !slices.Contains(f.regions, r) {
-		return "", fmt.Errorf("%w (%s)", ErrRegionNotAllowed, r)
+		return "", "", fmt.Errorf("%w (%s)", ErrRegionNotAllowed, r)
 	}
-	return e164, nil
+	return e164, cmp.Or(r, phonenumbers.UNKNOWN_REGION), nil
 }
 
 // BeginPhone starts enrolling number (typed by the user; region is the
@@ -464,13 +572,13 @@ func (f *Factor) ParsePhone(number, region string) (string, error) {
 // A number that does not parse, is of a refused type or from a region not
 // allowed gets ErrInvalidPhone, ErrNumberType or ErrRegionNotAllowed (all
 // matching twofactor.ErrInvalidInput) before any store access. The
-// cooldown and delivery failures are as for Send. The caps are the
-// verification ones (Caps.VerifyPerUser, VerifyPerUserDestination,
+// cooldown, the Budgets and delivery failures are as for Send. The caps
+// are the verification ones (Caps.VerifyPerUser, VerifyPerUserDestination,
 // VerifyPerDestination) and PerIP, never the number's login budget: an
 // account that starts enrolling someone else's number cannot stop its
-// owner from receiving login codes. Over a cap it answers a
-// *twofactor.RetryError matching twofactor.ErrRateLimited whose Limit names
-// it.
+// owner from receiving login codes. Over a cap or a budget it answers a
+// *twofactor.RetryError matching twofactor.ErrRateLimited whose Limit
+// names it.
 //
 // Changing a phone number is a sensitive action: guard it in the host with
 // Service.CheckProof (a fresh step-up) when the user already has a factor.
@@ -478,7 +586,7 @@ func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, re
 	if err := checkUser(user); err != nil {
 		return twofactor.Sent{}, err
 	}
-	num, err := f.ParsePhone(number, region)
+	num, country, err := f.parsePhone(number, region)
 	if err != nil {
 		return twofactor.Sent{}, err
 	}
@@ -487,7 +595,7 @@ func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, re
 		return twofactor.Sent{}, fmt.Errorf("smscode: sealing number: %w", err)
 	}
 	req := onetime.Request{Group: enrollGroup(user.ID), Purpose: PurposePhoneVerify, Bind: num,
-		UserID: user.ID, Destination: num, IP: c.IP, Verification: true}
+		UserID: user.ID, Destination: num, IP: c.IP, Verification: true, Country: country}
 	stored := false
 	sent, err := f.send(ctx, req, num, MaskPhone(num), func(ctx context.Context, expires time.Time) error {
 		// The number outlives its code by one TTL, so a late answer is

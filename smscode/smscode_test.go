@@ -1,6 +1,7 @@
 package smscode_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -65,6 +66,12 @@ type eventLog struct {
 func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
 	l.mu.Lock()
 	l.evs = append(l.evs, ev)
+	l.mu.Unlock()
+}
+
+func (l *eventLog) reset() {
+	l.mu.Lock()
+	l.evs = nil
 	l.mu.Unlock()
 }
 
@@ -590,6 +597,7 @@ func TestPumpingFromOneIPv6Network(t *testing.T) {
 	}
 	assert.Equal(t, smscode.DefaultCapIP, sent)
 	assert.Len(t, fx.outbox.Messages(), smscode.DefaultCapIP)
+	assert.Empty(t, fx.budgetEvents(), "the network's cap stopped it long before any budget")
 }
 
 func TestCooldown(t *testing.T) {
@@ -1047,4 +1055,185 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 	}
 	_, err := fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, usNumber))
 	require.NoError(t, err)
+}
+
+// budgetEvents returns the budget-reached events, as "limit" or
+// "limit:country".
+func (fx *fixture) budgetEvents() []string {
+	var out []string
+	for _, ev := range fx.events.all() {
+		if ev.Type != twofactor.EventRateLimited || ev.Reason != smscode.ReasonBudgetReached {
+			continue
+		}
+		s := ev.Details["limit"]
+		if c := ev.Details["country"]; c != "" {
+			s += ":" + c
+		}
+		out = append(out, s)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// botnetClient is the i-th request's client: each from another /64.
+func botnetClient(i int) twofactor.Client {
+	return twofactor.Client{IP: netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 4: byte(i >> 8), 5: byte(i), 15: 1})}
+}
+
+// A toll-fraud run from a botnet: every request from a fresh account, a
+// fresh number and another network, so no cap on a user, a number or a
+// network stops it. The budgets do: each country's, then the total; each
+// budget reached emits one event.
+func TestBudgetsStopTollFraud(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) {
+		c.Budgets = smscode.Budgets{PerCountry: 2, Countries: map[string]int{"GB": 4, "jm": -1}, Total: 25}
+	})
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	fx.clock.Advance(time.Hour) // the run starts with fresh windows
+	fx.events.reset()
+	fx.outbox.Reset()
+	targets := pumpTargets(t, 6) // rounds of one number in each of 10 regions
+	sent := map[string]int{}
+	refused := map[string]int{}
+	for i, num := range targets {
+		u := twofactor.User{ID: fmt.Sprint("bot-", i)}
+		_, err := fx.f.BeginPhone(ctx, u, num, "", botnetClient(i))
+		region := pumpRegions[i%len(pumpRegions)]
+		if err == nil {
+			sent[region]++
+			continue
+		}
+		var re *twofactor.RetryError
+		require.ErrorAs(t, err, &re, "request %d", i)
+		require.ErrorIs(t, err, twofactor.ErrRateLimited)
+		assert.Equal(t, time.Hour, re.RetryAfter)
+		refused[re.Limit]++
+	}
+	// Two rounds reach every 2-SMS country (20 sent); GB goes on to 4 and
+	// JM, with no country budget, until the total of 25. After that a
+	// country over its budget is reported as such: only JM's last request
+	// is refused by the total.
+	want := map[string]int{"GB": 4, "JM": 5}
+	for _, r := range pumpRegions {
+		want[r] = cmp.Or(want[r], 2)
+	}
+	assert.Equal(t, want, sent)
+	assert.Len(t, fx.outbox.Messages(), 25)
+	assert.Equal(t, map[string]int{smscode.LimitCountry: 34, smscode.LimitTotal: 1}, refused)
+
+	wantEvents := []string{smscode.LimitTotal}
+	for _, r := range pumpRegions {
+		if r != "JM" {
+			wantEvents = append(wantEvents, smscode.LimitCountry+":"+r)
+		}
+	}
+	slices.Sort(wantEvents)
+	assert.Equal(t, wantEvents, fx.budgetEvents(), "one event per budget reached")
+	for _, ev := range fx.events.all() {
+		assertClean(t, ev, targets...)
+	}
+
+	// Logins are refused too until the window ends; then sends resume.
+	_, err := fx.f.Send(ctx, challenge("chal-1", bob, twofactor.PurposeLogin), client)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, smscode.LimitTotal, re.Limit)
+	fx.clock.Advance(re.RetryAfter)
+	_, err = fx.f.Send(ctx, challenge("chal-1", bob, twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+}
+
+// The defaults: 200 SMS a country, 1000 in all, per hour.
+func TestBudgetDefaults(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	send := func(i int, num string) error {
+		_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, num, "", botnetClient(i))
+		return err
+	}
+	de := mobileNumbers(t, "DE", smscode.DefaultBudgetPerCountry+1)
+	for i, num := range de[:smscode.DefaultBudgetPerCountry] {
+		require.NoError(t, send(i, num), "send %d", i)
+	}
+	var re *twofactor.RetryError
+	require.ErrorAs(t, send(1000, de[smscode.DefaultBudgetPerCountry]), &re)
+	assert.Equal(t, smscode.LimitCountry, re.Limit)
+	assert.Equal(t, []string{"country:DE"}, fx.budgetEvents())
+
+	// Every other country has its own 200; all count toward the 1000.
+	i := 2000
+	for _, r := range []string{"GB", "FR", "NG", "BR"} {
+		for _, num := range mobileNumbers(t, r, smscode.DefaultBudgetPerCountry) {
+			i++
+			require.NoError(t, send(i, num), "%s", r)
+		}
+	}
+	require.ErrorAs(t, send(i+1, usNumber), &re)
+	assert.Equal(t, smscode.LimitTotal, re.Limit)
+	assert.Contains(t, fx.budgetEvents(), smscode.LimitTotal)
+}
+
+// A botnet sending concurrently: exactly the total budget goes out, one
+// event says so, and once everyone is done the store's counts are the SMS
+// sent, so the refused requests spent none of the budgets.
+func TestBudgetsConcurrent(t *testing.T) {
+	const total, perCountry = 40, 12
+	fx := newFixture(t, func(c *smscode.Config) {
+		c.Budgets = smscode.Budgets{PerCountry: perCountry, Countries: map[string]int{"GB": -1}, Total: total}
+	})
+	ctx := context.Background()
+	nums := append(mobileNumbers(t, "GB", 30), pumpTargets(t, 3)...)
+	var ok, limited atomic.Int32
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i, num := range nums {
+		wg.Go(func() {
+			<-start
+			_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, num, "", botnetClient(i))
+			switch {
+			case err == nil:
+				ok.Add(1)
+			case errors.Is(err, twofactor.ErrRateLimited):
+				limited.Add(1)
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	require.Equal(t, int32(total), ok.Load())
+	require.Equal(t, int32(len(nums)-total), limited.Load())
+	assert.Len(t, fx.outbox.Messages(), total)
+	n, _, err := fx.store.Peek(ctx, "otc:budget:total:sms")
+	require.NoError(t, err)
+	assert.Equal(t, int64(total), n)
+	perRegion := map[string]int{}
+	for _, m := range fx.outbox.Messages() {
+		_, r, err := smscode.ParsePhone(m.To, "")
+		require.NoError(t, err)
+		perRegion[r]++
+	}
+	for _, r := range pumpRegions {
+		n, _, err := fx.store.Peek(ctx, "otc:budget:country:sms:"+r)
+		require.NoError(t, err)
+		if r == "GB" {
+			assert.Zero(t, n, "GB has no country budget")
+			continue
+		}
+		assert.LessOrEqual(t, perRegion[r], perCountry, r)
+		assert.Equal(t, int64(perRegion[r]), n, r)
+	}
+	assert.Contains(t, fx.budgetEvents(), smscode.LimitTotal)
+}
+
+func TestBudgetConfigErrors(t *testing.T) {
+	for _, region := range []string{"XX", "usa", ""} {
+		_, err := smscode.New(smscode.Config{Store: store.NewMemory(nil), Keys: keys(t), Sender: &smscode.Outbox{},
+			Budgets: smscode.Budgets{Countries: map[string]int{region: 10}}})
+		require.ErrorIs(t, err, twofactor.ErrConfig, region)
+		assert.Contains(t, err.Error(), "Budgets.Countries")
+		assert.True(t, strings.HasPrefix(err.Error(), "smscode: "), err.Error())
+	}
 }

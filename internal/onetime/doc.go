@@ -5,9 +5,10 @@
 // An [Issuer] issues N-digit codes from internal/secure (crypto/rand, no
 // modulo bias), stores only a keyed hash of each code (Keyring.Hash, with a
 // domain naming the channel, over the group, purpose, binding and code),
-// enforces a resend cooldown and hourly caps per user, per destination and
-// per client IP in store counters (so they hold across app instances), and
-// verifies with one atomic ConsumeCode.
+// enforces a resend cooldown, hourly caps per user, per destination and
+// per client network, and optional budgets per country and in all, in
+// store counters (so they hold across app instances), and verifies with
+// one atomic ConsumeCode.
 //
 // # Login and verification budgets
 //
@@ -26,10 +27,20 @@
 // A request refused by any limit still counts on its own caps (cooldown,
 // user, pair, client network): a client ignoring ResendAt spends its own
 // budget. It gives back (store.Counters.Decr) what it took from counters
-// shared with other accounts, so being refused spends nothing of theirs.
+// shared with other accounts (VerifyPerDestination, the budgets), so being
+// refused spends nothing of theirs.
 // The give-back is one round trip after the batch: during it, the shared
 // count is one higher than what was sent, which a concurrent request may
 // see.
+//
+// # Budgets
+//
+// Config.Budgets bound a channel's sends whoever asks: per destination
+// country (Request.Country) and in all, per Caps.Window. They are counted
+// in the same batch as the caps, are shared counters (a refused request
+// gives its count back), and the send that takes a budget's last unit
+// emits twofactor.EventRateLimited with Reason ReasonBudgetReached through
+// Config.Events. Only the SMS factor sets them.
 //
 // # Store keys
 //

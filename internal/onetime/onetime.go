@@ -57,7 +57,34 @@ const (
 	LimitVerifyUser            = "verify_user"             // Caps.VerifyPerUser
 	LimitVerifyUserDestination = "verify_user_destination" // Caps.VerifyPerUserDestination
 	LimitVerifyDestination     = "verify_destination"      // Caps.VerifyPerDestination
+	LimitCountry               = "country"                 // Budgets.PerCountry, Budgets.Countries
+	LimitTotal                 = "total"                   // Budgets.Total
 )
+
+// ReasonBudgetReached is the Reason of the twofactor.EventRateLimited event
+// emitted by the send that takes the last unit of a budget.
+const ReasonBudgetReached = "budget_reached"
+
+// Budgets bound a channel's sends across every user and client, per
+// Caps.Window: what a toll-fraud run can cost the host. The factor
+// resolves its defaults: here a value of zero or less means no budget.
+type Budgets struct {
+	// PerCountry is sends to the numbers of one country (Request.Country).
+	PerCountry int
+	// Countries overrides PerCountry for some countries; zero or less
+	// means none for that country.
+	Countries map[string]int
+	// Total is sends in all.
+	Total int
+}
+
+// country returns the budget of country, zero or less for none.
+func (b Budgets) country(c string) int {
+	if n, ok := b.Countries[c]; ok {
+		return n
+	}
+	return b.PerCountry
+}
 
 // Caps bound how many codes may be issued per window, counted in the store
 // so they hold across app instances. A zero field takes the channel's
@@ -162,10 +189,15 @@ type Config struct {
 	TTL            time.Duration
 	ResendCooldown time.Duration
 	MaxAttempts    int
-	Caps           Caps // as the host configured them
-	CapDefaults    Caps // the channel's defaults, every field set
-	Now            func() time.Time
-	Rand           io.Reader
+	Caps           Caps    // as the host configured them
+	CapDefaults    Caps    // the channel's defaults, every field set
+	Budgets        Budgets // resolved; the zero value means none
+	// Events receives the budget-reached events, with Method. Nil logs
+	// to slog.Default.
+	Events *twofactor.Events
+	Method twofactor.Method
+	Now    func() time.Time
+	Rand   io.Reader
 }
 
 // Issuer issues and verifies codes for one channel. It is safe for
@@ -181,6 +213,9 @@ type Issuer struct {
 	cooldown time.Duration
 	attempts int
 	caps     Caps
+	budgets  Budgets
+	events   *twofactor.Events
+	method   twofactor.Method
 	now      func() time.Time
 	rand     io.Reader
 }
@@ -210,6 +245,9 @@ func New(pkg string, cfg Config) (*Issuer, error) {
 		ttl:      cmp.Or(cfg.TTL, DefaultTTL),
 		cooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
 		attempts: cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts),
+		budgets:  cfg.Budgets,
+		events:   cfg.Events,
+		method:   cfg.Method,
 		now:      cfg.Now,
 		rand:     cfg.Rand,
 	}
@@ -269,6 +307,23 @@ type Request struct {
 	// PerDestination, so asking to verify someone else's address or number
 	// never spends its login budget. UserID and Destination are required.
 	Verification bool
+	// Country is the destination's country (an ISO 3166-1 region such as
+	// "GB", or "001"/"ZZ" for numbers of no region), counted on the
+	// per-country budget when set: one to three ASCII letters or digits.
+	Country string
+}
+
+// validCountry reports whether c is usable in a counter key.
+func validCountry(c string) bool {
+	if len(c) > 3 {
+		return false
+	}
+	for i := 0; i < len(c); i++ {
+		if b := c[i]; !(b >= 'A' && b <= 'Z' || b >= '0' && b <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // Issued describes a delivered code.
@@ -326,8 +381,10 @@ func (is *Issuer) cooldownKey(r Request) string {
 // Every request counts toward the caps of its own user, pair and client
 // network, including one the cooldown refuses: a client that ignores
 // ResendAt spends its own budget. A refused request gives back what it took
-// from counters shared with other accounts (VerifyPerDestination), one
-// store round trip each, so that nobody spends those by being refused.
+// from counters shared with other accounts (VerifyPerDestination and the
+// budgets), one store round trip each, so that nobody spends those by
+// being refused. The send that takes the last unit of a budget emits a
+// twofactor.EventRateLimited event with Reason ReasonBudgetReached.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited, with one of the Limit names. A request without
@@ -341,6 +398,9 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	}
 	if r.Verification && (r.UserID == "" || r.Destination == "") {
 		return Issued{}, fmt.Errorf("onetime: a verification needs a user and a destination: %w", twofactor.ErrInvalidInput)
+	}
+	if !validCountry(r.Country) {
+		return Issued{}, fmt.Errorf("onetime: country must be 1 to 3 capital letters or digits: %w", twofactor.ErrInvalidInput)
 	}
 	now := is.now()
 	coolKey := is.cooldownKey(r)
@@ -398,6 +458,11 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		undoCooldown()
 		return Issued{}, fmt.Errorf("storing code: %w", err)
 	}
+	for i, c := range checks {
+		if c.alert && counts[i].N == int64(c.max) {
+			is.budgetReached(ctx, r, c, counts[i].ResetAt)
+		}
+	}
 	if err := deliver(ctx, code, expires); err != nil {
 		// No usable code may be left: the one just stored replaced the
 		// previous one and was not delivered. The caps keep the attempt:
@@ -421,18 +486,46 @@ type limitCheck struct {
 	// shared marks a counter that other accounts spend too: a refused
 	// request gives its count back.
 	shared bool
+	// alert marks a budget: the send that takes its last unit emits an
+	// event.
+	alert bool
+}
+
+// budgetReached emits the event of a send that took the last unit of the
+// budget c, which holds until resetAt.
+func (is *Issuer) budgetReached(ctx context.Context, r Request, c limitCheck, resetAt time.Time) {
+	ev := twofactor.Event{
+		Type:    twofactor.EventRateLimited,
+		Time:    is.now(),
+		UserID:  r.UserID,
+		Method:  is.method,
+		Purpose: twofactor.Purpose(r.Purpose),
+		Reason:  ReasonBudgetReached,
+		Details: map[string]string{
+			"limit":  c.limit,
+			"budget": strconv.Itoa(c.max),
+			"until":  resetAt.UTC().Format(time.RFC3339),
+		},
+	}
+	if c.limit == LimitCountry {
+		ev.Details["country"] = r.Country
+	}
+	if r.IP.IsValid() {
+		ev.IP = r.IP.String()
+	}
+	is.events.Emit(ctx, ev)
 }
 
 // limitChecks lists the cooldown (first, when enabled) and the caps.
 func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
-	checks := make([]limitCheck, 0, 5)
+	checks := make([]limitCheck, 0, 7)
 	add := func(limit, key string, max int, shared bool) {
 		if max > 0 {
-			checks = append(checks, limitCheck{limit, key, is.caps.Window, max, shared})
+			checks = append(checks, limitCheck{limit, key, is.caps.Window, max, shared, false})
 		}
 	}
 	if is.cooldown > 0 {
-		checks = append(checks, limitCheck{LimitResend, coolKey, is.cooldown, 1, false})
+		checks = append(checks, limitCheck{LimitResend, coolKey, is.cooldown, 1, false, false})
 	}
 	if r.IP.IsValid() {
 		add(LimitIP, "otc:cap:ip:"+is.channel+":"+clientNet(r.IP), is.caps.PerIP, false)
@@ -441,13 +534,21 @@ func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
 		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
 		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(r.Destination), is.caps.VerifyPerDestination, true)
-		return checks
+	} else {
+		if r.Destination != "" {
+			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
+		}
+		if r.UserID != "" {
+			add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
+		}
 	}
-	if r.Destination != "" {
-		add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
+	// The budgets come last, so that a request another limit refuses is
+	// reported as such.
+	if n := is.budgets.country(r.Country); r.Country != "" && n > 0 {
+		checks = append(checks, limitCheck{LimitCountry, "otc:budget:country:" + is.channel + ":" + r.Country, is.caps.Window, n, true, true})
 	}
-	if r.UserID != "" {
-		add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
+	if n := is.budgets.Total; n > 0 {
+		checks = append(checks, limitCheck{LimitTotal, "otc:budget:total:" + is.channel, is.caps.Window, n, true, true})
 	}
 	return checks
 }

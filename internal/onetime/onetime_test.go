@@ -410,6 +410,46 @@ func TestVerificationConcurrentAccounts(t *testing.T) {
 	assert.Equal(t, int64(total), n)
 }
 
+// The send that takes a budget's last unit emits one event naming it; the
+// next send is refused until the window ends.
+func TestBudgetReachedEvent(t *testing.T) {
+	ctx := context.Background()
+	var evs []twofactor.Event
+	e := newEnv(t, func(c *Config) {
+		c.Budgets = Budgets{PerCountry: 2, Countries: map[string]int{"NG": -1}, Total: 3}
+		c.Method = twofactor.MethodSMS
+		c.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) { evs = append(evs, ev) }}
+	})
+	send := func(i int, country string) error {
+		r := req(fmt.Sprint("g", i))
+		r.UserID, r.Destination, r.Country = fmt.Sprint("u", i), fmt.Sprint("d", i), country
+		_, err := e.is.Issue(ctx, r, e.deliver)
+		return err
+	}
+	require.NoError(t, send(0, "GB"))
+	assert.Empty(t, evs)
+	e.clock.Advance(time.Minute)
+	require.NoError(t, send(1, "GB"))
+	require.Len(t, evs, 1)
+	assert.Equal(t, twofactor.Event{
+		Type: twofactor.EventRateLimited, Time: t0.Add(time.Minute), UserID: "u1", Method: twofactor.MethodSMS,
+		Purpose: "login", Reason: ReasonBudgetReached, IP: ip1.String(),
+		Details: map[string]string{"limit": LimitCountry, "country": "GB", "budget": "2", "until": t0.Add(time.Hour).Format(time.RFC3339)},
+	}, evs[0])
+
+	var re *twofactor.RetryError
+	require.ErrorAs(t, send(2, "GB"), &re)
+	assert.Equal(t, LimitCountry, re.Limit)
+	assert.Equal(t, 59*time.Minute, re.RetryAfter)
+	require.NoError(t, send(3, "NG"), "NG has no country budget")
+	require.Len(t, evs, 2)
+	assert.Equal(t, LimitTotal, evs[1].Details["limit"])
+	assert.NotContains(t, evs[1].Details, "country")
+	require.ErrorAs(t, send(4, "NG"), &re)
+	assert.Equal(t, LimitTotal, re.Limit)
+	assert.Len(t, evs, 2, "refusals emit nothing")
+}
+
 func TestIssueBadRequest(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
@@ -418,6 +458,8 @@ func TestIssueBadRequest(t *testing.T) {
 		{Group: "g"},
 		{Group: "g", Purpose: "v", Destination: "d", Verification: true},
 		{Group: "g", Purpose: "v", UserID: "u", Verification: true},
+		{Group: "g", Purpose: "login", Country: "GBR1"},
+		{Group: "g", Purpose: "login", Country: "g:b"},
 	} {
 		_, err := e.is.Issue(ctx, r, e.deliver)
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%+v", r)
