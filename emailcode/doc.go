@@ -1,6 +1,6 @@
 // Package emailcode is the email one-time code factor: a six-digit code
 // mailed to the user's address, valid 15 minutes, resent at most once a
-// minute, with hourly caps per user, per address and per client IP.
+// minute, with hourly caps per user, per address and per client network.
 //
 // It shares its rules with package smscode (both use one code issuer); only
 // the channel differs.

@@ -2,6 +2,7 @@ package emailcode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log"
 	"regexp"
@@ -71,6 +72,75 @@ func Example() {
 	// valid for 15m0s - resend after 1m0s
 	// subject: Your Example verification code
 	// verified: 42 email
+}
+
+// Proving that a user owns an address, at sign-up. Verification codes
+// have caps of their own: an account that keeps asking to verify an
+// address (here someone else's) runs into them, and the address's owner
+// still gets their login codes.
+func ExampleFactor_SendVerification() {
+	ctx := context.Background()
+	clock := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
+	now := func() time.Time { return clock }
+	st := store.NewMemory(now)
+	key, err := twofactor.GenerateKey("k1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	keys, err := twofactor.NewKeyring(key)
+	if err != nil {
+		log.Fatal(err)
+	}
+	quiet := &twofactor.Events{Discard: true}
+	outbox := &emailcode.Outbox{}
+	email, err := emailcode.New(emailcode.Config{Store: st, Keys: keys, Sender: outbox, Events: quiet, Now: now})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	jane := twofactor.User{ID: "42", Email: "jane@example.com"}
+	sent, err := email.SendVerification(ctx, jane, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("verification code sent to", sent.Destination)
+	msg, _ := outbox.Last(jane.Email)
+	if err := email.ConfirmVerification(ctx, jane, regexp.MustCompile(`\d{6}`).FindString(msg.Text)); err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("address verified")
+
+	// Another account claims Jane's address and asks again and again.
+	mallory := twofactor.User{ID: "666", Email: jane.Email}
+	for n := 0; ; n++ {
+		_, err := email.SendVerification(ctx, mallory, twofactor.Client{})
+		var re *twofactor.RetryError
+		if errors.As(err, &re) {
+			fmt.Println("refused after", n, "codes:", re.Limit)
+			break
+		}
+		clock = clock.Add(emailcode.DefaultResendCooldown)
+	}
+
+	// Jane signs in: her login codes are not what Mallory spent.
+	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{email}, Events: quiet, Now: now})
+	if err != nil {
+		log.Fatal(err)
+	}
+	begun, err := svc.Begin(ctx, jane, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	sent, err = svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("login code sent to", sent.Destination)
+	// Output:
+	// verification code sent to j***@example.com
+	// address verified
+	// refused after 3 codes: verify_user_destination
+	// login code sent to j***@example.com
 }
 
 // Without a sender the factor cannot be built: email needs an SMTP server
