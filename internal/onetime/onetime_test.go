@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -625,7 +626,7 @@ func TestNothingSecretStored(t *testing.T) {
 	clock := storetest.NewClock(t0)
 	tp := &tap{Memory: store.NewMemory(clock.Now)}
 	is, err := New("test", Config{Store: tp, Keys: testKeys(t), Channel: "test", Now: clock.Now,
-		CapDefaults: testCaps})
+		CapDefaults: testCaps, Budgets: Budgets{PerCountry: 10, Total: 10}, Events: &twofactor.Events{Discard: true}})
 	require.NoError(t, err)
 
 	const number, digits, addr = "+14155550112", "4155550112", "jane.doe@example.com"
@@ -635,11 +636,14 @@ func TestNothingSecretStored(t *testing.T) {
 		return nil
 	}
 	// A login code to a number, a phone verification bound to the number,
-	// and a code to an address.
+	// a code to an address and an address verification: every kind of
+	// counter (cooldown, network, login and verification caps, budgets).
 	reqs := []Request{
-		{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1", Destination: number, IP: ip1},
-		{Group: "enroll:u1", Purpose: "phone_verify", Bind: number, UserID: "u1", Destination: number, IP: ip1},
+		{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1", Destination: number, IP: ip1, Country: "US"},
+		{Group: "enroll:u1", Purpose: "phone_verify", Bind: number, UserID: "u1", Destination: number, IP: ip1,
+			Country: "US", Verification: true},
 		{Group: "g2", Purpose: "login", Bind: "u2", UserID: "u2", Destination: addr},
+		{Group: "verify:u2", Purpose: "email_verify", Bind: addr, UserID: "u2", Destination: addr, Verification: true},
 	}
 	for _, r := range reqs {
 		_, err := is.Issue(ctx, r, keep)
@@ -648,7 +652,10 @@ func TestNothingSecretStored(t *testing.T) {
 	require.Len(t, codes, len(reqs))
 
 	recs := tp.records(t)
-	require.NotEmpty(t, recs)
+	for _, prefix := range []string{"otc:cool:", "otc:cap:ip:", "otc:cap:dest:", "otc:cap:user:", "otc:cap:vuser:",
+		"otc:cap:vpair:", "otc:cap:vdest:", "otc:budget:country:", "otc:budget:total:"} {
+		assert.True(t, slices.ContainsFunc(recs, func(r string) bool { return strings.HasPrefix(r, prefix) }), "no %s record read", prefix)
+	}
 	secrets := append([]string{number, digits, addr, "jane.doe"}, codes...)
 	for _, rec := range recs {
 		for _, s := range secrets {
