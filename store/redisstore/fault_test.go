@@ -148,6 +148,11 @@ func allOps(s *Store, now time.Time) []op {
 			return n != 0 || !r.IsZero(), err
 		}},
 		{"ResetCounter", func(ctx context.Context) (bool, error) { return false, s.ResetCounter(ctx, "c") }},
+		{"Decr", func(ctx context.Context) (bool, error) { return false, s.Decr(ctx, "c") }},
+		{"PutOwnedState", func(ctx context.Context) (bool, error) {
+			return false, s.PutOwnedState(ctx, "u", "os", []byte("v"), exp)
+		}},
+		{"DeleteOwnedStates", func(ctx context.Context) (bool, error) { return false, s.DeleteOwnedStates(ctx, "u") }},
 		{"MarkUsed", func(ctx context.Context) (bool, error) { return s.MarkUsed(ctx, "m", exp) }},
 		{"Advance", func(ctx context.Context) (bool, error) { return s.Advance(ctx, "a", 42, exp) }},
 		{"PutEnrollment", func(ctx context.Context) (bool, error) {

@@ -24,6 +24,9 @@ func FuzzDecode(f *testing.F) {
 	f.Add([]byte("|"))
 	f.Add([]byte("007|x"))
 	f.Add([]byte("+7|x"))
+	f.Add(appendOwned(1_800_000_000_000, "0123456789abcdef", "alice", []byte("value|with;separators")))
+	f.Add(appendOwned(0, "0123456789abcdef", "", nil))
+	f.Add([]byte("5;0123456789abcdef;9;short"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if exp, payload, ok := parseEnvelope(b); ok {
 			if exp < 0 {
@@ -31,6 +34,22 @@ func FuzzDecode(f *testing.F) {
 			}
 			if !bytes.Equal(appendEnvelope(exp, payload), b) {
 				t.Fatalf("envelope %q does not re-encode", b)
+			}
+		}
+		if exp, token, owner, payload, ok := parseOwned(b); ok {
+			if exp < 0 || len(token) != tokenLen {
+				t.Fatalf("owned state %q accepted with exp %d, token %q", b, exp, token)
+			}
+			if !bytes.Equal(appendOwned(exp, token, owner, payload), b) {
+				t.Fatalf("owned state %q does not re-encode", b)
+			}
+			if _, _, plain := parseEnvelope(b); plain {
+				t.Fatalf("%q reads both as an owned and as a plain state", b)
+			}
+		}
+		if exp, payload, ok := parseState(b); ok {
+			if exp < 0 || len(payload) > len(b) {
+				t.Fatalf("state %q accepted with exp %d", b, exp)
 			}
 		}
 		if exp, maxAttempts, hash, ok := parseCode(b); ok {

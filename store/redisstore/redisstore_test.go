@@ -164,6 +164,12 @@ func TestInvalidInput(t *testing.T) {
 		{"Incr empty key", func() error { _, _, err := s.Incr(ctx, "", time.Minute); return err }},
 		{"Peek empty key", func() error { _, _, err := s.Peek(ctx, ""); return err }},
 		{"ResetCounter empty key", func() error { return s.ResetCounter(ctx, "") }},
+		{"Decr empty key", func() error { return s.Decr(ctx, "") }},
+		{"Decr long key", func() error { return s.Decr(ctx, long) }},
+		{"PutOwnedState empty owner", func() error { return s.PutOwnedState(ctx, "", "k", []byte("v"), exp) }},
+		{"PutOwnedState long owner", func() error { return s.PutOwnedState(ctx, long, "k", []byte("v"), exp) }},
+		{"PutOwnedState empty key", func() error { return s.PutOwnedState(ctx, "u", "", []byte("v"), exp) }},
+		{"DeleteOwnedStates empty owner", func() error { return s.DeleteOwnedStates(ctx, "") }},
 		{"MarkUsed empty key", func() error { _, err := s.MarkUsed(ctx, "", exp); return err }},
 		{"Advance empty key", func() error { _, err := s.Advance(ctx, "", 1, exp); return err }},
 		{"PutEnrollment empty user", func() error { return s.PutEnrollment(ctx, store.EnrollmentRecord{ID: "e"}) }},
@@ -246,7 +252,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	exp := clk.Now().Add(time.Minute)
 	// Warm the script cache so EVALSHA never falls back to EVAL below.
-	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, advance, indexDevice, unindex, sweep} {
+	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, decr, advance, indexDevice, unindex, indexOwned, deleteOwned, sweep} {
 		require.NoError(t, sc.Load(ctx, rdb).Err())
 	}
 	var calls atomic.Int64
@@ -275,7 +281,12 @@ func TestRoundTrips(t *testing.T) {
 			_, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: "c", Window: time.Minute}, {Key: "c2", Window: time.Hour}, {Key: "c3", Window: time.Hour}})
 			return err
 		}},
+		{"Decr", 1, func() error { return s.Decr(ctx, "c") }},
 		{"ResetCounter", 1, func() error { return s.ResetCounter(ctx, "c") }},
+		{"PutOwnedState", 2, func() error { return s.PutOwnedState(ctx, "u1", "os1", []byte("v"), exp) }},
+		{"PutOwnedState again", 2, func() error { return s.PutOwnedState(ctx, "u1", "os2", []byte("v"), exp) }},
+		{"DeleteOwnedStates", 3, func() error { return s.DeleteOwnedStates(ctx, "u1") }},
+		{"DeleteOwnedStates none", 1, func() error { return s.DeleteOwnedStates(ctx, "u1") }},
 		{"MarkUsed", 1, func() error { _, err := s.MarkUsed(ctx, "m", exp); return err }},
 		{"Advance", 1, func() error { _, err := s.Advance(ctx, "a", 7, exp); return err }},
 		{"PutEnrollment", 1, func() error {
@@ -335,6 +346,8 @@ func TestTTLs(t *testing.T) {
 			in := func(d time.Duration) time.Time { return clk.Now().Add(d) }
 			require.NoError(t, s.PutState(ctx, "st", []byte("v"), in(time.Minute)))
 			require.NoError(t, s.PutState(ctx, "forever", []byte("v"), time.Time{}))
+			require.NoError(t, s.PutOwnedState(ctx, "u", "owned", []byte("v"), in(4*time.Minute)))
+			require.NoError(t, s.PutOwnedState(ctx, "u", "owned2", []byte("v"), in(3*time.Minute)))
 			require.NoError(t, s.PutCode(ctx, store.Code{Group: "email", Key: "k", Hash: []byte("h"), ExpiresAt: in(15 * time.Minute)}))
 			require.NoError(t, s.PutCode(ctx, store.Code{Group: "email", Key: "k2", Hash: []byte("h"), ExpiresAt: in(5 * time.Minute)}))
 			require.NoError(t, s.PutCode(ctx, store.Code{Group: "backup", Key: "k", Hash: []byte("h")}))
@@ -353,6 +366,9 @@ func TestTTLs(t *testing.T) {
 			want := map[string]time.Duration{ // 0: no TTL
 				s.stateKey("st"):      time.Minute + grace,
 				s.stateKey("forever"): 0,
+				s.stateKey("owned"):   4*time.Minute + grace,
+				s.stateKey("owned2"):  3*time.Minute + grace,
+				s.ownerKey("u"):       4*time.Minute + grace,  // the latest state filed
 				s.groupKey("email"):   15*time.Minute + grace, // the latest code of the group
 				s.groupKey("backup"):  0,                      // holds a code that never expires
 				s.counterKey("ctr"):   time.Hour + grace,
@@ -478,6 +494,7 @@ func TestMalformedValues(t *testing.T) {
 	require.NoError(t, rdb.HSet(ctx, s.enrollKey("u"), "e", "{not json").Err())
 	require.NoError(t, rdb.Set(ctx, s.deviceKey("bad"), "0|{}", 0).Err())
 	require.NoError(t, rdb.HSet(ctx, s.devIdxKey("u"), "bad", "soon").Err())
+	require.NoError(t, rdb.HSet(ctx, s.ownerKey("bad"), "k", "soon").Err())
 
 	_, err := s.GetState(ctx, "bad")
 	assert.ErrorIs(t, err, errMalformed)
@@ -490,6 +507,8 @@ func TestMalformedValues(t *testing.T) {
 	assert.ErrorIs(t, err, errMalformed)
 	_, _, err = s.Peek(ctx, "bad")
 	assert.ErrorIs(t, err, errMalformed)
+	assert.Error(t, s.Decr(ctx, "bad"), "Decr of a malformed counter")
+	assert.Error(t, s.PutOwnedState(ctx, "bad", "k", []byte("v"), clk.Now().Add(time.Minute)), "a malformed owner index")
 	ok, err := s.MarkUsed(ctx, "bad", clk.Now().Add(time.Minute))
 	assert.Error(t, err, "WRONGTYPE")
 	assert.False(t, ok)
