@@ -78,6 +78,14 @@ var ErrCodeExpired error = &reasonError{base: ErrInvalidCode, reason: ReasonExpi
 // user's lockout.
 var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: ReasonReplay}
 
+// ErrMalformedCode is what Verify returns for an answer that is not of the
+// method's form ("12345" for a six-digit code, letters, an assertion that
+// does not parse). To the user it is a wrong code: it matches
+// ErrInvalidCode and prints the same message, so a page shows "wrong code"
+// and keeps the challenge; the failure event's reason is "malformed". It
+// reaches no factor and no store, and counts toward no limit.
+var ErrMalformedCode error = &reasonError{base: ErrInvalidCode, reason: ReasonMalformed}
+
 // ErrNoCode is what a factor returns when the challenge has nothing live to
 // check the answer against: no code was sent, it was already consumed (by
 // the twin of a double submit) or it died. Such an answer could not have
@@ -115,6 +123,7 @@ const (
 	ReasonNotAllowed      = "method_not_allowed"
 	ReasonError           = "error"
 	ReasonNoCode          = "no_code"
+	ReasonMalformed       = "malformed"
 )
 
 // reasonOf returns the event reason for a verification error.

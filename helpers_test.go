@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -79,6 +80,14 @@ func (f *codeFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer
 	default:
 		return twofactor.Verified{}, twofactor.ErrInvalidCode
 	}
+}
+
+// CheckAnswer accepts six digits only.
+func (f *codeFactor) CheckAnswer(answer string) error {
+	if len(answer) != 6 || strings.Trim(answer, "0123456789") != "" {
+		return twofactor.ErrInvalidInput
+	}
+	return nil
 }
 
 func (f *codeFactor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {

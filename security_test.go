@@ -567,3 +567,26 @@ func TestVerifyRoundTrips(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.EqualValues(t, 2, spy.Calls.Load()-before, "round trips of a wrong answer to a factor without a store")
 }
+
+// A malformed answer is a wrong code to the user: the challenge stays
+// live, nothing is counted, and the event says it was malformed.
+func TestMalformedAnswerIsAWrongCode(t *testing.T) {
+	var spy *storespy.Spy
+	e := newEnv(t, func(c *twofactor.Config) { spy = storespy.New(c.Store.(store.Store)); c.Store = spy })
+	ch := e.begin()
+	calls := spy.Calls.Load()
+	for _, bad := range []string{"12345", "abcdef", "1234567", "", strings.Repeat("1", 20000)} {
+		res, err := e.verify(ch, twofactor.MethodTOTP, bad)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "%q", bad)
+		require.NotErrorIs(t, err, twofactor.ErrInvalidInput)
+		assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error())
+		require.Nil(t, res)
+	}
+	assert.Equal(t, calls, spy.Calls.Load(), "a malformed answer reached the store")
+	fails := e.eventsOf(twofactor.EventFailure)
+	require.Len(t, fails, 5)
+	assert.Equal(t, twofactor.ReasonMalformed, fails[0].Reason)
+	// Five malformed answers spent none of the challenge's five attempts.
+	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+}

@@ -341,8 +341,8 @@ type Answer struct {
 
 // AnswerChecker is implemented by factors that can reject a malformed answer
 // (letters in a numeric code, JSON that does not parse) without touching the
-// store. Verify calls it before counting the attempt. It returns an error
-// matching ErrInvalidInput.
+// store. Verify calls it before any store access and answers
+// ErrMalformedCode when it returns an error.
 type AnswerChecker interface {
 	CheckAnswer(answer string) error
 }
@@ -388,15 +388,19 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	if err := ParseChallengeID(a.ChallengeID); err != nil {
 		return nil, ErrChallengeNotFound
 	}
-	if a.Code == "" || len(a.Code) > maxAnswer {
-		return nil, invalidInput("answer must be 1 to %d bytes", maxAnswer)
-	}
-	if f, ok := s.byMethod[a.Method]; ok {
+	// A malformed answer is refused before any store access and is not
+	// counted: it reached no factor. To the user it is a wrong code; the
+	// event says it was malformed.
+	malformed := a.Code == "" || len(a.Code) > maxAnswer
+	if f, ok := s.byMethod[a.Method]; ok && !malformed {
 		if ac, ok := f.(AnswerChecker); ok {
-			if err := ac.CheckAnswer(a.Code); err != nil {
-				return nil, err
-			}
+			malformed = ac.CheckAnswer(a.Code) != nil
 		}
+	}
+	if malformed {
+		s.emit(ctx, Event{Type: EventFailure, ChallengeID: a.ChallengeID, Method: a.Method, Purpose: purpose,
+			IP: ipString(a.Client), Reason: ReasonMalformed})
+		return nil, ErrMalformedCode
 	}
 	ch, spent, err := s.read(ctx, a.ChallengeID)
 	if err != nil {

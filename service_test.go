@@ -473,7 +473,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 	} {
 		_, err := e.svc.Verify(ctx, a)
 		require.Error(t, err)
-		assert.True(t, errors.Is(err, twofactor.ErrChallengeNotFound) || errors.Is(err, twofactor.ErrInvalidInput), "%v", err)
+		assert.True(t, errors.Is(err, twofactor.ErrChallengeNotFound) || errors.Is(err, twofactor.ErrInvalidCode), "%v", err)
 	}
 	assert.Equal(t, calls, fs.Calls.Load(), "malformed input reached the store")
 	assert.Zero(t, e.app.verifies.Load())
@@ -597,7 +597,7 @@ func TestFactorFailureReason(t *testing.T) {
 		c.Factors = []twofactor.Factor{reasonFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}}}
 	})
 	ch := e.begin()
-	_, err := e.verify(ch, "hw", "123")
+	_, err := e.verify(ch, "hw", "123456")
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "the user sees the plain error")
 	fails := e.eventsOf(twofactor.EventFailure)

@@ -56,7 +56,7 @@ func TestServiceLogin(t *testing.T) {
 
 	t.Run("malformed answer is refused before counting", func(t *testing.T) {
 		_, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: "hello"})
-		require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	})
 
 	res, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode,

@@ -409,7 +409,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	code := fx.lastCode(t)
 
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: "12x456", Client: client})
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a malformed code is a wrong code to the user")
 	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: code, UserID: alice.ID, Client: client})
 	require.NoError(t, err)
 	assert.Equal(t, alice.ID, res.User.ID)

@@ -764,7 +764,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP}, b.Challenge.Methods)
 
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: "12x456"})
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 
 	code := codeAt(t, secret, e.clock.Now(), e.f.Params())
 	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: code})

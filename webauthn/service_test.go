@@ -55,8 +55,10 @@ func TestServiceLoginAndRemove(t *testing.T) {
 
 	// Malformed answers are refused before the challenge is touched.
 	_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodWebAuthn, Code: "{not json"})
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	assert.Len(t, fx.events(twofactor.EventFailure), 2)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	fails = fx.events(twofactor.EventFailure)
+	require.Len(t, fails, 3)
+	assert.Equal(t, twofactor.ReasonMalformed, fails[2].Reason)
 
 	opts, err = svc.Start(fx.ctx, id, twofactor.MethodWebAuthn)
 	require.NoError(t, err)

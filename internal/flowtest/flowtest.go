@@ -6,6 +6,7 @@ package flowtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -76,6 +77,9 @@ type Options struct {
 	Keys *twofactor.Keyring // shared by every instance; required
 	Now  func() time.Time   // the clock the store was given; nil: time.Now
 	Mail *Mailbox           // shared mailbox; nil: a new one
+	// DefaultCaps keeps the email factor's sending caps at their
+	// defaults; otherwise they are raised out of the way.
+	DefaultCaps bool
 }
 
 // NewInstance builds an instance on st. The per-IP limit is raised, since
@@ -87,9 +91,12 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 		o.Mail = &Mailbox{}
 	}
 	events := &twofactor.Events{Discard: true, Now: o.Now}
+	caps := emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}
+	if o.DefaultCaps {
+		caps = emailcode.Caps{}
+	}
 	email, err := emailcode.New(emailcode.Config{
-		Store: st, Keys: o.Keys, Sender: o.Mail, Events: events, Now: o.Now,
-		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},
+		Store: st, Keys: o.Keys, Sender: o.Mail, Events: events, Now: o.Now, Caps: caps,
 	})
 	require.NoError(tb, err)
 	tf, err := totp.New(totp.Config{Store: st, Keys: o.Keys, Issuer: "Flowtest", Events: events, Now: o.Now})
@@ -205,4 +212,159 @@ func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds,
 			require.Equal(t, 1, wins, "round %d: one %s answer accepted %d times", r, m.method, wins)
 		}
 	}
+}
+
+// enrollTOTP enrolls a TOTP app for user through a and returns its secret.
+// The clock moves past the confirming step.
+func enrollTOTP(t *testing.T, a, b *Instance, clock *storetest.Clock, user twofactor.User) []byte {
+	t.Helper()
+	ctx := context.Background()
+	p, err := a.TOTP.BeginEnroll(ctx, user)
+	require.NoError(t, err)
+	secret, err := totp.DecodeSecret(p.Secret)
+	require.NoError(t, err)
+	_, err = b.TOTP.ConfirmEnroll(ctx, user, p.ID, a.TOTP.Params().Code(secret, clock.Now()))
+	require.NoError(t, err)
+	clock.Advance(30 * time.Second)
+	return secret
+}
+
+// wrongTOTP returns n distinct six-digit codes that no step of the
+// verification window accepts now.
+func wrongTOTP(a *Instance, secret []byte, now time.Time, n int) []string {
+	params := a.TOTP.Params()
+	valid := map[string]bool{}
+	for d := -2; d <= 2; d++ {
+		valid[params.Code(secret, now.Add(time.Duration(d)*30*time.Second))] = true
+	}
+	out := make([]string, 0, n)
+	for i := 0; len(out) < n; i++ {
+		if c := fmt.Sprintf("%06d", 100000+i*7919%900000); !valid[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// LockoutRace is an attacker who knows the password: on each of rounds
+// fresh users it opens challenges goroutines/5 at a time across both
+// instances, then fires five distinct wrong TOTP codes at each at once.
+// However the requests interleave across the instances, exactly the
+// user's limit of answers may reach the factor; the rest are refused as
+// locked, and the failure count left is the limit.
+func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, goroutines int) {
+	ctx := context.Background()
+	inst := func(i int) *Instance {
+		if i%2 == 0 {
+			return a
+		}
+		return b
+	}
+	prefix := fmt.Sprintf("lr%d-", time.Now().UnixNano())
+	for r := 0; r < rounds; r++ {
+		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r)}
+		secret := enrollTOTP(t, a, b, clock, user)
+		ids := make([]string, goroutines/5)
+		for i := range ids {
+			begun, err := inst(i).Service.Begin(ctx, user, client)
+			require.NoError(t, err)
+			ids[i] = begun.Challenge.ID
+		}
+		codes := wrongTOTP(a, secret, clock.Now(), goroutines)
+		var checked, locked, other atomic.Int64
+		race(goroutines, func(i int) bool {
+			_, err := inst(i).Service.Verify(ctx, twofactor.Answer{ChallengeID: ids[i%len(ids)], Method: twofactor.MethodTOTP, Code: codes[i], UserID: user.ID, Client: client})
+			switch {
+			case errors.Is(err, twofactor.ErrLocked):
+				locked.Add(1)
+			case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrTooManyAttempts):
+				checked.Add(1)
+			default:
+				other.Add(1)
+			}
+			return false
+		})
+		require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", r)
+		require.EqualValues(t, twofactor.DefaultMaxUserFailures, checked.Load(), "round %d: wrong answers that reached the factor", r)
+		require.EqualValues(t, goroutines-twofactor.DefaultMaxUserFailures, locked.Load(), "round %d", r)
+		_, err := b.Service.Begin(ctx, user, client)
+		require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", r)
+	}
+}
+
+// UserIDBounds runs a whole flow for a user id of exactly
+// twofactor.MaxUserIDLen bytes (non-ASCII) on the store, and checks that
+// longer ids and ids with control characters are refused with
+// ErrInvalidInput before they reach it.
+func UserIDBounds(t *testing.T, a, b *Instance, clock *storetest.Clock) {
+	ctx := context.Background()
+	id := fmt.Sprintf("%d", time.Now().UnixNano())
+	id += strings.Repeat("ü", (twofactor.MaxUserIDLen-len(id))/2)
+	id += strings.Repeat("x", twofactor.MaxUserIDLen-len(id))
+	require.Len(t, id, twofactor.MaxUserIDLen)
+	user := twofactor.User{ID: id, Email: "bounds@example.com"}
+	secret := enrollTOTP(t, a, b, clock, user)
+	_, err := b.Backup.Generate(ctx, user)
+	require.NoError(t, err)
+
+	// A wrong answer, then the email code, then TOTP: every counter and
+	// state key of the user is written.
+	begun, err := a.Service.Begin(ctx, user, client)
+	require.NoError(t, err)
+	_, err = b.Service.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP, Code: wrongTOTP(a, secret, clock.Now(), 1)[0], Client: client})
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = a.Service.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	code, err := a.Mail.Code(user.Email)
+	require.NoError(t, err)
+	res, err := b.Service.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: code, Client: client})
+	require.NoError(t, err)
+	require.Equal(t, id, res.User.ID)
+	begun, err = b.Service.Begin(ctx, user, client)
+	require.NoError(t, err)
+	_, err = a.Service.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP, Code: a.TOTP.Params().Code(secret, clock.Now()), Client: client})
+	require.NoError(t, err)
+	require.NoError(t, a.Service.PasswordChanged(ctx, id))
+
+	for _, bad := range []string{id + "x", "nul\x00byte", "new\nline", "\xff"} {
+		_, err := a.Service.Begin(ctx, twofactor.User{ID: bad}, client)
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
+		_, err = a.TOTP.BeginEnroll(ctx, twofactor.User{ID: bad})
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
+		_, err = a.Backup.Generate(ctx, twofactor.User{ID: bad})
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
+	}
+}
+
+// VerificationSpendsNoLoginBudget: accounts of an attacker on both
+// instances ask to verify the victim's address until refused; the victim
+// still gets a login code. The instances must keep the default caps
+// (Options.DefaultCaps).
+func VerificationSpendsNoLoginBudget(t *testing.T, a, b *Instance) {
+	ctx := context.Background()
+	prefix := fmt.Sprintf("vb%d-", time.Now().UnixNano())
+	victim := twofactor.User{ID: prefix + "victim", Email: prefix + "victim@example.com"}
+	refused := 0
+	for i := 0; i < 60; i++ {
+		attacker := twofactor.User{ID: fmt.Sprintf("%sattacker%d", prefix, i%3), Email: victim.Email}
+		if _, err := inst2(a, b, i).Email.SendVerification(ctx, attacker, client); err != nil {
+			require.ErrorIs(t, err, twofactor.ErrRateLimited)
+			refused++
+		}
+	}
+	require.NotZero(t, refused, "verification sends are capped")
+	home := twofactor.Client{IP: netip.MustParseAddr("192.0.2.44"), UserAgent: "victim"}
+	for i := 0; i < 3; i++ {
+		begun, err := inst2(a, b, i).Service.Begin(ctx, victim, home)
+		require.NoError(t, err)
+		_, err = inst2(a, b, i+1).Service.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, home)
+		require.NoError(t, err, "login code %d for the victim", i+1)
+	}
+}
+
+func inst2(a, b *Instance, i int) *Instance {
+	if i%2 == 0 {
+		return a
+	}
+	return b
 }
