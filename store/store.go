@@ -21,6 +21,20 @@
 //     injected so tests never sleep.
 //   - Values are opaque bytes; the library hashes or encrypts anything secret
 //     before it reaches a store.
+//   - Keys, code groups, owners and user and record ids are valid UTF-8
+//     without NUL bytes, 1 to [MaxKeyLen] bytes long; every store accepts
+//     all of them and keeps them whole, comparing them byte for byte. The
+//     library never passes anything else (it refuses user ids with control
+//     characters or over the limit before they reach a store), so a store
+//     may answer any other key with an error.
+//
+// # Expired records
+//
+// Every read ignores what has expired, so a store is correct without ever
+// deleting it, but expired records hold data (challenge state may name a
+// user and an address) and take space. [Sweeper] deletes them; run it on a
+// schedule with [SweepEvery], unless the store sweeps by itself (the SQL
+// store does, by default) or lets its server expire keys (Redis).
 package store
 
 import (
@@ -210,8 +224,9 @@ type Devices interface {
 }
 
 // Sweeper is implemented by stores that keep expired records until swept.
-// Hosts call Sweep periodically (every few minutes is plenty); the library
-// works correctly without it, only storage grows.
+// Hosts call Sweep periodically (every few minutes is plenty), for example
+// with [SweepEvery]; the library works correctly without it, only storage
+// grows and expired records linger.
 type Sweeper interface {
 	// Sweep deletes expired records and returns how many it removed.
 	Sweep(ctx context.Context) (int, error)
