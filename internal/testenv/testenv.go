@@ -1,18 +1,30 @@
 // Package testenv finds the servers and programs that integration tests
-// need. When one is missing, the test is skipped, except in CI (CI=true),
-// where it fails: CI must never pass by skipping.
+// need. When one is missing, the test is skipped, except in CI (CI set to
+// a true value), where it fails: CI must never pass by skipping.
 package testenv
 
 import (
 	"net"
 	"os"
 	"os/exec"
+	"strings"
 	"testing"
 	"time"
 )
 
-// CI reports whether the tests run in CI (CI=true).
-func CI() bool { return os.Getenv("CI") == "true" }
+// CI reports whether the tests run in CI: the CI environment variable
+// holds a true value, as CI systems set it: "true", "1" or "yes" in any
+// case, or another value strconv.ParseBool accepts as true ("t"), or
+// "y" or "on".
+func CI() bool { return isTrue(os.Getenv("CI")) }
+
+func isTrue(v string) bool {
+	switch strings.ToLower(strings.TrimSpace(v)) {
+	case "1", "t", "true", "y", "yes", "on":
+		return true
+	}
+	return false
+}
 
 // Missing skips t, or fails it in CI, because what is named is unavailable.
 func Missing(t testing.TB, what, why string) {
