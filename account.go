@@ -194,24 +194,24 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 		return fmt.Errorf("twofactor: removing %s enrollment: %w", m, err)
 	}
 	s.emit(ctx, Event{Type: EventRemove, UserID: user.ID, Method: m, Details: map[string]string{"enrollment": enrollmentID}})
-	return nil
-}
-
-// primaryEnrollments counts the user's enrollments of allowed factors that
-// are not recovery-only.
-func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error) {
-	n := 0
-	for _, f := range s.factors {
-		if !s.allowed(f.Method()) || isRecovery(f) {
-			continue
-		}
-		es, err := f.Enrollments(ctx, user)
-		if err != nil {
-			return 0, fmt.Errorf("twofactor: listing %s enrollments: %w", f.Method(), err)
-		}
-		n += len(es)
+	if isRecovery(f) {
+		return nil
 	}
-	return n, nil
+	// Backup codes die with the last second factor: left alone they would
+	// keep two-factor authentication on with nothing but a fallback.
+	left, err := s.primaryEnrollments(ctx, user)
+	if err != nil || left > 0 {
+		return err
+	}
+	for _, rf := range s.factors {
+		if r, ok := rf.(Remover); ok && isRecovery(rf) {
+			if err := r.RemoveAll(ctx, user); err != nil {
+				return fmt.Errorf("twofactor: removing %s with the last factor: %w", rf.Method(), err)
+			}
+			s.emit(ctx, Event{Type: EventRemove, UserID: user.ID, Method: rf.Method(), Reason: "last_factor_removed"})
+		}
+	}
+	return nil
 }
 
 // AdminReset removes every factor and trusted device of a user, ends their
@@ -227,6 +227,24 @@ func (s *Service) AdminReset(ctx context.Context, user User, actor, reason strin
 	if strings.TrimSpace(actor) == "" {
 		return invalidInput("admin reset needs the administrator's identity (actor)")
 	}
+	err := s.removeEverything(ctx, user)
+	if rerr := s.store.ResetCounter(ctx, keyUserFail+user.ID); rerr != nil {
+		err = errors.Join(err, fmt.Errorf("lockout: %w", rerr))
+	}
+	ev := Event{Type: EventAdminReset, UserID: user.ID, Actor: actor, Details: map[string]string{"reason": reason}}
+	if err != nil {
+		ev.Reason = ReasonError
+		s.emit(ctx, ev)
+		return fmt.Errorf("twofactor: admin reset incomplete: %w", err)
+	}
+	s.emit(ctx, ev)
+	return nil
+}
+
+// removeEverything ends whatever the user has: pending challenges and
+// enrollments, proofs, every enrollment of every factor, trusted devices.
+// It goes on past failures and returns them all.
+func (s *Service) removeEverything(ctx context.Context, user User) error {
 	var errs []error
 	if err := s.revokeUser(ctx, user.ID); err != nil {
 		errs = append(errs, err)
@@ -243,17 +261,7 @@ func (s *Service) AdminReset(ctx context.Context, user User, actor, reason strin
 			errs = append(errs, fmt.Errorf("trusted devices: %w", err))
 		}
 	}
-	if err := s.store.ResetCounter(ctx, keyUserFail+user.ID); err != nil {
-		errs = append(errs, fmt.Errorf("lockout: %w", err))
-	}
-	ev := Event{Type: EventAdminReset, UserID: user.ID, Actor: actor, Details: map[string]string{"reason": reason}}
-	if err := errors.Join(errs...); err != nil {
-		ev.Reason = ReasonError
-		s.emit(ctx, ev)
-		return fmt.Errorf("twofactor: admin reset incomplete: %w", err)
-	}
-	s.emit(ctx, ev)
-	return nil
+	return errors.Join(errs...)
 }
 
 // Unlock lifts a user's lockout, including one that reached
@@ -296,7 +304,9 @@ func (s *Service) PasswordChanged(ctx context.Context, userID string) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("twofactor: password change incomplete: %w", err)
 	}
-	s.emit(ctx, Event{Type: EventDeviceRevoked, UserID: userID, Reason: "password_changed"})
+	// One event for this fact; the trusted devices' revocations are their
+	// own events (one per device, from the DeviceTrust).
+	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: userID})
 	return nil
 }
 
@@ -312,8 +322,8 @@ type PolicyGap struct {
 }
 
 // Check reports the users who cannot satisfy the policy, for an
-// administrator about to enforce it (seed: enabling SMS lists the users who
-// have no phone number). It stops at the first store error.
+// administrator about to enforce it (making SMS mandatory must list the users
+// who have no phone number). It stops at the first store error.
 func (s *Service) Check(ctx context.Context, users iter.Seq[User]) ([]PolicyGap, error) {
 	var gaps []PolicyGap
 	for u := range users {

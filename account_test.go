@@ -143,9 +143,8 @@ func TestPasswordChangedForgetsDevices(t *testing.T) {
 	e := newEnv(t, nil)
 	require.NoError(t, e.svc.PasswordChanged(ctx, "alice"))
 	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
-	ev := e.eventsOf(twofactor.EventDeviceRevoked)
-	require.Len(t, ev, 1)
-	assert.Equal(t, "password_changed", ev[0].Reason)
+	require.Len(t, e.eventsOf(twofactor.EventPasswordChanged), 1)
+	assert.Empty(t, e.eventsOf(twofactor.EventDeviceRevoked), "devices report their own revocations")
 }
 
 func TestPolicyCheck(t *testing.T) {

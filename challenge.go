@@ -71,9 +71,10 @@ type storedChallenge struct {
 
 // challengePrivate is the sealed part of a stored challenge.
 type challengePrivate struct {
-	Name  string `json:"n,omitempty"`
-	Email string `json:"e,omitempty"`
-	IP    string `json:"ip,omitempty"`
+	Name        string `json:"n,omitempty"`
+	DisplayName string `json:"d,omitempty"`
+	Email       string `json:"e,omitempty"`
+	IP          string `json:"ip,omitempty"`
 }
 
 // challengeAD binds the sealed part to every field kept in the clear, so a
@@ -92,7 +93,7 @@ func challengeAD(sc *storedChallenge) []byte {
 // save stores ch, filed under its user so that PasswordChanged and
 // AdminReset can end it.
 func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
-	priv, err := json.Marshal(challengePrivate{Name: ch.User.Name, Email: ch.User.Email, IP: ch.IP})
+	priv, err := json.Marshal(challengePrivate{Name: ch.User.Name, DisplayName: ch.User.DisplayName, Email: ch.User.Email, IP: ch.IP})
 	if err != nil {
 		return err
 	}
@@ -127,7 +128,7 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	}
 	return &Challenge{
 		ID:        sc.ID,
-		User:      User{ID: sc.UserID, Name: priv.Name, Email: priv.Email},
+		User:      User{ID: sc.UserID, Name: priv.Name, DisplayName: priv.DisplayName, Email: priv.Email},
 		Purpose:   sc.Purpose,
 		Methods:   sc.Methods,
 		CreatedAt: sc.CreatedAt,

@@ -127,8 +127,9 @@ type Policy struct {
 	// StatusEnrollRequired for a user without one instead of StatusNoFactor.
 	// Recovery factors (backup codes) do not count.
 	Required bool
-	// Default is the method new accounts are set up with (seed: SMS by
-	// default). Informational for the host's sign-up flow; must be allowed.
+	// Default is the method offered first on a challenge, when the user has
+	// it, and the one a host's sign-up and settings pages set up first. It
+	// must be allowed.
 	Default Method
 	// Mandatory lists methods every user must have enrolled (for example SMS
 	// once the administrator makes a phone number mandatory). Check reports

@@ -13,25 +13,28 @@ type EventType string
 
 // Event types. Factor packages use these too, so a host filters one set.
 const (
-	EventBegin            EventType = "challenge.begin"     // a challenge was created
-	EventTrusted          EventType = "challenge.trusted"   // Begin skipped the second factor: trusted device
-	EventNoFactor         EventType = "challenge.nofactor"  // Begin found no enrolled factor
-	EventSend             EventType = "code.sent"           // a code was delivered
-	EventSendFailed       EventType = "code.send_failed"    // issuing or delivering a code failed
-	EventStart            EventType = "challenge.start"     // a factor's begin step (WebAuthn options)
-	EventSuccess          EventType = "verify.success"      // a challenge was answered
-	EventFailure          EventType = "verify.failure"      // an answer was refused; Reason says why
-	EventLockout          EventType = "user.locked"         // a user reached the failure limit
-	EventRateLimited      EventType = "rate_limited"        // a rate limit refused a request
-	EventCancel           EventType = "challenge.cancel"    // a challenge was cancelled
-	EventEnrollBegin      EventType = "factor.enroll_begin" // an enrollment is pending proof of possession
-	EventEnroll           EventType = "factor.enrolled"     // an enrollment became active
-	EventRemove           EventType = "factor.removed"      // an enrollment was removed
-	EventAdminReset       EventType = "admin.reset"         // an administrator removed all of a user's factors
-	EventAdminAction      EventType = "admin.action"        // another administrator action (Details["action"])
-	EventDeviceRemembered EventType = "device.remembered"   // a device became trusted
-	EventDeviceRevoked    EventType = "device.revoked"      // a trusted device was revoked; Reason says why
-	EventWarning          EventType = "factor.warning"      // a factor noticed something odd (clock drift, key clone)
+	EventBegin            EventType = "challenge.begin"       // a challenge was created
+	EventTrusted          EventType = "challenge.trusted"     // Begin skipped the second factor: trusted device
+	EventNoFactor         EventType = "challenge.nofactor"    // Begin found no enrolled factor
+	EventSend             EventType = "code.sent"             // a code was delivered
+	EventSendFailed       EventType = "code.send_failed"      // issuing or delivering a code failed
+	EventStart            EventType = "challenge.start"       // a factor's begin step (WebAuthn options)
+	EventSuccess          EventType = "verify.success"        // a challenge was answered
+	EventFailure          EventType = "verify.failure"        // an answer was refused; Reason says why
+	EventLockout          EventType = "user.locked"           // a user reached the failure limit
+	EventRateLimited      EventType = "rate_limited"          // a rate limit refused a request
+	EventCancel           EventType = "challenge.cancel"      // a challenge was cancelled
+	EventEnrollBegin      EventType = "factor.enroll_begin"   // an enrollment is pending proof of possession
+	EventEnroll           EventType = "factor.enrolled"       // an enrollment became active
+	EventRemove           EventType = "factor.removed"        // an enrollment was removed
+	EventAdminReset       EventType = "admin.reset"           // an administrator removed all of a user's factors
+	EventAdminAction      EventType = "admin.action"          // another administrator action (Details["action"])
+	EventDeviceRemembered EventType = "device.remembered"     // a device became trusted
+	EventDeviceRevoked    EventType = "device.revoked"        // a trusted device was revoked; Reason says why
+	EventWarning          EventType = "factor.warning"        // a factor noticed something odd (clock drift, key clone)
+	EventDisabled         EventType = "user.disabled_2fa"     // the user turned two-factor authentication off
+	EventPasswordChanged  EventType = "user.password_changed" // the host reported a password change; pending state ended
+	EventBudgetReached    EventType = "budget.reached"        // a sending budget (SMS per country, in total) was used up
 )
 
 // An Event records one step of a flow for audit and monitoring. It never

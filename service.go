@@ -58,6 +58,19 @@ func New(cfg Config) (*Service, error) {
 	if s.events == nil {
 		s.events = &Events{Now: s.now}
 	}
+	shared := Shared{Store: s.store, Keys: s.keys, Events: s.events, Now: s.now, Rand: s.rand, Service: s}
+	for _, f := range s.factors {
+		if b, ok := f.(Binder); ok {
+			if err := b.Bind(shared); err != nil {
+				return nil, fmt.Errorf("%w: %s factor: %w", ErrConfig, f.Method(), err)
+			}
+		}
+	}
+	if b, ok := s.trust.(Binder); ok {
+		if err := b.Bind(shared); err != nil {
+			return nil, fmt.Errorf("%w: trust: %w", ErrConfig, err)
+		}
+	}
 	return s, nil
 }
 
@@ -182,6 +195,10 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 		if len(es) > 0 {
 			methods = append(methods, f.Method())
 		}
+	}
+	if i := slices.Index(methods, s.policy.Default); i > 0 {
+		// The policy's default method is offered first.
+		methods = slices.Insert(slices.Delete(methods, i, i+1), 0, s.policy.Default)
 	}
 	if len(methods) == 0 {
 		s.emit(ctx, Event{Type: EventNoFactor, UserID: user.ID, Purpose: purpose, IP: ip})
@@ -337,14 +354,6 @@ type Answer struct {
 	// RememberDevice asks, on success of a login challenge, to trust this
 	// device (needs Config.Trust).
 	RememberDevice bool
-}
-
-// AnswerChecker is implemented by factors that can reject a malformed answer
-// (letters in a numeric code, JSON that does not parse) without touching the
-// store. Verify calls it before any store access and answers
-// ErrMalformedCode when it returns an error.
-type AnswerChecker interface {
-	CheckAnswer(answer string) error
 }
 
 // Result describes a completed challenge.

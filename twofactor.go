@@ -2,7 +2,6 @@ package twofactor
 
 import (
 	"context"
-	"encoding/json"
 	"net/netip"
 	"slices"
 	"time"
@@ -42,9 +41,28 @@ func (p Purpose) valid() bool {
 // required; it must be stable and unique (use the host's primary key, not an
 // email address that may change).
 type User struct {
-	ID    string `json:"id"`
-	Name  string `json:"name,omitempty"`  // account name shown in authenticator apps and messages
-	Email string `json:"email,omitempty"` // address for email codes, when the email factor is used
+	ID string `json:"id"`
+	// Name is the account name authenticator apps show beside the issuer
+	// ("Acme: ann@example.com"): what the user signs in with. Empty means
+	// Email, then ID.
+	Name string `json:"name,omitempty"`
+	// DisplayName is how messages greet the user ("Hello Ann"). Empty
+	// means no name in greetings.
+	DisplayName string `json:"display_name,omitempty"`
+	// Email is the address for email codes, when the email factor is used.
+	Email string `json:"email,omitempty"`
+}
+
+// AccountName returns the name for authenticator apps: Name, else Email,
+// else ID.
+func (u User) AccountName() string {
+	switch {
+	case u.Name != "":
+		return u.Name
+	case u.Email != "":
+		return u.Email
+	}
+	return u.ID
 }
 
 // MaxUserIDLen is the longest user id the library accepts, in bytes. Every
@@ -109,89 +127,6 @@ type Enrollment struct {
 	Label      string    `json:"label,omitempty"` // for display: "Authenticator app", "+1 *** *** **12", "YubiKey 5"
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
-}
-
-// Factor is a second factor the service can offer. It is all the root
-// package knows of TOTP, email, SMS, backup codes and WebAuthn; a host adds
-// its own factor by implementing it (see the package example).
-//
-// Factors may also implement [Sender], [Starter], [Canceler], [Remover] and
-// [RecoveryFactor]; the service discovers them by type assertion.
-type Factor interface {
-	// Method returns the factor's method name, unique within a Service.
-	Method() Method
-
-	// Enrollments returns the user's active enrollments of this factor; none
-	// means the factor is not offered to the user. An error fails the
-	// operation (it is never read as "not enrolled").
-	Enrollments(ctx context.Context, user User) ([]Enrollment, error)
-
-	// Verify checks answer for the challenge and consumes whatever it used
-	// (a code, a TOTP step) atomically, so the same answer succeeds at most
-	// once. A wrong answer returns an error matching ErrInvalidCode
-	// (ErrCodeExpired, ErrCodeReused for detail); any other error is a system
-	// failure. Either way the user is not let in.
-	Verify(ctx context.Context, ch *Challenge, answer string) (Verified, error)
-}
-
-// Verified is what a factor reports about a successful verification.
-type Verified struct {
-	// EnrollmentID is the enrollment that matched, if the factor has several.
-	EnrollmentID string
-	// Details are added to the success event. They must hold nothing secret:
-	// no code, no secret, no full phone number.
-	Details map[string]string
-}
-
-// Sender is a factor with a send step: it issues a code for the challenge and
-// delivers it (email, SMS). Errors are typed: *RetryError for cooldowns and
-// caps; a delivery failure leaves no usable code behind.
-type Sender interface {
-	Factor
-	Send(ctx context.Context, ch *Challenge, c Client) (Sent, error)
-}
-
-// Sent describes a delivered code for the user interface.
-type Sent struct {
-	Destination string    // masked: "j***@example.com", "+1 *** *** **12"
-	ExpiresAt   time.Time // when the code stops working
-	ResendAt    time.Time // earliest time a new code may be requested
-}
-
-// Starter is a factor whose client needs data before it can answer (WebAuthn
-// assertion options). Start returns that data as JSON.
-type Starter interface {
-	Factor
-	Start(ctx context.Context, ch *Challenge) (json.RawMessage, error)
-}
-
-// Canceler is a factor that keeps state per challenge (issued codes, ceremony
-// state). The service calls Cancel when the challenge ends in any way, so
-// nothing issued for it stays usable.
-type Canceler interface {
-	Factor
-	Cancel(ctx context.Context, ch *Challenge) error
-}
-
-// Remover is a factor whose enrollments the service can remove: one (after a
-// fresh verification, [Service.RemoveEnrollment]) or all (admin reset).
-type Remover interface {
-	Factor
-	Remove(ctx context.Context, user User, enrollmentID string) error
-	RemoveAll(ctx context.Context, user User) error
-}
-
-// RecoveryFactor is implemented by factors that are a fallback only (backup
-// codes): they can answer a challenge, but do not count as the user's second
-// factor when a policy requires one.
-type RecoveryFactor interface {
-	Factor
-	Recovery() bool
-}
-
-func isRecovery(f Factor) bool {
-	r, ok := f.(RecoveryFactor)
-	return ok && r.Recovery()
 }
 
 // DeviceTrust remembers devices that passed a second factor ("trust this

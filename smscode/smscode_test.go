@@ -692,10 +692,11 @@ func TestServicePolicyAndLogin(t *testing.T) {
 	assert.Equal(t, dave.ID, gaps[1].User.ID)
 	assert.True(t, gaps[1].NoFactor)
 
-	// Bob signs in: the challenge offers email and SMS; he picks SMS.
+	// Bob signs in: the challenge offers SMS (the policy's default) first,
+	// then email; he picks SMS.
 	b, err := svc.Begin(ctx, bob, client)
 	require.NoError(t, err)
-	require.Equal(t, []twofactor.Method{twofactor.MethodEmail, twofactor.MethodSMS}, b.Challenge.Methods)
+	require.Equal(t, []twofactor.Method{twofactor.MethodSMS, twofactor.MethodEmail}, b.Challenge.Methods)
 	fx.clock.Advance(time.Minute)
 	sent, err := svc.Send(ctx, b.Challenge.ID, twofactor.MethodSMS, client)
 	require.NoError(t, err)

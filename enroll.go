@@ -1,0 +1,146 @@
+package twofactor
+
+import (
+	"context"
+	"fmt"
+)
+
+// Enrolled is the outcome of ConfirmEnroll.
+type Enrolled struct {
+	Enrollment Enrollment
+	// BackupCodes are set when this enrollment was the user's first second
+	// factor and a backup-code factor is configured: a fresh set, to show
+	// once, as users expect when they turn two-factor authentication on.
+	BackupCodes []string
+}
+
+// BeginEnroll starts adding a factor of method m for user (see [Enroller]).
+// A user who already has a second factor must prove one first: proof is the
+// Result.Proof of a step-up challenge (PurposeEnroll or PurposeStepUp) no
+// older than Config.StepUpMaxAge, and without it BeginEnroll returns
+// ErrStepUpRequired. A user with nothing enrolled needs no proof (pass "").
+// The method must be configured, allowed by the policy, and an Enroller,
+// else ErrMethodNotAllowed.
+func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
+	if err := user.check(); err != nil {
+		return nil, err
+	}
+	en, err := s.enroller(m)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.countEnrollments(ctx, user, func(Factor) bool { return true })
+	if err != nil {
+		return nil, err
+	}
+	if n > 0 {
+		if err := s.CheckProof(ctx, proof, user.ID, PurposeEnroll); err != nil {
+			return nil, err
+		}
+	}
+	return en.BeginEnroll(ctx, user, req)
+}
+
+// ConfirmEnroll finishes adding a factor of method m: answer is what proves
+// possession (the code the app shows, the code sent to the phone or
+// address, the browser's attestation JSON). When the new enrollment is the
+// user's first second factor, a backup-code factor, if configured, issues a
+// first set of codes in the result.
+func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer string) (*Enrolled, error) {
+	if err := user.check(); err != nil {
+		return nil, err
+	}
+	en, err := s.enroller(m)
+	if err != nil {
+		return nil, err
+	}
+	e, err := en.ConfirmEnroll(ctx, user, answer)
+	if err != nil {
+		return nil, err
+	}
+	out := &Enrolled{Enrollment: e}
+	if isRecovery(en) {
+		return out, nil
+	}
+	primary, err := s.primaryEnrollments(ctx, user)
+	if err != nil || primary != 1 {
+		return out, err
+	}
+	for _, f := range s.factors {
+		be, ok := f.(Enroller)
+		if !ok || !isRecovery(f) || !s.allowed(f.Method()) {
+			continue
+		}
+		have, err := f.Enrollments(ctx, user)
+		if err != nil {
+			return out, fmt.Errorf("twofactor: listing %s enrollments: %w", f.Method(), err)
+		}
+		if len(have) > 0 {
+			continue
+		}
+		codes, err := be.BeginEnroll(ctx, user, EnrollRequest{})
+		if err != nil {
+			return out, fmt.Errorf("twofactor: issuing first backup codes: %w", err)
+		}
+		out.BackupCodes = codes.Codes
+	}
+	return out, nil
+}
+
+func (s *Service) enroller(m Method) (Enroller, error) {
+	f, ok := s.byMethod[m]
+	if !ok || !s.allowed(m) {
+		return nil, ErrMethodNotAllowed
+	}
+	en, ok := f.(Enroller)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s cannot be enrolled by users", ErrMethodNotAllowed, m)
+	}
+	return en, nil
+}
+
+// countEnrollments counts the user's enrollments of allowed factors for
+// which keep returns true.
+func (s *Service) countEnrollments(ctx context.Context, user User, keep func(Factor) bool) (int, error) {
+	n := 0
+	for _, f := range s.factors {
+		if !s.allowed(f.Method()) || !keep(f) {
+			continue
+		}
+		es, err := f.Enrollments(ctx, user)
+		if err != nil {
+			return 0, fmt.Errorf("twofactor: listing %s enrollments: %w", f.Method(), err)
+		}
+		n += len(es)
+	}
+	return n, nil
+}
+
+// primaryEnrollments counts the user's enrollments of allowed factors that
+// are not recovery-only.
+func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error) {
+	return s.countEnrollments(ctx, user, func(f Factor) bool { return !isRecovery(f) })
+}
+
+// Disable turns two-factor authentication off for user: it removes every
+// enrollment of every factor (backup codes included), every trusted
+// device, every pending challenge and enrollment, and voids every proof.
+// It needs a fresh step-up proof (see CheckProof) and is refused with
+// ErrLastFactor while Policy.Required. The change is audited with an
+// EventDisabled.
+func (s *Service) Disable(ctx context.Context, user User, proof string) error {
+	if err := user.check(); err != nil {
+		return err
+	}
+	if err := s.CheckProof(ctx, proof, user.ID, PurposeStepUp); err != nil {
+		return err
+	}
+	if s.policy.Required {
+		return ErrLastFactor
+	}
+	if err := s.removeEverything(ctx, user); err != nil {
+		return fmt.Errorf("twofactor: turning two-factor authentication off: %w", err)
+	}
+	s.emit(ctx, Event{Type: EventDisabled, UserID: user.ID})
+	return nil
+}

@@ -1,0 +1,55 @@
+package twofactor_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+func TestParseAndLoadKeyring(t *testing.T) {
+	k1, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	k2, err := twofactor.GenerateKey("k2")
+	require.NoError(t, err)
+	text := "# rotated 2026-12\n" + k2.Encode() + "\n\n" + k1.Encode() + "\n"
+	kr, err := twofactor.ParseKeyring(text)
+	require.NoError(t, err)
+	assert.Equal(t, "k2", kr.CurrentKeyID())
+	kr, err = twofactor.ParseKeyring(k1.Encode() + "," + k2.Encode())
+	require.NoError(t, err)
+	assert.Equal(t, "k1", kr.CurrentKeyID())
+
+	for _, bad := range []string{"", "# only a comment", "k1", k1.Encode() + "\nnot-a-key", k1.Encode() + " " + k1.Encode()} {
+		_, err := twofactor.ParseKeyring(bad)
+		require.ErrorIs(t, err, twofactor.ErrInvalidKey, "%q", bad)
+	}
+	_, err = twofactor.ParseKeyring(k1.Encode() + "\nk3:short")
+	require.ErrorContains(t, err, "line 2")
+
+	t.Setenv("TF_TEST_KEYS", k1.Encode())
+	kr, err = twofactor.LoadKeyring("TF_TEST_KEYS")
+	require.NoError(t, err)
+	assert.Equal(t, "k1", kr.CurrentKeyID())
+
+	path := filepath.Join(t.TempDir(), "keys")
+	require.NoError(t, os.WriteFile(path, []byte(text), 0o600))
+	t.Setenv("TF_TEST_KEYS", "")
+	t.Setenv("TF_TEST_KEYS_FILE", path)
+	kr, err = twofactor.LoadKeyring("TF_TEST_KEYS")
+	require.NoError(t, err)
+	assert.Equal(t, "k2", kr.CurrentKeyID())
+
+	t.Setenv("TF_TEST_KEYS_FILE", filepath.Join(t.TempDir(), "missing"))
+	_, err = twofactor.LoadKeyring("TF_TEST_KEYS")
+	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	t.Setenv("TF_TEST_KEYS_FILE", "")
+	_, err = twofactor.LoadKeyring("TF_TEST_KEYS")
+	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	assert.True(t, strings.Contains(err.Error(), "TF_TEST_KEYS"), err.Error())
+}
