@@ -577,9 +577,10 @@ func clientNet(ip netip.Addr) string {
 
 // Verify consumes the code for r (Group, Purpose, Bind) if code matches,
 // in one store round trip. code must already be normalized (see
-// Normalize). Wrong, unknown and exhausted codes give
-// twofactor.ErrInvalidCode; an expired one twofactor.ErrCodeExpired; any
-// other error is a store failure.
+// Normalize). A wrong code gives twofactor.ErrInvalidCode; when no live
+// code is there (none sent, already used, dead after its attempts)
+// twofactor.ErrNoCode, which matches it; an expired one
+// twofactor.ErrCodeExpired; any other error is a store failure.
 func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
 	st, err := is.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(r, code))
 	if err != nil {
@@ -590,8 +591,12 @@ func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
 		return nil
 	case store.CodeExpired:
 		return twofactor.ErrCodeExpired
-	case store.CodeMismatch, store.CodeNotFound, store.CodeExhausted:
+	case store.CodeMismatch:
 		return twofactor.ErrInvalidCode
+	case store.CodeNotFound, store.CodeExhausted:
+		// Nothing live to check against (never sent, consumed by the twin
+		// of a double submit, cancelled, dead): no guess.
+		return twofactor.ErrNoCode
 	default:
 		return fmt.Errorf("checking code: unexpected status %v", st)
 	}
@@ -644,7 +649,7 @@ func Normalize(pkg, answer string, n int) (string, error) {
 // ErrCodeExpired), which pass through unchanged.
 func (is *Issuer) Wrap(err error) error {
 	var re *twofactor.RetryError
-	if err == nil || errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired {
+	if err == nil || errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired || err == twofactor.ErrNoCode {
 		return err
 	}
 	return fmt.Errorf("%s: %w", is.pkg, err)
@@ -660,9 +665,10 @@ func (is *Issuer) CheckAnswer(answer string) error {
 }
 
 // VerifyChallenge consumes the login or step-up code of ch if answer
-// matches, in one store round trip: the factors' Verify. A malformed,
-// wrong, unknown or exhausted code returns twofactor.ErrInvalidCode, an
-// expired one twofactor.ErrCodeExpired; other errors are store failures.
+// matches, in one store round trip: the factors' Verify. A malformed or
+// wrong code returns twofactor.ErrInvalidCode, an unknown or exhausted one
+// twofactor.ErrNoCode, an expired one twofactor.ErrCodeExpired; other
+// errors are store failures.
 func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer string) error {
 	if ch == nil {
 		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)

@@ -152,9 +152,17 @@ func TestIssueAndVerify(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, n)
 
+	wrong := "000000"
+	if e.last == wrong {
+		wrong = "111111"
+	}
+	require.Same(t, twofactor.ErrInvalidCode, e.is.Verify(ctx, req("g1"), wrong), "a wrong code while one is live is a guess")
 	require.NoError(t, e.is.Verify(ctx, req("g1"), e.last))
-	// Consumed: the same code never works twice.
+	// Consumed: the same code never works twice, and with nothing live to
+	// check against, the answer is no guess (the loser of a double submit).
+	require.Same(t, twofactor.ErrNoCode, e.is.Verify(ctx, req("g1"), e.last))
 	require.ErrorIs(t, e.is.Verify(ctx, req("g1"), e.last), twofactor.ErrInvalidCode)
+	require.Same(t, twofactor.ErrNoCode, e.is.Verify(ctx, req("never-sent"), e.last))
 }
 
 func TestExpiry(t *testing.T) {
