@@ -29,10 +29,11 @@ type Memory struct {
 }
 
 var (
-	_ Store         = (*Memory)(nil)
-	_ Sweeper       = (*Memory)(nil)
-	_ BatchCounters = (*Memory)(nil)
-	_ DeviceToucher = (*Memory)(nil)
+	_ Store             = (*Memory)(nil)
+	_ Sweeper           = (*Memory)(nil)
+	_ BatchCounters     = (*Memory)(nil)
+	_ DeviceToucher     = (*Memory)(nil)
+	_ EnrollmentToucher = (*Memory)(nil)
 )
 
 // NewMemory returns an empty memory store using the clock now (nil means
@@ -505,6 +506,20 @@ func (m *Memory) ListDevices(ctx context.Context, userID string) ([]Device, erro
 		return cmp.Or(a.CreatedAt.Compare(b.CreatedAt), cmp.Compare(a.ID, b.ID))
 	})
 	return out, nil
+}
+
+// TouchEnrollment implements EnrollmentToucher.
+func (m *Memory) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	if rec, ok := m.enrollments[userID][id]; ok && used.After(rec.LastUsedAt) {
+		rec.LastUsedAt = used
+		m.enrollments[userID][id] = rec
+	}
+	return nil
 }
 
 // TouchDevice implements DeviceToucher.

@@ -293,6 +293,17 @@ func IncrAll(ctx context.Context, c Counters, incrs []CounterIncr) ([]CounterVal
 	return out, nil
 }
 
+// EnrollmentToucher is implemented by stores that can update an
+// enrollment's last-use time without rewriting the record, so a login's
+// write never races a rename or loses another field. Factors fall back to
+// GetEnrollment and PutEnrollment on stores without it.
+type EnrollmentToucher interface {
+	// TouchEnrollment sets LastUsedAt of the record (userID, id) if it
+	// exists, and only if used is later than the stored time. A missing
+	// record is not an error; it is never created.
+	TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error
+}
+
 // DeviceToucher is implemented by stores that can update a trusted
 // device's last-seen time without rewriting the record. Unlike PutDevice it
 // never creates one, so it cannot bring back a device that a concurrent

@@ -6,6 +6,7 @@ package storespy
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -114,6 +115,29 @@ func (c *Spy) DeleteOwnedStates(ctx context.Context, o string) error {
 		return err
 	}
 	return c.Store.DeleteOwnedStates(ctx, o)
+}
+
+// TouchEnrollment implements store.EnrollmentToucher when the wrapped store
+// does; otherwise it reads and rewrites the record, as factors do.
+func (c *Spy) TouchEnrollment(ctx context.Context, u, id string, used time.Time) error {
+	if err := c.hit("TouchEnrollment"); err != nil {
+		return err
+	}
+	if t, ok := c.Store.(store.EnrollmentToucher); ok {
+		return t.TouchEnrollment(ctx, u, id, used)
+	}
+	rec, err := c.Store.GetEnrollment(ctx, u, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if used.After(rec.LastUsedAt) {
+		rec.LastUsedAt = used
+		return c.Store.PutEnrollment(ctx, rec)
+	}
+	return nil
 }
 func (c *Spy) PutCode(ctx context.Context, code store.Code) error {
 	if err := c.hit("PutCode"); err != nil {
