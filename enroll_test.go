@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -202,4 +203,14 @@ func TestMethodLabelsAndAccountName(t *testing.T) {
 	assert.Equal(t, "ann", twofactor.User{ID: "1", Name: "ann", Email: "a@x"}.AccountName())
 	assert.Equal(t, "a@x", twofactor.User{ID: "1", Email: "a@x"}.AccountName())
 	assert.Equal(t, "1", twofactor.User{ID: "1"}.AccountName())
+}
+
+func TestRetryErrorTellsCooldownFromCap(t *testing.T) {
+	now := mustTime("2026-11-23T12:00:00Z")
+	cool := twofactor.NewRetryError(twofactor.ErrRateLimited, twofactor.LimitResend, now, now.Add(41500*time.Millisecond))
+	assert.True(t, cool.Cooldown())
+	assert.Equal(t, 42*time.Second, cool.RetryAfter)
+	for _, l := range []string{twofactor.LimitUser, twofactor.LimitIP, twofactor.LimitDestination} {
+		assert.False(t, twofactor.NewRetryError(twofactor.ErrRateLimited, l, now, now).Cooldown(), l)
+	}
 }

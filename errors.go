@@ -149,12 +149,33 @@ func reasonOf(err error) string {
 
 // RetryError is returned for limits that lift with time. It wraps ErrLocked
 // or ErrRateLimited (match with errors.Is) and says when to try again (read
-// with errors.As).
+// with errors.As). Limit names the limit, so a page can tell a cooldown
+// ("You can resend in 42 s") from a cap or a lockout ("Too many attempts,
+// try again in 15 minutes"): see [RetryError.Cooldown].
 type RetryError struct {
 	Err        error         // ErrLocked or ErrRateLimited
 	RetryAfter time.Duration // how long until the limit lifts, rounded up to a second
-	Limit      string        // which limit: "user", "ip", "destination", "resend"...
+	Limit      string        // which limit: one of the Limit constants, or a factor package's own
 }
+
+// Limits named in a RetryError. Factor packages add their own (the SMS
+// budgets, verification caps) and document them.
+const (
+	// LimitResend is the resend cooldown of a code: a cooldown, not a
+	// refusal; the user may ask again at RetryAfter.
+	LimitResend = "resend"
+	// LimitUser is the user's lockout (with ErrLocked) or a per-user
+	// sending cap (with ErrRateLimited).
+	LimitUser = "user"
+	// LimitIP is a per-client-network cap on answers or sends.
+	LimitIP = "ip"
+	// LimitDestination is a cap on codes sent to one address or number.
+	LimitDestination = "destination"
+)
+
+// Cooldown reports whether the limit is a short wait between two sends
+// (LimitResend) rather than a cap or a lockout.
+func (e *RetryError) Cooldown() bool { return e.Limit == LimitResend }
 
 func (e *RetryError) Error() string {
 	return fmt.Sprintf("%v (%s limit; retry after %s)", e.Err, e.Limit, e.RetryAfter)

@@ -94,44 +94,6 @@ func (s *Service) emit(ctx context.Context, ev Event) {
 	s.events.Emit(ctx, ev)
 }
 
-// Status is the outcome of Begin.
-type Status int
-
-// Outcomes of Begin.
-const (
-	// StatusChallenge: the user must answer Begun.Challenge.
-	StatusChallenge Status = iota
-	// StatusTrusted: the device is trusted; sign the user in.
-	StatusTrusted
-	// StatusNoFactor: the user has no second factor and the policy does not
-	// require one; sign the user in.
-	StatusNoFactor
-	// StatusEnrollRequired: the policy requires a second factor and the user
-	// has none; the host should send the user to enrollment before anything
-	// else.
-	StatusEnrollRequired
-)
-
-func (s Status) String() string {
-	switch s {
-	case StatusChallenge:
-		return "challenge"
-	case StatusTrusted:
-		return "trusted"
-	case StatusNoFactor:
-		return "no_factor"
-	case StatusEnrollRequired:
-		return "enroll_required"
-	}
-	return fmt.Sprintf("Status(%d)", int(s))
-}
-
-// Begun is the outcome of Begin.
-type Begun struct {
-	Status    Status
-	Challenge *Challenge // set when Status is StatusChallenge
-}
-
 // Begin starts the second step of a login, after the host has checked the
 // password. It consults the trusted-device token in c (if Trust is
 // configured), then creates a challenge offering every method the user has
@@ -269,7 +231,7 @@ func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID
 	now := s.now()
 	if until, locked := s.limits.lockedUntil(n, reset, now); locked {
 		s.emit(ctx, Event{Type: EventFailure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), Reason: ReasonLocked})
-		return NewRetryError(ErrLocked, "user", now, until)
+		return NewRetryError(ErrLocked, LimitUser, now, until)
 	}
 	return nil
 }
@@ -336,41 +298,6 @@ func (s *Service) Start(ctx context.Context, challengeID string, m Method) (json
 
 // maxAnswer bounds answers; a WebAuthn assertion is a few kilobytes.
 const maxAnswer = 16 << 10
-
-// Answer is one attempt at a challenge.
-type Answer struct {
-	ChallengeID string
-	Method      Method
-	// Code is the answer: the digits, the backup code, or the factor's JSON
-	// (WebAuthn assertion).
-	Code string
-	// Purpose must match the challenge's. Zero means PurposeLogin.
-	Purpose Purpose
-	// UserID, if set, must match the challenge's user: pass the user the
-	// session is signing in, so a challenge id never completes for another.
-	UserID string
-	// Client is the requesting browser: counted for per-IP limits.
-	Client Client
-	// RememberDevice asks, on success of a login challenge, to trust this
-	// device (needs Config.Trust).
-	RememberDevice bool
-}
-
-// Result describes a completed challenge.
-type Result struct {
-	User         User
-	Method       Method
-	Purpose      Purpose
-	EnrollmentID string
-	VerifiedAt   time.Time
-	// Proof is a signed statement "this user verified a second factor at
-	// VerifiedAt". Keep it in the session; RemoveEnrollment and CheckProof
-	// accept it while it is fresh (Config.StepUpMaxAge).
-	Proof string
-	// Device is set when RememberDevice was asked and the device is now
-	// trusted: put Device.Token in the trusted-device cookie.
-	Device *DeviceGrant
-}
 
 // Verify checks one answer.
 //
@@ -457,14 +384,14 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		return fail(err)
 	}
 	if len(counts) > 2 && counts[2].N > int64(s.limits.MaxIPAttempts) {
-		return refuse(NewRetryError(ErrRateLimited, "ip", now, counts[2].ResetAt))
+		return refuse(NewRetryError(ErrRateLimited, LimitIP, now, counts[2].ResetAt))
 	}
 	if attempts.N > int64(s.limits.MaxAttempts) {
 		return refuse(ErrTooManyAttempts)
 	}
 	start := s.limits.runStart(fails.ResetAt)
 	if fails.N > s.limits.allowedFailures(start, now) {
-		return refuse(NewRetryError(ErrLocked, "user", now, s.limits.unlockAt(fails.N, start, fails.ResetAt)))
+		return refuse(NewRetryError(ErrLocked, LimitUser, now, s.limits.unlockAt(fails.N, start, fails.ResetAt)))
 	}
 
 	v, verr := f.Verify(ctx, ch, a.Code)

@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"slices"
 	"time"
@@ -148,4 +149,77 @@ type DeviceTrust interface {
 type DeviceGrant struct {
 	Token     string
 	ExpiresAt time.Time // zero: a session cookie (trust until the browser closes)
+}
+
+// Status is the outcome of Begin.
+type Status int
+
+// Outcomes of Begin.
+const (
+	// StatusChallenge: the user must answer Begun.Challenge.
+	StatusChallenge Status = iota
+	// StatusTrusted: the device is trusted; sign the user in.
+	StatusTrusted
+	// StatusNoFactor: the user has no second factor and the policy does not
+	// require one; sign the user in.
+	StatusNoFactor
+	// StatusEnrollRequired: the policy requires a second factor and the user
+	// has none; the host should send the user to enrollment before anything
+	// else.
+	StatusEnrollRequired
+)
+
+func (s Status) String() string {
+	switch s {
+	case StatusChallenge:
+		return "challenge"
+	case StatusTrusted:
+		return "trusted"
+	case StatusNoFactor:
+		return "no_factor"
+	case StatusEnrollRequired:
+		return "enroll_required"
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Begun is the outcome of Begin.
+type Begun struct {
+	Status    Status
+	Challenge *Challenge // set when Status is StatusChallenge
+}
+
+// Answer is one attempt at a challenge.
+type Answer struct {
+	ChallengeID string
+	Method      Method
+	// Code is the answer: the digits, the backup code, or the factor's JSON
+	// (WebAuthn assertion).
+	Code string
+	// Purpose must match the challenge's. Zero means PurposeLogin.
+	Purpose Purpose
+	// UserID, if set, must match the challenge's user: pass the user the
+	// session is signing in, so a challenge id never completes for another.
+	UserID string
+	// Client is the requesting browser: counted for per-IP limits.
+	Client Client
+	// RememberDevice asks, on success of a login challenge, to trust this
+	// device (needs Config.Trust).
+	RememberDevice bool
+}
+
+// Result describes a completed challenge.
+type Result struct {
+	User         User
+	Method       Method
+	Purpose      Purpose
+	EnrollmentID string
+	VerifiedAt   time.Time
+	// Proof is a signed statement "this user verified a second factor at
+	// VerifiedAt". Keep it in the session; RemoveEnrollment and CheckProof
+	// accept it while it is fresh (Config.StepUpMaxAge).
+	Proof string
+	// Device is set when RememberDevice was asked and the device is now
+	// trusted: put Device.Token in the trusted-device cookie.
+	Device *DeviceGrant
 }
