@@ -105,10 +105,10 @@ func benchOurs(b *testing.B, hit bool) {
 		c, r := &cases[i%benchSecrets], i/benchSecrets
 		cur = benchBase.Add(time.Duration(r) * 30 * time.Second)
 		if hit {
-			if _, err := f.check(ctx, c.e, c.hit(r)); err != nil {
+			if _, err := f.check(ctx, c.e, c.hit(r), cur); err != nil {
 				b.Fatal(err)
 			}
-		} else if _, err := f.check(ctx, c.e, c.miss(r)); err != twofactor.ErrInvalidCode {
+		} else if _, err := f.check(ctx, c.e, c.miss(r), cur); err != twofactor.ErrInvalidCode {
 			b.Fatal("miss accepted", err)
 		}
 	}
@@ -152,12 +152,12 @@ func BenchmarkFactorVerify(b *testing.B) {
 	}
 	ctx := context.Background()
 	u := twofactor.User{ID: "u"}
-	p, err := f.BeginEnroll(ctx, u)
+	p, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	secret, _ := DecodeSecret(p.Secret)
-	if _, err := f.ConfirmEnroll(ctx, u, p.ID, DefaultParams.Code(secret, cur)); err != nil {
+	if _, err := f.ConfirmEnroll(ctx, u, DefaultParams.Code(secret, cur)); err != nil {
 		b.Fatal(err)
 	}
 	codes := make([]string, b.N)

@@ -2,18 +2,40 @@
 // passwords (RFC 6238) that any standard app computes (Google Authenticator,
 // Microsoft Authenticator, Okta Verify, Duo, LastPass, Authy...).
 //
+// # Wiring
+//
+// The factor's Config holds only what is specific to it; given to
+// twofactor.New, it takes the Service's store, keyring, events and clock
+// ([Factor.Bind]):
+//
+//	app, err := totp.New(totp.Config{Issuer: "Example"})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{app}})
+//
+// Used alone, without a Service, it needs Config.Store and Config.Keys.
+//
 // # Enrollment
 //
-// Enrollment stays pending until the user proves they scanned the QR code:
+// Enrollment stays pending until the user proves they scanned the QR code.
+// Through the Service (which asks a user who already has a factor to prove
+// it first):
 //
-//	f, err := totp.New(totp.Config{Store: st, Keys: keys, Issuer: "Example"})
-//	p, err := f.BeginEnroll(ctx, user)      // show p.DataURI as <img>, p.Secret for typing
-//	e, err := f.ConfirmEnroll(ctx, user, p.ID, code) // code typed from the app
+//	p, err := svc.BeginEnroll(ctx, user, twofactor.MethodTOTP, twofactor.EnrollRequest{}, proof)
+//	// show p.QR in an <img>, p.URI as a link, totp.GroupSecret(p.Secret) for typing
+//	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodTOTP, code) // code typed from the app
 //
-// A wrong code leaves the enrollment pending (twofactor.ErrInvalidCode); after
-// Config.PendingTTL (10 minutes) it is gone and ConfirmEnroll returns
-// [ErrNoPending]. A user has one TOTP enrollment at most: BeginEnroll returns
-// twofactor.ErrAlreadyEnrolled until it is disabled or removed.
+// Enrolling.URI and Enrolling.QR are template.URL, so html/template puts
+// them in an href and an <img src> as they are. The app shows
+// user.AccountName() under Config.Issuer.
+//
+// A wrong code leaves the enrollment pending (twofactor.ErrInvalidCode), and
+// beginning again shows the same secret and QR code until
+// Config.PendingTTL (10 minutes) has passed since it started, or
+// EnrollRequest.Restart asks for a new secret. After that, ConfirmEnroll
+// returns [ErrNoPending] (which matches twofactor.ErrNotEnrolled). The
+// pending enrollment is filed under the user in the store, so
+// Service.PasswordChanged, Service.AdminReset and Service.Disable end it. A
+// user has one TOTP enrollment at most: BeginEnroll returns
+// twofactor.ErrAlreadyEnrolled until it is removed.
 //
 // Defaults are what every app accepts: SHA1, 6 digits, a 30-second step and a
 // 160-bit secret. SHA256, SHA512 and 8 digits are configurable, but several
@@ -24,14 +46,17 @@
 //
 // Register the factor with the service (twofactor.Config.Factors) and the
 // login flow offers it to every user with an enrollment; [Factor.Verify]
-// checks the code. Used alone, call Verify with a Challenge naming the user.
+// checks the code. Used alone, call
+// Verify with a Challenge naming the user.
 //
 // # Removal
 //
-// [Factor.Disable] needs a current code (seed: resetting 2FA requires the
-// current code). Service.RemoveEnrollment (after a fresh verification) and
-// Service.AdminReset (support, after checking identity by other means) use
-// [Factor.Remove] and [Factor.RemoveAll].
+// Removing TOTP needs a current second factor: Service.RemoveEnrollment
+// and Service.Disable take a fresh step-up proof, and keep the policy
+// (twofactor.ErrLastFactor while a factor is required). A user who lost
+// the device goes through Service.AdminReset (support, after checking
+// identity by other means). They use [Factor.Remove] and
+// [Factor.RemoveAll].
 //
 // # Outside the factor
 //
@@ -53,17 +78,19 @@
 //   - Codes are compared in constant time; a wrong code is compared with
 //     every step of the skew window, so timing says no more than the answer.
 //     Config.Skew widens the window; each step more on each side adds 2 in
-//     10^digits to a guess's chance, so keep it small. Sign-in attempts are
-//     limited by the service (per challenge, user and IP); Disable, which
-//     is called outside a challenge, has its own per-user limit
-//     (Config.MaxDisableAttempts).
+//     10^digits to a guess's chance, so keep it small. Attempts are
+//     limited by the service (per challenge, user and IP).
 //   - Malformed codes are rejected before any store access
-//     (twofactor.ErrInvalidInput). Store and decryption errors are returned,
-//     never read as "no TOTP": the user is not let in.
+//     (twofactor.ErrInvalidInput, and twofactor.ErrInvalidCode: to the
+//     user they are wrong codes). Store and decryption errors are
+//     returned, never read as "no TOTP": the user is not let in.
 //   - Events carry the user id, enrollment id and drift, never a code or a
 //     secret. A non-zero drift (the matched step was not the current one) is
 //     an EventWarning with reason "clock_drift", so support can spot a phone
 //     whose clock is off.
-//   - Pending.Secret, Pending.URI and the QR code reveal the secret: show
-//     them to the user once, over HTTPS, and never log them.
+//   - Enrolling.Secret, Enrolling.URI and the QR code reveal the secret:
+//     show them to the user over HTTPS, with caching off, and never log
+//     them. While an enrollment is pending, BeginEnroll shows them again to
+//     whoever may begin one for the user (the Service asks a user with a
+//     factor to prove it first).
 package totp

@@ -1,13 +1,13 @@
 package totp
 
 import (
-	"bytes"
 	"context"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html/template"
+	"strings"
 	"time"
 
 	"github.com/skip2/go-qrcode"
@@ -17,25 +17,22 @@ import (
 )
 
 // ErrNoPending means there is no pending enrollment to confirm: it was never
-// started, it expired (Config.PendingTTL), it was already confirmed, or a
-// newer BeginEnroll replaced it. The user should start again (show a new QR
+// started, it expired (Config.PendingTTL), it was already confirmed, or it
+// was ended (a restart, a password change, an admin reset). It matches
+// twofactor.ErrNotEnrolled. The user should start again (show a new QR
 // code).
-var ErrNoPending = errors.New("totp: no pending enrollment (expired, replaced or already confirmed)")
+var ErrNoPending error = noPending{}
 
-// Pending is an enrollment waiting for the user to prove they scanned it.
-// Show the QR code (or the secret, for typing in by hand), then ask for a
-// code and pass it to ConfirmEnroll with ID.
-type Pending struct {
-	ID        string    // pass to ConfirmEnroll
-	Secret    string    // base32, for manual entry; show once, never log it
-	URI       string    // otpauth:// URI; the QR code encodes it
-	PNG       []byte    // QR code image
-	DataURI   string    // "data:image/png;base64,...", for <img src>
-	ExpiresAt time.Time // after this, ConfirmEnroll returns ErrNoPending
+type noPending struct{}
+
+func (noPending) Error() string {
+	return "totp: no pending enrollment (expired, ended or already confirmed)"
 }
+func (noPending) Is(target error) bool { return target == twofactor.ErrNotEnrolled }
 
-// pendingState is the store's copy of a pending enrollment. The secret is
-// sealed, bound to the user and the pending id.
+// pendingState is the store's copy of a pending enrollment, filed under its
+// user (store.OwnedStates) so that a password change or an admin reset ends
+// it. The secret is sealed, bound to the user and the pending id.
 type pendingState struct {
 	V         int       `json:"v"`
 	ID        string    `json:"id"`
@@ -58,25 +55,45 @@ func checkUser(u twofactor.User) error {
 	return nil
 }
 
-// accountName is what the app shows under the issuer: the user's name,
-// else their email, else their id.
-func accountName(u twofactor.User) string {
-	switch {
-	case u.Name != "":
-		return u.Name
-	case u.Email != "":
-		return u.Email
+// GroupSecret writes a base32 secret in groups of four characters
+// ("JBSW Y3DP EHPK 3PXP") for people to read and type; apps, and
+// DecodeSecret, ignore the spaces.
+func GroupSecret(secret string) string {
+	var b strings.Builder
+	b.Grow(len(secret) + len(secret)/4)
+	for i := 0; i < len(secret); i += 4 {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteString(secret[i:min(i+4, len(secret))])
 	}
-	return u.ID
+	return b.String()
 }
 
-// BeginEnroll starts a TOTP enrollment for user: a new secret with the
-// otpauth URI and QR code to show. It stays pending until ConfirmEnroll
-// gets a valid code, for Config.PendingTTL. A user has one pending
-// enrollment at a time: beginning again replaces the previous one (its QR
-// code stops working). A user who already has TOTP gets
-// twofactor.ErrAlreadyEnrolled.
-func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User) (*Pending, error) {
+// BeginEnroll starts a TOTP enrollment for user, or shows again the one
+// that is pending: the secret (Enrolling.Secret, base32; [GroupSecret]
+// spaces it for reading), the otpauth URI (Enrolling.URI) and the URI as a
+// PNG QR code in a data: URI (Enrolling.QR), both typed template.URL so
+// html/template puts them in an href and an <img src> unchanged. The
+// account name apps show is user.AccountName(), under Config.Issuer.
+//
+// The enrollment stays pending until ConfirmEnroll gets a valid code, for
+// Config.PendingTTL from when it started (showing it again does not extend
+// it). A user has one pending enrollment: while it lasts, BeginEnroll
+// returns the same secret and QR code, so a page can show them again after
+// a wrong confirmation code; req.Restart replaces it with a new secret
+// (the old QR code stops working), as does a pending enrollment that no
+// longer opens (sealed under a key that has left the ring). Concurrent
+// first calls each start one, and the last stored wins. A user who already
+// has TOTP gets twofactor.ErrAlreadyEnrolled. Starting one emits
+// EventEnrollBegin; showing it again emits nothing.
+//
+// The pending enrollment is filed under the user in the store, so
+// Service.PasswordChanged, Service.AdminReset and Service.Disable end it.
+func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -87,6 +104,16 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User) (*Pending
 	if len(recs) > 0 {
 		return nil, twofactor.ErrAlreadyEnrolled
 	}
+	if !req.Restart {
+		ps, secret, err := f.loadPending(ctx, user.ID)
+		switch {
+		case err == nil:
+			defer clear(secret)
+			return f.enrolling(user, secret, ps.Params, ps.ExpiresAt)
+		case !errors.Is(err, ErrNoPending) && !errors.Is(err, ErrCorrupt):
+			return nil, err
+		}
+	}
 	secret, err := secure.Bytes(f.rand, f.secretSize)
 	if err != nil {
 		return nil, fmt.Errorf("totp: %w", err)
@@ -96,96 +123,128 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User) (*Pending
 	if err != nil {
 		return nil, fmt.Errorf("totp: %w", err)
 	}
-	k := Key{Secret: secret, Issuer: f.issuer, Account: accountName(user), Params: f.params}
-	uri := k.URI()
-	png, err := qrcode.Encode(uri, qrcode.Medium, f.qrSize)
+	exp := f.now().Add(f.pendingTTL)
+	out, err := f.enrolling(user, secret, f.params, exp)
 	if err != nil {
-		return nil, fmt.Errorf("totp: QR code: %w", err)
+		return nil, err
 	}
 	sealed, err := f.keys.Seal(secret, pendingAD(user.ID, id))
 	if err != nil {
 		return nil, fmt.Errorf("totp: sealing secret: %w", err)
 	}
-	exp := f.now().Add(f.pendingTTL)
 	blob, err := json.Marshal(pendingState{V: 1, ID: id, UserID: user.ID, Secret: sealed, Params: f.params, ExpiresAt: exp})
 	if err != nil {
 		return nil, fmt.Errorf("totp: encoding pending enrollment: %w", err)
 	}
-	if err := f.store.PutState(ctx, pendingKey(user.ID), blob, exp); err != nil {
+	if err := f.store.PutOwnedState(ctx, user.ID, pendingKey(user.ID), blob, exp); err != nil {
 		return nil, fmt.Errorf("totp: saving pending enrollment: %w", err)
 	}
 	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID, Method: twofactor.MethodTOTP})
-	return &Pending{
-		ID: id, Secret: EncodeSecret(secret), URI: uri, PNG: png,
-		DataURI:   "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+	return out, nil
+}
+
+// enrolling describes a pending enrollment of secret for user.
+func (f *Factor) enrolling(user twofactor.User, secret []byte, p Params, exp time.Time) (*twofactor.Enrolling, error) {
+	k := Key{Secret: secret, Issuer: f.issuer, Account: user.AccountName(), Params: p}
+	uri := k.URI()
+	png, err := qrcode.Encode(uri, qrcode.Medium, f.qrSize)
+	if err != nil {
+		return nil, fmt.Errorf("totp: QR code: %w", err)
+	}
+	return &twofactor.Enrolling{
+		Method:    twofactor.MethodTOTP,
 		ExpiresAt: exp,
+		Secret:    EncodeSecret(secret),
+		// Both are built here from a fixed scheme and escaped names, so
+		// they are safe to mark as URLs for html/template.
+		URI: template.URL(uri),
+		QR:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
 	}, nil
 }
 
-// maxPendingID bounds pending ids before any store access.
-const maxPendingID = 64
+// loadPending returns the user's pending enrollment and its opened secret.
+// It returns ErrNoPending when there is none, or it has expired by its own
+// time (a store may sweep late), and an error matching ErrCorrupt when it
+// does not decode or open.
+func (f *Factor) loadPending(ctx context.Context, userID string) (pendingState, []byte, error) {
+	blob, err := f.store.GetState(ctx, pendingKey(userID))
+	if errors.Is(err, store.ErrNotFound) {
+		return pendingState{}, nil, ErrNoPending
+	}
+	if err != nil {
+		return pendingState{}, nil, fmt.Errorf("totp: loading pending enrollment: %w", err)
+	}
+	ps, err := decodePending(blob, userID)
+	if err != nil {
+		return pendingState{}, nil, err
+	}
+	if !f.now().Before(ps.ExpiresAt) {
+		return pendingState{}, nil, ErrNoPending
+	}
+	secret, err := f.keys.Open(ps.Secret, pendingAD(userID, ps.ID))
+	if err != nil {
+		return pendingState{}, nil, fmt.Errorf("%w (pending enrollment of user %q): %w", ErrCorrupt, userID, err)
+	}
+	return ps, secret, nil
+}
 
-// ConfirmEnroll activates the pending enrollment pendingID of user when code
-// is valid for it (current step, within Config.Skew). A wrong code returns
-// twofactor.ErrInvalidCode and leaves it pending; a malformed code an error
-// wrapping twofactor.ErrInvalidInput, with nothing changed. An unknown,
-// expired, replaced or already confirmed pending enrollment gives
-// ErrNoPending. Confirmation is single-use: of concurrent confirmations
-// exactly one succeeds. The confirming code's step is recorded in the
-// replay ledger, so it cannot be used again to sign in. Emits EventEnroll.
+func decodePending(blob []byte, userID string) (pendingState, error) {
+	var ps pendingState
+	if err := json.Unmarshal(blob, &ps); err != nil || ps.V != 1 || ps.Params.Check() != nil || ps.UserID != userID || ps.ID == "" {
+		return pendingState{}, fmt.Errorf("%w (pending enrollment of user %q)", ErrCorrupt, userID)
+	}
+	return ps, nil
+}
+
+// ConfirmEnroll activates the user's pending enrollment when code is valid
+// for it (current step, within Config.Skew). A wrong code returns
+// twofactor.ErrInvalidCode and keeps it pending, as does a malformed code
+// (an error matching both twofactor.ErrInvalidCode and
+// twofactor.ErrInvalidInput, found before any store access). No pending
+// enrollment (never started, expired, ended, already confirmed) gives
+// ErrNoPending, which matches twofactor.ErrNotEnrolled. Confirmation is
+// single-use: of concurrent confirmations exactly one succeeds. The
+// confirming code's step is recorded in the replay ledger, so it cannot be
+// used again to sign in. Emits EventEnroll.
 //
 // Wrong codes are not limited here: the secret was just shown to the caller,
-// so guessing gains nothing. Guard the page that starts enrollment instead
-// (Service.StepUp with PurposeEnroll when the user already has a factor).
-func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, pendingID, code string) (twofactor.Enrollment, error) {
+// so guessing gains nothing. Service.BeginEnroll guards the step that shows
+// it (a user who has a factor proves it first).
+func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, code string) (twofactor.Enrollment, error) {
+	if err := f.ready(); err != nil {
+		return twofactor.Enrollment{}, err
+	}
 	if err := checkUser(user); err != nil {
 		return twofactor.Enrollment{}, err
 	}
-	if pendingID == "" || len(pendingID) > maxPendingID {
-		return twofactor.Enrollment{}, fmt.Errorf("%w: totp: pending id must be 1 to %d bytes", twofactor.ErrInvalidInput, maxPendingID)
-	}
 	if err := f.CheckAnswer(code); err != nil {
+		return twofactor.Enrollment{}, invalidCode{err}
+	}
+	ps, secret, err := f.loadPending(ctx, user.ID)
+	if err != nil {
 		return twofactor.Enrollment{}, err
-	}
-	key := pendingKey(user.ID)
-	blob, err := f.store.GetState(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.Enrollment{}, ErrNoPending
-	}
-	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("totp: loading pending enrollment: %w", err)
-	}
-	var ps pendingState
-	if err := json.Unmarshal(blob, &ps); err != nil || ps.V != 1 || ps.Params.Check() != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("%w (pending enrollment of user %q)", ErrCorrupt, user.ID)
-	}
-	now := f.now()
-	if subtle.ConstantTimeCompare([]byte(ps.ID), []byte(pendingID)) != 1 || ps.UserID != user.ID || !now.Before(ps.ExpiresAt) {
-		return twofactor.Enrollment{}, ErrNoPending
-	}
-	secret, err := f.keys.Open(ps.Secret, pendingAD(user.ID, ps.ID))
-	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("%w (pending enrollment of user %q): %w", ErrCorrupt, user.ID, err)
 	}
 	defer clear(secret)
+	now := f.now()
 	step, off, ok, err := ps.Params.Match(secret, code, now, f.skew)
 	if err != nil {
-		return twofactor.Enrollment{}, err
+		return twofactor.Enrollment{}, invalidCode{err}
 	}
 	if !ok {
 		return twofactor.Enrollment{}, twofactor.ErrInvalidCode
 	}
 
 	// The code is right: take the pending state, exactly once.
-	taken, err := f.store.TakeState(ctx, key)
+	taken, err := f.store.TakeState(ctx, pendingKey(user.ID))
 	if errors.Is(err, store.ErrNotFound) {
 		return twofactor.Enrollment{}, ErrNoPending
 	}
 	if err != nil {
 		return twofactor.Enrollment{}, fmt.Errorf("totp: taking pending enrollment: %w", err)
 	}
-	if !bytes.Equal(taken, blob) {
-		// A newer BeginEnroll replaced it meanwhile and we took that one.
+	if got, err := decodePending(taken, user.ID); err != nil || got.ID != ps.ID {
+		// A restart replaced it meanwhile, and we took the new one: the
+		// code was for a secret that is no longer pending.
 		return twofactor.Enrollment{}, ErrNoPending
 	}
 	recs, err := f.list(ctx, user.ID)
@@ -221,8 +280,12 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, pending
 	return twofactor.Enrollment{ID: id, Method: twofactor.MethodTOTP, Label: f.label, CreatedAt: now}, nil
 }
 
-// CancelEnroll deletes the user's pending enrollment, if any.
+// CancelEnroll ends the user's pending enrollment, if any (a "cancel"
+// button on the enrollment page).
 func (f *Factor) CancelEnroll(ctx context.Context, user twofactor.User) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"html/template"
 	"strings"
 	"time"
 
@@ -12,11 +13,12 @@ import (
 	"github.com/twofactorkit/twofactor/totp"
 )
 
-// exampleFactor returns a factor on a memory store whose clock stands still
-// at a fixed time, so the examples' output is deterministic.
-func exampleFactor() (*totp.Factor, func() time.Time) {
-	now := func() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
-	key, err := twofactor.GenerateKey("2026-01")
+// exampleNow is a clock that stands still, so the examples' output is
+// deterministic. A host leaves the clocks nil.
+func exampleNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
+
+func exampleKeys() *twofactor.Keyring {
+	key, err := twofactor.GenerateKey("2026-01") // in production: twofactor.LoadKeyring or ParseKey
 	if err != nil {
 		panic(err)
 	}
@@ -24,105 +26,145 @@ func exampleFactor() (*totp.Factor, func() time.Time) {
 	if err != nil {
 		panic(err)
 	}
-	f, err := totp.New(totp.Config{
-		Store:  store.NewMemory(now),
-		Keys:   keys,
-		Issuer: "Example Corp",
-		Now:    now,
-		Events: &twofactor.Events{Discard: true},
-	})
-	if err != nil {
-		panic(err)
-	}
-	return f, now
+	return keys
 }
 
 // appCode plays the user's authenticator app: it reads the URI from the QR
-// code and shows the current code.
-func appCode(uri string, at time.Time) string {
-	k, err := totp.ParseURI(uri)
+// code and shows the code at a time.
+func appCode(uri template.URL, at time.Time) string {
+	k, err := totp.ParseURI(string(uri))
 	if err != nil {
 		panic(err)
 	}
 	return k.Code(k.Secret, at)
 }
 
-// Enrollment: start it, show the QR code, and confirm it with the first code
-// the user types.
-func ExampleFactor_BeginEnroll() {
-	f, now := exampleFactor()
+// The factor's config holds only what is specific to it; the Service hands
+// it the store, keys, events and clock. Users enroll through the Service,
+// then sign in with the app's codes.
+func Example() {
 	ctx := context.Background()
-	user := twofactor.User{ID: "42", Name: "alice@example.com"}
-
-	p, err := f.BeginEnroll(ctx, user)
+	app, err := totp.New(totp.Config{Issuer: "Example Corp"})
 	if err != nil {
 		panic(err)
 	}
-	// Render p.DataURI in an <img>, and p.Secret for typing in by hand.
-	fmt.Println(strings.SplitN(p.URI, "?", 2)[0])
-	fmt.Println(strings.HasPrefix(p.DataURI, "data:image/png;base64,"))
-	fmt.Println("expires in", p.ExpiresAt.Sub(now()))
+	svc, err := twofactor.New(twofactor.Config{
+		Store:   store.NewMemory(exampleNow),
+		Keys:    exampleKeys(),
+		Factors: []twofactor.Factor{app},
+		Events:  &twofactor.Events{Discard: true}, // the default logs to slog
+		Now:     exampleNow,
+	})
+	if err != nil {
+		panic(err)
+	}
+	user := twofactor.User{ID: "42", Name: "alice@example.com"}
+
+	// Enrollment: no factor yet, so no proof is needed (pass "").
+	p, err := svc.BeginEnroll(ctx, user, twofactor.MethodTOTP, twofactor.EnrollRequest{}, "")
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.SplitN(string(p.URI), "?", 2)[0]) // show p.QR in an <img>, p.Secret to type
+	fmt.Println("expires in", p.ExpiresAt.Sub(exampleNow()))
+
+	// A wrong code keeps the enrollment pending: show the same QR code again.
+	_, err = svc.ConfirmEnroll(ctx, user, twofactor.MethodTOTP, "000000")
+	fmt.Println(errors.Is(err, twofactor.ErrInvalidCode))
+	again, _ := svc.BeginEnroll(ctx, user, twofactor.MethodTOTP, twofactor.EnrollRequest{}, "")
+	fmt.Println("same secret:", again.Secret == p.Secret)
+
+	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodTOTP, appCode(p.URI, exampleNow()))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(done.Enrollment.Method, done.Enrollment.Label)
+
+	// Sign-in, thirty seconds later.
+	later := exampleNow().Add(30 * time.Second)
+	begun, err := svc.Begin(ctx, user, twofactor.Client{})
+	if err != nil {
+		panic(err)
+	}
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP,
+		Code: appCode(p.URI, later), UserID: user.ID})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("signed in with", res.Method)
 	// Output:
 	// otpauth://totp/Example%20Corp:alice@example.com
-	// true
 	// expires in 10m0s
+	// true
+	// same secret: true
+	// totp Authenticator app
+	// signed in with totp
 }
 
-// Confirmation: a wrong code keeps the enrollment pending; the right one
-// activates it.
-func ExampleFactor_ConfirmEnroll() {
-	f, now := exampleFactor()
-	ctx := context.Background()
-	user := twofactor.User{ID: "42", Name: "alice@example.com"}
-	p, err := f.BeginEnroll(ctx, user)
+// An enrollment page: Enrolling's URI and QR are template.URL, so
+// html/template keeps them in a link and an image; GroupSecret spaces the
+// secret for typing.
+func ExampleFactor_BeginEnroll() {
+	f, err := totp.New(totp.Config{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Issuer: "Example Corp",
+		Now: exampleNow, Events: &twofactor.Events{Discard: true}})
 	if err != nil {
 		panic(err)
 	}
-
-	code := appCode(p.URI, now())
-	wrong := "000000"
-	if code == wrong {
-		wrong = "111111"
-	}
-	_, err = f.ConfirmEnroll(ctx, user, p.ID, wrong)
-	fmt.Println(errors.Is(err, twofactor.ErrInvalidCode))
-
-	e, err := f.ConfirmEnroll(ctx, user, p.ID, code)
+	p, err := f.BeginEnroll(context.Background(), twofactor.User{ID: "42", Name: "alice@example.com"}, twofactor.EnrollRequest{})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(e.Method, e.Label)
+	page := template.Must(template.New("enroll").Parse(
+		`<a href="{{.URI}}"><img src="{{.QR}}" alt="QR code"></a> <code>{{.Secret}}</code>`))
+	var html strings.Builder
+	if err := page.Execute(&html, struct {
+		URI, QR template.URL
+		Secret  string
+	}{p.URI, p.QR, totp.GroupSecret(p.Secret)}); err != nil {
+		panic(err)
+	}
+	fmt.Println(strings.Contains(html.String(), `href="otpauth://totp/`))
+	fmt.Println(strings.Contains(html.String(), `src="data:image/png;base64,`))
 	// Output:
 	// true
-	// totp Authenticator app
+	// true
 }
 
-// Verification at sign-in: the factor answers a challenge for the user; a
-// code is accepted once.
+// Verification at sign-in without a Service: the factor answers a
+// challenge for the user; a code is accepted once.
 func ExampleFactor_Verify() {
-	f, now := exampleFactor()
 	ctx := context.Background()
-	user := twofactor.User{ID: "42", Name: "alice@example.com"}
-	p, err := f.BeginEnroll(ctx, user)
+	f, err := totp.New(totp.Config{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Issuer: "Example Corp",
+		Now: exampleNow, Events: &twofactor.Events{Discard: true}})
 	if err != nil {
 		panic(err)
 	}
-	if _, err := f.ConfirmEnroll(ctx, user, p.ID, appCode(p.URI, now())); err != nil {
+	user := twofactor.User{ID: "42", Name: "alice@example.com"}
+	p, err := f.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
+	if err != nil {
+		panic(err)
+	}
+	if _, err := f.ConfirmEnroll(ctx, user, appCode(p.URI, exampleNow())); err != nil {
 		panic(err)
 	}
 
-	// Thirty seconds later the app shows the next code. (A host normally
-	// goes through twofactor.Service, which builds the challenge.)
-	later := now().Add(30 * time.Second)
+	// The app is one step ahead of the server's clock.
 	ch := &twofactor.Challenge{User: user}
-	v, err := f.Verify(ctx, ch, appCode(p.URI, later))
-	fmt.Println(err == nil, "drift", v.Details["drift"]) // the app is one step ahead of the server's clock
+	next := appCode(p.URI, exampleNow().Add(30*time.Second))
+	v, err := f.Verify(ctx, ch, next)
+	fmt.Println(err == nil, "drift", v.Details["drift"])
 
-	_, err = f.Verify(ctx, ch, appCode(p.URI, later))
+	_, err = f.Verify(ctx, ch, next)
 	fmt.Println(errors.Is(err, twofactor.ErrCodeReused))
 	// Output:
 	// true drift +1
 	// true
+}
+
+// GroupSecret spaces a secret for reading it out or typing it in.
+func ExampleGroupSecret() {
+	fmt.Println(totp.GroupSecret("JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"))
+	// Output: JBSW Y3DP EHPK 3PXP JBSW Y3DP EHPK 3PXP
 }
 
 // Checking a code with plain values, without a store: what the twofactor

@@ -7,6 +7,9 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"html"
+	"html/template"
+	"regexp"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -95,11 +98,27 @@ func codeAt(t testing.TB, secretB32 string, at time.Time, p totp.Params) string 
 
 // enroll runs BeginEnroll and ConfirmEnroll and returns the secret.
 func (e *env) enroll(t testing.TB, u twofactor.User) (string, twofactor.Enrollment) {
-	p, err := e.f.BeginEnroll(context.Background(), u)
+	p, err := e.f.BeginEnroll(context.Background(), u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
-	en, err := e.f.ConfirmEnroll(context.Background(), u, p.ID, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
+	en, err := e.f.ConfirmEnroll(context.Background(), u, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
 	require.NoError(t, err)
 	return p.Secret, en
+}
+
+// begin starts (or shows again) alice's enrollment.
+func (e *env) begin(t testing.TB, u twofactor.User, restart bool) *twofactor.Enrolling {
+	p, err := e.f.BeginEnroll(context.Background(), u, twofactor.EnrollRequest{Restart: restart})
+	require.NoError(t, err)
+	return p
+}
+
+// qrPNG decodes the PNG of an Enrolling's QR data URI.
+func qrPNG(t testing.TB, p *twofactor.Enrolling) []byte {
+	b64, ok := strings.CutPrefix(string(p.QR), "data:image/png;base64,")
+	require.True(t, ok, "QR is a PNG data URI: %.40s", p.QR)
+	png, err := base64.StdEncoding.DecodeString(b64)
+	require.NoError(t, err)
+	return png
 }
 
 func pqOptsExt(p totp.Params) pqtotp.ValidateOpts {
@@ -115,48 +134,51 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	e := newEnv(t, totp.Config{Issuer: "Acme Corp"}, nil)
 	ctx := context.Background()
 
-	p, err := e.f.BeginEnroll(ctx, alice)
+	p, err := e.f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
 	require.NoError(t, err)
+	assert.Equal(t, twofactor.MethodTOTP, p.Method)
 	assert.Equal(t, t0.Add(totp.DefaultPendingTTL), p.ExpiresAt)
 	assert.Len(t, p.Secret, 32, "160-bit secret in base32")
-	assert.True(t, strings.HasPrefix(p.URI, "otpauth://totp/Acme%20Corp:alice@example.com?secret="+p.Secret+"&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"), p.URI)
-	assert.True(t, bytes.HasPrefix(p.PNG, []byte("\x89PNG\r\n\x1a\n")))
-	assert.Equal(t, "data:image/png;base64,"+base64.StdEncoding.EncodeToString(p.PNG), p.DataURI)
+	assert.True(t, strings.HasPrefix(string(p.URI), "otpauth://totp/Acme%20Corp:alice@example.com?secret="+p.Secret+"&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"), p.URI)
+	assert.True(t, bytes.HasPrefix(qrPNG(t, p), []byte("\x89PNG\r\n\x1a\n")))
 	require.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 1)
 
 	es, err := e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
 	assert.Empty(t, es, "pending is not enrolled")
 
-	// A wrong code keeps it pending.
+	// A wrong code keeps it pending, and so does a malformed one.
 	good := codeAt(t, p.Secret, t0, e.f.Params())
 	wrong := "000000"
 	if wrong == good {
 		wrong = "000001"
 	}
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, wrong)
+	_, err = e.f.ConfirmEnroll(ctx, alice, wrong)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, "12ab56")
+	_, err = e.f.ConfirmEnroll(ctx, alice, "12ab56")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	_, err = e.f.ConfirmEnroll(ctx, alice, "other-id", good)
-	require.ErrorIs(t, err, totp.ErrNoPending)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "to the user a malformed code is a wrong one")
 
-	en, err := e.f.ConfirmEnroll(ctx, alice, p.ID, good)
+	en, err := e.f.ConfirmEnroll(ctx, alice, good)
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.MethodTOTP, en.Method)
 	assert.Equal(t, totp.DefaultLabel, en.Label)
+	assert.Equal(t, t0, en.CreatedAt)
+	assert.True(t, en.LastUsedAt.IsZero(), "not used to sign in yet")
 	enrolled := e.eventsOf(twofactor.EventEnroll)
 	require.Len(t, enrolled, 1)
 	assert.Equal(t, en.ID, enrolled[0].Details["enrollment"])
 
 	// Single use.
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, good)
+	_, err = e.f.ConfirmEnroll(ctx, alice, good)
 	require.ErrorIs(t, err, totp.ErrNoPending)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "the Enroller contract's error for nothing pending")
 
 	es, err = e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
 	require.Len(t, es, 1)
 	assert.Equal(t, en.ID, es[0].ID)
+	assert.Equal(t, t0, es[0].CreatedAt)
 
 	// The confirming code was burnt: it cannot sign in.
 	_, err = e.f.Verify(ctx, challenge(alice), good)
@@ -169,37 +191,63 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	assert.Equal(t, map[string]string{"drift": "0"}, v.Details)
 
 	// A second enrollment is refused until the first is removed.
-	_, err = e.f.BeginEnroll(ctx, alice)
+	_, err = e.f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
 	require.ErrorIs(t, err, twofactor.ErrAlreadyEnrolled)
+	_, err = e.f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{Restart: true})
+	require.ErrorIs(t, err, twofactor.ErrAlreadyEnrolled)
+}
+
+// The name apps show under the issuer is User.AccountName(): Name, else
+// Email, else ID.
+func TestAccountName(t *testing.T) {
+	for _, tt := range []struct {
+		user twofactor.User
+		want string
+	}{
+		{twofactor.User{ID: "7", Name: "ann", Email: "ann@example.com", DisplayName: "Ann Lee"}, "ann"},
+		{twofactor.User{ID: "7", Email: "ann@example.com", DisplayName: "Ann Lee"}, "ann@example.com"},
+		{twofactor.User{ID: "7", DisplayName: "Ann Lee"}, "7"},
+	} {
+		e := newEnv(t, totp.Config{Issuer: "Acme"}, nil)
+		k, err := totp.ParseURI(string(e.begin(t, tt.user, false).URI))
+		require.NoError(t, err)
+		assert.Equal(t, tt.want, k.Account)
+		assert.Equal(t, "Acme", k.Issuer)
+	}
 }
 
 func TestPendingExpiry(t *testing.T) {
 	e := newEnv(t, totp.Config{PendingTTL: 5 * time.Minute}, nil)
 	ctx := context.Background()
-	p, err := e.f.BeginEnroll(ctx, alice)
-	require.NoError(t, err)
+	p := e.begin(t, alice, false)
 
 	e.clock.Advance(5*time.Minute - time.Second)
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, "000000")
+	_, err := e.f.ConfirmEnroll(ctx, alice, "000000")
 	require.NotErrorIs(t, err, totp.ErrNoPending, "still pending one second before expiry")
 
 	e.clock.Advance(time.Second)
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
+	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, totp.ErrNoPending)
 	es, err := e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
 	assert.Empty(t, es)
+
+	// Beginning again after expiry starts a new one.
+	p2 := e.begin(t, alice, false)
+	assert.NotEqual(t, p.Secret, p2.Secret)
+	assert.Equal(t, e.clock.Now().Add(5*time.Minute), p2.ExpiresAt)
 }
 
 // A pending enrollment whose record outlives its expiry in the store (a
-// store that sweeps late) is still refused by its own expiry time.
+// store that sweeps late) is still refused by its own expiry time, and not
+// shown again.
 func TestPendingExpiryCheckedByFactor(t *testing.T) {
 	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { return lateStore{m} })
-	p, err := e.f.BeginEnroll(context.Background(), alice)
-	require.NoError(t, err)
+	p := e.begin(t, alice, false)
 	e.clock.Advance(totp.DefaultPendingTTL)
-	_, err = e.f.ConfirmEnroll(context.Background(), alice, p.ID, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
+	_, err := e.f.ConfirmEnroll(context.Background(), alice, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, totp.ErrNoPending)
+	assert.NotEqual(t, p.Secret, e.begin(t, alice, false).Secret)
 }
 
 // lateStore keeps states ten minutes longer than asked.
@@ -209,30 +257,114 @@ func (s lateStore) PutState(ctx context.Context, key string, v []byte, exp time.
 	return s.Memory.PutState(ctx, key, v, exp.Add(10*time.Minute))
 }
 
-func TestBeginAgainReplacesPending(t *testing.T) {
+func (s lateStore) PutOwnedState(ctx context.Context, owner, key string, v []byte, exp time.Time) error {
+	return s.Memory.PutOwnedState(ctx, owner, key, v, exp.Add(10*time.Minute))
+}
+
+// Beginning again while an enrollment is pending shows the same secret and
+// QR code (a page shows them again after a wrong code), without extending
+// it or emitting another event; Restart replaces it.
+func TestBeginAgainShowsPending(t *testing.T) {
 	e := newEnv(t, totp.Config{}, nil)
 	ctx := context.Background()
-	p1, err := e.f.BeginEnroll(ctx, alice)
+	p1 := e.begin(t, alice, false)
+	_, err := e.f.ConfirmEnroll(ctx, alice, "000000")
+	if err == nil {
+		t.Skip("000000 happened to be the code")
+	}
+	e.clock.Advance(time.Minute)
+	again := e.begin(t, alice, false)
+	assert.Equal(t, p1, again, "same secret, URI, QR code and expiry")
+	assert.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 1, "one pending enrollment, one event")
+
+	p2 := e.begin(t, alice, true)
+	assert.NotEqual(t, p1.Secret, p2.Secret)
+	assert.NotEqual(t, p1.QR, p2.QR)
+	assert.Equal(t, e.clock.Now().Add(totp.DefaultPendingTTL), p2.ExpiresAt)
+	assert.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 2)
+	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p1.Secret, e.clock.Now(), e.f.Params()))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the restarted secret replaced the first")
+	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p2.Secret, e.clock.Now(), e.f.Params()))
 	require.NoError(t, err)
-	p2, err := e.f.BeginEnroll(ctx, alice)
+}
+
+// A pending enrollment that no longer opens (its key left the ring) is
+// replaced by BeginEnroll and cannot be confirmed.
+func TestPendingUnderRemovedKey(t *testing.T) {
+	e := newEnv(t, totp.Config{}, nil)
+	ctx := context.Background()
+	p := e.begin(t, alice, false)
+	other, err := totp.New(totp.Config{Store: e.mem, Keys: testKeyring(t, mustKey(t, "k2")), Now: e.clock.Now,
+		Events: &twofactor.Events{Discard: true}})
 	require.NoError(t, err)
-	_, err = e.f.ConfirmEnroll(ctx, alice, p1.ID, codeAt(t, p1.Secret, t0, e.f.Params()))
-	require.ErrorIs(t, err, totp.ErrNoPending)
-	_, err = e.f.ConfirmEnroll(ctx, alice, p2.ID, codeAt(t, p2.Secret, t0, e.f.Params()))
+	_, err = other.ConfirmEnroll(ctx, alice, codeAt(t, p.Secret, t0, other.Params()))
+	require.ErrorIs(t, err, totp.ErrCorrupt)
+	p2, err := other.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
 	require.NoError(t, err)
+	assert.NotEqual(t, p.Secret, p2.Secret)
+	_, err = other.ConfirmEnroll(ctx, alice, codeAt(t, p2.Secret, t0, other.Params()))
+	require.NoError(t, err)
+}
+
+func testKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
+	kr, err := twofactor.NewKeyring(keys...)
+	require.NoError(t, err)
+	return kr
+}
+
+// The secret, URI and QR code go through html/template unchanged: the URI
+// in a link and the QR code in an image.
+func TestEnrollingInHTMLTemplate(t *testing.T) {
+	e := newEnv(t, totp.Config{Issuer: "Acme & Co"}, nil)
+	p := e.begin(t, twofactor.User{ID: "9", Name: "Ann O'Neil <ann@example.com>"}, false)
+	tmpl := template.Must(template.New("").Parse(
+		`<a href="{{.URI}}">app</a><img src="{{.QR}}"><code>{{.Secret}}</code>`))
+	var out strings.Builder
+	require.NoError(t, tmpl.Execute(&out, p))
+	page := out.String()
+	assert.NotContains(t, page, "ZgotmplZ")
+	// What a browser reads from each attribute: its value with the
+	// character references decoded.
+	attr := func(name string) string {
+		m := regexp.MustCompile(name + `="([^"]*)"`).FindStringSubmatch(page)
+		require.NotNil(t, m, "no %s in %s", name, page)
+		return html.UnescapeString(m[1])
+	}
+	assert.Equal(t, string(p.URI), attr("href"))
+	assert.Equal(t, string(p.QR), attr("src"))
+	assert.Contains(t, page, "<code>"+p.Secret+"</code>")
+	k, err := totp.ParseURI(string(p.URI))
+	require.NoError(t, err)
+	assert.Equal(t, "Ann O'Neil <ann@example.com>", k.Account)
+	assert.Equal(t, "Acme & Co", k.Issuer)
+}
+
+func TestGroupSecret(t *testing.T) {
+	assert.Equal(t, "", totp.GroupSecret(""))
+	assert.Equal(t, "ABC", totp.GroupSecret("ABC"))
+	assert.Equal(t, "ABCD", totp.GroupSecret("ABCD"))
+	assert.Equal(t, "ABCD EFGH IJ", totp.GroupSecret("ABCDEFGHIJ"))
+	e := newEnv(t, totp.Config{}, nil)
+	p := e.begin(t, alice, false)
+	g := totp.GroupSecret(p.Secret)
+	assert.Len(t, g, 39, "32 characters in 8 groups")
+	a, err := totp.DecodeSecret(g)
+	require.NoError(t, err)
+	b, err := totp.DecodeSecret(p.Secret)
+	require.NoError(t, err)
+	assert.Equal(t, b, a, "typed with its spaces, the secret reads the same")
 }
 
 func TestConfirmRace(t *testing.T) {
 	e := newEnv(t, totp.Config{}, nil)
 	ctx := context.Background()
-	p, err := e.f.BeginEnroll(ctx, alice)
-	require.NoError(t, err)
+	p := e.begin(t, alice, false)
 	code := codeAt(t, p.Secret, t0, e.f.Params())
 	var wins atomic.Int32
 	var wg sync.WaitGroup
 	for range 64 {
 		wg.Go(func() {
-			_, err := e.f.ConfirmEnroll(ctx, alice, p.ID, code)
+			_, err := e.f.ConfirmEnroll(ctx, alice, code)
 			if err == nil {
 				wins.Add(1)
 				return
@@ -367,7 +499,6 @@ func TestNotEnrolled(t *testing.T) {
 	e := newEnv(t, totp.Config{}, nil)
 	_, err := e.f.Verify(context.Background(), challenge(alice), "123456")
 	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
-	require.ErrorIs(t, e.f.Disable(context.Background(), alice, "123456"), twofactor.ErrNotEnrolled)
 }
 
 // failingStore counts calls and fails the ones named in fail.
@@ -454,36 +585,6 @@ func TestTamperedRecordFailsClosed(t *testing.T) {
 	require.ErrorIs(t, err, totp.ErrCorrupt)
 }
 
-func TestDisable(t *testing.T) {
-	e := newEnv(t, totp.Config{}, nil)
-	ctx := context.Background()
-	secret, en := e.enroll(t, alice)
-	e.clock.Advance(time.Minute)
-
-	require.ErrorIs(t, e.f.Disable(ctx, alice, "abc"), twofactor.ErrInvalidInput)
-	good := codeAt(t, secret, e.clock.Now(), e.f.Params())
-	wrong := "999999"
-	if wrong == good {
-		wrong = "999998"
-	}
-	require.ErrorIs(t, e.f.Disable(ctx, alice, wrong), twofactor.ErrInvalidCode)
-	es, err := e.f.Enrollments(ctx, alice)
-	require.NoError(t, err)
-	require.Len(t, es, 1, "a wrong code removes nothing")
-
-	require.NoError(t, e.f.Disable(ctx, alice, good))
-	es, err = e.f.Enrollments(ctx, alice)
-	require.NoError(t, err)
-	assert.Empty(t, es)
-	removed := e.eventsOf(twofactor.EventRemove)
-	require.Len(t, removed, 1)
-	assert.Equal(t, en.ID, removed[0].Details["enrollment"])
-
-	// Enrolling again works and gets a new secret.
-	secret2, _ := e.enroll(t, alice)
-	assert.NotEqual(t, secret, secret2)
-}
-
 func TestRemove(t *testing.T) {
 	e := newEnv(t, totp.Config{}, nil)
 	ctx := context.Background()
@@ -502,18 +603,27 @@ func TestRemove(t *testing.T) {
 
 	// RemoveAll also drops a pending enrollment.
 	_, _ = e.enroll(t, alice)
-	p, err := e.f.BeginEnroll(ctx, twofactor.User{ID: alice.ID})
+	p, err := e.f.BeginEnroll(ctx, twofactor.User{ID: alice.ID}, twofactor.EnrollRequest{})
 	require.ErrorIs(t, err, twofactor.ErrAlreadyEnrolled)
 	require.Nil(t, p)
 	require.NoError(t, e.f.RemoveAll(ctx, alice))
 	es, err = e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
 	assert.Empty(t, es)
-	p, err = e.f.BeginEnroll(ctx, alice)
-	require.NoError(t, err)
+	p = e.begin(t, alice, false)
 	require.NoError(t, e.f.RemoveAll(ctx, alice))
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
+	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, totp.ErrNoPending)
+
+	// CancelEnroll ends a pending one too.
+	p = e.begin(t, alice, false)
+	require.NoError(t, e.f.CancelEnroll(ctx, alice))
+	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
+	require.ErrorIs(t, err, totp.ErrNoPending)
+
+	for _, id := range []string{"", strings.Repeat("x", 65)} {
+		require.ErrorIs(t, e.f.Remove(ctx, alice, id), twofactor.ErrNotEnrolled)
+	}
 }
 
 // A drift update racing with a removal never brings the enrollment back.
@@ -606,8 +716,6 @@ func TestConfig(t *testing.T) {
 		cfg  totp.Config
 		want string
 	}{
-		{"no store", totp.Config{Keys: kr}, "Config.Store"},
-		{"no keys", totp.Config{Store: mem}, "Config.Keys"},
 		{"algorithm", totp.Config{Store: mem, Keys: kr, Algorithm: "MD5"}, "Config.Algorithm"},
 		{"digits", totp.Config{Store: mem, Keys: kr, Digits: 7}, "Config.Digits"},
 		{"period fraction", totp.Config{Store: mem, Keys: kr, Period: 1500 * time.Millisecond}, "Config.Period"},
@@ -617,8 +725,6 @@ func TestConfig(t *testing.T) {
 		{"secret small", totp.Config{Store: mem, Keys: kr, SecretSize: 10}, "Config.SecretSize"},
 		{"pending ttl", totp.Config{Store: mem, Keys: kr, PendingTTL: time.Second}, "Config.PendingTTL"},
 		{"qr", totp.Config{Store: mem, Keys: kr, QRSize: 10}, "Config.QRSize"},
-		{"disable attempts", totp.Config{Store: mem, Keys: kr, MaxDisableAttempts: -1}, "Config.MaxDisableAttempts"},
-		{"disable window", totp.Config{Store: mem, Keys: kr, DisableWindow: time.Second}, "Config.DisableWindow"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -633,15 +739,14 @@ func TestConfig(t *testing.T) {
 
 func TestSHA256EightDigits(t *testing.T) {
 	e := newEnv(t, totp.Config{Algorithm: totp.SHA256, Digits: 8, Period: 60 * time.Second, SecretSize: 32}, nil)
-	p, err := e.f.BeginEnroll(context.Background(), alice)
-	require.NoError(t, err)
-	assert.Contains(t, p.URI, "algorithm=SHA256&digits=8&period=60")
-	k, err := totp.ParseURI(p.URI)
+	p := e.begin(t, alice, false)
+	assert.Contains(t, string(p.URI), "algorithm=SHA256&digits=8&period=60")
+	k, err := totp.ParseURI(string(p.URI))
 	require.NoError(t, err)
 	assert.Len(t, k.Secret, 32)
 	code := codeAt(t, p.Secret, t0, e.f.Params())
 	require.Len(t, code, 8)
-	_, err = e.f.ConfirmEnroll(context.Background(), alice, p.ID, code)
+	_, err = e.f.ConfirmEnroll(context.Background(), alice, code)
 	require.NoError(t, err)
 }
 
@@ -663,6 +768,11 @@ func (s *recordingStore) add(b ...[]byte) {
 func (s *recordingStore) PutState(ctx context.Context, k string, v []byte, exp time.Time) error {
 	s.add([]byte(k), v)
 	return s.Memory.PutState(ctx, k, v, exp)
+}
+
+func (s *recordingStore) PutOwnedState(ctx context.Context, o, k string, v []byte, exp time.Time) error {
+	s.add([]byte(o), []byte(k), v)
+	return s.Memory.PutOwnedState(ctx, o, k, v, exp)
 }
 
 func (s *recordingStore) PutEnrollment(ctx context.Context, r store.EnrollmentRecord) error {
@@ -688,11 +798,10 @@ func TestNoSecretInStore(t *testing.T) {
 	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { rs.Memory = m; return rs })
 	ctx := context.Background()
 
-	p, err := e.f.BeginEnroll(ctx, alice)
-	require.NoError(t, err)
+	p := e.begin(t, alice, false)
 	secretB32 := p.Secret
 	code0 := codeAt(t, secretB32, t0, e.f.Params())
-	_, err = e.f.ConfirmEnroll(ctx, alice, p.ID, code0)
+	_, err := e.f.ConfirmEnroll(ctx, alice, code0)
 	require.NoError(t, err)
 	e.clock.Advance(time.Minute)
 	code1 := codeAt(t, secretB32, e.clock.Now().Add(30*time.Second), e.f.Params()) // drift: rewrites the record
@@ -705,8 +814,9 @@ func TestNoSecretInStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	// A second user's pending enrollment stays in the store.
-	p2, err := e.f.BeginEnroll(ctx, twofactor.User{ID: "u2"})
-	require.NoError(t, err)
+	p2 := e.begin(t, twofactor.User{ID: "u2"}, false)
+	e.clock.Advance(time.Minute)
+	e.begin(t, twofactor.User{ID: "u2"}, false) // shown again
 
 	for _, s := range []string{secretB32, p2.Secret} {
 		raw, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(s)
@@ -813,32 +923,6 @@ func TestServiceEndToEnd(t *testing.T) {
 			assert.NotEqual(t, code, v, "event %s detail %s", ev.Type, k)
 		}
 	}
-}
-
-func TestDisableAttemptsLimited(t *testing.T) {
-	e := newEnv(t, totp.Config{MaxDisableAttempts: 3, DisableWindow: 10 * time.Minute}, nil)
-	ctx := context.Background()
-	secret, _ := e.enroll(t, alice)
-	e.clock.Advance(time.Minute)
-	good := codeAt(t, secret, e.clock.Now(), e.f.Params())
-	wrong := "999999"
-	if wrong == good {
-		wrong = "999998"
-	}
-	for range 3 {
-		require.ErrorIs(t, e.f.Disable(ctx, alice, wrong), twofactor.ErrInvalidCode)
-	}
-	err := e.f.Disable(ctx, alice, good)
-	require.ErrorIs(t, err, twofactor.ErrRateLimited, "even the right code waits for the window")
-	var re *twofactor.RetryError
-	require.ErrorAs(t, err, &re)
-	assert.Equal(t, 10*time.Minute, re.RetryAfter, "the window started with the first attempt")
-	es, err := e.f.Enrollments(ctx, alice)
-	require.NoError(t, err)
-	require.Len(t, es, 1)
-
-	e.clock.Advance(10 * time.Minute)
-	require.NoError(t, e.f.Disable(ctx, alice, codeAt(t, secret, e.clock.Now(), e.f.Params())))
 }
 
 func TestVerifyNeedsUser(t *testing.T) {

@@ -9,56 +9,23 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Disable removes the user's TOTP enrollment after checking a current code
-// from it (seed: resetting two-factor authentication requires the current
-// code). The code is consumed like a sign-in code. It returns
-// twofactor.ErrNotEnrolled when the user has no TOTP, and the errors of
-// Verify for a bad code, with nothing removed. Attempts are limited per user
-// (Config.MaxDisableAttempts per Config.DisableWindow, counted in the store
-// before the code is checked, reset on success); over the limit the error
-// is a *twofactor.RetryError matching twofactor.ErrRateLimited. Emits
-// EventRemove.
-//
-// A user who lost the device goes through Service.AdminReset instead.
-func (f *Factor) Disable(ctx context.Context, user twofactor.User, code string) error {
-	if err := checkUser(user); err != nil {
-		return err
-	}
-	if err := f.CheckAnswer(code); err != nil {
-		return err
-	}
-	e, err := f.active(ctx, user.ID)
-	if err != nil {
-		return err
-	}
-	defer clear(e.secret)
-	key := "totp:disable:" + user.ID
-	n, reset, err := f.store.Incr(ctx, key, f.disableWin)
-	if err != nil {
-		return fmt.Errorf("totp: counting disable attempts: %w", err)
-	}
-	if n > int64(f.maxDisable) {
-		return twofactor.NewRetryError(twofactor.ErrRateLimited, "totp_disable", f.now(), reset)
-	}
-	if _, err := f.check(ctx, e, code); err != nil {
-		return err
-	}
-	if err := f.remove(ctx, user.ID, e.rec.ID); err != nil {
-		return err
-	}
-	_ = f.store.ResetCounter(ctx, key) // only lifts the limit early
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventRemove, UserID: user.ID, Method: twofactor.MethodTOTP,
-		Details: map[string]string{"enrollment": e.rec.ID, "by": "user_code"}})
-	return nil
-}
+// maxEnrollmentID bounds enrollment ids before any store access; the
+// factor's own are 22 characters.
+const maxEnrollmentID = 64
 
 // Remove deletes one TOTP enrollment of user. It is the twofactor.Remover
 // side used by Service.RemoveEnrollment (after a fresh verification), which
 // emits the EventRemove itself. An id that is not one of the user's TOTP
 // enrollments gives twofactor.ErrNotEnrolled and deletes nothing.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
+	}
+	if enrollmentID == "" || len(enrollmentID) > maxEnrollmentID {
+		return twofactor.ErrNotEnrolled
 	}
 	rec, err := f.store.GetEnrollment(ctx, user.ID, enrollmentID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -74,8 +41,12 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 }
 
 // RemoveAll deletes every TOTP enrollment of user and any pending one (for
-// Service.AdminReset). A user without TOTP is not an error.
+// Service.AdminReset and Service.Disable). A user without TOTP is not an
+// error.
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -108,9 +79,19 @@ func (f *Factor) remove(ctx context.Context, userID, id string) error {
 // Rekey re-encrypts the user's TOTP secrets under the keyring's current key
 // and reports how many records it rewrote (0 when all were current). Run it
 // for every user after putting a new key first in the ring; once it reports
-// 0 everywhere, the old key can leave the ring. Pending enrollments are not
-// rewritten: they expire within Config.PendingTTL. Safe to run again.
+// 0 everywhere, the old key can leave the ring. Safe to run again.
+//
+// Pending enrollments are not rewritten: a rewrite could race a password
+// change or an admin reset and bring back the pending enrollment they
+// ended, or overwrite one the user just restarted. They expire within
+// Config.PendingTTL, so keep the old key in the ring that long after
+// putting the new one first; a pending enrollment whose key has left
+// earlier is started again by BeginEnroll (with a new secret) and cannot
+// be confirmed.
 func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
+	if err := f.ready(); err != nil {
+		return 0, err
+	}
 	if err := checkUser(twofactor.User{ID: userID}); err != nil {
 		return 0, err
 	}

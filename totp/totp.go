@@ -7,34 +7,33 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is the storage the factor needs: active enrollments (secret sealed),
-// pending enrollments as states, the replay ledger, and a counter limiting
-// Disable attempts. Every store of this module implements it.
+// Store is the storage the factor needs: active enrollments (secret
+// sealed), pending enrollments as states filed under their user, and the
+// replay ledger. Every store of this module implements it.
 type Store interface {
 	store.States
+	store.OwnedStates
 	store.Ledger
 	store.Enrollments
-	store.Counters
 }
 
-// Defaults applied by New to zero Config fields.
+// Defaults applied to zero Config fields.
 const (
-	DefaultIssuer             = "twofactor"
-	DefaultDigits             = 6
-	DefaultPeriod             = 30 * time.Second
-	DefaultSkew               = 1
-	DefaultSecretSize         = 20 // 160 bits, RFC 4226 section 4's recommendation
-	DefaultPendingTTL         = 10 * time.Minute
-	DefaultQRSize             = 256
-	DefaultLabel              = "Authenticator app"
-	DefaultMaxDisableAttempts = 5
-	DefaultDisableWindow      = 15 * time.Minute
+	DefaultIssuer     = "twofactor"
+	DefaultDigits     = 6
+	DefaultPeriod     = 30 * time.Second
+	DefaultSkew       = 1
+	DefaultSecretSize = 20 // 160 bits, RFC 4226 section 4's recommendation
+	DefaultPendingTTL = 10 * time.Minute
+	DefaultQRSize     = 256
+	DefaultLabel      = "Authenticator app"
 )
 
 // NoSkew is the Config.Skew value that accepts the current time step only.
@@ -42,15 +41,19 @@ const NoSkew = -1
 
 // Config configures a Factor. Every zero field takes the documented default,
 // and New validates the whole once.
+//
+// Given to twofactor.New, the factor needs none of Store, Keys, Events, Now
+// and Rand: it takes those it was not given from the Service
+// ([Factor.Bind]). Used alone, it needs at least Store and Keys.
 type Config struct {
 	// Store keeps enrollments, pending enrollments and the replay ledger.
-	// Required. Share it between app instances so that a code is accepted
-	// once across all of them.
+	// Share it between app instances so that a code is accepted once
+	// across all of them. Zero: the Service's store.
 	Store Store
 
-	// Keys encrypts secrets (Keyring.Seal). Required. Put a new key first to
-	// rotate; secrets sealed under older keys still open while those keys
-	// stay in the ring, and Rekey re-encrypts them.
+	// Keys encrypts secrets (Keyring.Seal). Put a new key first to rotate;
+	// secrets sealed under older keys still open while those keys stay in
+	// the ring, and Rekey re-encrypts them. Zero: the Service's keyring.
 	Keys *twofactor.Keyring
 
 	// Issuer is the service name apps show above the code. Zero means
@@ -91,36 +94,30 @@ type Config struct {
 	// "Authenticator app".
 	Label string
 
-	// MaxDisableAttempts is how many Disable calls a user may make within
-	// DisableWindow; more get a *twofactor.RetryError (ErrRateLimited).
-	// Disable is outside the service's challenge limits, so it has its
-	// own. Zero means 5.
-	MaxDisableAttempts int
-
-	// DisableWindow is the window of MaxDisableAttempts. Zero means 15
-	// minutes.
-	DisableWindow time.Duration
-
-	// Events receives enrollment, removal and clock-drift events. Nil logs
-	// to slog.Default().
+	// Events receives enrollment and clock-drift events. Zero: the
+	// Service's, else slog.Default().
 	Events *twofactor.Events
 
-	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	// Now is the clock. Zero: the Service's, else time.Now. Give the store
+	// the same clock.
 	Now func() time.Time
 
-	// Rand is the source of secrets and ids. Nil means crypto/rand.
+	// Rand is the source of secrets and ids. Zero: the Service's, else
+	// crypto/rand.
 	Rand io.Reader
 }
 
 // Factor is the TOTP second factor: authenticator apps. It implements
-// twofactor.Factor, twofactor.Remover and twofactor.AnswerChecker, and is
-// safe for concurrent use.
+// twofactor.Factor, twofactor.Enroller, twofactor.Remover,
+// twofactor.AnswerChecker and twofactor.Binder, and is safe for concurrent
+// use once built (and, with a Service, once twofactor.New has returned).
 //
-// A user has at most one active TOTP enrollment: starting another returns
-// twofactor.ErrAlreadyEnrolled until the first is disabled (with a current
-// code, [Factor.Disable]) or removed (Service.RemoveEnrollment after a fresh
-// verification, or Service.AdminReset).
+// A user has at most one active TOTP enrollment: beginning another returns
+// twofactor.ErrAlreadyEnrolled until the first is removed
+// (Service.RemoveEnrollment after a fresh verification, Service.Disable,
+// or Service.AdminReset).
 type Factor struct {
+	cfg        Config // as given to New: Bind fills only what it left zero
 	store      Store
 	keys       *twofactor.Keyring
 	issuer     string
@@ -130,8 +127,6 @@ type Factor struct {
 	pendingTTL time.Duration
 	qrSize     int
 	label      string
-	maxDisable int
-	disableWin time.Duration
 	events     *twofactor.Events
 	now        func() time.Time
 	rand       io.Reader
@@ -139,8 +134,10 @@ type Factor struct {
 
 var (
 	_ twofactor.Factor        = (*Factor)(nil)
+	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
 	_ twofactor.AnswerChecker = (*Factor)(nil)
+	_ twofactor.Binder        = (*Factor)(nil)
 )
 
 func configErr(format string, args ...any) error {
@@ -148,20 +145,79 @@ func configErr(format string, args ...any) error {
 }
 
 // New validates cfg and returns a Factor. Errors wrap twofactor.ErrConfig
-// and say what to fix.
+// and say what to fix. Store and Keys may be left zero when the factor is
+// given to twofactor.New, which binds them; a factor that has neither
+// (configured nor bound) answers every call that needs them with an error
+// matching twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
+	f, err := build(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Bind takes the Service's store, keyring, events, clock and randomness
+// for every one of them the factor's Config left zero (what Config sets
+// wins). twofactor.New calls it; a host does not. The Service's store must
+// implement [Store].
+func (f *Factor) Bind(s twofactor.Shared) error {
+	cfg := f.cfg
+	if cfg.Store == nil && s.Store != nil {
+		st, ok := s.Store.(Store)
+		if !ok {
+			return configErr("the Service's store does not implement %s, which the factor needs; set totp.Config.Store",
+				strings.Join(missingInterfaces(s.Store), ", "))
+		}
+		cfg.Store = st
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = s.Keys
+	}
+	if cfg.Events == nil {
+		cfg.Events = s.Events
+	}
+	if cfg.Now == nil {
+		cfg.Now = s.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = s.Rand
+	}
+	bound, err := build(cfg)
+	if err != nil {
+		return err
+	}
+	bound.cfg = f.cfg
+	*f = *bound
+	return nil
+}
+
+// missingInterfaces names the store interfaces of Store that st lacks.
+func missingInterfaces(st any) []string {
+	var out []string
+	if _, ok := st.(store.States); !ok {
+		out = append(out, "store.States")
+	}
+	if _, ok := st.(store.OwnedStates); !ok {
+		out = append(out, "store.OwnedStates")
+	}
+	if _, ok := st.(store.Ledger); !ok {
+		out = append(out, "store.Ledger")
+	}
+	if _, ok := st.(store.Enrollments); !ok {
+		out = append(out, "store.Enrollments")
+	}
+	return out
+}
+
+// build validates cfg and applies every default: the one place they are
+// applied, for New and Bind alike.
+func build(cfg Config) (*Factor, error) {
 	f := &Factor{
-		store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
+		cfg: cfg, store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
 		params: Params{Algorithm: cfg.Algorithm, Digits: cfg.Digits},
 		skew:   cfg.Skew, secretSize: cfg.SecretSize, pendingTTL: cfg.PendingTTL,
 		qrSize: cfg.QRSize, label: cfg.Label, events: cfg.Events, now: cfg.Now, rand: cfg.Rand,
-		maxDisable: cfg.MaxDisableAttempts, disableWin: cfg.DisableWindow,
-	}
-	if f.store == nil {
-		return nil, configErr("Config.Store is required (store.NewMemory for one instance)")
-	}
-	if f.keys == nil {
-		return nil, configErr("Config.Keys is required: secrets are encrypted with it")
 	}
 	if f.issuer == "" {
 		f.issuer = DefaultIssuer
@@ -217,18 +273,6 @@ func New(cfg Config) (*Factor, error) {
 	if f.label == "" {
 		f.label = DefaultLabel
 	}
-	if f.maxDisable == 0 {
-		f.maxDisable = DefaultMaxDisableAttempts
-	}
-	if f.disableWin == 0 {
-		f.disableWin = DefaultDisableWindow
-	}
-	if f.maxDisable < 1 || f.maxDisable > 100 {
-		return nil, configErr("Config.MaxDisableAttempts %d: use 1 to 100", f.maxDisable)
-	}
-	if f.disableWin < time.Minute || f.disableWin > 24*time.Hour {
-		return nil, configErr("Config.DisableWindow %s: use 1m to 24h", f.disableWin)
-	}
 	if f.now == nil {
 		f.now = time.Now
 	}
@@ -236,6 +280,18 @@ func New(cfg Config) (*Factor, error) {
 		f.events = &twofactor.Events{Now: f.now}
 	}
 	return f, nil
+}
+
+// ready reports whether the factor has the store and keys it needs, which
+// come from Config or from the Service (Bind).
+func (f *Factor) ready() error {
+	switch {
+	case f.store == nil:
+		return configErr("no store: set Config.Store, or give the factor to twofactor.New")
+	case f.keys == nil:
+		return configErr("no keyring: set Config.Keys, or give the factor to twofactor.New")
+	}
+	return nil
 }
 
 // Method returns twofactor.MethodTOTP.
@@ -323,6 +379,12 @@ func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
 
 // Enrollments returns the user's TOTP enrollment, if any.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
 	recs, err := f.list(ctx, user.ID)
 	if err != nil {
 		return nil, err
@@ -351,6 +413,9 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
 	}
+	if err := f.ready(); err != nil {
+		return twofactor.Verified{}, err
+	}
 	if err := checkUser(ch.User); err != nil {
 		return twofactor.Verified{}, err
 	}
@@ -362,9 +427,15 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, err
 	}
 	defer clear(e.secret)
-	off, err := f.check(ctx, e, answer)
+	now := f.now()
+	off, err := f.check(ctx, e, answer, now)
 	if err != nil {
 		return twofactor.Verified{}, err
+	}
+	if off != e.data.Drift {
+		if err := f.rewrite(ctx, e, off); err != nil {
+			return twofactor.Verified{}, err
+		}
 	}
 	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{"drift": driftString(off)}}, nil
 }
@@ -394,10 +465,10 @@ func ledgerKey(userID, enrollmentID string) string {
 // stepping back.
 const markTTL = 24 * time.Hour
 
-// check matches code against e and consumes its step in the ledger.
-func (f *Factor) check(ctx context.Context, e *enrolled, code string) (int, error) {
+// check matches code against e at now and consumes its step in the
+// ledger. A non-zero drift is reported as a warning.
+func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.Time) (int, error) {
 	p := e.data.Params
-	now := f.now()
 	step, off, ok, err := p.Match(e.secret, code, now, f.skew)
 	if err != nil {
 		return 0, invalidCode{err}
@@ -418,19 +489,14 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string) (int, erro
 			Reason: "clock_drift", Details: map[string]string{"drift": driftString(off), "enrollment": e.rec.ID},
 		})
 	}
-	if off != e.data.Drift {
-		if err := f.rewrite(ctx, e, off); err != nil {
-			return 0, err
-		}
-	}
 	return off, nil
 }
 
-// rewrite saves e with the given drift (Verify calls it only when the
-// drift changed; Rekey after resealing). A removal racing with it must not bring the record
-// back: Remove writes a tombstone before deleting, and rewrite looks for
-// it after writing, deleting its own write when it finds one. With a
-// linearizable store one of the two deletes always comes last.
+// rewrite saves e with the given drift (Verify calls it when the drift
+// changed; Rekey after resealing). A removal racing with it must not bring
+// the record back: Remove writes a tombstone before deleting, and rewrite
+// looks for it after writing, deleting its own write when it finds one.
+// With a linearizable store one of the two deletes always comes last.
 func (f *Factor) rewrite(ctx context.Context, e *enrolled, off int) error {
 	d := e.data
 	d.Drift = off
