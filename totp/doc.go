@@ -46,7 +46,8 @@
 //
 // Register the factor with the service (twofactor.Config.Factors) and the
 // login flow offers it to every user with an enrollment; [Factor.Verify]
-// checks the code. Used alone, call
+// checks the code and records the enrollment's last use
+// (twofactor.Enrollment.LastUsedAt, for an account page). Used alone, call
 // Verify with a Challenge naming the user.
 //
 // # Removal

@@ -192,3 +192,94 @@ func TestServiceDisable(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusNoFactor, b.Status)
 }
+
+// Every successful sign-in records the enrollment's last use, in one
+// store write, whether the store can touch an enrollment or not, and
+// whether the drift changed or not.
+func TestVerifyRecordsLastUse(t *testing.T) {
+	for _, toucher := range []bool{true, false} {
+		name := "rewrite"
+		if toucher {
+			name = "touch"
+		}
+		t.Run(name, func(t *testing.T) {
+			ws := &writeCounter{}
+			e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store {
+				ws.Store = m
+				if toucher {
+					return touchCounter{ws}
+				}
+				return ws
+			})
+			ctx := context.Background()
+			secret, en := e.enroll(t, alice)
+			for i, shift := range []time.Duration{0, 30 * time.Second, 30 * time.Second, 0} { // drift 0, +1, +1, 0
+				e.clock.Advance(2 * time.Minute)
+				ws.writes.Store(0)
+				_, err := e.f.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now().Add(shift), e.f.Params()))
+				require.NoError(t, err)
+				assert.Equal(t, int32(1), ws.writes.Load(), "login %d: one write", i)
+				es, err := e.f.Enrollments(ctx, alice)
+				require.NoError(t, err)
+				require.Len(t, es, 1)
+				assert.Equal(t, e.clock.Now(), es[0].LastUsedAt, "login %d", i)
+				assert.Equal(t, en.CreatedAt, es[0].CreatedAt)
+			}
+
+			// A wrong code records nothing.
+			e.clock.Advance(2 * time.Minute)
+			ws.writes.Store(0)
+			_, err := e.f.Verify(ctx, challenge(alice), "000000")
+			if err == nil {
+				t.Skip("000000 happened to be the code")
+			}
+			assert.Zero(t, ws.writes.Load())
+		})
+	}
+}
+
+// writeCounter counts enrollment writes; embedding totp.Store hides the
+// memory store's TouchEnrollment.
+type writeCounter struct {
+	totp.Store
+	writes atomic.Int32
+}
+
+func (w *writeCounter) PutEnrollment(ctx context.Context, r store.EnrollmentRecord) error {
+	w.writes.Add(1)
+	return w.Store.PutEnrollment(ctx, r)
+}
+
+// touchCounter adds TouchEnrollment to a writeCounter.
+type touchCounter struct{ *writeCounter }
+
+func (t touchCounter) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
+	t.writes.Add(1)
+	return t.Store.(store.EnrollmentToucher).TouchEnrollment(ctx, userID, id, used)
+}
+
+// On a store without TouchEnrollment, a sign-in racing a removal never
+// brings the enrollment back.
+func TestLastUseRewriteRacingRemoval(t *testing.T) {
+	ws := &writeCounter{}
+	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { ws.Store = m; return ws })
+	ctx := context.Background()
+	secret, en := e.enroll(t, alice)
+	saved, err := e.mem.GetEnrollment(ctx, alice.ID, en.ID)
+	require.NoError(t, err)
+	for round := range 50 {
+		require.NoError(t, e.mem.PutEnrollment(ctx, saved))
+		e.clock.Advance(61 * time.Minute) // past the previous round's tombstone
+		code := codeAt(t, secret, e.clock.Now(), e.f.Params())
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			_, _ = e.f.Verify(ctx, challenge(alice), code)
+		}()
+		assert.NoError(t, e.f.Remove(ctx, alice, en.ID))
+		<-done
+		es, err := e.f.Enrollments(ctx, alice)
+		require.NoError(t, err)
+		require.Empty(t, es, "round %d: removed enrollment came back", round)
+	}
+}

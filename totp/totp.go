@@ -16,7 +16,9 @@ import (
 
 // Store is the storage the factor needs: active enrollments (secret
 // sealed), pending enrollments as states filed under their user, and the
-// replay ledger. Every store of this module implements it.
+// replay ledger. Every store of this module implements it. A store that
+// also implements store.EnrollmentToucher records each sign-in's time
+// without rewriting the enrollment.
 type Store interface {
 	store.States
 	store.OwnedStates
@@ -377,7 +379,8 @@ func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
 	return f.decode(recs[0])
 }
 
-// Enrollments returns the user's TOTP enrollment, if any.
+// Enrollments returns the user's TOTP enrollment, if any, with when it
+// was made and last used to sign in.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
 	if err := f.ready(); err != nil {
 		return nil, err
@@ -406,9 +409,15 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // wrong answer); a user without TOTP twofactor.ErrNotEnrolled; anything
 // else is a store or decryption failure. No error lets the user in.
 //
+// A successful verification writes the enrollment's LastUsedAt, in one
+// store write: store.EnrollmentToucher's TouchEnrollment when the store
+// has it, else a read and a rewrite of the record (which, like every
+// rewrite, never brings back an enrollment removed meanwhile).
+//
 // Verified.Details["drift"] is the matched offset ("-1", "0", "+1"); a
 // non-zero drift is also reported as an EventWarning (reason
-// "clock_drift"), and the last drift is kept with the enrollment.
+// "clock_drift"), and the last drift is kept with the enrollment (in the
+// same write as the last use).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
@@ -432,10 +441,8 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	if off != e.data.Drift {
-		if err := f.rewrite(ctx, e, off); err != nil {
-			return twofactor.Verified{}, err
-		}
+	if err := f.recordUse(ctx, e, off, now); err != nil {
+		return twofactor.Verified{}, err
 	}
 	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{"drift": driftString(off)}}, nil
 }
@@ -492,7 +499,41 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.T
 	return off, nil
 }
 
-// rewrite saves e with the given drift (Verify calls it when the drift
+// recordUse writes the enrollment's last use at now, and its drift when
+// it changed, in one store write. An enrollment removed meanwhile is not
+// written back, and the verification fails with twofactor.ErrNotEnrolled
+// when that is seen; a failed write fails it too, as every store error
+// does.
+func (f *Factor) recordUse(ctx context.Context, e *enrolled, off int, now time.Time) error {
+	if off != e.data.Drift {
+		if now.After(e.rec.LastUsedAt) {
+			e.rec.LastUsedAt = now
+		}
+		return f.rewrite(ctx, e, off)
+	}
+	if t, ok := f.store.(store.EnrollmentToucher); ok {
+		if err := t.TouchEnrollment(ctx, e.rec.UserID, e.rec.ID, now); err != nil {
+			return fmt.Errorf("totp: recording last use: %w", err)
+		}
+		return nil
+	}
+	// Read again just before writing, so the write loses as little as can
+	// be of what another instance wrote since the enrollment was listed.
+	rec, err := f.store.GetEnrollment(ctx, e.rec.UserID, e.rec.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return twofactor.ErrNotEnrolled
+	}
+	if err != nil {
+		return fmt.Errorf("totp: recording last use: %w", err)
+	}
+	if !now.After(rec.LastUsedAt) {
+		return nil
+	}
+	rec.LastUsedAt = now
+	return f.putChecked(ctx, rec)
+}
+
+// rewrite saves e with the given drift (recordUse calls it when the drift
 // changed; Rekey after resealing). A removal racing with it must not bring
 // the record back: Remove writes a tombstone before deleting, and rewrite
 // looks for it after writing, deleting its own write when it finds one.
