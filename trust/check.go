@@ -19,7 +19,7 @@ const (
 	ReasonUserMismatch   = "user_mismatch"   // a record of another user behind a valid signature
 	ReasonBindingChanged = "binding_changed" // issued under a looser binding than now configured
 	ReasonRevoked        = "revoked"         // the user revoked it (devices page)
-	ReasonReset          = "reset"           // ForgetUser: admin reset or password change
+	ReasonReset          = "reset"           // ForgetUser: admin reset, password change, two-factor turned off
 )
 
 // touchInterval is how stale LastSeenAt may get before a successful check
@@ -35,8 +35,12 @@ const touchInterval = time.Hour
 // false without any store access. Then one store read; when the record has
 // expired or the environment changed, the record is deleted, an
 // EventDeviceRevoked says why, and the answer is false. err is for store
-// failures only, and then the answer is false too.
+// failures and a Manager without a store or keys (ErrConfig); the answer
+// is then false too.
 func (m *Manager) Trusted(ctx context.Context, user twofactor.User, c twofactor.Client) (bool, error) {
+	if err := m.ready(); err != nil {
+		return false, err
+	}
 	id, ok := m.verify(c.DeviceToken, user.ID)
 	if !ok {
 		return false, nil
@@ -117,6 +121,9 @@ func (m *Manager) Remember(ctx context.Context, user twofactor.User, c twofactor
 // unknown. If c already carries a valid device cookie of the user, that
 // older record is replaced, so one browser holds one record.
 func (m *Manager) RememberFor(ctx context.Context, user twofactor.User, c twofactor.Client, d time.Duration) (twofactor.DeviceGrant, error) {
+	if err := m.ready(); err != nil {
+		return twofactor.DeviceGrant{}, err
+	}
 	if err := twofactor.CheckUserID(user.ID); err != nil {
 		return twofactor.DeviceGrant{}, fmt.Errorf("trust: %w", err)
 	}

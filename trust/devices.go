@@ -14,6 +14,9 @@ import (
 // ExpiresAt; pass ID to Revoke. UserAgent is a fingerprint, not for
 // display. Use DeviceID to tell which one is the current browser.
 func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, error) {
+	if err := m.ready(); err != nil {
+		return nil, err
+	}
 	if err := twofactor.CheckUserID(userID); err != nil {
 		return nil, fmt.Errorf("trust: %w", err)
 	}
@@ -26,9 +29,12 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, erro
 
 // Revoke ends the trust of one of the user's devices. A device id that is
 // malformed, unknown, expired or another user's gives ErrNotFound and
-// changes nothing. Revoking is audited with an EventDeviceRevoked, reason
-// "revoked".
+// changes nothing. Revoking is audited with an
+// EventDeviceRevoked, reason "revoked".
 func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
+	if err := m.ready(); err != nil {
+		return err
+	}
 	if twofactor.CheckUserID(userID) != nil || !validDeviceID(deviceID) {
 		return ErrNotFound
 	}
@@ -50,6 +56,9 @@ func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
 // an EventDeviceRevoked carrying reason (empty means "revoked"). It tries
 // every device even when one fails, and returns the failures joined.
 func (m *Manager) RevokeAll(ctx context.Context, userID, reason string) error {
+	if err := m.ready(); err != nil {
+		return err
+	}
 	if err := twofactor.CheckUserID(userID); err != nil {
 		return fmt.Errorf("trust: %w", err)
 	}
@@ -78,8 +87,10 @@ func (m *Manager) RevokeAll(ctx context.Context, userID, reason string) error {
 }
 
 // ForgetUser revokes every device of the user (reason "reset"). It
-// implements twofactor.DeviceTrust: twofactor.Service.AdminReset and
-// Service.PasswordChanged call it.
+// implements twofactor.DeviceTrust: twofactor.Service.AdminReset,
+// Service.Disable and Service.PasswordChanged call it. Each revoked device
+// is one EventDeviceRevoked and nothing else is emitted: the Service
+// records the password change or reset itself, once.
 func (m *Manager) ForgetUser(ctx context.Context, userID string) error {
 	return m.RevokeAll(ctx, userID, ReasonReset)
 }

@@ -6,15 +6,16 @@
 //
 // # Walkthrough
 //
-// Build a Manager once, with the Service's keyring and store:
+// Build a Manager once with its own settings, and give it to the Service,
+// which hands it the store, keyring, events and clock ([Manager.Bind]):
 //
 //	devices, err := trust.New(trust.Config{
-//		Store:          st,            // store.NewMemory, sqlstore, redisstore
-//		Keys:           keys,          // the same *twofactor.Keyring as the Service
 //		Duration:       trust.Month,   // SessionOnly, Day, Week, Month, Quarter, or up to MaxDuration
 //		TrustedProxies: lbPrefixes,    // only if a reverse proxy sits in front
 //	})
-//	svc, err := twofactor.New(twofactor.Config{..., Trust: devices})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors, Trust: devices})
+//
+// Used alone, without a Service, it needs Config.Store and Config.Keys.
 //
 // In the login handler, describe the request with [Manager.Client], which
 // reads the client address safely ([ClientIP]), the User-Agent and the
@@ -32,8 +33,11 @@
 //
 // A "devices" page lists the user's devices with [Manager.List], marks the
 // current one with [Manager.DeviceID], and revokes one with
-// [Manager.Revoke] or all with [Manager.RevokeAll]. Service.AdminReset and
-// Service.PasswordChanged revoke all of them through [Manager.ForgetUser].
+// [Manager.Revoke] or all with [Manager.RevokeAll]. Service.AdminReset,
+// Service.Disable and Service.PasswordChanged revoke all of them through
+// [Manager.ForgetUser]: one EventDeviceRevoked per device (reason
+// "reset"), beside the Service's own event for the reset or password
+// change.
 //
 // # What is stored, what the browser holds
 //

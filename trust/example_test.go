@@ -15,43 +15,77 @@ import (
 	"github.com/twofactorkit/twofactor/trust"
 )
 
+// codeFactor stands for a real second factor (totp, emailcode...): its
+// answer is always "123456".
+type codeFactor struct{}
+
+func (codeFactor) Method() twofactor.Method { return "code" }
+
+func (codeFactor) Enrollments(context.Context, twofactor.User) ([]twofactor.Enrollment, error) {
+	return []twofactor.Enrollment{{ID: "e1", Method: "code"}}, nil
+}
+
+func (codeFactor) Verify(_ context.Context, _ *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if answer != "123456" {
+		return twofactor.Verified{}, twofactor.ErrInvalidCode
+	}
+	return twofactor.Verified{EnrollmentID: "e1"}, nil
+}
+
 // A login handler remembers the browser after a second factor, and the next
-// login from the same network and browser is not asked again.
+// login from the same network and browser is not asked again. The
+// Manager's config holds only what is specific to it; the Service hands it
+// the store, keys, events and clock.
 func Example() {
-	// In a real app: keys from twofactor.ParseKey(os.Getenv(...)), a shared
-	// store, and the real clock.
-	key := twofactor.Key{ID: "k1", Secret: bytes.Repeat([]byte{1}, twofactor.KeySize)}
-	keys, _ := twofactor.NewKeyring(key)
-	now := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 	devices, err := trust.New(trust.Config{
-		Store:          store.NewMemory(now),
-		Keys:           keys,
 		Duration:       trust.Month,
 		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // the load balancer
-		Events:         &twofactor.Events{Discard: true},
-		Now:            now,
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	// Pass devices as twofactor.Config.Trust; Service.Verify with
-	// RememberDevice then calls Remember. Here we call it directly.
+	// In a real app: keys from twofactor.LoadKeyring, a shared store, and
+	// the real clock.
+	key := twofactor.Key{ID: "k1", Secret: bytes.Repeat([]byte{1}, twofactor.KeySize)}
+	keys, _ := twofactor.NewKeyring(key)
+	now := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
+	svc, err := twofactor.New(twofactor.Config{
+		Store:   store.NewMemory(now),
+		Keys:    keys,
+		Factors: []twofactor.Factor{codeFactor{}},
+		Trust:   devices,
+		Events:  &twofactor.Events{Discard: true},
+		Now:     now,
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	ctx := context.Background()
 	user := twofactor.User{ID: "42"}
 
-	r := httptest.NewRequest(http.MethodPost, "/login/verify", nil)
+	// First login: asked for the second factor, the user ticks "trust this
+	// device".
+	r := httptest.NewRequest(http.MethodPost, "/login", nil)
 	r.RemoteAddr = "10.0.0.5:50000"
 	r.Header.Set("X-Forwarded-For", "203.0.113.7")
 	r.Header.Set("User-Agent", "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0")
-	grant, _ := devices.Remember(ctx, user, devices.Client(r))
+	begun, _ := svc.Begin(ctx, user, devices.Client(r))
+	fmt.Println(begun.Status)
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: "code", Code: "123456",
+		UserID: user.ID, Client: devices.Client(r), RememberDevice: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
 	w := httptest.NewRecorder()
-	devices.SetCookie(w, grant)
+	devices.SetCookie(w, *res.Device)
 	setCookie := w.Header().Get("Set-Cookie")
 	fmt.Println(setCookie[strings.Index(setCookie, ";")+2:])
 
 	// The next login sends the cookie back, from a new address of the same
-	// network.
+	// network: not asked.
 	next := httptest.NewRequest(http.MethodPost, "/login", nil)
 	next.RemoteAddr = "10.0.0.6:50001"
 	next.Header.Set("X-Forwarded-For", "203.0.113.80")
@@ -59,16 +93,17 @@ func Example() {
 	for _, c := range w.Result().Cookies() {
 		next.AddCookie(&http.Cookie{Name: c.Name, Value: c.Value})
 	}
-	ok, _ := devices.Trusted(ctx, user, devices.Client(next))
-	fmt.Println("trusted:", ok)
+	begun, _ = svc.Begin(ctx, user, devices.Client(next))
+	fmt.Println(begun.Status)
 
 	list, _ := devices.List(ctx, user.ID)
 	for _, d := range list {
 		fmt.Println(d.Label, d.IP, d.ExpiresAt.Format(time.DateOnly))
 	}
 	// Output:
+	// challenge
 	// Path=/; Expires=Tue, 31 Mar 2026 12:00:00 GMT; Max-Age=2592000; HttpOnly; Secure; SameSite=Lax
-	// trusted: true
+	// trusted
 	// Firefox on Linux 203.0.113.0/24 2026-03-31
 }
 

@@ -15,22 +15,6 @@ import (
 	"github.com/twofactorkit/twofactor/trust"
 )
 
-// fixedFactor is a second factor whose answer is always "123456".
-type fixedFactor struct{}
-
-func (fixedFactor) Method() twofactor.Method { return "fixed" }
-
-func (fixedFactor) Enrollments(context.Context, twofactor.User) ([]twofactor.Enrollment, error) {
-	return []twofactor.Enrollment{{ID: "e1", Method: "fixed"}}, nil
-}
-
-func (fixedFactor) Verify(_ context.Context, _ *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if answer != "123456" {
-		return twofactor.Verified{}, twofactor.ErrInvalidCode
-	}
-	return twofactor.Verified{EnrollmentID: "e1"}, nil
-}
-
 func TestServiceIntegration(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock(t0)
@@ -41,7 +25,7 @@ func TestServiceIntegration(t *testing.T) {
 	m, err := trust.New(trust.Config{Store: mem, Keys: kr, Now: clock.Now, Events: events})
 	require.NoError(t, err)
 	svc, err := twofactor.New(twofactor.Config{
-		Store: mem, Keys: kr, Factors: []twofactor.Factor{fixedFactor{}},
+		Store: mem, Keys: kr, Factors: []twofactor.Factor{codeFactor{}},
 		Trust: m, Now: clock.Now, Events: events,
 	})
 	require.NoError(t, err)
@@ -61,7 +45,7 @@ func TestServiceIntegration(t *testing.T) {
 	b, err := svc.Begin(ctx, alice, c)
 	require.NoError(t, err)
 	require.Equal(t, twofactor.StatusChallenge, b.Status)
-	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: "fixed", Code: "123456",
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: "code", Code: "123456",
 		Client: c, RememberDevice: true})
 	require.NoError(t, err)
 	require.NotNil(t, res.Device)

@@ -116,7 +116,7 @@ func (m *Manager) sign(id, userID string) string {
 // the signature goes. It returns the device id only when the signature is
 // good. No store access.
 func (m *Manager) verify(value, userID string) (string, bool) {
-	if twofactor.CheckUserID(userID) != nil {
+	if m.keys == nil || twofactor.CheckUserID(userID) != nil {
 		return "", false
 	}
 	t, ok := parseToken(value)
@@ -136,7 +136,8 @@ func (m *Manager) verify(value, userID string) (string, bool) {
 // DeviceID returns the id of the device a cookie value names, when its
 // signature is good for userID: a devices page uses it to mark "this
 // device". It does not consult the store, so the device may have been
-// revoked or expired since.
+// revoked or expired since. A Manager without keys (neither configured nor
+// bound) knows no device.
 func (m *Manager) DeviceID(userID, cookieValue string) (string, bool) {
 	return m.verify(cookieValue, userID)
 }

@@ -13,9 +13,9 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Trust durations an administrator typically chooses from (seeds: session
-// only, 1 day, 1 week, 30 days, 90 days). Any other duration up to
-// Config.MaxDuration works too.
+// Trust durations to offer users or to choose as the default: until the
+// browser closes, a day, a week, 30 days, 90 days. Any other duration up
+// to Config.MaxDuration works too.
 const (
 	// SessionOnly trusts the device until the browser closes: the cookie
 	// has no Max-Age, and the record still expires after
@@ -56,8 +56,8 @@ const (
 	// keeps the trust; another network asks again.
 	IPNetwork IPBinding = iota
 	// IPExact binds the device to the exact address. Users whose address
-	// changes often (mobile, some home providers) are asked often: the
-	// top complaint in the seed product that does this.
+	// changes often (mobile networks, home providers that rotate
+	// addresses) are asked for their second factor again at every change.
 	IPExact
 	// IPNone does not look at the address at all. It loosens security: a
 	// stolen cookie works from anywhere until it expires.
@@ -139,13 +139,17 @@ type DeviceToucher = store.DeviceToucher
 
 // Config configures a Manager. Zero fields take the documented defaults;
 // New validates the whole once.
+//
+// Given to twofactor.New as Config.Trust, the Manager needs none of Store,
+// Keys, Events, Now and Rand: it takes those it was not given from the
+// Service ([Manager.Bind]). Used alone, it needs at least Store and Keys.
 type Config struct {
-	// Store keeps device records. Required.
+	// Store keeps device records. Zero: the Service's store.
 	Store Devices
 
-	// Keys signs device cookies and hashes exact user agents. Required;
-	// use the same ring as the twofactor.Service. Rotating keys keeps
-	// devices trusted as long as the old key stays in the ring.
+	// Keys signs device cookies and hashes exact user agents. Zero: the
+	// Service's keyring (use the same one when setting it). Rotating keys
+	// keeps devices trusted as long as the old key stays in the ring.
 	Keys *twofactor.Keyring
 
 	// Duration is how long a device stays trusted: SessionOnly, Day, Week,
@@ -185,19 +189,24 @@ type Config struct {
 	// X-Forwarded-For.
 	ProxyHeader ProxyHeader
 
-	// Events receives device events. Nil logs to slog.Default().
+	// Events receives device events. Zero: the Service's, else
+	// slog.Default().
 	Events *twofactor.Events
 
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock. Zero: the Service's, else time.Now.
 	Now func() time.Time
 
-	// Rand is the source of device ids. Nil means crypto/rand.
+	// Rand is the source of device ids. Zero: the Service's, else
+	// crypto/rand.
 	Rand io.Reader
 }
 
 // Manager issues, checks and revokes trusted devices. It implements
-// twofactor.DeviceTrust. Build it with New; it is safe for concurrent use.
+// twofactor.DeviceTrust and twofactor.Binder. Build it with New; it is
+// safe for concurrent use once built (and, given to a Service, once
+// twofactor.New has returned).
 type Manager struct {
+	cfg             Config // as given to New: Bind fills only what it left zero
 	store           Devices
 	keys            *twofactor.Keyring
 	duration        time.Duration
@@ -214,7 +223,10 @@ type Manager struct {
 	rand            io.Reader
 }
 
-var _ twofactor.DeviceTrust = (*Manager)(nil)
+var (
+	_ twofactor.DeviceTrust = (*Manager)(nil)
+	_ twofactor.Binder      = (*Manager)(nil)
+)
 
 // ErrNotFound is returned by Revoke for a device that does not exist,
 // has expired, or belongs to another user.
@@ -225,15 +237,53 @@ func configErr(format string, args ...any) error {
 }
 
 // New validates cfg and returns a Manager. Errors wrap twofactor.ErrConfig
-// and say what to change.
+// and say what to change. Store and Keys may be left zero when the Manager
+// is given to twofactor.New (Config.Trust), which binds them; a Manager
+// without them (neither configured nor bound) answers every call that
+// needs them with an error matching twofactor.ErrConfig.
 func New(cfg Config) (*Manager, error) {
-	if cfg.Store == nil {
-		return nil, configErr("Config.Store is nil: pass the module's store (store.NewMemory, sqlstore, redisstore)")
+	return build(cfg)
+}
+
+// Bind takes the Service's store, keyring, events, clock and randomness
+// for every one of them the Manager's Config left zero (what Config sets
+// wins). twofactor.New calls it for Config.Trust; a host does not. The
+// Service's store must implement store.Devices.
+func (m *Manager) Bind(s twofactor.Shared) error {
+	cfg := m.cfg
+	if cfg.Store == nil && s.Store != nil {
+		st, ok := s.Store.(Devices)
+		if !ok {
+			return configErr("the Service's store does not implement store.Devices, which trusted devices need; set trust.Config.Store")
+		}
+		cfg.Store = st
 	}
 	if cfg.Keys == nil {
-		return nil, configErr("Config.Keys is nil: pass the keyring the twofactor.Service uses")
+		cfg.Keys = s.Keys
 	}
+	if cfg.Events == nil {
+		cfg.Events = s.Events
+	}
+	if cfg.Now == nil {
+		cfg.Now = s.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = s.Rand
+	}
+	bound, err := build(cfg)
+	if err != nil {
+		return err
+	}
+	bound.cfg = m.cfg
+	*m = *bound
+	return nil
+}
+
+// build validates cfg and applies every default: the one place they are
+// applied, for New and Bind alike.
+func build(cfg Config) (*Manager, error) {
 	m := &Manager{
+		cfg:             cfg,
 		store:           cfg.Store,
 		keys:            cfg.Keys,
 		duration:        cmp.Or(cfg.Duration, DefaultDuration),
@@ -303,6 +353,18 @@ func New(cfg Config) (*Manager, error) {
 		m.proxies = append(m.proxies, p.Masked())
 	}
 	return m, nil
+}
+
+// ready reports whether the Manager has the store and keys it needs, which
+// come from Config or from the Service (Bind).
+func (m *Manager) ready() error {
+	switch {
+	case m.store == nil:
+		return configErr("no store: set Config.Store, or give the Manager to twofactor.New as Config.Trust")
+	case m.keys == nil:
+		return configErr("no keyring: set Config.Keys, or give the Manager to twofactor.New as Config.Trust")
+	}
+	return nil
 }
 
 // Duration returns how long Remember trusts a device; SessionOnly for a

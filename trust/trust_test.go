@@ -27,8 +27,6 @@ func TestNewValidates(t *testing.T) {
 		cfg  trust.Config
 		want string
 	}{
-		{"no store", trust.Config{Keys: kr}, "Store"},
-		{"no keys", trust.Config{Store: mem}, "Keys"},
 		{"duration over max", trust.Config{Store: mem, Keys: kr, Duration: 91 * trust.Day}, "MaxDuration"},
 		{"duration too short", trust.Config{Store: mem, Keys: kr, Duration: time.Second}, "too short"},
 		{"negative duration", trust.Config{Store: mem, Keys: kr, Duration: -time.Hour}, "too short"},
