@@ -180,3 +180,17 @@ func TestOneEventPerFactWhenForgettingUser(t *testing.T) {
 		})
 	}
 }
+
+// Trusted refuses a user id that twofactor.CheckUserID refuses, with an
+// error and before any store access.
+func TestTrustedRefusesBadUserID(t *testing.T) {
+	e := newEnv(t, nil)
+	c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
+	before := e.store.calls()
+	for _, id := range []string{"", strings.Repeat("u", twofactor.MaxUserIDLen+1), "a\nb"} {
+		ok, err := e.m.Trusted(context.Background(), twofactor.User{ID: id}, c)
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", id)
+		assert.False(t, ok)
+	}
+	assert.Equal(t, before, e.store.calls())
+}

@@ -35,11 +35,15 @@ const touchInterval = time.Hour
 // false without any store access. Then one store read; when the record has
 // expired or the environment changed, the record is deleted, an
 // EventDeviceRevoked says why, and the answer is false. err is for store
-// failures and a Manager without a store or keys (ErrConfig); the answer
-// is then false too.
+// failures, a user id twofactor.CheckUserID refuses (ErrInvalidInput) and a
+// Manager without a store or keys (ErrConfig); the answer is then false
+// too.
 func (m *Manager) Trusted(ctx context.Context, user twofactor.User, c twofactor.Client) (bool, error) {
 	if err := m.ready(); err != nil {
 		return false, err
+	}
+	if err := twofactor.CheckUserID(user.ID); err != nil {
+		return false, fmt.Errorf("trust: %w", err)
 	}
 	id, ok := m.verify(c.DeviceToken, user.ID)
 	if !ok {

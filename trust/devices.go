@@ -29,13 +29,17 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, erro
 
 // Revoke ends the trust of one of the user's devices. A device id that is
 // malformed, unknown, expired or another user's gives ErrNotFound and
-// changes nothing. Revoking is audited with an
+// changes nothing; a user id twofactor.CheckUserID refuses gives an error
+// matching twofactor.ErrInvalidInput. Revoking is audited with an
 // EventDeviceRevoked, reason "revoked".
 func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
 	if err := m.ready(); err != nil {
 		return err
 	}
-	if twofactor.CheckUserID(userID) != nil || !validDeviceID(deviceID) {
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return fmt.Errorf("trust: %w", err)
+	}
+	if !validDeviceID(deviceID) {
 		return ErrNotFound
 	}
 	d, err := m.store.GetDevice(ctx, deviceID)

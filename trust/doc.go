@@ -87,7 +87,8 @@
 //   - Keys rotate: cookies signed with an older key of the ring keep working
 //     until that key is removed from the ring, which untrusts them all.
 //   - Every error fails closed: a store failure during a check returns an
-//     error and false, and the Service then refuses the login step.
+//     error and false, and the Service then refuses the login step. User
+//     ids go through twofactor.CheckUserID before any store access.
 //   - Events carry the first 8 characters of a device id, the label and the
 //     IP; never the cookie or the whole id.
 //   - [ClientIP] believes forwarding headers only from TrustedProxies, reads

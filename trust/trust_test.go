@@ -451,7 +451,9 @@ func TestRevoke(t *testing.T) {
 		for _, id := range []string{"", "x", strings.Repeat("A", 23), strings.Repeat("!", 22)} {
 			require.ErrorIs(t, e.m.Revoke(ctx, "alice", id), trust.ErrNotFound)
 		}
-		require.ErrorIs(t, e.m.Revoke(ctx, "", ds[0].ID), trust.ErrNotFound)
+		for _, u := range []string{"", strings.Repeat("u", twofactor.MaxUserIDLen+1), "a\x00b"} {
+			require.ErrorIs(t, e.m.Revoke(ctx, u, ds[0].ID), twofactor.ErrInvalidInput)
+		}
 		assert.Equal(t, before, e.store.calls())
 	})
 	t.Run("unknown id", func(t *testing.T) {
