@@ -148,8 +148,8 @@ func configErr(format string, args ...any) error {
 
 // New validates cfg and returns a Factor. Errors wrap twofactor.ErrConfig
 // and say what to fix. Store and Keys may be left zero when the factor is
-// given to twofactor.New, which binds them; a factor that has neither
-// (configured nor bound) answers every call that needs them with an error
+// given to twofactor.New, which binds them; a factor without them (neither
+// configured nor bound) answers every call that needs them with an error
 // matching twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
 	f, err := build(cfg)
