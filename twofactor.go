@@ -136,7 +136,9 @@ type Enrollment struct {
 type DeviceTrust interface {
 	// Trusted reports whether c presents a valid trusted-device token for
 	// the user whose environment (IP, user agent) still matches. A missing,
-	// malformed or foreign token is (false, nil); err is for system failures.
+	// malformed or foreign token is (false, nil); an error is a bad user id
+	// (ErrInvalidInput), a missing store or key (ErrConfig) or a system
+	// failure, and Begin returns it: it never reads as trusted.
 	Trusted(ctx context.Context, user User, c Client) (bool, error)
 	// Remember records c as trusted for the user and returns the token for
 	// the browser to keep.
