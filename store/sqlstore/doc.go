@@ -1,6 +1,8 @@
 // Package sqlstore is a [store.Store] and [store.Sweeper] on database/sql,
 // for SQLite, PostgreSQL and MySQL/MariaDB. Every app instance that opens
-// the same database shares codes, limits, replay marks and trusted devices.
+// the same database shares codes, limits, replay marks, trusted devices
+// and the states filed under each user. It deletes expired rows by itself
+// (see Sweeping).
 //
 // # Drivers
 //
@@ -33,6 +35,7 @@
 //	st, err := sqlstore.New(db, sqlstore.Options{Dialect: sqlstore.Postgres})
 //	if err != nil { ... }
 //	if err := st.Migrate(ctx); err != nil { ... }
+//	defer st.Close() // stops automatic sweeping; before db.Close
 //	svc, err := twofactor.New(twofactor.Config{Store: st, ...})
 //
 // [New] only validates its options; it never touches the database. [Store.Migrate]
@@ -43,31 +46,51 @@
 // (default "twofactor_"); the applied versions are in
 // <prefix>schema_migrations.
 //
+// # Upgrades
+//
+// Each release may add migrations; run Migrate before instances of the new
+// release serve requests (the statements of a release expect its schema).
+// Version 2 adds the owner column of the states table, nullable and
+// indexed, which [Store.PutOwnedState] fills and [Store.DeleteOwnedStates]
+// selects on; states written before it are filed under no owner. On MySQL,
+// whose DDL commits statement by statement, each migration is written so
+// that running it again after an interruption completes it.
+//
 // # Sweeping
 //
 // Expired rows are ignored by every read, so the store is correct without
-// cleaning, but they stay on disk until [Store.Sweep] deletes them. Run it
-// every few minutes from one goroutine per instance (several instances
-// sweeping at once is harmless):
+// cleaning, but they stay on disk until deleted, and some hold personal
+// data (a pending challenge names its user and client). The store
+// therefore sweeps by itself, with no setup: at most once per
+// [Options.SweepInterval] (5 minutes by default, measured with the real
+// time from New), the operation that finds a sweep due starts one in a
+// goroutine of its own once its own statements are done, so it never
+// waits for the sweep. A sweep deletes at most [Options.SweepLimit]
+// expired rows from each table (10,000 by default), in statements of at
+// most 500 rows so that other statements wait for one short batch at most
+// (on SQLite, which has one writer, this matters); what is left waits for
+// the next sweep. Each table's batch is one DELETE on its indexed expiry
+// column that checks the expiry again on the row it deletes, so a row put
+// again meanwhile with a later expiry stays. A failed sweep is reported to
+// [Options.OnSweep], when set, and the next one runs on schedule. A store
+// that serves no operation does not sweep; several instances sweeping one
+// database is harmless.
 //
-//	go func() {
-//		t := time.NewTicker(5 * time.Minute)
-//		defer t.Stop()
-//		for {
-//			select {
-//			case <-ctx.Done():
-//				return
-//			case <-t.C:
-//				if n, err := st.Sweep(ctx); err != nil {
-//					slog.Warn("twofactor sweep failed", "err", err)
-//				} else if n > 0 {
-//					slog.Debug("twofactor sweep", "removed", n)
-//				}
-//			}
-//		}
-//	}()
+// [Store.Close] stops automatic sweeping and waits for a sweep in
+// progress; call it before closing the *sql.DB. The store keeps no
+// goroutine between sweeps, so one that is never closed leaks nothing.
 //
-// Each table is swept with one DELETE on its indexed expiry column.
+// To sweep on a schedule of your own instead (from one instance only, or
+// from a job), set SweepInterval to a negative value and call
+// [Store.Sweep], which deletes every expired row with one DELETE per
+// table, for example with [store.SweepEvery]:
+//
+//	st, err := sqlstore.New(db, sqlstore.Options{SweepInterval: -1})
+//	...
+//	go store.SweepEvery(ctx, st, 5*time.Minute, func(err error) {
+//		slog.Warn("twofactor sweep failed", "err", err)
+//	})
+//
 // Codes without an expiry (backup codes) and enrollments are never swept.
 //
 // # Atomicity
@@ -83,6 +106,14 @@
 //     attempt before committing. A failed commit is an error.
 //   - Incr is one INSERT ... ON CONFLICT DO UPDATE (ON DUPLICATE KEY UPDATE
 //     on MySQL) that also restarts an ended window.
+//   - Decr is one UPDATE that subtracts one only from a live counter above
+//     zero, so it never creates a row, never goes below zero, and keeps the
+//     window.
+//   - PutOwnedState is the upsert of PutState that also writes the owner
+//     (PutState writes NULL there, so a key put again without an owner
+//     leaves its former owner's filing); DeleteOwnedStates is one DELETE on
+//     the indexed owner column, which deletes exactly the states filed
+//     under the owner when it runs.
 //   - IncrBatch ([store.BatchCounters]) increments several counters with
 //     one multi-row upsert, rows in sorted key order so that concurrent
 //     batches cannot deadlock each other.
@@ -111,11 +142,12 @@
 //   - Keys are compared byte for byte in every database (PostgreSQL columns
 //     use the "C" collation, MySQL keys are VARBINARY), so two keys that a
 //     collation would call equal never share a record.
-//   - Keys and ids are limited by the database: at most 255 bytes on MySQL
-//     (VARBINARY(255)), and valid UTF-8 without NUL bytes on PostgreSQL
-//     (TEXT). A key outside those limits makes the operation fail with an
-//     error, which the library treats as "deny"; the library's own keys
-//     (hex and base64url ids, host user ids up to 255 bytes) fit.
+//   - Keys, groups, owners and ids are what the [store] contract allows:
+//     valid UTF-8 without NUL bytes, at most [store.MaxKeyLen] (255) bytes,
+//     which is what MySQL's VARBINARY(255) key columns hold. A key outside
+//     those limits may make the operation fail with an error (PostgreSQL
+//     refuses NUL bytes, MySQL longer keys), which the library treats as
+//     "deny"; the library never passes one.
 //   - The table prefix is validated ([CheckTablePrefix]) because it is part
 //     of the SQL text; everything else is passed as a parameter.
 //   - The SQLite helper sets synchronous=NORMAL: a process crash loses

@@ -31,6 +31,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer st.Close() // stops automatic sweeping, before db.Close
 	ctx := context.Background()
 	if err := st.Migrate(ctx); err != nil {
 		log.Fatal(err)
@@ -53,7 +54,9 @@ func Example() {
 	// not_found
 }
 
-// Sweep deletes expired rows; a host runs it on a ticker.
+// Sweep deletes every expired row at once. The store also sweeps by itself
+// (see the package documentation); a host that sweeps on its own schedule
+// turns that off with a negative SweepInterval.
 func ExampleStore_Sweep() {
 	dir, err := os.MkdirTemp("", "sqlstore-example")
 	if err != nil {
@@ -67,10 +70,11 @@ func ExampleStore_Sweep() {
 	defer db.Close()
 
 	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	st, err := sqlstore.New(db, sqlstore.Options{Now: func() time.Time { return now }})
+	st, err := sqlstore.New(db, sqlstore.Options{Now: func() time.Time { return now }, SweepInterval: -1})
 	if err != nil {
 		log.Fatal(err)
 	}
+	defer st.Close()
 	ctx := context.Background()
 	if err := st.Migrate(ctx); err != nil {
 		log.Fatal(err)

@@ -1,6 +1,9 @@
 package sqlstore
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // MigrateTo applies the migrations up to version and no further, to build
 // a database as an earlier release left it.
@@ -29,4 +32,30 @@ func (s *Store) MigrateTo(ctx context.Context, version int) error {
 		err = uerr
 	}
 	return err
+}
+
+// SetSweepClock makes automatic sweeping measure its interval with clock
+// instead of time.Now, from the time clock reads now. Call it before the
+// store's first operation.
+func (s *Store) SetSweepClock(clock func() time.Time) {
+	s.auto.clock = clock
+	s.auto.start = clock()
+	s.auto.due.Store(int64(s.auto.every))
+}
+
+// SweepSettings returns the interval and limit of automatic sweeping,
+// zeros when it is off.
+func (s *Store) SweepSettings() (time.Duration, int) {
+	if s.auto == nil {
+		return 0, 0
+	}
+	return s.auto.every, s.auto.limit
+}
+
+// Retryable exposes the classification of contention errors.
+var Retryable = retryable
+
+// Do runs fn as the store runs every operation: with retries.
+func (s *Store) Do(ctx context.Context, op string, fn func() error) error {
+	return s.do(ctx, op, fn)
 }

@@ -424,7 +424,7 @@ func (s *Store) Sweep(ctx context.Context) (int, error) {
 	now := s.nowMicro()
 	total := 0
 	for _, q := range s.q.sweep {
-		err := s.do(ctx, "sweep", func() error {
+		err := s.retry(ctx, "sweep", func() error {
 			res, err := s.db.ExecContext(ctx, q, now)
 			if err != nil {
 				return err

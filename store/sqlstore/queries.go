@@ -21,7 +21,7 @@ type queries struct {
 
 	putDevice, getDevice, listDevices, deleteDevice, touchDevice string
 
-	sweep []string
+	sweep, sweepSome []string
 }
 
 // tables lists the store's tables with their expiry column, for Sweep and
@@ -68,8 +68,22 @@ func buildQueries(d Dialect, prefix string) queries {
 	q.deleteDevice = f(`DELETE FROM {devices} WHERE id = ?`)
 	q.touchDevice = f(`UPDATE {devices} SET last_seen_at = ? WHERE id = ?`)
 	for _, t := range tables {
-		if t.expiry != "" {
-			q.sweep = append(q.sweep, f(`DELETE FROM {`+t.name+`} WHERE `+t.expiry+` <= ?`))
+		if t.expiry == "" {
+			continue
+		}
+		table, exp := "{"+t.name+"}", t.expiry
+		q.sweep = append(q.sweep, f(`DELETE FROM `+table+` WHERE `+exp+` <= ?`))
+		// A batch of at most n rows: arguments now, n, now (now, n on
+		// MySQL). The outer expiry test is checked again on the row being
+		// deleted, so a row put again with a later expiry after the inner
+		// SELECT saw it is not deleted.
+		switch d {
+		case MySQL:
+			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE `+exp+` <= ? LIMIT ?`))
+		case Postgres:
+			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE ctid = ANY(ARRAY(SELECT ctid FROM `+table+` WHERE `+exp+` <= ? LIMIT ?)) AND `+exp+` <= ?`))
+		default:
+			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE rowid IN (SELECT rowid FROM `+table+` WHERE `+exp+` <= ? LIMIT ?) AND `+exp+` <= ?`))
 		}
 	}
 

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -42,6 +43,21 @@ type Options struct {
 	// Now is the clock that decides expiry. Nil means time.Now. The
 	// database's own clock is never used.
 	Now func() time.Time
+	// SweepInterval is how often the store deletes expired rows by itself:
+	// at most once per interval, in the background, started by an
+	// operation of the store (see "Sweeping" in the package doc). It is
+	// measured with the real time, not Now. Zero means
+	// DefaultSweepInterval (5 minutes); a negative value turns automatic
+	// sweeping off.
+	SweepInterval time.Duration
+	// SweepLimit bounds the rows one automatic sweep deletes from each
+	// table; the rest wait for the next sweep. Zero means DefaultSweepLimit
+	// (10,000); it must not be negative.
+	SweepLimit int
+	// OnSweep, when set, is called after each automatic sweep, from the
+	// sweep's goroutine, with the rows it removed and its error (nil on
+	// success). Use it to log failures. Close waits for it to return.
+	OnSweep func(removed int, err error)
 }
 
 // Store is a store.Store and store.Sweeper on database/sql. It is safe for
@@ -54,6 +70,7 @@ type Store struct {
 	prefix  string
 	now     func() time.Time
 	q       queries
+	auto    *autoSweep // nil: automatic sweeping is off
 }
 
 var (
@@ -68,7 +85,7 @@ var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
 // New returns a Store on db. It validates opt and touches no table: call
 // Migrate once at start-up (from any number of instances) before the first
 // operation. Errors wrap twofactor.ErrConfig. The caller keeps ownership of
-// db and closes it.
+// db and closes it, after calling Close on the Store.
 func New(db *sql.DB, opt Options) (*Store, error) {
 	if db == nil {
 		return nil, configErr("db is nil: open it with sql.Open and the driver of your database")
@@ -96,7 +113,14 @@ func New(db *sql.DB, opt Options) (*Store, error) {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{db: db, dialect: d, prefix: p, now: now, q: buildQueries(d, p)}, nil
+	if opt.SweepLimit < 0 {
+		return nil, configErr("Options.SweepLimit is negative (%d); use zero for the default of %d, or a negative SweepInterval to turn automatic sweeping off", opt.SweepLimit, DefaultSweepLimit)
+	}
+	s := &Store{db: db, dialect: d, prefix: p, now: now, q: buildQueries(d, p)}
+	if opt.SweepInterval >= 0 {
+		s.auto = newAutoSweep(cmp.Or(opt.SweepInterval, DefaultSweepInterval), cmp.Or(opt.SweepLimit, DefaultSweepLimit), opt.OnSweep)
+	}
+	return s, nil
 }
 
 // CheckTablePrefix returns an error wrapping twofactor.ErrConfig unless p
@@ -214,9 +238,18 @@ func retryable(err error) bool {
 // maxTries bounds the retries of an operation that keeps hitting contention.
 const maxTries = 50
 
-// do runs fn, again while the database reports contention that rolled it
-// back, and wraps the final error.
+// do runs an operation with retry, then starts an automatic sweep if one
+// is due: after the operation, so that its own statements never wait for
+// the sweep.
 func (s *Store) do(ctx context.Context, op string, fn func() error) error {
+	err := s.retry(ctx, op, fn)
+	s.maybeSweep()
+	return err
+}
+
+// retry runs fn, again while the database reports contention that rolled
+// it back, and wraps the final error.
+func (s *Store) retry(ctx context.Context, op string, fn func() error) error {
 	var err error
 	for try := 0; try < maxTries; try++ {
 		if err = ctx.Err(); err != nil {
