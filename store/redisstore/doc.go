@@ -40,8 +40,11 @@
 // # Round trips
 //
 // Each operation costs one round trip, except PutDevice and DeleteDevice
-// (two: the device key and the user's index) and ListDevices (two, plus one
-// when it cleans stale index entries). The first call of each script after a
+// (two: the device key and the user's index), ListDevices (two, plus one
+// when it cleans stale index entries), PutOwnedState (two: the owner's
+// index, then the state) and DeleteOwnedStates (one when the owner has no
+// states; otherwise two, plus one when it deleted any, to clean the
+// index). Decr is one script call. The first call of each script after a
 // server restart costs one more (EVALSHA answers NOSCRIPT and go-redis
 // retries with EVAL).
 //
@@ -49,7 +52,11 @@
 //
 // Every key starts with the prefix (default "twofactor:"), then a kind:
 //
-//	<prefix>s:<key>              string  state: "<expiry ms>|<value>"
+//	<prefix>s:<key>              string  state: "<expiry ms>|<value>", or
+//	                                     filed under an owner: "<expiry ms>;
+//	                                     <token>;<owner length>;<owner><value>"
+//	<prefix>o:{o:<owner>}        hash    the states filed under an owner:
+//	                                     field <key> = "<expiry ms>:<token>"
 //	<prefix>c:{g:<group>}        hash    a code group: field "k:<key>" =
 //	                                     "<expiry ms>|<max attempts>|<hash>",
 //	                                     field "a:<key>" = wrong answers so far
@@ -69,10 +76,27 @@
 // ListDevices skips and removes entries whose device has expired, was
 // deleted, or now belongs to another user.
 //
+// The owner index lets DeleteOwnedStates find a user's states without
+// scanning. The owner is also written into each owned state, with a random
+// token that its index entry repeats: DeleteOwnedStates deletes a listed
+// state only if the state, as stored at that moment, still names the
+// owner (so a key put again without an owner, or under another owner,
+// survives, though the old entry still lists it), and removes an index
+// entry only if it still holds the token of the state it deleted (so the
+// entry of a put that ran concurrently is kept for the next call).
+// PutOwnedState writes the index before the state, so a failure between
+// the two leaves an entry for a state that is not filed, never a filed
+// state missing from the index. Entries whose expiry passed more than the
+// grace period ago are dropped by the next PutOwnedState of the owner, and
+// by Sweep at their expiry; the index's TTL follows its latest entry.
+//
 // # Redis Cluster
 //
 // Every script reads and writes exactly one key, so every script runs on one
-// node whatever the slot layout, and needs no cross-slot transaction. The
+// node whatever the slot layout, and needs no cross-slot transaction. An
+// owner's index and the states it lists are in different slots, so
+// DeleteOwnedStates runs one script per state (pipelined: one round trip
+// per node, in parallel) and each is atomic on its own, not the whole. The
 // keys of one user carry the hash tag {u:<user id>} and a code group the tag
 // {g:<group>}, so they stay in one slot each and future scripts over them
 // stay legal on a cluster; the prefix must not contain braces, because a tag
@@ -103,7 +127,9 @@
 //     or a value this package did not write is returned as an error, with
 //     store.CodeNotFound, false or a zero count, never a success. Malformed
 //     identifiers (empty, longer than 1024 bytes) are rejected with an error
-//     matching twofactor.ErrInvalidInput before any round trip.
+//     matching twofactor.ErrInvalidInput before any round trip. Anything the
+//     store contract allows (up to store.MaxKeyLen bytes of UTF-8) is
+//     accepted.
 //   - Expiry times are kept to the millisecond, rounded down, so a record
 //     may expire up to a millisecond early, never late.
 package redisstore
