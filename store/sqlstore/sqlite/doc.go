@@ -9,15 +9,18 @@
 //	st, err := sqlstore.New(db, sqlstore.Options{Dialect: sqlstore.SQLite})
 //	if err != nil { ... }
 //	if err := st.Migrate(ctx); err != nil { ... }
+//	defer st.Close() // stops the store's automatic sweeping, before db.Close
 //
 // # Settings
 //
 // [DSN] turns on write-ahead logging (readers do not block the writer), a
 // busy timeout of [BusyTimeoutMillis], and BEGIN IMMEDIATE transactions;
 // [Open] also limits the pool to one connection, so concurrent writers
-// queue in Go rather than fail with SQLITE_BUSY. Several processes may
-// open the same file: the busy timeout makes them wait for each other, and
-// sqlstore retries what SQLite still rolls back.
+// queue in Go rather than fail with SQLITE_BUSY. The store's automatic
+// sweep deletes expired rows in batches of at most 500, so a write that
+// arrives during a sweep waits for one batch, not the whole sweep. Several
+// processes may open the same file: the busy timeout makes them wait for
+// each other, and sqlstore retries what SQLite still rolls back.
 //
 // # Security notes
 //
