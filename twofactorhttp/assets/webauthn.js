@@ -1,0 +1,198 @@
+// webauthn.js: security keys and passkeys for the twofactor webauthn
+// handlers. No dependencies. Include it from the handler's prefix:
+//
+//   <button data-webauthn="login">Use your security key</button>
+//   <script src="/2fa/webauthn/webauthn.js"></script>
+//
+// Buttons: data-webauthn="register" (name from data-webauthn-name, or the
+// input named by the selector in data-webauthn-name-input) or
+// data-webauthn="login" (remember-device checkbox from the selector in
+// data-webauthn-remember). While running, the button has
+// data-webauthn-state="pending", then "done" or "error" (with
+// data-webauthn-error = the error code); it fires "webauthn:done" or
+// "webauthn:error" events, writes the message into the element named by
+// data-webauthn-status, and follows the server's "next" URL after a login.
+// The same functions are available as window.TwoFactorWebAuthn.
+(function () {
+  "use strict";
+
+  var me = document.currentScript;
+  var base = (me && me.getAttribute("data-base")) ||
+    (me && me.src ? me.src.replace(/\/webauthn\.js(?:[?#].*)?$/, "") : "");
+
+  function toBuffer(s) {
+    s = String(s).replace(/-/g, "+").replace(/_/g, "/");
+    while (s.length % 4) s += "=";
+    var bin = atob(s), out = new Uint8Array(bin.length);
+    for (var i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out.buffer;
+  }
+
+  function toBase64url(buf) {
+    var bytes = new Uint8Array(buf), bin = "";
+    for (var i = 0; i < bytes.length; i++) bin += String.fromCharCode(bytes[i]);
+    return btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+  }
+
+  function descriptors(list) {
+    return (list || []).map(function (d) {
+      var c = Object.assign({}, d);
+      c.id = toBuffer(d.id);
+      return c;
+    });
+  }
+
+  function fail(code, message) {
+    var e = new Error(message);
+    e.code = code;
+    return e;
+  }
+
+  function post(path, body) {
+    return fetch(base + path, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "Accept": "application/json" },
+      body: JSON.stringify(body || {})
+    }).then(function (res) {
+      return res.json().catch(function () { return {}; }).then(function (data) {
+        if (!res.ok) {
+          var e = fail(data.error || "http_" + res.status, data.message || "Request failed (" + res.status + ").");
+          e.status = res.status;
+          throw e;
+        }
+        return data;
+      });
+    });
+  }
+
+  // credentialJSON encodes a PublicKeyCredential as the server expects it.
+  function credentialJSON(cred) {
+    var r = cred.response;
+    var out = {
+      id: cred.id,
+      rawId: toBase64url(cred.rawId),
+      type: cred.type,
+      clientExtensionResults: cred.getClientExtensionResults ? cred.getClientExtensionResults() : {},
+      response: { clientDataJSON: toBase64url(r.clientDataJSON) }
+    };
+    if (cred.authenticatorAttachment) out.authenticatorAttachment = cred.authenticatorAttachment;
+    if (r.attestationObject) {
+      out.response.attestationObject = toBase64url(r.attestationObject);
+      if (r.getTransports) out.response.transports = r.getTransports();
+    } else {
+      out.response.authenticatorData = toBase64url(r.authenticatorData);
+      out.response.signature = toBase64url(r.signature);
+      if (r.userHandle) out.response.userHandle = toBase64url(r.userHandle);
+    }
+    return out;
+  }
+
+  // browserError turns a DOMException from navigator.credentials into an
+  // error with a code.
+  function browserError(err) {
+    if (err && err.code && typeof err.code === "string") return err;
+    var name = err && err.name;
+    if (name === "InvalidStateError") return fail("already_registered", "This security key is already registered.");
+    if (name === "NotAllowedError") return fail("cancelled", "The request was cancelled or timed out.");
+    if (name === "SecurityError") return fail("security", "This page's address cannot use security keys.");
+    return fail("browser", (err && err.message) || "The browser could not use the security key.");
+  }
+
+  function supported() {
+    return !!(window.PublicKeyCredential && navigator.credentials);
+  }
+
+  function unsupported() {
+    return Promise.reject(fail("unsupported", "This browser does not support security keys."));
+  }
+
+  // register adds a security key named name for the signed-in user and
+  // resolves to {enrollment: {id, name, created_at}}.
+  function register(name) {
+    if (!supported()) return unsupported();
+    return post("/register/begin", { name: name || "" }).then(function (begin) {
+      var pk = Object.assign({}, begin.options.publicKey);
+      pk.challenge = toBuffer(pk.challenge);
+      pk.user = Object.assign({}, pk.user, { id: toBuffer(pk.user.id) });
+      pk.excludeCredentials = descriptors(pk.excludeCredentials);
+      return navigator.credentials.create({ publicKey: pk }).then(function (cred) {
+        return post("/register/finish", { credential: credentialJSON(cred) });
+      }, function (err) { throw browserError(err); });
+    });
+  }
+
+  // login answers the pending challenge with a security key and resolves
+  // to {ok: true, next: url}.
+  function login(opts) {
+    if (!supported()) return unsupported();
+    return post("/login/begin", {}).then(function (begin) {
+      var pk = Object.assign({}, begin.options.publicKey);
+      pk.challenge = toBuffer(pk.challenge);
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+      return navigator.credentials.get({ publicKey: pk }).then(function (cred) {
+        return post("/login/finish", {
+          credential: credentialJSON(cred),
+          remember_device: !!(opts && opts.rememberDevice)
+        });
+      }, function (err) { throw browserError(err); });
+    });
+  }
+
+  function pick(el, attr) {
+    var sel = el.getAttribute(attr);
+    return sel ? document.querySelector(sel) : null;
+  }
+
+  function bind(el) {
+    if (el.getAttribute("data-webauthn-bound")) return;
+    el.setAttribute("data-webauthn-bound", "1");
+    el.addEventListener("click", function (ev) {
+      ev.preventDefault();
+      if (el.getAttribute("data-webauthn-state") === "pending") return;
+      var status = pick(el, "data-webauthn-status");
+      var run;
+      if (el.getAttribute("data-webauthn") === "register") {
+        var input = pick(el, "data-webauthn-name-input");
+        run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name")); };
+      } else {
+        var box = pick(el, "data-webauthn-remember");
+        run = function () { return login({ rememberDevice: !!(box && box.checked) }); };
+      }
+      el.setAttribute("data-webauthn-state", "pending");
+      el.removeAttribute("data-webauthn-error");
+      if (status) status.textContent = "";
+      Promise.resolve().then(run).then(function (res) {
+        el.setAttribute("data-webauthn-state", "done");
+        el.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: res }));
+        if (res && res.next) window.location.assign(res.next);
+      }, function (err) {
+        err = browserError(err);
+        el.setAttribute("data-webauthn-state", "error");
+        el.setAttribute("data-webauthn-error", err.code);
+        if (status) status.textContent = err.message;
+        el.dispatchEvent(new CustomEvent("webauthn:error", { bubbles: true, detail: { code: err.code, message: err.message } }));
+      });
+    });
+  }
+
+  function bindAll() {
+    var els = document.querySelectorAll("[data-webauthn]");
+    for (var i = 0; i < els.length; i++) bind(els[i]);
+  }
+
+  window.TwoFactorWebAuthn = {
+    register: register,
+    login: login,
+    bind: bind,
+    supported: supported,
+    toBuffer: toBuffer,
+    toBase64url: toBase64url
+  };
+
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", bindAll);
+  } else {
+    bindAll();
+  }
+})();

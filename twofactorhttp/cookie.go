@@ -1,0 +1,188 @@
+package twofactorhttp
+
+import (
+	"encoding/json"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// pending is the state of a sign-in (or step-up) between the password and
+// the second factor. It lives in a cookie, never in a half-signed-in host
+// session: the challenge id in the clear, the rest sealed with the keyring
+// (AES-256-GCM under the current key, with its key id) and bound to the
+// challenge id and the cookie name, so it opens only as the cookie of that
+// challenge.
+type pending struct {
+	ChallengeID string            `json:"-"`
+	UserID      string            `json:"u"`
+	Purpose     twofactor.Purpose `json:"p"`
+	Return      string            `json:"r,omitempty"` // a path checked by cleanReturn
+	Expires     int64             `json:"e"`           // Unix seconds: the challenge's expiry
+	Sent        *sentCode         `json:"s,omitempty"` // the last code sent, for the page
+}
+
+// sentCode is what the page shows of the last code sent: the masked
+// destination and when a new one may be asked for. Never the code.
+type sentCode struct {
+	Method      twofactor.Method `json:"m"`
+	Destination string           `json:"d,omitempty"` // masked by the factor
+	ResendAt    int64            `json:"r"`           // Unix seconds
+}
+
+// maxCookie bounds a pending cookie before any decoding.
+const maxCookie = 3072
+
+func (h *Handler) pendingAD(challengeID string) []byte {
+	return []byte("twofactorhttp pending v1\x00" + h.pendingName + "\x00" + challengeID)
+}
+
+// sealPending returns the cookie value "<challenge id>.<sealed state>".
+func (h *Handler) sealPending(p *pending) (string, error) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		return "", err
+	}
+	s, err := h.keys.Seal(b, h.pendingAD(p.ChallengeID))
+	if err != nil {
+		return "", err
+	}
+	return p.ChallengeID + "." + s, nil
+}
+
+// openPending parses and opens a pending cookie value. Anything that is not
+// a value sealed by this layer for this cookie, still unexpired at now,
+// with a well-formed challenge id, user id, purpose and return path, is
+// refused with errNoPending.
+func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
+	if len(value) > maxCookie {
+		return nil, errNoPending
+	}
+	id, sealed, ok := strings.Cut(value, ".")
+	if !ok || twofactor.ParseChallengeID(id) != nil {
+		return nil, errNoPending
+	}
+	b, err := h.keys.Open(sealed, h.pendingAD(id))
+	if err != nil {
+		return nil, errNoPending
+	}
+	var p pending
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, errNoPending
+	}
+	p.ChallengeID = id
+	switch {
+	case twofactor.CheckUserID(p.UserID) != nil,
+		p.Purpose != twofactor.PurposeLogin && p.Purpose != twofactor.PurposeStepUp,
+		p.Return != "" && cleanReturn(p.Return) != p.Return,
+		!now.Before(time.Unix(p.Expires, 0)):
+		return nil, errNoPending
+	}
+	return &p, nil
+}
+
+// readPending returns the request's pending sign-in.
+func (h *Handler) readPending(r *http.Request) (*pending, error) {
+	for _, c := range r.CookiesNamed(h.pendingName) {
+		if p, err := h.openPending(c.Value, h.now()); err == nil {
+			return p, nil
+		}
+	}
+	return nil, errNoPending
+}
+
+// setPending writes the pending cookie: HttpOnly, SameSite=Lax, scoped to
+// the prefix, Secure unless served on http://localhost, and living as long
+// as the challenge.
+func (h *Handler) setPending(w http.ResponseWriter, r *http.Request, p *pending) error {
+	v, err := h.sealPending(p)
+	if err != nil {
+		return err
+	}
+	left := time.Unix(p.Expires, 0).Sub(h.now())
+	c := h.cookie(r, h.pendingName, v, h.prefix)
+	c.MaxAge = max(1, int(left/time.Second))
+	c.Expires = time.Unix(p.Expires, 0).UTC()
+	http.SetCookie(w, c)
+	return nil
+}
+
+func (h *Handler) clearPending(w http.ResponseWriter, r *http.Request) {
+	c := h.cookie(r, h.pendingName, "", h.prefix)
+	c.MaxAge = -1
+	http.SetCookie(w, c)
+}
+
+// cookie returns a cookie with the layer's attributes. RFC 6265bis lets
+// browsers keep Secure cookies set over http://localhost (a secure
+// context), but not every client does, so they are sent without Secure
+// there, and only there.
+func (h *Handler) cookie(r *http.Request, name, value, path string) *http.Cookie {
+	return &http.Cookie{
+		Name:     name,
+		Value:    value,
+		Path:     path,
+		HttpOnly: true,
+		Secure:   r.TLS != nil || !isLocalhost(r.Host),
+		SameSite: http.SameSiteLaxMode,
+	}
+}
+
+// isLocalhost reports whether host (with or without a port) is a loopback
+// name or address.
+func isLocalhost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(strings.Trim(host, "[]"))
+	return err == nil && a.IsLoopback()
+}
+
+// The step-up cookie holds the Result.Proof of a step-up challenge, sealed
+// and bound to the user: opened for any other user it does not open.
+func (h *Handler) stepUpAD(userID string) []byte {
+	return []byte("twofactorhttp step-up v1\x00" + h.stepUpName + "\x00" + userID)
+}
+
+// setStepUp writes the step-up cookie for the whole site (Path=/), so the
+// middleware sees it on every protected page. It is a session cookie: the
+// Service decides freshness from the proof's time, and a stale cookie is
+// refused like a missing one.
+func (h *Handler) setStepUp(w http.ResponseWriter, r *http.Request, userID, proof string) error {
+	v, err := h.keys.Seal([]byte(proof), h.stepUpAD(userID))
+	if err != nil {
+		return err
+	}
+	http.SetCookie(w, h.cookie(r, h.stepUpName, v, "/"))
+	return nil
+}
+
+// stepUpProof returns the proof in the request's step-up cookie for
+// userID, or "".
+func (h *Handler) stepUpProof(r *http.Request, userID string) string {
+	for _, c := range r.CookiesNamed(h.stepUpName) {
+		if len(c.Value) > maxCookie {
+			continue
+		}
+		if b, err := h.keys.Open(c.Value, h.stepUpAD(userID)); err == nil {
+			return string(b)
+		}
+	}
+	return ""
+}
+
+// ClearStepUp drops the step-up cookie. Call it when the user signs out,
+// so a fresh verification does not outlive the session it was made in.
+func (h *Handler) ClearStepUp(w http.ResponseWriter, r *http.Request) {
+	c := h.cookie(r, h.stepUpName, "", "/")
+	c.MaxAge = -1
+	http.SetCookie(w, c)
+}

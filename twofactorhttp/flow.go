@@ -1,0 +1,631 @@
+package twofactorhttp
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/trust"
+)
+
+// Begin starts the second step after the host has checked the password
+// of user, and answers the request itself:
+//
+//   - a trusted device, or a user with no second factor, is signed in at
+//     once: SignIn is called and the browser goes to the return path;
+//   - a user the policy requires to have a factor but who has none is
+//     signed in, then sent to EnrollURL;
+//   - otherwise a challenge is created, kept in the pending cookie, and
+//     the browser goes to the challenge page (for email or SMS first, a
+//     code is already on its way unless Config.ManualSend).
+//
+// The return path is the request's "next" query or form field when it is
+// a path on this site (see the package documentation), else
+// Config.ReturnURL. A JSON client (Accept: application/json) gets the
+// outcome as JSON instead of a redirect. A locked-out user gets 429 with
+// the time to wait; a store failure gets 500 and nobody is signed in.
+//
+// Unsafe requests are checked with http.CrossOriginProtection, as every
+// route of the Handler is: a cross-origin POST to the host's login form is
+// refused with 403 before the Service is asked anything.
+func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, user twofactor.User) {
+	if err := h.cop.Check(r); err != nil {
+		h.fail(w, r, nil, errCrossOrigin)
+		return
+	}
+	ret := cleanReturn(r.FormValue(ReturnParam))
+	c := h.client(r)
+	begun, err := h.svc.Begin(r.Context(), user, c)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	res := &twofactor.Result{User: user, Purpose: twofactor.PurposeLogin, VerifiedAt: h.now()}
+	switch begun.Status {
+	case twofactor.StatusChallenge:
+		h.startChallenge(w, r, begun.Challenge, ret, c)
+	case twofactor.StatusEnrollRequired:
+		h.signedIn(w, r, res, h.withNext(h.enrollURL, ret), statusEnrollRequired)
+	default: // StatusTrusted, StatusNoFactor
+		h.signedIn(w, r, res, cmpReturn(ret, h.returnURL), statusSignedIn)
+	}
+}
+
+// Outcomes in JSON answers.
+const (
+	statusChallenge      = "challenge"
+	statusSignedIn       = "signed_in"
+	statusSteppedUp      = "stepped_up"
+	statusEnrollRequired = "enroll_required"
+	statusCancelled      = "cancelled"
+)
+
+// unixCeil returns t in Unix seconds, rounded up: a wait is never shown
+// shorter than it is.
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+func cmpReturn(ret, def string) string {
+	if ret == "" {
+		return def
+	}
+	return ret
+}
+
+// startChallenge keeps ch in the pending cookie, sends a first code when
+// the first method sends one, and moves the client to the challenge page.
+func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *twofactor.Challenge, ret string, c twofactor.Client) {
+	p := &pending{ChallengeID: ch.ID, UserID: ch.User.ID, Purpose: ch.Purpose, Return: ret, Expires: ch.ExpiresAt.Unix()}
+	asJSON := wantsJSON(r)
+	var methods []twofactor.Method
+	if asJSON || !h.manualSend {
+		methods = h.ordered(r.Context(), ch)
+	}
+	if !h.manualSend && len(methods) > 0 && h.sends(methods[0]) {
+		sent, err := h.svc.Send(r.Context(), ch.ID, methods[0], c)
+		if err == nil {
+			p.Sent = &sentCode{Method: methods[0], Destination: sent.Destination, ResendAt: unixCeil(sent.ResendAt)}
+		} else {
+			// The page offers "Send me a code" and shows the reason
+			// when the user asks; nothing was sent.
+			h.log.LogAttrs(r.Context(), slog.LevelWarn, "twofactorhttp: first code not sent",
+				slog.String("method", string(methods[0])), slog.String("error", err.Error()))
+		}
+	}
+	if err := h.setPending(w, r, p); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	if asJSON {
+		h.writeJSON(w, http.StatusOK, h.state(ch, p, methods))
+		return
+	}
+	securityHeaders(w)
+	http.Redirect(w, r, h.url(routeChallenge), http.StatusSeeOther)
+}
+
+// signedIn completes a sign-in: the host's SignIn, then the trusted-device
+// cookie, then the redirect. When SignIn fails nobody is signed in and no
+// device is trusted by this request.
+func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, res *twofactor.Result, next, status string) {
+	if err := h.signIn(w, r, res); err != nil {
+		if res.Device != nil && h.trust != nil {
+			// Nobody signed in: the device the answer trusted is not.
+			if id, ok := h.trust.DeviceID(res.User.ID, res.Device.Token); ok {
+				if rerr := h.trust.Revoke(r.Context(), res.User.ID, id); rerr != nil {
+					h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: revoking the device of a failed sign-in", slog.String("error", rerr.Error()))
+				}
+			}
+		}
+		h.clearPending(w, r)
+		h.fail(w, r, nil, fmt.Errorf("%w: %w", errSignIn, err))
+		return
+	}
+	if res.Device != nil && h.trust != nil {
+		h.trust.SetCookie(w, *res.Device)
+	}
+	h.clearPending(w, r)
+	// A new session starts without a step-up of an earlier one.
+	h.ClearStepUp(w, r)
+	h.redirect(w, r, status, next)
+}
+
+// pendingFor returns the request's pending challenge, or answers 410. A
+// step-up challenge belongs to the signed-in user only: its cookie is
+// refused for anyone else.
+func (h *Handler) pendingFor(w http.ResponseWriter, r *http.Request) (*pending, bool) {
+	p, err := h.readPending(r)
+	if err == nil && p.Purpose == twofactor.PurposeStepUp {
+		if u, ok := h.user(r); !ok || u.ID != p.UserID {
+			err = errNoPending
+		}
+	}
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return nil, false
+	}
+	return p, true
+}
+
+// serveChallenge shows the challenge page (GET prefix), or its state as
+// JSON. Without a pending challenge a browser goes to the login page.
+func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
+	if _, err := h.readPending(r); err != nil && !wantsJSON(r) {
+		h.clearPending(w, r)
+		securityHeaders(w)
+		http.Redirect(w, r, h.loginURL, http.StatusSeeOther)
+		return
+	}
+	p, ok := h.pendingFor(w, r)
+	if !ok {
+		return
+	}
+	v := &view{p: p, active: twofactor.Method(r.URL.Query().Get("method"))}
+	if !h.loadView(w, r, v) {
+		return
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, h.state(v.ch, p, h.ordered(r.Context(), v.ch)))
+		return
+	}
+	h.renderChallenge(w, r, http.StatusOK, v)
+}
+
+// serveSend sends a code (POST prefix/send, method=email|sms).
+func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
+	req, err := readRequest(w, r)
+	p, ok := h.pendingFor(w, r)
+	if !ok {
+		return
+	}
+	v := &view{p: p, active: req.Method}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	sent, err := h.svc.Send(r.Context(), p.ChallengeID, req.Method, h.client(r))
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	p.Sent = &sentCode{Method: req.Method, Destination: sent.Destination, ResendAt: unixCeil(sent.ResendAt)}
+	if err := h.setPending(w, r, p); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, h.sentJSON(p.Sent, sent.ExpiresAt))
+		return
+	}
+	securityHeaders(w)
+	http.Redirect(w, r, h.url(routeChallenge)+"?method="+url.QueryEscape(string(req.Method)), http.StatusSeeOther)
+}
+
+// serveStart returns what the browser needs before answering (POST
+// prefix/start, {"method": "webauthn"}): the WebAuthn request options.
+func (h *Handler) serveStart(w http.ResponseWriter, r *http.Request) {
+	req, err := readRequest(w, r)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.start(w, r, cmpMethod(req.Method, twofactor.MethodWebAuthn))
+}
+
+// serveWebAuthnBegin is start for the WebAuthn script, which posts to
+// <prefix>webauthn/login/begin.
+func (h *Handler) serveWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
+	if _, err := readRequest(w, r); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.start(w, r, twofactor.MethodWebAuthn)
+}
+
+func cmpMethod(m, def twofactor.Method) twofactor.Method {
+	if m == "" {
+		return def
+	}
+	return m
+}
+
+func (h *Handler) start(w http.ResponseWriter, r *http.Request, m twofactor.Method) {
+	p, ok := h.pendingFor(w, r)
+	if !ok {
+		return
+	}
+	opts, err := h.svc.Start(r.Context(), p.ChallengeID, m)
+	if err != nil {
+		h.fail(w, r, &view{p: p, active: m}, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, startJSON{Method: m, Options: opts})
+}
+
+type startJSON struct {
+	Method  twofactor.Method `json:"method"`
+	Options json.RawMessage  `json:"options"`
+}
+
+// serveVerify checks an answer (POST prefix/verify, method and code; or
+// the WebAuthn script's credential). On success a sign-in calls SignIn
+// and a step-up keeps the proof in the step-up cookie; then the browser
+// goes to the return path.
+func (h *Handler) serveVerify(w http.ResponseWriter, r *http.Request) {
+	req, err := readRequest(w, r)
+	p, ok := h.pendingFor(w, r)
+	if !ok {
+		return
+	}
+	v := &view{p: p, active: req.Method, remember: req.RememberDevice}
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	if req.Method == "" {
+		h.fail(w, r, v, fmt.Errorf("%w: no method", errBadRequest))
+		return
+	}
+	res, err := h.svc.Verify(r.Context(), twofactor.Answer{
+		ChallengeID:    p.ChallengeID,
+		Method:         req.Method,
+		Code:           normalizeCode(req.Method, req.Code),
+		Purpose:        p.Purpose,
+		UserID:         p.UserID,
+		Client:         h.client(r),
+		RememberDevice: req.RememberDevice && h.trust != nil && p.Purpose == twofactor.PurposeLogin,
+	})
+	if err != nil {
+		h.fail(w, r, v, err)
+		return
+	}
+	next := cmpReturn(p.Return, h.returnURL)
+	if p.Purpose == twofactor.PurposeStepUp {
+		if err := h.setStepUp(w, r, p.UserID, res.Proof); err != nil {
+			h.fail(w, r, nil, err)
+			return
+		}
+		h.clearPending(w, r)
+		h.redirect(w, r, statusSteppedUp, next)
+		return
+	}
+	h.signedIn(w, r, res, next, statusSignedIn)
+}
+
+// normalizeCode trims what people paste around a code: spaces around any
+// answer, and spaces and dashes inside the digits of a numeric one
+// ("123 456").
+func normalizeCode(m twofactor.Method, code string) string {
+	code = strings.TrimSpace(code)
+	if numeric(m) {
+		code = strings.Map(func(r rune) rune {
+			if r == ' ' || r == '-' || r == '\u00a0' {
+				return -1
+			}
+			return r
+		}, code)
+	}
+	return code
+}
+
+// serveCancel ends the challenge (POST prefix/cancel): every code issued
+// for it dies, the pending cookie is dropped, and a sign-in goes back to
+// the login page (a step-up to Config.ReturnURL).
+func (h *Handler) serveCancel(w http.ResponseWriter, r *http.Request) {
+	p, err := h.readPending(r)
+	if err != nil {
+		if wantsJSON(r) {
+			h.fail(w, r, nil, err)
+			return
+		}
+		h.clearPending(w, r)
+		h.redirect(w, r, statusCancelled, h.loginURL)
+		return
+	}
+	next := h.loginURL
+	if p.Purpose == twofactor.PurposeStepUp {
+		next = h.returnURL
+	}
+	err = h.svc.Cancel(r.Context(), p.ChallengeID)
+	switch {
+	case errors.Is(err, twofactor.ErrChallengeNotFound) && !wantsJSON(r):
+		// Already over: the user only wants out.
+	case err != nil:
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.clearPending(w, r)
+	h.redirect(w, r, statusCancelled, next)
+}
+
+// serveStepUpPage (GET prefix/step-up?next=) asks the signed-in user to
+// confirm it's them. Creating the challenge, which may send a code, waits
+// for the POST: a GET never changes anything.
+func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
+	ret := cleanReturn(r.URL.Query().Get(ReturnParam))
+	if _, ok := h.user(r); !ok {
+		if wantsJSON(r) {
+			h.fail(w, r, nil, errSignedOut)
+			return
+		}
+		securityHeaders(w)
+		http.Redirect(w, r, h.withNext(h.loginURL, ret), http.StatusSeeOther)
+		return
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
+		return
+	}
+	h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.IntroStepUp,
+		Form: &Form{Action: h.url(routeStepUp), Next: ret, Button: h.text.Continue, Cancel: &Link{URL: h.returnURL, Text: h.text.Cancel}}})
+}
+
+// serveStepUp (POST prefix/step-up, next=) creates a step-up challenge for
+// the signed-in user and moves to the challenge page.
+func (h *Handler) serveStepUp(w http.ResponseWriter, r *http.Request) {
+	u, ok := h.user(r)
+	if !ok {
+		h.fail(w, r, nil, errSignedOut)
+		return
+	}
+	req, err := readRequest(w, r)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	c := h.client(r)
+	ch, err := h.svc.StepUp(r.Context(), u, c, twofactor.PurposeStepUp)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.startChallenge(w, r, ch, cleanReturn(req.Next), c)
+}
+
+// view is what the challenge page is built from.
+type view struct {
+	p        *pending
+	ch       *twofactor.Challenge // loaded on demand
+	active   twofactor.Method
+	remember bool
+	err      *ErrorView
+}
+
+// loadView loads the challenge of v, or answers why it cannot.
+func (h *Handler) loadView(w http.ResponseWriter, r *http.Request, v *view) bool {
+	if v.ch != nil {
+		return true
+	}
+	ch, err := h.svc.Challenge(r.Context(), v.p.ChallengeID)
+	if err == nil && ch.User.ID != v.p.UserID {
+		err = errNoPending
+	}
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return false
+	}
+	v.ch = ch
+	return true
+}
+
+func (h *Handler) renderChallenge(w http.ResponseWriter, r *http.Request, status int, v *view) {
+	if !h.loadView(w, r, v) {
+		return
+	}
+	h.render(w, r, status, h.pageData(r.Context(), v))
+}
+
+// pageData builds the challenge page.
+func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
+	t := h.text
+	ms := h.ordered(ctx, v.ch)
+	active := v.active
+	if !v.ch.Offers(active) {
+		active = ""
+		if v.p.Sent != nil && v.ch.Offers(v.p.Sent.Method) {
+			active = v.p.Sent.Method
+		} else if len(ms) > 0 {
+			active = ms[0]
+		}
+	}
+	d := &PageData{
+		Page: PageChallenge, Purpose: v.ch.Purpose, Error: v.err,
+		Title: t.TitleLogin, Intro: t.IntroLogin,
+		Verify: h.url(routeVerify), Send: h.url(routeSend), Cancel: h.url(routeCancel),
+	}
+	if v.ch.Purpose == twofactor.PurposeStepUp {
+		d.Title, d.Intro = t.TitleStepUp, t.IntroStepUp
+	}
+	for _, m := range ms {
+		mv := h.methodView(m, active)
+		if mv.Active {
+			d.Active = &mv
+		}
+		if d.Backup == nil && h.recovery(m) {
+			d.Backup = &mv
+			continue
+		}
+		d.Methods = append(d.Methods, mv)
+	}
+	d.WebAuthn = d.Active != nil && d.Active.WebAuthn
+	if s := v.p.Sent; s != nil && s.Method == active {
+		d.Sent = &SentView{Text: t.Sent}
+		if s.Destination != "" {
+			d.Sent.Text = fmt.Sprintf(t.SentTo, s.Destination)
+		}
+		if left := time.Unix(s.ResendAt, 0).Sub(h.now()); left > 0 {
+			d.Sent.ResendIn = ceil(left, time.Second)
+			d.Sent.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
+		}
+	}
+	if label, ok := h.trustLabel(v.ch.Purpose); ok {
+		d.Trust = &TrustView{Label: label, Checked: v.remember}
+	}
+	return d
+}
+
+// trustLabel returns the "trust this device" label, when the checkbox is
+// offered: on sign-in, with a trust manager.
+func (h *Handler) trustLabel(p twofactor.Purpose) (string, bool) {
+	if h.trust == nil || p != twofactor.PurposeLogin {
+		return "", false
+	}
+	d := h.trust.Duration()
+	if d == trust.SessionOnly {
+		return h.text.TrustSession, true
+	}
+	return fmt.Sprintf(h.text.TrustFor, h.text.span(d)), true
+}
+
+func (h *Handler) methodView(m, active twofactor.Method) MethodView {
+	mv := MethodView{
+		Method:     m,
+		MethodText: h.text.method(m),
+		URL:        h.url(routeChallenge) + "?method=" + url.QueryEscape(string(m)),
+		Active:     m == active,
+		Sends:      h.sends(m),
+		WebAuthn:   m == twofactor.MethodWebAuthn,
+		Numeric:    numeric(m),
+	}
+	if mv.Numeric {
+		mv.Length = 6
+	}
+	if f, ok := h.svc.Factor(m); ok {
+		if cl, ok := f.(codeLength); ok {
+			mv.Length = cl.CodeLength()
+		}
+	}
+	return mv
+}
+
+// codeLength is implemented by factors whose codes have a fixed length: the
+// page's script submits the form once that many characters are typed.
+// Without it the library's code methods (TOTP, email, SMS) are taken to be
+// six digits, their default.
+type codeLength interface{ CodeLength() int }
+
+func numeric(m twofactor.Method) bool {
+	return m == twofactor.MethodTOTP || m == twofactor.MethodEmail || m == twofactor.MethodSMS
+}
+
+func (h *Handler) sends(m twofactor.Method) bool {
+	f, ok := h.svc.Factor(m)
+	if !ok {
+		return false
+	}
+	_, ok = f.(twofactor.Sender)
+	return ok
+}
+
+func (h *Handler) recovery(m twofactor.Method) bool {
+	f, ok := h.svc.Factor(m)
+	if !ok {
+		return false
+	}
+	rf, ok := f.(twofactor.RecoveryFactor)
+	return ok && rf.Recovery()
+}
+
+// ordered returns the challenge's methods with the one the user last
+// signed in with first and recovery methods (backup codes) last; ties keep
+// the Service's order (its policy default first). A failure to read the
+// enrollments only loses the ordering.
+func (h *Handler) ordered(ctx context.Context, ch *twofactor.Challenge) []twofactor.Method {
+	ms := slices.Clone(ch.Methods)
+	last := make(map[twofactor.Method]time.Time, len(ms))
+	es, err := h.svc.Enrollments(ctx, ch.User)
+	if err != nil {
+		h.log.LogAttrs(ctx, slog.LevelWarn, "twofactorhttp: listing enrollments to order methods", slog.String("error", err.Error()))
+	}
+	for _, e := range es {
+		if e.LastUsedAt.After(last[e.Method]) {
+			last[e.Method] = e.LastUsedAt
+		}
+	}
+	slices.SortStableFunc(ms, func(a, b twofactor.Method) int {
+		if ra, rb := h.recovery(a), h.recovery(b); ra != rb {
+			if ra {
+				return 1
+			}
+			return -1
+		}
+		return last[b].Compare(last[a])
+	})
+	return ms
+}
+
+// stateJSON is a challenge's state for JSON clients.
+type stateJSON struct {
+	Status         string            `json:"status"` // "challenge"
+	Purpose        twofactor.Purpose `json:"purpose"`
+	Methods        []methodJSON      `json:"methods"`
+	ExpiresAt      time.Time         `json:"expires_at"`
+	Sent           *sentJSON         `json:"sent,omitempty"`
+	RememberDevice *trustJSON        `json:"remember_device,omitempty"`
+	Next           string            `json:"next"` // the challenge page
+}
+
+type methodJSON struct {
+	Method twofactor.Method `json:"method"`
+	Name   string           `json:"name"`
+	Send   bool             `json:"send,omitempty"`   // POST send before verify
+	Start  bool             `json:"start,omitempty"`  // POST start before verify (WebAuthn)
+	Length int              `json:"length,omitempty"` // code length, when fixed
+}
+
+type sentJSON struct {
+	Method      twofactor.Method `json:"method"`
+	Destination string           `json:"destination,omitempty"` // masked
+	ExpiresAt   time.Time        `json:"expires_at,omitzero"`
+	ResendAt    time.Time        `json:"resend_at"`
+	ResendAfter int              `json:"resend_after"` // seconds until resend_at; 0: now
+}
+
+type trustJSON struct {
+	Label   string `json:"label"`
+	Seconds int64  `json:"seconds"` // how long the device is trusted; 0: until the browser closes
+}
+
+func (h *Handler) state(ch *twofactor.Challenge, p *pending, ms []twofactor.Method) stateJSON {
+	st := stateJSON{Status: statusChallenge, Purpose: ch.Purpose, ExpiresAt: ch.ExpiresAt.UTC(), Next: h.url(routeChallenge)}
+	for _, m := range ms {
+		mv := h.methodView(m, "")
+		st.Methods = append(st.Methods, methodJSON{Method: m, Name: mv.Name, Send: mv.Sends, Start: mv.WebAuthn, Length: mv.Length})
+	}
+	if p.Sent != nil {
+		s := h.sentJSON(p.Sent, time.Time{})
+		st.Sent = &s
+	}
+	if label, ok := h.trustLabel(ch.Purpose); ok {
+		st.RememberDevice = &trustJSON{Label: label}
+		if d := h.trust.Duration(); d > 0 {
+			st.RememberDevice.Seconds = int64(d / time.Second)
+		}
+	}
+	return st
+}
+
+func (h *Handler) sentJSON(s *sentCode, expires time.Time) sentJSON {
+	at := time.Unix(s.ResendAt, 0).UTC()
+	out := sentJSON{Method: s.Method, Destination: s.Destination, ResendAt: at}
+	if !expires.IsZero() {
+		out.ExpiresAt = expires.UTC()
+	}
+	if left := at.Sub(h.now()); left > 0 {
+		out.ResendAfter = ceil(left, time.Second)
+	}
+	return out
+}

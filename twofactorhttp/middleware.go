@@ -1,0 +1,252 @@
+package twofactorhttp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// Errors of the middleware's Check methods. A missing or stale step-up
+// proof matches twofactor.ErrStepUpRequired.
+var (
+	// ErrSignedOut means the request has no signed-in user (Config.User
+	// answered false).
+	ErrSignedOut = errors.New("twofactorhttp: not signed in")
+	// ErrEnrollRequired means the policy requires a second factor and the
+	// signed-in user has none.
+	ErrEnrollRequired = errors.New("twofactorhttp: a second factor must be enrolled first")
+
+	errZeroMiddleware = errors.New("twofactorhttp: middleware not made by a Handler (use Handler.StepUp or Handler.Enforce); refusing every request")
+)
+
+// StepUp is middleware that lets a request through only when the signed-in
+// user verified a second factor recently, for sensitive pages and actions
+// (change the password, remove a factor, delete the account). It has the
+// shape of net/http's CrossOriginProtection: Check decides, Handler wraps.
+//
+// Without a fresh verification, a page request (GET or HEAD, not asking
+// for JSON) is sent through a step-up challenge and back: first to a page
+// that asks the user to confirm, since a GET must not send a code, then to
+// the challenge page, then to the URL it asked for. Any other request gets
+// 401: JSON clients the body {"error": "step_up_required", "next":
+// "<prefix>step-up"} (POST there to begin), others a page with a Continue
+// button. The proof of the verification (Result.Proof of a step-up
+// challenge) is kept in a session cookie sealed to the user, and checked
+// with Service.CheckProof, so a password change or an admin reset voids it.
+//
+// A StepUp is made by Handler.StepUp and is safe for concurrent use. The
+// zero value refuses every request.
+type StepUp struct {
+	h      *Handler
+	maxAge time.Duration
+}
+
+// StepUp returns step-up middleware. maxAge is how long a verification
+// stays fresh for the pages it guards; zero (or anything longer than the
+// Service's StepUpMaxAge, which CheckProof enforces) means the Service's.
+// It panics if Config.User is nil: step-up needs to know who is signed in.
+func (h *Handler) StepUp(maxAge time.Duration) *StepUp {
+	if !h.hasUser() {
+		panic("twofactorhttp: Handler.StepUp needs Config.User")
+	}
+	return &StepUp{h: h, maxAge: max(maxAge, 0)}
+}
+
+func (h *Handler) hasUser() bool { return h.userSet }
+
+// Check returns nil when the request's signed-in user has a fresh step-up
+// proof. Otherwise it returns ErrSignedOut, an error matching
+// twofactor.ErrStepUpRequired, or a store failure (never nil on failure).
+func (s *StepUp) Check(r *http.Request) error {
+	if s == nil || s.h == nil {
+		return errZeroMiddleware
+	}
+	u, ok := s.h.user(r)
+	if !ok {
+		return ErrSignedOut
+	}
+	proof := s.h.stepUpProof(r, u.ID)
+	if proof == "" {
+		return twofactor.ErrStepUpRequired
+	}
+	if err := s.h.svc.CheckProof(r.Context(), proof, u.ID, twofactor.PurposeStepUp); err != nil {
+		return err
+	}
+	if s.maxAge > 0 {
+		p, err := s.h.svc.ParseProof(proof)
+		if err != nil {
+			return err
+		}
+		if s.h.now().Sub(p.VerifiedAt) > s.maxAge {
+			return twofactor.ErrStepUpRequired
+		}
+	}
+	return nil
+}
+
+// Handler returns next guarded by Check.
+func (s *StepUp) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := s.Check(r)
+		if err == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		if errors.Is(err, errZeroMiddleware) {
+			denyZero(w, r)
+			return
+		}
+		h := s.h
+		ret := cleanReturn(r.URL.RequestURI())
+		page := (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r)
+		switch {
+		case errors.Is(err, ErrSignedOut) && page:
+			securityHeaders(w)
+			http.Redirect(w, r, h.withNext(h.loginURL, ret), http.StatusSeeOther)
+		case errors.Is(err, twofactor.ErrStepUpRequired) && page:
+			securityHeaders(w)
+			http.Redirect(w, r, h.withNext(h.url(routeStepUp), ret), http.StatusSeeOther)
+		case errors.Is(err, twofactor.ErrStepUpRequired) && wantsJSON(r):
+			h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
+		case errors.Is(err, twofactor.ErrStepUpRequired):
+			h.render(w, r, http.StatusUnauthorized, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.StepUpRequired,
+				Error: &ErrorView{Code: CodeStepUpRequired, Message: h.text.StepUpRequired},
+				Form:  &Form{Action: h.url(routeStepUp), Next: h.stepUpReturn(r, ret), Button: h.text.Continue, Cancel: &Link{URL: h.returnURL, Text: h.text.Cancel}}})
+		default:
+			h.fail(w, r, nil, err)
+		}
+	})
+}
+
+// stepUpReturn is where a step-up started by a refused POST returns: the
+// page the form was on, when the browser said so and it is on this site;
+// a POST itself cannot be replayed.
+func (h *Handler) stepUpReturn(r *http.Request, ret string) string {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return ret
+	}
+	ref := r.Header.Get("Referer")
+	if rest, ok := strings.CutPrefix(ref, origin(r)); ok && rest != "" {
+		return cleanReturn(rest)
+	}
+	return ""
+}
+
+// origin returns the scheme and host the request was made to, as a
+// browser writes it in Referer.
+func origin(r *http.Request) string {
+	scheme := "https://"
+	if r.TLS == nil && isLocalhost(r.Host) {
+		scheme = "http://"
+	}
+	return scheme + r.Host
+}
+
+// Enforce is middleware for a policy that requires a second factor
+// (Policy.Required): a signed-in user with no second factor (backup codes
+// do not count) is sent to Config.EnrollURL, with the page they asked for
+// as ?next=, before any page it guards. A page request is redirected;
+// other requests get 403, JSON clients {"error": "enroll_required",
+// "next": EnrollURL}. Requests without a signed-in user, requests to
+// EnrollURL and below it, and requests under the Handler's prefix pass, so
+// the host's sign-in and enrollment keep working; put it after the host's
+// own sign-in middleware.
+//
+// Under a policy that does not require a factor it lets everything
+// through. Otherwise each guarded request lists the user's enrollments
+// (one store read per factor), and a store failure answers 500: it fails
+// closed.
+//
+// An Enforce is made by Handler.Enforce and is safe for concurrent use.
+// The zero value refuses every request.
+type Enforce struct {
+	h *Handler
+}
+
+// Enforce returns the enforcement middleware. It panics if Config.User is
+// nil: enforcement needs to know who is signed in.
+func (h *Handler) Enforce() *Enforce {
+	if !h.hasUser() {
+		panic("twofactorhttp: Handler.Enforce needs Config.User")
+	}
+	return &Enforce{h: h}
+}
+
+// Check returns nil when the request may proceed, ErrEnrollRequired when
+// the signed-in user must first enroll a second factor, or a store
+// failure.
+func (e *Enforce) Check(r *http.Request) error {
+	if e == nil || e.h == nil {
+		return errZeroMiddleware
+	}
+	h := e.h
+	pol := h.svc.Policy()
+	if !pol.Required || h.exempt(r.URL.Path) {
+		return nil
+	}
+	u, ok := h.user(r)
+	if !ok {
+		return nil
+	}
+	has, err := h.hasPrimary(r.Context(), u, pol)
+	if err != nil {
+		return err
+	}
+	if !has {
+		return ErrEnrollRequired
+	}
+	return nil
+}
+
+// Handler returns next guarded by Check.
+func (e *Enforce) Handler(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		err := e.Check(r)
+		switch {
+		case err == nil:
+			next.ServeHTTP(w, r)
+		case errors.Is(err, errZeroMiddleware):
+			denyZero(w, r)
+		case errors.Is(err, ErrEnrollRequired) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r):
+			securityHeaders(w)
+			http.Redirect(w, r, e.h.withNext(e.h.enrollURL, cleanReturn(r.URL.RequestURI())), http.StatusSeeOther)
+		default:
+			e.h.fail(w, r, nil, err)
+		}
+	})
+}
+
+// exempt reports whether path is the enrollment page (or below it) or
+// under the Handler's prefix.
+func (h *Handler) exempt(path string) bool {
+	enroll, _, _ := strings.Cut(h.enrollURL, "?")
+	enroll = strings.TrimSuffix(enroll, "/")
+	return strings.HasPrefix(path, h.prefix) || path == enroll || strings.HasPrefix(path, enroll+"/")
+}
+
+// hasPrimary reports whether u has an enrollment of an allowed factor that
+// is not recovery-only.
+func (h *Handler) hasPrimary(ctx context.Context, u twofactor.User, pol twofactor.Policy) (bool, error) {
+	es, err := h.svc.Enrollments(ctx, u)
+	if err != nil {
+		return false, err
+	}
+	for _, e := range es {
+		if (pol.Methods == nil || slices.Contains(pol.Methods, e.Method)) && !h.recovery(e.Method) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+func denyZero(w http.ResponseWriter, r *http.Request) {
+	slog.Default().LogAttrs(r.Context(), slog.LevelError, errZeroMiddleware.Error(), slog.String("path", r.URL.Path))
+	securityHeaders(w)
+	http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+}

@@ -1,0 +1,208 @@
+package twofactorhttp
+
+import (
+	"bytes"
+	"embed"
+	"errors"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strconv"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+//go:embed templates/*.html assets/*
+var embedded embed.FS
+
+// Pages, by template file name without ".html". Each is parsed with
+// layout.html, which must define "layout" and call {{template "content" .}};
+// each page defines "content".
+const (
+	PageChallenge = "challenge" // the second step: a method's form, the other methods, cancel
+	PageEnded     = "ended"     // the challenge is over (410): a link to sign in again
+	PageMessage   = "message"   // a message alone (an error, the step-up interstitial), maybe a link or a form
+)
+
+var pageNames = []string{PageChallenge, PageEnded, PageMessage}
+
+type pages map[string]*template.Template
+
+// parsePages parses the embedded templates, each file replaced by the one
+// of the same name in override when it has one.
+func parsePages(override fs.FS) (pages, error) {
+	read := func(name string) ([]byte, error) {
+		if override != nil {
+			b, err := fs.ReadFile(override, name)
+			if err == nil {
+				return b, nil
+			}
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, configErr("Config.Templates: reading %s: %v", name, err)
+			}
+		}
+		return embedded.ReadFile("templates/" + name)
+	}
+	layout, err := read("layout.html")
+	if err != nil {
+		return nil, err
+	}
+	out := make(pages, len(pageNames))
+	for _, p := range pageNames {
+		src, err := read(p + ".html")
+		if err != nil {
+			return nil, err
+		}
+		t, err := template.New("layout").Parse(string(layout))
+		if err == nil {
+			_, err = t.New(p).Parse(string(src))
+		}
+		if err != nil {
+			return nil, configErr("Config.Templates: %s.html: %v", p, err)
+		}
+		if t.Lookup("content") == nil {
+			return nil, configErr("Config.Templates: %s.html must define \"content\"", p)
+		}
+		out[p] = t
+	}
+	return out, nil
+}
+
+// PageData is what every page template receives. Fields a page does not
+// use are zero. Templates are html/template: every value is escaped for
+// where it appears.
+type PageData struct {
+	Page   string   // PageChallenge, PageEnded or PageMessage
+	Title  string   // the page's title and heading
+	T      *Strings // every text, for the template to pick from
+	Prefix string   // the handler's prefix, for asset and form URLs ("/2fa/")
+	Status int      // the HTTP status of the answer
+
+	// Error is the message of a refused request (a wrong code, a wait), or
+	// nil.
+	Error *ErrorView
+
+	// The challenge page.
+	Purpose  twofactor.Purpose // login or step_up
+	Intro    string            // the first paragraph
+	Methods  []MethodView      // the methods offered, last used first; backup codes apart
+	Backup   *MethodView       // the backup-code method, when offered
+	Active   *MethodView       // the method whose form is shown
+	Sent     *SentView         // the last code sent for Active, or nil
+	Trust    *TrustView        // the "trust this device" checkbox, or nil when not offered
+	WebAuthn bool              // a security key is offered: load the WebAuthn script
+	Verify   string            // the code form's action
+	Send     string            // the send form's action
+	Cancel   string            // the cancel form's action
+
+	// The ended and message pages.
+	Message string // the message
+	Link    *Link  // where to go from here, or nil
+	Form    *Form  // a form with one button (step-up), or nil
+}
+
+// MethodView is one method on the challenge page.
+type MethodView struct {
+	Method twofactor.Method
+	MethodText
+	URL      string // the challenge page showing this method
+	Active   bool   // this is the method shown
+	Sends    bool   // a code is sent (email, SMS): show the send button
+	WebAuthn bool   // answered in the browser by the security-key script
+	Numeric  bool   // the code is digits: numeric keyboard
+	Length   int    // the code's length, 0 when unknown: the script submits at this length
+}
+
+// SentView describes the last code sent.
+type SentView struct {
+	Text     string // "We sent a code to j***@example.com."
+	ResendIn int    // seconds until a new code may be asked for; 0: now
+	Wait     string // "You can ask for a new code in 42 seconds.", or ""
+}
+
+// TrustView is the "trust this device" checkbox.
+type TrustView struct {
+	Label   string // "Trust this device for 30 days"
+	Checked bool   // ticked in the request being answered
+}
+
+// ErrorView is a refused request's message.
+type ErrorView struct {
+	Code       string // the JSON error code
+	Message    string
+	RetryAfter int // seconds, for limits
+}
+
+// Link is a link.
+type Link struct{ URL, Text string }
+
+// Form is a form posting one hidden return path.
+type Form struct {
+	Action string
+	Next   string
+	Button string
+	Cancel *Link
+}
+
+// render executes a page into a buffer first, so a template error is a
+// clean 500 instead of half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *PageData) {
+	d.T, d.Prefix, d.Status = h.text, h.prefix, status
+	var buf bytes.Buffer
+	if err := h.pages[d.Page].ExecuteTemplate(&buf, "layout", d); err != nil {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: rendering page",
+			slog.String("page", d.Page), slog.String("error", err.Error()))
+		securityHeaders(w)
+		http.Error(w, h.text.Internal, http.StatusInternalServerError)
+		return
+	}
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
+	w.WriteHeader(status)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+var (
+	styleCSS = mustAsset("assets/style.css")
+	scriptJS = mustAsset("assets/twofactor.js")
+)
+
+func serveStyle(w http.ResponseWriter, r *http.Request) {
+	writeAsset(w, r, styleCSS, "text/css; charset=utf-8")
+}
+
+func serveScript(w http.ResponseWriter, r *http.Request) {
+	writeAsset(w, r, scriptJS, "text/javascript; charset=utf-8")
+}
+
+func writeAsset(w http.ResponseWriter, r *http.Request, b []byte, contentType string) {
+	hd := w.Header()
+	hd.Set("Content-Type", contentType)
+	hd.Set("Cache-Control", "no-cache")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("Content-Length", strconv.Itoa(len(b)))
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(b)
+	}
+}
+
+// serveWebAuthnScript serves the security-key script. Its login buttons
+// post to <prefix>webauthn/login/begin and <prefix>webauthn/login/finish,
+// which the Handler answers through Service.Start and Service.Verify.
+func serveWebAuthnScript(w http.ResponseWriter, r *http.Request) {
+	writeAsset(w, r, webauthnScript, "text/javascript; charset=utf-8")
+}
+
+var webauthnScript = mustAsset("assets/webauthn.js")
+
+func mustAsset(name string) []byte {
+	b, err := embedded.ReadFile(name)
+	if err != nil {
+		panic(err) // embedded at build time
+	}
+	return b
+}

@@ -1,0 +1,258 @@
+package twofactorhttp
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// JSON error codes: the "error" of every JSON error answer.
+const (
+	CodeInvalidCode      = "invalid_code"       // 401: wrong, expired or malformed code (one message for all)
+	CodeResendWait       = "resend_wait"        // 429: a new code may be sent after retry_after (a cooldown)
+	CodeRateLimited      = "rate_limited"       // 429: a cap on sends or answers; retry_after says when it lifts
+	CodeLocked           = "locked"             // 429: the user is locked out for retry_after
+	CodeChallengeEnded   = "challenge_ended"    // 410: no pending challenge (expired, cancelled, completed, or no valid cookie)
+	CodeTooManyAttempts  = "too_many_attempts"  // 410: the challenge used up its answers
+	CodeMethodNotOffered = "method_not_offered" // 400: the challenge does not offer that method
+	CodeNotEnrolled      = "not_enrolled"       // 403: step-up for a user with no second factor
+	CodeCrossOrigin      = "cross_origin"       // 403: a cross-origin request refused
+	CodeBadRequest       = "bad_request"        // 400: a body or field that does not parse
+	CodeNotFound         = "not_found"          // 404
+	CodeMethodNotAllowed = "method_not_allowed" // 405
+	CodeStepUpRequired   = "step_up_required"   // 401: the StepUp middleware wants a fresh verification
+	CodeEnrollRequired   = "enroll_required"    // 403: the Enforce middleware wants a second factor enrolled
+	CodeSignedOut        = "signed_out"         // 401: a route that needs a signed-in user
+	CodeInternal         = "internal"           // 500: anything else; logged, never detailed
+)
+
+// ErrorBody is the JSON body of every error answer.
+type ErrorBody struct {
+	Error      string `json:"error"`                 // one of the Code constants
+	Message    string `json:"message"`               // for people, from Strings
+	RetryAfter int    `json:"retry_after,omitempty"` // seconds, with 429 (also in the Retry-After header)
+	// Next is where the client goes from here, when there is a place: the
+	// login page after an ended challenge, the step-up or enrollment page.
+	Next string `json:"next,omitempty"`
+}
+
+// problem is an error answer.
+type problem struct {
+	status int
+	body   ErrorBody
+}
+
+// classify maps err to a status, a code and a message. Wrong, expired and
+// malformed codes share one message, as NIST SP 800-63B asks of
+// verifiers, so an answer never tells which it was.
+func (h *Handler) classify(err error) problem {
+	t := h.text
+	var re *twofactor.RetryError
+	switch {
+	case errors.As(err, &re):
+		secs := int(re.RetryAfter.Round(time.Second) / time.Second)
+		words := t.wait(re.RetryAfter)
+		switch {
+		case re.Cooldown():
+			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeResendWait, Message: fmt.Sprintf(t.ResendWait, words), RetryAfter: secs}}
+		case errors.Is(err, twofactor.ErrLocked):
+			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeLocked, Message: fmt.Sprintf(t.Locked, words), RetryAfter: secs}}
+		case re.Limit == twofactor.LimitIP:
+			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeRateLimited, Message: fmt.Sprintf(t.RateLimited, words), RetryAfter: secs}}
+		default:
+			// Per-user, per-destination and the factors' own caps limit
+			// sends.
+			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeRateLimited, Message: fmt.Sprintf(t.SendCap, words), RetryAfter: secs}}
+		}
+	case errors.Is(err, twofactor.ErrTooManyAttempts):
+		return problem{http.StatusGone, ErrorBody{Error: CodeTooManyAttempts, Message: t.TooManyAttempts, Next: h.loginURL}}
+	case errors.Is(err, twofactor.ErrChallengeNotFound), errors.Is(err, errNoPending):
+		return problem{http.StatusGone, ErrorBody{Error: CodeChallengeEnded, Message: t.ChallengeEnded, Next: h.loginURL}}
+	case errors.Is(err, twofactor.ErrInvalidCode):
+		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: t.InvalidCode}}
+	case errors.Is(err, twofactor.ErrMethodNotAllowed):
+		return problem{http.StatusBadRequest, ErrorBody{Error: CodeMethodNotOffered, Message: t.MethodNotOffered}}
+	case errors.Is(err, twofactor.ErrNotEnrolled):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeNotEnrolled, Message: t.NotEnrolled, Next: h.enrollURL}}
+	case errors.Is(err, errCrossOrigin):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeCrossOrigin, Message: t.CrossOrigin}}
+	case errors.Is(err, errBadRequest), errors.Is(err, twofactor.ErrInvalidInput):
+		return problem{http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: t.BadRequest}}
+	case errors.Is(err, errNotFound):
+		return problem{http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.NotFound}}
+	case errors.Is(err, errMethod):
+		return problem{http.StatusMethodNotAllowed, ErrorBody{Error: CodeMethodNotAllowed, Message: t.MethodNotAllowed}}
+	case errors.Is(err, twofactor.ErrStepUpRequired):
+		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: t.StepUpRequired}}
+	case errors.Is(err, ErrEnrollRequired):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeEnrollRequired, Message: t.EnrollRequired, Next: h.enrollURL}}
+	case errors.Is(err, errSignedOut), errors.Is(err, ErrSignedOut):
+		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeSignedOut, Message: t.SignedOut, Next: h.loginURL}}
+	}
+	return problem{http.StatusInternalServerError, ErrorBody{Error: CodeInternal, Message: t.Internal}}
+}
+
+// fail answers err. With a challenge view, a page answer shows the
+// challenge again with the message (a wrong code, a wait); otherwise a
+// page with the message alone. An ended challenge also drops the pending
+// cookie. Internal errors are logged and never detailed to the client.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
+	p := h.classify(err)
+	if p.status == http.StatusInternalServerError {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: request failed",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	if p.body.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(p.body.RetryAfter))
+	}
+	if p.status == http.StatusGone {
+		h.clearPending(w, r)
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, p.status, p.body)
+		return
+	}
+	switch {
+	case p.status == http.StatusGone:
+		h.render(w, r, p.status, &PageData{Page: PageEnded, Title: h.text.TitleLogin, Message: p.body.Message,
+			Link: &Link{URL: h.loginURL, Text: h.text.SignInAgain}})
+	case v != nil && (p.status == http.StatusUnauthorized || p.status == http.StatusTooManyRequests || p.status == http.StatusBadRequest):
+		v.err = &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}
+		h.renderChallenge(w, r, p.status, v)
+	default:
+		d := &PageData{Page: PageMessage, Title: h.text.TitleLogin, Message: p.body.Message, Error: &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}}
+		if p.body.Next != "" {
+			d.Link = &Link{URL: p.body.Next, Text: h.text.Continue}
+		}
+		h.render(w, r, p.status, d)
+	}
+}
+
+// wantsJSON reports whether the client asked for JSON: an Accept header
+// naming application/json (or a +json type) before any HTML type, or a
+// JSON request body.
+func wantsJSON(r *http.Request) bool {
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && isJSONType(mt) {
+		return true
+	}
+	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil || params["q"] == "0" || params["q"] == "0.0" {
+			continue
+		}
+		if mt == "text/html" || mt == "application/xhtml+xml" {
+			return false
+		}
+		if isJSONType(mt) {
+			return true
+		}
+	}
+	return false
+}
+
+func isJSONType(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
+
+// Security headers. Pages load scripts and styles from the prefix only, as
+// files (no inline script), and may not be framed (frame-ancestors 'none',
+// with X-Frame-Options for older browsers). Nothing is cached: every
+// answer is about one person's sign-in.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+
+func securityHeaders(w http.ResponseWriter) {
+	hd := w.Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Referrer-Policy", "same-origin")
+	hd.Set("X-Content-Type-Options", "nosniff")
+	hd.Set("X-Frame-Options", "DENY")
+	hd.Set("Content-Security-Policy", csp)
+}
+
+func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: h.text.Internal})
+	}
+	securityHeaders(w)
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}
+
+// redirect sends a browser to path with 303 See Other, so a POST becomes a
+// GET; a JSON client gets {"ok": true, "status": ..., "next": path}.
+func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, status, path string) {
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
+		return
+	}
+	securityHeaders(w)
+	http.Redirect(w, r, path, http.StatusSeeOther)
+}
+
+// doneJSON answers a step that moves the client on.
+type doneJSON struct {
+	OK     bool   `json:"ok"`
+	Status string `json:"status"` // signed_in, stepped_up, enroll_required, cancelled
+	Next   string `json:"next"`
+}
+
+// request is the body of a POST, as a form or as JSON.
+type request struct {
+	Method         twofactor.Method `json:"method"`
+	Code           string           `json:"code"`
+	Credential     json.RawMessage  `json:"credential"` // a WebAuthn assertion, as the webauthn script sends it
+	RememberDevice bool             `json:"remember_device"`
+	Next           string           `json:"next"`
+}
+
+// maxBody bounds request bodies; a WebAuthn assertion is a few kilobytes.
+const maxBody = 64 << 10
+
+// readRequest decodes the body: JSON when the Content-Type says so, else
+// a form. Errors match errBadRequest.
+func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
+	var req request
+	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
+	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if isJSONType(mt) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return req, fmt.Errorf("%w: %v", errBadRequest, err)
+		}
+		if len(bytes.TrimSpace(b)) > 0 {
+			if err := json.Unmarshal(b, &req); err != nil {
+				return req, fmt.Errorf("%w: body is not the expected JSON object", errBadRequest)
+			}
+		}
+		if len(req.Credential) > 0 && req.Code == "" {
+			req.Code = string(req.Credential)
+			if req.Method == "" {
+				req.Method = twofactor.MethodWebAuthn
+			}
+		}
+		return req, nil
+	}
+	if err := r.ParseForm(); err != nil {
+		return req, fmt.Errorf("%w: %v", errBadRequest, err)
+	}
+	req.Method = twofactor.Method(r.PostForm.Get("method"))
+	req.Code = r.PostForm.Get("code")
+	switch r.PostForm.Get("remember") {
+	case "on", "1", "true":
+		req.RememberDevice = true
+	}
+	req.Next = r.PostForm.Get(ReturnParam)
+	return req, nil
+}

@@ -1,0 +1,222 @@
+package twofactorhttp
+
+import (
+	"fmt"
+	"maps"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// Strings is every text the layer shows or sends: page text, error
+// messages (in pages and in JSON answers alike) and the words for
+// durations. Translate by copying DefaultStrings and replacing fields.
+// Fields with a verb take one argument, as their default shows; New
+// checks that each has its verb.
+type Strings struct {
+	Lang string // the pages' lang attribute: "en"
+
+	TitleLogin   string // page title of a sign-in challenge
+	TitleStepUp  string // page title of a step-up challenge
+	IntroLogin   string // first paragraph of a sign-in challenge
+	IntroStepUp  string // first paragraph of a step-up challenge
+	Verify       string // the code form's submit button
+	SendCode     string // the button that sends a first code
+	Resend       string // the button that sends a new code
+	Sent         string // a code was sent, to a destination the factor did not name
+	SentTo       string // "We sent a code to %s." (the masked destination)
+	ResendIn     string // "You can ask for a new code in %s." (a duration in words)
+	Countdown    string // the same, updated each second by the script: "{s}" is the seconds left
+	OtherMethods string // heading of the links to the other methods
+	UseBackup    string // link to the backup-code form
+	TrustFor     string // "Trust this device for %s" (a duration in words)
+	TrustSession string // trust until the browser closes
+	Cancel       string // ends the challenge
+	Continue     string // the step-up interstitial's button
+	SignInAgain  string // link to the login page once a challenge ended
+	NoScript     string // shown by the security-key method when scripts are off
+
+	// Methods are each method's name, prompt and input label. A method
+	// missing here (a host's own factor) uses Method.Label and Prompt.
+	Methods map[twofactor.Method]MethodText
+	Prompt  string // prompt of a method missing from Methods
+	Input   string // input label of a method missing from Methods
+
+	// Error messages, for pages and the "message" of JSON errors.
+	InvalidCode      string // a wrong, expired or malformed code: one message for all
+	ResendWait       string // "%s" until a new code may be sent (a cooldown)
+	SendCap          string // "%s" until codes may be sent again (a cap on sends)
+	RateLimited      string // "%s" until answers are accepted again (a cap on answers)
+	Locked           string // "%s" until the lockout ends
+	ChallengeEnded   string // the challenge expired, was cancelled or completed
+	TooManyAttempts  string // the challenge used up its answers
+	MethodNotOffered string // a method the challenge does not offer
+	NotEnrolled      string // step-up for a user with no second factor
+	CrossOrigin      string // a cross-origin request refused
+	BadRequest       string // a request that does not parse
+	NotFound         string // no such route
+	MethodNotAllowed string // wrong HTTP method
+	Internal         string // anything that went wrong on the server
+	StepUpRequired   string // the step-up middleware's message
+	EnrollRequired   string // the enforcement middleware's message
+	SignedOut        string // a route that needs a signed-in user
+
+	// Durations in words, each with a %d: "1 second", "%d seconds"...
+	Second, Seconds string
+	Minute, Minutes string
+	Hour, Hours     string
+	Day, Days       string
+	Week, Weeks     string
+}
+
+// MethodText is how the pages present one method.
+type MethodText struct {
+	Name   string // in links and headings: "Authenticator app"
+	Prompt string // above the form: "Enter the code your authenticator app shows."
+	Input  string // the input's label: "6-digit code"
+}
+
+var defaultStrings = Strings{
+	Lang:         "en",
+	TitleLogin:   "Two-step verification",
+	TitleStepUp:  "Confirm it's you",
+	IntroLogin:   "Your account is protected with two-step verification.",
+	IntroStepUp:  "This action needs a fresh check of your second factor.",
+	Verify:       "Verify",
+	SendCode:     "Send me a code",
+	Resend:       "Send a new code",
+	Sent:         "We sent you a code.",
+	SentTo:       "We sent a code to %s.",
+	ResendIn:     "You can ask for a new code in %s.",
+	Countdown:    "You can ask for a new code in {s} s.",
+	OtherMethods: "Other ways to verify",
+	UseBackup:    "Use a backup code",
+	TrustFor:     "Trust this device for %s",
+	TrustSession: "Trust this device until I close the browser",
+	Cancel:       "Cancel",
+	Continue:     "Continue",
+	SignInAgain:  "Sign in again",
+	NoScript:     "Security keys need JavaScript. Turn it on, or choose another way to verify.",
+	Methods: map[twofactor.Method]MethodText{
+		twofactor.MethodTOTP:       {Name: "Authenticator app", Prompt: "Open your authenticator app and enter the code it shows.", Input: "Code"},
+		twofactor.MethodEmail:      {Name: "Email", Prompt: "We email you a code.", Input: "Code from the email"},
+		twofactor.MethodSMS:        {Name: "Text message", Prompt: "We text you a code.", Input: "Code from the text message"},
+		twofactor.MethodBackupCode: {Name: "Backup code", Prompt: "Enter one of the backup codes you saved when you turned on two-step verification. Each works once.", Input: "Backup code"},
+		twofactor.MethodWebAuthn:   {Name: "Security key", Prompt: "Use your security key or passkey.", Input: "Security key"},
+	},
+	Prompt: "Enter your code.",
+	Input:  "Code",
+
+	InvalidCode:      "That code didn't work. Check it and try again.",
+	ResendWait:       "You can ask for a new code in %s.",
+	SendCap:          "Too many codes were sent. Try again in %s.",
+	RateLimited:      "Too many attempts. Try again in %s.",
+	Locked:           "Too many wrong codes. For your security, try again in %s.",
+	ChallengeEnded:   "This sign-in has expired or ended. Please sign in again.",
+	TooManyAttempts:  "Too many wrong codes for this sign-in. Please sign in again.",
+	MethodNotOffered: "That way of verifying is not available here.",
+	NotEnrolled:      "Your account has no second factor to confirm with.",
+	CrossOrigin:      "This request came from another site and was refused.",
+	BadRequest:       "The request could not be read.",
+	NotFound:         "There is nothing here.",
+	MethodNotAllowed: "This address does not accept that kind of request.",
+	Internal:         "Something went wrong on our side. Please try again.",
+	StepUpRequired:   "Confirm it's you to continue.",
+	EnrollRequired:   "Set up two-step verification to continue.",
+	SignedOut:        "Please sign in first.",
+
+	Second: "1 second", Seconds: "%d seconds",
+	Minute: "1 minute", Minutes: "%d minutes",
+	Hour: "1 hour", Hours: "%d hours",
+	Day: "1 day", Days: "%d days",
+	Week: "1 week", Weeks: "%d weeks",
+}
+
+// DefaultStrings returns a copy of the English strings.
+func DefaultStrings() *Strings {
+	s := defaultStrings
+	s.Methods = maps.Clone(defaultStrings.Methods)
+	return &s
+}
+
+// check reports a field that lost its verb or is empty.
+func (s *Strings) check() error {
+	for name, f := range map[string]string{
+		"SentTo": s.SentTo, "ResendIn": s.ResendIn, "TrustFor": s.TrustFor, "ResendWait": s.ResendWait,
+		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked,
+	} {
+		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
+			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
+		}
+	}
+	for name, f := range map[string]string{"Seconds": s.Seconds, "Minutes": s.Minutes, "Hours": s.Hours, "Days": s.Days, "Weeks": s.Weeks} {
+		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
+			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
+		}
+	}
+	if !strings.Contains(s.Countdown, "{s}") {
+		return configErr("Strings.Countdown %q must hold {s}", s.Countdown)
+	}
+	return nil
+}
+
+// method returns the text of m.
+func (s *Strings) method(m twofactor.Method) MethodText {
+	t, ok := s.Methods[m]
+	if !ok {
+		t = MethodText{Name: m.Label()}
+	}
+	if t.Name == "" {
+		t.Name = m.Label()
+	}
+	if t.Prompt == "" {
+		t.Prompt = s.Prompt
+	}
+	if t.Input == "" {
+		t.Input = s.Input
+	}
+	return t
+}
+
+// wait returns d in words, rounded up to the unit shown: seconds up to 90
+// seconds, minutes up to 90 minutes, hours up to 48 hours, then days. A
+// wait is never shown shorter than it is.
+func (s *Strings) wait(d time.Duration) string {
+	switch {
+	case d <= 90*time.Second:
+		return s.count(ceil(d, time.Second), s.Second, s.Seconds)
+	case d <= 90*time.Minute:
+		return s.count(ceil(d, time.Minute), s.Minute, s.Minutes)
+	case d <= 48*time.Hour:
+		return s.count(ceil(d, time.Hour), s.Hour, s.Hours)
+	}
+	return s.count(ceil(d, 24*time.Hour), s.Day, s.Days)
+}
+
+// span returns a trust duration in words: weeks when it is a whole number
+// of them, else days, else hours ("30 days", "1 week", "12 hours").
+func (s *Strings) span(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d >= 7*day && d%(7*day) == 0:
+		return s.count(int(d/(7*day)), s.Week, s.Weeks)
+	case d >= day:
+		return s.count(ceil(d, day), s.Day, s.Days)
+	case d >= time.Hour:
+		return s.count(ceil(d, time.Hour), s.Hour, s.Hours)
+	}
+	return s.count(ceil(d, time.Minute), s.Minute, s.Minutes)
+}
+
+func ceil(d, unit time.Duration) int {
+	n := int((d + unit - 1) / unit)
+	return max(n, 1)
+}
+
+func (s *Strings) count(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return fmt.Sprintf(many, n)
+}
