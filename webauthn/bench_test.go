@@ -55,22 +55,18 @@ func BenchmarkVerify(b *testing.B) {
 	}
 }
 
-// BenchmarkFinishRegistration measures verifying and storing a new
-// credential; the authenticator's work is outside the timer.
-func BenchmarkFinishRegistration(b *testing.B) {
+// BenchmarkConfirmEnroll measures verifying and storing a new credential;
+// the authenticator's work is outside the timer.
+func BenchmarkConfirmEnroll(b *testing.B) {
 	fx := newFixture(b)
 	b.ReportAllocs()
 	for b.Loop() {
 		b.StopTimer()
 		fx.user.ID = "bench-user" // one credential per user: stay under MaxCredentials
 		_ = fx.f.RemoveAll(fx.ctx, fx.user)
-		opts, id, err := fx.f.BeginRegistration(fx.ctx, fx.user, "key")
-		if err != nil {
-			b.Fatal(err)
-		}
-		resp := newSoftKey(b, testRPID, testOrigin).create(b, opts)
+		resp := newSoftKey(b, testRPID, testOrigin).create(b, fx.begin("key"))
 		b.StartTimer()
-		if _, err := fx.f.FinishRegistration(fx.ctx, fx.user, id, resp); err != nil {
+		if _, err := fx.f.ConfirmEnroll(fx.ctx, fx.user, string(resp)); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -1,7 +1,10 @@
 package webauthn_test
 
 import (
+	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +13,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
@@ -38,8 +42,7 @@ func TestNewValidatesConfig(t *testing.T) {
 			c.ResidentKey = webauthn.Preferred
 			c.MaxCredentials = 100
 		}, ""},
-		{"nil store", func(c *webauthn.Config) { c.Store = nil }, "Config.Store is nil"},
-		{"nil keys", func(c *webauthn.Config) { c.Keys = nil }, "Config.Keys is nil"},
+		{"no store nor keys: bound by the Service", func(c *webauthn.Config) { c.Store, c.Keys = nil, nil }, ""},
 		{"no rp id", func(c *webauthn.Config) { c.RPID = "" }, "Config.RPID is empty"},
 		{"rp id with scheme", func(c *webauthn.Config) { c.RPID = "https://example.com" }, "bare domain"},
 		{"rp id with port", func(c *webauthn.Config) { c.RPID = "example.com:443" }, "bare domain"},
@@ -95,3 +98,101 @@ func TestOriginsAreCanonical(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"https://login.example.com:8443", "https://example.com"}, f.Origins())
 }
+
+// TestBind: given to twofactor.New, a factor configured with its relying
+// party alone takes the Service's store, keyring, events and clock; what
+// its config sets wins; used without either, it fails with ErrConfig.
+func TestBind(t *testing.T) {
+	rp := webauthn.Config{RPID: testRPID, RPOrigins: []string{testOrigin}}
+
+	t.Run("unbound", func(t *testing.T) {
+		f, err := webauthn.New(rp)
+		require.NoError(t, err)
+		ctx := context.Background()
+		u := twofactor.User{ID: "u1"}
+		ch := &twofactor.Challenge{ID: "c1", User: u, ExpiresAt: time.Now().Add(time.Hour)}
+		calls := map[string]error{}
+		_, calls["Enrollments"] = f.Enrollments(ctx, u)
+		_, calls["Credentials"] = f.Credentials(ctx, u)
+		_, calls["BeginEnroll"] = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+		_, calls["ConfirmEnroll"] = f.ConfirmEnroll(ctx, u, "{}")
+		_, calls["Start"] = f.Start(ctx, ch)
+		_, calls["Verify"] = f.Verify(ctx, ch, "{}")
+		calls["Cancel"] = f.Cancel(ctx, ch)
+		calls["Rename"] = f.Rename(ctx, u, "webauthn-x", "key")
+		calls["Remove"] = f.Remove(ctx, u, "webauthn-x")
+		calls["RemoveAll"] = f.RemoveAll(ctx, u)
+		for name, err := range calls {
+			require.ErrorIs(t, err, twofactor.ErrConfig, name)
+		}
+	})
+
+	t.Run("bound", func(t *testing.T) {
+		clk := storetest.NewClock(t0)
+		mem := store.NewMemory(clk.Now)
+		var mu sync.Mutex
+		var types []twofactor.EventType
+		events := &twofactor.Events{Discard: true, Now: clk.Now, Hook: func(_ context.Context, ev twofactor.Event) {
+			mu.Lock()
+			defer mu.Unlock()
+			types = append(types, ev.Type)
+		}}
+		f, err := webauthn.New(rp)
+		require.NoError(t, err)
+		svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: newKeys(t), Factors: []twofactor.Factor{f}, Events: events, Now: clk.Now})
+		require.NoError(t, err)
+		ctx := context.Background()
+		u := twofactor.User{ID: "u1"}
+		k := newSoftKey(t, testRPID, testOrigin)
+		en, err := svc.BeginEnroll(ctx, u, twofactor.MethodWebAuthn, twofactor.EnrollRequest{Label: "key"}, "")
+		require.NoError(t, err)
+		assert.Equal(t, t0.Add(webauthn.DefaultTimeout), en.ExpiresAt, "the Service's clock")
+		done, err := svc.ConfirmEnroll(ctx, u, twofactor.MethodWebAuthn, string(k.create(t, en.Options)))
+		require.NoError(t, err)
+		assert.Equal(t, t0, done.Enrollment.CreatedAt)
+		recs, err := mem.ListEnrollments(ctx, u.ID)
+		require.NoError(t, err)
+		require.Len(t, recs, 1, "the Service's store")
+		mu.Lock()
+		assert.Contains(t, types, twofactor.EventEnroll, "the Service's events")
+		mu.Unlock()
+	})
+
+	t.Run("explicit fields win", func(t *testing.T) {
+		own, shared := store.NewMemory(nil), store.NewMemory(nil)
+		var got atomic.Int64
+		cfg := rp
+		cfg.Store = own
+		cfg.Events = &twofactor.Events{Discard: true, Hook: func(context.Context, twofactor.Event) { got.Add(1) }}
+		f, err := webauthn.New(cfg)
+		require.NoError(t, err)
+		svc, err := twofactor.New(twofactor.Config{Store: shared, Keys: newKeys(t), Factors: []twofactor.Factor{f},
+			Events: &twofactor.Events{Discard: true}})
+		require.NoError(t, err)
+		ctx := context.Background()
+		u := twofactor.User{ID: "u1"}
+		en, err := svc.BeginEnroll(ctx, u, twofactor.MethodWebAuthn, twofactor.EnrollRequest{}, "")
+		require.NoError(t, err)
+		_, err = f.ConfirmEnroll(ctx, u, string(newSoftKey(t, testRPID, testOrigin).create(t, en.Options)))
+		require.NoError(t, err)
+		recs, err := own.ListEnrollments(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Len(t, recs, 1)
+		recs, err = shared.ListEnrollments(ctx, u.ID)
+		require.NoError(t, err)
+		assert.Empty(t, recs)
+		assert.EqualValues(t, 2, got.Load(), "begin and enroll events went to the factor's own Events")
+	})
+
+	t.Run("store without what the factor needs", func(t *testing.T) {
+		f, err := webauthn.New(rp)
+		require.NoError(t, err)
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory(nil)}, Keys: newKeys(t), Factors: []twofactor.Factor{f}})
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.Contains(t, err.Error(), "store.Enrollments, store.Ledger")
+		assert.NotContains(t, err.Error(), "store.States")
+	})
+}
+
+// rootOnly is a store with only what the Service itself needs.
+type rootOnly struct{ twofactor.Store }

@@ -25,18 +25,20 @@ type Credential struct {
 	Transports     []string  // "usb", "nfc", "ble", "internal", "hybrid"...
 	AAGUID         string    // authenticator model, as a UUID; all zeros when not disclosed
 	BackupEligible bool      // a passkey that may be synced between devices
-	BackupState    bool      // currently backed up or synced
-	SignCount      uint32    // last signature counter seen
+	BackupState    bool      // backed up or synced when it was registered
 	CreatedAt      time.Time // when it was registered
 	LastUsedAt     time.Time // last successful login; zero if never
 }
 
 // record is what Data holds in a store.EnrollmentRecord. The user-chosen
-// name and the times live in the record's own fields.
+// name and the times live in the record's own fields. It is written once,
+// at registration: a login only sets the record's last use
+// (store.EnrollmentToucher), so it never races a rename, and the
+// signature counters seen since live in the ledger (see Verify).
 type record struct {
 	CredentialID      []byte   `json:"credential_id"`
 	PublicKey         []byte   `json:"public_key"` // COSE_Key
-	SignCount         uint32   `json:"sign_count"`
+	SignCount         uint32   `json:"sign_count"` // at registration
 	Transports        []string `json:"transports,omitempty"`
 	AAGUID            []byte   `json:"aaguid,omitempty"`
 	Flags             uint8    `json:"flags"` // authenticator data flags (UP, UV, BE, BS)
@@ -44,6 +46,9 @@ type record struct {
 	AttestationType   string   `json:"attestation_type,omitempty"`
 	AttestationFormat string   `json:"attestation_format,omitempty"`
 	Attachment        string   `json:"attachment,omitempty"`
+	// Claimed is set when the credential id was claimed for this account
+	// at registration, so removing the credential releases the claim.
+	Claimed bool `json:"claimed,omitempty"`
 }
 
 // stored is one decoded credential of a user.
@@ -86,7 +91,6 @@ func (s *stored) public() Credential {
 		AAGUID:         formatUUID(s.data.AAGUID),
 		BackupEligible: f.BackupEligible,
 		BackupState:    f.BackupState,
-		SignCount:      s.data.SignCount,
 		CreatedAt:      s.rec.CreatedAt,
 		LastUsedAt:     s.rec.LastUsedAt,
 	}
@@ -167,8 +171,12 @@ func newWAUser(user twofactor.User, handle []byte, creds []stored) *waUser {
 }
 
 // Enrollments returns the user's credentials as enrollments, labelled with
-// their names, oldest first.
+// their names, oldest first, with the time each was registered and last
+// used.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -188,6 +196,9 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 
 // Credentials returns the details of the user's credentials, oldest first.
 func (f *Factor) Credentials(ctx context.Context, user twofactor.User) ([]Credential, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -223,8 +234,13 @@ func (f *Factor) get(ctx context.Context, userID, id string) (stored, error) {
 
 // Rename changes a credential's name. An unknown id gives
 // twofactor.ErrNotEnrolled; a bad name twofactor.ErrInvalidInput, and
-// nothing changes.
+// nothing changes. Logins never rewrite the record (they only set its last
+// use), so a rename is never lost to a login at the same moment; two
+// renames at once keep one of the names.
 func (f *Factor) Rename(ctx context.Context, user twofactor.User, id, name string) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -243,11 +259,15 @@ func (f *Factor) Rename(ctx context.Context, user twofactor.User, id, name strin
 	return nil
 }
 
-// Remove deletes one credential. Call it through
+// Remove deletes one credential and frees its credential id, so it may be
+// registered again (to this account or another). Call it through
 // twofactor.Service.RemoveEnrollment, which first checks a fresh
 // verification. Removing a missing credential is not an error; an id that
 // belongs to another factor gives twofactor.ErrNotEnrolled.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -261,14 +281,30 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 	if r.Method != string(twofactor.MethodWebAuthn) {
 		return twofactor.ErrNotEnrolled
 	}
-	if err := f.store.DeleteEnrollment(ctx, user.ID, enrollmentID); err != nil {
-		return fmt.Errorf("webauthn: removing credential: %w", err)
-	}
-	return nil
+	return f.delete(ctx, r)
 }
 
-// RemoveAll deletes every credential of the user (admin reset).
+// delete removes a credential's record, then releases its credential id
+// if its registration claimed it. The order matters: released first, a
+// failed delete would leave a credential another account could register
+// too.
+func (f *Factor) delete(ctx context.Context, r store.EnrollmentRecord) error {
+	if err := f.store.DeleteEnrollment(ctx, r.UserID, r.ID); err != nil {
+		return fmt.Errorf("webauthn: removing credential: %w", err)
+	}
+	var data record
+	if err := json.Unmarshal(r.Data, &data); err != nil || !data.Claimed || len(data.CredentialID) == 0 {
+		return nil
+	}
+	return f.release(ctx, data.CredentialID)
+}
+
+// RemoveAll deletes every credential of the user (admin reset,
+// Service.Disable) and frees their credential ids.
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -281,7 +317,7 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 		if r.Method != string(twofactor.MethodWebAuthn) {
 			continue
 		}
-		if err := f.store.DeleteEnrollment(ctx, user.ID, r.ID); err != nil {
+		if err := f.delete(ctx, r); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -10,30 +10,42 @@
 //
 // # Set-up
 //
+// The factor's config holds the relying party; twofactor.New gives it the
+// Service's store, keyring, events and clock:
+//
 //	wa, err := webauthn.New(webauthn.Config{
-//		Store:     st,   // the store the Service uses
-//		Keys:      keys, // the Service's keyring
 //		RPID:      "example.com",
 //		RPOrigins: []string{"https://example.com"},
 //	})
-//	svc, err := twofactor.New(twofactor.Config{..., Factors: []twofactor.Factor{totpFactor, wa}})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
+//		Factors: []twofactor.Factor{totpFactor, wa}})
 //
 // New checks the relying party: RPID is a bare domain, and every origin is
 // https (http://localhost for development) on RPID or a subdomain of it, so
 // a configuration browsers would refuse fails at start-up, not at the
-// first login.
+// first login. Used without a Service, set Config.Store and Config.Keys
+// too; a factor that has neither answers with errors matching
+// twofactor.ErrConfig.
 //
 // # Registration
 //
-//  1. [Factor.BeginRegistration] returns the options for
-//     navigator.credentials.create and a registration id. The options
-//     exclude the user's keys, so the same authenticator is not added twice.
-//  2. The browser creates the credential; [Factor.FinishRegistration]
-//     verifies it and stores the credential id, public key, signature
-//     counter, transports, AAGUID, backup flags, the user's name for it,
-//     and the creation time.
+// The factor is a twofactor.Enroller: add keys through
+// twofactor.Service.BeginEnroll and ConfirmEnroll, which ask a user who
+// already has a second factor for a fresh verification first.
 //
-// [Factor.Rename] renames a key; removal goes through
+//  1. [Factor.BeginEnroll] returns, in Enrolling.Options, the options for
+//     navigator.credentials.create, and keeps the pending registration
+//     under the user (a password change, an admin reset or
+//     Service.Disable ends it). The options exclude the user's keys, so
+//     the same authenticator is not added twice. While it is pending, the
+//     same request shows it again; EnrollRequest.Restart starts anew.
+//  2. The browser creates the credential; [Factor.ConfirmEnroll] verifies
+//     it and stores the credential id, public key, signature counter,
+//     transports, AAGUID, backup flags, the user's name for it
+//     (EnrollRequest.Label), and the creation time.
+//
+// A user may register several keys (Config.MaxCredentials, 10 by
+// default). [Factor.Rename] renames a key; removal goes through
 // twofactor.Service.RemoveEnrollment, which needs a fresh verification.
 //
 // # Login as the second factor
@@ -46,7 +58,9 @@
 //
 // # HTTP and the browser
 //
-// [NewHandler] serves the four steps as JSON endpoints and the small
+// [NewHandler] serves the four steps as JSON endpoints (registration
+// through BeginEnroll and ConfirmEnroll, each click a new ceremony) and the
+// small
 // embedded script (webauthn.js, no dependencies) that calls
 // navigator.credentials and converts between base64url and ArrayBuffer. A
 // page needs only a button and the script:
@@ -60,28 +74,38 @@
 // # Security notes
 //
 //   - Ceremony state lives in the store, not in the browser: single use
-//     (taken atomically before the response is checked, so of concurrent
-//     answers at most one succeeds), expiring after Config.Timeout, and a
-//     login ceremony is bound to its challenge and dies with it.
+//     (a login's state is taken atomically before the response is
+//     checked, so of concurrent answers at most one succeeds; of
+//     concurrent confirmations of a registration one stores its
+//     credential), expiring after Config.Timeout; a login ceremony is
+//     bound to its challenge and dies with it.
 //   - Wrong challenge, origin or relying party, bad signature, missing user
 //     presence, an unregistered credential and replays all fail with errors
 //     matching twofactor.ErrInvalidCode; malformed responses fail with
 //     twofactor.ErrInvalidInput before any store access.
-//   - A signature counter that does not increase (a possible cloned key)
+//   - A signature counter that does not increase, or that falls back to
+//     zero after counting (a possible cloned key, WebAuthn §6.1.1),
 //     rejects the login and emits an EventWarning with reason
 //     "sign_count_regressed". [SignCountWarn] only warns; it loosens
 //     security. Authenticators that always report zero are accepted. The
-//     highest counter is also kept as a store.Ledger high-water mark, so
-//     the check is atomic across app instances: of concurrent assertions
-//     carrying one counter value, one passes.
+//     counters seen after registration are kept only in a store.Ledger
+//     high-water mark, which makes the check atomic across app instances:
+//     of concurrent assertions carrying one counter value, one passes.
+//   - A login writes only the credential's last use, with
+//     store.EnrollmentToucher where the store has it, so a rename at the
+//     same moment is never lost (on stores without it, the record is read
+//     and written again).
 //   - The user handle given to authenticators is a keyed hash of the user
 //     id (HMAC under the keyring), so the host's user id never reaches an
 //     authenticator; it is stored with the credentials and reused, so key
 //     rotation does not change it.
 //   - Public keys and credential ids are not secrets and are stored as
-//     they are. A credential id is unique per user: the store interface
-//     cannot check uniqueness across users, which only matters to a user
-//     who registers the same key on two accounts.
+//     they are. A credential id is registered to one account at most
+//     (WebAuthn §7.1, "Registering a New Credential"): registration
+//     claims it in the store, atomically across app instances, before
+//     writing the credential, and removing the credential releases it. Credentials
+//     registered before claims existed hold none, so they are not
+//     protected against a second registration elsewhere.
 //   - User verification is discouraged by default (the password is the
 //     first factor); set Config.UserVerification to Required to demand a
 //     PIN or biometric. Attestation is not requested.

@@ -16,40 +16,40 @@ import (
 var browserKey = newSoftKey(exampleT{}, "example.com", "https://example.com")
 
 // Example shows the server side of registering a security key and then
-// using it as the second factor of a login. In a real app the two browser
-// steps are the page's script calling navigator.credentials.
+// using it as the second factor of a login. The factor's config holds only
+// the relying party: twofactor.New gives it the Service's store, keyring,
+// events and clock. In a real app the two browser steps are the page's
+// script calling navigator.credentials.
 func Example() {
 	ctx := context.Background()
 	key, _ := twofactor.GenerateKey("k1")
 	keys, _ := twofactor.NewKeyring(key)
-	st := store.NewMemory(nil)
 
 	wa, err := webauthn.New(webauthn.Config{
-		Store: st, Keys: keys,
 		RPID: "example.com", RPDisplayName: "Example", RPOrigins: []string{"https://example.com"},
-		Events: &twofactor.Events{Discard: true},
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{wa},
-		Events: &twofactor.Events{Discard: true}})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+		Factors: []twofactor.Factor{wa}, Events: &twofactor.Events{Discard: true}})
 	if err != nil {
 		log.Fatal(err)
 	}
 	user := twofactor.User{ID: "42", Name: "alice@example.com"}
 
-	// Registration, for a signed-in user.
-	options, regID, err := wa.BeginRegistration(ctx, user, "YubiKey 5")
+	// Registration, for a signed-in user. A user who has a second factor
+	// already passes the proof of a fresh step-up instead of "".
+	enrolling, err := svc.BeginEnroll(ctx, user, twofactor.MethodWebAuthn, twofactor.EnrollRequest{Label: "YubiKey 5"}, "")
 	if err != nil {
 		log.Fatal(err)
 	}
-	created := browserKey.create(exampleT{}, options) // navigator.credentials.create
-	enrollment, err := wa.FinishRegistration(ctx, user, regID, created)
+	created := browserKey.create(exampleT{}, enrolling.Options) // navigator.credentials.create
+	enrolled, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodWebAuthn, string(created))
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("registered:", enrollment.Label)
+	fmt.Println("registered:", enrolled.Enrollment.Label)
 
 	// Login: the password was right, now the second factor.
 	begun, err := svc.Begin(ctx, user, twofactor.Client{})
@@ -57,7 +57,7 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Println("offered:", begun.Challenge.Methods)
-	options, err = svc.Start(ctx, begun.Challenge.ID, twofactor.MethodWebAuthn)
+	options, err := svc.Start(ctx, begun.Challenge.ID, twofactor.MethodWebAuthn)
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -56,11 +56,7 @@ func FuzzVerifyAnswer(f *testing.F) {
 // panic, and only ErrInvalidInput is returned.
 func FuzzCheckRegistration(f *testing.F) {
 	fx := newFixture(f)
-	opts, _, err := fx.f.BeginRegistration(fx.ctx, fx.user, "key")
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(newSoftKey(f, testRPID, testOrigin).create(f, opts))
+	f.Add(newSoftKey(f, testRPID, testOrigin).create(f, fx.begin("key")))
 	f.Add([]byte(`{"id":"AA","rawId":"AA","type":"public-key","response":{"attestationObject":"oA","clientDataJSON":"e30"}}`))
 	f.Add([]byte(`{`))
 	f.Fuzz(func(t *testing.T, b []byte) {

@@ -88,12 +88,20 @@ func (fx *fixture) events(typ twofactor.EventType) []twofactor.Event {
 	return out
 }
 
+// begin starts a registration named name for the fixture's user and
+// returns the creation options.
+func (fx *fixture) begin(name string) []byte {
+	fx.t.Helper()
+	en, err := fx.f.BeginEnroll(fx.ctx, fx.user, twofactor.EnrollRequest{Label: name, Restart: true})
+	require.NoError(fx.t, err)
+	require.Equal(fx.t, twofactor.MethodWebAuthn, en.Method)
+	return en.Options
+}
+
 // register enrolls k for the fixture's user.
 func (fx *fixture) register(k *softKey, name string) twofactor.Enrollment {
 	fx.t.Helper()
-	opts, id, err := fx.f.BeginRegistration(fx.ctx, fx.user, name)
-	require.NoError(fx.t, err)
-	e, err := fx.f.FinishRegistration(fx.ctx, fx.user, id, k.create(fx.t, opts))
+	e, err := fx.f.ConfirmEnroll(fx.ctx, fx.user, string(k.create(fx.t, fx.begin(name))))
 	require.NoError(fx.t, err)
 	return e
 }

@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -82,8 +83,8 @@ type HandlerConfig struct {
 // Routes, relative to the prefix:
 //
 //	GET  /webauthn.js      the browser script
-//	POST /register/begin   {"name"} -> {"registration_id", "options"}
-//	POST /register/finish  {"registration_id", "credential"} -> {"enrollment"}
+//	POST /register/begin   {"name"} -> {"options", "expires_at"}
+//	POST /register/finish  {"credential"} -> {"enrollment"}
 //	POST /login/begin      {} -> {"options"}
 //	POST /login/finish     {"credential", "remember_device"} -> {"ok", "next"}
 //
@@ -206,8 +207,8 @@ type registerBeginRequest struct {
 }
 
 type registerBeginResponse struct {
-	RegistrationID string          `json:"registration_id"`
-	Options        json.RawMessage `json:"options"`
+	Options   json.RawMessage `json:"options"`
+	ExpiresAt string          `json:"expires_at"`
 }
 
 func (h *Handler) registerBegin(w http.ResponseWriter, r *http.Request, body []byte) {
@@ -221,17 +222,20 @@ func (h *Handler) registerBegin(w http.ResponseWriter, r *http.Request, body []b
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
 		return
 	}
-	opts, id, err := h.cfg.Factor.BeginRegistration(r.Context(), user, req.Name)
+	// Each click starts a new ceremony: the page calls the authenticator
+	// right away with the options it gets.
+	en, err := h.cfg.Factor.BeginEnroll(r.Context(), user, twofactor.EnrollRequest{
+		Client: h.client(r), Label: req.Name, Restart: true,
+	})
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, registerBeginResponse{RegistrationID: id, Options: opts})
+	writeJSON(w, http.StatusOK, registerBeginResponse{Options: en.Options, ExpiresAt: en.ExpiresAt.UTC().Format(time.RFC3339)})
 }
 
 type registerFinishRequest struct {
-	RegistrationID string          `json:"registration_id"`
-	Credential     json.RawMessage `json:"credential"`
+	Credential json.RawMessage `json:"credential"`
 }
 
 type enrollmentJSON struct {
@@ -251,13 +255,17 @@ func (h *Handler) registerFinish(w http.ResponseWriter, r *http.Request, body []
 		writeError(w, http.StatusUnauthorized, "unauthenticated", "Sign in first.")
 		return
 	}
-	e, err := h.cfg.Factor.FinishRegistration(r.Context(), user, req.RegistrationID, req.Credential)
+	e, err := h.cfg.Factor.ConfirmEnroll(r.Context(), user, string(req.Credential))
+	if errors.Is(err, twofactor.ErrNotEnrolled) {
+		writeError(w, http.StatusConflict, "no_registration", "Adding the security key timed out. Try again.")
+		return
+	}
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"enrollment": enrollmentJSON{
-		ID: e.ID, Name: e.Label, CreatedAt: e.CreatedAt.UTC().Format("2006-01-02T15:04:05Z07:00"),
+		ID: e.ID, Name: e.Label, CreatedAt: e.CreatedAt.UTC().Format(time.RFC3339),
 	}})
 }
 

@@ -19,6 +19,7 @@ import (
 const (
 	keyLogin     = "webauthn:login:" // state: login ceremony, keyed by challenge id
 	keySignCount = "webauthn:sc:"    // ledger: highest signature counter of a credential
+	keyCounts    = "webauthn:scnz:"  // state: a credential registered with counter zero has counted since
 	// signCountTTL is how long a counter mark is kept; the record keeps the
 	// counter too, so an expired mark only loses the atomicity.
 	signCountTTL = 10 * 365 * 24 * time.Hour
@@ -26,6 +27,10 @@ const (
 
 func signCountKey(userID, enrollmentID string) string {
 	return keySignCount + enrollmentID + ":" + userID
+}
+
+func countsKey(userID, enrollmentID string) string {
+	return keyCounts + enrollmentID + ":" + userID
 }
 
 // loginState is a login ceremony, kept in store.States under the challenge
@@ -44,6 +49,9 @@ type loginState struct {
 // comes first. Starting again replaces the previous ceremony of the
 // challenge. A user with no credential gets twofactor.ErrNotEnrolled.
 func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMessage, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if ch == nil || ch.ID == "" {
 		return nil, invalidInput("no challenge")
 	}
@@ -92,6 +100,9 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 	if ch == nil || ch.ID == "" {
 		return nil
 	}
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := f.store.DeleteState(ctx, keyLogin+ch.ID); err != nil {
 		return fmt.Errorf("webauthn: deleting login ceremony: %w", err)
 	}
@@ -121,8 +132,16 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // Verify checks the browser's assertion (the JSON of the
 // PublicKeyCredential that navigator.credentials.get returned) for the
 // challenge. The ceremony state is taken first, so each Start allows one
-// Verify, right or wrong. On success the credential's signature counter and
-// last use are updated.
+// Verify, right or wrong. On success the credential's last use is set,
+// and nothing else of its record is written.
+//
+// The signature counter check follows WebAuthn §7.2
+// "Verifying an Authentication Assertion" and §6.1.1: a counter that does
+// not increase, or zero after a counter that was not, may be a cloned
+// authenticator. The highest counter seen is kept as a store.Ledger
+// high-water mark, which makes the check atomic across app instances: of
+// concurrent assertions carrying one counter value (copies of one key),
+// one passes.
 //
 // Errors: a malformed answer matches twofactor.ErrInvalidInput and touches
 // no state. ErrCeremonyNotFound (replay, or no Start), ErrCeremonyExpired,
@@ -131,6 +150,9 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // twofactor.ErrInvalidCode and change nothing but the used ceremony. Any
 // other error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if err := f.ready(); err != nil {
+		return twofactor.Verified{}, err
+	}
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
 	}
@@ -171,8 +193,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, ErrUnknownCredential
 	}
 	u := newWAUser(ch.User, st.Session.UserID, creds)
-	cred, err := f.wa.ValidateLogin(u, st.Session, parsed)
-	if err != nil {
+	if _, err := f.wa.ValidateLogin(u, st.Session, parsed); err != nil {
 		var unknown *protocol.ErrorUnknownCredential
 		if errors.As(err, &unknown) {
 			return twofactor.Verified{}, ErrUnknownCredential
@@ -180,43 +201,88 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, rejected(err)
 	}
 	c := creds[idx]
-	got, had := parsed.Response.AuthenticatorData.Counter, c.data.SignCount
-	regressed := (got != 0 || had != 0) && got <= had
-	if !regressed && got != 0 {
-		// The record's counter is read, then written: the ledger's
-		// high-water mark makes the check atomic, so of concurrent
-		// assertions with one counter value (a cloned key) one passes.
-		advanced, err := f.store.Advance(ctx, signCountKey(ch.User.ID, c.rec.ID), int64(got), now.Add(signCountTTL))
-		if err != nil {
-			return twofactor.Verified{}, fmt.Errorf("webauthn: recording signature counter: %w", err)
-		}
-		regressed = !advanced
+	got := parsed.Response.AuthenticatorData.Counter
+	regressed, err := f.signCountRegressed(ctx, ch.User.ID, c, got, now)
+	if err != nil {
+		return twofactor.Verified{}, err
 	}
 	if regressed {
 		f.emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID,
 			Purpose: ch.Purpose, Reason: "sign_count_regressed",
 			Details: map[string]string{
-				"enrollment": c.rec.ID, "stored": strconv.FormatUint(uint64(had), 10),
-				"received": strconv.FormatUint(uint64(got), 10), "policy": f.signPolicyName(),
+				"enrollment": c.rec.ID, "received": strconv.FormatUint(uint64(got), 10), "policy": f.signPolicyName(),
 			}})
 		if f.signPol == SignCountReject {
 			return twofactor.Verified{}, ErrSignCountRegressed
 		}
 	}
-	if got > c.data.SignCount {
-		c.data.SignCount = got
-	}
-	c.data.Flags = uint8(cred.Flags.ProtocolValue())
-	raw, err := json.Marshal(c.data)
-	if err != nil {
+	if err := f.touch(ctx, c.rec, now); err != nil {
 		return twofactor.Verified{}, err
 	}
-	c.rec.Data = raw
-	c.rec.LastUsedAt = now
-	if err := f.store.PutEnrollment(ctx, c.rec); err != nil {
-		return twofactor.Verified{}, fmt.Errorf("webauthn: updating credential: %w", err)
-	}
 	return twofactor.Verified{EnrollmentID: c.rec.ID, Details: map[string]string{"enrollment": c.rec.ID}}, nil
+}
+
+// signCountRegressed reports whether got, the counter of a verified
+// assertion by credential c, fails to increase. The record holds the
+// counter of the registration; every counter accepted since is in the
+// ledger, as a high-water mark (raising it is the check) and, once a
+// credential registered with zero reports more, as a mark that it counts,
+// so that a zero afterwards is refused as well.
+func (f *Factor) signCountRegressed(ctx context.Context, userID string, c stored, got uint32, now time.Time) (bool, error) {
+	had := c.data.SignCount
+	switch {
+	case got == 0 && had == 0:
+		// An authenticator without a counter reports zero every time; one
+		// that counted since registration must not go back to zero.
+		_, err := f.store.GetState(ctx, countsKey(userID, c.rec.ID))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, fmt.Errorf("webauthn: reading signature counter: %w", err)
+		}
+		return true, nil
+	case got <= had:
+		return true, nil
+	}
+	advanced, err := f.store.Advance(ctx, signCountKey(userID, c.rec.ID), int64(got), now.Add(signCountTTL))
+	if err != nil {
+		return false, fmt.Errorf("webauthn: recording signature counter: %w", err)
+	}
+	if advanced && had == 0 {
+		if err := f.store.PutState(ctx, countsKey(userID, c.rec.ID), []byte{1}, now.Add(signCountTTL)); err != nil {
+			return false, fmt.Errorf("webauthn: recording signature counter: %w", err)
+		}
+	}
+	return !advanced, nil
+}
+
+// touch records a successful login as the credential's last use: with
+// store.EnrollmentToucher, which sets that field alone, so a rename at the
+// same moment is kept; on other stores by rewriting the record, where a
+// rename racing the login may be lost.
+func (f *Factor) touch(ctx context.Context, rec store.EnrollmentRecord, now time.Time) error {
+	if t, ok := f.store.(store.EnrollmentToucher); ok {
+		if err := t.TouchEnrollment(ctx, rec.UserID, rec.ID, now); err != nil {
+			return fmt.Errorf("webauthn: recording last use: %w", err)
+		}
+		return nil
+	}
+	cur, err := f.store.GetEnrollment(ctx, rec.UserID, rec.ID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // removed meanwhile: not brought back
+	}
+	if err != nil {
+		return fmt.Errorf("webauthn: recording last use: %w", err)
+	}
+	if !now.After(cur.LastUsedAt) {
+		return nil
+	}
+	cur.LastUsedAt = now
+	if err := f.store.PutEnrollment(ctx, cur); err != nil {
+		return fmt.Errorf("webauthn: recording last use: %w", err)
+	}
+	return nil
 }
 
 func (f *Factor) signPolicyName() string {

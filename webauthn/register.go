@@ -3,6 +3,8 @@ package webauthn
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,43 +14,106 @@ import (
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-const keyRegistration = "webauthn:reg:" // state: pending registration
+const (
+	keyRegistration = "webauthn:reg:"  // owned state: the user's pending registration
+	keyClaim        = "webauthn:cred:" // counter: the account a credential id is registered to
+	// claimWindow is how long a credential claim lasts: longer than any
+	// credential is kept in use.
+	claimWindow = 100 * 365 * 24 * time.Hour
+)
 
-// regState is a pending registration ceremony, kept in store.States.
+func registrationKey(userID string) string { return keyRegistration + userID }
+
+const claimDomain = "twofactor webauthn credential v1\x00"
+
+// claimKey names the claim on a credential id. It is a plain SHA-256 of the
+// RP id and the credential id, not a keyed hash: a key rotation must not
+// change it, or a credential could be registered again by another account
+// after every rotation, and credential ids are not secret (the enrollment
+// records hold them, and browsers receive them in every allow list).
+func (f *Factor) claimKey(credID []byte) string {
+	h := sha256.New()
+	h.Write([]byte(claimDomain))
+	h.Write([]byte(f.rpID))
+	h.Write([]byte{0})
+	h.Write(credID)
+	return keyClaim + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// claim records credID as registered to the caller's account, atomically
+// across app instances (store.Counters.Incr: exactly one caller counts 1).
+// It reports false when the credential id is claimed already, by any
+// account. A loser leaves the count above one, which changes nothing: only
+// release (ResetCounter) frees the id.
+func (f *Factor) claim(ctx context.Context, credID []byte) (bool, error) {
+	n, _, err := f.store.Incr(ctx, f.claimKey(credID), claimWindow)
+	if err != nil {
+		return false, fmt.Errorf("webauthn: claiming credential id: %w", err)
+	}
+	return n == 1, nil
+}
+
+// release frees a credential id claimed by claim.
+func (f *Factor) release(ctx context.Context, credID []byte) error {
+	if err := f.store.ResetCounter(ctx, f.claimKey(credID)); err != nil {
+		return fmt.Errorf("webauthn: releasing credential id: %w", err)
+	}
+	return nil
+}
+
+// regState is a user's pending registration ceremony, kept in the store
+// under the user's id and filed under the user as owner.
 type regState struct {
 	UserID    string                 `json:"user_id"`
 	Name      string                 `json:"name"`
 	Session   gowebauthn.SessionData `json:"session"`
+	Options   json.RawMessage        `json:"options"`
 	ExpiresAt time.Time              `json:"expires_at"`
 }
 
-// BeginRegistration starts adding a security key or passkey for a
-// signed-in user, under the user-chosen name (empty means DefaultName). It
-// returns the creation options for navigator.credentials.create, as JSON
-// ({"publicKey": {...}}), and the registration id to pass to
-// FinishRegistration. The options exclude the user's registered
-// credentials, so an authenticator is not registered twice.
+// BeginEnroll starts adding a security key or passkey for a signed-in
+// user, named req.Label (empty means DefaultName). Enrolling.Options holds
+// the creation options for navigator.credentials.create, as JSON
+// ({"publicKey": {...}}), and ExpiresAt when the registration lapses
+// (Config.Timeout). The options exclude the user's registered credentials,
+// so an authenticator is not registered twice.
 //
-// The host decides who may add a key: if the user already has a second
-// factor, check a fresh verification first (Service.CheckProof).
-func (f *Factor) BeginRegistration(ctx context.Context, user twofactor.User, name string) (options json.RawMessage, registrationID string, err error) {
-	if err := checkUser(user); err != nil {
-		return nil, "", err
+// A user has one pending registration. While it lasts, BeginEnroll with
+// the same label returns it again (its options, with the time left as the
+// browser's timeout) and emits nothing; req.Restart or another label
+// replaces it with a new ceremony.
+//
+// Call it through twofactor.Service.BeginEnroll, which asks a user who
+// already has a second factor for a fresh verification first; a host
+// calling it directly must check that itself.
+func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
 	}
-	name, err = checkName(name)
+	if err := checkUser(user); err != nil {
+		return nil, err
+	}
+	name, err := checkName(req.Label)
 	if err != nil {
-		return nil, "", err
+		return nil, err
+	}
+	now := f.now()
+	if !req.Restart {
+		if st, ok, err := f.pending(ctx, user.ID); err != nil {
+			return nil, err
+		} else if ok && st.Name == name && now.Before(st.ExpiresAt) {
+			return f.enrolling(st, now)
+		}
 	}
 	creds, err := f.load(ctx, user.ID)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	if len(creds) >= f.maxCreds {
-		return nil, "", fmt.Errorf("%w: the limit is %d", ErrTooManyCredentials, f.maxCreds)
+		return nil, fmt.Errorf("%w: the limit is %d", ErrTooManyCredentials, f.maxCreds)
 	}
 	u := newWAUser(user, f.userHandle(user, creds), creds)
 	exclude := make([]protocol.CredentialDescriptor, len(u.creds))
@@ -57,26 +122,62 @@ func (f *Factor) BeginRegistration(ctx context.Context, user twofactor.User, nam
 	}
 	creation, session, err := f.wa.BeginRegistration(u, gowebauthn.WithExclusions(exclude))
 	if err != nil {
-		return nil, "", fmt.Errorf("webauthn: beginning registration: %w", err)
+		return nil, fmt.Errorf("webauthn: beginning registration: %w", err)
 	}
-	options, err = json.Marshal(creation)
+	options, err := json.Marshal(creation)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	id, err := secure.Token(nil, 32)
-	if err != nil {
-		return nil, "", err
-	}
-	st := regState{UserID: user.ID, Name: name, Session: *session, ExpiresAt: f.now().Add(f.timeout)}
+	st := regState{UserID: user.ID, Name: name, Session: *session, Options: options, ExpiresAt: now.Add(f.timeout)}
 	blob, err := json.Marshal(st)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
-	if err := f.store.PutState(ctx, keyRegistration+id, blob, st.ExpiresAt); err != nil {
-		return nil, "", fmt.Errorf("webauthn: storing registration: %w", err)
+	if err := f.store.PutOwnedState(ctx, user.ID, registrationKey(user.ID), blob, st.ExpiresAt); err != nil {
+		return nil, fmt.Errorf("webauthn: storing registration: %w", err)
 	}
 	f.emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID})
-	return options, id, nil
+	return &twofactor.Enrolling{Method: twofactor.MethodWebAuthn, ExpiresAt: st.ExpiresAt, Options: options}, nil
+}
+
+// pending returns the user's pending registration and its stored form, if
+// any.
+func (f *Factor) pending(ctx context.Context, userID string) (regState, bool, error) {
+	st, _, ok, err := f.pendingBlob(ctx, userID)
+	return st, ok, err
+}
+
+func (f *Factor) pendingBlob(ctx context.Context, userID string) (regState, []byte, bool, error) {
+	blob, err := f.store.GetState(ctx, registrationKey(userID))
+	if errors.Is(err, store.ErrNotFound) {
+		return regState{}, nil, false, nil
+	}
+	if err != nil {
+		return regState{}, nil, false, fmt.Errorf("webauthn: reading registration: %w", err)
+	}
+	var st regState
+	if err := json.Unmarshal(blob, &st); err != nil {
+		return regState{}, nil, false, fmt.Errorf("webauthn: decoding registration: %w", err)
+	}
+	if st.UserID != userID {
+		return regState{}, nil, false, nil
+	}
+	return st, blob, true, nil
+}
+
+// enrolling shows a pending registration again, its browser timeout set to
+// the time it has left.
+func (f *Factor) enrolling(st regState, now time.Time) (*twofactor.Enrolling, error) {
+	var creation protocol.CredentialCreation
+	if err := json.Unmarshal(st.Options, &creation); err != nil {
+		return nil, fmt.Errorf("webauthn: decoding registration options: %w", err)
+	}
+	creation.Response.Timeout = int(st.ExpiresAt.Sub(now).Milliseconds())
+	options, err := json.Marshal(creation)
+	if err != nil {
+		return nil, err
+	}
+	return &twofactor.Enrolling{Method: twofactor.MethodWebAuthn, ExpiresAt: st.ExpiresAt, Options: options}, nil
 }
 
 // CheckRegistration checks, without any store access, that response has
@@ -99,45 +200,44 @@ func parseRegistration(response []byte) (*protocol.ParsedCredentialCreationData,
 	return p, nil
 }
 
-// FinishRegistration verifies the browser's response to the registration
-// registrationID and stores the new credential for user. The registration
-// is single use: it is consumed whether the response verifies or not.
+// ConfirmEnroll verifies attestation, the browser's response to the
+// user's pending registration (the JSON of the PublicKeyCredential that
+// navigator.credentials.create returned), and stores the new credential.
+// Of concurrent confirmations of one registration at most one succeeds;
+// the registration ends with it.
 //
-// Errors: a malformed id or response matches twofactor.ErrInvalidInput and
-// touches no state; an unknown, used or other user's registration is
-// ErrCeremonyNotFound, an old one ErrCeremonyExpired; a response that does
-// not verify ErrRejected; an authenticator already registered for the user
-// twofactor.ErrAlreadyEnrolled. All but ErrInvalidInput match
-// twofactor.ErrInvalidCode, except ErrAlreadyEnrolled and
-// ErrTooManyCredentials.
-func (f *Factor) FinishRegistration(ctx context.Context, user twofactor.User, registrationID string, response []byte) (twofactor.Enrollment, error) {
+// A credential id is registered to one account only (WebAuthn §7.1
+// "Registering a New Credential"): an id any account holds already is
+// refused with twofactor.ErrAlreadyEnrolled, atomically across app
+// instances, so of two accounts racing to register one credential
+// exactly one wins.
+//
+// Errors: a malformed response matches twofactor.ErrInvalidInput and
+// touches no store; no pending registration (never begun, expired,
+// replaced, ended by a password change, or already confirmed) is
+// twofactor.ErrNotEnrolled; a response that does not verify is ErrRejected
+// (matching twofactor.ErrInvalidCode), and the registration stays pending,
+// so the browser may try again; a credential already registered, to this
+// user or another, is twofactor.ErrAlreadyEnrolled; and
+// ErrTooManyCredentials past Config.MaxCredentials.
+func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attestation string) (twofactor.Enrollment, error) {
+	if err := f.ready(); err != nil {
+		return twofactor.Enrollment{}, err
+	}
 	if err := checkUser(user); err != nil {
 		return twofactor.Enrollment{}, err
 	}
-	if err := checkToken(registrationID); err != nil {
-		return twofactor.Enrollment{}, err
-	}
-	parsed, err := parseRegistration(response)
+	parsed, err := parseRegistration([]byte(attestation))
 	if err != nil {
 		return twofactor.Enrollment{}, err
 	}
-	blob, err := f.store.TakeState(ctx, keyRegistration+registrationID)
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.Enrollment{}, ErrCeremonyNotFound
-	}
+	st, blob, ok, err := f.pendingBlob(ctx, user.ID)
 	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("webauthn: reading registration: %w", err)
-	}
-	var st regState
-	if err := json.Unmarshal(blob, &st); err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("webauthn: decoding registration: %w", err)
-	}
-	if st.UserID != user.ID {
-		return twofactor.Enrollment{}, ErrCeremonyNotFound
+		return twofactor.Enrollment{}, err
 	}
 	now := f.now()
-	if !now.Before(st.ExpiresAt) {
-		return twofactor.Enrollment{}, ErrCeremonyExpired
+	if !ok || !now.Before(st.ExpiresAt) {
+		return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: no registration pending", twofactor.ErrNotEnrolled)
 	}
 	creds, err := f.load(ctx, user.ID)
 	if err != nil {
@@ -156,6 +256,55 @@ func (f *Factor) FinishRegistration(ctx context.Context, user twofactor.User, re
 			return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: this authenticator is already registered as %q", twofactor.ErrAlreadyEnrolled, c.rec.Label)
 		}
 	}
+	rec, data, err := newRecord(user.ID, st, cred, now)
+	if err != nil {
+		return twofactor.Enrollment{}, err
+	}
+	won, err := f.claim(ctx, cred.ID)
+	if err != nil {
+		return twofactor.Enrollment{}, err
+	}
+	if !won {
+		return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: this authenticator is already registered", twofactor.ErrAlreadyEnrolled)
+	}
+	if data.SignCount > 0 {
+		if _, err := f.store.Advance(ctx, signCountKey(user.ID, rec.ID), int64(data.SignCount), now.Add(signCountTTL)); err != nil {
+			return twofactor.Enrollment{}, f.unclaim(ctx, cred.ID, fmt.Errorf("webauthn: recording signature counter: %w", err))
+		}
+	}
+	// The registration is single use: of concurrent confirmations, the one
+	// that takes it stores its credential. A state that changed since it
+	// was read (restarted) is not this registration any more.
+	taken, err := f.store.TakeState(ctx, registrationKey(user.ID))
+	switch {
+	case errors.Is(err, store.ErrNotFound) || (err == nil && !bytes.Equal(taken, blob)):
+		return twofactor.Enrollment{}, f.unclaim(ctx, cred.ID,
+			fmt.Errorf("webauthn: %w: the registration was confirmed or restarted meanwhile", twofactor.ErrNotEnrolled))
+	case err != nil:
+		return twofactor.Enrollment{}, f.unclaim(ctx, cred.ID, fmt.Errorf("webauthn: ending registration: %w", err))
+	}
+	// A failed write keeps the claim: the write may have landed. An
+	// authenticator makes a new credential id for every registration, so a
+	// claim kept without its record refuses nothing a user would do.
+	if err := f.store.PutEnrollment(ctx, rec); err != nil {
+		return twofactor.Enrollment{}, fmt.Errorf("webauthn: storing credential: %w", err)
+	}
+	f.emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID,
+		Details: map[string]string{"enrollment": rec.ID, "aaguid": formatUUID(data.AAGUID)}})
+	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now}, nil
+}
+
+// unclaim releases a credential id claimed by a registration that then
+// failed with cause, and returns cause (joined with a failure to release).
+func (f *Factor) unclaim(ctx context.Context, credID []byte, cause error) error {
+	if err := f.release(context.WithoutCancel(ctx), credID); err != nil {
+		return errors.Join(cause, err)
+	}
+	return cause
+}
+
+// newRecord returns the enrollment record of a new, claimed credential.
+func newRecord(userID string, st regState, cred *gowebauthn.Credential, now time.Time) (store.EnrollmentRecord, record, error) {
 	data := record{
 		CredentialID:      cred.ID,
 		PublicKey:         cred.PublicKey,
@@ -166,43 +315,21 @@ func (f *Factor) FinishRegistration(ctx context.Context, user twofactor.User, re
 		AttestationType:   cred.AttestationType,
 		AttestationFormat: cred.AttestationFormat,
 		Attachment:        string(cred.Authenticator.Attachment),
+		Claimed:           true,
 	}
 	for _, t := range cred.Transport {
 		data.Transports = append(data.Transports, string(t))
 	}
 	raw, err := json.Marshal(data)
 	if err != nil {
-		return twofactor.Enrollment{}, err
+		return store.EnrollmentRecord{}, record{}, err
 	}
-	rec := store.EnrollmentRecord{
-		UserID:    user.ID,
+	return store.EnrollmentRecord{
+		UserID:    userID,
 		ID:        enrollmentID(cred.ID),
 		Method:    string(twofactor.MethodWebAuthn),
 		Label:     st.Name,
 		Data:      raw,
 		CreatedAt: now,
-	}
-	if data.SignCount > 0 {
-		if _, err := f.store.Advance(ctx, signCountKey(user.ID, rec.ID), int64(data.SignCount), now.Add(signCountTTL)); err != nil {
-			return twofactor.Enrollment{}, fmt.Errorf("webauthn: recording signature counter: %w", err)
-		}
-	}
-	if err := f.store.PutEnrollment(ctx, rec); err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("webauthn: storing credential: %w", err)
-	}
-	f.emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID,
-		Details: map[string]string{"enrollment": rec.ID, "aaguid": formatUUID(data.AAGUID)}})
-	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now}, nil
-}
-
-// CancelRegistration drops a pending registration (the user closed the
-// dialog). Cancelling an unknown one is not an error.
-func (f *Factor) CancelRegistration(ctx context.Context, registrationID string) error {
-	if err := checkToken(registrationID); err != nil {
-		return err
-	}
-	if err := f.store.DeleteState(ctx, keyRegistration+registrationID); err != nil {
-		return fmt.Errorf("webauthn: cancelling registration: %w", err)
-	}
-	return nil
+	}, data, nil
 }

@@ -182,7 +182,8 @@ func TestHandlerFlow(t *testing.T) {
 	r := ts.post(t, "/register/begin", map[string]string{"name": "Desk key"}, "Sec-Fetch-Site", "same-origin")
 	require.Equal(t, http.StatusOK, r.status)
 	assert.Equal(t, "no-store", r.header.Get("Cache-Control"))
-	r = ts.post(t, "/register/finish", map[string]any{"registration_id": r.str("registration_id"), "credential": json.RawMessage(k.create(t, r.body["options"]))})
+	assert.Equal(t, t0.Add(webauthn.DefaultTimeout).Format(time.RFC3339), r.str("expires_at"))
+	r = ts.post(t, "/register/finish", map[string]any{"credential": json.RawMessage(k.create(t, r.body["options"]))})
 	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
 	var enr struct{ ID, Name string }
 	require.NoError(t, json.Unmarshal(r.body["enrollment"], &enr))
@@ -241,7 +242,7 @@ func TestHandlerRefusals(t *testing.T) {
 		{"malformed credential", http.MethodPost, "/login/finish", "application/json", `{"credential":{"id":1}}`, nil, http.StatusBadRequest, "invalid_input"},
 		{"too large", http.MethodPost, "/register/finish", "application/json", `{"x":"` + strings.Repeat("a", 80<<10) + `"}`, nil, http.StatusRequestEntityTooLarge, "too_large"},
 		{"unauthenticated", http.MethodPost, "/register/begin", "application/json", "{}", []string{"X-User", ""}, http.StatusUnauthorized, "unauthenticated"},
-		{"unknown registration", http.MethodPost, "/register/finish", "application/json", `{"registration_id":"` + strings.Repeat("A", 43) + `","credential":` + string(k.create(t, mustBeginRegistration(t, fx))) + `}`, nil, http.StatusUnauthorized, "rejected"},
+		{"no registration", http.MethodPost, "/register/finish", "application/json", `{"credential":` + string(newSoftKey(t, testRPID, testOrigin).create(t, mustBeginRegistration(t, fx))) + `}`, nil, http.StatusConflict, "no_registration"},
 		{"unknown path", http.MethodPost, "/nope", "application/json", "{}", nil, http.StatusNotFound, "not_found"},
 		{"script by post", http.MethodPost, "/webauthn.js", "application/json", "{}", nil, http.StatusMethodNotAllowed, "method_not_allowed"},
 	}
@@ -254,7 +255,7 @@ func TestHandlerRefusals(t *testing.T) {
 		})
 	}
 	assert.Empty(t, ts.results)
-	assert.Zero(t, fx.credentials()[0].SignCount)
+	assert.True(t, fx.credentials()[0].LastUsedAt.IsZero())
 
 	t.Run("host failure is not leaked", func(t *testing.T) {
 		ts.onLogin = errors.New("session database down at 10.0.0.7")
@@ -275,10 +276,12 @@ func TestHandlerRefusals(t *testing.T) {
 	})
 }
 
+// mustBeginRegistration returns creation options whose registration has
+// expired since.
 func mustBeginRegistration(t *testing.T, fx *fixture) []byte {
 	t.Helper()
-	opts, _, err := fx.f.BeginRegistration(fx.ctx, fx.user, "x")
-	require.NoError(t, err)
+	opts := fx.begin("x")
+	fx.clk.Advance(webauthn.DefaultTimeout)
 	return opts
 }
 

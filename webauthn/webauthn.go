@@ -1,6 +1,7 @@
 package webauthn
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -22,13 +23,17 @@ import (
 )
 
 // Store is the storage the factor needs: ceremony state (single use,
-// expiring), the users' credentials, and a ledger holding each credential's
-// highest signature counter, so a counter is accepted once even across app
-// instances. Every store of this module implements it.
+// expiring, filed under its user so a password change or an admin reset
+// ends a pending registration), the users' credentials, a ledger holding
+// each credential's highest signature counter, so a counter is accepted
+// once even across app instances, and counters, which claim each
+// credential id for one account. Every store of this module implements it.
 type Store interface {
 	store.States
+	store.OwnedStates
 	store.Enrollments
 	store.Ledger
+	store.Counters
 }
 
 // A Requirement is a WebAuthn preference level, used for user verification
@@ -80,14 +85,19 @@ const (
 )
 
 // Config configures a Factor. Zero fields take the documented defaults; New
-// validates the whole and says what to fix.
+// validates the whole and says what to fix. Given to twofactor.New, the
+// factor needs only the relying party (RPID, RPOrigins): the Service binds
+// its store, keyring, events and clock to every one of those fields left
+// zero.
 type Config struct {
-	// Store keeps ceremony state and credentials. Required; give it the
-	// same clock as Now.
+	// Store keeps ceremony state, credentials, signature counters and
+	// credential claims. Zero: the Service's store. Used without a Service,
+	// set it, with the same clock as Now.
 	Store Store
 
 	// Keys derives the opaque user handle given to authenticators, so the
-	// host's user id never reaches them. Required; use the Service's ring.
+	// host's user id never reaches them. Zero: the Service's keyring. Used
+	// without a Service, set it.
 	Keys *twofactor.Keyring
 
 	// RPID is the relying-party id: the registrable domain the credentials
@@ -130,18 +140,20 @@ type Config struct {
 	// Zero means 10; at most 100.
 	MaxCredentials int
 
-	// Events receives enrollment and warning events. Nil logs to
-	// slog.Default().
+	// Events receives enrollment and warning events. Zero: the Service's,
+	// else slog.Default().
 	Events *twofactor.Events
 
-	// Now is the clock. Nil means time.Now.
+	// Now is the clock. Zero: the Service's, else time.Now.
 	Now func() time.Time
 }
 
 // Factor is the WebAuthn second factor. It implements twofactor.Factor,
-// Starter, Canceler, Remover and AnswerChecker, and adds the registration
-// ceremony. Build it with New; it is safe for concurrent use.
+// Enroller, Binder, Starter, Canceler, Remover and AnswerChecker. Build it
+// with New; it is safe for concurrent use (with a Service, once
+// twofactor.New has returned).
 type Factor struct {
+	cfg      Config // as given to New: Bind fills only what it left zero
 	store    Store
 	keys     *twofactor.Keyring
 	wa       *gowebauthn.WebAuthn
@@ -158,6 +170,8 @@ type Factor struct {
 
 var (
 	_ twofactor.Factor        = (*Factor)(nil)
+	_ twofactor.Enroller      = (*Factor)(nil)
+	_ twofactor.Binder        = (*Factor)(nil)
 	_ twofactor.Starter       = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
@@ -169,14 +183,82 @@ func configErr(format string, args ...any) error {
 }
 
 // New validates cfg once and returns the factor. Errors wrap
-// twofactor.ErrConfig and say what to change.
+// twofactor.ErrConfig and say what to change. Store and Keys may be left
+// zero when the factor is given to twofactor.New, which binds the
+// Service's; a factor that has neither (configured nor bound) answers
+// every call that needs them with an error matching twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
-	if cfg.Store == nil {
-		return nil, configErr("Config.Store is nil: use the store the Service uses (store.NewMemory, sqlstore, redisstore)")
+	return build(cfg)
+}
+
+// Bind takes the Service's store, keyring, events and clock for every one
+// of them the factor's Config left zero (what Config sets wins).
+// twofactor.New calls it; a host does not. The Service's store must
+// implement [Store].
+func (f *Factor) Bind(s twofactor.Shared) error {
+	cfg := f.cfg
+	if cfg.Store == nil && s.Store != nil {
+		st, ok := s.Store.(Store)
+		if !ok {
+			return configErr("the Service's store does not implement %s, which the factor needs; set webauthn.Config.Store",
+				strings.Join(missingInterfaces(s.Store), ", "))
+		}
+		cfg.Store = st
 	}
 	if cfg.Keys == nil {
-		return nil, configErr("Config.Keys is nil: pass the Service's *twofactor.Keyring")
+		cfg.Keys = s.Keys
 	}
+	if cfg.Events == nil {
+		cfg.Events = s.Events
+	}
+	if cfg.Now == nil {
+		cfg.Now = s.Now
+	}
+	bound, err := build(cfg)
+	if err != nil {
+		return err
+	}
+	bound.cfg = f.cfg
+	*f = *bound
+	return nil
+}
+
+// missingInterfaces names the store interfaces of Store that st lacks.
+func missingInterfaces(st any) []string {
+	var out []string
+	if _, ok := st.(store.States); !ok {
+		out = append(out, "store.States")
+	}
+	if _, ok := st.(store.OwnedStates); !ok {
+		out = append(out, "store.OwnedStates")
+	}
+	if _, ok := st.(store.Enrollments); !ok {
+		out = append(out, "store.Enrollments")
+	}
+	if _, ok := st.(store.Ledger); !ok {
+		out = append(out, "store.Ledger")
+	}
+	if _, ok := st.(store.Counters); !ok {
+		out = append(out, "store.Counters")
+	}
+	return out
+}
+
+// ready reports, as an error matching twofactor.ErrConfig, a factor that
+// has no store or keyring: neither configured nor bound by a Service.
+func (f *Factor) ready() error {
+	switch {
+	case f.store == nil:
+		return configErr("no store: give the factor to twofactor.New, or set Config.Store (store.NewMemory, sqlstore, redisstore)")
+	case f.keys == nil:
+		return configErr("no keyring: give the factor to twofactor.New, or set Config.Keys")
+	}
+	return nil
+}
+
+// build validates cfg and applies every default: the one place they are
+// applied, for New and Bind alike.
+func build(cfg Config) (*Factor, error) {
 	rpID, err := checkRPID(cfg.RPID)
 	if err != nil {
 		return nil, err
@@ -203,35 +285,20 @@ func New(cfg Config) (*Factor, error) {
 	if cfg.SignCountPolicy != SignCountReject && cfg.SignCountPolicy != SignCountWarn {
 		return nil, configErr("Config.SignCountPolicy %d is unknown: use SignCountReject or SignCountWarn", cfg.SignCountPolicy)
 	}
-	uv := cfg.UserVerification
-	if uv == "" {
-		uv = Discouraged
-	}
+	uv := cmp.Or(cfg.UserVerification, Discouraged)
 	if !uv.valid() {
 		return nil, configErr("Config.UserVerification %q: use Required, Preferred or Discouraged", cfg.UserVerification)
 	}
-	rk := cfg.ResidentKey
-	if rk == "" {
-		rk = Discouraged
-	}
+	rk := cmp.Or(cfg.ResidentKey, Discouraged)
 	if !rk.valid() {
 		return nil, configErr("Config.ResidentKey %q: use Required, Preferred or Discouraged", cfg.ResidentKey)
 	}
-	maxCreds := cfg.MaxCredentials
-	switch {
-	case maxCreds == 0:
-		maxCreds = DefaultMaxCredentials
-	case maxCreds < 0 || maxCreds > 100:
+	maxCreds := cmp.Or(cfg.MaxCredentials, DefaultMaxCredentials)
+	if maxCreds < 0 || maxCreds > 100 {
 		return nil, configErr("Config.MaxCredentials %d: use 1 to 100 (zero means %d)", maxCreds, DefaultMaxCredentials)
 	}
-	timeout := cfg.Timeout
-	if timeout == 0 {
-		timeout = DefaultTimeout
-	}
-	name := strings.TrimSpace(cfg.RPDisplayName)
-	if name == "" {
-		name = rpID
-	}
+	timeout := cmp.Or(cfg.Timeout, DefaultTimeout)
+	name := cmp.Or(strings.TrimSpace(cfg.RPDisplayName), rpID)
 	wa, err := gowebauthn.New(&gowebauthn.Config{
 		RPID:                  rpID,
 		RPDisplayName:         name,
@@ -254,6 +321,7 @@ func New(cfg Config) (*Factor, error) {
 		wa.Config.AuthenticatorSelection.RequireResidentKey = protocol.ResidentKeyRequired()
 	}
 	f := &Factor{
+		cfg:      cfg,
 		store:    cfg.Store,
 		keys:     cfg.Keys,
 		wa:       wa,
@@ -367,12 +435,13 @@ var (
 	// unless Config.SignCountPolicy is SignCountWarn.
 	ErrSignCountRegressed error = &rejection{"webauthn: signature counter did not increase (possible cloned authenticator)", "sign_count_regressed", twofactor.ErrInvalidCode}
 
-	// ErrCeremonyNotFound means there is no pending ceremony for the
-	// response: never started, cancelled, or already used (a replay). It
-	// matches twofactor.ErrCodeReused.
+	// ErrCeremonyNotFound means there is no pending login ceremony for
+	// the response: never started, cancelled, or already used (a replay).
+	// It matches twofactor.ErrCodeReused. (A registration with none
+	// pending is twofactor.ErrNotEnrolled.)
 	ErrCeremonyNotFound error = &rejection{"webauthn: no pending ceremony (never started, cancelled or already used)", twofactor.ReasonReplay, twofactor.ErrCodeReused}
 
-	// ErrCeremonyExpired means the ceremony's state outlived
+	// ErrCeremonyExpired means the login ceremony's state outlived
 	// Config.Timeout. It matches twofactor.ErrCodeExpired.
 	ErrCeremonyExpired error = &rejection{"webauthn: ceremony expired", twofactor.ReasonExpired, twofactor.ErrCodeExpired}
 
@@ -430,20 +499,6 @@ func checkName(name string) (string, error) {
 func checkUser(u twofactor.User) error {
 	if err := twofactor.CheckUserID(u.ID); err != nil {
 		return fmt.Errorf("webauthn: %w", err)
-	}
-	return nil
-}
-
-// token ids (registration ids): 32 random bytes, unpadded base64url.
-const tokenLen = 43
-
-func checkToken(s string) error {
-	if len(s) != tokenLen {
-		return invalidInput("registration id must be %d characters", tokenLen)
-	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(s)
-	if err != nil || len(b) != 32 {
-		return invalidInput("registration id is not base64url")
 	}
 	return nil
 }

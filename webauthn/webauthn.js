@@ -117,7 +117,7 @@
       pk.user = Object.assign({}, pk.user, { id: toBuffer(pk.user.id) });
       pk.excludeCredentials = descriptors(pk.excludeCredentials);
       return navigator.credentials.create({ publicKey: pk }).then(function (cred) {
-        return post("/register/finish", { registration_id: begin.registration_id, credential: credentialJSON(cred) });
+        return post("/register/finish", { credential: credentialJSON(cred) });
       }, function (err) { throw browserError(err); });
     });
   }
