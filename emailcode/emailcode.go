@@ -1,7 +1,6 @@
 package emailcode
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,32 +14,43 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is what the email factor needs from a store. Every store of this
-// module implements it.
-type Store interface {
-	store.Codes
-	store.CodeGroups
-	store.Counters
-}
+// Store is what the email factor needs from a store: store.Codes,
+// store.CodeGroups and store.Counters for the codes and their caps,
+// store.Enrollments for the enrolled address, and store.States with
+// store.OwnedStates for an address awaiting its code. It is the same type
+// as smscode.Store; every store of this module implements it.
+type Store = onetime.Store
 
-// Defaults applied by New to zero Config fields. The caps are per hour.
+// Defaults applied by New to zero Config fields. The code rules are the
+// same for email and SMS (see Codes); the caps are per hour.
 const (
-	DefaultTTL                      = 15 * time.Minute // seed: a code is valid 15 minutes
-	DefaultResendCooldown           = 60 * time.Second // seed: resend only after 60 s
-	DefaultCodeLength               = 6
-	DefaultMaxAttempts              = 5
+	DefaultTTL                      = onetime.DefaultTTL
+	DefaultResendCooldown           = onetime.DefaultResendCooldown
+	DefaultCodeLength               = onetime.DefaultCodeLength
+	DefaultMaxAttempts              = onetime.DefaultMaxAttempts
+	DefaultCapWindow                = onetime.DefaultCapWindow
 	DefaultCapUser                  = 10
 	DefaultCapDestination           = 10
 	DefaultCapIP                    = 100
 	DefaultCapVerifyUser            = 5
 	DefaultCapVerifyUserDestination = 3
 	DefaultCapVerifyDestination     = 10
-	DefaultCapWindow                = time.Hour
 )
+
+// defaultCaps are the email caps, applied to zero Caps fields.
+var defaultCaps = Caps{
+	PerUser:                  DefaultCapUser,
+	PerDestination:           DefaultCapDestination,
+	PerIP:                    DefaultCapIP,
+	VerifyPerUser:            DefaultCapVerifyUser,
+	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
+	VerifyPerDestination:     DefaultCapVerifyDestination,
+	Window:                   DefaultCapWindow,
+}
 
 // Limits named by twofactor.RetryError.Limit when a send is refused.
 const (
-	LimitResend                = onetime.LimitResend                // Config.ResendCooldown
+	LimitResend                = onetime.LimitResend                // Codes.ResendCooldown
 	LimitIP                    = onetime.LimitIP                    // Caps.PerIP
 	LimitUser                  = onetime.LimitUser                  // Caps.PerUser
 	LimitDestination           = onetime.LimitDestination           // Caps.PerDestination
@@ -49,19 +59,24 @@ const (
 	LimitVerifyDestination     = onetime.LimitVerifyDestination     // Caps.VerifyPerDestination
 )
 
-// PurposeEmailVerify is the purpose of codes sent by SendVerification.
+// PurposeEmailVerify is the purpose of the codes BeginEnroll sends to
+// confirm an address (Data.Purpose in the templates).
 const PurposeEmailVerify = "email_verify"
 
-// verificationGroup prefixes the code group of an address verification.
-const verificationGroup = "verify:"
-
-// EnrollmentID is the id of the implicit enrollment: the user's address.
+// EnrollmentID is the id of a user's email enrollment: one address per
+// user.
 const EnrollmentID = "email"
 
-// ErrDelivery is wrapped by the error Send returns when the message could
-// not be handed to the mail server. No usable code is left behind and the
-// resend cooldown is not started.
+// ErrDelivery is wrapped by the error Send and BeginEnroll return when the
+// message could not be handed to the mail server. No usable code is left
+// behind and the resend cooldown is not started.
 var ErrDelivery = onetime.ErrDelivery
+
+// Codes set how codes live: TTL (15 minutes), ResendCooldown (60
+// seconds), Length (6 digits) and MaxAttempts (5 wrong answers kill a
+// code); zero fields take these defaults. It is the same type as
+// smscode.Codes.
+type Codes = onetime.Codes
 
 // Caps bound how many codes are sent per window (Window, one hour by
 // default), counted in the store so they hold across app instances. It is
@@ -76,164 +91,331 @@ var ErrDelivery = onetime.ErrDelivery
 //     address, or the /64 of an IPv6 one, which a subscriber holds whole),
 //     100: generous because offices and carrier NAT put many users behind
 //     one address, yet it bounds one machine walking through accounts.
-//   - VerifyPerUser: SendVerification codes one account may request,
-//     whatever the addresses, 5: a sign-up, a resend and a typo or two.
-//   - VerifyPerUserDestination: SendVerification codes one account may
-//     send to one address, 3: the first and two resends.
-//   - VerifyPerDestination: SendVerification codes to one address across
-//     all accounts, 10. It bounds how much anyone can mail an address that
-//     is not theirs; it must be more than twice what one account may send
-//     to one address (New refuses it otherwise), so no account can use it
-//     up alone.
+//   - VerifyPerUser: codes confirming an address (BeginEnroll) one account
+//     may request, whatever the addresses, 5: a sign-up, a resend and a
+//     typo or two.
+//   - VerifyPerUserDestination: codes confirming an address one account
+//     may send to one address, 3: the first and two resends.
+//   - VerifyPerDestination: codes confirming an address, to one address
+//     across all accounts, 10. It bounds how much anyone can mail an
+//     address that is not theirs; it must be more than twice what one
+//     account may send to one address (New refuses it otherwise), so no
+//     account can use it up alone.
 //
-// Verification codes never count on PerUser or PerDestination: any account
-// can ask to verify any address, so if they did, a few accounts could spend
-// a victim's login budget and leave them without a login code for an hour.
-// A request refused by any limit still counts on its own account's and
-// network's caps (a client ignoring RetryAfter spends its own budget) but
-// not on VerifyPerDestination.
+// Codes confirming an address never count on PerUser or PerDestination:
+// any account can ask to confirm any address, so if they did, a few
+// accounts could spend a victim's login budget and leave them without a
+// login code for an hour. A request refused by any limit still counts on
+// its own account's and network's caps (a client ignoring RetryAfter
+// spends its own budget) but not on VerifyPerDestination.
 //
 // A zero field takes the default; a negative one disables that cap (not
 // recommended). A negative Window is a configuration error.
 type Caps = onetime.Caps
 
-// Config configures the email factor. Zero fields take the documented
+// EnrollmentMode says which address counts as a user's email factor.
+type EnrollmentMode int
+
+const (
+	// EnrollImplicit, the zero value: the address the host gives
+	// (twofactor.User.Email) counts as enrolled, with nothing for the user
+	// to set up, which is the common "a code by email is the default
+	// second step" product behaviour. Codes go to the address the host
+	// gives at each login, so whatever the host requires before changing
+	// an address protects the factor too. The factor records the address
+	// the first time it sees it (the first Enrollments, that is the first
+	// sign-in, for it), which gives the enrollment its CreatedAt; a new
+	// address is a new enrollment. The enrollment cannot be removed on its
+	// own ([Factor.Remove]): clear the address, or use EnrollOptIn.
+	EnrollImplicit EnrollmentMode = iota
+	// EnrollOptIn: only an address the user confirmed with a code
+	// ([Factor.BeginEnroll], then [Factor.ConfirmEnroll], through
+	// Service.BeginEnroll and ConfirmEnroll) counts. A user who has an
+	// address but confirmed none is not challenged by email. Codes go to
+	// the confirmed address, whatever twofactor.User.Email says later: to
+	// move the factor, the user enrolls the new address, which replaces
+	// the old one once confirmed. Users remove it like any other factor.
+	EnrollOptIn
+)
+
+func (m EnrollmentMode) valid() bool { return m == EnrollImplicit || m == EnrollOptIn }
+
+// Config configures the email factor. Only Sender is required: given to
+// twofactor.New, the factor takes the Service's store, keys, events and
+// clock for every field among Store, Keys, Events, Now and Rand left zero.
+// Used alone, set Store and Keys. Zero fields take the documented
 // defaults; New validates the whole.
 type Config struct {
-	// Store keeps hashed codes and counters. Required.
-	Store Store
-	// Keys hashes codes and destinations. Required: pass the Service's ring.
-	Keys *twofactor.Keyring
-	// Sender delivers messages. Required (seed: email needs an SMTP server
-	// configured first): NewSMTP in production, an *Outbox in development.
+	// Sender delivers messages. Required, so that a product learns when it
+	// starts, not at a user's first sign-in, that mail is not configured:
+	// NewSMTP in production, an *Outbox in development.
 	Sender Sender
+	// Enrollment says which address counts as the user's email factor:
+	// the address on file (EnrollImplicit, the zero value) or only one the
+	// user confirmed (EnrollOptIn).
+	Enrollment EnrollmentMode
 	// ProductName appears in the subject and body. Empty leaves it out.
 	ProductName string
 	// Templates override the message. Nil fields use the defaults.
 	Templates Templates
-	// TTL is how long a code is valid. Zero means 15 minutes.
-	TTL time.Duration
-	// ResendCooldown is the wait before another code may be sent for the
-	// same challenge. Zero means 60 seconds; it must be shorter than TTL.
-	ResendCooldown time.Duration
-	// CodeLength is the number of digits, 6 to 10. Zero means 6.
-	CodeLength int
-	// MaxAttempts is how many wrong answers kill a code, 1 to 10. Zero
-	// means 5.
-	MaxAttempts int
+	// Codes set the codes' lifetime, resend cooldown, length and attempts.
+	Codes Codes
 	// Caps limit sends per user, address and client network, with
-	// separate caps for address verification; see Caps for the defaults.
+	// separate caps for codes confirming an address; see Caps for the
+	// defaults.
 	Caps Caps
-	// Events receives the factor's own events (email verification,
-	// warnings). Nil logs to slog.Default.
+
+	// Store keeps hashed codes, counters, enrolled addresses (sealed) and
+	// addresses awaiting their code. Nil takes the Service's.
+	Store Store
+	// Keys hashes codes and destinations and seals addresses. Nil takes
+	// the Service's.
+	Keys *twofactor.Keyring
+	// Events receives the factor's own events (enrollment, warnings). Nil
+	// takes the Service's, else logs to slog.Default.
 	Events *twofactor.Events
-	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	// Now is the clock. Nil takes the Service's, else time.Now.
 	Now func() time.Time
-	// Rand is the source of codes. Nil means crypto/rand.
+	// Rand is the source of codes. Nil takes the Service's, else
+	// crypto/rand.
 	Rand io.Reader
 }
 
 // Factor is the email one-time code factor. It implements
-// twofactor.Factor, twofactor.Sender, twofactor.Canceler and
+// twofactor.Factor, twofactor.Binder, twofactor.Enroller,
+// twofactor.Sender, twofactor.Canceler, twofactor.Remover and
 // twofactor.AnswerChecker. It is safe for concurrent use.
 type Factor struct {
 	issuer  *onetime.Issuer
 	sender  Sender
+	mode    EnrollmentMode
 	product string
 	tmpl    templates
-	events  *twofactor.Events
 }
 
 var (
+	_ twofactor.Binder        = (*Factor)(nil)
+	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Sender        = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
+	_ twofactor.Remover       = (*Factor)(nil)
 	_ twofactor.AnswerChecker = (*Factor)(nil)
 )
+
+const pkg = "emailcode"
 
 // New validates cfg and returns the factor. Errors wrap twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
 	if cfg.Sender == nil {
-		return nil, fmt.Errorf("emailcode: %w: Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development", twofactor.ErrConfig)
+		return nil, onetime.ConfigError(pkg, "Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development")
 	}
-	is, err := onetime.New("emailcode", onetime.Config{
-		Store:          cfg.Store,
-		Keys:           cfg.Keys,
-		Channel:        "email",
-		CodeLength:     cfg.CodeLength,
-		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
-		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
-		MaxAttempts:    cfg.MaxAttempts,
-		Caps:           cfg.Caps,
-		CapDefaults:    defaultCaps,
-		Now:            cfg.Now,
-		Rand:           cfg.Rand,
-	})
-	if err != nil {
-		return nil, err
+	if !cfg.Enrollment.valid() {
+		return nil, onetime.ConfigError(pkg, "Config.Enrollment %d is not EnrollImplicit or EnrollOptIn", cfg.Enrollment)
 	}
 	if strings.ContainsAny(cfg.ProductName, "\r\n") {
-		return nil, fmt.Errorf("emailcode: %w: ProductName must be one line", twofactor.ErrConfig)
+		return nil, onetime.ConfigError(pkg, "ProductName must be one line")
+	}
+	is, err := onetime.New(pkg, onetime.Config{
+		Channel:       "email",
+		Method:        twofactor.MethodEmail,
+		Codes:         cfg.Codes,
+		Caps:          cfg.Caps,
+		CapDefaults:   defaultCaps,
+		EnrollPurpose: PurposeEmailVerify,
+		Mask:          Mask,
+		FoldCase:      true,
+	}, onetime.Wiring{Store: cfg.Store, Keys: cfg.Keys, Events: cfg.Events, Now: cfg.Now, Rand: cfg.Rand})
+	if err != nil {
+		return nil, err
 	}
 	t, err := cfg.Templates.resolve(cfg.ProductName, is.CodeLength(), is.TTL())
 	if err != nil {
 		return nil, err
 	}
-	ev := cfg.Events
-	if ev == nil {
-		ev = &twofactor.Events{Now: cfg.Now}
-	}
-	return &Factor{issuer: is, sender: cfg.Sender, product: cfg.ProductName, tmpl: t, events: ev}, nil
+	return &Factor{issuer: is, sender: cfg.Sender, mode: cfg.Enrollment, product: cfg.ProductName, tmpl: t}, nil
 }
 
-var defaultCaps = Caps{
-	PerUser:                  DefaultCapUser,
-	PerDestination:           DefaultCapDestination,
-	PerIP:                    DefaultCapIP,
-	VerifyPerUser:            DefaultCapVerifyUser,
-	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
-	VerifyPerDestination:     DefaultCapVerifyDestination,
-	Window:                   DefaultCapWindow,
-}
+// Bind takes the Service's store, keys, events, clock and randomness for
+// every one of them the Config left zero. twofactor.New calls it; it fails
+// when the Service's store lacks an interface Store needs, naming it.
+func (f *Factor) Bind(shared twofactor.Shared) error { return f.issuer.Bind(shared) }
 
 // Method returns twofactor.MethodEmail.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodEmail }
 
-// address returns the user's address in canonical form, or false when it
-// is missing or is not one plain address.
-func address(u twofactor.User) (string, bool) {
-	if u.Email == "" || len(u.Email) > 254 {
+// maxAddress bounds an address (RFC 5321, section 4.5.3.1.3).
+const maxAddress = 254
+
+// parseAddress returns s if it is one plain address ("jane@example.com",
+// no display name, no list).
+func parseAddress(s string) (string, bool) {
+	if s == "" || len(s) > maxAddress {
 		return "", false
 	}
-	a, err := mail.ParseAddress(u.Email)
-	if err != nil || a.Address != u.Email || a.Name != "" {
+	a, err := mail.ParseAddress(s)
+	if err != nil || a.Address != s || a.Name != "" {
 		return "", false
 	}
 	return a.Address, true
 }
 
-// Enrollments returns the user's email address as the factor's one implicit
-// enrollment (ID "email", label masked like "j***@example.com"), or none
-// when the user has no valid address. It touches no store.
-func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
-	addr, ok := address(user)
-	if !ok {
-		return nil, nil
-	}
-	return []twofactor.Enrollment{{ID: EnrollmentID, Method: twofactor.MethodEmail, Label: Mask(addr)}}, nil
+// Kinds of enrollment record. The kind is bound into the sealed address,
+// so a record cannot be turned from one kind into the other without the
+// keys.
+const (
+	kindOnFile    = "on-file"   // EnrollImplicit: the host's address, recorded when first seen
+	kindConfirmed = "confirmed" // confirmed with a code
+)
+
+func addressAD(userID, kind string) []byte {
+	return []byte("emailcode address\x00" + kind + "\x00" + userID)
 }
 
-// Send issues a code for the challenge and mails it to ch.User.Email. A new
-// code replaces the previous one. A resend inside the cooldown, or a send
-// over a cap, answers a *twofactor.RetryError matching
-// twofactor.ErrRateLimited; a delivery failure an error wrapping
-// ErrDelivery.
+// newRecord returns the enrollment record of addr for userID: the address
+// sealed, its masked form as the label.
+func newRecord(w onetime.Wiring, userID, addr, kind string) (store.EnrollmentRecord, error) {
+	sealed, err := w.Keys.Seal([]byte(addr), addressAD(userID, kind))
+	if err != nil {
+		return store.EnrollmentRecord{}, fmt.Errorf("sealing address: %w", err)
+	}
+	return store.EnrollmentRecord{UserID: userID, ID: EnrollmentID, Method: string(twofactor.MethodEmail),
+		Label: Mask(addr), Data: []byte(kind + " " + sealed), CreatedAt: w.Now()}, nil
+}
+
+// kindOf returns the kind of rec, empty for a record that is not the
+// email factor's.
+func kindOf(rec store.EnrollmentRecord) string {
+	if rec.Method != string(twofactor.MethodEmail) {
+		return ""
+	}
+	kind, _, _ := strings.Cut(string(rec.Data), " ")
+	if kind != kindOnFile && kind != kindConfirmed {
+		return ""
+	}
+	return kind
+}
+
+// openAddress returns the address sealed in rec.
+func openAddress(w onetime.Wiring, rec store.EnrollmentRecord) (string, error) {
+	kind, sealed, _ := strings.Cut(string(rec.Data), " ")
+	addr, err := w.Keys.Open(sealed, addressAD(rec.UserID, kind))
+	if err != nil {
+		return "", fmt.Errorf("opening address: %w", err)
+	}
+	return string(addr), nil
+}
+
+// record returns the user's enrollment record, or store.ErrNotFound.
+func (f *Factor) record(ctx context.Context, w onetime.Wiring, userID string) (store.EnrollmentRecord, error) {
+	rec, err := w.Store.GetEnrollment(ctx, userID, EnrollmentID)
+	if err != nil {
+		return rec, err
+	}
+	if kindOf(rec) == "" {
+		return rec, store.ErrNotFound
+	}
+	return rec, nil
+}
+
+// Enrollments returns the user's email enrollment (ID "email", label
+// masked like "j***@example.com"), or none. One store round trip, and one
+// write the first time a host's address is seen in EnrollImplicit mode.
+//
+// With EnrollImplicit, a valid twofactor.User.Email is the enrollment; it
+// is recorded the first time it is seen here, which gives CreatedAt, and
+// again when it changes. With EnrollOptIn only a confirmed address is,
+// whatever User.Email says.
+func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return nil, err
+	}
+	w, err := f.issuer.Wired()
+	if err != nil {
+		return nil, err
+	}
+	var onFile string
+	if f.mode == EnrollImplicit {
+		a, ok := parseAddress(user.Email)
+		if !ok {
+			return nil, nil
+		}
+		onFile = a
+	}
+	rec, err := f.record(ctx, w, user.ID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("emailcode: reading enrollment: %w", err)
+	}
+	found := err == nil
+	if f.mode == EnrollOptIn {
+		if !found || kindOf(rec) != kindConfirmed {
+			return nil, nil
+		}
+		return []twofactor.Enrollment{onetime.Enrollment(rec)}, nil
+	}
+	if found {
+		// A record that does not open (its key retired) is one of an
+		// address no longer known: it is recorded anew.
+		if addr, err := openAddress(w, rec); err == nil && strings.EqualFold(addr, onFile) {
+			return []twofactor.Enrollment{onetime.Enrollment(rec)}, nil
+		}
+	}
+	rec, err = newRecord(w, user.ID, onFile, kindOnFile)
+	if err == nil {
+		err = w.Store.PutEnrollment(ctx, rec)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("emailcode: recording the address on file: %w", err)
+	}
+	return []twofactor.Enrollment{onetime.Enrollment(rec)}, nil
+}
+
+// destination returns where user's codes go: the address on file, or the
+// confirmed one (EnrollOptIn).
+func (f *Factor) destination(ctx context.Context, user twofactor.User) (string, error) {
+	if f.mode == EnrollImplicit {
+		addr, ok := parseAddress(user.Email)
+		if !ok {
+			return "", fmt.Errorf("emailcode: user has no valid email address: %w", twofactor.ErrNotEnrolled)
+		}
+		return addr, nil
+	}
+	w, err := f.issuer.Wired()
+	if err != nil {
+		return "", err
+	}
+	rec, err := f.record(ctx, w, user.ID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && kindOf(rec) != kindConfirmed {
+		return "", fmt.Errorf("emailcode: no confirmed address: %w", twofactor.ErrNotEnrolled)
+	}
+	if err != nil {
+		return "", fmt.Errorf("emailcode: reading enrollment: %w", err)
+	}
+	addr, err := openAddress(w, rec)
+	if err != nil {
+		return "", fmt.Errorf("emailcode: %w", err)
+	}
+	return addr, nil
+}
+
+// Send issues a code for the challenge and mails it to the user's address
+// (with EnrollOptIn, the confirmed one). A new code replaces the previous
+// one. A resend inside the cooldown, or a send over a cap, answers a
+// *twofactor.RetryError matching twofactor.ErrRateLimited; a delivery
+// failure an error wrapping ErrDelivery; a user without an address
+// twofactor.ErrNotEnrolled.
+//
+// Store round trips: two (the caps in one batch, the code), and with
+// EnrollOptIn one more to read the confirmed address.
 func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.Client) (twofactor.Sent, error) {
 	if ch == nil {
 		return twofactor.Sent{}, fmt.Errorf("emailcode: nil challenge: %w", twofactor.ErrInvalidInput)
 	}
-	addr, ok := address(ch.User)
-	if !ok {
-		return twofactor.Sent{}, fmt.Errorf("emailcode: user has no valid email address: %w", twofactor.ErrNotEnrolled)
+	if err := f.issuer.CheckUser(ch.User); err != nil {
+		return twofactor.Sent{}, err
+	}
+	addr, err := f.destination(ctx, ch.User)
+	if err != nil {
+		return twofactor.Sent{}, err
 	}
 	req := onetime.Request{
 		Group:       ch.ID,
@@ -243,14 +425,19 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 		Destination: strings.ToLower(addr),
 		IP:          c.IP,
 	}
-	return f.send(ctx, req, addr, ch.User, string(ch.Purpose))
+	iss, err := f.issuer.Issue(ctx, req, f.deliver(addr, ch.User, string(ch.Purpose)))
+	if err != nil {
+		return twofactor.Sent{}, f.issuer.Wrap(err)
+	}
+	return twofactor.Sent{Destination: Mask(addr), ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
 }
 
-func (f *Factor) send(ctx context.Context, req onetime.Request, addr string, u twofactor.User, purpose string) (twofactor.Sent, error) {
-	iss, err := f.issuer.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
+// deliver returns the delivery of a code to addr for u.
+func (f *Factor) deliver(addr string, u twofactor.User, purpose string) onetime.Deliver {
+	return func(ctx context.Context, code string, expires time.Time) error {
 		m, err := f.tmpl.render(Data{
 			ProductName: f.product,
-			UserName:    u.Name,
+			DisplayName: u.DisplayName,
 			Code:        code,
 			Minutes:     minutesLeft(expires, f.issuer.Now()),
 			ExpiresAt:   expires,
@@ -261,11 +448,7 @@ func (f *Factor) send(ctx context.Context, req onetime.Request, addr string, u t
 		}
 		m.To = addr
 		return f.sender.Send(ctx, m)
-	})
-	if err != nil {
-		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
-	return twofactor.Sent{Destination: Mask(addr), ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
 }
 
 func minutesLeft(expires, now time.Time) int {
@@ -273,18 +456,20 @@ func minutesLeft(expires, now time.Time) int {
 	return int((d + time.Minute - 1) / time.Minute)
 }
 
-// CheckAnswer rejects an answer that is not CodeLength digits (spaces and
-// hyphens between digits are ignored) with an error matching
+// CheckAnswer rejects an answer that is not Codes.Length digits (spaces
+// and hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
 func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
 
-// Verify consumes the challenge's code if answer matches, in one store
-// round trip. A wrong, unknown or exhausted code returns
-// twofactor.ErrInvalidCode, an expired one twofactor.ErrCodeExpired (which
-// matches ErrInvalidCode and prints the same). Other errors are store
+// Verify consumes the challenge's code if answer matches, then records the
+// login as the enrollment's LastUsedAt: two store round trips (three on a
+// store without store.EnrollmentToucher). A wrong code returns
+// twofactor.ErrInvalidCode, no live code twofactor.ErrNoCode, an expired
+// one twofactor.ErrCodeExpired, a malformed one twofactor.ErrMalformedCode
+// (all match ErrInvalidCode and print the same). Other errors are store
 // failures.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if err := f.issuer.VerifyChallenge(ctx, ch, answer); err != nil {
+	if err := f.issuer.VerifyChallenge(ctx, ch, answer, EnrollmentID); err != nil {
 		return twofactor.Verified{}, err
 	}
 	return twofactor.Verified{EnrollmentID: EnrollmentID}, nil
@@ -295,82 +480,110 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 	return f.issuer.CancelChallenge(ctx, ch)
 }
 
-// SendVerification mails a code that proves the user owns user.Email (for
-// a sign-up or an address change), outside any login challenge. The code
-// only ever satisfies ConfirmVerification for the same user and address.
+// BeginEnroll mails a code that confirms req.Destination, or user.Email
+// when it is empty, as the user's address: at sign-up, when the address
+// changes, or to turn the factor on with EnrollOptIn. The address waits,
+// sealed, for ConfirmEnroll; the current enrollment stays until then. The
+// result's Sent says where the code went.
 //
-// The cooldown applies as for Send. The caps are the verification ones
-// (Caps.VerifyPerUser, VerifyPerUserDestination, VerifyPerDestination) and
-// PerIP, never the address's login budget: an account asking to verify
-// someone else's address cannot stop that person from receiving login
-// codes. Over a cap it answers a *twofactor.RetryError matching
-// twofactor.ErrRateLimited whose Limit names it.
-func (f *Factor) SendVerification(ctx context.Context, user twofactor.User, c twofactor.Client) (twofactor.Sent, error) {
-	if user.ID == "" || len(user.ID) > 255 {
-		return twofactor.Sent{}, fmt.Errorf("emailcode: user id must be 1 to 255 bytes: %w", twofactor.ErrInvalidInput)
+// A pending enrollment of the same address whose code is still live is
+// shown again, with nothing sent, unless req.Restart: that is the resend.
+// Another address replaces the pending one. The pending address is filed
+// under the user, so a password change, an admin reset or
+// Service.Disable ends it.
+//
+// An address that is not one plain address is an error matching
+// twofactor.ErrInvalidInput, before any store access. The cooldown applies
+// as for Send. The caps are the verification ones (Caps.VerifyPerUser,
+// VerifyPerUserDestination, VerifyPerDestination) and PerIP, never the
+// address's login budget: an account asking to confirm someone else's
+// address cannot stop that person from receiving login codes. Over a cap
+// it answers a *twofactor.RetryError matching twofactor.ErrRateLimited
+// whose Limit names it. A send emits twofactor.EventEnrollBegin.
+func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return nil, err
 	}
-	addr, ok := address(user)
+	dest := req.Destination
+	if dest == "" {
+		dest = user.Email
+	}
+	addr, ok := parseAddress(dest)
 	if !ok {
-		return twofactor.Sent{}, fmt.Errorf("emailcode: %q is not one plain email address: %w", Mask(user.Email), twofactor.ErrInvalidInput)
+		return nil, fmt.Errorf("emailcode: %q is not one plain email address: %w", Mask(dest), twofactor.ErrInvalidInput)
 	}
-	req := onetime.Request{
-		Group:        verificationGroup + user.ID,
-		Purpose:      PurposeEmailVerify,
-		Bind:         strings.ToLower(addr),
-		UserID:       user.ID,
-		Destination:  strings.ToLower(addr),
-		IP:           c.IP,
-		Verification: true,
-	}
-	sent, err := f.send(ctx, req, addr, user, PurposeEmailVerify)
-	if err == nil {
-		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID, Method: twofactor.MethodEmail,
-			IP: ipString(c), Details: map[string]string{"destination": sent.Destination}})
-	}
-	return sent, err
+	return f.issuer.BeginEnroll(ctx, onetime.EnrollStart{User: user, Destination: addr, Client: req.Client, Restart: req.Restart},
+		f.deliver(addr, user, PurposeEmailVerify))
 }
 
-// ConfirmVerification checks a code sent by SendVerification to
-// user.Email. A code sent to another address, or for a login, never
-// matches. A malformed code is an error matching twofactor.ErrInvalidInput
-// (nothing touched); otherwise errors are as for Verify.
-func (f *Factor) ConfirmVerification(ctx context.Context, user twofactor.User, answer string) error {
-	addr, ok := address(user)
-	if !ok || user.ID == "" {
-		return fmt.Errorf("emailcode: user has no valid email address: %w", twofactor.ErrInvalidInput)
+// ConfirmEnroll checks the code BeginEnroll mailed and records the address
+// as the user's email enrollment (sealed, with its masked label and
+// CreatedAt), replacing any other. It emits twofactor.EventEnroll.
+//
+// A code sent to another address, or for a login, never matches. A
+// malformed code returns twofactor.ErrMalformedCode without touching the
+// store; a wrong one twofactor.ErrInvalidCode (ErrCodeExpired when too
+// old), keeping the pending address; none pending an error matching
+// twofactor.ErrNotEnrolled.
+//
+// With EnrollImplicit the recorded address is the enrollment only while it
+// is the address the host gives: update twofactor.User.Email to it once
+// confirmed.
+func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, answer string) (twofactor.Enrollment, error) {
+	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, w onetime.Wiring, addr string) (twofactor.Enrollment, bool, error) {
+		old, err := f.record(ctx, w, user.ID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return twofactor.Enrollment{}, false, fmt.Errorf("reading enrollment: %w", err)
+		}
+		replaced := err == nil && kindOf(old) == kindConfirmed
+		rec, err := newRecord(w, user.ID, addr, kindConfirmed)
+		if err != nil {
+			return twofactor.Enrollment{}, false, err
+		}
+		if err := w.Store.PutEnrollment(ctx, rec); err != nil {
+			return twofactor.Enrollment{}, false, fmt.Errorf("storing enrollment: %w", err)
+		}
+		return onetime.Enrollment(rec), replaced, nil
+	})
+}
+
+// Remove deletes the user's confirmed address (EnrollOptIn) and any
+// address awaiting its code. The root Service calls it after a fresh
+// verification (Service.RemoveEnrollment). An id other than "email" is
+// twofactor.ErrNotEnrolled. With EnrollImplicit the address on file is the
+// enrollment, which only the host can remove (by clearing
+// twofactor.User.Email): Remove returns an error matching
+// twofactor.ErrMethodNotAllowed.
+func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return err
 	}
-	code, err := onetime.Normalize("emailcode", answer, f.issuer.CodeLength())
+	if enrollmentID != EnrollmentID {
+		return fmt.Errorf("emailcode: unknown enrollment %q: %w", enrollmentID, twofactor.ErrNotEnrolled)
+	}
+	if f.mode == EnrollImplicit {
+		return fmt.Errorf("emailcode: the address on file is the enrollment (EnrollImplicit): clear the user's address to stop email codes: %w", twofactor.ErrMethodNotAllowed)
+	}
+	return f.RemoveAll(ctx, user)
+}
+
+// RemoveAll deletes the user's email enrollment and any address awaiting
+// its code, with its code (admin reset, Service.Disable). With
+// EnrollImplicit the address on file still counts afterwards, recorded
+// anew when next seen: only the host can take it away.
+func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return err
+	}
+	w, err := f.issuer.Wired()
 	if err != nil {
 		return err
 	}
-	ev := twofactor.Event{UserID: user.ID, Method: twofactor.MethodEmail, Details: map[string]string{"destination": Mask(addr)}}
-	req := onetime.Request{Group: verificationGroup + user.ID, Purpose: PurposeEmailVerify, Bind: strings.ToLower(addr)}
-	if err := f.issuer.Verify(ctx, req, code); err != nil {
-		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
-		f.events.Emit(ctx, ev)
-		return f.issuer.Wrap(err)
+	var errs []error
+	if err := w.Store.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
+		errs = append(errs, fmt.Errorf("emailcode: deleting enrollment: %w", err))
 	}
-	ev.Type = twofactor.EventEnroll
-	f.events.Emit(ctx, ev)
-	return nil
-}
-
-func reason(err error) string {
-	switch {
-	case err == twofactor.ErrCodeExpired:
-		return twofactor.ReasonExpired
-	case errors.Is(err, twofactor.ErrInvalidCode):
-		return twofactor.ReasonInvalid
-	default:
-		return twofactor.ReasonError
-	}
-}
-
-func ipString(c twofactor.Client) string {
-	if !c.IP.IsValid() {
-		return ""
-	}
-	return c.IP.String()
+	return errors.Join(append(errs, f.issuer.DropEnroll(ctx, user.ID))...)
 }
 
 // Mask returns an address for display: the first character of the local

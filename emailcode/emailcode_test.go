@@ -31,7 +31,7 @@ import (
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-var alice = twofactor.User{ID: "u-alice", Name: "Alice", Email: "alice@example.com"}
+var alice = twofactor.User{ID: "u-alice", Name: "alice@example.com", DisplayName: "Alice", Email: "alice@example.com"}
 
 var client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.4"), UserAgent: "test"}
 
@@ -117,10 +117,9 @@ func TestNewConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no sender", func(c *emailcode.Config) { c.Sender = nil }, "SMTP server configured first"},
-		{"no store", func(c *emailcode.Config) { c.Store = nil }, "Store"},
-		{"no keys", func(c *emailcode.Config) { c.Keys = nil }, "Keys"},
-		{"code length", func(c *emailcode.Config) { c.CodeLength = 3 }, "CodeLength"},
-		{"cooldown", func(c *emailcode.Config) { c.ResendCooldown = time.Hour }, "ResendCooldown"},
+		{"code length", func(c *emailcode.Config) { c.Codes.Length = 3 }, "Codes.Length"},
+		{"cooldown", func(c *emailcode.Config) { c.Codes.ResendCooldown = time.Hour }, "Codes.ResendCooldown"},
+		{"enrollment mode", func(c *emailcode.Config) { c.Enrollment = 7 }, "Config.Enrollment 7"},
 		{"product", func(c *emailcode.Config) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
 		{"window", func(c *emailcode.Config) { c.Caps.Window = -time.Second }, "Window"},
 		{"verification budget one account fills", func(c *emailcode.Config) { c.Caps.VerifyPerDestination = 6 }, "VerifyPerDestination 6 must be more than twice"},
@@ -153,7 +152,7 @@ func TestEnrollmentsAndMask(t *testing.T) {
 	es, err := fx.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
 	require.Len(t, es, 1)
-	assert.Equal(t, twofactor.Enrollment{ID: "email", Method: twofactor.MethodEmail, Label: "a***@example.com"}, es[0])
+	assert.Equal(t, twofactor.Enrollment{ID: "email", Method: twofactor.MethodEmail, Label: "a***@example.com", CreatedAt: t0}, es[0])
 
 	for _, bad := range []string{"", "not an address", "Alice <alice@example.com>", "a@b.c, d@e.f"} {
 		es, err := fx.f.Enrollments(ctx, twofactor.User{ID: "x", Email: bad})
@@ -296,15 +295,22 @@ func TestDeliveryFailure(t *testing.T) {
 func TestPurposeBinding(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
+	// An address confirmation is pending while a login code is sent.
+	_, err := fx.f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{Client: client})
+	require.NoError(t, err)
+	vcode := fx.lastCode(t)
 	login := challenge("chal-1", twofactor.PurposeLogin)
-	_, err := fx.f.Send(ctx, login, client)
+	_, err = fx.f.Send(ctx, login, client)
 	require.NoError(t, err)
 	code := fx.lastCode(t)
 
 	stepUp := challenge("chal-1", twofactor.PurposeStepUp)
 	_, err = fx.f.Verify(ctx, stepUp, code)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a login code never satisfies a step-up")
-	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, alice, code), twofactor.ErrInvalidCode, "nor an address verification")
+	if code != vcode {
+		_, err = fx.f.ConfirmEnroll(ctx, alice, code)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "nor confirms an address")
+	}
 	other := challenge("chal-1", twofactor.PurposeLogin)
 	other.User.ID = "u-mallory"
 	_, err = fx.f.Verify(ctx, other, code)
@@ -312,18 +318,18 @@ func TestPurposeBinding(t *testing.T) {
 	_, err = fx.f.Verify(ctx, login, code)
 	require.NoError(t, err)
 
-	// An address verification code never satisfies a login.
-	_, err = fx.f.SendVerification(ctx, alice, client)
+	// A code confirming an address never satisfies a login, in any group.
+	for _, id := range []string{"enroll:" + alice.ID, "chal-2"} {
+		_, err = fx.f.Verify(ctx, challenge(id, twofactor.PurposeLogin), vcode)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	}
+	// Nor confirms for another user.
+	_, err = fx.f.ConfirmEnroll(ctx, twofactor.User{ID: "u-mallory", Email: alice.Email}, vcode)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	_, err = fx.f.ConfirmEnroll(ctx, alice, "12")
+	require.Same(t, twofactor.ErrMalformedCode, err)
+	_, err = fx.f.ConfirmEnroll(ctx, alice, vcode)
 	require.NoError(t, err)
-	vcode := fx.lastCode(t)
-	_, err = fx.f.Verify(ctx, challenge("verify:"+alice.ID, twofactor.PurposeLogin), vcode)
-	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	// Nor a verification of another address.
-	moved := alice
-	moved.Email = "alice@example.org"
-	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, moved, vcode), twofactor.ErrInvalidCode)
-	require.NoError(t, fx.f.ConfirmVerification(ctx, alice, vcode))
-	require.ErrorIs(t, fx.f.ConfirmVerification(ctx, alice, "12"), twofactor.ErrInvalidInput)
 }
 
 func TestCancelKillsCodes(t *testing.T) {
@@ -438,7 +444,7 @@ func TestServiceEndToEnd(t *testing.T) {
 }
 
 func TestServiceExpiredReason(t *testing.T) {
-	fx := newFixture(t, func(c *emailcode.Config) { c.TTL = 5 * time.Minute })
+	fx := newFixture(t, func(c *emailcode.Config) { c.Codes.TTL = 5 * time.Minute })
 	ctx := context.Background()
 	svc, err := twofactor.New(twofactor.Config{
 		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
@@ -713,10 +719,11 @@ func TestServiceSendDeliveryFailure(t *testing.T) {
 	assert.Equal(t, []string{"delivery"}, reasons)
 }
 
-// verifyFrom has account id ask to verify addr, as SendVerification does
-// for a sign-up or an address change.
+// verifyFrom has account id ask to confirm addr, pressing "resend" each
+// time (Restart), as a script hammering the enrollment would.
 func verifyFrom(fx *fixture, id, addr string, c twofactor.Client) error {
-	_, err := fx.f.SendVerification(context.Background(), twofactor.User{ID: id, Email: addr}, c)
+	_, err := fx.f.BeginEnroll(context.Background(), twofactor.User{ID: id},
+		twofactor.EnrollRequest{Destination: addr, Client: c, Restart: true})
 	return err
 }
 
@@ -753,7 +760,7 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 	}
 }
 
-// One account hammering SendVerification at an address, within and after
+// One account hammering BeginEnroll at an address, within and after
 // the cooldown, spends only its own budget: another account can still
 // verify the address.
 func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
@@ -788,7 +795,8 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 		require.NoError(t, verifyFrom(fx, alice.ID, alice.Email, owner), "send %d", i)
 		fx.clock.Advance(emailcode.DefaultResendCooldown)
 	}
-	require.NoError(t, fx.f.ConfirmVerification(context.Background(), alice, fx.lastCode(t)))
+	_, err := fx.f.ConfirmEnroll(context.Background(), alice, fx.lastCode(t))
+	require.NoError(t, err)
 }
 
 // An account's verification codes are capped across addresses too.

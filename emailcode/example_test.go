@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log"
 	"regexp"
+	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -13,11 +14,8 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// A login with an email code, delivered to the development outbox.
-func Example() {
-	ctx := context.Background()
-	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	st := store.NewMemory(now)
+// newKeys returns a fresh keyring; load yours with twofactor.LoadKeyring.
+func newKeys() *twofactor.Keyring {
 	key, err := twofactor.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
@@ -26,24 +24,33 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	quiet := &twofactor.Events{Discard: true}
+	return keys
+}
 
+var sixDigits = regexp.MustCompile(`\d{6}`)
+
+// A login with an email code, delivered to the development outbox. The
+// factor's config holds only what is specific to email; the Service lends
+// it the store, keys, events and clock. The address on file counts as
+// enrolled (EnrollImplicit, the default).
+func Example() {
+	ctx := context.Background()
+	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
 	outbox := &emailcode.Outbox{}
-	email, err := emailcode.New(emailcode.Config{
-		Store: st, Keys: keys, Sender: outbox, ProductName: "Example", Events: quiet, Now: now,
-	})
+	email, err := emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Example"})
 	if err != nil {
 		log.Fatal(err)
 	}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: st, Keys: keys, Factors: []twofactor.Factor{email}, Events: quiet, Now: now,
+		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
+		Events: &twofactor.Events{Discard: true}, Now: now,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
 	// After the password check:
-	user := twofactor.User{ID: "42", Name: "Jane", Email: "jane@example.com"}
+	user := twofactor.User{ID: "42", DisplayName: "Jane", Email: "jane@example.com"}
 	begun, err := svc.Begin(ctx, user, twofactor.Client{})
 	if err != nil {
 		log.Fatal(err)
@@ -58,62 +65,105 @@ func Example() {
 	// The user reads the mail and types the code.
 	msg, _ := outbox.Last(user.Email)
 	fmt.Println("subject:", msg.Subject)
-	code := regexp.MustCompile(`\d{6}`).FindString(msg.Text)
-
+	greeting, _, _ := strings.Cut(msg.Text, "\n")
+	fmt.Println(greeting)
 	res, err := svc.Verify(ctx, twofactor.Answer{
-		ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: code, UserID: user.ID,
+		ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: sixDigits.FindString(msg.Text), UserID: user.ID,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("verified:", res.User.ID, res.Method)
+
+	es, err := svc.Enrollments(ctx, user)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enrolled since", es[0].CreatedAt.Format(time.Kitchen), "- last used", es[0].LastUsedAt.Format(time.Kitchen))
 	// Output:
 	// code sent to j***@example.com
 	// valid for 15m0s - resend after 1m0s
 	// subject: Your Example verification code
+	// Hello Jane,
 	// verified: 42 email
+	// enrolled since 3:04PM - last used 3:04PM
 }
 
-// Proving that a user owns an address, at sign-up. Verification codes
-// have caps of their own: an account that keeps asking to verify an
-// address (here someone else's) runs into them, and the address's owner
-// still gets their login codes.
-func ExampleFactor_SendVerification() {
+// With EnrollOptIn, email is a factor users turn on: an address counts
+// only once the user has confirmed it with a code, through the Service's
+// enrollment steps.
+func ExampleEnrollmentMode_optIn() {
+	ctx := context.Background()
+	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
+	outbox := &emailcode.Outbox{}
+	email, err := emailcode.New(emailcode.Config{Sender: outbox, Enrollment: emailcode.EnrollOptIn})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
+		Events: &twofactor.Events{Discard: true}, Now: now,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	jane := twofactor.User{ID: "42", Email: "jane@example.com"}
+
+	begun, err := svc.Begin(ctx, jane, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("before enrolling:", begun.Status)
+
+	// Jane turns email codes on for her address (a user with no factor
+	// yet needs no proof).
+	en, err := svc.BeginEnroll(ctx, jane, twofactor.MethodEmail, twofactor.EnrollRequest{}, "")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("confirmation code sent to", en.Sent.Destination)
+	msg, _ := outbox.Last(jane.Email)
+	done, err := svc.ConfirmEnroll(ctx, jane, twofactor.MethodEmail, sixDigits.FindString(msg.Text))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("enrolled:", done.Enrollment.Label)
+
+	begun, err = svc.Begin(ctx, jane, twofactor.Client{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("after enrolling:", begun.Status, begun.Challenge.Methods)
+	// Output:
+	// before enrolling: no_factor
+	// confirmation code sent to j***@example.com
+	// enrolled: j***@example.com
+	// after enrolling: challenge [email]
+}
+
+// Codes confirming an address have caps of their own: an account that
+// keeps asking to confirm an address (here someone else's) runs into them,
+// and the address's owner still gets their login codes.
+func ExampleFactor_BeginEnroll() {
 	ctx := context.Background()
 	clock := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	now := func() time.Time { return clock }
-	st := store.NewMemory(now)
-	key, err := twofactor.GenerateKey("k1")
+	email, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}})
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
-	if err != nil {
-		log.Fatal(err)
-	}
-	quiet := &twofactor.Events{Discard: true}
-	outbox := &emailcode.Outbox{}
-	email, err := emailcode.New(emailcode.Config{Store: st, Keys: keys, Sender: outbox, Events: quiet, Now: now})
+	svc, err := twofactor.New(twofactor.Config{
+		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
+		Events: &twofactor.Events{Discard: true}, Now: now,
+	})
 	if err != nil {
 		log.Fatal(err)
 	}
 
-	jane := twofactor.User{ID: "42", Email: "jane@example.com"}
-	sent, err := email.SendVerification(ctx, jane, twofactor.Client{})
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("verification code sent to", sent.Destination)
-	msg, _ := outbox.Last(jane.Email)
-	if err := email.ConfirmVerification(ctx, jane, regexp.MustCompile(`\d{6}`).FindString(msg.Text)); err != nil {
-		log.Fatal(err)
-	}
-	fmt.Println("address verified")
-
-	// Another account claims Jane's address and asks again and again.
-	mallory := twofactor.User{ID: "666", Email: jane.Email}
+	// Mallory claims Jane's address and presses "resend" again and again.
+	mallory := twofactor.User{ID: "666"}
 	for n := 0; ; n++ {
-		_, err := email.SendVerification(ctx, mallory, twofactor.Client{})
+		_, err := email.BeginEnroll(ctx, mallory, twofactor.EnrollRequest{Destination: "jane@example.com", Restart: true})
 		var re *twofactor.RetryError
 		if errors.As(err, &re) {
 			fmt.Println("refused after", n, "codes:", re.Limit)
@@ -123,32 +173,25 @@ func ExampleFactor_SendVerification() {
 	}
 
 	// Jane signs in: her login codes are not what Mallory spent.
-	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{email}, Events: quiet, Now: now})
-	if err != nil {
-		log.Fatal(err)
-	}
+	jane := twofactor.User{ID: "42", Email: "jane@example.com"}
 	begun, err := svc.Begin(ctx, jane, twofactor.Client{})
 	if err != nil {
 		log.Fatal(err)
 	}
-	sent, err = svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, twofactor.Client{})
+	sent, err := svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, twofactor.Client{})
 	if err != nil {
 		log.Fatal(err)
 	}
 	fmt.Println("login code sent to", sent.Destination)
 	// Output:
-	// verification code sent to j***@example.com
-	// address verified
 	// refused after 3 codes: verify_user_destination
 	// login code sent to j***@example.com
 }
 
 // Without a sender the factor cannot be built: email needs an SMTP server
-// configured first.
+// configured first, and a product learns it when it starts.
 func ExampleNew_noSender() {
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
-	_, err := emailcode.New(emailcode.Config{Store: store.NewMemory(nil), Keys: keys})
+	_, err := emailcode.New(emailcode.Config{})
 	fmt.Println(err)
 	// Output:
 	// emailcode: twofactor: invalid configuration: Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/onetime"
 )
 
 // A Message is one email to deliver. Text is always set; HTML is its
@@ -31,11 +32,11 @@ type Sender interface {
 // Data is what the templates see.
 type Data struct {
 	ProductName string    // Config.ProductName, possibly empty
-	UserName    string    // twofactor.User.Name, possibly empty
+	DisplayName string    // twofactor.User.DisplayName, for the greeting; possibly empty
 	Code        string    // the code
 	Minutes     int       // minutes until the code expires, rounded up
 	ExpiresAt   time.Time // when the code expires
-	Purpose     string    // "login", "step_up", "enroll", "email_verify"
+	Purpose     string    // "login", "step_up", "enroll", or PurposeEmailVerify
 }
 
 // Templates override the message. Nil fields use the defaults shown in
@@ -52,21 +53,21 @@ type Templates struct {
 
 const defaultSubject = `{{if .ProductName}}Your {{.ProductName}} verification code{{else}}Your verification code{{end}}`
 
-const defaultText = `{{if .UserName}}Hello {{.UserName}},
+const defaultText = `{{if .DisplayName}}Hello {{.DisplayName}},
 
 {{end}}Your {{if .ProductName}}{{.ProductName}} {{end}}verification code is:
 
     {{.Code}}
 
-It expires in {{.Minutes}} minutes. If you did not try to sign in, ignore this message and consider changing your password. Never share this code with anyone.
+It expires in {{.Minutes}} minutes. {{if eq .Purpose "email_verify"}}If you did not ask to add this address, ignore this message.{{else}}If you did not try to sign in, ignore this message and consider changing your password.{{end}} Never share this code with anyone.
 `
 
 const defaultHTML = `<!DOCTYPE html>
 <html><body style="font-family: sans-serif">
-{{if .UserName}}<p>Hello {{.UserName}},</p>
+{{if .DisplayName}}<p>Hello {{.DisplayName}},</p>
 {{end}}<p>Your {{if .ProductName}}{{.ProductName}} {{end}}verification code is:</p>
 <p style="font-size: 28px; font-weight: bold; letter-spacing: 4px">{{.Code}}</p>
-<p>It expires in {{.Minutes}} minutes. If you did not try to sign in, ignore this message and consider changing your password. Never share this code with anyone.</p>
+<p>It expires in {{.Minutes}} minutes. {{if eq .Purpose "email_verify"}}If you did not ask to add this address, ignore this message.{{else}}If you did not try to sign in, ignore this message and consider changing your password.{{end}} Never share this code with anyone.</p>
 </body></html>
 `
 
@@ -93,14 +94,14 @@ func (t Templates) resolve(product string, codeLen int, ttl time.Duration) (temp
 	if out.html == nil {
 		out.html = defHTML
 	}
-	sample := Data{ProductName: product, UserName: "Sample", Code: strings.Repeat("0", codeLen),
+	sample := Data{ProductName: product, DisplayName: "Sample", Code: strings.Repeat("0", codeLen),
 		Minutes: int(ttl / time.Minute), ExpiresAt: time.Unix(0, 0).Add(ttl), Purpose: string(twofactor.PurposeLogin)}
 	m, err := out.render(sample)
 	if err != nil {
-		return templates{}, fmt.Errorf("emailcode: %w: %v", twofactor.ErrConfig, err)
+		return templates{}, onetime.ConfigError(pkg, "%v", err)
 	}
 	if !strings.Contains(m.Text, sample.Code) || !strings.Contains(m.HTML, sample.Code) {
-		return templates{}, fmt.Errorf("emailcode: %w: Templates.Text and Templates.HTML must show {{.Code}}", twofactor.ErrConfig)
+		return templates{}, onetime.ConfigError(pkg, "Templates.Text and Templates.HTML must show {{.Code}}")
 	}
 	return out, nil
 }

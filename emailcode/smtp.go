@@ -13,7 +13,6 @@ import (
 
 	gomail "github.com/wneessen/go-mail"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/onetime"
 )
 
@@ -71,7 +70,7 @@ var _ Sender = (*SMTP)(nil)
 // NewSMTP validates cfg and returns a sender. Errors wrap twofactor.ErrConfig.
 func NewSMTP(cfg SMTPConfig) (*SMTP, error) {
 	bad := func(format string, args ...any) (*SMTP, error) {
-		return nil, fmt.Errorf("emailcode: %w: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
+		return nil, onetime.ConfigError(pkg, format, args...)
 	}
 	if cfg.Host == "" {
 		return bad("SMTPConfig.Host is empty")

@@ -25,11 +25,11 @@ func (steadyRand) Read(p []byte) (int, error) {
 }
 
 // Enrolling a phone, then signing in with an SMS code, with the
-// development outbox.
+// development outbox. The factor's config holds only what is specific to
+// SMS; the Service lends it the store, keys, events and clock.
 func Example() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	st := store.NewMemory(now)
 	key, err := twofactor.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
@@ -38,39 +38,40 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	quiet := &twofactor.Events{Discard: true}
-
 	outbox := &smscode.Outbox{}
 	sms, err := smscode.New(smscode.Config{
-		Store: st, Keys: keys, Sender: outbox, ProductName: "Example",
-		WebOTPDomain: "example.com", Events: quiet, Now: now, Rand: steadyRand{},
+		Sender: outbox, ProductName: "Example", WebOTPDomain: "example.com",
+		Rand: steadyRand{}, // only so the output below is fixed
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: store.NewMemory(now), Keys: keys, Factors: []twofactor.Factor{sms},
+		Events: &twofactor.Events{Discard: true}, Now: now,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
 	user := twofactor.User{ID: "42"}
 
-	// Add a phone: the number is verified before it counts.
-	sent, err := sms.BeginPhone(ctx, user, "(415) 555-0112", "US", twofactor.Client{})
+	// Add a phone: the number is confirmed before it counts. A user with
+	// no factor yet needs no proof.
+	en, err := svc.BeginEnroll(ctx, user, twofactor.MethodSMS,
+		twofactor.EnrollRequest{Destination: "(415) 555-0112", Region: "US"}, "")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("verification code sent to", sent.Destination)
+	fmt.Println("confirmation code sent to", en.Sent.Destination)
 	msg, _ := outbox.Last("+14155550112")
 	fmt.Println(msg.Body)
-	enr, err := sms.ConfirmPhone(ctx, user, "123456")
+	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodSMS, "123456")
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("enrolled:", enr.ID, enr.Label)
+	fmt.Println("enrolled:", done.Enrollment.ID, done.Enrollment.Label)
 
 	// Sign in with it.
-	svc, err := twofactor.New(twofactor.Config{
-		Store: st, Keys: keys, Factors: []twofactor.Factor{sms}, Events: quiet, Now: now,
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	begun, err := svc.Begin(ctx, user, twofactor.Client{})
 	if err != nil {
 		log.Fatal(err)
@@ -84,7 +85,7 @@ func Example() {
 	}
 	fmt.Println("verified:", res.Method, res.EnrollmentID)
 	// Output:
-	// verification code sent to +1 *** *** **12
+	// confirmation code sent to +1 *** *** **12
 	// 123456 is your Example verification code. It expires in 15 minutes.
 	//
 	// @example.com #123456
@@ -96,7 +97,8 @@ func Example() {
 // run through many accounts, numbers and networks costs at most the
 // budget. A total of one makes the point: the send that takes the last
 // unit emits an event to alert on, and the next one, from anyone, is
-// refused until the hour ends.
+// refused until the hour ends. The factor is used alone here, so its
+// config names a store and keys.
 func ExampleBudgets() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
@@ -109,7 +111,7 @@ func ExampleBudgets() {
 		log.Fatal(err)
 	}
 	alerts := &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
-		if ev.Type == twofactor.EventRateLimited && ev.Reason == smscode.ReasonBudgetReached {
+		if ev.Type == twofactor.EventBudgetReached {
 			fmt.Println("alert:", ev.Details["limit"], "budget of", ev.Details["budget"], "used up until", ev.Details["until"])
 		}
 	}}
@@ -123,10 +125,10 @@ func ExampleBudgets() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := sms.BeginPhone(ctx, twofactor.User{ID: "1"}, "+14155550112", "", twofactor.Client{}); err != nil {
+	if _, err := sms.BeginEnroll(ctx, twofactor.User{ID: "1"}, twofactor.EnrollRequest{Destination: "+14155550112"}); err != nil {
 		log.Fatal(err)
 	}
-	_, err = sms.BeginPhone(ctx, twofactor.User{ID: "2"}, "+447400123456", "", twofactor.Client{})
+	_, err = sms.BeginEnroll(ctx, twofactor.User{ID: "2"}, twofactor.EnrollRequest{Destination: "+447400123456"})
 	var re *twofactor.RetryError
 	if errors.As(err, &re) {
 		fmt.Println("refused:", re.Limit, "limit, retry after", re.RetryAfter)

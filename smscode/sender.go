@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/onetime"
 )
 
@@ -99,7 +98,7 @@ func (e *GatewayError) Error() string {
 // twofactor.ErrConfig.
 func NewGateway(cfg GatewayConfig) (*Gateway, error) {
 	bad := func(format string, args ...any) (*Gateway, error) {
-		return nil, fmt.Errorf("smscode: %w: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
+		return nil, onetime.ConfigError(pkg, format, args...)
 	}
 	u, err := url.Parse(cfg.URL)
 	if err != nil || u.Host == "" {
@@ -222,10 +221,10 @@ type TwilioConfig struct {
 // To, Body, and From or MessagingServiceSid. Errors wrap twofactor.ErrConfig.
 func NewTwilio(cfg TwilioConfig) (*Gateway, error) {
 	if cfg.AccountSID == "" || cfg.AuthToken == "" {
-		return nil, fmt.Errorf("smscode: %w: TwilioConfig needs AccountSID and AuthToken", twofactor.ErrConfig)
+		return nil, onetime.ConfigError(pkg, "TwilioConfig needs AccountSID and AuthToken")
 	}
 	if strings.ContainsAny(cfg.AccountSID, "/?#% ") {
-		return nil, fmt.Errorf("smscode: %w: TwilioConfig.AccountSID %q is malformed", twofactor.ErrConfig, cfg.AccountSID)
+		return nil, onetime.ConfigError(pkg, "TwilioConfig.AccountSID %q is malformed", cfg.AccountSID)
 	}
 	fields := map[string]string{}
 	switch {
@@ -234,7 +233,7 @@ func NewTwilio(cfg TwilioConfig) (*Gateway, error) {
 	case cfg.From != "":
 		fields["From"] = cfg.From
 	default:
-		return nil, fmt.Errorf("smscode: %w: TwilioConfig needs From or MessagingServiceSID", twofactor.ErrConfig)
+		return nil, onetime.ConfigError(pkg, "TwilioConfig needs From or MessagingServiceSID")
 	}
 	base := strings.TrimRight(cmpOr(cfg.BaseURL, "https://api.twilio.com"), "/")
 	return NewGateway(GatewayConfig{

@@ -19,37 +19,45 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is what the SMS factor needs from a store: codes and counters like
-// the email factor, enrollments for the phone number and states for a
-// number awaiting verification. Every store of this module implements it.
-type Store interface {
-	store.Codes
-	store.CodeGroups
-	store.Counters
-	store.Enrollments
-	store.States
-}
+// Store is what the SMS factor needs from a store: store.Codes,
+// store.CodeGroups and store.Counters for the codes, their caps and
+// budgets, store.Enrollments for the phone number, and store.States with
+// store.OwnedStates for a number awaiting its code. It is the same type as
+// emailcode.Store; every store of this module implements it.
+type Store = onetime.Store
 
-// Defaults applied by New to zero Config fields. The caps are per hour.
+// Defaults applied by New to zero Config fields. The code rules are the
+// same for SMS and email (see Codes); the caps and budgets are per hour.
 const (
-	DefaultTTL                      = 15 * time.Minute
-	DefaultResendCooldown           = 60 * time.Second
-	DefaultCodeLength               = 6 // seed: the code auto-submits at 6 characters
-	DefaultMaxAttempts              = 5
+	DefaultTTL                      = onetime.DefaultTTL
+	DefaultResendCooldown           = onetime.DefaultResendCooldown
+	DefaultCodeLength               = onetime.DefaultCodeLength
+	DefaultMaxAttempts              = onetime.DefaultMaxAttempts
+	DefaultCapWindow                = onetime.DefaultCapWindow
 	DefaultCapUser                  = 5
 	DefaultCapDestination           = 5
 	DefaultCapIP                    = 30
 	DefaultCapVerifyUser            = 5
 	DefaultCapVerifyUserDestination = 3
 	DefaultCapVerifyDestination     = 7
-	DefaultCapWindow                = time.Hour
 	DefaultBudgetPerCountry         = 200
 	DefaultBudgetTotal              = 1000
 )
 
+// defaultCaps are the SMS caps, applied to zero Caps fields.
+var defaultCaps = Caps{
+	PerUser:                  DefaultCapUser,
+	PerDestination:           DefaultCapDestination,
+	PerIP:                    DefaultCapIP,
+	VerifyPerUser:            DefaultCapVerifyUser,
+	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
+	VerifyPerDestination:     DefaultCapVerifyDestination,
+	Window:                   DefaultCapWindow,
+}
+
 // Limits named by twofactor.RetryError.Limit when a send is refused.
 const (
-	LimitResend                = onetime.LimitResend                // Config.ResendCooldown
+	LimitResend                = onetime.LimitResend                // Codes.ResendCooldown
 	LimitIP                    = onetime.LimitIP                    // Caps.PerIP
 	LimitUser                  = onetime.LimitUser                  // Caps.PerUser
 	LimitDestination           = onetime.LimitDestination           // Caps.PerDestination
@@ -60,30 +68,23 @@ const (
 	LimitTotal                 = onetime.LimitTotal                 // Budgets.Total
 )
 
-// ReasonBudgetReached is the Reason of the twofactor.EventRateLimited event
-// the factor emits when a send takes the last unit of a budget: from then
-// on, until the window ends, sends to that country (Details["limit"] is
-// LimitCountry, Details["country"] the region) or all sends (LimitTotal)
-// are refused. Details["budget"] is the budget, Details["until"] the end
-// of the window (RFC 3339). Alert on it: it means toll fraud, or a budget
-// set too low for your traffic.
-const ReasonBudgetReached = onetime.ReasonBudgetReached
-
 // EnrollmentID is the id of a user's phone enrollment: one phone per user.
 const EnrollmentID = "phone"
 
-// PurposePhoneVerify is the purpose of codes sent by BeginPhone.
+// PurposePhoneVerify is the purpose of the codes BeginEnroll sends to
+// confirm a number (Data.Purpose in the template).
 const PurposePhoneVerify = "phone_verify"
 
-// ErrDelivery is wrapped by the error Send and BeginPhone return when the
+// ErrDelivery is wrapped by the error Send and BeginEnroll return when the
 // gateway did not accept the message. No usable code is left behind and the
 // resend cooldown is not started; the hourly caps still count it.
 var ErrDelivery = onetime.ErrDelivery
 
-// ErrNoPendingPhone is returned by ConfirmPhone when no number awaits
-// verification (never begun, expired, or already confirmed). It matches
-// twofactor.ErrChallengeNotFound: start again with BeginPhone.
-var ErrNoPendingPhone = fmt.Errorf("smscode: no phone number awaiting verification: %w", twofactor.ErrChallengeNotFound)
+// Codes set how codes live: TTL (15 minutes), ResendCooldown (60
+// seconds), Length (6 digits) and MaxAttempts (5 wrong answers kill a
+// code); zero fields take these defaults. It is the same type as
+// emailcode.Codes.
+type Codes = onetime.Codes
 
 // Caps bound how many SMS are sent per window (Window, one hour by
 // default), counted in the store so they hold across app instances. It is
@@ -99,12 +100,13 @@ var ErrNoPendingPhone = fmt.Errorf("smscode: no phone number awaiting verificati
 //     so rotating addresses does not escape it), 30: high enough for
 //     offices and carrier NAT, low enough that one machine cannot pump
 //     through many accounts.
-//   - VerifyPerUser: BeginPhone codes one account may request, whatever the
-//     numbers, 5: a number, a resend, a mistyped number and its fix.
-//   - VerifyPerUserDestination: BeginPhone codes one account may send to
-//     one number, 3: the first and two resends.
-//   - VerifyPerDestination: BeginPhone codes to one number across all
-//     accounts, 7. It bounds how much anyone can text a number that is not
+//   - VerifyPerUser: codes confirming a number (BeginEnroll) one account
+//     may request, whatever the numbers, 5: a number, a resend, a mistyped
+//     number and its fix.
+//   - VerifyPerUserDestination: codes confirming a number one account may
+//     send to one number, 3: the first and two resends.
+//   - VerifyPerDestination: codes confirming a number, to one number across
+//     all accounts, 7. It bounds how much anyone can text a number that is not
 //     theirs (and pump one premium number with fake accounts); it must be
 //     more than twice what one account may send to one number (New refuses
 //     it otherwise), so no account can use it up alone.
@@ -131,9 +133,13 @@ type Caps = onetime.Caps
 // twofactor.ErrRateLimited, with Limit LimitCountry or LimitTotal and
 // RetryAfter the end of the window. It refuses everyone's SMS, logins
 // included, until then: users with another factor can use it, and the
-// send that takes a budget's last unit emits twofactor.EventRateLimited
-// with Reason ReasonBudgetReached so you can react. That event comes once
-// per budget and window, except that a request refused at the same moment
+// send that takes a budget's last unit emits twofactor.EventBudgetReached
+// so you can react: its Details["limit"] is LimitCountry (with
+// Details["country"] the region) or LimitTotal, Details["budget"] the
+// budget and Details["until"] the end of the window (RFC 3339); its
+// UserID, IP and Purpose are those of the send. Alert on it: it means toll
+// fraud, or a budget set too low for your traffic. It comes once per
+// budget and window, except that a request refused at the same moment
 // by another limit, which gives its unit back, can let a second send take
 // the last unit, and emit again. Refused requests never spend a budget.
 //
@@ -199,15 +205,12 @@ func regionOf(e164 string) string {
 	return cmp.Or(phonenumbers.GetRegionCodeForNumber(num), phonenumbers.UNKNOWN_REGION)
 }
 
-// Config configures the SMS factor. Zero fields take the documented
+// Config configures the SMS factor. Only Sender is required: given to
+// twofactor.New, the factor takes the Service's store, keys, events and
+// clock for every field among Store, Keys, Events, Now and Rand left zero.
+// Used alone, set Store and Keys. Zero fields take the documented
 // defaults; New validates the whole.
 type Config struct {
-	// Store keeps hashed codes, counters, phone enrollments (numbers
-	// encrypted) and numbers awaiting verification. Required.
-	Store Store
-	// Keys hashes codes and encrypts numbers. Required: pass the Service's
-	// ring.
-	Keys *twofactor.Keyring
 	// Sender delivers SMS. Required: NewTwilio or NewGateway in production,
 	// an *Outbox in development.
 	Sender Sender
@@ -227,28 +230,28 @@ type Config struct {
 	// Regions rather than calling codes, because +1 also covers Caribbean
 	// countries that SMS pumping favours. Nil allows every region.
 	AllowedRegions []string
-	// TTL is how long a code is valid. Zero means 15 minutes.
-	TTL time.Duration
-	// ResendCooldown is the wait before another code may be sent for the
-	// same challenge or phone verification. Zero means 60 seconds.
-	ResendCooldown time.Duration
-	// CodeLength is the number of digits, 6 to 10. Zero means 6.
-	CodeLength int
-	// MaxAttempts is how many wrong answers kill a code, 1 to 10. Zero
-	// means 5.
-	MaxAttempts int
+	// Codes set the codes' lifetime, resend cooldown, length and attempts.
+	Codes Codes
 	// Caps limit sends per user, number and client network, with separate
-	// caps for phone verification; see Caps for the defaults.
+	// caps for codes confirming a number; see Caps for the defaults.
 	Caps Caps
 	// Budgets limit SMS in all and per destination country, whoever asks;
 	// see Budgets for the defaults and how to raise them.
 	Budgets Budgets
-	// Events receives the phone enrollment events. Nil logs to
-	// slog.Default.
+
+	// Store keeps hashed codes, counters, phone enrollments (numbers
+	// sealed) and numbers awaiting their code. Nil takes the Service's.
+	Store Store
+	// Keys hashes codes and destinations and seals numbers. Nil takes the
+	// Service's.
+	Keys *twofactor.Keyring
+	// Events receives the factor's own events (enrollment, budgets,
+	// warnings). Nil takes the Service's, else logs to slog.Default.
 	Events *twofactor.Events
-	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	// Now is the clock. Nil takes the Service's, else time.Now.
 	Now func() time.Time
-	// Rand is the source of codes. Nil means crypto/rand.
+	// Rand is the source of codes. Nil takes the Service's, else
+	// crypto/rand.
 	Rand io.Reader
 }
 
@@ -257,7 +260,7 @@ type Data struct {
 	ProductName string
 	Code        string
 	Minutes     int    // minutes until the code expires, rounded up
-	Purpose     string // "login", "step_up", "enroll", "phone_verify"
+	Purpose     string // "login", "step_up", "enroll", or PurposePhoneVerify
 }
 
 const defaultTemplate = `{{.Code}} is your {{if .ProductName}}{{.ProductName}} {{end}}verification code. It expires in {{.Minutes}} minutes.`
@@ -265,113 +268,90 @@ const defaultTemplate = `{{.Code}} is your {{if .ProductName}}{{.ProductName}} {
 var defTemplate = texttemplate.Must(texttemplate.New("sms").Parse(defaultTemplate))
 
 // Factor is the SMS one-time code factor with phone enrollment. It
-// implements twofactor.Factor, twofactor.Sender, twofactor.Canceler,
-// twofactor.Remover and twofactor.AnswerChecker. It is safe for concurrent
-// use.
+// implements twofactor.Factor, twofactor.Binder, twofactor.Enroller,
+// twofactor.Sender, twofactor.Canceler, twofactor.Remover and
+// twofactor.AnswerChecker. It is safe for concurrent use.
 type Factor struct {
-	store   Store
-	keys    *twofactor.Keyring
 	issuer  *onetime.Issuer
 	sender  Sender
 	product string
 	tmpl    *texttemplate.Template
 	webOTP  string
 	regions []string
-	events  *twofactor.Events
-	now     func() time.Time
 }
 
 var (
+	_ twofactor.Binder        = (*Factor)(nil)
+	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Sender        = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
 	_ twofactor.AnswerChecker = (*Factor)(nil)
 )
 
+const pkg = "smscode"
+
 // New validates cfg and returns the factor. Errors wrap twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
-	bad := func(format string, args ...any) (*Factor, error) {
-		return nil, fmt.Errorf("smscode: %w: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-	}
 	if cfg.Sender == nil {
-		return bad("Config.Sender is nil: use NewTwilio or NewGateway, or an *Outbox in development")
-	}
-	budgets, err := cfg.Budgets.resolve()
-	if err != nil {
-		return bad("%v", err)
-	}
-	now := cfg.Now
-	if now == nil {
-		now = time.Now
-	}
-	events := cfg.Events
-	if events == nil {
-		events = &twofactor.Events{Now: now}
-	}
-	is, err := onetime.New("smscode", onetime.Config{
-		Store:          cfg.Store,
-		Keys:           cfg.Keys,
-		Channel:        "sms",
-		CodeLength:     cfg.CodeLength,
-		TTL:            cmp.Or(cfg.TTL, DefaultTTL),
-		ResendCooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
-		MaxAttempts:    cfg.MaxAttempts,
-		Caps:           cfg.Caps,
-		CapDefaults:    defaultCaps,
-		Budgets:        budgets,
-		Events:         events,
-		Method:         twofactor.MethodSMS,
-		Now:            cfg.Now,
-		Rand:           cfg.Rand,
-	})
-	if err != nil {
-		return nil, err
+		return nil, onetime.ConfigError(pkg, "Config.Sender is nil: use NewTwilio or NewGateway, or an *Outbox in development")
 	}
 	if strings.ContainsAny(cfg.ProductName, "\r\n") {
-		return bad("ProductName must be one line")
+		return nil, onetime.ConfigError(pkg, "ProductName must be one line")
 	}
 	if d := cfg.WebOTPDomain; d != "" && !validDomain(d) {
-		return bad("WebOTPDomain %q must be a bare host name such as example.com (no scheme, port or path)", d)
+		return nil, onetime.ConfigError(pkg, "WebOTPDomain %q must be a bare host name such as example.com (no scheme, port or path)", d)
 	}
 	var regions []string
 	for _, r := range cfg.AllowedRegions {
 		r = strings.ToUpper(r)
 		if !phonenumbers.GetSupportedRegions()[r] {
-			return bad("AllowedRegions: %q is not a region code (use ISO 3166-1 alpha-2, e.g. \"US\")", r)
+			return nil, onetime.ConfigError(pkg, "AllowedRegions: %q is not a region code (use ISO 3166-1 alpha-2, e.g. \"US\")", r)
 		}
 		regions = append(regions, r)
 	}
 	if cfg.AllowedRegions != nil && len(regions) == 0 {
-		return bad("AllowedRegions is empty but not nil: no number could enroll (nil allows every region)")
+		return nil, onetime.ConfigError(pkg, "AllowedRegions is empty but not nil: no number could enroll (nil allows every region)")
+	}
+	budgets, err := cfg.Budgets.resolve()
+	if err != nil {
+		return nil, onetime.ConfigError(pkg, "%v", err)
+	}
+	is, err := onetime.New(pkg, onetime.Config{
+		Channel:       "sms",
+		Method:        twofactor.MethodSMS,
+		Codes:         cfg.Codes,
+		Caps:          cfg.Caps,
+		CapDefaults:   defaultCaps,
+		Budgets:       budgets,
+		EnrollPurpose: PurposePhoneVerify,
+		Mask:          MaskPhone,
+	}, onetime.Wiring{Store: cfg.Store, Keys: cfg.Keys, Events: cfg.Events, Now: cfg.Now, Rand: cfg.Rand})
+	if err != nil {
+		return nil, err
 	}
 	f := &Factor{
-		store: cfg.Store, keys: cfg.Keys, issuer: is, sender: cfg.Sender,
-		product: cfg.ProductName, tmpl: cfg.Template, webOTP: strings.ToLower(cfg.WebOTPDomain),
-		regions: regions, events: events, now: now,
+		issuer: is, sender: cfg.Sender, product: cfg.ProductName, tmpl: cfg.Template,
+		webOTP: strings.ToLower(cfg.WebOTPDomain), regions: regions,
 	}
 	if f.tmpl == nil {
 		f.tmpl = defTemplate
 	}
 	sample := strings.Repeat("0", is.CodeLength())
-	body, err := f.render(Data{ProductName: f.product, Code: sample, Minutes: 15, Purpose: "login"})
+	body, err := f.render(Data{ProductName: f.product, Code: sample, Minutes: int(is.TTL() / time.Minute), Purpose: "login"})
 	if err != nil {
-		return bad("Template: %v", err)
+		return nil, onetime.ConfigError(pkg, "Template: %v", err)
 	}
-	if strings.Count(body, sample) < 1 {
-		return bad("Template must show {{.Code}}")
+	if !strings.Contains(body, sample) {
+		return nil, onetime.ConfigError(pkg, "Template must show {{.Code}}")
 	}
 	return f, nil
 }
 
-var defaultCaps = Caps{
-	PerUser:                  DefaultCapUser,
-	PerDestination:           DefaultCapDestination,
-	PerIP:                    DefaultCapIP,
-	VerifyPerUser:            DefaultCapVerifyUser,
-	VerifyPerUserDestination: DefaultCapVerifyUserDestination,
-	VerifyPerDestination:     DefaultCapVerifyDestination,
-	Window:                   DefaultCapWindow,
-}
+// Bind takes the Service's store, keys, events, clock and randomness for
+// every one of them the Config left zero. twofactor.New calls it; it fails
+// when the Service's store lacks an interface Store needs, naming it.
+func (f *Factor) Bind(shared twofactor.Shared) error { return f.issuer.Bind(shared) }
 
 func validDomain(d string) bool {
 	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
@@ -403,26 +383,21 @@ func (f *Factor) render(d Data) (string, error) {
 // Method returns twofactor.MethodSMS.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodSMS }
 
+// phoneAD binds a sealed number to its user and record.
 func phoneAD(userID string) []byte {
 	return []byte("smscode phone\x00" + userID + "\x00" + EnrollmentID)
 }
 
-func pendingAD(userID string) []byte { return []byte("smscode pending\x00" + userID) }
-
-func pendingKey(userID string) string { return "smscode:pending:" + userID }
-
-func enrollGroup(userID string) string { return "enroll:" + userID }
-
 // phone returns the user's enrolled number, or ErrNotEnrolled.
-func (f *Factor) phone(ctx context.Context, userID string) (store.EnrollmentRecord, string, error) {
-	rec, err := f.store.GetEnrollment(ctx, userID, EnrollmentID)
+func (f *Factor) phone(ctx context.Context, w onetime.Wiring, userID string) (store.EnrollmentRecord, string, error) {
+	rec, err := w.Store.GetEnrollment(ctx, userID, EnrollmentID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Method != string(twofactor.MethodSMS) {
 		return rec, "", fmt.Errorf("smscode: no phone number: %w", twofactor.ErrNotEnrolled)
 	}
 	if err != nil {
 		return rec, "", fmt.Errorf("smscode: reading phone enrollment: %w", err)
 	}
-	num, err := f.keys.Open(string(rec.Data), phoneAD(userID))
+	num, err := w.Keys.Open(string(rec.Data), phoneAD(userID))
 	if err != nil {
 		return rec, "", fmt.Errorf("smscode: opening phone number: %w", err)
 	}
@@ -430,9 +405,17 @@ func (f *Factor) phone(ctx context.Context, userID string) (store.EnrollmentReco
 }
 
 // Enrollments returns the user's phone (ID "phone", label masked like
-// "+1 *** *** **12"), or none. One store round trip.
+// "+1 *** *** **12", with CreatedAt and LastUsedAt), or none. One store
+// round trip.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
-	rec, err := f.store.GetEnrollment(ctx, user.ID, EnrollmentID)
+	if err := f.issuer.CheckUser(user); err != nil {
+		return nil, err
+	}
+	w, err := f.issuer.Wired()
+	if err != nil {
+		return nil, err
+	}
+	rec, err := w.Store.GetEnrollment(ctx, user.ID, EnrollmentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -442,8 +425,7 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 	if rec.Method != string(twofactor.MethodSMS) {
 		return nil, nil
 	}
-	return []twofactor.Enrollment{{ID: rec.ID, Method: twofactor.MethodSMS, Label: rec.Label,
-		CreatedAt: rec.CreatedAt, LastUsedAt: rec.LastUsedAt}}, nil
+	return []twofactor.Enrollment{onetime.Enrollment(rec)}, nil
 }
 
 // Send issues a code for the challenge and texts it to the user's phone. A
@@ -451,50 +433,59 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // send over a cap or a budget, answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited whose Limit names it; a gateway failure an error
 // wrapping ErrDelivery; a user without a phone twofactor.ErrNotEnrolled.
+//
+// Store round trips: three (the phone, the caps and budgets in one batch,
+// the code).
 func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.Client) (twofactor.Sent, error) {
 	if ch == nil {
 		return twofactor.Sent{}, fmt.Errorf("smscode: nil challenge: %w", twofactor.ErrInvalidInput)
 	}
-	rec, num, err := f.phone(ctx, ch.User.ID)
+	if err := f.issuer.CheckUser(ch.User); err != nil {
+		return twofactor.Sent{}, err
+	}
+	w, err := f.issuer.Wired()
+	if err != nil {
+		return twofactor.Sent{}, err
+	}
+	rec, num, err := f.phone(ctx, w, ch.User.ID)
 	if err != nil {
 		return twofactor.Sent{}, err
 	}
 	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID,
 		UserID: ch.User.ID, Destination: num, IP: c.IP, Country: regionOf(num)}
-	return f.send(ctx, req, num, rec.Label, nil)
-}
-
-func (f *Factor) send(ctx context.Context, req onetime.Request, num, masked string, before func(context.Context, time.Time) error) (twofactor.Sent, error) {
-	iss, err := f.issuer.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
-		body, err := f.render(Data{ProductName: f.product, Code: code,
-			Minutes: int((expires.Sub(f.now()) + time.Minute - 1) / time.Minute), Purpose: req.Purpose})
-		if err != nil {
-			return err
-		}
-		if before != nil {
-			if err := before(ctx, expires); err != nil {
-				return err
-			}
-		}
-		return f.sender.Send(ctx, Message{To: num, Body: body})
-	})
+	iss, err := f.issuer.Issue(ctx, req, f.deliver(num, req.Purpose))
 	if err != nil {
 		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
-	return twofactor.Sent{Destination: masked, ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
+	return twofactor.Sent{Destination: rec.Label, ExpiresAt: iss.ExpiresAt, ResendAt: iss.ResendAt}, nil
 }
 
-// CheckAnswer rejects an answer that is not CodeLength digits (spaces and
-// hyphens between digits are ignored) with an error matching
+// deliver returns the delivery of a code to num.
+func (f *Factor) deliver(num, purpose string) onetime.Deliver {
+	return func(ctx context.Context, code string, expires time.Time) error {
+		body, err := f.render(Data{ProductName: f.product, Code: code,
+			Minutes: int((expires.Sub(f.issuer.Now()) + time.Minute - 1) / time.Minute), Purpose: purpose})
+		if err != nil {
+			return err
+		}
+		return f.sender.Send(ctx, Message{To: num, Body: body})
+	}
+}
+
+// CheckAnswer rejects an answer that is not Codes.Length digits (spaces
+// and hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
 func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
 
-// Verify consumes the challenge's code if answer matches, in one store
-// round trip. Wrong, unknown and exhausted codes return
-// twofactor.ErrInvalidCode, an expired one twofactor.ErrCodeExpired; other
-// errors are store failures.
+// Verify consumes the challenge's code if answer matches, then records the
+// login as the phone's LastUsedAt: two store round trips (three on a store
+// without store.EnrollmentToucher). A wrong code returns
+// twofactor.ErrInvalidCode, no live code twofactor.ErrNoCode, an expired
+// one twofactor.ErrCodeExpired, a malformed one twofactor.ErrMalformedCode
+// (all match ErrInvalidCode and print the same); other errors are store
+// failures.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if err := f.issuer.VerifyChallenge(ctx, ch, answer); err != nil {
+	if err := f.issuer.VerifyChallenge(ctx, ch, answer, EnrollmentID); err != nil {
 		return twofactor.Verified{}, err
 	}
 	return twofactor.Verified{EnrollmentID: EnrollmentID}, nil
@@ -505,44 +496,35 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 	return f.issuer.CancelChallenge(ctx, ch)
 }
 
-// Remove deletes the user's phone. The root Service calls it after a fresh
-// verification (Service.RemoveEnrollment). An id other than "phone" is
+// Remove deletes the user's phone, and a number awaiting its code if any.
+// The root Service calls it after a fresh verification
+// (Service.RemoveEnrollment). An id other than "phone" is
 // twofactor.ErrNotEnrolled.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return err
+	}
 	if enrollmentID != EnrollmentID {
 		return fmt.Errorf("smscode: unknown enrollment %q: %w", enrollmentID, twofactor.ErrNotEnrolled)
 	}
-	if err := f.store.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
-		return fmt.Errorf("smscode: deleting phone: %w", err)
-	}
-	return nil
+	return f.RemoveAll(ctx, user)
 }
 
-// RemoveAll deletes the user's phone and any number awaiting
-// verification, with its code (admin reset).
+// RemoveAll deletes the user's phone and any number awaiting its code,
+// with its code (admin reset, Service.Disable).
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	return errors.Join(
-		f.Remove(ctx, user, EnrollmentID),
-		f.cancelPending(ctx, user.ID),
-	)
-}
-
-func (f *Factor) cancelPending(ctx context.Context, userID string) error {
-	err := errors.Join(
-		f.store.DeleteState(ctx, pendingKey(userID)),
-		f.issuer.Drop(ctx, enrollGroup(userID), PurposePhoneVerify),
-	)
+	if err := f.issuer.CheckUser(user); err != nil {
+		return err
+	}
+	w, err := f.issuer.Wired()
 	if err != nil {
-		return fmt.Errorf("smscode: deleting pending phone: %w", err)
+		return err
 	}
-	return nil
-}
-
-func checkUser(u twofactor.User) error {
-	if u.ID == "" || len(u.ID) > 255 {
-		return fmt.Errorf("smscode: user id must be 1 to 255 bytes: %w", twofactor.ErrInvalidInput)
+	var errs []error
+	if err := w.Store.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
+		errs = append(errs, fmt.Errorf("smscode: deleting phone: %w", err))
 	}
-	return nil
+	return errors.Join(append(errs, f.issuer.DropEnroll(ctx, user.ID))...)
 }
 
 // ParsePhone is the package's ParsePhone with the factor's AllowedRegions:
@@ -563,11 +545,18 @@ func (f *Factor) parsePhone(number, region string) (e164, numberRegion string, e
 	return e164, cmp.Or(r, phonenumbers.UNKNOWN_REGION), nil
 }
 
-// BeginPhone starts enrolling number (typed by the user; region is the
-// hint from the country picker, e.g. "US") for user: it parses the number,
-// keeps it (encrypted) as awaiting verification and texts it a code with
-// purpose "phone_verify". The user's current phone, if any, stays active
-// until ConfirmPhone succeeds.
+// BeginEnroll starts enrolling req.Destination, a number as the user typed
+// it, with req.Region the hint from the country picker ("US") for a
+// number typed without its country code: it parses the number, keeps it
+// (sealed) as the user's pending enrollment and texts it a code. The
+// user's current phone, if any, stays active until ConfirmEnroll. The
+// result's Sent says where the code went.
+//
+// A pending enrollment of the same number whose code is still live is
+// shown again, with nothing sent, unless req.Restart: that is the resend.
+// Another number replaces the pending one. The pending number is filed
+// under the user, so a password change, an admin reset or Service.Disable
+// ends it.
 //
 // A number that does not parse, is of a refused type or from a region not
 // allowed gets ErrInvalidPhone, ErrNumberType or ErrRegionNotAllowed (all
@@ -578,123 +567,49 @@ func (f *Factor) parsePhone(number, region string) (e164, numberRegion string, e
 // account that starts enrolling someone else's number cannot stop its
 // owner from receiving login codes. Over a cap or a budget it answers a
 // *twofactor.RetryError matching twofactor.ErrRateLimited whose Limit
-// names it.
+// names it. A send emits twofactor.EventEnrollBegin with the masked
+// number.
 //
-// Changing a phone number is a sensitive action: guard it in the host with
-// Service.CheckProof (a fresh step-up) when the user already has a factor.
-func (f *Factor) BeginPhone(ctx context.Context, user twofactor.User, number, region string, c twofactor.Client) (twofactor.Sent, error) {
-	if err := checkUser(user); err != nil {
-		return twofactor.Sent{}, err
+// Changing a phone is a sensitive action: Service.BeginEnroll asks a user
+// who has a factor to prove one first.
+func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	if err := f.issuer.CheckUser(user); err != nil {
+		return nil, err
 	}
-	num, country, err := f.parsePhone(number, region)
+	num, country, err := f.parsePhone(req.Destination, req.Region)
 	if err != nil {
-		return twofactor.Sent{}, err
+		return nil, err
 	}
-	sealed, err := f.keys.Seal([]byte(num), pendingAD(user.ID))
-	if err != nil {
-		return twofactor.Sent{}, fmt.Errorf("smscode: sealing number: %w", err)
-	}
-	req := onetime.Request{Group: enrollGroup(user.ID), Purpose: PurposePhoneVerify, Bind: num,
-		UserID: user.ID, Destination: num, IP: c.IP, Verification: true, Country: country}
-	stored := false
-	sent, err := f.send(ctx, req, num, MaskPhone(num), func(ctx context.Context, expires time.Time) error {
-		// The number outlives its code by one TTL, so a late answer is
-		// reported as an expired (to the user: invalid) code, as at login.
-		if err := f.store.PutState(ctx, pendingKey(user.ID), []byte(sealed), expires.Add(f.issuer.TTL())); err != nil {
-			return fmt.Errorf("storing pending number: %w", err)
+	return f.issuer.BeginEnroll(ctx, onetime.EnrollStart{User: user, Destination: num, Country: country,
+		Client: req.Client, Restart: req.Restart}, f.deliver(num, PurposePhoneVerify))
+}
+
+// ConfirmEnroll checks the code BeginEnroll texted and makes the number
+// the user's phone (sealed, with its masked label and CreatedAt),
+// replacing the previous one only now. It emits twofactor.EventEnroll
+// with the masked number and whether it replaced another.
+//
+// A code sent to another number, or for a login, never matches. A
+// malformed code returns twofactor.ErrMalformedCode without touching the
+// store; a wrong one twofactor.ErrInvalidCode (ErrCodeExpired when too
+// old), keeping the pending number; none pending an error matching
+// twofactor.ErrNotEnrolled.
+func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, answer string) (twofactor.Enrollment, error) {
+	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, w onetime.Wiring, num string) (twofactor.Enrollment, bool, error) {
+		old, err := w.Store.GetEnrollment(ctx, user.ID, EnrollmentID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return twofactor.Enrollment{}, false, fmt.Errorf("reading phone enrollment: %w", err)
 		}
-		stored = true
-		return nil
+		replaced := err == nil && old.Method == string(twofactor.MethodSMS)
+		sealed, err := w.Keys.Seal([]byte(num), phoneAD(user.ID))
+		if err != nil {
+			return twofactor.Enrollment{}, false, fmt.Errorf("sealing number: %w", err)
+		}
+		rec := store.EnrollmentRecord{UserID: user.ID, ID: EnrollmentID, Method: string(twofactor.MethodSMS),
+			Label: MaskPhone(num), Data: []byte(sealed), CreatedAt: w.Now()}
+		if err := w.Store.PutEnrollment(ctx, rec); err != nil {
+			return twofactor.Enrollment{}, false, fmt.Errorf("storing phone: %w", err)
+		}
+		return onetime.Enrollment(rec), replaced, nil
 	})
-	if err != nil {
-		if stored {
-			_ = f.store.DeleteState(context.WithoutCancel(ctx), pendingKey(user.ID))
-		}
-		return twofactor.Sent{}, err
-	}
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID, Method: twofactor.MethodSMS,
-		IP: ipString(c), Details: map[string]string{"destination": sent.Destination}})
-	return sent, nil
-}
-
-// ConfirmPhone checks the code texted by BeginPhone and makes the number
-// the user's phone, replacing the previous one only now. It emits
-// twofactor.EventEnroll with the masked number.
-//
-// A malformed code is an error matching twofactor.ErrInvalidInput (nothing
-// touched); a wrong one twofactor.ErrInvalidCode (ErrCodeExpired when too
-// old); no number awaiting verification ErrNoPendingPhone.
-func (f *Factor) ConfirmPhone(ctx context.Context, user twofactor.User, answer string) (twofactor.Enrollment, error) {
-	if err := checkUser(user); err != nil {
-		return twofactor.Enrollment{}, err
-	}
-	code, err := onetime.Normalize("smscode", answer, f.issuer.CodeLength())
-	if err != nil {
-		return twofactor.Enrollment{}, err
-	}
-	blob, err := f.store.GetState(ctx, pendingKey(user.ID))
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.Enrollment{}, ErrNoPendingPhone
-	}
-	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("smscode: reading pending number: %w", err)
-	}
-	numb, err := f.keys.Open(string(blob), pendingAD(user.ID))
-	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("smscode: opening pending number: %w", err)
-	}
-	num := string(numb)
-	label := MaskPhone(num)
-	ev := twofactor.Event{UserID: user.ID, Method: twofactor.MethodSMS, Details: map[string]string{"destination": label}}
-	req := onetime.Request{Group: enrollGroup(user.ID), Purpose: PurposePhoneVerify, Bind: num}
-	if err := f.issuer.Verify(ctx, req, code); err != nil {
-		ev.Type, ev.Reason = twofactor.EventFailure, reason(err)
-		f.events.Emit(ctx, ev)
-		return twofactor.Enrollment{}, f.issuer.Wrap(err)
-	}
-	_, err = f.store.GetEnrollment(ctx, user.ID, EnrollmentID)
-	replaced := err == nil
-	sealed, err := f.keys.Seal(numb, phoneAD(user.ID))
-	if err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("smscode: sealing number: %w", err)
-	}
-	now := f.now()
-	rec := store.EnrollmentRecord{UserID: user.ID, ID: EnrollmentID, Method: string(twofactor.MethodSMS),
-		Label: label, Data: []byte(sealed), CreatedAt: now}
-	if err := f.store.PutEnrollment(ctx, rec); err != nil {
-		return twofactor.Enrollment{}, fmt.Errorf("smscode: storing phone: %w", err)
-	}
-	if err := f.store.DeleteState(ctx, pendingKey(user.ID)); err != nil {
-		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: user.ID, Method: twofactor.MethodSMS, Reason: "delete_pending_failed"})
-	}
-	ev.Type = twofactor.EventEnroll
-	ev.Details["replaced"] = fmt.Sprint(replaced)
-	f.events.Emit(ctx, ev)
-	return twofactor.Enrollment{ID: EnrollmentID, Method: twofactor.MethodSMS, Label: label, CreatedAt: now}, nil
-}
-
-// CancelPhone forgets a number awaiting verification and its code.
-func (f *Factor) CancelPhone(ctx context.Context, user twofactor.User) error {
-	if err := checkUser(user); err != nil {
-		return err
-	}
-	return f.cancelPending(ctx, user.ID)
-}
-
-func reason(err error) string {
-	switch {
-	case err == twofactor.ErrCodeExpired:
-		return twofactor.ReasonExpired
-	case errors.Is(err, twofactor.ErrInvalidCode):
-		return twofactor.ReasonInvalid
-	default:
-		return twofactor.ReasonError
-	}
-}
-
-func ipString(c twofactor.Client) string {
-	if !c.IP.IsValid() {
-		return ""
-	}
-	return c.IP.String()
 }

@@ -123,11 +123,11 @@ func (fx *fixture) lastCode(t testing.TB, to string) string {
 func (fx *fixture) enroll(t testing.TB, u twofactor.User, number string) {
 	t.Helper()
 	ctx := context.Background()
-	_, err := fx.f.BeginPhone(ctx, u, number, "", client)
+	_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: number, Client: client})
 	require.NoError(t, err)
 	e164, _, err := smscode.ParsePhone(number, "")
 	require.NoError(t, err)
-	_, err = fx.f.ConfirmPhone(ctx, u, fx.lastCode(t, e164))
+	_, err = fx.f.ConfirmEnroll(ctx, u, fx.lastCode(t, e164))
 	require.NoError(t, err)
 }
 
@@ -147,9 +147,7 @@ func TestNewConfigErrors(t *testing.T) {
 		want string
 	}{
 		{"no sender", func(c *smscode.Config) { c.Sender = nil }, "Sender"},
-		{"no store", func(c *smscode.Config) { c.Store = nil }, "Store"},
-		{"no keys", func(c *smscode.Config) { c.Keys = nil }, "Keys"},
-		{"code length", func(c *smscode.Config) { c.CodeLength = 12 }, "CodeLength"},
+		{"code length", func(c *smscode.Config) { c.Codes.Length = 12 }, "Codes.Length"},
 		{"webotp scheme", func(c *smscode.Config) { c.WebOTPDomain = "https://example.com" }, "WebOTPDomain"},
 		{"webotp port", func(c *smscode.Config) { c.WebOTPDomain = "example.com:443" }, "WebOTPDomain"},
 		{"region", func(c *smscode.Config) { c.AllowedRegions = []string{"XX"} }, "AllowedRegions"},
@@ -233,10 +231,10 @@ func TestPhoneEnrollment(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, es)
 
-	sent, err := fx.f.BeginPhone(ctx, bob, "(415) 555-0112", "US", client)
+	en, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: "(415) 555-0112", Region: "US", Client: client})
 	require.NoError(t, err)
-	assert.Equal(t, usMasked, sent.Destination)
-	assert.Equal(t, t0.Add(15*time.Minute), sent.ExpiresAt)
+	assert.Equal(t, &twofactor.Enrolling{Method: twofactor.MethodSMS, ExpiresAt: t0.Add(15 * time.Minute),
+		Sent: &twofactor.Sent{Destination: usMasked, ExpiresAt: t0.Add(15 * time.Minute), ResendAt: t0.Add(time.Minute)}}, en)
 	code := fx.lastCode(t, usNumber)
 
 	// Pending: not an enrollment yet.
@@ -244,51 +242,54 @@ func TestPhoneEnrollment(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, es)
 
-	_, err = fx.f.ConfirmPhone(ctx, bob, "12ab56")
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, "12ab56")
+	require.Same(t, twofactor.ErrMalformedCode, err, "a wrong code to the user, and no store access")
 	wrong := "000000"
 	if code == wrong {
 		wrong = "000001"
 	}
-	_, err = fx.f.ConfirmPhone(ctx, bob, wrong)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, wrong)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	_, err = fx.f.ConfirmPhone(ctx, carol, code)
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone, "another user's confirmation")
+	_, err = fx.f.ConfirmEnroll(ctx, carol, code)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "another user's confirmation")
 
-	e, err := fx.f.ConfirmPhone(ctx, bob, code)
+	e, err := fx.f.ConfirmEnroll(ctx, bob, code)
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.Enrollment{ID: "phone", Method: twofactor.MethodSMS, Label: usMasked, CreatedAt: t0}, e)
 	es, err = fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
 	require.Equal(t, []twofactor.Enrollment{e}, es)
 
-	_, err = fx.f.ConfirmPhone(ctx, bob, code)
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone, "confirmed once")
-	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, code)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "confirmed once")
 
 	// Replacing the phone: the old one stays until the new one is verified.
 	fx.clock.Advance(time.Minute)
-	_, err = fx.f.BeginPhone(ctx, bob, "+44 7400 123456", "", client)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: "+44 7400 123456", Client: client})
 	require.NoError(t, err)
 	es, err = fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
 	assert.Equal(t, usMasked, es[0].Label, "old phone still active while the new one is pending")
-	_, err = fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, ukNumber))
+	e, err = fx.f.ConfirmEnroll(ctx, bob, fx.lastCode(t, ukNumber))
 	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Minute), e.CreatedAt, "a new phone is a new enrollment")
 	es, err = fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
-	require.Len(t, es, 1, "one phone per user")
+	require.Equal(t, []twofactor.Enrollment{e}, es, "one phone per user")
 	assert.Equal(t, ukMasked, es[0].Label)
 
 	// Events: begin and enroll with the masked number only.
 	var types []twofactor.EventType
+	var replaced []string
 	for _, ev := range fx.events.all() {
 		types = append(types, ev.Type)
 		assertClean(t, ev, code, usNumber, usDigits, ukNumber, ukDigits)
 		if ev.Type == twofactor.EventEnroll {
 			assert.Contains(t, []string{usMasked, ukMasked}, ev.Details["destination"])
+			replaced = append(replaced, ev.Details["replaced"])
 		}
 	}
+	assert.Equal(t, []string{"false", "true"}, replaced)
 	assert.Equal(t, []twofactor.EventType{
 		twofactor.EventEnrollBegin, twofactor.EventFailure, twofactor.EventEnroll,
 		twofactor.EventEnrollBegin, twofactor.EventEnroll,
@@ -312,15 +313,15 @@ func TestPhoneEnrollment(t *testing.T) {
 func TestPendingNumberIsSealed(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
-	blob, err := fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	blob, err := fx.store.GetState(ctx, "otc:enroll:sms:"+bob.ID)
 	require.NoError(t, err)
 	assert.NotContains(t, string(blob), usDigits)
 	assert.True(t, strings.HasPrefix(string(blob), "v1:"))
 }
 
-func TestBeginPhoneRefusals(t *testing.T) {
+func TestBeginEnrollRefusals(t *testing.T) {
 	fx := newFixture(t, func(c *smscode.Config) { c.AllowedRegions = []string{"us", "GB"} })
 	ctx := context.Background()
 	tests := []struct {
@@ -334,37 +335,37 @@ func TestBeginPhoneRefusals(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.number, func(t *testing.T) {
-			_, err := fx.f.BeginPhone(ctx, bob, tt.number, tt.region, client)
+			_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: tt.number, Region: tt.region, Client: client})
 			require.ErrorIs(t, err, tt.err)
 			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 		})
 	}
-	_, err := fx.f.BeginPhone(ctx, twofactor.User{}, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, twofactor.User{}, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 
 	// Nothing changed: no SMS, no pending number, no counters spent.
 	assert.Empty(t, fx.outbox.Messages())
-	_, err = fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	_, err = fx.store.GetState(ctx, "otc:enroll:sms:"+bob.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	n, _, err := fx.store.Peek(ctx, "otc:cap:user:sms:"+bob.ID)
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	_, err = fx.f.ConfirmPhone(ctx, bob, "123456")
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, "123456")
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
 
 	// An allowed region works.
-	_, err = fx.f.BeginPhone(ctx, bob, "07400 123456", "GB", client)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: "07400 123456", Region: "GB", Client: client})
 	require.NoError(t, err)
 }
 
-func TestConfirmPhoneExpired(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.TTL = 5 * time.Minute })
+func TestConfirmEnrollExpired(t *testing.T) {
+	fx := newFixture(t, func(c *smscode.Config) { c.Codes.TTL = 5 * time.Minute })
 	ctx := context.Background()
-	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 	code := fx.lastCode(t, usNumber)
 	fx.clock.Advance(5 * time.Minute)
-	_, err = fx.f.ConfirmPhone(ctx, bob, code)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, code)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "users see an expired code as invalid")
 	assert.Same(t, twofactor.ErrCodeExpired, err)
 	evs := fx.events.all()
@@ -377,15 +378,15 @@ func TestConfirmPhoneExpired(t *testing.T) {
 
 	// Later still, the pending number is gone too.
 	fx.clock.Advance(5 * time.Minute)
-	_, err = fx.f.ConfirmPhone(ctx, bob, code)
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, code)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
 }
 
-func TestConfirmPhoneRace(t *testing.T) {
+func TestConfirmEnrollRace(t *testing.T) {
 	ctx := context.Background()
 	for round := range 5 {
 		fx := newFixture(t, nil)
-		_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+		_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 		require.NoError(t, err)
 		code := fx.lastCode(t, usNumber)
 		var wins atomic.Int32
@@ -394,7 +395,7 @@ func TestConfirmPhoneRace(t *testing.T) {
 		for range 64 {
 			wg.Go(func() {
 				<-start
-				if _, err := fx.f.ConfirmPhone(ctx, bob, code); err == nil {
+				if _, err := fx.f.ConfirmEnroll(ctx, bob, code); err == nil {
 					wins.Add(1)
 				}
 			})
@@ -446,14 +447,14 @@ func TestPurposeBinding(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
 	// A phone verification code never satisfies a login challenge...
-	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 	verifyCode := fx.lastCode(t, usNumber)
 	for _, id := range []string{"enroll:" + bob.ID, "chal-1"} {
 		_, err = fx.f.Verify(ctx, challenge(id, bob, twofactor.PurposeLogin), verifyCode)
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	}
-	_, err = fx.f.ConfirmPhone(ctx, bob, verifyCode)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, verifyCode)
 	require.NoError(t, err)
 
 	// ...and a login code never confirms a phone or answers a step-up.
@@ -462,9 +463,9 @@ func TestPurposeBinding(t *testing.T) {
 	_, err = fx.f.Send(ctx, login, client)
 	require.NoError(t, err)
 	loginCode := fx.lastCode(t, usNumber)
-	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
 	require.NoError(t, err)
-	_, err = fx.f.ConfirmPhone(ctx, bob, loginCode)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, loginCode)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	_, err = fx.f.Verify(ctx, challenge("chal-1", bob, twofactor.PurposeStepUp), loginCode)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
@@ -496,16 +497,16 @@ func TestDeliveryFailure(t *testing.T) {
 	assert.Equal(t, smscode.LimitDestination, re.Limit)
 }
 
-func TestBeginPhoneDeliveryFailure(t *testing.T) {
+func TestBeginEnrollDeliveryFailure(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
 	fx.outbox.FailWith(errors.New("gateway down"))
-	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.ErrorIs(t, err, smscode.ErrDelivery)
-	_, err = fx.store.GetState(ctx, "smscode:pending:"+bob.ID)
+	_, err = fx.store.GetState(ctx, "otc:enroll:sms:"+bob.ID)
 	require.ErrorIs(t, err, store.ErrNotFound, "no pending number left behind")
 	fx.outbox.FailWith(nil)
-	_, err = fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err, "no cooldown after a failure")
 }
 
@@ -516,10 +517,10 @@ func TestDestinationCapAcrossUsers(t *testing.T) {
 	ctx := context.Background()
 	for i := range smscode.DefaultCapVerifyDestination {
 		u := twofactor.User{ID: fmt.Sprint("user-", i)}
-		_, err := fx.f.BeginPhone(ctx, u, usNumber, "", twofactor.Client{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})})
+		_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: usNumber, Client: twofactor.Client{IP: netip.AddrFrom4([4]byte{10, 0, 0, byte(i)})}})
 		require.NoError(t, err)
 	}
-	_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: "user-x"}, usNumber, "", twofactor.Client{})
+	_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: "user-x"}, twofactor.EnrollRequest{Destination: usNumber, Client: twofactor.Client{}})
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, smscode.LimitVerifyDestination, re.Limit)
@@ -530,10 +531,10 @@ func TestCapPerIP(t *testing.T) {
 	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerIP = 2 })
 	ctx := context.Background()
 	for i := range 2 {
-		_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, fmt.Sprintf("+1415555011%d", i), "", client)
+		_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, twofactor.EnrollRequest{Destination: fmt.Sprintf("+1415555011%d", i), Client: client})
 		require.NoError(t, err)
 	}
-	_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: "u9"}, "+14155550119", "", client)
+	_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: "u9"}, twofactor.EnrollRequest{Destination: "+14155550119", Client: client})
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "ip", re.Limit)
@@ -587,7 +588,7 @@ func TestPumpingFromOneIPv6Network(t *testing.T) {
 	for i, num := range pumpTargets(t, 20) {
 		u := twofactor.User{ID: fmt.Sprint("pump-", i)}
 		ip := netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 1, 0, 2, 8: byte(i >> 8), 15: byte(i)})
-		_, err := fx.f.BeginPhone(ctx, u, num, "", twofactor.Client{IP: ip})
+		_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: num, Client: twofactor.Client{IP: ip}})
 		if err == nil {
 			sent++
 			continue
@@ -603,10 +604,10 @@ func TestPumpingFromOneIPv6Network(t *testing.T) {
 func TestCooldown(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", client)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 	fx.clock.Advance(59 * time.Second)
-	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "resend", re.Limit)
@@ -618,22 +619,28 @@ func TestRemove(t *testing.T) {
 	ctx := context.Background()
 	fx.enroll(t, bob, usNumber)
 	require.ErrorIs(t, fx.f.Remove(ctx, bob, "other"), twofactor.ErrNotEnrolled)
+	// Removing the phone ends a replacement awaiting its code too.
+	fx.clock.Advance(time.Minute)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
+	require.NoError(t, err)
 	require.NoError(t, fx.f.Remove(ctx, bob, "phone"))
 	es, err := fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
 	assert.Empty(t, es)
+	_, err = fx.f.ConfirmEnroll(ctx, bob, fx.lastCode(t, ukNumber))
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
 
 	fx.enroll(t, carol, ukNumber)
 	fx.clock.Advance(time.Minute)
-	_, err = fx.f.BeginPhone(ctx, carol, usNumber, "", client)
+	_, err = fx.f.BeginEnroll(ctx, carol, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 	code := fx.lastCode(t, usNumber)
 	require.NoError(t, fx.f.RemoveAll(ctx, carol))
 	es, err = fx.f.Enrollments(ctx, carol)
 	require.NoError(t, err)
 	assert.Empty(t, es)
-	_, err = fx.f.ConfirmPhone(ctx, carol, code)
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+	_, err = fx.f.ConfirmEnroll(ctx, carol, code)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
 }
 
 func TestRaceExactlyOneSuccess(t *testing.T) {
@@ -667,8 +674,10 @@ func TestRaceExactlyOneSuccess(t *testing.T) {
 	}
 }
 
-// Seed 004: SMS is mandatory; the policy check lists users without a
-// phone. Then a full login by SMS through the Service.
+// A product that makes SMS the default and mandatory factor: the policy
+// check lists the users without a phone, so an administrator knows whom
+// enforcing it would lock out. Then a full login by SMS through the
+// Service.
 func TestServicePolicyAndLogin(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
@@ -823,7 +832,7 @@ func TestGatewayErrors(t *testing.T) {
 
 			// Through the factor: a delivery error, no code left.
 			fx := newFixture(t, func(c *smscode.Config) { c.Sender = g })
-			_, err = fx.f.BeginPhone(context.Background(), bob, usNumber, "", client)
+			_, err = fx.f.BeginEnroll(context.Background(), bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 			require.ErrorIs(t, err, smscode.ErrDelivery)
 			require.ErrorAs(t, err, &ge)
 			n, err := fx.store.CountGroup(context.Background(), "otc:sms:enroll:"+bob.ID)
@@ -878,7 +887,7 @@ func TestTwilio(t *testing.T) {
 	})
 	require.NoError(t, err)
 	fx := newFixture(t, func(c *smscode.Config) { c.Sender = g; c.WebOTPDomain = "example.com" })
-	_, err = fx.f.BeginPhone(context.Background(), bob, usNumber, "", client)
+	_, err = fx.f.BeginEnroll(context.Background(), bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 
 	require.Len(t, rec.reqs, 1)
@@ -897,7 +906,7 @@ func TestTwilio(t *testing.T) {
 	require.NotEmpty(t, code)
 	assert.True(t, strings.HasSuffix(form.Get("Body"), "\n@example.com #"+code))
 
-	_, err = fx.f.ConfirmPhone(context.Background(), bob, code)
+	_, err = fx.f.ConfirmEnroll(context.Background(), bob, code)
 	require.NoError(t, err)
 
 	// MessagingServiceSid instead of From.
@@ -955,12 +964,24 @@ func TestCancelKillsCodes(t *testing.T) {
 	_, err = fx.f.Verify(ctx, ch, fx.lastCode(t, usNumber))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 
-	// CancelPhone forgets a pending number and its code.
-	_, err = fx.f.BeginPhone(ctx, bob, ukNumber, "", client)
+}
+
+// A password change ends a number awaiting its code (it is filed under
+// the user): whoever knew the old password cannot finish adding their
+// number. The active phone is untouched.
+func TestPasswordChangeEndsPendingNumber(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	fx.enroll(t, bob, usNumber)
+	fx.clock.Advance(time.Minute)
+	svc, err := twofactor.New(twofactor.Config{Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
+		Events: &twofactor.Events{Discard: true}, Now: fx.clock.Now})
 	require.NoError(t, err)
-	require.NoError(t, fx.f.CancelPhone(ctx, bob))
-	_, err = fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, ukNumber))
-	require.ErrorIs(t, err, smscode.ErrNoPendingPhone)
+	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
+	require.NoError(t, err)
+	require.NoError(t, svc.PasswordChanged(ctx, bob.ID))
+	_, err = fx.f.ConfirmEnroll(ctx, bob, fx.lastCode(t, ukNumber))
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
 	es, err := fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
 	assert.Equal(t, usMasked, es[0].Label, "the active phone is untouched")
@@ -999,7 +1020,7 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 		for a := range 5 {
 			u := twofactor.User{ID: fmt.Sprint("evil-", a)}
 			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
-			_, err := fx.f.BeginPhone(ctx, u, usNumber, "", twofactor.Client{IP: ip})
+			_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: usNumber, Client: twofactor.Client{IP: ip}, Restart: true})
 			if err == nil {
 				sent++
 				continue
@@ -1021,7 +1042,7 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 	}
 }
 
-// One account hammering BeginPhone at a number, within and after the
+// One account hammering BeginEnroll (with Restart, the resend) at a number, within and after the
 // cooldown, spends only its own budget: the number's owner can still
 // enroll it.
 func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
@@ -1031,7 +1052,7 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 	sent := 0
 	limits := map[string]int{}
 	for i := range 60 {
-		_, err := fx.f.BeginPhone(ctx, evil, usNumber, "", client)
+		_, err := fx.f.BeginEnroll(ctx, evil, twofactor.EnrollRequest{Destination: usNumber, Client: client, Restart: true})
 		if err == nil {
 			sent++
 		} else {
@@ -1050,11 +1071,11 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 
 	owner := twofactor.Client{IP: netip.MustParseAddr("203.0.113.50")}
 	for i := range smscode.DefaultCapVerifyUserDestination {
-		_, err := fx.f.BeginPhone(ctx, bob, usNumber, "", owner)
+		_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: owner, Restart: true})
 		require.NoError(t, err, "send %d", i)
 		fx.clock.Advance(smscode.DefaultResendCooldown)
 	}
-	_, err := fx.f.ConfirmPhone(ctx, bob, fx.lastCode(t, usNumber))
+	_, err := fx.f.ConfirmEnroll(ctx, bob, fx.lastCode(t, usNumber))
 	require.NoError(t, err)
 }
 
@@ -1063,7 +1084,7 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 func (fx *fixture) budgetEvents() []string {
 	var out []string
 	for _, ev := range fx.events.all() {
-		if ev.Type != twofactor.EventRateLimited || ev.Reason != smscode.ReasonBudgetReached {
+		if ev.Type != twofactor.EventBudgetReached {
 			continue
 		}
 		s := ev.Details["limit"]
@@ -1099,7 +1120,7 @@ func TestBudgetsStopTollFraud(t *testing.T) {
 	refused := map[string]int{}
 	for i, num := range targets {
 		u := twofactor.User{ID: fmt.Sprint("bot-", i)}
-		_, err := fx.f.BeginPhone(ctx, u, num, "", botnetClient(i))
+		_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: num, Client: botnetClient(i)})
 		region := pumpRegions[i%len(pumpRegions)]
 		if err == nil {
 			sent[region]++
@@ -1150,7 +1171,7 @@ func TestBudgetDefaults(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
 	send := func(i int, num string) error {
-		_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, num, "", botnetClient(i))
+		_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, twofactor.EnrollRequest{Destination: num, Client: botnetClient(i)})
 		return err
 	}
 	de := mobileNumbers(t, "DE", smscode.DefaultBudgetPerCountry+1)
@@ -1191,7 +1212,7 @@ func TestBudgetsConcurrent(t *testing.T) {
 	for i, num := range nums {
 		wg.Go(func() {
 			<-start
-			_, err := fx.f.BeginPhone(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, num, "", botnetClient(i))
+			_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, twofactor.EnrollRequest{Destination: num, Client: botnetClient(i)})
 			switch {
 			case err == nil:
 				ok.Add(1)

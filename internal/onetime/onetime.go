@@ -9,19 +9,13 @@ import (
 	"io"
 	"net/netip"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
-
-// Store is what the issuer needs from a store.
-type Store interface {
-	store.Codes
-	store.CodeGroups
-	store.Counters
-}
 
 // ErrDelivery is wrapped by every error that means the message could not be
 // handed to the mail server or SMS gateway. Its failure reason, recorded in
@@ -32,21 +26,6 @@ type deliveryError struct{}
 
 func (deliveryError) Error() string         { return "delivery failed" }
 func (deliveryError) FailureReason() string { return "delivery" }
-
-// Defaults applied to zero Config fields.
-const (
-	DefaultCodeLength     = 6
-	DefaultTTL            = 15 * time.Minute
-	DefaultResendCooldown = 60 * time.Second
-	DefaultMaxAttempts    = 5
-	DefaultCapWindow      = time.Hour
-)
-
-// Bounds on configuration.
-const (
-	MinCodeLength = 6
-	MaxCodeLength = 10
-)
 
 // Limits named by RetryError.Limit when the issuer refuses a send.
 const (
@@ -61,218 +40,147 @@ const (
 	LimitTotal                 = "total"                   // Budgets.Total
 )
 
-// ReasonBudgetReached is the Reason of the twofactor.EventRateLimited event
-// emitted by the send that takes the last unit of a budget.
-const ReasonBudgetReached = "budget_reached"
-
-// Budgets bound a channel's sends across every user and client, per
-// Caps.Window: what a toll-fraud run can cost the host. The factor
-// resolves its defaults: here a value of zero or less means no budget.
-type Budgets struct {
-	// PerCountry is sends to the numbers of one country (Request.Country).
-	PerCountry int
-	// Countries overrides PerCountry for some countries; zero or less
-	// means none for that country.
-	Countries map[string]int
-	// Total is sends in all.
-	Total int
-}
-
-// country returns the budget of country, zero or less for none.
-func (b Budgets) country(c string) int {
-	if n, ok := b.Countries[c]; ok {
-		return n
-	}
-	return b.PerCountry
-}
-
-// Caps bound how many codes may be issued per window, counted in the store
-// so they hold across app instances. A zero field takes the channel's
-// default (Config.CapDefaults); a negative one disables that cap.
-//
-// Login codes (and step-up codes) go to a destination the user already
-// owns and are counted on PerUser and PerDestination. Verification codes
-// go to a destination an account merely claims, which any account can aim
-// at anyone's address or number, so they are counted on caps of their own
-// and never spend the login budget of a destination. Every code counts on
-// PerIP.
-//
-// The factor packages expose this type as their Caps and document their
-// defaults.
-type Caps struct {
-	// PerUser is login codes per user per window.
-	PerUser int
-	// PerDestination is login codes per address or number per window,
-	// across users.
-	PerDestination int
-	// PerIP is codes of any kind requested from one client network per
-	// window: an IPv4 address, or the /64 of an IPv6 one.
-	PerIP int
-	// VerifyPerUser is verification codes one account may request per
-	// window, whatever the destinations.
-	VerifyPerUser int
-	// VerifyPerUserDestination is verification codes one account may send
-	// to one destination per window.
-	VerifyPerUserDestination int
-	// VerifyPerDestination is verification codes per destination per
-	// window across all accounts: it bounds how much anyone can message an
-	// address or number that is not theirs. It must be more than twice what
-	// one account may send to one destination, so that no account can use
-	// it up alone, even across the edge of a window.
-	VerifyPerDestination int
-	// Window is the length of the fixed window. Zero takes the default
-	// (one hour); it must not be negative.
-	Window time.Duration
-}
-
-// resolve returns c with zero fields taken from def, and checks the
-// result. pkg prefixes errors, which wrap twofactor.ErrConfig.
-func (c Caps) resolve(def Caps) (Caps, error) {
-	if c.Window < 0 {
-		return c, errors.New("Caps.Window must not be negative (zero means the default)")
-	}
-	r := Caps{
-		PerUser:                  cmp.Or(c.PerUser, def.PerUser),
-		PerDestination:           cmp.Or(c.PerDestination, def.PerDestination),
-		PerIP:                    cmp.Or(c.PerIP, def.PerIP),
-		VerifyPerUser:            cmp.Or(c.VerifyPerUser, def.VerifyPerUser),
-		VerifyPerUserDestination: cmp.Or(c.VerifyPerUserDestination, def.VerifyPerUserDestination),
-		VerifyPerDestination:     cmp.Or(c.VerifyPerDestination, def.VerifyPerDestination),
-		Window:                   cmp.Or(c.Window, def.Window, DefaultCapWindow),
-	}
-	if r.PerUser == 0 || r.PerDestination == 0 || r.PerIP == 0 ||
-		r.VerifyPerUser == 0 || r.VerifyPerUserDestination == 0 || r.VerifyPerDestination == 0 {
-		return r, errors.New("caps are unset") // factor packages always pass their defaults
-	}
-	if r.Window < time.Minute {
-		return r, fmt.Errorf("Caps.Window %s is too short: use at least 1m (zero means 1h)", r.Window)
-	}
-	if r.VerifyPerDestination > 0 {
-		// With fixed windows, one account may fit two of its own windows'
-		// worth into one window of the destination's counter.
-		one, name := r.oneAccountPerDestination()
-		if one < 0 || r.VerifyPerDestination <= 2*one {
-			return r, fmt.Errorf("Caps.VerifyPerDestination %d must be more than twice %s (%s): otherwise one account alone could use up the verification budget of anyone's address or number", r.VerifyPerDestination, name, capString(one))
-		}
-	}
-	return r, nil
-}
-
-// oneAccountPerDestination returns how many verification codes one account
-// may send to one destination per window, and the cap that says so; -1
-// when no cap bounds it.
-func (c Caps) oneAccountPerDestination() (int, string) {
-	switch {
-	case c.VerifyPerUserDestination > 0 && (c.VerifyPerUser <= 0 || c.VerifyPerUserDestination <= c.VerifyPerUser):
-		return c.VerifyPerUserDestination, "VerifyPerUserDestination"
-	case c.VerifyPerUser > 0:
-		return c.VerifyPerUser, "VerifyPerUser"
-	default:
-		return -1, "VerifyPerUserDestination"
-	}
-}
-
-func capString(n int) string {
-	if n < 0 {
-		return "disabled"
-	}
-	return strconv.Itoa(n)
-}
-
-// Config configures an Issuer. Factor packages fill it from their own
-// configs and defaults.
-type Config struct {
-	Store          Store
-	Keys           *twofactor.Keyring
-	Channel        string // "email", "sms": separates hash domains and store keys
-	CodeLength     int
-	TTL            time.Duration
-	ResendCooldown time.Duration
-	MaxAttempts    int
-	Caps           Caps    // as the host configured them
-	CapDefaults    Caps    // the channel's defaults, every field set
-	Budgets        Budgets // resolved; the zero value means none
-	// Events receives the budget-reached events, with Method. Nil logs
-	// to slog.Default.
-	Events *twofactor.Events
-	Method twofactor.Method
-	Now    func() time.Time
-	Rand   io.Reader
-}
-
 // Issuer issues and verifies codes for one channel. It is safe for
 // concurrent use.
 type Issuer struct {
 	pkg      string // the factor package, prefixing its errors
-	store    Store
-	keys     *twofactor.Keyring
 	channel  string
 	domain   string
+	method   twofactor.Method
 	length   int
 	ttl      time.Duration
 	cooldown time.Duration
 	attempts int
 	caps     Caps
 	budgets  Budgets
-	events   *twofactor.Events
-	method   twofactor.Method
-	now      func() time.Time
-	rand     io.Reader
+	purpose  string // of enrollment codes
+	mask     func(string) string
+	fold     bool
+
+	own   Wiring                 // from the factor's config; wins over the Service's
+	wired atomic.Pointer[wiring] // own, completed by Bind
 }
 
-// New returns an Issuer for cfg with defaults applied. pkg prefixes error
-// messages ("emailcode", "smscode").
-func New(pkg string, cfg Config) (*Issuer, error) {
-	conf := func(format string, args ...any) error {
-		return fmt.Errorf("%s: %w: %s", pkg, twofactor.ErrConfig, fmt.Sprintf(format, args...))
-	}
-	if cfg.Store == nil {
-		return nil, conf("Config.Store is nil: use store.NewMemory(nil) for one instance, or a shared store (sqlstore, redisstore)")
-	}
-	if cfg.Keys == nil {
-		return nil, conf("Config.Keys is nil: pass the same *twofactor.Keyring as the Service")
-	}
+// wiring is Wiring with its defaults applied.
+type wiring struct {
+	store  Store // nil: not configured, nor bound yet
+	keys   *twofactor.Keyring
+	events *twofactor.Events
+	now    func() time.Time
+	rand   io.Reader
+}
+
+// New validates cfg and returns an Issuer wired with own, which may lack
+// a store and keys until Bind gives them. pkg prefixes error messages
+// ("emailcode", "smscode"); errors wrap twofactor.ErrConfig.
+func New(pkg string, cfg Config, own Wiring) (*Issuer, error) {
 	if cfg.Channel == "" {
-		return nil, conf("channel is empty")
+		return nil, ConfigError(pkg, "channel is empty")
 	}
-	is := &Issuer{
-		pkg:      pkg,
-		store:    cfg.Store,
-		keys:     cfg.Keys,
-		channel:  cfg.Channel,
-		domain:   "twofactor onetime v1 " + cfg.Channel,
-		length:   cmp.Or(cfg.CodeLength, DefaultCodeLength),
-		ttl:      cmp.Or(cfg.TTL, DefaultTTL),
-		cooldown: cmp.Or(cfg.ResendCooldown, DefaultResendCooldown),
-		attempts: cmp.Or(cfg.MaxAttempts, DefaultMaxAttempts),
-		budgets:  cfg.Budgets,
-		events:   cfg.Events,
-		method:   cfg.Method,
-		now:      cfg.Now,
-		rand:     cfg.Rand,
+	codes, err := cfg.Codes.resolve()
+	if err != nil {
+		return nil, ConfigError(pkg, "%v", err)
 	}
 	caps, err := cfg.Caps.resolve(cfg.CapDefaults)
 	if err != nil {
-		return nil, conf("%v", err)
+		return nil, ConfigError(pkg, "%v", err)
 	}
-	is.caps = caps
-	if is.now == nil {
-		is.now = time.Now
+	is := &Issuer{
+		pkg:      pkg,
+		channel:  cfg.Channel,
+		domain:   "twofactor onetime v1 " + cfg.Channel,
+		method:   cfg.Method,
+		length:   codes.Length,
+		ttl:      codes.TTL,
+		cooldown: codes.ResendCooldown,
+		attempts: codes.MaxAttempts,
+		caps:     caps,
+		budgets:  cfg.Budgets,
+		purpose:  cmp.Or(cfg.EnrollPurpose, cfg.Channel+"_verify"),
+		mask:     cfg.Mask,
+		fold:     cfg.FoldCase,
+		own:      own,
 	}
-	switch {
-	case is.length < MinCodeLength || is.length > MaxCodeLength:
-		return nil, conf("CodeLength %d is out of range: use %d to %d digits (zero means %d)", is.length, MinCodeLength, MaxCodeLength, DefaultCodeLength)
-	case is.ttl < time.Minute || is.ttl > 24*time.Hour:
-		return nil, conf("TTL %s is out of range: use 1m to 24h (zero means %s)", is.ttl, DefaultTTL)
-	case is.cooldown < 0:
-		return nil, conf("ResendCooldown must not be negative (zero means %s)", DefaultResendCooldown)
-	case is.cooldown >= is.ttl:
-		return nil, conf("ResendCooldown %s must be shorter than TTL %s", is.cooldown, is.ttl)
-	case is.attempts < 1 || is.attempts > 10:
-		return nil, conf("MaxAttempts %d is out of range: use 1 to 10 (zero means %d)", is.attempts, DefaultMaxAttempts)
+	if is.mask == nil {
+		is.mask = func(string) string { return "***" }
 	}
+	is.wired.Store(is.resolve(own))
 	return is, nil
 }
+
+// resolve applies the defaults to w.
+func (is *Issuer) resolve(w Wiring) *wiring {
+	r := &wiring{store: w.Store, keys: w.Keys, events: w.Events, now: w.Now, rand: w.Rand}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.events == nil {
+		r.events = &twofactor.Events{Now: r.now}
+	}
+	return r
+}
+
+// Bind completes the issuer's wiring with what the Service shares: every
+// part the factor's config left zero. It fails when the Service's store
+// lacks an interface the factors need, naming it.
+func (is *Issuer) Bind(shared twofactor.Shared) error {
+	w := is.own
+	if w.Store == nil && shared.Store != nil {
+		st, err := asStore(shared.Store)
+		if err != nil {
+			return fmt.Errorf("%s: %w", is.pkg, err)
+		}
+		w.Store = st
+	}
+	if w.Keys == nil {
+		w.Keys = shared.Keys
+	}
+	if w.Events == nil {
+		w.Events = shared.Events
+	}
+	if w.Now == nil {
+		w.Now = shared.Now
+	}
+	if w.Rand == nil {
+		w.Rand = shared.Rand
+	}
+	r := is.resolve(w)
+	if _, err := is.check(r); err != nil {
+		return err
+	}
+	is.wired.Store(r)
+	return nil
+}
+
+// check returns r, or an error matching twofactor.ErrConfig when it lacks
+// a store or keys.
+func (is *Issuer) check(r *wiring) (*wiring, error) {
+	switch {
+	case r.store == nil:
+		return nil, ConfigError(is.pkg, "no store: set Config.Store, or give the factor to twofactor.New, which lends it the Service's")
+	case r.keys == nil:
+		return nil, ConfigError(is.pkg, "no keys: set Config.Keys, or give the factor to twofactor.New, which lends it the Service's")
+	}
+	return r, nil
+}
+
+// ready returns the wiring, or an error matching twofactor.ErrConfig when
+// the factor has no store or keys: neither configured nor bound.
+func (is *Issuer) ready() (*wiring, error) { return is.check(is.wired.Load()) }
+
+// Wired returns the store, keys, events and clock the factor uses, or an
+// error matching twofactor.ErrConfig when it has no store or keys. Events
+// and Now are always set.
+func (is *Issuer) Wired() (Wiring, error) {
+	r, err := is.ready()
+	if err != nil {
+		return Wiring{}, err
+	}
+	return Wiring{Store: r.store, Keys: r.keys, Events: r.events, Now: r.now, Rand: r.rand}, nil
+}
+
+// Events returns where the factor's events go.
+func (is *Issuer) Events() *twofactor.Events { return is.wired.Load().events }
 
 // CodeLength returns the number of digits of a code.
 func (is *Issuer) CodeLength() int { return is.length }
@@ -281,7 +189,7 @@ func (is *Issuer) CodeLength() int { return is.length }
 func (is *Issuer) TTL() time.Duration { return is.ttl }
 
 // Now returns the issuer's clock reading.
-func (is *Issuer) Now() time.Time { return is.now() }
+func (is *Issuer) Now() time.Time { return is.wired.Load().now() }
 
 // A Request names one code to issue.
 type Request struct {
@@ -338,7 +246,7 @@ type Deliver func(ctx context.Context, code string, expiresAt time.Time) error
 
 func (is *Issuer) group(g string) string { return "otc:" + is.channel + ":" + g }
 
-func (is *Issuer) hash(r Request, code string) []byte {
+func (is *Issuer) hash(w *wiring, r Request, code string) []byte {
 	data := make([]byte, 0, len(r.Group)+len(r.Purpose)+len(r.Bind)+len(code)+3)
 	data = append(data, r.Group...)
 	data = append(data, 0)
@@ -347,24 +255,24 @@ func (is *Issuer) hash(r Request, code string) []byte {
 	data = append(data, r.Bind...)
 	data = append(data, 0)
 	data = append(data, code...)
-	return is.keys.Hash(is.domain, data)
+	return w.keys.Hash(is.domain, data)
 }
 
 // destKey returns a counter key fragment for a destination that does not
 // reveal it: a keyed hash, truncated to 128 bits.
-func (is *Issuer) destKey(dest string) string {
-	h := is.keys.Hash(is.domain+" destination", []byte(dest))
+func (is *Issuer) destKey(w *wiring, dest string) string {
+	h := w.keys.Hash(is.domain+" destination", []byte(dest))
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
 // pairKey is destKey for a (user, destination) pair: fixed length whatever
 // the user id, and revealing neither.
-func (is *Issuer) pairKey(userID, dest string) string {
+func (is *Issuer) pairKey(w *wiring, userID, dest string) string {
 	data := make([]byte, 0, len(userID)+1+len(dest))
 	data = append(data, userID...)
 	data = append(data, 0)
 	data = append(data, dest...)
-	h := is.keys.Hash(is.domain+" user destination", data)
+	h := w.keys.Hash(is.domain+" user destination", data)
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
@@ -384,14 +292,15 @@ func (is *Issuer) cooldownKey(r Request) string {
 // from counters shared with other accounts (VerifyPerDestination and the
 // budgets), one store round trip each, so that nobody spends those by
 // being refused. The send that takes the last unit of a budget emits a
-// twofactor.EventRateLimited event with Reason ReasonBudgetReached.
+// twofactor.EventBudgetReached event.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited, with one of the Limit names. A request without
 // Group or Purpose, or a verification without UserID or Destination, is an
 // error matching twofactor.ErrInvalidInput and touches no store. A delivery
 // failure returns an error wrapping ErrDelivery; see the package doc for
-// what it leaves behind.
+// what it leaves behind. Without a store or keys it returns an error
+// matching twofactor.ErrConfig.
 func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued, error) {
 	if r.Group == "" || r.Purpose == "" {
 		return Issued{}, fmt.Errorf("onetime: empty group or purpose: %w", twofactor.ErrInvalidInput)
@@ -402,14 +311,18 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	if !validCountry(r.Country) {
 		return Issued{}, fmt.Errorf("onetime: country must be 1 to 3 capital letters or digits: %w", twofactor.ErrInvalidInput)
 	}
-	now := is.now()
+	w, err := is.ready()
+	if err != nil {
+		return Issued{}, err
+	}
+	now := w.now()
 	coolKey := is.cooldownKey(r)
-	checks := is.limitChecks(r, coolKey)
+	checks := is.limitChecks(w, r, coolKey)
 	incrs := make([]store.CounterIncr, len(checks))
 	for i, c := range checks {
 		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
 	}
-	counts, err := store.IncrAll(ctx, is.store, incrs)
+	counts, err := store.IncrAll(ctx, w.store, incrs)
 	if err != nil {
 		return Issued{}, fmt.Errorf("counting send limits: %w", err)
 	}
@@ -417,13 +330,13 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	// sent), and give back the shared counts (nothing was spent).
 	undoCooldown := func() {
 		if is.cooldown > 0 {
-			_ = is.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
+			_ = w.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
 		}
 	}
 	giveBack := func() {
 		for _, c := range checks {
 			if c.shared {
-				_ = is.store.Decr(context.WithoutCancel(ctx), c.key)
+				_ = w.store.Decr(context.WithoutCancel(ctx), c.key)
 			}
 		}
 	}
@@ -439,7 +352,7 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		}
 		return Issued{}, twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, counts[i].ResetAt)
 	}
-	code, err := secure.Digits(is.rand, is.length)
+	code, err := secure.Digits(w.rand, is.length)
 	if err != nil {
 		giveBack()
 		undoCooldown()
@@ -449,18 +362,18 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 	c := store.Code{
 		Group:       is.group(r.Group),
 		Key:         r.Purpose,
-		Hash:        is.hash(r, code),
+		Hash:        is.hash(w, r, code),
 		ExpiresAt:   expires,
 		MaxAttempts: is.attempts,
 	}
-	if err := is.store.PutCode(ctx, c); err != nil {
+	if err := w.store.PutCode(ctx, c); err != nil {
 		giveBack()
 		undoCooldown()
 		return Issued{}, fmt.Errorf("storing code: %w", err)
 	}
 	for i, c := range checks {
 		if c.alert && counts[i].N == int64(c.max) {
-			is.budgetReached(ctx, r, c, counts[i].ResetAt)
+			is.budgetReached(ctx, w, r, c, counts[i].ResetAt)
 		}
 	}
 	if err := deliver(ctx, code, expires); err != nil {
@@ -468,7 +381,7 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		// previous one and was not delivered. The caps keep the attempt:
 		// the channel may have charged for it.
 		dctx := context.WithoutCancel(ctx)
-		derr := is.store.DeleteCode(dctx, c.Group, c.Key)
+		derr := w.store.DeleteCode(dctx, c.Group, c.Key)
 		undoCooldown()
 		if derr != nil {
 			return Issued{}, fmt.Errorf("%w: %w (and removing the undelivered code failed: %v)", ErrDelivery, err, derr)
@@ -493,14 +406,14 @@ type limitCheck struct {
 
 // budgetReached emits the event of a send that took the last unit of the
 // budget c, which holds until resetAt.
-func (is *Issuer) budgetReached(ctx context.Context, r Request, c limitCheck, resetAt time.Time) {
+func (is *Issuer) budgetReached(ctx context.Context, w *wiring, r Request, c limitCheck, resetAt time.Time) {
 	ev := twofactor.Event{
-		Type:    twofactor.EventRateLimited,
-		Time:    is.now(),
+		Type:    twofactor.EventBudgetReached,
+		Time:    w.now(),
 		UserID:  r.UserID,
 		Method:  is.method,
 		Purpose: twofactor.Purpose(r.Purpose),
-		Reason:  ReasonBudgetReached,
+		IP:      ipString(r.IP),
 		Details: map[string]string{
 			"limit":  c.limit,
 			"budget": strconv.Itoa(c.max),
@@ -510,14 +423,11 @@ func (is *Issuer) budgetReached(ctx context.Context, r Request, c limitCheck, re
 	if c.limit == LimitCountry {
 		ev.Details["country"] = r.Country
 	}
-	if r.IP.IsValid() {
-		ev.IP = r.IP.String()
-	}
-	is.events.Emit(ctx, ev)
+	w.events.Emit(ctx, ev)
 }
 
 // limitChecks lists the cooldown (first, when enabled) and the caps.
-func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
+func (is *Issuer) limitChecks(w *wiring, r Request, coolKey string) []limitCheck {
 	checks := make([]limitCheck, 0, 7)
 	add := func(limit, key string, max int, shared bool) {
 		if max > 0 {
@@ -532,11 +442,11 @@ func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 	}
 	if r.Verification {
 		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
-		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
-		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(r.Destination), is.caps.VerifyPerDestination, true)
+		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(w, r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
+		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(w, r.Destination), is.caps.VerifyPerDestination, true)
 	} else {
 		if r.Destination != "" {
-			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
+			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(w, r.Destination), is.caps.PerDestination, false)
 		}
 		if r.UserID != "" {
 			add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
@@ -582,7 +492,11 @@ func clientNet(ip netip.Addr) string {
 // twofactor.ErrNoCode, which matches it; an expired one
 // twofactor.ErrCodeExpired; any other error is a store failure.
 func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
-	st, err := is.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(r, code))
+	w, err := is.ready()
+	if err != nil {
+		return err
+	}
+	st, err := w.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(w, r, code))
 	if err != nil {
 		return fmt.Errorf("checking code: %w", err)
 	}
@@ -604,14 +518,22 @@ func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
 
 // Cancel deletes every code of group.
 func (is *Issuer) Cancel(ctx context.Context, group string) error {
-	return is.store.DeleteGroup(ctx, is.group(group))
+	w, err := is.ready()
+	if err != nil {
+		return err
+	}
+	return w.store.DeleteGroup(ctx, is.group(group))
 }
 
 // Drop deletes the code of group and purpose and lifts its cooldown.
 func (is *Issuer) Drop(ctx context.Context, group, purpose string) error {
-	err := is.store.DeleteCode(ctx, is.group(group), purpose)
+	w, err := is.ready()
+	if err != nil {
+		return err
+	}
+	err = w.store.DeleteCode(ctx, is.group(group), purpose)
 	if is.cooldown > 0 {
-		err = errors.Join(err, is.store.ResetCounter(ctx, is.cooldownKey(Request{Group: group, Purpose: purpose})))
+		err = errors.Join(err, w.store.ResetCounter(ctx, is.cooldownKey(Request{Group: group, Purpose: purpose})))
 	}
 	return err
 }
@@ -645,11 +567,14 @@ func Normalize(pkg, answer string, n int) (string, error) {
 }
 
 // Wrap prefixes err with the factor package's name unless it is one of the
-// user-facing answers (a *twofactor.RetryError, ErrInvalidCode,
-// ErrCodeExpired), which pass through unchanged.
+// user-facing answers (a *twofactor.RetryError, ErrInvalidCode and its
+// detailed forms) or a configuration error, which already carries it.
 func (is *Issuer) Wrap(err error) error {
 	var re *twofactor.RetryError
-	if err == nil || errors.As(err, &re) || err == twofactor.ErrInvalidCode || err == twofactor.ErrCodeExpired || err == twofactor.ErrNoCode {
+	switch {
+	case err == nil, errors.As(err, &re), errors.Is(err, twofactor.ErrConfig),
+		err == twofactor.ErrInvalidCode, err == twofactor.ErrCodeExpired,
+		err == twofactor.ErrNoCode, err == twofactor.ErrMalformedCode:
 		return err
 	}
 	return fmt.Errorf("%s: %w", is.pkg, err)
@@ -664,20 +589,30 @@ func (is *Issuer) CheckAnswer(answer string) error {
 	return err
 }
 
-// VerifyChallenge consumes the login or step-up code of ch if answer
-// matches, in one store round trip: the factors' Verify. A malformed or
-// wrong code returns twofactor.ErrInvalidCode, an unknown or exhausted one
-// twofactor.ErrNoCode, an expired one twofactor.ErrCodeExpired; other
-// errors are store failures.
-func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer string) error {
+// VerifyChallenge is the factors' Verify: it consumes the login or step-up
+// code of ch if answer matches (one store round trip), then records the
+// login as the last use of the user's enrollment enrollmentID (one more;
+// see Touch). A malformed answer returns twofactor.ErrMalformedCode
+// without touching the store, a wrong one twofactor.ErrInvalidCode, an
+// unknown or exhausted one twofactor.ErrNoCode, an expired one
+// twofactor.ErrCodeExpired; other errors are store failures or a missing
+// store (twofactor.ErrConfig).
+func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer, enrollmentID string) error {
 	if ch == nil {
 		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
 	}
+	if err := is.CheckUser(ch.User); err != nil {
+		return err
+	}
 	code, err := Normalize(is.pkg, answer, is.length)
 	if err != nil {
-		return twofactor.ErrInvalidCode
+		return twofactor.ErrMalformedCode
 	}
-	return is.Wrap(is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}, code))
+	if err := is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}, code); err != nil {
+		return is.Wrap(err)
+	}
+	is.Touch(ctx, ch.User.ID, enrollmentID)
+	return nil
 }
 
 // CancelChallenge deletes every code issued for ch: the factors' Cancel.
@@ -686,6 +621,9 @@ func (is *Issuer) CancelChallenge(ctx context.Context, ch *twofactor.Challenge) 
 		return nil
 	}
 	if err := is.Cancel(ctx, ch.ID); err != nil {
+		if errors.Is(err, twofactor.ErrConfig) {
+			return err
+		}
 		return fmt.Errorf("%s: deleting codes: %w", is.pkg, err)
 	}
 	return nil

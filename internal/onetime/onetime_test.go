@@ -39,28 +39,37 @@ func testKeys(t testing.TB) *twofactor.Keyring {
 	return kr
 }
 
-func newEnv(t testing.TB, mod func(*Config)) *env {
+// setup is an issuer's rules and wiring, for tests to change.
+type setup struct {
+	Config
+	Wiring
+}
+
+func newEnv(t testing.TB, mod func(*setup)) *env {
 	t.Helper()
 	clock := storetest.NewClock(t0)
 	st := store.NewMemory(clock.Now)
-	cfg := Config{
-		Store: st, Keys: testKeys(t), Channel: "test", Now: clock.Now,
-		CapDefaults: testCaps,
+	s := setup{
+		Config: Config{Channel: "test", CapDefaults: testCaps},
+		Wiring: Wiring{Store: st, Keys: testKeys(t), Now: clock.Now},
 	}
 	if mod != nil {
-		mod(&cfg)
+		mod(&s)
 	}
-	is, err := New("test", cfg)
+	is, err := New("test", s.Config, s.Wiring)
 	require.NoError(t, err)
 	return &env{clock: clock, store: st, is: is}
 }
+
+// w returns the issuer's wiring.
+func (is *Issuer) w() *wiring { return is.wired.Load() }
 
 // newSpyEnv is newEnv with the issuer's store wrapped in a spy that can
 // fail chosen operations; e.store is the memory store underneath.
 func newSpyEnv(t testing.TB) (*env, *storespy.Spy) {
 	t.Helper()
 	var spy *storespy.Spy
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *setup) {
 		spy = storespy.New(c.Store.(*store.Memory))
 		c.Store = spy
 	})
@@ -75,7 +84,7 @@ func (e *env) assertNothingStored(t *testing.T, r Request) {
 	n, err := e.store.CountGroup(ctx, e.is.group(r.Group))
 	require.NoError(t, err)
 	assert.Zero(t, n, "no code")
-	for _, c := range e.is.limitChecks(r, e.is.cooldownKey(r)) {
+	for _, c := range e.is.limitChecks(e.is.w(), r, e.is.cooldownKey(r)) {
 		n, _, err := e.store.Peek(ctx, c.key)
 		require.NoError(t, err)
 		assert.Zero(t, n, "counter %s", c.limit)
@@ -99,21 +108,20 @@ func req(group string) Request {
 
 func TestNewValidates(t *testing.T) {
 	base := func() Config {
-		return Config{Store: store.NewMemory(nil), Keys: testKeys(t), Channel: "c", CapDefaults: testCaps}
+		return Config{Channel: "c", CapDefaults: testCaps}
 	}
 	tests := []struct {
 		name string
 		mod  func(*Config)
 		want string
 	}{
-		{"nil store", func(c *Config) { c.Store = nil }, "Store"},
-		{"nil keys", func(c *Config) { c.Keys = nil }, "Keys"},
-		{"short code", func(c *Config) { c.CodeLength = 4 }, "CodeLength"},
-		{"long code", func(c *Config) { c.CodeLength = 11 }, "CodeLength"},
-		{"short ttl", func(c *Config) { c.TTL = time.Second }, "TTL"},
-		{"negative cooldown", func(c *Config) { c.ResendCooldown = -time.Second }, "ResendCooldown"},
-		{"cooldown over ttl", func(c *Config) { c.TTL = 2 * time.Minute; c.ResendCooldown = 3 * time.Minute }, "shorter than TTL"},
-		{"attempts", func(c *Config) { c.MaxAttempts = 11 }, "MaxAttempts"},
+		{"no channel", func(c *Config) { c.Channel = "" }, "channel"},
+		{"short code", func(c *Config) { c.Codes.Length = 4 }, "Codes.Length"},
+		{"long code", func(c *Config) { c.Codes.Length = 11 }, "Codes.Length"},
+		{"short ttl", func(c *Config) { c.Codes.TTL = time.Second }, "Codes.TTL"},
+		{"negative cooldown", func(c *Config) { c.Codes.ResendCooldown = -time.Second }, "Codes.ResendCooldown"},
+		{"cooldown over ttl", func(c *Config) { c.Codes.TTL = 2 * time.Minute; c.Codes.ResendCooldown = 3 * time.Minute }, "shorter than Codes.TTL"},
+		{"attempts", func(c *Config) { c.Codes.MaxAttempts = 11 }, "Codes.MaxAttempts"},
 		{"window", func(c *Config) { c.Caps.Window = time.Second }, "Window"},
 		{"negative window", func(c *Config) { c.Caps.Window = -time.Hour }, "Window"},
 		{"caps unset", func(c *Config) { c.CapDefaults.VerifyPerDestination = 0 }, "caps are unset"},
@@ -128,14 +136,14 @@ func TestNewValidates(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := base()
 			tt.mod(&cfg)
-			_, err := New("test", cfg)
+			_, err := New("test", cfg, Wiring{})
 			require.ErrorIs(t, err, twofactor.ErrConfig)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
 		})
 	}
-	_, err := New("test", base())
-	require.NoError(t, err)
+	_, err := New("test", base(), Wiring{})
+	require.NoError(t, err, "a store and keys may come later, from the Service")
 }
 
 func TestIssueAndVerify(t *testing.T) {
@@ -270,7 +278,7 @@ func TestCaps(t *testing.T) {
 // its own count. An IPv4-mapped address counts as the IPv4 address.
 func TestCapPerIPv6Network(t *testing.T) {
 	ctx := context.Background()
-	e := newEnv(t, func(c *Config) { c.Caps.PerIP = 3 })
+	e := newEnv(t, func(c *setup) { c.Caps.PerIP = 3 })
 	send := func(i int, ip string) error {
 		r := req(fmt.Sprint("g", i))
 		r.UserID, r.Destination, r.IP = fmt.Sprint("u", i), fmt.Sprint("d", i), netip.MustParseAddr(ip)
@@ -346,8 +354,8 @@ func TestVerificationCaps(t *testing.T) {
 func TestRefusalGivesBackSharedCount(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
-	vdest := "otc:cap:vdest:test:" + e.is.destKey("d")
-	vpair := "otc:cap:vpair:test:" + e.is.pairKey("evil", "d")
+	vdest := "otc:cap:vdest:test:" + e.is.destKey(e.is.w(), "d")
+	vpair := "otc:cap:vpair:test:" + e.is.pairKey(e.is.w(), "evil", "d")
 	_, err := e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
 	require.NoError(t, err)
 	for range 10 { // inside the cooldown
@@ -414,7 +422,7 @@ func TestVerificationConcurrentAccounts(t *testing.T) {
 	}
 	assert.Positive(t, total)
 	assert.LessOrEqual(t, total, int32(testCaps.VerifyPerDestination))
-	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey("victim"))
+	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey(e.is.w(), "victim"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(total), n)
 }
@@ -424,7 +432,7 @@ func TestVerificationConcurrentAccounts(t *testing.T) {
 func TestBudgetReachedEvent(t *testing.T) {
 	ctx := context.Background()
 	var evs []twofactor.Event
-	e := newEnv(t, func(c *Config) {
+	e := newEnv(t, func(c *setup) {
 		c.Budgets = Budgets{PerCountry: 2, Countries: map[string]int{"NG": -1}, Total: 3}
 		c.Method = twofactor.MethodSMS
 		c.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) { evs = append(evs, ev) }}
@@ -441,8 +449,8 @@ func TestBudgetReachedEvent(t *testing.T) {
 	require.NoError(t, send(1, "GB"))
 	require.Len(t, evs, 1)
 	assert.Equal(t, twofactor.Event{
-		Type: twofactor.EventRateLimited, Time: t0.Add(time.Minute), UserID: "u1", Method: twofactor.MethodSMS,
-		Purpose: "login", Reason: ReasonBudgetReached, IP: ip1.String(),
+		Type: twofactor.EventBudgetReached, Time: t0.Add(time.Minute), UserID: "u1", Method: twofactor.MethodSMS,
+		Purpose: "login", IP: ip1.String(),
 		Details: map[string]string{"limit": LimitCountry, "country": "GB", "budget": "2", "until": t0.Add(time.Hour).Format(time.RFC3339)},
 	}, evs[0])
 
@@ -508,7 +516,7 @@ func TestDeliveryFailure(t *testing.T) {
 	n, _, err := e.store.Peek(ctx, "otc:cap:user:test:u1")
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
-	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey("+14155550112"))
+	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey(e.is.w(), "+14155550112"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
 	n, _, err = e.store.Peek(ctx, "otc:cap:ip:test:"+ip1.String())
@@ -563,8 +571,8 @@ func TestPurposeAndBinding(t *testing.T) {
 		require.ErrorIs(t, e.is.Verify(ctx, o, code), twofactor.ErrInvalidCode, "%+v", o)
 	}
 	// Another channel with the same store never sees this code.
-	e2, err := New("other", Config{Store: e.store, Keys: e.is.keys, Channel: "other", Now: e.clock.Now,
-		CapDefaults: testCaps})
+	e2, err := New("other", Config{Channel: "other", CapDefaults: testCaps},
+		Wiring{Store: e.store, Keys: e.is.w().keys, Now: e.clock.Now})
 	require.NoError(t, err)
 	require.ErrorIs(t, e2.Verify(ctx, r, code), twofactor.ErrInvalidCode)
 
@@ -633,8 +641,8 @@ func TestNothingSecretStored(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock(t0)
 	tp := &tap{Memory: store.NewMemory(clock.Now)}
-	is, err := New("test", Config{Store: tp, Keys: testKeys(t), Channel: "test", Now: clock.Now,
-		CapDefaults: testCaps, Budgets: Budgets{PerCountry: 10, Total: 10}, Events: &twofactor.Events{Discard: true}})
+	is, err := New("test", Config{Channel: "test", CapDefaults: testCaps, Budgets: Budgets{PerCountry: 10, Total: 10}},
+		Wiring{Store: tp, Keys: testKeys(t), Now: clock.Now, Events: &twofactor.Events{Discard: true}})
 	require.NoError(t, err)
 
 	const number, digits, addr = "+14155550112", "4155550112", "jane.doe@example.com"
@@ -672,7 +680,7 @@ func TestNothingSecretStored(t *testing.T) {
 	}
 	// The codes the store holds are the keyed hashes, nothing else.
 	for i, c := range tp.codes {
-		assert.Equal(t, is.hash(reqs[i], codes[i]), c.Hash)
+		assert.Equal(t, is.hash(is.w(), reqs[i], codes[i]), c.Hash)
 	}
 }
 
@@ -759,7 +767,7 @@ func TestCancelAndDrop(t *testing.T) {
 func TestRaceOneWinner(t *testing.T) {
 	ctx := context.Background()
 	for round := range 20 {
-		e := newEnv(t, func(c *Config) { c.MaxAttempts = 10 })
+		e := newEnv(t, func(c *setup) { c.Codes.MaxAttempts = 10 })
 		_, err := e.is.Issue(ctx, req("g1"), e.deliver)
 		require.NoError(t, err)
 		var ok, invalid atomic.Int32

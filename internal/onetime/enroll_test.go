@@ -1,0 +1,403 @@
+package onetime
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// rules is a test channel's config with enrollment.
+func rules() Config {
+	return Config{Channel: "test", Method: "test", CapDefaults: testCaps, EnrollPurpose: "test_verify",
+		Mask: func(d string) string { return d[:1] + "***" }, FoldCase: true}
+}
+
+// codesOnly is a store with codes and counters but nothing else.
+type codesOnly struct {
+	store.Codes
+	store.CodeGroups
+	store.Counters
+}
+
+func TestBind(t *testing.T) {
+	ctx := context.Background()
+	mem := store.NewMemory(nil)
+	kr := testKeys(t)
+
+	// Nothing configured, nothing bound: every method says so, no panic.
+	is, err := New("test", rules(), Wiring{})
+	require.NoError(t, err)
+	_, err = is.Issue(ctx, req("g"), noDeliver)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
+	assert.Contains(t, err.Error(), "Config.Store")
+	require.ErrorIs(t, is.Verify(ctx, req("g"), "123456"), twofactor.ErrConfig)
+	require.ErrorIs(t, is.Cancel(ctx, "g"), twofactor.ErrConfig)
+	require.ErrorIs(t, is.DropEnroll(ctx, "u1"), twofactor.ErrConfig)
+	_, err = is.Wired()
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	_, err = is.BeginEnroll(ctx, EnrollStart{User: twofactor.User{ID: "u1"}, Destination: "a@b.c"}, noDeliver)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.ErrorIs(t, is.VerifyChallenge(ctx, &twofactor.Challenge{ID: "g", User: twofactor.User{ID: "u1"}}, "123456", "x"), twofactor.ErrConfig)
+	require.ErrorIs(t, is.CancelChallenge(ctx, &twofactor.Challenge{ID: "g"}), twofactor.ErrConfig)
+	is.Touch(ctx, "u1", "x") // no store: nothing to do, no panic
+
+	// A store alone is not enough.
+	is, err = New("test", rules(), Wiring{Store: mem})
+	require.NoError(t, err)
+	_, err = is.Issue(ctx, req("g"), noDeliver)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Contains(t, err.Error(), "Config.Keys")
+
+	// The Service's parts fill what the config left zero.
+	clock := func() time.Time { return t0 }
+	events := &twofactor.Events{Discard: true}
+	require.NoError(t, is.Bind(twofactor.Shared{Store: mem, Keys: kr, Events: events, Now: clock}))
+	w, err := is.Wired()
+	require.NoError(t, err)
+	assert.Same(t, mem, w.Store.(*store.Memory))
+	assert.Same(t, kr, w.Keys)
+	assert.Same(t, events, w.Events)
+	assert.Equal(t, t0, is.Now())
+	iss, err := is.Issue(ctx, req("g"), noDeliver)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(DefaultTTL), iss.ExpiresAt)
+
+	// Explicit fields win over the Service's.
+	own := store.NewMemory(nil)
+	is, err = New("test", rules(), Wiring{Store: own})
+	require.NoError(t, err)
+	require.NoError(t, is.Bind(twofactor.Shared{Store: mem, Keys: kr}))
+	w, err = is.Wired()
+	require.NoError(t, err)
+	assert.Same(t, own, w.Store.(*store.Memory))
+
+	// A Service store without what the factors need is refused, by name.
+	is, err = New("test", rules(), Wiring{})
+	require.NoError(t, err)
+	err = is.Bind(twofactor.Shared{Store: twofactorStore{codesOnly{mem, mem, mem}, mem, mem}, Keys: kr})
+	require.Error(t, err)
+	assert.True(t, strings.HasSuffix(err.Error(), "does not implement store.Enrollments"), err.Error())
+	assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
+	_, err = is.Wired()
+	require.ErrorIs(t, err, twofactor.ErrConfig, "a failed Bind binds nothing")
+}
+
+// twofactorStore is a Service's store (twofactor.Store) with codes and
+// counters, but no enrollments.
+type twofactorStore struct {
+	codesOnly
+	store.States
+	store.OwnedStates
+}
+
+func enrollEnv(t *testing.T) (*env, *[]twofactor.Event) {
+	t.Helper()
+	var mu sync.Mutex
+	evs := &[]twofactor.Event{}
+	e := newEnv(t, func(s *setup) {
+		s.Config = rules()
+		s.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
+			mu.Lock()
+			*evs = append(*evs, ev)
+			mu.Unlock()
+		}}
+	})
+	return e, evs
+}
+
+var ann = twofactor.User{ID: "u-ann"}
+
+func start(dest string, restart bool) EnrollStart {
+	return EnrollStart{User: ann, Destination: dest, Client: twofactor.Client{IP: ip1}, Restart: restart}
+}
+
+// record is a Recorder that keeps what it was given.
+type record struct {
+	dest  string
+	calls int
+}
+
+func (r *record) rec(_ context.Context, w Wiring, dest string) (twofactor.Enrollment, bool, error) {
+	r.dest = dest
+	r.calls++
+	return twofactor.Enrollment{ID: "x", Method: "test", CreatedAt: w.Now()}, r.calls > 1, nil
+}
+
+func TestEnrollShownAgainUntilRestart(t *testing.T) {
+	ctx := context.Background()
+	e, evs := enrollEnv(t)
+	en, err := e.is.BeginEnroll(ctx, start("Ann@Example.com", false), e.deliver)
+	require.NoError(t, err)
+	first := e.last
+	want := &twofactor.Enrolling{Method: "test", ExpiresAt: t0.Add(DefaultTTL),
+		Sent: &twofactor.Sent{Destination: "A***", ExpiresAt: t0.Add(DefaultTTL), ResendAt: t0.Add(DefaultResendCooldown)}}
+	assert.Equal(t, want, en)
+	require.Len(t, *evs, 1)
+	assert.Equal(t, twofactor.EventEnrollBegin, (*evs)[0].Type)
+
+	// Asked again, for the same destination (in another case): shown
+	// again, nothing sent, no event, no cooldown hit.
+	e.clock.Advance(10 * time.Second)
+	e.last = ""
+	en, err = e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err)
+	assert.Equal(t, want, en)
+	assert.Empty(t, e.last, "nothing sent")
+	assert.Len(t, *evs, 1)
+
+	// Restart is a resend: the cooldown applies, then a new code replaces
+	// the first.
+	_, err = e.is.BeginEnroll(ctx, start("ann@example.com", true), e.deliver)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, LimitResend, re.Limit)
+	e.clock.Advance(DefaultResendCooldown)
+	en, err = e.is.BeginEnroll(ctx, start("ann@example.com", true), e.deliver)
+	require.NoError(t, err)
+	assert.Equal(t, e.clock.Now().Add(DefaultTTL), en.ExpiresAt)
+	require.NotEmpty(t, e.last)
+	var r record
+	if first != e.last {
+		_, err = e.is.ConfirmEnroll(ctx, ann, first, r.rec)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the first code was replaced")
+	}
+	_, err = e.is.ConfirmEnroll(ctx, ann, e.last, r.rec)
+	require.NoError(t, err)
+	assert.Equal(t, "ann@example.com", r.dest, "recorded as last asked")
+
+	// Another destination replaces a pending one without Restart.
+	e.clock.Advance(DefaultResendCooldown)
+	_, err = e.is.BeginEnroll(ctx, start("bob@example.com", false), e.deliver)
+	require.NoError(t, err)
+	e.clock.Advance(DefaultResendCooldown)
+	_, err = e.is.BeginEnroll(ctx, start("carol@example.com", false), e.deliver)
+	require.NoError(t, err)
+	_, err = e.is.ConfirmEnroll(ctx, ann, e.last, r.rec)
+	require.NoError(t, err)
+	assert.Equal(t, "carol@example.com", r.dest)
+
+	// A pending enrollment whose code died is not shown again: a new code
+	// goes out.
+	e.clock.Advance(time.Hour) // fresh caps
+	_, err = e.is.BeginEnroll(ctx, start("dan@example.com", false), e.deliver)
+	require.NoError(t, err)
+	e.clock.Advance(DefaultTTL)
+	e.last = ""
+	_, err = e.is.BeginEnroll(ctx, start("dan@example.com", false), e.deliver)
+	require.NoError(t, err)
+	assert.NotEmpty(t, e.last, "a new code")
+}
+
+func TestConfirmEnroll(t *testing.T) {
+	ctx := context.Background()
+	e, evs := enrollEnv(t)
+	var r record
+	_, err := e.is.ConfirmEnroll(ctx, ann, "123456", r.rec)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "nothing pending")
+
+	_, err = e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err)
+	code := e.last
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	// A malformed answer touches nothing.
+	_, err = e.is.ConfirmEnroll(ctx, ann, "12ab56", r.rec)
+	require.Same(t, twofactor.ErrMalformedCode, err)
+	_, err = e.is.ConfirmEnroll(ctx, ann, wrong, r.rec)
+	require.Same(t, twofactor.ErrInvalidCode, err)
+	_, err = e.is.ConfirmEnroll(ctx, twofactor.User{ID: "u-other"}, code, r.rec)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "another user has nothing pending")
+	_, err = e.is.ConfirmEnroll(ctx, twofactor.User{}, code, r.rec)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+
+	en, err := e.is.ConfirmEnroll(ctx, ann, code, r.rec)
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.Enrollment{ID: "x", Method: "test", CreatedAt: t0}, en)
+	_, err = e.is.ConfirmEnroll(ctx, ann, code, r.rec)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "confirmed once")
+	assert.Equal(t, 1, r.calls)
+
+	var types []twofactor.EventType
+	for _, ev := range *evs {
+		types = append(types, ev.Type)
+		assert.Equal(t, "a***", ev.Details["destination"])
+	}
+	assert.Equal(t, []twofactor.EventType{twofactor.EventEnrollBegin, twofactor.EventFailure, twofactor.EventEnroll}, types)
+	assert.Equal(t, twofactor.ReasonInvalid, (*evs)[1].Reason)
+	assert.Equal(t, "false", (*evs)[2].Details["replaced"])
+}
+
+// A password change or an admin reset (store.OwnedStates.DeleteOwnedStates)
+// ends a pending enrollment: its code confirms nothing any more.
+func TestPendingEnrollmentOwnedByUser(t *testing.T) {
+	ctx := context.Background()
+	e, _ := enrollEnv(t)
+	_, err := e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err)
+	blob, err := e.store.GetState(ctx, e.is.pendingKey(ann.ID))
+	require.NoError(t, err)
+	assert.NotContains(t, string(blob), "ann", "the destination is sealed")
+	require.NoError(t, e.store.DeleteOwnedStates(ctx, ann.ID))
+	var r record
+	_, err = e.is.ConfirmEnroll(ctx, ann, e.last, r.rec)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	assert.Zero(t, r.calls)
+}
+
+func TestDropEnroll(t *testing.T) {
+	ctx := context.Background()
+	e, _ := enrollEnv(t)
+	_, err := e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err)
+	code := e.last
+	require.NoError(t, e.is.DropEnroll(ctx, ann.ID))
+	var r record
+	_, err = e.is.ConfirmEnroll(ctx, ann, code, r.rec)
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	_, err = e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err, "the cooldown went with it")
+}
+
+func TestBeginEnrollDeliveryFailure(t *testing.T) {
+	ctx := context.Background()
+	e, evs := enrollEnv(t)
+	_, err := e.is.BeginEnroll(ctx, start("ann@example.com", false), func(context.Context, string, time.Time) error {
+		return errors.New("gateway down")
+	})
+	require.ErrorIs(t, err, ErrDelivery)
+	_, err = e.store.GetState(ctx, e.is.pendingKey(ann.ID))
+	require.ErrorIs(t, err, store.ErrNotFound, "no pending enrollment left behind")
+	assert.Empty(t, *evs)
+}
+
+// Of concurrent right answers, exactly one confirms.
+func TestConfirmEnrollRace(t *testing.T) {
+	ctx := context.Background()
+	e, evs := enrollEnv(t)
+	_, err := e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err)
+	code := e.last
+	var wins atomic.Int32
+	var calls atomic.Int32
+	rec := func(_ context.Context, w Wiring, _ string) (twofactor.Enrollment, bool, error) {
+		calls.Add(1)
+		return twofactor.Enrollment{ID: "x", CreatedAt: w.Now()}, false, nil
+	}
+	var wg sync.WaitGroup
+	gate := make(chan struct{})
+	for range 32 {
+		wg.Go(func() {
+			<-gate
+			if _, err := e.is.ConfirmEnroll(ctx, ann, code, rec); err == nil {
+				wins.Add(1)
+			} else if !errors.Is(err, twofactor.ErrInvalidCode) && !errors.Is(err, twofactor.ErrNotEnrolled) {
+				t.Errorf("unexpected error: %v", err)
+			}
+		})
+	}
+	close(gate)
+	wg.Wait()
+	assert.Equal(t, int32(1), wins.Load())
+	assert.Equal(t, int32(1), calls.Load())
+	n := 0
+	for _, ev := range *evs {
+		if ev.Type == twofactor.EventEnroll {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n)
+}
+
+// noToucher is a store without store.EnrollmentToucher.
+type noToucher struct{ Store }
+
+func TestTouch(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name string
+		wrap func(*storespy.Spy) Store
+		rt   int64
+	}{
+		{"toucher", func(s *storespy.Spy) Store { return s }, 1},
+		{"rewrite", func(s *storespy.Spy) Store { return noToucher{s} }, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var evs []twofactor.Event
+			var spy *storespy.Spy
+			e := newEnv(t, func(s *setup) {
+				spy = storespy.New(s.Store.(*store.Memory))
+				s.Store = tc.wrap(spy)
+				s.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) { evs = append(evs, ev) }}
+			})
+			rec := store.EnrollmentRecord{UserID: "u1", ID: "x", Method: "test", Label: "l", Data: []byte("d"), CreatedAt: t0}
+			require.NoError(t, e.store.PutEnrollment(ctx, rec))
+			e.clock.Advance(time.Hour)
+
+			before := spy.Calls.Load()
+			e.is.Touch(ctx, "u1", "x")
+			assert.Equal(t, tc.rt, spy.Calls.Load()-before, "round trips")
+			got, err := e.store.GetEnrollment(ctx, "u1", "x")
+			require.NoError(t, err)
+			rec.LastUsedAt = t0.Add(time.Hour)
+			assert.Equal(t, rec, got, "only LastUsedAt changes")
+
+			// A missing enrollment is not created.
+			e.is.Touch(ctx, "u1", "gone")
+			_, err = e.store.GetEnrollment(ctx, "u1", "gone")
+			require.ErrorIs(t, err, store.ErrNotFound)
+
+			// A failure is a warning; the login it records stands.
+			spy.Fail("*", errors.New("store down"))
+			e.is.Touch(ctx, "u1", "x")
+			require.Len(t, evs, 1)
+			assert.Equal(t, twofactor.EventWarning, evs[0].Type)
+			assert.Equal(t, "touch_failed", evs[0].Reason)
+		})
+	}
+}
+
+// A successful login writes the enrollment's last use: one ConsumeCode and
+// one TouchEnrollment.
+func TestVerifyChallengeTouches(t *testing.T) {
+	ctx := context.Background()
+	e, spy := newSpyEnv(t)
+	u := twofactor.User{ID: "u1"}
+	require.NoError(t, e.store.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "x", Method: "test", CreatedAt: t0}))
+	ch := &twofactor.Challenge{ID: "g1", User: u, Purpose: twofactor.PurposeLogin}
+	_, err := e.is.Issue(ctx, Request{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1"}, e.deliver)
+	require.NoError(t, err)
+	e.clock.Advance(time.Minute)
+
+	require.Same(t, twofactor.ErrMalformedCode, e.is.VerifyChallenge(ctx, ch, "12x456", "x"))
+	before := spy.Calls.Load()
+	require.NoError(t, e.is.VerifyChallenge(ctx, ch, e.last, "x"))
+	assert.Equal(t, int64(2), spy.Calls.Load()-before)
+	got, err := e.store.GetEnrollment(ctx, "u1", "x")
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Minute), got.LastUsedAt)
+
+	// A failed answer writes nothing.
+	before = spy.Calls.Load()
+	require.ErrorIs(t, e.is.VerifyChallenge(ctx, ch, e.last, "x"), twofactor.ErrInvalidCode)
+	assert.Equal(t, int64(1), spy.Calls.Load()-before)
+}
+
+func TestConfigError(t *testing.T) {
+	err := ConfigError("pkg", "Field %d is wrong", 3)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Equal(t, "pkg: twofactor: invalid configuration: Field 3 is wrong", err.Error())
+}
