@@ -8,25 +8,62 @@
 // # Walkthrough
 //
 // Build a sender and the factor once, at start-up, and give the factor to
-// the Service:
+// the Service, which lends it its store, keys, events and clock:
 //
 //	smtp, err := emailcode.NewSMTP(emailcode.SMTPConfig{
 //		Host: "smtp.example.com", Username: "mailer", Password: pw,
 //		From: "Example <no-reply@example.com>", // STARTTLS on 587 by default
 //	})
-//	email, err := emailcode.New(emailcode.Config{
-//		Store: st, Keys: keys, Sender: smtp, ProductName: "Example",
-//	})
+//	email, err := emailcode.New(emailcode.Config{Sender: smtp, ProductName: "Example"})
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
 //		Factors: []twofactor.Factor{email}})
 //
-// A nil Sender is a configuration error at New (email needs an SMTP server
-// configured first). In development use an [Outbox]: it keeps messages in
-// memory for the example app to display.
+// A nil Sender is a configuration error at New: a product learns when it
+// starts, not at a user's first sign-in, that mail is not configured. In
+// development use an [Outbox]: it keeps messages in memory for the example
+// app to display. Used without a Service, the factor needs Config.Store and
+// Config.Keys; without a store its methods return errors matching
+// twofactor.ErrConfig.
 //
-// At sign-in, a user with an address (twofactor.User.Email) is offered
-// email: [Factor.Enrollments] reports the address as the factor's one
-// implicit enrollment, masked as "j***@example.com". Then:
+// # Which address is enrolled
+//
+// Config.Enrollment chooses between two product behaviours:
+//
+//   - [EnrollImplicit] (the default): the address the host gives
+//     (twofactor.User.Email) is the user's email factor, with nothing to
+//     set up: a user with an address is challenged by email. Codes go to
+//     that address at each sign-in. The factor records it, sealed, the
+//     first time it sees it, which dates the enrollment (CreatedAt); a
+//     changed address is a new enrollment. Only the host can take the
+//     factor away, by clearing the address.
+//   - [EnrollOptIn]: users turn email codes on, like any other factor, by
+//     confirming an address with a code. A user with an address but
+//     nothing confirmed is not challenged by email. Codes go to the
+//     confirmed address, whatever User.Email becomes; confirming another
+//     address moves the factor. Users remove it like any other factor.
+//
+// Either way, enrolling confirms an address with a code, through the
+// Service (which asks a user who already has a factor to prove one first):
+//
+//	en, err := svc.BeginEnroll(ctx, user, twofactor.MethodEmail,
+//		twofactor.EnrollRequest{Destination: "jane@example.com", Client: client}, proof)
+//	// show en.Sent.Destination; "resend" is the same call with Restart: true
+//	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodEmail, typed)
+//
+// An empty Destination means user.Email. Asked again while a code is
+// live, BeginEnroll shows the pending enrollment without sending anything;
+// Restart sends a new code. The address waits for its code sealed and filed
+// under the user, so a password change, an admin reset or Service.Disable
+// ends it. With EnrollImplicit, the factor's own [Factor.BeginEnroll] and
+// [Factor.ConfirmEnroll] confirm an address at sign-up or when it changes,
+// as the host decides (the Service's would ask for a proof, since the
+// address on file already counts); update User.Email once it is
+// confirmed.
+//
+// # Signing in
+//
+// At sign-in the Service offers email to a user with an enrollment
+// ([Factor.Enrollments]: id "email", masked as "j***@example.com"). Then:
 //
 //	sent, err := svc.Send(ctx, challengeID, twofactor.MethodEmail, client)
 //	// show sent.Destination, sent.ExpiresAt; enable "resend" at sent.ResendAt
@@ -35,35 +72,42 @@
 //
 // A resend within the cooldown, or a send over a cap, returns a
 // *twofactor.RetryError (errors.As) with RetryAfter. A new code replaces the
-// previous one. Cancelling the challenge deletes its codes.
-//
-// [Factor.SendVerification] and [Factor.ConfirmVerification] prove that a
-// user owns an address (at sign-up, or when it changes), with codes that
-// never satisfy a login and vice versa, and caps of their own.
+// previous one. Cancelling the challenge deletes its codes. A successful
+// sign-in records the enrollment's LastUsedAt.
 //
 // # Messages
 //
 // The subject, a plain-text part (always sent) and an HTML part come from
 // text/template and html/template; [Templates] overrides any of them. The
-// templates see [Data]: product name, user name, code, minutes left. The
-// default subject, "Your Example verification code", leaves the code out so
-// it does not show on lock screens.
+// templates see [Data]: product name, the user's display name
+// (twofactor.User.DisplayName, for the greeting; none, no greeting), code,
+// minutes left and purpose. The default subject, "Your Example
+// verification code", leaves the code out so it does not show on lock
+// screens.
 //
 // # Defaults
 //
-//   - TTL 15 minutes, resend cooldown 60 seconds, 6 digits, 5 wrong answers
-//     per code (the seeds' values).
+//   - Codes: 15 minutes, resent after 60 seconds, 6 digits, 5 wrong
+//     answers per code (see [Codes]).
 //   - Login caps per hour: 10 per user, 10 per address. A sign-in needs one
 //     or two codes, so 10 an hour leaves room for slips while stopping a
 //     script from mail-bombing a user or an address.
-//   - Verification caps per hour ([Factor.SendVerification]): 5 per
-//     account, 3 per account and address, 10 per address across accounts.
-//     They are separate from the login caps: any account can ask to verify
-//     any address, and must not be able to spend its owner's login codes.
+//   - Caps on codes confirming an address, per hour: 5 per account, 3 per
+//     account and address, 10 per address across accounts. They are
+//     separate from the login caps: any account can ask to confirm any
+//     address, and must not be able to spend its owner's login codes.
 //   - 100 codes of any kind per client network an hour (an IPv4 address,
 //     an IPv6 /64): higher because offices and carrier NAT share addresses.
 //   - The caps are counted in the store and hold across app instances; see
 //     [Caps] for each one and how a refused request is counted.
+//
+// # Store round trips
+//
+// Send: two (every cap in one batch, the code), three with EnrollOptIn
+// (the confirmed address first). Verify: two (the code, consumed
+// atomically; the enrollment's last use, one TouchEnrollment, or a read
+// and a write on a store without store.EnrollmentToucher). Enrollments:
+// one read, and a write the first time an address on file is seen.
 //
 // # Security notes
 //
@@ -77,12 +121,14 @@
 //   - When the mail server refuses a message the caller gets an error
 //     wrapping [ErrDelivery], no usable code is left, the cooldown is lifted
 //     and the attempt still counts toward the caps.
-//   - Events carry the masked address only, never the code. Counter keys
-//     carry a keyed hash of the address, not the address.
-//   - Asking to verify someone else's address spends the asking account's
-//     verification caps and the address's verification budget, never the
-//     address's login budget; no single account can use up that
-//     verification budget, so it cannot stop the owner verifying either.
+//   - No address is stored in the clear: enrolled and pending addresses
+//     are sealed (Keyring.Seal, bound to the user and to whether the
+//     address was confirmed), labels and events carry the masked address,
+//     counter keys a keyed hash of it. Events never carry the code.
+//   - Asking to confirm someone else's address spends the asking account's
+//     caps and the address's confirmation budget, never the address's
+//     login budget; no single account can use up that confirmation budget,
+//     so it cannot stop the owner confirming either.
 //   - [SMTP] refuses plain-text connections except to a loopback relay, and
 //     never sends credentials unencrypted.
 //   - The [Outbox] holds live codes in plain text: development only.

@@ -1,5 +1,5 @@
 // Package smscode is the SMS one-time code factor with phone enrollment: a
-// six-digit code texted to the user's one verified phone number, valid 15
+// six-digit code texted to the user's one confirmed phone number, valid 15
 // minutes, resent at most once a minute, with hourly caps per user, per
 // number and per client network, and hourly budgets per destination
 // country and in all.
@@ -9,52 +9,65 @@
 //
 // # Walkthrough
 //
-// Build a sender and the factor at start-up:
+// Build a sender and the factor at start-up, and give the factor to the
+// Service, which lends it its store, keys, events and clock:
 //
 //	gw, err := smscode.NewTwilio(smscode.TwilioConfig{
 //		AccountSID: sid, AuthToken: token, From: "+15005550006"})
 //	sms, err := smscode.New(smscode.Config{
-//		Store: st, Keys: keys, Sender: gw, ProductName: "Example",
+//		Sender: gw, ProductName: "Example",
 //		WebOTPDomain: "example.com", AllowedRegions: []string{"US", "CA", "GB"},
 //	})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
+//		Factors: []twofactor.Factor{sms}})
 //
 // Any HTTP gateway works through [NewGateway] (URL, auth header, form or
-// JSON body); a development [Outbox] keeps messages in memory.
+// JSON body); a development [Outbox] keeps messages in memory. Used
+// without a Service, the factor needs Config.Store and Config.Keys;
+// without a store its methods return errors matching twofactor.ErrConfig.
 //
-// Enrolling a phone takes two steps, like the seed's "add a phone number":
+// Adding a phone takes two steps through the Service, which asks a user
+// who already has a factor to prove one first (changing the number a code
+// goes to is sensitive):
 //
-//	sent, err := sms.BeginPhone(ctx, user, "(415) 555-0112", "US", client)
-//	// the user types the texted code
-//	enr, err := sms.ConfirmPhone(ctx, user, typed)
+//	en, err := svc.BeginEnroll(ctx, user, twofactor.MethodSMS, twofactor.EnrollRequest{
+//		Destination: "(415) 555-0112", Region: "US", Client: client}, proof)
+//	// show en.Sent.Destination; "resend" is the same call with Restart: true
+//	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodSMS, typed)
 //
-// BeginPhone parses the number with the region from the country picker
+// BeginEnroll parses the number with the region from the country picker
 // (github.com/nyaruka/phonenumbers), refuses invalid numbers, premium-rate
 // and similar numbers, and regions outside AllowedRegions with typed errors
 // ([ErrInvalidPhone], [ErrNumberType], [ErrRegionNotAllowed], all matching
-// twofactor.ErrInvalidInput) before touching the store. ConfirmPhone makes
-// the number the user's phone; a previous phone is replaced only then. A
-// user has one phone (enrollment id "phone"), shown masked as
-// "+1 *** *** **12".
+// twofactor.ErrInvalidInput) before touching the store. Asked again for
+// the same number while its code is live, it shows the pending enrollment
+// without sending anything; Restart sends a new code, another number
+// replaces the pending one. The pending number is sealed and filed under
+// the user, so a password change, an admin reset or Service.Disable ends
+// it. ConfirmEnroll makes the number the user's phone; a previous phone is
+// replaced only then. A user has one phone (enrollment id "phone"), shown
+// masked as "+1 *** *** **12"; Service.RemoveEnrollment removes it, with
+// any number awaiting its code.
 //
 // At sign-in a user with a phone is offered SMS; Service.Send texts the
-// code and Service.Verify checks it, as for email. With WebOTPDomain set,
-// the message ends with the line "@example.com #123456" so browsers and
-// phones offer to fill the code in.
+// code and Service.Verify checks it, as for email, and records the phone's
+// LastUsedAt. With WebOTPDomain set, the message ends with the line
+// "@example.com #123456" so browsers and phones offer to fill the code in.
 //
-// Seed 004 (SMS by default, phone mandatory): set Policy.Default and
-// Policy.Mandatory to twofactor.MethodSMS; Service.Check then lists the
-// users who have no phone yet.
+// To make SMS the default and mandatory second factor, set Policy.Default
+// and Policy.Mandatory to twofactor.MethodSMS; Service.Check then lists
+// the users who have no phone yet, before you enforce it.
 //
 // # Defaults
 //
-//   - TTL 15 minutes, resend cooldown 60 seconds, 6 digits (the seed's
-//     code auto-submits at 6 characters), 5 wrong answers per code.
+//   - Codes: 15 minutes, resent after 60 seconds, 6 digits (the length
+//     phones autofill), 5 wrong answers per code (see [Codes]).
 //   - Login caps per hour: 5 per user, 5 per number. Every SMS is paid
 //     for, and SMS pumping earns a fraudster money per message delivered
 //     to numbers they profit from, so the caps are lower than email's: a
 //     sign-in needs one or two messages.
-//   - Phone verification caps per hour ([Factor.BeginPhone]): 5 per
-//     account, 3 per account and number, 7 per number across accounts
+//   - Caps on codes confirming a number ([Factor.BeginEnroll]), per hour: 5
+//     per account, 3 per account and number, 7 per number across accounts
 //     (many fake accounts, one premium number). They are separate from the
 //     login caps: any account can start enrolling any number, and must not
 //     be able to spend its owner's login codes (an SMS-only user would be
@@ -71,32 +84,36 @@
 //     instances; see [Caps] for each cap and how a refused request is
 //     counted.
 //
+// # Store round trips
+//
+// Send: three (the phone, every cap and budget in one batch, the code).
+// Verify: two (the code, consumed atomically; the phone's last use, one
+// TouchEnrollment, or a read and a write on a store without
+// store.EnrollmentToucher). BeginEnroll: four (the pending enrollment, the
+// batch, the code, the pending number), three with Restart.
+//
 // # Security notes
 //
-//   - Phone numbers are stored encrypted (Keyring.Seal, bound to the user
-//     and the record), both the enrolled and the pending one; labels and
+//   - Phone numbers are stored sealed (Keyring.Seal, bound to the user and
+//     the record), both the enrolled and the pending one; labels and
 //     events carry the masked number only, counter keys a keyed hash of it.
 //   - Codes are stored as keyed hashes bound to the challenge (or the
-//     enrollment), the purpose and the user (or the number being verified):
-//     a phone verification code never satisfies a login, and a code sent to
-//     one number never confirms another.
+//     enrollment), the purpose and the user (or the number being
+//     confirmed): a code confirming a number never satisfies a login, and a
+//     code sent to one number never confirms another.
 //   - Starting to enroll someone else's number spends the asking account's
-//     verification caps and the number's verification budget, never the
-//     number's login budget; no single account can use up that
-//     verification budget.
+//     caps and the number's confirmation budget, never the number's login
+//     budget; no single account can use up that confirmation budget.
 //   - SMS pumping (toll fraud) is bounded at every level: refused number
 //     types and AllowedRegions at enrollment, caps per account, number and
 //     client network, and the [Budgets] per country and in all. A send over
 //     a budget is refused for everyone until the window ends (Limit
 //     [LimitCountry] or [LimitTotal]); the send that takes a budget's last
-//     unit emits twofactor.EventRateLimited with Reason
-//     [ReasonBudgetReached]: alert on it.
+//     unit emits twofactor.EventBudgetReached: alert on it.
 //   - Delivery failures: the caller gets an error wrapping [ErrDelivery]
 //     ([*GatewayError] for an HTTP status), no usable code is left, the
 //     cooldown is lifted, and the caps keep the attempt (pumping defence).
 //   - Gateway errors never include the response body, which often echoes
 //     the number. Gateways must use https (http only to loopback).
-//   - Changing a phone is sensitive: guard BeginPhone with
-//     Service.CheckProof when the user already has a factor.
 //   - The [Outbox] holds live codes and full numbers: development only.
 package smscode

@@ -2,8 +2,14 @@
 // smscode factors: the rules are the same whatever the channel, only the
 // delivery differs.
 //
-// An [Issuer] issues N-digit codes from internal/secure (crypto/rand, no
-// modulo bias), stores only a keyed hash of each code (Keyring.Hash, with a
+// An [Issuer] is built from a channel's rules ([Config], [Codes], [Caps],
+// [Budgets]), validated once by [New], and its [Wiring] (store, keys,
+// events, clock): what the factor's config sets, completed by [Issuer.Bind]
+// with what the Service shares. Until it has a store and keys, every method
+// that needs them returns an error matching twofactor.ErrConfig.
+//
+// It issues N-digit codes from internal/secure (crypto/rand, no modulo
+// bias), stores only a keyed hash of each code (Keyring.Hash, with a
 // domain naming the channel, over the group, purpose, binding and code),
 // enforces a resend cooldown, hourly caps per user, per destination and
 // per client network, and optional budgets per country and in all, in
@@ -39,14 +45,26 @@
 // country (Request.Country) and in all, per Caps.Window. They are counted
 // in the same batch as the caps, are shared counters (a refused request
 // gives its count back), and the send that takes a budget's last unit
-// emits twofactor.EventRateLimited with Reason ReasonBudgetReached through
-// Config.Events. Only the SMS factor sets them.
+// emits twofactor.EventBudgetReached through the wired events. Only the
+// SMS factor sets them.
+//
+// # Enrollment
+//
+// [Issuer.BeginEnroll] and [Issuer.ConfirmEnroll] are the factors'
+// twofactor.Enroller steps once the factor has checked the destination:
+// a verification code to the destination, which waits as the user's
+// pending enrollment (sealed, filed under the user with PutOwnedState, so
+// a password change or an admin reset ends it), shown again rather than
+// resent until Restart, then checked and handed to the factor's Recorder.
+// [Issuer.Touch] records a login as an enrollment's LastUsedAt, through
+// store.EnrollmentToucher when the store has it.
 //
 // # Store keys
 //
 // Codes live in group "otc:<channel>:<group>" under key <purpose>, so the
 // email and SMS factors never touch each other's codes and a code issued for
-// one purpose never satisfies another. Counter keys carry the channel, the
+// one purpose never satisfies another. A pending enrollment is the state
+// "otc:enroll:<channel>:<user id>". Counter keys carry the channel, the
 // user id, a keyed hash of the destination or of the (user, destination)
 // pair (never the address or number itself), and the client's network: an
 // IPv4 address, or the /64 of an IPv6 address (a host changes the low 64
@@ -68,7 +86,10 @@
 // increments (store.IncrAll), then stores the code: two round trips on a
 // store that implements store.BatchCounters (all of this module's do), one
 // per counter more without. A refusal adds one Decr per shared counter and
-// one ResetCounter for the cooldown. Verify: one ConsumeCode.
+// one ResetCounter for the cooldown. Verify: one ConsumeCode;
+// VerifyChallenge adds the Touch of a success (one round trip, two
+// without store.EnrollmentToucher). BeginEnroll: Issue's, one
+// PutOwnedState, and one GetState unless Restart.
 //
 // # Security notes
 //
