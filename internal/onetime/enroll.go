@@ -138,7 +138,7 @@ func (is *Issuer) BeginEnroll(ctx context.Context, s EnrollStart, deliver Delive
 	_, err = is.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
 		p = pending{Destination: s.Destination, ExpiresAt: expires, ResendAt: expires.Add(is.cooldown - is.ttl)}
 		if err := is.putPending(ctx, w, userID, p); err != nil {
-			return err
+			return notDelivered{err}
 		}
 		stored = true
 		return deliver(ctx, code, expires)

@@ -401,3 +401,27 @@ func TestConfigError(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.Equal(t, "pkg: twofactor: invalid configuration: Field 3 is wrong", err.Error())
 }
+
+// A store failure while keeping the pending enrollment sends nothing, is
+// no delivery failure, and leaves no code and no cooldown behind.
+func TestBeginEnrollStoringPendingFails(t *testing.T) {
+	ctx := context.Background()
+	var spy *storespy.Spy
+	e := newEnv(t, func(s *setup) {
+		s.Config = rules()
+		spy = storespy.New(s.Store.(*store.Memory))
+		s.Store = spy
+	})
+	boom := errors.New("states down")
+	spy.Fail("PutOwnedState", boom)
+	_, err := e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.ErrorIs(t, err, boom)
+	assert.NotErrorIs(t, err, ErrDelivery)
+	assert.Empty(t, e.last, "nothing sent")
+	n, err := e.store.CountGroup(ctx, e.is.group(enrollGroup(ann.ID)))
+	require.NoError(t, err)
+	assert.Zero(t, n, "no code left")
+	spy.Fail("PutOwnedState", nil)
+	_, err = e.is.BeginEnroll(ctx, start("ann@example.com", false), e.deliver)
+	require.NoError(t, err, "no cooldown")
+}

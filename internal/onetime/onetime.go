@@ -244,6 +244,14 @@ type Issued struct {
 // is stored; its error is returned wrapped in ErrDelivery.
 type Deliver func(ctx context.Context, code string, expiresAt time.Time) error
 
+// notDelivered is the error of a Deliver that failed before handing the
+// message over (storing a pending enrollment): Issue returns the error it
+// holds, not ErrDelivery.
+type notDelivered struct{ err error }
+
+func (e notDelivered) Error() string { return e.err.Error() }
+func (e notDelivered) Unwrap() error { return e.err }
+
 func (is *Issuer) group(g string) string { return "otc:" + is.channel + ":" + g }
 
 func (is *Issuer) hash(w *wiring, r Request, code string) []byte {
@@ -383,6 +391,16 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		dctx := context.WithoutCancel(ctx)
 		derr := w.store.DeleteCode(dctx, c.Group, c.Key)
 		undoCooldown()
+		var nd notDelivered
+		if errors.As(err, &nd) {
+			// It failed before the message was handed over: not a
+			// delivery failure.
+			err = nd.err
+			if derr != nil {
+				return Issued{}, fmt.Errorf("%w (and removing the unsent code failed: %v)", err, derr)
+			}
+			return Issued{}, err
+		}
 		if derr != nil {
 			return Issued{}, fmt.Errorf("%w: %w (and removing the undelivered code failed: %v)", ErrDelivery, err, derr)
 		}
