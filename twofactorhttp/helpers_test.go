@@ -105,10 +105,14 @@ func (f *sendFactor) Send(ctx context.Context, ch *twofactor.Challenge, _ twofac
 	if f.fail != nil {
 		return twofactor.Sent{}, f.fail
 	}
+	// The cooldown is counted first, atomically, so concurrent sends
+	// deliver one code.
 	coolKey := "test:cool:" + string(f.method) + ":" + ch.ID
-	if _, resetAt, err := f.st.Peek(ctx, coolKey); err != nil {
+	n, resetAt, err := f.st.Incr(ctx, coolKey, f.cooldown)
+	if err != nil {
 		return twofactor.Sent{}, err
-	} else if resetAt.After(now) {
+	}
+	if n > 1 {
 		return twofactor.Sent{}, twofactor.NewRetryError(twofactor.ErrRateLimited, twofactor.LimitResend, now, resetAt)
 	}
 	if f.hourly > 0 {
@@ -117,14 +121,12 @@ func (f *sendFactor) Send(ctx context.Context, ch *twofactor.Challenge, _ twofac
 			return twofactor.Sent{}, err
 		}
 		if n > int64(f.hourly) {
+			_ = f.st.ResetCounter(ctx, coolKey) // nothing sent: no cooldown
 			return twofactor.Sent{}, twofactor.NewRetryError(twofactor.ErrRateLimited, twofactor.LimitUser, now, resetAt)
 		}
 	}
-	if _, _, err := f.st.Incr(ctx, coolKey, f.cooldown); err != nil {
-		return twofactor.Sent{}, err
-	}
-	n, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
-	code := fmt.Sprintf("%06d", n.Int64())
+	r, _ := rand.Int(rand.Reader, big.NewInt(1_000_000))
+	code := fmt.Sprintf("%06d", r.Int64())
 	exp := now.Add(f.ttl)
 	if err := f.st.PutCode(ctx, store.Code{Group: ch.ID, Key: string(f.method), Hash: f.keys.Hash("test", []byte(code)), ExpiresAt: exp, MaxAttempts: 5}); err != nil {
 		return twofactor.Sent{}, err
@@ -280,6 +282,7 @@ type env struct {
 	clock   *storetest.Clock
 	mem     *store.Memory
 	keys    *twofactor.Keyring
+	rawKeys [][]byte // the key secrets, for leak checks
 	who     *enrolled
 	email   *sendFactor
 	sms     *sendFactor
@@ -310,6 +313,7 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	require.NoError(t, err)
 	e.keys, err = twofactor.NewKeyring(k)
 	require.NoError(t, err)
+	e.rawKeys = [][]byte{k.Secret}
 	e.who.set("alice", twofactor.MethodEmail, twofactor.MethodSMS, twofactor.MethodTOTP, twofactor.MethodBackupCode, twofactor.MethodWebAuthn)
 	e.who.set("bob", twofactor.MethodTOTP)
 	e.who.set("carol")
