@@ -7,25 +7,22 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"sync/atomic"
+	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is the storage the factor needs: hashed codes in groups. Every
-// store of this module implements it.
+// Store is the storage the factor needs: hashed codes in groups, counters
+// (codes just submitted, and uses of a set) and enrollment records (when
+// a set was made and last used). Every store of this module implements
+// it.
 type Store interface {
 	store.Codes
 	store.CodeGroups
-}
-
-// ProofChecker checks a step-up proof: nil when proof shows that the user
-// verified a current factor recently, otherwise an error matching
-// twofactor.ErrStepUpRequired. *twofactor.Service implements it.
-type ProofChecker interface {
-	CheckProof(ctx context.Context, proof, userID string, purpose twofactor.Purpose) error
+	store.Counters
+	store.Enrollments
 }
 
 // EventLow is emitted after a backup code was used when the user has
@@ -61,19 +58,21 @@ const (
 )
 
 // Config configures a Factor. Zero fields take the documented defaults;
-// New validates the whole and reports what to fix.
+// New validates the whole and reports what to fix. Given to twofactor.New,
+// the factor needs no field at all: the Service binds its store, keyring,
+// events, clock and randomness to every one of those fields left zero.
 type Config struct {
-	// Store keeps the hashed codes. Required; use the store the Service
-	// uses, so codes are consumed once across app instances.
+	// Store keeps the hashed codes. Zero: the Service's store. Used
+	// without a Service, set it; codes are consumed once across app
+	// instances that share it.
 	Store Store
 
-	// Keys hashes the codes (HMAC-SHA256). Required; use the Service's
-	// keyring. Codes made under a key keep working while that key is in
-	// the ring.
+	// Keys hashes the codes (HMAC-SHA256). Zero: the Service's keyring.
+	// Codes made under a key keep working while that key is in the ring.
 	Keys *twofactor.Keyring
 
-	// Count is how many codes Generate and Regenerate make. Zero means 10;
-	// at most 100.
+	// Count is how many codes a set has (BeginEnroll makes one). Zero
+	// means 10; 1 to 100. A set keeps the size it was made with.
 	Count int
 
 	// Groups and GroupSize shape a code: Groups groups of GroupSize
@@ -93,38 +92,36 @@ type Config struct {
 	// the event.
 	LowThreshold int
 
-	// Proofs checks the step-up proof Regenerate asks for. Usually the
-	// *twofactor.Service; since the Service is built from its factors, it
-	// may instead be set after New with SetProofs. Without one, Regenerate
-	// fails.
-	Proofs ProofChecker
-
 	// Events receives the factor's events (generated, low, recovery code
-	// issued and used). Nil logs to slog.Default(). Use the Service's.
+	// issued and used). Zero: the Service's, else slog.Default().
 	Events *twofactor.Events
 
-	// Now is the clock. Nil means time.Now. Give the store the same clock.
+	// Now is the clock. Zero: the Service's, else time.Now. Give the store
+	// the same clock.
 	Now func() time.Time
 
-	// Rand is the source of codes. Nil means crypto/rand; set it only in
-	// tests.
+	// Rand is the source of codes. Zero: the Service's, else crypto/rand;
+	// set it only in tests.
 	Rand io.Reader
 }
 
 // Factor is the backup-code factor: a set of single-use codes the user
 // keeps on paper or in a password manager, and recovery codes an
 // administrator issues to a locked-out user. It implements
-// twofactor.Factor, RecoveryFactor (it never counts as the user's second
-// factor for a policy), Remover and AnswerChecker. It is safe for
-// concurrent use.
+// twofactor.Factor, Enroller, Binder, RecoveryFactor (it never counts as
+// the user's second factor for a policy), Remover and AnswerChecker. It is
+// safe for concurrent use (with a Service, once twofactor.New has
+// returned).
 type Factor struct {
+	cfg          Config // as given to New: Bind fills only what it left zero
 	store        Store
+	toucher      store.EnrollmentToucher // the store's, when it has one
+	usesPrefix   string                  // of the counter of uses of a set of count codes
 	keys         *twofactor.Keyring
 	count        int
 	layout       layout
 	recoveryTTL  time.Duration
 	lowThreshold int
-	proofs       atomic.Pointer[ProofChecker]
 	events       *twofactor.Events
 	now          func() time.Time
 	rand         io.Reader
@@ -132,34 +129,89 @@ type Factor struct {
 
 var (
 	_ twofactor.Factor         = (*Factor)(nil)
+	_ twofactor.Enroller       = (*Factor)(nil)
+	_ twofactor.Binder         = (*Factor)(nil)
 	_ twofactor.RecoveryFactor = (*Factor)(nil)
 	_ twofactor.Remover        = (*Factor)(nil)
 	_ twofactor.AnswerChecker  = (*Factor)(nil)
-	_ ProofChecker             = (*twofactor.Service)(nil)
 )
 
 // New validates cfg once and returns a Factor. Errors wrap
-// twofactor.ErrConfig and say what to change.
+// twofactor.ErrConfig and say what to change. Store and Keys may be left
+// zero when the factor is given to twofactor.New, which binds the
+// Service's; a factor that has neither (configured nor bound) answers
+// every call that needs them with an error matching twofactor.ErrConfig.
 func New(cfg Config) (*Factor, error) {
-	if cfg.Store == nil {
-		return nil, configErr("Config.Store is nil: pass the store the Service uses (store.NewMemory, sqlstore, redisstore)")
+	return build(cfg)
+}
+
+// Bind takes the Service's store, keyring, events, clock and randomness
+// for every one of them the factor's Config left zero (what Config sets
+// wins). twofactor.New calls it; a host does not. The Service's store must
+// implement [Store].
+func (f *Factor) Bind(s twofactor.Shared) error {
+	cfg := f.cfg
+	if cfg.Store == nil && s.Store != nil {
+		st, ok := s.Store.(Store)
+		if !ok {
+			return configErr("the Service's store does not implement %s, which the factor needs; set backupcodes.Config.Store",
+				strings.Join(missingInterfaces(s.Store), ", "))
+		}
+		cfg.Store = st
 	}
 	if cfg.Keys == nil {
-		return nil, configErr("Config.Keys is nil: pass the Service's keyring (twofactor.NewKeyring)")
+		cfg.Keys = s.Keys
 	}
+	if cfg.Events == nil {
+		cfg.Events = s.Events
+	}
+	if cfg.Now == nil {
+		cfg.Now = s.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = s.Rand
+	}
+	bound, err := build(cfg)
+	if err != nil {
+		return err
+	}
+	bound.cfg = f.cfg
+	*f = *bound
+	return nil
+}
+
+// missingInterfaces names the store interfaces of Store that st lacks.
+func missingInterfaces(st any) []string {
+	var out []string
+	if _, ok := st.(store.Codes); !ok {
+		out = append(out, "store.Codes")
+	}
+	if _, ok := st.(store.CodeGroups); !ok {
+		out = append(out, "store.CodeGroups")
+	}
+	if _, ok := st.(store.Counters); !ok {
+		out = append(out, "store.Counters")
+	}
+	if _, ok := st.(store.Enrollments); !ok {
+		out = append(out, "store.Enrollments")
+	}
+	return out
+}
+
+// build validates cfg and applies every default: the one place they are
+// applied, for New and Bind alike.
+func build(cfg Config) (*Factor, error) {
 	f := &Factor{
+		cfg:          cfg,
 		store:        cfg.Store,
 		keys:         cfg.Keys,
 		count:        cmp.Or(cfg.Count, DefaultCount),
 		layout:       layout{groups: cmp.Or(cfg.Groups, DefaultGroups), size: cmp.Or(cfg.GroupSize, DefaultGroupSize)},
-		recoveryTTL:  cfg.RecoveryTTL,
+		recoveryTTL:  cmp.Or(cfg.RecoveryTTL, DefaultRecoveryTTL),
 		lowThreshold: cmp.Or(cfg.LowThreshold, DefaultLowThreshold),
 		events:       cfg.Events,
 		now:          cfg.Now,
 		rand:         cfg.Rand,
-	}
-	if f.recoveryTTL == 0 {
-		f.recoveryTTL = DefaultRecoveryTTL
 	}
 	switch l := f.layout; {
 	case f.count < 0 || f.count > MaxCount:
@@ -174,32 +226,27 @@ func New(cfg Config) (*Factor, error) {
 	case f.recoveryTTL < 0 || f.recoveryTTL > MaxRecoveryTTL:
 		return nil, configErr("RecoveryTTL %s is out of range: use up to %s (zero means %s)", f.recoveryTTL, MaxRecoveryTTL, DefaultRecoveryTTL)
 	}
+	f.toucher, _ = cfg.Store.(store.EnrollmentToucher)
+	f.usesPrefix = usesPrefix(f.count)
 	if f.now == nil {
 		f.now = time.Now
 	}
 	if f.events == nil {
 		f.events = &twofactor.Events{Now: f.now}
 	}
-	if cfg.Proofs != nil {
-		f.SetProofs(cfg.Proofs)
-	}
 	return f, nil
 }
 
-// SetProofs sets the checker Regenerate uses, typically the Service built
-// with this factor:
-//
-//	f, _ := backupcodes.New(cfg)
-//	svc, _ := twofactor.New(twofactor.Config{Factors: []twofactor.Factor{totpFactor, f}, ...})
-//	f.SetProofs(svc)
-//
-// It is safe to call concurrently with Regenerate.
-func (f *Factor) SetProofs(p ProofChecker) {
-	if p == nil {
-		f.proofs.Store(nil)
-		return
+// ready reports, as an error matching twofactor.ErrConfig, a factor that
+// has no store or keyring: neither configured nor bound by a Service.
+func (f *Factor) ready() error {
+	switch {
+	case f.store == nil:
+		return configErr("no store: give the factor to twofactor.New, or set Config.Store (store.NewMemory, sqlstore, redisstore)")
+	case f.keys == nil:
+		return configErr("no keyring: give the factor to twofactor.New, or set Config.Keys")
 	}
-	f.proofs.Store(&p)
+	return nil
 }
 
 func configErr(format string, args ...any) error {
@@ -228,8 +275,12 @@ func (f *Factor) CheckAnswer(answer string) error {
 // EnrollmentBackupCodes while unused backup codes remain (labelled "Backup
 // codes (7 left)"), and one with id EnrollmentRecoveryCode while an
 // admin-issued recovery code is outstanding. Either makes the factor
-// offered at sign-in.
+// offered at sign-in. CreatedAt is when the set was made (the recovery
+// code issued), LastUsedAt when one of its codes was last used.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -241,18 +292,33 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 	if err != nil {
 		return nil, fmt.Errorf("backupcodes: counting recovery codes: %w", err)
 	}
+	if backup == 0 && recovery == 0 {
+		return nil, nil
+	}
+	recs, err := f.store.ListEnrollments(ctx, user.ID)
+	if err != nil {
+		return nil, fmt.Errorf("backupcodes: listing enrollments: %w", err)
+	}
+	times := func(e twofactor.Enrollment) twofactor.Enrollment {
+		for _, r := range recs {
+			if r.Method == string(twofactor.MethodBackupCode) && r.ID == e.ID {
+				e.CreatedAt, e.LastUsedAt = r.CreatedAt, r.LastUsedAt
+			}
+		}
+		return e
+	}
 	var out []twofactor.Enrollment
 	if backup > 0 {
-		out = append(out, twofactor.Enrollment{
+		out = append(out, times(twofactor.Enrollment{
 			ID: EnrollmentBackupCodes, Method: twofactor.MethodBackupCode,
 			Label: fmt.Sprintf("Backup codes (%d left)", backup),
-		})
+		}))
 	}
 	if recovery > 0 {
-		out = append(out, twofactor.Enrollment{
+		out = append(out, times(twofactor.Enrollment{
 			ID: EnrollmentRecoveryCode, Method: twofactor.MethodBackupCode,
 			Label: "Recovery code from support",
-		})
+		}))
 	}
 	return out, nil
 }
@@ -263,14 +329,26 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 //
 // The answer is normalized, then hashed under every key of the ring and
 // looked up by its hash: one store call per key, however many codes the
-// user has. A wrong, used or malformed code returns an error matching
+// user has. A wrong or malformed code returns an error matching
 // twofactor.ErrInvalidCode; an expired recovery code returns
 // twofactor.ErrCodeExpired. Store failures return other errors.
 //
+// Before the lookup, the code is marked as submitted for SubmitWindow (a
+// counter under the keyed hash of the code, so nothing secret is stored).
+// The same code submitted again meanwhile, such as the twin of a double
+// submit on another challenge, gets twofactor.ErrCodeReused at once: it
+// could not succeed, so the Service does not count it toward the user's
+// lockout. (A wrong code repeated within the window is not counted twice
+// either.)
+//
+// On success the set's (or recovery code's) last use is recorded.
 // Verified.Details holds "kind" ("backup" or "recovery") and, when the
 // use of a backup code leaves LowThreshold codes or fewer, "remaining"; in
 // that case EventLow is emitted too.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if err := f.ready(); err != nil {
+		return twofactor.Verified{}, err
+	}
 	if ch == nil {
 		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
 	}
@@ -284,8 +362,21 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, errInvalidCode
 	}
 	in[0] = byte(k)
-	st, err := f.consume(ctx, k, userID, in)
+	hashes := f.keys.HashAll(hashDomain, in)
+	// One string holds the submission's counter key and, after its
+	// prefix, the code's store key under the current key.
+	submitted := prefixedStoreKey(keySubmitted, hashes[0])
+	n, _, err := f.store.Incr(ctx, submitted, SubmitWindow)
 	if err != nil {
+		return twofactor.Verified{}, fmt.Errorf("backupcodes: marking the code submitted: %w", err)
+	}
+	if n > 1 {
+		return twofactor.Verified{}, errCodeReused
+	}
+	st, err := f.consume(ctx, group(k, userID), hashes, submitted[len(keySubmitted):])
+	if err != nil {
+		// Nothing was decided: the same code may be tried again at once.
+		_ = f.store.ResetCounter(context.WithoutCancel(ctx), submitted)
 		return twofactor.Verified{}, err
 	}
 	switch st {
@@ -296,21 +387,34 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, errInvalidCode
 	}
 
+	// The code matched and is gone: the decision is made. What follows only
+	// records and informs, so a failure is reported, not fatal.
+	warn := func(reason string) {
+		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: userID, ChallengeID: ch.ID,
+			Method: twofactor.MethodBackupCode, Reason: reason})
+	}
+	enrollment := EnrollmentBackupCodes
+	if k == kindRecovery {
+		enrollment = EnrollmentRecoveryCode
+	}
+	if err := f.touch(ctx, userID, enrollment, f.now()); err != nil {
+		warn("last_use_failed")
+	}
 	if k == kindRecovery {
 		f.events.Emit(ctx, twofactor.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose})
 		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode, Details: map[string]string{"kind": "recovery"}}, nil
 	}
 	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes, Details: map[string]string{"kind": "backup"}}
-	// The code matched and is gone: the decision is made. What follows only
-	// informs the user, so a failure is reported, not fatal.
-	left, counted, err := f.countIfLow(ctx, userID)
-	if err != nil {
-		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: userID, ChallengeID: ch.ID,
-			Method: twofactor.MethodBackupCode, Reason: "count_failed"})
+	if f.lowThreshold < 0 {
 		return v, nil
 	}
-	if counted && left <= f.lowThreshold {
+	left, err := f.left(ctx, userID)
+	if err != nil {
+		warn("count_failed")
+		return v, nil
+	}
+	if left <= f.lowThreshold {
 		remaining := strconv.Itoa(left)
 		v.Details["remaining"] = remaining
 		f.events.Emit(ctx, twofactor.Event{Type: EventLow, UserID: userID, ChallengeID: ch.ID,
@@ -319,62 +423,84 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	return v, nil
 }
 
-// A user's set of backup codes comes with a tally: a record in its own
-// group whose wrong-attempt limit is the number of uses the set allows
-// before the user is low on codes (Count - LowThreshold - 1). Each use of a
-// backup code spends one attempt; while the tally answers "mismatch" the
-// user has more than LowThreshold codes left and nothing needs counting, so
-// a successful Verify costs a fixed number of store calls however many
-// codes exist. Once the tally is spent (or missing: a set made before it
-// existed, a swept record, a small set) the codes are counted, and the
-// count, not the tally, decides whether EventLow is emitted.
-var (
-	tallyHash  = []byte("tally")
-	tallyProbe = []byte("use")
+// SubmitWindow is how long a submitted code is remembered, so that the
+// same code submitted again meanwhile (the twin of a double submit) is
+// recognised as a reuse rather than counted as a wrong code.
+const SubmitWindow = 5 * time.Minute
+
+const keySubmitted = "backupcodes:sub:" // counter: a code was submitted, under its keyed hash
+
+// errCodeReused is the answer to a code submitted again within
+// SubmitWindow.
+var errCodeReused = fmt.Errorf("backupcodes: code submitted again: %w", twofactor.ErrCodeReused)
+
+// A set's uses are counted in a store counter, created at 1 with the set
+// (BeginEnroll) and raised by each use, so after a use the set has
+// size - (count - 1) codes left: one atomic increment, however many codes
+// are stored. The set's size is in the counter's name: a set made under
+// another Count (the setting changed since) or before the counter existed
+// finds no counter, which its first increment shows by answering 1, and
+// is counted in the store instead (CountGroup), exactly, use after use.
+const (
+	keyUses    = "backupcodes:uses:"
+	usesWindow = 100 * 365 * 24 * time.Hour // as long as a set may live
 )
 
-const tallyKey = "uses"
-
-func tallyGroup(userID string) string { return "backup-uses:" + userID }
-
-// tally returns the tally record for a new set, or false when every use
-// of the set must be counted.
-func (f *Factor) tally(userID string, count int) (store.Code, bool) {
-	k := count - f.lowThreshold - 1
-	if f.lowThreshold < 0 || k < 1 {
-		return store.Code{}, false
-	}
-	return store.Code{Group: tallyGroup(userID), Key: tallyKey, Hash: tallyHash, MaxAttempts: k}, true
+func usesKey(size int, userID string) string {
+	return usesPrefix(size) + userID
 }
 
-// countIfLow records one use of a backup code on the tally and, when the
-// user may be low on codes, counts them (counted is true).
-func (f *Factor) countIfLow(ctx context.Context, userID string) (left int, counted bool, err error) {
-	if f.lowThreshold < 0 {
-		return 0, false, nil
-	}
-	st, err := f.store.ConsumeCode(ctx, tallyGroup(userID), tallyKey, tallyProbe)
+func usesPrefix(size int) string { return keyUses + strconv.Itoa(size) + ":" }
+
+// left counts one use of a backup code of the user and returns how many
+// codes the set has left.
+func (f *Factor) left(ctx context.Context, userID string) (int, error) {
+	key := f.usesPrefix + userID
+	n, _, err := f.store.Incr(ctx, key, usesWindow)
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	if st == store.CodeMismatch {
-		return 0, false, nil
+	if n > 1 {
+		return max(f.count-int(n-1), 0), nil
 	}
-	left, err = f.store.CountGroup(ctx, group(kindBackup, userID))
+	// No counter for a set of this size: count the codes, and drop the
+	// counter this increment made, so that the next use counts again.
+	left, err := f.store.CountGroup(ctx, group(kindBackup, userID))
 	if err != nil {
-		return 0, false, err
+		return 0, err
 	}
-	return left, true, nil
+	return left, f.store.ResetCounter(ctx, key)
 }
 
-// consume looks a code up by its hash input (see hashInput) under each key
-// of the ring, current key first, and consumes it. It stops at the first
-// answer other than "not found", and at the first store error (fail
-// closed).
-func (f *Factor) consume(ctx context.Context, k kind, userID string, in []byte) (store.CodeStatus, error) {
-	g := group(k, userID)
-	for _, h := range f.keys.HashAll(hashDomain, in) {
-		st, err := f.store.ConsumeCode(ctx, g, storeKey(h), h)
+// touch records a use as the enrollment's last use: with
+// store.EnrollmentToucher, which sets that field alone, or else by reading
+// and writing the record again. A missing record is left missing.
+func (f *Factor) touch(ctx context.Context, userID, id string, now time.Time) error {
+	if f.toucher != nil {
+		return f.toucher.TouchEnrollment(ctx, userID, id, now)
+	}
+	rec, err := f.store.GetEnrollment(ctx, userID, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil || !now.After(rec.LastUsedAt) {
+		return err
+	}
+	rec.LastUsedAt = now
+	return f.store.PutEnrollment(ctx, rec)
+}
+
+// consume looks a code up by its hashes under each key of the ring,
+// current key first (key0 is the first one's store key), and consumes it.
+// It stops at the first answer other than "not found", and at the first
+// store error (fail closed).
+func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte, key0 string) (store.CodeStatus, error) {
+	for i, h := range hashes {
+		key := key0
+		if i > 0 {
+			key = storeKey(h)
+		}
+		st, err := f.store.ConsumeCode(ctx, g, key, h)
 		if err != nil {
 			return store.CodeNotFound, fmt.Errorf("backupcodes: consuming code: %w", err)
 		}
@@ -389,43 +515,40 @@ func (f *Factor) consume(ctx context.Context, k kind, userID string, in []byte) 
 // outstanding recovery code (EnrollmentRecoveryCode). Another id returns an
 // error matching twofactor.ErrNotEnrolled.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	var k kind
 	switch enrollmentID {
 	case EnrollmentBackupCodes:
-		k = kindBackup
+		return f.removeSet(ctx, user.ID)
 	case EnrollmentRecoveryCode:
-		k = kindRecovery
-	default:
-		return fmt.Errorf("backupcodes: %w: no enrollment %q", twofactor.ErrNotEnrolled, enrollmentID)
+		return f.removeRecovery(ctx, user.ID)
 	}
-	if err := f.store.DeleteGroup(ctx, group(k, user.ID)); err != nil {
-		return fmt.Errorf("backupcodes: deleting codes: %w", err)
-	}
-	if k == kindBackup {
-		if err := f.store.DeleteGroup(ctx, tallyGroup(user.ID)); err != nil {
-			return fmt.Errorf("backupcodes: deleting codes: %w", err)
-		}
-	}
-	return nil
+	return fmt.Errorf("backupcodes: %w: no enrollment %q", twofactor.ErrNotEnrolled, enrollmentID)
 }
 
 // RemoveAll deletes every backup and recovery code of the user (admin
-// reset).
+// reset, Service.Disable, removal of the user's last second factor).
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
+	if err := f.ready(); err != nil {
+		return err
+	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	var errs []error
-	for _, g := range []string{group(kindBackup, user.ID), tallyGroup(user.ID), group(kindRecovery, user.ID)} {
-		if err := f.store.DeleteGroup(ctx, g); err != nil {
-			errs = append(errs, err)
-		}
+	return errors.Join(f.removeSet(ctx, user.ID), f.removeRecovery(ctx, user.ID))
+}
+
+// removeRecovery deletes the user's recovery code and its record.
+func (f *Factor) removeRecovery(ctx context.Context, userID string) error {
+	if err := f.store.DeleteGroup(ctx, group(kindRecovery, userID)); err != nil {
+		return fmt.Errorf("backupcodes: deleting the recovery code: %w", err)
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("backupcodes: deleting codes: %w", err)
+	if err := f.store.DeleteEnrollment(ctx, userID, EnrollmentRecoveryCode); err != nil {
+		return fmt.Errorf("backupcodes: deleting the recovery code's record: %w", err)
 	}
 	return nil
 }

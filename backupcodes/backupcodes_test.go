@@ -34,8 +34,8 @@ func TestNewConfig(t *testing.T) {
 		{"defaults", backupcodes.Config{Store: mem, Keys: keys}, ""},
 		{"eight codes", backupcodes.Config{Store: mem, Keys: keys, Count: 8}, ""},
 		{"two groups of five", backupcodes.Config{Store: mem, Keys: keys, Groups: 2, GroupSize: 5}, ""},
-		{"no store", backupcodes.Config{Keys: keys}, "Config.Store is nil"},
-		{"no keys", backupcodes.Config{Store: mem}, "Config.Keys is nil"},
+		{"nothing: bound by the Service", backupcodes.Config{}, ""},
+		{"one hundred codes", backupcodes.Config{Count: 100}, ""},
 		{"negative count", backupcodes.Config{Store: mem, Keys: keys, Count: -1}, "Count -1"},
 		{"too many codes", backupcodes.Config{Store: mem, Keys: keys, Count: 101}, "Count 101"},
 		{"too little entropy", backupcodes.Config{Store: mem, Keys: keys, Groups: 3, GroupSize: 3}, "45 bits"},
@@ -62,10 +62,10 @@ func TestNewConfig(t *testing.T) {
 
 var codeRE = regexp.MustCompile(`^[` + backupcodes.Alphabet + `]{4}-[` + backupcodes.Alphabet + `]{4}-[` + backupcodes.Alphabet + `]{4}$`)
 
-func TestGenerate(t *testing.T) {
+func TestBeginEnroll(t *testing.T) {
 	e := newEnv(t, nil)
 	u := user("alice")
-	codes, err := e.f.Generate(ctx, u)
+	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 	require.Len(t, codes, backupcodes.DefaultCount)
 	for _, c := range codes {
@@ -82,28 +82,55 @@ func TestGenerate(t *testing.T) {
 	assert.Equal(t, backupcodes.EnrollmentBackupCodes, ens[0].ID)
 	assert.Equal(t, twofactor.MethodBackupCode, ens[0].Method)
 	assert.Equal(t, "Backup codes (10 left)", ens[0].Label)
+	assert.Equal(t, t0, ens[0].CreatedAt)
+	assert.True(t, ens[0].LastUsedAt.IsZero())
 
-	t.Run("again refused while codes remain", func(t *testing.T) {
-		again, err := e.f.Generate(ctx, u)
-		require.ErrorIs(t, err, twofactor.ErrAlreadyEnrolled)
-		assert.Nil(t, again)
-		_, err = e.f.Verify(ctx, challenge(u), codes[0])
-		require.NoError(t, err, "the first set still works")
-		n, err := e.f.Remaining(ctx, u)
+	_, err = e.f.ConfirmEnroll(ctx, u, codes[0])
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "nothing to confirm")
+
+	e.clock.Advance(time.Hour)
+	_, err = e.f.Verify(ctx, challenge(u), codes[0])
+	require.NoError(t, err, "active at once")
+	ens, err = e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, ens, 1)
+	assert.Equal(t, t0, ens[0].CreatedAt)
+	assert.Equal(t, t0.Add(time.Hour), ens[0].LastUsedAt, "a use is recorded")
+
+	t.Run("again replaces the set", func(t *testing.T) {
+		e.clock.Advance(time.Hour)
+		again, err := enroll(ctx, e.f, u)
 		require.NoError(t, err)
-		assert.Equal(t, 9, n)
+		require.Len(t, again, backupcodes.DefaultCount)
+		for _, c := range codes[1:] {
+			_, err = e.f.Verify(ctx, challenge(u), c)
+			require.ErrorIs(t, err, twofactor.ErrInvalidCode, "every old code died")
+			assert.NotContains(t, again, c)
+		}
+		ens, err := e.f.Enrollments(ctx, u)
+		require.NoError(t, err)
+		require.Len(t, ens, 1)
+		assert.Equal(t, "Backup codes (10 left)", ens[0].Label)
+		assert.Equal(t, t0.Add(2*time.Hour), ens[0].CreatedAt, "a new set")
+		assert.True(t, ens[0].LastUsedAt.IsZero())
+		enrolls := e.log.ofType(twofactor.EventEnroll)
+		require.Len(t, enrolls, 2)
+		assert.Equal(t, map[string]string{"action": "regenerated", "count": "10"}, enrolls[1].Details)
 	})
 
 	t.Run("count configurable", func(t *testing.T) {
 		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 8 })
-		codes, err := e.f.Generate(ctx, user("bob"))
+		codes, err := enroll(ctx, e.f, user("bob"))
 		require.NoError(t, err)
 		assert.Len(t, codes, 8)
+		n, err := e.f.Remaining(ctx, user("bob"))
+		require.NoError(t, err)
+		assert.Equal(t, 8, n)
 	})
 
 	t.Run("layout configurable", func(t *testing.T) {
 		e := newEnv(t, func(c *backupcodes.Config) { c.Groups, c.GroupSize = 2, 5 })
-		codes, err := e.f.Generate(ctx, user("bob"))
+		codes, err := enroll(ctx, e.f, user("bob"))
 		require.NoError(t, err)
 		assert.Regexp(t, `^[`+backupcodes.Alphabet+`]{5}-[`+backupcodes.Alphabet+`]{5}$`, codes[0])
 		_, err = e.f.Verify(ctx, challenge(user("bob")), codes[0])
@@ -111,7 +138,7 @@ func TestGenerate(t *testing.T) {
 	})
 
 	t.Run("no user", func(t *testing.T) {
-		_, err := e.f.Generate(ctx, twofactor.User{})
+		_, err := enroll(ctx, e.f, twofactor.User{})
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 		_, err = e.f.Remaining(ctx, twofactor.User{ID: strings.Repeat("x", 256)})
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput)
@@ -121,7 +148,7 @@ func TestGenerate(t *testing.T) {
 func TestSingleUse(t *testing.T) {
 	e := newEnv(t, nil)
 	u := user("alice")
-	codes, err := e.f.Generate(ctx, u)
+	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 
 	v, err := e.f.Verify(ctx, challenge(u), codes[3])
@@ -181,7 +208,7 @@ func TestNormalization(t *testing.T) {
 		t.Run("accept/"+tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
 			u := user("alice")
-			codes, err := e.f.Generate(ctx, u)
+			codes, err := enroll(ctx, e.f, u)
 			require.NoError(t, err)
 			require.Equal(t, []string{"0v1k-7qm3-xt9f"}, codes)
 			require.NoError(t, e.f.CheckAnswer(tt.input))
@@ -208,7 +235,7 @@ func TestNormalization(t *testing.T) {
 		t.Run("reject/"+tt.name, func(t *testing.T) {
 			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
 			u := user("alice")
-			_, err := e.f.Generate(ctx, u)
+			_, err := enroll(ctx, e.f, u)
 			require.NoError(t, err)
 			before := e.store.reads.Load()
 
@@ -233,7 +260,7 @@ func TestRace(t *testing.T) {
 	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2 })
 	for round := range rounds {
 		u := user("racer-" + string(rune('a'+round)))
-		codes, err := e.f.Generate(ctx, u)
+		codes, err := enroll(ctx, e.f, u)
 		require.NoError(t, err)
 		recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "admin@example.com")
 		require.NoError(t, err)
@@ -264,14 +291,18 @@ func TestRace(t *testing.T) {
 	}
 }
 
-func TestRegenerate(t *testing.T) {
+// TestNewSetNeedsProof: through the Service, a user who has a factor
+// (backup codes included) gets a new set only with a fresh step-up proof.
+func TestNewSetNeedsProof(t *testing.T) {
 	h := newServiceEnv(t, nil)
 	alice := user("alice")
-	old, err := h.f.Generate(ctx, alice)
+	old, err := enroll(ctx, h.f, alice)
 	require.NoError(t, err)
 
 	fresh := h.proof(t, alice)
-
+	newSet := func(proof string) (*twofactor.Enrolling, error) {
+		return h.svc.BeginEnroll(ctx, alice, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, proof)
+	}
 	unchanged := func(t *testing.T) {
 		t.Helper()
 		n, err := h.f.Remaining(ctx, alice)
@@ -285,9 +316,9 @@ func TestRegenerate(t *testing.T) {
 		{"another user's", h.proof(t, user("bob"))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			codes, err := h.f.Regenerate(ctx, alice, tt.proof)
+			en, err := newSet(tt.proof)
 			require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
-			assert.Nil(t, codes)
+			assert.Nil(t, en)
 			unchanged(t)
 		})
 	}
@@ -295,16 +326,16 @@ func TestRegenerate(t *testing.T) {
 	t.Run("stale proof", func(t *testing.T) {
 		stale := h.proof(t, alice)
 		h.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
-		codes, err := h.f.Regenerate(ctx, alice, stale)
+		en, err := newSet(stale)
 		require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
-		assert.Nil(t, codes)
+		assert.Nil(t, en)
 		unchanged(t)
 	})
 
 	t.Run("fresh proof replaces the set", func(t *testing.T) {
-		proof := h.proof(t, alice)
-		codes, err := h.f.Regenerate(ctx, alice, proof)
+		en, err := newSet(h.proof(t, alice))
 		require.NoError(t, err)
+		codes := en.Codes
 		require.Len(t, codes, 10)
 		for _, c := range old {
 			_, err := h.f.Verify(ctx, challenge(alice), c)
@@ -321,31 +352,11 @@ func TestRegenerate(t *testing.T) {
 		assert.Equal(t, map[string]string{"action": "regenerated", "count": "10"}, last.Details)
 	})
 
-	t.Run("without a proof checker", func(t *testing.T) {
-		e := newEnv(t, nil)
-		_, err := e.f.Generate(ctx, alice)
+	t.Run("a user without any factor needs none", func(t *testing.T) {
+		en, err := h.svc.BeginEnroll(ctx, user("carol"), twofactor.MethodBackupCode, twofactor.EnrollRequest{}, "")
 		require.NoError(t, err)
-		_, err = e.f.Regenerate(ctx, alice, fresh)
-		require.ErrorIs(t, err, twofactor.ErrConfig)
-		n, err := e.f.Remaining(ctx, alice)
-		require.NoError(t, err)
-		assert.Equal(t, 10, n)
+		assert.Len(t, en.Codes, 10)
 	})
-
-	t.Run("checker failure fails closed", func(t *testing.T) {
-		e := newEnv(t, func(c *backupcodes.Config) { c.Proofs = brokenProofs{} })
-		_, err := e.f.Generate(ctx, alice)
-		require.NoError(t, err)
-		_, err = e.f.Regenerate(ctx, alice, fresh)
-		require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
-		require.ErrorIs(t, err, errBoom)
-	})
-}
-
-type brokenProofs struct{}
-
-func (brokenProofs) CheckProof(context.Context, string, string, twofactor.Purpose) error {
-	return errBoom
 }
 
 func TestRecoveryCode(t *testing.T) {
@@ -380,6 +391,7 @@ func TestRecoveryCode(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, ens, 1, "an outstanding recovery code makes the factor offered")
 	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, ens[0].ID)
+	assert.Equal(t, t0, ens[0].CreatedAt, "when it was issued")
 
 	e.clock.Advance(backupcodes.DefaultRecoveryTTL - time.Second)
 	v, err := e.f.Verify(ctx, challenge(u), strings.ToUpper(code))
@@ -441,10 +453,10 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	alice, bob := user("alice"), user("bob")
 	var plain []string
 
-	codes, err := h.f.Generate(ctx, bob)
+	codes, err := enroll(ctx, h.f, bob)
 	require.NoError(t, err)
 	plain = append(plain, codes...)
-	codes, err = h.f.Generate(ctx, alice)
+	codes, err = enroll(ctx, h.f, alice)
 	require.NoError(t, err)
 	plain = append(plain, codes...)
 
@@ -462,8 +474,9 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	require.NoError(t, err)
 	res, err = h.svc.Verify(ctx, twofactor.Answer{ChallengeID: step.ID, Method: twofactor.MethodBackupCode, Code: codes[1], Purpose: twofactor.PurposeStepUp})
 	require.NoError(t, err)
-	regenerated, err := h.f.Regenerate(ctx, alice, res.Proof)
+	en, err := h.svc.BeginEnroll(ctx, alice, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, res.Proof)
 	require.NoError(t, err)
+	regenerated := en.Codes
 	plain = append(plain, regenerated...)
 	recovery, _, err := h.f.IssueRecoveryCode(ctx, alice, "support:jane")
 	require.NoError(t, err)
@@ -492,7 +505,7 @@ func TestNoPlainCodeInStore(t *testing.T) {
 func TestEvents(t *testing.T) {
 	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 5 })
 	u := user("alice")
-	codes, err := e.f.Generate(ctx, u)
+	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 
 	gen := e.log.ofType(twofactor.EventEnroll)
@@ -554,7 +567,7 @@ func TestEvents(t *testing.T) {
 					if threshold == 0 {
 						threshold = -1
 					}
-					codes, err := e.f.Generate(ctx, u)
+					codes, err := enroll(ctx, e.f, u)
 					require.NoError(t, err)
 					var want, got []string
 					for i, c := range codes {
@@ -582,15 +595,16 @@ func TestEvents(t *testing.T) {
 	t.Run("regenerating resets the count", func(t *testing.T) {
 		h := newServiceEnv(t, nil)
 		alice := user("alice")
-		codes, err := h.f.Generate(ctx, alice)
+		codes, err := enroll(ctx, h.f, alice)
 		require.NoError(t, err)
 		for _, c := range codes[:9] {
 			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
 		}
 		require.Len(t, h.log.ofType(backupcodes.EventLow), 2)
-		codes, err = h.f.Regenerate(ctx, alice, h.proof(t, alice))
+		en, err := h.svc.BeginEnroll(ctx, alice, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, h.proof(t, alice))
 		require.NoError(t, err)
+		codes = en.Codes
 		for i, c := range codes {
 			v, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
@@ -605,7 +619,7 @@ func TestEvents(t *testing.T) {
 
 	t.Run("threshold disabled", func(t *testing.T) {
 		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2; c.LowThreshold = -1 })
-		codes, err := e.f.Generate(ctx, u)
+		codes, err := enroll(ctx, e.f, u)
 		require.NoError(t, err)
 		for _, c := range codes {
 			_, err := e.f.Verify(ctx, challenge(u), c)
@@ -625,7 +639,7 @@ func TestKeyRotation(t *testing.T) {
 		return f
 	}
 	u := user("alice")
-	underA, err := mk(a).Generate(ctx, u)
+	underA, err := enroll(ctx, mk(a), u)
 	require.NoError(t, err)
 
 	rotated := mk(b, a)
@@ -642,7 +656,7 @@ func TestKeyRotation(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "dropping A voids its codes")
 
 	u2 := user("bob")
-	underB, err := rotated.Generate(ctx, u2)
+	underB, err := enroll(ctx, rotated, u2)
 	require.NoError(t, err)
 	_, err = onlyB.Verify(ctx, challenge(u2), underB[0])
 	require.NoError(t, err, "new codes are made under the current key")
@@ -653,7 +667,7 @@ func TestKeyRotation(t *testing.T) {
 func TestRemove(t *testing.T) {
 	e := newEnv(t, nil)
 	u := user("alice")
-	codes, err := e.f.Generate(ctx, u)
+	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 	recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
 	require.NoError(t, err)
@@ -674,7 +688,7 @@ func TestRemove(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, ens)
 
-	_, err = e.f.Generate(ctx, u)
+	_, err = enroll(ctx, e.f, u)
 	require.NoError(t, err, "after removal a first set can be made again")
 }
 
@@ -684,7 +698,7 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		Events: &twofactor.Events{Discard: true}})
 	require.NoError(t, err)
 	u := user("alice")
-	codes, err := f.Generate(ctx, u)
+	codes, err := enroll(ctx, f, u)
 	require.NoError(t, err)
 
 	st.broken.Store(true)
@@ -702,4 +716,177 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 	st.broken.Store(false)
 	_, err = f.Verify(ctx, challenge(u), codes[0])
 	require.NoError(t, err, "the failed call consumed nothing")
+}
+
+// TestDoubleSubmit: the same code submitted on two challenges at once
+// succeeds once; the other answer is a reuse (twofactor.ErrCodeReused),
+// which the Service does not count toward the user's lockout.
+func TestDoubleSubmit(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("alice")
+	codes, err := enroll(ctx, e.f, u)
+	require.NoError(t, err)
+	recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+	for i, code := range append(codes[:5], recovery) {
+		chs := []*twofactor.Challenge{challenge(u), challenge(u)}
+		chs[0].ID, chs[1].ID = fmt.Sprintf("tab-a-%d", i), fmt.Sprintf("tab-b-%d", i)
+		errs := make([]error, 2)
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for j := range chs {
+			wg.Go(func() {
+				<-start
+				_, errs[j] = e.f.Verify(ctx, chs[j], code)
+			})
+		}
+		close(start)
+		wg.Wait()
+		ok, reused := 0, 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				ok++
+			case errors.Is(err, twofactor.ErrCodeReused):
+				reused++
+			default:
+				t.Fatalf("code %d: %v", i, err)
+			}
+		}
+		require.Equal(t, 1, ok, "code %d", i)
+		require.Equal(t, 1, reused, "code %d", i)
+	}
+
+	t.Run("through the Service", func(t *testing.T) {
+		h := newServiceEnv(t, nil)
+		carol := user("carol")
+		codes, err := enroll(ctx, h.f, carol)
+		require.NoError(t, err)
+		ids := make([]string, 2)
+		for i := range ids {
+			b, err := h.svc.Begin(ctx, carol, twofactor.Client{})
+			require.NoError(t, err)
+			ids[i] = b.Challenge.ID
+		}
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		var wins atomic.Int64
+		for _, id := range ids {
+			wg.Go(func() {
+				<-start
+				if _, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodBackupCode, Code: codes[0]}); err == nil {
+					wins.Add(1)
+				}
+			})
+		}
+		close(start)
+		wg.Wait()
+		require.EqualValues(t, 1, wins.Load())
+		fails := h.log.ofType(twofactor.EventFailure)
+		require.Len(t, fails, 1)
+		assert.Equal(t, twofactor.ReasonReplay, fails[0].Reason, "the loser is no guess")
+	})
+
+	t.Run("again later", func(t *testing.T) {
+		e.clock.Advance(backupcodes.SubmitWindow)
+		_, err := e.f.Verify(ctx, challenge(u), codes[0])
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		assert.NotErrorIs(t, err, twofactor.ErrCodeReused, "a used code tried after the window is a wrong code")
+	})
+}
+
+// TestBind: given to twofactor.New, a factor with no config of its own
+// takes the Service's store, keyring, events, clock and randomness; what
+// its config sets wins; used without either, it fails with ErrConfig.
+func TestBind(t *testing.T) {
+	t.Run("unbound", func(t *testing.T) {
+		f, err := backupcodes.New(backupcodes.Config{})
+		require.NoError(t, err)
+		u := user("alice")
+		calls := map[string]error{}
+		_, calls["Enrollments"] = f.Enrollments(ctx, u)
+		_, calls["BeginEnroll"] = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+		_, calls["Verify"] = f.Verify(ctx, challenge(u), "0000-0000-0000")
+		_, calls["Remaining"] = f.Remaining(ctx, u)
+		_, _, calls["IssueRecoveryCode"] = f.IssueRecoveryCode(ctx, u, "support:jane")
+		calls["Remove"] = f.Remove(ctx, u, backupcodes.EnrollmentBackupCodes)
+		calls["RemoveAll"] = f.RemoveAll(ctx, u)
+		for name, err := range calls {
+			require.ErrorIs(t, err, twofactor.ErrConfig, name)
+		}
+		require.NoError(t, f.CheckAnswer("0000-0000-0000"), "needs no store")
+	})
+
+	t.Run("bound", func(t *testing.T) {
+		e := newEnv(t, nil)
+		f, err := backupcodes.New(backupcodes.Config{Count: 8, Rand: fixedRand("0v1k7qm3xt9f")})
+		require.NoError(t, err)
+		svc, err := twofactor.New(twofactor.Config{Store: e.store, Keys: e.keys, Factors: []twofactor.Factor{f},
+			Events: e.events, Now: e.clock.Now})
+		require.NoError(t, err)
+		u := user("alice")
+		en, err := svc.BeginEnroll(ctx, u, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, "")
+		require.NoError(t, err)
+		require.Len(t, en.Codes, 8)
+		assert.Equal(t, "0v1k-7qm3-xt9f", en.Codes[0], "its own Rand wins")
+		n, err := e.store.CountGroup(ctx, "backup:alice")
+		require.NoError(t, err)
+		assert.Equal(t, 8, n, "the Service's store")
+		require.Len(t, e.log.ofType(twofactor.EventEnroll), 1, "the Service's events")
+		ens, err := f.Enrollments(ctx, u)
+		require.NoError(t, err)
+		assert.Equal(t, t0, ens[0].CreatedAt, "the Service's clock")
+		b, err := svc.Begin(ctx, u, twofactor.Client{})
+		require.NoError(t, err)
+		_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodBackupCode, Code: en.Codes[3]})
+		require.NoError(t, err)
+	})
+
+	t.Run("explicit store wins", func(t *testing.T) {
+		own := store.NewMemory(nil)
+		f, err := backupcodes.New(backupcodes.Config{Store: own})
+		require.NoError(t, err)
+		shared := store.NewMemory(nil)
+		_, err = twofactor.New(twofactor.Config{Store: shared, Keys: newKeyring(t, newKey(t, "k1")), Factors: []twofactor.Factor{f},
+			Events: &twofactor.Events{Discard: true}})
+		require.NoError(t, err)
+		_, err = enroll(ctx, f, user("alice"))
+		require.NoError(t, err)
+		n, err := own.CountGroup(ctx, "backup:alice")
+		require.NoError(t, err)
+		assert.Equal(t, 10, n)
+		n, err = shared.CountGroup(ctx, "backup:alice")
+		require.NoError(t, err)
+		assert.Zero(t, n)
+	})
+
+	t.Run("store without what the factor needs", func(t *testing.T) {
+		f, err := backupcodes.New(backupcodes.Config{})
+		require.NoError(t, err)
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory(nil)}, Keys: newKeyring(t, newKey(t, "k1")),
+			Factors: []twofactor.Factor{f}})
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
+	})
+}
+
+// rootOnly is a store with only what the Service itself needs.
+type rootOnly struct{ twofactor.Store }
+
+// noToucher is a store without store.EnrollmentToucher.
+type noToucher struct{ backupcodes.Store }
+
+func TestLastUseWithoutToucher(t *testing.T) {
+	e := newEnv(t, func(c *backupcodes.Config) { c.Store = noToucher{c.Store} })
+	u := user("alice")
+	codes, err := enroll(ctx, e.f, u)
+	require.NoError(t, err)
+	e.clock.Advance(time.Minute)
+	_, err = e.f.Verify(ctx, challenge(u), codes[0])
+	require.NoError(t, err)
+	ens, err := e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, ens, 1)
+	assert.Equal(t, t0, ens[0].CreatedAt)
+	assert.Equal(t, t0.Add(time.Minute), ens[0].LastUsedAt)
 }

@@ -178,9 +178,13 @@ func group(k kind, userID string) string {
 }
 
 // storeKey is the key a hashed code is stored and looked up under.
-func storeKey(hash []byte) string {
-	var buf [2 * 96]byte // a key id of up to 32 bytes, a NUL and 32 bytes of HMAC, hex-encoded
-	return string(hex.AppendEncode(buf[:0], hash))
+func storeKey(hash []byte) string { return prefixedStoreKey("", hash) }
+
+// prefixedStoreKey returns prefix followed by storeKey(hash), in one
+// allocation.
+func prefixedStoreKey(prefix string, hash []byte) string {
+	var buf [32 + 2*96]byte // a short prefix; a key id of up to 32 bytes, a NUL and 32 bytes of HMAC, hex-encoded
+	return string(hex.AppendEncode(append(buf[:0], prefix...), hash))
 }
 
 func invalid(format string, args ...any) error {

@@ -5,18 +5,19 @@
 //
 // # Walkthrough
 //
-// Build the factor with the Service's store, keyring and events, give it to
-// the Service, and let it check step-up proofs with that Service:
+// The factor needs no config of its own: give it to the Service, which
+// binds its store, keyring, events and clock.
 //
-//	codes, err := backupcodes.New(backupcodes.Config{Store: st, Keys: keys, Events: events})
-//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Events: events,
+//	codes, err := backupcodes.New(backupcodes.Config{}) // or Count: 8
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
 //		Factors: []twofactor.Factor{totpFactor, codes}})
-//	codes.SetProofs(svc)
 //
-// When the user turns on two-factor authentication (right after their
-// first factor is verified), [Factor.Generate] makes the set (10 codes by
-// default) and returns it in plain text, once: show it, offer a download,
-// and forget it. The store only ever sees keyed hashes.
+// When the user turns on two-factor authentication,
+// twofactor.Service.ConfirmEnroll of their first factor makes the set
+// ([Factor.BeginEnroll]: Config.Count codes, 10 by default) and returns it
+// in Enrolled.BackupCodes, in plain text, once: show it, offer a download,
+// and forget it. The store only ever sees keyed hashes. The codes work at
+// once; there is nothing to confirm.
 //
 // At sign-in the factor is offered like any other ([twofactor.MethodBackupCode]);
 // the user types a code and [twofactor.Service.Verify] passes it to
@@ -26,11 +27,14 @@
 // as 1, u as v). [Factor.CheckAnswer] rejects input that cannot be a code
 // before any store access.
 //
-// [Factor.Remaining] gives the count for the account page; after a use that
-// leaves LowThreshold codes or fewer (2 by default), [EventLow] is emitted
-// so the host can prompt the user. [Factor.Regenerate] replaces the whole
-// set (every old code dies at once) and needs a fresh step-up proof
-// ([twofactor.Result.Proof]).
+// The account page shows the set as an enrollment ("Backup codes (7
+// left)", when it was made and last used); [Factor.Remaining] gives the
+// count. After a use that leaves LowThreshold codes or fewer (2 by
+// default), [EventLow] is emitted so the host can prompt the user. A new
+// set replaces the old one (every old code dies at once):
+// twofactor.Service.BeginEnroll with twofactor.MethodBackupCode returns it
+// in Enrolling.Codes, and asks a user who has any factor, backup codes
+// included, for the proof of a fresh step-up first.
 //
 // Support staff call [Factor.IssueRecoveryCode] for a locked-out user,
 // after checking their identity by other means: one code, single use, valid
@@ -59,9 +63,9 @@
 //     also its store key, so checking a code is one keyed hash and one
 //     indexed lookup per server key: the time does not depend on how many
 //     codes exist, and no code is compared against another. Noticing that
-//     the user is low on codes does not count them either while many are
-//     left: each set has a small tally record whose attempt limit runs out
-//     when LowThreshold is reached, and only then are the codes counted.
+//     the user is low on codes does not count them either: each set
+//     comes with a store counter of its uses, one atomic increment per
+//     use, and the set's size less its uses is what is left.
 //   - No slow password hash (bcrypt, Argon2) is used, on purpose. A slow
 //     hash protects low-entropy secrets that people choose; these codes
 //     carry at least 50 bits (60 by default) chosen by crypto/rand. Without
@@ -77,7 +81,11 @@
 //     to exhaust the server's CPU.
 //   - Each code works once. Consuming is one atomic store operation, so of
 //     concurrent requests with the same code, on any number of app
-//     instances sharing the store, exactly one succeeds.
+//     instances sharing the store, exactly one succeeds. Each submitted
+//     code is also marked, under its keyed hash, for SubmitWindow before
+//     it is looked up: the loser of a double submit gets
+//     [twofactor.ErrCodeReused] rather than a wrong code, so it does not
+//     count toward the user's lockout.
 //   - Keys rotate: codes are looked up under every key of the ring, current
 //     key first, so a set made before a rotation keeps working while the
 //     old key stays in the ring. Dropping a key from the ring voids the
@@ -85,8 +93,9 @@
 //   - Events never carry a code. Wrong, used and malformed codes all read
 //     as [twofactor.ErrInvalidCode]; an expired recovery code is
 //     [twofactor.ErrCodeExpired], which prints the same message.
-//   - Generate refuses to replace unused codes; Regenerate needs a fresh
-//     proof. Generate for a user without codes is not atomic against a
-//     concurrent Generate for the same user: call it once, from the
-//     enrollment flow.
+//   - A new set needs a fresh proof when the user has a factor: the
+//     Service checks it (Service.BeginEnroll). [Factor.BeginEnroll] itself
+//     checks nothing; a host calling it directly must. Two new sets made
+//     at once for the same user are not atomic against each other: make
+//     one at a time.
 package backupcodes

@@ -11,31 +11,33 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Generate a user's backup codes, show them once, and sign in with one.
+// Make a user's backup codes, show them once, and sign in with one. The
+// factor needs no config of its own: twofactor.New gives it the Service's
+// store, keyring, events and clock.
 func Example() {
 	ctx := context.Background()
 	key, _ := twofactor.GenerateKey("2026-01")
 	keys, _ := twofactor.NewKeyring(key)
-	st := store.NewMemory(nil)
-	events := &twofactor.Events{Discard: true}
 
-	codes, err := backupcodes.New(backupcodes.Config{Store: st, Keys: keys, Events: events})
+	codes, err := backupcodes.New(backupcodes.Config{})
 	if err != nil {
 		panic(err)
 	}
-	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Events: events,
-		Factors: []twofactor.Factor{codes}})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+		Events: &twofactor.Events{Discard: true}, Factors: []twofactor.Factor{codes}})
 	if err != nil {
 		panic(err)
 	}
-	codes.SetProofs(svc) // Regenerate checks step-up proofs with the service
 
-	// Enrollment: make the set and show it to the user, once.
+	// Enrollment: make the set and show it to the user, once. (Usually
+	// Service.ConfirmEnroll does this with the user's first factor; a
+	// user who has a factor passes a fresh step-up proof instead of "".)
 	alice := twofactor.User{ID: "42", Name: "alice@example.com"}
-	set, err := codes.Generate(ctx, alice)
+	enrolling, err := svc.BeginEnroll(ctx, alice, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, "")
 	if err != nil {
 		panic(err)
 	}
+	set := enrolling.Codes
 	fmt.Println("codes to show:", len(set))
 	fmt.Println("looks like k7qm-3xvt-9fhd:", len(set[0]) == 14 && strings.Count(set[0], "-") == 2)
 
@@ -72,6 +74,7 @@ func ExampleFactor_IssueRecoveryCode() {
 	ctx := context.Background()
 	key, _ := twofactor.GenerateKey("2026-01")
 	keys, _ := twofactor.NewKeyring(key)
+	// Used alone, without a Service, the factor needs its store and keys.
 	codes, _ := backupcodes.New(backupcodes.Config{Store: store.NewMemory(nil), Keys: keys,
 		Events: &twofactor.Events{Discard: true}})
 

@@ -254,3 +254,16 @@ func codeForms(code string) []string {
 	bare := strings.ReplaceAll(code, "-", "")
 	return []string{code, bare, strings.ToUpper(code), strings.ToUpper(bare)}
 }
+
+// enroll makes a set of backup codes for u with BeginEnroll and returns
+// the codes.
+func enroll(ctx context.Context, f *backupcodes.Factor, u twofactor.User) ([]string, error) {
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	if err != nil {
+		return nil, err
+	}
+	if en.Method != twofactor.MethodBackupCode || !en.ExpiresAt.IsZero() {
+		return nil, fmt.Errorf("unexpected enrolling %+v", en)
+	}
+	return en.Codes, nil
+}

@@ -2,6 +2,7 @@ package backupcodes
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -12,87 +13,151 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Generate makes the user's first set of Count backup codes and returns
-// them in plain text, formatted for display ("k7qm-3xvt-9fhd"). This is the
-// only time they exist in plain text: the store keeps keyed hashes, so show
-// them (or offer a download) now, once.
+// BeginEnroll makes a new set of Count backup codes for the user, active
+// at once, and returns them in Enrolling.Codes, formatted for display
+// ("k7qm-3xvt-9fhd"). This is the only time they exist in plain text: the
+// store keeps keyed hashes, so show them (or offer a download) now, once.
+// A set the user had is replaced: every old code stops working at once.
+// There is nothing to confirm (see ConfirmEnroll); req is not used.
 //
-// Call it in the enrollment flow, right after the user proved their first
-// factor. When the user still has unused codes it returns an error matching
-// twofactor.ErrAlreadyEnrolled and changes nothing: replacing a set goes
-// through Regenerate, which asks for a fresh verification. A user whose
-// codes are all used counts as having none; a host that offers Generate
-// outside its enrollment flow should ask for a step-up proof first, as
-// Regenerate does.
-func (f *Factor) Generate(ctx context.Context, user twofactor.User) ([]string, error) {
-	if err := checkUser(user); err != nil {
-		return nil, err
-	}
-	n, err := f.store.CountGroup(ctx, group(kindBackup, user.ID))
-	if err != nil {
-		return nil, fmt.Errorf("backupcodes: counting backup codes: %w", err)
-	}
-	if n > 0 {
-		return nil, fmt.Errorf("backupcodes: %w: the user has %d unused backup codes; use Regenerate to replace them", twofactor.ErrAlreadyEnrolled, n)
-	}
-	return f.replace(ctx, user, "generated")
-}
-
-// Regenerate replaces the user's whole set with Count new codes and returns
-// them in plain text, like Generate. Every old code stops working at once.
-//
-// proof must show a fresh verification of a current factor by this user
-// (twofactor.Result.Proof, checked with Config.Proofs or SetProofs): a
-// missing, forged, foreign or stale proof returns an error matching
-// twofactor.ErrStepUpRequired and changes nothing.
+// twofactor.Service.ConfirmEnroll calls it when a user's first second
+// factor is confirmed. To make a new set later, call
+// twofactor.Service.BeginEnroll with twofactor.MethodBackupCode and the
+// proof of a fresh step-up: it refuses a user who has a factor (backup
+// codes included) without one. A host calling this method directly must
+// check that itself.
 //
 // On a store error the old set may already be gone; the new one is then
 // removed again (best effort) and the error returned, and the call can be
-// repeated.
-func (f *Factor) Regenerate(ctx context.Context, user twofactor.User, proof string) ([]string, error) {
+// repeated. Two calls at once for the same user may leave a mix of both
+// sets: make one at a time.
+func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	if err := f.ready(); err != nil {
+		return nil, err
+	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
-	p := f.proofs.Load()
-	if p == nil {
-		return nil, configErr("Regenerate needs a ProofChecker: set Config.Proofs or call SetProofs with the Service")
-	}
-	if err := (*p).CheckProof(ctx, proof, user.ID, twofactor.PurposeStepUp); err != nil {
-		if errors.Is(err, twofactor.ErrStepUpRequired) {
-			return nil, fmt.Errorf("backupcodes: %w", err)
-		}
-		return nil, fmt.Errorf("backupcodes: %w: checking proof: %w", twofactor.ErrStepUpRequired, err)
-	}
-	return f.replace(ctx, user, "regenerated")
-}
-
-// replace draws a new set, then swaps it in for the old one.
-func (f *Factor) replace(ctx context.Context, user twofactor.User, action string) ([]string, error) {
 	plain, hashed, err := f.newSet(user.ID, f.count)
 	if err != nil {
 		return nil, err
 	}
-	if tally, ok := f.tally(user.ID, len(hashed)); ok {
-		hashed = append(hashed, tally)
+	oldSize, err := f.setSize(ctx, user.ID)
+	if err != nil {
+		return nil, err
 	}
-	groups := []string{group(kindBackup, user.ID), tallyGroup(user.ID)}
-	for _, g := range groups {
-		if err := f.store.DeleteGroup(ctx, g); err != nil {
-			return nil, fmt.Errorf("backupcodes: deleting old codes: %w", err)
-		}
+	g := group(kindBackup, user.ID)
+	if err := f.store.DeleteGroup(ctx, g); err != nil {
+		return nil, fmt.Errorf("backupcodes: deleting old codes: %w", err)
+	}
+	// Never leave a partial set that nobody has seen.
+	discard := func(err error) (*twofactor.Enrolling, error) {
+		_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
+		return nil, err
 	}
 	for _, c := range hashed {
 		if err := f.store.PutCode(ctx, c); err != nil {
-			// Never leave a partial set that nobody has seen.
-			for _, g := range groups {
-				_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
-			}
-			return nil, fmt.Errorf("backupcodes: storing codes: %w", err)
+			return discard(fmt.Errorf("backupcodes: storing codes: %w", err))
 		}
+	}
+	if err := f.dropSetState(ctx, user.ID, oldSize); err != nil {
+		return discard(err)
+	}
+	if f.lowThreshold >= 0 {
+		if _, _, err := f.store.Incr(ctx, usesKey(len(hashed), user.ID), usesWindow); err != nil {
+			return discard(fmt.Errorf("backupcodes: starting the count of uses: %w", err))
+		}
+	}
+	data, err := json.Marshal(setData{Count: len(hashed)})
+	if err != nil {
+		return discard(err)
+	}
+	if err := f.store.PutEnrollment(ctx, store.EnrollmentRecord{
+		UserID: user.ID, ID: EnrollmentBackupCodes, Method: string(twofactor.MethodBackupCode),
+		Label: "Backup codes", Data: data, CreatedAt: f.now(),
+	}); err != nil {
+		return discard(fmt.Errorf("backupcodes: storing the set's record: %w", err))
+	}
+	action := "generated"
+	if oldSize > 0 {
+		action = "regenerated"
 	}
 	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID, Method: twofactor.MethodBackupCode,
 		Details: map[string]string{"action": action, "count": strconv.Itoa(len(plain))}})
-	return plain, nil
+	return &twofactor.Enrolling{Method: twofactor.MethodBackupCode, Codes: plain}, nil
+}
+
+// ConfirmEnroll returns an error matching twofactor.ErrNotEnrolled: a set
+// of backup codes is active as soon as BeginEnroll returns it, so there is
+// nothing to confirm.
+func (f *Factor) ConfirmEnroll(context.Context, twofactor.User, string) (twofactor.Enrollment, error) {
+	return twofactor.Enrollment{}, fmt.Errorf("backupcodes: %w: backup codes need no confirmation", twofactor.ErrNotEnrolled)
+}
+
+// setData is what the record of a user's set of backup codes holds; the
+// record's own fields say when the set was made and last used.
+type setData struct {
+	Count int `json:"count"` // the set's size
+}
+
+// setSize returns the size of the user's set from its record: zero when
+// there is none (no set, or one made before sets had records).
+func (f *Factor) setSize(ctx context.Context, userID string) (int, error) {
+	rec, err := f.store.GetEnrollment(ctx, userID, EnrollmentBackupCodes)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("backupcodes: reading the set's record: %w", err)
+	}
+	var d setData
+	if err := json.Unmarshal(rec.Data, &d); err != nil {
+		return 0, fmt.Errorf("backupcodes: the record of user %q's set does not decode", userID)
+	}
+	return d.Count, nil
+}
+
+// legacyTallyGroup is where sets made before the uses counter kept a
+// tally record; it is deleted with the set.
+func legacyTallyGroup(userID string) string { return "backup-uses:" + userID }
+
+// dropSetState deletes what counted the uses of the user's old set of
+// oldSize codes (zero: no record of it).
+func (f *Factor) dropSetState(ctx context.Context, userID string, oldSize int) error {
+	keys := []string{usesKey(f.count, userID)}
+	if oldSize > 0 && oldSize != f.count {
+		keys = append(keys, usesKey(oldSize, userID))
+	}
+	for _, k := range keys {
+		if err := f.store.ResetCounter(ctx, k); err != nil {
+			return fmt.Errorf("backupcodes: resetting the count of uses: %w", err)
+		}
+	}
+	if oldSize == 0 {
+		if err := f.store.DeleteGroup(ctx, legacyTallyGroup(userID)); err != nil {
+			return fmt.Errorf("backupcodes: deleting old codes: %w", err)
+		}
+	}
+	return nil
+}
+
+// removeSet deletes the user's set of backup codes, what counted its uses
+// and its record.
+func (f *Factor) removeSet(ctx context.Context, userID string) error {
+	size, err := f.setSize(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if err := f.store.DeleteGroup(ctx, group(kindBackup, userID)); err != nil {
+		return fmt.Errorf("backupcodes: deleting codes: %w", err)
+	}
+	if err := f.dropSetState(ctx, userID, size); err != nil {
+		return err
+	}
+	if err := f.store.DeleteEnrollment(ctx, userID, EnrollmentBackupCodes); err != nil {
+		return fmt.Errorf("backupcodes: deleting the set's record: %w", err)
+	}
+	return nil
 }
 
 // newSet draws n distinct backup codes for the user and returns them
@@ -120,6 +185,9 @@ func (f *Factor) newSet(userID string, n int) ([]string, []store.Code, error) {
 // Remaining returns how many unused backup codes the user has, for the
 // account page (an outstanding recovery code is not counted).
 func (f *Factor) Remaining(ctx context.Context, user twofactor.User) (int, error) {
+	if err := f.ready(); err != nil {
+		return 0, err
+	}
 	if err := checkUser(user); err != nil {
 		return 0, err
 	}
@@ -143,6 +211,9 @@ func (f *Factor) Remaining(ctx context.Context, user twofactor.User) (int, error
 // "recovery_code_issued"); signing in with the code emits
 // EventRecoveryUsed.
 func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, actor string) (code string, expires time.Time, err error) {
+	if err := f.ready(); err != nil {
+		return "", time.Time{}, err
+	}
 	if err := checkUser(user); err != nil {
 		return "", time.Time{}, err
 	}
@@ -153,7 +224,8 @@ func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, act
 	if err != nil {
 		return "", time.Time{}, fmt.Errorf("backupcodes: drawing a code: %w", err)
 	}
-	expires = f.now().Add(f.recoveryTTL)
+	now := f.now()
+	expires = now.Add(f.recoveryTTL)
 	g := group(kindRecovery, user.ID)
 	h := f.keys.Hash(hashDomain, hashInput(kindRecovery, user.ID, c))
 	if err := f.store.DeleteGroup(ctx, g); err != nil {
@@ -161,6 +233,13 @@ func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, act
 	}
 	if err := f.store.PutCode(ctx, store.Code{Group: g, Key: storeKey(h), Hash: h, ExpiresAt: expires}); err != nil {
 		return "", time.Time{}, fmt.Errorf("backupcodes: storing the recovery code: %w", err)
+	}
+	if err := f.store.PutEnrollment(ctx, store.EnrollmentRecord{
+		UserID: user.ID, ID: EnrollmentRecoveryCode, Method: string(twofactor.MethodBackupCode),
+		Label: "Recovery code from support", CreatedAt: now,
+	}); err != nil {
+		_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
+		return "", time.Time{}, fmt.Errorf("backupcodes: storing the recovery code's record: %w", err)
 	}
 	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventAdminAction, UserID: user.ID, Actor: actor,
 		Method:  twofactor.MethodBackupCode,

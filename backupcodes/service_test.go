@@ -28,7 +28,6 @@ func newServiceEnv(t *testing.T, policy *twofactor.Policy) *serviceEnv {
 	}
 	svc, err := twofactor.New(cfg)
 	require.NoError(t, err)
-	e.f.SetProofs(svc)
 	return &serviceEnv{env: e, svc: svc}
 }
 
@@ -46,7 +45,7 @@ func (h *serviceEnv) proof(t *testing.T, u twofactor.User) string {
 func TestServiceLogin(t *testing.T) {
 	h := newServiceEnv(t, nil)
 	carol := user("carol") // no PIN: backup codes only
-	codes, err := h.f.Generate(ctx, carol)
+	codes, err := enroll(ctx, h.f, carol)
 	require.NoError(t, err)
 
 	begun, err := h.svc.Begin(ctx, carol, twofactor.Client{})
@@ -108,7 +107,7 @@ func TestPolicyCheckBackupOnly(t *testing.T) {
 	h := newServiceEnv(t, &twofactor.Policy{Required: true})
 	alice, carol := user("alice"), user("carol") // alice has a PIN, carol does not
 	for _, u := range []twofactor.User{alice, carol} {
-		_, err := h.f.Generate(ctx, u)
+		_, err := enroll(ctx, h.f, u)
 		require.NoError(t, err)
 	}
 	gaps, err := h.svc.Check(ctx, slices.Values([]twofactor.User{alice, carol}))

@@ -1,0 +1,172 @@
+package backupcodes
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// usesEnv is a memory store and keyring shared by factors of several
+// configurations, as app instances before and after a change of Count,
+// and the EventLow events they emit.
+type usesEnv struct {
+	mem  *store.Memory
+	keys *twofactor.Keyring
+	mu   sync.Mutex
+	lows []string
+	warn []string
+}
+
+func newUsesEnv(t *testing.T) *usesEnv {
+	key, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	keys, err := twofactor.NewKeyring(key)
+	require.NoError(t, err)
+	return &usesEnv{mem: store.NewMemory(nil), keys: keys}
+}
+
+func (ue *usesEnv) factor(t *testing.T, st Store, count int) *Factor {
+	f, err := New(Config{Store: st, Keys: ue.keys, Count: count, Events: &twofactor.Events{Discard: true,
+		Hook: func(_ context.Context, ev twofactor.Event) {
+			ue.mu.Lock()
+			defer ue.mu.Unlock()
+			switch ev.Type {
+			case EventLow:
+				ue.lows = append(ue.lows, ev.Details["remaining"])
+			case twofactor.EventWarning:
+				ue.warn = append(ue.warn, ev.Reason)
+			}
+		}}})
+	require.NoError(t, err)
+	return f
+}
+
+// useAll verifies every code with f and returns Details["remaining"] of
+// each use.
+func useAll(t *testing.T, f *Factor, u twofactor.User, codes []string) []string {
+	var remaining []string
+	for _, c := range codes {
+		v, err := f.Verify(context.Background(), &twofactor.Challenge{ID: "c", User: u}, c)
+		require.NoError(t, err)
+		remaining = append(remaining, v.Details["remaining"])
+	}
+	return remaining
+}
+
+// A set made under another Count is counted in the store on every use, so
+// the low-codes event says what is really left.
+func TestUsesOfASetOfAnotherSize(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	u := twofactor.User{ID: "alice"}
+	en, err := ue.factor(t, ue.mem, 4).BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	now := ue.factor(t, ue.mem, 6) // the setting changed since
+	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, now, u, en.Codes))
+	assert.Equal(t, []string{"2", "1", "0"}, ue.lows)
+}
+
+// A set stored without a count of its uses (made before the count
+// existed) is counted in the store on every use.
+func TestUsesWithoutCounter(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	f := ue.factor(t, ue.mem, 4)
+	u := twofactor.User{ID: "alice"}
+	plain, hashed, err := f.newSet(u.ID, 4)
+	require.NoError(t, err)
+	for _, c := range hashed {
+		require.NoError(t, ue.mem.PutCode(ctx, c))
+	}
+	// The tally record such a set came with.
+	require.NoError(t, ue.mem.PutCode(ctx, store.Code{Group: legacyTallyGroup(u.ID), Key: "uses", Hash: []byte("tally"), MaxAttempts: 1}))
+	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, f, u, plain))
+
+	_, err = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	n, err := ue.mem.CountGroup(ctx, legacyTallyGroup(u.ID))
+	require.NoError(t, err)
+	assert.Zero(t, n, "a new set deletes the old tally")
+}
+
+// A change of Count and back does not bring back the count of an old
+// set: a new set drops the old set's count.
+func TestUsesAfterCountChangedBack(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	u := twofactor.User{ID: "alice"}
+	four, six := ue.factor(t, ue.mem, 4), ue.factor(t, ue.mem, 6)
+	en, err := four.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"", "2"}, useAll(t, four, u, en.Codes[:2]))
+	en, err = six.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	// Back to 4: the set of 6 is counted in the store.
+	assert.Equal(t, []string{"", "", "", "2", "1", "0"}, useAll(t, four, u, en.Codes))
+
+	// A set of 4 used twice, removed with Count 6 in place; then codes
+	// stored without a count (as a set made before counts existed) and
+	// used with Count 4 again: counted in the store, not on the old count.
+	en, err = four.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	useAll(t, four, u, en.Codes[:2])
+	require.NoError(t, six.RemoveAll(ctx, u))
+	plain, hashed, err := four.newSet(u.ID, 4)
+	require.NoError(t, err)
+	for _, c := range hashed {
+		require.NoError(t, ue.mem.PutCode(ctx, c))
+	}
+	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, four, u, plain), "removal drops the count too")
+}
+
+// failing is a memory store whose chosen operations fail.
+type failing struct {
+	*store.Memory
+	incrUses, touch bool
+}
+
+var errBoom = errors.New("store unavailable")
+
+func (s failing) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
+	if s.incrUses && strings.HasPrefix(key, keyUses) {
+		return 0, time.Time{}, errBoom
+	}
+	return s.Memory.Incr(ctx, key, window)
+}
+
+func (s failing) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
+	if s.touch {
+		return errBoom
+	}
+	return s.Memory.TouchEnrollment(ctx, userID, id, used)
+}
+
+// Once a code matched it is consumed and the user is in; failing to record
+// the use or to count what is left is reported as a warning and does not
+// undo the decision.
+func TestFailuresAfterMatch(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	st := &failing{Memory: ue.mem}
+	f := ue.factor(t, st, 0)
+	u := twofactor.User{ID: "alice"}
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	st.incrUses, st.touch = true, true
+	v, err := f.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, en.Codes[0])
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"kind": "backup"}, v.Details)
+	assert.Equal(t, []string{"last_use_failed", "count_failed"}, ue.warn)
+	n, err := f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, 9, n)
+}
