@@ -1,12 +1,13 @@
 package twofactorhttp
 
 import (
-	"encoding/json"
 	"net"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -18,20 +19,20 @@ import (
 // challenge id and the cookie name, so it opens only as the cookie of that
 // challenge.
 type pending struct {
-	ChallengeID string            `json:"-"`
-	UserID      string            `json:"u"`
-	Purpose     twofactor.Purpose `json:"p"`
-	Return      string            `json:"r,omitempty"` // a path checked by cleanReturn
-	Expires     int64             `json:"e"`           // Unix seconds: the challenge's expiry
-	Sent        *sentCode         `json:"s,omitempty"` // the last code sent, for the page
+	ChallengeID string
+	UserID      string
+	Purpose     twofactor.Purpose
+	Return      string    // a path checked by cleanReturn, or ""
+	Expires     int64     // Unix seconds: the challenge's expiry
+	Sent        *sentCode // the last code sent, for the page
 }
 
 // sentCode is what the page shows of the last code sent: the masked
 // destination and when a new one may be asked for. Never the code.
 type sentCode struct {
-	Method      twofactor.Method `json:"m"`
-	Destination string           `json:"d,omitempty"` // masked by the factor
-	ResendAt    int64            `json:"r"`           // Unix seconds
+	Method      twofactor.Method
+	Destination string // masked by the factor
+	ResendAt    int64  // Unix seconds
 }
 
 // maxCookie bounds a pending cookie before any decoding.
@@ -41,17 +42,33 @@ func (h *Handler) pendingAD(challengeID string) []byte {
 	return []byte("twofactorhttp pending v1\x00" + h.pendingName + "\x00" + challengeID)
 }
 
+// The sealed state is its fields joined by NUL, which none of them holds
+// (user ids and return paths refuse control characters; a destination is
+// stripped of them): user, purpose, return, expiry, then the method,
+// destination and resend time of the last code sent, empty when none.
+const pendingFields = 7
+
 // sealPending returns the cookie value "<challenge id>.<sealed state>".
 func (h *Handler) sealPending(p *pending) (string, error) {
-	b, err := json.Marshal(p)
-	if err != nil {
-		return "", err
+	var m, dest, resend string
+	if p.Sent != nil {
+		m, dest, resend = string(p.Sent.Method), stripControl(p.Sent.Destination), strconv.FormatInt(p.Sent.ResendAt, 10)
 	}
+	b := []byte(strings.Join([]string{p.UserID, string(p.Purpose), p.Return, strconv.FormatInt(p.Expires, 10), m, dest, resend}, "\x00"))
 	s, err := h.keys.Seal(b, h.pendingAD(p.ChallengeID))
 	if err != nil {
 		return "", err
 	}
 	return p.ChallengeID + "." + s, nil
+}
+
+func stripControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 // openPending parses and opens a pending cookie value. Anything that is not
@@ -70,11 +87,20 @@ func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
 	if err != nil {
 		return nil, errNoPending
 	}
-	var p pending
-	if err := json.Unmarshal(b, &p); err != nil {
+	f := strings.Split(string(b), "\x00")
+	if len(f) != pendingFields {
 		return nil, errNoPending
 	}
-	p.ChallengeID = id
+	p := pending{ChallengeID: id, UserID: f[0], Purpose: twofactor.Purpose(f[1]), Return: f[2]}
+	if p.Expires, err = strconv.ParseInt(f[3], 10, 64); err != nil {
+		return nil, errNoPending
+	}
+	if f[4] != "" {
+		p.Sent = &sentCode{Method: twofactor.Method(f[4]), Destination: f[5]}
+		if p.Sent.ResendAt, err = strconv.ParseInt(f[6], 10, 64); err != nil {
+			return nil, errNoPending
+		}
+	}
 	switch {
 	case twofactor.CheckUserID(p.UserID) != nil,
 		p.Purpose != twofactor.PurposeLogin && p.Purpose != twofactor.PurposeStepUp,
@@ -111,7 +137,11 @@ func (h *Handler) setPending(w http.ResponseWriter, r *http.Request, p *pending)
 	return nil
 }
 
+// clearPending drops the pending cookie the request carries, if any.
 func (h *Handler) clearPending(w http.ResponseWriter, r *http.Request) {
+	if !hasCookie(r, h.pendingName) {
+		return
+	}
 	c := h.cookie(r, h.pendingName, "", h.prefix)
 	c.MaxAge = -1
 	http.SetCookie(w, c)
@@ -179,10 +209,26 @@ func (h *Handler) stepUpProof(r *http.Request, userID string) string {
 	return ""
 }
 
-// ClearStepUp drops the step-up cookie. Call it when the user signs out,
-// so a fresh verification does not outlive the session it was made in.
+// ClearStepUp drops the step-up cookie the request carries, if any. Call
+// it when the user signs out, so a fresh verification does not outlive the
+// session it was made in.
 func (h *Handler) ClearStepUp(w http.ResponseWriter, r *http.Request) {
+	if !hasCookie(r, h.stepUpName) {
+		return
+	}
 	c := h.cookie(r, h.stepUpName, "", "/")
 	c.MaxAge = -1
 	http.SetCookie(w, c)
+}
+
+// hasCookie reports whether the request may carry the cookie: a cheap
+// look at the Cookie header, without parsing it, for deciding whether to
+// send a deletion (a false positive only sends one for nothing).
+func hasCookie(r *http.Request, name string) bool {
+	for _, line := range r.Header["Cookie"] {
+		if strings.Contains(line, name+"=") {
+			return true
+		}
+	}
+	return false
 }

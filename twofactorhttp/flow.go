@@ -113,8 +113,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *two
 		h.writeJSON(w, http.StatusOK, h.state(ch, p, methods))
 		return
 	}
-	securityHeaders(w)
-	http.Redirect(w, r, h.url(routeChallenge), http.StatusSeeOther)
+	seeOther(w, h.url(routeChallenge))
 }
 
 // signedIn completes a sign-in: the host's SignIn, then the trusted-device
@@ -165,8 +164,7 @@ func (h *Handler) pendingFor(w http.ResponseWriter, r *http.Request) (*pending, 
 func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
 	if _, err := h.readPending(r); err != nil && !wantsJSON(r) {
 		h.clearPending(w, r)
-		securityHeaders(w)
-		http.Redirect(w, r, h.loginURL, http.StatusSeeOther)
+		seeOther(w, h.loginURL)
 		return
 	}
 	p, ok := h.pendingFor(w, r)
@@ -210,8 +208,7 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 		h.writeJSON(w, http.StatusOK, h.sentJSON(p.Sent, sent.ExpiresAt))
 		return
 	}
-	securityHeaders(w)
-	http.Redirect(w, r, h.url(routeChallenge)+"?method="+url.QueryEscape(string(req.Method)), http.StatusSeeOther)
+	seeOther(w, h.url(routeChallenge)+"?method="+url.QueryEscape(string(req.Method)))
 }
 
 // serveStart returns what the browser needs before answering (POST
@@ -361,8 +358,7 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 			h.fail(w, r, nil, errSignedOut)
 			return
 		}
-		securityHeaders(w)
-		http.Redirect(w, r, h.withNext(h.loginURL, ret), http.StatusSeeOther)
+		seeOther(w, h.withNext(h.loginURL, ret))
 		return
 	}
 	if wantsJSON(r) {

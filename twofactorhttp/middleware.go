@@ -107,11 +107,9 @@ func (s *StepUp) Handler(next http.Handler) http.Handler {
 		page := (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r)
 		switch {
 		case errors.Is(err, ErrSignedOut) && page:
-			securityHeaders(w)
-			http.Redirect(w, r, h.withNext(h.loginURL, ret), http.StatusSeeOther)
+			seeOther(w, h.withNext(h.loginURL, ret))
 		case errors.Is(err, twofactor.ErrStepUpRequired) && page:
-			securityHeaders(w)
-			http.Redirect(w, r, h.withNext(h.url(routeStepUp), ret), http.StatusSeeOther)
+			seeOther(w, h.withNext(h.url(routeStepUp), ret))
 		case errors.Is(err, twofactor.ErrStepUpRequired) && wantsJSON(r):
 			h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
 		case errors.Is(err, twofactor.ErrStepUpRequired):
@@ -214,8 +212,7 @@ func (e *Enforce) Handler(next http.Handler) http.Handler {
 		case errors.Is(err, errZeroMiddleware):
 			denyZero(w, r)
 		case errors.Is(err, ErrEnrollRequired) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r):
-			securityHeaders(w)
-			http.Redirect(w, r, e.h.withNext(e.h.enrollURL, cleanReturn(r.URL.RequestURI())), http.StatusSeeOther)
+			seeOther(w, e.h.withNext(e.h.enrollURL, cleanReturn(r.URL.RequestURI())))
 		default:
 			e.h.fail(w, r, nil, err)
 		}

@@ -158,7 +158,7 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *
 		return
 	}
 	securityHeaders(w)
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header()["Content-Type"] = hdrHTML
 	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {

@@ -142,10 +142,14 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 // naming application/json (or a +json type) before any HTML type, or a
 // JSON request body.
 func wantsJSON(r *http.Request) bool {
-	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err == nil && isJSONType(mt) {
+	ctype, accept := r.Header.Get("Content-Type"), r.Header.Get("Accept")
+	if !strings.Contains(ctype, "json") && !strings.Contains(accept, "json") {
+		return false // a browser's navigation: no parsing needed
+	}
+	if mt, _, err := mime.ParseMediaType(ctype); err == nil && isJSONType(mt) {
 		return true
 	}
-	for part := range strings.SplitSeq(r.Header.Get("Accept"), ",") {
+	for part := range strings.SplitSeq(accept, ",") {
 		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
 		if err != nil || params["q"] == "0" || params["q"] == "0.0" {
 			continue
@@ -169,13 +173,25 @@ func isJSONType(mt string) bool { return mt == "application/json" || strings.Has
 const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
+// The header values are shared, read-only slices of capacity one: an
+// Add by a later handler copies rather than writes into them.
+var (
+	hdrNoStore     = []string{"no-store"}
+	hdrSameOrigin  = []string{"same-origin"}
+	hdrNoSniff     = []string{"nosniff"}
+	hdrDeny        = []string{"DENY"}
+	hdrCSP         = []string{csp}
+	hdrJSON        = []string{"application/json; charset=utf-8"}
+	hdrHTML        = []string{"text/html; charset=utf-8"}
+	hdrSecurityKey = [...]string{"Cache-Control", "Referrer-Policy", "X-Content-Type-Options", "X-Frame-Options", "Content-Security-Policy"}
+	hdrSecurityVal = [...][]string{hdrNoStore, hdrSameOrigin, hdrNoSniff, hdrDeny, hdrCSP}
+)
+
 func securityHeaders(w http.ResponseWriter) {
 	hd := w.Header()
-	hd.Set("Cache-Control", "no-store")
-	hd.Set("Referrer-Policy", "same-origin")
-	hd.Set("X-Content-Type-Options", "nosniff")
-	hd.Set("X-Frame-Options", "DENY")
-	hd.Set("Content-Security-Policy", csp)
+	for i, k := range hdrSecurityKey {
+		hd[k] = hdrSecurityVal[i]
+	}
 }
 
 func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
@@ -185,7 +201,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 		b, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: h.text.Internal})
 	}
 	securityHeaders(w)
-	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header()["Content-Type"] = hdrJSON
 	w.WriteHeader(status)
 	_, _ = w.Write(append(b, '\n'))
 }
@@ -197,8 +213,15 @@ func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, status, path 
 		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
 		return
 	}
+	seeOther(w, path)
+}
+
+// seeOther redirects with 303 See Other to path, a path on this site
+// already checked (cleanReturn or the configuration's own).
+func seeOther(w http.ResponseWriter, path string) {
 	securityHeaders(w)
-	http.Redirect(w, r, path, http.StatusSeeOther)
+	w.Header()["Location"] = []string{path}
+	w.WriteHeader(http.StatusSeeOther)
 }
 
 // doneJSON answers a step that moves the client on.
@@ -225,8 +248,11 @@ const maxBody = 64 << 10
 func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 	var req request
 	r.Body = http.MaxBytesReader(w, r.Body, maxBody)
-	mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
-	if isJSONType(mt) {
+	ctype := r.Header.Get("Content-Type")
+	if strings.Contains(ctype, "json") {
+		if mt, _, _ := mime.ParseMediaType(ctype); !isJSONType(mt) {
+			return req, fmt.Errorf("%w: content type %q", errBadRequest, ctype)
+		}
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
 			return req, fmt.Errorf("%w: %v", errBadRequest, err)

@@ -1,0 +1,134 @@
+package twofactorhttp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// BenchmarkLogin measures one full login with an email code, in one run,
+// two ways on the same Service, factors and memory store:
+//
+//   - service: Service.Begin, Send and Verify called directly, as a host
+//     without this package would;
+//   - http: the same steps through the handlers over httptest (the host's
+//     login route calling Handler.Begin, then POST send and POST verify,
+//     with their cookies, forms, redirects and SignIn).
+//
+// It reports both costs per login and overhead-ratio, what the HTTP layer
+// adds divided by what the Service itself costs: below 1 means the layer
+// costs less than the flow it serves. The same figures in CPU time
+// (cpu-overhead-ratio) are steadier on a busy machine; they include the
+// garbage collector's work, which the layer's allocations cause.
+func BenchmarkLogin(b *testing.B) {
+	e := newEnv(b, envOpt{
+		svc:   func(c *twofactor.Config) { c.Limits.MaxIPAttempts = 1 << 30 },
+		layer: func(c *twofactorhttp.Config) { c.ManualSend = true },
+	})
+	e.who.set("alice", twofactor.MethodEmail)
+	ctx := context.Background()
+	const ua = "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"
+	client := twofactor.Client{IP: netip.MustParseAddr("203.0.113.9"), UserAgent: ua}
+
+	viaService := func() {
+		begun, err := e.svc.Begin(ctx, alice, client)
+		if err != nil || begun.Status != twofactor.StatusChallenge {
+			b.Fatal(err, begun)
+		}
+		id := begun.Challenge.ID
+		if _, err := e.svc.Send(ctx, id, twofactor.MethodEmail, client); err != nil {
+			b.Fatal(err)
+		}
+		res, err := e.svc.Verify(ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodEmail, Code: e.email.code(id), UserID: alice.ID, Client: client})
+		if err != nil || res.Proof == "" {
+			b.Fatal(err)
+		}
+	}
+
+	post := func(path, form string, c *http.Cookie) *httptest.ResponseRecorder {
+		// A request as net/http's server hands it over (httptest.NewRequest
+		// would add a 4 KiB reader of its own to each).
+		r, err := http.NewRequest(http.MethodPost, "https://example.com"+path, strings.NewReader(form))
+		if err != nil {
+			b.Fatal(err)
+		}
+		r.RemoteAddr = "203.0.113.9:4711"
+		r.Header.Set("User-Agent", ua)
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		if c != nil {
+			r.AddCookie(c)
+		}
+		w := httptest.NewRecorder()
+		e.mux.ServeHTTP(w, r)
+		if w.Code != http.StatusSeeOther {
+			b.Fatalf("POST %s: %d %s", path, w.Code, w.Body)
+		}
+		return w
+	}
+	viaHTTP := func() {
+		w := post("/login", "user=alice&password=pw&next=%2Faccount", nil)
+		var pc *http.Cookie
+		for _, c := range w.Result().Cookies() {
+			if c.Name == twofactorhttp.DefaultPendingCookie {
+				pc = c
+			}
+		}
+		id, _, _ := strings.Cut(pc.Value, ".")
+		post("/2fa/send", "method=email", pc)
+		w = post("/2fa/verify", "method=email&code="+e.email.code(id), pc)
+		if w.Header().Get("Location") != "/account" {
+			b.Fatal("not signed in")
+		}
+	}
+
+	viaService()
+	viaHTTP()
+	// The two flows alternate in batches, so a busy machine slows both
+	// alike; wall time and the process's CPU time are both measured.
+	const batch = 50
+	var svc, web, svcCPU, webCPU time.Duration
+	measure := func(n int, flow func(), wall, cpu *time.Duration) {
+		c0, _ := cpuTime()
+		t0 := time.Now()
+		for range n {
+			flow()
+		}
+		*wall += time.Since(t0)
+		c1, _ := cpuTime()
+		*cpu += c1 - c0
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for done := 0; done < b.N; done += batch {
+		n := min(batch, b.N-done)
+		measure(n, viaService, &svc, &svcCPU)
+		measure(n, viaHTTP, &web, &webCPU)
+		if done%1000 == 950 {
+			// Let what the logins stored expire and be swept, as a
+			// running store would, so the store does not grow.
+			b.StopTimer()
+			e.clock.Advance(time.Hour)
+			if _, err := e.mem.Sweep(ctx); err != nil {
+				b.Fatal(err)
+			}
+			b.StartTimer()
+		}
+	}
+	perLogin := func(d time.Duration) float64 { return float64(d.Nanoseconds()) / float64(b.N) }
+	b.ReportMetric(perLogin(svc), "service-ns/login")
+	b.ReportMetric(perLogin(web), "http-ns/login")
+	b.ReportMetric(float64(web-svc)/float64(svc), "overhead-ratio")
+	if svcCPU > 0 {
+		b.ReportMetric(perLogin(svcCPU), "service-cpu-ns/login")
+		b.ReportMetric(perLogin(webCPU), "http-cpu-ns/login")
+		b.ReportMetric(float64(webCPU-svcCPU)/float64(svcCPU), "cpu-overhead-ratio")
+	}
+}
