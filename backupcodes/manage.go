@@ -101,7 +101,10 @@ type setData struct {
 }
 
 // setSize returns the size of the user's set from its record: zero when
-// there is none (no set, or one made before sets had records).
+// there is none (no set, or one made before sets had records). The size
+// only tells which count of uses to drop with the set, so a record that
+// does not decode reads as none rather than stop the set from being
+// replaced or removed.
 func (f *Factor) setSize(ctx context.Context, userID string) (int, error) {
 	rec, err := f.store.GetEnrollment(ctx, userID, EnrollmentBackupCodes)
 	if errors.Is(err, store.ErrNotFound) {
@@ -111,8 +114,8 @@ func (f *Factor) setSize(ctx context.Context, userID string) (int, error) {
 		return 0, fmt.Errorf("backupcodes: reading the set's record: %w", err)
 	}
 	var d setData
-	if err := json.Unmarshal(rec.Data, &d); err != nil {
-		return 0, fmt.Errorf("backupcodes: the record of user %q's set does not decode", userID)
+	if json.Unmarshal(rec.Data, &d) != nil {
+		return 0, nil
 	}
 	return d.Count, nil
 }

@@ -170,3 +170,26 @@ func TestFailuresAfterMatch(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 9, n)
 }
+
+// A set record that does not decode does not stop a new set, or the
+// removal of the set.
+func TestUndecodableSetRecord(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	f := ue.factor(t, ue.mem, 0)
+	u := twofactor.User{ID: "alice"}
+	_, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	rec, err := ue.mem.GetEnrollment(ctx, u.ID, EnrollmentBackupCodes)
+	require.NoError(t, err)
+	rec.Data = []byte("{")
+	require.NoError(t, ue.mem.PutEnrollment(ctx, rec))
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	assert.Len(t, en.Codes, DefaultCount)
+	require.NoError(t, ue.mem.PutEnrollment(ctx, rec))
+	require.NoError(t, f.RemoveAll(ctx, u))
+	n, err := f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+}
