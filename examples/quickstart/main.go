@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"log/slog"
 	"net/http"
 	"os"
 	"sync"
@@ -43,29 +42,25 @@ func setup(ctx context.Context, outbox emailcode.Sender) (*twofactor.Service, *t
 	if err := st.Migrate(ctx); err != nil {
 		return nil, nil, err
 	}
-	key, err := twofactor.ParseKey(os.Getenv("TWOFACTOR_KEY")) // make one: twofactor.GenerateKey
+	keys, err := twofactor.LoadKeyring("TWOFACTOR_KEYS") // make one: twofactor keygen
 	if err != nil {
 		return nil, nil, err
 	}
-	keys, err := twofactor.NewKeyring(key)
+	// Each factor's config holds only what is its own: the Service hands
+	// them its store, keys, events and clock.
+	app, err := totp.New(totp.Config{Issuer: "Acme"})
 	if err != nil {
 		return nil, nil, err
 	}
-	events := &twofactor.Events{Logger: slog.Default()}
-
-	app, err := totp.New(totp.Config{Store: st, Keys: keys, Issuer: "Acme", Events: events})
+	email, err := emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Acme"})
 	if err != nil {
 		return nil, nil, err
 	}
-	email, err := emailcode.New(emailcode.Config{Store: st, Keys: keys, Sender: outbox, ProductName: "Acme", Events: events})
+	backup, err := backupcodes.New(backupcodes.Config{})
 	if err != nil {
 		return nil, nil, err
 	}
-	backup, err := backupcodes.New(backupcodes.Config{Store: st, Keys: keys, Events: events})
-	if err != nil {
-		return nil, nil, err
-	}
-	devices, err := trust.New(trust.Config{Store: st, Keys: keys, Duration: trust.Month, Events: events})
+	devices, err := trust.New(trust.Config{Duration: trust.Month})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -74,12 +69,10 @@ func setup(ctx context.Context, outbox emailcode.Sender) (*twofactor.Service, *t
 		Keys:    keys,
 		Factors: []twofactor.Factor{app, email, backup},
 		Trust:   devices,
-		Events:  events,
 	})
 	if err != nil {
 		return nil, nil, err
 	}
-	backup.SetProofs(svc) // regenerating backup codes needs a fresh verification
 	return svc, devices, nil
 }
 
@@ -133,12 +126,12 @@ func answer(w http.ResponseWriter, r *http.Request, svc *twofactor.Service, devi
 // quickstart:end
 
 func main() {
-	if os.Getenv("TWOFACTOR_KEY") == "" {
+	if os.Getenv("TWOFACTOR_KEYS") == "" {
 		k, err := twofactor.GenerateKey("dev")
 		if err != nil {
 			log.Fatal(err)
 		}
-		os.Setenv("TWOFACTOR_KEY", k.Encode())
+		os.Setenv("TWOFACTOR_KEYS", k.Encode())
 	}
 	outbox := &emailcode.Outbox{}
 	svc, devices, err := setup(context.Background(), outbox)

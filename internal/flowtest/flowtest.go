@@ -95,13 +95,12 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 	if o.DefaultCaps {
 		caps = emailcode.Caps{}
 	}
-	email, err := emailcode.New(emailcode.Config{
-		Store: st, Keys: o.Keys, Sender: o.Mail, Events: events, Now: o.Now, Caps: caps,
-	})
+	// The factors take the store, keys, events and clock from the Service.
+	email, err := emailcode.New(emailcode.Config{Sender: o.Mail, Caps: caps})
 	require.NoError(tb, err)
-	tf, err := totp.New(totp.Config{Store: st, Keys: o.Keys, Issuer: "Flowtest", Events: events, Now: o.Now})
+	tf, err := totp.New(totp.Config{Issuer: "Flowtest"})
 	require.NoError(tb, err)
-	bc, err := backupcodes.New(backupcodes.Config{Store: st, Keys: o.Keys, Events: events, Now: o.Now})
+	bc, err := backupcodes.New(backupcodes.Config{})
 	require.NoError(tb, err)
 	svc, err := twofactor.New(twofactor.Config{
 		Store: st, Keys: o.Keys,
@@ -110,7 +109,6 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 		Events:  events, Now: o.Now,
 	})
 	require.NoError(tb, err)
-	bc.SetProofs(svc)
 	return &Instance{Service: svc, Email: email, TOTP: tf, Backup: bc, Mail: o.Mail}
 }
 
@@ -156,15 +154,16 @@ func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds,
 		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r), Email: fmt.Sprintf("%s%d@example.com", prefix, r)}
 
 		// Enroll TOTP on a, backup codes on b.
-		p, err := a.TOTP.BeginEnroll(ctx, user)
+		p, err := a.TOTP.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 		require.NoError(t, err)
 		secret, err := totp.DecodeSecret(p.Secret)
 		require.NoError(t, err)
 		params := a.TOTP.Params()
-		_, err = b.TOTP.ConfirmEnroll(ctx, user, p.ID, params.Code(secret, clock.Now()))
+		_, err = b.TOTP.ConfirmEnroll(ctx, user, params.Code(secret, clock.Now()))
 		require.NoError(t, err)
-		codes, err := b.Backup.Generate(ctx, user)
+		set, err := b.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 		require.NoError(t, err)
+		codes := set.Codes
 		clock.Advance(30 * time.Second) // the confirming step is spent
 
 		// One email code, many verifiers on both instances.
@@ -219,11 +218,11 @@ func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds,
 func enrollTOTP(t *testing.T, a, b *Instance, clock *storetest.Clock, user twofactor.User) []byte {
 	t.Helper()
 	ctx := context.Background()
-	p, err := a.TOTP.BeginEnroll(ctx, user)
+	p, err := a.TOTP.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 	secret, err := totp.DecodeSecret(p.Secret)
 	require.NoError(t, err)
-	_, err = b.TOTP.ConfirmEnroll(ctx, user, p.ID, a.TOTP.Params().Code(secret, clock.Now()))
+	_, err = b.TOTP.ConfirmEnroll(ctx, user, a.TOTP.Params().Code(secret, clock.Now()))
 	require.NoError(t, err)
 	clock.Advance(30 * time.Second)
 	return secret
@@ -304,7 +303,7 @@ func UserIDBounds(t *testing.T, a, b *Instance, clock *storetest.Clock) {
 	require.Len(t, id, twofactor.MaxUserIDLen)
 	user := twofactor.User{ID: id, Email: "bounds@example.com"}
 	secret := enrollTOTP(t, a, b, clock, user)
-	_, err := b.Backup.Generate(ctx, user)
+	_, err := b.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 
 	// A wrong answer, then the email code, then TOTP: every counter and
@@ -329,9 +328,9 @@ func UserIDBounds(t *testing.T, a, b *Instance, clock *storetest.Clock) {
 	for _, bad := range []string{id + "x", "nul\x00byte", "new\nline", "\xff"} {
 		_, err := a.Service.Begin(ctx, twofactor.User{ID: bad}, client)
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
-		_, err = a.TOTP.BeginEnroll(ctx, twofactor.User{ID: bad})
+		_, err = a.TOTP.BeginEnroll(ctx, twofactor.User{ID: bad}, twofactor.EnrollRequest{})
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
-		_, err = a.Backup.Generate(ctx, twofactor.User{ID: bad})
+		_, err = a.Backup.BeginEnroll(ctx, twofactor.User{ID: bad}, twofactor.EnrollRequest{})
 		require.ErrorIs(t, err, twofactor.ErrInvalidInput, "%q", bad)
 	}
 }
@@ -347,7 +346,7 @@ func VerificationSpendsNoLoginBudget(t *testing.T, a, b *Instance) {
 	refused := 0
 	for i := 0; i < 60; i++ {
 		attacker := twofactor.User{ID: fmt.Sprintf("%sattacker%d", prefix, i%3), Email: victim.Email}
-		if _, err := inst2(a, b, i).Email.SendVerification(ctx, attacker, client); err != nil {
+		if _, err := inst2(a, b, i).Email.BeginEnroll(ctx, attacker, twofactor.EnrollRequest{Client: client, Restart: true}); err != nil {
 			require.ErrorIs(t, err, twofactor.ErrRateLimited)
 			refused++
 		}
