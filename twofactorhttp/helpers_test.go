@@ -33,9 +33,8 @@ import (
 
 // enrolled records which users have which methods, and their last use.
 type enrolled struct {
-	mu   sync.Mutex
-	m    map[string]map[twofactor.Method]time.Time // user -> method -> last used
-	used atomic.Int64
+	mu sync.Mutex
+	m  map[string]map[twofactor.Method]time.Time // user -> method -> last used
 }
 
 func (e *enrolled) list(u string, m twofactor.Method) []twofactor.Enrollment {

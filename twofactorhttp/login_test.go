@@ -173,12 +173,12 @@ func TestWebAuthnScriptRoutes(t *testing.T) {
 	b.json = true
 	w := b.do(http.MethodPost, "/2fa/webauthn/login/begin", `{}`)
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	nonce := decodeJSON(t, w)["options"].(map[string]any)["publicKey"].(map[string]any)["challenge"].(string)
+	assert.NotEmpty(t, decodeJSON(t, w)["options"].(map[string]any)["publicKey"].(map[string]any)["challenge"])
 	w = b.do(http.MethodPost, "/2fa/webauthn/login/finish", `{"credential":{"challenge":"wrong"},"remember_device":true}`)
 	requireError(t, w, http.StatusUnauthorized, twofactorhttp.CodeInvalidCode)
 	// The ceremony state was used up by the wrong answer: start again.
 	w = b.do(http.MethodPost, "/2fa/webauthn/login/begin", `{}`)
-	nonce = decodeJSON(t, w)["options"].(map[string]any)["publicKey"].(map[string]any)["challenge"].(string)
+	nonce := decodeJSON(t, w)["options"].(map[string]any)["publicKey"].(map[string]any)["challenge"].(string)
 	w = b.do(http.MethodPost, "/2fa/webauthn/login/finish", `{"credential":{"challenge":"`+nonce+`"},"remember_device":true}`)
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	assert.Equal(t, "/", decodeJSON(t, w)["next"])

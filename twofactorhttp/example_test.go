@@ -1,0 +1,188 @@
+package twofactorhttp_test
+
+import (
+	"cmp"
+	"context"
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// pin is a factor of the host's own: a PIN the user set earlier. Any type
+// with Method, Enrollments and Verify is a factor; the library's own are in
+// the totp, emailcode, smscode, backupcodes and webauthn packages.
+type pin map[string]string // user id -> PIN
+
+func (p pin) Method() twofactor.Method { return "pin" }
+
+func (p pin) Enrollments(_ context.Context, u twofactor.User) ([]twofactor.Enrollment, error) {
+	if _, ok := p[u.ID]; !ok {
+		return nil, nil
+	}
+	return []twofactor.Enrollment{{ID: "pin", Method: "pin"}}, nil
+}
+
+func (p pin) Verify(_ context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	if subtle.ConstantTimeCompare([]byte(answer), []byte(p[ch.User.ID])) != 1 {
+		return twofactor.Verified{}, twofactor.ErrInvalidCode
+	}
+	return twofactor.Verified{EnrollmentID: "pin"}, nil
+}
+
+// An app with a password login adds the second step: mount the Handler,
+// call Begin after the password check, start the session in SignIn.
+func Example() {
+	key, _ := twofactor.GenerateKey("k1") // in production: twofactor.LoadKeyring
+	keys, _ := twofactor.NewKeyring(key)
+	svc, err := twofactor.New(twofactor.Config{
+		Store:   store.NewMemory(nil),
+		Keys:    keys,
+		Factors: []twofactor.Factor{pin{"ann": "2468"}},
+		Events:  &twofactor.Events{Discard: true},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	h, err := twofactorhttp.New(twofactorhttp.Config{
+		Service: svc,
+		Keys:    keys,
+		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+			// The host's own session starts here, and only here.
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "for-" + res.User.ID, Path: "/", HttpOnly: true, Secure: true})
+			return nil
+		},
+	})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/2fa/", h)
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		// ... the host checks r.FormValue("password") here ...
+		h.Begin(w, r, twofactor.User{ID: r.FormValue("user")})
+	})
+
+	// What a browser does: the password, then the PIN.
+	w := post(mux, "/login?next=/account", "user=ann&password=secret", nil)
+	fmt.Println(w.Code, w.Header().Get("Location"))
+	pending := w.Result().Cookies() // the sealed pending sign-in
+	w = post(mux, "/2fa/verify", "method=pin&code=1357", pending)
+	fmt.Println(w.Code, "wrong PIN")
+	w = post(mux, "/2fa/verify", "method=pin&code=2468", pending)
+	fmt.Println(w.Code, w.Header().Get("Location"), w.Result().Cookies()[0].Name)
+	// Output:
+	// 303 /2fa/
+	// 401 wrong PIN
+	// 303 /account session
+}
+
+func post(h http.Handler, target, form string, cookies []*http.Cookie) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(http.MethodPost, "https://example.com"+target, strings.NewReader(form))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for _, c := range cookies {
+		r.AddCookie(c)
+	}
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, r)
+	return w
+}
+
+// A page for sensitive actions asks for a fresh second factor first. A
+// browser is sent through a step-up challenge and back; an API client gets
+// 401 with the route to start one.
+func ExampleHandler_StepUp() {
+	key, _ := twofactor.GenerateKey("k1")
+	keys, _ := twofactor.NewKeyring(key)
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
+	h, _ := twofactorhttp.New(twofactorhttp.Config{
+		Service: svc,
+		Keys:    keys,
+		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
+		// The host's session says who is signed in.
+		User: func(r *http.Request) (twofactor.User, bool) {
+			c, err := r.Cookie("session")
+			if err != nil {
+				return twofactor.User{}, false
+			}
+			return twofactor.User{ID: c.Value}, true
+		},
+	})
+	mux := http.NewServeMux()
+	mux.Handle("/2fa/", h)
+	mux.Handle("/account/delete", h.StepUp(0).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "deleting the account")
+	})))
+
+	r := httptest.NewRequest(http.MethodGet, "https://example.com/account/delete", nil)
+	r.AddCookie(&http.Cookie{Name: "session", Value: "ann"})
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Println(w.Code, w.Header().Get("Location"))
+
+	r.Header.Set("Accept", "application/json")
+	w = httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output:
+	// 303 /2fa/step-up?next=%2Faccount%2Fdelete
+	// 401 {"error":"step_up_required","message":"Confirm it's you to continue.","next":"/2fa/step-up"}
+}
+
+// Under a policy that requires a second factor, a signed-in user without
+// one is sent to the host's enrollment page before any page Enforce
+// guards.
+func ExampleHandler_Enforce() {
+	key, _ := twofactor.GenerateKey("k1")
+	keys, _ := twofactor.NewKeyring(key)
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true},
+		Policy: twofactor.Policy{Required: true}})
+	h, _ := twofactorhttp.New(twofactorhttp.Config{
+		Service: svc,
+		Keys:    keys,
+		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
+		User: func(r *http.Request) (twofactor.User, bool) {
+			return twofactor.User{ID: r.Header.Get("X-Demo-User")}, true
+		},
+		EnrollURL: "/settings/2fa",
+	})
+	app := h.Enforce().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "the app")
+	}))
+	for _, user := range []string{"ann", "bob"} {
+		r := httptest.NewRequest(http.MethodGet, "https://example.com/projects?page=2", nil)
+		r.Header.Set("X-Demo-User", user)
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, r)
+		fmt.Println(user, w.Code, cmp.Or(w.Header().Get("Location"), strings.TrimSpace(w.Body.String())))
+	}
+	// Output:
+	// ann 200 the app
+	// bob 303 /settings/2fa?next=%2Fprojects%3Fpage%3D2
+}
+
+// Every text comes from one table: copy the defaults and translate.
+func ExampleDefaultStrings() {
+	fr := twofactorhttp.DefaultStrings()
+	fr.Lang = "fr"
+	fr.TitleLogin = "Vérification en deux étapes"
+	fr.InvalidCode = "Ce code ne fonctionne pas. Vérifiez-le et réessayez."
+	fr.ResendWait = "Vous pourrez demander un nouveau code dans %s."
+	fr.Seconds, fr.Minutes = "%d secondes", "%d minutes"
+	fr.Methods[twofactor.MethodEmail] = twofactorhttp.MethodText{Name: "E-mail", Prompt: "Nous vous envoyons un code.", Input: "Code reçu"}
+	_ = twofactorhttp.Config{Strings: fr} // with Service, Keys and SignIn
+	fmt.Println(fr.InvalidCode)
+	fmt.Println(twofactorhttp.DefaultStrings().InvalidCode)
+	// Output:
+	// Ce code ne fonctionne pas. Vérifiez-le et réessayez.
+	// That code didn't work. Check it and try again.
+}
