@@ -1,6 +1,8 @@
 package twofactor
 
 import (
+	"context"
+	"fmt"
 	"net/netip"
 	"time"
 )
@@ -93,4 +95,31 @@ func (l Limits) ipKey(a netip.Addr) string {
 		return a.String()
 	}
 	return p.String()
+}
+
+// Lockout describes a user's run of wrong answers, for support staff.
+type Lockout struct {
+	// Failures is how many wrong answers in a row the user gave since their
+	// last correct one (zero: none).
+	Failures int
+	// Locked is set when the next answer would be refused; Until says when
+	// that lifts by itself (the end of the run's memory when the run hit
+	// Limits.MaxConsecutiveFailures: only Unlock, PasswordChanged or
+	// AdminReset lift it earlier).
+	Locked bool
+	Until  time.Time
+}
+
+// Lockout reports the user's lockout state, without changing it.
+func (s *Service) Lockout(ctx context.Context, userID string) (Lockout, error) {
+	if err := CheckUserID(userID); err != nil {
+		return Lockout{}, err
+	}
+	n, reset, err := s.store.Peek(ctx, keyUserFail+userID)
+	if err != nil {
+		return Lockout{}, fmt.Errorf("twofactor: reading lockout counter: %w", err)
+	}
+	out := Lockout{Failures: int(n)}
+	out.Until, out.Locked = s.limits.lockedUntil(n, reset, s.now())
+	return out, nil
 }

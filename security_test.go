@@ -261,6 +261,17 @@ func TestCorrectAnswerEndsTheRun(t *testing.T) {
 	}
 	_, err = e.svc.Begin(ctx, alice, client)
 	require.ErrorIs(t, err, twofactor.ErrLocked)
+	lk, err := e.svc.Lockout(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.DefaultMaxUserFailures, lk.Failures)
+	assert.True(t, lk.Locked)
+	assert.Equal(t, e.clock.Now().Add(twofactor.DefaultLockoutDuration), lk.Until)
+	require.NoError(t, e.svc.Unlock(ctx, "alice", "support"))
+	lk, err = e.svc.Lockout(ctx, "alice")
+	require.NoError(t, err)
+	assert.Equal(t, twofactor.Lockout{}, lk)
+	_, err = e.svc.Lockout(ctx, "")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }
 
 func TestTrustedDeviceSkipsLockout(t *testing.T) {
