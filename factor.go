@@ -156,7 +156,9 @@ type Starter interface {
 
 // Canceler is a factor that keeps state per challenge (issued codes, ceremony
 // state). The service calls Cancel when the challenge ends in any way, so
-// nothing issued for it stays usable.
+// nothing issued for it stays usable: except on the factor whose Verify
+// just completed the challenge, which must itself have consumed what it
+// issued for it (one code or ceremony per challenge).
 type Canceler interface {
 	Factor
 	Cancel(ctx context.Context, ch *Challenge) error

@@ -422,7 +422,7 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 			if err := s.save(ctx, ch, true); err != nil {
 				s.warn(ctx, ch, "mark_spent_failed", err)
 			}
-			s.cleanup(ctx, ch)
+			s.cleanup(ctx, ch, "")
 			return nil, ErrTooManyAttempts
 		}
 		return nil, ErrInvalidCode
@@ -437,7 +437,9 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 		}
 		return fail(fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
-	s.cleanup(ctx, ch)
+	// The verifying factor consumed what it issued for the challenge; the
+	// others' codes die now.
+	s.cleanup(ctx, ch, a.Method)
 	// A correct answer ends the user's run of wrong answers.
 	if err := s.store.ResetCounter(ctx, failKey); err != nil {
 		s.warn(ctx, ch, "reset_failures_failed", err)
@@ -485,8 +487,11 @@ func (s *Service) warn(ctx context.Context, ch *Challenge, reason string, err er
 }
 
 // cleanup tells factors that keep per-challenge state that it ended.
-func (s *Service) cleanup(ctx context.Context, ch *Challenge) {
+func (s *Service) cleanup(ctx context.Context, ch *Challenge, verified Method) {
 	for _, m := range ch.Methods {
+		if m == verified {
+			continue
+		}
 		if c, ok := s.byMethod[m].(Canceler); ok {
 			if err := c.Cancel(ctx, ch); err != nil {
 				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: "cancel_failed",
@@ -514,7 +519,7 @@ func (s *Service) Cancel(ctx context.Context, challengeID string) error {
 	if err != nil {
 		return err
 	}
-	s.cleanup(ctx, ch)
+	s.cleanup(ctx, ch, "")
 	s.emit(ctx, Event{Type: EventCancel, UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose})
 	return nil
 }
