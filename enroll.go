@@ -127,7 +127,10 @@ func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error
 // device, every pending challenge and enrollment, and voids every proof.
 // It needs a fresh step-up proof (see CheckProof) and is refused with
 // ErrLastFactor while Policy.Required. The change is audited with an
-// EventDisabled.
+// EventDisabled. An email factor in implicit mode counts the address the
+// host gives as enrolled, so email codes go on while the host gives one: a
+// host that lets users turn two-factor authentication off uses opt-in
+// email.
 func (s *Service) Disable(ctx context.Context, user User, proof string) error {
 	if err := user.check(); err != nil {
 		return err
