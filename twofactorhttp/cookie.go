@@ -32,7 +32,7 @@ type pending struct {
 type sentCode struct {
 	Method      twofactor.Method
 	Destination string // masked by the factor
-	ResendAt    int64  // Unix seconds
+	ResendAt    int64  // Unix milliseconds
 }
 
 // maxCookie bounds a pending cookie before any decoding.

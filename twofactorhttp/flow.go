@@ -68,16 +68,6 @@ const (
 	statusCancelled      = "cancelled"
 )
 
-// unixCeil returns t in Unix seconds, rounded up: a wait is never shown
-// shorter than it is.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
-}
-
 func cmpReturn(ret, def string) string {
 	if ret == "" {
 		return def
@@ -97,7 +87,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *two
 	if !h.manualSend && len(methods) > 0 && h.sends(methods[0]) {
 		sent, err := h.svc.Send(r.Context(), ch.ID, methods[0], c)
 		if err == nil {
-			p.Sent = &sentCode{Method: methods[0], Destination: sent.Destination, ResendAt: unixCeil(sent.ResendAt)}
+			p.Sent = &sentCode{Method: methods[0], Destination: sent.Destination, ResendAt: sent.ResendAt.UnixMilli()}
 		} else {
 			// The page offers "Send me a code" and shows the reason
 			// when the user asks; nothing was sent.
@@ -199,7 +189,7 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, v, err)
 		return
 	}
-	p.Sent = &sentCode{Method: req.Method, Destination: sent.Destination, ResendAt: unixCeil(sent.ResendAt)}
+	p.Sent = &sentCode{Method: req.Method, Destination: sent.Destination, ResendAt: sent.ResendAt.UnixMilli()}
 	if err := h.setPending(w, r, p); err != nil {
 		h.fail(w, r, nil, err)
 		return
@@ -462,7 +452,7 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 		if s.Destination != "" {
 			d.Sent.Text = fmt.Sprintf(t.SentTo, s.Destination)
 		}
-		if left := time.Unix(s.ResendAt, 0).Sub(h.now()); left > 0 {
+		if left := time.UnixMilli(s.ResendAt).Sub(h.now()); left > 0 {
 			d.Sent.ResendIn = ceil(left, time.Second)
 			d.Sent.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
 		}
@@ -615,7 +605,7 @@ func (h *Handler) state(ch *twofactor.Challenge, p *pending, ms []twofactor.Meth
 }
 
 func (h *Handler) sentJSON(s *sentCode, expires time.Time) sentJSON {
-	at := time.Unix(s.ResendAt, 0).UTC()
+	at := time.UnixMilli(s.ResendAt).UTC()
 	out := sentJSON{Method: s.Method, Destination: s.Destination, ResendAt: at}
 	if !expires.IsZero() {
 		out.ExpiresAt = expires.UTC()
