@@ -1,0 +1,14 @@
+// Command minimal is a small net/http app with a password login and one
+// page for signed-in users, with two-factor authentication added through
+// package twofactorhttp: authenticator apps (TOTP), email codes (kept in a
+// development outbox at /outbox instead of being mailed), backup codes and
+// "trust this device", on the embedded SQLite store. before/main.go is the
+// same app without it; the difference is the whole of the work:
+//
+//	git diff --no-index examples/minimal/before/main.go examples/minimal/main.go
+//
+// Run it with go run ./examples/minimal and open http://localhost:8080
+// (user ada, password lovelace); the code is at http://localhost:8080/outbox.
+// It makes a new server key at each start, which ends every trusted device
+// and pending sign-in; a real app loads its keys (twofactor.LoadKeyring).
+package main

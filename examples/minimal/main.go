@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"fmt"
+	"html/template"
+	"log"
+	"net/http"
+	"sync"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/store/sqlstore"
+	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
+	"github.com/twofactorkit/twofactor/totp"
+	"github.com/twofactorkit/twofactor/trust"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// users stands for the app's user table; a real app keeps password hashes.
+var users = map[string]struct{ email, password string }{
+	"ada": {"ada@example.com", "lovelace"},
+}
+
+// sessions stands for the app's session store: token -> user name.
+var (
+	mu       sync.Mutex
+	sessions = map[string]string{}
+)
+
+var page = must(template.New("page").Parse(`<!doctype html>
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Minimal</title>
+{{if .}}<p>Hello {{.}}, you are signed in.</p><form method="post" action="/logout"><button>Sign out</button></form>
+{{else}}<form method="post" action="/login"><input name="user" value="ada" autocomplete="username">
+<input name="password" type="password" placeholder="lovelace" autocomplete="current-password"> <button>Sign in</button></form>{{end}}`))
+
+func main() {
+	log.Print("listening on http://localhost:8080")
+	log.Fatal(http.ListenAndServe("localhost:8080", app()))
+}
+
+func app() http.Handler {
+	st := must(sqlstore.New(must(sqlite.Open("minimal.db")), sqlstore.Options{})) // the embedded SQLite store
+	if err := st.Migrate(context.Background()); err != nil {
+		log.Fatal(err)
+	}
+	keys := must(twofactor.NewKeyring(must(twofactor.GenerateKey("dev")))) // a new key at each start; in production: twofactor.LoadKeyring
+	outbox := &emailcode.Outbox{}                                          // development only: codes show at /outbox instead of being mailed
+	devices := must(trust.New(trust.Config{}))
+	svc := must(twofactor.New(twofactor.Config{Store: st, Keys: keys, Trust: devices, Factors: []twofactor.Factor{
+		must(totp.New(totp.Config{Issuer: "Minimal"})),
+		must(emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Minimal"})),
+		must(backupcodes.New(backupcodes.Config{})),
+	}}))
+	tf := must(twofactorhttp.New(twofactorhttp.Config{Service: svc, Keys: keys, Trust: devices,
+		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+			return startSession(w, r, res.User.ID)
+		}}))
+	mux := http.NewServeMux()
+	mux.Handle("/2fa/", tf)
+	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%+v\n", outbox.Messages()) })
+	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { page.Execute(w, "") })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		name := r.FormValue("user")
+		u, ok := users[name]
+		if !ok || subtle.ConstantTimeCompare([]byte(r.FormValue("password")), []byte(u.password)) != 1 {
+			http.Error(w, "Wrong user name or password.", http.StatusUnauthorized)
+			return
+		}
+		tf.Begin(w, r, twofactor.User{ID: name, Email: u.email}) // the second step, then startSession
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		if c, err := r.Cookie("session"); err == nil {
+			mu.Lock()
+			delete(sessions, c.Value)
+			mu.Unlock()
+		}
+		http.SetCookie(w, &http.Cookie{Name: "session", Path: "/", MaxAge: -1})
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
+	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
+		name, ok := signedIn(r)
+		if !ok {
+			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			return
+		}
+		page.Execute(w, name)
+	})
+	return http.NewCrossOriginProtection().Handler(mux)
+}
+
+// startSession signs name in with a new random token, as a session
+// manager renews its token at sign-in (a real one can fail: its store).
+func startSession(w http.ResponseWriter, r *http.Request, name string) error {
+	token := rand.Text()
+	mu.Lock()
+	sessions[token] = name
+	mu.Unlock()
+	http.SetCookie(w, &http.Cookie{Name: "session", Value: token, Path: "/", HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	return nil
+}
+
+func signedIn(r *http.Request) (string, bool) {
+	c, err := r.Cookie("session")
+	if err != nil {
+		return "", false
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	name, ok := sessions[c.Value]
+	return name, ok
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		log.Fatal(err)
+	}
+	return v
+}
