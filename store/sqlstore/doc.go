@@ -122,6 +122,11 @@
 //     winner through the affected-row count; on MySQL, whose count depends
 //     on connection flags, the winner writes a random token and reads it
 //     back in the same transaction.
+//   - TouchEnrollment ([store.EnrollmentToucher]) and TouchDevice
+//     ([store.DeviceToucher]) are one UPDATE each that writes only the
+//     last-use time of an existing row, so they never create a row, never
+//     undo a concurrent rename, and TouchEnrollment never moves the time
+//     back.
 //
 // Statements that the database rolls back because of contention (SQLite
 // SQLITE_BUSY, PostgreSQL serialization failures and deadlocks, MySQL

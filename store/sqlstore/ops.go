@@ -348,6 +348,21 @@ func (s *Store) DeleteEnrollment(ctx context.Context, userID, id string) error {
 	})
 }
 
+// TouchEnrollment implements store.EnrollmentToucher with one UPDATE that
+// sets last_used_at only when used is later than the stored time (to the
+// microsecond the store keeps) and never creates a row. A zero used is
+// later than nothing, so it writes nothing.
+func (s *Store) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
+	if used.IsZero() {
+		return wrap("touch enrollment", ctx.Err())
+	}
+	m := used.UnixMicro()
+	return s.do(ctx, "touch enrollment", func() error {
+		_, err := s.db.ExecContext(ctx, s.q.touchEnrollment, m, userID, id, m)
+		return err
+	})
+}
+
 // PutDevice implements store.Devices.
 func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	return s.do(ctx, "put device", func() error {

@@ -17,7 +17,7 @@ type queries struct {
 
 	markUsed, advance, ledgerRead string
 
-	putEnrollment, getEnrollment, listEnrollments, deleteEnrollment string
+	putEnrollment, getEnrollment, listEnrollments, deleteEnrollment, touchEnrollment string
 
 	putDevice, getDevice, listDevices, deleteDevice, touchDevice string
 
@@ -63,6 +63,13 @@ func buildQueries(d Dialect, prefix string) queries {
 	q.getEnrollment = f(`SELECT method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? AND id = ?`)
 	q.listEnrollments = f(`SELECT id, method, label, data, created_at, last_used_at FROM {enrollments} WHERE user_id = ? ORDER BY created_at, id`)
 	q.deleteEnrollment = f(`DELETE FROM {enrollments} WHERE user_id = ? AND id = ?`)
+	// One statement in every dialect: the UPDATE locks the row and tests
+	// the stored time on its latest version (PostgreSQL rechecks the WHERE
+	// after waiting for a concurrent writer, MySQL's UPDATE reads the
+	// current row, SQLite runs one writer at a time), so of racing touches
+	// the latest time stays, and a missing row matches nothing and is not
+	// created. Only last_used_at is written.
+	q.touchEnrollment = f(`UPDATE {enrollments} SET last_used_at = ? WHERE user_id = ? AND id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
 	q.getDevice = f(`SELECT user_id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)`)
 	q.listDevices = f(`SELECT id, label, ip, user_agent, created_at, expires_at, last_seen_at FROM {devices} WHERE user_id = ? AND (expires_at IS NULL OR expires_at > ?) ORDER BY created_at, id`)
 	q.deleteDevice = f(`DELETE FROM {devices} WHERE id = ?`)

@@ -60,10 +60,11 @@ type Options struct {
 	OnSweep func(removed int, err error)
 }
 
-// Store is a store.Store and store.Sweeper on database/sql. It is safe for
-// concurrent use, and any number of Stores (in one process or many) may
-// share one database and table prefix: every operation that must be atomic
-// is done by the database.
+// Store is a store.Store on database/sql, and also a store.Sweeper,
+// store.BatchCounters, store.DeviceToucher and store.EnrollmentToucher. It
+// is safe for concurrent use, and any number of Stores (in one process or
+// many) may share one database and table prefix: every operation that must
+// be atomic is done by the database.
 type Store struct {
 	db      *sql.DB
 	dialect Dialect
@@ -74,10 +75,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store         = (*Store)(nil)
-	_ store.Sweeper       = (*Store)(nil)
-	_ store.DeviceToucher = (*Store)(nil)
-	_ store.BatchCounters = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.Sweeper           = (*Store)(nil)
+	_ store.DeviceToucher     = (*Store)(nil)
+	_ store.EnrollmentToucher = (*Store)(nil)
+	_ store.BatchCounters     = (*Store)(nil)
 )
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
