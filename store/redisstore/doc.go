@@ -72,6 +72,10 @@
 // DEL and CountGroup one HGETALL; its TTL follows the latest code it holds
 // (the scripts that change a group reread it to set the TTL, which is cheap
 // for the handful of codes a challenge or a set of backup codes holds).
+// TouchEnrollment ([store.EnrollmentToucher]) is one script on the user's
+// enrollment hash that rewrites the record's "used" member in place, and
+// only to a later time: the other members stay as stored, so a rename
+// written meanwhile is kept, and a missing record is never created.
 // The device index lets ListDevices find a user's devices without scanning;
 // ListDevices skips and removes entries whose device has expired, was
 // deleted, or now belongs to another user.

@@ -102,6 +102,33 @@ func (s *Store) DeleteEnrollment(ctx context.Context, userID, id string) error {
 	return nil
 }
 
+// TouchEnrollment implements store.EnrollmentToucher with one script on
+// the user's enrollment hash: it rewrites the record's last-use time, and
+// nothing else, only if the record exists and used is later than the
+// stored time. A zero used is later than nothing, so it writes nothing.
+func (s *Store) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
+	if err := ctxErr(ctx); err != nil {
+		return err
+	}
+	if err := checkID("enrollment user id", userID); err != nil {
+		return err
+	}
+	if err := checkID("enrollment id", id); err != nil {
+		return err
+	}
+	if used.IsZero() {
+		return nil
+	}
+	js, err := used.MarshalJSON()
+	if err != nil {
+		return invalid("last-use time cannot be encoded: %v", err)
+	}
+	if err := touchEnrollment.Run(ctx, s.rdb, []string{s.enrollKey(userID)}, id, js, used.Unix(), used.Nanosecond()).Err(); err != nil {
+		return wrap("touch enrollment", err)
+	}
+	return nil
+}
+
 // PutDevice implements store.Devices in two round trips: a SET of the
 // device key, then a script that records the id in the user's index. The
 // device is written first, so an index entry never points at a device that

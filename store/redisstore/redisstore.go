@@ -48,9 +48,10 @@ type Options struct {
 	Grace time.Duration
 }
 
-// Store is a store.Store and store.Sweeper on Redis. It is safe for
-// concurrent use, and any number of app instances may share one Redis
-// through their own Stores (with the same Prefix).
+// Store is a store.Store on Redis, and also a store.Sweeper,
+// store.BatchCounters, store.DeviceToucher and store.EnrollmentToucher. It
+// is safe for concurrent use, and any number of app instances may share one
+// Redis through their own Stores (with the same Prefix).
 type Store struct {
 	rdb    redis.UniversalClient
 	prefix string
@@ -59,10 +60,11 @@ type Store struct {
 }
 
 var (
-	_ store.Store         = (*Store)(nil)
-	_ store.Sweeper       = (*Store)(nil)
-	_ store.BatchCounters = (*Store)(nil)
-	_ store.DeviceToucher = (*Store)(nil)
+	_ store.Store             = (*Store)(nil)
+	_ store.Sweeper           = (*Store)(nil)
+	_ store.BatchCounters     = (*Store)(nil)
+	_ store.DeviceToucher     = (*Store)(nil)
+	_ store.EnrollmentToucher = (*Store)(nil)
 )
 
 // New returns a Store on rdb: a *redis.Client, a *redis.ClusterClient, a

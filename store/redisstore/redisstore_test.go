@@ -180,6 +180,11 @@ func TestInvalidInput(t *testing.T) {
 		{"GetEnrollment empty id", func() error { _, err := s.GetEnrollment(ctx, "u", ""); return err }},
 		{"ListEnrollments empty user", func() error { _, err := s.ListEnrollments(ctx, ""); return err }},
 		{"DeleteEnrollment empty user", func() error { return s.DeleteEnrollment(ctx, "", "e") }},
+		{"TouchEnrollment empty user", func() error { return s.TouchEnrollment(ctx, "", "e", exp) }},
+		{"TouchEnrollment long id", func() error { return s.TouchEnrollment(ctx, "u", long, exp) }},
+		{"TouchEnrollment unencodable time", func() error {
+			return s.TouchEnrollment(ctx, "u", "e", time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC))
+		}},
 		{"PutDevice empty id", func() error { return s.PutDevice(ctx, store.Device{UserID: "u", ExpiresAt: exp}) }},
 		{"PutDevice empty user", func() error { return s.PutDevice(ctx, store.Device{ID: "d", ExpiresAt: exp}) }},
 		{"GetDevice empty id", func() error { _, err := s.GetDevice(ctx, ""); return err }},
@@ -252,7 +257,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	exp := clk.Now().Add(time.Minute)
 	// Warm the script cache so EVALSHA never falls back to EVAL below.
-	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, decr, advance, indexDevice, unindex, indexOwned, deleteOwned, sweep} {
+	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, decr, advance, indexDevice, unindex, indexOwned, deleteOwned, sweep, touchEnrollment} {
 		require.NoError(t, sc.Load(ctx, rdb).Err())
 	}
 	var calls atomic.Int64
@@ -294,6 +299,7 @@ func TestRoundTrips(t *testing.T) {
 		}},
 		{"GetEnrollment", 1, func() error { _, err := s.GetEnrollment(ctx, "u1", "e1"); return err }},
 		{"ListEnrollments", 1, func() error { _, err := s.ListEnrollments(ctx, "u1"); return err }},
+		{"TouchEnrollment", 1, func() error { return s.TouchEnrollment(ctx, "u1", "e1", clk.Now()) }},
 		{"DeleteEnrollment", 1, func() error { return s.DeleteEnrollment(ctx, "u1", "e1") }},
 		{"PutDevice", 2, func() error { return s.PutDevice(ctx, dev) }},
 		{"GetDevice", 1, func() error { _, err := s.GetDevice(ctx, dev.ID); return err }},
@@ -519,6 +525,9 @@ func TestMalformedValues(t *testing.T) {
 	assert.ErrorIs(t, err, errMalformed)
 	_, err = s.ListEnrollments(ctx, "u")
 	assert.ErrorIs(t, err, errMalformed)
+	assert.Error(t, s.TouchEnrollment(ctx, "u", "e", clk.Now()), "TouchEnrollment of a malformed record")
+	require.NoError(t, rdb.HSet(ctx, s.enrollKey("u"), "e2", `{"user":"u","id":"e2","used":"yesterday"}`).Err())
+	assert.Error(t, s.TouchEnrollment(ctx, "u", "e2", clk.Now()), "TouchEnrollment of a record whose time is malformed")
 	_, err = s.GetDevice(ctx, "bad")
 	assert.ErrorIs(t, err, errMalformed)
 	_, err = s.ListDevices(ctx, "u")

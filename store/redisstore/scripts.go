@@ -276,3 +276,55 @@ elseif kind == 'c' or kind == 'di' or kind == 'o' then
 end
 return 0
 `)
+
+// touchEnrollment implements store.EnrollmentToucher. The record is the
+// JSON that encodeEnrollment writes, whose last member is always
+// "used":"<RFC 3339 time>" (a quote inside any string before it is
+// escaped, so the pattern below can only match that member). The script
+// reads the stored time as seconds and nanoseconds since the epoch, whatever
+// its offset, and when the new time is later, rewrites that member alone:
+// every other field stays byte for byte as stored, so a rename written
+// meanwhile is kept. A missing record is left missing. It returns 1 when
+// it wrote. KEYS[1] the user's enrollment hash; ARGV id, the new time as a
+// JSON string, its Unix seconds, its nanoseconds within the second.
+var touchEnrollment = newScript(`
+local function unixOf(t)
+  local y, mo, d, h, mi, s, zone = string.match(t,
+    '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
+  if not y then return nil end
+  local frac = ''
+  if string.sub(zone, 1, 1) == '.' then
+    frac, zone = string.match(zone, '^%.(%d%d?%d?%d?%d?%d?%d?%d?%d?)(.*)$')
+    if not frac then return nil end
+  end
+  local off = 0
+  if zone ~= 'Z' then
+    local sign, zh, zm = string.match(zone, '^([+-])(%d%d):(%d%d)$')
+    if not sign then return nil end
+    off = (tonumber(zh) * 60 + tonumber(zm)) * 60
+    if sign == '-' then off = -off end
+  end
+  y, mo, d = tonumber(y), tonumber(mo), tonumber(d)
+  -- days since 1970-01-01 of a proleptic Gregorian date
+  if mo <= 2 then y = y - 1 end
+  local era = math.floor(y / 400)
+  local yoe = y - era * 400
+  local doy = math.floor((153 * ((mo + 9) % 12) + 2) / 5) + d - 1
+  local doe = yoe * 365 + math.floor(yoe / 4) - math.floor(yoe / 100) + doy
+  local days = era * 146097 + doe - 719468
+  local secs = days * 86400 + tonumber(h) * 3600 + tonumber(mi) * 60 + tonumber(s) - off
+  local ns = 0
+  if frac ~= '' then ns = tonumber(string.sub(frac .. '00000000', 1, 9)) end
+  return secs, ns
+end
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local head, used = string.match(v, '^(.*,"used":)"([^"]*)"}$')
+if not head then return redis.error_reply('redisstore: malformed stored value') end
+local s, ns = unixOf(used)
+if s == nil then return redis.error_reply('redisstore: malformed stored value') end
+local ts, tns = tonumber(ARGV[3]), tonumber(ARGV[4])
+if ts < s or (ts == s and tns <= ns) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], head .. ARGV[2] .. '}')
+return 1
+`)
