@@ -7,6 +7,34 @@
 // A host may write its own store; package storetest is the conformance suite
 // that proves it behaves.
 //
+// # What a store needs
+//
+// [Store] is every interface at once, which the memory, SQL and Redis
+// stores implement. A host's own store needs only the interfaces of the
+// parts of the library it uses (each factor checks for its own when it is
+// built, and names any that is missing):
+//
+//   - twofactor.Service: [States], [OwnedStates] and [Counters], the
+//     twofactor.Store interface of its Config.Store. With [BatchCounters]
+//     it increments its limit counters in one round trip.
+//   - totp: [States], [OwnedStates], [Ledger] and [Enrollments].
+//   - emailcode and smscode: [Codes], [CodeGroups], [Counters],
+//     [Enrollments], [States] and [OwnedStates]. With [BatchCounters] a
+//     send increments its caps in one round trip.
+//   - backupcodes: [Codes], [CodeGroups], [Counters] and [Enrollments].
+//   - webauthn: [States], [OwnedStates], [Enrollments], [Ledger] and
+//     [Counters].
+//   - trust: [Devices]. With [DeviceToucher] a visit records its time
+//     without rewriting the record, so it cannot bring back a device that
+//     a concurrent revocation deleted.
+//
+// Every factor that keeps enrollments uses [EnrollmentToucher] when the
+// store has it, to record a sign-in's time without rewriting the record
+// (so it never undoes a concurrent rename), and reads and rewrites the
+// record otherwise. [Sweeper] is for stores that keep expired records (see
+// below). Package storetest tests whichever of these interfaces a store
+// implements, so a store with only what its host uses runs it too.
+//
 // # Contract shared by every interface
 //
 //   - ctx comes first; a store returns promptly with ctx.Err() when ctx ends.
@@ -232,8 +260,9 @@ type Sweeper interface {
 	Sweep(ctx context.Context) (int, error)
 }
 
-// Store is every interface at once: what the memory, SQL and Redis stores
-// implement, and what storetest checks.
+// Store is the interfaces every part of the library uses, at once: what
+// the memory, SQL and Redis stores implement. A host's own store may
+// implement fewer; see "What a store needs" in the package documentation.
 type Store interface {
 	States
 	OwnedStates

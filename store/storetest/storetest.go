@@ -1,9 +1,8 @@
-// Package storetest is the conformance suite for store.Store
-// implementations. Every store of this module runs it, and a host that
-// writes its own store runs it too:
+// Package storetest is the conformance suite for stores. Every store of
+// this module runs it, and a host that writes its own store runs it too:
 //
 //	func TestMyStore(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
+//		storetest.Run(t, func(t *testing.T, now func() time.Time) *mystore.Store {
 //			return mystore.New(db, mystore.Options{Now: now})
 //		})
 //	}
@@ -13,11 +12,25 @@
 // prefixes, so a shared database is fine). The suite advances the clock
 // itself; it never sleeps.
 //
+// The suite tests each interface of package store that the store
+// implements, found by type assertion on the value the factory returns, and
+// only those, so a store written for the factors a host uses, rather than
+// the whole of store.Store, runs it too (package store's documentation
+// lists what the Service and each factor need). An interface that extends
+// another is tested with it: OwnedStates with States, CodeGroups with
+// Codes, BatchCounters with Counters, DeviceToucher with Devices and
+// EnrollmentToucher with Enrollments; a store with the first but not the
+// second fails. Sweeper is tested on the records of those of States, Codes,
+// Ledger and Devices that the store implements. The suite logs every
+// interface it did not find, and fails a store that implements none.
+//
 // Race tests start Goroutines goroutines against one key and repeat Rounds
 // times, asserting exactly one winner and exact counts: concurrent Incr and
 // Decr on one counter must end at the exact expected count, racing Decr
-// must stop at zero, and every state filed under an owner by racing
-// PutOwnedState calls must be gone after DeleteOwnedStates.
+// must stop at zero, every state filed under an owner by racing
+// PutOwnedState calls must be gone after DeleteOwnedStates, racing
+// TouchEnrollment calls must leave the latest time, and a record renamed
+// while it is touched must keep its last name.
 //
 // Besides each interface on its own, the suite checks that OwnedStates
 // deletes exactly the states currently filed under the owner (not a key
@@ -33,6 +46,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -45,8 +60,10 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Factory returns a store that uses now as its clock.
-type Factory func(t *testing.T, now func() time.Time) store.Store
+// Factory returns a store that uses now as its clock. S is whatever type
+// the store's constructor returns: store.Store, a concrete type, or an
+// interface of the host's own.
+type Factory[S any] func(t *testing.T, now func() time.Time) S
 
 // Options tune the suite. The zero value is the full suite.
 type Options struct {
@@ -79,56 +96,190 @@ func (c *Clock) Advance(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// Run runs the whole suite with default options.
-func Run(t *testing.T, newStore Factory) { RunWith(t, newStore, Options{}) }
+// Run runs the suite with default options.
+func Run[S any](t *testing.T, newStore Factory[S]) { RunWith(t, newStore, Options{}) }
 
-// RunWith runs the whole suite.
-func RunWith(t *testing.T, newStore Factory, opt Options) {
+// RunWith runs the suite: every test of the interfaces the store
+// implements.
+func RunWith[S any](t *testing.T, newStore Factory[S], opt Options) {
 	if opt.Goroutines == 0 {
 		opt.Goroutines = 64
 	}
 	if opt.Rounds == 0 {
 		opt.Rounds = 50
 	}
-	h := &harness{newStore: newStore, opt: opt}
-	t.Run("States", h.states)
-	t.Run("OwnedStates", h.ownedStates)
-	t.Run("Codes", h.codes)
-	t.Run("CodeGroups", h.codeGroups)
-	t.Run("Counters", h.counters)
-	t.Run("Decr", h.decr)
-	t.Run("Ledger", h.ledger)
-	t.Run("Enrollments", h.enrollments)
-	t.Run("Devices", h.devices)
-	t.Run("BatchCounters", h.batchCounters)
-	t.Run("Races", h.races)
-	t.Run("Sweep", h.sweep)
-	t.Run("MaxKeyLen", h.maxKeyLen)
-	t.Run("CanceledContext", h.canceled)
+	h := &harness{opt: opt, newStore: func(t *testing.T, now func() time.Time) any {
+		t.Helper()
+		s := newStore(t, now)
+		require.NotNil(t, s, "factory returned nil")
+		return s
+	}}
+	p := plan(h.newStore(t, NewClock(start).Now))
+	for _, msg := range p.problems {
+		t.Error(msg)
+	}
+	if len(p.missing) > 0 {
+		t.Logf("the store does not implement %s: not tested", strings.Join(p.missing, ", "))
+	}
+	h.has = p.has
+	for _, name := range p.tests {
+		t.Run(name, func(t *testing.T) { suiteTests[name](h, t) })
+	}
+}
+
+// suiteTests maps the name of each top-level test to its function.
+var suiteTests = map[string]func(*harness, *testing.T){
+	"States":            (*harness).states,
+	"OwnedStates":       (*harness).ownedStates,
+	"Codes":             (*harness).codes,
+	"CodeGroups":        (*harness).codeGroups,
+	"Counters":          (*harness).counters,
+	"Decr":              (*harness).decr,
+	"BatchCounters":     (*harness).batchCounters,
+	"Ledger":            (*harness).ledger,
+	"Enrollments":       (*harness).enrollments,
+	"EnrollmentToucher": (*harness).enrollmentToucher,
+	"Devices":           (*harness).devices,
+	"DeviceToucher":     (*harness).deviceToucher,
+	"Races":             (*harness).races,
+	"Sweep":             (*harness).sweep,
+	"MaxKeyLen":         (*harness).maxKeyLen,
+	"CanceledContext":   (*harness).canceled,
+}
+
+// has records which interfaces of package store a store implements.
+type has struct {
+	states, owned, codes, groups, counters, batch, ledger   bool
+	enrollments, devices, deviceTouch, enrollTouch, sweeper bool
+}
+
+// suite is what RunWith runs for one store: the names of its tests, in
+// order, the interfaces it did not find, and what is wrong with the set it
+// found.
+type suite struct {
+	has      has
+	tests    []string
+	missing  []string
+	problems []string
+}
+
+// plan decides which tests apply to s.
+func plan(s any) suite {
+	var p suite
+	h := has{
+		states:      implements[store.States](s, &p),
+		owned:       implements[store.OwnedStates](s, &p),
+		codes:       implements[store.Codes](s, &p),
+		groups:      implements[store.CodeGroups](s, &p),
+		counters:    implements[store.Counters](s, &p),
+		batch:       implements[store.BatchCounters](s, &p),
+		ledger:      implements[store.Ledger](s, &p),
+		enrollments: implements[store.Enrollments](s, &p),
+		enrollTouch: implements[store.EnrollmentToucher](s, &p),
+		devices:     implements[store.Devices](s, &p),
+		deviceTouch: implements[store.DeviceToucher](s, &p),
+		sweeper:     implements[store.Sweeper](s, &p),
+	}
+	needs := func(ext, base bool, extName, baseName string) bool {
+		if ext && !base {
+			p.problems = append(p.problems, fmt.Sprintf("the store implements store.%s but not store.%s, without which it cannot be tested (or used)", extName, baseName))
+		}
+		return ext && base
+	}
+	h.owned = needs(h.owned, h.states, "OwnedStates", "States")
+	h.groups = needs(h.groups, h.codes, "CodeGroups", "Codes")
+	h.batch = needs(h.batch, h.counters, "BatchCounters", "Counters")
+	h.enrollTouch = needs(h.enrollTouch, h.enrollments, "EnrollmentToucher", "Enrollments")
+	h.deviceTouch = needs(h.deviceTouch, h.devices, "DeviceToucher", "Devices")
+	p.has = h
+	add := func(ok bool, names ...string) {
+		if ok {
+			p.tests = append(p.tests, names...)
+		}
+	}
+	add(h.states, "States")
+	add(h.owned, "OwnedStates")
+	add(h.codes, "Codes")
+	add(h.groups, "CodeGroups")
+	add(h.counters, "Counters", "Decr")
+	add(h.batch, "BatchCounters")
+	add(h.ledger, "Ledger")
+	add(h.enrollments, "Enrollments")
+	add(h.enrollTouch, "EnrollmentToucher")
+	add(h.devices, "Devices")
+	add(h.deviceTouch, "DeviceToucher")
+	some := h.states || h.codes || h.counters || h.ledger || h.enrollments || h.devices
+	add(h.states || h.codes || h.counters || h.ledger || h.enrollTouch, "Races")
+	add(h.sweeper, "Sweep")
+	add(some, "MaxKeyLen", "CanceledContext")
+	if !some {
+		p.problems = append(p.problems, fmt.Sprintf("%T implements no interface of package store that the suite can test", s))
+	}
+	return p
+}
+
+// implements reports whether s implements I, and lists I in p.missing
+// when it does not.
+func implements[I any](s any, p *suite) bool {
+	_, ok := s.(I)
+	if !ok {
+		p.missing = append(p.missing, reflect.TypeFor[I]().String())
+	}
+	return ok
 }
 
 type harness struct {
-	newStore Factory
+	newStore func(t *testing.T, now func() time.Time) any
 	opt      Options
+	has      has // the interfaces of the store under test
 }
 
 // start is a fixed instant with sub-second precision that every store must
 // keep to at least the millisecond.
 var start = time.Date(2026, 3, 14, 15, 9, 26, 535_000_000, time.UTC)
 
-func (h *harness) setup(t *testing.T) (store.Store, *Clock, func(string) string, context.Context) {
+// setup returns a new store as an S, its clock, a function that makes keys
+// no other test uses, and a context.
+func setup[S any](h *harness, t *testing.T) (S, *Clock, func(string) string, context.Context) {
 	t.Helper()
 	clk := NewClock(start)
-	s := h.newStore(t, clk.Now)
-	require.NotNil(t, s, "factory returned nil")
+	raw := h.newStore(t, clk.Now)
+	s, ok := raw.(S)
+	if !ok {
+		t.Fatalf("the store, a %T, does not implement %v", raw, reflect.TypeFor[S]())
+	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
 	prefix := "st" + hex.EncodeToString(b[:]) + ":"
 	return s, clk, func(k string) string { return prefix + k }, context.Background()
 }
 
+// Stores of two interfaces, for the tests that need both.
+type (
+	ownedStore interface {
+		store.States
+		store.OwnedStates
+	}
+	groupStore interface {
+		store.Codes
+		store.CodeGroups
+	}
+	batchStore interface {
+		store.Counters
+		store.BatchCounters
+	}
+	enrollTouchStore interface {
+		store.Enrollments
+		store.EnrollmentToucher
+	}
+	deviceTouchStore interface {
+		store.Devices
+		store.DeviceToucher
+	}
+)
+
 func (h *harness) states(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.States](h, t)
 	exp := clk.Now().Add(time.Minute)
 
 	_, err := s.GetState(ctx, k("missing"))
@@ -180,7 +331,7 @@ func (h *harness) states(t *testing.T) {
 }
 
 func (h *harness) ownedStates(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[ownedStore](h, t)
 	exp := clk.Now().Add(time.Hour)
 	alice, bob := k("alice"), k("bob")
 	aliceToo := alice + "x" // an owner whose name starts with another's
@@ -259,7 +410,7 @@ func (h *harness) ownedStates(t *testing.T) {
 }
 
 func (h *harness) codes(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Codes](h, t)
 	g := k("group")
 	hash, other := []byte("hash-1"), []byte("hash-2")
 
@@ -357,7 +508,7 @@ func (h *harness) codes(t *testing.T) {
 }
 
 func (h *harness) codeGroups(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[groupStore](h, t)
 	g, g2 := k("backup:u1"), k("backup:u2")
 	n, err := s.CountGroup(ctx, g)
 	require.NoError(t, err)
@@ -399,7 +550,7 @@ func (h *harness) codeGroups(t *testing.T) {
 }
 
 func (h *harness) counters(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Counters](h, t)
 	n, reset, err := s.Peek(ctx, k("c"))
 	require.NoError(t, err)
 	assert.Zero(t, n)
@@ -439,7 +590,7 @@ func (h *harness) counters(t *testing.T) {
 }
 
 func (h *harness) decr(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Counters](h, t)
 	peek := func(key string) (int64, time.Time) {
 		t.Helper()
 		n, reset, err := s.Peek(ctx, k(key))
@@ -509,10 +660,7 @@ func (h *harness) decr(t *testing.T) {
 }
 
 func (h *harness) batchCounters(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
-	if _, ok := s.(store.BatchCounters); !ok {
-		t.Log("store does not implement store.BatchCounters; IncrAll falls back to Incr")
-	}
+	s, clk, k, ctx := setup[batchStore](h, t)
 	out, err := store.IncrAll(ctx, s, nil)
 	require.NoError(t, err)
 	assert.Empty(t, out)
@@ -563,7 +711,7 @@ func (h *harness) batchCounters(t *testing.T) {
 }
 
 func (h *harness) ledger(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Ledger](h, t)
 	first, err := s.MarkUsed(ctx, k("tok"), clk.Now().Add(time.Minute))
 	require.NoError(t, err)
 	assert.True(t, first)
@@ -610,7 +758,7 @@ func (h *harness) ledger(t *testing.T) {
 }
 
 func (h *harness) enrollments(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Enrollments](h, t)
 	u := k("user")
 	_, err := s.GetEnrollment(ctx, u, "x")
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -673,7 +821,7 @@ func assertTime(t *testing.T, want, got time.Time, what string) {
 }
 
 func (h *harness) devices(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	s, clk, k, ctx := setup[store.Devices](h, t)
 	u := k("user")
 	_, err := s.GetDevice(ctx, k("missing"))
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -711,24 +859,28 @@ func (h *harness) devices(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1, "expired devices are not listed")
 
-	if tch, ok := s.(store.DeviceToucher); ok {
-		seen := clk.Now().Add(time.Minute)
-		require.NoError(t, tch.TouchDevice(ctx, d1.ID, seen))
-		got, err := s.GetDevice(ctx, d1.ID)
-		require.NoError(t, err)
-		d1.LastSeenAt = seen
-		assertDevice(t, d1, got)
-	}
-
 	require.NoError(t, s.DeleteDevice(ctx, d1.ID))
 	_, err = s.GetDevice(ctx, d1.ID)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
 
-	if tch, ok := s.(store.DeviceToucher); ok {
-		require.NoError(t, tch.TouchDevice(ctx, d1.ID, clk.Now()), "touching a missing device is not an error")
-		_, err = s.GetDevice(ctx, d1.ID)
-		require.ErrorIs(t, err, store.ErrNotFound, "TouchDevice brought back a deleted device")
-	}
+func (h *harness) deviceToucher(t *testing.T) {
+	s, clk, k, ctx := setup[deviceTouchStore](h, t)
+	t0 := clk.Now()
+	d := store.Device{ID: k("d1"), UserID: k("user"), Label: "Firefox on Linux", IP: "203.0.113.0/24", UserAgent: "ua-fp-1", CreatedAt: t0, ExpiresAt: t0.Add(30 * 24 * time.Hour), LastSeenAt: t0}
+	require.NoError(t, s.PutDevice(ctx, d))
+
+	seen := t0.Add(time.Minute)
+	require.NoError(t, s.TouchDevice(ctx, d.ID, seen))
+	got, err := s.GetDevice(ctx, d.ID)
+	require.NoError(t, err)
+	d.LastSeenAt = seen
+	assertDevice(t, d, got)
+
+	require.NoError(t, s.DeleteDevice(ctx, d.ID))
+	require.NoError(t, s.TouchDevice(ctx, d.ID, clk.Now()), "touching a missing device is not an error")
+	_, err = s.GetDevice(ctx, d.ID)
+	require.ErrorIs(t, err, store.ErrNotFound, "TouchDevice brought back a deleted device")
 }
 
 func assertDevice(t *testing.T, want, got store.Device) {
@@ -776,7 +928,30 @@ func (h *harness) race(t *testing.T, fn func() (bool, error)) int {
 }
 
 func (h *harness) races(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	raw, clk, k, ctx := setup[any](h, t)
+	if h.has.codes {
+		h.raceCodes(t, raw.(store.Codes), clk, k, ctx)
+	}
+	if h.has.states {
+		h.raceStates(t, raw.(store.States), clk, k, ctx)
+	}
+	if h.has.ledger {
+		h.raceLedger(t, raw.(store.Ledger), clk, k, ctx)
+	}
+	if h.has.counters {
+		h.raceCounters(t, raw.(store.Counters), k, ctx)
+	}
+	if h.has.owned {
+		h.raceOwned(t, raw.(ownedStore), clk, k, ctx)
+	}
+	if h.has.enrollTouch {
+		s := raw.(enrollTouchStore)
+		t.Run("TouchEnrollment", func(t *testing.T) { h.raceTouchLatest(t, s, k, clk.Now()) })
+		t.Run("TouchEnrollmentRename", func(t *testing.T) { h.raceTouchRename(t, s, k, clk.Now()) })
+	}
+}
+
+func (h *harness) raceCodes(t *testing.T, s store.Codes, clk *Clock, k func(string) string, ctx context.Context) {
 	t.Run("ConsumeCode", func(t *testing.T) {
 		for r := 0; r < h.opt.Rounds; r++ {
 			g := k(fmt.Sprintf("race-code-%d", r))
@@ -804,6 +979,9 @@ func (h *harness) races(t *testing.T) {
 			require.Equal(t, store.CodeExhausted, st)
 		}
 	})
+}
+
+func (h *harness) raceStates(t *testing.T, s store.States, clk *Clock, k func(string) string, ctx context.Context) {
 	t.Run("TakeState", func(t *testing.T) {
 		for r := 0; r < h.opt.Rounds; r++ {
 			key := k(fmt.Sprintf("race-state-%d", r))
@@ -818,6 +996,9 @@ func (h *harness) races(t *testing.T) {
 			require.Equal(t, 1, wins, "round %d: a state was taken %d times", r, wins)
 		}
 	})
+}
+
+func (h *harness) raceLedger(t *testing.T, s store.Ledger, clk *Clock, k func(string) string, ctx context.Context) {
 	t.Run("MarkUsed", func(t *testing.T) {
 		for r := 0; r < h.opt.Rounds; r++ {
 			key := k(fmt.Sprintf("race-mark-%d", r))
@@ -832,6 +1013,9 @@ func (h *harness) races(t *testing.T) {
 			require.Equal(t, 1, wins, "round %d: a step was accepted %d times", r, wins)
 		}
 	})
+}
+
+func (h *harness) raceCounters(t *testing.T, s store.Counters, k func(string) string, ctx context.Context) {
 	t.Run("Incr", func(t *testing.T) {
 		for r := 0; r < h.opt.Rounds; r++ {
 			key := k(fmt.Sprintf("race-incr-%d", r))
@@ -893,6 +1077,9 @@ func (h *harness) races(t *testing.T) {
 			require.Equal(t, int64(1), n, "round %d: the count went below zero", r)
 		}
 	})
+}
+
+func (h *harness) raceOwned(t *testing.T, s ownedStore, clk *Clock, k func(string) string, ctx context.Context) {
 	t.Run("OwnedStates", func(t *testing.T) {
 		// Racing puts filed under one owner are all found by the delete
 		// that follows them.
@@ -912,33 +1099,57 @@ func (h *harness) races(t *testing.T) {
 	})
 }
 
+// sweep checks Sweep on the records of every interface the store has that
+// keeps expiring records: expired ones go, live ones and codes without an
+// expiry stay.
 func (h *harness) sweep(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
-	sw, ok := s.(store.Sweeper)
-	if !ok {
-		t.Log("store does not implement store.Sweeper; nothing to check")
+	raw, clk, k, ctx := setup[store.Sweeper](h, t)
+	exp := clk.Now().Add(time.Minute)
+	expiring := false
+	if s, ok := raw.(store.States); ok {
+		require.NoError(t, s.PutState(ctx, k("s-old"), []byte("x"), exp))
+		require.NoError(t, s.PutState(ctx, k("s-new"), []byte("x"), exp.Add(time.Hour)))
+		expiring = true
+	}
+	if s, ok := raw.(store.Codes); ok {
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: k("g"), Key: "old", Hash: []byte("h"), ExpiresAt: exp}))
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: k("g"), Key: "keep", Hash: []byte("h")}))
+		expiring = true
+	}
+	if s, ok := raw.(store.Ledger); ok {
+		_, err := s.MarkUsed(ctx, k("m"), exp)
+		require.NoError(t, err)
+		expiring = true
+	}
+	if s, ok := raw.(store.Devices); ok {
+		require.NoError(t, s.PutDevice(ctx, store.Device{ID: k("d"), UserID: k("u"), CreatedAt: clk.Now(), ExpiresAt: exp}))
+		require.NoError(t, s.PutDevice(ctx, store.Device{ID: k("d-new"), UserID: k("u"), CreatedAt: clk.Now(), ExpiresAt: exp.Add(time.Hour)}))
+		expiring = true
+	}
+	clk.Advance(time.Minute)
+	n, err := raw.Sweep(ctx)
+	require.NoError(t, err)
+	if !expiring {
+		t.Log("the store keeps no record that expires; Sweep only has to succeed")
 		return
 	}
-	exp := clk.Now().Add(time.Minute)
-	require.NoError(t, s.PutState(ctx, k("s-old"), []byte("x"), exp))
-	require.NoError(t, s.PutState(ctx, k("s-new"), []byte("x"), exp.Add(time.Hour)))
-	require.NoError(t, s.PutCode(ctx, store.Code{Group: k("g"), Key: "old", Hash: []byte("h"), ExpiresAt: exp}))
-	require.NoError(t, s.PutCode(ctx, store.Code{Group: k("g"), Key: "keep", Hash: []byte("h")}))
-	_, err := s.MarkUsed(ctx, k("m"), exp)
-	require.NoError(t, err)
-	require.NoError(t, s.PutDevice(ctx, store.Device{ID: k("d"), UserID: k("u"), CreatedAt: clk.Now(), ExpiresAt: exp}))
-	clk.Advance(time.Minute)
-	n, err := sw.Sweep(ctx)
-	require.NoError(t, err)
 	assert.GreaterOrEqual(t, n, 1, "Sweep removed nothing")
-	_, err = s.GetState(ctx, k("s-new"))
-	require.NoError(t, err, "Sweep removed a live state")
-	st, err := s.ConsumeCode(ctx, k("g"), "keep", []byte("h"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMatched, st, "Sweep removed a code without expiry")
-	st, err = s.ConsumeCode(ctx, k("g"), "old", []byte("h"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeNotFound, st, "a swept expired code")
+	if s, ok := raw.(store.States); ok {
+		_, err = s.GetState(ctx, k("s-new"))
+		require.NoError(t, err, "Sweep removed a live state")
+	}
+	if s, ok := raw.(store.Codes); ok {
+		st, err := s.ConsumeCode(ctx, k("g"), "keep", []byte("h"))
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeMatched, st, "Sweep removed a code without expiry")
+		st, err = s.ConsumeCode(ctx, k("g"), "old", []byte("h"))
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeNotFound, st, "a swept expired code")
+	}
+	if s, ok := raw.(store.Devices); ok {
+		_, err = s.GetDevice(ctx, k("d-new"))
+		require.NoError(t, err, "Sweep removed a live device")
+	}
 }
 
 // longKey returns a key of exactly store.MaxKeyLen bytes of valid UTF-8,
@@ -965,11 +1176,17 @@ func longKey(t *testing.T, base string, last byte) string {
 // bytes, non-ASCII included, is kept whole: two that differ only in their
 // last byte name two records.
 func (h *harness) maxKeyLen(t *testing.T) {
-	s, clk, k, ctx := h.setup(t)
+	raw, clk, k, ctx := setup[any](h, t)
 	exp := clk.Now().Add(time.Hour)
 	long := func(name string, last byte) string { return longKey(t, k(name), last) }
 
-	t.Run("States", func(t *testing.T) {
+	run := func(name string, ok bool, fn func(t *testing.T)) {
+		if ok {
+			t.Run(name, fn)
+		}
+	}
+	run("States", h.has.states, func(t *testing.T) {
+		s := raw.(store.States)
 		a, b := long("state", 'a'), long("state", 'b')
 		require.NoError(t, s.PutState(ctx, a, []byte("A"), exp))
 		require.NoError(t, s.PutState(ctx, b, []byte("B"), exp))
@@ -983,7 +1200,8 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		_, err = s.GetState(ctx, a)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
-	t.Run("OwnedStates", func(t *testing.T) {
+	run("OwnedStates", h.has.owned, func(t *testing.T) {
+		s := raw.(ownedStore)
 		oa, ob := long("owner", 'a'), long("owner", 'b')
 		ka, kb := long("owned", 'a'), long("owned", 'b')
 		require.NoError(t, s.PutOwnedState(ctx, oa, ka, []byte("A"), exp))
@@ -998,31 +1216,46 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		require.NoError(t, err, "the state of an owner differing in the last byte survives")
 		assert.Equal(t, []byte("B"), got)
 	})
-	t.Run("Codes", func(t *testing.T) {
+	run("Codes", h.has.codes, func(t *testing.T) {
+		s := raw.(store.Codes)
 		ga, gb := long("group", 'a'), long("group", 'b')
 		key := long("code", 'k')
 		hash := []byte("hash")
 		require.NoError(t, s.PutCode(ctx, store.Code{Group: ga, Key: key, Hash: hash, ExpiresAt: exp, MaxAttempts: 3}))
 		require.NoError(t, s.PutCode(ctx, store.Code{Group: gb, Key: key, Hash: hash, ExpiresAt: exp}))
-		n, err := s.CountGroup(ctx, ga)
-		require.NoError(t, err)
-		assert.Equal(t, 1, n)
 		st, err := s.ConsumeCode(ctx, ga, long("code", 'x'), hash)
 		require.NoError(t, err)
 		assert.Equal(t, store.CodeNotFound, st, "a key differing in the last byte")
 		st, err = s.ConsumeCode(ctx, ga, key, hash)
 		require.NoError(t, err)
 		assert.Equal(t, store.CodeMatched, st)
+		st, err = s.ConsumeCode(ctx, gb, key, []byte("wrong"))
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeMismatch, st, "the group differing in the last byte keeps its code")
+		require.NoError(t, s.DeleteCode(ctx, gb, key))
+		st, err = s.ConsumeCode(ctx, gb, key, hash)
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeNotFound, st)
+	})
+	run("CodeGroups", h.has.groups, func(t *testing.T) {
+		s := raw.(groupStore)
+		ga, gb := long("cgroup", 'a'), long("cgroup", 'b')
+		key := long("code", 'k')
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: ga, Key: key, Hash: []byte("a"), ExpiresAt: exp}))
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: gb, Key: key, Hash: []byte("b"), ExpiresAt: exp}))
+		n, err := s.CountGroup(ctx, ga)
+		require.NoError(t, err)
+		assert.Equal(t, 1, n)
+		require.NoError(t, s.DeleteGroup(ctx, ga))
+		n, err = s.CountGroup(ctx, ga)
+		require.NoError(t, err)
+		assert.Zero(t, n)
 		n, err = s.CountGroup(ctx, gb)
 		require.NoError(t, err)
 		assert.Equal(t, 1, n, "the group differing in the last byte keeps its code")
-		require.NoError(t, s.DeleteCode(ctx, gb, key))
-		require.NoError(t, s.DeleteGroup(ctx, gb))
-		n, err = s.CountGroup(ctx, gb)
-		require.NoError(t, err)
-		assert.Zero(t, n)
 	})
-	t.Run("Counters", func(t *testing.T) {
+	run("Counters", h.has.counters, func(t *testing.T) {
+		s := raw.(store.Counters)
 		a, b := long("counter", 'a'), long("counter", 'b')
 		for range 2 {
 			_, _, err := s.Incr(ctx, a, time.Minute)
@@ -1043,7 +1276,8 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, int64(1), n)
 	})
-	t.Run("Ledger", func(t *testing.T) {
+	run("Ledger", h.has.ledger, func(t *testing.T) {
+		s := raw.(store.Ledger)
 		a, b := long("mark", 'a'), long("mark", 'b')
 		first, err := s.MarkUsed(ctx, a, exp)
 		require.NoError(t, err)
@@ -1061,7 +1295,8 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		require.NoError(t, err)
 		assert.False(t, ok)
 	})
-	t.Run("Enrollments", func(t *testing.T) {
+	run("Enrollments", h.has.enrollments, func(t *testing.T) {
+		s := raw.(store.Enrollments)
 		u, other := long("user", 'a'), long("user", 'b')
 		id := long("enrollment", 'i')
 		e := store.EnrollmentRecord{UserID: u, ID: id, Method: "totp", Label: "Phone", Data: []byte("d"), CreatedAt: clk.Now()}
@@ -1079,7 +1314,8 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		_, err = s.GetEnrollment(ctx, u, id)
 		require.ErrorIs(t, err, store.ErrNotFound)
 	})
-	t.Run("Devices", func(t *testing.T) {
+	run("Devices", h.has.devices, func(t *testing.T) {
+		s := raw.(store.Devices)
 		u := long("device-user", 'u')
 		d := store.Device{ID: long("device", 'a'), UserID: u, Label: "Firefox", CreatedAt: clk.Now(), ExpiresAt: exp}
 		require.NoError(t, s.PutDevice(ctx, d))
@@ -1099,22 +1335,46 @@ func (h *harness) maxKeyLen(t *testing.T) {
 }
 
 func (h *harness) canceled(t *testing.T) {
-	s, clk, k, _ := h.setup(t)
+	raw, clk, k, _ := setup[any](h, t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	exp := clk.Now().Add(time.Minute)
-	assert.Error(t, s.PutState(ctx, k("a"), []byte("x"), exp), "PutState with a canceled context")
-	_, err := s.TakeState(ctx, k("a"))
-	assert.Error(t, err, "TakeState with a canceled context")
-	_, err = s.ConsumeCode(ctx, k("g"), "k", []byte("h"))
-	assert.Error(t, err, "ConsumeCode with a canceled context")
-	_, _, err = s.Incr(ctx, k("c"), time.Minute)
-	assert.Error(t, err, "Incr with a canceled context")
-	assert.Error(t, s.Decr(ctx, k("c")), "Decr with a canceled context")
-	assert.Error(t, s.PutOwnedState(ctx, k("o"), k("a"), []byte("x"), exp), "PutOwnedState with a canceled context")
-	assert.Error(t, s.DeleteOwnedStates(ctx, k("o")), "DeleteOwnedStates with a canceled context")
-	_, err = s.MarkUsed(ctx, k("m"), exp)
-	assert.Error(t, err, "MarkUsed with a canceled context")
-	_, err = s.Advance(ctx, k("m"), 1, exp)
-	assert.Error(t, err, "Advance with a canceled context")
+	if s, ok := raw.(store.States); ok {
+		assert.Error(t, s.PutState(ctx, k("a"), []byte("x"), exp), "PutState with a canceled context")
+		_, err := s.TakeState(ctx, k("a"))
+		assert.Error(t, err, "TakeState with a canceled context")
+	}
+	if s, ok := raw.(store.OwnedStates); ok {
+		assert.Error(t, s.PutOwnedState(ctx, k("o"), k("a"), []byte("x"), exp), "PutOwnedState with a canceled context")
+		assert.Error(t, s.DeleteOwnedStates(ctx, k("o")), "DeleteOwnedStates with a canceled context")
+	}
+	if s, ok := raw.(store.Codes); ok {
+		assert.Error(t, s.PutCode(ctx, store.Code{Group: k("g"), Key: "k", Hash: []byte("h")}), "PutCode with a canceled context")
+		_, err := s.ConsumeCode(ctx, k("g"), "k", []byte("h"))
+		assert.Error(t, err, "ConsumeCode with a canceled context")
+	}
+	if s, ok := raw.(store.Counters); ok {
+		_, _, err := s.Incr(ctx, k("c"), time.Minute)
+		assert.Error(t, err, "Incr with a canceled context")
+		assert.Error(t, s.Decr(ctx, k("c")), "Decr with a canceled context")
+	}
+	if s, ok := raw.(store.Ledger); ok {
+		_, err := s.MarkUsed(ctx, k("m"), exp)
+		assert.Error(t, err, "MarkUsed with a canceled context")
+		_, err = s.Advance(ctx, k("m"), 1, exp)
+		assert.Error(t, err, "Advance with a canceled context")
+	}
+	if s, ok := raw.(store.Enrollments); ok {
+		e := store.EnrollmentRecord{UserID: k("u"), ID: "e", Method: "totp", CreatedAt: exp}
+		assert.Error(t, s.PutEnrollment(ctx, e), "PutEnrollment with a canceled context")
+	}
+	if s, ok := raw.(store.EnrollmentToucher); ok {
+		assert.Error(t, s.TouchEnrollment(ctx, k("u"), "e", exp), "TouchEnrollment with a canceled context")
+	}
+	if s, ok := raw.(store.Devices); ok {
+		assert.Error(t, s.PutDevice(ctx, store.Device{ID: k("d"), UserID: k("u"), CreatedAt: exp, ExpiresAt: exp}), "PutDevice with a canceled context")
+	}
+	if s, ok := raw.(store.DeviceToucher); ok {
+		assert.Error(t, s.TouchDevice(ctx, k("d"), exp), "TouchDevice with a canceled context")
+	}
 }
