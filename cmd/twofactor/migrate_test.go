@@ -83,19 +83,19 @@ func TestMigrateCommandPostgres(t *testing.T) {
 }
 
 func TestMigrateCommandMySQLURL(t *testing.T) {
-	got, err := parseMigrateTarget("mysql://root:secret@db.internal/app?tls=true", "")
+	got, err := parseStoreTarget("mysql://root:secret@db.internal/app?tls=true", "")
 	require.NoError(t, err)
-	assert.Equal(t, migrateTarget{dialect: sqlstore.MySQL, driver: "mysql", dsn: "root:secret@tcp(db.internal:3306)/app?tls=true"}, got)
-	got, err = parseMigrateTarget("root:@tcp(127.0.0.1:3306)/test", "")
+	assert.Equal(t, storeTarget{dialect: sqlstore.MySQL, driver: "mysql", dsn: "root:secret@tcp(db.internal:3306)/app?tls=true"}, got)
+	got, err = parseStoreTarget("root:@tcp(127.0.0.1:3306)/test", "")
 	require.NoError(t, err)
 	assert.Equal(t, sqlstore.MySQL, got.dialect)
 	assert.Equal(t, "root:@tcp(127.0.0.1:3306)/test", got.dsn)
-	got, err = parseMigrateTarget("host=localhost dbname=app", "")
+	got, err = parseStoreTarget("host=localhost dbname=app", "")
 	require.NoError(t, err)
 	assert.Equal(t, sqlstore.Postgres, got.dialect)
-	got, err = parseMigrateTarget("postgresql://u@h/db", "")
+	got, err = parseStoreTarget("postgresql://u@h/db", "")
 	require.NoError(t, err)
-	assert.Equal(t, migrateTarget{dialect: sqlstore.Postgres, driver: "pgx", dsn: "postgresql://u@h/db"}, got)
+	assert.Equal(t, storeTarget{dialect: sqlstore.Postgres, driver: "pgx", dsn: "postgresql://u@h/db"}, got)
 }
 
 func TestMigrateCommandBadInput(t *testing.T) {
@@ -109,7 +109,10 @@ func TestMigrateCommandBadInput(t *testing.T) {
 		{"empty --db", []string{"--db", " "}, "--db is required"},
 		{"unknown scheme", []string{"--db", "oracle://x/y"}, `unknown scheme "oracle"`},
 		{"unknown dialect", []string{"--db", filepath.Join(dir, "a.db"), "--dialect", "oracle"}, `--dialect "oracle"`},
-		{"bad prefix", []string{"--db", filepath.Join(dir, "a.db"), "--prefix", "Bad-Prefix"}, "TablePrefix"},
+		{"bad prefix", []string{"--db", filepath.Join(dir, "a.db"), "--prefix", "Bad-Prefix"}, "--prefix"},
+		{"malformed postgres URL", []string{"--db", "postgres://u:pw@h:notaport/db"}, "invalid port"},
+		{"malformed redis URL", []string{"--db", "redis://h:6379/abc"}, "invalid database number"},
+		{"dialect with redis", []string{"--db", "redis://h:6379/0", "--dialect", "postgres"}, "--dialect is for SQL"},
 		{"mysql URL without database", []string{"--db", "mysql://root@localhost"}, "needs a database name"},
 		{"sqlite path with ?", []string{"--db", "file:x.db?mode=ro"}, "without ? or #"},
 		{"unknown flag", []string{"--db", "x.db", "--force"}, "flag provided but not defined"},
@@ -139,11 +142,29 @@ func TestMigrateCommandPasswordNotEchoed(t *testing.T) {
 
 func TestMigrateCommandDatabaseDown(t *testing.T) {
 	// Port 1 on loopback refuses connections at once.
-	status, out, errs := runMigrateCmd("--db", "postgres://postgres:pw@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "--timeout", "5s")
-	assert.Equal(t, 1, status)
-	assert.Empty(t, out)
-	assert.True(t, strings.HasPrefix(errs, "twofactor migrate: "), errs)
-	assert.NotContains(t, errs, ":pw@")
+	for _, db := range []string{"postgres://postgres:pw@127.0.0.1:1/test?sslmode=disable&connect_timeout=2", "redis://:pw@127.0.0.1:1/0"} {
+		status, out, errs := runMigrateCmd("--db", db, "--timeout", "5s")
+		assert.Equal(t, 3, status, db)
+		assert.Empty(t, out)
+		assert.True(t, strings.HasPrefix(errs, "twofactor migrate: "), errs)
+		assert.Equal(t, 1, strings.Count(errs, "\n"), "one line: %q", errs)
+		assert.NotContains(t, errs, ":pw@")
+	}
+}
+
+func TestMigrateCommandRedis(t *testing.T) {
+	addr := testenv.RedisAddr(t)
+	status, out, errs := runMigrateCmd("--db", "redis://"+addr+"/0")
+	require.Equal(t, 0, status, errs)
+	assert.Contains(t, out, "needs no migration")
+}
+
+func TestMigrateCommandDBFromEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "env.db")
+	t.Setenv("TWOFACTOR_DB", "sqlite:"+path)
+	status, out, errs := runMigrateCmd()
+	require.Equal(t, 0, status, errs)
+	assert.Contains(t, out, "migrated from schema version 0")
 }
 
 func TestMigrateCommandHelp(t *testing.T) {
@@ -159,8 +180,8 @@ func TestMigrateCommandHelp(t *testing.T) {
 }
 
 // FuzzParseMigrateTarget checks that any --db and --dialect either fail
-// with an error or give a target of a known dialect, without panicking, and
-// that a SQLite target is a plain path.
+// with an error or give a target of a known kind (a SQL dialect, or Redis),
+// without panicking, and that a SQLite target is a plain path.
 func FuzzParseMigrateTarget(f *testing.F) {
 	f.Add("postgres://u:p@h:5432/db?sslmode=disable", "")
 	f.Add("mysql://root@localhost/test", "")
@@ -169,8 +190,10 @@ func FuzzParseMigrateTarget(f *testing.F) {
 	f.Add("sqlite:///var/lib/app.db", "sqlite")
 	f.Add("mysql://%zz@h/db", "")
 	f.Add("://", "postgres")
+	f.Add("redis://u:p@cache:6379/2", "")
+	f.Add("rediss://cache", "")
 	f.Fuzz(func(t *testing.T, dsn, dialect string) {
-		got, err := parseMigrateTarget(dsn, dialect)
+		got, err := parseStoreTarget(dsn, dialect)
 		if err != nil {
 			return
 		}
@@ -181,6 +204,10 @@ func FuzzParseMigrateTarget(f *testing.F) {
 			}
 		case sqlstore.Postgres, sqlstore.MySQL:
 			if got.driver == "" || got.dsn == "" {
+				t.Fatalf("target %+v from %q", got, dsn)
+			}
+		case "":
+			if got.redis == nil || got.redis.Addr == "" {
 				t.Fatalf("target %+v from %q", got, dsn)
 			}
 		default:

@@ -17,7 +17,7 @@ import (
 func init() {
 	commands["totp"] = command{
 		summary: "authenticator-app helpers: new secret and QR code, print or check a code",
-		run:     runTOTP,
+		run:     func(e *env, args []string) int { return runTOTP(args, e.stdout, e.stderr) },
 	}
 }
 
