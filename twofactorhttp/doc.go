@@ -64,9 +64,15 @@
 //	GET  /step-up               the step-up page (?next=); POST /step-up starts a step-up
 //	GET  /assets/style.css      the stylesheet
 //	GET  /assets/twofactor.js   auto-submit, countdowns, WebOTP
-//	GET  /webauthn/webauthn.js  the security-key script; it posts to
-//	POST /webauthn/login/begin  (start) and
-//	POST /webauthn/login/finish (verify), when a WebAuthn factor is configured
+//	GET  /webauthn/webauthn.js     the security-key script, which posts to:
+//	POST /webauthn/login/begin     start (WebAuthn request options)
+//	POST /webauthn/login/finish    verify the assertion
+//	POST /webauthn/register/begin  add a key for the signed-in user (Service.BeginEnroll)
+//	POST /webauthn/register/finish confirm it (Service.ConfirmEnroll)
+//
+// The webauthn routes exist when the Service has a WebAuthn factor; adding
+// a key needs Config.User, and a step-up first when the user already has a
+// second factor (401 step_up_required otherwise).
 //
 // Every page works without JavaScript; the scripts only submit a code once
 // it is complete, count down to a resend, fill an SMS code through WebOTP,

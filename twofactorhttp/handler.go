@@ -265,6 +265,9 @@ const (
 	routeWebAuthnScript = "webauthn/webauthn.js"
 	routeWebAuthnBegin  = "webauthn/login/begin"
 	routeWebAuthnFinish = "webauthn/login/finish"
+	// ... and, to add a key, <base>/register/begin and <base>/register/finish.
+	routeWebAuthnRegister = "webauthn/register/begin"
+	routeWebAuthnConfirm  = "webauthn/register/finish"
 )
 
 // ServeHTTP routes a request under the prefix.
@@ -314,6 +317,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case routeWebAuthnFinish:
 		if h.webauthn {
 			post = h.serveVerify
+		}
+	case routeWebAuthnRegister:
+		if h.webauthn {
+			post = h.serveRegisterBegin
+		}
+	case routeWebAuthnConfirm:
+		if h.webauthn {
+			post = h.serveRegisterFinish
 		}
 	}
 	if post == nil {
@@ -366,11 +377,13 @@ func (h *Handler) withNext(path, ret string) string {
 }
 
 var (
-	errNotFound    = errors.New("twofactorhttp: no such route")
-	errMethod      = errors.New("twofactorhttp: method not allowed")
-	errCrossOrigin = errors.New("twofactorhttp: cross-origin request refused")
-	errBadRequest  = errors.New("twofactorhttp: malformed request")
-	errNoPending   = errors.New("twofactorhttp: no pending sign-in")
-	errSignedOut   = errors.New("twofactorhttp: not signed in")
-	errSignIn      = errors.New("twofactorhttp: the host's sign-in failed")
+	errNotFound     = errors.New("twofactorhttp: no such route")
+	errMethod       = errors.New("twofactorhttp: method not allowed")
+	errCrossOrigin  = errors.New("twofactorhttp: cross-origin request refused")
+	errBadRequest   = errors.New("twofactorhttp: malformed request")
+	errTooLarge     = errors.New("twofactorhttp: request body too large")
+	errNoPending    = errors.New("twofactorhttp: no pending sign-in")
+	errSignedOut    = errors.New("twofactorhttp: not signed in")
+	errSignIn       = errors.New("twofactorhttp: the host's sign-in failed")
+	errNoEnrollment = errors.New("twofactorhttp: no pending enrollment")
 )

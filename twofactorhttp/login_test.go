@@ -347,3 +347,40 @@ func TestChallengePageWithoutPending(t *testing.T) {
 	require.Equal(t, http.StatusGone, w.Code)
 	assert.True(t, strings.Contains(w.Body.String(), "Sign in again"))
 }
+
+// Adding a key: a signed-in user, JSON, and a step-up first when the user
+// already has a second factor. The webauthn package's tests run these
+// routes with its real factor and a browser.
+func TestRegisterRoutes(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	requireError(t, e.api().do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Key"}`), http.StatusUnauthorized, twofactorhttp.CodeSignedOut)
+
+	// Carol has no factor: no proof needed.
+	c := e.session("carol")
+	c.json = true
+	w := c.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Key"}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, "2026-03-02T09:05:00Z", decodeJSON(t, w)["expires_at"])
+	requireError(t, c.do(http.MethodPost, "/2fa/webauthn/register/finish", `{}`), http.StatusBadRequest, twofactorhttp.CodeBadRequest)
+	m := requireError(t, c.do(http.MethodPost, "/2fa/webauthn/register/finish", `{"credential":{"attest":"bob"}}`), http.StatusUnauthorized, twofactorhttp.CodeInvalidCode)
+	assert.Equal(t, "The security key was not accepted. Try again.", m["message"])
+	w = c.do(http.MethodPost, "/2fa/webauthn/register/finish", `{"credential":{"attest":"carol"}}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.Equal(t, map[string]any{"id": "key-1", "name": "Key"}, decodeJSON(t, w)["enrollment"])
+	es, err := e.svc.Enrollments(context.Background(), carol)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+
+	// Now she has one: a second key needs a step-up, and then goes through.
+	m = requireError(t, c.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Spare"}`), http.StatusUnauthorized, twofactorhttp.CodeStepUpRequired)
+	assert.Equal(t, "/2fa/step-up", m["next"])
+	c.post("/2fa/step-up", url.Values{"next": {"/"}})
+	w = c.post("/2fa/start", url.Values{"method": {"webauthn"}})
+	nonce := decodeJSON(t, w)["options"].(map[string]any)["publicKey"].(map[string]any)["challenge"].(string)
+	require.Equal(t, http.StatusOK, c.do(http.MethodPost, "/2fa/webauthn/login/finish", `{"credential":{"challenge":"`+nonce+`"}}`).Code)
+	require.Equal(t, http.StatusOK, c.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Spare"}`).Code)
+
+	// A form is not JSON.
+	c.json = false
+	require.Equal(t, http.StatusBadRequest, c.post("/2fa/webauthn/register/begin", url.Values{"name": {"Key"}}).Code)
+}

@@ -28,12 +28,17 @@ const (
 	CodeNotEnrolled      = "not_enrolled"       // 403: step-up for a user with no second factor
 	CodeCrossOrigin      = "cross_origin"       // 403: a cross-origin request refused
 	CodeBadRequest       = "bad_request"        // 400: a body or field that does not parse
+	CodeTooLarge         = "too_large"          // 413: a body over 68 KiB
 	CodeNotFound         = "not_found"          // 404
 	CodeMethodNotAllowed = "method_not_allowed" // 405
 	CodeStepUpRequired   = "step_up_required"   // 401: the StepUp middleware wants a fresh verification
 	CodeEnrollRequired   = "enroll_required"    // 403: the Enforce middleware wants a second factor enrolled
 	CodeSignedOut        = "signed_out"         // 401: a route that needs a signed-in user
-	CodeInternal         = "internal"           // 500: anything else; logged, never detailed
+	CodeAlreadyEnrolled  = "already_enrolled"   // 409: adding a security key that is registered already
+	// CodeNoPendingEnrollment (409): confirming an enrollment that was
+	// never begun or has expired.
+	CodeNoPendingEnrollment = "no_pending_enrollment"
+	CodeInternal            = "internal" // 500: anything else; logged, never detailed
 )
 
 // ErrorBody is the JSON body of every error answer.
@@ -55,7 +60,10 @@ type problem struct {
 // classify maps err to a status, a code and a message. Wrong, expired and
 // malformed codes share one message, as NIST SP 800-63B asks of
 // verifiers, so an answer never tells which it was.
-func (h *Handler) classify(err error) problem {
+//
+// m is the method the request was about, if any: a security key that is
+// refused gets words about a key, not a code.
+func (h *Handler) classify(err error, m twofactor.Method) problem {
 	t := h.text
 	var re *twofactor.RetryError
 	switch {
@@ -78,8 +86,14 @@ func (h *Handler) classify(err error) problem {
 		return problem{http.StatusGone, ErrorBody{Error: CodeTooManyAttempts, Message: t.TooManyAttempts, Next: h.loginURL}}
 	case errors.Is(err, twofactor.ErrChallengeNotFound), errors.Is(err, errNoPending):
 		return problem{http.StatusGone, ErrorBody{Error: CodeChallengeEnded, Message: t.ChallengeEnded, Next: h.loginURL}}
+	case errors.Is(err, twofactor.ErrInvalidCode) && m == twofactor.MethodWebAuthn:
+		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: t.KeyRejected}}
 	case errors.Is(err, twofactor.ErrInvalidCode):
 		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: t.InvalidCode}}
+	case errors.Is(err, errNoEnrollment):
+		return problem{http.StatusConflict, ErrorBody{Error: CodeNoPendingEnrollment, Message: t.NoPendingEnrollment}}
+	case errors.Is(err, twofactor.ErrAlreadyEnrolled):
+		return problem{http.StatusConflict, ErrorBody{Error: CodeAlreadyEnrolled, Message: t.AlreadyEnrolled}}
 	case errors.Is(err, twofactor.ErrMethodNotAllowed):
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeMethodNotOffered, Message: t.MethodNotOffered}}
 	case errors.Is(err, twofactor.ErrNotEnrolled):
@@ -88,12 +102,14 @@ func (h *Handler) classify(err error) problem {
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeCrossOrigin, Message: t.CrossOrigin}}
 	case errors.Is(err, errBadRequest), errors.Is(err, twofactor.ErrInvalidInput):
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: t.BadRequest}}
+	case errors.Is(err, errTooLarge):
+		return problem{http.StatusRequestEntityTooLarge, ErrorBody{Error: CodeTooLarge, Message: t.BadRequest}}
 	case errors.Is(err, errNotFound):
 		return problem{http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.NotFound}}
 	case errors.Is(err, errMethod):
 		return problem{http.StatusMethodNotAllowed, ErrorBody{Error: CodeMethodNotAllowed, Message: t.MethodNotAllowed}}
 	case errors.Is(err, twofactor.ErrStepUpRequired):
-		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: t.StepUpRequired}}
+		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: t.StepUpRequired, Next: h.url(routeStepUp)}}
 	case errors.Is(err, ErrEnrollRequired):
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeEnrollRequired, Message: t.EnrollRequired, Next: h.enrollURL}}
 	case errors.Is(err, errSignedOut), errors.Is(err, ErrSignedOut):
@@ -107,7 +123,16 @@ func (h *Handler) classify(err error) problem {
 // page with the message alone. An ended challenge also drops the pending
 // cookie. Internal errors are logged and never detailed to the client.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err error) {
-	p := h.classify(err)
+	var m twofactor.Method
+	if v != nil {
+		m = v.active
+	}
+	h.failAs(w, r, v, m, err)
+}
+
+// failAs is fail for a request about method m.
+func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twofactor.Method, err error) {
+	p := h.classify(err, m)
 	if p.status == http.StatusInternalServerError {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: request failed",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
@@ -235,13 +260,15 @@ type doneJSON struct {
 type request struct {
 	Method         twofactor.Method `json:"method"`
 	Code           string           `json:"code"`
-	Credential     json.RawMessage  `json:"credential"` // a WebAuthn assertion, as the webauthn script sends it
+	Credential     json.RawMessage  `json:"credential"` // a WebAuthn assertion or attestation, as the security-key script sends it
+	Name           string           `json:"name"`       // a new security key's name
 	RememberDevice bool             `json:"remember_device"`
 	Next           string           `json:"next"`
 }
 
-// maxBody bounds request bodies; a WebAuthn assertion is a few kilobytes.
-const maxBody = 64 << 10
+// maxBody bounds request bodies: a WebAuthn attestation may take 64 KiB
+// (webauthn.MaxAttestationSize), with room for the fields around it.
+const maxBody = 68 << 10
 
 // readRequest decodes the body: JSON when the Content-Type says so, else
 // a form. Errors match errBadRequest.
@@ -255,7 +282,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 		}
 		b, err := io.ReadAll(r.Body)
 		if err != nil {
-			return req, fmt.Errorf("%w: %v", errBadRequest, err)
+			return req, bodyErr(err)
 		}
 		if len(bytes.TrimSpace(b)) > 0 {
 			if err := json.Unmarshal(b, &req); err != nil {
@@ -271,7 +298,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 		return req, nil
 	}
 	if err := r.ParseForm(); err != nil {
-		return req, fmt.Errorf("%w: %v", errBadRequest, err)
+		return req, bodyErr(err)
 	}
 	req.Method = twofactor.Method(r.PostForm.Get("method"))
 	req.Code = r.PostForm.Get("code")
@@ -281,4 +308,11 @@ func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 	}
 	req.Next = r.PostForm.Get(ReturnParam)
 	return req, nil
+}
+
+func bodyErr(err error) error {
+	if mbe := (*http.MaxBytesError)(nil); errors.As(err, &mbe) {
+		return fmt.Errorf("%w: %v", errTooLarge, err)
+	}
+	return fmt.Errorf("%w: %v", errBadRequest, err)
 }

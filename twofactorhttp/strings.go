@@ -45,6 +45,7 @@ type Strings struct {
 
 	// Error messages, for pages and the "message" of JSON errors.
 	InvalidCode      string // a wrong, expired or malformed code: one message for all
+	KeyRejected      string // a security key that did not verify
 	ResendWait       string // "%s" until a new code may be sent (a cooldown)
 	SendCap          string // "%s" until codes may be sent again (a cap on sends)
 	RateLimited      string // "%s" until answers are accepted again (a cap on answers)
@@ -61,6 +62,10 @@ type Strings struct {
 	StepUpRequired   string // the step-up middleware's message
 	EnrollRequired   string // the enforcement middleware's message
 	SignedOut        string // a route that needs a signed-in user
+	AlreadyEnrolled  string // adding a security key that is registered already
+	// NoPendingEnrollment: confirming an enrollment that was never begun
+	// or has expired.
+	NoPendingEnrollment string
 
 	// Durations in words, each with a %d: "1 second", "%d seconds"...
 	Second, Seconds string
@@ -109,6 +114,7 @@ var defaultStrings = Strings{
 	Input:  "Code",
 
 	InvalidCode:      "That code didn't work. Check it and try again.",
+	KeyRejected:      "The security key was not accepted. Try again.",
 	ResendWait:       "You can ask for a new code in %s.",
 	SendCap:          "Too many codes were sent. Try again in %s.",
 	RateLimited:      "Too many attempts. Try again in %s.",
@@ -125,6 +131,9 @@ var defaultStrings = Strings{
 	StepUpRequired:   "Confirm it's you to continue.",
 	EnrollRequired:   "Set up two-step verification to continue.",
 	SignedOut:        "Please sign in first.",
+	AlreadyEnrolled:  "This security key is already registered.",
+
+	NoPendingEnrollment: "This registration has expired. Please start again.",
 
 	Second: "1 second", Seconds: "%d seconds",
 	Minute: "1 minute", Minutes: "%d minutes",

@@ -25,9 +25,12 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/testenv"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
+// browserPage is the host's page for a signed-in user: add a key, or
+// answer a pending challenge from the page itself.
 const browserPage = `<!doctype html>
 <html><head><meta charset="utf-8"><title>Second factor</title></head>
 <body>
@@ -37,6 +40,9 @@ const browserPage = `<!doctype html>
 <p id="msg"></p>
 <script src="/2fa/webauthn/webauthn.js"></script>
 </body></html>`
+
+// homePage is where a sign-in ends.
+const homePage = `<!doctype html><html><head><meta charset="utf-8"><title>Home</title></head><body><p id="home">Signed in</p></body></html>`
 
 // clickAndWait clicks a data-webauthn button and waits for its outcome.
 const clickAndWait = `new Promise((resolve) => {
@@ -98,9 +104,10 @@ func chromiumOptions(t *testing.T) []chromedp.ExecAllocatorOption {
 }
 
 // TestBrowserEndToEnd registers a CTAP2 virtual authenticator through a
-// real page in headless Chromium, signs in with it as the second factor of
-// a login challenge, and checks that an unregistered authenticator is
-// refused.
+// real page in headless Chromium and the security-key script served by
+// twofactorhttp, steps up with it before adding another, signs in with it
+// on the challenge page as the second factor of a login challenge, and
+// checks that an unregistered authenticator is refused.
 func TestBrowserEndToEnd(t *testing.T) {
 	opts := chromiumOptions(t)
 
@@ -128,31 +135,40 @@ func TestBrowserEndToEnd(t *testing.T) {
 
 	user := twofactor.User{ID: "user-42", Name: "alice@example.com"}
 	var mu sync.Mutex
-	var challengeID string
 	var results []*twofactor.Result
-	h, err := webauthn.NewHandler(webauthn.HandlerConfig{
-		Factor:  f,
-		User:    func(*http.Request) (twofactor.User, error) { return user, nil },
+	h, err := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
-		ChallengeID: func(*http.Request) (string, error) {
-			mu.Lock()
-			defer mu.Unlock()
-			return challengeID, nil
-		},
-		OnLogin: func(_ http.ResponseWriter, _ *http.Request, res *twofactor.Result) (string, error) {
+		Keys:    keys,
+		SignIn: func(w http.ResponseWriter, _ *http.Request, res *twofactor.Result) error {
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, res)
-			return "", nil
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: "1", Path: "/", HttpOnly: true})
+			return nil
 		},
+		User: func(r *http.Request) (twofactor.User, bool) {
+			_, err := r.Cookie("session")
+			return user, err == nil
+		},
+		ReturnURL: "/home",
 	})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle("/2fa/webauthn/", http.StripPrefix("/2fa/webauthn", h))
+	mux.Handle("/2fa/", h)
+	html := func(page string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			_, _ = w.Write([]byte(page))
+		}
+	}
+	// The host's pages: "/" for the signed-in user (a session cookie), the
+	// password step (/signin: Begin, here on GET for the test), and home.
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "text/html; charset=utf-8")
-		_, _ = w.Write([]byte(browserPage))
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "1", Path: "/", HttpOnly: true})
+		html(browserPage)(w, r)
 	})
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, user) })
+	mux.HandleFunc("GET /home", html(homePage))
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
 	srv.Listener = ln
@@ -191,17 +207,21 @@ func TestBrowserEndToEnd(t *testing.T) {
 		require.NoError(t, err)
 		return out
 	}
-	begin := func() {
+	// goTo navigates to path and waits for sel on the page it ends on.
+	goTo := func(path, sel string) {
 		t.Helper()
-		b, err := svc.Begin(ctx, user, twofactor.Client{})
-		require.NoError(t, err)
-		require.Equal(t, twofactor.StatusChallenge, b.Status)
-		require.Equal(t, []twofactor.Method{twofactor.MethodWebAuthn}, b.Challenge.Methods)
-		mu.Lock()
-		challengeID = b.Challenge.ID
-		mu.Unlock()
+		require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(origin+path), chromedp.WaitVisible(chromedp.CSS(sel))))
 	}
-
+	// answer signs in from the challenge page (GET /2fa/ after the password
+	// step) with its security-key button, and waits for the page the
+	// Handler then sends the browser to.
+	answer := func(then string) {
+		t.Helper()
+		require.NoError(t, chromedp.Do(bctx,
+			chromedp.WaitVisible(chromedp.CSS(`button[data-webauthn="login"]`)),
+			chromedp.Click(chromedp.CSS(`button[data-webauthn="login"]`)),
+			chromedp.WaitVisible(chromedp.CSS(then))))
+	}
 	// Register the first authenticator through the page.
 	first := addAuthenticator()
 	out := click("#register")
@@ -218,6 +238,18 @@ func TestBrowserEndToEnd(t *testing.T) {
 	assert.Len(t, onKey.Credentials[0].UserHandle, 32, "the authenticator holds the derived handle")
 	assert.NotEqual(t, []byte(user.ID), onKey.Credentials[0].UserHandle)
 
+	// A second key needs a fresh verification of the first: a step-up
+	// through the challenge page, with the key.
+	out = click("#register")
+	assert.Equal(t, "error", out.State)
+	assert.Equal(t, "step_up_required", out.Error)
+	goTo("/2fa/step-up?next=%2F", "form button")
+	require.NoError(t, chromedp.Do(bctx, chromedp.Click(chromedp.CSS("form button"))))
+	answer("#register")
+	mu.Lock()
+	require.Empty(t, results, "a step-up signs nobody in")
+	mu.Unlock()
+
 	// The same authenticator cannot be registered twice.
 	out = click("#register")
 	assert.Equal(t, "error", out.State)
@@ -226,10 +258,10 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, creds, 1)
 
-	// Sign in with it as the second factor of a login challenge.
-	begin()
-	out = click("#login")
-	require.Equal(t, outcome{State: "done"}, out, "login")
+	// Sign in with it as the second factor of a login challenge, on the
+	// challenge page.
+	goTo("/signin", "h1")
+	answer("#home")
 	mu.Lock()
 	require.Len(t, results, 1)
 	res := results[0]
@@ -248,16 +280,18 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.Len(t, es, 1)
 	assert.False(t, es[0].CreatedAt.IsZero())
 	assert.Equal(t, creds[0].LastUsedAt, es[0].LastUsedAt)
-	// The challenge is complete: the same page cannot answer it again.
+	// The challenge is complete: it cannot be answered again.
+	goTo("/", "#login")
 	out = click("#login")
 	assert.Equal(t, "error", out.State)
-	assert.Equal(t, "challenge_not_found", out.Error)
+	assert.Equal(t, "challenge_ended", out.Error)
 
 	// Replace the key with an unregistered one.
 	_, err = chromedp.Call(bctx, cdpwebauthn.RemoveVirtualAuthenticator, cdpwebauthn.RemoveVirtualAuthenticatorParams{AuthenticatorID: first})
 	require.NoError(t, err)
 	second := addAuthenticator()
-	begin()
+	goTo("/signin", "h1")
+	goTo("/", "#login")
 	out = click("#login")
 	assert.Equal(t, "error", out.State, "a key without the registered credential cannot answer")
 	assert.NotEmpty(t, out.Error)
@@ -285,7 +319,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	out, err = chromedp.Run(bctx, chromedp.Evaluate[outcome](loginDiscoverable, chromedp.EvalAwaitPromise))
 	require.NoError(t, err)
-	assert.Equal(t, outcome{State: "401", Error: "rejected", Message: "The security key was not accepted. Try again."}, out)
+	assert.Equal(t, outcome{State: "401", Error: "invalid_code", Message: "The security key was not accepted. Try again."}, out)
 	mu.Lock()
 	assert.Len(t, results, 1, "no second sign-in")
 	mu.Unlock()

@@ -58,18 +58,20 @@
 //
 // # HTTP and the browser
 //
-// [NewHandler] serves the four steps as JSON endpoints (registration
-// through BeginEnroll and ConfirmEnroll, each click a new ceremony) and the
-// small
-// embedded script (webauthn.js, no dependencies) that calls
-// navigator.credentials and converts between base64url and ArrayBuffer. A
-// page needs only a button and the script:
+// Package twofactorhttp serves it to browsers, with the second step of
+// every other factor: its challenge page shows a security-key button when
+// the challenge offers WebAuthn, and it serves the small script (no
+// dependencies) that calls navigator.credentials, converts between
+// base64url and ArrayBuffer, and posts to its routes, which run
+// Service.Start and Service.Verify for a login and Service.BeginEnroll and
+// Service.ConfirmEnroll to add a key. A host page that adds keys needs only
+// a button and the script:
 //
-//	<button data-webauthn="login">Use your security key</button>
+//	<button data-webauthn="register" data-webauthn-name="My key">Add a security key</button>
 //	<script src="/2fa/webauthn/webauthn.js"></script>
 //
-// The package's end-to-end test drives exactly this page in headless
-// Chromium with DevTools virtual authenticators.
+// The package's end-to-end test drives the script and the challenge page in
+// headless Chromium with DevTools virtual authenticators.
 //
 // # Security notes
 //
@@ -109,10 +111,10 @@
 //   - User verification is discouraged by default (the password is the
 //     first factor); set Config.UserVerification to Required to demand a
 //     PIN or biometric. Attestation is not requested.
-//   - The handlers accept only POSTed application/json from the
-//     configured origins (net/http CrossOriginProtection plus an Origin
-//     check) and answer errors with fixed messages; internal errors are
-//     logged, never sent.
+//   - Every response must name an origin of Config.RPOrigins in its client
+//     data and the relying party's id hash in its authenticator data;
+//     twofactorhttp refuses cross-origin requests before they reach the
+//     factor (net/http CrossOriginProtection).
 //   - Errors from store operations are returned as errors: nothing fails
 //     open.
 package webauthn

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net/http"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
@@ -82,38 +81,3 @@ func Example() {
 	// signed in: 42 with webauthn
 	// replay: twofactor: challenge not found or expired
 }
-
-// ExampleNewHandler mounts the JSON endpoints and the browser script.
-func ExampleNewHandler() {
-	var (
-		wa  *webauthn.Factor   // from webauthn.New
-		svc *twofactor.Service // from twofactor.New
-	)
-	h, err := webauthn.NewHandler(webauthn.HandlerConfig{
-		Factor: wa,
-		// The signed-in user, for adding keys.
-		User: func(r *http.Request) (twofactor.User, error) {
-			return currentUser(r)
-		},
-		// The pending login challenge, from the host's session.
-		Service: svc,
-		ChallengeID: func(r *http.Request) (string, error) {
-			return pendingChallenge(r)
-		},
-		// Complete the sign-in: the second factor passed.
-		OnLogin: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) (string, error) {
-			return "/", signIn(w, r, res)
-		},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
-	http.Handle("/2fa/webauthn/", http.StripPrefix("/2fa/webauthn", h))
-	// The page: <button data-webauthn="login">Use your security key</button>
-	//           <script src="/2fa/webauthn/webauthn.js"></script>
-}
-
-// The host's own session helpers, for the example.
-func currentUser(*http.Request) (twofactor.User, error)                  { return twofactor.User{ID: "42"}, nil }
-func pendingChallenge(*http.Request) (string, error)                     { return "", nil }
-func signIn(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }

@@ -2,13 +2,15 @@ package webauthn_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
+	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
@@ -88,44 +91,68 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	assert.Equal(t, twofactor.StatusNoFactor, b.Status)
 }
 
-// testServer mounts a Handler for the fixture's user with a real Service.
+// testServer is a host app with its login, its session (a cookie naming
+// the fixture's user) and twofactorhttp mounted, on a real Service: the
+// security-key script's routes as browsers reach them.
 type testServer struct {
 	*httptest.Server
 	fx      *fixture
 	svc     *twofactor.Service
-	chID    string
+	client  *http.Client
+	mu      sync.Mutex
 	results []*twofactor.Result
-	onLogin error
+	signIn  error
 }
 
 func newTestServer(t *testing.T, fx *fixture) *testServer {
 	t.Helper()
 	ts := &testServer{fx: fx, svc: newService(t, fx)}
-	h, err := webauthn.NewHandler(webauthn.HandlerConfig{
-		Factor: fx.f,
-		User: func(r *http.Request) (twofactor.User, error) {
-			if r.Header.Get("X-User") == "" {
-				return twofactor.User{}, errors.New("no session")
-			}
-			return fx.user, nil
-		},
-		Service:     ts.svc,
-		ChallengeID: func(*http.Request) (string, error) { return ts.chID, nil },
-		OnLogin: func(_ http.ResponseWriter, _ *http.Request, res *twofactor.Result) (string, error) {
-			if ts.onLogin != nil {
-				return "", ts.onLogin
+	h, err := twofactorhttp.New(twofactorhttp.Config{
+		Service: ts.svc,
+		Keys:    fx.keys,
+		SignIn: func(_ http.ResponseWriter, _ *http.Request, res *twofactor.Result) error {
+			ts.mu.Lock()
+			defer ts.mu.Unlock()
+			if ts.signIn != nil {
+				return ts.signIn
 			}
 			ts.results = append(ts.results, res)
-			return "/home", nil
+			return nil
 		},
-		Logger: discardLogger,
+		User: func(r *http.Request) (twofactor.User, bool) {
+			_, err := r.Cookie("session")
+			return fx.user, err == nil
+		},
+		ReturnURL: "/home",
+		Logger:    discardLogger,
+		Now:       fx.clk.Now,
 	})
 	require.NoError(t, err)
 	mux := http.NewServeMux()
-	mux.Handle("/2fa/webauthn/", http.StripPrefix("/2fa/webauthn", h))
+	mux.Handle("/2fa/", h)
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, fx.user) })
 	ts.Server = httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	ts.client = &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return ts
+}
+
+// signIn gives the client a session: the fixture's user is signed in.
+func (ts *testServer) signInAs(t *testing.T) {
+	u, err := url.Parse(ts.URL)
+	require.NoError(t, err)
+	ts.client.Jar.SetCookies(u, []*http.Cookie{{Name: "session", Value: "1", Path: "/"}})
+}
+
+// begin posts the password step, leaving the pending cookie in the jar.
+func (ts *testServer) begin(t *testing.T) {
+	t.Helper()
+	res, err := ts.client.PostForm(ts.URL+"/login", url.Values{})
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusSeeOther, res.StatusCode)
 }
 
 type reply struct {
@@ -147,15 +174,11 @@ func (ts *testServer) do(t *testing.T, method, path, ctype string, body []byte, 
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	req.Header.Set("X-User", "1")
+	req.Header.Set("Accept", "application/json")
 	for i := 0; i+1 < len(hdr); i += 2 {
-		if hdr[i+1] == "" {
-			req.Header.Del(hdr[i])
-		} else {
-			req.Header.Set(hdr[i], hdr[i+1])
-		}
+		req.Header.Set(hdr[i], hdr[i+1])
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := ts.client.Do(req)
 	require.NoError(t, err)
 	defer res.Body.Close()
 	raw, err := io.ReadAll(res.Body)
@@ -174,9 +197,12 @@ func (ts *testServer) post(t *testing.T, path string, v any, hdr ...string) repl
 	return ts.do(t, http.MethodPost, path, "application/json", b, hdr...)
 }
 
-func TestHandlerFlow(t *testing.T) {
+// The security-key script's four routes, served by twofactorhttp over the
+// Service: add a key as a signed-in user, then answer a login challenge.
+func TestHTTPFlow(t *testing.T) {
 	fx := newFixture(t)
 	ts := newTestServer(t, fx)
+	ts.signInAs(t)
 	k := newSoftKey(t, testRPID, testOrigin)
 
 	r := ts.post(t, "/register/begin", map[string]string{"name": "Desk key"}, "Sec-Fetch-Site", "same-origin")
@@ -190,16 +216,20 @@ func TestHandlerFlow(t *testing.T) {
 	assert.Equal(t, "Desk key", enr.Name)
 	assert.Equal(t, fx.credentials()[0].ID, enr.ID)
 
-	b, err := ts.svc.Begin(fx.ctx, fx.user, twofactor.Client{})
-	require.NoError(t, err)
-	ts.chID = b.Challenge.ID
+	// A second key needs a fresh verification of the first.
+	r = ts.post(t, "/register/begin", map[string]string{"name": "Spare"})
+	assert.Equal(t, http.StatusUnauthorized, r.status)
+	assert.Equal(t, "step_up_required", r.str("error"))
+	assert.Equal(t, "/2fa/step-up", r.str("next"))
 
+	ts.begin(t)
 	r = ts.post(t, "/login/begin", map[string]any{})
 	require.Equal(t, http.StatusOK, r.status)
 	bad := k.get(t, r.body["options"], assertOpts{challenge: b64.EncodeToString(make([]byte, 32))})
 	r2 := ts.post(t, "/login/finish", map[string]any{"credential": json.RawMessage(bad)})
 	assert.Equal(t, http.StatusUnauthorized, r2.status)
-	assert.Equal(t, "rejected", r2.str("error"))
+	assert.Equal(t, "invalid_code", r2.str("error"))
+	assert.Equal(t, "The security key was not accepted. Try again.", r2.str("message"))
 
 	r = ts.post(t, "/login/begin", map[string]any{})
 	require.Equal(t, http.StatusOK, r.status)
@@ -208,46 +238,49 @@ func TestHandlerFlow(t *testing.T) {
 	assert.Equal(t, "/home", r.str("next"))
 	require.Len(t, ts.results, 1)
 	assert.Equal(t, fx.user.ID, ts.results[0].User.ID)
+	assert.Equal(t, twofactor.MethodWebAuthn, ts.results[0].Method)
 
 	r = ts.post(t, "/login/begin", map[string]any{})
-	assert.Equal(t, http.StatusNotFound, r.status)
-	assert.Equal(t, "challenge_not_found", r.str("error"))
+	assert.Equal(t, http.StatusGone, r.status)
+	assert.Equal(t, "challenge_ended", r.str("error"))
 }
 
-func TestHandlerRefusals(t *testing.T) {
+func TestHTTPRefusals(t *testing.T) {
 	fx := newFixture(t)
 	ts := newTestServer(t, fx)
 	k := newSoftKey(t, testRPID, testOrigin)
 	fx.register(k, "key")
-	b, err := ts.svc.Begin(fx.ctx, fx.user, twofactor.Client{})
-	require.NoError(t, err)
-	ts.chID = b.Challenge.ID
+	expired := mustBeginRegistration(t, fx)
+	ts.begin(t)
 
 	tests := []struct {
-		name   string
-		method string
-		path   string
-		ctype  string
-		body   string
-		hdr    []string
-		status int
-		code   string
+		name    string
+		method  string
+		path    string
+		ctype   string
+		body    string
+		hdr     []string
+		session bool
+		status  int
+		code    string
 	}{
-		{"get on post endpoint", http.MethodGet, "/login/begin", "", "", nil, http.StatusMethodNotAllowed, "method_not_allowed"},
-		{"form post", http.MethodPost, "/login/begin", "application/x-www-form-urlencoded", "a=b", nil, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-		{"no content type", http.MethodPost, "/login/begin", "", "{}", nil, http.StatusUnsupportedMediaType, "unsupported_media_type"},
-		{"cross-site fetch", http.MethodPost, "/login/begin", "application/json", "{}", []string{"Sec-Fetch-Site", "cross-site"}, http.StatusForbidden, "cross_origin"},
-		{"foreign origin", http.MethodPost, "/login/begin", "application/json", "{}", []string{"Origin", "https://evil.test"}, http.StatusForbidden, "cross_origin"},
-		{"malformed body", http.MethodPost, "/login/finish", "application/json", "{", nil, http.StatusBadRequest, "invalid_input"},
-		{"malformed credential", http.MethodPost, "/login/finish", "application/json", `{"credential":{"id":1}}`, nil, http.StatusBadRequest, "invalid_input"},
-		{"too large", http.MethodPost, "/register/finish", "application/json", `{"x":"` + strings.Repeat("a", 80<<10) + `"}`, nil, http.StatusRequestEntityTooLarge, "too_large"},
-		{"unauthenticated", http.MethodPost, "/register/begin", "application/json", "{}", []string{"X-User", ""}, http.StatusUnauthorized, "unauthenticated"},
-		{"no registration", http.MethodPost, "/register/finish", "application/json", `{"credential":` + string(newSoftKey(t, testRPID, testOrigin).create(t, mustBeginRegistration(t, fx))) + `}`, nil, http.StatusConflict, "no_registration"},
-		{"unknown path", http.MethodPost, "/nope", "application/json", "{}", nil, http.StatusNotFound, "not_found"},
-		{"script by post", http.MethodPost, "/webauthn.js", "application/json", "{}", nil, http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"get on post endpoint", http.MethodGet, "/login/begin", "", "", nil, false, http.StatusMethodNotAllowed, "method_not_allowed"},
+		{"cross-site fetch", http.MethodPost, "/login/begin", "application/json", "{}", []string{"Sec-Fetch-Site", "cross-site"}, false, http.StatusForbidden, "cross_origin"},
+		{"foreign origin", http.MethodPost, "/login/begin", "application/json", "{}", []string{"Origin", "https://evil.test"}, false, http.StatusForbidden, "cross_origin"},
+		{"malformed body", http.MethodPost, "/login/finish", "application/json", "{", nil, false, http.StatusBadRequest, "bad_request"},
+		{"malformed credential", http.MethodPost, "/login/finish", "application/json", `{"credential":{"id":1}}`, nil, false, http.StatusUnauthorized, "invalid_code"},
+		{"too large", http.MethodPost, "/register/finish", "application/json", `{"x":"` + strings.Repeat("a", 80<<10) + `"}`, nil, true, http.StatusRequestEntityTooLarge, "too_large"},
+		{"signed out", http.MethodPost, "/register/begin", "application/json", "{}", nil, false, http.StatusUnauthorized, "signed_out"},
+		{"no registration", http.MethodPost, "/register/finish", "application/json", `{"credential":` + string(newSoftKey(t, testRPID, testOrigin).create(t, expired)) + `}`, nil, true, http.StatusConflict, "no_pending_enrollment"},
+		{"unknown path", http.MethodPost, "/nope", "application/json", "{}", nil, false, http.StatusNotFound, "not_found"},
+		{"script by post", http.MethodPost, "/webauthn.js", "application/json", "{}", nil, false, http.StatusMethodNotAllowed, "method_not_allowed"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			if tt.session {
+				ts.signInAs(t)
+				defer ts.client.Jar.SetCookies(mustURL(t, ts.URL), []*http.Cookie{{Name: "session", Path: "/", MaxAge: -1}})
+			}
 			r := ts.do(t, tt.method, tt.path, tt.ctype, []byte(tt.body), tt.hdr...)
 			assert.Equal(t, tt.status, r.status)
 			assert.Equal(t, tt.code, r.str("error"))
@@ -258,7 +291,7 @@ func TestHandlerRefusals(t *testing.T) {
 	assert.True(t, fx.credentials()[0].LastUsedAt.IsZero())
 
 	t.Run("host failure is not leaked", func(t *testing.T) {
-		ts.onLogin = errors.New("session database down at 10.0.0.7")
+		ts.signIn = errors.New("session database down at 10.0.0.7")
 		r := ts.post(t, "/login/begin", map[string]any{})
 		require.Equal(t, http.StatusOK, r.status)
 		r = ts.post(t, "/login/finish", map[string]any{"credential": json.RawMessage(k.get(t, r.body["options"]))})
@@ -267,13 +300,24 @@ func TestHandlerRefusals(t *testing.T) {
 		assert.NotContains(t, r.str("message"), "10.0.0.7")
 	})
 	t.Run("script", func(t *testing.T) {
-		r := ts.do(t, http.MethodGet, "/webauthn.js", "", nil)
-		assert.Equal(t, http.StatusOK, r.status)
-		assert.Equal(t, "text/javascript; charset=utf-8", r.header.Get("Content-Type"))
-		assert.Equal(t, "nosniff", r.header.Get("X-Content-Type-Options"))
-		assert.Contains(t, string(webauthn.Script()), "navigator.credentials.create")
-		assert.Contains(t, string(webauthn.Script()), "navigator.credentials.get")
+		res, err := ts.client.Get(ts.URL + "/2fa/webauthn/webauthn.js")
+		require.NoError(t, err)
+		js, err := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.NoError(t, err)
+		assert.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Equal(t, "text/javascript; charset=utf-8", res.Header.Get("Content-Type"))
+		assert.Equal(t, "nosniff", res.Header.Get("X-Content-Type-Options"))
+		assert.Contains(t, string(js), "navigator.credentials.create")
+		assert.Contains(t, string(js), "navigator.credentials.get")
 	})
+}
+
+func mustURL(t *testing.T, s string) *url.URL {
+	t.Helper()
+	u, err := url.Parse(s)
+	require.NoError(t, err)
+	return u
 }
 
 // mustBeginRegistration returns creation options whose registration has
@@ -283,84 +327,4 @@ func mustBeginRegistration(t *testing.T, fx *fixture) []byte {
 	opts := fx.begin("x")
 	fx.clk.Advance(webauthn.DefaultTimeout)
 	return opts
-}
-
-func TestNewHandlerConfig(t *testing.T) {
-	fx := newFixture(t)
-	user := func(*http.Request) (twofactor.User, error) { return fx.user, nil }
-	tests := []struct {
-		name string
-		cfg  webauthn.HandlerConfig
-	}{
-		{"no factor", webauthn.HandlerConfig{User: user}},
-		{"nothing to serve", webauthn.HandlerConfig{Factor: fx.f}},
-		{"service without challenge id", webauthn.HandlerConfig{Factor: fx.f, Service: newService(t, fx)}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := webauthn.NewHandler(tt.cfg)
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-		})
-	}
-	h, err := webauthn.NewHandler(webauthn.HandlerConfig{Factor: fx.f, User: user})
-	require.NoError(t, err)
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "/login/begin", strings.NewReader("{}")))
-	assert.Equal(t, http.StatusNotFound, rec.Code, "login endpoints need a Service")
-}
-
-// fakeLogin is a LoginService answering with a fixed error.
-type fakeLogin struct{ err error }
-
-func (f fakeLogin) Start(context.Context, string, twofactor.Method) (json.RawMessage, error) {
-	return nil, f.err
-}
-
-func (f fakeLogin) Verify(context.Context, twofactor.Answer) (*twofactor.Result, error) {
-	return nil, f.err
-}
-
-func TestHandlerErrorMapping(t *testing.T) {
-	fx := newFixture(t)
-	now := fx.clk.Now()
-	tests := []struct {
-		err    error
-		status int
-		code   string
-		retry  string
-	}{
-		{twofactor.NewRetryError(twofactor.ErrLocked, "user", now, now.Add(90*time.Second)), http.StatusTooManyRequests, "locked", "90"},
-		{twofactor.NewRetryError(twofactor.ErrRateLimited, "ip", now, now.Add(time.Second)), http.StatusTooManyRequests, "rate_limited", "1"},
-		{twofactor.ErrTooManyAttempts, http.StatusForbidden, "too_many_attempts", ""},
-		{twofactor.ErrChallengeNotFound, http.StatusNotFound, "challenge_not_found", ""},
-		{twofactor.ErrInvalidCode, http.StatusUnauthorized, "rejected", ""},
-		{twofactor.ErrMethodNotAllowed, http.StatusForbidden, "not_allowed", ""},
-		{twofactor.ErrNotEnrolled, http.StatusForbidden, "not_allowed", ""},
-		{twofactor.ErrInvalidInput, http.StatusBadRequest, "invalid_input", ""},
-		{errors.New("twofactor: loading challenge: connection refused to db.internal"), http.StatusInternalServerError, "internal", ""},
-	}
-	for _, tt := range tests {
-		t.Run(tt.code, func(t *testing.T) {
-			h, err := webauthn.NewHandler(webauthn.HandlerConfig{
-				Factor: fx.f, Service: fakeLogin{tt.err},
-				ChallengeID: func(*http.Request) (string, error) { return "c", nil },
-				OnLogin: func(http.ResponseWriter, *http.Request, *twofactor.Result) (string, error) {
-					t.Fatal("OnLogin called on a failure")
-					return "", nil
-				},
-				Logger: discardLogger,
-			})
-			require.NoError(t, err)
-			rec := httptest.NewRecorder()
-			req := httptest.NewRequest(http.MethodPost, "/login/begin", strings.NewReader("{}"))
-			req.Header.Set("Content-Type", "application/json")
-			h.ServeHTTP(rec, req)
-			assert.Equal(t, tt.status, rec.Code)
-			var body map[string]string
-			require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
-			assert.Equal(t, tt.code, body["error"])
-			assert.NotContains(t, body["message"], "db.internal")
-			assert.Equal(t, tt.retry, rec.Header().Get("Retry-After"))
-		})
-	}
 }

@@ -1,5 +1,7 @@
-// webauthn.js: security keys and passkeys for the twofactor webauthn
-// handlers. No dependencies. Include it from the handler's prefix:
+// webauthn.js: security keys and passkeys, for the routes twofactorhttp
+// serves under <prefix>webauthn/ (login/begin, login/finish, register/begin,
+// register/finish). No dependencies. Include it from there; the challenge
+// page does:
 //
 //   <button data-webauthn="login">Use your security key</button>
 //   <script src="/2fa/webauthn/webauthn.js"></script>
