@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"os/exec"
 	"regexp"
 	"strconv"
@@ -33,6 +34,28 @@ func TestDiffBudget(t *testing.T) {
 	}
 	if out, err := exec.Command("go", "build", "-o", t.TempDir(), ".", "./before").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
+	}
+}
+
+// The README shows the diff as it is.
+func TestReadmeShowsDiff(t *testing.T) {
+	out, err := exec.Command("git", "-C", "../..", "diff", "--no-index",
+		"examples/minimal/before/main.go", "examples/minimal/main.go").Output()
+	if ee, ok := err.(*exec.ExitError); err != nil && (!ok || ee.ExitCode() != 1) {
+		t.Fatalf("git diff: %v", err)
+	}
+	// Drop the "diff --git" and "index" lines: the hashes say nothing.
+	lines := strings.SplitN(string(out), "\n", 3)
+	if len(lines) < 3 || !strings.HasPrefix(lines[1], "index ") {
+		t.Fatalf("git diff said %q", out)
+	}
+	want := "```diff\n" + strings.TrimRight(lines[2], "\n") + "\n```"
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md does not show the current diff of examples/minimal; put this in its section \"Add 2FA to an existing net/http app\":\n%s", want)
 	}
 }
 
