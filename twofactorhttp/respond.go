@@ -58,8 +58,9 @@ type problem struct {
 }
 
 // classify maps err to a status, a code and a message. Wrong, expired and
-// malformed codes share one message, as NIST SP 800-63B asks of
-// verifiers, so an answer never tells which it was.
+// malformed codes share one status and message, so an answer never tells
+// someone guessing whether a code was once right; the events tell them
+// apart.
 //
 // m is the method the request was about, if any: a security key that is
 // refused gets words about a key, not a code.
