@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// An adminCommand is a command with the shared flags: the store, the
+// keys, --json and --timeout.
+type adminCommand struct {
+	name     string
+	synopsis string // what follows the name in the usage line
+	summary  string // for "twofactor help"
+	help     string // what it does
+	example  string
+	// args bounds the positional arguments: at least min, at most max
+	// (negative: no limit).
+	minArgs, maxArgs int
+	// noStore is set for commands that open no store and need no keys.
+	noStore bool
+	// setup adds the command's own flags and returns how to run it.
+	setup func(fs *flag.FlagSet) *runner
+}
+
+// runner runs one command once its flags are parsed.
+type runner struct {
+	// check validates the flags and arguments before anything is opened,
+	// and may set the call's policy and recoveryTTL.
+	check func(c *call) error
+	run   func(c *call) error
+}
+
+// call is one run of an adminCommand.
+type call struct {
+	*env
+	cmd     *adminCommand
+	ctx     context.Context
+	args    []string // positional arguments
+	json    bool
+	timeout time.Duration
+	admin   *admin // nil for noStore commands
+	// policy and recoveryTTL configure the Service (see newAdmin).
+	policy      twofactor.Policy
+	recoveryTTL time.Duration
+}
+
+func (a *adminCommand) prefix() string { return "twofactor " + a.name }
+
+func (a *adminCommand) register() {
+	commands[a.name] = command{summary: a.summary, run: a.main}
+}
+
+func (a *adminCommand) usage(w io.Writer, fs *flag.FlagSet) {
+	fmt.Fprintf(w, "usage: %s %s\n\n%s\n", a.prefix(), a.synopsis, strings.TrimSpace(a.help))
+	if !a.noStore {
+		fmt.Fprintf(w, "\n%s\n\nThe keys are the app's server keys, as twofactor keygen writes them: --keys FILE,\nelse $TWOFACTOR_KEYS (the keys themselves), else $TWOFACTOR_KEYS_FILE.\n", dbForms)
+	}
+	fmt.Fprintf(w, "\nExample:\n%s\n", indent(strings.TrimSpace(a.example), "  "))
+	fmt.Fprintln(w, "\nExit status: 0 done, 1 a negative answer, 2 bad usage or input (nothing was\nchanged), 3 the store is unreachable.")
+	fmt.Fprintln(w, "\nflags:")
+	fs.SetOutput(w)
+	fs.PrintDefaults()
+}
+
+func indent(s, prefix string) string {
+	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
+}
+
+// main parses the arguments, opens the store and runs the command.
+func (a *adminCommand) main(e *env, args []string) int {
+	fs := flag.NewFlagSet(a.prefix(), flag.ContinueOnError)
+	fs.SetOutput(io.Discard) // errors are reported on one line below
+	c := &call{env: e, cmd: a}
+	var db, dialect, prefix, keysFile string
+	if !a.noStore {
+		fs.StringVar(&db, "db", "", "the store (see above); default $"+dbEnv)
+		fs.StringVar(&dialect, "dialect", "", "sqlite, postgres or mysql; inferred from --db when empty")
+		fs.StringVar(&prefix, "prefix", "", "table-name prefix of a SQL store (default twofactor_), or key prefix of a Redis store (default twofactor:)")
+		fs.StringVar(&keysFile, "keys", "", "file with the server keys (default $"+keysEnv+", or the file $"+keysEnv+"_FILE names)")
+		fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up when the store has not answered for this long")
+	}
+	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
+	r := a.setup(fs)
+	fail := func(err error) int {
+		fmt.Fprintf(e.stderr, "%s: %s\n", a.prefix(), oneLine(err))
+		return statusOf(err)
+	}
+	pos, err := parseInterspersed(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			a.usage(e.stdout, fs)
+			return exitOK
+		}
+		return fail(usageErr(err))
+	}
+	c.args = pos
+	switch {
+	case len(pos) < a.minArgs && a.minArgs == 1:
+		return fail(usageErrf("missing the user id (usage: %s %s)", a.prefix(), a.synopsis))
+	case len(pos) < a.minArgs:
+		return fail(usageErrf("missing arguments (usage: %s %s)", a.prefix(), a.synopsis))
+	case a.maxArgs >= 0 && len(pos) > a.maxArgs:
+		return fail(usageErrf("unexpected argument %q", pos[a.maxArgs]))
+	}
+	for _, id := range pos {
+		if a.maxArgs != 0 {
+			if err := twofactor.CheckUserID(id); err != nil {
+				return fail(usageErrf("user id %q: %s", id, strings.TrimPrefix(err.Error(), twofactor.ErrInvalidInput.Error()+": ")))
+			}
+		}
+	}
+	if r.check != nil {
+		if err := r.check(c); err != nil {
+			return fail(usageErr(err))
+		}
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	c.ctx = ctx
+	if !a.noStore {
+		if c.timeout <= 0 {
+			return fail(usageErrf("--timeout must be positive"))
+		}
+		if db == "" {
+			db = e.getenv(dbEnv)
+		}
+		target, err := parseStoreTarget(db, dialect)
+		if err != nil {
+			return fail(usageErr(err))
+		}
+		if err := checkPrefix(target, prefix); err != nil {
+			return fail(usageErr(err))
+		}
+		keys, err := loadKeys(e, keysFile)
+		if err != nil {
+			return fail(usageErr(err))
+		}
+		st, err := openStore(ctx, target, prefix, c.timeout)
+		if err != nil {
+			return fail(err)
+		}
+		defer st.close()
+		c.admin, err = newAdmin(st.Store, keys, e.stderr, c.policy, c.recoveryTTL)
+		if err != nil {
+			return fail(usageErr(err))
+		}
+	}
+	if err := r.run(c); err != nil {
+		return fail(err)
+	}
+	return exitOK
+}
+
+// parseInterspersed parses flags that may come before, between or after
+// the positional arguments ("reset ann --actor bob"). Everything after
+// "--" is positional.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var tail []string
+	for i, a := range args {
+		if a == "--" {
+			args, tail = args[:i], args[i+1:]
+			break
+		}
+	}
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	return append(pos, tail...), nil
+}
+
+// op returns a context for one operation on the store, bounded by
+// --timeout.
+func (c *call) op() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(c.ctx, c.timeout)
+}
+
+// printJSON writes v as indented JSON on stdout.
+func (c *call) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// table returns a writer that aligns tab-separated columns on stdout;
+// flush it when done.
+func (c *call) table() *tabwriter.Writer {
+	return tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+}
+
+// stamp formats a time for text output: UTC, to the second, or "never".
+func stamp(t time.Time) string {
+	if t.IsZero() {
+		return "never"
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// requireText is a check that a flag was given a non-blank value.
+func requireText(name, v string) error {
+	if strings.TrimSpace(v) == "" {
+		return fmt.Errorf("--%s is required", name)
+	}
+	if strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("--%s must be one line", name)
+	}
+	return nil
+}

@@ -1,0 +1,264 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+func init() {
+	statusCmd.register()
+}
+
+var statusCmd = &adminCommand{
+	name:     "status",
+	synopsis: "USER [--json] [--db DSN] [--keys FILE]",
+	summary:  "show a user's factors, backup codes, trusted devices and lockout",
+	help: `
+Shows what the store holds for one user: each enrolled factor (method,
+label, when it was added and last used), how many backup codes are left,
+the trusted devices, whether the user is locked out and until when, and
+the ids of the keys their stored secrets are sealed under. It never shows a
+secret, a code or a full phone number: labels are masked ("+1 *** *** **12").
+
+The library does not know the app's users: a user id the store holds
+nothing for (no factor, code, device or wrong answer) answers exit status 1.
+Email addresses count when the user confirmed them; an address on file in
+the app (emailcode.EnrollImplicit) is shown as the app last recorded it.
+Factors of the app's own that this command does not know are listed from
+their stored records.`,
+	example: `
+twofactor status 42 --db postgres://app@db.internal/app --keys /etc/app/twofactor.keys
+TWOFACTOR_DB=redis://cache:6379/0 twofactor status 42 --json`,
+	minArgs: 1, maxArgs: 1,
+	setup: func(*flag.FlagSet) *runner { return &runner{run: runStatus} },
+}
+
+// factorRow is one enrollment, as status shows it.
+type factorRow struct {
+	Method     twofactor.Method `json:"method"`
+	ID         string           `json:"id"`
+	Label      string           `json:"label"`
+	CreatedAt  time.Time        `json:"created_at,omitzero"`
+	LastUsedAt time.Time        `json:"last_used_at,omitzero"`
+	// Note qualifies a row read from the store rather than from its
+	// factor: "address on file", "not a factor this command knows".
+	Note string `json:"note,omitempty"`
+}
+
+// deviceRow is one trusted device. The user-agent fingerprint is left
+// out: it identifies nothing a person can read.
+type deviceRow struct {
+	ID         string    `json:"id"`
+	Label      string    `json:"label"`
+	IP         string    `json:"ip,omitempty"`
+	CreatedAt  time.Time `json:"created_at"`
+	LastSeenAt time.Time `json:"last_seen_at,omitzero"`
+	ExpiresAt  time.Time `json:"expires_at,omitzero"`
+}
+
+// lockoutRow is the user's run of wrong answers.
+type lockoutRow struct {
+	Failures int       `json:"failures"`
+	Locked   bool      `json:"locked"`
+	Until    time.Time `json:"until,omitzero"`
+}
+
+// userState is everything status shows of a user.
+type userState struct {
+	User            string      `json:"user"`
+	Factors         []factorRow `json:"factors"`
+	BackupCodesLeft int         `json:"backup_codes_left"`
+	TrustedDevices  []deviceRow `json:"trusted_devices"`
+	Lockout         lockoutRow  `json:"lockout"`
+	// SealedUnder lists the ids of the keys the user's stored secrets are
+	// sealed under.
+	SealedUnder []string `json:"sealed_under"`
+}
+
+// empty reports whether the store holds nothing for the user.
+func (u *userState) empty() bool {
+	return len(u.Factors) == 0 && len(u.TrustedDevices) == 0 && u.Lockout.Failures == 0
+}
+
+// methods lists the user's methods, each once, in factor order.
+func (u *userState) methods() []string {
+	var out []string
+	for _, f := range u.Factors {
+		m := string(f.Method)
+		if len(out) == 0 || out[len(out)-1] != m {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// libraryMethods are the methods of the library's factors, all of which
+// the command configures.
+var libraryMethods = []twofactor.Method{
+	twofactor.MethodTOTP, twofactor.MethodSMS, twofactor.MethodEmail, twofactor.MethodWebAuthn, twofactor.MethodBackupCode,
+}
+
+// collect reads the user's state. It checks the keys first: a ring that
+// lacks a key the user's secrets are sealed under is an error naming it.
+func (a *admin) collect(ctx context.Context, userID string) (*userState, error) {
+	recs, sealed, err := userRecords(ctx, a.store, a.keys, userID)
+	if err != nil {
+		return nil, err
+	}
+	user := twofactor.User{ID: userID}
+	u := &userState{User: userID, Factors: []factorRow{}, TrustedDevices: []deviceRow{}, SealedUnder: sealed}
+	if u.SealedUnder == nil {
+		u.SealedUnder = []string{}
+	}
+	es, err := a.svc.Enrollments(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	seen := map[[2]string]bool{}
+	for _, e := range es {
+		seen[[2]string{string(e.Method), e.ID}] = true
+		u.Factors = append(u.Factors, factorRow{Method: e.Method, ID: e.ID, Label: e.Label, CreatedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt})
+	}
+	for _, r := range recs {
+		if seen[[2]string{r.Method, r.ID}] {
+			continue
+		}
+		if row, ok := extraRow(r); ok {
+			u.Factors = append(u.Factors, row)
+		}
+	}
+	if u.BackupCodesLeft, err = a.backup.Remaining(ctx, user); err != nil {
+		return nil, err
+	}
+	ds, err := a.devices.List(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		u.TrustedDevices = append(u.TrustedDevices, deviceRow{ID: d.ID, Label: d.Label, IP: d.IP,
+			CreatedAt: d.CreatedAt, LastSeenAt: d.LastSeenAt, ExpiresAt: d.ExpiresAt})
+	}
+	lo, err := a.svc.Lockout(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	u.Lockout = lockoutRow{Failures: lo.Failures, Locked: lo.Locked, Until: lo.Until}
+	return u, nil
+}
+
+// extraRow is a stored enrollment record its factor did not report: an
+// email address on file in the app (the command counts confirmed ones
+// only), or an enrollment of a factor of the app's own. Records of the
+// library's other factors that their factor does not report (a set of
+// backup codes all used) are not enrollments.
+func extraRow(r store.EnrollmentRecord) (factorRow, bool) {
+	row := factorRow{Method: twofactor.Method(r.Method), ID: r.ID, Label: r.Label, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt}
+	switch {
+	case row.Method == twofactor.MethodEmail:
+		row.Note = "address on file"
+	case !isLibraryMethod(row.Method):
+		row.Note = "not a factor this command knows"
+	default:
+		return factorRow{}, false
+	}
+	return row, true
+}
+
+func isLibraryMethod(m twofactor.Method) bool {
+	for _, l := range libraryMethods {
+		if m == l {
+			return true
+		}
+	}
+	return false
+}
+
+func runStatus(c *call) error {
+	ctx, cancel := c.op()
+	defer cancel()
+	u, err := c.admin.collect(ctx, c.args[0])
+	if err != nil {
+		return err
+	}
+	if c.json {
+		if err := c.printJSON(u); err != nil {
+			return err
+		}
+	} else {
+		c.printState(u)
+	}
+	if u.empty() {
+		return negativef("the store holds nothing for user %q: no second factor, or not a user id of this app", u.User)
+	}
+	return nil
+}
+
+// printState writes the user's state as aligned text.
+func (c *call) printState(u *userState) {
+	w := c.table()
+	fmt.Fprintf(w, "user:\t%s\n", u.User)
+	fmt.Fprintf(w, "lockout:\t%s\n", lockoutText(u.Lockout))
+	fmt.Fprintf(w, "backup codes:\t%d left\n", u.BackupCodesLeft)
+	keys := "nothing sealed"
+	if len(u.SealedUnder) > 0 {
+		keys = strings.Join(u.SealedUnder, ", ")
+	}
+	fmt.Fprintf(w, "secrets sealed under:\t%s\n", keys)
+	w.Flush()
+	if len(u.Factors) == 0 {
+		fmt.Fprintln(c.stdout, "factors: none")
+	} else {
+		fmt.Fprintln(c.stdout, "factors:")
+		w = c.table()
+		fmt.Fprintln(w, "  METHOD\tLABEL\tADDED\tLAST USED")
+		for _, f := range u.Factors {
+			label := f.Label
+			if f.Note != "" {
+				label += " (" + f.Note + ")"
+			}
+			fmt.Fprintf(w, "  %s\t%s\t%s\t%s\n", f.Method, label, stamp(f.CreatedAt), stamp(f.LastUsedAt))
+		}
+		w.Flush()
+	}
+	c.printDevices(u.TrustedDevices)
+}
+
+// printDevices writes trusted devices as aligned text.
+func (c *call) printDevices(ds []deviceRow) {
+	if len(ds) == 0 {
+		fmt.Fprintln(c.stdout, "trusted devices: none")
+		return
+	}
+	fmt.Fprintln(c.stdout, "trusted devices:")
+	c.printDeviceRows(ds)
+}
+
+// printDeviceRows writes a table of devices.
+func (c *call) printDeviceRows(ds []deviceRow) {
+	w := c.table()
+	fmt.Fprintln(w, "  ID\tLABEL\tIP\tADDED\tLAST SEEN\tEXPIRES")
+	for _, d := range ds {
+		ip := d.IP
+		if ip == "" {
+			ip = "any"
+		}
+		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Label, ip, stamp(d.CreatedAt), stamp(d.LastSeenAt), stamp(d.ExpiresAt))
+	}
+	w.Flush()
+}
+
+func lockoutText(l lockoutRow) string {
+	switch {
+	case l.Locked:
+		return fmt.Sprintf("locked until %s (%d wrong answers in a row)", stamp(l.Until), l.Failures)
+	case l.Failures > 0:
+		return fmt.Sprintf("not locked (%d wrong answers in a row)", l.Failures)
+	}
+	return "not locked"
+}
