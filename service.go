@@ -74,6 +74,13 @@ func New(cfg Config) (*Service, error) {
 	return s, nil
 }
 
+// Keys returns the service's keyring, for layers that seal their own
+// cookies with it.
+func (s *Service) Keys() *Keyring { return s.keys }
+
+// Trust returns the DeviceTrust given in Config.Trust, or nil.
+func (s *Service) Trust() DeviceTrust { return s.trust }
+
 // Policy returns the service's policy.
 func (s *Service) Policy() Policy { return s.policy }
 

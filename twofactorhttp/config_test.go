@@ -29,7 +29,6 @@ func TestNewValidates(t *testing.T) {
 	require.NoError(t, err)
 	for name, mod := range map[string]func(*twofactorhttp.Config){
 		"no service":         func(c *twofactorhttp.Config) { c.Service = nil },
-		"no keys":            func(c *twofactorhttp.Config) { c.Keys = nil },
 		"no sign-in":         func(c *twofactorhttp.Config) { c.SignIn = nil },
 		"prefix no slash":    func(c *twofactorhttp.Config) { c.Prefix = "/2fa" },
 		"prefix absolute":    func(c *twofactorhttp.Config) { c.Prefix = "//evil/" },
@@ -105,4 +104,13 @@ func TestPrefix(t *testing.T) {
 	assert.Contains(t, page, `action="/auth/second/verify"`)
 	assert.Contains(t, page, `href="/auth/second/assets/style.css"`)
 	requireRedirect(t, b.post("/auth/second/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/")
+}
+
+// The layer takes the Service's keys and trusted-device manager unless it
+// is given its own.
+func TestNewDefaultsFromService(t *testing.T) {
+	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.Keys, c.Trust = nil, nil }})
+	b := e.browser()
+	b.login("bob", "")
+	assert.Contains(t, b.get("/2fa/").Body.String(), "Trust this device", "the Service's trust manager")
 }

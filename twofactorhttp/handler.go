@@ -29,14 +29,14 @@ const (
 // enforcement redirect read and write the return path in ("/login?next=/account").
 const ReturnParam = "next"
 
-// Config configures a Handler. Only Service, Keys and SignIn are required;
-// every other zero field takes the default its documentation gives.
+// Config configures a Handler. Only Service and SignIn are required; every
+// other zero field takes the default its documentation gives.
 type Config struct {
 	// Service runs the flows. Required.
 	Service *twofactor.Service
 
 	// Keys seals the layer's cookies (the pending sign-in, the step-up
-	// proof) with AES-256-GCM. Required; pass the Service's keyring.
+	// proof) with AES-256-GCM. Nil means the Service's keyring.
 	Keys *twofactor.Keyring
 
 	// SignIn is called once the second step is done, or was not needed
@@ -56,7 +56,8 @@ type Config struct {
 	// Config.Trust, if any. With it the challenge page offers "Trust this
 	// device for N days" (N from its Duration), the device cookie is read
 	// and written through it, and the client address comes from its
-	// trusted proxies. Nil offers no trust.
+	// trusted proxies. Nil means the Service's Config.Trust when it is a
+	// *trust.Manager; with neither, no device is trusted.
 	Trust *trust.Manager
 
 	// TrustedProxies lists the reverse proxies whose forwarding header
@@ -158,12 +159,16 @@ func New(cfg Config) (*Handler, error) {
 	switch {
 	case cfg.Service == nil:
 		return nil, configErr("Config.Service is nil: pass the *twofactor.Service")
-	case cfg.Keys == nil:
-		return nil, configErr("Config.Keys is nil: pass the Service's *twofactor.Keyring")
 	case cfg.SignIn == nil:
 		return nil, configErr("Config.SignIn is nil: create the host's session there")
 	case cfg.Trust != nil && len(cfg.TrustedProxies) > 0:
 		return nil, configErr("Config.TrustedProxies is set with Config.Trust: give the proxies to trust.Config instead, so both read the same client address")
+	}
+	if cfg.Keys == nil {
+		cfg.Keys = cfg.Service.Keys()
+	}
+	if m, ok := cfg.Service.Trust().(*trust.Manager); ok && cfg.Trust == nil && len(cfg.TrustedProxies) == 0 {
+		cfg.Trust = m
 	}
 	h := &Handler{
 		svc:         cfg.Service,

@@ -49,13 +49,12 @@ func app() http.Handler {
 	}
 	keys := must(twofactor.NewKeyring(must(twofactor.GenerateKey("dev")))) // a new key at each start; in production: twofactor.LoadKeyring
 	outbox := &emailcode.Outbox{}                                          // development only: codes show at /outbox instead of being mailed
-	devices := must(trust.New(trust.Config{}))
-	svc := must(twofactor.New(twofactor.Config{Store: st, Keys: keys, Trust: devices, Factors: []twofactor.Factor{
+	svc := must(twofactor.New(twofactor.Config{Store: st, Keys: keys, Trust: must(trust.New(trust.Config{})), Factors: []twofactor.Factor{
 		must(totp.New(totp.Config{Issuer: "Minimal"})),
 		must(emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Minimal"})),
 		must(backupcodes.New(backupcodes.Config{})),
 	}}))
-	tf := must(twofactorhttp.New(twofactorhttp.Config{Service: svc, Keys: keys, Trust: devices,
+	tf := must(twofactorhttp.New(twofactorhttp.Config{Service: svc,
 		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
 			return startSession(w, r, res.User.ID)
 		}}))
