@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,23 +125,30 @@ func (h *harness) raceTouchLatest(t *testing.T, s enrollTouchStore, k func(strin
 	}
 }
 
-// raceTouchRename renames a record again and again while every other
-// goroutine touches it, until the renames are over and once more after:
-// each touch writes only the last-use time, so the last name and data
-// must stay, and the touches after the renames must still set the time.
+// raceTouchRename renames a record a few times while every other
+// goroutine touches it, each rename after a batch of touches so that it
+// lands among touches in flight, and the touchers go on until the renames
+// are over and once more after. Each touch writes only the last-use time,
+// so the last name and data must stay, and the touches after the renames
+// must still set the time.
 func (h *harness) raceTouchRename(t *testing.T, s enrollTouchStore, k func(string) string, t0 time.Time) {
 	ctx := t.Context()
-	const renames = 10
+	const renames = 5
+	batch := int64(h.opt.Goroutines / 2)
 	for r := 0; r < h.opt.Rounds/5+1; r++ {
 		e := store.EnrollmentRecord{UserID: k(fmt.Sprintf("race-rename-%d", r)), ID: "key", Method: "webauthn", Label: "label-0", Data: []byte("data-0"), CreatedAt: t0, LastUsedAt: t0}
 		require.NoError(t, s.PutEnrollment(ctx, e))
-		var next, after atomic.Int64
+		var next, touches, after, touchers atomic.Int64
 		var renamed atomic.Bool
+		touchers.Store(int64(h.opt.Goroutines - 1))
 		h.race(t, func() (bool, error) {
 			i := next.Add(1)
 			if i == 1 {
 				defer renamed.Store(true)
 				for j := 1; j <= renames; j++ {
+					for seen := touches.Load(); touches.Load() < seen+batch && touchers.Load() > 0; {
+						runtime.Gosched()
+					}
 					re := e
 					re.Label, re.Data = fmt.Sprintf("label-%d", j), fmt.Appendf(nil, "data-%d", j)
 					if err := s.PutEnrollment(ctx, re); err != nil {
@@ -149,6 +157,7 @@ func (h *harness) raceTouchRename(t *testing.T, s enrollTouchStore, k func(strin
 				}
 				return true, nil
 			}
+			defer touchers.Add(-1)
 			// Touch until the renames are over, then once more (with a
 			// bound, should the renames be slow).
 			for n := int64(0); n < 1000; n++ {
@@ -156,10 +165,12 @@ func (h *harness) raceTouchRename(t *testing.T, s enrollTouchStore, k func(strin
 				if err := s.TouchEnrollment(ctx, e.UserID, e.ID, t0.Add(time.Duration(n*1000+i)*time.Millisecond)); err != nil {
 					return false, err
 				}
+				touches.Add(1)
 				if done {
 					after.Add(1)
 					break
 				}
+				runtime.Gosched() // let the renamer in, on a store that never blocks
 			}
 			return true, nil
 		})
