@@ -63,7 +63,7 @@ func BenchmarkKeyringSealOpen(b *testing.B) {
 // BenchmarkBeginVerify is one full login second step with a trivial factor
 // on the memory store: Begin, then a correct Verify.
 func BenchmarkBeginVerify(b *testing.B) {
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	f := &codeFactor{method: twofactor.MethodTOTP, static: "654321", enrolled: map[string]bool{"alice": true}}
 	svc, err := twofactor.New(twofactor.Config{
 		Store: mem, Keys: newKeys(b), Factors: []twofactor.Factor{f},

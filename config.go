@@ -174,7 +174,7 @@ func (l Limits) check() error {
 // validate checks cfg and returns the factor index by method.
 func (cfg *Config) validate() (map[Method]Factor, error) {
 	if cfg.Store == nil {
-		return nil, configErr("Config.Store is nil: use store.NewMemory(nil) for a single instance, or a shared store (sqlstore, redisstore)")
+		return nil, configErr("Config.Store is nil: use store.NewMemory() for a single instance, or a shared store (sqlstore, redisstore)")
 	}
 	if cfg.Keys == nil {
 		return nil, configErr("Config.Keys is nil: create a keyring with NewKeyring(key), key from GenerateKey or ParseKey")

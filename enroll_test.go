@@ -95,7 +95,7 @@ func TestServiceBindsFactors(t *testing.T) {
 	assert.NotNil(t, ee.app.bound.Events)
 	assert.Equal(t, ee.clock.Now(), ee.app.bound.Now())
 
-	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: newKeys(t),
+	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
 		Factors: []twofactor.Factor{failingBinder{&codeFactor{method: "x"}}}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	require.ErrorIs(t, err, errBoom)

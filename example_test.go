@@ -44,7 +44,7 @@ func Example() {
 	keys, _ := twofactor.NewKeyring(key)
 
 	svc, err := twofactor.New(twofactor.Config{
-		Store:   store.NewMemory(nil),
+		Store:   store.NewMemory(),
 		Keys:    keys,
 		Factors: []twofactor.Factor{pinFactor{pins: map[string]string{"42": "2468"}}},
 		Events:  &twofactor.Events{Discard: true}, // the default logs to slog
@@ -96,7 +96,7 @@ func ExampleService_CheckProof() {
 	key, _ := twofactor.GenerateKey("k1")
 	keys, _ := twofactor.NewKeyring(key)
 	svc, _ := twofactor.New(twofactor.Config{
-		Store: store.NewMemory(nil), Keys: keys,
+		Store: store.NewMemory(), Keys: keys,
 		Factors: []twofactor.Factor{pinFactor{pins: map[string]string{"42": "2468"}}},
 		Events:  &twofactor.Events{Discard: true},
 	})

@@ -28,7 +28,7 @@ func FuzzParseChallengeID(f *testing.F) {
 
 func FuzzParseProof(f *testing.F) {
 	kr := fuzzKeys(f)
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: kr, Factors: []twofactor.Factor{&codeFactor{method: "x"}}})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: kr, Factors: []twofactor.Factor{&codeFactor{method: "x"}}})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -327,7 +327,7 @@ func TestIPv6ClientsCountedByPrefix(t *testing.T) {
 			require.NoError(t, err)
 		})
 	}
-	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: newKeys(t),
+	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
 		Factors: []twofactor.Factor{&codeFactor{method: "x"}}, Limits: twofactor.Limits{IPv6Prefix: 40}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 }

@@ -26,7 +26,7 @@ var ctx = context.Background()
 
 func TestNewValidates(t *testing.T) {
 	keys := newKeys(t)
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	f := &codeFactor{method: twofactor.MethodEmail}
 	rec := recoveryFactor{&codeFactor{method: twofactor.MethodBackupCode}}
 	base := func() twofactor.Config {

@@ -24,7 +24,7 @@ import (
 var ctx = context.Background()
 
 func TestNewConfig(t *testing.T) {
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	keys := newKeyring(t, newKey(t, "k1"))
 	tests := []struct {
 		name string
@@ -693,7 +693,7 @@ func TestRemove(t *testing.T) {
 }
 
 func TestStoreFailuresFailClosed(t *testing.T) {
-	st := &failingStore{Memory: store.NewMemory(nil)}
+	st := &failingStore{Memory: store.NewMemory()}
 	f, err := backupcodes.New(backupcodes.Config{Store: st, Keys: newKeyring(t, newKey(t, "k1")),
 		Events: &twofactor.Events{Discard: true}})
 	require.NoError(t, err)
@@ -843,10 +843,10 @@ func TestBind(t *testing.T) {
 	})
 
 	t.Run("explicit store wins", func(t *testing.T) {
-		own := store.NewMemory(nil)
+		own := store.NewMemory()
 		f, err := backupcodes.New(backupcodes.Config{Store: own})
 		require.NoError(t, err)
-		shared := store.NewMemory(nil)
+		shared := store.NewMemory()
 		_, err = twofactor.New(twofactor.Config{Store: shared, Keys: newKeyring(t, newKey(t, "k1")), Factors: []twofactor.Factor{f},
 			Events: &twofactor.Events{Discard: true}})
 		require.NoError(t, err)
@@ -863,7 +863,7 @@ func TestBind(t *testing.T) {
 	t.Run("store without what the factor needs", func(t *testing.T) {
 		f, err := backupcodes.New(backupcodes.Config{})
 		require.NoError(t, err)
-		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory(nil)}, Keys: newKeyring(t, newKey(t, "k1")),
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: newKeyring(t, newKey(t, "k1")),
 			Factors: []twofactor.Factor{f}})
 		require.ErrorIs(t, err, twofactor.ErrConfig)
 		assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")

@@ -23,7 +23,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
 		Events: &twofactor.Events{Discard: true}, Factors: []twofactor.Factor{codes}})
 	if err != nil {
 		panic(err)
@@ -75,7 +75,7 @@ func ExampleFactor_IssueRecoveryCode() {
 	key, _ := twofactor.GenerateKey("2026-01")
 	keys, _ := twofactor.NewKeyring(key)
 	// Used alone, without a Service, the factor needs its store and keys.
-	codes, _ := backupcodes.New(backupcodes.Config{Store: store.NewMemory(nil), Keys: keys,
+	codes, _ := backupcodes.New(backupcodes.Config{Store: store.NewMemory(), Keys: keys,
 		Events: &twofactor.Events{Discard: true}})
 
 	bob := twofactor.User{ID: "7"}

@@ -31,7 +31,7 @@ func newUsesEnv(t *testing.T) *usesEnv {
 	require.NoError(t, err)
 	keys, err := twofactor.NewKeyring(key)
 	require.NoError(t, err)
-	return &usesEnv{mem: store.NewMemory(nil), keys: keys}
+	return &usesEnv{mem: store.NewMemory(), keys: keys}
 }
 
 func (ue *usesEnv) factor(t *testing.T, st Store, count int) *Factor {

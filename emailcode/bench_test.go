@@ -21,7 +21,7 @@ func (l *lastCode) Send(_ context.Context, m emailcode.Message) error {
 }
 
 func benchFactor(b *testing.B) (*emailcode.Factor, *storespy.Spy, *lastCode) {
-	cs := storespy.New(store.NewMemory(nil))
+	cs := storespy.New(store.NewMemory())
 	l := &lastCode{}
 	f, err := emailcode.New(emailcode.Config{Store: cs, Keys: keys(b), Sender: l, Events: &twofactor.Events{Discard: true},
 		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})

@@ -109,7 +109,7 @@ func challenge(id string, p twofactor.Purpose) *twofactor.Challenge {
 func TestNewConfigErrors(t *testing.T) {
 	kr := keys(t)
 	base := func() emailcode.Config {
-		return emailcode.Config{Store: store.NewMemory(nil), Keys: kr, Sender: &emailcode.Outbox{}}
+		return emailcode.Config{Store: store.NewMemory(), Keys: kr, Sender: &emailcode.Outbox{}}
 	}
 	tests := []struct {
 		name string

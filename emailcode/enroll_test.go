@@ -397,7 +397,7 @@ func TestOneWiringPoint(t *testing.T) {
 	// A Service store without what the factor needs fails New, by name.
 	f2, err := emailcode.New(emailcode.Config{Sender: outbox})
 	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory(nil)}, Keys: keys(t), Factors: []twofactor.Factor{f2}})
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: keys(t), Factors: []twofactor.Factor{f2}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
 }

@@ -21,7 +21,7 @@ func (d *discard) Send(_ context.Context, m smscode.Message) error {
 }
 
 func benchFactor(b *testing.B) (*smscode.Factor, *storespy.Spy, *discard) {
-	cs := storespy.New(store.NewMemory(nil))
+	cs := storespy.New(store.NewMemory())
 	d := &discard{}
 	f, err := smscode.New(smscode.Config{Store: cs, Keys: keys(b), Sender: d,
 		Caps:    smscode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},

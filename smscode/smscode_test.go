@@ -139,7 +139,7 @@ func challenge(id string, u twofactor.User, p twofactor.Purpose) *twofactor.Chal
 func TestNewConfigErrors(t *testing.T) {
 	kr := keys(t)
 	base := func() smscode.Config {
-		return smscode.Config{Store: store.NewMemory(nil), Keys: kr, Sender: &smscode.Outbox{}}
+		return smscode.Config{Store: store.NewMemory(), Keys: kr, Sender: &smscode.Outbox{}}
 	}
 	tests := []struct {
 		name string
@@ -1252,7 +1252,7 @@ func TestBudgetsConcurrent(t *testing.T) {
 
 func TestBudgetConfigErrors(t *testing.T) {
 	for _, region := range []string{"XX", "usa", ""} {
-		_, err := smscode.New(smscode.Config{Store: store.NewMemory(nil), Keys: keys(t), Sender: &smscode.Outbox{},
+		_, err := smscode.New(smscode.Config{Store: store.NewMemory(), Keys: keys(t), Sender: &smscode.Outbox{},
 			Budgets: smscode.Budgets{Countries: map[string]int{region: 10}}})
 		require.ErrorIs(t, err, twofactor.ErrConfig, region)
 		assert.Contains(t, err.Error(), "Budgets.Countries")

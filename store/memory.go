@@ -36,9 +36,16 @@ var (
 	_ EnrollmentToucher = (*Memory)(nil)
 )
 
-// NewMemory returns an empty memory store using the clock now (nil means
-// time.Now).
-func NewMemory(now func() time.Time) *Memory { return &Memory{Now: now} }
+// NewMemory returns an empty memory store: store.NewMemory(). A test that
+// controls time passes its clock, store.NewMemory(clock.Now); a nil clock
+// means time.Now.
+func NewMemory(now ...func() time.Time) *Memory {
+	m := &Memory{}
+	if len(now) > 0 {
+		m.Now = now[0]
+	}
+	return m
+}
 
 type memState struct {
 	value     []byte

@@ -481,7 +481,7 @@ func TestVerifySkewAndDrift(t *testing.T) {
 }
 
 func TestVerifyBadInputTouchesNoStore(t *testing.T) {
-	fs := &failingStore{Memory: store.NewMemory(nil)}
+	fs := &failingStore{Memory: store.NewMemory()}
 	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { fs.Memory = m; return fs })
 	for _, code := range []string{"", "abcdef", "12345", "123456789", "12345\u0660", strings.Repeat("1", 100)} {
 		fs.calls.Store(0)
@@ -703,7 +703,7 @@ func mustKeyring(t testing.TB, current *twofactor.Keyring, newKey twofactor.Key)
 }
 
 func TestConfig(t *testing.T) {
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	kr, err := twofactor.NewKeyring(mustKey(t, "k"))
 	require.NoError(t, err)
 	f, err := totp.New(totp.Config{Store: mem, Keys: kr})

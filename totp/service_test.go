@@ -114,7 +114,7 @@ type statesOnly struct{ twofactor.Store }
 func TestBindNeedsStoreInterfaces(t *testing.T) {
 	f, err := totp.New(totp.Config{Issuer: "Acme"})
 	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory(nil)}, Keys: testKeyring(t, mustKey(t, "k1")),
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: testKeyring(t, mustKey(t, "k1")),
 		Factors: []twofactor.Factor{f}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.Contains(t, err.Error(), "store.Ledger, store.Enrollments")
@@ -131,7 +131,7 @@ func TestUnboundFactorIsAConfigError(t *testing.T) {
 	ctx := context.Background()
 	for name, cfg := range map[string]totp.Config{
 		"nothing":  {},
-		"no keys":  {Store: store.NewMemory(nil)},
+		"no keys":  {Store: store.NewMemory()},
 		"no store": {Keys: testKeyring(t, mustKey(t, "k1"))},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -98,7 +98,7 @@ type statesOnly struct{ twofactor.Store }
 func TestBindNeedsDevicesStore(t *testing.T) {
 	m, err := trust.New(trust.Config{})
 	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory(nil)}, Keys: testKeyring(t, testKey(t, "k1")),
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: testKeyring(t, testKey(t, "k1")),
 		Factors: []twofactor.Factor{codeFactor{}}, Trust: m})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.Contains(t, err.Error(), "store.Devices")
@@ -112,7 +112,7 @@ func TestUnboundManagerIsAConfigError(t *testing.T) {
 	ctx := context.Background()
 	for name, cfg := range map[string]trust.Config{
 		"nothing":  {},
-		"no keys":  {Store: store.NewMemory(nil)},
+		"no keys":  {Store: store.NewMemory()},
 		"no store": {Keys: testKeyring(t, testKey(t, "k1"))},
 	} {
 		t.Run(name, func(t *testing.T) {

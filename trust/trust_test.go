@@ -21,7 +21,7 @@ import (
 
 func TestNewValidates(t *testing.T) {
 	kr := testKeyring(t, testKey(t, "k1"))
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	tests := []struct {
 		name string
 		cfg  trust.Config

@@ -115,7 +115,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	origin := fmt.Sprintf("http://localhost:%d", ln.Addr().(*net.TCPAddr).Port)
 
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	keys := newKeys(t)
 	var evMu sync.Mutex
 	var events []twofactor.Event

@@ -19,7 +19,7 @@ import (
 
 func TestNewValidatesConfig(t *testing.T) {
 	keys := newKeys(t)
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	base := func() webauthn.Config {
 		return webauthn.Config{Store: mem, Keys: keys, RPID: "example.com", RPOrigins: []string{"https://example.com"}}
 	}
@@ -93,7 +93,7 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestOriginsAreCanonical(t *testing.T) {
-	f, err := webauthn.New(webauthn.Config{Store: store.NewMemory(nil), Keys: newKeys(t), RPID: "example.com",
+	f, err := webauthn.New(webauthn.Config{Store: store.NewMemory(), Keys: newKeys(t), RPID: "example.com",
 		RPOrigins: []string{"HTTPS://Login.Example.com:8443/", "https://example.com"}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"https://login.example.com:8443", "https://example.com"}, f.Origins())
@@ -159,7 +159,7 @@ func TestBind(t *testing.T) {
 	})
 
 	t.Run("explicit fields win", func(t *testing.T) {
-		own, shared := store.NewMemory(nil), store.NewMemory(nil)
+		own, shared := store.NewMemory(), store.NewMemory()
 		var got atomic.Int64
 		cfg := rp
 		cfg.Store = own
@@ -187,7 +187,7 @@ func TestBind(t *testing.T) {
 	t.Run("store without what the factor needs", func(t *testing.T) {
 		f, err := webauthn.New(rp)
 		require.NoError(t, err)
-		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory(nil)}, Keys: newKeys(t), Factors: []twofactor.Factor{f}})
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: newKeys(t), Factors: []twofactor.Factor{f}})
 		require.ErrorIs(t, err, twofactor.ErrConfig)
 		assert.Contains(t, err.Error(), "store.Enrollments, store.Ledger")
 		assert.NotContains(t, err.Error(), "store.States")

@@ -30,7 +30,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
 		Factors: []twofactor.Factor{wa}, Events: &twofactor.Events{Discard: true}})
 	if err != nil {
 		log.Fatal(err)

@@ -70,7 +70,7 @@ func FuzzCheckRegistration(f *testing.F) {
 // (or http on localhost) on the RP id or a subdomain of it.
 func FuzzConfigOrigins(f *testing.F) {
 	keys := newKeys(f)
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	f.Add("example.com", "https://example.com")
 	f.Add("example.com", "https://login.example.com:8443/")
 	f.Add("example.com", "https://badexample.com")

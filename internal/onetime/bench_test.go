@@ -11,7 +11,7 @@ import (
 )
 
 func benchIssuer(b *testing.B) (*Issuer, *storespy.Spy) {
-	cs := storespy.New(store.NewMemory(nil))
+	cs := storespy.New(store.NewMemory())
 	is, err := New("bench", Config{Channel: "bench",
 		Caps: Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}, CapDefaults: testCaps},
 		Wiring{Store: cs, Keys: testKeys(b)})

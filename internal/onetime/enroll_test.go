@@ -32,7 +32,7 @@ type codesOnly struct {
 
 func TestBind(t *testing.T) {
 	ctx := context.Background()
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	kr := testKeys(t)
 
 	// Nothing configured, nothing bound: every method says so, no panic.
@@ -75,7 +75,7 @@ func TestBind(t *testing.T) {
 	assert.Equal(t, t0.Add(DefaultTTL), iss.ExpiresAt)
 
 	// Explicit fields win over the Service's.
-	own := store.NewMemory(nil)
+	own := store.NewMemory()
 	is, err = New("test", rules(), Wiring{Store: own})
 	require.NoError(t, err)
 	require.NoError(t, is.Bind(twofactor.Shared{Store: mem, Keys: kr}))
