@@ -206,6 +206,11 @@ func (c *call) table() *tabwriter.Writer {
 	return tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
 }
 
+// note writes a line for the administrator on stderr.
+func (c *call) note(format string, args ...any) {
+	fmt.Fprintf(c.stderr, "%s: %s\n", c.cmd.prefix(), fmt.Sprintf(format, args...))
+}
+
 // stamp formats a time for text output: UTC, to the second, or "never".
 func stamp(t time.Time) string {
 	if t.IsZero() {

@@ -308,9 +308,13 @@ func (r result) events(t *testing.T) []map[string]any {
 	sc := bufio.NewScanner(strings.NewReader(r.stderr))
 	for sc.Scan() {
 		line := sc.Text()
-		if !strings.HasPrefix(line, "{") {
+		// An event may follow a prompt that a terminal would end with the
+		// answer's echo.
+		i := strings.Index(line, `{"time":`)
+		if i < 0 {
 			continue
 		}
+		line = line[i:]
 		var ev map[string]any
 		require.NoError(t, json.Unmarshal([]byte(line), &ev), line)
 		out = append(out, ev)
@@ -384,4 +388,10 @@ func (c *cli) raw(args ...string) result {
 	}
 	status := runEnv(e, args)
 	return result{status: status, stdout: out.String(), stderr: errb.String()}
+}
+
+// storeRecord is an enrollment record of a factor of the app's own.
+func storeRecord(userID, id, method, label string) store.EnrollmentRecord {
+	return store.EnrollmentRecord{UserID: userID, ID: id, Method: method, Label: label, Data: []byte("{}"),
+		CreatedAt: time.Now().UTC().Truncate(time.Second)}
 }

@@ -69,8 +69,19 @@ func TestNoSecretsPrinted(t *testing.T) {
 			check(strings.Join(args, " "), r)
 		}
 		// A wrong key's error names the key, not its secret.
-		r := newCLI(t, b, k2).run("status", "ann")
-		require.Equal(t, 2, r.status)
-		check("status with a wrong key", r)
+		wrong := newCLI(t, b, k2).run("status", "ann")
+		require.Equal(t, 2, wrong.status)
+		check("status with a wrong key", wrong)
+		// The commands that change things, and their audit events.
+		for _, args := range [][]string{
+			{"recovery-code", "ann", "--actor", "alice"},
+			{"unlock", "ann", "--actor", "alice", "--json"},
+			{"revoke-devices", "ann", "--actor", "alice"},
+			{"reset", "ann", "--actor", "alice", "--reason", "lost phone", "--yes"},
+		} {
+			r := c.run(args...)
+			require.Equal(t, 0, r.status, "%v: %s", args, r.stderr)
+			check(strings.Join(args, " "), r)
+		}
 	})
 }

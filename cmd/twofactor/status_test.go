@@ -185,7 +185,7 @@ func TestAdminStoreDown(t *testing.T) {
 		"mysql://root:hunter2@127.0.0.1:1/test",
 		"redis://:hunter2@127.0.0.1:1/0",
 	} {
-		for _, cmd := range [][]string{{"status", "ann"}, {"devices", "ann"}} {
+		for _, cmd := range [][]string{{"status", "ann"}, {"reset", "ann", "--actor", "x", "--reason", "y", "--yes"}, {"recovery-code", "ann", "--actor", "x"}} {
 			start := time.Now()
 			r := (&cli{t: t}).raw(append(cmd, "--db", db, "--keys", keys, "--timeout", "2s")...)
 			assert.Equal(t, 3, r.status, "%s %s: %s", cmd[0], db, r.stderr)

@@ -273,3 +273,11 @@ func openStore(ctx context.Context, t storeTarget, prefix string, timeout time.D
 	}
 	return &openedStore{Store: st, close: closeAll}, nil
 }
+
+// quietRedis drops go-redis's own log lines (failed dials, pool
+// messages): a command reports the store's errors itself, on one line.
+type quietRedis struct{}
+
+func (quietRedis) Printf(context.Context, string, ...any) {}
+
+func init() { redis.SetLogger(quietRedis{}) }
