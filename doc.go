@@ -26,14 +26,32 @@
 // Every step emits an [Event] to log/slog and an optional hook. Events never
 // carry codes, secrets or full phone numbers.
 //
-// # Factors
+// # Factors and wiring
 //
 // The root package knows factors only through the [Factor] interface and
-// the optional [Sender], [Starter], [Canceler], [Remover],
-// [RecoveryFactor] and [AnswerChecker]; an error a factor returns may name
-// its reason for the events through [FailureReasoner]. The library's factors live in
-// their own packages (totp, emailcode, smscode, backupcodes, webauthn), each
-// usable alone; a host adds its own by implementing Factor.
+// the optional interfaces its documentation lists in one place ([Binder],
+// [Enroller], [Sender], [Starter], [Canceler], [Remover], [RecoveryFactor],
+// [AnswerChecker]). The library's factors live in their own packages
+// (totp, emailcode, smscode, backupcodes, webauthn), each usable alone; a
+// host adds its own by implementing Factor.
+//
+// The host configures the store, keys, events and clock once, in [Config]:
+// [New] hands them to every factor and to the trusted-device manager
+// ([Binder]), so a factor's config holds only what is its own:
+//
+//	app, _ := totp.New(totp.Config{Issuer: "Acme"})
+//	email, _ := emailcode.New(emailcode.Config{Sender: mailer})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{app, email}})
+//
+// # Enrollment
+//
+// Users add factors through [Service.BeginEnroll] and [Service.ConfirmEnroll]
+// (a QR code then a code, a code sent to a phone, a security key's
+// attestation): one vocabulary for every factor. A user who already has a
+// factor proves one first (a step-up proof), the same rule as for removing
+// one ([Service.RemoveEnrollment]); the first factor comes with a set of
+// backup codes; [Service.Disable] turns everything off after a step-up.
+// Package twofactorhttp serves all of it as pages and a JSON API.
 //
 // # Limits and the odds they leave
 //
