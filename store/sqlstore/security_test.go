@@ -41,6 +41,7 @@ func twoInstances(t *testing.T, be backend) (a, b *flowtest.Instance, clock *sto
 func TestSecurityAcrossInstances(t *testing.T) {
 	for _, be := range backends {
 		t.Run(be.name, func(t *testing.T) {
+			t.Parallel() // one database each: their waits overlap
 			a, b, clock := twoInstances(t, be)
 			rounds := 5
 			if be.dialect == sqlstore.SQLite {
