@@ -93,7 +93,10 @@ func (a *adminCommand) main(e *env, args []string) int {
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
 	r := a.setup(fs)
 	fail := func(err error) int {
-		fmt.Fprintf(e.stderr, "%s: %s\n", a.prefix(), oneLine(err))
+		var ee *exitError
+		if !errors.As(err, &ee) || ee.err != nil {
+			fmt.Fprintf(e.stderr, "%s: %s\n", a.prefix(), oneLine(err))
+		}
 		return statusOf(err)
 	}
 	pos, err := parseInterspersed(fs, args)

@@ -114,7 +114,12 @@ type exitError struct {
 	err    error
 }
 
-func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Error() string {
+	if e.err == nil {
+		return fmt.Sprintf("exit status %d", e.status)
+	}
+	return e.err.Error()
+}
 func (e *exitError) Unwrap() error { return e.err }
 
 func usageErr(err error) error { return &exitError{exitUsage, err} }
@@ -125,6 +130,10 @@ func negativef(format string, args ...any) error {
 	return &exitError{exitNegative, fmt.Errorf(format, args...)}
 }
 func storeDown(err error) error { return &exitError{exitStore, err} }
+
+// quietExit ends a command with status and no message: what it printed
+// says why.
+func quietExit(status int) error { return &exitError{status: status} }
 
 // statusOf is the exit status for err: its own, when it carries one; bad
 // input for invalid input, keys or configuration; otherwise the store
