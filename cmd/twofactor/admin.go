@@ -67,7 +67,11 @@ func (a *adminCommand) usage(w io.Writer, fs *flag.FlagSet) {
 		fmt.Fprintf(w, "\n%s\n\nThe keys are the app's server keys, as twofactor keygen writes them: --keys FILE,\nelse $TWOFACTOR_KEYS (the keys themselves), else $TWOFACTOR_KEYS_FILE.\n", dbForms)
 	}
 	fmt.Fprintf(w, "\nExample:\n%s\n", indent(strings.TrimSpace(a.example), "  "))
-	fmt.Fprintln(w, "\nExit status: 0 done, 1 a negative answer, 2 bad usage or input (nothing was\nchanged), 3 the store is unreachable.")
+	if a.noStore {
+		fmt.Fprintln(w, "\nExit status: 0 done, 2 bad usage or input (nothing was changed).")
+	} else {
+		fmt.Fprintln(w, "\nExit status: 0 done, 1 a negative answer, 2 bad usage or input (nothing was\nchanged), 3 the store is unreachable.")
+	}
 	fmt.Fprintln(w, "\nflags:")
 	fs.SetOutput(w)
 	fs.PrintDefaults()

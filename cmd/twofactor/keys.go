@@ -50,6 +50,12 @@ func loadKeys(e *env, file string) (*ring, error) {
 	default:
 		return nil, fmt.Errorf("no keys: pass the app's server keys with --keys FILE or $%s (twofactor keygen makes one)", keysEnv)
 	}
+	return parseRing(text, source)
+}
+
+// parseRing reads keys in the form twofactor.ParseKeyring reads, from
+// source (for messages).
+func parseRing(text, source string) (*ring, error) {
 	kr, err := twofactor.ParseKeyring(text)
 	if err != nil {
 		return nil, fmt.Errorf("keys in %s: %s", source, strings.TrimPrefix(err.Error(), twofactor.ErrInvalidKey.Error()+": "))

@@ -33,7 +33,9 @@ give a comma-separated list. Email counts an address the user confirmed;
 an app that uses the address on file (emailcode.EnrollImplicit) has no
 email enrollment to check here.
 
-` + usersFormat + `
+` + usersFormat + ` The phone-enrolled column (yes/no,
+true/false, 1/0) is what the app's own records say: it is shown beside the
+store's answer.
 
 Exit status 1 when anyone cannot comply, 0 when everyone can.`,
 	example: `

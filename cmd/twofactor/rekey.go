@@ -41,7 +41,8 @@ cannot be re-sealed: an old key stays in the ring until the codes made
 under it are replaced or used, and until the trusted-device cookies signed
 with it have expired (trust.Config.Duration, 30 days by default).
 
-The users are the arguments, or else read from stdin. ` + usersFormat,
+The users are the arguments, or else the list on stdin.
+` + usersFormat,
 	example: `
 twofactor rekey 42 43
 psql -Atc "select id from users" app | twofactor rekey --keys /etc/app/twofactor.keys`,

@@ -23,9 +23,10 @@ func init() {
 
 // A subcommand of "twofactor totp".
 type totpSub struct {
-	usage string // argument synopsis
-	help  string // what it does
-	flags func(fs *flag.FlagSet) func(stdout io.Writer) (int, error)
+	usage   string // argument synopsis
+	help    string // what it does
+	example string
+	flags   func(fs *flag.FlagSet) func(stdout io.Writer) (int, error)
 }
 
 var totpSubs = map[string]totpSub{
@@ -34,12 +35,14 @@ var totpSubs = map[string]totpSub{
 		help: "Generate a new 160-bit TOTP secret and print it (base32, for typing in by hand)\n" +
 			"and its otpauth:// URI. With --png, also write the URI's QR code as a PNG file\n" +
 			"(mode 0600: it holds the secret).",
-		flags: totpNew,
+		example: "twofactor totp new --issuer Acme --account ann@example.com --png ann.png",
+		flags:   totpNew,
 	},
 	"code": {
-		usage: "--uri URI [--at RFC3339]",
-		help:  "Print the code an authenticator app shows for the otpauth:// URI, now or at --at.",
-		flags: totpCode,
+		usage:   "--uri URI [--at RFC3339]",
+		help:    "Print the code an authenticator app shows for the otpauth:// URI, now or at --at.",
+		example: "twofactor totp code --uri 'otpauth://totp/Acme:ann?secret=JBSWY3DPEHPK3PXP&issuer=Acme'",
+		flags:   totpCode,
 	},
 	"check": {
 		usage: "--uri URI --code C [--at RFC3339] [--skew N]",
@@ -47,7 +50,8 @@ var totpSubs = map[string]totpSub{
 			"either side. Valid: prints \"valid offset=N\" (the matched step relative to the\n" +
 			"current one, e.g. -1 when the app's clock is behind) and exits 0. Not valid:\n" +
 			"prints \"invalid\" and exits 1. Nothing is recorded, so a code checks again.",
-		flags: totpCheck,
+		example: "twofactor totp check --uri 'otpauth://totp/Acme:ann?secret=JBSWY3DPEHPK3PXP&issuer=Acme' --code 123456",
+		flags:   totpCheck,
 	},
 }
 
@@ -59,6 +63,7 @@ func totpUsage(w io.Writer) {
 	for _, name := range totpOrder {
 		fmt.Fprintf(w, "  %s %s\n", name, totpSubs[name].usage)
 	}
+	fmt.Fprintln(w, "\nExample:\n  "+totpSubs["check"].example)
 	fmt.Fprintln(w, "\nRun \"twofactor totp <subcommand> -h\" for details. Exit status: 0 success,\n1 a code that does not verify, 2 bad usage or input.")
 }
 
@@ -89,7 +94,7 @@ func runTOTP(args []string, stdout, stderr io.Writer) int {
 	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			fmt.Fprintf(stdout, "usage: %s %s\n\n%s\n\nflags:\n", prefix, sub.usage, sub.help)
+			fmt.Fprintf(stdout, "usage: %s %s\n\n%s\n\nExample:\n  %s\n\nflags:\n", prefix, sub.usage, sub.help, sub.example)
 			fs.SetOutput(stdout)
 			fs.PrintDefaults()
 			return 0

@@ -13,12 +13,11 @@ import (
 
 // usersFormat is the help text on the user lists policy-check and rekey
 // read.
-const usersFormat = `Users are read from stdin, one user id a line (blank lines and lines
-starting with # are skipped), or as CSV when the first line has a comma:
+const usersFormat = `The user list on stdin is one user id a line (blank lines and lines
+starting with # are skipped), or CSV when its first line has a comma:
 columns id,name,email,phone-enrolled in that order, or in any order under
-a header line naming them (the line with an "id" field). Only id is required; phone-enrolled (yes/no, true/false, 1/0) is what the app's own
-records say, shown beside the store's answer. A user listed twice counts
-once.`
+a header line naming them (the line with an "id" field). Only id is
+required. A user listed twice counts once.`
 
 // maxUsersInput bounds what is read from stdin.
 const maxUsersInput = 256 << 20
