@@ -79,6 +79,25 @@ func postgresBackend(t *testing.T) *backend {
 	return &backend{name: "postgres", db: dsn, prefix: prefix, st: st}
 }
 
+func mysqlBackend(t *testing.T) *backend {
+	dsn := testenv.MySQLDSN(t)
+	db, err := sql.Open("mysql", dsn)
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	if err := db.Ping(); err != nil {
+		testenv.Missing(t, "MariaDB", err.Error())
+	}
+	prefix := "cli" + randomSuffix() + "_"
+	st, err := sqlstore.New(db, sqlstore.Options{TablePrefix: prefix, SweepInterval: -1})
+	require.NoError(t, err)
+	require.NoError(t, st.Migrate(context.Background()))
+	t.Cleanup(func() {
+		require.NoError(t, st.DropTables(context.Background()))
+		st.Close()
+	})
+	return &backend{name: "mysql", db: dsn, prefix: prefix, st: st}
+}
+
 func redisBackend(t *testing.T) *backend {
 	addr := testenv.RedisAddr(t)
 	rdb := redis.NewClient(&redis.Options{Addr: addr})
@@ -99,13 +118,13 @@ func redisBackend(t *testing.T) *backend {
 	return &backend{name: "redis", db: "redis://" + addr + "/0", prefix: prefix, st: st}
 }
 
-// eachStore runs f against SQLite, PostgreSQL and Redis. PostgreSQL and
-// Redis are skipped when missing, except in CI, where they must run.
+// eachStore runs f against SQLite, PostgreSQL, MariaDB and Redis. The
+// servers are skipped when missing, except in CI, where they must run.
 func eachStore(t *testing.T, f func(t *testing.T, b *backend)) {
 	for _, mk := range []struct {
 		name string
 		new  func(*testing.T) *backend
-	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}, {"redis", redisBackend}} {
+	}{{"sqlite", sqliteBackend}, {"postgres", postgresBackend}, {"mysql", mysqlBackend}, {"redis", redisBackend}} {
 		t.Run(mk.name, func(t *testing.T) { f(t, mk.new(t)) })
 	}
 }
