@@ -119,11 +119,15 @@ func runReset(c *call, actor, reason string, yes bool) error {
 	w := c.table()
 	fmt.Fprintf(w, "  removed:\t%s\n", factorList(done.Removed))
 	fmt.Fprintf(w, "  trusted devices revoked:\t%d\n", len(done.RevokedDevices))
-	lockout := "not locked"
-	if before.Lockout.Failures > 0 {
-		lockout = "lifted (was " + lockoutText(before.Lockout) + ")"
+	lo := before.Lockout
+	switch {
+	case lo.Locked:
+		fmt.Fprintf(w, "  lockout:\tlifted (was locked until %s after %d wrong answers in a row)\n", stamp(lo.Until), lo.Failures)
+	case lo.Failures > 0:
+		fmt.Fprintf(w, "  lockout:\tnone; %d wrong answer%s in a row forgotten\n", lo.Failures, plural(lo.Failures))
+	default:
+		fmt.Fprintf(w, "  lockout:\tnone\n")
 	}
-	fmt.Fprintf(w, "  lockout:\t%s\n", lockout)
 	w.Flush()
 	return nil
 }
@@ -134,8 +138,11 @@ func (c *call) confirmReset(u *userState) error {
 	fmt.Fprintf(c.stderr, "Reset two-factor authentication of user %q?\n", u.User)
 	fmt.Fprintf(c.stderr, "  factors to remove: %s\n", factorList(u.Factors))
 	fmt.Fprintf(c.stderr, "  trusted devices to revoke: %d\n", len(u.TrustedDevices))
-	if u.Lockout.Failures > 0 {
-		fmt.Fprintf(c.stderr, "  lockout to lift: %s\n", lockoutText(u.Lockout))
+	switch lo := u.Lockout; {
+	case lo.Locked:
+		fmt.Fprintf(c.stderr, "  lockout to lift: locked until %s (%d wrong answers in a row)\n", stamp(lo.Until), lo.Failures)
+	case lo.Failures > 0:
+		fmt.Fprintf(c.stderr, "  wrong answers to forget: %d in a row (not locked)\n", lo.Failures)
 	}
 	fmt.Fprint(c.stderr, "Type the user id to confirm: ")
 	line, err := bufio.NewReader(c.stdin).ReadString('\n')

@@ -88,7 +88,7 @@ func TestReset(t *testing.T) {
 		assert.Contains(t, r.stdout, "reset user ann:\n")
 		assert.Regexp(t, `removed: +totp \(Authenticator app\), sms \(\+1 \*\*\* \*\*\* \*\*12\), email`, r.stdout)
 		assert.Regexp(t, `trusted devices revoked: +1\n`, r.stdout)
-		assert.Regexp(t, `lockout: +lifted \(was locked until .* \(10 wrong answers in a row\)\)\n`, r.stdout)
+		assert.Regexp(t, `lockout: +lifted \(was locked until \S+ after 10 wrong answers in a row\)\n`, r.stdout)
 		ev := r.event(t, "admin.reset", "ann")
 		require.NotNil(t, ev, r.stderr)
 		assert.Equal(t, "alice@support", ev["actor"])
@@ -128,6 +128,23 @@ func TestResetJSON(t *testing.T) {
 	assert.Len(t, got.RevokedDevices, 1)
 	assert.Equal(t, lockoutRow{}, got.LockoutBefore)
 	assert.Empty(t, got.Left)
+}
+
+// TestResetForgetsWrongAnswers: a user who is not locked but gave wrong
+// answers is told so at the prompt, and the run is forgotten.
+func TestResetForgetsWrongAnswers(t *testing.T) {
+	b := sqliteBackend(t)
+	k := newKey(t, "k1")
+	a := newApp(t, b, k)
+	secret := a.enrollTOTP("bob")
+	a.wrongAnswers("bob", secret, 4)
+	c := newCLI(t, b, k)
+	c.interactive, c.stdin = true, "bob\n"
+	r := c.run("reset", "bob", "--actor", "alice", "--reason", "ticket 8")
+	require.Equal(t, 0, r.status, r.stderr)
+	assert.Contains(t, r.stderr, "  wrong answers to forget: 4 in a row (not locked)\n")
+	assert.Regexp(t, `lockout: +none; 4 wrong answers in a row forgotten\n`, r.stdout)
+	assert.Equal(t, twofactor.Lockout{}, a.snapshot("bob").Lockout)
 }
 
 // TestResetLeavesOtherFactors: an enrollment of a factor of the app's own
