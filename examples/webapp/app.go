@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/smscode"
+	"github.com/twofactorkit/twofactor/totp"
+	"github.com/twofactorkit/twofactor/trust"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+	"github.com/twofactorkit/twofactor/webauthn"
+)
+
+// product is the app's name, in pages, messages and authenticator apps.
+const product = "Acme"
+
+// app is the example product: its users and sessions, and two-factor
+// authentication wired in one place (newApp).
+type app struct {
+	origin     string
+	users      *users
+	sessions   *sessions
+	keys       *twofactor.Keyring
+	svc        *twofactor.Service
+	totp       *totp.Factor
+	backup     *backupcodes.Factor
+	devices    *trust.Manager
+	tf         *twofactorhttp.Handler
+	mailOutbox *emailcode.Outbox
+	smsOutbox  *smscode.Outbox
+	log        *slog.Logger
+	closeStore func()
+	storeInfo  string
+	keysInfo   string
+	mailInfo   string
+	smsInfo    string
+}
+
+// newApp opens the store and keys and builds the Service with every
+// factor, and the HTTP layer over it.
+func newApp(ctx context.Context, cfg *config, origin string, logw io.Writer) (*app, error) {
+	u, err := url.Parse(origin)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{origin: origin, log: slog.New(slog.NewTextHandler(logw, nil)),
+		mailOutbox: &emailcode.Outbox{}, smsOutbox: &smscode.Outbox{},
+		mailInfo: "kept in the outbox", smsInfo: "kept in the outbox"}
+	if a.users, err = newUsers(demoAccounts()); err != nil {
+		return nil, err
+	}
+	if a.keys, a.keysInfo, err = loadKeys(cfg.dataDir); err != nil {
+		return nil, err
+	}
+	a.sessions = &sessions{keys: a.keys, users: a.users, secure: u.Scheme == "https"}
+	mail := &mailSender{outbox: a.mailOutbox}
+	if cfg.smtp != "" {
+		if mail.smtp, err = newSMTP(cfg.smtp, cfg.mailFrom); err != nil {
+			return nil, err
+		}
+		if su, err := url.Parse(cfg.smtp); err == nil {
+			a.mailInfo = "sent through " + su.Redacted() + " (example.com: kept in the outbox)"
+		}
+	}
+	sms := &smsSender{outbox: a.smsOutbox}
+	if cfg.smsURL != "" {
+		if sms.gateway, err = newGateway(cfg.smsURL, cfg.smsAuth, cfg.smsFrom); err != nil {
+			return nil, err
+		}
+		a.smsInfo = "sent through the gateway (555-01xx numbers: kept in the outbox)"
+	}
+
+	st, storeInfo, closeStore, err := openStore(ctx, cfg.db, cfg.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	a.storeInfo, a.closeStore = storeInfo, closeStore
+	if err := a.wire(st, u, cfg, mail, sms); err != nil {
+		closeStore()
+		return nil, err
+	}
+	return a, nil
+}
+
+// wire builds the Service with every factor, and the HTTP layer.
+func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailcode.Sender, sms smscode.Sender) error {
+	events := &twofactor.Events{Logger: a.log}
+	var err error
+	if a.totp, err = totp.New(totp.Config{Issuer: product}); err != nil {
+		return err
+	}
+	email, err := emailcode.New(emailcode.Config{Sender: mail, ProductName: product})
+	if err != nil {
+		return err
+	}
+	phone, err := smscode.New(smscode.Config{Sender: sms, ProductName: product, WebOTPDomain: origin.Hostname()})
+	if err != nil {
+		return err
+	}
+	if a.backup, err = backupcodes.New(backupcodes.Config{}); err != nil {
+		return err
+	}
+	keys, err := webauthn.New(webauthn.Config{RPID: origin.Hostname(), RPDisplayName: product, RPOrigins: []string{a.origin}})
+	if err != nil {
+		return err
+	}
+	if a.devices, err = trust.New(trust.Config{Duration: trust.Month, TrustedProxies: cfg.proxies, ProxyHeader: cfg.header}); err != nil {
+		return err
+	}
+	a.svc, err = twofactor.New(twofactor.Config{
+		Store:   st,
+		Keys:    a.keys,
+		Factors: []twofactor.Factor{a.totp, email, phone, keys, a.backup},
+		Trust:   a.devices,
+		Events:  events,
+	})
+	if err != nil {
+		return err
+	}
+	a.tf, err = twofactorhttp.New(twofactorhttp.Config{
+		Service: a.svc,
+		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+			return a.sessions.start(w, res.User.ID)
+		},
+		User:   a.sessions.user,
+		Logger: a.log,
+	})
+	return err
+}
+
+func (a *app) close() {
+	if a.closeStore != nil {
+		a.closeStore()
+	}
+}
+
+// handler is the app's routes.
+func (a *app) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle(a.tf.Prefix(), a.tf)
+	mux.HandleFunc("GET /static/app.css", serveCSS)
+	mux.HandleFunc("GET /login", a.loginPage)
+	mux.HandleFunc("POST /login", a.login)
+	mux.HandleFunc("POST /logout", a.logout)
+	mux.HandleFunc("GET /outbox", a.outbox)
+	mux.HandleFunc("GET /{$}", a.home)
+	return http.NewCrossOriginProtection().Handler(mux)
+}
+
+func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := a.sessions.account(r); ok {
+		http.Redirect(w, r, "/", http.StatusSeeOther)
+		return
+	}
+	a.render(w, r, http.StatusOK, "login", &pageData{Title: "Sign in", Next: r.URL.Query().Get("next"), Accounts: demoAccountsOf(a.users)})
+}
+
+func (a *app) login(w http.ResponseWriter, r *http.Request) {
+	acct, ok := a.users.check(r.FormValue("user"), r.FormValue("password"))
+	if !ok {
+		a.render(w, r, http.StatusUnauthorized, "login", &pageData{Title: "Sign in", Login: r.FormValue("user"),
+			Next: r.FormValue("next"), Error: "Wrong user name or password.", Accounts: demoAccountsOf(a.users)})
+		return
+	}
+	// The password is right: the second step, then sessions.start.
+	a.tf.Begin(w, r, acct.user())
+}
+
+func (a *app) logout(w http.ResponseWriter, r *http.Request) {
+	a.sessions.end(w)
+	a.tf.ClearStepUp(w, r)
+	http.Redirect(w, r, "/login", http.StatusSeeOther)
+}
+
+func (a *app) home(w http.ResponseWriter, r *http.Request) {
+	acct, ok := a.sessions.account(r)
+	if !ok {
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+		return
+	}
+	u := acct.user()
+	es, err := a.svc.Enrollments(r.Context(), u)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	devs, err := a.devices.List(r.Context(), u.ID)
+	if err != nil {
+		a.fail(w, r, err)
+		return
+	}
+	a.render(w, r, http.StatusOK, "home", &pageData{Title: "Home", Account: acct, Enrollments: es, Devices: len(devs)})
+}
+
+func (a *app) outbox(w http.ResponseWriter, r *http.Request) {
+	d := &pageData{Title: "Outbox", Account: a.signedIn(r)}
+	mails := a.mailOutbox.Messages()
+	for i := len(mails) - 1; i >= 0; i-- {
+		m := mails[i]
+		d.Messages = append(d.Messages, message{Kind: "Email", To: m.To, Subject: m.Subject, Body: m.Text, Code: sixDigits.FindString(m.Text)})
+	}
+	texts := a.smsOutbox.Messages()
+	for i := len(texts) - 1; i >= 0; i-- {
+		m := texts[i]
+		d.Messages = append(d.Messages, message{Kind: "SMS", To: m.To, Body: m.Body, Code: sixDigits.FindString(m.Body)})
+	}
+	a.render(w, r, http.StatusOK, "outbox", d)
+}
+
+func (a *app) signedIn(r *http.Request) *account {
+	acct, _ := a.sessions.account(r)
+	return acct
+}
+
+func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
+	a.log.LogAttrs(r.Context(), slog.LevelError, "webapp: request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	msg := "Something went wrong. Try again."
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	a.render(w, r, http.StatusInternalServerError, "error", &pageData{Title: "Error", Error: msg, Account: a.signedIn(r)})
+}
+
+// banner is what the app prints once it listens.
+func (a *app) banner(w io.Writer) {
+	fmt.Fprintf(w, "%s is running at %s (Ctrl-C stops it)\n\nDemo logins (user / password):\n", product, a.origin)
+	for _, acct := range demoAccountsOf(a.users) {
+		fmt.Fprintf(w, "  %-6s/ %-10s %s\n", acct.Login, acct.Password, acct.About)
+	}
+	fmt.Fprintf(w, "\nEmail and SMS codes: %s/outbox\nStore: %s\nKeys: %s\nEmail: %s\nSMS: %s\n\n",
+		a.origin, a.storeInfo, a.keysInfo, a.mailInfo, a.smsInfo)
+}

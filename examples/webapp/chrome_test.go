@@ -1,0 +1,288 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/chromedp"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor/internal/testenv"
+)
+
+// One Chromium serves every test of the binary; each test gets a fresh
+// browser context (its own cookies and storage) and tab.
+var browser struct {
+	sync.Mutex
+	ctx  context.Context
+	stop func()
+}
+
+func browserCtx(t *testing.T) context.Context {
+	t.Helper()
+	browser.Lock()
+	defer browser.Unlock()
+	if browser.ctx != nil {
+		return browser.ctx
+	}
+	path := testenv.Chromium(t)
+	dir, err := os.MkdirTemp("", "webapp-chromium-")
+	require.NoError(t, err)
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(path),
+		chromedp.UserDataDir(dir),
+		chromedp.WindowSize(1280, 900),
+	)
+	for _, f := range testenv.ChromiumFlags {
+		name, value, ok := strings.Cut(strings.TrimPrefix(f, "--"), "=")
+		if ok {
+			opts = append(opts, chromedp.Flag(name, value))
+		} else {
+			opts = append(opts, chromedp.Flag(name, true))
+		}
+	}
+	alloc, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(alloc)
+	if err := chromedp.Do(ctx); err != nil {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+		t.Fatalf("starting Chromium: %v", err)
+	}
+	browser.ctx = ctx
+	browser.stop = func() {
+		cancel()
+		cancelAlloc()
+		os.RemoveAll(dir)
+	}
+	return ctx
+}
+
+func stopBrowser() {
+	browser.Lock()
+	defer browser.Unlock()
+	if browser.stop != nil {
+		browser.stop()
+	}
+}
+
+// tab is one test's browser context and tab, on one app.
+type tab struct {
+	t   *testing.T
+	ctx context.Context
+	app *testApp
+}
+
+// stepTimeout bounds each step of a test: a page that never comes fails
+// the test instead of hanging it.
+const stepTimeout = 30 * time.Second
+
+func newTab(t *testing.T, app *testApp) *tab {
+	t.Helper()
+	ctx, cancel := chromedp.NewContext(browserCtx(t), chromedp.WithNewBrowserContext())
+	t.Cleanup(cancel)
+	require.NoError(t, chromedp.Do(ctx))
+	return &tab{t: t, ctx: ctx, app: app}
+}
+
+// do runs steps within stepTimeout.
+func (b *tab) do(steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		loc, _ := chromedp.Run(b.ctx, chromedp.Location())
+		html, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+		b.t.Fatalf("browser: %v\nat %s:\n%s", err, loc, html)
+	}
+}
+
+func run1[T any](b *tab, a chromedp.Action[T]) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	v, err := chromedp.Run(ctx, a)
+	require.NoError(b.t, err)
+	return v
+}
+
+// eval evaluates a JavaScript expression in the page.
+func eval[T any](b *tab, js string) T {
+	b.t.Helper()
+	return run1(b, chromedp.Evaluate[T](js, chromedp.EvalAwaitPromise))
+}
+
+// open navigates to path and waits for sel on the page it ends on.
+func (b *tab) open(path, sel string) {
+	b.t.Helper()
+	b.do(chromedp.Navigate(b.app.URL+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+}
+
+// path is the path of the page the tab shows.
+func (b *tab) path() string {
+	b.t.Helper()
+	loc := run1(b, chromedp.Location())
+	return strings.TrimPrefix(loc, b.app.URL)
+}
+
+func (b *tab) text(sel string) string {
+	b.t.Helper()
+	return strings.TrimSpace(run1(b, chromedp.Text(chromedp.CSS(sel), chromedp.NodeVisible)))
+}
+
+// Selectors of the pages a flow lands on.
+const (
+	onLogin     = `body[data-page="login"]`
+	onHome      = `body[data-page="home"]`
+	onChallenge = `main.tf-card section.tf-method`
+	codeField   = `#tf-code`
+	alert       = `[role="alert"]:not(:empty)`
+)
+
+// signIn types a user name and password on the login page; the caller
+// waits for the page that follows.
+func (b *tab) signIn(user, password string) {
+	b.t.Helper()
+	b.open("/login", "#user")
+	b.checkPage()
+	b.do(chromedp.SendKeys(chromedp.ID("user"), user), chromedp.SendKeys(chromedp.ID("password"), password),
+		chromedp.Click(chromedp.CSS(`form[action="/login"] button[type="submit"]`)))
+}
+
+// signOut signs out from the bar's button.
+func (b *tab) signOut() {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(`form[action="/logout"] button`)), chromedp.WaitVisible(chromedp.CSS(onLogin)))
+}
+
+// typeCode types a code into the challenge's code field; six-digit codes
+// submit themselves, others are submitted with Verify.
+func (b *tab) typeCode(code string) {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.CSS(codeField)), chromedp.SendKeys(chromedp.CSS(codeField), code))
+	if n := eval[int](b, `parseInt(document.querySelector("#tf-code").dataset.length || "0", 10)`); n != len(code) {
+		b.do(chromedp.Click(chromedp.CSS(`#tf-verify button[type="submit"]`)))
+	}
+}
+
+// chooseMethod picks another method on the challenge page.
+func (b *tab) chooseMethod(name string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(fmt.Sprintf(`nav.tf-others a[href*="method=%s"]`, name))),
+		chromedp.WaitVisible(chromedp.CSS(fmt.Sprintf(`section.tf-method[data-method="%s"]`, name))))
+}
+
+// outboxCode reads the newest code sent to to (an address or E.164
+// number) from the outbox page, after waiting for one other than not.
+func (b *tab) outboxCode(kind, to, not string) string {
+	b.t.Helper()
+	sel := fmt.Sprintf(`article.msg[data-kind=%q][data-to=%q] code.otp`, kind, to)
+	for range 50 {
+		b.open("/outbox", "main h1")
+		got := eval[string](b, fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel))
+		if got != "" && got != not {
+			return got
+		}
+	}
+	b.t.Fatalf("no new %s to %s in the outbox", kind, to)
+	return ""
+}
+
+// checkPage checks the keyboard and screen-reader basics of the page:
+// every input has a label, and the page has one h1 and a language.
+func (b *tab) checkPage() {
+	b.t.Helper()
+	unlabelled := eval[[]string](b, `Array.from(document.querySelectorAll("input, select, textarea"))
+		.filter(el => !["hidden", "submit", "button"].includes(el.type))
+		.filter(el => !(el.labels && el.labels.length) && !el.getAttribute("aria-label") && !el.getAttribute("aria-labelledby"))
+		.map(el => el.outerHTML)`)
+	require.Empty(b.t, unlabelled, "inputs without a label on %s", b.path())
+	require.Equal(b.t, 1, eval[int](b, `document.querySelectorAll("h1").length`), "one h1 on %s", b.path())
+	require.NotEmpty(b.t, eval[string](b, `document.documentElement.lang`), "the language of %s", b.path())
+}
+
+// focused is the id of the element that has the keyboard focus, once the
+// page has given it to one.
+func (b *tab) focused() string {
+	b.t.Helper()
+	return run1(b, chromedp.Poll[string](`document.activeElement && document.activeElement !== document.body ? document.activeElement.id : null`,
+		chromedp.WithPollingTimeout(5*time.Second)))
+}
+
+// announced waits for a message announced to screen readers (role alert
+// or status, or aria-live) and returns its text.
+func (b *tab) announced() string {
+	b.t.Helper()
+	return run1(b, chromedp.Poll[string](`(() => {
+		const el = Array.from(document.querySelectorAll('[role="alert"], [role="status"], [aria-live]'))
+			.find(e => e.textContent.trim() !== "" && e.offsetParent !== null);
+		return el ? el.textContent.trim() : null;
+	})()`, chromedp.WithPollingTimeout(10*time.Second)))
+}
+
+// cookie returns the browser's cookie named name for the app, or nil.
+func (b *tab) cookie(name string) *network.Cookie {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{b.app.URL + "/2fa/"}})
+	require.NoError(b.t, err)
+	for _, c := range res.Cookies {
+		if c.Name == name {
+			return c
+		}
+	}
+	return nil
+}
+
+// setCookie puts a cookie back, as a browser that kept it would send it.
+func (b *tab) setCookie(c *network.Cookie) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, network.SetCookie, network.SetCookieParams{
+		Name: c.Name, Value: c.Value, URL: b.app.URL + c.Path, Path: c.Path, HTTPOnly: &c.HTTPOnly, SameSite: c.SameSite,
+		SourceScheme: c.SourceScheme, SourcePort: c.SourcePort,
+	})
+	require.NoError(b.t, err)
+}
+
+// screenshotDir is where screenshots go: $TWOFACTOR_SCREENSHOTS, relative
+// to the repository's root, or "" to take none (CI keeps the committed
+// ones).
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("TWOFACTOR_SCREENSHOTS")
+	if dir == "" || filepath.IsAbs(dir) {
+		return dir
+	}
+	return filepath.Join(repoRoot(t), dir)
+}
+
+// screenshot saves the page at width x height CSS pixels as name.png,
+// when screenshots are asked for.
+func (b *tab) screenshot(name string, width, height int64, mobile bool) {
+	b.t.Helper()
+	dir := screenshotDir(b.t)
+	if dir == "" {
+		return
+	}
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
+	if mobile {
+		opts = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch}
+	}
+	b.do(chromedp.EmulateViewport(width, height, opts...))
+	defer b.do(chromedp.ResetViewport())
+	// Nothing animates and fonts are local, so the page is ready once the
+	// focus ring and layout have settled on the next animation frame.
+	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	png := run1(b, chromedp.CaptureScreenshot())
+	require.NoError(b.t, os.MkdirAll(dir, 0o755))
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}

@@ -1,0 +1,29 @@
+// Command webapp is Acme, a small product with its own password login and
+// every second factor of this module wired in one place: authenticator apps
+// (TOTP), email and SMS codes, backup codes, security keys (WebAuthn) and
+// "trust this device", with the challenge, settings and administrator pages
+// of package twofactorhttp.
+//
+// Run it with nothing configured:
+//
+//	go run ./examples/webapp
+//
+// and open http://localhost:8080. It prints the demo logins: alan (nothing
+// enrolled), ada (authenticator app and backup codes), grace (SMS) and
+// admin (the administrator). Email and SMS codes wait in the development
+// outbox at /outbox instead of being sent.
+//
+// On its first start it makes a key (kept in <data>/keys, mode 0600) and a
+// SQLite database in <data>, the twofactor-webapp directory of the user
+// cache directory, and enrolls the demo users' factors through the
+// Service, as they would on the settings pages. Flags, or the environment
+// variables named in -h, switch to PostgreSQL, MySQL or Redis, to a real
+// SMTP server and SMS gateway, and set the trusted proxies; several copies
+// sharing one store and the same keys behave as one app.
+//
+// The wiring is in app.go (newApp and wire): the Service with its factors,
+// and the twofactorhttp Handler with the app's sessions. The login handler
+// checks the password with bcrypt and hands the user to Handler.Begin;
+// the app's session starts in the SignIn callback, once the second factor
+// has passed.
+package main

@@ -1,0 +1,110 @@
+package main
+
+import (
+	"bytes"
+	"embed"
+	"html/template"
+	"net/http"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+//go:embed templates/*.html
+var templateFS embed.FS
+
+//go:embed static/app.css
+var appCSS []byte
+
+var methodNames = map[twofactor.Method]string{
+	twofactor.MethodTOTP:       "Authenticator app",
+	twofactor.MethodEmail:      "Email codes",
+	twofactor.MethodSMS:        "Text message (SMS)",
+	twofactor.MethodWebAuthn:   "Security key",
+	twofactor.MethodBackupCode: "Backup codes",
+}
+
+var funcs = template.FuncMap{
+	"date": func(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04") },
+	"methodName": func(m twofactor.Method) string {
+		if n, ok := methodNames[m]; ok {
+			return n
+		}
+		return string(m)
+	},
+}
+
+// templates holds each page parsed with the layout.
+var templates = func() map[string]*template.Template {
+	out := map[string]*template.Template{}
+	for _, name := range []string{"login", "home", "outbox", "error"} {
+		out[name] = template.Must(template.New("layout").Funcs(funcs).ParseFS(templateFS, "templates/layout.html", "templates/"+name+".html"))
+	}
+	return out
+}()
+
+// pageData is what the app's pages show.
+type pageData struct {
+	Page    string // the template's name
+	Title   string
+	Account *account // the signed-in user, or nil
+	Links   links
+	Error   string
+
+	// The login page.
+	Login    string
+	Next     string
+	Accounts []*account
+
+	// The home page.
+	Enrollments []twofactor.Enrollment
+	Devices     int
+
+	// The outbox.
+	Messages []message
+}
+
+// links are the library's pages the app mounts, "" for those it has not.
+type links struct {
+	Settings string
+	Admin    string
+}
+
+type message struct {
+	Kind, To, Subject, Body, Code string
+}
+
+func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {
+	d.Page, d.Links = name, a.links()
+	var b bytes.Buffer
+	if err := templates[name].ExecuteTemplate(&b, "layout", d); err != nil {
+		a.log.Error("webapp: rendering "+name, "error", err.Error())
+		http.Error(w, "Something went wrong.", http.StatusInternalServerError)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "same-origin")
+	w.WriteHeader(status)
+	_, _ = w.Write(b.Bytes())
+}
+
+func serveCSS(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/css; charset=utf-8")
+	_, _ = w.Write(appCSS)
+}
+
+// demoAccountsOf lists the accounts in the order they are introduced.
+func demoAccountsOf(u *users) []*account {
+	var out []*account
+	for _, a := range demoAccounts() {
+		out = append(out, u.byLogin[a.Login])
+	}
+	return out
+}
+
+// links returns the library's pages the app mounts.
+func (a *app) links() links { return links{} }

@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	_ "github.com/jackc/pgx/v5/stdlib" // PostgreSQL, as "pgx"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store/redisstore"
+	"github.com/twofactorkit/twofactor/store/sqlstore"
+	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
+)
+
+// openStore opens the store -db names (SQLite in dataDir when empty),
+// creating or migrating SQL tables, and returns it with a description
+// for the start-up message and a function that closes it.
+func openStore(ctx context.Context, dsn, dataDir string) (twofactor.Store, string, func(), error) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if dsn == "" {
+		dsn = filepath.Join(dataDir, "webapp.db")
+	}
+	scheme, _, hasScheme := strings.Cut(dsn, "://")
+	if !hasScheme || strings.ContainsAny(scheme, "/@():") {
+		scheme = ""
+	}
+	switch scheme = strings.ToLower(scheme); {
+	case scheme == "redis" || scheme == "rediss":
+		opt, err := redis.ParseURL(dsn)
+		if err != nil {
+			return nil, "", nil, errors.New("-db: not a Redis URL: want redis://[user:pass@]host:port[/db]")
+		}
+		rdb := redis.NewClient(opt)
+		if err := rdb.Ping(ctx).Err(); err != nil {
+			rdb.Close()
+			return nil, "", nil, fmt.Errorf("-db: Redis at %s: %w", opt.Addr, err)
+		}
+		st, err := redisstore.New(rdb, redisstore.Options{})
+		if err != nil {
+			rdb.Close()
+			return nil, "", nil, err
+		}
+		return st, "Redis at " + opt.Addr, func() { rdb.Close() }, nil
+	case scheme == "postgres" || scheme == "postgresql" || strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname="):
+		db, err := sql.Open("pgx", dsn)
+		if err != nil {
+			return nil, "", nil, errors.New("-db: not a PostgreSQL URL")
+		}
+		return openSQL(ctx, db, sqlstore.Postgres, "PostgreSQL")
+	case scheme == "mysql" || scheme == "mariadb" || strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
+		m := dsn
+		if scheme != "" {
+			var err error
+			if m, err = mysqlURL(dsn); err != nil {
+				return nil, "", nil, err
+			}
+		}
+		cfg, err := mysql.ParseDSN(m)
+		if err != nil {
+			return nil, "", nil, errors.New("-db: not a MySQL DSN: want mysql://user:pass@host:3306/db")
+		}
+		cfg.ParseTime = true
+		cfg.MultiStatements = true
+		db, err := sql.Open("mysql", cfg.FormatDSN())
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return openSQL(ctx, db, sqlstore.MySQL, "MySQL")
+	case scheme == "" || scheme == "sqlite" || scheme == "sqlite3" || scheme == "file":
+		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, scheme+"://"), "sqlite:"), "file:")
+		if path == "" || strings.ContainsAny(path, "?#") {
+			return nil, "", nil, errors.New("-db: a SQLite database is a file path without ? or #")
+		}
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, "", nil, err
+		}
+		db, err := sqlite.Open(path)
+		if err != nil {
+			return nil, "", nil, err
+		}
+		return openSQL(ctx, db, sqlstore.SQLite, "SQLite at "+path)
+	default:
+		return nil, "", nil, fmt.Errorf("-db: unknown scheme %q: use postgres://, mysql://, redis://, or a SQLite file path", scheme)
+	}
+}
+
+// openSQL migrates the tables of db and returns the store over it.
+func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, what string) (twofactor.Store, string, func(), error) {
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
+	}
+	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
+	if err == nil {
+		err = st.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
+	}
+	return st, what, func() { st.Close(); db.Close() }, nil
+}
+
+// mysqlURL turns mysql://user:pass@host:port/db?params into the
+// go-sql-driver form user:pass@tcp(host:port)/db?params.
+func mysqlURL(s string) (string, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Host == "" {
+		return "", errors.New("-db: a mysql:// URL needs a host: mysql://user:pass@host:3306/db")
+	}
+	db := strings.TrimPrefix(u.Path, "/")
+	if db == "" || strings.Contains(db, "/") {
+		return "", errors.New("-db: a mysql:// URL needs a database name: mysql://user:pass@host:3306/db")
+	}
+	host := u.Host
+	if u.Port() == "" {
+		host += ":3306"
+	}
+	var b strings.Builder
+	if u.User != nil {
+		b.WriteString(u.User.Username())
+		if p, ok := u.User.Password(); ok {
+			b.WriteString(":" + p)
+		}
+		b.WriteString("@")
+	}
+	b.WriteString("tcp(" + host + ")/" + db)
+	if u.RawQuery != "" {
+		b.WriteString("?" + u.RawQuery)
+	}
+	return b.String(), nil
+}
