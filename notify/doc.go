@@ -1,0 +1,124 @@
+// Package notify tells users by email when something changes in their
+// two-factor authentication, and when someone who knows their password
+// fails the second step of a sign-in. It listens to the Service's events
+// and sends through an emailcode.Sender (SMTP, or the development
+// Outbox), after the response: a notification never slows a request, and
+// failing to send one never fails it.
+//
+// # Walkthrough
+//
+// Build the notifier once, at start-up, hang it on the Service's events,
+// then give it the Service:
+//
+//	n, err := notify.New(notify.Config{
+//		Sender: smtp, // the same emailcode.Sender as the email factor's, or another
+//		Users: func(ctx context.Context, id string) (twofactor.User, error) {
+//			return users.Lookup(ctx, id) // ID, Email, DisplayName
+//		},
+//		Store:       st, // the Service's store
+//		ProductName: "Example",
+//		Links: notify.Links{
+//			Security: "https://example.com/settings/security",
+//			Devices:  "https://example.com/settings/devices",
+//			Password: "https://example.com/settings/password",
+//		},
+//	})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors,
+//		Events: n.Events(nil)}) // or n.Events(existing), which keeps its hook
+//	n.Attach(svc)
+//	defer n.Shutdown(ctx) // sends what is queued
+//
+// Events carry user ids, never addresses (they are logged), so Users
+// looks the address up. Attach lets the notifier read the user's
+// enrollments, to tell turning two-factor authentication on from adding
+// another method and to name the method added. To name the browser in
+// messages about failed sign-ins, pass the User-Agent in the request
+// context: wrap the handler that verifies codes with [Middleware], or call
+// [WithUserAgent].
+//
+// # Notifications
+//
+// Every kind is on by default. Switch one off by naming it in Config.Off:
+//
+//	notify.Config{..., Off: []notify.Kind{notify.DeviceTrusted}}
+//
+// The kinds, and the events that send them:
+//
+//   - [TurnedOn]: the first second factor became active (EventEnroll, with
+//     no earlier enrollment; needs Attach).
+//   - [TurnedOff]: two-factor authentication was turned off
+//     (EventDisabled), or the last second factor removed (needs Attach).
+//   - [MethodAdded]: another method was added (EventEnroll): which one, by
+//     its name and masked label ("Text message (+1 *** *** **12)").
+//   - [MethodRemoved]: a method was removed (EventRemove), by its name.
+//   - [BackupCodesRegenerated]: a new set of backup codes replaced the old.
+//   - [BackupCodesLow]: a backup code was used and two or fewer are left
+//     (backupcodes.EventLow).
+//   - [DeviceTrusted]: a browser was trusted to skip the second step
+//     (EventDeviceRemembered): its label ("Firefox on Linux"), network and
+//     until when, with a link to Links.Devices.
+//   - [AdminReset]: an administrator removed every factor
+//     (EventAdminReset): who and when.
+//   - [RecoveryCodeIssued]: an administrator issued a recovery code
+//     (backupcodes.Factor.IssueRecoveryCode): who, when, until when.
+//   - [Lockout]: wrong codes locked sign-in (EventLockout), until when.
+//   - [FailedSecondStep]: "someone signed in with your password but did
+//     not pass the second step", with the network, the browser and the
+//     time, and the advice to change the password.
+//
+// A settings page lists them with [Kinds], names them with
+// Strings().Kinds[k].Name and says which are on with [Notifier.On].
+//
+// # Failed second steps
+//
+// A correct password followed by a wrong second factor means the password
+// is probably known to someone else, and only the owner can act on that.
+// What counts is a login challenge's answer refused as wrong ("invalid"),
+// expired, already used ("replay"), or refused because the challenge was
+// used up or the user locked out. A malformed answer (letters where
+// digits go) reached no factor and names no user in its event; a refused
+// request for a code, or an answer refused by a rate limit, is no answer:
+// none of these counts.
+//
+// Two rules keep the owner's inbox useful:
+//
+//   - The grace (Config.Grace, 5 minutes): the wrong answers of one sign-in
+//     wait that long after the first, and when the same sign-in then
+//     succeeds (a mistyped code, corrected) nothing is sent. The success
+//     is recorded in the store, so it counts whichever app instance heard
+//     it: one counter write per successful sign-in, off the response path.
+//     NoGrace sends at once.
+//   - The fold (Config.Period, 1 hour): at most one message per user per
+//     period. Later failed sign-ins within it are counted in the store,
+//     and the next message says "3 more attempts since our previous
+//     message". The counting holds across app instances sharing the
+//     store; of any number of concurrent failures, exactly one sends.
+//
+// # Messages
+//
+// Every message has a plain-text part and an HTML part, from templates
+// ([Templates]) that see [Data]: the texts of [Strings], put together,
+// and the facts they were made from. The subject says what happened
+// ("Example: Two-step verification was turned off") and, like the whole
+// message, never holds a code, a secret, an email address or a full
+// phone number: events hold none, and the labels they carry are masked.
+// Translate with Strings, which follows the conventions of the pages'
+// twofactorhttp.Strings.
+//
+// # Delivery
+//
+// Hook never blocks: it queues the event (Config.QueueSize) for the
+// workers (Config.Workers), which look the user up, render and send. A
+// full queue drops the event; a failed lookup or send is reported as a
+// twofactor.EventWarning with a reason starting "notify_"
+// ("notify_send_failed", "notify_queue_full") and never reaches the flow
+// that emitted the event. A failed send is not retried, and the attempts
+// a failed FailedSecondStep message covered are not reported again.
+// [Notifier.Shutdown] stops taking events and sends what is queued.
+//
+// # What the events lack
+//
+// Events carry the client's address but not its User-Agent, hence
+// [WithUserAgent]. An EventRemove names the enrollment's id but not its
+// label, so a removal is named by its method only.
+package notify
