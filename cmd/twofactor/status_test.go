@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
 )
 
 func TestStatus(t *testing.T) {
@@ -212,4 +213,30 @@ func TestAdminDBFromEnvironment(t *testing.T) {
 	c.env = map[string]string{"TWOFACTOR_DB": b.db, "TWOFACTOR_KEYS_FILE": keysFile(t, k)}
 	r = c.raw("status", "ann")
 	assert.Equal(t, 0, r.status, r.stderr)
+}
+
+// TestStatusAddressOnFile: an app whose email factor uses the address on
+// file (emailcode.EnrollImplicit) has it recorded in the store; status
+// shows it as such, and a reset removes the record.
+func TestStatusAddressOnFile(t *testing.T) {
+	b := sqliteBackend(t)
+	k := newKey(t, "k1")
+	kr, err := twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	implicit, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}, Store: b.st, Keys: kr})
+	require.NoError(t, err)
+	es, err := implicit.Enrollments(ctx, twofactor.User{ID: "eve", Email: "eve.adams@example.com"})
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	c := newCLI(t, b, k)
+	r := c.run("status", "eve")
+	require.Equal(t, 0, r.status, r.stderr)
+	assert.Regexp(t, `email +e\*\*\*@example\.com \(address on file\) +\S+ +never\n`, r.stdout)
+	assert.NotContains(t, r.stdout, "eve.adams")
+	r = c.run("reset", "eve", "--actor", "alice", "--reason", "x", "--yes")
+	require.Equal(t, 0, r.status, r.stderr)
+	assert.Contains(t, r.stdout, "email (e***@example.com)")
+	recs, err := b.st.ListEnrollments(ctx, "eve")
+	require.NoError(t, err)
+	assert.Empty(t, recs)
 }
