@@ -23,6 +23,7 @@ const (
 	DefaultReturnURL     = "/"
 	DefaultPendingCookie = "tf_pending"
 	DefaultStepUpCookie  = "tf_stepup"
+	DefaultEnrollCookie  = "tf_enroll"
 )
 
 // ReturnParam is the query or form field Begin, the step-up route and the
@@ -100,8 +101,9 @@ type Config struct {
 	ManualSend bool
 
 	// Templates overrides pages: a file in it named like one of the pages
-	// (layout.html, challenge.html, ended.html, message.html) replaces the
-	// embedded one; the others stay. See the package documentation for the
+	// (layout.html, parts.html, challenge.html, ended.html, message.html,
+	// the settings_*.html and admin_*.html pages) replaces the embedded
+	// one; the others stay. See the package documentation for the
 	// data each page receives. Nil keeps every embedded page.
 	Templates fs.FS
 
@@ -112,6 +114,15 @@ type Config struct {
 	// PendingCookie and StepUpCookie name the layer's cookies. Empty means
 	// "tf_pending" and "tf_stepup".
 	PendingCookie, StepUpCookie string
+
+	// EnrollCookie names the cookie of the settings pages: which set-up
+	// is waiting for its code (sealed, scoped to the settings pages), and,
+	// with the suffix "_codes", a new set of backup codes for the page
+	// that shows it and its download. Empty means "tf_enroll".
+	EnrollCookie string
+
+	// Admin configures the administrator pages served by Handler.Admin.
+	Admin AdminConfig
 
 	// Logger receives internal errors (never codes or secrets). Nil means
 	// slog.Default().
@@ -145,6 +156,8 @@ type Handler struct {
 	manualSend  bool
 	pendingName string
 	stepUpName  string
+	enrollName  string
+	admin       AdminConfig
 	text        *Strings
 	pages       pages
 	cop         *http.CrossOriginProtection
@@ -184,6 +197,8 @@ func New(cfg Config) (*Handler, error) {
 		manualSend:  cfg.ManualSend,
 		pendingName: cmp.Or(cfg.PendingCookie, DefaultPendingCookie),
 		stepUpName:  cmp.Or(cfg.StepUpCookie, DefaultStepUpCookie),
+		enrollName:  cmp.Or(cfg.EnrollCookie, DefaultEnrollCookie),
+		admin:       cfg.Admin,
 		text:        cfg.Strings,
 		log:         cfg.Logger,
 		now:         cfg.Now,
@@ -196,6 +211,7 @@ func New(cfg Config) (*Handler, error) {
 	if h.text == nil {
 		h.text = DefaultStrings()
 	}
+	h.text = withPageDefaults(h.text)
 	if h.log == nil {
 		h.log = slog.Default()
 	}
@@ -216,13 +232,17 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.Service.Policy().Required && h.enrollURL == "" {
 		return nil, configErr("Config.EnrollURL is empty but the policy requires a second factor: name the page where users add one")
 	}
-	for _, name := range []string{h.pendingName, h.stepUpName} {
+	for _, name := range []string{h.pendingName, h.stepUpName, h.enrollName, h.codesName()} {
 		if err := (&http.Cookie{Name: name, Value: "x"}).Valid(); err != nil || strings.HasPrefix(name, "__Host-") {
 			return nil, configErr("cookie name %q is not valid (and cannot take the __Host- prefix: the pending cookie is scoped to Prefix)", name)
 		}
 	}
-	if h.pendingName == h.stepUpName {
-		return nil, configErr("Config.PendingCookie and Config.StepUpCookie must differ")
+	if h.pendingName == h.stepUpName || h.enrollName == h.pendingName || h.enrollName == h.stepUpName ||
+		h.codesName() == h.pendingName || h.codesName() == h.stepUpName {
+		return nil, configErr("Config.PendingCookie, Config.StepUpCookie and Config.EnrollCookie (and it with \"_codes\") must differ")
+	}
+	if err := h.checkAdmin(); err != nil {
+		return nil, err
 	}
 	for i, p := range cfg.TrustedProxies {
 		if !p.IsValid() {
@@ -283,6 +303,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if !ok {
 		h.fail(w, r, nil, errNotFound)
+		return
+	}
+	if rest == "settings" || strings.HasPrefix(rest, routeSettings) {
+		h.serveSettings(w, r, rest)
 		return
 	}
 	var post func(http.ResponseWriter, *http.Request)

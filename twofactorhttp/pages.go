@@ -25,12 +25,13 @@ const (
 	PageMessage   = "message"   // a message alone (an error, the step-up interstitial), maybe a link or a form
 )
 
-var pageNames = []string{PageChallenge, PageEnded, PageMessage}
+var pageNames = append([]string{PageChallenge, PageEnded, PageMessage}, append(settingsPages, adminPages...)...)
 
 type pages map[string]*template.Template
 
 // parsePages parses the embedded templates, each file replaced by the one
-// of the same name in override when it has one.
+// of the same name in override when it has one. Every page is parsed with
+// layout.html and parts.html, which defines what several pages share.
 func parsePages(override fs.FS) (pages, error) {
 	read := func(name string) ([]byte, error) {
 		if override != nil {
@@ -48,6 +49,10 @@ func parsePages(override fs.FS) (pages, error) {
 	if err != nil {
 		return nil, err
 	}
+	parts, err := read("parts.html")
+	if err != nil {
+		return nil, err
+	}
 	out := make(pages, len(pageNames))
 	for _, p := range pageNames {
 		src, err := read(p + ".html")
@@ -55,6 +60,9 @@ func parsePages(override fs.FS) (pages, error) {
 			return nil, err
 		}
 		t, err := template.New("layout").Parse(string(layout))
+		if err == nil {
+			_, err = t.New("parts").Parse(string(parts))
+		}
 		if err == nil {
 			_, err = t.New(p).Parse(string(src))
 		}
@@ -73,7 +81,7 @@ func parsePages(override fs.FS) (pages, error) {
 // use are zero. Templates are html/template: every value is escaped for
 // where it appears.
 type PageData struct {
-	Page   string   // PageChallenge, PageEnded or PageMessage
+	Page   string   // PageChallenge, PageEnded, PageMessage, or a settings or administrator page
 	Title  string   // the page's title and heading
 	T      *Strings // every text, for the template to pick from
 	Prefix string   // the handler's prefix, for asset and form URLs ("/2fa/")
@@ -100,6 +108,11 @@ type PageData struct {
 	Message string // the message
 	Link    *Link  // where to go from here, or nil
 	Form    *Form  // a form with one button (step-up), or nil
+
+	// Settings is what the settings pages show (nil on other pages).
+	Settings *SettingsView
+	// Admin is what the administrator pages show (nil on other pages).
+	Admin *AdminView
 }
 
 // MethodView is one method on the challenge page.

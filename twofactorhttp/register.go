@@ -69,6 +69,10 @@ func (h *Handler) serveRegisterFinish(w http.ResponseWriter, r *http.Request) {
 		h.failAs(w, r, nil, twofactor.MethodWebAuthn, err)
 		return
 	}
+	if len(out.BackupCodes) > 0 {
+		// For the settings page that shows them once, and their download.
+		h.keepCodes(w, r, u, out.BackupCodes)
+	}
 	e := out.Enrollment
 	h.writeJSON(w, http.StatusOK, registerFinishJSON{
 		Enrollment:  enrollmentJSON{ID: e.ID, Name: e.Label, CreatedAt: e.CreatedAt.UTC()},

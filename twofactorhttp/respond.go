@@ -193,10 +193,11 @@ func wantsJSON(r *http.Request) bool {
 func isJSONType(mt string) bool { return mt == "application/json" || strings.HasSuffix(mt, "+json") }
 
 // Security headers. Pages load scripts and styles from the prefix only, as
-// files (no inline script), and may not be framed (frame-ancestors 'none',
+// files (no inline script), images from the prefix or as data: URIs (the
+// authenticator app's QR code), and may not be framed (frame-ancestors 'none',
 // with X-Frame-Options for older browsers). Nothing is cached: every
 // answer is about one person's sign-in.
-const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
 	"form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 
 // The header values are shared, read-only slices of capacity one: an

@@ -73,6 +73,11 @@ type Strings struct {
 	Hour, Hours     string
 	Day, Days       string
 	Week, Weeks     string
+
+	// Settings and Admin are the text of the settings and administrator
+	// pages.
+	Settings SettingsStrings
+	Admin    AdminStrings
 }
 
 // MethodText is how the pages present one method.
@@ -140,12 +145,17 @@ var defaultStrings = Strings{
 	Hour: "1 hour", Hours: "%d hours",
 	Day: "1 day", Days: "%d days",
 	Week: "1 week", Weeks: "%d weeks",
+
+	Settings: defaultSettingsStrings,
+	Admin:    defaultAdminStrings,
 }
 
 // DefaultStrings returns a copy of the English strings.
 func DefaultStrings() *Strings {
 	s := defaultStrings
 	s.Methods = maps.Clone(defaultStrings.Methods)
+	s.Settings = defaultStrings.Settings.clone()
+	s.Admin = defaultStrings.Admin.clone()
 	return &s
 }
 
@@ -167,7 +177,7 @@ func (s *Strings) check() error {
 	if !strings.Contains(s.Countdown, "{s}") {
 		return configErr("Strings.Countdown %q must hold {s}", s.Countdown)
 	}
-	return nil
+	return s.checkSettings()
 }
 
 // method returns the text of m.

@@ -9,6 +9,14 @@
 //     disabled until zero.
 //   - A code input with data-webotp is filled from the SMS by the WebOTP
 //     API, where the browser has it.
+//   - A button with data-copy="<selector>" (hidden until this script shows
+//     it) copies that element's text, without spaces, to the clipboard and
+//     writes data-copy-done into the element named by data-copy-status.
+//   - A button with data-print (hidden until shown here) prints the page.
+//   - A security-key register button (data-webauthn="register") with
+//     data-webauthn-done goes there once the key is added, or to
+//     data-webauthn-codes when backup codes came with it; refused for a
+//     missing step-up, it goes to data-webauthn-stepup.
 (function () {
   "use strict";
 
@@ -60,6 +68,40 @@
     }).catch(function () {});
   }
 
+  function copyButton(button) {
+    var target = document.querySelector(button.getAttribute("data-copy"));
+    if (!target || !navigator.clipboard) return;
+    var status = document.querySelector(button.getAttribute("data-copy-status") || "");
+    button.hidden = false;
+    button.addEventListener("click", function () {
+      navigator.clipboard.writeText(target.textContent.replace(/\s+/g, "")).then(function () {
+        if (status) status.textContent = button.getAttribute("data-copy-done") || "";
+      }, function () {});
+    });
+  }
+
+  function printButton(button) {
+    if (!window.print) return;
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  }
+
+  function keyRegistered(button) {
+    button.addEventListener("webauthn:done", function (ev) {
+      var d = ev.detail || {};
+      var codes = button.getAttribute("data-webauthn-codes");
+      if (d.backup_codes && d.backup_codes.length && codes) {
+        window.location.assign(codes);
+      } else {
+        window.location.assign(button.getAttribute("data-webauthn-done"));
+      }
+    });
+    button.addEventListener("webauthn:error", function (ev) {
+      var up = button.getAttribute("data-webauthn-stepup");
+      if (ev.detail && ev.detail.code === "step_up_required" && up) window.location.assign(up);
+    });
+  }
+
   function init() {
     var i, els = document.querySelectorAll("input[data-length]");
     for (i = 0; i < els.length; i++) autoSubmit(els[i]);
@@ -67,6 +109,12 @@
     for (i = 0; i < els.length; i++) countdown(els[i]);
     els = document.querySelectorAll("input[data-webotp]");
     for (i = 0; i < els.length; i++) webOTP(els[i]);
+    els = document.querySelectorAll("button[data-copy]");
+    for (i = 0; i < els.length; i++) copyButton(els[i]);
+    els = document.querySelectorAll("button[data-print]");
+    for (i = 0; i < els.length; i++) printButton(els[i]);
+    els = document.querySelectorAll("[data-webauthn=register][data-webauthn-done]");
+    for (i = 0; i < els.length; i++) keyRegistered(els[i]);
   }
 
   if (document.readyState === "loading") {

@@ -1,0 +1,679 @@
+package twofactorhttp
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/trust"
+)
+
+// DefaultAdminPrefix is where Handler.Admin expects to be mounted when
+// AdminConfig.Prefix is empty.
+const DefaultAdminPrefix = "/admin/2fa/"
+
+// AdminConfig configures the administrator pages (Handler.Admin): support
+// staff look a user up, see their factors, devices and lockout, reset
+// their two-step verification after checking their identity, issue a
+// one-time recovery code, lift a lockout, and see the policy with the
+// users who cannot comply with it.
+//
+// The pages check nobody's rights: mount them behind the host's own
+// administrator check.
+type AdminConfig struct {
+	// Prefix is the path the administrator pages are mounted at; it
+	// starts and ends with "/". Empty means "/admin/2fa/". Mount
+	// Handler.Admin on exactly this pattern, behind the host's check.
+	Prefix string
+
+	// Actor names the administrator making a request ("support:jane"),
+	// recorded in the audit events of resets, recovery codes and unlocks.
+	// Required by Handler.Admin; a request it names nobody for is refused
+	// with 403.
+	Actor func(r *http.Request) string
+
+	// User looks a user up by the host's id: false when there is no such
+	// user. Required by Handler.Admin.
+	User func(ctx context.Context, id string) (twofactor.User, bool, error)
+
+	// Users lists the users the policy page checks (Service.Check), and
+	// those without a phone number. Nil: the policy page shows the policy
+	// alone.
+	Users func(ctx context.Context) iter.Seq2[twofactor.User, error]
+}
+
+// Pages of the administrator, by template file name without ".html".
+const (
+	PageAdmin       = "admin_index"  // look a user up; the way to the policy
+	PageAdminUser   = "admin_user"   // a user's factors, devices and lockout, with reset, recovery code and unlock
+	PageAdminCode   = "admin_code"   // a recovery code, shown once
+	PageAdminPolicy = "admin_policy" // the policy and the users who cannot comply
+)
+
+var adminPages = []string{PageAdmin, PageAdminUser, PageAdminCode, PageAdminPolicy}
+
+// Routes of the administrator pages, relative to AdminConfig.Prefix.
+const (
+	routeAdmin         = ""
+	routeAdminUser     = "user"
+	routeAdminReset    = "user/reset"
+	routeAdminRecovery = "user/recovery-code"
+	routeAdminUnlock   = "user/unlock"
+	routeAdminPolicy   = "policy"
+)
+
+// CodeForbidden (403): an administrator page the request names no
+// administrator for (AdminConfig.Actor).
+const CodeForbidden = "forbidden"
+
+// AdminView is what the administrator pages show.
+type AdminView struct {
+	Base   string // the lookup page's URL ("/admin/2fa/")
+	Notice string // a change just made, or ""
+	Lookup string // the user page's URL: a GET form with the field "id"
+	Policy string // the policy page's URL
+
+	User       *AdminUserView   // the user page
+	Code       *AdminCodeView   // a recovery code, shown once
+	PolicyView *AdminPolicyView // the policy page
+}
+
+// AdminUserView is one user as support staff see them.
+type AdminUserView struct {
+	ID       string
+	Name     string       // the account name
+	Factors  []FactorView // each configured method with the user's enrollments
+	Backup   string       // "7 backup codes left.", or ""
+	Devices  []DeviceView
+	Lockout  string // "Not locked out.", "3 wrong codes in a row.", "Locked out until ..."
+	Locked   bool
+	Reset    string // the reset form's action (fields id, reason, identity_checked)
+	Recovery string // the recovery code form's action, or "" without backup codes
+	Unlock   string // the unlock form's action
+	Reason   string // the reason typed, when the reset was refused
+}
+
+// AdminCodeView is a recovery code shown once.
+type AdminCodeView struct {
+	Code string // the code
+	Text string // "Give this code to the user ... until ..."
+	Back string // the user's page
+}
+
+// AdminPolicyView is the policy, as configured, and who cannot comply.
+type AdminPolicyView struct {
+	Fixed     string   // the policy is the configuration
+	Allowed   []string // names of the allowed methods; empty: every configured one
+	Required  bool
+	Default   string   // the default method's name, or ""
+	Mandatory []string // names of the methods every user must have
+	Trust     string   // how long devices stay trusted, or that they never are
+	Choices   []TrustChoice
+	Checked   bool // a user list was given and checked
+	Users     int  // how many users were checked
+	Gaps      []AdminGapView
+	SMS       bool           // the Service has SMS: NoPhone lists users without a phone
+	NoPhone   []AdminGapView // users without a phone number
+}
+
+// TrustChoice is one trust duration a product usually offers.
+type TrustChoice struct {
+	Label   string // "1 week"
+	Current bool   // the configured one
+}
+
+// AdminGapView is a user who cannot comply.
+type AdminGapView struct {
+	ID, Name string
+	URL      string // their page
+	Problem  string // "No second factor", "Missing: Text message"
+}
+
+// recoveryIssuer is a backup-code factor that issues a one-time recovery
+// code to a user, for support staff.
+type recoveryIssuer interface {
+	IssueRecoveryCode(ctx context.Context, user twofactor.User, actor string) (code string, expires time.Time, err error)
+}
+
+func (h *Handler) adminPrefix() string { return cmp.Or(h.admin.Prefix, DefaultAdminPrefix) }
+
+func (h *Handler) adminURL(route string) string { return h.adminPrefix() + route }
+
+func (h *Handler) checkAdmin() error {
+	p := h.adminPrefix()
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || cleanReturn(p) != p {
+		return configErr("Config.Admin.Prefix %q must be a path that starts and ends with \"/\", like \"/admin/2fa/\"", p)
+	}
+	if p == h.prefix {
+		return configErr("Config.Admin.Prefix %q must differ from Config.Prefix", p)
+	}
+	return nil
+}
+
+// Admin returns the administrator pages, for the host to mount at
+// Config.Admin.Prefix behind its own administrator check:
+//
+//	mux.Handle("/admin/2fa/", requireAdmin(h.Admin()))
+//
+// Routes, relative to that prefix, each answering JSON too:
+//
+//	GET  /                    look a user up (?id= goes to their page); the link to the policy
+//	GET  /user?id=            the user's factors, trusted devices and lockout
+//	POST /user/reset          id, reason, identity_checked=on: Service.AdminReset, audited
+//	POST /user/recovery-code  id: a one-time recovery code, shown once
+//	POST /user/unlock         id: Service.Unlock
+//	GET  /policy              the policy, and the users who cannot comply
+//
+// Its pages load the stylesheet and script from the Handler's prefix,
+// which must be mounted too. Every POST goes through the
+// CrossOriginProtection of the Handler. It panics if Config.Admin.Actor
+// or Config.Admin.User is nil.
+func (h *Handler) Admin() http.Handler {
+	if h.admin.Actor == nil || h.admin.User == nil {
+		panic("twofactorhttp: Handler.Admin needs Config.Admin.Actor and Config.Admin.User")
+	}
+	return http.HandlerFunc(h.serveAdmin)
+}
+
+func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	rest, ok := strings.CutPrefix(r.URL.Path, h.adminPrefix())
+	if !ok && r.URL.Path+"/" == h.adminPrefix() {
+		rest, ok = "", true
+	}
+	if !ok {
+		h.fail(w, r, nil, errNotFound)
+		return
+	}
+	var get, post func(http.ResponseWriter, *http.Request, string)
+	switch rest {
+	case routeAdmin:
+		get = h.serveAdminIndex
+	case routeAdminUser:
+		get = h.serveAdminUser
+	case routeAdminReset:
+		post = h.serveAdminReset
+	case routeAdminRecovery:
+		post = h.serveAdminRecovery
+	case routeAdminUnlock:
+		post = h.serveAdminUnlock
+	case routeAdminPolicy:
+		get = h.serveAdminPolicy
+	}
+	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
+	switch {
+	case get == nil && post == nil:
+		h.fail(w, r, nil, errNotFound)
+		return
+	case safe && get != nil:
+	case r.Method == http.MethodPost && post != nil:
+		if err := h.cop.Check(r); err != nil {
+			h.fail(w, r, nil, errCrossOrigin)
+			return
+		}
+	default:
+		if get != nil {
+			w.Header().Set("Allow", "GET, HEAD")
+		} else {
+			w.Header().Set("Allow", http.MethodPost)
+		}
+		h.fail(w, r, nil, errMethod)
+		return
+	}
+	actor := strings.TrimSpace(h.admin.Actor(r))
+	if actor == "" {
+		h.adminFail(w, r, errForbidden)
+		return
+	}
+	if safe {
+		get(w, r, actor)
+		return
+	}
+	post(w, r, actor)
+}
+
+var (
+	errForbidden   = errors.New("twofactorhttp: no administrator named for the request")
+	errUnknownUser = errors.New("twofactorhttp: no such user")
+)
+
+// adminFail answers err on an administrator page.
+func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, err error) {
+	t := &h.text.Admin
+	var p problem
+	switch {
+	case errors.Is(err, errForbidden):
+		p = problem{http.StatusForbidden, ErrorBody{Error: CodeForbidden, Message: t.Forbidden}}
+	case errors.Is(err, errUnknownUser):
+		p = problem{http.StatusNotFound, ErrorBody{Error: CodeUnknownUser, Message: t.UnknownUser}}
+	default:
+		p = h.settingsProblem(err, "")
+	}
+	if p.status == http.StatusInternalServerError {
+		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: administrator request failed",
+			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, p.status, p.body)
+		return
+	}
+	h.render(w, r, p.status, &PageData{Page: PageMessage, Title: t.Title, Message: p.body.Message,
+		Error: &ErrorView{Code: p.body.Error, Message: p.body.Message}, Link: &Link{URL: h.adminURL(routeAdmin), Text: t.Back}})
+}
+
+func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request, status int, page, title string, v *AdminView, e *ErrorView) {
+	v.Base, v.Lookup, v.Policy = h.adminURL(routeAdmin), h.adminURL(routeAdminUser), h.adminURL(routeAdminPolicy)
+	h.render(w, r, status, &PageData{Page: page, Title: title, Admin: v, Error: e})
+}
+
+// lookup finds the user named by id.
+func (h *Handler) lookup(ctx context.Context, id string) (twofactor.User, error) {
+	id = strings.TrimSpace(id)
+	if twofactor.CheckUserID(id) != nil {
+		return twofactor.User{}, errUnknownUser
+	}
+	u, ok, err := h.admin.User(ctx, id)
+	if err != nil {
+		return u, err
+	}
+	if !ok || u.ID != id {
+		return u, errUnknownUser
+	}
+	return u, nil
+}
+
+// serveAdminIndex (GET /) is the lookup form; ?id= goes to that user.
+func (h *Handler) serveAdminIndex(w http.ResponseWriter, r *http.Request, _ string) {
+	if id := r.URL.Query().Get("id"); id != "" {
+		seeOther(w, h.adminUserURL(id))
+		return
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, struct {
+			User   string `json:"user"`
+			Policy string `json:"policy"`
+		}{h.adminURL(routeAdminUser) + "?id=", h.adminURL(routeAdminPolicy)})
+		return
+	}
+	h.adminPage(w, r, http.StatusOK, PageAdmin, h.text.Admin.Title, &AdminView{}, nil)
+}
+
+func (h *Handler) adminUserURL(id string) string {
+	return h.adminURL(routeAdminUser) + "?id=" + url.QueryEscape(id)
+}
+
+type lockoutOut struct {
+	Failures int       `json:"failures"`
+	Locked   bool      `json:"locked"`
+	Until    time.Time `json:"until,omitzero"`
+}
+
+type adminUserOut struct {
+	ID             string      `json:"id"`
+	Name           string      `json:"name"`
+	Methods        []factorOut `json:"methods"`
+	BackupCodes    *backupOut  `json:"backup_codes,omitempty"`
+	TrustedDevices []deviceOut `json:"trusted_devices"`
+	Lockout        lockoutOut  `json:"lockout"`
+}
+
+// serveAdminUser (GET /user?id=) shows a user's factors, devices and
+// lockout, with the reset, recovery code and unlock forms.
+func (h *Handler) serveAdminUser(w http.ResponseWriter, r *http.Request, _ string) {
+	h.adminUserPage(w, r, r.URL.Query().Get("id"), http.StatusOK, nil, "")
+}
+
+func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id string, status int, e *ErrorView, reason string) {
+	ctx := r.Context()
+	t := &h.text.Admin
+	u, err := h.lookup(ctx, id)
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	es, err := h.svc.Enrollments(ctx, u)
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	lo, err := h.svc.Lockout(ctx, u.ID)
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	v := &AdminUserView{ID: u.ID, Name: u.AccountName(), Reset: h.adminURL(routeAdminReset), Unlock: h.adminURL(routeAdminUnlock), Reason: reason}
+	out := adminUserOut{ID: u.ID, Name: u.AccountName(), Methods: []factorOut{}, TrustedDevices: []deviceOut{},
+		Lockout: lockoutOut{Failures: lo.Failures, Locked: lo.Locked, Until: utc(lo.Until)}}
+	for _, m := range settingsMethods {
+		if h.configured(m) {
+			fv := h.factorView(m, es)
+			fv.CanAdd = false
+			for i := range fv.Enrollments {
+				fv.Enrollments[i].Remove = ""
+			}
+			v.Factors = append(v.Factors, fv)
+			out.Methods = append(out.Methods, factorJSON(fv))
+		}
+	}
+	b, err := h.backupView(ctx, u, es)
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	if b != nil {
+		v.Backup = b.Text
+		out.BackupCodes = &backupOut{On: b.On, Remaining: max(b.Remaining, 0), Low: b.Low}
+	}
+	if f, ok := h.svc.Factor(twofactor.MethodBackupCode); ok {
+		if _, ok := f.(recoveryIssuer); ok {
+			v.Recovery = h.adminURL(routeAdminRecovery)
+		}
+	}
+	if h.trust != nil {
+		ds, err := h.trust.List(ctx, u.ID)
+		if err != nil {
+			h.adminFail(w, r, err)
+			return
+		}
+		st := &h.text.Settings
+		for _, d := range ds {
+			dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(st.Added, h.date(d.CreatedAt)),
+				Expires: fmt.Sprintf(st.Expires, h.date(d.ExpiresAt))}
+			if d.IP != "" {
+				dv.Network = fmt.Sprintf(st.Network, d.IP)
+			}
+			if !d.LastSeenAt.IsZero() {
+				dv.LastSeen = fmt.Sprintf(st.LastSeen, h.dateTime(d.LastSeenAt))
+			}
+			v.Devices = append(v.Devices, dv)
+			out.TrustedDevices = append(out.TrustedDevices, deviceOut{ID: d.ID, Label: d.Label, Network: d.IP,
+				CreatedAt: d.CreatedAt.UTC(), LastSeenAt: utc(d.LastSeenAt), ExpiresAt: d.ExpiresAt.UTC()})
+		}
+	}
+	switch {
+	case lo.Locked:
+		v.Locked, v.Lockout = true, fmt.Sprintf(t.LockedUntil, h.dateTime(lo.Until))
+	case lo.Failures > 0:
+		v.Lockout = fmt.Sprintf(t.Failures, lo.Failures)
+	default:
+		v.Lockout = t.NotLocked
+	}
+	if wantsJSON(r) {
+		if e != nil {
+			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message})
+			return
+		}
+		h.writeJSON(w, http.StatusOK, out)
+		return
+	}
+	av := &AdminView{User: v, Notice: t.Done[r.URL.Query().Get("done")]}
+	h.adminPage(w, r, status, PageAdminUser, fmt.Sprintf(t.UserTitle, v.Name), av, e)
+}
+
+// adminForm reads an administrator POST and looks its user up.
+func (h *Handler) adminForm(w http.ResponseWriter, r *http.Request) (settingsForm, twofactor.User, bool) {
+	f, err := readSettingsForm(w, r)
+	var u twofactor.User
+	if err == nil {
+		u, err = h.lookup(r.Context(), f.get("id"))
+	}
+	if err != nil {
+		h.adminFail(w, r, err)
+		return f, u, false
+	}
+	return f, u, true
+}
+
+// serveAdminReset (POST /user/reset, id, reason, identity_checked=on)
+// resets the user's two-step verification (Service.AdminReset, audited
+// with the actor and the reason). It needs a reason and the ticked
+// identity check: without either, the page asks again (400).
+func (h *Handler) serveAdminReset(w http.ResponseWriter, r *http.Request, actor string) {
+	f, u, ok := h.adminForm(w, r)
+	if !ok {
+		return
+	}
+	t := &h.text.Admin
+	reason := strings.TrimSpace(f.get("reason"))
+	var msg string
+	switch {
+	case reason == "":
+		msg = t.ReasonMissing
+	case !checked(f.get("identity_checked")):
+		msg = t.IdentityMissing
+	case len(reason) > 1000:
+		msg = t.ReasonMissing
+	}
+	if msg != "" {
+		if wantsJSON(r) {
+			h.writeJSON(w, http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: msg})
+			return
+		}
+		h.adminUserPage(w, r, u.ID, http.StatusBadRequest, &ErrorView{Code: CodeBadRequest, Message: msg}, reason)
+		return
+	}
+	if err := h.svc.AdminReset(r.Context(), u, actor, stripControl(reason)); err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	h.adminDone(w, r, u.ID, "reset")
+}
+
+// serveAdminUnlock (POST /user/unlock, id) lifts the user's lockout
+// (Service.Unlock, audited).
+func (h *Handler) serveAdminUnlock(w http.ResponseWriter, r *http.Request, actor string) {
+	_, u, ok := h.adminForm(w, r)
+	if !ok {
+		return
+	}
+	if err := h.svc.Unlock(r.Context(), u.ID, actor); err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	h.adminDone(w, r, u.ID, "unlocked")
+}
+
+func (h *Handler) adminDone(w http.ResponseWriter, r *http.Request, id, status string) {
+	next := h.adminUserURL(id)
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: next})
+		return
+	}
+	seeOther(w, next+"&done="+status)
+}
+
+type recoveryOut struct {
+	Code      string    `json:"code"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// serveAdminRecovery (POST /user/recovery-code, id) issues a one-time
+// recovery code for the user and shows it, once.
+func (h *Handler) serveAdminRecovery(w http.ResponseWriter, r *http.Request, actor string) {
+	_, u, ok := h.adminForm(w, r)
+	if !ok {
+		return
+	}
+	f, _ := h.svc.Factor(twofactor.MethodBackupCode)
+	ri, ok := f.(recoveryIssuer)
+	if !ok {
+		h.adminFail(w, r, errNotFound)
+		return
+	}
+	code, exp, err := ri.IssueRecoveryCode(r.Context(), u, actor)
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, recoveryOut{Code: code, ExpiresAt: exp.UTC()})
+		return
+	}
+	t := &h.text.Admin
+	h.adminPage(w, r, http.StatusOK, PageAdminCode, t.RecoveryTitle, &AdminView{Code: &AdminCodeView{Code: code,
+		Text: fmt.Sprintf(t.RecoveryShown, h.dateTime(exp)), Back: h.adminUserURL(u.ID)}}, nil)
+}
+
+type policyOut struct {
+	Methods   []twofactor.Method `json:"allowed_methods"` // empty: every configured method
+	Required  bool               `json:"required"`
+	Default   twofactor.Method   `json:"default_method,omitempty"`
+	Mandatory []twofactor.Method `json:"mandatory_methods"`
+	// TrustSeconds is how long a device stays trusted: 0 until the
+	// browser closes, -1 when devices are never trusted.
+	TrustSeconds int64     `json:"trust_seconds"`
+	Checked      bool      `json:"checked"`
+	Users        int       `json:"users_checked"`
+	Gaps         []gapOut  `json:"cannot_comply"`
+	NoPhone      []userOut `json:"without_phone,omitempty"`
+	Configured   []string  `json:"configured_methods"`
+}
+
+type gapOut struct {
+	User     userOut            `json:"user"`
+	NoFactor bool               `json:"no_factor,omitempty"`
+	Missing  []twofactor.Method `json:"missing,omitempty"`
+}
+
+type userOut struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// maxListed bounds the users the policy page lists in each list.
+const maxListed = 500
+
+// serveAdminPolicy (GET /policy) shows the policy as configured: the
+// allowed, default and mandatory methods and how long devices stay
+// trusted, with the users who cannot comply (Service.Check over
+// AdminConfig.Users) and those without a phone number.
+func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ string) {
+	ctx := r.Context()
+	t := &h.text.Admin
+	pol := h.svc.Policy()
+	v := &AdminPolicyView{Fixed: t.PolicyFixed, Required: pol.Required}
+	out := policyOut{Methods: slices.Clone(pol.Methods), Required: pol.Required, Default: pol.Default,
+		Mandatory: slices.Clone(pol.Mandatory), Gaps: []gapOut{}}
+	if out.Methods == nil {
+		out.Methods = []twofactor.Method{}
+	}
+	if out.Mandatory == nil {
+		out.Mandatory = []twofactor.Method{}
+	}
+	for _, m := range append(slices.Clone(settingsMethods), twofactor.MethodBackupCode) {
+		if h.configured(m) {
+			out.Configured = append(out.Configured, string(m))
+		}
+	}
+	for _, m := range pol.Methods {
+		v.Allowed = append(v.Allowed, h.text.method(m).Name)
+	}
+	for _, m := range pol.Mandatory {
+		v.Mandatory = append(v.Mandatory, h.text.method(m).Name)
+	}
+	if pol.Default != "" {
+		v.Default = h.text.method(pol.Default).Name
+	}
+	h.trustChoices(v, &out)
+	_, v.SMS = h.svc.Factor(twofactor.MethodSMS)
+	v.SMS = v.SMS && h.policyAllows(twofactor.MethodSMS)
+	if h.admin.Users != nil {
+		if err := h.checkUsers(ctx, v, &out); err != nil {
+			h.adminFail(w, r, err)
+			return
+		}
+	}
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, out)
+		return
+	}
+	h.adminPage(w, r, http.StatusOK, PageAdminPolicy, t.Policy, &AdminView{PolicyView: v}, nil)
+}
+
+// trustChoices fills the trust duration and the usual choices.
+func (h *Handler) trustChoices(v *AdminPolicyView, out *policyOut) {
+	t := &h.text.Admin
+	var cur time.Duration
+	if h.trust == nil {
+		v.Trust, out.TrustSeconds = t.TrustOff, -1
+	} else {
+		cur = h.trust.Duration()
+		if cur == trust.SessionOnly {
+			v.Trust = t.SessionOnly
+		} else {
+			v.Trust = h.text.span(cur)
+			out.TrustSeconds = int64(cur / time.Second)
+		}
+	}
+	for _, d := range []time.Duration{trust.SessionOnly, trust.Day, trust.Week, trust.Month} {
+		c := TrustChoice{Label: t.SessionOnly, Current: h.trust != nil && d == cur}
+		if d != trust.SessionOnly {
+			c.Label = h.text.span(d)
+		}
+		v.Choices = append(v.Choices, c)
+	}
+}
+
+// checkUsers runs Service.Check over the host's users, and lists those
+// without a phone number when the Service has SMS.
+func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *policyOut) error {
+	t := &h.text.Admin
+	var users []twofactor.User
+	for u, err := range h.admin.Users(ctx) {
+		if err != nil {
+			return err
+		}
+		users = append(users, u)
+	}
+	v.Checked, v.Users = true, len(users)
+	out.Checked, out.Users = true, len(users)
+	gaps, err := h.svc.Check(ctx, slices.Values(users))
+	if err != nil {
+		return err
+	}
+	for _, g := range gaps {
+		gv := AdminGapView{ID: g.User.ID, Name: g.User.AccountName(), URL: h.adminUserURL(g.User.ID)}
+		var probs []string
+		if g.NoFactor {
+			probs = append(probs, t.GapNoFactor)
+		}
+		if len(g.Missing) > 0 {
+			var names []string
+			for _, m := range g.Missing {
+				names = append(names, h.text.method(m).Name)
+			}
+			probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
+		}
+		gv.Problem = strings.Join(probs, "; ")
+		if len(v.Gaps) < maxListed {
+			v.Gaps = append(v.Gaps, gv)
+			out.Gaps = append(out.Gaps, gapOut{User: userOut{ID: g.User.ID, Name: gv.Name}, NoFactor: g.NoFactor, Missing: g.Missing})
+		}
+	}
+	if !v.SMS {
+		return nil
+	}
+	f, _ := h.svc.Factor(twofactor.MethodSMS)
+	for _, u := range users {
+		es, err := f.Enrollments(ctx, u)
+		if err != nil {
+			return fmt.Errorf("twofactorhttp: listing the phone of %q: %w", u.ID, err)
+		}
+		if len(es) == 0 && len(v.NoPhone) < maxListed {
+			v.NoPhone = append(v.NoPhone, AdminGapView{ID: u.ID, Name: u.AccountName(), URL: h.adminUserURL(u.ID)})
+			out.NoPhone = append(out.NoPhone, userOut{ID: u.ID, Name: u.AccountName()})
+		}
+	}
+	if out.NoPhone == nil {
+		out.NoPhone = []userOut{}
+	}
+	return nil
+}

@@ -1,0 +1,178 @@
+package twofactorhttp_test
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// admin returns a browser (or API client) of the administrator pages,
+// named "support:jo".
+func (s *senv) admin(asJSON bool) *browser {
+	b := s.browser()
+	b.json = asJSON
+	b.header.Set("X-Admin", "support:jo")
+	return b
+}
+
+func TestAdminUserPage(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	a := s.admin(false)
+	w := a.get("/admin/2fa/")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `<label for="tf-user">User ID</label>`)
+	require.Contains(t, w.Body.String(), `href="/admin/2fa/policy"`)
+	requireRedirect(t, a.get("/admin/2fa/?id=ann"), "/admin/2fa/user?id=ann")
+
+	w = a.get("/admin/2fa/user?id=ann")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := text(w)
+	for _, want := range []string{"Two-step verification of ann@example.com", "a***@example.com", "Not locked out.",
+		"No trusted device.", `<label for="tf-reason">Reason</label>`, "I checked this person's identity",
+		`action="/admin/2fa/user/recovery-code"`, `action="/admin/2fa/user/unlock"`} {
+		require.Contains(t, body, want)
+	}
+
+	m := decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
+	require.Equal(t, "ann", m["id"])
+	require.Equal(t, map[string]any{"failures": float64(0), "locked": false}, m["lockout"])
+
+	requireError(t, s.admin(true).get("/admin/2fa/user?id=nobody"), http.StatusNotFound, "unknown_user")
+	require.Equal(t, http.StatusNotFound, a.get("/admin/2fa/user?id=nobody").Code)
+
+	// Without an administrator named, nothing.
+	requireError(t, s.api().get("/admin/2fa/user?id=ann"), http.StatusForbidden, "forbidden")
+	require.Equal(t, http.StatusForbidden, s.browser().post("/admin/2fa/user/unlock", url.Values{"id": {"ann"}}).Code)
+}
+
+// A reset asks for a reason and the identity check, then removes every
+// factor, audited with the administrator and the reason.
+func TestAdminReset(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	// Ben gets an authenticator app and backup codes.
+	b := s.as("ben", true)
+	m := decodeJSON(t, b.post("/2fa/settings/totp", url.Values{}))
+	secret := m["pending"].(map[string]any)["secret"].(string)
+	decodeJSON(t, b.post("/2fa/settings/totp/verify", url.Values{"code": {s.totpCode(secret)}}))
+
+	a := s.admin(false)
+	w := a.post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "identity_checked": {"on"}})
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	requireAlert(t, w.Body.String(), "Give the reason for the reset.")
+	w = a.post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "reason": {"lost phone, ID seen on call"}})
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	requireAlert(t, w.Body.String(), "Confirm that you checked the person's identity.")
+	require.Contains(t, w.Body.String(), ">lost phone, ID seen on call</textarea>", "the reason stays")
+	requireError(t, s.admin(true).post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "reason": {"x"}}), http.StatusBadRequest, "bad_request")
+	es, err := s.svc.Enrollments(t.Context(), ben)
+	require.NoError(t, err)
+	require.Len(t, es, 2, "nothing changed")
+
+	w = a.post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "reason": {"lost phone, ID seen on call"}, "identity_checked": {"on"}})
+	requireRedirect(t, w, "/admin/2fa/user?id=ben&done=reset")
+	require.Contains(t, a.get("/admin/2fa/user?id=ben&done=reset").Body.String(), "Two-step verification was reset.")
+	es, err = s.svc.Enrollments(t.Context(), ben)
+	require.NoError(t, err)
+	require.Empty(t, es)
+	ev := s.events.of(twofactor.EventAdminReset)
+	require.Len(t, ev, 1)
+	require.Equal(t, "support:jo", ev[0].Actor)
+	require.Equal(t, "lost phone, ID seen on call", ev[0].Details["reason"])
+
+	m = decodeJSON(t, s.admin(true).post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "reason": {"again"}, "identity_checked": {"true"}}))
+	require.Equal(t, "reset", m["status"])
+}
+
+var recoveryRe = regexp.MustCompile(`<code>([0-9a-z-]+)</code>`)
+
+// A recovery code is shown once and signs the user in once.
+func TestAdminRecoveryCode(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	a := s.admin(false)
+	w := a.post("/admin/2fa/user/recovery-code", url.Values{"id": {"ann"}})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	match := recoveryRe.FindStringSubmatch(w.Body.String())
+	require.NotNil(t, match)
+	code := match[1]
+	require.Contains(t, w.Body.String(), "not shown again")
+	require.NotContains(t, a.get("/admin/2fa/user?id=ann").Body.String(), code)
+
+	b := s.browser()
+	b.login("ann", "")
+	w = b.post("/2fa/verify", url.Values{"method": {"backup_code"}, "code": {code}})
+	requireRedirect(t, w, "/")
+	c := s.browser()
+	c.login("ann", "")
+	w = c.post("/2fa/verify", url.Values{"method": {"backup_code"}, "code": {code}})
+	require.Equal(t, http.StatusBadRequest, w.Code, "used up: no longer offered")
+	require.NotContains(t, c.cookies, "session")
+
+	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/recovery-code", url.Values{"id": {"ann"}}))
+	require.Regexp(t, `^[0-9a-z]{4}(-[0-9a-z]{4}){3}$`, m["code"])
+	require.Equal(t, "2026-03-03T09:00:00Z", m["expires_at"])
+	ev := s.events.of(twofactor.EventAdminAction)
+	require.Equal(t, "support:jo", ev[len(ev)-1].Actor)
+}
+
+func TestAdminUnlock(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 3 }})
+	for range 3 {
+		b := s.browser()
+		b.login("ann", "")
+		b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
+	}
+	w := s.admin(false).get("/admin/2fa/user?id=ann")
+	require.Contains(t, w.Body.String(), "Locked out until 2 Mar 2026 09:15 UTC.")
+	m := decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
+	require.Equal(t, map[string]any{"failures": float64(3), "locked": true, "until": "2026-03-02T09:15:00Z"}, m["lockout"])
+
+	requireRedirect(t, s.admin(false).post("/admin/2fa/user/unlock", url.Values{"id": {"ann"}}), "/admin/2fa/user?id=ann&done=unlocked")
+	lo, err := s.svc.Lockout(t.Context(), "ann")
+	require.NoError(t, err)
+	require.False(t, lo.Locked)
+	require.Zero(t, lo.Failures)
+	require.Equal(t, "support:jo", s.events.of(twofactor.EventAdminAction)[0].Actor)
+}
+
+// The policy page shows the configuration and who cannot comply.
+func TestAdminPolicy(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}}
+	}, layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
+	w := s.admin(false).get("/admin/2fa/policy")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := text(w)
+	for _, want := range []string{"The policy is the configuration the application was started with",
+		"Every configured method.", "Text message", "30 days", "Session only", "1 day", "1 week",
+		"Users who cannot comply", "No second factor", "Missing: Text message", "Users without a phone number",
+		`href="/admin/2fa/user?id=ben"`} {
+		require.Contains(t, body, want)
+	}
+	require.Regexp(t, `<li aria-current="true" class="tf-current">30 days`, body)
+
+	m := decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
+	require.Equal(t, true, m["required"])
+	require.Equal(t, "sms", m["default_method"])
+	require.Equal(t, float64(30*24*3600), m["trust_seconds"])
+	require.Equal(t, float64(3), m["users_checked"])
+	require.Len(t, m["cannot_comply"], 3)
+	require.Len(t, m["without_phone"], 3)
+}
+
+func TestAdminCrossOrigin(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	for _, path := range []string{"/admin/2fa/user/reset", "/admin/2fa/user/recovery-code", "/admin/2fa/user/unlock"} {
+		a := s.admin(false)
+		a.header.Set("Sec-Fetch-Site", "cross-site")
+		w := a.post(path, url.Values{"id": {"ann"}, "reason": {"x"}, "identity_checked": {"on"}})
+		require.Equal(t, http.StatusForbidden, w.Code, path)
+	}
+	require.Empty(t, s.events.of(twofactor.EventAdminReset))
+	require.Empty(t, s.events.of(twofactor.EventAdminAction))
+}

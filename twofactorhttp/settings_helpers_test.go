@@ -1,0 +1,366 @@
+package twofactorhttp_test
+
+import (
+	"context"
+	"encoding/json"
+	"html"
+	"iter"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/smscode"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+	"github.com/twofactorkit/twofactor/totp"
+	"github.com/twofactorkit/twofactor/trust"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// The settings tests run the library's own factors (authenticator app,
+// email and SMS codes through development outboxes, backup codes) and a
+// test security key, on a memory store and a manual clock.
+
+// Users of the settings tests: ann has an address (so email codes, in
+// the implicit mode), ben has none and so no factor, cat is someone else.
+var (
+	ann = twofactor.User{ID: "ann", Email: "ann@example.com", Name: "ann@example.com"}
+	ben = twofactor.User{ID: "ben", Name: "ben"}
+	cat = twofactor.User{ID: "cat", Email: "cat@example.com"}
+)
+
+type senv struct {
+	*env
+	users  map[string]twofactor.User
+	totp   *totp.Factor
+	mail   *emailcode.Outbox
+	text   *smscode.Outbox
+	codes  *backupcodes.Factor
+	keys   *testKeys
+	events *eventLog
+}
+
+type senvOpt struct {
+	svc     func(*twofactor.Config)
+	layer   func(*twofactorhttp.Config)
+	email   emailcode.EnrollmentMode
+	noTrust bool
+}
+
+type eventLog struct {
+	mu sync.Mutex
+	ev []twofactor.Event
+}
+
+func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.ev = append(l.ev, ev)
+}
+
+func (l *eventLog) of(t twofactor.EventType) []twofactor.Event {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []twofactor.Event
+	for _, e := range l.ev {
+		if e.Type == t {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
+	t.Helper()
+	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
+	s := &senv{env: &env{t: t, clock: clock}, users: map[string]twofactor.User{"ann": ann, "ben": ben, "cat": cat},
+		mail: &emailcode.Outbox{}, text: &smscode.Outbox{}, events: &eventLog{}}
+	e := s.env
+	e.mem = store.NewMemory(clock.Now)
+	k, err := twofactor.GenerateKey("k1")
+	require.NoError(t, err)
+	e.keys, err = twofactor.NewKeyring(k)
+	require.NoError(t, err)
+	e.rawKeys = [][]byte{k.Secret}
+	events := &twofactor.Events{Discard: true, Hook: s.events.hook}
+
+	s.totp, err = totp.New(totp.Config{Issuer: "Example"})
+	require.NoError(t, err)
+	mail, err := emailcode.New(emailcode.Config{Sender: s.mail, Enrollment: opt.email})
+	require.NoError(t, err)
+	sms, err := smscode.New(smscode.Config{Sender: s.text})
+	require.NoError(t, err)
+	s.codes, err = backupcodes.New(backupcodes.Config{})
+	require.NoError(t, err)
+	s.keys = &testKeys{keys: map[string][]twofactor.Enrollment{}, pending: map[string]string{}, now: clock.Now}
+	cfg := twofactor.Config{
+		Store:   e.mem,
+		Keys:    e.keys,
+		Factors: []twofactor.Factor{s.totp, s.keys, sms, mail, s.codes},
+		Events:  events,
+		Now:     clock.Now,
+	}
+	if !opt.noTrust {
+		e.devices, err = trust.New(trust.Config{Store: e.mem, Keys: e.keys, Now: clock.Now, Events: events})
+		require.NoError(t, err)
+		cfg.Trust = e.devices
+	}
+	if opt.svc != nil {
+		opt.svc(&cfg)
+	}
+	e.svc, err = twofactor.New(cfg)
+	require.NoError(t, err)
+	lc := twofactorhttp.Config{
+		Service: e.svc,
+		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+			http.SetCookie(w, &http.Cookie{Name: "session", Value: res.User.ID, Path: "/", HttpOnly: true})
+			return nil
+		},
+		User:   s.user,
+		Logger: discardLogger(),
+		Now:    clock.Now,
+		Admin: twofactorhttp.AdminConfig{
+			Actor: func(r *http.Request) string { return r.Header.Get("X-Admin") },
+			User: func(_ context.Context, id string) (twofactor.User, bool, error) {
+				u, ok := s.users[id]
+				return u, ok, nil
+			},
+			Users: func(context.Context) iter.Seq2[twofactor.User, error] {
+				return func(yield func(twofactor.User, error) bool) {
+					for _, id := range slices.Sorted(func(y func(string) bool) {
+						for id := range s.users {
+							if !y(id) {
+								return
+							}
+						}
+					}) {
+						if !yield(s.users[id], nil) {
+							return
+						}
+					}
+				}
+			},
+		},
+	}
+	if opt.layer != nil {
+		opt.layer(&lc)
+	}
+	e.h, err = twofactorhttp.New(lc)
+	require.NoError(t, err)
+	e.mux = http.NewServeMux()
+	e.mux.Handle(e.h.Prefix(), e.h)
+	e.mux.Handle("/admin/2fa/", e.h.Admin())
+	e.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
+		u, ok := s.users[r.FormValue("user")]
+		if !ok {
+			http.Error(w, "wrong password", http.StatusUnauthorized)
+			return
+		}
+		e.h.Begin(w, r, u)
+	})
+	return s
+}
+
+// user is the host's session: the "session" cookie names the user.
+func (s *senv) user(r *http.Request) (twofactor.User, bool) {
+	c, err := r.Cookie("session")
+	if err != nil {
+		return twofactor.User{}, false
+	}
+	u, ok := s.users[c.Value]
+	return u, ok
+}
+
+// as returns a browser (or, with asJSON, an API client) signed in as id.
+func (s *senv) as(id string, asJSON bool) *browser {
+	b := s.browser()
+	b.json = asJSON
+	b.cookies["session"] = &http.Cookie{Name: "session", Value: id}
+	return b
+}
+
+var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
+
+// mailCode returns the code of the last email to addr.
+func (s *senv) mailCode(addr string) string {
+	s.t.Helper()
+	m, ok := s.mail.Last(addr)
+	require.True(s.t, ok, "no email to %s", addr)
+	c := sixDigits.FindString(m.Text)
+	require.NotEmpty(s.t, c)
+	return c
+}
+
+// smsCode returns the code of the last text to number.
+func (s *senv) smsCode(number string) string {
+	s.t.Helper()
+	m, ok := s.text.Last(number)
+	require.True(s.t, ok, "no SMS to %s", number)
+	c := sixDigits.FindString(m.Body)
+	require.NotEmpty(s.t, c)
+	return c
+}
+
+// stepUp runs a step-up for b's user with an email code, and checks that
+// it comes back to next.
+func (s *senv) stepUp(b *browser, next string) {
+	s.t.Helper()
+	u := s.users[b.cookies["session"].Value]
+	s.mail.Reset()
+	w := b.post("/2fa/step-up", url.Values{"next": {next}})
+	if b.json {
+		require.Equal(s.t, http.StatusOK, w.Code, w.Body.String())
+	} else {
+		requireRedirect(s.t, w, "/2fa/")
+	}
+	if _, ok := s.mail.Last(u.Email); !ok {
+		w = b.post("/2fa/send", url.Values{"method": {"email"}})
+		require.Less(s.t, w.Code, 400, w.Body.String())
+	}
+	w = b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {s.mailCode(u.Email)}})
+	if b.json {
+		m := decodeJSON(s.t, w)
+		require.Equal(s.t, "stepped_up", m["status"], w.Body.String())
+		require.Equal(s.t, next, m["next"])
+	} else {
+		requireRedirect(s.t, w, next)
+	}
+}
+
+// totpCode returns the current code of a secret shown on a page.
+func (s *senv) totpCode(secret string) string {
+	s.t.Helper()
+	k, err := totp.DecodeSecret(secret)
+	require.NoError(s.t, err)
+	return totp.DefaultParams.Code(k, s.clock.Now())
+}
+
+var secretRe = regexp.MustCompile(`<code id="tf-secret"[^>]*>([A-Z2-7 ]+)</code>`)
+
+// pageSecret returns the secret a TOTP set-up page shows.
+func pageSecret(t testing.TB, body string) string {
+	t.Helper()
+	m := secretRe.FindStringSubmatch(body)
+	require.NotNil(t, m, "no secret on the page:\n%s", body)
+	return m[1]
+}
+
+var codeItemRe = regexp.MustCompile(`<li><code>([0-9a-z-]+)</code></li>`)
+
+// pageCodes returns the backup codes a page shows.
+func pageCodes(body string) []string {
+	var out []string
+	for _, m := range codeItemRe.FindAllStringSubmatch(body, -1) {
+		out = append(out, m[1])
+	}
+	return out
+}
+
+// text returns the body of an answer with HTML entities decoded.
+func text(w *httptest.ResponseRecorder) string { return html.UnescapeString(w.Body.String()) }
+
+// requireAlert checks a page that shows msg as an announced error.
+func requireAlert(t testing.TB, body, msg string) {
+	t.Helper()
+	require.Contains(t, body, `role="alert"`)
+	require.Contains(t, html.UnescapeString(body), msg)
+}
+
+// testKeys is a security-key factor for the settings pages: several keys
+// per user, added by the "attestation" {"attest": "<user id>"}, renamed
+// and removed.
+type testKeys struct {
+	mu      sync.Mutex
+	keys    map[string][]twofactor.Enrollment
+	pending map[string]string // user -> name
+	n       int
+	now     func() time.Time
+}
+
+func (f *testKeys) Method() twofactor.Method { return twofactor.MethodWebAuthn }
+
+func (f *testKeys) Enrollments(_ context.Context, u twofactor.User) ([]twofactor.Enrollment, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.keys[u.ID]), nil
+}
+
+func (f *testKeys) Verify(context.Context, *twofactor.Challenge, string) (twofactor.Verified, error) {
+	return twofactor.Verified{}, twofactor.ErrInvalidCode
+}
+
+func (f *testKeys) BeginEnroll(_ context.Context, u twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.pending[u.ID] = cmpString(req.Label, "Security key")
+	return &twofactor.Enrolling{Method: twofactor.MethodWebAuthn, ExpiresAt: f.now().Add(5 * time.Minute),
+		Options: json.RawMessage(`{"publicKey":{"rp":{"id":"example.com"}}}`)}, nil
+}
+
+func (f *testKeys) ConfirmEnroll(_ context.Context, u twofactor.User, answer string) (twofactor.Enrollment, error) {
+	var a struct {
+		Attest string `json:"attest"`
+	}
+	if json.Unmarshal([]byte(answer), &a) != nil || a.Attest != u.ID {
+		return twofactor.Enrollment{}, twofactor.ErrInvalidCode
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name, ok := f.pending[u.ID]
+	if !ok {
+		return twofactor.Enrollment{}, twofactor.ErrNotEnrolled
+	}
+	delete(f.pending, u.ID)
+	f.n++
+	e := twofactor.Enrollment{ID: "key-" + string(rune('0'+f.n)), Method: twofactor.MethodWebAuthn, Label: name, CreatedAt: f.now()}
+	f.keys[u.ID] = append(f.keys[u.ID], e)
+	return e, nil
+}
+
+func (f *testKeys) Rename(_ context.Context, u twofactor.User, id, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	name = strings.TrimSpace(name)
+	if name == "" || len(name) > 64 {
+		return twofactor.ErrInvalidInput
+	}
+	for i, e := range f.keys[u.ID] {
+		if e.ID == id {
+			f.keys[u.ID][i].Label = name
+			return nil
+		}
+	}
+	return twofactor.ErrNotEnrolled
+}
+
+func (f *testKeys) Remove(_ context.Context, u twofactor.User, id string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys[u.ID] = slices.DeleteFunc(f.keys[u.ID], func(e twofactor.Enrollment) bool { return e.ID == id })
+	return nil
+}
+
+func (f *testKeys) RemoveAll(_ context.Context, u twofactor.User) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.keys, u.ID)
+	return nil
+}
+
+func cmpString(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}

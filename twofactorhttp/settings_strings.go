@@ -1,0 +1,434 @@
+package twofactorhttp
+
+import (
+	"maps"
+	"slices"
+	"strings"
+)
+
+// SettingsStrings is the text of the settings pages, part of [Strings].
+// Fields with a verb take one argument, as their default shows.
+type SettingsStrings struct {
+	Title        string // the overview's title
+	Intro        string // the overview's first paragraph
+	Back         string // link from a factor's page back to the overview
+	On           string // a factor that is set up
+	Off          string // a factor that is not
+	Added        string // "Added %s" (a date)
+	LastUsed     string // "Last used %s" (a date)
+	NeverUsed    string // an enrollment never used to sign in
+	Default      string // "Default method: %s" (a method's name)
+	DefaultBadge string // beside the default method in the list
+	Manage       string // link to a factor's page
+	SetUp        string // link or button that adds a factor
+	Remove       string // button that removes a factor
+	Replace      string // button that replaces a phone number
+	Cancel       string // leaves a page without a change
+	Verify       string // submits a confirmation code
+	Next         string // from the QR code to the code form
+	StepUpNote   string // says a change needs a fresh verification first
+	Date         string // time layout of dates, shown in UTC: "2 Jan 2006"
+	DateTime     string // time layout of times, shown in UTC: "2 Jan 2006 15:04 MST"
+
+	// Authenticator app.
+	TOTPTitle     string // its page's title
+	TOTPIntro     string // before set-up
+	TOTPOn        string // set up: how sign-in uses it
+	TOTPScan      string // above the QR code
+	TOTPQRAlt     string // the QR code's alternative text
+	TOTPManual    string // above the secret
+	TOTPSecret    string // the secret's label
+	TOTPCopy      string // the copy button
+	TOTPCopied    string // announced once copied
+	TOTPApps      string // any RFC 6238 app works; the list follows
+	Apps          []string
+	TOTPEnterCode string // the code step's prompt
+	TOTPCodeLabel string // the code input's label
+	TOTPBackToQR  string // from the code step back to the QR code
+	TOTPExpires   string // "This set-up expires at %s." (a time)
+
+	// Phone (SMS).
+	PhoneTitle     string // its page's title
+	PhoneIntro     string // before a phone is added
+	PhoneOn        string // "Codes are texted to %s." (the masked number)
+	PhoneOne       string // one phone per account: adding replaces
+	Country        string // the country picker's label
+	CountryChoose  string // the picker's empty choice
+	Number         string // the number input's label
+	NumberHint     string // below the number input
+	SendCode       string // sends the confirmation code
+	Resend         string // sends a new one
+	OtherNumber    string // back to the number form
+	PhoneCodeLabel string // the code input's label
+	// Why a number is refused.
+	PhoneEmpty      string // nothing typed
+	PhoneNeedRegion string // a national number without a country
+	PhoneTooShort   string // too few digits
+	PhoneTooLong    string // too many digits
+	PhoneBadCountry string // an unknown country calling code
+	PhoneInvalid    string // "That is not a valid number for %s." (a country)
+	PhoneInvalidAny string // not a valid number, no country known
+	PhoneRefused    string // the factor refused it: premium, toll-free, a country not served
+
+	// Security keys.
+	KeysTitle    string // its page's title
+	KeysIntro    string // what a security key is
+	KeysNone     string // no key yet
+	KeyName      string // the name input's label
+	KeyNameHint  string // below it
+	KeyAdd       string // the button that runs the browser's ceremony
+	KeyRename    string // the rename button
+	KeyNewName   string // the rename input's label ("New name for %s")
+	KeysNoScript string // adding a key needs JavaScript
+
+	// Email codes.
+	EmailTitle     string // its page's title
+	EmailOn        string // "Codes are emailed to %s." (the masked address)
+	EmailImplicit  string // they follow the account's address
+	EmailOff       string // not on
+	EmailNoAddress string // the account has no address
+	EmailTurnOn    string // sends a code to the account's address
+	EmailCodeLabel string // the code input's label
+
+	// Backup codes.
+	BackupTitle      string // its page's title
+	BackupIntro      string // what they are
+	BackupLeft       string // "%d backup codes left."
+	BackupOneLeft    string // one left
+	BackupNone       string // no set
+	BackupLow        string // two or fewer left: make a new set
+	BackupGenerate   string // makes a first set
+	BackupRegenerate string // makes a new set (step-up)
+	BackupRegenNote  string // the old set stops working
+	BackupShownTitle string // the page that shows a set once
+	BackupShownIntro string // save them now: they are shown once
+	BackupDownload   string // download as .txt
+	BackupPrint      string // print
+	BackupDone       string // leave the page: "I saved them"
+	BackupGone       string // the download after it expired
+	BackupFileHead   string // first line of the .txt file
+
+	// Trusted devices.
+	DevicesTitle   string // its page's title
+	DevicesIntro   string // what trusting a device means
+	DevicesNone    string // no device trusted
+	ThisDevice     string // marks the browser making the request
+	Network        string // "Network %s" (an address or a range)
+	Expires        string // "Trusted until %s" (a date)
+	ExpiresSession string // trusted until the browser closes
+	LastSeen       string // "Last seen %s" (a date)
+	Revoke         string // revokes one device
+	RevokeAll      string // revokes every device
+	DeviceNotFound string // revoking a device that is not the user's
+
+	// Confirmations before a change.
+	RemoveTitle         string // "Remove %s?" (a factor's name)
+	RemoveWarn          string // what removing means
+	RemoveLast          string // the last factor under a policy that requires one
+	RemoveNothing       string // no such enrollment
+	EmailImplicitRemove string // email codes that follow the account's address cannot be turned off here
+
+	// Notices after a change.
+	Saved map[string]string // by the key in ?done=
+
+	// Regions overrides RegionNames, the country picker's names, by
+	// region code ("US"). Nil keeps every English name.
+	Regions map[string]string
+}
+
+var defaultSettingsStrings = SettingsStrings{
+	Title:        "Two-step verification",
+	Intro:        "Choose how you confirm it's you when you sign in.",
+	Back:         "Back to two-step verification",
+	On:           "On",
+	Off:          "Off",
+	Added:        "Added %s",
+	LastUsed:     "Last used %s",
+	NeverUsed:    "Not used yet",
+	Default:      "Default method: %s",
+	DefaultBadge: "Default",
+	Manage:       "Manage",
+	SetUp:        "Set up",
+	Remove:       "Remove",
+	Replace:      "Replace",
+	Cancel:       "Cancel",
+	Verify:       "Verify",
+	Next:         "Next",
+	StepUpNote:   "For your security, you'll confirm it's you before this change.",
+	Date:         "2 Jan 2006",
+	DateTime:     "2 Jan 2006 15:04 MST",
+
+	TOTPTitle:     "Authenticator app",
+	TOTPIntro:     "Use an app on your phone that shows a new 6-digit code every 30 seconds.",
+	TOTPOn:        "Your authenticator app is set up. Enter the code it shows when you sign in.",
+	TOTPScan:      "Scan this QR code with your authenticator app.",
+	TOTPQRAlt:     "QR code to add this account to an authenticator app",
+	TOTPManual:    "Can't scan it? Add the account by hand with this key:",
+	TOTPSecret:    "Setup key",
+	TOTPCopy:      "Copy key",
+	TOTPCopied:    "Key copied.",
+	TOTPApps:      "Any standard (RFC 6238) authenticator app works, for example:",
+	Apps:          []string{"Google Authenticator", "Microsoft Authenticator", "Authy", "Duo Mobile", "Okta Verify", "1Password", "Bitwarden"},
+	TOTPEnterCode: "Enter the 6-digit code your app now shows for this account.",
+	TOTPCodeLabel: "Code from the app",
+	TOTPBackToQR:  "Show the QR code again",
+	TOTPExpires:   "Finish before %s, or start again.",
+
+	PhoneTitle:     "Text message (SMS)",
+	PhoneIntro:     "Get a code by text message when you sign in.",
+	PhoneOn:        "Codes are texted to %s.",
+	PhoneOne:       "One phone number per account: a new number replaces this one once confirmed.",
+	Country:        "Country or region",
+	CountryChoose:  "Choose…",
+	Number:         "Phone number",
+	NumberHint:     "It must be able to receive text messages.",
+	SendCode:       "Send code",
+	Resend:         "Send a new code",
+	OtherNumber:    "Use another number",
+	PhoneCodeLabel: "Code from the text message",
+
+	PhoneEmpty:      "Enter your phone number.",
+	PhoneNeedRegion: "Choose your country, or start the number with + and its country code.",
+	PhoneTooShort:   "That number is too short.",
+	PhoneTooLong:    "That number is too long.",
+	PhoneBadCountry: "That country calling code does not exist. Check the digits after the +.",
+	PhoneInvalid:    "That is not a valid phone number for %s.",
+	PhoneInvalidAny: "That is not a valid phone number.",
+	PhoneRefused:    "We can't send codes to that number. Premium-rate, toll-free and some countries' numbers are not supported.",
+
+	KeysTitle:    "Security keys",
+	KeysIntro:    "Use a hardware key (like a YubiKey) or a passkey on this device.",
+	KeysNone:     "No security key yet.",
+	KeyName:      "Name",
+	KeyNameHint:  "So you can tell your keys apart, for example \"Blue YubiKey\".",
+	KeyAdd:       "Add a security key",
+	KeyRename:    "Rename",
+	KeyNewName:   "New name for %s",
+	KeysNoScript: "Adding a security key needs JavaScript.",
+
+	EmailTitle:     "Email codes",
+	EmailOn:        "Codes are emailed to %s.",
+	EmailImplicit:  "Email codes follow your account's email address: they stay on while it has one.",
+	EmailOff:       "Email codes are off.",
+	EmailNoAddress: "Your account has no email address.",
+	EmailTurnOn:    "Send a code to my email",
+	EmailCodeLabel: "Code from the email",
+
+	BackupTitle:      "Backup codes",
+	BackupIntro:      "Each backup code signs you in once, when you can't use your other methods. Keep them somewhere safe, like a password manager.",
+	BackupLeft:       "%d backup codes left.",
+	BackupOneLeft:    "1 backup code left.",
+	BackupNone:       "You have no backup codes.",
+	BackupLow:        "You are running out of backup codes. Make a new set.",
+	BackupGenerate:   "Get backup codes",
+	BackupRegenerate: "Make new codes",
+	BackupRegenNote:  "Your current backup codes will stop working.",
+	BackupShownTitle: "Save your backup codes",
+	BackupShownIntro: "This is the only time these codes are shown. Download or print them now, and keep them somewhere safe. Each works once.",
+	BackupDownload:   "Download (.txt)",
+	BackupPrint:      "Print",
+	BackupDone:       "I saved my codes",
+	BackupGone:       "These backup codes can no longer be downloaded. Make a new set if you did not save them.",
+	BackupFileHead:   "Backup codes. Each works once.",
+
+	DevicesTitle:   "Trusted devices",
+	DevicesIntro:   "These browsers skip the second step when you sign in. A new network or browser asks again.",
+	DevicesNone:    "No trusted device.",
+	ThisDevice:     "This device",
+	Network:        "Network %s",
+	Expires:        "Trusted until %s",
+	ExpiresSession: "Trusted until the browser closes",
+	LastSeen:       "Last seen %s",
+	Revoke:         "Revoke",
+	RevokeAll:      "Revoke all",
+	DeviceNotFound: "That device is not one of yours, or is no longer trusted.",
+
+	RemoveTitle:         "Remove %s?",
+	RemoveWarn:          "You will no longer be able to sign in with it.",
+	RemoveLast:          "This is your last second factor, and your account needs one. Add another first.",
+	RemoveNothing:       "There is nothing to remove.",
+	EmailImplicitRemove: "Email codes follow your account's email address and cannot be turned off here.",
+
+	Saved: map[string]string{
+		savedTOTP:       "Your authenticator app is set up.",
+		savedPhone:      "Your phone number is confirmed.",
+		savedEmail:      "Email codes are on.",
+		savedKey:        "Security key added.",
+		savedRenamed:    "Security key renamed.",
+		savedRemoved:    "Removed.",
+		savedRevoked:    "Device revoked.",
+		savedRevokedAll: "Every device was revoked.",
+	},
+}
+
+// Keys of SettingsStrings.Saved, the notices after a change.
+const (
+	savedTOTP       = "totp"
+	savedPhone      = "phone"
+	savedEmail      = "email"
+	savedKey        = "key"
+	savedRenamed    = "renamed"
+	savedRemoved    = "removed"
+	savedRevoked    = "revoked"
+	savedRevokedAll = "revoked_all"
+)
+
+// AdminStrings is the text of the administrator pages, part of [Strings].
+type AdminStrings struct {
+	Title           string // the user lookup page's title
+	Lookup          string // the user id input's label
+	LookupButton    string // its button
+	UnknownUser     string // no such user
+	UserTitle       string // "Two-step verification of %s" (the user's name)
+	Factors         string // heading of the user's factors
+	NoFactors       string // the user has none
+	Devices         string // heading of the user's trusted devices
+	NoDevices       string // none
+	Lockout         string // heading of the lockout state
+	NotLocked       string // "No wrong codes in a row." / or the count
+	Failures        string // "%d wrong codes in a row."
+	LockedUntil     string // "Locked until %s." (a time)
+	Unlock          string // the unlock button
+	Reset           string // heading and button of the reset
+	ResetWarn       string // what a reset does
+	Reason          string // the reason input's label
+	ReasonMissing   string // no reason given
+	IdentityCheck   string // the identity-check checkbox's label
+	IdentityMissing string // the box was not ticked
+	Recovery        string // heading and button of the recovery code
+	RecoveryNote    string // what a recovery code is
+	RecoveryTitle   string // the page showing the code once
+	RecoveryShown   string // "Give this code to the user ... valid until %s."
+	RecoveryNone    string // no backup-code factor configured
+	Policy          string // the policy page's title and link
+	PolicyFixed     string // the policy is the configuration given at start
+	Allowed         string // allowed methods
+	AllMethods      string // every configured method is allowed
+	Required        string // "Every user must have a second factor: %s" yes/no
+	Yes, No         string
+	DefaultMethod   string // the default method
+	NoDefault       string // none set
+	Mandatory       string // methods every user must have
+	NoMandatory     string // none
+	TrustDuration   string // how long a device stays trusted
+	TrustChoices    string // the choices offered
+	TrustOff        string // devices are never trusted
+	SessionOnly     string // trust until the browser closes
+	Gaps            string // users who cannot comply
+	NoGaps          string // every user complies
+	GapNoFactor     string // the user has no second factor
+	GapMissing      string // "Missing: %s" (methods)
+	NoPhone         string // heading: users without a phone number
+	NoUserList      string // the host gave no user list
+	Back            string // back to the lookup page
+	Forbidden       string // the request names no administrator
+	// Done are the notices after a change, by the key in ?done=.
+	Done map[string]string
+}
+
+var defaultAdminStrings = AdminStrings{
+	Title:           "Two-step verification: support",
+	Lookup:          "User ID",
+	LookupButton:    "Look up",
+	UnknownUser:     "No user with that ID.",
+	UserTitle:       "Two-step verification of %s",
+	Factors:         "Methods",
+	NoFactors:       "No second factor.",
+	Devices:         "Trusted devices",
+	NoDevices:       "No trusted device.",
+	Lockout:         "Wrong codes",
+	NotLocked:       "Not locked out.",
+	Failures:        "%d wrong codes in a row.",
+	LockedUntil:     "Locked out until %s.",
+	Unlock:          "Unlock",
+	Reset:           "Reset two-step verification",
+	ResetWarn:       "Removes every method, backup code and trusted device of this user, ends their pending sign-ins and lifts a lockout. They sign in with their password alone until they set up a method again. The reset is recorded with your name and the reason.",
+	Reason:          "Reason",
+	ReasonMissing:   "Give the reason for the reset.",
+	IdentityCheck:   "I checked this person's identity by other means (an ID document, a call to a known number).",
+	IdentityMissing: "Confirm that you checked the person's identity.",
+	Recovery:        "Issue a recovery code",
+	RecoveryNote:    "A one-time code the user types where a backup code goes. It replaces any earlier recovery code.",
+	RecoveryTitle:   "Recovery code",
+	RecoveryShown:   "Give this code to the user by a channel you trust. It works once, until %s, and is not shown again.",
+	RecoveryNone:    "Recovery codes need the backup-code method.",
+	Policy:          "Policy",
+	PolicyFixed:     "The policy is the configuration the application was started with: change it there and restart. This page shows it, and the users who cannot comply with it.",
+	Allowed:         "Allowed methods",
+	AllMethods:      "Every configured method.",
+	Required:        "Second factor required",
+	Yes:             "Yes",
+	No:              "No",
+	DefaultMethod:   "Default method",
+	NoDefault:       "None set.",
+	Mandatory:       "Methods every user must have",
+	NoMandatory:     "None.",
+	TrustDuration:   "Trusted devices",
+	TrustChoices:    "Choices",
+	TrustOff:        "Devices are never trusted.",
+	SessionOnly:     "Session only",
+	Gaps:            "Users who cannot comply",
+	NoGaps:          "Every user complies.",
+	GapNoFactor:     "No second factor",
+	GapMissing:      "Missing: %s",
+	NoPhone:         "Users without a phone number",
+	NoUserList:      "The application gives no user list to check.",
+	Back:            "Back to support",
+	Forbidden:       "You are not allowed to do this.",
+	Done: map[string]string{
+		"reset":    "Two-step verification was reset.",
+		"unlocked": "The lockout was lifted.",
+	},
+}
+
+func (s AdminStrings) clone() AdminStrings {
+	s.Done = maps.Clone(s.Done)
+	return s
+}
+
+// withPageDefaults returns s with the default settings and administrator
+// strings when it has none (a table written before those pages existed),
+// leaving s itself as it is.
+func withPageDefaults(s *Strings) *Strings {
+	if s.Settings.Title != "" && s.Admin.Title != "" {
+		return s
+	}
+	c := *s
+	if c.Settings.Title == "" {
+		c.Settings = defaultSettingsStrings.clone()
+	}
+	if c.Admin.Title == "" {
+		c.Admin = defaultAdminStrings.clone()
+	}
+	return &c
+}
+
+func (s SettingsStrings) clone() SettingsStrings {
+	s.Apps = slices.Clone(s.Apps)
+	s.Saved = maps.Clone(s.Saved)
+	s.Regions = maps.Clone(s.Regions)
+	return s
+}
+
+// check reports a settings or admin field that lost its verb.
+func (s *Strings) checkSettings() error {
+	st, ad := &s.Settings, &s.Admin
+	for name, f := range map[string]string{
+		"Settings.Added": st.Added, "Settings.LastUsed": st.LastUsed, "Settings.Default": st.Default,
+		"Settings.TOTPExpires": st.TOTPExpires, "Settings.PhoneOn": st.PhoneOn, "Settings.PhoneInvalid": st.PhoneInvalid,
+		"Settings.KeyNewName": st.KeyNewName, "Settings.EmailOn": st.EmailOn, "Settings.Network": st.Network,
+		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
+		"Admin.UserTitle": ad.UserTitle, "Admin.LockedUntil": ad.LockedUntil, "Admin.RecoveryShown": ad.RecoveryShown,
+		"Admin.GapMissing": ad.GapMissing,
+	} {
+		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
+			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
+		}
+	}
+	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures} {
+		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
+			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
+		}
+	}
+	return nil
+}
