@@ -439,6 +439,7 @@ type browser struct {
 	cookies map[string]*http.Cookie
 	header  http.Header // added to every request
 	seen    []*httptest.ResponseRecorder
+	asked   []string // "METHOD path" of each answer in seen
 }
 
 func (e *env) browser() *browser {
@@ -506,6 +507,7 @@ func (b *browser) do(method, target string, body any) *httptest.ResponseRecorder
 		}
 	}
 	b.seen = append(b.seen, w)
+	b.asked = append(b.asked, method+" "+r.URL.Path)
 	return w
 }
 
