@@ -352,16 +352,13 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	v := &AdminUserView{ID: u.ID, Name: u.AccountName(), Reset: h.adminURL(routeAdminReset), Unlock: h.adminURL(routeAdminUnlock), Reason: reason}
 	out := adminUserOut{ID: u.ID, Name: u.AccountName(), Methods: []factorOut{}, TrustedDevices: []deviceOut{},
 		Lockout: lockoutOut{Failures: lo.Failures, Locked: lo.Locked, Until: utc(lo.Until)}}
-	for _, m := range settingsMethods {
-		if h.configured(m) {
-			fv := h.factorView(m, es)
-			fv.CanAdd = false
-			for i := range fv.Enrollments {
-				fv.Enrollments[i].Remove = ""
-			}
-			v.Factors = append(v.Factors, fv)
-			out.Methods = append(out.Methods, factorJSON(fv))
+	for _, fv := range h.factorViews(es) {
+		fv.CanAdd, fv.URL = false, ""
+		for i := range fv.Enrollments {
+			fv.Enrollments[i].Remove = ""
 		}
+		v.Factors = append(v.Factors, fv)
+		out.Methods = append(out.Methods, factorJSON(fv))
 	}
 	b, err := h.backupView(ctx, u, es)
 	if err != nil {

@@ -74,6 +74,99 @@
 // a key needs Config.User, and a step-up first when the user already has a
 // second factor (401 step_up_required otherwise).
 //
+// # Settings pages
+//
+// The signed-in user (Config.User) manages their own second factors under
+// <prefix>settings/; a signed-out browser goes to the login page and back.
+// Link to the overview from the host's account page, and set
+// Config.EnrollURL to it when the policy requires a factor:
+//
+//	GET  settings/                    overview: each method with when it was added and last used,
+//	                                  the default method, backup codes left (a prompt at two or
+//	                                  fewer), trusted devices; ?done= shows the notice of a change
+//	GET  settings/totp                authenticator app: set up, or its pending set-up (QR code as an
+//	                                  image, the secret in groups of four with a copy button, apps that
+//	                                  work; "Next" goes to ?step=code), or how to start
+//	POST settings/totp                begin (restart=true for a new secret)
+//	POST settings/totp/verify         code: confirm; a wrong code shows the same QR code again
+//	GET  settings/phone               the phone (masked), the country picker and number (?change=1
+//	                                  to replace it), or the code form once a code was sent
+//	POST settings/phone               region, number: parse to E.164 (errors say what is wrong), text a code
+//	POST settings/phone/resend        a new code; POST settings/phone/verify: code
+//	GET  settings/keys                security keys: add (named; through the register routes), rename, remove
+//	POST settings/keys/rename         id, name
+//	GET  settings/email               whether codes go by email, and where (masked)
+//	POST settings/email               turn them on: a code to the account's address (opt-in factors)
+//	POST settings/email/resend        a new code; POST settings/email/verify: code
+//	GET  settings/backup-codes        how many are left; GET settings/backup-codes/new asks before a new set
+//	POST settings/backup-codes        a new set (the old one stops working), shown once at:
+//	GET  settings/backup-codes/show   the new set, with print; GET settings/backup-codes.txt downloads it
+//	POST settings/backup-codes/done   forget the new set
+//	GET  settings/devices             trusted devices: label, network, added, last seen, expiry, this device
+//	POST settings/devices/revoke      id; POST settings/devices/revoke-all
+//	GET  settings/remove?method=&id=  asks before removing a factor; POST settings/remove: method, id
+//
+// A change that removes or replaces a factor, makes new backup codes, or
+// adds a factor for a user who already has one (email codes on by the
+// account's address count) needs a fresh step-up, the proof in the
+// step-up cookie: without it a browser goes through the step-up page and
+// challenge and comes back to the page it was on, where it repeats the
+// change; a JSON client gets 401 step_up_required. The first factor a
+// user confirms brings a set of backup codes: a browser goes to the page
+// that shows them once (the set is kept, sealed, in a cookie of that
+// browser for ten minutes, for its download), a JSON client gets them in
+// the answer. A set-up waiting for its code (a QR code, a code sent) is
+// remembered in the enrollment cookie, sealed and scoped to the settings
+// pages, so the page shows it again.
+//
+// The JSON answers: the GET routes answer the page's state,
+//
+//	GET  /2fa/settings/   Accept: application/json
+//	200 {"methods": [{"method": "totp", "name": "Authenticator app", "enrolled": true, "url": "/2fa/settings/totp",
+//	                  "enrollments": [{"id": "...", "label": "Authenticator app",
+//	                                   "created_at": "2026-03-02T09:00:00Z", "last_used_at": "2026-03-04T08:12:00Z"}]}, ...],
+//	     "default_method": "email", "backup_codes": {"on": true, "remaining": 2, "low": true},
+//	     "trusted_devices": [{"id": "...", "label": "Firefox on Linux", "network": "203.0.113.0/24",
+//	                          "created_at": "...", "last_seen_at": "...", "expires_at": "...", "this_device": true}]}
+//
+// and the POST routes what changed:
+//
+//	POST /2fa/settings/totp          {}
+//	200 {"method": "totp", ..., "status": "pending",
+//	     "pending": {"secret": "JBSWY3DP...", "uri": "otpauth://totp/...", "qr": "data:image/png;base64,...", "expires_at": "..."}}
+//	POST /2fa/settings/phone         {"region": "US", "number": "(415) 555-0112"}
+//	200 {"status": "code_sent", "method": "sms", "destination": "+1 *** *** **12", "resend_at": "...", "resend_after": 60, "expires_at": "..."}
+//	400 {"error": "invalid_phone", "message": "That number is too short."}
+//	POST /2fa/settings/phone/verify  {"code": "123456"}
+//	200 {"ok": true, "status": "enrolled", "enrollment": {"id": "phone", "label": "+1 *** *** **12", ...},
+//	     "backup_codes": ["k7qm-3xvt-9fhd", ...], "next": "/2fa/settings/backup-codes/show"}
+//	409 {"error": "no_pending_enrollment", ...}
+//	POST /2fa/settings/backup-codes  {}
+//	200 {"ok": true, "status": "generated", "backup_codes": [...], "next": "/2fa/settings/"}
+//	POST /2fa/settings/remove        {"method": "totp", "id": "..."}
+//	200 {"ok": true, "status": "removed", "next": "/2fa/settings/totp"}
+//	401 {"error": "step_up_required", "next": "/2fa/step-up"}   409 {"error": "last_factor", ...}
+//
+// Only the authenticator app's set-up shows a secret, only the answer
+// that makes a set of backup codes (and its page and download) shows
+// them, and no page shows a full phone number.
+//
+// # Administrator pages
+//
+// [Handler.Admin] serves support staff's pages, mounted by the host at
+// Config.Admin.Prefix behind its own administrator check: look a user up
+// (Config.Admin.User), see their factors, trusted devices and lockout
+// (Service.Lockout), reset their two-step verification after checking
+// their identity (Service.AdminReset: the page asks for the reason and a
+// ticked identity check; audited with Config.Admin.Actor and the reason),
+// issue a one-time recovery code (shown once), lift a lockout
+// (Service.Unlock), and read the policy: the allowed, default and
+// mandatory methods, how long devices stay trusted among the usual
+// choices (session only, 1 day, 1 week, 30 days), the users who cannot
+// comply (Service.Check over Config.Admin.Users) and those without a
+// phone number. The policy is the Service's configuration, fixed when it
+// is built: the page shows it and says so.
+//
 // Every page works without JavaScript; the scripts only submit a code once
 // it is complete, count down to a resend, fill an SMS code through WebOTP,
 // and run the security-key ceremony.
@@ -146,8 +239,10 @@
 // # Pages and text
 //
 // Pages are html/template files embedded in the package: layout.html
-// (which defines "layout" and calls {{template "content" .}}) and one file
-// per page defining "content": challenge.html, ended.html and message.html.
+// (which defines "layout" and calls {{template "content" .}}), parts.html
+// (what the settings and administrator pages share) and one file per page
+// defining "content": challenge.html, ended.html, message.html, the
+// settings_*.html and the admin_*.html pages (see the Page constants).
 // Config.Templates replaces any of them by a file of the same name; each
 // receives a [PageData], whose fields are the contract. Every text comes
 // from one table, [Strings], which Config.Strings replaces, in pages and
@@ -183,11 +278,14 @@
 //     believes forwarding headers only from the configured proxies.
 //   - Answers carry no code, secret or full phone number (destinations
 //     come masked from the factors); wrong and expired codes get one
-//     message; internal errors are logged, never sent.
+//     message; internal errors are logged, never sent. The settings pages
+//     show a TOTP secret during its set-up and a new set of backup codes
+//     once, and nothing secret anywhere else.
 //   - Pages and JSON answers send Cache-Control: no-store,
 //     Referrer-Policy: same-origin, X-Content-Type-Options: nosniff,
 //     X-Frame-Options: DENY and a Content-Security-Policy with
-//     frame-ancestors 'none' and no inline script or style.
+//     frame-ancestors 'none' and no inline script or style (images from
+//     the prefix or data: URIs, for the QR code).
 //   - A GET never changes anything: the step-up page asks before it
 //     creates a challenge, which may send a code.
 //   - When SignIn fails nobody is signed in, and a device the answer

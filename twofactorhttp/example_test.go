@@ -186,3 +186,45 @@ func ExampleDefaultStrings() {
 	// Ce code ne fonctionne pas. Vérifiez-le et réessayez.
 	// That code didn't work. Check it and try again.
 }
+
+// Support staff's pages are mounted behind the host's own administrator
+// check; Actor names who acts, for the audit trail.
+func ExampleHandler_Admin() {
+	key, _ := twofactor.GenerateKey("k1")
+	keys, _ := twofactor.NewKeyring(key)
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
+	h, _ := twofactorhttp.New(twofactorhttp.Config{
+		Service: svc,
+		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
+		Admin: twofactorhttp.AdminConfig{
+			Actor: func(r *http.Request) string { return "support:" + r.Header.Get("X-Demo-Staff") },
+			User: func(_ context.Context, id string) (twofactor.User, bool, error) {
+				return twofactor.User{ID: id}, id == "ann", nil // the host's user table
+			},
+		},
+	})
+	staffOnly := func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Header.Get("X-Demo-Staff") == "" { // the host's own check
+				http.Error(w, "forbidden", http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/2fa/", h)
+	mux.Handle("/admin/2fa/", staffOnly(h.Admin()))
+
+	body := strings.NewReader("id=ann&reason=lost+phone%2C+ID+checked+on+a+call&identity_checked=on")
+	r := httptest.NewRequest(http.MethodPost, "https://example.com/admin/2fa/user/reset", body)
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("X-Demo-Staff", "jo")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	fmt.Print(w.Code, " ", w.Body.String())
+	// Output:
+	// 200 {"ok":true,"status":"reset","next":"/admin/2fa/user?id=ann"}
+}

@@ -537,6 +537,30 @@ func (h *Handler) removeURL(m twofactor.Method, id string) string {
 	return h.url(routeSettingsRemove) + "?method=" + url.QueryEscape(string(m)) + "&id=" + url.QueryEscape(id)
 }
 
+// factorViews lists the methods the settings pages manage that the
+// Service has, then the host's own methods the user has enrollments of
+// (shown, not managed here).
+func (h *Handler) factorViews(es []twofactor.Enrollment) []FactorView {
+	var out []FactorView
+	for _, m := range settingsMethods {
+		if h.configured(m) {
+			out = append(out, h.factorView(m, es))
+		}
+	}
+	var seen []twofactor.Method
+	for _, e := range es {
+		m := e.Method
+		if slices.Contains(settingsMethods, m) || h.recovery(m) || m == twofactor.MethodBackupCode || slices.Contains(seen, m) {
+			continue
+		}
+		seen = append(seen, m)
+		fv := h.factorView(m, es)
+		fv.URL, fv.CanAdd = "", false
+		out = append(out, fv)
+	}
+	return out
+}
+
 // ---- JSON views ----
 
 type enrollmentOut struct {
@@ -552,7 +576,7 @@ type factorOut struct {
 	Enrolled    bool             `json:"enrolled"`
 	Default     bool             `json:"default,omitempty"`
 	CanAdd      bool             `json:"can_add,omitempty"`
-	URL         string           `json:"url"`
+	URL         string           `json:"url,omitempty"`
 	Enrollments []enrollmentOut  `json:"enrollments"`
 }
 
@@ -608,12 +632,7 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 		h.settingsFail(w, r, "", "", err, nil)
 		return
 	}
-	v := &SettingsView{}
-	for _, m := range settingsMethods {
-		if h.configured(m) {
-			v.Methods = append(v.Methods, h.factorView(m, es))
-		}
-	}
+	v := &SettingsView{Methods: h.factorViews(es)}
 	if d := h.svc.Policy().Default; d != "" {
 		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(d).Name)
 	}

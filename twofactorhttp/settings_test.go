@@ -5,11 +5,13 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"testing/fstest"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
 func TestSettingsSignedOut(t *testing.T) {
@@ -247,4 +249,67 @@ func TestSettingsRemoveImplicitEmail(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	requireAlert(t, w.Body.String(), "cannot be turned off here")
 	requireError(t, s.as("ann", true).get("/2fa/settings/remove?method=email&id=email"), http.StatusBadRequest, "method_not_offered")
+}
+
+// Under a policy that requires a second factor, the last one is not
+// removed: the page says why instead of offering the button.
+func TestSettingsLastFactor(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{
+		svc:   func(c *twofactor.Config) { c.Policy.Required = true },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/2fa/settings/" },
+	})
+	api := s.as("ben", true)
+	m := decodeJSON(t, api.post("/2fa/settings/totp", url.Values{}))
+	secret := m["pending"].(map[string]any)["secret"].(string)
+	m = decodeJSON(t, api.post("/2fa/settings/totp/verify", url.Values{"code": {s.totpCode(secret)}}))
+	id := m["enrollment"].(map[string]any)["id"].(string)
+	codes := m["backup_codes"].([]any)
+	decodeJSON(t, api.post("/2fa/step-up", url.Values{"next": {"/2fa/settings/"}}))
+	decodeJSON(t, api.post("/2fa/verify", url.Values{"method": {"backup_code"}, "code": {codes[0].(string)}}))
+
+	b := s.as("ben", false)
+	b.cookies["tf_stepup"] = api.cookies["tf_stepup"]
+	w := b.get("/2fa/settings/remove?method=totp&id=" + id)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), "This is your last second factor")
+	require.NotContains(t, w.Body.String(), `<form method="post"`)
+	requireError(t, api.post("/2fa/settings/remove", url.Values{"method": {"totp"}, "id": {id}}), http.StatusConflict, "last_factor")
+	w = b.post("/2fa/settings/remove", url.Values{"method": {"totp"}, "id": {id}})
+	require.Equal(t, http.StatusConflict, w.Code)
+	requireAlert(t, w.Body.String(), "This is your last second factor")
+}
+
+// The settings pages are templates like the others: a file of the same
+// name replaces one; a string table written before them gets their
+// defaults.
+func TestSettingsTemplatesAndStrings(t *testing.T) {
+	st := &twofactorhttp.Strings{}
+	*st = *twofactorhttp.DefaultStrings()
+	st.Settings = twofactorhttp.SettingsStrings{}
+	st.Admin = twofactorhttp.AdminStrings{}
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) {
+		c.Templates = fstest.MapFS{"settings_overview.html": {Data: []byte(`{{define "content"}}<h1>Mine: {{.Title}}</h1>{{range .Settings.Methods}}[{{.Method}}]{{end}}{{end}}`)}}
+		c.Strings = st
+	}})
+	w := s.as("ann", false).get("/2fa/settings/")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), "<h1>Mine: Two-step verification</h1>[totp][webauthn][sms][email]")
+	w = s.as("ann", false).do(http.MethodHead, "/2fa/settings/totp", nil)
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Empty(t, w.Body.String())
+
+	bad := twofactorhttp.DefaultStrings()
+	bad.Settings.PhoneInvalid = "Not valid."
+	_, err := twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Strings: bad,
+		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.ErrorContains(t, err, "Settings.PhoneInvalid")
+
+	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, EnrollCookie: "tf_pending",
+		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Admin: twofactorhttp.AdminConfig{Prefix: "/2fa/"},
+		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.Panics(t, func() { newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Admin.Actor = nil }}) })
 }
