@@ -187,7 +187,9 @@
 // pending cookie); 403 cross_origin; 400 bad_request or
 // method_not_offered; 401 step_up_required or signed_out and 403
 // enroll_required or not_enrolled from the middleware and the step-up
-// route; 500 internal, never detailed. The Code constants list them.
+// route; on the settings and administrator pages also 409 last_factor,
+// 400 invalid_phone, 404 unknown_user and 403 forbidden; 500 internal,
+// never detailed. The Code constants list them.
 //
 // Begin, on the host's login route (its password form stays the host's):
 //

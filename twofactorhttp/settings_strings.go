@@ -312,6 +312,7 @@ type AdminStrings struct {
 	NoMandatory     string // none
 	TrustDuration   string // how long a device stays trusted
 	TrustChoices    string // the choices offered
+	Current         string // marks the configured choice
 	TrustOff        string // devices are never trusted
 	SessionOnly     string // trust until the browser closes
 	Gaps            string // users who cannot comply
@@ -365,6 +366,7 @@ var defaultAdminStrings = AdminStrings{
 	NoMandatory:     "None.",
 	TrustDuration:   "Trusted devices",
 	TrustChoices:    "Choices",
+	Current:         "Current",
 	TrustOff:        "Devices are never trusted.",
 	SessionOnly:     "Session only",
 	Gaps:            "Users who cannot comply",
