@@ -13,7 +13,6 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
-	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
@@ -43,10 +42,7 @@ func main() {
 }
 
 func app() http.Handler {
-	st := must(sqlstore.New(must(sqlite.Open("minimal.db")), sqlstore.Options{})) // the embedded SQLite store
-	if err := st.Migrate(context.Background()); err != nil {
-		log.Fatal(err)
-	}
+	st := must(sqlite.OpenStore(context.Background(), "minimal.db"))       // the embedded SQLite store
 	keys := must(twofactor.NewKeyring(must(twofactor.GenerateKey("dev")))) // a new key at each start; in production: twofactor.LoadKeyring
 	outbox := &emailcode.Outbox{}                                          // development only: codes show at /outbox instead of being mailed
 	svc := must(twofactor.New(twofactor.Config{Store: st, Keys: keys, Trust: must(trust.New(trust.Config{})), Factors: []twofactor.Factor{

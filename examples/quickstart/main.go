@@ -19,7 +19,6 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
-	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
@@ -31,15 +30,8 @@ import (
 // email factor without a sender, say) are reported here, not at the first
 // login.
 func setup(ctx context.Context, outbox emailcode.Sender) (*twofactor.Service, *trust.Manager, error) {
-	db, err := sqlite.Open("twofactor.db") // or PostgreSQL/MySQL via sqlstore, or redisstore
+	st, err := sqlite.OpenStore(ctx, "twofactor.db") // or PostgreSQL/MySQL via sqlstore, or redisstore
 	if err != nil {
-		return nil, nil, err
-	}
-	st, err := sqlstore.New(db, sqlstore.Options{})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := st.Migrate(ctx); err != nil {
 		return nil, nil, err
 	}
 	keys, err := twofactor.LoadKeyring("TWOFACTOR_KEYS") // make one: twofactor keygen

@@ -1,12 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"fmt"
 	"net/url"
 	"strings"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
+
+	"github.com/twofactorkit/twofactor/store/sqlstore"
 )
 
 // BusyTimeoutMillis is how long a connection waits for SQLite's write lock
@@ -53,4 +56,25 @@ func Open(path string) (*sql.DB, error) {
 		return nil, fmt.Errorf("sqlite: opening %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// OpenStore opens (creating it if needed) the SQLite database file at path
+// and returns a store on it with its tables migrated: the one call an app
+// with an embedded store needs. The database stays open for the life of
+// the process; to close it, or to set sqlstore.Options, use Open,
+// sqlstore.New and Store.Migrate instead.
+func OpenStore(ctx context.Context, path string) (*sqlstore.Store, error) {
+	db, err := Open(path)
+	if err != nil {
+		return nil, err
+	}
+	st, err := sqlstore.New(db, sqlstore.Options{Dialect: sqlstore.SQLite})
+	if err == nil {
+		err = st.Migrate(ctx)
+	}
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	return st, nil
 }

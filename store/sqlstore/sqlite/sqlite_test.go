@@ -1,13 +1,16 @@
 package sqlite_test
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 )
 
@@ -30,4 +33,23 @@ func TestOpenBadPath(t *testing.T) {
 		assert.Nil(t, db)
 		assert.True(t, strings.HasPrefix(err.Error(), "sqlite: "), err.Error())
 	}
+}
+
+func TestOpenStore(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "app.db")
+	st, err := sqlite.OpenStore(ctx, path)
+	require.NoError(t, err)
+	v, err := st.Version(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, sqlstore.LatestVersion(), v, "migrated")
+	require.NoError(t, st.PutState(ctx, "k", []byte("v"), time.Now().Add(time.Minute)))
+	require.NoError(t, st.Close())
+	again, err := sqlite.OpenStore(ctx, path)
+	require.NoError(t, err, "a second open finds the tables migrated")
+	got, err := again.GetState(ctx, "k")
+	require.NoError(t, err)
+	assert.Equal(t, []byte("v"), got)
+	_, err = sqlite.OpenStore(ctx, "")
+	require.Error(t, err)
 }
