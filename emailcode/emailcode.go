@@ -601,3 +601,8 @@ func Mask(addr string) string {
 	}
 	return first + "***" + addr[at:]
 }
+
+// OptIn reports whether the factor counts only addresses the user confirmed
+// (EnrollOptIn), so a settings page can offer to turn email codes on and
+// off; with EnrollImplicit the host's address keeps them on.
+func (f *Factor) OptIn() bool { return f.mode == EnrollOptIn }

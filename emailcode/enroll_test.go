@@ -470,3 +470,12 @@ func TestRoundTrips(t *testing.T) {
 		})
 	}
 }
+
+func TestOptInReported(t *testing.T) {
+	implicit, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}})
+	require.NoError(t, err)
+	assert.False(t, implicit.OptIn())
+	optIn, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}, Enrollment: emailcode.EnrollOptIn})
+	require.NoError(t, err)
+	assert.True(t, optIn.OptIn())
+}
