@@ -78,7 +78,7 @@ func newApp(ctx context.Context, cfg *config, origin string, logw io.Writer) (*a
 		a.smsInfo = "sent through the gateway (555-01xx numbers: kept in the outbox)"
 	}
 
-	st, storeInfo, closeStore, err := openStore(ctx, cfg.db, cfg.dataDir)
+	st, storeInfo, closeStore, err := openStore(ctx, cfg.db, cfg.prefix, cfg.dataDir)
 	if err != nil {
 		return nil, err
 	}

@@ -20,6 +20,7 @@ type config struct {
 	addr     string // where to listen
 	dataDir  string // the SQLite file and the key file live here
 	db       string // the store: a DSN, or "" for SQLite in dataDir
+	prefix   string // the store's table or key prefix; "" for its default
 	origin   string // the public origin; "" means http://localhost:<port>
 	smtp     string // smtp:// or smtps:// URL of a mail server; "" keeps mail in the outbox
 	mailFrom string
@@ -36,6 +37,7 @@ const (
 	envPort         = "PORT"
 	envData         = "TWOFACTOR_DATA"
 	envDB           = "TWOFACTOR_DB"
+	envPrefix       = "TWOFACTOR_PREFIX"
 	envKeys         = "TWOFACTOR_KEYS"
 	envOrigin       = "TWOFACTOR_ORIGIN"
 	envSMTP         = "TWOFACTOR_SMTP"
@@ -109,6 +111,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.addr, "addr", addr, "`host:port` to listen on ($ADDR; $PORT sets the port on 127.0.0.1)")
 	fs.StringVar(&c.dataDir, "data", getenv(envData, ""), "`directory` for the SQLite file and the key file ($TWOFACTOR_DATA;\ndefault: twofactor-webapp in the user cache directory, else the temporary directory)")
 	fs.StringVar(&c.db, "db", getenv(envDB, ""), "the store, a `DSN` in one of the forms below ($TWOFACTOR_DB; default: SQLite in -data)")
+	fs.StringVar(&c.prefix, "prefix", getenv(envPrefix, ""), "the `prefix` of the store's SQL tables or Redis keys, so several apps share a database\n($TWOFACTOR_PREFIX; default: twofactor_ for SQL, twofactor: for Redis)")
 	fs.StringVar(&c.origin, "origin", getenv(envOrigin, ""), "the `URL` people open, when it is not http://localhost:<port> (behind a proxy, say):\nsecurity keys are bound to its host ($TWOFACTOR_ORIGIN)")
 	fs.StringVar(&c.smtp, "smtp", getenv(envSMTP, ""), "send email through this SMTP server `URL` ($TWOFACTOR_SMTP)")
 	fs.StringVar(&c.mailFrom, "mail-from", getenv(envMailFrom, defaultMailFrom), "the `address` email comes from ($TWOFACTOR_MAIL_FROM)")

@@ -19,7 +19,7 @@ import (
 // The tests start the app as a user would, through run, with flags.
 // Variables that would point it elsewhere are unset for the whole binary.
 func TestMain(m *testing.M) {
-	for _, name := range []string{envAddr, envPort, envData, envDB, envKeys, envKeys + "_FILE", envOrigin,
+	for _, name := range []string{envAddr, envPort, envData, envDB, envPrefix, envKeys, envKeys + "_FILE", envOrigin,
 		envSMTP, envMailFrom, envSMSGateway, envSMSHeader, envSMSFrom, envProxies, envProxyHeader} {
 		os.Unsetenv(name)
 	}

@@ -24,7 +24,7 @@ import (
 // openStore opens the store -db names (SQLite in dataDir when empty),
 // creating or migrating SQL tables, and returns it with a description
 // for the start-up message and a function that closes it.
-func openStore(ctx context.Context, dsn, dataDir string) (twofactor.Store, string, func(), error) {
+func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Store, string, func(), error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if dsn == "" {
@@ -45,18 +45,18 @@ func openStore(ctx context.Context, dsn, dataDir string) (twofactor.Store, strin
 			rdb.Close()
 			return nil, "", nil, fmt.Errorf("-db: Redis at %s: %w", opt.Addr, err)
 		}
-		st, err := redisstore.New(rdb, redisstore.Options{})
+		st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 		if err != nil {
 			rdb.Close()
 			return nil, "", nil, err
 		}
-		return st, "Redis at " + opt.Addr, func() { rdb.Close() }, nil
+		return st, "Redis at " + opt.Addr + ", keys " + st.Prefix() + "*", func() { rdb.Close() }, nil
 	case scheme == "postgres" || scheme == "postgresql" || strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname="):
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
 			return nil, "", nil, errors.New("-db: not a PostgreSQL URL")
 		}
-		return openSQL(ctx, db, sqlstore.Postgres, "PostgreSQL")
+		return openSQL(ctx, db, sqlstore.Postgres, prefix, "PostgreSQL")
 	case scheme == "mysql" || scheme == "mariadb" || strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
 		m := dsn
 		if scheme != "" {
@@ -75,7 +75,7 @@ func openStore(ctx context.Context, dsn, dataDir string) (twofactor.Store, strin
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return openSQL(ctx, db, sqlstore.MySQL, "MySQL")
+		return openSQL(ctx, db, sqlstore.MySQL, prefix, "MySQL")
 	case scheme == "" || scheme == "sqlite" || scheme == "sqlite3" || scheme == "file":
 		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, scheme+"://"), "sqlite:"), "file:")
 		if path == "" || strings.ContainsAny(path, "?#") {
@@ -88,19 +88,19 @@ func openStore(ctx context.Context, dsn, dataDir string) (twofactor.Store, strin
 		if err != nil {
 			return nil, "", nil, err
 		}
-		return openSQL(ctx, db, sqlstore.SQLite, "SQLite at "+path)
+		return openSQL(ctx, db, sqlstore.SQLite, prefix, "SQLite at "+path)
 	default:
 		return nil, "", nil, fmt.Errorf("-db: unknown scheme %q: use postgres://, mysql://, redis://, or a SQLite file path", scheme)
 	}
 }
 
 // openSQL migrates the tables of db and returns the store over it.
-func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, what string) (twofactor.Store, string, func(), error) {
+func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string) (twofactor.Store, string, func(), error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
 	}
-	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d})
+	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: prefix})
 	if err == nil {
 		err = st.Migrate(ctx)
 	}
@@ -108,7 +108,7 @@ func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, what string) (
 		db.Close()
 		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
 	}
-	return st, what, func() { st.Close(); db.Close() }, nil
+	return st, what + ", tables " + st.TablePrefix() + "*", func() { st.Close(); db.Close() }, nil
 }
 
 // mysqlURL turns mysql://user:pass@host:port/db?params into the

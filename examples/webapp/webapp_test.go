@@ -1,0 +1,193 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// -h documents every flag, with its environment variable.
+func TestHelp(t *testing.T) {
+	var out bytes.Buffer
+	require.NoError(t, run(context.Background(), []string{"-h"}, &out))
+	help := out.String()
+	for _, want := range []string{
+		"-addr", "$ADDR", "$PORT", "-data", "$TWOFACTOR_DATA", "-db", "$TWOFACTOR_DB", "-prefix", "$TWOFACTOR_PREFIX",
+		"-origin", "$TWOFACTOR_ORIGIN", "-smtp", "$TWOFACTOR_SMTP", "-mail-from", "$TWOFACTOR_MAIL_FROM",
+		"-sms-gateway", "$TWOFACTOR_SMS_GATEWAY", "-sms-header", "$TWOFACTOR_SMS_HEADER", "-sms-from", "$TWOFACTOR_SMS_FROM",
+		"-trusted-proxies", "$TWOFACTOR_TRUSTED_PROXIES", "-proxy-header", "$TWOFACTOR_PROXY_HEADER",
+		"$TWOFACTOR_KEYS", "postgres://", "mysql://", "redis://", "sqlite:", "smtps://",
+	} {
+		assert.Contains(t, help, want)
+	}
+}
+
+func TestFlagMistakes(t *testing.T) {
+	for _, args := range [][]string{
+		{"-addr", "8080"},
+		{"-trusted-proxies", "10.0.0.0/8,proxy.local"},
+		{"-proxy-header", "X-Real-IP"},
+		{"-origin", "localhost:8080"},
+		{"-origin", "https://example.com/app"},
+		{"-sms-header", "Bearer xyz"},
+		{"-nope"},
+		{"extra"},
+	} {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			err := run(context.Background(), args, io.Discard)
+			var u usageError
+			require.ErrorAs(t, err, &u)
+		})
+	}
+}
+
+func TestEnvironmentSetsFlags(t *testing.T) {
+	t.Setenv(envPort, "9999")
+	t.Setenv(envProxies, "10.0.0.0/8, 192.0.2.7")
+	t.Setenv(envProxyHeader, "forwarded")
+	cfg, err := parseConfig(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:9999", cfg.addr)
+	require.Len(t, cfg.proxies, 2)
+	assert.Equal(t, "192.0.2.7/32", cfg.proxies[1].String())
+
+	t.Setenv(envAddr, "0.0.0.0:80")
+	cfg, err = parseConfig([]string{"-addr", "127.0.0.1:1"}, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, "127.0.0.1:1", cfg.addr, "a flag wins over the environment")
+}
+
+func TestBadStores(t *testing.T) {
+	for dsn, want := range map[string]string{
+		"ftp://u:s3cret@host/db":         "unknown scheme",
+		"redis://u:s3cret@host:6379/x":   "Redis URL",
+		"mysql://u:s3cret@host:3306":     "database name",
+		"u:s3cret@tcp(host:3306)/db?x=%": "MySQL DSN",
+		"sqlite:/tmp/x.db?mode=rwc":      "without ? or #",
+	} {
+		_, _, _, err := openStore(context.Background(), dsn, "", t.TempDir())
+		require.Error(t, err, dsn)
+		assert.Contains(t, err.Error(), want, dsn)
+		assert.NotContains(t, err.Error(), "s3cret", "no password in errors")
+	}
+}
+
+// The first start makes the key file (owner only) and the database, seeds
+// the demo users and prints the URL and the logins; a second start on the
+// same directory keeps all of it and seeds nothing.
+func TestFirstAndSecondStart(t *testing.T) {
+	dir := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	first := startOnce(t, ctx, dir)
+	out := first.out.String()
+	assert.Contains(t, out, "Acme is running at "+first.URL)
+	assert.Regexp(t, `^http://localhost:\d+$`, first.URL)
+	for _, a := range demoAccounts() {
+		assert.Regexp(t, regexp.MustCompile(`(?m)^  `+a.Login+` +/ `+regexp.QuoteMeta(a.Password)+` `), out)
+	}
+	assert.Contains(t, out, first.URL+"/outbox")
+	fi, err := os.Stat(filepath.Join(dir, "keys"))
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
+	require.NotEmpty(t, first.Seed.TOTPSecret)
+	require.Len(t, first.Seed.BackupCodes, 10)
+	require.Equal(t, "+12025550143", first.Seed.Phone)
+	assert.Empty(t, first.App.smsOutbox.Messages(), "the outbox starts empty")
+	cancel()
+	require.NoError(t, <-first.done, "a clean shutdown")
+	assert.Contains(t, first.out.String(), "Shutting down.")
+
+	ctx, cancel = context.WithCancel(context.Background())
+	defer cancel()
+	second := startOnce(t, ctx, dir)
+	assert.Empty(t, second.Seed.TOTPSecret, "nothing seeded again")
+	assert.NotContains(t, second.out.String(), "(new)")
+	es, err := second.App.svc.Enrollments(ctx, second.App.users.byLogin["ada"].user())
+	require.NoError(t, err)
+	var methods []twofactor.Method
+	for _, e := range es {
+		methods = append(methods, e.Method)
+	}
+	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodEmail, twofactor.MethodBackupCode}, methods)
+	cancel()
+	require.NoError(t, <-second.done)
+
+	// A key file others can read is refused.
+	require.NoError(t, os.Chmod(filepath.Join(dir, "keys"), 0o644))
+	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", dir}, io.Discard)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600")
+}
+
+type once struct {
+	started
+	out  *syncBuffer
+	done chan error
+}
+
+// startOnce runs the app until ctx ends; the caller waits on done.
+func startOnce(t *testing.T, ctx context.Context, dir string, args ...string) *once {
+	t.Helper()
+	ready := make(chan started, 1)
+	o := &once{out: &syncBuffer{}, done: make(chan error, 1)}
+	go func() {
+		o.done <- run(context.WithValue(ctx, readyKey{}, func(s started) { ready <- s }),
+			append([]string{"-addr", "127.0.0.1:0", "-data", dir}, args...), o.out)
+	}()
+	select {
+	case o.started = <-ready:
+	case err := <-o.done:
+		t.Fatalf("the app did not start: %v\n%s", err, o.out)
+	case <-time.After(time.Minute):
+		t.Fatalf("the app did not start within a minute\n%s", o.out)
+	}
+	return o
+}
+
+// client is a browser without a browser: cookies, no redirects followed,
+// JSON answers.
+type client struct {
+	t    *testing.T
+	http *http.Client
+}
+
+func newClient(t *testing.T) *client {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &client{t: t, http: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+// post sends form to base+path asking for JSON, and returns the status
+// and the decoded answer.
+func (c *client) post(base, path string, form url.Values) (int, map[string]any) {
+	c.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, base+path, strings.NewReader(form.Encode()))
+	require.NoError(c.t, err)
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Accept", "application/json")
+	res, err := c.http.Do(req)
+	require.NoError(c.t, err)
+	defer res.Body.Close()
+	var body map[string]any
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil && !errors.Is(err, io.EOF) {
+		c.t.Fatalf("POST %s: %d, not JSON: %v", path, res.StatusCode, err)
+	}
+	return res.StatusCode, body
+}
