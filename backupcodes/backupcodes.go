@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -249,9 +250,7 @@ func (f *Factor) ready() error {
 	return nil
 }
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("backupcodes: %w: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-}
+func configErr(format string, args ...any) error { return errs.Config("backupcodes", format, args...) }
 
 // Method returns twofactor.MethodBackupCode.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodBackupCode }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -142,9 +143,7 @@ var (
 	_ twofactor.Binder        = (*Factor)(nil)
 )
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: totp: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-}
+func configErr(format string, args ...any) error { return errs.Config("totp", format, args...) }
 
 // New validates cfg and returns a Factor. Errors wrap twofactor.ErrConfig
 // and say what to fix. Store and Keys may be left zero when the factor is

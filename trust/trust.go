@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -232,9 +233,7 @@ var (
 // has expired, or belongs to another user.
 var ErrNotFound = errors.New("trust: device not found")
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: trust: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-}
+func configErr(format string, args ...any) error { return errs.Config("trust", format, args...) }
 
 // New validates cfg and returns a Manager. Errors wrap twofactor.ErrConfig
 // and say what to change. Store and Keys may be left zero when the Manager

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -178,9 +179,7 @@ var (
 	_ twofactor.AnswerChecker = (*Factor)(nil)
 )
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("webauthn: %w: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-}
+func configErr(format string, args ...any) error { return errs.Config("webauthn", format, args...) }
 
 // New validates cfg once and returns the factor. Errors wrap
 // twofactor.ErrConfig and say what to change. Store and Keys may be left

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -164,9 +164,7 @@ func detect(db *sql.DB) Dialect {
 	return ""
 }
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("sqlstore: %s: %w", fmt.Sprintf(format, args...), twofactor.ErrConfig)
-}
+func configErr(format string, args ...any) error { return errs.Config("sqlstore", format, args...) }
 
 // Dialect returns the store's dialect.
 func (s *Store) Dialect() Dialect { return s.dialect }
