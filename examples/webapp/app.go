@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -130,10 +131,69 @@ func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailc
 		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
 			return a.sessions.start(w, res.User.ID)
 		},
-		User:   a.sessions.user,
+		User:      a.sessions.user,
+		EnrollURL: "/2fa/settings/",
+		Templates: libraryTemplates,
+		Admin: twofactorhttp.AdminConfig{
+			Prefix: adminPrefix,
+			Actor:  a.actor,
+			User:   a.lookup,
+			Users:  a.list,
+		},
 		Logger: a.log,
 	})
 	return err
+}
+
+// adminPrefix is where the administrator pages are mounted.
+const adminPrefix = "/admin/2fa/"
+
+// actor names the administrator of a request, for the audit events.
+func (a *app) actor(r *http.Request) string {
+	if acct, ok := a.sessions.account(r); ok && acct.Admin {
+		return "admin:" + acct.Login
+	}
+	return ""
+}
+
+// lookup finds a user by id, or by login, for the administrator pages.
+func (a *app) lookup(_ context.Context, id string) (twofactor.User, bool, error) {
+	acct, ok := a.users.byID[id]
+	if !ok {
+		acct, ok = a.users.byLogin[id]
+	}
+	if !ok {
+		return twofactor.User{}, false, nil
+	}
+	return acct.user(), true, nil
+}
+
+// list is every user, for the policy page.
+func (a *app) list(context.Context) iter.Seq2[twofactor.User, error] {
+	return func(yield func(twofactor.User, error) bool) {
+		for _, acct := range demoAccountsOf(a.users) {
+			if !yield(acct.user(), nil) {
+				return
+			}
+		}
+	}
+}
+
+// requireAdmin lets administrators through: others are sent to sign in,
+// or refused.
+func (a *app) requireAdmin(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		acct, ok := a.sessions.account(r)
+		switch {
+		case !ok:
+			http.Redirect(w, r, "/login?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
+		case !acct.Admin:
+			a.render(w, r, http.StatusForbidden, "error", &pageData{Title: "Administrators only", Account: acct,
+				Error: "Only administrators can open this page."})
+		default:
+			next.ServeHTTP(w, r)
+		}
+	})
 }
 
 func (a *app) close() {
@@ -146,7 +206,8 @@ func (a *app) close() {
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle(a.tf.Prefix(), a.tf)
-	mux.HandleFunc("GET /static/app.css", serveCSS)
+	mux.Handle(adminPrefix, a.requireAdmin(a.tf.Admin()))
+	mux.Handle("GET /static/", serveStatic)
 	mux.HandleFunc("GET /login", a.loginPage)
 	mux.HandleFunc("POST /login", a.login)
 	mux.HandleFunc("POST /logout", a.logout)
@@ -197,7 +258,8 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, err)
 		return
 	}
-	a.render(w, r, http.StatusOK, "home", &pageData{Title: "Home", Account: acct, Enrollments: es, Devices: len(devs)})
+	a.render(w, r, http.StatusOK, "home", &pageData{Title: "Home", Account: acct, Enrollments: es, Devices: len(devs),
+		Accounts: demoAccountsOf(a.users)})
 }
 
 func (a *app) outbox(w http.ResponseWriter, r *http.Request) {

@@ -4,17 +4,28 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
+	"io/fs"
 	"net/http"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 )
 
-//go:embed templates/*.html
+//go:embed templates/*.html templates/twofactorhttp/*.html
 var templateFS embed.FS
 
-//go:embed static/app.css
-var appCSS []byte
+//go:embed static/*.css
+var staticFS embed.FS
+
+// libraryTemplates replaces pages of twofactorhttp (Config.Templates):
+// its layout, with the app's bar above every page.
+var libraryTemplates = func() fs.FS {
+	sub, err := fs.Sub(templateFS, "templates/twofactorhttp")
+	if err != nil {
+		panic(err)
+	}
+	return sub
+}()
 
 var methodNames = map[twofactor.Method]string{
 	twofactor.MethodTOTP:       "Authenticator app",
@@ -92,10 +103,8 @@ func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name st
 	_, _ = w.Write(b.Bytes())
 }
 
-func serveCSS(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Content-Type", "text/css; charset=utf-8")
-	_, _ = w.Write(appCSS)
-}
+// serveStatic serves the stylesheets.
+var serveStatic = http.FileServerFS(staticFS)
 
 // demoAccountsOf lists the accounts in the order they are introduced.
 func demoAccountsOf(u *users) []*account {
@@ -107,4 +116,6 @@ func demoAccountsOf(u *users) []*account {
 }
 
 // links returns the library's pages the app mounts.
-func (a *app) links() links { return links{} }
+func (a *app) links() links {
+	return links{Settings: a.tf.Prefix() + "settings/", Admin: adminPrefix}
+}
