@@ -516,15 +516,34 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 	if err := f.issuer.CheckUser(user); err != nil {
 		return err
 	}
-	w, err := f.issuer.Wired()
-	if err != nil {
+	if _, err := f.issuer.Wired(); err != nil {
 		return err
 	}
 	var errs []error
-	if err := w.Store.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
+	if err := f.issuer.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
 		errs = append(errs, fmt.Errorf("smscode: deleting phone: %w", err))
 	}
 	return errors.Join(append(errs, f.issuer.DropEnroll(ctx, user.ID))...)
+}
+
+// Rekey re-seals the user's phone number under the keyring's current key
+// and reports how many records it rewrote: 1, or 0 when there is no phone
+// or it is sealed under the current key already. Run it for every user
+// after putting a new key first in the ring; once it reports 0
+// everywhere, the old key can leave the ring (numbers awaiting their code
+// expire with it, within Codes.TTL). Safe to run again.
+//
+// The record is read again right before it is written and left alone if
+// it changed meanwhile; a concurrent removal is never undone. A number
+// that opens under no key of the ring is an error wrapping
+// twofactor.ErrInvalidKey.
+func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
+	return f.issuer.Rekey(ctx, userID, EnrollmentID, func(rec store.EnrollmentRecord) (string, string, []byte, bool) {
+		if rec.Method != string(twofactor.MethodSMS) {
+			return "", "", nil, false
+		}
+		return "", string(rec.Data), phoneAD(rec.UserID), true
+	})
 }
 
 // ParsePhone is the package's ParsePhone with the factor's AllowedRegions:
