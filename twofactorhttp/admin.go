@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +50,15 @@ type AdminConfig struct {
 	// those without a phone number. Nil: the policy page shows the policy
 	// alone.
 	Users func(ctx context.Context) iter.Seq2[twofactor.User, error]
+
+	// Events receives the audit events of the actions the pages take
+	// themselves, beside the Service's: revoking a user's trusted devices
+	// is an EventAdminAction naming the actor (Details "action":
+	// "revoke_devices", "devices": how many, and for one, "device": the
+	// start of its id). Give it the Events given to the Service. Nil: they
+	// are logged to Config.Logger. Each device revoked is also the trust
+	// Manager's EventDeviceRevoked.
+	Events *twofactor.Events
 }
 
 // Pages of the administrator, by template file name without ".html".
@@ -63,12 +73,14 @@ var adminPages = []string{PageAdmin, PageAdminUser, PageAdminCode, PageAdminPoli
 
 // Routes of the administrator pages, relative to AdminConfig.Prefix.
 const (
-	routeAdmin         = ""
-	routeAdminUser     = "user"
-	routeAdminReset    = "user/reset"
-	routeAdminRecovery = "user/recovery-code"
-	routeAdminUnlock   = "user/unlock"
-	routeAdminPolicy   = "policy"
+	routeAdmin          = ""
+	routeAdminUser      = "user"
+	routeAdminReset     = "user/reset"
+	routeAdminRecovery  = "user/recovery-code"
+	routeAdminUnlock    = "user/unlock"
+	routeAdminRevoke    = "user/devices/revoke"
+	routeAdminRevokeAll = "user/devices/revoke-all"
+	routeAdminPolicy    = "policy"
 )
 
 // CodeForbidden (403): an administrator page the request names no
@@ -99,7 +111,11 @@ type AdminUserView struct {
 	Reset    string // the reset form's action (fields id, reason, identity_checked)
 	Recovery string // the recovery code form's action, or "" without backup codes
 	Unlock   string // the unlock form's action
-	Reason   string // the reason typed, when the reset was refused
+	// Revoke and RevokeAll are the actions of the forms that revoke one
+	// of the user's trusted devices (fields id, device) or all of them
+	// (field id); "" without a trusted-device manager.
+	Revoke, RevokeAll string
+	Reason            string // the reason typed, when the reset was refused
 }
 
 // AdminCodeView is a recovery code shown once.
@@ -171,6 +187,8 @@ func (h *Handler) checkAdmin() error {
 //	POST /user/reset          id, reason, identity_checked=on: Service.AdminReset, audited
 //	POST /user/recovery-code  id: a one-time recovery code, shown once
 //	POST /user/unlock         id: Service.Unlock
+//	POST /user/devices/revoke      id, device: end the trust of one of the user's devices, audited
+//	POST /user/devices/revoke-all  id: end the trust of every device of the user, audited
 //	GET  /policy              the policy, and the users who cannot comply
 //
 // Its pages load the stylesheet and script from the Handler's prefix,
@@ -205,6 +223,14 @@ func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		post = h.serveAdminRecovery
 	case routeAdminUnlock:
 		post = h.serveAdminUnlock
+	case routeAdminRevoke:
+		if h.trust != nil {
+			post = h.serveAdminRevoke
+		}
+	case routeAdminRevokeAll:
+		if h.trust != nil {
+			post = h.serveAdminRevokeAll
+		}
 	case routeAdminPolicy:
 		get = h.serveAdminPolicy
 	}
@@ -254,6 +280,8 @@ func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 		p = problem{http.StatusForbidden, ErrorBody{Error: CodeForbidden, Message: t.Forbidden}}
 	case errors.Is(err, errUnknownUser):
 		p = problem{http.StatusNotFound, ErrorBody{Error: CodeUnknownUser, Message: t.UnknownUser}}
+	case errors.Is(err, trust.ErrNotFound):
+		p = problem{http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.DeviceNotFound}}
 	default:
 		p = h.settingsProblem(err, "")
 	}
@@ -375,6 +403,7 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 		}
 	}
 	if h.trust != nil {
+		v.Revoke, v.RevokeAll = h.adminURL(routeAdminRevoke), h.adminURL(routeAdminRevokeAll)
 		ds, err := h.trust.List(ctx, u.ID)
 		if err != nil {
 			h.adminFail(w, r, err)
@@ -476,6 +505,70 @@ func (h *Handler) serveAdminUnlock(w http.ResponseWriter, r *http.Request, actor
 		return
 	}
 	h.adminDone(w, r, u.ID, "unlocked")
+}
+
+// Keys of AdminStrings.Done for the device revocations.
+const (
+	adminRevoked    = "revoked"
+	adminRevokedAll = "revoked_all"
+)
+
+// serveAdminRevoke (POST /user/devices/revoke, id, device) ends the trust
+// of one of the user's devices. A device that is not the user's, or no
+// longer trusted, is 404 and nothing changes.
+func (h *Handler) serveAdminRevoke(w http.ResponseWriter, r *http.Request, actor string) {
+	f, u, ok := h.adminForm(w, r)
+	if !ok {
+		return
+	}
+	device := strings.TrimSpace(f.get("device"))
+	if err := h.trust.Revoke(r.Context(), u.ID, device); err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	h.adminAudit(r, u.ID, actor, map[string]string{"action": "revoke_devices", "devices": "1", "device": deviceRef(device)})
+	h.adminDone(w, r, u.ID, adminRevoked)
+}
+
+// serveAdminRevokeAll (POST /user/devices/revoke-all, id) ends the trust
+// of every device of the user.
+func (h *Handler) serveAdminRevokeAll(w http.ResponseWriter, r *http.Request, actor string) {
+	_, u, ok := h.adminForm(w, r)
+	if !ok {
+		return
+	}
+	ctx := r.Context()
+	ds, err := h.trust.List(ctx, u.ID)
+	if err == nil {
+		err = h.trust.RevokeAll(ctx, u.ID, trust.ReasonRevoked)
+	}
+	if err != nil {
+		h.adminFail(w, r, err)
+		return
+	}
+	h.adminAudit(r, u.ID, actor, map[string]string{"action": "revoke_devices", "devices": strconv.Itoa(len(ds))})
+	h.adminDone(w, r, u.ID, adminRevokedAll)
+}
+
+// adminAudit records an action of the pages with the actor: through
+// AdminConfig.Events, else in the log.
+func (h *Handler) adminAudit(r *http.Request, userID, actor string, details map[string]string) {
+	ev := h.admin.Events
+	if ev == nil {
+		ev = &twofactor.Events{Logger: h.log, Now: h.now}
+	}
+	ev.Emit(r.Context(), twofactor.Event{Type: twofactor.EventAdminAction, Time: h.now(), UserID: userID,
+		Actor: actor, Details: details})
+}
+
+// deviceRef is the part of a device id an audit event carries, as in the
+// trust package's own events: enough to tell devices apart, not the whole
+// id.
+func deviceRef(id string) string {
+	if len(id) > 8 {
+		return id[:8]
+	}
+	return id
 }
 
 func (h *Handler) adminDone(w http.ResponseWriter, r *http.Request, id, status string) {

@@ -105,8 +105,13 @@
 //	GET  settings/devices             trusted devices: label, network, added, last seen, expiry, this device
 //	POST settings/devices/revoke      id; POST settings/devices/revoke-all
 //	GET  settings/remove?method=&id=  asks before removing a factor; POST settings/remove: method, id
+//	GET  settings/disable             asks before turning two-step verification off: what goes (every
+//	                                  method, the backup codes, the trusted devices), and that email
+//	                                  codes that follow the account's address stay on
+//	POST settings/disable             Service.Disable; refused under a policy that requires a factor
 //
-// A change that removes or replaces a factor, makes new backup codes, or
+// A change that removes or replaces a factor, turns two-step verification
+// off, makes new backup codes, or
 // adds a factor for a user who already has one (email codes on by the
 // account's address count) needs a fresh step-up, the proof in the
 // step-up cookie: without it a browser goes through the step-up page and
@@ -146,6 +151,11 @@
 //	POST /2fa/settings/remove        {"method": "totp", "id": "..."}
 //	200 {"ok": true, "status": "removed", "next": "/2fa/settings/totp"}
 //	401 {"error": "step_up_required", "next": "/2fa/step-up"}   409 {"error": "last_factor", ...}
+//	GET  /2fa/settings/disable
+//	200 {"allowed": true, "email_stays_on": true, "methods": [...], "backup_codes": {...}, "trusted_devices": 2}
+//	POST /2fa/settings/disable       {}
+//	200 {"ok": true, "status": "disabled", "next": "/2fa/settings/"}
+//	409 {"error": "last_factor", "message": "Your account needs two-step verification: it cannot be turned off."}
 //
 // Only the authenticator app's set-up shows a secret, only the answer
 // that makes a set of backup codes (and its page and download) shows
@@ -160,7 +170,9 @@
 // their identity (Service.AdminReset: the page asks for the reason and a
 // ticked identity check; audited with Config.Admin.Actor and the reason),
 // issue a one-time recovery code (shown once), lift a lockout
-// (Service.Unlock), and read the policy: the allowed, default and
+// (Service.Unlock), revoke one or every trusted device of the user
+// (audited with the actor through Config.Admin.Events, else logged), and
+// read the policy: the allowed, default and
 // mandatory methods, how long devices stay trusted among the usual
 // choices (session only, 1 day, 1 week, 30 days), the users who cannot
 // comply (Service.Check over Config.Admin.Users) and those without a

@@ -33,7 +33,7 @@ const (
 	PageSettingsBackup  = "settings_backup"   // backup codes: how many are left, make new ones
 	PageSettingsCodes   = "settings_codes"    // a new set of backup codes, shown once
 	PageSettingsDevices = "settings_devices"  // trusted devices: list, revoke
-	PageSettingsConfirm = "settings_confirm"  // confirm a removal or a new set of backup codes
+	PageSettingsConfirm = "settings_confirm"  // confirm a removal, a new set of backup codes, or turning two-step verification off
 )
 
 var settingsPages = []string{PageSettings, PageSettingsTOTP, PageSettingsPhone, PageSettingsKeys, PageSettingsEmail,
@@ -61,12 +61,13 @@ const (
 	routeSettingsRevoke    = "settings/devices/revoke"
 	routeSettingsRevokeAll = "settings/devices/revoke-all"
 	routeSettingsRemove    = "settings/remove"
+	routeSettingsDisable   = "settings/disable"
 )
 
 // JSON error codes of the settings and administrator pages, beside the
 // Code constants of the sign-in.
 const (
-	CodeLastFactor   = "last_factor"   // 409: removing the last second factor while the policy requires one
+	CodeLastFactor   = "last_factor"   // 409: removing the last second factor, or turning two-step verification off, while the policy requires one
 	CodeInvalidPhone = "invalid_phone" // 400: a phone number that is refused; the message says why
 	CodeUnknownUser  = "unknown_user"  // 404: an administrator page for a user the host does not know
 )
@@ -102,6 +103,10 @@ type SettingsView struct {
 	Default string       // the default method's name, or ""
 	Backup  *BackupView  // nil without a backup-code factor
 	Devices *DevicesView // nil without a trusted-device manager
+	// Disable is the page that turns two-step verification off, or ""
+	// when the user has nothing to turn off or the policy requires a
+	// second factor.
+	Disable string
 
 	// A factor's page.
 	Factor *FactorView // the method and its enrollments
@@ -224,6 +229,7 @@ type DeviceView struct {
 type ConfirmView struct {
 	Message string // what will change
 	Warning string // what it means
+	Note    string // what stays as it is, or ""
 	Action  string // where the form posts, or "" when the change is not possible
 	Button  string
 	Method  twofactor.Method // hidden field "method", for a removal
@@ -282,6 +288,8 @@ func (h *Handler) serveSettings(w http.ResponseWriter, r *http.Request, rest str
 		rt.post = h.serveRevokeAll
 	case routeSettingsRemove:
 		rt = route{h.serveRemovePage, h.serveRemove}
+	case routeSettingsDisable:
+		rt = route{h.serveDisablePage, h.serveDisable}
 	}
 	if (rest == routeSettingsDevices || rest == routeSettingsRevoke || rest == routeSettingsRevokeAll) && h.trust == nil {
 		rt = route{}
@@ -346,6 +354,8 @@ func (h *Handler) settingsProblem(err error, m twofactor.Method) problem {
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeInvalidPhone, Message: pe.message}}
 	case errors.Is(err, errImplicitEmail):
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeMethodNotOffered, Message: t.EmailImplicitRemove}}
+	case errors.Is(err, errDisableRequired):
+		return problem{http.StatusConflict, ErrorBody{Error: CodeLastFactor, Message: t.DisableRequired}}
 	case errors.Is(err, twofactor.ErrLastFactor):
 		return problem{http.StatusConflict, ErrorBody{Error: CodeLastFactor, Message: t.RemoveLast}}
 	case errors.Is(err, trust.ErrNotFound):
@@ -602,6 +612,7 @@ type overviewOut struct {
 	DefaultMethod  twofactor.Method `json:"default_method,omitempty"`
 	BackupCodes    *backupOut       `json:"backup_codes,omitempty"`
 	TrustedDevices []deviceOut      `json:"trusted_devices,omitempty"`
+	Disable        string           `json:"disable,omitempty"` // the route that turns two-step verification off
 }
 
 func factorJSON(fv FactorView) factorOut {
@@ -646,8 +657,11 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 		return
 	}
 	v.Devices = devs.view
+	if !h.svc.Policy().Required && (len(es) > 0 || len(devs.out) > 0) {
+		v.Disable = h.url(routeSettingsDisable)
+	}
 	if wantsJSON(r) {
-		out := overviewOut{Methods: []factorOut{}, DefaultMethod: h.svc.Policy().Default, TrustedDevices: devs.out}
+		out := overviewOut{Methods: []factorOut{}, DefaultMethod: h.svc.Policy().Default, TrustedDevices: devs.out, Disable: v.Disable}
 		for _, fv := range v.Methods {
 			out.Methods = append(out.Methods, factorJSON(fv))
 		}

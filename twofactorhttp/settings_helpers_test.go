@@ -131,7 +131,8 @@ func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
 		Logger: discardLogger(),
 		Now:    clock.Now,
 		Admin: twofactorhttp.AdminConfig{
-			Actor: func(r *http.Request) string { return r.Header.Get("X-Admin") },
+			Actor:  func(r *http.Request) string { return r.Header.Get("X-Admin") },
+			Events: events,
 			User: func(_ context.Context, id string) (twofactor.User, bool, error) {
 				u, ok := s.users[id]
 				return u, ok, nil

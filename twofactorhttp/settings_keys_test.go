@@ -107,8 +107,8 @@ func TestSettingsEmailOptIn(t *testing.T) {
 	requireRedirect(t, b.post("/2fa/settings/email/verify", url.Values{"code": {code}}), "/2fa/settings/backup-codes/show")
 	w = b.get("/2fa/settings/email")
 	require.Contains(t, w.Body.String(), "Codes are emailed to a***@example.com.")
-	// The factor does not say it is opt-in: no removal offered.
-	require.NotContains(t, w.Body.String(), "/2fa/settings/remove")
+	// The factor says it is opt-in: they can be turned off again.
+	require.Contains(t, w.Body.String(), `href="/2fa/settings/remove?method=email&amp;id=email"`)
 
 	m := decodeJSON(t, s.as("ben", true).get("/2fa/settings/email"))
 	require.Equal(t, false, m["enrolled"])

@@ -128,6 +128,14 @@ type SettingsStrings struct {
 	RemoveNothing       string // no such enrollment
 	EmailImplicitRemove string // email codes that follow the account's address cannot be turned off here
 
+	// Turning two-step verification off.
+	DisableLink       string // the overview's link to the confirmation
+	DisableTitle      string // the confirmation's title
+	DisableWarn       string // what turning it off removes
+	DisableButton     string // the button that turns it off
+	DisableRequired   string // the policy requires a second factor
+	DisableEmailStays string // email codes follow the account's address and stay on
+
 	// Notices after a change.
 	Saved map[string]string // by the key in ?done=
 
@@ -249,6 +257,13 @@ var defaultSettingsStrings = SettingsStrings{
 	RemoveNothing:       "There is nothing to remove.",
 	EmailImplicitRemove: "Email codes follow your account's email address and cannot be turned off here.",
 
+	DisableLink:       "Turn off two-step verification",
+	DisableTitle:      "Turn off two-step verification?",
+	DisableWarn:       "Every method below, your backup codes and your trusted devices will be removed. You will sign in with your password alone until you set up a method again.",
+	DisableButton:     "Turn off",
+	DisableRequired:   "Your account needs two-step verification: it cannot be turned off.",
+	DisableEmailStays: "Email codes stay on while your account has an email address: they follow it, and are not removed here.",
+
 	Saved: map[string]string{
 		savedTOTP:       "Your authenticator app is set up.",
 		savedPhone:      "Your phone number is confirmed.",
@@ -258,6 +273,7 @@ var defaultSettingsStrings = SettingsStrings{
 		savedRemoved:    "Removed.",
 		savedRevoked:    "Device revoked.",
 		savedRevokedAll: "Every device was revoked.",
+		savedDisabled:   "Two-step verification is off.",
 	},
 }
 
@@ -271,115 +287,125 @@ const (
 	savedRemoved    = "removed"
 	savedRevoked    = "revoked"
 	savedRevokedAll = "revoked_all"
+	savedDisabled   = "disabled"
 )
 
 // AdminStrings is the text of the administrator pages, part of [Strings].
 type AdminStrings struct {
-	Title           string // the user lookup page's title
-	Lookup          string // the user id input's label
-	LookupButton    string // its button
-	UnknownUser     string // no such user
-	UserTitle       string // "Two-step verification of %s" (the user's name)
-	Factors         string // heading of the user's factors
-	NoFactors       string // the user has none
-	Devices         string // heading of the user's trusted devices
-	NoDevices       string // none
-	Lockout         string // heading of the lockout state
-	NotLocked       string // "No wrong codes in a row." / or the count
-	Failures        string // "%d wrong codes in a row."
-	LockedUntil     string // "Locked until %s." (a time)
-	Unlock          string // the unlock button
-	Reset           string // heading and button of the reset
-	ResetWarn       string // what a reset does
-	Reason          string // the reason input's label
-	ReasonMissing   string // no reason given
-	IdentityCheck   string // the identity-check checkbox's label
-	IdentityMissing string // the box was not ticked
-	Recovery        string // heading and button of the recovery code
-	RecoveryNote    string // what a recovery code is
-	RecoveryTitle   string // the page showing the code once
-	RecoveryShown   string // "Give this code to the user ... valid until %s."
-	RecoveryNone    string // no backup-code factor configured
-	Policy          string // the policy page's title and link
-	PolicyFixed     string // the policy is the configuration given at start
-	Allowed         string // allowed methods
-	AllMethods      string // every configured method is allowed
-	Required        string // "Every user must have a second factor: %s" yes/no
-	Yes, No         string
-	DefaultMethod   string // the default method
-	NoDefault       string // none set
-	Mandatory       string // methods every user must have
-	NoMandatory     string // none
-	TrustDuration   string // how long a device stays trusted
-	TrustChoices    string // the choices offered
-	Current         string // marks the configured choice
-	TrustOff        string // devices are never trusted
-	SessionOnly     string // trust until the browser closes
-	Gaps            string // users who cannot comply
-	NoGaps          string // every user complies
-	GapNoFactor     string // the user has no second factor
-	GapMissing      string // "Missing: %s" (methods)
-	NoPhone         string // heading: users without a phone number
-	NoUserList      string // the host gave no user list
-	Back            string // back to the lookup page
-	Forbidden       string // the request names no administrator
+	Title        string // the user lookup page's title
+	Lookup       string // the user id input's label
+	LookupButton string // its button
+	UnknownUser  string // no such user
+	UserTitle    string // "Two-step verification of %s" (the user's name)
+	Factors      string // heading of the user's factors
+	NoFactors    string // the user has none
+	Devices      string // heading of the user's trusted devices
+	NoDevices    string // none
+	Lockout      string // heading of the lockout state
+	NotLocked    string // "No wrong codes in a row." / or the count
+	Failures     string // "%d wrong codes in a row."
+	LockedUntil  string // "Locked until %s." (a time)
+	Unlock       string // the unlock button
+	// RevokeDevice and RevokeAllDevices are the buttons that end the
+	// trust of one of the user's devices, or of all of them.
+	RevokeDevice, RevokeAllDevices string
+	DeviceNotFound                 string // the device is not the user's, or no longer trusted
+	Reset                          string // heading and button of the reset
+	ResetWarn                      string // what a reset does
+	Reason                         string // the reason input's label
+	ReasonMissing                  string // no reason given
+	IdentityCheck                  string // the identity-check checkbox's label
+	IdentityMissing                string // the box was not ticked
+	Recovery                       string // heading and button of the recovery code
+	RecoveryNote                   string // what a recovery code is
+	RecoveryTitle                  string // the page showing the code once
+	RecoveryShown                  string // "Give this code to the user ... valid until %s."
+	RecoveryNone                   string // no backup-code factor configured
+	Policy                         string // the policy page's title and link
+	PolicyFixed                    string // the policy is the configuration given at start
+	Allowed                        string // allowed methods
+	AllMethods                     string // every configured method is allowed
+	Required                       string // "Every user must have a second factor: %s" yes/no
+	Yes, No                        string
+	DefaultMethod                  string // the default method
+	NoDefault                      string // none set
+	Mandatory                      string // methods every user must have
+	NoMandatory                    string // none
+	TrustDuration                  string // how long a device stays trusted
+	TrustChoices                   string // the choices offered
+	Current                        string // marks the configured choice
+	TrustOff                       string // devices are never trusted
+	SessionOnly                    string // trust until the browser closes
+	Gaps                           string // users who cannot comply
+	NoGaps                         string // every user complies
+	GapNoFactor                    string // the user has no second factor
+	GapMissing                     string // "Missing: %s" (methods)
+	NoPhone                        string // heading: users without a phone number
+	NoUserList                     string // the host gave no user list
+	Back                           string // back to the lookup page
+	Forbidden                      string // the request names no administrator
 	// Done are the notices after a change, by the key in ?done=.
 	Done map[string]string
 }
 
 var defaultAdminStrings = AdminStrings{
-	Title:           "Two-step verification: support",
-	Lookup:          "User ID",
-	LookupButton:    "Look up",
-	UnknownUser:     "No user with that ID.",
-	UserTitle:       "Two-step verification of %s",
-	Factors:         "Methods",
-	NoFactors:       "No second factor.",
-	Devices:         "Trusted devices",
-	NoDevices:       "No trusted device.",
-	Lockout:         "Wrong codes",
-	NotLocked:       "Not locked out.",
-	Failures:        "%d wrong codes in a row.",
-	LockedUntil:     "Locked out until %s.",
-	Unlock:          "Unlock",
-	Reset:           "Reset two-step verification",
-	ResetWarn:       "Removes every method, backup code and trusted device of this user, ends their pending sign-ins and lifts a lockout. They sign in with their password alone until they set up a method again. The reset is recorded with your name and the reason.",
-	Reason:          "Reason",
-	ReasonMissing:   "Give the reason for the reset.",
-	IdentityCheck:   "I checked this person's identity by other means (an ID document, a call to a known number).",
-	IdentityMissing: "Confirm that you checked the person's identity.",
-	Recovery:        "Issue a recovery code",
-	RecoveryNote:    "A one-time code the user types where a backup code goes. It replaces any earlier recovery code.",
-	RecoveryTitle:   "Recovery code",
-	RecoveryShown:   "Give this code to the user by a channel you trust. It works once, until %s, and is not shown again.",
-	RecoveryNone:    "Recovery codes need the backup-code method.",
-	Policy:          "Policy",
-	PolicyFixed:     "The policy is the configuration the application was started with: change it there and restart. This page shows it, and the users who cannot comply with it.",
-	Allowed:         "Allowed methods",
-	AllMethods:      "Every configured method.",
-	Required:        "Second factor required",
-	Yes:             "Yes",
-	No:              "No",
-	DefaultMethod:   "Default method",
-	NoDefault:       "None set.",
-	Mandatory:       "Methods every user must have",
-	NoMandatory:     "None.",
-	TrustDuration:   "Trusted devices",
-	TrustChoices:    "Choices",
-	Current:         "Current",
-	TrustOff:        "Devices are never trusted.",
-	SessionOnly:     "Session only",
-	Gaps:            "Users who cannot comply",
-	NoGaps:          "Every user complies.",
-	GapNoFactor:     "No second factor",
-	GapMissing:      "Missing: %s",
-	NoPhone:         "Users without a phone number",
-	NoUserList:      "The application gives no user list to check.",
-	Back:            "Back to support",
-	Forbidden:       "You are not allowed to do this.",
+	Title:            "Two-step verification: support",
+	Lookup:           "User ID",
+	LookupButton:     "Look up",
+	UnknownUser:      "No user with that ID.",
+	UserTitle:        "Two-step verification of %s",
+	Factors:          "Methods",
+	NoFactors:        "No second factor.",
+	Devices:          "Trusted devices",
+	NoDevices:        "No trusted device.",
+	Lockout:          "Wrong codes",
+	NotLocked:        "Not locked out.",
+	Failures:         "%d wrong codes in a row.",
+	LockedUntil:      "Locked out until %s.",
+	Unlock:           "Unlock",
+	RevokeDevice:     "Revoke",
+	RevokeAllDevices: "Revoke all devices",
+	DeviceNotFound:   "That device is not one of this user's, or is no longer trusted.",
+	Reset:            "Reset two-step verification",
+	ResetWarn:        "Removes every method, backup code and trusted device of this user, ends their pending sign-ins and lifts a lockout. They sign in with their password alone until they set up a method again. The reset is recorded with your name and the reason.",
+	Reason:           "Reason",
+	ReasonMissing:    "Give the reason for the reset.",
+	IdentityCheck:    "I checked this person's identity by other means (an ID document, a call to a known number).",
+	IdentityMissing:  "Confirm that you checked the person's identity.",
+	Recovery:         "Issue a recovery code",
+	RecoveryNote:     "A one-time code the user types where a backup code goes. It replaces any earlier recovery code.",
+	RecoveryTitle:    "Recovery code",
+	RecoveryShown:    "Give this code to the user by a channel you trust. It works once, until %s, and is not shown again.",
+	RecoveryNone:     "Recovery codes need the backup-code method.",
+	Policy:           "Policy",
+	PolicyFixed:      "The policy is the configuration the application was started with: change it there and restart. This page shows it, and the users who cannot comply with it.",
+	Allowed:          "Allowed methods",
+	AllMethods:       "Every configured method.",
+	Required:         "Second factor required",
+	Yes:              "Yes",
+	No:               "No",
+	DefaultMethod:    "Default method",
+	NoDefault:        "None set.",
+	Mandatory:        "Methods every user must have",
+	NoMandatory:      "None.",
+	TrustDuration:    "Trusted devices",
+	TrustChoices:     "Choices",
+	Current:          "Current",
+	TrustOff:         "Devices are never trusted.",
+	SessionOnly:      "Session only",
+	Gaps:             "Users who cannot comply",
+	NoGaps:           "Every user complies.",
+	GapNoFactor:      "No second factor",
+	GapMissing:       "Missing: %s",
+	NoPhone:          "Users without a phone number",
+	NoUserList:       "The application gives no user list to check.",
+	Back:             "Back to support",
+	Forbidden:        "You are not allowed to do this.",
 	Done: map[string]string{
-		"reset":    "Two-step verification was reset.",
-		"unlocked": "The lockout was lifted.",
+		"reset":         "Two-step verification was reset.",
+		"unlocked":      "The lockout was lifted.",
+		adminRevoked:    "The device was revoked.",
+		adminRevokedAll: "Every trusted device of this user was revoked.",
 	},
 }
 
@@ -392,7 +418,7 @@ func (s AdminStrings) clone() AdminStrings {
 // strings when it has none (a table written before those pages existed),
 // leaving s itself as it is.
 func withPageDefaults(s *Strings) *Strings {
-	if s.Settings.Title != "" && s.Admin.Title != "" {
+	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" {
 		return s
 	}
 	c := *s
@@ -401,6 +427,15 @@ func withPageDefaults(s *Strings) *Strings {
 	}
 	if c.Admin.Title == "" {
 		c.Admin = defaultAdminStrings.clone()
+	}
+	// A table written before turning two-step verification off and the
+	// administrator's device revocation existed gets their defaults.
+	if st, d := &c.Settings, &defaultSettingsStrings; st.DisableTitle == "" {
+		st.DisableLink, st.DisableTitle, st.DisableWarn = d.DisableLink, d.DisableTitle, d.DisableWarn
+		st.DisableButton, st.DisableRequired, st.DisableEmailStays = d.DisableButton, d.DisableRequired, d.DisableEmailStays
+	}
+	if ad, d := &c.Admin, &defaultAdminStrings; ad.RevokeDevice == "" {
+		ad.RevokeDevice, ad.RevokeAllDevices, ad.DeviceNotFound = d.RevokeDevice, d.RevokeAllDevices, d.DeviceNotFound
 	}
 	return &c
 }
