@@ -1,18 +1,15 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/smscode"
-	"github.com/twofactorkit/twofactor/store"
 )
 
 func init() {
@@ -26,9 +23,10 @@ var rekeyCmd = &adminCommand{
 	help: `
 After a key rotation (a new key put first in the app's keys, the old ones
 kept after it; see twofactor keygen), re-seals the users' stored secrets
-under the new key: TOTP secrets (totp.Factor.Rekey), phone numbers and
-email addresses. It prints how many records it re-sealed, and keeps a
-progress line on stderr when that is a terminal.
+under the new key: TOTP secrets (totp.Factor.Rekey), phone numbers
+(smscode.Factor.Rekey) and email addresses (emailcode.Factor.Rekey). It
+prints how many records it re-sealed, and keeps a progress line on
+stderr when that is a terminal.
 
 It reads every user first and stops, changing nothing, when one has a
 secret sealed under a key the given keys lack. Each record is re-sealed on
@@ -149,66 +147,30 @@ func (a *admin) rekeyUser(ctx context.Context, userID string, counts map[twofact
 	if err != nil {
 		return err
 	}
-	// The SMS and email factors have no Rekey: their records are re-sealed
-	// here, with the additional data each factor binds its value to.
-	ok, err := a.reseal(ctx, userID, smscode.EnrollmentID, twofactor.MethodSMS, func(data []byte) (string, []byte) {
-		return "", []byte("smscode phone\x00" + userID + "\x00" + smscode.EnrollmentID)
-	})
-	if ok {
-		counts[twofactor.MethodSMS]++
+	for _, m := range []twofactor.Method{twofactor.MethodSMS, twofactor.MethodEmail} {
+		f, ok := a.svc.Factor(m)
+		r, can := f.(rekeyer)
+		if !ok || !can {
+			return fmt.Errorf("the %s factor cannot re-seal", m)
+		}
+		n, err := r.Rekey(ctx, userID)
+		counts[m] += n
+		if err != nil {
+			return err
+		}
 	}
-	if err != nil {
-		return err
-	}
-	ok, err = a.reseal(ctx, userID, emailcode.EnrollmentID, twofactor.MethodEmail, func(data []byte) (string, []byte) {
-		kind, _, _ := strings.Cut(string(data), " ")
-		return kind + " ", []byte("emailcode address\x00" + kind + "\x00" + userID)
-	})
-	if ok {
-		counts[twofactor.MethodEmail]++
-	}
-	return err
+	return nil
 }
 
-// reseal re-seals the value of the user's enrollment record id of method m
-// under the current key. layout gives the text before the sealed value in
-// the record's Data and the additional data the value is bound to. The
-// record is read again just before it is written, and left alone when it
-// changed or went meanwhile (a new phone, a reset), so a re-seal never
-// brings back or overwrites what the app wrote.
-func (a *admin) reseal(ctx context.Context, userID, id string, m twofactor.Method, layout func(data []byte) (head string, ad []byte)) (bool, error) {
-	rec, err := a.store.GetEnrollment(ctx, userID, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Method != string(m) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading the %s: %w", secretName(string(m)), err)
-	}
-	head, ad := layout(rec.Data)
-	sealed, ok := strings.CutPrefix(string(rec.Data), head)
-	if !ok || a.keys.SealedWithCurrent(sealed) {
-		return false, nil
-	}
-	out, changed, err := a.keys.Reseal(sealed, ad)
-	if err != nil {
-		return false, fmt.Errorf("the %s does not open: %w", secretName(string(m)), err)
-	}
-	if !changed {
-		return false, nil
-	}
-	again, err := a.store.GetEnrollment(ctx, userID, id)
-	if errors.Is(err, store.ErrNotFound) || err == nil && !bytes.Equal(again.Data, rec.Data) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading the %s: %w", secretName(string(m)), err)
-	}
-	again.Data = []byte(head + out)
-	if err := a.store.PutEnrollment(ctx, again); err != nil {
-		return false, fmt.Errorf("writing the %s: %w", secretName(string(m)), err)
-	}
-	return true, nil
+// rekeyer is implemented by the SMS and email factors.
+type rekeyer interface {
+	Rekey(ctx context.Context, userID string) (int, error)
 }
+
+var (
+	_ rekeyer = (*smscode.Factor)(nil)
+	_ rekeyer = (*emailcode.Factor)(nil)
+)
 
 // progress keeps a progress line on stderr when it is a terminal.
 type progress struct {
