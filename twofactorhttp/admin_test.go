@@ -1,6 +1,8 @@
 package twofactorhttp_test
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -138,6 +140,29 @@ func TestAdminUnlock(t *testing.T) {
 	require.False(t, lo.Locked)
 	require.Zero(t, lo.Failures)
 	require.Equal(t, "support:jo", s.events.of(twofactor.EventAdminAction)[0].Actor)
+	w = s.admin(false).get("/admin/2fa/user?id=ann&done=unlocked")
+	require.Contains(t, w.Body.String(), "The lockout was lifted.")
+	require.Contains(t, w.Body.String(), "Not locked out.")
+
+	// Locked again, lifted through JSON.
+	for range 3 {
+		b := s.browser()
+		b.login("ann", "")
+		b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
+	}
+	m = decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
+	require.Equal(t, true, m["lockout"].(map[string]any)["locked"])
+	m = decodeJSON(t, s.admin(true).post("/admin/2fa/user/unlock", url.Values{"id": {"ann"}}))
+	require.Equal(t, map[string]any{"ok": true, "status": "unlocked", "next": "/admin/2fa/user?id=ann"}, m)
+	lo, err = s.svc.Lockout(t.Context(), "ann")
+	require.NoError(t, err)
+	require.False(t, lo.Locked)
+	require.Zero(t, lo.Failures)
+	ev := s.events.of(twofactor.EventAdminAction)
+	require.Len(t, ev, 2)
+	require.Equal(t, "support:jo", ev[1].Actor)
+	require.Equal(t, "unlock", ev[1].Details["action"])
+	requireError(t, s.admin(true).post("/admin/2fa/user/unlock", url.Values{"id": {"nobody"}}), http.StatusNotFound, "unknown_user")
 }
 
 // The policy page shows the configuration and who cannot comply.
@@ -167,7 +192,8 @@ func TestAdminPolicy(t *testing.T) {
 
 func TestAdminCrossOrigin(t *testing.T) {
 	s := newSettingsEnv(t, senvOpt{})
-	for _, path := range []string{"/admin/2fa/user/reset", "/admin/2fa/user/recovery-code", "/admin/2fa/user/unlock"} {
+	for _, path := range []string{"/admin/2fa/user/reset", "/admin/2fa/user/recovery-code", "/admin/2fa/user/unlock",
+		"/admin/2fa/user/devices/revoke", "/admin/2fa/user/devices/revoke-all"} {
 		a := s.admin(false)
 		a.header.Set("Sec-Fetch-Site", "cross-site")
 		w := a.post(path, url.Values{"id": {"ann"}, "reason": {"x"}, "identity_checked": {"on"}})
@@ -175,4 +201,101 @@ func TestAdminCrossOrigin(t *testing.T) {
 	}
 	require.Empty(t, s.events.of(twofactor.EventAdminReset))
 	require.Empty(t, s.events.of(twofactor.EventAdminAction))
+}
+
+// Support staff revoke one of a user's trusted devices, or all of them,
+// audited with their name; another user's device is out of reach.
+func TestAdminRevokeDevices(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	s.trustDevice("ann", firefoxUA)
+	s.trustDevice("ann", "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+	s.trustDevice("cat", firefoxUA)
+	list, err := s.devices.List(t.Context(), "ann")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	catList, err := s.devices.List(t.Context(), "cat")
+	require.NoError(t, err)
+	require.Len(t, catList, 1)
+
+	a := s.admin(false)
+	w := a.get("/admin/2fa/user?id=ann")
+	require.Equal(t, http.StatusOK, w.Code)
+	body := text(w)
+	for _, want := range []string{"Firefox on Linux", "Chrome on Windows", `action="/admin/2fa/user/devices/revoke"`,
+		`<input type="hidden" name="device" value="` + list[0].ID + `">`, `action="/admin/2fa/user/devices/revoke-all"`,
+		">Revoke all devices</button>"} {
+		require.Contains(t, body, want)
+	}
+
+	// Cat's device through ann's id: 404, nothing changes, nothing audited.
+	w = a.post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {catList[0].ID}})
+	require.Equal(t, http.StatusNotFound, w.Code)
+	requireAlert(t, w.Body.String(), "That device is not one of this user's")
+	requireError(t, s.admin(true).post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {catList[0].ID}}), http.StatusNotFound, "not_found")
+	requireError(t, s.admin(true).post("/admin/2fa/user/devices/revoke", url.Values{"id": {"nobody"}, "device": {catList[0].ID}}), http.StatusNotFound, "unknown_user")
+	catList, err = s.devices.List(t.Context(), "cat")
+	require.NoError(t, err)
+	require.Len(t, catList, 1)
+	require.Empty(t, s.events.of(twofactor.EventAdminAction))
+
+	w = a.post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {list[0].ID}})
+	requireRedirect(t, w, "/admin/2fa/user?id=ann&done=revoked")
+	require.Contains(t, a.get("/admin/2fa/user?id=ann&done=revoked").Body.String(), "The device was revoked.")
+	left, err := s.devices.List(t.Context(), "ann")
+	require.NoError(t, err)
+	require.Len(t, left, 1)
+	require.Equal(t, list[1].ID, left[0].ID)
+	ev := s.events.of(twofactor.EventAdminAction)
+	require.Len(t, ev, 1)
+	require.Equal(t, "support:jo", ev[0].Actor)
+	require.Equal(t, "ann", ev[0].UserID)
+	require.Equal(t, map[string]string{"action": "revoke_devices", "devices": "1", "device": list[0].ID[:8]}, ev[0].Details)
+	require.Len(t, s.events.of(twofactor.EventDeviceRevoked), 1)
+
+	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}))
+	require.Equal(t, map[string]any{"ok": true, "status": "revoked_all", "next": "/admin/2fa/user?id=ann"}, m)
+	left, err = s.devices.List(t.Context(), "ann")
+	require.NoError(t, err)
+	require.Empty(t, left)
+	catList, err = s.devices.List(t.Context(), "cat")
+	require.NoError(t, err)
+	require.Len(t, catList, 1, "another user's device stays")
+	ev = s.events.of(twofactor.EventAdminAction)
+	require.Len(t, ev, 2)
+	require.Equal(t, "support:jo", ev[1].Actor)
+	require.Equal(t, map[string]string{"action": "revoke_devices", "devices": "1"}, ev[1].Details)
+	m = decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
+	require.Empty(t, m["trusted_devices"])
+
+	// HTML revoke-all, and its notice.
+	s.trustDevice("ann", firefoxUA)
+	requireRedirect(t, a.post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), "/admin/2fa/user?id=ann&done=revoked_all")
+	w = a.get("/admin/2fa/user?id=ann&done=revoked_all")
+	require.Contains(t, w.Body.String(), "Every trusted device of this user was revoked.")
+	require.Contains(t, w.Body.String(), "No trusted device.")
+	require.NotContains(t, w.Body.String(), `name="device"`)
+
+	// Without an administrator named: refused.
+	requireError(t, s.api().post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"cat"}}), http.StatusForbidden, "forbidden")
+	catList, err = s.devices.List(t.Context(), "cat")
+	require.NoError(t, err)
+	require.Len(t, catList, 1)
+}
+
+// Without AdminConfig.Events the audit goes to the log, with the actor;
+// without a trust manager there is nothing to revoke.
+func TestAdminRevokeDevicesLogged(t *testing.T) {
+	var buf bytes.Buffer
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) {
+		c.Admin.Events = nil
+		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	}})
+	s.trustDevice("ann", firefoxUA)
+	requireRedirect(t, s.admin(false).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), "/admin/2fa/user?id=ann&done=revoked_all")
+	require.Contains(t, buf.String(), `msg="twofactor: admin.action" event=admin.action user=ann actor=support:jo action=revoke_devices devices=1`)
+
+	s2 := newSettingsEnv(t, senvOpt{noTrust: true})
+	requireError(t, s2.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), http.StatusNotFound, "not_found")
+	requireError(t, s2.admin(true).post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {"x"}}), http.StatusNotFound, "not_found")
+	require.NotContains(t, s2.admin(false).get("/admin/2fa/user?id=ann").Body.String(), "/admin/2fa/user/devices/")
 }
