@@ -76,6 +76,9 @@
 // enrollment hash that rewrites the record's "used" member in place, and
 // only to a later time: the other members stay as stored, so a rename
 // written meanwhile is kept, and a missing record is never created.
+// TouchDevice ([store.DeviceToucher]) is likewise one script on the device
+// key that rewrites its "seen" member alone and keeps the key's TTL, so a
+// PutDevice written meanwhile is never lost.
 // The device index lets ListDevices find a user's devices without scanning;
 // ListDevices skips and removes entries whose device has expired, was
 // deleted, or now belongs to another user.

@@ -159,9 +159,10 @@ func (s *Store) PutDevice(ctx context.Context, d store.Device) error {
 	return nil
 }
 
-// TouchDevice implements store.DeviceToucher: a GET, then a SET with XX
-// and KEEPTTL, which writes only if the record still exists and never
-// creates one.
+// TouchDevice implements store.DeviceToucher with one script on the
+// device key: it rewrites the record's last-seen time, and nothing else,
+// keeping the key's TTL. A missing record is left missing, and a PutDevice
+// written meanwhile is kept but for its last-seen time.
 func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
@@ -169,24 +170,11 @@ func (s *Store) TouchDevice(ctx context.Context, id string, seen time.Time) erro
 	if err := checkID("device id", id); err != nil {
 		return err
 	}
-	b, err := s.rdb.Get(ctx, s.deviceKey(id)).Bytes()
-	if isNil(err) {
-		return nil
-	}
+	js, err := seen.MarshalJSON()
 	if err != nil {
-		return wrap("touch device", err)
+		return invalid("last-seen time cannot be encoded: %v", err)
 	}
-	d, _, ok := parseDevice(b)
-	if !ok || d.ID != id {
-		return malformed("touch device")
-	}
-	d.LastSeenAt = seen
-	v, err := encodeDevice(d)
-	if err != nil {
-		return invalid("device cannot be encoded: %v", err)
-	}
-	err = s.rdb.SetArgs(ctx, s.deviceKey(id), v, redis.SetArgs{Mode: "XX", KeepTTL: true}).Err()
-	if err != nil && !isNil(err) {
+	if err := touchDevice.Run(ctx, s.rdb, []string{s.deviceKey(id)}, js).Err(); err != nil && !isNil(err) {
 		return wrap("touch device", err)
 	}
 	return nil

@@ -257,7 +257,7 @@ func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	exp := clk.Now().Add(time.Minute)
 	// Warm the script cache so EVALSHA never falls back to EVAL below.
-	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, decr, advance, indexDevice, unindex, indexOwned, deleteOwned, sweep, touchEnrollment} {
+	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, decr, advance, indexDevice, unindex, indexOwned, deleteOwned, sweep, touchEnrollment, touchDevice} {
 		require.NoError(t, sc.Load(ctx, rdb).Err())
 	}
 	var calls atomic.Int64
@@ -303,6 +303,7 @@ func TestRoundTrips(t *testing.T) {
 		{"DeleteEnrollment", 1, func() error { return s.DeleteEnrollment(ctx, "u1", "e1") }},
 		{"PutDevice", 2, func() error { return s.PutDevice(ctx, dev) }},
 		{"GetDevice", 1, func() error { _, err := s.GetDevice(ctx, dev.ID); return err }},
+		{"TouchDevice", 1, func() error { return s.TouchDevice(ctx, dev.ID, clk.Now()) }},
 		{"ListDevices", 2, func() error { _, err := s.ListDevices(ctx, "u1"); return err }},
 		{"DeleteDevice", 2, func() error { return s.DeleteDevice(ctx, dev.ID) }},
 		{"ListDevices none", 1, func() error { _, err := s.ListDevices(ctx, "u1"); return err }},

@@ -328,3 +328,20 @@ if ts < s or (ts == s and tns <= ns) then return 0 end
 redis.call('HSET', KEYS[1], ARGV[1], head .. ARGV[2] .. '}')
 return 1
 `)
+
+// touchDevice implements store.DeviceToucher. The record is the envelope
+// that encodeDevice writes, whose JSON's last member is always
+// "seen":"<RFC 3339 time>" (a quote inside any string before it is
+// escaped, so the pattern below can only match that member). The script
+// rewrites that member alone, keeping the key's TTL: every other field
+// stays byte for byte as stored, so a PutDevice written meanwhile is kept.
+// A missing record is left missing. It returns 1 when it wrote. KEYS[1]
+// the device key; ARGV the new time as a JSON string.
+var touchDevice = newScript(`
+local v = redis.call('GET', KEYS[1])
+if not v then return 0 end
+local head = string.match(v, '^(.*,"seen":)"[^"]*"}$')
+if not head then return redis.error_reply('redisstore: malformed stored value') end
+redis.call('SET', KEYS[1], head .. ARGV[1] .. '}', 'KEEPTTL')
+return 1
+`)

@@ -2,6 +2,8 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,4 +63,70 @@ func TestTouchEnrollmentTimes(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestTouchDeviceKeepsPut: touches racing a PutDevice never bring back the
+// record the put replaced. Each round puts a new label and expiry while
+// touches run, then checks that the put's fields stand and the key keeps
+// the put's TTL.
+func TestTouchDeviceKeepsPut(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	ctx := context.Background()
+	d := store.Device{ID: "dev-race", UserID: "u", Label: "v0", CreatedAt: clk.Now(), ExpiresAt: clk.Now().Add(time.Hour)}
+	require.NoError(t, s.PutDevice(ctx, d))
+	for round := 1; round <= 20; round++ {
+		var wg sync.WaitGroup
+		stop := make(chan struct{})
+		for g := range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; ; i++ {
+					select {
+					case <-stop:
+						return
+					default:
+					}
+					seen := clk.Now().Add(time.Duration(g*1000+i) * time.Millisecond)
+					if err := s.TouchDevice(ctx, d.ID, seen); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		d.Label = fmt.Sprintf("v%d", round)
+		d.ExpiresAt = clk.Now().Add(time.Duration(round+1) * time.Hour)
+		require.NoError(t, s.PutDevice(ctx, d))
+		time.Sleep(time.Millisecond)
+		close(stop)
+		wg.Wait()
+		got, err := s.GetDevice(ctx, d.ID)
+		require.NoError(t, err)
+		require.Equal(t, d.Label, got.Label, "round %d: the put is kept", round)
+		require.True(t, d.ExpiresAt.Equal(got.ExpiresAt), "round %d", round)
+		require.True(t, d.CreatedAt.Equal(got.CreatedAt), "round %d", round)
+		ttl, err := rdb.PTTL(ctx, s.deviceKey(d.ID)).Result()
+		require.NoError(t, err)
+		require.Greater(t, ttl, time.Duration(round)*time.Hour, "round %d: the put's TTL is kept", round)
+	}
+
+	// A touch sets the last-seen time only, and never creates a record.
+	seen := clk.Now().Add(time.Minute)
+	require.NoError(t, s.TouchDevice(ctx, d.ID, seen))
+	got, err := s.GetDevice(ctx, d.ID)
+	require.NoError(t, err)
+	want := d
+	want.LastSeenAt = seen
+	b1, _ := encodeDevice(want)
+	b2, _ := encodeDevice(got)
+	require.Equal(t, string(b1), string(b2))
+	stored, err := rdb.Get(ctx, s.deviceKey(d.ID)).Result()
+	require.NoError(t, err)
+	require.Equal(t, string(b1), stored, "byte for byte what PutDevice writes")
+	require.NoError(t, s.TouchDevice(ctx, "dev-none", seen))
+	_, err = s.GetDevice(ctx, "dev-none")
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
