@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/bind"
 	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -165,25 +165,13 @@ func New(cfg Config) (*Factor, error) {
 func (f *Factor) Bind(s twofactor.Shared) error {
 	cfg := f.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, ok := s.Store.(Store)
-		if !ok {
-			return configErr("the Service's store does not implement %s, which the factor needs; set totp.Config.Store",
-				strings.Join(missingInterfaces(s.Store), ", "))
+		st, err := bind.Store[Store]("totp", "totp.Config.Store", s.Store, missingInterfaces)
+		if err != nil {
+			return err
 		}
 		cfg.Store = st
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = s.Keys
-	}
-	if cfg.Events == nil {
-		cfg.Events = s.Events
-	}
-	if cfg.Now == nil {
-		cfg.Now = s.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = s.Rand
-	}
+	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, &cfg.Rand)
 	bound, err := build(cfg)
 	if err != nil {
 		return err

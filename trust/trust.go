@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/bind"
 	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -251,24 +252,13 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Bind(s twofactor.Shared) error {
 	cfg := m.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, ok := s.Store.(Devices)
-		if !ok {
-			return configErr("the Service's store does not implement store.Devices, which trusted devices need; set trust.Config.Store")
+		st, err := bind.Store[Devices]("trust", "trust.Config.Store", s.Store, func(any) []string { return []string{"store.Devices"} })
+		if err != nil {
+			return err
 		}
 		cfg.Store = st
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = s.Keys
-	}
-	if cfg.Events == nil {
-		cfg.Events = s.Events
-	}
-	if cfg.Now == nil {
-		cfg.Now = s.Now
-	}
-	if cfg.Rand == nil {
-		cfg.Rand = s.Rand
-	}
+	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, &cfg.Rand)
 	bound, err := build(cfg)
 	if err != nil {
 		return err

@@ -19,6 +19,7 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/bind"
 	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -197,22 +198,13 @@ func New(cfg Config) (*Factor, error) {
 func (f *Factor) Bind(s twofactor.Shared) error {
 	cfg := f.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, ok := s.Store.(Store)
-		if !ok {
-			return configErr("the Service's store does not implement %s, which the factor needs; set webauthn.Config.Store",
-				strings.Join(missingInterfaces(s.Store), ", "))
+		st, err := bind.Store[Store]("webauthn", "webauthn.Config.Store", s.Store, missingInterfaces)
+		if err != nil {
+			return err
 		}
 		cfg.Store = st
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = s.Keys
-	}
-	if cfg.Events == nil {
-		cfg.Events = s.Events
-	}
-	if cfg.Now == nil {
-		cfg.Now = s.Now
-	}
+	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, nil)
 	bound, err := build(cfg)
 	if err != nil {
 		return err
