@@ -4,11 +4,15 @@ package notify
 // notifier's clock, as the scheduler does when its timer fires.
 func (n *Notifier) RunDueForTest() { n.runDue(false) }
 
-// PendingForTest returns how many sign-ins wait out their grace.
+// PendingForTest returns how many failed answers wait out their grace.
 func (n *Notifier) PendingForTest() int {
 	n.pmu.Lock()
 	defer n.pmu.Unlock()
-	return len(n.pending)
+	answers := 0
+	for _, b := range n.pending {
+		answers += b.count
+	}
+	return answers
 }
 
 // Store keys, for tests that read the counters.

@@ -63,7 +63,7 @@ type last struct {
 // failed takes one failed answer.
 func (n *Notifier) failed(j job) {
 	b := &batch{first: j.ev, ctx: j.ctx, browser: j.browser, count: 1, due: j.ev.Time.Add(n.grace)}
-	if n.grace <= 0 || n.closing.Load() {
+	if n.grace <= 0 {
 		n.fold(b)
 		return
 	}
@@ -75,9 +75,11 @@ func (n *Notifier) failed(j job) {
 	}
 	if len(n.pending) >= n.maxPending {
 		n.pmu.Unlock()
-		n.fold(b)
+		n.decide(b)
 		return
 	}
+	// Even during Shutdown: the scheduler decides what waits once the
+	// workers are done, so a success still in the queue is heard first.
 	n.pending[j.ev.ChallengeID] = b
 	n.pmu.Unlock()
 	n.poke()
@@ -144,24 +146,30 @@ func (n *Notifier) runDue(force bool) time.Time {
 	}
 	n.pmu.Unlock()
 	for _, b := range due {
-		if n.base.Err() != nil {
-			n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_abandoned", n.base.Err())
-			continue
-		}
-		ctx, cancel := n.opCtx(b.ctx)
-		ok, _, err := n.st.Peek(ctx, okKey+b.first.ChallengeID)
-		cancel()
-		switch {
-		case err != nil:
-			// Unsure whether the user got in: an alert too many is the
-			// safe side.
-			n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_count_failed", err)
-		case ok > 0:
-			continue
-		}
-		n.fold(b)
+		n.decide(b)
 	}
 	return next
+}
+
+// decide sends nothing for a sign-in that succeeded in the end, and
+// folds the others.
+func (n *Notifier) decide(b *batch) {
+	if n.base.Err() != nil {
+		n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_abandoned", n.base.Err())
+		return
+	}
+	ctx, cancel := n.opCtx(b.ctx)
+	ok, _, err := n.st.Peek(ctx, okKey+b.first.ChallengeID)
+	cancel()
+	switch {
+	case err != nil:
+		// Unsure whether the user got in: an alert too many is the safe
+		// side.
+		n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_count_failed", err)
+	case ok > 0:
+		return
+	}
+	n.fold(b)
 }
 
 // fold counts one attempt, and sends its message when it is the first of

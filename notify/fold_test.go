@@ -123,7 +123,7 @@ func TestFoldPeriod(t *testing.T) {
 		ch := a.begin(ann)
 		require.Error(t, a.fail(ann, ch))
 		require.Error(t, a.fail(ann, ch))
-		require.Eventually(t, func() bool { return a.n().PendingForTest() == 1 }, 10*time.Second, time.Millisecond)
+		require.Eventually(t, func() bool { return a.n().PendingForTest() == 2 }, 10*time.Second, time.Millisecond)
 		clk.Advance(time.Minute)
 		a.n().RunDueForTest()
 		a.drain()

@@ -149,9 +149,8 @@ type Notifier struct {
 	sendTimeout time.Duration
 	now         func() time.Time
 
-	events  atomic.Pointer[twofactor.Events]
-	svc     atomic.Pointer[twofactor.Service]
-	closing atomic.Bool
+	events atomic.Pointer[twofactor.Events]
+	svc    atomic.Pointer[twofactor.Service]
 
 	mu     sync.RWMutex // guards closed and sending on jobs
 	closed bool
@@ -596,7 +595,6 @@ func (n *Notifier) warn(ctx context.Context, userID string, k Kind, reason strin
 func (n *Notifier) Shutdown(ctx context.Context) error {
 	n.shutdown.Do(func() {
 		go func() {
-			n.closing.Store(true)
 			n.mu.Lock()
 			n.closed = true
 			close(n.jobs)
