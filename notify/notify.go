@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
 	"net/netip"
 	"net/url"
 	"slices"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -176,9 +176,7 @@ type job struct {
 	browser string
 }
 
-func configErr(format string, args ...any) error {
-	return fmt.Errorf("%w: notify: %s", twofactor.ErrConfig, fmt.Sprintf(format, args...))
-}
+func configErr(format string, args ...any) error { return errs.Config("notify", format, args...) }
 
 // New validates cfg and starts the notifier's workers. Errors wrap
 // twofactor.ErrConfig and say what to change.
