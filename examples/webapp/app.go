@@ -156,12 +156,9 @@ func (a *app) actor(r *http.Request) string {
 	return ""
 }
 
-// lookup finds a user by id, or by login, for the administrator pages.
+// lookup finds a user by id, for the administrator pages.
 func (a *app) lookup(_ context.Context, id string) (twofactor.User, bool, error) {
 	acct, ok := a.users.byID[id]
-	if !ok {
-		acct, ok = a.users.byLogin[id]
-	}
 	if !ok {
 		return twofactor.User{}, false, nil
 	}

@@ -16,6 +16,15 @@ import (
 // through run, on 127.0.0.1:0 with a fresh data directory, and opens it at
 // http://localhost:<port>, the origin security keys are bound to.
 
+// answer posts a code to the challenge from the page, as its form would
+// with JavaScript, and returns the status and error code of the answer.
+func answer(b *tab, method, code string) string {
+	b.t.Helper()
+	return eval[string](b, fmt.Sprintf(`fetch("/2fa/verify", {method: "POST",
+		headers: {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
+		body: new URLSearchParams({method: %q, code: %q})}).then(r => r.json().then(j => r.status + " " + (j.error || j.status)))`, method, code))
+}
+
 // wrongCode is a six-digit code that differs from code in every digit.
 func wrongCode(code string) string {
 	return strings.Map(func(r rune) rune { return '0' + (r-'0'+5)%10 }, code)
@@ -30,7 +39,7 @@ func TestBrowserSignInWithAuthenticatorApp(t *testing.T) {
 	b.checkPage()
 	assert.Equal(t, "totp", eval[string](b, `document.querySelector("section.tf-method").dataset.method`), "the authenticator app comes first")
 	assert.Equal(t, "tf-code", b.focused(), "the code field has the focus")
-	b.screenshot("challenge", 760, 720, false)
+	b.screenshot("challenge", 760, 790, false)
 	b.screenshot("challenge-phone", 390, 844, true)
 
 	// A wrong code is refused, and the refusal announced.
@@ -120,6 +129,26 @@ func TestBrowserSMSAndTrustThisDevice(t *testing.T) {
 	b.signIn("grace", "hopper")
 	b.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
 	assert.Equal(t, "Welcome, Grace Hopper", b.text("h1"))
+
+	// She revokes it on the trusted devices page, and is asked again.
+	b.open("/2fa/settings/devices", `ul.tf-devices`)
+	b.checkPage()
+	assert.Contains(t, b.text(`li[aria-current="true"]`), "Chrome on Linux", "this device is marked")
+	b.screenshot("trusted-devices", 760, 560, false)
+	b.do(chromedp.Click(chromedp.CSS(`li[aria-current="true"] form button`)))
+	b.throughStepUp(`p.tf-notice`, func() {
+		b.chooseMethod("sms")
+		b.click(`form.tf-send button`, `p.tf-sent`)
+		code := b.outboxCode("SMS", app.Seed.Phone, code)
+		b.open("/2fa/?method=sms", codeField)
+		b.typeCode(code)
+	})
+	assert.NotEmpty(t, b.announced())
+	assert.Zero(t, eval[int](b, `document.querySelectorAll("ul.tf-devices li").length`))
+	b.open("/", onHome)
+	b.signOut()
+	b.signIn("grace", "hopper")
+	b.do(chromedp.WaitVisible(chromedp.CSS(onChallenge)))
 }
 
 func TestBrowserCancelEndsTheChallenge(t *testing.T) {
@@ -142,10 +171,7 @@ func TestBrowserCancelEndsTheChallenge(t *testing.T) {
 	// Even with its cookie put back, the cancelled challenge takes no
 	// answer: its code died with it.
 	b.setCookie(pending)
-	status := eval[string](b, fmt.Sprintf(`fetch("/2fa/verify", {method: "POST",
-		headers: {"Content-Type": "application/x-www-form-urlencoded", "Accept": "application/json"},
-		body: "method=email&code=%s"}).then(r => r.json().then(j => r.status + " " + j.error))`, code))
-	assert.Equal(t, "410 challenge_ended", status)
+	assert.Equal(t, "410 challenge_ended", answer(b, "email", code))
 	b.setCookie(pending) // the 410 dropped it again
 	b.open("/2fa/?method=email", alert)
 	assert.Contains(t, b.announced(), "expired or ended")

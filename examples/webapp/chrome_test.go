@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/network"
+	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/require"
 
@@ -290,4 +291,63 @@ func (b *tab) screenshot(name string, width, height int64, mobile bool) {
 	png := run1(b, chromedp.CaptureScreenshot())
 	require.NoError(b.t, os.MkdirAll(dir, 0o755))
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// addAuthenticator plugs a CTAP2 virtual authenticator into the tab: a
+// security key that is always present and verifies its user.
+func (b *tab) addAuthenticator() cdpwebauthn.AuthenticatorID {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	_, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
+	require.NoError(b.t, err)
+	res, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
+		Options: &cdpwebauthn.VirtualAuthenticatorOptions{
+			Protocol:                    cdpwebauthn.AuthenticatorProtocolCtap2,
+			Ctap2version:                cdpwebauthn.Ctap2versionCtap21,
+			Transport:                   cdpwebauthn.AuthenticatorTransportUsb,
+			HasResidentKey:              true,
+			HasUserVerification:         true,
+			IsUserVerified:              true,
+			AutomaticPresenceSimulation: true,
+		},
+	})
+	require.NoError(b.t, err)
+	return res.AuthenticatorID
+}
+
+// credentials lists what the authenticator holds.
+func (b *tab) credentials(id cdpwebauthn.AuthenticatorID) []*cdpwebauthn.Credential {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	res, err := chromedp.Call(ctx, cdpwebauthn.GetCredentials, cdpwebauthn.GetCredentialsParams{AuthenticatorID: id})
+	require.NoError(b.t, err)
+	return res.Credentials
+}
+
+// click clicks sel and waits for then.
+func (b *tab) click(sel, then string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS(then)))
+}
+
+// stepUpForm is the step-up page's button: "Continue".
+const stepUpForm = `form[action$="/step-up"] button`
+
+// throughStepUp waits for then, answering a step-up on the way when the
+// page asks for one (answer runs on the challenge page), and reports
+// whether it did.
+func (b *tab) throughStepUp(then string, answer func()) bool {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.CSS(then + ", " + stepUpForm)))
+	if eval[bool](b, fmt.Sprintf(`document.querySelector(%q) !== null`, stepUpForm)) {
+		b.checkPage()
+		b.click(stepUpForm, onChallenge)
+		b.checkPage()
+		answer()
+		b.do(chromedp.WaitVisible(chromedp.CSS(then)))
+		return true
+	}
+	return false
 }
