@@ -60,7 +60,7 @@ twofactorhttp. With no flags it keeps everything in a SQLite file and a key
 file in a cache directory, keeps every email and SMS in a development outbox
 (/outbox) instead of sending it, and listens on http://localhost:8080.
 
-Every flag can also be set by the environment variable named after it; a
+Every flag can also be set by the environment variable shown beside it; a
 flag given on the command line wins. Put passwords in the environment, not
 on the command line, where other users of the machine can read them.
 

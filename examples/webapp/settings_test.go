@@ -23,7 +23,7 @@ func (b *tab) signInWithoutFactor() {
 	b.t.Helper()
 	b.signIn("alan", "turing")
 	b.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
-	assert.Contains(b.t, b.text("main"), "Two-factor authentication is off")
+	assert.Contains(b.t, b.text("main"), "Two-step verification is off")
 }
 
 // chooseRegion picks a country in the phone form.
