@@ -191,3 +191,25 @@ func (c *client) post(base, path string, form url.Values) (int, map[string]any) 
 	}
 	return res.StatusCode, body
 }
+
+// screenshots are the pages the browser tests photograph, by file name.
+var screenshots = []string{"challenge", "challenge-phone", "totp-setup", "backup-codes", "trusted-devices", "admin-policy"}
+
+// The README names the demo logins and shows the screenshots: both stay
+// true.
+func TestReadme(t *testing.T) {
+	root := repoRoot(t)
+	b, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	readme := string(b)
+	assert.True(t, strings.Contains(readme, "go run ./examples/webapp "), "the README's first command")
+	for _, a := range demoAccounts() {
+		login := "`" + a.Login + "` / `" + a.Password + "`"
+		assert.True(t, strings.Contains(readme, login), "the README names the login %s", login)
+	}
+	for _, name := range screenshots {
+		path := "docs/screenshots/" + name + ".png"
+		assert.True(t, strings.Contains(readme, `src="`+path+`"`), "the README shows %s", path)
+		assert.FileExists(t, filepath.Join(root, path))
+	}
+}
