@@ -13,6 +13,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
@@ -34,6 +35,7 @@ type app struct {
 	totp       *totp.Factor
 	backup     *backupcodes.Factor
 	devices    *trust.Manager
+	notifier   *notify.Notifier
 	tf         *twofactorhttp.Handler
 	mailOutbox *emailcode.Outbox
 	smsOutbox  *smscode.Outbox
@@ -85,16 +87,27 @@ func newApp(ctx context.Context, cfg *config, origin string, logw io.Writer) (*a
 	}
 	a.storeInfo, a.closeStore = storeInfo, closeStore
 	if err := a.wire(st, u, cfg, mail, sms); err != nil {
-		closeStore()
+		a.close(ctx)
 		return nil, err
 	}
 	return a, nil
 }
 
-// wire builds the Service with every factor, and the HTTP layer.
+// wire builds the Service with every factor, security notifications by
+// email, and the HTTP layer.
 func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailcode.Sender, sms smscode.Sender) error {
-	events := &twofactor.Events{Logger: a.log}
 	var err error
+	a.notifier, err = notify.New(notify.Config{
+		Sender:      mail,
+		Users:       a.user,
+		Store:       st,
+		ProductName: product,
+		Links:       notify.Links{Security: a.origin + "/2fa/settings/", Devices: a.origin + "/2fa/settings/devices"},
+	})
+	if err != nil {
+		return err
+	}
+	events := a.notifier.Events(&twofactor.Events{Logger: a.log})
 	if a.totp, err = totp.New(totp.Config{Issuer: product}); err != nil {
 		return err
 	}
@@ -126,6 +139,7 @@ func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailc
 	if err != nil {
 		return err
 	}
+	a.notifier.Attach(a.svc)
 	a.tf, err = twofactorhttp.New(twofactorhttp.Config{
 		Service: a.svc,
 		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
@@ -193,16 +207,32 @@ func (a *app) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-func (a *app) close() {
+// close sends the notifications still queued, within ctx, and closes
+// the store.
+func (a *app) close(ctx context.Context) {
+	if a.notifier != nil {
+		if err := a.notifier.Shutdown(ctx); err != nil {
+			a.log.Warn("webapp: notifications left unsent", "error", err.Error())
+		}
+	}
 	if a.closeStore != nil {
 		a.closeStore()
 	}
 }
 
+// user looks a user up by id, for the notifications.
+func (a *app) user(_ context.Context, id string) (twofactor.User, error) {
+	acct, ok := a.users.byID[id]
+	if !ok {
+		return twofactor.User{}, fmt.Errorf("webapp: no user %q", id)
+	}
+	return acct.user(), nil
+}
+
 // handler is the app's routes.
 func (a *app) handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(a.tf.Prefix(), a.tf)
+	mux.Handle(a.tf.Prefix(), notify.Middleware(a.tf)) // notifications name the browser
 	mux.Handle(adminPrefix, a.requireAdmin(a.tf.Admin()))
 	mux.Handle("GET /static/", serveStatic)
 	mux.HandleFunc("GET /login", a.loginPage)

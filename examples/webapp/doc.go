@@ -2,7 +2,8 @@
 // every second factor of this module wired in one place: authenticator apps
 // (TOTP), email and SMS codes, backup codes, security keys (WebAuthn) and
 // "trust this device", with the challenge, settings and administrator pages
-// of package twofactorhttp.
+// of package twofactorhttp and the security notifications of package
+// notify.
 //
 // Run it with nothing configured:
 //
@@ -10,8 +11,8 @@
 //
 // and open http://localhost:8080. It prints the demo logins: alan (nothing
 // enrolled), ada (authenticator app and backup codes), grace (SMS) and
-// admin (the administrator). Email and SMS codes wait in the development
-// outbox at /outbox instead of being sent.
+// admin (the administrator). Email and SMS codes, and the notification
+// emails, wait in the development outbox at /outbox instead of being sent.
 //
 // On its first start it makes a key (kept in <data>/keys, mode 0600) and a
 // SQLite database in <data>, the twofactor-webapp directory of the user
@@ -21,8 +22,9 @@
 // SMTP server and SMS gateway, and set the trusted proxies; several copies
 // sharing one store and the same keys behave as one app.
 //
-// The wiring is in app.go (newApp and wire): the Service with its factors,
-// and the twofactorhttp Handler with the app's sessions. The login handler
+// The wiring is in app.go (newApp and wire): the Service with its factors
+// and notifications, and the twofactorhttp Handler with the app's
+// sessions. The login handler
 // checks the password with bcrypt and hands the user to Handler.Begin;
 // the app's session starts in the SignIn callback, once the second factor
 // has passed.

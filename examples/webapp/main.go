@@ -58,7 +58,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	defer a.close()
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		a.close(sctx)
+	}()
 	seed, err := a.seed(ctx)
 	if err != nil {
 		return err
