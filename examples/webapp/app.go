@@ -7,6 +7,7 @@ import (
 	"io"
 	"iter"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 
@@ -309,21 +310,26 @@ func (a *app) signedIn(r *http.Request) *account {
 	return acct
 }
 
+// fail answers a request the store could not serve; the details go to
+// the log only.
 func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
-	a.log.LogAttrs(r.Context(), slog.LevelError, "webapp: request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
-	msg := "Something went wrong. Try again."
 	if errors.Is(err, context.Canceled) {
-		return
+		return // the browser left
 	}
-	a.render(w, r, http.StatusInternalServerError, "error", &pageData{Title: "Error", Error: msg, Account: a.signedIn(r)})
+	a.log.LogAttrs(r.Context(), slog.LevelError, "webapp: request failed", slog.String("path", r.URL.Path), slog.String("error", err.Error()))
+	a.render(w, r, http.StatusInternalServerError, "error", &pageData{Title: "Error", Error: "Something went wrong. Try again.", Account: a.signedIn(r)})
 }
 
-// banner is what the app prints once it listens.
-func (a *app) banner(w io.Writer) {
+// banner is what the app prints once it listens on addr.
+func (a *app) banner(w io.Writer, addr net.Addr) {
 	fmt.Fprintf(w, "%s is running at %s (Ctrl-C stops it)\n\nDemo logins (user / password):\n", product, a.origin)
 	for _, acct := range demoAccountsOf(a.users) {
 		fmt.Fprintf(w, "  %-6s/ %-10s %s\n", acct.Login, acct.Password, acct.About)
 	}
 	fmt.Fprintf(w, "\nEmail and SMS codes: %s/outbox\nStore: %s\nKeys: %s\nEmail: %s\nSMS: %s\n\n",
 		a.origin, a.storeInfo, a.keysInfo, a.mailInfo, a.smsInfo)
+	if ip, ok := addr.(*net.TCPAddr); ok && !ip.IP.IsLoopback() {
+		fmt.Fprintf(w, "WARNING: listening on %s, beyond this machine: anyone who reaches it can read the codes in /outbox\n"+
+			"and sign in with the demo logins. It is a demo: keep it on 127.0.0.1, or behind your own access control.\n\n", addr)
+	}
 }

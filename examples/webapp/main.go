@@ -46,6 +46,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return usageError{err}
 	}
 	ln, err := net.Listen("tcp", cfg.addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return fmt.Errorf("%w: another program uses the port; pick another with -addr 127.0.0.1:8081 or PORT=8081", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -68,7 +71,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		return err
 	}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
-	a.banner(stdout)
+	a.banner(stdout, ln.Addr())
 	if f, ok := ctx.Value(readyKey{}).(func(started)); ok {
 		f(started{App: a, URL: origin, Addr: ln.Addr().String(), Seed: seed})
 	}

@@ -213,3 +213,18 @@ func TestReadme(t *testing.T) {
 		assert.FileExists(t, filepath.Join(root, path))
 	}
 }
+
+// Listening beyond this machine, the app says what the outbox exposes.
+func TestWarnsBeyondLoopback(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	o := startOnce(t, ctx, t.TempDir(), "-addr", "0.0.0.0:0")
+	assert.True(t, strings.Contains(o.out.String(), "WARNING: listening on "), "the warning")
+	cancel()
+	require.NoError(t, <-o.done)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	o = startOnce(t, ctx, t.TempDir())
+	assert.NotContains(t, o.out.String(), "WARNING")
+	cancel()
+	require.NoError(t, <-o.done)
+}
