@@ -31,6 +31,7 @@ func wrongCode(code string) string {
 }
 
 func TestBrowserSignInWithAuthenticatorApp(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 
@@ -57,6 +58,7 @@ func TestBrowserSignInWithAuthenticatorApp(t *testing.T) {
 }
 
 func TestBrowserSignInWithEmailCode(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 
@@ -76,6 +78,7 @@ func TestBrowserSignInWithEmailCode(t *testing.T) {
 }
 
 func TestBrowserBackupCodeWorksOnce(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 	require.NotEmpty(t, app.Seed.BackupCodes)
@@ -104,6 +107,7 @@ func TestBrowserBackupCodeWorksOnce(t *testing.T) {
 }
 
 func TestBrowserSMSAndTrustThisDevice(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 
@@ -152,6 +156,7 @@ func TestBrowserSMSAndTrustThisDevice(t *testing.T) {
 }
 
 func TestBrowserCancelEndsTheChallenge(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 

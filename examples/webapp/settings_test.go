@@ -43,6 +43,7 @@ func (b *tab) savedCodes() []string {
 }
 
 func TestBrowserEnrollAuthenticatorApp(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 	b.signInWithoutFactor()
@@ -86,6 +87,7 @@ func TestBrowserEnrollAuthenticatorApp(t *testing.T) {
 }
 
 func TestBrowserAddPhoneAndSignInBySMS(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 	b.signInWithoutFactor()
@@ -125,6 +127,7 @@ func TestBrowserAddPhoneAndSignInBySMS(t *testing.T) {
 }
 
 func TestBrowserSecurityKey(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 	b.signInWithoutFactor()
@@ -151,6 +154,7 @@ func TestBrowserSecurityKey(t *testing.T) {
 }
 
 func TestBrowserNewBackupCodesAfterStepUp(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 	old := app.Seed.BackupCodes
@@ -188,6 +192,7 @@ func TestBrowserNewBackupCodesAfterStepUp(t *testing.T) {
 }
 
 func TestBrowserRemoveFactorAfterStepUp(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	b := newTab(t, app)
 
@@ -220,6 +225,7 @@ func TestBrowserRemoveFactorAfterStepUp(t *testing.T) {
 }
 
 func TestBrowserAdminResetsAndIssuesRecoveryCode(t *testing.T) {
+	t.Parallel()
 	app := startApp(t)
 	admin := newTab(t, app)
 	admin.signIn("admin", "admin")
