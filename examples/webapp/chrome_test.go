@@ -223,12 +223,12 @@ func (b *tab) focused() string {
 }
 
 // announced waits for a message announced to screen readers (role alert
-// or status, or aria-live) and returns its text.
+// first, else role status or aria-live) and returns its text.
 func (b *tab) announced() string {
 	b.t.Helper()
 	return run1(b, chromedp.Poll[string](`(() => {
-		const el = Array.from(document.querySelectorAll('[role="alert"], [role="status"], [aria-live]'))
-			.find(e => e.textContent.trim() !== "" && e.offsetParent !== null);
+		const shown = sel => Array.from(document.querySelectorAll(sel)).find(e => e.textContent.trim() !== "" && e.offsetParent !== null);
+		const el = shown('[role="alert"]') || shown('[role="status"], [aria-live]');
 		return el ? el.textContent.trim() : null;
 	})()`, chromedp.WithPollingTimeout(10*time.Second)))
 }
