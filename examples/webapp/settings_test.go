@@ -32,7 +32,7 @@ func (b *tab) chooseRegion(code string) {
 	require.True(b.t, eval[bool](b, `(() => { const s = document.querySelector("#tf-region"); s.value = "`+code+`"; return s.value === "`+code+`"; })()`))
 }
 
-// savedCodes reads the backup codes shown once, and leaves their page.
+// savedCodes reads the backup codes shown once, and checks their download.
 func (b *tab) savedCodes() []string {
 	b.t.Helper()
 	b.do(chromedp.WaitVisible(chromedp.CSS(onCodes)))
