@@ -73,3 +73,28 @@ func TestSMTPURL(t *testing.T) {
 		}
 	}
 }
+
+// With -trusted-proxies, the client address comes from the proxy's
+// header; without it the header is ignored.
+func TestTrustedProxies(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{nil, "ip=127.0.0.1"},
+		{[]string{"-trusted-proxies", "127.0.0.1/32"}, "ip=203.0.113.7"},
+	} {
+		app := startApp(t, tc.args...)
+		req, err := http.NewRequest(http.MethodPost, app.URL+"/login",
+			strings.NewReader(url.Values{"user": {"admin"}, "password": {"admin"}}.Encode()))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("X-Forwarded-For", "203.0.113.7")
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		assert.Regexp(t, `event=challenge.begin user=u4 .* `+tc.want+` `, app.out.String(), "%v", tc.args)
+	}
+}
