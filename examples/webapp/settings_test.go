@@ -39,6 +39,10 @@ func (b *tab) savedCodes() []string {
 	b.checkPage()
 	codes := eval[[]string](b, `Array.from(document.querySelectorAll("#tf-codes code")).map(c => c.textContent)`)
 	assert.Equal(b.t, "backup-codes.txt", eval[string](b, `document.querySelector('a[download]').getAttribute("download")`))
+	txt := eval[string](b, `fetch(document.querySelector('a[download]').href).then(r => r.text())`)
+	for _, c := range codes {
+		assert.Contains(b.t, txt, c, "the download holds every code")
+	}
 	return codes
 }
 
