@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -153,7 +154,8 @@ func New(cfg Config) (*Factor, error) {
 func (f *Factor) Bind(s twofactor.Shared) error {
 	cfg := f.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("backupcodes", "backupcodes.Config.Store", s.Store, missingInterfaces)
+		st, err := bind.Store[Store]("backupcodes", "backupcodes.Config.Store", s.Store,
+			reflect.TypeFor[store.Codes](), reflect.TypeFor[store.CodeGroups](), reflect.TypeFor[store.Counters](), reflect.TypeFor[store.Enrollments]())
 		if err != nil {
 			return err
 		}
@@ -167,24 +169,6 @@ func (f *Factor) Bind(s twofactor.Shared) error {
 	bound.cfg = f.cfg
 	*f = *bound
 	return nil
-}
-
-// missingInterfaces names the store interfaces of Store that st lacks.
-func missingInterfaces(st any) []string {
-	var out []string
-	if _, ok := st.(store.Codes); !ok {
-		out = append(out, "store.Codes")
-	}
-	if _, ok := st.(store.CodeGroups); !ok {
-		out = append(out, "store.CodeGroups")
-	}
-	if _, ok := st.(store.Counters); !ok {
-		out = append(out, "store.Counters")
-	}
-	if _, ok := st.(store.Enrollments); !ok {
-		out = append(out, "store.Enrollments")
-	}
-	return out
 }
 
 // build validates cfg and applies every default: the one place they are

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"reflect"
 	"strconv"
 	"time"
 
@@ -165,7 +166,8 @@ func New(cfg Config) (*Factor, error) {
 func (f *Factor) Bind(s twofactor.Shared) error {
 	cfg := f.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("totp", "totp.Config.Store", s.Store, missingInterfaces)
+		st, err := bind.Store[Store]("totp", "totp.Config.Store", s.Store,
+			reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](), reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Enrollments]())
 		if err != nil {
 			return err
 		}
@@ -179,24 +181,6 @@ func (f *Factor) Bind(s twofactor.Shared) error {
 	bound.cfg = f.cfg
 	*f = *bound
 	return nil
-}
-
-// missingInterfaces names the store interfaces of Store that st lacks.
-func missingInterfaces(st any) []string {
-	var out []string
-	if _, ok := st.(store.States); !ok {
-		out = append(out, "store.States")
-	}
-	if _, ok := st.(store.OwnedStates); !ok {
-		out = append(out, "store.OwnedStates")
-	}
-	if _, ok := st.(store.Ledger); !ok {
-		out = append(out, "store.Ledger")
-	}
-	if _, ok := st.(store.Enrollments); !ok {
-		out = append(out, "store.Enrollments")
-	}
-	return out
 }
 
 // build validates cfg and applies every default: the one place they are

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -252,7 +253,7 @@ func New(cfg Config) (*Manager, error) {
 func (m *Manager) Bind(s twofactor.Shared) error {
 	cfg := m.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Devices]("trust", "trust.Config.Store", s.Store, func(any) []string { return []string{"store.Devices"} })
+		st, err := bind.Store[Devices]("trust", "trust.Config.Store", s.Store, reflect.TypeFor[store.Devices]())
 		if err != nil {
 			return err
 		}

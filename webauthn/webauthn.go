@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"reflect"
 	"strings"
 	"time"
 	"unicode"
@@ -198,7 +199,8 @@ func New(cfg Config) (*Factor, error) {
 func (f *Factor) Bind(s twofactor.Shared) error {
 	cfg := f.cfg
 	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("webauthn", "webauthn.Config.Store", s.Store, missingInterfaces)
+		st, err := bind.Store[Store]("webauthn", "webauthn.Config.Store", s.Store,
+			reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](), reflect.TypeFor[store.Enrollments](), reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Counters]())
 		if err != nil {
 			return err
 		}
@@ -212,27 +214,6 @@ func (f *Factor) Bind(s twofactor.Shared) error {
 	bound.cfg = f.cfg
 	*f = *bound
 	return nil
-}
-
-// missingInterfaces names the store interfaces of Store that st lacks.
-func missingInterfaces(st any) []string {
-	var out []string
-	if _, ok := st.(store.States); !ok {
-		out = append(out, "store.States")
-	}
-	if _, ok := st.(store.OwnedStates); !ok {
-		out = append(out, "store.OwnedStates")
-	}
-	if _, ok := st.(store.Enrollments); !ok {
-		out = append(out, "store.Enrollments")
-	}
-	if _, ok := st.(store.Ledger); !ok {
-		out = append(out, "store.Ledger")
-	}
-	if _, ok := st.(store.Counters); !ok {
-		out = append(out, "store.Counters")
-	}
-	return out
 }
 
 // ready reports, as an error matching twofactor.ErrConfig, a factor that

@@ -5,6 +5,7 @@ package bind
 
 import (
 	"io"
+	"reflect"
 	"strings"
 	"time"
 
@@ -14,15 +15,22 @@ import (
 
 // Store returns the Service's store as S, the store interface a factor
 // needs. When it is not one, the error matches twofactor.ErrConfig and
-// names what it lacks (missing lists it) and the config field to set
-// instead.
-func Store[S any](pkg, field string, st twofactor.Store, missing func(any) []string) (S, error) {
+// names which of the interfaces S is made of (parts) the store lacks, and
+// the config field to set instead.
+func Store[S any](pkg, field string, st twofactor.Store, parts ...reflect.Type) (S, error) {
 	if s, ok := any(st).(S); ok {
 		return s, nil
 	}
+	var missing []string
+	have := reflect.TypeOf(st)
+	for _, p := range parts {
+		if have == nil || !have.Implements(p) {
+			missing = append(missing, p.String())
+		}
+	}
 	var zero S
 	return zero, errs.Config(pkg, "the Service's store does not implement %s, which the factor needs; set %s",
-		strings.Join(missing(st), ", "), field)
+		strings.Join(missing, ", "), field)
 }
 
 // Parts sets each of keys, events, now and rnd that is nil from shared;

@@ -3,6 +3,7 @@ package bind_test
 import (
 	"errors"
 	"io"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +15,7 @@ import (
 
 func TestStore(t *testing.T) {
 	mem := store.NewMemory()
-	got, err := bind.Store[store.Ledger]("pkg", "pkg.Config.Store", mem, nil)
+	got, err := bind.Store[store.Ledger]("pkg", "pkg.Config.Store", mem, reflect.TypeFor[store.Ledger]())
 	if err != nil || got == nil {
 		t.Fatalf("memory store as a Ledger: %v", err)
 	}
@@ -24,8 +25,8 @@ func TestStore(t *testing.T) {
 		store.OwnedStates
 		store.Counters
 	}
-	_, err = bind.Store[store.Ledger]("pkg", "pkg.Config.Store", minimal, func(any) []string { return []string{"store.Ledger"} })
-	if !errors.Is(err, twofactor.ErrConfig) || !strings.Contains(err.Error(), "store.Ledger") || !strings.Contains(err.Error(), "pkg.Config.Store") {
+	_, err = bind.Store[store.Ledger]("pkg", "pkg.Config.Store", minimal, reflect.TypeFor[store.States](), reflect.TypeFor[store.Ledger]())
+	if !errors.Is(err, twofactor.ErrConfig) || !strings.Contains(err.Error(), "does not implement store.Ledger,") || strings.Contains(err.Error(), "store.States") {
 		t.Fatalf("got %v", err)
 	}
 }
