@@ -1,6 +1,8 @@
 package main
 
 import (
+	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
@@ -287,4 +289,48 @@ func TestBrowserAdminResetsAndIssuesRecoveryCode(t *testing.T) {
 	ada.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
 	ada.open("/admin/2fa/", alert)
 	assert.Equal(t, "Only administrators can open this page.", ada.announced())
+}
+
+func TestBrowserAdminUnlocks(t *testing.T) {
+	t.Parallel()
+	app := startApp(t)
+
+	// Someone with grace's password types ten wrong codes: she is locked
+	// out.
+	c := newClient(t)
+	grace := url.Values{"user": {"grace"}, "password": {"hopper"}}
+	wrong := func() string {
+		m, ok := app.App.mailOutbox.Last("grace@example.com")
+		require.True(t, ok)
+		return wrongCode(sixDigits.FindString(m.Text))
+	}
+	var status int
+	var body map[string]any
+	for range 2 {
+		status, body = c.post(app.URL, "/login", grace)
+		require.Equal(t, http.StatusOK, status, "%v", body)
+		for range 5 {
+			status, body = c.post(app.URL, "/2fa/verify", url.Values{"method": {"email"}, "code": {wrong()}})
+			require.NotEqual(t, http.StatusOK, status, "%v", body)
+		}
+	}
+	status, body = c.post(app.URL, "/login", grace)
+	require.Equal(t, http.StatusTooManyRequests, status, "%v", body)
+	require.Equal(t, "locked", body["error"])
+
+	admin := newTab(t, app)
+	admin.signIn("admin", "admin")
+	admin.do(chromedp.WaitVisible(chromedp.CSS(codeField)))
+	code := admin.outboxCode("Email", "admin@example.com", "")
+	admin.open("/2fa/", codeField)
+	admin.typeCode(code)
+	admin.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
+	admin.click(`a[href="/admin/2fa/user?id=u3"]`, `body[data-page="admin_user"]`)
+	assert.Contains(t, admin.text(`p.tf-warn`), "Locked")
+	admin.click(`form[action="/admin/2fa/user/unlock"] button`, `p.tf-notice`)
+	assert.NotEmpty(t, admin.announced())
+
+	status, body = c.post(app.URL, "/login", grace)
+	require.Equal(t, http.StatusOK, status, "unlocked: %v", body)
+	assert.Equal(t, "challenge", body["status"])
 }
