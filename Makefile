@@ -35,6 +35,6 @@ unit:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# The quick start as a program, until the example web app exists.
+# The example web app: every factor and page, on http://localhost:8080.
 example:
-	$(GO) run ./examples/quickstart
+	$(GO) run ./examples/webapp

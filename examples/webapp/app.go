@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
@@ -104,6 +105,7 @@ func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailc
 		Store:       st,
 		ProductName: product,
 		Links:       notify.Links{Security: a.origin + "/2fa/settings/", Devices: a.origin + "/2fa/settings/devices"},
+		Grace:       notifyGrace(cfg.grace),
 	})
 	if err != nil {
 		return err
@@ -332,4 +334,13 @@ func (a *app) banner(w io.Writer, addr net.Addr) {
 		fmt.Fprintf(w, "WARNING: listening on %s, beyond this machine: anyone who reaches it can read the codes in /outbox\n"+
 			"and sign in with the demo logins. It is a demo: keep it on 127.0.0.1, or behind your own access control.\n\n", addr)
 	}
+}
+
+// notifyGrace turns the -notify-grace flag into notify.Config.Grace, where
+// zero means the default and NoGrace means none.
+func notifyGrace(d time.Duration) time.Duration {
+	if d == 0 {
+		return notify.NoGrace
+	}
+	return d
 }

@@ -190,3 +190,32 @@ func TestBrowserCancelEndsTheChallenge(t *testing.T) {
 	b.do(chromedp.WaitVisible(chromedp.CSS(alert)))
 	assert.Contains(t, b.announced(), "didn't work")
 }
+
+// Someone who has ada's password fails the second step: ada is emailed
+// that someone has her password, in the outbox, with nothing secret in it.
+func TestBrowserFailedSecondStepIsReported(t *testing.T) {
+	t.Parallel()
+	app := startApp(t, "-notify-grace", "0s")
+	b := newTab(t, app)
+
+	b.signIn("ada", "lovelace")
+	b.do(chromedp.WaitVisible(chromedp.CSS(onChallenge)))
+	code := app.totpCode(t)
+	b.typeCode(wrongCode(code))
+	b.do(chromedp.WaitVisible(chromedp.CSS(alert)))
+
+	sel := `article.msg[data-kind="Email"][data-to="ada@example.com"]`
+	var subjects, body string
+	for range 50 {
+		b.open("/outbox", "main h1")
+		subjects = eval[string](b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(a => a.querySelector("p.muted") ? a.querySelector("p.muted").textContent : "").join("\n")`, sel))
+		if strings.Contains(subjects, "did not pass the second step") {
+			body = eval[string](b, fmt.Sprintf(`[...document.querySelectorAll(%q)].map(a => a.querySelector("pre").textContent).join("\n")`, sel))
+			break
+		}
+	}
+	require.Contains(t, subjects, "Someone signed in with your password but did not pass the second step")
+	assert.Contains(t, body, "change your password")
+	assert.NotContains(t, body, code)
+	assert.NotContains(t, body, wrongCode(code))
+}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/twofactorkit/twofactor/trust"
 )
@@ -29,6 +30,9 @@ type config struct {
 	smsFrom  string
 	proxies  []netip.Prefix
 	header   trust.ProxyHeader
+	// grace is how long a failed second step waits before its owner is
+	// told (a sign-in that then succeeds tells nobody); 0 tells at once.
+	grace time.Duration
 }
 
 // Environment variables, read as the defaults of the flags.
@@ -47,6 +51,7 @@ const (
 	envSMSFrom      = "TWOFACTOR_SMS_FROM"
 	envProxies      = "TWOFACTOR_TRUSTED_PROXIES"
 	envProxyHeader  = "TWOFACTOR_PROXY_HEADER"
+	envNotifyGrace  = "TWOFACTOR_NOTIFY_GRACE"
 	defaultAddr     = "127.0.0.1:8080"
 	defaultMailFrom = "Acme <no-reply@localhost>"
 )
@@ -120,6 +125,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&c.smsFrom, "sms-from", getenv(envSMSFrom, ""), "the sender `id` or number, sent to the gateway as \"from\" ($TWOFACTOR_SMS_FROM)")
 	fs.StringVar(&proxies, "trusted-proxies", getenv(envProxies, ""), "comma-separated `CIDRs` of reverse proxies whose forwarding header gives the\nclient address, such as 10.0.0.0/8 ($TWOFACTOR_TRUSTED_PROXIES; default: none)")
 	fs.StringVar(&header, "proxy-header", getenv(envProxyHeader, "X-Forwarded-For"), "the `header` those proxies write: X-Forwarded-For or Forwarded ($TWOFACTOR_PROXY_HEADER)")
+	grace := getenv(envNotifyGrace, "5m")
+	fs.StringVar(&grace, "notify-grace", grace, "how long the wrong codes of a sign-in wait before the owner is emailed that someone\nhas their password, in case the sign-in then succeeds; 0s emails at once ($TWOFACTOR_NOTIFY_GRACE)")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -133,6 +140,11 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	g, err := time.ParseDuration(grace)
+	if err != nil || g < 0 || g > time.Hour {
+		return nil, fmt.Errorf("-notify-grace %q: want a duration from 0s to 1h, such as 5m", grace)
+	}
+	c.grace = g
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, fmt.Errorf("-addr %q: want host:port, such as 127.0.0.1:8080", c.addr)
 	}
