@@ -65,19 +65,10 @@ func (h *Handler) backupView(ctx context.Context, u twofactor.User, es []twofact
 	case v.Remaining > 1:
 		v.Text = fmt.Sprintf(t.BackupLeft, v.Remaining)
 	}
-	// A prompt when few are left, and when none are, for a user who has a
-	// second factor to fall back from.
-	v.Low = v.Remaining >= 0 && v.Remaining <= lowCodes && (v.On || h.hasPrimaryIn(es))
+	// A prompt when few of a set are left. A user without a set at all
+	// reads BackupNone, with its link to make one.
+	v.Low = v.On && v.Remaining >= 0 && v.Remaining <= lowCodes
 	return v, nil
-}
-
-func (h *Handler) hasPrimaryIn(es []twofactor.Enrollment) bool {
-	for _, e := range es {
-		if h.policyAllows(e.Method) && !h.recovery(e.Method) {
-			return true
-		}
-	}
-	return false
 }
 
 // serveBackup (GET settings/backup-codes) shows how many backup codes
