@@ -124,6 +124,12 @@ type Config struct {
 	// Admin configures the administrator pages served by Handler.Admin.
 	Admin AdminConfig
 
+	// Notifications returns the names of the security emails the signed-in
+	// user gets (a method added, a failed second step...), which the
+	// settings overview lists so people know they will be told. Nil lists
+	// none. Package notify gives them: see its Notifier.On and Strings.
+	Notifications func(r *http.Request) []string
+
 	// Logger receives internal errors (never codes or secrets). Nil means
 	// slog.Default().
 	Logger *slog.Logger
@@ -158,6 +164,7 @@ type Handler struct {
 	stepUpName  string
 	enrollName  string
 	admin       AdminConfig
+	notices     func(*http.Request) []string
 	text        *Strings
 	pages       pages
 	cop         *http.CrossOriginProtection
@@ -199,6 +206,7 @@ func New(cfg Config) (*Handler, error) {
 		stepUpName:  cmp.Or(cfg.StepUpCookie, DefaultStepUpCookie),
 		enrollName:  cmp.Or(cfg.EnrollCookie, DefaultEnrollCookie),
 		admin:       cfg.Admin,
+		notices:     cfg.Notifications,
 		text:        cfg.Strings,
 		log:         cfg.Logger,
 		now:         cfg.Now,

@@ -107,6 +107,9 @@ type SettingsView struct {
 	// when the user has nothing to turn off or the policy requires a
 	// second factor.
 	Disable string
+	// Notifications names the security emails the user gets
+	// (Config.Notifications), or nil.
+	Notifications []string
 
 	// A factor's page.
 	Factor *FactorView // the method and its enrollments
@@ -613,6 +616,7 @@ type overviewOut struct {
 	BackupCodes    *backupOut       `json:"backup_codes,omitempty"`
 	TrustedDevices []deviceOut      `json:"trusted_devices,omitempty"`
 	Disable        string           `json:"disable,omitempty"` // the route that turns two-step verification off
+	Notifications  []string         `json:"notifications,omitempty"`
 }
 
 func factorJSON(fv FactorView) factorOut {
@@ -660,8 +664,12 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 	if !h.svc.Policy().Required && (len(es) > 0 || len(devs.out) > 0) {
 		v.Disable = h.url(routeSettingsDisable)
 	}
+	if h.notices != nil {
+		v.Notifications = h.notices(r)
+	}
 	if wantsJSON(r) {
-		out := overviewOut{Methods: []factorOut{}, DefaultMethod: h.svc.Policy().Default, TrustedDevices: devs.out, Disable: v.Disable}
+		out := overviewOut{Methods: []factorOut{}, DefaultMethod: h.svc.Policy().Default, TrustedDevices: devs.out, Disable: v.Disable,
+			Notifications: v.Notifications}
 		for _, fv := range v.Methods {
 			out.Methods = append(out.Methods, factorJSON(fv))
 		}

@@ -128,6 +128,10 @@ type SettingsStrings struct {
 	RemoveNothing       string // no such enrollment
 	EmailImplicitRemove string // email codes that follow the account's address cannot be turned off here
 
+	// The security emails the user gets, on the overview.
+	NotificationsTitle string // heading: "Security emails"
+	NotificationsIntro string // "We email you when:"
+
 	// Turning two-step verification off.
 	DisableLink       string // the overview's link to the confirmation
 	DisableTitle      string // the confirmation's title
@@ -256,6 +260,9 @@ var defaultSettingsStrings = SettingsStrings{
 	RemoveLast:          "This is your last second factor, and your account needs one. Add another first.",
 	RemoveNothing:       "There is nothing to remove.",
 	EmailImplicitRemove: "Email codes follow your account's email address and cannot be turned off here.",
+
+	NotificationsTitle: "Security emails",
+	NotificationsIntro: "We email you when:",
 
 	DisableLink:       "Turn off two-step verification",
 	DisableTitle:      "Turn off two-step verification?",
@@ -433,6 +440,9 @@ func withPageDefaults(s *Strings) *Strings {
 	if st, d := &c.Settings, &defaultSettingsStrings; st.DisableTitle == "" {
 		st.DisableLink, st.DisableTitle, st.DisableWarn = d.DisableLink, d.DisableTitle, d.DisableWarn
 		st.DisableButton, st.DisableRequired, st.DisableEmailStays = d.DisableButton, d.DisableRequired, d.DisableEmailStays
+	}
+	if st, d := &c.Settings, &defaultSettingsStrings; st.NotificationsTitle == "" {
+		st.NotificationsTitle, st.NotificationsIntro = d.NotificationsTitle, d.NotificationsIntro
 	}
 	if ad, d := &c.Admin, &defaultAdminStrings; ad.RevokeDevice == "" {
 		ad.RevokeDevice, ad.RevokeAllDevices, ad.DeviceNotFound = d.RevokeDevice, d.RevokeAllDevices, d.DeviceNotFound

@@ -314,3 +314,21 @@ func TestSettingsTemplatesAndStrings(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	require.Panics(t, func() { newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Admin.Actor = nil }}) })
 }
+
+// The overview lists the security emails the user gets, when the host
+// says which.
+func TestSettingsListsNotifications(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) {
+		c.Notifications = func(r *http.Request) []string {
+			return []string{"A way to verify your sign-ins was added", "Someone with your password failed the second step"}
+		}
+	}})
+	body := s.as("ann", false).get("/2fa/settings/").Body.String()
+	require.Contains(t, body, "Security emails")
+	require.Contains(t, body, "<li>Someone with your password failed the second step</li>")
+	m := decodeJSON(t, s.as("ann", true).get("/2fa/settings/"))
+	require.Equal(t, []any{"A way to verify your sign-ins was added", "Someone with your password failed the second step"}, m["notifications"])
+
+	none := newSettingsEnv(t, senvOpt{})
+	require.NotContains(t, none.as("ann", false).get("/2fa/settings/").Body.String(), "Security emails")
+}

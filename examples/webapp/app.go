@@ -148,9 +148,10 @@ func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailc
 		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
 			return a.sessions.start(w, res.User.ID)
 		},
-		User:      a.sessions.user,
-		EnrollURL: "/2fa/settings/",
-		Templates: libraryTemplates,
+		User:          a.sessions.user,
+		Notifications: a.notifications,
+		EnrollURL:     "/2fa/settings/",
+		Templates:     libraryTemplates,
 		Admin: twofactorhttp.AdminConfig{
 			Prefix: adminPrefix,
 			Actor:  a.actor,
@@ -343,4 +344,16 @@ func notifyGrace(d time.Duration) time.Duration {
 		return notify.NoGrace
 	}
 	return d
+}
+
+// notifications names the security emails that are on, for the settings
+// overview.
+func (a *app) notifications(*http.Request) []string {
+	var out []string
+	for _, k := range notify.Kinds() {
+		if a.notifier.On(k) {
+			out = append(out, a.notifier.Strings().Kinds[k].Name)
+		}
+	}
+	return out
 }

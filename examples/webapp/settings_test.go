@@ -56,6 +56,8 @@ func TestBrowserEnrollAuthenticatorApp(t *testing.T) {
 
 	b.click(`a[href="/2fa/settings/"]`, onSettings)
 	b.checkPage()
+	assert.Contains(t, b.text(`section[data-section="notifications"]`), "Someone with your password failed the second step",
+		"the overview says which security emails are on")
 	b.click(`section[data-method="totp"] a`, `body[data-page="settings_totp"]`)
 	b.checkPage()
 	b.click(`form[action="/2fa/settings/totp"] button`, `.tf-qr img`)
