@@ -13,9 +13,7 @@
 // Build the Handler once, next to the Service, and mount it at its prefix:
 //
 //	h, err := twofactorhttp.New(twofactorhttp.Config{
-//		Service: svc,
-//		Keys:    keys,    // the Service's keyring
-//		Trust:   devices, // the *trust.Manager given to the Service, if any
+//		Service: svc, // its keyring and trusted-device manager are the layer's too
 //		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
 //			return sessions.Start(w, r, res.User.ID) // the host's own session; renew its token
 //		},

@@ -41,7 +41,7 @@ func Example() {
 	key, _ := twofactor.GenerateKey("k1") // in production: twofactor.LoadKeyring
 	keys, _ := twofactor.NewKeyring(key)
 	svc, err := twofactor.New(twofactor.Config{
-		Store:   store.NewMemory(nil),
+		Store:   store.NewMemory(),
 		Keys:    keys,
 		Factors: []twofactor.Factor{pin{"ann": "2468"}},
 		Events:  &twofactor.Events{Discard: true},
@@ -52,7 +52,6 @@ func Example() {
 	}
 	h, err := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
-		Keys:    keys,
 		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
 			// The host's own session starts here, and only here.
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: "for-" + res.User.ID, Path: "/", HttpOnly: true, Secure: true})
@@ -101,7 +100,7 @@ func post(h http.Handler, target, form string, cookies []*http.Cookie) *httptest
 func ExampleHandler_StepUp() {
 	key, _ := twofactor.GenerateKey("k1")
 	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
 		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
 	h, _ := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
@@ -143,7 +142,7 @@ func ExampleHandler_StepUp() {
 func ExampleHandler_Enforce() {
 	key, _ := twofactor.GenerateKey("k1")
 	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
 		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true},
 		Policy: twofactor.Policy{Required: true}})
 	h, _ := twofactorhttp.New(twofactorhttp.Config{
@@ -192,7 +191,7 @@ func ExampleDefaultStrings() {
 func ExampleHandler_Admin() {
 	key, _ := twofactor.GenerateKey("k1")
 	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(nil), Keys: keys,
+	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
 		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
 	h, _ := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
