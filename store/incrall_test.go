@@ -110,10 +110,10 @@ func (failingBatch) IncrBatch(context.Context, []store.CounterIncr) ([]store.Cou
 func TestIncrAllBatch(t *testing.T) {
 	ctx := context.Background()
 	incrs := []store.CounterIncr{{Key: "a", Window: time.Minute}, {Key: "b", Window: time.Minute}}
-	out, err := store.IncrAll(ctx, shortBatch{store.NewMemory(nil)}, incrs)
+	out, err := store.IncrAll(ctx, shortBatch{store.NewMemory()}, incrs)
 	require.Error(t, err, "a batch with a missing result")
 	assert.Nil(t, out)
-	out, err = store.IncrAll(ctx, failingBatch{store.NewMemory(nil)}, incrs)
+	out, err = store.IncrAll(ctx, failingBatch{store.NewMemory()}, incrs)
 	require.ErrorIs(t, err, errIncr)
 	assert.Nil(t, out)
 }

@@ -76,7 +76,7 @@ func TestSweepEveryEndedContext(t *testing.T) {
 
 func TestSweepEveryBadInterval(t *testing.T) {
 	for _, d := range []time.Duration{0, -time.Second} {
-		assert.Panics(t, func() { store.SweepEvery(context.Background(), store.NewMemory(nil), d, nil) }, "%v", d)
+		assert.Panics(t, func() { store.SweepEvery(context.Background(), store.NewMemory(), d, nil) }, "%v", d)
 	}
 }
 
@@ -84,7 +84,7 @@ func TestSweepEveryBadInterval(t *testing.T) {
 // context ends.
 func ExampleSweepEvery() {
 	ctx, cancel := context.WithCancel(context.Background())
-	st := store.NewMemory(nil)
+	st := store.NewMemory()
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -81,7 +81,7 @@ func TestServiceMinimum(t *testing.T) {
 }
 
 func TestPlan(t *testing.T) {
-	mem := store.NewMemory(nil)
+	mem := store.NewMemory()
 	tests := []struct {
 		name     string
 		store    any
