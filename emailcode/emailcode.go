@@ -572,17 +572,7 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 // EnrollImplicit the address on file still counts afterwards, recorded
 // anew when next seen: only the host can take it away.
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	if err := f.issuer.CheckUser(user); err != nil {
-		return err
-	}
-	if _, err := f.issuer.Wired(); err != nil {
-		return err
-	}
-	var errs []error
-	if err := f.issuer.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
-		errs = append(errs, fmt.Errorf("emailcode: deleting enrollment: %w", err))
-	}
-	return errors.Join(append(errs, f.issuer.DropEnroll(ctx, user.ID))...)
+	return f.issuer.RemoveAll(ctx, user, EnrollmentID)
 }
 
 // Rekey re-seals the user's recorded address (on file or confirmed) under

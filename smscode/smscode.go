@@ -513,17 +513,7 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 // RemoveAll deletes the user's phone and any number awaiting its code,
 // with its code (admin reset, Service.Disable).
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	if err := f.issuer.CheckUser(user); err != nil {
-		return err
-	}
-	if _, err := f.issuer.Wired(); err != nil {
-		return err
-	}
-	var errs []error
-	if err := f.issuer.DeleteEnrollment(ctx, user.ID, EnrollmentID); err != nil {
-		errs = append(errs, fmt.Errorf("smscode: deleting phone: %w", err))
-	}
-	return errors.Join(append(errs, f.issuer.DropEnroll(ctx, user.ID))...)
+	return f.issuer.RemoveAll(ctx, user, EnrollmentID)
 }
 
 // Rekey re-seals the user's phone number under the keyring's current key

@@ -145,3 +145,20 @@ func (is *Issuer) Rekey(ctx context.Context, userID, id string, layout Layout) (
 	}
 	return 0, nil
 }
+
+// RemoveAll is the factors' RemoveAll: it deletes user's enrollment id
+// (marking the removal, as DeleteEnrollment does) and ends any pending
+// enrollment with its code, going on past a failure and returning both.
+func (is *Issuer) RemoveAll(ctx context.Context, user twofactor.User, id string) error {
+	if err := is.CheckUser(user); err != nil {
+		return err
+	}
+	if _, err := is.ready(); err != nil {
+		return err
+	}
+	var errs []error
+	if err := is.DeleteEnrollment(ctx, user.ID, id); err != nil {
+		errs = append(errs, fmt.Errorf("%s: deleting enrollment: %w", is.pkg, err))
+	}
+	return errors.Join(append(errs, is.DropEnroll(ctx, user.ID))...)
+}
