@@ -108,8 +108,8 @@ func parseStoreTarget(dsn, dialect string) (storeTarget, error) {
 		m := dsn
 		if scheme != "" {
 			var err error
-			if m, err = mysqlURL(dsn); err != nil {
-				return storeTarget{}, err
+			if m, err = sqlstore.MySQLDSN(dsn); err != nil {
+				return storeTarget{}, fmt.Errorf("--db: %w", err)
 			}
 		}
 		if _, err := mysql.ParseDSN(m); err != nil {
@@ -151,36 +151,6 @@ func redisReason(err error) string {
 		return ue.Err.Error()
 	}
 	return strings.TrimPrefix(err.Error(), "redis: ")
-}
-
-// mysqlURL turns mysql://user:pass@host:port/db?params into the
-// go-sql-driver form user:pass@tcp(host:port)/db?params.
-func mysqlURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", errors.New("--db: a mysql:// URL needs a host: mysql://user:pass@host:3306/db")
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	if db == "" || strings.Contains(db, "/") {
-		return "", errors.New("--db: a mysql:// URL needs a database name: mysql://user:pass@host:3306/db")
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host += ":3306"
-	}
-	var b strings.Builder
-	if u.User != nil {
-		b.WriteString(u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			b.WriteString(":" + p)
-		}
-		b.WriteString("@")
-	}
-	b.WriteString("tcp(" + host + ")/" + db)
-	if u.RawQuery != "" {
-		b.WriteString("?" + u.RawQuery)
-	}
-	return b.String(), nil
 }
 
 // checkPrefix checks --prefix for the target: a table-name prefix for SQL,

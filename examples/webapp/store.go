@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,8 +60,8 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 		m := dsn
 		if scheme != "" {
 			var err error
-			if m, err = mysqlURL(dsn); err != nil {
-				return nil, "", nil, err
+			if m, err = sqlstore.MySQLDSN(dsn); err != nil {
+				return nil, "", nil, fmt.Errorf("-db: %w", err)
 			}
 		}
 		cfg, err := mysql.ParseDSN(m)
@@ -109,34 +108,4 @@ func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what s
 		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
 	}
 	return st, what + ", tables " + st.TablePrefix() + "*", func() { st.Close(); db.Close() }, nil
-}
-
-// mysqlURL turns mysql://user:pass@host:port/db?params into the
-// go-sql-driver form user:pass@tcp(host:port)/db?params.
-func mysqlURL(s string) (string, error) {
-	u, err := url.Parse(s)
-	if err != nil || u.Host == "" {
-		return "", errors.New("-db: a mysql:// URL needs a host: mysql://user:pass@host:3306/db")
-	}
-	db := strings.TrimPrefix(u.Path, "/")
-	if db == "" || strings.Contains(db, "/") {
-		return "", errors.New("-db: a mysql:// URL needs a database name: mysql://user:pass@host:3306/db")
-	}
-	host := u.Host
-	if u.Port() == "" {
-		host += ":3306"
-	}
-	var b strings.Builder
-	if u.User != nil {
-		b.WriteString(u.User.Username())
-		if p, ok := u.User.Password(); ok {
-			b.WriteString(":" + p)
-		}
-		b.WriteString("@")
-	}
-	b.WriteString("tcp(" + host + ")/" + db)
-	if u.RawQuery != "" {
-		b.WriteString("?" + u.RawQuery)
-	}
-	return b.String(), nil
 }
