@@ -25,6 +25,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/internal/smtptest"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -529,7 +530,7 @@ func TestSMTPDelivery(t *testing.T) {
 		{"implicit-tls", true, emailcode.ImplicitTLS},
 	} {
 		t.Run(mode.name, func(t *testing.T) {
-			srv := newSMTPServer(t, mode.implicit)
+			srv := smtptest.New(t, mode.implicit)
 			sender, err := emailcode.NewSMTP(emailcode.SMTPConfig{
 				Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Pass,
 				From: "Acme <no-reply@acme.test>", TLS: mode.tls,
@@ -572,7 +573,7 @@ func TestSMTPDelivery(t *testing.T) {
 }
 
 func TestSMTPFailures(t *testing.T) {
-	srv := newSMTPServer(t, false)
+	srv := smtptest.New(t, false)
 	ctx := context.Background()
 	t.Run("bad password", func(t *testing.T) {
 		sender, err := emailcode.NewSMTP(emailcode.SMTPConfig{

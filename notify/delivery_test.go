@@ -2,13 +2,12 @@ package notify_test
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"mime"
 	"mime/multipart"
-	"net"
 	"net/mail"
-	"net/textproto"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/internal/smtptest"
 	"github.com/twofactorkit/twofactor/notify"
 )
 
@@ -166,9 +166,9 @@ func TestNobodyToWrite(t *testing.T) {
 // TestSMTP: a failed second step reaches a real SMTP server, to the
 // user's address, with a subject, a text part and an HTML part.
 func TestSMTP(t *testing.T) {
-	srv := newSMTPServer(t)
-	smtp, err := emailcode.NewSMTP(emailcode.SMTPConfig{Host: "127.0.0.1", Port: srv.port, TLS: emailcode.NoTLS,
-		From: "Example <security@example.com>", Timeout: 5 * time.Second})
+	srv := smtptest.New(t, false)
+	smtp, err := emailcode.NewSMTP(emailcode.SMTPConfig{Host: srv.Host, Port: srv.Port, Username: srv.User, Password: srv.Pass,
+		TLSConfig: &tls.Config{RootCAs: srv.RootCAs}, From: "Example <security@example.com>", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	clk := newClock()
 	a := newApp(t, openMemory(clk), clk, newKeys(t), &emailcode.Outbox{}, nil)
@@ -184,13 +184,13 @@ func TestSMTP(t *testing.T) {
 	require.NoError(t, n.Close())
 	assert.Empty(t, a.rec.warnings())
 
-	got := srv.messages()
+	got := srv.Received()
 	require.Len(t, got, 2, "turned on, and the failed second step")
 	want := "Example: Someone signed in with your password but did not pass the second step"
 	var msg *mail.Message
 	for _, m := range got {
-		assert.Equal(t, []string{ann.Email}, m.to)
-		parsed, err := mail.ReadMessage(strings.NewReader(string(m.data)))
+		assert.Equal(t, []string{ann.Email}, m.To)
+		parsed, err := mail.ReadMessage(strings.NewReader(string(m.Data)))
 		require.NoError(t, err)
 		subject, err := new(mime.WordDecoder).DecodeHeader(parsed.Header.Get("Subject"))
 		require.NoError(t, err)
@@ -228,102 +228,5 @@ func readParts(t *testing.T, msg *mail.Message) map[string]string {
 		b, err := io.ReadAll(p) // multipart decodes quoted-printable
 		require.NoError(t, err)
 		out[ct] = string(b)
-	}
-}
-
-// smtpServer is a minimal SMTP server on loopback, in plain text and
-// without authentication (what emailcode.NoTLS allows): EHLO, MAIL, RCPT,
-// DATA, RSET, NOOP, QUIT.
-type smtpServer struct {
-	port int
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	got  []smtpMessage
-}
-
-type smtpMessage struct {
-	to   []string
-	data []byte
-}
-
-func newSMTPServer(t *testing.T) *smtpServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	s := &smtpServer{ln: ln, port: ln.Addr().(*net.TCPAddr).Port}
-	s.wg.Add(1)
-	go s.serve()
-	t.Cleanup(func() {
-		ln.Close()
-		s.wg.Wait()
-	})
-	return s
-}
-
-func (s *smtpServer) messages() []smtpMessage {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]smtpMessage(nil), s.got...)
-}
-
-func (s *smtpServer) serve() {
-	defer s.wg.Done()
-	for {
-		c, err := s.ln.Accept()
-		if err != nil {
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer c.Close()
-			_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-			s.session(textproto.NewConn(c))
-		}()
-	}
-}
-
-func (s *smtpServer) session(tp *textproto.Conn) {
-	var cur smtpMessage
-	if tp.PrintfLine("220 localhost ESMTP test") != nil {
-		return
-	}
-	for {
-		line, err := tp.ReadLine()
-		if err != nil {
-			return
-		}
-		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			_ = tp.PrintfLine("250-localhost")
-			_ = tp.PrintfLine("250 8BITMIME")
-		case "MAIL":
-			cur = smtpMessage{}
-			_ = tp.PrintfLine("250 ok")
-		case "RCPT":
-			_, addr, _ := strings.Cut(arg, ":")
-			cur.to = append(cur.to, strings.Trim(strings.Fields(addr)[0], "<>"))
-			_ = tp.PrintfLine("250 ok")
-		case "DATA":
-			_ = tp.PrintfLine("354 go ahead")
-			data, err := io.ReadAll(tp.DotReader())
-			if err != nil {
-				return
-			}
-			cur.data = data
-			s.mu.Lock()
-			s.got = append(s.got, cur)
-			s.mu.Unlock()
-			_ = tp.PrintfLine("250 queued")
-		case "RSET", "NOOP":
-			_ = tp.PrintfLine("250 ok")
-		case "QUIT":
-			_ = tp.PrintfLine("221 bye")
-			return
-		default:
-			_ = tp.PrintfLine("502 not implemented")
-		}
 	}
 }

@@ -1,4 +1,7 @@
-package emailcode_test
+// Package smtptest is a minimal SMTP server for tests that send real mail
+// over a loopback connection: EHLO, STARTTLS, AUTH PLAIN, MAIL, RCPT, DATA,
+// RSET, NOOP, QUIT, with a fresh self-signed certificate.
+package smtptest
 
 import (
 	"crypto/ecdsa"
@@ -20,9 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// smtpServer is a minimal SMTP server for tests: EHLO, STARTTLS, AUTH
-// PLAIN, MAIL, RCPT, DATA, RSET, NOOP, QUIT. It refuses AUTH before TLS.
-type smtpServer struct {
+// Server is a running test SMTP server. It refuses AUTH before TLS, and
+// accepts User and Pass.
+type Server struct {
 	Addr     string
 	Host     string
 	Port     int
@@ -34,12 +37,13 @@ type smtpServer struct {
 	ln       net.Listener
 
 	mu       sync.Mutex
-	received []received
+	received []Message
 	authOK   int
 	wg       sync.WaitGroup
 }
 
-type received struct {
+// Message is one message the server accepted.
+type Message struct {
 	From string
 	To   []string
 	Data []byte
@@ -47,12 +51,12 @@ type received struct {
 	Auth bool
 }
 
-// newSMTPServer starts a server on 127.0.0.1 with a fresh self-signed
+// New starts a server on 127.0.0.1 with a fresh self-signed
 // certificate. implicit makes it speak TLS from the first byte.
-func newSMTPServer(t *testing.T, implicit bool) *smtpServer {
+func New(t *testing.T, implicit bool) *Server {
 	t.Helper()
 	cert, pool := selfSigned(t)
-	s := &smtpServer{User: "mailer", Pass: "s3cret", implicit: implicit, RootCAs: pool,
+	s := &Server{User: "mailer", Pass: "s3cret", implicit: implicit, RootCAs: pool,
 		tlsConf: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}}
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
@@ -97,13 +101,13 @@ func selfSigned(t *testing.T) (tls.Certificate, *x509.CertPool) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key, Leaf: leaf}, pool
 }
 
-func (s *smtpServer) Received() []received {
+func (s *Server) Received() []Message {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return append([]received(nil), s.received...)
+	return append([]Message(nil), s.received...)
 }
 
-func (s *smtpServer) serve() {
+func (s *Server) serve() {
 	defer s.wg.Done()
 	for {
 		c, err := s.ln.Accept()
@@ -120,11 +124,11 @@ func (s *smtpServer) serve() {
 	}
 }
 
-func (s *smtpServer) session(c net.Conn) {
+func (s *Server) session(c net.Conn) {
 	tp := textproto.NewConn(c)
 	isTLS := s.implicit
 	authed := false
-	var cur received
+	var cur Message
 	reply := func(lines ...string) bool {
 		for _, l := range lines {
 			if err := tp.PrintfLine("%s", l); err != nil {
@@ -165,7 +169,7 @@ func (s *smtpServer) session(c net.Conn) {
 			tp = textproto.NewConn(tc)
 			isTLS = true
 			authed = false
-			cur = received{}
+			cur = Message{}
 		case "AUTH":
 			mech, resp, _ := strings.Cut(arg, " ")
 			if !isTLS || !strings.EqualFold(mech, "PLAIN") {
@@ -193,7 +197,7 @@ func (s *smtpServer) session(c net.Conn) {
 				reply("530 auth required")
 				continue
 			}
-			cur = received{From: addrArg(arg), TLS: isTLS, Auth: authed}
+			cur = Message{From: addrArg(arg), TLS: isTLS, Auth: authed}
 			reply("250 ok")
 		case "RCPT":
 			cur.To = append(cur.To, addrArg(arg))
@@ -210,7 +214,7 @@ func (s *smtpServer) session(c net.Conn) {
 			s.mu.Unlock()
 			reply("250 queued")
 		case "RSET":
-			cur = received{}
+			cur = Message{}
 			reply("250 ok")
 		case "NOOP":
 			reply("250 ok")
