@@ -7,6 +7,9 @@ import (
 	"iter"
 	"slices"
 	"strings"
+
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/store"
 )
 
 // Enrollments lists the user's enrolled factors, for an account page, in
@@ -66,13 +69,16 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 	if err := r.Remove(ctx, user, enrollmentID); err != nil {
 		return fmt.Errorf("twofactor: removing %s enrollment: %w", m, err)
 	}
-	s.emit(ctx, Event{Type: EventRemove, UserID: user.ID, Method: m, Details: map[string]string{"enrollment": enrollmentID}})
+	ev := event.Event{Type: event.Remove, UserID: user.ID, Method: m, EnrollmentID: enrollmentID}
 	if isRecovery(f) {
+		s.emit(ctx, ev)
 		return nil
 	}
 	// Backup codes die with the last second factor: left alone they would
 	// keep two-factor authentication on with nothing but a fallback.
 	left, err := s.primaryEnrollments(ctx, user)
+	ev.LastFactor = err == nil && left == 0
+	s.emit(ctx, ev)
 	if err != nil || left > 0 {
 		return err
 	}
@@ -81,7 +87,7 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 			if err := r.RemoveAll(ctx, user); err != nil {
 				return fmt.Errorf("twofactor: removing %s with the last factor: %w", rf.Method(), err)
 			}
-			s.emit(ctx, Event{Type: EventRemove, UserID: user.ID, Method: rf.Method(), Reason: "last_factor_removed"})
+			s.emit(ctx, event.Event{Type: event.Remove, UserID: user.ID, Method: rf.Method(), Reason: event.ReasonLastFactor, LastFactor: true})
 		}
 	}
 	return nil
@@ -92,7 +98,7 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 // lockout. It is for support staff after they have checked the user's
 // identity by other means (a user who lost their device). actor names the
 // administrator and is required; reason is recorded too. The reset is
-// audited with an EventAdminReset.
+// audited with an event.AdminReset.
 func (s *Service) AdminReset(ctx context.Context, user User, actor, reason string) error {
 	if err := user.check(); err != nil {
 		return err
@@ -104,9 +110,9 @@ func (s *Service) AdminReset(ctx context.Context, user User, actor, reason strin
 	if rerr := s.store.ResetCounter(ctx, keyUserFail+user.ID); rerr != nil {
 		err = errors.Join(err, fmt.Errorf("lockout: %w", rerr))
 	}
-	ev := Event{Type: EventAdminReset, UserID: user.ID, Actor: actor, Details: map[string]string{"reason": reason}}
+	ev := event.Event{Type: event.AdminReset, UserID: user.ID, Actor: actor, LastFactor: true, Details: map[string]string{event.DetailReason: reason}}
 	if err != nil {
-		ev.Reason = ReasonError
+		ev.Reason = event.ReasonError
 		s.emit(ctx, ev)
 		return fmt.Errorf("twofactor: admin reset incomplete: %w", err)
 	}
@@ -134,7 +140,28 @@ func (s *Service) removeEverything(ctx context.Context, user User) error {
 			errs = append(errs, fmt.Errorf("trusted devices: %w", err))
 		}
 	}
+	// Records of factors this Service was not built with (an
+	// administration tool builds only what it needs) go too.
+	if en, ok := s.store.(store.Enrollments); ok {
+		if err := removeRecords(ctx, en, user.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
+}
+
+// removeRecords deletes every enrollment record of the user left in st.
+func removeRecords(ctx context.Context, st store.Enrollments, userID string) error {
+	recs, err := st.ListEnrollments(ctx, userID)
+	if err != nil {
+		return fmt.Errorf("enrollments: %w", err)
+	}
+	for _, r := range recs {
+		if err := st.DeleteEnrollment(ctx, userID, r.ID); err != nil {
+			return fmt.Errorf("enrollment %s: %w", r.ID, err)
+		}
+	}
+	return nil
 }
 
 // Unlock lifts a user's lockout, including one that reached
@@ -149,7 +176,7 @@ func (s *Service) Unlock(ctx context.Context, userID, actor string) error {
 	if err := s.store.ResetCounter(ctx, keyUserFail+userID); err != nil {
 		return fmt.Errorf("twofactor: unlocking: %w", err)
 	}
-	s.emit(ctx, Event{Type: EventAdminAction, UserID: userID, Actor: actor, Details: map[string]string{"action": "unlock"}})
+	s.emit(ctx, event.Event{Type: event.AdminAction, UserID: userID, Actor: actor, Action: event.ActionUnlock})
 	return nil
 }
 
@@ -179,7 +206,7 @@ func (s *Service) PasswordChanged(ctx context.Context, userID string) error {
 	}
 	// One event for this fact; the trusted devices' revocations are their
 	// own events (one per device, from the DeviceTrust).
-	s.emit(ctx, Event{Type: EventPasswordChanged, UserID: userID})
+	s.emit(ctx, event.Event{Type: event.PasswordChanged, UserID: userID})
 	return nil
 }
 

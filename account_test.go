@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/store"
 )
 
 func loginProof(t *testing.T, e *env) string {
@@ -52,7 +54,7 @@ func TestProof(t *testing.T) {
 	require.NoError(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeEnroll), "a step-up proof may add a factor")
 	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "bob", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired, "another user's proof")
 
-	e.clock.Advance(twofactor.DefaultStepUpMaxAge)
+	e.clock.Advance(defaultStepUpMaxAge)
 	require.NoError(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), "exactly the max age")
 	e.clock.Advance(time.Second)
 	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired, "stale proof")
@@ -83,7 +85,7 @@ func TestRemoveEnrollmentNeedsFreshProof(t *testing.T) {
 
 	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", "")
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
-	e.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
+	e.clock.Advance(defaultStepUpMaxAge + time.Second)
 	err = e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof)
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "stale proof")
 	assert.Empty(t, e.app.removed, "removed without a fresh verification")
@@ -99,7 +101,7 @@ func TestRemoveEnrollmentNeedsFreshProof(t *testing.T) {
 
 	require.NoError(t, e.svc.RemoveEnrollment(ctx, alice, twofactor.MethodTOTP, "totp-1", proof))
 	assert.Equal(t, []string{"alice/totp-1"}, e.app.removed)
-	rm := e.eventsOf(twofactor.EventRemove)
+	rm := e.eventsOf(event.Remove)
 	require.Len(t, rm, 1)
 	assert.Equal(t, twofactor.MethodTOTP, rm[0].Method)
 
@@ -115,20 +117,32 @@ func TestAdminReset(t *testing.T) {
 	assert.Empty(t, e.app.removed)
 
 	// lock alice out first: the reset lifts it
-	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+	for i := 0; i < defaultMaxUserFailures; i++ {
 		_, _ = e.verify(e.begin(), twofactor.MethodTOTP, "000000")
 	}
 	_, err := e.svc.Begin(ctx, alice, client)
 	require.ErrorIs(t, err, twofactor.ErrLocked)
 
+	// A record of a factor this Service was not built with (an
+	// administration tool builds only what it needs) goes too; another
+	// user's stays.
+	require.NoError(t, e.mem.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "alice", ID: "sms-1", Method: "sms", CreatedAt: e.clock.Now()}))
+	require.NoError(t, e.mem.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "bob", ID: "sms-2", Method: "sms", CreatedAt: e.clock.Now()}))
 	require.NoError(t, e.svc.AdminReset(ctx, alice, "support@example.com", "identity checked by phone"))
+	left, err := e.mem.ListEnrollments(ctx, "alice")
+	require.NoError(t, err)
+	assert.Empty(t, left)
+	left, err = e.mem.ListEnrollments(ctx, "bob")
+	require.NoError(t, err)
+	assert.Len(t, left, 1)
 	assert.Equal(t, []string{"alice/*"}, e.app.removed)
 	assert.Equal(t, []string{"alice/*"}, e.email.removed)
 	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
-	ev := e.eventsOf(twofactor.EventAdminReset)
+	ev := e.eventsOf(event.AdminReset)
 	require.Len(t, ev, 1)
 	assert.Equal(t, "support@example.com", ev[0].Actor)
 	assert.Equal(t, "identity checked by phone", ev[0].Details["reason"])
+	assert.True(t, ev[0].LastFactor, "a reset turns two-factor authentication off")
 
 	b, err := e.svc.Begin(ctx, alice, client)
 	require.NoError(t, err, "reset lifts the lockout")
@@ -143,8 +157,8 @@ func TestPasswordChangedForgetsDevices(t *testing.T) {
 	e := newEnv(t, nil)
 	require.NoError(t, e.svc.PasswordChanged(ctx, "alice"))
 	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
-	require.Len(t, e.eventsOf(twofactor.EventPasswordChanged), 1)
-	assert.Empty(t, e.eventsOf(twofactor.EventDeviceRevoked), "devices report their own revocations")
+	require.Len(t, e.eventsOf(event.PasswordChanged), 1)
+	assert.Empty(t, e.eventsOf(event.DeviceRevoked), "devices report their own revocations")
 }
 
 func TestPolicyCheck(t *testing.T) {
@@ -153,9 +167,9 @@ func TestPolicyCheck(t *testing.T) {
 	sms := &codeFactor{method: twofactor.MethodSMS, static: "x", enrolled: map[string]bool{"alice": true, "dave": true}}
 	svc, err := twofactor.New(twofactor.Config{
 		Store: e.mem, Keys: e.keys,
-		Factors: []twofactor.Factor{e.app, sms, backup},
+		Factors: factors(e.app, sms, backup),
 		Policy:  twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
-		Events:  &twofactor.Events{Discard: true},
+		Events:  &event.Sink{Discard: true},
 	})
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.MethodSMS, svc.Policy().Default)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -66,9 +67,9 @@ func BenchmarkBeginVerify(b *testing.B) {
 	mem := store.NewMemory()
 	f := &codeFactor{method: twofactor.MethodTOTP, static: "654321", enrolled: map[string]bool{"alice": true}}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: mem, Keys: newKeys(b), Factors: []twofactor.Factor{f},
+		Store: mem, Keys: newKeys(b), Factors: factors(f),
 		Limits: twofactor.Limits{MaxIPAttempts: 1 << 40},
-		Events: &twofactor.Events{Discard: true},
+		Events: &event.Sink{Discard: true},
 	})
 	if err != nil {
 		b.Fatal(err)

@@ -2,11 +2,14 @@ package twofactor
 
 import (
 	"cmp"
+	"context"
 	"fmt"
 	"io"
 	"slices"
 	"time"
 
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -22,38 +25,66 @@ type Store interface {
 
 // Defaults applied by New to zero fields.
 const (
-	DefaultChallengeTTL           = 15 * time.Minute
-	DefaultMaxAttempts            = 5
-	DefaultMaxUserFailures        = 10
-	DefaultLockoutDuration        = 15 * time.Minute
-	DefaultMaxConsecutiveFailures = 100
-	DefaultFailureMemory          = 365 * 24 * time.Hour
-	DefaultMaxIPAttempts          = 100
-	DefaultIPWindow               = 15 * time.Minute
-	DefaultIPv6Prefix             = 64
-	DefaultStepUpMaxAge           = 5 * time.Minute
+	defaultChallengeTTL           = 15 * time.Minute
+	defaultMaxAttempts            = 5
+	defaultMaxUserFailures        = 10
+	defaultLockoutDuration        = 15 * time.Minute
+	defaultMaxConsecutiveFailures = 100
+	defaultFailureMemory          = 365 * 24 * time.Hour
+	defaultMaxIPAttempts          = 100
+	defaultIPWindow               = 15 * time.Minute
+	defaultIPv6Prefix             = 64
+	defaultStepUpMaxAge           = 5 * time.Minute
 )
 
-// Config configures a Service. Zero fields take the documented defaults;
-// New validates the whole and reports what to fix.
+// A StoreOpener opens a store when [New] runs, so that opening it shares
+// the one error check of the whole set-up: sqlite.File is one. The
+// Service closes a store it opened (when the store is an io.Closer) at
+// [Service.Shutdown].
+type StoreOpener interface {
+	OpenStore(ctx context.Context) (Store, error)
+}
+
+// Config configures a Service and everything it is built with. Zero fields
+// take the documented defaults; New validates the whole once, builds every
+// factor, the device trust and every listener, and reports what to fix.
 type Config struct {
-	// Store keeps challenges and limit counters. Required. Use
-	// store.NewMemory for one instance; a shared store (sqlstore,
+	// Store keeps challenges, limit counters and every factor's records.
+	// Use store.NewMemory for one instance; a shared store (sqlstore,
 	// redisstore) when several instances serve the same users, or limits
-	// will not hold across them.
+	// will not hold across them. Set Store or OpenStore.
 	Store Store
 
-	// Keys signs step-up proofs. Required; factors use the same ring for
-	// code hashes and secret encryption.
-	Keys *Keyring
+	// OpenStore, when Store is nil, opens the store as New runs (for
+	// example sqlite.File("twofactor.db")).
+	OpenStore StoreOpener
 
-	// Factors are the second factors offered, in the order users see them.
-	// At least one is required; methods must be unique.
-	Factors []Factor
+	// Keys are the server keys: they sign step-up proofs, hash codes and
+	// seal secrets. Required: keyring.Env("TWOFACTOR_KEYS") reads them
+	// from the environment, keyring.Dev("dev.keys") makes a file of them in
+	// development, and a *keyring.Ring is given as it is.
+	Keys keyring.Source
+
+	// Factors configure the second factors offered, in the order users
+	// see them: totp.Config, emailcode.Config, smscode.Config,
+	// backupcodes.Config, webauthn.Config, or a FactorFunc for the host's
+	// own. At least one is required; methods must be unique.
+	Factors []FactorConfig
 
 	// Trust, if set, lets login challenges be skipped on trusted devices
-	// and lets Verify remember a device (package trust).
-	Trust DeviceTrust
+	// and lets Verify remember a device: trust.Config.
+	Trust TrustConfig
+
+	// Listeners hear every event, after it is logged: notify.Config sends
+	// security emails. Service.Shutdown stops them.
+	Listeners []ListenerConfig
+
+	// Users turns a user id into the host's User, for the parts that
+	// start from an id: security emails, the settings and administrator
+	// pages, the administrator's commands. It returns an error matching
+	// ErrUnknownUser for an id it does not know. Nil: those parts know a
+	// user by id alone (no address, no name).
+	Users func(ctx context.Context, id string) (User, error)
 
 	// Policy says which factors are allowed and required.
 	Policy Policy
@@ -66,12 +97,12 @@ type Config struct {
 	StepUpMaxAge time.Duration
 
 	// Events receives every event. Nil logs to slog.Default().
-	Events *Events
+	Events *event.Sink
 
 	// Now is the clock. Nil means time.Now. Give the store the same clock.
 	Now func() time.Time
 
-	// Rand is the source of challenge ids. Nil means crypto/rand.
+	// Rand is the source of codes, secrets and ids. Nil means crypto/rand.
 	Rand io.Reader
 }
 
@@ -138,15 +169,15 @@ type Policy struct {
 }
 
 func (l Limits) withDefaults() Limits {
-	l.ChallengeTTL = cmp.Or(l.ChallengeTTL, DefaultChallengeTTL)
-	l.MaxAttempts = cmp.Or(l.MaxAttempts, DefaultMaxAttempts)
-	l.MaxUserFailures = cmp.Or(l.MaxUserFailures, DefaultMaxUserFailures)
-	l.LockoutDuration = cmp.Or(l.LockoutDuration, DefaultLockoutDuration)
-	l.MaxConsecutiveFailures = cmp.Or(l.MaxConsecutiveFailures, DefaultMaxConsecutiveFailures)
-	l.FailureMemory = cmp.Or(l.FailureMemory, DefaultFailureMemory)
-	l.MaxIPAttempts = cmp.Or(l.MaxIPAttempts, DefaultMaxIPAttempts)
-	l.IPWindow = cmp.Or(l.IPWindow, DefaultIPWindow)
-	l.IPv6Prefix = cmp.Or(l.IPv6Prefix, DefaultIPv6Prefix)
+	l.ChallengeTTL = cmp.Or(l.ChallengeTTL, defaultChallengeTTL)
+	l.MaxAttempts = cmp.Or(l.MaxAttempts, defaultMaxAttempts)
+	l.MaxUserFailures = cmp.Or(l.MaxUserFailures, defaultMaxUserFailures)
+	l.LockoutDuration = cmp.Or(l.LockoutDuration, defaultLockoutDuration)
+	l.MaxConsecutiveFailures = cmp.Or(l.MaxConsecutiveFailures, defaultMaxConsecutiveFailures)
+	l.FailureMemory = cmp.Or(l.FailureMemory, defaultFailureMemory)
+	l.MaxIPAttempts = cmp.Or(l.MaxIPAttempts, defaultMaxIPAttempts)
+	l.IPWindow = cmp.Or(l.IPWindow, defaultIPWindow)
+	l.IPv6Prefix = cmp.Or(l.IPv6Prefix, defaultIPv6Prefix)
 	return l
 }
 
@@ -171,28 +202,38 @@ func (l Limits) check() error {
 	return nil
 }
 
-// validate checks cfg and returns the factor index by method.
-func (cfg *Config) validate() (map[Method]Factor, error) {
-	if cfg.Store == nil {
-		return nil, configErr("Config.Store is nil: use store.NewMemory() for a single instance, or a shared store (sqlstore, redisstore)")
+// check validates what New needs before it builds anything.
+func (cfg *Config) check() error {
+	switch {
+	case cfg.Store == nil && cfg.OpenStore == nil:
+		return configErr("Config.Store is nil: use store.NewMemory() for a single instance, a shared store (sqlstore, redisstore), or OpenStore")
+	case cfg.Store != nil && cfg.OpenStore != nil:
+		return configErr("Config.Store and Config.OpenStore are both set: give one")
+	case cfg.Keys == nil:
+		return configErr("Config.Keys is nil: use keyring.Env(\"TWOFACTOR_KEYS\") with a key from `twofactor keygen`, or keyring.Dev(file) in development")
+	case len(cfg.Factors) == 0:
+		return configErr("Config.Factors is empty: add at least one factor (totp, emailcode, smscode, backupcodes, webauthn, or your own)")
+	case cfg.StepUpMaxAge < 0:
+		return configErr("StepUpMaxAge must not be negative")
 	}
-	if cfg.Keys == nil {
-		return nil, configErr("Config.Keys is nil: create a keyring with NewKeyring(key), key from GenerateKey or ParseKey")
-	}
-	if len(cfg.Factors) == 0 {
-		return nil, configErr("Config.Factors is empty: add at least one factor (totp, emailcode, smscode, backupcodes, webauthn, or your own)")
-	}
-	if err := cfg.Limits.withDefaults().check(); err != nil {
-		return nil, err
-	}
-	if cfg.StepUpMaxAge < 0 {
-		return nil, configErr("StepUpMaxAge must not be negative")
-	}
-	byMethod := make(map[Method]Factor, len(cfg.Factors))
 	for i, f := range cfg.Factors {
 		if f == nil {
-			return nil, configErr("Config.Factors[%d] is nil", i)
+			return configErr("Config.Factors[%d] is nil", i)
 		}
+	}
+	for i, l := range cfg.Listeners {
+		if l == nil {
+			return configErr("Config.Listeners[%d] is nil", i)
+		}
+	}
+	return cfg.Limits.withDefaults().check()
+}
+
+// index checks the built factors against each other and the policy, and
+// returns them by method.
+func (cfg *Config) index(factors []Factor) (map[Method]Factor, error) {
+	byMethod := make(map[Method]Factor, len(factors))
+	for i, f := range factors {
 		m := f.Method()
 		if err := checkMethodName(m); err != nil {
 			return nil, configErr("Config.Factors[%d]: %v", i, err)
@@ -223,7 +264,7 @@ func (cfg *Config) validate() (map[Method]Factor, error) {
 	}
 	if p.Required {
 		primary := false
-		for _, f := range cfg.Factors {
+		for _, f := range factors {
 			if (p.Methods == nil || slices.Contains(p.Methods, f.Method())) && !isRecovery(f) {
 				primary = true
 			}

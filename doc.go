@@ -23,25 +23,44 @@
 //     answer, and the challenge completes atomically, once.
 //  5. [Service.Cancel] ends a challenge; every code issued for it dies.
 //
-// Every step emits an [Event] to log/slog and an optional hook. Events never
-// carry codes, secrets or full phone numbers.
+// Every step emits an event (package event: typed, with the facts a
+// consumer branches on in typed fields) to log/slog, an optional hook and
+// the Service's listeners (package notify sends security emails from
+// them). Events never carry codes, secrets or full phone numbers.
 //
-// # Factors and wiring
+// # Building it: one call
+//
+// [New] builds everything from one [Config], with one error to check: it
+// opens the store (or takes the one given), loads the server keys (package
+// keyring), and builds every factor, the trusted-device manager and every
+// listener from their configs with one [Env]: the store, the keys, the
+// events, the clock, the randomness and the host's user lookup. Each part
+// checks, as it is built, that the store has what it needs and names what
+// is missing; once New returns, every part is complete and no request can
+// meet a configuration error.
+//
+//	svc, err := twofactor.New(twofactor.Config{
+//		OpenStore: sqlite.File("twofactor.db"),
+//		Keys:      keyring.Env("TWOFACTOR_KEYS"),
+//		Factors:   []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}, emailcode.Config{Sender: mailer}},
+//		Trust:     trust.Config{Duration: trust.Month},
+//		Users:     users.Lookup, // user id -> twofactor.User
+//	})
+//
+// Package twofactorhttp takes the same Config and builds the Service and
+// its pages in the same call.
+//
+// # Factors
 //
 // The root package knows factors only through the [Factor] interface and
-// the optional interfaces its documentation lists in one place ([Binder],
-// [Enroller], [Sender], [Starter], [Canceler], [Remover], [RecoveryFactor],
-// [AnswerChecker]). The library's factors live in their own packages
-// (totp, emailcode, smscode, backupcodes, webauthn), each usable alone; a
-// host adds its own by implementing Factor.
-//
-// The host configures the store, keys, events and clock once, in [Config]:
-// [New] hands them to every factor and to the trusted-device manager
-// ([Binder]), so a factor's config holds only what is its own:
-//
-//	app, _ := totp.New(totp.Config{Issuer: "Acme"})
-//	email, _ := emailcode.New(emailcode.Config{Sender: mailer})
-//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{app, email}})
+// the optional interfaces its documentation lists in one place
+// ([Enroller], [Sender], [Starter], [Canceler], [Remover],
+// [RecoveryFactor], [AnswerChecker], and those pages use: [CodeFormat],
+// [Renamer], [CodeCounter], [RecoveryIssuer], [OptInFactor]). The
+// library's factors live in their own packages (totp, emailcode, smscode,
+// backupcodes, webauthn), each usable alone with an Env of its own; a host
+// adds its own by implementing Factor and giving it as a [FactorFunc].
+// [Service.Methods] is the one order of methods, everywhere.
 //
 // # Enrollment
 //
@@ -75,7 +94,7 @@
 // code is accepted within a window of three time steps, 3 codes in 10^6, so
 // the attacker's chance is at most 100 × 3/10^6 = 0.03%; against a
 // six-digit email or SMS code, 0.01%; against a backup code (60 bits),
-// nil in practice. Each lockout emits [EventLockout]: tell the user that
+// nil in practice. Each lockout emits an event.Lockout (with the count and when it lifts): tell the user that
 // someone who has their password is trying to sign in. Answers that are no
 // guess do not count: one refused by a limit, the loser of a double submit,
 // a replayed code ([ErrCodeReused], [ErrNoCode]).
@@ -84,7 +103,7 @@
 //
 //   - Codes come from crypto/rand without modulo bias and are compared in
 //     constant time. Stores keep only keyed hashes of codes (HMAC-SHA256
-//     under a [Keyring] key) and AES-256-GCM ciphertexts of TOTP secrets,
+//     under a server key, package keyring) and AES-256-GCM ciphertexts of TOTP secrets,
 //     each tagged with its key id so keys rotate.
 //   - A wrong code and an expired code are the same [ErrInvalidCode] to the
 //     user; events say which it was.

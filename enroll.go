@@ -3,6 +3,8 @@ package twofactor
 import (
 	"context"
 	"fmt"
+
+	"github.com/twofactorkit/twofactor/event"
 )
 
 // Enrolled is the outcome of ConfirmEnroll.
@@ -43,7 +45,9 @@ func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req Enro
 
 // ConfirmEnroll finishes adding a factor of method m: answer is what proves
 // possession (the code the app shows, the code sent to the phone or
-// address, the browser's attestation JSON). When the new enrollment is the
+// address, the browser's attestation JSON). It emits the event.Enroll, with
+// FirstFactor set when two-factor authentication just turned on. When the
+// new enrollment is the
 // user's first second factor, a backup-code factor, if configured, issues a
 // first set of codes in the result.
 func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer string) (*Enrolled, error) {
@@ -59,10 +63,14 @@ func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer
 		return nil, err
 	}
 	out := &Enrolled{Enrollment: e}
+	ev := event.Event{Type: event.Enroll, UserID: user.ID, Method: m, EnrollmentID: e.ID, Label: e.Label}
 	if isRecovery(en) {
+		s.emit(ctx, ev)
 		return out, nil
 	}
 	primary, err := s.primaryEnrollments(ctx, user)
+	ev.FirstFactor = err == nil && primary == 1
+	s.emit(ctx, ev)
 	if err != nil || primary != 1 {
 		return out, err
 	}
@@ -127,7 +135,7 @@ func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error
 // device, every pending challenge and enrollment, and voids every proof.
 // It needs a fresh step-up proof (see CheckProof) and is refused with
 // ErrLastFactor while Policy.Required. The change is audited with an
-// EventDisabled. An email factor in implicit mode counts the address the
+// event.Disabled. An email factor in implicit mode counts the address the
 // host gives as enrolled, so email codes go on while the host gives one: a
 // host that lets users turn two-factor authentication off uses opt-in
 // email.
@@ -144,6 +152,6 @@ func (s *Service) Disable(ctx context.Context, user User, proof string) error {
 	if err := s.removeEverything(ctx, user); err != nil {
 		return fmt.Errorf("twofactor: turning two-factor authentication off: %w", err)
 	}
-	s.emit(ctx, Event{Type: EventDisabled, UserID: user.ID})
+	s.emit(ctx, event.Event{Type: event.Disabled, UserID: user.ID, LastFactor: true})
 	return nil
 }

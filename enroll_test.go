@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -19,7 +20,6 @@ type enrollFactor struct {
 	*codeFactor
 	mu      sync.Mutex
 	pending map[string]bool
-	bound   *twofactor.Shared
 }
 
 func (f *enrollFactor) BeginEnroll(_ context.Context, u twofactor.User, _ twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
@@ -48,11 +48,6 @@ func (f *enrollFactor) ConfirmEnroll(_ context.Context, u twofactor.User, answer
 	return twofactor.Enrollment{ID: string(f.method) + "-1", Method: f.method}, nil
 }
 
-func (f *enrollFactor) Bind(s twofactor.Shared) error {
-	f.bound = &s
-	return nil
-}
-
 // enrollRecovery is a recovery factor that issues codes at once.
 type enrollRecovery struct{ recoveryFactor }
 
@@ -78,7 +73,7 @@ func newEnrollEnv(t *testing.T, mod func(*twofactor.Config)) *enrollEnv {
 	ee.env = newEnv(t, func(c *twofactor.Config) {
 		ee.app = &enrollFactor{codeFactor: &codeFactor{method: twofactor.MethodTOTP, static: "654321", enrolled: map[string]bool{}}}
 		ee.backup = enrollRecovery{recoveryFactor{&codeFactor{method: twofactor.MethodBackupCode, static: "112233", enrolled: map[string]bool{}}}}
-		c.Factors = []twofactor.Factor{ee.app, ee.backup}
+		c.Factors = factors(ee.app, ee.backup)
 		if mod != nil {
 			mod(c)
 		}
@@ -86,24 +81,37 @@ func newEnrollEnv(t *testing.T, mod func(*twofactor.Config)) *enrollEnv {
 	return ee
 }
 
-func TestServiceBindsFactors(t *testing.T) {
-	ee := newEnrollEnv(t, nil)
-	require.NotNil(t, ee.app.bound, "New hands its shared parts to the factor")
-	assert.Same(t, ee.keys, ee.app.bound.Keys)
-	assert.Same(t, ee.svc, ee.app.bound.Service)
-	assert.NotNil(t, ee.app.bound.Store)
-	assert.NotNil(t, ee.app.bound.Events)
-	assert.Equal(t, ee.clock.Now(), ee.app.bound.Now())
+func TestNewBuildsFactorsWithOneEnv(t *testing.T) {
+	var got twofactor.Env
+	clock := func() time.Time { return time.Unix(1e9, 0) }
+	keys := newKeys(t)
+	mem := store.NewMemory()
+	users := func(_ context.Context, id string) (twofactor.User, error) { return twofactor.User{ID: id}, nil }
+	svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: keys, Now: clock, Users: users,
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(env twofactor.Env) (twofactor.Factor, error) {
+			got = env
+			return &codeFactor{method: "x"}, nil
+		})}})
+	require.NoError(t, err)
+	assert.Same(t, keys, got.Keys, "the factor gets the Service's keys")
+	assert.Equal(t, store.Store(mem), got.Store)
+	assert.NotNil(t, got.Events)
+	assert.NotNil(t, got.Rand, "defaults are applied before the factors are built")
+	assert.NotNil(t, got.Users)
+	assert.Equal(t, clock(), got.Now())
+	assert.Same(t, keys, svc.Env().Keys)
 
-	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
-		Factors: []twofactor.Factor{failingBinder{&codeFactor{method: "x"}}}})
+	// A factor that cannot be built fails New, naming it.
+	_, err = twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return nil, errBoom })}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	require.ErrorIs(t, err, errBoom)
+	assert.Contains(t, err.Error(), "Config.Factors[0]")
+	// One that builds nothing fails too.
+	_, err = twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return nil, nil })}})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
 }
-
-type failingBinder struct{ *codeFactor }
-
-func (failingBinder) Bind(twofactor.Shared) error { return errBoom }
 
 func TestEnrollFirstFactorGivesBackupCodes(t *testing.T) {
 	ee := newEnrollEnv(t, nil)
@@ -161,7 +169,7 @@ func TestDisableTurnsEverythingOff(t *testing.T) {
 	assert.Equal(t, []string{"alice/*"}, e.app.removed)
 	assert.Equal(t, []string{"alice/*"}, e.email.removed)
 	assert.Equal(t, []string{"alice"}, e.trust.forgotten)
-	require.Len(t, e.eventsOf(twofactor.EventDisabled), 1)
+	require.Len(t, e.eventsOf(event.Disabled), 1)
 	_, err := e.svc.Challenge(ctx, login.ID)
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "pending challenges end")
 	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired, "proofs die")

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/twofactorkit/twofactor/event"
 )
 
 // Errors callers branch on with errors.Is. Every error the package returns
@@ -56,27 +58,27 @@ var (
 	// that does not parse). Nothing was changed.
 	ErrInvalidInput = errors.New("twofactor: invalid input")
 
-	// ErrInvalidKey means a server key, or a value sealed or signed with one,
-	// is malformed or does not verify.
-	ErrInvalidKey = errors.New("twofactor: invalid key")
-
 	// ErrConfig is wrapped by every error New and the factor constructors
 	// return for a configuration that cannot work.
 	ErrConfig = errors.New("twofactor: invalid configuration")
+
+	// ErrUnknownUser is returned by Config.Users for an id it does not
+	// know, and passed on by the parts that look users up.
+	ErrUnknownUser = errors.New("twofactor: unknown user")
 )
 
 // ErrCodeExpired is what a factor returns for a code that was right but too
 // old. It matches ErrInvalidCode with errors.Is and prints the same message,
 // so it can reach users unchanged; the Service records "expired" as the
 // reason in its events and returns plain ErrInvalidCode.
-var ErrCodeExpired error = &reasonError{base: ErrInvalidCode, reason: ReasonExpired}
+var ErrCodeExpired error = &reasonError{base: ErrInvalidCode, reason: event.ReasonExpired}
 
 // ErrCodeReused is what a factor returns for a code that was right but was
 // already accepted once (a replayed TOTP step). Like ErrCodeExpired it
 // matches ErrInvalidCode and prints the same message; since whoever sent it
 // knew a valid code and it can never succeed, it does not count toward the
 // user's lockout.
-var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: ReasonReplay}
+var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: event.ReasonReplay}
 
 // ErrMalformedCode is what Verify returns for an answer that is not of the
 // method's form ("12345" for a six-digit code, letters, an assertion that
@@ -84,23 +86,23 @@ var ErrCodeReused error = &reasonError{base: ErrInvalidCode, reason: ReasonRepla
 // ErrInvalidCode and prints the same message, so a page shows "wrong code"
 // and keeps the challenge; the failure event's reason is "malformed". It
 // reaches no factor and no store, and counts toward no limit.
-var ErrMalformedCode error = &reasonError{base: ErrInvalidCode, reason: ReasonMalformed}
+var ErrMalformedCode error = &reasonError{base: ErrInvalidCode, reason: event.ReasonMalformed}
 
 // ErrNoCode is what a factor returns when the challenge has nothing live to
 // check the answer against: no code was sent, it was already consumed (by
 // the twin of a double submit) or it died. Such an answer could not have
 // succeeded, so, like ErrCodeReused, it does not count toward the user's
 // lockout. It matches ErrInvalidCode and prints the same message.
-var ErrNoCode error = &reasonError{base: ErrInvalidCode, reason: ReasonNoCode}
+var ErrNoCode error = &reasonError{base: ErrInvalidCode, reason: event.ReasonNoCode}
 
 type reasonError struct {
 	base   error
-	reason string
+	reason event.Reason
 }
 
-func (e *reasonError) Error() string         { return e.base.Error() }
-func (e *reasonError) Is(target error) bool  { return target == e.base }
-func (e *reasonError) FailureReason() string { return e.reason }
+func (e *reasonError) Error() string               { return e.base.Error() }
+func (e *reasonError) Is(target error) bool        { return target == e.base }
+func (e *reasonError) FailureReason() event.Reason { return e.reason }
 
 // FailureReasoner is implemented by errors that say why an answer failed,
 // in a word for the failure event ("expired", "replay", "unknown_credential",
@@ -109,41 +111,27 @@ func (e *reasonError) FailureReason() string { return e.reason }
 // for logs and audits only: users still get plain ErrInvalidCode. It must
 // hold nothing secret.
 type FailureReasoner interface {
-	FailureReason() string
+	FailureReason() event.Reason
 }
 
-// Reasons recorded in failure events.
-const (
-	ReasonInvalid         = "invalid"
-	ReasonExpired         = "expired"
-	ReasonReplay          = "replay"
-	ReasonTooManyAttempts = "too_many_attempts"
-	ReasonLocked          = "locked"
-	ReasonRateLimited     = "rate_limited"
-	ReasonNotAllowed      = "method_not_allowed"
-	ReasonError           = "error"
-	ReasonNoCode          = "no_code"
-	ReasonMalformed       = "malformed"
-)
-
 // reasonOf returns the event reason for a verification error.
-func reasonOf(err error) string {
+func reasonOf(err error) event.Reason {
 	var fr FailureReasoner
 	switch {
 	case errors.As(err, &fr) && fr.FailureReason() != "":
 		return fr.FailureReason()
 	case errors.Is(err, ErrInvalidCode):
-		return ReasonInvalid
+		return event.ReasonInvalid
 	case errors.Is(err, ErrTooManyAttempts):
-		return ReasonTooManyAttempts
+		return event.ReasonTooManyAttempts
 	case errors.Is(err, ErrLocked):
-		return ReasonLocked
+		return event.ReasonLocked
 	case errors.Is(err, ErrRateLimited):
-		return ReasonRateLimited
+		return event.ReasonRateLimited
 	case errors.Is(err, ErrMethodNotAllowed):
-		return ReasonNotAllowed
+		return event.ReasonNotAllowed
 	default:
-		return ReasonError
+		return event.ReasonError
 	}
 }
 

@@ -8,6 +8,8 @@ import (
 	"net/netip"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -40,14 +42,14 @@ func (p pinFactor) Verify(_ context.Context, ch *twofactor.Challenge, answer str
 // password check, then Verify the user's answer.
 func Example() {
 	ctx := context.Background()
-	key, _ := twofactor.GenerateKey("k1") // in production: twofactor.ParseKey(os.Getenv("TWOFACTOR_KEY"))
-	keys, _ := twofactor.NewKeyring(key)
+	key, _ := keyring.GenerateKey("k1") // in production: keyring.ParseKey(os.Getenv("TWOFACTOR_KEY"))
+	keys, _ := keyring.New(key)
 
 	svc, err := twofactor.New(twofactor.Config{
 		Store:   store.NewMemory(),
 		Keys:    keys,
-		Factors: []twofactor.Factor{pinFactor{pins: map[string]string{"42": "2468"}}},
-		Events:  &twofactor.Events{Discard: true}, // the default logs to slog
+		Factors: factors(pinFactor{pins: map[string]string{"42": "2468"}}),
+		Events:  &event.Sink{Discard: true}, // the default logs to slog
 	})
 	if err != nil {
 		fmt.Println(err)
@@ -93,12 +95,12 @@ func ExampleRetryError() {
 // A step-up proof from Verify guards the host's own sensitive actions.
 func ExampleService_CheckProof() {
 	ctx := context.Background()
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
+	key, _ := keyring.GenerateKey("k1")
+	keys, _ := keyring.New(key)
 	svc, _ := twofactor.New(twofactor.Config{
 		Store: store.NewMemory(), Keys: keys,
-		Factors: []twofactor.Factor{pinFactor{pins: map[string]string{"42": "2468"}}},
-		Events:  &twofactor.Events{Discard: true},
+		Factors: factors(pinFactor{pins: map[string]string{"42": "2468"}}),
+		Events:  &event.Sink{Discard: true},
 	})
 	user := twofactor.User{ID: "42"}
 

@@ -3,8 +3,6 @@ package twofactor
 import (
 	"context"
 	"encoding/json"
-	"html/template"
-	"io"
 	"time"
 )
 
@@ -15,8 +13,6 @@ import (
 // A factor may also implement any of these, which the Service discovers by
 // type assertion:
 //
-//   - [Binder]: take the Service's store, keys, events and clock, so the
-//     factor's own config holds only what is specific to it;
 //   - [Enroller]: let users add it themselves, begin then confirm;
 //   - [Sender]: a send step that delivers a code (email, SMS);
 //   - [Starter]: data the client needs before answering (WebAuthn);
@@ -25,6 +21,17 @@ import (
 //   - [RecoveryFactor]: a fallback that is not a second factor of its own
 //     (backup codes);
 //   - [AnswerChecker]: reject a malformed answer before any store access.
+//
+// and, for the pages and tools built on the Service (package
+// twofactorhttp), which find them the same way:
+//
+//   - [CodeFormat]: the length and alphabet of its codes;
+//   - [OptInFactor]: whether users enroll it themselves, or it follows the
+//     account (email codes to the account's address);
+//   - [Renamer]: users may rename their enrollments (security keys);
+//   - [CodeCounter]: how many single-use codes a user has left (backup
+//     codes);
+//   - [RecoveryIssuer]: support staff may issue a one-time recovery code.
 //
 // An error a factor returns may name its reason for the events through
 // [FailureReasoner].
@@ -49,32 +56,12 @@ type Factor interface {
 type Verified struct {
 	// EnrollmentID is the enrollment that matched, if the factor has several.
 	EnrollmentID string
+	// Count is a number the success event carries: backup codes left
+	// after the one used.
+	Count int
 	// Details are added to the success event. They must hold nothing secret:
 	// no code, no secret, no full phone number.
 	Details map[string]string
-}
-
-// Shared is what a Service hands to each factor, and to its DeviceTrust,
-// when New builds it.
-type Shared struct {
-	Store  Store // the factor asserts the store interfaces it needs
-	Keys   *Keyring
-	Events *Events
-	Now    func() time.Time
-	Rand   io.Reader // nil: crypto/rand
-	// Service is the Service being built, for factors that check proofs
-	// (regenerating backup codes needs a fresh step-up). Its methods may be
-	// called only after New has returned.
-	Service *Service
-}
-
-// Binder is a factor (or a DeviceTrust) that takes the Service's shared
-// parts: New calls Bind once, and the factor fills every field its own
-// config left zero from shared (fields set explicitly win), then checks
-// that it has all it needs. An error fails New. A factor used without a
-// Service gets the same parts from its own config instead.
-type Binder interface {
-	Bind(shared Shared) error
 }
 
 // Enroller is a factor users add themselves, in two steps, through
@@ -122,9 +109,10 @@ type Enrolling struct {
 	// Secret is the TOTP secret in base32, for typing into an app.
 	Secret string
 	// URI is the otpauth:// URI of a TOTP secret, for a link.
-	URI template.URL
-	// QR is the TOTP URI as a PNG QR code in a data: URI, for an <img>.
-	QR template.URL
+	URI string
+	// QR is the TOTP URI as a PNG QR code, for an image (a page shows it
+	// as a data: URI).
+	QR []byte
 	// Options is what the browser needs to create a credential (WebAuthn).
 	Options json.RawMessage
 	// Codes are backup codes, shown once: they are active already, and no
@@ -195,21 +183,52 @@ type AnswerChecker interface {
 	CheckAnswer(answer string) error
 }
 
-// Label returns a name for m to show users: "Authenticator app", "Email",
-// "Text message", "Backup code", "Security key"; a host's own method shows
-// as its name.
-func (m Method) Label() string {
-	switch m {
-	case MethodTOTP:
-		return "Authenticator app"
-	case MethodEmail:
-		return "Email"
-	case MethodSMS:
-		return "Text message"
-	case MethodBackupCode:
-		return "Backup code"
-	case MethodWebAuthn:
-		return "Security key"
-	}
-	return string(m)
+// CodeFormat is a factor answered with a code typed by the user, of a
+// known shape: pages size the input, offer a numeric keypad for digits,
+// take spaces and dashes out of pasted digits, and submit once the code
+// is complete. A factor that is not one is answered by a free text field.
+type CodeFormat interface {
+	Factor
+	// CodeLength is the number of characters of a code; 0 when it varies.
+	CodeLength() int
+	// NumericCode reports whether codes are digits only.
+	NumericCode() bool
+}
+
+// OptInFactor is a factor that says whether users enroll it themselves.
+// A factor whose OptIn is false counts an enrollment from what the host
+// gives in the User (email codes to the account's address): users can
+// neither add nor remove it, and it stays on when they turn two-factor
+// authentication off, for as long as the User holds it. A factor that is
+// not an OptInFactor is opt-in.
+type OptInFactor interface {
+	Factor
+	OptIn() bool
+}
+
+// Renamer is a factor whose enrollments users may rename (security keys,
+// "Blue YubiKey"). An id that is not one of the user's enrollments is
+// ErrNotEnrolled; a name the factor refuses (empty, too long) is
+// ErrInvalidInput.
+type Renamer interface {
+	Factor
+	Rename(ctx context.Context, user User, enrollmentID, name string) error
+}
+
+// CodeCounter is a factor of single-use codes (backup codes) that tells
+// how many unused codes a user has left, so that pages can prompt for a
+// new set before the last one is gone.
+type CodeCounter interface {
+	Factor
+	Remaining(ctx context.Context, user User) (int, error)
+}
+
+// RecoveryIssuer is a factor that issues a one-time recovery code to a
+// user, for support staff who checked the user's identity by other means:
+// the user types it where the factor's codes go. actor names the
+// administrator, for the audit event; the code is returned once, with
+// when it expires.
+type RecoveryIssuer interface {
+	Factor
+	IssueRecoveryCode(ctx context.Context, user User, actor string) (code string, expires time.Time, err error)
 }

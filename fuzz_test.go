@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -28,7 +29,7 @@ func FuzzParseChallengeID(f *testing.F) {
 
 func FuzzParseProof(f *testing.F) {
 	kr := fuzzKeys(f)
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: kr, Factors: []twofactor.Factor{&codeFactor{method: "x"}}})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: kr, Factors: factors(&codeFactor{method: "x"})})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -51,18 +52,18 @@ func FuzzParseKey(f *testing.F) {
 	f.Add(":")
 	f.Add("")
 	f.Fuzz(func(t *testing.T, s string) {
-		k, err := twofactor.ParseKey(s)
+		k, err := keyring.ParseKey(s)
 		if err != nil {
 			return
 		}
-		if len(k.Secret) != twofactor.KeySize {
+		if len(k.Secret) != keyring.KeySize {
 			t.Fatalf("accepted a %d-byte secret", len(k.Secret))
 		}
-		back, err := twofactor.ParseKey(k.Encode())
+		back, err := keyring.ParseKey(k.Encode())
 		if err != nil || back.ID != k.ID || string(back.Secret) != string(k.Secret) {
 			t.Fatalf("Encode/ParseKey round trip failed for %q", s)
 		}
-		if _, err := twofactor.NewKeyring(k); err != nil {
+		if _, err := keyring.New(k); err != nil {
 			t.Fatalf("a parsed key does not make a keyring: %v", err)
 		}
 	})
@@ -86,12 +87,12 @@ func FuzzKeyringOpen(f *testing.F) {
 	})
 }
 
-func fuzzKeys(f *testing.F) *twofactor.Keyring {
-	k, err := twofactor.GenerateKey("k1")
+func fuzzKeys(f *testing.F) *keyring.Ring {
+	k, err := keyring.GenerateKey("k1")
 	if err != nil {
 		f.Fatal(err)
 	}
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	if err != nil {
 		f.Fatal(err)
 	}

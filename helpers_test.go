@@ -15,6 +15,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -26,7 +28,7 @@ type codeFactor struct {
 	method   twofactor.Method
 	codes    store.Codes
 	groups   store.CodeGroups
-	keys     *twofactor.Keyring
+	keys     *keyring.Ring
 	enrolled map[string]bool // user id -> enrolled
 	static   string          // if set: accept this code, consume nothing
 	code     string          // code issued by Send
@@ -147,13 +149,13 @@ type env struct {
 	t      *testing.T
 	clock  *storetest.Clock
 	mem    *store.Memory
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring
 	email  *codeFactor
 	app    *codeFactor
 	trust  *fakeTrust
 	svc    *twofactor.Service
 	mu     sync.Mutex
-	events []twofactor.Event
+	events []event.Event
 }
 
 var (
@@ -161,10 +163,10 @@ var (
 	client = twofactor.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: "test-agent"}
 )
 
-func newKeys(t testing.TB) *twofactor.Keyring {
-	k, err := twofactor.GenerateKey("k1")
+func newKeys(t testing.TB) *keyring.Ring {
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
 	return kr
 }
@@ -178,9 +180,9 @@ func newEnv(t *testing.T, mod func(*twofactor.Config)) *env {
 	cfg := twofactor.Config{
 		Store:   e.mem,
 		Keys:    e.keys,
-		Factors: []twofactor.Factor{sendingFactor{e.email}, e.app},
+		Factors: factors(sendingFactor{e.email}, e.app),
 		Trust:   e.trust,
-		Events: &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
+		Events: &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
 			e.mu.Lock()
 			e.events = append(e.events, ev)
 			e.mu.Unlock()
@@ -208,10 +210,10 @@ func (e *env) verify(ch *twofactor.Challenge, m twofactor.Method, code string) (
 	return e.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: ch.ID, Method: m, Code: code, UserID: ch.User.ID, Client: client})
 }
 
-func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
+func (e *env) eventsOf(typ event.Type) []event.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, ev := range e.events {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -233,3 +235,29 @@ func mustTime(s string) time.Time {
 	}
 	return t
 }
+
+// factors gives built factors to Config.Factors as they are.
+func factors(fs ...twofactor.Factor) []twofactor.FactorConfig {
+	out := make([]twofactor.FactorConfig, len(fs))
+	for i, f := range fs {
+		out[i] = twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return f, nil })
+	}
+	return out
+}
+
+// NewTrust gives the fake itself to Config.Trust.
+func (t *fakeTrust) NewTrust(twofactor.Env) (twofactor.DeviceTrust, error) { return t, nil }
+
+// The documented defaults of Limits and Config.StepUpMaxAge.
+const (
+	defaultChallengeTTL           = 15 * time.Minute
+	defaultMaxAttempts            = 5
+	defaultMaxUserFailures        = 10
+	defaultLockoutDuration        = 15 * time.Minute
+	defaultMaxConsecutiveFailures = 100
+	defaultFailureMemory          = 365 * 24 * time.Hour
+	defaultMaxIPAttempts          = 100
+	defaultIPWindow               = 15 * time.Minute
+	defaultIPv6Prefix             = 64
+	defaultStepUpMaxAge           = 5 * time.Minute
+)

@@ -51,8 +51,8 @@ func (s *Service) ParseProof(proof string) (Proof, error) {
 	if !ok {
 		return Proof{}, bad
 	}
-	payload, err1 := b64.DecodeString(enc)
-	sig, err2 := b64.DecodeString(encSig)
+	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(enc)
+	sig, err2 := base64.RawURLEncoding.Strict().DecodeString(encSig)
 	if err1 != nil || err2 != nil || !s.keys.Verify(proofDomain, kid, payload, sig) {
 		return Proof{}, bad
 	}

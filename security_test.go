@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -54,13 +55,13 @@ func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
 		close(gate)
 		wg.Wait()
 		reached := e.app.verifies.Load() - before
-		require.EqualValues(t, twofactor.DefaultMaxUserFailures, reached, "round %d: wrong answers that reached the factor", round)
+		require.EqualValues(t, defaultMaxUserFailures, reached, "round %d: wrong answers that reached the factor", round)
 		require.EqualValues(t, reached, invalid.Load())
 		require.EqualValues(t, 300-reached, locked.Load())
 		// The refused answers were taken back: the count is the limit.
 		n, _, err := e.mem.Peek(ctx, "tf:fail:alice")
 		require.NoError(t, err)
-		require.EqualValues(t, twofactor.DefaultMaxUserFailures, n, "round %d: failures counted", round)
+		require.EqualValues(t, defaultMaxUserFailures, n, "round %d: failures counted", round)
 		require.NoError(t, e.svc.Unlock(ctx, "alice", "test"))
 	}
 }
@@ -218,17 +219,20 @@ func TestLockoutEscalatesAndCaps(t *testing.T) {
 		e.clock.Advance(time.Second)
 	}
 	checked := e.app.verifies.Load()
-	require.EqualValues(t, twofactor.DefaultMaxConsecutiveFailures, checked, "answers checked in a year")
+	require.EqualValues(t, defaultMaxConsecutiveFailures, checked, "answers checked in a year")
 	// 15 min, 30 min, 1 h ... 64 h (less the seconds the answers took), then
 	// locked for the rest of the year.
 	require.Len(t, lockouts, 9)
 	for i, d := range lockouts {
-		want := twofactor.DefaultLockoutDuration << i
+		want := defaultLockoutDuration << i
 		assert.InDelta(t, float64(want), float64(d), float64(time.Minute), "lockout %d", i+1)
 	}
-	events := e.eventsOf(twofactor.EventLockout)
+	events := e.eventsOf(event.Lockout)
 	require.Len(t, events, 10, "one lockout event per step, the last when the run is capped")
-	assert.Equal(t, "100", events[9].Details["failures"])
+	assert.Equal(t, 100, events[9].Count, "the wrong answers in a row, typed")
+	for i, ev := range events[:9] {
+		assert.InDelta(t, float64(defaultLockoutDuration<<i), float64(ev.Until.Sub(ev.Time)), float64(time.Minute), "lockout %d lifts at Until", i+1)
+	}
 
 	// The odds: a TOTP code is accepted in a window of three time steps
 	// (the default skew of one step each way), out of 10^6 codes.
@@ -246,7 +250,7 @@ func TestLockoutEscalatesAndCaps(t *testing.T) {
 
 func TestCorrectAnswerEndsTheRun(t *testing.T) {
 	e := newEnv(t, nil)
-	for i := 0; i < twofactor.DefaultMaxUserFailures-1; i++ {
+	for i := 0; i < defaultMaxUserFailures-1; i++ {
 		_, err := e.verify(e.begin(), twofactor.MethodTOTP, wrongCode(i))
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	}
@@ -255,7 +259,7 @@ func TestCorrectAnswerEndsTheRun(t *testing.T) {
 	n, _, err := e.mem.Peek(ctx, "tf:fail:alice")
 	require.NoError(t, err)
 	assert.Zero(t, n)
-	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+	for i := 0; i < defaultMaxUserFailures; i++ {
 		_, err := e.verify(e.begin(), twofactor.MethodTOTP, wrongCode(i))
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "failure %d after a success", i+1)
 	}
@@ -263,9 +267,9 @@ func TestCorrectAnswerEndsTheRun(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrLocked)
 	lk, err := e.svc.Lockout(ctx, "alice")
 	require.NoError(t, err)
-	assert.Equal(t, twofactor.DefaultMaxUserFailures, lk.Failures)
+	assert.Equal(t, defaultMaxUserFailures, lk.Failures)
 	assert.True(t, lk.Locked)
-	assert.Equal(t, e.clock.Now().Add(twofactor.DefaultLockoutDuration), lk.Until)
+	assert.Equal(t, e.clock.Now().Add(defaultLockoutDuration), lk.Until)
 	require.NoError(t, e.svc.Unlock(ctx, "alice", "support"))
 	lk, err = e.svc.Lockout(ctx, "alice")
 	require.NoError(t, err)
@@ -276,7 +280,7 @@ func TestCorrectAnswerEndsTheRun(t *testing.T) {
 
 func TestTrustedDeviceSkipsLockout(t *testing.T) {
 	e := newEnv(t, nil)
-	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+	for i := 0; i < defaultMaxUserFailures; i++ {
 		_, _ = e.verify(e.begin(), twofactor.MethodTOTP, wrongCode(i))
 	}
 	_, err := e.svc.Begin(ctx, alice, client)
@@ -328,7 +332,7 @@ func TestIPv6ClientsCountedByPrefix(t *testing.T) {
 		})
 	}
 	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
-		Factors: []twofactor.Factor{&codeFactor{method: "x"}}, Limits: twofactor.Limits{IPv6Prefix: 40}})
+		Factors: factors(&codeFactor{method: "x"}), Limits: twofactor.Limits{IPv6Prefix: 40}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 }
 
@@ -354,7 +358,7 @@ func TestProofsDieWithResetAndPasswordChange(t *testing.T) {
 			fresh := stepUpProof(t, e)
 			require.NoError(t, e.svc.CheckProof(ctx, fresh, "alice", twofactor.PurposeStepUp), "a proof issued after it")
 			// Once the revoked proofs are stale anyway, the record may go.
-			e.clock.Advance(twofactor.DefaultStepUpMaxAge + 3*time.Minute)
+			e.clock.Advance(defaultStepUpMaxAge + 3*time.Minute)
 			require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired)
 		})
 	}
@@ -486,7 +490,7 @@ func TestVerifyFailurePaths(t *testing.T) {
 		spy.Fail("PutOwnedState", errBoom)
 		_, err := e.verify(ch, twofactor.MethodTOTP, wrongCode(5))
 		require.ErrorIs(t, err, twofactor.ErrTooManyAttempts)
-		assert.Equal(t, "mark_spent_failed", lastWarning(e))
+		assert.Equal(t, event.ReasonMarkSpentFailed, lastWarning(e))
 		spy.Fail("PutOwnedState", nil)
 		_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
 		require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "the attempt counter still refuses")
@@ -500,7 +504,7 @@ func TestVerifyFailurePaths(t *testing.T) {
 		res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 		require.NoError(t, err, "the user answered correctly")
 		require.NotNil(t, res)
-		assert.Equal(t, "reset_failures_failed", lastWarning(e))
+		assert.Equal(t, event.ReasonResetFailed, lastWarning(e))
 		n, _, err := e.mem.Peek(ctx, "tf:fail:alice")
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, n, "the count stays on the safe side")
@@ -517,7 +521,7 @@ func TestVerifyFailurePaths(t *testing.T) {
 		spy.Fail("Decr", errBoom)
 		_, err = e.verify(e.begin(), twofactor.MethodTOTP, "654321")
 		require.ErrorIs(t, err, twofactor.ErrRateLimited)
-		assert.Equal(t, "take_back_failed", lastWarning(e))
+		assert.Equal(t, event.ReasonTakeBackFailed, lastWarning(e))
 		assert.EqualValues(t, 1, e.app.verifies.Load())
 	})
 	t.Run("cancelling codes fails", func(t *testing.T) {
@@ -531,7 +535,7 @@ func TestVerifyFailurePaths(t *testing.T) {
 		res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 		require.NoError(t, err)
 		require.NotNil(t, res)
-		assert.Equal(t, "cancel_failed", lastWarning(e))
+		assert.Equal(t, event.ReasonCancelFailed, lastWarning(e))
 		_, err = e.verify(ch, twofactor.MethodEmail, "123456")
 		require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "the completed challenge's code is still refused")
 	})
@@ -549,8 +553,8 @@ func TestVerifyFailurePaths(t *testing.T) {
 	})
 }
 
-func lastWarning(e *env) string {
-	w := e.eventsOf(twofactor.EventWarning)
+func lastWarning(e *env) event.Reason {
+	w := e.eventsOf(event.Warning)
 	if len(w) == 0 {
 		return ""
 	}
@@ -595,9 +599,9 @@ func TestMalformedAnswerIsAWrongCode(t *testing.T) {
 		require.Nil(t, res)
 	}
 	assert.Equal(t, calls, spy.Calls.Load(), "a malformed answer reached the store")
-	fails := e.eventsOf(twofactor.EventFailure)
+	fails := e.eventsOf(event.Failure)
 	require.Len(t, fails, 5)
-	assert.Equal(t, twofactor.ReasonMalformed, fails[0].Reason)
+	assert.Equal(t, event.ReasonMalformed, fails[0].Reason)
 	// Five malformed answers spent none of the challenge's five attempts.
 	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.NoError(t, err)

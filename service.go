@@ -8,10 +8,11 @@ import (
 	"fmt"
 	"io"
 	"slices"
-	"strconv"
 	"time"
 
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -19,66 +20,134 @@ import (
 // account operations around them. Build it with New; it is safe for
 // concurrent use, and several instances sharing one store behave as one.
 type Service struct {
+	env          Env
 	store        Store
-	keys         *Keyring
+	keys         *keyring.Ring
 	factors      []Factor
 	byMethod     map[Method]Factor
 	trust        DeviceTrust
+	listeners    []Listener
+	opened       io.Closer // the store New opened, closed by Shutdown
 	policy       Policy
 	limits       Limits
 	stepUpMaxAge time.Duration
-	events       *Events
+	events       *event.Sink
 	now          func() time.Time
 	rand         io.Reader
 }
 
-// New validates cfg once and returns a Service. Errors wrap ErrConfig and say
-// what to change.
+// New validates cfg once, opens the store and loads the keys when cfg
+// says how, builds every factor, the device trust and every listener with
+// one Env, and returns the Service. Errors wrap ErrConfig (or the
+// opener's or key source's error) and say what to change. Nothing is
+// bound later: every part is complete when New returns.
 func New(cfg Config) (*Service, error) {
-	byMethod, err := cfg.validate()
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	keys, err := cfg.Keys.Load()
+	if err != nil {
+		return nil, err
+	}
+	if keys == nil {
+		return nil, configErr("Config.Keys gave no keyring")
+	}
+	st := cfg.Store
+	var opened io.Closer
+	if st == nil {
+		if st, err = cfg.OpenStore.OpenStore(context.Background()); err != nil {
+			return nil, fmt.Errorf("twofactor: opening the store: %w", err)
+		}
+		opened, _ = st.(io.Closer)
+	}
+	s, err := build(cfg, Env{Store: st, Keys: keys, Events: cfg.Events, Users: cfg.Users, Now: cfg.Now, Rand: cfg.Rand})
+	if err != nil {
+		if opened != nil {
+			opened.Close()
+		}
+		return nil, err
+	}
+	s.opened = opened
+	return s, nil
+}
+
+// build makes the Service and its parts from env.
+func build(cfg Config, env Env) (*Service, error) {
+	env, err := env.WithDefaults()
+	if err != nil {
+		return nil, err
+	}
+	// Every part emits through one Sink whose hook also hands events to
+	// the listeners, once they are built; the listeners themselves get the
+	// Sink without them, so their own warnings do not come back to them.
+	own := *env.Events
+	var listeners []Listener
+	fanout := own
+	fanout.Hook = func(ctx context.Context, ev event.Event) {
+		if own.Hook != nil {
+			own.Hook(ctx, ev)
+		}
+		for _, l := range listeners {
+			l.HandleEvent(ctx, ev)
+		}
+	}
+	env.Events = &fanout
+	factors := make([]Factor, len(cfg.Factors))
+	for i, fc := range cfg.Factors {
+		f, err := fc.NewFactor(env)
+		if err != nil {
+			return nil, partErr(fmt.Sprintf("Config.Factors[%d]", i), err)
+		}
+		if f == nil {
+			return nil, configErr("Config.Factors[%d] built no factor", i)
+		}
+		factors[i] = f
+	}
+	byMethod, err := cfg.index(factors)
 	if err != nil {
 		return nil, err
 	}
 	s := &Service{
-		store:        cfg.Store,
-		keys:         cfg.Keys,
-		factors:      slices.Clone(cfg.Factors),
-		byMethod:     byMethod,
-		trust:        cfg.Trust,
-		policy:       cfg.Policy,
-		limits:       cfg.Limits.withDefaults(),
-		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, DefaultStepUpMaxAge),
-		events:       cfg.Events,
-		now:          cfg.Now,
-		rand:         cfg.Rand,
+		env: env, store: env.Store, keys: env.Keys, factors: factors, byMethod: byMethod,
+		policy: cfg.Policy, limits: cfg.Limits.withDefaults(),
+		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
+		events:       env.Events, now: env.Now, rand: env.Rand,
 	}
-	if s.now == nil {
-		s.now = time.Now
+	if cfg.Trust != nil {
+		if s.trust, err = cfg.Trust.NewTrust(env); err != nil {
+			return nil, partErr("Config.Trust", err)
+		}
 	}
-	if s.events == nil {
-		s.events = &Events{Now: s.now}
-	}
-	shared := Shared{Store: s.store, Keys: s.keys, Events: s.events, Now: s.now, Rand: s.rand, Service: s}
-	for _, f := range s.factors {
-		if b, ok := f.(Binder); ok {
-			if err := b.Bind(shared); err != nil {
-				return nil, fmt.Errorf("%w: %s factor: %w", ErrConfig, f.Method(), err)
+	lenv := env
+	lenv.Events = &own
+	for i, lc := range cfg.Listeners {
+		l, err := lc.NewListener(lenv)
+		if err != nil {
+			for _, started := range s.listeners {
+				started.Shutdown(context.Background())
 			}
+			return nil, partErr(fmt.Sprintf("Config.Listeners[%d]", i), err)
 		}
+		s.listeners = append(s.listeners, l)
 	}
-	if b, ok := s.trust.(Binder); ok {
-		if err := b.Bind(shared); err != nil {
-			return nil, fmt.Errorf("%w: trust: %w", ErrConfig, err)
-		}
-	}
+	listeners = s.listeners
 	return s, nil
 }
 
-// Keys returns the service's keyring, for layers that seal their own
-// cookies with it.
-func (s *Service) Keys() *Keyring { return s.keys }
+// partErr names the part of Config that failed to build. Its error matches
+// ErrConfig, which the part's own error may already say.
+func partErr(part string, err error) error {
+	if errors.Is(err, ErrConfig) {
+		return fmt.Errorf("twofactor: %s: %w", part, err)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrConfig, part, err)
+}
 
-// Trust returns the DeviceTrust given in Config.Trust, or nil.
+// Env returns the environment the Service built its parts with, for
+// layers built after it (the HTTP layer seals its cookies with its keys).
+func (s *Service) Env() Env { return s.env }
+
+// Trust returns the DeviceTrust built from Config.Trust, or nil.
 func (s *Service) Trust() DeviceTrust { return s.trust }
 
 // Policy returns the service's policy.
@@ -90,11 +159,46 @@ func (s *Service) Factor(m Method) (Factor, bool) {
 	return f, ok
 }
 
+// Methods returns the methods users may use, in the order they are
+// offered everywhere: the policy's default first, then the order of
+// Config.Factors.
+func (s *Service) Methods() []Method {
+	var ms []Method
+	for _, f := range s.factors {
+		if s.allowed(f.Method()) {
+			ms = append(ms, f.Method())
+		}
+	}
+	return s.defaultFirst(ms)
+}
+
+// defaultFirst moves the policy's default method, when ms has it, to the
+// front: the one place the order of methods is decided.
+func (s *Service) defaultFirst(ms []Method) []Method {
+	if i := slices.Index(ms, s.policy.Default); i > 0 {
+		ms = slices.Insert(slices.Delete(ms, i, i+1), 0, s.policy.Default)
+	}
+	return ms
+}
+
+// Shutdown stops the listeners (finishing what they queued, until ctx
+// ends) and closes the store New opened. Call it when the app stops.
+func (s *Service) Shutdown(ctx context.Context) error {
+	var errs []error
+	for _, l := range s.listeners {
+		errs = append(errs, l.Shutdown(ctx))
+	}
+	if s.opened != nil {
+		errs = append(errs, s.opened.Close())
+	}
+	return errors.Join(errs...)
+}
+
 func (s *Service) allowed(m Method) bool {
 	return s.policy.Methods == nil || slices.Contains(s.policy.Methods, m)
 }
 
-func (s *Service) emit(ctx context.Context, ev Event) {
+func (s *Service) emit(ctx context.Context, ev event.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = s.now()
 	}
@@ -118,7 +222,7 @@ func (s *Service) StepUp(ctx context.Context, user User, c Client, purpose Purpo
 	if purpose == "" {
 		purpose = PurposeStepUp
 	}
-	if purpose == PurposeLogin || !purpose.valid() {
+	if purpose == PurposeLogin || !validPurpose(purpose) {
 		return nil, invalidInput("step-up purpose must be %q or %q", PurposeStepUp, PurposeEnroll)
 	}
 	b, err := s.begin(ctx, purpose, user, c)
@@ -145,7 +249,7 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 			return nil, fmt.Errorf("twofactor: checking trusted device: %w", err)
 		}
 		if ok {
-			s.emit(ctx, Event{Type: EventTrusted, UserID: user.ID, Purpose: purpose, IP: ip})
+			s.emit(ctx, event.Event{Type: event.Trusted, UserID: user.ID, Purpose: purpose, IP: ip, UserAgent: c.UserAgent})
 			return &Begun{Status: StatusTrusted}, nil
 		}
 	}
@@ -165,12 +269,9 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 			methods = append(methods, f.Method())
 		}
 	}
-	if i := slices.Index(methods, s.policy.Default); i > 0 {
-		// The policy's default method is offered first.
-		methods = slices.Insert(slices.Delete(methods, i, i+1), 0, s.policy.Default)
-	}
+	methods = s.defaultFirst(methods)
 	if len(methods) == 0 {
-		s.emit(ctx, Event{Type: EventNoFactor, UserID: user.ID, Purpose: purpose, IP: ip})
+		s.emit(ctx, event.Event{Type: event.NoFactor, UserID: user.ID, Purpose: purpose, IP: ip, UserAgent: c.UserAgent})
 		if s.policy.Required && purpose == PurposeLogin {
 			return &Begun{Status: StatusEnrollRequired}, nil
 		}
@@ -195,8 +296,8 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if err := s.save(ctx, ch, false); err != nil {
 		return nil, fmt.Errorf("twofactor: storing challenge: %w", err)
 	}
-	s.emit(ctx, Event{Type: EventBegin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip,
-		Details: map[string]string{"methods": joinMethods(methods)}})
+	s.emit(ctx, event.Event{Type: event.Begin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip, UserAgent: c.UserAgent,
+		Details: map[string]string{event.DetailMethods: joinMethods(methods)}})
 	return &Begun{Status: StatusChallenge, Challenge: ch}, nil
 }
 
@@ -237,7 +338,7 @@ func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID
 	}
 	now := s.now()
 	if until, locked := s.limits.lockedUntil(n, reset, now); locked {
-		s.emit(ctx, Event{Type: EventFailure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), Reason: ReasonLocked})
+		s.emit(ctx, event.Event{Type: event.Failure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), UserAgent: c.UserAgent, Reason: event.ReasonLocked})
 		return NewRetryError(ErrLocked, LimitUser, now, until)
 	}
 	return nil
@@ -262,20 +363,17 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 	if err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
 		return Sent{}, err
 	}
-	ev := Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c)}
+	ev := event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c), UserAgent: c.UserAgent}
 	sent, err := sender.Send(ctx, ch, c)
 	if err != nil {
-		ev.Type, ev.Reason = EventSendFailed, reasonOf(err)
+		ev.Type, ev.Reason = event.SendFailed, reasonOf(err)
 		if errors.Is(err, ErrRateLimited) {
-			ev.Type = EventRateLimited
+			ev.Type = event.RateLimited
 		}
 		s.emit(ctx, ev)
 		return Sent{}, err
 	}
-	ev.Type = EventSend
-	if sent.Destination != "" {
-		ev.Details = map[string]string{"destination": sent.Destination}
-	}
+	ev.Type, ev.Label, ev.Until = event.Send, sent.Destination, sent.ExpiresAt
 	s.emit(ctx, ev)
 	return sent, nil
 }
@@ -299,7 +397,7 @@ func (s *Service) Start(ctx context.Context, challengeID string, m Method) (json
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, Event{Type: EventStart, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose})
+	s.emit(ctx, event.Event{Type: event.Start, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose})
 	return out, nil
 }
 
@@ -334,15 +432,9 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	// A malformed answer is refused before any store access and is not
 	// counted: it reached no factor. To the user it is a wrong code; the
 	// event says it was malformed.
-	malformed := a.Code == "" || len(a.Code) > maxAnswer
-	if f, ok := s.byMethod[a.Method]; ok && !malformed {
-		if ac, ok := f.(AnswerChecker); ok {
-			malformed = ac.CheckAnswer(a.Code) != nil
-		}
-	}
-	if malformed {
-		s.emit(ctx, Event{Type: EventFailure, ChallengeID: a.ChallengeID, Method: a.Method, Purpose: purpose,
-			IP: ipString(a.Client), Reason: ReasonMalformed})
+	if s.malformed(a) {
+		s.emit(ctx, event.Event{Type: event.Failure, ChallengeID: a.ChallengeID, Method: a.Method, Purpose: purpose,
+			IP: ipString(a.Client), UserAgent: a.Client.UserAgent, Reason: event.ReasonMalformed})
 		return nil, ErrMalformedCode
 	}
 	ch, spent, err := s.read(ctx, a.ChallengeID)
@@ -352,119 +444,162 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	if ch.Purpose != purpose || (a.UserID != "" && a.UserID != ch.User.ID) {
 		return nil, ErrChallengeNotFound
 	}
-	ev := Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: a.Method, Purpose: ch.Purpose, IP: ipString(a.Client)}
-	fail := func(err error) (*Result, error) {
-		ev.Type, ev.Reason = EventFailure, reasonOf(err)
-		if errors.Is(err, ErrRateLimited) {
-			ev.Type = EventRateLimited
-		}
-		s.emit(ctx, ev)
-		return nil, err
-	}
+	v := &verification{s: s, a: a, ch: ch, failKey: keyUserFail + ch.User.ID,
+		ev: event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: a.Method, Purpose: ch.Purpose, IP: ipString(a.Client), UserAgent: a.Client.UserAgent}}
 	if spent {
-		return fail(ErrTooManyAttempts)
+		return v.fail(ctx, ErrTooManyAttempts)
 	}
 	f, err := s.method(ch, a.Method)
 	if err != nil {
-		return fail(err)
+		return v.fail(ctx, err)
 	}
+	if err := v.count(ctx); err != nil {
+		return v.fail(ctx, err)
+	}
+	got, verr := f.Verify(ctx, ch, a.Code)
+	if verr != nil {
+		return v.wrong(ctx, verr)
+	}
+	return v.complete(ctx, got)
+}
 
-	// Count first. The attempt counter lives as long as the challenge and
-	// is never reset, so at most MaxAttempts answers per challenge reach
-	// the factor; the user's counter is the lockout.
-	now := s.now()
-	failKey := keyUserFail + ch.User.ID
-	incrs := []store.CounterIncr{
-		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(now)},
-		{Key: failKey, Window: s.limits.FailureMemory},
+// malformed reports whether a's answer can be refused unseen: empty, too
+// long, or of a form its factor says it never accepts.
+func (s *Service) malformed(a Answer) bool {
+	if a.Code == "" || len(a.Code) > maxAnswer {
+		return true
 	}
-	if a.Client.IP.IsValid() {
-		incrs = append(incrs, store.CounterIncr{Key: keyIP + s.limits.ipKey(a.Client.IP), Window: s.limits.IPWindow})
+	if ac, ok := s.byMethod[a.Method].(AnswerChecker); ok {
+		return ac.CheckAnswer(a.Code) != nil
+	}
+	return false
+}
+
+// verification is one answer to a challenge, from its count on.
+type verification struct {
+	s       *Service
+	a       Answer
+	ch      *Challenge
+	ev      event.Event
+	failKey string
+	now     time.Time
+	// What count found: the challenge's answers, the user's run of wrong
+	// answers, and when that run started.
+	attempts, fails store.CounterValue
+	start           time.Time
+}
+
+// fail reports err as the outcome, in an event.
+func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
+	v.ev.Type, v.ev.Reason = event.Failure, reasonOf(err)
+	if errors.Is(err, ErrRateLimited) {
+		v.ev.Type = event.RateLimited
+	}
+	v.s.emit(ctx, v.ev)
+	return nil, err
+}
+
+// count counts the answer before any factor sees it, against the
+// challenge, the user and the client network in one batch, and refuses it
+// when a limit is passed (taking back the user's count: a refused answer
+// was no guess). The attempt counter lives as long as the challenge and is
+// never reset, so at most MaxAttempts answers per challenge reach the
+// factor; the user's counter is the lockout.
+func (v *verification) count(ctx context.Context) error {
+	s, ch := v.s, v.ch
+	v.now = s.now()
+	incrs := []store.CounterIncr{
+		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now)},
+		{Key: v.failKey, Window: s.limits.FailureMemory},
+	}
+	if v.a.Client.IP.IsValid() {
+		incrs = append(incrs, store.CounterIncr{Key: keyIP + s.limits.ipKey(v.a.Client.IP), Window: s.limits.IPWindow})
 	}
 	counts, err := store.IncrAll(ctx, s.store, incrs)
 	if err != nil {
-		return fail(fmt.Errorf("twofactor: counting attempts: %w", err))
+		return fmt.Errorf("twofactor: counting attempts: %w", err)
 	}
-	attempts, fails := counts[0], counts[1]
-	refuse := func(err error) (*Result, error) {
-		s.takeBack(ctx, ch, failKey)
-		return fail(err)
+	v.attempts, v.fails = counts[0], counts[1]
+	v.start = s.limits.runStart(v.fails.ResetAt)
+	switch {
+	case len(counts) > 2 && counts[2].N > int64(s.limits.MaxIPAttempts):
+		err = NewRetryError(ErrRateLimited, LimitIP, v.now, counts[2].ResetAt)
+	case v.attempts.N > int64(s.limits.MaxAttempts):
+		err = ErrTooManyAttempts
+	case v.fails.N > s.limits.allowedFailures(v.start, v.now):
+		err = NewRetryError(ErrLocked, LimitUser, v.now, s.limits.unlockAt(v.fails.N, v.start, v.fails.ResetAt))
 	}
-	if len(counts) > 2 && counts[2].N > int64(s.limits.MaxIPAttempts) {
-		return refuse(NewRetryError(ErrRateLimited, LimitIP, now, counts[2].ResetAt))
+	if err != nil {
+		s.takeBack(ctx, ch, v.failKey)
 	}
-	if attempts.N > int64(s.limits.MaxAttempts) {
-		return refuse(ErrTooManyAttempts)
-	}
-	start := s.limits.runStart(fails.ResetAt)
-	if fails.N > s.limits.allowedFailures(start, now) {
-		return refuse(NewRetryError(ErrLocked, LimitUser, now, s.limits.unlockAt(fails.N, start, fails.ResetAt)))
-	}
+	return err
+}
 
-	v, verr := f.Verify(ctx, ch, a.Code)
-	if verr != nil {
-		if !errors.Is(verr, ErrInvalidCode) {
-			return fail(fmt.Errorf("twofactor: %s verification: %w", a.Method, verr))
-		}
-		ev.Type, ev.Reason = EventFailure, reasonOf(verr)
-		s.emit(ctx, ev)
-		if ev.Reason == ReasonReplay || ev.Reason == ReasonNoCode {
-			// A code that was right but already used (a TOTP step taken by
-			// a concurrent login), or an answer with nothing live to check
-			// it against (the code its twin just consumed): it could never
-			// succeed, so it is no guess.
-			s.takeBack(ctx, ch, failKey)
-		} else if fails.N == s.limits.allowedFailures(start, now) {
-			s.emit(ctx, Event{Type: EventLockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: ipString(a.Client),
-				Details: map[string]string{
-					"failures": strconv.FormatInt(fails.N, 10),
-					"until":    s.limits.unlockAt(fails.N+1, start, fails.ResetAt).UTC().Format(time.RFC3339),
-				}})
-		}
-		if attempts.N >= int64(s.limits.MaxAttempts) {
-			// The challenge is spent: its codes die now, and the counter
-			// refuses every later answer. The record is marked spent, not
-			// deleted, so that an answer already in flight that matched
-			// can still complete it.
-			if err := s.save(ctx, ch, true); err != nil {
-				s.warn(ctx, ch, "mark_spent_failed", err)
-			}
-			s.cleanup(ctx, ch, "")
-			return nil, ErrTooManyAttempts
-		}
-		return nil, ErrInvalidCode
+// wrong handles an answer the factor refused.
+func (v *verification) wrong(ctx context.Context, verr error) (*Result, error) {
+	s, ch := v.s, v.ch
+	if !errors.Is(verr, ErrInvalidCode) {
+		return v.fail(ctx, fmt.Errorf("twofactor: %s verification: %w", v.a.Method, verr))
 	}
+	v.ev.Type, v.ev.Reason = event.Failure, reasonOf(verr)
+	s.emit(ctx, v.ev)
+	if v.ev.Reason == event.ReasonReplay || v.ev.Reason == event.ReasonNoCode {
+		// A code that was right but already used (a TOTP step taken by a
+		// concurrent login), or an answer with nothing live to check it
+		// against (the code its twin just consumed): it could never
+		// succeed, so it is no guess.
+		s.takeBack(ctx, ch, v.failKey)
+	} else if v.fails.N == s.limits.allowedFailures(v.start, v.now) {
+		s.emit(ctx, event.Event{Type: event.Lockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: v.ev.IP, UserAgent: v.ev.UserAgent,
+			Count: int(v.fails.N), Until: s.limits.unlockAt(v.fails.N+1, v.start, v.fails.ResetAt)})
+	}
+	if v.attempts.N >= int64(s.limits.MaxAttempts) {
+		// The challenge is spent: its codes die now, and the counter
+		// refuses every later answer. The record is marked spent, not
+		// deleted, so that an answer already in flight that matched can
+		// still complete it.
+		if err := s.save(ctx, ch, true); err != nil {
+			s.warn(ctx, ch, event.ReasonMarkSpentFailed, err)
+		}
+		s.cleanup(ctx, ch, "")
+		return nil, ErrTooManyAttempts
+	}
+	return nil, ErrInvalidCode
+}
 
-	// Complete the challenge: exactly one caller takes it.
+// complete ends the challenge after a right answer: exactly one caller
+// takes it.
+func (v *verification) complete(ctx context.Context, got Verified) (*Result, error) {
+	s, ch := v.s, v.ch
 	if _, err := s.store.TakeState(ctx, keyChallenge+ch.ID); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			// A correct answer that lost the race to another: no guess.
-			s.takeBack(ctx, ch, failKey)
-			return fail(ErrChallengeNotFound)
+			s.takeBack(ctx, ch, v.failKey)
+			return v.fail(ctx, ErrChallengeNotFound)
 		}
-		return fail(fmt.Errorf("twofactor: completing challenge: %w", err))
+		return v.fail(ctx, fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
 	// The verifying factor consumed what it issued for the challenge; the
 	// others' codes die now.
-	s.cleanup(ctx, ch, a.Method)
+	s.cleanup(ctx, ch, v.a.Method)
 	// A correct answer ends the user's run of wrong answers.
-	if err := s.store.ResetCounter(ctx, failKey); err != nil {
-		s.warn(ctx, ch, "reset_failures_failed", err)
+	if err := s.store.ResetCounter(ctx, v.failKey); err != nil {
+		s.warn(ctx, ch, event.ReasonResetFailed, err)
 	}
-	now = s.now()
+	now := s.now()
 	res := &Result{
-		User: ch.User, Method: a.Method, Purpose: ch.Purpose,
-		EnrollmentID: v.EnrollmentID, VerifiedAt: now,
+		User: ch.User, Method: v.a.Method, Purpose: ch.Purpose,
+		EnrollmentID: got.EnrollmentID, VerifiedAt: now,
 	}
-	res.Proof = s.signProof(ch.User.ID, ch.Purpose, a.Method, now)
-	ev.Type, ev.Details = EventSuccess, v.Details
-	s.emit(ctx, ev)
-	if a.RememberDevice && s.trust != nil && ch.Purpose == PurposeLogin {
-		g, err := s.trust.Remember(ctx, ch.User, a.Client)
+	res.Proof = s.signProof(ch.User.ID, ch.Purpose, v.a.Method, now)
+	v.ev.Type, v.ev.Details, v.ev.EnrollmentID, v.ev.Count = event.Success, got.Details, got.EnrollmentID, got.Count
+	s.emit(ctx, v.ev)
+	if v.a.RememberDevice && s.trust != nil && ch.Purpose == PurposeLogin {
+		g, err := s.trust.Remember(ctx, ch.User, v.a.Client)
 		if err != nil {
 			// The second factor passed; failing to remember the device only
 			// means being asked again next time. Report it, do not fail.
-			s.warn(ctx, ch, "remember_device_failed", err)
+			s.warn(ctx, ch, event.ReasonRememberFailed, err)
 		} else {
 			res.Device = &g
 		}
@@ -478,17 +613,17 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 func (s *Service) takeBack(ctx context.Context, ch *Challenge, keys ...string) {
 	for _, k := range keys {
 		if err := s.store.Decr(context.WithoutCancel(ctx), k); err != nil {
-			s.warn(ctx, ch, "take_back_failed", err)
+			s.warn(ctx, ch, event.ReasonTakeBackFailed, err)
 		}
 	}
 }
 
 // warn emits a warning about a step that failed after the outcome was
 // decided.
-func (s *Service) warn(ctx context.Context, ch *Challenge, reason string, err error) {
-	ev := Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: reason}
+func (s *Service) warn(ctx context.Context, ch *Challenge, reason event.Reason, err error) {
+	ev := event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: reason}
 	if err != nil {
-		ev.Details = map[string]string{"error": err.Error()}
+		ev.Details = map[string]string{event.DetailError: err.Error()}
 	}
 	s.emit(ctx, ev)
 }
@@ -501,8 +636,8 @@ func (s *Service) cleanup(ctx context.Context, ch *Challenge, verified Method) {
 		}
 		if c, ok := s.byMethod[m].(Canceler); ok {
 			if err := c.Cancel(ctx, ch); err != nil {
-				s.emit(ctx, Event{Type: EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: "cancel_failed",
-					Details: map[string]string{"error": err.Error()}})
+				s.emit(ctx, event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: event.ReasonCancelFailed,
+					Details: map[string]string{event.DetailError: err.Error()}})
 			}
 		}
 	}
@@ -527,7 +662,7 @@ func (s *Service) Cancel(ctx context.Context, challengeID string) error {
 		return err
 	}
 	s.cleanup(ctx, ch, "")
-	s.emit(ctx, Event{Type: EventCancel, UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose})
+	s.emit(ctx, event.Event{Type: event.Cancel, UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose})
 	return nil
 }
 

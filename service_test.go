@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -30,7 +31,7 @@ func TestNewValidates(t *testing.T) {
 	f := &codeFactor{method: twofactor.MethodEmail}
 	rec := recoveryFactor{&codeFactor{method: twofactor.MethodBackupCode}}
 	base := func() twofactor.Config {
-		return twofactor.Config{Store: mem, Keys: keys, Factors: []twofactor.Factor{f, rec}}
+		return twofactor.Config{Store: mem, Keys: keys, Factors: factors(f, rec)}
 	}
 	tests := []struct {
 		name string
@@ -41,10 +42,11 @@ func TestNewValidates(t *testing.T) {
 		{"no store", func(c *twofactor.Config) { c.Store = nil }, "Config.Store is nil"},
 		{"no keys", func(c *twofactor.Config) { c.Keys = nil }, "Config.Keys is nil"},
 		{"no factors", func(c *twofactor.Config) { c.Factors = nil }, "Config.Factors is empty"},
-		{"nil factor", func(c *twofactor.Config) { c.Factors = []twofactor.Factor{nil} }, "Factors[0] is nil"},
-		{"duplicate method", func(c *twofactor.Config) { c.Factors = []twofactor.Factor{f, f} }, "two factors for method"},
+		{"nil factor", func(c *twofactor.Config) { c.Factors = []twofactor.FactorConfig{nil} }, "Factors[0] is nil"},
+		{"no factor built", func(c *twofactor.Config) { c.Factors = factors(nil) }, "Factors[0] built no factor"},
+		{"duplicate method", func(c *twofactor.Config) { c.Factors = factors(f, f) }, "two factors for method"},
 		{"bad method name", func(c *twofactor.Config) {
-			c.Factors = []twofactor.Factor{&codeFactor{method: "Bad Name"}}
+			c.Factors = factors(&codeFactor{method: "Bad Name"})
 		}, "method name"},
 		{"policy names unknown method", func(c *twofactor.Config) { c.Policy.Methods = []twofactor.Method{"sms"} }, `"sms" but no factor`},
 		{"default not allowed", func(c *twofactor.Config) {
@@ -84,7 +86,7 @@ func TestLoginWithSentCode(t *testing.T) {
 	ch := e.begin()
 	assert.Equal(t, []twofactor.Method{twofactor.MethodEmail, twofactor.MethodTOTP}, ch.Methods)
 	assert.Equal(t, twofactor.PurposeLogin, ch.Purpose)
-	assert.Equal(t, e.clock.Now().Add(twofactor.DefaultChallengeTTL), ch.ExpiresAt)
+	assert.Equal(t, e.clock.Now().Add(defaultChallengeTTL), ch.ExpiresAt)
 	require.NoError(t, twofactor.ParseChallengeID(ch.ID))
 
 	sent, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
@@ -102,11 +104,11 @@ func TestLoginWithSentCode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.PurposeLogin, p.Purpose)
 
-	succ := e.eventsOf(twofactor.EventSuccess)
+	succ := e.eventsOf(event.Success)
 	require.Len(t, succ, 1)
 	assert.Equal(t, "v", succ[0].Details["k"], "factor details reach the success event")
-	assert.Len(t, e.eventsOf(twofactor.EventBegin), 1)
-	assert.Len(t, e.eventsOf(twofactor.EventSend), 1)
+	assert.Len(t, e.eventsOf(event.Begin), 1)
+	assert.Len(t, e.eventsOf(event.Send), 1)
 }
 
 func TestChallengeIsSingleUse(t *testing.T) {
@@ -126,7 +128,7 @@ func TestChallengeIsSingleUse(t *testing.T) {
 func TestExpiredChallenge(t *testing.T) {
 	e := newEnv(t, nil)
 	ch := e.begin()
-	e.clock.Advance(twofactor.DefaultChallengeTTL - time.Second)
+	e.clock.Advance(defaultChallengeTTL - time.Second)
 	_, err := e.svc.Challenge(ctx, ch.ID)
 	require.NoError(t, err, "challenge one second before expiry")
 	e.clock.Advance(time.Second)
@@ -146,7 +148,7 @@ func (f foreverStates) PutState(ctx context.Context, k string, v []byte, _ time.
 func TestExpiredChallengeInLaxStore(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) { c.Store = foreverStates{c.Store} })
 	ch := e.begin()
-	e.clock.Advance(twofactor.DefaultChallengeTTL)
+	e.clock.Advance(defaultChallengeTTL)
 	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
 }
@@ -165,10 +167,10 @@ func TestSixthWrongAnswerIsNotChecked(t *testing.T) {
 	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.Error(t, err, "the right answer after five wrong ones")
 	assert.EqualValues(t, 5, e.app.verifies.Load(), "the sixth answer was checked")
-	fails := e.eventsOf(twofactor.EventFailure)
+	fails := e.eventsOf(event.Failure)
 	require.Len(t, fails, 6)
-	assert.Equal(t, twofactor.ReasonInvalid, fails[4].Reason)
-	assert.Equal(t, twofactor.ReasonTooManyAttempts, fails[5].Reason, "the refused sixth answer is audited")
+	assert.Equal(t, event.ReasonInvalid, fails[4].Reason)
+	assert.Equal(t, event.ReasonTooManyAttempts, fails[5].Reason, "the refused sixth answer is audited")
 
 	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
 	require.ErrorIs(t, err, twofactor.ErrTooManyAttempts, "a spent challenge sends no new code")
@@ -196,7 +198,7 @@ func TestAnswerInFlightSurvivesExhaustion(t *testing.T) {
 	g := gateFactor{entered: make(chan struct{}), release: make(chan struct{})}
 	e := newEnv(t, func(c *twofactor.Config) {
 		g.codeFactor = &codeFactor{method: "gate", static: "777777", enrolled: map[string]bool{"alice": true}}
-		c.Factors = append(c.Factors, g)
+		c.Factors = append(c.Factors, factors(g)...)
 	})
 	ch := e.begin()
 	done := make(chan error)
@@ -276,30 +278,30 @@ func TestExpiredCodeLooksWrongToUser(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "user-facing error must not say expired")
 	assert.NotContains(t, strings.ToLower(err.Error()), "expired")
-	fails := e.eventsOf(twofactor.EventFailure)
+	fails := e.eventsOf(event.Failure)
 	require.Len(t, fails, 1)
-	assert.Equal(t, twofactor.ReasonExpired, fails[0].Reason, "the event must say expired")
+	assert.Equal(t, event.ReasonExpired, fails[0].Reason, "the event must say expired")
 
 	_, err = e.verify(ch, twofactor.MethodEmail, "999999")
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	assert.Equal(t, twofactor.ReasonNoCode, e.eventsOf(twofactor.EventFailure)[1].Reason, "the expired code is gone")
+	assert.Equal(t, event.ReasonNoCode, e.eventsOf(event.Failure)[1].Reason, "the expired code is gone")
 }
 
 func TestUserLockoutAcrossChallenges(t *testing.T) {
 	e := newEnv(t, nil)
-	for i := 0; i < twofactor.DefaultMaxUserFailures; i++ {
+	for i := 0; i < defaultMaxUserFailures; i++ {
 		ch := e.begin()
 		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 		e.clock.Advance(time.Second)
 	}
-	require.Len(t, e.eventsOf(twofactor.EventLockout), 1)
+	require.Len(t, e.eventsOf(event.Lockout), 1)
 
 	_, err := e.svc.Begin(ctx, alice, client)
 	require.ErrorIs(t, err, twofactor.ErrLocked)
 	var re *twofactor.RetryError
 	require.ErrorAs(t, err, &re)
-	assert.Equal(t, twofactor.DefaultLockoutDuration-10*time.Second, re.RetryAfter)
+	assert.Equal(t, defaultLockoutDuration-10*time.Second, re.RetryAfter)
 	assert.Equal(t, "user", re.Limit)
 
 	e.clock.Advance(re.RetryAfter)
@@ -325,7 +327,7 @@ func TestLockedUserIsNotChecked(t *testing.T) {
 	require.NoError(t, e.svc.Unlock(ctx, "alice", "support@example.com"))
 	_, err = e.verify(ch2, twofactor.MethodTOTP, "654321")
 	require.NoError(t, err)
-	adm := e.eventsOf(twofactor.EventAdminAction)
+	adm := e.eventsOf(event.AdminAction)
 	require.Len(t, adm, 1)
 	assert.Equal(t, "support@example.com", adm[0].Actor)
 }
@@ -345,7 +347,7 @@ func TestIPLimit(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, "ip", re.Limit)
 	assert.Equal(t, n, e.app.verifies.Load(), "a rate-limited answer reached the factor")
-	require.Len(t, e.eventsOf(twofactor.EventRateLimited), 1)
+	require.Len(t, e.eventsOf(event.RateLimited), 1)
 
 	// Another client IP is not affected.
 	other := client
@@ -401,7 +403,7 @@ func TestBeginOutcomes(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusTrusted, b.Status)
 	assert.Nil(t, b.Challenge)
-	assert.Len(t, e.eventsOf(twofactor.EventTrusted), 1)
+	assert.Len(t, e.eventsOf(event.Trusted), 1)
 
 	s, err := e.svc.StepUp(ctx, alice, trusted, "")
 	require.NoError(t, err, "trusted devices never skip step-up")
@@ -455,7 +457,7 @@ func TestCancel(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
 	require.ErrorIs(t, e.svc.Cancel(ctx, ch.ID), twofactor.ErrChallengeNotFound)
 	require.ErrorIs(t, e.svc.Cancel(ctx, "not-an-id"), twofactor.ErrChallengeNotFound)
-	assert.Len(t, e.eventsOf(twofactor.EventCancel), 1)
+	assert.Len(t, e.eventsOf(event.Cancel), 1)
 }
 
 func TestBadInputChangesNothing(t *testing.T) {
@@ -516,10 +518,10 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		res, err := e.verify(ch, twofactor.MethodEmail, "123456")
 		require.ErrorIs(t, err, errBoom)
 		assert.Nil(t, res)
-		assert.Equal(t, twofactor.ReasonError, e.eventsOf(twofactor.EventFailure)[0].Reason)
+		assert.Equal(t, event.ReasonError, e.eventsOf(event.Failure)[0].Reason)
 		_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
 		require.ErrorIs(t, err, errBoom, "Send")
-		assert.Len(t, e.eventsOf(twofactor.EventSendFailed), 1)
+		assert.Len(t, e.eventsOf(event.SendFailed), 1)
 	})
 	t.Run("everything", func(t *testing.T) {
 		var fs *storespy.Spy
@@ -548,11 +550,11 @@ func (brokenCodes) DeleteCode(context.Context, string, string) error { return er
 
 func TestEventsCarryNoCode(t *testing.T) {
 	var logs bytes.Buffer
-	var hooked []twofactor.Event
+	var hooked []event.Event
 	e2 := newEnv(t, func(c *twofactor.Config) {
-		c.Events = &twofactor.Events{
+		c.Events = &event.Sink{
 			Logger: slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
-			Hook:   func(_ context.Context, ev twofactor.Event) { hooked = append(hooked, ev) },
+			Hook:   func(_ context.Context, ev event.Event) { hooked = append(hooked, ev) },
 		}
 	})
 	ch := e2.begin()
@@ -580,9 +582,9 @@ func TestEventsCarryNoCode(t *testing.T) {
 // reasonedErr is a factor error carrying its own failure reason.
 type reasonedErr struct{}
 
-func (reasonedErr) Error() string         { return "custom factor: token revoked" }
-func (reasonedErr) Unwrap() error         { return twofactor.ErrInvalidCode }
-func (reasonedErr) FailureReason() string { return "token_revoked" }
+func (reasonedErr) Error() string               { return "custom factor: token revoked" }
+func (reasonedErr) Unwrap() error               { return twofactor.ErrInvalidCode }
+func (reasonedErr) FailureReason() event.Reason { return "token_revoked" }
 
 type reasonFactor struct{ *codeFactor }
 
@@ -594,13 +596,28 @@ func (reasonFactor) Verify(context.Context, *twofactor.Challenge, string) (twofa
 // plain ErrInvalidCode.
 func TestFactorFailureReason(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) {
-		c.Factors = []twofactor.Factor{reasonFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}}}
+		c.Factors = factors(reasonFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}})
 	})
 	ch := e.begin()
 	_, err := e.verify(ch, "hw", "123456")
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "the user sees the plain error")
-	fails := e.eventsOf(twofactor.EventFailure)
+	fails := e.eventsOf(event.Failure)
 	require.Len(t, fails, 1)
-	assert.Equal(t, "token_revoked", fails[0].Reason)
+	assert.Equal(t, event.Reason("token_revoked"), fails[0].Reason)
+}
+
+// The order of methods is decided once: the policy's default first, then
+// the order of Config.Factors, without the methods the policy does not
+// allow.
+func TestMethodsOrder(t *testing.T) {
+	keys := newKeys(t)
+	fs := factors(&codeFactor{method: "a"}, &codeFactor{method: "b"}, &codeFactor{method: "c"})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys, Factors: fs})
+	require.NoError(t, err)
+	assert.Equal(t, []twofactor.Method{"a", "b", "c"}, svc.Methods())
+	svc, err = twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys, Factors: fs,
+		Policy: twofactor.Policy{Methods: []twofactor.Method{"a", "c"}, Default: "c"}})
+	require.NoError(t, err)
+	assert.Equal(t, []twofactor.Method{"c", "a"}, svc.Methods())
 }

@@ -8,11 +8,13 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"github.com/twofactorkit/twofactor/event"
 )
 
 // A Method names a kind of second factor. The library's factors use the
 // constants below; a host's own factor picks any other short lower-case name.
-type Method string
+type Method = event.Method
 
 // The methods of the library's factor packages.
 const (
@@ -25,7 +27,7 @@ const (
 
 // A Purpose says what a challenge is for. A challenge, and every code issued
 // for it, only ever completes the purpose it was made for.
-type Purpose string
+type Purpose = event.Purpose
 
 // Purposes.
 const (
@@ -34,7 +36,7 @@ const (
 	PurposeEnroll Purpose = "enroll"  // proof of a current factor before adding or changing one
 )
 
-func (p Purpose) valid() bool {
+func validPurpose(p Purpose) bool {
 	return p == PurposeLogin || p == PurposeStepUp || p == PurposeEnroll
 }
 

@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/bind"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/errs"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -28,13 +29,13 @@ type Store interface {
 }
 
 // EventLow is emitted after a backup code was used when the user has
-// LowThreshold codes or fewer left (Details["remaining"]), so the host can
-// prompt the user to make a new set.
-const EventLow twofactor.EventType = "backup_codes.low"
+// LowThreshold codes or fewer left (Event.Count, which may be 0), so the
+// host can prompt the user to make a new set.
+const EventLow event.Type = "backup_codes.low"
 
 // EventRecoveryUsed is emitted when a user signed in with an admin-issued
 // recovery code, for the audit trail of IssueRecoveryCode.
-const EventRecoveryUsed twofactor.EventType = "backup_codes.recovery_used"
+const EventRecoveryUsed event.Type = "backup_codes.recovery_used"
 
 // Enrollment ids reported by Enrollments and accepted by Remove.
 const (
@@ -59,20 +60,16 @@ const (
 	MaxRecoveryTTL = 7 * 24 * time.Hour
 )
 
-// Config configures a Factor. Zero fields take the documented defaults;
-// New validates the whole and reports what to fix. Given to twofactor.New,
-// the factor needs no field at all: the Service binds its store, keyring,
-// events, clock and randomness to every one of those fields left zero.
+// Config configures a Factor: what is specific to backup codes. Zero
+// fields take the documented defaults; New validates the whole and reports
+// what to fix. The store, the keys (which hash the codes), the events, the
+// clock and the randomness come from the twofactor.Env the factor is
+// built with.
+//
+// A Config is a twofactor.FactorConfig: given in twofactor.Config.Factors,
+// twofactor.New builds the factor with the Service's Env. The zero Config
+// is a complete configuration.
 type Config struct {
-	// Store keeps the hashed codes. Zero: the Service's store. Used
-	// without a Service, set it; codes are consumed once across app
-	// instances that share it.
-	Store Store
-
-	// Keys hashes the codes (HMAC-SHA256). Zero: the Service's keyring.
-	// Codes made under a key keep working while that key is in the ring.
-	Keys *twofactor.Keyring
-
 	// Count is how many codes a set has (BeginEnroll makes one). Zero
 	// means 10; 1 to 100. A set keeps the size it was made with.
 	Count int
@@ -93,38 +90,40 @@ type Config struct {
 	// this many codes or fewer are left. Zero means 2; negative disables
 	// the event.
 	LowThreshold int
-
-	// Events receives the factor's events (generated, low, recovery code
-	// issued and used). Zero: the Service's, else slog.Default().
-	Events *twofactor.Events
-
-	// Now is the clock. Zero: the Service's, else time.Now. Give the store
-	// the same clock.
-	Now func() time.Time
-
-	// Rand is the source of codes. Zero: the Service's, else crypto/rand;
-	// set it only in tests.
-	Rand io.Reader
 }
+
+var _ twofactor.FactorConfig = Config{}
+
+// The optional abilities the pages (package twofactorhttp) use.
+var (
+	_ twofactor.CodeCounter    = (*Factor)(nil)
+	_ twofactor.RecoveryIssuer = (*Factor)(nil)
+)
+
+// NewFactor builds the factor with env: twofactor.New calls it for each
+// Config in twofactor.Config.Factors.
+func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) { return New(env, c) }
 
 // Factor is the backup-code factor: a set of single-use codes the user
 // keeps on paper or in a password manager, and recovery codes an
 // administrator issues to a locked-out user. It implements
-// twofactor.Factor, Enroller, Binder, RecoveryFactor (it never counts as
-// the user's second factor for a policy), Remover and AnswerChecker. It is
-// safe for concurrent use (with a Service, once twofactor.New has
-// returned).
+// twofactor.Factor, Enroller, RecoveryFactor (it never counts as the
+// user's second factor for a policy), Remover and AnswerChecker. It is
+// safe for concurrent use.
+//
+// Codes are hashed under the Env's keyring; codes made under a key keep
+// working while that key is in the ring. Share the store between app
+// instances, so that a code is consumed once across all of them.
 type Factor struct {
-	cfg          Config // as given to New: Bind fills only what it left zero
 	store        Store
 	toucher      store.EnrollmentToucher // the store's, when it has one
 	usesPrefix   string                  // of the counter of uses of a set of count codes
-	keys         *twofactor.Keyring
+	keys         *keyring.Ring
 	count        int
 	layout       layout
 	recoveryTTL  time.Duration
 	lowThreshold int
-	events       *twofactor.Events
+	events       *event.Sink
 	now          func() time.Time
 	rand         io.Reader
 }
@@ -132,59 +131,43 @@ type Factor struct {
 var (
 	_ twofactor.Factor         = (*Factor)(nil)
 	_ twofactor.Enroller       = (*Factor)(nil)
-	_ twofactor.Binder         = (*Factor)(nil)
 	_ twofactor.RecoveryFactor = (*Factor)(nil)
 	_ twofactor.Remover        = (*Factor)(nil)
 	_ twofactor.AnswerChecker  = (*Factor)(nil)
 )
 
-// New validates cfg once and returns a Factor. Errors wrap
-// twofactor.ErrConfig and say what to change. Store and Keys may be left
-// zero when the factor is given to twofactor.New, which binds the
-// Service's; a factor that has neither (configured nor bound) answers
-// every call that needs them with an error matching twofactor.ErrConfig.
-func New(cfg Config) (*Factor, error) {
-	return build(cfg)
+// storeParts are the interfaces Store is made of, named in the error for
+// a store that lacks some.
+var storeParts = []reflect.Type{
+	reflect.TypeFor[store.Codes](), reflect.TypeFor[store.CodeGroups](),
+	reflect.TypeFor[store.Counters](), reflect.TypeFor[store.Enrollments](),
 }
 
-// Bind takes the Service's store, keyring, events, clock and randomness
-// for every one of them the factor's Config left zero (what Config sets
-// wins). twofactor.New calls it; a host does not. The Service's store must
-// implement [Store].
-func (f *Factor) Bind(s twofactor.Shared) error {
-	cfg := f.cfg
-	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("backupcodes", "backupcodes.Config.Store", s.Store,
-			reflect.TypeFor[store.Codes](), reflect.TypeFor[store.CodeGroups](), reflect.TypeFor[store.Counters](), reflect.TypeFor[store.Enrollments]())
-		if err != nil {
-			return err
-		}
-		cfg.Store = st
-	}
-	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, &cfg.Rand)
-	bound, err := build(cfg)
+// New validates cfg and returns a Factor built with env, complete: its
+// store (which must implement [Store]) and keys come from env, as do its
+// events, clock and randomness (env's defaults when nil). Errors wrap
+// twofactor.ErrConfig and say what to change: a nil Env.Store or
+// Env.Keys, a store lacking one of the interfaces Store is made of
+// (named), or a Config field out of range.
+//
+// Given in twofactor.Config.Factors, the Config is built by twofactor.New
+// with the Service's Env; svc.Factor(twofactor.MethodBackupCode) returns
+// the factor (for Remaining and IssueRecoveryCode).
+func New(env twofactor.Env, cfg Config) (*Factor, error) {
+	st, env, err := errs.Store[Store]("backupcodes", env, storeParts...)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	bound.cfg = f.cfg
-	*f = *bound
-	return nil
-}
-
-// build validates cfg and applies every default: the one place they are
-// applied, for New and Bind alike.
-func build(cfg Config) (*Factor, error) {
 	f := &Factor{
-		cfg:          cfg,
-		store:        cfg.Store,
-		keys:         cfg.Keys,
+		store:        st,
+		keys:         env.Keys,
 		count:        cmp.Or(cfg.Count, DefaultCount),
 		layout:       layout{groups: cmp.Or(cfg.Groups, DefaultGroups), size: cmp.Or(cfg.GroupSize, DefaultGroupSize)},
 		recoveryTTL:  cmp.Or(cfg.RecoveryTTL, DefaultRecoveryTTL),
 		lowThreshold: cmp.Or(cfg.LowThreshold, DefaultLowThreshold),
-		events:       cfg.Events,
-		now:          cfg.Now,
-		rand:         cfg.Rand,
+		events:       env.Events,
+		now:          env.Now,
+		rand:         env.Rand,
 	}
 	switch l := f.layout; {
 	case f.count < 0 || f.count > MaxCount:
@@ -199,27 +182,9 @@ func build(cfg Config) (*Factor, error) {
 	case f.recoveryTTL < 0 || f.recoveryTTL > MaxRecoveryTTL:
 		return nil, configErr("RecoveryTTL %s is out of range: use up to %s (zero means %s)", f.recoveryTTL, MaxRecoveryTTL, DefaultRecoveryTTL)
 	}
-	f.toucher, _ = cfg.Store.(store.EnrollmentToucher)
+	f.toucher, _ = st.(store.EnrollmentToucher)
 	f.usesPrefix = usesPrefix(f.count)
-	if f.now == nil {
-		f.now = time.Now
-	}
-	if f.events == nil {
-		f.events = &twofactor.Events{Now: f.now}
-	}
 	return f, nil
-}
-
-// ready reports, as an error matching twofactor.ErrConfig, a factor that
-// has no store or keyring: neither configured nor bound by a Service.
-func (f *Factor) ready() error {
-	switch {
-	case f.store == nil:
-		return configErr("no store: give the factor to twofactor.New, or set Config.Store (store.NewMemory, sqlstore, redisstore)")
-	case f.keys == nil:
-		return configErr("no keyring: give the factor to twofactor.New, or set Config.Keys")
-	}
-	return nil
 }
 
 func configErr(format string, args ...any) error { return errs.Config("backupcodes", format, args...) }
@@ -249,9 +214,6 @@ func (f *Factor) CheckAnswer(answer string) error {
 // offered at sign-in. CreatedAt is when the set was made (the recovery
 // code issued), LastUsedAt when one of its codes was last used.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -312,14 +274,14 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // lockout. (A wrong code repeated within the window is not counted twice
 // either.)
 //
-// On success the set's (or recovery code's) last use is recorded.
-// Verified.Details holds "kind" ("backup" or "recovery") and, when the
-// use of a backup code leaves LowThreshold codes or fewer, "remaining"; in
-// that case EventLow is emitted too.
+// On success the set's (or recovery code's) last use is recorded, and
+// Verified.EnrollmentID says which it was (EnrollmentBackupCodes or
+// EnrollmentRecoveryCode) and Verified.Count how many backup codes are
+// left. When the use of a backup code leaves LowThreshold codes or fewer,
+// EventLow is emitted with Count set to the codes left. Failing to record the use or to count
+// what is left does not undo the success: it is an event.Warning
+// ([ReasonLastUseFailed], [ReasonCountFailed]).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if err := f.ready(); err != nil {
-		return twofactor.Verified{}, err
-	}
 	if ch == nil {
 		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
 	}
@@ -358,10 +320,23 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, errInvalidCode
 	}
 
-	// The code matched and is gone: the decision is made. What follows only
-	// records and informs, so a failure is reported, not fatal.
-	warn := func(reason string) {
-		f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: userID, ChallengeID: ch.ID,
+	return f.matched(ctx, ch, k), nil
+}
+
+// Reasons of the warnings Verify emits when recording a use that already
+// let the user in fails.
+const (
+	ReasonLastUseFailed event.Reason = "last_use_failed" // the use could not be recorded as the set's last
+	ReasonCountFailed   event.Reason = "count_failed"    // the codes left could not be counted
+)
+
+// matched records the use of a code of kind k that matched for ch, and
+// reports it. The code is gone and the decision is made, so what fails
+// here is reported as an event.Warning, not returned.
+func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) twofactor.Verified {
+	userID := ch.User.ID
+	warn := func(reason event.Reason) {
+		f.events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Reason: reason})
 	}
 	enrollment := EnrollmentBackupCodes
@@ -369,29 +344,28 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		enrollment = EnrollmentRecoveryCode
 	}
 	if err := f.touch(ctx, userID, enrollment, f.now()); err != nil {
-		warn("last_use_failed")
+		warn(ReasonLastUseFailed)
 	}
 	if k == kindRecovery {
-		f.events.Emit(ctx, twofactor.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.ID,
-			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose})
-		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode, Details: map[string]string{"kind": "recovery"}}, nil
+		f.events.Emit(ctx, event.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.ID,
+			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose, EnrollmentID: EnrollmentRecoveryCode})
+		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode}
 	}
-	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes, Details: map[string]string{"kind": "backup"}}
+	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes}
 	if f.lowThreshold < 0 {
-		return v, nil
+		return v
 	}
 	left, err := f.left(ctx, userID)
 	if err != nil {
-		warn("count_failed")
-		return v, nil
+		warn(ReasonCountFailed)
+		return v
 	}
+	v.Count = left
 	if left <= f.lowThreshold {
-		remaining := strconv.Itoa(left)
-		v.Details["remaining"] = remaining
-		f.events.Emit(ctx, twofactor.Event{Type: EventLow, UserID: userID, ChallengeID: ch.ID,
-			Method: twofactor.MethodBackupCode, Details: map[string]string{"remaining": remaining}})
+		f.events.Emit(ctx, event.Event{Type: EventLow, UserID: userID, ChallengeID: ch.ID,
+			Method: twofactor.MethodBackupCode, EnrollmentID: EnrollmentBackupCodes, Count: left})
 	}
-	return v, nil
+	return v
 }
 
 // SubmitWindow is how long a submitted code is remembered, so that the
@@ -486,9 +460,6 @@ func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte, key0 st
 // outstanding recovery code (EnrollmentRecoveryCode). Another id returns an
 // error matching twofactor.ErrNotEnrolled.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -504,9 +475,6 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 // RemoveAll deletes every backup and recovery code of the user (admin
 // reset, Service.Disable, removal of the user's last second factor).
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -18,35 +17,35 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 var ctx = context.Background()
 
 func TestNewConfig(t *testing.T) {
-	mem := store.NewMemory()
-	keys := newKeyring(t, newKey(t, "k1"))
+	env := twofactor.Env{Store: store.NewMemory(), Keys: newKeyring(t, newKey(t, "k1"))}
 	tests := []struct {
 		name string
 		cfg  backupcodes.Config
 		want string // in the error; "" means valid
 	}{
-		{"defaults", backupcodes.Config{Store: mem, Keys: keys}, ""},
-		{"eight codes", backupcodes.Config{Store: mem, Keys: keys, Count: 8}, ""},
-		{"two groups of five", backupcodes.Config{Store: mem, Keys: keys, Groups: 2, GroupSize: 5}, ""},
-		{"nothing: bound by the Service", backupcodes.Config{}, ""},
+		{"defaults", backupcodes.Config{}, ""},
+		{"eight codes", backupcodes.Config{Count: 8}, ""},
+		{"two groups of five", backupcodes.Config{Groups: 2, GroupSize: 5}, ""},
 		{"one hundred codes", backupcodes.Config{Count: 100}, ""},
-		{"negative count", backupcodes.Config{Store: mem, Keys: keys, Count: -1}, "Count -1"},
-		{"too many codes", backupcodes.Config{Store: mem, Keys: keys, Count: 101}, "Count 101"},
-		{"too little entropy", backupcodes.Config{Store: mem, Keys: keys, Groups: 3, GroupSize: 3}, "45 bits"},
-		{"too long", backupcodes.Config{Store: mem, Keys: keys, Groups: 8, GroupSize: 5}, "longer than 32"},
-		{"negative groups", backupcodes.Config{Store: mem, Keys: keys, Groups: -3}, "must not be negative"},
-		{"negative ttl", backupcodes.Config{Store: mem, Keys: keys, RecoveryTTL: -time.Hour}, "RecoveryTTL"},
-		{"ttl too long", backupcodes.Config{Store: mem, Keys: keys, RecoveryTTL: 8 * 24 * time.Hour}, "RecoveryTTL"},
+		{"negative count", backupcodes.Config{Count: -1}, "Count -1"},
+		{"too many codes", backupcodes.Config{Count: 101}, "Count 101"},
+		{"too little entropy", backupcodes.Config{Groups: 3, GroupSize: 3}, "45 bits"},
+		{"too long", backupcodes.Config{Groups: 8, GroupSize: 5}, "longer than 32"},
+		{"negative groups", backupcodes.Config{Groups: -3}, "must not be negative"},
+		{"negative ttl", backupcodes.Config{RecoveryTTL: -time.Hour}, "RecoveryTTL"},
+		{"ttl too long", backupcodes.Config{RecoveryTTL: 8 * 24 * time.Hour}, "RecoveryTTL"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := backupcodes.New(tt.cfg)
+			f, err := backupcodes.New(env, tt.cfg)
 			if tt.want == "" {
 				require.NoError(t, err)
 				require.NotNil(t, f)
@@ -113,13 +112,16 @@ func TestBeginEnroll(t *testing.T) {
 		assert.Equal(t, "Backup codes (10 left)", ens[0].Label)
 		assert.Equal(t, t0.Add(2*time.Hour), ens[0].CreatedAt, "a new set")
 		assert.True(t, ens[0].LastUsedAt.IsZero())
-		enrolls := e.log.ofType(twofactor.EventEnroll)
+		enrolls := e.log.ofType(event.Enroll)
 		require.Len(t, enrolls, 2)
-		assert.Equal(t, map[string]string{"action": "regenerated", "count": "10"}, enrolls[1].Details)
+		assert.Equal(t, event.ActionBackupCodesCreated, enrolls[0].Action)
+		assert.Equal(t, event.ActionBackupCodesReplaced, enrolls[1].Action)
+		assert.Equal(t, backupcodes.DefaultCount, enrolls[1].Count)
+		assert.Empty(t, enrolls[1].Details)
 	})
 
 	t.Run("count configurable", func(t *testing.T) {
-		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 8 })
+		e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.Count = 8 })
 		codes, err := enroll(ctx, e.f, user("bob"))
 		require.NoError(t, err)
 		assert.Len(t, codes, 8)
@@ -129,7 +131,7 @@ func TestBeginEnroll(t *testing.T) {
 	})
 
 	t.Run("layout configurable", func(t *testing.T) {
-		e := newEnv(t, func(c *backupcodes.Config) { c.Groups, c.GroupSize = 2, 5 })
+		e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.Groups, c.GroupSize = 2, 5 })
 		codes, err := enroll(ctx, e.f, user("bob"))
 		require.NoError(t, err)
 		assert.Regexp(t, `^[`+backupcodes.Alphabet+`]{5}-[`+backupcodes.Alphabet+`]{5}$`, codes[0])
@@ -154,7 +156,8 @@ func TestSingleUse(t *testing.T) {
 	v, err := e.f.Verify(ctx, challenge(u), codes[3])
 	require.NoError(t, err)
 	assert.Equal(t, backupcodes.EnrollmentBackupCodes, v.EnrollmentID)
-	assert.Equal(t, map[string]string{"kind": "backup"}, v.Details, "no count while many codes are left")
+	assert.Empty(t, v.Details)
+	assert.Equal(t, 9, v.Count, "the codes left, typed")
 
 	for _, form := range []string{codes[3], strings.ToUpper(codes[3]), strings.ReplaceAll(codes[3], "-", "")} {
 		_, err = e.f.Verify(ctx, challenge(u), form)
@@ -206,7 +209,7 @@ func TestNormalization(t *testing.T) {
 	}
 	for _, tt := range accept {
 		t.Run("accept/"+tt.name, func(t *testing.T) {
-			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
+			e := newEnv(t, func(c *backupcodes.Config, env *twofactor.Env) { c.Count = 1; env.Rand = fixedRand(canonical) })
 			u := user("alice")
 			codes, err := enroll(ctx, e.f, u)
 			require.NoError(t, err)
@@ -233,7 +236,7 @@ func TestNormalization(t *testing.T) {
 	}
 	for _, tt := range reject {
 		t.Run("reject/"+tt.name, func(t *testing.T) {
-			e := newEnv(t, func(c *backupcodes.Config) { c.Count = 1; c.Rand = fixedRand(canonical) })
+			e := newEnv(t, func(c *backupcodes.Config, env *twofactor.Env) { c.Count = 1; env.Rand = fixedRand(canonical) })
 			u := user("alice")
 			_, err := enroll(ctx, e.f, u)
 			require.NoError(t, err)
@@ -257,7 +260,7 @@ func TestNormalization(t *testing.T) {
 
 func TestRace(t *testing.T) {
 	const goroutines, rounds = 64, 20
-	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2 })
+	e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.Count = 2 })
 	for round := range rounds {
 		u := user("racer-" + string(rune('a'+round)))
 		codes, err := enroll(ctx, e.f, u)
@@ -325,7 +328,7 @@ func TestNewSetNeedsProof(t *testing.T) {
 
 	t.Run("stale proof", func(t *testing.T) {
 		stale := h.proof(t, alice)
-		h.clock.Advance(twofactor.DefaultStepUpMaxAge + time.Second)
+		h.clock.Advance((5 * time.Minute) + time.Second)
 		en, err := newSet(stale)
 		require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
 		assert.Nil(t, en)
@@ -346,10 +349,13 @@ func TestNewSetNeedsProof(t *testing.T) {
 			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
 		}
-		enrolls := h.log.ofType(twofactor.EventEnroll)
+		enrolls := h.log.ofType(event.Enroll)
 		require.NotEmpty(t, enrolls)
 		last := enrolls[len(enrolls)-1]
-		assert.Equal(t, map[string]string{"action": "regenerated", "count": "10"}, last.Details)
+		assert.Equal(t, event.ActionBackupCodesReplaced, last.Action)
+		assert.Equal(t, 10, last.Count)
+		assert.Equal(t, twofactor.MethodBackupCode, last.Method)
+		assert.Empty(t, last.Details)
 	})
 
 	t.Run("a user without any factor needs none", func(t *testing.T) {
@@ -381,11 +387,13 @@ func TestRecoveryCode(t *testing.T) {
 	assert.Regexp(t, `^([`+backupcodes.Alphabet+`]{4}-){3}[`+backupcodes.Alphabet+`]{4}$`, code)
 	assert.Equal(t, t0.Add(backupcodes.DefaultRecoveryTTL), exp)
 
-	issued := e.log.ofType(twofactor.EventAdminAction)
+	issued := e.log.ofType(event.AdminAction)
 	require.Len(t, issued, 1)
 	assert.Equal(t, "support:jane", issued[0].Actor)
 	assert.Equal(t, u.ID, issued[0].UserID)
-	assert.Equal(t, "recovery_code_issued", issued[0].Details["action"])
+	assert.Equal(t, event.ActionRecoveryCodeIssued, issued[0].Action)
+	assert.Equal(t, exp, issued[0].Until, "when the code expires")
+	assert.Empty(t, issued[0].Details)
 
 	ens, err := e.f.Enrollments(ctx, u)
 	require.NoError(t, err)
@@ -397,7 +405,7 @@ func TestRecoveryCode(t *testing.T) {
 	v, err := e.f.Verify(ctx, challenge(u), strings.ToUpper(code))
 	require.NoError(t, err)
 	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, v.EnrollmentID)
-	assert.Equal(t, "recovery", v.Details["kind"])
+	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, v.EnrollmentID)
 	used := e.log.ofType(backupcodes.EventRecoveryUsed)
 	require.Len(t, used, 1)
 	assert.Equal(t, u.ID, used[0].UserID)
@@ -410,7 +418,7 @@ func TestRecoveryCode(t *testing.T) {
 	assert.Empty(t, ens)
 
 	t.Run("expires", func(t *testing.T) {
-		e := newEnv(t, func(c *backupcodes.Config) { c.RecoveryTTL = time.Hour })
+		e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.RecoveryTTL = time.Hour })
 		code, exp, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
 		require.NoError(t, err)
 		assert.Equal(t, t0.Add(time.Hour), exp)
@@ -493,7 +501,7 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	for _, ev := range h.log.all() {
 		fmt.Fprintf(&logged, "%+v\n", ev)
 	}
-	require.Contains(t, logged.String(), string(twofactor.EventSuccess))
+	require.Contains(t, logged.String(), string(event.Success))
 	for _, c := range plain {
 		for _, form := range codeForms(c) {
 			assert.NotContains(t, dump, form, "store")
@@ -503,36 +511,40 @@ func TestNoPlainCodeInStore(t *testing.T) {
 }
 
 func TestEvents(t *testing.T) {
-	e := newEnv(t, func(c *backupcodes.Config) { c.Count = 5 })
+	e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.Count = 5 })
 	u := user("alice")
 	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 
-	gen := e.log.ofType(twofactor.EventEnroll)
+	gen := e.log.ofType(event.Enroll)
 	require.Len(t, gen, 1)
 	assert.Equal(t, u.ID, gen[0].UserID)
 	assert.Equal(t, twofactor.MethodBackupCode, gen[0].Method)
-	assert.Equal(t, map[string]string{"action": "generated", "count": "5"}, gen[0].Details)
+	assert.Equal(t, event.ActionBackupCodesCreated, gen[0].Action)
+	assert.Equal(t, 5, gen[0].Count)
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, gen[0].EnrollmentID)
+	assert.Empty(t, gen[0].Details)
 
-	var lows []string
+	var lows []int
 	for i, c := range codes {
 		v, err := e.f.Verify(ctx, challenge(u), c)
 		require.NoError(t, err)
 		left := len(codes) - i - 1
+		assert.Empty(t, v.Details, "the count is typed, not a detail")
+		assert.Equal(t, left, v.Count)
 		got := e.log.ofType(backupcodes.EventLow)
 		if left > backupcodes.DefaultLowThreshold {
 			assert.Empty(t, got, "no prompt while %d codes remain", left)
-			assert.NotContains(t, v.Details, "remaining")
 			continue
 		}
-		assert.Equal(t, strconv.Itoa(left), v.Details["remaining"])
 		require.NotEmpty(t, got)
 		last := got[len(got)-1]
 		assert.Equal(t, u.ID, last.UserID)
 		assert.Equal(t, twofactor.MethodBackupCode, last.Method)
-		lows = append(lows, last.Details["remaining"])
+		assert.Empty(t, last.Details)
+		lows = append(lows, last.Count)
 	}
-	assert.Equal(t, []string{"2", "1", "0"}, lows)
+	assert.Equal(t, []int{2, 1, 0}, lows)
 
 	recovery, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
 	require.NoError(t, err)
@@ -541,7 +553,7 @@ func TestEvents(t *testing.T) {
 	require.Len(t, e.log.ofType(backupcodes.EventRecoveryUsed), 1)
 
 	for _, ev := range e.log.all() {
-		fields := []string{string(ev.Type), ev.UserID, ev.ChallengeID, ev.Reason, ev.IP, ev.Actor}
+		fields := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Reason), ev.IP, ev.Actor, ev.Label, ev.EnrollmentID}
 		for k, v := range ev.Details {
 			fields = append(fields, k, v)
 		}
@@ -557,7 +569,7 @@ func TestEvents(t *testing.T) {
 		for _, count := range []int{1, 2, 3, 4, 5, 10} {
 			for _, threshold := range []int{0, 1, 2, 5} {
 				t.Run(fmt.Sprintf("count=%d/threshold=%d", count, threshold), func(t *testing.T) {
-					e := newEnv(t, func(c *backupcodes.Config) {
+					e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) {
 						c.Count = count
 						c.LowThreshold = threshold
 						if threshold == 0 {
@@ -569,24 +581,21 @@ func TestEvents(t *testing.T) {
 					}
 					codes, err := enroll(ctx, e.f, u)
 					require.NoError(t, err)
-					var want, got []string
+					var want, got []int
 					for i, c := range codes {
 						left := len(codes) - i - 1
 						if left <= threshold {
-							want = append(want, strconv.Itoa(left))
+							want = append(want, left)
 						}
-						v, err := e.f.Verify(ctx, challenge(u), c)
+						before := len(e.log.ofType(backupcodes.EventLow))
+						_, err := e.f.Verify(ctx, challenge(u), c)
 						require.NoError(t, err)
-						if r, ok := v.Details["remaining"]; ok {
-							got = append(got, r)
+						if lows := e.log.ofType(backupcodes.EventLow); len(lows) > before {
+							require.Len(t, lows, before+1, "one event per use")
+							got = append(got, lows[before].Count)
 						}
 					}
-					assert.Equal(t, want, got, "Details[remaining]")
-					var events []string
-					for _, ev := range e.log.ofType(backupcodes.EventLow) {
-						events = append(events, ev.Details["remaining"])
-					}
-					assert.Equal(t, want, events, "EventLow")
+					assert.Equal(t, want, got, "EventLow's Count")
 				})
 			}
 		}
@@ -606,19 +615,22 @@ func TestEvents(t *testing.T) {
 		require.NoError(t, err)
 		codes = en.Codes
 		for i, c := range codes {
-			v, err := h.f.Verify(ctx, challenge(alice), c)
+			before := len(h.log.ofType(backupcodes.EventLow))
+			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
+			lows := h.log.ofType(backupcodes.EventLow)
 			if i < 7 {
-				assert.NotContains(t, v.Details, "remaining", "use %d of the new set", i+1)
+				assert.Len(t, lows, before, "use %d of the new set", i+1)
 			} else {
-				assert.Equal(t, strconv.Itoa(9-i), v.Details["remaining"])
+				require.Len(t, lows, before+1)
+				assert.Equal(t, 9-i, lows[before].Count)
 			}
 		}
 		require.Len(t, h.log.ofType(backupcodes.EventLow), 5)
 	})
 
 	t.Run("threshold disabled", func(t *testing.T) {
-		e := newEnv(t, func(c *backupcodes.Config) { c.Count = 2; c.LowThreshold = -1 })
+		e := newEnv(t, func(c *backupcodes.Config, _ *twofactor.Env) { c.Count = 2; c.LowThreshold = -1 })
 		codes, err := enroll(ctx, e.f, u)
 		require.NoError(t, err)
 		for _, c := range codes {
@@ -632,9 +644,10 @@ func TestEvents(t *testing.T) {
 func TestKeyRotation(t *testing.T) {
 	clockEnv := newEnv(t, nil)
 	a, b := newKey(t, "a"), newKey(t, "b")
-	mk := func(keys ...twofactor.Key) *backupcodes.Factor {
-		f, err := backupcodes.New(backupcodes.Config{Store: clockEnv.store, Keys: newKeyring(t, keys...), Now: clockEnv.clock.Now,
-			Events: clockEnv.events})
+	mk := func(keys ...keyring.Key) *backupcodes.Factor {
+		env := clockEnv.env()
+		env.Keys = newKeyring(t, keys...)
+		f, err := backupcodes.New(env, backupcodes.Config{})
 		require.NoError(t, err)
 		return f
 	}
@@ -694,8 +707,8 @@ func TestRemove(t *testing.T) {
 
 func TestStoreFailuresFailClosed(t *testing.T) {
 	st := &failingStore{Memory: store.NewMemory()}
-	f, err := backupcodes.New(backupcodes.Config{Store: st, Keys: newKeyring(t, newKey(t, "k1")),
-		Events: &twofactor.Events{Discard: true}})
+	f, err := backupcodes.New(twofactor.Env{Store: st, Keys: newKeyring(t, newKey(t, "k1")),
+		Events: &event.Sink{Discard: true}}, backupcodes.Config{})
 	require.NoError(t, err)
 	u := user("alice")
 	codes, err := enroll(ctx, f, u)
@@ -782,9 +795,9 @@ func TestDoubleSubmit(t *testing.T) {
 		close(start)
 		wg.Wait()
 		require.EqualValues(t, 1, wins.Load())
-		fails := h.log.ofType(twofactor.EventFailure)
+		fails := h.log.ofType(event.Failure)
 		require.Len(t, fails, 1)
-		assert.Equal(t, twofactor.ReasonReplay, fails[0].Reason, "the loser is no guess")
+		assert.Equal(t, event.ReasonReplay, fails[0].Reason, "the loser is no guess")
 	})
 
 	t.Run("again later", func(t *testing.T) {
@@ -795,44 +808,46 @@ func TestDoubleSubmit(t *testing.T) {
 	})
 }
 
-// TestBind: given to twofactor.New, a factor with no config of its own
-// takes the Service's store, keyring, events, clock and randomness; what
-// its config sets wins; used without either, it fails with ErrConfig.
-func TestBind(t *testing.T) {
-	t.Run("unbound", func(t *testing.T) {
-		f, err := backupcodes.New(backupcodes.Config{})
-		require.NoError(t, err)
-		u := user("alice")
-		calls := map[string]error{}
-		_, calls["Enrollments"] = f.Enrollments(ctx, u)
-		_, calls["BeginEnroll"] = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
-		_, calls["Verify"] = f.Verify(ctx, challenge(u), "0000-0000-0000")
-		_, calls["Remaining"] = f.Remaining(ctx, u)
-		_, _, calls["IssueRecoveryCode"] = f.IssueRecoveryCode(ctx, u, "support:jane")
-		calls["Remove"] = f.Remove(ctx, u, backupcodes.EnrollmentBackupCodes)
-		calls["RemoveAll"] = f.RemoveAll(ctx, u)
-		for name, err := range calls {
+// TestConstruction: a Config given to twofactor.New is built with the
+// Service's store, keyring, events, clock and randomness; built alone, the
+// factor uses the Env it is given; an Env without a store or keys, or a
+// store without what the factor needs, is an error at New.
+func TestConstruction(t *testing.T) {
+	t.Run("no store or keys", func(t *testing.T) {
+		for name, env := range map[string]twofactor.Env{
+			"nothing":  {},
+			"no keys":  {Store: store.NewMemory()},
+			"no store": {Keys: newKeyring(t, newKey(t, "k1"))},
+		} {
+			f, err := backupcodes.New(env, backupcodes.Config{})
+			require.ErrorIs(t, err, twofactor.ErrConfig, name)
+			assert.Nil(t, f, name)
+			assert.True(t, strings.HasPrefix(err.Error(), "backupcodes: "), err.Error())
+			_, err = backupcodes.Config{}.NewFactor(env)
 			require.ErrorIs(t, err, twofactor.ErrConfig, name)
 		}
-		require.NoError(t, f.CheckAnswer("0000-0000-0000"), "needs no store")
 	})
 
-	t.Run("bound", func(t *testing.T) {
+	t.Run("built by the Service", func(t *testing.T) {
 		e := newEnv(t, nil)
-		f, err := backupcodes.New(backupcodes.Config{Count: 8, Rand: fixedRand("0v1k7qm3xt9f")})
+		env := e.env()
+		env.Rand = fixedRand("0v1k7qm3xt9f")
+		svc, err := twofactor.New(twofactor.Config{Store: env.Store, Keys: env.Keys,
+			Factors: []twofactor.FactorConfig{backupcodes.Config{Count: 8}},
+			Events:  env.Events, Now: env.Now, Rand: env.Rand})
 		require.NoError(t, err)
-		svc, err := twofactor.New(twofactor.Config{Store: e.store, Keys: e.keys, Factors: []twofactor.Factor{f},
-			Events: e.events, Now: e.clock.Now})
-		require.NoError(t, err)
+		built, ok := svc.Factor(twofactor.MethodBackupCode)
+		require.True(t, ok)
+		f := built.(*backupcodes.Factor)
 		u := user("alice")
 		en, err := svc.BeginEnroll(ctx, u, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, "")
 		require.NoError(t, err)
-		require.Len(t, en.Codes, 8)
-		assert.Equal(t, "0v1k-7qm3-xt9f", en.Codes[0], "its own Rand wins")
+		require.Len(t, en.Codes, 8, "its own Count")
+		assert.Equal(t, "0v1k-7qm3-xt9f", en.Codes[0], "the Service's Rand")
 		n, err := e.store.CountGroup(ctx, "backup:alice")
 		require.NoError(t, err)
 		assert.Equal(t, 8, n, "the Service's store")
-		require.Len(t, e.log.ofType(twofactor.EventEnroll), 1, "the Service's events")
+		require.Len(t, e.log.ofType(event.Enroll), 1, "the Service's events")
 		ens, err := f.Enrollments(ctx, u)
 		require.NoError(t, err)
 		assert.Equal(t, t0, ens[0].CreatedAt, "the Service's clock")
@@ -842,13 +857,15 @@ func TestBind(t *testing.T) {
 		require.NoError(t, err)
 	})
 
-	t.Run("explicit store wins", func(t *testing.T) {
+	t.Run("built alone, its own Env", func(t *testing.T) {
 		own := store.NewMemory()
-		f, err := backupcodes.New(backupcodes.Config{Store: own})
+		keys := newKeyring(t, newKey(t, "k1"))
+		f, err := backupcodes.New(twofactor.Env{Store: own, Keys: keys, Events: &event.Sink{Discard: true}}, backupcodes.Config{})
 		require.NoError(t, err)
 		shared := store.NewMemory()
-		_, err = twofactor.New(twofactor.Config{Store: shared, Keys: newKeyring(t, newKey(t, "k1")), Factors: []twofactor.Factor{f},
-			Events: &twofactor.Events{Discard: true}})
+		_, err = twofactor.New(twofactor.Config{Store: shared, Keys: keys,
+			Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return f, nil })},
+			Events:  &event.Sink{Discard: true}})
 		require.NoError(t, err)
 		_, err = enroll(ctx, f, user("alice"))
 		require.NoError(t, err)
@@ -861,10 +878,15 @@ func TestBind(t *testing.T) {
 	})
 
 	t.Run("store without what the factor needs", func(t *testing.T) {
-		f, err := backupcodes.New(backupcodes.Config{})
-		require.NoError(t, err)
-		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: newKeyring(t, newKey(t, "k1")),
-			Factors: []twofactor.Factor{f}})
+		keys := newKeyring(t, newKey(t, "k1"))
+		f, err := backupcodes.New(twofactor.Env{Store: rootOnly{store.NewMemory()}, Keys: keys}, backupcodes.Config{})
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.Nil(t, f)
+		assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
+		assert.NotContains(t, err.Error(), "store.Counters")
+
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: keys,
+			Factors: []twofactor.FactorConfig{backupcodes.Config{}}})
 		require.ErrorIs(t, err, twofactor.ErrConfig)
 		assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
 	})
@@ -874,10 +896,10 @@ func TestBind(t *testing.T) {
 type rootOnly struct{ twofactor.Store }
 
 // noToucher is a store without store.EnrollmentToucher.
-type noToucher struct{ backupcodes.Store }
+type noToucher struct{ store.Store }
 
 func TestLastUseWithoutToucher(t *testing.T) {
-	e := newEnv(t, func(c *backupcodes.Config) { c.Store = noToucher{c.Store} })
+	e := newEnv(t, func(_ *backupcodes.Config, env *twofactor.Env) { env.Store = noToucher{env.Store.(store.Store)} })
 	u := user("alice")
 	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)

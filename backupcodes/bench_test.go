@@ -11,6 +11,8 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -160,18 +162,18 @@ func (bs *benchSet) restartUses(b *testing.B) {
 // size: BeginEnroll makes at most MaxCount codes.
 func benchFactor(b *testing.B, n int) *benchSet {
 	b.Helper()
-	key, err := twofactor.GenerateKey("bench")
+	key, err := keyring.GenerateKey("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		b.Fatal(err)
 	}
 	bs := &benchSet{}
 	bs.clock.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	bs.mem = store.NewMemory(bs.now)
-	bs.f, err = New(Config{Store: bs.mem, Keys: keys, Count: MaxCount, Events: &twofactor.Events{Discard: true}, Now: bs.now})
+	bs.f, err = New(twofactor.Env{Store: bs.mem, Keys: keys, Events: &event.Sink{Discard: true}, Now: bs.now}, Config{Count: MaxCount})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -5,19 +5,30 @@
 //
 // # Walkthrough
 //
-// The factor needs no config of its own: give it to the Service, which
-// binds its store, keyring, events and clock.
+// The factor needs no settings of its own: its [Config] is a
+// twofactor.FactorConfig, and twofactor.New builds the factor with the
+// Service's store, keyring, events and clock. The host gets it back by its
+// method for [Factor.Remaining] and [Factor.IssueRecoveryCode]:
 //
-//	codes, err := backupcodes.New(backupcodes.Config{}) // or Count: 8
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
-//		Factors: []twofactor.Factor{totpFactor, codes}})
+//		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}, backupcodes.Config{}}}) // or Count: 8
+//	f, _ := svc.Factor(twofactor.MethodBackupCode)
+//	codes := f.(*backupcodes.Factor)
+//
+// Used alone, [New] builds it with an Env of its own
+// (backupcodes.New(twofactor.Env{Store: st, Keys: keys}, backupcodes.Config{})).
+// Either way it is complete when built: a missing store or keyring, a
+// store without the interfaces of [Store] (named in the error) and a
+// setting out of range are errors matching twofactor.ErrConfig then.
 //
 // When the user turns on two-factor authentication,
 // twofactor.Service.ConfirmEnroll of their first factor makes the set
 // ([Factor.BeginEnroll]: Config.Count codes, 10 by default) and returns it
 // in Enrolled.BackupCodes, in plain text, once: show it, offer a download,
 // and forget it. The store only ever sees keyed hashes. The codes work at
-// once; there is nothing to confirm.
+// once; there is nothing to confirm. Issuing a set emits
+// event.Enroll with Action event.ActionBackupCodesCreated (or
+// ActionBackupCodesReplaced for a new set) and Count the codes issued.
 //
 // At sign-in the factor is offered like any other ([twofactor.MethodBackupCode]);
 // the user types a code and [twofactor.Service.Verify] passes it to
@@ -30,16 +41,19 @@
 // The account page shows the set as an enrollment ("Backup codes (7
 // left)", when it was made and last used); [Factor.Remaining] gives the
 // count. After a use that leaves LowThreshold codes or fewer (2 by
-// default), [EventLow] is emitted so the host can prompt the user. A new
-// set replaces the old one (every old code dies at once):
-// twofactor.Service.BeginEnroll with twofactor.MethodBackupCode returns it
-// in Enrolling.Codes, and asks a user who has any factor, backup codes
-// included, for the proof of a fresh step-up first.
+// default), [EventLow] is emitted, with Count the codes left, so the host
+// can prompt the user. A new set replaces the old one (every old code dies
+// at once): twofactor.Service.BeginEnroll with twofactor.MethodBackupCode
+// returns it in Enrolling.Codes, and asks a user who has any factor,
+// backup codes included, for the proof of a fresh step-up first. The
+// Service checks that proof; the factor itself never calls the Service.
 //
 // Support staff call [Factor.IssueRecoveryCode] for a locked-out user,
 // after checking their identity by other means: one code, single use, valid
 // for 24 hours by default, audited with the administrator's identity
-// ([twofactor.EventAdminAction]); using it emits [EventRecoveryUsed].
+// (a event.AdminAction with Action
+// event.ActionRecoveryCodeIssued, Actor and Until, its expiry); using
+// it emits [EventRecoveryUsed].
 //
 // Backup codes are a fallback, not a second factor: [Factor.Recovery]
 // reports true, so a user left with backup codes only is reported by
@@ -58,7 +72,7 @@
 //
 //   - Codes are drawn from crypto/rand without modulo bias
 //     (internal/secure) and returned once; the store holds HMAC-SHA256 of
-//     each code under the server key ([twofactor.Keyring.Hash]) with the
+//     each code under the server key ([keyring.Ring.Hash]) with the
 //     key's id, bound to the user and to the code's kind. A code's hash is
 //     also its store key, so checking a code is one keyed hash and one
 //     indexed lookup per server key: the time does not depend on how many

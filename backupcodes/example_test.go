@@ -8,26 +8,27 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 // Make a user's backup codes, show them once, and sign in with one. The
-// factor needs no config of its own: twofactor.New gives it the Service's
-// store, keyring, events and clock.
+// factor needs no settings of its own: twofactor.New builds it from its
+// Config with the Service's store, keyring, events and clock, and gives it
+// back by its method.
 func Example() {
 	ctx := context.Background()
-	key, _ := twofactor.GenerateKey("2026-01")
-	keys, _ := twofactor.NewKeyring(key)
+	key, _ := keyring.GenerateKey("2026-01")
+	keys, _ := keyring.New(key)
 
-	codes, err := backupcodes.New(backupcodes.Config{})
-	if err != nil {
-		panic(err)
-	}
 	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
-		Events: &twofactor.Events{Discard: true}, Factors: []twofactor.Factor{codes}})
+		Events: &event.Sink{Discard: true}, Factors: []twofactor.FactorConfig{backupcodes.Config{}}})
 	if err != nil {
 		panic(err)
 	}
+	f, _ := svc.Factor(twofactor.MethodBackupCode)
+	codes := f.(*backupcodes.Factor)
 
 	// Enrollment: make the set and show it to the user, once. (Usually
 	// Service.ConfirmEnroll does this with the user's first factor; a
@@ -72,11 +73,15 @@ func Example() {
 // An administrator issues a one-time recovery code to a locked-out user.
 func ExampleFactor_IssueRecoveryCode() {
 	ctx := context.Background()
-	key, _ := twofactor.GenerateKey("2026-01")
-	keys, _ := twofactor.NewKeyring(key)
-	// Used alone, without a Service, the factor needs its store and keys.
-	codes, _ := backupcodes.New(backupcodes.Config{Store: store.NewMemory(), Keys: keys,
-		Events: &twofactor.Events{Discard: true}})
+	key, _ := keyring.GenerateKey("2026-01")
+	keys, _ := keyring.New(key)
+	// Used alone, without a Service, the factor is built with an Env of its
+	// own: a store and keys at least.
+	codes, err := backupcodes.New(twofactor.Env{Store: store.NewMemory(), Keys: keys,
+		Events: &event.Sink{Discard: true}}, backupcodes.Config{})
+	if err != nil {
+		panic(err)
+	}
 
 	bob := twofactor.User{ID: "7"}
 	code, expires, err := codes.IssueRecoveryCode(ctx, bob, "support:jane")

@@ -17,32 +17,34 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
 
-// eventLog collects events from a twofactor.Events hook.
+// eventLog collects events from a event.Sink hook.
 type eventLog struct {
 	mu     sync.Mutex
-	events []twofactor.Event
+	events []event.Event
 }
 
-func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+func (l *eventLog) hook(_ context.Context, ev event.Event) {
 	l.mu.Lock()
 	l.events = append(l.events, ev)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) all() []twofactor.Event {
+func (l *eventLog) all() []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]twofactor.Event(nil), l.events...)
+	return append([]event.Event(nil), l.events...)
 }
 
-func (l *eventLog) ofType(typ twofactor.EventType) []twofactor.Event {
-	var out []twofactor.Event
+func (l *eventLog) ofType(typ event.Type) []event.Event {
+	var out []event.Event
 	for _, ev := range l.all() {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -168,16 +170,16 @@ func (s *failingStore) DeleteGroup(ctx context.Context, group string) error {
 	return s.Memory.DeleteGroup(ctx, group)
 }
 
-func newKey(t testing.TB, id string) twofactor.Key {
+func newKey(t testing.TB, id string) keyring.Key {
 	t.Helper()
-	k, err := twofactor.GenerateKey(id)
+	k, err := keyring.GenerateKey(id)
 	require.NoError(t, err)
 	return k
 }
 
-func newKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
+func newKeyring(t testing.TB, keys ...keyring.Key) *keyring.Ring {
 	t.Helper()
-	kr, err := twofactor.NewKeyring(keys...)
+	kr, err := keyring.New(keys...)
 	require.NoError(t, err)
 	return kr
 }
@@ -186,26 +188,36 @@ func newKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
 type env struct {
 	clock  *storetest.Clock
 	store  *recordingStore
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring
 	log    *eventLog
-	events *twofactor.Events
+	events *event.Sink
 	f      *backupcodes.Factor
 }
 
-func newEnv(t testing.TB, mod func(*backupcodes.Config)) *env {
+// newEnv builds the factor with an Env on a recording memory store, a
+// manual clock and an event log; mod, if given, changes the Config and the
+// Env first.
+func newEnv(t testing.TB, mod func(*backupcodes.Config, *twofactor.Env)) *env {
 	t.Helper()
 	e := &env{clock: storetest.NewClock(t0), log: &eventLog{}}
 	e.store = newRecordingStore(e.clock.Now)
 	e.keys = newKeyring(t, newKey(t, "k1"))
-	e.events = &twofactor.Events{Hook: e.log.hook, Now: e.clock.Now, Discard: true}
-	cfg := backupcodes.Config{Store: e.store, Keys: e.keys, Events: e.events, Now: e.clock.Now}
+	e.events = &event.Sink{Hook: e.log.hook, Now: e.clock.Now, Discard: true}
+	var cfg backupcodes.Config
+	env := e.env()
 	if mod != nil {
-		mod(&cfg)
+		mod(&cfg, &env)
 	}
-	f, err := backupcodes.New(cfg)
+	f, err := backupcodes.New(env, cfg)
 	require.NoError(t, err)
 	e.f = f
 	return e
+}
+
+// env returns the Env the test's factors are built with: its store, keys,
+// events and clock.
+func (e *env) env() twofactor.Env {
+	return twofactor.Env{Store: e.store, Keys: e.keys, Events: e.events, Now: e.clock.Now}
 }
 
 func user(id string) twofactor.User { return twofactor.User{ID: id, Name: id + "@example.com"} }

@@ -5,11 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -19,6 +19,11 @@ import (
 // store keeps keyed hashes, so show them (or offer a download) now, once.
 // A set the user had is replaced: every old code stops working at once.
 // There is nothing to confirm (see ConfirmEnroll); req is not used.
+//
+// Issuing a set is the enrollment: it emits event.Enroll with
+// Action event.ActionBackupCodesCreated (the user had no set) or
+// event.ActionBackupCodesReplaced (a set was replaced), and Count the
+// number of codes issued.
 //
 // twofactor.Service.ConfirmEnroll calls it when a user's first second
 // factor is confirmed. To make a new set later, call
@@ -32,9 +37,6 @@ import (
 // repeated. Two calls at once for the same user may leave a mix of both
 // sets: make one at a time.
 func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -74,16 +76,16 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofact
 	}
 	if err := f.store.PutEnrollment(ctx, store.EnrollmentRecord{
 		UserID: user.ID, ID: EnrollmentBackupCodes, Method: string(twofactor.MethodBackupCode),
-		Label: "Backup codes", Data: data, CreatedAt: f.now(),
+		Label: setLabel, Data: data, CreatedAt: f.now(),
 	}); err != nil {
 		return discard(fmt.Errorf("backupcodes: storing the set's record: %w", err))
 	}
-	action := "generated"
+	action := event.ActionBackupCodesCreated
 	if oldSize > 0 {
-		action = "regenerated"
+		action = event.ActionBackupCodesReplaced
 	}
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID, Method: twofactor.MethodBackupCode,
-		Details: map[string]string{"action": action, "count": strconv.Itoa(len(plain))}})
+	f.events.Emit(ctx, event.Event{Type: event.Enroll, UserID: user.ID, Method: twofactor.MethodBackupCode,
+		Action: action, EnrollmentID: EnrollmentBackupCodes, Label: setLabel, Count: len(plain)})
 	return &twofactor.Enrolling{Method: twofactor.MethodBackupCode, Codes: plain}, nil
 }
 
@@ -93,6 +95,9 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofact
 func (f *Factor) ConfirmEnroll(context.Context, twofactor.User, string) (twofactor.Enrollment, error) {
 	return twofactor.Enrollment{}, fmt.Errorf("backupcodes: %w: backup codes need no confirmation", twofactor.ErrNotEnrolled)
 }
+
+// setLabel is the label of the record of a user's set of backup codes.
+const setLabel = "Backup codes"
 
 // setData is what the record of a user's set of backup codes holds; the
 // record's own fields say when the set was made and last used.
@@ -188,9 +193,6 @@ func (f *Factor) newSet(userID string, n int) ([]string, []store.Code, error) {
 // Remaining returns how many unused backup codes the user has, for the
 // account page (an outstanding recovery code is not counted).
 func (f *Factor) Remaining(ctx context.Context, user twofactor.User) (int, error) {
-	if err := f.ready(); err != nil {
-		return 0, err
-	}
 	if err := checkUser(user); err != nil {
 		return 0, err
 	}
@@ -210,13 +212,10 @@ func (f *Factor) Remaining(ctx context.Context, user twofactor.User) (int, error
 // The user types it where a backup code goes; it is one group longer than
 // a backup code. actor names the administrator and is required (an error
 // matching twofactor.ErrInvalidInput otherwise). The operation is audited
-// with a twofactor.EventAdminAction (Actor, Details["action"] =
-// "recovery_code_issued"); signing in with the code emits
-// EventRecoveryUsed.
+// with a event.AdminAction with Action
+// event.ActionRecoveryCodeIssued, the Actor and Until (when the code
+// expires); signing in with the code emits EventRecoveryUsed.
 func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, actor string) (code string, expires time.Time, err error) {
-	if err := f.ready(); err != nil {
-		return "", time.Time{}, err
-	}
 	if err := checkUser(user); err != nil {
 		return "", time.Time{}, err
 	}
@@ -244,8 +243,8 @@ func (f *Factor) IssueRecoveryCode(ctx context.Context, user twofactor.User, act
 		_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
 		return "", time.Time{}, fmt.Errorf("backupcodes: storing the recovery code's record: %w", err)
 	}
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventAdminAction, UserID: user.ID, Actor: actor,
-		Method:  twofactor.MethodBackupCode,
-		Details: map[string]string{"action": "recovery_code_issued", "expires": expires.UTC().Format(time.RFC3339)}})
+	f.events.Emit(ctx, event.Event{Type: event.AdminAction, UserID: user.ID, Actor: actor,
+		Method: twofactor.MethodBackupCode, Action: event.ActionRecoveryCodeIssued,
+		EnrollmentID: EnrollmentRecoveryCode, Until: expires})
 	return f.layout.format(c), expires, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
 )
 
 // serviceEnv is a twofactor.Service with a PIN factor and backup codes.
@@ -17,17 +18,23 @@ type serviceEnv struct {
 	svc *twofactor.Service
 }
 
+// newServiceEnv builds the Service from a PIN factor and a backup-code
+// Config; the env's factor is the one the Service built.
 func newServiceEnv(t *testing.T, policy *twofactor.Policy) *serviceEnv {
 	t.Helper()
 	e := newEnv(t, nil)
 	pin := pinFactor{enrolled: map[string]bool{"alice": true, "bob": true}}
-	cfg := twofactor.Config{Store: e.store, Keys: e.keys, Factors: []twofactor.Factor{pin, e.f},
-		Events: e.events, Now: e.clock.Now}
+	cfg := twofactor.Config{Store: e.store, Keys: e.keys,
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return pin, nil }), backupcodes.Config{}},
+		Events:  e.events, Now: e.clock.Now}
 	if policy != nil {
 		cfg.Policy = *policy
 	}
 	svc, err := twofactor.New(cfg)
 	require.NoError(t, err)
+	f, ok := svc.Factor(twofactor.MethodBackupCode)
+	require.True(t, ok)
+	e.f = f.(*backupcodes.Factor)
 	return &serviceEnv{env: e, svc: svc}
 }
 
@@ -67,9 +74,11 @@ func TestServiceLogin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, carol.ID, p.UserID)
 
-	success := h.log.ofType(twofactor.EventSuccess)
+	success := h.log.ofType(event.Success)
 	require.Len(t, success, 1)
-	assert.Equal(t, map[string]string{"kind": "backup"}, success[0].Details)
+	assert.Empty(t, success[0].Details)
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, success[0].EnrollmentID)
+	assert.Equal(t, 9, success[0].Count, "the success event says how many codes are left")
 
 	t.Run("used code fails on a new challenge", func(t *testing.T) {
 		begun, err := h.svc.Begin(ctx, carol, twofactor.Client{})

@@ -3,6 +3,7 @@ package backupcodes
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -12,6 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -20,44 +23,56 @@ import (
 // and the EventLow events they emit.
 type usesEnv struct {
 	mem  *store.Memory
-	keys *twofactor.Keyring
+	keys *keyring.Ring
 	mu   sync.Mutex
 	lows []string
 	warn []string
 }
 
 func newUsesEnv(t *testing.T) *usesEnv {
-	key, err := twofactor.GenerateKey("k1")
+	key, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	return &usesEnv{mem: store.NewMemory(), keys: keys}
 }
 
-func (ue *usesEnv) factor(t *testing.T, st Store, count int) *Factor {
-	f, err := New(Config{Store: st, Keys: ue.keys, Count: count, Events: &twofactor.Events{Discard: true,
-		Hook: func(_ context.Context, ev twofactor.Event) {
+func (ue *usesEnv) factor(t *testing.T, st store.Store, count int) *Factor {
+	events := &event.Sink{Discard: true,
+		Hook: func(_ context.Context, ev event.Event) {
 			ue.mu.Lock()
 			defer ue.mu.Unlock()
 			switch ev.Type {
 			case EventLow:
-				ue.lows = append(ue.lows, ev.Details["remaining"])
-			case twofactor.EventWarning:
-				ue.warn = append(ue.warn, ev.Reason)
+				ue.lows = append(ue.lows, strconv.Itoa(ev.Count))
+			case event.Warning:
+				ue.warn = append(ue.warn, string(ev.Reason))
 			}
-		}}})
+		}}
+	f, err := New(twofactor.Env{Store: st, Keys: ue.keys, Events: events}, Config{Count: count})
 	require.NoError(t, err)
 	return f
 }
 
-// useAll verifies every code with f and returns Details["remaining"] of
-// each use.
-func useAll(t *testing.T, f *Factor, u twofactor.User, codes []string) []string {
+// useAll verifies every code with f and returns, for each use, the count
+// of codes left that its EventLow reported ("" for a use that emitted
+// none).
+func (ue *usesEnv) useAll(t *testing.T, f *Factor, u twofactor.User, codes []string) []string {
 	var remaining []string
 	for _, c := range codes {
+		ue.mu.Lock()
+		before := len(ue.lows)
+		ue.mu.Unlock()
 		v, err := f.Verify(context.Background(), &twofactor.Challenge{ID: "c", User: u}, c)
 		require.NoError(t, err)
-		remaining = append(remaining, v.Details["remaining"])
+		assert.NotContains(t, v.Details, "remaining", "the count is the event's, not a detail")
+		ue.mu.Lock()
+		low := ""
+		if len(ue.lows) > before {
+			low = ue.lows[len(ue.lows)-1]
+		}
+		ue.mu.Unlock()
+		remaining = append(remaining, low)
 	}
 	return remaining
 }
@@ -71,7 +86,7 @@ func TestUsesOfASetOfAnotherSize(t *testing.T) {
 	en, err := ue.factor(t, ue.mem, 4).BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 	now := ue.factor(t, ue.mem, 6) // the setting changed since
-	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, now, u, en.Codes))
+	assert.Equal(t, []string{"", "2", "1", "0"}, ue.useAll(t, now, u, en.Codes))
 	assert.Equal(t, []string{"2", "1", "0"}, ue.lows)
 }
 
@@ -89,7 +104,7 @@ func TestUsesWithoutCounter(t *testing.T) {
 	}
 	// The tally record such a set came with.
 	require.NoError(t, ue.mem.PutCode(ctx, store.Code{Group: legacyTallyGroup(u.ID), Key: "uses", Hash: []byte("tally"), MaxAttempts: 1}))
-	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, f, u, plain))
+	assert.Equal(t, []string{"", "2", "1", "0"}, ue.useAll(t, f, u, plain))
 
 	_, err = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
@@ -107,25 +122,25 @@ func TestUsesAfterCountChangedBack(t *testing.T) {
 	four, six := ue.factor(t, ue.mem, 4), ue.factor(t, ue.mem, 6)
 	en, err := four.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
-	assert.Equal(t, []string{"", "2"}, useAll(t, four, u, en.Codes[:2]))
+	assert.Equal(t, []string{"", "2"}, ue.useAll(t, four, u, en.Codes[:2]))
 	en, err = six.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 	// Back to 4: the set of 6 is counted in the store.
-	assert.Equal(t, []string{"", "", "", "2", "1", "0"}, useAll(t, four, u, en.Codes))
+	assert.Equal(t, []string{"", "", "", "2", "1", "0"}, ue.useAll(t, four, u, en.Codes))
 
 	// A set of 4 used twice, removed with Count 6 in place; then codes
 	// stored without a count (as a set made before counts existed) and
 	// used with Count 4 again: counted in the store, not on the old count.
 	en, err = four.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
-	useAll(t, four, u, en.Codes[:2])
+	ue.useAll(t, four, u, en.Codes[:2])
 	require.NoError(t, six.RemoveAll(ctx, u))
 	plain, hashed, err := four.newSet(u.ID, 4)
 	require.NoError(t, err)
 	for _, c := range hashed {
 		require.NoError(t, ue.mem.PutCode(ctx, c))
 	}
-	assert.Equal(t, []string{"", "2", "1", "0"}, useAll(t, four, u, plain), "removal drops the count too")
+	assert.Equal(t, []string{"", "2", "1", "0"}, ue.useAll(t, four, u, plain), "removal drops the count too")
 }
 
 // failing is a memory store whose chosen operations fail.
@@ -164,7 +179,7 @@ func TestFailuresAfterMatch(t *testing.T) {
 	st.incrUses, st.touch = true, true
 	v, err := f.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, en.Codes[0])
 	require.NoError(t, err)
-	assert.Equal(t, map[string]string{"kind": "backup"}, v.Details)
+	assert.Empty(t, v.Details)
 	assert.Equal(t, []string{"last_use_failed", "count_failed"}, ue.warn)
 	n, err := f.Remaining(ctx, u)
 	require.NoError(t, err)

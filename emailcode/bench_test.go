@@ -8,6 +8,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -23,8 +24,8 @@ func (l *lastCode) Send(_ context.Context, m emailcode.Message) error {
 func benchFactor(b *testing.B) (*emailcode.Factor, *storespy.Spy, *lastCode) {
 	cs := storespy.New(store.NewMemory())
 	l := &lastCode{}
-	f, err := emailcode.New(emailcode.Config{Store: cs, Keys: keys(b), Sender: l, Events: &twofactor.Events{Discard: true},
-		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
+	f, err := emailcode.New(twofactor.Env{Store: cs, Keys: keys(b), Events: &event.Sink{Discard: true}},
+		emailcode.Config{Sender: l, Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -7,23 +7,33 @@
 //
 // # Walkthrough
 //
-// Build a sender and the factor once, at start-up, and give the factor to
-// the Service, which lends it its store, keys, events and clock:
+// Build a sender once, at start-up, and give the factor's [Config] to the
+// Service, which builds the factor with its twofactor.Env (store, keys,
+// events, clock):
 //
 //	smtp, err := emailcode.NewSMTP(emailcode.SMTPConfig{
 //		Host: "smtp.example.com", Username: "mailer", Password: pw,
 //		From: "Example <no-reply@example.com>", // STARTTLS on 587 by default
 //	})
-//	email, err := emailcode.New(emailcode.Config{Sender: smtp, ProductName: "Example"})
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
-//		Factors: []twofactor.Factor{email}})
+//		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: smtp, ProductName: "Example"}}})
+//	f, _ := svc.Factor(twofactor.MethodEmail)
+//	email := f.(*emailcode.Factor) // for its own methods (BeginEnroll, Rekey)
 //
-// A nil Sender is a configuration error at New: a product learns when it
-// starts, not at a user's first sign-in, that mail is not configured. In
-// development use an [Outbox]: it keeps messages in memory for the example
-// app to display. Used without a Service, the factor needs Config.Store and
-// Config.Keys; without a store its methods return errors matching
-// twofactor.ErrConfig.
+// Used without a Service, [New] builds the factor from an Env of its own:
+//
+//	email, err := emailcode.New(twofactor.Env{Store: st, Keys: keys}, emailcode.Config{Sender: smtp})
+//
+// Every configuration error is New's, matching twofactor.ErrConfig: a nil
+// Sender (a product learns when it starts, not at a user's first sign-in,
+// that mail is not configured), a nil store or keys, or a store lacking an
+// interface [Store] needs, by name. A factor New returns is complete. In
+// development use an [Outbox]: it keeps messages in memory, and serves
+// them as a page (mux.Handle("GET /outbox", outbox)).
+//
+// Addresses are sealed with the keys. After a key rotation,
+// Factor.Rekey re-seals a user's address under the new key; [Rekey] does
+// the same with an Env alone, for a tool that sends no mail.
 //
 // # Which address is enrolled
 //
@@ -75,6 +85,15 @@
 // previous one. Cancelling the challenge deletes its codes. A successful
 // sign-in records the enrollment's LastUsedAt.
 //
+// # Events
+//
+// The Service records sends, answers and enrollments; the factor adds
+// event.EnrollBegin when it mails a confirmation code and
+// event.Failure for a wrong one, each with the masked address as
+// Label, and event.Warning with Reason [ReasonTouchFailed] or
+// [ReasonDeletePendingFailed] when a write after a success fails. A send
+// failure's reason is [ReasonDelivery].
+//
 // # Messages
 //
 // The subject, a plain-text part (always sent) and an HTML part come from
@@ -112,7 +131,7 @@
 // # Security notes
 //
 //   - Codes come from crypto/rand without modulo bias; only keyed hashes
-//     (HMAC-SHA256 under the Keyring) are stored, bound to the challenge,
+//     (HMAC-SHA256 under the keyring) are stored, bound to the challenge,
 //     the user and the purpose, and consumed atomically: of concurrent
 //     correct answers exactly one succeeds.
 //   - An expired code is twofactor.ErrCodeExpired, which prints and matches
@@ -122,7 +141,7 @@
 //     wrapping [ErrDelivery], no usable code is left, the cooldown is lifted
 //     and the attempt still counts toward the caps.
 //   - No address is stored in the clear: enrolled and pending addresses
-//     are sealed (Keyring.Seal, bound to the user and to whether the
+//     are sealed (keyring.Ring.Seal, bound to the user and to whether the
 //     address was confirmed), labels and events carry the masked address,
 //     counter keys a keyed hash of it. Events never carry the code.
 //   - Asking to confirm someone else's address spends the asking account's
@@ -131,5 +150,6 @@
 //     so it cannot stop the owner confirming either.
 //   - [SMTP] refuses plain-text connections except to a loopback relay, and
 //     never sends credentials unencrypted.
-//   - The [Outbox] holds live codes in plain text: development only.
+//   - The [Outbox] holds live codes in plain text, and so does its page:
+//     development only, never served beyond localhost.
 package emailcode

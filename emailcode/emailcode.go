@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/mail"
 	"strings"
 	"time"
@@ -14,11 +13,12 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is what the email factor needs from a store: store.Codes,
+// Store is what the email factor needs from the Env's store: store.Codes,
 // store.CodeGroups and store.Counters for the codes and their caps,
 // store.Enrollments for the enrolled address, and store.States with
 // store.OwnedStates for an address awaiting its code. It is the same type
-// as smscode.Store; every store of this module implements it.
+// as smscode.Store; every store of this module implements it, and New
+// names what a store lacks.
 type Store = onetime.Store
 
 // Defaults applied by New to zero Config fields. The code rules are the
@@ -69,8 +69,24 @@ const EnrollmentID = "email"
 
 // ErrDelivery is wrapped by the error Send and BeginEnroll return when the
 // message could not be handed to the mail server. No usable code is left
-// behind and the resend cooldown is not started.
+// behind and the resend cooldown is not started. The Service's
+// send-failure event gives ReasonDelivery as its reason.
 var ErrDelivery = onetime.ErrDelivery
+
+// Reasons of the factor's events.
+const (
+	// ReasonDelivery is the reason of a event.SendFailed whose
+	// error wraps ErrDelivery.
+	ReasonDelivery = onetime.ReasonDelivery
+	// ReasonTouchFailed is the reason of a event.Warning: a login
+	// succeeded but its time could not be recorded as the enrollment's
+	// LastUsedAt.
+	ReasonTouchFailed = onetime.ReasonTouchFailed
+	// ReasonDeletePendingFailed is the reason of a event.Warning:
+	// a confirmed address's pending record could not be deleted (its code
+	// is used, so it confirms nothing; it expires within Codes.TTL).
+	ReasonDeletePendingFailed = onetime.ReasonDeletePendingFailed
+)
 
 // Codes set how codes live: TTL (15 minutes), ResendCooldown (60
 // seconds), Length (6 digits) and MaxAttempts (5 wrong answers kill a
@@ -140,11 +156,12 @@ const (
 
 func (m EnrollmentMode) valid() bool { return m == EnrollImplicit || m == EnrollOptIn }
 
-// Config configures the email factor. Only Sender is required: given to
-// twofactor.New, the factor takes the Service's store, keys, events and
-// clock for every field among Store, Keys, Events, Now and Rand left zero.
-// Used alone, set Store and Keys. Zero fields take the documented
-// defaults; New validates the whole.
+// Config configures the email factor: what is specific to email. The
+// store, keys, events, clock and randomness come from the twofactor.Env it
+// is built with. Only Sender is required; zero fields take the documented
+// defaults, and New validates the whole. Config is a
+// twofactor.FactorConfig: give it to twofactor.Config.Factors and the
+// Service builds the factor with its Env.
 type Config struct {
 	// Sender delivers messages. Required, so that a product learns when it
 	// starts, not at a user's first sign-in, that mail is not configured:
@@ -164,29 +181,27 @@ type Config struct {
 	// separate caps for codes confirming an address; see Caps for the
 	// defaults.
 	Caps Caps
-
-	// Store keeps hashed codes, counters, enrolled addresses (sealed) and
-	// addresses awaiting their code. Nil takes the Service's.
-	Store Store
-	// Keys hashes codes and destinations and seals addresses. Nil takes
-	// the Service's.
-	Keys *twofactor.Keyring
-	// Events receives the factor's own events (enrollment, warnings). Nil
-	// takes the Service's, else logs to slog.Default.
-	Events *twofactor.Events
-	// Now is the clock. Nil takes the Service's, else time.Now.
-	Now func() time.Time
-	// Rand is the source of codes. Nil takes the Service's, else
-	// crypto/rand.
-	Rand io.Reader
 }
 
+var _ twofactor.FactorConfig = Config{}
+
+// The optional abilities the pages (package twofactorhttp) use.
+var _ twofactor.OptInFactor = (*Factor)(nil)
+
+var _ twofactor.CodeFormat = (*Factor)(nil)
+
+// NewFactor builds the factor with env: New(env, c). twofactor.New calls
+// it with the Service's Env.
+func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) { return New(env, c) }
+
 // Factor is the email one-time code factor. It implements
-// twofactor.Factor, twofactor.Binder, twofactor.Enroller,
-// twofactor.Sender, twofactor.Canceler, twofactor.Remover and
-// twofactor.AnswerChecker. It is safe for concurrent use.
+// twofactor.Factor, twofactor.Enroller, twofactor.Sender,
+// twofactor.Canceler, twofactor.Remover and twofactor.AnswerChecker. It is
+// complete when New returns and safe for concurrent use.
 type Factor struct {
 	issuer  *onetime.Issuer
+	st      Store
+	env     twofactor.Env // with its defaults
 	sender  Sender
 	mode    EnrollmentMode
 	product string
@@ -194,7 +209,6 @@ type Factor struct {
 }
 
 var (
-	_ twofactor.Binder        = (*Factor)(nil)
 	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Sender        = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
@@ -204,8 +218,20 @@ var (
 
 const pkg = "emailcode"
 
-// New validates cfg and returns the factor. Errors wrap twofactor.ErrConfig.
-func New(cfg Config) (*Factor, error) {
+// channel separates the factor's hash domains and store keys.
+const channel = "email"
+
+// New validates cfg and returns the factor, which keeps its codes, counters
+// and sealed addresses in env's store, hashes and seals with env's keys,
+// and emits to env's events; Env.Now and Env.Rand are its clock and
+// source of codes. Errors wrap twofactor.ErrConfig and say what to change:
+// a nil Env.Store or Env.Keys, a store that lacks an interface Store needs
+// (named), or a Config that cannot work.
+func New(env twofactor.Env, cfg Config) (*Factor, error) {
+	st, env, err := onetime.Wire(pkg, env)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Sender == nil {
 		return nil, onetime.ConfigError(pkg, "Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development")
 	}
@@ -215,8 +241,8 @@ func New(cfg Config) (*Factor, error) {
 	if strings.ContainsAny(cfg.ProductName, "\r\n") {
 		return nil, onetime.ConfigError(pkg, "ProductName must be one line")
 	}
-	is, err := onetime.New(pkg, onetime.Config{
-		Channel:       "email",
+	is, err := onetime.New(pkg, env, onetime.Config{
+		Channel:       channel,
 		Method:        twofactor.MethodEmail,
 		Codes:         cfg.Codes,
 		Caps:          cfg.Caps,
@@ -224,7 +250,7 @@ func New(cfg Config) (*Factor, error) {
 		EnrollPurpose: PurposeEmailVerify,
 		Mask:          Mask,
 		FoldCase:      true,
-	}, onetime.Wiring{Store: cfg.Store, Keys: cfg.Keys, Events: cfg.Events, Now: cfg.Now, Rand: cfg.Rand})
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -232,13 +258,8 @@ func New(cfg Config) (*Factor, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Factor{issuer: is, sender: cfg.Sender, mode: cfg.Enrollment, product: cfg.ProductName, tmpl: t}, nil
+	return &Factor{issuer: is, st: st, env: env, sender: cfg.Sender, mode: cfg.Enrollment, product: cfg.ProductName, tmpl: t}, nil
 }
-
-// Bind takes the Service's store, keys, events, clock and randomness for
-// every one of them the Config left zero. twofactor.New calls it; it fails
-// when the Service's store lacks an interface Store needs, naming it.
-func (f *Factor) Bind(shared twofactor.Shared) error { return f.issuer.Bind(shared) }
 
 // Method returns twofactor.MethodEmail.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodEmail }
@@ -273,13 +294,13 @@ func addressAD(userID, kind string) []byte {
 
 // newRecord returns the enrollment record of addr for userID: the address
 // sealed, its masked form as the label.
-func newRecord(w onetime.Wiring, userID, addr, kind string) (store.EnrollmentRecord, error) {
-	sealed, err := w.Keys.Seal([]byte(addr), addressAD(userID, kind))
+func (f *Factor) newRecord(userID, addr, kind string) (store.EnrollmentRecord, error) {
+	sealed, err := f.env.Keys.Seal([]byte(addr), addressAD(userID, kind))
 	if err != nil {
 		return store.EnrollmentRecord{}, fmt.Errorf("sealing address: %w", err)
 	}
 	return store.EnrollmentRecord{UserID: userID, ID: EnrollmentID, Method: string(twofactor.MethodEmail),
-		Label: Mask(addr), Data: []byte(kind + " " + sealed), CreatedAt: w.Now()}, nil
+		Label: Mask(addr), Data: []byte(kind + " " + sealed), CreatedAt: f.env.Now()}, nil
 }
 
 // kindOf returns the kind of rec, empty for a record that is not the
@@ -296,9 +317,9 @@ func kindOf(rec store.EnrollmentRecord) string {
 }
 
 // openAddress returns the address sealed in rec.
-func openAddress(w onetime.Wiring, rec store.EnrollmentRecord) (string, error) {
+func (f *Factor) openAddress(rec store.EnrollmentRecord) (string, error) {
 	kind, sealed, _ := strings.Cut(string(rec.Data), " ")
-	addr, err := w.Keys.Open(sealed, addressAD(rec.UserID, kind))
+	addr, err := f.env.Keys.Open(sealed, addressAD(rec.UserID, kind))
 	if err != nil {
 		return "", fmt.Errorf("opening address: %w", err)
 	}
@@ -306,8 +327,8 @@ func openAddress(w onetime.Wiring, rec store.EnrollmentRecord) (string, error) {
 }
 
 // record returns the user's enrollment record, or store.ErrNotFound.
-func (f *Factor) record(ctx context.Context, w onetime.Wiring, userID string) (store.EnrollmentRecord, error) {
-	rec, err := w.Store.GetEnrollment(ctx, userID, EnrollmentID)
+func (f *Factor) record(ctx context.Context, userID string) (store.EnrollmentRecord, error) {
+	rec, err := f.st.GetEnrollment(ctx, userID, EnrollmentID)
 	if err != nil {
 		return rec, err
 	}
@@ -329,10 +350,6 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 	if err := f.issuer.CheckUser(user); err != nil {
 		return nil, err
 	}
-	w, err := f.issuer.Wired()
-	if err != nil {
-		return nil, err
-	}
 	var onFile string
 	if f.mode == EnrollImplicit {
 		a, ok := parseAddress(user.Email)
@@ -341,7 +358,7 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 		}
 		onFile = a
 	}
-	rec, err := f.record(ctx, w, user.ID)
+	rec, err := f.record(ctx, user.ID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("emailcode: reading enrollment: %w", err)
 	}
@@ -355,13 +372,13 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 	if found {
 		// A record that does not open (its key retired) is one of an
 		// address no longer known: it is recorded anew.
-		if addr, err := openAddress(w, rec); err == nil && strings.EqualFold(addr, onFile) {
+		if addr, err := f.openAddress(rec); err == nil && strings.EqualFold(addr, onFile) {
 			return []twofactor.Enrollment{onetime.Enrollment(rec)}, nil
 		}
 	}
-	rec, err = newRecord(w, user.ID, onFile, kindOnFile)
+	rec, err = f.newRecord(user.ID, onFile, kindOnFile)
 	if err == nil {
-		err = w.Store.PutEnrollment(ctx, rec)
+		err = f.st.PutEnrollment(ctx, rec)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("emailcode: recording the address on file: %w", err)
@@ -379,18 +396,14 @@ func (f *Factor) destination(ctx context.Context, user twofactor.User) (string, 
 		}
 		return addr, nil
 	}
-	w, err := f.issuer.Wired()
-	if err != nil {
-		return "", err
-	}
-	rec, err := f.record(ctx, w, user.ID)
+	rec, err := f.record(ctx, user.ID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && kindOf(rec) != kindConfirmed {
 		return "", fmt.Errorf("emailcode: no confirmed address: %w", twofactor.ErrNotEnrolled)
 	}
 	if err != nil {
 		return "", fmt.Errorf("emailcode: reading enrollment: %w", err)
 	}
-	addr, err := openAddress(w, rec)
+	addr, err := f.openAddress(rec)
 	if err != nil {
 		return "", fmt.Errorf("emailcode: %w", err)
 	}
@@ -420,7 +433,7 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 	req := onetime.Request{
 		Group:       ch.ID,
 		Purpose:     string(ch.Purpose),
-		Bind:        ch.User.ID,
+		Binding:     ch.User.ID,
 		UserID:      ch.User.ID,
 		Destination: strings.ToLower(addr),
 		IP:          c.IP,
@@ -435,18 +448,19 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 // deliver returns the delivery of a code to addr for u.
 func (f *Factor) deliver(addr string, u twofactor.User, purpose string) onetime.Deliver {
 	return func(ctx context.Context, code string, expires time.Time) error {
+		now := f.env.Now()
 		m, err := f.tmpl.render(Data{
 			ProductName: f.product,
 			DisplayName: u.DisplayName,
 			Code:        code,
-			Minutes:     minutesLeft(expires, f.issuer.Now()),
+			Minutes:     minutesLeft(expires, now),
 			ExpiresAt:   expires,
 			Purpose:     purpose,
 		})
 		if err != nil {
 			return err
 		}
-		m.To = addr
+		m.To, m.Time = addr, now
 		return f.sender.Send(ctx, m)
 	}
 }
@@ -460,6 +474,13 @@ func minutesLeft(expires, now time.Time) int {
 // and hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
 func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
+
+// CodeLength is the number of digits of the factor's codes
+// (Config.Codes.Length), for pages that size their code field.
+func (f *Factor) CodeLength() int { return f.issuer.CodeLength() }
+
+// NumericCode reports that codes are digits.
+func (f *Factor) NumericCode() bool { return true }
 
 // Verify consumes the challenge's code if answer matches, then records the
 // login as the enrollment's LastUsedAt: two store round trips (three on a
@@ -499,7 +520,8 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 // address's login budget: an account asking to confirm someone else's
 // address cannot stop that person from receiving login codes. Over a cap
 // it answers a *twofactor.RetryError matching twofactor.ErrRateLimited
-// whose Limit names it. A send emits twofactor.EventEnrollBegin.
+// whose Limit names it. A send emits event.EnrollBegin with the
+// masked address as its Label.
 func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
 	if err := f.issuer.CheckUser(user); err != nil {
 		return nil, err
@@ -518,7 +540,9 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 
 // ConfirmEnroll checks the code BeginEnroll mailed and records the address
 // as the user's email enrollment (sealed, with its masked label and
-// CreatedAt), replacing any other. It emits twofactor.EventEnroll.
+// CreatedAt), replacing any other. A wrong code emits
+// event.Failure with the masked address as its Label; the
+// enrollment's event.Enroll is Service.ConfirmEnroll's to emit.
 //
 // A code sent to another address, or for a login, never matches. A
 // malformed code returns twofactor.ErrMalformedCode without touching the
@@ -530,20 +554,15 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 // is the address the host gives: update twofactor.User.Email to it once
 // confirmed.
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, answer string) (twofactor.Enrollment, error) {
-	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, w onetime.Wiring, addr string) (twofactor.Enrollment, bool, error) {
-		old, err := f.record(ctx, w, user.ID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return twofactor.Enrollment{}, false, fmt.Errorf("reading enrollment: %w", err)
-		}
-		replaced := err == nil && kindOf(old) == kindConfirmed
-		rec, err := newRecord(w, user.ID, addr, kindConfirmed)
+	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, addr, _ string) (twofactor.Enrollment, error) {
+		rec, err := f.newRecord(user.ID, addr, kindConfirmed)
 		if err != nil {
-			return twofactor.Enrollment{}, false, err
+			return twofactor.Enrollment{}, err
 		}
-		if err := w.Store.PutEnrollment(ctx, rec); err != nil {
-			return twofactor.Enrollment{}, false, fmt.Errorf("storing enrollment: %w", err)
+		if err := f.st.PutEnrollment(ctx, rec); err != nil {
+			return twofactor.Enrollment{}, fmt.Errorf("storing enrollment: %w", err)
 		}
-		return onetime.Enrollment(rec), replaced, nil
+		return onetime.Enrollment(rec), nil
 	})
 }
 
@@ -586,9 +605,29 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 // The record is read again right before it is written and left alone if
 // it changed meanwhile; a concurrent removal is never undone. An address
 // that opens under no key of the ring is an error wrapping
-// twofactor.ErrInvalidKey.
+// keyring.ErrInvalidKey.
 func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
-	return f.issuer.Rekey(ctx, userID, EnrollmentID, func(rec store.EnrollmentRecord) (string, string, []byte, bool) {
+	return rekey(ctx, f.issuer.Records(), userID)
+}
+
+// Rekey is Factor.Rekey with only an Env: it re-seals userID's recorded
+// address under the current key of env.Keys, for a tool that re-seals
+// after a key rotation without sending mail (twofactor rekey), and so has
+// no Sender to build the factor with. It shares the factor's safeguards:
+// a record changed or removed meanwhile is left alone. A nil Env.Store or
+// Env.Keys, or a store lacking an interface Store needs, is an error
+// matching twofactor.ErrConfig.
+func Rekey(ctx context.Context, env twofactor.Env, userID string) (int, error) {
+	r, err := onetime.NewRecords(pkg, channel, env)
+	if err != nil {
+		return 0, err
+	}
+	return rekey(ctx, r, userID)
+}
+
+// rekey re-seals the address in userID's record with r.
+func rekey(ctx context.Context, r *onetime.Records, userID string) (int, error) {
+	return r.Rekey(ctx, userID, EnrollmentID, func(rec store.EnrollmentRecord) (string, string, []byte, bool) {
 		kind, sealed, ok := strings.Cut(string(rec.Data), " ")
 		if !ok || kindOf(rec) == "" {
 			return "", "", nil, false

@@ -25,7 +25,9 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/smtptest"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -36,11 +38,11 @@ var alice = twofactor.User{ID: "u-alice", Name: "alice@example.com", DisplayName
 
 var client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.4"), UserAgent: "test"}
 
-func keys(t testing.TB) *twofactor.Keyring {
+func keys(t testing.TB) *keyring.Ring {
 	t.Helper()
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
 	return kr
 }
@@ -48,46 +50,68 @@ func keys(t testing.TB) *twofactor.Keyring {
 // eventLog collects events from a hook.
 type eventLog struct {
 	mu  sync.Mutex
-	evs []twofactor.Event
+	evs []event.Event
 }
 
-func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+func (l *eventLog) hook(_ context.Context, ev event.Event) {
 	l.mu.Lock()
 	l.evs = append(l.evs, ev)
 	l.mu.Unlock()
 }
 
-func (l *eventLog) all() []twofactor.Event {
+func (l *eventLog) all() []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return append([]twofactor.Event(nil), l.evs...)
+	return append([]event.Event(nil), l.evs...)
 }
 
 type fixture struct {
 	clock  *storetest.Clock
 	store  *store.Memory
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring
 	outbox *emailcode.Outbox
 	events *eventLog
+	setup  setup // what f was built with
 	f      *emailcode.Factor
 }
 
-func newFixture(t testing.TB, mod func(*emailcode.Config)) *fixture {
+// setup is what a test factor is built with, for tests to change.
+type setup struct {
+	twofactor.Env
+	emailcode.Config
+}
+
+func newFixture(t testing.TB, mod func(*setup)) *fixture {
 	t.Helper()
 	fx := &fixture{clock: storetest.NewClock(t0), outbox: &emailcode.Outbox{}, events: &eventLog{}, keys: keys(t)}
 	fx.store = store.NewMemory(fx.clock.Now)
-	cfg := emailcode.Config{
-		Store: fx.store, Keys: fx.keys, Sender: fx.outbox, ProductName: "Acme",
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now},
-		Now:    fx.clock.Now,
+	fx.setup = setup{
+		Env: twofactor.Env{Store: fx.store, Keys: fx.keys, Now: fx.clock.Now,
+			Events: &event.Sink{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now}},
+		Config: emailcode.Config{Sender: fx.outbox, ProductName: "Acme"},
 	}
 	if mod != nil {
-		mod(&cfg)
+		mod(&fx.setup)
 	}
-	f, err := emailcode.New(cfg)
+	f, err := emailcode.New(fx.setup.Env, fx.setup.Config)
 	require.NoError(t, err)
 	fx.f = f
 	return fx
+}
+
+// service builds a Service from the fixture's Env and Config, and makes
+// the factor it built fx.f.
+func (fx *fixture) service(t testing.TB) *twofactor.Service {
+	t.Helper()
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.setup.Store, Keys: fx.setup.Keys, Factors: []twofactor.FactorConfig{fx.setup.Config},
+		Events: fx.setup.Events, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+	f, ok := svc.Factor(twofactor.MethodEmail)
+	require.True(t, ok)
+	fx.f = f.(*emailcode.Factor)
+	return svc
 }
 
 var codeRE = regexp.MustCompile(`\b\d{6}\b`)
@@ -109,36 +133,39 @@ func challenge(id string, p twofactor.Purpose) *twofactor.Challenge {
 
 func TestNewConfigErrors(t *testing.T) {
 	kr := keys(t)
-	base := func() emailcode.Config {
-		return emailcode.Config{Store: store.NewMemory(), Keys: kr, Sender: &emailcode.Outbox{}}
+	base := func() setup {
+		return setup{twofactor.Env{Store: store.NewMemory(), Keys: kr}, emailcode.Config{Sender: &emailcode.Outbox{}}}
 	}
 	tests := []struct {
 		name string
-		mod  func(*emailcode.Config)
+		mod  func(*setup)
 		want string
 	}{
-		{"no sender", func(c *emailcode.Config) { c.Sender = nil }, "SMTP server configured first"},
-		{"code length", func(c *emailcode.Config) { c.Codes.Length = 3 }, "Codes.Length"},
-		{"cooldown", func(c *emailcode.Config) { c.Codes.ResendCooldown = time.Hour }, "Codes.ResendCooldown"},
-		{"enrollment mode", func(c *emailcode.Config) { c.Enrollment = 7 }, "Config.Enrollment 7"},
-		{"product", func(c *emailcode.Config) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
-		{"window", func(c *emailcode.Config) { c.Caps.Window = -time.Second }, "Window"},
-		{"verification budget one account fills", func(c *emailcode.Config) { c.Caps.VerifyPerDestination = 6 }, "VerifyPerDestination 6 must be more than twice"},
-		{"template without code", func(c *emailcode.Config) {
+		{"no store", func(c *setup) { c.Store = nil }, "Env.Store"},
+		{"no keys", func(c *setup) { c.Keys = nil }, "Env.Keys"},
+		{"store without codes", func(c *setup) { c.Store = statesOnly{store.NewMemory()} }, "does not implement store.Codes, store.CodeGroups, store.Enrollments, which emailcode needs"},
+		{"no sender", func(c *setup) { c.Sender = nil }, "SMTP server configured first"},
+		{"code length", func(c *setup) { c.Codes.Length = 3 }, "Codes.Length"},
+		{"cooldown", func(c *setup) { c.Codes.ResendCooldown = time.Hour }, "Codes.ResendCooldown"},
+		{"enrollment mode", func(c *setup) { c.Enrollment = 7 }, "Config.Enrollment 7"},
+		{"product", func(c *setup) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
+		{"window", func(c *setup) { c.Caps.Window = -time.Second }, "Window"},
+		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerDestination = 6 }, "VerifyPerDestination 6 must be more than twice"},
+		{"template without code", func(c *setup) {
 			c.Templates.Text = texttemplate.Must(texttemplate.New("t").Parse("hello"))
 		}, "Code"},
-		{"subject with newline", func(c *emailcode.Config) {
+		{"subject with newline", func(c *setup) {
 			c.Templates.Subject = texttemplate.Must(texttemplate.New("s").Parse("a\nb"))
 		}, "subject"},
-		{"template error", func(c *emailcode.Config) {
+		{"template error", func(c *setup) {
 			c.Templates.HTML = htmltemplate.Must(htmltemplate.New("h").Parse("{{.Nope}}"))
 		}, "html"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := base()
-			tt.mod(&cfg)
-			f, err := emailcode.New(cfg)
+			s := base()
+			tt.mod(&s)
+			f, err := emailcode.New(s.Env, s.Config)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
 			assert.Nil(t, f)
 			assert.Contains(t, err.Error(), tt.want)
@@ -251,7 +278,7 @@ func TestCooldownRetryAfter(t *testing.T) {
 }
 
 func TestCapsPerUser(t *testing.T) {
-	fx := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 2 })
+	fx := newFixture(t, func(c *setup) { c.Caps.PerUser = 2 })
 	ctx := context.Background()
 	for i := range 2 {
 		_, err := fx.f.Send(ctx, challenge(fmt.Sprint("c", i), twofactor.PurposeLogin), client)
@@ -264,7 +291,7 @@ func TestCapsPerUser(t *testing.T) {
 }
 
 func TestDeliveryFailure(t *testing.T) {
-	fx := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 3 })
+	fx := newFixture(t, func(c *setup) { c.Caps.PerUser = 3 })
 	ctx := context.Background()
 	ch := challenge("chal-1", twofactor.PurposeLogin)
 	_, err := fx.f.Send(ctx, ch, client)
@@ -397,11 +424,7 @@ func TestRaceExactlyOneSuccess(t *testing.T) {
 func TestServiceEndToEnd(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	svc, err := twofactor.New(twofactor.Config{
-		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
-	})
-	require.NoError(t, err)
+	svc := fx.service(t)
 
 	b, err := svc.Begin(ctx, alice, client)
 	require.NoError(t, err)
@@ -434,24 +457,20 @@ func TestServiceEndToEnd(t *testing.T) {
 	assert.Zero(t, n)
 
 	evs := fx.events.all()
-	var types []twofactor.EventType
+	var types []event.Type
 	for _, ev := range evs {
 		types = append(types, ev.Type)
 		assertClean(t, ev, code, code2, alice.Email)
 	}
-	assert.Contains(t, types, twofactor.EventSend)
-	assert.Contains(t, types, twofactor.EventSuccess)
-	assert.Contains(t, types, twofactor.EventRateLimited)
+	assert.Contains(t, types, event.Send)
+	assert.Contains(t, types, event.Success)
+	assert.Contains(t, types, event.RateLimited)
 }
 
 func TestServiceExpiredReason(t *testing.T) {
-	fx := newFixture(t, func(c *emailcode.Config) { c.Codes.TTL = 5 * time.Minute })
+	fx := newFixture(t, func(c *setup) { c.Codes.TTL = 5 * time.Minute })
 	ctx := context.Background()
-	svc, err := twofactor.New(twofactor.Config{
-		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
-	})
-	require.NoError(t, err)
+	svc := fx.service(t)
 	b, err := svc.Begin(ctx, alice, client)
 	require.NoError(t, err)
 	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
@@ -461,20 +480,21 @@ func TestServiceExpiredReason(t *testing.T) {
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: code, Client: client})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, "twofactor: invalid code", err.Error())
-	var reasons []string
+	var reasons []event.Reason
 	for _, ev := range fx.events.all() {
-		if ev.Type == twofactor.EventFailure {
+		if ev.Type == event.Failure {
 			reasons = append(reasons, ev.Reason)
 		}
 		assertClean(t, ev, code, alice.Email)
 	}
-	assert.Equal(t, []string{twofactor.ReasonExpired}, reasons)
+	assert.Equal(t, []event.Reason{event.ReasonExpired}, reasons)
 }
 
 // assertClean fails if any field of ev holds one of the secrets.
-func assertClean(t *testing.T, ev twofactor.Event, secrets ...string) {
+func assertClean(t *testing.T, ev event.Event, secrets ...string) {
 	t.Helper()
-	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), ev.Reason, ev.IP, ev.Actor}
+	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), string(ev.Reason),
+		string(ev.Action), ev.EnrollmentID, ev.Label, ev.IP, ev.UserAgent, ev.Actor}
 	for k, v := range ev.Details {
 		all = append(all, k, v)
 	}
@@ -538,7 +558,7 @@ func TestSMTPDelivery(t *testing.T) {
 				Timeout:   5 * time.Second,
 			})
 			require.NoError(t, err)
-			fx := newFixture(t, func(c *emailcode.Config) { c.Sender = sender })
+			fx := newFixture(t, func(c *setup) { c.Sender = sender })
 			ctx := context.Background()
 			ch := challenge("chal-smtp", twofactor.PurposeLogin)
 			_, err = fx.f.Send(ctx, ch, client)
@@ -581,7 +601,7 @@ func TestSMTPFailures(t *testing.T) {
 			From: "no-reply@acme.test", TLSConfig: &tls.Config{RootCAs: srv.RootCAs}, Timeout: 5 * time.Second,
 		})
 		require.NoError(t, err)
-		fx := newFixture(t, func(c *emailcode.Config) { c.Sender = sender })
+		fx := newFixture(t, func(c *setup) { c.Sender = sender })
 		ch := challenge("chal-x", twofactor.PurposeLogin)
 		_, err = fx.f.Send(ctx, ch, client)
 		require.ErrorIs(t, err, emailcode.ErrDelivery)
@@ -627,24 +647,6 @@ func TestSMTPConfigErrors(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func TestOutbox(t *testing.T) {
-	o := &emailcode.Outbox{Max: 2}
-	ctx := context.Background()
-	for i := range 3 {
-		require.NoError(t, o.Send(ctx, emailcode.Message{To: fmt.Sprintf("u%d@x.test", i)}))
-	}
-	msgs := o.Messages()
-	require.Len(t, msgs, 2)
-	assert.Equal(t, "u1@x.test", msgs[0].To)
-	_, ok := o.Last("u0@x.test")
-	assert.False(t, ok)
-	m, ok := o.Last("U2@X.test")
-	assert.True(t, ok)
-	assert.Equal(t, "u2@x.test", m.To)
-	o.Reset()
-	assert.Empty(t, o.Messages())
-}
-
 // FuzzCheckAnswer: CheckAnswer never panics, rejects with ErrInvalidInput
 // only, and whatever it accepts reaches the store as a plain wrong code.
 func FuzzCheckAnswer(f *testing.F) {
@@ -672,9 +674,9 @@ func FuzzCheckAnswer(f *testing.F) {
 // Every send request counts toward the caps, the one the cooldown refused
 // too, so three requests fill a cap of three.
 func TestInstancesShareLimits(t *testing.T) {
-	a := newFixture(t, func(c *emailcode.Config) { c.Caps.PerUser = 3 })
-	b, err := emailcode.New(emailcode.Config{Store: a.store, Keys: a.keys, Sender: a.outbox, Now: a.clock.Now,
-		Caps: emailcode.Caps{PerUser: 3}, Events: &twofactor.Events{Discard: true}})
+	a := newFixture(t, func(c *setup) { c.Caps.PerUser = 3 })
+	b, err := emailcode.New(twofactor.Env{Store: a.store, Keys: a.keys, Now: a.clock.Now, Events: &event.Sink{Discard: true}},
+		emailcode.Config{Sender: a.outbox, Caps: emailcode.Caps{PerUser: 3}})
 	require.NoError(t, err)
 	ctx := context.Background()
 	ch := challenge("chal-1", twofactor.PurposeLogin)
@@ -701,23 +703,19 @@ func TestInstancesShareLimits(t *testing.T) {
 func TestServiceSendDeliveryFailure(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	svc, err := twofactor.New(twofactor.Config{
-		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
-	})
-	require.NoError(t, err)
+	svc := fx.service(t)
 	b, err := svc.Begin(ctx, alice, client)
 	require.NoError(t, err)
 	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
 	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
 	require.ErrorIs(t, err, emailcode.ErrDelivery)
-	var reasons []string
+	var reasons []event.Reason
 	for _, ev := range fx.events.all() {
-		if ev.Type == twofactor.EventSendFailed {
+		if ev.Type == event.SendFailed {
 			reasons = append(reasons, ev.Reason)
 		}
 	}
-	assert.Equal(t, []string{"delivery"}, reasons)
+	assert.Equal(t, []event.Reason{emailcode.ReasonDelivery}, reasons)
 }
 
 // verifyFrom has account id ask to confirm addr, pressing "resend" each

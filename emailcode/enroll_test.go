@@ -11,22 +11,12 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// service builds a Service around the fixture's factor.
-func (fx *fixture) service(t testing.TB) *twofactor.Service {
-	t.Helper()
-	svc, err := twofactor.New(twofactor.Config{
-		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
-	})
-	require.NoError(t, err)
-	return svc
-}
-
-func optIn(c *emailcode.Config) { c.Enrollment = emailcode.EnrollOptIn }
+func optIn(c *setup) { c.Enrollment = emailcode.EnrollOptIn }
 
 // enroll confirms u's address (or dest) through the factor.
 func (fx *fixture) enroll(t testing.TB, u twofactor.User, dest string) twofactor.Enrollment {
@@ -129,14 +119,17 @@ func TestOptInCodesGoToConfirmedAddress(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []twofactor.Enrollment{e}, es)
 
-	var replaced []string
+	// The factor's events carry the masked addresses only; the
+	// enrollments themselves are the Service's to announce.
+	var labels []string
 	for _, ev := range fx.events.all() {
-		if ev.Type == twofactor.EventEnroll {
-			replaced = append(replaced, ev.Details["replaced"])
+		assert.NotEqual(t, event.Enroll, ev.Type)
+		if ev.Type == event.EnrollBegin {
+			labels = append(labels, ev.Label)
 		}
 		assertClean(t, ev, alice.Email, "alice@example.org")
 	}
-	assert.Equal(t, []string{"false", "true"}, replaced)
+	assert.Equal(t, []string{"a***@example.com", "a***@example.org"}, labels)
 }
 
 // EnrollImplicit records the address on file the first time it sees it:
@@ -145,7 +138,7 @@ func TestOptInCodesGoToConfirmedAddress(t *testing.T) {
 func TestImplicitEnrollmentTimes(t *testing.T) {
 	ctx := context.Background()
 	var spy *storespy.Spy
-	fx := newFixture(t, func(c *emailcode.Config) {
+	fx := newFixture(t, func(c *setup) {
 		spy = storespy.New(c.Store.(*store.Memory))
 		c.Store = spy
 	})
@@ -211,7 +204,7 @@ func TestImplicitEnrollmentTimes(t *testing.T) {
 // A login writes LastUsedAt on a store without store.EnrollmentToucher too.
 func TestLastUsedWithoutToucher(t *testing.T) {
 	ctx := context.Background()
-	fx := newFixture(t, func(c *emailcode.Config) { c.Store = noToucher{c.Store} })
+	fx := newFixture(t, func(c *setup) { c.Store = noToucher{c.Store.(emailcode.Store)} })
 	fx.enroll(t, alice, "")
 	fx.clock.Advance(time.Minute)
 	ch := challenge("chal-1", twofactor.PurposeLogin)
@@ -345,61 +338,76 @@ func TestGreeting(t *testing.T) {
 	assert.NotContains(t, m.Text, "sign in")
 }
 
-// Given to twofactor.New, a factor with only a Sender takes the Service's
-// store, keys, events and clock; used alone without a store, its methods
-// say so instead of panicking.
-func TestOneWiringPoint(t *testing.T) {
+// Given to twofactor.New, the Config is built into a factor with the
+// Service's store, keys, events and clock; a store without what the factor
+// needs fails New, by name, and nothing is left to fail later.
+func TestBuiltByTheService(t *testing.T) {
 	ctx := context.Background()
 	outbox := &emailcode.Outbox{}
-	f, err := emailcode.New(emailcode.Config{Sender: outbox})
-	require.NoError(t, err)
-
-	ch := challenge("chal-1", twofactor.PurposeLogin)
-	_, err = f.Enrollments(ctx, alice)
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.Send(ctx, ch, client)
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.Verify(ctx, ch, "123456")
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.ErrorIs(t, f.Cancel(ctx, ch), twofactor.ErrConfig)
-	_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.ConfirmEnroll(ctx, alice, "123456")
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.ErrorIs(t, f.RemoveAll(ctx, alice), twofactor.ErrConfig)
-	assert.Empty(t, outbox.Messages())
-
 	clock := func() time.Time { return t0 }
 	var evs eventLog
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t), Factors: []twofactor.Factor{f},
-		Events: &twofactor.Events{Hook: evs.hook, Discard: true}, Now: clock})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}},
+		Events:  &event.Sink{Hook: evs.hook, Discard: true}, Now: clock})
 	require.NoError(t, err)
+	got, ok := svc.Factor(twofactor.MethodEmail)
+	require.True(t, ok)
+	f := got.(*emailcode.Factor)
+
 	b, err := svc.Begin(ctx, alice, client)
 	require.NoError(t, err)
 	sent, err := svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(emailcode.DefaultTTL), sent.ExpiresAt, "the Service's clock")
 	m, _ := outbox.Last(alice.Email)
+	assert.Equal(t, t0, m.Time, "the message's time is the Service's clock's")
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodEmail, Code: codeRE.FindString(m.Text)})
 	require.NoError(t, err)
 
 	// The factor's own events go to the Service's hook.
 	_, err = svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{}, "")
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired, "alice has email already")
-	_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{Destination: "alice@example.org"})
+	_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{Destination: "alice@example.org", Client: client})
 	require.NoError(t, err)
-	var types []twofactor.EventType
+	var begins []event.Event
 	for _, ev := range evs.all() {
-		types = append(types, ev.Type)
+		if ev.Type == event.EnrollBegin {
+			begins = append(begins, ev)
+		}
 	}
-	assert.Contains(t, types, twofactor.EventEnrollBegin)
+	require.Len(t, begins, 1)
+	assert.Equal(t, "a***@example.org", begins[0].Label)
+	assert.Equal(t, client.IP.String(), begins[0].IP)
+	assert.Equal(t, client.UserAgent, begins[0].UserAgent)
 
 	// A Service store without what the factor needs fails New, by name.
-	f2, err := emailcode.New(emailcode.Config{Sender: outbox})
-	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: keys(t), Factors: []twofactor.Factor{f2}})
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: keys(t),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
+	assert.Len(t, outbox.Messages(), 2, "the login code and the confirmation: nothing from the Service that failed")
+}
+
+// A Service's confirmation emits the enrollment (the factor does not),
+// with its masked address as Label and FirstFactor for a first factor.
+func TestServiceEmitsEnroll(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, optIn)
+	svc := fx.service(t)
+	_, err := svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Client: client}, "")
+	require.NoError(t, err)
+	_, err = svc.ConfirmEnroll(ctx, alice, twofactor.MethodEmail, fx.lastCode(t))
+	require.NoError(t, err)
+	var enrolls []event.Event
+	for _, ev := range fx.events.all() {
+		if ev.Type == event.Enroll {
+			enrolls = append(enrolls, ev)
+		}
+	}
+	require.Len(t, enrolls, 1, "one event, the Service's")
+	assert.Equal(t, "a***@example.com", enrolls[0].Label)
+	assert.Equal(t, emailcode.EnrollmentID, enrolls[0].EnrollmentID)
+	assert.True(t, enrolls[0].FirstFactor)
 }
 
 // statesOnly is a store with states and counters only: what the root
@@ -449,7 +457,7 @@ func TestRoundTrips(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var spy *storespy.Spy
-			fx := newFixture(t, func(c *emailcode.Config) {
+			fx := newFixture(t, func(c *setup) {
 				c.Enrollment = tc.mode
 				spy = storespy.New(c.Store.(*store.Memory))
 				c.Store = spy
@@ -472,10 +480,11 @@ func TestRoundTrips(t *testing.T) {
 }
 
 func TestOptInReported(t *testing.T) {
-	implicit, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}})
+	env := twofactor.Env{Store: store.NewMemory(), Keys: keys(t)}
+	implicit, err := emailcode.New(env, emailcode.Config{Sender: &emailcode.Outbox{}})
 	require.NoError(t, err)
 	assert.False(t, implicit.OptIn())
-	optIn, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}, Enrollment: emailcode.EnrollOptIn})
+	optIn, err := emailcode.New(env, emailcode.Config{Sender: &emailcode.Outbox{}, Enrollment: emailcode.EnrollOptIn})
 	require.NoError(t, err)
 	assert.True(t, optIn.OptIn())
 }

@@ -5,22 +5,26 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// newKeys returns a fresh keyring; load yours with twofactor.LoadKeyring.
-func newKeys() *twofactor.Keyring {
-	key, err := twofactor.GenerateKey("k1")
+// newKeys returns a fresh keyring; in production give twofactor.Config.Keys
+// keyring.Env("TWOFACTOR_KEYS").
+func newKeys() *keyring.Ring {
+	key, err := keyring.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -30,20 +34,17 @@ func newKeys() *twofactor.Keyring {
 var sixDigits = regexp.MustCompile(`\d{6}`)
 
 // A login with an email code, delivered to the development outbox. The
-// factor's config holds only what is specific to email; the Service lends
-// it the store, keys, events and clock. The address on file counts as
-// enrolled (EnrollImplicit, the default).
+// factor's config holds only what is specific to email; the Service builds
+// the factor with its store, keys, events and clock. The address on file
+// counts as enrolled (EnrollImplicit, the default).
 func Example() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	outbox := &emailcode.Outbox{}
-	email, err := emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Example"})
-	if err != nil {
-		log.Fatal(err)
-	}
+	outbox := &emailcode.Outbox{} // a development server shows it: mux.Handle("GET /outbox", outbox)
 	svc, err := twofactor.New(twofactor.Config{
-		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
-		Events: &twofactor.Events{Discard: true}, Now: now,
+		Store: store.NewMemory(now), Keys: newKeys(),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox, ProductName: "Example"}},
+		Events:  &event.Sink{Discard: true}, Now: now,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -96,13 +97,10 @@ func ExampleEnrollmentMode_optIn() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
 	outbox := &emailcode.Outbox{}
-	email, err := emailcode.New(emailcode.Config{Sender: outbox, Enrollment: emailcode.EnrollOptIn})
-	if err != nil {
-		log.Fatal(err)
-	}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
-		Events: &twofactor.Events{Discard: true}, Now: now,
+		Store: store.NewMemory(now), Keys: newKeys(),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox, Enrollment: emailcode.EnrollOptIn}},
+		Events:  &event.Sink{Discard: true}, Now: now,
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -148,17 +146,16 @@ func ExampleFactor_BeginEnroll() {
 	ctx := context.Background()
 	clock := time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC)
 	now := func() time.Time { return clock }
-	email, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}})
-	if err != nil {
-		log.Fatal(err)
-	}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: store.NewMemory(now), Keys: newKeys(), Factors: []twofactor.Factor{email},
-		Events: &twofactor.Events{Discard: true}, Now: now,
+		Store: store.NewMemory(now), Keys: newKeys(),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: &emailcode.Outbox{}}},
+		Events:  &event.Sink{Discard: true}, Now: now,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
+	f, _ := svc.Factor(twofactor.MethodEmail)
+	email := f.(*emailcode.Factor) // the factor the Service built
 
 	// Mallory claims Jane's address and presses "resend" again and again.
 	mallory := twofactor.User{ID: "666"}
@@ -191,7 +188,7 @@ func ExampleFactor_BeginEnroll() {
 // Without a sender the factor cannot be built: email needs an SMTP server
 // configured first, and a product learns it when it starts.
 func ExampleNew_noSender() {
-	_, err := emailcode.New(emailcode.Config{})
+	_, err := emailcode.New(twofactor.Env{Store: store.NewMemory(), Keys: newKeys()}, emailcode.Config{})
 	fmt.Println(err)
 	// Output:
 	// emailcode: twofactor: invalid configuration: Config.Sender is nil: email needs an SMTP server configured first (NewSMTP), or an *Outbox in development
@@ -209,4 +206,22 @@ func ExampleNewSMTP() {
 		log.Fatal(err)
 	}
 	_ = smtp // give it to emailcode.Config.Sender
+}
+
+// In development, codes go to an Outbox instead of a mail server, and its
+// page shows them, newest first. Serve it on a development server only:
+// it holds live codes.
+func ExampleOutbox() {
+	outbox := &emailcode.Outbox{}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: store.NewMemory(), Keys: newKeys(),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox, ProductName: "Example"}},
+		Events:  &event.Sink{Discard: true},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /outbox", outbox) // http://localhost:8080/outbox
+	_, _ = svc, mux
 }

@@ -20,6 +20,10 @@ type Message struct {
 	Subject string
 	Text    string
 	HTML    string
+	// Time is when the message was sent, by the clock of whoever sent it:
+	// the factor sets it from its Env's. Zero means unknown; the Outbox
+	// then records its own clock's time.
+	Time time.Time
 }
 
 // Sender delivers messages. Send must return an error when the message was

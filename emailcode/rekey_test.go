@@ -12,6 +12,8 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -53,31 +55,31 @@ func (s *hookStore) GetState(ctx context.Context, key string) ([]byte, error) {
 	return s.Memory.GetState(ctx, key)
 }
 
-func newKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
+func newKeyring(t testing.TB, keys ...keyring.Key) *keyring.Ring {
 	t.Helper()
-	kr, err := twofactor.NewKeyring(keys...)
+	kr, err := keyring.New(keys...)
 	require.NoError(t, err)
 	return kr
 }
 
-func genKey(t testing.TB, id string) twofactor.Key {
+func genKey(t testing.TB, id string) keyring.Key {
 	t.Helper()
-	k, err := twofactor.GenerateKey(id)
+	k, err := keyring.GenerateKey(id)
 	require.NoError(t, err)
 	return k
 }
 
 // rekeyFixture records alice's confirmed address under k1 and returns the fixture with a
 // factor over the same store whose ring has k2 first.
-func rekeyFixture(t *testing.T) (fx *fixture, hs *hookStore, rotated *emailcode.Factor, k2 twofactor.Key) {
+func rekeyFixture(t *testing.T) (fx *fixture, hs *hookStore, rotated *emailcode.Factor, k2 keyring.Key) {
 	k1 := genKey(t, "k1")
 	k2 = genKey(t, "k2")
-	fx = newFixture(t, func(c *emailcode.Config) { c.Keys = newKeyring(t, k1); c.Enrollment = emailcode.EnrollOptIn })
+	fx = newFixture(t, func(c *setup) { c.Keys = newKeyring(t, k1); c.Enrollment = emailcode.EnrollOptIn })
 	fx.keys = newKeyring(t, k1)
 	fx.enroll(t, alice, "alice@example.com")
 	hs = &hookStore{Memory: fx.store}
-	rotated, err := emailcode.New(emailcode.Config{Store: hs, Keys: newKeyring(t, k2, k1), Sender: fx.outbox, Enrollment: emailcode.EnrollOptIn,
-		Events: &twofactor.Events{Discard: true}, Now: fx.clock.Now})
+	rotated, err := emailcode.New(twofactor.Env{Store: hs, Keys: newKeyring(t, k2, k1), Events: &event.Sink{Discard: true}, Now: fx.clock.Now},
+		emailcode.Config{Sender: fx.outbox, Enrollment: emailcode.EnrollOptIn})
 	require.NoError(t, err)
 	return fx, hs, rotated, k2
 }
@@ -106,8 +108,8 @@ func TestRekey(t *testing.T) {
 	assert.Equal(t, before.LastUsedAt, after.LastUsedAt)
 
 	// Only the new key opens it: a login code goes to the address.
-	onlyNew, err := emailcode.New(emailcode.Config{Store: fx.store, Keys: newKeyring(t, k2), Sender: fx.outbox, Enrollment: emailcode.EnrollOptIn,
-		Events: &twofactor.Events{Discard: true}, Now: fx.clock.Now})
+	onlyNew, err := emailcode.New(twofactor.Env{Store: fx.store, Keys: newKeyring(t, k2), Events: &event.Sink{Discard: true}, Now: fx.clock.Now},
+		emailcode.Config{Sender: fx.outbox, Enrollment: emailcode.EnrollOptIn})
 	require.NoError(t, err)
 	_, err = onlyNew.Send(ctx, challenge("ch-rekey", twofactor.PurposeLogin), client)
 	require.NoError(t, err)
@@ -120,11 +122,11 @@ func TestRekey(t *testing.T) {
 	// An address no key opens is an error.
 	_, err = onlyNew.Rekey(ctx, alice.ID)
 	require.NoError(t, err)
-	other, err := emailcode.New(emailcode.Config{Store: fx.store, Keys: newKeyring(t, genKey(t, "k3")), Sender: fx.outbox,
-		Events: &twofactor.Events{Discard: true}, Now: fx.clock.Now})
+	other, err := emailcode.New(twofactor.Env{Store: fx.store, Keys: newKeyring(t, genKey(t, "k3")), Events: &event.Sink{Discard: true}, Now: fx.clock.Now},
+		emailcode.Config{Sender: fx.outbox})
 	require.NoError(t, err)
 	_, err = other.Rekey(ctx, alice.ID)
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 
 	_, err = rotated.Rekey(ctx, "")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
@@ -174,4 +176,60 @@ func TestRekeyKeepsLastUse(t *testing.T) {
 	rec, err := fx.store.GetEnrollment(ctx, alice.ID, emailcode.EnrollmentID)
 	require.NoError(t, err)
 	assert.True(t, used.Equal(rec.LastUsedAt), "%v", rec.LastUsedAt)
+}
+
+// envRekeyFixture records alice's confirmed address under k1 and returns
+// the fixture, a store over it with hooks, and an Env on that store whose
+// ring has k2 first.
+func envRekeyFixture(t *testing.T) (fx *fixture, hs *hookStore, rotated twofactor.Env, k2 keyring.Key) {
+	k1 := genKey(t, "k1")
+	k2 = genKey(t, "k2")
+	fx = newFixture(t, func(c *setup) { c.Keys = newKeyring(t, k1); c.Enrollment = emailcode.EnrollOptIn })
+	fx.keys = newKeyring(t, k1)
+	fx.enroll(t, alice, "alice@example.com")
+	hs = &hookStore{Memory: fx.store}
+	return fx, hs, twofactor.Env{Store: hs, Keys: newKeyring(t, k2, k1), Now: fx.clock.Now}, k2
+}
+
+// Rekey with an Env alone re-seals what the factor sealed, honours the
+// factor's removals, and needs no Sender.
+func TestRekeyWithEnv(t *testing.T) {
+	ctx := context.Background()
+	fx, _, rotated, k2 := envRekeyFixture(t)
+	n, err := emailcode.Rekey(ctx, rotated, alice.ID)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	n, err = emailcode.Rekey(ctx, rotated, alice.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n, "nothing left to do")
+	n, err = emailcode.Rekey(ctx, rotated, "u-carol")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no address")
+	_, err = emailcode.Rekey(ctx, rotated, "")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+
+	// Only the new key opens it: a login code goes to the address.
+	onlyNew, err := emailcode.New(twofactor.Env{Store: fx.store, Keys: newKeyring(t, k2), Events: &event.Sink{Discard: true}, Now: fx.clock.Now},
+		emailcode.Config{Sender: fx.outbox, Enrollment: emailcode.EnrollOptIn})
+	require.NoError(t, err)
+	_, err = onlyNew.Send(ctx, challenge("ch-rekey-env", twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+	_, ok := fx.outbox.Last("alice@example.com")
+	assert.True(t, ok)
+
+	// A removal by the factor racing with it is never undone.
+	fx, hs, rotated, _ := envRekeyFixture(t)
+	hs.on("PutEnrollment", func() { require.NoError(t, fx.f.RemoveAll(ctx, alice)) })
+	n, err = emailcode.Rekey(ctx, rotated, alice.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	_, err = fx.store.GetEnrollment(ctx, alice.ID, emailcode.EnrollmentID)
+	require.ErrorIs(t, err, store.ErrNotFound, "the address stays removed")
+
+	// The Env is checked as New checks it.
+	_, err = emailcode.Rekey(ctx, twofactor.Env{Store: fx.store}, alice.ID)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	_, err = emailcode.Rekey(ctx, twofactor.Env{Store: struct{ twofactor.Store }{fx.store}, Keys: fx.keys}, alice.ID)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Contains(t, err.Error(), "store.Codes")
 }

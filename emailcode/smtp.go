@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net"
+	"net/http"
 	"net/mail"
 	"slices"
 	"strings"
@@ -173,21 +174,42 @@ func (s *SMTP) Send(ctx context.Context, m Message) error {
 }
 
 // Outbox is a development Sender that keeps messages in memory instead of
-// mailing them, for an example app to display and for tests. It is safe for
-// concurrent use. Never use it in production: it holds live codes in plain
-// text.
+// mailing them, for an example app to display and for tests. It is an
+// http.Handler too: a page listing the messages, newest first, for a
+// development server (mux.Handle("GET /outbox", outbox)). It is safe for
+// concurrent use. Never use it in production, nor serve its page beyond
+// localhost: it holds live codes in plain text.
 type Outbox struct {
 	// Max bounds how many messages are kept; the oldest go first. Zero
 	// means 100.
 	Max int
+	// Now stamps a message sent without its Time. Nil means time.Now.
+	// The factor sets every code's Time from its Env's clock.
+	Now func() time.Time
 
 	box onetime.Outbox[Message]
 }
 
-var _ Sender = (*Outbox)(nil)
+var (
+	_ Sender       = (*Outbox)(nil)
+	_ http.Handler = (*Outbox)(nil)
+)
 
-// Send keeps m.
-func (o *Outbox) Send(ctx context.Context, m Message) error { return o.box.Keep(ctx, m, o.Max) }
+// Send keeps m, with its Time, or the Outbox's clock's time when it has
+// none.
+func (o *Outbox) Send(ctx context.Context, m Message) error {
+	if m.Time.IsZero() {
+		m.Time = o.now()
+	}
+	return o.box.Keep(ctx, m, o.Max)
+}
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
 
 // FailWith makes later sends fail with err (nil restores delivery), to
 // show what users see when the mail server is down.
@@ -203,3 +225,12 @@ func (o *Outbox) Last(to string) (Message, bool) {
 
 // Reset forgets every message.
 func (o *Outbox) Reset() { o.box.Reset() }
+
+// ServeHTTP answers a GET or HEAD with a self-contained HTML page of the
+// kept messages, newest first: each one's time, recipient, subject and
+// plain text, escaped. Other methods get 405. The page is never cached.
+func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.box.Serve(w, r, "Email outbox", func(m Message) onetime.Entry {
+		return onetime.Entry{Time: m.Time, To: m.To, Subject: m.Subject, Text: m.Text}
+	})
+}

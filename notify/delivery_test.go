@@ -18,6 +18,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/smtptest"
 	"github.com/twofactorkit/twofactor/notify"
 )
@@ -40,7 +41,7 @@ func TestFailingSender(t *testing.T) {
 		ws := a.rec.warnings()
 		kinds := map[string]bool{}
 		for _, w := range ws {
-			assert.Equal(t, "notify_send_failed", w.Reason)
+			assert.Equal(t, notify.ReasonSendFailed, w.Reason)
 			assert.Equal(t, ann.ID, w.UserID)
 			assert.Contains(t, w.Details["error"], "a***@example.com")
 			kinds[w.Details["notification"]] = true
@@ -90,14 +91,9 @@ func (s *blockingSender) count() int {
 func TestSendingNeverBlocks(t *testing.T) {
 	clk := newClock()
 	sender := newBlockingSender()
-	a := newApp(t, openMemory(clk), clk, newKeys(t), &emailcode.Outbox{}, nil)
-	cfg := a.config()
-	cfg.Sender, cfg.Workers, cfg.QueueSize = sender, 1, 2
-	n, err := notify.New(cfg)
-	require.NoError(t, err)
-	n.Attach(a.svc)
-	a.cur.Load().Close()
-	a.cur.Store(n)
+	a := newApp(t, openMemory(clk), clk, newKeys(t), &emailcode.Outbox{}, func(c *notify.Config) {
+		c.Sender, c.Workers, c.QueueSize = sender, 1, 2
+	})
 
 	a.turnOn(ann)
 	<-sender.started // the worker is stuck on the first message
@@ -106,13 +102,13 @@ func TestSendingNeverBlocks(t *testing.T) {
 	}
 	full := 0
 	for _, w := range a.rec.warnings() {
-		if w.Reason == "notify_queue_full" {
+		if w.Reason == notify.ReasonQueueFull {
 			full++
 		}
 	}
 	assert.Equal(t, 2, full, "a queue of 2 takes two of the four failures")
 	close(sender.release)
-	require.NoError(t, n.Close())
+	require.NoError(t, a.svc.Shutdown(context.Background()))
 	// The first message, and one failure that opened the hour: the other
 	// queued one was folded.
 	assert.Equal(t, 2, sender.count())
@@ -123,21 +119,20 @@ func TestSendingNeverBlocks(t *testing.T) {
 func TestShutdownDeadline(t *testing.T) {
 	sender := newBlockingSender()
 	rec := &recorder{}
-	n, err := notify.New(notify.Config{Sender: sender, Users: lookup, Store: openMemory(newClock()),
-		Events: &twofactor.Events{Discard: true, Hook: rec.hook}})
+	n, err := notify.New(testEnv(t, rec), notify.Config{Sender: sender})
 	require.NoError(t, err)
-	n.Hook(context.Background(), twofactor.Event{Type: twofactor.EventDisabled, UserID: ann.ID, Time: t0})
+	n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: ann.ID, Time: t0})
 	<-sender.started
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
 	require.ErrorIs(t, n.Shutdown(ctx), context.DeadlineExceeded)
 	require.NoError(t, n.Close(), "a later call waits for the first one's work")
-	n.Hook(context.Background(), twofactor.Event{Type: twofactor.EventDisabled, UserID: ann.ID, Time: t0})
-	var reasons []string
+	n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: ann.ID, Time: t0})
+	var reasons []event.Reason
 	for _, w := range rec.warnings() {
 		reasons = append(reasons, w.Reason)
 	}
-	assert.Equal(t, []string{"notify_send_failed", "notify_closed"}, reasons)
+	assert.Equal(t, []event.Reason{notify.ReasonSendFailed, notify.ReasonClosed}, reasons)
 	assert.Zero(t, sender.count())
 }
 
@@ -146,21 +141,25 @@ func TestShutdownDeadline(t *testing.T) {
 func TestNobodyToWrite(t *testing.T) {
 	mail := &emailcode.Outbox{}
 	rec := &recorder{}
-	n, err := notify.New(notify.Config{Sender: mail, Users: lookup, Store: openMemory(newClock()),
-		Events: &twofactor.Events{Discard: true, Hook: rec.hook}})
+	n, err := notify.New(testEnv(t, rec), notify.Config{Sender: mail})
 	require.NoError(t, err)
 	for _, id := range []string{nomail.ID, "u-gone"} {
-		n.Hook(context.Background(), twofactor.Event{Type: twofactor.EventDisabled, UserID: id, Time: t0})
+		n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: id, Time: t0})
 	}
 	require.NoError(t, n.Close())
 	assert.Empty(t, mail.Messages())
 	ws := rec.warnings()
 	require.Len(t, ws, 2)
-	got := map[string]string{}
+	got := map[string]event.Reason{}
 	for _, w := range ws {
 		got[w.UserID] = w.Reason
 	}
-	assert.Equal(t, map[string]string{nomail.ID: "notify_no_address", "u-gone": "notify_user_failed"}, got)
+	assert.Equal(t, map[string]event.Reason{nomail.ID: notify.ReasonNoAddress, "u-gone": notify.ReasonUserFailed}, got)
+	for _, w := range ws {
+		if w.UserID == "u-gone" {
+			assert.Contains(t, w.Details["error"], twofactor.ErrUnknownUser.Error())
+		}
+	}
 }
 
 // TestSMTP: a failed second step reaches a real SMTP server, to the
@@ -171,17 +170,10 @@ func TestSMTP(t *testing.T) {
 		TLSConfig: &tls.Config{RootCAs: srv.RootCAs}, From: "Example <security@example.com>", Timeout: 5 * time.Second})
 	require.NoError(t, err)
 	clk := newClock()
-	a := newApp(t, openMemory(clk), clk, newKeys(t), &emailcode.Outbox{}, nil)
-	cfg := a.config()
-	cfg.Sender = smtp
-	n, err := notify.New(cfg)
-	require.NoError(t, err)
-	n.Attach(a.svc)
-	a.cur.Load().Close()
-	a.cur.Store(n)
+	a := newApp(t, openMemory(clk), clk, newKeys(t), &emailcode.Outbox{}, func(c *notify.Config) { c.Sender = smtp })
 	a.turnOn(ann)
 	require.ErrorIs(t, a.fail(ann, a.begin(ann)), twofactor.ErrInvalidCode)
-	require.NoError(t, n.Close())
+	require.NoError(t, a.svc.Shutdown(context.Background()))
 	assert.Empty(t, a.rec.warnings())
 
 	got := srv.Received()

@@ -7,34 +7,39 @@
 //
 // # Walkthrough
 //
-// Build the notifier once, at start-up, hang it on the Service's events,
-// then give it the Service:
+// Give a [Config] to the Service's listeners, with the lookup that turns
+// a user id into the user (events carry ids, never addresses: they are
+// logged). The Service builds the notifier with its store, its Users
+// lookup, its events and its clock, hands it every event (its own and
+// every factor's), and stops it in Shutdown:
 //
-//	n, err := notify.New(notify.Config{
-//		Sender: smtp, // the same emailcode.Sender as the email factor's, or another
+//	svc, err := twofactor.New(twofactor.Config{
+//		Store: st, Keys: keyring.Env("TWOFACTOR_KEYS"),
+//		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Example"}, backupcodes.Config{}},
 //		Users: func(ctx context.Context, id string) (twofactor.User, error) {
 //			return users.Lookup(ctx, id) // ID, Email, DisplayName
 //		},
-//		Store:       st, // the Service's store
-//		ProductName: "Example",
-//		Links: notify.Links{
-//			Security: "https://example.com/settings/security",
-//			Devices:  "https://example.com/settings/devices",
-//			Password: "https://example.com/settings/password",
-//		},
+//		Listeners: []twofactor.ListenerConfig{notify.Config{
+//			Sender:      smtp, // the same emailcode.Sender as the email factor's, or another
+//			ProductName: "Example",
+//			Links: notify.Links{
+//				Security: "https://example.com/settings/security",
+//				Devices:  "https://example.com/settings/devices",
+//				Password: "https://example.com/settings/password",
+//			},
+//		}},
 //	})
-//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors,
-//		Events: n.Events(nil)}) // or n.Events(existing), which keeps its hook
-//	n.Attach(svc)
-//	defer n.Shutdown(ctx) // sends what is queued
+//	defer svc.Shutdown(ctx) // sends what is queued
 //
-// Events carry user ids, never addresses (they are logged), so Users
-// looks the address up. Attach lets the notifier read the user's
-// enrollments, to tell turning two-factor authentication on from adding
-// another method and to name the method added. To name the browser in
-// messages about failed sign-ins, pass the User-Agent in the request
-// context: wrap the handler that verifies codes with [Middleware], or call
-// [WithUserAgent].
+// Without twofactor.Config.Users the notifier has no address to write
+// to, and New refuses the configuration. Everything a message says comes
+// from the events' typed fields: FirstFactor tells turning two-factor
+// authentication on from adding another method, LastFactor turning it off
+// from removing one method, Label names the method or device, UserAgent
+// the browser (the Service records the twofactor.Client's), Count and
+// Until the numbers and times. [New] builds a notifier outside a Service,
+// from a twofactor.Env, for a host that feeds it events itself
+// ([Notifier.HandleEvent]).
 //
 // # Notifications
 //
@@ -44,30 +49,34 @@
 //
 // The kinds, and the events that send them:
 //
-//   - [TurnedOn]: the first second factor became active (EventEnroll, with
-//     no earlier enrollment; needs Attach).
+//   - [TurnedOn]: the first second factor became active (event.Enroll
+//     with FirstFactor).
 //   - [TurnedOff]: two-factor authentication was turned off
-//     (EventDisabled), or the last second factor removed (needs Attach).
-//   - [MethodAdded]: another method was added (EventEnroll): which one, by
+//     (event.Disabled), or the last second factor removed (event.Remove
+//     with LastFactor).
+//   - [MethodAdded]: another method was added (event.Enroll): which one, by
 //     its name and masked label ("Text message (+1 *** *** **12)").
-//   - [MethodRemoved]: a method was removed (EventRemove), by its name.
-//   - [BackupCodesRegenerated]: a new set of backup codes replaced the old.
+//   - [MethodRemoved]: a method was removed (event.Remove), by its name.
+//   - [BackupCodesRegenerated]: a new set of backup codes replaced the old
+//     (event.Enroll with ActionBackupCodesReplaced).
 //   - [BackupCodesLow]: a backup code was used and two or fewer are left
-//     (backupcodes.EventLow).
+//     (backupcodes.EventLow): how many.
 //   - [DeviceTrusted]: a browser was trusted to skip the second step
-//     (EventDeviceRemembered): its label ("Firefox on Linux"), network and
+//     (event.DeviceRemembered): its label ("Firefox on Linux"), network and
 //     until when, with a link to Links.Devices.
 //   - [AdminReset]: an administrator removed every factor
-//     (EventAdminReset): who and when.
+//     (event.AdminReset): who and when.
 //   - [RecoveryCodeIssued]: an administrator issued a recovery code
 //     (backupcodes.Factor.IssueRecoveryCode): who, when, until when.
-//   - [Lockout]: wrong codes locked sign-in (EventLockout), until when.
+//   - [Lockout]: wrong codes locked sign-in (event.Lockout): how many, from
+//     which network and browser, until when.
 //   - [FailedSecondStep]: "someone signed in with your password but did
 //     not pass the second step", with the network, the browser and the
 //     time, and the advice to change the password.
 //
-// A settings page lists them with [Kinds], names them with
-// Strings().Kinds[k].Name and says which are on with [Notifier.On].
+// A settings page lists them with [Kinds], names them with [Config.Name]
+// and says which are on with [Config.On] or [Config.Enabled]: it needs the
+// Config it gave the Service, not the notifier built from it.
 //
 // # Failed second steps
 //
@@ -107,18 +116,21 @@
 //
 // # Delivery
 //
-// Hook never blocks: it queues the event (Config.QueueSize) for the
-// workers (Config.Workers), which look the user up, render and send. A
-// full queue drops the event; a failed lookup or send is reported as a
-// twofactor.EventWarning with a reason starting "notify_"
-// ("notify_send_failed", "notify_queue_full") and never reaches the flow
-// that emitted the event. A failed send is not retried, and the attempts
-// a failed FailedSecondStep message covered are not reported again.
-// [Notifier.Shutdown] stops taking events and sends what is queued.
+// [Notifier.HandleEvent] never blocks: it queues the event
+// (Config.QueueSize) for the workers (Config.Workers), which look the
+// user up, render and send. A full queue drops the event; a failed lookup
+// or send is reported as a event.Warning to the Service's events
+// (Env.Events), with a reason starting "notify_" ([ReasonSendFailed],
+// [ReasonQueueFull], ...), and never reaches the flow that emitted the
+// event. A failed send is not retried, and the attempts a failed
+// FailedSecondStep message covered are not reported again.
+// [Notifier.Shutdown], called by the Service's Shutdown, stops taking
+// events and sends what is queued.
 //
 // # What the events lack
 //
-// Events carry the client's address but not its User-Agent, hence
-// [WithUserAgent]. An EventRemove names the enrollment's id but not its
-// label, so a removal is named by its method only.
+// An event.Remove names the enrollment's id and, when the Service knows
+// it, its label; a removal without a label is named by its method only.
+// An event without a user agent (a client the host did not describe)
+// says the browser is unknown.
 package notify

@@ -4,23 +4,24 @@ import (
 	"context"
 	"fmt"
 	"log"
-	"net/http"
 	"net/netip"
 	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-func exampleKeys() *twofactor.Keyring {
-	key, err := twofactor.GenerateKey("k1")
+func exampleKeys() *keyring.Ring {
+	key, err := keyring.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,43 +29,42 @@ func exampleKeys() *twofactor.Keyring {
 }
 
 // Someone who knows Jane's password fails the second step: Jane hears of
-// it. The notifier hangs on the Service's events; Shutdown sends what is
+// it. The notifier is one of the Service's listeners, built with its
+// store, Users lookup and clock; the Service's Shutdown sends what is
 // queued (here, at once: the sign-in's grace is decided on the spot).
 func Example() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	st := store.NewMemory(now)
 	directory := map[string]twofactor.User{"42": {ID: "42", DisplayName: "Jane", Email: "jane@example.com"}}
 
 	notifications := &emailcode.Outbox{} // emailcode.NewSMTP in production
-	n, err := notify.New(notify.Config{
-		Sender: notifications,
+	codes := &emailcode.Outbox{}
+	svc, err := twofactor.New(twofactor.Config{
+		Store:   store.NewMemory(now),
+		Keys:    exampleKeys(),
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: codes, ProductName: "Example"}},
+		Listeners: []twofactor.ListenerConfig{notify.Config{
+			Sender:      notifications,
+			ProductName: "Example",
+			Links:       notify.Links{Password: "https://example.com/settings/password"},
+		}},
 		Users: func(_ context.Context, id string) (twofactor.User, error) {
-			return directory[id], nil
+			u, ok := directory[id]
+			if !ok {
+				return twofactor.User{}, twofactor.ErrUnknownUser
+			}
+			return u, nil
 		},
-		Store:       st,
-		ProductName: "Example",
-		Links:       notify.Links{Password: "https://example.com/settings/password"},
-		Now:         now,
+		Events: &event.Sink{Discard: true, Now: now},
+		Now:    now,
 	})
 	if err != nil {
 		log.Fatal(err)
 	}
-	codes := &emailcode.Outbox{}
-	email, err := emailcode.New(emailcode.Config{Sender: codes, ProductName: "Example"})
-	if err != nil {
-		log.Fatal(err)
-	}
-	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: exampleKeys(), Factors: []twofactor.Factor{email},
-		Events: n.Events(&twofactor.Events{Discard: true}), Now: now})
-	if err != nil {
-		log.Fatal(err)
-	}
-	n.Attach(svc)
 
 	// Someone with the password, from a browser the request names.
-	client := twofactor.Client{IP: netip.MustParseAddr("198.51.100.23")}
-	ctx = notify.WithUserAgent(ctx, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36")
+	client := twofactor.Client{IP: netip.MustParseAddr("198.51.100.23"),
+		UserAgent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"}
 	begun, err := svc.Begin(ctx, directory["42"], client)
 	if err != nil {
 		log.Fatal(err)
@@ -76,7 +76,7 @@ func Example() {
 		Code: "000000", UserID: "42", Client: client})
 	fmt.Println("verify:", err)
 
-	if err := n.Shutdown(ctx); err != nil {
+	if err := svc.Shutdown(ctx); err != nil {
 		log.Fatal(err)
 	}
 	m, _ := notifications.Last("jane@example.com")
@@ -100,65 +100,47 @@ func Example() {
 	// Change your password: https://example.com/settings/password
 }
 
-// A settings page says which notifications are on. Config.Off switches
-// kinds off.
-func ExampleNotifier_On() {
-	n, err := notify.New(notify.Config{
+// A settings page says which notifications are on, from the Config the
+// Service was given: Config.Off switches kinds off.
+func ExampleConfig_Enabled() {
+	cfg := notify.Config{
 		Sender: &emailcode.Outbox{},
-		Users:  func(context.Context, string) (twofactor.User, error) { return twofactor.User{}, nil },
-		Store:  store.NewMemory(),
 		Off:    []notify.Kind{notify.DeviceTrusted, notify.BackupCodesLow},
-	})
+	}
+	for _, k := range cfg.Enabled() {
+		fmt.Println(cfg.Name(k))
+	}
+	// Output:
+	// Two-step verification turned on
+	// Two-step verification turned off
+	// A sign-in method added
+	// A sign-in method removed
+	// New backup codes
+	// Reset by an administrator
+	// Recovery code issued by an administrator
+	// Sign-in locked after wrong codes
+	// Someone with your password failed the second step
+}
+
+// A host with its own event pipeline builds the notifier alone, from an
+// Env, hands it events, and shuts it down when the app stops.
+func ExampleNew() {
+	users := func(_ context.Context, id string) (twofactor.User, error) {
+		return twofactor.User{ID: id, Email: "jane@example.com"}, nil
+	}
+	outbox := &emailcode.Outbox{}
+	n, err := notify.New(twofactor.Env{Store: store.NewMemory(), Keys: exampleKeys(), Users: users},
+		notify.Config{Sender: outbox, ProductName: "Example"})
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer n.Close()
-	for _, k := range notify.Kinds() {
-		on := "on "
-		if !n.On(k) {
-			on = "off"
-		}
-		fmt.Println(on, n.Strings().Kinds[k].Name)
-	}
-	// Output:
-	// on  Two-step verification turned on
-	// on  Two-step verification turned off
-	// on  A sign-in method added
-	// on  A sign-in method removed
-	// on  New backup codes
-	// off Few backup codes left
-	// off A device trusted
-	// on  Reset by an administrator
-	// on  Recovery code issued by an administrator
-	// on  Sign-in locked after wrong codes
-	// on  Someone with your password failed the second step
-}
-
-// A host that already has a hook keeps it: Events chains the notifier's
-// after it.
-func ExampleNotifier_Events() {
-	n, err := notify.New(notify.Config{
-		Sender: &emailcode.Outbox{},
-		Users:  func(context.Context, string) (twofactor.User, error) { return twofactor.User{}, nil },
-		Store:  store.NewMemory(),
-	})
-	if err != nil {
+	n.HandleEvent(context.Background(), event.Event{Type: event.Lockout, UserID: "42",
+		Count: 10, Until: time.Now().Add(15 * time.Minute)})
+	if err := n.Shutdown(context.Background()); err != nil {
 		log.Fatal(err)
 	}
-	defer n.Close()
-	audit := &twofactor.Events{Hook: func(_ context.Context, ev twofactor.Event) {
-		fmt.Println("audit:", ev.Type)
-	}, Discard: true}
-	events := n.Events(audit) // give it to twofactor.Config.Events
-	events.Emit(context.Background(), twofactor.Event{Type: twofactor.EventBegin, UserID: "42"})
+	m, _ := outbox.Last("jane@example.com")
+	fmt.Println(m.Subject)
 	// Output:
-	// audit: challenge.begin
-}
-
-// Messages about failed sign-ins name the browser when the request's
-// User-Agent is in the context the Service gets: wrap the handler that
-// verifies codes (the twofactorhttp handler, say).
-func ExampleMiddleware() {
-	var verifier http.Handler = http.NotFoundHandler() // the twofactorhttp.Handler
-	http.Handle("/2fa/", notify.Middleware(verifier))
+	// Example: Sign-in to your account is locked for a while
 }

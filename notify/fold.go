@@ -7,7 +7,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -45,13 +45,10 @@ const foldMemory = 30 * 24 * time.Hour
 
 // batch is the failed answers of one challenge waiting out their grace.
 type batch struct {
-	first twofactor.Event
+	first event.Event // the first answer: its time, method, network and browser
 	ctx   context.Context
-	// browser is the first answer's browser, when the host passed the user
-	// agent (see WithUserAgent).
-	browser string
-	count   int
-	due     time.Time
+	count int
+	due   time.Time
 }
 
 // last is the state kept per user between messages.
@@ -62,7 +59,7 @@ type last struct {
 
 // failed takes one failed answer.
 func (n *Notifier) failed(j job) {
-	b := &batch{first: j.ev, ctx: j.ctx, browser: j.browser, count: 1, due: j.ev.Time.Add(n.grace)}
+	b := &batch{first: j.ev, ctx: j.ctx, count: 1, due: j.ev.Time.Add(n.grace)}
 	if n.grace <= 0 {
 		n.fold(b)
 		return
@@ -96,7 +93,7 @@ func (n *Notifier) succeeded(j job) {
 	// The failed answers may be waiting on another instance. The mark
 	// outlives any grace that began before this success.
 	if _, _, err := n.st.Incr(ctx, okKey+j.ev.ChallengeID, 2*n.grace); err != nil {
-		n.warn(ctx, j.ev.UserID, FailedSecondStep, "notify_count_failed", err)
+		n.warn(ctx, j.ev.UserID, FailedSecondStep, ReasonCountFailed, err)
 	}
 }
 
@@ -155,7 +152,7 @@ func (n *Notifier) runDue(force bool) time.Time {
 // folds the others.
 func (n *Notifier) decide(b *batch) {
 	if n.base.Err() != nil {
-		n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_abandoned", n.base.Err())
+		n.warn(b.ctx, b.first.UserID, FailedSecondStep, ReasonAbandoned, n.base.Err())
 		return
 	}
 	ctx, cancel := n.opCtx(b.ctx)
@@ -165,7 +162,7 @@ func (n *Notifier) decide(b *batch) {
 	case err != nil:
 		// Unsure whether the user got in: an alert too many is the safe
 		// side.
-		n.warn(b.ctx, b.first.UserID, FailedSecondStep, "notify_count_failed", err)
+		n.warn(b.ctx, b.first.UserID, FailedSecondStep, ReasonCountFailed, err)
 	case ok > 0:
 		return
 	}
@@ -178,7 +175,7 @@ func (n *Notifier) fold(b *batch) {
 	ctx, cancel := n.opCtx(b.ctx)
 	defer cancel()
 	uid := b.first.UserID
-	warn := func(err error) { n.warn(ctx, uid, FailedSecondStep, "notify_count_failed", err) }
+	warn := func(err error) { n.warn(ctx, uid, FailedSecondStep, ReasonCountFailed, err) }
 	gate, periodEnd, err := n.st.Incr(ctx, gateKey+uid, n.period)
 	if err != nil {
 		warn(err)
@@ -197,7 +194,7 @@ func (n *Notifier) fold(b *batch) {
 	// The first attempt of a period: its message reports the attempts
 	// folded into the previous one.
 	f := facts{kind: FailedSecondStep, time: b.first.Time, method: b.first.Method, ip: b.first.IP,
-		browser: b.browser, attempts: b.count}
+		browser: browserLabel(b.first.UserAgent), attempts: b.count}
 	var prev last
 	blob, err := n.st.GetState(ctx, lastKey+uid)
 	switch {

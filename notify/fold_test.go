@@ -12,7 +12,9 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/notify"
+	"github.com/twofactorkit/twofactor/store"
 )
 
 // TestFoldConcurrent: 64 failed second steps at once, half through each of
@@ -54,7 +56,7 @@ func testFoldConcurrent(t *testing.T, open func() twofactor.Store, clk *clock, g
 		go func() {
 			defer wg.Done()
 			<-start
-			_, err := instances[i%2].svc.Verify(ctxUA(), twofactor.Answer{ChallengeID: ch, Method: twofactor.MethodTOTP,
+			_, err := instances[i%2].svc.Verify(context.Background(), twofactor.Answer{ChallengeID: ch, Method: twofactor.MethodTOTP,
 				Code: wrong, UserID: ann.ID, Client: client})
 			assert.Error(t, err)
 		}()
@@ -212,15 +214,15 @@ func TestGrace(t *testing.T) {
 // a waiting sign-in when its grace ends by the real clock.
 func TestGraceTimer(t *testing.T) {
 	mail := &emailcode.Outbox{}
-	clk := newClock()
-	a := newApp(t, openMemory(clk), clk, newKeys(t), mail, func(c *notify.Config) {
-		c.Grace = 20 * time.Millisecond
-		c.Now = time.Now
-		c.Off = []notify.Kind{notify.TurnedOn}
-	})
-	a.turnOn(ann)
-	ev := twofactor.Event{Type: twofactor.EventFailure, Time: time.Now(), UserID: ann.ID, ChallengeID: "ch-1",
-		Method: twofactor.MethodTOTP, Purpose: twofactor.PurposeLogin, Reason: twofactor.ReasonInvalid, IP: "203.0.113.7"}
-	a.n().Hook(context.Background(), ev)
+	rec := &recorder{}
+	env := testEnv(t, rec)
+	env.Store = store.NewMemory() // the real clock, as the notifier's (Env.Now nil)
+	n, err := notify.New(env, notify.Config{Sender: mail, Grace: 20 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	ev := event.Event{Type: event.Failure, Time: time.Now(), UserID: ann.ID, ChallengeID: "ch-1",
+		Method: twofactor.MethodTOTP, Purpose: twofactor.PurposeLogin, Reason: event.ReasonInvalid, IP: "203.0.113.7"}
+	n.HandleEvent(context.Background(), ev)
 	require.Eventually(t, func() bool { return len(mail.Messages()) == 1 }, 10*time.Second, time.Millisecond)
+	assert.Empty(t, rec.warnings())
 }

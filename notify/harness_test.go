@@ -2,7 +2,6 @@ package notify_test
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"path/filepath"
 	"regexp"
@@ -18,6 +17,8 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
@@ -103,7 +104,7 @@ var (
 func lookup(_ context.Context, id string) (twofactor.User, error) {
 	u, ok := users[id]
 	if !ok {
-		return twofactor.User{}, errors.New("no such user")
+		return twofactor.User{}, twofactor.ErrUnknownUser
 	}
 	return u, nil
 }
@@ -113,40 +114,50 @@ const (
 	phone     = "+14155550112"
 )
 
+// client is the browser in every test sign-in: its user agent reaches the
+// events, and names the browser in messages.
 var client = twofactor.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: firefoxUA}
 
 // recorder keeps every event the Service and the notifier emit.
 type recorder struct {
 	mu     sync.Mutex
-	events []twofactor.Event
+	events []event.Event
 }
 
-func (r *recorder) hook(_ context.Context, ev twofactor.Event) {
+func (r *recorder) hook(_ context.Context, ev event.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
 }
 
-func (r *recorder) warnings() []twofactor.Event {
+func (r *recorder) warnings() []event.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, ev := range r.events {
-		if ev.Type == twofactor.EventWarning && strings.HasPrefix(ev.Reason, "notify_") {
+		if ev.Type == event.Warning && strings.HasPrefix(string(ev.Reason), "notify_") {
 			out = append(out, ev)
 		}
 	}
 	return out
 }
 
+// testEnv is an Env for a notifier built on its own: a memory store, the
+// users above, and events to rec.
+func testEnv(t *testing.T, rec *recorder) twofactor.Env {
+	return twofactor.Env{Store: openMemory(newClock()), Keys: newKeys(t), Users: lookup,
+		Events: &event.Sink{Discard: true, Hook: rec.hook}}
+}
+
 // app is one app instance: a Service with TOTP, SMS, opt-in email, backup
-// codes and trusted devices, and a notifier on its events. The events
-// reach the notifier through a pointer, so a test can drain it (Shutdown)
-// and go on with a fresh one on the same store.
+// codes and trusted devices, and the notifier among its listeners. drain
+// shuts the Service down (which sends what its notifier queued) and builds
+// it again on the same store, as an app restarted.
 type app struct {
 	t       *testing.T
 	clk     *clock
 	st      twofactor.Store
+	keys    *keyring.Ring
 	svc     *twofactor.Service
 	bc      *backupcodes.Factor
 	sms     *smscode.Outbox
@@ -154,50 +165,69 @@ type app struct {
 	mail    *emailcode.Outbox // the notifications
 	rec     *recorder
 	mod     func(*notify.Config)
-	cur     atomic.Pointer[notify.Notifier]
+	cur     atomic.Pointer[notify.Notifier] // the notifier the Service built
 	secrets []string
 	totp    map[string]string // user id: TOTP secret
 }
 
-func newApp(t *testing.T, st twofactor.Store, clk *clock, keys *twofactor.Keyring, mail *emailcode.Outbox, mod func(*notify.Config)) *app {
+func newApp(t *testing.T, st twofactor.Store, clk *clock, keys *keyring.Ring, mail *emailcode.Outbox, mod func(*notify.Config)) *app {
 	t.Helper()
-	a := &app{t: t, clk: clk, st: st, sms: &smscode.Outbox{}, codes: &emailcode.Outbox{}, mail: mail,
+	a := &app{t: t, clk: clk, st: st, keys: keys, sms: &smscode.Outbox{}, codes: &emailcode.Outbox{}, mail: mail,
 		rec: &recorder{}, mod: mod, totp: map[string]string{}}
-	tf, err := totp.New(totp.Config{Issuer: "Example"})
-	require.NoError(t, err)
-	sms, err := smscode.New(smscode.Config{Sender: a.sms})
-	require.NoError(t, err)
-	email, err := emailcode.New(emailcode.Config{Sender: a.codes, Enrollment: emailcode.EnrollOptIn})
-	require.NoError(t, err)
-	a.bc, err = backupcodes.New(backupcodes.Config{Count: 4})
-	require.NoError(t, err)
-	devices, err := trust.New(trust.Config{})
-	require.NoError(t, err)
-	events := &twofactor.Events{Discard: true, Now: clk.Now, Hook: func(ctx context.Context, ev twofactor.Event) {
-		a.rec.hook(ctx, ev)
-		a.cur.Load().Hook(ctx, ev)
-	}}
-	a.svc, err = twofactor.New(twofactor.Config{
-		Store: st, Keys: keys, Factors: []twofactor.Factor{tf, sms, email, a.bc}, Trust: devices,
-		Events: events, Now: clk.Now,
-	})
-	require.NoError(t, err)
-	a.start()
-	t.Cleanup(func() { a.cur.Load().Close() })
+	a.build()
+	t.Cleanup(func() { a.svc.Shutdown(context.Background()) })
 	return a
+}
+
+// captured is the test's notify.Config in the Service's listeners: it
+// builds the notifier through notify.Config.NewListener and keeps it, so
+// a test can drive its grace.
+type captured struct {
+	notify.Config
+	into *atomic.Pointer[notify.Notifier]
+}
+
+func (c captured) NewListener(env twofactor.Env) (twofactor.Listener, error) {
+	l, err := c.Config.NewListener(env)
+	if err != nil {
+		return nil, err
+	}
+	c.into.Store(l.(*notify.Notifier))
+	return l, nil
+}
+
+// build makes the Service, and the notifier with it.
+func (a *app) build() {
+	a.t.Helper()
+	svc, err := twofactor.New(twofactor.Config{
+		Store: a.st, Keys: a.keys,
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: "Example"},
+			smscode.Config{Sender: a.sms},
+			emailcode.Config{Sender: a.codes, Enrollment: emailcode.EnrollOptIn},
+			backupcodes.Config{Count: 4},
+		},
+		Trust:     trust.Config{},
+		Listeners: []twofactor.ListenerConfig{captured{a.config(), &a.cur}},
+		Users:     lookup,
+		// Every event, and the notifier's warnings, go to the recorder.
+		Events: &event.Sink{Discard: true, Now: a.clk.Now, Hook: a.rec.hook},
+		Now:    a.clk.Now,
+	})
+	require.NoError(a.t, err)
+	f, ok := svc.Factor(twofactor.MethodBackupCode)
+	require.True(a.t, ok)
+	a.bc = f.(*backupcodes.Factor)
+	a.svc = svc
 }
 
 // config is the notifier's configuration in these tests.
 func (a *app) config() notify.Config {
 	cfg := notify.Config{
-		Sender: a.mail, Users: lookup, Store: a.st, ProductName: "Example",
+		Sender: a.mail, ProductName: "Example",
 		Links: notify.Links{Security: "https://example.com/settings/security", Devices: "https://example.com/settings/devices",
 			Password: "https://example.com/settings/password"},
 		Grace: notify.NoGrace,
-		// Warnings go to the recorder; the Service's events reach the
-		// notifier through the app's hook.
-		Events: &twofactor.Events{Discard: true, Hook: a.rec.hook},
-		Now:    a.clk.Now,
 	}
 	if a.mod != nil {
 		a.mod(&cfg)
@@ -205,22 +235,15 @@ func (a *app) config() notify.Config {
 	return cfg
 }
 
-func (a *app) start() {
-	n, err := notify.New(a.config())
-	require.NoError(a.t, err)
-	n.Attach(a.svc)
-	a.cur.Store(n)
-}
-
-// drain sends everything queued and starts a fresh notifier.
+// drain sends everything queued, and builds the Service and a fresh
+// notifier again.
 func (a *app) drain() {
-	require.NoError(a.t, a.cur.Load().Close())
-	a.start()
+	a.t.Helper()
+	require.NoError(a.t, a.svc.Shutdown(context.Background()))
+	a.build()
 }
 
 func (a *app) n() *notify.Notifier { return a.cur.Load() }
-
-func ctxUA() context.Context { return notify.WithUserAgent(context.Background(), firefoxUA) }
 
 // code returns the user's current TOTP code, and moves the clock past its
 // step so the next call gives a fresh one.
@@ -256,7 +279,7 @@ func (a *app) turnOn(u twofactor.User) {
 	en, err := a.svc.BeginEnroll(ctx, u, twofactor.MethodTOTP, twofactor.EnrollRequest{Client: client}, "")
 	require.NoError(a.t, err)
 	a.totp[u.ID] = en.Secret
-	a.secrets = append(a.secrets, en.Secret, string(en.URI))
+	a.secrets = append(a.secrets, en.Secret, en.URI)
 	done, err := a.svc.ConfirmEnroll(ctx, u, twofactor.MethodTOTP, a.code(u))
 	require.NoError(a.t, err)
 	require.NotEmpty(a.t, done.BackupCodes)
@@ -304,7 +327,7 @@ func (a *app) begin(u twofactor.User) string {
 
 // fail answers the challenge wrongly, as someone with the password would.
 func (a *app) fail(u twofactor.User, chID string) error {
-	_, err := a.svc.Verify(ctxUA(), twofactor.Answer{ChallengeID: chID, Method: twofactor.MethodTOTP, Code: a.wrong(u),
+	_, err := a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: chID, Method: twofactor.MethodTOTP, Code: a.wrong(u),
 		UserID: u.ID, Client: client})
 	return err
 }
@@ -312,7 +335,7 @@ func (a *app) fail(u twofactor.User, chID string) error {
 // pass answers the challenge rightly.
 func (a *app) pass(u twofactor.User, chID string, remember bool) *twofactor.Result {
 	a.t.Helper()
-	res, err := a.svc.Verify(ctxUA(), twofactor.Answer{ChallengeID: chID, Method: twofactor.MethodTOTP, Code: a.code(u),
+	res, err := a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: chID, Method: twofactor.MethodTOTP, Code: a.code(u),
 		UserID: u.ID, Client: client, RememberDevice: remember})
 	require.NoError(a.t, err)
 	a.secrets = append(a.secrets, res.Proof)

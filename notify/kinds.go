@@ -5,6 +5,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
 )
 
 // A Kind is one notification. Every kind is on unless Config.Off names it.
@@ -13,44 +14,51 @@ type Kind string
 // The kinds, in the order Kinds lists them. Each says which event sends it.
 const (
 	// TurnedOn: the user's first second factor became active
-	// (twofactor.EventEnroll of a method that is not recovery-only, with
-	// no other such enrollment before it; needs Notifier.Attach, without
-	// which every such enrollment is a MethodAdded).
+	// (event.Enroll with FirstFactor set).
 	TurnedOn Kind = "turned_on"
 	// TurnedOff: the user turned two-factor authentication off
-	// (twofactor.EventDisabled), or removed their last second factor.
+	// (event.Disabled), or removed their last second factor
+	// (event.Remove with LastFactor set).
 	TurnedOff Kind = "turned_off"
 	// MethodAdded: another second factor became active
-	// (twofactor.EventEnroll), named by its method and masked label.
+	// (event.Enroll without FirstFactor), named by its method and
+	// masked label (Event.Label).
 	MethodAdded Kind = "method_added"
-	// MethodRemoved: an enrollment was removed (twofactor.EventRemove).
+	// MethodRemoved: an enrollment was removed, and another second factor
+	// is left (event.Remove without LastFactor).
 	MethodRemoved Kind = "method_removed"
 	// BackupCodesRegenerated: a new set of backup codes replaced the old
-	// one (twofactor.EventEnroll of backup codes, action "regenerated").
-	// The first set comes with turning two-factor authentication on.
+	// one (event.Enroll with Action
+	// event.ActionBackupCodesReplaced). The first set comes with
+	// turning two-factor authentication on.
 	BackupCodesRegenerated Kind = "backup_codes_regenerated"
 	// BackupCodesLow: a backup code was used and two or fewer are left
-	// (backupcodes.EventLow, at the factor's LowThreshold).
+	// (backupcodes.EventLow, at the factor's LowThreshold), saying how
+	// many (Event.Count).
 	BackupCodesLow Kind = "backup_codes_low"
 	// DeviceTrusted: a browser was trusted to skip the second step
-	// (twofactor.EventDeviceRemembered), with its label, network and a
-	// link to the devices page (Links.Devices).
+	// (event.DeviceRemembered), with its label (Event.Label),
+	// network, until when (Event.Until) and a link to the devices page
+	// (Links.Devices).
 	DeviceTrusted Kind = "device_trusted"
 	// AdminReset: an administrator removed every factor
-	// (twofactor.EventAdminReset), saying who and when.
+	// (event.AdminReset), saying who and when.
 	AdminReset Kind = "admin_reset"
 	// RecoveryCodeIssued: an administrator issued a recovery code
-	// (twofactor.EventAdminAction, action "recovery_code_issued", from
+	// (event.AdminAction with Action
+	// event.ActionRecoveryCodeIssued, from
 	// backupcodes.Factor.IssueRecoveryCode), saying who, when and until
-	// when it works.
+	// when it works (Event.Until).
 	RecoveryCodeIssued Kind = "recovery_code_issued"
-	// Lockout: wrong answers locked sign-in (twofactor.EventLockout), and
-	// until when.
+	// Lockout: wrong answers locked sign-in (event.Lockout): how
+	// many in a row (Event.Count), from which network and browser, and
+	// until when (Event.Until).
 	Lockout Kind = "lockout"
 	// FailedSecondStep: someone who gave the user's password then failed
-	// the second step of a sign-in (twofactor.EventFailure of a login
-	// challenge), from which network and browser, and when. At most one
-	// per user per Config.Period; see the package documentation.
+	// the second step of a sign-in (event.Failure of a login
+	// challenge), from which network and browser (Event.UserAgent), and
+	// when. At most one per user per Config.Period; see the package
+	// documentation.
 	FailedSecondStep Kind = "failed_second_step"
 )
 
@@ -71,54 +79,62 @@ func (k Kind) String() string { return string(k) }
 // locked out. Malformed answers (which reach no factor and whose events
 // name no user), answers with no live code to check them against (the twin
 // of a double submit), rate-limited and system failures do not count.
-var failureReasons = []string{
-	twofactor.ReasonInvalid, twofactor.ReasonExpired, twofactor.ReasonReplay,
-	twofactor.ReasonTooManyAttempts, twofactor.ReasonLocked,
+var failureReasons = []event.Reason{
+	event.ReasonInvalid, event.ReasonExpired, event.ReasonReplay,
+	event.ReasonTooManyAttempts, event.ReasonLocked,
 }
 
 // isFailedStep reports whether ev is a failed answer to the second step of
 // a sign-in.
-func isFailedStep(ev twofactor.Event) bool {
-	return ev.Type == twofactor.EventFailure && ev.Purpose == twofactor.PurposeLogin &&
+func isFailedStep(ev event.Event) bool {
+	return ev.Type == event.Failure && ev.Purpose == twofactor.PurposeLogin &&
 		ev.UserID != "" && ev.ChallengeID != "" && slices.Contains(failureReasons, ev.Reason)
 }
 
 // isLoginSuccess reports whether ev completed the second step of a sign-in.
-func isLoginSuccess(ev twofactor.Event) bool {
-	return ev.Type == twofactor.EventSuccess && ev.Purpose == twofactor.PurposeLogin && ev.ChallengeID != ""
+func isLoginSuccess(ev event.Event) bool {
+	return ev.Type == event.Success && ev.Purpose == twofactor.PurposeLogin && ev.ChallengeID != ""
 }
 
-// classify returns the kind an event may send, before what only the
-// Service can tell (first factor, last factor) is looked up.
-func classify(ev twofactor.Event) (Kind, bool) {
+// classify returns the kind of message an event sends, from its typed
+// fields alone.
+func classify(ev event.Event) (Kind, bool) {
 	switch ev.Type {
-	case twofactor.EventDisabled:
+	case event.Disabled:
 		return TurnedOff, true
-	case twofactor.EventEnroll:
-		if ev.Method == twofactor.MethodBackupCode {
-			if ev.Details["action"] == "regenerated" {
-				return BackupCodesRegenerated, true
-			}
+	case event.Enroll:
+		switch {
+		case ev.Action == event.ActionBackupCodesReplaced:
+			return BackupCodesRegenerated, true
+		case ev.Action != "" || ev.Method == twofactor.MethodBackupCode:
+			// A first set of backup codes comes with turning two-factor
+			// authentication on, which has its own message.
 			return "", false
+		case ev.FirstFactor:
+			return TurnedOn, true
 		}
 		return MethodAdded, true
-	case twofactor.EventRemove:
-		if ev.Reason == "last_factor_removed" {
-			// Part of removing the last factor, which has its own message.
+	case event.Remove:
+		switch {
+		case ev.Reason == event.ReasonLastFactor:
+			// Backup codes removed with the last second factor: part of
+			// turning off, which has its own message.
 			return "", false
+		case ev.LastFactor:
+			return TurnedOff, true
 		}
 		return MethodRemoved, true
 	case backupcodes.EventLow:
 		return BackupCodesLow, true
-	case twofactor.EventDeviceRemembered:
+	case event.DeviceRemembered:
 		return DeviceTrusted, true
-	case twofactor.EventAdminReset:
+	case event.AdminReset:
 		return AdminReset, true
-	case twofactor.EventAdminAction:
-		if ev.Details["action"] == "recovery_code_issued" {
+	case event.AdminAction:
+		if ev.Action == event.ActionRecoveryCodeIssued {
 			return RecoveryCodeIssued, true
 		}
-	case twofactor.EventLockout:
+	case event.Lockout:
 		return Lockout, true
 	}
 	return "", false

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/notify"
 )
 
@@ -116,7 +117,8 @@ var kindCases = []kindCase{
 				}
 			}
 		},
-		says: []string{"signing in is locked for a while", "Network: 203.0.113.7", "Browser: Firefox on Linux", "Until: 4 March 2026, 10:1"},
+		says: []string{"signing in is locked for a while", "Network: 203.0.113.7", "Browser: Firefox on Linux",
+			"Wrong answers: 10", "Until: 4 March 2026, 10:1"},
 		link: "https://example.com/settings/password",
 	},
 	{
@@ -185,6 +187,7 @@ func TestOff(t *testing.T) {
 		assert.True(t, a.n().On(notify.Lockout))
 		assert.NotContains(t, a.n().Enabled(), notify.FailedSecondStep)
 		assert.Len(t, a.n().Enabled(), len(notify.Kinds())-2)
+		assert.Equal(t, a.config().Enabled(), a.n().Enabled(), "the Config says what its notifier does")
 
 		a.turnOn(ann)
 		require.ErrorIs(t, a.fail(ann, a.begin(ann)), twofactor.ErrInvalidCode)
@@ -194,27 +197,22 @@ func TestOff(t *testing.T) {
 	})
 }
 
-// TestWithoutAttach: without the Service, a first factor reads as a
-// method added, and the browser is unknown without the user agent.
-func TestWithoutAttach(t *testing.T) {
+// TestWithoutUserAgent: a client the host did not describe leaves the
+// browser unknown; the first factor still reads as two-factor
+// authentication turned on, from the event alone.
+func TestWithoutUserAgent(t *testing.T) {
 	clk := newClock()
 	mail := &emailcode.Outbox{}
 	a := newApp(t, openMemory(clk), clk, newKeys(t), mail, nil)
-	n, err := notify.New(a.config())
-	require.NoError(t, err)
-	a.cur.Load().Close()
-	a.cur.Store(n)
 
 	a.turnOn(ann)
-	_, err = a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: a.begin(ann), Method: twofactor.MethodTOTP,
-		Code: a.wrong(ann), UserID: ann.ID, Client: client})
+	_, err := a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: a.begin(ann), Method: twofactor.MethodTOTP,
+		Code: a.wrong(ann), UserID: ann.ID, Client: twofactor.Client{IP: client.IP}})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	require.NoError(t, n.Close())
+	require.NoError(t, a.svc.Shutdown(context.Background()))
 	msgs := mail.Messages()
 	require.Len(t, msgs, 2, "%v", subjects(msgs))
-	added := about(msgs, notify.MethodAdded)
-	require.Len(t, added, 1)
-	assert.Contains(t, added[0].Text, "added to your account: Authenticator app.")
+	require.Len(t, about(msgs, notify.TurnedOn), 1)
 	failed := about(msgs, notify.FailedSecondStep)
 	require.Len(t, failed, 1)
 	assert.Contains(t, failed[0].Text, "Browser: unknown")
@@ -228,11 +226,11 @@ func subjects(msgs []emailcode.Message) []string {
 	return out
 }
 
-func newKeys(t *testing.T) *twofactor.Keyring {
+func newKeys(t *testing.T) *keyring.Ring {
 	t.Helper()
-	key, err := twofactor.GenerateKey("k1")
+	key, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	return keys
 }

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/trust"
 )
 
 // Data is what the templates see: the texts of the message, already put
@@ -39,12 +40,12 @@ type Data struct {
 	MethodName  string           // its name and masked label: "Text message (+1 *** *** **12)"
 	IP          string           // the client's address, when the event has one
 	Network     string           // the address as shown, with its place when Config.Locate names one
-	Browser     string           // "Firefox on Linux", when known
+	Browser     string           // "Firefox on Linux", from the event's user agent, when it has one
 	Device      string           // a trusted device's label
 	Actor       string           // the administrator
 	Until       time.Time        // a lockout's end, a trust's or a recovery code's expiry
 	Remaining   int              // backup codes left (BackupCodesLow)
-	Attempts    int              // wrong answers of the attempt this message is about
+	Attempts    int              // wrong answers of the attempt this message is about; of the run that locked sign-in (Lockout)
 	FoldedCount int              // attempts since the previous message that had none of their own
 	Since       time.Time        // when the previous message was sent, if FoldedCount > 0
 }
@@ -197,6 +198,15 @@ func (n *Notifier) data(f facts) *Data {
 		}
 		d.Intro = s.fact(kt.Intro, name)
 	}
+	n.addFacts(d, f)
+	d.LinkText, d.LinkURL = n.link(f.kind)
+	return d
+}
+
+// addFacts puts the lines that state f's facts, and the folded attempts,
+// in d.
+func (n *Notifier) addFacts(d *Data, f facts) {
+	s := n.text
 	when := func(t time.Time) string { return t.In(n.loc).Format(s.TimeFormat) }
 	add := func(format string, v any) { d.Facts = append(d.Facts, s.fact(format, v)) }
 	add(s.When, when(f.time))
@@ -235,6 +245,9 @@ func (n *Notifier) data(f facts) *Data {
 		if f.browser != "" {
 			add(s.Browser, f.browser)
 		}
+		if f.attempts > 0 {
+			add(s.Attempts, f.attempts)
+		}
 	case AdminReset, RecoveryCodeIssued:
 		if f.actor != "" {
 			add(s.By, oneLine(f.actor))
@@ -252,8 +265,6 @@ func (n *Notifier) data(f facts) *Data {
 	if !f.until.IsZero() {
 		add(s.Until, when(f.until))
 	}
-	d.LinkText, d.LinkURL = n.link(f.kind)
-	return d
 }
 
 // link returns the link a kind's message ends with.
@@ -268,6 +279,15 @@ func (n *Notifier) link(k Kind) (string, string) {
 		return s.LinkSecurity, l.Security
 	}
 	return "", ""
+}
+
+// browserLabel names the browser of a user agent as the devices page does
+// ("Firefox on Linux"), or "" when there is none.
+func browserLabel(ua string) string {
+	if ua == "" {
+		return ""
+	}
+	return trust.ParseAgent(ua).Label()
 }
 
 // oneLine keeps a host-given name from adding lines to a message.

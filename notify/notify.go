@@ -6,15 +6,15 @@ import (
 	"errors"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -32,10 +32,10 @@ const (
 // without waiting to see whether the same sign-in then succeeds.
 const NoGrace time.Duration = -1
 
-// Store is what the notifier keeps in the store: counters for the hourly
-// fold and a small state per user (when the last failed-second-step
-// message went out). Every twofactor.Store implements it: give the
-// Service's store, so the fold holds across app instances.
+// Store is what the notifier keeps in the Env's store: counters for the
+// hourly fold and a small state per user (when the last failed-second-step
+// message went out). Every twofactor.Store implements it; sharing the
+// Service's store across app instances makes the fold hold across them.
 type Store interface {
 	store.Counters
 	store.States
@@ -53,23 +53,15 @@ type Links struct {
 	Password string
 }
 
-// Config configures a Notifier. Zero fields take the documented defaults;
-// New validates the whole and reports what to fix.
+// Config configures the security emails. It is a
+// twofactor.ListenerConfig: give it to twofactor.Config.Listeners and the
+// Service builds the Notifier with its Env (store, Users lookup, events,
+// clock). Zero fields take the documented defaults; New validates the
+// whole and reports what to fix.
 type Config struct {
 	// Sender delivers the messages: emailcode.NewSMTP in production, an
 	// *emailcode.Outbox in development. Required.
 	Sender emailcode.Sender
-
-	// Users looks a user up by id: events carry ids only, never
-	// addresses. Messages go to User.Email and greet User.DisplayName. A
-	// user without an email address gets no message (and a warning
-	// event). Required.
-	Users func(ctx context.Context, userID string) (twofactor.User, error)
-
-	// Store keeps the fold of failed second steps: give the Service's
-	// store (twofactor.Config.Store). Required unless FailedSecondStep is
-	// off.
-	Store Store
 
 	// ProductName starts every subject ("Example: ..."). Empty leaves it
 	// out.
@@ -118,23 +110,49 @@ type Config struct {
 	// SendTimeout bounds each message's lookups and delivery. Zero means
 	// 30 seconds.
 	SendTimeout time.Duration
-
-	// Events receives the notifier's own warnings (a message that could
-	// not be sent, a full queue). Nil means the Events given to
-	// Notifier.Events, else slog.Default().
-	Events *twofactor.Events
-
-	// Now is the clock. Nil means time.Now. Give the store the same clock.
-	Now func() time.Time
 }
 
-// A Notifier sends security notifications by email from the Service's
-// events. Build it with New, hang it on the Service's events (Events or
-// Hook), give it the Service (Attach), and Shutdown it when the app stops.
-// It is safe for concurrent use.
+var (
+	_ twofactor.ListenerConfig = Config{}
+	_ twofactor.Listener       = (*Notifier)(nil)
+)
+
+// NewListener builds the Notifier with the Service's Env: see New.
+func (c Config) NewListener(env twofactor.Env) (twofactor.Listener, error) {
+	n, err := New(env, c)
+	if err != nil {
+		return nil, err
+	}
+	return n, nil
+}
+
+// On reports whether kind k is sent, for a settings page.
+func (c Config) On(k Kind) bool { return k.valid() && !slices.Contains(c.Off, k) }
+
+// Enabled returns the kinds that are sent, in the order of Kinds, for a
+// settings page: it needs the Config only, not the Notifier the Service
+// built from it.
+func (c Config) Enabled() []Kind {
+	return slices.DeleteFunc(Kinds(), func(k Kind) bool { return !c.On(k) })
+}
+
+// Name returns kind k's name for a settings page
+// (Strings.Kinds[k].Name), from Config.Strings or, for what it does not
+// hold, the default.
+func (c Config) Name(k Kind) string {
+	if c.Strings == nil {
+		return defaultKinds[k].Name
+	}
+	return c.Strings.kind(k).Name
+}
+
+// A Notifier sends security notifications by email from the events it
+// hears: build it from a Config given to twofactor.Config.Listeners (the
+// Service then hands it every event and stops it in Service.Shutdown), or
+// with New. It is safe for concurrent use.
 type Notifier struct {
 	sender      emailcode.Sender
-	users       func(context.Context, string) (twofactor.User, error)
+	env         twofactor.Env // Users (through env.User), Events for warnings
 	st          Store
 	product     string
 	links       Links
@@ -148,9 +166,6 @@ type Notifier struct {
 	maxPending  int
 	sendTimeout time.Duration
 	now         func() time.Time
-
-	events atomic.Pointer[twofactor.Events]
-	svc    atomic.Pointer[twofactor.Service]
 
 	mu     sync.RWMutex // guards closed and sending on jobs
 	closed bool
@@ -171,52 +186,28 @@ type Notifier struct {
 
 // job is one event waiting for a worker.
 type job struct {
-	ctx     context.Context
-	ev      twofactor.Event
-	browser string
+	ctx context.Context
+	ev  event.Event
 }
 
 func configErr(format string, args ...any) error { return errs.Config("notify", format, args...) }
 
-// New validates cfg and starts the notifier's workers. Errors wrap
-// twofactor.ErrConfig and say what to change.
-func New(cfg Config) (*Notifier, error) {
-	if cfg.Sender == nil {
-		return nil, configErr("Config.Sender is nil: use emailcode.NewSMTP, or an *emailcode.Outbox in development")
+// New validates cfg and starts the notifier's workers. From env it takes
+// the store (which counts failed second steps across app instances, see
+// Store), Users (events carry user ids, never addresses: messages go to
+// User.Email and greet User.DisplayName), Events (the notifier's own
+// warnings) and Now. Errors wrap twofactor.ErrConfig and say what to
+// change; a nil env.Users is one.
+func New(env twofactor.Env, cfg Config) (*Notifier, error) {
+	st, env, err := errs.Store[Store]("notify", env, reflect.TypeFor[store.Counters](), reflect.TypeFor[store.States]())
+	if err != nil {
+		return nil, err
 	}
-	if cfg.Users == nil {
-		return nil, configErr("Config.Users is nil: give a lookup from user id to twofactor.User (events carry ids, never addresses)")
+	if env.Users == nil {
+		return nil, configErr("Config.Users is needed for security emails: give twofactor.Config.Users (Env.Users), the lookup from user id to twofactor.User, since events carry ids, never addresses")
 	}
-	for _, k := range cfg.Off {
-		if !k.valid() {
-			return nil, configErr("Config.Off names %q, which is not a kind (see Kinds)", k)
-		}
-	}
-	off := make(map[Kind]bool, len(cfg.Off))
-	for _, k := range cfg.Off {
-		off[k] = true
-	}
-	if cfg.Store == nil && !off[FailedSecondStep] {
-		return nil, configErr("Config.Store is nil: give the Service's store, which counts failed second steps across instances, or put FailedSecondStep in Config.Off")
-	}
-	switch {
-	case cfg.Period < 0:
-		return nil, configErr("Config.Period must not be negative (zero means 1 hour)")
-	case cfg.Grace < 0 && cfg.Grace != NoGrace:
-		return nil, configErr("Config.Grace must not be negative: zero means 5 minutes, NoGrace none")
-	case cfg.Grace > time.Hour:
-		return nil, configErr("Config.Grace %s is longer than an hour: an alert should be timely", cfg.Grace)
-	case cfg.QueueSize < 0 || cfg.Workers < 0 || cfg.SendTimeout < 0:
-		return nil, configErr("Config.QueueSize, Workers and SendTimeout must not be negative (zero means the default)")
-	}
-	for name, u := range map[string]string{"Security": cfg.Links.Security, "Devices": cfg.Links.Devices, "Password": cfg.Links.Password} {
-		if u == "" {
-			continue
-		}
-		p, err := url.Parse(u)
-		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
-			return nil, configErr("Config.Links.%s %q must be an absolute http(s) URL: messages are read outside the app", name, u)
-		}
+	if err := cfg.check(); err != nil {
+		return nil, err
 	}
 	text := cfg.Strings
 	if text == nil {
@@ -225,36 +216,18 @@ func New(cfg Config) (*Notifier, error) {
 	if err := text.check(); err != nil {
 		return nil, err
 	}
+	off := make(map[Kind]bool, len(cfg.Off))
+	for _, k := range cfg.Off {
+		off[k] = true
+	}
+	queue := cmp.Or(cfg.QueueSize, DefaultQueueSize)
 	n := &Notifier{
-		sender:      cfg.Sender,
-		users:       cfg.Users,
-		st:          cfg.Store,
-		product:     cfg.ProductName,
-		links:       cfg.Links,
-		off:         off,
-		text:        text,
-		tmpl:        cfg.Templates.resolve(),
-		loc:         cfg.Location,
-		locate:      cfg.Locate,
-		period:      cmp.Or(cfg.Period, DefaultPeriod),
-		grace:       cmp.Or(cfg.Grace, DefaultGrace),
-		maxPending:  cmp.Or(cfg.QueueSize, DefaultQueueSize),
-		sendTimeout: cmp.Or(cfg.SendTimeout, DefaultSendTimeout),
-		now:         cfg.Now,
-		jobs:        make(chan job, cmp.Or(cfg.QueueSize, DefaultQueueSize)),
-		wake:        make(chan struct{}, 1),
-		stop:        make(chan struct{}),
-		done:        make(chan struct{}),
-		pending:     make(map[string]*batch),
-	}
-	if n.loc == nil {
-		n.loc = time.UTC
-	}
-	if n.now == nil {
-		n.now = time.Now
-	}
-	if cfg.Events != nil {
-		n.events.Store(cfg.Events)
+		sender: cfg.Sender, env: env, st: st, product: cfg.ProductName, links: cfg.Links, off: off,
+		text: text, tmpl: cfg.Templates.resolve(), loc: cmp.Or(cfg.Location, time.UTC), locate: cfg.Locate,
+		period: cmp.Or(cfg.Period, DefaultPeriod), grace: cmp.Or(cfg.Grace, DefaultGrace), maxPending: queue,
+		sendTimeout: cmp.Or(cfg.SendTimeout, DefaultSendTimeout), now: env.Now,
+		jobs: make(chan job, queue), wake: make(chan struct{}, 1), stop: make(chan struct{}),
+		done: make(chan struct{}), pending: make(map[string]*batch),
 	}
 	if err := n.checkTemplates(); err != nil {
 		return nil, err
@@ -267,6 +240,40 @@ func New(cfg Config) (*Notifier, error) {
 	n.scheduler.Add(1)
 	go n.schedule()
 	return n, nil
+}
+
+// check validates the fields of c that need nothing else.
+func (c Config) check() error {
+	if c.Sender == nil {
+		return configErr("Config.Sender is nil: use emailcode.NewSMTP, or an *emailcode.Outbox in development")
+	}
+	for _, k := range c.Off {
+		if !k.valid() {
+			return configErr("Config.Off names %q, which is not a kind (see Kinds)", k)
+		}
+	}
+	switch {
+	case c.Period < 0:
+		return configErr("Config.Period must not be negative (zero means 1 hour)")
+	case c.Grace < 0 && c.Grace != NoGrace:
+		return configErr("Config.Grace must not be negative: zero means 5 minutes, NoGrace none")
+	case c.Grace > time.Hour:
+		return configErr("Config.Grace %s is longer than an hour: an alert should be timely", c.Grace)
+	case c.QueueSize < 0 || c.Workers < 0 || c.SendTimeout < 0:
+		return configErr("Config.QueueSize, Workers and SendTimeout must not be negative (zero means the default)")
+	}
+	for _, l := range []struct{ name, url string }{
+		{"Security", c.Links.Security}, {"Devices", c.Links.Devices}, {"Password", c.Links.Password},
+	} {
+		if l.url == "" {
+			continue
+		}
+		p, err := url.Parse(l.url)
+		if err != nil || (p.Scheme != "https" && p.Scheme != "http") || p.Host == "" {
+			return configErr("Config.Links.%s %q must be an absolute http(s) URL: messages are read outside the app", l.name, l.url)
+		}
+	}
+	return nil
 }
 
 // checkTemplates renders every kind with sample data.
@@ -284,82 +291,48 @@ func (n *Notifier) checkTemplates() error {
 	return nil
 }
 
-// On reports whether kind k is sent, for a settings page.
+// On reports whether kind k is sent (see Config.On).
 func (n *Notifier) On(k Kind) bool { return k.valid() && !n.off[k] }
 
-// Enabled returns the kinds that are sent, in the order of Kinds.
+// Enabled returns the kinds that are sent, in the order of Kinds (see
+// Config.Enabled).
 func (n *Notifier) Enabled() []Kind {
 	return slices.DeleteFunc(Kinds(), func(k Kind) bool { return n.off[k] })
 }
 
-// Strings returns the notifier's string table, for a settings page that
-// names the kinds (Strings().Kinds[k].Name). Do not change it.
+// Strings returns the notifier's string table, for a page that names the
+// kinds (Strings().Kinds[k].Name). Do not change it.
 func (n *Notifier) Strings() *Strings { return n.text }
 
-// Attach gives the notifier the Service whose events it hears, once New
-// has built it. The notifier then reads the user's enrollments to tell a
-// first second factor (TurnedOn) from another one (MethodAdded), to name
-// the enrollment added, and to tell the removal of the last second factor
-// (TurnedOff) from that of another (MethodRemoved). Without it every
-// enrollment is a MethodAdded and every removal a MethodRemoved. Call it
-// before serving requests.
-func (n *Notifier) Attach(svc *twofactor.Service) { n.svc.Store(svc) }
-
-// Events returns the events for twofactor.Config.Events: a copy of base
-// (nil: log to slog.Default) whose hook also calls base's hook, then the
-// notifier's. The notifier's own warnings go to it too, unless
-// Config.Events was set.
-func (n *Notifier) Events(base *twofactor.Events) *twofactor.Events {
-	var e twofactor.Events
-	if base != nil {
-		e = *base
-	}
-	next := e.Hook
-	e.Hook = func(ctx context.Context, ev twofactor.Event) {
-		if next != nil {
-			next(ctx, ev)
-		}
-		n.Hook(ctx, ev)
-	}
-	n.events.CompareAndSwap(nil, &e)
-	return &e
-}
-
-// Hook takes one event, for twofactor.Events.Hook. It never blocks and
+// HandleEvent takes one event (twofactor.Listener). It never blocks and
 // never fails: it keeps what a message needs and queues it for a worker,
 // so sending never slows the request that emitted the event. An event
 // that finds the queue full, or the notifier shut down, is dropped with a
 // warning event.
-func (n *Notifier) Hook(ctx context.Context, ev twofactor.Event) {
+func (n *Notifier) HandleEvent(ctx context.Context, ev event.Event) {
 	if !n.wants(ev) {
 		return
 	}
+	// Messages are made of the typed fields alone; the free-form Details
+	// are for logs.
+	ev.Details = nil
 	j := job{ctx: context.WithoutCancel(ctx), ev: ev}
-	if len(ev.Details) > 0 {
-		j.ev.Details = make(map[string]string, len(ev.Details))
-		for k, v := range ev.Details {
-			j.ev.Details[k] = v
-		}
-	}
-	if ua, ok := userAgent(ctx); ok {
-		j.browser = browserLabel(ua)
-	}
 	n.mu.RLock()
 	defer n.mu.RUnlock()
 	if n.closed {
-		n.warn(ctx, ev.UserID, "", "notify_closed", nil)
+		n.warn(ctx, ev.UserID, "", ReasonClosed, nil)
 		return
 	}
 	select {
 	case n.jobs <- j:
 	default:
-		n.warn(ctx, ev.UserID, "", "notify_queue_full", nil)
+		n.warn(ctx, ev.UserID, "", ReasonQueueFull, nil)
 	}
 }
 
 // wants reports whether ev may lead to a message, or is needed to
 // withhold one.
-func (n *Notifier) wants(ev twofactor.Event) bool {
+func (n *Notifier) wants(ev event.Event) bool {
 	if ev.UserID == "" {
 		return false
 	}
@@ -370,22 +343,14 @@ func (n *Notifier) wants(ev twofactor.Event) bool {
 		return n.On(FailedSecondStep) && n.grace > 0
 	}
 	k, ok := classify(ev)
-	switch {
-	case !ok:
-		return false
-	case k == MethodAdded:
-		return n.On(MethodAdded) || n.On(TurnedOn)
-	case k == MethodRemoved:
-		return n.On(MethodRemoved) || n.On(TurnedOff)
-	}
-	return n.On(k)
+	return ok && n.On(k)
 }
 
 func (n *Notifier) work() {
 	defer n.workers.Done()
 	for j := range n.jobs {
 		if err := n.base.Err(); err != nil {
-			n.warn(j.ctx, j.ev.UserID, "", "notify_abandoned", err)
+			n.warn(j.ctx, j.ev.UserID, "", ReasonAbandoned, err)
 			continue
 		}
 		switch {
@@ -420,30 +385,23 @@ func (n *Notifier) notify(j job) {
 	if !ok {
 		return
 	}
-	f := facts{kind: k, user: user, time: ev.Time, method: ev.Method, ip: ev.IP, actor: ev.Actor, browser: j.browser}
+	f := facts{kind: k, time: ev.Time, method: ev.Method, label: oneLine(ev.Label), ip: ev.IP, actor: ev.Actor,
+		browser: browserLabel(ev.UserAgent)}
 	switch k {
-	case MethodAdded:
-		f.label = ev.Details["destination"]
-		f.kind = n.added(ctx, user, ev, &f)
-	case MethodRemoved:
-		f.kind = n.removed(ctx, user, ev)
-		if f.kind == TurnedOff {
-			f.method = ""
-		}
+	case TurnedOff, BackupCodesRegenerated, AdminReset:
+		f.method, f.label = "", ""
 	case BackupCodesLow:
-		f.method = ""
-		f.remaining, _ = strconv.Atoi(ev.Details["remaining"])
-	case BackupCodesRegenerated, RecoveryCodeIssued:
-		f.method = ""
-		f.until = parseTime(ev.Details["expires"])
+		f.method, f.label = "", ""
+		f.remaining = ev.Count
+	case RecoveryCodeIssued:
+		f.method, f.label = "", ""
+		f.until = ev.Until
 	case DeviceTrusted:
-		f.device = ev.Details["label"]
-		f.until = parseTime(ev.Details["expires"])
+		f.device, f.label = f.label, ""
+		f.until = ev.Until
 	case Lockout:
-		f.until = parseTime(ev.Details["until"])
-	}
-	if !n.On(f.kind) {
-		return
+		f.attempts = ev.Count
+		f.until = ev.Until
 	}
 	n.send(ctx, user, f)
 }
@@ -451,13 +409,13 @@ func (n *Notifier) notify(j job) {
 // user looks up the user an event is about; false when there is no one to
 // write to (reported with a warning event).
 func (n *Notifier) user(ctx context.Context, id string, k Kind) (twofactor.User, bool) {
-	u, err := n.users(ctx, id)
+	u, err := n.env.User(ctx, id)
 	if err != nil {
-		n.warn(ctx, id, k, "notify_user_failed", err)
+		n.warn(ctx, id, k, ReasonUserFailed, err)
 		return twofactor.User{}, false
 	}
 	if strings.TrimSpace(u.Email) == "" {
-		n.warn(ctx, id, k, "notify_no_address", nil)
+		n.warn(ctx, id, k, ReasonNoAddress, nil)
 		return twofactor.User{}, false
 	}
 	return u, true
@@ -468,89 +426,15 @@ func (n *Notifier) send(ctx context.Context, user twofactor.User, f facts) {
 	f.user = user
 	m, err := n.tmpl.render(n.data(f))
 	if err != nil {
-		n.warn(ctx, user.ID, f.kind, "notify_render_failed", err)
+		n.warn(ctx, user.ID, f.kind, ReasonRenderFailed, err)
 		return
 	}
 	m.To = user.Email
 	if err := n.sender.Send(ctx, m); err != nil {
 		// The error may quote the address; events never carry one.
 		err = errors.New(strings.ReplaceAll(err.Error(), user.Email, emailcode.Mask(user.Email)))
-		n.warn(ctx, user.ID, f.kind, "notify_send_failed", err)
+		n.warn(ctx, user.ID, f.kind, ReasonSendFailed, err)
 	}
-}
-
-// added tells a first second factor from another, and finds the new
-// enrollment's label, through the attached Service.
-func (n *Notifier) added(ctx context.Context, user twofactor.User, ev twofactor.Event, f *facts) Kind {
-	svc := n.svc.Load()
-	if svc == nil {
-		return MethodAdded
-	}
-	es, err := svc.Enrollments(ctx, user)
-	if err != nil {
-		n.warn(ctx, user.ID, MethodAdded, "notify_enrollments_failed", err)
-		return MethodAdded
-	}
-	id := ev.Details["enrollment"]
-	others := 0
-	for _, e := range es {
-		if recovery(svc, e.Method) {
-			continue
-		}
-		if e.Method == ev.Method && (id == "" || e.ID == id) {
-			if f.label == "" {
-				f.label = e.Label
-			}
-			continue
-		}
-		// An enrollment made after this one does not make this one the
-		// second: each is judged as of its own event.
-		if e.CreatedAt.After(ev.Time) {
-			continue
-		}
-		others++
-	}
-	if others == 0 && ev.Details["replaced"] != "true" {
-		return TurnedOn
-	}
-	return MethodAdded
-}
-
-// removed tells the removal of the last second factor from that of
-// another, through the attached Service.
-func (n *Notifier) removed(ctx context.Context, user twofactor.User, ev twofactor.Event) Kind {
-	svc := n.svc.Load()
-	if svc == nil || recovery(svc, ev.Method) {
-		return MethodRemoved
-	}
-	es, err := svc.Enrollments(ctx, user)
-	if err != nil {
-		n.warn(ctx, user.ID, MethodRemoved, "notify_enrollments_failed", err)
-		return MethodRemoved
-	}
-	for _, e := range es {
-		if !recovery(svc, e.Method) && !e.CreatedAt.After(ev.Time) {
-			return MethodRemoved
-		}
-	}
-	return TurnedOff
-}
-
-// recovery reports whether m is a recovery-only method (backup codes).
-func recovery(svc *twofactor.Service, m twofactor.Method) bool {
-	if f, ok := svc.Factor(m); ok {
-		r, ok := f.(twofactor.RecoveryFactor)
-		return ok && r.Recovery()
-	}
-	return m == twofactor.MethodBackupCode
-}
-
-func parseTime(s string) time.Time {
-	t, err := time.Parse(time.RFC3339, s)
-	if err != nil {
-		return time.Time{}
-	}
-	return t
 }
 
 // network returns a client address as messages show it.
@@ -568,19 +452,32 @@ func (n *Notifier) network(ip string) string {
 	return ip
 }
 
+// Reasons of the notifier's warning events (event.Warning, to
+// the Env's Events): a message that was not sent, and why.
+const (
+	ReasonQueueFull    event.Reason = "notify_queue_full"    // an event found the queue full and was dropped
+	ReasonClosed       event.Reason = "notify_closed"        // an event came after Shutdown and was dropped
+	ReasonAbandoned    event.Reason = "notify_abandoned"     // Shutdown's deadline passed before the message went out
+	ReasonUserFailed   event.Reason = "notify_user_failed"   // Config.Users failed for the user (Details "error")
+	ReasonNoAddress    event.Reason = "notify_no_address"    // the user has no email address
+	ReasonRenderFailed event.Reason = "notify_render_failed" // a template failed (Details "error")
+	ReasonSendFailed   event.Reason = "notify_send_failed"   // the Sender failed (Details "error", the address masked)
+	ReasonCountFailed  event.Reason = "notify_count_failed"  // the store failed while counting failed second steps
+)
+
 // warn emits a warning event about a message. It never names an address.
-func (n *Notifier) warn(ctx context.Context, userID string, k Kind, reason string, err error) {
-	ev := twofactor.Event{Type: twofactor.EventWarning, UserID: userID, Reason: reason, Time: n.now()}
+func (n *Notifier) warn(ctx context.Context, userID string, k Kind, reason event.Reason, err error) {
+	ev := event.Event{Type: event.Warning, UserID: userID, Reason: reason, Time: n.now()}
 	if k != "" || err != nil {
 		ev.Details = map[string]string{}
 		if k != "" {
-			ev.Details["notification"] = string(k)
+			ev.Details[event.DetailNotification] = string(k)
 		}
 		if err != nil {
-			ev.Details["error"] = err.Error()
+			ev.Details[event.DetailError] = err.Error()
 		}
 	}
-	n.events.Load().Emit(ctx, ev)
+	n.env.Events.Emit(ctx, ev)
 }
 
 // Shutdown stops taking events, sends what is queued (a failed sign-in

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
@@ -23,10 +24,10 @@ func (d *discard) Send(_ context.Context, m smscode.Message) error {
 func benchFactor(b *testing.B) (*smscode.Factor, *storespy.Spy, *discard) {
 	cs := storespy.New(store.NewMemory())
 	d := &discard{}
-	f, err := smscode.New(smscode.Config{Store: cs, Keys: keys(b), Sender: d,
+	f, err := smscode.New(twofactor.Env{Store: cs, Keys: keys(b), Events: &event.Sink{Discard: true}}, smscode.Config{Sender: d,
 		Caps:    smscode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30},
 		Budgets: smscode.Budgets{PerCountry: 1 << 30, Total: 1 << 30}, // counted, never reached
-		Events:  &twofactor.Events{Discard: true}})
+	})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -9,22 +9,34 @@
 //
 // # Walkthrough
 //
-// Build a sender and the factor at start-up, and give the factor to the
-// Service, which lends it its store, keys, events and clock:
+// Build a sender at start-up and give the factor's [Config] to the
+// Service, which builds the factor with its twofactor.Env (store, keys,
+// events, clock):
 //
 //	gw, err := smscode.NewTwilio(smscode.TwilioConfig{
 //		AccountSID: sid, AuthToken: token, From: "+15005550006"})
-//	sms, err := smscode.New(smscode.Config{
-//		Sender: gw, ProductName: "Example",
-//		WebOTPDomain: "example.com", AllowedRegions: []string{"US", "CA", "GB"},
-//	})
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
-//		Factors: []twofactor.Factor{sms}})
+//		Factors: []twofactor.FactorConfig{smscode.Config{
+//			Sender: gw, ProductName: "Example",
+//			WebOTPDomain: "example.com", AllowedRegions: []string{"US", "CA", "GB"},
+//		}}})
+//	f, _ := svc.Factor(twofactor.MethodSMS)
+//	sms := f.(*smscode.Factor) // for its own methods (ParsePhone, Rekey)
 //
-// Any HTTP gateway works through [NewGateway] (URL, auth header, form or
-// JSON body); a development [Outbox] keeps messages in memory. Used
-// without a Service, the factor needs Config.Store and Config.Keys;
-// without a store its methods return errors matching twofactor.ErrConfig.
+// Used without a Service, [New] builds the factor from an Env of its own:
+//
+//	sms, err := smscode.New(twofactor.Env{Store: st, Keys: keys}, smscode.Config{Sender: gw})
+//
+// Every configuration error is New's, matching twofactor.ErrConfig: a nil
+// Sender, a nil store or keys, a store lacking an interface [Store] needs
+// (by name), an unknown region. A factor New returns is complete. Any
+// HTTP gateway works through [NewGateway] (URL, auth header, form or JSON
+// body); a development [Outbox] keeps messages in memory and serves them
+// as a page (mux.Handle("GET /sms-outbox", outbox)).
+//
+// Numbers are sealed with the keys. After a key rotation, Factor.Rekey
+// re-seals a user's number under the new key; [Rekey] does the same with
+// an Env alone, for a tool that sends no SMS.
 //
 // Adding a phone takes two steps through the Service, which asks a user
 // who already has a factor to prove one first (changing the number a code
@@ -38,8 +50,27 @@
 // BeginEnroll parses the number with the region from the country picker
 // (github.com/nyaruka/phonenumbers), refuses invalid numbers, premium-rate
 // and similar numbers, and regions outside AllowedRegions with typed errors
-// ([ErrInvalidPhone], [ErrNumberType], [ErrRegionNotAllowed], all matching
-// twofactor.ErrInvalidInput) before touching the store. Asked again for
+// before touching the store. The same parsing is exported for a page to
+// check a number first and say what is wrong with it: [ParsePhone], and
+// [Factor.ParsePhone] with AllowedRegions. A refused number is a
+// [*PhoneError] (with the Region it was read as) wrapping one reason:
+// [ErrPhoneEmpty], [ErrPhoneNotNumber], [ErrPhoneNeedsRegion],
+// [ErrPhoneUnknownRegion], [ErrPhoneCountryCode], [ErrPhoneTooShort],
+// [ErrPhoneTooLong] or [ErrPhoneInvalidForRegion] (each matching
+// [ErrInvalidPhone]), [ErrNumberType] or [ErrRegionNotAllowed]; all match
+// twofactor.ErrInvalidInput:
+//
+//	p, err := sms.ParsePhone(number, region)
+//	var pe *smscode.PhoneError
+//	switch {
+//	case errors.Is(err, smscode.ErrPhoneTooShort):
+//		// "That number is too short."
+//	case errors.As(err, &pe) && errors.Is(err, smscode.ErrPhoneInvalidForRegion):
+//		// "That is not a valid number for " + name(pe.Region) + "."
+//	}
+//
+// The number is recorded with its region, so a send counts it on its
+// country's budget without parsing it again. Asked again for
 // the same number while its code is live, it shows the pending enrollment
 // without sending anything; Restart sends a new code, another number
 // replaces the pending one. The pending number is sealed and filed under
@@ -87,6 +118,8 @@
 // # Store round trips
 //
 // Send: three (the phone, every cap and budget in one batch, the code).
+// ParsePhone, and so BeginEnroll, parses the number once; Send reads the
+// region recorded with it.
 // Verify: two (the code, consumed atomically; the phone's last use, one
 // TouchEnrollment, or a read and a write on a store without
 // store.EnrollmentToucher). BeginEnroll: four (the pending enrollment, the
@@ -94,7 +127,7 @@
 //
 // # Security notes
 //
-//   - Phone numbers are stored sealed (Keyring.Seal, bound to the user and
+//   - Phone numbers are stored sealed (keyring.Ring.Seal, bound to the user and
 //     the record), both the enrolled and the pending one; labels and
 //     events carry the masked number only, counter keys a keyed hash of it.
 //   - Codes are stored as keyed hashes bound to the challenge (or the
@@ -109,11 +142,24 @@
 //     client network, and the [Budgets] per country and in all. A send over
 //     a budget is refused for everyone until the window ends (Limit
 //     [LimitCountry] or [LimitTotal]); the send that takes a budget's last
-//     unit emits twofactor.EventBudgetReached: alert on it.
+//     unit emits event.BudgetReached: alert on it.
 //   - Delivery failures: the caller gets an error wrapping [ErrDelivery]
 //     ([*GatewayError] for an HTTP status), no usable code is left, the
 //     cooldown is lifted, and the caps keep the attempt (pumping defence).
 //   - Gateway errors never include the response body, which often echoes
 //     the number. Gateways must use https (http only to loopback).
-//   - The [Outbox] holds live codes and full numbers: development only.
+//   - The [Outbox] holds live codes and full numbers, and so does its
+//     page: development only, never served beyond localhost.
+//
+// # Events
+//
+// The Service records sends, answers and enrollments; the factor adds
+// event.EnrollBegin when it texts a confirmation code and
+// event.Failure for a wrong one, each with the masked number as
+// Label; event.BudgetReached (Reason [ReasonBudgetCountry] or
+// [ReasonBudgetTotal], Count the budget, Until the end of the window,
+// Details["country"] for a country's budget); and event.Warning
+// with Reason [ReasonTouchFailed] or [ReasonDeletePendingFailed] when a
+// write after a success fails. A send failure's reason is
+// [ReasonDelivery].
 package smscode

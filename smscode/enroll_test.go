@@ -2,6 +2,7 @@ package smscode_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -9,7 +10,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -58,7 +61,7 @@ func TestLastUsed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
-			fx := newFixture(t, func(c *smscode.Config) { c.Store = tc.wrap(c.Store) })
+			fx := newFixture(t, func(c *setup) { c.Store = tc.wrap(c.Store.(smscode.Store)) })
 			fx.enroll(t, bob, usNumber)
 			fx.clock.Advance(time.Hour)
 			ch := challenge("chal-1", bob, twofactor.PurposeLogin)
@@ -78,51 +81,46 @@ func TestLastUsed(t *testing.T) {
 // noToucher hides the memory store's TouchEnrollment.
 type noToucher struct{ smscode.Store }
 
-// Given to twofactor.New, a factor with only a Sender takes the Service's
-// store, keys, events and clock; used alone without a store, its methods
-// say so instead of panicking.
-func TestOneWiringPoint(t *testing.T) {
+// Given to twofactor.New, the Config is built into a factor with the
+// Service's store, keys, events and clock; the factor's events reach the
+// Service's hook, and the Service announces the enrollment.
+func TestBuiltByTheService(t *testing.T) {
 	ctx := context.Background()
 	outbox := &smscode.Outbox{}
-	f, err := smscode.New(smscode.Config{Sender: outbox})
-	require.NoError(t, err)
-
-	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
-	_, err = f.Enrollments(ctx, bob)
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.Send(ctx, ch, client)
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.Verify(ctx, ch, "123456")
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.ErrorIs(t, f.Cancel(ctx, ch), twofactor.ErrConfig)
-	_, err = f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber})
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = f.ConfirmEnroll(ctx, bob, "123456")
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.ErrorIs(t, f.Remove(ctx, bob, "phone"), twofactor.ErrConfig)
-	assert.Empty(t, outbox.Messages())
-
 	clock := func() time.Time { return t0 }
 	var evs eventLog
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t), Factors: []twofactor.Factor{f},
-		Events: &twofactor.Events{Hook: evs.hook, Discard: true}, Now: clock})
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t),
+		Factors: []twofactor.FactorConfig{smscode.Config{Sender: outbox}},
+		Events:  &event.Sink{Hook: evs.hook, Discard: true}, Now: clock})
 	require.NoError(t, err)
 	en, err := svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: usNumber, Client: client}, "")
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(smscode.DefaultTTL), en.ExpiresAt, "the Service's clock")
-	done, err := svc.ConfirmEnroll(ctx, bob, twofactor.MethodSMS, codeRE.FindString(outbox.Messages()[0].Body))
+	m := outbox.Messages()[0]
+	assert.Equal(t, t0, m.Time, "the message's time is the Service's clock's")
+	done, err := svc.ConfirmEnroll(ctx, bob, twofactor.MethodSMS, codeRE.FindString(m.Body))
 	require.NoError(t, err)
 	assert.Equal(t, t0, done.Enrollment.CreatedAt)
-	var types []twofactor.EventType
+	var types []event.Type
 	for _, ev := range evs.all() {
 		types = append(types, ev.Type)
+		if ev.Type == event.EnrollBegin || ev.Type == event.Enroll {
+			assert.Equal(t, usMasked, ev.Label)
+		}
 	}
-	assert.Equal(t, []twofactor.EventType{twofactor.EventEnrollBegin, twofactor.EventEnroll}, types,
-		"the factor's events go to the Service's hook")
+	assert.Equal(t, []event.Type{event.EnrollBegin, event.Enroll}, types,
+		"the factor's begin and the Service's enrollment, once")
 
 	// A Service with a second phone needs a proof of the first.
 	_, err = svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: ukNumber}, "")
 	require.ErrorIs(t, err, twofactor.ErrStepUpRequired)
+
+	// A Service store without what the factor needs fails New, by name.
+	mem := store.NewMemory()
+	_, err = twofactor.New(twofactor.Config{Store: countersOnly{mem, mem, mem}, Keys: keys(t),
+		Factors: []twofactor.FactorConfig{smscode.Config{Sender: outbox}}})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Contains(t, err.Error(), "store.Codes, store.CodeGroups, store.Enrollments")
 }
 
 // Store round trips of the hot paths, on a store with batches and
@@ -132,7 +130,7 @@ func TestOneWiringPoint(t *testing.T) {
 func TestRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	var spy *storespy.Spy
-	fx := newFixture(t, func(c *smscode.Config) {
+	fx := newFixture(t, func(c *setup) {
 		spy = storespy.New(c.Store.(*store.Memory))
 		c.Store = spy
 	})
@@ -160,4 +158,89 @@ func TestRoundTrips(t *testing.T) {
 	code := fx.lastCode(t, usNumber)
 	assert.Equal(t, int64(2), calls(func() error { _, err := fx.f.Verify(ctx, ch, code); return err }), "verify")
 	assert.Equal(t, int64(1), calls(func() error { _, err := fx.f.Enrollments(ctx, bob); return err }), "enrollments")
+}
+
+// sealPhone seals plain as the SMS factor seals a user's phone.
+func sealPhone(t *testing.T, kr *keyring.Ring, userID, plain string) []byte {
+	t.Helper()
+	sealed, err := kr.Seal([]byte(plain), []byte("smscode phone\x00"+userID+"\x00"+smscode.EnrollmentID))
+	require.NoError(t, err)
+	return []byte(sealed)
+}
+
+// The number's region is recorded with it, sealed, at enrollment: a send
+// counts on the budget of that region without parsing the number again.
+// A record of an older version, the number alone, is still read, its
+// region found from the number.
+func TestRegionRecordedWithNumber(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, nil)
+	fx.enroll(t, bob, "+1 876 210 1234")
+	rec, err := fx.store.GetEnrollment(ctx, bob.ID, smscode.EnrollmentID)
+	require.NoError(t, err)
+	plain, err := fx.keys.Open(string(rec.Data), []byte("smscode phone\x00"+bob.ID+"\x00"+smscode.EnrollmentID))
+	require.NoError(t, err)
+	assert.Equal(t, "+18762101234 JM", string(plain))
+	assert.NotContains(t, string(rec.Data), "JM", "sealed")
+
+	country := func(region string) int64 {
+		n, _, err := fx.store.Peek(ctx, "otc:budget:country:sms:"+region)
+		require.NoError(t, err)
+		return n
+	}
+	fx.clock.Advance(time.Hour)
+	_, err = fx.f.Send(ctx, challenge("c1", bob, twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), country("JM"))
+
+	// What is recorded is what counts: a record saying CA is counted on
+	// CA, whatever the number.
+	rec.Data, rec.Label = sealPhone(t, fx.keys, bob.ID, usNumber+" CA"), usMasked
+	require.NoError(t, fx.store.PutEnrollment(ctx, rec))
+	_, err = fx.f.Send(ctx, challenge("c2", bob, twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), country("CA"))
+	assert.Zero(t, country("US"))
+	_, ok := fx.outbox.Last(usNumber)
+	assert.True(t, ok)
+
+	// An older record, the number alone: its region comes from the number.
+	rec.Data = sealPhone(t, fx.keys, bob.ID, usNumber)
+	require.NoError(t, fx.store.PutEnrollment(ctx, rec))
+	sent, err := fx.f.Send(ctx, challenge("c3", bob, twofactor.PurposeLogin), client)
+	require.NoError(t, err)
+	assert.Equal(t, usMasked, sent.Destination)
+	assert.Equal(t, int64(1), country("US"))
+	m, ok := fx.outbox.Last(usNumber)
+	require.True(t, ok)
+	_, err = fx.f.Verify(ctx, challenge("c3", bob, twofactor.PurposeLogin), codeRE.FindString(m.Body))
+	require.NoError(t, err)
+
+	// Re-sealing keeps the value as it is, region or not.
+	n, err := fx.f.Rekey(ctx, bob.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n, "under the current key already")
+}
+
+// A number awaiting its code since an older version, kept without its
+// region, is confirmed with the region found from the number.
+func TestPendingNumberWithoutRegion(t *testing.T) {
+	ctx := context.Background()
+	fx := newFixture(t, nil)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: "+1 876 210 1234", Client: client})
+	require.NoError(t, err)
+	code := fx.lastCode(t, "+18762101234")
+	expires := t0.Add(smscode.DefaultTTL)
+	old := fmt.Sprintf(`{"d":"+18762101234","e":%q,"r":%q}`, expires.Format(time.RFC3339), t0.Add(time.Minute).Format(time.RFC3339))
+	sealed, err := fx.keys.Seal([]byte(old), []byte("onetime pending\x00sms\x00"+bob.ID))
+	require.NoError(t, err)
+	require.NoError(t, fx.store.PutOwnedState(ctx, bob.ID, "otc:enroll:sms:"+bob.ID, []byte(sealed), expires.Add(smscode.DefaultTTL)))
+
+	_, err = fx.f.ConfirmEnroll(ctx, bob, code)
+	require.NoError(t, err)
+	rec, err := fx.store.GetEnrollment(ctx, bob.ID, smscode.EnrollmentID)
+	require.NoError(t, err)
+	plain, err := fx.keys.Open(string(rec.Data), []byte("smscode phone\x00"+bob.ID+"\x00"+smscode.EnrollmentID))
+	require.NoError(t, err)
+	assert.Equal(t, "+18762101234 JM", string(plain))
 }

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 // steadyRand yields the same bytes again and again, so the example's codes
-// are predictable. Never do this outside an example: leave Config.Rand nil.
+// are predictable. Never do this outside an example: leave Rand nil.
 type steadyRand struct{}
 
 func (steadyRand) Read(p []byte) (int, error) {
@@ -26,29 +28,25 @@ func (steadyRand) Read(p []byte) (int, error) {
 
 // Enrolling a phone, then signing in with an SMS code, with the
 // development outbox. The factor's config holds only what is specific to
-// SMS; the Service lends it the store, keys, events and clock.
+// SMS; the Service builds the factor with its store, keys, events, clock
+// and randomness.
 func Example() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	key, err := twofactor.GenerateKey("k1")
+	key, err := keyring.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	outbox := &smscode.Outbox{}
-	sms, err := smscode.New(smscode.Config{
-		Sender: outbox, ProductName: "Example", WebOTPDomain: "example.com",
-		Rand: steadyRand{}, // only so the output below is fixed
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
+	outbox := &smscode.Outbox{} // a development server shows it: mux.Handle("GET /sms-outbox", outbox)
 	svc, err := twofactor.New(twofactor.Config{
-		Store: store.NewMemory(now), Keys: keys, Factors: []twofactor.Factor{sms},
-		Events: &twofactor.Events{Discard: true}, Now: now,
+		Store: store.NewMemory(now), Keys: keys,
+		Factors: []twofactor.FactorConfig{smscode.Config{Sender: outbox, ProductName: "Example", WebOTPDomain: "example.com"}},
+		Events:  &event.Sink{Discard: true}, Now: now,
+		Rand: steadyRand{}, // only so the output below is fixed
 	})
 	if err != nil {
 		log.Fatal(err)
@@ -97,26 +95,27 @@ func Example() {
 // run through many accounts, numbers and networks costs at most the
 // budget. A total of one makes the point: the send that takes the last
 // unit emits an event to alert on, and the next one, from anyone, is
-// refused until the hour ends. The factor is used alone here, so its
-// config names a store and keys.
+// refused until the hour ends. The factor is used alone here, built with
+// an Env of its own.
 func ExampleBudgets() {
 	ctx := context.Background()
 	now := func() time.Time { return time.Date(2026, 1, 2, 15, 4, 5, 0, time.UTC) }
-	key, err := twofactor.GenerateKey("k1")
+	key, err := keyring.GenerateKey("k1")
 	if err != nil {
 		log.Fatal(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		log.Fatal(err)
 	}
-	alerts := &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
-		if ev.Type == twofactor.EventBudgetReached {
-			fmt.Println("alert:", ev.Details["limit"], "budget of", ev.Details["budget"], "used up until", ev.Details["until"])
+	alerts := &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
+		if ev.Type == event.BudgetReached {
+			fmt.Println("alert:", ev.Reason, "budget of", ev.Count, "used up until", ev.Until.Format(time.RFC3339))
 		}
 	}}
-	sms, err := smscode.New(smscode.Config{
-		Store: store.NewMemory(now), Keys: keys, Sender: &smscode.Outbox{}, Events: alerts, Now: now,
+	env := twofactor.Env{Store: store.NewMemory(now), Keys: keys, Events: alerts, Now: now}
+	sms, err := smscode.New(env, smscode.Config{
+		Sender: &smscode.Outbox{},
 		// In production: about twice your busiest hour, and your main
 		// countries' own budgets, e.g.
 		// smscode.Budgets{Total: 5000, Countries: map[string]int{"US": 4000}}.
@@ -140,19 +139,61 @@ func ExampleBudgets() {
 
 // Parsing what a user typed, with the region from a country picker.
 func ExampleParsePhone() {
-	for _, in := range [][2]string{{"(415) 555-0112", "US"}, {"+44 7400 123456", ""}, {"+1 900 200 1234", ""}, {"555-0112", ""}} {
-		e164, region, err := smscode.ParsePhone(in[0], in[1])
+	for _, in := range [][2]string{{"(415) 555-0112", "US"}, {"+44 7400 123456", ""}, {"+1 876 210 1234", ""}, {"+1 900 200 1234", ""}, {"555-0112", ""}} {
+		p, err := smscode.ParsePhone(in[0], in[1])
 		if err != nil {
 			fmt.Println(in[0], "->", err)
 			continue
 		}
-		fmt.Println(in[0], "->", e164, region, smscode.MaskPhone(e164))
+		fmt.Println(in[0], "->", p.E164, p.Region, smscode.MaskPhone(p.E164))
 	}
 	// Output:
 	// (415) 555-0112 -> +14155550112 US +1 *** *** **12
 	// +44 7400 123456 -> +447400123456 GB +44 **** ****56
-	// +1 900 200 1234 -> smscode: phone number type cannot receive codes: twofactor: invalid input
-	// 555-0112 -> smscode: invalid phone number: twofactor: invalid input (a national number needs a region)
+	// +1 876 210 1234 -> +18762101234 JM +1 *** *** **34
+	// +1 900 200 1234 -> smscode: phone number type cannot receive codes: twofactor: invalid input (US)
+	// 555-0112 -> smscode: invalid phone number: a national number needs a region
+}
+
+// A page turns each refusal into words of its own: the reasons are
+// errors to match with errors.Is, and the *PhoneError names the region the
+// number was read as.
+func ExampleParsePhone_errors() {
+	regionName := map[string]string{"US": "the United States", "GB": "the United Kingdom", "FR": "France"}
+	say := func(err error) string {
+		var pe *smscode.PhoneError
+		errors.As(err, &pe)
+		switch {
+		case err == nil:
+			return "OK"
+		case errors.Is(err, smscode.ErrPhoneEmpty):
+			return "Enter your phone number."
+		case errors.Is(err, smscode.ErrPhoneNeedsRegion):
+			return "Choose your country, or start the number with +."
+		case errors.Is(err, smscode.ErrPhoneTooShort):
+			return "That number is too short."
+		case errors.Is(err, smscode.ErrPhoneTooLong):
+			return "That number is too long."
+		case errors.Is(err, smscode.ErrPhoneInvalidForRegion):
+			return "That is not a valid number for " + regionName[pe.Region] + "."
+		case errors.Is(err, smscode.ErrNumberType):
+			return "That kind of number cannot receive text messages."
+		case errors.Is(err, smscode.ErrInvalidPhone):
+			return "That is not a phone number."
+		}
+		return "That number cannot be used."
+	}
+	for _, in := range [][2]string{{"", "US"}, {"555 0112", ""}, {"555 0112", "US"}, {"+1 055 555 0112", ""}, {"+1 800 555 0100", ""}, {"call me", "GB"}} {
+		_, err := smscode.ParsePhone(in[0], in[1])
+		fmt.Printf("%q: %s\n", in[0], say(err))
+	}
+	// Output:
+	// "": Enter your phone number.
+	// "555 0112": Choose your country, or start the number with +.
+	// "555 0112": That number is too short.
+	// "+1 055 555 0112": That is not a valid number for the United States.
+	// "+1 800 555 0100": That kind of number cannot receive text messages.
+	// "call me": That is not a phone number.
 }
 
 // A Twilio sender.

@@ -22,6 +22,10 @@ import (
 type Message struct {
 	To   string // E.164 number
 	Body string
+	// Time is when the message was sent, by the clock of whoever sent it:
+	// the factor sets it from its Env's. Zero means unknown; the Outbox
+	// then records its own clock's time. Gateways do not send it.
+	Time time.Time
 }
 
 // Sender delivers SMS messages. Send must return an error when the gateway
@@ -250,21 +254,42 @@ func NewTwilio(cfg TwilioConfig) (*Gateway, error) {
 }
 
 // Outbox is a development Sender that keeps messages in memory instead of
-// sending them, for an example app to display and for tests. It is safe for
-// concurrent use. Never use it in production: it holds live codes and full
-// numbers in plain text.
+// sending them, for an example app to display and for tests. It is an
+// http.Handler too: a page listing the messages, newest first, for a
+// development server (mux.Handle("GET /sms-outbox", outbox)). It is safe
+// for concurrent use. Never use it in production, nor serve its page
+// beyond localhost: it holds live codes and full numbers in plain text.
 type Outbox struct {
 	// Max bounds how many messages are kept; the oldest go first. Zero
 	// means 100.
 	Max int
+	// Now stamps a message sent without its Time. Nil means time.Now.
+	// The factor sets every code's Time from its Env's clock.
+	Now func() time.Time
 
 	box onetime.Outbox[Message]
 }
 
-var _ Sender = (*Outbox)(nil)
+var (
+	_ Sender       = (*Outbox)(nil)
+	_ http.Handler = (*Outbox)(nil)
+)
 
-// Send keeps m.
-func (o *Outbox) Send(ctx context.Context, m Message) error { return o.box.Keep(ctx, m, o.Max) }
+// Send keeps m, with its Time, or the Outbox's clock's time when it has
+// none.
+func (o *Outbox) Send(ctx context.Context, m Message) error {
+	if m.Time.IsZero() {
+		m.Time = o.now()
+	}
+	return o.box.Keep(ctx, m, o.Max)
+}
+
+func (o *Outbox) now() time.Time {
+	if o.Now != nil {
+		return o.Now()
+	}
+	return time.Now()
+}
 
 // FailWith makes later sends fail with err (nil restores delivery), to
 // show what users see when the gateway is down.
@@ -280,3 +305,12 @@ func (o *Outbox) Last(to string) (Message, bool) {
 
 // Reset forgets every message.
 func (o *Outbox) Reset() { o.box.Reset() }
+
+// ServeHTTP answers a GET or HEAD with a self-contained HTML page of the
+// kept messages, newest first: each one's time, number and text, escaped.
+// Other methods get 405. The page is never cached.
+func (o *Outbox) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.box.Serve(w, r, "SMS outbox", func(m Message) onetime.Entry {
+		return onetime.Entry{Time: m.Time, To: m.To, Text: m.Body}
+	})
+}

@@ -6,7 +6,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 	texttemplate "text/template"
@@ -19,11 +18,12 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is what the SMS factor needs from a store: store.Codes,
+// Store is what the SMS factor needs from the Env's store: store.Codes,
 // store.CodeGroups and store.Counters for the codes, their caps and
 // budgets, store.Enrollments for the phone number, and store.States with
 // store.OwnedStates for a number awaiting its code. It is the same type as
-// emailcode.Store; every store of this module implements it.
+// emailcode.Store; every store of this module implements it, and New names
+// what a store lacks.
 type Store = onetime.Store
 
 // Defaults applied by New to zero Config fields. The code rules are the
@@ -77,8 +77,30 @@ const PurposePhoneVerify = "phone_verify"
 
 // ErrDelivery is wrapped by the error Send and BeginEnroll return when the
 // gateway did not accept the message. No usable code is left behind and the
-// resend cooldown is not started; the hourly caps still count it.
+// resend cooldown is not started; the hourly caps still count it. The
+// Service's send-failure event gives ReasonDelivery as its reason.
 var ErrDelivery = onetime.ErrDelivery
+
+// Reasons of the factor's events.
+const (
+	// ReasonBudgetCountry is the Reason of a event.BudgetReached
+	// for a country's budget (Details["country"] names it).
+	ReasonBudgetCountry = onetime.ReasonBudgetCountry
+	// ReasonBudgetTotal is the Reason of a event.BudgetReached
+	// for the total budget.
+	ReasonBudgetTotal = onetime.ReasonBudgetTotal
+	// ReasonDelivery is the reason of a event.SendFailed whose
+	// error wraps ErrDelivery.
+	ReasonDelivery = onetime.ReasonDelivery
+	// ReasonTouchFailed is the reason of a event.Warning: a login
+	// succeeded but its time could not be recorded as the phone's
+	// LastUsedAt.
+	ReasonTouchFailed = onetime.ReasonTouchFailed
+	// ReasonDeletePendingFailed is the reason of a event.Warning:
+	// a confirmed number's pending record could not be deleted (its code
+	// is used, so it confirms nothing; it expires within Codes.TTL).
+	ReasonDeletePendingFailed = onetime.ReasonDeletePendingFailed
+)
 
 // Codes set how codes live: TTL (15 minutes), ResendCooldown (60
 // seconds), Length (6 digits) and MaxAttempts (5 wrong answers kill a
@@ -133,11 +155,11 @@ type Caps = onetime.Caps
 // twofactor.ErrRateLimited, with Limit LimitCountry or LimitTotal and
 // RetryAfter the end of the window. It refuses everyone's SMS, logins
 // included, until then: users with another factor can use it, and the
-// send that takes a budget's last unit emits twofactor.EventBudgetReached
-// so you can react: its Details["limit"] is LimitCountry (with
-// Details["country"] the region) or LimitTotal, Details["budget"] the
-// budget and Details["until"] the end of the window (RFC 3339); its
-// UserID, IP and Purpose are those of the send. Alert on it: it means toll
+// send that takes a budget's last unit emits event.BudgetReached
+// so you can react: its Reason is ReasonBudgetCountry (with
+// Details["country"] the region) or ReasonBudgetTotal, its Count the
+// budget and its Until the end of the window; its UserID, IP and Purpose
+// are those of the send. Alert on it: it means toll
 // fraud, or a budget set too low for your traffic. It comes once per
 // budget and window, except that a request refused at the same moment
 // by another limit, which gives its unit back, can let a second send take
@@ -195,21 +217,12 @@ func (b Budgets) resolve() (onetime.Budgets, error) {
 // (international networks).
 const nonGeoRegion = "001"
 
-// regionOf returns the region of an E.164 number, "ZZ" if it does not
-// parse (numbers are checked when enrolled, so this does not happen).
-func regionOf(e164 string) string {
-	num, err := parse(e164, "")
-	if err != nil {
-		return phonenumbers.UNKNOWN_REGION
-	}
-	return cmp.Or(phonenumbers.GetRegionCodeForNumber(num), phonenumbers.UNKNOWN_REGION)
-}
-
-// Config configures the SMS factor. Only Sender is required: given to
-// twofactor.New, the factor takes the Service's store, keys, events and
-// clock for every field among Store, Keys, Events, Now and Rand left zero.
-// Used alone, set Store and Keys. Zero fields take the documented
-// defaults; New validates the whole.
+// Config configures the SMS factor: what is specific to SMS. The store,
+// keys, events, clock and randomness come from the twofactor.Env it is
+// built with. Only Sender is required; zero fields take the documented
+// defaults, and New validates the whole. Config is a
+// twofactor.FactorConfig: give it to twofactor.Config.Factors and the
+// Service builds the factor with its Env.
 type Config struct {
 	// Sender delivers SMS. Required: NewTwilio or NewGateway in production,
 	// an *Outbox in development.
@@ -238,22 +251,15 @@ type Config struct {
 	// Budgets limit SMS in all and per destination country, whoever asks;
 	// see Budgets for the defaults and how to raise them.
 	Budgets Budgets
-
-	// Store keeps hashed codes, counters, phone enrollments (numbers
-	// sealed) and numbers awaiting their code. Nil takes the Service's.
-	Store Store
-	// Keys hashes codes and destinations and seals numbers. Nil takes the
-	// Service's.
-	Keys *twofactor.Keyring
-	// Events receives the factor's own events (enrollment, budgets,
-	// warnings). Nil takes the Service's, else logs to slog.Default.
-	Events *twofactor.Events
-	// Now is the clock. Nil takes the Service's, else time.Now.
-	Now func() time.Time
-	// Rand is the source of codes. Nil takes the Service's, else
-	// crypto/rand.
-	Rand io.Reader
 }
+
+var _ twofactor.FactorConfig = Config{}
+
+var _ twofactor.CodeFormat = (*Factor)(nil)
+
+// NewFactor builds the factor with env: New(env, c). twofactor.New calls
+// it with the Service's Env.
+func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) { return New(env, c) }
 
 // Data is what the message template sees.
 type Data struct {
@@ -268,11 +274,13 @@ const defaultTemplate = `{{.Code}} is your {{if .ProductName}}{{.ProductName}} {
 var defTemplate = texttemplate.Must(texttemplate.New("sms").Parse(defaultTemplate))
 
 // Factor is the SMS one-time code factor with phone enrollment. It
-// implements twofactor.Factor, twofactor.Binder, twofactor.Enroller,
-// twofactor.Sender, twofactor.Canceler, twofactor.Remover and
-// twofactor.AnswerChecker. It is safe for concurrent use.
+// implements twofactor.Factor, twofactor.Enroller, twofactor.Sender,
+// twofactor.Canceler, twofactor.Remover and twofactor.AnswerChecker. It is
+// complete when New returns and safe for concurrent use.
 type Factor struct {
 	issuer  *onetime.Issuer
+	st      Store
+	env     twofactor.Env // with its defaults
 	sender  Sender
 	product string
 	tmpl    *texttemplate.Template
@@ -281,7 +289,6 @@ type Factor struct {
 }
 
 var (
-	_ twofactor.Binder        = (*Factor)(nil)
 	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Sender        = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
@@ -291,8 +298,20 @@ var (
 
 const pkg = "smscode"
 
-// New validates cfg and returns the factor. Errors wrap twofactor.ErrConfig.
-func New(cfg Config) (*Factor, error) {
+// channel separates the factor's hash domains and store keys.
+const channel = "sms"
+
+// New validates cfg and returns the factor, which keeps its codes,
+// counters and sealed numbers in env's store, hashes and seals with env's
+// keys, and emits to env's events; Env.Now and Env.Rand are its clock and
+// source of codes. Errors wrap twofactor.ErrConfig and say what to change:
+// a nil Env.Store or Env.Keys, a store that lacks an interface Store needs
+// (named), or a Config that cannot work.
+func New(env twofactor.Env, cfg Config) (*Factor, error) {
+	st, env, err := onetime.Wire(pkg, env)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Sender == nil {
 		return nil, onetime.ConfigError(pkg, "Config.Sender is nil: use NewTwilio or NewGateway, or an *Outbox in development")
 	}
@@ -317,8 +336,8 @@ func New(cfg Config) (*Factor, error) {
 	if err != nil {
 		return nil, onetime.ConfigError(pkg, "%v", err)
 	}
-	is, err := onetime.New(pkg, onetime.Config{
-		Channel:       "sms",
+	is, err := onetime.New(pkg, env, onetime.Config{
+		Channel:       channel,
 		Method:        twofactor.MethodSMS,
 		Codes:         cfg.Codes,
 		Caps:          cfg.Caps,
@@ -326,12 +345,12 @@ func New(cfg Config) (*Factor, error) {
 		Budgets:       budgets,
 		EnrollPurpose: PurposePhoneVerify,
 		Mask:          MaskPhone,
-	}, onetime.Wiring{Store: cfg.Store, Keys: cfg.Keys, Events: cfg.Events, Now: cfg.Now, Rand: cfg.Rand})
+	})
 	if err != nil {
 		return nil, err
 	}
 	f := &Factor{
-		issuer: is, sender: cfg.Sender, product: cfg.ProductName, tmpl: cfg.Template,
+		issuer: is, st: st, env: env, sender: cfg.Sender, product: cfg.ProductName, tmpl: cfg.Template,
 		webOTP: strings.ToLower(cfg.WebOTPDomain), regions: regions,
 	}
 	if f.tmpl == nil {
@@ -347,11 +366,6 @@ func New(cfg Config) (*Factor, error) {
 	}
 	return f, nil
 }
-
-// Bind takes the Service's store, keys, events, clock and randomness for
-// every one of them the Config left zero. twofactor.New calls it; it fails
-// when the Service's store lacks an interface Store needs, naming it.
-func (f *Factor) Bind(shared twofactor.Shared) error { return f.issuer.Bind(shared) }
 
 func validDomain(d string) bool {
 	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") || strings.Contains(d, "..") {
@@ -388,20 +402,35 @@ func phoneAD(userID string) []byte {
 	return []byte("smscode phone\x00" + userID + "\x00" + EnrollmentID)
 }
 
+// sealedPhone is what a phone enrollment seals: the E.164 number, a space
+// and its region ("+14155550112 US"), so that a send need not parse the
+// number again. Records of older versions seal the number alone.
+func sealedPhone(p Phone) []byte { return []byte(p.E164 + " " + p.Region) }
+
+// openedPhone reads what a phone enrollment sealed, finding the region of
+// a number sealed alone.
+func openedPhone(plain []byte) Phone {
+	num, region, ok := strings.Cut(string(plain), " ")
+	if !ok || region == "" {
+		return Phone{E164: num, Region: regionOf(num)}
+	}
+	return Phone{E164: num, Region: region}
+}
+
 // phone returns the user's enrolled number, or ErrNotEnrolled.
-func (f *Factor) phone(ctx context.Context, w onetime.Wiring, userID string) (store.EnrollmentRecord, string, error) {
-	rec, err := w.Store.GetEnrollment(ctx, userID, EnrollmentID)
+func (f *Factor) phone(ctx context.Context, userID string) (store.EnrollmentRecord, Phone, error) {
+	rec, err := f.st.GetEnrollment(ctx, userID, EnrollmentID)
 	if errors.Is(err, store.ErrNotFound) || err == nil && rec.Method != string(twofactor.MethodSMS) {
-		return rec, "", fmt.Errorf("smscode: no phone number: %w", twofactor.ErrNotEnrolled)
+		return rec, Phone{}, fmt.Errorf("smscode: no phone number: %w", twofactor.ErrNotEnrolled)
 	}
 	if err != nil {
-		return rec, "", fmt.Errorf("smscode: reading phone enrollment: %w", err)
+		return rec, Phone{}, fmt.Errorf("smscode: reading phone enrollment: %w", err)
 	}
-	num, err := w.Keys.Open(string(rec.Data), phoneAD(userID))
+	plain, err := f.env.Keys.Open(string(rec.Data), phoneAD(userID))
 	if err != nil {
-		return rec, "", fmt.Errorf("smscode: opening phone number: %w", err)
+		return rec, Phone{}, fmt.Errorf("smscode: opening phone number: %w", err)
 	}
-	return rec, string(num), nil
+	return rec, openedPhone(plain), nil
 }
 
 // Enrollments returns the user's phone (ID "phone", label masked like
@@ -411,11 +440,7 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 	if err := f.issuer.CheckUser(user); err != nil {
 		return nil, err
 	}
-	w, err := f.issuer.Wired()
-	if err != nil {
-		return nil, err
-	}
-	rec, err := w.Store.GetEnrollment(ctx, user.ID, EnrollmentID)
+	rec, err := f.st.GetEnrollment(ctx, user.ID, EnrollmentID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -433,6 +458,8 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // send over a cap or a budget, answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited whose Limit names it; a gateway failure an error
 // wrapping ErrDelivery; a user without a phone twofactor.ErrNotEnrolled.
+// The number's region, counted on its country's budget, was recorded with
+// it at enrollment.
 //
 // Store round trips: three (the phone, the caps and budgets in one batch,
 // the code).
@@ -443,17 +470,13 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 	if err := f.issuer.CheckUser(ch.User); err != nil {
 		return twofactor.Sent{}, err
 	}
-	w, err := f.issuer.Wired()
+	rec, p, err := f.phone(ctx, ch.User.ID)
 	if err != nil {
 		return twofactor.Sent{}, err
 	}
-	rec, num, err := f.phone(ctx, w, ch.User.ID)
-	if err != nil {
-		return twofactor.Sent{}, err
-	}
-	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID,
-		UserID: ch.User.ID, Destination: num, IP: c.IP, Country: regionOf(num)}
-	iss, err := f.issuer.Issue(ctx, req, f.deliver(num, req.Purpose))
+	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Binding: ch.User.ID,
+		UserID: ch.User.ID, Destination: p.E164, IP: c.IP, Country: p.Region}
+	iss, err := f.issuer.Issue(ctx, req, f.deliver(p.E164, req.Purpose))
 	if err != nil {
 		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
@@ -463,12 +486,13 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 // deliver returns the delivery of a code to num.
 func (f *Factor) deliver(num, purpose string) onetime.Deliver {
 	return func(ctx context.Context, code string, expires time.Time) error {
+		now := f.env.Now()
 		body, err := f.render(Data{ProductName: f.product, Code: code,
-			Minutes: int((expires.Sub(f.issuer.Now()) + time.Minute - 1) / time.Minute), Purpose: purpose})
+			Minutes: int((expires.Sub(now) + time.Minute - 1) / time.Minute), Purpose: purpose})
 		if err != nil {
 			return err
 		}
-		return f.sender.Send(ctx, Message{To: num, Body: body})
+		return f.sender.Send(ctx, Message{To: num, Body: body, Time: now})
 	}
 }
 
@@ -476,6 +500,13 @@ func (f *Factor) deliver(num, purpose string) onetime.Deliver {
 // and hyphens between digits are ignored) with an error matching
 // twofactor.ErrInvalidInput, without touching the store.
 func (f *Factor) CheckAnswer(answer string) error { return f.issuer.CheckAnswer(answer) }
+
+// CodeLength is the number of digits of the factor's codes
+// (Config.Codes.Length), for pages that size their code field.
+func (f *Factor) CodeLength() int { return f.issuer.CodeLength() }
+
+// NumericCode reports that codes are digits.
+func (f *Factor) NumericCode() bool { return true }
 
 // Verify consumes the challenge's code if answer matches, then records the
 // login as the phone's LastUsedAt: two store round trips (three on a store
@@ -526,9 +557,29 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 // The record is read again right before it is written and left alone if
 // it changed meanwhile; a concurrent removal is never undone. A number
 // that opens under no key of the ring is an error wrapping
-// twofactor.ErrInvalidKey.
+// keyring.ErrInvalidKey.
 func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
-	return f.issuer.Rekey(ctx, userID, EnrollmentID, func(rec store.EnrollmentRecord) (string, string, []byte, bool) {
+	return rekey(ctx, f.issuer.Records(), userID)
+}
+
+// Rekey is Factor.Rekey with only an Env: it re-seals userID's phone
+// number under the current key of env.Keys, for a tool that re-seals
+// after a key rotation without sending SMS (twofactor rekey), and so has
+// no Sender to build the factor with. It shares the factor's safeguards:
+// a record changed or removed meanwhile is left alone. A nil Env.Store or
+// Env.Keys, or a store lacking an interface Store needs, is an error
+// matching twofactor.ErrConfig.
+func Rekey(ctx context.Context, env twofactor.Env, userID string) (int, error) {
+	r, err := onetime.NewRecords(pkg, channel, env)
+	if err != nil {
+		return 0, err
+	}
+	return rekey(ctx, r, userID)
+}
+
+// rekey re-seals the number in userID's record with r.
+func rekey(ctx context.Context, r *onetime.Records, userID string) (int, error) {
+	return r.Rekey(ctx, userID, EnrollmentID, func(rec store.EnrollmentRecord) (string, string, []byte, bool) {
 		if rec.Method != string(twofactor.MethodSMS) {
 			return "", "", nil, false
 		}
@@ -536,22 +587,19 @@ func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
 	})
 }
 
-// ParsePhone is the package's ParsePhone with the factor's AllowedRegions:
-// a number from another region is ErrRegionNotAllowed.
-func (f *Factor) ParsePhone(number, region string) (string, error) {
-	e164, _, err := f.parsePhone(number, region)
-	return e164, err
-}
-
-func (f *Factor) parsePhone(number, region string) (e164, numberRegion string, err error) {
-	e164, r, err := ParsePhone(number, region)
+// ParsePhone is the package's ParsePhone with the factor's
+// AllowedRegions: exactly what BeginEnroll accepts. A valid number from a
+// region not allowed is a *PhoneError wrapping ErrRegionNotAllowed, with
+// the number's Region.
+func (f *Factor) ParsePhone(number, region string) (Phone, error) {
+	p, err := ParsePhone(number, region)
 	if err != nil {
-		return "", "", err
+		return Phone{}, err
 	}
-	if f.regions != nil && !slices.Contains(f.regions, r) {
-		return "", "", fmt.Errorf("%w (%s)", ErrRegionNotAllowed, r)
+	if f.regions != nil && !slices.Contains(f.regions, p.Region) {
+		return Phone{}, &PhoneError{Err: ErrRegionNotAllowed, Region: p.Region}
 	}
-	return e164, cmp.Or(r, phonenumbers.UNKNOWN_REGION), nil
+	return p, nil
 }
 
 // BeginEnroll starts enrolling req.Destination, a number as the user typed
@@ -568,16 +616,18 @@ func (f *Factor) parsePhone(number, region string) (e164, numberRegion string, e
 // ends it.
 //
 // A number that does not parse, is of a refused type or from a region not
-// allowed gets ErrInvalidPhone, ErrNumberType or ErrRegionNotAllowed (all
-// matching twofactor.ErrInvalidInput) before any store access. The
+// allowed gets the *PhoneError of Factor.ParsePhone, matching
+// ErrInvalidPhone (with the reason: ErrPhoneTooShort, ...), ErrNumberType
+// or ErrRegionNotAllowed, and twofactor.ErrInvalidInput, before any store
+// access. The
 // cooldown, the Budgets and delivery failures are as for Send. The caps
 // are the verification ones (Caps.VerifyPerUser, VerifyPerUserDestination,
 // VerifyPerDestination) and PerIP, never the number's login budget: an
 // account that starts enrolling someone else's number cannot stop its
 // owner from receiving login codes. Over a cap or a budget it answers a
 // *twofactor.RetryError matching twofactor.ErrRateLimited whose Limit
-// names it. A send emits twofactor.EventEnrollBegin with the masked
-// number.
+// names it. A send emits event.EnrollBegin with the masked
+// number as its Label.
 //
 // Changing a phone is a sensitive action: Service.BeginEnroll asks a user
 // who has a factor to prove one first.
@@ -585,18 +635,19 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if err := f.issuer.CheckUser(user); err != nil {
 		return nil, err
 	}
-	num, country, err := f.parsePhone(req.Destination, req.Region)
+	p, err := f.ParsePhone(req.Destination, req.Region)
 	if err != nil {
 		return nil, err
 	}
-	return f.issuer.BeginEnroll(ctx, onetime.EnrollStart{User: user, Destination: num, Country: country,
-		Client: req.Client, Restart: req.Restart}, f.deliver(num, PurposePhoneVerify))
+	return f.issuer.BeginEnroll(ctx, onetime.EnrollStart{User: user, Destination: p.E164, Country: p.Region,
+		Client: req.Client, Restart: req.Restart}, f.deliver(p.E164, PurposePhoneVerify))
 }
 
 // ConfirmEnroll checks the code BeginEnroll texted and makes the number
-// the user's phone (sealed, with its masked label and CreatedAt),
-// replacing the previous one only now. It emits twofactor.EventEnroll
-// with the masked number and whether it replaced another.
+// the user's phone (sealed with its region, with its masked label and
+// CreatedAt), replacing the previous one only now. A wrong code emits
+// event.Failure with the masked number as its Label; the
+// enrollment's event.Enroll is Service.ConfirmEnroll's to emit.
 //
 // A code sent to another number, or for a login, never matches. A
 // malformed code returns twofactor.ErrMalformedCode without touching the
@@ -604,21 +655,19 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 // old), keeping the pending number; none pending an error matching
 // twofactor.ErrNotEnrolled.
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, answer string) (twofactor.Enrollment, error) {
-	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, w onetime.Wiring, num string) (twofactor.Enrollment, bool, error) {
-		old, err := w.Store.GetEnrollment(ctx, user.ID, EnrollmentID)
-		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			return twofactor.Enrollment{}, false, fmt.Errorf("reading phone enrollment: %w", err)
+	return f.issuer.ConfirmEnroll(ctx, user, answer, func(ctx context.Context, num, region string) (twofactor.Enrollment, error) {
+		if region == "" { // a number awaiting its code since an older version
+			region = regionOf(num)
 		}
-		replaced := err == nil && old.Method == string(twofactor.MethodSMS)
-		sealed, err := w.Keys.Seal([]byte(num), phoneAD(user.ID))
+		sealed, err := f.env.Keys.Seal(sealedPhone(Phone{E164: num, Region: region}), phoneAD(user.ID))
 		if err != nil {
-			return twofactor.Enrollment{}, false, fmt.Errorf("sealing number: %w", err)
+			return twofactor.Enrollment{}, fmt.Errorf("sealing number: %w", err)
 		}
 		rec := store.EnrollmentRecord{UserID: user.ID, ID: EnrollmentID, Method: string(twofactor.MethodSMS),
-			Label: MaskPhone(num), Data: []byte(sealed), CreatedAt: w.Now()}
-		if err := w.Store.PutEnrollment(ctx, rec); err != nil {
-			return twofactor.Enrollment{}, false, fmt.Errorf("storing phone: %w", err)
+			Label: MaskPhone(num), Data: []byte(sealed), CreatedAt: f.env.Now()}
+		if err := f.st.PutEnrollment(ctx, rec); err != nil {
+			return twofactor.Enrollment{}, fmt.Errorf("storing phone: %w", err)
 		}
-		return onetime.Enrollment(rec), replaced, nil
+		return onetime.Enrollment(rec), nil
 	})
 }

@@ -26,6 +26,8 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
@@ -49,21 +51,21 @@ const (
 	premiumUS = "+1 900 200 1234"
 )
 
-func keys(t testing.TB) *twofactor.Keyring {
+func keys(t testing.TB) *keyring.Ring {
 	t.Helper()
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
 	return kr
 }
 
 type eventLog struct {
 	mu  sync.Mutex
-	evs []twofactor.Event
+	evs []event.Event
 }
 
-func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+func (l *eventLog) hook(_ context.Context, ev event.Event) {
 	l.mu.Lock()
 	l.evs = append(l.evs, ev)
 	l.mu.Unlock()
@@ -75,7 +77,7 @@ func (l *eventLog) reset() {
 	l.mu.Unlock()
 }
 
-func (l *eventLog) all() []twofactor.Event {
+func (l *eventLog) all() []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.evs)
@@ -84,28 +86,53 @@ func (l *eventLog) all() []twofactor.Event {
 type fixture struct {
 	clock  *storetest.Clock
 	store  *store.Memory
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring
 	outbox *smscode.Outbox
 	events *eventLog
+	setup  setup // what f was built with
 	f      *smscode.Factor
 }
 
-func newFixture(t testing.TB, mod func(*smscode.Config)) *fixture {
+// setup is what a test factor is built with, for tests to change.
+type setup struct {
+	twofactor.Env
+	smscode.Config
+}
+
+func newFixture(t testing.TB, mod func(*setup)) *fixture {
 	t.Helper()
 	fx := &fixture{clock: storetest.NewClock(t0), outbox: &smscode.Outbox{}, events: &eventLog{}, keys: keys(t)}
 	fx.store = store.NewMemory(fx.clock.Now)
-	cfg := smscode.Config{
-		Store: fx.store, Keys: fx.keys, Sender: fx.outbox, ProductName: "Acme",
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now},
-		Now:    fx.clock.Now,
+	fx.setup = setup{
+		Env: twofactor.Env{Store: fx.store, Keys: fx.keys, Now: fx.clock.Now,
+			Events: &event.Sink{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now}},
+		Config: smscode.Config{Sender: fx.outbox, ProductName: "Acme"},
 	}
 	if mod != nil {
-		mod(&cfg)
+		mod(&fx.setup)
 	}
-	f, err := smscode.New(cfg)
+	f, err := smscode.New(fx.setup.Env, fx.setup.Config)
 	require.NoError(t, err)
 	fx.f = f
 	return fx
+}
+
+// service builds a Service from the fixture's Env and the factor configs
+// (the fixture's own when none are given), and makes the SMS factor it
+// built fx.f.
+func (fx *fixture) service(t testing.TB, factors ...twofactor.FactorConfig) *twofactor.Service {
+	t.Helper()
+	if factors == nil {
+		factors = []twofactor.FactorConfig{fx.setup.Config}
+	}
+	svc, err := twofactor.New(twofactor.Config{
+		Store: fx.setup.Store, Keys: fx.setup.Keys, Factors: factors, Events: fx.setup.Events, Now: fx.clock.Now,
+	})
+	require.NoError(t, err)
+	f, ok := svc.Factor(twofactor.MethodSMS)
+	require.True(t, ok)
+	fx.f = f.(*smscode.Factor)
+	return svc
 }
 
 var codeRE = regexp.MustCompile(`\b\d{6}\b`)
@@ -125,9 +152,9 @@ func (fx *fixture) enroll(t testing.TB, u twofactor.User, number string) {
 	ctx := context.Background()
 	_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: number, Client: client})
 	require.NoError(t, err)
-	e164, _, err := smscode.ParsePhone(number, "")
+	p, err := smscode.ParsePhone(number, "")
 	require.NoError(t, err)
-	_, err = fx.f.ConfirmEnroll(ctx, u, fx.lastCode(t, e164))
+	_, err = fx.f.ConfirmEnroll(ctx, u, fx.lastCode(t, p.E164))
 	require.NoError(t, err)
 }
 
@@ -138,30 +165,34 @@ func challenge(id string, u twofactor.User, p twofactor.Purpose) *twofactor.Chal
 
 func TestNewConfigErrors(t *testing.T) {
 	kr := keys(t)
-	base := func() smscode.Config {
-		return smscode.Config{Store: store.NewMemory(), Keys: kr, Sender: &smscode.Outbox{}}
+	base := func() setup {
+		return setup{twofactor.Env{Store: store.NewMemory(), Keys: kr}, smscode.Config{Sender: &smscode.Outbox{}}}
 	}
 	tests := []struct {
 		name string
-		mod  func(*smscode.Config)
+		mod  func(*setup)
 		want string
 	}{
-		{"no sender", func(c *smscode.Config) { c.Sender = nil }, "Sender"},
-		{"code length", func(c *smscode.Config) { c.Codes.Length = 12 }, "Codes.Length"},
-		{"webotp scheme", func(c *smscode.Config) { c.WebOTPDomain = "https://example.com" }, "WebOTPDomain"},
-		{"webotp port", func(c *smscode.Config) { c.WebOTPDomain = "example.com:443" }, "WebOTPDomain"},
-		{"region", func(c *smscode.Config) { c.AllowedRegions = []string{"XX"} }, "AllowedRegions"},
-		{"empty regions", func(c *smscode.Config) { c.AllowedRegions = []string{} }, "AllowedRegions"},
-		{"template", func(c *smscode.Config) { c.Template = texttemplate.Must(texttemplate.New("t").Parse("hi")) }, "Code"},
-		{"product", func(c *smscode.Config) { c.ProductName = "a\nb" }, "ProductName"},
-		{"window", func(c *smscode.Config) { c.Caps.Window = -time.Second }, "Window"},
-		{"verification budget one account fills", func(c *smscode.Config) { c.Caps.VerifyPerUserDestination = 4 }, "VerifyPerDestination 7 must be more than twice VerifyPerUserDestination (4)"},
+		{"no store", func(c *setup) { c.Store = nil }, "Env.Store"},
+		{"no keys", func(c *setup) { c.Keys = nil }, "Env.Keys"},
+		{"store without enrollments", func(c *setup) { m := store.NewMemory(); c.Store = countersOnly{m, m, m} },
+			"does not implement store.Codes, store.CodeGroups, store.Enrollments, which smscode needs"},
+		{"no sender", func(c *setup) { c.Sender = nil }, "Sender"},
+		{"code length", func(c *setup) { c.Codes.Length = 12 }, "Codes.Length"},
+		{"webotp scheme", func(c *setup) { c.WebOTPDomain = "https://example.com" }, "WebOTPDomain"},
+		{"webotp port", func(c *setup) { c.WebOTPDomain = "example.com:443" }, "WebOTPDomain"},
+		{"region", func(c *setup) { c.AllowedRegions = []string{"XX"} }, "AllowedRegions"},
+		{"empty regions", func(c *setup) { c.AllowedRegions = []string{} }, "AllowedRegions"},
+		{"template", func(c *setup) { c.Template = texttemplate.Must(texttemplate.New("t").Parse("hi")) }, "Code"},
+		{"product", func(c *setup) { c.ProductName = "a\nb" }, "ProductName"},
+		{"window", func(c *setup) { c.Caps.Window = -time.Second }, "Window"},
+		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerUserDestination = 4 }, "VerifyPerDestination 7 must be more than twice VerifyPerUserDestination (4)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := base()
-			tt.mod(&cfg)
-			f, err := smscode.New(cfg)
+			s := base()
+			tt.mod(&s)
+			f, err := smscode.New(s.Env, s.Config)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
 			assert.Nil(t, f)
 			assert.Contains(t, err.Error(), tt.want)
@@ -170,42 +201,105 @@ func TestNewConfigErrors(t *testing.T) {
 	}
 }
 
+// countersOnly is what the root package needs of a store, and none of
+// what the SMS factor does.
+type countersOnly struct {
+	store.States
+	store.OwnedStates
+	store.Counters
+}
+
 func TestParsePhone(t *testing.T) {
 	tests := []struct {
 		number, region string
-		want, wantReg  string
-		err            error
+		want           smscode.Phone
 	}{
-		{"+1 415 555 0112", "", usNumber, "US", nil},
-		{"(415) 555-0112", "US", usNumber, "US", nil},
-		{"(415) 555-0112", "us", usNumber, "US", nil},
-		{"+14155550112", "GB", usNumber, "US", nil}, // an international number ignores the hint
-		{"07400 123456", "GB", ukNumber, "GB", nil},
-		{"+49 1512 3456789", "", "+4915123456789", "DE", nil},
-		{"415 555 0112", "", "", "", smscode.ErrInvalidPhone},   // national without region
-		{"415 555 0112", "XX", "", "", smscode.ErrInvalidPhone}, // unknown region
-		{"12345", "US", "", "", smscode.ErrInvalidPhone},
-		{"+999 123", "", "", "", smscode.ErrInvalidPhone},
-		{"", "US", "", "", smscode.ErrInvalidPhone},
-		{"not a number", "US", "", "", smscode.ErrInvalidPhone},
-		{strings.Repeat("1", 100), "US", "", "", smscode.ErrInvalidPhone},
-		{premiumUS, "", "", "", smscode.ErrNumberType},
-		{"+1 800 555 0100", "", "", "", smscode.ErrNumberType},
+		{"+1 415 555 0112", "", smscode.Phone{E164: usNumber, Region: "US"}},
+		{"(415) 555-0112", "US", smscode.Phone{E164: usNumber, Region: "US"}},
+		{" (415) 555-0112 ", " us ", smscode.Phone{E164: usNumber, Region: "US"}},
+		{"+14155550112", "GB", smscode.Phone{E164: usNumber, Region: "US"}}, // an international number ignores the hint
+		{"07400 123456", "GB", smscode.Phone{E164: ukNumber, Region: "GB"}},
+		{"+49 1512 3456789", "", smscode.Phone{E164: "+4915123456789", Region: "DE"}},
+		{"+1 876 210 1234", "", smscode.Phone{E164: "+18762101234", Region: "JM"}}, // +1, yet Jamaica
 	}
 	for _, tt := range tests {
 		t.Run(tt.number+"/"+tt.region, func(t *testing.T) {
-			got, reg, err := smscode.ParsePhone(tt.number, tt.region)
-			if tt.err != nil {
-				require.ErrorIs(t, err, tt.err)
-				require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-				assert.Empty(t, got)
-				return
-			}
+			got, err := smscode.ParsePhone(tt.number, tt.region)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
-			assert.Equal(t, tt.wantReg, reg)
 		})
 	}
+}
+
+// Each refusal is one reason a page can put into words, found with
+// errors.Is; the *PhoneError says which region the number was read as.
+func TestParsePhoneErrors(t *testing.T) {
+	tests := []struct {
+		number, region string
+		err            error
+		region2        string // PhoneError.Region
+	}{
+		{"", "US", smscode.ErrPhoneEmpty, ""},
+		{"   ", "", smscode.ErrPhoneEmpty, ""},
+		{"not a number", "US", smscode.ErrPhoneNotNumber, ""},
+		{"415 555 0112", "", smscode.ErrPhoneNeedsRegion, ""},
+		{"415 555 0112", "XX", smscode.ErrPhoneUnknownRegion, ""},
+		{"415 555 0112", "USA", smscode.ErrPhoneUnknownRegion, ""},
+		{"+999 1234 5678", "", smscode.ErrPhoneCountryCode, ""},
+		{"12345", "US", smscode.ErrPhoneTooShort, "US"},
+		{"555 0112", "US", smscode.ErrPhoneTooShort, "US"}, // a local number: no area code
+		{"+44 20", "", smscode.ErrPhoneTooShort, "GB"},
+		{"+1 415 555 0112 999", "", smscode.ErrPhoneTooLong, "US"},
+		{strings.Repeat("1", 100), "US", smscode.ErrPhoneTooLong, ""},
+		{"07400 123456", "FR", smscode.ErrPhoneTooLong, "FR"}, // a UK number read in France
+		{"01000 000000", "GB", smscode.ErrPhoneInvalidForRegion, "GB"},
+		{"+1 055 555 0112", "", smscode.ErrPhoneInvalidForRegion, "US"},
+		{premiumUS, "", smscode.ErrNumberType, "US"},
+		{"+1 800 555 0100", "", smscode.ErrNumberType, "US"},
+	}
+	reasons := []error{smscode.ErrPhoneEmpty, smscode.ErrPhoneNotNumber, smscode.ErrPhoneNeedsRegion, smscode.ErrPhoneUnknownRegion,
+		smscode.ErrPhoneCountryCode, smscode.ErrPhoneTooShort, smscode.ErrPhoneTooLong, smscode.ErrPhoneInvalidForRegion,
+		smscode.ErrNumberType, smscode.ErrRegionNotAllowed}
+	for _, tt := range tests {
+		t.Run(tt.number+"/"+tt.region, func(t *testing.T) {
+			got, err := smscode.ParsePhone(tt.number, tt.region)
+			assert.Zero(t, got)
+			require.ErrorIs(t, err, tt.err)
+			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+			for _, r := range reasons {
+				if r != tt.err {
+					assert.NotErrorIs(t, err, r, "one reason only")
+				}
+			}
+			assert.Equal(t, tt.err != smscode.ErrNumberType, errors.Is(err, smscode.ErrInvalidPhone),
+				"invalid numbers match ErrInvalidPhone, refused valid ones do not")
+			var pe *smscode.PhoneError
+			require.ErrorAs(t, err, &pe)
+			assert.Same(t, tt.err, pe.Err)
+			assert.Equal(t, tt.region2, pe.Region)
+			if n := strings.TrimSpace(tt.number); n != "" {
+				assert.NotContains(t, err.Error(), n, "no number in the error")
+			}
+		})
+	}
+}
+
+// The factor's ParsePhone is exactly what BeginEnroll accepts: the package's,
+// and AllowedRegions.
+func TestFactorParsePhone(t *testing.T) {
+	fx := newFixture(t, func(c *setup) { c.AllowedRegions = []string{"US", "gb"} })
+	p, err := fx.f.ParsePhone("07400 123456", "GB")
+	require.NoError(t, err)
+	assert.Equal(t, smscode.Phone{E164: ukNumber, Region: "GB"}, p)
+	_, err = fx.f.ParsePhone("+1 268 464 1234", "")
+	require.ErrorIs(t, err, smscode.ErrRegionNotAllowed)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	assert.NotErrorIs(t, err, smscode.ErrInvalidPhone)
+	var pe *smscode.PhoneError
+	require.ErrorAs(t, err, &pe)
+	assert.Equal(t, "AG", pe.Region, "Antigua, behind +1")
+	_, err = fx.f.ParsePhone("12345", "US")
+	require.ErrorIs(t, err, smscode.ErrPhoneTooShort)
 }
 
 func TestMaskPhone(t *testing.T) {
@@ -278,22 +372,17 @@ func TestPhoneEnrollment(t *testing.T) {
 	require.Equal(t, []twofactor.Enrollment{e}, es, "one phone per user")
 	assert.Equal(t, ukMasked, es[0].Label)
 
-	// Events: begin and enroll with the masked number only.
-	var types []twofactor.EventType
-	var replaced []string
+	// Events: the masked number only, as the Label; the enrollments are
+	// the Service's to announce.
+	var types []event.Type
+	var labels []string
 	for _, ev := range fx.events.all() {
 		types = append(types, ev.Type)
+		labels = append(labels, ev.Label)
 		assertClean(t, ev, code, usNumber, usDigits, ukNumber, ukDigits)
-		if ev.Type == twofactor.EventEnroll {
-			assert.Contains(t, []string{usMasked, ukMasked}, ev.Details["destination"])
-			replaced = append(replaced, ev.Details["replaced"])
-		}
 	}
-	assert.Equal(t, []string{"false", "true"}, replaced)
-	assert.Equal(t, []twofactor.EventType{
-		twofactor.EventEnrollBegin, twofactor.EventFailure, twofactor.EventEnroll,
-		twofactor.EventEnrollBegin, twofactor.EventEnroll,
-	}, types)
+	assert.Equal(t, []event.Type{event.EnrollBegin, event.Failure, event.EnrollBegin}, types)
+	assert.Equal(t, []string{usMasked, usMasked, ukMasked}, labels)
 
 	// Stored values hold no full number: the enrollment is sealed.
 	recs, err := fx.store.ListEnrollments(ctx, bob.ID)
@@ -306,7 +395,7 @@ func TestPhoneEnrollment(t *testing.T) {
 	stolen.UserID = carol.ID
 	require.NoError(t, fx.store.PutEnrollment(ctx, stolen))
 	_, err = fx.f.Send(ctx, challenge("c-carol", carol, twofactor.PurposeLogin), client)
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode)
 }
 
@@ -322,7 +411,7 @@ func TestPendingNumberIsSealed(t *testing.T) {
 }
 
 func TestBeginEnrollRefusals(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.AllowedRegions = []string{"us", "GB"} })
+	fx := newFixture(t, func(c *setup) { c.AllowedRegions = []string{"us", "GB"} })
 	ctx := context.Background()
 	tests := []struct {
 		number, region string
@@ -359,7 +448,7 @@ func TestBeginEnrollRefusals(t *testing.T) {
 }
 
 func TestConfirmEnrollExpired(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.Codes.TTL = 5 * time.Minute })
+	fx := newFixture(t, func(c *setup) { c.Codes.TTL = 5 * time.Minute })
 	ctx := context.Background()
 	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
@@ -370,8 +459,8 @@ func TestConfirmEnrollExpired(t *testing.T) {
 	assert.Same(t, twofactor.ErrCodeExpired, err)
 	evs := fx.events.all()
 	last := evs[len(evs)-1]
-	assert.Equal(t, twofactor.EventFailure, last.Type)
-	assert.Equal(t, twofactor.ReasonExpired, last.Reason, "the event says expired")
+	assert.Equal(t, event.Failure, last.Type)
+	assert.Equal(t, event.ReasonExpired, last.Reason, "the event says expired")
 	es, err := fx.f.Enrollments(ctx, bob)
 	require.NoError(t, err)
 	assert.Empty(t, es)
@@ -403,18 +492,14 @@ func TestConfirmEnrollRace(t *testing.T) {
 		close(start)
 		wg.Wait()
 		require.Equal(t, int32(1), wins.Load(), "round %d", round)
-		n := 0
-		for _, ev := range fx.events.all() {
-			if ev.Type == twofactor.EventEnroll {
-				n++
-			}
-		}
-		require.Equal(t, 1, n, "one enrollment event")
+		es, err := fx.f.Enrollments(ctx, bob)
+		require.NoError(t, err)
+		require.Len(t, es, 1, "one enrollment")
 	}
 }
 
 func TestSendVerifyWebOTP(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.WebOTPDomain = "login.example.com" })
+	fx := newFixture(t, func(c *setup) { c.WebOTPDomain = "login.example.com" })
 	ctx := context.Background()
 	fx.enroll(t, bob, usNumber)
 	fx.clock.Advance(time.Minute)
@@ -474,7 +559,7 @@ func TestPurposeBinding(t *testing.T) {
 }
 
 func TestDeliveryFailure(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerDestination = 2 })
+	fx := newFixture(t, func(c *setup) { c.Caps.PerDestination = 2 })
 	ctx := context.Background()
 	fx.enroll(t, bob, usNumber) // a verification: not on the login caps
 	fx.clock.Advance(time.Minute)
@@ -528,7 +613,7 @@ func TestDestinationCapAcrossUsers(t *testing.T) {
 }
 
 func TestCapPerIP(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) { c.Caps.PerIP = 2 })
+	fx := newFixture(t, func(c *setup) { c.Caps.PerIP = 2 })
 	ctx := context.Background()
 	for i := range 2 {
 		_, err := fx.f.BeginEnroll(ctx, twofactor.User{ID: fmt.Sprint("u", i)}, twofactor.EnrollRequest{Destination: fmt.Sprintf("+1415555011%d", i), Client: client})
@@ -551,9 +636,9 @@ func mobileNumbers(t testing.TB, region string, n int) []string {
 	require.NotNil(t, ex, region)
 	var out []string
 	for d := uint64(0); len(out) < n && d < 10000; d++ {
-		e164, r, err := smscode.ParsePhone(fmt.Sprintf("+%d%d", ex.GetCountryCode(), ex.GetNationalNumber()+d), "")
-		if err == nil && r == region {
-			out = append(out, e164)
+		p, err := smscode.ParsePhone(fmt.Sprintf("+%d%d", ex.GetCountryCode(), ex.GetNationalNumber()+d), "")
+		if err == nil && p.Region == region {
+			out = append(out, p.E164)
 		}
 	}
 	require.Len(t, out, n, region)
@@ -681,14 +766,15 @@ func TestRaceExactlyOneSuccess(t *testing.T) {
 func TestServicePolicyAndLogin(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
-	email, err := emailcode.New(emailcode.Config{Store: fx.store, Keys: fx.keys, Sender: &emailcode.Outbox{}, Now: fx.clock.Now})
-	require.NoError(t, err)
 	svc, err := twofactor.New(twofactor.Config{
-		Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{email, fx.f},
-		Policy: twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
-		Events: &twofactor.Events{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+		Store: fx.store, Keys: fx.keys,
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: &emailcode.Outbox{}}, fx.setup.Config},
+		Policy:  twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
+		Events:  &event.Sink{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
 	})
 	require.NoError(t, err)
+	sms, _ := svc.Factor(twofactor.MethodSMS)
+	fx.f = sms.(*smscode.Factor)
 	fx.enroll(t, bob, usNumber)
 
 	dave := twofactor.User{ID: "u-dave"} // no email, no phone
@@ -737,9 +823,10 @@ func TestServicePolicyAndLogin(t *testing.T) {
 	}
 }
 
-func assertClean(t *testing.T, ev twofactor.Event, secrets ...string) {
+func assertClean(t *testing.T, ev event.Event, secrets ...string) {
 	t.Helper()
-	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), ev.Reason, ev.IP, ev.Actor}
+	all := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Method), string(ev.Purpose), string(ev.Reason),
+		string(ev.Action), ev.EnrollmentID, ev.Label, ev.IP, ev.UserAgent, ev.Actor}
 	for k, v := range ev.Details {
 		all = append(all, k, v)
 	}
@@ -831,7 +918,7 @@ func TestGatewayErrors(t *testing.T) {
 			assert.NotContains(t, err.Error(), usDigits, "no number in the error")
 
 			// Through the factor: a delivery error, no code left.
-			fx := newFixture(t, func(c *smscode.Config) { c.Sender = g })
+			fx := newFixture(t, func(c *setup) { c.Sender = g })
 			_, err = fx.f.BeginEnroll(context.Background(), bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 			require.ErrorIs(t, err, smscode.ErrDelivery)
 			require.ErrorAs(t, err, &ge)
@@ -886,7 +973,7 @@ func TestTwilio(t *testing.T) {
 		AccountSID: "AC0123456789abcdef", AuthToken: "secret-token", From: "+15005550006", BaseURL: srv.URL + "/",
 	})
 	require.NoError(t, err)
-	fx := newFixture(t, func(c *smscode.Config) { c.Sender = g; c.WebOTPDomain = "example.com" })
+	fx := newFixture(t, func(c *setup) { c.Sender = g; c.WebOTPDomain = "example.com" })
 	_, err = fx.f.BeginEnroll(context.Background(), bob, twofactor.EnrollRequest{Destination: usNumber, Client: client})
 	require.NoError(t, err)
 
@@ -928,19 +1015,21 @@ func FuzzParsePhone(f *testing.F) {
 		f.Add(s[0], s[1])
 	}
 	f.Fuzz(func(t *testing.T, number, region string) {
-		e164, reg, err := smscode.ParsePhone(number, region)
+		p, err := smscode.ParsePhone(number, region)
 		if err != nil {
-			if !errors.Is(err, twofactor.ErrInvalidInput) {
-				t.Fatalf("ParsePhone(%q, %q): error %v does not match ErrInvalidInput", number, region, err)
+			var pe *smscode.PhoneError
+			if !errors.Is(err, twofactor.ErrInvalidInput) || !errors.As(err, &pe) || pe.Err == nil {
+				t.Fatalf("ParsePhone(%q, %q): error %v is not a *PhoneError matching ErrInvalidInput", number, region, err)
 			}
 			return
 		}
-		if !strings.HasPrefix(e164, "+") || len(e164) > 16 || reg == "" {
-			t.Fatalf("ParsePhone(%q, %q) = %q, %q: not E.164", number, region, e164, reg)
+		e164 := p.E164
+		if !strings.HasPrefix(e164, "+") || len(e164) > 16 || p.Region == "" {
+			t.Fatalf("ParsePhone(%q, %q) = %+v: not E.164", number, region, p)
 		}
-		again, reg2, err := smscode.ParsePhone(e164, "")
-		if err != nil || again != e164 || reg2 != reg {
-			t.Fatalf("E.164 %q does not parse back: %q %q %v", e164, again, reg2, err)
+		again, err := smscode.ParsePhone(e164, "")
+		if err != nil || again != p {
+			t.Fatalf("E.164 %q does not parse back: %+v %v", e164, again, err)
 		}
 		m := smscode.MaskPhone(e164)
 		if !strings.Contains(m, "*") || strings.Contains(m, e164[len(e164)-5:]) {
@@ -974,10 +1063,8 @@ func TestPasswordChangeEndsPendingNumber(t *testing.T) {
 	ctx := context.Background()
 	fx.enroll(t, bob, usNumber)
 	fx.clock.Advance(time.Minute)
-	svc, err := twofactor.New(twofactor.Config{Store: fx.store, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Events: &twofactor.Events{Discard: true}, Now: fx.clock.Now})
-	require.NoError(t, err)
-	_, err = fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
+	svc := fx.service(t)
+	_, err := fx.f.BeginEnroll(ctx, bob, twofactor.EnrollRequest{Destination: ukNumber, Client: client})
 	require.NoError(t, err)
 	require.NoError(t, svc.PasswordChanged(ctx, bob.ID))
 	_, err = fx.f.ConfirmEnroll(ctx, bob, fx.lastCode(t, ukNumber))
@@ -1084,10 +1171,10 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 func (fx *fixture) budgetEvents() []string {
 	var out []string
 	for _, ev := range fx.events.all() {
-		if ev.Type != twofactor.EventBudgetReached {
+		if ev.Type != event.BudgetReached {
 			continue
 		}
-		s := ev.Details["limit"]
+		s := string(ev.Reason)
 		if c := ev.Details["country"]; c != "" {
 			s += ":" + c
 		}
@@ -1107,7 +1194,7 @@ func botnetClient(i int) twofactor.Client {
 // network stops it. The budgets do: each country's, then the total; each
 // budget reached emits one event.
 func TestBudgetsStopTollFraud(t *testing.T) {
-	fx := newFixture(t, func(c *smscode.Config) {
+	fx := newFixture(t, func(c *setup) {
 		c.Budgets = smscode.Budgets{PerCountry: 2, Countries: map[string]int{"GB": 4, "jm": -1}, Total: 25}
 	})
 	ctx := context.Background()
@@ -1144,10 +1231,10 @@ func TestBudgetsStopTollFraud(t *testing.T) {
 	assert.Len(t, fx.outbox.Messages(), 25)
 	assert.Equal(t, map[string]int{smscode.LimitCountry: 34, smscode.LimitTotal: 1}, refused)
 
-	wantEvents := []string{smscode.LimitTotal}
+	wantEvents := []string{string(smscode.ReasonBudgetTotal)}
 	for _, r := range pumpRegions {
 		if r != "JM" {
-			wantEvents = append(wantEvents, smscode.LimitCountry+":"+r)
+			wantEvents = append(wantEvents, string(smscode.ReasonBudgetCountry)+":"+r)
 		}
 	}
 	slices.Sort(wantEvents)
@@ -1193,7 +1280,7 @@ func TestBudgetDefaults(t *testing.T) {
 	}
 	require.ErrorAs(t, send(i+1, usNumber), &re)
 	assert.Equal(t, smscode.LimitTotal, re.Limit)
-	assert.Contains(t, fx.budgetEvents(), smscode.LimitTotal)
+	assert.Contains(t, fx.budgetEvents(), string(smscode.ReasonBudgetTotal))
 }
 
 // A botnet sending concurrently: exactly the total budget goes out, one
@@ -1201,7 +1288,7 @@ func TestBudgetDefaults(t *testing.T) {
 // sent, so the refused requests spent none of the budgets.
 func TestBudgetsConcurrent(t *testing.T) {
 	const total, perCountry = 40, 12
-	fx := newFixture(t, func(c *smscode.Config) {
+	fx := newFixture(t, func(c *setup) {
 		c.Budgets = smscode.Budgets{PerCountry: perCountry, Countries: map[string]int{"GB": -1}, Total: total}
 	})
 	ctx := context.Background()
@@ -1233,9 +1320,9 @@ func TestBudgetsConcurrent(t *testing.T) {
 	assert.Equal(t, int64(total), n)
 	perRegion := map[string]int{}
 	for _, m := range fx.outbox.Messages() {
-		_, r, err := smscode.ParsePhone(m.To, "")
+		p, err := smscode.ParsePhone(m.To, "")
 		require.NoError(t, err)
-		perRegion[r]++
+		perRegion[p.Region]++
 	}
 	for _, r := range pumpRegions {
 		n, _, err := fx.store.Peek(ctx, "otc:budget:country:sms:"+r)
@@ -1247,12 +1334,12 @@ func TestBudgetsConcurrent(t *testing.T) {
 		assert.LessOrEqual(t, perRegion[r], perCountry, r)
 		assert.Equal(t, int64(perRegion[r]), n, r)
 	}
-	assert.Contains(t, fx.budgetEvents(), smscode.LimitTotal)
+	assert.Contains(t, fx.budgetEvents(), string(smscode.ReasonBudgetTotal))
 }
 
 func TestBudgetConfigErrors(t *testing.T) {
 	for _, region := range []string{"XX", "usa", ""} {
-		_, err := smscode.New(smscode.Config{Store: store.NewMemory(), Keys: keys(t), Sender: &smscode.Outbox{},
+		_, err := smscode.New(twofactor.Env{Store: store.NewMemory(), Keys: keys(t)}, smscode.Config{Sender: &smscode.Outbox{},
 			Budgets: smscode.Budgets{Countries: map[string]int{region: 10}}})
 		require.ErrorIs(t, err, twofactor.ErrConfig, region)
 		assert.Contains(t, err.Error(), "Budgets.Countries")

@@ -11,6 +11,8 @@ import (
 	"github.com/pquerna/otp"
 	pqtotp "github.com/pquerna/otp/totp"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -88,12 +90,12 @@ func benchOurs(b *testing.B, hit bool) {
 	rounds := b.N/benchSecrets + 1
 	cases := benchSetup(b, rounds)
 	cur := benchBase
-	kr, err := twofactor.NewKeyring(twofactor.Key{ID: "k", Secret: make([]byte, twofactor.KeySize)})
+	kr, err := keyring.New(keyring.Key{ID: "k", Secret: make([]byte, keyring.KeySize)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := New(Config{Store: store.NewMemory(func() time.Time { return cur }), Keys: kr,
-		Now: func() time.Time { return cur }, Events: &twofactor.Events{Discard: true}})
+	f, err := New(twofactor.Env{Store: store.NewMemory(func() time.Time { return cur }), Keys: kr,
+		Now: func() time.Time { return cur }, Events: &event.Sink{Discard: true}}, Config{})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -147,20 +149,20 @@ func BenchmarkFactorVerify(b *testing.B) {
 }
 
 // untouchable hides the store's TouchEnrollment.
-type untouchable struct{ Store }
+type untouchable struct{ store.Store }
 
 func benchFactorVerify(b *testing.B, rewrite bool) {
 	cur := benchBase
 	now := func() time.Time { return cur }
-	var st Store = store.NewMemory(now)
+	var st store.Store = store.NewMemory(now)
 	if rewrite {
 		st = untouchable{st}
 	}
-	kr, err := twofactor.NewKeyring(twofactor.Key{ID: "k", Secret: make([]byte, twofactor.KeySize)})
+	kr, err := keyring.New(keyring.Key{ID: "k", Secret: make([]byte, keyring.KeySize)})
 	if err != nil {
 		b.Fatal(err)
 	}
-	f, err := New(Config{Store: st, Keys: kr, Now: now, Events: &twofactor.Events{Discard: true}})
+	f, err := New(twofactor.Env{Store: st, Keys: kr, Now: now, Events: &event.Sink{Discard: true}}, Config{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,16 +2,28 @@
 // passwords (RFC 6238) that any standard app computes (Google Authenticator,
 // Microsoft Authenticator, Okta Verify, Duo, LastPass, Authy...).
 //
-// # Wiring
+// # Construction
 //
-// The factor's Config holds only what is specific to it; given to
-// twofactor.New, it takes the Service's store, keyring, events and clock
-// ([Factor.Bind]):
+// The factor's [Config] holds only what is specific to it; the store, the
+// keys, the events, the clock and the randomness come from the
+// twofactor.Env it is built with. A Config is a twofactor.FactorConfig:
+// given to twofactor.New, it is built with the Service's Env, and the
+// host gets the factor back by its method when it needs its own methods
+// (Rekey, CancelEnroll):
 //
-//	app, err := totp.New(totp.Config{Issuer: "Example"})
-//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: []twofactor.Factor{app}})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
+//		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Example"}}})
+//	f, _ := svc.Factor(twofactor.MethodTOTP)
+//	app := f.(*totp.Factor)
 //
-// Used alone, without a Service, it needs Config.Store and Config.Keys.
+// Used alone, without a Service, [New] builds it with an Env of its own:
+//
+//	app, err := totp.New(twofactor.Env{Store: st, Keys: keys}, totp.Config{Issuer: "Example"})
+//
+// Either way the factor is complete when it is built: a missing store or
+// keyring, a store without the interfaces of [Store] (named in the error)
+// and a setting out of range are errors matching twofactor.ErrConfig then,
+// never later.
 //
 // # Enrollment
 //
@@ -23,9 +35,13 @@
 //	// show p.QR in an <img>, p.URI as a link, totp.GroupSecret(p.Secret) for typing
 //	done, err := svc.ConfirmEnroll(ctx, user, twofactor.MethodTOTP, code) // code typed from the app
 //
-// Enrolling.URI and Enrolling.QR are template.URL, so html/template puts
-// them in an href and an <img src> as they are. The app shows
-// user.AccountName() under Config.Issuer.
+// Enrolling.URI is the otpauth:// URI and Enrolling.QR the PNG of its QR
+// code. A page built with html/template marks the URI, and the PNG as a
+// data: URI ("data:image/png;base64,..."), as template.URL, so they reach
+// an href and an <img src> as they are (see the example of
+// [Factor.BeginEnroll]). The app shows user.AccountName() under
+// Config.Issuer. Service.ConfirmEnroll emits the event.Enroll;
+// the factor emits event.EnrollBegin when an enrollment starts.
 //
 // A wrong code leaves the enrollment pending (twofactor.ErrInvalidCode), and
 // beginning again shows the same secret and QR code until
@@ -66,7 +82,7 @@
 //
 // # Security notes
 //
-//   - Secrets are sealed with the Keyring (AES-256-GCM, key id in the value),
+//   - Secrets are sealed with the keyring (AES-256-GCM, key id in the value),
 //     bound to the user id and the enrollment (or pending) id, so a
 //     ciphertext copied to another record does not open. The store never
 //     holds a secret in any encoding; [Factor.Rekey] re-encrypts under the
@@ -87,7 +103,8 @@
 //     returned, never read as "no TOTP": the user is not let in.
 //   - Events carry the user id, enrollment id and drift, never a code or a
 //     secret. A non-zero drift (the matched step was not the current one) is
-//     an EventWarning with reason "clock_drift", so support can spot a phone
+//     an event.Warning with Reason event.ReasonClockDrift, the
+//     EnrollmentID and Details["drift"] ("+1"), so support can spot a phone
 //     whose clock is off.
 //   - Enrolling.Secret, Enrolling.URI and the QR code reveal the secret:
 //     show them to the user over HTTPS, with caching off, and never log

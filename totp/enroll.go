@@ -2,16 +2,15 @@ package totp
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"html/template"
 	"strings"
 	"time"
 
 	"github.com/skip2/go-qrcode"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -72,10 +71,13 @@ func GroupSecret(secret string) string {
 
 // BeginEnroll starts a TOTP enrollment for user, or shows again the one
 // that is pending: the secret (Enrolling.Secret, base32; [GroupSecret]
-// spaces it for reading), the otpauth URI (Enrolling.URI) and the URI as a
-// PNG QR code in a data: URI (Enrolling.QR), both typed template.URL so
-// html/template puts them in an href and an <img src> unchanged. The
-// account name apps show is user.AccountName(), under Config.Issuer.
+// spaces it for reading), the otpauth URI (Enrolling.URI, Key URI Format)
+// and the URI as a QR code (Enrolling.QR, the PNG's bytes, Config.QRSize
+// pixels square). A page shows the QR code as a data: URI
+// ("data:image/png;base64,...") and marks it and the URI as template.URL
+// itself, which is safe: the URI is built here from a fixed scheme and
+// escaped names. The account name apps show is user.AccountName(), under
+// Config.Issuer.
 //
 // The enrollment stays pending until ConfirmEnroll gets a valid code, for
 // Config.PendingTTL from when it started (showing it again does not extend
@@ -86,14 +88,11 @@ func GroupSecret(secret string) string {
 // longer opens (sealed under a key that has left the ring). Concurrent
 // first calls each start one, and the last stored wins. A user who already
 // has TOTP gets twofactor.ErrAlreadyEnrolled. Starting one emits
-// EventEnrollBegin; showing it again emits nothing.
+// event.EnrollBegin; showing it again emits nothing.
 //
 // The pending enrollment is filed under the user in the store, so
 // Service.PasswordChanged, Service.AdminReset and Service.Disable end it.
 func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -139,7 +138,7 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if err := f.store.PutOwnedState(ctx, user.ID, pendingKey(user.ID), blob, exp); err != nil {
 		return nil, fmt.Errorf("totp: saving pending enrollment: %w", err)
 	}
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID, Method: twofactor.MethodTOTP})
+	f.events.Emit(ctx, event.Event{Type: event.EnrollBegin, UserID: user.ID, Method: twofactor.MethodTOTP})
 	return out, nil
 }
 
@@ -155,10 +154,8 @@ func (f *Factor) enrolling(user twofactor.User, secret []byte, p Params, exp tim
 		Method:    twofactor.MethodTOTP,
 		ExpiresAt: exp,
 		Secret:    EncodeSecret(secret),
-		// Both are built here from a fixed scheme and escaped names, so
-		// they are safe to mark as URLs for html/template.
-		URI: template.URL(uri),
-		QR:  template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png)),
+		URI:       uri,
+		QR:        png,
 	}, nil
 }
 
@@ -205,15 +202,13 @@ func decodePending(blob []byte, userID string) (pendingState, error) {
 // ErrNoPending, which matches twofactor.ErrNotEnrolled. Confirmation is
 // single-use: of concurrent confirmations exactly one succeeds. The
 // confirming code's step is recorded in the replay ledger, so it cannot be
-// used again to sign in. Emits EventEnroll.
+// used again to sign in. It emits no event: Service.ConfirmEnroll emits the
+// event.Enroll.
 //
 // Wrong codes are not limited here: the secret was just shown to the caller,
 // so guessing gains nothing. Service.BeginEnroll guards the step that shows
 // it (a user who has a factor proves it first).
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, code string) (twofactor.Enrollment, error) {
-	if err := f.ready(); err != nil {
-		return twofactor.Enrollment{}, err
-	}
 	if err := checkUser(user); err != nil {
 		return twofactor.Enrollment{}, err
 	}
@@ -275,17 +270,12 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, code st
 	if err := f.store.PutEnrollment(ctx, rec); err != nil {
 		return twofactor.Enrollment{}, fmt.Errorf("totp: saving enrollment: %w", err)
 	}
-	details := map[string]string{"enrollment": id, "drift": driftString(off)}
-	f.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID, Method: twofactor.MethodTOTP, Details: details})
 	return twofactor.Enrollment{ID: id, Method: twofactor.MethodTOTP, Label: f.label, CreatedAt: now}, nil
 }
 
 // CancelEnroll ends the user's pending enrollment, if any (a "cancel"
 // button on the enrollment page).
 func (f *Factor) CancelEnroll(ctx context.Context, user twofactor.User) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}

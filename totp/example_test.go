@@ -2,6 +2,7 @@ package totp_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -9,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/totp"
 )
@@ -17,12 +20,12 @@ import (
 // deterministic. A host leaves the clocks nil.
 func exampleNow() time.Time { return time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC) }
 
-func exampleKeys() *twofactor.Keyring {
-	key, err := twofactor.GenerateKey("2026-01") // in production: twofactor.LoadKeyring or ParseKey
+func exampleKeys() *keyring.Ring {
+	key, err := keyring.GenerateKey("2026-01") // in production: keyring.Env("TWOFACTOR_KEYS").Load()
 	if err != nil {
 		panic(err)
 	}
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	if err != nil {
 		panic(err)
 	}
@@ -31,28 +34,24 @@ func exampleKeys() *twofactor.Keyring {
 
 // appCode plays the user's authenticator app: it reads the URI from the QR
 // code and shows the code at a time.
-func appCode(uri template.URL, at time.Time) string {
-	k, err := totp.ParseURI(string(uri))
+func appCode(uri string, at time.Time) string {
+	k, err := totp.ParseURI(uri)
 	if err != nil {
 		panic(err)
 	}
 	return k.Code(k.Secret, at)
 }
 
-// The factor's config holds only what is specific to it; the Service hands
-// it the store, keys, events and clock. Users enroll through the Service,
-// then sign in with the app's codes.
+// The factor's Config holds only what is specific to it; twofactor.New
+// builds the factor with the Service's store, keys, events and clock.
+// Users enroll through the Service, then sign in with the app's codes.
 func Example() {
 	ctx := context.Background()
-	app, err := totp.New(totp.Config{Issuer: "Example Corp"})
-	if err != nil {
-		panic(err)
-	}
 	svc, err := twofactor.New(twofactor.Config{
 		Store:   store.NewMemory(exampleNow),
 		Keys:    exampleKeys(),
-		Factors: []twofactor.Factor{app},
-		Events:  &twofactor.Events{Discard: true}, // the default logs to slog
+		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Example Corp"}},
+		Events:  &event.Sink{Discard: true}, // the default logs to slog
 		Now:     exampleNow,
 	})
 	if err != nil {
@@ -65,7 +64,7 @@ func Example() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(strings.SplitN(string(p.URI), "?", 2)[0]) // show p.QR in an <img>, p.Secret to type
+	fmt.Println(strings.SplitN(p.URI, "?", 2)[0]) // show p.QR in an <img>, p.Secret to type
 	fmt.Println("expires in", p.ExpiresAt.Sub(exampleNow()))
 
 	// A wrong code keeps the enrollment pending: show the same QR code again.
@@ -101,12 +100,15 @@ func Example() {
 	// signed in with totp
 }
 
-// An enrollment page: Enrolling's URI and QR are template.URL, so
-// html/template keeps them in a link and an image; GroupSecret spaces the
-// secret for typing.
+// An enrollment page, with a factor built alone: Enrolling.URI is the
+// otpauth URI and Enrolling.QR the PNG of its QR code. The page marks the
+// URI and the PNG's data: URI as template.URL (the factor builds the URI
+// from a fixed scheme and escaped names), so html/template keeps them in
+// a link and an image; GroupSecret spaces the secret for typing.
 func ExampleFactor_BeginEnroll() {
-	f, err := totp.New(totp.Config{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Issuer: "Example Corp",
-		Now: exampleNow, Events: &twofactor.Events{Discard: true}})
+	env := twofactor.Env{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Now: exampleNow,
+		Events: &event.Sink{Discard: true}}
+	f, err := totp.New(env, totp.Config{Issuer: "Example Corp"})
 	if err != nil {
 		panic(err)
 	}
@@ -120,7 +122,11 @@ func ExampleFactor_BeginEnroll() {
 	if err := page.Execute(&html, struct {
 		URI, QR template.URL
 		Secret  string
-	}{p.URI, p.QR, totp.GroupSecret(p.Secret)}); err != nil {
+	}{
+		template.URL(p.URI),
+		template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(p.QR)),
+		totp.GroupSecret(p.Secret),
+	}); err != nil {
 		panic(err)
 	}
 	fmt.Println(strings.Contains(html.String(), `href="otpauth://totp/`))
@@ -134,8 +140,9 @@ func ExampleFactor_BeginEnroll() {
 // challenge for the user; a code is accepted once.
 func ExampleFactor_Verify() {
 	ctx := context.Background()
-	f, err := totp.New(totp.Config{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Issuer: "Example Corp",
-		Now: exampleNow, Events: &twofactor.Events{Discard: true}})
+	env := twofactor.Env{Store: store.NewMemory(exampleNow), Keys: exampleKeys(), Now: exampleNow,
+		Events: &event.Sink{Discard: true}}
+	f, err := totp.New(env, totp.Config{Issuer: "Example Corp"})
 	if err != nil {
 		panic(err)
 	}

@@ -21,6 +21,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/totp"
@@ -32,21 +34,21 @@ type env struct {
 	f      *totp.Factor
 	clock  *storetest.Clock
 	mem    *store.Memory
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring
 	mu     sync.Mutex
-	events []twofactor.Event
+	events []event.Event
 }
 
-func (e *env) hook(_ context.Context, ev twofactor.Event) {
+func (e *env) hook(_ context.Context, ev event.Event) {
 	e.mu.Lock()
 	e.events = append(e.events, ev)
 	e.mu.Unlock()
 }
 
-func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
+func (e *env) eventsOf(typ event.Type) []event.Event {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, ev := range e.events {
 		if ev.Type == typ {
 			out = append(out, ev)
@@ -55,36 +57,42 @@ func (e *env) eventsOf(typ twofactor.EventType) []twofactor.Event {
 	return out
 }
 
-func mustKey(t testing.TB, id string) twofactor.Key {
-	k, err := twofactor.GenerateKey(id)
+func mustKey(t testing.TB, id string) keyring.Key {
+	k, err := keyring.GenerateKey(id)
 	require.NoError(t, err)
 	return k
 }
 
-// newEnv builds a factor on a memory store with a manual clock. st, if
+// newEnv builds a factor on a memory store with a manual clock. wrap, if
 // given, wraps the memory store.
-func newEnv(t testing.TB, cfg totp.Config, wrap func(*store.Memory) totp.Store) *env {
+func newEnv(t testing.TB, cfg totp.Config, wrap func(*store.Memory) store.Store) *env {
 	e := &env{clock: storetest.NewClock(t0)}
 	e.mem = store.NewMemory(e.clock.Now)
 	k1 := mustKey(t, "k1")
-	kr, err := twofactor.NewKeyring(k1)
+	kr, err := keyring.New(k1)
 	require.NoError(t, err)
 	keyMaterial.Store(kr, k1)
 	e.keys = kr
-	if cfg.Store == nil {
-		cfg.Store = e.mem
-		if wrap != nil {
-			cfg.Store = wrap(e.mem)
-		}
+	var st store.Store = e.mem
+	if wrap != nil {
+		st = wrap(e.mem)
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = kr
-	}
-	cfg.Now = e.clock.Now
-	cfg.Events = &twofactor.Events{Discard: true, Hook: e.hook, Now: e.clock.Now}
-	e.f, err = totp.New(cfg)
+	e.f, err = totp.New(e.env(st, kr), cfg)
 	require.NoError(t, err)
 	return e
+}
+
+// env returns an Env on st and keys with the test's clock, whose events
+// reach e.hook.
+func (e *env) env(st twofactor.Store, keys *keyring.Ring) twofactor.Env {
+	return twofactor.Env{Store: st, Keys: keys, Now: e.clock.Now,
+		Events: &event.Sink{Discard: true, Hook: e.hook, Now: e.clock.Now}}
+}
+
+// quietEnv is an Env on st and keys with clock now whose events are
+// dropped.
+func quietEnv(st twofactor.Store, keys *keyring.Ring, now func() time.Time) twofactor.Env {
+	return twofactor.Env{Store: st, Keys: keys, Now: now, Events: &event.Sink{Discard: true}}
 }
 
 var alice = twofactor.User{ID: "u1", Name: "alice@example.com"}
@@ -112,15 +120,6 @@ func (e *env) begin(t testing.TB, u twofactor.User, restart bool) *twofactor.Enr
 	return p
 }
 
-// qrPNG decodes the PNG of an Enrolling's QR data URI.
-func qrPNG(t testing.TB, p *twofactor.Enrolling) []byte {
-	b64, ok := strings.CutPrefix(string(p.QR), "data:image/png;base64,")
-	require.True(t, ok, "QR is a PNG data URI: %.40s", p.QR)
-	png, err := base64.StdEncoding.DecodeString(b64)
-	require.NoError(t, err)
-	return png
-}
-
 func pqOptsExt(p totp.Params) pqtotp.ValidateOpts {
 	alg := map[totp.Algorithm]otp.Algorithm{totp.SHA1: otp.AlgorithmSHA1, totp.SHA256: otp.AlgorithmSHA256, totp.SHA512: otp.AlgorithmSHA512}[p.Algorithm]
 	return pqtotp.ValidateOpts{Period: uint(p.Period), Digits: otp.Digits(p.Digits), Algorithm: alg}
@@ -139,9 +138,9 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	assert.Equal(t, twofactor.MethodTOTP, p.Method)
 	assert.Equal(t, t0.Add(totp.DefaultPendingTTL), p.ExpiresAt)
 	assert.Len(t, p.Secret, 32, "160-bit secret in base32")
-	assert.True(t, strings.HasPrefix(string(p.URI), "otpauth://totp/Acme%20Corp:alice@example.com?secret="+p.Secret+"&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"), p.URI)
-	assert.True(t, bytes.HasPrefix(qrPNG(t, p), []byte("\x89PNG\r\n\x1a\n")))
-	require.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 1)
+	assert.True(t, strings.HasPrefix(p.URI, "otpauth://totp/Acme%20Corp:alice@example.com?secret="+p.Secret+"&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"), p.URI)
+	assert.True(t, bytes.HasPrefix(p.QR, []byte("\x89PNG\r\n\x1a\n")), "QR is the PNG's bytes")
+	require.Len(t, e.eventsOf(event.EnrollBegin), 1)
 
 	es, err := e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
@@ -165,9 +164,7 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	assert.Equal(t, totp.DefaultLabel, en.Label)
 	assert.Equal(t, t0, en.CreatedAt)
 	assert.True(t, en.LastUsedAt.IsZero(), "not used to sign in yet")
-	enrolled := e.eventsOf(twofactor.EventEnroll)
-	require.Len(t, enrolled, 1)
-	assert.Equal(t, en.ID, enrolled[0].Details["enrollment"])
+	assert.Empty(t, e.eventsOf(event.Enroll), "Service.ConfirmEnroll emits EventEnroll, not the factor")
 
 	// Single use.
 	_, err = e.f.ConfirmEnroll(ctx, alice, good)
@@ -209,7 +206,7 @@ func TestAccountName(t *testing.T) {
 		{twofactor.User{ID: "7", DisplayName: "Ann Lee"}, "7"},
 	} {
 		e := newEnv(t, totp.Config{Issuer: "Acme"}, nil)
-		k, err := totp.ParseURI(string(e.begin(t, tt.user, false).URI))
+		k, err := totp.ParseURI(e.begin(t, tt.user, false).URI)
 		require.NoError(t, err)
 		assert.Equal(t, tt.want, k.Account)
 		assert.Equal(t, "Acme", k.Issuer)
@@ -242,7 +239,7 @@ func TestPendingExpiry(t *testing.T) {
 // store that sweeps late) is still refused by its own expiry time, and not
 // shown again.
 func TestPendingExpiryCheckedByFactor(t *testing.T) {
-	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { return lateStore{m} })
+	e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store { return lateStore{m} })
 	p := e.begin(t, alice, false)
 	e.clock.Advance(totp.DefaultPendingTTL)
 	_, err := e.f.ConfirmEnroll(context.Background(), alice, codeAt(t, p.Secret, e.clock.Now(), e.f.Params()))
@@ -275,13 +272,13 @@ func TestBeginAgainShowsPending(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	again := e.begin(t, alice, false)
 	assert.Equal(t, p1, again, "same secret, URI, QR code and expiry")
-	assert.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 1, "one pending enrollment, one event")
+	assert.Len(t, e.eventsOf(event.EnrollBegin), 1, "one pending enrollment, one event")
 
 	p2 := e.begin(t, alice, true)
 	assert.NotEqual(t, p1.Secret, p2.Secret)
 	assert.NotEqual(t, p1.QR, p2.QR)
 	assert.Equal(t, e.clock.Now().Add(totp.DefaultPendingTTL), p2.ExpiresAt)
-	assert.Len(t, e.eventsOf(twofactor.EventEnrollBegin), 2)
+	assert.Len(t, e.eventsOf(event.EnrollBegin), 2)
 	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p1.Secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the restarted secret replaced the first")
 	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p2.Secret, e.clock.Now(), e.f.Params()))
@@ -294,8 +291,7 @@ func TestPendingUnderRemovedKey(t *testing.T) {
 	e := newEnv(t, totp.Config{}, nil)
 	ctx := context.Background()
 	p := e.begin(t, alice, false)
-	other, err := totp.New(totp.Config{Store: e.mem, Keys: testKeyring(t, mustKey(t, "k2")), Now: e.clock.Now,
-		Events: &twofactor.Events{Discard: true}})
+	other, err := totp.New(quietEnv(e.mem, testKeyring(t, mustKey(t, "k2")), e.clock.Now), totp.Config{})
 	require.NoError(t, err)
 	_, err = other.ConfirmEnroll(ctx, alice, codeAt(t, p.Secret, t0, other.Params()))
 	require.ErrorIs(t, err, totp.ErrCorrupt)
@@ -306,21 +302,26 @@ func TestPendingUnderRemovedKey(t *testing.T) {
 	require.NoError(t, err)
 }
 
-func testKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
-	kr, err := twofactor.NewKeyring(keys...)
+func testKeyring(t testing.TB, keys ...keyring.Key) *keyring.Ring {
+	kr, err := keyring.New(keys...)
 	require.NoError(t, err)
 	return kr
 }
 
-// The secret, URI and QR code go through html/template unchanged: the URI
+// The secret, URI and QR code go through html/template unchanged once a
+// page marks the URI and the QR code's data: URI as template.URL: the URI
 // in a link and the QR code in an image.
 func TestEnrollingInHTMLTemplate(t *testing.T) {
 	e := newEnv(t, totp.Config{Issuer: "Acme & Co"}, nil)
 	p := e.begin(t, twofactor.User{ID: "9", Name: "Ann O'Neil <ann@example.com>"}, false)
 	tmpl := template.Must(template.New("").Parse(
 		`<a href="{{.URI}}">app</a><img src="{{.QR}}"><code>{{.Secret}}</code>`))
+	qr := "data:image/png;base64," + base64.StdEncoding.EncodeToString(p.QR)
 	var out strings.Builder
-	require.NoError(t, tmpl.Execute(&out, p))
+	require.NoError(t, tmpl.Execute(&out, struct {
+		URI, QR template.URL
+		Secret  string
+	}{template.URL(p.URI), template.URL(qr), p.Secret}))
 	page := out.String()
 	assert.NotContains(t, page, "ZgotmplZ")
 	// What a browser reads from each attribute: its value with the
@@ -330,10 +331,10 @@ func TestEnrollingInHTMLTemplate(t *testing.T) {
 		require.NotNil(t, m, "no %s in %s", name, page)
 		return html.UnescapeString(m[1])
 	}
-	assert.Equal(t, string(p.URI), attr("href"))
-	assert.Equal(t, string(p.QR), attr("src"))
+	assert.Equal(t, p.URI, attr("href"))
+	assert.Equal(t, qr, attr("src"))
 	assert.Contains(t, page, "<code>"+p.Secret+"</code>")
-	k, err := totp.ParseURI(string(p.URI))
+	k, err := totp.ParseURI(p.URI)
 	require.NoError(t, err)
 	assert.Equal(t, "Ann O'Neil <ann@example.com>", k.Account)
 	assert.Equal(t, "Acme & Co", k.Issuer)
@@ -455,7 +456,7 @@ func TestVerifySkewAndDrift(t *testing.T) {
 			secret, en := e.enroll(t, alice)
 			e.clock.Advance(5 * time.Minute)
 			v, err := e.f.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now().Add(tt.shift), e.f.Params()))
-			warnings := e.eventsOf(twofactor.EventWarning)
+			warnings := e.eventsOf(event.Warning)
 			if tt.drift == "" {
 				require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 				require.NotErrorIs(t, err, twofactor.ErrCodeReused)
@@ -468,9 +469,11 @@ func TestVerifySkewAndDrift(t *testing.T) {
 				assert.Empty(t, warnings)
 			} else {
 				require.Len(t, warnings, 1)
-				assert.Equal(t, "clock_drift", warnings[0].Reason)
-				assert.Equal(t, tt.drift, warnings[0].Details["drift"])
-				assert.Equal(t, en.ID, warnings[0].Details["enrollment"])
+				assert.Equal(t, event.ReasonClockDrift, warnings[0].Reason)
+				assert.Equal(t, en.ID, warnings[0].EnrollmentID)
+				assert.Equal(t, alice.ID, warnings[0].UserID)
+				assert.Equal(t, twofactor.MethodTOTP, warnings[0].Method)
+				assert.Equal(t, map[string]string{"drift": tt.drift}, warnings[0].Details, "the drift, as a free-form extra")
 				// The last drift is kept with the enrollment.
 				rec, err := e.mem.GetEnrollment(ctx, alice.ID, en.ID)
 				require.NoError(t, err)
@@ -482,7 +485,7 @@ func TestVerifySkewAndDrift(t *testing.T) {
 
 func TestVerifyBadInputTouchesNoStore(t *testing.T) {
 	fs := &failingStore{Memory: store.NewMemory()}
-	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { fs.Memory = m; return fs })
+	e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store { fs.Memory = m; return fs })
 	for _, code := range []string{"", "abcdef", "12345", "123456789", "12345\u0660", strings.Repeat("1", 100)} {
 		fs.calls.Store(0)
 		_, err := e.f.Verify(context.Background(), challenge(alice), code)
@@ -543,7 +546,7 @@ func TestStoreErrorsFailClosed(t *testing.T) {
 	for _, fail := range []string{"list", "advance", "put"} {
 		t.Run(fail, func(t *testing.T) {
 			fs := &failingStore{}
-			e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { fs.Memory = m; return fs })
+			e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store { fs.Memory = m; return fs })
 			secret, _ := e.enroll(t, alice)
 			e.clock.Advance(time.Minute)
 			fs.fail = fail
@@ -576,7 +579,7 @@ func TestTamperedRecordFailsClosed(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	_, err = e.f.Verify(ctx, challenge(bob), codeAt(t, secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, totp.ErrCorrupt)
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 
 	// Garbage data.
 	rec.Data = []byte("{")
@@ -661,7 +664,7 @@ func TestRekey(t *testing.T) {
 	k1 := e.keys
 	k2 := mustKey(t, "k2")
 	old := mustKeyring(t, k1, k2)
-	f2, err := totp.New(totp.Config{Store: e.mem, Keys: old, Now: e.clock.Now, Events: &twofactor.Events{Discard: true}})
+	f2, err := totp.New(quietEnv(e.mem, old, e.clock.Now), totp.Config{})
 	require.NoError(t, err)
 	e.clock.Advance(time.Minute)
 	_, err = f2.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now(), f2.Params()))
@@ -678,9 +681,9 @@ func TestRekey(t *testing.T) {
 	assert.Zero(t, n, "second run has nothing to do")
 
 	// With the old key gone, the rekeyed secret still works.
-	onlyNew, err := twofactor.NewKeyring(k2)
+	onlyNew, err := keyring.New(k2)
 	require.NoError(t, err)
-	f3, err := totp.New(totp.Config{Store: e.mem, Keys: onlyNew, Now: e.clock.Now, Events: &twofactor.Events{Discard: true}})
+	f3, err := totp.New(quietEnv(e.mem, onlyNew, e.clock.Now), totp.Config{})
 	require.NoError(t, err)
 	e.clock.Advance(time.Minute)
 	_, err = f3.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now(), f3.Params()))
@@ -693,20 +696,21 @@ func TestRekey(t *testing.T) {
 
 var keyMaterial sync.Map // keyring -> its key, for building rings in tests
 
-func mustKeyring(t testing.TB, current *twofactor.Keyring, newKey twofactor.Key) *twofactor.Keyring {
+func mustKeyring(t testing.TB, current *keyring.Ring, newKey keyring.Key) *keyring.Ring {
 	t.Helper()
 	prev, ok := keyMaterial.Load(current)
 	require.True(t, ok)
-	kr, err := twofactor.NewKeyring(newKey, prev.(twofactor.Key))
+	kr, err := keyring.New(newKey, prev.(keyring.Key))
 	require.NoError(t, err)
 	return kr
 }
 
 func TestConfig(t *testing.T) {
 	mem := store.NewMemory()
-	kr, err := twofactor.NewKeyring(mustKey(t, "k"))
+	kr, err := keyring.New(mustKey(t, "k"))
 	require.NoError(t, err)
-	f, err := totp.New(totp.Config{Store: mem, Keys: kr})
+	env := twofactor.Env{Store: mem, Keys: kr}
+	f, err := totp.New(env, totp.Config{})
 	require.NoError(t, err)
 	assert.Equal(t, totp.DefaultParams, f.Params())
 	assert.Equal(t, twofactor.MethodTOTP, f.Method())
@@ -716,19 +720,19 @@ func TestConfig(t *testing.T) {
 		cfg  totp.Config
 		want string
 	}{
-		{"algorithm", totp.Config{Store: mem, Keys: kr, Algorithm: "MD5"}, "Config.Algorithm"},
-		{"digits", totp.Config{Store: mem, Keys: kr, Digits: 7}, "Config.Digits"},
-		{"period fraction", totp.Config{Store: mem, Keys: kr, Period: 1500 * time.Millisecond}, "Config.Period"},
-		{"period negative", totp.Config{Store: mem, Keys: kr, Period: -time.Second}, "Config.Period"},
-		{"skew", totp.Config{Store: mem, Keys: kr, Skew: totp.MaxSkew + 1}, "Config.Skew"},
-		{"skew negative", totp.Config{Store: mem, Keys: kr, Skew: -2}, "Config.Skew"},
-		{"secret small", totp.Config{Store: mem, Keys: kr, SecretSize: 10}, "Config.SecretSize"},
-		{"pending ttl", totp.Config{Store: mem, Keys: kr, PendingTTL: time.Second}, "Config.PendingTTL"},
-		{"qr", totp.Config{Store: mem, Keys: kr, QRSize: 10}, "Config.QRSize"},
+		{"algorithm", totp.Config{Algorithm: "MD5"}, "Config.Algorithm"},
+		{"digits", totp.Config{Digits: 7}, "Config.Digits"},
+		{"period fraction", totp.Config{Period: 1500 * time.Millisecond}, "Config.Period"},
+		{"period negative", totp.Config{Period: -time.Second}, "Config.Period"},
+		{"skew", totp.Config{Skew: totp.MaxSkew + 1}, "Config.Skew"},
+		{"skew negative", totp.Config{Skew: -2}, "Config.Skew"},
+		{"secret small", totp.Config{SecretSize: 10}, "Config.SecretSize"},
+		{"pending ttl", totp.Config{PendingTTL: time.Second}, "Config.PendingTTL"},
+		{"qr", totp.Config{QRSize: 10}, "Config.QRSize"},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
-			f, err := totp.New(tt.cfg)
+			f, err := totp.New(env, tt.cfg)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.Contains(err.Error(), "totp: "), err.Error())
@@ -740,8 +744,8 @@ func TestConfig(t *testing.T) {
 func TestSHA256EightDigits(t *testing.T) {
 	e := newEnv(t, totp.Config{Algorithm: totp.SHA256, Digits: 8, Period: 60 * time.Second, SecretSize: 32}, nil)
 	p := e.begin(t, alice, false)
-	assert.Contains(t, string(p.URI), "algorithm=SHA256&digits=8&period=60")
-	k, err := totp.ParseURI(string(p.URI))
+	assert.Contains(t, p.URI, "algorithm=SHA256&digits=8&period=60")
+	k, err := totp.ParseURI(p.URI)
 	require.NoError(t, err)
 	assert.Len(t, k.Secret, 32)
 	code := codeAt(t, p.Secret, t0, e.f.Params())
@@ -795,7 +799,7 @@ func (s *recordingStore) MarkUsed(ctx context.Context, k string, exp time.Time) 
 // that were used.
 func TestNoSecretInStore(t *testing.T) {
 	rs := &recordingStore{}
-	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { rs.Memory = m; return rs })
+	e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store { rs.Memory = m; return rs })
 	ctx := context.Background()
 
 	p := e.begin(t, alice, false)
@@ -808,7 +812,7 @@ func TestNoSecretInStore(t *testing.T) {
 	_, err = e.f.Verify(ctx, challenge(alice), code1)
 	require.NoError(t, err)
 	k2 := mustKey(t, "k2")
-	f2, err := totp.New(totp.Config{Store: rs, Keys: mustKeyring(t, e.keys, k2), Now: e.clock.Now, Events: &twofactor.Events{Discard: true}})
+	f2, err := totp.New(quietEnv(rs, mustKeyring(t, e.keys, k2), e.clock.Now), totp.Config{})
 	require.NoError(t, err)
 	n, err := f2.Rekey(ctx, alice.ID)
 	require.NoError(t, err)
@@ -851,15 +855,19 @@ func TestNoSecretInStore(t *testing.T) {
 	}
 }
 
-// TestServiceEndToEnd runs a login through the root package's Service.
+// TestServiceEndToEnd runs a login through the root package's Service,
+// which builds the factor from its Config.
 func TestServiceEndToEnd(t *testing.T) {
-	e := newEnv(t, totp.Config{Issuer: "Example"}, nil)
+	e := newEnv(t, totp.Config{}, nil)
 	ctx := context.Background()
 	svc, err := twofactor.New(twofactor.Config{
-		Store: e.mem, Keys: e.keys, Factors: []twofactor.Factor{e.f}, Now: e.clock.Now,
-		Events: &twofactor.Events{Discard: true, Hook: e.hook, Now: e.clock.Now},
+		Store: e.mem, Keys: e.keys, Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Example"}}, Now: e.clock.Now,
+		Events: &event.Sink{Discard: true, Hook: e.hook, Now: e.clock.Now},
 	})
 	require.NoError(t, err)
+	built, ok := svc.Factor(twofactor.MethodTOTP)
+	require.True(t, ok)
+	e.f = built.(*totp.Factor)
 
 	b, err := svc.Begin(ctx, alice, twofactor.Client{})
 	require.NoError(t, err)
@@ -880,7 +888,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: code})
 	require.NoError(t, err)
 	assert.Equal(t, en.ID, res.EnrollmentID)
-	success := e.eventsOf(twofactor.EventSuccess)
+	success := e.eventsOf(event.Success)
 	require.Len(t, success, 1)
 	assert.Equal(t, "0", success[0].Details["drift"])
 
@@ -889,9 +897,9 @@ func TestServiceEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: code})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	failures := e.eventsOf(twofactor.EventFailure)
+	failures := e.eventsOf(event.Failure)
 	require.NotEmpty(t, failures)
-	assert.Equal(t, twofactor.ReasonReplay, failures[len(failures)-1].Reason)
+	assert.Equal(t, event.ReasonReplay, failures[len(failures)-1].Reason)
 
 	// Removing after a step-up with the next code, as an account page does.
 	e.clock.Advance(30 * time.Second)

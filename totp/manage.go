@@ -15,12 +15,9 @@ const maxEnrollmentID = 64
 
 // Remove deletes one TOTP enrollment of user. It is the twofactor.Remover
 // side used by Service.RemoveEnrollment (after a fresh verification), which
-// emits the EventRemove itself. An id that is not one of the user's TOTP
+// emits the event.Remove itself. An id that is not one of the user's TOTP
 // enrollments gives twofactor.ErrNotEnrolled and deletes nothing.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -44,9 +41,6 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 // Service.AdminReset and Service.Disable). A user without TOTP is not an
 // error.
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -89,9 +83,6 @@ func (f *Factor) remove(ctx context.Context, userID, id string) error {
 // earlier is started again by BeginEnroll (with a new secret) and cannot
 // be confirmed.
 func (f *Factor) Rekey(ctx context.Context, userID string) (int, error) {
-	if err := f.ready(); err != nil {
-		return 0, err
-	}
 	if err := checkUser(twofactor.User{ID: userID}); err != nil {
 		return 0, err
 	}

@@ -2,6 +2,8 @@ package totp_test
 
 import (
 	"context"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -9,33 +11,53 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/totp"
 )
 
-// svcEnv is a Service whose only factor is a TOTP factor configured with
-// nothing but its issuer.
+// svcEnv is a Service whose only factor is built from a TOTP Config
+// holding nothing but its issuer.
 type svcEnv struct {
-	svc   *twofactor.Service
-	f     *totp.Factor
-	mem   *store.Memory
-	clock *storetest.Clock
+	svc    *twofactor.Service
+	f      *totp.Factor
+	mem    *store.Memory
+	clock  *storetest.Clock
+	mu     sync.Mutex
+	events []event.Event
 }
 
 func newSvcEnv(t *testing.T) *svcEnv {
 	t.Helper()
 	e := &svcEnv{clock: storetest.NewClock(t0)}
 	e.mem = store.NewMemory(e.clock.Now)
-	f, err := totp.New(totp.Config{Issuer: "Acme"})
-	require.NoError(t, err)
-	e.f = f
+	var err error
 	e.svc, err = twofactor.New(twofactor.Config{
-		Store: e.mem, Keys: testKeyring(t, mustKey(t, "k1")), Factors: []twofactor.Factor{f},
-		Now: e.clock.Now, Events: &twofactor.Events{Discard: true},
+		Store: e.mem, Keys: testKeyring(t, mustKey(t, "k1")), Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}},
+		Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
+			e.mu.Lock()
+			e.events = append(e.events, ev)
+			e.mu.Unlock()
+		}},
 	})
 	require.NoError(t, err)
+	f, ok := e.svc.Factor(twofactor.MethodTOTP)
+	require.True(t, ok)
+	e.f = f.(*totp.Factor)
 	return e
+}
+
+func (e *svcEnv) eventsOf(typ event.Type) []event.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []event.Event
+	for _, ev := range e.events {
+		if ev.Type == typ {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 func (e *svcEnv) begin(t *testing.T, u twofactor.User) *twofactor.Enrolling {
@@ -68,16 +90,17 @@ func (e *svcEnv) stepUp(t *testing.T, u twofactor.User, secret string) string {
 	return res.Proof
 }
 
-// A factor configured with its issuer only gets the store, keys, clock and
-// events from the Service.
-func TestBindFromService(t *testing.T) {
+// A Config given to twofactor.New is built with the Service's store,
+// keys, clock and events.
+func TestBuiltByService(t *testing.T) {
 	e := newSvcEnv(t)
 	ctx := context.Background()
 	p := e.begin(t, alice)
 	assert.Equal(t, t0.Add(totp.DefaultPendingTTL), p.ExpiresAt, "the Service's clock")
-	k, err := totp.ParseURI(string(p.URI))
+	k, err := totp.ParseURI(p.URI)
 	require.NoError(t, err)
 	assert.Equal(t, "Acme", k.Issuer)
+	require.Len(t, e.eventsOf(event.EnrollBegin), 1, "the Service's events")
 	done, err := e.svc.ConfirmEnroll(ctx, alice, twofactor.MethodTOTP, codeAt(t, p.Secret, t0, e.f.Params()))
 	require.NoError(t, err)
 	recs, err := e.mem.ListEnrollments(ctx, alice.ID)
@@ -86,18 +109,38 @@ func TestBindFromService(t *testing.T) {
 	assert.Equal(t, done.Enrollment.ID, recs[0].ID)
 }
 
-// Fields set in the factor's Config win over the Service's.
-func TestBindKeepsExplicitFields(t *testing.T) {
+// Confirming through the Service gives one EventEnroll, the Service's,
+// naming the enrollment: the factor emits none of its own.
+func TestEnrollEventFromService(t *testing.T) {
+	e := newSvcEnv(t)
+	ctx := context.Background()
+	p := e.begin(t, alice)
+	done, err := e.svc.ConfirmEnroll(ctx, alice, twofactor.MethodTOTP, codeAt(t, p.Secret, t0, e.f.Params()))
+	require.NoError(t, err)
+	enrolled := e.eventsOf(event.Enroll)
+	require.Len(t, enrolled, 1)
+	assert.Equal(t, twofactor.MethodTOTP, enrolled[0].Method)
+	assert.Equal(t, done.Enrollment.ID, enrolled[0].EnrollmentID)
+	assert.Equal(t, totp.DefaultLabel, enrolled[0].Label)
+	assert.True(t, enrolled[0].FirstFactor)
+}
+
+// A factor a host builds alone, with its own Env, keeps it when it is given
+// to a Service (through a FactorFunc): its store and events, not the
+// Service's.
+func TestOwnEnvKept(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock(t0)
 	own := store.NewMemory(clock.Now)
+	keys := testKeyring(t, mustKey(t, "k1"))
 	var emitted atomic.Int32
-	f, err := totp.New(totp.Config{Store: own, Events: &twofactor.Events{Discard: true,
-		Hook: func(context.Context, twofactor.Event) { emitted.Add(1) }}})
+	f, err := totp.New(twofactor.Env{Store: own, Keys: keys, Now: clock.Now, Events: &event.Sink{Discard: true,
+		Hook: func(context.Context, event.Event) { emitted.Add(1) }}}, totp.Config{})
 	require.NoError(t, err)
 	svcStore := store.NewMemory(clock.Now)
-	_, err = twofactor.New(twofactor.Config{Store: svcStore, Keys: testKeyring(t, mustKey(t, "k1")),
-		Factors: []twofactor.Factor{f}, Now: clock.Now, Events: &twofactor.Events{Discard: true}})
+	_, err = twofactor.New(twofactor.Config{Store: svcStore, Keys: keys,
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return f, nil })},
+		Now:     clock.Now, Events: &event.Sink{Discard: true}})
 	require.NoError(t, err)
 	_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
 	require.NoError(t, err)
@@ -111,46 +154,38 @@ func TestBindKeepsExplicitFields(t *testing.T) {
 // statesOnly is a store with only what the Service itself needs.
 type statesOnly struct{ twofactor.Store }
 
-func TestBindNeedsStoreInterfaces(t *testing.T) {
-	f, err := totp.New(totp.Config{Issuer: "Acme"})
-	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: testKeyring(t, mustKey(t, "k1")),
-		Factors: []twofactor.Factor{f}})
+// A store without the interfaces the factor needs is a configuration
+// error at New, naming them, alone or through twofactor.New.
+func TestNewNeedsStoreInterfaces(t *testing.T) {
+	keys := testKeyring(t, mustKey(t, "k1"))
+	f, err := totp.New(twofactor.Env{Store: statesOnly{store.NewMemory()}, Keys: keys}, totp.Config{Issuer: "Acme"})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Nil(t, f)
 	assert.Contains(t, err.Error(), "store.Ledger, store.Enrollments")
 	assert.NotContains(t, err.Error(), "store.States,")
+	assert.True(t, strings.HasPrefix(err.Error(), "totp: "), err.Error())
 
-	// The factor is left as it was: unbound.
-	_, err = f.Enrollments(context.Background(), alice)
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: keys,
+		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}}})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Contains(t, err.Error(), "store.Ledger, store.Enrollments")
 }
 
-// A factor with no store or no keys, configured or bound, answers every
-// call that needs them with ErrConfig, never a panic.
-func TestUnboundFactorIsAConfigError(t *testing.T) {
-	ctx := context.Background()
-	for name, cfg := range map[string]totp.Config{
+// An Env without a store or keys is a configuration error at New: a
+// factor is complete when New returns it, or there is none.
+func TestNewNeedsStoreAndKeys(t *testing.T) {
+	for name, env := range map[string]twofactor.Env{
 		"nothing":  {},
 		"no keys":  {Store: store.NewMemory()},
 		"no store": {Keys: testKeyring(t, mustKey(t, "k1"))},
 	} {
 		t.Run(name, func(t *testing.T) {
-			f, err := totp.New(cfg)
-			require.NoError(t, err)
-			_, err = f.Enrollments(ctx, alice)
+			f, err := totp.New(env, totp.Config{})
 			require.ErrorIs(t, err, twofactor.ErrConfig)
-			_, err = f.Verify(ctx, challenge(alice), "123456")
+			assert.Nil(t, f)
+			assert.True(t, strings.HasPrefix(err.Error(), "totp: "), err.Error())
+			_, err = totp.Config{}.NewFactor(env)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
-			_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{})
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			_, err = f.ConfirmEnroll(ctx, alice, "123456")
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			require.ErrorIs(t, f.CancelEnroll(ctx, alice), twofactor.ErrConfig)
-			require.ErrorIs(t, f.Remove(ctx, alice, "e"), twofactor.ErrConfig)
-			require.ErrorIs(t, f.RemoveAll(ctx, alice), twofactor.ErrConfig)
-			_, err = f.Rekey(ctx, alice.ID)
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			require.NoError(t, f.CheckAnswer("123456"), "needs neither")
 		})
 	}
 }
@@ -204,7 +239,7 @@ func TestVerifyRecordsLastUse(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			ws := &writeCounter{}
-			e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store {
+			e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store {
 				ws.Store = m
 				if toucher {
 					return touchCounter{ws}
@@ -238,10 +273,10 @@ func TestVerifyRecordsLastUse(t *testing.T) {
 	}
 }
 
-// writeCounter counts enrollment writes; embedding totp.Store hides the
+// writeCounter counts enrollment writes; embedding store.Store hides the
 // memory store's TouchEnrollment.
 type writeCounter struct {
-	totp.Store
+	store.Store
 	writes atomic.Int32
 }
 
@@ -262,7 +297,7 @@ func (t touchCounter) TouchEnrollment(ctx context.Context, userID, id string, us
 // brings the enrollment back.
 func TestLastUseRewriteRacingRemoval(t *testing.T) {
 	ws := &writeCounter{}
-	e := newEnv(t, totp.Config{}, func(m *store.Memory) totp.Store { ws.Store = m; return ws })
+	e := newEnv(t, totp.Config{}, func(m *store.Memory) store.Store { ws.Store = m; return ws })
 	ctx := context.Background()
 	secret, en := e.enroll(t, alice)
 	saved, err := e.mem.GetEnrollment(ctx, alice.ID, en.ID)

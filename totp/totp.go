@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/bind"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/errs"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -26,6 +27,13 @@ type Store interface {
 	store.OwnedStates
 	store.Ledger
 	store.Enrollments
+}
+
+// storeParts are the interfaces Store is made of, named in the error for
+// a store that lacks some.
+var storeParts = []reflect.Type{
+	reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](),
+	reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Enrollments](),
 }
 
 // Defaults applied to zero Config fields.
@@ -43,23 +51,14 @@ const (
 // NoSkew is the Config.Skew value that accepts the current time step only.
 const NoSkew = -1
 
-// Config configures a Factor. Every zero field takes the documented default,
-// and New validates the whole once.
+// Config configures a Factor: what is specific to TOTP. Every zero field
+// takes the documented default, and New validates the whole once. The
+// store, the keys, the events, the clock and the randomness come from the
+// twofactor.Env the factor is built with.
 //
-// Given to twofactor.New, the factor needs none of Store, Keys, Events, Now
-// and Rand: it takes those it was not given from the Service
-// ([Factor.Bind]). Used alone, it needs at least Store and Keys.
+// A Config is a twofactor.FactorConfig: given in twofactor.Config.Factors,
+// twofactor.New builds the factor with the Service's Env.
 type Config struct {
-	// Store keeps enrollments, pending enrollments and the replay ledger.
-	// Share it between app instances so that a code is accepted once
-	// across all of them. Zero: the Service's store.
-	Store Store
-
-	// Keys encrypts secrets (Keyring.Seal). Put a new key first to rotate;
-	// secrets sealed under older keys still open while those keys stay in
-	// the ring, and Rekey re-encrypts them. Zero: the Service's keyring.
-	Keys *twofactor.Keyring
-
 	// Issuer is the service name apps show above the code. Zero means
 	// "twofactor"; set it to your product's name.
 	Issuer string
@@ -97,33 +96,33 @@ type Config struct {
 	// Label is the enrollment label shown on account pages. Zero means
 	// "Authenticator app".
 	Label string
-
-	// Events receives enrollment and clock-drift events. Zero: the
-	// Service's, else slog.Default().
-	Events *twofactor.Events
-
-	// Now is the clock. Zero: the Service's, else time.Now. Give the store
-	// the same clock.
-	Now func() time.Time
-
-	// Rand is the source of secrets and ids. Zero: the Service's, else
-	// crypto/rand.
-	Rand io.Reader
 }
 
+var _ twofactor.FactorConfig = Config{}
+
+var _ twofactor.CodeFormat = (*Factor)(nil)
+
+// NewFactor builds the factor with env: twofactor.New calls it for each
+// Config in twofactor.Config.Factors.
+func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) { return New(env, c) }
+
 // Factor is the TOTP second factor: authenticator apps. It implements
-// twofactor.Factor, twofactor.Enroller, twofactor.Remover,
-// twofactor.AnswerChecker and twofactor.Binder, and is safe for concurrent
-// use once built (and, with a Service, once twofactor.New has returned).
+// twofactor.Factor, twofactor.Enroller, twofactor.Remover and
+// twofactor.AnswerChecker, and is safe for concurrent use.
+//
+// Secrets are sealed with the Env's keyring (keyring.Ring.Seal). Put a new key
+// first to rotate: secrets sealed under older keys still open while those
+// keys stay in the ring, and [Factor.Rekey] re-encrypts them. Share the
+// store between app instances, so that a code is accepted once across all
+// of them.
 //
 // A user has at most one active TOTP enrollment: beginning another returns
 // twofactor.ErrAlreadyEnrolled until the first is removed
 // (Service.RemoveEnrollment after a fresh verification, Service.Disable,
 // or Service.AdminReset).
 type Factor struct {
-	cfg        Config // as given to New: Bind fills only what it left zero
 	store      Store
-	keys       *twofactor.Keyring
+	keys       *keyring.Ring
 	issuer     string
 	params     Params
 	skew       int
@@ -131,7 +130,7 @@ type Factor struct {
 	pendingTTL time.Duration
 	qrSize     int
 	label      string
-	events     *twofactor.Events
+	events     *event.Sink
 	now        func() time.Time
 	rand       io.Reader
 }
@@ -141,57 +140,40 @@ var (
 	_ twofactor.Enroller      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
 	_ twofactor.AnswerChecker = (*Factor)(nil)
-	_ twofactor.Binder        = (*Factor)(nil)
 )
 
 func configErr(format string, args ...any) error { return errs.Config("totp", format, args...) }
 
-// New validates cfg and returns a Factor. Errors wrap twofactor.ErrConfig
-// and say what to fix. Store and Keys may be left zero when the factor is
-// given to twofactor.New, which binds them; a factor without them (neither
-// configured nor bound) answers every call that needs them with an error
-// matching twofactor.ErrConfig.
-func New(cfg Config) (*Factor, error) {
-	f, err := build(cfg)
+// New validates cfg and returns a Factor built with env, complete: its
+// store (which must implement [Store]) and keys come from env, as do its
+// events, clock and randomness (env's defaults when nil). Errors wrap
+// twofactor.ErrConfig and say what to fix: a nil Env.Store or Env.Keys,
+// a store lacking one of the interfaces Store is made of (named), or a
+// Config field out of range.
+//
+// Given in twofactor.Config.Factors, the Config is built by twofactor.New
+// with the Service's Env; svc.Factor(twofactor.MethodTOTP) returns the
+// factor.
+func New(env twofactor.Env, cfg Config) (*Factor, error) {
+	st, env, err := errs.Store[Store]("totp", env, storeParts...)
 	if err != nil {
+		return nil, err
+	}
+	f := &Factor{
+		store: st, keys: env.Keys, issuer: cfg.Issuer,
+		params: Params{Algorithm: cfg.Algorithm, Digits: cfg.Digits},
+		skew:   cfg.Skew, secretSize: cfg.SecretSize, pendingTTL: cfg.PendingTTL,
+		qrSize: cfg.QRSize, label: cfg.Label, events: env.Events, now: env.Now, rand: env.Rand,
+	}
+	if err := f.applyDefaults(cfg.Period); err != nil {
 		return nil, err
 	}
 	return f, nil
 }
 
-// Bind takes the Service's store, keyring, events, clock and randomness
-// for every one of them the factor's Config left zero (what Config sets
-// wins). twofactor.New calls it; a host does not. The Service's store must
-// implement [Store].
-func (f *Factor) Bind(s twofactor.Shared) error {
-	cfg := f.cfg
-	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("totp", "totp.Config.Store", s.Store,
-			reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](), reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Enrollments]())
-		if err != nil {
-			return err
-		}
-		cfg.Store = st
-	}
-	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, &cfg.Rand)
-	bound, err := build(cfg)
-	if err != nil {
-		return err
-	}
-	bound.cfg = f.cfg
-	*f = *bound
-	return nil
-}
-
-// build validates cfg and applies every default: the one place they are
-// applied, for New and Bind alike.
-func build(cfg Config) (*Factor, error) {
-	f := &Factor{
-		cfg: cfg, store: cfg.Store, keys: cfg.Keys, issuer: cfg.Issuer,
-		params: Params{Algorithm: cfg.Algorithm, Digits: cfg.Digits},
-		skew:   cfg.Skew, secretSize: cfg.SecretSize, pendingTTL: cfg.PendingTTL,
-		qrSize: cfg.QRSize, label: cfg.Label, events: cfg.Events, now: cfg.Now, rand: cfg.Rand,
-	}
+// applyDefaults fills the zero settings with their defaults and validates
+// them: the one place they are applied.
+func (f *Factor) applyDefaults(period time.Duration) error {
 	if f.issuer == "" {
 		f.issuer = DefaultIssuer
 	}
@@ -201,21 +183,20 @@ func build(cfg Config) (*Factor, error) {
 	if f.params.Digits == 0 {
 		f.params.Digits = DefaultDigits
 	}
-	period := cfg.Period
 	if period == 0 {
 		period = DefaultPeriod
 	}
 	if period%time.Second != 0 || period < time.Second || period > MaxPeriod*time.Second {
-		return nil, configErr("Config.Period %s must be whole seconds from 1s to %ds", period, MaxPeriod)
+		return configErr("Config.Period %s must be whole seconds from 1s to %ds", period, MaxPeriod)
 	}
 	f.params.Period = int(period / time.Second)
 	switch f.params.Algorithm {
 	case SHA1, SHA256, SHA512:
 	default:
-		return nil, configErr("Config.Algorithm %q: use SHA1, SHA256 or SHA512", f.params.Algorithm)
+		return configErr("Config.Algorithm %q: use SHA1, SHA256 or SHA512", f.params.Algorithm)
 	}
 	if f.params.Digits != 6 && f.params.Digits != 8 {
-		return nil, configErr("Config.Digits %d: use 6 or 8", f.params.Digits)
+		return configErr("Config.Digits %d: use 6 or 8", f.params.Digits)
 	}
 	switch {
 	case f.skew == 0:
@@ -223,46 +204,28 @@ func build(cfg Config) (*Factor, error) {
 	case f.skew == NoSkew:
 		f.skew = 0
 	case f.skew < 0 || f.skew > MaxSkew:
-		return nil, configErr("Config.Skew %d: use 1 to %d, or NoSkew", f.skew, MaxSkew)
+		return configErr("Config.Skew %d: use 1 to %d, or NoSkew", f.skew, MaxSkew)
 	}
 	if f.secretSize == 0 {
 		f.secretSize = DefaultSecretSize
 	}
 	if f.secretSize < 16 || f.secretSize > 64 {
-		return nil, configErr("Config.SecretSize %d: use 16 to 64 bytes", f.secretSize)
+		return configErr("Config.SecretSize %d: use 16 to 64 bytes", f.secretSize)
 	}
 	if f.pendingTTL == 0 {
 		f.pendingTTL = DefaultPendingTTL
 	}
 	if f.pendingTTL < time.Minute || f.pendingTTL > 24*time.Hour {
-		return nil, configErr("Config.PendingTTL %s: use 1m to 24h", f.pendingTTL)
+		return configErr("Config.PendingTTL %s: use 1m to 24h", f.pendingTTL)
 	}
 	if f.qrSize == 0 {
 		f.qrSize = DefaultQRSize
 	}
 	if f.qrSize < 64 || f.qrSize > 1024 {
-		return nil, configErr("Config.QRSize %d: use 64 to 1024 pixels", f.qrSize)
+		return configErr("Config.QRSize %d: use 64 to 1024 pixels", f.qrSize)
 	}
 	if f.label == "" {
 		f.label = DefaultLabel
-	}
-	if f.now == nil {
-		f.now = time.Now
-	}
-	if f.events == nil {
-		f.events = &twofactor.Events{Now: f.now}
-	}
-	return f, nil
-}
-
-// ready reports whether the factor has the store and keys it needs, which
-// come from Config or from the Service (Bind).
-func (f *Factor) ready() error {
-	switch {
-	case f.store == nil:
-		return configErr("no store: set Config.Store, or give the factor to twofactor.New")
-	case f.keys == nil:
-		return configErr("no keyring: set Config.Keys, or give the factor to twofactor.New")
 	}
 	return nil
 }
@@ -284,11 +247,19 @@ func (f *Factor) CheckAnswer(answer string) error {
 	return nil
 }
 
+// CodeLength is the number of digits of new enrollments' codes
+// (Config.Digits), for pages that size their code field: an older
+// enrollment made with other digits is still accepted by Verify.
+func (f *Factor) CodeLength() int { return f.params.Digits }
+
+// NumericCode reports that codes are digits.
+func (f *Factor) NumericCode() bool { return true }
+
 // record is the enrollment's Data, as JSON. Secret is sealed with the
 // keyring, bound to the user id and the enrollment id.
 type record struct {
 	V      int    `json:"v"`
-	Secret string `json:"secret"` // Keyring.Seal output
+	Secret string `json:"secret"` // keyring.Ring.Seal output
 	Params
 	Drift int `json:"drift"` // offset of the last accepted code
 }
@@ -353,9 +324,6 @@ func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
 // Enrollments returns the user's TOTP enrollment, if any, with when it
 // was made and last used to sign in.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -386,15 +354,13 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // rewrite, never brings back an enrollment removed meanwhile).
 //
 // Verified.Details["drift"] is the matched offset ("-1", "0", "+1"); a
-// non-zero drift is also reported as an EventWarning (reason
-// "clock_drift"), and the last drift is kept with the enrollment (in the
-// same write as the last use).
+// non-zero drift is also reported as an event.Warning with Reason
+// event.ReasonClockDrift, the EnrollmentID and Details["drift"], and
+// the last drift is kept with the enrollment (in the same write as the
+// last use).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
-	}
-	if err := f.ready(); err != nil {
-		return twofactor.Verified{}, err
 	}
 	if err := checkUser(ch.User); err != nil {
 		return twofactor.Verified{}, err
@@ -415,7 +381,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := f.recordUse(ctx, e, off, now); err != nil {
 		return twofactor.Verified{}, err
 	}
-	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{"drift": driftString(off)}}, nil
+	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{event.DetailDrift: driftString(off)}}, nil
 }
 
 // invalidCode marks a malformed answer as both invalid input and an invalid
@@ -462,9 +428,10 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.T
 		return 0, twofactor.ErrCodeReused
 	}
 	if off != 0 {
-		f.events.Emit(ctx, twofactor.Event{
-			Type: twofactor.EventWarning, UserID: e.rec.UserID, Method: twofactor.MethodTOTP,
-			Reason: "clock_drift", Details: map[string]string{"drift": driftString(off), "enrollment": e.rec.ID},
+		f.events.Emit(ctx, event.Event{
+			Type: event.Warning, UserID: e.rec.UserID, Method: twofactor.MethodTOTP,
+			Reason: event.ReasonClockDrift, EnrollmentID: e.rec.ID,
+			Details: map[string]string{event.DetailDrift: driftString(off)},
 		})
 	}
 	return off, nil

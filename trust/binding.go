@@ -13,7 +13,7 @@ import (
 //	           "203.0.113.0/24"    IPNetwork
 //	UserAgent: ""                  no binding
 //	           "f:Firefox/Linux"   UAFamily
-//	           "h:<base64url>"     UAExact: Keyring.Hash of the whole header
+//	           "h:<base64url>"     UAExact: keyring.Ring.Hash of the whole header
 //
 // A record is checked against the binding it was issued with, which must be
 // at least as strict as the current configuration: after an administrator

@@ -7,19 +7,20 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Reasons in EventDeviceRevoked events.
+// Reasons in event.DeviceRevoked events.
 const (
-	ReasonIPChanged      = "ip_changed"      // the client left the bound address or network
-	ReasonBrowserChanged = "browser_changed" // the user agent no longer matches
-	ReasonExpired        = "expired"         // the trust duration is over
-	ReasonUserMismatch   = "user_mismatch"   // a record of another user behind a valid signature
-	ReasonBindingChanged = "binding_changed" // issued under a looser binding than now configured
-	ReasonRevoked        = "revoked"         // the user revoked it (devices page)
-	ReasonReset          = "reset"           // ForgetUser: admin reset, password change, two-factor turned off
+	ReasonIPChanged      event.Reason = "ip_changed"      // the client left the bound address or network
+	ReasonBrowserChanged event.Reason = "browser_changed" // the user agent no longer matches
+	ReasonExpired        event.Reason = "expired"         // the trust duration is over
+	ReasonUserMismatch   event.Reason = "user_mismatch"   // a record of another user behind a valid signature
+	ReasonBindingChanged event.Reason = "binding_changed" // issued under a looser binding than now configured
+	ReasonRevoked        event.Reason = "revoked"         // the user revoked it (devices page)
+	ReasonReset          event.Reason = "reset"           // ForgetUser: admin reset, password change, two-factor turned off
 )
 
 // touchInterval is how stale LastSeenAt may get before a successful check
@@ -34,14 +35,11 @@ const touchInterval = time.Hour
 // tampered or foreign cookie (another user's, another server's) answers
 // false without any store access. Then one store read; when the record has
 // expired or the environment changed, the record is deleted, an
-// EventDeviceRevoked says why, and the answer is false. err is for store
-// failures, a user id twofactor.CheckUserID refuses (ErrInvalidInput) and a
-// Manager without a store or keys (ErrConfig); the answer is then false
-// too.
+// event.DeviceRevoked says why (its Reason, the device's Label, the
+// client's IP and UserAgent), and the answer is false. err is for store
+// failures and a user id twofactor.CheckUserID refuses (ErrInvalidInput);
+// the answer is then false too.
 func (m *Manager) Trusted(ctx context.Context, user twofactor.User, c twofactor.Client) (bool, error) {
-	if err := m.ready(); err != nil {
-		return false, err
-	}
 	if err := twofactor.CheckUserID(user.ID); err != nil {
 		return false, fmt.Errorf("trust: %w", err)
 	}
@@ -57,7 +55,7 @@ func (m *Manager) Trusted(ctx context.Context, user twofactor.User, c twofactor.
 		return false, fmt.Errorf("trust: reading device: %w", err)
 	}
 	now := m.now()
-	reason := ""
+	var reason event.Reason
 	switch {
 	case d.ID != id || d.UserID != user.ID:
 		reason = ReasonUserMismatch
@@ -93,7 +91,8 @@ func (m *Manager) Trusted(ctx context.Context, user twofactor.User, c twofactor.
 }
 
 // touch records that the device was seen. A failure only leaves LastSeenAt
-// stale, so it is reported and does not change the answer.
+// stale, so it is reported (an event.Warning with reason
+// event.ReasonDeviceTouch) and does not change the answer.
 func (m *Manager) touch(ctx context.Context, d store.Device, now time.Time) {
 	var err error
 	if t, ok := m.store.(DeviceToucher); ok {
@@ -103,8 +102,9 @@ func (m *Manager) touch(ctx context.Context, d store.Device, now time.Time) {
 		err = m.store.PutDevice(ctx, d)
 	}
 	if err != nil {
-		m.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, Time: now, UserID: d.UserID,
-			Reason: "device_touch_failed", Details: map[string]string{"device": ref(d.ID)}})
+		m.events.Emit(ctx, event.Event{Type: event.Warning, Time: now, UserID: d.UserID,
+			Reason: event.ReasonDeviceTouch, Label: d.Label,
+			Details: map[string]string{event.DetailDevice: ref(d.ID), event.DetailError: err.Error()}})
 	}
 }
 
@@ -124,10 +124,12 @@ func (m *Manager) Remember(ctx context.Context, user twofactor.User, c twofactor
 // needs the address fails with twofactor.ErrInvalidInput when c.IP is
 // unknown. If c already carries a valid device cookie of the user, that
 // older record is replaced, so one browser holds one record.
+//
+// It emits an event.DeviceRemembered with the device's Label, Until (when
+// the record expires, for a session-only trust too), the client's IP and
+// UserAgent, and as extras the device reference ("device"), the bindings
+// ("ip_bind", "ua_bind") and "session" for a session-only trust.
 func (m *Manager) RememberFor(ctx context.Context, user twofactor.User, c twofactor.Client, d time.Duration) (twofactor.DeviceGrant, error) {
-	if err := m.ready(); err != nil {
-		return twofactor.DeviceGrant{}, err
-	}
 	if err := twofactor.CheckUserID(user.ID); err != nil {
 		return twofactor.DeviceGrant{}, fmt.Errorf("trust: %w", err)
 	}
@@ -169,17 +171,15 @@ func (m *Manager) RememberFor(ctx context.Context, user twofactor.User, c twofac
 		g.ExpiresAt = rec.ExpiresAt
 	}
 	details := map[string]string{
-		"device":  ref(id),
-		"label":   rec.Label,
-		"expires": rec.ExpiresAt.UTC().Format(time.RFC3339),
-		"ip_bind": m.ipBinding.String(),
-		"ua_bind": m.uaBinding.String(),
+		event.DetailDevice:    ref(id),
+		event.DetailIPBinding: m.ipBinding.String(),
+		event.DetailUABinding: m.uaBinding.String(),
 	}
 	if d == SessionOnly {
-		details["session"] = "true"
+		details[event.DetailSession] = "true"
 	}
-	m.events.Emit(ctx, twofactor.Event{Type: twofactor.EventDeviceRemembered, Time: now, UserID: user.ID,
-		IP: ipString(c), Details: details})
+	m.events.Emit(ctx, event.Event{Type: event.DeviceRemembered, Time: now, UserID: user.ID,
+		Label: rec.Label, Until: rec.ExpiresAt, IP: ipString(c), UserAgent: c.UserAgent, Details: details})
 	return g, nil
 }
 
@@ -200,7 +200,10 @@ func ipString(c twofactor.Client) string {
 	return c.IP.String()
 }
 
-func (m *Manager) emitRevoked(ctx context.Context, userID string, d store.Device, reason string, c twofactor.Client) {
-	m.events.Emit(ctx, twofactor.Event{Type: twofactor.EventDeviceRevoked, Time: m.now(), UserID: userID,
-		Reason: reason, IP: ipString(c), Details: map[string]string{"device": ref(d.ID), "label": d.Label}})
+// emitRevoked reports the end of d's trust: Label is the device's, IP and
+// UserAgent the client's whose check revoked it (none for a revocation
+// from a devices page or a reset).
+func (m *Manager) emitRevoked(ctx context.Context, userID string, d store.Device, reason event.Reason, c twofactor.Client) {
+	m.events.Emit(ctx, event.Event{Type: event.DeviceRevoked, Time: m.now(), UserID: userID,
+		Reason: reason, Label: d.Label, IP: ipString(c), UserAgent: c.UserAgent, Details: map[string]string{event.DetailDevice: ref(d.ID)}})
 }

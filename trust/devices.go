@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -14,9 +15,6 @@ import (
 // ExpiresAt; pass ID to Revoke. UserAgent is a fingerprint, not for
 // display. Use DeviceID to tell which one is the current browser.
 func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, error) {
-	if err := m.ready(); err != nil {
-		return nil, err
-	}
 	if err := twofactor.CheckUserID(userID); err != nil {
 		return nil, fmt.Errorf("trust: %w", err)
 	}
@@ -31,11 +29,8 @@ func (m *Manager) List(ctx context.Context, userID string) ([]store.Device, erro
 // malformed, unknown, expired or another user's gives ErrNotFound and
 // changes nothing; a user id twofactor.CheckUserID refuses gives an error
 // matching twofactor.ErrInvalidInput. Revoking is audited with an
-// EventDeviceRevoked, reason "revoked".
+// event.DeviceRevoked, reason "revoked".
 func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
-	if err := m.ready(); err != nil {
-		return err
-	}
 	if err := twofactor.CheckUserID(userID); err != nil {
 		return fmt.Errorf("trust: %w", err)
 	}
@@ -57,12 +52,9 @@ func (m *Manager) Revoke(ctx context.Context, userID, deviceID string) error {
 }
 
 // RevokeAll ends the trust of every device of the user, each audited with
-// an EventDeviceRevoked carrying reason (empty means "revoked"). It tries
+// an event.DeviceRevoked carrying reason (empty means "revoked"). It tries
 // every device even when one fails, and returns the failures joined.
-func (m *Manager) RevokeAll(ctx context.Context, userID, reason string) error {
-	if err := m.ready(); err != nil {
-		return err
-	}
+func (m *Manager) RevokeAll(ctx context.Context, userID string, reason event.Reason) error {
 	if err := twofactor.CheckUserID(userID); err != nil {
 		return fmt.Errorf("trust: %w", err)
 	}
@@ -93,7 +85,7 @@ func (m *Manager) RevokeAll(ctx context.Context, userID, reason string) error {
 // ForgetUser revokes every device of the user (reason "reset"). It
 // implements twofactor.DeviceTrust: twofactor.Service.AdminReset,
 // Service.Disable and Service.PasswordChanged call it. Each revoked device
-// is one EventDeviceRevoked and nothing else is emitted: the Service
+// is one event.DeviceRevoked and nothing else is emitted: the Service
 // records the password change or reset itself, once.
 func (m *Manager) ForgetUser(ctx context.Context, userID string) error {
 	return m.RevokeAll(ctx, userID, ReasonReset)

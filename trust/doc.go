@@ -6,16 +6,24 @@
 //
 // # Walkthrough
 //
-// Build a Manager once with its own settings, and give it to the Service,
-// which hands it the store, keyring, events and clock ([Manager.Bind]):
+// Give the Manager's settings to the Service as Config.Trust; twofactor.New
+// builds it with the Service's store, keyring, events, clock and
+// randomness, and svc.Trust() returns it:
 //
-//	devices, err := trust.New(trust.Config{
-//		Duration:       trust.Month,   // SessionOnly, Day, Week, Month, Quarter, or up to MaxDuration
-//		TrustedProxies: lbPrefixes,    // only if a reverse proxy sits in front
-//	})
-//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors, Trust: devices})
+//	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys, Factors: factors,
+//		Trust: trust.Config{
+//			Duration:       trust.Month, // SessionOnly, Day, Week, Month, Quarter, or up to MaxDuration
+//			TrustedProxies: lbPrefixes,  // only if a reverse proxy sits in front
+//		}})
+//	devices := svc.Trust().(*trust.Manager)
 //
-// Used alone, without a Service, it needs Config.Store and Config.Keys.
+// Used alone, without a Service, build it with an Env holding at least the
+// store and the keyring:
+//
+//	devices, err := trust.New(twofactor.Env{Store: st, Keys: keys}, trust.Config{Duration: trust.Month})
+//
+// New checks that the store implements store.Devices and names what is
+// missing; it never fails later for want of a store or a key.
 //
 // In the login handler, describe the request with [Manager.Client], which
 // reads the client address safely ([ClientIP]), the User-Agent and the
@@ -35,7 +43,7 @@
 // current one with [Manager.DeviceID], and revokes one with
 // [Manager.Revoke] or all with [Manager.RevokeAll]. Service.AdminReset,
 // Service.Disable and Service.PasswordChanged revoke all of them through
-// [Manager.ForgetUser]: one EventDeviceRevoked per device (reason
+// [Manager.ForgetUser]: one event.DeviceRevoked per device (reason
 // "reset"), beside the Service's own event for the reset or password
 // change.
 //
@@ -56,7 +64,7 @@
 // (default; same browser family and OS, so updates keep the trust),
 // [UAExact], or [UANone]. When a check finds the environment changed, the
 // device is not trusted, its record is deleted, and an
-// twofactor.EventDeviceRevoked says why: "ip_changed", "browser_changed",
+// event.DeviceRevoked says why: "ip_changed", "browser_changed",
 // "expired" (when the store still returned an expired record; stores that
 // hide expired records answer "not found", and the cookie, whose Max-Age
 // matches the record, has normally expired too), "user_mismatch", or
@@ -89,8 +97,11 @@
 //   - Every error fails closed: a store failure during a check returns an
 //     error and false, and the Service then refuses the login step. User
 //     ids go through twofactor.CheckUserID before any store access.
-//   - Events carry the first 8 characters of a device id, the label and the
-//     IP; never the cookie or the whole id.
+//   - Events carry the device's label (Event.Label), the client's IP and
+//     user agent, the end of the trust (Event.Until) and, as the extra
+//     "device", the first 8 characters of the device id; never the cookie
+//     or the whole id. A failed LastSeenAt write is an event.Warning with
+//     reason event.ReasonDeviceTouch.
 //   - [ClientIP] believes forwarding headers only from TrustedProxies, reads
 //     one header (X-Forwarded-For or RFC 7239 Forwarded, as configured;
 //     believing both would let a client add the one its proxy does not

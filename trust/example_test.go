@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/trust"
 )
@@ -32,36 +34,35 @@ func (codeFactor) Verify(_ context.Context, _ *twofactor.Challenge, answer strin
 	return twofactor.Verified{EnrollmentID: "e1"}, nil
 }
 
+// NewFactor makes codeFactor its own configuration, for Config.Factors.
+func (c codeFactor) NewFactor(twofactor.Env) (twofactor.Factor, error) { return c, nil }
+
 // A login handler remembers the browser after a second factor, and the next
 // login from the same network and browser is not asked again. The
-// Manager's config holds only what is specific to it; the Service hands it
-// the store, keys, events and clock.
+// Service builds the Manager from its trust.Config with its own store,
+// keys, events and clock, and svc.Trust() returns it.
 func Example() {
-	devices, err := trust.New(trust.Config{
-		Duration:       trust.Month,
-		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // the load balancer
-	})
-	if err != nil {
-		fmt.Println(err)
-		return
-	}
-	// In a real app: keys from twofactor.LoadKeyring, a shared store, and
-	// the real clock.
-	key := twofactor.Key{ID: "k1", Secret: bytes.Repeat([]byte{1}, twofactor.KeySize)}
-	keys, _ := twofactor.NewKeyring(key)
+	// In a real app: keys from keyring.Env("TWOFACTOR_KEYS"), a
+	// shared store, and the real clock.
+	key := keyring.Key{ID: "k1", Secret: bytes.Repeat([]byte{1}, keyring.KeySize)}
+	keys, _ := keyring.New(key)
 	now := func() time.Time { return time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC) }
 	svc, err := twofactor.New(twofactor.Config{
 		Store:   store.NewMemory(now),
 		Keys:    keys,
-		Factors: []twofactor.Factor{codeFactor{}},
-		Trust:   devices,
-		Events:  &twofactor.Events{Discard: true},
-		Now:     now,
+		Factors: []twofactor.FactorConfig{codeFactor{}},
+		Trust: trust.Config{
+			Duration:       trust.Month,
+			TrustedProxies: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}, // the load balancer
+		},
+		Events: &event.Sink{Discard: true},
+		Now:    now,
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
+	devices := svc.Trust().(*trust.Manager)
 	ctx := context.Background()
 	user := twofactor.User{ID: "42"}
 

@@ -11,6 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -20,11 +22,11 @@ import (
 // on every run and can seed the fuzz corpus.
 func fixedManager(t testing.TB) (*trust.Manager, *countingStore, twofactor.Client) {
 	t.Helper()
-	kr := testKeyring(t, twofactor.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, twofactor.KeySize)})
+	kr := testKeyring(t, keyring.Key{ID: "k1", Secret: bytes.Repeat([]byte{7}, keyring.KeySize)})
 	clock := storetest.NewClock(t0)
-	cs := &countingStore{inner: store.NewMemory(clock.Now)}
-	m, err := trust.New(trust.Config{Store: cs, Keys: kr, Now: clock.Now,
-		Rand: bytes.NewReader(bytes.Repeat([]byte{42}, 16)), Events: &twofactor.Events{Discard: true}})
+	cs := newCountingStore(store.NewMemory(clock.Now))
+	m, err := trust.New(twofactor.Env{Store: cs, Keys: kr, Now: clock.Now,
+		Rand: bytes.NewReader(bytes.Repeat([]byte{42}, 16)), Events: &event.Sink{Discard: true}}, trust.Config{})
 	require.NoError(t, err)
 	c := client("203.0.113.7", uaFirefoxLinux)
 	g, err := m.Remember(context.Background(), alice, c)

@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -27,8 +29,11 @@ const (
 )
 
 // countingStore wraps a Devices store, counts every call and can be made
-// to fail.
+// to fail. It has what an Env's store needs besides (states and counters,
+// from Store), and no TouchDevice: the Manager rewrites a seen device with
+// PutDevice, which it counts.
 type countingStore struct {
+	twofactor.Store
 	inner                   store.Devices
 	gets, puts, lists, dels atomic.Int64
 	fail                    atomic.Bool
@@ -75,19 +80,19 @@ func (s *countingStore) DeleteDevice(ctx context.Context, id string) error {
 // recorder keeps the events a manager emits.
 type recorder struct {
 	mu     sync.Mutex
-	events []twofactor.Event
+	events []event.Event
 }
 
-func (r *recorder) hook(_ context.Context, ev twofactor.Event) {
+func (r *recorder) hook(_ context.Context, ev event.Event) {
 	r.mu.Lock()
 	r.events = append(r.events, ev)
 	r.mu.Unlock()
 }
 
-func (r *recorder) ofType(t twofactor.EventType) []twofactor.Event {
+func (r *recorder) ofType(t event.Type) []event.Event {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, ev := range r.events {
 		if ev.Type == t {
 			out = append(out, ev)
@@ -96,8 +101,8 @@ func (r *recorder) ofType(t twofactor.EventType) []twofactor.Event {
 	return out
 }
 
-func (r *recorder) reasons(t twofactor.EventType) []string {
-	var out []string
+func (r *recorder) reasons(t event.Type) []event.Reason {
+	var out []event.Reason
 	for _, ev := range r.ofType(t) {
 		out = append(out, ev.Reason)
 	}
@@ -109,20 +114,21 @@ type env struct {
 	store  *countingStore
 	mem    *store.Memory
 	clock  *storetest.Clock
-	keys   *twofactor.Keyring
+	key    keyring.Key
+	keys   *keyring.Ring
 	events *recorder
 }
 
-func testKey(t testing.TB, id string) twofactor.Key {
+func testKey(t testing.TB, id string) keyring.Key {
 	t.Helper()
-	k, err := twofactor.GenerateKey(id)
+	k, err := keyring.GenerateKey(id)
 	require.NoError(t, err)
 	return k
 }
 
-func testKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
+func testKeyring(t testing.TB, keys ...keyring.Key) *keyring.Ring {
 	t.Helper()
-	kr, err := twofactor.NewKeyring(keys...)
+	kr, err := keyring.New(keys...)
 	require.NoError(t, err)
 	return kr
 }
@@ -131,23 +137,31 @@ func testKeyring(t testing.TB, keys ...twofactor.Key) *twofactor.Keyring {
 // clock; edit may change the config before New.
 func newEnv(t testing.TB, edit func(*trust.Config)) *env {
 	t.Helper()
-	e := &env{clock: storetest.NewClock(t0), events: &recorder{}}
+	e := &env{clock: storetest.NewClock(t0), events: &recorder{}, key: testKey(t, "k1")}
 	e.mem = store.NewMemory(e.clock.Now)
-	e.store = &countingStore{inner: e.mem}
-	e.keys = testKeyring(t, testKey(t, "k1"))
-	cfg := trust.Config{
-		Store:  e.store,
-		Keys:   e.keys,
-		Now:    e.clock.Now,
-		Events: &twofactor.Events{Discard: true, Hook: e.events.hook, Now: e.clock.Now},
-	}
+	e.store = newCountingStore(e.mem)
+	e.keys = testKeyring(t, e.key)
+	var cfg trust.Config
 	if edit != nil {
 		edit(&cfg)
 	}
-	m, err := trust.New(cfg)
-	require.NoError(t, err)
-	e.m = m
+	e.m = e.manager(t, e.store, e.keys, cfg)
 	return e
+}
+
+func newCountingStore(mem *store.Memory) *countingStore {
+	return &countingStore{Store: mem, inner: mem}
+}
+
+// manager builds another Manager on st with keys and cfg, sharing the
+// env's clock and events: another app instance, or the same one after a
+// configuration change.
+func (e *env) manager(t testing.TB, st twofactor.Store, keys *keyring.Ring, cfg trust.Config) *trust.Manager {
+	t.Helper()
+	m, err := trust.New(twofactor.Env{Store: st, Keys: keys, Now: e.clock.Now,
+		Events: &event.Sink{Discard: true, Hook: e.events.hook, Now: e.clock.Now}}, cfg)
+	require.NoError(t, err)
+	return m
 }
 
 var alice = twofactor.User{ID: "alice"}

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -21,14 +22,14 @@ func TestServiceIntegration(t *testing.T) {
 	mem := store.NewMemory(clock.Now)
 	kr := testKeyring(t, testKey(t, "k1"))
 	rec := &recorder{}
-	events := &twofactor.Events{Discard: true, Hook: rec.hook, Now: clock.Now}
-	m, err := trust.New(trust.Config{Store: mem, Keys: kr, Now: clock.Now, Events: events})
-	require.NoError(t, err)
+	events := &event.Sink{Discard: true, Hook: rec.hook, Now: clock.Now}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: mem, Keys: kr, Factors: []twofactor.Factor{codeFactor{}},
-		Trust: m, Now: clock.Now, Events: events,
+		Store: mem, Keys: kr, Factors: []twofactor.FactorConfig{codeFactor{}},
+		Trust: trust.Config{}, Now: clock.Now, Events: events,
 	})
 	require.NoError(t, err)
+	m, ok := svc.Trust().(*trust.Manager)
+	require.True(t, ok, "svc.Trust() is the Manager the Service built")
 
 	request := func(remote, cookie string) *http.Request {
 		r := httptest.NewRequest(http.MethodPost, "/login", nil)
@@ -69,14 +70,14 @@ func TestServiceIntegration(t *testing.T) {
 	b, err = svc.Begin(ctx, alice, m.Client(request("198.51.100.1:40003", token)))
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusChallenge, b.Status)
-	assert.Equal(t, []string{trust.ReasonIPChanged}, rec.reasons(twofactor.EventDeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonIPChanged}, rec.reasons(event.DeviceRevoked))
 	b, err = svc.Begin(ctx, alice, m.Client(request("203.0.113.7:40004", token)))
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusChallenge, b.Status, "revoked for good, even back home")
 
 	id, _ := m.DeviceID("alice", token)
 	for _, ev := range rec.events {
-		for _, v := range append([]string{ev.Reason, ev.IP}, mapValues(ev.Details)...) {
+		for _, v := range append([]string{string(ev.Reason), ev.IP, ev.Label, ev.UserAgent}, mapValues(ev.Details)...) {
 			assert.NotContains(t, v, id, "no event holds the device id or the cookie")
 		}
 	}

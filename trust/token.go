@@ -11,10 +11,10 @@ import (
 //
 //   - id: the record's random id, 16 bytes from crypto/rand as 22
 //     characters of unpadded base64url;
-//   - key id: the id of the Keyring key that signed (it may itself contain
+//   - key id: the id of the keyring key that signed (it may itself contain
 //     dots, so the fields are found by their fixed lengths, not by
 //     splitting);
-//   - signature: HMAC-SHA256 (Keyring.Sign, domain signDomain) of the id
+//   - signature: HMAC-SHA256 (keyring.Ring.Sign, domain signDomain) of the id
 //     and the user id, as 43 characters of strict unpadded base64url.
 //
 // Because the signature covers the user id, a cookie left in a shared
@@ -80,7 +80,7 @@ func isBase64URL(s string) bool {
 	return true
 }
 
-// validKeyID mirrors the Keyring's rule for key ids.
+// validKeyID mirrors the keyring's rule for key ids.
 func validKeyID(s string) bool {
 	if s == "" || len(s) > maxKeyIDLen {
 		return false
@@ -116,7 +116,7 @@ func (m *Manager) sign(id, userID string) string {
 // the signature goes. It returns the device id only when the signature is
 // good. No store access.
 func (m *Manager) verify(value, userID string) (string, bool) {
-	if m.keys == nil || twofactor.CheckUserID(userID) != nil {
+	if twofactor.CheckUserID(userID) != nil {
 		return "", false
 	}
 	t, ok := parseToken(value)
@@ -136,8 +136,7 @@ func (m *Manager) verify(value, userID string) (string, bool) {
 // DeviceID returns the id of the device a cookie value names, when its
 // signature is good for userID: a devices page uses it to mark "this
 // device". It does not consult the store, so the device may have been
-// revoked or expired since. A Manager without keys (neither configured nor
-// bound) knows no device.
+// revoked or expired since.
 func (m *Manager) DeviceID(userID, cookieValue string) (string, bool) {
 	return m.verify(cookieValue, userID)
 }

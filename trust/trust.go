@@ -11,8 +11,9 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/bind"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/errs"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -141,20 +142,14 @@ type Devices = store.Devices
 type DeviceToucher = store.DeviceToucher
 
 // Config configures a Manager. Zero fields take the documented defaults;
-// New validates the whole once.
+// New validates the whole once. The store, the keyring, the events, the
+// clock and the randomness come from the twofactor.Env the Manager is
+// built with.
 //
-// Given to twofactor.New as Config.Trust, the Manager needs none of Store,
-// Keys, Events, Now and Rand: it takes those it was not given from the
-// Service ([Manager.Bind]). Used alone, it needs at least Store and Keys.
+// A Config is a twofactor.TrustConfig: give it to twofactor.Config.Trust
+// and twofactor.New builds the Manager with the Service's Env
+// (svc.Trust() returns it).
 type Config struct {
-	// Store keeps device records. Zero: the Service's store.
-	Store Devices
-
-	// Keys signs device cookies and hashes exact user agents. Zero: the
-	// Service's keyring (use the same one when setting it). Rotating keys
-	// keeps devices trusted as long as the old key stays in the ring.
-	Keys *twofactor.Keyring
-
 	// Duration is how long a device stays trusted: SessionOnly, Day, Week,
 	// Month, Quarter or any duration from MinDuration to MaxDuration. Zero
 	// means Month (30 days). Trust does not slide: it ends Duration after
@@ -191,27 +186,30 @@ type Config struct {
 	// ProxyHeader is the header the trusted proxies write. Zero is
 	// X-Forwarded-For.
 	ProxyHeader ProxyHeader
+}
 
-	// Events receives device events. Zero: the Service's, else
-	// slog.Default().
-	Events *twofactor.Events
+var _ twofactor.TrustConfig = Config{}
 
-	// Now is the clock. Zero: the Service's, else time.Now.
-	Now func() time.Time
-
-	// Rand is the source of device ids. Zero: the Service's, else
-	// crypto/rand.
-	Rand io.Reader
+// NewTrust builds the Manager with env: twofactor.New calls it for
+// Config.Trust.
+func (c Config) NewTrust(env twofactor.Env) (twofactor.DeviceTrust, error) {
+	m, err := New(env, c)
+	if err != nil {
+		return nil, err // a nil interface, not a nil *Manager in one
+	}
+	return m, nil
 }
 
 // Manager issues, checks and revokes trusted devices. It implements
-// twofactor.DeviceTrust and twofactor.Binder. Build it with New; it is
-// safe for concurrent use once built (and, given to a Service, once
-// twofactor.New has returned).
+// twofactor.DeviceTrust. Build it with New, or get the one twofactor.New
+// built with svc.Trust(); it is safe for concurrent use.
+//
+// The Env's keyring signs device cookies and hashes exact user agents:
+// rotating keys keeps devices trusted as long as the old key stays in the
+// ring.
 type Manager struct {
-	cfg             Config // as given to New: Bind fills only what it left zero
 	store           Devices
-	keys            *twofactor.Keyring
+	keys            *keyring.Ring
 	duration        time.Duration
 	maxDuration     time.Duration
 	sessionLifetime time.Duration
@@ -221,15 +219,12 @@ type Manager struct {
 	cookieName      string
 	proxies         []netip.Prefix
 	proxyHeader     ProxyHeader
-	events          *twofactor.Events
+	events          *event.Sink
 	now             func() time.Time
 	rand            io.Reader
 }
 
-var (
-	_ twofactor.DeviceTrust = (*Manager)(nil)
-	_ twofactor.Binder      = (*Manager)(nil)
-)
+var _ twofactor.DeviceTrust = (*Manager)(nil)
 
 // ErrNotFound is returned by Revoke for a device that does not exist,
 // has expired, or belongs to another user.
@@ -237,97 +232,73 @@ var ErrNotFound = errors.New("trust: device not found")
 
 func configErr(format string, args ...any) error { return errs.Config("trust", format, args...) }
 
-// New validates cfg and returns a Manager. Errors wrap twofactor.ErrConfig
-// and say what to change. Store and Keys may be left zero when the Manager
-// is given to twofactor.New (Config.Trust), which binds them; a Manager
-// without them (neither configured nor bound) answers every call that
-// needs them with an error matching twofactor.ErrConfig.
-func New(cfg Config) (*Manager, error) {
-	return build(cfg)
-}
-
-// Bind takes the Service's store, keyring, events, clock and randomness
-// for every one of them the Manager's Config left zero (what Config sets
-// wins). twofactor.New calls it for Config.Trust; a host does not. The
-// Service's store must implement store.Devices.
-func (m *Manager) Bind(s twofactor.Shared) error {
-	cfg := m.cfg
-	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Devices]("trust", "trust.Config.Store", s.Store, reflect.TypeFor[store.Devices]())
-		if err != nil {
-			return err
-		}
-		cfg.Store = st
-	}
-	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, &cfg.Rand)
-	bound, err := build(cfg)
+// New validates cfg and returns a Manager built with env's store, keyring,
+// events, clock and randomness. The store must implement store.Devices.
+// Errors wrap twofactor.ErrConfig and say what to change: a nil Env.Store
+// or Env.Keys, a store without store.Devices, or a setting out of range.
+func New(env twofactor.Env, cfg Config) (*Manager, error) {
+	st, env, err := errs.Store[Devices]("trust", env, reflect.TypeFor[store.Devices]())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	bound.cfg = m.cfg
-	*m = *bound
-	return nil
-}
-
-// build validates cfg and applies every default: the one place they are
-// applied, for New and Bind alike.
-func build(cfg Config) (*Manager, error) {
 	m := &Manager{
-		cfg:             cfg,
-		store:           cfg.Store,
-		keys:            cfg.Keys,
+		store:           st,
+		keys:            env.Keys,
 		duration:        cmp.Or(cfg.Duration, DefaultDuration),
 		maxDuration:     cmp.Or(cfg.MaxDuration, DefaultMaxDuration),
 		sessionLifetime: cmp.Or(cfg.SessionLifetime, DefaultSessionLifetime),
 		ipBinding:       cfg.IPBinding,
-		v4Bits:          cfg.IPv4PrefixLen,
-		v6Bits:          cfg.IPv6PrefixLen,
+		v4Bits:          cmp.Or(cfg.IPv4PrefixLen, DefaultIPv4PrefixLen),
+		v6Bits:          cmp.Or(cfg.IPv6PrefixLen, DefaultIPv6PrefixLen),
 		uaBinding:       cfg.UABinding,
-		cookieName:      cfg.CookieName,
+		cookieName:      cmp.Or(cfg.CookieName, DefaultCookieName),
 		proxyHeader:     cfg.ProxyHeader,
-		events:          cfg.Events,
-		now:             cfg.Now,
-		rand:            cfg.Rand,
+		events:          env.Events,
+		now:             env.Now,
+		rand:            env.Rand,
 	}
-	if m.v4Bits == 0 {
-		m.v4Bits = DefaultIPv4PrefixLen
+	if err := m.check(); err != nil {
+		return nil, err
 	}
-	if m.v6Bits == 0 {
-		m.v6Bits = DefaultIPv6PrefixLen
+	if m.proxies, err = checkProxies(cfg.TrustedProxies); err != nil {
+		return nil, err
 	}
-	if m.cookieName == "" {
-		m.cookieName = DefaultCookieName
-	}
-	if m.now == nil {
-		m.now = time.Now
-	}
-	if m.events == nil {
-		m.events = &twofactor.Events{Now: m.now}
-	}
+	return m, nil
+}
+
+// check validates the settings of a Manager with its defaults applied.
+func (m *Manager) check() error {
 	switch {
 	case m.maxDuration < MinDuration || m.maxDuration > CeilingDuration:
-		return nil, configErr("MaxDuration %s must be between %s and %s (400 days, the longest a browser keeps a cookie)", m.maxDuration, MinDuration, CeilingDuration)
+		return configErr("MaxDuration %s must be between %s and %s (400 days, the longest a browser keeps a cookie)", m.maxDuration, MinDuration, CeilingDuration)
 	case m.duration != SessionOnly && m.duration < MinDuration:
-		return nil, configErr("Duration %s is too short: use SessionOnly, or at least %s", m.duration, MinDuration)
+		return configErr("Duration %s is too short: use SessionOnly, or at least %s", m.duration, MinDuration)
 	case m.duration > m.maxDuration:
-		return nil, configErr("Duration %s is longer than MaxDuration %s: shorten it or raise MaxDuration", m.duration, m.maxDuration)
+		return configErr("Duration %s is longer than MaxDuration %s: shorten it or raise MaxDuration", m.duration, m.maxDuration)
 	case m.sessionLifetime < MinDuration || m.sessionLifetime > m.maxDuration:
-		return nil, configErr("SessionLifetime %s must be between %s and MaxDuration %s", m.sessionLifetime, MinDuration, m.maxDuration)
+		return configErr("SessionLifetime %s must be between %s and MaxDuration %s", m.sessionLifetime, MinDuration, m.maxDuration)
 	case m.ipBinding < IPNetwork || m.ipBinding > IPNone:
-		return nil, configErr("IPBinding %d is not one of IPNetwork, IPExact, IPNone", int(m.ipBinding))
+		return configErr("IPBinding %d is not one of IPNetwork, IPExact, IPNone", int(m.ipBinding))
 	case m.uaBinding < UAFamily || m.uaBinding > UANone:
-		return nil, configErr("UABinding %d is not one of UAFamily, UAExact, UANone", int(m.uaBinding))
+		return configErr("UABinding %d is not one of UAFamily, UAExact, UANone", int(m.uaBinding))
 	case m.v4Bits < 1 || m.v4Bits > 32:
-		return nil, configErr("IPv4PrefixLen %d must be 1 to 32", m.v4Bits)
+		return configErr("IPv4PrefixLen %d must be 1 to 32", m.v4Bits)
 	case m.v6Bits < 1 || m.v6Bits > 128:
-		return nil, configErr("IPv6PrefixLen %d must be 1 to 128", m.v6Bits)
+		return configErr("IPv6PrefixLen %d must be 1 to 128", m.v6Bits)
 	case m.proxyHeader < XForwardedFor || m.proxyHeader > Forwarded:
-		return nil, configErr("ProxyHeader %d is not XForwardedFor or Forwarded", int(m.proxyHeader))
+		return configErr("ProxyHeader %d is not XForwardedFor or Forwarded", int(m.proxyHeader))
 	}
 	if err := (&http.Cookie{Name: m.cookieName, Value: "x"}).Valid(); err != nil {
-		return nil, configErr("CookieName %q is not a valid cookie name", m.cookieName)
+		return configErr("CookieName %q is not a valid cookie name", m.cookieName)
 	}
-	for i, p := range cfg.TrustedProxies {
+	return nil
+}
+
+// checkProxies validates Config.TrustedProxies and returns them masked,
+// IPv4-mapped prefixes written as IPv4.
+func checkProxies(ps []netip.Prefix) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for i, p := range ps {
 		if !p.IsValid() {
 			return nil, configErr("TrustedProxies[%d] is not a valid prefix (write it like 10.0.0.0/8 or 192.0.2.7/32)", i)
 		}
@@ -340,21 +311,9 @@ func build(cfg Config) (*Manager, error) {
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
-		m.proxies = append(m.proxies, p.Masked())
+		out = append(out, p.Masked())
 	}
-	return m, nil
-}
-
-// ready reports whether the Manager has the store and keys it needs, which
-// come from Config or from the Service (Bind).
-func (m *Manager) ready() error {
-	switch {
-	case m.store == nil:
-		return configErr("no store: set Config.Store, or give the Manager to twofactor.New as Config.Trust")
-	case m.keys == nil:
-		return configErr("no keyring: set Config.Keys, or give the Manager to twofactor.New as Config.Trust")
-	}
-	return nil
+	return out, nil
 }
 
 // Duration returns how long Remember trusts a device; SessionOnly for a

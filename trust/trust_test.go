@@ -14,38 +14,38 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
 func TestNewValidates(t *testing.T) {
-	kr := testKeyring(t, testKey(t, "k1"))
-	mem := store.NewMemory()
+	env := twofactor.Env{Store: store.NewMemory(), Keys: testKeyring(t, testKey(t, "k1"))}
 	tests := []struct {
 		name string
 		cfg  trust.Config
 		want string
 	}{
-		{"duration over max", trust.Config{Store: mem, Keys: kr, Duration: 91 * trust.Day}, "MaxDuration"},
-		{"duration too short", trust.Config{Store: mem, Keys: kr, Duration: time.Second}, "too short"},
-		{"negative duration", trust.Config{Store: mem, Keys: kr, Duration: -time.Hour}, "too short"},
-		{"max over ceiling", trust.Config{Store: mem, Keys: kr, MaxDuration: 401 * trust.Day}, "400 days"},
-		{"max negative", trust.Config{Store: mem, Keys: kr, MaxDuration: -1}, "MaxDuration"},
-		{"session lifetime over max", trust.Config{Store: mem, Keys: kr, MaxDuration: trust.Week, Duration: trust.Day, SessionLifetime: 8 * trust.Day}, "SessionLifetime"},
-		{"session lifetime tiny", trust.Config{Store: mem, Keys: kr, SessionLifetime: time.Second}, "SessionLifetime"},
-		{"ip binding", trust.Config{Store: mem, Keys: kr, IPBinding: 9}, "IPBinding"},
-		{"ua binding", trust.Config{Store: mem, Keys: kr, UABinding: -1}, "UABinding"},
-		{"v4 bits", trust.Config{Store: mem, Keys: kr, IPv4PrefixLen: 33}, "IPv4PrefixLen"},
-		{"v6 bits", trust.Config{Store: mem, Keys: kr, IPv6PrefixLen: -1}, "IPv6PrefixLen"},
-		{"proxy header", trust.Config{Store: mem, Keys: kr, ProxyHeader: 5}, "ProxyHeader"},
-		{"cookie name", trust.Config{Store: mem, Keys: kr, CookieName: "bad name;"}, "CookieName"},
-		{"proxy prefix", trust.Config{Store: mem, Keys: kr, TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies[0]"},
-		{"mapped prefix", trust.Config{Store: mem, Keys: kr, TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/64")}}, "TrustedProxies[0]"},
+		{"duration over max", trust.Config{Duration: 91 * trust.Day}, "MaxDuration"},
+		{"duration too short", trust.Config{Duration: time.Second}, "too short"},
+		{"negative duration", trust.Config{Duration: -time.Hour}, "too short"},
+		{"max over ceiling", trust.Config{MaxDuration: 401 * trust.Day}, "400 days"},
+		{"max negative", trust.Config{MaxDuration: -1}, "MaxDuration"},
+		{"session lifetime over max", trust.Config{MaxDuration: trust.Week, Duration: trust.Day, SessionLifetime: 8 * trust.Day}, "SessionLifetime"},
+		{"session lifetime tiny", trust.Config{SessionLifetime: time.Second}, "SessionLifetime"},
+		{"ip binding", trust.Config{IPBinding: 9}, "IPBinding"},
+		{"ua binding", trust.Config{UABinding: -1}, "UABinding"},
+		{"v4 bits", trust.Config{IPv4PrefixLen: 33}, "IPv4PrefixLen"},
+		{"v6 bits", trust.Config{IPv6PrefixLen: -1}, "IPv6PrefixLen"},
+		{"proxy header", trust.Config{ProxyHeader: 5}, "ProxyHeader"},
+		{"cookie name", trust.Config{CookieName: "bad name;"}, "CookieName"},
+		{"proxy prefix", trust.Config{TrustedProxies: []netip.Prefix{{}}}, "TrustedProxies[0]"},
+		{"mapped prefix", trust.Config{TrustedProxies: []netip.Prefix{netip.MustParsePrefix("::ffff:0:0/64")}}, "TrustedProxies[0]"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			m, err := trust.New(tt.cfg)
+			m, err := trust.New(env, tt.cfg)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
 			assert.Nil(t, m)
 			assert.Contains(t, err.Error(), tt.want)
@@ -54,7 +54,7 @@ func TestNewValidates(t *testing.T) {
 	}
 
 	t.Run("defaults", func(t *testing.T) {
-		m, err := trust.New(trust.Config{Store: mem, Keys: kr})
+		m, err := trust.New(env, trust.Config{})
 		require.NoError(t, err)
 		assert.Equal(t, trust.Month, m.Duration())
 		assert.Equal(t, 30*24*time.Hour, m.Duration())
@@ -62,11 +62,11 @@ func TestNewValidates(t *testing.T) {
 	})
 	t.Run("presets", func(t *testing.T) {
 		for _, d := range []time.Duration{trust.SessionOnly, trust.Day, trust.Week, trust.Month, trust.Quarter, 45 * time.Minute} {
-			m, err := trust.New(trust.Config{Store: mem, Keys: kr, Duration: d})
+			m, err := trust.New(env, trust.Config{Duration: d})
 			require.NoError(t, err, d)
 			assert.Equal(t, d, m.Duration())
 		}
-		_, err := trust.New(trust.Config{Store: mem, Keys: kr, Duration: 180 * trust.Day, MaxDuration: 180 * trust.Day})
+		_, err := trust.New(env, trust.Config{Duration: 180 * trust.Day, MaxDuration: 180 * trust.Day})
 		require.NoError(t, err)
 	})
 }
@@ -100,11 +100,17 @@ func TestRememberThenTrusted(t *testing.T) {
 	_, ok = e.m.DeviceID("bob", g.Token)
 	assert.False(t, ok)
 
-	ev := e.events.ofType(twofactor.EventDeviceRemembered)
+	ev := e.events.ofType(event.DeviceRemembered)
 	require.Len(t, ev, 1)
 	assert.Equal(t, "alice", ev[0].UserID)
 	assert.Equal(t, "203.0.113.7", ev[0].IP)
-	assert.Equal(t, "Firefox on Linux", ev[0].Details["label"])
+	assert.Equal(t, uaFirefoxLinux, ev[0].UserAgent)
+	assert.Equal(t, "Firefox on Linux", ev[0].Label)
+	assert.Equal(t, t0.Add(trust.Month), ev[0].Until)
+	assert.Equal(t, d.ID[:8], ev[0].Details["device"])
+	assert.Equal(t, "network", ev[0].Details["ip_bind"])
+	assert.Equal(t, "family", ev[0].Details["ua_bind"])
+	assert.NotContains(t, ev[0].Details, "session")
 	for _, v := range ev[0].Details {
 		assert.NotContains(t, v, d.ID, "events carry a device reference, never the whole id")
 	}
@@ -117,7 +123,7 @@ func TestIPBinding(t *testing.T) {
 		from    string // address at Remember
 		bound   string // what the record holds
 		checks  map[string]bool
-		revoked string // reason when not trusted
+		revoked event.Reason // reason when not trusted
 	}{
 		{"network v4 default", nil, "203.0.113.7", "203.0.113.0/24", map[string]bool{
 			"203.0.113.7": true, "203.0.113.200": true, "::ffff:203.0.113.9": true,
@@ -157,11 +163,15 @@ func TestIPBinding(t *testing.T) {
 				assert.Equal(t, want, e.trusted(t, alice, moved))
 				if want {
 					assert.Equal(t, 1, e.deviceCount(t, "alice"))
-					assert.Empty(t, e.events.ofType(twofactor.EventDeviceRevoked))
+					assert.Empty(t, e.events.ofType(event.DeviceRevoked))
 					return
 				}
 				assert.Equal(t, 0, e.deviceCount(t, "alice"), "a device whose environment changed is revoked")
-				assert.Equal(t, []string{tt.revoked}, e.events.reasons(twofactor.EventDeviceRevoked))
+				assert.Equal(t, []event.Reason{tt.revoked}, e.events.reasons(event.DeviceRevoked))
+				ev := e.events.ofType(event.DeviceRevoked)[0]
+				assert.Equal(t, "Firefox on Linux", ev.Label)
+				assert.Equal(t, uaFirefoxLinux, ev.UserAgent)
+				assert.Equal(t, to, ev.IP)
 				// Back on the original network it stays untrusted.
 				assert.False(t, e.trusted(t, alice, c))
 			})
@@ -215,7 +225,7 @@ func TestUABinding(t *testing.T) {
 					return
 				}
 				assert.Equal(t, 0, e.deviceCount(t, "alice"))
-				assert.Equal(t, []string{trust.ReasonBrowserChanged}, e.events.reasons(twofactor.EventDeviceRevoked))
+				assert.Equal(t, []event.Reason{trust.ReasonBrowserChanged}, e.events.reasons(event.DeviceRevoked))
 			})
 		}
 	}
@@ -243,6 +253,10 @@ func TestDurations(t *testing.T) {
 		ds, _ := e.m.List(context.Background(), "alice")
 		require.Len(t, ds, 1)
 		assert.Equal(t, t0.Add(trust.DefaultSessionLifetime), ds[0].ExpiresAt, "the record still expires")
+		ev := e.events.ofType(event.DeviceRemembered)
+		require.Len(t, ev, 1)
+		assert.Equal(t, ds[0].ExpiresAt, ev[0].Until, "the event says when the record ends")
+		assert.Equal(t, "true", ev[0].Details["session"])
 		e.clock.Advance(trust.DefaultSessionLifetime - time.Second)
 		assert.True(t, e.trusted(t, alice, c))
 		e.clock.Advance(time.Second)
@@ -291,15 +305,13 @@ func TestExpiredRecordRevoked(t *testing.T) {
 	lagging := store.NewMemory(func() time.Time { return t0 })
 	ds, _ := e.mem.ListDevices(context.Background(), "alice")
 	require.NoError(t, lagging.PutDevice(context.Background(), ds[0]))
-	m, err := trust.New(trust.Config{Store: lagging, Keys: e.keys, Now: e.clock.Now,
-		Events: &twofactor.Events{Discard: true, Hook: e.events.hook}})
-	require.NoError(t, err)
+	m := e.manager(t, lagging, e.keys, trust.Config{})
 
 	e.clock.Advance(trust.Month)
 	ok, err := m.Trusted(context.Background(), alice, c)
 	require.NoError(t, err)
 	assert.False(t, ok)
-	assert.Equal(t, []string{trust.ReasonExpired}, e.events.reasons(twofactor.EventDeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonExpired}, e.events.reasons(event.DeviceRevoked))
 	_, err = lagging.GetDevice(context.Background(), ds[0].ID)
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
@@ -362,7 +374,7 @@ func TestTamperedCookiesCostNoStoreCall(t *testing.T) {
 	t.Run("still good", func(t *testing.T) {
 		assert.True(t, e.trusted(t, alice, c))
 	})
-	assert.Empty(t, e.events.ofType(twofactor.EventDeviceRevoked))
+	assert.Empty(t, e.events.ofType(event.DeviceRevoked))
 }
 
 func TestLastSeenWrittenAtMostHourly(t *testing.T) {
@@ -407,8 +419,8 @@ func (s *touchStore) TouchDevice(ctx context.Context, id string, seen time.Time)
 func TestTouchDeviceUsedWhenAvailable(t *testing.T) {
 	clock := storetest.NewClock(t0)
 	s := &touchStore{Memory: store.NewMemory(clock.Now)}
-	m, err := trust.New(trust.Config{Store: s, Keys: testKeyring(t, testKey(t, "k1")), Now: clock.Now,
-		Events: &twofactor.Events{Discard: true}})
+	m, err := trust.New(twofactor.Env{Store: s, Keys: testKeyring(t, testKey(t, "k1")), Now: clock.Now,
+		Events: &event.Sink{Discard: true}}, trust.Config{})
 	require.NoError(t, err)
 	var _ trust.DeviceToucher = s
 	ctx := context.Background()
@@ -463,7 +475,7 @@ func TestRevoke(t *testing.T) {
 		require.NoError(t, e.m.Revoke(ctx, "alice", ds[0].ID))
 		assert.False(t, e.trusted(t, alice, c1))
 		assert.True(t, e.trusted(t, alice, c2))
-		assert.Equal(t, []string{trust.ReasonRevoked}, e.events.reasons(twofactor.EventDeviceRevoked))
+		assert.Equal(t, []event.Reason{trust.ReasonRevoked}, e.events.reasons(event.DeviceRevoked))
 		require.ErrorIs(t, e.m.Revoke(ctx, "alice", ds[0].ID), trust.ErrNotFound, "already gone")
 	})
 	t.Run("all", func(t *testing.T) {
@@ -473,14 +485,14 @@ func TestRevoke(t *testing.T) {
 		assert.False(t, e.trusted(t, alice, c3))
 		assert.Equal(t, 0, e.deviceCount(t, "alice"))
 		assert.Equal(t, 1, e.deviceCount(t, "bob"), "other users keep their devices")
-		assert.Equal(t, []string{trust.ReasonRevoked, "signed_out_everywhere", "signed_out_everywhere"},
-			e.events.reasons(twofactor.EventDeviceRevoked))
+		assert.Equal(t, []event.Reason{trust.ReasonRevoked, "signed_out_everywhere", "signed_out_everywhere"},
+			e.events.reasons(event.DeviceRevoked))
 		require.NoError(t, e.m.RevokeAll(ctx, "alice", ""), "nothing left is not an error")
 	})
 	t.Run("forget user", func(t *testing.T) {
 		require.NoError(t, e.m.ForgetUser(ctx, "bob"))
 		assert.Equal(t, 0, e.deviceCount(t, "bob"))
-		evs := e.events.ofType(twofactor.EventDeviceRevoked)
+		evs := e.events.ofType(event.DeviceRevoked)
 		assert.Equal(t, trust.ReasonReset, evs[len(evs)-1].Reason)
 		assert.Equal(t, "bob", evs[len(evs)-1].UserID)
 	})
@@ -521,18 +533,16 @@ func TestBindingTightenedRevokes(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t, tt.issue)
 			c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
-			cfg := trust.Config{Store: e.store, Keys: e.keys, Now: e.clock.Now,
-				Events: &twofactor.Events{Discard: true, Hook: e.events.hook}}
+			var cfg trust.Config
 			if tt.now != nil {
 				tt.now(&cfg)
 			}
-			m, err := trust.New(cfg)
-			require.NoError(t, err)
+			m := e.manager(t, e.store, e.keys, cfg)
 			ok, err := m.Trusted(context.Background(), alice, c)
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, ok)
 			if !tt.want {
-				assert.Equal(t, []string{trust.ReasonBindingChanged}, e.events.reasons(twofactor.EventDeviceRevoked))
+				assert.Equal(t, []event.Reason{trust.ReasonBindingChanged}, e.events.reasons(event.DeviceRevoked))
 				assert.Equal(t, 0, e.deviceCount(t, "alice"))
 			}
 		})
@@ -541,13 +551,11 @@ func TestBindingTightenedRevokes(t *testing.T) {
 
 func TestKeyRotation(t *testing.T) {
 	ctx := context.Background()
-	k1, k2 := testKey(t, "k1"), testKey(t, "k.2")
-	e := newEnv(t, func(c *trust.Config) { c.Keys = testKeyring(t, k1); c.UABinding = trust.UAExact })
+	e := newEnv(t, func(c *trust.Config) { c.UABinding = trust.UAExact })
+	k1, k2 := e.key, testKey(t, "k.2")
 	c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
 
-	rotated, err := trust.New(trust.Config{Store: e.store, Keys: testKeyring(t, k2, k1), Now: e.clock.Now,
-		UABinding: trust.UAExact, Events: &twofactor.Events{Discard: true}})
-	require.NoError(t, err)
+	rotated := e.manager(t, e.store, testKeyring(t, k2, k1), trust.Config{UABinding: trust.UAExact})
 	ok, err := rotated.Trusted(ctx, alice, c)
 	require.NoError(t, err)
 	assert.True(t, ok, "a device signed with an older key of the ring stays trusted")
@@ -561,9 +569,7 @@ func TestKeyRotation(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, ok)
 
-	dropped, err := trust.New(trust.Config{Store: e.store, Keys: testKeyring(t, k2), Now: e.clock.Now,
-		Events: &twofactor.Events{Discard: true}})
-	require.NoError(t, err)
+	dropped := e.manager(t, e.store, testKeyring(t, k2), trust.Config{})
 	before := e.store.calls()
 	ok, err = dropped.Trusted(ctx, alice, c)
 	require.NoError(t, err)
@@ -594,9 +600,7 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
 		moved := client("198.51.100.1", uaFirefoxLinux)
 		moved.DeviceToken = c.DeviceToken
-		failing := &failDeletes{countingStore: e.store}
-		m, err := trust.New(trust.Config{Store: failing, Keys: e.keys, Now: e.clock.Now, Events: &twofactor.Events{Discard: true}})
-		require.NoError(t, err)
+		m := e.manager(t, &failDeletes{countingStore: e.store}, e.keys, trust.Config{})
 		ok, err := m.Trusted(ctx, alice, moved)
 		require.ErrorIs(t, err, errBroken)
 		assert.False(t, ok)
@@ -606,14 +610,14 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		e := newEnv(t, nil)
 		c, _ := e.remember(t, client("203.0.113.7", uaFirefoxLinux))
 		e.clock.Advance(2 * time.Hour)
-		failing := &failPuts{countingStore: e.store}
-		m, err := trust.New(trust.Config{Store: failing, Keys: e.keys, Now: e.clock.Now,
-			Events: &twofactor.Events{Discard: true, Hook: e.events.hook}})
-		require.NoError(t, err)
+		m := e.manager(t, &failPuts{countingStore: e.store}, e.keys, trust.Config{})
 		ok, err := m.Trusted(ctx, alice, c)
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, []string{"device_touch_failed"}, e.events.reasons(twofactor.EventWarning))
+		assert.Equal(t, []event.Reason{event.ReasonDeviceTouch}, e.events.reasons(event.Warning))
+		ev := e.events.ofType(event.Warning)[0]
+		assert.Equal(t, "Firefox on Linux", ev.Label)
+		assert.Contains(t, ev.Details["error"], errBroken.Error())
 	})
 }
 
@@ -672,7 +676,7 @@ func TestUserMismatchRevoked(t *testing.T) {
 	d.UserID = "mallory"
 	require.NoError(t, e.mem.PutDevice(context.Background(), d))
 	assert.False(t, e.trusted(t, alice, c))
-	assert.Equal(t, []string{trust.ReasonUserMismatch}, e.events.reasons(twofactor.EventDeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonUserMismatch}, e.events.reasons(event.DeviceRevoked))
 	assert.Equal(t, 0, e.deviceCount(t, "mallory"))
 }
 

@@ -1,7 +1,6 @@
 package twofactorhttp
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,55 +9,49 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
-// DefaultAdminPrefix is where Handler.Admin expects to be mounted when
+// DefaultAdminPrefix is where New mounts the administrator pages when
 // AdminConfig.Prefix is empty.
 const DefaultAdminPrefix = "/admin/2fa/"
 
-// AdminConfig configures the administrator pages (Handler.Admin): support
-// staff look a user up, see their factors, devices and lockout, reset
-// their two-step verification after checking their identity, issue a
-// one-time recovery code, lift a lockout, and see the policy with the
-// users who cannot comply with it.
+// AdminConfig configures the administrator pages: support staff look a
+// user up, see their factors, devices and lockout, reset their two-step
+// verification after checking their identity, issue a one-time recovery
+// code, lift a lockout, and see the policy with the users who cannot
+// comply with it. Users are looked up by id through the Service
+// (twofactor.Config.Users), like everywhere else in the layer: an id it
+// does not know is 404 unknown_user. Audit events go to the Service's
+// Events, with the Service's own.
 //
-// The pages check nobody's rights: mount them behind the host's own
-// administrator check.
+// The pages exist when Actor is set: New mounts them on Config.Mux at
+// Prefix, behind Guard.
 type AdminConfig struct {
 	// Prefix is the path the administrator pages are mounted at; it
-	// starts and ends with "/". Empty means "/admin/2fa/". Mount
-	// Handler.Admin on exactly this pattern, behind the host's check.
+	// starts and ends with "/". Empty means "/admin/2fa/".
 	Prefix string
 
+	// Guard is the host's administrator check, as middleware: New mounts
+	// the pages behind it. The pages check nobody's rights themselves.
+	// Required with Actor.
+	Guard func(next http.Handler) http.Handler
+
 	// Actor names the administrator making a request ("support:jane"),
-	// recorded in the audit events of resets, recovery codes and unlocks.
-	// Required by Handler.Admin; a request it names nobody for is refused
-	// with 403.
+	// recorded in the audit events of resets, recovery codes, unlocks and
+	// device revocations. A request it names nobody for is refused with
+	// 403.
 	Actor func(r *http.Request) string
 
-	// User looks a user up by the host's id: false when there is no such
-	// user. Required by Handler.Admin.
-	User func(ctx context.Context, id string) (twofactor.User, bool, error)
-
 	// Users lists the users the policy page checks (Service.Check), and
-	// those without a phone number. Nil: the policy page shows the policy
-	// alone.
+	// those without a method a UI lists them for (a phone number). Nil:
+	// the policy page shows the policy alone.
 	Users func(ctx context.Context) iter.Seq2[twofactor.User, error]
-
-	// Events receives the audit events of the actions the pages take
-	// themselves, beside the Service's: revoking a user's trusted devices
-	// is an EventAdminAction naming the actor (Details "action":
-	// "revoke_devices", "devices": how many, and for one, "device": the
-	// start of its id). Give it the Events given to the Service. Nil: they
-	// are logged to Config.Logger. Each device revoked is also the trust
-	// Manager's EventDeviceRevoked.
-	Events *twofactor.Events
 }
 
 // Pages of the administrator, by template file name without ".html".
@@ -103,8 +96,7 @@ type AdminView struct {
 type AdminUserView struct {
 	ID       string
 	Name     string       // the account name
-	Factors  []FactorView // each configured method with the user's enrollments
-	Backup   string       // "7 backup codes left.", or ""
+	Factors  []FactorView // each configured method with the user's enrollments, and codes left
 	Devices  []DeviceView
 	Lockout  string // "Not locked out.", "3 wrong codes in a row.", "Locked out until ..."
 	Locked   bool
@@ -137,8 +129,16 @@ type AdminPolicyView struct {
 	Checked   bool // a user list was given and checked
 	Users     int  // how many users were checked
 	Gaps      []AdminGapView
-	SMS       bool           // the Service has SMS: NoPhone lists users without a phone
-	NoPhone   []AdminGapView // users without a phone number
+	// Without lists, for each method whose UI asks for it (a phone
+	// number), the users who do not have it.
+	Without []AdminWithoutView
+}
+
+// AdminWithoutView is the users without one method.
+type AdminWithoutView struct {
+	Method  twofactor.Method
+	Heading string // "Users without a phone number"
+	Users   []AdminGapView
 }
 
 // TrustChoice is one trust duration a product usually offers.
@@ -154,117 +154,7 @@ type AdminGapView struct {
 	Problem  string // "No second factor", "Missing: Text message"
 }
 
-// recoveryIssuer is a backup-code factor that issues a one-time recovery
-// code to a user, for support staff.
-type recoveryIssuer interface {
-	IssueRecoveryCode(ctx context.Context, user twofactor.User, actor string) (code string, expires time.Time, err error)
-}
-
-func (h *Handler) adminPrefix() string { return cmp.Or(h.admin.Prefix, DefaultAdminPrefix) }
-
-func (h *Handler) adminURL(route string) string { return h.adminPrefix() + route }
-
-func (h *Handler) checkAdmin() error {
-	p := h.adminPrefix()
-	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || cleanReturn(p) != p {
-		return configErr("Config.Admin.Prefix %q must be a path that starts and ends with \"/\", like \"/admin/2fa/\"", p)
-	}
-	if p == h.prefix {
-		return configErr("Config.Admin.Prefix %q must differ from Config.Prefix", p)
-	}
-	return nil
-}
-
-// Admin returns the administrator pages, for the host to mount at
-// Config.Admin.Prefix behind its own administrator check:
-//
-//	mux.Handle("/admin/2fa/", requireAdmin(h.Admin()))
-//
-// Routes, relative to that prefix, each answering JSON too:
-//
-//	GET  /                    look a user up (?id= goes to their page); the link to the policy
-//	GET  /user?id=            the user's factors, trusted devices and lockout
-//	POST /user/reset          id, reason, identity_checked=on: Service.AdminReset, audited
-//	POST /user/recovery-code  id: a one-time recovery code, shown once
-//	POST /user/unlock         id: Service.Unlock
-//	POST /user/devices/revoke      id, device: end the trust of one of the user's devices, audited
-//	POST /user/devices/revoke-all  id: end the trust of every device of the user, audited
-//	GET  /policy              the policy, and the users who cannot comply
-//
-// Its pages load the stylesheet and script from the Handler's prefix,
-// which must be mounted too. Every POST goes through the
-// CrossOriginProtection of the Handler. It panics if Config.Admin.Actor
-// or Config.Admin.User is nil.
-func (h *Handler) Admin() http.Handler {
-	if h.admin.Actor == nil || h.admin.User == nil {
-		panic("twofactorhttp: Handler.Admin needs Config.Admin.Actor and Config.Admin.User")
-	}
-	return http.HandlerFunc(h.serveAdmin)
-}
-
-func (h *Handler) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, h.adminPrefix())
-	if !ok && r.URL.Path+"/" == h.adminPrefix() {
-		rest, ok = "", true
-	}
-	if !ok {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	var get, post func(http.ResponseWriter, *http.Request, string)
-	switch rest {
-	case routeAdmin:
-		get = h.serveAdminIndex
-	case routeAdminUser:
-		get = h.serveAdminUser
-	case routeAdminReset:
-		post = h.serveAdminReset
-	case routeAdminRecovery:
-		post = h.serveAdminRecovery
-	case routeAdminUnlock:
-		post = h.serveAdminUnlock
-	case routeAdminRevoke:
-		if h.trust != nil {
-			post = h.serveAdminRevoke
-		}
-	case routeAdminRevokeAll:
-		if h.trust != nil {
-			post = h.serveAdminRevokeAll
-		}
-	case routeAdminPolicy:
-		get = h.serveAdminPolicy
-	}
-	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	switch {
-	case get == nil && post == nil:
-		h.fail(w, r, nil, errNotFound)
-		return
-	case safe && get != nil:
-	case r.Method == http.MethodPost && post != nil:
-		if err := h.cop.Check(r); err != nil {
-			h.fail(w, r, nil, errCrossOrigin)
-			return
-		}
-	default:
-		if get != nil {
-			w.Header().Set("Allow", "GET, HEAD")
-		} else {
-			w.Header().Set("Allow", http.MethodPost)
-		}
-		h.fail(w, r, nil, errMethod)
-		return
-	}
-	actor := strings.TrimSpace(h.admin.Actor(r))
-	if actor == "" {
-		h.adminFail(w, r, errForbidden)
-		return
-	}
-	if safe {
-		get(w, r, actor)
-		return
-	}
-	post(w, r, actor)
-}
+func (h *Handler) adminURL(route string) string { return h.adminPrefix + route }
 
 var (
 	errForbidden   = errors.New("twofactorhttp: no administrator named for the request")
@@ -302,20 +192,13 @@ func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request, status int, 
 	h.render(w, r, status, &PageData{Page: page, Title: title, Admin: v, Error: e})
 }
 
-// lookup finds the user named by id.
-func (h *Handler) lookup(ctx context.Context, id string) (twofactor.User, error) {
-	id = strings.TrimSpace(id)
-	if twofactor.CheckUserID(id) != nil {
-		return twofactor.User{}, errUnknownUser
+// lookup finds the user named by id, through the Service.
+func (h *Handler) lookup(r *http.Request, id string) (twofactor.User, error) {
+	u, err := h.lookupUser(r, strings.TrimSpace(id))
+	if errors.Is(err, twofactor.ErrUnknownUser) {
+		err = fmt.Errorf("%w: %w", errUnknownUser, err)
 	}
-	u, ok, err := h.admin.User(ctx, id)
-	if err != nil {
-		return u, err
-	}
-	if !ok || u.ID != id {
-		return u, errUnknownUser
-	}
-	return u, nil
+	return u, err
 }
 
 // serveAdminIndex (GET /) is the lookup form; ?id= goes to that user.
@@ -348,7 +231,6 @@ type adminUserOut struct {
 	ID             string      `json:"id"`
 	Name           string      `json:"name"`
 	Methods        []factorOut `json:"methods"`
-	BackupCodes    *backupOut  `json:"backup_codes,omitempty"`
 	TrustedDevices []deviceOut `json:"trusted_devices"`
 	Lockout        lockoutOut  `json:"lockout"`
 }
@@ -362,67 +244,20 @@ func (h *Handler) serveAdminUser(w http.ResponseWriter, r *http.Request, _ strin
 func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id string, status int, e *ErrorView, reason string) {
 	ctx := r.Context()
 	t := &h.text.Admin
-	u, err := h.lookup(ctx, id)
-	if err != nil {
-		h.adminFail(w, r, err)
-		return
-	}
-	es, err := h.svc.Enrollments(ctx, u)
-	if err != nil {
-		h.adminFail(w, r, err)
-		return
-	}
-	lo, err := h.svc.Lockout(ctx, u.ID)
-	if err != nil {
-		h.adminFail(w, r, err)
-		return
+	u, err := h.lookup(r, id)
+	var lo twofactor.Lockout
+	if err == nil {
+		lo, err = h.svc.Lockout(ctx, u.ID)
 	}
 	v := &AdminUserView{ID: u.ID, Name: u.AccountName(), Reset: h.adminURL(routeAdminReset), Unlock: h.adminURL(routeAdminUnlock), Reason: reason}
 	out := adminUserOut{ID: u.ID, Name: u.AccountName(), Methods: []factorOut{}, TrustedDevices: []deviceOut{},
 		Lockout: lockoutOut{Failures: lo.Failures, Locked: lo.Locked, Until: utc(lo.Until)}}
-	for _, fv := range h.factorViews(es) {
-		fv.CanAdd, fv.URL = false, ""
-		for i := range fv.Enrollments {
-			fv.Enrollments[i].Remove = ""
-		}
-		v.Factors = append(v.Factors, fv)
-		out.Methods = append(out.Methods, factorJSON(fv))
+	if err == nil {
+		err = h.adminFactors(r, u, v, &out)
 	}
-	b, err := h.backupView(ctx, u, es)
 	if err != nil {
 		h.adminFail(w, r, err)
 		return
-	}
-	if b != nil {
-		v.Backup = b.Text
-		out.BackupCodes = &backupOut{On: b.On, Remaining: max(b.Remaining, 0), Low: b.Low}
-	}
-	if f, ok := h.svc.Factor(twofactor.MethodBackupCode); ok {
-		if _, ok := f.(recoveryIssuer); ok {
-			v.Recovery = h.adminURL(routeAdminRecovery)
-		}
-	}
-	if h.trust != nil {
-		v.Revoke, v.RevokeAll = h.adminURL(routeAdminRevoke), h.adminURL(routeAdminRevokeAll)
-		ds, err := h.trust.List(ctx, u.ID)
-		if err != nil {
-			h.adminFail(w, r, err)
-			return
-		}
-		st := &h.text.Settings
-		for _, d := range ds {
-			dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(st.Added, h.date(d.CreatedAt)),
-				Expires: fmt.Sprintf(st.Expires, h.date(d.ExpiresAt))}
-			if d.IP != "" {
-				dv.Network = fmt.Sprintf(st.Network, d.IP)
-			}
-			if !d.LastSeenAt.IsZero() {
-				dv.LastSeen = fmt.Sprintf(st.LastSeen, h.dateTime(d.LastSeenAt))
-			}
-			v.Devices = append(v.Devices, dv)
-			out.TrustedDevices = append(out.TrustedDevices, deviceOut{ID: d.ID, Label: d.Label, Network: d.IP,
-				CreatedAt: d.CreatedAt.UTC(), LastSeenAt: utc(d.LastSeenAt), ExpiresAt: d.ExpiresAt.UTC()})
-		}
 	}
 	switch {
 	case lo.Locked:
@@ -444,12 +279,62 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	h.adminPage(w, r, status, PageAdminUser, fmt.Sprintf(t.UserTitle, v.Name), av, e)
 }
 
+// adminFactors fills the user's factors, recovery code form and trusted
+// devices, as support staff see them: nothing to change there.
+func (h *Handler) adminFactors(r *http.Request, u twofactor.User, v *AdminUserView, out *adminUserOut) error {
+	ctx := r.Context()
+	es, err := h.svc.Enrollments(ctx, u)
+	if err != nil {
+		return err
+	}
+	fvs, err := h.factorViews(ctx, u, es)
+	if err != nil {
+		return err
+	}
+	for _, fv := range fvs {
+		fv.CanAdd, fv.URL, fv.New, fv.Rename = false, "", "", ""
+		for i := range fv.Enrollments {
+			fv.Enrollments[i].Remove = ""
+		}
+		v.Factors = append(v.Factors, fv)
+		out.Methods = append(out.Methods, factorJSON(fv))
+	}
+	if _, ok := h.recoveryIssuer(); ok {
+		v.Recovery = h.adminURL(routeAdminRecovery)
+	}
+	if h.trust == nil {
+		return nil
+	}
+	v.Revoke, v.RevokeAll = h.adminURL(routeAdminRevoke), h.adminURL(routeAdminRevokeAll)
+	ds, err := h.trust.List(ctx, u.ID)
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		dv, do := h.deviceView(d)
+		v.Devices = append(v.Devices, dv)
+		out.TrustedDevices = append(out.TrustedDevices, do)
+	}
+	return nil
+}
+
+// recoveryIssuer returns the first factor of the pages that issues
+// recovery codes (twofactor.RecoveryIssuer).
+func (h *Handler) recoveryIssuer() (twofactor.RecoveryIssuer, bool) {
+	for _, ui := range h.ui.list {
+		if ri, ok := ui.factor.(twofactor.RecoveryIssuer); ok {
+			return ri, true
+		}
+	}
+	return nil, false
+}
+
 // adminForm reads an administrator POST and looks its user up.
 func (h *Handler) adminForm(w http.ResponseWriter, r *http.Request) (settingsForm, twofactor.User, bool) {
 	f, err := readSettingsForm(w, r)
 	var u twofactor.User
 	if err == nil {
-		u, err = h.lookup(r.Context(), f.get("id"))
+		u, err = h.lookup(r, f.get("id"))
 	}
 	if err != nil {
 		h.adminFail(w, r, err)
@@ -526,7 +411,7 @@ func (h *Handler) serveAdminRevoke(w http.ResponseWriter, r *http.Request, actor
 		h.adminFail(w, r, err)
 		return
 	}
-	h.adminAudit(r, u.ID, actor, map[string]string{"action": "revoke_devices", "devices": "1", "device": deviceRef(device)})
+	h.adminAudit(r, u.ID, actor, 1, map[string]string{event.DetailDevice: deviceRef(device)})
 	h.adminDone(w, r, u.ID, adminRevoked)
 }
 
@@ -546,19 +431,15 @@ func (h *Handler) serveAdminRevokeAll(w http.ResponseWriter, r *http.Request, ac
 		h.adminFail(w, r, err)
 		return
 	}
-	h.adminAudit(r, u.ID, actor, map[string]string{"action": "revoke_devices", "devices": strconv.Itoa(len(ds))})
+	h.adminAudit(r, u.ID, actor, len(ds), nil)
 	h.adminDone(w, r, u.ID, adminRevokedAll)
 }
 
-// adminAudit records an action of the pages with the actor: through
-// AdminConfig.Events, else in the log.
-func (h *Handler) adminAudit(r *http.Request, userID, actor string, details map[string]string) {
-	ev := h.admin.Events
-	if ev == nil {
-		ev = &twofactor.Events{Logger: h.log, Now: h.now}
-	}
-	ev.Emit(r.Context(), twofactor.Event{Type: twofactor.EventAdminAction, Time: h.now(), UserID: userID,
-		Actor: actor, Details: details})
+// adminAudit records a revocation of devices by the pages, with the
+// actor, through the Service's Events.
+func (h *Handler) adminAudit(r *http.Request, userID, actor string, devices int, details map[string]string) {
+	h.env.Events.Emit(r.Context(), event.Event{Type: event.AdminAction, Time: h.now(), UserID: userID,
+		Actor: actor, Action: event.ActionRevokeDevices, Count: devices, Details: details})
 }
 
 // deviceRef is the part of a device id an audit event carries, as in the
@@ -592,8 +473,7 @@ func (h *Handler) serveAdminRecovery(w http.ResponseWriter, r *http.Request, act
 	if !ok {
 		return
 	}
-	f, _ := h.svc.Factor(twofactor.MethodBackupCode)
-	ri, ok := f.(recoveryIssuer)
+	ri, ok := h.recoveryIssuer()
 	if !ok {
 		h.adminFail(w, r, errNotFound)
 		return
@@ -619,12 +499,14 @@ type policyOut struct {
 	Mandatory []twofactor.Method `json:"mandatory_methods"`
 	// TrustSeconds is how long a device stays trusted: 0 until the
 	// browser closes, -1 when devices are never trusted.
-	TrustSeconds int64     `json:"trust_seconds"`
-	Checked      bool      `json:"checked"`
-	Users        int       `json:"users_checked"`
-	Gaps         []gapOut  `json:"cannot_comply"`
-	NoPhone      []userOut `json:"without_phone,omitempty"`
-	Configured   []string  `json:"configured_methods"`
+	TrustSeconds int64    `json:"trust_seconds"`
+	Checked      bool     `json:"checked"`
+	Users        int      `json:"users_checked"`
+	Gaps         []gapOut `json:"cannot_comply"`
+	// Without lists, by method, the users who do not have a method a UI
+	// asks the list for (a phone number).
+	Without    map[twofactor.Method][]userOut `json:"without,omitempty"`
+	Configured []twofactor.Method             `json:"configured_methods"`
 }
 
 type gapOut struct {
@@ -644,7 +526,8 @@ const maxListed = 500
 // serveAdminPolicy (GET /policy) shows the policy as configured: the
 // allowed, default and mandatory methods and how long devices stay
 // trusted, with the users who cannot comply (Service.Check over
-// AdminConfig.Users) and those without a phone number.
+// AdminConfig.Users) and those without a phone number (or another method
+// whose UI asks for the list).
 func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ string) {
 	ctx := r.Context()
 	t := &h.text.Admin
@@ -658,10 +541,9 @@ func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ str
 	if out.Mandatory == nil {
 		out.Mandatory = []twofactor.Method{}
 	}
-	for _, m := range append(slices.Clone(settingsMethods), twofactor.MethodBackupCode) {
-		if h.configured(m) {
-			out.Configured = append(out.Configured, string(m))
-		}
+	out.Configured = []twofactor.Method{}
+	for _, ui := range h.ui.list {
+		out.Configured = append(out.Configured, ui.Method)
 	}
 	for _, m := range pol.Methods {
 		v.Allowed = append(v.Allowed, h.text.method(m).Name)
@@ -673,8 +555,6 @@ func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ str
 		v.Default = h.text.method(pol.Default).Name
 	}
 	h.trustChoices(v, &out)
-	_, v.SMS = h.svc.Factor(twofactor.MethodSMS)
-	v.SMS = v.SMS && h.policyAllows(twofactor.MethodSMS)
 	if h.admin.Users != nil {
 		if err := h.checkUsers(ctx, v, &out); err != nil {
 			h.adminFail(w, r, err)
@@ -713,9 +593,8 @@ func (h *Handler) trustChoices(v *AdminPolicyView, out *policyOut) {
 }
 
 // checkUsers runs Service.Check over the host's users, and lists those
-// without a phone number when the Service has SMS.
+// without each method whose UI asks for the list.
 func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *policyOut) error {
-	t := &h.text.Admin
 	var users []twofactor.User
 	for u, err := range h.admin.Users(ctx) {
 		if err != nil {
@@ -730,40 +609,61 @@ func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *polic
 		return err
 	}
 	for _, g := range gaps {
-		gv := AdminGapView{ID: g.User.ID, Name: g.User.AccountName(), URL: h.adminUserURL(g.User.ID)}
-		var probs []string
-		if g.NoFactor {
-			probs = append(probs, t.GapNoFactor)
-		}
-		if len(g.Missing) > 0 {
-			var names []string
-			for _, m := range g.Missing {
-				names = append(names, h.text.method(m).Name)
-			}
-			probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
-		}
-		gv.Problem = strings.Join(probs, "; ")
+		gv := AdminGapView{ID: g.User.ID, Name: g.User.AccountName(), URL: h.adminUserURL(g.User.ID), Problem: h.gapProblem(g)}
 		if len(v.Gaps) < maxListed {
 			v.Gaps = append(v.Gaps, gv)
 			out.Gaps = append(out.Gaps, gapOut{User: userOut{ID: g.User.ID, Name: gv.Name}, NoFactor: g.NoFactor, Missing: g.Missing})
 		}
 	}
-	if !v.SMS {
-		return nil
-	}
-	f, _ := h.svc.Factor(twofactor.MethodSMS)
-	for _, u := range users {
-		es, err := f.Enrollments(ctx, u)
+	for _, ui := range h.ui.list {
+		heading := ui.kind().missing(h.text)
+		if heading == "" {
+			continue
+		}
+		wv, wo, err := h.without(ctx, ui, users)
 		if err != nil {
-			return fmt.Errorf("twofactorhttp: listing the phone of %q: %w", u.ID, err)
+			return err
 		}
-		if len(es) == 0 && len(v.NoPhone) < maxListed {
-			v.NoPhone = append(v.NoPhone, AdminGapView{ID: u.ID, Name: u.AccountName(), URL: h.adminUserURL(u.ID)})
-			out.NoPhone = append(out.NoPhone, userOut{ID: u.ID, Name: u.AccountName()})
+		wv.Heading = heading
+		v.Without = append(v.Without, wv)
+		if out.Without == nil {
+			out.Without = map[twofactor.Method][]userOut{}
 		}
-	}
-	if out.NoPhone == nil {
-		out.NoPhone = []userOut{}
+		out.Without[ui.Method] = wo
 	}
 	return nil
+}
+
+// gapProblem says in words why a user cannot comply.
+func (h *Handler) gapProblem(g twofactor.PolicyGap) string {
+	t := &h.text.Admin
+	var probs []string
+	if g.NoFactor {
+		probs = append(probs, t.GapNoFactor)
+	}
+	if len(g.Missing) > 0 {
+		var names []string
+		for _, m := range g.Missing {
+			names = append(names, h.text.method(m).Name)
+		}
+		probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
+	}
+	return strings.Join(probs, "; ")
+}
+
+// without lists the users who have no enrollment of ui's method.
+func (h *Handler) without(ctx context.Context, ui *methodUI, users []twofactor.User) (AdminWithoutView, []userOut, error) {
+	v := AdminWithoutView{Method: ui.Method}
+	out := []userOut{}
+	for _, u := range users {
+		es, err := ui.factor.Enrollments(ctx, u)
+		if err != nil {
+			return v, nil, fmt.Errorf("twofactorhttp: listing the %s enrollments of %q: %w", ui.Method, u.ID, err)
+		}
+		if len(es) == 0 && len(v.Users) < maxListed {
+			v.Users = append(v.Users, AdminGapView{ID: u.ID, Name: u.AccountName(), URL: h.adminUserURL(u.ID)})
+			out = append(out, userOut{ID: u.ID, Name: u.AccountName()})
+		}
+	}
+	return v, out, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -82,7 +83,7 @@ func TestAdminReset(t *testing.T) {
 	es, err = s.svc.Enrollments(t.Context(), ben)
 	require.NoError(t, err)
 	require.Empty(t, es)
-	ev := s.events.of(twofactor.EventAdminReset)
+	ev := s.events.of(event.AdminReset)
 	require.Len(t, ev, 1)
 	require.Equal(t, "support:jo", ev[0].Actor)
 	require.Equal(t, "lost phone, ID seen on call", ev[0].Details["reason"])
@@ -118,7 +119,7 @@ func TestAdminRecoveryCode(t *testing.T) {
 	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/recovery-code", url.Values{"id": {"ann"}}))
 	require.Regexp(t, `^[0-9a-z]{4}(-[0-9a-z]{4}){3}$`, m["code"])
 	require.Equal(t, "2026-03-03T09:00:00Z", m["expires_at"])
-	ev := s.events.of(twofactor.EventAdminAction)
+	ev := s.events.of(event.AdminAction)
 	require.Equal(t, "support:jo", ev[len(ev)-1].Actor)
 }
 
@@ -139,7 +140,7 @@ func TestAdminUnlock(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, lo.Locked)
 	require.Zero(t, lo.Failures)
-	require.Equal(t, "support:jo", s.events.of(twofactor.EventAdminAction)[0].Actor)
+	require.Equal(t, "support:jo", s.events.of(event.AdminAction)[0].Actor)
 	w = s.admin(false).get("/admin/2fa/user?id=ann&done=unlocked")
 	require.Contains(t, w.Body.String(), "The lockout was lifted.")
 	require.Contains(t, w.Body.String(), "Not locked out.")
@@ -158,10 +159,10 @@ func TestAdminUnlock(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, lo.Locked)
 	require.Zero(t, lo.Failures)
-	ev := s.events.of(twofactor.EventAdminAction)
+	ev := s.events.of(event.AdminAction)
 	require.Len(t, ev, 2)
 	require.Equal(t, "support:jo", ev[1].Actor)
-	require.Equal(t, "unlock", ev[1].Details["action"])
+	require.Equal(t, event.ActionUnlock, ev[1].Action)
 	requireError(t, s.admin(true).post("/admin/2fa/user/unlock", url.Values{"id": {"nobody"}}), http.StatusNotFound, "unknown_user")
 }
 
@@ -187,7 +188,7 @@ func TestAdminPolicy(t *testing.T) {
 	require.Equal(t, float64(30*24*3600), m["trust_seconds"])
 	require.Equal(t, float64(3), m["users_checked"])
 	require.Len(t, m["cannot_comply"], 3)
-	require.Len(t, m["without_phone"], 3)
+	require.Len(t, m["without"].(map[string]any)["sms"], 3)
 }
 
 func TestAdminCrossOrigin(t *testing.T) {
@@ -199,8 +200,8 @@ func TestAdminCrossOrigin(t *testing.T) {
 		w := a.post(path, url.Values{"id": {"ann"}, "reason": {"x"}, "identity_checked": {"on"}})
 		require.Equal(t, http.StatusForbidden, w.Code, path)
 	}
-	require.Empty(t, s.events.of(twofactor.EventAdminReset))
-	require.Empty(t, s.events.of(twofactor.EventAdminAction))
+	require.Empty(t, s.events.of(event.AdminReset))
+	require.Empty(t, s.events.of(event.AdminAction))
 }
 
 // Support staff revoke one of a user's trusted devices, or all of them,
@@ -236,7 +237,7 @@ func TestAdminRevokeDevices(t *testing.T) {
 	catList, err = s.devices.List(t.Context(), "cat")
 	require.NoError(t, err)
 	require.Len(t, catList, 1)
-	require.Empty(t, s.events.of(twofactor.EventAdminAction))
+	require.Empty(t, s.events.of(event.AdminAction))
 
 	w = a.post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {list[0].ID}})
 	requireRedirect(t, w, "/admin/2fa/user?id=ann&done=revoked")
@@ -245,12 +246,14 @@ func TestAdminRevokeDevices(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	require.Equal(t, list[1].ID, left[0].ID)
-	ev := s.events.of(twofactor.EventAdminAction)
+	ev := s.events.of(event.AdminAction)
 	require.Len(t, ev, 1)
 	require.Equal(t, "support:jo", ev[0].Actor)
 	require.Equal(t, "ann", ev[0].UserID)
-	require.Equal(t, map[string]string{"action": "revoke_devices", "devices": "1", "device": list[0].ID[:8]}, ev[0].Details)
-	require.Len(t, s.events.of(twofactor.EventDeviceRevoked), 1)
+	require.Equal(t, event.ActionRevokeDevices, ev[0].Action)
+	require.Equal(t, 1, ev[0].Count)
+	require.Equal(t, map[string]string{"device": list[0].ID[:8]}, ev[0].Details)
+	require.Len(t, s.events.of(event.DeviceRevoked), 1)
 
 	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}))
 	require.Equal(t, map[string]any{"ok": true, "status": "revoked_all", "next": "/admin/2fa/user?id=ann"}, m)
@@ -260,10 +263,12 @@ func TestAdminRevokeDevices(t *testing.T) {
 	catList, err = s.devices.List(t.Context(), "cat")
 	require.NoError(t, err)
 	require.Len(t, catList, 1, "another user's device stays")
-	ev = s.events.of(twofactor.EventAdminAction)
+	ev = s.events.of(event.AdminAction)
 	require.Len(t, ev, 2)
 	require.Equal(t, "support:jo", ev[1].Actor)
-	require.Equal(t, map[string]string{"action": "revoke_devices", "devices": "1"}, ev[1].Details)
+	require.Equal(t, event.ActionRevokeDevices, ev[1].Action)
+	require.Equal(t, 1, ev[1].Count)
+	require.Empty(t, ev[1].Details)
 	m = decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
 	require.Empty(t, m["trusted_devices"])
 
@@ -282,17 +287,16 @@ func TestAdminRevokeDevices(t *testing.T) {
 	require.Len(t, catList, 1)
 }
 
-// Without AdminConfig.Events the audit goes to the log, with the actor;
-// without a trust manager there is nothing to revoke.
+// The pages' audit goes to the Service's Events, logged there with the
+// actor; without a trust manager there is nothing to revoke.
 func TestAdminRevokeDevicesLogged(t *testing.T) {
 	var buf bytes.Buffer
-	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) {
-		c.Admin.Events = nil
-		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Events = &event.Sink{Logger: slog.New(slog.NewTextHandler(&buf, nil))}
 	}})
 	s.trustDevice("ann", firefoxUA)
 	requireRedirect(t, s.admin(false).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), "/admin/2fa/user?id=ann&done=revoked_all")
-	require.Contains(t, buf.String(), `msg="twofactor: admin.action" event=admin.action user=ann actor=support:jo action=revoke_devices devices=1`)
+	require.Contains(t, buf.String(), `msg="twofactor: admin.action" event=admin.action user=ann action=revoke_devices actor=support:jo count=1`)
 
 	s2 := newSettingsEnv(t, senvOpt{noTrust: true})
 	requireError(t, s2.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), http.StatusNotFound, "not_found")

@@ -55,7 +55,7 @@ func (h *Handler) sealPending(p *pending) (string, error) {
 		m, dest, resend = string(p.Sent.Method), stripControl(p.Sent.Destination), strconv.FormatInt(p.Sent.ResendAt, 10)
 	}
 	b := []byte(strings.Join([]string{p.UserID, string(p.Purpose), p.Return, strconv.FormatInt(p.Expires, 10), m, dest, resend}, "\x00"))
-	s, err := h.keys.Seal(b, h.pendingAD(p.ChallengeID))
+	s, err := h.env.Keys.Seal(b, h.pendingAD(p.ChallengeID))
 	if err != nil {
 		return "", err
 	}
@@ -83,7 +83,7 @@ func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
 	if !ok || twofactor.ParseChallengeID(id) != nil {
 		return nil, errNoPending
 	}
-	b, err := h.keys.Open(sealed, h.pendingAD(id))
+	b, err := h.env.Keys.Open(sealed, h.pendingAD(id))
 	if err != nil {
 		return nil, errNoPending
 	}
@@ -187,7 +187,7 @@ func (h *Handler) stepUpAD(userID string) []byte {
 // Service decides freshness from the proof's time, and a stale cookie is
 // refused like a missing one.
 func (h *Handler) setStepUp(w http.ResponseWriter, r *http.Request, userID, proof string) error {
-	v, err := h.keys.Seal([]byte(proof), h.stepUpAD(userID))
+	v, err := h.env.Keys.Seal([]byte(proof), h.stepUpAD(userID))
 	if err != nil {
 		return err
 	}
@@ -202,17 +202,17 @@ func (h *Handler) stepUpProof(r *http.Request, userID string) string {
 		if len(c.Value) > maxCookie {
 			continue
 		}
-		if b, err := h.keys.Open(c.Value, h.stepUpAD(userID)); err == nil {
+		if b, err := h.env.Keys.Open(c.Value, h.stepUpAD(userID)); err == nil {
 			return string(b)
 		}
 	}
 	return ""
 }
 
-// ClearStepUp drops the step-up cookie the request carries, if any. Call
-// it when the user signs out, so a fresh verification does not outlive the
-// session it was made in.
-func (h *Handler) ClearStepUp(w http.ResponseWriter, r *http.Request) {
+// clearStepUp drops the step-up cookie the request carries, if any, so
+// that a fresh verification does not outlive the session it was made in
+// (SignOut, a new sign-in, two-step verification turned off).
+func (h *Handler) clearStepUp(w http.ResponseWriter, r *http.Request) {
 	if !hasCookie(r, h.stepUpName) {
 		return
 	}

@@ -10,22 +10,40 @@
 //
 // # Walkthrough
 //
-// Build the Handler once, next to the Service, and mount it at its prefix:
+// The host gives the Service its user table once, as
+// twofactor.Config.Users; everything here knows a user by id and asks the
+// Service who that is. Build the Handler next to the Service, on the
+// host's mux: New mounts its routes there, at the prefix.
 //
-//	h, err := twofactorhttp.New(twofactorhttp.Config{
-//		Service: svc, // its keyring and trusted-device manager are the layer's too
-//		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
-//			return sessions.Start(w, r, res.User.ID) // the host's own session; renew its token
+//	svc, err := twofactor.New(twofactor.Config{
+//		// Store, Keys, Factors, Trust ...
+//		Users: func(ctx context.Context, id string) (twofactor.User, error) {
+//			return users.Find(ctx, id) // the host's table; twofactor.ErrUnknownUser when there is none
 //		},
-//		User: func(r *http.Request) (twofactor.User, bool) { return sessions.User(r) },
 //	})
-//	mux.Handle("/2fa/", h)
+//	h, err := twofactorhttp.New(twofactorhttp.Config{
+//		Service: svc,            // its keys, clock, users and trusted devices are the layer's too
+//		Mux:     mux,            // the routes are mounted at /2fa/
+//		SignIn:  sessions.Start, // func(w, r, userID) error: the host's own session; renew its token
+//		UserID:  sessions.UserID, // func(r) (userID string, ok bool)
+//	})
 //
-// In the login handler, after the password check, hand the user over; the
-// Handler answers the request:
+// Or give the Service's configuration as Config.TwoFactor instead of
+// Service, and the whole set-up is one call with one error to check.
+// SignIn may read what was verified (the method, the proof) with
+// ResultFrom(r).
+//
+// In the login handler, after the password check, hand the user over by
+// id; the Handler answers the request:
 //
 //	if !checkPassword(user, r.FormValue("password")) { ... }
-//	h.Begin(w, r, twofactor.User{ID: user.ID, Email: user.Email})
+//	h.Begin(w, r, user.ID)
+//
+// In the logout handler, beside ending the host's session, end the
+// layer's: the step-up proof and any pending sign-in.
+//
+//	sessions.End(w, r)
+//	h.SignOut(w, r)
 //
 // A trusted device, or a user with no second factor, is signed in at once
 // (SignIn, then a redirect to the return path). Anyone else goes to the
@@ -34,9 +52,11 @@
 // authenticator app, email or SMS (with send and resend, the masked
 // destination and the time until a new code may be asked for), a
 // security-key button, "Use a backup code", "Trust this device for N
-// days" when Trust is set, and Cancel. A right answer calls SignIn and
-// redirects to the return path; Cancel ends the challenge, so every code
-// issued for it dies, and leads back to Config.LoginURL.
+// days" when the Service trusts devices, and Cancel. A right answer calls
+// SignIn and redirects to the return path, unless SignIn answered the
+// request itself (its own redirect, a welcome page): the layer's cookies
+// go out with its answer. Cancel ends the challenge, so every code issued
+// for it dies, and leads back to Config.LoginURL.
 //
 // The return path is the "next" field of the login request
 // (/login?next=/account), kept only when it is a path on this site: it starts with one
@@ -49,6 +69,33 @@
 //
 //	mux.Handle("/account/delete", h.StepUp(0).Handler(deleteAccount))
 //	mux.Handle("/", h.Enforce().Handler(app))
+//
+// A signed-in id the Service's Users does not know (an account deleted
+// since) fails closed wherever the layer meets it, with a page that asks
+// to sign in again (403 unknown_user).
+//
+// # Construction
+//
+// New checks everything once: the paths, the cookie names, the string
+// table, each page (rendered with sample data: a replaced layout that
+// leaves out the page's content fails here), each method's UI, and the
+// mounting itself. A mux that already routes the prefix, or a pattern of
+// the host that would take one of the routes, is a configuration error
+// that says what to change; no request meets a configuration error later.
+//
+// # Methods
+//
+// Each method has a [MethodUI]: its form on the challenge page, its row
+// on the settings overview, and its settings page. The library's five
+// factors have theirs; any other factor gets [GenericUI], built from what
+// it implements (a code field sized by twofactor.CodeFormat, a send
+// button for a twofactor.Sender, remove for a twofactor.Remover, a set-up
+// page for a twofactor.Enroller that shows what its Enrolling holds, a
+// rename form for a twofactor.Renamer, codes left for a
+// twofactor.CodeCounter). Config.Methods registers UIs by method and
+// orders them, for every page at once (the policy's default method
+// first). The pages list a method the policy names, or one a user has
+// enrolled, even without a UI registered for it.
 //
 // # Routes
 //
@@ -68,67 +115,74 @@
 //	POST /webauthn/register/begin  add a key for the signed-in user (Service.BeginEnroll)
 //	POST /webauthn/register/finish confirm it (Service.ConfirmEnroll)
 //
-// The webauthn routes exist when the Service has a WebAuthn factor; adding
-// a key needs Config.User, and a step-up first when the user already has a
-// second factor (401 step_up_required otherwise).
+// The webauthn routes are SecurityKeyUI's, and exist when the Service has
+// a WebAuthn factor; adding a key needs Config.UserID, and a step-up first
+// when the user already has a second factor (401 step_up_required
+// otherwise). Every route answers 404 and 405 (with Allow) as a page or
+// as JSON.
 //
 // # Settings pages
 //
-// The signed-in user (Config.User) manages their own second factors under
-// <prefix>settings/; a signed-out browser goes to the login page and back.
-// Link to the overview from the host's account page, and set
-// Config.EnrollURL to it when the policy requires a factor:
+// The signed-in user (Config.UserID) manages their own second factors
+// under <prefix>settings/; a signed-out browser goes to the login page and
+// back. Link to the overview from the host's account page, and set
+// Config.EnrollURL to it when the policy requires a factor. Each method's
+// page is at the route of its MethodUI, with the same routes for every
+// method:
 //
 //	GET  settings/                    overview: each method with when it was added and last used,
-//	                                  the default method, backup codes left (a prompt at two or
-//	                                  fewer), trusted devices; ?done= shows the notice of a change
-//	GET  settings/totp                authenticator app: set up, or its pending set-up (QR code as an
-//	                                  image, the secret in groups of four with a copy button, apps that
-//	                                  work; "Next" goes to ?step=code), or how to start
-//	POST settings/totp                begin (restart=true for a new secret)
-//	POST settings/totp/verify         code: confirm; a wrong code shows the same QR code again
-//	GET  settings/phone               the phone (masked), the country picker and number (?change=1
-//	                                  to replace it), or the code form once a code was sent
-//	POST settings/phone               region, number: parse to E.164 (errors say what is wrong), text a code
-//	POST settings/phone/resend        a new code; POST settings/phone/verify: code
-//	GET  settings/keys                security keys: add (named; through the register routes), rename, remove
-//	POST settings/keys/rename         id, name
-//	GET  settings/email               whether codes go by email, and where (masked)
-//	POST settings/email               turn them on: a code to the account's address (opt-in factors)
-//	POST settings/email/resend        a new code; POST settings/email/verify: code
-//	GET  settings/backup-codes        how many are left; GET settings/backup-codes/new asks before a new set
-//	POST settings/backup-codes        a new set (the old one stops working), shown once at:
-//	GET  settings/backup-codes/show   the new set, with print; GET settings/backup-codes.txt downloads it
-//	POST settings/backup-codes/done   forget the new set
+//	                                  the default method, codes left (a prompt at two or fewer),
+//	                                  trusted devices; ?done= shows the notice of a change
+//	GET  settings/<route>             a method: its enrollments, a set-up waiting for its code
+//	                                  (?step=code: the code form alone; ?change=1: the set-up form
+//	                                  instead), or how to set it up
+//	POST settings/<route>             begin a set-up (restart=true for a new one; the UI reads its
+//	                                  fields: region and number for a phone, name)
+//	POST settings/<route>/verify      code: confirm; a wrong code shows the page again
+//	POST settings/<route>/resend      a new code for the set-up waiting for one
+//	POST settings/<route>/rename      id, name (a twofactor.Renamer)
+//	GET  settings/remove?method=&id=  asks before removing a factor; POST settings/remove: method, id
+//	GET  settings/backup-codes/show   a new set of codes, shown once, with print;
+//	GET  settings/backup-codes.txt    its download; POST settings/backup-codes/done forgets it
 //	GET  settings/devices             trusted devices: label, network, added, last seen, expiry, this device
 //	POST settings/devices/revoke      id; POST settings/devices/revoke-all
-//	GET  settings/remove?method=&id=  asks before removing a factor; POST settings/remove: method, id
 //	GET  settings/disable             asks before turning two-step verification off: what goes (every
-//	                                  method, the backup codes, the trusted devices), and that email
-//	                                  codes that follow the account's address stay on
+//	                                  method, the codes, the trusted devices), and what stays
+//	                                  (email codes that follow the account's address)
 //	POST settings/disable             Service.Disable; refused under a policy that requires a factor
 //
+// The built-in routes: settings/totp (the QR code as an image, the
+// secret in groups of four with a copy button, apps that work; "Next"
+// goes to ?step=code), settings/phone (the phone, masked; the country
+// picker and number, checked with smscode's parser, whose refusals say
+// what is wrong), settings/keys (add, named, through the register
+// routes; rename, remove), settings/email (whether codes go by email, and
+// where; turned on with a code to the account's address when opt-in), and
+// settings/backup-codes (how many are left; GET settings/backup-codes/new
+// asks before a new set, which POST settings/backup-codes makes).
+//
 // A change that removes or replaces a factor, turns two-step verification
-// off, makes new backup codes, or
-// adds a factor for a user who already has one (email codes on by the
-// account's address count) needs a fresh step-up, the proof in the
-// step-up cookie: without it a browser goes through the step-up page and
-// challenge and comes back to the page it was on, where it repeats the
-// change; a JSON client gets 401 step_up_required. The first factor a
-// user confirms brings a set of backup codes: a browser goes to the page
-// that shows them once (the set is kept, sealed, in a cookie of that
-// browser for ten minutes, for its download), a JSON client gets them in
-// the answer. A set-up waiting for its code (a QR code, a code sent) is
-// remembered in the enrollment cookie, sealed and scoped to the settings
-// pages, so the page shows it again.
+// off, makes new codes, or adds a factor for a user who already has one
+// (email codes on by the account's address count) needs a fresh step-up,
+// the proof in the step-up cookie: without it a browser goes through the
+// step-up page and challenge and comes back to the page it was on, where
+// it repeats the change; a JSON client gets 401 step_up_required. The
+// first factor a user confirms brings a set of backup codes: a browser
+// goes to the page that shows them once (the set is kept, sealed, in a
+// cookie of that browser for ten minutes, for its download), a JSON
+// client gets them in the answer. A set-up waiting for its code (a QR
+// code, a code sent) is remembered in the enrollment cookie, sealed and
+// scoped to the settings pages, so the page shows it again.
 //
 // The JSON answers: the GET routes answer the page's state,
 //
 //	GET  /2fa/settings/   Accept: application/json
 //	200 {"methods": [{"method": "totp", "name": "Authenticator app", "enrolled": true, "url": "/2fa/settings/totp",
 //	                  "enrollments": [{"id": "...", "label": "Authenticator app",
-//	                                   "created_at": "2026-03-02T09:00:00Z", "last_used_at": "2026-03-04T08:12:00Z"}]}, ...],
-//	     "default_method": "email", "backup_codes": {"on": true, "remaining": 2, "low": true},
+//	                                   "created_at": "2026-03-02T09:00:00Z", "last_used_at": "2026-03-04T08:12:00Z"}]}, ...,
+//	                 {"method": "backup_code", "name": "Backup codes", "enrolled": true, "recovery": true,
+//	                  "remaining": 2, "low": true, ...}],
+//	     "default_method": "email",
 //	     "trusted_devices": [{"id": "...", "label": "Firefox on Linux", "network": "203.0.113.0/24",
 //	                          "created_at": "...", "last_seen_at": "...", "expires_at": "...", "this_device": true}]}
 //
@@ -138,7 +192,8 @@
 //	200 {"method": "totp", ..., "status": "pending",
 //	     "pending": {"secret": "JBSWY3DP...", "uri": "otpauth://totp/...", "qr": "data:image/png;base64,...", "expires_at": "..."}}
 //	POST /2fa/settings/phone         {"region": "US", "number": "(415) 555-0112"}
-//	200 {"status": "code_sent", "method": "sms", "destination": "+1 *** *** **12", "resend_at": "...", "resend_after": 60, "expires_at": "..."}
+//	200 {"method": "sms", ..., "status": "code_sent",
+//	     "pending": {"method": "sms", "destination": "+1 *** *** **12", "resend_at": "...", "resend_after": 60, "expires_at": "..."}}
 //	400 {"error": "invalid_phone", "message": "That number is too short."}
 //	POST /2fa/settings/phone/verify  {"code": "123456"}
 //	200 {"ok": true, "status": "enrolled", "enrollment": {"id": "phone", "label": "+1 *** *** **12", ...},
@@ -150,32 +205,42 @@
 //	200 {"ok": true, "status": "removed", "next": "/2fa/settings/totp"}
 //	401 {"error": "step_up_required", "next": "/2fa/step-up"}   409 {"error": "last_factor", ...}
 //	GET  /2fa/settings/disable
-//	200 {"allowed": true, "email_stays_on": true, "methods": [...], "backup_codes": {...}, "trusted_devices": 2}
+//	200 {"allowed": true, "stays_on": ["email"], "methods": [...], "trusted_devices": 2}
 //	POST /2fa/settings/disable       {}
 //	200 {"ok": true, "status": "disabled", "next": "/2fa/settings/"}
 //	409 {"error": "last_factor", "message": "Your account needs two-step verification: it cannot be turned off."}
 //
-// Only the authenticator app's set-up shows a secret, only the answer
-// that makes a set of backup codes (and its page and download) shows
-// them, and no page shows a full phone number.
+// Only a set-up's page shows a secret, only the answer that makes a set
+// of codes (and its page and download) shows them, and no page shows a
+// full phone number.
 //
 // # Administrator pages
 //
-// [Handler.Admin] serves support staff's pages, mounted by the host at
-// Config.Admin.Prefix behind its own administrator check: look a user up
-// (Config.Admin.User), see their factors, trusted devices and lockout
+// With Config.Admin.Actor set, New mounts support staff's pages at
+// Config.Admin.Prefix (default "/admin/2fa/") behind Config.Admin.Guard,
+// the host's own administrator check: look a user up (by id, through the
+// Service's Users), see their factors, trusted devices and lockout
 // (Service.Lockout), reset their two-step verification after checking
 // their identity (Service.AdminReset: the page asks for the reason and a
 // ticked identity check; audited with Config.Admin.Actor and the reason),
-// issue a one-time recovery code (shown once), lift a lockout
-// (Service.Unlock), revoke one or every trusted device of the user
-// (audited with the actor through Config.Admin.Events, else logged), and
-// read the policy: the allowed, default and
-// mandatory methods, how long devices stay trusted among the usual
-// choices (session only, 1 day, 1 week, 30 days), the users who cannot
-// comply (Service.Check over Config.Admin.Users) and those without a
-// phone number. The policy is the Service's configuration, fixed when it
-// is built: the page shows it and says so.
+// issue a one-time recovery code (shown once; a twofactor.RecoveryIssuer),
+// lift a lockout (Service.Unlock), revoke one or every trusted device of
+// the user (audited with the actor through the Service's Events), and
+// read the policy: the allowed, default and mandatory methods, how long
+// devices stay trusted among the usual choices (session only, 1 day, 1
+// week, 30 days), the users who cannot comply (Service.Check over
+// Config.Admin.Users) and those without a phone number. The policy is
+// the Service's configuration, fixed when it is built: the page shows it
+// and says so.
+//
+//	GET  /                    look a user up (?id= goes to their page); the link to the policy
+//	GET  /user?id=            the user's factors, trusted devices and lockout
+//	POST /user/reset          id, reason, identity_checked=on: Service.AdminReset, audited
+//	POST /user/recovery-code  id: a one-time recovery code, shown once
+//	POST /user/unlock         id: Service.Unlock
+//	POST /user/devices/revoke      id, device: end the trust of one of the user's devices, audited
+//	POST /user/devices/revoke-all  id: end the trust of every device of the user, audited
+//	GET  /policy              the policy, and the users who cannot comply
 //
 // Every page works without JavaScript; the scripts only submit a code once
 // it is complete, count down to a resend, fill an SMS code through WebOTP,
@@ -197,9 +262,11 @@
 // pending cookie); 403 cross_origin; 400 bad_request or
 // method_not_offered; 401 step_up_required or signed_out and 403
 // enroll_required or not_enrolled from the middleware and the step-up
-// route; on the settings and administrator pages also 409 last_factor,
-// 400 invalid_phone, 404 unknown_user and 403 forbidden; 500 internal,
-// never detailed. The Code constants list them.
+// route; 403 unknown_user for a signed-in id the Service does not know;
+// on the settings and administrator pages also 409 last_factor, 400
+// invalid_phone, 404 unknown_user (a user an administrator looks up) and
+// 403 forbidden; 500 internal, never detailed. The Code constants list
+// them.
 //
 // Begin, on the host's login route (its password form stays the host's):
 //
@@ -254,17 +321,19 @@
 // (which defines "layout" and calls {{template "content" .}}), parts.html
 // (what the settings and administrator pages share) and one file per page
 // defining "content": challenge.html, ended.html, message.html, the
-// settings_*.html and the admin_*.html pages (see the Page constants).
-// Config.Templates replaces any of them by a file of the same name; each
-// receives a [PageData], whose fields are the contract. Every text comes
+// settings_*.html and the admin_*.html pages (see the Page constants),
+// settings_method.html being the page of a method without one of its own.
+// Config.Templates replaces any of them by a file of the same name, and
+// holds the page a MethodUI names; each receives a [PageData], whose
+// fields are the contract. Every text comes
 // from one table, [Strings], which Config.Strings replaces, in pages and
 // JSON messages alike. The pages load one stylesheet and their scripts as
 // files from the prefix.
 //
-// A factor may tell the pages the length of its codes with a method
-// CodeLength() int; the script submits the form once that many characters
-// are typed. Without it, authenticator-app, email and SMS codes are taken
-// to be six digits, their default.
+// A factor tells the pages the shape of its codes by implementing
+// twofactor.CodeFormat; the script submits the form once that many
+// characters are typed. Without it, its MethodUI's CodeField says (six
+// digits for the built-in authenticator app, email and SMS UIs).
 //
 // # Security notes
 //
@@ -274,7 +343,7 @@
 //     Config.TrustedOrigins lets a known front end on another origin in.
 //   - The pending cookie holds the challenge id in the clear and the user
 //     id, purpose, return path, expiry and last send sealed with the
-//     Keyring (AES-256-GCM, key id), bound to the challenge id and the
+//     Service's keys (AES-256-GCM, key id), bound to the challenge id and the
 //     cookie name: altered, moved to another challenge or expired, it is
 //     refused before the Service is asked anything. It is HttpOnly,
 //     SameSite=Lax, scoped to the prefix, lives as long as the challenge,

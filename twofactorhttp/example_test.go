@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
@@ -35,38 +37,64 @@ func (p pin) Verify(_ context.Context, ch *twofactor.Challenge, answer string) (
 	return twofactor.Verified{EnrollmentID: "pin"}, nil
 }
 
-// An app with a password login adds the second step: mount the Handler,
-// call Begin after the password check, start the session in SignIn.
-func Example() {
-	key, _ := twofactor.GenerateKey("k1") // in production: twofactor.LoadKeyring
-	keys, _ := twofactor.NewKeyring(key)
+// hostUsers is the host's user table, given once to
+// twofactor.Config.Users.
+func hostUsers(_ context.Context, id string) (twofactor.User, error) {
+	if id != "ann" && id != "bob" {
+		return twofactor.User{}, twofactor.ErrUnknownUser
+	}
+	return twofactor.User{ID: id, Email: id + "@example.com"}, nil
+}
+
+// newService is the host's Service, with its own factor.
+func newService(policy twofactor.Policy) *twofactor.Service {
+	key, _ := keyring.GenerateKey("k1") // in production: keyring.Env("TWOFACTOR_KEYS")
+	keys, _ := keyring.New(key)
 	svc, err := twofactor.New(twofactor.Config{
-		Store:   store.NewMemory(),
-		Keys:    keys,
-		Factors: []twofactor.Factor{pin{"ann": "2468"}},
-		Events:  &twofactor.Events{Discard: true},
+		Store: store.NewMemory(),
+		Keys:  keys,
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) {
+			return pin{"ann": "2468"}, nil
+		})},
+		Users:  hostUsers,
+		Policy: policy,
+		Events: &event.Sink{Discard: true},
 	})
 	if err != nil {
-		fmt.Println(err)
-		return
+		panic(err)
 	}
+	return svc
+}
+
+// An app with a password login adds the second step: New mounts the
+// Handler on the app's mux, the login handler calls Begin after the
+// password check, the session starts in SignIn, and the logout handler
+// calls SignOut.
+func Example() {
+	svc := newService(twofactor.Policy{})
+	mux := http.NewServeMux()
 	h, err := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
-		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+		Mux:     mux, // New mounts the routes at /2fa/
+		SignIn: func(w http.ResponseWriter, r *http.Request, _ string) error {
+			res, _ := twofactorhttp.ResultFrom(r)
 			// The host's own session starts here, and only here.
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: "for-" + res.User.ID, Path: "/", HttpOnly: true, Secure: true})
-			return nil
+			return nil // nothing written: the layer redirects to the return path
 		},
 	})
 	if err != nil {
 		fmt.Println(err)
 		return
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/2fa/", h)
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		// ... the host checks r.FormValue("password") here ...
-		h.Begin(w, r, twofactor.User{ID: r.FormValue("user")})
+		h.Begin(w, r, r.FormValue("user"))
+	})
+	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		// ... the host ends its own session here ...
+		h.SignOut(w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 
 	// What a browser does: the password, then the PIN.
@@ -98,25 +126,21 @@ func post(h http.Handler, target, form string, cookies []*http.Cookie) *httptest
 // browser is sent through a step-up challenge and back; an API client gets
 // 401 with the route to start one.
 func ExampleHandler_StepUp() {
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
-		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
+	mux := http.NewServeMux()
 	h, _ := twofactorhttp.New(twofactorhttp.Config{
-		Service: svc,
-		Keys:    keys,
-		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
-		// The host's session says who is signed in.
-		User: func(r *http.Request) (twofactor.User, bool) {
+		Service: newService(twofactor.Policy{}),
+		Mux:     mux,
+		SignIn:  func(http.ResponseWriter, *http.Request, string) error { return nil },
+		// The host's session says who is signed in; the Service's Users
+		// says who that is.
+		UserID: func(r *http.Request) (string, bool) {
 			c, err := r.Cookie("session")
 			if err != nil {
-				return twofactor.User{}, false
+				return "", false
 			}
-			return twofactor.User{ID: c.Value}, true
+			return c.Value, true
 		},
 	})
-	mux := http.NewServeMux()
-	mux.Handle("/2fa/", h)
 	mux.Handle("/account/delete", h.StepUp(0).Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "deleting the account")
 	})))
@@ -140,17 +164,13 @@ func ExampleHandler_StepUp() {
 // one is sent to the host's enrollment page before any page Enforce
 // guards.
 func ExampleHandler_Enforce() {
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
-		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true},
-		Policy: twofactor.Policy{Required: true}})
 	h, _ := twofactorhttp.New(twofactorhttp.Config{
-		Service: svc,
-		Keys:    keys,
-		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
-		User: func(r *http.Request) (twofactor.User, bool) {
-			return twofactor.User{ID: r.Header.Get("X-Demo-User")}, true
+		Service: newService(twofactor.Policy{Required: true}),
+		Mux:     http.NewServeMux(),
+		SignIn:  func(http.ResponseWriter, *http.Request, string) error { return nil },
+		UserID: func(r *http.Request) (string, bool) {
+			id := r.Header.Get("X-Demo-User")
+			return id, id != ""
 		},
 		EnrollURL: "/settings/2fa",
 	})
@@ -178,7 +198,7 @@ func ExampleDefaultStrings() {
 	fr.ResendWait = "Vous pourrez demander un nouveau code dans %s."
 	fr.Seconds, fr.Minutes = "%d secondes", "%d minutes"
 	fr.Methods[twofactor.MethodEmail] = twofactorhttp.MethodText{Name: "E-mail", Prompt: "Nous vous envoyons un code.", Input: "Code reçu"}
-	_ = twofactorhttp.Config{Strings: fr} // with Service, Keys and SignIn
+	_ = twofactorhttp.Config{Strings: fr} // with Service, Mux and SignIn
 	fmt.Println(fr.InvalidCode)
 	fmt.Println(twofactorhttp.DefaultStrings().InvalidCode)
 	// Output:
@@ -186,23 +206,27 @@ func ExampleDefaultStrings() {
 	// That code didn't work. Check it and try again.
 }
 
-// Support staff's pages are mounted behind the host's own administrator
-// check; Actor names who acts, for the audit trail.
-func ExampleHandler_Admin() {
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
-	svc, _ := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
-		Factors: []twofactor.Factor{pin{"ann": "2468"}}, Events: &twofactor.Events{Discard: true}})
-	h, _ := twofactorhttp.New(twofactorhttp.Config{
-		Service: svc,
-		SignIn:  func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil },
-		Admin: twofactorhttp.AdminConfig{
-			Actor: func(r *http.Request) string { return "support:" + r.Header.Get("X-Demo-Staff") },
-			User: func(_ context.Context, id string) (twofactor.User, bool, error) {
-				return twofactor.User{ID: id}, id == "ann", nil // the host's user table
-			},
-		},
+// A host's own factor gets pages by what it implements (GenericUI); its
+// MethodUI says the rest, here the shape of its codes.
+func ExampleMethodUI() {
+	mux := http.NewServeMux()
+	_, err := twofactorhttp.New(twofactorhttp.Config{
+		Service: newService(twofactor.Policy{}),
+		Mux:     mux,
+		SignIn:  func(http.ResponseWriter, *http.Request, string) error { return nil },
+		Methods: []twofactorhttp.MethodUI{{Method: "pin", Route: "pin", Code: twofactorhttp.CodeField{Length: 4, Numeric: true}}},
 	})
+	fmt.Println(err)
+	_, pattern := mux.Handler(httptest.NewRequest(http.MethodGet, "/2fa/settings/pin", nil))
+	fmt.Println(pattern)
+	// Output:
+	// <nil>
+	// /2fa/
+}
+
+// Support staff's pages: New mounts them behind the host's own
+// administrator check (Guard); Actor names who acts, for the audit trail.
+func ExampleAdminConfig() {
 	staffOnly := func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if r.Header.Get("X-Demo-Staff") == "" { // the host's own check
@@ -213,8 +237,15 @@ func ExampleHandler_Admin() {
 		})
 	}
 	mux := http.NewServeMux()
-	mux.Handle("/2fa/", h)
-	mux.Handle("/admin/2fa/", staffOnly(h.Admin()))
+	_, _ = twofactorhttp.New(twofactorhttp.Config{
+		Service: newService(twofactor.Policy{}),
+		Mux:     mux,
+		SignIn:  func(http.ResponseWriter, *http.Request, string) error { return nil },
+		Admin: twofactorhttp.AdminConfig{
+			Guard: staffOnly,
+			Actor: func(r *http.Request) string { return "support:" + r.Header.Get("X-Demo-Staff") },
+		},
+	})
 
 	body := strings.NewReader("id=ann&reason=lost+phone%2C+ID+checked+on+a+call&identity_checked=on")
 	r := httptest.NewRequest(http.MethodPost, "https://example.com/admin/2fa/user/reset", body)

@@ -17,28 +17,36 @@ import (
 )
 
 // Begin starts the second step after the host has checked the password
-// of user, and answers the request itself:
+// of the user with userID, and answers the request itself:
 //
 //   - a trusted device, or a user with no second factor, is signed in at
 //     once: SignIn is called and the browser goes to the return path;
 //   - a user the policy requires to have a factor but who has none is
 //     signed in, then sent to EnrollURL;
 //   - otherwise a challenge is created, kept in the pending cookie, and
-//     the browser goes to the challenge page (for email or SMS first, a
-//     code is already on its way unless Config.ManualSend).
+//     the browser goes to the challenge page (for a method that sends a
+//     code first, a code is already on its way unless Config.ManualSend).
 //
-// The return path is the request's "next" query or form field when it is
-// a path on this site (see the package documentation), else
-// Config.ReturnURL. A JSON client (Accept: application/json) gets the
-// outcome as JSON instead of a redirect. A locked-out user gets 429 with
-// the time to wait; a store failure gets 500 and nobody is signed in.
+// The user is the Service's for userID (twofactor.Config.Users): an id it
+// does not know fails closed, with a page that says the account was not
+// found (403 unknown_user), and nobody is signed in. The return path is
+// the request's "next" query or form field when it is a path on this site
+// (see the package documentation), else Config.ReturnURL. A JSON client
+// (Accept: application/json) gets the outcome as JSON instead of a
+// redirect. A locked-out user gets 429 with the time to wait; a store
+// failure gets 500 and nobody is signed in.
 //
 // Unsafe requests are checked with http.CrossOriginProtection, as every
 // route of the Handler is: a cross-origin POST to the host's login form is
 // refused with 403 before the Service is asked anything.
-func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, user twofactor.User) {
+func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, userID string) {
 	if err := h.cop.Check(r); err != nil {
 		h.fail(w, r, nil, errCrossOrigin)
+		return
+	}
+	user, err := h.lookupUser(r, userID)
+	if err != nil {
+		h.fail(w, r, nil, err)
 		return
 	}
 	ret := cleanReturn(r.FormValue(ReturnParam))
@@ -84,7 +92,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *two
 	if asJSON || !h.manualSend {
 		methods = h.ordered(r.Context(), ch)
 	}
-	if !h.manualSend && len(methods) > 0 && h.sends(methods[0]) {
+	if !h.manualSend && len(methods) > 0 && h.uiOf(methods[0]).sends() {
 		sent, err := h.svc.Send(r.Context(), ch.ID, methods[0], c)
 		if err == nil {
 			p.Sent = &sentCode{Method: methods[0], Destination: sent.Destination, ResendAt: sent.ResendAt.UnixMilli()}
@@ -106,39 +114,13 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *two
 	seeOther(w, h.url(routeChallenge))
 }
 
-// signedIn completes a sign-in: the host's SignIn, then the trusted-device
-// cookie, then the redirect. When SignIn fails nobody is signed in and no
-// device is trusted by this request.
-func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, res *twofactor.Result, next, status string) {
-	if err := h.signIn(w, r, res); err != nil {
-		if res.Device != nil && h.trust != nil {
-			// Nobody signed in: the device the answer trusted is not.
-			if id, ok := h.trust.DeviceID(res.User.ID, res.Device.Token); ok {
-				if rerr := h.trust.Revoke(r.Context(), res.User.ID, id); rerr != nil {
-					h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: revoking the device of a failed sign-in", slog.String("error", rerr.Error()))
-				}
-			}
-		}
-		h.clearPending(w, r)
-		h.fail(w, r, nil, fmt.Errorf("%w: %w", errSignIn, err))
-		return
-	}
-	if res.Device != nil && h.trust != nil {
-		h.trust.SetCookie(w, *res.Device)
-	}
-	h.clearPending(w, r)
-	// A new session starts without a step-up of an earlier one.
-	h.ClearStepUp(w, r)
-	h.redirect(w, r, status, next)
-}
-
 // pendingFor returns the request's pending challenge, or answers 410. A
 // step-up challenge belongs to the signed-in user only: its cookie is
 // refused for anyone else.
 func (h *Handler) pendingFor(w http.ResponseWriter, r *http.Request) (*pending, bool) {
 	p, err := h.readPending(r)
 	if err == nil && p.Purpose == twofactor.PurposeStepUp {
-		if u, ok := h.user(r); !ok || u.ID != p.UserID {
+		if id, ok := h.sessionID(r); !ok || id != p.UserID {
 			err = errNoPending
 		}
 	}
@@ -202,31 +184,25 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 }
 
 // serveStart returns what the browser needs before answering (POST
-// prefix/start, {"method": "webauthn"}): the WebAuthn request options.
+// prefix/start, {"method": "webauthn"}): the request options of a security
+// key. Without a method, the first method of the pages that has a start
+// step.
 func (h *Handler) serveStart(w http.ResponseWriter, r *http.Request) {
 	req, err := readRequest(w, r)
 	if err != nil {
 		h.fail(w, r, nil, err)
 		return
 	}
-	h.start(w, r, cmpMethod(req.Method, twofactor.MethodWebAuthn))
-}
-
-// serveWebAuthnBegin is start for the WebAuthn script, which posts to
-// <prefix>webauthn/login/begin.
-func (h *Handler) serveWebAuthnBegin(w http.ResponseWriter, r *http.Request) {
-	if _, err := readRequest(w, r); err != nil {
-		h.fail(w, r, nil, err)
-		return
+	m := req.Method
+	for _, ui := range h.ui.list {
+		if m != "" {
+			break
+		}
+		if ui.starts() {
+			m = ui.Method
+		}
 	}
-	h.start(w, r, twofactor.MethodWebAuthn)
-}
-
-func cmpMethod(m, def twofactor.Method) twofactor.Method {
-	if m == "" {
-		return def
-	}
-	return m
+	h.start(w, r, m)
 }
 
 func (h *Handler) start(w http.ResponseWriter, r *http.Request, m twofactor.Method) {
@@ -248,11 +224,17 @@ type startJSON struct {
 }
 
 // serveVerify checks an answer (POST prefix/verify, method and code; or
-// the WebAuthn script's credential). On success a sign-in calls SignIn
-// and a step-up keeps the proof in the step-up cookie; then the browser
-// goes to the return path.
-func (h *Handler) serveVerify(w http.ResponseWriter, r *http.Request) {
+// the security-key script's credential). On success a sign-in calls
+// SignIn and a step-up keeps the proof in the step-up cookie; then the
+// browser goes to the return path.
+func (h *Handler) serveVerify(w http.ResponseWriter, r *http.Request) { h.verify(w, r, "") }
+
+// verify is serveVerify, with the method of a request that names none.
+func (h *Handler) verify(w http.ResponseWriter, r *http.Request, def twofactor.Method) {
 	req, err := readRequest(w, r)
+	if req.Method == "" {
+		req.Method = def
+	}
 	p, ok := h.pendingFor(w, r)
 	if !ok {
 		return
@@ -269,7 +251,7 @@ func (h *Handler) serveVerify(w http.ResponseWriter, r *http.Request) {
 	res, err := h.svc.Verify(r.Context(), twofactor.Answer{
 		ChallengeID:    p.ChallengeID,
 		Method:         req.Method,
-		Code:           normalizeCode(req.Method, req.Code),
+		Code:           normalizeCode(h.uiOf(req.Method).codeField(), req.Code),
 		Purpose:        p.Purpose,
 		UserID:         p.UserID,
 		Client:         h.client(r),
@@ -295,9 +277,9 @@ func (h *Handler) serveVerify(w http.ResponseWriter, r *http.Request) {
 // normalizeCode trims what people paste around a code: spaces around any
 // answer, and spaces and dashes inside the digits of a numeric one
 // ("123 456").
-func normalizeCode(m twofactor.Method, code string) string {
+func normalizeCode(f CodeField, code string) string {
 	code = strings.TrimSpace(code)
-	if numeric(m) {
+	if f.Numeric {
 		code = strings.Map(func(r rune) rune {
 			if r == ' ' || r == '-' || r == '\u00a0' {
 				return -1
@@ -343,7 +325,7 @@ func (h *Handler) serveCancel(w http.ResponseWriter, r *http.Request) {
 // for the POST: a GET never changes anything.
 func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 	ret := cleanReturn(r.URL.Query().Get(ReturnParam))
-	if _, ok := h.user(r); !ok {
+	if _, ok := h.sessionID(r); !ok {
 		if wantsJSON(r) {
 			h.fail(w, r, nil, errSignedOut)
 			return
@@ -362,9 +344,13 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 // serveStepUp (POST prefix/step-up, next=) creates a step-up challenge for
 // the signed-in user and moves to the challenge page.
 func (h *Handler) serveStepUp(w http.ResponseWriter, r *http.Request) {
-	u, ok := h.user(r)
-	if !ok {
+	u, ok, err := h.user(r)
+	switch {
+	case !ok:
 		h.fail(w, r, nil, errSignedOut)
+		return
+	case err != nil:
+		h.fail(w, r, nil, err)
 		return
 	}
 	req, err := readRequest(w, r)
@@ -440,7 +426,7 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 		if mv.Active {
 			d.Active = &mv
 		}
-		if d.Backup == nil && h.recovery(m) {
+		if d.Backup == nil && h.uiOf(m).recovery() {
 			d.Backup = &mv
 			continue
 		}
@@ -476,59 +462,29 @@ func (h *Handler) trustLabel(p twofactor.Purpose) (string, bool) {
 	return fmt.Sprintf(h.text.TrustFor, h.text.span(d)), true
 }
 
+// methodView describes m on the challenge page: the form its UI gives,
+// from what its factor does.
 func (h *Handler) methodView(m, active twofactor.Method) MethodView {
+	ui := h.uiOf(m)
+	field := ui.codeField()
 	mv := MethodView{
 		Method:     m,
 		MethodText: h.text.method(m),
 		URL:        h.url(routeChallenge) + "?method=" + url.QueryEscape(string(m)),
 		Active:     m == active,
-		Sends:      h.sends(m),
-		WebAuthn:   m == twofactor.MethodWebAuthn,
-		Numeric:    numeric(m),
+		Sends:      ui.sends(),
+		Numeric:    field.Numeric,
+		Length:     field.Length,
+		WebOTP:     field.WebOTP,
 	}
-	if mv.Numeric {
-		mv.Length = 6
-	}
-	if f, ok := h.svc.Factor(m); ok {
-		if cl, ok := f.(codeLength); ok {
-			mv.Length = cl.CodeLength()
-		}
-	}
+	ui.kind().challenge(&mv)
 	return mv
 }
 
-// codeLength is implemented by factors whose codes have a fixed length: the
-// page's script submits the form once that many characters are typed.
-// Without it the library's code methods (TOTP, email, SMS) are taken to be
-// six digits, their default.
-type codeLength interface{ CodeLength() int }
-
-func numeric(m twofactor.Method) bool {
-	return m == twofactor.MethodTOTP || m == twofactor.MethodEmail || m == twofactor.MethodSMS
-}
-
-func (h *Handler) sends(m twofactor.Method) bool {
-	f, ok := h.svc.Factor(m)
-	if !ok {
-		return false
-	}
-	_, ok = f.(twofactor.Sender)
-	return ok
-}
-
-func (h *Handler) recovery(m twofactor.Method) bool {
-	f, ok := h.svc.Factor(m)
-	if !ok {
-		return false
-	}
-	rf, ok := f.(twofactor.RecoveryFactor)
-	return ok && rf.Recovery()
-}
-
 // ordered returns the challenge's methods with the one the user last
-// signed in with first and recovery methods (backup codes) last; ties keep
-// the Service's order (its policy default first). A failure to read the
-// enrollments only loses the ordering.
+// signed in with first and recovery methods (backup codes) last; ties
+// keep the pages' order (see Config.Methods: the policy's default first).
+// A failure to read the enrollments only loses the last-used ordering.
 func (h *Handler) ordered(ctx context.Context, ch *twofactor.Challenge) []twofactor.Method {
 	ms := slices.Clone(ch.Methods)
 	last := make(map[twofactor.Method]time.Time, len(ms))
@@ -542,13 +498,14 @@ func (h *Handler) ordered(ctx context.Context, ch *twofactor.Challenge) []twofac
 		}
 	}
 	slices.SortStableFunc(ms, func(a, b twofactor.Method) int {
-		if ra, rb := h.recovery(a), h.recovery(b); ra != rb {
-			if ra {
-				return 1
-			}
-			return -1
+		ua, ub := h.uiOf(a), h.uiOf(b)
+		if c := boolCmp(ua.recovery(), ub.recovery()); c != 0 {
+			return c
 		}
-		return last[b].Compare(last[a])
+		if c := last[b].Compare(last[a]); c != 0 {
+			return c
+		}
+		return ua.rank - ub.rank
 	})
 	return ms
 }
@@ -589,7 +546,7 @@ func (h *Handler) state(ch *twofactor.Challenge, p *pending, ms []twofactor.Meth
 	st := stateJSON{Status: statusChallenge, Purpose: ch.Purpose, ExpiresAt: ch.ExpiresAt.UTC(), Next: h.url(routeChallenge)}
 	for _, m := range ms {
 		mv := h.methodView(m, "")
-		st.Methods = append(st.Methods, methodJSON{Method: m, Name: mv.Name, Send: mv.Sends, Start: mv.WebAuthn, Length: mv.Length})
+		st.Methods = append(st.Methods, methodJSON{Method: m, Name: mv.Name, Send: mv.Sends, Start: h.uiOf(m).starts(), Length: mv.Length})
 	}
 	if p.Sent != nil {
 		s := h.sentJSON(p.Sent, time.Time{})

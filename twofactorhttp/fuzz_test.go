@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 // FuzzCleanReturn: whatever the input, an accepted return path leads to
@@ -63,12 +64,12 @@ func FuzzCleanReturn(f *testing.F) {
 // unexpired, with well-formed contents; anything else, altered anywhere,
 // is refused, never a panic.
 func FuzzPendingCookie(f *testing.F) {
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	if err != nil {
 		f.Fatal(err)
 	}
-	kr, _ := twofactor.NewKeyring(k)
-	h := &Handler{keys: kr, pendingName: DefaultPendingCookie}
+	kr, _ := keyring.New(k)
+	h := &Handler{env: twofactor.Env{Keys: kr}, pendingName: DefaultPendingCookie}
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	const id = "abcdefghijklmnopqrstuvwxyz0123456789-_ABCDE"
 	good, err := h.sealPending(&pending{ChallengeID: id, UserID: "alice", Purpose: twofactor.PurposeLogin, Return: "/account", Expires: now.Add(time.Minute).Unix()})

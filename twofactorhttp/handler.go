@@ -2,6 +2,7 @@ package twofactorhttp
 
 import (
 	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -30,50 +31,60 @@ const (
 // enforcement redirect read and write the return path in ("/login?next=/account").
 const ReturnParam = "next"
 
-// Config configures a Handler. Only Service and SignIn are required; every
-// other zero field takes the default its documentation gives.
+// Config configures a Handler. Service (or TwoFactor), Mux and SignIn are
+// required; every other zero field takes the default its documentation
+// gives.
 type Config struct {
-	// Service runs the flows. Required.
+	// Service runs the flows. Required. The layer seals its cookies with
+	// the Service's keys (Env().Keys), reads the clock from it
+	// (Env().Now), turns user ids into users through it (Env().User, the
+	// twofactor.Config.Users the host gave once), and uses its trusted
+	// devices (Trust(), a *trust.Manager) when it has them.
 	Service *twofactor.Service
 
-	// Keys seals the layer's cookies (the pending sign-in, the step-up
-	// proof) with AES-256-GCM. Nil means the Service's keyring.
-	Keys *twofactor.Keyring
+	// TwoFactor, when Service is nil, configures the Service New builds
+	// first, so that the whole two-factor set-up of an app is one call
+	// with one error to check. Handler.Service returns it.
+	TwoFactor twofactor.Config
+
+	// Mux is the host's router: New mounts the Handler's routes on it at
+	// Prefix, and the administrator pages at Admin.Prefix behind
+	// Admin.Guard, and checks that the mux sends each route to them.
+	// Required. A host on another router gives a ServeMux of its own and
+	// hands that router's requests for both prefixes to it.
+	Mux *http.ServeMux
 
 	// SignIn is called once the second step is done, or was not needed
-	// (trusted device, no factor): the host creates its session here and
-	// renews its session token. res.Method is empty when no second factor
-	// was asked; res.Proof is set when one was. It may set cookies and
-	// headers but must not write the body. An error fails the sign-in (500)
-	// and is logged. Required.
-	SignIn func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error
+	// (trusted device, no factor), with the id of the user signing in:
+	// the host creates its session here and renews its session token, so
+	// an app's own sign-in function usually serves as it is. What was
+	// verified (the method, the proof) is in ResultFrom(r). It may answer
+	// the request itself (a redirect of its own, a page): when it writes
+	// nothing, the browser goes to the return path (a JSON client gets
+	// {"ok": true, "status": "signed_in", "next": ...}). An error fails the
+	// sign-in (500, unless it already answered) and is logged. Required.
+	SignIn func(w http.ResponseWriter, r *http.Request, userID string) error
 
-	// User returns the signed-in user of a request, or false. Needed by the
-	// StepUp and Enforce middleware and the step-up route; nil means no
-	// request has a signed-in user, and those answer 401.
-	User func(r *http.Request) (twofactor.User, bool)
-
-	// Trust is the trusted-device manager given to the Service as
-	// Config.Trust, if any. With it the challenge page offers "Trust this
-	// device for N days" (N from its Duration), the device cookie is read
-	// and written through it, and the client address comes from its
-	// trusted proxies. Nil means the Service's Config.Trust when it is a
-	// *trust.Manager; with neither, no device is trusted.
-	Trust *trust.Manager
+	// UserID returns the id of the signed-in user of a request, or false.
+	// The layer turns it into the User through the Service (Env().User):
+	// the settings pages, the step-up route, the security-key routes and
+	// the StepUp and Enforce middleware need it. An id the Service's Users
+	// does not know fails closed. Nil means no request has a signed-in
+	// user: those routes answer 401 and the middleware cannot be made.
+	UserID func(r *http.Request) (id string, ok bool)
 
 	// TrustedProxies lists the reverse proxies whose forwarding header
 	// (ProxyHeader) is believed for the client address, as in trust.Config.
-	// Nil means none: the connection's address is the client. Set it only
-	// when Trust is nil; with a Manager, give the proxies to trust.Config
-	// instead, so that both read the same address.
+	// Nil means none: the connection's address is the client. It is for a
+	// Service without trusted devices only: with them, the trust.Manager's
+	// proxies decide, so that both read the same address.
 	TrustedProxies []netip.Prefix
 	// ProxyHeader is the header the trusted proxies write. Zero is
 	// X-Forwarded-For.
 	ProxyHeader trust.ProxyHeader
 
-	// Prefix is the path the handler tree is mounted at; it starts and
-	// ends with "/". Empty means "/2fa/". Mount the Handler on exactly this
-	// pattern: mux.Handle(prefix, h).
+	// Prefix is the path the Handler's routes are mounted at on Mux; it
+	// starts and ends with "/". Empty means "/2fa/".
 	Prefix string
 
 	// LoginURL is the host's login page, a path on this site: Cancel and
@@ -96,15 +107,24 @@ type Config struct {
 	TrustedOrigins []string
 
 	// ManualSend, if set, waits for the user to press "Send code" instead
-	// of sending a code by itself when a challenge first offers email or
-	// SMS.
+	// of sending a code by itself when a challenge first offers a method
+	// that sends one.
 	ManualSend bool
+
+	// Methods are the pages of methods (see MethodUI) that replace the
+	// built-in ones: the library's five factors have theirs (TOTPUI,
+	// SecurityKeyUI, PhoneUI, EmailUI, BackupCodesUI), and any other
+	// method of the Service gets GenericUI. The pages list methods in the
+	// Service's order (Service.Methods). Nil: the built-in ones alone.
+	Methods []MethodUI
 
 	// Templates overrides pages: a file in it named like one of the pages
 	// (layout.html, parts.html, challenge.html, ended.html, message.html,
-	// the settings_*.html and admin_*.html pages) replaces the embedded
-	// one; the others stay. See the package documentation for the
-	// data each page receives. Nil keeps every embedded page.
+	// the settings_*.html and admin_*.html pages, and any page a MethodUI
+	// names) replaces the embedded one; the others stay. See the package
+	// documentation for the data each page receives. New renders every
+	// page with sample data and fails when one errors or its layout leaves
+	// the content out. Nil keeps every embedded page.
 	Templates fs.FS
 
 	// Strings is the text of every page and JSON message. Nil means
@@ -117,11 +137,12 @@ type Config struct {
 
 	// EnrollCookie names the cookie of the settings pages: which set-up
 	// is waiting for its code (sealed, scoped to the settings pages), and,
-	// with the suffix "_codes", a new set of backup codes for the page
-	// that shows it and its download. Empty means "tf_enroll".
+	// with the suffix "_codes", a new set of codes for the page that shows
+	// it and its download. Empty means "tf_enroll".
 	EnrollCookie string
 
-	// Admin configures the administrator pages served by Handler.Admin.
+	// Admin configures the administrator pages. They exist when
+	// Admin.Actor is set.
 	Admin AdminConfig
 
 	// Notifications returns the names of the security emails the signed-in
@@ -133,25 +154,19 @@ type Config struct {
 	// Logger receives internal errors (never codes or secrets). Nil means
 	// slog.Default().
 	Logger *slog.Logger
-
-	// Now is the clock for cookie expiry. Nil means time.Now; give it the
-	// Service's clock.
-	Now func() time.Time
 }
 
-// Handler serves the second step of sign-in and step-up: pages, a JSON API
-// on the same routes, and their scripts and stylesheet, all under one
-// prefix. Build it with New and mount it once:
-//
-//	mux.Handle("/2fa/", h)
-//
-// It is safe for concurrent use.
+// Handler serves the second step of sign-in and step-up, the settings
+// pages and the administrator pages: pages, a JSON API on the same
+// routes, and their scripts and stylesheet. New builds it and mounts it on
+// Config.Mux; the host calls Begin after its password check, SignOut at
+// its logout, and guards pages with StepUp and Enforce. It is safe for
+// concurrent use.
 type Handler struct {
 	svc         *twofactor.Service
-	keys        *twofactor.Keyring
-	signIn      func(http.ResponseWriter, *http.Request, *twofactor.Result) error
-	user        func(*http.Request) (twofactor.User, bool)
-	userSet     bool // Config.User was given
+	env         twofactor.Env
+	signIn      func(http.ResponseWriter, *http.Request, string) error
+	userID      func(*http.Request) (string, bool)
 	trust       *trust.Manager
 	proxies     []netip.Prefix
 	proxyHeader trust.ProxyHeader
@@ -164,38 +179,52 @@ type Handler struct {
 	stepUpName  string
 	enrollName  string
 	admin       AdminConfig
+	adminPrefix string
 	notices     func(*http.Request) []string
 	text        *Strings
 	pages       pages
 	cop         *http.CrossOriginProtection
 	log         *slog.Logger
 	now         func() time.Time
-	webauthn    bool // the Service has a WebAuthn factor
+	ui          methods
 }
 
-// New validates cfg and returns the Handler. Errors wrap
-// twofactor.ErrConfig and say what to change.
+// New validates cfg, builds the Handler and mounts its routes on
+// cfg.Mux. Every check happens here: errors wrap twofactor.ErrConfig and
+// say what to change, and no request meets a configuration error later.
 func New(cfg Config) (*Handler, error) {
-	switch {
-	case cfg.Service == nil:
-		return nil, configErr("Config.Service is nil: pass the *twofactor.Service")
-	case cfg.SignIn == nil:
-		return nil, configErr("Config.SignIn is nil: create the host's session there")
-	case cfg.Trust != nil && len(cfg.TrustedProxies) > 0:
-		return nil, configErr("Config.TrustedProxies is set with Config.Trust: give the proxies to trust.Config instead, so both read the same client address")
+	if cfg.Service != nil && cfg.TwoFactor.Factors != nil {
+		return nil, configErr("Config.Service and Config.TwoFactor are both set: give one")
 	}
-	if cfg.Keys == nil {
-		cfg.Keys = cfg.Service.Keys()
+	if cfg.Service != nil || cfg.TwoFactor.Factors == nil {
+		return newHandler(cfg)
 	}
-	if m, ok := cfg.Service.Trust().(*trust.Manager); ok && cfg.Trust == nil && len(cfg.TrustedProxies) == 0 {
-		cfg.Trust = m
+	svc, err := twofactor.New(cfg.TwoFactor)
+	if err != nil {
+		return nil, err
 	}
+	cfg.Service = svc
+	h, err := newHandler(cfg)
+	if err != nil {
+		svc.Shutdown(context.Background())
+		return nil, err
+	}
+	return h, nil
+}
+
+// Service returns the Service the Handler runs on.
+func (h *Handler) Service() *twofactor.Service { return h.svc }
+
+func newHandler(cfg Config) (*Handler, error) {
+	if err := checkConfig(&cfg); err != nil {
+		return nil, err
+	}
+	env := cfg.Service.Env()
 	h := &Handler{
 		svc:         cfg.Service,
-		keys:        cfg.Keys,
+		env:         env,
 		signIn:      cfg.SignIn,
-		user:        cfg.User,
-		trust:       cfg.Trust,
+		userID:      cfg.UserID,
 		proxyHeader: cfg.ProxyHeader,
 		prefix:      cmp.Or(cfg.Prefix, DefaultPrefix),
 		loginURL:    cmp.Or(cfg.LoginURL, DefaultLoginURL),
@@ -206,75 +235,116 @@ func New(cfg Config) (*Handler, error) {
 		stepUpName:  cmp.Or(cfg.StepUpCookie, DefaultStepUpCookie),
 		enrollName:  cmp.Or(cfg.EnrollCookie, DefaultEnrollCookie),
 		admin:       cfg.Admin,
+		adminPrefix: cmp.Or(cfg.Admin.Prefix, DefaultAdminPrefix),
 		notices:     cfg.Notifications,
-		text:        cfg.Strings,
-		log:         cfg.Logger,
-		now:         cfg.Now,
+		text:        withPageDefaults(cmp.Or(cfg.Strings, DefaultStrings())),
+		log:         cmp.Or(cfg.Logger, slog.Default()),
+		now:         env.Now,
 		cop:         http.NewCrossOriginProtection(),
 	}
-	h.userSet = h.user != nil
-	if h.user == nil {
-		h.user = func(*http.Request) (twofactor.User, bool) { return twofactor.User{}, false }
+	h.trust, _ = cfg.Service.Trust().(*trust.Manager)
+	steps := []func() error{
+		h.checkPaths,
+		h.checkCookies,
+		func() error { return h.setNetwork(cfg) },
+		h.text.check,
+		func() error { return h.setMethods(cfg.Methods) },
+		func() error { return h.setPages(cfg.Templates) },
+		func() error { return h.mount(cfg.Mux) },
 	}
-	if h.text == nil {
-		h.text = DefaultStrings()
+	for _, step := range steps {
+		if err := step(); err != nil {
+			return nil, err
+		}
 	}
-	h.text = withPageDefaults(h.text)
-	if h.log == nil {
-		h.log = slog.Default()
+	return h, nil
+}
+
+// checkConfig checks what New needs before it builds anything.
+func checkConfig(cfg *Config) error {
+	switch {
+	case cfg.Service == nil:
+		return configErr("Config.Service is nil: pass the *twofactor.Service, or the twofactor.Config to build it with as Config.TwoFactor")
+	case cfg.Mux == nil:
+		return configErr("Config.Mux is nil: pass the *http.ServeMux the Handler mounts its routes on at Config.Prefix")
+	case cfg.SignIn == nil:
+		return configErr("Config.SignIn is nil: create the host's session there")
+	case cfg.Service.Trust() != nil && len(cfg.TrustedProxies) > 0:
+		return configErr("Config.TrustedProxies is set while the Service has trusted devices: give the proxies to trust.Config instead, so both read the same client address")
+	case cfg.Service.Env().Keys == nil:
+		return configErr("Config.Service has no keys: build it with twofactor.New")
 	}
-	if h.now == nil {
-		h.now = time.Now
+	if t := cfg.Service.Trust(); t != nil {
+		if _, ok := t.(*trust.Manager); !ok {
+			return configErr("the Service's trusted devices are a %T: the layer needs a *trust.Manager (trust.Config) for the device cookie", t)
+		}
 	}
-	if !strings.HasPrefix(h.prefix, "/") || !strings.HasSuffix(h.prefix, "/") || cleanReturn(h.prefix) != h.prefix {
-		return nil, configErr("Config.Prefix %q must be a path that starts and ends with \"/\", like \"/2fa/\"", h.prefix)
+	if cfg.Admin.Actor != nil && cfg.Admin.Guard == nil {
+		return configErr("Config.Admin.Guard is nil: give the host's administrator check (middleware); the administrator pages check nobody's rights themselves")
+	}
+	if cfg.Admin.Actor == nil && (cfg.Admin.Guard != nil || cfg.Admin.Users != nil) {
+		return configErr("Config.Admin.Actor is nil: name the administrator of a request, or leave Config.Admin empty for no administrator pages")
+	}
+	return nil
+}
+
+// checkPaths checks the prefixes and the host's URLs.
+func (h *Handler) checkPaths() error {
+	for name, p := range map[string]string{"Prefix": h.prefix, "Admin.Prefix": h.adminPrefix} {
+		if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, "/") || cleanReturn(p) != p || strings.ContainsAny(p, "{}?#") {
+			return configErr("Config.%s %q must be a path that starts and ends with \"/\", like \"/2fa/\"", name, p)
+		}
+	}
+	if (h.admin.Actor != nil || h.admin.Prefix != "") && (strings.HasPrefix(h.adminPrefix, h.prefix) || strings.HasPrefix(h.prefix, h.adminPrefix)) {
+		return configErr("Config.Admin.Prefix %q and Config.Prefix %q must not contain one another", h.adminPrefix, h.prefix)
 	}
 	for name, v := range map[string]string{"LoginURL": h.loginURL, "ReturnURL": h.returnURL} {
 		if cleanReturn(v) != v {
-			return nil, configErr("Config.%s %q must be a path on this site, like \"/login\"", name, v)
+			return configErr("Config.%s %q must be a path on this site, like \"/login\"", name, v)
 		}
 	}
 	if h.enrollURL != "" && cleanReturn(h.enrollURL) != h.enrollURL {
-		return nil, configErr("Config.EnrollURL %q must be a path on this site, like \"/settings/2fa\"", h.enrollURL)
+		return configErr("Config.EnrollURL %q must be a path on this site, like \"/settings/2fa\"", h.enrollURL)
 	}
-	if cfg.Service.Policy().Required && h.enrollURL == "" {
-		return nil, configErr("Config.EnrollURL is empty but the policy requires a second factor: name the page where users add one")
+	if h.svc.Policy().Required && h.enrollURL == "" {
+		return configErr("Config.EnrollURL is empty but the policy requires a second factor: name the page where users add one")
 	}
-	for _, name := range []string{h.pendingName, h.stepUpName, h.enrollName, h.codesName()} {
+	return nil
+}
+
+// checkCookies checks the names of the layer's cookies.
+func (h *Handler) checkCookies() error {
+	names := []string{h.pendingName, h.stepUpName, h.enrollName, h.codesName()}
+	for i, name := range names {
 		if err := (&http.Cookie{Name: name, Value: "x"}).Valid(); err != nil || strings.HasPrefix(name, "__Host-") {
-			return nil, configErr("cookie name %q is not valid (and cannot take the __Host- prefix: the pending cookie is scoped to Prefix)", name)
+			return configErr("cookie name %q is not valid (and cannot take the __Host- prefix: the pending cookie is scoped to Prefix)", name)
+		}
+		for _, other := range names[:i] {
+			if other == name {
+				return configErr("Config.PendingCookie, Config.StepUpCookie and Config.EnrollCookie (and it with \"_codes\") must differ")
+			}
 		}
 	}
-	if h.pendingName == h.stepUpName || h.enrollName == h.pendingName || h.enrollName == h.stepUpName ||
-		h.codesName() == h.pendingName || h.codesName() == h.stepUpName {
-		return nil, configErr("Config.PendingCookie, Config.StepUpCookie and Config.EnrollCookie (and it with \"_codes\") must differ")
-	}
-	if err := h.checkAdmin(); err != nil {
-		return nil, err
-	}
+	return nil
+}
+
+// setNetwork takes the proxies and the trusted origins.
+func (h *Handler) setNetwork(cfg Config) error {
 	for i, p := range cfg.TrustedProxies {
 		if !p.IsValid() {
-			return nil, configErr("Config.TrustedProxies[%d] is not a valid prefix", i)
+			return configErr("Config.TrustedProxies[%d] is not a valid prefix", i)
 		}
 		h.proxies = append(h.proxies, p.Masked())
 	}
 	for _, o := range cfg.TrustedOrigins {
 		if err := h.cop.AddTrustedOrigin(o); err != nil {
-			return nil, configErr("Config.TrustedOrigins: %v", err)
+			return configErr("Config.TrustedOrigins: %v", err)
 		}
 	}
-	if err := h.text.check(); err != nil {
-		return nil, err
-	}
-	var err error
-	if h.pages, err = parsePages(cfg.Templates); err != nil {
-		return nil, err
-	}
-	_, h.webauthn = cfg.Service.Factor(twofactor.MethodWebAuthn)
 	h.cop.SetDenyHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, errCrossOrigin)
 	}))
-	return h, nil
+	return nil
 }
 
 func configErr(format string, args ...any) error {
@@ -283,111 +353,6 @@ func configErr(format string, args ...any) error {
 
 // Prefix returns the path the Handler is mounted at.
 func (h *Handler) Prefix() string { return h.prefix }
-
-// Routes, relative to the prefix.
-const (
-	routeChallenge = ""
-	routeSend      = "send"
-	routeStart     = "start"
-	routeVerify    = "verify"
-	routeCancel    = "cancel"
-	routeStepUp    = "step-up"
-	routeStyle     = "assets/style.css"
-	routeScript    = "assets/twofactor.js"
-	// The WebAuthn script posts to <base>/login/begin and <base>/login/finish.
-	routeWebAuthnScript = "webauthn/webauthn.js"
-	routeWebAuthnBegin  = "webauthn/login/begin"
-	routeWebAuthnFinish = "webauthn/login/finish"
-	// ... and, to add a key, <base>/register/begin and <base>/register/finish.
-	routeWebAuthnRegister = "webauthn/register/begin"
-	routeWebAuthnConfirm  = "webauthn/register/finish"
-)
-
-// ServeHTTP routes a request under the prefix.
-func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	rest, ok := strings.CutPrefix(r.URL.Path, h.prefix)
-	if !ok && r.URL.Path+"/" == h.prefix {
-		rest, ok = "", true
-	}
-	if !ok {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	if rest == "settings" || strings.HasPrefix(rest, routeSettings) {
-		h.serveSettings(w, r, rest)
-		return
-	}
-	var post func(http.ResponseWriter, *http.Request)
-	switch rest {
-	case routeChallenge:
-		h.onlyGet(w, r, h.serveChallenge)
-		return
-	case routeStyle:
-		h.onlyGet(w, r, serveStyle)
-		return
-	case routeScript:
-		h.onlyGet(w, r, serveScript)
-		return
-	case routeWebAuthnScript:
-		if h.webauthn {
-			h.onlyGet(w, r, serveWebAuthnScript)
-			return
-		}
-	case routeStepUp:
-		if r.Method == http.MethodGet || r.Method == http.MethodHead {
-			h.serveStepUpPage(w, r)
-			return
-		}
-		post = h.serveStepUp
-	case routeSend:
-		post = h.serveSend
-	case routeStart:
-		post = h.serveStart
-	case routeVerify:
-		post = h.serveVerify
-	case routeCancel:
-		post = h.serveCancel
-	case routeWebAuthnBegin:
-		if h.webauthn {
-			post = h.serveWebAuthnBegin
-		}
-	case routeWebAuthnFinish:
-		if h.webauthn {
-			post = h.serveVerify
-		}
-	case routeWebAuthnRegister:
-		if h.webauthn {
-			post = h.serveRegisterBegin
-		}
-	case routeWebAuthnConfirm:
-		if h.webauthn {
-			post = h.serveRegisterFinish
-		}
-	}
-	if post == nil {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		h.fail(w, r, nil, errMethod)
-		return
-	}
-	if err := h.cop.Check(r); err != nil {
-		h.fail(w, r, nil, errCrossOrigin)
-		return
-	}
-	post(w, r)
-}
-
-func (h *Handler) onlyGet(w http.ResponseWriter, r *http.Request, f func(http.ResponseWriter, *http.Request)) {
-	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
-		h.fail(w, r, nil, errMethod)
-		return
-	}
-	f(w, r)
-}
 
 // client describes the request for the Service: the client address through
 // the trust package (proxy-aware), the User-Agent and the device cookie.

@@ -22,6 +22,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -72,7 +74,7 @@ func (e *enrolled) set(u string, ms ...twofactor.Method) {
 type sendFactor struct {
 	method   twofactor.Method
 	st       store.Store
-	keys     *twofactor.Keyring
+	keys     *keyring.Ring
 	now      func() time.Time
 	who      *enrolled
 	dest     string // masked destination shown to users
@@ -300,7 +302,7 @@ type env struct {
 	t       testing.TB
 	clock   *storetest.Clock
 	mem     *store.Memory
-	keys    *twofactor.Keyring
+	keys    *keyring.Ring
 	rawKeys [][]byte // the key secrets, for leak checks
 	who     *enrolled
 	email   *sendFactor
@@ -328,9 +330,9 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	t.Helper()
 	e := &env{t: t, clock: storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)), who: &enrolled{}}
 	e.mem = store.NewMemory(e.clock.Now)
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	e.keys, err = twofactor.NewKeyring(k)
+	e.keys, err = keyring.New(k)
 	require.NoError(t, err)
 	e.rawKeys = [][]byte{k.Secret}
 	e.who.set("alice", twofactor.MethodEmail, twofactor.MethodSMS, twofactor.MethodTOTP, twofactor.MethodBackupCode, twofactor.MethodWebAuthn)
@@ -343,19 +345,17 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	e.app = &appFactor{who: e.who, now: e.clock.Now, code: appCode}
 	e.backup = &backupFactor{who: e.who, left: map[string]bool{backupCode: true}}
 	e.key = &keyFactor{who: e.who, st: e.mem}
-	tc := trust.Config{Store: e.mem, Keys: e.keys, Now: e.clock.Now, Events: &twofactor.Events{Discard: true}}
+	tc := trust.Config{}
 	if opt.trust != nil {
 		tc = *opt.trust
-		tc.Store, tc.Keys, tc.Now, tc.Events = e.mem, e.keys, e.clock.Now, &twofactor.Events{Discard: true}
 	}
-	e.devices, err = trust.New(tc)
-	require.NoError(t, err)
 	cfg := twofactor.Config{
 		Store:   e.mem,
 		Keys:    e.keys,
-		Factors: []twofactor.Factor{e.email, e.sms, e.app, e.key, e.backup},
-		Trust:   e.devices,
-		Events:  &twofactor.Events{Discard: true},
+		Factors: built(e.email, e.sms, e.app, e.key, e.backup),
+		Trust:   tc,
+		Users:   lookup(users),
+		Events:  &event.Sink{Discard: true},
 		Now:     e.clock.Now,
 	}
 	if opt.svc != nil {
@@ -363,11 +363,13 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	}
 	e.svc, err = twofactor.New(cfg)
 	require.NoError(t, err)
+	e.devices, _ = e.svc.Trust().(*trust.Manager)
+	e.mux = http.NewServeMux()
 	lc := twofactorhttp.Config{
 		Service: e.svc,
-		Keys:    e.keys,
-		Trust:   e.devices,
-		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+		Mux:     e.mux,
+		SignIn: func(w http.ResponseWriter, r *http.Request, _ string) error {
+			res, _ := twofactorhttp.ResultFrom(r)
 			e.mu.Lock()
 			defer e.mu.Unlock()
 			if e.signErr != nil {
@@ -377,10 +379,9 @@ func newEnv(t testing.TB, opt envOpt) *env {
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: res.User.ID, Path: "/", HttpOnly: true})
 			return nil
 		},
-		User:      sessionUser,
+		UserID:    sessionID,
 		EnrollURL: "/enroll",
 		Logger:    discardLogger(),
-		Now:       e.clock.Now,
 	}
 	if opt.layer != nil {
 		opt.layer(&lc)
@@ -388,15 +389,13 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	e.h, err = twofactorhttp.New(lc)
 	require.NoError(t, err)
 
-	e.mux = http.NewServeMux()
-	e.mux.Handle(e.h.Prefix(), e.h)
 	e.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		u, ok := users[r.FormValue("user")]
 		if !ok || r.FormValue("password") != "pw" {
 			http.Error(w, "wrong password", http.StatusUnauthorized)
 			return
 		}
-		e.h.Begin(w, r, u)
+		e.h.Begin(w, r, u.ID)
 	})
 	e.mux.Handle("GET /account", e.h.Enforce().Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		u, ok := sessionUser(r)
@@ -412,7 +411,43 @@ func newEnv(t testing.TB, opt envOpt) *env {
 	}))
 	e.mux.Handle("/danger", danger)
 	e.mux.HandleFunc("GET /enroll", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "enroll page") })
+	e.mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Path: "/", MaxAge: -1})
+		e.h.SignOut(w, r)
+		http.Redirect(w, r, "/login", http.StatusSeeOther)
+	})
 	return e
+}
+
+// built gives factors built already to twofactor.Config.Factors, as a
+// host gives its own.
+func built(fs ...twofactor.Factor) []twofactor.FactorConfig {
+	out := make([]twofactor.FactorConfig, len(fs))
+	for i, f := range fs {
+		out[i] = twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return f, nil })
+	}
+	return out
+}
+
+// lookup is the host's user table, for twofactor.Config.Users.
+func lookup(users map[string]twofactor.User) func(context.Context, string) (twofactor.User, error) {
+	return func(_ context.Context, id string) (twofactor.User, error) {
+		u, ok := users[id]
+		if !ok {
+			return twofactor.User{}, twofactor.ErrUnknownUser
+		}
+		return u, nil
+	}
+}
+
+// sessionID is the host's session for Config.UserID: the "session"
+// cookie names the user.
+func sessionID(r *http.Request) (string, bool) {
+	c, err := r.Cookie("session")
+	if err != nil || c.Value == "" {
+		return "", false
+	}
+	return c.Value, true
 }
 
 // sessionUser is the host's session: the "session" cookie names the user.

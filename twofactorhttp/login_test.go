@@ -260,7 +260,7 @@ func TestTrustLabel(t *testing.T) {
 		}
 	}
 	// No checkbox on a step-up, nor without a trust manager.
-	e := newEnv(t, envOpt{svc: func(c *twofactor.Config) { c.Trust = nil }, layer: func(c *twofactorhttp.Config) { c.Trust = nil }})
+	e := newEnv(t, envOpt{svc: func(c *twofactor.Config) { c.Trust = nil }})
 	b := e.browser()
 	b.login("bob", "")
 	assert.NotContains(t, b.get("/2fa/").Body.String(), "Trust this device")

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 // Errors of the middleware's Check methods. A missing or stale step-up
 // proof matches twofactor.ErrStepUpRequired.
 var (
-	// ErrSignedOut means the request has no signed-in user (Config.User
+	// ErrSignedOut means the request has no signed-in user (Config.UserID
 	// answered false).
 	ErrSignedOut = errors.New("twofactorhttp: not signed in")
 	// ErrEnrollRequired means the policy requires a second factor and the
@@ -50,26 +49,30 @@ type StepUp struct {
 // StepUp returns step-up middleware. maxAge is how long a verification
 // stays fresh for the pages it guards; zero (or anything longer than the
 // Service's StepUpMaxAge, which CheckProof enforces) means the Service's.
-// It panics if Config.User is nil: step-up needs to know who is signed in.
+// It panics if Config.UserID is nil: step-up needs to know who is signed
+// in.
 func (h *Handler) StepUp(maxAge time.Duration) *StepUp {
-	if !h.hasUser() {
-		panic("twofactorhttp: Handler.StepUp needs Config.User")
+	if h.userID == nil {
+		panic("twofactorhttp: Handler.StepUp needs Config.UserID")
 	}
 	return &StepUp{h: h, maxAge: max(maxAge, 0)}
 }
 
-func (h *Handler) hasUser() bool { return h.userSet }
-
 // Check returns nil when the request's signed-in user has a fresh step-up
 // proof. Otherwise it returns ErrSignedOut, an error matching
-// twofactor.ErrStepUpRequired, or a store failure (never nil on failure).
+// twofactor.ErrStepUpRequired, one matching twofactor.ErrUnknownUser for
+// a user id the Service's Users does not know, or a store failure (never
+// nil on failure).
 func (s *StepUp) Check(r *http.Request) error {
 	if s == nil || s.h == nil {
 		return errZeroMiddleware
 	}
-	u, ok := s.h.user(r)
+	u, ok, err := s.h.user(r)
 	if !ok {
 		return ErrSignedOut
+	}
+	if err != nil {
+		return err
 	}
 	proof := s.h.stepUpProof(r, u.ID)
 	if proof == "" {
@@ -104,7 +107,7 @@ func (s *StepUp) Handler(next http.Handler) http.Handler {
 		}
 		h := s.h
 		ret := cleanReturn(r.URL.RequestURI())
-		page := (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r)
+		page := isPage(r)
 		switch {
 		case errors.Is(err, ErrSignedOut) && page:
 			seeOther(w, h.withNext(h.loginURL, ret))
@@ -167,18 +170,19 @@ type Enforce struct {
 	h *Handler
 }
 
-// Enforce returns the enforcement middleware. It panics if Config.User is
-// nil: enforcement needs to know who is signed in.
+// Enforce returns the enforcement middleware. It panics if Config.UserID
+// is nil: enforcement needs to know who is signed in.
 func (h *Handler) Enforce() *Enforce {
-	if !h.hasUser() {
-		panic("twofactorhttp: Handler.Enforce needs Config.User")
+	if h.userID == nil {
+		panic("twofactorhttp: Handler.Enforce needs Config.UserID")
 	}
 	return &Enforce{h: h}
 }
 
 // Check returns nil when the request may proceed, ErrEnrollRequired when
-// the signed-in user must first enroll a second factor, or a store
-// failure.
+// the signed-in user must first enroll a second factor, an error matching
+// twofactor.ErrUnknownUser for a user id the Service's Users does not
+// know, or a store failure.
 func (e *Enforce) Check(r *http.Request) error {
 	if e == nil || e.h == nil {
 		return errZeroMiddleware
@@ -188,11 +192,14 @@ func (e *Enforce) Check(r *http.Request) error {
 	if !pol.Required || h.exempt(r.URL.Path) {
 		return nil
 	}
-	u, ok := h.user(r)
+	u, ok, err := h.user(r)
 	if !ok {
 		return nil
 	}
-	has, err := h.hasPrimary(r.Context(), u, pol)
+	if err != nil {
+		return err
+	}
+	has, err := h.hasPrimary(r.Context(), u)
 	if err != nil {
 		return err
 	}
@@ -211,7 +218,7 @@ func (e *Enforce) Handler(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 		case errors.Is(err, errZeroMiddleware):
 			denyZero(w, r)
-		case errors.Is(err, ErrEnrollRequired) && (r.Method == http.MethodGet || r.Method == http.MethodHead) && !wantsJSON(r):
+		case errors.Is(err, ErrEnrollRequired) && isPage(r):
 			seeOther(w, e.h.withNext(e.h.enrollURL, cleanReturn(r.URL.RequestURI())))
 		default:
 			e.h.fail(w, r, nil, err)
@@ -229,13 +236,13 @@ func (h *Handler) exempt(path string) bool {
 
 // hasPrimary reports whether u has an enrollment of an allowed factor that
 // is not recovery-only.
-func (h *Handler) hasPrimary(ctx context.Context, u twofactor.User, pol twofactor.Policy) (bool, error) {
+func (h *Handler) hasPrimary(ctx context.Context, u twofactor.User) (bool, error) {
 	es, err := h.svc.Enrollments(ctx, u)
 	if err != nil {
 		return false, err
 	}
 	for _, e := range es {
-		if (pol.Methods == nil || slices.Contains(pol.Methods, e.Method)) && !h.recovery(e.Method) {
+		if h.allowed(e.Method) && !h.uiOf(e.Method).recovery() {
 			return true, nil
 		}
 	}

@@ -61,7 +61,7 @@ func TestStepUpPage(t *testing.T) {
 	assert.Equal(t, "danger zone of alice", w.Body.String())
 
 	// Fresh for five minutes, then asked again.
-	e.clock.Advance(twofactor.DefaultStepUpMaxAge)
+	e.clock.Advance((5 * time.Minute))
 	require.Equal(t, http.StatusOK, b.get("/danger").Code)
 	e.clock.Advance(time.Second)
 	requireRedirect(t, b.get("/danger"), "/2fa/step-up?next=%2Fdanger")
@@ -165,7 +165,7 @@ func TestStepUpMaxAge(t *testing.T) {
 	require.Equal(t, http.StatusOK, b.get("/danger").Code, "the Service's five minutes still hold elsewhere")
 }
 
-// The zero values refuse everything; the constructors need Config.User.
+// The zero values refuse everything; the constructors need Config.UserID.
 func TestMiddlewareZeroValue(t *testing.T) {
 	r := httptest.NewRequest(http.MethodGet, "/x", nil)
 	var s twofactorhttp.StepUp
@@ -178,8 +178,8 @@ func TestMiddlewareZeroValue(t *testing.T) {
 		require.Equal(t, http.StatusInternalServerError, w.Code)
 	}
 	e := newEnv(t, envOpt{})
-	h, err := twofactorhttp.New(twofactorhttp.Config{Service: e.svc, Keys: e.keys,
-		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	h, err := twofactorhttp.New(twofactorhttp.Config{Service: e.svc, Mux: http.NewServeMux(),
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }})
 	require.NoError(t, err)
 	require.Panics(t, func() { h.StepUp(0) })
 	require.Panics(t, func() { h.Enforce() })

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 
 	"github.com/twofactorkit/twofactor"
@@ -29,10 +30,34 @@ var pageNames = append([]string{PageChallenge, PageEnded, PageMessage}, append(s
 
 type pages map[string]*template.Template
 
+// setPages parses the pages, the embedded ones and those of
+// Config.Templates, with the pages the method UIs name, and renders each
+// with sample data: a page that fails, or a layout that leaves the page's
+// content out, is a configuration error now rather than a broken page
+// later.
+func (h *Handler) setPages(override fs.FS) error {
+	names := slices.Clone(pageNames)
+	for _, ui := range h.ui.byMethod {
+		if !slices.Contains(names, ui.page) {
+			names = append(names, ui.page)
+		}
+	}
+	var err error
+	if h.pages, err = parsePages(override, names); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if err := h.checkPage(name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // parsePages parses the embedded templates, each file replaced by the one
 // of the same name in override when it has one. Every page is parsed with
 // layout.html and parts.html, which defines what several pages share.
-func parsePages(override fs.FS) (pages, error) {
+func parsePages(override fs.FS, names []string) (pages, error) {
 	read := func(name string) ([]byte, error) {
 		if override != nil {
 			b, err := fs.ReadFile(override, name)
@@ -43,7 +68,11 @@ func parsePages(override fs.FS) (pages, error) {
 				return nil, configErr("Config.Templates: reading %s: %v", name, err)
 			}
 		}
-		return embedded.ReadFile("templates/" + name)
+		b, err := embedded.ReadFile("templates/" + name)
+		if err != nil {
+			return nil, configErr("page %s: no such file in Config.Templates or the embedded pages", name)
+		}
+		return b, nil
 	}
 	layout, err := read("layout.html")
 	if err != nil {
@@ -53,8 +82,8 @@ func parsePages(override fs.FS) (pages, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := make(pages, len(pageNames))
-	for _, p := range pageNames {
+	out := make(pages, len(names))
+	for _, p := range names {
 		src, err := read(p + ".html")
 		if err != nil {
 			return nil, err
@@ -72,9 +101,30 @@ func parsePages(override fs.FS) (pages, error) {
 		if t.Lookup("content") == nil {
 			return nil, configErr("Config.Templates: %s.html must define \"content\"", p)
 		}
+		if t.Lookup("layout") == nil {
+			return nil, configErr("Config.Templates: layout.html must define \"layout\"")
+		}
 		out[p] = t
 	}
 	return out, nil
+}
+
+// checkPage renders page with sample data, and checks that the layout
+// holds the page's content.
+func (h *Handler) checkPage(page string) error {
+	d := h.samplePage(page)
+	var content, whole bytes.Buffer
+	t := h.pages[page]
+	if err := t.ExecuteTemplate(&content, "content", d); err != nil {
+		return configErr("page %s.html does not render: %v", page, err)
+	}
+	if err := t.ExecuteTemplate(&whole, "layout", d); err != nil {
+		return configErr("page %s.html does not render in layout.html: %v", page, err)
+	}
+	if c := bytes.TrimSpace(content.Bytes()); !bytes.Contains(whole.Bytes(), c) {
+		return configErr("layout.html leaves out the content of %s.html: call {{template \"content\" .}} in \"layout\"", page)
+	}
+	return nil
 }
 
 // PageData is what every page template receives. Fields a page does not
@@ -122,9 +172,10 @@ type MethodView struct {
 	URL      string // the challenge page showing this method
 	Active   bool   // this is the method shown
 	Sends    bool   // a code is sent (email, SMS): show the send button
-	WebAuthn bool   // answered in the browser by the security-key script
+	WebAuthn bool   // answered in the browser by the security-key script (SecurityKeyUI)
 	Numeric  bool   // the code is digits: numeric keyboard
 	Length   int    // the code's length, 0 when unknown: the script submits at this length
+	WebOTP   bool   // the code comes by SMS: the browser may fill it in (WebOTP)
 }
 
 // SentView describes the last code sent.

@@ -83,11 +83,13 @@ func (h *Handler) classify(err error, m twofactor.Method) problem {
 			// sends.
 			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeRateLimited, Message: fmt.Sprintf(t.SendCap, words), RetryAfter: secs}}
 		}
+	case errors.Is(err, twofactor.ErrUnknownUser):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeUnknownUser, Message: t.UnknownUser, Next: h.loginURL}}
 	case errors.Is(err, twofactor.ErrTooManyAttempts):
 		return problem{http.StatusGone, ErrorBody{Error: CodeTooManyAttempts, Message: t.TooManyAttempts, Next: h.loginURL}}
 	case errors.Is(err, twofactor.ErrChallengeNotFound), errors.Is(err, errNoPending):
 		return problem{http.StatusGone, ErrorBody{Error: CodeChallengeEnded, Message: t.ChallengeEnded, Next: h.loginURL}}
-	case errors.Is(err, twofactor.ErrInvalidCode) && m == twofactor.MethodWebAuthn:
+	case errors.Is(err, twofactor.ErrInvalidCode) && m != "" && h.uiOf(m).kind().keyScript():
 		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: t.KeyRejected}}
 	case errors.Is(err, twofactor.ErrInvalidCode):
 		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: t.InvalidCode}}
@@ -262,7 +264,7 @@ type doneJSON struct {
 type request struct {
 	Method         twofactor.Method `json:"method"`
 	Code           string           `json:"code"`
-	Credential     json.RawMessage  `json:"credential"` // a WebAuthn assertion or attestation, as the security-key script sends it
+	Credential     json.RawMessage  `json:"credential"` // a security key's assertion or attestation, as the security-key script sends it
 	Name           string           `json:"name"`       // a new security key's name
 	RememberDevice bool             `json:"remember_device"`
 	Next           string           `json:"next"`
@@ -293,9 +295,6 @@ func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 		}
 		if len(req.Credential) > 0 && req.Code == "" {
 			req.Code = string(req.Credential)
-			if req.Method == "" {
-				req.Method = twofactor.MethodWebAuthn
-			}
 		}
 		return req, nil
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -84,9 +85,9 @@ func TestExpiredPendingCookie(t *testing.T) {
 	b.login("bob", "")
 	id := b.challengeID()
 	c := b.cookies[twofactorhttp.DefaultPendingCookie]
-	assert.Equal(t, int(twofactor.DefaultChallengeTTL/time.Second), c.MaxAge, "the cookie lives as long as the challenge")
+	assert.Equal(t, int((15*time.Minute)/time.Second), c.MaxAge, "the cookie lives as long as the challenge")
 
-	e.clock.Advance(twofactor.DefaultChallengeTTL + time.Second)
+	e.clock.Advance((15 * time.Minute) + time.Second)
 	requireRedirect(t, b.get("/2fa/"), "/login")
 	b.cookies[c.Name] = c // a browser that kept it anyway
 	w := b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
@@ -305,8 +306,8 @@ func TestRoutes(t *testing.T) {
 
 	// Without a WebAuthn factor, its routes do not exist.
 	e = newEnv(t, envOpt{svc: func(c *twofactor.Config) {
-		c.Factors = []twofactor.Factor{c.Factors[0], c.Factors[2]}
-	}})
+		c.Factors = []twofactor.FactorConfig{c.Factors[0], c.Factors[2]}
+	}, layer: func(c *twofactorhttp.Config) { c.Methods = nil }})
 	require.Equal(t, http.StatusNotFound, e.browser().get("/2fa/webauthn/webauthn.js").Code)
 	require.Equal(t, http.StatusNotFound, e.api().post("/2fa/webauthn/login/begin", nil).Code)
 }
@@ -316,8 +317,8 @@ func TestRoutes(t *testing.T) {
 func TestClientIP(t *testing.T) {
 	var ips []string
 	hook := func(c *twofactor.Config) {
-		c.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
-			if ev.Type == twofactor.EventBegin {
+		c.Events = &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
+			if ev.Type == event.Begin {
 				ips = append(ips, ev.IP)
 			}
 		}}
@@ -329,11 +330,8 @@ func TestClientIP(t *testing.T) {
 	assert.Equal(t, []string{"203.0.113.9"}, ips, "no proxy is trusted by default")
 
 	ips = nil
-	trusted := func(c *twofactorhttp.Config) {
-		c.Trust = nil
-		c.TrustedProxies = mustPrefixes("203.0.113.0/24")
-	}
-	e = newEnv(t, envOpt{svc: hook, layer: trusted})
+	trusted := func(c *twofactorhttp.Config) { c.TrustedProxies = mustPrefixes("203.0.113.0/24") }
+	e = newEnv(t, envOpt{svc: func(c *twofactor.Config) { hook(c); c.Trust = nil }, layer: trusted})
 	b = e.browser()
 	b.header = http.Header{"X-Forwarded-For": {"198.51.100.1, 203.0.113.5"}}
 	b.login("bob", "")

@@ -13,47 +13,38 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
 // The settings pages: the signed-in user's own second factors, under
 // <prefix>settings/. Every page answers JSON on the same route as well.
-// A change that removes or replaces a factor, makes new backup codes, or
-// adds a factor when the user already has one needs a fresh step-up: the
-// page sends the browser through the step-up challenge and back (a JSON
-// client gets 401 step_up_required, as from the StepUp middleware).
+// A change that removes or replaces a factor, makes new codes, or adds a
+// factor when the user already has one needs a fresh step-up: the page
+// sends the browser through the step-up challenge and back (a JSON client
+// gets 401 step_up_required, as from the StepUp middleware).
 
 // Pages of the settings, by template file name without ".html".
 const (
-	PageSettings        = "settings_overview" // the user's factors, default method, backup codes, devices
+	PageSettings        = "settings_overview" // the user's factors, default method, codes left, devices
+	PageSettingsMethod  = "settings_method"   // a method's page, for a method without a page of its own (GenericUI)
 	PageSettingsTOTP    = "settings_totp"     // the authenticator app: status, QR code, code step
 	PageSettingsPhone   = "settings_phone"    // the phone for SMS: number form, code step
 	PageSettingsKeys    = "settings_keys"     // security keys: list, add, rename
 	PageSettingsEmail   = "settings_email"    // email codes: status, turn on
 	PageSettingsBackup  = "settings_backup"   // backup codes: how many are left, make new ones
-	PageSettingsCodes   = "settings_codes"    // a new set of backup codes, shown once
+	PageSettingsCodes   = "settings_codes"    // a new set of codes, shown once
 	PageSettingsDevices = "settings_devices"  // trusted devices: list, revoke
-	PageSettingsConfirm = "settings_confirm"  // confirm a removal, a new set of backup codes, or turning two-step verification off
+	PageSettingsConfirm = "settings_confirm"  // confirm a removal, a new set of codes, or turning two-step verification off
 )
 
-var settingsPages = []string{PageSettings, PageSettingsTOTP, PageSettingsPhone, PageSettingsKeys, PageSettingsEmail,
-	PageSettingsBackup, PageSettingsCodes, PageSettingsDevices, PageSettingsConfirm}
+var settingsPages = []string{PageSettings, PageSettingsMethod, PageSettingsTOTP, PageSettingsPhone, PageSettingsKeys,
+	PageSettingsEmail, PageSettingsBackup, PageSettingsCodes, PageSettingsDevices, PageSettingsConfirm}
 
-// Routes of the settings, relative to the prefix.
+// Routes of the settings, relative to the prefix. A method's page is
+// settings/<its MethodUI's route>, with /verify, /resend and /rename.
 const (
 	routeSettings          = "settings/"
-	routeSettingsTOTP      = "settings/totp"
-	routeSettingsTOTPCode  = "settings/totp/verify"
-	routeSettingsPhone     = "settings/phone"
-	routeSettingsPhoneSend = "settings/phone/resend"
-	routeSettingsPhoneCode = "settings/phone/verify"
-	routeSettingsKeys      = "settings/keys"
-	routeSettingsKeyRename = "settings/keys/rename"
-	routeSettingsEmail     = "settings/email"
-	routeSettingsEmailSend = "settings/email/resend"
-	routeSettingsEmailCode = "settings/email/verify"
-	routeSettingsBackup    = "settings/backup-codes"
-	routeSettingsBackupNew = "settings/backup-codes/new"
 	routeSettingsCodes     = "settings/backup-codes/show"
 	routeSettingsCodesDone = "settings/backup-codes/done"
 	routeSettingsCodesTxt  = "settings/backup-codes.txt"
@@ -69,28 +60,8 @@ const (
 const (
 	CodeLastFactor   = "last_factor"   // 409: removing the last second factor, or turning two-step verification off, while the policy requires one
 	CodeInvalidPhone = "invalid_phone" // 400: a phone number that is refused; the message says why
-	CodeUnknownUser  = "unknown_user"  // 404: an administrator page for a user the host does not know
+	CodeUnknownUser  = "unknown_user"  // 404 on the administrator pages, 403 for the signed-in user: a user id the host's Users does not know
 )
-
-// settingsMethods are the methods the settings pages manage, in the order
-// the overview lists them. Backup codes have their own section.
-var settingsMethods = []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodWebAuthn, twofactor.MethodSMS, twofactor.MethodEmail}
-
-func settingsRoute(m twofactor.Method) string {
-	switch m {
-	case twofactor.MethodTOTP:
-		return routeSettingsTOTP
-	case twofactor.MethodWebAuthn:
-		return routeSettingsKeys
-	case twofactor.MethodSMS:
-		return routeSettingsPhone
-	case twofactor.MethodEmail:
-		return routeSettingsEmail
-	case twofactor.MethodBackupCode:
-		return routeSettingsBackup
-	}
-	return routeSettings
-}
 
 // SettingsView is what the settings pages show. Each page fills the
 // fields it needs; the others are zero.
@@ -99,9 +70,8 @@ type SettingsView struct {
 	Notice string // a change just saved ("Your authenticator app is set up."), or ""
 
 	// The overview.
-	Methods []FactorView // each method the user may have, set up or not
+	Methods []FactorView // each method the user may have, set up or not, the recovery ones last
 	Default string       // the default method's name, or ""
-	Backup  *BackupView  // nil without a backup-code factor
 	Devices *DevicesView // nil without a trusted-device manager
 	// Disable is the page that turns two-step verification off, or ""
 	// when the user has nothing to turn off or the policy requires a
@@ -111,14 +81,14 @@ type SettingsView struct {
 	// (Config.Notifications), or nil.
 	Notifications []string
 
-	// A factor's page.
-	Factor *FactorView // the method and its enrollments
-	TOTP   *TOTPView   // an authenticator app being set up
-	Code   *CodeView   // the form of a confirmation code
-	Phone  *PhoneView  // the phone number form
-	Email  *EmailView  // email codes
-	Keys   *KeysView   // security keys
-	Codes  []string    // a new set of backup codes, shown once
+	// A method's page.
+	Factor    *FactorView    // the method and its enrollments
+	Enrolling *EnrollingView // a set-up waiting for its code: what to look at (a QR code, a secret)
+	Code      *CodeView      // the form of a confirmation code
+	Phone     *PhoneView     // the phone number form
+	Email     *EmailView     // email codes
+	Keys      *KeysView      // security keys
+	Codes     []string       // a new set of codes, shown once
 	// Download is the new set's text file, on the page that shows it.
 	Download string
 	Confirm  *ConfirmView // a confirmation before a change
@@ -131,10 +101,28 @@ type SettingsView struct {
 type FactorView struct {
 	Method twofactor.Method
 	MethodText
-	URL         string // its settings page
+	URL         string // its settings page, or "" on the administrator's pages
 	Enrollments []EnrollmentView
 	Default     bool // the policy's default method
 	CanAdd      bool // the user may set it up (or add another)
+	// Implicit is set when the method follows the account (an email
+	// factor counting the account's address): it is neither added nor
+	// removed here.
+	Implicit bool
+	// Recovery is set for a fallback (backup codes): it does not count
+	// as a second factor.
+	Recovery bool
+	// Remaining is how many codes are left, for a factor that counts them
+	// (twofactor.CodeCounter), else -1; Status says it in words ("7
+	// backup codes left."), and Low is set at two or fewer.
+	Remaining int
+	Status    string
+	Low       bool
+	// New is the page that asks before making a new set of codes, or "".
+	New string
+	// Rename is the rename form's action (fields id, name), or "" when
+	// the method's enrollments cannot be renamed here.
+	Rename string
 }
 
 // EnrollmentView is one enrollment: an app, a phone, a key, an address.
@@ -148,15 +136,14 @@ type EnrollmentView struct {
 	Remove     string    // the removal's confirmation page, or "" when it cannot be removed here
 }
 
-// TOTPView is an authenticator app being set up: the QR code and the
-// secret. Only this page ever shows a secret.
-type TOTPView struct {
-	QR      template.URL // a data: URI of a PNG, for <img src>
-	URI     template.URL // the otpauth:// URI, for a link on a phone
-	Secret  string       // the secret in groups of four ("JBSW Y3DP ...")
+// EnrollingView is a set-up waiting for its code: what BeginEnroll gave
+// the user to look at. Only a set-up's page ever shows a secret.
+type EnrollingView struct {
+	QR      template.URL // a data: URI of the PNG QR code, for <img src>, or ""
+	URI     template.URL // the otpauth:// URI, for a link on a phone, or ""
+	Secret  string       // the secret in groups of four ("JBSW Y3DP ..."), or ""
 	Expires string       // "Finish before 09:10 UTC, or start again."
-	Apps    []string     // apps known to work
-	Step    string       // "scan" (the QR code, then Next) or "code" (the code form)
+	Step    string       // "scan" (the QR code, then Next) or "code" (the code form alone)
 	Next    string       // the code step's URL
 	Back    string       // the QR step's URL
 }
@@ -164,12 +151,12 @@ type TOTPView struct {
 // CodeView is the form of a confirmation code.
 type CodeView struct {
 	Action string           // where it posts
-	Method twofactor.Method // totp, sms or email
+	Method twofactor.Method // the method being set up
 	Label  string           // the input's label
-	Length int              // digits: the script submits at this length
-	Sent   *SentView        // where the code went, or nil
-	Resend string           // the resend form's action, or ""
-	Other  *Link            // another number, or nil
+	CodeField
+	Sent   *SentView // where the code went, or nil
+	Resend string    // the resend form's action, or ""
+	Other  *Link     // another number, or nil
 }
 
 // PhoneView is the phone number form.
@@ -191,22 +178,9 @@ type EmailView struct {
 // browser (the security-key script); when SettingsView.StepUp is set, the
 // add button leads through StepUp first.
 type KeysView struct {
-	Rename    string // the rename form's action (fields id, name), or "" when keys cannot be renamed
 	StepUp    string // the step-up page, coming back to this one
 	Done      string // where the page goes once a key was added
 	ShowCodes string // where it goes when backup codes came with the key
-}
-
-// BackupView is the state of the user's backup codes.
-type BackupView struct {
-	URL       string // the backup codes page
-	On        bool   // the user has a set
-	Remaining int    // unused codes
-	Text      string // "7 backup codes left."
-	Low       bool   // two or fewer: make a new set
-	Added     string // when the set was made
-	LastUsed  string
-	New       string // the page that makes a new set
 }
 
 // DevicesView lists the user's trusted devices.
@@ -240,122 +214,39 @@ type ConfirmView struct {
 	Cancel  string           // where Cancel leads
 }
 
-// serveSettings routes a request under <prefix>settings.
-func (h *Handler) serveSettings(w http.ResponseWriter, r *http.Request, rest string) {
-	if rest == "settings" {
-		h.onlyGet(w, r, func(w http.ResponseWriter, r *http.Request) { seeOther(w, h.url(routeSettings)) })
-		return
-	}
-	type route struct {
-		get, post func(http.ResponseWriter, *http.Request, twofactor.User)
-	}
-	var rt route
-	switch rest {
-	case routeSettings:
-		rt.get = h.serveOverview
-	case routeSettingsTOTP:
-		rt = route{h.serveTOTP, h.serveTOTPBegin}
-	case routeSettingsTOTPCode:
-		rt.post = h.serveTOTPConfirm
-	case routeSettingsPhone:
-		rt = route{h.servePhone, h.servePhoneSend}
-	case routeSettingsPhoneSend:
-		rt.post = h.servePhoneResend
-	case routeSettingsPhoneCode:
-		rt.post = h.servePhoneConfirm
-	case routeSettingsKeys:
-		rt.get = h.serveKeys
-	case routeSettingsKeyRename:
-		rt.post = h.serveKeyRename
-	case routeSettingsEmail:
-		rt = route{h.serveEmail, h.serveEmailSend}
-	case routeSettingsEmailSend:
-		rt.post = h.serveEmailResend
-	case routeSettingsEmailCode:
-		rt.post = h.serveEmailConfirm
-	case routeSettingsBackup:
-		rt = route{h.serveBackup, h.serveBackupGenerate}
-	case routeSettingsBackupNew:
-		rt.get = h.serveBackupNew
-	case routeSettingsCodes:
-		rt.get = h.serveCodes
-	case routeSettingsCodesDone:
-		rt.post = h.serveCodesDone
-	case routeSettingsCodesTxt:
-		rt.get = h.serveCodesText
-	case routeSettingsDevices:
-		rt.get = h.serveDevices
-	case routeSettingsRevoke:
-		rt.post = h.serveRevoke
-	case routeSettingsRevokeAll:
-		rt.post = h.serveRevokeAll
-	case routeSettingsRemove:
-		rt = route{h.serveRemovePage, h.serveRemove}
-	case routeSettingsDisable:
-		rt = route{h.serveDisablePage, h.serveDisable}
-	}
-	if (rest == routeSettingsDevices || rest == routeSettingsRevoke || rest == routeSettingsRevokeAll) && h.trust == nil {
-		rt = route{}
-	}
-	if rt.get == nil && rt.post == nil {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	safe := r.Method == http.MethodGet || r.Method == http.MethodHead
-	switch {
-	case safe && rt.get != nil:
-	case r.Method == http.MethodPost && rt.post != nil:
-		if err := h.cop.Check(r); err != nil {
-			h.fail(w, r, nil, errCrossOrigin)
-			return
-		}
-	default:
-		var allow []string
-		if rt.get != nil {
-			allow = append(allow, "GET, HEAD")
-		}
-		if rt.post != nil {
-			allow = append(allow, http.MethodPost)
-		}
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		h.fail(w, r, nil, errMethod)
-		return
-	}
-	u, ok := h.user(r)
-	if !ok {
-		if safe && !wantsJSON(r) {
-			seeOther(w, h.withNext(h.loginURL, cleanReturn(r.URL.RequestURI())))
-			return
-		}
-		h.fail(w, r, nil, errSignedOut)
-		return
-	}
-	if safe {
-		rt.get(w, r, u)
-		return
-	}
-	rt.post(w, r, u)
-}
-
-// settingsPage renders a settings page.
-func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, status int, page, title string, v *SettingsView, e *ErrorView) {
+// settingsPage renders a settings page. keyScript loads the security-key
+// script.
+func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, status int, page, title string, v *SettingsView, e *ErrorView, keyScript bool) {
 	v.Base = h.url(routeSettings)
 	if v.Notice == "" {
-		v.Notice = h.text.Settings.Saved[r.URL.Query().Get("done")]
+		v.Notice = h.notice(r.URL.Query().Get("done"))
 	}
-	h.render(w, r, status, &PageData{Page: page, Title: title, Settings: v, Error: e,
-		WebAuthn: page == PageSettingsKeys && h.webauthn})
+	h.render(w, r, status, &PageData{Page: page, Title: title, Settings: v, Error: e, WebAuthn: keyScript})
+}
+
+// notice returns the notice of a change, by the key in ?done=: one of
+// SettingsStrings.Saved, or for a method's set-up confirmed (the key is
+// its route) "<name> is set up.".
+func (h *Handler) notice(key string) string {
+	t := &h.text.Settings
+	if n, ok := t.Saved[key]; ok || key == "" {
+		return n
+	}
+	if ui, ok := h.ui.byRoute[key]; ok {
+		return fmt.Sprintf(t.SetUpDone, h.text.method(ui.Method).Name)
+	}
+	return ""
 }
 
 // settingsProblem classifies err as classify does, with the errors of the
 // settings pages.
 func (h *Handler) settingsProblem(err error, m twofactor.Method) problem {
 	t := &h.text.Settings
-	var pe *phoneError
+	var fe *formError
 	switch {
-	case errors.As(err, &pe):
-		return problem{http.StatusBadRequest, ErrorBody{Error: CodeInvalidPhone, Message: pe.message}}
-	case errors.Is(err, errImplicitEmail):
+	case errors.As(err, &fe):
+		return problem{http.StatusBadRequest, ErrorBody{Error: fe.code, Message: fe.message}}
+	case errors.Is(err, errImplicit):
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeMethodNotOffered, Message: t.EmailImplicitRemove}}
 	case errors.Is(err, errDisableRequired):
 		return problem{http.StatusConflict, ErrorBody{Error: CodeLastFactor, Message: t.DisableRequired}}
@@ -431,6 +322,16 @@ func (h *Handler) freshProof(r *http.Request, u twofactor.User) (string, error) 
 	return proof, nil
 }
 
+// needsStepUp reports whether a change needs a fresh step-up first: the
+// user has an enrollment and no fresh proof.
+func (h *Handler) needsStepUp(r *http.Request, u twofactor.User, es []twofactor.Enrollment) bool {
+	if len(es) == 0 {
+		return false
+	}
+	_, err := h.freshProof(r, u)
+	return err != nil
+}
+
 // done redirects a browser to path with the notice of key; a JSON client
 // gets {"ok": true, "status": status, "next": path}.
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, status, path, key string) {
@@ -459,68 +360,19 @@ func (h *Handler) dateTime(t time.Time) string {
 	return t.UTC().Format(h.text.Settings.DateTime)
 }
 
-// policyAllows reports whether the policy allows m.
-func (h *Handler) policyAllows(m twofactor.Method) bool {
-	pol := h.svc.Policy()
-	return pol.Methods == nil || slices.Contains(pol.Methods, m)
-}
+// lowCodes is the count of codes left at which the pages prompt for a
+// new set.
+const lowCodes = 2
 
-// configured reports whether the Service has m and the policy allows it.
-func (h *Handler) configured(m twofactor.Method) bool {
-	_, ok := h.svc.Factor(m)
-	return ok && h.policyAllows(m)
-}
-
-func (h *Handler) enroller(m twofactor.Method) bool {
-	f, ok := h.svc.Factor(m)
-	if !ok {
-		return false
-	}
-	_, ok = f.(twofactor.Enroller)
-	return ok && h.policyAllows(m)
-}
-
-func (h *Handler) remover(m twofactor.Method) bool {
-	f, ok := h.svc.Factor(m)
-	if !ok {
-		return false
-	}
-	_, ok = f.(twofactor.Remover)
-	return ok
-}
-
-// optIn is implemented by an email factor whose enrollment the user
-// confirms and may remove (opt-in), as opposed to one that counts the
-// account's address as enrolled. Without it, email codes are taken to
-// follow the account's address, and the page offers no way to turn them
-// off.
-type optIn interface{ OptIn() bool }
-
-func (h *Handler) emailOptIn() bool {
-	f, ok := h.svc.Factor(twofactor.MethodEmail)
-	if !ok {
-		return false
-	}
-	o, ok := f.(optIn)
-	return ok && o.OptIn()
-}
-
-// removable reports whether the settings pages offer to remove an
-// enrollment of m.
-func (h *Handler) removable(m twofactor.Method) bool {
-	if !h.remover(m) || m == twofactor.MethodBackupCode {
-		return false
-	}
-	return m != twofactor.MethodEmail || h.emailOptIn()
-}
-
-// factorView builds the view of m from the user's enrollments es.
-func (h *Handler) factorView(m twofactor.Method, es []twofactor.Enrollment) FactorView {
+// factorView builds the view of ui from the user's enrollments es.
+func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User, es []twofactor.Enrollment) (FactorView, error) {
 	t := &h.text.Settings
-	fv := FactorView{Method: m, MethodText: h.text.method(m), URL: h.url(settingsRoute(m)),
-		Default: h.svc.Policy().Default == m}
+	_, enroller := ui.enroller()
+	fv := FactorView{Method: ui.Method, MethodText: h.text.method(ui.Method), URL: h.settingsURL(ui),
+		Default: h.svc.Policy().Default == ui.Method, Implicit: ui.implicit(), Recovery: ui.recovery(), Remaining: -1,
+		CanAdd: enroller && !ui.implicit() && h.allowed(ui.Method)}
 	for _, e := range es {
-		if e.Method != m {
+		if e.Method != ui.Method {
 			continue
 		}
 		ev := EnrollmentView{ID: e.ID, Label: e.Label, AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt, LastUsed: t.NeverUsed}
@@ -530,48 +382,69 @@ func (h *Handler) factorView(m twofactor.Method, es []twofactor.Enrollment) Fact
 		if !e.LastUsedAt.IsZero() {
 			ev.LastUsed = fmt.Sprintf(t.LastUsed, h.dateTime(e.LastUsedAt))
 		}
-		if h.removable(m) {
-			ev.Remove = h.removeURL(m, e.ID)
+		if ui.removable() {
+			ev.Remove = h.removeURL(ui.Method, e.ID)
 		}
 		fv.Enrollments = append(fv.Enrollments, ev)
 	}
-	switch m {
-	case twofactor.MethodWebAuthn:
-		fv.CanAdd = h.enroller(m) && h.webauthn
-	case twofactor.MethodEmail:
-		fv.CanAdd = h.enroller(m) && len(fv.Enrollments) == 0
-	default:
-		fv.CanAdd = h.enroller(m)
+	if _, ok := ui.factor.(twofactor.Renamer); ok {
+		fv.Rename = fv.URL + "/rename"
 	}
-	return fv
+	if cc, ok := ui.factor.(twofactor.CodeCounter); ok {
+		n, err := cc.Remaining(ctx, u)
+		if err != nil {
+			return fv, err
+		}
+		fv.Remaining, fv.Low = n, n > 0 && n <= lowCodes
+		switch {
+		case n == 0:
+			fv.Status = t.BackupNone
+		case n == 1:
+			fv.Status = t.BackupOneLeft
+		default:
+			fv.Status = fmt.Sprintf(t.BackupLeft, n)
+		}
+	}
+	ui.kind().row(h, &fv)
+	return fv, nil
 }
 
 func (h *Handler) removeURL(m twofactor.Method, id string) string {
 	return h.url(routeSettingsRemove) + "?method=" + url.QueryEscape(string(m)) + "&id=" + url.QueryEscape(id)
 }
 
-// factorViews lists the methods the settings pages manage that the
-// Service has, then the host's own methods the user has enrollments of
-// (shown, not managed here).
-func (h *Handler) factorViews(es []twofactor.Enrollment) []FactorView {
-	var out []FactorView
-	for _, m := range settingsMethods {
-		if h.configured(m) {
-			out = append(out, h.factorView(m, es))
+// factorViews lists the methods the pages list, then the methods of the
+// user's enrollments the pages do not list, the recovery ones last.
+func (h *Handler) factorViews(ctx context.Context, u twofactor.User, es []twofactor.Enrollment) ([]FactorView, error) {
+	uis := slices.Clone(h.ui.list)
+	for _, e := range es {
+		if !slices.ContainsFunc(uis, func(ui *methodUI) bool { return ui.Method == e.Method }) {
+			if ui, ok := h.ui.of(h, e.Method); ok {
+				uis = append(uis, ui)
+			}
 		}
 	}
-	var seen []twofactor.Method
-	for _, e := range es {
-		m := e.Method
-		if slices.Contains(settingsMethods, m) || h.recovery(m) || m == twofactor.MethodBackupCode || slices.Contains(seen, m) {
-			continue
+	slices.SortStableFunc(uis, func(a, b *methodUI) int { return boolCmp(a.recovery(), b.recovery()) })
+	out := make([]FactorView, 0, len(uis))
+	for _, ui := range uis {
+		fv, err := h.factorView(ctx, ui, u, es)
+		if err != nil {
+			return nil, err
 		}
-		seen = append(seen, m)
-		fv := h.factorView(m, es)
-		fv.URL, fv.CanAdd = "", false
 		out = append(out, fv)
 	}
-	return out
+	return out, nil
+}
+
+// boolCmp orders false before true.
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
 }
 
 // ---- JSON views ----
@@ -589,14 +462,12 @@ type factorOut struct {
 	Enrolled    bool             `json:"enrolled"`
 	Default     bool             `json:"default,omitempty"`
 	CanAdd      bool             `json:"can_add,omitempty"`
+	Implicit    bool             `json:"implicit,omitempty"` // follows the account: not added or removed here
+	Recovery    bool             `json:"recovery,omitempty"` // a fallback, not a second factor
+	Remaining   *int             `json:"remaining,omitempty"`
+	Low         bool             `json:"low,omitempty"`
 	URL         string           `json:"url,omitempty"`
 	Enrollments []enrollmentOut  `json:"enrollments"`
-}
-
-type backupOut struct {
-	On        bool `json:"on"`
-	Remaining int  `json:"remaining"`
-	Low       bool `json:"low,omitempty"`
 }
 
 type deviceOut struct {
@@ -613,7 +484,6 @@ type deviceOut struct {
 type overviewOut struct {
 	Methods        []factorOut      `json:"methods"`
 	DefaultMethod  twofactor.Method `json:"default_method,omitempty"`
-	BackupCodes    *backupOut       `json:"backup_codes,omitempty"`
 	TrustedDevices []deviceOut      `json:"trusted_devices,omitempty"`
 	Disable        string           `json:"disable,omitempty"` // the route that turns two-step verification off
 	Notifications  []string         `json:"notifications,omitempty"`
@@ -621,9 +491,21 @@ type overviewOut struct {
 
 func factorJSON(fv FactorView) factorOut {
 	out := factorOut{Method: fv.Method, Name: fv.Name, Enrolled: len(fv.Enrollments) > 0, Default: fv.Default,
-		CanAdd: fv.CanAdd, URL: fv.URL, Enrollments: []enrollmentOut{}}
+		CanAdd: fv.CanAdd, Implicit: fv.Implicit, Recovery: fv.Recovery, Low: fv.Low, URL: fv.URL, Enrollments: []enrollmentOut{}}
+	if fv.Remaining >= 0 {
+		n := fv.Remaining
+		out.Remaining = &n
+	}
 	for _, e := range fv.Enrollments {
 		out.Enrollments = append(out.Enrollments, enrollmentOut{ID: e.ID, Label: e.Label, CreatedAt: utc(e.AddedAt), LastUsedAt: utc(e.LastUsedAt)})
+	}
+	return out
+}
+
+func factorsJSON(fvs []FactorView) []factorOut {
+	out := make([]factorOut, 0, len(fvs))
+	for _, fv := range fvs {
+		out = append(out, factorJSON(fv))
 	}
 	return out
 }
@@ -638,48 +520,40 @@ func utc(t time.Time) time.Time {
 // ---- the overview ----
 
 // serveOverview (GET settings/) lists the user's factors with when each
-// was added and last used, the default method, the backup codes left and
-// the trusted devices.
+// was added and last used, the default method, the codes left and the
+// trusted devices.
 func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	ctx := r.Context()
 	es, err := h.svc.Enrollments(ctx, u)
+	var v SettingsView
+	if err == nil {
+		v.Methods, err = h.factorViews(ctx, u, es)
+	}
+	var devs devicesOut
+	if err == nil {
+		devs, err = h.devicesView(r, u)
+	}
 	if err != nil {
 		h.settingsFail(w, r, "", "", err, nil)
 		return
 	}
-	v := &SettingsView{Methods: h.factorViews(es)}
-	if d := h.svc.Policy().Default; d != "" {
-		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(d).Name)
-	}
-	if v.Backup, err = h.backupView(ctx, u, es); err != nil {
-		h.settingsFail(w, r, "", "", err, nil)
-		return
-	}
-	devs, err := h.devicesView(r, u)
-	if err != nil {
-		h.settingsFail(w, r, "", "", err, nil)
-		return
+	pol := h.svc.Policy()
+	if pol.Default != "" {
+		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(pol.Default).Name)
 	}
 	v.Devices = devs.view
-	if !h.svc.Policy().Required && (len(es) > 0 || len(devs.out) > 0) {
+	if !pol.Required && (len(es) > 0 || len(devs.out) > 0) {
 		v.Disable = h.url(routeSettingsDisable)
 	}
 	if h.notices != nil {
 		v.Notifications = h.notices(r)
 	}
 	if wantsJSON(r) {
-		out := overviewOut{Methods: []factorOut{}, DefaultMethod: h.svc.Policy().Default, TrustedDevices: devs.out, Disable: v.Disable,
-			Notifications: v.Notifications}
-		for _, fv := range v.Methods {
-			out.Methods = append(out.Methods, factorJSON(fv))
-		}
-		if b := v.Backup; b != nil {
-			out.BackupCodes = &backupOut{On: b.On, Remaining: b.Remaining, Low: b.Low}
-		}
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, http.StatusOK, overviewOut{Methods: factorsJSON(v.Methods), DefaultMethod: pol.Default,
+			TrustedDevices: devs.out, Disable: v.Disable, Notifications: v.Notifications})
 		return
 	}
-	h.settingsPage(w, r, http.StatusOK, PageSettings, h.text.Settings.Title, v, nil)
+	h.settingsPage(w, r, http.StatusOK, PageSettings, h.text.Settings.Title, &v, nil, false)
 }
 
 // ---- removal ----
@@ -698,20 +572,36 @@ func (h *Handler) findEnrollment(ctx context.Context, u twofactor.User, m twofac
 	return twofactor.Enrollment{}, es, twofactor.ErrNotEnrolled
 }
 
-// lastRequired reports whether removing an enrollment of m would leave
+// lastRequired reports whether removing an enrollment of ui would leave
 // the user, under a policy that requires a second factor, with none.
-func (h *Handler) lastRequired(m twofactor.Method, es []twofactor.Enrollment) bool {
-	pol := h.svc.Policy()
-	if !pol.Required || h.recovery(m) {
+func (h *Handler) lastRequired(ui *methodUI, es []twofactor.Enrollment) bool {
+	if !h.svc.Policy().Required || ui.recovery() {
 		return false
 	}
 	n := 0
 	for _, e := range es {
-		if h.policyAllows(e.Method) && !h.recovery(e.Method) {
+		if h.allowed(e.Method) && !h.uiOf(e.Method).recovery() {
 			n++
 		}
 	}
 	return n <= 1
+}
+
+var errImplicit = errors.New("twofactorhttp: the method follows the account")
+
+// removal reads the method and enrollment of a removal, and checks that
+// the pages remove it.
+func (h *Handler) removal(m twofactor.Method, id string) (*methodUI, error) {
+	ui, ok := h.ui.of(h, m)
+	switch {
+	case !ok || id == "":
+		return nil, twofactor.ErrNotEnrolled
+	case ui.implicit():
+		return ui, errImplicit
+	case !ui.removable():
+		return ui, twofactor.ErrNotEnrolled
+	}
+	return ui, nil
 }
 
 // serveRemovePage (GET settings/remove?method=&id=) asks before removing
@@ -719,14 +609,15 @@ func (h *Handler) lastRequired(m twofactor.Method, es []twofactor.Enrollment) bo
 func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	q := r.URL.Query()
 	m, id := twofactor.Method(q.Get("method")), q.Get("id")
-	back := h.url(settingsRoute(m))
-	if !slices.Contains(settingsMethods, m) || id == "" {
-		h.settingsFail(w, r, m, h.url(routeSettings), twofactor.ErrNotEnrolled, nil)
-		return
+	ui, err := h.removal(m, id)
+	back := h.url(routeSettings)
+	if ui != nil {
+		back = h.settingsURL(ui)
 	}
-	e, es, err := h.findEnrollment(r.Context(), u, m, id)
-	if err == nil && !h.removable(m) {
-		err = errImplicitEmail
+	var e twofactor.Enrollment
+	var es []twofactor.Enrollment
+	if err == nil {
+		e, es, err = h.findEnrollment(r.Context(), u, m, id)
 	}
 	if err != nil {
 		h.settingsFail(w, r, m, back, err, nil)
@@ -735,7 +626,7 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 	t := &h.text.Settings
 	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.text.method(m).Name), Warning: t.RemoveWarn,
 		Button: t.Remove, Method: m, ID: id, Cancel: back}
-	if h.lastRequired(m, es) {
+	if h.lastRequired(ui, es) {
 		c.Warning = t.RemoveLast
 	} else {
 		if _, err := h.freshProof(r, u); err != nil {
@@ -744,81 +635,35 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 		}
 		c.Action = h.url(routeSettingsRemove)
 	}
-	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, factorJSON(FactorView{Method: m, MethodText: h.text.method(m), URL: back,
-			Enrollments: []EnrollmentView{{ID: e.ID, Label: e.Label, AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt}}}))
+	fv, err := h.factorView(r.Context(), ui, u, []twofactor.Enrollment{e})
+	if err != nil {
+		h.settingsFail(w, r, m, back, err, nil)
 		return
 	}
-	v := &SettingsView{Confirm: c}
-	fv := h.factorView(m, []twofactor.Enrollment{e})
-	v.Factor = &fv
-	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, v, nil)
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, factorJSON(fv))
+		return
+	}
+	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, &SettingsView{Confirm: c, Factor: &fv}, nil, false)
 }
-
-var errImplicitEmail = errors.New("twofactorhttp: email codes follow the account's address")
 
 // serveRemove (POST settings/remove, method and id) removes an enrollment
 // with the fresh step-up proof (Service.RemoveEnrollment).
 func (h *Handler) serveRemove(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	f, err := readSettingsForm(w, r)
 	m, id := twofactor.Method(f.get("method")), f.get("id")
-	back := h.url(settingsRoute(m))
-	confirm := h.removeURL(m, id)
-	if err == nil && (!slices.Contains(settingsMethods, m) || id == "") {
-		err = twofactor.ErrNotEnrolled
-	}
-	if err == nil && !h.removable(m) {
-		err = errImplicitEmail
+	var ui *methodUI
+	if err == nil {
+		ui, err = h.removal(m, id)
 	}
 	if err == nil {
 		err = h.svc.RemoveEnrollment(r.Context(), u, m, id, h.stepUpProof(r, u.ID))
 	}
 	if err != nil {
-		h.settingsFail(w, r, m, confirm, err, nil)
+		h.settingsFail(w, r, m, h.removeURL(m, id), err, nil)
 		return
 	}
-	h.done(w, r, "removed", back, savedRemoved)
-}
-
-// ---- the enrollment cookie ----
-
-// enrolling is what the enrollment cookie remembers of a set-up waiting
-// for its code: which method, until when, and for a code sent, where it
-// went (masked) and when a new one may be asked for. For a phone it also
-// holds the number, for the resend; the cookie is sealed and bound to the
-// user, and never shown.
-type enrolling struct {
-	Method      twofactor.Method `json:"m"`
-	Expires     int64            `json:"e"`           // Unix seconds
-	Destination string           `json:"d,omitempty"` // masked
-	ResendAt    int64            `json:"r,omitempty"` // Unix milliseconds
-	Number      string           `json:"n,omitempty"` // E.164, for a resend
-}
-
-func (h *Handler) enrollAD(name, userID string) []byte {
-	return []byte("twofactorhttp enroll v1\x00" + name + "\x00" + userID)
-}
-
-func (h *Handler) codesName() string { return h.enrollName + "_codes" }
-
-// readEnrolling returns the set-up of method m the request's cookie
-// remembers for u, if any and unexpired.
-func (h *Handler) readEnrolling(r *http.Request, u twofactor.User, m twofactor.Method) (*enrolling, bool) {
-	var e enrolling
-	if !h.openCookie(r, h.enrollName, u.ID, &e) || e.Method != m || !h.now().Before(time.Unix(e.Expires, 0)) {
-		return nil, false
-	}
-	return &e, true
-}
-
-// setEnrolling remembers a set-up for u in the enrollment cookie, scoped
-// to the settings pages.
-func (h *Handler) setEnrolling(w http.ResponseWriter, r *http.Request, u twofactor.User, e *enrolling) {
-	h.sealCookie(w, r, h.enrollName, u.ID, e, time.Unix(e.Expires, 0))
-}
-
-func (h *Handler) clearEnrolling(w http.ResponseWriter, r *http.Request) {
-	h.dropCookie(w, r, h.enrollName)
+	h.done(w, r, "removed", h.settingsURL(ui), savedRemoved)
 }
 
 // ---- the trusted devices ----
@@ -837,32 +682,41 @@ func (h *Handler) devicesView(r *http.Request, u twofactor.User) (devicesOut, er
 	if err != nil {
 		return devicesOut{}, err
 	}
-	t := &h.text.Settings
 	this, _ := h.trust.DeviceID(u.ID, h.client(r).DeviceToken)
-	out := devicesOut{view: &DevicesView{URL: h.url(routeSettingsDevices), Revoke: h.url(routeSettingsRevoke), RevokeAll: h.url(routeSettingsRevokeAll)}, out: []deviceOut{}}
+	out := devicesOut{view: &DevicesView{URL: h.url(routeSettingsDevices), Revoke: h.url(routeSettingsRevoke),
+		RevokeAll: h.url(routeSettingsRevokeAll)}, out: []deviceOut{}}
 	for _, d := range ds {
 		if d.UserID != u.ID {
 			continue
 		}
-		// A device trusted until the browser closes carries no expiry in
-		// its cookie; its record lives a fixed session lifetime.
-		session := d.ExpiresAt.Sub(d.CreatedAt) < trust.MinDuration || h.trust.Duration() == trust.SessionOnly
-		dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(t.Added, h.date(d.CreatedAt)),
-			This: this != "" && d.ID == this, Expires: fmt.Sprintf(t.Expires, h.date(d.ExpiresAt))}
-		if session {
-			dv.Expires = t.ExpiresSession
-		}
-		if d.IP != "" {
-			dv.Network = fmt.Sprintf(t.Network, d.IP)
-		}
-		if !d.LastSeenAt.IsZero() {
-			dv.LastSeen = fmt.Sprintf(t.LastSeen, h.dateTime(d.LastSeenAt))
-		}
+		dv, do := h.deviceView(d)
+		dv.This = this != "" && d.ID == this
+		do.This = dv.This
 		out.view.List = append(out.view.List, dv)
-		out.out = append(out.out, deviceOut{ID: d.ID, Label: d.Label, Network: d.IP, CreatedAt: d.CreatedAt.UTC(),
-			LastSeenAt: utc(d.LastSeenAt), ExpiresAt: d.ExpiresAt.UTC(), Session: session, This: dv.This})
+		out.out = append(out.out, do)
 	}
 	return out, nil
+}
+
+// deviceView describes one trusted device.
+func (h *Handler) deviceView(d store.Device) (DeviceView, deviceOut) {
+	t := &h.text.Settings
+	// A device trusted until the browser closes carries no expiry in its
+	// cookie; its record lives a fixed session lifetime.
+	session := d.ExpiresAt.Sub(d.CreatedAt) < trust.MinDuration || h.trust.Duration() == trust.SessionOnly
+	dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(t.Added, h.date(d.CreatedAt)),
+		Expires: fmt.Sprintf(t.Expires, h.date(d.ExpiresAt))}
+	if session {
+		dv.Expires = t.ExpiresSession
+	}
+	if d.IP != "" {
+		dv.Network = fmt.Sprintf(t.Network, d.IP)
+	}
+	if !d.LastSeenAt.IsZero() {
+		dv.LastSeen = fmt.Sprintf(t.LastSeen, h.dateTime(d.LastSeenAt))
+	}
+	return dv, deviceOut{ID: d.ID, Label: d.Label, Network: d.IP, CreatedAt: d.CreatedAt.UTC(),
+		LastSeenAt: utc(d.LastSeenAt), ExpiresAt: d.ExpiresAt.UTC(), Session: session}
 }
 
 // serveDevices (GET settings/devices) lists the trusted devices.
@@ -878,7 +732,7 @@ func (h *Handler) serveDevices(w http.ResponseWriter, r *http.Request, u twofact
 		}{devs.out})
 		return
 	}
-	h.settingsPage(w, r, http.StatusOK, PageSettingsDevices, h.text.Settings.DevicesTitle, &SettingsView{Devices: devs.view}, nil)
+	h.settingsPage(w, r, http.StatusOK, PageSettingsDevices, h.text.Settings.DevicesTitle, &SettingsView{Devices: devs.view}, nil, false)
 }
 
 // serveRevoke (POST settings/devices/revoke, id) revokes one of the
@@ -903,11 +757,11 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, u twofacto
 // serveRevokeAll (POST settings/devices/revoke-all) revokes every device
 // of the user.
 func (h *Handler) serveRevokeAll(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	if _, err := readSettingsForm(w, r); err != nil {
-		h.settingsFail(w, r, "", h.url(routeSettingsDevices), err, nil)
-		return
+	_, err := readSettingsForm(w, r)
+	if err == nil {
+		err = h.trust.RevokeAll(r.Context(), u.ID, "")
 	}
-	if err := h.trust.RevokeAll(r.Context(), u.ID, ""); err != nil {
+	if err != nil {
 		h.settingsFail(w, r, "", h.url(routeSettingsDevices), err, nil)
 		return
 	}

@@ -25,7 +25,7 @@ func (h *Handler) sealCookie(w http.ResponseWriter, r *http.Request, name, userI
 	if err != nil {
 		return
 	}
-	s, err := h.keys.Seal(b, h.enrollAD(name, userID))
+	s, err := h.env.Keys.Seal(b, h.enrollAD(name, userID))
 	if err != nil {
 		h.log.Error("twofactorhttp: sealing a settings cookie", "error", err.Error())
 		return
@@ -42,7 +42,7 @@ func (h *Handler) openCookie(r *http.Request, name, userID string, v any) bool {
 		if len(c.Value) > maxCookie {
 			continue
 		}
-		b, err := h.keys.Open(c.Value, h.enrollAD(name, userID))
+		b, err := h.env.Keys.Open(c.Value, h.enrollAD(name, userID))
 		if err != nil {
 			continue
 		}

@@ -3,7 +3,6 @@ package twofactorhttp
 import (
 	"errors"
 	"net/http"
-	"slices"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -23,22 +22,11 @@ type disableOut struct {
 	// then says so.
 	Allowed bool   `json:"allowed"`
 	Message string `json:"message,omitempty"`
-	// EmailStaysOn is set when email codes follow the account's address
-	// (an email factor in implicit mode): they stay on while it has one.
-	EmailStaysOn bool        `json:"email_stays_on,omitempty"`
-	Methods      []factorOut `json:"methods"` // what will be removed
-	BackupCodes  *backupOut  `json:"backup_codes,omitempty"`
-	Devices      int         `json:"trusted_devices"`
-}
-
-// emailStays reports whether email codes survive turning two-step
-// verification off: an email factor that counts the account's address as
-// enrolled (not opt-in) while the user has one.
-func (h *Handler) emailStays(es []twofactor.Enrollment) bool {
-	if !h.configured(twofactor.MethodEmail) || h.emailOptIn() {
-		return false
-	}
-	return slices.ContainsFunc(es, func(e twofactor.Enrollment) bool { return e.Method == twofactor.MethodEmail })
+	// StaysOn lists the methods that follow the account (email codes to
+	// the account's address): they stay on while it holds them.
+	StaysOn []twofactor.Method `json:"stays_on,omitempty"`
+	Methods []factorOut        `json:"methods"` // what will be removed
+	Devices int                `json:"trusted_devices"`
 }
 
 // serveDisablePage (GET settings/disable) lists what turning two-step
@@ -48,6 +36,14 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 	ctx := r.Context()
 	back := h.url(routeSettings)
 	es, err := h.svc.Enrollments(ctx, u)
+	var fvs []FactorView
+	if err == nil {
+		fvs, err = h.factorViews(ctx, u, es)
+	}
+	var devs devicesOut
+	if err == nil {
+		devs, err = h.devicesView(r, u)
+	}
 	if err != nil {
 		h.settingsFail(w, r, "", back, err, nil)
 		return
@@ -55,12 +51,24 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 	t := &h.text.Settings
 	required := h.svc.Policy().Required
 	c := &ConfirmView{Message: t.DisableTitle, Warning: t.DisableWarn, Button: t.DisableButton, Cancel: back}
-	stays := h.emailStays(es)
-	if stays {
-		c.Note = t.DisableEmailStays
+	v := &SettingsView{Confirm: c}
+	out := disableOut{Allowed: !required, Methods: []factorOut{}, Devices: len(devs.out)}
+	for _, fv := range fvs {
+		switch {
+		case fv.Implicit && len(fv.Enrollments) > 0:
+			ui := h.uiOf(fv.Method)
+			out.StaysOn = append(out.StaysOn, fv.Method)
+			c.Note = ui.kind().stays(h, ui)
+		case len(fv.Enrollments) > 0 || fv.Remaining > 0:
+			v.Methods = append(v.Methods, fv)
+			out.Methods = append(out.Methods, factorJSON(fv))
+		}
+	}
+	if devs.view != nil && len(devs.view.List) > 0 {
+		v.Devices = devs.view
 	}
 	if required {
-		c.Warning = t.DisableRequired
+		c.Warning, out.Message = t.DisableRequired, t.DisableRequired
 	} else {
 		if _, err := h.freshProof(r, u); err != nil {
 			h.settingsFail(w, r, "", r.URL.RequestURI(), err, nil)
@@ -68,48 +76,16 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 		}
 		c.Action = h.url(routeSettingsDisable)
 	}
-	v := &SettingsView{Confirm: c}
-	for _, fv := range h.factorViews(es) {
-		if len(fv.Enrollments) > 0 {
-			v.Methods = append(v.Methods, fv)
-		}
-	}
-	b, err := h.backupView(ctx, u, es)
-	if err != nil {
-		h.settingsFail(w, r, "", back, err, nil)
-		return
-	}
-	if b != nil && b.On {
-		v.Backup = b
-	}
-	devs, err := h.devicesView(r, u)
-	if err != nil {
-		h.settingsFail(w, r, "", back, err, nil)
-		return
-	}
-	if devs.view != nil && len(devs.view.List) > 0 {
-		v.Devices = devs.view
-	}
 	if wantsJSON(r) {
-		out := disableOut{Allowed: !required, EmailStaysOn: stays, Methods: []factorOut{}, Devices: len(devs.out)}
-		if required {
-			out.Message = t.DisableRequired
-		}
-		for _, fv := range v.Methods {
-			out.Methods = append(out.Methods, factorJSON(fv))
-		}
-		if v.Backup != nil {
-			out.BackupCodes = &backupOut{On: true, Remaining: max(v.Backup.Remaining, 0), Low: v.Backup.Low}
-		}
 		h.writeJSON(w, http.StatusOK, out)
 		return
 	}
-	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, v, nil)
+	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, v, nil, false)
 }
 
 // serveDisable (POST settings/disable) turns two-step verification off
 // with the fresh step-up proof (Service.Disable), then drops this
-// browser's step-up, set-up, backup-code and trusted-device cookies,
+// browser's step-up, set-up, new-codes and trusted-device cookies,
 // which no longer stand for anything.
 func (h *Handler) serveDisable(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	_, err := readSettingsForm(w, r)
@@ -130,7 +106,7 @@ func (h *Handler) serveDisable(w http.ResponseWriter, r *http.Request, u twofact
 		h.settingsFail(w, r, "", back, err, nil)
 		return
 	}
-	h.ClearStepUp(w, r)
+	h.clearStepUp(w, r)
 	h.clearEnrolling(w, r)
 	h.dropCookie(w, r, h.codesName())
 	if h.trust != nil && hasCookie(r, h.trust.CookieName()) {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -105,7 +106,7 @@ func TestSettingsDisable(t *testing.T) {
 	n, err := s.codes.Remaining(t.Context(), ann)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	ev := s.events.of(twofactor.EventDisabled)
+	ev := s.events.of(event.Disabled)
 	require.Len(t, ev, 1)
 	require.Equal(t, "ann", ev[0].UserID)
 
@@ -139,12 +140,15 @@ func TestSettingsDisableJSON(t *testing.T) {
 
 	m = decodeJSON(t, api.get("/2fa/settings/disable"))
 	require.Equal(t, true, m["allowed"])
-	require.Nil(t, m["email_stays_on"])
+	require.Nil(t, m["stays_on"])
 	require.Nil(t, m["message"])
 	methods := m["methods"].([]any)
-	require.Len(t, methods, 1)
+	require.Len(t, methods, 2)
 	require.Equal(t, "email", methods[0].(map[string]any)["method"])
-	require.Equal(t, map[string]any{"on": true, "remaining": float64(10)}, m["backup_codes"])
+	backup := methods[1].(map[string]any)
+	require.Equal(t, "backup_code", backup["method"])
+	require.Equal(t, true, backup["recovery"])
+	require.Equal(t, float64(10), backup["remaining"])
 	require.Equal(t, float64(0), m["trusted_devices"])
 
 	m = decodeJSON(t, api.post("/2fa/settings/disable", url.Values{}))
@@ -156,8 +160,10 @@ func TestSettingsDisableJSON(t *testing.T) {
 	m = decodeJSON(t, api.get("/2fa/settings/"))
 	for _, f := range m["methods"].([]any) {
 		require.Equal(t, false, f.(map[string]any)["enrolled"], f)
+		if f.(map[string]any)["recovery"] == true {
+			require.Equal(t, float64(0), f.(map[string]any)["remaining"])
+		}
 	}
-	require.Equal(t, false, m["backup_codes"].(map[string]any)["on"])
 	require.Nil(t, m["disable"])
 
 	// The proof was voided with the rest: doing it again needs a step-up
@@ -175,7 +181,7 @@ func TestSettingsDisableImplicitEmail(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	require.Contains(t, text(w), "<p>Email codes stay on while your account has an email address: they follow it, and are not removed here.</p>")
 	m := decodeJSON(t, s.as("ann", true).withCookies(b).get("/2fa/settings/disable"))
-	require.Equal(t, true, m["email_stays_on"])
+	require.Equal(t, []any{"email"}, m["stays_on"])
 
 	// Ben has nothing: nothing to turn off.
 	require.NotContains(t, s.as("ben", false).get("/2fa/settings/").Body.String(), "/2fa/settings/disable")
@@ -185,7 +191,7 @@ func TestSettingsDisableImplicitEmail(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, es, 1)
 	require.Equal(t, twofactor.MethodEmail, es[0].Method)
-	require.Len(t, s.events.of(twofactor.EventDisabled), 1)
+	require.Len(t, s.events.of(event.Disabled), 1)
 }
 
 // Under a policy that requires a second factor, turning it off is
@@ -217,7 +223,7 @@ func TestSettingsDisableRequired(t *testing.T) {
 	es, err := s.svc.Enrollments(t.Context(), ann)
 	require.NoError(t, err)
 	require.Len(t, es, 1)
-	require.Empty(t, s.events.of(twofactor.EventDisabled))
+	require.Empty(t, s.events.of(event.Disabled))
 }
 
 // withCookies gives b the cookies of o (the same browser, asking for JSON

@@ -1,6 +1,8 @@
 package twofactorhttp
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -8,39 +10,149 @@ import (
 	"strings"
 	"time"
 
-	"github.com/nyaruka/phonenumbers"
-
 	"github.com/twofactorkit/twofactor"
 )
 
-// Setting up a factor: the authenticator app (a QR code, then its code),
-// a phone or an email address (a code sent, then typed), a security key
-// (the browser's ceremony, on the routes of register.go). A set-up the
-// user has begun is remembered in the enrollment cookie, so the page
-// shows it again; its state is the factor's, in the store.
+// A method's settings page, the same for every method: its enrollments,
+// its set-up (begin, then what Enrolling holds and a code field, then
+// confirm), resend, rename. A set-up the user has begun is remembered in
+// the enrollment cookie, so the page shows it again; its state is the
+// factor's, in the store. The method's UI adds its own parts (the phone
+// form, the security-key script).
 
-// ---- the authenticator app ----
-
-type pendingTOTPOut struct {
-	Secret    string       `json:"secret"`
-	URI       template.URL `json:"uri"`
-	QR        template.URL `json:"qr"`
-	ExpiresAt time.Time    `json:"expires_at"`
+// enrolling is what the enrollment cookie remembers of a set-up waiting
+// for its code: which method, until when, and for a code sent, where it
+// went (masked) and when a new one may be asked for; and what the set-up
+// asked for (a phone number), for a resend. The cookie is sealed and
+// bound to the user, and never shown.
+type enrolling struct {
+	Method      twofactor.Method `json:"m"`
+	Expires     int64            `json:"e"`           // Unix seconds
+	Destination string           `json:"d,omitempty"` // masked
+	ResendAt    int64            `json:"r,omitempty"` // Unix milliseconds
+	Request     string           `json:"n,omitempty"` // EnrollRequest.Destination (E.164 for a phone), for a resend
+	Region      string           `json:"g,omitempty"` // EnrollRequest.Region
+	Label       string           `json:"l,omitempty"` // EnrollRequest.Label
 }
 
-type totpOut struct {
+func (h *Handler) enrollAD(name, userID string) []byte {
+	return []byte("twofactorhttp enroll v1\x00" + name + "\x00" + userID)
+}
+
+func (h *Handler) codesName() string { return h.enrollName + "_codes" }
+
+// readEnrolling returns the set-up of method m the request's cookie
+// remembers for u, if any and unexpired.
+func (h *Handler) readEnrolling(r *http.Request, u twofactor.User, m twofactor.Method) (*enrolling, bool) {
+	var e enrolling
+	if !h.openCookie(r, h.enrollName, u.ID, &e) || e.Method != m || !h.now().Before(time.Unix(e.Expires, 0)) {
+		return nil, false
+	}
+	return &e, true
+}
+
+// setEnrolling remembers a set-up for u in the enrollment cookie, scoped
+// to the settings pages.
+func (h *Handler) setEnrolling(w http.ResponseWriter, r *http.Request, u twofactor.User, e *enrolling) {
+	h.sealCookie(w, r, h.enrollName, u.ID, e, time.Unix(e.Expires, 0))
+}
+
+func (h *Handler) clearEnrolling(w http.ResponseWriter, r *http.Request) {
+	h.dropCookie(w, r, h.enrollName)
+}
+
+// ---- JSON ----
+
+// pendingOut is a set-up waiting for its code: what BeginEnroll gave to
+// look at, or where a code was sent.
+type pendingOut struct {
+	Secret      string           `json:"secret,omitempty"`
+	URI         string           `json:"uri,omitempty"`
+	QR          string           `json:"qr,omitempty"`      // a data: URI of a PNG
+	Options     json.RawMessage  `json:"options,omitempty"` // what the browser needs to create a credential (a security key)
+	Method      twofactor.Method `json:"method,omitempty"`
+	Destination string           `json:"destination,omitempty"` // masked
+	ResendAt    time.Time        `json:"resend_at,omitzero"`
+	ResendAfter int              `json:"resend_after,omitempty"` // seconds until resend_at
+	ExpiresAt   time.Time        `json:"expires_at,omitzero"`
+}
+
+// methodOut is a method's page as JSON.
+type methodOut struct {
 	factorOut
-	Status  string          `json:"status,omitempty"` // "pending" after a begin
-	Pending *pendingTOTPOut `json:"pending,omitempty"`
+	Status  string      `json:"status,omitempty"` // after a begin: "pending", or "code_sent"
+	Pending *pendingOut `json:"pending,omitempty"`
 }
 
-// totpView describes a pending set-up. The secret is shown in groups of
-// four, as apps show it.
-func (h *Handler) totpView(en *twofactor.Enrolling, step string) *TOTPView {
+type codesOut struct {
+	OK          bool     `json:"ok"`
+	Status      string   `json:"status"` // "generated"
+	BackupCodes []string `json:"backup_codes"`
+	Next        string   `json:"next"`
+}
+
+type enrolledOut struct {
+	OK          bool          `json:"ok"`
+	Status      string        `json:"status"` // "enrolled"
+	Enrollment  enrollmentOut `json:"enrollment"`
+	BackupCodes []string      `json:"backup_codes,omitempty"` // with the first factor: shown once
+	Next        string        `json:"next"`
+}
+
+// enrollingOut describes en for JSON.
+func (h *Handler) enrollingOut(en *twofactor.Enrolling) *pendingOut {
+	out := &pendingOut{Secret: en.Secret, Options: en.Options, ExpiresAt: utc(en.ExpiresAt)}
+	if uri, ok := otpauthURI(en.URI); ok {
+		out.URI = string(uri)
+	}
+	if len(en.QR) > 0 {
+		out.QR = string(pngURI(en.QR))
+	}
+	return out
+}
+
+// sentOut describes the code the cookie says a set-up sent.
+func (h *Handler) sentOut(e *enrolling) *pendingOut {
+	out := &pendingOut{Method: e.Method, Destination: e.Destination}
+	if e.ResendAt > 0 {
+		out.ResendAt = time.UnixMilli(e.ResendAt).UTC()
+		if left := out.ResendAt.Sub(h.now()); left > 0 {
+			out.ResendAfter = ceil(left, time.Second)
+		}
+	}
+	return out
+}
+
+// otpauthURI returns uri for a link when it is an otpauth:// URI (Key
+// Uri Format), and false for anything else, which is never linked.
+func otpauthURI(uri string) (template.URL, bool) {
+	if !strings.HasPrefix(uri, "otpauth://") || len(uri) > 4096 || strings.ContainsAny(uri, "\"'<> \t\r\n") {
+		return "", false
+	}
+	return template.URL(uri), true
+}
+
+// pngURI returns a PNG as a data: URI, for an image.
+func pngURI(png []byte) template.URL {
+	return template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(png))
+}
+
+// ---- views ----
+
+// enrollingView describes a pending set-up. A secret is shown in groups
+// of four, as apps show it.
+func (h *Handler) enrollingView(ui *methodUI, en *twofactor.Enrolling, step string) *EnrollingView {
 	t := &h.text.Settings
-	return &TOTPView{QR: en.QR, URI: en.URI, Secret: groupSecret(en.Secret),
-		Expires: fmt.Sprintf(t.TOTPExpires, h.dateTime(en.ExpiresAt)), Apps: t.Apps, Step: step,
-		Next: h.url(routeSettingsTOTP) + "?step=code", Back: h.url(routeSettingsTOTP)}
+	page := h.settingsURL(ui)
+	v := &EnrollingView{Secret: groupSecret(en.Secret), Step: step, Next: page + "?step=code", Back: page}
+	if !en.ExpiresAt.IsZero() {
+		v.Expires = fmt.Sprintf(t.TOTPExpires, h.dateTime(en.ExpiresAt))
+	}
+	v.URI, _ = otpauthURI(en.URI)
+	if len(en.QR) > 0 {
+		v.QR = pngURI(en.QR)
+	}
+	return v
 }
 
 // groupSecret writes a base32 secret in groups of four characters.
@@ -55,148 +167,218 @@ func groupSecret(s string) string {
 	return b.String()
 }
 
-// codeView is the form of a confirmation code for m.
-func (h *Handler) codeView(m twofactor.Method, action, label string) *CodeView {
-	return &CodeView{Action: h.url(action), Method: m, Label: label, Length: h.methodView(m, "").Length}
-}
-
-// needsStepUp reports whether adding a factor needs a fresh step-up
-// first: the user has an enrollment and no fresh proof.
-func (h *Handler) needsStepUp(r *http.Request, u twofactor.User, es []twofactor.Enrollment) bool {
-	if len(es) == 0 {
-		return false
+// codeView is the form of a confirmation code for ui.
+func (h *Handler) codeView(ui *methodUI) *CodeView {
+	label := ui.kind().codeLabel(h.text)
+	if label == "" {
+		label = h.text.method(ui.Method).Input
 	}
-	_, err := h.freshProof(r, u)
-	return err != nil
+	return &CodeView{Action: h.settingsURL(ui) + "/verify", Method: ui.Method, Label: label, CodeField: ui.codeField()}
 }
 
-// serveTOTP (GET settings/totp) shows the authenticator app: set up, or
-// its pending set-up (the QR code, then with ?step=code the code form),
-// or how to start one.
-func (h *Handler) serveTOTP(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.totpPage(w, r, u, http.StatusOK, nil)
+// sentView describes the code a set-up sent.
+func (h *Handler) sentView(e *enrolling) *SentView {
+	t := h.text
+	s := &SentView{Text: t.Sent}
+	if e.Destination != "" {
+		s.Text = fmt.Sprintf(t.SentTo, e.Destination)
+	}
+	if left := time.UnixMilli(e.ResendAt).Sub(h.now()); e.ResendAt > 0 && left > 0 {
+		s.ResendIn = ceil(left, time.Second)
+		s.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
+	}
+	return s
 }
 
-func (h *Handler) totpPage(w http.ResponseWriter, r *http.Request, u twofactor.User, status int, e *ErrorView) {
-	const m = twofactor.MethodTOTP
+// ---- the page ----
+
+// serveMethodPage (GET settings/<route>) shows a method: its enrollments,
+// a set-up waiting for its code (?step=code: the code form alone;
+// ?change=1: the set-up form instead), or how to set it up.
+func (h *Handler) serveMethodPage(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	h.methodPage(w, r, u, ui, http.StatusOK, nil, nil)
+}
+
+// methodPage renders ui's page with status, and e, the error of a form
+// (shown again with form's values), if any.
+func (h *Handler) methodPage(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI, status int, e *ErrorView, form settingsForm) {
 	ctx := r.Context()
-	back := h.url(routeSettingsTOTP)
-	if !h.configured(m) {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
 	es, err := h.svc.Enrollments(ctx, u)
+	var fv FactorView
+	if err == nil {
+		fv, err = h.factorView(ctx, ui, u, es)
+	}
 	if err != nil {
-		h.settingsFail(w, r, m, "", err, nil)
+		h.settingsFail(w, r, ui.Method, "", err, nil)
 		return
 	}
-	fv := h.factorView(m, es)
-	v := &SettingsView{Factor: &fv}
-	out := totpOut{factorOut: factorJSON(fv)}
-	if len(fv.Enrollments) == 0 {
-		if _, ok := h.readEnrolling(r, u, m); ok {
-			if r.URL.Query().Get("step") == "code" && e == nil {
-				v.TOTP = &TOTPView{Step: "code", Back: back}
-			} else {
-				en, err := h.svc.BeginEnroll(ctx, u, m, twofactor.EnrollRequest{Client: h.client(r)}, h.stepUpProof(r, u.ID))
-				switch {
-				case err == nil:
-					h.setEnrolling(w, r, u, &enrolling{Method: m, Expires: en.ExpiresAt.Unix()})
-					v.TOTP = h.totpView(en, "scan")
-					out.Pending = &pendingTOTPOut{Secret: en.Secret, URI: en.URI, QR: en.QR, ExpiresAt: en.ExpiresAt.UTC()}
-				case e != nil && errors.Is(err, twofactor.ErrStepUpRequired):
-					// A wrong code after the step-up went stale: the
-					// code form alone, and the way back to the QR code.
-					v.TOTP = &TOTPView{Step: "code", Back: back}
-				default:
-					h.settingsFail(w, r, m, back, err, nil)
-					return
-				}
-			}
-			v.Code = h.codeView(m, routeSettingsTOTPCode, h.text.Settings.TOTPCodeLabel)
-		} else {
-			v.StepUp = h.needsStepUp(r, u, es)
-		}
-	}
-	if wantsJSON(r) {
-		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message})
+	p := &methodPage{r: r, u: u, ui: ui, es: es, form: form, v: &SettingsView{Factor: &fv}, out: &methodOut{factorOut: factorJSON(fv)},
+		change: r.URL.Query().Get("change") != "" || (r.Method == http.MethodPost && form != nil && r.URL.Path == h.settingsURL(ui))}
+	if pend, ok := h.readEnrolling(r, u, ui.Method); ok && !p.change {
+		if !h.pendingView(w, r, p, pend, e) {
 			return
 		}
+	}
+	if p.v.Code == nil && p.v.Enrolling == nil {
+		p.v.StepUp = fv.CanAdd && h.needsStepUp(r, u, es)
+	}
+	ui.kind().page(h, p)
+	if wantsJSON(r) {
+		if e != nil {
+			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
+			return
+		}
+		h.writeJSON(w, http.StatusOK, p.out)
+		return
+	}
+	h.settingsPage(w, r, status, ui.page, fv.Name, p.v, e, ui.kind().keyScript())
+}
+
+// pendingView shows the set-up the cookie remembers: where its code
+// went, or what BeginEnroll gives again to look at (a QR code, a secret)
+// unless the code step alone is asked for.
+func (h *Handler) pendingView(w http.ResponseWriter, r *http.Request, p *methodPage, pend *enrolling, e *ErrorView) bool {
+	ui := p.ui
+	p.v.Code = h.codeView(ui)
+	back := h.settingsURL(ui)
+	if pend.Destination != "" || pend.ResendAt > 0 {
+		p.v.Code.Sent = h.sentView(pend)
+		p.v.Code.Resend = back + "/resend"
+		p.out.Pending = h.sentOut(pend)
+		return true
+	}
+	if r.URL.Query().Get("step") == "code" && e == nil {
+		p.v.Enrolling = &EnrollingView{Step: "code", Back: back}
+		return true
+	}
+	req := twofactor.EnrollRequest{Client: h.client(r), Destination: pend.Request, Region: pend.Region, Label: pend.Label}
+	en, err := h.svc.BeginEnroll(r.Context(), p.u, ui.Method, req, h.stepUpProof(r, p.u.ID))
+	switch {
+	case err == nil:
+		h.setEnrolling(w, r, p.u, &enrolling{Method: ui.Method, Expires: en.ExpiresAt.Unix(), Request: pend.Request, Region: pend.Region, Label: pend.Label})
+		p.v.Enrolling = h.enrollingView(ui, en, "scan")
+		p.out.Pending = h.enrollingOut(en)
+	case e != nil && errors.Is(err, twofactor.ErrStepUpRequired):
+		// A wrong code after the step-up went stale: the code form
+		// alone, and the way back to the QR code.
+		p.v.Enrolling = &EnrollingView{Step: "code", Back: back}
+	default:
+		h.settingsFail(w, r, ui.Method, back, err, nil)
+		return false
+	}
+	return true
+}
+
+// serveBegin (POST settings/<route>; restart=true to start over) begins a
+// set-up with what the form asks for (the UI reads it: a phone number, a
+// name), and goes to the page that shows it; JSON clients get what to
+// look at, or where the code went. New codes (Enrolling.Codes) go to the
+// page that shows them once.
+func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	back := h.settingsURL(ui)
+	f, err := readSettingsForm(w, r)
+	if err != nil {
+		h.settingsFail(w, r, ui.Method, back, err, nil)
+		return
+	}
+	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, f) }
+	req := twofactor.EnrollRequest{Client: h.client(r), Restart: checked(f.get("restart")), Label: strings.TrimSpace(f.get("name"))}
+	if err := ui.kind().enroll(h, ui, f, &req); err != nil {
+		h.settingsFail(w, r, ui.Method, back, err, again)
+		return
+	}
+	h.begin(w, r, u, ui, req, again)
+}
+
+// begin runs BeginEnroll for req and answers it.
+func (h *Handler) begin(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI, req twofactor.EnrollRequest, again func(int, *ErrorView)) {
+	en, err := h.svc.BeginEnroll(r.Context(), u, ui.Method, req, h.stepUpProof(r, u.ID))
+	if err != nil {
+		back := h.settingsURL(ui)
+		if errors.Is(err, twofactor.ErrStepUpRequired) {
+			es, lerr := h.svc.Enrollments(r.Context(), u)
+			enrolled := lerr == nil && containsMethod(es, ui.Method)
+			back = ui.kind().beginBack(h, ui, enrolled)
+		}
+		h.settingsFail(w, r, ui.Method, back, ui.kind().refused(h, err), again)
+		return
+	}
+	if len(en.Codes) > 0 {
+		h.keepCodes(w, r, u, en.Codes)
+		if wantsJSON(r) {
+			h.writeJSON(w, http.StatusOK, codesOut{OK: true, Status: "generated", BackupCodes: en.Codes, Next: h.url(routeSettings)})
+			return
+		}
+		seeOther(w, h.url(routeSettingsCodes))
+		return
+	}
+	e := &enrolling{Method: ui.Method, Expires: en.ExpiresAt.Unix(), Request: req.Destination, Region: req.Region, Label: req.Label}
+	out := methodOut{factorOut: factorOut{Method: ui.Method, Name: h.text.method(ui.Method).Name, URL: h.settingsURL(ui),
+		Enrollments: []enrollmentOut{}}, Status: "pending", Pending: h.enrollingOut(en)}
+	if s := en.Sent; s != nil {
+		// The set-up is remembered past the code's life, so a new code
+		// can be asked for.
+		e.Expires = en.ExpiresAt.Add(max(en.ExpiresAt.Sub(h.now()), 10*time.Minute)).Unix()
+		e.Destination, e.ResendAt = stripControl(s.Destination), s.ResendAt.UnixMilli()
+		out.Status, out.Pending = "code_sent", h.sentOut(e)
+		out.Pending.ExpiresAt = utc(s.ExpiresAt)
+	}
+	h.setEnrolling(w, r, u, e)
+	if wantsJSON(r) {
 		h.writeJSON(w, http.StatusOK, out)
 		return
 	}
-	h.settingsPage(w, r, status, PageSettingsTOTP, h.text.Settings.TOTPTitle, v, e)
+	seeOther(w, h.settingsURL(ui))
 }
 
-// serveTOTPBegin (POST settings/totp; restart=true for a new secret)
-// starts setting up an authenticator app and shows its QR code; JSON
-// clients get the secret, the otpauth URI and the QR code.
-func (h *Handler) serveTOTPBegin(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	const m = twofactor.MethodTOTP
-	back := h.url(routeSettingsTOTP)
+func containsMethod(es []twofactor.Enrollment, m twofactor.Method) bool {
+	for _, e := range es {
+		if e.Method == m {
+			return true
+		}
+	}
+	return false
+}
+
+// serveResend (POST settings/<route>/resend) sends a new code for the
+// set-up the cookie remembers: BeginEnroll again, with Restart.
+func (h *Handler) serveResend(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	back := h.settingsURL(ui)
+	if _, err := readSettingsForm(w, r); err != nil {
+		h.settingsFail(w, r, ui.Method, back, err, nil)
+		return
+	}
+	e, ok := h.readEnrolling(r, u, ui.Method)
+	if !ok {
+		h.settingsFail(w, r, ui.Method, back, errNoEnrollment, nil)
+		return
+	}
+	req := twofactor.EnrollRequest{Client: h.client(r), Destination: e.Request, Region: e.Region, Label: e.Label, Restart: true}
+	h.begin(w, r, u, ui, req, func(status int, ev *ErrorView) { h.methodPage(w, r, u, ui, status, ev, nil) })
+}
+
+// serveConfirm (POST settings/<route>/verify, code) confirms the pending
+// set-up (Service.ConfirmEnroll). A wrong code shows the page again with
+// the error; no pending set-up is 409 no_pending_enrollment.
+func (h *Handler) serveConfirm(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	back := h.settingsURL(ui)
 	f, err := readSettingsForm(w, r)
 	if err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
+		h.settingsFail(w, r, ui.Method, back, err, nil)
 		return
 	}
-	en, err := h.svc.BeginEnroll(r.Context(), u, m, twofactor.EnrollRequest{Client: h.client(r), Restart: checked(f.get("restart"))},
-		h.stepUpProof(r, u.ID))
-	if err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
-		return
-	}
-	h.setEnrolling(w, r, u, &enrolling{Method: m, Expires: en.ExpiresAt.Unix()})
-	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, totpOut{
-			factorOut: factorOut{Method: m, Name: h.text.method(m).Name, URL: back, Enrollments: []enrollmentOut{}},
-			Status:    "pending",
-			Pending:   &pendingTOTPOut{Secret: en.Secret, URI: en.URI, QR: en.QR, ExpiresAt: en.ExpiresAt.UTC()},
-		})
-		return
-	}
-	seeOther(w, back)
-}
-
-// serveTOTPConfirm (POST settings/totp/verify, code) confirms the pending
-// set-up with a code from the app. A wrong code shows the same QR code
-// again with the error.
-func (h *Handler) serveTOTPConfirm(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	const m = twofactor.MethodTOTP
-	h.confirm(w, r, u, m, h.url(routeSettingsTOTP), savedTOTP, func(status int, e *ErrorView) {
-		h.totpPage(w, r, u, status, e)
-	})
-}
-
-// confirm checks a confirmation code for the pending set-up of m
-// (Service.ConfirmEnroll). A wrong code calls again; no pending set-up is
-// 409 no_pending_enrollment.
-func (h *Handler) confirm(w http.ResponseWriter, r *http.Request, u twofactor.User, m twofactor.Method, back, saved string, again func(int, *ErrorView)) {
-	f, err := readSettingsForm(w, r)
-	if err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
-		return
-	}
-	out, err := h.svc.ConfirmEnroll(r.Context(), u, m, normalizeCode(m, f.get("code")))
+	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, nil) }
+	out, err := h.svc.ConfirmEnroll(r.Context(), u, ui.Method, normalizeCode(ui.codeField(), f.get("code")))
 	if errors.Is(err, twofactor.ErrNotEnrolled) {
 		h.clearEnrolling(w, r)
-		err = errNoEnrollment
-		again = nil
+		err, again = errNoEnrollment, nil
 	}
 	if err != nil {
-		h.settingsFail(w, r, m, back, err, again)
+		h.settingsFail(w, r, ui.Method, back, err, again)
 		return
 	}
 	h.clearEnrolling(w, r)
-	h.enrolled(w, r, u, out, saved)
-}
-
-type enrolledOut struct {
-	OK          bool          `json:"ok"`
-	Status      string        `json:"status"` // "enrolled"
-	Enrollment  enrollmentOut `json:"enrollment"`
-	BackupCodes []string      `json:"backup_codes,omitempty"` // with the first factor: shown once
-	Next        string        `json:"next"`
+	h.enrolled(w, r, u, out, ui.route)
 }
 
 // enrolled answers a confirmed set-up. When it was the user's first
@@ -221,348 +403,22 @@ func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, u twofactor.U
 	seeOther(w, next+"?done="+saved)
 }
 
-// ---- phone and email: a code sent, then typed ----
-
-type sentOut struct {
-	Method      twofactor.Method `json:"method"`
-	Destination string           `json:"destination,omitempty"` // masked
-	ResendAt    time.Time        `json:"resend_at,omitzero"`
-	ResendAfter int              `json:"resend_after"`
-}
-
-type codeSentOut struct {
-	sentOut
-	Status    string    `json:"status"` // "code_sent"
-	ExpiresAt time.Time `json:"expires_at,omitzero"`
-}
-
-type sendingOut struct {
-	factorOut
-	Pending *sentOut `json:"pending,omitempty"` // a code was sent and awaits confirmation
-}
-
-// sentView describes the code a set-up sent.
-func (h *Handler) sentView(e *enrolling) *SentView {
-	t := h.text
-	s := &SentView{Text: t.Sent}
-	if e.Destination != "" {
-		s.Text = fmt.Sprintf(t.SentTo, e.Destination)
-	}
-	if left := time.UnixMilli(e.ResendAt).Sub(h.now()); e.ResendAt > 0 && left > 0 {
-		s.ResendIn = ceil(left, time.Second)
-		s.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
-	}
-	return s
-}
-
-func (h *Handler) sentJSONOf(e *enrolling) *sentOut {
-	out := &sentOut{Method: e.Method, Destination: e.Destination}
-	if e.ResendAt > 0 {
-		out.ResendAt = time.UnixMilli(e.ResendAt).UTC()
-		if left := out.ResendAt.Sub(h.now()); left > 0 {
-			out.ResendAfter = ceil(left, time.Second)
-		}
-	}
-	return out
-}
-
-// sendCode begins (or, with restart, sends again) the set-up of m to
-// dest, remembers it, and moves to the page back; again re-renders the
-// form with an error a form can show.
-func (h *Handler) sendCode(w http.ResponseWriter, r *http.Request, u twofactor.User, m twofactor.Method, dest string, restart bool,
-	back, stepUpBack string, again func(int, *ErrorView)) {
-	en, err := h.svc.BeginEnroll(r.Context(), u, m, twofactor.EnrollRequest{Client: h.client(r), Destination: dest, Restart: restart},
-		h.stepUpProof(r, u.ID))
-	if errors.Is(err, twofactor.ErrInvalidInput) && m == twofactor.MethodSMS {
-		err = &phoneError{h.text.Settings.PhoneRefused}
-	}
-	if err != nil {
-		if errors.Is(err, twofactor.ErrStepUpRequired) {
-			back = stepUpBack
-		}
-		h.settingsFail(w, r, m, back, err, again)
-		return
-	}
-	e := &enrolling{Method: m, Number: "", Expires: en.ExpiresAt.Add(max(en.ExpiresAt.Sub(h.now()), 10*time.Minute)).Unix()}
-	if m == twofactor.MethodSMS {
-		e.Number = dest
-	}
-	if s := en.Sent; s != nil {
-		e.Destination = stripControl(s.Destination)
-		e.ResendAt = s.ResendAt.UnixMilli()
-	}
-	h.setEnrolling(w, r, u, e)
-	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, codeSentOut{sentOut: *h.sentJSONOf(e), Status: "code_sent", ExpiresAt: utc(en.ExpiresAt)})
-		return
-	}
-	seeOther(w, back)
-}
-
-// resend sends a new code for the set-up of m the cookie remembers.
-func (h *Handler) resend(w http.ResponseWriter, r *http.Request, u twofactor.User, m twofactor.Method, back string, again func(int, *ErrorView)) {
-	if _, err := readSettingsForm(w, r); err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
-		return
-	}
-	e, ok := h.readEnrolling(r, u, m)
+// serveRename (POST settings/<route>/rename, id and name) renames one of
+// the user's enrollments (twofactor.Renamer). Another user's id is 404.
+func (h *Handler) serveRename(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	rn, ok := ui.factor.(twofactor.Renamer)
 	if !ok {
-		h.settingsFail(w, r, m, back, errNoEnrollment, nil)
-		return
-	}
-	h.sendCode(w, r, u, m, e.Number, true, back, back, again)
-}
-
-// ---- the phone ----
-
-// phoneError is a phone number refused, with what is wrong with it. It
-// matches twofactor.ErrInvalidInput.
-type phoneError struct{ message string }
-
-func (e *phoneError) Error() string        { return "twofactorhttp: phone number refused: " + e.message }
-func (e *phoneError) Is(target error) bool { return target == twofactor.ErrInvalidInput }
-
-// parsePhone reads a number as typed, with region from the country picker
-// ("US"; empty when the number starts with +), and returns it in E.164
-// form, or a *phoneError saying what is wrong. The SMS factor parses it
-// again and has the last word (number types, allowed regions).
-func (h *Handler) parsePhone(number, region string) (e164 string, err error) {
-	t := &h.text.Settings
-	number = strings.TrimSpace(number)
-	region = strings.ToUpper(strings.TrimSpace(region))
-	switch {
-	case number == "":
-		return "", &phoneError{t.PhoneEmpty}
-	case len(number) > 64:
-		return "", &phoneError{t.PhoneTooLong}
-	}
-	if !phonenumbers.GetSupportedRegions()[region] {
-		region = ""
-	}
-	if region == "" && !strings.HasPrefix(number, "+") {
-		return "", &phoneError{t.PhoneNeedRegion}
-	}
-	num, err := parseNumber(number, region)
-	switch {
-	case errors.Is(err, phonenumbers.ErrInvalidCountryCode):
-		return "", &phoneError{t.PhoneBadCountry}
-	case errors.Is(err, phonenumbers.ErrTooShortNSN):
-		return "", &phoneError{t.PhoneTooShort}
-	case err != nil:
-		return "", &phoneError{t.PhoneInvalidAny}
-	}
-	switch phonenumbers.IsPossibleNumberWithReason(num) {
-	case phonenumbers.TOO_SHORT:
-		return "", &phoneError{t.PhoneTooShort}
-	case phonenumbers.TOO_LONG:
-		return "", &phoneError{t.PhoneTooLong}
-	case phonenumbers.INVALID_COUNTRY_CODE:
-		return "", &phoneError{t.PhoneBadCountry}
-	}
-	if !phonenumbers.IsValidNumber(num) {
-		cc := phonenumbers.GetRegionCodeForCountryCode(int(num.GetCountryCode()))
-		if region != "" && phonenumbers.GetCountryCodeForRegion(region) == int(num.GetCountryCode()) {
-			cc = region
-		}
-		if name := h.regionName(cc); name != "" {
-			return "", &phoneError{fmt.Sprintf(t.PhoneInvalid, name)}
-		}
-		return "", &phoneError{t.PhoneInvalidAny}
-	}
-	return phonenumbers.Format(num, phonenumbers.E164), nil
-}
-
-// parseNumber calls phonenumbers.Parse and turns a panic in it (hostile
-// input reaching a corner of the library) into an error.
-func parseNumber(number, region string) (num *phonenumbers.PhoneNumber, err error) {
-	defer func() {
-		if recover() != nil {
-			num, err = nil, errors.New("phone number parser failed")
-		}
-	}()
-	return phonenumbers.Parse(number, region)
-}
-
-func (h *Handler) regionName(code string) string {
-	if n := h.text.Settings.Regions[code]; n != "" {
-		return n
-	}
-	return RegionNames[code]
-}
-
-// pickedRegion is the country picker's default: the region of the
-// browser's first language with one ("en-GB" gives "GB").
-func pickedRegion(r *http.Request) string {
-	for part := range strings.SplitSeq(r.Header.Get("Accept-Language"), ",") {
-		tag, _, _ := strings.Cut(strings.TrimSpace(part), ";")
-		fields := strings.Split(tag, "-")
-		for _, f := range fields[1:] {
-			if f = strings.ToUpper(f); len(f) == 2 && phonenumbers.GetSupportedRegions()[f] {
-				return f
-			}
-		}
-	}
-	return ""
-}
-
-// servePhone (GET settings/phone) shows the phone: the number codes go
-// to (masked), the form to add or replace it (?change=1), or the code
-// form once a code was sent.
-func (h *Handler) servePhone(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.phonePage(w, r, u, http.StatusOK, nil, "")
-}
-
-func (h *Handler) phonePage(w http.ResponseWriter, r *http.Request, u twofactor.User, status int, e *ErrorView, region string) {
-	const m = twofactor.MethodSMS
-	if !h.configured(m) {
 		h.fail(w, r, nil, errNotFound)
 		return
 	}
-	es, err := h.svc.Enrollments(r.Context(), u)
-	if err != nil {
-		h.settingsFail(w, r, m, "", err, nil)
-		return
-	}
-	fv := h.factorView(m, es)
-	v := &SettingsView{Factor: &fv}
-	out := sendingOut{factorOut: factorJSON(fv)}
-	change := r.URL.Query().Get("change") != "" || r.URL.Path == h.url(routeSettingsPhone) && r.Method == http.MethodPost
-	if p, ok := h.readEnrolling(r, u, m); ok && !change {
-		v.Code = h.codeView(m, routeSettingsPhoneCode, h.text.Settings.PhoneCodeLabel)
-		v.Code.Sent = h.sentView(p)
-		v.Code.Resend = h.url(routeSettingsPhoneSend)
-		v.Code.Other = &Link{URL: h.url(routeSettingsPhone) + "?change=1", Text: h.text.Settings.OtherNumber}
-		out.Pending = h.sentJSONOf(p)
-	} else if len(fv.Enrollments) == 0 || change {
-		if region == "" {
-			region = pickedRegion(r)
-		}
-		v.Phone = &PhoneView{Action: h.url(routeSettingsPhone), Regions: h.regions(region)}
-		v.StepUp = fv.CanAdd && h.needsStepUp(r, u, es)
-	}
-	if wantsJSON(r) {
-		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
-			return
-		}
-		h.writeJSON(w, http.StatusOK, out)
-		return
-	}
-	h.settingsPage(w, r, status, PageSettingsPhone, h.text.Settings.PhoneTitle, v, e)
-}
-
-// servePhoneSend (POST settings/phone, region and number) checks the
-// number and texts it a code. The user's current phone stays until the
-// new one is confirmed.
-func (h *Handler) servePhoneSend(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	const m = twofactor.MethodSMS
-	back := h.url(routeSettingsPhone)
+	back := h.settingsURL(ui)
 	f, err := readSettingsForm(w, r)
+	if err == nil {
+		err = rn.Rename(r.Context(), u, f.get("id"), f.get("name"))
+	}
 	if err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
+		h.settingsFail(w, r, ui.Method, back, err, func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, nil) })
 		return
 	}
-	region := strings.ToUpper(strings.TrimSpace(f.get("region")))
-	again := func(status int, e *ErrorView) { h.phonePage(w, r, u, status, e, region) }
-	e164, err := h.parsePhone(f.get("number"), region)
-	if err != nil {
-		h.settingsFail(w, r, m, back, err, again)
-		return
-	}
-	h.sendCode(w, r, u, m, e164, false, back, back+"?change=1", again)
-}
-
-// servePhoneResend (POST settings/phone/resend) texts a new code to the
-// number being confirmed.
-func (h *Handler) servePhoneResend(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.resend(w, r, u, twofactor.MethodSMS, h.url(routeSettingsPhone), func(status int, e *ErrorView) {
-		h.phonePage(w, r, u, status, e, "")
-	})
-}
-
-// servePhoneConfirm (POST settings/phone/verify, code) makes the number
-// the user's phone, replacing the previous one.
-func (h *Handler) servePhoneConfirm(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.confirm(w, r, u, twofactor.MethodSMS, h.url(routeSettingsPhone), savedPhone, func(status int, e *ErrorView) {
-		h.phonePage(w, r, u, status, e, "")
-	})
-}
-
-// ---- email ----
-
-// serveEmail (GET settings/email) shows whether codes go by email, and
-// where (masked).
-func (h *Handler) serveEmail(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.emailPage(w, r, u, http.StatusOK, nil)
-}
-
-func (h *Handler) emailPage(w http.ResponseWriter, r *http.Request, u twofactor.User, status int, e *ErrorView) {
-	const m = twofactor.MethodEmail
-	if !h.configured(m) {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	es, err := h.svc.Enrollments(r.Context(), u)
-	if err != nil {
-		h.settingsFail(w, r, m, "", err, nil)
-		return
-	}
-	t := &h.text.Settings
-	fv := h.factorView(m, es)
-	v := &SettingsView{Factor: &fv, Email: &EmailView{}}
-	out := sendingOut{factorOut: factorJSON(fv)}
-	switch {
-	case len(fv.Enrollments) > 0:
-		v.Email.On = true
-		v.Email.Address = fv.Enrollments[0].Label
-		v.Email.Implicit = !h.emailOptIn()
-	case u.Email == "":
-		v.Email.NoAddress = true
-	default:
-		if p, ok := h.readEnrolling(r, u, m); ok {
-			v.Code = h.codeView(m, routeSettingsEmailCode, t.EmailCodeLabel)
-			v.Code.Sent = h.sentView(p)
-			v.Code.Resend = h.url(routeSettingsEmailSend)
-			out.Pending = h.sentJSONOf(p)
-		} else if fv.CanAdd {
-			v.Email.TurnOn = h.url(routeSettingsEmail)
-			v.StepUp = h.needsStepUp(r, u, es)
-		}
-	}
-	if wantsJSON(r) {
-		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
-			return
-		}
-		h.writeJSON(w, http.StatusOK, out)
-		return
-	}
-	h.settingsPage(w, r, status, PageSettingsEmail, t.EmailTitle, v, e)
-}
-
-// serveEmailSend (POST settings/email) mails a code that confirms the
-// account's address, to turn email codes on.
-func (h *Handler) serveEmailSend(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	const m = twofactor.MethodEmail
-	back := h.url(routeSettingsEmail)
-	if _, err := readSettingsForm(w, r); err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
-		return
-	}
-	h.sendCode(w, r, u, m, "", false, back, back, func(status int, e *ErrorView) { h.emailPage(w, r, u, status, e) })
-}
-
-// serveEmailResend (POST settings/email/resend) mails a new code.
-func (h *Handler) serveEmailResend(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.resend(w, r, u, twofactor.MethodEmail, h.url(routeSettingsEmail), func(status int, e *ErrorView) {
-		h.emailPage(w, r, u, status, e)
-	})
-}
-
-// serveEmailConfirm (POST settings/email/verify, code) turns email codes
-// on.
-func (h *Handler) serveEmailConfirm(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.confirm(w, r, u, twofactor.MethodEmail, h.url(routeSettingsEmail), savedEmail, func(status int, e *ErrorView) {
-		h.emailPage(w, r, u, status, e)
-	})
+	h.done(w, r, "renamed", back, savedRenamed)
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"html"
 	"iter"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -20,6 +21,8 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
@@ -43,7 +46,6 @@ var (
 type senv struct {
 	*env
 	users  map[string]twofactor.User
-	totp   *totp.Factor
 	mail   *emailcode.Outbox
 	text   *smscode.Outbox
 	codes  *backupcodes.Factor
@@ -60,19 +62,19 @@ type senvOpt struct {
 
 type eventLog struct {
 	mu sync.Mutex
-	ev []twofactor.Event
+	ev []event.Event
 }
 
-func (l *eventLog) hook(_ context.Context, ev twofactor.Event) {
+func (l *eventLog) hook(_ context.Context, ev event.Event) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.ev = append(l.ev, ev)
 }
 
-func (l *eventLog) of(t twofactor.EventType) []twofactor.Event {
+func (l *eventLog) of(t event.Type) []event.Event {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, e := range l.ev {
 		if e.Type == t {
 			out = append(out, e)
@@ -88,64 +90,54 @@ func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
 		mail: &emailcode.Outbox{}, text: &smscode.Outbox{}, events: &eventLog{}}
 	e := s.env
 	e.mem = store.NewMemory(clock.Now)
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	e.keys, err = twofactor.NewKeyring(k)
+	e.keys, err = keyring.New(k)
 	require.NoError(t, err)
 	e.rawKeys = [][]byte{k.Secret}
-	events := &twofactor.Events{Discard: true, Hook: s.events.hook}
-
-	s.totp, err = totp.New(totp.Config{Issuer: "Example"})
-	require.NoError(t, err)
-	mail, err := emailcode.New(emailcode.Config{Sender: s.mail, Enrollment: opt.email})
-	require.NoError(t, err)
-	sms, err := smscode.New(smscode.Config{Sender: s.text})
-	require.NoError(t, err)
-	s.codes, err = backupcodes.New(backupcodes.Config{})
-	require.NoError(t, err)
 	s.keys = &testKeys{keys: map[string][]twofactor.Enrollment{}, pending: map[string]string{}, now: clock.Now}
 	cfg := twofactor.Config{
-		Store:   e.mem,
-		Keys:    e.keys,
-		Factors: []twofactor.Factor{s.totp, s.keys, sms, mail, s.codes},
-		Events:  events,
-		Now:     clock.Now,
+		Store: e.mem,
+		Keys:  e.keys,
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: "Example"},
+			built(s.keys)[0],
+			smscode.Config{Sender: s.text},
+			emailcode.Config{Sender: s.mail, Enrollment: opt.email},
+			backupcodes.Config{},
+		},
+		Users:  func(ctx context.Context, id string) (twofactor.User, error) { return lookup(s.users)(ctx, id) },
+		Events: &event.Sink{Discard: true, Hook: s.events.hook},
+		Now:    clock.Now,
 	}
 	if !opt.noTrust {
-		e.devices, err = trust.New(trust.Config{Store: e.mem, Keys: e.keys, Now: clock.Now, Events: events})
-		require.NoError(t, err)
-		cfg.Trust = e.devices
+		cfg.Trust = trust.Config{}
 	}
 	if opt.svc != nil {
 		opt.svc(&cfg)
 	}
 	e.svc, err = twofactor.New(cfg)
 	require.NoError(t, err)
+	e.devices, _ = e.svc.Trust().(*trust.Manager)
+	f, _ := e.svc.Factor(twofactor.MethodBackupCode)
+	s.codes, _ = f.(*backupcodes.Factor)
+	e.mux = http.NewServeMux()
 	lc := twofactorhttp.Config{
 		Service: e.svc,
-		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
+		Mux:     e.mux,
+		SignIn: func(w http.ResponseWriter, r *http.Request, _ string) error {
+			res, _ := twofactorhttp.ResultFrom(r)
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: res.User.ID, Path: "/", HttpOnly: true})
 			return nil
 		},
-		User:   s.user,
+		UserID: sessionID,
 		Logger: discardLogger(),
-		Now:    clock.Now,
 		Admin: twofactorhttp.AdminConfig{
-			Actor:  func(r *http.Request) string { return r.Header.Get("X-Admin") },
-			Events: events,
-			User: func(_ context.Context, id string) (twofactor.User, bool, error) {
-				u, ok := s.users[id]
-				return u, ok, nil
-			},
+			Guard: func(next http.Handler) http.Handler { return next }, // the host's check: Actor below names who acts
+			Actor: func(r *http.Request) string { return r.Header.Get("X-Admin") },
 			Users: func(context.Context) iter.Seq2[twofactor.User, error] {
 				return func(yield func(twofactor.User, error) bool) {
-					for _, id := range slices.Sorted(func(y func(string) bool) {
-						for id := range s.users {
-							if !y(id) {
-								return
-							}
-						}
-					}) {
+					for _, id := range slices.Sorted(maps.Keys(s.users)) {
 						if !yield(s.users[id], nil) {
 							return
 						}
@@ -159,28 +151,15 @@ func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
 	}
 	e.h, err = twofactorhttp.New(lc)
 	require.NoError(t, err)
-	e.mux = http.NewServeMux()
-	e.mux.Handle(e.h.Prefix(), e.h)
-	e.mux.Handle("/admin/2fa/", e.h.Admin())
 	e.mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		u, ok := s.users[r.FormValue("user")]
 		if !ok {
 			http.Error(w, "wrong password", http.StatusUnauthorized)
 			return
 		}
-		e.h.Begin(w, r, u)
+		e.h.Begin(w, r, u.ID)
 	})
 	return s
-}
-
-// user is the host's session: the "session" cookie names the user.
-func (s *senv) user(r *http.Request) (twofactor.User, bool) {
-	c, err := r.Cookie("session")
-	if err != nil {
-		return twofactor.User{}, false
-	}
-	u, ok := s.users[c.Value]
-	return u, ok
 }
 
 // as returns a browser (or, with asJSON, an API client) signed in as id.

@@ -1,86 +1,141 @@
 package twofactorhttp
 
 import (
-	"context"
+	"errors"
+	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
 )
 
-// Security keys: the list, with rename and remove; adding one runs the
-// browser's ceremony through the security-key script, on the register
-// routes (register.go).
+// Security keys (SecurityKeyUI): the challenge and the set-up run the
+// browser's ceremony through the security-key script, which posts JSON to
+// the routes below; the keys page lists the keys, with rename and remove.
+//
+//	POST <prefix>webauthn/login/begin      {}: Service.Start
+//	POST <prefix>webauthn/login/finish     {"credential": {...the assertion...}}: Service.Verify
+//	POST <prefix>webauthn/register/begin   {"name": "YubiKey 5"}
+//	200 {"options": {"publicKey": {...}}, "expires_at": "2026-03-02T09:05:00Z"}
+//	POST <prefix>webauthn/register/finish  {"credential": {...the attestation...}}
+//	200 {"enrollment": {"id": "...", "name": "YubiKey 5", "created_at": "..."},
+//	     "backup_codes": ["...", ...]}   (backup codes only with the first factor, shown once)
+//
+// Adding a key is for the signed-in user (Config.UserID), through
+// Service.BeginEnroll and ConfirmEnroll; a user who already has a second
+// factor must have stepped up first (401 step_up_required otherwise).
 
-// renamer is a factor whose enrollments users may rename (security keys).
-type renamer interface {
-	Rename(ctx context.Context, user twofactor.User, id, name string) error
+// Routes of the security-key script: it posts to <base>/login/begin and
+// finish, and to add a key to <base>/register/begin and finish.
+const (
+	routeKeyScript   = "webauthn/webauthn.js"
+	routeKeyBegin    = "webauthn/login/begin"
+	routeKeyFinish   = "webauthn/login/finish"
+	routeKeyRegister = "webauthn/register/begin"
+	routeKeyConfirm  = "webauthn/register/finish"
+)
+
+type keysKind struct{ baseKind }
+
+func (keysKind) challenge(v *MethodView) { v.WebAuthn, v.Numeric, v.Length = true, false, 0 }
+
+func (keysKind) keyScript() bool { return true }
+
+func (k keysKind) routes(h *Handler, ui *methodUI) []route {
+	get, post := http.MethodGet, http.MethodPost
+	return []route{
+		{treeMain, get, routeKeyScript, serveWebAuthnScript},
+		{treeMain, post, routeKeyBegin, func(w http.ResponseWriter, r *http.Request) {
+			if _, err := readRequest(w, r); err != nil {
+				h.fail(w, r, nil, err)
+				return
+			}
+			h.start(w, r, ui.Method)
+		}},
+		{treeMain, post, routeKeyFinish, func(w http.ResponseWriter, r *http.Request) { h.verify(w, r, ui.Method) }},
+		{treeMain, post, routeKeyRegister, h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) { h.serveRegisterBegin(w, r, u, ui) })},
+		{treeMain, post, routeKeyConfirm, h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) { h.serveRegisterFinish(w, r, u, ui) })},
+	}
 }
 
-// serveKeys (GET settings/keys) lists the user's security keys, with the
-// form that adds one.
-func (h *Handler) serveKeys(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	h.keysPage(w, r, u, http.StatusOK, nil)
+// page adds what the add button needs: where it goes once a key is added
+// (or backup codes came with it), and the step-up it leads through first
+// when one is needed.
+func (keysKind) page(h *Handler, p *methodPage) {
+	page := h.settingsURL(p.ui)
+	p.v.Keys = &KeysView{Done: page + "?done=" + p.ui.route, ShowCodes: h.url(routeSettingsCodes), StepUp: h.stepUpURL(page)}
+	// The ceremony runs in the browser: no set-up is kept in a cookie.
+	p.v.Code, p.v.Enrolling, p.out.Pending = nil, nil, nil
+	p.v.StepUp = p.v.Factor.CanAdd && h.needsStepUp(p.r, p.u, p.es)
 }
 
-func (h *Handler) keysPage(w http.ResponseWriter, r *http.Request, u twofactor.User, status int, e *ErrorView) {
-	const m = twofactor.MethodWebAuthn
-	if !h.configured(m) {
-		h.fail(w, r, nil, errNotFound)
-		return
-	}
-	es, err := h.svc.Enrollments(r.Context(), u)
-	if err != nil {
-		h.settingsFail(w, r, m, "", err, nil)
-		return
-	}
-	fv := h.factorView(m, es)
-	back := h.url(routeSettingsKeys)
-	v := &SettingsView{Factor: &fv, Keys: &KeysView{Done: back + "?done=" + savedKey, ShowCodes: h.url(routeSettingsCodes),
-		StepUp: h.stepUpURL(back)}}
-	if h.renames() {
-		v.Keys.Rename = h.url(routeSettingsKeyRename)
-	}
-	v.StepUp = fv.CanAdd && h.needsStepUp(r, u, es)
-	if wantsJSON(r) {
-		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message})
-			return
-		}
-		h.writeJSON(w, http.StatusOK, factorJSON(fv))
-		return
-	}
-	h.settingsPage(w, r, status, PageSettingsKeys, h.text.Settings.KeysTitle, v, e)
+type registerBeginJSON struct {
+	Options   any       `json:"options"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
-func (h *Handler) renames() bool {
-	f, ok := h.svc.Factor(twofactor.MethodWebAuthn)
+type enrollmentJSON struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	CreatedAt time.Time `json:"created_at,omitzero"`
+}
+
+type registerFinishJSON struct {
+	Enrollment  enrollmentJSON `json:"enrollment"`
+	BackupCodes []string       `json:"backup_codes,omitempty"`
+}
+
+func (h *Handler) serveRegisterBegin(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	req, ok := h.registerRequest(w, r, ui)
 	if !ok {
-		return false
+		return
 	}
-	_, ok = f.(renamer)
-	return ok
+	en, err := h.svc.BeginEnroll(r.Context(), u, ui.Method,
+		twofactor.EnrollRequest{Client: h.client(r), Label: req.Name}, h.stepUpProof(r, u.ID))
+	if err != nil {
+		h.failAs(w, r, nil, ui.Method, err)
+		return
+	}
+	h.writeJSON(w, http.StatusOK, registerBeginJSON{Options: en.Options, ExpiresAt: en.ExpiresAt.UTC()})
 }
 
-// serveKeyRename (POST settings/keys/rename, id and name) renames one of
-// the user's keys. Another user's key id is 404.
-func (h *Handler) serveKeyRename(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	const m = twofactor.MethodWebAuthn
-	back := h.url(routeSettingsKeys)
-	f, err := readSettingsForm(w, r)
-	again := func(status int, e *ErrorView) { h.keysPage(w, r, u, status, e) }
+func (h *Handler) serveRegisterFinish(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
+	req, ok := h.registerRequest(w, r, ui)
+	if !ok {
+		return
+	}
+	if len(req.Credential) == 0 {
+		h.failAs(w, r, nil, ui.Method, fmt.Errorf("%w: no credential", errBadRequest))
+		return
+	}
+	out, err := h.svc.ConfirmEnroll(r.Context(), u, ui.Method, string(req.Credential))
+	if errors.Is(err, twofactor.ErrNotEnrolled) {
+		err = errNoEnrollment
+	}
 	if err != nil {
-		h.settingsFail(w, r, m, back, err, nil)
+		h.failAs(w, r, nil, ui.Method, err)
 		return
 	}
-	fac, ok := h.svc.Factor(m)
-	rn, canRename := fac.(renamer)
-	if !ok || !canRename {
-		h.fail(w, r, nil, errNotFound)
-		return
+	if len(out.BackupCodes) > 0 {
+		// For the settings page that shows them once, and their download.
+		h.keepCodes(w, r, u, out.BackupCodes)
 	}
-	if err := rn.Rename(r.Context(), u, f.get("id"), f.get("name")); err != nil {
-		h.settingsFail(w, r, m, back, err, again)
-		return
+	e := out.Enrollment
+	h.writeJSON(w, http.StatusOK, registerFinishJSON{
+		Enrollment:  enrollmentJSON{ID: e.ID, Name: e.Label, CreatedAt: e.CreatedAt.UTC()},
+		BackupCodes: out.BackupCodes,
+	})
+}
+
+// registerRequest reads the JSON body of a registration route.
+func (h *Handler) registerRequest(w http.ResponseWriter, r *http.Request, ui *methodUI) (request, bool) {
+	req, err := readRequest(w, r)
+	if err == nil && !wantsJSON(r) {
+		err = fmt.Errorf("%w: send JSON", errBadRequest)
 	}
-	h.done(w, r, "renamed", back, savedRenamed)
+	if err != nil {
+		h.failAs(w, r, nil, ui.Method, err)
+		return req, false
+	}
+	return req, true
 }

@@ -37,7 +37,8 @@ func TestSettingsPhoneBadNumbers(t *testing.T) {
 		{"US", "4155550112999999", "That number is too long."},
 		{"", "+999 1234 5678", "That country calling code does not exist."},
 		{"US", "(123) 555-0112", "That is not a valid phone number for United States."},
-		{"GB", "+44 1234", "That is not a valid phone number for United Kingdom."},
+		{"GB", "+44 1234", "That number is too short."},
+		{"GB", "+44 7400 12345", "That is not a valid phone number for United Kingdom."},
 		{"GB", "0740012345678", "That number is too long."},
 		{"", "not a number", "Choose your country"},
 		{"US", "1-900-555-0112", "We can't send codes to that number."},
@@ -135,8 +136,10 @@ func TestSettingsPhoneJSON(t *testing.T) {
 	m := decodeJSON(t, api.post("/2fa/settings/phone", url.Values{"region": {""}, "number": {"+44 7400 123456"}}))
 	require.Equal(t, "code_sent", m["status"])
 	require.Equal(t, "sms", m["method"])
-	require.Equal(t, "+44 **** ****56", m["destination"])
-	require.Equal(t, float64(60), m["resend_after"])
+	p := m["pending"].(map[string]any)
+	require.Equal(t, "+44 **** ****56", p["destination"])
+	require.Equal(t, float64(60), p["resend_after"])
+	require.NotEmpty(t, p["expires_at"])
 	m = decodeJSON(t, api.get("/2fa/settings/phone"))
 	require.Equal(t, "+44 **** ****56", m["pending"].(map[string]any)["destination"])
 	code := s.smsCode("+447400123456")

@@ -27,6 +27,9 @@ type SettingsStrings struct {
 	Verify       string // submits a confirmation code
 	Next         string // from the QR code to the code form
 	StepUpNote   string // says a change needs a fresh verification first
+	SetUpDone    string // "%s is set up." (a method's name): the notice after a method without one of its own in Saved
+	QRAlt        string // a set-up's QR code's alternative text, on a method's generic page
+	SetUpSecret  string // the label of a set-up's secret, on a method's generic page
 	Date         string // time layout of dates, shown in UTC: "2 Jan 2006"
 	DateTime     string // time layout of times, shown in UTC: "2 Jan 2006 15:04 MST"
 
@@ -139,9 +142,12 @@ type SettingsStrings struct {
 	DisableButton     string // the button that turns it off
 	DisableRequired   string // the policy requires a second factor
 	DisableEmailStays string // email codes follow the account's address and stay on
+	DisableStays      string // "%s stays on: ..." (a method's name) another method that follows the account stays on
 
-	// Notices after a change.
-	Saved map[string]string // by the key in ?done=
+	// Notices after a change, by the key in ?done=: a method's set-up
+	// confirmed is the route of its page ("totp", "phone", "keys",
+	// "email"); a method missing here gets SetUpDone.
+	Saved map[string]string
 
 	// Regions overrides RegionNames, the country picker's names, by
 	// region code ("US"). Nil keeps every English name.
@@ -167,6 +173,9 @@ var defaultSettingsStrings = SettingsStrings{
 	Verify:       "Verify",
 	Next:         "Next",
 	StepUpNote:   "For your security, you'll confirm it's you before this change.",
+	SetUpDone:    "%s is set up.",
+	QRAlt:        "QR code to set this up",
+	SetUpSecret:  "Setup key",
 	Date:         "2 Jan 2006",
 	DateTime:     "2 Jan 2006 15:04 MST",
 
@@ -270,6 +279,7 @@ var defaultSettingsStrings = SettingsStrings{
 	DisableButton:     "Turn off",
 	DisableRequired:   "Your account needs two-step verification: it cannot be turned off.",
 	DisableEmailStays: "Email codes stay on while your account has an email address: they follow it, and are not removed here.",
+	DisableStays:      "%s stays on: it follows your account, and is not removed here.",
 
 	Saved: map[string]string{
 		savedTOTP:       "Your authenticator app is set up.",
@@ -284,12 +294,13 @@ var defaultSettingsStrings = SettingsStrings{
 	},
 }
 
-// Keys of SettingsStrings.Saved, the notices after a change.
+// Keys of SettingsStrings.Saved, the notices after a change: the routes
+// of the built-in UIs' pages, and the other changes.
 const (
 	savedTOTP       = "totp"
 	savedPhone      = "phone"
 	savedEmail      = "email"
-	savedKey        = "key"
+	savedKey        = "keys"
 	savedRenamed    = "renamed"
 	savedRemoved    = "removed"
 	savedRevoked    = "revoked"
@@ -425,7 +436,8 @@ func (s AdminStrings) clone() AdminStrings {
 // strings when it has none (a table written before those pages existed),
 // leaving s itself as it is.
 func withPageDefaults(s *Strings) *Strings {
-	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" {
+	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
+		s.Settings.SetUpDone != "" && s.UnknownUser != "" {
 		return s
 	}
 	c := *s
@@ -441,8 +453,14 @@ func withPageDefaults(s *Strings) *Strings {
 		st.DisableLink, st.DisableTitle, st.DisableWarn = d.DisableLink, d.DisableTitle, d.DisableWarn
 		st.DisableButton, st.DisableRequired, st.DisableEmailStays = d.DisableButton, d.DisableRequired, d.DisableEmailStays
 	}
+	if st, d := &c.Settings, &defaultSettingsStrings; st.SetUpDone == "" {
+		st.SetUpDone, st.QRAlt, st.SetUpSecret, st.DisableStays = d.SetUpDone, d.QRAlt, d.SetUpSecret, d.DisableStays
+	}
 	if st, d := &c.Settings, &defaultSettingsStrings; st.NotificationsTitle == "" {
 		st.NotificationsTitle, st.NotificationsIntro = d.NotificationsTitle, d.NotificationsIntro
+	}
+	if c.UnknownUser == "" {
+		c.UnknownUser = defaultStrings.UnknownUser
 	}
 	if ad, d := &c.Admin, &defaultAdminStrings; ad.RevokeDevice == "" {
 		ad.RevokeDevice, ad.RevokeAllDevices, ad.DeviceNotFound = d.RevokeDevice, d.RevokeAllDevices, d.DeviceNotFound
@@ -466,7 +484,7 @@ func (s *Strings) checkSettings() error {
 		"Settings.KeyNewName": st.KeyNewName, "Settings.EmailOn": st.EmailOn, "Settings.Network": st.Network,
 		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
 		"Admin.UserTitle": ad.UserTitle, "Admin.LockedUntil": ad.LockedUntil, "Admin.RecoveryShown": ad.RecoveryShown,
-		"Admin.GapMissing": ad.GapMissing,
+		"Admin.GapMissing": ad.GapMissing, "Settings.SetUpDone": st.SetUpDone, "Settings.DisableStays": st.DisableStays,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)

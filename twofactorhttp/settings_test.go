@@ -49,14 +49,19 @@ func TestSettingsOverview(t *testing.T) {
 	m := decodeJSON(t, api.get("/2fa/settings/"))
 	require.Equal(t, "email", m["default_method"])
 	methods := m["methods"].([]any)
-	require.Len(t, methods, 4)
-	email := methods[3].(map[string]any)
+	require.Len(t, methods, 5)
+	email := methods[0].(map[string]any)
+	require.Equal(t, true, email["default"], "the default method first")
 	require.Equal(t, "email", email["method"])
 	require.Equal(t, true, email["enrolled"])
 	en := email["enrollments"].([]any)[0].(map[string]any)
 	require.Equal(t, "a***@example.com", en["label"])
 	require.Equal(t, "2026-03-02T09:00:00Z", en["created_at"])
-	require.Equal(t, map[string]any{"on": false, "remaining": float64(0)}, m["backup_codes"])
+	backup := methods[4].(map[string]any)
+	require.Equal(t, "backup_code", backup["method"])
+	require.Equal(t, true, backup["recovery"], "the recovery method last")
+	require.Equal(t, false, backup["enrolled"])
+	require.Equal(t, float64(0), backup["remaining"])
 
 	// Ben has no factor: nothing to fall back from, so no prompt.
 	body = s.as("ben", false).get("/2fa/settings/").Body.String()
@@ -294,25 +299,30 @@ func TestSettingsTemplatesAndStrings(t *testing.T) {
 	}})
 	w := s.as("ann", false).get("/2fa/settings/")
 	require.Equal(t, http.StatusOK, w.Code)
-	require.Contains(t, w.Body.String(), "<h1>Mine: Two-step verification</h1>[totp][webauthn][sms][email]")
+	require.Contains(t, w.Body.String(), "<h1>Mine: Two-step verification</h1>[totp][webauthn][sms][email][backup_code]")
 	w = s.as("ann", false).do(http.MethodHead, "/2fa/settings/totp", nil)
 	require.Equal(t, http.StatusOK, w.Code)
 	require.Empty(t, w.Body.String())
 
 	bad := twofactorhttp.DefaultStrings()
 	bad.Settings.PhoneInvalid = "Not valid."
-	_, err := twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Strings: bad,
-		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	_, err := twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Mux: http.NewServeMux(), Strings: bad,
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	require.ErrorContains(t, err, "Settings.PhoneInvalid")
 
-	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, EnrollCookie: "tf_pending",
-		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Mux: http.NewServeMux(), EnrollCookie: "tf_pending",
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Admin: twofactorhttp.AdminConfig{Prefix: "/2fa/"},
-		SignIn: func(http.ResponseWriter, *http.Request, *twofactor.Result) error { return nil }})
+	_, err = twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Mux: http.NewServeMux(), Admin: twofactorhttp.AdminConfig{Prefix: "/2fa/"},
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.Panics(t, func() { newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Admin.Actor = nil }}) })
+	// Without an Actor there are no administrator pages: the host's mux
+	// has nothing there.
+	none := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Admin = twofactorhttp.AdminConfig{} }})
+	w = none.admin(false).get("/admin/2fa/")
+	require.Equal(t, http.StatusNotFound, w.Code)
+	require.Equal(t, "404 page not found\n", w.Body.String())
 }
 
 // The overview lists the security emails the user gets, when the host

@@ -62,6 +62,7 @@ type Strings struct {
 	StepUpRequired   string // the step-up middleware's message
 	EnrollRequired   string // the enforcement middleware's message
 	SignedOut        string // a route that needs a signed-in user
+	UnknownUser      string // the signed-in user's id names no user the Service knows
 	AlreadyEnrolled  string // adding a security key that is registered already
 	// NoPendingEnrollment: confirming an enrollment that was never begun
 	// or has expired.
@@ -136,6 +137,7 @@ var defaultStrings = Strings{
 	StepUpRequired:   "Confirm it's you to continue.",
 	EnrollRequired:   "Set up two-step verification to continue.",
 	SignedOut:        "Please sign in first.",
+	UnknownUser:      "We could not find your account. Please sign in again.",
 	AlreadyEnrolled:  "This security key is already registered.",
 
 	NoPendingEnrollment: "This registration has expired. Please start again.",

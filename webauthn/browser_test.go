@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/testenv"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
@@ -118,43 +119,51 @@ func TestBrowserEndToEnd(t *testing.T) {
 	mem := store.NewMemory()
 	keys := newKeys(t)
 	var evMu sync.Mutex
-	var events []twofactor.Event
-	hook := func(_ context.Context, ev twofactor.Event) {
+	var events []event.Event
+	hook := func(_ context.Context, ev event.Event) {
 		evMu.Lock()
 		defer evMu.Unlock()
 		events = append(events, ev)
 	}
-	f, err := webauthn.New(webauthn.Config{
-		RPID: "localhost", RPDisplayName: "Browser test", RPOrigins: []string{origin},
-		Timeout: 20 * time.Second, ResidentKey: webauthn.Preferred,
-	})
-	require.NoError(t, err)
-	svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: keys, Factors: []twofactor.Factor{f},
-		Events: &twofactor.Events{Discard: true, Hook: hook}})
-	require.NoError(t, err)
-
 	user := twofactor.User{ID: "user-42", Name: "alice@example.com"}
+	svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: keys,
+		Factors: []twofactor.FactorConfig{webauthn.Config{
+			RPID: "localhost", RPDisplayName: "Browser test", RPOrigins: []string{origin},
+			Timeout: 20 * time.Second, ResidentKey: webauthn.Preferred,
+		}},
+		Users: func(_ context.Context, id string) (twofactor.User, error) {
+			if id != user.ID {
+				return twofactor.User{}, twofactor.ErrUnknownUser
+			}
+			return user, nil
+		},
+		Events: &event.Sink{Discard: true, Hook: hook}})
+	require.NoError(t, err)
+	built, ok := svc.Factor(twofactor.MethodWebAuthn)
+	require.True(t, ok)
+	f := built.(*webauthn.Factor)
+
 	var mu sync.Mutex
 	var results []*twofactor.Result
+	mux := http.NewServeMux()
 	h, err := twofactorhttp.New(twofactorhttp.Config{
 		Service: svc,
-		Keys:    keys,
-		SignIn: func(w http.ResponseWriter, _ *http.Request, res *twofactor.Result) error {
+		Mux:     mux,
+		SignIn: func(w http.ResponseWriter, r *http.Request, _ string) error {
+			res, _ := twofactorhttp.ResultFrom(r)
 			mu.Lock()
 			defer mu.Unlock()
 			results = append(results, res)
 			http.SetCookie(w, &http.Cookie{Name: "session", Value: "1", Path: "/", HttpOnly: true})
 			return nil
 		},
-		User: func(r *http.Request) (twofactor.User, bool) {
+		UserID: func(r *http.Request) (string, bool) {
 			_, err := r.Cookie("session")
-			return user, err == nil
+			return user.ID, err == nil
 		},
 		ReturnURL: "/home",
 	})
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/2fa/", h)
 	html := func(page string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")
@@ -167,7 +176,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 		http.SetCookie(w, &http.Cookie{Name: "session", Value: "1", Path: "/", HttpOnly: true})
 		html(browserPage)(w, r)
 	})
-	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, user) })
+	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, user.ID) })
 	mux.HandleFunc("GET /home", html(homePage))
 	srv := httptest.NewUnstartedServer(mux)
 	srv.Listener.Close()
@@ -328,11 +337,11 @@ func TestBrowserEndToEnd(t *testing.T) {
 	defer evMu.Unlock()
 	var kinds []string
 	for _, ev := range events {
-		kinds = append(kinds, string(ev.Type)+"/"+ev.Reason)
+		kinds = append(kinds, string(ev.Type)+"/"+string(ev.Reason))
 	}
-	assert.Contains(t, kinds, string(twofactor.EventEnroll)+"/")
-	assert.Contains(t, kinds, string(twofactor.EventSuccess)+"/")
-	assert.Contains(t, kinds, string(twofactor.EventFailure)+"/unknown_credential", "the unregistered key's refusal says why")
+	assert.Contains(t, kinds, string(event.Enroll)+"/")
+	assert.Contains(t, kinds, string(event.Success)+"/")
+	assert.Contains(t, kinds, string(event.Failure)+"/unknown_credential", "the unregistered key's refusal says why")
 }
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,16 +11,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
 func TestNewValidatesConfig(t *testing.T) {
-	keys := newKeys(t)
-	mem := store.NewMemory()
+	env := twofactor.Env{Store: store.NewMemory(), Keys: newKeys(t)}
 	base := func() webauthn.Config {
-		return webauthn.Config{Store: mem, Keys: keys, RPID: "example.com", RPOrigins: []string{"https://example.com"}}
+		return webauthn.Config{RPID: "example.com", RPOrigins: []string{"https://example.com"}}
 	}
 	tests := []struct {
 		name string
@@ -42,7 +41,6 @@ func TestNewValidatesConfig(t *testing.T) {
 			c.ResidentKey = webauthn.Preferred
 			c.MaxCredentials = 100
 		}, ""},
-		{"no store nor keys: bound by the Service", func(c *webauthn.Config) { c.Store, c.Keys = nil, nil }, ""},
 		{"no rp id", func(c *webauthn.Config) { c.RPID = "" }, "Config.RPID is empty"},
 		{"rp id with scheme", func(c *webauthn.Config) { c.RPID = "https://example.com" }, "bare domain"},
 		{"rp id with port", func(c *webauthn.Config) { c.RPID = "example.com:443" }, "bare domain"},
@@ -76,7 +74,7 @@ func TestNewValidatesConfig(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := base()
 			tt.mod(&cfg)
-			f, err := webauthn.New(cfg)
+			f, err := webauthn.New(env, cfg)
 			if tt.want == "" {
 				require.NoError(t, err)
 				require.NotNil(t, f)
@@ -93,54 +91,84 @@ func TestNewValidatesConfig(t *testing.T) {
 }
 
 func TestOriginsAreCanonical(t *testing.T) {
-	f, err := webauthn.New(webauthn.Config{Store: store.NewMemory(), Keys: newKeys(t), RPID: "example.com",
+	f, err := webauthn.New(twofactor.Env{Store: store.NewMemory(), Keys: newKeys(t)}, webauthn.Config{RPID: "example.com",
 		RPOrigins: []string{"HTTPS://Login.Example.com:8443/", "https://example.com"}})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"https://login.example.com:8443", "https://example.com"}, f.Origins())
 }
 
-// TestBind: given to twofactor.New, a factor configured with its relying
-// party alone takes the Service's store, keyring, events and clock; what
-// its config sets wins; used without either, it fails with ErrConfig.
-func TestBind(t *testing.T) {
+// TestNewEnv: New takes the store, keyring, events and clock from the Env
+// and checks, once, that it has what the factor needs; a factor New
+// returned never answers with a configuration error.
+func TestNewEnv(t *testing.T) {
 	rp := webauthn.Config{RPID: testRPID, RPOrigins: []string{testOrigin}}
 
-	t.Run("unbound", func(t *testing.T) {
-		f, err := webauthn.New(rp)
-		require.NoError(t, err)
-		ctx := context.Background()
-		u := twofactor.User{ID: "u1"}
-		ch := &twofactor.Challenge{ID: "c1", User: u, ExpiresAt: time.Now().Add(time.Hour)}
-		calls := map[string]error{}
-		_, calls["Enrollments"] = f.Enrollments(ctx, u)
-		_, calls["Credentials"] = f.Credentials(ctx, u)
-		_, calls["BeginEnroll"] = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
-		_, calls["ConfirmEnroll"] = f.ConfirmEnroll(ctx, u, "{}")
-		_, calls["Start"] = f.Start(ctx, ch)
-		_, calls["Verify"] = f.Verify(ctx, ch, "{}")
-		calls["Cancel"] = f.Cancel(ctx, ch)
-		calls["Rename"] = f.Rename(ctx, u, "webauthn-x", "key")
-		calls["Remove"] = f.Remove(ctx, u, "webauthn-x")
-		calls["RemoveAll"] = f.RemoveAll(ctx, u)
-		for name, err := range calls {
-			require.ErrorIs(t, err, twofactor.ErrConfig, name)
+	t.Run("no store or keys", func(t *testing.T) {
+		for name, tt := range map[string]struct {
+			env  twofactor.Env
+			want string
+		}{
+			"nothing":  {twofactor.Env{}, "Env.Store"},
+			"no keys":  {twofactor.Env{Store: store.NewMemory()}, "Env.Keys"},
+			"no store": {twofactor.Env{Keys: newKeys(t)}, "Env.Store"},
+		} {
+			t.Run(name, func(t *testing.T) {
+				f, err := webauthn.New(tt.env, rp)
+				require.ErrorIs(t, err, twofactor.ErrConfig)
+				assert.Nil(t, f)
+				assert.Contains(t, err.Error(), tt.want)
+				assert.Regexp(t, `^webauthn: `, err.Error())
+			})
 		}
 	})
 
-	t.Run("bound", func(t *testing.T) {
+	t.Run("store without what the factor needs", func(t *testing.T) {
+		f, err := webauthn.New(twofactor.Env{Store: rootOnly{store.NewMemory()}, Keys: newKeys(t)}, rp)
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.Nil(t, f)
+		assert.Contains(t, err.Error(), "store.Enrollments, store.Ledger")
+		assert.NotContains(t, err.Error(), "store.States")
+		assert.Regexp(t, `^webauthn: `, err.Error())
+		bad, err := rp.NewFactor(twofactor.Env{Store: rootOnly{store.NewMemory()}, Keys: newKeys(t)})
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.True(t, bad == nil, "a nil Factor, not a nil *Factor in one")
+
+		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: newKeys(t),
+			Factors: []twofactor.FactorConfig{rp}})
+		require.ErrorIs(t, err, twofactor.ErrConfig)
+		assert.Contains(t, err.Error(), "Config.Factors[0]")
+		assert.Contains(t, err.Error(), "store.Enrollments, store.Ledger")
+	})
+
+	t.Run("defaults of the Env", func(t *testing.T) {
+		mem := store.NewMemory()
+		f, err := webauthn.New(twofactor.Env{Store: mem, Keys: newKeys(t)}, rp)
+		require.NoError(t, err)
+		before := time.Now()
+		en, err := f.BeginEnroll(context.Background(), twofactor.User{ID: "u1"}, twofactor.EnrollRequest{})
+		require.NoError(t, err)
+		assert.WithinDuration(t, before.Add(webauthn.DefaultTimeout), en.ExpiresAt, time.Minute, "the real clock")
+	})
+
+	t.Run("built by the Service", func(t *testing.T) {
 		clk := storetest.NewClock(t0)
 		mem := store.NewMemory(clk.Now)
 		var mu sync.Mutex
-		var types []twofactor.EventType
-		events := &twofactor.Events{Discard: true, Now: clk.Now, Hook: func(_ context.Context, ev twofactor.Event) {
+		var evs []event.Event
+		events := &event.Sink{Discard: true, Now: clk.Now, Hook: func(_ context.Context, ev event.Event) {
 			mu.Lock()
 			defer mu.Unlock()
-			types = append(types, ev.Type)
+			evs = append(evs, ev)
 		}}
-		f, err := webauthn.New(rp)
+		svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: newKeys(t), Factors: []twofactor.FactorConfig{rp},
+			Events: events, Now: clk.Now})
 		require.NoError(t, err)
-		svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: newKeys(t), Factors: []twofactor.Factor{f}, Events: events, Now: clk.Now})
-		require.NoError(t, err)
+		got, ok := svc.Factor(twofactor.MethodWebAuthn)
+		require.True(t, ok)
+		f, ok := got.(*webauthn.Factor)
+		require.True(t, ok, "the Service built a *webauthn.Factor")
+		assert.Equal(t, testRPID, f.RPID())
+
 		ctx := context.Background()
 		u := twofactor.User{ID: "u1"}
 		k := newSoftKey(t, testRPID, testOrigin)
@@ -153,44 +181,27 @@ func TestBind(t *testing.T) {
 		recs, err := mem.ListEnrollments(ctx, u.ID)
 		require.NoError(t, err)
 		require.Len(t, recs, 1, "the Service's store")
+		cs, err := f.Credentials(ctx, u)
+		require.NoError(t, err)
+		require.Len(t, cs, 1)
+
 		mu.Lock()
-		assert.Contains(t, types, twofactor.EventEnroll, "the Service's events")
-		mu.Unlock()
-	})
-
-	t.Run("explicit fields win", func(t *testing.T) {
-		own, shared := store.NewMemory(), store.NewMemory()
-		var got atomic.Int64
-		cfg := rp
-		cfg.Store = own
-		cfg.Events = &twofactor.Events{Discard: true, Hook: func(context.Context, twofactor.Event) { got.Add(1) }}
-		f, err := webauthn.New(cfg)
-		require.NoError(t, err)
-		svc, err := twofactor.New(twofactor.Config{Store: shared, Keys: newKeys(t), Factors: []twofactor.Factor{f},
-			Events: &twofactor.Events{Discard: true}})
-		require.NoError(t, err)
-		ctx := context.Background()
-		u := twofactor.User{ID: "u1"}
-		en, err := svc.BeginEnroll(ctx, u, twofactor.MethodWebAuthn, twofactor.EnrollRequest{}, "")
-		require.NoError(t, err)
-		_, err = f.ConfirmEnroll(ctx, u, string(newSoftKey(t, testRPID, testOrigin).create(t, en.Options)))
-		require.NoError(t, err)
-		recs, err := own.ListEnrollments(ctx, u.ID)
-		require.NoError(t, err)
-		assert.Len(t, recs, 1)
-		recs, err = shared.ListEnrollments(ctx, u.ID)
-		require.NoError(t, err)
-		assert.Empty(t, recs)
-		assert.EqualValues(t, 2, got.Load(), "begin and enroll events went to the factor's own Events")
-	})
-
-	t.Run("store without what the factor needs", func(t *testing.T) {
-		f, err := webauthn.New(rp)
-		require.NoError(t, err)
-		_, err = twofactor.New(twofactor.Config{Store: rootOnly{store.NewMemory()}, Keys: newKeys(t), Factors: []twofactor.Factor{f}})
-		require.ErrorIs(t, err, twofactor.ErrConfig)
-		assert.Contains(t, err.Error(), "store.Enrollments, store.Ledger")
-		assert.NotContains(t, err.Error(), "store.States")
+		defer mu.Unlock()
+		var begins, enrolls []event.Event
+		for _, ev := range evs {
+			switch ev.Type {
+			case event.EnrollBegin:
+				begins = append(begins, ev)
+			case event.Enroll:
+				enrolls = append(enrolls, ev)
+			}
+		}
+		require.Len(t, begins, 1, "the factor's events reach the Service's")
+		assert.Equal(t, "key", begins[0].Label)
+		require.Len(t, enrolls, 1, "one EventEnroll, the Service's")
+		assert.Equal(t, done.Enrollment.ID, enrolls[0].EnrollmentID)
+		assert.Equal(t, "key", enrolls[0].Label)
+		assert.True(t, enrolls[0].FirstFactor)
 	})
 }
 

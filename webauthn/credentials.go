@@ -174,9 +174,6 @@ func newWAUser(user twofactor.User, handle []byte, creds []stored) *waUser {
 // their names, oldest first, with the time each was registered and last
 // used.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -196,9 +193,6 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 
 // Credentials returns the details of the user's credentials, oldest first.
 func (f *Factor) Credentials(ctx context.Context, user twofactor.User) ([]Credential, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -238,9 +232,6 @@ func (f *Factor) get(ctx context.Context, userID, id string) (stored, error) {
 // use), so a rename is never lost to a login at the same moment; two
 // renames at once keep one of the names.
 func (f *Factor) Rename(ctx context.Context, user twofactor.User, id, name string) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -265,9 +256,6 @@ func (f *Factor) Rename(ctx context.Context, user twofactor.User, id, name strin
 // verification. Removing a missing credential is not an error; an id that
 // belongs to another factor gives twofactor.ErrNotEnrolled.
 func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID string) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}
@@ -302,9 +290,6 @@ func (f *Factor) delete(ctx context.Context, r store.EnrollmentRecord) error {
 // RemoveAll deletes every credential of the user (admin reset,
 // Service.Disable) and frees their credential ids.
 func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := checkUser(user); err != nil {
 		return err
 	}

@@ -10,22 +10,29 @@
 //
 // # Set-up
 //
-// The factor's config holds the relying party; twofactor.New gives it the
-// Service's store, keyring, events and clock:
+// The factor's Config holds the relying party; give it to twofactor.New,
+// which builds the factor with the Service's store, keyring, events and
+// clock:
 //
-//	wa, err := webauthn.New(webauthn.Config{
-//		RPID:      "example.com",
-//		RPOrigins: []string{"https://example.com"},
-//	})
 //	svc, err := twofactor.New(twofactor.Config{Store: st, Keys: keys,
-//		Factors: []twofactor.Factor{totpFactor, wa}})
+//		Factors: []twofactor.FactorConfig{
+//			totp.Config{Issuer: "Example"},
+//			webauthn.Config{RPID: "example.com", RPOrigins: []string{"https://example.com"}},
+//		}})
+//	f, _ := svc.Factor(twofactor.MethodWebAuthn)
+//	wa := f.(*webauthn.Factor) // for Credentials and Rename
 //
-// New checks the relying party: RPID is a bare domain, and every origin is
-// https (http://localhost for development) on RPID or a subdomain of it, so
-// a configuration browsers would refuse fails at start-up, not at the
-// first login. Used without a Service, set Config.Store and Config.Keys
-// too; a factor that has neither answers with errors matching
-// twofactor.ErrConfig.
+// Used without a Service, build it with an Env holding at least the store
+// and the keyring:
+//
+//	wa, err := webauthn.New(twofactor.Env{Store: st, Keys: keys}, webauthn.Config{RPID: "example.com",
+//		RPOrigins: []string{"https://example.com"}})
+//
+// New checks everything once, so a configuration browsers would refuse
+// fails at start-up, not at the first login: RPID is a bare domain, every
+// origin is https (http://localhost for development) on RPID or a
+// subdomain of it, and the store implements [Store] (the error names any
+// interface it lacks).
 //
 // # Registration
 //
@@ -42,7 +49,9 @@
 //  2. The browser creates the credential; [Factor.ConfirmEnroll] verifies
 //     it and stores the credential id, public key, signature counter,
 //     transports, AAGUID, backup flags, the user's name for it
-//     (EnrollRequest.Label), and the creation time.
+//     (EnrollRequest.Label), and the creation time. The Service then
+//     emits the event.Enroll; the factor itself emits only the
+//     event.EnrollBegin of step 1, with the label.
 //
 // A user may register several keys (Config.MaxCredentials, 10 by
 // default). [Factor.Rename] renames a key; removal goes through
@@ -87,8 +96,10 @@
 //     twofactor.ErrInvalidInput before any store access.
 //   - A signature counter that does not increase, or that falls back to
 //     zero after counting (a possible cloned key, WebAuthn §6.1.1),
-//     rejects the login and emits an EventWarning with reason
-//     "sign_count_regressed". [SignCountWarn] only warns; it loosens
+//     rejects the login and emits an event.Warning with reason
+//     event.ReasonSignCount, the credential's EnrollmentID and
+//     Label, the counter received as Count, and the policy as the extra
+//     "policy". [SignCountWarn] only warns; it loosens
 //     security. Authenticators that always report zero are accepted. The
 //     counters seen after registration are kept only in a store.Ledger
 //     high-water mark, which makes the check atomic across app instances:

@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
@@ -43,8 +44,11 @@ func TestRegisterAndLogin(t *testing.T) {
 	assert.Equal(t, "YubiKey 5", e.Label)
 	assert.Equal(t, t0, e.CreatedAt)
 	assert.True(t, e.LastUsedAt.IsZero())
-	require.Len(t, fx.events(twofactor.EventEnrollBegin), 1)
-	require.Len(t, fx.events(twofactor.EventEnroll), 1)
+	begins := fx.events(event.EnrollBegin)
+	require.Len(t, begins, 1)
+	assert.Equal(t, "YubiKey 5", begins[0].Label)
+	assert.Equal(t, twofactor.MethodWebAuthn, begins[0].Method)
+	assert.Empty(t, fx.events(event.Enroll), "the Service emits EventEnroll, not the factor")
 
 	cs := fx.credentials()
 	require.Len(t, cs, 1)
@@ -132,7 +136,7 @@ func TestRegistrationState(t *testing.T) {
 		o1, o2 := parseOptions(t, first.Options), parseOptions(t, again.Options)
 		assert.Equal(t, o1.PublicKey.Challenge, o2.PublicKey.Challenge, "the same ceremony")
 		assert.Equal(t, 240000, o2.PublicKey.Timeout, "the browser waits only as long as the ceremony lives")
-		assert.Len(t, fx.events(twofactor.EventEnrollBegin), 1, "showing it again is no new fact")
+		assert.Len(t, fx.events(event.EnrollBegin), 1, "showing it again is no new fact")
 		_, err = fx.f.ConfirmEnroll(fx.ctx, fx.user, string(newSoftKey(t, testRPID, testOrigin).create(t, again.Options)))
 		require.NoError(t, err)
 	})
@@ -150,7 +154,7 @@ func TestRegistrationState(t *testing.T) {
 			second, err := fx.f.BeginEnroll(fx.ctx, fx.user, tt.req)
 			require.NoError(t, err)
 			assert.NotEqual(t, parseOptions(t, first.Options).PublicKey.Challenge, parseOptions(t, second.Options).PublicKey.Challenge)
-			assert.Len(t, fx.events(twofactor.EventEnrollBegin), 2)
+			assert.Len(t, fx.events(event.EnrollBegin), 2)
 			k := newSoftKey(t, testRPID, testOrigin)
 			_, err = fx.f.ConfirmEnroll(fx.ctx, fx.user, string(k.create(t, first.Options)))
 			require.ErrorIs(t, err, webauthn.ErrRejected, "the replaced ceremony's challenge is not the pending one")
@@ -160,7 +164,7 @@ func TestRegistrationState(t *testing.T) {
 		})
 	}
 	t.Run("expires", func(t *testing.T) {
-		fx := newFixture(t, func(c *webauthn.Config) { c.Timeout = time.Minute })
+		fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.Timeout = time.Minute }))
 		k := newSoftKey(t, testRPID, testOrigin)
 		opts := fx.begin("key")
 		fx.clk.Advance(time.Minute)
@@ -202,7 +206,7 @@ func TestRegistrationState(t *testing.T) {
 		require.NoError(t, err, "the browser may try again")
 	})
 	t.Run("too many credentials", func(t *testing.T) {
-		fx := newFixture(t, func(c *webauthn.Config) { c.MaxCredentials = 1 })
+		fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.MaxCredentials = 1 }))
 		opts := fx.begin("one")
 		fx.register(newSoftKey(t, testRPID, testOrigin), "one")
 		_, err := fx.f.BeginEnroll(fx.ctx, fx.user, twofactor.EnrollRequest{Label: "two"})
@@ -286,7 +290,7 @@ func TestCredentialUniqueAcrossAccounts(t *testing.T) {
 // exactly one wins, every round.
 func TestCredentialRaceAcrossAccounts(t *testing.T) {
 	fx := newFixture(t)
-	other, err := webauthn.New(fx.cfg) // a second app instance on the same store
+	other, err := webauthn.New(fx.env, fx.cfg) // a second app instance on the same store
 	require.NoError(t, err)
 	factors := []*webauthn.Factor{fx.f, other}
 	for round := range 20 {
@@ -389,26 +393,31 @@ func TestSignCount(t *testing.T) {
 			assert.ErrorIs(t, err, twofactor.ErrInvalidCode)
 		}
 		assert.Equal(t, before, fx.credentials(), "a regressed count changes nothing, not even the last use")
-		ws := fx.events(twofactor.EventWarning)
+		ws := fx.events(event.Warning)
 		require.Len(t, ws, 3)
-		assert.Equal(t, "sign_count_regressed", ws[0].Reason)
-		assert.Equal(t, "10", ws[0].Details["received"])
+		assert.Equal(t, event.ReasonSignCount, ws[0].Reason)
+		assert.Equal(t, 10, ws[0].Count, "the counter the authenticator sent")
+		assert.Equal(t, 0, ws[2].Count)
+		assert.Equal(t, before[0].ID, ws[0].EnrollmentID)
+		assert.Equal(t, "key", ws[0].Label)
+		assert.Equal(t, twofactor.MethodWebAuthn, ws[0].Method)
 		assert.Equal(t, "reject", ws[0].Details["policy"])
 		assert.Equal(t, fx.user.ID, ws[0].UserID)
 		require.NoError(t, login(fx, k, u32(11)))
 	})
 	t.Run("warn only", func(t *testing.T) {
-		fx := newFixture(t, func(c *webauthn.Config) { c.SignCountPolicy = webauthn.SignCountWarn })
+		fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.SignCountPolicy = webauthn.SignCountWarn }))
 		k := newSoftKey(t, testRPID, testOrigin)
 		fx.register(k, "key")
 		require.NoError(t, login(fx, k, u32(10)))
 		require.NoError(t, login(fx, k, u32(3)))
-		ws := fx.events(twofactor.EventWarning)
+		ws := fx.events(event.Warning)
 		require.Len(t, ws, 1)
-		assert.Equal(t, "sign_count_regressed", ws[0].Reason)
+		assert.Equal(t, event.ReasonSignCount, ws[0].Reason)
+		assert.Equal(t, 3, ws[0].Count)
 		assert.Equal(t, "warn", ws[0].Details["policy"])
 		require.NoError(t, login(fx, k, u32(4)))
-		assert.Len(t, fx.events(twofactor.EventWarning), 2, "the high-water mark is kept at 10")
+		assert.Len(t, fx.events(event.Warning), 2, "the high-water mark is kept at 10")
 	})
 	t.Run("counter from registration", func(t *testing.T) {
 		fx := newFixture(t)
@@ -426,7 +435,7 @@ func TestSignCount(t *testing.T) {
 		for range 3 {
 			require.NoError(t, login(fx, k, u32(0)))
 		}
-		assert.Empty(t, fx.events(twofactor.EventWarning))
+		assert.Empty(t, fx.events(event.Warning))
 	})
 	t.Run("zero after counting", func(t *testing.T) {
 		fx := newFixture(t)
@@ -461,9 +470,9 @@ func (s *listCounter) TouchEnrollment(ctx context.Context, userID, id string, us
 // never lost.
 func TestRenameRacingLogins(t *testing.T) {
 	var lc *listCounter
-	fx := newFixture(t, func(c *webauthn.Config) {
-		lc = &listCounter{Store: c.Store}
-		c.Store = lc
+	fx := newFixture(t, func(e *twofactor.Env, _ *webauthn.Config) {
+		lc = &listCounter{Store: e.Store.(webauthn.Store)}
+		e.Store = lc
 	})
 	k := newSoftKey(t, testRPID, testOrigin)
 	e := fx.register(k, "key")
@@ -516,7 +525,7 @@ func TestRenameRacingLogins(t *testing.T) {
 type noToucher struct{ webauthn.Store }
 
 func TestLastUseWithoutToucher(t *testing.T) {
-	fx := newFixture(t, func(c *webauthn.Config) { c.Store = noToucher{c.Store} })
+	fx := newFixture(t, func(e *twofactor.Env, _ *webauthn.Config) { e.Store = noToucher{e.Store.(webauthn.Store)} })
 	k := newSoftKey(t, testRPID, testOrigin)
 	e := fx.register(k, "key")
 	fx.clk.Advance(time.Hour)

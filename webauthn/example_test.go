@@ -6,6 +6,8 @@ import (
 	"log"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
@@ -16,22 +18,19 @@ var browserKey = newSoftKey(exampleT{}, "example.com", "https://example.com")
 
 // Example shows the server side of registering a security key and then
 // using it as the second factor of a login. The factor's config holds only
-// the relying party: twofactor.New gives it the Service's store, keyring,
-// events and clock. In a real app the two browser steps are the page's
-// script calling navigator.credentials.
+// the relying party: twofactor.New builds the factor with the Service's
+// store, keyring, events and clock. In a real app the two browser steps
+// are the page's script calling navigator.credentials.
 func Example() {
 	ctx := context.Background()
-	key, _ := twofactor.GenerateKey("k1")
-	keys, _ := twofactor.NewKeyring(key)
+	key, _ := keyring.GenerateKey("k1")
+	keys, _ := keyring.New(key)
 
-	wa, err := webauthn.New(webauthn.Config{
-		RPID: "example.com", RPDisplayName: "Example", RPOrigins: []string{"https://example.com"},
-	})
-	if err != nil {
-		log.Fatal(err)
-	}
 	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: keys,
-		Factors: []twofactor.Factor{wa}, Events: &twofactor.Events{Discard: true}})
+		Factors: []twofactor.FactorConfig{webauthn.Config{
+			RPID: "example.com", RPDisplayName: "Example", RPOrigins: []string{"https://example.com"},
+		}},
+		Events: &event.Sink{Discard: true}})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
@@ -64,7 +65,7 @@ func TestLoginState(t *testing.T) {
 		assert.True(t, fx.hasLoginState(other), "another challenge's ceremony is untouched")
 	})
 	t.Run("expires with timeout", func(t *testing.T) {
-		fx := newFixture(t, func(c *webauthn.Config) { c.Timeout = time.Minute })
+		fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.Timeout = time.Minute }))
 		k := newSoftKey(t, testRPID, testOrigin)
 		fx.register(k, "key")
 		ch := fx.challenge()
@@ -170,11 +171,11 @@ func TestLoginWrongAnswers(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			fx := newFixture(t, func(c *webauthn.Config) {
+			fx := newFixture(t, withConfig(func(c *webauthn.Config) {
 				if tt.uv {
 					c.UserVerification = webauthn.Required
 				}
-			})
+			}))
 			k := newSoftKey(t, testRPID, testOrigin)
 			if tt.uv {
 				k.flags = flagUP | flagUV
@@ -306,5 +307,5 @@ func TestClonedKeyRace(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, int64(1), ok.Load())
 	assert.Equal(t, int64(63), regressed.Load())
-	assert.Len(t, fx.events(twofactor.EventWarning), 63)
+	assert.Len(t, fx.events(event.Warning), 63)
 }

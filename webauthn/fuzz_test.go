@@ -69,8 +69,7 @@ func FuzzCheckRegistration(f *testing.F) {
 // FuzzConfigOrigins: New never panics, and an origin it accepts is https
 // (or http on localhost) on the RP id or a subdomain of it.
 func FuzzConfigOrigins(f *testing.F) {
-	keys := newKeys(f)
-	mem := store.NewMemory()
+	env := twofactor.Env{Store: store.NewMemory(), Keys: newKeys(f)}
 	f.Add("example.com", "https://example.com")
 	f.Add("example.com", "https://login.example.com:8443/")
 	f.Add("example.com", "https://badexample.com")
@@ -78,7 +77,7 @@ func FuzzConfigOrigins(f *testing.F) {
 	f.Add("127.0.0.1", "http://127.0.0.1")
 	f.Add("example.com", "https://user@example.com")
 	f.Fuzz(func(t *testing.T, rpID, origin string) {
-		w, err := webauthn.New(webauthn.Config{Store: mem, Keys: keys, RPID: rpID, RPOrigins: []string{origin}})
+		w, err := webauthn.New(env, webauthn.Config{RPID: rpID, RPOrigins: []string{origin}})
 		if err != nil {
 			if !errors.Is(err, twofactor.ErrConfig) {
 				t.Fatalf("New: %v", err)

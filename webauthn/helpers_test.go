@@ -11,8 +11,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/webauthn"
@@ -32,54 +34,70 @@ type fixture struct {
 	clk  *storetest.Clock
 	mem  *store.Memory
 	st   *storespy.Spy
-	keys *twofactor.Keyring
+	keys *keyring.Ring
 	f    *webauthn.Factor
 	user twofactor.User
 	mu   sync.Mutex
-	evs  []twofactor.Event
+	evs  []event.Event
 	ctx  context.Context
+	env  twofactor.Env
 	cfg  webauthn.Config
 }
 
-func newKeys(t testing.TB) *twofactor.Keyring {
+func newKeys(t testing.TB) *keyring.Ring {
 	t.Helper()
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
 	return kr
 }
 
-func newFixture(t testing.TB, mod ...func(*webauthn.Config)) *fixture {
+// newFixture builds the factor alone, with an Env on a spied memory store;
+// mod may change the Env and the Config before New.
+func newFixture(t testing.TB, mod ...func(*twofactor.Env, *webauthn.Config)) *fixture {
 	t.Helper()
 	fx := &fixture{t: t, clk: storetest.NewClock(t0), keys: newKeys(t), ctx: context.Background(),
 		user: twofactor.User{ID: "user-1", Name: "alice"}}
 	fx.mem = store.NewMemory(fx.clk.Now)
 	fx.st = storespy.New(fx.mem)
-	fx.cfg = webauthn.Config{
-		Store: fx.st, Keys: fx.keys, RPID: testRPID, RPDisplayName: "Example", RPOrigins: []string{testOrigin},
-		Now:    fx.clk.Now,
-		Events: &twofactor.Events{Discard: true, Now: fx.clk.Now, Hook: fx.record},
+	fx.env = twofactor.Env{
+		Store: fx.st, Keys: fx.keys, Now: fx.clk.Now,
+		Events: &event.Sink{Discard: true, Now: fx.clk.Now, Hook: fx.record},
 	}
+	fx.cfg = webauthn.Config{RPID: testRPID, RPDisplayName: "Example", RPOrigins: []string{testOrigin}}
 	for _, m := range mod {
-		m(&fx.cfg)
+		m(&fx.env, &fx.cfg)
 	}
-	f, err := webauthn.New(fx.cfg)
+	f, err := webauthn.New(fx.env, fx.cfg)
 	require.NoError(t, err)
 	fx.f = f
 	return fx
 }
 
-func (fx *fixture) record(_ context.Context, ev twofactor.Event) {
+// withConfig is a newFixture option that changes the Config only.
+func withConfig(mod func(*webauthn.Config)) func(*twofactor.Env, *webauthn.Config) {
+	return func(_ *twofactor.Env, c *webauthn.Config) { mod(c) }
+}
+
+// users is the host's lookup of the fixture's user, for twofactor.Config.Users.
+func (fx *fixture) users(_ context.Context, id string) (twofactor.User, error) {
+	if id != fx.user.ID {
+		return twofactor.User{}, twofactor.ErrUnknownUser
+	}
+	return fx.user, nil
+}
+
+func (fx *fixture) record(_ context.Context, ev event.Event) {
 	fx.mu.Lock()
 	defer fx.mu.Unlock()
 	fx.evs = append(fx.evs, ev)
 }
 
-func (fx *fixture) events(typ twofactor.EventType) []twofactor.Event {
+func (fx *fixture) events(typ event.Type) []event.Event {
 	fx.mu.Lock()
 	defer fx.mu.Unlock()
-	var out []twofactor.Event
+	var out []event.Event
 	for _, ev := range fx.evs {
 		if ev.Type == typ {
 			out = append(out, ev)

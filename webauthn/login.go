@@ -6,13 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
+	"math"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -49,9 +50,6 @@ type loginState struct {
 // comes first. Starting again replaces the previous ceremony of the
 // challenge. A user with no credential gets twofactor.ErrNotEnrolled.
 func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMessage, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if ch == nil || ch.ID == "" {
 		return nil, invalidInput("no challenge")
 	}
@@ -100,9 +98,6 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 	if ch == nil || ch.ID == "" {
 		return nil
 	}
-	if err := f.ready(); err != nil {
-		return err
-	}
 	if err := f.store.DeleteState(ctx, keyLogin+ch.ID); err != nil {
 		return fmt.Errorf("webauthn: deleting login ceremony: %w", err)
 	}
@@ -150,9 +145,6 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // twofactor.ErrInvalidCode and change nothing but the used ceremony. Any
 // other error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if err := f.ready(); err != nil {
-		return twofactor.Verified{}, err
-	}
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
 	}
@@ -207,11 +199,9 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, err
 	}
 	if regressed {
-		f.emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: ch.User.ID, ChallengeID: ch.ID,
-			Purpose: ch.Purpose, Reason: "sign_count_regressed",
-			Details: map[string]string{
-				"enrollment": c.rec.ID, "received": strconv.FormatUint(uint64(got), 10), "policy": f.signPolicyName(),
-			}})
+		f.emit(ctx, event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID,
+			Purpose: ch.Purpose, Reason: event.ReasonSignCount, EnrollmentID: c.rec.ID, Label: c.rec.Label,
+			Count: signCount(got), Details: map[string]string{event.DetailPolicy: f.signPolicyName()}})
 		if f.signPol == SignCountReject {
 			return twofactor.Verified{}, ErrSignCountRegressed
 		}
@@ -219,7 +209,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := f.touch(ctx, c.rec, now); err != nil {
 		return twofactor.Verified{}, err
 	}
-	return twofactor.Verified{EnrollmentID: c.rec.ID, Details: map[string]string{"enrollment": c.rec.ID}}, nil
+	return twofactor.Verified{EnrollmentID: c.rec.ID}, nil
 }
 
 // signCountRegressed reports whether got, the counter of a verified
@@ -290,4 +280,13 @@ func (f *Factor) signPolicyName() string {
 		return "warn"
 	}
 	return "reject"
+}
+
+// signCount is a received signature counter as an event's Count, clamped
+// where int is 32 bits wide.
+func signCount(n uint32) int {
+	if uint64(n) > math.MaxInt {
+		return math.MaxInt
+	}
+	return int(n)
 }

@@ -14,6 +14,7 @@ import (
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -90,9 +91,6 @@ type regState struct {
 // already has a second factor for a fresh verification first; a host
 // calling it directly must check that itself.
 func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
-	if err := f.ready(); err != nil {
-		return nil, err
-	}
 	if err := checkUser(user); err != nil {
 		return nil, err
 	}
@@ -136,7 +134,8 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if err := f.store.PutOwnedState(ctx, user.ID, registrationKey(user.ID), blob, st.ExpiresAt); err != nil {
 		return nil, fmt.Errorf("webauthn: storing registration: %w", err)
 	}
-	f.emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: user.ID})
+	f.emit(ctx, event.Event{Type: event.EnrollBegin, UserID: user.ID, Label: name,
+		IP: ipString(req.Client), UserAgent: req.Client.UserAgent})
 	return &twofactor.Enrolling{Method: twofactor.MethodWebAuthn, ExpiresAt: st.ExpiresAt, Options: options}, nil
 }
 
@@ -221,9 +220,6 @@ func parseRegistration(response []byte) (*protocol.ParsedCredentialCreationData,
 // user or another, is twofactor.ErrAlreadyEnrolled; and
 // ErrTooManyCredentials past Config.MaxCredentials.
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attestation string) (twofactor.Enrollment, error) {
-	if err := f.ready(); err != nil {
-		return twofactor.Enrollment{}, err
-	}
 	if err := checkUser(user); err != nil {
 		return twofactor.Enrollment{}, err
 	}
@@ -289,8 +285,6 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 	if err := f.store.PutEnrollment(ctx, rec); err != nil {
 		return twofactor.Enrollment{}, fmt.Errorf("webauthn: storing credential: %w", err)
 	}
-	f.emit(ctx, twofactor.Event{Type: twofactor.EventEnroll, UserID: user.ID,
-		Details: map[string]string{"enrollment": rec.ID, "aaguid": formatUUID(data.AAGUID)}})
 	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now}, nil
 }
 

@@ -18,15 +18,22 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
+// newService builds a Service from the fixture's Config on its store,
+// keys, clock and events, and makes the factor the Service built the
+// fixture's.
 func newService(t *testing.T, fx *fixture) *twofactor.Service {
 	t.Helper()
-	svc, err := twofactor.New(twofactor.Config{Store: fx.mem, Keys: fx.keys, Factors: []twofactor.Factor{fx.f},
-		Now: fx.clk.Now, Events: &twofactor.Events{Discard: true, Now: fx.clk.Now, Hook: fx.record}})
+	svc, err := twofactor.New(twofactor.Config{Store: fx.st, Keys: fx.keys, Factors: []twofactor.FactorConfig{fx.cfg},
+		Users: fx.users, Now: fx.clk.Now, Events: fx.env.Events})
 	require.NoError(t, err)
+	f, ok := svc.Factor(twofactor.MethodWebAuthn)
+	require.True(t, ok)
+	fx.f = f.(*webauthn.Factor)
 	return svc
 }
 
@@ -48,20 +55,20 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodWebAuthn,
 		Code: string(k.get(t, opts, assertOpts{origin: "https://evil.test"}))})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	fails := fx.events(twofactor.EventFailure)
+	fails := fx.events(event.Failure)
 	require.Len(t, fails, 1)
-	assert.Equal(t, "rejected", fails[0].Reason, "a wrong origin is recorded as a rejected response")
+	assert.Equal(t, webauthn.ReasonRejected, fails[0].Reason, "a wrong origin is recorded as a rejected response")
 
 	_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodWebAuthn, Code: string(k.get(t, opts))})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the used ceremony does not take a second answer")
-	assert.Equal(t, twofactor.ReasonReplay, fx.events(twofactor.EventFailure)[1].Reason)
+	assert.Equal(t, event.ReasonReplay, fx.events(event.Failure)[1].Reason)
 
 	// Malformed answers are refused before the challenge is touched.
 	_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodWebAuthn, Code: "{not json"})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	fails = fx.events(twofactor.EventFailure)
+	fails = fx.events(event.Failure)
 	require.Len(t, fails, 3)
-	assert.Equal(t, twofactor.ReasonMalformed, fails[2].Reason)
+	assert.Equal(t, event.ReasonMalformed, fails[2].Reason)
 
 	opts, err = svc.Start(fx.ctx, id, twofactor.MethodWebAuthn)
 	require.NoError(t, err)
@@ -69,6 +76,10 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e.ID, res.EnrollmentID)
 	assert.Equal(t, twofactor.MethodWebAuthn, res.Method)
+	oks := fx.events(event.Success)
+	require.Len(t, oks, 1)
+	assert.Equal(t, e.ID, oks[0].EnrollmentID, "the success event names the key")
+	assert.Empty(t, oks[0].Details, "by EnrollmentID, not a detail")
 	_, err = svc.Start(fx.ctx, id, twofactor.MethodWebAuthn)
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "the challenge is complete")
 
@@ -107,10 +118,12 @@ type testServer struct {
 func newTestServer(t *testing.T, fx *fixture) *testServer {
 	t.Helper()
 	ts := &testServer{fx: fx, svc: newService(t, fx)}
+	mux := http.NewServeMux()
 	h, err := twofactorhttp.New(twofactorhttp.Config{
 		Service: ts.svc,
-		Keys:    fx.keys,
-		SignIn: func(_ http.ResponseWriter, _ *http.Request, res *twofactor.Result) error {
+		Mux:     mux,
+		SignIn: func(_ http.ResponseWriter, r *http.Request, _ string) error {
+			res, _ := twofactorhttp.ResultFrom(r)
 			ts.mu.Lock()
 			defer ts.mu.Unlock()
 			if ts.signIn != nil {
@@ -119,18 +132,15 @@ func newTestServer(t *testing.T, fx *fixture) *testServer {
 			ts.results = append(ts.results, res)
 			return nil
 		},
-		User: func(r *http.Request) (twofactor.User, bool) {
+		UserID: func(r *http.Request) (string, bool) {
 			_, err := r.Cookie("session")
-			return fx.user, err == nil
+			return fx.user.ID, err == nil
 		},
 		ReturnURL: "/home",
 		Logger:    discardLogger,
-		Now:       fx.clk.Now,
 	})
 	require.NoError(t, err)
-	mux := http.NewServeMux()
-	mux.Handle("/2fa/", h)
-	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, fx.user) })
+	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, fx.user.ID) })
 	ts.Server = httptest.NewServer(mux)
 	t.Cleanup(ts.Close)
 	jar, err := cookiejar.New(nil)

@@ -20,8 +20,9 @@ import (
 
 	"github.com/go-webauthn/webauthn/protocol"
 	"github.com/twofactorkit/twofactor"
-	"github.com/twofactorkit/twofactor/internal/bind"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/errs"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -30,7 +31,8 @@ import (
 // ends a pending registration), the users' credentials, a ledger holding
 // each credential's highest signature counter, so a counter is accepted
 // once even across app instances, and counters, which claim each
-// credential id for one account. Every store of this module implements it.
+// credential id for one account. Every store of this module implements it;
+// New checks that the Env's store does, and names what it lacks.
 type Store interface {
 	store.States
 	store.OwnedStates
@@ -58,9 +60,9 @@ type SignCountPolicy int
 
 const (
 	// SignCountReject refuses the assertion with ErrSignCountRegressed and
-	// emits an EventWarning. The default.
+	// emits an event.Warning. The default.
 	SignCountReject SignCountPolicy = iota
-	// SignCountWarn accepts the assertion and only emits the EventWarning.
+	// SignCountWarn accepts the assertion and only emits the event.Warning.
 	// It loosens security: use it only when your users' authenticators are
 	// known to report unreliable counters.
 	SignCountWarn
@@ -87,22 +89,14 @@ const (
 	MaxAttestationSize = 64 << 10
 )
 
-// Config configures a Factor. Zero fields take the documented defaults; New
-// validates the whole and says what to fix. Given to twofactor.New, the
-// factor needs only the relying party (RPID, RPOrigins): the Service binds
-// its store, keyring, events and clock to every one of those fields left
-// zero.
+// Config configures a Factor: the relying party and the ceremony's
+// settings. Zero fields take the documented defaults; New validates the
+// whole and says what to fix. The store, the keyring, the events and the
+// clock come from the twofactor.Env the factor is built with.
+//
+// A Config is a twofactor.FactorConfig: give it to twofactor.Config.Factors
+// and twofactor.New builds the factor with the Service's Env.
 type Config struct {
-	// Store keeps ceremony state, credentials, signature counters and
-	// credential claims. Zero: the Service's store. Used without a Service,
-	// set it, with the same clock as Now.
-	Store Store
-
-	// Keys derives the opaque user handle given to authenticators, so the
-	// host's user id never reaches them. Zero: the Service's keyring. Used
-	// without a Service, set it.
-	Keys *twofactor.Keyring
-
 	// RPID is the relying-party id: the registrable domain the credentials
 	// are bound to, such as "example.com" (no scheme, no port). Required.
 	// Credentials only work on this domain and its subdomains, so changing
@@ -142,23 +136,30 @@ type Config struct {
 	// MaxCredentials bounds how many credentials one user may register.
 	// Zero means 10; at most 100.
 	MaxCredentials int
+}
 
-	// Events receives enrollment and warning events. Zero: the Service's,
-	// else slog.Default().
-	Events *twofactor.Events
+var _ twofactor.FactorConfig = Config{}
 
-	// Now is the clock. Zero: the Service's, else time.Now.
-	Now func() time.Time
+// The optional abilities the pages (package twofactorhttp) use.
+var _ twofactor.Renamer = (*Factor)(nil)
+
+// NewFactor builds the factor with env: twofactor.New calls it for each of
+// Config.Factors.
+func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) {
+	f, err := New(env, c)
+	if err != nil {
+		return nil, err // a nil interface, not a nil *Factor in one
+	}
+	return f, nil
 }
 
 // Factor is the WebAuthn second factor. It implements twofactor.Factor,
-// Enroller, Binder, Starter, Canceler, Remover and AnswerChecker. Build it
-// with New; it is safe for concurrent use (with a Service, once
-// twofactor.New has returned).
+// Enroller, Starter, Canceler, Remover and AnswerChecker. Build it with
+// New, or get the one twofactor.New built with
+// svc.Factor(twofactor.MethodWebAuthn); it is safe for concurrent use.
 type Factor struct {
-	cfg      Config // as given to New: Bind fills only what it left zero
 	store    Store
-	keys     *twofactor.Keyring
+	keys     *keyring.Ring
 	wa       *gowebauthn.WebAuthn
 	rpID     string
 	origins  []string
@@ -167,14 +168,13 @@ type Factor struct {
 	uv       Requirement
 	rk       Requirement
 	maxCreds int
-	events   *twofactor.Events
+	events   *event.Sink
 	now      func() time.Time
 }
 
 var (
 	_ twofactor.Factor        = (*Factor)(nil)
 	_ twofactor.Enroller      = (*Factor)(nil)
-	_ twofactor.Binder        = (*Factor)(nil)
 	_ twofactor.Starter       = (*Factor)(nil)
 	_ twofactor.Canceler      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
@@ -183,137 +183,114 @@ var (
 
 func configErr(format string, args ...any) error { return errs.Config("webauthn", format, args...) }
 
-// New validates cfg once and returns the factor. Errors wrap
-// twofactor.ErrConfig and say what to change. Store and Keys may be left
-// zero when the factor is given to twofactor.New, which binds the
-// Service's; a factor that has neither (configured nor bound) answers
-// every call that needs them with an error matching twofactor.ErrConfig.
-func New(cfg Config) (*Factor, error) {
-	return build(cfg)
-}
-
-// Bind takes the Service's store, keyring, events and clock for every one
-// of them the factor's Config left zero (what Config sets wins).
-// twofactor.New calls it; a host does not. The Service's store must
-// implement [Store].
-func (f *Factor) Bind(s twofactor.Shared) error {
-	cfg := f.cfg
-	if cfg.Store == nil && s.Store != nil {
-		st, err := bind.Store[Store]("webauthn", "webauthn.Config.Store", s.Store,
-			reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](), reflect.TypeFor[store.Enrollments](), reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Counters]())
-		if err != nil {
-			return err
-		}
-		cfg.Store = st
-	}
-	bind.Parts(s, &cfg.Keys, &cfg.Events, &cfg.Now, nil)
-	bound, err := build(cfg)
-	if err != nil {
-		return err
-	}
-	bound.cfg = f.cfg
-	*f = *bound
-	return nil
-}
-
-// ready reports, as an error matching twofactor.ErrConfig, a factor that
-// has no store or keyring: neither configured nor bound by a Service.
-func (f *Factor) ready() error {
-	switch {
-	case f.store == nil:
-		return configErr("no store: give the factor to twofactor.New, or set Config.Store (store.NewMemory, sqlstore, redisstore)")
-	case f.keys == nil:
-		return configErr("no keyring: give the factor to twofactor.New, or set Config.Keys")
-	}
-	return nil
-}
-
-// build validates cfg and applies every default: the one place they are
-// applied, for New and Bind alike.
-func build(cfg Config) (*Factor, error) {
-	rpID, err := checkRPID(cfg.RPID)
+// New validates cfg once and returns the factor, built with env's store,
+// keyring, events and clock. The store must implement [Store]. Errors
+// wrap twofactor.ErrConfig and say what to change: a nil Env.Store or
+// Env.Keys, a store missing an interface (named), or a relying party
+// browsers would refuse.
+func New(env twofactor.Env, cfg Config) (*Factor, error) {
+	st, env, err := errs.Store[Store]("webauthn", env, reflect.TypeFor[store.States](), reflect.TypeFor[store.OwnedStates](),
+		reflect.TypeFor[store.Enrollments](), reflect.TypeFor[store.Ledger](), reflect.TypeFor[store.Counters]())
 	if err != nil {
 		return nil, err
 	}
-	if len(cfg.RPOrigins) == 0 {
-		return nil, configErr("Config.RPOrigins is empty: list the origins your pages are served from, such as %q", "https://"+rpID)
+	s, err := checkConfig(cfg)
+	if err != nil {
+		return nil, err
 	}
-	origins := make([]string, 0, len(cfg.RPOrigins))
-	for i, o := range cfg.RPOrigins {
-		norm, err := checkOrigin(rpID, o)
-		if err != nil {
-			return nil, configErr("Config.RPOrigins[%d] %q: %v", i, o, err)
-		}
-		origins = append(origins, norm)
-	}
-	switch {
-	case cfg.Timeout < 0:
-		return nil, configErr("Config.Timeout must not be negative (zero means %s)", DefaultTimeout)
-	case cfg.Timeout > MaxTimeout:
-		return nil, configErr("Config.Timeout %s is longer than %s; a ceremony is one touch of a key", cfg.Timeout, MaxTimeout)
-	case cfg.Timeout != 0 && cfg.Timeout < 10*time.Second:
-		return nil, configErr("Config.Timeout %s is too short for a person to touch a key; use at least 10s", cfg.Timeout)
-	}
-	if cfg.SignCountPolicy != SignCountReject && cfg.SignCountPolicy != SignCountWarn {
-		return nil, configErr("Config.SignCountPolicy %d is unknown: use SignCountReject or SignCountWarn", cfg.SignCountPolicy)
-	}
-	uv := cmp.Or(cfg.UserVerification, Discouraged)
-	if !uv.valid() {
-		return nil, configErr("Config.UserVerification %q: use Required, Preferred or Discouraged", cfg.UserVerification)
-	}
-	rk := cmp.Or(cfg.ResidentKey, Discouraged)
-	if !rk.valid() {
-		return nil, configErr("Config.ResidentKey %q: use Required, Preferred or Discouraged", cfg.ResidentKey)
-	}
-	maxCreds := cmp.Or(cfg.MaxCredentials, DefaultMaxCredentials)
-	if maxCreds < 0 || maxCreds > 100 {
-		return nil, configErr("Config.MaxCredentials %d: use 1 to 100 (zero means %d)", maxCreds, DefaultMaxCredentials)
-	}
-	timeout := cmp.Or(cfg.Timeout, DefaultTimeout)
-	name := cmp.Or(strings.TrimSpace(cfg.RPDisplayName), rpID)
-	wa, err := gowebauthn.New(&gowebauthn.Config{
-		RPID:                  rpID,
-		RPDisplayName:         name,
-		RPOrigins:             origins,
-		AttestationPreference: protocol.PreferNoAttestation,
-		AuthenticatorSelection: protocol.AuthenticatorSelection{
-			ResidentKey:        protocol.ResidentKeyRequirement(rk),
-			RequireResidentKey: protocol.ResidentKeyNotRequired(),
-			UserVerification:   protocol.UserVerificationRequirement(uv),
-		},
-		Timeouts: gowebauthn.TimeoutsConfig{
-			Login:        gowebauthn.TimeoutConfig{Timeout: timeout, TimeoutUVD: timeout},
-			Registration: gowebauthn.TimeoutConfig{Timeout: timeout, TimeoutUVD: timeout},
-		},
-	})
+	wa, err := gowebauthn.New(s.goConfig(cmp.Or(strings.TrimSpace(cfg.RPDisplayName), s.rpID)))
 	if err != nil {
 		return nil, configErr("%v", err)
 	}
-	if rk == Required {
+	if s.rk == Required {
 		wa.Config.AuthenticatorSelection.RequireResidentKey = protocol.ResidentKeyRequired()
 	}
-	f := &Factor{
-		cfg:      cfg,
-		store:    cfg.Store,
-		keys:     cfg.Keys,
+	return &Factor{
+		store:    st,
+		keys:     env.Keys,
 		wa:       wa,
-		rpID:     rpID,
-		origins:  origins,
-		timeout:  timeout,
+		rpID:     s.rpID,
+		origins:  s.origins,
+		timeout:  s.timeout,
 		signPol:  cfg.SignCountPolicy,
-		uv:       uv,
-		rk:       rk,
-		maxCreds: maxCreds,
-		events:   cfg.Events,
-		now:      cfg.Now,
+		uv:       s.uv,
+		rk:       s.rk,
+		maxCreds: s.maxCreds,
+		events:   env.Events,
+		now:      env.Now,
+	}, nil
+}
+
+// settings is a validated Config with its defaults applied.
+type settings struct {
+	rpID     string
+	origins  []string
+	timeout  time.Duration
+	uv, rk   Requirement
+	maxCreds int
+}
+
+// checkConfig validates cfg and applies every default.
+func checkConfig(cfg Config) (settings, error) {
+	rpID, err := checkRPID(cfg.RPID)
+	if err != nil {
+		return settings{}, err
 	}
-	if f.now == nil {
-		f.now = time.Now
+	if len(cfg.RPOrigins) == 0 {
+		return settings{}, configErr("Config.RPOrigins is empty: list the origins your pages are served from, such as %q", "https://"+rpID)
 	}
-	if f.events == nil {
-		f.events = &twofactor.Events{Now: f.now}
+	s := settings{rpID: rpID, origins: make([]string, 0, len(cfg.RPOrigins))}
+	for i, o := range cfg.RPOrigins {
+		norm, err := checkOrigin(rpID, o)
+		if err != nil {
+			return settings{}, configErr("Config.RPOrigins[%d] %q: %v", i, o, err)
+		}
+		s.origins = append(s.origins, norm)
 	}
-	return f, nil
+	switch {
+	case cfg.Timeout < 0:
+		return settings{}, configErr("Config.Timeout must not be negative (zero means %s)", DefaultTimeout)
+	case cfg.Timeout > MaxTimeout:
+		return settings{}, configErr("Config.Timeout %s is longer than %s; a ceremony is one touch of a key", cfg.Timeout, MaxTimeout)
+	case cfg.Timeout != 0 && cfg.Timeout < 10*time.Second:
+		return settings{}, configErr("Config.Timeout %s is too short for a person to touch a key; use at least 10s", cfg.Timeout)
+	}
+	if cfg.SignCountPolicy != SignCountReject && cfg.SignCountPolicy != SignCountWarn {
+		return settings{}, configErr("Config.SignCountPolicy %d is unknown: use SignCountReject or SignCountWarn", cfg.SignCountPolicy)
+	}
+	s.uv = cmp.Or(cfg.UserVerification, Discouraged)
+	if !s.uv.valid() {
+		return settings{}, configErr("Config.UserVerification %q: use Required, Preferred or Discouraged", cfg.UserVerification)
+	}
+	s.rk = cmp.Or(cfg.ResidentKey, Discouraged)
+	if !s.rk.valid() {
+		return settings{}, configErr("Config.ResidentKey %q: use Required, Preferred or Discouraged", cfg.ResidentKey)
+	}
+	s.maxCreds = cmp.Or(cfg.MaxCredentials, DefaultMaxCredentials)
+	if s.maxCreds < 0 || s.maxCreds > 100 {
+		return settings{}, configErr("Config.MaxCredentials %d: use 1 to 100 (zero means %d)", s.maxCreds, DefaultMaxCredentials)
+	}
+	s.timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	return s, nil
+}
+
+// goConfig is the go-webauthn configuration of the relying party.
+func (s settings) goConfig(displayName string) *gowebauthn.Config {
+	return &gowebauthn.Config{
+		RPID:                  s.rpID,
+		RPDisplayName:         displayName,
+		RPOrigins:             s.origins,
+		AttestationPreference: protocol.PreferNoAttestation,
+		AuthenticatorSelection: protocol.AuthenticatorSelection{
+			ResidentKey:        protocol.ResidentKeyRequirement(s.rk),
+			RequireResidentKey: protocol.ResidentKeyNotRequired(),
+			UserVerification:   protocol.UserVerificationRequirement(s.uv),
+		},
+		Timeouts: gowebauthn.TimeoutsConfig{
+			Login:        gowebauthn.TimeoutConfig{Timeout: s.timeout, TimeoutUVD: s.timeout},
+			Registration: gowebauthn.TimeoutConfig{Timeout: s.timeout, TimeoutUVD: s.timeout},
+		},
+	}
 }
 
 func checkRPID(id string) (string, error) {
@@ -381,13 +358,24 @@ func (f *Factor) RPID() string { return f.rpID }
 // Origins returns the accepted origins, in canonical form.
 func (f *Factor) Origins() []string { return append([]string(nil), f.origins...) }
 
-func (f *Factor) emit(ctx context.Context, ev twofactor.Event) {
+func (f *Factor) emit(ctx context.Context, ev event.Event) {
 	if ev.Time.IsZero() {
 		ev.Time = f.now()
 	}
 	ev.Method = twofactor.MethodWebAuthn
 	f.events.Emit(ctx, ev)
 }
+
+// Reasons of the failure events of refused responses, besides the root
+// package's (event.ReasonReplay, ReasonExpired, ReasonSignCount).
+const (
+	// ReasonRejected: the response did not verify (challenge, origin,
+	// relying party, signature, user presence or verification).
+	ReasonRejected event.Reason = "rejected"
+	// ReasonUnknownCredential: the response was made by a credential not
+	// registered for the user.
+	ReasonUnknownCredential event.Reason = "unknown_credential"
+)
 
 // Errors. Those about a browser response match twofactor.ErrInvalidCode, so
 // the Service counts them as wrong answers; match them with errors.Is for
@@ -396,26 +384,26 @@ var (
 	// ErrRejected means the browser's response did not verify: wrong
 	// challenge, wrong origin or relying party, bad signature, missing user
 	// presence or verification, or a response that is not a credential.
-	ErrRejected error = &rejection{"webauthn: response rejected", "rejected", twofactor.ErrInvalidCode}
+	ErrRejected error = &rejection{"webauthn: response rejected", ReasonRejected, twofactor.ErrInvalidCode}
 
 	// ErrUnknownCredential means the response was made by a credential that
 	// is not registered for the user (another key, a removed key).
-	ErrUnknownCredential error = &rejection{"webauthn: credential not registered for this user", "unknown_credential", twofactor.ErrInvalidCode}
+	ErrUnknownCredential error = &rejection{"webauthn: credential not registered for this user", ReasonUnknownCredential, twofactor.ErrInvalidCode}
 
 	// ErrSignCountRegressed means the authenticator's signature counter did
 	// not increase: the key may have been cloned. Verify refuses the login
 	// unless Config.SignCountPolicy is SignCountWarn.
-	ErrSignCountRegressed error = &rejection{"webauthn: signature counter did not increase (possible cloned authenticator)", "sign_count_regressed", twofactor.ErrInvalidCode}
+	ErrSignCountRegressed error = &rejection{"webauthn: signature counter did not increase (possible cloned authenticator)", event.ReasonSignCount, twofactor.ErrInvalidCode}
 
 	// ErrCeremonyNotFound means there is no pending login ceremony for
 	// the response: never started, cancelled, or already used (a replay).
 	// It matches twofactor.ErrCodeReused. (A registration with none
 	// pending is twofactor.ErrNotEnrolled.)
-	ErrCeremonyNotFound error = &rejection{"webauthn: no pending ceremony (never started, cancelled or already used)", twofactor.ReasonReplay, twofactor.ErrCodeReused}
+	ErrCeremonyNotFound error = &rejection{"webauthn: no pending ceremony (never started, cancelled or already used)", event.ReasonReplay, twofactor.ErrCodeReused}
 
 	// ErrCeremonyExpired means the login ceremony's state outlived
 	// Config.Timeout. It matches twofactor.ErrCodeExpired.
-	ErrCeremonyExpired error = &rejection{"webauthn: ceremony expired", twofactor.ReasonExpired, twofactor.ErrCodeExpired}
+	ErrCeremonyExpired error = &rejection{"webauthn: ceremony expired", event.ReasonExpired, twofactor.ErrCodeExpired}
 
 	// ErrTooManyCredentials means the user already has Config.MaxCredentials
 	// credentials.
@@ -426,13 +414,13 @@ var (
 // its reason for the Service's failure events.
 type rejection struct {
 	msg    string
-	reason string
+	reason event.Reason
 	base   error
 }
 
-func (e *rejection) Error() string         { return e.msg }
-func (e *rejection) Unwrap() error         { return e.base }
-func (e *rejection) FailureReason() string { return e.reason }
+func (e *rejection) Error() string               { return e.msg }
+func (e *rejection) Unwrap() error               { return e.base }
+func (e *rejection) FailureReason() event.Reason { return e.reason }
 
 // rejected wraps ErrRejected with what the verifier said (never the
 // response itself).
@@ -496,4 +484,11 @@ func checkJSONObject(b []byte, limit int) error {
 		return invalidInput("response is not a JSON object")
 	}
 	return nil
+}
+
+func ipString(c twofactor.Client) string {
+	if !c.IP.IsValid() {
+		return ""
+	}
+	return c.IP.String()
 }

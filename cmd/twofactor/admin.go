@@ -36,7 +36,7 @@ type adminCommand struct {
 // runner runs one command once its flags are parsed.
 type runner struct {
 	// check validates the flags and arguments before anything is opened,
-	// and may set the call's policy and recoveryTTL.
+	// and may set the call's recoveryTTL.
 	check func(c *call) error
 	run   func(c *call) error
 }
@@ -50,8 +50,7 @@ type call struct {
 	json    bool
 	timeout time.Duration
 	admin   *admin // nil for noStore commands
-	// policy and recoveryTTL configure the Service (see newAdmin).
-	policy      twofactor.Policy
+	// recoveryTTL configures the backup codes factor (see newAdmin).
 	recoveryTTL time.Duration
 }
 
@@ -81,92 +80,125 @@ func indent(s, prefix string) string {
 	return prefix + strings.ReplaceAll(s, "\n", "\n"+prefix)
 }
 
+// storeFlags are the flags that name the store and the keys.
+type storeFlags struct {
+	db, dialect, prefix, keys string
+}
+
+// add defines the flags on fs, with --timeout setting timeout.
+func (f *storeFlags) add(fs *flag.FlagSet, timeout *time.Duration) {
+	fs.StringVar(&f.db, "db", "", "the store (see above); default $"+dbEnv)
+	fs.StringVar(&f.dialect, "dialect", "", "sqlite, postgres or mysql; inferred from --db when empty")
+	fs.StringVar(&f.prefix, "prefix", "", "table-name prefix of a SQL store (default twofactor_), or key prefix of a Redis store (default twofactor:)")
+	fs.StringVar(&f.keys, "keys", "", "file with the server keys (default $"+keysEnv+", or the file $"+keysEnv+"_FILE names)")
+	fs.DurationVar(timeout, "timeout", 30*time.Second, "give up when the store has not answered for this long")
+}
+
 // main parses the arguments, opens the store and runs the command.
 func (a *adminCommand) main(e *env, args []string) int {
 	fs := flag.NewFlagSet(a.prefix(), flag.ContinueOnError)
 	fs.SetOutput(io.Discard) // errors are reported on one line below
 	c := &call{env: e, cmd: a}
-	var db, dialect, prefix, keysFile string
+	var sf storeFlags
 	if !a.noStore {
-		fs.StringVar(&db, "db", "", "the store (see above); default $"+dbEnv)
-		fs.StringVar(&dialect, "dialect", "", "sqlite, postgres or mysql; inferred from --db when empty")
-		fs.StringVar(&prefix, "prefix", "", "table-name prefix of a SQL store (default twofactor_), or key prefix of a Redis store (default twofactor:)")
-		fs.StringVar(&keysFile, "keys", "", "file with the server keys (default $"+keysEnv+", or the file $"+keysEnv+"_FILE names)")
-		fs.DurationVar(&c.timeout, "timeout", 30*time.Second, "give up when the store has not answered for this long")
+		sf.add(fs, &c.timeout)
 	}
 	fs.BoolVar(&c.json, "json", false, "print JSON instead of text")
 	r := a.setup(fs)
-	fail := func(err error) int {
-		var ee *exitError
-		if !errors.As(err, &ee) || ee.err != nil {
-			fmt.Fprintf(e.stderr, "%s: %s\n", a.prefix(), oneLine(err))
-		}
-		return statusOf(err)
-	}
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			a.usage(e.stdout, fs)
 			return exitOK
 		}
-		return fail(usageErr(err))
+		return a.fail(e, usageErr(err))
+	}
+	if err := a.checkArgs(pos); err != nil {
+		return a.fail(e, err)
 	}
 	c.args = pos
-	switch {
-	case len(pos) < a.minArgs && a.minArgs == 1:
-		return fail(usageErrf("missing the user id (usage: %s %s)", a.prefix(), a.synopsis))
-	case len(pos) < a.minArgs:
-		return fail(usageErrf("missing arguments (usage: %s %s)", a.prefix(), a.synopsis))
-	case a.maxArgs >= 0 && len(pos) > a.maxArgs:
-		return fail(usageErrf("unexpected argument %q", pos[a.maxArgs]))
-	}
-	for _, id := range pos {
-		if a.maxArgs != 0 {
-			if err := twofactor.CheckUserID(id); err != nil {
-				return fail(usageErrf("user id %q: %s", id, strings.TrimPrefix(err.Error(), twofactor.ErrInvalidInput.Error()+": ")))
-			}
-		}
-	}
 	if r.check != nil {
 		if err := r.check(c); err != nil {
-			return fail(usageErr(err))
+			return a.fail(e, usageErr(err))
 		}
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	c.ctx = ctx
 	if !a.noStore {
-		if c.timeout <= 0 {
-			return fail(usageErrf("--timeout must be positive"))
-		}
-		if db == "" {
-			db = e.getenv(dbEnv)
-		}
-		target, err := parseStoreTarget(db, dialect)
+		closeStore, err := c.open(sf)
 		if err != nil {
-			return fail(usageErr(err))
+			return a.fail(e, err)
 		}
-		if err := checkPrefix(target, prefix); err != nil {
-			return fail(usageErr(err))
-		}
-		keys, err := loadKeys(e, keysFile)
-		if err != nil {
-			return fail(usageErr(err))
-		}
-		st, err := openStore(ctx, target, prefix, c.timeout)
-		if err != nil {
-			return fail(err)
-		}
-		defer st.close()
-		c.admin, err = newAdmin(st.Store, keys, e.stderr, c.policy, c.recoveryTTL)
-		if err != nil {
-			return fail(usageErr(err))
-		}
+		defer closeStore()
 	}
 	if err := r.run(c); err != nil {
-		return fail(err)
+		return a.fail(e, err)
 	}
 	return exitOK
+}
+
+// fail reports err on one line, unless it is a quiet exit, and returns its
+// exit status.
+func (a *adminCommand) fail(e *env, err error) int {
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.err != nil {
+		fmt.Fprintf(e.stderr, "%s: %s\n", a.prefix(), oneLine(err))
+	}
+	return statusOf(err)
+}
+
+// checkArgs checks the number of positional arguments and that each is a
+// user id.
+func (a *adminCommand) checkArgs(pos []string) error {
+	switch {
+	case len(pos) < a.minArgs && a.minArgs == 1:
+		return usageErrf("missing the user id (usage: %s %s)", a.prefix(), a.synopsis)
+	case len(pos) < a.minArgs:
+		return usageErrf("missing arguments (usage: %s %s)", a.prefix(), a.synopsis)
+	case a.maxArgs >= 0 && len(pos) > a.maxArgs:
+		return usageErrf("unexpected argument %q", pos[a.maxArgs])
+	}
+	if a.maxArgs == 0 {
+		return nil
+	}
+	for _, id := range pos {
+		if err := twofactor.CheckUserID(id); err != nil {
+			return usageErrf("user id %q: %s", id, strings.TrimPrefix(err.Error(), twofactor.ErrInvalidInput.Error()+": "))
+		}
+	}
+	return nil
+}
+
+// open reads the keys, opens the store the flags name and builds the
+// admin Service on it. It returns how to close the store.
+func (c *call) open(f storeFlags) (func(), error) {
+	if c.timeout <= 0 {
+		return nil, usageErrf("--timeout must be positive")
+	}
+	if f.db == "" {
+		f.db = c.getenv(dbEnv)
+	}
+	target, err := parseStoreTarget(f.db, f.dialect)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	if err := checkPrefix(target, f.prefix); err != nil {
+		return nil, usageErr(err)
+	}
+	keys, err := loadKeys(c.env, f.keys)
+	if err != nil {
+		return nil, usageErr(err)
+	}
+	st, err := openStore(c.ctx, target, f.prefix, c.timeout)
+	if err != nil {
+		return nil, err
+	}
+	if c.admin, err = newAdmin(st.Store, keys, c.stderr, c.recoveryTTL); err != nil {
+		st.close()
+		return nil, usageErr(err)
+	}
+	return st.close, nil
 }
 
 // parseInterspersed parses flags that may come before, between or after

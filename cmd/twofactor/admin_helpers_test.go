@@ -23,7 +23,9 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/redisstore"
@@ -134,7 +136,7 @@ func eachStore(t *testing.T, f func(t *testing.T, b *backend)) {
 type app struct {
 	t       *testing.T
 	b       *backend
-	keys    []twofactor.Key
+	keys    []keyring.Key
 	svc     *twofactor.Service
 	totp    *totp.Factor
 	sms     *smscode.Factor
@@ -145,41 +147,47 @@ type app struct {
 	mailBox *emailcode.Outbox
 }
 
-func newKey(t *testing.T, id string) twofactor.Key {
-	k, err := twofactor.GenerateKey(id)
+func newKey(t *testing.T, id string) keyring.Key {
+	k, err := keyring.GenerateKey(id)
 	require.NoError(t, err)
 	return k
 }
 
 // newApp builds the app on b with the keys given, the first current.
-func newApp(t *testing.T, b *backend, keys ...twofactor.Key) *app {
-	kr, err := twofactor.NewKeyring(keys...)
+func newApp(t *testing.T, b *backend, keys ...keyring.Key) *app {
+	kr, err := keyring.New(keys...)
 	require.NoError(t, err)
 	a := &app{t: t, b: b, keys: keys, smsBox: &smscode.Outbox{}, mailBox: &emailcode.Outbox{}}
-	a.totp, err = totp.New(totp.Config{Issuer: "Acme"})
-	require.NoError(t, err)
-	a.sms, err = smscode.New(smscode.Config{Sender: a.smsBox})
-	require.NoError(t, err)
-	a.email, err = emailcode.New(emailcode.Config{Sender: a.mailBox, Enrollment: emailcode.EnrollOptIn})
-	require.NoError(t, err)
-	a.backup, err = backupcodes.New(backupcodes.Config{})
-	require.NoError(t, err)
-	wa, err := webauthn.New(webauthn.Config{RPID: "example.com", RPOrigins: []string{"https://example.com"}})
-	require.NoError(t, err)
-	a.devices, err = trust.New(trust.Config{})
-	require.NoError(t, err)
 	a.svc, err = twofactor.New(twofactor.Config{
-		Store: b.st, Keys: kr, Trust: a.devices,
-		Factors: []twofactor.Factor{a.totp, a.sms, a.email, wa, a.backup},
-		Events:  &twofactor.Events{Discard: true},
+		Store: b.st, Keys: kr, Trust: trust.Config{},
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: "Acme"},
+			smscode.Config{Sender: a.smsBox},
+			emailcode.Config{Sender: a.mailBox, Enrollment: emailcode.EnrollOptIn},
+			webauthn.Config{RPID: "example.com", RPOrigins: []string{"https://example.com"}},
+			backupcodes.Config{},
+		},
+		Events: &event.Sink{Discard: true},
 	})
 	require.NoError(t, err)
+	a.totp = factor[*totp.Factor](t, a.svc, twofactor.MethodTOTP)
+	a.sms = factor[*smscode.Factor](t, a.svc, twofactor.MethodSMS)
+	a.email = factor[*emailcode.Factor](t, a.svc, twofactor.MethodEmail)
+	a.backup = factor[*backupcodes.Factor](t, a.svc, twofactor.MethodBackupCode)
+	a.devices = a.svc.Trust().(*trust.Manager)
 	return a
+}
+
+// factor returns the Service's factor for m.
+func factor[F twofactor.Factor](t *testing.T, svc *twofactor.Service, m twofactor.Method) F {
+	f, ok := svc.Factor(m)
+	require.True(t, ok, "no %s factor", m)
+	return f.(F)
 }
 
 // keysFile writes the keys in the form twofactor keygen writes and
 // returns the file's path.
-func keysFile(t *testing.T, keys ...twofactor.Key) string {
+func keysFile(t *testing.T, keys ...keyring.Key) string {
 	var b strings.Builder
 	b.WriteString("# test keys, current first\n")
 	for _, k := range keys {
@@ -374,7 +382,7 @@ type cli struct {
 	progress    bool
 }
 
-func newCLI(t *testing.T, b *backend, keys ...twofactor.Key) *cli {
+func newCLI(t *testing.T, b *backend, keys ...keyring.Key) *cli {
 	c := &cli{t: t, b: b, env: map[string]string{}}
 	if len(keys) > 0 {
 		c.keys = keysFile(t, keys...)

@@ -4,9 +4,8 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strconv"
 
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
@@ -65,9 +64,11 @@ var revokeDevicesCmd = &adminCommand{
 Ends the trust of every trusted device of the user, or of the one --device
 names (an id from twofactor devices): its next sign-in asks for the second
 factor again. Each revoked device is audited with a device.revoked event,
-and the command with an admin.action event naming --actor, both written to
-stderr as JSON lines. A user without trusted devices, or a --device that is
-not one of theirs, answers exit status 1 and changes nothing.`,
+and the command with an admin.action event naming --actor (action
+"revoke_devices", count the devices revoked, device the one --device
+names), all written to stderr as JSON lines. A user without trusted
+devices, or a --device that is not one of theirs, answers exit status 1
+and changes nothing.`,
 	example: `
 twofactor revoke-devices 42 --actor alice@support
 twofactor revoke-devices 42 --actor alice@support --device N0wlgrHEPiHgOK051PxTvA`,
@@ -122,11 +123,12 @@ func runRevokeDevices(c *call, actor, device string) error {
 			return err
 		}
 	}
-	details := map[string]string{"action": "revoke_devices", "devices": strconv.Itoa(len(out.Revoked))}
+	ev := event.Event{Type: event.AdminAction, UserID: userID, Actor: actor,
+		Action: event.ActionRevokeDevices, Count: len(out.Revoked)}
 	if device != "" {
-		details["device"] = device
+		ev.Details = map[string]string{event.DetailDevice: device}
 	}
-	c.admin.events.Emit(ctx, twofactor.Event{Type: twofactor.EventAdminAction, UserID: userID, Actor: actor, Details: details})
+	c.admin.events.Emit(ctx, ev)
 	if c.json {
 		return c.printJSON(out)
 	}

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 func init() {
@@ -25,7 +25,7 @@ var keygenCmd = &adminCommand{
 	summary:  "make a new server key, or add one first to a keys file for a rotation",
 	help: `
 Prints a new server key (32 bytes from crypto/rand) as "ID:base64url",
-the form twofactor.ParseKey reads and $TWOFACTOR_KEYS holds. The id is
+the form keyring.ParseKey reads and $TWOFACTOR_KEYS holds. The id is
 stored next to everything the key protects; it defaults to k<date>-<random>.
 The key is a secret: keep it where the app's other secrets are.
 
@@ -73,9 +73,9 @@ func runKeygen(c *call, id, addTo string) error {
 	if id == "" {
 		id = defaultKeyID(time.Now())
 	}
-	k, err := twofactor.GenerateKey(id)
+	k, err := keyring.GenerateKey(id)
 	if err != nil {
-		return usageErrf("--id: %s", strings.TrimPrefix(err.Error(), twofactor.ErrInvalidKey.Error()+": "))
+		return usageErrf("--id: %s", strings.TrimPrefix(err.Error(), keyring.ErrInvalidKey.Error()+": "))
 	}
 	if addTo == "" {
 		if c.json {
@@ -100,7 +100,7 @@ func runKeygen(c *call, id, addTo string) error {
 		ids = r.ids
 	}
 	text := k.Encode() + "\n" + string(old)
-	if _, err := twofactor.ParseKeyring(text); err != nil {
+	if _, err := keyring.Parse(text); err != nil {
 		return usageErrf("--add-to: %s with the new key: %w", addTo, err)
 	}
 	if err := writeFileAtomic(addTo, []byte(text)); err != nil {

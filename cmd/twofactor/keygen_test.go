@@ -11,8 +11,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 func TestKeygen(t *testing.T) {
@@ -22,11 +21,11 @@ func TestKeygen(t *testing.T) {
 	assert.Empty(t, r.stderr)
 	line := strings.TrimSuffix(r.stdout, "\n")
 	require.NotContains(t, line, "\n")
-	k, err := twofactor.ParseKey(line)
+	k, err := keyring.ParseKey(line)
 	require.NoError(t, err)
 	assert.Regexp(t, `^k\d{8}-[0-9a-f]{4}$`, k.ID)
-	assert.Len(t, k.Secret, twofactor.KeySize)
-	kr, err := twofactor.ParseKeyring(r.stdout)
+	assert.Len(t, k.Secret, keyring.KeySize)
+	kr, err := keyring.Parse(r.stdout)
 	require.NoError(t, err)
 	assert.Equal(t, k.ID, kr.CurrentKeyID())
 
@@ -38,7 +37,7 @@ func TestKeygen(t *testing.T) {
 	var got map[string]string
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 	assert.Equal(t, "2026-06", got["id"])
-	k, err = twofactor.ParseKey(got["key"])
+	k, err = keyring.ParseKey(got["key"])
 	require.NoError(t, err)
 	assert.Equal(t, "2026-06", k.ID)
 
@@ -78,7 +77,7 @@ func TestKeygenAddTo(t *testing.T) {
 	text, err := os.ReadFile(path)
 	require.NoError(t, err)
 	assert.Regexp(t, `^new:[A-Za-z0-9_-]{43}\n# app keys\n`+regexp.QuoteMeta(old.Encode())+`\n$`, string(text))
-	kr, err := twofactor.ParseKeyring(string(text))
+	kr, err := keyring.Parse(string(text))
 	require.NoError(t, err)
 	assert.Equal(t, "new", kr.CurrentKeyID())
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -19,7 +20,7 @@ const keysEnv = "TWOFACTOR_KEYS"
 
 // ring is the server keyring a command uses, with the ids of its keys.
 type ring struct {
-	*twofactor.Keyring
+	*keyring.Ring
 	ids    []string // current first
 	source string   // where the keys came from, for messages
 }
@@ -27,7 +28,7 @@ type ring struct {
 func (r *ring) has(id string) bool { return slices.Contains(r.ids, id) }
 
 // loadKeys reads the keys from --keys FILE, else $TWOFACTOR_KEYS, else the
-// file $TWOFACTOR_KEYS_FILE names, in the form twofactor.ParseKeyring
+// file $TWOFACTOR_KEYS_FILE names, in the form keyring.Parse
 // reads. Errors never quote a key.
 func loadKeys(e *env, file string) (*ring, error) {
 	var text, source string
@@ -53,14 +54,14 @@ func loadKeys(e *env, file string) (*ring, error) {
 	return parseRing(text, source)
 }
 
-// parseRing reads keys in the form twofactor.ParseKeyring reads, from
+// parseRing reads keys in the form keyring.Parse reads, from
 // source (for messages).
 func parseRing(text, source string) (*ring, error) {
-	kr, err := twofactor.ParseKeyring(text)
+	kr, err := keyring.Parse(text)
 	if err != nil {
-		return nil, fmt.Errorf("keys in %s: %s", source, strings.TrimPrefix(err.Error(), twofactor.ErrInvalidKey.Error()+": "))
+		return nil, fmt.Errorf("keys in %s: %s", source, strings.TrimPrefix(err.Error(), keyring.ErrInvalidKey.Error()+": "))
 	}
-	// The ids, read the way ParseKeyring reads the keys.
+	// The ids, read the way keyring.Parse reads the keys.
 	var ids []string
 	for _, line := range strings.Split(text, "\n") {
 		line = strings.TrimSpace(line)
@@ -68,7 +69,7 @@ func parseRing(text, source string) (*ring, error) {
 			continue
 		}
 		for _, f := range strings.FieldsFunc(line, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' }) {
-			k, err := twofactor.ParseKey(f)
+			k, err := keyring.ParseKey(f)
 			if err != nil {
 				return nil, fmt.Errorf("keys in %s: %w", source, err)
 			}
@@ -78,10 +79,10 @@ func parseRing(text, source string) (*ring, error) {
 	if len(ids) == 0 || ids[0] != kr.CurrentKeyID() {
 		return nil, fmt.Errorf("keys in %s: cannot tell the key ids apart", source)
 	}
-	return &ring{Keyring: kr, ids: ids, source: source}, nil
+	return &ring{Ring: kr, ids: ids, source: source}, nil
 }
 
-// sealedRE finds values sealed with twofactor.Keyring.Seal in a stored
+// sealedRE finds values sealed with keyring.Ring.Seal in a stored
 // record: "v1:<key id>:<base64url>".
 var sealedRE = regexp.MustCompile(`(?:^|[^A-Za-z0-9._-])v1:([A-Za-z0-9._-]{1,32}):[A-Za-z0-9_-]{16,}`)
 

@@ -22,6 +22,7 @@ import (
 	"strings"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 // Exit statuses, the same for every command.
@@ -143,7 +144,7 @@ func statusOf(err error) int {
 	switch {
 	case errors.As(err, &ee):
 		return ee.status
-	case errors.Is(err, twofactor.ErrInvalidInput), errors.Is(err, twofactor.ErrInvalidKey), errors.Is(err, twofactor.ErrConfig):
+	case errors.Is(err, twofactor.ErrInvalidInput), errors.Is(err, keyring.ErrInvalidKey), errors.Is(err, twofactor.ErrConfig):
 		return exitUsage
 	}
 	return exitStore

@@ -78,50 +78,66 @@ func runMigrate(e *env, args []string) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	migrate := migrateSQL
 	if target.redis != nil {
-		rdb := redis.NewClient(target.redis)
-		defer rdb.Close()
-		if err := rdb.Ping(ctx).Err(); err != nil {
-			return fail(exitStore, fmt.Errorf("redis at %s: %w", target.redis.Addr, err))
-		}
-		fmt.Fprintf(e.stdout, "redis at %s answers; a Redis store needs no migration\n", target.redis.Addr)
-		return exitOK
+		migrate = pingRedis
 	}
+	msg, status, err := migrate(ctx, target, *tablePrefix)
+	if err != nil {
+		return fail(status, err)
+	}
+	fmt.Fprintln(e.stdout, msg)
+	return exitOK
+}
+
+// pingRedis checks that the Redis server at t answers: a Redis store needs
+// no migration. It returns what to print, or the exit status and error.
+func pingRedis(ctx context.Context, t storeTarget, _ string) (string, int, error) {
+	rdb := redis.NewClient(t.redis)
+	defer rdb.Close()
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		return "", exitStore, fmt.Errorf("redis at %s: %w", t.redis.Addr, err)
+	}
+	return fmt.Sprintf("redis at %s answers; a Redis store needs no migration", t.redis.Addr), exitOK, nil
+}
+
+// migrateSQL creates or upgrades the tables of the SQL store at t. It
+// returns what to print, or the exit status and error.
+func migrateSQL(ctx context.Context, t storeTarget, tablePrefix string) (string, int, error) {
 	var db *sql.DB
-	if target.dialect == sqlstore.SQLite {
-		db, err = sqlite.Open(target.dsn)
+	var err error
+	if t.dialect == sqlstore.SQLite {
+		db, err = sqlite.Open(t.dsn)
 	} else {
-		db, err = sql.Open(target.driver, target.dsn)
+		db, err = sql.Open(t.driver, t.dsn)
 	}
 	if err != nil {
-		return fail(exitStore, err)
+		return "", exitStore, err
 	}
 	defer db.Close()
 	if err := db.PingContext(ctx); err != nil {
-		return fail(exitStore, err)
+		return "", exitStore, err
 	}
-	st, err := sqlstore.New(db, sqlstore.Options{Dialect: target.dialect, TablePrefix: *tablePrefix, SweepInterval: -1})
+	st, err := sqlstore.New(db, sqlstore.Options{Dialect: t.dialect, TablePrefix: tablePrefix, SweepInterval: -1})
 	if err != nil {
-		return fail(exitUsage, err)
+		return "", exitUsage, err
 	}
 	defer st.Close()
 	before, err := st.Version(ctx)
 	if err != nil {
-		return fail(exitNegative, err)
+		return "", exitNegative, err
 	}
 	if err := st.Migrate(ctx); err != nil {
-		return fail(exitNegative, err)
+		return "", exitNegative, err
 	}
 	after, err := st.Version(ctx)
 	if err != nil {
-		return fail(exitNegative, err)
+		return "", exitNegative, err
 	}
 	if before == after {
-		fmt.Fprintf(e.stdout, "%s tables %s* already at schema version %d\n", target.dialect, st.TablePrefix(), after)
-	} else {
-		fmt.Fprintf(e.stdout, "%s tables %s* migrated from schema version %d to %d\n", target.dialect, st.TablePrefix(), before, after)
+		return fmt.Sprintf("%s tables %s* already at schema version %d", t.dialect, st.TablePrefix(), after), exitOK, nil
 	}
-	return exitOK
+	return fmt.Sprintf("%s tables %s* migrated from schema version %d to %d", t.dialect, st.TablePrefix(), before, after), exitOK, nil
 }
 
 // oneLine is err's message on one line: the lines of a joined error are

@@ -25,8 +25,9 @@ var policyCmd = &adminCommand{
 Before an administrator makes a factor mandatory (SMS, say), lists the
 users who could not sign in under the new rule: those who have not enrolled
 a required method, and with --require any, those who have no second factor
-at all (backup codes alone do not count). It reads the store only
-(twofactor.Service.Check).
+at all (backup codes alone do not count). It reads the store only: the
+factors twofactor status lists, counted as twofactor.Service.Check counts
+them.
 
 --require takes totp, sms, email, webauthn, backup_code or any; repeat it or
 give a comma-separated list. Email counts an address the user confirmed;
@@ -52,7 +53,6 @@ psql -Atc "select id, name, email, phone is not null from users" --csv app |
 				if len(require) == 0 {
 					return errors.New("--require is required: totp, sms, email, webauthn, backup_code or any")
 				}
-				c.policy = require.policy()
 				if c.interactive {
 					return errors.New("reads the user ids on stdin: twofactor policy-check --require sms < users.txt")
 				}
@@ -83,17 +83,32 @@ func (l *methodList) Set(v string) error {
 	return nil
 }
 
-// policy is the Service policy the methods make.
-func (l methodList) policy() twofactor.Policy {
-	var p twofactor.Policy
+// gap reports what the user, enrolled in factors, lacks of the methods
+// required (in the order status lists methods), as twofactor.Service.Check would with these methods mandatory
+// (and, for "any", a second factor required): a method counts when the
+// user has an enrollment of it that is a second factor of the library's
+// (not an address on file), and backup codes alone are no second factor.
+func (l methodList) gap(userID string, factors []factorRow) (gapRow, bool) {
+	has := map[twofactor.Method]bool{}
+	primary := false
+	for _, f := range factors {
+		if f.Note != "" {
+			continue
+		}
+		has[f.Method] = true
+		primary = primary || f.Method != twofactor.MethodBackupCode
+	}
+	g := gapRow{User: userID, Missing: []twofactor.Method{}}
 	for _, m := range l {
-		if m == requireAny {
-			p.Required = true
-		} else {
-			p.Mandatory = append(p.Mandatory, twofactor.Method(m))
+		switch {
+		case m == requireAny:
+			g.NoFactor = !primary
+		case !has[twofactor.Method(m)]:
+			g.Missing = append(g.Missing, twofactor.Method(m))
 		}
 	}
-	return p
+	slices.SortStableFunc(g.Missing, func(x, y twofactor.Method) int { return methodRank(x) - methodRank(y) })
+	return g, g.NoFactor || len(g.Missing) > 0
 }
 
 // gapRow is one user who cannot comply.
@@ -117,23 +132,20 @@ type policyReport struct {
 func runPolicyCheck(c *call, require methodList, users []inputUser) error {
 	rep := policyReport{Require: require, Checked: len(users), CannotComply: []gapRow{}}
 	phoneColumn := false
-	for _, u := range users {
+	for i, u := range users {
 		if err := c.ctx.Err(); err != nil {
-			return negativef("interrupted after %d of %d users", rep.Checked, len(users))
+			return negativef("interrupted after %d of %d users", i, len(users))
 		}
 		phoneColumn = phoneColumn || u.phone != nil
 		ctx, cancel := c.op()
-		_, _, err := userRecords(ctx, c.admin.store, c.admin.keys, u.user.ID)
-		var gaps []twofactor.PolicyGap
-		if err == nil {
-			gaps, err = c.admin.svc.Check(ctx, slices.Values([]twofactor.User{u.user}))
-		}
+		factors, _, err := c.admin.enrollments(ctx, u.user.ID)
 		cancel()
 		if err != nil {
 			return err
 		}
-		for _, g := range gaps {
-			rep.CannotComply = append(rep.CannotComply, gapRow{User: g.User.ID, Missing: nonNil(g.Missing), NoFactor: g.NoFactor, PhoneEnrolled: u.phone})
+		if g, ok := require.gap(u.user.ID, factors); ok {
+			g.PhoneEnrolled = u.phone
+			rep.CannotComply = append(rep.CannotComply, g)
 		}
 	}
 	if c.json {
@@ -147,13 +159,6 @@ func runPolicyCheck(c *call, require methodList, users []inputUser) error {
 		return quietExit(exitNegative)
 	}
 	return nil
-}
-
-func nonNil(ms []twofactor.Method) []twofactor.Method {
-	if ms == nil {
-		return []twofactor.Method{}
-	}
-	return ms
 }
 
 func (c *call) printPolicy(rep policyReport, phoneColumn bool) {

@@ -9,6 +9,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 func TestPolicyCheck(t *testing.T) {
@@ -132,4 +134,45 @@ func TestPolicyCheckWrongKey(t *testing.T) {
 	assert.Equal(t, 2, r.status)
 	assert.Empty(t, r.stdout)
 	assert.Contains(t, r.stderr, `lack key "k-old", under which the TOTP secret of user "bob" is sealed`)
+}
+
+// TestPolicyCheckStoredMethods: SMS, email and security keys, which the
+// command builds no factor for, count from their records; an address the
+// app has on file is not a confirmed one, and backup codes alone are no
+// second factor.
+func TestPolicyCheckStoredMethods(t *testing.T) {
+	b := sqliteBackend(t)
+	k := newKey(t, "k1")
+	a := newApp(t, b, k)
+	a.enrollEmail("ann", "ann.smith@example.com")
+	a.securityKey("bob", "YubiKey 5")
+	a.enrollSMS("carol", "+14155550112")
+	kr, err := keyring.New(k)
+	require.NoError(t, err)
+	implicit, err := emailcode.New(twofactor.Env{Store: b.st, Keys: kr}, emailcode.Config{Sender: &emailcode.Outbox{}})
+	require.NoError(t, err)
+	_, err = implicit.Enrollments(ctx, twofactor.User{ID: "eve", Email: "eve.adams@example.com"})
+	require.NoError(t, err)
+	a.backupCodes("eve")
+	c := newCLI(t, b, k)
+	c.stdin = "ann\nbob\ncarol\neve\n"
+
+	r := c.run("policy-check", "--require", "any,email", "--json")
+	assert.Equal(t, 1, r.status, r.stderr)
+	var got policyReport
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
+	assert.Equal(t, []gapRow{
+		{User: "bob", Missing: []twofactor.Method{twofactor.MethodEmail}},
+		{User: "carol", Missing: []twofactor.Method{twofactor.MethodEmail}},
+		{User: "eve", Missing: []twofactor.Method{twofactor.MethodEmail}, NoFactor: true},
+	}, got.CannotComply)
+
+	r = c.run("policy-check", "--require", "webauthn,sms")
+	assert.Equal(t, 1, r.status, r.stderr)
+	assert.Equal(t, "4 of 4 users cannot comply with --require webauthn,sms:\n"+
+		"  USER   LACKS\n"+
+		"  ann    sms, webauthn\n"+
+		"  bob    sms\n"+
+		"  carol  webauthn\n"+
+		"  eve    sms, webauthn\n", r.stdout)
 }

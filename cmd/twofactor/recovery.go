@@ -28,9 +28,9 @@ of --keys, so those must be the app's keys or the code will not work.
 
 The command is audited with an admin.action event (action
 "recovery_code_issued") naming --actor, written to stderr as a JSON line;
-the event holds when the code expires, never the code. A user who is locked
-out can use the code only once the lockout lifts: the command says so
-(twofactor unlock lifts it).
+the event holds when the code expires (until), never the code. A user
+who is locked out can use the code only once the lockout lifts: the
+command says so (twofactor unlock lifts it).
 
 The library does not know the app's users: check the user id against the
 app before issuing a code.`,

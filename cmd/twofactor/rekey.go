@@ -24,9 +24,9 @@ var rekeyCmd = &adminCommand{
 After a key rotation (a new key put first in the app's keys, the old ones
 kept after it; see twofactor keygen), re-seals the users' stored secrets
 under the new key: TOTP secrets (totp.Factor.Rekey), phone numbers
-(smscode.Factor.Rekey) and email addresses (emailcode.Factor.Rekey). It
-prints how many records it re-sealed, and keeps a progress line on
-stderr when that is a terminal.
+(smscode.Rekey) and email addresses (emailcode.Rekey). It prints how
+many records it re-sealed, and keeps a progress line on stderr when that
+is a terminal.
 
 It reads every user first and stops, changing nothing, when one has a
 secret sealed under a key the given keys lack. Each record is re-sealed on
@@ -140,37 +140,27 @@ func (c *call) printRekey(rep rekeyReport) error {
 }
 
 // rekeyUser re-seals the user's TOTP secrets, phone number and email
-// address under the current key, counting what it rewrote.
+// address under the current key, counting what it rewrote. The phone
+// number and address are re-sealed with the Service's Env alone: no SMS or
+// email factor is built, so no sender is needed.
 func (a *admin) rekeyUser(ctx context.Context, userID string, counts map[twofactor.Method]int) error {
 	n, err := a.totp.Rekey(ctx, userID)
 	counts[twofactor.MethodTOTP] += n
 	if err != nil {
 		return err
 	}
-	for _, m := range []twofactor.Method{twofactor.MethodSMS, twofactor.MethodEmail} {
-		f, ok := a.svc.Factor(m)
-		r, can := f.(rekeyer)
-		if !ok || !can {
-			return fmt.Errorf("the %s factor cannot re-seal", m)
-		}
-		n, err := r.Rekey(ctx, userID)
-		counts[m] += n
+	for _, r := range []struct {
+		method twofactor.Method
+		rekey  func(context.Context, twofactor.Env, string) (int, error)
+	}{{twofactor.MethodSMS, smscode.Rekey}, {twofactor.MethodEmail, emailcode.Rekey}} {
+		n, err := r.rekey(ctx, a.svc.Env(), userID)
+		counts[r.method] += n
 		if err != nil {
 			return err
 		}
 	}
 	return nil
 }
-
-// rekeyer is implemented by the SMS and email factors.
-type rekeyer interface {
-	Rekey(ctx context.Context, userID string) (int, error)
-}
-
-var (
-	_ rekeyer = (*smscode.Factor)(nil)
-	_ rekeyer = (*emailcode.Factor)(nil)
-)
 
 // progress keeps a progress line on stderr when it is a terminal.
 type progress struct {

@@ -22,8 +22,9 @@ var resetCmd = &adminCommand{
 	help: `
 Resets a user's two-factor authentication, for support staff who have
 checked the user's identity by other means (a user who lost their phone):
-removes every enrolled factor and backup code, revokes every trusted
-device, ends pending sign-ins and enrollments, and lifts a lockout
+removes every enrolled factor and backup code (the stored enrollments of
+the app's own factors too), revokes every trusted device, ends pending
+sign-ins and enrollments, and lifts a lockout
 (twofactor.Service.AdminReset). The user then signs in with their password
 alone, or with a recovery code (twofactor recovery-code), and enrolls again.
 
@@ -68,8 +69,8 @@ type resetDone struct {
 	Removed        []factorRow `json:"removed"`
 	RevokedDevices []deviceRow `json:"revoked_devices"`
 	LockoutBefore  lockoutRow  `json:"lockout_before"`
-	// Left lists enrollments the reset could not remove: those of the
-	// app's own factors.
+	// Left lists enrollments the store holds after the reset: ones made
+	// while it ran.
 	Left []factorRow `json:"left"`
 }
 
@@ -110,7 +111,7 @@ func runReset(c *call, actor, reason string, yes bool) error {
 		}
 	}
 	if len(after.Factors) > 0 {
-		c.note("%d enrollment%s of factors this command does not know %s left: the app removes them", len(after.Factors), plural(len(after.Factors)), isAre(len(after.Factors)))
+		c.note("%d enrollment%s made while the reset ran %s left: twofactor status %s lists them", len(after.Factors), plural(len(after.Factors)), isAre(len(after.Factors)), userID)
 	}
 	if c.json {
 		return c.printJSON(done)

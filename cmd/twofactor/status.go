@@ -4,6 +4,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -46,8 +47,8 @@ type factorRow struct {
 	Label      string           `json:"label"`
 	CreatedAt  time.Time        `json:"created_at,omitzero"`
 	LastUsedAt time.Time        `json:"last_used_at,omitzero"`
-	// Note qualifies a row read from the store rather than from its
-	// factor: "address on file", "not a factor this command knows".
+	// Note qualifies a row that is not a second factor of the library's:
+	// "address on file", "not a factor this command knows".
 	Note string `json:"note,omitempty"`
 }
 
@@ -98,8 +99,9 @@ func (u *userState) methods() []string {
 	return out
 }
 
-// libraryMethods are the methods of the library's factors, all of which
-// the command configures.
+// libraryMethods are the methods of the library's factors, in the order
+// status lists them. The command builds the TOTP and backup codes
+// factors; the others it reads from their stored records.
 var libraryMethods = []twofactor.Method{
 	twofactor.MethodTOTP, twofactor.MethodSMS, twofactor.MethodEmail, twofactor.MethodWebAuthn, twofactor.MethodBackupCode,
 }
@@ -107,32 +109,12 @@ var libraryMethods = []twofactor.Method{
 // collect reads the user's state. It checks the keys first: a ring that
 // lacks a key the user's secrets are sealed under is an error naming it.
 func (a *admin) collect(ctx context.Context, userID string) (*userState, error) {
-	recs, sealed, err := userRecords(ctx, a.store, a.keys, userID)
+	factors, sealed, err := a.enrollments(ctx, userID)
 	if err != nil {
 		return nil, err
 	}
 	user := twofactor.User{ID: userID}
-	u := &userState{User: userID, Factors: []factorRow{}, TrustedDevices: []deviceRow{}, SealedUnder: sealed}
-	if u.SealedUnder == nil {
-		u.SealedUnder = []string{}
-	}
-	es, err := a.svc.Enrollments(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	seen := map[[2]string]bool{}
-	for _, e := range es {
-		seen[[2]string{string(e.Method), e.ID}] = true
-		u.Factors = append(u.Factors, factorRow{Method: e.Method, ID: e.ID, Label: e.Label, CreatedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt})
-	}
-	for _, r := range recs {
-		if seen[[2]string{r.Method, r.ID}] {
-			continue
-		}
-		if row, ok := extraRow(r); ok {
-			u.Factors = append(u.Factors, row)
-		}
-	}
+	u := &userState{User: userID, Factors: factors, TrustedDevices: []deviceRow{}, SealedUnder: sealed}
 	if u.BackupCodesLeft, err = a.backup.Remaining(ctx, user); err != nil {
 		return nil, err
 	}
@@ -152,31 +134,73 @@ func (a *admin) collect(ctx context.Context, userID string) (*userState, error) 
 	return u, nil
 }
 
-// extraRow is a stored enrollment record its factor did not report: an
-// email address on file in the app (the command counts confirmed ones
-// only), or an enrollment of a factor of the app's own. Records of the
-// library's other factors that their factor does not report (a set of
-// backup codes all used) are not enrollments.
-func extraRow(r store.EnrollmentRecord) (factorRow, bool) {
+// enrollments lists the user's enrollments of every method, in the order
+// of libraryMethods and then the app's own factors, with the ids of the
+// keys their secrets are sealed under. The factors the command builds
+// (TOTP, backup codes) report theirs; the others are read from their
+// stored records, whose labels are masked ("+1 *** *** **12"). It checks
+// the keys first (see userRecords).
+func (a *admin) enrollments(ctx context.Context, userID string) ([]factorRow, []string, error) {
+	recs, sealed, err := userRecords(ctx, a.store, a.keys, userID)
+	if err != nil {
+		return nil, nil, err
+	}
+	if sealed == nil {
+		sealed = []string{}
+	}
+	es, err := a.svc.Enrollments(ctx, twofactor.User{ID: userID})
+	if err != nil {
+		return nil, nil, err
+	}
+	rows := []factorRow{}
+	for _, e := range es {
+		rows = append(rows, factorRow{Method: e.Method, ID: e.ID, Label: e.Label, CreatedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt})
+	}
+	for _, r := range recs {
+		if _, built := a.svc.Factor(twofactor.Method(r.Method)); built {
+			continue // its factor reported what counts
+		}
+		rows = append(rows, recordRow(r))
+	}
+	slices.SortStableFunc(rows, func(x, y factorRow) int { return methodRank(x.Method) - methodRank(y.Method) })
+	return rows, sealed, nil
+}
+
+// recordRow is a stored enrollment record of a method the command builds
+// no factor for. An email address counts when the user confirmed it; one
+// the app has on file (emailcode.EnrollImplicit) is noted as such, as is
+// an enrollment of a factor of the app's own.
+func recordRow(r store.EnrollmentRecord) factorRow {
 	row := factorRow{Method: twofactor.Method(r.Method), ID: r.ID, Label: r.Label, CreatedAt: r.CreatedAt, LastUsedAt: r.LastUsedAt}
 	switch {
-	case row.Method == twofactor.MethodEmail:
+	case row.Method == twofactor.MethodEmail && emailOnFile(r):
 		row.Note = "address on file"
 	case !isLibraryMethod(row.Method):
 		row.Note = "not a factor this command knows"
-	default:
-		return factorRow{}, false
 	}
-	return row, true
+	return row
+}
+
+// emailOnFile reports whether an email enrollment record holds the
+// address the app has on file rather than one the user confirmed: its
+// data is the kind of address, "on-file" or "confirmed", a space and the
+// sealed address (package emailcode).
+func emailOnFile(r store.EnrollmentRecord) bool {
+	kind, _, _ := strings.Cut(string(r.Data), " ")
+	return kind == "on-file"
+}
+
+// methodRank orders methods as libraryMethods lists them, the app's own
+// last.
+func methodRank(m twofactor.Method) int {
+	if i := slices.Index(libraryMethods, m); i >= 0 {
+		return i
+	}
+	return len(libraryMethods)
 }
 
 func isLibraryMethod(m twofactor.Method) bool {
-	for _, l := range libraryMethods {
-		if m == l {
-			return true
-		}
-	}
-	return false
+	return slices.Contains(libraryMethods, m)
 }
 
 func runStatus(c *call) error {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 func TestStatus(t *testing.T) {
@@ -86,7 +87,7 @@ func TestStatusLocked(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &got))
 	assert.True(t, got.Lockout.Locked)
 	assert.Equal(t, 10, got.Lockout.Failures)
-	assert.WithinDuration(t, time.Now().Add(twofactor.DefaultLockoutDuration), got.Lockout.Until, time.Minute)
+	assert.WithinDuration(t, time.Now().Add((15 * time.Minute)), got.Lockout.Until, time.Minute)
 
 	r = newCLI(t, b, k).run("status", "bob")
 	assert.Contains(t, r.stdout, "locked until "+got.Lockout.Until.UTC().Format(time.RFC3339)+" (10 wrong answers in a row)")
@@ -221,9 +222,9 @@ func TestAdminDBFromEnvironment(t *testing.T) {
 func TestStatusAddressOnFile(t *testing.T) {
 	b := sqliteBackend(t)
 	k := newKey(t, "k1")
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
-	implicit, err := emailcode.New(emailcode.Config{Sender: &emailcode.Outbox{}, Store: b.st, Keys: kr})
+	implicit, err := emailcode.New(twofactor.Env{Store: b.st, Keys: kr}, emailcode.Config{Sender: &emailcode.Outbox{}})
 	require.NoError(t, err)
 	es, err := implicit.Enrollments(ctx, twofactor.User{ID: "eve", Email: "eve.adams@example.com"})
 	require.NoError(t, err)

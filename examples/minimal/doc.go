@@ -9,6 +9,7 @@
 //
 // Run it with go run ./examples/minimal and open http://localhost:8080
 // (user ada, password lovelace); the code is at http://localhost:8080/outbox.
-// It makes a new server key at each start, which ends every trusted device
-// and pending sign-in; a real app loads its keys (twofactor.LoadKeyring).
+// Its server key is a development key, made in minimal.keys on the first
+// start (keyring.Dev); a real app loads its keys with
+// keyring.Env("TWOFACTOR_KEYS") from a key made by `twofactor keygen`.
 package main

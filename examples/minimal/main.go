@@ -4,19 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
-	"fmt"
-	"html/template"
-	"log"
-	"net/http"
-	"sync"
-
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
+	"html/template"
+	"log"
+	"net/http"
+	"sync"
 )
 
 // users stands for the app's user table; a real app keeps password hashes.
@@ -42,21 +41,16 @@ func main() {
 }
 
 func app() http.Handler {
-	st := must(sqlite.OpenStore(context.Background(), "minimal.db"))       // the embedded SQLite store
-	keys := must(twofactor.NewKeyring(must(twofactor.GenerateKey("dev")))) // a new key at each start; in production: twofactor.LoadKeyring
-	outbox := &emailcode.Outbox{}                                          // development only: codes show at /outbox instead of being mailed
-	svc := must(twofactor.New(twofactor.Config{Store: st, Keys: keys, Trust: must(trust.New(trust.Config{})), Factors: []twofactor.Factor{
-		must(totp.New(totp.Config{Issuer: "Minimal"})),
-		must(emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Minimal"})),
-		must(backupcodes.New(backupcodes.Config{})),
-	}}))
-	tf := must(twofactorhttp.New(twofactorhttp.Config{Service: svc,
-		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
-			return startSession(w, r, res.User.ID)
-		}}))
 	mux := http.NewServeMux()
-	mux.Handle("/2fa/", tf)
-	mux.HandleFunc("GET /outbox", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "%+v\n", outbox.Messages()) })
+	outbox := &emailcode.Outbox{} // development only: codes show at /outbox instead of being mailed
+	tf, err := twofactorhttp.New(twofactorhttp.Config{Mux: mux, UserID: signedIn, SignIn: startSession, TwoFactor: twofactor.Config{
+		OpenStore: sqlite.File("minimal.db"), Keys: keyring.Dev("minimal.keys"), Trust: trust.Config{}, Users: func(_ context.Context, id string) (twofactor.User, error) {
+			return twofactor.User{ID: id, Email: users[id].email}, nil
+		}, Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Minimal"}, emailcode.Config{Sender: outbox, ProductName: "Minimal"}, backupcodes.Config{}}}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	mux.Handle("GET /outbox", outbox)
 	mux.HandleFunc("GET /login", func(w http.ResponseWriter, r *http.Request) { page.Execute(w, "") })
 	mux.HandleFunc("POST /login", func(w http.ResponseWriter, r *http.Request) {
 		name := r.FormValue("user")
@@ -65,7 +59,7 @@ func app() http.Handler {
 			http.Error(w, "Wrong user name or password.", http.StatusUnauthorized)
 			return
 		}
-		tf.Begin(w, r, twofactor.User{ID: name, Email: u.email}) // the second step, then startSession
+		tf.Begin(w, r, name) // the second step, then startSession
 	})
 	mux.HandleFunc("POST /logout", func(w http.ResponseWriter, r *http.Request) {
 		if c, err := r.Cookie("session"); err == nil {
@@ -74,6 +68,7 @@ func app() http.Handler {
 			mu.Unlock()
 		}
 		http.SetCookie(w, &http.Cookie{Name: "session", Path: "/", MaxAge: -1})
+		tf.SignOut(w, r) // the step-up and any pending sign-in end with the session
 		http.Redirect(w, r, "/login", http.StatusSeeOther)
 	})
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {

@@ -8,7 +8,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log"
@@ -19,6 +18,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
@@ -26,46 +26,20 @@ import (
 
 // quickstart:begin
 
-// setup builds the service once, at start-up. Configuration mistakes (an
-// email factor without a sender, say) are reported here, not at the first
-// login.
-func setup(ctx context.Context, outbox emailcode.Sender) (*twofactor.Service, *trust.Manager, error) {
-	st, err := sqlite.OpenStore(ctx, "twofactor.db") // or PostgreSQL/MySQL via sqlstore, or redisstore
-	if err != nil {
-		return nil, nil, err
-	}
-	keys, err := twofactor.LoadKeyring("TWOFACTOR_KEYS") // make one: twofactor keygen
-	if err != nil {
-		return nil, nil, err
-	}
-	// Each factor's config holds only what is its own: the Service hands
-	// them its store, keys, events and clock.
-	app, err := totp.New(totp.Config{Issuer: "Acme"})
-	if err != nil {
-		return nil, nil, err
-	}
-	email, err := emailcode.New(emailcode.Config{Sender: outbox, ProductName: "Acme"})
-	if err != nil {
-		return nil, nil, err
-	}
-	backup, err := backupcodes.New(backupcodes.Config{})
-	if err != nil {
-		return nil, nil, err
-	}
-	devices, err := trust.New(trust.Config{Duration: trust.Month})
-	if err != nil {
-		return nil, nil, err
-	}
-	svc, err := twofactor.New(twofactor.Config{
-		Store:   st,
-		Keys:    keys,
-		Factors: []twofactor.Factor{app, email, backup},
-		Trust:   devices,
+// setup builds everything once, at start-up, with one error check: a
+// mistake in the configuration (an email factor without a sender, a
+// missing key) is reported here, not at the first login.
+func setup(outbox emailcode.Sender) (*twofactor.Service, error) {
+	return twofactor.New(twofactor.Config{
+		OpenStore: sqlite.File("twofactor.db"),   // or Store: a PostgreSQL, MySQL or Redis store
+		Keys:      keyring.Env("TWOFACTOR_KEYS"), // make one: twofactor keygen
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: "Acme"},
+			emailcode.Config{Sender: outbox, ProductName: "Acme"},
+			backupcodes.Config{},
+		},
+		Trust: trust.Config{Duration: trust.Month},
 	})
-	if err != nil {
-		return nil, nil, err
-	}
-	return svc, devices, nil
 }
 
 // afterPassword runs once the host has checked the password. It returns the
@@ -119,17 +93,18 @@ func answer(w http.ResponseWriter, r *http.Request, svc *twofactor.Service, devi
 
 func main() {
 	if os.Getenv("TWOFACTOR_KEYS") == "" {
-		k, err := twofactor.GenerateKey("dev")
+		k, err := keyring.GenerateKey("dev")
 		if err != nil {
 			log.Fatal(err)
 		}
 		os.Setenv("TWOFACTOR_KEYS", k.Encode())
 	}
 	outbox := &emailcode.Outbox{}
-	svc, devices, err := setup(context.Background(), outbox)
+	svc, err := setup(outbox)
 	if err != nil {
 		log.Fatal(err)
 	}
+	devices := svc.Trust().(*trust.Manager)
 	// The stubs below stand for the host's own login and session (a real
 	// app keeps the challenge id in its session).
 	var mu sync.Mutex

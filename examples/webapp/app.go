@@ -10,11 +10,13 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/totp"
@@ -32,40 +34,34 @@ type app struct {
 	origin     string
 	users      *users
 	sessions   *sessions
-	keys       *twofactor.Keyring
 	svc        *twofactor.Service
-	totp       *totp.Factor
-	backup     *backupcodes.Factor
-	devices    *trust.Manager
-	notifier   *notify.Notifier
+	totp       *totp.Factor   // the Service's, for the seeding and the tests
+	devices    *trust.Manager // the Service's trusted devices
+	notify     notify.Config  // the security emails, for the settings overview
 	tf         *twofactorhttp.Handler
+	mux        *http.ServeMux
 	mailOutbox *emailcode.Outbox
 	smsOutbox  *smscode.Outbox
 	log        *slog.Logger
-	closeStore func()
 	storeInfo  string
 	keysInfo   string
 	mailInfo   string
 	smsInfo    string
 }
 
-// newApp opens the store and keys and builds the Service with every
-// factor, and the HTTP layer over it.
-func newApp(ctx context.Context, cfg *config, origin string, logw io.Writer) (*app, error) {
+// newApp builds the app: its users, where mail and SMS go, the Service
+// with the store, the keys and every factor, and the HTTP layer over it.
+func newApp(cfg *config, origin string, logw io.Writer) (*app, error) {
 	u, err := url.Parse(origin)
 	if err != nil {
 		return nil, err
 	}
-	a := &app{origin: origin, log: slog.New(slog.NewTextHandler(logw, nil)),
+	a := &app{origin: origin, log: slog.New(slog.NewTextHandler(logw, nil)), mux: http.NewServeMux(),
 		mailOutbox: &emailcode.Outbox{}, smsOutbox: &smscode.Outbox{},
 		mailInfo: "kept in the outbox", smsInfo: "kept in the outbox"}
 	if a.users, err = newUsers(demoAccounts()); err != nil {
 		return nil, err
 	}
-	if a.keys, a.keysInfo, err = loadKeys(cfg.dataDir); err != nil {
-		return nil, err
-	}
-	a.sessions = &sessions{keys: a.keys, users: a.users, secure: u.Scheme == "https"}
 	mail := &mailSender{outbox: a.mailOutbox}
 	if cfg.smtp != "" {
 		if mail.smtp, err = newSMTP(cfg.smtp, cfg.mailFrom); err != nil {
@@ -82,84 +78,68 @@ func newApp(ctx context.Context, cfg *config, origin string, logw io.Writer) (*a
 		}
 		a.smsInfo = "sent through the gateway (555-01xx numbers: kept in the outbox)"
 	}
-
-	st, storeInfo, closeStore, err := openStore(ctx, cfg.db, cfg.prefix, cfg.dataDir)
-	if err != nil {
-		return nil, err
-	}
-	a.storeInfo, a.closeStore = storeInfo, closeStore
-	if err := a.wire(st, u, cfg, mail, sms); err != nil {
-		a.close(ctx)
+	if err := a.wire(u, cfg, mail, sms); err != nil {
 		return nil, err
 	}
 	return a, nil
 }
 
-// wire builds the Service with every factor, security notifications by
-// email, and the HTTP layer.
-func (a *app) wire(st twofactor.Store, origin *url.URL, cfg *config, mail emailcode.Sender, sms smscode.Sender) error {
-	var err error
-	a.notifier, err = notify.New(notify.Config{
+// wire builds the whole of two-factor authentication in one twofactor.New
+// (the store, the keys, every factor, trusted devices, security emails
+// and the users), then the HTTP layer on the app's mux.
+func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smscode.Sender) error {
+	db := &storeOpener{dsn: cfg.db, prefix: cfg.prefix, dataDir: cfg.dataDir}
+	keys, keysInfo := keySource(cfg.dataDir)
+	a.notify = notify.Config{
 		Sender:      mail,
-		Users:       a.user,
-		Store:       st,
 		ProductName: product,
 		Links:       notify.Links{Security: a.origin + "/2fa/settings/", Devices: a.origin + "/2fa/settings/devices"},
 		Grace:       notifyGrace(cfg.grace),
-	})
-	if err != nil {
-		return err
 	}
-	events := a.notifier.Events(&twofactor.Events{Logger: a.log})
-	if a.totp, err = totp.New(totp.Config{Issuer: product}); err != nil {
-		return err
-	}
-	email, err := emailcode.New(emailcode.Config{Sender: mail, ProductName: product})
-	if err != nil {
-		return err
-	}
-	phone, err := smscode.New(smscode.Config{Sender: sms, ProductName: product, WebOTPDomain: origin.Hostname()})
-	if err != nil {
-		return err
-	}
-	if a.backup, err = backupcodes.New(backupcodes.Config{}); err != nil {
-		return err
-	}
-	keys, err := webauthn.New(webauthn.Config{RPID: origin.Hostname(), RPDisplayName: product, RPOrigins: []string{a.origin}})
-	if err != nil {
-		return err
-	}
-	if a.devices, err = trust.New(trust.Config{Duration: trust.Month, TrustedProxies: cfg.proxies, ProxyHeader: cfg.header}); err != nil {
-		return err
-	}
+	var err error
 	a.svc, err = twofactor.New(twofactor.Config{
-		Store:   st,
-		Keys:    a.keys,
-		Factors: []twofactor.Factor{a.totp, email, phone, keys, a.backup},
-		Trust:   a.devices,
-		Events:  events,
+		OpenStore: db,
+		Keys:      keys,
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: product},
+			emailcode.Config{Sender: mail, ProductName: product},
+			smscode.Config{Sender: sms, ProductName: product, WebOTPDomain: origin.Hostname()},
+			webauthn.Config{RPID: origin.Hostname(), RPDisplayName: product, RPOrigins: []string{a.origin}},
+			backupcodes.Config{},
+		},
+		Trust:     trust.Config{Duration: trust.Month, TrustedProxies: cfg.proxies, ProxyHeader: cfg.header},
+		Listeners: []twofactor.ListenerConfig{a.notify},
+		Users:     a.user,
+		Events:    &event.Sink{Logger: a.log},
 	})
 	if err != nil {
 		return err
 	}
-	a.notifier.Attach(a.svc)
+	a.storeInfo, a.keysInfo = db.info, keysInfo()
+	f, _ := a.svc.Factor(twofactor.MethodTOTP)
+	a.totp = f.(*totp.Factor)
+	a.devices = a.svc.Trust().(*trust.Manager)
+	a.sessions = &sessions{keys: a.svc.Env().Keys, users: a.users, secure: origin.Scheme == "https"}
+	a.routes()
 	a.tf, err = twofactorhttp.New(twofactorhttp.Config{
-		Service: a.svc,
-		SignIn: func(w http.ResponseWriter, r *http.Request, res *twofactor.Result) error {
-			return a.sessions.start(w, res.User.ID)
-		},
-		User:          a.sessions.user,
+		Service:       a.svc,
+		Mux:           a.mux,
+		SignIn:        a.sessions.start,
+		UserID:        a.sessions.userID,
 		Notifications: a.notifications,
 		EnrollURL:     "/2fa/settings/",
 		Templates:     libraryTemplates,
 		Admin: twofactorhttp.AdminConfig{
 			Prefix: adminPrefix,
+			Guard:  a.requireAdmin,
 			Actor:  a.actor,
-			User:   a.lookup,
 			Users:  a.list,
 		},
 		Logger: a.log,
 	})
+	if err != nil {
+		a.close(context.Background())
+	}
 	return err
 }
 
@@ -172,15 +152,6 @@ func (a *app) actor(r *http.Request) string {
 		return "admin:" + acct.Login
 	}
 	return ""
-}
-
-// lookup finds a user by id, for the administrator pages.
-func (a *app) lookup(_ context.Context, id string) (twofactor.User, bool, error) {
-	acct, ok := a.users.byID[id]
-	if !ok {
-		return twofactor.User{}, false, nil
-	}
-	return acct.user(), true, nil
 }
 
 // list is every user, for the policy page.
@@ -211,40 +182,39 @@ func (a *app) requireAdmin(next http.Handler) http.Handler {
 	})
 }
 
-// close sends the notifications still queued, within ctx, and closes
+// close sends the security emails still queued, within ctx, and closes
 // the store.
 func (a *app) close(ctx context.Context) {
-	if a.notifier != nil {
-		if err := a.notifier.Shutdown(ctx); err != nil {
-			a.log.Warn("webapp: notifications left unsent", "error", err.Error())
-		}
-	}
-	if a.closeStore != nil {
-		a.closeStore()
+	if err := a.svc.Shutdown(ctx); err != nil {
+		a.log.Warn("webapp: shutting down two-factor authentication", "error", err.Error())
 	}
 }
 
-// user looks a user up by id, for the notifications.
+// user is twofactor.Config.Users: the user with an id, for the security
+// emails, the settings and the administrator pages.
 func (a *app) user(_ context.Context, id string) (twofactor.User, error) {
 	acct, ok := a.users.byID[id]
 	if !ok {
-		return twofactor.User{}, fmt.Errorf("webapp: no user %q", id)
+		return twofactor.User{}, fmt.Errorf("%w: webapp: no user %q", twofactor.ErrUnknownUser, id)
 	}
 	return acct.user(), nil
 }
 
-// handler is the app's routes.
+// routes are the app's own routes; twofactorhttp.New mounts its own
+// beside them on the same mux.
+func (a *app) routes() {
+	a.mux.Handle("GET /static/", serveStatic)
+	a.mux.HandleFunc("GET /login", a.loginPage)
+	a.mux.HandleFunc("POST /login", a.login)
+	a.mux.HandleFunc("POST /logout", a.logout)
+	a.mux.HandleFunc("GET /outbox", a.outbox)
+	a.mux.HandleFunc("GET /{$}", a.home)
+}
+
+// handler is the app's routes and the library's, refusing cross-origin
+// POSTs.
 func (a *app) handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.Handle(a.tf.Prefix(), notify.Middleware(a.tf)) // notifications name the browser
-	mux.Handle(adminPrefix, a.requireAdmin(a.tf.Admin()))
-	mux.Handle("GET /static/", serveStatic)
-	mux.HandleFunc("GET /login", a.loginPage)
-	mux.HandleFunc("POST /login", a.login)
-	mux.HandleFunc("POST /logout", a.logout)
-	mux.HandleFunc("GET /outbox", a.outbox)
-	mux.HandleFunc("GET /{$}", a.home)
-	return http.NewCrossOriginProtection().Handler(mux)
+	return http.NewCrossOriginProtection().Handler(a.mux)
 }
 
 func (a *app) loginPage(w http.ResponseWriter, r *http.Request) {
@@ -263,12 +233,12 @@ func (a *app) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	// The password is right: the second step, then sessions.start.
-	a.tf.Begin(w, r, acct.user())
+	a.tf.Begin(w, r, acct.ID)
 }
 
 func (a *app) logout(w http.ResponseWriter, r *http.Request) {
 	a.sessions.end(w)
-	a.tf.ClearStepUp(w, r)
+	a.tf.SignOut(w, r)
 	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
@@ -293,18 +263,19 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 		Accounts: demoAccountsOf(a.users)})
 }
 
+// outbox is the development outbox: every email and SMS kept instead of
+// sent, newest first, with the code each holds.
 func (a *app) outbox(w http.ResponseWriter, r *http.Request) {
 	d := &pageData{Title: "Outbox", Account: a.signedIn(r)}
-	mails := a.mailOutbox.Messages()
-	for i := len(mails) - 1; i >= 0; i-- {
-		m := mails[i]
-		d.Messages = append(d.Messages, message{Kind: "Email", To: m.To, Subject: m.Subject, Body: m.Text, Code: sixDigits.FindString(m.Text)})
+	for _, m := range a.mailOutbox.Messages() {
+		d.Messages = append(d.Messages, message{Kind: "Email", Time: m.Time, To: m.To, Subject: m.Subject, Body: m.Text, Code: sixDigits.FindString(m.Text)})
 	}
-	texts := a.smsOutbox.Messages()
-	for i := len(texts) - 1; i >= 0; i-- {
-		m := texts[i]
-		d.Messages = append(d.Messages, message{Kind: "SMS", To: m.To, Body: m.Body, Code: sixDigits.FindString(m.Body)})
+	for _, m := range a.smsOutbox.Messages() {
+		d.Messages = append(d.Messages, message{Kind: "SMS", Time: m.Time, To: m.To, Body: m.Body, Code: sixDigits.FindString(m.Body)})
 	}
+	// Newest first; of messages sent at the same instant, the later kept.
+	slices.Reverse(d.Messages)
+	slices.SortStableFunc(d.Messages, func(x, y message) int { return y.Time.Compare(x.Time) })
 	a.render(w, r, http.StatusOK, "outbox", d)
 }
 
@@ -350,10 +321,8 @@ func notifyGrace(d time.Duration) time.Duration {
 // overview.
 func (a *app) notifications(*http.Request) []string {
 	var out []string
-	for _, k := range notify.Kinds() {
-		if a.notifier.On(k) {
-			out = append(out, a.notifier.Strings().Kinds[k].Name)
-		}
+	for _, k := range a.notify.Enabled() {
+		out = append(out, a.notify.Name(k))
 	}
 	return out
 }

@@ -22,10 +22,13 @@
 // SMTP server and SMS gateway, and set the trusted proxies; several copies
 // sharing one store and the same keys behave as one app.
 //
-// The wiring is in app.go (newApp and wire): the Service with its factors
-// and notifications, and the twofactorhttp Handler with the app's
-// sessions. The login handler
-// checks the password with bcrypt and hands the user to Handler.Begin;
-// the app's session starts in the SignIn callback, once the second factor
-// has passed.
+// The wiring is in app.go (newApp and wire): one twofactor.New builds the
+// whole of two-factor authentication, with one error check: the store
+// (opened as it runs, closed by Service.Shutdown), the keys, every factor,
+// trusted devices, the security emails as a listener, and the lookup from
+// a user id to the app's user. The twofactorhttp Handler is built next,
+// on the app's mux, with the app's sessions. The login handler checks the
+// password with bcrypt and hands the user's id to Handler.Begin; the
+// app's session starts in the SignIn callback, once the second factor has
+// passed; the logout handler ends it and calls Handler.SignOut.
 package main

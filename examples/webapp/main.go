@@ -57,7 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if origin == "" {
 		origin = "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	}
-	a, err := newApp(ctx, cfg, origin, stdout)
+	a, err := newApp(cfg, origin, stdout)
 	if err != nil {
 		return err
 	}

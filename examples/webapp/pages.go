@@ -81,8 +81,11 @@ type links struct {
 	Admin    string
 }
 
+// message is an email or SMS in the outbox.
 type message struct {
-	Kind, To, Subject, Body, Code string
+	Kind                    string // "Email" or "SMS"
+	Time                    time.Time
+	To, Subject, Body, Code string
 }
 
 func (a *app) render(w http.ResponseWriter, r *http.Request, status int, name string, d *pageData) {

@@ -64,10 +64,11 @@ func (a *app) seed(ctx context.Context) (*seeded, error) {
 		return nil, err
 	}
 	if !has {
-		e164, _, err := smscode.ParsePhone(demoPhone, "US")
+		phone, err := smscode.ParsePhone(demoPhone, "US")
 		if err != nil {
 			return nil, err
 		}
+		e164 := phone.E164
 		if _, err := a.svc.BeginEnroll(ctx, grace, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: e164}, ""); err != nil {
 			return nil, fmt.Errorf("seeding grace's phone: %w", err)
 		}

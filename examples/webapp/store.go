@@ -20,10 +20,49 @@ import (
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
 )
 
+// storeOpener opens the store -db names when twofactor.New runs (its
+// Config.OpenStore), so that opening it shares the set-up's one error
+// check; Service.Shutdown closes it.
+type storeOpener struct {
+	dsn, prefix, dataDir string
+	info                 string // what OpenStore opened, for the start-up message
+}
+
+var _ twofactor.StoreOpener = (*storeOpener)(nil)
+
+// OpenStore opens the store with openStore.
+func (o *storeOpener) OpenStore(ctx context.Context) (twofactor.Store, error) {
+	st, info, err := openStore(ctx, o.dsn, o.prefix, o.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	o.info = info
+	return st, nil
+}
+
+// sqlStore is a store over a database the app opened: closing it closes
+// the database too.
+type sqlStore struct {
+	*sqlstore.Store
+	db *sql.DB
+}
+
+func (s sqlStore) Close() error { return errors.Join(s.Store.Close(), s.db.Close()) }
+
+// redisStore is a store over a Redis client the app opened: closing it
+// closes the client.
+type redisStore struct {
+	*redisstore.Store
+	rdb *redis.Client
+}
+
+func (s redisStore) Close() error { return s.rdb.Close() }
+
 // openStore opens the store -db names (SQLite in dataDir when empty),
 // creating or migrating SQL tables, and returns it with a description
-// for the start-up message and a function that closes it.
-func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Store, string, func(), error) {
+// for the start-up message. Closing the store (an io.Closer) closes its
+// database.
+func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Store, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if dsn == "" {
@@ -37,23 +76,23 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 	case scheme == "redis" || scheme == "rediss":
 		opt, err := redis.ParseURL(dsn)
 		if err != nil {
-			return nil, "", nil, errors.New("-db: not a Redis URL: want redis://[user:pass@]host:port[/db]")
+			return nil, "", errors.New("-db: not a Redis URL: want redis://[user:pass@]host:port[/db]")
 		}
 		rdb := redis.NewClient(opt)
 		if err := rdb.Ping(ctx).Err(); err != nil {
 			rdb.Close()
-			return nil, "", nil, fmt.Errorf("-db: Redis at %s: %w", opt.Addr, err)
+			return nil, "", fmt.Errorf("-db: Redis at %s: %w", opt.Addr, err)
 		}
 		st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
 		if err != nil {
 			rdb.Close()
-			return nil, "", nil, err
+			return nil, "", err
 		}
-		return st, "Redis at " + opt.Addr + ", keys " + st.Prefix() + "*", func() { rdb.Close() }, nil
+		return redisStore{st, rdb}, "Redis at " + opt.Addr + ", keys " + st.Prefix() + "*", nil
 	case scheme == "postgres" || scheme == "postgresql" || strings.Contains(dsn, "host=") || strings.Contains(dsn, "dbname="):
 		db, err := sql.Open("pgx", dsn)
 		if err != nil {
-			return nil, "", nil, errors.New("-db: not a PostgreSQL URL")
+			return nil, "", errors.New("-db: not a PostgreSQL URL")
 		}
 		return openSQL(ctx, db, sqlstore.Postgres, prefix, "PostgreSQL")
 	case scheme == "mysql" || scheme == "mariadb" || strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
@@ -61,43 +100,43 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 		if scheme != "" {
 			var err error
 			if m, err = sqlstore.MySQLDSN(dsn); err != nil {
-				return nil, "", nil, fmt.Errorf("-db: %w", err)
+				return nil, "", fmt.Errorf("-db: %w", err)
 			}
 		}
 		cfg, err := mysql.ParseDSN(m)
 		if err != nil {
-			return nil, "", nil, errors.New("-db: not a MySQL DSN: want mysql://user:pass@host:3306/db")
+			return nil, "", errors.New("-db: not a MySQL DSN: want mysql://user:pass@host:3306/db")
 		}
 		cfg.ParseTime = true
 		cfg.MultiStatements = true
 		db, err := sql.Open("mysql", cfg.FormatDSN())
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", err
 		}
 		return openSQL(ctx, db, sqlstore.MySQL, prefix, "MySQL")
 	case scheme == "" || scheme == "sqlite" || scheme == "sqlite3" || scheme == "file":
 		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, scheme+"://"), "sqlite:"), "file:")
 		if path == "" || strings.ContainsAny(path, "?#") {
-			return nil, "", nil, errors.New("-db: a SQLite database is a file path without ? or #")
+			return nil, "", errors.New("-db: a SQLite database is a file path without ? or #")
 		}
 		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, "", nil, err
+			return nil, "", err
 		}
 		db, err := sqlite.Open(path)
 		if err != nil {
-			return nil, "", nil, err
+			return nil, "", err
 		}
 		return openSQL(ctx, db, sqlstore.SQLite, prefix, "SQLite at "+path)
 	default:
-		return nil, "", nil, fmt.Errorf("-db: unknown scheme %q: use postgres://, mysql://, redis://, or a SQLite file path", scheme)
+		return nil, "", fmt.Errorf("-db: unknown scheme %q: use postgres://, mysql://, redis://, or a SQLite file path", scheme)
 	}
 }
 
 // openSQL migrates the tables of db and returns the store over it.
-func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string) (twofactor.Store, string, func(), error) {
+func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string) (twofactor.Store, string, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
-		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
+		return nil, "", fmt.Errorf("-db: %s: %w", what, err)
 	}
 	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: prefix})
 	if err == nil {
@@ -105,7 +144,7 @@ func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what s
 	}
 	if err != nil {
 		db.Close()
-		return nil, "", nil, fmt.Errorf("-db: %s: %w", what, err)
+		return nil, "", fmt.Errorf("-db: %s: %w", what, err)
 	}
-	return st, what + ", tables " + st.TablePrefix() + "*", func() { st.Close(); db.Close() }, nil
+	return sqlStore{st, db}, what + ", tables " + st.TablePrefix() + "*", nil
 }

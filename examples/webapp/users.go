@@ -8,6 +8,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
 // account is one of the app's own users: what a real app keeps in its
@@ -98,14 +99,15 @@ type session struct {
 }
 
 type sessions struct {
-	keys   *twofactor.Keyring
+	keys   *keyring.Ring // the Service's keys
 	users  *users
 	secure bool // the site is served over https
 }
 
-// start signs the user in: a new cookie, so a session never outlives its
+// start signs the user in, as Config.SignIn of twofactorhttp once the
+// second step has passed: a new cookie, so a session never outlives its
 // sign-in.
-func (s *sessions) start(w http.ResponseWriter, userID string) error {
+func (s *sessions) start(w http.ResponseWriter, _ *http.Request, userID string) error {
 	b, err := json.Marshal(session{UserID: userID, Expires: time.Now().Add(sessionTTL).Unix()})
 	if err != nil {
 		return err
@@ -141,11 +143,12 @@ func (s *sessions) account(r *http.Request) (*account, bool) {
 	return a, ok
 }
 
-// user is Config.User of twofactorhttp: the signed-in user of r.
-func (s *sessions) user(r *http.Request) (twofactor.User, bool) {
+// userID is Config.UserID of twofactorhttp: the id of the signed-in user
+// of r.
+func (s *sessions) userID(r *http.Request) (string, bool) {
 	a, ok := s.account(r)
 	if !ok {
-		return twofactor.User{}, false
+		return "", false
 	}
-	return a.user(), true
+	return a.ID, true
 }

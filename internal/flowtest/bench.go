@@ -10,7 +10,9 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -49,19 +51,16 @@ type Baseline struct {
 func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int, baselines []Baseline) {
 	ctx := context.Background()
 	cs := storespy.New(st)
-	key, err := twofactor.GenerateKey("bench")
+	key, err := keyring.GenerateKey("bench")
 	if err != nil {
 		b.Fatal(err)
 	}
-	keys, _ := twofactor.NewKeyring(key)
+	keys, _ := keyring.New(key)
 	mail := &Mailbox{}
-	events := &twofactor.Events{Discard: true}
-	email, err := emailcode.New(emailcode.Config{Store: cs, Keys: keys, Sender: mail, Events: events,
-		Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	svc, err := twofactor.New(twofactor.Config{Store: cs, Keys: keys, Factors: []twofactor.Factor{email},
+	events := &event.Sink{Discard: true}
+	svc, err := twofactor.New(twofactor.Config{Store: cs, Keys: keys,
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: mail,
+			Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}}},
 		Limits: twofactor.Limits{MaxIPAttempts: 1 << 30}, Events: events})
 	if err != nil {
 		b.Fatal(err)

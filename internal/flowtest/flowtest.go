@@ -20,6 +20,8 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/totp"
@@ -74,9 +76,9 @@ type Instance struct {
 
 // Options configure an instance.
 type Options struct {
-	Keys *twofactor.Keyring // shared by every instance; required
-	Now  func() time.Time   // the clock the store was given; nil: time.Now
-	Mail *Mailbox           // shared mailbox; nil: a new one
+	Keys *keyring.Ring    // shared by every instance; required
+	Now  func() time.Time // the clock the store was given; nil: time.Now
+	Mail *Mailbox         // shared mailbox; nil: a new one
 	// DefaultCaps keeps the email factor's sending caps at their
 	// defaults; otherwise they are raised out of the way.
 	DefaultCaps bool
@@ -90,27 +92,32 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 	if o.Mail == nil {
 		o.Mail = &Mailbox{}
 	}
-	events := &twofactor.Events{Discard: true, Now: o.Now}
+	events := &event.Sink{Discard: true, Now: o.Now}
 	caps := emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}
 	if o.DefaultCaps {
 		caps = emailcode.Caps{}
 	}
 	// The factors take the store, keys, events and clock from the Service.
-	email, err := emailcode.New(emailcode.Config{Sender: o.Mail, Caps: caps})
-	require.NoError(tb, err)
-	tf, err := totp.New(totp.Config{Issuer: "Flowtest"})
-	require.NoError(tb, err)
-	bc, err := backupcodes.New(backupcodes.Config{})
-	require.NoError(tb, err)
 	svc, err := twofactor.New(twofactor.Config{
 		Store: st, Keys: o.Keys,
-		Factors: []twofactor.Factor{email, tf, bc},
-		Limits:  twofactor.Limits{MaxIPAttempts: 1 << 30},
-		Events:  events, Now: o.Now,
+		Factors: []twofactor.FactorConfig{
+			emailcode.Config{Sender: o.Mail, Caps: caps},
+			totp.Config{Issuer: "Flowtest"},
+			backupcodes.Config{},
+		},
+		Limits: twofactor.Limits{MaxIPAttempts: 1 << 30},
+		Events: events, Now: o.Now,
 	})
 	require.NoError(tb, err)
-	return &Instance{Service: svc, Email: email, TOTP: tf, Backup: bc, Mail: o.Mail}
+	email, _ := svc.Factor(twofactor.MethodEmail)
+	tf, _ := svc.Factor(twofactor.MethodTOTP)
+	bc, _ := svc.Factor(twofactor.MethodBackupCode)
+	return &Instance{Service: svc, Email: email.(*emailcode.Factor), TOTP: tf.(*totp.Factor), Backup: bc.(*backupcodes.Factor), Mail: o.Mail}
 }
+
+// defaultMaxUserFailures is the Service's documented default of
+// Limits.MaxUserFailures, which the instances keep.
+const defaultMaxUserFailures = 10
 
 var client = twofactor.Client{IP: netip.MustParseAddr("198.51.100.20"), UserAgent: "flowtest"}
 
@@ -284,8 +291,8 @@ func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, g
 			return false
 		})
 		require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", r)
-		require.EqualValues(t, twofactor.DefaultMaxUserFailures, checked.Load(), "round %d: wrong answers that reached the factor", r)
-		require.EqualValues(t, goroutines-twofactor.DefaultMaxUserFailures, locked.Load(), "round %d", r)
+		require.EqualValues(t, defaultMaxUserFailures, checked.Load(), "round %d: wrong answers that reached the factor", r)
+		require.EqualValues(t, goroutines-defaultMaxUserFailures, locked.Load(), "round %d", r)
 		_, err := b.Service.Begin(ctx, user, client)
 		require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", r)
 	}

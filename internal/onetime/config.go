@@ -4,12 +4,12 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
-	"io"
+	"reflect"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -17,7 +17,7 @@ import (
 // the factor package's name: "emailcode: twofactor: invalid configuration:
 // ...". Every configuration error of the email and SMS packages is one.
 func ConfigError(pkg, format string, args ...any) error {
-	return fmt.Errorf("%s: %w: %s", pkg, twofactor.ErrConfig, fmt.Sprintf(format, args...))
+	return errs.Config(pkg, format, args...)
 }
 
 // Defaults of Codes and Caps.Window, the same for every channel. The
@@ -240,39 +240,22 @@ type Store interface {
 	store.OwnedStates
 }
 
-// asStore returns s as a Store, or an error naming the interfaces it
-// lacks.
-func asStore(s any) (Store, error) {
-	if st, ok := s.(Store); ok {
-		return st, nil
-	}
-	var missing []string
-	check := func(ok bool, name string) {
-		if !ok {
-			missing = append(missing, name)
-		}
-	}
-	_, ok := s.(store.Codes)
-	check(ok, "store.Codes")
-	_, ok = s.(store.CodeGroups)
-	check(ok, "store.CodeGroups")
-	_, ok = s.(store.Counters)
-	check(ok, "store.Counters")
-	_, ok = s.(store.Enrollments)
-	check(ok, "store.Enrollments")
-	_, ok = s.(store.States)
-	check(ok, "store.States")
-	_, ok = s.(store.OwnedStates)
-	check(ok, "store.OwnedStates")
-	return nil, fmt.Errorf("the Service's store (%T) does not implement %s", s, strings.Join(missing, ", "))
+// storeParts are the interfaces Store is made of, named when a store
+// lacks one.
+var storeParts = []reflect.Type{
+	reflect.TypeFor[store.Codes](),
+	reflect.TypeFor[store.CodeGroups](),
+	reflect.TypeFor[store.Counters](),
+	reflect.TypeFor[store.Enrollments](),
+	reflect.TypeFor[store.States](),
+	reflect.TypeFor[store.OwnedStates](),
 }
 
-// Wiring is what a factor takes from its own config or, for what that
-// leaves zero, from the Service it is given to (twofactor.Shared).
-type Wiring struct {
-	Store  Store
-	Keys   *twofactor.Keyring
-	Events *twofactor.Events
-	Now    func() time.Time
-	Rand   io.Reader // nil: crypto/rand
+// Wire returns env's store as a Store and env with its defaults applied
+// (twofactor.Env.WithDefaults): the first step of the factors'
+// constructors and of New. A nil store or keyring, or a store lacking
+// one of the interfaces Store is made of, is an error matching
+// twofactor.ErrConfig that names what is missing, prefixed with pkg.
+func Wire(pkg string, env twofactor.Env) (Store, twofactor.Env, error) {
+	return errs.Store[Store](pkg, env, storeParts...)
 }

@@ -2,19 +2,22 @@
 // smscode factors: the rules are the same whatever the channel, only the
 // delivery differs.
 //
-// An [Issuer] is built from a channel's rules ([Config], [Codes], [Caps],
-// [Budgets]), validated once by [New], and its [Wiring] (store, keys,
-// events, clock): what the factor's config sets, completed by [Issuer.Bind]
-// with what the Service shares. Until it has a store and keys, every method
-// that needs them returns an error matching twofactor.ErrConfig.
+// An [Issuer] is built by [New] from the factor's twofactor.Env (store,
+// keys, events, clock, randomness) and a channel's rules ([Config],
+// [Codes], [Caps], [Budgets]), validated once: a missing store or keys, a
+// store without what [Store] needs, or a rule out of range is an error
+// matching twofactor.ErrConfig there, and an Issuer that New returns is
+// complete, so no request path returns a configuration error. [Wire] is
+// that first check, for the factors' own constructors.
 //
 // It issues N-digit codes from internal/secure (crypto/rand, no modulo
-// bias), stores only a keyed hash of each code (Keyring.Hash, with a
+// bias), stores only a keyed hash of each code (keyring.Ring.Hash, with a
 // domain naming the channel, over the group, purpose, binding and code),
 // enforces a resend cooldown, hourly caps per user, per destination and
 // per client network, and optional budgets per country and in all, in
 // store counters (so they hold across app instances), and verifies with
-// one atomic ConsumeCode.
+// one atomic ConsumeCode. [Outbox] is the development sender both factors
+// wrap, with its page of the messages kept.
 //
 // # Login and verification budgets
 //
@@ -45,8 +48,10 @@
 // country (Request.Country) and in all, per Caps.Window. They are counted
 // in the same batch as the caps, are shared counters (a refused request
 // gives its count back), and the send that takes a budget's last unit
-// emits twofactor.EventBudgetReached through the wired events. Only the
-// SMS factor sets them.
+// emits event.BudgetReached through the Env's events: its Reason
+// is [ReasonBudgetCountry] (with Details["country"]) or
+// [ReasonBudgetTotal], Count the budget and Until the end of its window.
+// Only the SMS factor sets them.
 //
 // # Enrollment
 //
@@ -56,6 +61,9 @@
 // pending enrollment (sealed, filed under the user with PutOwnedState, so
 // a password change or an admin reset ends it), shown again rather than
 // resent until Restart, then checked and handed to the factor's Recorder.
+// BeginEnroll emits event.EnrollBegin and a wrong code
+// event.Failure, each with the masked destination as Label; the
+// Service emits event.Enroll once ConfirmEnroll succeeds.
 // [Issuer.Touch] records a login as an enrollment's LastUsedAt, through
 // store.EnrollmentToucher when the store has it.
 //

@@ -6,11 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -23,8 +24,9 @@ var errNoPending = fmt.Errorf("no enrollment awaiting its code: %w", twofactor.E
 // under its user (store.OwnedStates), so that a password change or an
 // admin reset ends it.
 type pending struct {
-	Destination string    `json:"d"` // as delivered to and to be recorded
-	ExpiresAt   time.Time `json:"e"` // of its code
+	Destination string    `json:"d"`           // as delivered to and to be recorded
+	Country     string    `json:"c,omitempty"` // of a phone number; absent from records of older versions
+	ExpiresAt   time.Time `json:"e"`           // of its code
 	ResendAt    time.Time `json:"r"`
 }
 
@@ -47,37 +49,37 @@ func (is *Issuer) canon(dest string) string {
 	return dest
 }
 
-func (is *Issuer) readPending(ctx context.Context, w *wiring, userID string) (pending, error) {
-	blob, err := w.store.GetState(ctx, is.pendingKey(userID))
+func (is *Issuer) readPending(ctx context.Context, userID string) (pending, error) {
+	blob, err := is.store.GetState(ctx, is.pendingKey(userID))
 	if errors.Is(err, store.ErrNotFound) {
 		return pending{}, errNoPending
 	}
 	if err != nil {
 		return pending{}, fmt.Errorf("reading pending enrollment: %w", err)
 	}
-	plain, err := w.keys.Open(string(blob), is.pendingAD(userID))
+	plain, err := is.env.Keys.Open(string(blob), is.pendingAD(userID))
 	if err != nil {
 		return pending{}, fmt.Errorf("opening pending enrollment: %w", err)
 	}
 	var p pending
 	if err := json.Unmarshal(plain, &p); err != nil || p.Destination == "" {
-		return pending{}, fmt.Errorf("decoding pending enrollment: %w", twofactor.ErrInvalidKey)
+		return pending{}, fmt.Errorf("decoding pending enrollment: %w", keyring.ErrInvalidKey)
 	}
 	return p, nil
 }
 
-func (is *Issuer) putPending(ctx context.Context, w *wiring, userID string, p pending) error {
+func (is *Issuer) putPending(ctx context.Context, userID string, p pending) error {
 	plain, err := json.Marshal(p)
 	if err != nil {
 		return err
 	}
-	sealed, err := w.keys.Seal(plain, is.pendingAD(userID))
+	sealed, err := is.env.Keys.Seal(plain, is.pendingAD(userID))
 	if err != nil {
 		return fmt.Errorf("sealing pending enrollment: %w", err)
 	}
 	// The destination outlives its code by one TTL, so that a late answer
 	// is reported as an expired (to the user: invalid) code, as at login.
-	if err := w.store.PutOwnedState(ctx, userID, is.pendingKey(userID), []byte(sealed), p.ExpiresAt.Add(is.ttl)); err != nil {
+	if err := is.store.PutOwnedState(ctx, userID, is.pendingKey(userID), []byte(sealed), p.ExpiresAt.Add(is.ttl)); err != nil {
 		return fmt.Errorf("storing pending enrollment: %w", err)
 	}
 	return nil
@@ -92,7 +94,7 @@ func (is *Issuer) enrolling(p pending) *twofactor.Enrolling {
 type EnrollStart struct {
 	User        twofactor.User
 	Destination string // checked by the factor: the address or E.164 number
-	Country     string // of a phone number, for the budgets
+	Country     string // of a phone number, for the budgets; kept for ConfirmEnroll
 	Client      twofactor.Client
 	Restart     bool
 }
@@ -108,36 +110,32 @@ type EnrollStart struct {
 // The codes are verification codes (Request.Verification): they are
 // counted on the verification caps and PerIP, never on a destination's
 // login budget, and on the budgets. The cooldown is per user. Errors are
-// those of Issue; a send emits twofactor.EventEnrollBegin with the masked
-// destination. Store round trips: those of Issue and one PutOwnedState,
-// plus one GetState unless s.Restart.
+// those of Issue; a send emits event.EnrollBegin with the masked
+// destination as its Label. Store round trips: those of Issue and one
+// PutOwnedState, plus one GetState unless s.Restart.
 func (is *Issuer) BeginEnroll(ctx context.Context, s EnrollStart, deliver Deliver) (*twofactor.Enrolling, error) {
 	if err := is.CheckUser(s.User); err != nil {
 		return nil, err
 	}
-	w, err := is.ready()
-	if err != nil {
-		return nil, err
-	}
 	userID := s.User.ID
 	if !s.Restart {
-		p, err := is.readPending(ctx, w, userID)
+		p, err := is.readPending(ctx, userID)
 		switch {
-		case err == nil && is.canon(p.Destination) == is.canon(s.Destination) && w.now().Before(p.ExpiresAt):
+		case err == nil && is.canon(p.Destination) == is.canon(s.Destination) && is.env.Now().Before(p.ExpiresAt):
 			return is.enrolling(p), nil
-		case err != nil && !errors.Is(err, errNoPending) && !errors.Is(err, twofactor.ErrInvalidKey):
+		case err != nil && !errors.Is(err, errNoPending) && !errors.Is(err, keyring.ErrInvalidKey):
 			// A record that no longer opens (its key retired) is replaced.
 			return nil, is.Wrap(err)
 		}
 	}
 	key := is.canon(s.Destination)
-	req := Request{Group: enrollGroup(userID), Purpose: is.purpose, Bind: key,
+	req := Request{Group: enrollGroup(userID), Purpose: is.purpose, Binding: key,
 		UserID: userID, Destination: key, IP: s.Client.IP, Verification: true, Country: s.Country}
 	var p pending
 	stored := false
-	_, err = is.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
-		p = pending{Destination: s.Destination, ExpiresAt: expires, ResendAt: expires.Add(is.cooldown - is.ttl)}
-		if err := is.putPending(ctx, w, userID, p); err != nil {
+	_, err := is.Issue(ctx, req, func(ctx context.Context, code string, expires time.Time) error {
+		p = pending{Destination: s.Destination, Country: s.Country, ExpiresAt: expires, ResendAt: expires.Add(is.cooldown - is.ttl)}
+		if err := is.putPending(ctx, userID, p); err != nil {
 			return notDelivered{err}
 		}
 		stored = true
@@ -145,24 +143,26 @@ func (is *Issuer) BeginEnroll(ctx context.Context, s EnrollStart, deliver Delive
 	})
 	if err != nil {
 		if stored {
-			_ = w.store.DeleteState(context.WithoutCancel(ctx), is.pendingKey(userID))
+			_ = is.store.DeleteState(context.WithoutCancel(ctx), is.pendingKey(userID))
 		}
 		return nil, is.Wrap(err)
 	}
-	w.events.Emit(ctx, twofactor.Event{Type: twofactor.EventEnrollBegin, UserID: userID, Method: is.method,
-		IP: ipString(s.Client.IP), Details: map[string]string{"destination": is.mask(p.Destination)}})
+	is.env.Events.Emit(ctx, event.Event{Type: event.EnrollBegin, UserID: userID, Method: is.method,
+		Label: is.mask(p.Destination), IP: ipString(s.Client.IP), UserAgent: s.Client.UserAgent})
 	return is.enrolling(p), nil
 }
 
-// A Recorder makes dest, just confirmed, the user's enrollment, and says
-// whether it replaced another.
-type Recorder func(ctx context.Context, w Wiring, dest string) (e twofactor.Enrollment, replaced bool, err error)
+// A Recorder makes dest, just confirmed, the user's enrollment. country is
+// the one BeginEnroll was given (EnrollStart.Country), empty for a
+// pending enrollment kept by an older version.
+type Recorder func(ctx context.Context, dest, country string) (twofactor.Enrollment, error)
 
 // ConfirmEnroll is the factors' ConfirmEnroll: it checks answer against
 // the code of user's pending enrollment, has record make the destination
-// the user's enrollment, and ends the pending one. It emits
-// twofactor.EventEnroll with the masked destination and whether it
-// replaced another, or twofactor.EventFailure with the reason.
+// the user's enrollment, and ends the pending one. A wrong answer emits
+// event.Failure with the reason and the masked destination as
+// Label. It emits no event.Enroll: Service.ConfirmEnroll does,
+// knowing whether the user had a factor before.
 //
 // A malformed answer returns twofactor.ErrMalformedCode without touching
 // the store; no pending enrollment an error matching
@@ -177,44 +177,32 @@ func (is *Issuer) ConfirmEnroll(ctx context.Context, user twofactor.User, answer
 	if err != nil {
 		return twofactor.Enrollment{}, twofactor.ErrMalformedCode
 	}
-	w, err := is.ready()
-	if err != nil {
-		return twofactor.Enrollment{}, err
-	}
-	p, err := is.readPending(ctx, w, user.ID)
+	p, err := is.readPending(ctx, user.ID)
 	if err != nil {
 		return twofactor.Enrollment{}, is.Wrap(err)
 	}
-	ev := twofactor.Event{UserID: user.ID, Method: is.method, Details: map[string]string{"destination": is.mask(p.Destination)}}
-	req := Request{Group: enrollGroup(user.ID), Purpose: is.purpose, Bind: is.canon(p.Destination)}
+	req := Request{Group: enrollGroup(user.ID), Purpose: is.purpose, Binding: is.canon(p.Destination)}
 	if err := is.Verify(ctx, req, code); err != nil {
-		ev.Type, ev.Reason = twofactor.EventFailure, failureReason(err)
-		w.events.Emit(ctx, ev)
+		is.env.Events.Emit(ctx, event.Event{Type: event.Failure, UserID: user.ID, Method: is.method,
+			Reason: failureReason(err), Label: is.mask(p.Destination)})
 		return twofactor.Enrollment{}, is.Wrap(err)
 	}
-	e, replaced, err := record(ctx, Wiring{Store: w.store, Keys: w.keys, Events: w.events, Now: w.now, Rand: w.rand}, p.Destination)
+	e, err := record(ctx, p.Destination, p.Country)
 	if err != nil {
 		return twofactor.Enrollment{}, is.Wrap(err)
 	}
-	if err := w.store.DeleteState(ctx, is.pendingKey(user.ID)); err != nil {
+	if err := is.store.DeleteState(ctx, is.pendingKey(user.ID)); err != nil {
 		// Its code is consumed: what is left can confirm nothing.
-		is.warn(ctx, w, user.ID, "delete_pending_failed")
+		is.warn(ctx, user.ID, ReasonDeletePendingFailed)
 	}
-	ev.Type = twofactor.EventEnroll
-	ev.Details["replaced"] = strconv.FormatBool(replaced)
-	w.events.Emit(ctx, ev)
 	return e, nil
 }
 
 // DropEnroll ends user's pending enrollment: its destination, its code
 // and its cooldown.
 func (is *Issuer) DropEnroll(ctx context.Context, userID string) error {
-	w, err := is.ready()
-	if err != nil {
-		return err
-	}
-	err = errors.Join(
-		w.store.DeleteState(ctx, is.pendingKey(userID)),
+	err := errors.Join(
+		is.store.DeleteState(ctx, is.pendingKey(userID)),
 		is.Drop(ctx, enrollGroup(userID), is.purpose),
 	)
 	if err != nil {
@@ -227,21 +215,21 @@ func (is *Issuer) DropEnroll(ctx context.Context, userID string) error {
 // enrollment id: one TouchEnrollment on a store that implements
 // store.EnrollmentToucher, else GetEnrollment and PutEnrollment (a
 // missing enrollment is left missing). The login has succeeded by then,
-// so a failure is reported as a twofactor.EventWarning with Reason
-// "touch_failed" and does not fail it.
+// so a failure is reported as a event.Warning with Reason
+// ReasonTouchFailed and does not fail it.
 func (is *Issuer) Touch(ctx context.Context, userID, id string) {
-	w, err := is.ready()
-	if err != nil || id == "" {
+	if id == "" {
 		return
 	}
-	now := w.now()
-	if t, ok := w.store.(store.EnrollmentToucher); ok {
+	now := is.env.Now()
+	var err error
+	if t, ok := is.store.(store.EnrollmentToucher); ok {
 		err = t.TouchEnrollment(ctx, userID, id, now)
 	} else {
-		err = touchByRewrite(ctx, w.store, userID, id, now)
+		err = touchByRewrite(ctx, is.store, userID, id, now)
 	}
 	if err != nil {
-		is.warn(ctx, w, userID, "touch_failed")
+		is.warn(ctx, userID, ReasonTouchFailed)
 	}
 }
 
@@ -260,8 +248,8 @@ func touchByRewrite(ctx context.Context, st store.Enrollments, userID, id string
 	return st.PutEnrollment(ctx, rec)
 }
 
-func (is *Issuer) warn(ctx context.Context, w *wiring, userID, reason string) {
-	w.events.Emit(ctx, twofactor.Event{Type: twofactor.EventWarning, UserID: userID, Method: is.method, Reason: reason})
+func (is *Issuer) warn(ctx context.Context, userID string, reason event.Reason) {
+	is.env.Events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, Method: is.method, Reason: reason})
 }
 
 // Enrollment returns rec as the factors return it.
@@ -280,15 +268,15 @@ func (is *Issuer) CheckUser(u twofactor.User) error {
 }
 
 // failureReason returns the reason of a failed answer for its event.
-func failureReason(err error) string {
+func failureReason(err error) event.Reason {
 	var fr twofactor.FailureReasoner
 	switch {
 	case errors.As(err, &fr) && fr.FailureReason() != "":
 		return fr.FailureReason()
 	case errors.Is(err, twofactor.ErrInvalidCode):
-		return twofactor.ReasonInvalid
+		return event.ReasonInvalid
 	default:
-		return twofactor.ReasonError
+		return event.ReasonError
 	}
 }
 

@@ -2,6 +2,7 @@ package onetime
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -30,68 +32,56 @@ type codesOnly struct {
 	store.Counters
 }
 
-func TestBind(t *testing.T) {
+// New takes everything from the Env: a missing store or keys, or a store
+// without what the factors need, is an error there, by name; what New
+// returns is complete.
+func TestNewTakesTheEnv(t *testing.T) {
 	ctx := context.Background()
 	mem := store.NewMemory()
 	kr := testKeys(t)
 
-	// Nothing configured, nothing bound: every method says so, no panic.
-	is, err := New("test", rules(), Wiring{})
-	require.NoError(t, err)
-	_, err = is.Issue(ctx, req("g"), noDeliver)
+	_, err := New("test", twofactor.Env{Keys: kr}, rules())
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
-	assert.Contains(t, err.Error(), "Config.Store")
-	require.ErrorIs(t, is.Verify(ctx, req("g"), "123456"), twofactor.ErrConfig)
-	require.ErrorIs(t, is.Cancel(ctx, "g"), twofactor.ErrConfig)
-	require.ErrorIs(t, is.DropEnroll(ctx, "u1"), twofactor.ErrConfig)
-	_, err = is.Wired()
+	assert.Contains(t, err.Error(), "Env.Store")
+	_, err = New("test", twofactor.Env{Store: mem}, rules())
 	require.ErrorIs(t, err, twofactor.ErrConfig)
-	_, err = is.BeginEnroll(ctx, EnrollStart{User: twofactor.User{ID: "u1"}, Destination: "a@b.c"}, noDeliver)
-	require.ErrorIs(t, err, twofactor.ErrConfig)
-	require.ErrorIs(t, is.VerifyChallenge(ctx, &twofactor.Challenge{ID: "g", User: twofactor.User{ID: "u1"}}, "123456", "x"), twofactor.ErrConfig)
-	require.ErrorIs(t, is.CancelChallenge(ctx, &twofactor.Challenge{ID: "g"}), twofactor.ErrConfig)
-	is.Touch(ctx, "u1", "x") // no store: nothing to do, no panic
+	assert.Contains(t, err.Error(), "Env.Keys")
 
-	// A store alone is not enough.
-	is, err = New("test", rules(), Wiring{Store: mem})
-	require.NoError(t, err)
-	_, err = is.Issue(ctx, req("g"), noDeliver)
+	// A Service's store without what the factors need is refused, by name.
+	_, err = New("test", twofactor.Env{Store: twofactorStore{codesOnly{mem, mem, mem}, mem, mem}, Keys: kr}, rules())
 	require.ErrorIs(t, err, twofactor.ErrConfig)
-	assert.Contains(t, err.Error(), "Config.Keys")
+	assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
+	assert.Contains(t, err.Error(), "does not implement store.Enrollments, which test needs")
+	_, _, err = Wire("test", twofactor.Env{Store: twofactorStore{codesOnly{mem, mem, mem}, mem, mem}, Keys: kr})
+	require.ErrorIs(t, err, twofactor.ErrConfig, "Wire is the same check")
 
-	// The Service's parts fill what the config left zero.
+	// The Env's parts are the issuer's: its store, keys and clock, and its
+	// events, stamped with its clock.
 	clock := func() time.Time { return t0 }
-	events := &twofactor.Events{Discard: true}
-	require.NoError(t, is.Bind(twofactor.Shared{Store: mem, Keys: kr, Events: events, Now: clock}))
-	w, err := is.Wired()
+	var evs []event.Event
+	events := &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) { evs = append(evs, ev) }}
+	is, err := New("test", twofactor.Env{Store: mem, Keys: kr, Events: events, Now: clock}, rules())
 	require.NoError(t, err)
-	assert.Same(t, mem, w.Store.(*store.Memory))
-	assert.Same(t, kr, w.Keys)
-	assert.Same(t, events, w.Events)
+	assert.Same(t, mem, is.Store().(*store.Memory))
+	assert.Same(t, kr, is.Env().Keys)
 	assert.Equal(t, t0, is.Now())
 	iss, err := is.Issue(ctx, req("g"), noDeliver)
 	require.NoError(t, err)
 	assert.Equal(t, t0.Add(DefaultTTL), iss.ExpiresAt)
+	_, err = is.BeginEnroll(ctx, start("ann@example.com", false), noDeliver)
+	require.NoError(t, err)
+	require.Len(t, evs, 1)
+	assert.Equal(t, event.EnrollBegin, evs[0].Type)
+	assert.Equal(t, t0, evs[0].Time)
 
-	// Explicit fields win over the Service's.
-	own := store.NewMemory()
-	is, err = New("test", rules(), Wiring{Store: own})
+	// The defaults fill the rest.
+	is, err = New("test", twofactor.Env{Store: mem, Keys: kr}, rules())
 	require.NoError(t, err)
-	require.NoError(t, is.Bind(twofactor.Shared{Store: mem, Keys: kr}))
-	w, err = is.Wired()
-	require.NoError(t, err)
-	assert.Same(t, own, w.Store.(*store.Memory))
-
-	// A Service store without what the factors need is refused, by name.
-	is, err = New("test", rules(), Wiring{})
-	require.NoError(t, err)
-	err = is.Bind(twofactor.Shared{Store: twofactorStore{codesOnly{mem, mem, mem}, mem, mem}, Keys: kr})
-	require.Error(t, err)
-	assert.True(t, strings.HasSuffix(err.Error(), "does not implement store.Enrollments"), err.Error())
-	assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
-	_, err = is.Wired()
-	require.ErrorIs(t, err, twofactor.ErrConfig, "a failed Bind binds nothing")
+	env := is.Env()
+	assert.NotNil(t, env.Events)
+	assert.NotNil(t, env.Now)
+	assert.NotNil(t, env.Rand)
 }
 
 // twofactorStore is a Service's store (twofactor.Store) with codes and
@@ -102,13 +92,13 @@ type twofactorStore struct {
 	store.OwnedStates
 }
 
-func enrollEnv(t *testing.T) (*env, *[]twofactor.Event) {
+func enrollEnv(t *testing.T) (*env, *[]event.Event) {
 	t.Helper()
 	var mu sync.Mutex
-	evs := &[]twofactor.Event{}
+	evs := &[]event.Event{}
 	e := newEnv(t, func(s *setup) {
 		s.Config = rules()
-		s.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) {
+		s.Events = &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
 			mu.Lock()
 			*evs = append(*evs, ev)
 			mu.Unlock()
@@ -120,19 +110,19 @@ func enrollEnv(t *testing.T) (*env, *[]twofactor.Event) {
 var ann = twofactor.User{ID: "u-ann"}
 
 func start(dest string, restart bool) EnrollStart {
-	return EnrollStart{User: ann, Destination: dest, Client: twofactor.Client{IP: ip1}, Restart: restart}
+	return EnrollStart{User: ann, Destination: dest, Client: twofactor.Client{IP: ip1, UserAgent: "test-agent"}, Restart: restart}
 }
 
 // record is a Recorder that keeps what it was given.
 type record struct {
-	dest  string
-	calls int
+	dest, country string
+	calls         int
 }
 
-func (r *record) rec(_ context.Context, w Wiring, dest string) (twofactor.Enrollment, bool, error) {
-	r.dest = dest
+func (r *record) rec(_ context.Context, dest, country string) (twofactor.Enrollment, error) {
+	r.dest, r.country = dest, country
 	r.calls++
-	return twofactor.Enrollment{ID: "x", Method: "test", CreatedAt: w.Now()}, r.calls > 1, nil
+	return twofactor.Enrollment{ID: "x", Method: "test", CreatedAt: t0}, nil
 }
 
 func TestEnrollShownAgainUntilRestart(t *testing.T) {
@@ -145,7 +135,7 @@ func TestEnrollShownAgainUntilRestart(t *testing.T) {
 		Sent: &twofactor.Sent{Destination: "A***", ExpiresAt: t0.Add(DefaultTTL), ResendAt: t0.Add(DefaultResendCooldown)}}
 	assert.Equal(t, want, en)
 	require.Len(t, *evs, 1)
-	assert.Equal(t, twofactor.EventEnrollBegin, (*evs)[0].Type)
+	assert.Equal(t, event.EnrollBegin, (*evs)[0].Type)
 
 	// Asked again, for the same destination (in another case): shown
 	// again, nothing sent, no event, no cooldown hit.
@@ -231,14 +221,55 @@ func TestConfirmEnroll(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "confirmed once")
 	assert.Equal(t, 1, r.calls)
 
-	var types []twofactor.EventType
+	// The masked destination is the events' Label; the Service, not the
+	// issuer, emits the enrollment.
+	var types []event.Type
 	for _, ev := range *evs {
 		types = append(types, ev.Type)
-		assert.Equal(t, "a***", ev.Details["destination"])
+		assert.Equal(t, "a***", ev.Label)
+		assert.Nil(t, ev.Details)
 	}
-	assert.Equal(t, []twofactor.EventType{twofactor.EventEnrollBegin, twofactor.EventFailure, twofactor.EventEnroll}, types)
-	assert.Equal(t, twofactor.ReasonInvalid, (*evs)[1].Reason)
-	assert.Equal(t, "false", (*evs)[2].Details["replaced"])
+	assert.Equal(t, []event.Type{event.EnrollBegin, event.Failure}, types)
+	assert.Equal(t, ip1.String(), (*evs)[0].IP)
+	assert.Equal(t, "test-agent", (*evs)[0].UserAgent)
+	assert.Equal(t, event.ReasonInvalid, (*evs)[1].Reason)
+}
+
+// The country given to BeginEnroll reaches the Recorder, kept with the
+// pending enrollment; a pending enrollment kept without one (by an older
+// version) gives an empty country.
+func TestConfirmEnrollCountry(t *testing.T) {
+	ctx := context.Background()
+	e, _ := enrollEnv(t)
+	s := start("+14155550112", false)
+	s.Country = "US"
+	_, err := e.is.BeginEnroll(ctx, s, e.deliver)
+	require.NoError(t, err)
+	var r record
+	_, err = e.is.ConfirmEnroll(ctx, ann, e.last, r.rec)
+	require.NoError(t, err)
+	assert.Equal(t, record{dest: "+14155550112", country: "US", calls: 1}, r)
+
+	// An older pending record: no country.
+	e.clock.Advance(time.Hour)
+	_, err = e.is.BeginEnroll(ctx, start("+14155550113", false), e.deliver)
+	require.NoError(t, err)
+	p, err := e.is.readPending(ctx, ann.ID)
+	require.NoError(t, err)
+	old, err := json.Marshal(struct {
+		D string    `json:"d"`
+		E time.Time `json:"e"`
+		R time.Time `json:"r"`
+	}{D: p.Destination, E: p.ExpiresAt, R: p.ResendAt})
+	require.NoError(t, err)
+	require.NotContains(t, string(old), `"c"`)
+	sealed, err := e.is.Env().Keys.Seal(old, e.is.pendingAD(ann.ID))
+	require.NoError(t, err)
+	require.NoError(t, e.store.PutOwnedState(ctx, ann.ID, e.is.pendingKey(ann.ID), []byte(sealed), p.ExpiresAt.Add(time.Hour)))
+	r = record{}
+	_, err = e.is.ConfirmEnroll(ctx, ann, e.last, r.rec)
+	require.NoError(t, err)
+	assert.Equal(t, record{dest: "+14155550113", calls: 1}, r)
 }
 
 // A password change or an admin reset (store.OwnedStates.DeleteOwnedStates)
@@ -293,9 +324,9 @@ func TestConfirmEnrollRace(t *testing.T) {
 	code := e.last
 	var wins atomic.Int32
 	var calls atomic.Int32
-	rec := func(_ context.Context, w Wiring, _ string) (twofactor.Enrollment, bool, error) {
+	rec := func(context.Context, string, string) (twofactor.Enrollment, error) {
 		calls.Add(1)
-		return twofactor.Enrollment{ID: "x", CreatedAt: w.Now()}, false, nil
+		return twofactor.Enrollment{ID: "x", CreatedAt: t0}, nil
 	}
 	var wg sync.WaitGroup
 	gate := make(chan struct{})
@@ -312,14 +343,10 @@ func TestConfirmEnrollRace(t *testing.T) {
 	close(gate)
 	wg.Wait()
 	assert.Equal(t, int32(1), wins.Load())
-	assert.Equal(t, int32(1), calls.Load())
-	n := 0
+	assert.Equal(t, int32(1), calls.Load(), "one enrollment recorded")
 	for _, ev := range *evs {
-		if ev.Type == twofactor.EventEnroll {
-			n++
-		}
+		assert.NotEqual(t, event.Enroll, ev.Type, "the Service emits the enrollment")
 	}
-	assert.Equal(t, 1, n)
 }
 
 // noToucher is a store without store.EnrollmentToucher.
@@ -336,12 +363,12 @@ func TestTouch(t *testing.T) {
 		{"rewrite", func(s *storespy.Spy) Store { return noToucher{s} }, 2},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var evs []twofactor.Event
+			var evs []event.Event
 			var spy *storespy.Spy
 			e := newEnv(t, func(s *setup) {
 				spy = storespy.New(s.Store.(*store.Memory))
 				s.Store = tc.wrap(spy)
-				s.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) { evs = append(evs, ev) }}
+				s.Events = &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) { evs = append(evs, ev) }}
 			})
 			rec := store.EnrollmentRecord{UserID: "u1", ID: "x", Method: "test", Label: "l", Data: []byte("d"), CreatedAt: t0}
 			require.NoError(t, e.store.PutEnrollment(ctx, rec))
@@ -364,8 +391,8 @@ func TestTouch(t *testing.T) {
 			spy.Fail("*", errors.New("store down"))
 			e.is.Touch(ctx, "u1", "x")
 			require.Len(t, evs, 1)
-			assert.Equal(t, twofactor.EventWarning, evs[0].Type)
-			assert.Equal(t, "touch_failed", evs[0].Reason)
+			assert.Equal(t, event.Warning, evs[0].Type)
+			assert.Equal(t, ReasonTouchFailed, evs[0].Reason)
 		})
 	}
 }
@@ -378,7 +405,7 @@ func TestVerifyChallengeTouches(t *testing.T) {
 	u := twofactor.User{ID: "u1"}
 	require.NoError(t, e.store.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "x", Method: "test", CreatedAt: t0}))
 	ch := &twofactor.Challenge{ID: "g1", User: u, Purpose: twofactor.PurposeLogin}
-	_, err := e.is.Issue(ctx, Request{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1"}, e.deliver)
+	_, err := e.is.Issue(ctx, Request{Group: "g1", Purpose: "login", Binding: "u1", UserID: "u1"}, e.deliver)
 	require.NoError(t, err)
 	e.clock.Advance(time.Minute)
 

@@ -6,42 +6,59 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
-	"strconv"
-	"sync/atomic"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 // ErrDelivery is wrapped by every error that means the message could not be
 // handed to the mail server or SMS gateway. Its failure reason, recorded in
-// the Service's send-failure events, is "delivery".
+// the Service's send-failure events, is ReasonDelivery.
 var ErrDelivery error = deliveryError{}
 
 type deliveryError struct{}
 
-func (deliveryError) Error() string         { return "delivery failed" }
-func (deliveryError) FailureReason() string { return "delivery" }
+func (deliveryError) Error() string               { return "delivery failed" }
+func (deliveryError) FailureReason() event.Reason { return ReasonDelivery }
+
+// Reasons of the events the issuer emits, and of ErrDelivery.
+const (
+	// ReasonDelivery is the failure reason of ErrDelivery: the mail
+	// server or SMS gateway did not take the message.
+	ReasonDelivery event.Reason = "delivery"
+	// ReasonTouchFailed is the reason of the event.Warning of a
+	// login whose last use could not be recorded (see Touch).
+	ReasonTouchFailed event.Reason = "touch_failed"
+	// ReasonDeletePendingFailed is the reason of the event.Warning
+	// of a confirmed enrollment whose pending record could not be deleted
+	// (its code is consumed: it can confirm nothing).
+	ReasonDeletePendingFailed event.Reason = "delete_pending_failed"
+	// ReasonBudgetCountry and ReasonBudgetTotal are the reasons of a
+	// event.BudgetReached: a country's budget or the total one.
+	// They read as the limits that refuse the next sends.
+	ReasonBudgetCountry event.Reason = LimitCountry
+	ReasonBudgetTotal   event.Reason = LimitTotal
+)
 
 // Limits named by RetryError.Limit when the issuer refuses a send.
 const (
-	LimitResend                = "resend"                  // the resend cooldown of one challenge or verification
-	LimitIP                    = "ip"                      // Caps.PerIP
-	LimitUser                  = "user"                    // Caps.PerUser
-	LimitDestination           = "destination"             // Caps.PerDestination
-	LimitVerifyUser            = "verify_user"             // Caps.VerifyPerUser
-	LimitVerifyUserDestination = "verify_user_destination" // Caps.VerifyPerUserDestination
-	LimitVerifyDestination     = "verify_destination"      // Caps.VerifyPerDestination
-	LimitCountry               = "country"                 // Budgets.PerCountry, Budgets.Countries
-	LimitTotal                 = "total"                   // Budgets.Total
+	LimitResend                = twofactor.LimitResend      // the resend cooldown of one challenge or verification
+	LimitIP                    = twofactor.LimitIP          // Caps.PerIP
+	LimitUser                  = twofactor.LimitUser        // Caps.PerUser
+	LimitDestination           = twofactor.LimitDestination // Caps.PerDestination
+	LimitVerifyUser            = "verify_user"              // Caps.VerifyPerUser
+	LimitVerifyUserDestination = "verify_user_destination"  // Caps.VerifyPerUserDestination
+	LimitVerifyDestination     = "verify_destination"       // Caps.VerifyPerDestination
+	LimitCountry               = "country"                  // Budgets.PerCountry, Budgets.Countries
+	LimitTotal                 = "total"                    // Budgets.Total
 )
 
-// Issuer issues and verifies codes for one channel. It is safe for
-// concurrent use.
+// Issuer issues and verifies codes for one channel. It is complete when New
+// returns and safe for concurrent use.
 type Issuer struct {
 	pkg      string // the factor package, prefixing its errors
 	channel  string
@@ -57,23 +74,22 @@ type Issuer struct {
 	mask     func(string) string
 	fold     bool
 
-	own   Wiring                 // from the factor's config; wins over the Service's
-	wired atomic.Pointer[wiring] // own, completed by Bind
+	store   Store
+	env     twofactor.Env // with its defaults
+	records *Records
 }
 
-// wiring is Wiring with its defaults applied.
-type wiring struct {
-	store  Store // nil: not configured, nor bound yet
-	keys   *twofactor.Keyring
-	events *twofactor.Events
-	now    func() time.Time
-	rand   io.Reader
-}
-
-// New validates cfg and returns an Issuer wired with own, which may lack
-// a store and keys until Bind gives them. pkg prefixes error messages
-// ("emailcode", "smscode"); errors wrap twofactor.ErrConfig.
-func New(pkg string, cfg Config, own Wiring) (*Issuer, error) {
+// New validates cfg and returns an Issuer that keeps its codes, counters
+// and pending enrollments in env's store, hashes and seals with env's
+// keys, emits to env's events and reads env's clock and randomness. pkg
+// prefixes error messages ("emailcode", "smscode"). Errors wrap
+// twofactor.ErrConfig: a missing store or keys, a store without what
+// Store needs (named), or rules out of range.
+func New(pkg string, env twofactor.Env, cfg Config) (*Issuer, error) {
+	st, env, err := Wire(pkg, env)
+	if err != nil {
+		return nil, err
+	}
 	if cfg.Channel == "" {
 		return nil, ConfigError(pkg, "channel is empty")
 	}
@@ -99,88 +115,22 @@ func New(pkg string, cfg Config, own Wiring) (*Issuer, error) {
 		purpose:  cmp.Or(cfg.EnrollPurpose, cfg.Channel+"_verify"),
 		mask:     cfg.Mask,
 		fold:     cfg.FoldCase,
-		own:      own,
+		store:    st,
+		env:      env,
 	}
 	if is.mask == nil {
 		is.mask = func(string) string { return "***" }
 	}
-	is.wired.Store(is.resolve(own))
+	is.records = &Records{pkg: pkg, channel: cfg.Channel, store: st, env: env}
 	return is, nil
 }
 
-// resolve applies the defaults to w.
-func (is *Issuer) resolve(w Wiring) *wiring {
-	r := &wiring{store: w.Store, keys: w.Keys, events: w.Events, now: w.Now, rand: w.Rand}
-	if r.now == nil {
-		r.now = time.Now
-	}
-	if r.events == nil {
-		r.events = &twofactor.Events{Now: r.now}
-	}
-	return r
-}
+// Store returns the store the issuer was built with.
+func (is *Issuer) Store() Store { return is.store }
 
-// Bind completes the issuer's wiring with what the Service shares: every
-// part the factor's config left zero. It fails when the Service's store
-// lacks an interface the factors need, naming it.
-func (is *Issuer) Bind(shared twofactor.Shared) error {
-	w := is.own
-	if w.Store == nil && shared.Store != nil {
-		st, err := asStore(shared.Store)
-		if err != nil {
-			return fmt.Errorf("%s: %w", is.pkg, err)
-		}
-		w.Store = st
-	}
-	if w.Keys == nil {
-		w.Keys = shared.Keys
-	}
-	if w.Events == nil {
-		w.Events = shared.Events
-	}
-	if w.Now == nil {
-		w.Now = shared.Now
-	}
-	if w.Rand == nil {
-		w.Rand = shared.Rand
-	}
-	r := is.resolve(w)
-	if _, err := is.check(r); err != nil {
-		return err
-	}
-	is.wired.Store(r)
-	return nil
-}
-
-// check returns r, or an error matching twofactor.ErrConfig when it lacks
-// a store or keys.
-func (is *Issuer) check(r *wiring) (*wiring, error) {
-	switch {
-	case r.store == nil:
-		return nil, ConfigError(is.pkg, "no store: set Config.Store, or give the factor to twofactor.New, which lends it the Service's")
-	case r.keys == nil:
-		return nil, ConfigError(is.pkg, "no keys: set Config.Keys, or give the factor to twofactor.New, which lends it the Service's")
-	}
-	return r, nil
-}
-
-// ready returns the wiring, or an error matching twofactor.ErrConfig when
-// the factor has no store or keys: neither configured nor bound.
-func (is *Issuer) ready() (*wiring, error) { return is.check(is.wired.Load()) }
-
-// Wired returns the store, keys, events and clock the factor uses, or an
-// error matching twofactor.ErrConfig when it has no store or keys. Events
-// and Now are always set.
-func (is *Issuer) Wired() (Wiring, error) {
-	r, err := is.ready()
-	if err != nil {
-		return Wiring{}, err
-	}
-	return Wiring{Store: r.store, Keys: r.keys, Events: r.events, Now: r.now, Rand: r.rand}, nil
-}
-
-// Events returns where the factor's events go.
-func (is *Issuer) Events() *twofactor.Events { return is.wired.Load().events }
+// Env returns the Env the issuer was built with, its defaults applied:
+// Events, Now and Rand are always set.
+func (is *Issuer) Env() twofactor.Env { return is.env }
 
 // CodeLength returns the number of digits of a code.
 func (is *Issuer) CodeLength() int { return is.length }
@@ -189,7 +139,7 @@ func (is *Issuer) CodeLength() int { return is.length }
 func (is *Issuer) TTL() time.Duration { return is.ttl }
 
 // Now returns the issuer's clock reading.
-func (is *Issuer) Now() time.Time { return is.wired.Load().now() }
+func (is *Issuer) Now() time.Time { return is.env.Now() }
 
 // A Request names one code to issue.
 type Request struct {
@@ -198,10 +148,10 @@ type Request struct {
 	Group string
 	// Purpose is what the code is for: "login", "step_up", "phone_verify".
 	Purpose string
-	// Bind is mixed into the hash and must be given again to Verify: the
+	// Binding is mixed into the hash and must be given again to Verify: the
 	// user id for a login code, the number being verified for a phone. It
 	// is never stored.
-	Bind string
+	Binding string
 	// UserID is counted for the per-user caps.
 	UserID string
 	// Destination is the email address or E.164 number, counted (as a keyed
@@ -254,33 +204,33 @@ func (e notDelivered) Unwrap() error { return e.err }
 
 func (is *Issuer) group(g string) string { return "otc:" + is.channel + ":" + g }
 
-func (is *Issuer) hash(w *wiring, r Request, code string) []byte {
-	data := make([]byte, 0, len(r.Group)+len(r.Purpose)+len(r.Bind)+len(code)+3)
+func (is *Issuer) hash(r Request, code string) []byte {
+	data := make([]byte, 0, len(r.Group)+len(r.Purpose)+len(r.Binding)+len(code)+3)
 	data = append(data, r.Group...)
 	data = append(data, 0)
 	data = append(data, r.Purpose...)
 	data = append(data, 0)
-	data = append(data, r.Bind...)
+	data = append(data, r.Binding...)
 	data = append(data, 0)
 	data = append(data, code...)
-	return w.keys.Hash(is.domain, data)
+	return is.env.Keys.Hash(is.domain, data)
 }
 
 // destKey returns a counter key fragment for a destination that does not
 // reveal it: a keyed hash, truncated to 128 bits.
-func (is *Issuer) destKey(w *wiring, dest string) string {
-	h := w.keys.Hash(is.domain+" destination", []byte(dest))
+func (is *Issuer) destKey(dest string) string {
+	h := is.env.Keys.Hash(is.domain+" destination", []byte(dest))
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
 // pairKey is destKey for a (user, destination) pair: fixed length whatever
 // the user id, and revealing neither.
-func (is *Issuer) pairKey(w *wiring, userID, dest string) string {
+func (is *Issuer) pairKey(userID, dest string) string {
 	data := make([]byte, 0, len(userID)+1+len(dest))
 	data = append(data, userID...)
 	data = append(data, 0)
 	data = append(data, dest...)
-	h := w.keys.Hash(is.domain+" user destination", data)
+	h := is.env.Keys.Hash(is.domain+" user destination", data)
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
@@ -300,113 +250,148 @@ func (is *Issuer) cooldownKey(r Request) string {
 // from counters shared with other accounts (VerifyPerDestination and the
 // budgets), one store round trip each, so that nobody spends those by
 // being refused. The send that takes the last unit of a budget emits a
-// twofactor.EventBudgetReached event.
+// event.BudgetReached event.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited, with one of the Limit names. A request without
 // Group or Purpose, or a verification without UserID or Destination, is an
 // error matching twofactor.ErrInvalidInput and touches no store. A delivery
 // failure returns an error wrapping ErrDelivery; see the package doc for
-// what it leaves behind. Without a store or keys it returns an error
-// matching twofactor.ErrConfig.
+// what it leaves behind.
 func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued, error) {
-	if r.Group == "" || r.Purpose == "" {
-		return Issued{}, fmt.Errorf("onetime: empty group or purpose: %w", twofactor.ErrInvalidInput)
+	if err := checkRequest(r); err != nil {
+		return Issued{}, err
 	}
-	if r.Verification && (r.UserID == "" || r.Destination == "") {
-		return Issued{}, fmt.Errorf("onetime: a verification needs a user and a destination: %w", twofactor.ErrInvalidInput)
-	}
-	if !validCountry(r.Country) {
-		return Issued{}, fmt.Errorf("onetime: country must be 1 to 3 capital letters or digits: %w", twofactor.ErrInvalidInput)
-	}
-	w, err := is.ready()
+	now := is.env.Now()
+	t, err := is.take(ctx, r, now)
 	if err != nil {
 		return Issued{}, err
 	}
-	now := w.now()
-	coolKey := is.cooldownKey(r)
-	checks := is.limitChecks(w, r, coolKey)
-	incrs := make([]store.CounterIncr, len(checks))
-	for i, c := range checks {
-		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
-	}
-	counts, err := store.IncrAll(ctx, w.store, incrs)
+	code, err := secure.Digits(is.env.Rand, is.length)
 	if err != nil {
-		return Issued{}, fmt.Errorf("counting send limits: %w", err)
-	}
-	// From here on a failure must lift the cooldown again (nothing was
-	// sent), and give back the shared counts (nothing was spent).
-	undoCooldown := func() {
-		if is.cooldown > 0 {
-			_ = w.store.ResetCounter(context.WithoutCancel(ctx), coolKey)
-		}
-	}
-	giveBack := func() {
-		for _, c := range checks {
-			if c.shared {
-				_ = w.store.Decr(context.WithoutCancel(ctx), c.key)
-			}
-		}
-	}
-	for i, c := range checks {
-		if counts[i].N <= int64(c.max) {
-			continue
-		}
-		giveBack()
-		if c.limit != LimitResend {
-			// The cooldown counter was taken in this same batch; a request
-			// refused by a cap sends nothing, so it must not start one.
-			undoCooldown()
-		}
-		return Issued{}, twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, counts[i].ResetAt)
-	}
-	code, err := secure.Digits(w.rand, is.length)
-	if err != nil {
-		giveBack()
-		undoCooldown()
+		t.undo(ctx)
 		return Issued{}, err
 	}
 	expires := now.Add(is.ttl)
 	c := store.Code{
 		Group:       is.group(r.Group),
 		Key:         r.Purpose,
-		Hash:        is.hash(w, r, code),
+		Hash:        is.hash(r, code),
 		ExpiresAt:   expires,
 		MaxAttempts: is.attempts,
 	}
-	if err := w.store.PutCode(ctx, c); err != nil {
-		giveBack()
-		undoCooldown()
+	if err := is.store.PutCode(ctx, c); err != nil {
+		t.undo(ctx)
 		return Issued{}, fmt.Errorf("storing code: %w", err)
 	}
-	for i, c := range checks {
-		if c.alert && counts[i].N == int64(c.max) {
-			is.budgetReached(ctx, w, r, c, counts[i].ResetAt)
+	for i, check := range t.checks {
+		if check.alert && t.counts[i].N == int64(check.max) {
+			is.budgetReached(ctx, r, check, t.counts[i].ResetAt)
 		}
 	}
 	if err := deliver(ctx, code, expires); err != nil {
-		// No usable code may be left: the one just stored replaced the
-		// previous one and was not delivered. The caps keep the attempt:
-		// the channel may have charged for it.
-		dctx := context.WithoutCancel(ctx)
-		derr := w.store.DeleteCode(dctx, c.Group, c.Key)
-		undoCooldown()
-		var nd notDelivered
-		if errors.As(err, &nd) {
-			// It failed before the message was handed over: not a
-			// delivery failure.
-			err = nd.err
-			if derr != nil {
-				return Issued{}, fmt.Errorf("%w (and removing the unsent code failed: %v)", err, derr)
-			}
-			return Issued{}, err
-		}
-		if derr != nil {
-			return Issued{}, fmt.Errorf("%w: %w (and removing the undelivered code failed: %v)", ErrDelivery, err, derr)
-		}
-		return Issued{}, fmt.Errorf("%w: %w", ErrDelivery, err)
+		return Issued{}, is.undeliverable(ctx, t, c, err)
 	}
 	return Issued{ExpiresAt: expires, ResendAt: now.Add(is.cooldown)}, nil
+}
+
+// checkRequest refuses a request Issue cannot count, before any store
+// access.
+func checkRequest(r Request) error {
+	switch {
+	case r.Group == "" || r.Purpose == "":
+		return fmt.Errorf("onetime: empty group or purpose: %w", twofactor.ErrInvalidInput)
+	case r.Verification && (r.UserID == "" || r.Destination == ""):
+		return fmt.Errorf("onetime: a verification needs a user and a destination: %w", twofactor.ErrInvalidInput)
+	case !validCountry(r.Country):
+		return fmt.Errorf("onetime: country must be 1 to 3 capital letters or digits: %w", twofactor.ErrInvalidInput)
+	}
+	return nil
+}
+
+// taken is what Issue counted for one request: the checks and their
+// counts.
+type taken struct {
+	is      *Issuer
+	coolKey string
+	checks  []limitCheck
+	counts  []store.CounterValue
+}
+
+// take counts r on the cooldown and every cap and budget, in one batch,
+// and refuses it, as of now, when one is over; a refusal gives back the
+// shared counts and, when a cap refused it, the cooldown.
+func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, error) {
+	t := &taken{is: is, coolKey: is.cooldownKey(r)}
+	t.checks = is.limitChecks(r, t.coolKey)
+	incrs := make([]store.CounterIncr, len(t.checks))
+	for i, c := range t.checks {
+		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
+	}
+	var err error
+	t.counts, err = store.IncrAll(ctx, is.store, incrs)
+	if err != nil {
+		return nil, fmt.Errorf("counting send limits: %w", err)
+	}
+	for i, c := range t.checks {
+		if t.counts[i].N <= int64(c.max) {
+			continue
+		}
+		t.giveBack(ctx)
+		if c.limit != LimitResend {
+			// The cooldown counter was taken in this same batch; a request
+			// refused by a cap sends nothing, so it must not start one.
+			t.liftCooldown(ctx)
+		}
+		return nil, twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, t.counts[i].ResetAt)
+	}
+	return t, nil
+}
+
+// liftCooldown ends the cooldown t started: nothing was sent.
+func (t *taken) liftCooldown(ctx context.Context) {
+	if t.is.cooldown > 0 {
+		_ = t.is.store.ResetCounter(context.WithoutCancel(ctx), t.coolKey)
+	}
+}
+
+// giveBack takes back t's counts on counters shared with other accounts:
+// nothing of theirs was spent.
+func (t *taken) giveBack(ctx context.Context) {
+	for _, c := range t.checks {
+		if c.shared {
+			_ = t.is.store.Decr(context.WithoutCancel(ctx), c.key)
+		}
+	}
+}
+
+// undo is what a failure before delivery leaves: no cooldown, no shared
+// count.
+func (t *taken) undo(ctx context.Context) {
+	t.giveBack(ctx)
+	t.liftCooldown(ctx)
+}
+
+// undeliverable cleans up after deliver failed with err and returns the
+// error for Issue. No usable code may be left: the one just stored
+// replaced the previous one and was not delivered. The caps keep the
+// attempt: the channel may have charged for it.
+func (is *Issuer) undeliverable(ctx context.Context, t *taken, c store.Code, err error) error {
+	derr := is.store.DeleteCode(context.WithoutCancel(ctx), c.Group, c.Key)
+	t.liftCooldown(ctx)
+	var nd notDelivered
+	if errors.As(err, &nd) {
+		// It failed before the message was handed over: not a delivery
+		// failure.
+		if derr != nil {
+			return fmt.Errorf("%w (and removing the unsent code failed: %v)", nd.err, derr)
+		}
+		return nd.err
+	}
+	if derr != nil {
+		return fmt.Errorf("%w: %w (and removing the undelivered code failed: %v)", ErrDelivery, err, derr)
+	}
+	return fmt.Errorf("%w: %w", ErrDelivery, err)
 }
 
 // limitCheck is one counter Issue takes, with its bound.
@@ -423,29 +408,29 @@ type limitCheck struct {
 }
 
 // budgetReached emits the event of a send that took the last unit of the
-// budget c, which holds until resetAt.
-func (is *Issuer) budgetReached(ctx context.Context, w *wiring, r Request, c limitCheck, resetAt time.Time) {
-	ev := twofactor.Event{
-		Type:    twofactor.EventBudgetReached,
-		Time:    w.now(),
+// budget c, which holds until resetAt: its Reason names the budget, Count
+// is the budget, Until the end of its window, and Details["country"] the
+// country of a country's budget.
+func (is *Issuer) budgetReached(ctx context.Context, r Request, c limitCheck, resetAt time.Time) {
+	ev := event.Event{
+		Type:    event.BudgetReached,
+		Time:    is.env.Now(),
 		UserID:  r.UserID,
 		Method:  is.method,
 		Purpose: twofactor.Purpose(r.Purpose),
+		Reason:  event.Reason(c.limit),
 		IP:      ipString(r.IP),
-		Details: map[string]string{
-			"limit":  c.limit,
-			"budget": strconv.Itoa(c.max),
-			"until":  resetAt.UTC().Format(time.RFC3339),
-		},
+		Count:   c.max,
+		Until:   resetAt,
 	}
 	if c.limit == LimitCountry {
-		ev.Details["country"] = r.Country
+		ev.Details = map[string]string{event.DetailCountry: r.Country}
 	}
-	w.events.Emit(ctx, ev)
+	is.env.Events.Emit(ctx, ev)
 }
 
 // limitChecks lists the cooldown (first, when enabled) and the caps.
-func (is *Issuer) limitChecks(w *wiring, r Request, coolKey string) []limitCheck {
+func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 	checks := make([]limitCheck, 0, 7)
 	add := func(limit, key string, max int, shared bool) {
 		if max > 0 {
@@ -460,11 +445,11 @@ func (is *Issuer) limitChecks(w *wiring, r Request, coolKey string) []limitCheck
 	}
 	if r.Verification {
 		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
-		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(w, r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
-		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(w, r.Destination), is.caps.VerifyPerDestination, true)
+		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
+		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(r.Destination), is.caps.VerifyPerDestination, true)
 	} else {
 		if r.Destination != "" {
-			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(w, r.Destination), is.caps.PerDestination, false)
+			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
 		}
 		if r.UserID != "" {
 			add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
@@ -503,18 +488,14 @@ func clientNet(ip netip.Addr) string {
 	return p.String()
 }
 
-// Verify consumes the code for r (Group, Purpose, Bind) if code matches,
+// Verify consumes the code for r (Group, Purpose, Binding) if code matches,
 // in one store round trip. code must already be normalized (see
 // Normalize). A wrong code gives twofactor.ErrInvalidCode; when no live
 // code is there (none sent, already used, dead after its attempts)
 // twofactor.ErrNoCode, which matches it; an expired one
 // twofactor.ErrCodeExpired; any other error is a store failure.
 func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
-	w, err := is.ready()
-	if err != nil {
-		return err
-	}
-	st, err := w.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(w, r, code))
+	st, err := is.store.ConsumeCode(ctx, is.group(r.Group), r.Purpose, is.hash(r, code))
 	if err != nil {
 		return fmt.Errorf("checking code: %w", err)
 	}
@@ -536,22 +517,14 @@ func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
 
 // Cancel deletes every code of group.
 func (is *Issuer) Cancel(ctx context.Context, group string) error {
-	w, err := is.ready()
-	if err != nil {
-		return err
-	}
-	return w.store.DeleteGroup(ctx, is.group(group))
+	return is.store.DeleteGroup(ctx, is.group(group))
 }
 
 // Drop deletes the code of group and purpose and lifts its cooldown.
 func (is *Issuer) Drop(ctx context.Context, group, purpose string) error {
-	w, err := is.ready()
-	if err != nil {
-		return err
-	}
-	err = w.store.DeleteCode(ctx, is.group(group), purpose)
+	err := is.store.DeleteCode(ctx, is.group(group), purpose)
 	if is.cooldown > 0 {
-		err = errors.Join(err, w.store.ResetCounter(ctx, is.cooldownKey(Request{Group: group, Purpose: purpose})))
+		err = errors.Join(err, is.store.ResetCounter(ctx, is.cooldownKey(Request{Group: group, Purpose: purpose})))
 	}
 	return err
 }
@@ -586,11 +559,11 @@ func Normalize(pkg, answer string, n int) (string, error) {
 
 // Wrap prefixes err with the factor package's name unless it is one of the
 // user-facing answers (a *twofactor.RetryError, ErrInvalidCode and its
-// detailed forms) or a configuration error, which already carries it.
+// detailed forms), which go to users as they are.
 func (is *Issuer) Wrap(err error) error {
 	var re *twofactor.RetryError
 	switch {
-	case err == nil, errors.As(err, &re), errors.Is(err, twofactor.ErrConfig),
+	case err == nil, errors.As(err, &re),
 		err == twofactor.ErrInvalidCode, err == twofactor.ErrCodeExpired,
 		err == twofactor.ErrNoCode, err == twofactor.ErrMalformedCode:
 		return err
@@ -613,8 +586,7 @@ func (is *Issuer) CheckAnswer(answer string) error {
 // see Touch). A malformed answer returns twofactor.ErrMalformedCode
 // without touching the store, a wrong one twofactor.ErrInvalidCode, an
 // unknown or exhausted one twofactor.ErrNoCode, an expired one
-// twofactor.ErrCodeExpired; other errors are store failures or a missing
-// store (twofactor.ErrConfig).
+// twofactor.ErrCodeExpired; other errors are store failures.
 func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer, enrollmentID string) error {
 	if ch == nil {
 		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
@@ -626,7 +598,7 @@ func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, 
 	if err != nil {
 		return twofactor.ErrMalformedCode
 	}
-	if err := is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Bind: ch.User.ID}, code); err != nil {
+	if err := is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Binding: ch.User.ID}, code); err != nil {
 		return is.Wrap(err)
 	}
 	is.Touch(ctx, ch.User.ID, enrollmentID)
@@ -639,9 +611,6 @@ func (is *Issuer) CancelChallenge(ctx context.Context, ch *twofactor.Challenge) 
 		return nil
 	}
 	if err := is.Cancel(ctx, ch.ID); err != nil {
-		if errors.Is(err, twofactor.ErrConfig) {
-			return err
-		}
 		return fmt.Errorf("%s: deleting codes: %w", is.pkg, err)
 	}
 	return nil

@@ -16,7 +16,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -30,19 +32,19 @@ type env struct {
 	last  string // last delivered code
 }
 
-func testKeys(t testing.TB) *twofactor.Keyring {
+func testKeys(t testing.TB) *keyring.Ring {
 	t.Helper()
-	k, err := twofactor.GenerateKey("k1")
+	k, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	kr, err := twofactor.NewKeyring(k)
+	kr, err := keyring.New(k)
 	require.NoError(t, err)
 	return kr
 }
 
-// setup is an issuer's rules and wiring, for tests to change.
+// setup is an issuer's rules and Env, for tests to change.
 type setup struct {
 	Config
-	Wiring
+	twofactor.Env
 }
 
 func newEnv(t testing.TB, mod func(*setup)) *env {
@@ -51,18 +53,15 @@ func newEnv(t testing.TB, mod func(*setup)) *env {
 	st := store.NewMemory(clock.Now)
 	s := setup{
 		Config: Config{Channel: "test", CapDefaults: testCaps},
-		Wiring: Wiring{Store: st, Keys: testKeys(t), Now: clock.Now},
+		Env:    twofactor.Env{Store: st, Keys: testKeys(t), Now: clock.Now, Events: &event.Sink{Discard: true}},
 	}
 	if mod != nil {
 		mod(&s)
 	}
-	is, err := New("test", s.Config, s.Wiring)
+	is, err := New("test", s.Env, s.Config)
 	require.NoError(t, err)
 	return &env{clock: clock, store: st, is: is}
 }
-
-// w returns the issuer's wiring.
-func (is *Issuer) w() *wiring { return is.wired.Load() }
 
 // newSpyEnv is newEnv with the issuer's store wrapped in a spy that can
 // fail chosen operations; e.store is the memory store underneath.
@@ -84,7 +83,7 @@ func (e *env) assertNothingStored(t *testing.T, r Request) {
 	n, err := e.store.CountGroup(ctx, e.is.group(r.Group))
 	require.NoError(t, err)
 	assert.Zero(t, n, "no code")
-	for _, c := range e.is.limitChecks(e.is.w(), r, e.is.cooldownKey(r)) {
+	for _, c := range e.is.limitChecks(r, e.is.cooldownKey(r)) {
 		n, _, err := e.store.Peek(ctx, c.key)
 		require.NoError(t, err)
 		assert.Zero(t, n, "counter %s", c.limit)
@@ -103,7 +102,7 @@ var testCaps = Caps{PerUser: 5, PerDestination: 5, PerIP: 20,
 var ip1 = netip.MustParseAddr("203.0.113.7")
 
 func req(group string) Request {
-	return Request{Group: group, Purpose: "login", Bind: "u1", UserID: "u1", Destination: "+14155550112", IP: ip1}
+	return Request{Group: group, Purpose: "login", Binding: "u1", UserID: "u1", Destination: "+14155550112", IP: ip1}
 }
 
 func TestNewValidates(t *testing.T) {
@@ -132,18 +131,20 @@ func TestNewValidates(t *testing.T) {
 		{"no bound on one account", func(c *Config) { c.Caps.VerifyPerUserDestination = -1; c.Caps.VerifyPerUser = -1 },
 			"more than twice VerifyPerUserDestination (disabled)"},
 	}
+	env := twofactor.Env{Store: store.NewMemory(), Keys: testKeys(t)}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cfg := base()
 			tt.mod(&cfg)
-			_, err := New("test", cfg, Wiring{})
+			is, err := New("test", env, cfg)
 			require.ErrorIs(t, err, twofactor.ErrConfig)
+			assert.Nil(t, is)
 			assert.Contains(t, err.Error(), tt.want)
 			assert.True(t, strings.HasPrefix(err.Error(), "test: "), err.Error())
 		})
 	}
-	_, err := New("test", base(), Wiring{})
-	require.NoError(t, err, "a store and keys may come later, from the Service")
+	_, err := New("test", env, base())
+	require.NoError(t, err)
 }
 
 func TestIssueAndVerify(t *testing.T) {
@@ -303,7 +304,7 @@ func TestCapPerIPv6Network(t *testing.T) {
 
 // vreq is a verification of dest requested by user.
 func vreq(user, dest string) Request {
-	return Request{Group: "verify:" + user, Purpose: "email_verify", Bind: dest, UserID: user,
+	return Request{Group: "verify:" + user, Purpose: "email_verify", Binding: dest, UserID: user,
 		Destination: dest, IP: ip1, Verification: true}
 }
 
@@ -354,8 +355,8 @@ func TestVerificationCaps(t *testing.T) {
 func TestRefusalGivesBackSharedCount(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
-	vdest := "otc:cap:vdest:test:" + e.is.destKey(e.is.w(), "d")
-	vpair := "otc:cap:vpair:test:" + e.is.pairKey(e.is.w(), "evil", "d")
+	vdest := "otc:cap:vdest:test:" + e.is.destKey("d")
+	vpair := "otc:cap:vpair:test:" + e.is.pairKey("evil", "d")
 	_, err := e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
 	require.NoError(t, err)
 	for range 10 { // inside the cooldown
@@ -422,7 +423,7 @@ func TestVerificationConcurrentAccounts(t *testing.T) {
 	}
 	assert.Positive(t, total)
 	assert.LessOrEqual(t, total, int32(testCaps.VerifyPerDestination))
-	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey(e.is.w(), "victim"))
+	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey("victim"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(total), n)
 }
@@ -431,11 +432,11 @@ func TestVerificationConcurrentAccounts(t *testing.T) {
 // next send is refused until the window ends.
 func TestBudgetReachedEvent(t *testing.T) {
 	ctx := context.Background()
-	var evs []twofactor.Event
+	var evs []event.Event
 	e := newEnv(t, func(c *setup) {
 		c.Budgets = Budgets{PerCountry: 2, Countries: map[string]int{"NG": -1}, Total: 3}
 		c.Method = twofactor.MethodSMS
-		c.Events = &twofactor.Events{Discard: true, Hook: func(_ context.Context, ev twofactor.Event) { evs = append(evs, ev) }}
+		c.Events = &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) { evs = append(evs, ev) }}
 	})
 	send := func(i int, country string) error {
 		r := req(fmt.Sprint("g", i))
@@ -448,10 +449,10 @@ func TestBudgetReachedEvent(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	require.NoError(t, send(1, "GB"))
 	require.Len(t, evs, 1)
-	assert.Equal(t, twofactor.Event{
-		Type: twofactor.EventBudgetReached, Time: t0.Add(time.Minute), UserID: "u1", Method: twofactor.MethodSMS,
-		Purpose: "login", IP: ip1.String(),
-		Details: map[string]string{"limit": LimitCountry, "country": "GB", "budget": "2", "until": t0.Add(time.Hour).Format(time.RFC3339)},
+	assert.Equal(t, event.Event{
+		Type: event.BudgetReached, Time: t0.Add(time.Minute), UserID: "u1", Method: twofactor.MethodSMS,
+		Purpose: "login", Reason: ReasonBudgetCountry, IP: ip1.String(), Count: 2, Until: t0.Add(time.Hour),
+		Details: map[string]string{"country": "GB"},
 	}, evs[0])
 
 	var re *twofactor.RetryError
@@ -460,8 +461,9 @@ func TestBudgetReachedEvent(t *testing.T) {
 	assert.Equal(t, 59*time.Minute, re.RetryAfter)
 	require.NoError(t, send(3, "NG"), "NG has no country budget")
 	require.Len(t, evs, 2)
-	assert.Equal(t, LimitTotal, evs[1].Details["limit"])
-	assert.NotContains(t, evs[1].Details, "country")
+	assert.Equal(t, ReasonBudgetTotal, evs[1].Reason)
+	assert.Equal(t, 3, evs[1].Count)
+	assert.Nil(t, evs[1].Details, "no country")
 	require.ErrorAs(t, send(4, "NG"), &re)
 	assert.Equal(t, LimitTotal, re.Limit)
 	assert.Len(t, evs, 2, "refusals emit nothing")
@@ -516,7 +518,7 @@ func TestDeliveryFailure(t *testing.T) {
 	n, _, err := e.store.Peek(ctx, "otc:cap:user:test:u1")
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
-	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey(e.is.w(), "+14155550112"))
+	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey("+14155550112"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
 	n, _, err = e.store.Peek(ctx, "otc:cap:ip:test:"+ip1.String())
@@ -562,17 +564,17 @@ func TestPurposeAndBinding(t *testing.T) {
 	code := e.last
 
 	other := []Request{
-		{Group: "g1", Purpose: "step_up", Bind: "u1"},
-		{Group: "g1", Purpose: "phone_verify", Bind: "u1"},
-		{Group: "g1", Purpose: "login", Bind: "u2"},
-		{Group: "g2", Purpose: "login", Bind: "u1"},
+		{Group: "g1", Purpose: "step_up", Binding: "u1"},
+		{Group: "g1", Purpose: "phone_verify", Binding: "u1"},
+		{Group: "g1", Purpose: "login", Binding: "u2"},
+		{Group: "g2", Purpose: "login", Binding: "u1"},
 	}
 	for _, o := range other {
 		require.ErrorIs(t, e.is.Verify(ctx, o, code), twofactor.ErrInvalidCode, "%+v", o)
 	}
 	// Another channel with the same store never sees this code.
-	e2, err := New("other", Config{Channel: "other", CapDefaults: testCaps},
-		Wiring{Store: e.store, Keys: e.is.w().keys, Now: e.clock.Now})
+	e2, err := New("other", twofactor.Env{Store: e.store, Keys: e.is.Env().Keys, Now: e.clock.Now},
+		Config{Channel: "other", CapDefaults: testCaps})
 	require.NoError(t, err)
 	require.ErrorIs(t, e2.Verify(ctx, r, code), twofactor.ErrInvalidCode)
 
@@ -641,8 +643,8 @@ func TestNothingSecretStored(t *testing.T) {
 	ctx := context.Background()
 	clock := storetest.NewClock(t0)
 	tp := &tap{Memory: store.NewMemory(clock.Now)}
-	is, err := New("test", Config{Channel: "test", CapDefaults: testCaps, Budgets: Budgets{PerCountry: 10, Total: 10}},
-		Wiring{Store: tp, Keys: testKeys(t), Now: clock.Now, Events: &twofactor.Events{Discard: true}})
+	is, err := New("test", twofactor.Env{Store: tp, Keys: testKeys(t), Now: clock.Now, Events: &event.Sink{Discard: true}},
+		Config{Channel: "test", CapDefaults: testCaps, Budgets: Budgets{PerCountry: 10, Total: 10}})
 	require.NoError(t, err)
 
 	const number, digits, addr = "+14155550112", "4155550112", "jane.doe@example.com"
@@ -655,11 +657,11 @@ func TestNothingSecretStored(t *testing.T) {
 	// a code to an address and an address verification: every kind of
 	// counter (cooldown, network, login and verification caps, budgets).
 	reqs := []Request{
-		{Group: "g1", Purpose: "login", Bind: "u1", UserID: "u1", Destination: number, IP: ip1, Country: "US"},
-		{Group: "enroll:u1", Purpose: "phone_verify", Bind: number, UserID: "u1", Destination: number, IP: ip1,
+		{Group: "g1", Purpose: "login", Binding: "u1", UserID: "u1", Destination: number, IP: ip1, Country: "US"},
+		{Group: "enroll:u1", Purpose: "phone_verify", Binding: number, UserID: "u1", Destination: number, IP: ip1,
 			Country: "US", Verification: true},
-		{Group: "g2", Purpose: "login", Bind: "u2", UserID: "u2", Destination: addr},
-		{Group: "verify:u2", Purpose: "email_verify", Bind: addr, UserID: "u2", Destination: addr, Verification: true},
+		{Group: "g2", Purpose: "login", Binding: "u2", UserID: "u2", Destination: addr},
+		{Group: "verify:u2", Purpose: "email_verify", Binding: addr, UserID: "u2", Destination: addr, Verification: true},
 	}
 	for _, r := range reqs {
 		_, err := is.Issue(ctx, r, keep)
@@ -680,7 +682,7 @@ func TestNothingSecretStored(t *testing.T) {
 	}
 	// The codes the store holds are the keyed hashes, nothing else.
 	for i, c := range tp.codes {
-		assert.Equal(t, is.hash(is.w(), reqs[i], codes[i]), c.Hash)
+		assert.Equal(t, is.hash(reqs[i], codes[i]), c.Hash)
 	}
 }
 

@@ -124,107 +124,165 @@ func (s *Server) serve() {
 	}
 }
 
+// session speaks SMTP on c until the client quits, the connection fails
+// or a command cannot go on (a failed TLS handshake, an unreadable AUTH
+// response or message). Each command is handled by a method of conn.
 func (s *Server) session(c net.Conn) {
-	tp := textproto.NewConn(c)
-	isTLS := s.implicit
-	authed := false
-	var cur Message
-	reply := func(lines ...string) bool {
-		for _, l := range lines {
-			if err := tp.PrintfLine("%s", l); err != nil {
-				return false
-			}
-		}
-		return true
-	}
-	if !reply("220 localhost ESMTP test") {
+	sc := &conn{srv: s, c: c, tp: textproto.NewConn(c), isTLS: s.implicit}
+	if !sc.reply("220 localhost ESMTP test") {
 		return
 	}
 	for {
-		line, err := tp.ReadLine()
+		line, err := sc.tp.ReadLine()
 		if err != nil {
 			return
 		}
 		verb, arg, _ := strings.Cut(line, " ")
-		switch strings.ToUpper(verb) {
-		case "EHLO", "HELO":
-			lines := []string{"250-localhost"}
-			if !isTLS {
-				lines = append(lines, "250-STARTTLS")
-			} else {
-				lines = append(lines, "250-AUTH PLAIN")
-			}
-			reply(append(lines, "250 8BITMIME")...)
-		case "STARTTLS":
-			if isTLS {
-				reply("503 already TLS")
-				continue
-			}
-			reply("220 go ahead")
-			tc := tls.Server(c, s.tlsConf)
-			if err := tc.Handshake(); err != nil {
-				return
-			}
-			c = tc
-			tp = textproto.NewConn(tc)
-			isTLS = true
-			authed = false
-			cur = Message{}
-		case "AUTH":
-			mech, resp, _ := strings.Cut(arg, " ")
-			if !isTLS || !strings.EqualFold(mech, "PLAIN") {
-				reply("538 encryption required")
-				continue
-			}
-			if resp == "" {
-				reply("334 ")
-				if resp, err = tp.ReadLine(); err != nil {
-					return
-				}
-			}
-			raw, err := base64.StdEncoding.DecodeString(resp)
-			if err == nil && string(raw) == "\x00"+s.User+"\x00"+s.Pass {
-				authed = true
-				s.mu.Lock()
-				s.authOK++
-				s.mu.Unlock()
-				reply("235 ok")
-			} else {
-				reply("535 bad credentials")
-			}
-		case "MAIL":
-			if !authed {
-				reply("530 auth required")
-				continue
-			}
-			cur = Message{From: addrArg(arg), TLS: isTLS, Auth: authed}
-			reply("250 ok")
-		case "RCPT":
-			cur.To = append(cur.To, addrArg(arg))
-			reply("250 ok")
-		case "DATA":
-			reply("354 go ahead")
-			data, err := io.ReadAll(tp.DotReader())
-			if err != nil {
-				return
-			}
-			cur.Data = data
-			s.mu.Lock()
-			s.received = append(s.received, cur)
-			s.mu.Unlock()
-			reply("250 queued")
-		case "RSET":
-			cur = Message{}
-			reply("250 ok")
-		case "NOOP":
-			reply("250 ok")
-		case "QUIT":
-			reply("221 bye")
+		if !sc.command(strings.ToUpper(verb), arg) {
 			return
-		default:
-			reply("502 not implemented")
 		}
 	}
+}
+
+// conn is the state of one SMTP session: the connection, TLS once
+// STARTTLS has switched to it, whether the client has authenticated, and
+// the message being received.
+type conn struct {
+	srv    *Server
+	c      net.Conn
+	tp     *textproto.Conn
+	isTLS  bool
+	authed bool
+	cur    Message
+}
+
+// reply writes lines to the client, and reports whether it could.
+func (sc *conn) reply(lines ...string) bool {
+	for _, l := range lines {
+		if err := sc.tp.PrintfLine("%s", l); err != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// command runs one command, verb in upper case, and reports whether the
+// session goes on. A failed reply does not end it: the next read does.
+func (sc *conn) command(verb, arg string) bool {
+	switch verb {
+	case "EHLO", "HELO":
+		sc.hello()
+	case "STARTTLS":
+		return sc.startTLS()
+	case "AUTH":
+		return sc.auth(arg)
+	case "MAIL":
+		sc.mail(arg)
+	case "RCPT":
+		sc.cur.To = append(sc.cur.To, addrArg(arg))
+		sc.reply("250 ok")
+	case "DATA":
+		return sc.data()
+	case "RSET":
+		sc.cur = Message{}
+		sc.reply("250 ok")
+	case "NOOP":
+		sc.reply("250 ok")
+	case "QUIT":
+		sc.reply("221 bye")
+		return false
+	default:
+		sc.reply("502 not implemented")
+	}
+	return true
+}
+
+// hello answers EHLO and HELO with the extensions of the session's state:
+// STARTTLS before TLS, AUTH PLAIN after it.
+func (sc *conn) hello() {
+	lines := []string{"250-localhost"}
+	if !sc.isTLS {
+		lines = append(lines, "250-STARTTLS")
+	} else {
+		lines = append(lines, "250-AUTH PLAIN")
+	}
+	sc.reply(append(lines, "250 8BITMIME")...)
+}
+
+// startTLS switches the session to TLS and, as RFC 3207 asks, forgets
+// what was said before it: authentication and the message in progress. It
+// reports false when the handshake fails.
+func (sc *conn) startTLS() bool {
+	if sc.isTLS {
+		sc.reply("503 already TLS")
+		return true
+	}
+	sc.reply("220 go ahead")
+	tc := tls.Server(sc.c, sc.srv.tlsConf)
+	if err := tc.Handshake(); err != nil {
+		return false
+	}
+	sc.c = tc
+	sc.tp = textproto.NewConn(tc)
+	sc.isTLS = true
+	sc.authed = false
+	sc.cur = Message{}
+	return true
+}
+
+// auth handles AUTH PLAIN, over TLS only, with the response on the
+// command line or after a 334 prompt, and counts each success. It reports
+// false when the prompted response cannot be read.
+func (sc *conn) auth(arg string) bool {
+	mech, resp, _ := strings.Cut(arg, " ")
+	if !sc.isTLS || !strings.EqualFold(mech, "PLAIN") {
+		sc.reply("538 encryption required")
+		return true
+	}
+	if resp == "" {
+		sc.reply("334 ")
+		var err error
+		if resp, err = sc.tp.ReadLine(); err != nil {
+			return false
+		}
+	}
+	raw, err := base64.StdEncoding.DecodeString(resp)
+	if err == nil && string(raw) == "\x00"+sc.srv.User+"\x00"+sc.srv.Pass {
+		sc.authed = true
+		sc.srv.mu.Lock()
+		sc.srv.authOK++
+		sc.srv.mu.Unlock()
+		sc.reply("235 ok")
+	} else {
+		sc.reply("535 bad credentials")
+	}
+	return true
+}
+
+// mail starts a message from the sender in arg, once authenticated.
+func (sc *conn) mail(arg string) {
+	if !sc.authed {
+		sc.reply("530 auth required")
+		return
+	}
+	sc.cur = Message{From: addrArg(arg), TLS: sc.isTLS, Auth: sc.authed}
+	sc.reply("250 ok")
+}
+
+// data reads the message's content up to the lone dot and records the
+// message as received. It reports false when the content cannot be read.
+func (sc *conn) data() bool {
+	sc.reply("354 go ahead")
+	data, err := io.ReadAll(sc.tp.DotReader())
+	if err != nil {
+		return false
+	}
+	sc.cur.Data = data
+	sc.srv.mu.Lock()
+	sc.srv.received = append(sc.srv.received, sc.cur)
+	sc.srv.mu.Unlock()
+	sc.reply("250 queued")
+	return true
 }
 
 func addrArg(arg string) string {

@@ -16,8 +16,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -239,7 +241,7 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 // for the challenge through store.Codes, Verify consumes it.
 type testFactor struct {
 	codes store.Codes
-	keys  *twofactor.Keyring
+	keys  *keyring.Ring
 	now   func() time.Time
 
 	mu   sync.Mutex
@@ -301,16 +303,16 @@ func newFlow(t *testing.T, rdb redis.UniversalClient, prefix string, now func() 
 	t.Helper()
 	s, err := New(rdb, Options{Prefix: prefix, Now: now})
 	require.NoError(t, err)
-	key, err := twofactor.GenerateKey("k1")
+	key, err := keyring.GenerateKey("k1")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	f := &testFactor{codes: s, keys: keys, now: now, sent: map[string]string{}}
 	svc, err := twofactor.New(twofactor.Config{
 		Store:   s,
 		Keys:    keys,
-		Factors: []twofactor.Factor{f},
-		Events:  &twofactor.Events{Discard: true},
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return f, nil })},
+		Events:  &event.Sink{Discard: true},
 		Now:     now,
 	})
 	require.NoError(t, err)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
@@ -25,9 +25,9 @@ func TestMultiInstance(t *testing.T) {
 		rounds = 10
 	}
 	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	key, err := twofactor.GenerateKey("mi")
+	key, err := keyring.GenerateKey("mi")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	sa, _ := newStore(t, clock.Now)
 	rdbB := newClient(t)

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
@@ -17,9 +17,9 @@ import (
 // victim's login budget.
 func TestSecurityAcrossInstances(t *testing.T) {
 	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	key, err := twofactor.GenerateKey("sec")
+	key, err := keyring.GenerateKey("sec")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	sa, _ := newStore(t, clock.Now)
 	sb, err := New(newClient(t), Options{Prefix: sa.Prefix(), Now: clock.Now})

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/sqlstore/sqlite"
@@ -148,7 +149,7 @@ func TestCanceledMidFlow(t *testing.T) {
 // fixed code under the challenge, Verify consumes it.
 type codeFactor struct {
 	codes store.Codes
-	keys  *twofactor.Keyring
+	keys  *keyring.Ring
 	code  string
 }
 
@@ -189,15 +190,17 @@ func TestFlowFailsClosed(t *testing.T) {
 			ctx := context.Background()
 			main := b.open(t)
 			base := migrated(t, main, b.dialect, nil)
-			key, err := twofactor.GenerateKey("k1")
+			key, err := keyring.GenerateKey("k1")
 			require.NoError(t, err)
-			keys, err := twofactor.NewKeyring(key)
+			keys, err := keyring.New(key)
 			require.NoError(t, err)
 
 			service := func(db *sql.DB) *twofactor.Service {
 				s, err := sqlstore.New(db, sqlstore.Options{Dialect: b.dialect, TablePrefix: base.TablePrefix()})
 				require.NoError(t, err)
-				svc, err := twofactor.New(twofactor.Config{Store: s, Keys: keys, Factors: []twofactor.Factor{&codeFactor{codes: s, keys: keys, code: "424242"}}})
+				svc, err := twofactor.New(twofactor.Config{Store: s, Keys: keys, Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) {
+					return &codeFactor{codes: s, keys: keys, code: "424242"}, nil
+				})}})
 				require.NoError(t, err)
 				return svc
 			}

@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -38,9 +38,9 @@ func TestMultiInstance(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel() // separate servers: their fsync waits overlap
 			clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-			key, err := twofactor.GenerateKey("mi")
+			key, err := keyring.GenerateKey("mi")
 			require.NoError(t, err)
-			keys, err := twofactor.NewKeyring(key)
+			keys, err := keyring.New(key)
 			require.NoError(t, err)
 			sa := migrated(t, be.open(t), be.dialect, clock.Now)
 			sb, err := sqlstore.New(be.open(t), sqlstore.Options{Dialect: be.dialect, TablePrefix: sa.TablePrefix(), Now: clock.Now})

@@ -6,8 +6,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -17,9 +17,9 @@ import (
 func twoInstances(t *testing.T, be backend) (a, b *flowtest.Instance, clock *storetest.Clock) {
 	t.Helper()
 	clock = storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	key, err := twofactor.GenerateKey("sec")
+	key, err := keyring.GenerateKey("sec")
 	require.NoError(t, err)
-	keys, err := twofactor.NewKeyring(key)
+	keys, err := keyring.New(key)
 	require.NoError(t, err)
 	db := be.open(t)
 	sa := migrated(t, db, be.dialect, clock.Now)

@@ -409,102 +409,110 @@ func (h *harness) ownedStates(t *testing.T) {
 	require.NoError(t, s.DeleteOwnedStates(ctx, alice), "deleting an owner whose only state expired")
 }
 
+// codes checks the life of a code: a right answer matches once, a wrong
+// one does not, and a code is found only under its own group and key. The
+// subtests, methods of codeCase, check attempts, expiry and deletion.
 func (h *harness) codes(t *testing.T) {
 	s, clk, k, ctx := setup[store.Codes](h, t)
-	g := k("group")
-	hash, other := []byte("hash-1"), []byte("hash-2")
+	c := &codeCase{s: s, clk: clk, ctx: ctx, g: k("group"), hash: []byte("hash-1"), other: []byte("hash-2")}
 
-	st, err := s.ConsumeCode(ctx, g, "email", hash)
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeNotFound, st, "missing code")
-	require.NoError(t, s.DeleteCode(ctx, g, "email"), "deleting a missing code is not an error")
+	assert.Equal(t, store.CodeNotFound, c.consume(t, "email", c.hash), "missing code")
+	require.NoError(t, s.DeleteCode(ctx, c.g, "email"), "deleting a missing code is not an error")
 
-	require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "email", Hash: hash, ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 3}))
-	st, err = s.ConsumeCode(ctx, g, "email", other)
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMismatch, st)
-	st, err = s.ConsumeCode(ctx, g, "sms", hash)
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeNotFound, st, "other key in the same group")
-	st, err = s.ConsumeCode(ctx, k("other-group"), "email", hash)
+	c.put(t, "email", c.hash, clk.Now().Add(time.Minute), 3)
+	assert.Equal(t, store.CodeMismatch, c.consume(t, "email", c.other))
+	assert.Equal(t, store.CodeNotFound, c.consume(t, "sms", c.hash), "other key in the same group")
+	st, err := s.ConsumeCode(ctx, k("other-group"), "email", c.hash)
 	require.NoError(t, err)
 	assert.Equal(t, store.CodeNotFound, st, "same key in another group")
-	st, err = s.ConsumeCode(ctx, g, "email", hash)
+	assert.Equal(t, store.CodeMatched, c.consume(t, "email", c.hash))
+	assert.Equal(t, store.CodeNotFound, c.consume(t, "email", c.hash), "a matched code is gone")
+
+	t.Run("MaxAttempts", c.maxAttempts)
+	t.Run("PutResetsAttempts", c.putResetsAttempts)
+	t.Run("Unlimited", c.unlimited)
+	t.Run("Expiry", c.expiry)
+	t.Run("Delete", c.deleteCode)
+}
+
+// codeCase is what the subtests of codes share: one store and one clock,
+// so each subtest starts where the one before left the clock, a group for
+// their codes, and the hash of a code's right answer and of a wrong one.
+type codeCase struct {
+	s           store.Codes
+	clk         *Clock
+	ctx         context.Context
+	g           string
+	hash, other []byte
+}
+
+// put stores a code of the case's group under key.
+func (c *codeCase) put(t *testing.T, key string, hash []byte, expiresAt time.Time, maxAttempts int) {
+	t.Helper()
+	require.NoError(t, c.s.PutCode(c.ctx, store.Code{Group: c.g, Key: key, Hash: hash, ExpiresAt: expiresAt, MaxAttempts: maxAttempts}))
+}
+
+// consume answers the code of the case's group under key with hash, and
+// returns what the store said.
+func (c *codeCase) consume(t *testing.T, key string, hash []byte) store.CodeStatus {
+	t.Helper()
+	st, err := c.s.ConsumeCode(c.ctx, c.g, key, hash)
 	require.NoError(t, err)
-	assert.Equal(t, store.CodeMatched, st)
-	st, err = s.ConsumeCode(ctx, g, "email", hash)
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeNotFound, st, "a matched code is gone")
+	return st
+}
 
-	t.Run("MaxAttempts", func(t *testing.T) {
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "max", Hash: hash, ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 3}))
-		for i := 0; i < 3; i++ {
-			st, err := s.ConsumeCode(ctx, g, "max", other)
-			require.NoError(t, err)
-			assert.Equal(t, store.CodeMismatch, st, "wrong answer %d", i+1)
-		}
-		st, err := s.ConsumeCode(ctx, g, "max", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeExhausted, st, "right answer after MaxAttempts wrong ones")
-		st, err = s.ConsumeCode(ctx, g, "max", other)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeExhausted, st)
-	})
+// maxAttempts checks that MaxAttempts wrong answers exhaust a code, so
+// that the right answer no longer matches.
+func (c *codeCase) maxAttempts(t *testing.T) {
+	c.put(t, "max", c.hash, c.clk.Now().Add(time.Minute), 3)
+	for i := 0; i < 3; i++ {
+		assert.Equal(t, store.CodeMismatch, c.consume(t, "max", c.other), "wrong answer %d", i+1)
+	}
+	assert.Equal(t, store.CodeExhausted, c.consume(t, "max", c.hash), "right answer after MaxAttempts wrong ones")
+	assert.Equal(t, store.CodeExhausted, c.consume(t, "max", c.other))
+}
 
-	t.Run("PutResetsAttempts", func(t *testing.T) {
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "re", Hash: hash, ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 2}))
-		for i := 0; i < 2; i++ {
-			_, err := s.ConsumeCode(ctx, g, "re", other)
-			require.NoError(t, err)
-		}
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "re", Hash: other, ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 2}))
-		st, err := s.ConsumeCode(ctx, g, "re", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMismatch, st, "old hash after replacement")
-		st, err = s.ConsumeCode(ctx, g, "re", other)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMatched, st, "new hash after replacement")
-	})
+// putResetsAttempts checks that PutCode over a code replaces its hash and
+// starts its attempts again.
+func (c *codeCase) putResetsAttempts(t *testing.T) {
+	c.put(t, "re", c.hash, c.clk.Now().Add(time.Minute), 2)
+	for i := 0; i < 2; i++ {
+		c.consume(t, "re", c.other)
+	}
+	c.put(t, "re", c.other, c.clk.Now().Add(time.Minute), 2)
+	assert.Equal(t, store.CodeMismatch, c.consume(t, "re", c.hash), "old hash after replacement")
+	assert.Equal(t, store.CodeMatched, c.consume(t, "re", c.other), "new hash after replacement")
+}
 
-	t.Run("Unlimited", func(t *testing.T) {
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "unl", Hash: hash}))
-		for i := 0; i < 20; i++ {
-			st, err := s.ConsumeCode(ctx, g, "unl", other)
-			require.NoError(t, err)
-			require.Equal(t, store.CodeMismatch, st)
-		}
-		clk.Advance(1000 * time.Hour)
-		st, err := s.ConsumeCode(ctx, g, "unl", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMatched, st, "a code with zero ExpiresAt and MaxAttempts never dies")
-	})
+// unlimited checks that a code with zero ExpiresAt and MaxAttempts takes
+// any number of wrong answers and never expires.
+func (c *codeCase) unlimited(t *testing.T) {
+	c.put(t, "unl", c.hash, time.Time{}, 0)
+	for i := 0; i < 20; i++ {
+		require.Equal(t, store.CodeMismatch, c.consume(t, "unl", c.other))
+	}
+	c.clk.Advance(1000 * time.Hour)
+	assert.Equal(t, store.CodeMatched, c.consume(t, "unl", c.hash), "a code with zero ExpiresAt and MaxAttempts never dies")
+}
 
-	t.Run("Expiry", func(t *testing.T) {
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "exp", Hash: hash, ExpiresAt: clk.Now().Add(15 * time.Minute), MaxAttempts: 5}))
-		clk.Advance(15*time.Minute - time.Second)
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "exp2", Hash: hash, ExpiresAt: clk.Now().Add(time.Second)}))
-		st, err := s.ConsumeCode(ctx, g, "exp2", other)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMismatch, st)
-		clk.Advance(time.Second)
-		st, err = s.ConsumeCode(ctx, g, "exp", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeExpired, st, "right hash at expiry time")
-		st, err = s.ConsumeCode(ctx, g, "exp", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeNotFound, st, "an expired code answers Expired once, then is gone")
-		st, err = s.ConsumeCode(ctx, g, "exp2", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeExpired, st)
-	})
+// expiry checks that a code is live until its expiry time, and that at it
+// the right answer gets CodeExpired once, after which the code is gone.
+func (c *codeCase) expiry(t *testing.T) {
+	c.put(t, "exp", c.hash, c.clk.Now().Add(15*time.Minute), 5)
+	c.clk.Advance(15*time.Minute - time.Second)
+	c.put(t, "exp2", c.hash, c.clk.Now().Add(time.Second), 0)
+	assert.Equal(t, store.CodeMismatch, c.consume(t, "exp2", c.other))
+	c.clk.Advance(time.Second)
+	assert.Equal(t, store.CodeExpired, c.consume(t, "exp", c.hash), "right hash at expiry time")
+	assert.Equal(t, store.CodeNotFound, c.consume(t, "exp", c.hash), "an expired code answers Expired once, then is gone")
+	assert.Equal(t, store.CodeExpired, c.consume(t, "exp2", c.hash))
+}
 
-	t.Run("Delete", func(t *testing.T) {
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "del", Hash: hash}))
-		require.NoError(t, s.DeleteCode(ctx, g, "del"))
-		st, err := s.ConsumeCode(ctx, g, "del", hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeNotFound, st)
-	})
+// deleteCode checks that DeleteCode removes a code.
+func (c *codeCase) deleteCode(t *testing.T) {
+	c.put(t, "del", c.hash, time.Time{}, 0)
+	require.NoError(t, c.s.DeleteCode(c.ctx, c.g, "del"))
+	assert.Equal(t, store.CodeNotFound, c.consume(t, "del", c.hash))
 }
 
 func (h *harness) codeGroups(t *testing.T) {
@@ -1174,164 +1182,213 @@ func longKey(t *testing.T, base string, last byte) string {
 
 // maxKeyLen checks that every key, group, owner and id of store.MaxKeyLen
 // bytes, non-ASCII included, is kept whole: two that differ only in their
-// last byte name two records.
+// last byte name two records. It runs one subtest, a method of longKeys,
+// for each interface of the store that takes keys.
 func (h *harness) maxKeyLen(t *testing.T) {
 	raw, clk, k, ctx := setup[any](h, t)
-	exp := clk.Now().Add(time.Hour)
-	long := func(name string, last byte) string { return longKey(t, k(name), last) }
-
-	run := func(name string, ok bool, fn func(t *testing.T)) {
-		if ok {
-			t.Run(name, fn)
+	l := &longKeys{raw: raw, clk: clk, ctx: ctx, exp: clk.Now().Add(time.Hour),
+		long: func(name string, last byte) string { return longKey(t, k(name), last) }}
+	for _, sub := range []struct {
+		name string
+		ok   bool
+		fn   func(t *testing.T)
+	}{
+		{"States", h.has.states, l.states},
+		{"OwnedStates", h.has.owned, l.ownedStates},
+		{"Codes", h.has.codes, l.codes},
+		{"CodeGroups", h.has.groups, l.codeGroups},
+		{"Counters", h.has.counters, l.counters},
+		{"Ledger", h.has.ledger, l.ledger},
+		{"Enrollments", h.has.enrollments, l.enrollments},
+		{"Devices", h.has.devices, l.devices},
+	} {
+		if sub.ok {
+			t.Run(sub.name, sub.fn)
 		}
 	}
-	run("States", h.has.states, func(t *testing.T) {
-		s := raw.(store.States)
-		a, b := long("state", 'a'), long("state", 'b')
-		require.NoError(t, s.PutState(ctx, a, []byte("A"), exp))
-		require.NoError(t, s.PutState(ctx, b, []byte("B"), exp))
-		got, err := s.GetState(ctx, a)
+}
+
+// longKeys is what the subtests of maxKeyLen share: the store (each
+// subtest asserts the interface it tests), its clock, a context, an expiry
+// an hour ahead, and long, which makes a key of exactly store.MaxKeyLen
+// bytes from a name and the byte it ends with.
+type longKeys struct {
+	raw  any
+	clk  *Clock
+	ctx  context.Context
+	exp  time.Time
+	long func(name string, last byte) string
+}
+
+// states checks PutState, GetState, TakeState and DeleteState on two
+// keys that differ in their last byte.
+func (l *longKeys) states(t *testing.T) {
+	s := l.raw.(store.States)
+	a, b := l.long("state", 'a'), l.long("state", 'b')
+	require.NoError(t, s.PutState(l.ctx, a, []byte("A"), l.exp))
+	require.NoError(t, s.PutState(l.ctx, b, []byte("B"), l.exp))
+	got, err := s.GetState(l.ctx, a)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("A"), got)
+	got, err = s.TakeState(l.ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("B"), got)
+	require.NoError(t, s.DeleteState(l.ctx, a))
+	_, err = s.GetState(l.ctx, a)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// ownedStates checks that DeleteOwnedStates of a long owner deletes only
+// its states, not those of an owner that differs in the last byte.
+func (l *longKeys) ownedStates(t *testing.T) {
+	s := l.raw.(ownedStore)
+	oa, ob := l.long("owner", 'a'), l.long("owner", 'b')
+	ka, kb := l.long("owned", 'a'), l.long("owned", 'b')
+	require.NoError(t, s.PutOwnedState(l.ctx, oa, ka, []byte("A"), l.exp))
+	require.NoError(t, s.PutOwnedState(l.ctx, ob, kb, []byte("B"), l.exp))
+	got, err := s.GetState(l.ctx, ka)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("A"), got)
+	require.NoError(t, s.DeleteOwnedStates(l.ctx, oa))
+	_, err = s.GetState(l.ctx, ka)
+	require.ErrorIs(t, err, store.ErrNotFound, "the owner's state is deleted")
+	got, err = s.GetState(l.ctx, kb)
+	require.NoError(t, err, "the state of an owner differing in the last byte survives")
+	assert.Equal(t, []byte("B"), got)
+}
+
+// codes checks that codes under long keys and groups that differ in their
+// last byte are told apart by ConsumeCode and DeleteCode.
+func (l *longKeys) codes(t *testing.T) {
+	s := l.raw.(store.Codes)
+	ga, gb := l.long("group", 'a'), l.long("group", 'b')
+	key := l.long("code", 'k')
+	hash := []byte("hash")
+	require.NoError(t, s.PutCode(l.ctx, store.Code{Group: ga, Key: key, Hash: hash, ExpiresAt: l.exp, MaxAttempts: 3}))
+	require.NoError(t, s.PutCode(l.ctx, store.Code{Group: gb, Key: key, Hash: hash, ExpiresAt: l.exp}))
+	st, err := s.ConsumeCode(l.ctx, ga, l.long("code", 'x'), hash)
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeNotFound, st, "a key differing in the last byte")
+	st, err = s.ConsumeCode(l.ctx, ga, key, hash)
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st)
+	st, err = s.ConsumeCode(l.ctx, gb, key, []byte("wrong"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMismatch, st, "the group differing in the last byte keeps its code")
+	require.NoError(t, s.DeleteCode(l.ctx, gb, key))
+	st, err = s.ConsumeCode(l.ctx, gb, key, hash)
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeNotFound, st)
+}
+
+// codeGroups checks CountGroup and DeleteGroup on two long groups that
+// differ in their last byte.
+func (l *longKeys) codeGroups(t *testing.T) {
+	s := l.raw.(groupStore)
+	ga, gb := l.long("cgroup", 'a'), l.long("cgroup", 'b')
+	key := l.long("code", 'k')
+	require.NoError(t, s.PutCode(l.ctx, store.Code{Group: ga, Key: key, Hash: []byte("a"), ExpiresAt: l.exp}))
+	require.NoError(t, s.PutCode(l.ctx, store.Code{Group: gb, Key: key, Hash: []byte("b"), ExpiresAt: l.exp}))
+	n, err := s.CountGroup(l.ctx, ga)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	require.NoError(t, s.DeleteGroup(l.ctx, ga))
+	n, err = s.CountGroup(l.ctx, ga)
+	require.NoError(t, err)
+	assert.Zero(t, n)
+	n, err = s.CountGroup(l.ctx, gb)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "the group differing in the last byte keeps its code")
+}
+
+// counters checks Incr, IncrAll, Decr, Peek and ResetCounter on two long
+// counters that differ in their last byte.
+func (l *longKeys) counters(t *testing.T) {
+	s := l.raw.(store.Counters)
+	a, b := l.long("counter", 'a'), l.long("counter", 'b')
+	for range 2 {
+		_, _, err := s.Incr(l.ctx, a, time.Minute)
 		require.NoError(t, err)
-		assert.Equal(t, []byte("A"), got)
-		got, err = s.TakeState(ctx, b)
-		require.NoError(t, err)
-		assert.Equal(t, []byte("B"), got)
-		require.NoError(t, s.DeleteState(ctx, a))
-		_, err = s.GetState(ctx, a)
-		require.ErrorIs(t, err, store.ErrNotFound)
-	})
-	run("OwnedStates", h.has.owned, func(t *testing.T) {
-		s := raw.(ownedStore)
-		oa, ob := long("owner", 'a'), long("owner", 'b')
-		ka, kb := long("owned", 'a'), long("owned", 'b')
-		require.NoError(t, s.PutOwnedState(ctx, oa, ka, []byte("A"), exp))
-		require.NoError(t, s.PutOwnedState(ctx, ob, kb, []byte("B"), exp))
-		got, err := s.GetState(ctx, ka)
-		require.NoError(t, err)
-		assert.Equal(t, []byte("A"), got)
-		require.NoError(t, s.DeleteOwnedStates(ctx, oa))
-		_, err = s.GetState(ctx, ka)
-		require.ErrorIs(t, err, store.ErrNotFound, "the owner's state is deleted")
-		got, err = s.GetState(ctx, kb)
-		require.NoError(t, err, "the state of an owner differing in the last byte survives")
-		assert.Equal(t, []byte("B"), got)
-	})
-	run("Codes", h.has.codes, func(t *testing.T) {
-		s := raw.(store.Codes)
-		ga, gb := long("group", 'a'), long("group", 'b')
-		key := long("code", 'k')
-		hash := []byte("hash")
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: ga, Key: key, Hash: hash, ExpiresAt: exp, MaxAttempts: 3}))
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: gb, Key: key, Hash: hash, ExpiresAt: exp}))
-		st, err := s.ConsumeCode(ctx, ga, long("code", 'x'), hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeNotFound, st, "a key differing in the last byte")
-		st, err = s.ConsumeCode(ctx, ga, key, hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMatched, st)
-		st, err = s.ConsumeCode(ctx, gb, key, []byte("wrong"))
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeMismatch, st, "the group differing in the last byte keeps its code")
-		require.NoError(t, s.DeleteCode(ctx, gb, key))
-		st, err = s.ConsumeCode(ctx, gb, key, hash)
-		require.NoError(t, err)
-		assert.Equal(t, store.CodeNotFound, st)
-	})
-	run("CodeGroups", h.has.groups, func(t *testing.T) {
-		s := raw.(groupStore)
-		ga, gb := long("cgroup", 'a'), long("cgroup", 'b')
-		key := long("code", 'k')
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: ga, Key: key, Hash: []byte("a"), ExpiresAt: exp}))
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: gb, Key: key, Hash: []byte("b"), ExpiresAt: exp}))
-		n, err := s.CountGroup(ctx, ga)
-		require.NoError(t, err)
-		assert.Equal(t, 1, n)
-		require.NoError(t, s.DeleteGroup(ctx, ga))
-		n, err = s.CountGroup(ctx, ga)
-		require.NoError(t, err)
-		assert.Zero(t, n)
-		n, err = s.CountGroup(ctx, gb)
-		require.NoError(t, err)
-		assert.Equal(t, 1, n, "the group differing in the last byte keeps its code")
-	})
-	run("Counters", h.has.counters, func(t *testing.T) {
-		s := raw.(store.Counters)
-		a, b := long("counter", 'a'), long("counter", 'b')
-		for range 2 {
-			_, _, err := s.Incr(ctx, a, time.Minute)
-			require.NoError(t, err)
-		}
-		out, err := store.IncrAll(ctx, s, []store.CounterIncr{{Key: b, Window: time.Minute}})
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), out[0].N)
-		require.NoError(t, s.Decr(ctx, a))
-		n, _, err := s.Peek(ctx, a)
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), n)
-		n, _, err = s.Peek(ctx, b)
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), n)
-		require.NoError(t, s.ResetCounter(ctx, a))
-		n, _, err = s.Peek(ctx, b)
-		require.NoError(t, err)
-		assert.Equal(t, int64(1), n)
-	})
-	run("Ledger", h.has.ledger, func(t *testing.T) {
-		s := raw.(store.Ledger)
-		a, b := long("mark", 'a'), long("mark", 'b')
-		first, err := s.MarkUsed(ctx, a, exp)
-		require.NoError(t, err)
-		assert.True(t, first)
-		first, err = s.MarkUsed(ctx, b, exp)
-		require.NoError(t, err)
-		assert.True(t, first, "a key differing in the last byte")
-		first, err = s.MarkUsed(ctx, a, exp)
-		require.NoError(t, err)
-		assert.False(t, first)
-		ok, err := s.Advance(ctx, long("step", 'a'), 7, exp)
-		require.NoError(t, err)
-		assert.True(t, ok)
-		ok, err = s.Advance(ctx, long("step", 'a'), 7, exp)
-		require.NoError(t, err)
-		assert.False(t, ok)
-	})
-	run("Enrollments", h.has.enrollments, func(t *testing.T) {
-		s := raw.(store.Enrollments)
-		u, other := long("user", 'a'), long("user", 'b')
-		id := long("enrollment", 'i')
-		e := store.EnrollmentRecord{UserID: u, ID: id, Method: "totp", Label: "Phone", Data: []byte("d"), CreatedAt: clk.Now()}
-		require.NoError(t, s.PutEnrollment(ctx, e))
-		got, err := s.GetEnrollment(ctx, u, id)
-		require.NoError(t, err)
-		assertEnrollment(t, e, got)
-		_, err = s.GetEnrollment(ctx, other, id)
-		require.ErrorIs(t, err, store.ErrNotFound, "a user id differing in the last byte")
-		list, err := s.ListEnrollments(ctx, u)
-		require.NoError(t, err)
-		require.Len(t, list, 1)
-		assertEnrollment(t, e, list[0])
-		require.NoError(t, s.DeleteEnrollment(ctx, u, id))
-		_, err = s.GetEnrollment(ctx, u, id)
-		require.ErrorIs(t, err, store.ErrNotFound)
-	})
-	run("Devices", h.has.devices, func(t *testing.T) {
-		s := raw.(store.Devices)
-		u := long("device-user", 'u')
-		d := store.Device{ID: long("device", 'a'), UserID: u, Label: "Firefox", CreatedAt: clk.Now(), ExpiresAt: exp}
-		require.NoError(t, s.PutDevice(ctx, d))
-		got, err := s.GetDevice(ctx, d.ID)
-		require.NoError(t, err)
-		assertDevice(t, d, got)
-		_, err = s.GetDevice(ctx, long("device", 'b'))
-		require.ErrorIs(t, err, store.ErrNotFound, "an id differing in the last byte")
-		list, err := s.ListDevices(ctx, u)
-		require.NoError(t, err)
-		require.Len(t, list, 1)
-		assertDevice(t, d, list[0])
-		require.NoError(t, s.DeleteDevice(ctx, d.ID))
-		_, err = s.GetDevice(ctx, d.ID)
-		require.ErrorIs(t, err, store.ErrNotFound)
-	})
+	}
+	out, err := store.IncrAll(l.ctx, s, []store.CounterIncr{{Key: b, Window: time.Minute}})
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), out[0].N)
+	require.NoError(t, s.Decr(l.ctx, a))
+	n, _, err := s.Peek(l.ctx, a)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	n, _, err = s.Peek(l.ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+	require.NoError(t, s.ResetCounter(l.ctx, a))
+	n, _, err = s.Peek(l.ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+}
+
+// ledger checks MarkUsed on two long keys that differ in their last byte,
+// and Advance on a long key.
+func (l *longKeys) ledger(t *testing.T) {
+	s := l.raw.(store.Ledger)
+	a, b := l.long("mark", 'a'), l.long("mark", 'b')
+	first, err := s.MarkUsed(l.ctx, a, l.exp)
+	require.NoError(t, err)
+	assert.True(t, first)
+	first, err = s.MarkUsed(l.ctx, b, l.exp)
+	require.NoError(t, err)
+	assert.True(t, first, "a key differing in the last byte")
+	first, err = s.MarkUsed(l.ctx, a, l.exp)
+	require.NoError(t, err)
+	assert.False(t, first)
+	ok, err := s.Advance(l.ctx, l.long("step", 'a'), 7, l.exp)
+	require.NoError(t, err)
+	assert.True(t, ok)
+	ok, err = s.Advance(l.ctx, l.long("step", 'a'), 7, l.exp)
+	require.NoError(t, err)
+	assert.False(t, ok)
+}
+
+// enrollments checks an enrollment with a long user id and id, and that
+// a user id differing in the last byte does not find it.
+func (l *longKeys) enrollments(t *testing.T) {
+	s := l.raw.(store.Enrollments)
+	u, other := l.long("user", 'a'), l.long("user", 'b')
+	id := l.long("enrollment", 'i')
+	e := store.EnrollmentRecord{UserID: u, ID: id, Method: "totp", Label: "Phone", Data: []byte("d"), CreatedAt: l.clk.Now()}
+	require.NoError(t, s.PutEnrollment(l.ctx, e))
+	got, err := s.GetEnrollment(l.ctx, u, id)
+	require.NoError(t, err)
+	assertEnrollment(t, e, got)
+	_, err = s.GetEnrollment(l.ctx, other, id)
+	require.ErrorIs(t, err, store.ErrNotFound, "a user id differing in the last byte")
+	list, err := s.ListEnrollments(l.ctx, u)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assertEnrollment(t, e, list[0])
+	require.NoError(t, s.DeleteEnrollment(l.ctx, u, id))
+	_, err = s.GetEnrollment(l.ctx, u, id)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// devices checks a device with a long id and user id, and that an id
+// differing in the last byte does not find it.
+func (l *longKeys) devices(t *testing.T) {
+	s := l.raw.(store.Devices)
+	u := l.long("device-user", 'u')
+	d := store.Device{ID: l.long("device", 'a'), UserID: u, Label: "Firefox", CreatedAt: l.clk.Now(), ExpiresAt: l.exp}
+	require.NoError(t, s.PutDevice(l.ctx, d))
+	got, err := s.GetDevice(l.ctx, d.ID)
+	require.NoError(t, err)
+	assertDevice(t, d, got)
+	_, err = s.GetDevice(l.ctx, l.long("device", 'b'))
+	require.ErrorIs(t, err, store.ErrNotFound, "an id differing in the last byte")
+	list, err := s.ListDevices(l.ctx, u)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assertDevice(t, d, list[0])
+	require.NoError(t, s.DeleteDevice(l.ctx, d.ID))
+	_, err = s.GetDevice(l.ctx, d.ID)
+	require.ErrorIs(t, err, store.ErrNotFound)
 }
 
 func (h *harness) canceled(t *testing.T) {

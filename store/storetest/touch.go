@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"runtime"
 	"sync/atomic"
@@ -12,90 +13,144 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
+// enrollmentToucher checks TouchEnrollment in steps on one store, each a
+// method of touchCase: a touch creates no record, moves LastUsedAt only
+// forward and leaves the rest of the record, compares times as instants
+// whatever their zone, yields to PutEnrollment, and does not bring back a
+// deleted record.
 func (h *harness) enrollmentToucher(t *testing.T) {
 	s, clk, k, ctx := setup[enrollTouchStore](h, t)
 	u := k("user")
 	t0 := clk.Now()
-	e := store.EnrollmentRecord{UserID: u, ID: "totp", Method: "totp", Label: "Phone", Data: []byte{0, 1, 2, 0xff}, CreatedAt: t0}
-	other := store.EnrollmentRecord{UserID: u, ID: "key", Method: "webauthn", Label: "YubiKey", Data: []byte("k"), CreatedAt: t0, LastUsedAt: t0}
-	otherUser := store.EnrollmentRecord{UserID: k("other"), ID: "totp", Method: "totp", Data: []byte("o"), CreatedAt: t0}
-	check := func(want store.EnrollmentRecord, msg string) {
-		t.Helper()
-		got, err := s.GetEnrollment(ctx, want.UserID, want.ID)
-		require.NoError(t, err, msg)
-		assertEnrollment(t, want, got)
-		requireUsed(t, want.LastUsedAt, got, msg)
+	c := &touchCase{s: s, ctx: ctx, u: u, t0: t0,
+		e:         store.EnrollmentRecord{UserID: u, ID: "totp", Method: "totp", Label: "Phone", Data: []byte{0, 1, 2, 0xff}, CreatedAt: t0},
+		other:     store.EnrollmentRecord{UserID: u, ID: "key", Method: "webauthn", Label: "YubiKey", Data: []byte("k"), CreatedAt: t0, LastUsedAt: t0},
+		otherUser: store.EnrollmentRecord{UserID: k("other"), ID: "totp", Method: "totp", Data: []byte("o"), CreatedAt: t0},
 	}
+	c.missing(t)
+	c.forward(t)
+	c.zones(t)
+	c.afterPut(t)
+	c.deleted(t)
+}
 
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", t0), "touching a missing record is not an error")
-	_, err := s.GetEnrollment(ctx, u, "totp")
+// touchCase is what the steps of enrollmentToucher share: the store, the
+// user u, the time t0 the records were created, and the records as the
+// store should hold them once forward has put them: e, the one the steps
+// touch, other, another record of u, and otherUser, another user's record
+// with e's id. Each step updates them as it changes the store, so the next
+// step's times are relative to the LastUsedAt the store holds.
+type touchCase struct {
+	s                   enrollTouchStore
+	ctx                 context.Context
+	u                   string
+	t0                  time.Time
+	e, other, otherUser store.EnrollmentRecord
+}
+
+// check requires the store's record of want's user and id to be want,
+// LastUsedAt to the exact instant.
+func (c *touchCase) check(t *testing.T, want store.EnrollmentRecord, msg string) {
+	t.Helper()
+	got, err := c.s.GetEnrollment(c.ctx, want.UserID, want.ID)
+	require.NoError(t, err, msg)
+	assertEnrollment(t, want, got)
+	requireUsed(t, want.LastUsedAt, got, msg)
+}
+
+// touch touches the record id of the case's user with at, requiring no
+// error.
+func (c *touchCase) touch(t *testing.T, id string, at time.Time, msgAndArgs ...any) {
+	t.Helper()
+	require.NoError(t, c.s.TouchEnrollment(c.ctx, c.u, id, at), msgAndArgs...)
+}
+
+// missing checks that touching a record that does not exist creates none.
+func (c *touchCase) missing(t *testing.T) {
+	c.touch(t, "totp", c.t0, "touching a missing record is not an error")
+	_, err := c.s.GetEnrollment(c.ctx, c.u, "totp")
 	require.ErrorIs(t, err, store.ErrNotFound, "TouchEnrollment created a record")
-	list, err := s.ListEnrollments(ctx, u)
+	list, err := c.s.ListEnrollments(c.ctx, c.u)
 	require.NoError(t, err)
 	require.Empty(t, list, "TouchEnrollment created a record")
+}
 
-	for _, r := range []store.EnrollmentRecord{e, other, otherUser} {
-		require.NoError(t, s.PutEnrollment(ctx, r))
+// forward stores the case's three records, and checks that a touch sets
+// LastUsedAt of its record alone, and only to a later time: an earlier,
+// equal or zero time leaves it, one a millisecond later moves it.
+func (c *touchCase) forward(t *testing.T) {
+	for _, r := range []store.EnrollmentRecord{c.e, c.other, c.otherUser} {
+		require.NoError(t, c.s.PutEnrollment(c.ctx, r))
 	}
-	used := t0.Add(time.Minute)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used))
-	e.LastUsedAt = used
-	check(e, "the first touch sets LastUsedAt and leaves every other field")
-	check(other, "another record of the user is untouched")
-	check(otherUser, "another user's record with the same id is untouched")
+	used := c.t0.Add(time.Minute)
+	c.touch(t, "totp", used)
+	c.e.LastUsedAt = used
+	c.check(t, c.e, "the first touch sets LastUsedAt and leaves every other field")
+	c.check(t, c.other, "another record of the user is untouched")
+	c.check(t, c.otherUser, "another user's record with the same id is untouched")
 
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used.Add(-time.Second)))
-	check(e, "an earlier time does not move LastUsedAt back")
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used))
-	check(e, "the same time leaves LastUsedAt")
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", time.Time{}))
-	check(e, "the zero time is not later than anything")
+	c.touch(t, "totp", used.Add(-time.Second))
+	c.check(t, c.e, "an earlier time does not move LastUsedAt back")
+	c.touch(t, "totp", used)
+	c.check(t, c.e, "the same time leaves LastUsedAt")
+	c.touch(t, "totp", time.Time{})
+	c.check(t, c.e, "the zero time is not later than anything")
 
 	used = used.Add(time.Millisecond)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used))
-	e.LastUsedAt = used
-	check(e, "a time a millisecond later moves LastUsedAt")
+	c.touch(t, "totp", used)
+	c.e.LastUsedAt = used
+	c.check(t, c.e, "a time a millisecond later moves LastUsedAt")
+}
 
-	// Times compare as instants, whatever their zone: a wall clock that
-	// reads later in a zone east of UTC may be an earlier instant.
+// zones checks that times compare as instants, whatever their zone: a
+// wall clock that reads later in a zone east of UTC may be an earlier
+// instant. That holds for the time of a touch and for a LastUsedAt
+// written by PutEnrollment in another zone.
+func (c *touchCase) zones(t *testing.T) {
 	east, west := time.FixedZone("east", 5*3600+30*60), time.FixedZone("west", -5*3600)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used.Add(-time.Hour).In(east)))
-	check(e, "an earlier instant in a zone east of UTC")
-	used = used.Add(time.Hour).In(west)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used))
-	e.LastUsedAt = used
-	check(e, "a later instant in a zone west of UTC")
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used.Add(-time.Millisecond).In(time.UTC)))
-	check(e, "an earlier instant after a time stored in a zone west of UTC")
+	c.touch(t, "totp", c.e.LastUsedAt.Add(-time.Hour).In(east))
+	c.check(t, c.e, "an earlier instant in a zone east of UTC")
+	used := c.e.LastUsedAt.Add(time.Hour).In(west)
+	c.touch(t, "totp", used)
+	c.e.LastUsedAt = used
+	c.check(t, c.e, "a later instant in a zone west of UTC")
+	c.touch(t, "totp", used.Add(-time.Millisecond).In(time.UTC))
+	c.check(t, c.e, "an earlier instant after a time stored in a zone west of UTC")
 
 	// A record written with a LastUsedAt in another zone is compared as
 	// the instant it names.
-	other.LastUsedAt = t0.Add(2 * time.Hour).In(east)
-	require.NoError(t, s.PutEnrollment(ctx, other))
-	require.NoError(t, s.TouchEnrollment(ctx, u, "key", t0.Add(time.Hour).In(west)))
-	check(other, "a touch earlier than a LastUsedAt written in another zone")
-	other.LastUsedAt = t0.Add(3 * time.Hour)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "key", other.LastUsedAt))
-	check(other, "a touch later than a LastUsedAt written in another zone")
+	c.other.LastUsedAt = c.t0.Add(2 * time.Hour).In(east)
+	require.NoError(t, c.s.PutEnrollment(c.ctx, c.other))
+	c.touch(t, "key", c.t0.Add(time.Hour).In(west))
+	c.check(t, c.other, "a touch earlier than a LastUsedAt written in another zone")
+	c.other.LastUsedAt = c.t0.Add(3 * time.Hour)
+	c.touch(t, "key", c.other.LastUsedAt)
+	c.check(t, c.other, "a touch later than a LastUsedAt written in another zone")
+}
 
-	// A write of the whole record stays authoritative: PutEnrollment may
-	// set an earlier LastUsedAt, and touches go on from it.
-	e.Label, e.LastUsedAt = "Renamed", t0
-	require.NoError(t, s.PutEnrollment(ctx, e))
-	check(e, "PutEnrollment replaces LastUsedAt")
-	used = t0.Add(time.Second)
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used))
-	e.LastUsedAt = used
-	check(e, "a touch after PutEnrollment keeps its label")
+// afterPut checks that a write of the whole record stays authoritative:
+// PutEnrollment may set an earlier LastUsedAt, and touches go on from it.
+func (c *touchCase) afterPut(t *testing.T) {
+	c.e.Label, c.e.LastUsedAt = "Renamed", c.t0
+	require.NoError(t, c.s.PutEnrollment(c.ctx, c.e))
+	c.check(t, c.e, "PutEnrollment replaces LastUsedAt")
+	used := c.t0.Add(time.Second)
+	c.touch(t, "totp", used)
+	c.e.LastUsedAt = used
+	c.check(t, c.e, "a touch after PutEnrollment keeps its label")
+}
 
-	require.NoError(t, s.DeleteEnrollment(ctx, u, "totp"))
-	require.NoError(t, s.TouchEnrollment(ctx, u, "totp", used.Add(time.Hour)), "touching a removed record is not an error")
-	_, err = s.GetEnrollment(ctx, u, "totp")
+// deleted checks that touching a deleted record does not bring it back,
+// and leaves the user's other record.
+func (c *touchCase) deleted(t *testing.T) {
+	require.NoError(t, c.s.DeleteEnrollment(c.ctx, c.u, "totp"))
+	c.touch(t, "totp", c.e.LastUsedAt.Add(time.Hour), "touching a removed record is not an error")
+	_, err := c.s.GetEnrollment(c.ctx, c.u, "totp")
 	require.ErrorIs(t, err, store.ErrNotFound, "TouchEnrollment brought back a removed record")
-	list, err = s.ListEnrollments(ctx, u)
+	list, err := c.s.ListEnrollments(c.ctx, c.u)
 	require.NoError(t, err)
 	require.Len(t, list, 1, "only the user's other record is left")
-	assertEnrollment(t, other, list[0])
+	assertEnrollment(t, c.other, list[0])
 }
 
 // raceTouchLatest starts Goroutines touches of one record, each with a

@@ -9,6 +9,7 @@ import (
 
 	_ "modernc.org/sqlite" // registers the "sqlite" driver
 
+	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 )
 
@@ -77,4 +78,22 @@ func OpenStore(ctx context.Context, path string) (*sqlstore.Store, error) {
 		return nil, err
 	}
 	return st, nil
+}
+
+// File is the path of an SQLite database file as a twofactor.StoreOpener:
+// given to twofactor.Config.OpenStore, the Service opens it with OpenStore
+// as it is built, so that opening the store shares the set-up's one error
+// check:
+//
+//	svc, err := twofactor.New(twofactor.Config{OpenStore: sqlite.File("twofactor.db"), ...})
+//
+// Service.Shutdown stops the store's sweeping; the database stays open for
+// the life of the process, as with OpenStore.
+type File string
+
+var _ twofactor.StoreOpener = File("")
+
+// OpenStore opens the file with OpenStore.
+func (f File) OpenStore(ctx context.Context) (twofactor.Store, error) {
+	return OpenStore(ctx, string(f))
 }

@@ -53,3 +53,17 @@ func TestOpenStore(t *testing.T) {
 	_, err = sqlite.OpenStore(ctx, "")
 	require.Error(t, err)
 }
+
+func TestFileOpensAtNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tf.db")
+	st, err := sqlite.File(path).OpenStore(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := st.Incr(context.Background(), "k", time.Minute); err != nil {
+		t.Fatalf("the opened store is migrated and usable: %v", err)
+	}
+	if _, err := sqlite.File("").OpenStore(context.Background()); err == nil {
+		t.Fatal("an empty path opened")
+	}
+}

@@ -1,4 +1,4 @@
-package twofactor
+package keyring
 
 import (
 	"crypto/aes"
@@ -7,6 +7,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"hash"
 	"io"
@@ -16,12 +17,16 @@ import (
 	"github.com/twofactorkit/twofactor/internal/secure"
 )
 
+// ErrInvalidKey means a server key, or a value sealed or signed with one,
+// is malformed or does not verify.
+var ErrInvalidKey = errors.New("twofactor: invalid key")
+
 // KeySize is the length in bytes of a server key secret.
 const KeySize = 32
 
 // A Key is a server secret with an identifier. The identifier is stored next
 // to everything the key protects (hashes, ciphertexts, signatures), so keys
-// can rotate: a [Keyring] signs and encrypts with its first key and still
+// can rotate: a [Ring] signs and encrypts with its first key and still
 // verifies and decrypts with the others.
 type Key struct {
 	// ID names the key: 1 to 32 characters from [A-Za-z0-9._-].
@@ -32,7 +37,7 @@ type Key struct {
 
 // String returns the key's identifier only, so a Key printed by mistake does
 // not reveal its secret.
-func (k Key) String() string { return "twofactor.Key(" + k.ID + ")" }
+func (k Key) String() string { return "keyring.Key(" + k.ID + ")" }
 
 // Encode returns the key as "ID:base64url(secret)", the form ParseKey reads,
 // for keeping in an environment variable or a secret manager.
@@ -90,15 +95,15 @@ func checkKeyID(id string) error {
 	return nil
 }
 
-// A Keyring holds the server keys. The first key is current: it makes every
+// A Ring holds the server keys. The first key is current: it makes every
 // new hash, signature and ciphertext. The others only verify and decrypt, so
 // a new key can be put first while data made under older keys keeps working
-// until it is re-encrypted (see [Keyring.Reseal]) or expires.
+// until it is re-encrypted (see [Ring.Reseal]) or expires.
 //
 // Each key's secret is expanded with HKDF-SHA256 into separate keys for
 // HMAC-SHA256 and for AES-256-GCM, so one secret is never used by two
-// algorithms. A Keyring is safe for concurrent use.
-type Keyring struct {
+// algorithms. A Ring is safe for concurrent use.
+type Ring struct {
 	keys []derivedKey
 	byID map[string]*derivedKey
 }
@@ -111,12 +116,12 @@ type derivedKey struct {
 	idTag []byte
 }
 
-// NewKeyring returns a keyring whose first key is the current one.
-func NewKeyring(keys ...Key) (*Keyring, error) {
+// New returns a keyring whose first key is the current one.
+func New(keys ...Key) (*Ring, error) {
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("%w: a keyring needs at least one key (see GenerateKey)", ErrInvalidKey)
 	}
-	kr := &Keyring{keys: make([]derivedKey, len(keys)), byID: make(map[string]*derivedKey, len(keys))}
+	kr := &Ring{keys: make([]derivedKey, len(keys)), byID: make(map[string]*derivedKey, len(keys))}
 	for i, k := range keys {
 		if err := checkKeyID(k.ID); err != nil {
 			return nil, err
@@ -154,7 +159,7 @@ func NewKeyring(keys ...Key) (*Keyring, error) {
 
 // CurrentKeyID returns the id of the key that makes new hashes, signatures
 // and ciphertexts.
-func (kr *Keyring) CurrentKeyID() string { return kr.keys[0].id }
+func (kr *Ring) CurrentKeyID() string { return kr.keys[0].id }
 
 func (d *derivedKey) sum(dst []byte, domain string, data []byte) []byte {
 	h := d.pool.Get().(hash.Hash)
@@ -171,7 +176,7 @@ func (d *derivedKey) sum(dst []byte, domain string, data []byte) []byte {
 // separated by domain so a hash made for one purpose never matches in
 // another. The result starts with the key id, so it identifies its key; it is
 // what a store keeps instead of a code.
-func (kr *Keyring) Hash(domain string, data []byte) []byte {
+func (kr *Ring) Hash(domain string, data []byte) []byte {
 	return kr.keys[0].tagged(domain, data)
 }
 
@@ -184,7 +189,7 @@ func (d *derivedKey) tagged(domain string, data []byte) []byte {
 // HashAll returns Hash of data under every key, current key first, for
 // looking up a long-lived hashed value (a backup code, say) that may have
 // been stored before the last rotation.
-func (kr *Keyring) HashAll(domain string, data []byte) [][]byte {
+func (kr *Ring) HashAll(domain string, data []byte) [][]byte {
 	out := make([][]byte, len(kr.keys))
 	for i := range kr.keys {
 		out[i] = kr.keys[i].tagged(domain, data)
@@ -194,7 +199,7 @@ func (kr *Keyring) HashAll(domain string, data []byte) [][]byte {
 
 // MatchHash reports, in constant time, whether h is the Hash of data under
 // the key it names. A hash naming an unknown key never matches.
-func (kr *Keyring) MatchHash(domain string, data, h []byte) bool {
+func (kr *Ring) MatchHash(domain string, data, h []byte) bool {
 	i := indexByte(h, 0)
 	if i < 0 {
 		return false
@@ -217,15 +222,15 @@ func indexByte(b []byte, c byte) int {
 
 // Sign returns an HMAC-SHA256 signature of msg under the current key,
 // separated by domain, and that key's id. Keep the id with the signature and
-// pass both to [Keyring.Verify].
-func (kr *Keyring) Sign(domain string, msg []byte) (keyID string, sig []byte) {
+// pass both to [Ring.Verify].
+func (kr *Ring) Sign(domain string, msg []byte) (keyID string, sig []byte) {
 	d := &kr.keys[0]
 	return d.id, d.sum(make([]byte, 0, sha256.Size), domain, msg)
 }
 
 // Verify reports, in constant time, whether sig is a signature of msg under
 // the key named keyID. An unknown key id never verifies.
-func (kr *Keyring) Verify(domain, keyID string, msg, sig []byte) bool {
+func (kr *Ring) Verify(domain, keyID string, msg, sig []byte) bool {
 	d, ok := kr.byID[keyID]
 	if !ok || len(sig) != sha256.Size {
 		return false
@@ -240,7 +245,7 @@ const sealPrefix = "v1:"
 // nonce, binding it to additionalData (for example the user id and record id,
 // so a ciphertext copied to another record does not open). The result is
 // text: "v1:<key id>:<base64url(nonce|ciphertext)>".
-func (kr *Keyring) Seal(plaintext, additionalData []byte) (string, error) {
+func (kr *Ring) Seal(plaintext, additionalData []byte) (string, error) {
 	d := &kr.keys[0]
 	nonce, err := secure.Bytes(nil, d.aead.NonceSize())
 	if err != nil {
@@ -253,7 +258,7 @@ func (kr *Keyring) Seal(plaintext, additionalData []byte) (string, error) {
 // Open decrypts a value made by Seal with any key of the ring. It fails with
 // an error matching [ErrInvalidKey] when the value is malformed, names an
 // unknown key, or was altered or bound to other additional data.
-func (kr *Keyring) Open(sealed string, additionalData []byte) ([]byte, error) {
+func (kr *Ring) Open(sealed string, additionalData []byte) ([]byte, error) {
 	d, ct, err := kr.parseSealed(sealed)
 	if err != nil {
 		return nil, err
@@ -269,7 +274,7 @@ func (kr *Keyring) Open(sealed string, additionalData []byte) ([]byte, error) {
 	return pt, nil
 }
 
-func (kr *Keyring) parseSealed(sealed string) (*derivedKey, []byte, error) {
+func (kr *Ring) parseSealed(sealed string) (*derivedKey, []byte, error) {
 	rest, ok := strings.CutPrefix(sealed, sealPrefix)
 	if !ok {
 		return nil, nil, fmt.Errorf("%w: sealed value has no %q prefix", ErrInvalidKey, sealPrefix)
@@ -290,14 +295,14 @@ func (kr *Keyring) parseSealed(sealed string) (*derivedKey, []byte, error) {
 }
 
 // SealedWithCurrent reports whether sealed was made under the current key.
-func (kr *Keyring) SealedWithCurrent(sealed string) bool {
+func (kr *Ring) SealedWithCurrent(sealed string) bool {
 	d, _, err := kr.parseSealed(sealed)
 	return err == nil && d == &kr.keys[0]
 }
 
 // Reseal re-encrypts a sealed value under the current key. It returns the
 // value unchanged (and changed=false) when it already uses the current key.
-func (kr *Keyring) Reseal(sealed string, additionalData []byte) (out string, changed bool, err error) {
+func (kr *Ring) Reseal(sealed string, additionalData []byte) (out string, changed bool, err error) {
 	if kr.SealedWithCurrent(sealed) {
 		return sealed, false, nil
 	}

@@ -4,18 +4,20 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
-// svcEnv is a Service whose DeviceTrust is a Manager configured with
-// nothing but its own settings.
+// svcEnv is a Service built with a trust.Config as its Config.Trust, and
+// the Manager it built.
 type svcEnv struct {
 	svc    *twofactor.Service
 	m      *trust.Manager
@@ -28,14 +30,15 @@ func newSvcEnv(t *testing.T, cfg trust.Config) *svcEnv {
 	t.Helper()
 	e := &svcEnv{clock: storetest.NewClock(t0), events: &recorder{}}
 	e.mem = store.NewMemory(e.clock.Now)
-	m, err := trust.New(cfg)
-	require.NoError(t, err)
-	e.m = m
+	var err error
 	e.svc, err = twofactor.New(twofactor.Config{
-		Store: e.mem, Keys: testKeyring(t, testKey(t, "k1")), Factors: []twofactor.Factor{codeFactor{}},
-		Trust: m, Now: e.clock.Now, Events: &twofactor.Events{Discard: true, Hook: e.events.hook, Now: e.clock.Now},
+		Store: e.mem, Keys: testKeyring(t, testKey(t, "k1")), Factors: []twofactor.FactorConfig{codeFactor{}},
+		Trust: cfg, Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: e.events.hook, Now: e.clock.Now},
 	})
 	require.NoError(t, err)
+	m, ok := e.svc.Trust().(*trust.Manager)
+	require.True(t, ok, "svc.Trust() is the *trust.Manager built from Config.Trust")
+	e.m = m
 	return e
 }
 
@@ -55,17 +58,18 @@ func (e *svcEnv) login(t *testing.T, c twofactor.Client) (twofactor.Client, *two
 	return c, res.Device
 }
 
-// A Manager configured with its own settings only gets the store, keys,
-// clock and events from the Service.
-func TestBindFromService(t *testing.T) {
+// Given to twofactor.New as Config.Trust, a Config is built into a Manager
+// with the Service's store, keys, clock and events.
+func TestBuiltByService(t *testing.T) {
 	e := newSvcEnv(t, trust.Config{Duration: trust.Week})
 	ctx := context.Background()
+	assert.Equal(t, trust.Week, e.m.Duration(), "the Config's own settings")
 	c, g := e.login(t, client("203.0.113.7", uaFirefoxLinux))
 	assert.Equal(t, t0.Add(trust.Week), g.ExpiresAt, "the Service's clock")
 	ds, err := e.mem.ListDevices(ctx, alice.ID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "in the Service's store")
-	assert.Len(t, e.events.ofType(twofactor.EventDeviceRemembered), 1, "through the Service's events")
+	assert.Len(t, e.events.ofType(event.DeviceRemembered), 1, "through the Service's events")
 
 	b, err := e.svc.Begin(ctx, alice, c)
 	require.NoError(t, err)
@@ -75,66 +79,66 @@ func TestBindFromService(t *testing.T) {
 	assert.Equal(t, ds[0].ID, id)
 }
 
-// Fields set in the Manager's Config win over the Service's.
-func TestBindKeepsExplicitFields(t *testing.T) {
-	clock := storetest.NewClock(t0)
-	own := store.NewMemory(clock.Now)
-	ownEvents := &recorder{}
-	e := newSvcEnv(t, trust.Config{Store: own, Events: &twofactor.Events{Discard: true, Hook: ownEvents.hook}})
-	e.login(t, client("203.0.113.7", uaFirefoxLinux))
-	ds, err := own.ListDevices(context.Background(), alice.ID)
-	require.NoError(t, err)
-	assert.Len(t, ds, 1, "the Manager's own store")
-	ds, err = e.mem.ListDevices(context.Background(), alice.ID)
-	require.NoError(t, err)
-	assert.Empty(t, ds)
-	assert.Len(t, ownEvents.ofType(twofactor.EventDeviceRemembered), 1, "the Manager's own events")
-	assert.Empty(t, e.events.ofType(twofactor.EventDeviceRemembered))
-}
-
 // statesOnly is a store with only what the Service itself needs.
 type statesOnly struct{ twofactor.Store }
 
-func TestBindNeedsDevicesStore(t *testing.T) {
-	m, err := trust.New(trust.Config{})
-	require.NoError(t, err)
-	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: testKeyring(t, testKey(t, "k1")),
-		Factors: []twofactor.Factor{codeFactor{}}, Trust: m})
+// A store without store.Devices is a configuration error when the Manager
+// is built, alone or by the Service, and the error names the interface.
+func TestNewNeedsDevicesStore(t *testing.T) {
+	keys := testKeyring(t, testKey(t, "k1"))
+	m, err := trust.New(twofactor.Env{Store: statesOnly{store.NewMemory()}, Keys: keys}, trust.Config{})
 	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Nil(t, m)
 	assert.Contains(t, err.Error(), "store.Devices")
-	_, err = m.List(context.Background(), alice.ID)
-	require.ErrorIs(t, err, twofactor.ErrConfig, "left unbound")
+	assert.Regexp(t, `^trust: `, err.Error())
+	dt, err := trust.Config{}.NewTrust(twofactor.Env{Store: statesOnly{store.NewMemory()}, Keys: keys})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.True(t, dt == nil, "a nil DeviceTrust, not a nil *Manager in one")
+
+	_, err = twofactor.New(twofactor.Config{Store: statesOnly{store.NewMemory()}, Keys: keys,
+		Factors: []twofactor.FactorConfig{codeFactor{}}, Trust: trust.Config{}})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	assert.Contains(t, err.Error(), "Config.Trust")
+	assert.Contains(t, err.Error(), "store.Devices")
 }
 
-// A Manager with no store or no keys, configured or bound, answers every
-// call that needs them with ErrConfig, never a panic.
-func TestUnboundManagerIsAConfigError(t *testing.T) {
-	ctx := context.Background()
-	for name, cfg := range map[string]trust.Config{
-		"nothing":  {},
-		"no keys":  {Store: store.NewMemory()},
-		"no store": {Keys: testKeyring(t, testKey(t, "k1"))},
+// An Env without a store or keys is a configuration error at New: a
+// Manager, once built, never answers with one.
+func TestNewNeedsStoreAndKeys(t *testing.T) {
+	for name, tt := range map[string]struct {
+		env  twofactor.Env
+		want string
+	}{
+		"nothing":  {twofactor.Env{}, "Env.Store"},
+		"no keys":  {twofactor.Env{Store: store.NewMemory()}, "Env.Keys"},
+		"no store": {twofactor.Env{Keys: testKeyring(t, testKey(t, "k1"))}, "Env.Store"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			m, err := trust.New(cfg)
-			require.NoError(t, err)
-			c := client("203.0.113.7", uaFirefoxLinux)
-			ok, err := m.Trusted(ctx, alice, c)
+			m, err := trust.New(tt.env, trust.Config{})
 			require.ErrorIs(t, err, twofactor.ErrConfig)
-			assert.False(t, ok)
-			_, err = m.Remember(ctx, alice, c)
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			_, err = m.RememberFor(ctx, alice, c, trust.Day)
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			_, err = m.List(ctx, alice.ID)
-			require.ErrorIs(t, err, twofactor.ErrConfig)
-			require.ErrorIs(t, m.Revoke(ctx, alice.ID, strings.Repeat("A", 22)), twofactor.ErrConfig)
-			require.ErrorIs(t, m.RevokeAll(ctx, alice.ID, ""), twofactor.ErrConfig)
-			require.ErrorIs(t, m.ForgetUser(ctx, alice.ID), twofactor.ErrConfig)
-			_, ok = m.DeviceID(alice.ID, "v1."+strings.Repeat("A", 22)+".k1."+strings.Repeat("A", 43))
-			assert.False(t, ok)
+			assert.Nil(t, m)
+			assert.Contains(t, err.Error(), tt.want)
+			assert.Regexp(t, `^trust: `, err.Error())
 		})
 	}
+}
+
+// Used alone, a Manager takes the Env's defaults: the real clock, crypto
+// randomness and slog.
+func TestNewAloneTakesEnvDefaults(t *testing.T) {
+	ctx := context.Background()
+	m, err := trust.New(twofactor.Env{Store: store.NewMemory(), Keys: testKeyring(t, testKey(t, "k1"))}, trust.Config{})
+	require.NoError(t, err)
+	var _ twofactor.DeviceTrust = m
+	before := time.Now()
+	g, err := m.Remember(ctx, alice, client("203.0.113.7", uaFirefoxLinux))
+	require.NoError(t, err)
+	assert.WithinDuration(t, before.Add(trust.Month), g.ExpiresAt, time.Minute)
+	c := client("203.0.113.7", uaFirefoxLinux)
+	c.DeviceToken = g.Token
+	ok, err := m.Trusted(ctx, alice, c)
+	require.NoError(t, err)
+	assert.True(t, ok)
 }
 
 // A password change, an admin reset and turning two-factor authentication
@@ -143,11 +147,11 @@ func TestUnboundManagerIsAConfigError(t *testing.T) {
 func TestOneEventPerFactWhenForgettingUser(t *testing.T) {
 	ctx := context.Background()
 	for name, forget := range map[string]struct {
-		event twofactor.EventType
+		event event.Type
 		do    func(*svcEnv) error
 	}{
-		"password change": {twofactor.EventPasswordChanged, func(e *svcEnv) error { return e.svc.PasswordChanged(ctx, alice.ID) }},
-		"admin reset": {twofactor.EventAdminReset, func(e *svcEnv) error {
+		"password change": {event.PasswordChanged, func(e *svcEnv) error { return e.svc.PasswordChanged(ctx, alice.ID) }},
+		"admin reset": {event.AdminReset, func(e *svcEnv) error {
 			return e.svc.AdminReset(ctx, alice, "support@example.com", "lost phone")
 		}},
 	} {
@@ -160,12 +164,12 @@ func TestOneEventPerFactWhenForgettingUser(t *testing.T) {
 			e.events.mu.Unlock()
 
 			require.NoError(t, forget.do(e))
-			var types []twofactor.EventType
+			var types []event.Type
 			for _, ev := range e.events.events {
 				types = append(types, ev.Type)
 			}
-			assert.ElementsMatch(t, []twofactor.EventType{forget.event, twofactor.EventDeviceRevoked, twofactor.EventDeviceRevoked}, types)
-			assert.Equal(t, []string{trust.ReasonReset, trust.ReasonReset}, e.events.reasons(twofactor.EventDeviceRevoked))
+			assert.ElementsMatch(t, []event.Type{forget.event, event.DeviceRevoked, event.DeviceRevoked}, types)
+			assert.Equal(t, []event.Reason{trust.ReasonReset, trust.ReasonReset}, e.events.reasons(event.DeviceRevoked))
 			ds, err := e.m.List(ctx, alice.ID)
 			require.NoError(t, err)
 			assert.Empty(t, ds)

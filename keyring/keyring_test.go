@@ -1,4 +1,4 @@
-package twofactor_test
+package keyring_test
 
 import (
 	"bytes"
@@ -8,47 +8,47 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
 )
 
-func twoKeys(t testing.TB) (a, b twofactor.Key) {
-	a, err := twofactor.GenerateKey("2026-01")
+func twoKeys(t testing.TB) (a, b keyring.Key) {
+	a, err := keyring.GenerateKey("2026-01")
 	require.NoError(t, err)
-	b, err = twofactor.GenerateKey("2026-06")
+	b, err = keyring.GenerateKey("2026-06")
 	require.NoError(t, err)
 	return a, b
 }
 
 func TestKeyEncodeParse(t *testing.T) {
 	k, _ := twoKeys(t)
-	got, err := twofactor.ParseKey(k.Encode())
+	got, err := keyring.ParseKey(k.Encode())
 	require.NoError(t, err)
 	assert.Equal(t, k, got)
 	assert.NotContains(t, k.String(), k.Encode()[len(k.ID)+1:], "String must not reveal the secret")
 
 	for _, bad := range []string{"", "nocolon", ":AAAA", "id:", "id:!!!!", "id:AAAA", "bad id:" + strings.Repeat("A", 43), strings.Repeat("x", 33) + ":" + strings.Repeat("A", 43)} {
-		_, err := twofactor.ParseKey(bad)
-		require.ErrorIs(t, err, twofactor.ErrInvalidKey, "%q", bad)
+		_, err := keyring.ParseKey(bad)
+		require.ErrorIs(t, err, keyring.ErrInvalidKey, "%q", bad)
 	}
-	_, err = twofactor.GenerateKey("")
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	_, err = keyring.GenerateKey("")
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 }
 
 func TestNewKeyringValidates(t *testing.T) {
 	a, _ := twoKeys(t)
-	_, err := twofactor.NewKeyring()
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
-	_, err = twofactor.NewKeyring(a, a)
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey, "duplicate id")
-	_, err = twofactor.NewKeyring(twofactor.Key{ID: "short", Secret: []byte("x")})
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey)
+	_, err := keyring.New()
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
+	_, err = keyring.New(a, a)
+	require.ErrorIs(t, err, keyring.ErrInvalidKey, "duplicate id")
+	_, err = keyring.New(keyring.Key{ID: "short", Secret: []byte("x")})
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 }
 
 func TestKeyringHash(t *testing.T) {
 	a, b := twoKeys(t)
-	ra, err := twofactor.NewKeyring(a)
+	ra, err := keyring.New(a)
 	require.NoError(t, err)
-	rba, err := twofactor.NewKeyring(b, a)
+	rba, err := keyring.New(b, a)
 	require.NoError(t, err)
 
 	h := ra.Hash("codes", []byte("123456"))
@@ -62,7 +62,7 @@ func TestKeyringHash(t *testing.T) {
 	assert.True(t, rba.MatchHash("codes", []byte("123456"), h), "old key still matches after rotation")
 	assert.False(t, rba.MatchHash("codes", []byte("654321"), h))
 	assert.False(t, rba.MatchHash("other", []byte("123456"), h))
-	rb, _ := twofactor.NewKeyring(b)
+	rb, _ := keyring.New(b)
 	assert.False(t, rb.MatchHash("codes", []byte("123456"), h), "a retired key no longer matches")
 	assert.False(t, ra.MatchHash("codes", []byte("123456"), nil))
 
@@ -74,8 +74,8 @@ func TestKeyringHash(t *testing.T) {
 
 func TestKeyringSign(t *testing.T) {
 	a, b := twoKeys(t)
-	ra, _ := twofactor.NewKeyring(a)
-	rba, _ := twofactor.NewKeyring(b, a)
+	ra, _ := keyring.New(a)
+	rba, _ := keyring.New(b, a)
 	kid, sig := ra.Sign("cookie", []byte("device-1"))
 	assert.Equal(t, "2026-01", kid)
 	assert.True(t, rba.Verify("cookie", kid, []byte("device-1"), sig))
@@ -88,8 +88,8 @@ func TestKeyringSign(t *testing.T) {
 
 func TestKeyringSealOpenRotate(t *testing.T) {
 	a, b := twoKeys(t)
-	ra, _ := twofactor.NewKeyring(a)
-	rba, _ := twofactor.NewKeyring(b, a)
+	ra, _ := keyring.New(a)
+	rba, _ := keyring.New(b, a)
 	secret := []byte("JBSWY3DPEHPK3PXP")
 	ad := []byte("user-1/totp")
 
@@ -104,14 +104,14 @@ func TestKeyringSealOpenRotate(t *testing.T) {
 	require.NoError(t, err, "old key opens after rotation")
 	assert.Equal(t, secret, pt)
 	_, err = rba.Open(sealed, []byte("user-2/totp"))
-	require.ErrorIs(t, err, twofactor.ErrInvalidKey, "bound to its additional data")
+	require.ErrorIs(t, err, keyring.ErrInvalidKey, "bound to its additional data")
 
 	assert.False(t, rba.SealedWithCurrent(sealed))
 	resealed, changed, err := rba.Reseal(sealed, ad)
 	require.NoError(t, err)
 	assert.True(t, changed)
 	assert.True(t, strings.HasPrefix(resealed, "v1:2026-06:"))
-	rb, _ := twofactor.NewKeyring(b)
+	rb, _ := keyring.New(b)
 	pt, err = rb.Open(resealed, ad)
 	require.NoError(t, err, "resealed value opens without the old key")
 	assert.Equal(t, secret, pt)
@@ -124,10 +124,10 @@ func TestKeyringSealOpenRotate(t *testing.T) {
 		bad := []byte(sealed)
 		bad[i] ^= 0x01
 		_, err := rba.Open(string(bad), ad)
-		require.ErrorIs(t, err, twofactor.ErrInvalidKey, "flipped byte %d", i)
+		require.ErrorIs(t, err, keyring.ErrInvalidKey, "flipped byte %d", i)
 	}
 	for _, bad := range []string{"", "v1:", "v1:2026-01", "v1:nokey:AAAA", "v2:2026-01:AAAA", "v1:2026-01:AAAA", "v1:2026-01:***"} {
 		_, err := rba.Open(bad, ad)
-		require.ErrorIs(t, err, twofactor.ErrInvalidKey, "%q", bad)
+		require.ErrorIs(t, err, keyring.ErrInvalidKey, "%q", bad)
 	}
 }

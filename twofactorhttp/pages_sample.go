@@ -1,0 +1,81 @@
+package twofactorhttp
+
+import (
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// samplePage is the data New renders each page with, to find a page that
+// fails or a layout that leaves the content out before any request does:
+// every view of every page, filled.
+func (h *Handler) samplePage(page string) *PageData {
+	const m = twofactor.Method("sample")
+	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
+	mv := MethodView{Method: m, MethodText: h.text.method(m), URL: h.url(routeChallenge), Active: true, Sends: true, Numeric: true, Length: 6}
+	backup := mv
+	backup.Active = false
+	sent := &SentView{Text: h.text.Sent, ResendIn: 30, Wait: h.text.Sent}
+	link := &Link{URL: h.returnURL, Text: h.text.Continue}
+	d := &PageData{
+		Page: page, Title: "Sample", T: h.text, Prefix: h.prefix, Status: 200,
+		Error:   &ErrorView{Code: CodeInvalidCode, Message: h.text.InvalidCode},
+		Purpose: twofactor.PurposeLogin, Intro: h.text.IntroLogin,
+		Methods: []MethodView{mv}, Backup: &backup, Active: &mv, Sent: sent,
+		Trust:  &TrustView{Label: h.text.TrustSession},
+		Verify: h.url(routeVerify), Send: h.url(routeSend), Cancel: h.url(routeCancel),
+		Message: h.text.ChallengeEnded, Link: link,
+		Form:     &Form{Action: h.url(routeStepUp), Next: h.returnURL, Button: h.text.Continue, Cancel: link},
+		Settings: h.sampleSettings(m, at, sent),
+		Admin:    h.sampleAdmin(m),
+	}
+	return d
+}
+
+func (h *Handler) sampleSettings(m twofactor.Method, at time.Time, sent *SentView) *SettingsView {
+	t := &h.text.Settings
+	ev := EnrollmentView{ID: "sample", Label: "Sample", Added: h.date(at), LastUsed: t.NeverUsed, AddedAt: at,
+		Remove: h.removeURL(m, "sample")}
+	fv := FactorView{Method: m, MethodText: h.text.method(m), URL: h.url(routeSettings + "sample"), Enrollments: []EnrollmentView{ev},
+		CanAdd: true, Remaining: 7, Status: t.BackupLeft, Low: true, New: h.url(routeSettings + "sample/new"),
+		Rename: h.url(routeSettings + "sample/rename")}
+	dev := DeviceView{ID: "sample", Label: "Sample", Network: "Sample", Added: h.date(at), LastSeen: h.date(at), Expires: h.date(at), This: true}
+	return &SettingsView{
+		Base: h.url(routeSettings), Notice: t.Saved[savedRemoved],
+		Methods: []FactorView{fv}, Default: t.Default,
+		Devices: &DevicesView{URL: h.url(routeSettingsDevices), List: []DeviceView{dev}, Revoke: h.url(routeSettingsRevoke),
+			RevokeAll: h.url(routeSettingsRevokeAll)},
+		Disable:       h.url(routeSettingsDisable),
+		Notifications: []string{"Sample"},
+		Factor:        &fv,
+		Enrolling: &EnrollingView{QR: pngURI([]byte("sample")), URI: "otpauth://totp/sample", Secret: "SAMP LE",
+			Expires: h.date(at), Step: "scan", Next: fv.URL, Back: fv.URL},
+		Code: &CodeView{Action: fv.URL + "/verify", Method: m, Label: t.Verify, CodeField: CodeField{Length: 6, Numeric: true},
+			Sent: sent, Resend: fv.URL + "/resend", Other: &Link{URL: fv.URL, Text: t.OtherNumber}},
+		Phone:    &PhoneView{Action: fv.URL, Regions: []RegionView{{Code: "US", Name: "United States", Calling: "+1", Selected: true}}},
+		Email:    &EmailView{On: true, Address: "Sample", TurnOn: fv.URL},
+		Keys:     &KeysView{StepUp: h.url(routeStepUp), Done: fv.URL, ShowCodes: h.url(routeSettingsCodes)},
+		Codes:    []string{"sample"},
+		Download: h.url(routeSettingsCodesTxt),
+		Confirm: &ConfirmView{Message: t.RemoveWarn, Warning: t.RemoveWarn, Note: t.RemoveWarn, Action: h.url(routeSettingsRemove),
+			Button: t.Remove, Method: m, ID: "sample", Cancel: fv.URL},
+		StepUp: true,
+	}
+}
+
+func (h *Handler) sampleAdmin(m twofactor.Method) *AdminView {
+	fv := FactorView{Method: m, MethodText: h.text.method(m), Remaining: -1,
+		Enrollments: []EnrollmentView{{ID: "sample", Label: "Sample"}}}
+	gap := AdminGapView{ID: "sample", Name: "Sample", URL: h.adminURL(routeAdminUser), Problem: "Sample"}
+	return &AdminView{
+		Base: h.adminURL(""), Notice: "Sample", Lookup: h.adminURL(routeAdminUser), Policy: h.adminURL(routeAdminPolicy),
+		User: &AdminUserView{ID: "sample", Name: "Sample", Factors: []FactorView{fv},
+			Devices: []DeviceView{{ID: "sample", Label: "Sample"}}, Lockout: "Sample", Reset: h.adminURL(routeAdminReset),
+			Recovery: h.adminURL(routeAdminRecovery), Unlock: h.adminURL(routeAdminUnlock),
+			Revoke: h.adminURL(routeAdminRevoke), RevokeAll: h.adminURL(routeAdminRevokeAll)},
+		Code: &AdminCodeView{Code: "sample", Text: "Sample", Back: h.adminURL("")},
+		PolicyView: &AdminPolicyView{Fixed: "Sample", Allowed: []string{"Sample"}, Default: "Sample", Mandatory: []string{"Sample"},
+			Trust: "Sample", Choices: []TrustChoice{{Label: "Sample", Current: true}}, Checked: true, Users: 1,
+			Gaps: []AdminGapView{gap}, Without: []AdminWithoutView{{Method: m, Heading: "Sample", Users: []AdminGapView{gap}}}},
+	}
+}
