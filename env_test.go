@@ -1,12 +1,7 @@
 package twofactor_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"log/slog"
-	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 
@@ -179,36 +174,4 @@ func TestNewOpensStoreAndLoadsKeys(t *testing.T) {
 		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(twofactor.Env) (twofactor.Factor, error) { return nil, errBoom })}})
 	require.ErrorIs(t, err, errBoom)
 	assert.True(t, o.closed)
-}
-
-func TestDevKeys(t *testing.T) {
-	var logged bytes.Buffer
-	old := slog.Default()
-	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
-	t.Cleanup(func() { slog.SetDefault(old) })
-
-	path := filepath.Join(t.TempDir(), "dev.keys")
-	kr, err := keyring.Dev(path).Load()
-	require.NoError(t, err)
-	assert.Contains(t, logged.String(), "DEVELOPMENT KEYS", "a loud line when the file is made")
-	info, err := os.Stat(path)
-	require.NoError(t, err)
-	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "only the owner reads the keys")
-
-	logged.Reset()
-	again, err := keyring.Dev(path).Load()
-	require.NoError(t, err)
-	assert.Equal(t, kr.CurrentKeyID(), again.CurrentKeyID(), "the next start reads the same keys")
-	sealed, err := kr.Seal([]byte("x"), nil)
-	require.NoError(t, err)
-	_, err = again.Open(sealed, nil)
-	require.NoError(t, err, "what the first start sealed opens at the next")
-
-	_, err = keyring.Dev(filepath.Join(t.TempDir(), "missing-dir", "dev.keys")).Load()
-	require.ErrorIs(t, err, keyring.ErrInvalidKey)
-	_, err = keyring.Dev("").Load()
-	require.ErrorIs(t, err, keyring.ErrInvalidKey)
-	require.NoError(t, os.WriteFile(path, []byte("garbage"), 0o600))
-	_, err = keyring.Dev(path).Load()
-	require.True(t, errors.Is(err, keyring.ErrInvalidKey), "a damaged file is not replaced: %v", err)
 }

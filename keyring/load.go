@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 )
 
@@ -92,30 +94,64 @@ func (d Dev) Load() (*Ring, error) {
 	}
 	b, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		k, kerr := GenerateKey("dev")
-		if kerr != nil {
-			return nil, kerr
-		}
-		text := "# Development keys made by twofactor.Dev. Do not use them in production.\n" + k.Encode() + "\n"
-		f, ferr := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		if ferr == nil {
-			_, ferr = f.WriteString(text)
-			ferr = errors.Join(ferr, f.Close())
-		}
-		if ferr != nil && !errors.Is(ferr, fs.ErrExist) {
-			return nil, fmt.Errorf("%w: creating development key file: %w", ErrInvalidKey, ferr)
-		}
-		if ferr == nil {
-			slog.Warn("twofactor: DEVELOPMENT KEYS created; codes, secrets and proofs are sealed with a key from this file; do not use it in production", "file", path)
+		if err := createDev(path); err != nil {
+			return nil, err
 		}
 		b, err = os.ReadFile(path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: reading development key file: %w", ErrInvalidKey, err)
 	}
+	if err := privateFile(path); err != nil {
+		return nil, err
+	}
 	kr, err := Parse(string(b))
 	if err != nil {
 		return nil, fmt.Errorf("twofactor: keys in %s: %w", path, err)
 	}
 	return kr, nil
+}
+
+// createDev makes the development key file at path, whole or not at all:
+// the key is written to a file of its own, then linked to path, so two
+// instances starting at once never read a half-written file, and the one
+// that loses the race reads the winner's key.
+func createDev(path string) error {
+	k, err := GenerateKey("dev")
+	if err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".devkeys-*")
+	if err != nil {
+		return fmt.Errorf("%w: creating development key file: %w", ErrInvalidKey, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.WriteString("# Development keys made by keyring.Dev. Do not use them in production.\n" + k.Encode() + "\n")
+	if err = errors.Join(err, tmp.Close()); err == nil {
+		err = os.Link(tmp.Name(), path)
+	}
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil // another instance made it first
+	case err != nil:
+		return fmt.Errorf("%w: creating development key file: %w", ErrInvalidKey, err)
+	}
+	slog.Warn("twofactor: DEVELOPMENT KEYS created; codes, secrets and proofs are sealed with a key from this file; do not use it in production", "file", path)
+	return nil
+}
+
+// privateFile refuses a key file that others than its owner may read or
+// write, as ssh refuses such a private key.
+func privateFile(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil // permission bits do not describe Windows ACLs
+	}
+	info, err := os.Stat(path)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidKey, err)
+	}
+	if perm := info.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("%w: development key file %s is open to others (mode %04o): chmod 600 %s", ErrInvalidKey, path, perm, path)
+	}
+	return nil
 }

@@ -1,9 +1,13 @@
 package keyring_test
 
 import (
+	"bytes"
+	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -52,4 +56,68 @@ func TestParseAndLoadKeyring(t *testing.T) {
 	_, err = keyring.Env("TF_TEST_KEYS").Load()
 	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 	assert.True(t, strings.Contains(err.Error(), "TF_TEST_KEYS"), err.Error())
+}
+
+func TestDevKeys(t *testing.T) {
+	var logged bytes.Buffer
+	old := slog.Default()
+	slog.SetDefault(slog.New(slog.NewTextHandler(&logged, nil)))
+	t.Cleanup(func() { slog.SetDefault(old) })
+
+	path := filepath.Join(t.TempDir(), "dev.keys")
+	kr, err := keyring.Dev(path).Load()
+	require.NoError(t, err)
+	assert.Contains(t, logged.String(), "DEVELOPMENT KEYS", "a loud line when the file is made")
+	info, err := os.Stat(path)
+	require.NoError(t, err)
+	assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), "only the owner reads the keys")
+
+	logged.Reset()
+	again, err := keyring.Dev(path).Load()
+	require.NoError(t, err)
+	assert.Equal(t, kr.CurrentKeyID(), again.CurrentKeyID(), "the next start reads the same keys")
+	sealed, err := kr.Seal([]byte("x"), nil)
+	require.NoError(t, err)
+	_, err = again.Open(sealed, nil)
+	require.NoError(t, err, "what the first start sealed opens at the next")
+
+	_, err = keyring.Dev(filepath.Join(t.TempDir(), "missing-dir", "dev.keys")).Load()
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
+	_, err = keyring.Dev("").Load()
+	require.ErrorIs(t, err, keyring.ErrInvalidKey)
+	require.NoError(t, os.Chmod(path, 0o644))
+	_, err = keyring.Dev(path).Load()
+	require.ErrorIs(t, err, keyring.ErrInvalidKey, "a key file others can read is refused")
+	assert.ErrorContains(t, err, "chmod 600")
+	require.NoError(t, os.Chmod(path, 0o600))
+	require.NoError(t, os.WriteFile(path, []byte("garbage"), 0o600))
+	_, err = keyring.Dev(path).Load()
+	require.True(t, errors.Is(err, keyring.ErrInvalidKey), "a damaged file is not replaced: %v", err)
+}
+
+// Instances that start at once with no key file all end up with the same
+// key, and none reads a half-written file.
+func TestDevKeysConcurrentStart(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dev.keys")
+	ids := make([][]byte, 8)
+	var wg sync.WaitGroup
+	for i := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			kr, err := keyring.Dev(path).Load()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			ids[i] = kr.Hash("test", []byte("x"))
+		}()
+	}
+	wg.Wait()
+	for _, h := range ids[1:] {
+		assert.Equal(t, ids[0], h, "every instance has the same key")
+	}
+	left, err := filepath.Glob(filepath.Join(filepath.Dir(path), ".devkeys-*"))
+	require.NoError(t, err)
+	assert.Empty(t, left, "no temporary file is left behind")
 }
