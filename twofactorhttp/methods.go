@@ -29,8 +29,9 @@ import (
 //     them once) and a code field for ConfirmEnroll; a rename form when it
 //     is a twofactor.Renamer.
 //
-// Config.Methods registers them by method, in the order the pages list
-// them; a host changes a built-in one by changing its fields:
+// Config.Methods registers them by method (the pages list methods in the
+// Service's order, Service.Methods); a host changes a built-in one by
+// changing its fields:
 //
 //	phone := twofactorhttp.PhoneUI()
 //	phone.Route = "sms"
