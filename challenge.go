@@ -19,7 +19,7 @@ const (
 	keyChallenge    = "tf:ch:"   // state: a challenge, filed under its user
 	keyAttempts     = "tf:att:"  // counter: answers to one challenge
 	keyUserFail     = "tf:fail:" // counter: a user's wrong answers in a row
-	keyIP           = "tf:ip:"   // counter: answers from one client network
+	keyIP           = "tf:ip:"   // counter: answers from one client network, keyed by its keyed hash
 	keyProofsBefore = "tf:pnb:"  // state: proofs issued before this time are void
 )
 

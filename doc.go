@@ -90,14 +90,19 @@
 //
 // With these defaults an attacker who knows the password and answers as
 // fast as allowed gets at most 100 wrong answers checked until the user
-// next signs in with a second factor (and at most that many a year). A TOTP
+// next signs in with a second factor. The bound is per year, not for
+// ever: the run is remembered for [Limits].FailureMemory (a year) from its
+// first wrong answer, so a year later, if nobody lifted the lock sooner,
+// the run starts again and the same attacker gets 100 more. A TOTP
 // code is accepted within a window of three time steps, 3 codes in 10^6, so
-// the attacker's chance is at most 100 × 3/10^6 = 0.03%; against a
+// the attacker's chance is at most 100 × 3/10^6 = 0.03% a year; against a
 // six-digit email or SMS code, 0.01%; against a backup code (60 bits),
-// nil in practice. Each lockout emits an event.Lockout (with the count and when it lifts): tell the user that
-// someone who has their password is trying to sign in. Answers that are no
-// guess do not count: one refused by a limit, the loser of a double submit,
-// a replayed code ([ErrCodeReused], [ErrNoCode]).
+// nil in practice. Each lockout emits an event.Lockout (with the count and
+// when it lifts): tell the user that someone who has their password is
+// trying to sign in, and have them change it, which also ends the run.
+// Answers that are no guess do not count: one refused by a limit, the
+// loser of a double submit, a replayed code ([ErrCodeReused], [ErrNoCode]),
+// an answer to a method whose enrollment was removed meanwhile.
 //
 // # Security notes
 //

@@ -95,6 +95,14 @@ var ErrMalformedCode error = &reasonError{base: ErrInvalidCode, reason: event.Re
 // lockout. It matches ErrInvalidCode and prints the same message.
 var ErrNoCode error = &reasonError{base: ErrInvalidCode, reason: event.ReasonNoCode}
 
+// errEnrollmentGone is what Verify returns for an answer to a method
+// whose enrollment was removed while the challenge was pending (the user
+// turned it off on another device, or support reset it): to the user it is
+// a wrong code, as for every factor, and the event's reason is
+// "not_enrolled". Nothing was left to check the answer against, so, like
+// ErrNoCode, it does not count toward the user's lockout.
+var errEnrollmentGone error = &reasonError{base: ErrInvalidCode, reason: event.ReasonNotEnrolled}
+
 type reasonError struct {
 	base   error
 	reason event.Reason

@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"encoding/base64"
 	"fmt"
 	"net/netip"
 	"time"
@@ -82,10 +83,10 @@ func (l Limits) lockedUntil(n int64, resetAt, now time.Time) (time.Time, bool) {
 	return l.unlockAt(n+1, start, resetAt), true
 }
 
-// ipKey returns the network a client address is counted by: the address
-// itself for IPv4 (and IPv4-mapped IPv6), its Limits.IPv6Prefix network for
-// IPv6.
-func (l Limits) ipKey(a netip.Addr) string {
+// ipNetwork returns the network a client address is counted by: the
+// address itself for IPv4 (and IPv4-mapped IPv6), its Limits.IPv6Prefix
+// network for IPv6.
+func (l Limits) ipNetwork(a netip.Addr) string {
 	a = a.Unmap()
 	if a.Is4() {
 		return a.String()
@@ -95,6 +96,20 @@ func (l Limits) ipKey(a netip.Addr) string {
 		return a.String()
 	}
 	return p.String()
+}
+
+// ipDomain separates the keyed hash of a client network from every other
+// keyed hash of the keyring.
+const ipDomain = "twofactor client network v1"
+
+// ipCounterKey returns the counter key of a's network: a keyed hash of it
+// (HMAC-SHA256 under the current key, truncated to 128 bits, 22 characters
+// of base64url), so that a copy of the store holds no client address, as
+// the challenge record seals it. A key rotation starts the counts again,
+// which only lets a network count anew for one IPWindow.
+func (s *Service) ipCounterKey(a netip.Addr) string {
+	h := s.keys.Hash(ipDomain, []byte(s.limits.ipNetwork(a)))
+	return keyIP + base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
 // Lockout describes a user's run of wrong answers, for support staff.

@@ -188,7 +188,23 @@ func TestLockoutEscalatesAndCaps(t *testing.T) {
 	var lockouts []time.Duration
 	var ch *twofactor.Challenge
 	var lockedAt time.Time
+	// The loop is bounded by the schedule it expects: every wrong answer
+	// checked, one Begin per challenge (each ends after MaxAttempts answers
+	// or at a lockout), and per lockout one refused answer, one refused
+	// Begin that says when it lifts and the Begin after it. A lockout that
+	// lifts earlier than the schedule says (an off-by-one in the unlock
+	// time) sends the clock forward a second at a time and answers
+	// ErrLocked again: without the bound that is 31 million turns.
+	const blocks = defaultMaxConsecutiveFailures / defaultMaxUserFailures
+	const maxSteps = 2 * (defaultMaxConsecutiveFailures + (defaultMaxConsecutiveFailures/defaultMaxAttempts + blocks) + 3*blocks)
+	steps := 0
 	for e.clock.Now().Sub(start) < 365*24*time.Hour {
+		if steps++; steps > maxSteps {
+			lk, _ := e.svc.Lockout(ctx, "alice")
+			t.Fatalf("the lockout schedule did not settle within %d steps (at %s, %d answers checked, lockouts so far %v, lockout state %+v): "+
+				"a lockout lifts at another time than its RetryAfter says",
+				maxSteps, e.clock.Now().Sub(start), e.app.verifies.Load(), lockouts, lk)
+		}
 		if ch == nil {
 			b, err := e.svc.Begin(ctx, alice, client)
 			var re *twofactor.RetryError

@@ -415,7 +415,9 @@ const maxAnswer = 16 << 10
 // taken back from the user's count: one refused by a limit, a correct one,
 // and one the factor could not have accepted because what it answers was
 // already used or is gone (the loser of a double submit, see ErrCodeReused
-// and ErrNoCode).
+// and ErrNoCode; an enrollment removed while the challenge was pending,
+// which a factor reports as ErrNotEnrolled and the user sees as
+// ErrInvalidCode).
 //
 // Then the factor verifies and consumes the answer, and the challenge is
 // completed atomically: of concurrent correct answers exactly one succeeds.
@@ -513,7 +515,7 @@ func (v *verification) count(ctx context.Context) error {
 		{Key: v.failKey, Window: s.limits.FailureMemory},
 	}
 	if v.a.Client.IP.IsValid() {
-		incrs = append(incrs, store.CounterIncr{Key: keyIP + s.limits.ipKey(v.a.Client.IP), Window: s.limits.IPWindow})
+		incrs = append(incrs, store.CounterIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow})
 	}
 	counts, err := store.IncrAll(ctx, s.store, incrs)
 	if err != nil {
@@ -538,16 +540,21 @@ func (v *verification) count(ctx context.Context) error {
 // wrong handles an answer the factor refused.
 func (v *verification) wrong(ctx context.Context, verr error) (*Result, error) {
 	s, ch := v.s, v.ch
+	if errors.Is(verr, ErrNotEnrolled) && !errors.Is(verr, ErrInvalidCode) {
+		// The enrollment the challenge offered is gone: to the user a
+		// wrong code, not a system error.
+		verr = errEnrollmentGone
+	}
 	if !errors.Is(verr, ErrInvalidCode) {
 		return v.fail(ctx, fmt.Errorf("twofactor: %s verification: %w", v.a.Method, verr))
 	}
 	v.ev.Type, v.ev.Reason = event.Failure, reasonOf(verr)
 	s.emit(ctx, v.ev)
-	if v.ev.Reason == event.ReasonReplay || v.ev.Reason == event.ReasonNoCode {
+	if v.ev.Reason == event.ReasonReplay || v.ev.Reason == event.ReasonNoCode || v.ev.Reason == event.ReasonNotEnrolled {
 		// A code that was right but already used (a TOTP step taken by a
 		// concurrent login), or an answer with nothing live to check it
-		// against (the code its twin just consumed): it could never
-		// succeed, so it is no guess.
+		// against (the code its twin just consumed, an enrollment removed
+		// meanwhile): it could never succeed, so it is no guess.
 		s.takeBack(ctx, ch, v.failKey)
 	} else if v.fails.N == s.limits.allowedFailures(v.start, v.now) {
 		s.emit(ctx, event.Event{Type: event.Lockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: v.ev.IP, UserAgent: v.ev.UserAgent,

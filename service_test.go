@@ -137,20 +137,35 @@ func TestExpiredChallenge(t *testing.T) {
 	assert.Zero(t, e.app.verifies.Load(), "an expired challenge reached the factor")
 }
 
-// foreverStates keeps challenges forever, to prove the service checks
-// expiry itself and does not rely on the store alone.
+// foreverStates keeps states forever, to prove the service checks
+// expiry itself and does not rely on the store alone. Challenges are
+// owned states (filed under their user), so both writes ignore expiry.
 type foreverStates struct{ twofactor.Store }
 
 func (f foreverStates) PutState(ctx context.Context, k string, v []byte, _ time.Time) error {
 	return f.Store.PutState(ctx, k, v, time.Time{})
 }
 
+func (f foreverStates) PutOwnedState(ctx context.Context, o, k string, v []byte, _ time.Time) error {
+	return f.Store.PutOwnedState(ctx, o, k, v, time.Time{})
+}
+
+// The service checks a challenge's expiry when it reads it: a store that
+// keeps it longer (a lax sweep, a clock ahead of the store's) does not
+// make it answerable, sendable or visible.
 func TestExpiredChallengeInLaxStore(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) { c.Store = foreverStates{c.Store} })
 	ch := e.begin()
 	e.clock.Advance(defaultChallengeTTL)
-	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	_, err := e.mem.GetState(ctx, "tf:ch:"+ch.ID)
+	require.NoError(t, err, "the store still holds the expired challenge")
+	_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	_, err = e.svc.Challenge(ctx, ch.ID)
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+	assert.Zero(t, e.app.verifies.Load(), "an expired challenge reached the factor")
 }
 
 func TestSixthWrongAnswerIsNotChecked(t *testing.T) {

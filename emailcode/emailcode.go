@@ -34,7 +34,7 @@ const (
 	DefaultCapIP                    = 100
 	DefaultCapVerifyUser            = 5
 	DefaultCapVerifyUserDestination = 3
-	DefaultCapVerifyDestination     = 10
+	DefaultCapVerifyDestination     = 20
 )
 
 // defaultCaps are the email caps, applied to zero Caps fields.
@@ -112,11 +112,15 @@ type Codes = onetime.Codes
 //     typo or two.
 //   - VerifyPerUserDestination: codes confirming an address one account
 //     may send to one address, 3: the first and two resends.
-//   - VerifyPerDestination: codes confirming an address, to one address
-//     across all accounts, 10. It bounds how much anyone can mail an
-//     address that is not theirs; it must be more than twice what one
-//     account may send to one address (New refuses it otherwise), so no
-//     account can use it up alone.
+//   - VerifyPerDestination: accounts that may send codes confirming one
+//     address, 20. An account takes one of these slots with its first
+//     code to the address in its window and its resends take none, so
+//     mail to an address that is not theirs stays bounded (20 × 3 codes
+//     an hour) while a few accounts cannot use it up: keeping the owner
+//     from her own confirmation code takes 20 other accounts (10 timed
+//     across the edge of a window), and once she has a code her resends
+//     are never refused by others. It must be more than 2 (New refuses
+//     it otherwise): one account takes at most two slots in a window.
 //
 // Codes confirming an address never count on PerUser or PerDestination:
 // any account can ask to confirm any address, so if they did, a few

@@ -150,7 +150,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"enrollment mode", func(c *setup) { c.Enrollment = 7 }, "Config.Enrollment 7"},
 		{"product", func(c *setup) { c.ProductName = "A\r\nBcc: x" }, "ProductName"},
 		{"window", func(c *setup) { c.Caps.Window = -time.Second }, "Window"},
-		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerDestination = 6 }, "VerifyPerDestination 6 must be more than twice"},
+		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerDestination = 2 }, "VerifyPerDestination 2 must be more than 2"},
 		{"template without code", func(c *setup) {
 			c.Templates.Text = texttemplate.Must(texttemplate.New("t").Parse("hello"))
 		}, "Code"},
@@ -726,6 +726,52 @@ func verifyFrom(fx *fixture, id, addr string, c twofactor.Client) error {
 	return err
 }
 
+// Other accounts aiming every verification code they may at someone's
+// address cannot keep her from confirming it: at the defaults it takes as
+// many accounts as the address has slots (20), not a few. Her own resends
+// are never refused by them once she has a code.
+func TestOwnerConfirmsDespiteOtherAccounts(t *testing.T) {
+	ctx := context.Background()
+	attack := func(fx *fixture, accounts int) {
+		t.Helper()
+		for range emailcode.DefaultCapVerifyUserDestination {
+			for a := range accounts {
+				ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
+				require.NoError(t, verifyFrom(fx, fmt.Sprint("evil-", a), alice.Email, twofactor.Client{IP: ip}), "account %d", a)
+			}
+			fx.clock.Advance(emailcode.DefaultResendCooldown)
+		}
+	}
+	for _, others := range []int{3, emailcode.DefaultCapVerifyDestination - 1} {
+		t.Run(fmt.Sprint(others, " other accounts"), func(t *testing.T) {
+			fx := newFixture(t, nil)
+			attack(fx, others)
+			e := fx.enroll(t, alice, alice.Email)
+			assert.Equal(t, emailcode.EnrollmentID, e.ID, "she confirmed her address")
+		})
+	}
+	t.Run("her resends", func(t *testing.T) {
+		fx := newFixture(t, nil)
+		attack(fx, emailcode.DefaultCapVerifyDestination-1)
+		require.NoError(t, verifyFrom(fx, alice.ID, alice.Email, client), "her first code takes the last slot")
+		var re *twofactor.RetryError
+		require.ErrorAs(t, verifyFrom(fx, "late", alice.Email, twofactor.Client{IP: netip.MustParseAddr("192.0.2.200")}), &re)
+		assert.Equal(t, emailcode.LimitVerifyDestination, re.Limit)
+		fx.clock.Advance(emailcode.DefaultResendCooldown)
+		require.NoError(t, verifyFrom(fx, alice.ID, alice.Email, client), "her resend needs no new slot")
+		_, err := fx.f.ConfirmEnroll(ctx, alice, fx.lastCode(t))
+		require.NoError(t, err)
+	})
+	t.Run("as many accounts as slots", func(t *testing.T) {
+		fx := newFixture(t, nil)
+		attack(fx, emailcode.DefaultCapVerifyDestination)
+		var re *twofactor.RetryError
+		require.ErrorAs(t, verifyFrom(fx, alice.ID, alice.Email, client), &re)
+		assert.Equal(t, emailcode.LimitVerifyDestination, re.Limit)
+		assert.LessOrEqual(t, re.RetryAfter, emailcode.DefaultCapWindow)
+	})
+}
+
 // Attackers' accounts ask to verify the victim's address until every one of
 // them is refused. The victim still gets every login code of their budget:
 // verification codes never spend it.
@@ -735,7 +781,7 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 	refused := map[string]bool{}
 	sent := 0
 	for round := range 2 * emailcode.DefaultCapVerifyUser {
-		for a := range 5 {
+		for a := range emailcode.DefaultCapVerifyDestination + 2 { // more accounts than the destination has slots
 			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
 			err := verifyFrom(fx, fmt.Sprint("evil-", a), alice.Email, twofactor.Client{IP: ip})
 			if err == nil {
@@ -748,7 +794,8 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 		}
 		fx.clock.Advance(emailcode.DefaultResendCooldown)
 	}
-	assert.Equal(t, emailcode.DefaultCapVerifyDestination, sent, "the address's verification budget bounds the spam")
+	assert.Equal(t, emailcode.DefaultCapVerifyDestination*emailcode.DefaultCapVerifyUserDestination, sent,
+		"the address's verification budget bounds the spam: slots × what one account may send")
 	assert.True(t, refused[emailcode.LimitVerifyDestination], "%v", refused)
 	assert.False(t, refused[emailcode.LimitDestination], "%v", refused)
 

@@ -91,6 +91,7 @@ const (
 	ReasonError           Reason = "error"
 	ReasonNoCode          Reason = "no_code"
 	ReasonMalformed       Reason = "malformed"
+	ReasonNotEnrolled     Reason = "not_enrolled"           // an answer for a method whose enrollment was removed while the challenge was pending
 	ReasonCancelFailed    Reason = "cancel_failed"          // a warning: what was issued for an ended challenge could not be cancelled
 	ReasonMarkSpentFailed Reason = "mark_spent_failed"      // a warning: a completed challenge could not be marked spent
 	ReasonResetFailed     Reason = "reset_failures_failed"  // a warning: a success could not end the user's run of wrong answers

@@ -5,6 +5,7 @@
 # with TWOFACTOR_POSTGRES_DSN, TWOFACTOR_MYSQL_DSN and TWOFACTOR_REDIS_ADDR;
 # when any of those is set, the matching server is left alone.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/ci.sh"
 
 up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 wait_up() { for _ in $(seq 1 60); do up "$1" && return 0; sleep 0.5; done; return 1; }
@@ -65,7 +66,7 @@ if [ -z "${TWOFACTOR_REDIS_ADDR:-}" ] && ! up 6379; then
 fi
 
 if [ ${#missing[@]} -gt 0 ]; then
-	echo "services: not available, the tests that need them will $([ "${CI:-}" = true ] && echo fail || echo skip):" >&2
+	echo "services: not available, the tests that need them will $(skip_or_fail):" >&2
 	for m in "${missing[@]}"; do echo "  - $m" >&2; done
 fi
 exit 0

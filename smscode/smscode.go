@@ -39,7 +39,7 @@ const (
 	DefaultCapIP                    = 30
 	DefaultCapVerifyUser            = 5
 	DefaultCapVerifyUserDestination = 3
-	DefaultCapVerifyDestination     = 7
+	DefaultCapVerifyDestination     = 10
 	DefaultBudgetPerCountry         = 200
 	DefaultBudgetTotal              = 1000
 )
@@ -127,11 +127,16 @@ type Codes = onetime.Codes
 //     number and its fix.
 //   - VerifyPerUserDestination: codes confirming a number one account may
 //     send to one number, 3: the first and two resends.
-//   - VerifyPerDestination: codes confirming a number, to one number across
-//     all accounts, 7. It bounds how much anyone can text a number that is not
-//     theirs (and pump one premium number with fake accounts); it must be
-//     more than twice what one account may send to one number (New refuses
-//     it otherwise), so no account can use it up alone.
+//   - VerifyPerDestination: accounts that may send codes confirming one
+//     number, 10. An account takes one of these slots with its first code
+//     to the number in its window and its resends take none, so texts to
+//     a number that is not theirs (and the pumping of one premium number
+//     with fake accounts) stay bounded, 10 × 3 an hour, under the Budgets
+//     besides, while a few accounts cannot use it up: keeping the owner
+//     from her own confirmation code takes 10 other accounts (5 timed
+//     across the edge of a window), and once she has a code her resends
+//     are never refused by others. It must be more than 2 (New refuses
+//     it otherwise): one account takes at most two slots in a window.
 //
 // Verification codes never count on PerUser or PerDestination: any account
 // can start enrolling any number, so if they did, a few accounts could

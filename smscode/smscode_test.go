@@ -186,7 +186,7 @@ func TestNewConfigErrors(t *testing.T) {
 		{"template", func(c *setup) { c.Template = texttemplate.Must(texttemplate.New("t").Parse("hi")) }, "Code"},
 		{"product", func(c *setup) { c.ProductName = "a\nb" }, "ProductName"},
 		{"window", func(c *setup) { c.Caps.Window = -time.Second }, "Window"},
-		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerUserDestination = 4 }, "VerifyPerDestination 7 must be more than twice VerifyPerUserDestination (4)"},
+		{"verification budget one account fills", func(c *setup) { c.Caps.VerifyPerDestination = 2 }, "VerifyPerDestination 2 must be more than 2"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1104,7 +1104,7 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 	refused := map[string]bool{}
 	sent := 0
 	for round := range 2 * smscode.DefaultCapVerifyUser {
-		for a := range 5 {
+		for a := range smscode.DefaultCapVerifyDestination + 2 { // more accounts than the destination has slots
 			u := twofactor.User{ID: fmt.Sprint("evil-", a)}
 			ip := netip.AddrFrom4([4]byte{192, 0, 2, byte(a)})
 			_, err := fx.f.BeginEnroll(ctx, u, twofactor.EnrollRequest{Destination: usNumber, Client: twofactor.Client{IP: ip}, Restart: true})
@@ -1118,7 +1118,8 @@ func TestVerificationSparesLoginBudget(t *testing.T) {
 		}
 		fx.clock.Advance(smscode.DefaultResendCooldown)
 	}
-	assert.Equal(t, smscode.DefaultCapVerifyDestination, sent, "the number's verification budget bounds the spam")
+	assert.Equal(t, smscode.DefaultCapVerifyDestination*smscode.DefaultCapVerifyUserDestination, sent,
+		"the number's verification budget bounds the spam: slots × what one account may send")
 	assert.True(t, refused[smscode.LimitVerifyDestination], "%v", refused)
 	assert.False(t, refused[smscode.LimitDestination], "%v", refused)
 

@@ -318,3 +318,35 @@ func TestLastUseRewriteRacingRemoval(t *testing.T) {
 		require.Empty(t, es, "round %d: removed enrollment came back", round)
 	}
 }
+
+// An authenticator app removed while a sign-in is pending (on another
+// device, by support) makes the pending challenge's answer a wrong code to
+// the user, as for every factor, never a system error; the event's reason
+// says why, and it is no guess.
+func TestRemovedWhileChallengePending(t *testing.T) {
+	e := newSvcEnv(t)
+	ctx := context.Background()
+	u := twofactor.User{ID: "alice"}
+	secret := e.enroll(t, u)
+	b, err := e.svc.Begin(ctx, u, twofactor.Client{})
+	require.NoError(t, err)
+	require.Equal(t, []twofactor.Method{twofactor.MethodTOTP}, b.Challenge.Methods)
+	es, err := e.f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	require.Len(t, es, 1)
+	require.NoError(t, e.f.Remove(ctx, u, es[0].ID))
+
+	e.clock.Advance(30 * time.Second) // a step the enrollment did not use
+	res, err := e.svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP,
+		Code: codeAt(t, secret, e.clock.Now(), e.f.Params()), UserID: u.ID})
+	require.Nil(t, res)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "the user sees a wrong code, not %q", err)
+	assert.NotContains(t, err.Error(), "not enrolled")
+	fails := e.eventsOf(event.Failure)
+	require.NotEmpty(t, fails)
+	assert.Equal(t, event.ReasonNotEnrolled, fails[len(fails)-1].Reason)
+	lk, err := e.svc.Lockout(ctx, u.ID)
+	require.NoError(t, err)
+	assert.Zero(t, lk.Failures, "an answer with no enrollment to check was counted as a guess")
+}

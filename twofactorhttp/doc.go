@@ -145,7 +145,10 @@
 //	GET  settings/backup-codes/show   a new set of codes, shown once, with print;
 //	GET  settings/backup-codes.txt    its download; POST settings/backup-codes/done forgets it
 //	GET  settings/devices             trusted devices: label, network, added, last seen, expiry, this device
-//	POST settings/devices/revoke      id; POST settings/devices/revoke-all
+//	POST settings/devices/revoke      id
+//	GET  settings/devices/revoke-all  asks before revoking every trusted device;
+//	POST settings/devices/revoke-all  confirm=yes: revokes them (without it nothing changes: the page that asks,
+//	                                  or 400 confirm_required)
 //	GET  settings/disable             asks before turning two-step verification off: what goes (every
 //	                                  method, the codes, the trusted devices), and what stays
 //	                                  (email codes that follow the account's address)
@@ -166,7 +169,12 @@
 // (email codes on by the account's address count) needs a fresh step-up,
 // the proof in the step-up cookie: without it a browser goes through the
 // step-up page and challenge and comes back to the page it was on, where
-// it repeats the change; a JSON client gets 401 step_up_required. The
+// it repeats the change; a JSON client gets 401 step_up_required.
+// Revoking every trusted device needs no step-up, only a confirmation: it
+// takes away nothing but the skipping of the second step, and a user who
+// fears a device was stolen must be able to do it at once, even without
+// the factor a step-up would ask for; the confirmation keeps one press on
+// the devices page from signing every browser out of its trust. The
 // first factor a user confirms brings a set of backup codes: a browser
 // goes to the page that shows them once (the set is kept, sealed, in a
 // cookie of that browser for ten minutes, for its download), a JSON
@@ -208,6 +216,11 @@
 //	200 {"allowed": true, "stays_on": ["email"], "methods": [...], "trusted_devices": 2}
 //	POST /2fa/settings/disable       {}
 //	200 {"ok": true, "status": "disabled", "next": "/2fa/settings/"}
+//	GET  /2fa/settings/devices/revoke-all
+//	200 {"message": "Revoke every trusted device?", "warning": "...", "trusted_devices": [...], "confirm": "yes"}
+//	POST /2fa/settings/devices/revoke-all  {"confirm": "yes"}
+//	200 {"ok": true, "status": "revoked", "next": "/2fa/settings/devices"}
+//	400 {"error": "confirm_required", "message": "...", "next": "/2fa/settings/devices/revoke-all"}
 //	409 {"error": "last_factor", "message": "Your account needs two-step verification: it cannot be turned off."}
 //
 // Only a set-up's page shows a secret, only the answer that makes a set

@@ -1,6 +1,8 @@
 package twofactorhttp
 
 import (
+	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -19,3 +21,69 @@ func SealPendingForTest(h *Handler, challengeID, userID string, purpose twofacto
 
 // CleanReturn exposes the return-path check.
 var CleanReturn = cleanReturn
+
+// PendingCookie is what a pending cookie holds, as OpenPendingForTest
+// reads it.
+type PendingCookie struct {
+	ChallengeID, UserID string
+	Purpose             twofactor.Purpose
+	Return              string
+	Expires             int64
+	SentMethod          twofactor.Method
+	SentDestination     string
+	ResendAt            int64
+}
+
+// SealPendingSentForTest is SealPendingForTest with a code sent.
+func SealPendingSentForTest(h *Handler, p PendingCookie) string {
+	v, err := h.sealPending(&pending{ChallengeID: p.ChallengeID, UserID: p.UserID, Purpose: p.Purpose, Return: p.Return, Expires: p.Expires,
+		Sent: &sentCode{Method: p.SentMethod, Destination: p.SentDestination, ResendAt: p.ResendAt}})
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// SealPendingFieldsForTest seals the given fields as a pending cookie of
+// challengeID, as the layer would seal well-formed ones: a value only a
+// holder of the keys can make, for checking what opening refuses.
+func SealPendingFieldsForTest(h *Handler, challengeID string, fields ...string) string {
+	s, err := h.env.Keys.Seal([]byte(strings.Join(fields, "\x00")), h.pendingAD(challengeID))
+	if err != nil {
+		panic(err)
+	}
+	return challengeID + "." + s
+}
+
+// OpenPendingForTest opens a pending cookie value at now, as every
+// request does.
+func OpenPendingForTest(h *Handler, value string, now time.Time) (PendingCookie, bool) {
+	p, err := h.openPending(value, now)
+	if err != nil {
+		return PendingCookie{}, false
+	}
+	out := PendingCookie{ChallengeID: p.ChallengeID, UserID: p.UserID, Purpose: p.Purpose, Return: p.Return, Expires: p.Expires}
+	if p.Sent != nil {
+		out.SentMethod, out.SentDestination, out.ResendAt = p.Sent.Method, p.Sent.Destination, p.Sent.ResendAt
+	}
+	return out, true
+}
+
+// SealStepUpForTest returns a step-up cookie value holding proof for
+// userID, as the layer sets it.
+func SealStepUpForTest(h *Handler, userID, proof string) string {
+	v, err := h.env.Keys.Seal([]byte(proof), h.stepUpAD(userID))
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+// StepUpProofForTest returns the proof the layer reads for userID from
+// the request's step-up cookies, or "".
+func StepUpProofForTest(h *Handler, r *http.Request, userID string) string {
+	return h.stepUpProof(r, userID)
+}
+
+// MaxCookie is the bound on the layer's cookie values.
+const MaxCookie = maxCookie

@@ -97,6 +97,7 @@ func (h *Handler) settingsRoutes() []route {
 		rs = append(rs,
 			route{treeMain, get, routeSettingsDevices, h.asUser(h.serveDevices)},
 			route{treeMain, post, routeSettingsRevoke, h.asUser(h.serveRevoke)},
+			route{treeMain, get, routeSettingsRevokeAll, h.asUser(h.serveRevokeAllPage)},
 			route{treeMain, post, routeSettingsRevokeAll, h.asUser(h.serveRevokeAll)},
 		)
 	}

@@ -61,6 +61,9 @@ const (
 	CodeLastFactor   = "last_factor"   // 409: removing the last second factor, or turning two-step verification off, while the policy requires one
 	CodeInvalidPhone = "invalid_phone" // 400: a phone number that is refused; the message says why
 	CodeUnknownUser  = "unknown_user"  // 404 on the administrator pages, 403 for the signed-in user: a user id the host's Users does not know
+	// CodeConfirmRequired is 400: revoking every trusted device without
+	// "confirm"; "next" is the page that asks.
+	CodeConfirmRequired = "confirm_required"
 )
 
 // SettingsView is what the settings pages show. Each page fills the
@@ -188,7 +191,7 @@ type DevicesView struct {
 	URL       string // the trusted devices page
 	List      []DeviceView
 	Revoke    string // the revoke form's action (field "id")
-	RevokeAll string // the revoke-all form's action
+	RevokeAll string // the page that asks before revoking every device
 }
 
 // DeviceView is one trusted device.
@@ -211,7 +214,10 @@ type ConfirmView struct {
 	Button  string
 	Method  twofactor.Method // hidden field "method", for a removal
 	ID      string           // hidden field "id", for a removal
-	Cancel  string           // where Cancel leads
+	// Confirmed is the hidden field "confirm", for a change its POST
+	// refuses without it (revoking every trusted device), or "".
+	Confirmed string
+	Cancel    string // where Cancel leads
 }
 
 // settingsPage renders a settings page. keyScript loads the security-key
@@ -754,10 +760,61 @@ func (h *Handler) serveRevoke(w http.ResponseWriter, r *http.Request, u twofacto
 	h.done(w, r, "revoked", h.url(routeSettingsDevices), savedRevoked)
 }
 
-// serveRevokeAll (POST settings/devices/revoke-all) revokes every device
-// of the user.
+// Revoking every trusted device asks first (GET settings/devices/revoke-all)
+// and its POST needs the page's "confirm" field: one press of a button
+// among the devices would otherwise sign every browser out of its trust.
+// It needs no step-up: it only takes away what lets the user skip the
+// second step, which whoever holds the session could not use to get more,
+// and a user who fears a device was stolen must be able to do it at once,
+// even without the factor they would step up with.
+
+// revokeAllOut is the JSON of the confirmation page.
+type revokeAllOut struct {
+	Message string      `json:"message"`
+	Warning string      `json:"warning"`
+	Devices []deviceOut `json:"trusted_devices"`
+	// Confirm is the field the POST needs: {"confirm": "yes"}.
+	Confirm string `json:"confirm"`
+}
+
+// confirmValue is what the confirmation page's form sends as "confirm".
+const confirmValue = "yes"
+
+// serveRevokeAllPage (GET settings/devices/revoke-all) lists the user's
+// trusted devices and asks before revoking all of them.
+func (h *Handler) serveRevokeAllPage(w http.ResponseWriter, r *http.Request, u twofactor.User) {
+	devs, err := h.devicesView(r, u)
+	if err != nil {
+		h.settingsFail(w, r, "", h.url(routeSettingsDevices), err, nil)
+		return
+	}
+	t := &h.text.Settings
+	if wantsJSON(r) {
+		h.writeJSON(w, http.StatusOK, revokeAllOut{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Devices: devs.out, Confirm: confirmValue})
+		return
+	}
+	c := &ConfirmView{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Action: h.url(routeSettingsRevokeAll),
+		Button: t.RevokeAll, Confirmed: confirmValue, Cancel: h.url(routeSettingsDevices)}
+	if len(devs.out) == 0 {
+		c.Warning, c.Action = t.DevicesNone, ""
+	}
+	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, &SettingsView{Confirm: c, Devices: devs.view}, nil, false)
+}
+
+// serveRevokeAll (POST settings/devices/revoke-all, confirm) revokes every
+// device of the user. Without "confirm" nothing changes: a browser goes to
+// the page that asks, a JSON client gets 400 confirm_required.
 func (h *Handler) serveRevokeAll(w http.ResponseWriter, r *http.Request, u twofactor.User) {
-	_, err := readSettingsForm(w, r)
+	f, err := readSettingsForm(w, r)
+	if err == nil && !checked(f.get("confirm")) {
+		page := h.url(routeSettingsRevokeAll)
+		if wantsJSON(r) {
+			h.writeJSON(w, http.StatusBadRequest, ErrorBody{Error: CodeConfirmRequired, Message: h.text.Settings.RevokeAllTitle, Next: page})
+			return
+		}
+		seeOther(w, page)
+		return
+	}
 	if err == nil {
 		err = h.trust.RevokeAll(r.Context(), u.ID, "")
 	}

@@ -218,7 +218,7 @@ func TestSettingsDevices(t *testing.T) {
 	chrome.login("ann", "")
 	require.NotEmpty(t, chrome.challengeID(), "asked again")
 
-	m = decodeJSON(t, s.as("ann", true).post("/2fa/settings/devices/revoke-all", url.Values{}))
+	m = decodeJSON(t, s.as("ann", true).post("/2fa/settings/devices/revoke-all", url.Values{"confirm": {"yes"}}))
 	require.Equal(t, "revoked", m["status"])
 	list, err := s.devices.List(t.Context(), "ann")
 	require.NoError(t, err)
@@ -226,7 +226,7 @@ func TestSettingsDevices(t *testing.T) {
 
 	// Revoking this device also drops its cookie.
 	firefox = trustDevice("ann", "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
-	w = firefox.post("/2fa/settings/devices/revoke-all", nil)
+	w = firefox.post("/2fa/settings/devices/revoke-all", url.Values{"confirm": {"yes"}})
 	requireRedirect(t, w, "/2fa/settings/devices?done=revoked_all")
 	var dropped bool
 	for _, c := range w.Result().Cookies() {

@@ -123,6 +123,8 @@ type SettingsStrings struct {
 	Revoke         string // revokes one device
 	RevokeAll      string // revokes every device
 	DeviceNotFound string // revoking a device that is not the user's
+	RevokeAllTitle string // the confirmation before revoking every device
+	RevokeAllWarn  string // what revoking every device means
 
 	// Confirmations before a change.
 	RemoveTitle         string // "Remove %s?" (a factor's name)
@@ -263,6 +265,8 @@ var defaultSettingsStrings = SettingsStrings{
 	Revoke:         "Revoke",
 	RevokeAll:      "Revoke all",
 	DeviceNotFound: "That device is not one of yours, or is no longer trusted.",
+	RevokeAllTitle: "Revoke every trusted device?",
+	RevokeAllWarn:  "Every browser below, this one included, will ask for your second step at its next sign-in.",
 
 	RemoveTitle:         "Remove %s?",
 	RemoveWarn:          "You will no longer be able to sign in with it.",
@@ -437,7 +441,7 @@ func (s AdminStrings) clone() AdminStrings {
 // leaving s itself as it is.
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
-		s.Settings.SetUpDone != "" && s.UnknownUser != "" {
+		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" {
 		return s
 	}
 	c := *s
@@ -458,6 +462,9 @@ func withPageDefaults(s *Strings) *Strings {
 	}
 	if st, d := &c.Settings, &defaultSettingsStrings; st.NotificationsTitle == "" {
 		st.NotificationsTitle, st.NotificationsIntro = d.NotificationsTitle, d.NotificationsIntro
+	}
+	if st, d := &c.Settings, &defaultSettingsStrings; st.RevokeAllTitle == "" {
+		st.RevokeAllTitle, st.RevokeAllWarn = d.RevokeAllTitle, d.RevokeAllWarn
 	}
 	if c.UnknownUser == "" {
 		c.UnknownUser = defaultStrings.UnknownUser

@@ -374,3 +374,41 @@ func inst2(a, b *Instance, i int) *Instance {
 	}
 	return b
 }
+
+// ClientTrail runs on in every step that counts a client network (Begin,
+// a login code sent, a wrong and a right answer, an address verification
+// sent) from an IPv4 client and an IPv6 one, and returns every form in
+// which their addresses could be written down: the store tests read
+// every record afterwards and check that none holds any of them.
+func ClientTrail(t *testing.T, in *Instance) []string {
+	t.Helper()
+	ctx := context.Background()
+	prefix := fmt.Sprintf("ct%d-", time.Now().UnixNano())
+	clients := []twofactor.Client{
+		{IP: netip.MustParseAddr("203.0.113.77"), UserAgent: "trail"},
+		{IP: netip.MustParseAddr("2001:db8:77:1::abcd"), UserAgent: "trail"},
+	}
+	for i, c := range clients {
+		u := twofactor.User{ID: fmt.Sprintf("%suser%d", prefix, i), Email: fmt.Sprintf("%suser%d@example.com", prefix, i)}
+		begun, err := in.Service.Begin(ctx, u, c)
+		require.NoError(t, err)
+		require.Equal(t, twofactor.StatusChallenge, begun.Status)
+		_, err = in.Service.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, c)
+		require.NoError(t, err)
+		code, err := in.Mail.Code(u.Email)
+		require.NoError(t, err)
+		wrong := "000000"
+		if code == wrong {
+			wrong = "111111"
+		}
+		a := twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: wrong, UserID: u.ID, Client: c}
+		_, err = in.Service.Verify(ctx, a)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		a.Code = code
+		_, err = in.Service.Verify(ctx, a)
+		require.NoError(t, err)
+		_, err = in.Email.BeginEnroll(ctx, twofactor.User{ID: u.ID + "-other", Email: u.Email}, twofactor.EnrollRequest{Client: c, Restart: true})
+		require.NoError(t, err, "a verification send")
+	}
+	return []string{"203.0.113.77", "203.0.113", "2001:db8:77:1::abcd", "2001:db8:77:1", "2001:db8:77:1::/64", "2001:0db8", "20010db8"}
+}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -140,11 +139,16 @@ type Caps struct {
 	// VerifyPerUserDestination is verification codes one account may send
 	// to one destination per window.
 	VerifyPerUserDestination int
-	// VerifyPerDestination is verification codes per destination per
-	// window across all accounts: it bounds how much anyone can message an
-	// address or number that is not theirs. It must be more than twice what
-	// one account may send to one destination, so that no account can use
-	// it up alone, even across the edge of a window.
+	// VerifyPerDestination is how many accounts may send verification
+	// codes to one destination per window: an account takes one of these
+	// slots with its first code to the destination in its own window, and
+	// its resends take none. It bounds how much anyone can message an
+	// address or number that is not theirs (VerifyPerDestination ×
+	// VerifyPerUserDestination codes), and it counts accounts, not codes,
+	// so that denying the owner her own confirmation takes that many
+	// accounts: a few accounts sending all they may cannot use it up. One
+	// account takes at most two slots in a window (its own window may end
+	// within the destination's), so it must be more than 2.
 	VerifyPerDestination int
 	// Window is the length of the fixed window. Zero takes the default
 	// (one hour); it must not be negative.
@@ -174,35 +178,14 @@ func (c Caps) resolve(def Caps) (Caps, error) {
 		return r, fmt.Errorf("Caps.Window %s is too short: use at least 1m (zero means 1h)", r.Window)
 	}
 	if r.VerifyPerDestination > 0 {
-		// With fixed windows, one account may fit two of its own windows'
-		// worth into one window of the destination's counter.
-		one, name := r.oneAccountPerDestination()
-		if one < 0 || r.VerifyPerDestination <= 2*one {
-			return r, fmt.Errorf("Caps.VerifyPerDestination %d must be more than twice %s (%s): otherwise one account alone could use up the verification budget of anyone's address or number", r.VerifyPerDestination, name, capString(one))
+		if r.VerifyPerDestination <= 2 {
+			// With fixed windows one account may take a slot at the end of
+			// its window and another at the start of its next, both within
+			// one window of the destination.
+			return r, fmt.Errorf("Caps.VerifyPerDestination %d must be more than 2: it counts accounts, one account may count twice in a window, and alone it could use up the verification budget of anyone's address or number", r.VerifyPerDestination)
 		}
 	}
 	return r, nil
-}
-
-// oneAccountPerDestination returns how many verification codes one account
-// may send to one destination per window, and the cap that says so; -1
-// when no cap bounds it.
-func (c Caps) oneAccountPerDestination() (int, string) {
-	switch {
-	case c.VerifyPerUserDestination > 0 && (c.VerifyPerUser <= 0 || c.VerifyPerUserDestination <= c.VerifyPerUser):
-		return c.VerifyPerUserDestination, "VerifyPerUserDestination"
-	case c.VerifyPerUser > 0:
-		return c.VerifyPerUser, "VerifyPerUser"
-	default:
-		return -1, "VerifyPerUserDestination"
-	}
-}
-
-func capString(n int) string {
-	if n < 0 {
-		return "disabled"
-	}
-	return strconv.Itoa(n)
 }
 
 // Config is a channel's rules. Factor packages fill it from their own

@@ -27,20 +27,42 @@
 // account can claim anyone's. The two are counted apart: login codes on
 // PerUser and PerDestination, verification codes on VerifyPerUser (per
 // requesting account), VerifyPerUserDestination (per account and
-// destination) and VerifyPerDestination (per destination across accounts,
-// against spam). So asking to verify a victim's address or number never
-// spends the victim's login budget, and VerifyPerDestination must be more
-// than twice what one account may send to one destination, so no single
-// account can use it up. PerIP counts both.
+// destination) and VerifyPerDestination (accounts per destination, against
+// spam). So asking to verify a victim's address or number never spends the
+// victim's login budget. PerIP counts both.
+//
+// VerifyPerDestination counts accounts, not codes. If it counted codes, a
+// few accounts sending all they may to someone's address or number would
+// use it up, and its owner could not
+// confirm it for up to an hour. Counted in accounts, an account takes one
+// of the destination's slots with its first verification code to it in
+// its own window, its resends take none, and the owner is refused only when every slot is
+// taken: it takes VerifyPerDestination other accounts (20 for email and
+// 10 for SMS by default), or half as many timed across the edge of a
+// window, each of them spending one of its VerifyPerUser codes and
+// passing the host's sign-up, to keep her from her first code for up to
+// an hour, and none at all to refuse her resends once she has a slot.
+// What anyone can send to one destination stays bounded, by
+// VerifyPerDestination × VerifyPerUserDestination codes a window (60
+// emails or 30 SMS at the defaults; for SMS the budgets bound the cost
+// too). Whether an account holds a slot is a counter of its own per
+// destination, counted in the same batch as the caps: a request that
+// finds it at zero is a first code and takes a slot; a refused request
+// gives its count on it back, so a refused first code leaves no hold and
+// the account's next request is checked against the slots again.
 //
 // A request refused by any limit still counts on its own caps (cooldown,
 // user, pair, client network): a client ignoring ResendAt spends its own
 // budget. It gives back (store.Counters.Decr) what it took from counters
-// shared with other accounts (VerifyPerDestination, the budgets), so being
-// refused spends nothing of theirs.
-// The give-back is one round trip after the batch: during it, the shared
-// count is one higher than what was sent, which a concurrent request may
-// see.
+// shared with other accounts (the destination's slot, the budgets), so
+// being refused spends nothing of theirs. The give-back is one round trip
+// after the batch: during it, the shared count is one higher than what was
+// sent, which a concurrent request may see. The resend cooldown keeps an
+// account's own requests apart; only a request of the same account that
+// gets past it in the moment between a refused first code's batch and its
+// give-back (a resend cooldown lifted by another limit's refusal, or a
+// batch that is not atomic across keys, as on Redis Cluster) may be taken
+// for a resend and send, without a slot, within that account's own caps.
 //
 // # Budgets
 //
@@ -73,10 +95,16 @@
 // email and SMS factors never touch each other's codes and a code issued for
 // one purpose never satisfies another. A pending enrollment is the state
 // "otc:enroll:<channel>:<user id>". Counter keys carry the channel, the
-// user id, a keyed hash of the destination or of the (user, destination)
-// pair (never the address or number itself), and the client's network: an
-// IPv4 address, or the /64 of an IPv6 address (a host changes the low 64
-// bits at will, RFC 4291 and RFC 8981).
+// user id, and keyed hashes (HMAC-SHA256 under the current key, 128 bits
+// in base64url, each under a domain of its own) of the destination, of the
+// (user, destination) pair and of the client's network: never the address
+// or number, and never the client's address. The network is an IPv4
+// address, or the /64 of an IPv6 address (a host changes the low 64 bits
+// at will, RFC 4291 and RFC 8981). Counters written by earlier versions
+// under the client's address in the clear, and the per-destination counts
+// of codes ("otc:cap:vdest:"), are no longer read: they expire with their
+// window (Caps.Window, an hour by default), and a key rotation starts
+// every keyed count again in the same way.
 //
 // # Delivery failure
 //
@@ -93,8 +121,10 @@
 // known, and the login or verification caps) in one batch of counter
 // increments (store.IncrAll), then stores the code: two round trips on a
 // store that implements store.BatchCounters (all of this module's do), one
-// per counter more without. A refusal adds one Decr per shared counter and
-// one ResetCounter for the cooldown. Verify: one ConsumeCode;
+// per counter more without. An account's first verification code to a
+// destination in a window adds one Incr for the destination's slot. A
+// refusal adds one Decr per shared counter (and the first code's pair
+// count) and one ResetCounter for the cooldown. Verify: one ConsumeCode;
 // VerifyChallenge adds the Touch of a success (one round trip, two
 // without store.EnrollmentToucher). BeginEnroll: Issue's, one
 // PutOwnedState, and one GetState unless Restart.

@@ -234,8 +234,27 @@ func (is *Issuer) pairKey(userID, dest string) string {
 	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
 }
 
+// netKey is destKey for a client network (clientNet): a copy of the store
+// holds no client address, as it holds no destination.
+func (is *Issuer) netKey(ip netip.Addr) string {
+	h := is.env.Keys.Hash(is.domain+" client network", []byte(clientNet(ip)))
+	return base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
+}
+
 func (is *Issuer) cooldownKey(r Request) string {
 	return "otc:cool:" + is.channel + ":" + r.Group + ":" + r.Purpose
+}
+
+// accountsCounter is the counter of the accounts that sent verification
+// codes to r's destination (Caps.VerifyPerDestination).
+func (is *Issuer) accountsCounter(r Request) string {
+	return "otc:cap:vacct:" + is.channel + ":" + is.destKey(r.Destination)
+}
+
+// heldCounter is the counter of r's account's hold on a slot of r's
+// destination: above zero while it holds one.
+func (is *Issuer) heldCounter(r Request) string {
+	return "otc:cap:vheld:" + is.channel + ":" + is.pairKey(r.UserID, r.Destination)
 }
 
 // Issue checks the cooldown and caps, issues a new code replacing any
@@ -244,12 +263,14 @@ func (is *Issuer) cooldownKey(r Request) string {
 // Store round trips on success: two with a store that implements
 // store.BatchCounters (one batch for the cooldown and every cap, then
 // PutCode); otherwise one counter for the cooldown, one per cap and PutCode.
-// Every request counts toward the caps of its own user, pair and client
-// network, including one the cooldown refuses: a client that ignores
-// ResendAt spends its own budget. A refused request gives back what it took
-// from counters shared with other accounts (VerifyPerDestination and the
-// budgets), one store round trip each, so that nobody spends those by
-// being refused. The send that takes the last unit of a budget emits a
+// An account's first verification code to a destination in a window takes
+// one more, for the destination's slot (see take). Every request counts
+// toward the caps of its own user, pair and client network, including one
+// the cooldown refuses: a client that ignores ResendAt spends its own
+// budget. A refused request gives back what it took from counters shared
+// with other accounts (a slot of VerifyPerDestination, the budgets) and its
+// hold on the destination, one store round trip each, so that nobody
+// spends those by being refused. The send that takes the last unit of a budget emits a
 // event.BudgetReached event.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
@@ -310,42 +331,89 @@ func checkRequest(r Request) error {
 }
 
 // taken is what Issue counted for one request: the checks and their
-// counts.
+// counts, and what it holds of the destination's slots.
 type taken struct {
 	is      *Issuer
 	coolKey string
 	checks  []limitCheck
 	counts  []store.CounterValue
+	// heldKey is the counter of the account's hold on one of the
+	// destination's slots (Caps.VerifyPerDestination), which this request
+	// incremented and a refusal gives back; first is set when there was no
+	// hold before: the account's first code to the destination in the
+	// window, the one that takes a slot.
+	heldKey string
+	first   bool
+	// slotKey is the destination's accounts counter while this request
+	// holds a slot in it that a refusal must give back.
+	slotKey string
 }
 
 // take counts r on the cooldown and every cap and budget, in one batch,
 // and refuses it, as of now, when one is over; a refusal gives back the
 // shared counts and, when a cap refused it, the cooldown.
+//
+// Caps.VerifyPerDestination counts accounts rather than codes, so that a
+// few accounts sending all they may cannot keep the owner of an address or
+// number from confirming it. The batch also counts the account's hold on
+// the destination (a counter per account and destination that is above
+// zero while the account holds one of the destination's slots): when it
+// was zero, this is the account's first code to the destination in the
+// window, which takes a slot, in one more round trip after the batch;
+// otherwise the account holds one already and the code is a resend, which
+// takes none. A refused request gives its hold count back, so a refused
+// first code leaves no hold, and the account's next request is checked
+// against the slots again rather than let through as a resend.
 func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, error) {
 	t := &taken{is: is, coolKey: is.cooldownKey(r)}
 	t.checks = is.limitChecks(r, t.coolKey)
-	incrs := make([]store.CounterIncr, len(t.checks))
+	incrs := make([]store.CounterIncr, len(t.checks), len(t.checks)+1)
 	for i, c := range t.checks {
 		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
 	}
-	var err error
-	t.counts, err = store.IncrAll(ctx, is.store, incrs)
+	if r.Verification && is.caps.VerifyPerDestination > 0 {
+		t.heldKey = is.heldCounter(r)
+		incrs = append(incrs, store.CounterIncr{Key: t.heldKey, Window: is.caps.Window})
+	}
+	counts, err := store.IncrAll(ctx, is.store, incrs)
 	if err != nil {
 		return nil, fmt.Errorf("counting send limits: %w", err)
+	}
+	t.counts = counts[:len(t.checks)]
+	if t.heldKey != "" {
+		t.first = counts[len(t.checks)].N == 1
 	}
 	for i, c := range t.checks {
 		if t.counts[i].N <= int64(c.max) {
 			continue
 		}
-		t.giveBack(ctx)
-		if c.limit != LimitResend {
-			// The cooldown counter was taken in this same batch; a request
-			// refused by a cap sends nothing, so it must not start one.
-			t.liftCooldown(ctx)
+		return nil, t.refuse(ctx, c.limit, now, t.counts[i].ResetAt)
+	}
+	if t.first {
+		key := is.accountsCounter(r)
+		n, resetAt, err := is.store.Incr(ctx, key, is.caps.Window)
+		if err != nil {
+			t.undo(ctx)
+			return nil, fmt.Errorf("counting send limits: %w", err)
 		}
-		return nil, twofactor.NewRetryError(twofactor.ErrRateLimited, c.limit, now, t.counts[i].ResetAt)
+		t.slotKey = key
+		if n > int64(is.caps.VerifyPerDestination) {
+			return nil, t.refuse(ctx, LimitVerifyDestination, now, resetAt)
+		}
 	}
 	return t, nil
+}
+
+// refuse gives back what a request refused by limit took and returns its
+// error.
+func (t *taken) refuse(ctx context.Context, limit string, now, resetAt time.Time) error {
+	t.giveBack(ctx)
+	if limit != LimitResend {
+		// The cooldown counter was taken in this same batch; a request
+		// refused by a cap sends nothing, so it must not start one.
+		t.liftCooldown(ctx)
+	}
+	return twofactor.NewRetryError(twofactor.ErrRateLimited, limit, now, resetAt)
 }
 
 // liftCooldown ends the cooldown t started: nothing was sent.
@@ -355,18 +423,30 @@ func (t *taken) liftCooldown(ctx context.Context) {
 	}
 }
 
-// giveBack takes back t's counts on counters shared with other accounts:
-// nothing of theirs was spent.
+// giveBack takes back t's counts on counters shared with other accounts
+// and the destination's slot (nothing of theirs was spent), and its count
+// on the account's hold (it holds nothing it did not hold before). The
+// hold goes back before the caller lifts the cooldown: a request of the
+// same account that the cooldown lets through after it then finds no
+// hold left by a refused first code.
 func (t *taken) giveBack(ctx context.Context) {
 	for _, c := range t.checks {
 		if c.shared {
 			_ = t.is.store.Decr(context.WithoutCancel(ctx), c.key)
 		}
 	}
+	if t.slotKey != "" {
+		_ = t.is.store.Decr(context.WithoutCancel(ctx), t.slotKey)
+		t.slotKey = ""
+	}
+	if t.heldKey != "" {
+		_ = t.is.store.Decr(context.WithoutCancel(ctx), t.heldKey)
+		t.heldKey = ""
+	}
 }
 
 // undo is what a failure before delivery leaves: no cooldown, no shared
-// count.
+// count, no slot.
 func (t *taken) undo(ctx context.Context) {
 	t.giveBack(ctx)
 	t.liftCooldown(ctx)
@@ -441,12 +521,12 @@ func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 		checks = append(checks, limitCheck{LimitResend, coolKey, is.cooldown, 1, false, false})
 	}
 	if r.IP.IsValid() {
-		add(LimitIP, "otc:cap:ip:"+is.channel+":"+clientNet(r.IP), is.caps.PerIP, false)
+		add(LimitIP, "otc:cap:ip:"+is.channel+":"+is.netKey(r.IP), is.caps.PerIP, false)
 	}
 	if r.Verification {
 		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
 		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
-		add(LimitVerifyDestination, "otc:cap:vdest:"+is.channel+":"+is.destKey(r.Destination), is.caps.VerifyPerDestination, true)
+		// VerifyPerDestination counts accounts, not codes: see take.
 	} else {
 		if r.Destination != "" {
 			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)

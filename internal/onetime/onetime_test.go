@@ -99,7 +99,10 @@ func (e *env) deliver(ctx context.Context, code string, _ time.Time) error {
 var testCaps = Caps{PerUser: 5, PerDestination: 5, PerIP: 20,
 	VerifyPerUser: 5, VerifyPerUserDestination: 3, VerifyPerDestination: 7, Window: time.Hour}
 
-var ip1 = netip.MustParseAddr("203.0.113.7")
+var (
+	ip1 = netip.MustParseAddr("203.0.113.7")
+	ip6 = netip.MustParseAddr("2001:db8:5:6::7")
+)
 
 func req(group string) Request {
 	return Request{Group: group, Purpose: "login", Binding: "u1", UserID: "u1", Destination: "+14155550112", IP: ip1}
@@ -124,12 +127,10 @@ func TestNewValidates(t *testing.T) {
 		{"window", func(c *Config) { c.Caps.Window = time.Second }, "Window"},
 		{"negative window", func(c *Config) { c.Caps.Window = -time.Hour }, "Window"},
 		{"caps unset", func(c *Config) { c.CapDefaults.VerifyPerDestination = 0 }, "caps are unset"},
-		{"one account fills a destination", func(c *Config) { c.Caps.VerifyPerUserDestination = 4; c.Caps.VerifyPerDestination = 8 },
-			"VerifyPerDestination 8 must be more than twice VerifyPerUserDestination (4)"},
-		{"one account fills a destination, per user", func(c *Config) { c.Caps.VerifyPerUserDestination = -1; c.Caps.VerifyPerDestination = 10 },
-			"more than twice VerifyPerUser (5)"},
-		{"no bound on one account", func(c *Config) { c.Caps.VerifyPerUserDestination = -1; c.Caps.VerifyPerUser = -1 },
-			"more than twice VerifyPerUserDestination (disabled)"},
+		{"one account fills a destination", func(c *Config) { c.Caps.VerifyPerDestination = 2 },
+			"VerifyPerDestination 2 must be more than 2"},
+		{"one account fills a destination, by default", func(c *Config) { c.CapDefaults.VerifyPerDestination = 1 },
+			"VerifyPerDestination 1 must be more than 2"},
 	}
 	env := twofactor.Env{Store: store.NewMemory(), Keys: testKeys(t)}
 	for _, tt := range tests {
@@ -145,6 +146,10 @@ func TestNewValidates(t *testing.T) {
 	}
 	_, err := New("test", env, base())
 	require.NoError(t, err)
+	off := base()
+	off.Caps.VerifyPerUserDestination, off.Caps.VerifyPerDestination = -1, -1
+	_, err = New("test", env, off)
+	require.NoError(t, err, "disabled")
 }
 
 func TestIssueAndVerify(t *testing.T) {
@@ -317,7 +322,8 @@ func TestVerificationCaps(t *testing.T) {
 	}{
 		{LimitVerifyUser, func(i int) Request { return vreq("u1", fmt.Sprint("d", i)) }, testCaps.VerifyPerUser},
 		{LimitVerifyUserDestination, func(int) Request { return vreq("u1", "d") }, testCaps.VerifyPerUserDestination},
-		{LimitVerifyDestination, func(i int) Request { return vreq(fmt.Sprint("u", i/2), "d") }, testCaps.VerifyPerDestination},
+		// The destination's cap counts accounts: one new account a request.
+		{LimitVerifyDestination, func(i int) Request { return vreq(fmt.Sprint("u", i), "d") }, testCaps.VerifyPerDestination},
 	}
 	for _, tt := range tests {
 		t.Run(tt.limit, func(t *testing.T) {
@@ -350,12 +356,12 @@ func TestVerificationCaps(t *testing.T) {
 }
 
 // A verification refused by any limit keeps its count on the requester's
-// own caps and gives back its count on the destination's shared cap; a
-// failed give-back only loses that one count.
+// own caps and holds no slot of the destination's; a failed give-back
+// only leaves that one count higher.
 func TestRefusalGivesBackSharedCount(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
-	vdest := "otc:cap:vdest:test:" + e.is.destKey("d")
+	vdest := "otc:cap:vacct:test:" + e.is.destKey("d")
 	vpair := "otc:cap:vpair:test:" + e.is.pairKey("evil", "d")
 	_, err := e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
 	require.NoError(t, err)
@@ -369,63 +375,171 @@ func TestRefusalGivesBackSharedCount(t *testing.T) {
 	require.ErrorAs(t, err, &re)
 	assert.Equal(t, LimitVerifyUser, re.Limit, "the refusals counted on the account's own caps")
 
-	n, _, err := e.store.Peek(ctx, vpair)
-	require.NoError(t, err)
-	assert.Equal(t, int64(12), n)
-	n, _, err = e.store.Peek(ctx, vdest)
-	require.NoError(t, err)
-	assert.Equal(t, int64(1), n, "only the code sent counts on the destination")
+	peek := func(k string) int64 {
+		t.Helper()
+		n, _, err := e.store.Peek(ctx, k)
+		require.NoError(t, err)
+		return n
+	}
+	assert.Equal(t, int64(12), peek(vpair))
+	assert.Equal(t, int64(1), peek(vdest), "the account holds one slot, taken by its first code; refused resends take none")
+	assert.Equal(t, int64(1), peek("otc:cap:vheld:test:"+e.is.pairKey("evil", "d")), "refused resends gave their hold count back")
+
+	// Other accounts take the other slots; the next one is refused, and
+	// gives back the slot and its hold, so that its next request is
+	// checked against the slots again rather than taken for a resend.
+	from := func(user string, n byte) Request { // each account from a network of its own
+		r := vreq(user, "d")
+		r.IP = netip.AddrFrom4([4]byte{10, 0, 0, n})
+		return r
+	}
+	for i := 2; i <= testCaps.VerifyPerDestination; i++ {
+		_, err := e.is.Issue(ctx, from(fmt.Sprint("u", i), byte(i)), e.deliver)
+		require.NoError(t, err, "account %d", i)
+	}
+	late := "otc:cap:vheld:test:" + e.is.pairKey("late", "d")
+	for range 3 {
+		_, err = e.is.Issue(ctx, from("late", 100), e.deliver)
+		require.ErrorAs(t, err, &re)
+		assert.Equal(t, LimitVerifyDestination, re.Limit)
+		assert.Equal(t, int64(testCaps.VerifyPerDestination), peek(vdest))
+		assert.Zero(t, peek(late), "a refused first code left a hold: the next request would pass as a resend")
+		e.clock.Advance(DefaultResendCooldown)
+	}
 
 	spy.Fail("Decr", errors.New("store down"))
-	_, err = e.is.Issue(ctx, vreq("evil", "d"), e.deliver)
+	_, err = e.is.Issue(ctx, from("late2", 101), e.deliver)
 	require.ErrorAs(t, err, &re, "a failed give-back still refuses")
-	n, _, err = e.store.Peek(ctx, vdest)
-	require.NoError(t, err)
-	assert.Equal(t, int64(2), n)
+	assert.Equal(t, int64(testCaps.VerifyPerDestination+1), peek(vdest), "a failed give-back only leaves the count higher")
 }
 
-// Accounts hammering one destination concurrently: the destination's
-// budget holds, no account sends more than its own cap, and once they
-// are done the destination's count is exactly the codes sent, so refused
-// requests spent nothing of it.
+// The destination's verification cap counts accounts, not codes: other
+// accounts sending all they may to someone's address or number cannot
+// keep her from confirming it unless there are as many of them as the
+// destination has slots, and once she has a slot her resends are never
+// refused by them. Codes to one destination stay bounded by slots × the
+// pair cap.
+func TestVerificationCapCountsAccounts(t *testing.T) {
+	ctx := context.Background()
+	slots, pair := testCaps.VerifyPerDestination, testCaps.VerifyPerUserDestination
+	n, delivered := byte(0), 0
+	send := func(e *env, user string) error {
+		n++
+		r := vreq(user, "owned") // each account from a network of its own
+		r.IP = netip.AddrFrom4([4]byte{10, 1, 0, n})
+		_, err := e.is.Issue(ctx, r, func(context.Context, string, time.Time) error {
+			delivered++
+			return nil
+		})
+		return err
+	}
+	// sendAll has each account send every code its own cap allows.
+	sendAll := func(e *env, users ...string) {
+		t.Helper()
+		for range pair {
+			for _, u := range users {
+				require.NoError(t, send(e, u), "%s", u)
+			}
+			e.clock.Advance(DefaultResendCooldown)
+		}
+	}
+	others := func(from, to int) []string {
+		var out []string
+		for i := from; i < to; i++ {
+			out = append(out, fmt.Sprint("other", i))
+		}
+		return out
+	}
+	var re *twofactor.RetryError
+
+	t.Run("three accounts", func(t *testing.T) {
+		e := newEnv(t, nil)
+		sendAll(e, others(0, 3)...)
+		sendAll(e, "owner") // her code and both resends
+		require.ErrorAs(t, send(e, "owner"), &re)
+		assert.Equal(t, LimitVerifyUserDestination, re.Limit, "only her own cap stops her")
+	})
+	t.Run("one account short of the slots", func(t *testing.T) {
+		e := newEnv(t, nil)
+		delivered = 0
+		sendAll(e, others(0, slots-1)...)
+		require.NoError(t, send(e, "owner"), "the last slot is hers")
+		require.ErrorAs(t, send(e, "late"), &re)
+		assert.Equal(t, LimitVerifyDestination, re.Limit, "no slot is left for another account")
+		e.clock.Advance(DefaultResendCooldown)
+		require.NoError(t, send(e, "owner"), "her resend needs no new slot")
+		e.clock.Advance(DefaultResendCooldown)
+		require.NoError(t, send(e, "owner"))
+		assert.Equal(t, int64(slots), peekN(t, e, "otc:cap:vacct:test:"+e.is.destKey("owned")))
+		assert.Equal(t, slots*pair, delivered, "codes to the destination: slots × the pair cap")
+	})
+	t.Run("as many accounts as slots", func(t *testing.T) {
+		e := newEnv(t, nil)
+		sendAll(e, others(0, slots)...)
+		require.ErrorAs(t, send(e, "owner"), &re)
+		assert.Equal(t, LimitVerifyDestination, re.Limit)
+		assert.LessOrEqual(t, re.RetryAfter, time.Hour, "for at most the window")
+		e.clock.Advance(re.RetryAfter)
+		require.NoError(t, send(e, "owner"), "the window ended")
+	})
+}
+
+func peekN(t *testing.T, e *env, key string) int64 {
+	t.Helper()
+	n, _, err := e.store.Peek(context.Background(), key)
+	require.NoError(t, err)
+	return n
+}
+
+// Accounts hammering one destination concurrently, each from many
+// requests at once, round after round: no more accounts send than the
+// destination has slots, no account sends more than its own cap, and
+// once they are done the destination's count is exactly the accounts that
+// sent, so refused requests took no slot.
 func TestVerificationConcurrentAccounts(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, nil)
-	const accounts, tries = 6, 20
+	const accounts, tries = 10, 20 // more accounts than the 7 slots
+	rounds := testCaps.VerifyPerUserDestination + 1
 	var perAccount [accounts]atomic.Int32
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for a := range accounts {
-		for i := range tries {
-			wg.Go(func() {
-				<-start
-				r := vreq(fmt.Sprint("u", a), "victim")
-				r.Group = fmt.Sprint("verify:u", a, ":", i) // no cooldown in the way
-				r.IP = netip.AddrFrom4([4]byte{10, 0, byte(a), byte(i)})
-				_, err := e.is.Issue(ctx, r, func(context.Context, string, time.Time) error { return nil })
-				if err == nil {
-					perAccount[a].Add(1)
-					return
-				}
-				if !errors.Is(err, twofactor.ErrRateLimited) {
-					t.Errorf("unexpected error: %v", err)
-				}
-			})
+	for round := range rounds {
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for a := range accounts {
+			for i := range tries {
+				wg.Go(func() {
+					<-start
+					r := vreq(fmt.Sprint("u", a), "victim") // one group a user: its resend cooldown
+					r.IP = netip.AddrFrom4([4]byte{10, byte(round), byte(a), byte(i)})
+					_, err := e.is.Issue(ctx, r, func(context.Context, string, time.Time) error { return nil })
+					if err == nil {
+						perAccount[a].Add(1)
+						return
+					}
+					if !errors.Is(err, twofactor.ErrRateLimited) {
+						t.Errorf("unexpected error: %v", err)
+					}
+				})
+			}
 		}
+		close(start)
+		wg.Wait()
+		e.clock.Advance(DefaultResendCooldown)
 	}
-	close(start)
-	wg.Wait()
-	total := int32(0)
+	total, sent := int32(0), 0
 	for a := range accounts {
 		n := perAccount[a].Load()
 		assert.LessOrEqual(t, n, int32(testCaps.VerifyPerUserDestination), "account %d", a)
+		if n > 0 {
+			sent++
+		}
 		total += n
 	}
-	assert.Positive(t, total)
-	assert.LessOrEqual(t, total, int32(testCaps.VerifyPerDestination))
-	n, _, err := e.store.Peek(ctx, "otc:cap:vdest:test:"+e.is.destKey("victim"))
+	assert.Equal(t, testCaps.VerifyPerDestination, sent, "accounts that sent")
+	assert.LessOrEqual(t, total, int32(testCaps.VerifyPerDestination*testCaps.VerifyPerUserDestination))
+	n, _, err := e.store.Peek(ctx, "otc:cap:vacct:test:"+e.is.destKey("victim"))
 	require.NoError(t, err)
-	assert.Equal(t, int64(total), n)
+	assert.Equal(t, int64(sent), n, "slots held")
 }
 
 // The send that takes a budget's last unit emits one event naming it; the
@@ -521,7 +635,7 @@ func TestDeliveryFailure(t *testing.T) {
 	n, _, err = e.store.Peek(ctx, "otc:cap:dest:test:"+e.is.destKey("+14155550112"))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
-	n, _, err = e.store.Peek(ctx, "otc:cap:ip:test:"+ip1.String())
+	n, _, err = e.store.Peek(ctx, "otc:cap:ip:test:"+e.is.netKey(ip1))
 	require.NoError(t, err)
 	assert.Equal(t, int64(3), n)
 }
@@ -660,7 +774,7 @@ func TestNothingSecretStored(t *testing.T) {
 		{Group: "g1", Purpose: "login", Binding: "u1", UserID: "u1", Destination: number, IP: ip1, Country: "US"},
 		{Group: "enroll:u1", Purpose: "phone_verify", Binding: number, UserID: "u1", Destination: number, IP: ip1,
 			Country: "US", Verification: true},
-		{Group: "g2", Purpose: "login", Binding: "u2", UserID: "u2", Destination: addr},
+		{Group: "g2", Purpose: "login", Binding: "u2", UserID: "u2", Destination: addr, IP: ip6},
 		{Group: "verify:u2", Purpose: "email_verify", Binding: addr, UserID: "u2", Destination: addr, Verification: true},
 	}
 	for _, r := range reqs {
@@ -671,10 +785,12 @@ func TestNothingSecretStored(t *testing.T) {
 
 	recs := tp.records(t)
 	for _, prefix := range []string{"otc:cool:", "otc:cap:ip:", "otc:cap:dest:", "otc:cap:user:", "otc:cap:vuser:",
-		"otc:cap:vpair:", "otc:cap:vdest:", "otc:budget:country:", "otc:budget:total:"} {
+		"otc:cap:vpair:", "otc:cap:vheld:", "otc:cap:vacct:", "otc:budget:country:", "otc:budget:total:"} {
 		assert.True(t, slices.ContainsFunc(recs, func(r string) bool { return strings.HasPrefix(r, prefix) }), "no %s record read", prefix)
 	}
-	secrets := append([]string{number, digits, addr, "jane.doe"}, codes...)
+	// Nor the client's address, in any form it could be written.
+	clientAddrs := []string{ip1.String(), "203.0.113", ip6.String(), "2001:db8:5:6", "2001:db8:5:6::/64", "2001:0db8"}
+	secrets := append(append([]string{number, digits, addr, "jane.doe"}, clientAddrs...), codes...)
 	for _, rec := range recs {
 		for _, s := range secrets {
 			assert.NotContains(t, rec, s, "a stored record holds a secret")

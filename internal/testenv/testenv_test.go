@@ -1,8 +1,13 @@
 package testenv
 
 import (
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"runtime"
+	"strings"
 	"testing"
 )
 
@@ -61,6 +66,44 @@ func TestMissing(t *testing.T) {
 		}
 		if !tt.fail && (f.skip == "" || f.fatal != "") {
 			t.Errorf("CI=%q: a missing service must skip the test; fatal %q, skip %q", tt.ci, f.fatal, f.skip)
+		}
+	}
+}
+
+// The scripts that set up servers and the browser (scripts/services.sh,
+// scripts/chromium.sh) say whether the tests will fail or skip without
+// them; they decide what CI means with scripts/ci.sh, which must agree
+// with CI for every value.
+func TestScriptsAgreeWithCI(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		t.Skip("no bash to run the scripts with")
+	}
+	scripts := filepath.Join("..", "..", "scripts")
+	for _, v := range []string{"true", "TRUE", "True", "1", "yes", "YES", "Yes", "t", "T", "y", "Y", "on", "ON", " true\n", "\tyes ",
+		"", "false", "0", "no", "off", "f", "2", "truthy", "enabled", "yes please", "tr ue"} {
+		t.Setenv("CI", v)
+		cmd := exec.Command(bash, "-c", `. "$0" && in_ci`, filepath.Join(scripts, "ci.sh"))
+		err := cmd.Run()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("running scripts/ci.sh: %v", err)
+		}
+		if got := err == nil; got != CI() {
+			t.Errorf("CI=%q: scripts/ci.sh says CI is %v, CI() says %v", v, got, CI())
+		}
+	}
+	for _, name := range []string{"services.sh", "chromium.sh"} {
+		b, err := os.ReadFile(filepath.Join(scripts, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := string(b)
+		if !strings.Contains(src, `. "$(dirname "${BASH_SOURCE[0]}")/ci.sh"`) {
+			t.Errorf("scripts/%s does not source scripts/ci.sh", name)
+		}
+		if strings.Contains(src, "${CI") || strings.Contains(src, "$CI") {
+			t.Errorf("scripts/%s reads CI itself rather than through in_ci", name)
 		}
 	}
 }
