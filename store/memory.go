@@ -32,6 +32,7 @@ var (
 	_ Store             = (*Memory)(nil)
 	_ Sweeper           = (*Memory)(nil)
 	_ BatchCounters     = (*Memory)(nil)
+	_ BoundedCounters   = (*Memory)(nil)
 	_ DeviceToucher     = (*Memory)(nil)
 	_ EnrollmentToucher = (*Memory)(nil)
 )
@@ -331,6 +332,36 @@ func (m *Memory) IncrBatch(ctx context.Context, incrs []CounterIncr) ([]CounterV
 		c.n++
 		m.counters[in.Key] = c
 		out[i] = CounterValue{N: c.n, ResetAt: c.resetAt}
+	}
+	return out, nil
+}
+
+// IncrBelow implements BoundedCounters: the counters are read, decided
+// (DecideBounded) and written under the store's lock.
+func (m *Memory) IncrBelow(ctx context.Context, incrs []BoundedIncr) ([]BoundedValue, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if len(incrs) == 0 {
+		return nil, nil
+	}
+	if err := CheckBounded(incrs); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	live := make([]CounterValue, len(incrs))
+	for i, in := range incrs {
+		if c, ok := m.counters[in.Key]; ok && !expired(c.resetAt, now) {
+			live[i] = CounterValue{N: c.n, ResetAt: c.resetAt}
+		}
+	}
+	out := DecideBounded(incrs, live, now)
+	for i, v := range out {
+		if v.Incremented {
+			m.counters[incrs[i].Key] = memCounter{n: v.N, resetAt: v.ResetAt}
+		}
 	}
 	return out, nil
 }

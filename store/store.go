@@ -28,6 +28,11 @@
 //     without rewriting the record, so it cannot bring back a device that
 //     a concurrent revocation deleted.
 //
+// A store may also implement [BoundedCounters], which checks several
+// limits and counts them in one atomic step, so that a request a limit
+// refuses takes nothing from any counter; [IncrAllBelow] uses it, and
+// falls back to [Counters] (not atomically) on a store without it.
+//
 // Every factor that keeps enrollments uses [EnrollmentToucher] when the
 // store has it, to record a sign-in's time without rewriting the record
 // (so it never undoes a concurrent rename), and reads and rewrites the
@@ -68,6 +73,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -318,6 +324,243 @@ func IncrAll(ctx context.Context, c Counters, incrs []CounterIncr) ([]CounterVal
 			return nil, err
 		}
 		out[i] = CounterValue{N: n, ResetAt: reset}
+	}
+	return out, nil
+}
+
+// BoundedIncr names one counter of a bounded increment
+// ([BoundedCounters]): its key and window, as [Counters.Incr] takes them,
+// and the bound the increment must not pass.
+type BoundedIncr struct {
+	Key    string
+	Window time.Duration
+	// Max is the bound: the counter is incremented only while its count
+	// is below Max, so no bounded increment takes it past Max. A bound
+	// below 1 makes a counter that is always full, which refuses every
+	// call that names it (to count without a bound, use Counters.Incr).
+	Max int64
+	// Steps change the bound as the counter's window ages, for a schedule
+	// that allows more the longer a run has lasted (the user lockout):
+	// the bound is the Max of the last step, in the order given, whose
+	// After the age of the window has reached, and Max before any. List
+	// them by increasing After. The age is the time since the window
+	// began, taken as its end minus Window, so pass the same Window on
+	// every call for the counter; a missing or ended counter has age zero
+	// (a new window would start now).
+	Steps []BoundStep
+	// CountRefused increments the counter even when the call is refused
+	// because another counter of it is full, as long as this one is below
+	// its own bound: for what a request spends whether it is served or not
+	// (its own caps), as opposed to what only a request that is served
+	// may take (a budget shared with other accounts, which a refused
+	// request must leave alone).
+	CountRefused bool
+}
+
+// BoundStep is one step of a bound's schedule: from the time a counter's
+// window is After old, its bound is Max.
+type BoundStep struct {
+	After time.Duration
+	Max   int64
+}
+
+// MaxAt returns b's bound for a counter whose window is age old: the Max
+// of the last of b.Steps whose After is at most age, or b.Max.
+func (b BoundedIncr) MaxAt(age time.Duration) int64 {
+	m := b.Max
+	for _, st := range b.Steps {
+		if age >= st.After {
+			m = st.Max
+		}
+	}
+	return m
+}
+
+// BoundedValue is one counter's outcome of a bounded increment.
+type BoundedValue struct {
+	// N and ResetAt are the counter after the call, as Peek reads it: a
+	// missing or ended counter that the call did not increment reads 0
+	// and the zero time.
+	N       int64
+	ResetAt time.Time
+	// Max is the bound the call applied: BoundedIncr.MaxAt the age of the
+	// counter's window when the call read it.
+	Max int64
+	// Full is set when the counter was at or above Max when the call read
+	// it: it refused the call, and was not incremented.
+	Full bool
+	// Incremented is set when the call added one to the counter: N is
+	// then the count this caller took, which no concurrent caller sees.
+	Incremented bool
+}
+
+// BoundedCounters is implemented by stores that can increment several
+// counters, each only while it is below a bound, all decided at once: a
+// check of several limits in one round trip, after which a request that
+// a limit refused has taken nothing from the counters it did not spend,
+// needs no give-back, and never showed another request a count it then
+// took back. Use [IncrAllBelow] rather than calling it directly.
+type BoundedCounters interface {
+	// IncrBelow reads the counter of each entry of incrs as Incr does (a
+	// missing or ended counter counts zero) and its bound
+	// (BoundedIncr.MaxAt the age of its window). An entry whose count is at
+	// or above its bound is full. Then:
+	//
+	//   - when no entry is full, the call is admitted: every counter is
+	//     incremented by one;
+	//   - otherwise the call is refused: only the entries with CountRefused
+	//     that are not full are incremented, and no other counter changes.
+	//
+	// An increment is Incr's: a missing or ended counter starts again at 1
+	// with a window of its entry's Window from now, a live counter keeps its
+	// window. A counter that is not incremented is left as it was: an ended
+	// one is neither restarted nor deleted, a missing one is not created.
+	// Expiry and ages are decided with the store's clock.
+	//
+	// The call is atomic, across processes sharing the store: no other
+	// operation on its counters comes between its reads and its writes.
+	// So of concurrent calls on the same counters, each increment is seen
+	// by exactly one caller, and exactly as many calls are admitted as the
+	// counter with the least room below its bound allows (when nothing
+	// else changes the counters meanwhile); no counter passes its bound
+	// through IncrBelow. (A store that cannot give this for every call
+	// documents which calls it can: redisstore on a Redis Cluster gives it
+	// for the keys of one hash slot.)
+	//
+	// The results are in the order of incrs; the call was admitted when
+	// none is Full ([FirstFull]). Keys must be distinct: a call that names
+	// a key twice is an error and changes nothing ([CheckBounded]). An
+	// empty incrs returns no result. On error no result is returned, and
+	// the caller treats the call as refused; it may have been applied (a
+	// reply lost after the store wrote).
+	IncrBelow(ctx context.Context, incrs []BoundedIncr) ([]BoundedValue, error)
+}
+
+// FirstFull returns the index of the first full counter of a bounded
+// increment's results, the limit that refused the call, or -1 when the
+// call was admitted.
+func FirstFull(vals []BoundedValue) int {
+	for i, v := range vals {
+		if v.Full {
+			return i
+		}
+	}
+	return -1
+}
+
+// CheckBounded returns the error of IncrBelow for incrs that name a key
+// twice, and nil otherwise. Stores call it before touching any counter.
+func CheckBounded(incrs []BoundedIncr) error {
+	dup := func(key string) error {
+		return fmt.Errorf("store: counter %q is named twice in one bounded increment", key)
+	}
+	if len(incrs) <= 8 { // a limit check's few counters: no map to build
+		for i := range incrs {
+			for j := range i {
+				if incrs[i].Key == incrs[j].Key {
+					return dup(incrs[i].Key)
+				}
+			}
+		}
+		return nil
+	}
+	seen := make(map[string]struct{}, len(incrs))
+	for _, in := range incrs {
+		if _, ok := seen[in.Key]; ok {
+			return dup(in.Key)
+		}
+		seen[in.Key] = struct{}{}
+	}
+	return nil
+}
+
+// DecideBounded is the rule of IncrBelow, for a store that implements it
+// by reading the counters under a lock and then writing them. Given incrs
+// (whose keys CheckBounded accepted), live[i] the count and window end of
+// the counter of incrs[i] as read at now (the zero CounterValue for a
+// missing or ended counter), it returns the call's results. The store then
+// writes N and ResetAt of every result that is Incremented before it
+// releases the lock, and writes nothing else.
+func DecideBounded(incrs []BoundedIncr, live []CounterValue, now time.Time) []BoundedValue {
+	out := make([]BoundedValue, len(incrs))
+	refused := false
+	for i, in := range incrs {
+		v := live[i]
+		var age time.Duration
+		if !v.ResetAt.IsZero() {
+			age = now.Sub(v.ResetAt.Add(-in.Window))
+		}
+		bound := in.MaxAt(age)
+		out[i] = BoundedValue{N: v.N, ResetAt: v.ResetAt, Max: bound, Full: v.N >= bound}
+		refused = refused || out[i].Full
+	}
+	for i, in := range incrs {
+		o := &out[i]
+		if o.Full || (refused && !in.CountRefused) {
+			continue
+		}
+		if o.ResetAt.IsZero() {
+			o.N, o.ResetAt = 0, now.Add(in.Window)
+		}
+		o.N++
+		o.Incremented = true
+	}
+	return out
+}
+
+// IncrAllBelow increments the counters of incrs that IncrBelow would, and
+// returns its results: in one atomic call when c implements
+// BoundedCounters. now is the time of the store's clock; only the
+// fallback uses it, to measure the age of windows for Steps.
+//
+// On a store without BoundedCounters it increments every counter
+// (IncrAll, one round trip with BatchCounters), decides from the counts
+// it got, and takes back with Decr, one round trip each, every increment
+// that IncrBelow would not have made. That is not atomic: until the
+// take-back, concurrent callers see the extra counts and may be refused
+// by them (so fewer calls may be admitted than the bounds allow, though
+// never more), and a counter that was missing is left live at zero,
+// its window started, where IncrBelow would not have created it. On error
+// no result is returned; some counters may be left incremented.
+func IncrAllBelow(ctx context.Context, c Counters, incrs []BoundedIncr, now time.Time) ([]BoundedValue, error) {
+	if len(incrs) == 0 {
+		return nil, nil
+	}
+	if err := CheckBounded(incrs); err != nil {
+		return nil, err
+	}
+	if b, ok := c.(BoundedCounters); ok {
+		out, err := b.IncrBelow(ctx, incrs)
+		if err != nil {
+			return nil, err
+		}
+		if len(out) != len(incrs) {
+			return nil, errors.New("store: IncrBelow returned a result count that does not match the call")
+		}
+		return out, nil
+	}
+	plain := make([]CounterIncr, len(incrs))
+	for i, in := range incrs {
+		plain[i] = CounterIncr{Key: in.Key, Window: in.Window}
+	}
+	counted, err := IncrAll(ctx, c, plain)
+	if err != nil {
+		return nil, err
+	}
+	// The state each counter had before, as far as the counts tell: the
+	// window is the one the increment kept or started.
+	before := make([]CounterValue, len(incrs))
+	for i, v := range counted {
+		before[i] = CounterValue{N: v.N - 1, ResetAt: v.ResetAt}
+	}
+	out := DecideBounded(incrs, before, now)
+	for i, in := range incrs {
+		if out[i].Incremented {
+			continue
+		}
+		if err := c.Decr(ctx, in.Key); err != nil {
+			return nil, err
+		}
 	}
 	return out, nil
 }

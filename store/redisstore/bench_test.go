@@ -28,6 +28,18 @@ var parallelism = []int{1, 8}
 // round trips per operation. fn gets a worker number (distinct per
 // goroutine) and an iteration number.
 func benchEach(b *testing.B, fn func(s *Store, rdb *redis.Client, worker, i int) error) {
+	benchEachOn(b, func(b *testing.B) (*Store, *redis.Client, hooker) {
+		s, rdb := newStore(b, time.Now)
+		return s, rdb, rdb
+	}, fn)
+}
+
+// hooker is a client whose commands can be counted.
+type hooker interface{ AddHook(redis.Hook) }
+
+// benchEachOn is benchEach on the store that open returns, with the
+// client under it, for PING, and the client whose round trips count.
+func benchEachOn(b *testing.B, open func(*testing.B) (*Store, *redis.Client, hooker), fn func(s *Store, rdb *redis.Client, worker, i int) error) {
 	for _, g := range parallelism {
 		procs := runtime.GOMAXPROCS(0)
 		per := max(1, (g+procs-1)/procs) // RunParallel starts per*GOMAXPROCS goroutines
@@ -36,9 +48,9 @@ func benchEach(b *testing.B, fn func(s *Store, rdb *redis.Client, worker, i int)
 			actual = per * procs
 		}
 		b.Run("goroutines="+strconv.Itoa(actual), func(b *testing.B) {
-			s, rdb := newStore(b, time.Now)
+			s, rdb, counted := open(b)
 			var calls atomic.Int64
-			rdb.AddHook(countHook{&calls})
+			counted.AddHook(countHook{&calls})
 			// Warm the connection and the script cache.
 			if err := fn(s, rdb, 0, -1); err != nil {
 				b.Fatal(err)
@@ -101,6 +113,75 @@ func BenchmarkIncr(b *testing.B) {
 		_, _, err := s.Incr(context.Background(), "bench-incr", time.Minute)
 		return err
 	})
+}
+
+// counterPair returns the keys of worker w's two counters of a limit
+// check, cycling over 64 pairs.
+func counterPair(w, i int, a, b string) (string, string) {
+	k := ":" + strconv.Itoa(w) + ":" + strconv.Itoa(i%64)
+	return "bench-" + a + k, "bench-" + b + k
+}
+
+// BenchmarkIncrBatch2 counts two counters at once, as the limit check
+// before IncrBelow did.
+func BenchmarkIncrBatch2(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, w, i int) error {
+		ip, att := counterPair(w, i, "ip", "att")
+		_, err := s.IncrBatch(context.Background(), []store.CounterIncr{{Key: ip, Window: time.Minute}, {Key: att, Window: time.Minute}})
+		return err
+	})
+}
+
+// BenchmarkIncrBatch2Decr is a refused limit check before IncrBelow: the
+// batch, then the Decr that gives a count back.
+func BenchmarkIncrBatch2Decr(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, w, i int) error {
+		ctx := context.Background()
+		ip, att := counterPair(w, i, "ip", "att")
+		if _, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: ip, Window: time.Minute}, {Key: att, Window: time.Minute}}); err != nil {
+			return err
+		}
+		return s.Decr(ctx, ip)
+	})
+}
+
+// incrBelow2 is an IncrBelow call on two counters: admitted when refused
+// is false (the bounds are never reached), refused by the second counter,
+// at its bound after its first call, otherwise.
+func incrBelow2(s *Store, w, i int, refused bool) error {
+	ip, other := counterPair(w, i, "ip", "att")
+	bound := int64(1 << 40)
+	if refused {
+		ip, other = counterPair(w, i, "ip", "full")
+		bound = 1
+	}
+	_, err := s.IncrBelow(context.Background(), []store.BoundedIncr{{Key: ip, Window: time.Minute, Max: 1 << 40}, {Key: other, Window: time.Minute, Max: bound}})
+	return err
+}
+
+func BenchmarkIncrBelow2(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, w, i int) error { return incrBelow2(s, w, i, false) })
+}
+
+func BenchmarkIncrBelow2Refused(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, w, i int) error { return incrBelow2(s, w, i, true) })
+}
+
+// openRing returns a store on a one-shard redis.Ring over the test Redis,
+// on which IncrBelow splits a call by hash slot as on a cluster: the cost
+// of a call whose keys are in two slots, without starting a cluster.
+func openRing(b *testing.B) (*Store, *redis.Client, hooker) {
+	s, rdb := newStore(b, time.Now)
+	rs, ring := newRingStore(b, s, time.Now)
+	return rs, rdb, ring
+}
+
+func BenchmarkIncrBelow2Split(b *testing.B) {
+	benchEachOn(b, openRing, func(s *Store, _ *redis.Client, w, i int) error { return incrBelow2(s, w, i, false) })
+}
+
+func BenchmarkIncrBelow2SplitRefused(b *testing.B) {
+	benchEachOn(b, openRing, func(s *Store, _ *redis.Client, w, i int) error { return incrBelow2(s, w, i, true) })
 }
 
 // BenchmarkTakeState stores a challenge and takes it, as Begin and a

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -20,18 +21,24 @@ import (
 // installed redis-server, or uses the nodes listed in
 // TWOFACTOR_REDIS_CLUSTER ("127.0.0.1:7101,127.0.0.1:7102,...").
 func TestCluster(t *testing.T) {
-	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: clusterAddrs(t)})
-	t.Cleanup(func() { _ = rdb.Close() })
+	addrs := clusterAddrs(t)
+	rdbs := make([]*redis.ClusterClient, 2) // two app instances' clients
+	for i := range rdbs {
+		rdbs[i] = redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
+		t.Cleanup(func() { _ = rdbs[i].Close() })
+	}
+	rdb := rdbs[0]
 	ctx := context.Background()
 	require.NoError(t, rdb.Ping(ctx).Err())
 	prefix := testPrefix(t, rdb)
 
 	t.Run("Conformance", func(t *testing.T) {
+		var turn atomic.Int64
 		storetest.RunWith(t, func(t *testing.T, now func() time.Time) store.Store {
-			s, err := New(rdb, Options{Prefix: prefix, Now: now})
+			s, err := New(rdbs[int(turn.Add(1))%len(rdbs)], Options{Prefix: prefix, Now: now})
 			require.NoError(t, err)
 			return s
-		}, storetest.Options{Rounds: 10})
+		}, storetest.Options{Rounds: 10, Shared: true, AtomicPerHashSlot: true})
 	})
 
 	t.Run("Devices", func(t *testing.T) {

@@ -44,9 +44,10 @@
 // when it cleans stale index entries), PutOwnedState (two: the owner's
 // index, then the state) and DeleteOwnedStates (one when the owner has no
 // states; otherwise two, plus one when it deleted any, to clean the
-// index). Decr is one script call. The first call of each script after a
-// server restart costs one more (EVALSHA answers NOSCRIPT and go-redis
-// retries with EVAL).
+// index). Decr is one script call. IncrBelow ([store.BoundedCounters]) is
+// one script call on a *redis.Client; on a cluster see Redis Cluster
+// below. The first call of each script after a server restart costs one
+// more (EVALSHA answers NOSCRIPT and go-redis retries with EVAL).
 //
 // # Key layout
 //
@@ -67,6 +68,13 @@
 //	<prefix>d:<device id>        string  device: "<expiry ms>|<JSON record>"
 //	<prefix>di:{u:<user id>}     hash    the user's devices: field <id> =
 //	                                     expiry (ms)
+//
+// The <key> of a counter is the library's: the counters per client
+// network hold a keyed hash of the network, never the client's address.
+// Keys change between releases without a migration; counters under keys no
+// longer used (the per-network ones were once keyed by the address in the
+// clear, "<prefix>n:tf:ip:203.0.113.7") are not read, and expire with
+// their window, within an hour.
 //
 // An expiry of 0 means never. A code group is one key, so DeleteGroup is one
 // DEL and CountGroup one HGETALL; its TTL follows the latest code it holds
@@ -99,8 +107,21 @@
 //
 // # Redis Cluster
 //
-// Every script reads and writes exactly one key, so every script runs on one
-// node whatever the slot layout, and needs no cross-slot transaction. An
+// Every script but IncrBelow's reads and writes exactly one key, so every
+// script runs on one node whatever the slot layout, and needs no
+// cross-slot transaction. IncrBelow ([store.BoundedCounters]) decides
+// several counters at once: on a cluster (any client but a
+// *redis.Client) it runs one script per hash slot, the counter keys with
+// the same hash tag going together, so a call whose keys share a tag (a
+// counter key the caller writes as "{u:<user id>}...") is one script and
+// atomic as on a single server. A call whose keys are in several slots
+// takes two round trips: one that reads every counter, and refuses the
+// call there when one is full, writing nothing; then the increments, each
+// slot's atomically. A counter filled by another call between the two
+// refuses the call, and the increments made in the other slots are taken
+// back with Decr; until then other calls see them. Across slots, no
+// counter passes its bound, but fewer calls may be admitted than the
+// bounds allow when calls race (see [Store.IncrBelow]). An
 // owner's index and the states it lists are in different slots, so
 // DeleteOwnedStates runs one script per state (pipelined: one round trip
 // per node, in parallel) and each is atomic on its own, not the whole. The

@@ -81,14 +81,18 @@ func newStore(t testing.TB, now func() time.Time) (*Store, *redis.Client) {
 	return s, rdb
 }
 
+// TestConformance runs the suite with stores that take turns between two
+// clients (two connection pools) on one Redis, so that the two the suite
+// races as app instances have connections of their own.
 func TestConformance(t *testing.T) {
-	rdb := newClient(t)
-	prefix := testPrefix(t, rdb)
-	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
-		s, err := New(rdb, Options{Prefix: prefix, Now: now})
+	rdbs := []*redis.Client{newClient(t), newClient(t)}
+	prefix := testPrefix(t, rdbs[0])
+	var turn atomic.Int64
+	storetest.RunWith(t, func(t *testing.T, now func() time.Time) store.Store {
+		s, err := New(rdbs[int(turn.Add(1))%len(rdbs)], Options{Prefix: prefix, Now: now})
 		require.NoError(t, err)
 		return s
-	})
+	}, storetest.Options{Shared: true})
 }
 
 func TestNewValidates(t *testing.T) {

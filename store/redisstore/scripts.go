@@ -2,10 +2,11 @@ package redisstore
 
 import "github.com/redis/go-redis/v9"
 
-// Every script touches exactly one key, given as KEYS[1], so each runs on
-// the node that owns that key in Redis Cluster. Times are Unix milliseconds
-// passed by the caller from the store's clock (never the Redis server's
-// TIME), and every TTL is a duration the caller computed from that clock.
+// Every script but incrBelow touches exactly one key, given as KEYS[1],
+// so each runs on the node that owns that key in Redis Cluster; incrBelow
+// is given keys of one hash slot. Times are Unix milliseconds passed by
+// the caller from the store's clock (never the Redis server's TIME), and
+// every TTL is a duration the caller computed from that clock.
 // Scripts never format large numbers they computed themselves except TTLs,
 // which stay far below 2^53 where Lua numbers are exact.
 
@@ -120,6 +121,58 @@ end
 redis.call('HSET', k, 'n', 1, 'r', ARGV[2])
 redis.call('PEXPIRE', k, ARGV[3])
 return {1, ARGV[2]}
+`)
+
+// incrBelow implements store.BoundedCounters.IncrBelow on the counters
+// of one hash slot (KEYS): it reads every counter and its bound before it
+// writes any, so a malformed value fails the call with nothing written.
+// ARGV now, mode, then for each key: window end and TTL for a new window,
+// window length (for the age), bound, CountRefused ("1" or "0"), number
+// of steps, and each step's age and bound. Mode "a" applies the call
+// (every counter when none is full; otherwise only the CountRefused ones
+// that are not), "c" only checks, and "r" applies a call that counters of
+// another slot refused. It returns, per key, {count, window end or "",
+// index of the step whose bound applied (0: the entry's own), flags: 1
+// full, 2 incremented}.
+var incrBelow = newScript(`
+local now, mode = tonumber(ARGV[1]), ARGV[2]
+local items, a, refused = {}, 3, mode == 'r'
+for i = 1, #KEYS do
+  local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), cr = ARGV[a + 4] == '1', n = 0, step = 0}
+  local w, steps = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 5])
+  a = a + 6
+  local v = redis.call('HMGET', KEYS[i], 'n', 'r')
+  if v[1] or v[2] then
+    local n, r = tonumber(v[1]), tonumber(v[2])
+    if n == nil or r == nil then return redis.error_reply('redisstore: malformed stored value') end
+    if now < r then it.n, it.r = n, v[2] end
+  end
+  local age = 0
+  if it.r then age = now - (tonumber(it.r) - w) end
+  for j = 1, steps do
+    if age >= tonumber(ARGV[a]) then it.max, it.step = tonumber(ARGV[a + 1]), j end
+    a = a + 2
+  end
+  it.full = it.n >= it.max
+  if it.full then refused = true end
+  items[i] = it
+end
+local out = {}
+for i, it in ipairs(items) do
+  local inc = mode ~= 'c' and not it.full and (not refused or it.cr)
+  if inc and it.r then
+    it.n = redis.call('HINCRBY', KEYS[i], 'n', 1)
+  elseif inc then
+    redis.call('HSET', KEYS[i], 'n', 1, 'r', it.e)
+    redis.call('PEXPIRE', KEYS[i], it.ttl)
+    it.n, it.r = 1, it.e
+  end
+  local flags = 0
+  if it.full then flags = flags + 1 end
+  if inc then flags = flags + 2 end
+  out[i] = {it.n, it.r or '', it.step, flags}
+end
+return out
 `)
 
 // decr implements store.Counters.Decr: it subtracts one from a live count

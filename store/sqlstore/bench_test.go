@@ -75,6 +75,26 @@ func BenchmarkStore(b *testing.B) {
 						_, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: tag + "ip:" + k, Window: time.Minute}, {Key: tag + "att:" + k, Window: time.Minute}})
 						return err
 					}},
+					{"IncrBatch2Decr", func(i int64) error {
+						// The refused limit check before IncrBelow: count, then give back.
+						k := strconv.FormatInt(i%64, 10)
+						if _, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: tag + "ip:" + k, Window: time.Minute}, {Key: tag + "att:" + k, Window: time.Minute}}); err != nil {
+							return err
+						}
+						return s.Decr(ctx, tag+"ip:"+k)
+					}},
+					{"IncrBelow2", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						_, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: tag + "ip:" + k, Window: time.Minute, Max: 1 << 40}, {Key: tag + "att:" + k, Window: time.Minute, Max: 1 << 40}})
+						return err
+					}},
+					{"IncrBelow2Refused", func(i int64) error {
+						// The first call of each pair takes "full" to its bound; the
+						// others are refused.
+						k := strconv.FormatInt(i%64, 10)
+						_, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: tag + "ip:" + k, Window: time.Minute, Max: 1 << 40}, {Key: tag + "full:" + k, Window: time.Minute, Max: 1}})
+						return err
+					}},
 					{"PutTakeState", func(i int64) error {
 						k := tag + "st:" + strconv.FormatInt(i, 10)
 						if err := s.PutState(ctx, k, []byte("challenge-json"), time.Now().Add(time.Minute)); err != nil {
@@ -84,10 +104,15 @@ func BenchmarkStore(b *testing.B) {
 						return err
 					}},
 				}
+				base, calls := tag, 0
 				for _, op := range ops {
 					b.Run(fmt.Sprintf("%s/conc=%d", op.name, conc), func(b *testing.B) {
 						b.ReportAllocs()
-						tag += op.name
+						// Keys of their own for each call of the function (the
+						// benchmark calls it again with a larger b.N), of a
+						// bounded length.
+						calls++
+						tag = fmt.Sprintf("%s%s%d-", base, op.name, calls)
 						runConc(b, conc, op.fn)
 					})
 				}

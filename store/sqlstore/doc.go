@@ -56,6 +56,13 @@
 // whose DDL commits statement by statement, each migration is written so
 // that running it again after an interruption completes it.
 //
+// Counter keys (column k of <prefix>counters) are the library's and may
+// change between releases without a migration: rows under keys no longer
+// used are not read, and the sweep deletes them once their window ends.
+// The counters per client network were once keyed by the client's address
+// in the clear ("tf:ip:203.0.113.7"); they are now keyed by a keyed hash of
+// the network, and the old rows are gone within an hour.
+//
 // # Sweeping
 //
 // Expired rows are ignored by every read, so the store is correct without
@@ -117,6 +124,12 @@
 //   - IncrBatch ([store.BatchCounters]) increments several counters with
 //     one multi-row upsert, rows in sorted key order so that concurrent
 //     batches cannot deadlock each other.
+//   - IncrBelow ([store.BoundedCounters]) is one transaction: a multi-row
+//     upsert that locks every counter of the call in sorted key order (a
+//     missing one is created as an ended row, which every read ignores)
+//     and reads it, the decision in Go on the locked values, and one
+//     multi-row upsert of the counters it increments. A call that
+//     increments nothing rolls back, so a refused call writes nothing.
 //   - MarkUsed and Advance are conditional upserts that replace a mark only
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends

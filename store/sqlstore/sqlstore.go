@@ -61,7 +61,8 @@ type Options struct {
 }
 
 // Store is a store.Store on database/sql, and also a store.Sweeper,
-// store.BatchCounters, store.DeviceToucher and store.EnrollmentToucher. It
+// store.BatchCounters, store.BoundedCounters, store.DeviceToucher and
+// store.EnrollmentToucher. It
 // is safe for concurrent use, and any number of Stores (in one process or
 // many) may share one database and table prefix: every operation that must
 // be atomic is done by the database.

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,16 +19,38 @@ import (
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
-// conformance runs the store suite on one database: every store the
-// factory returns shares the tables (the suite uses random keys) and gets
-// the suite's clock.
-func conformance(t *testing.T, db *sql.DB, d sqlstore.Dialect, opt storetest.Options) {
-	base := migrated(t, db, d, nil)
+// conformance runs the store suite on one database, reached through the
+// pools dbs: every store the factory returns shares the tables (the suite
+// uses random keys) and gets the suite's clock, and the stores take turns
+// among the pools, so that the two the suite races as app instances have
+// connections of their own when dbs holds two.
+func conformance(t *testing.T, dbs []*sql.DB, d sqlstore.Dialect, opt storetest.Options) {
+	base := migrated(t, dbs[0], d, nil)
+	var turn atomic.Int64
+	opt.Shared = true
 	storetest.RunWith(t, func(t *testing.T, now func() time.Time) store.Store {
+		db := dbs[int(turn.Add(1))%len(dbs)]
 		s, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: base.TablePrefix(), Now: now})
 		require.NoError(t, err)
 		return s
 	}, opt)
+}
+
+// twoPools opens two pools on one database of b: two connections to one
+// file for SQLite.
+func twoPools(t *testing.T, b backend) []*sql.DB {
+	if b.dialect != sqlstore.SQLite {
+		return []*sql.DB{b.open(t), b.open(t)}
+	}
+	path := filepath.Join(t.TempDir(), "twofactor.db")
+	dbs := make([]*sql.DB, 2)
+	for i := range dbs {
+		db, err := sqlite.Open(path)
+		require.NoError(t, err)
+		t.Cleanup(func() { db.Close() })
+		dbs[i] = db
+	}
+	return dbs
 }
 
 func TestConformance(t *testing.T) {
@@ -41,7 +64,7 @@ func TestConformance(t *testing.T) {
 			case raceEnabled:
 				opt.Rounds = 10
 			}
-			conformance(t, b.open(t), b.dialect, opt)
+			conformance(t, twoPools(t, b), b.dialect, opt)
 		})
 	}
 }
@@ -54,7 +77,7 @@ func TestConformanceSQLitePool(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(8)
-	conformance(t, db, sqlstore.SQLite, storetest.Options{Rounds: 3})
+	conformance(t, []*sql.DB{db}, sqlstore.SQLite, storetest.Options{Rounds: 3})
 }
 
 func TestNewOptions(t *testing.T) {

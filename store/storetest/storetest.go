@@ -18,7 +18,8 @@
 // the whole of store.Store, runs it too (package store's documentation
 // lists what the Service and each factor need). An interface that extends
 // another is tested with it: OwnedStates with States, CodeGroups with
-// Codes, BatchCounters with Counters, DeviceToucher with Devices and
+// Codes, BatchCounters and BoundedCounters with Counters, DeviceToucher
+// with Devices and
 // EnrollmentToucher with Enrollments; a store with the first but not the
 // second fails. Sweeper is tested on the records of those of States, Codes,
 // Ledger and Devices that the store implements. The suite logs every
@@ -30,7 +31,10 @@
 // must stop at zero, every state filed under an owner by racing
 // PutOwnedState calls must be gone after DeleteOwnedStates, racing
 // TouchEnrollment calls must leave the latest time, and a record renamed
-// while it is touched must keep its last name.
+// while it is touched must keep its last name. Racing bounded increments
+// (BoundedCounters) must admit exactly as many calls as the bound allows,
+// from two stores at once when Options.Shared says the factory's stores
+// share their data, as two app instances on one database do.
 //
 // Besides each interface on its own, the suite checks that OwnedStates
 // deletes exactly the states currently filed under the owner (not a key
@@ -71,6 +75,19 @@ type Options struct {
 	Goroutines int
 	// Rounds each race test repeats. Zero means 50.
 	Rounds int
+	// Shared says that the stores the factory returns share their data,
+	// as app instances on one database do (the SQL and Redis stores'
+	// tests): the suite then races two of them against each other. Leave
+	// it false when each call returns a store of its own (store.Memory);
+	// the races then run on one store.
+	Shared bool
+	// AtomicPerHashSlot says that the store makes a BoundedCounters call
+	// atomic only among keys of one Redis hash slot (redisstore on a Redis
+	// Cluster). The suite tests bounded increments both on keys that share
+	// a hash tag ({...}) and on keys that do not; with AtomicPerHashSlot,
+	// racing calls on keys that do not are only required never to pass a
+	// bound, not to admit exactly as many calls as it allows.
+	AtomicPerHashSlot bool
 }
 
 // Clock is a manual clock, safe for concurrent use.
@@ -136,6 +153,7 @@ var suiteTests = map[string]func(*harness, *testing.T){
 	"Counters":          (*harness).counters,
 	"Decr":              (*harness).decr,
 	"BatchCounters":     (*harness).batchCounters,
+	"BoundedCounters":   (*harness).boundedCounters,
 	"Ledger":            (*harness).ledger,
 	"Enrollments":       (*harness).enrollments,
 	"EnrollmentToucher": (*harness).enrollmentToucher,
@@ -149,8 +167,8 @@ var suiteTests = map[string]func(*harness, *testing.T){
 
 // has records which interfaces of package store a store implements.
 type has struct {
-	states, owned, codes, groups, counters, batch, ledger   bool
-	enrollments, devices, deviceTouch, enrollTouch, sweeper bool
+	states, owned, codes, groups, counters, batch, bounded, ledger bool
+	enrollments, devices, deviceTouch, enrollTouch, sweeper        bool
 }
 
 // suite is what RunWith runs for one store: the names of its tests, in
@@ -173,6 +191,7 @@ func plan(s any) suite {
 		groups:      implements[store.CodeGroups](s, &p),
 		counters:    implements[store.Counters](s, &p),
 		batch:       implements[store.BatchCounters](s, &p),
+		bounded:     implements[store.BoundedCounters](s, &p),
 		ledger:      implements[store.Ledger](s, &p),
 		enrollments: implements[store.Enrollments](s, &p),
 		enrollTouch: implements[store.EnrollmentToucher](s, &p),
@@ -189,6 +208,7 @@ func plan(s any) suite {
 	h.owned = needs(h.owned, h.states, "OwnedStates", "States")
 	h.groups = needs(h.groups, h.codes, "CodeGroups", "Codes")
 	h.batch = needs(h.batch, h.counters, "BatchCounters", "Counters")
+	h.bounded = needs(h.bounded, h.counters, "BoundedCounters", "Counters")
 	h.enrollTouch = needs(h.enrollTouch, h.enrollments, "EnrollmentToucher", "Enrollments")
 	h.deviceTouch = needs(h.deviceTouch, h.devices, "DeviceToucher", "Devices")
 	p.has = h
@@ -203,6 +223,7 @@ func plan(s any) suite {
 	add(h.groups, "CodeGroups")
 	add(h.counters, "Counters", "Decr")
 	add(h.batch, "BatchCounters")
+	add(h.bounded, "BoundedCounters")
 	add(h.ledger, "Ledger")
 	add(h.enrollments, "Enrollments")
 	add(h.enrollTouch, "EnrollmentToucher")
@@ -267,6 +288,10 @@ type (
 	batchStore interface {
 		store.Counters
 		store.BatchCounters
+	}
+	boundedStore interface {
+		store.Counters
+		store.BoundedCounters
 	}
 	enrollTouchStore interface {
 		store.Enrollments
@@ -1198,6 +1223,7 @@ func (h *harness) maxKeyLen(t *testing.T) {
 		{"Codes", h.has.codes, l.codes},
 		{"CodeGroups", h.has.groups, l.codeGroups},
 		{"Counters", h.has.counters, l.counters},
+		{"BoundedCounters", h.has.bounded, l.bounded},
 		{"Ledger", h.has.ledger, l.ledger},
 		{"Enrollments", h.has.enrollments, l.enrollments},
 		{"Devices", h.has.devices, l.devices},
@@ -1326,6 +1352,29 @@ func (l *longKeys) counters(t *testing.T) {
 	assert.Equal(t, int64(1), n)
 }
 
+// bounded checks IncrBelow on two long counters that differ in their last
+// byte: each has its own count, and one full refuses a call of both.
+func (l *longKeys) bounded(t *testing.T) {
+	s := l.raw.(boundedStore)
+	a, b := l.long("bounded", 'a'), l.long("bounded", 'b')
+	call := func(incrs ...store.BoundedIncr) []store.BoundedValue {
+		t.Helper()
+		out, err := s.IncrBelow(l.ctx, incrs)
+		require.NoError(t, err)
+		require.Len(t, out, len(incrs))
+		return out
+	}
+	out := call(store.BoundedIncr{Key: a, Window: time.Minute, Max: 1})
+	assert.True(t, out[0].Incremented)
+	out = call(store.BoundedIncr{Key: b, Window: time.Minute, Max: 2})
+	assert.Equal(t, int64(1), out[0].N, "a key differing in the last byte")
+	out = call(store.BoundedIncr{Key: b, Window: time.Minute, Max: 2}, store.BoundedIncr{Key: a, Window: time.Minute, Max: 1})
+	assert.Equal(t, 1, store.FirstFull(out))
+	n, _, err := s.Peek(l.ctx, b)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), n)
+}
+
 // ledger checks MarkUsed on two long keys that differ in their last byte,
 // and Advance on a long key.
 func (l *longKeys) ledger(t *testing.T) {
@@ -1414,6 +1463,10 @@ func (h *harness) canceled(t *testing.T) {
 		_, _, err := s.Incr(ctx, k("c"), time.Minute)
 		assert.Error(t, err, "Incr with a canceled context")
 		assert.Error(t, s.Decr(ctx, k("c")), "Decr with a canceled context")
+	}
+	if s, ok := raw.(store.BoundedCounters); ok {
+		_, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: k("c"), Window: time.Minute, Max: 5}})
+		assert.Error(t, err, "IncrBelow with a canceled context")
 	}
 	if s, ok := raw.(store.Ledger); ok {
 		_, err := s.MarkUsed(ctx, k("m"), exp)

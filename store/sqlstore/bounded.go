@@ -1,0 +1,169 @@
+package sqlstore
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+var _ store.BoundedCounters = (*Store)(nil)
+
+// IncrBelow implements store.BoundedCounters in one transaction:
+// lockBounded locks the row of every counter of the call, in sorted key
+// order as IncrBatch writes them (so that concurrent calls and batches
+// lock in the same order and never deadlock each other), creating a
+// missing counter as an ended row, and reads them; store.DecideBounded
+// decides from what it read; writeBounded writes the counters that the
+// call increments. A call that increments nothing rolls back, which also
+// removes the ended rows it created. Round trips: BEGIN, one statement to
+// lock and read (two on MySQL, which cannot return what an upsert wrote),
+// then ROLLBACK, or one to write and COMMIT (one more when a refused call
+// that increments a CountRefused counter leaves an ended row it created,
+// which it deletes).
+func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {
+	if len(incrs) == 0 {
+		return nil, nil
+	}
+	if err := store.CheckBounded(incrs); err != nil {
+		return nil, wrap("incr below", err)
+	}
+	nowM := s.nowMicro()
+	now := timeMicro(nowM)
+	keys := make([]string, len(incrs))
+	for i, in := range incrs {
+		keys[i] = in.Key
+	}
+	sort.Strings(keys)
+	var out []store.BoundedValue
+	err := s.tx(ctx, "incr below", func(tx *sql.Tx) error {
+		rows, err := s.lockBounded(ctx, tx, keys)
+		if err != nil {
+			return err
+		}
+		live := make([]store.CounterValue, len(incrs))
+		for i, in := range incrs {
+			r, ok := rows[in.Key]
+			if !ok {
+				return fmt.Errorf("counter %d missing from the locked rows", i)
+			}
+			if r.reset > nowM {
+				live[i] = store.CounterValue{N: r.n, ResetAt: timeMicro(r.reset)}
+			}
+		}
+		out = store.DecideBounded(incrs, live, now)
+		return s.writeBounded(ctx, tx, incrs, out, rows)
+	})
+	if errors.Is(err, errNothingToWrite) {
+		err = nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// errNothingToWrite ends the transaction of an IncrBelow call that
+// increments nothing: s.tx rolls it back, and IncrBelow succeeds.
+var errNothingToWrite = errors.New("nothing to write")
+
+// lockedCounter is a counter's row as lockBounded read it, reset_at being
+// zero for a row that lockBounded created.
+type lockedCounter struct{ n, reset int64 }
+
+// lockBounded locks the rows of keys (sorted), creating each missing one
+// as an ended counter (n = 0, reset_at = 0), which every read ignores and
+// Incr restarts, and returns them by key. The upsert takes each row's lock
+// in the order of keys, and waits for a concurrent call that created or
+// changed the row; it then reads the row's latest committed values
+// (PostgreSQL and SQLite return them; MySQL reads them back with a locking
+// read in the same transaction).
+func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map[string]lockedCounter, error) {
+	table := s.prefix + "counters"
+	var q strings.Builder
+	args := make([]any, len(keys))
+	for i, k := range keys {
+		args[i] = k
+	}
+	if s.dialect == MySQL {
+		q.WriteString("INSERT INTO " + table + " (k, n, reset_at) VALUES (?, 0, 0)" + strings.Repeat(", (?, 0, 0)", len(keys)-1))
+		q.WriteString(" ON DUPLICATE KEY UPDATE n = n")
+		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
+			return nil, err
+		}
+		q.Reset()
+		q.WriteString("SELECT k, n, reset_at FROM " + table + " WHERE k IN (?" + strings.Repeat(", ?", len(keys)-1) + ") FOR UPDATE")
+	} else {
+		q.WriteString("INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, 0, 0)" + strings.Repeat(", (?, 0, 0)", len(keys)-1))
+		q.WriteString(" ON CONFLICT (k) DO UPDATE SET n = c.n RETURNING k, n, reset_at")
+	}
+	stmt := q.String()
+	if s.dialect == Postgres {
+		stmt = numbered(stmt)
+	}
+	rows, err := tx.QueryContext(ctx, stmt, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[string]lockedCounter, len(keys))
+	for rows.Next() {
+		var k string
+		var c lockedCounter
+		if err := rows.Scan(&k, &c.n, &c.reset); err != nil {
+			return nil, err
+		}
+		out[k] = c
+	}
+	return out, rows.Err()
+}
+
+// writeBounded writes, under the locks lockBounded took, the count and
+// window end of every counter that out says the call incremented, with one
+// multi-row upsert (each row exists and is locked, so it is an update),
+// and deletes the ended rows lockBounded created that the call did not
+// increment. It returns errNothingToWrite, so that the transaction rolls
+// back, when the call increments nothing.
+func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter) error {
+	var set, created []any
+	for i, in := range incrs {
+		switch {
+		case out[i].Incremented:
+			reset := out[i].ResetAt.UnixMicro()
+			out[i].ResetAt = timeMicro(reset) // as stored
+			set = append(set, in.Key, out[i].N, reset)
+		case rows[in.Key].reset == 0:
+			created = append(created, in.Key)
+		}
+	}
+	if len(set) == 0 {
+		return errNothingToWrite
+	}
+	n := len(set) / 3
+	table := s.prefix + "counters"
+	stmt := "INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
+		" ON CONFLICT (k) DO UPDATE SET n = excluded.n, reset_at = excluded.reset_at"
+	if s.dialect == MySQL {
+		stmt = "INSERT INTO " + table + " (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
+			" ON DUPLICATE KEY UPDATE n = VALUES(n), reset_at = VALUES(reset_at)"
+	}
+	if s.dialect == Postgres {
+		stmt = numbered(stmt)
+	}
+	if _, err := tx.ExecContext(ctx, stmt, set...); err != nil {
+		return err
+	}
+	if len(created) == 0 {
+		return nil
+	}
+	del := "DELETE FROM " + table + " WHERE reset_at = 0 AND k IN (?" + strings.Repeat(", ?", len(created)-1) + ")"
+	if s.dialect == Postgres {
+		del = numbered(del)
+	}
+	_, err := tx.ExecContext(ctx, del, created...)
+	return err
+}
