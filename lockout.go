@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/netip"
 	"time"
+
+	"github.com/twofactorkit/twofactor/store"
 )
 
 // The user's lockout is one counter: wrong answers in a row, counted before
@@ -35,6 +37,23 @@ func (l Limits) allowedFailures(start, now time.Time) int64 {
 		allowed += per
 	}
 	return min(allowed, most)
+}
+
+// failureSteps is the schedule of allowedFailures as the bounds of the
+// user's failure counter by the age of its run (store.BoundStep): block j
+// lets MaxUserFailures more answers in from blockOpens(j).
+func (l Limits) failureSteps() []store.BoundStep {
+	per, most := int64(l.MaxUserFailures), int64(l.MaxConsecutiveFailures)
+	var steps []store.BoundStep
+	for j, allowed := 2, per; allowed < most; j++ {
+		open, ok := l.blockOpens(j)
+		if !ok {
+			break
+		}
+		allowed = min(allowed+per, most)
+		steps = append(steps, store.BoundStep{After: open, Max: allowed})
+	}
+	return steps
 }
 
 // blockOpens returns how long after the run's start block j opens, and

@@ -481,6 +481,12 @@ func (tp *tape) IncrBatch(ctx context.Context, in []store.CounterIncr) ([]store.
 	}
 	return tp.Memory.IncrBatch(ctx, in)
 }
+func (tp *tape) IncrBelow(ctx context.Context, in []store.BoundedIncr) ([]store.BoundedValue, error) {
+	for _, i := range in {
+		tp.rec(i.Key)
+	}
+	return tp.Memory.IncrBelow(ctx, in)
+}
 func (tp *tape) PutCode(ctx context.Context, c store.Code) error {
 	tp.rec(c.Group, c.Key, string(c.Hash))
 	return tp.Memory.PutCode(ctx, c)

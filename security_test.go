@@ -158,6 +158,12 @@ func (k *keyRecorder) IncrBatch(ctx context.Context, in []store.CounterIncr) ([]
 	}
 	return k.Memory.IncrBatch(ctx, in)
 }
+func (k *keyRecorder) IncrBelow(ctx context.Context, in []store.BoundedIncr) ([]store.BoundedValue, error) {
+	for _, i := range in {
+		k.rec(i.Key)
+	}
+	return k.Memory.IncrBelow(ctx, in)
+}
 
 func TestKeysFitEveryStore(t *testing.T) {
 	rec := &keyRecorder{}
@@ -525,7 +531,7 @@ func TestVerifyFailurePaths(t *testing.T) {
 		require.NoError(t, err)
 		assert.EqualValues(t, 1, n, "the count stays on the safe side")
 	})
-	t.Run("taking back a refused answer fails", func(t *testing.T) {
+	t.Run("a refused answer needs no take-back", func(t *testing.T) {
 		var spy *storespy.Spy
 		e := newEnv(t, func(c *twofactor.Config) {
 			spy = storespy.New(c.Store.(store.Store))
@@ -536,9 +542,12 @@ func TestVerifyFailurePaths(t *testing.T) {
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 		spy.Fail("Decr", errBoom)
 		_, err = e.verify(e.begin(), twofactor.MethodTOTP, "654321")
-		require.ErrorIs(t, err, twofactor.ErrRateLimited)
-		assert.Equal(t, event.ReasonTakeBackFailed, lastWarning(e))
+		require.ErrorIs(t, err, twofactor.ErrRateLimited, "refused in the counting step itself: nothing to give back")
+		assert.Empty(t, e.eventsOf(event.Warning))
 		assert.EqualValues(t, 1, e.app.verifies.Load())
+		n, _, err := e.mem.Peek(ctx, "tf:fail:alice")
+		require.NoError(t, err)
+		assert.EqualValues(t, 1, n, "the refused answer is not counted against the user")
 	})
 	t.Run("cancelling codes fails", func(t *testing.T) {
 		var spy *storespy.Spy

@@ -502,39 +502,42 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 }
 
 // count counts the answer before any factor sees it, against the
-// challenge, the user and the client network in one batch, and refuses it
-// when a limit is passed (taking back the user's count: a refused answer
-// was no guess). The attempt counter lives as long as the challenge and is
-// never reset, so at most MaxAttempts answers per challenge reach the
-// factor; the user's counter is the lockout.
+// challenge, the user and the client network, in one atomic step that
+// refuses it when a limit is reached (store.IncrAllBelow): a refused answer
+// is no guess and is not counted against the user, so it needs no
+// give-back. It still spends one of the challenge's answers and counts
+// against the client network. The attempt counter lives as long as the
+// challenge and is never reset, so at most MaxAttempts answers per
+// challenge reach the factor; the user's counter is the lockout, its bound
+// growing with the run's age as the schedule lets more answers in.
 func (v *verification) count(ctx context.Context) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
-	incrs := []store.CounterIncr{
-		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now)},
-		{Key: v.failKey, Window: s.limits.FailureMemory},
+	incrs := []store.BoundedIncr{
+		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now), Max: int64(s.limits.MaxAttempts), CountRefused: true},
+		{Key: v.failKey, Window: s.limits.FailureMemory, Max: int64(s.limits.MaxUserFailures), Steps: s.limits.failureSteps()},
 	}
 	if v.a.Client.IP.IsValid() {
-		incrs = append(incrs, store.CounterIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow})
+		incrs = append(incrs, store.BoundedIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow,
+			Max: int64(s.limits.MaxIPAttempts), CountRefused: true})
 	}
-	counts, err := store.IncrAll(ctx, s.store, incrs)
+	counts, err := store.IncrAllBelow(ctx, s.store, incrs, v.now)
 	if err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
 	}
-	v.attempts, v.fails = counts[0], counts[1]
+	v.attempts = store.CounterValue{N: counts[0].N, ResetAt: counts[0].ResetAt}
+	v.fails = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
 	v.start = s.limits.runStart(v.fails.ResetAt)
 	switch {
-	case len(counts) > 2 && counts[2].N > int64(s.limits.MaxIPAttempts):
-		err = NewRetryError(ErrRateLimited, LimitIP, v.now, counts[2].ResetAt)
-	case v.attempts.N > int64(s.limits.MaxAttempts):
-		err = ErrTooManyAttempts
-	case v.fails.N > s.limits.allowedFailures(v.start, v.now):
-		err = NewRetryError(ErrLocked, LimitUser, v.now, s.limits.unlockAt(v.fails.N, v.start, v.fails.ResetAt))
+	case len(counts) > 2 && counts[2].Full:
+		return NewRetryError(ErrRateLimited, LimitIP, v.now, counts[2].ResetAt)
+	case counts[0].Full:
+		return ErrTooManyAttempts
+	case counts[1].Full:
+		// The next answer would be the (N+1)-th wrong one in a row.
+		return NewRetryError(ErrLocked, LimitUser, v.now, s.limits.unlockAt(v.fails.N+1, v.start, v.fails.ResetAt))
 	}
-	if err != nil {
-		s.takeBack(ctx, ch, v.failKey)
-	}
-	return err
+	return nil
 }
 
 // wrong handles an answer the factor refused.

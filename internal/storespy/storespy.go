@@ -65,6 +65,18 @@ func (c *Spy) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]store
 	return store.IncrAll(ctx, spyCounters{c}, incrs)
 }
 
+// IncrBelow implements store.BoundedCounters: one round trip when the
+// store has it, counted as an "Incr".
+func (c *Spy) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {
+	if b, ok := c.Store.(store.BoundedCounters); ok {
+		if err := c.hit("Incr"); err != nil {
+			return nil, err
+		}
+		return b.IncrBelow(ctx, incrs)
+	}
+	return store.IncrAllBelow(ctx, spyCounters{c}, incrs, time.Now())
+}
+
 type spyCounters struct{ c *Spy }
 
 func (sc spyCounters) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {
