@@ -13,7 +13,8 @@ func TestNoDriverImports(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Fatalf("the go command is needed to list imports: %v", err)
 	}
-	pkgs := []string{".", "./totp", "./emailcode", "./smscode", "./backupcodes", "./webauthn", "./trust", "./store", "./store/sqlstore"}
+	pkgs := []string{".", "./totp", "./emailcode", "./smscode", "./backupcodes", "./webauthn", "./trust", "./store", "./store/sqlstore",
+		"./event", "./keyring", "./notify", "./twofactorhttp", "./twofactortest"}
 	drivers := []string{"modernc.org/sqlite", "github.com/jackc/pgx", "github.com/go-sql-driver/mysql", "github.com/redis/go-redis", "github.com/chromedp"}
 	for _, p := range pkgs {
 		out, err := exec.Command("go", "list", "-deps", p).CombinedOutput()

@@ -88,7 +88,7 @@ func newApp(cfg *config, origin string, logw io.Writer) (*app, error) {
 // (the store, the keys, every factor, trusted devices, security emails
 // and the users), then the HTTP layer on the app's mux.
 func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smscode.Sender) error {
-	db := &storeOpener{dsn: cfg.db, prefix: cfg.prefix, dataDir: cfg.dataDir}
+	db := &storeOpener{dsn: cfg.db, prefix: cfg.prefix, dataDir: cfg.dataDir, now: cfg.now}
 	keys, keysInfo := keySource(cfg.dataDir)
 	a.notify = notify.Config{
 		Sender:      mail,
@@ -111,6 +111,7 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		Listeners: []twofactor.ListenerConfig{a.notify},
 		Users:     a.user,
 		Events:    &event.Sink{Logger: a.log},
+		Now:       cfg.now,
 	})
 	if err != nil {
 		return err
@@ -193,7 +194,7 @@ func (a *app) close(ctx context.Context) {
 // user is twofactor.Config.Users: the user with an id, for the security
 // emails, the settings and the administrator pages.
 func (a *app) user(_ context.Context, id string) (twofactor.User, error) {
-	acct, ok := a.users.byID[id]
+	acct, ok := a.users.find(id)
 	if !ok {
 		return twofactor.User{}, fmt.Errorf("%w: webapp: no user %q", twofactor.ErrUnknownUser, id)
 	}

@@ -33,6 +33,9 @@ type config struct {
 	// grace is how long a failed second step waits before its owner is
 	// told (a sign-in that then succeeds tells nobody); 0 tells at once.
 	grace time.Duration
+	// now is the clock of two-factor authentication and its store; nil
+	// means time.Now. No flag sets it: tests give a clock they move.
+	now func() time.Time
 }
 
 // Environment variables, read as the defaults of the flags.

@@ -113,7 +113,8 @@ var serveStatic = http.FileServerFS(staticFS)
 func demoAccountsOf(u *users) []*account {
 	var out []*account
 	for _, a := range demoAccounts() {
-		out = append(out, u.byLogin[a.Login])
+		acct, _ := u.named(a.Login)
+		out = append(out, acct)
 	}
 	return out
 }

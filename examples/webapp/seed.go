@@ -33,7 +33,8 @@ var sixDigits = regexp.MustCompile(`\b\d{6}\b`)
 // backup codes come with it.
 func (a *app) seed(ctx context.Context) (*seeded, error) {
 	out := &seeded{At: time.Now()}
-	ada := a.users.byLogin["ada"].user()
+	acct, _ := a.users.named("ada")
+	ada := acct.user()
 	ada.Email = ""
 	has, err := a.hasEnrollment(ctx, ada, twofactor.MethodTOTP)
 	if err != nil {
@@ -57,7 +58,8 @@ func (a *app) seed(ctx context.Context) (*seeded, error) {
 		out.TOTPSecret, out.TOTPStep, out.BackupCodes = en.Secret, p.Step(now), done.BackupCodes
 	}
 
-	grace := a.users.byLogin["grace"].user()
+	acct, _ = a.users.named("grace")
+	grace := acct.user()
 	grace.Email = ""
 	has, err = a.hasEnrollment(ctx, grace, twofactor.MethodSMS)
 	if err != nil {

@@ -25,14 +25,15 @@ import (
 // check; Service.Shutdown closes it.
 type storeOpener struct {
 	dsn, prefix, dataDir string
-	info                 string // what OpenStore opened, for the start-up message
+	now                  func() time.Time // the store's clock; nil: time.Now
+	info                 string           // what OpenStore opened, for the start-up message
 }
 
 var _ twofactor.StoreOpener = (*storeOpener)(nil)
 
 // OpenStore opens the store with openStore.
 func (o *storeOpener) OpenStore(ctx context.Context) (twofactor.Store, error) {
-	st, info, err := openStore(ctx, o.dsn, o.prefix, o.dataDir)
+	st, info, err := openStore(ctx, o.dsn, o.prefix, o.dataDir, o.now)
 	if err != nil {
 		return nil, err
 	}
@@ -61,8 +62,8 @@ func (s redisStore) Close() error { return s.rdb.Close() }
 // openStore opens the store -db names (SQLite in dataDir when empty),
 // creating or migrating SQL tables, and returns it with a description
 // for the start-up message. Closing the store (an io.Closer) closes its
-// database.
-func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Store, string, error) {
+// database. now is the store's clock, the Service's (nil: time.Now).
+func openStore(ctx context.Context, dsn, prefix, dataDir string, now func() time.Time) (twofactor.Store, string, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if dsn == "" {
@@ -83,7 +84,7 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 			rdb.Close()
 			return nil, "", fmt.Errorf("-db: Redis at %s: %w", opt.Addr, err)
 		}
-		st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix})
+		st, err := redisstore.New(rdb, redisstore.Options{Prefix: prefix, Now: now})
 		if err != nil {
 			rdb.Close()
 			return nil, "", err
@@ -94,7 +95,7 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 		if err != nil {
 			return nil, "", errors.New("-db: not a PostgreSQL URL")
 		}
-		return openSQL(ctx, db, sqlstore.Postgres, prefix, "PostgreSQL")
+		return openSQL(ctx, db, sqlstore.Postgres, prefix, "PostgreSQL", now)
 	case scheme == "mysql" || scheme == "mariadb" || strings.Contains(dsn, "@tcp(") || strings.Contains(dsn, "@unix("):
 		m := dsn
 		if scheme != "" {
@@ -113,7 +114,7 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 		if err != nil {
 			return nil, "", err
 		}
-		return openSQL(ctx, db, sqlstore.MySQL, prefix, "MySQL")
+		return openSQL(ctx, db, sqlstore.MySQL, prefix, "MySQL", now)
 	case scheme == "" || scheme == "sqlite" || scheme == "sqlite3" || scheme == "file":
 		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(dsn, scheme+"://"), "sqlite:"), "file:")
 		if path == "" || strings.ContainsAny(path, "?#") {
@@ -126,19 +127,19 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string) (twofactor.Stor
 		if err != nil {
 			return nil, "", err
 		}
-		return openSQL(ctx, db, sqlstore.SQLite, prefix, "SQLite at "+path)
+		return openSQL(ctx, db, sqlstore.SQLite, prefix, "SQLite at "+path, now)
 	default:
 		return nil, "", fmt.Errorf("-db: unknown scheme %q: use postgres://, mysql://, redis://, or a SQLite file path", scheme)
 	}
 }
 
 // openSQL migrates the tables of db and returns the store over it.
-func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string) (twofactor.Store, string, error) {
+func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string, now func() time.Time) (twofactor.Store, string, error) {
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, "", fmt.Errorf("-db: %s: %w", what, err)
 	}
-	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: prefix})
+	st, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: prefix, Now: now})
 	if err == nil {
 		err = st.Migrate(ctx)
 	}

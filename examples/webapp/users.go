@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -39,8 +41,12 @@ func demoAccounts() []*account {
 	}
 }
 
-// users is the app's user table.
+// users is the app's user table: the demo accounts, and any added while
+// the app runs (this package's tests add theirs). It is safe for
+// concurrent use: the security emails look users up on their own
+// goroutine.
 type users struct {
+	mu      sync.RWMutex
 	byLogin map[string]*account
 	byID    map[string]*account
 	dummy   []byte // compared against when the login is unknown, to take as long
@@ -54,22 +60,52 @@ const demoCost = bcrypt.MinCost
 func newUsers(accounts []*account) (*users, error) {
 	u := &users{byLogin: map[string]*account{}, byID: map[string]*account{}}
 	for _, a := range accounts {
-		h, err := bcrypt.GenerateFromPassword([]byte(a.Password), demoCost)
-		if err != nil {
+		if err := u.add(a); err != nil {
 			return nil, err
 		}
-		a.hash = h
-		u.byLogin[a.Login] = a
-		u.byID[a.ID] = a
 	}
 	var err error
 	u.dummy, err = bcrypt.GenerateFromPassword([]byte("no such user"), demoCost)
 	return u, err
 }
 
+// add hashes the password of a and adds it: its login and its id must be
+// new.
+func (u *users) add(a *account) error {
+	h, err := bcrypt.GenerateFromPassword([]byte(a.Password), demoCost)
+	if err != nil {
+		return err
+	}
+	a.hash = h
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if u.byLogin[a.Login] != nil || u.byID[a.ID] != nil {
+		return fmt.Errorf("webapp: an account %q (id %q) exists", a.Login, a.ID)
+	}
+	u.byLogin[a.Login] = a
+	u.byID[a.ID] = a
+	return nil
+}
+
+// find returns the account with the id.
+func (u *users) find(id string) (*account, bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	a, ok := u.byID[id]
+	return a, ok
+}
+
+// named returns the account with the login.
+func (u *users) named(login string) (*account, bool) {
+	u.mu.RLock()
+	defer u.mu.RUnlock()
+	a, ok := u.byLogin[login]
+	return a, ok
+}
+
 // check returns the account whose login and password these are.
 func (u *users) check(login, password string) (*account, bool) {
-	a, ok := u.byLogin[login]
+	a, ok := u.named(login)
 	h := u.dummy
 	if ok {
 		h = a.hash
@@ -139,8 +175,7 @@ func (s *sessions) account(r *http.Request) (*account, bool) {
 	if json.Unmarshal(b, &ss) != nil || time.Now().Unix() >= ss.Expires {
 		return nil, false
 	}
-	a, ok := s.users.byID[ss.UserID]
-	return a, ok
+	return s.users.find(ss.UserID)
 }
 
 // userID is Config.UserID of twofactorhttp: the id of the signed-in user

@@ -81,7 +81,7 @@ func TestBadStores(t *testing.T) {
 		"u:s3cret@tcp(host:3306)/db?x=%": "MySQL DSN",
 		"sqlite:/tmp/x.db?mode=rwc":      "without ? or #",
 	} {
-		_, _, err := openStore(context.Background(), dsn, "", t.TempDir())
+		_, _, err := openStore(context.Background(), dsn, "", t.TempDir(), nil)
 		require.Error(t, err, dsn)
 		assert.Contains(t, err.Error(), want, dsn)
 		assert.NotContains(t, err.Error(), "s3cret", "no password in errors")
