@@ -1,9 +1,11 @@
 # make test: everything CI runs. make check: formatting and static analysis only.
+# make mutate: mutation testing, not part of make test (see TESTING.md).
 STATICCHECK_VERSION ?= v0.8.2
+GREMLINS_VERSION ?= v0.6.0
 GO ?= go
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example
+.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example mutate
 
 test: check services chromium
 	$(GO) test $(TEST_FLAGS) ./...
@@ -31,6 +33,12 @@ chromium:
 # Tests that need no service or browser.
 unit:
 	$(GO) test $(TEST_FLAGS) -short ./...
+
+# Mutation testing with gremlins over the packages that hold the security
+# rules, one at a time, hermetic (no server, no browser): efficacy per
+# package and the time taken. One package: make mutate PKGS=./totp
+mutate:
+	@GO=$(GO) GREMLINS_VERSION=$(GREMLINS_VERSION) bash scripts/mutate.sh $(PKGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

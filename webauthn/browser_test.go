@@ -89,6 +89,9 @@ const loginDiscoverable = `(async () => {
 })()`
 
 func chromiumOptions(t *testing.T) []chromedp.ExecAllocatorOption {
+	if testing.Short() {
+		t.Skip("a browser test")
+	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(testenv.Chromium(t)),
 		chromedp.UserDataDir(t.TempDir()),

@@ -1,0 +1,130 @@
+package webauthn_test
+
+// Tests that kill mutants gremlins found alive (make mutate; TESTING.md).
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/keyring"
+	"github.com/twofactorkit/twofactor/webauthn"
+)
+
+// RemoveAll reports a credential it could not delete.
+func TestRemoveAllReportsDeleteFailure(t *testing.T) {
+	fx := newFixture(t)
+	fx.register(newSoftKey(t, testRPID, testOrigin), "key")
+	fx.st.Fail("DeleteEnrollment", errStore)
+	require.ErrorIs(t, fx.f.RemoveAll(fx.ctx, fx.user), errStore)
+	fx.st.Fail("DeleteEnrollment", nil)
+	assert.Len(t, fx.credentials(), 1, "nothing was removed")
+}
+
+// residentKey reads the registration options' authenticator selection.
+func residentKey(t *testing.T, raw []byte) (string, bool) {
+	var o struct {
+		PublicKey struct {
+			AuthenticatorSelection struct {
+				ResidentKey        string `json:"residentKey"`
+				RequireResidentKey *bool  `json:"requireResidentKey"`
+			} `json:"authenticatorSelection"`
+		} `json:"publicKey"`
+	}
+	require.NoError(t, json.Unmarshal(raw, &o))
+	sel := o.PublicKey.AuthenticatorSelection
+	return sel.ResidentKey, sel.RequireResidentKey != nil && *sel.RequireResidentKey
+}
+
+// ResidentKey Required asks the authenticator for a discoverable
+// credential; Preferred does not require one.
+func TestResidentKeyOptions(t *testing.T) {
+	fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.ResidentKey = webauthn.Required }))
+	rk, required := residentKey(t, fx.begin("key"))
+	assert.Equal(t, "required", rk)
+	assert.True(t, required)
+
+	fx = newFixture(t, withConfig(func(c *webauthn.Config) { c.ResidentKey = webauthn.Preferred }))
+	rk, required = residentKey(t, fx.begin("key"))
+	assert.Equal(t, "preferred", rk)
+	assert.False(t, required)
+}
+
+// The name an authenticator shows for the account is the user's Name,
+// else the Email, else the ID.
+func TestRegistrationUserName(t *testing.T) {
+	for _, tt := range []struct {
+		user twofactor.User
+		want string
+	}{
+		{twofactor.User{ID: "user-1", Name: "alice", Email: "alice@example.com"}, "alice"},
+		{twofactor.User{ID: "user-1", Email: "alice@example.com"}, "alice@example.com"},
+		{twofactor.User{ID: "user-1"}, "user-1"},
+	} {
+		fx := newFixture(t)
+		fx.user = tt.user
+		var o struct {
+			PublicKey struct {
+				User struct {
+					Name        string `json:"name"`
+					DisplayName string `json:"displayName"`
+				} `json:"user"`
+			} `json:"publicKey"`
+		}
+		require.NoError(t, json.Unmarshal(fx.begin("key"), &o))
+		assert.Equal(t, tt.want, o.PublicKey.User.Name)
+		assert.Equal(t, tt.want, o.PublicKey.User.DisplayName)
+	}
+}
+
+// After a key rotation, a new registration keeps the user handle the
+// user's credentials already carry, not one derived from the new key.
+func TestUserHandleKeptAcrossKeyRotation(t *testing.T) {
+	k1, err := keyring.GenerateKey("k1")
+	require.NoError(t, err)
+	k2, err := keyring.GenerateKey("k2")
+	require.NoError(t, err)
+	ring := func(keys ...keyring.Key) *keyring.Ring {
+		kr, err := keyring.New(keys...)
+		require.NoError(t, err)
+		return kr
+	}
+	fx := newFixture(t, func(env *twofactor.Env, _ *webauthn.Config) { env.Keys = ring(k1) })
+	first := fx.begin("one")
+	fx.register(newSoftKey(t, testRPID, testOrigin), "one")
+
+	rotated := newFixture(t, func(env *twofactor.Env, _ *webauthn.Config) {
+		env.Keys = ring(k2, k1)
+		env.Store = fx.st
+		env.Now = fx.clk.Now
+	})
+	fresh := newFixture(t, func(env *twofactor.Env, _ *webauthn.Config) { env.Keys = ring(k2) })
+	again := rotated.begin("two")
+	assert.Equal(t, parseOptions(t, first).PublicKey.User.ID, parseOptions(t, again).PublicKey.User.ID)
+	assert.NotEqual(t, parseOptions(t, fresh.begin("x")).PublicKey.User.ID, parseOptions(t, again).PublicKey.User.ID,
+		"a handle derived from the new key would differ")
+}
+
+// A name of MaxNameLength characters (not bytes) is accepted; one more is
+// not.
+func TestRenameMaxNameLength(t *testing.T) {
+	fx := newFixture(t)
+	e := fx.register(newSoftKey(t, testRPID, testOrigin), "key")
+	name := strings.Repeat("é", webauthn.MaxNameLength)
+	require.NoError(t, fx.f.Rename(fx.ctx, fx.user, e.ID, name))
+	assert.Equal(t, name, fx.credentials()[0].Name)
+	require.ErrorIs(t, fx.f.Rename(fx.ctx, fx.user, e.ID, name+"é"), twofactor.ErrInvalidInput)
+}
+
+// A browser response may start with JSON whitespace of every kind.
+func TestConfirmEnrollLeadingWhitespace(t *testing.T) {
+	fx := newFixture(t)
+	answer := newSoftKey(t, testRPID, testOrigin).create(t, fx.begin("key"))
+	_, err := fx.f.ConfirmEnroll(fx.ctx, fx.user, " \t\r\n"+string(answer))
+	require.NoError(t, err)
+	assert.Len(t, fx.credentials(), 1)
+}
