@@ -75,6 +75,9 @@ snapshot() {
 	fi
 }
 
+# gremlins runs "go" from PATH: the same go as $GO.
+PATH="$(dirname "$(command -v "$GO")"):$PATH"
+
 # Hermetic tests: see the top of this file.
 unset CI TWOFACTOR_POSTGRES_DSN TWOFACTOR_MYSQL_DSN TWOFACTOR_REDIS_ADDR
 export TWOFACTOR_CHROMIUM=/nonexistent/chromium
@@ -89,7 +92,7 @@ for pkg in "$@"; do
 	pkg=${pkg#./}
 	[ -n "$pkg" ] || pkg=.
 	case "$pkg" in
-	*...*) echo "mutate: one package a time, not $pkg" >&2; exit 2 ;;
+	*...*) echo "mutate: one package at a time, not $pkg" >&2; exit 2 ;;
 	esac
 	if [ ! -d "$root/$pkg" ]; then
 		echo "mutate: no package $pkg" >&2

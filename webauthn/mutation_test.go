@@ -128,3 +128,16 @@ func TestConfirmEnrollLeadingWhitespace(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, fx.credentials(), 1)
 }
+
+// A registration response of exactly MaxAttestationSize bytes is read;
+// one byte more is refused before parsing.
+func TestConfirmEnrollMaxSize(t *testing.T) {
+	fx := newFixture(t)
+	answer := string(newSoftKey(t, testRPID, testOrigin).create(t, fx.begin("key")))
+	padded := strings.Repeat(" ", webauthn.MaxAttestationSize-len(answer)) + answer
+	_, err := fx.f.ConfirmEnroll(fx.ctx, fx.user, " "+padded)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = fx.f.ConfirmEnroll(fx.ctx, fx.user, padded)
+	require.NoError(t, err)
+	assert.Len(t, fx.credentials(), 1)
+}
