@@ -4,7 +4,9 @@ package twofactor_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -49,4 +51,90 @@ func TestAdminResetReportsRecordsLeft(t *testing.T) {
 	assert.Equal(t, event.ReasonError, evs[0].Reason)
 	_, err = e.mem.GetEnrollment(ctx, alice.ID, "old-1")
 	require.NoError(t, err, "the record is still there")
+}
+
+// A proof revoked by a password change stays revoked for as long as its
+// age lets it pass: up to StepUpMaxAge, and the revocation record outlives
+// that.
+func TestRevokedProofStaysRevokedToMaxAge(t *testing.T) {
+	e := newEnv(t, nil)
+	proof := stepUpProof(t, e)
+	require.NoError(t, e.svc.PasswordChanged(ctx, "alice"))
+	e.clock.Advance(defaultStepUpMaxAge)
+	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired)
+}
+
+// An instance whose clock is behind accepts a proof verified up to one
+// minute in its future (another instance's clock), not more.
+func TestProofFromAClockAheadByAMinute(t *testing.T) {
+	a := newEnv(t, nil)
+	proof := stepUpProof(t, a)
+	behind := func(d time.Duration) *twofactor.Service {
+		b := newEnv(t, func(c *twofactor.Config) {
+			c.Store, c.Keys = a.mem, a.keys
+			c.Now = func() time.Time { return a.clock.Now().Add(-d) }
+		})
+		return b.svc
+	}
+	require.NoError(t, behind(time.Minute).CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp))
+	require.ErrorIs(t, behind(time.Minute+time.Millisecond).CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp),
+		twofactor.ErrStepUpRequired)
+}
+
+// A factor's method name is 1 to 32 of [a-z0-9_-], each range's ends
+// included.
+func TestMethodNameRule(t *testing.T) {
+	build := func(m twofactor.Method) error {
+		_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t),
+			Factors: factors(&codeFactor{method: m, static: "123456", enrolled: map[string]bool{}})})
+		return err
+	}
+	for _, m := range []twofactor.Method{"a", "z", "0", "9", "_", "-", "pin_2-x", twofactor.Method(strings.Repeat("z", 32))} {
+		assert.NoError(t, build(m), "%q", m)
+	}
+	for _, m := range []twofactor.Method{"", "`", "{", "/", ":", "A", "p in", "pin.2", twofactor.Method(strings.Repeat("z", 33))} {
+		assert.ErrorIs(t, build(m), twofactor.ErrConfig, "%q", m)
+	}
+}
+
+// The first second factor a user sets up is audited as such: the Enroll
+// event says FirstFactor.
+func TestEnrollFirstFactorEvent(t *testing.T) {
+	ee := newEnrollEnv(t, nil)
+	bob := twofactor.User{ID: "bob"}
+	_, err := ee.svc.BeginEnroll(ctx, bob, twofactor.MethodTOTP, twofactor.EnrollRequest{}, "")
+	require.NoError(t, err)
+	_, err = ee.svc.ConfirmEnroll(ctx, bob, twofactor.MethodTOTP, "246810")
+	require.NoError(t, err)
+	var first []event.Event
+	for _, ev := range ee.eventsOf(event.Enroll) {
+		if ev.Method == twofactor.MethodTOTP {
+			first = append(first, ev)
+		}
+	}
+	require.Len(t, first, 1)
+	assert.True(t, first[0].FirstFactor)
+}
+
+// A step-up for a purpose the library does not know is refused.
+func TestStepUpUnknownPurpose(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.svc.StepUp(ctx, alice, client, twofactor.Purpose("bogus"))
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = e.svc.StepUp(ctx, alice, client, twofactor.PurposeLogin)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = e.svc.StepUp(ctx, alice, client, twofactor.PurposeEnroll)
+	require.NoError(t, err)
+}
+
+// The Begin event lists the offered methods, comma-separated, and is
+// stamped with the Service's clock (the sink has no clock of its own).
+func TestBeginEventDetails(t *testing.T) {
+	e := newEnv(t, nil)
+	e.clock.Advance(90 * time.Second)
+	e.begin()
+	evs := e.eventsOf(event.Begin)
+	require.Len(t, evs, 1)
+	assert.Equal(t, "email,totp", evs[0].Details[event.DetailMethods])
+	assert.True(t, evs[0].Time.Equal(e.clock.Now()), "stamped %s, clock %s", evs[0].Time, e.clock.Now())
 }
