@@ -3,6 +3,7 @@ package twofactor_test
 // Tests that kill mutants gremlins found alive (make mutate; TESTING.md).
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -137,4 +138,43 @@ func TestBeginEventDetails(t *testing.T) {
 	require.Len(t, evs, 1)
 	assert.Equal(t, "email,totp", evs[0].Details[event.DetailMethods])
 	assert.True(t, evs[0].Time.Equal(e.clock.Now()), "stamped %s, clock %s", evs[0].Time, e.clock.Now())
+}
+
+// The Env a factor gets stamps its events with the Service's clock when
+// the host's sink has no clock of its own.
+func TestFactorEventsUseTheServiceClock(t *testing.T) {
+	clock := time.Date(2026, 5, 1, 8, 0, 0, 0, time.UTC)
+	var got []event.Event
+	sink := &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) { got = append(got, ev) }}
+	var env twofactor.Env
+	_, err := twofactor.New(twofactor.Config{Store: store.NewMemory(), Keys: newKeys(t), Events: sink,
+		Now: func() time.Time { return clock },
+		Factors: []twofactor.FactorConfig{twofactor.FactorFunc(func(e twofactor.Env) (twofactor.Factor, error) {
+			env = e
+			return &codeFactor{method: "x"}, nil
+		})}})
+	require.NoError(t, err)
+	env.Events.Emit(ctx, event.Event{Type: event.Warning, UserID: "alice"})
+	require.Len(t, got, 1)
+	assert.True(t, got[0].Time.Equal(clock), "stamped %s", got[0].Time)
+	assert.Nil(t, sink.Now, "the host's sink is not changed")
+}
+
+// An answer on a challenge opened before the lockout is refused with the
+// lockout's RetryAfter: until the next block of answers opens.
+func TestVerifyLockedRetryAfter(t *testing.T) {
+	e := newEnv(t, nil)
+	open := e.begin()
+	for i := 0; i < defaultMaxUserFailures; i++ {
+		ch := e.begin()
+		_, err := e.verify(ch, twofactor.MethodTOTP, "000000")
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		e.clock.Advance(time.Second)
+	}
+	_, err := e.verify(open, twofactor.MethodTOTP, "654321")
+	require.ErrorIs(t, err, twofactor.ErrLocked)
+	var re *twofactor.RetryError
+	require.ErrorAs(t, err, &re)
+	assert.Equal(t, defaultLockoutDuration-10*time.Second, re.RetryAfter)
+	assert.Equal(t, "user", re.Limit)
 }
