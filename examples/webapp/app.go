@@ -62,6 +62,9 @@ func newApp(cfg *config, origin string, logw io.Writer) (*app, error) {
 	if a.users, err = newUsers(demoAccounts()); err != nil {
 		return nil, err
 	}
+	if err := a.addLoadUsers(cfg.loadUsers); err != nil {
+		return nil, err
+	}
 	mail := &mailSender{outbox: a.mailOutbox}
 	if cfg.smtp != "" {
 		if mail.smtp, err = newSMTP(cfg.smtp, cfg.mailFrom); err != nil {

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -33,6 +34,9 @@ type config struct {
 	// grace is how long a failed second step waits before its owner is
 	// told (a sign-in that then succeeds tells nobody); 0 tells at once.
 	grace time.Duration
+	// loadUsers is how many load-test users to add ($TWOFACTOR_LOAD_USERS,
+	// no flag: see loadusers.go); 0 adds none.
+	loadUsers int
 	// now is the clock of two-factor authentication and its store; nil
 	// means time.Now. No flag sets it: tests give a clock they move.
 	now func() time.Time
@@ -55,6 +59,7 @@ const (
 	envProxies      = "TWOFACTOR_TRUSTED_PROXIES"
 	envProxyHeader  = "TWOFACTOR_PROXY_HEADER"
 	envNotifyGrace  = "TWOFACTOR_NOTIFY_GRACE"
+	envLoadUsers    = "TWOFACTOR_LOAD_USERS" // load tests only, not in -h: loadusers.go
 	defaultAddr     = "127.0.0.1:8080"
 	defaultMailFrom = "Acme <no-reply@localhost>"
 )
@@ -148,6 +153,13 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-notify-grace %q: want a duration from 0s to 1h, such as 5m", grace)
 	}
 	c.grace = g
+	if v := getenv(envLoadUsers, ""); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > maxLoadUsers {
+			return nil, fmt.Errorf("$%s %q: want a number of load-test users from 0 to %d", envLoadUsers, v, maxLoadUsers)
+		}
+		c.loadUsers = n
+	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
 		return nil, fmt.Errorf("-addr %q: want host:port, such as 127.0.0.1:8080", c.addr)
 	}

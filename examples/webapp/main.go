@@ -70,6 +70,11 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if cfg.loadUsers > 0 {
+		if _, err := a.seedLoadUsers(ctx, cfg.loadUsers, cfg.dataDir, stdout); err != nil {
+			return err
+		}
+	}
 	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
 	a.banner(stdout, ln.Addr())
 	if f, ok := ctx.Value(readyKey{}).(func(started)); ok {

@@ -77,6 +77,11 @@ func (u *users) add(a *account) error {
 		return err
 	}
 	a.hash = h
+	return u.insert(a)
+}
+
+// insert adds a, whose hash is set: its login and its id must be new.
+func (u *users) insert(a *account) error {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if u.byLogin[a.Login] != nil || u.byID[a.ID] != nil {
