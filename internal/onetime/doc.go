@@ -46,30 +46,29 @@
 // VerifyPerDestination × VerifyPerUserDestination codes a window (60
 // emails or 30 SMS at the defaults; for SMS the budgets bound the cost
 // too). Whether an account holds a slot is a counter of its own per
-// destination, counted in the same batch as the caps: a request that
-// finds it at zero is a first code and takes a slot; a refused request
-// gives its count on it back, so a refused first code leaves no hold and
-// the account's next request is checked against the slots again.
+// destination, counted in the same step as the caps when the request is
+// admitted: a request that finds it at zero is a first code and takes a
+// slot, in one more step; a first code the slots refuse gives its hold
+// back, so the account's next request is checked against the slots again.
 //
-// A request refused by any limit still counts on its own caps (cooldown,
-// user, pair, client network): a client ignoring ResendAt spends its own
-// budget. It gives back (store.Counters.Decr) what it took from counters
-// shared with other accounts (the destination's slot, the budgets), so
-// being refused spends nothing of theirs. The give-back is one round trip
-// after the batch: during it, the shared count is one higher than what was
-// sent, which a concurrent request may see. The resend cooldown keeps an
-// account's own requests apart; only a request of the same account that
-// gets past it in the moment between a refused first code's batch and its
-// give-back (a resend cooldown lifted by another limit's refusal, or a
-// batch that is not atomic across keys, as on Redis Cluster) may be taken
-// for a resend and send, without a slot, within that account's own caps.
+// Every limit is checked and counted in one atomic bounded increment
+// (store.IncrAllBelow), which refuses the request when a counter is at its
+// bound and then leaves alone what a refused request must not spend: the
+// cooldown and the budgets shared with other accounts. A refused request
+// still counts on its own caps (user, pair, destination, client network),
+// up to their bounds: a client ignoring ResendAt spends its own budget.
+// Apart from a first code the slots refuse, nothing is given back after a
+// refusal, so no concurrent request ever sees a count that is taken back
+// later. (On a store without
+// store.BoundedCounters the fallback increments and then takes back,
+// which is not atomic; every store of this module has it.)
 //
 // # Budgets
 //
 // Config.Budgets bound a channel's sends whoever asks: per destination
 // country (Request.Country) and in all, per Caps.Window. They are counted
-// in the same batch as the caps, are shared counters (a refused request
-// gives its count back), and the send that takes a budget's last unit
+// in the same step as the caps, are shared counters (a refused request
+// does not count on them), and the send that takes a budget's last unit
 // emits event.BudgetReached through the Env's events: its Reason
 // is [ReasonBudgetCountry] (with Details["country"]) or
 // [ReasonBudgetTotal], Count the budget and Until the end of its window.
@@ -117,16 +116,16 @@
 //
 // # Store round trips
 //
-// Issue takes the resend cooldown and every cap (per client network when
-// known, and the login or verification caps) in one batch of counter
-// increments (store.IncrAll), then stores the code: two round trips on a
-// store that implements store.BatchCounters (all of this module's do), one
-// per counter more without. An account's first verification code to a
-// destination in a window adds one Incr for the destination's slot. A
-// refusal adds one Decr per shared counter (and the first code's pair
-// count) and one ResetCounter for the cooldown. Verify: one ConsumeCode;
-// VerifyChallenge adds the Touch of a success (one round trip, two
-// without store.EnrollmentToucher). BeginEnroll: Issue's, one
+// Issue checks and counts the resend cooldown and every cap (per client
+// network when known, and the login or verification caps) in one bounded
+// increment (store.IncrAllBelow), then stores the code: two round trips,
+// and a refusal one. An account's first verification code to a
+// destination in a window adds one bounded increment for the
+// destination's slot; only that slot's refusal gives back what the first
+// step took (one Decr per shared counter and the hold, one ResetCounter
+// for the cooldown), as does a failure to store the code. Verify: one
+// ConsumeCode; VerifyChallenge adds the Touch of a success (one round
+// trip, two without store.EnrollmentToucher). BeginEnroll: Issue's, one
 // PutOwnedState, and one GetState unless Restart.
 //
 // # Security notes

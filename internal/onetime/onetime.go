@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"math"
 	"net/netip"
 	"time"
 
@@ -260,18 +261,16 @@ func (is *Issuer) heldCounter(r Request) string {
 // Issue checks the cooldown and caps, issues a new code replacing any
 // previous one for (Group, Purpose), stores its hash and delivers it.
 //
-// Store round trips on success: two with a store that implements
-// store.BatchCounters (one batch for the cooldown and every cap, then
-// PutCode); otherwise one counter for the cooldown, one per cap and PutCode.
-// An account's first verification code to a destination in a window takes
-// one more, for the destination's slot (see take). Every request counts
-// toward the caps of its own user, pair and client network, including one
-// the cooldown refuses: a client that ignores ResendAt spends its own
-// budget. A refused request gives back what it took from counters shared
-// with other accounts (a slot of VerifyPerDestination, the budgets) and its
-// hold on the destination, one store round trip each, so that nobody
-// spends those by being refused. The send that takes the last unit of a budget emits a
-// event.BudgetReached event.
+// Store round trips: two on success (one bounded increment for the
+// cooldown and every cap, then PutCode), one on a refusal. An account's
+// first verification code to a destination in a window takes one more,
+// for the destination's slot (see take). Every request counts toward the
+// caps of its own user, pair and client network, up to their bounds,
+// including one the cooldown refuses: a client that ignores ResendAt
+// spends its own budget. A refused request takes nothing from the
+// counters shared with other accounts (the budgets) and starts no
+// cooldown, so that nobody spends those by being refused. The send that
+// takes the last unit of a budget emits an event.BudgetReached event.
 //
 // A cooldown or cap answers a *twofactor.RetryError matching
 // twofactor.ErrRateLimited, with one of the Limit names. A request without
@@ -336,84 +335,94 @@ type taken struct {
 	is      *Issuer
 	coolKey string
 	checks  []limitCheck
-	counts  []store.CounterValue
+	counts  []store.BoundedValue
 	// heldKey is the counter of the account's hold on one of the
-	// destination's slots (Caps.VerifyPerDestination), which this request
-	// incremented and a refusal gives back; first is set when there was no
-	// hold before: the account's first code to the destination in the
-	// window, the one that takes a slot.
+	// destination's slots (Caps.VerifyPerDestination) when this request
+	// took it: the account's first code to the destination in the
+	// window, which undo gives back with the slot.
 	heldKey string
-	first   bool
 	// slotKey is the destination's accounts counter while this request
-	// holds a slot in it that a refusal must give back.
+	// holds a slot in it that undo must give back.
 	slotKey string
 }
 
-// take counts r on the cooldown and every cap and budget, in one batch,
-// and refuses it, as of now, when one is over; a refusal gives back the
-// shared counts and, when a cap refused it, the cooldown.
+// take counts r on the cooldown and every cap and budget in one atomic
+// bounded increment (store.IncrAllBelow), which refuses it when one is
+// full and then takes nothing that a refusal must give back: the request
+// counts on its own caps (CountRefused), never on the cooldown or on a
+// budget shared with other accounts.
 //
 // Caps.VerifyPerDestination counts accounts rather than codes, so that a
 // few accounts sending all they may cannot keep the owner of an address or
-// number from confirming it. The batch also counts the account's hold on
+// number from confirming it. The same call counts the account's hold on
 // the destination (a counter per account and destination that is above
-// zero while the account holds one of the destination's slots): when it
-// was zero, this is the account's first code to the destination in the
-// window, which takes a slot, in one more round trip after the batch;
-// otherwise the account holds one already and the code is a resend, which
-// takes none. A refused request gives its hold count back, so a refused
-// first code leaves no hold, and the account's next request is checked
-// against the slots again rather than let through as a resend.
+// zero while the account holds one of the destination's slots) when the
+// request is admitted: when it was zero, this is the account's first code
+// to the destination in the window, which takes a slot in one more bounded
+// increment; otherwise the account holds one already and the code is a
+// resend, which takes none. Only a first code refused there gives back
+// what the first call took (its hold, the budgets, the cooldown), so a
+// refused first code leaves no hold and the account's next request is
+// checked against the slots again.
 func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, error) {
 	t := &taken{is: is, coolKey: is.cooldownKey(r)}
 	t.checks = is.limitChecks(r, t.coolKey)
-	incrs := make([]store.CounterIncr, len(t.checks), len(t.checks)+1)
+	incrs := make([]store.BoundedIncr, len(t.checks), len(t.checks)+1)
 	for i, c := range t.checks {
-		incrs[i] = store.CounterIncr{Key: c.key, Window: c.window}
+		incrs[i] = store.BoundedIncr{Key: c.key, Window: c.window, Max: int64(c.max), CountRefused: c.own}
 	}
+	var held string
 	if r.Verification && is.caps.VerifyPerDestination > 0 {
-		t.heldKey = is.heldCounter(r)
-		incrs = append(incrs, store.CounterIncr{Key: t.heldKey, Window: is.caps.Window})
+		held = is.heldCounter(r)
+		incrs = append(incrs, store.BoundedIncr{Key: held, Window: is.caps.Window, Max: math.MaxInt64})
 	}
-	counts, err := store.IncrAll(ctx, is.store, incrs)
+	counts, err := store.IncrAllBelow(ctx, is.store, incrs, now)
 	if err != nil {
 		return nil, fmt.Errorf("counting send limits: %w", err)
 	}
 	t.counts = counts[:len(t.checks)]
-	if t.heldKey != "" {
-		t.first = counts[len(t.checks)].N == 1
+	if i := store.FirstFull(t.counts); i >= 0 {
+		return nil, twofactor.NewRetryError(twofactor.ErrRateLimited, t.checks[i].limit, now, t.counts[i].ResetAt)
 	}
-	for i, c := range t.checks {
-		if t.counts[i].N <= int64(c.max) {
-			continue
-		}
-		return nil, t.refuse(ctx, c.limit, now, t.counts[i].ResetAt)
-	}
-	if t.first {
-		key := is.accountsCounter(r)
-		n, resetAt, err := is.store.Incr(ctx, key, is.caps.Window)
+	if held != "" && counts[len(t.checks)].N == 1 {
+		t.heldKey = held
+		slot := is.accountsCounter(r)
+		vals, err := store.IncrAllBelow(ctx, is.store, []store.BoundedIncr{
+			{Key: slot, Window: is.caps.Window, Max: int64(is.caps.VerifyPerDestination)},
+		}, now)
 		if err != nil {
 			t.undo(ctx)
 			return nil, fmt.Errorf("counting send limits: %w", err)
 		}
-		t.slotKey = key
-		if n > int64(is.caps.VerifyPerDestination) {
-			return nil, t.refuse(ctx, LimitVerifyDestination, now, resetAt)
+		if vals[0].Full {
+			t.undo(ctx)
+			return nil, twofactor.NewRetryError(twofactor.ErrRateLimited, LimitVerifyDestination, now, vals[0].ResetAt)
 		}
+		t.slotKey = slot
 	}
 	return t, nil
 }
 
-// refuse gives back what a request refused by limit took and returns its
-// error.
-func (t *taken) refuse(ctx context.Context, limit string, now, resetAt time.Time) error {
-	t.giveBack(ctx)
-	if limit != LimitResend {
-		// The cooldown counter was taken in this same batch; a request
-		// refused by a cap sends nothing, so it must not start one.
-		t.liftCooldown(ctx)
+// undo gives back what t took when no code goes out after all: its counts
+// on the counters shared with other accounts (the budgets), the
+// destination's slot and its hold on it, and the cooldown. Its own caps
+// keep the count. The hold goes back before the cooldown is lifted: a
+// request of the same account that the lifted cooldown lets through then
+// finds no hold left by a first code that sent nothing.
+func (t *taken) undo(ctx context.Context) {
+	ctx = context.WithoutCancel(ctx)
+	for _, c := range t.checks {
+		if !c.own && c.limit != LimitResend {
+			_ = t.is.store.Decr(ctx, c.key)
+		}
 	}
-	return twofactor.NewRetryError(twofactor.ErrRateLimited, limit, now, resetAt)
+	for _, k := range []string{t.slotKey, t.heldKey} {
+		if k != "" {
+			_ = t.is.store.Decr(ctx, k)
+		}
+	}
+	t.slotKey, t.heldKey = "", ""
+	t.liftCooldown(ctx)
 }
 
 // liftCooldown ends the cooldown t started: nothing was sent.
@@ -421,35 +430,6 @@ func (t *taken) liftCooldown(ctx context.Context) {
 	if t.is.cooldown > 0 {
 		_ = t.is.store.ResetCounter(context.WithoutCancel(ctx), t.coolKey)
 	}
-}
-
-// giveBack takes back t's counts on counters shared with other accounts
-// and the destination's slot (nothing of theirs was spent), and its count
-// on the account's hold (it holds nothing it did not hold before). The
-// hold goes back before the caller lifts the cooldown: a request of the
-// same account that the cooldown lets through after it then finds no
-// hold left by a refused first code.
-func (t *taken) giveBack(ctx context.Context) {
-	for _, c := range t.checks {
-		if c.shared {
-			_ = t.is.store.Decr(context.WithoutCancel(ctx), c.key)
-		}
-	}
-	if t.slotKey != "" {
-		_ = t.is.store.Decr(context.WithoutCancel(ctx), t.slotKey)
-		t.slotKey = ""
-	}
-	if t.heldKey != "" {
-		_ = t.is.store.Decr(context.WithoutCancel(ctx), t.heldKey)
-		t.heldKey = ""
-	}
-}
-
-// undo is what a failure before delivery leaves: no cooldown, no shared
-// count, no slot.
-func (t *taken) undo(ctx context.Context) {
-	t.giveBack(ctx)
-	t.liftCooldown(ctx)
 }
 
 // undeliverable cleans up after deliver failed with err and returns the
@@ -479,9 +459,11 @@ type limitCheck struct {
 	limit, key string
 	window     time.Duration
 	max        int
-	// shared marks a counter that other accounts spend too: a refused
-	// request gives its count back.
-	shared bool
+	// own marks a cap of the request's own (its user, pair, client
+	// network, destination), which a request counts on even when another
+	// limit refuses it. The cooldown and the budgets shared with other
+	// accounts count only a request that is admitted.
+	own bool
 	// alert marks a budget: the send that takes its last unit emits an
 	// event.
 	alert bool
@@ -512,36 +494,36 @@ func (is *Issuer) budgetReached(ctx context.Context, r Request, c limitCheck, re
 // limitChecks lists the cooldown (first, when enabled) and the caps.
 func (is *Issuer) limitChecks(r Request, coolKey string) []limitCheck {
 	checks := make([]limitCheck, 0, 7)
-	add := func(limit, key string, max int, shared bool) {
+	add := func(limit, key string, max int) {
 		if max > 0 {
-			checks = append(checks, limitCheck{limit, key, is.caps.Window, max, shared, false})
+			checks = append(checks, limitCheck{limit, key, is.caps.Window, max, true, false})
 		}
 	}
 	if is.cooldown > 0 {
 		checks = append(checks, limitCheck{LimitResend, coolKey, is.cooldown, 1, false, false})
 	}
 	if r.IP.IsValid() {
-		add(LimitIP, "otc:cap:ip:"+is.channel+":"+is.netKey(r.IP), is.caps.PerIP, false)
+		add(LimitIP, "otc:cap:ip:"+is.channel+":"+is.netKey(r.IP), is.caps.PerIP)
 	}
 	if r.Verification {
-		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser, false)
-		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination, false)
+		add(LimitVerifyUser, "otc:cap:vuser:"+is.channel+":"+r.UserID, is.caps.VerifyPerUser)
+		add(LimitVerifyUserDestination, "otc:cap:vpair:"+is.channel+":"+is.pairKey(r.UserID, r.Destination), is.caps.VerifyPerUserDestination)
 		// VerifyPerDestination counts accounts, not codes: see take.
 	} else {
 		if r.Destination != "" {
-			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination, false)
+			add(LimitDestination, "otc:cap:dest:"+is.channel+":"+is.destKey(r.Destination), is.caps.PerDestination)
 		}
 		if r.UserID != "" {
-			add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser, false)
+			add(LimitUser, "otc:cap:user:"+is.channel+":"+r.UserID, is.caps.PerUser)
 		}
 	}
 	// The budgets come last, so that a request another limit refuses is
 	// reported as such.
 	if n := is.budgets.country(r.Country); r.Country != "" && n > 0 {
-		checks = append(checks, limitCheck{LimitCountry, "otc:budget:country:" + is.channel + ":" + r.Country, is.caps.Window, n, true, true})
+		checks = append(checks, limitCheck{LimitCountry, "otc:budget:country:" + is.channel + ":" + r.Country, is.caps.Window, n, false, true})
 	}
 	if n := is.budgets.Total; n > 0 {
-		checks = append(checks, limitCheck{LimitTotal, "otc:budget:total:" + is.channel, is.caps.Window, n, true, true})
+		checks = append(checks, limitCheck{LimitTotal, "otc:budget:total:" + is.channel, is.caps.Window, n, false, true})
 	}
 	return checks
 }

@@ -381,7 +381,7 @@ func TestRefusalGivesBackSharedCount(t *testing.T) {
 		require.NoError(t, err)
 		return n
 	}
-	assert.Equal(t, int64(12), peek(vpair))
+	assert.Equal(t, int64(testCaps.VerifyPerUserDestination), peek(vpair), "the refusals counted on the pair's cap, up to its bound")
 	assert.Equal(t, int64(1), peek(vdest), "the account holds one slot, taken by its first code; refused resends take none")
 	assert.Equal(t, int64(1), peek("otc:cap:vheld:test:"+e.is.pairKey("evil", "d")), "refused resends gave their hold count back")
 
@@ -410,7 +410,8 @@ func TestRefusalGivesBackSharedCount(t *testing.T) {
 	spy.Fail("Decr", errors.New("store down"))
 	_, err = e.is.Issue(ctx, from("late2", 101), e.deliver)
 	require.ErrorAs(t, err, &re, "a failed give-back still refuses")
-	assert.Equal(t, int64(testCaps.VerifyPerDestination+1), peek(vdest), "a failed give-back only leaves the count higher")
+	assert.Equal(t, int64(testCaps.VerifyPerDestination), peek(vdest), "a refused first code takes no slot")
+	assert.Equal(t, int64(1), peek("otc:cap:vheld:test:"+e.is.pairKey("late2", "d")), "a failed give-back only leaves the count higher")
 }
 
 // The destination's verification cap counts accounts, not codes: other
@@ -583,6 +584,55 @@ func TestBudgetReachedEvent(t *testing.T) {
 	assert.Len(t, evs, 2, "refusals emit nothing")
 }
 
+// A refused send is one store round trip, the bounded increment that
+// refused it: no give-back follows. It leaves the budgets shared with
+// other accounts and the cooldown as they were, and counts on its own
+// caps.
+func TestRefusalIsOneRoundTrip(t *testing.T) {
+	ctx := context.Background()
+	var spy *storespy.Spy
+	e := newEnv(t, func(c *setup) {
+		c.Budgets = Budgets{PerCountry: 1, Total: 5}
+		spy = storespy.New(c.Store.(*store.Memory))
+		c.Store = spy
+	})
+	peek := func(k string) int64 {
+		t.Helper()
+		n, _, err := e.store.Peek(ctx, k)
+		require.NoError(t, err)
+		return n
+	}
+	r := req("g1")
+	r.Country = "GB"
+	before := spy.Calls.Load()
+	_, err := e.is.Issue(ctx, r, e.deliver)
+	require.NoError(t, err)
+	assert.EqualValues(t, 2, spy.Calls.Load()-before, "an admitted send: the limits, the code")
+
+	total, user := "otc:budget:total:test", "otc:cap:user:test:u1"
+	for _, tc := range []struct {
+		name, limit string
+		r           Request
+	}{
+		{"cooldown", LimitResend, r},
+		{"country budget", LimitCountry, func() Request { r := req("g2"); r.Country = "GB"; return r }()},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			users, totals := peek(user), peek(total)
+			before := spy.Calls.Load()
+			_, err := e.is.Issue(ctx, tc.r, e.deliver)
+			var re *twofactor.RetryError
+			require.ErrorAs(t, err, &re)
+			assert.Equal(t, tc.limit, re.Limit)
+			assert.EqualValues(t, 1, spy.Calls.Load()-before, "a refusal's round trips")
+			assert.Equal(t, totals, peek(total), "a refusal takes nothing from a shared budget")
+			assert.Equal(t, users+1, peek(user), "a refusal counts on its own caps")
+		})
+	}
+	// The country budget's refusal started no cooldown for its group.
+	assert.Zero(t, peek(e.is.cooldownKey(req("g2"))))
+}
+
 func TestIssueBadRequest(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
@@ -720,6 +770,15 @@ func (tp *tap) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]stor
 	}
 	tp.mu.Unlock()
 	return tp.Memory.IncrBatch(ctx, incrs)
+}
+
+func (tp *tap) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {
+	tp.mu.Lock()
+	for _, in := range incrs {
+		tp.counters = append(tp.counters, in.Key)
+	}
+	tp.mu.Unlock()
+	return tp.Memory.IncrBelow(ctx, incrs)
 }
 
 func (tp *tap) PutCode(ctx context.Context, c store.Code) error {
