@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"time"
+
+	"github.com/twofactorkit/twofactor/store"
 )
 
 // Factor is a second factor the service can offer. It is all the root
@@ -62,6 +64,19 @@ type Verified struct {
 	// Details are added to the success event. They must hold nothing secret:
 	// no code, no secret, no full phone number.
 	Details map[string]string
+}
+
+// An Offerer is a factor that can tell whether to offer itself to a user
+// from the user's enrollment records (store.Enrollments.ListEnrollments),
+// which Begin then reads once for every such factor: a login's first step
+// costs one read of what the user has, however many factors there are.
+// Offered answers what a non-empty Enrollments would, without a store
+// call; an error fails Begin, as an error of Enrollments does. A factor
+// that keeps what it offers elsewhere (or a host's own factor) need not
+// implement it: Begin asks its Enrollments.
+type Offerer interface {
+	Factor
+	Offered(user User, recs []store.EnrollmentRecord) (bool, error)
 }
 
 // Enroller is a factor users add themselves, in two steps, through
@@ -143,10 +158,13 @@ type Starter interface {
 }
 
 // Canceler is a factor that keeps state per challenge (issued codes, ceremony
-// state). The service calls Cancel when the challenge ends in any way, so
-// nothing issued for it stays usable: except on the factor whose Verify
-// just completed the challenge, which must itself have consumed what it
-// issued for it (one code or ceremony per challenge).
+// state). The service calls Cancel when the challenge is cancelled or
+// spent (too many answers), so nothing issued for it stays usable while
+// its record lives on. A challenge that is completed is deleted instead,
+// and the other factors' state is left to expire with it: every answer
+// reads the challenge first, so none of it can be used. The factor whose
+// Verify completed the challenge must itself have consumed what it issued
+// for it (one code or ceremony per challenge).
 type Canceler interface {
 	Factor
 	Cancel(ctx context.Context, ch *Challenge) error

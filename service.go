@@ -22,6 +22,7 @@ import (
 type Service struct {
 	env          Env
 	store        Store
+	records      store.Enrollments // the store's, when it has them: Begin reads them once
 	keys         *keyring.Ring
 	factors      []Factor
 	byMethod     map[Method]Factor
@@ -107,8 +108,9 @@ func build(cfg Config, env Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	records, _ := env.Store.(store.Enrollments)
 	s := &Service{
-		env: env, store: env.Store, keys: env.Keys, factors: factors, byMethod: byMethod,
+		env: env, store: env.Store, records: records, keys: env.Keys, factors: factors, byMethod: byMethod,
 		policy: cfg.Policy, limits: cfg.Limits.withDefaults(),
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
 		events:       env.Events, now: env.Now, rand: env.Rand,
@@ -256,20 +258,10 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
 		return nil, err
 	}
-	var methods []Method
-	for _, f := range s.factors {
-		if !s.allowed(f.Method()) {
-			continue
-		}
-		es, err := f.Enrollments(ctx, user)
-		if err != nil {
-			return nil, fmt.Errorf("twofactor: listing %s enrollments: %w", f.Method(), err)
-		}
-		if len(es) > 0 {
-			methods = append(methods, f.Method())
-		}
+	methods, err := s.offered(ctx, user)
+	if err != nil {
+		return nil, err
 	}
-	methods = s.defaultFirst(methods)
 	if len(methods) == 0 {
 		s.emit(ctx, event.Event{Type: event.NoFactor, UserID: user.ID, Purpose: purpose, IP: ip, UserAgent: c.UserAgent})
 		if s.policy.Required && purpose == PurposeLogin {
@@ -299,6 +291,48 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	s.emit(ctx, event.Event{Type: event.Begin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip, UserAgent: c.UserAgent,
 		Details: map[string]string{event.DetailMethods: joinMethods(methods)}})
 	return &Begun{Status: StatusChallenge, Challenge: ch}, nil
+}
+
+// offered returns the methods to offer user, in the order of Methods:
+// those the policy allows that the user has enrolled. The user's
+// enrollment records are read once, for every factor that is an Offerer;
+// any other factor is asked for its Enrollments.
+func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
+	var (
+		methods []Method
+		recs    []store.EnrollmentRecord
+		read    bool
+	)
+	for _, f := range s.factors {
+		m := f.Method()
+		if !s.allowed(m) {
+			continue
+		}
+		var ok bool
+		if o, isOfferer := f.(Offerer); isOfferer && s.records != nil {
+			if !read {
+				var err error
+				if recs, err = s.records.ListEnrollments(ctx, user.ID); err != nil {
+					return nil, fmt.Errorf("twofactor: listing enrollments: %w", err)
+				}
+				read = true
+			}
+			var err error
+			if ok, err = o.Offered(user, recs); err != nil {
+				return nil, fmt.Errorf("twofactor: %s enrollments: %w", m, err)
+			}
+		} else {
+			es, err := f.Enrollments(ctx, user)
+			if err != nil {
+				return nil, fmt.Errorf("twofactor: listing %s enrollments: %w", m, err)
+			}
+			ok = len(es) > 0
+		}
+		if ok {
+			methods = append(methods, m)
+		}
+	}
+	return s.defaultFirst(methods), nil
 }
 
 func joinMethods(ms []Method) string {
@@ -589,9 +623,10 @@ func (v *verification) complete(ctx context.Context, got Verified) (*Result, err
 		}
 		return v.fail(ctx, fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
-	// The verifying factor consumed what it issued for the challenge; the
-	// others' codes die now.
-	s.cleanup(ctx, ch, v.a.Method)
+	// The other factors' codes and ceremonies for the challenge are left
+	// to expire with it: every answer reads the challenge first, so
+	// nothing issued for one that is gone can be used, and deleting them
+	// would cost a store round trip a factor on every login.
 	// A correct answer ends the user's run of wrong answers.
 	if err := s.store.ResetCounter(ctx, v.failKey); err != nil {
 		s.warn(ctx, ch, event.ReasonResetFailed, err)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -210,9 +211,9 @@ func (f *Factor) CheckAnswer(answer string) error {
 // Enrollments reports the user's codes: an enrollment with id
 // EnrollmentBackupCodes while unused backup codes remain (labelled "Backup
 // codes (7 left)"), and one with id EnrollmentRecoveryCode while an
-// admin-issued recovery code is outstanding. Either makes the factor
-// offered at sign-in. CreatedAt is when the set was made (the recovery
-// code issued), LastUsedAt when one of its codes was last used.
+// admin-issued recovery code is outstanding. CreatedAt is when the set
+// was made (the recovery code issued), LastUsedAt when one of its codes
+// was last used. Begin asks Offered instead, which counts no codes.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
 	if err := checkUser(user); err != nil {
 		return nil, err
@@ -339,17 +340,18 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) t
 		f.events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Reason: reason})
 	}
-	enrollment := EnrollmentBackupCodes
 	if k == kindRecovery {
-		enrollment = EnrollmentRecoveryCode
-	}
-	if err := f.touch(ctx, userID, enrollment, f.now()); err != nil {
-		warn(ReasonLastUseFailed)
-	}
-	if k == kindRecovery {
+		// A recovery code is used once: its record goes with it, so that
+		// Begin (Offered) no longer offers it.
+		if err := f.store.DeleteEnrollment(ctx, userID, EnrollmentRecoveryCode); err != nil {
+			warn(ReasonLastUseFailed)
+		}
 		f.events.Emit(ctx, event.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.ID,
 			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose, EnrollmentID: EnrollmentRecoveryCode})
 		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode}
+	}
+	if err := f.touch(ctx, userID, EnrollmentBackupCodes, f.now()); err != nil {
+		warn(ReasonLastUseFailed)
 	}
 	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes}
 	if f.lowThreshold < 0 {
@@ -454,6 +456,19 @@ func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte, key0 st
 		}
 	}
 	return store.CodeNotFound, nil
+}
+
+// Offered reports whether recs, the user's enrollment records, hold a set
+// of backup codes or an outstanding recovery code: Begin reads the records
+// once for every factor. A set is offered while its record is kept, that
+// is until it is removed or replaced, even once every code of it was used
+// (counting the codes left would take a store call a login): such a user
+// has another factor too, since the codes go with the last one, and a
+// used-up set only refuses the codes typed into it.
+func (f *Factor) Offered(_ twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {
+		return r.Method == string(twofactor.MethodBackupCode) && (r.ID == EnrollmentBackupCodes || r.ID == EnrollmentRecoveryCode)
+	}), nil
 }
 
 // Remove deletes the user's backup codes (EnrollmentBackupCodes) or

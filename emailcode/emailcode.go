@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -342,13 +343,29 @@ func (f *Factor) record(ctx context.Context, userID string) (store.EnrollmentRec
 	return rec, nil
 }
 
+// Offered reports whether the user has an email enrollment: with
+// EnrollImplicit a valid twofactor.User.Email, read without a store call
+// or a write; with EnrollOptIn a confirmed address among recs, the user's
+// enrollment records, which Begin reads once for every factor.
+func (f *Factor) Offered(user twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+	if f.mode == EnrollImplicit {
+		_, ok := parseAddress(user.Email)
+		return ok, nil
+	}
+	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {
+		return r.ID == EnrollmentID && kindOf(r) == kindConfirmed
+	}), nil
+}
+
 // Enrollments returns the user's email enrollment (ID "email", label
 // masked like "j***@example.com"), or none. One store round trip, and one
 // write the first time a host's address is seen in EnrollImplicit mode.
 //
 // With EnrollImplicit, a valid twofactor.User.Email is the enrollment; it
 // is recorded the first time it is seen here, which gives CreatedAt, and
-// again when it changes. With EnrollOptIn only a confirmed address is,
+// again when it changes. Begin does not record it (it asks Offered, which
+// writes nothing): sign-ins are recorded as LastUsedAt once the record
+// exists. With EnrollOptIn only a confirmed address is,
 // whatever User.Email says.
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
 	if err := f.issuer.CheckUser(user); err != nil {

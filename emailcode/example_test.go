@@ -80,14 +80,14 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println("enrolled since", es[0].CreatedAt.Format(time.Kitchen), "- last used", es[0].LastUsedAt.Format(time.Kitchen))
+	fmt.Println("settings list:", es[0].Label, "since", es[0].CreatedAt.Format(time.Kitchen))
 	// Output:
 	// code sent to j***@example.com
 	// valid for 15m0s - resend after 1m0s
 	// subject: Your Example verification code
 	// Hello Jane,
 	// verified: 42 email
-	// enrolled since 3:04PM - last used 3:04PM
+	// settings list: j***@example.com since 3:04PM
 }
 
 // With EnrollOptIn, email is a factor users turn on: an address counts

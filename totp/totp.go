@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"time"
 
@@ -319,6 +320,12 @@ func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
 		return nil, twofactor.ErrNotEnrolled
 	}
 	return f.decode(recs[0])
+}
+
+// Offered reports whether recs, the user's enrollment records, hold a
+// TOTP enrollment: Begin reads the records once for every factor.
+func (f *Factor) Offered(_ twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool { return r.Method == string(twofactor.MethodTOTP) }), nil
 }
 
 // Enrollments returns the user's TOTP enrollment, if any, with when it

@@ -113,6 +113,20 @@ func (f *Factor) load(ctx context.Context, userID string) ([]stored, error) {
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: listing credentials: %w", err)
 	}
+	return decodeCreds(userID, recs)
+}
+
+// Offered reports whether recs, the user's enrollment records, hold a
+// credential: Begin reads the records once for every factor. A credential
+// that does not decode is an error, as in Enrollments.
+func (f *Factor) Offered(user twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+	creds, err := decodeCreds(user.ID, recs)
+	return len(creds) > 0, err
+}
+
+// decodeCreds returns the WebAuthn credentials among recs, the records of
+// user userID. A record that does not decode is an error.
+func decodeCreds(userID string, recs []store.EnrollmentRecord) ([]stored, error) {
 	var out []stored
 	for _, r := range recs {
 		if r.Method != string(twofactor.MethodWebAuthn) {

@@ -1,0 +1,151 @@
+package twofactor_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	otptotp "github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+	"github.com/twofactorkit/twofactor/totp"
+	"github.com/twofactorkit/twofactor/webauthn"
+)
+
+// realistic is a Service with the factors a real app offers (an
+// authenticator app, backup codes, email codes to the address on file,
+// security keys), on a memory store whose calls are counted, and a user
+// enrolled in all of them.
+type realistic struct {
+	svc    *twofactor.Service
+	spy    *storespy.Spy
+	clock  *storetest.Clock
+	mail   *flowtest.Mailbox
+	user   twofactor.User
+	secret string
+}
+
+func newRealistic(t *testing.T) *realistic {
+	t.Helper()
+	ctx := context.Background()
+	r := &realistic{clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), mail: &flowtest.Mailbox{},
+		user: twofactor.User{ID: "ada", Email: "ada@example.com"}}
+	r.spy = storespy.New(store.NewMemory(r.clock.Now))
+	svc, err := twofactor.New(twofactor.Config{
+		Store: r.spy, Keys: newKeys(t), Now: r.clock.Now, Events: &event.Sink{Discard: true},
+		Factors: []twofactor.FactorConfig{
+			totp.Config{Issuer: "Acme"},
+			webauthn.Config{RPID: "localhost", RPOrigins: []string{"http://localhost:8080"}},
+			emailcode.Config{Sender: r.mail},
+			backupcodes.Config{},
+		},
+	})
+	require.NoError(t, err)
+	r.svc = svc
+
+	tf, _ := svc.Factor(twofactor.MethodTOTP)
+	enr, err := tf.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	r.secret = enr.Secret
+	_, err = tf.(twofactor.Enroller).ConfirmEnroll(ctx, r.user, r.code(t))
+	require.NoError(t, err)
+	r.clock.Advance(time.Minute) // the next code is another step
+	bc, _ := svc.Factor(twofactor.MethodBackupCode)
+	_, err = bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	key, err := json.Marshal(map[string]any{"credential_id": []byte("cred-1"), "public_key": []byte("cose")})
+	require.NoError(t, err)
+	require.NoError(t, r.spy.PutEnrollment(ctx, store.EnrollmentRecord{UserID: r.user.ID, ID: "k1", Method: string(twofactor.MethodWebAuthn),
+		Label: "YubiKey", Data: key, CreatedAt: r.clock.Now()}))
+	return r
+}
+
+func (r *realistic) code(t *testing.T) string {
+	t.Helper()
+	code, err := otptotp.GenerateCode(r.secret, r.clock.Now())
+	require.NoError(t, err)
+	return code
+}
+
+// calls returns the store calls fn made.
+func (r *realistic) calls(t *testing.T, fn func() error) int64 {
+	t.Helper()
+	before := r.spy.Calls.Load()
+	require.NoError(t, fn())
+	return r.spy.Calls.Load() - before
+}
+
+// The store round trips of a login, step by step, with the factor set of
+// a real app: each figure is what every host pays on every login, so a
+// change that adds one fails here.
+//
+//   - Begin: the lockout counter, the user's enrollment records (read once
+//     for every factor), the challenge.
+//   - Send: the challenge, the lockout counter, the limits (one bounded
+//     increment), the code.
+//   - Verify: the challenge, the count (one bounded increment), the
+//     factor's own (TOTP: its record, its time step, the last use; email:
+//     the code, the last use), the completion, the end of the failure run.
+//   - A wrong code: the challenge, the count, the factor's check.
+func TestLoginRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	r := newRealistic(t)
+	var begun *twofactor.Begun
+	begin := func() error {
+		var err error
+		begun, err = r.svc.Begin(ctx, r.user, client)
+		return err
+	}
+	verify := func(m twofactor.Method, code string) func() error {
+		return func() error {
+			_, err := r.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: m, Code: code, Client: client})
+			return err
+		}
+	}
+
+	assert.EqualValues(t, 3, r.calls(t, begin), "Begin")
+	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodWebAuthn, twofactor.MethodEmail, twofactor.MethodBackupCode},
+		begun.Challenge.Methods, "every factor is offered from the one read")
+	assert.EqualValues(t, 7, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP")
+
+	r.clock.Advance(time.Minute)
+	require.NoError(t, begin())
+	wrong := "000000"
+	if r.code(t) == wrong {
+		wrong = "111111"
+	}
+	before := r.spy.Calls.Load()
+	require.ErrorIs(t, verify(twofactor.MethodTOTP, wrong)(), twofactor.ErrInvalidCode)
+	assert.EqualValues(t, 3, r.spy.Calls.Load()-before, "a wrong code")
+
+	require.NoError(t, begin())
+	assert.EqualValues(t, 4, r.calls(t, func() error {
+		_, err := r.svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client)
+		return err
+	}), "Send")
+	code, err := r.mail.Code(r.user.Email)
+	require.NoError(t, err)
+	assert.EqualValues(t, 6, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
+}
+
+// Begin reads the user's enrollment records once for every factor that
+// can tell from them whether it is offered; a failure of that read fails
+// Begin closed, whatever the factors.
+func TestBeginReadsEnrollmentsOnce(t *testing.T) {
+	ctx := context.Background()
+	r := newRealistic(t)
+	r.spy.Fail("ListEnrollments", assert.AnError)
+	begun, err := r.svc.Begin(ctx, r.user, client)
+	require.ErrorIs(t, err, assert.AnError)
+	assert.Nil(t, begun, "a failed read is no \"no factor\"")
+}
