@@ -1,6 +1,7 @@
 package twofactorhttp
 
 import (
+	"encoding/binary"
 	"net"
 	"net/http"
 	"net/netip"
@@ -231,4 +232,61 @@ func hasCookie(r *http.Request, name string) bool {
 		}
 	}
 	return false
+}
+
+// The enrolled mark is Enforce's memory that the browser's signed-in user
+// has a second factor: set when the user signs in with one, or when
+// Enforce has read it from the store, it lets the following requests pass
+// with no store call until it is enrollMarkTTL old. It is sealed and bound
+// to the user, so it says nothing for anyone else, and holds when it was
+// made. A factor removed from the settings pages, or two-step
+// verification turned off there, drops it; an administrator's reset from
+// elsewhere is seen within enrollMarkTTL (end the user's sessions too).
+const enrollMarkTTL = time.Hour
+
+func (h *Handler) enrolledName() string { return h.stepUpName + "_enrolled" }
+
+func (h *Handler) enrolledAD(userID string) []byte {
+	return []byte("twofactorhttp enrolled v1\x00" + h.enrolledName() + "\x00" + userID)
+}
+
+// setEnrolled writes the enrolled mark for userID, made now, as a session
+// cookie for the whole site.
+func (h *Handler) setEnrolled(w http.ResponseWriter, r *http.Request, userID string) {
+	made := binary.BigEndian.AppendUint64(nil, uint64(h.env.Now().Unix()))
+	v, err := h.env.Keys.Seal(made, h.enrolledAD(userID))
+	if err != nil {
+		return // no mark: the next request reads the store again
+	}
+	http.SetCookie(w, h.cookie(r, h.enrolledName(), v, "/"))
+}
+
+// enrolledMark reports whether the request carries an enrolled mark for
+// userID made less than enrollMarkTTL ago (and not in the future).
+func (h *Handler) enrolledMark(r *http.Request, userID string) bool {
+	now := h.env.Now().Unix()
+	for _, c := range r.CookiesNamed(h.enrolledName()) {
+		if len(c.Value) > maxCookie {
+			continue
+		}
+		b, err := h.env.Keys.Open(c.Value, h.enrolledAD(userID))
+		if err != nil || len(b) != 8 {
+			continue
+		}
+		made := int64(binary.BigEndian.Uint64(b))
+		if made <= now && now-made < int64(enrollMarkTTL/time.Second) {
+			return true
+		}
+	}
+	return false
+}
+
+// clearEnrolled drops the enrolled mark the request carries, if any.
+func (h *Handler) clearEnrolled(w http.ResponseWriter, r *http.Request) {
+	if !hasCookie(r, h.enrolledName()) {
+		return
+	}
+	c := h.cookie(r, h.enrolledName(), "", "/")
+	c.MaxAge = -1
+	http.SetCookie(w, c)
 }

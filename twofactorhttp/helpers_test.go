@@ -35,11 +35,13 @@ import (
 
 // enrolled records which users have which methods, and their last use.
 type enrolled struct {
-	mu sync.Mutex
-	m  map[string]map[twofactor.Method]time.Time // user -> method -> last used
+	mu    sync.Mutex
+	m     map[string]map[twofactor.Method]time.Time // user -> method -> last used
+	reads atomic.Int64                              // list calls: a factor's enrollments read
 }
 
 func (e *enrolled) list(u string, m twofactor.Method) []twofactor.Enrollment {
+	e.reads.Add(1)
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	last, ok := e.m[u][m]

@@ -160,9 +160,14 @@ func origin(r *http.Request) string {
 // own sign-in middleware.
 //
 // Under a policy that does not require a factor it lets everything
-// through. Otherwise each guarded request lists the user's enrollments
-// (one store read per factor), and a store failure answers 500: it fails
-// closed.
+// through. Otherwise a user who signed in with a second factor passes
+// with no store call: the sign-in left a sealed mark, bound to the user,
+// in a session cookie, good for an hour. Without a fresh mark, a request
+// lists the user's enrollments, and Handler leaves a mark when they have
+// a factor; a store failure answers 500: it fails closed. Removing a
+// factor or turning two-step verification off through the settings pages
+// drops the mark; an administrator's reset is seen within the hour (end
+// the user's sessions as well).
 //
 // An Enforce is made by Handler.Enforce and is safe for concurrent use.
 // The zero value refuses every request.
@@ -184,37 +189,50 @@ func (h *Handler) Enforce() *Enforce {
 // twofactor.ErrUnknownUser for a user id the Service's Users does not
 // know, or a store failure.
 func (e *Enforce) Check(r *http.Request) error {
+	_, err := e.check(r)
+	return err
+}
+
+// check is Check, and names the user whose enrollments it read from the
+// store and found a factor in ("" when it read none).
+func (e *Enforce) check(r *http.Request) (read string, err error) {
 	if e == nil || e.h == nil {
-		return errZeroMiddleware
+		return "", errZeroMiddleware
 	}
 	h := e.h
 	pol := h.svc.Policy()
 	if !pol.Required || h.exempt(r.URL.Path) {
-		return nil
+		return "", nil
 	}
 	u, ok, err := h.user(r)
 	if !ok {
-		return nil
+		return "", nil
 	}
 	if err != nil {
-		return err
+		return "", err
+	}
+	if h.enrolledMark(r, u.ID) {
+		return "", nil
 	}
 	has, err := h.hasPrimary(r.Context(), u)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !has {
-		return ErrEnrollRequired
+		return "", ErrEnrollRequired
 	}
-	return nil
+	return u.ID, nil
 }
 
 // Handler returns next guarded by Check.
 func (e *Enforce) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		err := e.Check(r)
+		read, err := e.check(r)
 		switch {
 		case err == nil:
+			if read != "" {
+				e.h.setEnrolled(w, r, read)
+			}
 			next.ServeHTTP(w, r)
 		case errors.Is(err, errZeroMiddleware):
 			denyZero(w, r)

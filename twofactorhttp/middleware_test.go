@@ -12,6 +12,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -232,4 +234,60 @@ func TestEnforce(t *testing.T) {
 	e = newEnv(t, envOpt{})
 	b = e.session("carol")
 	require.Equal(t, http.StatusOK, b.get("/account").Code)
+}
+
+// A user who signed in with a second factor passes Enforce with no store
+// call and no read of their enrollments: the sign-in left a sealed mark,
+// bound to the user, that lasts an hour. After the hour a request reads
+// the enrollments once and leaves a fresh mark; a mark copied into
+// another user's session says nothing for them; signing out drops it.
+func TestEnforceRemembersTheFactor(t *testing.T) {
+	var spy *storespy.Spy
+	e := newEnv(t, envOpt{svc: func(c *twofactor.Config) {
+		c.Policy.Required = true
+		spy = storespy.New(c.Store.(store.Store))
+		c.Store = spy
+	}})
+	const mark = twofactorhttp.DefaultStepUpCookie + "_enrolled"
+	b := e.browser()
+	b.login("bob", "/account")
+	requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/account")
+	require.Contains(t, b.cookies, mark, "the sign-in left the mark")
+
+	guarded := func(b *browser) (*httptest.ResponseRecorder, int64) {
+		t.Helper()
+		calls, reads := spy.Calls.Load(), e.who.reads.Load()
+		w := b.get("/account")
+		return w, spy.Calls.Load() - calls + e.who.reads.Load() - reads
+	}
+	for range 3 {
+		w, n := guarded(b)
+		require.Equal(t, http.StatusOK, w.Code)
+		assert.Zero(t, n, "store calls and enrollment reads of a guarded request")
+	}
+
+	// Another user's session with bob's mark: carol has no factor.
+	c := e.session("carol")
+	c.cookies[mark] = b.cookies[mark]
+	w, n := guarded(c)
+	requireRedirect(t, w, "/enroll?next=%2Faccount")
+	assert.Positive(t, n, "the mark was read for another user")
+
+	// An hour on, the mark is stale: one read, and a fresh mark.
+	e.clock.Advance(time.Hour)
+	stale := b.cookies[mark].Value
+	w, n = guarded(b)
+	require.Equal(t, http.StatusOK, w.Code)
+	assert.Positive(t, n)
+	require.NotEqual(t, stale, b.cookies[mark].Value, "a fresh mark")
+	_, n = guarded(b)
+	assert.Zero(t, n)
+
+	// Signing out drops it too.
+	d := e.browser()
+	d.login("alice", "")
+	require.Equal(t, http.StatusSeeOther, d.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}).Code)
+	require.Contains(t, d.cookies, mark)
+	d.post("/logout", nil)
+	assert.NotContains(t, d.cookies, mark, "signing out dropped the mark")
 }

@@ -669,6 +669,7 @@ func (h *Handler) serveRemove(w http.ResponseWriter, r *http.Request, u twofacto
 		h.settingsFail(w, r, m, h.removeURL(m, id), err, nil)
 		return
 	}
+	h.clearEnrolled(w, r) // the next guarded request looks again
 	h.done(w, r, "removed", h.settingsURL(ui), savedRemoved)
 }
 

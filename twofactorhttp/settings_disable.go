@@ -107,6 +107,7 @@ func (h *Handler) serveDisable(w http.ResponseWriter, r *http.Request, u twofact
 		return
 	}
 	h.clearStepUp(w, r)
+	h.clearEnrolled(w, r)
 	h.clearEnrolling(w, r)
 	h.dropCookie(w, r, h.codesName())
 	if h.trust != nil && hasCookie(r, h.trust.CookieName()) {
