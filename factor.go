@@ -67,16 +67,18 @@ type Verified struct {
 }
 
 // An Offerer is a factor that can tell whether to offer itself to a user
-// from the user's enrollment records (store.Enrollments.ListEnrollments),
-// which Begin then reads once for every such factor: a login's first step
-// costs one read of what the user has, however many factors there are.
-// Offered answers what a non-empty Enrollments would, without a store
-// call; an error fails Begin, as an error of Enrollments does. A factor
-// that keeps what it offers elsewhere (or a host's own factor) need not
-// implement it: Begin asks its Enrollments.
+// from the User and the user's enrollment records
+// (store.Enrollments.ListEnrollments), which Begin reads at most once for
+// every such factor: a login's first step costs one read of what the user
+// has, however many factors there are, and none when no factor needs the
+// records. Offered answers what a non-empty Enrollments would; it calls
+// records only when it needs them, and makes no other store call. An
+// error (of records too) fails Begin, as an error of Enrollments does. A
+// factor that keeps what it offers elsewhere (or a host's own factor) need
+// not implement it: Begin asks its Enrollments.
 type Offerer interface {
 	Factor
-	Offered(user User, recs []store.EnrollmentRecord) (bool, error)
+	Offered(user User, records func() ([]store.EnrollmentRecord, error)) (bool, error)
 }
 
 // Enroller is a factor users add themselves, in two steps, through

@@ -149,3 +149,18 @@ func TestBeginReadsEnrollmentsOnce(t *testing.T) {
 	require.ErrorIs(t, err, assert.AnError)
 	assert.Nil(t, begun, "a failed read is no \"no factor\"")
 }
+
+// With only factors that need no records (email codes to the address on
+// file), Begin reads none: the lockout counter and the challenge.
+func TestBeginReadsNoRecordsItDoesNotNeed(t *testing.T) {
+	spy := storespy.New(store.NewMemory())
+	svc, err := twofactor.New(twofactor.Config{Store: spy, Keys: newKeys(t), Events: &event.Sink{Discard: true},
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: &flowtest.Mailbox{}}}})
+	require.NoError(t, err)
+	spy.Fail("ListEnrollments", assert.AnError)
+	before := spy.Calls.Load()
+	begun, err := svc.Begin(context.Background(), twofactor.User{ID: "ada", Email: "ada@example.com"}, client)
+	require.NoError(t, err)
+	assert.Equal(t, []twofactor.Method{twofactor.MethodEmail}, begun.Challenge.Methods)
+	assert.EqualValues(t, 2, spy.Calls.Load()-before)
+}

@@ -301,8 +301,16 @@ func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
 	var (
 		methods []Method
 		recs    []store.EnrollmentRecord
+		listErr error
 		read    bool
 	)
+	records := func() ([]store.EnrollmentRecord, error) {
+		if !read {
+			read = true
+			recs, listErr = s.records.ListEnrollments(ctx, user.ID)
+		}
+		return recs, listErr
+	}
 	for _, f := range s.factors {
 		m := f.Method()
 		if !s.allowed(m) {
@@ -310,15 +318,8 @@ func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
 		}
 		var ok bool
 		if o, isOfferer := f.(Offerer); isOfferer && s.records != nil {
-			if !read {
-				var err error
-				if recs, err = s.records.ListEnrollments(ctx, user.ID); err != nil {
-					return nil, fmt.Errorf("twofactor: listing enrollments: %w", err)
-				}
-				read = true
-			}
 			var err error
-			if ok, err = o.Offered(user, recs); err != nil {
+			if ok, err = o.Offered(user, records); err != nil {
 				return nil, fmt.Errorf("twofactor: %s enrollments: %w", m, err)
 			}
 		} else {

@@ -458,17 +458,18 @@ func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte, key0 st
 	return store.CodeNotFound, nil
 }
 
-// Offered reports whether recs, the user's enrollment records, hold a set
+// Offered reports whether the user's enrollment records hold a set
 // of backup codes or an outstanding recovery code: Begin reads the records
 // once for every factor. A set is offered while its record is kept, that
 // is until it is removed or replaced, even once every code of it was used
 // (counting the codes left would take a store call a login): such a user
 // has another factor too, since the codes go with the last one, and a
 // used-up set only refuses the codes typed into it.
-func (f *Factor) Offered(_ twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+func (f *Factor) Offered(_ twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
+	recs, err := records()
 	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {
 		return r.Method == string(twofactor.MethodBackupCode) && (r.ID == EnrollmentBackupCodes || r.ID == EnrollmentRecoveryCode)
-	}), nil
+	}), err
 }
 
 // Remove deletes the user's backup codes (EnrollmentBackupCodes) or

@@ -344,17 +344,18 @@ func (f *Factor) record(ctx context.Context, userID string) (store.EnrollmentRec
 }
 
 // Offered reports whether the user has an email enrollment: with
-// EnrollImplicit a valid twofactor.User.Email, read without a store call
-// or a write; with EnrollOptIn a confirmed address among recs, the user's
-// enrollment records, which Begin reads once for every factor.
-func (f *Factor) Offered(user twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+// EnrollImplicit a valid twofactor.User.Email, without a store call or a
+// write; with EnrollOptIn a confirmed address among the user's enrollment
+// records, which Begin reads once for every factor.
+func (f *Factor) Offered(user twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
 	if f.mode == EnrollImplicit {
 		_, ok := parseAddress(user.Email)
 		return ok, nil
 	}
+	recs, err := records()
 	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {
 		return r.ID == EnrollmentID && kindOf(r) == kindConfirmed
-	}), nil
+	}), err
 }
 
 // Enrollments returns the user's email enrollment (ID "email", label

@@ -438,12 +438,13 @@ func (f *Factor) phone(ctx context.Context, userID string) (store.EnrollmentReco
 	return rec, openedPhone(plain), nil
 }
 
-// Offered reports whether recs, the user's enrollment records, hold an
+// Offered reports whether the user's enrollment records hold an
 // enrolled phone: Begin reads the records once for every factor.
-func (f *Factor) Offered(_ twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+func (f *Factor) Offered(_ twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
+	recs, err := records()
 	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {
 		return r.ID == EnrollmentID && r.Method == string(twofactor.MethodSMS)
-	}), nil
+	}), err
 }
 
 // Enrollments returns the user's phone (ID "phone", label masked like

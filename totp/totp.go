@@ -322,10 +322,11 @@ func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
 	return f.decode(recs[0])
 }
 
-// Offered reports whether recs, the user's enrollment records, hold a
+// Offered reports whether the user's enrollment records hold a
 // TOTP enrollment: Begin reads the records once for every factor.
-func (f *Factor) Offered(_ twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
-	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool { return r.Method == string(twofactor.MethodTOTP) }), nil
+func (f *Factor) Offered(_ twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
+	recs, err := records()
+	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool { return r.Method == string(twofactor.MethodTOTP) }), err
 }
 
 // Enrollments returns the user's TOTP enrollment, if any, with when it

@@ -116,10 +116,14 @@ func (f *Factor) load(ctx context.Context, userID string) ([]stored, error) {
 	return decodeCreds(userID, recs)
 }
 
-// Offered reports whether recs, the user's enrollment records, hold a
+// Offered reports whether the user's enrollment records hold a
 // credential: Begin reads the records once for every factor. A credential
 // that does not decode is an error, as in Enrollments.
-func (f *Factor) Offered(user twofactor.User, recs []store.EnrollmentRecord) (bool, error) {
+func (f *Factor) Offered(user twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
+	recs, err := records()
+	if err != nil {
+		return false, err
+	}
 	creds, err := decodeCreds(user.ID, recs)
 	return len(creds) > 0, err
 }
