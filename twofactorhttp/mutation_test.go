@@ -1,0 +1,189 @@
+package twofactorhttp_test
+
+// Edges of the layer's rules that the other tests pass through without
+// pinning: the exact moment a wait ends, the caps of the administrator's
+// lists, defaults that must still be spelled out, and answers the layer
+// cleans up before the Service sees them.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/twofactorhttp"
+)
+
+// An administrator page that fails on the server side (here the host's
+// user list) answers 500 and logs the error for the operators; a request
+// that is only wrong (an unknown user: 404) is answered, not logged as an
+// error, so the log shows what needs fixing (OWASP Logging Cheat Sheet:
+// log what an operator must act on, without drowning it).
+func TestAdminServerErrorLogged(t *testing.T) {
+	var buf bytes.Buffer
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) {
+		c.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		c.Admin.Users = func(context.Context) iter.Seq2[twofactor.User, error] {
+			return func(yield func(twofactor.User, error) bool) { yield(twofactor.User{}, errors.New("directory down")) }
+		}
+	}})
+	requireError(t, s.admin(true).get("/admin/2fa/user?id=nobody"), http.StatusNotFound, "unknown_user")
+	require.Equal(t, http.StatusNotFound, s.admin(false).get("/admin/2fa/user?id=nobody").Code)
+	require.NotContains(t, buf.String(), "administrator request failed", "a client's mistake is no server error")
+
+	w := s.admin(false).get("/admin/2fa/policy")
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+	require.NotContains(t, w.Body.String(), "directory down", "the cause stays in the log")
+	require.Contains(t, buf.String(), "administrator request failed")
+	require.Contains(t, buf.String(), "directory down")
+	require.Contains(t, buf.String(), "path=/admin/2fa/policy")
+}
+
+// The policy in JSON always lists the allowed and mandatory methods: the
+// configured ones, or an empty list (every method allowed, none
+// mandatory), never null.
+func TestAdminPolicyJSONLists(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	w := s.admin(true).get("/admin/2fa/policy")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), `"allowed_methods":[]`)
+	require.Contains(t, w.Body.String(), `"mandatory_methods":[]`)
+	m := decodeJSON(t, w)
+	require.NotContains(t, m, "default_method")
+
+	s = newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Methods: []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodEmail},
+			Mandatory: []twofactor.Method{twofactor.MethodTOTP}}
+	}})
+	m = decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
+	require.Equal(t, []any{"totp", "email"}, m["allowed_methods"])
+	require.Equal(t, []any{"totp"}, m["mandatory_methods"])
+}
+
+var defaultMethodRe = regexp.MustCompile(`<dt>Default method</dt>\s*<dd>([^<]*)</dd>`)
+
+// The policy page names the default method, or says there is none.
+func TestAdminPolicyDefaultMethod(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Default: twofactor.MethodTOTP}
+	}})
+	m := defaultMethodRe.FindStringSubmatch(text(s.admin(false).get("/admin/2fa/policy")))
+	require.NotNil(t, m)
+	require.Equal(t, "Authenticator app", m[1])
+
+	s = newSettingsEnv(t, senvOpt{})
+	m = defaultMethodRe.FindStringSubmatch(text(s.admin(false).get("/admin/2fa/policy")))
+	require.NotNil(t, m)
+	require.Equal(t, "None set.", m[1])
+}
+
+// A user who only lacks a second factor is listed as such; "Missing:"
+// appears only for mandatory methods the user lacks.
+func TestAdminPolicyGapWithoutMissing(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Policy = twofactor.Policy{Required: true} },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
+	body := text(s.admin(false).get("/admin/2fa/policy"))
+	require.Contains(t, body, `<a href="/admin/2fa/user?id=ben">ben</a> <span class="tf-meta">No second factor</span>`)
+	require.NotContains(t, body, "Missing")
+}
+
+// Each list of the policy page stops at 500 users, so a large user base
+// does not make an unbounded page; the count of users checked is still
+// the whole list.
+func TestAdminPolicyListsCapped(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Policy = twofactor.Policy{Required: true} },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
+	for i := range 501 {
+		id := fmt.Sprintf("u%03d", i)
+		s.users[id] = twofactor.User{ID: id, Name: id}
+	}
+	m := decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
+	require.Equal(t, float64(504), m["users_checked"])
+	require.Len(t, m["cannot_comply"], 500, "501 users without a factor, and ben")
+	require.Len(t, m["without"].(map[string]any)["sms"], 500, "nobody has a phone number")
+
+	body := s.admin(false).get("/admin/2fa/policy").Body.String()
+	require.Equal(t, 500, strings.Count(body, "No second factor"))
+}
+
+// Without a method named, the start step (a security key's request
+// options) is for the first method of the pages that has one.
+func TestStartWithoutMethod(t *testing.T) {
+	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.ManualSend = true }})
+	b := e.api()
+	b.login("alice", "")
+	w := b.do(http.MethodPost, "/2fa/start", `{}`)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	m := decodeJSON(t, w)
+	require.Equal(t, "webauthn", m["method"])
+	require.NotEmpty(t, m["options"])
+}
+
+// A numeric code is accepted as people paste or type it: with spaces,
+// dashes or no-break spaces between its digits, which the layer drops
+// before the factor compares digits.
+func TestNumericCodeSeparators(t *testing.T) {
+	for _, code := range []string{"246 813", "246-813", "246\u00a0813", " 24 68 13 "} {
+		e := newEnv(t, envOpt{})
+		b := e.browser()
+		requireRedirect(t, b.login("bob", "/account"), "/2fa/")
+		requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {code}}), "/account")
+		require.Len(t, e.signIns(), 1, "%q", code)
+	}
+}
+
+// The challenge page of a pending cookie sealed for another user around a
+// real challenge is refused (410), as verify and send refuse it: the
+// cookie's user must be the challenge's, or the page would show alice's
+// masked address to whoever holds such a cookie.
+func TestChallengePageOfAnotherUser(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	a := e.browser()
+	a.login("alice", "")
+	id := a.challengeID()
+	forged := twofactorhttp.SealPendingForTest(e.h, id, "bob", twofactor.PurposeLogin, "", e.clock.Now().Add(time.Minute))
+	for _, asJSON := range []bool{false, true} {
+		m := e.browser()
+		m.json = asJSON
+		m.cookies[twofactorhttp.DefaultPendingCookie] = &http.Cookie{Name: twofactorhttp.DefaultPendingCookie, Value: forged}
+		w := m.get("/2fa/")
+		require.Equal(t, http.StatusGone, w.Code, w.Body.String())
+		require.NotContains(t, w.Body.String(), "a***@example.com")
+	}
+	require.Equal(t, http.StatusOK, a.get("/2fa/").Code, "alice's own page is untouched")
+}
+
+// The wait before a new code ends exactly at the resend time the factor
+// gave: from that moment the page shows no countdown and JSON says
+// resend_after 0; a millisecond before, one second is left.
+func TestResendWaitEndsOnTime(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	b := e.browser()
+	requireRedirect(t, b.login("alice", ""), "/2fa/")
+	require.EqualValues(t, 1, e.email.sends.Load())
+
+	e.clock.Advance(time.Minute - time.Millisecond)
+	require.Contains(t, b.get("/2fa/").Body.String(), "You can ask for a new code in 1 second.")
+	b.json = true
+	require.EqualValues(t, 1, decodeJSON(t, b.get("/2fa/"))["sent"].(map[string]any)["resend_after"])
+
+	e.clock.Advance(time.Millisecond)
+	b.json = false
+	page := b.get("/2fa/").Body.String()
+	require.Contains(t, page, "We sent a code to a***@example.com.")
+	require.NotContains(t, page, "You can ask for a new code")
+	require.NotContains(t, page, "data-countdown")
+	b.json = true
+	require.EqualValues(t, 0, decodeJSON(t, b.get("/2fa/"))["sent"].(map[string]any)["resend_after"])
+}
