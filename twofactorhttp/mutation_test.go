@@ -187,3 +187,44 @@ func TestResendWaitEndsOnTime(t *testing.T) {
 	b.json = true
 	require.EqualValues(t, 0, decodeJSON(t, b.get("/2fa/"))["sent"].(map[string]any)["resend_after"])
 }
+
+// A method's settings route is a path segment of lowercase letters,
+// digits, "_" and "-", 64 bytes at most: every letter and digit of the
+// range is accepted, the pages answer there, and anything else is refused
+// at New, so no route can reach outside the settings prefix.
+func TestMethodRouteCharacters(t *testing.T) {
+	for _, route := range []string{"app-z9_0", "0-9", strings.Repeat("z", 64)} {
+		ui := twofactorhttp.TOTPUI()
+		ui.Route = route
+		s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Methods = []twofactorhttp.MethodUI{ui} }})
+		w := s.as("ann", false).get("/2fa/settings/" + route)
+		require.Equal(t, http.StatusOK, w.Code, route)
+		require.Contains(t, w.Body.String(), "Authenticator app", route)
+	}
+	e := newEnv(t, envOpt{})
+	signIn := func(http.ResponseWriter, *http.Request, string) error { return nil }
+	for _, route := range []string{strings.Repeat("z", 65), "App", "a.b", "a/b", "a b", "a:b", "a~b", "é"} {
+		ui := twofactorhttp.TOTPUI()
+		ui.Route = route
+		_, err := twofactorhttp.New(twofactorhttp.Config{Service: e.svc, Mux: http.NewServeMux(), SignIn: signIn, Methods: []twofactorhttp.MethodUI{ui}})
+		require.ErrorIs(t, err, twofactor.ErrConfig, "%q", route)
+	}
+}
+
+// The administrator pages and the user's pages live apart: once the
+// administrator pages are on (Admin.Actor), at their default prefix too,
+// a Config.Prefix that contains it is refused; without them the prefix
+// is free.
+func TestAdminPrefixApartByDefault(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	signIn := func(http.ResponseWriter, *http.Request, string) error { return nil }
+	c := twofactorhttp.Config{Service: e.svc, Mux: http.NewServeMux(), SignIn: signIn, Prefix: "/admin/"}
+	_, err := twofactorhttp.New(c)
+	require.NoError(t, err, "no administrator pages")
+
+	c.Mux = http.NewServeMux()
+	c.Admin = twofactorhttp.AdminConfig{Guard: func(h http.Handler) http.Handler { return h }, Actor: func(*http.Request) string { return "x" }}
+	_, err = twofactorhttp.New(c)
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.ErrorContains(t, err, `Config.Admin.Prefix "/admin/2fa/" and Config.Prefix "/admin/" must not contain one another`)
+}
