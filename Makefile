@@ -1,11 +1,12 @@
 # make test: everything CI runs. make check: formatting and static analysis only.
 # make mutate: mutation testing, not part of make test (see TESTING.md).
+# make load: the load test of the example app, not part of make test either.
 STATICCHECK_VERSION ?= v0.8.2
 GREMLINS_VERSION ?= v0.6.0
 GO ?= go
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example mutate
+.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example mutate load
 
 test: check services chromium
 	$(GO) test $(TEST_FLAGS) ./...
@@ -39,6 +40,16 @@ unit:
 # package and the time taken. One package: make mutate PKGS=./totp
 mutate:
 	@GO=$(GO) GREMLINS_VERSION=$(GREMLINS_VERSION) bash scripts/mutate.sh $(PKGS)
+
+# Load test: two copies of examples/webapp sharing Redis, then PostgreSQL,
+# signed into at a steady rate; a report per store, and a failure when a
+# goal is missed (TESTING.md, "Load test"). Shorter or faster:
+# make load LOAD_DURATION=30s LOAD_RATE=10 LOAD_FLAGS="-stores redis"
+LOAD_DURATION ?= 5m
+LOAD_RATE ?= 20
+LOAD_FLAGS ?=
+load: services
+	GO=$(GO) $(GO) run ./examples/webapp/loadtest -duration $(LOAD_DURATION) -rate $(LOAD_RATE) $(LOAD_FLAGS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...

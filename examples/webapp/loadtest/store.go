@@ -92,6 +92,9 @@ func runStore(ctx context.Context, o *options, kind, bin, dir string, seed uint6
 	stopSampling()
 	<-sampled
 	for i, in := range r.inst {
+		if r.mem[i][1].at.IsZero() { // the run ended before the warm-up did
+			r.mem[i][1] = r.mem[i][0]
+		}
 		r.mem[i][2] = in.memory()
 		r.peakKB[i] = max(r.peakKB[i], r.mem[i][2].hwmKB)
 	}
