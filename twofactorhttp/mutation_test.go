@@ -228,3 +228,67 @@ func TestAdminPrefixApartByDefault(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrConfig)
 	require.ErrorContains(t, err, `Config.Admin.Prefix "/admin/2fa/" and Config.Prefix "/admin/" must not contain one another`)
 }
+
+// A pending cookie is refused unread only above MaxCookie bytes: one of
+// exactly MaxCookie, sealed by the layer, still opens, and one byte more
+// does not (the longest a layer's cookie gets is a 2048-byte return path
+// and the factor's masked destination).
+func TestPendingCookieAtMaxCookie(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	b := e.browser()
+	requireRedirect(t, b.login("alice", ""), "/2fa/")
+	id := b.challengeID()
+	seal := func(destination int) string {
+		return twofactorhttp.SealPendingSentForTest(e.h, twofactorhttp.PendingCookie{ChallengeID: id, UserID: "alice", Purpose: twofactor.PurposeLogin,
+			Return: "/" + strings.Repeat("a", 2047), Expires: e.clock.Now().Add(time.Minute).Unix(),
+			SentMethod: twofactor.MethodEmail, SentDestination: strings.Repeat("d", destination), ResendAt: e.clock.Now().UnixMilli()})
+	}
+	sealedOf := func(size int) string {
+		for n := range 1000 {
+			if v := seal(n); len(v) == size {
+				return v
+			}
+		}
+		t.Fatalf("no sealed value of %d bytes", size)
+		return ""
+	}
+	atMax, over := sealedOf(twofactorhttp.MaxCookie), sealedOf(twofactorhttp.MaxCookie+1)
+
+	m := e.browser()
+	m.cookies[twofactorhttp.DefaultPendingCookie] = &http.Cookie{Name: twofactorhttp.DefaultPendingCookie, Value: atMax}
+	w := m.get("/2fa/")
+	require.Equal(t, http.StatusOK, w.Code)
+	require.Contains(t, w.Body.String(), "We sent a code to "+strings.Repeat("d", 10))
+	m.cookies[twofactorhttp.DefaultPendingCookie] = &http.Cookie{Name: twofactorhttp.DefaultPendingCookie, Value: over}
+	requireRedirect(t, m.get("/2fa/"), "/login")
+}
+
+// Methods a user has not used yet are offered in the pages' order (the
+// policy's default first), even for a challenge another instance created
+// with another order, as during a rolling change of the default: the
+// instance that shows the page decides.
+func TestMethodOrderOfThePagesShowingThem(t *testing.T) {
+	manual := func(c *twofactorhttp.Config) { c.ManualSend = true }
+	first := newEnv(t, envOpt{layer: manual})
+	second := newEnv(t, envOpt{layer: manual, svc: func(c *twofactor.Config) {
+		c.Store, c.Keys = first.mem, first.keys
+		c.Policy = twofactor.Policy{Default: twofactor.MethodTOTP}
+	}})
+	order := func(st map[string]any) []string {
+		var out []string
+		for _, m := range st["methods"].([]any) {
+			out = append(out, m.(map[string]any)["method"].(string))
+		}
+		return out
+	}
+	b := first.api()
+	st := decodeJSON(t, b.login("alice", ""))
+	require.Equal(t, []string{"email", "sms", "totp", "webauthn", "backup_code"}, order(st))
+
+	b.e = second
+	w := b.get("/2fa/")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.Equal(t, []string{"totp", "email", "sms", "webauthn", "backup_code"}, order(decodeJSON(t, w)))
+	b.json = false
+	require.Contains(t, b.get("/2fa/").Body.String(), `data-method="totp"`, "the first method is the one shown")
+}
