@@ -8,12 +8,17 @@ import (
 	"testing"
 	"time"
 
+	otptotp "github.com/pquerna/otp/totp"
+
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/totp"
+	"github.com/twofactorkit/twofactor/trust"
 )
 
 // Parallelisms are the goroutine counts the login benchmarks run at.
@@ -26,21 +31,53 @@ var Parallelisms = []int{1, 8, 64}
 // made round trips, so the two figures come from one run on one machine.
 //
 // Metrics: flows/s; roundtrips/flow (store calls per flow, a batch of
-// counters counting as one); raw-ops/s; and limit-fraction, the flows/s
+// counters counting as one); raw-ops/s; limit-fraction, the flows/s
 // reached divided by the flows/s the raw round-trip rate would allow
-// (raw-ops/s / roundtrips/flow). 1.0 would mean the library adds nothing to
-// the store's own cost.
+// (raw-ops/s / roundtrips/flow), so 1.0 would mean the library adds
+// nothing to the store's own cost; and ideal-fraction, the flows/s
+// divided by what six round trips of the bare server allow (raw-ops/s /
+// 6), six being what a login needs at the least (Begin one, Send two,
+// Verify three): it falls with every round trip a flow makes beyond that.
 //
 // Baselines add more raw operations measured the same way (for a SQL
 // store, a durable one-row write: commits cost what reads do not); each
-// reports <name>-ops/s and limit-fraction-<name>.
+// reports <name>-ops/s, limit-fraction-<name> and ideal-fraction-<name>.
 func BenchLogin(b *testing.B, st store.Store, raw func(context.Context) error, baselines ...Baseline) {
 	for _, par := range Parallelisms {
 		b.Run(fmt.Sprintf("goroutines=%d", par), func(b *testing.B) {
-			benchLogin(b, st, raw, par, baselines)
+			benchFlows(b, st, raw, par, baselines, emailOnly)
 		})
 	}
 }
+
+// BenchLoginRealistic is BenchLogin with the factors a real app offers
+// (an authenticator app, backup codes, email codes to the address on
+// file, trusted devices), for two logins: flow=totp (Begin, Verify a
+// code of the user's authenticator app) and flow=email (Begin, Send,
+// Verify). Each TOTP login is a user of its own, enrolled before the
+// clock starts, so that no code is refused as a replay.
+func BenchLoginRealistic(b *testing.B, st store.Store, raw func(context.Context) error, baselines ...Baseline) {
+	for _, fl := range []flowKind{realisticTOTP, realisticEmail} {
+		for _, par := range Parallelisms {
+			b.Run(fmt.Sprintf("flow=%s/goroutines=%d", fl, par), func(b *testing.B) {
+				benchFlows(b, st, raw, par, baselines, fl)
+			})
+		}
+	}
+}
+
+// idealTrips is the fewest store round trips a login can make: Begin
+// reads what the user has (1), Send checks its limits and stores the code
+// (2), Verify reads the challenge, counts the answer and consumes it (3).
+const idealTrips = 6
+
+type flowKind string
+
+const (
+	emailOnly      flowKind = "email-only"
+	realisticTOTP  flowKind = "totp"
+	realisticEmail flowKind = "email"
+)
 
 // A Baseline is one more raw server operation to compare flows with.
 type Baseline struct {
@@ -48,7 +85,7 @@ type Baseline struct {
 	Op   func(context.Context) error
 }
 
-func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, par int, baselines []Baseline) {
+func benchFlows(b *testing.B, st store.Store, raw func(context.Context) error, par int, baselines []Baseline, kind flowKind) {
 	ctx := context.Background()
 	cs := storespy.New(st)
 	key, err := keyring.GenerateKey("bench")
@@ -58,28 +95,73 @@ func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, p
 	keys, _ := keyring.New(key)
 	mail := &Mailbox{}
 	events := &event.Sink{Discard: true}
-	svc, err := twofactor.New(twofactor.Config{Store: cs, Keys: keys,
-		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: mail,
-			Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}}},
-		Limits: twofactor.Limits{MaxIPAttempts: 1 << 30}, Events: events})
+	email := emailcode.Config{Sender: mail, Caps: emailcode.Caps{PerUser: 1 << 30, PerDestination: 1 << 30, PerIP: 1 << 30}}
+	cfg := twofactor.Config{Store: cs, Keys: keys, Factors: []twofactor.FactorConfig{email},
+		Limits: twofactor.Limits{MaxIPAttempts: 1 << 30}, Events: events}
+	if kind != emailOnly {
+		cfg.Factors = []twofactor.FactorConfig{totp.Config{Issuer: "Bench"}, email, backupcodes.Config{}}
+		cfg.Trust = trust.Config{}
+	}
+	svc, err := twofactor.New(cfg)
 	if err != nil {
 		b.Fatal(err)
 	}
 	run := fmt.Sprintf("%d", time.Now().UnixNano())
-	flow := func(g int) error {
-		user := twofactor.User{ID: "bench-" + run + "-" + fmt.Sprint(g), Email: fmt.Sprintf("b%s-%d@example.com", run, g)}
+	userOf := func(i int) twofactor.User {
+		return twofactor.User{ID: "bench-" + run + "-" + fmt.Sprint(i), Email: fmt.Sprintf("b%s-%d@example.com", run, i)}
+	}
+	var secrets []string
+	if kind == realisticTOTP {
+		secrets = make([]string, b.N)
+		tf, _ := svc.Factor(twofactor.MethodTOTP)
+		enroller := tf.(twofactor.Enroller)
+		if err := spread(b.N, par, func(_, i int) error {
+			u := userOf(i)
+			enr, err := enroller.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+			if err != nil {
+				return err
+			}
+			code, err := otptotp.GenerateCode(enr.Secret, time.Now())
+			if err != nil {
+				return err
+			}
+			if _, err := enroller.ConfirmEnroll(ctx, u, code); err != nil {
+				return err
+			}
+			secrets[i] = enr.Secret
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	flow := func(g, i int) error {
+		user := userOf(g)
+		if kind == realisticTOTP {
+			user = userOf(i)
+		}
 		begun, err := svc.Begin(ctx, user, client)
 		if err != nil {
 			return err
 		}
-		if _, err := svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client); err != nil {
-			return err
+		id := begun.Challenge.ID
+		a := twofactor.Answer{ChallengeID: id, UserID: user.ID, Client: client}
+		if kind == realisticTOTP {
+			a.Method = twofactor.MethodTOTP
+			// The next step's code (within the default skew): the
+			// confirmation may have used the current one.
+			if a.Code, err = otptotp.GenerateCode(secrets[i], time.Now().Add(30*time.Second)); err != nil {
+				return err
+			}
+		} else {
+			if _, err := svc.Send(ctx, id, twofactor.MethodEmail, client); err != nil {
+				return err
+			}
+			a.Method = twofactor.MethodEmail
+			if a.Code, err = mail.Code(user.Email); err != nil {
+				return err
+			}
 		}
-		code, err := mail.Code(user.Email)
-		if err != nil {
-			return err
-		}
-		_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: code, UserID: user.ID, Client: client})
+		_, err = svc.Verify(ctx, a)
 		return err
 	}
 	cs.Calls.Store(0)
@@ -97,7 +179,7 @@ func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, p
 	rate := func(op func(context.Context) error) float64 {
 		n := int(float64(b.N)*trips + 0.5)
 		start := time.Now()
-		if err := spread(n, par, func(int) error { return op(ctx) }); err != nil {
+		if err := spread(n, par, func(int, int) error { return op(ctx) }); err != nil {
 			b.Fatal(err)
 		}
 		return float64(n) / time.Since(start).Seconds()
@@ -107,15 +189,18 @@ func benchLogin(b *testing.B, st store.Store, raw func(context.Context) error, p
 	b.ReportMetric(trips, "roundtrips/flow")
 	b.ReportMetric(rawPerSec, "raw-ops/s")
 	b.ReportMetric(flowsPerSec/(rawPerSec/trips), "limit-fraction")
+	b.ReportMetric(flowsPerSec/(rawPerSec/idealTrips), "ideal-fraction")
 	for _, bl := range baselines {
 		r := rate(bl.Op)
 		b.ReportMetric(r, bl.Name+"-ops/s")
 		b.ReportMetric(flowsPerSec/(r/trips), "limit-fraction-"+bl.Name)
+		b.ReportMetric(flowsPerSec/(r/idealTrips), "ideal-fraction-"+bl.Name)
 	}
 }
 
-// spread runs fn n times from par goroutines; fn gets the goroutine number.
-func spread(n, par int, fn func(g int) error) error {
+// spread runs fn n times from par goroutines; fn gets the goroutine
+// number and the run's index, 0 to n-1.
+func spread(n, par int, fn func(g, i int) error) error {
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	var once sync.Once
@@ -124,8 +209,8 @@ func spread(n, par int, fn func(g int) error) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for next.Add(1) <= int64(n) {
-				if err := fn(g); err != nil {
+			for i := next.Add(1); i <= int64(n); i = next.Add(1) {
+				if err := fn(g, int(i-1)); err != nil {
 					once.Do(func() { first = err })
 					return
 				}

@@ -14,3 +14,10 @@ func BenchmarkLoginFlow(b *testing.B) {
 	s, rdb := newStore(b, nil)
 	flowtest.BenchLogin(b, s, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 }
+
+// BenchmarkLoginFlowRealistic: BenchmarkLoginFlow with the factors a real
+// app offers, for a TOTP login and an email login.
+func BenchmarkLoginFlowRealistic(b *testing.B) {
+	s, rdb := newStore(b, nil)
+	flowtest.BenchLoginRealistic(b, s, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 	"github.com/twofactorkit/twofactor/keyring"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -54,9 +55,15 @@ func TestMultiInstance(t *testing.T) {
 }
 
 // BenchmarkLoginFlow: complete logins (Begin, Send an email code, Verify)
-// per second at 1, 8 and 64 goroutines, against SELECT 1 through the same
-// pool in the same run.
-func BenchmarkLoginFlow(b *testing.B) {
+// per second at 1, 8 and 64 goroutines, against SELECT 1 and a durable
+// one-row write through the same pool in the same run.
+func BenchmarkLoginFlow(b *testing.B) { benchLoginFlow(b, flowtest.BenchLogin) }
+
+// BenchmarkLoginFlowRealistic: BenchmarkLoginFlow with the factors a real
+// app offers, for a TOTP login and an email login.
+func BenchmarkLoginFlowRealistic(b *testing.B) { benchLoginFlow(b, flowtest.BenchLoginRealistic) }
+
+func benchLoginFlow(b *testing.B, bench func(*testing.B, store.Store, func(context.Context) error, ...flowtest.Baseline)) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.open(b)
@@ -74,7 +81,7 @@ func BenchmarkLoginFlow(b *testing.B) {
 				_, err := db.ExecContext(ctx, "UPDATE "+scratch+" SET n = n + 1 WHERE id = "+strconv.FormatInt(next.Add(1)%64, 10))
 				return err
 			}}
-			flowtest.BenchLogin(b, s, func(ctx context.Context) error {
+			bench(b, s, func(ctx context.Context) error {
 				var one int
 				return db.QueryRowContext(ctx, "SELECT 1").Scan(&one)
 			}, write)
