@@ -13,6 +13,7 @@ import (
 	"iter"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
@@ -291,4 +292,30 @@ func TestMethodOrderOfThePagesShowingThem(t *testing.T) {
 	require.Equal(t, []string{"totp", "email", "sms", "webauthn", "backup_code"}, order(decodeJSON(t, w)))
 	b.json = false
 	require.Contains(t, b.get("/2fa/").Body.String(), `data-method="totp"`, "the first method is the one shown")
+}
+
+// On http://localhost (development), the page a refused POST came from is
+// read from a Referer of the same origin, http:// there; a Referer with
+// another scheme is another origin (RFC 6454: scheme, host and port) and
+// is not followed. Over TLS the origin is https://, localhost or not.
+func TestStepUpRefusedPostOnLocalhost(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	// httptest.NewRequest sets r.TLS for an https:// target.
+	post := func(target, referer string) string {
+		r := httptest.NewRequest(http.MethodPost, target, strings.NewReader("confirm=yes"))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Accept", "text/html")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		r.Header.Set("Referer", referer)
+		r.AddCookie(&http.Cookie{Name: "session", Value: "bob"})
+		w := httptest.NewRecorder()
+		e.mux.ServeHTTP(w, r)
+		require.Equal(t, http.StatusUnauthorized, w.Code)
+		return w.Body.String()
+	}
+	const next = `<input type="hidden" name="next" value="/settings/close">`
+	require.Contains(t, post("http://localhost:8080/danger", "http://localhost:8080/settings/close"), next)
+	require.NotContains(t, post("http://localhost:8080/danger", "https://localhost:8080/settings/close"), `name="next"`)
+	require.Contains(t, post("https://localhost:8443/danger", "https://localhost:8443/settings/close"), next)
+	require.NotContains(t, post("https://localhost:8443/danger", "http://localhost:8443/settings/close"), `name="next"`)
 }
