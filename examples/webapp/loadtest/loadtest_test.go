@@ -293,3 +293,32 @@ func TestPoolTake(t *testing.T) {
 		t.Fatalf("email take an hour later: %+v, want the user", u)
 	}
 }
+
+// The timeline counts what ended in each interval, the last one cut at
+// the end, and nothing outside.
+func TestTimeline(t *testing.T) {
+	from := time.Unix(1000, 0)
+	at := func(s float64) time.Time { return from.Add(time.Duration(s * float64(time.Second))) }
+	signed := []time.Time{at(-1), at(0), at(4.9), at(5), at(12), at(12.5)}
+	ended := []timed{{at(1), 10}, {at(2), 30}, {at(3), 20}, {at(7), 5}, {at(12.4), 1}, {at(13), 99}}
+	bs := timeline(from, at(12.5), 5*time.Second, signed, ended)
+	if len(bs) != 3 {
+		t.Fatalf("%d intervals, want 3", len(bs))
+	}
+	for i, want := range []bucket{
+		{from: at(0), to: at(5), signedIn: 2, requests: 3, p99: 30},
+		{from: at(5), to: at(10), signedIn: 1, requests: 1, p99: 5},
+		{from: at(10), to: at(12.5), signedIn: 1, requests: 1, p99: 1},
+	} {
+		if bs[i] != want {
+			t.Errorf("interval %d: %+v, want %+v", i, bs[i], want)
+		}
+	}
+	for window, want := range map[time.Duration]time.Duration{
+		5 * time.Minute: 30 * time.Second, 20 * time.Second: 5 * time.Second, time.Minute: 10 * time.Second, 72 * time.Second: 10 * time.Second,
+	} {
+		if got := timelineWidth(window); got != want {
+			t.Errorf("timelineWidth(%s) = %s, want %s", window, got, want)
+		}
+	}
+}

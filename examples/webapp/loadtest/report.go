@@ -39,6 +39,9 @@ type result struct {
 
 	inst     [2]*instance
 	mem      [2][3]memSample // start, end of warm-up, end
+	samples  [2][]memSample  // every few seconds during the run
+	start    time.Time       // when the window began
+	end      time.Time       // when the last login ended
 	peakKB   [2]int
 	stopErr  [2]error
 	logErrs  [2]int
@@ -171,6 +174,8 @@ func (r *result) print(w io.Writer) {
 	fmt.Fprintf(w, "Codes accepted twice: %d of %d replays  [goal 0: %s]\n", twice, s.count(countReplays), verdict(twice == 0))
 	fmt.Fprintf(w, "Codes lost (a right code refused): %d  [goal 0: %s]\n\n", lost, verdict(lost == 0))
 
+	r.printTimeline(w)
+
 	fmt.Fprintf(w, "%-22s %12s %12s %12s %12s\n", "Memory", "start", "warmed up", "end", "peak RSS")
 	for i, in := range r.inst {
 		m := r.mem[i]
@@ -209,4 +214,47 @@ func truncate(s string, n int) string {
 		return s
 	}
 	return s[:n] + "…"
+}
+
+// timelineWidth is the interval of the timeline: a tenth of the window,
+// in whole 5 seconds, at least 5 seconds.
+func timelineWidth(window time.Duration) time.Duration {
+	w := (window/10 + 5*time.Second - 1) / (5 * time.Second) * (5 * time.Second)
+	return max(w, 5*time.Second)
+}
+
+// lastSample is the last of samples taken before t.
+func lastSample(samples []memSample, t time.Time) (memSample, bool) {
+	var out memSample
+	ok := false
+	for _, s := range samples {
+		if s.at.Before(t) {
+			out, ok = s, true
+		}
+	}
+	return out, ok
+}
+
+// printTimeline writes, per interval of the run (the drain included),
+// the logins signed in and requests answered per second, the p99 of
+// those requests, and each instance's memory at its end.
+func (r *result) printTimeline(w io.Writer) {
+	if r.start.IsZero() || !r.end.After(r.start) {
+		return
+	}
+	width := timelineWidth(r.window)
+	fmt.Fprintf(w, "%-14s %12s %12s %10s %11s %11s %8s %8s\n", "Timeline", "signed in/s", "requests/s", "p99", "RSS A", "RSS B", "heap A", "heap B")
+	for _, b := range r.stats.timeline(r.start, r.end, width) {
+		secs := b.to.Sub(b.from).Seconds()
+		mem := [4]string{"", "", "", ""}
+		for i := range r.inst {
+			if s, ok := lastSample(r.samples[i], b.to); ok && !s.at.Before(b.from) {
+				mem[i], mem[2+i] = mib(s.rssKB), heapMB(s.heapLive)
+			}
+		}
+		label := fmt.Sprintf("%s–%s", b.from.Sub(r.start).Round(time.Second), b.to.Sub(r.start).Round(time.Second))
+		fmt.Fprintf(w, "  %-12s %12.1f %12.1f %10s %11s %11s %8s %8s\n", label, float64(b.signedIn)/secs, float64(b.requests)/secs,
+			ms(b.p99), mem[0], mem[1], mem[2], mem[3])
+	}
+	fmt.Fprintln(w)
 }

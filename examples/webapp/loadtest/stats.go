@@ -100,6 +100,15 @@ type stats struct {
 	errors    map[string]int  // unexpected outcomes by kind
 	examples  map[string]string
 	kinds     map[string]int // logins by kind, signed in
+	// For the timeline: when each request ended and how long it took,
+	// and when each login was signed in.
+	ended    []timed
+	signedAt []time.Time
+}
+
+type timed struct {
+	at time.Time
+	d  time.Duration
 }
 
 // Counters of expected outcomes and of the goals.
@@ -123,8 +132,10 @@ func newStats() *stats {
 }
 
 func (s *stats) observe(step string, d time.Duration) {
+	now := time.Now()
 	s.mu.Lock()
 	s.latencies[step] = append(s.latencies[step], d)
+	s.ended = append(s.ended, timed{now, d})
 	s.mu.Unlock()
 }
 
@@ -144,6 +155,7 @@ func (s *stats) signedIn(kind string) {
 	s.mu.Lock()
 	s.counts[countOK]++
 	s.kinds[kind]++
+	s.signedAt = append(s.signedAt, time.Now())
 	s.mu.Unlock()
 }
 
@@ -241,4 +253,58 @@ func ms(d time.Duration) string {
 		return fmt.Sprintf("%.1fms", f)
 	}
 	return fmt.Sprintf("%.0fms", f)
+}
+
+// bucket is one interval of the timeline.
+type bucket struct {
+	from, to time.Time
+	signedIn int
+	requests int
+	p99      time.Duration // of the requests that ended in it
+}
+
+// timeline cuts [from, to) into intervals of width and counts what ended
+// in each.
+func (s *stats) timeline(from, to time.Time, width time.Duration) []bucket {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return timeline(from, to, width, s.signedAt, s.ended)
+}
+
+func timeline(from, to time.Time, width time.Duration, signed []time.Time, ended []timed) []bucket {
+	if width <= 0 || !to.After(from) {
+		return nil
+	}
+	n := int((to.Sub(from) + width - 1) / width)
+	bs := make([]bucket, n)
+	lat := make([][]time.Duration, n)
+	for i := range bs {
+		bs[i].from = from.Add(time.Duration(i) * width)
+		bs[i].to = bs[i].from.Add(width)
+		if bs[i].to.After(to) {
+			bs[i].to = to
+		}
+	}
+	index := func(t time.Time) int {
+		if t.Before(from) || !t.Before(to) {
+			return -1
+		}
+		return int(t.Sub(from) / width)
+	}
+	for _, t := range signed {
+		if i := index(t); i >= 0 {
+			bs[i].signedIn++
+		}
+	}
+	for _, e := range ended {
+		if i := index(e.at); i >= 0 {
+			bs[i].requests++
+			lat[i] = append(lat[i], e.d)
+		}
+	}
+	for i := range bs {
+		slices.Sort(lat[i])
+		bs[i].p99 = percentile(lat[i], 99)
+	}
+	return bs
 }

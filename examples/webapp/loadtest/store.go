@@ -96,8 +96,10 @@ func runStore(ctx context.Context, o *options, kind, bin, dir string, seed uint6
 			r.mem[i][1] = r.mem[i][0]
 		}
 		r.mem[i][2] = in.memory()
+		r.samples[i] = append(r.samples[i], r.mem[i][2])
 		r.peakKB[i] = max(r.peakKB[i], r.mem[i][2].hwmKB)
 	}
+	r.start, r.end = g.windowEnd.Add(-o.duration), time.Now()
 	r.requests, r.capped = g.requests.Load(), g.capped.Load()
 
 	stopped = true
@@ -123,6 +125,7 @@ func (r *result) sample(ctx context.Context, warm time.Duration) {
 		}
 		for i, in := range r.inst {
 			s := in.memory()
+			r.samples[i] = append(r.samples[i], s)
 			r.peakKB[i] = max(r.peakKB[i], s.hwmKB)
 			if !warmed && time.Since(start) >= warm {
 				r.mem[i][1] = s
