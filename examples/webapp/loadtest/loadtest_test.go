@@ -314,6 +314,11 @@ func TestTimeline(t *testing.T) {
 			t.Errorf("interval %d: %+v, want %+v", i, bs[i], want)
 		}
 	}
+	// A short tail joins the interval before it.
+	bs = timeline(from, at(10.3), 5*time.Second, signed, ended)
+	if len(bs) != 2 || bs[1].to != at(10.3) || bs[1].signedIn != 1 || bs[1].requests != 1 {
+		t.Errorf("with a short tail: %+v, want 2 intervals, the second to 10.3s with 1 login and 1 request", bs)
+	}
 	for window, want := range map[time.Duration]time.Duration{
 		5 * time.Minute: 30 * time.Second, 20 * time.Second: 5 * time.Second, time.Minute: 10 * time.Second, 72 * time.Second: 10 * time.Second,
 	} {

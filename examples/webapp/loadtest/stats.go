@@ -276,12 +276,18 @@ func timeline(from, to time.Time, width time.Duration, signed []time.Time, ended
 		return nil
 	}
 	n := int((to.Sub(from) + width - 1) / width)
+	// A last interval under half the width (the tail of the drain) joins
+	// the one before it, so that few events over a short time do not
+	// read as a high rate.
+	if n > 1 && to.Sub(from)-time.Duration(n-1)*width < width/2 {
+		n--
+	}
 	bs := make([]bucket, n)
 	lat := make([][]time.Duration, n)
 	for i := range bs {
 		bs[i].from = from.Add(time.Duration(i) * width)
 		bs[i].to = bs[i].from.Add(width)
-		if bs[i].to.After(to) {
+		if i == n-1 {
 			bs[i].to = to
 		}
 	}
@@ -289,7 +295,7 @@ func timeline(from, to time.Time, width time.Duration, signed []time.Time, ended
 		if t.Before(from) || !t.Before(to) {
 			return -1
 		}
-		return int(t.Sub(from) / width)
+		return min(int(t.Sub(from)/width), n-1)
 	}
 	for _, t := range signed {
 		if i := index(t); i >= 0 {
