@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -50,36 +51,179 @@ func ParseChallengeID(id string) error {
 	return nil
 }
 
-// storedChallenge is a challenge as kept in the store. Only what the flow
-// needs is in the clear; the user's name and address and the client IP are
-// sealed with the keyring, bound to the challenge and user ids, so a copy of
-// the store without the keys holds no personal data beyond the user id.
-type storedChallenge struct {
+// A challenge is kept in the store as one record: a version byte, then
+// in the clear what the flow needs (its id, the user id, the purpose, the
+// methods offered, when it was made and expires, whether it is spent),
+// then the sealed rest. Only those fields are in the clear: the user's
+// name and address and the client IP are sealed with the keyring, with
+// everything before them as the additional data, so a copy of the store
+// without the keys holds no personal data beyond the user id, and a
+// record altered in the store does not open. Strings are prefixed with
+// their length (uvarint), times are Unix nanoseconds (varint).
+//
+// Spent is set when the challenge used up its attempts: it can no longer
+// be answered or sent codes, but is kept until it expires so that an
+// answer already being checked can still complete it.
+const (
+	challengeV2 = 2
+	// challengeADv2 starts the additional data of a version 2 record's
+	// sealed part, followed by the record up to it.
+	challengeADv2 = "twofactor challenge v2\x00"
+)
+
+// save stores ch, filed under its user so that PasswordChanged and
+// AdminReset can end it.
+func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
+	u := ch.User
+	priv := make([]byte, 0, 4+len(u.Name)+len(u.DisplayName)+len(u.Email)+len(ch.IP))
+	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
+		priv = appendString(priv, f)
+	}
+	buf := make([]byte, 0, 256)
+	buf = append(buf, challengeADv2...)
+	buf = append(buf, challengeV2)
+	buf = appendString(buf, ch.ID)
+	buf = appendString(buf, u.ID)
+	buf = appendString(buf, string(ch.Purpose))
+	buf = binary.AppendUvarint(buf, uint64(len(ch.Methods)))
+	for _, m := range ch.Methods {
+		buf = appendString(buf, string(m))
+	}
+	buf = binary.AppendVarint(buf, ch.CreatedAt.UnixNano())
+	buf = binary.AppendVarint(buf, ch.ExpiresAt.UnixNano())
+	if spent {
+		buf = append(buf, 1)
+	} else {
+		buf = append(buf, 0)
+	}
+	sealed, err := s.keys.Seal(priv, buf)
+	if err != nil {
+		return err
+	}
+	blob := append(buf[len(challengeADv2):], sealed...)
+	return s.store.PutOwnedState(ctx, u.ID, keyChallenge+ch.ID, blob, ch.ExpiresAt)
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+// fields reads a record's length-prefixed strings and varints in order;
+// the first malformed one sets bad, and every later read returns zero.
+type fields struct {
+	s   string
+	bad bool
+}
+
+func (f *fields) uvarint() uint64 {
+	v, n := binary.Uvarint([]byte(f.s[:min(len(f.s), binary.MaxVarintLen64)]))
+	if n <= 0 || f.bad {
+		f.bad = true
+		return 0
+	}
+	f.s = f.s[n:]
+	return v
+}
+
+func (f *fields) varint() int64 {
+	v, n := binary.Varint([]byte(f.s[:min(len(f.s), binary.MaxVarintLen64)]))
+	if n <= 0 || f.bad {
+		f.bad = true
+		return 0
+	}
+	f.s = f.s[n:]
+	return v
+}
+
+func (f *fields) str() string {
+	n := f.uvarint()
+	if f.bad || n > uint64(len(f.s)) {
+		f.bad = true
+		return ""
+	}
+	v := f.s[:n]
+	f.s = f.s[n:]
+	return v
+}
+
+func (f *fields) byte() byte {
+	if f.bad || len(f.s) == 0 {
+		f.bad = true
+		return 0
+	}
+	v := f.s[0]
+	f.s = f.s[1:]
+	return v
+}
+
+// maxMethods bounds the methods a stored challenge may list.
+const maxMethods = 64
+
+// decodeChallenge parses and opens a stored challenge. A record that does
+// not parse or open is an error, never a usable challenge.
+func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
+	if len(blob) > 0 && blob[0] == '{' {
+		return s.decodeChallengeV1(blob)
+	}
+	bad := errors.New("twofactor: decoding challenge: malformed record")
+	str := string(blob)
+	f := fields{s: str}
+	if f.byte() != challengeV2 {
+		return nil, false, bad
+	}
+	ch := &Challenge{ID: f.str(), User: User{ID: f.str()}, Purpose: Purpose(f.str())}
+	n := f.uvarint()
+	if f.bad || n > maxMethods {
+		return nil, false, bad
+	}
+	ch.Methods = make([]Method, n)
+	for i := range ch.Methods {
+		ch.Methods[i] = Method(f.str())
+	}
+	ch.CreatedAt, ch.ExpiresAt = time.Unix(0, f.varint()), time.Unix(0, f.varint())
+	spent := f.byte()
+	if f.bad || spent > 1 {
+		return nil, false, bad
+	}
+	head := blob[:len(blob)-len(f.s)]
+	ad := make([]byte, 0, len(challengeADv2)+len(head))
+	ad = append(append(ad, challengeADv2...), head...)
+	pt, err := s.keys.Open(f.s, ad)
+	if err != nil {
+		return nil, false, fmt.Errorf("twofactor: opening challenge: %w", err)
+	}
+	p := fields{s: string(pt)}
+	ch.User.Name, ch.User.DisplayName, ch.User.Email, ch.IP = p.str(), p.str(), p.str(), p.str()
+	if p.bad || p.s != "" {
+		return nil, false, bad
+	}
+	return ch, spent == 1, nil
+}
+
+// challengeV1 is a challenge as earlier versions kept it, in JSON: still
+// read, so that a challenge begun before an upgrade can be finished.
+type challengeV1 struct {
 	ID        string    `json:"id"`
 	UserID    string    `json:"uid"`
 	Purpose   Purpose   `json:"purpose"`
 	Methods   []Method  `json:"methods"`
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
-	// Sealed holds challengePrivate.
-	Sealed string `json:"sealed"`
-	// Spent is set when the challenge used up its attempts: it can no
-	// longer be answered or sent codes, but is kept until it expires so
-	// that an answer already being checked can still complete it.
-	Spent bool `json:"spent,omitempty"`
+	Sealed    string    `json:"sealed"`
+	Spent     bool      `json:"spent,omitempty"`
 }
 
-// challengePrivate is the sealed part of a stored challenge.
-type challengePrivate struct {
+// challengeV1Private is the sealed part of a version 1 record.
+type challengeV1Private struct {
 	Name        string `json:"n,omitempty"`
 	DisplayName string `json:"d,omitempty"`
 	Email       string `json:"e,omitempty"`
 	IP          string `json:"ip,omitempty"`
 }
 
-// challengeAD binds the sealed part to every field kept in the clear, so a
-// record altered in the store does not open.
-func challengeAD(sc *storedChallenge) []byte {
+// challengeV1AD is the additional data of a version 1 record's sealed
+// part: every field kept in the clear.
+func challengeV1AD(sc *challengeV1) []byte {
 	ad := make([]byte, 0, 160)
 	ad = append(ad, "twofactor challenge v1"...)
 	for _, f := range []string{sc.ID, sc.UserID, string(sc.Purpose), joinMethods(sc.Methods),
@@ -90,39 +234,16 @@ func challengeAD(sc *storedChallenge) []byte {
 	return ad
 }
 
-// save stores ch, filed under its user so that PasswordChanged and
-// AdminReset can end it.
-func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
-	priv, err := json.Marshal(challengePrivate{Name: ch.User.Name, DisplayName: ch.User.DisplayName, Email: ch.User.Email, IP: ch.IP})
-	if err != nil {
-		return err
-	}
-	sc := storedChallenge{
-		ID: ch.ID, UserID: ch.User.ID, Purpose: ch.Purpose, Methods: ch.Methods,
-		CreatedAt: ch.CreatedAt, ExpiresAt: ch.ExpiresAt, Spent: spent,
-	}
-	if sc.Sealed, err = s.keys.Seal(priv, challengeAD(&sc)); err != nil {
-		return err
-	}
-	blob, err := json.Marshal(sc)
-	if err != nil {
-		return err
-	}
-	return s.store.PutOwnedState(ctx, ch.User.ID, keyChallenge+ch.ID, blob, ch.ExpiresAt)
-}
-
-// decodeChallenge parses and opens a stored challenge. A record that does
-// not parse or open is an error, never a usable challenge.
-func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
-	var sc storedChallenge
+func (s *Service) decodeChallengeV1(blob []byte) (*Challenge, bool, error) {
+	var sc challengeV1
 	if err := json.Unmarshal(blob, &sc); err != nil {
 		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
 	}
-	pt, err := s.keys.Open(sc.Sealed, challengeAD(&sc))
+	pt, err := s.keys.Open(sc.Sealed, challengeV1AD(&sc))
 	if err != nil {
 		return nil, false, fmt.Errorf("twofactor: opening challenge: %w", err)
 	}
-	var priv challengePrivate
+	var priv challengeV1Private
 	if err := json.Unmarshal(pt, &priv); err != nil {
 		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
 	}
