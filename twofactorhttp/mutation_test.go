@@ -16,6 +16,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -318,4 +319,27 @@ func TestStepUpRefusedPostOnLocalhost(t *testing.T) {
 	require.NotContains(t, post("http://localhost:8080/danger", "https://localhost:8080/settings/close"), `name="next"`)
 	require.Contains(t, post("https://localhost:8443/danger", "https://localhost:8443/settings/close"), next)
 	require.NotContains(t, post("https://localhost:8443/danger", "http://localhost:8443/settings/close"), `name="next"`)
+}
+
+var optionRe = regexp.MustCompile(`<option value="([A-Z0-9]+)"(?: selected)?>([^<]*) \(\+\d+\)</option>`)
+
+// The country picker lists regions by name, as people look for their
+// country, not by code ("Denmark" before "Germany", though DE < DK);
+// regions given the same name are listed by code.
+func TestRegionPickerByName(t *testing.T) {
+	st := twofactorhttp.DefaultStrings()
+	st.Settings.Regions = map[string]string{"JE": "Channel Islands", "GG": "Channel Islands"}
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Strings = st }})
+	body := text(s.as("ben", false).get("/2fa/settings/phone"))
+	var codes, names []string
+	for _, m := range optionRe.FindAllStringSubmatch(body, -1) {
+		codes, names = append(codes, m[1]), append(names, m[2])
+	}
+	require.Greater(t, len(names), 200)
+	require.True(t, slices.IsSorted(names), "sorted by name")
+	dk, de := slices.Index(codes, "DK"), slices.Index(codes, "DE")
+	require.Equal(t, []string{"Denmark", "Germany"}, []string{names[dk], names[de]})
+	require.Less(t, dk, de)
+	gg, je := slices.Index(codes, "GG"), slices.Index(codes, "JE")
+	require.Equal(t, gg+1, je, "same name: by code")
 }
