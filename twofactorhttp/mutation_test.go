@@ -343,3 +343,41 @@ func TestRegionPickerByName(t *testing.T) {
 	gg, je := slices.Index(codes, "GG"), slices.Index(codes, "JE")
 	require.Equal(t, gg+1, je, "same name: by code")
 }
+
+// A sign-in that fails on the server side (here the host's SignIn) is
+// logged with its cause for the operators, and answered 500 without it;
+// what the client got wrong (a wrong code, an ended challenge) is answered
+// and not logged as an error.
+func TestFlowServerErrorLogged(t *testing.T) {
+	var buf bytes.Buffer
+	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.Logger = slog.New(slog.NewTextHandler(&buf, nil)) }})
+	b := e.browser()
+	b.login("bob", "")
+	require.Equal(t, http.StatusUnauthorized, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {"000000"}}).Code)
+	require.Equal(t, http.StatusGone, e.browser().post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}).Code)
+	require.NotContains(t, buf.String(), "request failed")
+
+	e.signErr = errors.New("session store down")
+	w := b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+	require.NotContains(t, w.Body.String(), "session store down")
+	require.Contains(t, buf.String(), "level=ERROR msg=\"twofactorhttp: request failed\" path=/2fa/verify")
+	require.Contains(t, buf.String(), "session store down")
+}
+
+// A JSON body asks for a JSON answer, whatever the Accept header says
+// (fetch sends "*/*" by default, and some clients send none).
+func TestJSONBodyGetsJSON(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	for _, accept := range []string{"", "*/*"} {
+		r := httptest.NewRequest(http.MethodPost, "https://example.com/2fa/verify", strings.NewReader(`{"method":"totp","code":"246813"}`))
+		r.Header.Set("Content-Type", "application/json")
+		r.Header.Set("Sec-Fetch-Site", "same-origin")
+		if accept != "" {
+			r.Header.Set("Accept", accept)
+		}
+		w := httptest.NewRecorder()
+		e.mux.ServeHTTP(w, r)
+		requireError(t, w, http.StatusGone, "challenge_ended")
+	}
+}
