@@ -120,16 +120,20 @@ func TestAdminPolicyListsCapped(t *testing.T) {
 }
 
 // Without a method named, the start step (a security key's request
-// options) is for the first method of the pages that has one.
+// options) is for the first method of the pages that has one; a JSON
+// request with an empty body names none.
 func TestStartWithoutMethod(t *testing.T) {
 	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.ManualSend = true }})
 	b := e.api()
 	b.login("alice", "")
-	w := b.do(http.MethodPost, "/2fa/start", `{}`)
-	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
-	m := decodeJSON(t, w)
-	require.Equal(t, "webauthn", m["method"])
-	require.NotEmpty(t, m["options"])
+	// An empty JSON body is an empty request, as {} is.
+	for _, body := range []string{`{}`, "", " \n"} {
+		w := b.do(http.MethodPost, "/2fa/start", body)
+		require.Equal(t, http.StatusOK, w.Code, "%q: %s", body, w.Body.String())
+		m := decodeJSON(t, w)
+		require.Equal(t, "webauthn", m["method"])
+		require.NotEmpty(t, m["options"])
+	}
 }
 
 // A numeric code is accepted as people paste or type it: with spaces,
@@ -380,4 +384,13 @@ func TestJSONBodyGetsJSON(t *testing.T) {
 		e.mux.ServeHTTP(w, r)
 		requireError(t, w, http.StatusGone, "challenge_ended")
 	}
+}
+
+// A return path may be 2048 bytes long, and no longer: the sign-in goes
+// there, or to Config.ReturnURL when it is longer.
+func TestReturnPathAtMaxLength(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	long := "/" + strings.Repeat("a", 2047)
+	requireRedirect(t, e.browser().login("carol", long), long)
+	requireRedirect(t, e.browser().login("carol", long+"a"), "/")
 }
