@@ -51,12 +51,14 @@ func ParseChallengeID(id string) error {
 	return nil
 }
 
-// A challenge is kept in the store as one record: a version byte, then
-// in the clear what the flow needs (its id, the user id, the purpose, the
+// A challenge is kept in the store as one record: a marker of its form
+// (challengeMagic), then in the clear what the flow needs (its id, the user id, the purpose, the
 // methods offered, when it was made and expires, whether it is spent),
 // then the sealed rest. Only those fields are in the clear: the user's
 // name and address and the client IP are sealed with the keyring, with
-// everything before them as the additional data, so a copy of the store
+// everything before them (the marker included, which keeps the additional
+// data apart from any other the keyring seals with) as the additional
+// data, so a copy of the store
 // without the keys holds no personal data beyond the user id, and a
 // record altered in the store does not open. Strings are prefixed with
 // their length (uvarint), times are Unix nanoseconds (varint).
@@ -64,24 +66,14 @@ func ParseChallengeID(id string) error {
 // Spent is set when the challenge used up its attempts: it can no longer
 // be answered or sent codes, but is kept until it expires so that an
 // answer already being checked can still complete it.
-const (
-	challengeV2 = 2
-	// challengeADv2 starts the additional data of a version 2 record's
-	// sealed part, followed by the record up to it.
-	challengeADv2 = "twofactor challenge v2\x00"
-)
+const challengeMagic = "tfch\x02"
 
 // save stores ch, filed under its user so that PasswordChanged and
 // AdminReset can end it.
 func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
 	u := ch.User
-	priv := make([]byte, 0, 4+len(u.Name)+len(u.DisplayName)+len(u.Email)+len(ch.IP))
-	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
-		priv = appendString(priv, f)
-	}
-	buf := make([]byte, 0, 256)
-	buf = append(buf, challengeADv2...)
-	buf = append(buf, challengeV2)
+	buf := make([]byte, 0, 320)
+	buf = append(buf, challengeMagic...)
 	buf = appendString(buf, ch.ID)
 	buf = appendString(buf, u.ID)
 	buf = appendString(buf, string(ch.Purpose))
@@ -96,11 +88,15 @@ func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
 	} else {
 		buf = append(buf, 0)
 	}
-	sealed, err := s.keys.Seal(priv, buf)
+	head := len(buf)
+	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
+		buf = appendString(buf, f)
+	}
+	sealed, err := s.keys.Seal(buf[head:], buf[:head])
 	if err != nil {
 		return err
 	}
-	blob := append(buf[len(challengeADv2):], sealed...)
+	blob := append(buf[:head], sealed...)
 	return s.store.PutOwnedState(ctx, u.ID, keyChallenge+ch.ID, blob, ch.ExpiresAt)
 }
 
@@ -156,6 +152,8 @@ func (f *fields) byte() byte {
 	return v
 }
 
+var errMalformedChallenge = errors.New("twofactor: decoding challenge: malformed record")
+
 // maxMethods bounds the methods a stored challenge may list.
 const maxMethods = 64
 
@@ -165,12 +163,13 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	if len(blob) > 0 && blob[0] == '{' {
 		return s.decodeChallengeV1(blob)
 	}
-	bad := errors.New("twofactor: decoding challenge: malformed record")
+	bad := errMalformedChallenge
 	str := string(blob)
-	f := fields{s: str}
-	if f.byte() != challengeV2 {
+	rest, ok := strings.CutPrefix(str, challengeMagic)
+	if !ok {
 		return nil, false, bad
 	}
+	f := fields{s: rest}
 	ch := &Challenge{ID: f.str(), User: User{ID: f.str()}, Purpose: Purpose(f.str())}
 	n := f.uvarint()
 	if f.bad || n > maxMethods {
@@ -185,10 +184,7 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	if f.bad || spent > 1 {
 		return nil, false, bad
 	}
-	head := blob[:len(blob)-len(f.s)]
-	ad := make([]byte, 0, len(challengeADv2)+len(head))
-	ad = append(append(ad, challengeADv2...), head...)
-	pt, err := s.keys.Open(f.s, ad)
+	pt, err := s.keys.Open(f.s, blob[:len(blob)-len(f.s)])
 	if err != nil {
 		return nil, false, fmt.Errorf("twofactor: opening challenge: %w", err)
 	}

@@ -106,15 +106,20 @@ func (l Limits) lockedUntil(n int64, resetAt, now time.Time) (time.Time, bool) {
 // address itself for IPv4 (and IPv4-mapped IPv6), its Limits.IPv6Prefix
 // network for IPv6.
 func (l Limits) ipNetwork(a netip.Addr) string {
+	return string(l.appendIPNetwork(nil, a))
+}
+
+// appendIPNetwork appends ipNetwork(a) to b.
+func (l Limits) appendIPNetwork(b []byte, a netip.Addr) []byte {
 	a = a.Unmap()
 	if a.Is4() {
-		return a.String()
+		return a.AppendTo(b)
 	}
 	p, err := a.WithZone("").Prefix(l.IPv6Prefix)
 	if err != nil {
-		return a.String()
+		return a.AppendTo(b)
 	}
-	return p.String()
+	return p.AppendTo(b)
 }
 
 // ipDomain separates the keyed hash of a client network from every other
@@ -127,8 +132,11 @@ const ipDomain = "twofactor client network v1"
 // the challenge record seals it. A key rotation starts the counts again,
 // which only lets a network count anew for one IPWindow.
 func (s *Service) ipCounterKey(a netip.Addr) string {
-	h := s.keys.Hash(ipDomain, []byte(s.limits.ipNetwork(a)))
-	return keyIP + base64.RawURLEncoding.EncodeToString(h[len(h)-16:])
+	var buf [64]byte
+	h := s.keys.Hash(ipDomain, s.limits.appendIPNetwork(buf[:0], a))
+	key := make([]byte, 0, len(keyIP)+22)
+	key = base64.RawURLEncoding.AppendEncode(append(key, keyIP...), h[len(h)-16:])
+	return string(key)
 }
 
 // Lockout describes a user's run of wrong answers, for support staff.

@@ -136,7 +136,7 @@ func TestBeginEventDetails(t *testing.T) {
 	e.begin()
 	evs := e.eventsOf(event.Begin)
 	require.Len(t, evs, 1)
-	assert.Equal(t, "email,totp", evs[0].Details[event.DetailMethods])
+	assert.Equal(t, []twofactor.Method{"email", "totp"}, evs[0].Methods)
 	assert.True(t, evs[0].Time.Equal(e.clock.Now()), "stamped %s, clock %s", evs[0].Time, e.clock.Now())
 }
 

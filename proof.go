@@ -18,9 +18,18 @@ const proofDomain = "twofactor proof v2"
 // names the user, the purpose of the challenge that was answered, the
 // method, and the time in milliseconds.
 func (s *Service) signProof(userID string, p Purpose, m Method, at time.Time) string {
-	payload := []byte(strings.Join([]string{userID, string(p), string(m), strconv.FormatInt(at.UnixMilli(), 10)}, "\x00"))
+	var buf [256]byte
+	payload := append(buf[:0], userID...)
+	payload = append(append(payload, 0), p...)
+	payload = append(append(payload, 0), m...)
+	payload = strconv.AppendInt(append(payload, 0), at.UnixMilli(), 10)
 	kid, sig := s.keys.Sign(proofDomain, payload)
-	return base64.RawURLEncoding.EncodeToString(payload) + "." + kid + "." + base64.RawURLEncoding.EncodeToString(sig)
+	enc := base64.RawURLEncoding
+	out := make([]byte, 0, enc.EncodedLen(len(payload))+len(kid)+enc.EncodedLen(len(sig))+2)
+	out = enc.AppendEncode(out, payload)
+	out = append(append(append(out, '.'), kid...), '.')
+	out = enc.AppendEncode(out, sig)
+	return string(out)
 }
 
 // A Proof is a parsed, verified proof of a second factor.

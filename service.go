@@ -31,6 +31,7 @@ type Service struct {
 	opened       io.Closer // the store New opened, closed by Shutdown
 	policy       Policy
 	limits       Limits
+	failSteps    []store.BoundStep // limits.failureSteps(), made once
 	stepUpMaxAge time.Duration
 	events       *event.Sink
 	now          func() time.Time
@@ -109,9 +110,10 @@ func build(cfg Config, env Env) (*Service, error) {
 		return nil, err
 	}
 	records, _ := env.Store.(store.Enrollments)
+	limits := cfg.Limits.withDefaults()
 	s := &Service{
 		env: env, store: env.Store, records: records, keys: env.Keys, factors: factors, byMethod: byMethod,
-		policy: cfg.Policy, limits: cfg.Limits.withDefaults(),
+		policy: cfg.Policy, limits: limits, failSteps: limits.failureSteps(),
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
 		events:       env.Events, now: env.Now, rand: env.Rand,
 	}
@@ -289,7 +291,7 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 		return nil, fmt.Errorf("twofactor: storing challenge: %w", err)
 	}
 	s.emit(ctx, event.Event{Type: event.Begin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip, UserAgent: c.UserAgent,
-		Details: map[string]string{event.DetailMethods: joinMethods(methods)}})
+		Methods: methods})
 	return &Begun{Status: StatusChallenge, Challenge: ch}, nil
 }
 
@@ -298,19 +300,8 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 // enrollment records are read once, for every factor that is an Offerer;
 // any other factor is asked for its Enrollments.
 func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
-	var (
-		methods []Method
-		recs    []store.EnrollmentRecord
-		listErr error
-		read    bool
-	)
-	records := func() ([]store.EnrollmentRecord, error) {
-		if !read {
-			read = true
-			recs, listErr = s.records.ListEnrollments(ctx, user.ID)
-		}
-		return recs, listErr
-	}
+	methods := make([]Method, 0, len(s.factors))
+	var list *recordList // made for the first Offerer
 	for _, f := range s.factors {
 		m := f.Method()
 		if !s.allowed(m) {
@@ -318,8 +309,11 @@ func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
 		}
 		var ok bool
 		if o, isOfferer := f.(Offerer); isOfferer && s.records != nil {
+			if list == nil {
+				list = &recordList{ctx: ctx, st: s.records, userID: user.ID}
+			}
 			var err error
-			if ok, err = o.Offered(user, records); err != nil {
+			if ok, err = o.Offered(user, list.records); err != nil {
 				return nil, fmt.Errorf("twofactor: %s enrollments: %w", m, err)
 			}
 		} else {
@@ -334,6 +328,24 @@ func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
 		}
 	}
 	return s.defaultFirst(methods), nil
+}
+
+// recordList reads a user's enrollment records once, when first asked.
+type recordList struct {
+	ctx    context.Context
+	st     store.Enrollments
+	userID string
+	recs   []store.EnrollmentRecord
+	err    error
+	read   bool
+}
+
+func (l *recordList) records() ([]store.EnrollmentRecord, error) {
+	if !l.read {
+		l.read = true
+		l.recs, l.err = l.st.ListEnrollments(l.ctx, l.userID)
+	}
+	return l.recs, l.err
 }
 
 func joinMethods(ms []Method) string {
@@ -524,6 +536,9 @@ type verification struct {
 	// answers, and when that run started.
 	attempts, fails store.CounterValue
 	start           time.Time
+	// incrs holds count's bounded increments, so they take no allocation
+	// of their own.
+	incrs [3]store.BoundedIncr
 }
 
 // fail reports err as the outcome, in an event.
@@ -548,10 +563,10 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 func (v *verification) count(ctx context.Context) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
-	incrs := []store.BoundedIncr{
-		{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now), Max: int64(s.limits.MaxAttempts), CountRefused: true},
-		{Key: v.failKey, Window: s.limits.FailureMemory, Max: int64(s.limits.MaxUserFailures), Steps: s.limits.failureSteps()},
-	}
+	incrs := append(v.incrs[:0],
+		store.BoundedIncr{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now), Max: int64(s.limits.MaxAttempts), CountRefused: true},
+		store.BoundedIncr{Key: v.failKey, Window: s.limits.FailureMemory, Max: int64(s.limits.MaxUserFailures), Steps: s.failSteps},
+	)
 	if v.a.Client.IP.IsValid() {
 		incrs = append(incrs, store.BoundedIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow,
 			Max: int64(s.limits.MaxIPAttempts), CountRefused: true})

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -121,7 +122,6 @@ const (
 // fields instead.
 const (
 	DetailError        = "error"        // the error a warning is about
-	DetailMethods      = "methods"      // the methods a challenge offers, comma-separated (Begin)
 	DetailReason       = "reason"       // the administrator's stated reason (AdminReset)
 	DetailDrift        = "drift"        // an authenticator app's clock offset in time steps, "+1" (Success, Warning)
 	DetailCountry      = "country"      // the region of an SMS budget (BudgetReached)
@@ -171,6 +171,9 @@ type Event struct {
 	// Remove, Disabled and AdminReset when the user has none
 	// left (it just turned off).
 	FirstFactor, LastFactor bool
+	// Methods are the methods a challenge offers (Begin), the default
+	// first. The slice is the challenge's: do not change it.
+	Methods []Method
 	// Details are free-form extras for logs, under the Detail keys.
 	Details map[string]string
 }
@@ -253,6 +256,13 @@ func (ev Event) attrs() []slog.Attr {
 	}
 	if ev.LastFactor {
 		a = append(a, slog.Bool("last_factor", true))
+	}
+	if len(ev.Methods) > 0 {
+		ms := make([]string, len(ev.Methods))
+		for i, m := range ev.Methods {
+			ms[i] = string(m)
+		}
+		a = append(a, slog.String("methods", strings.Join(ms, ",")))
 	}
 	for _, k := range slices.Sorted(maps.Keys(ev.Details)) {
 		add(k, ev.Details[k])

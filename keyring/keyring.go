@@ -13,6 +13,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/twofactorkit/twofactor/internal/secure"
 )
@@ -164,12 +165,36 @@ func (kr *Ring) CurrentKeyID() string { return kr.keys[0].id }
 func (d *derivedKey) sum(dst []byte, domain string, data []byte) []byte {
 	h := d.pool.Get().(hash.Hash)
 	h.Reset()
-	io.WriteString(h, domain)
-	h.Write([]byte{0})
+	h.Write(domainBytes(domain))
 	h.Write(data)
 	dst = h.Sum(dst)
 	d.pool.Put(h)
 	return dst
+}
+
+// domains holds the domains hashes were made under, as the bytes a hash
+// starts with (the domain and a zero byte), so that hashing allocates no
+// copy of them: the library's are a few constants. Past maxDomains
+// (a caller making domains of its own) they are made per call.
+var (
+	domains     sync.Map // string -> []byte
+	domainCount atomic.Int32
+)
+
+const maxDomains = 256
+
+func domainBytes(domain string) []byte {
+	if b, ok := domains.Load(domain); ok {
+		return b.([]byte)
+	}
+	b := append([]byte(domain), 0)
+	if domainCount.Add(1) <= maxDomains {
+		if got, loaded := domains.LoadOrStore(domain, b); loaded {
+			domainCount.Add(-1)
+			return got.([]byte)
+		}
+	}
+	return b
 }
 
 // Hash returns a keyed hash (HMAC-SHA256 under the current key) of data,
@@ -247,12 +272,16 @@ const sealPrefix = "v1:"
 // text: "v1:<key id>:<base64url(nonce|ciphertext)>".
 func (kr *Ring) Seal(plaintext, additionalData []byte) (string, error) {
 	d := &kr.keys[0]
-	nonce, err := secure.Bytes(nil, d.aead.NonceSize())
-	if err != nil {
-		return "", err
+	n := d.aead.NonceSize()
+	ct := make([]byte, n, n+len(plaintext)+d.aead.Overhead())
+	if _, err := io.ReadFull(secure.Reader(nil), ct); err != nil {
+		return "", fmt.Errorf("keyring: reading a nonce: %w", err)
 	}
-	ct := d.aead.Seal(nonce, nonce, plaintext, additionalData)
-	return sealPrefix + d.id + ":" + base64.RawURLEncoding.EncodeToString(ct), nil
+	ct = d.aead.Seal(ct, ct, plaintext, additionalData)
+	enc := base64.RawURLEncoding
+	out := make([]byte, 0, len(sealPrefix)+len(d.id)+1+enc.EncodedLen(len(ct)))
+	out = append(append(append(out, sealPrefix...), d.id...), ':')
+	return string(enc.AppendEncode(out, ct)), nil
 }
 
 // Open decrypts a value made by Seal with any key of the ring. It fails with
@@ -267,7 +296,8 @@ func (kr *Ring) Open(sealed string, additionalData []byte) ([]byte, error) {
 	if len(ct) < n+d.aead.Overhead() {
 		return nil, fmt.Errorf("%w: sealed value too short", ErrInvalidKey)
 	}
-	pt, err := d.aead.Open(nil, ct[:n], ct[n:], additionalData)
+	// In place: ct is this call's own copy.
+	pt, err := d.aead.Open(ct[n:n], ct[:n], ct[n:], additionalData)
 	if err != nil {
 		return nil, fmt.Errorf("%w: sealed value does not open (altered, or bound to other data)", ErrInvalidKey)
 	}

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 )
 
 // ErrAlphabet reports an alphabet that cannot be sampled without bias.
@@ -92,8 +93,23 @@ func Token(r io.Reader, n int) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return base64.RawURLEncoding.EncodeToString(b), nil
+	enc := base64.RawURLEncoding
+	if n > maxTokenBytes {
+		return enc.EncodeToString(b), nil
+	}
+	// Encoded on the stack and copied once into the string.
+	var buf [(maxTokenBytes*8 + 5) / 6]byte
+	out := buf[:enc.EncodedLen(n)]
+	enc.Encode(out, b)
+	var sb strings.Builder
+	sb.Grow(len(out))
+	sb.Write(out)
+	return sb.String(), nil
 }
+
+// maxTokenBytes is the largest token Token encodes without a second
+// allocation: every id the library makes is smaller.
+const maxTokenBytes = 64
 
 // Equal reports whether a and b are equal in time that depends only on their
 // lengths, not on their contents.
