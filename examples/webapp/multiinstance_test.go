@@ -121,3 +121,32 @@ func dropTables(driver string) func(*testing.T, string, string) {
 		require.NoError(t, st.DropTables(context.Background()))
 	}
 }
+
+// A PostgreSQL store keeps its connections open once made, up to a
+// bound: with database/sql's default of two idle connections, concurrent
+// sign-ins opened and closed a connection for most queries (make load).
+func TestSQLPoolKeepsConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	dsn := testenv.PostgresDSN(t)
+	prefix := fmt.Sprintf("webapp_pool_%d_", time.Now().UnixNano()%1e9)
+	ctx := context.Background()
+	st, _, err := openStore(ctx, dsn, prefix, t.TempDir(), nil)
+	require.NoError(t, err)
+	t.Cleanup(func() { dropTables("pgx")(t, dsn, prefix) })
+	defer st.(sqlStore).Close()
+	db := st.(sqlStore).db
+	var conns []*sql.Conn
+	for range 10 {
+		c, err := db.Conn(ctx)
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	for _, c := range conns {
+		require.NoError(t, c.Close())
+	}
+	s := db.Stats()
+	assert.Equal(t, sqlConns, s.MaxOpenConnections, "the pool is bounded")
+	assert.Equal(t, 10, s.Idle, "the ten connections stay open for the next requests")
+}

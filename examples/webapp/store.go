@@ -133,8 +133,21 @@ func openStore(ctx context.Context, dsn, prefix, dataDir string, now func() time
 	}
 }
 
+// sqlConns is the size of the connection pool of a PostgreSQL or MySQL
+// store, kept open once made: database/sql keeps only two idle
+// connections by default, so under concurrent sign-ins it would open and
+// close a connection for most queries (a PostgreSQL backend process
+// each), which the load test (make load) showed turning milliseconds into
+// seconds. Bounded, so that several copies of the app stay under the
+// server's limit (PostgreSQL's default is 100 connections).
+const sqlConns = 20
+
 // openSQL migrates the tables of db and returns the store over it.
 func openSQL(ctx context.Context, db *sql.DB, d sqlstore.Dialect, prefix, what string, now func() time.Time) (twofactor.Store, string, error) {
+	if d != sqlstore.SQLite { // sqlite.Open sizes its own pool: one connection
+		db.SetMaxOpenConns(sqlConns)
+		db.SetMaxIdleConns(sqlConns)
+	}
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, "", fmt.Errorf("-db: %s: %w", what, err)
