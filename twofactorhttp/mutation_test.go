@@ -24,6 +24,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -393,4 +395,82 @@ func TestReturnPathAtMaxLength(t *testing.T) {
 	long := "/" + strings.Repeat("a", 2047)
 	requireRedirect(t, e.browser().login("carol", long), long)
 	requireRedirect(t, e.browser().login("carol", long+"a"), "/")
+}
+
+// New checks that the host's mux leaves the Handler every route,
+// including those of a method's settings page, probed with the first
+// method's real route: a host pattern on it is found at New.
+func TestMountMismatchOnMethodRoute(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	signIn := func(http.ResponseWriter, *http.Request, string) error { return nil }
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2fa/settings/email", func(http.ResponseWriter, *http.Request) {})
+	_, err := twofactorhttp.New(twofactorhttp.Config{Service: e.svc, Mux: mux, SignIn: signIn})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.ErrorContains(t, err, `Config.Mux sends GET /2fa/settings/email to "GET /2fa/settings/email"`)
+}
+
+// A method whose page has no notice of its own in Strings.Settings.Saved
+// (here the authenticator app, moved to the route "app") is announced
+// with SetUpDone once set up; an unknown key announces nothing.
+func TestSetUpNoticeOfRenamedRoute(t *testing.T) {
+	ui := twofactorhttp.TOTPUI()
+	ui.Route = "app"
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Methods = []twofactorhttp.MethodUI{ui} }})
+	b := s.as("ann", false)
+	require.Contains(t, b.get("/2fa/settings/?done=app").Body.String(), "Authenticator app is set up.")
+	body := b.get("/2fa/settings/?done=nothing").Body.String()
+	require.NotContains(t, body, "is set up.")
+	require.NotContains(t, body, `role="status"`)
+}
+
+// A settings page that fails on the server side (the store) is logged
+// for the operators and answered 500 without the cause; a wrong code is
+// the user's mistake, answered without a log line and without a
+// Retry-After (RFC 9110 10.2.3: that header says how long to wait, and
+// there is nothing to wait for).
+func TestSettingsServerErrorLogged(t *testing.T) {
+	var buf bytes.Buffer
+	var spy *storespy.Spy
+	s := newSettingsEnv(t, senvOpt{
+		svc: func(c *twofactor.Config) {
+			spy = storespy.New(c.Store.(store.Store))
+			c.Store = spy
+		},
+		layer: func(c *twofactorhttp.Config) { c.Logger = slog.New(slog.NewTextHandler(&buf, nil)) },
+	})
+	b := s.as("ben", true)
+	w := b.post("/2fa/settings/totp", url.Values{})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	w = b.post("/2fa/settings/totp/verify", url.Values{"code": {"000000"}})
+	requireError(t, w, http.StatusUnauthorized, "invalid_code")
+	require.Empty(t, w.Header().Values("Retry-After"))
+	require.NotContains(t, buf.String(), "request failed")
+
+	spy.Fail("*", errors.New("store unreachable"))
+	w = b.post("/2fa/settings/totp", url.Values{})
+	requireError(t, w, http.StatusInternalServerError, "internal")
+	require.Empty(t, w.Header().Values("Retry-After"))
+	require.NotContains(t, w.Body.String(), "store unreachable")
+	require.Contains(t, buf.String(), `level=ERROR msg="twofactorhttp: settings request failed" path=/2fa/settings/totp`)
+	require.Contains(t, buf.String(), "store unreachable")
+}
+
+// A settings error shown as a page leads back to where the user was: the
+// devices page after a refused revocation; the overview, to try again,
+// when the overview itself failed.
+func TestSettingsErrorPageLeadsBack(t *testing.T) {
+	var spy *storespy.Spy
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		spy = storespy.New(c.Store.(store.Store))
+		c.Store = spy
+	}})
+	w := s.as("ann", false).post("/2fa/settings/devices/revoke", url.Values{"id": {"gone"}})
+	require.Equal(t, http.StatusNotFound, w.Code)
+	require.Contains(t, w.Body.String(), `<a class="tf-button" href="/2fa/settings/devices">`)
+
+	spy.Fail("*", errors.New("store unreachable"))
+	w = s.as("ann", false).get("/2fa/settings/")
+	require.Equal(t, http.StatusInternalServerError, w.Code)
+	require.Contains(t, w.Body.String(), `<a class="tf-button" href="/2fa/settings/">`)
 }
