@@ -474,3 +474,20 @@ func TestSettingsErrorPageLeadsBack(t *testing.T) {
 	require.Equal(t, http.StatusInternalServerError, w.Code)
 	require.Contains(t, w.Body.String(), `<a class="tf-button" href="/2fa/settings/">`)
 }
+
+// The overview also lists the methods a user still has but the policy
+// no longer offers (here text messages and security keys), after those it
+// offers, so nothing they have is hidden; recovery codes stay last.
+func TestOverviewListsMethodsNoLongerOffered(t *testing.T) {
+	e := newEnv(t, envOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Methods: []twofactor.Method{twofactor.MethodEmail, twofactor.MethodTOTP, twofactor.MethodBackupCode}}
+	}})
+	b := e.session("alice")
+	b.json = true
+	m := decodeJSON(t, b.get("/2fa/settings/"))
+	var got []string
+	for _, f := range m["methods"].([]any) {
+		got = append(got, f.(map[string]any)["method"].(string))
+	}
+	require.Equal(t, []string{"email", "totp", "sms", "webauthn", "backup_code"}, got)
+}
