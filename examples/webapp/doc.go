@@ -31,4 +31,10 @@
 // password with bcrypt and hands the user's id to Handler.Begin; the
 // app's session starts in the SignIn callback, once the second factor has
 // passed; the logout handler ends it and calls Handler.SignOut.
+//
+// The load test (./loadtest, make load) runs two copies of the app with
+// $TWOFACTOR_LOAD_USERS=N, which adds N load-test users, load1 to loadN,
+// and writes the secrets of their authenticator apps to
+// <data>/load-users.json (loadusers.go). It is for load tests only, and
+// -h leaves it out.
 package main
