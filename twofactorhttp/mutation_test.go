@@ -26,6 +26,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/trust"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -490,4 +491,73 @@ func TestOverviewListsMethodsNoLongerOffered(t *testing.T) {
 		got = append(got, f.(map[string]any)["method"].(string))
 	}
 	require.Equal(t, []string{"email", "totp", "sms", "webauthn", "backup_code"}, got)
+}
+
+// Under a policy that requires a second factor, a factor is removable
+// while the user has another one (ann: email codes, then an
+// authenticator app): the confirmation offers the button, and its Cancel
+// goes back to the method's own page.
+func TestSettingsRemoveNotLastUnderRequired(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{
+		svc:   func(c *twofactor.Config) { c.Policy.Required = true },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/2fa/settings/" },
+	})
+	b := s.as("ann", false)
+	s.stepUp(b, "/2fa/settings/totp")
+	requireRedirect(t, b.post("/2fa/settings/totp", nil), "/2fa/settings/totp")
+	secret := pageSecret(t, b.get("/2fa/settings/totp").Body.String())
+	requireRedirect(t, b.post("/2fa/settings/totp/verify", url.Values{"code": {s.totpCode(secret)}}), "/2fa/settings/?done=totp")
+	es, err := s.svc.Enrollments(t.Context(), ann)
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	var id string
+	for _, e := range es {
+		if e.Method == twofactor.MethodTOTP {
+			id = e.ID
+		}
+	}
+
+	w := b.get("/2fa/settings/remove?method=totp&id=" + id)
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.String()
+	require.NotContains(t, body, "This is your last second factor")
+	require.Contains(t, body, `<form method="post" action="/2fa/settings/remove">`)
+	require.Contains(t, body, `<p><a href="/2fa/settings/totp">Cancel</a></p>`)
+	requireRedirect(t, b.post("/2fa/settings/remove", url.Values{"method": {"totp"}, "id": {id}}), "/2fa/settings/totp?done=removed")
+}
+
+// A device whose trust lasts exactly trust.MinDuration is listed with its
+// expiry; only shorter records, and a manager that trusts until the
+// browser closes, read "until the browser closes".
+func TestDeviceOfMinDurationListedWithExpiry(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Trust = trust.Config{Duration: trust.MinDuration} }})
+	b := s.trustDevice("ann", firefoxUA)
+	body := b.get("/2fa/settings/devices").Body.String()
+	require.Contains(t, body, "Firefox on Linux")
+	require.Contains(t, body, "Trusted until 2 Mar 2026")
+	require.NotContains(t, body, "Trusted until the browser closes")
+	m := decodeJSON(t, s.as("ann", true).get("/2fa/settings/devices"))
+	require.NotContains(t, m["trusted_devices"].([]any)[0], "session")
+}
+
+// Revoking a device from the settings drops the device cookie of the
+// browser doing it only when that browser is the device revoked.
+func TestRevokeDropsOnlyThisDevicesCookie(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	const chromeUA = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+	firefox := s.trustDevice("ann", firefoxUA)
+	s.mail.Reset()
+	s.trustDevice("ann", chromeUA)
+	ids := map[string]string{}
+	ds, err := s.devices.List(t.Context(), "ann")
+	require.NoError(t, err)
+	for _, d := range ds {
+		ids[d.Label] = d.ID
+	}
+	require.Len(t, ids, 2)
+
+	requireRedirect(t, firefox.post("/2fa/settings/devices/revoke", url.Values{"id": {ids["Chrome on Windows"]}}), "/2fa/settings/devices?done=revoked")
+	require.Contains(t, firefox.cookies, trust.DefaultCookieName, "another device revoked: this one's cookie stays")
+	requireRedirect(t, firefox.post("/2fa/settings/devices/revoke", url.Values{"id": {ids["Firefox on Linux"]}}), "/2fa/settings/devices?done=revoked")
+	require.NotContains(t, firefox.cookies, trust.DefaultCookieName, "this device revoked: its cookie is dropped")
 }
