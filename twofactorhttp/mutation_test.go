@@ -24,6 +24,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/trust"
@@ -560,4 +561,96 @@ func TestRevokeDropsOnlyThisDevicesCookie(t *testing.T) {
 	require.Contains(t, firefox.cookies, trust.DefaultCookieName, "another device revoked: this one's cookie stays")
 	requireRedirect(t, firefox.post("/2fa/settings/devices/revoke", url.Values{"id": {ids["Firefox on Linux"]}}), "/2fa/settings/devices?done=revoked")
 	require.NotContains(t, firefox.cookies, trust.DefaultCookieName, "this device revoked: its cookie is dropped")
+}
+
+// Backup codes for a user with no factor: the confirmation asks for no
+// step-up (there is nothing to step up with) and offers a first set; the
+// set is kept for the page and the download for ten minutes (Max-Age),
+// the download names the account, and "done" deletes the cookie at once
+// (Max-Age=0, RFC 6265 5.2.2). With codes in hand, a new set needs a
+// step-up and warns that the old codes stop working.
+func TestBackupCodesFirstSet(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	b := s.as("ben", false)
+	w := b.get("/2fa/settings/backup-codes/new")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	body := w.Body.String()
+	require.Contains(t, body, "<title>Get backup codes")
+	require.Contains(t, body, `<form method="post" action="/2fa/settings/backup-codes">`)
+	require.NotContains(t, body, "Make new codes")
+	require.NotContains(t, body, "will stop working")
+
+	w = b.post("/2fa/settings/backup-codes", nil)
+	requireRedirect(t, w, "/2fa/settings/backup-codes/show")
+	kept := cookieSet(t, w, twofactorhttp.DefaultEnrollCookie+"_codes")
+	require.Equal(t, 600, kept.MaxAge)
+	require.Equal(t, s.clock.Now().Add(10*time.Minute).Unix(), kept.Expires.Unix())
+	codes := pageCodes(b.get("/2fa/settings/backup-codes/show").Body.String())
+	require.Len(t, codes, 10)
+	w = b.get("/2fa/settings/backup-codes.txt")
+	require.Equal(t, "Backup codes. Each works once.\r\nben\r\n\r\n"+strings.Join(codes, "\r\n")+"\r\n", w.Body.String())
+	w = b.post("/2fa/settings/backup-codes/done", nil)
+	requireRedirect(t, w, "/2fa/settings/")
+	require.Equal(t, -1, cookieSet(t, w, twofactorhttp.DefaultEnrollCookie+"_codes").MaxAge, "sent as Max-Age=0")
+
+	requireRedirect(t, b.get("/2fa/settings/backup-codes/new"), "/2fa/step-up?next=%2F2fa%2Fsettings%2Fbackup-codes%2Fnew")
+	api := s.as("ben", true)
+	decodeJSON(t, api.post("/2fa/step-up", url.Values{"next": {"/2fa/settings/backup-codes/new"}}))
+	decodeJSON(t, api.post("/2fa/verify", url.Values{"method": {"backup_code"}, "code": {codes[0]}}))
+	b.cookies["tf_stepup"] = api.cookies["tf_stepup"]
+	body = b.get("/2fa/settings/backup-codes/new").Body.String()
+	require.Contains(t, body, "<title>Make new codes")
+	require.Contains(t, body, "Your current backup codes will stop working.")
+}
+
+// cookieSet returns the cookie name the answer sets.
+func cookieSet(t *testing.T, w *httptest.ResponseRecorder, name string) *http.Cookie {
+	t.Helper()
+	for _, c := range w.Result().Cookies() {
+		if c.Name == name {
+			return c
+		}
+	}
+	t.Fatalf("no cookie %s set", name)
+	return nil
+}
+
+// Turning two-step verification off lists trusted devices only when there
+// are some, and from a trusted browser drops that browser's device cookie
+// with the devices: nothing it holds stands for anything any more.
+func TestDisableFromTrustedBrowser(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{email: emailcode.EnrollOptIn})
+	a := s.as("ann", false)
+	s.turnOnEmail(a)
+	s.stepUp(a, "/2fa/settings/disable")
+	w := a.get("/2fa/settings/disable")
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	require.NotContains(t, w.Body.String(), "Trusted devices")
+
+	s.mail.Reset()
+	d := s.trustDevice("ann", firefoxUA)
+	require.Contains(t, d.cookies, trust.DefaultCookieName)
+	s.stepUp(d, "/2fa/settings/disable")
+	require.Contains(t, d.get("/2fa/settings/disable").Body.String(), "Trusted devices: 1")
+	w = d.post("/2fa/settings/disable", nil)
+	requireRedirect(t, w, "/2fa/settings/?done=disabled")
+	require.Negative(t, cookieSet(t, w, trust.DefaultCookieName).MaxAge)
+	require.NotContains(t, d.cookies, trust.DefaultCookieName)
+}
+
+// Under a policy that requires a second factor, turning it off is refused
+// as such (409 last_factor), step-up or not: there is nothing to confirm.
+func TestDisableRefusedUnderRequired(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{
+		svc:   func(c *twofactor.Config) { c.Policy.Required = true },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/2fa/settings/" },
+	})
+	s.clock.Advance(time.Hour)
+	requireError(t, s.as("ann", true).post("/2fa/settings/disable", url.Values{}), http.StatusConflict, "last_factor")
+	w := s.as("ann", false).post("/2fa/settings/disable", nil)
+	require.Equal(t, http.StatusConflict, w.Code)
+	requireAlert(t, w.Body.String(), "it cannot be turned off")
+	es, err := s.svc.Enrollments(t.Context(), ann)
+	require.NoError(t, err)
+	require.NotEmpty(t, es)
 }
