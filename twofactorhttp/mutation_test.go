@@ -654,3 +654,46 @@ func TestDisableRefusedUnderRequired(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, es)
 }
+
+// While a phone set-up waits for its code, posting the set-up form again
+// with a number that is refused shows that form again, with the error:
+// the user is changing the number, not typing a code.
+func TestPhoneSetUpFormAgainWhilePending(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	b := s.as("ben", false)
+	requireRedirect(t, b.post("/2fa/settings/phone", url.Values{"region": {"US"}, "number": {"(415) 555-0112"}}), "/2fa/settings/phone")
+	require.Contains(t, b.get("/2fa/settings/phone").Body.String(), `action="/2fa/settings/phone/verify"`)
+
+	w := b.post("/2fa/settings/phone", url.Values{"region": {"US"}, "number": {"555-01"}})
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	body := w.Body.String()
+	require.Contains(t, body, `role="alert"`)
+	require.Contains(t, body, `name="number"`)
+	require.Contains(t, body, `<option value="US" selected>`)
+	require.NotContains(t, body, `action="/2fa/settings/phone/verify"`)
+}
+
+// The wait before a set-up's new code ends exactly at the resend time the
+// factor gave, on the page and in JSON; a millisecond before, one second
+// is left.
+func TestSetUpResendWaitEndsOnTime(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	api := s.as("ben", true)
+	m := decodeJSON(t, api.post("/2fa/settings/phone", url.Values{"region": {"US"}, "number": {"(415) 555-0112"}}))
+	require.Equal(t, "code_sent", m["status"])
+	at, err := time.Parse(time.RFC3339Nano, m["pending"].(map[string]any)["resend_at"].(string))
+	require.NoError(t, err)
+	b := s.as("ben", false)
+	b.cookies = api.cookies
+
+	s.clock.Advance(at.Sub(s.clock.Now()) - time.Millisecond)
+	require.Contains(t, b.get("/2fa/settings/phone").Body.String(), "You can ask for a new code in 1 second.")
+	require.EqualValues(t, 1, decodeJSON(t, api.get("/2fa/settings/phone"))["pending"].(map[string]any)["resend_after"])
+
+	s.clock.Advance(time.Millisecond)
+	body := text(b.get("/2fa/settings/phone"))
+	require.Contains(t, body, "We sent a code to +1 *** *** **12.")
+	require.NotContains(t, body, "You can ask for a new code")
+	require.NotContains(t, body, "data-countdown")
+	require.NotContains(t, decodeJSON(t, api.get("/2fa/settings/phone"))["pending"], "resend_after")
+}
