@@ -697,3 +697,58 @@ func TestSetUpResendWaitEndsOnTime(t *testing.T) {
 	require.NotContains(t, body, "data-countdown")
 	require.NotContains(t, decodeJSON(t, api.get("/2fa/settings/phone"))["pending"], "resend_after")
 }
+
+// A set-up that gives no QR code (a host's token, a secret to type in)
+// shows none: no image on the page, no "qr" in JSON.
+func TestSetUpWithoutQRCode(t *testing.T) {
+	s, _ := hotpEnv(t)
+	b := s.as("ben", false)
+	requireRedirect(t, b.post("/2fa/settings/hotp", nil), "/2fa/settings/hotp")
+	body := b.get("/2fa/settings/hotp").Body.String()
+	require.Contains(t, body, `id="tf-secret"`)
+	require.NotContains(t, body, "<img")
+	require.NotContains(t, body, "data:image/png")
+
+	m := decodeJSON(t, s.as("ben", true).post("/2fa/settings/hotp", url.Values{}))
+	p := m["pending"].(map[string]any)
+	require.NotEmpty(t, p["secret"])
+	require.NotContains(t, p, "qr")
+}
+
+// longURIToken is the host's token with an otpauth URI padded to uriLen
+// bytes.
+type longURIToken struct {
+	*hotpToken
+	uriLen int
+}
+
+func (f *longURIToken) BeginEnroll(ctx context.Context, u twofactor.User, req twofactor.EnrollRequest) (*twofactor.Enrolling, error) {
+	en, err := f.hotpToken.BeginEnroll(ctx, u, req)
+	if err == nil {
+		en.URI += "&issuer=" + strings.Repeat("x", f.uriLen-len(en.URI)-len("&issuer="))
+	}
+	return en, err
+}
+
+// An otpauth URI is linked up to 4096 bytes; a longer one is not linked
+// (the secret is still shown to type in).
+func TestOTPAuthURIAtMaxLength(t *testing.T) {
+	for size, linked := range map[int]bool{4096: true, 4097: false} {
+		s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+			c.Factors = append(c.Factors, built(&longURIToken{newHOTPToken(c.Now), size})...)
+			c.Policy.Methods = []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodBackupCode, methodHOTP}
+		}})
+		b := s.as("ben", false)
+		requireRedirect(t, b.post("/2fa/settings/hotp", nil), "/2fa/settings/hotp")
+		body := b.get("/2fa/settings/hotp").Body.String()
+		require.Contains(t, body, `id="tf-secret"`)
+		require.Equal(t, linked, strings.Contains(body, `href="otpauth://hotp/Example:ben?secret=`), size)
+		m := decodeJSON(t, s.as("ben", true).post("/2fa/settings/hotp", url.Values{}))
+		uri, _ := m["pending"].(map[string]any)["uri"].(string)
+		if linked {
+			require.Len(t, uri, size)
+		} else {
+			require.Empty(t, uri)
+		}
+	}
+}
