@@ -26,6 +26,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/trust"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
@@ -751,4 +752,27 @@ func TestOTPAuthURIAtMaxLength(t *testing.T) {
 			require.Empty(t, uri)
 		}
 	}
+}
+
+// A set-up whose code lives less than ten minutes (here five) is
+// remembered ten minutes past the code, so the user who comes back late
+// can ask for a new code without typing the number again.
+func TestSetUpOutlivesAShortCode(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		sc := c.Factors[2].(smscode.Config)
+		sc.Codes.TTL = 5 * time.Minute
+		c.Factors[2] = sc
+	}})
+	const number = "+14155550112"
+	b := s.as("ben", false)
+	w := b.post("/2fa/settings/phone", url.Values{"region": {"US"}, "number": {"(415) 555-0112"}})
+	requireRedirect(t, w, "/2fa/settings/phone")
+	require.Equal(t, 15*60, cookieSet(t, w, twofactorhttp.DefaultEnrollCookie).MaxAge)
+
+	s.clock.Advance(12 * time.Minute)
+	body := text(b.get("/2fa/settings/phone"))
+	require.Contains(t, body, "We sent a code to +1 *** *** **12.")
+	require.NotContains(t, body, `name="number"`)
+	requireRedirect(t, b.post("/2fa/settings/phone/resend", nil), "/2fa/settings/phone")
+	requireRedirect(t, b.post("/2fa/settings/phone/verify", url.Values{"code": {s.smsCode(number)}}), "/2fa/settings/backup-codes/show")
 }
