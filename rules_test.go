@@ -178,16 +178,23 @@ type lostRace struct {
 	armed atomic.Bool
 }
 
-func (l *lostRace) TakeState(ctx context.Context, k string) ([]byte, error) {
+func (l *lostRace) TakeStateReset(ctx context.Context, k string, counters []string) ([]byte, error) {
 	if l.armed.Load() && strings.HasPrefix(k, "tf:ch:") {
+		for _, c := range counters {
+			if err := l.Memory.ResetCounter(ctx, c); err != nil {
+				return nil, err
+			}
+		}
 		return nil, store.ErrNotFound
 	}
-	return l.Memory.TakeState(ctx, k)
+	return l.Memory.TakeStateReset(ctx, k, counters)
 }
 
 // A correct answer that the factor accepted but that loses the completion
-// of the challenge to another gets ErrChallengeNotFound, lets nobody in,
-// and is no guess: the run of wrong answers keeps its count.
+// of the challenge to another gets ErrChallengeNotFound and lets nobody
+// in. It is no guess: like the answer that won, it ends the user's run of
+// wrong answers (the factor accepted it, which proves the factor), in the
+// same store round trip as the completion.
 func TestCorrectAnswerLosingCompletionIsNoGuess(t *testing.T) {
 	lr := &lostRace{}
 	e := newEnv(t, func(c *twofactor.Config) { lr.Memory = c.Store.(*store.Memory); c.Store = lr })
@@ -201,7 +208,7 @@ func TestCorrectAnswerLosingCompletionIsNoGuess(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
 	require.Nil(t, res)
 	assert.EqualValues(t, 3, e.app.verifies.Load(), "the factor accepted the answer")
-	assert.EqualValues(t, 2, failures(t, e), "the lost completion counted as a guess, or ended the run")
+	assert.Zero(t, failures(t, e), "the lost completion did not end the run")
 	assert.Empty(t, e.eventsOf(event.Success))
 	fails := e.eventsOf(event.Failure)
 	require.Len(t, fails, 3)
@@ -311,19 +318,29 @@ func TestStoreFailuresFailClosedEverywhere(t *testing.T) {
 		require.ErrorIs(t, err, errBoom)
 		assert.Empty(t, e.eventsOf(event.Begin))
 	})
-	t.Run("completing the challenge", func(t *testing.T) {
-		var spy *storespy.Spy
-		e := newEnv(t, func(c *twofactor.Config) { spy = storespy.New(c.Store.(store.Store)); c.Store = spy })
-		ch := e.begin()
-		spy.Fail("TakeState", errBoom)
-		res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
-		require.ErrorIs(t, err, errBoom)
-		require.Nil(t, res)
-		require.NotErrorIs(t, err, twofactor.ErrInvalidCode)
-		assert.EqualValues(t, 1, e.app.verifies.Load(), "the factor accepted the answer")
-		assert.Empty(t, e.eventsOf(event.Success))
-		assert.Equal(t, event.ReasonError, e.eventsOf(event.Failure)[0].Reason)
-	})
+	// In one round trip with the store's TakeStateReset, or with
+	// TakeState on a store without it.
+	for _, op := range []string{"TakeStateReset", "TakeState"} {
+		t.Run("completing the challenge/"+op, func(t *testing.T) {
+			var spy *storespy.Spy
+			e := newEnv(t, func(c *twofactor.Config) {
+				spy = storespy.New(c.Store.(store.Store))
+				c.Store = spy
+				if op == "TakeState" {
+					c.Store = struct{ store.Store }{spy} // no StateResetter
+				}
+			})
+			ch := e.begin()
+			spy.Fail(op, errBoom)
+			res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+			require.ErrorIs(t, err, errBoom)
+			require.Nil(t, res)
+			require.NotErrorIs(t, err, twofactor.ErrInvalidCode)
+			assert.EqualValues(t, 1, e.app.verifies.Load(), "the factor accepted the answer")
+			assert.Empty(t, e.eventsOf(event.Success))
+			assert.Equal(t, event.ReasonError, e.eventsOf(event.Failure)[0].Reason)
+		})
+	}
 	t.Run("cancelling a corrupt challenge", func(t *testing.T) {
 		e := newEnv(t, nil)
 		ch := e.begin()

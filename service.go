@@ -453,18 +453,20 @@ const maxAnswer = 16 << 10
 
 // Verify checks one answer.
 //
-// Every answer is counted before any factor sees it, in one batch of
-// atomic increments: against the challenge (MaxAttempts), the user's run of
-// wrong answers (the escalating lockout) and the client's network
+// Every answer is counted before any factor sees it, in one atomic bounded
+// increment: against the challenge (MaxAttempts), the user's run of wrong
+// answers (the escalating lockout) and the client's network
 // (MaxIPAttempts). Whatever the interleaving of requests across app
 // instances, no more answers reach a factor than the limits allow; a
-// failure to count refuses the answer. Answers that are no guess are then
-// taken back from the user's count: one refused by a limit, a correct one,
-// and one the factor could not have accepted because what it answers was
-// already used or is gone (the loser of a double submit, see ErrCodeReused
-// and ErrNoCode; an enrollment removed while the challenge was pending,
-// which a factor reports as ErrNotEnrolled and the user sees as
-// ErrInvalidCode).
+// failure to count refuses the answer, and an answer a limit refuses is
+// not counted against the user. Answers that are no guess do not stay on
+// the user's count: a correct one ends the run of wrong answers (even one
+// that loses the completion to another), and one the factor could not
+// have accepted because what it answers was already used or is gone (the
+// loser of a double submit, see ErrCodeReused and ErrNoCode; an
+// enrollment removed while the challenge was pending, which a factor
+// reports as ErrNotEnrolled and the user sees as ErrInvalidCode) is taken
+// back.
 //
 // Then the factor verifies and consumes the answer, and the challenge is
 // completed atomically: of concurrent correct answers exactly one succeeds.
@@ -539,6 +541,8 @@ type verification struct {
 	// incrs holds count's bounded increments, so they take no allocation
 	// of their own.
 	incrs [3]store.BoundedIncr
+	// resets holds the counters complete resets (the user's run).
+	resets [1]string
 }
 
 // fail reports err as the outcome, in an event.
@@ -631,21 +635,19 @@ func (v *verification) wrong(ctx context.Context, verr error) (*Result, error) {
 // takes it.
 func (v *verification) complete(ctx context.Context, got Verified) (*Result, error) {
 	s, ch := v.s, v.ch
-	if _, err := s.store.TakeState(ctx, keyChallenge+ch.ID); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			// A correct answer that lost the race to another: no guess.
-			s.takeBack(ctx, ch, v.failKey)
-			return v.fail(ctx, ErrChallengeNotFound)
-		}
-		return v.fail(ctx, fmt.Errorf("twofactor: completing challenge: %w", err))
-	}
+	// Taking the challenge and ending the user's run of wrong answers are
+	// one store round trip (store.TakeStateReset). A correct answer ends
+	// the run even when it lost the race to another (then it was no guess
+	// either): the factor accepted it, which is proof of the factor.
 	// The other factors' codes and ceremonies for the challenge are left
 	// to expire with it: every answer reads the challenge first, so
 	// nothing issued for one that is gone can be used, and deleting them
 	// would cost a store round trip a factor on every login.
-	// A correct answer ends the user's run of wrong answers.
-	if err := s.store.ResetCounter(ctx, v.failKey); err != nil {
-		s.warn(ctx, ch, event.ReasonResetFailed, err)
+	if err := v.takeChallenge(ctx); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return v.fail(ctx, ErrChallengeNotFound)
+		}
+		return v.fail(ctx, fmt.Errorf("twofactor: completing challenge: %w", err))
 	}
 	now := s.now()
 	res := &Result{
@@ -666,6 +668,29 @@ func (v *verification) complete(ctx context.Context, got Verified) (*Result, err
 		}
 	}
 	return res, nil
+}
+
+// takeChallenge takes the challenge record, so that exactly one answer
+// completes it, and ends the user's run of wrong answers, whether it got
+// the record or store.ErrNotFound: in one round trip with a
+// store.StateResetter, one after the other otherwise. Then a failure to
+// end the run only leaves the count higher, which is the safe side; it is
+// reported.
+func (v *verification) takeChallenge(ctx context.Context) error {
+	s, key := v.s, keyChallenge+v.ch.ID
+	if r, ok := s.store.(store.StateResetter); ok {
+		v.resets[0] = v.failKey
+		_, err := r.TakeStateReset(ctx, key, v.resets[:])
+		return err
+	}
+	_, err := s.store.TakeState(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if rerr := s.store.ResetCounter(ctx, v.failKey); rerr != nil {
+		s.warn(ctx, v.ch, event.ReasonResetFailed, rerr)
+	}
+	return err
 }
 
 // takeBack returns the counts of an answer that turned out not to be a

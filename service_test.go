@@ -497,7 +497,8 @@ func TestBadInputChangesNothing(t *testing.T) {
 }
 
 func TestStoreFailuresFailClosed(t *testing.T) {
-	ops := []string{"PutOwnedState", "GetState", "TakeState", "Incr", "Peek"}
+	// TakeState on a store without TakeStateReset: rules_test.go.
+	ops := []string{"PutOwnedState", "GetState", "TakeStateReset", "Incr", "Peek"}
 	for _, op := range ops {
 		t.Run(op, func(t *testing.T) {
 			var fs *storespy.Spy

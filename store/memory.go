@@ -33,6 +33,7 @@ var (
 	_ Sweeper           = (*Memory)(nil)
 	_ BatchCounters     = (*Memory)(nil)
 	_ BoundedCounters   = (*Memory)(nil)
+	_ StateResetter     = (*Memory)(nil)
 	_ DeviceToucher     = (*Memory)(nil)
 	_ EnrollmentToucher = (*Memory)(nil)
 )
@@ -186,6 +187,27 @@ func (m *Memory) TakeState(ctx context.Context, key string) ([]byte, error) {
 	}
 	m.lock()
 	defer m.mu.Unlock()
+	s, ok := m.states[key]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	m.deleteState(key)
+	if expired(s.expiresAt, m.now()) {
+		return nil, ErrNotFound
+	}
+	return s.value, nil
+}
+
+// TakeStateReset implements StateResetter.
+func (m *Memory) TakeStateReset(ctx context.Context, key string, counters []string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	m.lock()
+	defer m.mu.Unlock()
+	for _, k := range counters {
+		delete(m.counters, k)
+	}
 	s, ok := m.states[key]
 	if !ok {
 		return nil, ErrNotFound

@@ -31,7 +31,9 @@
 // A store may also implement [BoundedCounters], which checks several
 // limits and counts them in one atomic step, so that a request a limit
 // refuses takes nothing from any counter; [IncrAllBelow] uses it, and
-// falls back to [Counters] (not atomically) on a store without it.
+// falls back to [Counters] (not atomically) on a store without it. With
+// [StateResetter] the Service completes a challenge and ends its user's
+// run of wrong answers in one round trip instead of two.
 //
 // Every factor that keeps enrollments uses [EnrollmentToucher] when the
 // store has it, to record a sign-in's time without rewriting the record
@@ -563,6 +565,19 @@ func IncrAllBelow(ctx context.Context, c Counters, incrs []BoundedIncr, now time
 		}
 	}
 	return out, nil
+}
+
+// StateResetter is implemented by stores that can take a state and reset
+// counters in one round trip: a challenge taken by its one correct answer,
+// and the end of its user's run of wrong answers. The Service takes and
+// resets one after the other on a store without it.
+type StateResetter interface {
+	// TakeStateReset is TakeState of key and ResetCounter of every key in
+	// counters, in one round trip. The counters are reset whether or not
+	// the state was there (ErrNotFound); on any other error neither may
+	// have happened, or both. The take is atomic as TakeState's: of
+	// concurrent callers exactly one gets the value.
+	TakeStateReset(ctx context.Context, key string, counters []string) ([]byte, error)
 }
 
 // EnrollmentToucher is implemented by stores that can update an

@@ -65,6 +65,28 @@ func (c *Spy) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]store
 	return store.IncrAll(ctx, spyCounters{c}, incrs)
 }
 
+// TakeStateReset implements store.StateResetter: one round trip when the
+// store has it, counted as a "TakeStateReset"; otherwise TakeState and a
+// ResetCounter each, as the Service does on such a store.
+func (c *Spy) TakeStateReset(ctx context.Context, key string, counters []string) ([]byte, error) {
+	if r, ok := c.Store.(store.StateResetter); ok {
+		if err := c.hit("TakeStateReset"); err != nil {
+			return nil, err
+		}
+		return r.TakeStateReset(ctx, key, counters)
+	}
+	v, err := c.TakeState(ctx, key)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	for _, k := range counters {
+		if rerr := c.ResetCounter(ctx, k); rerr != nil {
+			return nil, rerr
+		}
+	}
+	return v, err
+}
+
 // IncrBelow implements store.BoundedCounters: one round trip when the
 // store has it, counted as an "Incr".
 func (c *Spy) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {

@@ -11,7 +11,10 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-var _ store.BoundedCounters = (*Store)(nil)
+var (
+	_ store.BoundedCounters = (*Store)(nil)
+	_ store.StateResetter   = (*Store)(nil)
+)
 
 // Modes of the incrBelow script.
 const (

@@ -44,7 +44,9 @@
 // when it cleans stale index entries), PutOwnedState (two: the owner's
 // index, then the state) and DeleteOwnedStates (one when the owner has no
 // states; otherwise two, plus one when it deleted any, to clean the
-// index). Decr is one script call. IncrBelow ([store.BoundedCounters]) is
+// index). Decr is one script call. TakeStateReset ([store.StateResetter])
+// is one pipeline (GETDEL and DEL; on a cluster, sent to each node at
+// once). IncrBelow ([store.BoundedCounters]) is
 // one script call on a *redis.Client; on a cluster see Redis Cluster
 // below. The first call of each script after a server restart costs one
 // more (EVALSHA answers NOSCRIPT and go-redis retries with EVAL).

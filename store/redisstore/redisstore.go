@@ -49,8 +49,8 @@ type Options struct {
 }
 
 // Store is a store.Store on Redis, and also a store.Sweeper,
-// store.BatchCounters, store.BoundedCounters, store.DeviceToucher and
-// store.EnrollmentToucher. It
+// store.BatchCounters, store.BoundedCounters, store.StateResetter,
+// store.DeviceToucher and store.EnrollmentToucher. It
 // is safe for concurrent use, and any number of app instances may share one
 // Redis through their own Stores (with the same Prefix).
 type Store struct {

@@ -57,6 +57,35 @@ func (s *Store) TakeState(ctx context.Context, key string) ([]byte, error) {
 	return s.state(s.rdb.GetDel(ctx, s.stateKey(key)), "take state")
 }
 
+// TakeStateReset implements store.StateResetter with one pipeline: the
+// GETDEL of the state and a DEL of each counter. On Redis Cluster the
+// pipeline goes to each node the keys live on, at once.
+func (s *Store) TakeStateReset(ctx context.Context, key string, counters []string) ([]byte, error) {
+	if err := ctxErr(ctx); err != nil {
+		return nil, err
+	}
+	if err := checkID("state key", key); err != nil {
+		return nil, err
+	}
+	for _, k := range counters {
+		if err := checkID("counter key", k); err != nil {
+			return nil, err
+		}
+	}
+	var take *redis.StringCmd
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		take = p.GetDel(ctx, s.stateKey(key))
+		for _, k := range counters {
+			p.Del(ctx, s.counterKey(k))
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, wrap("take state and reset counters", err)
+	}
+	return s.state(take, "take state")
+}
+
 func (s *Store) state(cmd *redis.StringCmd, op string) ([]byte, error) {
 	b, err := cmd.Bytes()
 	if errors.Is(err, redis.Nil) {

@@ -11,7 +11,10 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-var _ store.BoundedCounters = (*Store)(nil)
+var (
+	_ store.BoundedCounters = (*Store)(nil)
+	_ store.StateResetter   = (*Store)(nil)
+)
 
 // IncrBelow implements store.BoundedCounters in one transaction:
 // lockBounded locks the row of every counter of the call, in sorted key

@@ -138,6 +138,8 @@
 //   - IncrBatch ([store.BatchCounters]) increments several counters with
 //     one multi-row upsert, rows in sorted key order so that concurrent
 //     batches cannot deadlock each other.
+//   - TakeStateReset ([store.StateResetter]) is one transaction: the
+//     counters deleted, then the state taken as TakeState takes it.
 //   - IncrBelow ([store.BoundedCounters]) is one transaction: a multi-row
 //     upsert that locks every counter of the call in sorted key order (a
 //     missing one is created as an ended row, which every read ignores)

@@ -90,6 +90,47 @@ func (s *Store) TakeState(ctx context.Context, key string) ([]byte, error) {
 	return blob(v), nil
 }
 
+// TakeStateReset implements store.StateResetter in one transaction: one
+// commit for the take and the resets.
+func (s *Store) TakeStateReset(ctx context.Context, key string, counters []string) ([]byte, error) {
+	var (
+		v     []byte
+		exp   sql.NullInt64
+		found bool
+	)
+	err := s.tx(ctx, "take state and reset counters", func(tx *sql.Tx) error {
+		found = false
+		for _, k := range counters {
+			if _, err := tx.ExecContext(ctx, s.q.resetCounter, k); err != nil {
+				return err
+			}
+		}
+		q := s.q.takeState
+		if s.dialect == MySQL {
+			q = s.q.takeStateLock
+		}
+		err := tx.QueryRowContext(ctx, q, key).Scan(&v, &exp)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		found = true
+		if s.dialect == MySQL {
+			_, err = tx.ExecContext(ctx, s.q.deleteState, key)
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found || !live(exp, s.nowMicro()) {
+		return nil, store.ErrNotFound
+	}
+	return blob(v), nil
+}
+
 // DeleteState implements store.States.
 func (s *Store) DeleteState(ctx context.Context, key string) error {
 	return s.do(ctx, "delete state", func() error {

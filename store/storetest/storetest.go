@@ -154,6 +154,7 @@ var suiteTests = map[string]func(*harness, *testing.T){
 	"Decr":              (*harness).decr,
 	"BatchCounters":     (*harness).batchCounters,
 	"BoundedCounters":   (*harness).boundedCounters,
+	"StateResetter":     (*harness).stateResetter,
 	"Ledger":            (*harness).ledger,
 	"Enrollments":       (*harness).enrollments,
 	"EnrollmentToucher": (*harness).enrollmentToucher,
@@ -168,6 +169,7 @@ var suiteTests = map[string]func(*harness, *testing.T){
 // has records which interfaces of package store a store implements.
 type has struct {
 	states, owned, codes, groups, counters, batch, bounded, ledger bool
+	resetter                                                       bool
 	enrollments, devices, deviceTouch, enrollTouch, sweeper        bool
 }
 
@@ -192,6 +194,7 @@ func plan(s any) suite {
 		counters:    implements[store.Counters](s, &p),
 		batch:       implements[store.BatchCounters](s, &p),
 		bounded:     implements[store.BoundedCounters](s, &p),
+		resetter:    implements[store.StateResetter](s, &p),
 		ledger:      implements[store.Ledger](s, &p),
 		enrollments: implements[store.Enrollments](s, &p),
 		enrollTouch: implements[store.EnrollmentToucher](s, &p),
@@ -209,6 +212,7 @@ func plan(s any) suite {
 	h.groups = needs(h.groups, h.codes, "CodeGroups", "Codes")
 	h.batch = needs(h.batch, h.counters, "BatchCounters", "Counters")
 	h.bounded = needs(h.bounded, h.counters, "BoundedCounters", "Counters")
+	h.resetter = needs(needs(h.resetter, h.states, "StateResetter", "States"), h.counters, "StateResetter", "Counters")
 	h.enrollTouch = needs(h.enrollTouch, h.enrollments, "EnrollmentToucher", "Enrollments")
 	h.deviceTouch = needs(h.deviceTouch, h.devices, "DeviceToucher", "Devices")
 	p.has = h
@@ -224,6 +228,7 @@ func plan(s any) suite {
 	add(h.counters, "Counters", "Decr")
 	add(h.batch, "BatchCounters")
 	add(h.bounded, "BoundedCounters")
+	add(h.resetter, "StateResetter")
 	add(h.ledger, "Ledger")
 	add(h.enrollments, "Enrollments")
 	add(h.enrollTouch, "EnrollmentToucher")
@@ -277,6 +282,11 @@ func setup[S any](h *harness, t *testing.T) (S, *Clock, func(string) string, con
 
 // Stores of two interfaces, for the tests that need both.
 type (
+	resetterStore interface {
+		store.States
+		store.Counters
+		store.StateResetter
+	}
 	ownedStore interface {
 		store.States
 		store.OwnedStates
@@ -968,6 +978,23 @@ func (h *harness) races(t *testing.T) {
 	if h.has.states {
 		h.raceStates(t, raw.(store.States), clk, k, ctx)
 	}
+	if h.has.resetter {
+		s := raw.(resetterStore)
+		t.Run("TakeStateReset", func(t *testing.T) {
+			for r := 0; r < h.opt.Rounds; r++ {
+				key, c := k(fmt.Sprintf("race-take-reset-%d", r)), k(fmt.Sprintf("race-take-reset-c-%d", r))
+				require.NoError(t, s.PutState(ctx, key, []byte("challenge"), clk.Now().Add(time.Minute)))
+				wins := h.race(t, func() (bool, error) {
+					_, err := s.TakeStateReset(ctx, key, []string{c})
+					if errors.Is(err, store.ErrNotFound) {
+						return false, nil
+					}
+					return err == nil, err
+				})
+				require.Equal(t, 1, wins, "round %d: a state was taken %d times", r, wins)
+			}
+		})
+	}
 	if h.has.ledger {
 		h.raceLedger(t, raw.(store.Ledger), clk, k, ctx)
 	}
@@ -1012,6 +1039,62 @@ func (h *harness) raceCodes(t *testing.T, s store.Codes, clk *Clock, k func(stri
 			require.Equal(t, store.CodeExhausted, st)
 		}
 	})
+}
+
+// stateResetter checks TakeStateReset: the take of TakeState and the
+// resets of ResetCounter in one call, the counters reset whether the state
+// was there, missing or expired.
+func (h *harness) stateResetter(t *testing.T) {
+	s, clk, k, ctx := setup[resetterStore](h, t)
+	a, b, other := k("ca"), k("cb"), k("other")
+	incr := func(keys ...string) {
+		t.Helper()
+		for _, key := range keys {
+			_, _, err := s.Incr(ctx, key, time.Hour)
+			require.NoError(t, err)
+		}
+	}
+	count := func(key string) int64 {
+		t.Helper()
+		n, _, err := s.Peek(ctx, key)
+		require.NoError(t, err)
+		return n
+	}
+	incr(a, a, b, other)
+	require.NoError(t, s.PutState(ctx, k("st"), []byte{0, 1, 'x'}, clk.Now().Add(time.Minute)))
+	got, err := s.TakeStateReset(ctx, k("st"), []string{a, b})
+	require.NoError(t, err)
+	assert.Equal(t, []byte{0, 1, 'x'}, got)
+	assert.Zero(t, count(a))
+	assert.Zero(t, count(b))
+	assert.Equal(t, int64(1), count(other), "a counter not named is left alone")
+	_, err = s.GetState(ctx, k("st"))
+	require.ErrorIs(t, err, store.ErrNotFound, "the state was taken")
+
+	incr(a)
+	_, err = s.TakeStateReset(ctx, k("st"), []string{a})
+	require.ErrorIs(t, err, store.ErrNotFound, "taken twice")
+	assert.Zero(t, count(a), "the counters reset although the state was missing")
+
+	require.NoError(t, s.PutState(ctx, k("old"), []byte("v"), clk.Now().Add(time.Minute)))
+	clk.Advance(time.Minute)
+	incr(a)
+	_, err = s.TakeStateReset(ctx, k("old"), []string{a})
+	require.ErrorIs(t, err, store.ErrNotFound, "an expired state")
+	assert.Zero(t, count(a), "the counters reset although the state had expired")
+
+	require.NoError(t, s.PutState(ctx, k("none"), []byte("v"), clk.Now().Add(time.Minute)))
+	got, err = s.TakeStateReset(ctx, k("none"), nil)
+	require.NoError(t, err, "no counters")
+	assert.Equal(t, []byte("v"), got)
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.NoError(t, s.PutState(ctx, k("kept"), []byte("v"), clk.Now().Add(time.Minute)))
+	_, err = s.TakeStateReset(canceled, k("kept"), nil)
+	require.Error(t, err, "a canceled context")
+	_, err = s.GetState(ctx, k("kept"))
+	require.NoError(t, err, "a canceled call took nothing")
 }
 
 func (h *harness) raceStates(t *testing.T, s store.States, clk *Clock, k func(string) string, ctx context.Context) {
