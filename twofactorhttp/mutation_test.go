@@ -776,3 +776,102 @@ func TestSetUpOutlivesAShortCode(t *testing.T) {
 	requireRedirect(t, b.post("/2fa/settings/phone/resend", nil), "/2fa/settings/phone")
 	requireRedirect(t, b.post("/2fa/settings/phone/verify", url.Values{"code": {s.smsCode(number)}}), "/2fa/settings/backup-codes/show")
 }
+
+// pageText builds the settings environment with the string table st
+// (and the policy required when required is set), and returns the text of
+// the page that shows one of the page strings, for ann or a session
+// nobody's.
+func pageText(t *testing.T, st *twofactorhttp.Strings, required bool, page string) string {
+	t.Helper()
+	s := newSettingsEnv(t, senvOpt{
+		svc: func(c *twofactor.Config) { c.Policy.Required = required },
+		layer: func(c *twofactorhttp.Config) {
+			c.Strings, c.EnrollURL = st, "/2fa/settings/"
+			c.Notifications = func(*http.Request) []string { return []string{"A way to verify your sign-ins was added"} }
+		},
+	})
+	s.trustDevice("ann", firefoxUA)
+	switch page {
+	case "admin":
+		return text(s.admin(false).get("/admin/2fa/user?id=ann"))
+	case "admin index":
+		return text(s.admin(false).get("/admin/2fa/"))
+	case "unknown":
+		return text(s.as("nobody", false).get("/2fa/settings/"))
+	}
+	return text(s.as("ann", false).get(page))
+}
+
+// A string table that lacks some of the settings and administrator
+// strings (one written before those pages existed) gets their defaults,
+// whichever of them is missing.
+func TestStringsTableGetsMissingPageStrings(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		clear    func(*twofactorhttp.Strings)
+		required bool
+		page     string
+		want     string
+	}{
+		{"Settings.Title", func(s *twofactorhttp.Strings) { s.Settings.Title = "" }, false, "/2fa/settings/", "<h1>Two-step verification</h1>"},
+		{"Admin.Title", func(s *twofactorhttp.Strings) { s.Admin.Title = "" }, false, "admin index", "<title>Two-step verification: support</title>"},
+		{"Settings.DisableTitle", func(s *twofactorhttp.Strings) { s.Settings.DisableTitle = "" }, true, "/2fa/settings/disable", "<title>Turn off two-step verification?</title>"},
+		{"Admin.RevokeDevice", func(s *twofactorhttp.Strings) { s.Admin.RevokeDevice = "" }, false, "admin", `>Revoke<span class="tf-sr"> Firefox on Linux</span></button>`},
+		{"Settings.SetUpDone", func(s *twofactorhttp.Strings) { s.Settings.SetUpDone = "" }, false, "/2fa/settings/?done=nothing", "<h1>Two-step verification</h1>"},
+		{"UnknownUser", func(s *twofactorhttp.Strings) { s.UnknownUser = "" }, false, "unknown", "We could not find your account. Please sign in again."},
+		{"Settings.RevokeAllTitle", func(s *twofactorhttp.Strings) { s.Settings.RevokeAllTitle = "" }, false, "/2fa/settings/devices/revoke-all", "<title>Revoke every trusted device?</title>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := twofactorhttp.DefaultStrings()
+			tc.clear(st)
+			require.Contains(t, pageText(t, st, tc.required, tc.page), tc.want)
+		})
+	}
+}
+
+// Filling in the missing page strings keeps the table's own: only what is
+// empty gets the default.
+func TestStringsTableKeepsItsPageStrings(t *testing.T) {
+	own := func() *twofactorhttp.Strings {
+		st := twofactorhttp.DefaultStrings()
+		st.Settings.SetUpDone = "" // missing: the defaults are filled in
+		st.Settings.DisableTitle = "Switch it off?"
+		st.Settings.NotificationsTitle = "Mail we send"
+		st.Settings.RevokeAllTitle = "Forget every device?"
+		st.UnknownUser = "Who are you?"
+		st.Admin.RevokeDevice = "Forget"
+		return st
+	}
+	for page, want := range map[string]string{
+		"/2fa/settings/disable":            "<title>Switch it off?</title>",
+		"/2fa/settings/":                   "<h2>Mail we send</h2>",
+		"/2fa/settings/devices/revoke-all": "<title>Forget every device?</title>",
+		"unknown":                          "Who are you?",
+		"admin":                            `>Forget<span class="tf-sr"> Firefox on Linux</span></button>`,
+	} {
+		require.Contains(t, pageText(t, own(), page == "/2fa/settings/disable", page), want, page)
+	}
+}
+
+// A security key registered without new backup codes (not the first
+// factor) leaves the set of new codes waiting to be shown alone: the page
+// still shows it once.
+func TestSecondKeyKeepsNewCodes(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	api := s.as("ben", true)
+	decodeJSON(t, api.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Blue key"}`))
+	m := decodeJSON(t, api.do(http.MethodPost, "/2fa/webauthn/register/finish", `{"credential":{"attest":"ben"}}`))
+	codes := m["backup_codes"].([]any)
+	require.Len(t, codes, 10)
+
+	decodeJSON(t, api.post("/2fa/step-up", url.Values{"next": {"/2fa/settings/keys"}}))
+	decodeJSON(t, api.post("/2fa/verify", url.Values{"method": {"backup_code"}, "code": {codes[0].(string)}}))
+	decodeJSON(t, api.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name":"Red key"}`))
+	w := api.do(http.MethodPost, "/2fa/webauthn/register/finish", `{"credential":{"attest":"ben"}}`)
+	require.Nil(t, decodeJSON(t, w)["backup_codes"])
+	for _, c := range w.Result().Cookies() {
+		require.NotEqual(t, twofactorhttp.DefaultEnrollCookie+"_codes", c.Name)
+	}
+	m = decodeJSON(t, api.get("/2fa/settings/backup-codes/show"))
+	require.Equal(t, codes, m["backup_codes"])
+}
