@@ -875,3 +875,18 @@ func TestSecondKeyKeepsNewCodes(t *testing.T) {
 	m = decodeJSON(t, api.get("/2fa/settings/backup-codes/show"))
 	require.Equal(t, codes, m["backup_codes"])
 }
+
+// A StepUp's own max age bounds as the Service's StepUpMaxAge does: a
+// verification exactly that old still holds, a millisecond older does
+// not.
+func TestStepUpMaxAgeInclusive(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	e.mux.Handle("/recent", e.h.StepUp(time.Minute).Handler(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})))
+	b := e.session("bob")
+	b.post("/2fa/step-up", url.Values{"next": {"/recent"}})
+	requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/recent")
+	e.clock.Advance(time.Minute)
+	require.Equal(t, http.StatusOK, b.get("/recent").Code)
+	e.clock.Advance(time.Millisecond)
+	requireRedirect(t, b.get("/recent"), "/2fa/step-up?next=%2Frecent")
+}
