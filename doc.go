@@ -55,7 +55,7 @@
 // The root package knows factors only through the [Factor] interface and
 // the optional interfaces its documentation lists in one place
 // ([Enroller], [Sender], [Starter], [Canceler], [Remover],
-// [RecoveryFactor], [AnswerChecker], and those pages use: [CodeFormat],
+// [RecoveryFactor], [AnswerChecker], [Offerer], and those pages use: [CodeFormat],
 // [Renamer], [CodeCounter], [RecoveryIssuer], [OptInFactor]). The
 // library's factors live in their own packages (totp, emailcode, smscode,
 // backupcodes, webauthn), each usable alone with an Env of its own; a host

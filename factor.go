@@ -22,7 +22,9 @@ import (
 //   - [Remover]: enrollments the Service may remove;
 //   - [RecoveryFactor]: a fallback that is not a second factor of its own
 //     (backup codes);
-//   - [AnswerChecker]: reject a malformed answer before any store access.
+//   - [AnswerChecker]: reject a malformed answer before any store access;
+//   - [Offerer]: tell from the user's records, read once by Begin for
+//     every factor, whether to offer it.
 //
 // and, for the pages and tools built on the Service (package
 // twofactorhttp), which find them the same way:
