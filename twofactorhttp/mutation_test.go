@@ -890,3 +890,41 @@ func TestStepUpMaxAgeInclusive(t *testing.T) {
 	e.clock.Advance(time.Millisecond)
 	requireRedirect(t, b.get("/recent"), "/2fa/step-up?next=%2Frecent")
 }
+
+// A policy that allows no method at all (an empty, non-nil
+// Policy.Methods: the second step off for everyone) still gets the pages:
+// New mounts them, sign-ins go straight through, and the settings page
+// answers.
+func TestPolicyAllowingNoMethod(t *testing.T) {
+	e := newEnv(t, envOpt{svc: func(c *twofactor.Config) { c.Policy.Methods = []twofactor.Method{} }})
+	require.Empty(t, e.svc.Methods())
+	requireRedirect(t, e.browser().login("alice", "/account"), "/account")
+	require.Equal(t, http.StatusOK, e.session("alice").get("/2fa/settings/").Code)
+}
+
+// A set-up cookie is read up to MaxCookie bytes, as the pending cookie
+// is: a set-up whose cookie is exactly MaxCookie bytes long (here made so
+// by a long name, which a host's token ignores) is still shown, one byte
+// longer is refused unread and the set-up starts over.
+func TestSetUpCookieAtMaxCookie(t *testing.T) {
+	s, _ := hotpEnv(t)
+	begin := func(size int) (*browser, bool) {
+		for n := 2000; n < 2400; n++ {
+			b := s.as("ben", false)
+			w := b.post("/2fa/settings/hotp", url.Values{"name": {strings.Repeat("n", n)}, "restart": {"true"}})
+			requireRedirect(t, w, "/2fa/settings/hotp")
+			if len(cookieSet(t, w, twofactorhttp.DefaultEnrollCookie).Value) == size {
+				return b, true
+			}
+		}
+		return nil, false
+	}
+	b, ok := begin(twofactorhttp.MaxCookie)
+	require.True(t, ok, "no set-up cookie of MaxCookie bytes")
+	require.Contains(t, b.get("/2fa/settings/hotp").Body.String(), `id="tf-secret"`)
+	b, ok = begin(twofactorhttp.MaxCookie + 1)
+	require.True(t, ok, "no set-up cookie of MaxCookie+1 bytes")
+	body := b.get("/2fa/settings/hotp").Body.String()
+	require.NotContains(t, body, `id="tf-secret"`)
+	require.Contains(t, body, `<form method="post" action="/2fa/settings/hotp">`)
+}
