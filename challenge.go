@@ -121,14 +121,10 @@ func (f *fields) uvarint() uint64 {
 	return v
 }
 
+// varint reads what binary.AppendVarint wrote: a zig-zag encoded uvarint.
 func (f *fields) varint() int64 {
-	v, n := binary.Varint([]byte(f.s[:min(len(f.s), binary.MaxVarintLen64)]))
-	if n <= 0 || f.bad {
-		f.bad = true
-		return 0
-	}
-	f.s = f.s[n:]
-	return v
+	u := f.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 func (f *fields) str() string {

@@ -187,6 +187,11 @@ func (m *Memory) TakeState(ctx context.Context, key string) ([]byte, error) {
 	}
 	m.lock()
 	defer m.mu.Unlock()
+	return m.takeState(key)
+}
+
+// takeState is TakeState with m.mu held.
+func (m *Memory) takeState(key string) ([]byte, error) {
 	s, ok := m.states[key]
 	if !ok {
 		return nil, ErrNotFound
@@ -208,15 +213,7 @@ func (m *Memory) TakeStateReset(ctx context.Context, key string, counters []stri
 	for _, k := range counters {
 		delete(m.counters, k)
 	}
-	s, ok := m.states[key]
-	if !ok {
-		return nil, ErrNotFound
-	}
-	m.deleteState(key)
-	if expired(s.expiresAt, m.now()) {
-		return nil, ErrNotFound
-	}
-	return s.value, nil
+	return m.takeState(key)
 }
 
 // DeleteState implements States.
