@@ -522,7 +522,10 @@ func TestVerifyFailurePaths(t *testing.T) {
 		// On a store without TakeStateReset the reset comes after the
 		// challenge was taken.
 		var spy *storespy.Spy
-		e := newEnv(t, func(c *twofactor.Config) { spy = storespy.New(c.Store.(store.Store)); c.Store = struct{ store.Store }{spy} })
+		e := newEnv(t, func(c *twofactor.Config) {
+			spy = storespy.New(c.Store.(store.Store))
+			c.Store = struct{ store.Store }{spy}
+		})
 		ch := e.begin()
 		spy.Fail("ResetCounter", errBoom)
 		res, err := e.verify(ch, twofactor.MethodTOTP, "654321")
