@@ -3,10 +3,14 @@ package twofactor
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/keyring"
@@ -220,4 +224,76 @@ func FuzzDecodeChallenge(f *testing.F) {
 			t.Errorf("decoded a record not sealed here: %+v", ch)
 		}
 	})
+}
+
+// A challenge record exactly as the JSON-form version wrote it (made by
+// that code with the test key below, for a user offered TOTP and email
+// from 203.0.113.7) is still read, with every field: a challenge begun
+// before an upgrade can be finished after it.
+func TestChallengeV1Golden(t *testing.T) {
+	const (
+		key  = "golden:cBPdy4CFnaGQ70gXFNK0KdvgGICyeNhXfMH5WTPyeYo"
+		id   = "T58bWhV8YnZszqznM1L4TgxPMLGd_xLKrZvZGejVwds"
+		blob = "eyJpZCI6IlQ1OGJXaFY4WW5ac3pxem5NMUw0VGd4UE1MR2RfeExLclp2WkdlalZ3ZHMiLCJ1aWQiOiJhZGEiLCJwdXJwb3NlIjoibG9naW4iLCJtZXRob2RzIjpbInRvdHAiLCJlbWFpbCJdLCJjcmVhdGVkX2F0IjoiMjAyNi0xMi0wMVQxMjowMDowMFoiLCJleHBpcmVzX2F0IjoiMjAyNi0xMi0wMVQxMjoxNTowMFoiLCJzZWFsZWQiOiJ2MTpnb2xkZW46ZmM3REdYUWR4WE1fQUVyX1VCOFlIaWtGU2E3OHA5THhxZXR3WXQ2SXhLaFJ0WjdnM3J5SkVKTENSZG5EQVd4bjlvOUplYjQ1a3JDZWxoZkdwU05hbDQxMTlOQjRhdklsMm9UZnRoQUNDZm45bVBjdkVHOXBheC0tRVRwY3BYcHNVSXdBIn0="
+	)
+	k, err := keyring.ParseKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := keyring.New(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := base64.StdEncoding.DecodeString(blob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	made := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	now := func() time.Time { return made.Add(time.Minute) }
+	mem := store.NewMemory(now)
+	s, _ := newInternalService(t, func(c *Config) { c.Store, c.Keys, c.Now = mem, keys, now })
+	if err := mem.PutOwnedState(context.Background(), "ada", keyChallenge+id, raw, made.Add(15*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := s.Challenge(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Challenge{ID: id, User: User{ID: "ada", Name: "ada", DisplayName: "Ada Lovelace", Email: "ada@example.com"},
+		Purpose: PurposeLogin, Methods: []Method{"totp", "email"}, IP: "203.0.113.7"}
+	if !ch.CreatedAt.Equal(made) || !ch.ExpiresAt.Equal(made.Add(15*time.Minute)) {
+		t.Errorf("times %v, %v", ch.CreatedAt, ch.ExpiresAt)
+	}
+	ch.CreatedAt, ch.ExpiresAt = time.Time{}, time.Time{}
+	if !reflect.DeepEqual(ch, want) {
+		t.Errorf("Challenge = %+v, want %+v", ch, want)
+	}
+}
+
+// A record may list as many methods as maxMethods, and not one more.
+func TestChallengeMethodsBound(t *testing.T) {
+	s, mem := newInternalService(t, nil)
+	ctx := context.Background()
+	now := time.Now()
+	for _, n := range []int{maxMethods, maxMethods + 1} {
+		ch := &Challenge{ID: strings.Repeat("A", challengeIDLen), User: User{ID: "alice"}, Purpose: PurposeLogin,
+			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		for i := range n {
+			ch.Methods = append(ch.Methods, Method(fmt.Sprint("m", i)))
+		}
+		if err := s.save(ctx, ch, false); err != nil {
+			t.Fatal(err)
+		}
+		blob, err := mem.GetState(ctx, keyChallenge+ch.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.decodeChallenge(blob)
+		if n == maxMethods && (err != nil || len(got.Methods) != n) {
+			t.Errorf("%d methods: %v, %v", n, got, err)
+		}
+		if n > maxMethods && err == nil {
+			t.Errorf("%d methods decoded", n)
+		}
+	}
 }

@@ -545,3 +545,36 @@ func TestNothingSecretStored(t *testing.T) {
 		}
 	}
 }
+
+// Taking back the count of an answer that was no guess reports nothing
+// when it works, and a warning when the store fails it: the count then
+// stays one higher, the safe side, and the answer is still a wrong code to
+// the user.
+func TestTakeBackWarnsOnlyOnFailure(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprint("failing=", fail), func(t *testing.T) {
+			var spy *storespy.Spy
+			f := fixedFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}, twofactor.ErrCodeReused}
+			e := newEnv(t, func(c *twofactor.Config) {
+				c.Factors = append(c.Factors, factors(f)...)
+				spy = storespy.New(c.Store.(store.Store))
+				c.Store = spy
+			})
+			if fail {
+				spy.Fail("Decr", errBoom)
+			}
+			_, err := e.verify(e.begin(), "hw", "123456")
+			require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+			warnings := e.eventsOf(event.Warning)
+			if !fail {
+				assert.Empty(t, warnings)
+				assert.Zero(t, failures(t, e))
+				return
+			}
+			require.Len(t, warnings, 1)
+			assert.Equal(t, event.ReasonTakeBackFailed, warnings[0].Reason)
+			assert.Contains(t, warnings[0].Details[event.DetailError], errBoom.Error())
+			assert.EqualValues(t, 1, failures(t, e), "the count stays higher")
+		})
+	}
+}
