@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -127,4 +128,32 @@ func TestRekeySecondReadFails(t *testing.T) {
 	rec, err := mem.GetEnrollment(ctx, "u1", "phone")
 	require.NoError(t, err)
 	assert.Equal(t, "head "+sealed, string(rec.Data), "not rewritten")
+}
+
+// A code that cannot be stored sends nothing: the budgets shared with
+// other accounts get their count back, the cooldown is lifted, and the
+// request's own caps keep theirs (it was asked for).
+func TestStoreFailureGivesBackBudgetsOnly(t *testing.T) {
+	ctx := context.Background()
+	var spy *storespy.Spy
+	e := newEnv(t, func(c *setup) {
+		c.Budgets = Budgets{PerCountry: 5, Total: 5}
+		spy = storespy.New(c.Store.(*store.Memory))
+		c.Store = spy
+	})
+	spy.Fail("PutCode", errors.New("store down"))
+	r := req("g1")
+	r.Country = "GB"
+	_, err := e.is.Issue(ctx, r, e.deliver)
+	require.Error(t, err)
+	peek := func(k string) int64 {
+		t.Helper()
+		n, _, err := e.store.Peek(ctx, k)
+		require.NoError(t, err)
+		return n
+	}
+	assert.Zero(t, peek("otc:budget:total:test"), "the total budget got its count back")
+	assert.Zero(t, peek("otc:budget:country:test:GB"), "the country budget got its count back")
+	assert.Zero(t, peek(e.is.cooldownKey(r)), "no cooldown")
+	assert.Equal(t, int64(1), peek("otc:cap:user:test:u1"), "the user's own cap keeps the request")
 }
