@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
+	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -67,4 +68,21 @@ func TestRemoveDeletesTheRecord(t *testing.T) {
 	require.NoError(t, e.f.Remove(ctx, u, backupcodes.EnrollmentBackupCodes))
 	_, err = e.store.GetEnrollment(ctx, u.ID, backupcodes.EnrollmentBackupCodes)
 	require.ErrorIs(t, err, store.ErrNotFound)
+}
+
+// A used recovery code's record goes with it, without a warning: the
+// factor is no longer offered from the user's records.
+func TestUsedRecoveryCodeRecordGone(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("recovered")
+	code, _, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
+	require.NoError(t, err)
+	_, err = e.f.Verify(ctx, challenge(u), code)
+	require.NoError(t, err)
+	assert.Empty(t, e.log.ofType(event.Warning))
+	_, err = e.store.GetEnrollment(ctx, u.ID, backupcodes.EnrollmentRecoveryCode)
+	require.ErrorIs(t, err, store.ErrNotFound)
+	offered, err := e.f.Offered(u, func() ([]store.EnrollmentRecord, error) { return e.store.ListEnrollments(ctx, u.ID) })
+	require.NoError(t, err)
+	assert.False(t, offered)
 }
