@@ -241,6 +241,19 @@ func (l *login) fail(kind, format string, args ...any) {
 }
 
 // transport records a request that got no answer.
+// sendEmail asks t to send the user an email code (a send or a resend)
+// and notes the time in the user pool. ok is false when the request
+// failed in transport, which it has reported.
+func (l *login) sendEmail(ctx context.Context, t *target, j jar) (a answer, ok bool) {
+	a, err := l.post(ctx, stepSend, t, "/2fa/send", url.Values{"method": {"email"}}, j)
+	l.g.pool.sent(l.u, time.Now())
+	if err != nil {
+		l.transport(stepSend, err)
+		return a, false
+	}
+	return a, true
+}
+
 func (l *login) transport(step string, err error) {
 	switch {
 	case errors.Is(err, errCap):
@@ -415,10 +428,8 @@ func (l *login) email(ctx context.Context, pick bool) bool {
 	case c.sent == "email":
 	case pick:
 		sender = l.b
-		a, err := l.post(ctx, stepSend, sender, "/2fa/send", url.Values{"method": {"email"}}, j)
-		l.g.pool.sent(l.u, time.Now())
-		if err != nil {
-			l.transport(stepSend, err)
+		a, ok := l.sendEmail(ctx, sender, j)
+		if !ok {
 			return false
 		}
 		if a.status != http.StatusOK {
@@ -433,10 +444,8 @@ func (l *login) email(ctx context.Context, pick bool) bool {
 	sentAt := time.Now()
 	if l.rng.Float64() < pEarlyResend {
 		t := l.g.other(sender)
-		a, err := l.post(ctx, stepSend, t, "/2fa/send", url.Values{"method": {"email"}}, j)
-		l.g.pool.sent(l.u, time.Now())
-		if err != nil {
-			l.transport(stepSend, err)
+		a, ok := l.sendEmail(ctx, t, j)
+		if !ok {
 			return false
 		}
 		if a.status == http.StatusTooManyRequests && a.str("error") == "resend_wait" {
@@ -461,10 +470,8 @@ func (l *login) email(ctx context.Context, pick bool) bool {
 			return false
 		}
 		sender = l.g.other(sender)
-		a, err := l.post(ctx, stepSend, sender, "/2fa/send", url.Values{"method": {"email"}}, j)
-		l.g.pool.sent(l.u, time.Now())
-		if err != nil {
-			l.transport(stepSend, err)
+		a, ok := l.sendEmail(ctx, sender, j)
+		if !ok {
 			return false
 		}
 		if a.status != http.StatusOK {
