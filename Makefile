@@ -6,9 +6,9 @@ GREMLINS_VERSION ?= v0.6.0
 GO ?= go
 TEST_FLAGS ?= -race -count=1 -timeout 20m
 
-.PHONY: test check fmt vet staticcheck services chromium unit bench fuzz example mutate load
+.PHONY: test check fmt vet staticcheck services chromium axe screenshots unit bench fuzz example mutate load
 
-test: check services chromium
+test: check services chromium axe
 	$(GO) test $(TEST_FLAGS) ./...
 
 check: fmt vet staticcheck
@@ -30,6 +30,15 @@ services:
 # Chromium for the WebAuthn browser tests.
 chromium:
 	@bash scripts/chromium.sh
+
+# axe-core from npm, for the accessibility audits of the browser tests.
+axe:
+	@bash scripts/axe.sh
+
+# The screenshots in docs/screenshots: every page of the example app on a
+# laptop and a phone, taken by the tour of its pages.
+screenshots: chromium axe
+	TWOFACTOR_SCREENSHOTS=docs/screenshots $(GO) test -count=1 -timeout 20m -run '^TestTour' ./examples/webapp
 
 # Tests that need no service or browser.
 unit:
@@ -55,5 +64,8 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
 # The example web app: every factor and page, on http://localhost:8080.
+# Its flags go in ARGS: make example ARGS="-v -addr localhost:8081"
 example:
-	$(GO) run ./examples/webapp
+	@echo "Building the example app; the first build takes a minute or two…"
+	@$(GO) build -o bin/webapp ./examples/webapp
+	@./bin/webapp $(ARGS)

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -99,4 +100,41 @@ func Chromium(t testing.TB) string {
 var ChromiumFlags = []string{
 	"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 	"--disable-background-networking", "--disable-component-update", "--disable-sync",
+}
+
+// AxeVersion is the version of axe-core that scripts/axe.sh fetches from
+// npm and Axe looks for.
+const AxeVersion = "4.14.1"
+
+// Axe returns the path of axe-core's axe.min.js, the accessibility rules
+// the browser tests run on every page: TWOFACTOR_AXE, or the file
+// scripts/axe.sh (run by make test) leaves in
+// ${XDG_CACHE_HOME:-$HOME/.cache}/twofactor/axe-core-<AxeVersion>.
+func Axe(t testing.TB) string {
+	t.Helper()
+	p := os.Getenv("TWOFACTOR_AXE")
+	if p == "" {
+		p = filepath.Join(axeCache(), "twofactor", "axe-core-"+AxeVersion, "axe.min.js")
+	}
+	if fi, err := os.Stat(p); err != nil || fi.IsDir() {
+		why := p + " is a directory"
+		if err != nil {
+			why = err.Error()
+		}
+		if CI() {
+			t.Fatalf("axe-core is required in CI but unavailable: %s; run `make axe` (npm fetches it) or set TWOFACTOR_AXE to an axe.min.js", why)
+		}
+		t.Skipf("axe-core unavailable (%s); run `make axe` (npm fetches it) or set TWOFACTOR_AXE to an axe.min.js", why)
+	}
+	return p
+}
+
+// axeCache is the cache directory scripts/axe.sh installs into:
+// XDG_CACHE_HOME, else $HOME/.cache, on every system (not
+// os.UserCacheDir, which differs from the script's on macOS).
+func axeCache() string {
+	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
+		return d
+	}
+	return filepath.Join(os.Getenv("HOME"), ".cache")
 }
