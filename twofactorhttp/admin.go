@@ -1,6 +1,7 @@
 package twofactorhttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
@@ -86,6 +88,9 @@ type AdminView struct {
 	Notice string // a change just made, or ""
 	Lookup string // the user page's URL: a GET form with the field "id"
 	Policy string // the policy page's URL
+	// Query is the id typed in the lookup field, shown again when no user
+	// has it.
+	Query string
 
 	User       *AdminUserView   // the user page
 	Code       *AdminCodeView   // a recovery code, shown once
@@ -94,15 +99,28 @@ type AdminView struct {
 
 // AdminUserView is one user as support staff see them.
 type AdminUserView struct {
-	ID       string
-	Name     string       // the account name
-	Factors  []FactorView // each configured method with the user's enrollments, and codes left
-	Devices  []DeviceView
-	Lockout  string // "Not locked out.", "3 wrong codes in a row.", "Locked out until ..."
+	ID   string
+	Name string // the account name (twofactor.User.AccountName)
+	// DisplayName is how the host names the person
+	// (twofactor.User.DisplayName), or "": the page is titled with it,
+	// else with Name. Email is their address, or "". The page shows the
+	// account name and address beside the title when they differ from it.
+	DisplayName, Email string
+	Factors            []FactorView // each configured method with the user's enrollments, and codes left
+	Devices            []DeviceView
+	// Lockout is the state of the user's wrong answers in a row: "Not
+	// locked out.", "3 wrong codes in a row.", or "Locked out after 10
+	// wrong codes" with Locked set and Lifts saying when it ends by
+	// itself ("lifts at 12:55 UTC, in 14 minutes").
+	Lockout  string
+	Lifts    string
 	Locked   bool
+	Failures int    // wrong answers in a row since the last correct one
 	Reset    string // the reset form's action (fields id, reason, identity_checked)
 	Recovery string // the recovery code form's action, or "" without backup codes
-	Unlock   string // the unlock form's action
+	// Unlock is the unlock form's action, or "" when there is nothing to
+	// lift (no wrong answer in a row).
+	Unlock string
 	// Revoke and RevokeAll are the actions of the forms that revoke one
 	// of the user's trusted devices (fields id, device) or all of them
 	// (field id); "" without a trusted-device manager.
@@ -130,7 +148,7 @@ type AdminPolicyView struct {
 	Users     int  // how many users were checked
 	Gaps      []AdminGapView
 	// Without lists, for each method whose UI asks for it (a phone
-	// number), the users who do not have it.
+	// number) and the policy requires, the users who do not have it.
 	Without []AdminWithoutView
 }
 
@@ -149,9 +167,10 @@ type TrustChoice struct {
 
 // AdminGapView is a user who cannot comply.
 type AdminGapView struct {
-	ID, Name string
-	URL      string // their page
-	Problem  string // "No second factor", "Missing: Text message"
+	ID, Name    string // Name is the account name (twofactor.User.AccountName)
+	DisplayName string // how the host names the person, or "": listed by it, else by Name
+	URL         string // their page
+	Problem     string // "No second factor", "Missing: Text message"
 }
 
 func (h *Handler) adminURL(route string) string { return h.adminPrefix + route }
@@ -183,13 +202,40 @@ func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 		h.writeJSON(w, p.status, p.body)
 		return
 	}
-	h.render(w, r, p.status, &PageData{Page: PageMessage, Title: t.Title, Message: p.body.Message,
-		Error: &ErrorView{Code: p.body.Error, Message: p.body.Message}, Link: &Link{URL: h.adminURL(routeAdmin), Text: t.Back}})
+	e := &ErrorView{Code: p.body.Error, Message: p.body.Message}
+	if errors.Is(err, errUnknownUser) {
+		// The lookup page again, with the id typed, to correct it.
+		h.adminPage(w, r, p.status, PageAdmin, t.Title, &AdminView{Query: adminQuery(r)}, e)
+		return
+	}
+	d := &PageData{Page: PageMessage, Title: t.Title, Message: p.body.Message, Error: e,
+		Link: &Link{URL: h.adminURL(routeAdmin), Text: t.Back}}
+	if p.status != http.StatusForbidden {
+		// Still the administrator's pages: the host's layout keeps its
+		// navigation for them (PageData.Admin).
+		d.Admin = h.adminView(&AdminView{})
+	}
+	h.render(w, r, p.status, d)
+}
+
+// adminQuery is the id the request looked up, as typed, for the lookup
+// field: at most the longest id there is.
+func adminQuery(r *http.Request) string {
+	id := strings.TrimSpace(r.FormValue("id"))
+	if len(id) > twofactor.MaxUserIDLen || !utf8.ValidString(id) {
+		return ""
+	}
+	return id
+}
+
+// adminView fills the URLs every administrator page links to.
+func (h *Handler) adminView(v *AdminView) *AdminView {
+	v.Base, v.Lookup, v.Policy = h.adminURL(routeAdmin), h.adminURL(routeAdminUser), h.adminURL(routeAdminPolicy)
+	return v
 }
 
 func (h *Handler) adminPage(w http.ResponseWriter, r *http.Request, status int, page, title string, v *AdminView, e *ErrorView) {
-	v.Base, v.Lookup, v.Policy = h.adminURL(routeAdmin), h.adminURL(routeAdminUser), h.adminURL(routeAdminPolicy)
-	h.render(w, r, status, &PageData{Page: page, Title: title, Admin: v, Error: e})
+	h.render(w, r, status, &PageData{Page: page, Title: title, Admin: h.adminView(v), Error: e})
 }
 
 // lookup finds the user named by id, through the Service.
@@ -230,6 +276,7 @@ type lockoutOut struct {
 type adminUserOut struct {
 	ID             string      `json:"id"`
 	Name           string      `json:"name"`
+	DisplayName    string      `json:"display_name,omitempty"`
 	Methods        []factorOut `json:"methods"`
 	TrustedDevices []deviceOut `json:"trusted_devices"`
 	Lockout        lockoutOut  `json:"lockout"`
@@ -249,8 +296,9 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	if err == nil {
 		lo, err = h.svc.Lockout(ctx, u.ID)
 	}
-	v := &AdminUserView{ID: u.ID, Name: u.AccountName(), Reset: h.adminURL(routeAdminReset), Unlock: h.adminURL(routeAdminUnlock), Reason: reason}
-	out := adminUserOut{ID: u.ID, Name: u.AccountName(), Methods: []factorOut{}, TrustedDevices: []deviceOut{},
+	v := &AdminUserView{ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, Email: u.Email,
+		Reset: h.adminURL(routeAdminReset), Reason: reason, Failures: lo.Failures}
+	out := adminUserOut{ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, Methods: []factorOut{}, TrustedDevices: []deviceOut{},
 		Lockout: lockoutOut{Failures: lo.Failures, Locked: lo.Locked, Until: utc(lo.Until)}}
 	if err == nil {
 		err = h.adminFactors(r, u, v, &out)
@@ -259,14 +307,7 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 		h.adminFail(w, r, err)
 		return
 	}
-	switch {
-	case lo.Locked:
-		v.Locked, v.Lockout = true, fmt.Sprintf(t.LockedUntil, h.dateTime(lo.Until))
-	case lo.Failures > 0:
-		v.Lockout = fmt.Sprintf(t.Failures, lo.Failures)
-	default:
-		v.Lockout = t.NotLocked
-	}
+	h.lockoutView(v, lo)
 	if wantsJSON(r) {
 		if e != nil {
 			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message})
@@ -276,7 +317,32 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 		return
 	}
 	av := &AdminView{User: v, Notice: t.Done[r.URL.Query().Get("done")]}
-	h.adminPage(w, r, status, PageAdminUser, fmt.Sprintf(t.UserTitle, v.Name), av, e)
+	h.adminPage(w, r, status, PageAdminUser, fmt.Sprintf(t.UserTitle, cmp.Or(v.DisplayName, v.Name)), av, e)
+}
+
+// lockoutView says the user's lockout as support staff read it: how many
+// wrong answers led to it, and when it lifts by itself, as a time and a
+// wait from now. The unlock form is there when there is something to
+// lift.
+func (h *Handler) lockoutView(v *AdminUserView, lo twofactor.Lockout) {
+	t := &h.text.Admin
+	switch {
+	case lo.Locked:
+		v.Locked, v.Lockout = true, fmt.Sprintf(t.LockedAfter, lo.Failures)
+		now, until := h.now().UTC(), lo.Until.UTC()
+		at := h.dateTime(until)
+		if y, m, d := now.Date(); until.Year() == y && until.Month() == m && until.Day() == d {
+			at = until.Format(cmp.Or(t.Time, h.text.Settings.DateTime))
+		}
+		v.Lifts = fmt.Sprintf(t.Lifts, at, h.text.wait(until.Sub(now)))
+	case lo.Failures > 0:
+		v.Lockout = fmt.Sprintf(t.Failures, lo.Failures)
+	default:
+		v.Lockout = t.NotLocked
+	}
+	if lo.Locked || lo.Failures > 0 {
+		v.Unlock = h.adminURL(routeAdminUnlock)
+	}
 }
 
 // adminFactors fills the user's factors, recovery code form and trusted
@@ -504,7 +570,8 @@ type policyOut struct {
 	Users        int      `json:"users_checked"`
 	Gaps         []gapOut `json:"cannot_comply"`
 	// Without lists, by method, the users who do not have a method a UI
-	// asks the list for (a phone number).
+	// asks the list for (a phone number), when the policy requires that
+	// method.
 	Without    map[twofactor.Method][]userOut `json:"without,omitempty"`
 	Configured []twofactor.Method             `json:"configured_methods"`
 }
@@ -516,8 +583,18 @@ type gapOut struct {
 }
 
 type userOut struct {
-	ID   string `json:"id"`
-	Name string `json:"name"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	DisplayName string `json:"display_name,omitempty"`
+}
+
+// gapView and gapUser are u as the policy page lists them.
+func (h *Handler) gapView(u twofactor.User) AdminGapView {
+	return AdminGapView{ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, URL: h.adminUserURL(u.ID)}
+}
+
+func gapUser(u twofactor.User) userOut {
+	return userOut{ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName}
 }
 
 // maxListed bounds the users the policy page lists in each list.
@@ -609,15 +686,16 @@ func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *polic
 		return err
 	}
 	for _, g := range gaps {
-		gv := AdminGapView{ID: g.User.ID, Name: g.User.AccountName(), URL: h.adminUserURL(g.User.ID), Problem: h.gapProblem(g)}
+		gv := h.gapView(g.User)
+		gv.Problem = h.gapProblem(g)
 		if len(v.Gaps) < maxListed {
 			v.Gaps = append(v.Gaps, gv)
-			out.Gaps = append(out.Gaps, gapOut{User: userOut{ID: g.User.ID, Name: gv.Name}, NoFactor: g.NoFactor, Missing: g.Missing})
+			out.Gaps = append(out.Gaps, gapOut{User: gapUser(g.User), NoFactor: g.NoFactor, Missing: g.Missing})
 		}
 	}
 	for _, ui := range h.ui.list {
 		heading := ui.kind().missing(h.text)
-		if heading == "" {
+		if heading == "" || !h.requires(ui.Method) {
 			continue
 		}
 		wv, wo, err := h.without(ctx, ui, users)
@@ -632,6 +710,27 @@ func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *polic
 		out.Without[ui.Method] = wo
 	}
 	return nil
+}
+
+// requires reports whether the policy makes every user have method m: it
+// is mandatory, or the only allowed method besides recovery codes when a
+// second factor is required. A list of the users without a method the
+// policy does not require would name nearly everyone, and ask nothing of
+// support staff.
+func (h *Handler) requires(m twofactor.Method) bool {
+	pol := h.svc.Policy()
+	if slices.Contains(pol.Mandatory, m) {
+		return true
+	}
+	if !pol.Required {
+		return false
+	}
+	for _, ui := range h.ui.list {
+		if ui.Method != m && !ui.recovery() && (len(pol.Methods) == 0 || slices.Contains(pol.Methods, ui.Method)) {
+			return false
+		}
+	}
+	return true
 }
 
 // gapProblem says in words why a user cannot comply.
@@ -661,8 +760,8 @@ func (h *Handler) without(ctx context.Context, ui *methodUI, users []twofactor.U
 			return v, nil, fmt.Errorf("twofactorhttp: listing the %s enrollments of %q: %w", ui.Method, u.ID, err)
 		}
 		if len(es) == 0 && len(v.Users) < maxListed {
-			v.Users = append(v.Users, AdminGapView{ID: u.ID, Name: u.AccountName(), URL: h.adminUserURL(u.ID)})
-			out = append(out, userOut{ID: u.ID, Name: u.AccountName()})
+			v.Users = append(v.Users, h.gapView(u))
+			out = append(out, gapUser(u))
 		}
 	}
 	return v, out, nil

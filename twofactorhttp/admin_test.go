@@ -4,9 +4,12 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"testing"
+	"testing/fstest"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -38,9 +41,10 @@ func TestAdminUserPage(t *testing.T) {
 	body := text(w)
 	for _, want := range []string{"Two-step verification of ann@example.com", "a***@example.com", "Not locked out.",
 		"No trusted device.", `<label for="tf-reason">Reason</label>`, "I checked this person's identity",
-		`action="/admin/2fa/user/recovery-code"`, `action="/admin/2fa/user/unlock"`} {
+		`action="/admin/2fa/user/recovery-code"`} {
 		require.Contains(t, body, want)
 	}
+	require.NotContains(t, body, `action="/admin/2fa/user/unlock"`, "nothing to lift")
 
 	m := decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
 	require.Equal(t, "ann", m["id"])
@@ -131,7 +135,7 @@ func TestAdminUnlock(t *testing.T) {
 		b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
 	}
 	w := s.admin(false).get("/admin/2fa/user?id=ann")
-	require.Contains(t, w.Body.String(), "Locked out until 2 Mar 2026 09:15 UTC.")
+	require.Contains(t, text(w), "Locked out after 3 wrong codes · lifts at 09:15 UTC, in 15 minutes")
 	m := decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann"))
 	require.Equal(t, map[string]any{"failures": float64(3), "locked": true, "until": "2026-03-02T09:15:00Z"}, m["lockout"])
 
@@ -144,6 +148,7 @@ func TestAdminUnlock(t *testing.T) {
 	w = s.admin(false).get("/admin/2fa/user?id=ann&done=unlocked")
 	require.Contains(t, w.Body.String(), "The lockout was lifted.")
 	require.Contains(t, w.Body.String(), "Not locked out.")
+	require.NotContains(t, w.Body.String(), `action="/admin/2fa/user/unlock"`)
 
 	// Locked again, lifted through JSON.
 	for range 3 {
@@ -180,7 +185,7 @@ func TestAdminPolicy(t *testing.T) {
 		`href="/admin/2fa/user?id=ben"`} {
 		require.Contains(t, body, want)
 	}
-	require.Regexp(t, `<li aria-current="true" class="tf-current">30 days`, body)
+	require.Contains(t, body, `<dd class="tf-plain">Session only, 1 day, 1 week, 30 days (current)</dd>`)
 
 	m := decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
 	require.Equal(t, true, m["required"])
@@ -302,4 +307,191 @@ func TestAdminRevokeDevicesLogged(t *testing.T) {
 	requireError(t, s2.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}), http.StatusNotFound, "not_found")
 	requireError(t, s2.admin(true).post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {"x"}}), http.StatusNotFound, "not_found")
 	require.NotContains(t, s2.admin(false).get("/admin/2fa/user?id=ann").Body.String(), "/admin/2fa/user/devices/")
+}
+
+// The pages name a person as the host does (User.DisplayName), with the
+// account name and address beside it; a user without a display name is
+// named by their account name alone.
+func TestAdminNamesThePerson(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Mandatory: []twofactor.Method{twofactor.MethodSMS}}
+	}})
+	s.users["dan"] = twofactor.User{ID: "dan", Name: "dlee", DisplayName: "Dan Lee", Email: "dan@example.com"}
+	a := s.admin(false)
+
+	body := text(a.get("/admin/2fa/user?id=dan"))
+	require.Contains(t, body, "<title>Two-step verification of Dan Lee</title>")
+	require.Contains(t, body, "<h1>Two-step verification of Dan Lee</h1>")
+	require.Contains(t, body, `<p class="tf-meta tf-who"><span>dlee</span> · <span>dan@example.com</span> · User ID <code>dan</code></p>`)
+	m := decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=dan"))
+	require.Equal(t, "dlee", m["name"])
+	require.Equal(t, "Dan Lee", m["display_name"])
+
+	// Ann's account name is her address: it is not said twice.
+	body = text(a.get("/admin/2fa/user?id=ann"))
+	require.Contains(t, body, "<h1>Two-step verification of ann@example.com</h1>")
+	require.Contains(t, body, `<p class="tf-meta tf-who">User ID <code>ann</code></p>`)
+	require.NotContains(t, decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann")), "display_name")
+
+	body = text(a.get("/admin/2fa/policy"))
+	require.Contains(t, body, `<li><a href="/admin/2fa/user?id=dan">Dan Lee</a> <span class="tf-meta">dlee</span> <span class="tf-meta">Missing: Text message</span></li>`)
+	require.Contains(t, body, `<li><a href="/admin/2fa/user?id=ben">ben</a> <span class="tf-meta">Missing: Text message</span></li>`)
+	require.Contains(t, body, `<li><a href="/admin/2fa/user?id=dan">Dan Lee</a> <span class="tf-meta">dlee</span></li>`, "among the users without a phone number")
+	m = decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
+	var dan map[string]any
+	for _, g := range m["cannot_comply"].([]any) {
+		if u := g.(map[string]any)["user"].(map[string]any); u["id"] == "dan" {
+			dan = u
+		}
+	}
+	require.Equal(t, map[string]any{"id": "dan", "name": "dlee", "display_name": "Dan Lee"}, dan)
+}
+
+var lockoutRe = regexp.MustCompile(`(?s)<section class="tf-lockout">.*?</section>`)
+
+// lockoutSection is the lockout part of a user's page, as text.
+func lockoutSection(t *testing.T, a *browser, id string) string {
+	t.Helper()
+	w := a.get("/admin/2fa/user?id=" + id)
+	require.Equal(t, http.StatusOK, w.Code)
+	sec := lockoutRe.FindString(text(w))
+	require.NotEmpty(t, sec)
+	return sec
+}
+
+// A lockout says how many wrong codes led to it and when it lifts, as a
+// time (with the date when it is not today) and a wait, with the unlock
+// button beside it; a run of wrong codes short of a lockout can be
+// cleared; with none there is nothing to lift.
+func TestAdminLockoutSaysCountAndEnd(t *testing.T) {
+	wrong := func(s *senv, n int) {
+		for range n {
+			b := s.browser()
+			b.login("ann", "")
+			b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
+		}
+	}
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 3 }})
+	a := s.admin(false)
+	sec := lockoutSection(t, a, "ann")
+	require.Contains(t, sec, "<p>Not locked out.</p>")
+	require.NotContains(t, sec, "<form")
+
+	wrong(s, 2)
+	sec = lockoutSection(t, a, "ann")
+	require.Contains(t, sec, "<p>2 wrong codes in a row.</p>")
+	require.Contains(t, sec, `<form method="post" action="/admin/2fa/user/unlock">`)
+	require.Contains(t, sec, `<button type="submit" class="tf-secondary">Clear the count</button>`)
+
+	wrong(s, 1)
+	s.clock.Advance(time.Minute)
+	sec = lockoutSection(t, a, "ann")
+	require.Contains(t, sec, `<p class="tf-warn">Locked out after 3 wrong codes · lifts at 09:15 UTC, in 14 minutes</p>`)
+	require.Regexp(t, `<div class="tf-lockout-row">\s*<p class="tf-warn">[^<]*</p>\s*<form method="post" action="/admin/2fa/user/unlock">`, sec,
+		"the unlock button is next to the lockout")
+	require.Contains(t, sec, `<button type="submit" class="tf-primary">Unlock</button>`)
+
+	// Past the most wrong codes in a row, the lockout lasts as long as the
+	// run is remembered: another day, so the date is given.
+	s = newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Limits.MaxUserFailures, c.Limits.MaxConsecutiveFailures, c.Limits.FailureMemory = 3, 3, 48*time.Hour
+	}})
+	wrong(s, 3)
+	sec = lockoutSection(t, s.admin(false), "ann")
+	require.Contains(t, sec, "Locked out after 3 wrong codes · lifts at 4 Mar 2026 09:00 UTC, in 48 hours")
+}
+
+// A string table with its own lockout words keeps them; one without them
+// gets the defaults, and a Lifts without its two verbs is refused.
+func TestAdminLockoutStrings(t *testing.T) {
+	st := twofactorhttp.DefaultStrings()
+	st.Admin.LockedAfter, st.Admin.Lifts, st.Admin.Time = "Gesperrt nach %d falschen Codes", "endet um %s, in %s", "15:04 Uhr"
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 1 },
+		layer: func(c *twofactorhttp.Config) { c.Strings = st }})
+	b := s.browser()
+	b.login("ann", "")
+	b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
+	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Gesperrt nach 1 falschen Codes · endet um 09:15 Uhr, in 15 minutes")
+
+	old := twofactorhttp.DefaultStrings()
+	old.Admin.LockedAfter, old.Admin.Lifts, old.Admin.Time, old.Admin.ClearFailures = "", "", "", ""
+	s = newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 1 },
+		layer: func(c *twofactorhttp.Config) { c.Strings = old }})
+	b = s.browser()
+	b.login("ann", "")
+	b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
+	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Locked out after 1 wrong codes · lifts at 09:15 UTC, in 15 minutes")
+
+	bad := twofactorhttp.DefaultStrings()
+	bad.Admin.Lifts = "lifts at %s"
+	_, err := twofactorhttp.New(twofactorhttp.Config{Service: s.svc, Mux: http.NewServeMux(), Strings: bad,
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }})
+	require.ErrorIs(t, err, twofactor.ErrConfig)
+	require.ErrorContains(t, err, "Admin.Lifts")
+}
+
+// navLayout prints what a host's layout decides its navigation by.
+var navLayout = fstest.MapFS{"layout.html": {Data: []byte(`{{define "layout"}}[page {{.Page}}]` +
+	`{{with .Admin}}[admin nav {{.Base}}]{{end}}{{template "content" .}}{{end}}`)}}
+
+// An id nobody has gives the lookup page again with the id typed, to
+// correct it; every other refusal on the administrator's pages keeps the
+// administrator's navigation (PageData.Admin) and a way back, except the
+// refusal of someone the host names no administrator for.
+func TestAdminMessagesKeepNavigation(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{layer: func(c *twofactorhttp.Config) { c.Templates = navLayout }})
+	a := s.admin(false)
+	for _, w := range []*httptest.ResponseRecorder{a.get("/admin/2fa/user?id=nobdy"),
+		a.post("/admin/2fa/user/unlock", url.Values{"id": {"nobdy"}})} {
+		require.Equal(t, http.StatusNotFound, w.Code)
+		body := text(w)
+		require.Contains(t, body, "[page admin_index][admin nav /admin/2fa/]")
+		requireAlert(t, body, "No user with that ID.")
+		require.Contains(t, body, `<input id="tf-user" name="id" type="text" required autofocus autocomplete="off" spellcheck="false" maxlength="128" value="nobdy">`)
+		require.Contains(t, body, `<a href="/admin/2fa/policy">Policy</a>`)
+	}
+
+	w := a.post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {"gone"}})
+	require.Equal(t, http.StatusNotFound, w.Code)
+	body := text(w)
+	require.Contains(t, body, "[page message][admin nav /admin/2fa/]")
+	requireAlert(t, body, "That device is not one of this user's")
+	require.Contains(t, body, `<a class="tf-button" href="/admin/2fa/">Back to support</a>`)
+
+	w = s.browser().get("/admin/2fa/user?id=ann")
+	require.Equal(t, http.StatusForbidden, w.Code)
+	require.Contains(t, text(w), "[page message]<h1>")
+	require.NotContains(t, text(w), "[admin nav")
+}
+
+// The policy page lists the usual trust durations as plain text (the page
+// changes nothing), and the users without a phone number only when the
+// policy requires one.
+func TestAdminPolicyListsOnlyWhatItRequires(t *testing.T) {
+	s := newSettingsEnv(t, senvOpt{})
+	body := text(s.admin(false).get("/admin/2fa/policy"))
+	require.Contains(t, body, "<dt>Usual durations</dt>\n<dd class=\"tf-plain\">Session only, 1 day, 1 week, 30 days (current)</dd>")
+	require.NotRegexp(t, `<li[ >]`, body, "no list the page cannot act on")
+	require.NotContains(t, body, "Users without a phone number")
+	require.NotContains(t, body, `data-method="sms"`)
+	require.NotContains(t, decodeJSON(t, s.admin(true).get("/admin/2fa/policy")), "without")
+
+	for name, pol := range map[string]twofactor.Policy{
+		"mandatory": {Mandatory: []twofactor.Method{twofactor.MethodSMS}},
+		"only one":  {Required: true, Methods: []twofactor.Method{twofactor.MethodSMS, twofactor.MethodBackupCode}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Policy = pol },
+				layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
+			body := text(s.admin(false).get("/admin/2fa/policy"))
+			require.Contains(t, body, "<section data-method=\"sms\">\n<h2>Users without a phone number</h2>")
+			m := decodeJSON(t, s.admin(true).get("/admin/2fa/policy"))
+			require.Len(t, m["without"].(map[string]any)["sms"], 3)
+		})
+	}
+
+	// Required, but any method does: a phone number is not asked of anyone.
+	s = newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Policy = twofactor.Policy{Required: true} },
+		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
+	require.NotContains(t, text(s.admin(false).get("/admin/2fa/policy")), "Users without a phone number")
 }

@@ -240,11 +240,16 @@
 // lift a lockout (Service.Unlock), revoke one or every trusted device of
 // the user (audited with the actor through the Service's Events), and
 // read the policy: the allowed, default and mandatory methods, how long
-// devices stay trusted among the usual choices (session only, 1 day, 1
-// week, 30 days), the users who cannot comply (Service.Check over
-// Config.Admin.Users) and those without a phone number. The policy is
-// the Service's configuration, fixed when it is built: the page shows it
-// and says so.
+// devices stay trusted (beside the usual durations: session only, 1 day,
+// 1 week, 30 days), the users who cannot comply (Service.Check over
+// Config.Admin.Users) and, when the policy requires a phone number, those
+// without one. The policy is the Service's configuration, fixed when it
+// is built: the page shows it and says so, and changes nothing. People
+// are named as the host names them (twofactor.User.DisplayName), with
+// their account name and address beside it; a lockout says how many
+// wrong codes led to it and when it lifts. A refusal keeps the
+// administrator's navigation (PageData.Admin), and an id nobody has
+// gives the lookup page again with that id.
 //
 //	GET  /                    look a user up (?id= goes to their page); the link to the policy
 //	GET  /user?id=            the user's factors, trusted devices and lockout

@@ -109,7 +109,9 @@ func TestAdminPolicyGapWithoutMissing(t *testing.T) {
 // does not make an unbounded page; the count of users checked is still
 // the whole list.
 func TestAdminPolicyListsCapped(t *testing.T) {
-	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Policy = twofactor.Policy{Required: true} },
+	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) {
+		c.Policy = twofactor.Policy{Required: true, Methods: []twofactor.Method{twofactor.MethodSMS, twofactor.MethodBackupCode}}
+	},
 		layer: func(c *twofactorhttp.Config) { c.EnrollURL = "/enroll" }})
 	for i := range 501 {
 		id := fmt.Sprintf("u%03d", i)

@@ -66,12 +66,12 @@ func (h *Handler) sampleSettings(m twofactor.Method, at time.Time, sent *SentVie
 func (h *Handler) sampleAdmin(m twofactor.Method) *AdminView {
 	fv := FactorView{Method: m, MethodText: h.text.method(m), Remaining: -1,
 		Enrollments: []EnrollmentView{{ID: "sample", Label: "Sample"}}}
-	gap := AdminGapView{ID: "sample", Name: "Sample", URL: h.adminURL(routeAdminUser), Problem: "Sample"}
+	gap := AdminGapView{ID: "sample", Name: "Sample", DisplayName: "Sample", URL: h.adminURL(routeAdminUser), Problem: "Sample"}
 	return &AdminView{
 		Base: h.adminURL(""), Notice: "Sample", Lookup: h.adminURL(routeAdminUser), Policy: h.adminURL(routeAdminPolicy),
-		User: &AdminUserView{ID: "sample", Name: "Sample", Factors: []FactorView{fv},
-			Devices: []DeviceView{{ID: "sample", Label: "Sample"}}, Lockout: "Sample", Reset: h.adminURL(routeAdminReset),
-			Recovery: h.adminURL(routeAdminRecovery), Unlock: h.adminURL(routeAdminUnlock),
+		User: &AdminUserView{ID: "sample", Name: "Sample", DisplayName: "Sample", Email: "Sample", Factors: []FactorView{fv},
+			Devices: []DeviceView{{ID: "sample", Label: "Sample"}}, Lockout: "Sample", Lifts: "Sample", Locked: true, Failures: 1,
+			Reset: h.adminURL(routeAdminReset), Recovery: h.adminURL(routeAdminRecovery), Unlock: h.adminURL(routeAdminUnlock),
 			Revoke: h.adminURL(routeAdminRevoke), RevokeAll: h.adminURL(routeAdminRevokeAll)},
 		Code: &AdminCodeView{Code: "sample", Text: "Sample", Back: h.adminURL("")},
 		PolicyView: &AdminPolicyView{Fixed: "Sample", Allowed: []string{"Sample"}, Default: "Sample", Mandatory: []string{"Sample"},

@@ -318,7 +318,7 @@ type AdminStrings struct {
 	Lookup       string // the user id input's label
 	LookupButton string // its button
 	UnknownUser  string // no such user
-	UserTitle    string // "Two-step verification of %s" (the user's name)
+	UserTitle    string // "Two-step verification of %s" (the person's name, else the account name)
 	Factors      string // heading of the user's factors
 	NoFactors    string // the user has none
 	Devices      string // heading of the user's trusted devices
@@ -326,8 +326,10 @@ type AdminStrings struct {
 	Lockout      string // heading of the lockout state
 	NotLocked    string // "No wrong codes in a row." / or the count
 	Failures     string // "%d wrong codes in a row."
-	LockedUntil  string // "Locked until %s." (a time)
-	Unlock       string // the unlock button
+	// LockedUntil is no longer shown: a lockout is LockedAfter and Lifts.
+	// A table may leave it empty.
+	LockedUntil string
+	Unlock      string // the unlock button
 	// RevokeDevice and RevokeAllDevices are the buttons that end the
 	// trust of one of the user's devices, or of all of them.
 	RevokeDevice, RevokeAllDevices string
@@ -354,18 +356,30 @@ type AdminStrings struct {
 	Mandatory                      string // methods every user must have
 	NoMandatory                    string // none
 	TrustDuration                  string // how long a device stays trusted
-	TrustChoices                   string // the choices offered
-	Current                        string // marks the configured choice
+	TrustChoices                   string // the usual durations, listed as plain text: the page changes nothing
+	Current                        string // marks the configured duration among them: "current"
 	TrustOff                       string // devices are never trusted
 	SessionOnly                    string // trust until the browser closes
 	Gaps                           string // users who cannot comply
 	NoGaps                         string // every user complies
 	GapNoFactor                    string // the user has no second factor
 	GapMissing                     string // "Missing: %s" (methods)
-	NoPhone                        string // heading: users without a phone number
+	NoPhone                        string // heading: users without a phone number, when the policy requires one
 	NoUserList                     string // the host gave no user list
 	Back                           string // back to the lookup page
 	Forbidden                      string // the request names no administrator
+	// LockedAfter says a lockout and the wrong answers in a row that led
+	// to it: "Locked out after %d wrong codes".
+	LockedAfter string
+	// Lifts says when a lockout lifts by itself, as a time and a wait:
+	// "lifts at %s, in %s" ("12:55 UTC", "14 minutes").
+	Lifts string
+	// Time is the Go layout of a time of today, in UTC ("15:04 MST"); a
+	// time on another day is shown with Settings.DateTime.
+	Time string
+	// ClearFailures is the unlock button when the user has wrong answers
+	// in a row but is not locked out: it sets the count back to zero.
+	ClearFailures string
 	// Done are the notices after a change, by the key in ?done=.
 	Done map[string]string
 }
@@ -384,6 +398,10 @@ var defaultAdminStrings = AdminStrings{
 	NotLocked:        "Not locked out.",
 	Failures:         "%d wrong codes in a row.",
 	LockedUntil:      "Locked out until %s.",
+	LockedAfter:      "Locked out after %d wrong codes",
+	Lifts:            "lifts at %s, in %s",
+	Time:             "15:04 MST",
+	ClearFailures:    "Clear the count",
 	Unlock:           "Unlock",
 	RevokeDevice:     "Revoke",
 	RevokeAllDevices: "Revoke all devices",
@@ -411,8 +429,8 @@ var defaultAdminStrings = AdminStrings{
 	Mandatory:        "Methods every user must have",
 	NoMandatory:      "None.",
 	TrustDuration:    "Trusted devices",
-	TrustChoices:     "Choices",
-	Current:          "Current",
+	TrustChoices:     "Usual durations",
+	Current:          "current",
 	TrustOff:         "Devices are never trusted.",
 	SessionOnly:      "Session only",
 	Gaps:             "Users who cannot comply",
@@ -441,7 +459,7 @@ func (s AdminStrings) clone() AdminStrings {
 // leaving s itself as it is.
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
-		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" {
+		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" {
 		return s
 	}
 	c := *s
@@ -472,6 +490,11 @@ func withPageDefaults(s *Strings) *Strings {
 	if ad, d := &c.Admin, &defaultAdminStrings; ad.RevokeDevice == "" {
 		ad.RevokeDevice, ad.RevokeAllDevices, ad.DeviceNotFound = d.RevokeDevice, d.RevokeAllDevices, d.DeviceNotFound
 	}
+	// A table written before the lockout's count and end were shown gets
+	// their defaults.
+	if ad, d := &c.Admin, &defaultAdminStrings; ad.LockedAfter == "" {
+		ad.LockedAfter, ad.Lifts, ad.Time, ad.ClearFailures = d.LockedAfter, d.Lifts, d.Time, d.ClearFailures
+	}
 	return &c
 }
 
@@ -490,14 +513,17 @@ func (s *Strings) checkSettings() error {
 		"Settings.TOTPExpires": st.TOTPExpires, "Settings.PhoneOn": st.PhoneOn, "Settings.PhoneInvalid": st.PhoneInvalid,
 		"Settings.KeyNewName": st.KeyNewName, "Settings.EmailOn": st.EmailOn, "Settings.Network": st.Network,
 		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
-		"Admin.UserTitle": ad.UserTitle, "Admin.LockedUntil": ad.LockedUntil, "Admin.RecoveryShown": ad.RecoveryShown,
+		"Admin.UserTitle": ad.UserTitle, "Admin.RecoveryShown": ad.RecoveryShown,
 		"Admin.GapMissing": ad.GapMissing, "Settings.SetUpDone": st.SetUpDone, "Settings.DisableStays": st.DisableStays,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
 		}
 	}
-	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures} {
+	if strings.Count(ad.Lifts, "%s") != 2 || strings.Count(ad.Lifts, "%") != 2 {
+		return configErr("Strings.Admin.Lifts %q must hold exactly two %%s", ad.Lifts)
+	}
+	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures, "Admin.LockedAfter": ad.LockedAfter} {
 		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
 		}
