@@ -329,3 +329,44 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 	}
 	return nil
 }
+
+// ErrClaimNotFound is returned by CheckClaims when a credential registered
+// with a claim on its id has no claim under the Factor's RP ID: the
+// Factor was built with another RP ID than the one the credential was
+// registered under, so removing the credential through it would leave the
+// id claimed, and the key could not be registered again.
+var ErrClaimNotFound = errors.New("webauthn: credential id not claimed under this RP ID")
+
+// CheckClaims checks, without changing anything, that every credential of
+// the user whose registration claimed its id holds that claim under the
+// Factor's RP ID, so that RemoveAll (an administrator's reset) frees the
+// ids. A tool that builds the Factor only to remove credentials calls it
+// first: a mistyped RP ID is then an error that names the credential
+// (matching ErrClaimNotFound) instead of ids that stay claimed for good.
+// Credentials registered before claims existed hold none and pass.
+func (f *Factor) CheckClaims(ctx context.Context, user twofactor.User) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	recs, err := f.store.ListEnrollments(ctx, user.ID)
+	if err != nil {
+		return fmt.Errorf("webauthn: listing credentials: %w", err)
+	}
+	creds, err := decodeCreds(user.ID, recs)
+	if err != nil {
+		return err
+	}
+	for _, c := range creds {
+		if !c.data.Claimed {
+			continue
+		}
+		n, _, err := f.store.Peek(ctx, f.claimKey(c.data.CredentialID))
+		if err != nil {
+			return fmt.Errorf("webauthn: reading the claim of credential %q: %w", c.rec.Label, err)
+		}
+		if n < 1 {
+			return fmt.Errorf("%w: credential %q of user %q (RP ID %q)", ErrClaimNotFound, c.rec.Label, user.ID, f.rpID)
+		}
+	}
+	return nil
+}

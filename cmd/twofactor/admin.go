@@ -36,7 +36,7 @@ type adminCommand struct {
 // runner runs one command once its flags are parsed.
 type runner struct {
 	// check validates the flags and arguments before anything is opened,
-	// and may set the call's recoveryTTL.
+	// and may set the call's recoveryTTL and rpID.
 	check func(c *call) error
 	run   func(c *call) error
 }
@@ -52,6 +52,9 @@ type call struct {
 	admin   *admin // nil for noStore commands
 	// recoveryTTL configures the backup codes factor (see newAdmin).
 	recoveryTTL time.Duration
+	// rpID is the app's WebAuthn RP ID, for commands that remove security
+	// keys: newAdmin then builds the WebAuthn factor (see newAdmin).
+	rpID string
 }
 
 func (a *adminCommand) prefix() string { return "twofactor " + a.name }
@@ -194,7 +197,7 @@ func (c *call) open(f storeFlags) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
-	if c.admin, err = newAdmin(st.Store, keys, c.stderr, c.recoveryTTL); err != nil {
+	if c.admin, err = newAdmin(st.Store, keys, c.stderr, c.recoveryTTL, c.rpID); err != nil {
 		st.close()
 		return nil, usageErr(err)
 	}

@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -246,15 +248,36 @@ func (a *app) backupCodes(userID string) []string {
 // securityKey stores a WebAuthn credential for the user, as a registration
 // leaves it.
 func (a *app) securityKey(userID, name string) {
+	credID := []byte("credential-" + userID)
 	data, err := json.Marshal(map[string]any{
-		"credential_id": []byte("credential-" + userID), "public_key": []byte("cose-key"),
-		"user_handle": []byte("handle"), "flags": 1,
+		"credential_id": credID, "public_key": []byte("cose-key"),
+		"user_handle": []byte("handle"), "flags": 1, "claimed": true,
 	})
 	require.NoError(a.t, err)
 	require.NoError(a.t, a.b.st.PutEnrollment(ctx, store.EnrollmentRecord{
 		UserID: userID, ID: "cred-" + userID, Method: string(twofactor.MethodWebAuthn),
 		Label: name, Data: data, CreatedAt: time.Now().Add(-time.Hour).UTC().Truncate(time.Second),
 	}))
+	_, _, err = a.b.st.Incr(ctx, claimKey("example.com", credID), 24*time.Hour)
+	require.NoError(a.t, err)
+}
+
+// claimKey is the store key of a credential id's claim under rpID, as the
+// webauthn package writes it at registration. The form is stored, so it
+// is spelled out here: a change to it would orphan every claim.
+func claimKey(rpID string, credID []byte) string {
+	h := sha256.New()
+	h.Write([]byte("twofactor webauthn credential v1\x00" + rpID + "\x00"))
+	h.Write(credID)
+	return "webauthn:cred:" + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// claimed reports whether the security key securityKey gave userID is
+// still claimed.
+func (a *app) claimed(userID string) bool {
+	n, _, err := a.b.st.Peek(ctx, claimKey("example.com", []byte("credential-"+userID)))
+	require.NoError(a.t, err)
+	return n > 0
 }
 
 // trustDevice trusts a browser for the user and returns its cookie value.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,15 +10,19 @@ import (
 	"strings"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/webauthn"
 )
 
 func init() {
 	resetCmd.register()
 }
 
+// rpIDEnv is where --rp-id defaults from.
+const rpIDEnv = "TWOFACTOR_RP_ID"
+
 var resetCmd = &adminCommand{
 	name:     "reset",
-	synopsis: "USER --actor NAME --reason TEXT [--yes] [--json] [--db DSN] [--keys FILE]",
+	synopsis: "USER --actor NAME --reason TEXT [--rp-id DOMAIN] [--yes] [--json] [--db DSN] [--keys FILE]",
 	summary:  "remove every factor and trusted device of a user (audited)",
 	help: `
 Resets a user's two-factor authentication, for support staff who have
@@ -36,15 +41,24 @@ id to be typed to confirm; --yes skips the question (required when stdin
 is not a terminal). A user the store holds nothing for answers exit status
 1 and nothing is changed. An email address the app has on file for the
 user (emailcode.EnrollImplicit) counts again at their next sign-in: only
-the app can take it away.`,
+the app can take it away.
+
+A security key's registration claims its credential id across the store,
+under the app's WebAuthn RP ID, so that no two accounts hold the same key.
+To reset a user with security keys, give the RP ID (--rp-id, default
+$TWOFACTOR_RP_ID) so the claims are freed and the user can register the
+same keys again. Without it, or with an RP ID the keys were not
+registered under, the command changes nothing and says so.`,
 	example: `
 twofactor reset 42 --actor alice@support --reason "lost phone, ticket 1234"
-twofactor reset 42 --actor alice@support --reason "ticket 1234" --yes --json`,
+twofactor reset 42 --actor alice@support --reason "ticket 1234" --yes --json
+twofactor reset 42 --actor alice@support --reason "ticket 1234" --rp-id example.com`,
 	minArgs: 1, maxArgs: 1,
 	setup: func(fs *flag.FlagSet) *runner {
 		actor := fs.String("actor", "", "who is resetting, for the audit record (required)")
 		reason := fs.String("reason", "", "why, for the audit record: a ticket, how the identity was checked (required)")
 		yes := fs.Bool("yes", false, "reset without asking for confirmation")
+		rpID := fs.String("rp-id", "", "the app's WebAuthn RP ID, needed when the user has security keys (default $"+rpIDEnv+")")
 		return &runner{
 			check: func(c *call) error {
 				if err := requireText("actor", *actor); err != nil {
@@ -56,6 +70,7 @@ twofactor reset 42 --actor alice@support --reason "ticket 1234" --yes --json`,
 				if !*yes && !c.interactive {
 					return errors.New("reset asks for confirmation on a terminal: pass --yes to reset without asking")
 				}
+				c.rpID = strings.TrimSpace(cmp.Or(*rpID, c.getenv(rpIDEnv)))
 				return nil
 			},
 			run: func(c *call) error { return runReset(c, *actor, *reason, *yes) },
@@ -84,6 +99,9 @@ func runReset(c *call, actor, reason string, yes bool) error {
 	}
 	if before.empty() {
 		return negativef("the store holds nothing for user %q: nothing to reset", userID)
+	}
+	if err := c.checkKeyClaims(before); err != nil {
+		return err
 	}
 	if !yes {
 		if err := c.confirmReset(before); err != nil {
@@ -131,6 +149,32 @@ func runReset(c *call, actor, reason string, yes bool) error {
 	}
 	w.Flush()
 	return nil
+}
+
+// checkKeyClaims refuses a reset that would leave security keys' credential
+// ids claimed: one without the RP ID (the WebAuthn factor is then not
+// built, and the records alone would go), or with an RP ID under which the
+// keys hold no claim.
+func (c *call) checkKeyClaims(u *userState) error {
+	keys := 0
+	for _, f := range u.Factors {
+		if f.Method == twofactor.MethodWebAuthn {
+			keys++
+		}
+	}
+	if keys == 0 {
+		return nil
+	}
+	if c.admin.webauthn == nil {
+		return usageErrf("user %q has %d security key%s: pass --rp-id with the app's WebAuthn RP ID (or set $%s), so the keys can be registered again after the reset; nothing was changed", u.User, keys, plural(keys), rpIDEnv)
+	}
+	ctx, cancel := c.op()
+	defer cancel()
+	err := c.admin.webauthn.CheckClaims(ctx, twofactor.User{ID: u.User})
+	if errors.Is(err, webauthn.ErrClaimNotFound) {
+		return usageErrf("%v: is --rp-id the app's WebAuthn RP ID? Nothing was changed", err)
+	}
+	return err
 }
 
 // confirmReset shows what a reset removes and reads the user id back from

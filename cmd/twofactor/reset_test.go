@@ -45,6 +45,22 @@ func TestReset(t *testing.T) {
 		before := a.snapshot("ann")
 		require.True(t, before.Lockout.Locked)
 		c := newCLI(t, b, k)
+		require.True(t, a.claimed("ann"))
+
+		// Ann has a security key: without the RP ID its claim would stay,
+		// and with another RP ID none is found. Both change nothing.
+		noRP := []string{"reset", "ann", "--actor", "alice@support", "--reason", "lost phone", "--yes"}
+		r := c.run(noRP...)
+		assert.Equal(t, 2, r.status)
+		assert.Equal(t, "twofactor reset: user \"ann\" has 1 security key: pass --rp-id with the app's WebAuthn RP ID (or set $TWOFACTOR_RP_ID), so the keys can be registered again after the reset; nothing was changed\n", r.stderr)
+		r = c.run(append(noRP, "--rp-id", "example.org")...)
+		assert.Equal(t, 2, r.status)
+		assert.Contains(t, r.stderr, `credential id not claimed under this RP ID: credential "YubiKey 5" of user "ann" (RP ID "example.org"): is --rp-id the app's WebAuthn RP ID? Nothing was changed`)
+		assert.Nil(t, r.event(t, "admin.reset", "ann"))
+		assert.Equal(t, before, a.snapshot("ann"))
+		assert.True(t, a.claimed("ann"))
+
+		c.env["TWOFACTOR_RP_ID"] = "example.com"
 		args := []string{"reset", "ann", "--actor", "alice@support", "--reason", "lost phone, ticket 1234"}
 
 		// Refused before anything is read: no confirmation possible, no
@@ -83,8 +99,9 @@ func TestReset(t *testing.T) {
 		assert.Equal(t, before, a.snapshot("ann"))
 
 		c.stdin = "ann\n"
-		r := c.run(args...)
+		r = c.run(args...)
 		require.Equal(t, 0, r.status, r.stderr)
+		assert.False(t, a.claimed("ann"), "the security key's claim is freed")
 		assert.Contains(t, r.stdout, "reset user ann:\n")
 		assert.Regexp(t, `removed: +totp \(Authenticator app\), sms \(\+1 \*\*\* \*\*\* \*\*12\), email`, r.stdout)
 		assert.Regexp(t, `trusted devices revoked: +1\n`, r.stdout)

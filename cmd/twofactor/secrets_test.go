@@ -77,7 +77,7 @@ func TestNoSecretsPrinted(t *testing.T) {
 			{"recovery-code", "ann", "--actor", "alice"},
 			{"unlock", "ann", "--actor", "alice", "--json"},
 			{"revoke-devices", "ann", "--actor", "alice"},
-			{"reset", "ann", "--actor", "alice", "--reason", "lost phone", "--yes"},
+			{"reset", "ann", "--actor", "alice", "--reason", "lost phone", "--yes", "--rp-id", "example.com"},
 		} {
 			r := c.run(args...)
 			require.Equal(t, 0, r.status, "%v: %s", args, r.stderr)
