@@ -26,6 +26,11 @@ type pending struct {
 	Return      string    // a path checked by cleanReturn, or ""
 	Expires     int64     // Unix seconds: the challenge's expiry
 	Sent        *sentCode // the last code sent, for the page
+	// Back is the page a step-up was asked from (a path checked by
+	// cleanReturn, or ""): cancelling goes back there rather than to
+	// Return, which may be the page that asked for the step-up and would
+	// ask again.
+	Back string
 }
 
 // sentCode is what the page shows of the last code sent: the masked
@@ -46,8 +51,10 @@ func (h *Handler) pendingAD(challengeID string) []byte {
 // The sealed state is its fields joined by NUL, which none of them holds
 // (user ids and return paths refuse control characters; a destination is
 // stripped of them): user, purpose, return, expiry, then the method,
-// destination and resend time of the last code sent, empty when none.
-const pendingFields = 7
+// destination and resend time of the last code sent, empty when none,
+// then the page a step-up was asked from. A value of the seven fields
+// before that one opens with no such page.
+const pendingFields = 8
 
 // sealPending returns the cookie value "<challenge id>.<sealed state>".
 func (h *Handler) sealPending(p *pending) (string, error) {
@@ -55,7 +62,7 @@ func (h *Handler) sealPending(p *pending) (string, error) {
 	if p.Sent != nil {
 		m, dest, resend = string(p.Sent.Method), stripControl(p.Sent.Destination), strconv.FormatInt(p.Sent.ResendAt, 10)
 	}
-	b := []byte(strings.Join([]string{p.UserID, string(p.Purpose), p.Return, strconv.FormatInt(p.Expires, 10), m, dest, resend}, "\x00"))
+	b := []byte(strings.Join([]string{p.UserID, string(p.Purpose), p.Return, strconv.FormatInt(p.Expires, 10), m, dest, resend, p.Back}, "\x00"))
 	s, err := h.env.Keys.Seal(b, h.pendingAD(p.ChallengeID))
 	if err != nil {
 		return "", err
@@ -89,10 +96,13 @@ func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
 		return nil, errNoPending
 	}
 	f := strings.Split(string(b), "\x00")
+	if len(f) == pendingFields-1 {
+		f = append(f, "")
+	}
 	if len(f) != pendingFields {
 		return nil, errNoPending
 	}
-	p := pending{ChallengeID: id, UserID: f[0], Purpose: twofactor.Purpose(f[1]), Return: f[2]}
+	p := pending{ChallengeID: id, UserID: f[0], Purpose: twofactor.Purpose(f[1]), Return: f[2], Back: f[7]}
 	if p.Expires, err = strconv.ParseInt(f[3], 10, 64); err != nil {
 		return nil, errNoPending
 	}
@@ -106,6 +116,7 @@ func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
 	case twofactor.CheckUserID(p.UserID) != nil,
 		p.Purpose != twofactor.PurposeLogin && p.Purpose != twofactor.PurposeStepUp,
 		p.Return != "" && cleanReturn(p.Return) != p.Return,
+		p.Back != "" && cleanReturn(p.Back) != p.Back,
 		!now.Before(time.Unix(p.Expires, 0)):
 		return nil, errNoPending
 	}

@@ -59,7 +59,7 @@ func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, userID string) {
 	res := &twofactor.Result{User: user, Purpose: twofactor.PurposeLogin, VerifiedAt: h.now()}
 	switch begun.Status {
 	case twofactor.StatusChallenge:
-		h.startChallenge(w, r, begun.Challenge, ret, c)
+		h.startChallenge(w, r, begun.Challenge, ret, "", c, true)
 	case twofactor.StatusEnrollRequired:
 		h.signedIn(w, r, res, h.withNext(h.enrollURL, ret), statusEnrollRequired)
 	default: // StatusTrusted, StatusNoFactor
@@ -84,15 +84,17 @@ func cmpReturn(ret, def string) string {
 }
 
 // startChallenge keeps ch in the pending cookie, sends a first code when
-// the first method sends one, and moves the client to the challenge page.
-func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *twofactor.Challenge, ret string, c twofactor.Client) {
-	p := &pending{ChallengeID: ch.ID, UserID: ch.User.ID, Purpose: ch.Purpose, Return: ret, Expires: ch.ExpiresAt.Unix()}
+// the first method sends one (and send is set), and moves the client to
+// the challenge page. back is the page a step-up was asked from.
+func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *twofactor.Challenge, ret, back string, c twofactor.Client, send bool) {
+	p := &pending{ChallengeID: ch.ID, UserID: ch.User.ID, Purpose: ch.Purpose, Return: ret, Back: back, Expires: ch.ExpiresAt.Unix()}
 	asJSON := wantsJSON(r)
+	send = send && !h.manualSend
 	var methods []twofactor.Method
-	if asJSON || !h.manualSend {
+	if asJSON || send {
 		methods = h.ordered(r.Context(), ch)
 	}
-	if !h.manualSend && len(methods) > 0 && h.uiOf(methods[0]).sends() {
+	if send && len(methods) > 0 && h.uiOf(methods[0]).sends() {
 		sent, err := h.svc.Send(r.Context(), ch.ID, methods[0], c)
 		if err == nil {
 			p.Sent = &sentCode{Method: methods[0], Destination: sent.Destination, ResendAt: sent.ResendAt.UnixMilli()}
@@ -292,7 +294,8 @@ func normalizeCode(f CodeField, code string) string {
 
 // serveCancel ends the challenge (POST prefix/cancel): every code issued
 // for it dies, the pending cookie is dropped, and a sign-in goes back to
-// the login page (a step-up to Config.ReturnURL).
+// the login page (a step-up to the page it was asked from, else
+// Config.ReturnURL).
 func (h *Handler) serveCancel(w http.ResponseWriter, r *http.Request) {
 	p, err := h.readPending(r)
 	if err != nil {
@@ -306,7 +309,10 @@ func (h *Handler) serveCancel(w http.ResponseWriter, r *http.Request) {
 	}
 	next := h.loginURL
 	if p.Purpose == twofactor.PurposeStepUp {
-		next = h.returnURL
+		// Back to the page the step-up was asked from; a set-up that
+		// waited for it is dropped, so that page does not ask again.
+		next = cmpReturn(p.Back, h.returnURL)
+		h.clearEnrolling(w, r)
 	}
 	err = h.svc.Cancel(r.Context(), p.ChallengeID)
 	switch {
@@ -320,29 +326,92 @@ func (h *Handler) serveCancel(w http.ResponseWriter, r *http.Request) {
 	h.redirect(w, r, statusCancelled, next)
 }
 
-// serveStepUpPage (GET prefix/step-up?next=) asks the signed-in user to
-// confirm it's them. Creating the challenge, which may send a code, waits
-// for the POST: a GET never changes anything.
+// serveStepUpPage (GET prefix/step-up?next=) takes the signed-in user
+// straight to the challenge page of a step-up, on their first method: a
+// security key or an authenticator app shows its form at once; a method
+// that sends a code shows its send button, so one click sends it.
+//
+// Creating the challenge on a GET is safe because:
+//
+//   - it sends nothing: no code, no email, no text message (a GET never
+//     makes the Service deliver anything), so it cannot be used to spam
+//     the user, and no event of a step-up makes a security email;
+//   - it is only done for the browser's own navigations: Sec-Fetch-Site
+//     "same-origin" (a link or redirect of this site) or "none" (typed,
+//     a bookmark). A navigation from another site, or a browser that
+//     does not say, gets the page with a Continue button instead, whose
+//     POST goes through CrossOriginProtection;
+//   - it answers no guess and counts nothing: the lockout is only read
+//     (a locked-out user gets the lockout page), so it can neither lock
+//     the user out nor use up a limit; and a pending step-up of the same
+//     user is taken up again rather than a new one made, so reloading
+//     the page does not pile up challenges.
 func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 	ret := cleanReturn(r.URL.Query().Get(ReturnParam))
-	if _, ok := h.sessionID(r); !ok {
-		if wantsJSON(r) {
-			h.fail(w, r, nil, errSignedOut)
-			return
-		}
+	u, ok, err := h.user(r)
+	switch {
+	case !ok && wantsJSON(r):
+		h.fail(w, r, nil, errSignedOut)
+		return
+	case !ok:
 		seeOther(w, h.withNext(h.loginURL, ret))
+		return
+	case err != nil:
+		h.fail(w, r, nil, err)
 		return
 	}
 	if wantsJSON(r) {
 		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
 		return
 	}
-	h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.IntroStepUp,
-		Form: &Form{Action: h.url(routeStepUp), Next: ret, Button: h.text.Continue, Cancel: &Link{URL: h.returnURL, Text: h.text.Cancel}}})
+	back := h.stepUpBack(r, cleanReturn(r.URL.Query().Get(backParam)))
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+	default:
+		h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.IntroStepUp,
+			Form: &Form{Action: h.url(routeStepUp), Next: ret, Back: back, Button: h.text.Continue,
+				Cancel: &Link{URL: cmpReturn(back, h.returnURL), Text: h.text.Cancel}}})
+		return
+	}
+	if p, err := h.readPending(r); err == nil && p.Purpose == twofactor.PurposeStepUp && p.UserID == u.ID {
+		if ch, err := h.svc.Challenge(r.Context(), p.ChallengeID); err == nil && ch.User.ID == u.ID {
+			p.Return, p.Back = ret, back
+			if err := h.setPending(w, r, p); err != nil {
+				h.fail(w, r, nil, err)
+				return
+			}
+			seeOther(w, h.url(routeChallenge))
+			return
+		}
+	}
+	h.beginStepUp(w, r, u, ret, back, false)
 }
 
-// serveStepUp (POST prefix/step-up, next=) creates a step-up challenge for
-// the signed-in user and moves to the challenge page.
+// backParam is the form field and query parameter of the page a step-up
+// was asked from.
+const backParam = "back"
+
+// stepUpBack returns the page a step-up was asked from: back when given,
+// else the Referer when it is a page of this site other than the
+// challenge's own, else "".
+func (h *Handler) stepUpBack(r *http.Request, back string) string {
+	if back == "" {
+		if rest, ok := strings.CutPrefix(r.Header.Get("Referer"), origin(r)); ok {
+			back = cleanReturn(rest)
+		}
+	}
+	path, _, _ := strings.Cut(back, "?")
+	switch {
+	case path == h.url(routeChallenge), path == h.url(routeStepUp), path == h.url(routeVerify), path == h.url(routeSend):
+		return ""
+	}
+	return back
+}
+
+// serveStepUp (POST prefix/step-up, next=, back=) creates a step-up
+// challenge for the signed-in user and moves to the challenge page; the
+// first code of a method that sends one is sent (a POST, checked by
+// CrossOriginProtection).
 func (h *Handler) serveStepUp(w http.ResponseWriter, r *http.Request) {
 	u, ok, err := h.user(r)
 	switch {
@@ -358,13 +427,24 @@ func (h *Handler) serveStepUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
+	h.beginStepUp(w, r, u, cleanReturn(req.Next), h.stepUpBack(r, cleanReturn(req.Back)), true)
+}
+
+// beginStepUp creates a step-up challenge for u and moves to the
+// challenge page, sending a first code when send is set. A locked-out
+// user gets the lockout page, whose way back is back.
+func (h *Handler) beginStepUp(w http.ResponseWriter, r *http.Request, u twofactor.User, ret, back string, send bool) {
 	c := h.client(r)
 	ch, err := h.svc.StepUp(r.Context(), u, c, twofactor.PurposeStepUp)
 	if err != nil {
+		if !wantsJSON(r) && errors.Is(err, twofactor.ErrLocked) {
+			h.lockedPage(w, r, twofactor.PurposeStepUp, nil, back, err)
+			return
+		}
 		h.fail(w, r, nil, err)
 		return
 	}
-	h.startChallenge(w, r, ch, cleanReturn(req.Next), c)
+	h.startChallenge(w, r, ch, ret, back, c, send)
 }
 
 // view is what the challenge page is built from.
@@ -477,6 +557,7 @@ func (h *Handler) methodView(m, active twofactor.Method) MethodView {
 		Length:     field.Length,
 		WebOTP:     field.WebOTP,
 	}
+	mv.Input = inputLabel(mv.Input, field.Length)
 	ui.kind().challenge(&mv)
 	return mv
 }

@@ -154,6 +154,20 @@ type Config struct {
 	// Logger receives internal errors (never codes or secrets). Nil means
 	// slog.Default().
 	Logger *slog.Logger
+
+	// Support is where people get help when they are stuck: its Text
+	// ("Still locked out? Contact Acme support.") is shown on the lockout
+	// page and on the pages of a sign-in that ended or failed, as a link
+	// when URL is set (a path on this site, or an https:, mailto: or tel:
+	// URL). A zero Support shows no such line.
+	Support Link
+
+	// Layout returns what the host's layout.html needs of a request that
+	// the layer cannot know (its navigation, its own user record): every
+	// page gets it as PageData.Host. Nil: PageData.Host is nil. It runs on
+	// each page the layer renders, so keep it cheap; it must not write to
+	// the response.
+	Layout func(r *http.Request) any
 }
 
 // Handler serves the second step of sign-in and step-up, the settings
@@ -181,6 +195,8 @@ type Handler struct {
 	admin       AdminConfig
 	adminPrefix string
 	notices     func(*http.Request) []string
+	support     *Link
+	layout      func(*http.Request) any
 	text        *Strings
 	pages       pages
 	cop         *http.CrossOriginProtection
@@ -237,13 +253,15 @@ func newHandler(cfg Config) (*Handler, error) {
 		admin:       cfg.Admin,
 		adminPrefix: cmp.Or(cfg.Admin.Prefix, DefaultAdminPrefix),
 		notices:     cfg.Notifications,
-		text:        withPageDefaults(cmp.Or(cfg.Strings, DefaultStrings())),
+		layout:      cfg.Layout,
+		text:        withFlowDefaults(withPageDefaults(cmp.Or(cfg.Strings, DefaultStrings()))),
 		log:         cmp.Or(cfg.Logger, slog.Default()),
 		now:         env.Now,
 		cop:         http.NewCrossOriginProtection(),
 	}
 	h.trust, _ = cfg.Service.Trust().(*trust.Manager)
 	steps := []func() error{
+		func() error { return h.setSupport(cfg.Support) },
 		h.checkPaths,
 		h.checkCookies,
 		func() error { return h.setNetwork(cfg) },
@@ -309,6 +327,29 @@ func (h *Handler) checkPaths() error {
 	if h.svc.Policy().Required && h.enrollURL == "" {
 		return configErr("Config.EnrollURL is empty but the policy requires a second factor: name the page where users add one")
 	}
+	return nil
+}
+
+// setSupport checks Config.Support: its URL is a path on this site or an
+// https:, mailto: or tel: URL, so a page never links to script.
+func (h *Handler) setSupport(l Link) error {
+	if l == (Link{}) {
+		return nil
+	}
+	if l.Text == "" {
+		return configErr("Config.Support has a URL but no Text: give the line people read")
+	}
+	if l.URL != "" && cleanReturn(l.URL) != l.URL {
+		u, err := url.Parse(l.URL)
+		switch {
+		case err != nil:
+			return configErr("Config.Support.URL %q does not parse: %v", l.URL, err)
+		case u.Scheme == "https" && u.Host != "", u.Scheme == "mailto" && u.Opaque != "", u.Scheme == "tel" && u.Opaque != "":
+		default:
+			return configErr("Config.Support.URL %q must be a path on this site or an https:, mailto: or tel: URL", l.URL)
+		}
+	}
+	h.support = &l
 	return nil
 }
 

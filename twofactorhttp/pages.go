@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"slices"
 	"strconv"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -24,9 +25,10 @@ const (
 	PageChallenge = "challenge" // the second step: a method's form, the other methods, cancel
 	PageEnded     = "ended"     // the challenge is over (410): a link to sign in again
 	PageMessage   = "message"   // a message alone (an error, the step-up interstitial), maybe a link or a form
+	PageLocked    = "locked"    // too many wrong answers: when it lifts, what works meanwhile, the way back, help
 )
 
-var pageNames = append([]string{PageChallenge, PageEnded, PageMessage}, append(settingsPages, adminPages...)...)
+var pageNames = append([]string{PageChallenge, PageEnded, PageMessage, PageLocked}, append(settingsPages, adminPages...)...)
 
 type pages map[string]*template.Template
 
@@ -137,6 +139,23 @@ type PageData struct {
 	Prefix string   // the handler's prefix, for asset and form URLs ("/2fa/")
 	Status int      // the HTTP status of the answer
 
+	// Who is signed in, for the host's layout (its navigation) on every
+	// page, the challenge and error pages included. SignedIn is set when
+	// Config.UserID names a signed-in user; User is that user when the
+	// Service's Users knows the id (nil before a sign-in completes, and
+	// for an id it does not know). Host is what Config.Layout returned for
+	// the request, or nil.
+	SignedIn bool
+	User     *twofactor.User
+	Host     any
+	// SteppedUp is set on the settings pages when the signed-in user holds
+	// a fresh step-up: a change that needs one goes through without
+	// asking again.
+	SteppedUp bool
+	// Support is Config.Support, when set: the line that tells people
+	// where to get help, shown on the lockout, ended and message pages.
+	Support *Link
+
 	// Error is the message of a refused request (a wrong code, a wait), or
 	// nil.
 	Error *ErrorView
@@ -154,10 +173,13 @@ type PageData struct {
 	Send     string            // the send form's action
 	Cancel   string            // the cancel form's action
 
-	// The ended and message pages.
+	// The ended, message and lockout pages.
 	Message string // the message
 	Link    *Link  // where to go from here, or nil
 	Form    *Form  // a form with one button (step-up), or nil
+	// Locked is the lockout page's view (PageLocked), or nil. Its way back
+	// is Form (ending the pending challenge) or Link.
+	Locked *LockedView
 
 	// Settings is what the settings pages show (nil on other pages).
 	Settings *SettingsView
@@ -198,6 +220,21 @@ type ErrorView struct {
 	RetryAfter int // seconds, for limits
 }
 
+// LockedView is the lockout page: too many wrong answers in a row lock
+// every method of the user, backup codes included, until Until.
+type LockedView struct {
+	// Until is when the lockout lifts; Clock is its time of day in words
+	// (Strings.ClockTime, in UTC), which the script rewrites in the
+	// browser's time zone. Before and After are the text of
+	// Strings.LockedAt around it: {{.Before}}<time>{{.Clock}}</time>{{.After}}.
+	Until         time.Time
+	Clock         string
+	Before, After string
+	All           string // nothing else works meanwhile (Strings.LockedAll)
+	NotYou        string // on a sign-in, what to do when it was not them; "" on a step-up
+	Purpose       twofactor.Purpose
+}
+
 // Link is a link.
 type Link struct{ URL, Text string }
 
@@ -205,6 +242,7 @@ type Link struct{ URL, Text string }
 type Form struct {
 	Action string
 	Next   string
+	Back   string // the page a step-up was asked from, posted as "back", or ""
 	Button string
 	Cancel *Link
 }
@@ -212,7 +250,8 @@ type Form struct {
 // render executes a page into a buffer first, so a template error is a
 // clean 500 instead of half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *PageData) {
-	d.T, d.Prefix, d.Status = h.text, h.prefix, status
+	d.T, d.Prefix, d.Status, d.Support = h.text, h.prefix, status, h.support
+	h.layoutData(r, d)
 	var buf bytes.Buffer
 	if err := h.pages[d.Page].ExecuteTemplate(&buf, "layout", d); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: rendering page",
@@ -227,6 +266,25 @@ func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *
 	w.WriteHeader(status)
 	if r.Method != http.MethodHead {
 		_, _ = w.Write(buf.Bytes())
+	}
+}
+
+// layoutData fills what the host's layout needs on every page: who is
+// signed in, and Config.Layout's data. A failure to look the user up
+// leaves User nil: the page still renders, with SignedIn set.
+func (h *Handler) layoutData(r *http.Request, d *PageData) {
+	if id, ok := h.sessionID(r); ok {
+		d.SignedIn = true
+		if u, err := h.lookupUser(r, id); err == nil {
+			d.User = &u
+			if d.Settings != nil {
+				_, err := h.freshProof(r, u)
+				d.SteppedUp = err == nil
+			}
+		}
+	}
+	if h.layout != nil {
+		d.Host = h.layout(r)
 	}
 }
 

@@ -25,7 +25,11 @@ func (h *Handler) samplePage(page string) *PageData {
 		Trust:  &TrustView{Label: h.text.TrustSession},
 		Verify: h.url(routeVerify), Send: h.url(routeSend), Cancel: h.url(routeCancel),
 		Message: h.text.ChallengeEnded, Link: link,
-		Form:     &Form{Action: h.url(routeStepUp), Next: h.returnURL, Button: h.text.Continue, Cancel: link},
+		Locked: &LockedView{Until: at, Clock: at.Format(h.text.ClockTime), Before: h.text.LockedAt, All: h.text.LockedAll,
+			NotYou: h.text.LockedNotYou, Purpose: twofactor.PurposeLogin},
+		SignedIn: true, User: &twofactor.User{ID: "sample", Name: "Sample", Email: "sample@example.com"},
+		Support:  &Link{URL: h.returnURL, Text: "Sample"},
+		Form:     &Form{Action: h.url(routeStepUp), Next: h.returnURL, Back: h.returnURL, Button: h.text.Continue, Cancel: link},
 		Settings: h.sampleSettings(m, at, sent),
 		Admin:    h.sampleAdmin(m),
 	}

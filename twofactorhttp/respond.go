@@ -151,6 +151,12 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 		return
 	}
 	switch {
+	case p.body.Error == CodeLocked:
+		purpose := twofactor.PurposeLogin
+		if v != nil {
+			purpose = v.p.Purpose
+		}
+		h.lockedPage(w, r, purpose, v, "", err)
 	case p.status == http.StatusGone:
 		h.render(w, r, p.status, &PageData{Page: PageEnded, Title: h.text.TitleLogin, Message: p.body.Message,
 			Link: &Link{URL: h.loginURL, Text: h.text.SignInAgain}})
@@ -164,6 +170,43 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 		}
 		h.render(w, r, p.status, d)
 	}
+}
+
+// lockedPage answers a lockout (err matches twofactor.ErrLocked) with the
+// lockout page, 429 with Retry-After. The user's run of wrong answers
+// locks every method, backup codes included (the Service counts it per
+// user, before any factor), so the page offers none: it says when the
+// lockout lifts, by the clock and as a wait, that nothing works
+// meanwhile, what to do when it was not them (on a sign-in), the way
+// back and, when the host gave one, where to get help. The way back ends
+// a pending challenge (v) with the cancel form; without one it is a link
+// to the login page, or on a step-up to back (else Config.ReturnURL).
+func (h *Handler) lockedPage(w http.ResponseWriter, r *http.Request, purpose twofactor.Purpose, v *view, back string, err error) {
+	t := h.text
+	wait := time.Duration(0)
+	if re := (*twofactor.RetryError)(nil); errors.As(err, &re) {
+		wait = re.RetryAfter
+	}
+	secs := ceil(wait, time.Second)
+	until := h.now().Add(time.Duration(secs) * time.Second).Truncate(time.Second)
+	lv := &LockedView{Until: until, Clock: until.UTC().Format(t.ClockTime), All: t.LockedAll, Purpose: purpose}
+	lv.Before, lv.After, _ = strings.Cut(t.LockedAt, "%s")
+	d := &PageData{Page: PageLocked, Title: t.TitleLocked, Purpose: purpose, Locked: lv,
+		Message: fmt.Sprintf(t.Locked, t.wait(wait)),
+		Error:   &ErrorView{Code: CodeLocked, Message: fmt.Sprintf(t.Locked, t.wait(wait)), RetryAfter: secs}}
+	button, to := t.BackToSignIn, h.loginURL
+	if purpose == twofactor.PurposeStepUp {
+		button, to = t.GoBack, cmpReturn(back, h.returnURL)
+	} else {
+		lv.NotYou = t.LockedNotYou
+	}
+	if v != nil {
+		d.Form = &Form{Action: h.url(routeCancel), Button: button}
+	} else {
+		d.Link = &Link{URL: to, Text: button}
+	}
+	w.Header().Set("Retry-After", strconv.Itoa(secs))
+	h.render(w, r, http.StatusTooManyRequests, d)
 }
 
 // wantsJSON reports whether the client asked for JSON: an Accept header
@@ -268,6 +311,7 @@ type request struct {
 	Name           string           `json:"name"`       // a new security key's name
 	RememberDevice bool             `json:"remember_device"`
 	Next           string           `json:"next"`
+	Back           string           `json:"back"` // the page a step-up was asked from
 }
 
 // maxBody bounds request bodies: a WebAuthn attestation may take 64 KiB
@@ -308,6 +352,7 @@ func readRequest(w http.ResponseWriter, r *http.Request) (request, error) {
 		req.RememberDevice = true
 	}
 	req.Next = r.PostForm.Get(ReturnParam)
+	req.Back = r.PostForm.Get(backParam)
 	return req, nil
 }
 

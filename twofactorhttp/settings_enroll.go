@@ -290,6 +290,25 @@ func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor
 	h.begin(w, r, u, ui, req, again)
 }
 
+// resumeAfterStepUp remembers a first set-up that waits for a step-up,
+// so that the method's page begins it once the step-up is done (its GET
+// shows a set-up the cookie remembers, by BeginEnroll with the fresh
+// proof) instead of showing its set-up button again. It is only for a
+// set-up that sends nothing (an authenticator app), so that a GET never
+// sends a code, and only a browser's: a JSON client asks again itself.
+// It is safe against cross-site requests: only this POST, which passed
+// CrossOriginProtection, sets the cookie, sealed and bound to the user;
+// the GET only goes on with what it holds, with a fresh proof. Cancelling
+// the step-up drops it.
+func (h *Handler) resumeAfterStepUp(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI, req twofactor.EnrollRequest, enrolled bool) bool {
+	if enrolled || wantsJSON(r) || ui.sends() || ui.recovery() || ui.kind().keyScript() {
+		return false
+	}
+	h.setEnrolling(w, r, u, &enrolling{Method: ui.Method, Expires: h.now().Add(10 * time.Minute).Unix(),
+		Request: req.Destination, Region: req.Region, Label: req.Label})
+	return true
+}
+
 // begin runs BeginEnroll for req and answers it.
 func (h *Handler) begin(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI, req twofactor.EnrollRequest, again func(int, *ErrorView)) {
 	en, err := h.svc.BeginEnroll(r.Context(), u, ui.Method, req, h.stepUpProof(r, u.ID))
@@ -299,6 +318,9 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, u twofactor.User
 			es, lerr := h.svc.Enrollments(r.Context(), u)
 			enrolled := lerr == nil && containsMethod(es, ui.Method)
 			back = ui.kind().beginBack(h, ui, enrolled)
+			if h.resumeAfterStepUp(w, r, u, ui, req, enrolled) {
+				back = h.settingsURL(ui)
+			}
 		}
 		h.settingsFail(w, r, ui.Method, back, ui.kind().refused(h, err), again)
 		return

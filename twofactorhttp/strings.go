@@ -1,10 +1,14 @@
 package twofactorhttp
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
+	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -37,8 +41,23 @@ type Strings struct {
 	SignInAgain  string // link to the login page once a challenge ended
 	NoScript     string // shown by the security-key method when scripts are off
 
+	// The lockout page: too many wrong answers in a row lock every
+	// method of the user (backup codes included) for a while. Locked,
+	// below, is its first line.
+	TitleLocked  string // its title
+	LockedAt     string // "You can try again at %s." (the clock time the lockout lifts)
+	LockedAll    string // says that no method, backup codes included, works until then
+	LockedNotYou string // on a sign-in: what to do when it was not them
+	BackToSignIn string // the button that ends the sign-in and goes back to the login page
+	GoBack       string // the button that ends a step-up and goes back to the page the user was on
+	// ClockTime is the time.Format layout of LockedAt's clock time, in
+	// UTC; the script rewrites it in the browser's time zone.
+	ClockTime string
+
 	// Methods are each method's name, prompt and input label. A method
 	// missing here (a host's own factor) uses Method.Label and Prompt.
+	// An Input may hold one %d, the code's length when the method knows
+	// it ("%d-digit code from your authenticator app").
 	Methods map[twofactor.Method]MethodText
 	Prompt  string // prompt of a method missing from Methods
 	Input   string // input label of a method missing from Methods
@@ -85,7 +104,10 @@ type Strings struct {
 type MethodText struct {
 	Name   string // in links and headings: "Authenticator app"
 	Prompt string // above the form: "Enter the code your authenticator app shows."
-	Input  string // the input's label: "6-digit code"
+	// Input is the input's label ("Code from the email"); for a method
+	// answered in the browser (a security key), the button's text ("Use
+	// your security key").
+	Input string
 }
 
 var defaultStrings = Strings{
@@ -109,12 +131,20 @@ var defaultStrings = Strings{
 	Continue:     "Continue",
 	SignInAgain:  "Sign in again",
 	NoScript:     "Security keys need JavaScript. Turn it on, or choose another way to verify.",
+
+	TitleLocked:  "Too many wrong codes",
+	LockedAt:     "You can try again at %s.",
+	LockedAll:    "Until then, no code is accepted, not even a backup code, and no new code can be sent.",
+	LockedNotYou: "If you didn't just try to sign in, someone may know your password. Change it once you're back in.",
+	BackToSignIn: "Back to sign in",
+	GoBack:       "Go back",
+	ClockTime:    "15:04 MST",
 	Methods: map[twofactor.Method]MethodText{
-		twofactor.MethodTOTP:       {Name: "Authenticator app", Prompt: "Open your authenticator app and enter the code it shows.", Input: "Code"},
+		twofactor.MethodTOTP:       {Name: "Authenticator app", Prompt: "Open your authenticator app and enter the code it shows.", Input: "%d-digit code from your authenticator app"},
 		twofactor.MethodEmail:      {Name: "Email", Prompt: "We email you a code.", Input: "Code from the email"},
 		twofactor.MethodSMS:        {Name: "Text message", Prompt: "We text you a code.", Input: "Code from the text message"},
 		twofactor.MethodBackupCode: {Name: "Backup code", Prompt: "Enter one of the backup codes you saved when you turned on two-step verification. Each works once.", Input: "Backup code"},
-		twofactor.MethodWebAuthn:   {Name: "Security key", Prompt: "Use your security key or passkey.", Input: "Security key"},
+		twofactor.MethodWebAuthn:   {Name: "Security key", Prompt: "Use your security key or passkey.", Input: "Use your security key"},
 	},
 	Prompt: "Enter your code.",
 	Input:  "Code",
@@ -152,6 +182,26 @@ var defaultStrings = Strings{
 	Admin:    defaultAdminStrings,
 }
 
+// withFlowDefaults returns s with the default lockout-page strings for
+// those it lacks (a table written before that page existed), leaving s
+// itself as it is.
+func withFlowDefaults(s *Strings) *Strings {
+	d := &defaultStrings
+	if s.TitleLocked != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
+		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" {
+		return s
+	}
+	c := *s
+	c.TitleLocked = cmp.Or(c.TitleLocked, d.TitleLocked)
+	c.LockedAt = cmp.Or(c.LockedAt, d.LockedAt)
+	c.LockedAll = cmp.Or(c.LockedAll, d.LockedAll)
+	c.LockedNotYou = cmp.Or(c.LockedNotYou, d.LockedNotYou)
+	c.BackToSignIn = cmp.Or(c.BackToSignIn, d.BackToSignIn)
+	c.GoBack = cmp.Or(c.GoBack, d.GoBack)
+	c.ClockTime = cmp.Or(c.ClockTime, d.ClockTime)
+	return &c
+}
+
 // DefaultStrings returns a copy of the English strings.
 func DefaultStrings() *Strings {
 	s := defaultStrings
@@ -165,7 +215,7 @@ func DefaultStrings() *Strings {
 func (s *Strings) check() error {
 	for name, f := range map[string]string{
 		"SentTo": s.SentTo, "ResendIn": s.ResendIn, "TrustFor": s.TrustFor, "ResendWait": s.ResendWait,
-		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked,
+		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked, "LockedAt": s.LockedAt,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
@@ -198,6 +248,31 @@ func (s *Strings) method(m twofactor.Method) MethodText {
 		t.Input = s.Input
 	}
 	return t
+}
+
+// inputLabel returns the label of a code input: text's Input, with the
+// code's length in place of its %d when the length is known (else the
+// number and the word after it are left out: "code from your
+// authenticator app").
+func inputLabel(input string, length int) string {
+	if !strings.Contains(input, "%d") {
+		return input
+	}
+	if length > 0 {
+		return strings.Replace(input, "%d", strconv.Itoa(length), 1)
+	}
+	before, after, _ := strings.Cut(input, "%d")
+	if _, rest, ok := strings.Cut(after, " "); ok {
+		after = rest
+	} else {
+		after = ""
+	}
+	out := before + after
+	if before == "" && out != "" {
+		r, n := utf8.DecodeRuneInString(out)
+		out = string(unicode.ToUpper(r)) + out[n:]
+	}
+	return out
 }
 
 // wait returns d in words, rounded up to the unit shown: seconds up to 90

@@ -3,7 +3,13 @@
 // inline script).
 //
 //   - A code input with data-length submits its form once that many digits
-//     (or characters) are typed or pasted.
+//     (or characters) are typed or pasted, unless the form also holds a
+//     checkbox ("Trust this device"): a person who types the code first
+//     must still be able to tick it, so such a form waits for its button,
+//     as the sign-in pages of Google and Microsoft do beside their "don't
+//     ask again" box.
+//   - A <time datetime> with data-local-time shows its time of day in the
+//     browser's time zone (the server writes it in UTC).
 //   - An element with data-countdown="<seconds>" counts down, with its
 //     data-template ("... {s} s."), and keeps the button named by data-for
 //     disabled until zero.
@@ -23,6 +29,7 @@
   function autoSubmit(input) {
     var n = parseInt(input.getAttribute("data-length"), 10);
     if (!(n > 0) || !input.form) return;
+    if (input.form.querySelector("input[type=checkbox]")) return;
     var sent = false;
     input.addEventListener("input", function () {
       var v = input.value.replace(/[\s-]/g, "");
@@ -54,6 +61,12 @@
       setTimeout(tick, 1000);
     }
     tick();
+  }
+
+  function localTime(el) {
+    var d = new Date(el.getAttribute("datetime"));
+    if (isNaN(d.getTime()) || !d.toLocaleTimeString) return;
+    el.textContent = d.toLocaleTimeString(document.documentElement.lang || undefined, { hour: "numeric", minute: "2-digit" });
   }
 
   function webOTP(input) {
@@ -105,6 +118,8 @@
   function init() {
     var i, els = document.querySelectorAll("input[data-length]");
     for (i = 0; i < els.length; i++) autoSubmit(els[i]);
+    els = document.querySelectorAll("time[data-local-time]");
+    for (i = 0; i < els.length; i++) localTime(els[i]);
     els = document.querySelectorAll("[data-countdown]");
     for (i = 0; i < els.length; i++) countdown(els[i]);
     els = document.querySelectorAll("input[data-webotp]");
