@@ -237,6 +237,10 @@ func (f *Factor) Method() twofactor.Method { return twofactor.MethodTOTP }
 // Params returns the parameters new enrollments get.
 func (f *Factor) Params() Params { return f.params }
 
+// Issuer returns the service name the factor writes in otpauth URIs:
+// Config.Issuer, or DefaultIssuer when it was not set.
+func (f *Factor) Issuer() string { return f.issuer }
+
 // CheckAnswer rejects an answer that cannot be a code of this factor (not
 // digits, wrong length) without any store access. The error wraps
 // twofactor.ErrInvalidInput. Codes of enrollments made with other Digits

@@ -189,8 +189,8 @@ func TestHostFactorPages(t *testing.T) {
 	w := b.get("/2fa/settings/")
 	require.Equal(t, http.StatusOK, w.Code)
 	body := text(w)
-	assert.Contains(t, body, `<section class="tf-factor" data-method="hotp">`)
-	assert.Contains(t, body, "<h2>Hardware token</h2>")
+	assert.Contains(t, body, `<li class="tf-row" data-method="hotp">`)
+	assert.Contains(t, body, `<span class="tf-label">Hardware token</span>`)
 	assert.Contains(t, body, `href="/2fa/settings/hotp">Set up`)
 
 	// Its page: set up, then the seed to type in and the code field,
@@ -224,7 +224,8 @@ func TestHostFactorPages(t *testing.T) {
 	assert.Contains(t, body, "Hardware token")
 	assert.Contains(t, body, "Added 2 Mar 2026")
 	w = b.get("/2fa/settings/hotp")
-	assert.Contains(t, w.Body.String(), `href="/2fa/settings/remove?method=hotp&amp;id=token"`, "a Remover: its enrollment can be removed")
+	assert.Contains(t, w.Body.String(), `<input type="hidden" name="method" value="hotp">
+<input type="hidden" name="id" value="token">`, "a Remover: its enrollment can be removed")
 	assert.NotContains(t, w.Body.String(), `id="tf-secret"`, "the seed is shown during its set-up only")
 
 	// Sign-in: the challenge offers it, with its code field.
@@ -309,7 +310,7 @@ func TestHostFactorListedInServiceOrder(t *testing.T) {
 	seed := decodeSeed(t, hotpSecretRe.FindStringSubmatch(b.get("/2fa/settings/hotp").Body.String())[1])
 	requireRedirect(t, b.post("/2fa/settings/hotp/verify", url.Values{"code": {hotp(seed, 0)}}), "/2fa/settings/backup-codes/show")
 	body = b.get("/2fa/settings/").Body.String()
-	assert.Contains(t, body, `<section class="tf-factor" data-method="hotp">`)
+	assert.Contains(t, body, `<li class="tf-row" data-method="hotp">`)
 	assert.Contains(t, body, `href="/2fa/settings/hotp">Manage`)
 	_ = token
 }

@@ -282,6 +282,9 @@ type uiKind interface {
 	challenge(v *MethodView)
 	// row adjusts the method's settings view, wherever it is shown.
 	row(h *Handler, fv *FactorView)
+	// hidden reports whether the overview leaves the method out for u:
+	// u has none and could not turn it on.
+	hidden(u twofactor.User, fv *FactorView) bool
 	// page adds what the method's settings page shows beyond the generic.
 	page(h *Handler, p *methodPage)
 	// enroll reads the set-up form into req; an error the form shows is
@@ -307,8 +310,11 @@ type uiKind interface {
 
 type baseKind struct{}
 
-func (baseKind) challenge(*MethodView)      {}
-func (baseKind) row(*Handler, *FactorView)  {}
+func (baseKind) challenge(*MethodView)     {}
+func (baseKind) row(*Handler, *FactorView) {}
+func (baseKind) hidden(twofactor.User, *FactorView) bool {
+	return false
+}
 func (baseKind) page(*Handler, *methodPage) {}
 func (baseKind) enroll(*Handler, *methodUI, settingsForm, *twofactor.EnrollRequest) error {
 	return nil

@@ -591,9 +591,10 @@ func TestBackupCodesFirstSet(t *testing.T) {
 	codes := pageCodes(b.get("/2fa/settings/backup-codes/show").Body.String())
 	require.Len(t, codes, 10)
 	w = b.get("/2fa/settings/backup-codes.txt")
-	require.Equal(t, "Backup codes. Each works once.\r\nben\r\n\r\n"+strings.Join(codes, "\r\n")+"\r\n", w.Body.String())
+	require.Equal(t, "Example\r\nBackup codes. Each works once.\r\nAccount: ben\r\nGenerated "+s.clock.Now().UTC().Format("2 Jan 2006 15:04 MST")+"\r\n\r\n"+
+		strings.Join(codes, "\r\n")+"\r\n", w.Body.String())
 	w = b.post("/2fa/settings/backup-codes/done", nil)
-	requireRedirect(t, w, "/2fa/settings/")
+	requireRedirect(t, w, "/2fa/settings/?done=codes")
 	require.Equal(t, -1, cookieSet(t, w, twofactorhttp.DefaultEnrollCookie+"_codes").MaxAge, "sent as Max-Age=0")
 
 	requireRedirect(t, b.get("/2fa/settings/backup-codes/new"), "/2fa/step-up?next=%2F2fa%2Fsettings%2Fbackup-codes%2Fnew")

@@ -72,16 +72,25 @@ type SettingsView struct {
 	Base   string // the overview's URL ("/2fa/settings/")
 	Notice string // a change just saved ("Your authenticator app is set up."), or ""
 
-	// The overview.
-	Methods []FactorView // each method the user may have, set up or not, the recovery ones last
-	Default string       // the default method's name, or ""
+	// The overview. Its status line says whether two-step verification is
+	// On, and Since when ("Since 2 Mar 2026", or ""); when it is off,
+	// SetUp is the page of the method to set up first, or "".
+	On    bool
+	Since string
+	SetUp string
+	// Methods are the methods the user may have, set up or not, the
+	// recovery ones (Recovery) last. A method the user cannot turn on
+	// (email codes without an address) is left out.
+	Methods []FactorView
+	Default string       // "Default method: %s" (the default method's name), or ""
 	Devices *DevicesView // nil without a trusted-device manager
 	// Disable is the page that turns two-step verification off, or ""
 	// when the user has nothing to turn off or the policy requires a
 	// second factor.
 	Disable string
 	// Notifications names the security emails the user gets
-	// (Config.Notifications), or nil.
+	// (Config.Notifications), or nil when the account has no email
+	// address to get them at.
 	Notifications []string
 
 	// A method's page.
@@ -94,7 +103,13 @@ type SettingsView struct {
 	Codes     []string       // a new set of codes, shown once
 	// Download is the new set's text file, on the page that shows it.
 	Download string
-	Confirm  *ConfirmView // a confirmation before a change
+	// The header of a new set of codes, on its page, printed and in its
+	// text file: the product (SettingsStrings.Product, else the
+	// authenticator app's issuer, or ""), "Account: ada", "Generated 2 Mar
+	// 2026 09:00 UTC".
+	Product, Account, Generated string
+	// Confirm asks before a change.
+	Confirm *ConfirmView
 	// StepUp is set when the page's change first needs a fresh
 	// verification: its button leads through the step-up challenge.
 	StepUp bool
@@ -126,6 +141,15 @@ type FactorView struct {
 	// Rename is the rename form's action (fields id, name), or "" when
 	// the method's enrollments cannot be renamed here.
 	Rename string
+	// Summary is the overview's detail of a method set up, so that its row
+	// does not repeat its name: the one enrollment's label (a masked number
+	// or address) or, when the label is the method's name, when it was
+	// added; how many there are ("2 keys"); for a factor that counts codes,
+	// Status.
+	Summary string
+	// LastUsed is the last use of any of its enrollments ("Last used 3 Mar
+	// 2026 09:15 UTC"), or "".
+	LastUsed string
 }
 
 // EnrollmentView is one enrollment: an app, a phone, a key, an address.
@@ -142,13 +166,16 @@ type EnrollmentView struct {
 // EnrollingView is a set-up waiting for its code: what BeginEnroll gave
 // the user to look at. Only a set-up's page ever shows a secret.
 type EnrollingView struct {
-	QR      template.URL // a data: URI of the PNG QR code, for <img src>, or ""
-	URI     template.URL // the otpauth:// URI, for a link on a phone, or ""
-	Secret  string       // the secret in groups of four ("JBSW Y3DP ..."), or ""
-	Expires string       // "Finish before 09:10 UTC, or start again."
-	Step    string       // "scan" (the QR code, then Next) or "code" (the code form alone)
-	Next    string       // the code step's URL
-	Back    string       // the QR step's URL
+	QR     template.URL // a data: URI of the PNG QR code, for <img src>, or ""
+	URI    template.URL // the otpauth:// URI, for a link on a phone, or ""
+	Secret string       // the secret in groups of four ("JBSW Y3DP ..."), or ""
+	// Groups is Secret's groups of four, which the page keeps whole when it
+	// wraps the secret on a narrow screen.
+	Groups  []string
+	Expires string // "Finish before 09:10 UTC, or start again."
+	Step    string // "scan" (the QR code, then Next) or "code" (the code form alone)
+	Next    string // the code step's URL
+	Back    string // the QR step's URL
 }
 
 // CodeView is the form of a confirmation code.
@@ -396,6 +423,7 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 	if _, ok := ui.factor.(twofactor.Renamer); ok {
 		fv.Rename = fv.URL + "/rename"
 	}
+	h.summarize(&fv)
 	if cc, ok := ui.factor.(twofactor.CodeCounter); ok {
 		n, err := cc.Remaining(ctx, u)
 		if err != nil {
@@ -410,9 +438,33 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 		default:
 			fv.Status = fmt.Sprintf(t.BackupLeft, n)
 		}
+		fv.Summary = fv.Status
 	}
 	ui.kind().row(h, &fv)
 	return fv, nil
+}
+
+// summarize sets the overview's Summary and LastUsed of fv from its
+// enrollments.
+func (h *Handler) summarize(fv *FactorView) {
+	t := &h.text.Settings
+	var last time.Time
+	for _, e := range fv.Enrollments {
+		if e.LastUsedAt.After(last) {
+			last = e.LastUsedAt
+		}
+	}
+	if !last.IsZero() {
+		fv.LastUsed = fmt.Sprintf(t.LastUsed, h.dateTime(last))
+	}
+	switch n := len(fv.Enrollments); {
+	case n > 1:
+		fv.Summary = fmt.Sprintf(t.Count, n)
+	case n == 1 && fv.Enrollments[0].Label != "" && fv.Enrollments[0].Label != fv.Name:
+		fv.Summary = fv.Enrollments[0].Label
+	case n == 1:
+		fv.Summary = fv.Enrollments[0].Added
+	}
 }
 
 func (h *Handler) removeURL(m twofactor.Method, id string) string {
@@ -488,6 +540,8 @@ type deviceOut struct {
 }
 
 type overviewOut struct {
+	On             bool             `json:"enabled"`        // two-step verification is on: a second factor is set up
+	Since          time.Time        `json:"since,omitzero"` // when the first second factor still set up was added
 	Methods        []factorOut      `json:"methods"`
 	DefaultMethod  twofactor.Method `json:"default_method,omitempty"`
 	TrustedDevices []deviceOut      `json:"trusted_devices,omitempty"`
@@ -547,19 +601,52 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 	if pol.Default != "" {
 		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(pol.Default).Name)
 	}
+	v.Methods = slices.DeleteFunc(v.Methods, func(fv FactorView) bool { return h.uiOf(fv.Method).kind().hidden(u, &fv) })
+	since := h.status(&v)
 	v.Devices = devs.view
 	if !pol.Required && (len(es) > 0 || len(devs.out) > 0) {
 		v.Disable = h.url(routeSettingsDisable)
 	}
-	if h.notices != nil {
+	if h.notices != nil && u.Email != "" {
 		v.Notifications = h.notices(r)
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, overviewOut{Methods: factorsJSON(v.Methods), DefaultMethod: pol.Default,
+		h.writeJSON(w, http.StatusOK, overviewOut{On: v.On, Since: utc(since), Methods: factorsJSON(v.Methods), DefaultMethod: pol.Default,
 			TrustedDevices: devs.out, Disable: v.Disable, Notifications: v.Notifications})
 		return
 	}
 	h.settingsPage(w, r, http.StatusOK, PageSettings, h.text.Settings.Title, &v, nil, false)
+}
+
+// status fills the overview's status line from v.Methods: on with any
+// second factor set up (recovery methods do not count), since the first
+// of them still set up was added; off, with the method to set up first:
+// the policy's default when it can be set up, else the first one that
+// can. It returns when it was turned on, or zero.
+func (h *Handler) status(v *SettingsView) time.Time {
+	var since time.Time
+	def := h.svc.Policy().Default
+	for _, fv := range v.Methods {
+		if fv.Recovery {
+			continue
+		}
+		for _, e := range fv.Enrollments {
+			v.On = true
+			if !e.AddedAt.IsZero() && (since.IsZero() || e.AddedAt.Before(since)) {
+				since = e.AddedAt
+			}
+		}
+		if fv.CanAdd && fv.URL != "" && (v.SetUp == "" || fv.Method == def) {
+			v.SetUp = fv.URL
+		}
+	}
+	if v.On {
+		v.SetUp = ""
+		if !since.IsZero() {
+			v.Since = fmt.Sprintf(h.text.Settings.Since, h.date(since))
+		}
+	}
+	return since
 }
 
 // ---- removal ----

@@ -2,11 +2,13 @@ package twofactorhttp
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/totp"
 )
 
 // New codes: a set a factor makes at once (backup codes, Enrolling.Codes)
@@ -74,14 +76,16 @@ func (h *Handler) serveCodesNew(w http.ResponseWriter, r *http.Request, u twofac
 type newCodes struct {
 	Codes []string `json:"c"`
 	Shown bool     `json:"s,omitempty"`
-	Until int64    `json:"u"` // Unix seconds
+	Until int64    `json:"u"`           // Unix seconds
+	Made  int64    `json:"m,omitempty"` // Unix seconds: when the set was made, for its header
 }
 
 // keepCodes keeps a new set of codes, sealed for u, for the page that
 // shows it once and for its download.
 func (h *Handler) keepCodes(w http.ResponseWriter, r *http.Request, u twofactor.User, codes []string) {
-	until := h.now().Add(codesLife)
-	h.sealCookie(w, r, h.codesName(), u.ID, newCodes{Codes: codes, Until: until.Unix()}, until)
+	now := h.now()
+	until := now.Add(codesLife)
+	h.sealCookie(w, r, h.codesName(), u.ID, newCodes{Codes: codes, Until: until.Unix(), Made: now.Unix()}, until)
 }
 
 func (h *Handler) readCodes(r *http.Request, u twofactor.User) (*newCodes, bool) {
@@ -107,8 +111,34 @@ func (h *Handler) serveCodes(w http.ResponseWriter, r *http.Request, u twofactor
 		return
 	}
 	t := &h.text.Settings
-	h.settingsPage(w, r, http.StatusOK, PageSettingsCodes, t.BackupShownTitle, &SettingsView{Codes: c.Codes, Download: h.url(routeSettingsCodesTxt),
-		Confirm: &ConfirmView{Action: h.url(routeSettingsCodesDone), Button: t.BackupDone}}, nil, false)
+	v := &SettingsView{Codes: c.Codes, Download: h.url(routeSettingsCodesTxt),
+		Confirm: &ConfirmView{Action: h.url(routeSettingsCodesDone), Button: t.BackupDone}}
+	v.Product, v.Account, v.Generated = h.codesHeader(u, c)
+	h.settingsPage(w, r, http.StatusOK, PageSettingsCodes, t.BackupShownTitle, v, nil, false)
+}
+
+// codesHeader returns what a new set of codes is for, on its page, on
+// paper and in its file: the product, the account ("Account: ada") and
+// when the set was made ("Generated 2 Mar 2026 09:00 UTC"). The product
+// is SettingsStrings.Product, else the issuer an authenticator app shows
+// (totp.Config.Issuer) when one was set, else "".
+func (h *Handler) codesHeader(u twofactor.User, c *newCodes) (product, account, made string) {
+	t := &h.text.Settings
+	product = t.Product
+	if product == "" {
+		if f, ok := h.svc.Factor(twofactor.MethodTOTP); ok {
+			if tf, ok := f.(*totp.Factor); ok && tf.Issuer() != totp.DefaultIssuer {
+				product = tf.Issuer()
+			}
+		}
+	}
+	if name := stripControl(u.AccountName()); name != "" {
+		account = fmt.Sprintf(t.BackupAccount, name)
+	}
+	if c.Made > 0 {
+		made = fmt.Sprintf(t.BackupMade, h.dateTime(time.Unix(c.Made, 0)))
+	}
+	return stripControl(product), account, made
 }
 
 func (h *Handler) codesGone(w http.ResponseWriter, r *http.Request) {
@@ -130,9 +160,11 @@ func (h *Handler) serveCodesText(w http.ResponseWriter, r *http.Request, u twofa
 		return
 	}
 	var b bytes.Buffer
-	b.WriteString(h.text.Settings.BackupFileHead + "\r\n")
-	if name := stripControl(u.AccountName()); name != "" {
-		b.WriteString(name + "\r\n")
+	product, account, made := h.codesHeader(u, c)
+	for _, line := range []string{product, h.text.Settings.BackupFileHead, account, made} {
+		if line != "" {
+			b.WriteString(line + "\r\n")
+		}
 	}
 	b.WriteString("\r\n")
 	for _, code := range c.Codes {
@@ -157,5 +189,5 @@ func (h *Handler) serveCodesDone(w http.ResponseWriter, r *http.Request, u twofa
 		return
 	}
 	h.dropCookie(w, r, h.codesName())
-	h.done(w, r, "saved", h.url(routeSettings), "")
+	h.done(w, r, "saved", h.url(routeSettings), savedCodes)
 }

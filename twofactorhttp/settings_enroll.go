@@ -145,6 +145,9 @@ func (h *Handler) enrollingView(ui *methodUI, en *twofactor.Enrolling, step stri
 	t := &h.text.Settings
 	page := h.settingsURL(ui)
 	v := &EnrollingView{Secret: groupSecret(en.Secret), Step: step, Next: page + "?step=code", Back: page}
+	if v.Secret != "" {
+		v.Groups = strings.Fields(v.Secret)
+	}
 	if !en.ExpiresAt.IsZero() {
 		v.Expires = fmt.Sprintf(t.TOTPExpires, h.dateTime(en.ExpiresAt))
 	}

@@ -226,14 +226,18 @@ func (s *senv) totpCode(secret string) string {
 	return totp.DefaultParams.Code(k, s.clock.Now())
 }
 
-var secretRe = regexp.MustCompile(`<code id="tf-secret"[^>]*>([A-Z2-7 ]+)</code>`)
+var (
+	secretRe = regexp.MustCompile(`<code id="tf-secret"[^>]*>((?:[A-Z2-7 ]|</?span>)+)</code>`)
+	tagRe    = regexp.MustCompile(`<[^>]*>`)
+)
 
-// pageSecret returns the secret a TOTP set-up page shows.
+// pageSecret returns the secret a TOTP set-up page shows, in its groups
+// of four.
 func pageSecret(t testing.TB, body string) string {
 	t.Helper()
 	m := secretRe.FindStringSubmatch(body)
 	require.NotNil(t, m, "no secret on the page:\n%s", body)
-	return m[1]
+	return tagRe.ReplaceAllString(m[1], "")
 }
 
 var codeItemRe = regexp.MustCompile(`<li><code>([0-9a-z-]+)</code></li>`)
@@ -245,6 +249,15 @@ func pageCodes(body string) []string {
 		out = append(out, m[1])
 	}
 	return out
+}
+
+// removeForm is the Remove button of an enrollment: a form that leads to
+// the page that asks first.
+func removeForm(method, id string) string {
+	return `<form method="get" action="/2fa/settings/remove" class="tf-remove">
+<input type="hidden" name="method" value="` + method + `">
+<input type="hidden" name="id" value="` + id + `">
+<button type="submit" class="tf-secondary">Remove`
 }
 
 // text returns the body of an answer with HTML entities decoded.

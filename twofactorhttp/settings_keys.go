@@ -41,6 +41,13 @@ func (keysKind) challenge(v *MethodView) { v.WebAuthn, v.Numeric, v.Length = tru
 
 func (keysKind) keyScript() bool { return true }
 
+// row counts keys as keys on the overview: "2 keys".
+func (keysKind) row(h *Handler, fv *FactorView) {
+	if n := len(fv.Enrollments); n > 1 {
+		fv.Summary = fmt.Sprintf(h.text.Settings.KeysCount, n)
+	}
+}
+
 func (k keysKind) routes(h *Handler, ui *methodUI) []route {
 	get, post := http.MethodGet, http.MethodPost
 	return []route{

@@ -108,7 +108,7 @@ func TestSettingsEmailOptIn(t *testing.T) {
 	w = b.get("/2fa/settings/email")
 	require.Contains(t, w.Body.String(), "Codes are emailed to a***@example.com.")
 	// The factor says it is opt-in: they can be turned off again.
-	require.Contains(t, w.Body.String(), `href="/2fa/settings/remove?method=email&amp;id=email"`)
+	require.Contains(t, w.Body.String(), removeForm("email", "email"))
 
 	m := decodeJSON(t, s.as("ben", true).get("/2fa/settings/email"))
 	require.Equal(t, false, m["enrolled"])

@@ -103,7 +103,7 @@ func TestSettingsPhone(t *testing.T) {
 	body = text(w)
 	require.Contains(t, body, "Codes are texted to +1 *** *** **12.")
 	require.Contains(t, body, `href="/2fa/settings/phone?change=1">Replace`)
-	require.Contains(t, body, `href="/2fa/settings/remove?method=sms&id=phone"`)
+	require.Contains(t, body, removeForm("sms", "phone"))
 
 	// Replacing it: the form says one phone per account, and needs a
 	// step-up first (ben now has a factor).

@@ -80,7 +80,7 @@ type SettingsStrings struct {
 	KeyName      string // the name input's label
 	KeyNameHint  string // below it
 	KeyAdd       string // the button that runs the browser's ceremony
-	KeyRename    string // the rename button
+	KeyRename    string // the button that opens an enrollment's rename form
 	KeyNewName   string // the rename input's label ("New name for %s")
 	KeysNoScript string // adding a key needs JavaScript
 
@@ -154,6 +154,33 @@ type SettingsStrings struct {
 	// Regions overrides RegionNames, the country picker's names, by
 	// region code ("US"). Nil keeps every English name.
 	Regions map[string]string
+
+	// The overview's status line and rows.
+	StatusOn      string // two-step verification is on
+	StatusOff     string // it is off
+	Since         string // "Since %s" (a date): when the first method still set up was added
+	OffIntro      string // below StatusOff: why to turn it on
+	SetUpFirst    string // the main action when it is off: "Set up a method"
+	MethodsTitle  string // heading of the methods
+	RecoveryTitle string // heading of the recovery options (backup codes, trusted devices)
+	Count         string // "%d set up": a method with more than one enrollment
+	KeysCount     string // "%d keys": more than one security key
+	DevicesOne    string // one trusted device
+	DevicesMany   string // "%d trusted devices"
+
+	// A new set of backup codes, on its page, printed and downloaded.
+	// Product is the product's name above the codes; empty: the
+	// authenticator app's issuer (totp.Config.Issuer), when one is set.
+	Product       string
+	BackupAccount string // "Account: %s" (the account's name)
+	BackupMade    string // "Generated %s" (a date and time)
+
+	// The authenticator app's set-up on a phone, where the QR code is a
+	// link that opens the app.
+	TOTPTap     string // says so, on a small screen
+	TOTPOpenApp string // the button that opens the app
+
+	KeySave string // the rename form's button
 }
 
 var defaultSettingsStrings = SettingsStrings{
@@ -295,7 +322,28 @@ var defaultSettingsStrings = SettingsStrings{
 		savedRevoked:    "Device revoked.",
 		savedRevokedAll: "Every device was revoked.",
 		savedDisabled:   "Two-step verification is off.",
+		savedCodes:      "Backup codes saved. Keep them somewhere safe: each one works once.",
 	},
+
+	StatusOn:      "Two-step verification is on",
+	StatusOff:     "Two-step verification is off",
+	Since:         "Since %s",
+	OffIntro:      "Add a second step, so that your password alone is not enough to sign in to your account.",
+	SetUpFirst:    "Set up a method",
+	MethodsTitle:  "Ways to confirm it's you",
+	RecoveryTitle: "Recovery options",
+	Count:         "%d set up",
+	KeysCount:     "%d keys",
+	DevicesOne:    "1 trusted device",
+	DevicesMany:   "%d trusted devices",
+
+	BackupAccount: "Account: %s",
+	BackupMade:    "Generated %s",
+
+	TOTPTap:     "On this phone? Tap the QR code, or the button below, to add the account to your authenticator app.",
+	TOTPOpenApp: "Open authenticator app",
+
+	KeySave: "Save name",
 }
 
 // Keys of SettingsStrings.Saved, the notices after a change: the routes
@@ -310,6 +358,7 @@ const (
 	savedRevoked    = "revoked"
 	savedRevokedAll = "revoked_all"
 	savedDisabled   = "disabled"
+	savedCodes      = "codes" // "I saved my codes"
 )
 
 // AdminStrings is the text of the administrator pages, part of [Strings].
@@ -459,7 +508,8 @@ func (s AdminStrings) clone() AdminStrings {
 // leaving s itself as it is.
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
-		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" {
+		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" &&
+		s.Settings.StatusOn != "" {
 		return s
 	}
 	c := *s
@@ -495,6 +545,21 @@ func withPageDefaults(s *Strings) *Strings {
 	if ad, d := &c.Admin, &defaultAdminStrings; ad.LockedAfter == "" {
 		ad.LockedAfter, ad.Lifts, ad.Time, ad.ClearFailures = d.LockedAfter, d.Lifts, d.Time, d.ClearFailures
 	}
+	// A table written before the overview's status line, the header of
+	// new backup codes and the set-up on a phone gets their defaults.
+	if st, d := &c.Settings, &defaultSettingsStrings; st.StatusOn == "" {
+		st.StatusOn, st.StatusOff, st.Since, st.OffIntro, st.SetUpFirst = d.StatusOn, d.StatusOff, d.Since, d.OffIntro, d.SetUpFirst
+		st.MethodsTitle, st.RecoveryTitle, st.Count, st.KeysCount = d.MethodsTitle, d.RecoveryTitle, d.Count, d.KeysCount
+		st.DevicesOne, st.DevicesMany, st.BackupAccount, st.BackupMade = d.DevicesOne, d.DevicesMany, d.BackupAccount, d.BackupMade
+		st.TOTPTap, st.TOTPOpenApp, st.KeySave = d.TOTPTap, d.TOTPOpenApp, d.KeySave
+		if _, ok := st.Saved[savedCodes]; !ok {
+			st.Saved = maps.Clone(st.Saved)
+			if st.Saved == nil {
+				st.Saved = map[string]string{}
+			}
+			st.Saved[savedCodes] = d.Saved[savedCodes]
+		}
+	}
 	return &c
 }
 
@@ -515,6 +580,7 @@ func (s *Strings) checkSettings() error {
 		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
 		"Admin.UserTitle": ad.UserTitle, "Admin.RecoveryShown": ad.RecoveryShown,
 		"Admin.GapMissing": ad.GapMissing, "Settings.SetUpDone": st.SetUpDone, "Settings.DisableStays": st.DisableStays,
+		"Settings.Since": st.Since, "Settings.BackupAccount": st.BackupAccount, "Settings.BackupMade": st.BackupMade,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
@@ -523,7 +589,8 @@ func (s *Strings) checkSettings() error {
 	if strings.Count(ad.Lifts, "%s") != 2 || strings.Count(ad.Lifts, "%") != 2 {
 		return configErr("Strings.Admin.Lifts %q must hold exactly two %%s", ad.Lifts)
 	}
-	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures, "Admin.LockedAfter": ad.LockedAfter} {
+	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures, "Admin.LockedAfter": ad.LockedAfter,
+		"Settings.Count": st.Count, "Settings.KeysCount": st.KeysCount, "Settings.DevicesMany": st.DevicesMany} {
 		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
 		}

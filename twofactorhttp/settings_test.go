@@ -36,7 +36,7 @@ func TestSettingsOverview(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	body := w.Body.String()
 	for _, want := range []string{"Authenticator app", "Security key", "Text message", "Email", "a***@example.com",
-		"Default method: Email", "Backup codes", "You have no backup codes.",
+		"Backup codes", "You have no backup codes.",
 		"Trusted devices", "No trusted device.", `href="/2fa/settings/totp"`, `href="/2fa/settings/devices"`} {
 		require.Contains(t, body, want)
 	}
@@ -129,7 +129,7 @@ func TestSettingsTOTPFirstFactor(t *testing.T) {
 	for _, c := range codes {
 		require.Contains(t, w.Body.String(), c+"\r\n")
 	}
-	requireRedirect(t, b.post("/2fa/settings/backup-codes/done", nil), "/2fa/settings/")
+	requireRedirect(t, b.post("/2fa/settings/backup-codes/done", nil), "/2fa/settings/?done=codes")
 	require.Equal(t, http.StatusNotFound, b.get("/2fa/settings/backup-codes.txt").Code)
 
 	// Another browser of the same user never sees them.

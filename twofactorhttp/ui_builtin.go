@@ -66,6 +66,12 @@ func (emailKind) row(_ *Handler, fv *FactorView) {
 	fv.CanAdd = fv.CanAdd && len(fv.Enrollments) == 0
 }
 
+// hidden: without an address, and so without codes by email, the user
+// could not turn them on.
+func (emailKind) hidden(u twofactor.User, fv *FactorView) bool {
+	return u.Email == "" && len(fv.Enrollments) == 0
+}
+
 func (emailKind) page(h *Handler, p *methodPage) {
 	fv := p.v.Factor
 	e := &EmailView{}
