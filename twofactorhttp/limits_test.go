@@ -123,7 +123,7 @@ func TestLockout(t *testing.T) {
 	w := b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
 	require.Equal(t, http.StatusTooManyRequests, w.Code)
 	assert.Equal(t, "900", w.Header().Get("Retry-After"))
-	assert.Contains(t, w.Body.String(), "Too many wrong codes. For your security, try again in 15 minutes.")
+	assert.Contains(t, w.Body.String(), "verify for 15 minutes.")
 	assert.Contains(t, w.Body.String(), `data-code="locked"`)
 	assert.Empty(t, e.signIns(), "the right code does not get through a lockout")
 
@@ -140,7 +140,7 @@ func TestLockout(t *testing.T) {
 	b2 := e.browser()
 	w = b2.login("bob", "")
 	require.Equal(t, http.StatusTooManyRequests, w.Code)
-	assert.Contains(t, w.Body.String(), "try again in 15 minutes")
+	assert.Contains(t, w.Body.String(), "verify for 15 minutes")
 
 	e.clock.Advance(15 * time.Minute)
 	requireRedirect(t, e.browser().login("bob", ""), "/2fa/")

@@ -48,7 +48,7 @@ func TestLockoutPage(t *testing.T) {
 	body := w.Body.String()
 	page := html.UnescapeString(body)
 	assert.Contains(t, page, "<h1>Too many wrong codes</h1>")
-	assert.Contains(t, page, "Too many wrong codes. For your security, try again in 15 minutes.")
+	assert.Contains(t, page, "For your security, you can't verify for 15 minutes.")
 	// 09:00 UTC plus the wait: the script shows it in local time.
 	assert.Contains(t, page, `You can try again at <time datetime="2026-03-02T09:15:00Z" data-local-time>09:15 UTC</time>.`)
 	assert.Contains(t, page, "not even a backup code")
@@ -89,7 +89,7 @@ func TestLockoutPageStepUp(t *testing.T) {
 	w := b.get("/2fa/step-up?next=%2Fdanger")
 	require.Equal(t, http.StatusTooManyRequests, w.Code)
 	page := html.UnescapeString(w.Body.String())
-	assert.Contains(t, page, "Too many wrong codes. For your security, try again in 15 minutes.")
+	assert.Contains(t, page, "For your security, you can't verify for 15 minutes.")
 	assert.Contains(t, page, `<a class="tf-button" href="/account?tab=keys">Go back</a>`)
 	assert.NotContains(t, page, "someone may know your password")
 	assert.NotContains(t, page, "tf-support")

@@ -192,7 +192,7 @@ func (h *Handler) lockedPage(w http.ResponseWriter, r *http.Request, purpose two
 	lv := &LockedView{Until: until, Clock: until.UTC().Format(t.ClockTime), All: t.LockedAll, Purpose: purpose}
 	lv.Before, lv.After, _ = strings.Cut(t.LockedAt, "%s")
 	d := &PageData{Page: PageLocked, Title: t.TitleLocked, Purpose: purpose, Locked: lv,
-		Message: fmt.Sprintf(t.Locked, t.wait(wait)),
+		Message: fmt.Sprintf(t.LockedFor, t.wait(wait)),
 		Error:   &ErrorView{Code: CodeLocked, Message: fmt.Sprintf(t.Locked, t.wait(wait)), RetryAfter: secs}}
 	button, to := t.BackToSignIn, h.loginURL
 	if purpose == twofactor.PurposeStepUp {

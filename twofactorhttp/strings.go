@@ -45,6 +45,7 @@ type Strings struct {
 	// method of the user (backup codes included) for a while. Locked,
 	// below, is its first line.
 	TitleLocked  string // its title
+	LockedFor    string // "For your security, you can't verify for %s." (the wait in words), its first line
 	LockedAt     string // "You can try again at %s." (the clock time the lockout lifts)
 	LockedAll    string // says that no method, backup codes included, works until then
 	LockedNotYou string // on a sign-in: what to do when it was not them
@@ -115,7 +116,7 @@ var defaultStrings = Strings{
 	TitleLogin:   "Two-step verification",
 	TitleStepUp:  "Confirm it's you",
 	IntroLogin:   "Your account is protected with two-step verification.",
-	IntroStepUp:  "This action needs a fresh check of your second factor.",
+	IntroStepUp:  "To keep your account safe, confirm it's you before you continue.",
 	Verify:       "Verify",
 	SendCode:     "Send me a code",
 	Resend:       "Send a new code",
@@ -133,6 +134,7 @@ var defaultStrings = Strings{
 	NoScript:     "Security keys need JavaScript. Turn it on, or choose another way to verify.",
 
 	TitleLocked:  "Too many wrong codes",
+	LockedFor:    "For your security, you can't verify for %s.",
 	LockedAt:     "You can try again at %s.",
 	LockedAll:    "Until then, no code is accepted, not even a backup code, and no new code can be sent.",
 	LockedNotYou: "If you didn't just try to sign in, someone may know your password. Change it once you're back in.",
@@ -187,12 +189,13 @@ var defaultStrings = Strings{
 // itself as it is.
 func withFlowDefaults(s *Strings) *Strings {
 	d := &defaultStrings
-	if s.TitleLocked != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
+	if s.TitleLocked != "" && s.LockedFor != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
 		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" {
 		return s
 	}
 	c := *s
 	c.TitleLocked = cmp.Or(c.TitleLocked, d.TitleLocked)
+	c.LockedFor = cmp.Or(c.LockedFor, d.LockedFor)
 	c.LockedAt = cmp.Or(c.LockedAt, d.LockedAt)
 	c.LockedAll = cmp.Or(c.LockedAll, d.LockedAll)
 	c.LockedNotYou = cmp.Or(c.LockedNotYou, d.LockedNotYou)
@@ -215,7 +218,7 @@ func DefaultStrings() *Strings {
 func (s *Strings) check() error {
 	for name, f := range map[string]string{
 		"SentTo": s.SentTo, "ResendIn": s.ResendIn, "TrustFor": s.TrustFor, "ResendWait": s.ResendWait,
-		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked, "LockedAt": s.LockedAt,
+		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked, "LockedFor": s.LockedFor, "LockedAt": s.LockedAt,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
