@@ -106,7 +106,7 @@
 //	POST /start                 what the browser needs first: {"method": "webauthn"}
 //	POST /verify                answer: method, code, remember=on
 //	POST /cancel                end the challenge
-//	GET  /step-up               the step-up page (?next=); POST /step-up starts a step-up
+//	GET  /step-up               a step-up (?next=): straight to its challenge page, sending nothing; POST /step-up starts one and sends a first code
 //	GET  /assets/style.css      the stylesheet
 //	GET  /assets/twofactor.js   auto-submit, countdowns, WebOTP
 //	GET  /webauthn/webauthn.js     the security-key script, which posts to:
@@ -338,12 +338,22 @@
 // Pages are html/template files embedded in the package: layout.html
 // (which defines "layout" and calls {{template "content" .}}), parts.html
 // (what the settings and administrator pages share) and one file per page
-// defining "content": challenge.html, ended.html, message.html, the
+// defining "content": challenge.html, ended.html, message.html,
+// locked.html (the lockout page), the
 // settings_*.html and the admin_*.html pages (see the Page constants),
 // settings_method.html being the page of a method without one of its own.
 // Config.Templates replaces any of them by a file of the same name, and
 // holds the page a MethodUI names; each receives a [PageData], whose
-// fields are the contract. Every text comes
+// fields are the contract. Every page, the challenge, step-up, lockout
+// and error pages included, tells a host's layout who is signed in
+// (PageData.SignedIn and User, from Config.UserID) and carries what
+// Config.Layout returns for the request (PageData.Host), so the host's
+// navigation is the same on every page:
+//
+//	{{if .SignedIn}}<a href="/">Home</a> <form method="post" action="/logout">…</form>{{end}}
+//
+// Config.Support adds a help line (text, and a link when it has a URL)
+// to the lockout page and to the pages of a sign-in that ended or failed. Every text comes
 // from one table, [Strings], which Config.Strings replaces, in pages and
 // JSON messages alike. The pages load one stylesheet and their scripts as
 // files from the prefix.
@@ -385,8 +395,14 @@
 //     X-Frame-Options: DENY and a Content-Security-Policy with
 //     frame-ancestors 'none' and no inline script or style (images from
 //     the prefix or data: URIs, for the QR code).
-//   - A GET never changes anything: the step-up page asks before it
-//     creates a challenge, which may send a code.
+//   - A GET sends nothing. GET /step-up creates a step-up challenge
+//     (a store write, as a sign-in's Begin) only for the browser's own
+//     navigations (Sec-Fetch-Site same-origin or none; others get a page
+//     with a Continue button, whose POST CrossOriginProtection checks),
+//     takes up a pending one rather than make another, reads the lockout
+//     without counting anything, and makes no security email.
+//   - A lockout covers every method, backup codes included: the lockout
+//     page offers none, and says when it lifts.
 //   - When SignIn fails nobody is signed in, and a device the answer
 //     trusted is revoked.
 package twofactorhttp

@@ -30,9 +30,11 @@ var (
 // shape of net/http's CrossOriginProtection: Check decides, Handler wraps.
 //
 // Without a fresh verification, a page request (GET or HEAD, not asking
-// for JSON) is sent through a step-up challenge and back: first to a page
-// that asks the user to confirm, since a GET must not send a code, then to
-// the challenge page, then to the URL it asked for. Any other request gets
+// for JSON) is sent through a step-up challenge and back: to the step-up
+// route, which goes straight to the challenge page of the user's first
+// method (sending nothing: a method that sends a code shows its send
+// button), then to the URL it asked for. Cancelling goes back to the page
+// the user came from. Any other request gets
 // 401: JSON clients the body {"error": "step_up_required", "next":
 // "<prefix>step-up"} (POST there to begin), others a page with a Continue
 // button. The proof of the verification (Result.Proof of a step-up
