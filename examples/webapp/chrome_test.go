@@ -167,11 +167,12 @@ func (b *tab) signOut() {
 }
 
 // typeCode types a code into the challenge's code field; six-digit codes
-// submit themselves, others are submitted with Verify.
+// submit themselves, others (and any code of a form with a "trust this
+// device" checkbox, which waits for its button) are submitted with Verify.
 func (b *tab) typeCode(code string) {
 	b.t.Helper()
 	b.do(chromedp.WaitVisible(chromedp.CSS(codeField)))
-	n := eval[int](b, `parseInt(document.querySelector("#tf-code").dataset.length || "0", 10)`)
+	n := eval[int](b, `(f => f.form.querySelector("input[type=checkbox]") ? 0 : parseInt(f.dataset.length || "0", 10))(document.querySelector("#tf-code"))`)
 	b.do(chromedp.SendKeys(chromedp.CSS(codeField), code))
 	if n != len(code) {
 		b.do(chromedp.Click(chromedp.CSS(`#tf-verify button[type="submit"]`)))
@@ -332,18 +333,25 @@ func (b *tab) click(sel, then string) {
 	b.do(chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS(then)))
 }
 
-// stepUpForm is the step-up page's button: "Continue".
-const stepUpForm = `form[action$="/step-up"] button`
+// stepUpForm is the step-up page's button: "Continue", shown only to a
+// navigation from another site; stepUpChallenge is the challenge page a
+// step-up goes straight to otherwise.
+const (
+	stepUpForm      = `form[action$="/step-up"] button`
+	stepUpChallenge = `body[data-page="challenge"] section.tf-method`
+)
 
 // throughStepUp waits for then, answering a step-up on the way when the
 // page asks for one (answer runs on the challenge page), and reports
 // whether it did.
 func (b *tab) throughStepUp(then string, answer func()) bool {
 	b.t.Helper()
-	b.do(chromedp.WaitVisible(chromedp.CSS(then + ", " + stepUpForm)))
+	b.do(chromedp.WaitVisible(chromedp.CSS(then + ", " + stepUpForm + ", " + stepUpChallenge)))
 	if eval[bool](b, fmt.Sprintf(`document.querySelector(%q) !== null`, stepUpForm)) {
 		b.checkPage()
 		b.click(stepUpForm, onChallenge)
+	}
+	if eval[bool](b, fmt.Sprintf(`document.querySelector(%q) !== null`, stepUpChallenge)) {
 		b.checkPage()
 		answer()
 		b.do(chromedp.WaitVisible(chromedp.CSS(then)))
