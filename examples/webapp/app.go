@@ -43,6 +43,9 @@ type app struct {
 	mailOutbox *emailcode.Outbox
 	smsOutbox  *smscode.Outbox
 	log        *slog.Logger
+	level      *slog.LevelVar // the log's level: start-up's until serving
+	logLevel   slog.Level     // the log's level once serving
+	now        func() time.Time
 	storeInfo  string
 	keysInfo   string
 	mailInfo   string
@@ -56,8 +59,15 @@ func newApp(cfg *config, origin string, logw io.Writer) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{origin: origin, log: slog.New(slog.NewTextHandler(logw, nil)), mux: http.NewServeMux(),
-		mailOutbox: &emailcode.Outbox{}, smsOutbox: &smscode.Outbox{},
+	now := cfg.now
+	if now == nil {
+		now = time.Now
+	}
+	level := new(slog.LevelVar)
+	level.Set(startLevel(cfg.logLevel))
+	a := &app{origin: origin, log: slog.New(slog.NewTextHandler(logw, &slog.HandlerOptions{Level: level})), mux: http.NewServeMux(),
+		level: level, logLevel: cfg.logLevel, now: now,
+		mailOutbox: &emailcode.Outbox{Now: now}, smsOutbox: &smscode.Outbox{Now: now},
 		mailInfo: "kept in the outbox", smsInfo: "kept in the outbox"}
 	if a.users, err = newUsers(demoAccounts()); err != nil {
 		return nil, err
@@ -133,8 +143,6 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		Notifications: a.notifications,
 		EnrollURL:     "/2fa/settings/",
 		Templates:     libraryTemplates,
-		Layout:        a.layout,
-		Support:       twofactorhttp.Link{Text: "Locked out or lost your phone? Contact Acme support.", URL: "mailto:support@example.com"},
 		Admin: twofactorhttp.AdminConfig{
 			Prefix: adminPrefix,
 			Guard:  a.requireAdmin,
@@ -147,15 +155,6 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		a.close(context.Background())
 	}
 	return err
-}
-
-// layout is twofactorhttp.Config.Layout: the signed-in account, for the
-// bar of the library's pages (its Admin link), or nil.
-func (a *app) layout(r *http.Request) any {
-	if acct, ok := a.sessions.account(r); ok {
-		return acct
-	}
-	return nil
 }
 
 // adminPrefix is where the administrator pages are mounted.
@@ -309,19 +308,36 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 	a.render(w, r, http.StatusInternalServerError, "error", &pageData{Title: "Error", Error: "Something went wrong. Try again.", Account: a.signedIn(r)})
 }
 
-// banner is what the app prints once it listens on addr.
-func (a *app) banner(w io.Writer, addr net.Addr) {
+// banner is what the app prints once it listens on lns, its data in
+// dataDir: where to open it and the demo logins first, then where its
+// codes, data and keys are.
+func (a *app) banner(w io.Writer, dataDir string, lns []net.Listener) {
 	fmt.Fprintf(w, "%s is running at %s (Ctrl-C stops it)\n\nDemo logins (user / password):\n", product, a.origin)
 	for _, acct := range demoAccountsOf(a.users) {
 		fmt.Fprintf(w, "  %-6s/ %-10s %s\n", acct.Login, acct.Password, acct.About)
 	}
-	fmt.Fprintf(w, "\nEmail and SMS codes: %s/outbox\nStore: %s\nKeys: %s\nEmail: %s\nSMS: %s\n\n",
-		a.origin, a.storeInfo, a.keysInfo, a.mailInfo, a.smsInfo)
-	if ip, ok := addr.(*net.TCPAddr); ok && !ip.IP.IsLoopback() {
-		fmt.Fprintf(w, "WARNING: listening on %s, beyond this machine: anyone who reaches it can read the codes in /outbox\n"+
-			"and sign in with the demo logins. It is a demo: keep it on 127.0.0.1, or behind your own access control.\n\n", addr)
+	fmt.Fprintf(w, "\nEmail and SMS codes: %s/outbox\nData: %s\nStore: %s\nKeys: %s\nEmail: %s\nSMS: %s\n\n",
+		a.origin, dataDir, a.storeInfo, a.keysInfo, a.mailInfo, a.smsInfo)
+	for _, ln := range lns {
+		if ip, ok := ln.Addr().(*net.TCPAddr); ok && !ip.IP.IsLoopback() {
+			fmt.Fprintf(w, "WARNING: listening on %s, beyond this machine: anyone who reaches it can read the codes in /outbox\n"+
+				"and sign in with the demo logins. It is a demo: keep it on localhost, or behind your own access control.\n\n", ln.Addr())
+		}
 	}
 }
+
+// startLevel is the least level logged while the app starts: its routine
+// events (the demo users' enrollments) only at debug, so that the
+// start-up message is what a person reads first.
+func startLevel(l slog.Level) slog.Level {
+	if l <= slog.LevelDebug {
+		return l
+	}
+	return max(l, slog.LevelWarn)
+}
+
+// serving logs at the level asked for, now that the app serves.
+func (a *app) serving() { a.level.Set(a.logLevel) }
 
 // notifyGrace turns the -notify-grace flag into notify.Config.Grace, where
 // zero means the default and NoGrace means none.

@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"net/url"
@@ -31,6 +32,9 @@ type config struct {
 	smsFrom  string
 	proxies  []netip.Prefix
 	header   trust.ProxyHeader
+	// logLevel is the least level logged once the app serves; while it
+	// starts, only warnings and worse are, unless this is debug.
+	logLevel slog.Level
 	// grace is how long a failed second step waits before its owner is
 	// told (a sign-in that then succeeds tells nobody); 0 tells at once.
 	grace time.Duration
@@ -60,7 +64,9 @@ const (
 	envProxyHeader  = "TWOFACTOR_PROXY_HEADER"
 	envNotifyGrace  = "TWOFACTOR_NOTIFY_GRACE"
 	envLoadUsers    = "TWOFACTOR_LOAD_USERS" // load tests only, not in -h: loadusers.go
-	defaultAddr     = "127.0.0.1:8080"
+	envLog          = "TWOFACTOR_LOG"
+	defaultHost     = "localhost"
+	defaultAddr     = defaultHost + ":8080"
 	defaultMailFrom = "Acme <no-reply@localhost>"
 )
 
@@ -70,7 +76,8 @@ Acme, a small web app with a password login and two-factor authentication:
 authenticator apps, email and SMS codes, backup codes, security keys and
 trusted devices, with the settings and administrator pages of package
 twofactorhttp. With no flags it keeps everything in a SQLite file and a key
-file in a cache directory, keeps every email and SMS in a development outbox
+file in examples/webapp/.data of the checkout it runs in (elsewhere, in the
+user cache directory), keeps every email and SMS in a development outbox
 (/outbox) instead of sending it, and listens on http://localhost:8080.
 
 Every flag can also be set by the environment variable shown beside it; a
@@ -115,14 +122,15 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	addr := getenv(envAddr, "")
 	if addr == "" {
 		if port := os.Getenv(envPort); port != "" {
-			addr = net.JoinHostPort("127.0.0.1", port)
+			addr = net.JoinHostPort(defaultHost, port)
 		} else {
 			addr = defaultAddr
 		}
 	}
-	var proxies, header string
-	fs.StringVar(&c.addr, "addr", addr, "`host:port` to listen on ($ADDR; $PORT sets the port on 127.0.0.1)")
-	fs.StringVar(&c.dataDir, "data", getenv(envData, ""), "`directory` for the SQLite file and the key file ($TWOFACTOR_DATA;\ndefault: twofactor-webapp in the user cache directory, else the temporary directory)")
+	var proxies, header, level string
+	var verbose bool
+	fs.StringVar(&c.addr, "addr", addr, "`host:port` to listen on ($ADDR; $PORT sets the port on localhost); localhost means\nevery loopback address, 127.0.0.1 and ::1")
+	fs.StringVar(&c.dataDir, "data", getenv(envData, ""), "`directory` for the SQLite file and the key file ($TWOFACTOR_DATA; default: examples/webapp/.data\nin this module's checkout, else twofactor-webapp in the user cache directory)")
 	fs.StringVar(&c.db, "db", getenv(envDB, ""), "the store, a `DSN` in one of the forms below ($TWOFACTOR_DB; default: SQLite in -data)")
 	fs.StringVar(&c.prefix, "prefix", getenv(envPrefix, ""), "the `prefix` of the store's SQL tables or Redis keys, so several apps share a database\n($TWOFACTOR_PREFIX; default: twofactor_ for SQL, twofactor: for Redis)")
 	fs.StringVar(&c.origin, "origin", getenv(envOrigin, ""), "the `URL` people open, when it is not http://localhost:<port> (behind a proxy, say):\nsecurity keys are bound to its host ($TWOFACTOR_ORIGIN)")
@@ -135,6 +143,8 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&header, "proxy-header", getenv(envProxyHeader, "X-Forwarded-For"), "the `header` those proxies write: X-Forwarded-For or Forwarded ($TWOFACTOR_PROXY_HEADER)")
 	grace := getenv(envNotifyGrace, "5m")
 	fs.StringVar(&grace, "notify-grace", grace, "how long the wrong codes of a sign-in wait before the owner is emailed that someone\nhas their password, in case the sign-in then succeeds; 0s emails at once ($TWOFACTOR_NOTIFY_GRACE)")
+	fs.StringVar(&level, "log", getenv(envLog, "info"), "the least `level` logged: debug, info, warn or error ($TWOFACTOR_LOG); the routine events\nof the start show at debug only, after the start-up message")
+	fs.BoolVar(&verbose, "v", false, "verbose: the same as -log debug")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -153,6 +163,12 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		return nil, fmt.Errorf("-notify-grace %q: want a duration from 0s to 1h, such as 5m", grace)
 	}
 	c.grace = g
+	if err := c.logLevel.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("-log %q: want debug, info, warn or error", level)
+	}
+	if verbose {
+		c.logLevel = min(c.logLevel, slog.LevelDebug)
+	}
 	if v := getenv(envLoadUsers, ""); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 || n > maxLoadUsers {
@@ -161,7 +177,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		c.loadUsers = n
 	}
 	if _, _, err := net.SplitHostPort(c.addr); err != nil {
-		return nil, fmt.Errorf("-addr %q: want host:port, such as 127.0.0.1:8080", c.addr)
+		return nil, fmt.Errorf("-addr %q: want host:port, such as localhost:8080", c.addr)
 	}
 	for p := range strings.SplitSeq(proxies, ",") {
 		if p = strings.TrimSpace(p); p == "" {
@@ -196,6 +212,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	if c.dataDir == "" {
 		c.dataDir = defaultDataDir()
 	}
+	if abs, err := filepath.Abs(c.dataDir); err == nil {
+		c.dataDir = abs
+	}
 	return c, nil
 }
 
@@ -211,14 +230,52 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
-// defaultDataDir is twofactor-webapp in the user cache directory, or in
-// the temporary directory when there is none.
+// modulePath is this module's path, as its go.mod names it.
+const modulePath = "github.com/twofactorkit/twofactor"
+
+// defaultDataDir is examples/webapp/.data in the checkout of this module
+// that holds the working directory, so that each checkout keeps its own
+// database and key beside its code; run from anywhere else, it is
+// twofactor-webapp in the user cache directory, or in the temporary
+// directory when there is none.
 func defaultDataDir() string {
+	if wd, err := os.Getwd(); err == nil {
+		if root, ok := checkoutRoot(wd); ok {
+			return filepath.Join(root, "examples", "webapp", ".data")
+		}
+	}
 	dir, err := os.UserCacheDir()
 	if err != nil {
 		dir = os.TempDir()
 	}
 	return filepath.Join(dir, "twofactor-webapp")
+}
+
+// checkoutRoot walks up from dir to the directory whose go.mod declares
+// this module, passing other modules' go.mod files.
+func checkoutRoot(dir string) (string, bool) {
+	for {
+		if b, err := os.ReadFile(filepath.Join(dir, "go.mod")); err == nil && declares(string(b), modulePath) {
+			return dir, true
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", false
+		}
+		dir = parent
+	}
+}
+
+// declares reports whether the go.mod text gomod has the module line of
+// path (quoted or not, with or without a comment after it).
+func declares(gomod, path string) bool {
+	for line := range strings.Lines(gomod) {
+		line, _, _ = strings.Cut(line, "//")
+		if f := strings.Fields(line); len(f) == 2 && f[0] == "module" {
+			return strings.Trim(f[1], `"`+"`") == path
+		}
+	}
+	return false
 }
 
 func getenv(name, def string) string {

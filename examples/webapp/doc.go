@@ -9,15 +9,19 @@
 //
 //	go run ./examples/webapp
 //
-// and open http://localhost:8080. It prints the demo logins: alan (nothing
-// enrolled), ada (authenticator app and backup codes), grace (SMS) and
-// admin (the administrator). Email and SMS codes, and the notification
-// emails, wait in the development outbox at /outbox instead of being sent.
+// and open http://localhost:8080 (it listens on 127.0.0.1 and ::1, both of
+// which a browser may try for localhost). It prints its address and the
+// demo logins first: alan (nothing enrolled), ada (authenticator app and
+// backup codes), grace (SMS) and admin (the administrator). Email and SMS
+// codes, and the notification emails, wait in the development outbox at
+// /outbox instead of being sent.
 //
 // On its first start it makes a key (kept in <data>/keys, mode 0600) and a
-// SQLite database in <data>, the twofactor-webapp directory of the user
-// cache directory, and enrolls the demo users' factors through the
-// Service, as they would on the settings pages. Flags, or the environment
+// SQLite database in <data>: examples/webapp/.data of the checkout it runs
+// in, or, run from outside a checkout of this module, the twofactor-webapp
+// directory of the user cache directory. It enrolls the demo users'
+// factors through the Service, as they would on the settings pages; those
+// routine events are logged only with -v. Flags, or the environment
 // variables named in -h, switch to PostgreSQL, MySQL or Redis, to a real
 // SMTP server and SMS gateway, and set the trusted proxies; several copies
 // sharing one store and the same keys behave as one app.

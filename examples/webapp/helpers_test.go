@@ -20,7 +20,7 @@ import (
 // Variables that would point it elsewhere are unset for the whole binary.
 func TestMain(m *testing.M) {
 	for _, name := range []string{envAddr, envPort, envData, envDB, envPrefix, envKeys, envKeys + "_FILE", envOrigin,
-		envSMTP, envMailFrom, envSMSGateway, envSMSHeader, envSMSFrom, envProxies, envProxyHeader, envNotifyGrace, envLoadUsers} {
+		envSMTP, envMailFrom, envSMSGateway, envSMSHeader, envSMSFrom, envProxies, envProxyHeader, envNotifyGrace, envLoadUsers, envLog} {
 		os.Unsetenv(name)
 	}
 	code := m.Run()

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
@@ -33,6 +34,7 @@ func TestHelp(t *testing.T) {
 		"-sms-gateway", "$TWOFACTOR_SMS_GATEWAY", "-sms-header", "$TWOFACTOR_SMS_HEADER", "-sms-from", "$TWOFACTOR_SMS_FROM",
 		"-trusted-proxies", "$TWOFACTOR_TRUSTED_PROXIES", "-proxy-header", "$TWOFACTOR_PROXY_HEADER",
 		"$TWOFACTOR_KEYS", "postgres://", "mysql://", "redis://", "sqlite:", "smtps://",
+		"-log", "$TWOFACTOR_LOG", "-v", "examples/webapp/.data", "every loopback address",
 	} {
 		assert.Contains(t, help, want)
 	}
@@ -46,6 +48,7 @@ func TestFlagMistakes(t *testing.T) {
 		{"-origin", "localhost:8080"},
 		{"-origin", "https://example.com/app"},
 		{"-sms-header", "Bearer xyz"},
+		{"-log", "loud"},
 		{"-nope"},
 		{"extra"},
 	} {
@@ -63,7 +66,7 @@ func TestEnvironmentSetsFlags(t *testing.T) {
 	t.Setenv(envProxyHeader, "forwarded")
 	cfg, err := parseConfig(nil, io.Discard)
 	require.NoError(t, err)
-	assert.Equal(t, "127.0.0.1:9999", cfg.addr)
+	assert.Equal(t, "localhost:9999", cfg.addr, "the port on localhost, as the app prints it")
 	require.Len(t, cfg.proxies, 2)
 	assert.Equal(t, "192.0.2.7/32", cfg.proxies[1].String())
 
@@ -89,19 +92,22 @@ func TestBadStores(t *testing.T) {
 }
 
 // The first start makes the key file (owner only) and the database, seeds
-// the demo users and prints the URL and the logins; a second start on the
-// same directory keeps all of it and seeds nothing.
+// the demo users and prints the URL and the logins, first, and where its
+// data is; a second start on the same directory keeps all of it and seeds
+// nothing. Without -data, the data is beside the checkout the app runs in.
 func TestFirstAndSecondStart(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	first := startOnce(t, ctx, dir)
 	out := first.out.String()
-	assert.Contains(t, out, "Acme is running at "+first.URL)
+	assert.True(t, strings.HasPrefix(out, "Acme is running at "+first.URL+" "), "the address is the first line:\n%s", out)
 	assert.Regexp(t, `^http://localhost:\d+$`, first.URL)
 	for _, a := range demoAccounts() {
 		assert.Regexp(t, regexp.MustCompile(`(?m)^  `+a.Login+` +/ `+regexp.QuoteMeta(a.Password)+` `), out)
 	}
 	assert.Contains(t, out, first.URL+"/outbox")
+	assert.Contains(t, out, "\nData: "+dir+"\n")
+	assert.NotContains(t, out, "level=INFO", "the routine events of the start are not logged unless asked for")
 	fi, err := os.Stat(filepath.Join(dir, "keys"))
 	require.NoError(t, err)
 	assert.Equal(t, os.FileMode(0o600), fi.Mode().Perm())
@@ -133,6 +139,54 @@ func TestFirstAndSecondStart(t *testing.T) {
 	err = run(context.Background(), []string{"-addr", "127.0.0.1:0", "-data", dir}, io.Discard)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "chmod 600")
+
+	// Without -data: run from inside a checkout of this module, the data
+	// is in its examples/webapp/.data, so two checkouts have two
+	// databases and two keys; run from elsewhere, in the user cache
+	// directory. -v logs the start's routine events, after the address.
+	t.Setenv("HOME", t.TempDir())
+	t.Setenv("XDG_CACHE_HOME", t.TempDir())
+	cache, err := os.UserCacheDir()
+	require.NoError(t, err)
+	var keys []string
+	for i, c := range []struct {
+		module string
+		args   []string
+	}{
+		{"module github.com/twofactorkit/twofactor // a comment\n\ngo 1.26\n", []string{"-v"}},
+		{"// The module.\nmodule \"github.com/twofactorkit/twofactor\"\n", nil},
+		{"module example.com/other\n", nil},
+	} {
+		checkout, err := filepath.EvalSymlinks(t.TempDir())
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(checkout, "go.mod"), []byte(c.module), 0o644))
+		wd := filepath.Join(checkout, "examples", "webapp", "templates")
+		require.NoError(t, os.MkdirAll(wd, 0o755))
+		t.Chdir(wd)
+		ctx, cancel := context.WithCancel(context.Background())
+		o := startOnce(t, ctx, "", c.args...)
+		cancel()
+		require.NoError(t, <-o.done)
+		out := o.out.String()
+		data := filepath.Join(checkout, "examples", "webapp", ".data")
+		if i == 2 {
+			data = filepath.Join(cache, "twofactor-webapp")
+		}
+		assert.True(t, strings.HasPrefix(out, "Acme is running at "+o.URL+" "), "the address is the first line:\n%s", out)
+		assert.Contains(t, out, "\nData: "+data+"\n")
+		assert.Contains(t, out, "\nKeys: "+filepath.Join(data, "keys")+" (new)\n")
+		key, err := os.ReadFile(filepath.Join(data, "keys"))
+		require.NoError(t, err)
+		keys = append(keys, string(key))
+		if c.args != nil {
+			logins := strings.Index(out, "Demo logins")
+			enrolled := strings.Index(out, "level=INFO msg=\"twofactor: factor.enrolled\"")
+			assert.True(t, logins >= 0 && enrolled > logins, "-v logs the demo users' enrollments, after the logins:\n%s", out)
+		} else {
+			assert.NotContains(t, out, "level=")
+		}
+	}
+	assert.NotEqual(t, keys[0], keys[1], "two checkouts, two keys")
 }
 
 type once struct {
@@ -141,14 +195,19 @@ type once struct {
 	done chan error
 }
 
-// startOnce runs the app until ctx ends; the caller waits on done.
+// startOnce runs the app until ctx ends, with its data in dir (with no
+// -data when dir is ""); the caller waits on done.
 func startOnce(t *testing.T, ctx context.Context, dir string, args ...string) *once {
 	t.Helper()
 	ready := make(chan started, 1)
 	o := &once{out: &syncBuffer{}, done: make(chan error, 1)}
+	flags := []string{"-addr", "127.0.0.1:0"}
+	if dir != "" {
+		flags = append(flags, "-data", dir)
+	}
 	go func() {
 		o.done <- run(context.WithValue(ctx, readyKey{}, func(s started) { ready <- s }),
-			append([]string{"-addr", "127.0.0.1:0", "-data", dir}, args...), o.out)
+			append(flags, args...), o.out)
 	}()
 	select {
 	case o.started = <-ready:
@@ -203,6 +262,16 @@ func TestReadme(t *testing.T) {
 	require.NoError(t, err)
 	readme := string(b)
 	assert.True(t, strings.Contains(readme, "go run ./examples/webapp "), "the README's first command")
+	assert.Contains(t, readme, "first run compiles", "the README says why the first run is silent a while")
+	assert.Contains(t, readme, "`examples/webapp/.data`", "the README says where the data is")
+	// make example says what it does before the silent first build.
+	mk, err := os.ReadFile(filepath.Join(root, "Makefile"))
+	require.NoError(t, err)
+	example := regexp.MustCompile(`(?m)^example:\n\t@echo "Building the example app; the first build takes a minute or two…"\n`)
+	assert.Regexp(t, example, string(mk))
+	ignore, err := os.ReadFile(filepath.Join(root, ".gitignore"))
+	require.NoError(t, err)
+	assert.Regexp(t, `(?m)^/examples/webapp/\.data/$`, string(ignore), "the data beside the checkout is never committed")
 	for _, a := range demoAccounts() {
 		login := "`" + a.Login + "` / `" + a.Password + "`"
 		assert.True(t, strings.Contains(readme, login), "the README names the login %s", login)
@@ -225,6 +294,47 @@ func TestWarnsBeyondLoopback(t *testing.T) {
 	ctx, cancel = context.WithCancel(context.Background())
 	o = startOnce(t, ctx, t.TempDir())
 	assert.NotContains(t, o.out.String(), "WARNING")
+	cancel()
+	require.NoError(t, <-o.done)
+}
+
+// The app prints http://localhost:<port>: it listens on every address a
+// browser may try for localhost, 127.0.0.1 and, where the machine has
+// IPv6, ::1, on that one port; an address given as an IP is listened on
+// alone.
+func TestLocalhostIsEveryLoopbackAddress(t *testing.T) {
+	ipv6 := false
+	if ln, err := net.Listen("tcp", "[::1]:0"); err == nil {
+		ipv6 = true
+		ln.Close()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	o := startOnce(t, ctx, t.TempDir(), "-addr", "localhost:0")
+	u, err := url.Parse(o.URL)
+	require.NoError(t, err)
+	want := []string{"127.0.0.1:" + u.Port()}
+	if ipv6 {
+		want = append(want, "[::1]:"+u.Port())
+	}
+	assert.Equal(t, want, o.Addrs)
+	for _, addr := range want {
+		res, err := http.Get("http://" + addr + "/login")
+		if assert.NoError(t, err, addr) {
+			res.Body.Close()
+			assert.Equal(t, http.StatusOK, res.StatusCode, addr)
+		}
+	}
+	out := o.out.String()
+	assert.True(t, strings.HasPrefix(out, "Acme is running at http://localhost:"+u.Port()+" "), out)
+	for _, alarming := range []string{"WARNING", "level=WARN", "level=ERROR", "::1", "error"} {
+		assert.NotContains(t, out, alarming)
+	}
+	cancel()
+	require.NoError(t, <-o.done)
+
+	ctx, cancel = context.WithCancel(context.Background())
+	o = startOnce(t, ctx, t.TempDir(), "-addr", "127.0.0.1:0")
+	assert.Equal(t, []string{o.Addr}, o.Addrs, "an address given as an IP, alone")
 	cancel()
 	require.NoError(t, <-o.done)
 }
