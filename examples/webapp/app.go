@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -281,16 +282,78 @@ func (a *app) home(w http.ResponseWriter, r *http.Request) {
 // sent, newest first, with the code each holds.
 func (a *app) outbox(w http.ResponseWriter, r *http.Request) {
 	d := &pageData{Title: "Outbox", Account: a.signedIn(r)}
+	now := a.now()
 	for _, m := range a.mailOutbox.Messages() {
-		d.Messages = append(d.Messages, message{Kind: "Email", Time: m.Time, To: m.To, Subject: m.Subject, Body: m.Text, Code: sixDigits.FindString(m.Text)})
+		d.Messages = append(d.Messages, message{Kind: "Email", Time: m.Time, Sent: sentAt{m.Time, now},
+			To: m.To, Subject: m.Subject, Body: m.Text, Code: sixDigits.FindString(m.Text)})
 	}
 	for _, m := range a.smsOutbox.Messages() {
-		d.Messages = append(d.Messages, message{Kind: "SMS", Time: m.Time, To: m.To, Body: m.Body, Code: sixDigits.FindString(m.Body)})
+		d.Messages = append(d.Messages, message{Kind: "SMS", Time: m.Time, Sent: sentAt{m.Time, now},
+			To: m.To, Body: m.Body, Code: sixDigits.FindString(m.Body)})
 	}
 	// Newest first; of messages sent at the same instant, the later kept.
 	slices.Reverse(d.Messages)
 	slices.SortStableFunc(d.Messages, func(x, y message) int { return y.Time.Compare(x.Time) })
 	a.render(w, r, http.StatusOK, "outbox", d)
+}
+
+// sentAt is when an outbox message was sent, as the outbox shows it, in
+// the machine's time zone: the app and the person reading its outbox are
+// on one machine.
+type sentAt struct {
+	When time.Time // the message's time
+	Now  time.Time // the page's
+}
+
+// Datetime is the time for a <time datetime> attribute: RFC 3339, UTC.
+func (s sentAt) Datetime() string { return s.When.UTC().Format(time.RFC3339) }
+
+// Title is the whole date and time, with the zone, for a tooltip.
+func (s sentAt) Title() string { return s.When.Local().Format("Monday 2 January 2006, 15:04:05 MST") }
+
+// Text is the time as a person reads it at a glance: the time of day
+// with how long ago for today's messages, "yesterday" or the date before
+// it for older ones, and the year only when it is not this year's.
+func (s sentAt) Text() string {
+	when, now := s.When.Local(), s.Now.Local()
+	clock := when.Format("15:04:05")
+	wy, wm, wd := when.Date()
+	ny, nm, nd := now.Date()
+	switch yy, ym, yd := now.AddDate(0, 0, -1).Date(); {
+	case wy == ny && wm == nm && wd == nd:
+		if ago := agoText(now.Sub(when)); ago != "" {
+			return clock + " (" + ago + ")"
+		}
+		return clock
+	case wy == yy && wm == ym && wd == yd:
+		return "yesterday, " + clock
+	case wy == ny:
+		return when.Format("2 Jan, ") + clock
+	default:
+		return when.Format("2 Jan 2006, ") + clock
+	}
+}
+
+// agoText says how long ago d was in words, in whole minutes or hours;
+// "" for a time ahead of now.
+func agoText(d time.Duration) string {
+	switch {
+	case d < 0:
+		return ""
+	case d < time.Minute:
+		return "just now"
+	case d < time.Hour:
+		return plural(int(d/time.Minute), "minute") + " ago"
+	default:
+		return plural(int(d/time.Hour), "hour") + " ago"
+	}
+}
+
+func plural(n int, unit string) string {
+	if n == 1 {
+		return "1 " + unit
+	}
+	return strconv.Itoa(n) + " " + unit + "s"
 }
 
 func (a *app) signedIn(r *http.Request) *account {

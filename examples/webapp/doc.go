@@ -14,7 +14,7 @@
 // demo logins first: alan (nothing enrolled), ada (authenticator app and
 // backup codes), grace (SMS) and admin (the administrator). Email and SMS
 // codes, and the notification emails, wait in the development outbox at
-// /outbox instead of being sent.
+// /outbox instead of being sent, each with the time it was sent.
 //
 // On its first start it makes a key (kept in <data>/keys, mode 0600) and a
 // SQLite database in <data>: examples/webapp/.data of the checkout it runs

@@ -85,6 +85,7 @@ type links struct {
 type message struct {
 	Kind                    string // "Email" or "SMS"
 	Time                    time.Time
+	Sent                    sentAt // Time, as the page shows it
 	To, Subject, Body, Code string
 }
 

@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -21,6 +23,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/smscode"
+	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
 // -h documents every flag, with its environment variable.
@@ -337,4 +342,65 @@ func TestLocalhostIsEveryLoopbackAddress(t *testing.T) {
 	assert.Equal(t, []string{o.Addr}, o.Addrs, "an address given as an IP, alone")
 	cancel()
 	require.NoError(t, <-o.done)
+}
+
+// The outbox says when each message was sent, newest first: the time of
+// day, with how long ago for today's, the day before for older ones, the
+// whole date and time in a tooltip, and an RFC 3339 datetime.
+func TestOutboxTimes(t *testing.T) {
+	now := time.Date(2026, time.June, 15, 15, 0, 0, 0, time.Local)
+	clock := storetest.NewClock(now)
+	cfg, err := parseConfig([]string{"-data", t.TempDir()}, io.Discard)
+	require.NoError(t, err)
+	cfg.now = clock.Now
+	a, err := newApp(cfg, "http://localhost:8080", io.Discard)
+	require.NoError(t, err)
+	t.Cleanup(func() { a.close(context.Background()) })
+
+	ctx := context.Background()
+	mail := func(to string, at time.Time) {
+		require.NoError(t, a.mailOutbox.Send(ctx, emailcode.Message{To: to, Subject: "Your code", Text: "Your code is 123456.", Time: at}))
+	}
+	sms := func(to string, at time.Time) {
+		require.NoError(t, a.smsOutbox.Send(ctx, smscode.Message{To: to, Body: "Your code is 654321.", Time: at}))
+	}
+	mail("year@example.com", time.Date(2025, time.December, 31, 23, 59, 58, 0, time.Local))
+	mail("hours@example.com", now.Add(-3*time.Hour-time.Minute))
+	sms("+12025550143", now.Add(-2*time.Minute-30*time.Second))
+	mail("march@example.com", time.Date(2026, time.March, 2, 9, 5, 7, 0, time.Local))
+	mail("yesterday@example.com", now.Add(-26*time.Hour))
+	mail("one@example.com", now.Add(-time.Minute))
+	sms("+12025550144", now.Add(-20*time.Second))
+	require.NoError(t, a.mailOutbox.Send(ctx, emailcode.Message{To: "clock@example.com", Subject: "Notice", Text: "No time given."}))
+
+	rec := httptest.NewRecorder()
+	a.handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/outbox", nil))
+	require.Equal(t, http.StatusOK, rec.Code)
+	page := rec.Body.String()
+
+	type shown struct{ to, datetime, text string }
+	var got []shown
+	msg := regexp.MustCompile(`(?s)<article class="msg" data-kind="\w+" data-to="([^"]+)">.*?<time datetime="([^"]+)" title="([^"]+)">([^<]+)</time>`)
+	for _, m := range msg.FindAllStringSubmatch(page, -1) {
+		at, err := time.Parse(time.RFC3339, m[2])
+		if assert.NoError(t, err, "the datetime of %s", m[1]) {
+			assert.Equal(t, at.Local().Format("Monday 2 January 2006, 15:04:05 MST"), html.UnescapeString(m[3]), "the tooltip of %s", m[1])
+		}
+		got = append(got, shown{html.UnescapeString(m[1]), m[2], html.UnescapeString(m[4])})
+	}
+	utc := func(t time.Time) string { return t.UTC().Format(time.RFC3339) }
+	assert.Equal(t, []shown{
+		{"clock@example.com", utc(now), "15:00:00 (just now)"},
+		{"+12025550144", utc(now.Add(-20 * time.Second)), "14:59:40 (just now)"},
+		{"one@example.com", utc(now.Add(-time.Minute)), "14:59:00 (1 minute ago)"},
+		{"+12025550143", utc(now.Add(-150 * time.Second)), "14:57:30 (2 minutes ago)"},
+		{"hours@example.com", utc(now.Add(-181 * time.Minute)), "11:59:00 (3 hours ago)"},
+		{"yesterday@example.com", utc(now.Add(-26 * time.Hour)), "yesterday, 13:00:00"},
+		{"march@example.com", utc(time.Date(2026, time.March, 2, 9, 5, 7, 0, time.Local)), "2 Mar, 09:05:07"},
+		{"year@example.com", utc(time.Date(2025, time.December, 31, 23, 59, 58, 0, time.Local)), "31 Dec 2025, 23:59:58"},
+	}, got, "newest first, each with its time")
+
+	// A time ahead of the page's (another clock) is shown without an age.
+	assert.Equal(t, "15:00:05", sentAt{now.Add(5 * time.Second), now}.Text())
+	assert.Equal(t, "14:00:00 (1 hour ago)", sentAt{now.Add(-time.Hour), now}.Text())
 }
