@@ -144,6 +144,8 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		Notifications: a.notifications,
 		EnrollURL:     "/2fa/settings/",
 		Templates:     libraryTemplates,
+		Layout:        a.layout,
+		Support:       twofactorhttp.Link{Text: "Locked out or lost your phone? Contact Acme support.", URL: "mailto:support@example.com"},
 		Admin: twofactorhttp.AdminConfig{
 			Prefix: adminPrefix,
 			Guard:  a.requireAdmin,
@@ -156,6 +158,15 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		a.close(context.Background())
 	}
 	return err
+}
+
+// layout is twofactorhttp.Config.Layout: the signed-in account, for the
+// bar of the library's pages (its Admin link), or nil.
+func (a *app) layout(r *http.Request) any {
+	if acct, ok := a.sessions.account(r); ok {
+		return acct
+	}
+	return nil
 }
 
 // adminPrefix is where the administrator pages are mounted.
