@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -56,20 +58,23 @@ func TestBrowserEnrollAuthenticatorApp(t *testing.T) {
 
 	b.click(`a[href="/2fa/settings/"]`, onSettings)
 	b.checkPage()
-	assert.Contains(t, b.text(`section[data-section="notifications"]`), "Someone with your password failed the second step",
-		"the overview says which security emails are on")
-	b.click(`section[data-method="totp"] a`, `body[data-page="settings_totp"]`)
+	// Off, with the way to turn it on first; alan has no email address, so
+	// neither email codes nor security emails are offered.
+	assert.Equal(t, "Two-step verification is off", b.text(`section[data-section="status"] .tf-status`))
+	assert.Equal(t, "Set up a method", b.text(`section[data-section="status"] a.tf-button`))
+	assert.Zero(t, eval[int](b, `document.querySelectorAll('[data-method="email"], [data-section="notifications"]').length`))
+	b.click(`li[data-method="totp"] a.tf-row-action`, `body[data-page="settings_totp"]`)
 	b.checkPage()
 	b.click(`form[action="/2fa/settings/totp"] button`, `.tf-qr img`)
 	b.checkPage()
 	assert.True(t, eval[bool](b, `document.querySelector(".tf-qr img").src.startsWith("data:image/png")`), "the QR code is an inline image")
 	assert.NotEmpty(t, eval[string](b, `document.querySelector(".tf-qr img").alt`))
-	secret := b.text("#tf-secret")
+	secret := strings.Join(strings.Fields(b.text("#tf-secret")), " ")
 	assert.Regexp(t, regexp.MustCompile(`^([A-Z2-7]{4} )+[A-Z2-7]{1,4}$`), secret, "the secret in groups of four")
 	b.screenshot("totp-setup", 760, 1000, false)
 
 	// "Next", then the code the app would show.
-	b.click(`a.tf-button`, codeField)
+	b.click(`a.tf-button[href$="step=code"]`, codeField)
 	assert.Equal(t, "tf-code", b.focused())
 	code := app.codeFor(t, secret)
 	b.typeCode(wrongCode(code))
@@ -81,7 +86,13 @@ func TestBrowserEnrollAuthenticatorApp(t *testing.T) {
 	codes := b.savedCodes()
 	require.Len(t, codes, 10)
 	b.screenshot("backup-codes", 760, 560, false)
-	b.click(`form.tf-done button`, afterCodes)
+	b.click(`form.tf-done button`, onSettings)
+	assert.Equal(t, "Backup codes saved. Keep them somewhere safe: each one works once.", b.announced())
+	assert.Equal(t, "Two-step verification is on", b.text(`section[data-section="status"] .tf-status`))
+	row := b.text(`li[data-method="totp"] .tf-row-text`)
+	assert.Equal(t, 1, strings.Count(row, "Authenticator app"), "the name once: %q", row)
+	assert.Contains(t, row, "On · Added")
+	assert.Contains(t, b.text(`li[data-method="backup_code"]`), "10 backup codes left.")
 
 	// From now on, signing in asks for the app's code.
 	b.open("/", onHome)
@@ -148,8 +159,20 @@ func TestBrowserSecurityKey(t *testing.T) {
 	require.Len(t, b.savedCodes(), 10, "the first factor brings backup codes")
 	require.Len(t, b.credentials(key), 1, "the authenticator holds the new credential")
 	b.click(`form.tf-done button`, afterCodes)
-	b.open("/2fa/settings/keys", `ul.tf-keys`)
-	assert.Contains(t, b.text(`ul.tf-keys`), "Blue key")
+	b.open("/2fa/settings/keys", `ul.tf-enrollments`)
+	assert.Contains(t, b.text(`ul.tf-enrollments`), "Blue key")
+
+	// Rename is a button that opens its form; the form is closed until then.
+	assert.False(t, eval[bool](b, `document.querySelector("#tf-rename-0").checkVisibility()`), "no rename field open at first")
+	b.click(`details.tf-rename summary`, `#tf-rename-0`)
+	assert.Equal(t, "Blue key", eval[string](b, `document.querySelector("#tf-rename-0").value`))
+	eval[bool](b, `(document.querySelector("#tf-rename-0").value = "") === ""`)
+	b.do(chromedp.SendKeys(chromedp.ID("tf-rename-0"), "Spare key"),
+		chromedp.Click(chromedp.CSS(`details.tf-rename button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`p.tf-notice`)))
+	assert.Equal(t, "Security key renamed.", b.announced())
+	assert.Contains(t, b.text(`ul.tf-enrollments`), "Spare key")
+	// Remove is a button, which asks first.
+	assert.Equal(t, "BUTTON", eval[string](b, `document.querySelector("form.tf-remove button").tagName`))
 
 	// Signing in asks for the key.
 	b.open("/", onHome)
@@ -158,7 +181,7 @@ func TestBrowserSecurityKey(t *testing.T) {
 	b.do(chromedp.WaitVisible(chromedp.CSS(`section.tf-method[data-method="webauthn"]`)))
 	b.checkPage()
 	b.click(`button[data-webauthn="login"]`, onHome)
-	assert.Contains(t, b.text(`li[data-method="webauthn"]`), "Blue key")
+	assert.Contains(t, b.text(`li[data-method="webauthn"]`), "Spare key")
 }
 
 func TestBrowserNewBackupCodesAfterStepUp(t *testing.T) {
@@ -173,6 +196,9 @@ func TestBrowserNewBackupCodesAfterStepUp(t *testing.T) {
 	b.typeCode(old[0])
 	b.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
 
+	const note = "you'll confirm it's you before this change"
+	b.open("/2fa/settings/phone", "#tf-number")
+	assert.Contains(t, b.text("main"), note, "a step-up will be needed")
 	b.open("/2fa/settings/backup-codes", `body[data-page="settings_backup"]`)
 	b.checkPage()
 	assert.Contains(t, b.text("p.tf-status"), "9")
@@ -185,6 +211,8 @@ func TestBrowserNewBackupCodesAfterStepUp(t *testing.T) {
 	require.Len(t, codes, 10)
 	assert.NotContains(t, codes, old[1])
 	b.click(`form.tf-done button`, afterCodes)
+	b.open("/2fa/settings/phone", "#tf-number")
+	assert.NotContains(t, b.text("main"), note, "stepped up: no step-up will be needed")
 
 	// The old set is dead, the new one works.
 	b.open("/", onHome)
@@ -209,8 +237,8 @@ func TestBrowserRemoveFactorAfterStepUp(t *testing.T) {
 	b.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
 
 	// Removing it needs a fresh verification: by email this time.
-	b.open("/2fa/settings/totp", `a.tf-action`)
-	b.do(chromedp.Click(chromedp.CSS(`a.tf-action`)))
+	b.open("/2fa/settings/totp", `form.tf-remove button`)
+	b.do(chromedp.Click(chromedp.CSS(`form.tf-remove button`)))
 	require.True(t, b.throughStepUp(`body[data-page="settings_confirm"]`, func() {
 		b.chooseMethod("email")
 		b.do(chromedp.Click(chromedp.CSS(`form.tf-send button`)), chromedp.WaitVisible(chromedp.CSS(`p.tf-sent`)))
@@ -335,4 +363,91 @@ func TestBrowserAdminUnlocks(t *testing.T) {
 	status, body = c.post(app.URL, "/login", grace)
 	require.Equal(t, http.StatusOK, status, "unlocked: %v", body)
 	assert.Equal(t, "challenge", body["status"])
+}
+
+// call runs a DevTools command on the tab within stepTimeout.
+func (b *tab) call(f func(ctx context.Context) error) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
+	defer cancel()
+	require.NoError(b.t, f(ctx))
+}
+
+// New backup codes without JavaScript: no Print button that would do
+// nothing; on paper, no navigation bar and no buttons, but the product,
+// the account and the date above the codes. "I saved my codes" says so.
+func TestBrowserBackupCodesOnPaper(t *testing.T) {
+	t.Parallel()
+	app := startApp(t)
+	b := newTab(t, app)
+	b.signInWithoutFactor()
+	b.call(func(ctx context.Context) error {
+		_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	})
+	b.open("/2fa/settings/backup-codes", `a.tf-button`)
+	b.click(`a.tf-button`, `body[data-page="settings_confirm"]`)
+	b.click(`main form[method="post"] button`, onCodes)
+	b.checkPage()
+	assert.False(t, eval[bool](b, `document.querySelector("button[data-print]").offsetParent !== null`), "no Print button without a script")
+	assert.True(t, eval[bool](b, `document.querySelector("a[download]").offsetParent !== null`), "the download works without one")
+	head := b.text(".tf-codes-for")
+	assert.Contains(t, head, "Acme")
+	assert.Contains(t, head, "Account: alan")
+	assert.Regexp(t, regexp.MustCompile(`Generated \d{1,2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2} UTC`), head)
+
+	b.call(func(ctx context.Context) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: "print"})
+		return err
+	})
+	shown := func(sel string) bool {
+		return eval[bool](b, `Array.from(document.querySelectorAll(`+"`"+sel+"`"+`)).some(e => e.offsetParent !== null)`)
+	}
+	assert.False(t, shown("header, nav"), "the host's navigation is not printed")
+	assert.False(t, shown("main button, main a.tf-button"), "nor the buttons")
+	assert.True(t, shown(".tf-codes-for") && shown("#tf-codes"), "the codes and what they are for are")
+	b.call(func(ctx context.Context) error {
+		_, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{})
+		return err
+	})
+
+	b.click(`form.tf-done button`, onSettings)
+	assert.Equal(t, "Backup codes saved. Keep them somewhere safe: each one works once.", b.text("p.tf-notice"))
+}
+
+// On a phone, the authenticator app's set-up says that tapping the QR
+// code opens the app, with a button that does the same, and the set-up
+// key wraps between whole groups of four, within the card.
+func TestBrowserTOTPSetUpOnPhone(t *testing.T) {
+	t.Parallel()
+	app := startApp(t)
+	b := newTab(t, app)
+	b.signInWithoutFactor()
+	b.open("/2fa/settings/totp", `form[action="/2fa/settings/totp"] button`)
+	b.click(`form[action="/2fa/settings/totp"] button`, `.tf-qr img`)
+	assert.False(t, eval[bool](b, `document.querySelector(".tf-on-phone").offsetParent !== null`), "on a laptop, the QR code is to be scanned")
+
+	b.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch))
+	defer b.do(chromedp.ResetViewport())
+	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	assert.Contains(t, b.text("#tf-tap"), "Tap the QR code")
+	assert.True(t, eval[bool](b, `document.querySelector(".tf-on-phone a.tf-button").href.startsWith("otpauth://totp/")`))
+	assert.True(t, eval[bool](b, `document.querySelector(".tf-qr a").href.startsWith("otpauth://totp/")`))
+
+	groups := eval[[]map[string]float64](b, `Array.from(document.querySelectorAll("#tf-secret span")).map(s => {
+		const r = s.getBoundingClientRect(); return {top: r.top, height: r.height, right: r.right, rects: s.getClientRects().length};
+	})`)
+	require.Len(t, groups, 8, "a 160-bit key: eight groups")
+	lines := map[float64]int{}
+	card := eval[float64](b, `document.querySelector("main.tf-card").getBoundingClientRect().right`)
+	for _, g := range groups {
+		assert.Equal(t, float64(1), g["rects"], "a group is never split")
+		assert.LessOrEqual(t, g["right"], card, "the key stays inside the card")
+		lines[g["top"]]++
+	}
+	assert.LessOrEqual(t, len(lines), 2, "two lines at most: %v", lines)
+	for _, n := range lines {
+		assert.GreaterOrEqual(t, n, 4, "whole groups of four per line: %v", lines)
+	}
+	b.screenshot("totp-setup-phone", 390, 844, true)
 }
