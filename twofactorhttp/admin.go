@@ -133,6 +133,10 @@ type AdminCodeView struct {
 	Code string // the code
 	Text string // "Give this code to the user ... until ..."
 	Back string // the user's page
+	// ID, Name, DisplayName and Email are the user the code is for, as
+	// in AdminUserView.
+	ID, Name, DisplayName, Email string
+	BackText                     string // the link to the user's page: "Back to Ada Lovelace"
 }
 
 // AdminPolicyView is the policy, as configured, and who cannot comply.
@@ -555,7 +559,9 @@ func (h *Handler) serveAdminRecovery(w http.ResponseWriter, r *http.Request, act
 	}
 	t := &h.text.Admin
 	h.adminPage(w, r, http.StatusOK, PageAdminCode, t.RecoveryTitle, &AdminView{Code: &AdminCodeView{Code: code,
-		Text: fmt.Sprintf(t.RecoveryShown, h.dateTime(exp)), Back: h.adminUserURL(u.ID)}}, nil)
+		Text: fmt.Sprintf(t.RecoveryShown, h.dateTime(exp)), Back: h.adminUserURL(u.ID),
+		ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, Email: u.Email,
+		BackText: fmt.Sprintf(t.BackTo, cmp.Or(u.DisplayName, u.AccountName()))}}, nil)
 }
 
 type policyOut struct {

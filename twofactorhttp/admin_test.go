@@ -96,7 +96,7 @@ func TestAdminReset(t *testing.T) {
 	require.Equal(t, "reset", m["status"])
 }
 
-var recoveryRe = regexp.MustCompile(`<code>([0-9a-z-]+)</code>`)
+var recoveryRe = regexp.MustCompile(`<p class="tf-codes tf-admin-code"><code>([0-9a-z-]+)</code>`)
 
 // A recovery code is shown once and signs the user in once.
 func TestAdminRecoveryCode(t *testing.T) {
@@ -332,6 +332,14 @@ func TestAdminNamesThePerson(t *testing.T) {
 	require.Contains(t, body, "<h1>Two-step verification of ann@example.com</h1>")
 	require.Contains(t, body, `<p class="tf-meta tf-who">User ID <code>ann</code></p>`)
 	require.NotContains(t, decodeJSON(t, s.admin(true).get("/admin/2fa/user?id=ann")), "display_name")
+
+	// A recovery code says who it is for, and leads back to them.
+	body = text(a.post("/admin/2fa/user/recovery-code", url.Values{"id": {"dan"}}))
+	require.Contains(t, body, `<p class="tf-meta tf-who"><span>Dan Lee</span> · <span>dlee</span> · User ID <code>dan</code></p>`)
+	require.Contains(t, body, `<a class="tf-button" href="/admin/2fa/user?id=dan" autofocus>Back to Dan Lee</a>`)
+	body = text(a.post("/admin/2fa/user/recovery-code", url.Values{"id": {"ben"}}))
+	require.Contains(t, body, `<p class="tf-meta tf-who"><span>ben</span> · User ID <code>ben</code></p>`)
+	require.Contains(t, body, ">Back to ben</a>")
 
 	body = text(a.get("/admin/2fa/policy"))
 	require.Contains(t, body, `<li><a href="/admin/2fa/user?id=dan">Dan Lee</a> <span class="tf-meta">dlee</span> <span class="tf-meta">Missing: Text message</span></li>`)

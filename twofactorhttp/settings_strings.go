@@ -429,6 +429,9 @@ type AdminStrings struct {
 	// ClearFailures is the unlock button when the user has wrong answers
 	// in a row but is not locked out: it sets the count back to zero.
 	ClearFailures string
+	// BackTo is the link from a recovery code to the user's page: "Back
+	// to %s" (the person's name, else the account name).
+	BackTo string
 	// Done are the notices after a change, by the key in ?done=.
 	Done map[string]string
 }
@@ -451,6 +454,7 @@ var defaultAdminStrings = AdminStrings{
 	Lifts:            "lifts at %s, in %s",
 	Time:             "15:04 MST",
 	ClearFailures:    "Clear the count",
+	BackTo:           "Back to %s",
 	Unlock:           "Unlock",
 	RevokeDevice:     "Revoke",
 	RevokeAllDevices: "Revoke all devices",
@@ -543,7 +547,7 @@ func withPageDefaults(s *Strings) *Strings {
 	// A table written before the lockout's count and end were shown gets
 	// their defaults.
 	if ad, d := &c.Admin, &defaultAdminStrings; ad.LockedAfter == "" {
-		ad.LockedAfter, ad.Lifts, ad.Time, ad.ClearFailures = d.LockedAfter, d.Lifts, d.Time, d.ClearFailures
+		ad.LockedAfter, ad.Lifts, ad.Time, ad.ClearFailures, ad.BackTo = d.LockedAfter, d.Lifts, d.Time, d.ClearFailures, d.BackTo
 	}
 	// A table written before the overview's status line, the header of
 	// new backup codes and the set-up on a phone gets their defaults.
@@ -578,7 +582,7 @@ func (s *Strings) checkSettings() error {
 		"Settings.TOTPExpires": st.TOTPExpires, "Settings.PhoneOn": st.PhoneOn, "Settings.PhoneInvalid": st.PhoneInvalid,
 		"Settings.KeyNewName": st.KeyNewName, "Settings.EmailOn": st.EmailOn, "Settings.Network": st.Network,
 		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
-		"Admin.UserTitle": ad.UserTitle, "Admin.RecoveryShown": ad.RecoveryShown,
+		"Admin.UserTitle": ad.UserTitle, "Admin.RecoveryShown": ad.RecoveryShown, "Admin.BackTo": ad.BackTo,
 		"Admin.GapMissing": ad.GapMissing, "Settings.SetUpDone": st.SetUpDone, "Settings.DisableStays": st.DisableStays,
 		"Settings.Since": st.Since, "Settings.BackupAccount": st.BackupAccount, "Settings.BackupMade": st.BackupMade,
 	} {
