@@ -359,3 +359,176 @@ func (b *tab) throughStepUp(then string, answer func()) bool {
 	}
 	return false
 }
+
+// ---- Accessibility audits with axe-core, at a laptop's and a phone's size.
+
+// screenSize is a size a page is audited and photographed at.
+type screenSize struct {
+	suffix        string // of the screenshot's name: "" or "-phone"
+	width, height int64
+	mobile        bool // a phone: mobile layout, touch, twice the pixels
+}
+
+var (
+	laptopSize = screenSize{"", 1280, 800, false}
+	phoneSize  = screenSize{"-phone", 390, 844, true}
+)
+
+// emulate shows the page at s until reset is called.
+func (b *tab) emulate(s screenSize) (reset func()) {
+	b.t.Helper()
+	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
+	if s.mobile {
+		opts = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait}
+	}
+	b.do(chromedp.EmulateViewport(s.width, s.height, opts...))
+	// The layout settles on the next animation frame: nothing animates
+	// and the fonts are local.
+	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	return func() { b.t.Helper(); b.do(chromedp.ResetViewport()) }
+}
+
+// axeSource is axe-core's script, read once.
+var axeSource struct {
+	sync.Once
+	js  string
+	err error
+}
+
+// axeTags are the rules the pages must pass: WCAG 2.0, 2.1 and 2.2 at
+// levels A and AA, and axe's best practices. Every best-practice rule
+// applies to these pages (they have landmarks, headings and forms), so
+// none is turned off.
+var axeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22a", "wcag22aa", "best-practice"}
+
+// axeViolation is a rule a page breaks, and where.
+type axeViolation struct {
+	ID     string `json:"id"`
+	Impact string `json:"impact"`
+	Help   string `json:"help"`
+	URL    string `json:"helpUrl"`
+	Nodes  []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"summary"`
+	} `json:"nodes"`
+}
+
+func (v axeViolation) String() string {
+	var s strings.Builder
+	fmt.Fprintf(&s, "%s (%s): %s <%s>", v.ID, v.Impact, v.Help, v.URL)
+	for _, n := range v.Nodes {
+		fmt.Fprintf(&s, "\n      %v: %s", n.Target, strings.ReplaceAll(n.Summary, "\n", "; "))
+	}
+	return s.String()
+}
+
+// axe runs axe-core on the page as it is shown now and returns what it
+// breaks. The script is put in through the DevTools protocol, which the
+// pages' Content-Security-Policy does not apply to.
+func (b *tab) axe() []axeViolation {
+	b.t.Helper()
+	path := testenv.Axe(b.t)
+	axeSource.Do(func() {
+		src, err := os.ReadFile(path)
+		axeSource.js, axeSource.err = string(src), err
+	})
+	require.NoError(b.t, axeSource.err, "axe-core's script")
+	if !eval[bool](b, `typeof window.axe === "object"`) {
+		eval[bool](b, axeSource.js+"\n;typeof window.axe === \"object\"")
+	}
+	tags := `["` + strings.Join(axeTags, `", "`) + `"]`
+	return eval[[]axeViolation](b, `axe.run(document, {runOnly: {type: "tag", values: `+tags+`}, resultTypes: ["violations"]})
+		.then(r => r.violations.map(v => ({id: v.id, impact: v.impact || "", help: v.help, helpUrl: v.helpUrl,
+			nodes: v.nodes.map(n => ({target: n.target, summary: n.failureSummary || ""}))})))`)
+}
+
+// audit checks the page with axe-core at a laptop's size and a phone's,
+// and fails the test with every rule the page breaks, where, and how to
+// fix it.
+func (b *tab) audit() {
+	b.t.Helper()
+	b.auditAs("")
+}
+
+// auditAs is audit, also saving screenshots as name.png and
+// name-phone.png when screenshots are asked for and name is not "".
+func (b *tab) auditAs(name string) {
+	b.t.Helper()
+	for _, msg := range b.auditReport(name) {
+		b.t.Error(msg)
+	}
+}
+
+// auditReport runs axe-core on the page at each size (saving screenshots
+// as auditAs does) and says, for each size where the page breaks rules,
+// which rules, where, and how to fix them.
+func (b *tab) auditReport(name string) []string {
+	b.t.Helper()
+	page := b.path()
+	var out []string
+	for _, s := range []screenSize{laptopSize, phoneSize} {
+		reset := b.emulate(s)
+		vs := b.axe()
+		if name != "" {
+			b.capture(name + s.suffix)
+		}
+		reset()
+		if len(vs) > 0 {
+			var msg strings.Builder
+			fmt.Fprintf(&msg, "%s at %dx%d breaks %d accessibility rules:", page, s.width, s.height, len(vs))
+			for _, v := range vs {
+				msg.WriteString("\n  - " + v.String())
+			}
+			out = append(out, msg.String())
+		}
+	}
+	return out
+}
+
+// capture saves the page as it is shown now as name.png, when
+// screenshots are asked for.
+func (b *tab) capture(name string) {
+	b.t.Helper()
+	dir := screenshotDir(b.t)
+	if dir == "" {
+		return
+	}
+	png := run1(b, chromedp.CaptureScreenshot())
+	require.NoError(b.t, os.MkdirAll(dir, 0o755))
+	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
+}
+
+// enterCode puts code in the code field, as a paste would, and submits
+// its form: with or without JavaScript, whether or not the page would
+// submit the code by itself.
+func (b *tab) enterCode(code string) {
+	b.t.Helper()
+	b.do(chromedp.WaitVisible(chromedp.CSS(codeField)))
+	eval[bool](b, fmt.Sprintf(`(f => { f.value = %q; f.form.submit(); return true; })(document.querySelector(%q))`, code, codeField))
+}
+
+// await waits for sel on the page the tab ends on. A wait begun while
+// one page replaces another can miss the new page, so it looks again,
+// each look bounded, until stepTimeout.
+func (b *tab) await(sel string) {
+	b.t.Helper()
+	deadline := time.Now().Add(stepTimeout)
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(b.ctx, 2*time.Second)
+		err := chromedp.Do(ctx, chromedp.WaitVisible(chromedp.CSS(sel)))
+		cancel()
+		if err == nil {
+			return
+		}
+	}
+	b.do(chromedp.WaitVisible(chromedp.CSS(sel))) // fails, showing the page
+}
+
+// press clicks sel and awaits then.
+func (b *tab) press(sel, then string) {
+	b.t.Helper()
+	b.do(chromedp.Click(chromedp.CSS(sel)))
+	b.await(then)
+}
+
+// ---- End of the accessibility audits.
