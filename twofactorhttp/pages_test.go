@@ -202,10 +202,14 @@ func TestResendDisabledDuringTheWait(t *testing.T) {
 	page := b.get("/2fa/?method=email").Body.String()
 	assert.Contains(t, page, `<button type="submit" class="tf-secondary" id="tf-send" disabled>`)
 	assert.Contains(t, html.UnescapeString(page), "You can ask for a new code in 60 seconds.")
+	// Without scripts nothing enables the button in place: the page says
+	// how to get it back.
+	assert.Contains(t, page, `<noscript><p class="tf-meta">Reload this page once the wait is over.</p></noscript>`)
 	e.clock.Advance(time.Minute)
 	page = b.get("/2fa/?method=email").Body.String()
 	assert.Contains(t, page, `<button type="submit" class="tf-secondary" id="tf-send">`)
 	assert.NotContains(t, page, "data-countdown")
+	assert.NotContains(t, page, "Reload this page")
 }
 
 // Every page tells the host's layout who is signed in (and gives it

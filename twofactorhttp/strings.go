@@ -32,6 +32,7 @@ type Strings struct {
 	SentTo       string // "We sent a code to %s." (the masked destination)
 	ResendIn     string // "You can ask for a new code in %s." (a duration in words)
 	Countdown    string // the same, updated each second by the script: "{s}" is the seconds left
+	ResendReload string // without scripts, after ResendIn: the button comes back on a reload
 	OtherMethods string // heading of the links to the other methods
 	UseBackup    string // link to the backup-code form
 	TrustFor     string // "Trust this device for %s" (a duration in words)
@@ -124,6 +125,7 @@ var defaultStrings = Strings{
 	SentTo:       "We sent a code to %s.",
 	ResendIn:     "You can ask for a new code in %s.",
 	Countdown:    "You can ask for a new code in {s} s.",
+	ResendReload: "Reload this page once the wait is over.",
 	OtherMethods: "Other ways to verify",
 	UseBackup:    "Use a backup code",
 	TrustFor:     "Trust this device for %s",
@@ -184,13 +186,13 @@ var defaultStrings = Strings{
 	Admin:    defaultAdminStrings,
 }
 
-// withFlowDefaults returns s with the default lockout-page strings for
-// those it lacks (a table written before that page existed), leaving s
-// itself as it is.
+// withFlowDefaults returns s with the default lockout-page and resend
+// strings for those it lacks (a table written before they existed),
+// leaving s itself as it is.
 func withFlowDefaults(s *Strings) *Strings {
 	d := &defaultStrings
 	if s.TitleLocked != "" && s.LockedFor != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
-		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" {
+		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" && s.ResendReload != "" {
 		return s
 	}
 	c := *s
@@ -202,6 +204,7 @@ func withFlowDefaults(s *Strings) *Strings {
 	c.BackToSignIn = cmp.Or(c.BackToSignIn, d.BackToSignIn)
 	c.GoBack = cmp.Or(c.GoBack, d.GoBack)
 	c.ClockTime = cmp.Or(c.ClockTime, d.ClockTime)
+	c.ResendReload = cmp.Or(c.ResendReload, d.ResendReload)
 	return &c
 }
 

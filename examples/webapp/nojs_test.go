@@ -123,6 +123,7 @@ func TestNoJSEmailCodeAndResend(t *testing.T) {
 	first := b.outboxCode("Email", "ada@example.com", "")
 	b.open("/2fa/?method=email", `#tf-send`)
 	assert.True(t, eval[bool](b, `document.querySelector("#tf-send").disabled`), "no new code before the wait is over")
+	assert.Contains(t, b.text(`form.tf-send`), "Reload this page once the wait is over.", "without scripts the page says how the button comes back")
 
 	clock.Advance(61 * time.Second)
 	b.open("/2fa/?method=email", `#tf-send:not([disabled])`)
