@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -69,6 +70,14 @@ func TestAdminReset(t *testing.T) {
 	decodeJSON(t, b.post("/2fa/settings/totp/verify", url.Values{"code": {s.totpCode(secret)}}))
 
 	a := s.admin(false)
+	// The backup codes' row says how many are left once: its label does,
+	// and the count is not repeated below it.
+	page := text(a.get("/admin/2fa/user?id=ben"))
+	i := strings.Index(page, `<li data-method="backup_code">`)
+	require.GreaterOrEqual(t, i, 0, page)
+	row := page[i : i+strings.Index(page[i:], "</section>")]
+	require.Equal(t, 1, strings.Count(row, "left"), row)
+
 	w := a.post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "identity_checked": {"on"}})
 	require.Equal(t, http.StatusBadRequest, w.Code)
 	requireAlert(t, w.Body.String(), "Give the reason for the reset.")
