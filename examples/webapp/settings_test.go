@@ -164,6 +164,15 @@ func TestBrowserSecurityKey(t *testing.T) {
 
 	// Rename is a button that opens its form; the form is closed until then.
 	assert.False(t, eval[bool](b, `document.querySelector("#tf-rename-0").checkVisibility()`), "no rename field open at first")
+	// Both actions sit on the key's row, side by side at its right end.
+	b.do(chromedp.EmulateViewport(1280, 800))
+	assert.True(t, eval[bool](b, `(() => {
+		const row = document.querySelector("ul.tf-enrollments li.tf-row").getBoundingClientRect();
+		const ren = document.querySelector("details.tf-rename summary").getBoundingClientRect();
+		const rem = document.querySelector("form.tf-remove button").getBoundingClientRect();
+		return Math.abs(ren.top - rem.top) < 2 && ren.right < rem.left && Math.abs(rem.right - row.right) < 2;
+	})()`), "Rename and Remove side by side, at the row's right end")
+	b.do(chromedp.ResetViewport())
 	b.click(`details.tf-rename summary`, `#tf-rename-0`)
 	assert.Equal(t, "Blue key", eval[string](b, `document.querySelector("#tf-rename-0").value`))
 	eval[bool](b, `(document.querySelector("#tf-rename-0").value = "") === ""`)
