@@ -169,7 +169,10 @@
 // (email codes on by the account's address count) needs a fresh step-up,
 // the proof in the step-up cookie: without it a browser goes through the
 // step-up page and challenge and comes back to the page it was on, where
-// it repeats the change; a JSON client gets 401 step_up_required.
+// it repeats the change; a JSON client gets 401 step_up_required. A
+// set-up asked for before its step-up goes on after it: an authenticator
+// app's page shows its QR code at once, and a phone number waits, sealed
+// in the set-up cookie, for one click on "Send code" (a GET never sends).
 // Revoking every trusted device needs no step-up, only a confirmation: it
 // takes away nothing but the skipping of the second step, and a user who
 // fears a device was stolen must be able to do it at once, even without

@@ -365,4 +365,5 @@ type methodPage struct {
 	out    *methodOut
 	form   settingsForm // the refused form, shown again
 	change bool         // the set-up form, not a pending set-up
+	held   *enrolling   // a set-up held for its step-up (enrolling.Held), or nil
 }

@@ -193,6 +193,13 @@ type CodeView struct {
 type PhoneView struct {
 	Action  string       // where it posts
 	Regions []RegionView // the country picker
+	// Held is the masked number of a set-up held for its step-up: the
+	// page offers to send its code with one click (the number itself
+	// stays in the sealed set-up cookie, never on a page), or another
+	// number.
+	Held string
+	// Other is the page with the empty number form, when Held is set.
+	Other string
 }
 
 // EmailView is the email codes page's state.

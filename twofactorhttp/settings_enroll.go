@@ -33,6 +33,10 @@ type enrolling struct {
 	Request     string           `json:"n,omitempty"` // EnrollRequest.Destination (E.164 for a phone), for a resend
 	Region      string           `json:"g,omitempty"` // EnrollRequest.Region
 	Label       string           `json:"l,omitempty"` // EnrollRequest.Label
+	// Held marks a set-up that sends a code, asked for before its
+	// step-up and not begun: the method's page shows its form filled in
+	// with Request, Region and Label, and sending stays the user's click.
+	Held bool `json:"h,omitempty"`
 }
 
 func (h *Handler) enrollAD(name, userID string) []byte {
@@ -217,7 +221,13 @@ func (h *Handler) methodPage(w http.ResponseWriter, r *http.Request, u twofactor
 	}
 	p := &methodPage{r: r, u: u, ui: ui, es: es, form: form, v: &SettingsView{Factor: &fv}, out: &methodOut{factorOut: factorJSON(fv)},
 		change: r.URL.Query().Get("change") != "" || (r.Method == http.MethodPost && form != nil && r.URL.Path == h.settingsURL(ui))}
-	if pend, ok := h.readEnrolling(r, u, ui.Method); ok && !p.change {
+	if pend, ok := h.readEnrolling(r, u, ui.Method); ok && pend.Held {
+		// A set-up held for its step-up: its form, which offers to go
+		// on with it, unless another one is asked for.
+		if !p.change {
+			p.change, p.held = true, pend
+		}
+	} else if ok && !p.change {
 		if !h.pendingView(w, r, p, pend, e) {
 			return
 		}
@@ -286,7 +296,11 @@ func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor
 	}
 	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, f) }
 	req := twofactor.EnrollRequest{Client: h.client(r), Restart: checked(f.get("restart")), Label: strings.TrimSpace(f.get("name"))}
-	if err := ui.kind().enroll(h, ui, f, &req); err != nil {
+	if held, ok := h.readEnrolling(r, u, ui.Method); ok && held.Held && checked(f.get("held")) {
+		// Going on with the set-up held for its step-up: what it asked
+		// for is in the sealed cookie, bound to this user.
+		req.Destination, req.Region, req.Label = held.Request, held.Region, held.Label
+	} else if err := ui.kind().enroll(h, ui, f, &req); err != nil {
 		h.settingsFail(w, r, ui.Method, back, err, again)
 		return
 	}
@@ -303,12 +317,21 @@ func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor
 // CrossOriginProtection, sets the cookie, sealed and bound to the user;
 // the GET only goes on with what it holds, with a fresh proof. Cancelling
 // the step-up drops it.
+//
+// A set-up that sends a code (a phone number) is held instead: the
+// method's page shows its form again, filled in with what was typed, so
+// one click sends the code once the step-up is done, and a GET still sends
+// nothing.
 func (h *Handler) resumeAfterStepUp(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI, req twofactor.EnrollRequest, enrolled bool) bool {
-	if enrolled || wantsJSON(r) || ui.sends() || ui.recovery() || ui.kind().keyScript() {
+	if wantsJSON(r) || ui.recovery() || ui.kind().keyScript() {
+		return false
+	}
+	held := ui.sends()
+	if held && req.Destination == "" || !held && enrolled {
 		return false
 	}
 	h.setEnrolling(w, r, u, &enrolling{Method: ui.Method, Expires: h.now().Add(10 * time.Minute).Unix(),
-		Request: req.Destination, Region: req.Region, Label: req.Label})
+		Request: req.Destination, Region: req.Region, Label: req.Label, Held: held})
 	return true
 }
 

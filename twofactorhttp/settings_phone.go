@@ -119,6 +119,9 @@ func (phoneKind) page(h *Handler, p *methodPage) {
 		region = pickedRegion(p.r)
 	}
 	p.v.Phone = &PhoneView{Action: page, Regions: h.regions(region)}
+	if p.held != nil {
+		p.v.Phone.Held, p.v.Phone.Other = smscode.MaskPhone(p.held.Request), page+"?change=1"
+	}
 }
 
 func (phoneKind) codeLabel(t *Strings) string { return t.Settings.PhoneCodeLabel }

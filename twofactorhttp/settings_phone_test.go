@@ -111,8 +111,38 @@ func TestSettingsPhone(t *testing.T) {
 	require.Contains(t, text(w), "One phone number per account")
 	require.Contains(t, text(w), "confirm it's you before this change")
 	w = b.post("/2fa/settings/phone", url.Values{"region": {"GB"}, "number": {"07400 123456"}})
-	requireRedirect(t, w, "/2fa/step-up?next="+url.QueryEscape("/2fa/settings/phone?change=1"))
+	requireRedirect(t, w, "/2fa/step-up?next="+url.QueryEscape("/2fa/settings/phone"))
 	require.Len(t, s.text.Messages(), 2, "nothing sent")
+	// The number waits for the step-up in the sealed set-up cookie: the
+	// page offers to send its code, masked, with the note before the
+	// step-up and without it after; one click sends the code. No GET
+	// sends anything, and the number is never on a page.
+	held := `<input type="hidden" name="held" value="on">`
+	body = text(b.get("/2fa/settings/phone"))
+	require.Contains(t, body, "Send a code to +44 **** ****56 to finish adding it.")
+	require.Contains(t, body, held)
+	require.Contains(t, body, "confirm it's you before this change")
+	// The step-up, by a text to the phone ben has.
+	requireRedirect(t, b.post("/2fa/step-up", url.Values{"next": {"/2fa/settings/phone"}}), "/2fa/")
+	require.Len(t, s.text.Messages(), 3, "the step-up's code")
+	requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"sms"}, "code": {s.smsCode(number)}}), "/2fa/settings/phone")
+	body = text(b.get("/2fa/settings/phone"))
+	require.Contains(t, body, "Send a code to +44 **** ****56 to finish adding it.")
+	require.Contains(t, body, held)
+	require.Contains(t, body, `href="/2fa/settings/phone?change=1">Use another number`)
+	require.NotContains(t, body, "confirm it's you before this change")
+	// Another number: the empty form.
+	body = text(b.get("/2fa/settings/phone?change=1"))
+	require.Contains(t, body, `id="tf-number"`)
+	require.NotContains(t, body, held)
+	require.Len(t, s.text.Messages(), 3, "nothing sent by a GET")
+	s.clock.Advance(61 * time.Second) // the step-up's text started the resend wait
+	requireRedirect(t, b.post("/2fa/settings/phone", url.Values{"held": {"on"}}), "/2fa/settings/phone")
+	require.Len(t, s.text.Messages(), 4, "the click sends the code")
+	last, ok := s.text.Last("+447400123456")
+	require.True(t, ok, "to the number held")
+	require.NotEmpty(t, last.Body)
+	require.Contains(t, text(b.get("/2fa/settings/phone")), "+44 **** ****56")
 
 	// JSON: the state, a send refused for the step-up.
 	api := s.as("ben", true)

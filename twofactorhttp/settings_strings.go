@@ -55,6 +55,7 @@ type SettingsStrings struct {
 	PhoneIntro     string // before a phone is added
 	PhoneOn        string // "Codes are texted to %s." (the masked number)
 	PhoneOne       string // one phone per account: adding replaces
+	PhoneHeld      string // "Send a code to %s to finish adding it." (the masked number of a set-up held for its step-up)
 	Country        string // the country picker's label
 	CountryChoose  string // the picker's empty choice
 	Number         string // the number input's label
@@ -228,6 +229,7 @@ var defaultSettingsStrings = SettingsStrings{
 	PhoneIntro:     "Get a code by text message when you sign in.",
 	PhoneOn:        "Codes are texted to %s.",
 	PhoneOne:       "One phone number per account: a new number replaces this one once confirmed.",
+	PhoneHeld:      "Send a code to %s to finish adding it.",
 	Country:        "Country or region",
 	CountryChoose:  "Choose…",
 	Number:         "Phone number",
@@ -513,7 +515,7 @@ func (s AdminStrings) clone() AdminStrings {
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
 		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" &&
-		s.Settings.StatusOn != "" {
+		s.Settings.StatusOn != "" && s.Settings.PhoneHeld != "" {
 		return s
 	}
 	c := *s
@@ -564,6 +566,9 @@ func withPageDefaults(s *Strings) *Strings {
 			st.Saved[savedCodes] = d.Saved[savedCodes]
 		}
 	}
+	if st := &c.Settings; st.PhoneHeld == "" {
+		st.PhoneHeld = defaultSettingsStrings.PhoneHeld
+	}
 	return &c
 }
 
@@ -579,7 +584,7 @@ func (s *Strings) checkSettings() error {
 	st, ad := &s.Settings, &s.Admin
 	for name, f := range map[string]string{
 		"Settings.Added": st.Added, "Settings.LastUsed": st.LastUsed, "Settings.Default": st.Default,
-		"Settings.TOTPExpires": st.TOTPExpires, "Settings.PhoneOn": st.PhoneOn, "Settings.PhoneInvalid": st.PhoneInvalid,
+		"Settings.TOTPExpires": st.TOTPExpires, "Settings.PhoneOn": st.PhoneOn, "Settings.PhoneHeld": st.PhoneHeld, "Settings.PhoneInvalid": st.PhoneInvalid,
 		"Settings.KeyNewName": st.KeyNewName, "Settings.EmailOn": st.EmailOn, "Settings.Network": st.Network,
 		"Settings.Expires": st.Expires, "Settings.LastSeen": st.LastSeen, "Settings.RemoveTitle": st.RemoveTitle,
 		"Admin.UserTitle": ad.UserTitle, "Admin.RecoveryShown": ad.RecoveryShown, "Admin.BackTo": ad.BackTo,
