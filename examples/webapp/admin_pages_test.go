@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"testing"
 
@@ -105,32 +103,6 @@ func linkColours(b *tab) []string {
 	return bad
 }
 
-// shots saves the whole page, from its top, at laptop and phone size,
-// when screenshots are asked for.
-func shots(b *tab, name string) {
-	b.t.Helper()
-	dir := screenshotDir(b.t)
-	if dir == "" {
-		return
-	}
-	for _, size := range []struct {
-		suffix        string
-		width, height int64
-		mobile        bool
-	}{{"laptop", 1280, 800, false}, {"phone", 390, 844, true}} {
-		opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
-		if size.mobile {
-			opts = append(opts, chromedp.EmulateMobile, chromedp.EmulateTouch)
-		}
-		b.do(chromedp.EmulateViewport(size.width, size.height, opts...))
-		eval[bool](b, `new Promise(r => { scrollTo(0, 0); requestAnimationFrame(() => requestAnimationFrame(() => r(true))); })`)
-		png := run1(b, chromedp.FullScreenshot(100))
-		require.NoError(b.t, os.MkdirAll(dir, 0o755))
-		require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+"-"+size.suffix+".png"), png, 0o644))
-	}
-	laptop(b)
-}
-
 // laptop sets the tab's viewport to a laptop's, 1280x800, as a desktop
 // browser (clearing an emulation does not give the window's size back).
 func laptop(b *tab) {
@@ -156,7 +128,6 @@ func TestBrowserAdminPages(t *testing.T) {
 	admin.open("/admin/2fa/", "#tf-user")
 	admin.checkPage()
 	assert.Empty(t, linkColours(admin), "links of the lookup page")
-	shots(admin, "admin-index")
 
 	// Grace, locked out: her name, her login and address beside it, and
 	// the lockout first, with Unlock on the same line.
@@ -175,7 +146,6 @@ func TestBrowserAdminPages(t *testing.T) {
 	})()`)
 	assert.Empty(t, beside, "Unlock is beside the lockout at laptop size")
 	assert.Empty(t, linkColours(admin), "links of the user page")
-	shots(admin, "admin-user-locked")
 
 	// The policy: the trust durations are text, not chips that look like
 	// buttons; nobody's phone number is asked for, so no list of people
@@ -188,16 +158,13 @@ func TestBrowserAdminPages(t *testing.T) {
 		.map(el => el.outerHTML)`), "nothing on the policy looks like a control")
 	assert.NotContains(t, admin.text("main"), "Users without a phone number")
 	assert.Empty(t, linkColours(admin), "links of the policy page")
-	shots(admin, "admin-policy")
 
 	// A recovery code for ada.
 	admin.open("/admin/2fa/user?id=u2", `body[data-page="admin_user"]`)
 	assert.Equal(t, "Two-step verification of Ada Lovelace", admin.text("h1"))
 	assert.Zero(t, eval[int](admin, `document.querySelectorAll(".tf-lockout form").length`), "nothing to unlock")
-	shots(admin, "admin-user")
 	admin.click(`form[action="/admin/2fa/user/recovery-code"] button`, `body[data-page="admin_code"]`)
 	admin.checkPage()
-	shots(admin, "admin-code")
 
 	// An id nobody has: the lookup again, with the id, under the bar.
 	admin.open("/admin/2fa/user?id=u33", alert)
@@ -208,7 +175,6 @@ func TestBrowserAdminPages(t *testing.T) {
 		assert.True(t, eval[bool](admin, fmt.Sprintf(`document.querySelector(%q) !== null`, sel)), sel)
 	}
 	assert.Empty(t, linkColours(admin), "links of the no-such-user page")
-	shots(admin, "admin-no-user")
 	admin.do(chromedp.SetValue(chromedp.ID("tf-user"), "u3"), chromedp.Submit(chromedp.ID("tf-user")),
 		chromedp.WaitVisible(chromedp.CSS(`body[data-page="admin_user"]`)))
 	assert.Equal(t, "Two-step verification of Grace Hopper", admin.text("h1"))

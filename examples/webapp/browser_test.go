@@ -40,8 +40,6 @@ func TestBrowserSignInWithAuthenticatorApp(t *testing.T) {
 	b.checkPage()
 	assert.Equal(t, "totp", eval[string](b, `document.querySelector("section.tf-method").dataset.method`), "the authenticator app comes first")
 	assert.Equal(t, "tf-code", b.focused(), "the code field has the focus")
-	b.screenshot("challenge", 760, 790, false)
-	b.screenshot("challenge-phone", 390, 844, true)
 
 	// A wrong code is refused, and the refusal announced.
 	code := app.totpCode(t)
@@ -138,7 +136,6 @@ func TestBrowserSMSAndTrustThisDevice(t *testing.T) {
 	b.open("/2fa/settings/devices", `ul.tf-devices`)
 	b.checkPage()
 	assert.Contains(t, b.text(`li[aria-current="true"]`), "Chrome on Linux", "this device is marked")
-	b.screenshot("trusted-devices", 760, 560, false)
 	b.do(chromedp.Click(chromedp.CSS(`li[aria-current="true"] form button`)))
 	b.throughStepUp(`p.tf-notice`, func() {
 		b.chooseMethod("sms")

@@ -272,28 +272,6 @@ func screenshotDir(t *testing.T) string {
 	return filepath.Join(repoRoot(t), dir)
 }
 
-// screenshot saves the page at width x height CSS pixels as name.png,
-// when screenshots are asked for.
-func (b *tab) screenshot(name string, width, height int64, mobile bool) {
-	b.t.Helper()
-	dir := screenshotDir(b.t)
-	if dir == "" {
-		return
-	}
-	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
-	if mobile {
-		opts = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch}
-	}
-	b.do(chromedp.EmulateViewport(width, height, opts...))
-	defer b.do(chromedp.ResetViewport())
-	// Nothing animates and fonts are local, so the page is ready once the
-	// focus ring and layout have settled on the next animation frame.
-	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
-	png := run1(b, chromedp.CaptureScreenshot())
-	require.NoError(b.t, os.MkdirAll(dir, 0o755))
-	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
-}
-
 // addAuthenticator plugs a CTAP2 virtual authenticator into the tab: a
 // security key that is always present and verifies its user.
 func (b *tab) addAuthenticator() cdpwebauthn.AuthenticatorID {
@@ -485,15 +463,15 @@ func (b *tab) auditReport(name string) []string {
 	return out
 }
 
-// capture saves the page as it is shown now as name.png, when
-// screenshots are asked for.
+// capture saves the whole page, from its top, as it is shown now as
+// name.png, when screenshots are asked for.
 func (b *tab) capture(name string) {
 	b.t.Helper()
 	dir := screenshotDir(b.t)
 	if dir == "" {
 		return
 	}
-	png := run1(b, chromedp.CaptureScreenshot())
+	png := run1(b, chromedp.FullScreenshot(100))
 	require.NoError(b.t, os.MkdirAll(dir, 0o755))
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 }

@@ -102,8 +102,6 @@ func TestBrowserLockoutPage(t *testing.T) {
 	assert.Zero(t, eval[int](b, `document.querySelectorAll("#tf-code, nav.tf-others").length`), "no code form, no other method")
 	assert.Equal(t, "mailto:support@example.com", eval[string](b, `document.querySelector(".tf-support a").getAttribute("href")`))
 	assert.Equal(t, signedOutBar, barLinks(b))
-	b.screenshot("lockout", 1280, 800, false)
-	b.screenshot("lockout-phone", 390, 844, true)
 
 	// The way back: to sign in, where a new sign-in meets the lockout.
 	b.click(`form.tf-cancel button`, onLogin)
@@ -134,8 +132,6 @@ func TestBrowserStepUpGoesStraightToTheMethod(t *testing.T) {
 	assert.Equal(t, "tf-code", b.focused())
 	assert.Equal(t, "6-digit code from your authenticator app", b.text(`label[for="tf-code"]`))
 	assert.Equal(t, signedInBar, barLinks(b))
-	b.screenshot("step-up", 1280, 800, false)
-	b.screenshot("step-up-phone", 390, 844, true)
 	// A wrong code: the page again, the bar too.
 	b.typeCode(wrongCode(first))
 	b.do(chromedp.WaitVisible(chromedp.CSS(alert)))
@@ -158,8 +154,6 @@ func TestBrowserStepUpGoesStraightToTheMethod(t *testing.T) {
 	g.checkPage()
 	assert.Equal(t, "email", eval[string](g, `document.querySelector("section.tf-method").dataset.method`))
 	assert.Equal(t, signedInBar, barLinks(g))
-	g.screenshot("step-up-email", 1280, 800, false)
-	g.screenshot("step-up-email-phone", 390, 844, true)
 	g.click(`form.tf-send button`, `p.tf-sent`)
 	code = g.outboxCode("Email", "grace@example.com", code)
 	g.open("/2fa/?method=email", codeField)
@@ -222,7 +216,6 @@ func TestBrowserBarOnEndedAndMessagePages(t *testing.T) {
 	b.setCookie(stepUp)
 	b.open("/2fa/?method=totp", `body[data-page="ended"]`)
 	assert.Equal(t, signedInBar, barLinks(b))
-	b.screenshot("ended-signed-in", 1280, 800, false)
 }
 
 // Without scripts, the resend button is disabled while the page says to
