@@ -77,6 +77,13 @@ func TestAdminReset(t *testing.T) {
 	require.GreaterOrEqual(t, i, 0, page)
 	row := page[i : i+strings.Index(page[i:], "</section>")]
 	require.Equal(t, 1, strings.Count(row, "left"), row)
+	// The authenticator app's row names it once: its enrollment's label
+	// is the method's name, so the row says On.
+	i = strings.Index(page, `<li data-method="totp">`)
+	require.GreaterOrEqual(t, i, 0, page)
+	row = page[i : i+strings.Index(page[i:], `<li data-method="`+"backup_code")]
+	require.Equal(t, 1, strings.Count(row, "Authenticator app"), row)
+	require.Contains(t, row, "<li>On <span")
 
 	w := a.post("/admin/2fa/user/reset", url.Values{"id": {"ben"}, "identity_checked": {"on"}})
 	require.Equal(t, http.StatusBadRequest, w.Code)
