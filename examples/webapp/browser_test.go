@@ -88,6 +88,11 @@ func TestBrowserBackupCodeWorksOnce(t *testing.T) {
 	b.checkPage()
 	b.typeCode(code)
 	b.do(chromedp.WaitVisible(chromedp.CSS(onHome)))
+	// The home page names each method once, with what its label adds.
+	row := b.text(`li[data-method="backup_code"]`)
+	assert.True(t, strings.HasPrefix(row, "Backup codes 9 left"), row)
+	assert.Equal(t, 1, strings.Count(row, "Backup codes"), row)
+	assert.Equal(t, "No trusted devices.", b.text("#devices"))
 	b.signOut()
 
 	// The same code again is refused.

@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"io/fs"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -37,12 +38,23 @@ var methodNames = map[twofactor.Method]string{
 
 var funcs = template.FuncMap{
 	"date": func(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04") },
-	"methodName": func(m twofactor.Method) string {
-		if n, ok := methodNames[m]; ok {
-			return n
+	"methodName": methodName,
+	// detail is what an enrollment's label adds to its method's name:
+	// "a***@example.com", "9 left" for "Backup codes (9 left)", or "".
+	"detail": func(m twofactor.Method, label string) string {
+		rest, ok := strings.CutPrefix(label, methodName(m))
+		if !ok {
+			return label
 		}
-		return string(m)
+		return strings.Trim(rest, " ()")
 	},
+}
+
+func methodName(m twofactor.Method) string {
+	if n, ok := methodNames[m]; ok {
+		return n
+	}
+	return string(m)
 }
 
 // templates holds each page parsed with the layout.
