@@ -605,6 +605,8 @@ func TestBackupCodesFirstSet(t *testing.T) {
 	body = b.get("/2fa/settings/backup-codes/new").Body.String()
 	require.Contains(t, body, "<title>Make new codes")
 	require.Contains(t, body, "Your current backup codes will stop working.")
+	require.Equal(t, 1, strings.Count(body, "left"), "the count once: the status, not the label too")
+	require.Contains(t, body, `class="tf-primary" autofocus>Make new codes</button>`)
 }
 
 // cookieSet returns the cookie name the answer sets.

@@ -252,6 +252,10 @@ type ConfirmView struct {
 	// refuses without it (revoking every trusted device), or "".
 	Confirmed string
 	Cancel    string // where Cancel leads
+	// Danger marks a change that takes something away (a removal,
+	// turning two-step verification off, revoking every device): its
+	// button is styled as such.
+	Danger bool
 }
 
 // settingsPage renders a settings page. keyScript loads the security-key
@@ -724,7 +728,7 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 		return
 	}
 	t := &h.text.Settings
-	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.text.method(m).Name), Warning: t.RemoveWarn,
+	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.text.method(m).Name), Warning: t.RemoveWarn, Danger: true,
 		Button: t.Remove, Method: m, ID: id, Cancel: back}
 	if h.lastRequired(ui, es) {
 		c.Warning = t.RemoveLast
@@ -888,7 +892,7 @@ func (h *Handler) serveRevokeAllPage(w http.ResponseWriter, r *http.Request, u t
 		h.writeJSON(w, http.StatusOK, revokeAllOut{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Devices: devs.out, Confirm: confirmValue})
 		return
 	}
-	c := &ConfirmView{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Action: h.url(routeSettingsRevokeAll),
+	c := &ConfirmView{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Danger: true, Action: h.url(routeSettingsRevokeAll),
 		Button: t.RevokeAll, Confirmed: confirmValue, Cancel: h.url(routeSettingsDevices)}
 	if len(devs.out) == 0 {
 		c.Warning, c.Action = t.DevicesNone, ""

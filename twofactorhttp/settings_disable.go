@@ -50,7 +50,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 	}
 	t := &h.text.Settings
 	required := h.svc.Policy().Required
-	c := &ConfirmView{Message: t.DisableTitle, Warning: t.DisableWarn, Button: t.DisableButton, Cancel: back}
+	c := &ConfirmView{Message: t.DisableTitle, Warning: t.DisableWarn, Button: t.DisableButton, Cancel: back, Danger: true}
 	v := &SettingsView{Confirm: c}
 	out := disableOut{Allowed: !required, Methods: []factorOut{}, Devices: len(devs.out)}
 	for _, fv := range fvs {

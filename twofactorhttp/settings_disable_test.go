@@ -3,6 +3,7 @@ package twofactorhttp_test
 import (
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,11 @@ func TestSettingsDisable(t *testing.T) {
 		require.Contains(t, body, want)
 	}
 	require.NotContains(t, body, "Email codes stay on", "opt-in email codes go too")
+	// The warning comes before what it takes away, each method is named
+	// once, and the button looks like what it does.
+	require.Less(t, strings.Index(body, "will be removed"), strings.Index(body, `<ul class="tf-list">`))
+	require.Contains(t, body, `<button type="submit" class="tf-danger" autofocus>Turn off</button>`)
+	require.NotContains(t, body, `<span class="tf-meta">Backup codes`, "the count once, not the label too")
 	require.Equal(t, "no-store", w.Header().Get("Cache-Control"))
 	require.Contains(t, w.Header().Get("Content-Security-Policy"), "frame-ancestors 'none'")
 
