@@ -50,6 +50,10 @@ func TestRevokeAllAsksFirst(t *testing.T) {
 	assert.Contains(t, page, "Revoke every trusted device?")
 	assert.Contains(t, page, "this one included, will ask for your second step")
 	assert.Contains(t, page, "Trusted devices: 2")
+	// Each browser is named, this one marked, as the warning says.
+	assert.Contains(t, page, `<li><span class="tf-label">Firefox on Linux</span> <strong class="tf-badge">This device</strong>`)
+	assert.Contains(t, page, `<li><span class="tf-label">Chrome on Windows</span> <span class="tf-meta">`)
+	assert.Contains(t, w.Body.String(), `class="tf-danger" autofocus>Revoke all</button>`)
 	assert.Contains(t, w.Body.String(), `<form method="post" action="/2fa/settings/devices/revoke-all">`)
 	assert.Contains(t, w.Body.String(), `<input type="hidden" name="confirm" value="yes">`)
 	assert.Contains(t, w.Body.String(), `<a href="/2fa/settings/devices">`)
