@@ -2,10 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/http"
-	"strconv"
 	"testing"
 	"time"
 
@@ -19,33 +15,6 @@ import (
 
 // What a person meets on the challenge's own pages: the lockout, the
 // step-up, the code form, and the app's bar on each of them.
-
-// startClockedApp runs the app as startApp does, on a clock the test
-// moves.
-func startClockedApp(t *testing.T) (*testApp, *storetest.Clock) {
-	t.Helper()
-	clock := storetest.NewClock(time.Now())
-	cfg, err := parseConfig([]string{"-data", t.TempDir()}, io.Discard)
-	require.NoError(t, err)
-	cfg.now = clock.Now
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	origin := "http://localhost:" + strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-	a, err := newApp(cfg, origin, io.Discard)
-	require.NoError(t, err)
-	seed, err := a.seed(context.Background())
-	require.NoError(t, err)
-	srv := &http.Server{Handler: a.handler(), ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(ln) //nolint:errcheck // ends with Shutdown
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		require.NoError(t, srv.Shutdown(ctx))
-		a.close(ctx)
-	})
-	return &testApp{started: started{App: a, URL: origin, Seed: seed}, out: &syncBuffer{},
-		steps: map[string]int64{seed.TOTPSecret: seed.TOTPStep}}, clock
-}
 
 // barLinks are the texts of the app's bar: its links and buttons.
 func barLinks(b *tab) string {
@@ -223,7 +192,8 @@ func TestBrowserBarOnEndedAndMessagePages(t *testing.T) {
 // countdown enables it in place.
 func TestBrowserResendWaitWithoutScripts(t *testing.T) {
 	t.Parallel()
-	app, clock := startClockedApp(t)
+	clock := storetest.NewClock(time.Now())
+	app := startAppWithClock(t, clock)
 	b := newTab(t, app)
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
 	_, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})

@@ -37,7 +37,7 @@ var methodNames = map[twofactor.Method]string{
 }
 
 var funcs = template.FuncMap{
-	"date": func(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04") },
+	"date":       func(t time.Time) string { return t.Local().Format("2 Jan 2006 15:04") },
 	"methodName": methodName,
 	// detail is what an enrollment's label adds to its method's name:
 	// "a***@example.com", "9 left" for "Backup codes (9 left)", or "".
