@@ -260,7 +260,10 @@ func (h *Handler) pendingView(w http.ResponseWriter, r *http.Request, p *methodP
 		p.out.Pending = h.sentOut(pend)
 		return true
 	}
-	if r.URL.Query().Get("step") == "code" && e == nil {
+	// The code step alone when it is asked for, or when a code typed on
+	// it was refused: the error sits above the field, and the step's
+	// link goes back to the QR code for one scanned wrong.
+	if r.URL.Query().Get("step") == "code" && e == nil || e != nil && p.form.get("step") == "code" {
 		p.v.Enrolling = &EnrollingView{Step: "code", Back: back}
 		return true
 	}
@@ -415,7 +418,9 @@ func (h *Handler) serveConfirm(w http.ResponseWriter, r *http.Request, u twofact
 		h.settingsFail(w, r, ui.Method, back, err, nil)
 		return
 	}
-	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, nil) }
+	// A refused code shows the page again, on the step it was typed on.
+	step := settingsForm{"step": f.get("step")}
+	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, step) }
 	out, err := h.svc.ConfirmEnroll(r.Context(), u, ui.Method, normalizeCode(ui.codeField(), f.get("code")))
 	if errors.Is(err, twofactor.ErrNotEnrolled) {
 		h.clearEnrolling(w, r)
