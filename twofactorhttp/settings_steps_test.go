@@ -38,6 +38,10 @@ func TestSettingsWrongCodeStaysOnItsStep(t *testing.T) {
 	require.Contains(t, w.Body.String(), `id="tf-secret"`)
 
 	requireRedirect(t, b.post("/2fa/settings/totp/verify", url.Values{"step": {"code"}, "code": {s.totpCode(secret)}}), "/2fa/settings/backup-codes/show")
+
+	// The backup codes that came with it: when added and last used, on
+	// one line with a separator.
+	require.Regexp(t, `<p class="tf-meta">Added [^<·]+ · [^<·]+</p>`, b.get("/2fa/settings/backup-codes").Body.String())
 }
 
 // Without scripts, a phone set-up's resend button is disabled while the
