@@ -1,6 +1,7 @@
 package twofactorhttp
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"time"
@@ -87,3 +88,19 @@ func StepUpProofForTest(h *Handler, r *http.Request, userID string) string {
 
 // MaxCookie is the bound on the layer's cookie values.
 const MaxCookie = maxCookie
+
+// SealEnrollingForTest returns a set-up cookie value for userID's set-up
+// of method m, as the layer seals it, with a label of any length (the
+// layer refuses one over its bound before it is sealed) and the given
+// expiry.
+func SealEnrollingForTest(h *Handler, userID string, m twofactor.Method, label string, exp time.Time) string {
+	b, err := json.Marshal(&enrolling{Method: m, Expires: exp.Unix(), Label: label})
+	if err != nil {
+		panic(err)
+	}
+	v, err := h.env.Keys.Seal(b, h.enrollAD(h.enrollName, userID))
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

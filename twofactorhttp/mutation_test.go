@@ -908,28 +908,44 @@ func TestPolicyAllowingNoMethod(t *testing.T) {
 }
 
 // A set-up cookie is read up to MaxCookie bytes, as the pending cookie
-// is: a set-up whose cookie is exactly MaxCookie bytes long (here made so
-// by a long name, which a host's token ignores) is still shown, one byte
-// longer is refused unread and the set-up starts over.
+// is: a set-up whose cookie is exactly MaxCookie bytes long (made so by a
+// long name, sealed here since the layer refuses such a name, and which a
+// host's token ignores) is still shown, one byte longer is refused unread
+// and the set-up starts over.
 func TestSetUpCookieAtMaxCookie(t *testing.T) {
 	s, _ := hotpEnv(t)
-	begin := func(size int) (*browser, bool) {
-		for n := 2000; n < 2400; n++ {
-			b := s.as("ben", false)
-			w := b.post("/2fa/settings/hotp", url.Values{"name": {strings.Repeat("n", n)}, "restart": {"true"}})
-			requireRedirect(t, w, "/2fa/settings/hotp")
-			if len(cookieSet(t, w, twofactorhttp.DefaultEnrollCookie).Value) == size {
-				return b, true
+	exp := s.clock.Now().Add(10 * time.Minute)
+	sealed := func(size int) string {
+		for n := 2000; n < 3200; n++ {
+			v := twofactorhttp.SealEnrollingForTest(s.h, "ben", "hotp", strings.Repeat("n", n), exp)
+			if len(v) == size {
+				return v
 			}
 		}
-		return nil, false
+		t.Fatalf("no set-up cookie of %d bytes", size)
+		return ""
 	}
-	b, ok := begin(twofactorhttp.MaxCookie)
-	require.True(t, ok, "no set-up cookie of MaxCookie bytes")
+	b := s.as("ben", false)
+	b.cookies[twofactorhttp.DefaultEnrollCookie] = &http.Cookie{Name: twofactorhttp.DefaultEnrollCookie, Value: sealed(twofactorhttp.MaxCookie)}
 	require.Contains(t, b.get("/2fa/settings/hotp").Body.String(), `id="tf-secret"`)
-	b, ok = begin(twofactorhttp.MaxCookie + 1)
-	require.True(t, ok, "no set-up cookie of MaxCookie+1 bytes")
+	b = s.as("ben", false)
+	b.cookies[twofactorhttp.DefaultEnrollCookie] = &http.Cookie{Name: twofactorhttp.DefaultEnrollCookie, Value: sealed(twofactorhttp.MaxCookie + 1)}
 	body := b.get("/2fa/settings/hotp").Body.String()
 	require.NotContains(t, body, `id="tf-secret"`)
 	require.Contains(t, body, `<form method="post" action="/2fa/settings/hotp">`)
+}
+
+// A set-up's name is bounded: one character over is refused with the
+// bound in words and the form again, nothing begun; at the bound it
+// begins.
+func TestSetUpNameBounded(t *testing.T) {
+	s, _ := hotpEnv(t)
+	b := s.as("ben", false)
+	w := b.post("/2fa/settings/hotp", url.Values{"name": {strings.Repeat("é", 65)}})
+	require.Equal(t, http.StatusBadRequest, w.Code)
+	requireAlert(t, w.Body.String(), "Use a name of at most 64 characters.")
+	require.Nil(t, b.cookies[twofactorhttp.DefaultEnrollCookie], "nothing begun")
+	requireError(t, s.as("ben", true).post("/2fa/settings/hotp", url.Values{"name": {strings.Repeat("n", 65)}}), http.StatusBadRequest, "bad_request")
+	requireRedirect(t, b.post("/2fa/settings/hotp", url.Values{"name": {strings.Repeat("é", 64)}}), "/2fa/settings/hotp")
+	require.Contains(t, b.get("/2fa/settings/hotp").Body.String(), `id="tf-secret"`)
 }

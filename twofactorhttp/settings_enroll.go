@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
 )
@@ -285,6 +286,12 @@ func (h *Handler) pendingView(w http.ResponseWriter, r *http.Request, p *methodP
 	return true
 }
 
+// maxName bounds a set-up's name, in characters, as the WebAuthn factor
+// bounds a key's (webauthn.MaxNameLength): the name travels in the
+// sealed set-up cookie, and a name long enough to push the cookie past
+// its bound would make the set-up start over with no word why.
+const maxName = 64
+
 // serveBegin (POST settings/<route>; restart=true to start over) begins a
 // set-up with what the form asks for (the UI reads it: a phone number, a
 // name), and goes to the page that shows it; JSON clients get what to
@@ -299,6 +306,10 @@ func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor
 	}
 	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, f) }
 	req := twofactor.EnrollRequest{Client: h.client(r), Restart: checked(f.get("restart")), Label: strings.TrimSpace(f.get("name"))}
+	if n := utf8.RuneCountInString(req.Label); n > maxName {
+		h.settingsFail(w, r, ui.Method, back, &formError{code: CodeBadRequest, message: fmt.Sprintf(h.text.Settings.NameTooLong, maxName)}, again)
+		return
+	}
 	if held, ok := h.readEnrolling(r, u, ui.Method); ok && held.Held && checked(f.get("held")) {
 		// Going on with the set-up held for its step-up: what it asked
 		// for is in the sealed cookie, bound to this user.

@@ -83,6 +83,7 @@ type SettingsStrings struct {
 	KeyAdd       string // the button that runs the browser's ceremony
 	KeyRename    string // the button that opens an enrollment's rename form
 	KeyNewName   string // the rename input's label ("New name for %s")
+	NameTooLong  string // a set-up's name over the bound: "%d" is the most characters
 	KeysNoScript string // adding a key needs JavaScript
 
 	// Email codes.
@@ -256,6 +257,7 @@ var defaultSettingsStrings = SettingsStrings{
 	KeyAdd:       "Add a security key",
 	KeyRename:    "Rename",
 	KeyNewName:   "New name for %s",
+	NameTooLong:  "Use a name of at most %d characters.",
 	KeysNoScript: "Adding a security key needs JavaScript.",
 
 	EmailTitle:     "Email codes",
@@ -515,7 +517,7 @@ func (s AdminStrings) clone() AdminStrings {
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
 		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" &&
-		s.Settings.StatusOn != "" && s.Settings.PhoneHeld != "" {
+		s.Settings.StatusOn != "" && s.Settings.PhoneHeld != "" && s.Settings.NameTooLong != "" {
 		return s
 	}
 	c := *s
@@ -569,6 +571,9 @@ func withPageDefaults(s *Strings) *Strings {
 	if st := &c.Settings; st.PhoneHeld == "" {
 		st.PhoneHeld = defaultSettingsStrings.PhoneHeld
 	}
+	if st := &c.Settings; st.NameTooLong == "" {
+		st.NameTooLong = defaultSettingsStrings.NameTooLong
+	}
 	return &c
 }
 
@@ -599,7 +604,8 @@ func (s *Strings) checkSettings() error {
 		return configErr("Strings.Admin.Lifts %q must hold exactly two %%s", ad.Lifts)
 	}
 	for name, f := range map[string]string{"Settings.BackupLeft": st.BackupLeft, "Admin.Failures": ad.Failures, "Admin.LockedAfter": ad.LockedAfter,
-		"Settings.Count": st.Count, "Settings.KeysCount": st.KeysCount, "Settings.DevicesMany": st.DevicesMany} {
+		"Settings.Count": st.Count, "Settings.KeysCount": st.KeysCount, "Settings.DevicesMany": st.DevicesMany,
+		"Settings.NameTooLong": st.NameTooLong} {
 		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
 		}
