@@ -66,7 +66,15 @@ func ParseChallengeID(id string) error {
 // Spent is set when the challenge used up its attempts: it can no longer
 // be answered or sent codes, but is kept until it expires so that an
 // answer already being checked can still complete it.
-const challengeMagic = "tfch\x02"
+//
+// Version 3 adds, after the spent byte, how the first step of sign-in was
+// done (Client.FirstFactor), for the Result's assurance. Version 2
+// records, written before, are still read: their first step was a
+// password.
+const (
+	challengeMagic   = "tfch\x03"
+	challengeMagicV2 = "tfch\x02"
+)
 
 // save stores ch, filed under its user so that PasswordChanged and
 // AdminReset can end it.
@@ -88,6 +96,7 @@ func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
 	} else {
 		buf = append(buf, 0)
 	}
+	buf = appendString(buf, string(ch.FirstFactor))
 	head := len(buf)
 	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
 		buf = appendString(buf, f)
@@ -161,9 +170,12 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	}
 	bad := errMalformedChallenge
 	str := string(blob)
-	rest, ok := strings.CutPrefix(str, challengeMagic)
-	if !ok {
-		return nil, false, bad
+	rest, v3 := strings.CutPrefix(str, challengeMagic)
+	if !v3 {
+		var v2 bool
+		if rest, v2 = strings.CutPrefix(str, challengeMagicV2); !v2 {
+			return nil, false, bad
+		}
 	}
 	f := fields{s: rest}
 	ch := &Challenge{ID: f.str(), User: User{ID: f.str()}, Purpose: Purpose(f.str())}
@@ -177,7 +189,10 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	}
 	ch.CreatedAt, ch.ExpiresAt = time.Unix(0, f.varint()), time.Unix(0, f.varint())
 	spent := f.byte()
-	if f.bad || spent > 1 {
+	if v3 {
+		ch.FirstFactor = FirstFactor(f.str())
+	}
+	if f.bad || spent > 1 || !ch.FirstFactor.valid() {
 		return nil, false, bad
 	}
 	pt, err := s.keys.Open(f.s, blob[:len(blob)-len(f.s)])

@@ -96,6 +96,14 @@ type Config struct {
 	// fresh for RemoveEnrollment and CheckProof. Zero means 5 minutes.
 	StepUpMaxAge time.Duration
 
+	// Veto, if set, may refuse a verification the factor accepted: a risk
+	// check, a list of blocked networks. It is called with what was
+	// verified, after the factor consumed the answer and before the
+	// challenge completes; a non-nil error refuses it, and Verify returns
+	// an error matching ErrVetoed (see "Vetoing a verification" in the
+	// package documentation). It must not block long. Nil: no veto.
+	Veto func(ctx context.Context, in VetoInput) error
+
 	// Events receives every event. Nil logs to slog.Default().
 	Events *event.Sink
 

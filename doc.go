@@ -55,7 +55,7 @@
 // The root package knows factors only through the [Factor] interface and
 // the optional interfaces its documentation lists in one place
 // ([Enroller], [Sender], [Starter], [Canceler], [Remover],
-// [RecoveryFactor], [AnswerChecker], [Offerer], and those pages use: [CodeFormat],
+// [RecoveryFactor], [AnswerChecker], [Offerer], [Assurer], and those pages use: [CodeFormat],
 // [Renamer], [CodeCounter], [RecoveryIssuer], [OptInFactor]). The
 // library's factors live in their own packages (totp, emailcode, smscode,
 // backupcodes, webauthn), each usable alone with an Env of its own; a host
@@ -103,6 +103,89 @@
 // Answers that are no guess do not count: one refused by a limit, the
 // loser of a double submit, a replayed code ([ErrCodeReused], [ErrNoCode]),
 // an answer to a method whose enrollment was removed meanwhile.
+//
+// # What a verification assures
+//
+// A [Result] says what was verified, and its proof carries the same, so a
+// step-up can ask for more than freshness: [Result.Claims] gives it to a
+// session or a token in one call ({"amr": ["pwd","otp","mfa"], "aal": 2,
+// "phishing_resistant": false, "auth_time": ...}). Factors say what they
+// assure through [Assurer]; a host's own factor can too, and one that
+// does not claims nothing (AAL1, no references, not phishing resistant).
+//
+// Method references are values of the registry RFC 8176 (section 2)
+// creates: "pwd" for the password of a login, "mfa" for a login's two
+// independent factors, then the factor's own:
+//
+//   - authenticator app (TOTP): "otp", the value RFC 8176 gives RFC 6238.
+//     Not "swk": the secret is shared with the server, and how the app
+//     keeps it the server cannot know.
+//   - email code: "otp". RFC 8176 registers no value for email; the code
+//     is a one-time password.
+//   - SMS code: "sms".
+//   - backup code: "otp", each code used once. Not "kba", which is
+//     knowledge-based authentication (questions about the user); a backup
+//     code is something the user has.
+//   - security key or passkey (WebAuthn): "hwk" for a device-bound
+//     credential, "swk" for a synced passkey (its backup eligible flag,
+//     W3C WebAuthn Level 3 section 6.1), "user" for the user presence
+//     every assertion proves, and "mfa" when the authenticator verified
+//     the user (a PIN or a biometric; the flag does not say which, so
+//     neither "pin" nor "fpt" is claimed).
+//
+// The assurance level follows NIST SP 800-63B. A password and a second
+// factor it accepts reach AAL2 (section 4.2): an authenticator app
+// (section 5.1.4), SMS (restricted, section 5.1.3.3), backup codes (look-up
+// secrets, section 5.1.2), a security key or passkey (sections 5.1.7 to
+// 5.1.9). An email code is AAL1: email proves no possession of a device
+// and is no out-of-band authenticator (section 5.1.3.1). AAL3 needs a
+// hardware-based authenticator that resists verifier impersonation
+// (section 4.3). The webauthn factor asks for no attestation, so it cannot
+// tell a hardware key from a synced passkey, which does not qualify; it
+// never claims AAL3, and only a host's own factor that knows its
+// authenticators (attested hardware, phishing resistant) can. After a
+// first step that is no 800-63B authenticator (a sign-in link by email, a
+// federated login, whose assurance the identity provider states under NIST
+// SP 800-63C) a sign-in is AAL1 here. Phishing resistance is WebAuthn's
+// alone: the browser binds the answer to the site's origin (section
+// 5.2.5); a code the user types can be relayed by a look-alike site.
+//
+// A proof's format is versioned: proofs carry their version in the
+// domain they are signed under, and a proof issued before they carried
+// assurance is still read for the minutes it lives (Config.StepUpMaxAge),
+// as assuring nothing.
+//
+// # Step-up that asks for more
+//
+// A sensitive action may ask for a [Requirement]: a phishing-resistant
+// factor, a verification younger than Config.StepUpMaxAge.
+// [Service.StepUpFor] offers only the user's methods that meet it (so a
+// code cannot complete it) and answers [ErrNoQualifyingMethod] to a user
+// who has none; [Service.CheckProofFor] accepts only a proof that meets it.
+//
+// # Independent factors
+//
+// Two codes sent to one mailbox are one factor: whoever reads the mailbox
+// has both. The host tells Begin how the first step was done
+// ([Client].FirstFactor: a password, a sign-in link by email, an SMS code,
+// a passkey, a social login), and Begin offers no second factor on its
+// channel ([Assurance].Channel): no email code after a sign-in link by
+// email, no SMS code after an SMS code, no WebAuthn after a passkey. The
+// challenge records what it offers, so Send and Verify refuse the rest. A
+// user whose every factor is on that channel gets [ErrNoIndependentFactor]
+// from Begin: sign them in another way, or have them add another factor.
+//
+// # Vetoing a verification
+//
+// Config.Veto lets the host refuse a verification the factor accepted (a
+// risk score, a blocked network). It runs after the factor consumed the
+// answer and before the challenge completes. A veto is never a success:
+// Verify returns an error matching [ErrVetoed] (and the veto's own), with
+// no Result, proof or trusted device; the challenge ends, with every code
+// issued for it; what the factor consumed stays consumed. The answer was
+// right, so it is no guess: it does not count toward the lockout, and it
+// does not end the user's run of wrong answers either. A failure event
+// with reason event.ReasonVetoed carries the veto's error.
 //
 // # Security notes
 //

@@ -65,6 +65,26 @@ var (
 	// ErrUnknownUser is returned by Config.Users for an id it does not
 	// know, and passed on by the parts that look users up.
 	ErrUnknownUser = errors.New("twofactor: unknown user")
+
+	// ErrNoIndependentFactor means Begin found second factors for the
+	// user, but every one is on the channel of the first step
+	// ([Client].FirstFactor): an email code after a sign-in link by email
+	// would be the same mailbox twice, one factor. Sign the user in
+	// another way (a password), or have them add a factor on another
+	// channel.
+	ErrNoIndependentFactor = errors.New("twofactor: no second factor independent of the first")
+
+	// ErrNoQualifyingMethod means a step-up asked for more than any of the
+	// user's factors gives ([Requirement].PhishingResistant and only
+	// codes enrolled): the user must add a factor that qualifies (a
+	// security key) first.
+	ErrNoQualifyingMethod = errors.New("twofactor: no enrolled method meets the requirement")
+
+	// ErrVetoed means the factor accepted the answer but Config.Veto
+	// refused the verification (a risk check, a blocked network). The
+	// challenge has ended; nothing was signed in, trusted or proven.
+	// The error also wraps the veto's own error.
+	ErrVetoed = errors.New("twofactor: verification refused")
 )
 
 // ErrCodeExpired is what a factor returns for a code that was right but too

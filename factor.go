@@ -24,7 +24,10 @@ import (
 //     (backup codes);
 //   - [AnswerChecker]: reject a malformed answer before any store access;
 //   - [Offerer]: tell from the user's records, read once by Begin for
-//     every factor, whether to offer it.
+//     every factor, whether to offer it;
+//   - [Assurer]: what its verifications assure (RFC 8176 method
+//     references, its channel, phishing resistance, the NIST SP 800-63B
+//     level it can reach), for Result, proofs and step-up requirements.
 //
 // and, for the pages and tools built on the Service (package
 // twofactorhttp), which find them the same way:
@@ -66,6 +69,11 @@ type Verified struct {
 	// Details are added to the success event. They must hold nothing secret:
 	// no code, no secret, no full phone number.
 	Details map[string]string
+	// AMR, if set, are the RFC 8176 method references of this
+	// verification, in place of the factor's Assurance().AMR: a security
+	// key reports whether its key is device-bound ("hwk") or synced
+	// ("swk"), and whether it verified the user.
+	AMR []string
 }
 
 // An Offerer is a factor that can tell whether to offer itself to a user

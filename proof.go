@@ -12,17 +12,40 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-const proofDomain = "twofactor proof v2"
+// Proofs are signed under a domain that names their version, so a payload
+// signed as one version never reads as another. Version 3 carries what
+// the verification assured (RFC 8176 method references, the NIST SP
+// 800-63B level, phishing resistance) for step-up requirements; version 2
+// proofs, issued before, are still read for the few minutes they live
+// (Config.StepUpMaxAge), as assuring nothing: AAL1, no method references,
+// not phishing resistant, so they never meet a Requirement that asks for
+// more than freshness.
+const (
+	proofDomain   = "twofactor proof v3"
+	proofDomainV2 = "twofactor proof v2"
+)
 
 // signProof returns "base64url(payload).keyID.base64url(mac)". The payload
 // names the user, the purpose of the challenge that was answered, the
-// method, and the time in milliseconds.
-func (s *Service) signProof(userID string, p Purpose, m Method, at time.Time) string {
-	var buf [256]byte
+// method, the time in milliseconds, the method references (comma
+// separated), "1" when the factor resists phishing ("0" otherwise) and
+// the assurance level, separated by NUL bytes; it is signed with the
+// version 3 domain.
+func (s *Service) signProof(userID string, p Purpose, m Method, at time.Time, amr []string, phr bool, aal int) string {
+	var buf [320]byte
 	payload := append(buf[:0], userID...)
 	payload = append(append(payload, 0), p...)
 	payload = append(append(payload, 0), m...)
 	payload = strconv.AppendInt(append(payload, 0), at.UnixMilli(), 10)
+	payload = append(payload, 0)
+	for i, r := range amr {
+		if i > 0 {
+			payload = append(payload, ',')
+		}
+		payload = append(payload, r...)
+	}
+	payload = strconv.AppendBool(append(payload, 0), phr)
+	payload = strconv.AppendInt(append(payload, 0), int64(aal), 10)
 	kid, sig := s.keys.Sign(proofDomain, payload)
 	enc := base64.RawURLEncoding
 	out := make([]byte, 0, enc.EncodedLen(len(payload))+len(kid)+enc.EncodedLen(len(sig))+2)
@@ -38,6 +61,15 @@ type Proof struct {
 	Purpose    Purpose // what the answered challenge was for
 	Method     Method
 	VerifiedAt time.Time
+	// Version is the proof's format: 3, or 2 for a proof issued before
+	// proofs carried what the verification assured.
+	Version int
+	// AMR, AAL and PhishingResistant are what the verification assured,
+	// as in the Result that issued the proof (none, 0 and false in a
+	// version 2 proof).
+	AMR               []string
+	AAL               int
+	PhishingResistant bool
 }
 
 // maxProof bounds proof tokens before any decoding.
@@ -62,18 +94,34 @@ func (s *Service) ParseProof(proof string) (Proof, error) {
 	}
 	payload, err1 := base64.RawURLEncoding.Strict().DecodeString(enc)
 	sig, err2 := base64.RawURLEncoding.Strict().DecodeString(encSig)
-	if err1 != nil || err2 != nil || !s.keys.Verify(proofDomain, kid, payload, sig) {
+	if err1 != nil || err2 != nil {
 		return Proof{}, bad
 	}
 	parts := strings.Split(string(payload), "\x00")
-	if len(parts) != 4 {
+	var p Proof
+	switch {
+	case len(parts) == 7 && s.keys.Verify(proofDomain, kid, payload, sig):
+		p.Version = 3
+		phr, err := strconv.ParseBool(parts[5])
+		aal, err2 := strconv.Atoi(parts[6])
+		if err != nil || err2 != nil || aal < 1 || aal > 3 {
+			return Proof{}, bad
+		}
+		p.PhishingResistant, p.AAL = phr, aal
+		if parts[4] != "" {
+			p.AMR = strings.Split(parts[4], ",")
+		}
+	case len(parts) == 4 && s.keys.Verify(proofDomainV2, kid, payload, sig):
+		p.Version = 2
+	default:
 		return Proof{}, bad
 	}
 	ms, err := strconv.ParseInt(parts[3], 10, 64)
 	if err != nil {
 		return Proof{}, bad
 	}
-	return Proof{UserID: parts[0], Purpose: Purpose(parts[1]), Method: Method(parts[2]), VerifiedAt: time.UnixMilli(ms)}, nil
+	p.UserID, p.Purpose, p.Method, p.VerifiedAt = parts[0], Purpose(parts[1]), Method(parts[2]), time.UnixMilli(ms)
+	return p, nil
 }
 
 // CheckProof returns nil when proof was issued by this service for userID
@@ -89,6 +137,18 @@ func (s *Service) ParseProof(proof string) (Proof, error) {
 // its max age a proof may guard several actions, the way "sudo mode" does;
 // keep StepUpMaxAge short.
 func (s *Service) CheckProof(ctx context.Context, proof, userID string, purpose Purpose) error {
+	return s.CheckProofFor(ctx, proof, userID, purpose, Requirement{})
+}
+
+// CheckProofFor is CheckProof for an action with a [Requirement]: the
+// proof must also be no older than req.MaxAge (when shorter than
+// Config.StepUpMaxAge), and of a phishing-resistant factor when
+// req.PhishingResistant is set. A proof that falls short gives an error
+// matching ErrStepUpRequired: run StepUpFor with the same requirement.
+func (s *Service) CheckProofFor(ctx context.Context, proof, userID string, purpose Purpose, req Requirement) error {
+	if req.MaxAge < 0 {
+		return invalidInput("Requirement.MaxAge must not be negative")
+	}
 	if purpose != PurposeStepUp && purpose != PurposeEnroll {
 		return invalidInput("CheckProof purpose must be %q or %q", PurposeStepUp, PurposeEnroll)
 	}
@@ -102,9 +162,16 @@ func (s *Service) CheckProof(ctx context.Context, proof, userID string, purpose 
 	if p.Purpose != purpose && !(purpose == PurposeEnroll && p.Purpose == PurposeStepUp) {
 		return fmt.Errorf("%w: proof is for %q, not %q", ErrStepUpRequired, p.Purpose, purpose)
 	}
+	maxAge := s.stepUpMaxAge
+	if req.MaxAge > 0 {
+		maxAge = min(maxAge, req.MaxAge)
+	}
 	age := s.now().Sub(p.VerifiedAt)
-	if age > s.stepUpMaxAge || age < -time.Minute {
-		return fmt.Errorf("%w: last verification is %s old, more than %s", ErrStepUpRequired, age.Truncate(time.Second), s.stepUpMaxAge)
+	if age > maxAge || age < -time.Minute {
+		return fmt.Errorf("%w: last verification is %s old, more than %s", ErrStepUpRequired, age.Truncate(time.Second), maxAge)
+	}
+	if req.PhishingResistant && !p.PhishingResistant {
+		return fmt.Errorf("%w: a phishing-resistant factor is required, the proof is of %s", ErrStepUpRequired, p.Method)
 	}
 	blob, err := s.store.GetState(ctx, keyProofsBefore+userID)
 	switch {

@@ -33,6 +33,7 @@ type Service struct {
 	limits       Limits
 	failSteps    []store.BoundStep // limits.failureSteps(), made once
 	stepUpMaxAge time.Duration
+	veto         func(context.Context, VetoInput) error // Config.Veto
 	events       *event.Sink
 	now          func() time.Time
 	rand         io.Reader
@@ -116,6 +117,7 @@ func build(cfg Config, env Env) (*Service, error) {
 		policy: cfg.Policy, limits: limits, failSteps: limits.failureSteps(),
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
 		events:       env.Events, now: env.Now, rand: env.Rand,
+		veto: cfg.Veto,
 	}
 	if cfg.Trust != nil {
 		if s.trust, err = cfg.Trust.NewTrust(env); err != nil {
@@ -215,7 +217,7 @@ func (s *Service) emit(ctx context.Context, ev event.Event) {
 // enrolled that the policy allows. A locked-out user gets a *RetryError
 // matching ErrLocked.
 func (s *Service) Begin(ctx context.Context, user User, c Client) (*Begun, error) {
-	return s.begin(ctx, PurposeLogin, user, c)
+	return s.begin(ctx, PurposeLogin, user, c, Requirement{})
 }
 
 // StepUp creates a challenge to re-verify a signed-in user before a
@@ -223,13 +225,25 @@ func (s *Service) Begin(ctx context.Context, user User, c Client) (*Begun, error
 // factor). Trusted devices never skip it. A user with no second factor gets
 // ErrNotEnrolled.
 func (s *Service) StepUp(ctx context.Context, user User, c Client, purpose Purpose) (*Challenge, error) {
+	return s.StepUpFor(ctx, user, c, purpose, Requirement{})
+}
+
+// StepUpFor is StepUp for an action with a [Requirement]: the challenge
+// offers only the user's methods that meet it (a phishing-resistant
+// factor), so its proof passes CheckProofFor with the same requirement.
+// A user who has second factors but none that meets it gets
+// ErrNoQualifyingMethod: they must add one (a security key) first.
+func (s *Service) StepUpFor(ctx context.Context, user User, c Client, purpose Purpose, req Requirement) (*Challenge, error) {
+	if req.MaxAge < 0 {
+		return nil, invalidInput("Requirement.MaxAge must not be negative")
+	}
 	if purpose == "" {
 		purpose = PurposeStepUp
 	}
 	if purpose == PurposeLogin || !validPurpose(purpose) {
 		return nil, invalidInput("step-up purpose must be %q or %q", PurposeStepUp, PurposeEnroll)
 	}
-	b, err := s.begin(ctx, purpose, user, c)
+	b, err := s.begin(ctx, purpose, user, c, req)
 	if err != nil {
 		return nil, err
 	}
@@ -239,9 +253,12 @@ func (s *Service) StepUp(ctx context.Context, user User, c Client, purpose Purpo
 	return b.Challenge, nil
 }
 
-func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Client) (*Begun, error) {
+func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Client, req Requirement) (*Begun, error) {
 	if err := user.check(); err != nil {
 		return nil, err
+	}
+	if !c.FirstFactor.valid() {
+		return nil, invalidInput("unknown Client.FirstFactor %q", c.FirstFactor)
 	}
 	ip := ipString(c)
 	// A valid trusted-device token is checked before the lockout: it is no
@@ -262,6 +279,9 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	}
 	methods, err := s.offered(ctx, user)
 	if err != nil {
+		return nil, err
+	}
+	if methods, err = s.qualifying(ctx, purpose, user, c, req, methods); err != nil {
 		return nil, err
 	}
 	if len(methods) == 0 {
@@ -286,6 +306,8 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 		CreatedAt: now,
 		ExpiresAt: now.Add(s.limits.ChallengeTTL),
 		IP:        ip,
+
+		FirstFactor: c.FirstFactor,
 	}
 	if err := s.save(ctx, ch, false); err != nil {
 		return nil, fmt.Errorf("twofactor: storing challenge: %w", err)
@@ -511,7 +533,7 @@ func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	if verr != nil {
 		return v.wrong(ctx, verr)
 	}
-	return v.complete(ctx, got)
+	return v.complete(ctx, f, got)
 }
 
 // malformed reports whether a's answer can be refused unseen: empty, too
@@ -633,8 +655,13 @@ func (v *verification) wrong(ctx context.Context, verr error) (*Result, error) {
 
 // complete ends the challenge after a right answer: exactly one caller
 // takes it.
-func (v *verification) complete(ctx context.Context, got Verified) (*Result, error) {
+func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*Result, error) {
 	s, ch := v.s, v.ch
+	if s.veto != nil {
+		if err := v.askVeto(ctx, got); err != nil {
+			return v.vetoed(ctx, err)
+		}
+	}
 	// Taking the challenge and ending the user's run of wrong answers are
 	// one store round trip (store.TakeStateReset). A correct answer ends
 	// the run even when it lost the race to another (then it was no guess
@@ -652,9 +679,10 @@ func (v *verification) complete(ctx context.Context, got Verified) (*Result, err
 	now := s.now()
 	res := &Result{
 		User: ch.User, Method: v.a.Method, Purpose: ch.Purpose,
-		EnrollmentID: got.EnrollmentID, VerifiedAt: now,
+		EnrollmentID: got.EnrollmentID, VerifiedAt: now, FirstFactor: ch.FirstFactor,
 	}
-	res.Proof = s.signProof(ch.User.ID, ch.Purpose, v.a.Method, now)
+	res.AMR, res.AAL, res.PhishingResistant = signInAssurance(ch.FirstFactor, assurance(f), got.AMR, ch.Purpose)
+	res.Proof = s.signProof(ch.User.ID, ch.Purpose, v.a.Method, now, res.AMR, res.PhishingResistant, res.AAL)
 	v.ev.Type, v.ev.Details, v.ev.EnrollmentID, v.ev.Count = event.Success, got.Details, got.EnrollmentID, got.Count
 	s.emit(ctx, v.ev)
 	if v.a.RememberDevice && s.trust != nil && ch.Purpose == PurposeLogin {

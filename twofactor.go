@@ -104,6 +104,11 @@ type Client struct {
 	UserAgent string     // User-Agent header
 	// DeviceToken is the trusted-device cookie value, if the browser sent one.
 	DeviceToken string
+	// FirstFactor says how the first step of sign-in was done (for a
+	// step-up: how the session began). Begin offers no second factor on
+	// its channel, and the Result reports the assurance of both. Zero
+	// means FirstPassword.
+	FirstFactor FirstFactor
 }
 
 // A Challenge is one pending second-factor check for one user and purpose.
@@ -117,6 +122,9 @@ type Challenge struct {
 	CreatedAt time.Time `json:"created_at"`
 	ExpiresAt time.Time `json:"expires_at"`
 	IP        string    `json:"ip,omitempty"` // client IP at Begin, for events
+	// FirstFactor is how the first step of sign-in was done
+	// (Client.FirstFactor at Begin): no method on its channel is offered.
+	FirstFactor FirstFactor `json:"first_factor,omitempty"`
 }
 
 // Offers reports whether the challenge can be answered with m.
@@ -226,4 +234,15 @@ type Result struct {
 	// Device is set when RememberDevice was asked and the device is now
 	// trusted: put Device.Token in the trusted-device cookie.
 	Device *DeviceGrant
+	// FirstFactor is how the first step of sign-in was done, as Begin was
+	// told.
+	FirstFactor FirstFactor
+	// AMR are the RFC 8176 method references of the verification (see
+	// Claims), AAL its NIST SP 800-63B assurance level, and
+	// PhishingResistant whether the factor bound its answer to this site.
+	// The proof carries them too, for CheckProofFor. Claims returns them
+	// for a session or a token.
+	AMR               []string
+	AAL               int
+	PhishingResistant bool
 }

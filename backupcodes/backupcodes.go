@@ -193,6 +193,18 @@ func configErr(format string, args ...any) error { return errs.Config("backupcod
 // Method returns twofactor.MethodBackupCode.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodBackupCode }
 
+var _ twofactor.Assurer = (*Factor)(nil)
+
+// Assurance reports what a backup code assures: "otp", each code being a
+// one-time password (not "kba": knowledge-based authentication is
+// questions about the user, and these codes are something the user
+// has, a look-up secret in NIST SP 800-63B section 5.1.2); AAL2 with a
+// password; no channel, since they were shown once and kept by the user
+// (on paper, in a password manager). They are not phishing resistant.
+func (f *Factor) Assurance() twofactor.Assurance {
+	return twofactor.Assurance{AMR: []string{"otp"}, AAL: 2}
+}
+
 // Recovery returns true: backup codes can answer a challenge, but a user
 // with only backup codes has no second factor as far as a policy is
 // concerned (twofactor.Service.Check reports such users).

@@ -269,6 +269,18 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 // Method returns twofactor.MethodEmail.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodEmail }
 
+var _ twofactor.Assurer = (*Factor)(nil)
+
+// Assurance reports what an email code assures: "otp", since RFC 8176
+// registers no value for email and the code is a one-time password; on
+// the email channel, so it is never offered after a sign-in link by
+// email; and AAL1, because NIST SP 800-63B (section 5.1.3.1) does not
+// accept email as an out-of-band authenticator: it proves no possession
+// of a device. It is not phishing resistant.
+func (f *Factor) Assurance() twofactor.Assurance {
+	return twofactor.Assurance{AMR: []string{"otp"}, Channel: twofactor.ChannelEmail, AAL: 1}
+}
+
 // maxAddress bounds an address (RFC 5321, section 4.5.3.1.3).
 const maxAddress = 254
 

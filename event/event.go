@@ -102,6 +102,9 @@ const (
 	ReasonClockDrift      Reason = "clock_drift"            // a warning: an authenticator app's clock is off (Details "drift")
 	ReasonSignCount       Reason = "sign_count_regressed"   // a warning: a security key's counter went back, a sign of a cloned key
 	ReasonDeviceTouch     Reason = "device_touch_failed"    // a warning: a trusted device's last visit could not be recorded
+	ReasonVetoed          Reason = "vetoed"                 // the factor accepted the answer, the host's veto refused it (Details "veto")
+	ReasonSameChannel     Reason = "same_channel"           // Begin: every factor of the user is on the first step's channel
+	ReasonNoQualifying    Reason = "no_qualifying_method"   // a step-up asked for more than any of the user's factors gives
 )
 
 // An Action names what an administrator, or a factor's management step,
@@ -131,6 +134,7 @@ const (
 	DetailSession      = "session"      // "true" when a device is trusted until the browser closes (DeviceRemembered)
 	DetailPolicy       = "policy"       // a security key's sign-count policy, "reject" or "warn" (Warning)
 	DetailNotification = "notification" // the kind of security email a warning is about
+	DetailVeto         = "veto"         // the error the host's veto gave (Failure with ReasonVetoed)
 )
 
 // An Event records one step of a flow for audit and monitoring. It never

@@ -402,6 +402,16 @@ func (f *Factor) render(d Data) (string, error) {
 // Method returns twofactor.MethodSMS.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodSMS }
 
+var _ twofactor.Assurer = (*Factor)(nil)
+
+// Assurance reports what an SMS code assures: "sms" (RFC 8176 section 2),
+// on the phone channel, AAL2 with a password (NIST SP 800-63B section
+// 5.1.3.3 accepts the public telephone network as a restricted
+// out-of-band authenticator). It is not phishing resistant.
+func (f *Factor) Assurance() twofactor.Assurance {
+	return twofactor.Assurance{AMR: []string{"sms"}, Channel: twofactor.ChannelPhone, AAL: 2}
+}
+
 // phoneAD binds a sealed number to its user and record.
 func phoneAD(userID string) []byte {
 	return []byte("smscode phone\x00" + userID + "\x00" + EnrollmentID)

@@ -234,6 +234,18 @@ func (f *Factor) applyDefaults(period time.Duration) error {
 // Method returns twofactor.MethodTOTP.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodTOTP }
 
+var _ twofactor.Assurer = (*Factor)(nil)
+
+// Assurance reports what a TOTP verification assures: "otp" (RFC 8176
+// section 2 names RFC 6238 under it), on the authenticator app's channel,
+// AAL2 with a password (a single-factor OTP device, NIST SP 800-63B
+// section 5.1.4). Not "swk": the secret is shared with the server, and
+// where the app keeps it the server cannot tell. A code the user types
+// can be relayed by a look-alike site, so it is not phishing resistant.
+func (f *Factor) Assurance() twofactor.Assurance {
+	return twofactor.Assurance{AMR: []string{"otp"}, Channel: twofactor.ChannelApp, AAL: 2}
+}
+
 // Params returns the parameters new enrollments get.
 func (f *Factor) Params() Params { return f.params }
 

@@ -209,7 +209,29 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := f.touch(ctx, c.rec, now); err != nil {
 		return twofactor.Verified{}, err
 	}
-	return twofactor.Verified{EnrollmentID: c.rec.ID}, nil
+	return twofactor.Verified{EnrollmentID: c.rec.ID, AMR: assertionAMR(parsed.Response.AuthenticatorData.Flags)}, nil
+}
+
+// assertionAMR returns the RFC 8176 method references of an assertion
+// with authenticator data flags fl (W3C WebAuthn Level 3 section 6.1):
+// "hwk" for a credential that cannot be backed up (device-bound) or
+// "swk" for one that can (a synced passkey), "user" for user presence,
+// and "mfa" when the authenticator verified the user. See
+// Factor.Assurance.
+func assertionAMR(fl protocol.AuthenticatorFlags) []string {
+	amr := make([]string, 0, 3)
+	if fl.HasBackupEligible() {
+		amr = append(amr, "swk")
+	} else {
+		amr = append(amr, "hwk")
+	}
+	if fl.HasUserPresent() {
+		amr = append(amr, "user")
+	}
+	if fl.HasUserVerified() {
+		amr = append(amr, "mfa")
+	}
+	return amr
 }
 
 // signCountRegressed reports whether got, the counter of a verified

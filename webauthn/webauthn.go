@@ -352,6 +352,26 @@ func checkOrigin(rpID, o string) (string, error) {
 // Method returns twofactor.MethodWebAuthn.
 func (f *Factor) Method() twofactor.Method { return twofactor.MethodWebAuthn }
 
+var _ twofactor.Assurer = (*Factor)(nil)
+
+// Assurance reports what a security key or passkey assures: it is
+// phishing resistant (the browser binds the assertion to this site's
+// origin, which the factor checks: NIST SP 800-63B section 5.2.5), on the
+// authenticator's channel, and AAL2 with a password. Never AAL3: that
+// needs a hardware authenticator (section 4.3), and the factor asks for
+// no attestation, so it cannot tell a hardware key from a synced passkey,
+// which is not one. Each verification reports its method references
+// (Verified.AMR): "hwk" for a device-bound credential (backup eligible
+// flag clear, W3C WebAuthn Level 3 section 6.1), "swk" for a synced one,
+// "user" for the user presence the factor requires, and "mfa" when the
+// authenticator verified the user (a PIN or biometric: a multi-factor
+// authenticator, section 5.1.9; the flag does not say which). The
+// method references given here, "swk", are the weaker claim, for a
+// verification that reports none.
+func (f *Factor) Assurance() twofactor.Assurance {
+	return twofactor.Assurance{AMR: []string{"swk"}, Channel: twofactor.ChannelAuthenticator, PhishingResistant: true, AAL: 2}
+}
+
 // RPID returns the relying-party id.
 func (f *Factor) RPID() string { return f.rpID }
 
