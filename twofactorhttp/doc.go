@@ -74,6 +74,33 @@
 // since) fails closed wherever the layer meets it, with a page that asks
 // to sign in again (403 unknown_user).
 //
+// # Stronger step-up, vetoes and the first step
+//
+// SignIn reads what the second step assured with ResultFrom(r): its
+// Claims (RFC 8176 "amr", the NIST SP 800-63B level, phishing resistance,
+// the time) go into the host's session or tokens in one call.
+//
+// A route that needs a security key or passkey asks for it:
+//
+//	mux.Handle("/account/payout", h.StepUp(2*time.Minute).PhishingResistant().Handler(payout))
+//
+// Its step-up (the step-up route with ?require=phishing_resistant) offers
+// only such factors; a user without one gets a page that says why, with
+// a link to the security-key settings page (JSON: 403
+// {"error": "no_qualifying_method", "next": "/2fa/settings/keys"}).
+//
+// When the Service's Veto refuses a verification whose code was right,
+// the challenge has ended: the page says "We couldn't verify this
+// sign-in", with Config.Support's line when the host gave one, and leads
+// back to the login page (JSON: 403 {"error": "vetoed"}). Nobody is signed
+// in, no device is trusted, no step-up proof is kept.
+//
+// A host whose first step is not a password hands the user over with
+// Handler.BeginAfter and the kind of first step
+// (twofactor.FirstEmail for a sign-in link by email, ...): the challenge
+// offers no factor on the same channel, and a user with nothing else gets
+// 403 no_independent_factor.
+//
 // # Construction
 //
 // New checks everything once: the paths, the cookie names, the string

@@ -40,6 +40,16 @@ import (
 // route of the Handler is: a cross-origin POST to the host's login form is
 // refused with 403 before the Service is asked anything.
 func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, userID string) {
+	h.BeginAfter(w, r, userID, twofactor.FirstPassword)
+}
+
+// BeginAfter is Begin after a first step other than a password (a sign-in
+// link by email, a passkey, a social login: see twofactor.FirstFactor):
+// the challenge offers no second factor on the first step's channel. A
+// user whose every factor is on it is signed in by neither: 403
+// no_independent_factor, with a page that asks them to sign in with
+// their password.
+func (h *Handler) BeginAfter(w http.ResponseWriter, r *http.Request, userID string, first twofactor.FirstFactor) {
 	if err := h.cop.Check(r); err != nil {
 		h.fail(w, r, nil, errCrossOrigin)
 		return
@@ -51,6 +61,7 @@ func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, userID string) {
 	}
 	ret := cleanReturn(r.FormValue(ReturnParam))
 	c := h.client(r)
+	c.FirstFactor = first
 	begun, err := h.svc.Begin(r.Context(), user, c)
 	if err != nil {
 		h.fail(w, r, nil, err)
@@ -360,8 +371,9 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
+	need := requirementOf(r)
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
+		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.stepUpRoute(need)})
 		return
 	}
 	back := h.stepUpBack(r, cleanReturn(r.URL.Query().Get(backParam)))
@@ -369,12 +381,12 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 	case "same-origin", "none":
 	default:
 		h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.IntroStepUp,
-			Form: &Form{Action: h.url(routeStepUp), Next: ret, Back: back, Button: h.text.Continue,
+			Form: &Form{Action: h.stepUpRoute(need), Next: ret, Back: back, Button: h.text.Continue,
 				Cancel: &Link{URL: cmpReturn(back, h.returnURL), Text: h.text.Cancel}}})
 		return
 	}
 	if p, err := h.readPending(r); err == nil && p.Purpose == twofactor.PurposeStepUp && p.UserID == u.ID {
-		if ch, err := h.svc.Challenge(r.Context(), p.ChallengeID); err == nil && ch.User.ID == u.ID {
+		if ch, err := h.svc.Challenge(r.Context(), p.ChallengeID); err == nil && ch.User.ID == u.ID && h.meets(ch, need) {
 			p.Return, p.Back = ret, back
 			if err := h.setPending(w, r, p); err != nil {
 				h.fail(w, r, nil, err)
@@ -384,7 +396,7 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	h.beginStepUp(w, r, u, ret, back, false)
+	h.beginStepUp(w, r, u, need, ret, back, false)
 }
 
 // backParam is the form field and query parameter of the page a step-up
@@ -427,15 +439,16 @@ func (h *Handler) serveStepUp(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, nil, err)
 		return
 	}
-	h.beginStepUp(w, r, u, cleanReturn(req.Next), h.stepUpBack(r, cleanReturn(req.Back)), true)
+	h.beginStepUp(w, r, u, requirementOf(r), cleanReturn(req.Next), h.stepUpBack(r, cleanReturn(req.Back)), true)
 }
 
-// beginStepUp creates a step-up challenge for u and moves to the
-// challenge page, sending a first code when send is set. A locked-out
-// user gets the lockout page, whose way back is back.
-func (h *Handler) beginStepUp(w http.ResponseWriter, r *http.Request, u twofactor.User, ret, back string, send bool) {
+// beginStepUp creates a step-up challenge for u that offers the methods
+// meeting need, and moves to the challenge page, sending a first code
+// when send is set. A locked-out user gets the lockout page, whose way
+// back is back; one with no method that meets need, a page that says so.
+func (h *Handler) beginStepUp(w http.ResponseWriter, r *http.Request, u twofactor.User, need twofactor.Requirement, ret, back string, send bool) {
 	c := h.client(r)
-	ch, err := h.svc.StepUp(r.Context(), u, c, twofactor.PurposeStepUp)
+	ch, err := h.svc.StepUpFor(r.Context(), u, c, twofactor.PurposeStepUp, need)
 	if err != nil {
 		if !wantsJSON(r) && errors.Is(err, twofactor.ErrLocked) {
 			h.lockedPage(w, r, twofactor.PurposeStepUp, nil, back, err)

@@ -38,6 +38,18 @@ const (
 	// CodeNoPendingEnrollment (409): confirming an enrollment that was
 	// never begun or has expired.
 	CodeNoPendingEnrollment = "no_pending_enrollment"
+	// CodeVetoed (403): the code was right, but the host's veto
+	// (twofactor.Config.Veto) refused the sign-in; the challenge has
+	// ended.
+	CodeVetoed = "vetoed"
+	// CodeNoQualifyingMethod (403): a step-up asks for a kind of factor
+	// (phishing resistant) the user has none of; next is where to add a
+	// security key.
+	CodeNoQualifyingMethod = "no_qualifying_method"
+	// CodeNoIndependentFactor (403): every second factor of the user is on
+	// the channel of the first step of sign-in (an email code after a
+	// sign-in link by email).
+	CodeNoIndependentFactor = "no_independent_factor"
 	CodeInternal            = "internal" // 500: anything else; logged, never detailed
 )
 
@@ -101,6 +113,12 @@ func (h *Handler) classify(err error, m twofactor.Method) problem {
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeMethodNotOffered, Message: t.MethodNotOffered}}
 	case errors.Is(err, twofactor.ErrNotEnrolled):
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeNotEnrolled, Message: t.NotEnrolled, Next: h.enrollURL}}
+	case errors.Is(err, twofactor.ErrVetoed):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeVetoed, Message: t.Vetoed, Next: h.loginURL}}
+	case errors.Is(err, twofactor.ErrNoQualifyingMethod):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeNoQualifyingMethod, Message: t.NoQualifyingMethod, Next: h.securityKeyURL()}}
+	case errors.Is(err, twofactor.ErrNoIndependentFactor):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeNoIndependentFactor, Message: t.NoIndependentFactor, Next: h.loginURL}}
 	case errors.Is(err, errCrossOrigin):
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeCrossOrigin, Message: t.CrossOrigin}}
 	case errors.Is(err, errBadRequest), errors.Is(err, twofactor.ErrInvalidInput):
@@ -143,7 +161,7 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 	if p.body.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(p.body.RetryAfter))
 	}
-	if p.status == http.StatusGone {
+	if p.status == http.StatusGone || p.body.Error == CodeVetoed {
 		h.clearPending(w, r)
 	}
 	if wantsJSON(r) {
@@ -160,6 +178,8 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 	case p.status == http.StatusGone:
 		h.render(w, r, p.status, &PageData{Page: PageEnded, Title: h.text.TitleLogin, Message: p.body.Message,
 			Link: &Link{URL: h.loginURL, Text: h.text.SignInAgain}})
+	case p.body.Error == CodeVetoed, p.body.Error == CodeNoQualifyingMethod, p.body.Error == CodeNoIndependentFactor:
+		h.refusedPage(w, r, v, p)
 	case v != nil && (p.status == http.StatusUnauthorized || p.status == http.StatusTooManyRequests || p.status == http.StatusBadRequest):
 		v.err = &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}
 		h.renderChallenge(w, r, p.status, v)

@@ -88,6 +88,27 @@ type Strings struct {
 	// NoPendingEnrollment: confirming an enrollment that was never begun
 	// or has expired.
 	NoPendingEnrollment string
+	// TitleVetoed and Vetoed: the code was right but the host's veto
+	// refused the sign-in.
+	TitleVetoed string
+	Vetoed      string
+	// NoQualifyingMethod: a step-up asks for a security key or passkey
+	// and the user has none; AddSecurityKey is the link to add one.
+	NoQualifyingMethod string
+	AddSecurityKey     string
+	// NoIndependentFactor: every second factor of the user is on the
+	// channel they signed in with.
+	NoIndependentFactor string
+
+	// The enrollment prompt, shown at sign-in to a user whose policy
+	// requires a second factor while its grace lasts.
+	TitleEnrollPrompt string // its title
+	PromptReason      string // why it asks
+	PromptLeft        string // "You have %s left to set up two-step verification." (the time left in words)
+	PromptSkipOne     string // one skip is left
+	PromptSkips       string // "You can skip this %d more times." (the skips left)
+	SetUpNow          string // the link to the enrollment page
+	SkipForNow        string // the button that skips
 
 	// Durations in words, each with a %d: "1 second", "%d seconds"...
 	Second, Seconds string
@@ -176,6 +197,20 @@ var defaultStrings = Strings{
 
 	NoPendingEnrollment: "This registration has expired. Please start again.",
 
+	TitleVetoed:         "We couldn't verify this sign-in",
+	Vetoed:              "We couldn't verify this sign-in, so it was stopped to protect your account. Please try again later, or contact support.",
+	NoQualifyingMethod:  "This needs a security key or passkey, and your account has none yet. Add one, then try again.",
+	AddSecurityKey:      "Set up a security key",
+	NoIndependentFactor: "Your second step can't use the same email or phone you signed in with. Please sign in with your password instead.",
+
+	TitleEnrollPrompt: "Set up two-step verification",
+	PromptReason:      "Your account must have two-step verification: a code or a security key after your password.",
+	PromptLeft:        "You have %s left to set up two-step verification.",
+	PromptSkipOne:     "You can skip this once more.",
+	PromptSkips:       "You can skip this %d more times.",
+	SetUpNow:          "Set up now",
+	SkipForNow:        "Skip for now",
+
 	Second: "1 second", Seconds: "%d seconds",
 	Minute: "1 minute", Minutes: "%d minutes",
 	Hour: "1 hour", Hours: "%d hours",
@@ -203,6 +238,11 @@ func withFlowDefaults(s *Strings) *Strings {
 	c.LockedNotYou = cmp.Or(c.LockedNotYou, d.LockedNotYou)
 	c.BackToSignIn = cmp.Or(c.BackToSignIn, d.BackToSignIn)
 	c.GoBack = cmp.Or(c.GoBack, d.GoBack)
+	c.TitleVetoed = cmp.Or(c.TitleVetoed, d.TitleVetoed)
+	c.Vetoed = cmp.Or(c.Vetoed, d.Vetoed)
+	c.NoQualifyingMethod = cmp.Or(c.NoQualifyingMethod, d.NoQualifyingMethod)
+	c.AddSecurityKey = cmp.Or(c.AddSecurityKey, d.AddSecurityKey)
+	c.NoIndependentFactor = cmp.Or(c.NoIndependentFactor, d.NoIndependentFactor)
 	c.ClockTime = cmp.Or(c.ClockTime, d.ClockTime)
 	c.ResendReload = cmp.Or(c.ResendReload, d.ResendReload)
 	return &c
