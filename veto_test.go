@@ -171,3 +171,41 @@ func TestVetoStepUp(t *testing.T) {
 	require.Nil(t, res)
 	assert.Equal(t, twofactor.PurposeStepUp, e.asked[0].Purpose)
 }
+
+// Concurrent right answers to a challenge whose verification is vetoed:
+// the code is consumed once, exactly one answer reaches the veto, none
+// succeeds, and none is left on the user's count of wrong answers.
+func TestVetoConcurrentAnswers(t *testing.T) {
+	ctx := context.Background()
+	e := newVetoEnv(t)
+	ch := e.begin()
+	_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	const n = 8
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res, err := e.verify(ch, twofactor.MethodEmail, "123456")
+			if res != nil {
+				err = errors.New("a vetoed challenge succeeded")
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	vetoed := 0
+	for _, err := range errs {
+		switch {
+		case errors.Is(err, twofactor.ErrVetoed):
+			vetoed++
+		case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrChallengeNotFound), errors.Is(err, twofactor.ErrTooManyAttempts):
+		default:
+			t.Errorf("unexpected outcome %v", err)
+		}
+	}
+	assert.Equal(t, 1, vetoed)
+	assert.Len(t, e.asked, 1)
+	assert.Empty(t, e.eventsOf(event.Success))
+	assert.Zero(t, e.failures(t), "no answer was a guess")
+}
