@@ -34,7 +34,7 @@ func (s *Service) Enrollments(ctx context.Context, user User) ([]Enrollment, err
 // step-up challenge of this user (see CheckProof), so that removing a
 // factor needs a current one. It returns ErrStepUpRequired without a fresh proof,
 // ErrNotEnrolled when there is no such enrollment, and ErrLastFactor when
-// Policy.Required and this is the user's last second factor.
+// the user's policy is Required and this is their last second factor.
 func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enrollmentID, proof string) error {
 	if err := user.check(); err != nil {
 		return err
@@ -57,8 +57,12 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 	if !slices.ContainsFunc(es, func(e Enrollment) bool { return e.ID == enrollmentID }) {
 		return ErrNotEnrolled
 	}
-	if s.policy.Required && !isRecovery(f) {
-		left, err := s.primaryEnrollments(ctx, user)
+	pol, err := s.userPolicy(ctx, user)
+	if err != nil {
+		return err
+	}
+	if pol.Required && !isRecovery(f) {
+		left, err := s.primaryEnrollments(ctx, user, pol)
 		if err != nil {
 			return err
 		}
@@ -76,7 +80,7 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 	}
 	// Backup codes die with the last second factor: left alone they would
 	// keep two-factor authentication on with nothing but a fallback.
-	left, err := s.primaryEnrollments(ctx, user)
+	left, err := s.primaryEnrollments(ctx, user, pol)
 	ev.LastFactor = err == nil && left == 0
 	s.emit(ctx, ev)
 	if err != nil || left > 0 {
@@ -210,9 +214,15 @@ func (s *Service) PasswordChanged(ctx context.Context, userID string) error {
 	return nil
 }
 
-// A PolicyGap is a user who cannot satisfy the policy.
+// A PolicyGap is a user who cannot satisfy their policy.
 type PolicyGap struct {
 	User User
+	// Policy names the user's policy in Config.Policies ("" for
+	// Config.Policy).
+	Policy string
+	// Grace is set when the user has no factor but is still within their
+	// policy's grace (NoFactor is set too): what is left of it.
+	Grace *GraceLeft
 	// NoFactor: the policy requires a second factor and the user has none
 	// (backup codes alone do not count).
 	NoFactor bool
@@ -221,20 +231,25 @@ type PolicyGap struct {
 	Missing []Method
 }
 
-// Check reports the users who cannot satisfy the policy, for an
-// administrator about to enforce it (making SMS mandatory must list the users
-// who have no phone number). It stops at the first store error.
+// Check reports the users who cannot satisfy their policy (each user's,
+// as Config.PolicyFor decides it), for an administrator about to enforce
+// it (making SMS mandatory must list the users who have no phone number).
+// It stops at the first store error.
 func (s *Service) Check(ctx context.Context, users iter.Seq[User]) ([]PolicyGap, error) {
 	var gaps []PolicyGap
 	for u := range users {
 		if err := ctx.Err(); err != nil {
 			return gaps, err
 		}
-		gap := PolicyGap{User: u}
+		name, pol, err := s.PolicyFor(ctx, u)
+		if err != nil {
+			return gaps, err
+		}
+		gap := PolicyGap{User: u, Policy: name}
 		primary := false
 		for _, f := range s.factors {
 			m := f.Method()
-			if !s.allowed(m) {
+			if !pol.allows(m) {
 				continue
 			}
 			es, err := f.Enrollments(ctx, u)
@@ -244,11 +259,20 @@ func (s *Service) Check(ctx context.Context, users iter.Seq[User]) ([]PolicyGap,
 			if len(es) > 0 && !isRecovery(f) {
 				primary = true
 			}
-			if len(es) == 0 && slices.Contains(s.policy.Mandatory, m) {
+			if len(es) == 0 && slices.Contains(pol.Mandatory, m) {
 				gap.Missing = append(gap.Missing, m)
 			}
 		}
-		gap.NoFactor = s.policy.Required && !primary
+		gap.NoFactor = pol.Required && !primary
+		if gap.NoFactor {
+			left, ok, err := s.graceLeft(ctx, pol, u.ID, false)
+			if err != nil {
+				return gaps, err
+			}
+			if ok {
+				gap.Grace = &left
+			}
+		}
 		if gap.NoFactor || len(gap.Missing) > 0 {
 			gaps = append(gaps, gap)
 		}

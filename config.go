@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"slices"
 	"time"
 
 	"github.com/twofactorkit/twofactor/event"
@@ -86,8 +85,23 @@ type Config struct {
 	// user by id alone (no address, no name).
 	Users func(ctx context.Context, id string) (User, error)
 
-	// Policy says which factors are allowed and required.
+	// Policy says which factors are allowed and required: for every user
+	// when PolicyFor is nil, else for those it gives no named policy.
 	Policy Policy
+
+	// Policies are named policies for some users, chosen by PolicyFor
+	// (see "Policies" in the package documentation). Each is checked by
+	// New as Policy is.
+	Policies map[string]Policy
+
+	// PolicyFor names the policy of a user, from what the host knows of
+	// them (a role, a group, a tenant): a key of Policies, or "" for
+	// Policy. It is asked wherever the policy is used (Begin, enrollment,
+	// removal, Check, the HTTP layer's pages and middleware) and its answer
+	// is never cached, so a change applies at the next request. An error,
+	// or a name Policies lacks, fails the request closed. Nil: Policy for
+	// everyone.
+	PolicyFor func(ctx context.Context, u User) (string, error)
 
 	// Limits bound attempts. Zero fields take defaults.
 	Limits Limits
@@ -174,6 +188,10 @@ type Policy struct {
 	// once the administrator makes a phone number mandatory). Check reports
 	// the users who lack them.
 	Mandatory []Method
+	// Grace, with Required, lets a user without a second factor put off
+	// enrolling until a date, for a number of days from the first prompt,
+	// or for a number of skips. Zero: no grace, enroll at once.
+	Grace Grace
 }
 
 func (l Limits) withDefaults() Limits {
@@ -251,35 +269,11 @@ func (cfg *Config) index(factors []Factor) (map[Method]Factor, error) {
 		}
 		byMethod[m] = f
 	}
-	p := cfg.Policy
-	for _, m := range slices.Concat(p.Methods, p.Mandatory) {
-		if _, ok := byMethod[m]; !ok {
-			return nil, configErr("Policy names method %q but no factor for it is configured", m)
-		}
+	if err := checkPolicy("Policy", cfg.Policy, factors, byMethod); err != nil {
+		return nil, err
 	}
-	for _, m := range p.Mandatory {
-		if p.Methods != nil && !slices.Contains(p.Methods, m) {
-			return nil, configErr("Policy.Mandatory method %q is not in Policy.Methods", m)
-		}
-	}
-	if p.Default != "" {
-		if _, ok := byMethod[p.Default]; !ok {
-			return nil, configErr("Policy.Default %q has no configured factor", p.Default)
-		}
-		if p.Methods != nil && !slices.Contains(p.Methods, p.Default) {
-			return nil, configErr("Policy.Default %q is not in Policy.Methods", p.Default)
-		}
-	}
-	if p.Required {
-		primary := false
-		for _, f := range factors {
-			if (p.Methods == nil || slices.Contains(p.Methods, f.Method())) && !isRecovery(f) {
-				primary = true
-			}
-		}
-		if !primary {
-			return nil, configErr("Policy.Required needs at least one allowed factor that is not recovery-only")
-		}
+	if err := cfg.checkPolicies(factors, byMethod); err != nil {
+		return nil, err
 	}
 	return byMethod, nil
 }

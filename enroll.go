@@ -21,17 +21,21 @@ type Enrolled struct {
 // Result.Proof of a step-up challenge (PurposeEnroll or PurposeStepUp) no
 // older than Config.StepUpMaxAge, and without it BeginEnroll returns
 // ErrStepUpRequired. A user with nothing enrolled needs no proof (pass "").
-// The method must be configured, allowed by the policy, and an Enroller,
-// else ErrMethodNotAllowed.
+// The method must be configured, allowed by the user's policy, and an
+// Enroller, else ErrMethodNotAllowed.
 func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
 	if err := user.check(); err != nil {
 		return nil, err
 	}
-	en, err := s.enroller(m)
+	pol, err := s.userPolicy(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	n, err := s.countEnrollments(ctx, user, func(Factor) bool { return true })
+	en, err := s.enroller(pol, m)
+	if err != nil {
+		return nil, err
+	}
+	n, err := s.countEnrollments(ctx, user, pol, func(Factor) bool { return true })
 	if err != nil {
 		return nil, err
 	}
@@ -54,7 +58,11 @@ func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer
 	if err := user.check(); err != nil {
 		return nil, err
 	}
-	en, err := s.enroller(m)
+	pol, err := s.userPolicy(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	en, err := s.enroller(pol, m)
 	if err != nil {
 		return nil, err
 	}
@@ -68,7 +76,7 @@ func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer
 		s.emit(ctx, ev)
 		return out, nil
 	}
-	primary, err := s.primaryEnrollments(ctx, user)
+	primary, err := s.primaryEnrollments(ctx, user, pol)
 	ev.FirstFactor = err == nil && primary == 1
 	s.emit(ctx, ev)
 	if err != nil || primary != 1 {
@@ -76,7 +84,7 @@ func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer
 	}
 	for _, f := range s.factors {
 		be, ok := f.(Enroller)
-		if !ok || !isRecovery(f) || !s.allowed(f.Method()) {
+		if !ok || !isRecovery(f) || !pol.allows(f.Method()) {
 			continue
 		}
 		have, err := f.Enrollments(ctx, user)
@@ -95,9 +103,11 @@ func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer
 	return out, nil
 }
 
-func (s *Service) enroller(m Method) (Enroller, error) {
+// enroller returns the factor of m, when pol allows it and users may
+// enroll it.
+func (s *Service) enroller(pol Policy, m Method) (Enroller, error) {
 	f, ok := s.byMethod[m]
-	if !ok || !s.allowed(m) {
+	if !ok || !pol.allows(m) {
 		return nil, ErrMethodNotAllowed
 	}
 	en, ok := f.(Enroller)
@@ -107,12 +117,12 @@ func (s *Service) enroller(m Method) (Enroller, error) {
 	return en, nil
 }
 
-// countEnrollments counts the user's enrollments of allowed factors for
-// which keep returns true.
-func (s *Service) countEnrollments(ctx context.Context, user User, keep func(Factor) bool) (int, error) {
+// countEnrollments counts the user's enrollments of factors pol allows
+// for which keep returns true.
+func (s *Service) countEnrollments(ctx context.Context, user User, pol Policy, keep func(Factor) bool) (int, error) {
 	n := 0
 	for _, f := range s.factors {
-		if !s.allowed(f.Method()) || !keep(f) {
+		if !pol.allows(f.Method()) || !keep(f) {
 			continue
 		}
 		es, err := f.Enrollments(ctx, user)
@@ -124,17 +134,17 @@ func (s *Service) countEnrollments(ctx context.Context, user User, keep func(Fac
 	return n, nil
 }
 
-// primaryEnrollments counts the user's enrollments of allowed factors that
-// are not recovery-only.
-func (s *Service) primaryEnrollments(ctx context.Context, user User) (int, error) {
-	return s.countEnrollments(ctx, user, func(f Factor) bool { return !isRecovery(f) })
+// primaryEnrollments counts the user's enrollments of factors pol allows
+// that are not recovery-only.
+func (s *Service) primaryEnrollments(ctx context.Context, user User, pol Policy) (int, error) {
+	return s.countEnrollments(ctx, user, pol, func(f Factor) bool { return !isRecovery(f) })
 }
 
 // Disable turns two-factor authentication off for user: it removes every
 // enrollment of every factor (backup codes included), every trusted
 // device, every pending challenge and enrollment, and voids every proof.
 // It needs a fresh step-up proof (see CheckProof) and is refused with
-// ErrLastFactor while Policy.Required. The change is audited with an
+// ErrLastFactor while the user's policy is Required. The change is audited with an
 // event.Disabled. An email factor in implicit mode counts the address the
 // host gives as enrolled, so email codes go on while the host gives one: a
 // host that lets users turn two-factor authentication off uses opt-in
@@ -146,7 +156,11 @@ func (s *Service) Disable(ctx context.Context, user User, proof string) error {
 	if err := s.CheckProof(ctx, proof, user.ID, PurposeStepUp); err != nil {
 		return err
 	}
-	if s.policy.Required {
+	pol, err := s.userPolicy(ctx, user)
+	if err != nil {
+		return err
+	}
+	if pol.Required {
 		return ErrLastFactor
 	}
 	if err := s.removeEverything(ctx, user); err != nil {

@@ -50,6 +50,11 @@ var (
 	// Add another factor first; support can still use AdminReset.
 	ErrLastFactor = errors.New("twofactor: cannot remove the last second factor while the policy requires one")
 
+	// ErrEnrollRequired means the user's policy requires a second factor
+	// they do not have and gives no grace, or none is left: they must
+	// enroll before going on.
+	ErrEnrollRequired = errors.New("twofactor: a second factor must be enrolled first")
+
 	// ErrStepUpRequired means the operation needs a fresh verification of a
 	// current factor (a step-up proof no older than the configured maximum).
 	ErrStepUpRequired = errors.New("twofactor: fresh verification required")

@@ -7,7 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"slices"
+	"maps"
 	"time"
 
 	"github.com/twofactorkit/twofactor/event"
@@ -30,6 +30,8 @@ type Service struct {
 	listeners    []Listener
 	opened       io.Closer // the store New opened, closed by Shutdown
 	policy       Policy
+	policies     map[string]Policy                                 // Config.Policies
+	policyFor    func(ctx context.Context, u User) (string, error) // Config.PolicyFor
 	limits       Limits
 	failSteps    []store.BoundStep // limits.failureSteps(), made once
 	stepUpMaxAge time.Duration
@@ -114,7 +116,7 @@ func build(cfg Config, env Env) (*Service, error) {
 	limits := cfg.Limits.withDefaults()
 	s := &Service{
 		env: env, store: env.Store, records: records, keys: env.Keys, factors: factors, byMethod: byMethod,
-		policy: cfg.Policy, limits: limits, failSteps: limits.failureSteps(),
+		policy: cfg.Policy, policies: maps.Clone(cfg.Policies), policyFor: cfg.PolicyFor, limits: limits, failSteps: limits.failureSteps(),
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
 		events:       env.Events, now: env.Now, rand: env.Rand,
 		veto: cfg.Veto,
@@ -156,7 +158,8 @@ func (s *Service) Env() Env { return s.env }
 // Trust returns the DeviceTrust built from Config.Trust, or nil.
 func (s *Service) Trust() DeviceTrust { return s.trust }
 
-// Policy returns the service's policy.
+// Policy returns the service's policy: Config.Policy, every user's when
+// Config.PolicyFor is nil. PolicyFor gives a user's own.
 func (s *Service) Policy() Policy { return s.policy }
 
 // Factor returns the configured factor for m.
@@ -165,26 +168,23 @@ func (s *Service) Factor(m Method) (Factor, bool) {
 	return f, ok
 }
 
-// Methods returns the methods users may use, in the order they are
-// offered everywhere: the policy's default first, then the order of
-// Config.Factors.
+// Methods returns the methods users may use (under some policy), in the
+// order they are offered everywhere: Config.Policy's default first, then
+// the order of Config.Factors.
 func (s *Service) Methods() []Method {
 	var ms []Method
 	for _, f := range s.factors {
-		if s.allowed(f.Method()) {
+		if s.allowedAny(f.Method()) {
 			ms = append(ms, f.Method())
 		}
 	}
 	return s.defaultFirst(ms)
 }
 
-// defaultFirst moves the policy's default method, when ms has it, to the
-// front: the one place the order of methods is decided.
+// defaultFirst moves Config.Policy's default method, when ms has it, to
+// the front: the one place the order of methods is decided.
 func (s *Service) defaultFirst(ms []Method) []Method {
-	if i := slices.Index(ms, s.policy.Default); i > 0 {
-		ms = slices.Insert(slices.Delete(ms, i, i+1), 0, s.policy.Default)
-	}
-	return ms
+	return defaultFirstOf(s.policy, ms)
 }
 
 // Shutdown stops the listeners (finishing what they queued, until ctx
@@ -198,10 +198,6 @@ func (s *Service) Shutdown(ctx context.Context) error {
 		errs = append(errs, s.opened.Close())
 	}
 	return errors.Join(errs...)
-}
-
-func (s *Service) allowed(m Method) bool {
-	return s.policy.Methods == nil || slices.Contains(s.policy.Methods, m)
 }
 
 func (s *Service) emit(ctx context.Context, ev event.Event) {
@@ -277,7 +273,11 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
 		return nil, err
 	}
-	methods, err := s.offered(ctx, user)
+	pol, err := s.userPolicy(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	methods, err := s.offered(ctx, user, pol)
 	if err != nil {
 		return nil, err
 	}
@@ -286,7 +286,16 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	}
 	if len(methods) == 0 {
 		s.emit(ctx, event.Event{Type: event.NoFactor, UserID: user.ID, Purpose: purpose, IP: ip, UserAgent: c.UserAgent})
-		if s.policy.Required && purpose == PurposeLogin {
+		if pol.Required && purpose == PurposeLogin {
+			// Only a user without a factor under a policy with a grace
+			// reads (and at the first prompt writes) the grace record.
+			left, ok, err := s.graceLeft(ctx, pol, user.ID, true)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				return &Begun{Status: StatusEnrollSuggested, Grace: &left}, nil
+			}
 			return &Begun{Status: StatusEnrollRequired}, nil
 		}
 		return &Begun{Status: StatusNoFactor}, nil
@@ -318,15 +327,16 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 }
 
 // offered returns the methods to offer user, in the order of Methods:
-// those the policy allows that the user has enrolled. The user's
-// enrollment records are read once, for every factor that is an Offerer;
-// any other factor is asked for its Enrollments.
-func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
+// those the user's policy pol allows that the user has enrolled, pol's
+// default first. The user's enrollment records are read once, for every
+// factor that is an Offerer; any other factor is asked for its
+// Enrollments.
+func (s *Service) offered(ctx context.Context, user User, pol Policy) ([]Method, error) {
 	methods := make([]Method, 0, len(s.factors))
 	var list *recordList // made for the first Offerer
 	for _, f := range s.factors {
 		m := f.Method()
-		if !s.allowed(m) {
+		if !pol.allows(m) {
 			continue
 		}
 		var ok bool
@@ -349,7 +359,7 @@ func (s *Service) offered(ctx context.Context, user User) ([]Method, error) {
 			methods = append(methods, m)
 		}
 	}
-	return s.defaultFirst(methods), nil
+	return defaultFirstOf(pol, methods), nil
 }
 
 // recordList reads a user's enrollment records once, when first asked.
@@ -391,7 +401,7 @@ func ipString(c Client) string {
 // method resolves m against the challenge and the configuration.
 func (s *Service) method(ch *Challenge, m Method) (Factor, error) {
 	f, ok := s.byMethod[m]
-	if !ok || !ch.Offers(m) || !s.allowed(m) {
+	if !ok || !ch.Offers(m) || !s.allowedAny(m) {
 		return nil, ErrMethodNotAllowed
 	}
 	return f, nil

@@ -179,6 +179,11 @@ const (
 	// has none; the host should send the user to enrollment before anything
 	// else.
 	StatusEnrollRequired
+	// StatusEnrollSuggested: the policy requires a second factor, the user
+	// has none, and the policy's Grace has not run out: prompt the user to
+	// enroll, and let them skip (Service.SkipEnroll) and go on. Begun.Grace
+	// says what is left.
+	StatusEnrollSuggested
 )
 
 func (s Status) String() string {
@@ -191,6 +196,8 @@ func (s Status) String() string {
 		return "no_factor"
 	case StatusEnrollRequired:
 		return "enroll_required"
+	case StatusEnrollSuggested:
+		return "enroll_suggested"
 	}
 	return fmt.Sprintf("Status(%d)", int(s))
 }
@@ -199,6 +206,7 @@ func (s Status) String() string {
 type Begun struct {
 	Status    Status
 	Challenge *Challenge // set when Status is StatusChallenge
+	Grace     *GraceLeft // set when Status is StatusEnrollSuggested
 }
 
 // Answer is one attempt at a challenge.

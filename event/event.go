@@ -74,6 +74,7 @@ const (
 	Disabled         Type = "user.disabled_2fa"     // the user turned two-factor authentication off
 	PasswordChanged  Type = "user.password_changed" // the host reported a password change; pending state ended
 	BudgetReached    Type = "budget.reached"        // a sending budget (SMS per country, in total) was used up
+	EnrollSkipped    Type = "user.enroll_skipped"   // a user in an enrollment grace put enrolling off; Until and Count say what is left
 )
 
 // A Reason says why, in a word, on failure, revocation and warning events.
