@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"iter"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/url"
 	"slices"
@@ -126,6 +127,10 @@ type AdminUserView struct {
 	// (field id); "" without a trusted-device manager.
 	Revoke, RevokeAll string
 	Reason            string // the reason typed, when the reset was refused
+	// Policy names the user's policy (a key of twofactor.Config.Policies,
+	// or AdminStrings.DefaultRule) and Rule says what it asks; Grace says
+	// until when the user may still skip enrolling, or "".
+	Policy, Rule, Grace string
 }
 
 // AdminCodeView is a recovery code shown once.
@@ -154,6 +159,14 @@ type AdminPolicyView struct {
 	// Without lists, for each method whose UI asks for it (a phone
 	// number) and the policy requires, the users who do not have it.
 	Without []AdminWithoutView
+	// Rules are the named policies (twofactor.Config.Policies), by name.
+	Rules []AdminRuleView
+}
+
+// AdminRuleView is one named policy.
+type AdminRuleView struct {
+	Name string
+	Rule string // what it asks, in words: required or not, the methods, the grace
 }
 
 // AdminWithoutView is the users without one method.
@@ -284,6 +297,30 @@ type adminUserOut struct {
 	Methods        []factorOut `json:"methods"`
 	TrustedDevices []deviceOut `json:"trusted_devices"`
 	Lockout        lockoutOut  `json:"lockout"`
+	Policy         string      `json:"policy"` // "" for Config.Policy
+	Grace          *graceOut   `json:"grace,omitempty"`
+}
+
+// graceOut is what is left of a user's enrollment grace.
+type graceOut struct {
+	Until     *time.Time `json:"until,omitempty"`
+	SkipsLeft *int       `json:"skips_left,omitempty"`
+}
+
+func graceJSON(g *twofactor.GraceLeft) *graceOut {
+	if g == nil {
+		return nil
+	}
+	out := &graceOut{}
+	if !g.Until.IsZero() {
+		until := g.Until.UTC()
+		out.Until = &until
+	}
+	if g.SkipsLeft >= 0 {
+		n := g.SkipsLeft
+		out.SkipsLeft = &n
+	}
+	return out
 }
 
 // serveAdminUser (GET /user?id=) shows a user's factors, devices and
@@ -307,6 +344,9 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	if err == nil {
 		err = h.adminFactors(r, u, v, &out)
 	}
+	if err == nil {
+		err = h.adminPolicy(r, u, v, &out)
+	}
 	if err != nil {
 		h.adminFail(w, r, err)
 		return
@@ -322,6 +362,73 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	}
 	av := &AdminView{User: v, Notice: t.Done[r.URL.Query().Get("done")]}
 	h.adminPage(w, r, status, PageAdminUser, fmt.Sprintf(t.UserTitle, cmp.Or(v.DisplayName, v.Name)), av, e)
+}
+
+// adminPolicy fills the user's policy and, when they have no second
+// factor and are within its grace, what is left of it.
+func (h *Handler) adminPolicy(r *http.Request, u twofactor.User, v *AdminUserView, out *adminUserOut) error {
+	name, pol, err := h.svc.PolicyFor(r.Context(), u)
+	if err != nil {
+		return err
+	}
+	out.Policy = name
+	v.Policy, v.Rule = cmp.Or(name, h.text.Admin.DefaultRule), h.ruleText(pol)
+	if !pol.Required || pol.Grace.IsZero() {
+		return nil
+	}
+	ctx := context.WithValue(r.Context(), policyKey{}, pol)
+	if _, has, err := h.hasPrimary(r.WithContext(ctx), u); err != nil || has {
+		return err
+	}
+	left, open, err := h.svc.EnrollGrace(r.Context(), u)
+	if err != nil || !open {
+		return err
+	}
+	v.Grace, out.Grace = h.graceText(&left), graceJSON(&left)
+	return nil
+}
+
+// ruleText says what a policy asks.
+func (h *Handler) ruleText(p twofactor.Policy) string {
+	t := &h.text.Admin
+	parts := []string{t.RuleOptional}
+	if p.Required {
+		parts[0] = t.RuleRequired
+	}
+	if p.Methods != nil {
+		var names []string
+		for _, m := range p.Methods {
+			names = append(names, h.text.method(m).Name)
+		}
+		parts = append(parts, fmt.Sprintf(t.RuleMethods, strings.Join(names, ", ")))
+	}
+	if g := p.Grace; !g.IsZero() {
+		var limits []string
+		if !g.Until.IsZero() {
+			limits = append(limits, fmt.Sprintf(t.GraceDate, h.date(g.Until)))
+		}
+		if g.Days > 0 {
+			limits = append(limits, fmt.Sprintf(t.GraceDays, g.Days))
+		}
+		if g.Skips > 0 {
+			limits = append(limits, fmt.Sprintf(t.GraceMax, g.Skips))
+		}
+		parts = append(parts, fmt.Sprintf(t.GraceRule, strings.Join(limits, ", ")))
+	}
+	return strings.Join(parts, " ")
+}
+
+// graceText says what is left of a user's grace, for support staff.
+func (h *Handler) graceText(g *twofactor.GraceLeft) string {
+	t := &h.text.Admin
+	var parts []string
+	if !g.Until.IsZero() {
+		parts = append(parts, fmt.Sprintf(t.GraceUntil, h.dateTime(g.Until)))
+	}
+	if g.SkipsLeft >= 0 {
+		parts = append(parts, fmt.Sprintf(t.GraceSkips, g.SkipsLeft))
+	}
+	return strings.Join(parts, " ")
 }
 
 // lockoutView says the user's lockout as support staff read it: how many
@@ -586,6 +693,8 @@ type gapOut struct {
 	User     userOut            `json:"user"`
 	NoFactor bool               `json:"no_factor,omitempty"`
 	Missing  []twofactor.Method `json:"missing,omitempty"`
+	Policy   string             `json:"policy,omitempty"` // the user's named policy, "" for Config.Policy
+	Grace    *graceOut          `json:"grace,omitempty"`  // what is left of the grace of a user without a factor
 }
 
 type userOut struct {
@@ -638,6 +747,10 @@ func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ str
 		v.Default = h.text.method(pol.Default).Name
 	}
 	h.trustChoices(v, &out)
+	pols := h.svc.Policies()
+	for _, name := range slices.Sorted(maps.Keys(pols)) {
+		v.Rules = append(v.Rules, AdminRuleView{Name: name, Rule: h.ruleText(pols[name])})
+	}
 	if h.admin.Users != nil {
 		if err := h.checkUsers(ctx, v, &out); err != nil {
 			h.adminFail(w, r, err)
@@ -696,7 +809,7 @@ func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *polic
 		gv.Problem = h.gapProblem(g)
 		if len(v.Gaps) < maxListed {
 			v.Gaps = append(v.Gaps, gv)
-			out.Gaps = append(out.Gaps, gapOut{User: gapUser(g.User), NoFactor: g.NoFactor, Missing: g.Missing})
+			out.Gaps = append(out.Gaps, gapOut{User: gapUser(g.User), NoFactor: g.NoFactor, Missing: g.Missing, Policy: g.Policy, Grace: graceJSON(g.Grace)})
 		}
 	}
 	for _, ui := range h.ui.list {
@@ -752,6 +865,9 @@ func (h *Handler) gapProblem(g twofactor.PolicyGap) string {
 			names = append(names, h.text.method(m).Name)
 		}
 		probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
+	}
+	if g.Grace != nil {
+		return strings.Join(probs, "; ") + " · " + h.graceText(g.Grace)
 	}
 	return strings.Join(probs, "; ")
 }

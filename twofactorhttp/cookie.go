@@ -248,9 +248,10 @@ func hasCookie(r *http.Request, name string) bool {
 // The enrolled mark is Enforce's memory that the browser's signed-in user
 // has a second factor: set when the user signs in with one, or when
 // Enforce has read it from the store, it lets the following requests pass
-// with no store call until it is enrollMarkTTL old. It is sealed and bound
-// to the user, so it says nothing for anyone else, and holds when it was
-// made. A factor removed from the settings pages, or two-step
+// with no store call until it is enrollMarkTTL old, while the user's
+// policy allows the method of that factor. It is sealed and bound to the
+// user, so it says nothing for anyone else, and holds when it was made
+// and the method. A factor removed from the settings pages, or two-step
 // verification turned off there, drops it; an administrator's reset from
 // elsewhere is seen within enrollMarkTTL (end the user's sessions too).
 const enrollMarkTTL = time.Hour
@@ -261,11 +262,11 @@ func (h *Handler) enrolledAD(userID string) []byte {
 	return []byte("twofactorhttp enrolled v1\x00" + h.enrolledName() + "\x00" + userID)
 }
 
-// setEnrolled writes the enrolled mark for userID, made now, as a session
-// cookie for the whole site.
-func (h *Handler) setEnrolled(w http.ResponseWriter, r *http.Request, userID string) {
+// setEnrolled writes the enrolled mark for userID's factor of method m,
+// made now, as a session cookie for the whole site.
+func (h *Handler) setEnrolled(w http.ResponseWriter, r *http.Request, userID string, m twofactor.Method) {
 	made := binary.BigEndian.AppendUint64(nil, uint64(h.env.Now().Unix()))
-	v, err := h.env.Keys.Seal(made, h.enrolledAD(userID))
+	v, err := h.env.Keys.Seal(append(made, m...), h.enrolledAD(userID))
 	if err != nil {
 		return // no mark: the next request reads the store again
 	}
@@ -273,7 +274,8 @@ func (h *Handler) setEnrolled(w http.ResponseWriter, r *http.Request, userID str
 }
 
 // enrolledMark reports whether the request carries an enrolled mark for
-// userID made less than enrollMarkTTL ago (and not in the future).
+// userID made less than enrollMarkTTL ago (and not in the future), of a
+// method the user's policy (withPolicy) allows.
 func (h *Handler) enrolledMark(r *http.Request, userID string) bool {
 	now := h.env.Now().Unix()
 	for _, c := range r.CookiesNamed(h.enrolledName()) {
@@ -281,11 +283,11 @@ func (h *Handler) enrolledMark(r *http.Request, userID string) bool {
 			continue
 		}
 		b, err := h.env.Keys.Open(c.Value, h.enrolledAD(userID))
-		if err != nil || len(b) != 8 {
+		if err != nil || len(b) <= 8 {
 			continue
 		}
 		made := int64(binary.BigEndian.Uint64(b))
-		if made <= now && now-made < int64(enrollMarkTTL/time.Second) {
+		if made <= now && now-made < int64(enrollMarkTTL/time.Second) && h.allowed(r.Context(), twofactor.Method(b[8:])) {
 			return true
 		}
 	}

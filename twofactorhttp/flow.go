@@ -22,7 +22,9 @@ import (
 //   - a trusted device, or a user with no second factor, is signed in at
 //     once: SignIn is called and the browser goes to the return path;
 //   - a user the policy requires to have a factor but who has none is
-//     signed in, then sent to EnrollURL;
+//     signed in, then sent to EnrollURL; while the policy's grace lasts,
+//     to the enrollment prompt instead, which offers to set one up now or
+//     to skip for now;
 //   - otherwise a challenge is created, kept in the pending cookie, and
 //     the browser goes to the challenge page (for a method that sends a
 //     code first, a code is already on its way unless Config.ManualSend).
@@ -73,6 +75,8 @@ func (h *Handler) BeginAfter(w http.ResponseWriter, r *http.Request, userID stri
 		h.startChallenge(w, r, begun.Challenge, ret, "", c, true)
 	case twofactor.StatusEnrollRequired:
 		h.signedIn(w, r, res, h.withNext(h.enrollURL, ret), statusEnrollRequired)
+	case twofactor.StatusEnrollSuggested:
+		h.signedIn(w, r, res, h.withNext(h.url(routeEnrollPrompt), cmpReturn(ret, h.returnURL)), statusEnrollSuggested)
 	default: // StatusTrusted, StatusNoFactor
 		h.signedIn(w, r, res, cmpReturn(ret, h.returnURL), statusSignedIn)
 	}

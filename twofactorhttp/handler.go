@@ -188,6 +188,8 @@ type Handler struct {
 	loginURL    string
 	returnURL   string
 	enrollURL   string
+	required    bool // some policy requires a second factor
+	grace       bool // some policy gives a grace
 	manualSend  bool
 	pendingName string
 	stepUpName  string
@@ -246,6 +248,8 @@ func newHandler(cfg Config) (*Handler, error) {
 		loginURL:    cmp.Or(cfg.LoginURL, DefaultLoginURL),
 		returnURL:   cmp.Or(cfg.ReturnURL, DefaultReturnURL),
 		enrollURL:   cfg.EnrollURL,
+		required:    anyRequired(cfg.Service),
+		grace:       anyGrace(cfg.Service),
 		manualSend:  cfg.ManualSend,
 		pendingName: cmp.Or(cfg.PendingCookie, DefaultPendingCookie),
 		stepUpName:  cmp.Or(cfg.StepUpCookie, DefaultStepUpCookie),
@@ -324,8 +328,11 @@ func (h *Handler) checkPaths() error {
 	if h.enrollURL != "" && cleanReturn(h.enrollURL) != h.enrollURL {
 		return configErr("Config.EnrollURL %q must be a path on this site, like \"/settings/2fa\"", h.enrollURL)
 	}
-	if h.svc.Policy().Required && h.enrollURL == "" {
-		return configErr("Config.EnrollURL is empty but the policy requires a second factor: name the page where users add one")
+	if h.required && h.enrollURL == "" {
+		return configErr("Config.EnrollURL is empty but a policy requires a second factor: name the page where users add one")
+	}
+	if h.userID == nil && h.grace {
+		return configErr("Config.UserID is nil but a policy gives a grace: the enrollment prompt needs to know who is signed in")
 	}
 	return nil
 }

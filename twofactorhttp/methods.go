@@ -1,6 +1,7 @@
 package twofactorhttp
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"slices"
@@ -146,7 +147,7 @@ func (h *Handler) addMethod(given MethodUI) error {
 	}
 	h.ui.byMethod[ui.Method] = ui
 	h.ui.byRoute[ui.route] = ui
-	if h.allowed(ui.Method) {
+	if slices.Contains(h.svc.Methods(), ui.Method) {
 		h.ui.list = append(h.ui.list, ui)
 	}
 	return nil
@@ -201,8 +202,8 @@ func (ms *methods) of(h *Handler, m twofactor.Method) (*methodUI, bool) {
 	return &methodUI{MethodUI: GenericUI(m), route: string(m), page: PageSettingsMethod, factor: f, rank: len(ms.list)}, true
 }
 
-// atRoute returns the UI whose settings page is route, when its method is
-// allowed.
+// atRoute returns the UI whose settings page is route, when some policy
+// allows its method (asMethod checks the user's).
 func (ms *methods) atRoute(h *Handler, route string) (*methodUI, bool) {
 	ui := ms.byRoute[route]
 	if ui == nil {
@@ -214,7 +215,7 @@ func (ms *methods) atRoute(h *Handler, route string) (*methodUI, bool) {
 			return nil, false
 		}
 	}
-	return ui, h.allowed(ui.Method)
+	return ui, slices.Contains(h.svc.Methods(), ui.Method)
 }
 
 // uiOf returns the UI of m, generic when the Service has no factor for it.
@@ -225,10 +226,32 @@ func (h *Handler) uiOf(m twofactor.Method) *methodUI {
 	return &methodUI{MethodUI: GenericUI(m), route: string(m), page: PageSettingsMethod, rank: len(h.ui.list)}
 }
 
-// allowed reports whether the policy allows m.
-func (h *Handler) allowed(m twofactor.Method) bool {
-	pol := h.svc.Policy()
+// allowed reports whether the policy of ctx's user allows m (see
+// withPolicy).
+func (h *Handler) allowed(ctx context.Context, m twofactor.Method) bool {
+	pol := h.policyIn(ctx)
 	return pol.Methods == nil || slices.Contains(pol.Methods, m)
+}
+
+type policyKey struct{}
+
+// withPolicy returns r with the policy of its signed-in user u, as the
+// Service's PolicyFor decides it now, for the rest of this request only.
+func (h *Handler) withPolicy(r *http.Request, u twofactor.User) (*http.Request, error) {
+	_, pol, err := h.svc.PolicyFor(r.Context(), u)
+	if err != nil {
+		return r, err
+	}
+	return r.WithContext(context.WithValue(r.Context(), policyKey{}, pol)), nil
+}
+
+// policyIn returns the policy withPolicy put in ctx; Config.Policy
+// outside a request of a signed-in user.
+func (h *Handler) policyIn(ctx context.Context) twofactor.Policy {
+	if pol, ok := ctx.Value(policyKey{}).(twofactor.Policy); ok {
+		return pol
+	}
+	return h.svc.Policy()
 }
 
 // codeField is the code input of ui: the factor's own format when it

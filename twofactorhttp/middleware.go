@@ -1,8 +1,9 @@
 package twofactorhttp
 
 import (
-	"context"
+	"cmp"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -20,6 +21,11 @@ var (
 	// ErrEnrollRequired means the policy requires a second factor and the
 	// signed-in user has none.
 	ErrEnrollRequired = errors.New("twofactorhttp: a second factor must be enrolled first")
+	// ErrEnrollPrompt means the signed-in user's policy requires a second
+	// factor they do not have, but its grace lasts and they have not
+	// skipped the enrollment prompt in this session: show it to them. It
+	// matches ErrEnrollRequired.
+	ErrEnrollPrompt = fmt.Errorf("%w: show the enrollment prompt", ErrEnrollRequired)
 
 	errZeroMiddleware = errors.New("twofactorhttp: middleware not made by a Handler (use Handler.StepUp or Handler.Enforce); refusing every request")
 )
@@ -150,19 +156,25 @@ func origin(r *http.Request) string {
 }
 
 // Enforce is middleware for a policy that requires a second factor
-// (Policy.Required): a signed-in user with no second factor (backup codes
+// (Policy.Required; each user's own, as the Service's PolicyFor decides it
+// at each request): a signed-in user with no second factor (backup codes
 // do not count) is sent to Config.EnrollURL, with the page they asked for
-// as ?next=, before any page it guards. A page request is redirected;
+// as ?next=, before any page it guards. While the policy's grace
+// (Policy.Grace) lasts, such a user is sent to the enrollment prompt
+// instead, and once they skipped it the session passes until the grace
+// ends. A page request is redirected;
 // other requests get 403, JSON clients {"error": "enroll_required",
 // "next": EnrollURL}. Requests without a signed-in user, requests to
 // EnrollURL and below it, and requests under the Handler's prefix pass, so
 // the host's sign-in and enrollment keep working; put it after the host's
 // own sign-in middleware.
 //
-// Under a policy that does not require a factor it lets everything
-// through. Otherwise a user who signed in with a second factor passes
-// with no store call: the sign-in left a sealed mark, bound to the user,
-// in a session cookie, good for an hour. Without a fresh mark, a request
+// When no policy requires a factor it lets everything through without
+// asking who is signed in. Otherwise a user whose policy does not require
+// one passes; a user who signed in with a second factor passes with no
+// store call: the sign-in left a sealed mark, bound to the user and to
+// the method that proved it, in a session cookie, good for an hour while
+// the user's policy allows that method. Without a fresh mark, a request
 // lists the user's enrollments, and Handler leaves a mark when they have
 // a factor; a store failure answers 500: it fails closed. Removing a
 // factor or turning two-step verification off through the settings pages
@@ -189,53 +201,68 @@ func (h *Handler) Enforce() *Enforce {
 // twofactor.ErrUnknownUser for a user id the Service's Users does not
 // know, or a store failure.
 func (e *Enforce) Check(r *http.Request) error {
-	_, err := e.check(r)
+	_, _, err := e.check(r)
 	return err
 }
 
 // check is Check, and names the user whose enrollments it read from the
-// store and found a factor in ("" when it read none).
-func (e *Enforce) check(r *http.Request) (read string, err error) {
+// store and the method of the factor it found in them ("" when it read
+// none).
+func (e *Enforce) check(r *http.Request) (read string, m twofactor.Method, err error) {
 	if e == nil || e.h == nil {
-		return "", errZeroMiddleware
+		return "", "", errZeroMiddleware
 	}
 	h := e.h
-	pol := h.svc.Policy()
-	if !pol.Required || h.exempt(r.URL.Path) {
-		return "", nil
+	if !h.required || h.exempt(r.URL.Path) {
+		return "", "", nil
 	}
 	u, ok, err := h.user(r)
 	if !ok {
-		return "", nil
+		return "", "", nil
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if h.enrolledMark(r, u.ID) {
-		return "", nil
+	if r, err = h.withPolicy(r, u); err != nil {
+		return "", "", err
 	}
-	has, err := h.hasPrimary(r.Context(), u)
+	pol := h.policyIn(r.Context())
+	if !pol.Required || h.enrolledMark(r, u.ID) {
+		return "", "", nil
+	}
+	m, has, err := h.hasPrimary(r, u)
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	if !has {
-		return "", ErrEnrollRequired
+	if has {
+		return u.ID, m, nil
 	}
-	return u.ID, nil
+	if pol.Grace.IsZero() {
+		return "", "", ErrEnrollRequired
+	}
+	if h.skippedMark(r, u.ID) && (pol.Grace.Until.IsZero() || h.now().Before(pol.Grace.Until)) {
+		return "", "", nil
+	}
+	if _, open, err := h.svc.EnrollGrace(r.Context(), u); err != nil || !open {
+		return "", "", cmp.Or(err, ErrEnrollRequired)
+	}
+	return "", "", ErrEnrollPrompt
 }
 
 // Handler returns next guarded by Check.
 func (e *Enforce) Handler(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		read, err := e.check(r)
+		read, m, err := e.check(r)
 		switch {
 		case err == nil:
 			if read != "" {
-				e.h.setEnrolled(w, r, read)
+				e.h.setEnrolled(w, r, read, m)
 			}
 			next.ServeHTTP(w, r)
 		case errors.Is(err, errZeroMiddleware):
 			denyZero(w, r)
+		case errors.Is(err, ErrEnrollPrompt) && isPage(r):
+			seeOther(w, e.h.withNext(e.h.url(routeEnrollPrompt), cleanReturn(r.URL.RequestURI())))
 		case errors.Is(err, ErrEnrollRequired) && isPage(r):
 			seeOther(w, e.h.withNext(e.h.enrollURL, cleanReturn(r.URL.RequestURI())))
 		default:
@@ -252,19 +279,45 @@ func (h *Handler) exempt(path string) bool {
 	return strings.HasPrefix(path, h.prefix) || path == enroll || strings.HasPrefix(path, enroll+"/")
 }
 
-// hasPrimary reports whether u has an enrollment of an allowed factor that
-// is not recovery-only.
-func (h *Handler) hasPrimary(ctx context.Context, u twofactor.User) (bool, error) {
-	es, err := h.svc.Enrollments(ctx, u)
+// hasPrimary reports whether u has an enrollment of a factor their policy
+// (withPolicy) allows that is not recovery-only, and its method.
+func (h *Handler) hasPrimary(r *http.Request, u twofactor.User) (twofactor.Method, bool, error) {
+	es, err := h.svc.Enrollments(r.Context(), u)
 	if err != nil {
-		return false, err
+		return "", false, err
 	}
 	for _, e := range es {
-		if h.allowed(e.Method) && !h.uiOf(e.Method).recovery() {
-			return true, nil
+		if h.allowed(r.Context(), e.Method) && !h.uiOf(e.Method).recovery() {
+			return e.Method, true, nil
 		}
 	}
-	return false, nil
+	return "", false, nil
+}
+
+// anyGrace reports whether some policy gives an enrollment grace.
+func anyGrace(svc *twofactor.Service) bool {
+	if !svc.Policy().Grace.IsZero() {
+		return true
+	}
+	for _, p := range svc.Policies() {
+		if !p.Grace.IsZero() {
+			return true
+		}
+	}
+	return false
+}
+
+// anyRequired reports whether some policy requires a second factor.
+func anyRequired(svc *twofactor.Service) bool {
+	if svc.Policy().Required {
+		return true
+	}
+	for _, p := range svc.Policies() {
+		if p.Required {
+			return true
+		}
+	}
+	return false
 }
 
 func denyZero(w http.ResponseWriter, r *http.Request) {

@@ -26,9 +26,12 @@ const (
 	PageEnded     = "ended"     // the challenge is over (410): a link to sign in again
 	PageMessage   = "message"   // a message alone (an error, the step-up interstitial), maybe a link or a form
 	PageLocked    = "locked"    // too many wrong answers: when it lifts, what works meanwhile, the way back, help
+	// PageEnrollPrompt asks a user in an enrollment grace to set up a
+	// second factor now, or to skip for now: PageData.Prompt.
+	PageEnrollPrompt = "enroll_prompt"
 )
 
-var pageNames = append([]string{PageChallenge, PageEnded, PageMessage, PageLocked}, append(settingsPages, adminPages...)...)
+var pageNames = append([]string{PageChallenge, PageEnded, PageMessage, PageLocked, PageEnrollPrompt}, append(settingsPages, adminPages...)...)
 
 type pages map[string]*template.Template
 
@@ -180,6 +183,8 @@ type PageData struct {
 	// Locked is the lockout page's view (PageLocked), or nil. Its way back
 	// is Form (ending the pending challenge) or Link.
 	Locked *LockedView
+	// Prompt is the enrollment prompt's view (PageEnrollPrompt), or nil.
+	Prompt *PromptView
 
 	// Settings is what the settings pages show (nil on other pages).
 	Settings *SettingsView

@@ -33,6 +33,8 @@ func (h *Handler) samplePage(page string) *PageData {
 		Settings: h.sampleSettings(m, at, sent),
 		Admin:    h.sampleAdmin(m),
 	}
+	d.Prompt = &PromptView{Left: "Sample", Skips: "Sample", Reason: "Sample", SetUp: *link,
+		Skip: Form{Action: h.url(routeEnrollPrompt), Next: h.returnURL, Button: h.text.Continue}}
 	return d
 }
 
@@ -76,11 +78,13 @@ func (h *Handler) sampleAdmin(m twofactor.Method) *AdminView {
 		User: &AdminUserView{ID: "sample", Name: "Sample", DisplayName: "Sample", Email: "Sample", Factors: []FactorView{fv},
 			Devices: []DeviceView{{ID: "sample", Label: "Sample"}}, Lockout: "Sample", Lifts: "Sample", Locked: true, Failures: 1,
 			Reset: h.adminURL(routeAdminReset), Recovery: h.adminURL(routeAdminRecovery), Unlock: h.adminURL(routeAdminUnlock),
-			Revoke: h.adminURL(routeAdminRevoke), RevokeAll: h.adminURL(routeAdminRevokeAll)},
+			Revoke: h.adminURL(routeAdminRevoke), RevokeAll: h.adminURL(routeAdminRevokeAll),
+			Policy: "Sample", Rule: "Sample", Grace: "Sample"},
 		Code: &AdminCodeView{Code: "sample", Text: "Sample", Back: h.adminURL(""), ID: "sample", Name: "Sample", DisplayName: "Sample",
 			Email: "Sample", BackText: "Sample"},
 		PolicyView: &AdminPolicyView{Fixed: "Sample", Allowed: []string{"Sample"}, Default: "Sample", Mandatory: []string{"Sample"},
 			Trust: "Sample", Choices: []TrustChoice{{Label: "Sample", Current: true}}, Checked: true, Users: 1,
-			Gaps: []AdminGapView{gap}, Without: []AdminWithoutView{{Method: m, Heading: "Sample", Users: []AdminGapView{gap}}}},
+			Gaps: []AdminGapView{gap}, Without: []AdminWithoutView{{Method: m, Heading: "Sample", Users: []AdminGapView{gap}}},
+			Rules: []AdminRuleView{{Name: "Sample", Rule: "Sample"}}},
 	}
 }

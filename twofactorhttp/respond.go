@@ -131,7 +131,9 @@ func (h *Handler) classify(err error, m twofactor.Method) problem {
 		return problem{http.StatusMethodNotAllowed, ErrorBody{Error: CodeMethodNotAllowed, Message: t.MethodNotAllowed}}
 	case errors.Is(err, twofactor.ErrStepUpRequired):
 		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: t.StepUpRequired, Next: h.url(routeStepUp)}}
-	case errors.Is(err, ErrEnrollRequired):
+	case errors.Is(err, ErrEnrollPrompt):
+		return problem{http.StatusForbidden, ErrorBody{Error: CodeEnrollRequired, Message: t.EnrollRequired, Next: h.url(routeEnrollPrompt)}}
+	case errors.Is(err, ErrEnrollRequired), errors.Is(err, twofactor.ErrEnrollRequired):
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeEnrollRequired, Message: t.EnrollRequired, Next: h.enrollURL}}
 	case errors.Is(err, errSignedOut), errors.Is(err, ErrSignedOut):
 		return problem{http.StatusUnauthorized, ErrorBody{Error: CodeSignedOut, Message: t.SignedOut, Next: h.loginURL}}

@@ -92,6 +92,8 @@ func (h *Handler) settingsRoutes() []route {
 		{treeMain, post, routeSettingsRemove, h.asUser(h.serveRemove)},
 		{treeMain, get, routeSettingsDisable, h.asUser(h.serveDisablePage)},
 		{treeMain, post, routeSettingsDisable, h.asUser(h.serveDisable)},
+		{treeMain, get, routeEnrollPrompt, h.asUser(h.serveEnrollPrompt)},
+		{treeMain, post, routeEnrollPrompt, h.asUser(h.serveEnrollSkip)},
 	}
 	if h.trust != nil {
 		rs = append(rs,
@@ -138,6 +140,11 @@ func (h *Handler) asUser(serve userRoute) http.HandlerFunc {
 		case err != nil:
 			h.fail(w, r, nil, err)
 		default:
+			r, err := h.withPolicy(r, u)
+			if err != nil {
+				h.fail(w, r, nil, err)
+				return
+			}
 			serve(w, r, u)
 		}
 	}
@@ -157,7 +164,13 @@ func (h *Handler) asMethod(serve methodRoute) http.HandlerFunc {
 			h.fail(w, r, nil, errNotFound)
 			return
 		}
-		h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) { serve(w, r, u, ui) })(w, r)
+		h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) {
+			if !h.allowed(r.Context(), ui.Method) {
+				h.fail(w, r, nil, errNotFound) // the user's policy does not allow it
+				return
+			}
+			serve(w, r, u, ui)
+		})(w, r)
 	}
 }
 

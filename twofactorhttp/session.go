@@ -63,6 +63,7 @@ func (h *Handler) SignOut(w http.ResponseWriter, r *http.Request) {
 	h.clearPending(w, r)
 	h.clearStepUp(w, r)
 	h.clearEnrolled(w, r)
+	h.clearSkipped(w, r)
 	h.clearEnrolling(w, r)
 	h.dropCookie(w, r, h.codesName())
 }
@@ -119,12 +120,14 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, res *twofacto
 		// A new session starts without a step-up of an earlier one.
 		h.clearStepUp(w, r)
 		// Signed in with a second factor, the user has one: Enforce
-		// lets the session's requests through without a store call.
-		if h.svc.Policy().Required && res.Method != "" && !h.uiOf(res.Method).recovery() {
-			h.setEnrolled(w, r, res.User.ID)
+		// lets the session's requests through without a store call
+		// while their policy allows its method.
+		if h.required && res.Method != "" && !h.uiOf(res.Method).recovery() {
+			h.setEnrolled(w, r, res.User.ID, res.Method)
 		} else {
 			h.clearEnrolled(w, r)
 		}
+		h.clearSkipped(w, r)
 	}
 	r = r.WithContext(context.WithValue(r.Context(), resultKey{}, res))
 	if err := h.signIn(sw, r, res.User.ID); err != nil {

@@ -413,8 +413,8 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 	t := &h.text.Settings
 	_, enroller := ui.enroller()
 	fv := FactorView{Method: ui.Method, MethodText: h.text.method(ui.Method), URL: h.settingsURL(ui),
-		Default: h.svc.Policy().Default == ui.Method, Implicit: ui.implicit(), Recovery: ui.recovery(), Remaining: -1,
-		CanAdd: enroller && !ui.implicit() && h.allowed(ui.Method)}
+		Default: h.policyIn(ctx).Default == ui.Method, Implicit: ui.implicit(), Recovery: ui.recovery(), Remaining: -1,
+		CanAdd: enroller && !ui.implicit() && h.allowed(ctx, ui.Method)}
 	for _, e := range es {
 		if e.Method != ui.Method {
 			continue
@@ -608,12 +608,12 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 		h.settingsFail(w, r, "", "", err, nil)
 		return
 	}
-	pol := h.svc.Policy()
+	pol := h.policyIn(ctx)
 	if pol.Default != "" {
 		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(pol.Default).Name)
 	}
 	v.Methods = slices.DeleteFunc(v.Methods, func(fv FactorView) bool { return h.uiOf(fv.Method).kind().hidden(u, &fv) })
-	since := h.status(&v)
+	since := h.status(ctx, &v)
 	v.Devices = devs.view
 	if !pol.Required && (len(es) > 0 || len(devs.out) > 0) {
 		v.Disable = h.url(routeSettingsDisable)
@@ -634,9 +634,9 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 // of them still set up was added; off, with the method to set up first:
 // the policy's default when it can be set up, else the first one that
 // can. It returns when it was turned on, or zero.
-func (h *Handler) status(v *SettingsView) time.Time {
+func (h *Handler) status(ctx context.Context, v *SettingsView) time.Time {
 	var since time.Time
-	def := h.svc.Policy().Default
+	def := h.policyIn(ctx).Default
 	for _, fv := range v.Methods {
 		if fv.Recovery {
 			continue
@@ -678,13 +678,13 @@ func (h *Handler) findEnrollment(ctx context.Context, u twofactor.User, m twofac
 
 // lastRequired reports whether removing an enrollment of ui would leave
 // the user, under a policy that requires a second factor, with none.
-func (h *Handler) lastRequired(ui *methodUI, es []twofactor.Enrollment) bool {
-	if !h.svc.Policy().Required || ui.recovery() {
+func (h *Handler) lastRequired(ctx context.Context, ui *methodUI, es []twofactor.Enrollment) bool {
+	if !h.policyIn(ctx).Required || ui.recovery() {
 		return false
 	}
 	n := 0
 	for _, e := range es {
-		if h.allowed(e.Method) && !h.uiOf(e.Method).recovery() {
+		if h.allowed(ctx, e.Method) && !h.uiOf(e.Method).recovery() {
 			n++
 		}
 	}
@@ -730,7 +730,7 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 	t := &h.text.Settings
 	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.text.method(m).Name), Warning: t.RemoveWarn, Danger: true,
 		Button: t.Remove, Method: m, ID: id, Cancel: back}
-	if h.lastRequired(ui, es) {
+	if h.lastRequired(r.Context(), ui, es) {
 		c.Warning = t.RemoveLast
 	} else {
 		if _, err := h.freshProof(r, u); err != nil {

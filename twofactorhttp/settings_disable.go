@@ -49,7 +49,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 		return
 	}
 	t := &h.text.Settings
-	required := h.svc.Policy().Required
+	required := h.policyIn(ctx).Required
 	c := &ConfirmView{Message: t.DisableTitle, Warning: t.DisableWarn, Button: t.DisableButton, Cancel: back, Danger: true}
 	v := &SettingsView{Confirm: c}
 	out := disableOut{Allowed: !required, Methods: []factorOut{}, Devices: len(devs.out)}
@@ -89,7 +89,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 // which no longer stand for anything.
 func (h *Handler) serveDisable(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	_, err := readSettingsForm(w, r)
-	if err == nil && h.svc.Policy().Required {
+	if err == nil && h.policyIn(r.Context()).Required {
 		err = errDisableRequired
 	}
 	if err == nil {

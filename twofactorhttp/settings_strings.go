@@ -438,6 +438,21 @@ type AdminStrings struct {
 	BackTo string
 	// Done are the notices after a change, by the key in ?done=.
 	Done map[string]string
+
+	// The policy of each user (Config.Policies and PolicyFor).
+	UserPolicy   string // the user page's label of the user's policy
+	DefaultRule  string // the name of Config.Policy among the named ones: "default"
+	RuleRequired string // a policy that requires a second factor
+	RuleOptional string // a policy that does not
+	RuleMethods  string // "Allowed: %s" (the methods' names)
+	Rules        string // heading of the named policies
+	RulesIntro   string // how the application picks a user's policy
+	GraceUntil   string // "In a grace period until %s." (a date): prompted at each sign-in, may skip
+	GraceSkips   string // "Skips left: %d."
+	GraceRule    string // "Grace: %s." (a grace's limits in words)
+	GraceDays    string // "%d days from the first prompt"
+	GraceDate    string // "until %s" (a date)
+	GraceMax     string // "%d skips"
 }
 
 var defaultAdminStrings = AdminStrings{
@@ -493,6 +508,19 @@ var defaultAdminStrings = AdminStrings{
 	Gaps:             "Users who cannot comply",
 	NoGaps:           "Every user complies.",
 	GapNoFactor:      "No second factor",
+	UserPolicy:       "Policy",
+	DefaultRule:      "default",
+	RuleRequired:     "Two-step verification required.",
+	RuleOptional:     "Two-step verification optional.",
+	RuleMethods:      "Allowed: %s.",
+	Rules:            "Policies by user",
+	RulesIntro:       "The application picks each user's policy from what it knows of them (a role, a group, a tenant) at every request; users it picks none for follow the policy above.",
+	GraceUntil:       "In a grace period until %s: asked to set up two-step verification at each sign-in, and may skip.",
+	GraceSkips:       "Skips left: %d.",
+	GraceRule:        "Grace: %s.",
+	GraceDays:        "%d days from the first prompt",
+	GraceDate:        "until %s",
+	GraceMax:         "%d skips",
 	GapMissing:       "Missing: %s",
 	NoPhone:          "Users without a phone number",
 	NoUserList:       "The application gives no user list to check.",
@@ -517,7 +545,7 @@ func (s AdminStrings) clone() AdminStrings {
 func withPageDefaults(s *Strings) *Strings {
 	if s.Settings.Title != "" && s.Admin.Title != "" && s.Settings.DisableTitle != "" && s.Admin.RevokeDevice != "" &&
 		s.Settings.SetUpDone != "" && s.UnknownUser != "" && s.Settings.RevokeAllTitle != "" && s.Admin.LockedAfter != "" &&
-		s.Settings.StatusOn != "" && s.Settings.PhoneHeld != "" && s.Settings.NameTooLong != "" {
+		s.Settings.StatusOn != "" && s.Settings.PhoneHeld != "" && s.Settings.NameTooLong != "" && s.Admin.UserPolicy != "" {
 		return s
 	}
 	c := *s
@@ -567,6 +595,13 @@ func withPageDefaults(s *Strings) *Strings {
 			}
 			st.Saved[savedCodes] = d.Saved[savedCodes]
 		}
+	}
+	// A table written before policies by user and enrollment graces gets
+	// their defaults.
+	if ad, d := &c.Admin, &defaultAdminStrings; ad.UserPolicy == "" {
+		ad.UserPolicy, ad.DefaultRule, ad.RuleRequired, ad.RuleOptional, ad.RuleMethods = d.UserPolicy, d.DefaultRule, d.RuleRequired, d.RuleOptional, d.RuleMethods
+		ad.Rules, ad.RulesIntro, ad.GraceUntil, ad.GraceSkips, ad.GraceRule = d.Rules, d.RulesIntro, d.GraceUntil, d.GraceSkips, d.GraceRule
+		ad.GraceDays, ad.GraceDate, ad.GraceMax = d.GraceDays, d.GraceDate, d.GraceMax
 	}
 	if st := &c.Settings; st.PhoneHeld == "" {
 		st.PhoneHeld = defaultSettingsStrings.PhoneHeld

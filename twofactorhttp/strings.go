@@ -227,7 +227,9 @@ var defaultStrings = Strings{
 func withFlowDefaults(s *Strings) *Strings {
 	d := &defaultStrings
 	if s.TitleLocked != "" && s.LockedFor != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
-		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" && s.ResendReload != "" {
+		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" && s.ResendReload != "" &&
+		s.TitleEnrollPrompt != "" && s.PromptReason != "" && s.PromptLeft != "" && s.PromptSkipOne != "" && s.PromptSkips != "" &&
+		s.SetUpNow != "" && s.SkipForNow != "" {
 		return s
 	}
 	c := *s
@@ -245,6 +247,13 @@ func withFlowDefaults(s *Strings) *Strings {
 	c.NoIndependentFactor = cmp.Or(c.NoIndependentFactor, d.NoIndependentFactor)
 	c.ClockTime = cmp.Or(c.ClockTime, d.ClockTime)
 	c.ResendReload = cmp.Or(c.ResendReload, d.ResendReload)
+	c.TitleEnrollPrompt = cmp.Or(c.TitleEnrollPrompt, d.TitleEnrollPrompt)
+	c.PromptReason = cmp.Or(c.PromptReason, d.PromptReason)
+	c.PromptLeft = cmp.Or(c.PromptLeft, d.PromptLeft)
+	c.PromptSkipOne = cmp.Or(c.PromptSkipOne, d.PromptSkipOne)
+	c.PromptSkips = cmp.Or(c.PromptSkips, d.PromptSkips)
+	c.SetUpNow = cmp.Or(c.SetUpNow, d.SetUpNow)
+	c.SkipForNow = cmp.Or(c.SkipForNow, d.SkipForNow)
 	return &c
 }
 
@@ -262,12 +271,14 @@ func (s *Strings) check() error {
 	for name, f := range map[string]string{
 		"SentTo": s.SentTo, "ResendIn": s.ResendIn, "TrustFor": s.TrustFor, "ResendWait": s.ResendWait,
 		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked, "LockedFor": s.LockedFor, "LockedAt": s.LockedAt,
+		"PromptLeft": s.PromptLeft,
 	} {
 		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
 		}
 	}
-	for name, f := range map[string]string{"Seconds": s.Seconds, "Minutes": s.Minutes, "Hours": s.Hours, "Days": s.Days, "Weeks": s.Weeks} {
+	for name, f := range map[string]string{"Seconds": s.Seconds, "Minutes": s.Minutes, "Hours": s.Hours, "Days": s.Days, "Weeks": s.Weeks,
+		"PromptSkips": s.PromptSkips} {
 		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
 			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
 		}
@@ -334,6 +345,17 @@ func (s *Strings) wait(d time.Duration) string {
 		return s.count(ceil(d, time.Hour), s.Hour, s.Hours)
 	}
 	return s.count(ceil(d, 24*time.Hour), s.Day, s.Days)
+}
+
+// left returns the time left before a deadline in words: days, to the
+// nearest, from two days on ("7 days" a moment after a week began), else
+// as wait does.
+func (s *Strings) left(d time.Duration) string {
+	const day = 24 * time.Hour
+	if d >= 2*day {
+		return s.count(int((d+day/2)/day), s.Day, s.Days)
+	}
+	return s.wait(d)
 }
 
 // span returns a trust duration in words: weeks when it is a whole number
