@@ -14,12 +14,17 @@ func init() {
 	policyCmd.register()
 }
 
-// requireAny is the --require value for "some second factor, whichever".
-const requireAny = "any"
+// requireAny is the --require value for "some second factor, whichever";
+// requireNone, in the require column, is a user whose policy requires
+// nothing.
+const (
+	requireAny  = "any"
+	requireNone = "none"
+)
 
 var policyCmd = &adminCommand{
 	name:     "policy-check",
-	synopsis: "--require METHOD [--require METHOD...] [--json] [--db DSN] [--keys FILE] < users.txt",
+	synopsis: "[--require METHOD...] [--json] [--db DSN] [--keys FILE] < users.txt",
 	summary:  "list the users who cannot comply with a policy before it is enforced",
 	help: `
 Before an administrator makes a factor mandatory (SMS, say), lists the
@@ -30,7 +35,11 @@ factors twofactor status lists, counted as twofactor.Service.Check counts
 them.
 
 --require takes totp, sms, email, webauthn, backup_code or any; repeat it or
-give a comma-separated list. Email counts an address the user confirmed;
+give a comma-separated list. When policies differ by user (a role, a
+group, a tenant: twofactor.Config.PolicyFor), give each user's in the
+require column instead, methods separated by ";" or spaces ("any",
+"sms;totp", or "none" for a user whose policy requires nothing): it
+overrides --require for that user, and --require may then be left out. Email counts an address the user confirmed;
 an app that uses the address on file (emailcode.EnrollImplicit) has no
 email enrollment to check here.
 
@@ -42,7 +51,9 @@ Exit status 1 when anyone cannot comply, 0 when everyone can.`,
 	example: `
 twofactor policy-check --require sms < users.txt
 psql -Atc "select id, name, email, phone is not null from users" --csv app |
-  twofactor policy-check --require sms --json`,
+  twofactor policy-check --require sms --json
+psql --csv -c "select id, case when role = 'admin' then 'any' else 'none' end as require from users" app |
+  twofactor policy-check`,
 	maxArgs: 0,
 	setup: func(fs *flag.FlagSet) *runner {
 		var require methodList
@@ -50,15 +61,20 @@ psql -Atc "select id, name, email, phone is not null from users" --csv app |
 		var users []inputUser
 		return &runner{
 			check: func(c *call) error {
-				if len(require) == 0 {
-					return errors.New("--require is required: totp, sms, email, webauthn, backup_code or any")
-				}
 				if c.interactive {
+					if len(require) == 0 {
+						return errors.New("--require is required: totp, sms, email, webauthn, backup_code or any")
+					}
 					return errors.New("reads the user ids on stdin: twofactor policy-check --require sms < users.txt")
 				}
 				var err error
-				users, err = readUsers(c.stdin)
-				return err
+				if users, err = readUsers(c.stdin); err != nil {
+					return err
+				}
+				if len(require) == 0 && !slices.ContainsFunc(users, func(u inputUser) bool { return u.require != nil }) {
+					return errors.New("--require is required, unless the user list has a require column: totp, sms, email, webauthn, backup_code or any")
+				}
+				return nil
 			},
 			run: func(c *call) error { return runPolicyCheck(c, require, users) },
 		}
@@ -120,6 +136,8 @@ type gapRow struct {
 	NoFactor bool `json:"no_factor"`
 	// PhoneEnrolled is the input's phone-enrolled column, when given.
 	PhoneEnrolled *bool `json:"phone_enrolled,omitempty"`
+	// Require is the user's own requirement, from the require column.
+	Require []string `json:"require,omitempty"`
 }
 
 // policyReport is what policy-check prints.
@@ -130,7 +148,7 @@ type policyReport struct {
 }
 
 func runPolicyCheck(c *call, require methodList, users []inputUser) error {
-	rep := policyReport{Require: require, Checked: len(users), CannotComply: []gapRow{}}
+	rep := policyReport{Require: append([]string{}, require...), Checked: len(users), CannotComply: []gapRow{}}
 	phoneColumn := false
 	for i, u := range users {
 		if err := c.ctx.Err(); err != nil {
@@ -143,8 +161,15 @@ func runPolicyCheck(c *call, require methodList, users []inputUser) error {
 		if err != nil {
 			return err
 		}
-		if g, ok := require.gap(u.user.ID, factors); ok {
+		rule := require
+		if u.require != nil {
+			rule = u.require
+		}
+		if g, ok := rule.gap(u.user.ID, factors); ok {
 			g.PhoneEnrolled = u.phone
+			if u.require != nil {
+				g.Require = u.require
+			}
 			rep.CannotComply = append(rep.CannotComply, g)
 		}
 	}
@@ -163,6 +188,9 @@ func runPolicyCheck(c *call, require methodList, users []inputUser) error {
 
 func (c *call) printPolicy(rep policyReport, phoneColumn bool) {
 	rule := "--require " + strings.Join(rep.Require, ",")
+	if len(rep.Require) == 0 {
+		rule = "each user's requirement"
+	}
 	if len(rep.CannotComply) == 0 {
 		fmt.Fprintf(c.stdout, "all %d user%s comply with %s\n", rep.Checked, plural(rep.Checked), rule)
 		return

@@ -94,7 +94,7 @@ func TestPolicyCheckBadInput(t *testing.T) {
 		{"empty input", []string{"--require", "sms"}, "\n# nobody\n", "no user ids on stdin"},
 		{"bad user id", []string{"--require", "sms"}, "ann\n" + strings.Repeat("x", 200) + "\n", "stdin line 2: user id"},
 		{"unknown column", []string{"--require", "sms"}, "id,phone\nann,yes\n", `stdin line 1: unknown column "phone"`},
-		{"too many columns", []string{"--require", "sms"}, "ann,Ann,a@x,yes,extra\n", "stdin line 1: 5 columns, want at most 4"},
+		{"too many columns", []string{"--require", "sms"}, "ann,Ann,a@x,yes,any,extra\n", "stdin line 1: 6 columns, want at most 5"},
 		{"bad phone-enrolled", []string{"--require", "sms"}, "ann,Ann,a@x,maybe\n", `stdin line 1: phone-enrolled "maybe": want yes or no`},
 		{"bad CSV", []string{"--require", "sms"}, "ann,\"Ann\n", "stdin:"},
 		{"argument", []string{"ann", "--require", "sms"}, "", `unexpected argument "ann"`},

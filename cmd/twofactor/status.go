@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -18,14 +19,20 @@ func init() {
 
 var statusCmd = &adminCommand{
 	name:     "status",
-	synopsis: "USER [--json] [--db DSN] [--keys FILE]",
-	summary:  "show a user's factors, backup codes, trusted devices and lockout",
+	synopsis: "USER [--grace-days N] [--json] [--db DSN] [--keys FILE]",
+	summary:  "show a user's factors, backup codes, trusted devices, lockout and enrollment grace",
 	help: `
 Shows what the store holds for one user: each enrolled factor (method,
 label, when it was added and last used), how many backup codes are left,
 the trusted devices, whether the user is locked out and until when, and
 the ids of the keys their stored secrets are sealed under. It never shows a
 secret, a code or a full phone number: labels are masked ("+1 *** *** **12").
+
+A user whose policy requires a second factor with a grace
+(twofactor.Policy.Grace) is shown in grace: when they were first prompted
+to set one up and how often they skipped. The command does not know the
+app's policies: --grace-days gives the policy's Grace.Days, to show until
+when the grace lasts.
 
 The library does not know the app's users: a user id the store holds
 nothing for (no factor, code, device or wrong answer) answers exit status 1.
@@ -37,7 +44,18 @@ their stored records.`,
 twofactor status 42 --db postgres://app@db.internal/app --keys /etc/app/twofactor.keys
 TWOFACTOR_DB=redis://cache:6379/0 twofactor status 42 --json`,
 	minArgs: 1, maxArgs: 1,
-	setup: func(*flag.FlagSet) *runner { return &runner{run: runStatus} },
+	setup: func(fs *flag.FlagSet) *runner {
+		days := fs.Int("grace-days", 0, "the policy's Grace.Days, to show until when a user in grace may skip enrolling")
+		return &runner{
+			check: func(*call) error {
+				if *days < 0 {
+					return errors.New("--grace-days must not be negative")
+				}
+				return nil
+			},
+			run: func(c *call) error { return runStatus(c, *days) },
+		}
+	},
 }
 
 // factorRow is one enrollment, as status shows it.
@@ -80,11 +98,22 @@ type userState struct {
 	// SealedUnder lists the ids of the keys the user's stored secrets are
 	// sealed under.
 	SealedUnder []string `json:"sealed_under"`
+	// Grace is the user's enrollment grace record, when they were ever
+	// prompted or skipped.
+	Grace *graceRow `json:"grace,omitempty"`
+}
+
+// graceRow is what the store keeps of a user's enrollment grace.
+type graceRow struct {
+	Prompted time.Time `json:"first_prompted,omitzero"`
+	Skips    int       `json:"skips"`
+	// Until is the first prompt plus --grace-days, when given.
+	Until time.Time `json:"until,omitzero"`
 }
 
 // empty reports whether the store holds nothing for the user.
 func (u *userState) empty() bool {
-	return len(u.Factors) == 0 && len(u.TrustedDevices) == 0 && u.Lockout.Failures == 0
+	return len(u.Factors) == 0 && len(u.TrustedDevices) == 0 && u.Lockout.Failures == 0 && u.Grace == nil
 }
 
 // methods lists the user's methods, each once, in factor order.
@@ -131,6 +160,13 @@ func (a *admin) collect(ctx context.Context, userID string) (*userState, error) 
 		return nil, err
 	}
 	u.Lockout = lockoutRow{Failures: lo.Failures, Locked: lo.Locked, Until: lo.Until}
+	g, err := a.svc.GraceRecord(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	if !g.Prompted.IsZero() || g.Skips > 0 {
+		u.Grace = &graceRow{Prompted: g.Prompted, Skips: g.Skips}
+	}
 	return u, nil
 }
 
@@ -203,12 +239,15 @@ func isLibraryMethod(m twofactor.Method) bool {
 	return slices.Contains(libraryMethods, m)
 }
 
-func runStatus(c *call) error {
+func runStatus(c *call, graceDays int) error {
 	ctx, cancel := c.op()
 	defer cancel()
 	u, err := c.admin.collect(ctx, c.args[0])
 	if err != nil {
 		return err
+	}
+	if g := u.Grace; g != nil && graceDays > 0 && !g.Prompted.IsZero() {
+		g.Until = g.Prompted.Add(time.Duration(graceDays) * 24 * time.Hour)
 	}
 	if c.json {
 		if err := c.printJSON(u); err != nil {
@@ -234,6 +273,9 @@ func (c *call) printState(u *userState) {
 		keys = strings.Join(u.SealedUnder, ", ")
 	}
 	fmt.Fprintf(w, "secrets sealed under:\t%s\n", keys)
+	if u.Grace != nil {
+		fmt.Fprintf(w, "enrollment grace:\t%s\n", graceText(u.Grace))
+	}
 	w.Flush()
 	if len(u.Factors) == 0 {
 		fmt.Fprintln(c.stdout, "factors: none")
@@ -275,6 +317,18 @@ func (c *call) printDeviceRows(ds []deviceRow) {
 		fmt.Fprintf(w, "  %s\t%s\t%s\t%s\t%s\t%s\n", d.ID, d.Label, ip, stamp(d.CreatedAt), stamp(d.LastSeenAt), stamp(d.ExpiresAt))
 	}
 	w.Flush()
+}
+
+func graceText(g *graceRow) string {
+	var parts []string
+	if !g.Prompted.IsZero() {
+		parts = append(parts, "first prompted "+stamp(g.Prompted))
+	}
+	parts = append(parts, fmt.Sprintf("skipped %d time%s", g.Skips, plural(g.Skips)))
+	if !g.Until.IsZero() {
+		parts = append(parts, "until "+stamp(g.Until))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func lockoutText(l lockoutRow) string {

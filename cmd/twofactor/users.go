@@ -15,9 +15,9 @@ import (
 // read.
 const usersFormat = `The user list on stdin is one user id a line (blank lines and lines
 starting with # are skipped), or CSV when its first line has a comma:
-columns id,name,email,phone-enrolled in that order, or in any order under
-a header line naming them (the line with an "id" field). Only id is
-required. A user listed twice counts once.`
+columns id,name,email,phone-enrolled,require in that order, or in any
+order under a header line naming them (the line with an "id" field). Only
+id is required. A user listed twice counts once.`
 
 // maxUsersInput bounds what is read from stdin.
 const maxUsersInput = 256 << 20
@@ -27,6 +27,9 @@ type inputUser struct {
 	user twofactor.User
 	// phone is the phone-enrolled column: nil when absent or empty.
 	phone *bool
+	// require is the require column, the methods this user's policy
+	// requires (policy-check): nil when absent or empty.
+	require methodList
 }
 
 // readUsers reads a user list (see usersFormat). Errors name the line.
@@ -102,14 +105,14 @@ func readLines(text string) ([]inputUser, error) {
 
 // csvColumns are the columns of a user CSV, in their order without a
 // header.
-var csvColumns = []string{"id", "name", "email", "phone-enrolled"}
+var csvColumns = []string{"id", "name", "email", "phone-enrolled", "require"}
 
 func readCSV(text string) ([]inputUser, error) {
 	cr := csv.NewReader(strings.NewReader(text))
 	cr.Comment = '#'
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true
-	cols := map[string]int{"id": 0, "name": 1, "email": 2, "phone-enrolled": 3}
+	cols := map[string]int{"id": 0, "name": 1, "email": 2, "phone-enrolled": 3, "require": 4}
 	width := len(csvColumns)
 	var l userList
 	for first := true; ; first = false {
@@ -152,6 +155,16 @@ func readCSV(text string) ([]inputUser, error) {
 				return nil, fmt.Errorf("stdin line %d: phone-enrolled %q: want yes or no", line, v)
 			}
 			u.phone = &p
+		}
+		if v := field("require"); v != "" {
+			u.require = methodList{}
+			if v != requireNone {
+				for _, m := range strings.FieldsFunc(v, func(r rune) bool { return r == ';' || r == ' ' }) {
+					if err := u.require.Set(m); err != nil {
+						return nil, fmt.Errorf("stdin line %d: require: %w", line, err)
+					}
+				}
+			}
 		}
 		if err := l.add(u, line); err != nil {
 			return nil, err
