@@ -124,6 +124,14 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		Trust:     trust.Config{Duration: trust.Month, TrustedProxies: cfg.proxies, ProxyHeader: cfg.header},
 		Listeners: []twofactor.ListenerConfig{a.notify},
 		Users:     a.user,
+		// Administrators must have two-step verification; staff too,
+		// after a week's grace from their first prompt; everyone else
+		// may turn it on.
+		Policies: map[string]twofactor.Policy{
+			"admin": {Required: true},
+			"staff": {Required: true, Grace: twofactor.Grace{Days: 7}},
+		},
+		PolicyFor: a.policyFor,
 		Events:    &event.Sink{Logger: a.log},
 		Now:       cfg.now,
 	})
@@ -156,8 +164,13 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 	})
 	if err != nil {
 		a.close(context.Background())
+		return err
 	}
-	return err
+	// The home page is the app: a user whose policy requires two-step
+	// verification reaches it once they have it, or, during staff's
+	// week of grace, once they skipped the prompt.
+	a.mux.Handle("GET /{$}", a.tf.Enforce().Handler(http.HandlerFunc(a.home)))
+	return nil
 }
 
 // layout is twofactorhttp.Config.Layout: the signed-in account, for the
@@ -226,6 +239,19 @@ func (a *app) user(_ context.Context, id string) (twofactor.User, error) {
 	return acct.user(), nil
 }
 
+// policyFor is twofactor.Config.PolicyFor: the policy of each account
+// follows its role, read from the user table at every request.
+func (a *app) policyFor(_ context.Context, u twofactor.User) (string, error) {
+	acct, ok := a.users.find(u.ID)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("%w: webapp: no user %q", twofactor.ErrUnknownUser, u.ID)
+	case acct.Admin:
+		return "admin", nil
+	}
+	return acct.Role, nil
+}
+
 // routes are the app's own routes; twofactorhttp.New mounts its own
 // beside them on the same mux.
 func (a *app) routes() {
@@ -234,7 +260,6 @@ func (a *app) routes() {
 	a.mux.HandleFunc("POST /login", a.login)
 	a.mux.HandleFunc("POST /logout", a.logout)
 	a.mux.HandleFunc("GET /outbox", a.outbox)
-	a.mux.HandleFunc("GET /{$}", a.home)
 }
 
 // handler is the app's routes and the library's, refusing cross-origin
@@ -387,8 +412,12 @@ func (a *app) fail(w http.ResponseWriter, r *http.Request, err error) {
 // codes, data and keys are.
 func (a *app) banner(w io.Writer, dataDir string, lns []net.Listener) {
 	fmt.Fprintf(w, "%s is running at %s (Ctrl-C stops it)\n\nDemo logins (user / password):\n", product, a.origin)
+	width := 0
 	for _, acct := range demoAccountsOf(a.users) {
-		fmt.Fprintf(w, "  %-6s/ %-10s %s\n", acct.Login, acct.Password, acct.About)
+		width = max(width, len(acct.Login))
+	}
+	for _, acct := range demoAccountsOf(a.users) {
+		fmt.Fprintf(w, "  %-*s / %-10s %s\n", width, acct.Login, acct.Password, acct.About)
 	}
 	fmt.Fprintf(w, "\nEmail and SMS codes: %s/outbox\nData: %s\nStore: %s\nKeys: %s\nEmail: %s\nSMS: %s\n\n",
 		a.origin, dataDir, a.storeInfo, a.keysInfo, a.mailInfo, a.smsInfo)

@@ -21,6 +21,7 @@ type account struct {
 	Name     string
 	Email    string // "" for no address on file
 	Admin    bool
+	Role     string // with Admin, the account's two-step verification policy (app.policyFor)
 	Password string // the demo password, printed at start
 	About    string // what the demo account has, printed at start
 	hash     []byte // bcrypt
@@ -37,7 +38,9 @@ func demoAccounts() []*account {
 		{ID: "u3", Login: "grace", Name: "Grace Hopper", Email: "grace@example.com", Password: "hopper",
 			About: "SMS to +1 202-555-0143 and email (codes in /outbox)"},
 		{ID: "u4", Login: "admin", Name: "Site Administrator", Email: "admin@example.com", Password: "admin", Admin: true,
-			About: "administrator: the admin pages; email codes (in /outbox)"},
+			About: "administrator: the admin pages; must have two-step verification; email codes (in /outbox)"},
+		{ID: "u5", Login: "katherine", Name: "Katherine Johnson", Password: "johnson", Role: "staff",
+			About: "staff: nothing yet, must set it up within 7 days of the first prompt; may skip until then"},
 	}
 }
 
