@@ -72,6 +72,49 @@
 // backup codes; [Service.Disable] turns everything off after a step-up.
 // Package twofactorhttp serves all of it as pages and a JSON API.
 //
+// # Policies
+//
+// A [Policy] says which methods users may use, which one comes first,
+// which they must all have, and whether a second factor is required. One
+// policy, Config.Policy, serves everyone; a host whose users differ (a
+// role, a group, a tenant, an attribute) names more in Config.Policies and
+// says whose each is with Config.PolicyFor, which returns a name ("" for
+// Config.Policy). A list of rules is a function:
+//
+//	Policies: map[string]twofactor.Policy{
+//		"admin": {Required: true, Methods: []twofactor.Method{twofactor.MethodWebAuthn, twofactor.MethodBackupCode}},
+//		"staff": {Required: true, Grace: twofactor.Grace{Days: 14}},
+//	},
+//	PolicyFor: func(ctx context.Context, u twofactor.User) (string, error) {
+//		switch role := roles.Of(ctx, u.ID); { // the host's own lookup
+//		case role == "admin":
+//			return "admin", nil // first match wins
+//		case strings.HasSuffix(u.Email, "@acme.example"):
+//			return "staff", nil
+//		}
+//		return "", nil // everyone else: Config.Policy
+//	},
+//
+// New checks every named policy as it checks Config.Policy. PolicyFor is
+// asked wherever a policy applies ([Service.Begin], enrollment, removal,
+// [Service.Disable], [Service.Check], and in package twofactorhttp the
+// settings pages, the Enforce middleware and the administrator pages) and
+// its answer is never kept, so a change applies at the next request; its
+// error, or a name Config.Policies lacks, fails the request closed.
+// [Service.PolicyFor] gives a user's policy and its name.
+//
+// A required policy may give users without a second factor a [Grace]: a
+// date, a number of days from their first prompt, a number of skips, or
+// several of these (the first reached ends it). Meanwhile Begin answers
+// [StatusEnrollSuggested] with what is left ([GraceLeft]); the host
+// prompts the user to set one up and may let them skip
+// ([Service.SkipEnroll]); once it is over, Begin answers
+// [StatusEnrollRequired]. The store keeps two counters per user for it,
+// written only when such a user is first prompted and when they skip,
+// never at the sign-in of a user who has a factor: the time of the first
+// prompt (for Days) and the skips (for Skips); [Service.GraceRecord] reads
+// them, [Service.EnrollGrace] says what is left.
+//
 // # Limits and the odds they leave
 //
 // Every answer is counted in the store before a factor sees it, so the

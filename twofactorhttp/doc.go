@@ -70,6 +70,20 @@
 //	mux.Handle("/account/delete", h.StepUp(0).Handler(deleteAccount))
 //	mux.Handle("/", h.Enforce().Handler(app))
 //
+// Each user's policy is the one the Service's PolicyFor names for them
+// (twofactor.Config.Policies), asked again at every request: the settings
+// pages offer only the methods it allows, Enforce guards only the users
+// it requires a factor of, and a policy that changes applies at the next
+// request. While a required policy's grace (twofactor.Policy.Grace) lasts,
+// a user without a factor is signed in and sent to the enrollment prompt,
+// which says what is left ("You have 5 days left to set up two-step
+// verification") and offers Set up now (Config.EnrollURL) and Skip for
+// now; Enforce sends them back to it until they skip, for the session,
+// and to EnrollURL once the grace is over:
+//
+//	GET  enroll-prompt    the prompt (JSON: until, skips_left, set_up, skip, next)
+//	POST enroll-prompt    next: skip for now (Service.SkipEnroll), then the return path
+//
 // A signed-in id the Service's Users does not know (an account deleted
 // since) fails closed wherever the layer meets it, with a page that asks
 // to sign in again (403 unknown_user).
@@ -273,7 +287,9 @@
 // devices stay trusted (beside the usual durations: session only, 1 day,
 // 1 week, 30 days), the users who cannot comply (Service.Check over
 // Config.Admin.Users) and, when the policy requires a phone number, those
-// without one. The policy is the Service's configuration, fixed when it
+// without one; the named policies (twofactor.Config.Policies) with what
+// each asks. A user's page names their policy and, for a user in an
+// enrollment grace, until when it lasts and the skips left. The policy is the Service's configuration, fixed when it
 // is built: the page shows it and says so, and changes nothing. People
 // are named as the host names them (twofactor.User.DisplayName), with
 // their account name and address beside it; a lockout says how many
