@@ -303,13 +303,15 @@ func TestTourSecurityKey(t *testing.T) {
 	})
 }
 
-// Grace's text message, her lockout after too many wrong codes, and the
-// administrator's pages: the index, the policy, a user, a locked user, a
-// reset, a recovery code and a user who does not exist.
+// Grace's text message, her lockout after too many wrong codes, the
+// prompt to set up two-step verification of staff in their week of grace,
+// and the administrator's pages: the index, the policy, a user, a locked
+// user, a reset, a recovery code and a user who does not exist.
 func TestTourLockoutAndAdmin(t *testing.T) {
 	t.Parallel()
 	app := startApp(t)
 	grace := newTab(t, app)
+	staff := newTab(t, app)
 	admin := newTab(t, app)
 
 	tour(t, []stop{
@@ -326,6 +328,10 @@ func TestTourLockoutAndAdmin(t *testing.T) {
 			b.signIn("grace", "hopper")
 			// The answer to the login form: a page of the library's.
 			b.await(`body.tf-host main h1`)
+		}),
+		step(staff, "enroll-prompt", func(b *tab) {
+			b.signIn("katherine", "johnson")
+			b.await(onPrompt)
 		}),
 		step(admin, "admin-index", func(b *tab) {
 			b.signIn("admin", "admin")
