@@ -342,6 +342,11 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 	out := adminUserOut{ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, Methods: []factorOut{}, TrustedDevices: []deviceOut{},
 		Lockout: lockoutOut{Failures: lo.Failures, Locked: lo.Locked, Until: utc(lo.Until)}}
 	if err == nil {
+		// The methods listed are those the user's policy allows, and
+		// any they have.
+		r, err = h.withPolicy(r, u)
+	}
+	if err == nil {
 		err = h.adminFactors(r, u, v, &out)
 	}
 	if err == nil {
@@ -376,8 +381,7 @@ func (h *Handler) adminPolicy(r *http.Request, u twofactor.User, v *AdminUserVie
 	if !pol.Required || pol.Grace.IsZero() {
 		return nil
 	}
-	ctx := context.WithValue(r.Context(), policyKey{}, pol)
-	if _, has, err := h.hasPrimary(r.WithContext(ctx), u); err != nil || has {
+	if _, has, err := h.hasPrimary(r, u); err != nil || has {
 		return err
 	}
 	left, open, err := h.svc.EnrollGrace(r.Context(), u)

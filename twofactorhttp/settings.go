@@ -485,7 +485,8 @@ func (h *Handler) removeURL(m twofactor.Method, id string) string {
 // factorViews lists the methods the pages list, then the methods of the
 // user's enrollments the pages do not list, the recovery ones last.
 func (h *Handler) factorViews(ctx context.Context, u twofactor.User, es []twofactor.Enrollment) ([]FactorView, error) {
-	uis := slices.Clone(h.ui.list)
+	// The methods the user's policy allows, and any they have.
+	uis := slices.DeleteFunc(slices.Clone(h.ui.list), func(ui *methodUI) bool { return !h.allowed(ctx, ui.Method) })
 	for _, e := range es {
 		if !slices.ContainsFunc(uis, func(ui *methodUI) bool { return ui.Method == e.Method }) {
 			if ui, ok := h.ui.of(h, e.Method); ok {
