@@ -117,18 +117,18 @@ func (f FirstFactor) channel() Channel {
 	return ""
 }
 
-// amr returns the RFC 8176 values of the first factor: "pwd" for a
+// amr returns the RFC 8176 value of the first factor, or "": "pwd" for a
 // password. An email link, a passkey whose kind of key the host did not
 // say, and a federated sign-in have none the library can vouch for; a
 // host adds its own to the claims.
-func (f FirstFactor) amr() []string {
+func (f FirstFactor) amr() string {
 	switch f {
 	case FirstPassword:
-		return []string{"pwd"}
+		return "pwd"
 	case FirstSMS:
-		return []string{"sms"}
+		return "sms"
 	}
-	return nil
+	return ""
 }
 
 // aalBase reports whether the first factor is an authenticator NIST SP
@@ -160,8 +160,10 @@ func signInAssurance(first FirstFactor, as Assurance, amr []string, purpose Purp
 	if len(amr) == 0 {
 		amr = as.AMR
 	}
-	if purpose == PurposeLogin {
-		refs = append(refs, first.amr()...)
+	// One allocation: the first factor's value, the second's, "mfa".
+	refs = make([]string, 0, len(amr)+2)
+	if a := first.amr(); a != "" && purpose == PurposeLogin {
+		refs = append(refs, a)
 	}
 	refs = append(refs, amr...)
 	// Begin offered only factors on another channel than the first's, so
@@ -179,9 +181,10 @@ func signInAssurance(first FirstFactor, as Assurance, amr []string, purpose Purp
 
 // dedupe removes repeated values, keeping the first of each, and any
 // value that is not a short token of letters, digits, "_" and "-" (as
-// every registered one is), so none can break the proof's encoding.
+// every registered one is), so none can break the proof's encoding. It
+// works in place: ss must be the caller's own.
 func dedupe(ss []string) []string {
-	out := ss[:0:0]
+	out := ss[:0]
 	for _, s := range ss {
 		if amrToken(s) && !slices.Contains(out, s) {
 			out = append(out, s)
