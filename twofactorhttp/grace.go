@@ -51,16 +51,8 @@ type promptJSON struct {
 // policy no longer requires one, to EnrollURL when the grace is over.
 func (h *Handler) serveEnrollPrompt(w http.ResponseWriter, r *http.Request, u twofactor.User) {
 	ret := cmpReturn(cleanReturn(r.FormValue(ReturnParam)), h.returnURL)
-	left, open, done, err := h.graceState(r, u)
-	switch {
-	case err != nil:
-		h.fail(w, r, nil, err)
-		return
-	case done:
-		h.redirect(w, r, statusSignedIn, ret)
-		return
-	case !open:
-		h.redirect(w, r, statusEnrollRequired, h.withNext(h.enrollURL, ret))
+	left, ok := h.inGrace(w, r, u, ret)
+	if !ok {
 		return
 	}
 	setUp := h.withNext(h.enrollURL, ret)
@@ -114,6 +106,24 @@ func (h *Handler) graceState(r *http.Request, u twofactor.User) (left twofactor.
 	return left, open, false, err
 }
 
+// inGrace reports whether u is in an enrollment grace, and what is left
+// of it; otherwise it has answered: to ret when u has a factor or their
+// policy no longer asks for one, to EnrollURL when the grace is over.
+func (h *Handler) inGrace(w http.ResponseWriter, r *http.Request, u twofactor.User, ret string) (twofactor.GraceLeft, bool) {
+	left, open, done, err := h.graceState(r, u)
+	switch {
+	case err != nil:
+		h.fail(w, r, nil, err)
+	case done:
+		h.redirect(w, r, statusSignedIn, ret)
+	case !open:
+		h.redirect(w, r, statusEnrollRequired, h.withNext(h.enrollURL, ret))
+	default:
+		return left, true
+	}
+	return left, false
+}
+
 // serveEnrollSkip (POST enroll-prompt) counts a skip and goes on to the
 // return path; once the grace is over, to EnrollURL.
 func (h *Handler) serveEnrollSkip(w http.ResponseWriter, r *http.Request, u twofactor.User) {
@@ -123,16 +133,7 @@ func (h *Handler) serveEnrollSkip(w http.ResponseWriter, r *http.Request, u twof
 		return
 	}
 	ret := cmpReturn(cleanReturn(f[ReturnParam]), h.returnURL)
-	_, open, done, err := h.graceState(r, u)
-	switch {
-	case err != nil:
-		h.fail(w, r, nil, err)
-		return
-	case done:
-		h.redirect(w, r, statusSignedIn, ret)
-		return
-	case !open:
-		h.redirect(w, r, statusEnrollRequired, h.withNext(h.enrollURL, ret))
+	if _, ok := h.inGrace(w, r, u, ret); !ok {
 		return
 	}
 	left, err := h.svc.SkipEnroll(r.Context(), u)
