@@ -36,6 +36,14 @@ func (s *Service) Enrollments(ctx context.Context, user User) ([]Enrollment, err
 // ErrNotEnrolled when there is no such enrollment, and ErrLastFactor when
 // the user's policy is Required and this is their last second factor.
 func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enrollmentID, proof string) error {
+	ctx, st := s.tel.start(ctx, stepRemove, m)
+	err := s.removeEnrollment(ctx, user, m, enrollmentID, proof)
+	st.end(ctx, err)
+	return err
+}
+
+// removeEnrollment is RemoveEnrollment, in its span.
+func (s *Service) removeEnrollment(ctx context.Context, user User, m Method, enrollmentID, proof string) error {
 	if err := user.check(); err != nil {
 		return err
 	}
@@ -104,6 +112,14 @@ func (s *Service) RemoveEnrollment(ctx context.Context, user User, m Method, enr
 // administrator and is required; reason is recorded too. The reset is
 // audited with an event.AdminReset.
 func (s *Service) AdminReset(ctx context.Context, user User, actor, reason string) error {
+	ctx, st := s.tel.start(ctx, stepAdminReset, "")
+	err := s.adminReset(ctx, user, actor, reason)
+	st.end(ctx, err)
+	return err
+}
+
+// adminReset is AdminReset, in its span.
+func (s *Service) adminReset(ctx context.Context, user User, actor, reason string) error {
 	if err := user.check(); err != nil {
 		return err
 	}

@@ -7,6 +7,9 @@ import (
 	"io"
 	"time"
 
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
@@ -123,6 +126,18 @@ type Config struct {
 
 	// Now is the clock. Nil means time.Now. Give the store the same clock.
 	Now func() time.Time
+
+	// MeterProvider makes the meter the Service records its metrics with
+	// (see "Metrics and traces" in the package documentation). Nil means
+	// OpenTelemetry's global provider, which records nothing until the
+	// host sets one.
+	MeterProvider metric.MeterProvider
+
+	// TracerProvider makes the tracer of the Service's spans: one per
+	// step, with the store's calls as its children. Nil means
+	// OpenTelemetry's global provider, which records nothing until the
+	// host sets one.
+	TracerProvider trace.TracerProvider
 
 	// Rand is the source of codes, secrets and ids. Nil means crypto/rand.
 	Rand io.Reader

@@ -24,6 +24,14 @@ type Enrolled struct {
 // The method must be configured, allowed by the user's policy, and an
 // Enroller, else ErrMethodNotAllowed.
 func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
+	ctx, st := s.tel.start(ctx, stepBeginEnroll, m)
+	v, err := s.beginEnroll(ctx, user, m, req, proof)
+	st.end(ctx, err)
+	return v, err
+}
+
+// beginEnroll is BeginEnroll, in its span.
+func (s *Service) beginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
 	if err := user.check(); err != nil {
 		return nil, err
 	}
@@ -55,6 +63,14 @@ func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req Enro
 // user's first second factor, a backup-code factor, if configured, issues a
 // first set of codes in the result.
 func (s *Service) ConfirmEnroll(ctx context.Context, user User, m Method, answer string) (*Enrolled, error) {
+	ctx, st := s.tel.start(ctx, stepConfirmEnroll, m)
+	v, err := s.confirmEnroll(ctx, user, m, answer)
+	st.end(ctx, err)
+	return v, err
+}
+
+// confirmEnroll is ConfirmEnroll, in its span.
+func (s *Service) confirmEnroll(ctx context.Context, user User, m Method, answer string) (*Enrolled, error) {
 	if err := user.check(); err != nil {
 		return nil, err
 	}
@@ -150,6 +166,14 @@ func (s *Service) primaryEnrollments(ctx context.Context, user User, pol Policy)
 // host that lets users turn two-factor authentication off uses opt-in
 // email.
 func (s *Service) Disable(ctx context.Context, user User, proof string) error {
+	ctx, st := s.tel.start(ctx, stepDisable, "")
+	err := s.disable(ctx, user, proof)
+	st.end(ctx, err)
+	return err
+}
+
+// disable is Disable, in its span.
+func (s *Service) disable(ctx context.Context, user User, proof string) error {
 	if err := user.check(); err != nil {
 		return err
 	}

@@ -94,7 +94,7 @@ func TestNewBuildsFactorsWithOneEnv(t *testing.T) {
 		})}})
 	require.NoError(t, err)
 	assert.Same(t, keys, got.Keys, "the factor gets the Service's keys")
-	assert.Equal(t, store.Store(mem), got.Store)
+	assert.Equal(t, store.Store(mem), twofactor.UnwrapStore(got.Store), "the factor gets the Service's store, wrapped to time its calls")
 	assert.NotNil(t, got.Events)
 	assert.NotNil(t, got.Rand, "defaults are applied before the factors are built")
 	assert.NotNil(t, got.Users)

@@ -36,6 +36,7 @@ type Service struct {
 	failSteps    []store.BoundStep // limits.failureSteps(), made once
 	stepUpMaxAge time.Duration
 	veto         func(context.Context, VetoInput) error // Config.Veto
+	tel          *telemetry                             // Config.MeterProvider and TracerProvider
 	events       *event.Sink
 	now          func() time.Time
 	rand         io.Reader
@@ -82,6 +83,17 @@ func build(cfg Config, env Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	tel, err := newTelemetry(cfg.MeterProvider, cfg.TracerProvider)
+	if err != nil {
+		return nil, err
+	}
+	// Every part gets the store wrapped, so that its calls are timed and
+	// traced. A store with fewer interfaces than store.Store (a host's
+	// own, for some factors only) is given as it is: a wrapper must not
+	// claim interfaces the store lacks, which the parts check for.
+	if full, ok := env.Store.(store.Store); ok {
+		env.Store = tel.wrapStore(full)
+	}
 	// Every part emits through one Sink whose hook also hands events to
 	// the listeners, once they are built; the listeners themselves get the
 	// Sink without them, so their own warnings do not come back to them.
@@ -89,6 +101,7 @@ func build(cfg Config, env Env) (*Service, error) {
 	var listeners []Listener
 	fanout := own
 	fanout.Hook = func(ctx context.Context, ev event.Event) {
+		tel.onEvent(ctx, ev)
 		if own.Hook != nil {
 			own.Hook(ctx, ev)
 		}
@@ -112,6 +125,10 @@ func build(cfg Config, env Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	tel.methods = make(map[Method]bool, len(byMethod))
+	for m := range byMethod {
+		tel.methods[m] = true
+	}
 	records, _ := env.Store.(store.Enrollments)
 	limits := cfg.Limits.withDefaults()
 	s := &Service{
@@ -119,7 +136,7 @@ func build(cfg Config, env Env) (*Service, error) {
 		policy: cfg.Policy, policies: maps.Clone(cfg.Policies), policyFor: cfg.PolicyFor, limits: limits, failSteps: limits.failureSteps(),
 		stepUpMaxAge: cmp.Or(cfg.StepUpMaxAge, defaultStepUpMaxAge),
 		events:       env.Events, now: env.Now, rand: env.Rand,
-		veto: cfg.Veto,
+		veto: cfg.Veto, tel: tel,
 	}
 	if cfg.Trust != nil {
 		if s.trust, err = cfg.Trust.NewTrust(env); err != nil {
@@ -213,7 +230,10 @@ func (s *Service) emit(ctx context.Context, ev event.Event) {
 // enrolled that the policy allows. A locked-out user gets a *RetryError
 // matching ErrLocked.
 func (s *Service) Begin(ctx context.Context, user User, c Client) (*Begun, error) {
-	return s.begin(ctx, PurposeLogin, user, c, Requirement{})
+	ctx, st := s.tel.start(ctx, stepBegin, "")
+	b, err := s.begin(ctx, PurposeLogin, user, c, Requirement{})
+	st.end(ctx, err)
+	return b, err
 }
 
 // StepUp creates a challenge to re-verify a signed-in user before a
@@ -230,6 +250,14 @@ func (s *Service) StepUp(ctx context.Context, user User, c Client, purpose Purpo
 // A user who has second factors but none that meets it gets
 // ErrNoQualifyingMethod: they must add one (a security key) first.
 func (s *Service) StepUpFor(ctx context.Context, user User, c Client, purpose Purpose, req Requirement) (*Challenge, error) {
+	ctx, st := s.tel.start(ctx, stepStepUp, "")
+	v, err := s.stepUpFor(ctx, user, c, purpose, req)
+	st.end(ctx, err)
+	return v, err
+}
+
+// stepUpFor is StepUpFor, in its span.
+func (s *Service) stepUpFor(ctx context.Context, user User, c Client, purpose Purpose, req Requirement) (*Challenge, error) {
 	if req.MaxAge < 0 {
 		return nil, invalidInput("Requirement.MaxAge must not be negative")
 	}
@@ -263,9 +291,13 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	if purpose == PurposeLogin && s.trust != nil && c.DeviceToken != "" {
 		ok, err := s.trust.Trusted(ctx, user, c)
 		if err != nil {
+			s.tel.deviceCheck(ctx, "error")
 			return nil, fmt.Errorf("twofactor: checking trusted device: %w", err)
 		}
-		if ok {
+		if !ok {
+			s.tel.deviceCheck(ctx, "untrusted")
+		} else {
+			s.tel.deviceCheck(ctx, "trusted")
 			s.emit(ctx, event.Event{Type: event.Trusted, UserID: user.ID, Purpose: purpose, IP: ip, UserAgent: c.UserAgent})
 			return &Begun{Status: StatusTrusted}, nil
 		}
@@ -427,6 +459,14 @@ func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID
 // challenge. Cooldowns and caps are the factor's; they answer with a
 // *RetryError matching ErrRateLimited.
 func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Client) (Sent, error) {
+	ctx, st := s.tel.start(ctx, stepSend, m)
+	v, err := s.send(ctx, challengeID, m, c)
+	st.end(ctx, err)
+	return v, err
+}
+
+// send is Send, in its span.
+func (s *Service) send(ctx context.Context, challengeID string, m Method, c Client) (Sent, error) {
 	ch, err := s.load(ctx, challengeID)
 	if err != nil {
 		return Sent{}, err
@@ -460,6 +500,14 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 // Start runs a factor's begin step (WebAuthn) and returns the JSON its
 // client needs.
 func (s *Service) Start(ctx context.Context, challengeID string, m Method) (json.RawMessage, error) {
+	ctx, st := s.tel.start(ctx, stepStart, m)
+	v, err := s.start(ctx, challengeID, m)
+	st.end(ctx, err)
+	return v, err
+}
+
+// start is Start, in its span.
+func (s *Service) start(ctx context.Context, challengeID string, m Method) (json.RawMessage, error) {
 	ch, err := s.load(ctx, challengeID)
 	if err != nil {
 		return nil, err
@@ -505,6 +553,14 @@ const maxAnswer = 16 << 10
 // Wrong and expired codes both return ErrInvalidCode; the event says which.
 // Any store or factor failure returns an error and never a Result.
 func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
+	ctx, st := s.tel.start(ctx, stepVerify, a.Method)
+	v, err := s.verify(ctx, a)
+	st.end(ctx, err)
+	return v, err
+}
+
+// verify is Verify, in its span.
+func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	purpose := a.Purpose
 	if purpose == "" {
 		purpose = PurposeLogin
@@ -771,6 +827,14 @@ func (s *Service) cleanup(ctx context.Context, ch *Challenge, verified Method) {
 // login page). Every code issued for it stops working. Cancelling an unknown
 // or finished challenge returns ErrChallengeNotFound.
 func (s *Service) Cancel(ctx context.Context, challengeID string) error {
+	ctx, st := s.tel.start(ctx, stepCancel, "")
+	err := s.cancel(ctx, challengeID)
+	st.end(ctx, err)
+	return err
+}
+
+// cancel is Cancel, in its span.
+func (s *Service) cancel(ctx context.Context, challengeID string) error {
 	if err := ParseChallengeID(challengeID); err != nil {
 		return ErrChallengeNotFound
 	}
