@@ -165,6 +165,11 @@ func TestBrowserAdminPages(t *testing.T) {
 	assert.Zero(t, eval[int](admin, `document.querySelectorAll(".tf-lockout form").length`), "nothing to unlock")
 	admin.click(`form[action="/admin/2fa/user/recovery-code"] button`, `body[data-page="admin_code"]`)
 	admin.checkPage()
+	// The code stays on one line on a phone, to be read out whole.
+	admin.do(chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	assert.Equal(t, 1, eval[int](admin, `document.querySelector(".tf-admin-code code").getClientRects().length`), "the recovery code on one line")
+	assert.LessOrEqual(t, eval[float64](admin, `document.querySelector(".tf-admin-code").scrollWidth - document.querySelector(".tf-admin-code").clientWidth`), 0.0, "and within its box")
+	admin.do(chromedp.EmulateViewport(1280, 800, chromedp.EmulateScale(1)))
 
 	// An id nobody has: the lookup again, with the id, under the bar.
 	admin.open("/admin/2fa/user?id=u33", alert)
