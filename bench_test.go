@@ -3,6 +3,7 @@ package twofactor_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
@@ -85,4 +86,65 @@ func BenchmarkBeginVerify(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkLoginTelemetryCost measures what telemetry costs a login (Begin
+// then a correct Verify) when the host set up no OpenTelemetry SDK, so the
+// global providers are the no-op ones: otel=noop against otel=off, a
+// Service built without telemetry (what a login cost before it had any).
+// The two alternate in batches within each iteration, so that the load of
+// the machine weighs on both alike; it reports each one's ns per login and
+// their ratio, noop/off, which must stay below 1.05.
+func BenchmarkLoginTelemetryCost(b *testing.B) {
+	build := func(instrumented bool) *twofactor.Service {
+		f := &codeFactor{method: twofactor.MethodTOTP, static: "654321", enrolled: map[string]bool{"alice": true}}
+		cfg := twofactor.Config{
+			Store: store.NewMemory(), Keys: newKeys(b), Factors: factors(f),
+			Limits: twofactor.Limits{MaxIPAttempts: 1 << 40},
+			Events: &event.Sink{Discard: true},
+		}
+		if !instrumented {
+			cfg = twofactor.Uninstrumented(cfg)
+		}
+		svc, err := twofactor.New(cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return svc
+	}
+	ctx := context.Background()
+	login := func(svc *twofactor.Service) {
+		begun, err := svc.Begin(ctx, alice, client)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP, Code: "654321", Client: client}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	const batch = 64
+	run := func(svc *twofactor.Service) time.Duration {
+		start := time.Now()
+		for range batch {
+			login(svc)
+		}
+		return time.Since(start)
+	}
+	off, noop := build(false), build(true)
+	var tOff, tNoop time.Duration
+	var n int
+	for b.Loop() {
+		if n%2 == 0 {
+			tOff += run(off)
+			tNoop += run(noop)
+		} else {
+			tNoop += run(noop)
+			tOff += run(off)
+		}
+		n++
+	}
+	logins := float64(n * batch)
+	b.ReportMetric(float64(tOff.Nanoseconds())/logins, "ns/login-off")
+	b.ReportMetric(float64(tNoop.Nanoseconds())/logins, "ns/login-noop")
+	b.ReportMetric(float64(tNoop)/float64(tOff), "noop/off")
 }

@@ -139,6 +139,11 @@ type Config struct {
 	// host sets one.
 	TracerProvider trace.TracerProvider
 
+	// uninstrumented builds the Service without telemetry: no spans, no
+	// metrics, the store unwrapped. Only the benchmark that measures what
+	// telemetry costs sets it.
+	uninstrumented bool
+
 	// Rand is the source of codes, secrets and ids. Nil means crypto/rand.
 	Rand io.Reader
 }

@@ -83,16 +83,19 @@ func build(cfg Config, env Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	tel, err := newTelemetry(cfg.MeterProvider, cfg.TracerProvider)
-	if err != nil {
-		return nil, err
-	}
-	// Every part gets the store wrapped, so that its calls are timed and
-	// traced. A store with fewer interfaces than store.Store (a host's
-	// own, for some factors only) is given as it is: a wrapper must not
-	// claim interfaces the store lacks, which the parts check for.
-	if full, ok := env.Store.(store.Store); ok {
-		env.Store = tel.wrapStore(full)
+	var tel *telemetry
+	if !cfg.uninstrumented {
+		if tel, err = newTelemetry(cfg.MeterProvider, cfg.TracerProvider); err != nil {
+			return nil, err
+		}
+		// Every part gets the store wrapped, so that its calls are timed
+		// and traced. A store with fewer interfaces than store.Store (a
+		// host's own, for some factors only) is given as it is: a wrapper
+		// must not claim interfaces the store lacks, which the parts
+		// check for.
+		if full, ok := env.Store.(store.Store); ok {
+			env.Store = tel.wrapStore(full)
+		}
 	}
 	// Every part emits through one Sink whose hook also hands events to
 	// the listeners, once they are built; the listeners themselves get the
@@ -125,9 +128,11 @@ func build(cfg Config, env Env) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	tel.methods = make(map[Method]bool, len(byMethod))
-	for m := range byMethod {
-		tel.methods[m] = true
+	if tel != nil {
+		tel.methods = make(map[Method]bool, len(byMethod))
+		for m := range byMethod {
+			tel.methods[m] = true
+		}
 	}
 	records, _ := env.Store.(store.Enrollments)
 	limits := cfg.Limits.withDefaults()

@@ -126,6 +126,9 @@ type stepRun struct {
 // only when metrics record, for the events of the step to be told apart
 // (a rate limit at Send is a code not sent, at Verify an answer refused).
 func (t *telemetry) start(ctx context.Context, step string, m Method) (context.Context, stepRun) {
+	if t == nil {
+		return ctx, stepRun{}
+	}
 	ctx, span := t.tracer.Start(ctx, stepSpanNames[step], trace.WithSpanKind(trace.SpanKindInternal))
 	r := stepRun{t: t, span: span, step: step}
 	if span.IsRecording() && m != "" {
@@ -142,6 +145,9 @@ func (t *telemetry) start(ctx context.Context, step string, m Method) (context.C
 
 // end ends the step with err as its outcome.
 func (r stepRun) end(ctx context.Context, err error) {
+	if r.t == nil {
+		return
+	}
 	outcome := "success"
 	if err != nil {
 		outcome = string(safeReason(reasonOf(err)))
@@ -190,6 +196,9 @@ func safeReason(r event.Reason) event.Reason {
 // constants (type, method, purpose, reason), never the user, the client
 // or a label.
 func (t *telemetry) onEvent(ctx context.Context, ev event.Event) {
+	if t == nil {
+		return
+	}
 	step, _ := ctx.Value(stepKey{}).(string)
 	method := func() attribute.KeyValue { return AttrMethod.String(string(t.method(ev.Method))) }
 	switch ev.Type {
@@ -250,6 +259,9 @@ func safePurpose(p Purpose) string {
 // deviceCheck counts a trusted-device check at Begin: trusted, untrusted
 // or error.
 func (t *telemetry) deviceCheck(ctx context.Context, outcome string) {
+	if t == nil {
+		return
+	}
 	if t.deviceChecks.Enabled(ctx) {
 		t.deviceChecks.Add(ctx, 1, metric.WithAttributes(AttrOutcome.String(outcome)))
 	}
