@@ -230,6 +230,52 @@
 // does not end the user's run of wrong answers either. A failure event
 // with reason event.ReasonVetoed carries the veto's error.
 //
+// # Metrics and traces
+//
+// The Service reports through the OpenTelemetry API only; the host picks
+// the SDK and the exporter. Config.MeterProvider and Config.TracerProvider
+// give the providers; nil means OpenTelemetry's global ones, which do
+// nothing until the host sets them, and then cost a login a few hundred
+// nanoseconds (BenchmarkLoginTelemetryCost). The meter and the tracer are
+// made once, in [New], under [InstrumentationName].
+//
+// Metrics, most of them counted from the Service's events in one place:
+//
+//   - twofactor.verifications {verification}: answers, by twofactor.method,
+//     twofactor.purpose and twofactor.outcome (success, invalid, expired,
+//     replay, no_code, malformed, locked, rate_limited, too_many_attempts,
+//     vetoed, method_not_allowed, error...);
+//   - twofactor.lockouts {lockout}: users locked out;
+//   - twofactor.codes.sent {code}: codes issued by [Service.Send], by
+//     method and outcome (sent, rate_limited, error...);
+//   - twofactor.budgets.reached {budget}: sending budgets used up;
+//   - twofactor.enrollments and twofactor.removals {enrollment}: by method
+//     ("all" for an administrator's reset or a user's disable);
+//   - twofactor.device.checks {check}: trusted-device tokens checked at
+//     Begin, by outcome (trusted, untrusted, error);
+//   - twofactor.step.duration (s): each step (begin, step_up, send, start,
+//     verify, cancel, begin_enroll, confirm_enroll, remove_enrollment,
+//     disable, admin_reset), by twofactor.step and outcome;
+//   - twofactor.store.duration (s): each store call, by
+//     twofactor.store.operation and outcome (ok, not_found, error).
+//
+// Each step is a span ("twofactor.Verify"), a child of the span in the
+// context the host passes (its request's), and each store call within a
+// step that records is a child span ("twofactor.store.IncrBelow").
+// Durations are measured on the monotonic clock, not Config.Now.
+//
+// No attribute ever holds a user id, a name, an address, a phone number, a
+// code, a token or an error's text: only the constants above, and a
+// method only when it is one of the configured factors' ("other"
+// otherwise, since an answer's method comes from the client). A span's
+// error status says the outcome, not the error.
+//
+// To time and trace the store, New gives every part the store wrapped,
+// with exactly the optional interfaces of package store that it has
+// ([UnwrapStore] returns the host's). A store that lacks some of
+// store.Store's interfaces is not wrapped, and its calls are neither timed
+// nor traced.
+//
 // # Security notes
 //
 //   - Codes come from crypto/rand without modulo bias and are compared in

@@ -129,7 +129,7 @@ func (t *telemetry) start(ctx context.Context, step string, m Method) (context.C
 	if t == nil {
 		return ctx, stepRun{}
 	}
-	ctx, span := t.tracer.Start(ctx, stepSpanNames[step], trace.WithSpanKind(trace.SpanKindInternal))
+	ctx, span := t.tracer.Start(ctx, stepSpanNames[step])
 	r := stepRun{t: t, span: span, step: step}
 	if span.IsRecording() && m != "" {
 		span.SetAttributes(AttrMethod.String(string(t.method(m))))
@@ -199,7 +199,6 @@ func (t *telemetry) onEvent(ctx context.Context, ev event.Event) {
 	if t == nil {
 		return
 	}
-	step, _ := ctx.Value(stepKey{}).(string)
 	method := func() attribute.KeyValue { return AttrMethod.String(string(t.method(ev.Method))) }
 	switch ev.Type {
 	case event.Success:
@@ -207,7 +206,7 @@ func (t *telemetry) onEvent(ctx context.Context, ev event.Event) {
 			t.verifications.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(string(ev.Purpose)), AttrOutcome.String("success")))
 		}
 	case event.Failure, event.RateLimited:
-		if ev.Type == event.RateLimited && step == stepSend {
+		if step, _ := ctx.Value(stepKey{}).(string); ev.Type == event.RateLimited && step == stepSend {
 			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrOutcome.String(string(event.ReasonRateLimited))))
 			return
 		}
