@@ -235,8 +235,8 @@
 // The Service reports through the OpenTelemetry API only; the host picks
 // the SDK and the exporter. Config.MeterProvider and Config.TracerProvider
 // give the providers; nil means OpenTelemetry's global ones, which do
-// nothing until the host sets them, and then cost a login a few hundred
-// nanoseconds (BenchmarkLoginTelemetryCost). The meter and the tracer are
+// nothing until the host sets them; a login then costs about 1 to 2
+// microseconds more (BenchmarkLoginTelemetryCost). The meter and the tracer are
 // made once, in [New], under [InstrumentationName].
 //
 // Metrics, most of them counted from the Service's events in one place:
