@@ -128,21 +128,17 @@ type Config struct {
 	Now func() time.Time
 
 	// MeterProvider makes the meter the Service records its metrics with
-	// (see "Metrics and traces" in the package documentation). Nil means
-	// OpenTelemetry's global provider, which records nothing until the
-	// host sets one.
+	// (see "Metrics and traces" in the package documentation), for
+	// example otel.GetMeterProvider() for OpenTelemetry's global one. Nil
+	// records no metrics.
 	MeterProvider metric.MeterProvider
 
 	// TracerProvider makes the tracer of the Service's spans: one per
-	// step, with the store's calls as its children. Nil means
-	// OpenTelemetry's global provider, which records nothing until the
-	// host sets one.
+	// step, with the store's calls as its children; for example
+	// otel.GetTracerProvider(). Nil records no spans. With neither
+	// provider, or only OpenTelemetry's no-op ones, the Service is built
+	// without telemetry and costs nothing more.
 	TracerProvider trace.TracerProvider
-
-	// uninstrumented builds the Service without telemetry: no spans, no
-	// metrics, the store unwrapped. Only the benchmark that measures what
-	// telemetry costs sets it.
-	uninstrumented bool
 
 	// Rand is the source of codes, secrets and ids. Nil means crypto/rand.
 	Rand io.Reader

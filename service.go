@@ -84,7 +84,7 @@ func build(cfg Config, env Env) (*Service, error) {
 		return nil, err
 	}
 	var tel *telemetry
-	if !cfg.uninstrumented {
+	if instrumented(cfg.MeterProvider, cfg.TracerProvider) {
 		if tel, err = newTelemetry(cfg.MeterProvider, cfg.TracerProvider); err != nil {
 			return nil, err
 		}

@@ -5,11 +5,12 @@ import (
 	"errors"
 	"time"
 
-	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/store"
@@ -74,12 +75,36 @@ type telemetry struct {
 // server behind Send).
 var durationBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}
 
+// instrumented reports whether the host gave a provider that can record:
+// neither nil nor OpenTelemetry's no-op one. Without one, the Service is
+// built without telemetry (no spans, no instruments, the store
+// unwrapped), so that a host that set nothing up pays nothing for it.
+func instrumented(mp metric.MeterProvider, tp trace.TracerProvider) bool {
+	return !noMeter(mp) || !noTracer(tp)
+}
+
+func noMeter(mp metric.MeterProvider) bool {
+	switch mp.(type) {
+	case nil, metricnoop.MeterProvider, *metricnoop.MeterProvider:
+		return true
+	}
+	return false
+}
+
+func noTracer(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case nil, tracenoop.TracerProvider, *tracenoop.TracerProvider:
+		return true
+	}
+	return false
+}
+
 func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider) (*telemetry, error) {
 	if mp == nil {
-		mp = otel.GetMeterProvider()
+		mp = metricnoop.NewMeterProvider()
 	}
 	if tp == nil {
-		tp = otel.GetTracerProvider()
+		tp = tracenoop.NewTracerProvider()
 	}
 	m := mp.Meter(InstrumentationName)
 	t := &telemetry{tracer: tp.Tracer(InstrumentationName)}

@@ -13,10 +13,14 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/metric"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+	"go.opentelemetry.io/otel/trace"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
@@ -339,5 +343,42 @@ func TestTelemetryCarriesNoPersonalData(t *testing.T) {
 			check(s.Name()+" event", e.Name)
 			attrs(s.Name()+" event", e.Attributes)
 		}
+	}
+}
+
+// Without a provider, or with only OpenTelemetry's no-op ones, the Service
+// is built without telemetry: its parts get the host's store itself, not
+// a wrapper. A provider that records gets the store wrapped, and
+// UnwrapStore gives the host's store back.
+func TestTelemetryOnlyWithAProviderThatRecords(t *testing.T) {
+	build := func(mp metric.MeterProvider, tp trace.TracerProvider) (twofactor.Store, *store.Memory) {
+		mem := store.NewMemory()
+		svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: newKeys(t), MeterProvider: mp, TracerProvider: tp,
+			Factors: []twofactor.FactorConfig{totp.Config{}}})
+		require.NoError(t, err)
+		return svc.Env().Store, mem
+	}
+	for name, tt := range map[string]struct {
+		mp metric.MeterProvider
+		tp trace.TracerProvider
+	}{
+		"none":    {},
+		"no-op":   {metricnoop.NewMeterProvider(), tracenoop.NewTracerProvider()},
+		"no-op *": {new(metricnoop.MeterProvider), new(tracenoop.TracerProvider)},
+	} {
+		got, mem := build(tt.mp, tt.tp)
+		assert.Same(t, mem, got, "%s: the store itself", name)
+	}
+	for name, tt := range map[string]struct {
+		mp metric.MeterProvider
+		tp trace.TracerProvider
+	}{
+		"meter":  {mp: sdkmetric.NewMeterProvider()},
+		"tracer": {tp: sdktrace.NewTracerProvider()},
+	} {
+		got, mem := build(tt.mp, tt.tp)
+		_, bare := got.(*store.Memory)
+		assert.False(t, bare, "%s: a wrapper", name)
+		assert.Same(t, mem, twofactor.UnwrapStore(got), name)
 	}
 }
