@@ -234,9 +234,12 @@
 //
 // The Service reports through the OpenTelemetry API only; the host picks
 // the SDK and the exporter. Config.MeterProvider and Config.TracerProvider
-// give the providers; nil means OpenTelemetry's global ones, which do
-// nothing until the host sets them; a login then costs about 1 to 2
-// microseconds more (BenchmarkLoginTelemetryCost). The meter and the tracer are
+// give the providers: the host's own, or OpenTelemetry's global ones
+// (otel.GetMeterProvider(), otel.GetTracerProvider()). With neither, or
+// with only OpenTelemetry's no-op providers, the Service is built without
+// telemetry: no instruments, no spans, the store given to the parts as it
+// is, so a login costs what it cost before (BenchmarkLoginTelemetryCost
+// compares the no-op providers with none). The meter and the tracer are
 // made once, in [New], under [InstrumentationName].
 //
 // Metrics, most of them counted from the Service's events in one place:
@@ -270,7 +273,8 @@
 // otherwise, since an answer's method comes from the client). A span's
 // error status says the outcome, not the error.
 //
-// To time and trace the store, New gives every part the store wrapped,
+// To time and trace the store, a Service with telemetry gives every part
+// the store wrapped,
 // with exactly the optional interfaces of package store that it has
 // ([UnwrapStore] returns the host's). A store that lacks some of
 // store.Store's interfaces is not wrapped, and its calls are neither timed

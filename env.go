@@ -24,8 +24,10 @@ type Env struct {
 	// Store keeps everything the library stores. Required. Each part
 	// checks, when it is built, that the store has the interfaces it
 	// needs (package store lists them), and names any that is missing.
-	// The Env New gives the parts holds the store wrapped to time and
-	// trace its calls; [UnwrapStore] returns the one New was given.
+	// When Config has a provider that records (see "Metrics and traces"
+	// in the package documentation), the Env New gives the parts holds
+	// the store wrapped to time and trace its calls; [UnwrapStore]
+	// returns the one New was given.
 	Store Store
 	// Keys hashes codes, seals secrets and signs proofs. Required.
 	Keys *keyring.Ring
