@@ -111,9 +111,14 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		Grace:       notifyGrace(cfg.grace),
 	}
 	var err error
+	meters, err := a.metrics(cfg.metrics)
+	if err != nil {
+		return err
+	}
 	a.svc, err = twofactor.New(twofactor.Config{
-		OpenStore: db,
-		Keys:      keys,
+		MeterProvider: meters,
+		OpenStore:     db,
+		Keys:          keys,
 		Factors: []twofactor.FactorConfig{
 			totp.Config{Issuer: product},
 			emailcode.Config{Sender: mail, ProductName: product},

@@ -21,6 +21,7 @@ import (
 // config is what the flags and environment variables say.
 type config struct {
 	addr     string // where to listen
+	metrics  bool   // serve the library's OpenTelemetry metrics at /metrics, for Prometheus
 	dataDir  string // the SQLite file and the key file live here
 	db       string // the store: a DSN, or "" for SQLite in dataDir
 	prefix   string // the store's table or key prefix; "" for its default
@@ -145,6 +146,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&grace, "notify-grace", grace, "how long the wrong codes of a sign-in wait before the owner is emailed that someone\nhas their password, in case the sign-in then succeeds; 0s emails at once ($TWOFACTOR_NOTIFY_GRACE)")
 	fs.StringVar(&level, "log", getenv(envLog, "info"), "the least `level` logged: debug, info, warn or error ($TWOFACTOR_LOG); the routine events\nof the start show at debug only, after the start-up message")
 	fs.BoolVar(&verbose, "v", false, "verbose: the same as -log debug")
+	fs.BoolVar(&c.metrics, "metrics", false, "serve the library's metrics (OpenTelemetry, through its Prometheus exporter) at /metrics")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
