@@ -1,7 +1,6 @@
 package main
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
@@ -26,4 +25,3 @@ func (a *app) metrics(on bool) (metric.MeterProvider, error) {
 	a.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	return sdkmetric.NewMeterProvider(sdkmetric.WithReader(exporter)), nil
 }
-
