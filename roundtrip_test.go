@@ -165,3 +165,32 @@ func TestBeginReadsNoRecordsItDoesNotNeed(t *testing.T) {
 	assert.Equal(t, []twofactor.Method{twofactor.MethodEmail}, begun.Challenge.Methods)
 	assert.EqualValues(t, 2, spy.Calls.Load()-before)
 }
+
+// A grace until a date alone needs nothing from the store: Begin for a
+// user in it makes as many store calls as for one whose policy requires a
+// factor with no grace (no read of the first prompt or of the skips), and
+// writes no counter.
+func TestDateGraceReadsNothing(t *testing.T) {
+	calls := func(grace twofactor.Grace) (int64, twofactor.Status, *store.Memory) {
+		mem := store.NewMemory()
+		spy := storespy.New(mem)
+		svc, err := twofactor.New(twofactor.Config{Store: spy, Keys: newKeys(t), Events: &event.Sink{Discard: true},
+			Policy:  twofactor.Policy{Required: true, Grace: grace},
+			Factors: []twofactor.FactorConfig{totp.Config{}}})
+		require.NoError(t, err)
+		before := spy.Calls.Load()
+		begun, err := svc.Begin(context.Background(), twofactor.User{ID: "ada"}, client)
+		require.NoError(t, err)
+		return spy.Calls.Load() - before, begun.Status, mem
+	}
+	none, status, _ := calls(twofactor.Grace{})
+	require.Equal(t, twofactor.StatusEnrollRequired, status)
+	dated, status, mem := calls(twofactor.Grace{Until: time.Now().Add(24 * time.Hour)})
+	require.Equal(t, twofactor.StatusEnrollSuggested, status)
+	assert.Equal(t, none, dated, "a grace until a date reads nothing more")
+	for _, k := range []string{"tf:gp:ada", "tf:gs:ada"} {
+		n, _, err := mem.Peek(context.Background(), k)
+		require.NoError(t, err)
+		assert.Zero(t, n, k)
+	}
+}

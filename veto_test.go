@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -208,4 +209,38 @@ func TestVetoConcurrentAnswers(t *testing.T) {
 	assert.Len(t, e.asked, 1)
 	assert.Empty(t, e.eventsOf(event.Success))
 	assert.Zero(t, e.failures(t), "no answer was a guess")
+}
+
+// A vetoed challenge whose record cannot be taken still refuses the
+// answer, and warns of the record left behind; one already gone (taken by
+// a concurrent answer) is no cause for a warning.
+func TestVetoWarnsOnlyWhenTheRecordStays(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		err  error
+		warn bool
+	}{
+		{"store failure", errors.New("store down"), true},
+		{"already gone", store.ErrNotFound, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var spy *storespy.Spy
+			ve := &vetoEnv{}
+			ve.env = newEnv(t, func(cfg *twofactor.Config) {
+				spy = storespy.New(cfg.Store.(store.Store))
+				cfg.Store = spy
+				cfg.Veto = func(context.Context, twofactor.VetoInput) error { return errBlocked }
+			})
+			ch := ve.begin()
+			spy.Fail("TakeState", tt.err)
+			_, err := ve.verify(ch, twofactor.MethodTOTP, "654321")
+			require.ErrorIs(t, err, twofactor.ErrVetoed)
+			var warned bool
+			for _, ev := range ve.eventsOf(event.Warning) {
+				warned = warned || ev.Reason == event.ReasonCancelFailed
+			}
+			assert.Equal(t, tt.warn, warned)
+			assert.Empty(t, ve.eventsOf(event.Success))
+		})
+	}
 }
