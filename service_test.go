@@ -62,6 +62,41 @@ func TestNewValidates(t *testing.T) {
 		{"negative attempts", func(c *twofactor.Config) { c.Limits.MaxAttempts = -1 }, "must not be negative"},
 		{"negative ttl", func(c *twofactor.Config) { c.Limits.ChallengeTTL = -time.Second }, "must not be negative"},
 		{"day-long challenge", func(c *twofactor.Config) { c.Limits.ChallengeTTL = 48 * time.Hour }, "longer than 24h"},
+		// Each bound at its edge, and one step past it.
+		{"challenge of 24h", func(c *twofactor.Config) { c.Limits.ChallengeTTL = 24 * time.Hour }, ""},
+		{"challenge past 24h", func(c *twofactor.Config) { c.Limits.ChallengeTTL = 24*time.Hour + 1 }, "longer than 24h"},
+		{"negative lockout", func(c *twofactor.Config) { c.Limits.LockoutDuration = -1 }, "durations must not be negative"},
+		{"negative memory", func(c *twofactor.Config) { c.Limits.FailureMemory = -1 }, "durations must not be negative"},
+		{"negative IP window", func(c *twofactor.Config) { c.Limits.IPWindow = -1 }, "durations must not be negative"},
+		{"negative user failures", func(c *twofactor.Config) { c.Limits.MaxUserFailures = -1 }, "counts must not be negative"},
+		{"negative consecutive", func(c *twofactor.Config) { c.Limits.MaxConsecutiveFailures = -1 }, "counts must not be negative"},
+		{"negative IP attempts", func(c *twofactor.Config) { c.Limits.MaxIPAttempts = -1 }, "counts must not be negative"},
+		{"100 in a row", func(c *twofactor.Config) { c.Limits.MaxConsecutiveFailures = 100 }, ""},
+		{"101 in a row", func(c *twofactor.Config) { c.Limits.MaxConsecutiveFailures = 101 }, "above 100"},
+		{"run as long as the lockout's", func(c *twofactor.Config) {
+			c.Limits.MaxUserFailures, c.Limits.MaxConsecutiveFailures = 20, 20
+		}, ""},
+		{"run shorter than the lockout's", func(c *twofactor.Config) {
+			c.Limits.MaxUserFailures, c.Limits.MaxConsecutiveFailures = 20, 19
+		}, "below MaxUserFailures"},
+		{"memory as long as the lockout", func(c *twofactor.Config) {
+			c.Limits.LockoutDuration, c.Limits.FailureMemory = time.Hour, time.Hour
+		}, ""},
+		{"memory shorter than the lockout", func(c *twofactor.Config) {
+			c.Limits.LockoutDuration, c.Limits.FailureMemory = time.Hour, time.Hour-1
+		}, "shorter than LockoutDuration"},
+		{"IPv6 /48", func(c *twofactor.Config) { c.Limits.IPv6Prefix = 48 }, ""},
+		{"IPv6 /47", func(c *twofactor.Config) { c.Limits.IPv6Prefix = 47 }, "out of range"},
+		{"IPv6 /128", func(c *twofactor.Config) { c.Limits.IPv6Prefix = 128 }, ""},
+		{"IPv6 /129", func(c *twofactor.Config) { c.Limits.IPv6Prefix = 129 }, "out of range"},
+		{"negative step-up age", func(c *twofactor.Config) { c.StepUpMaxAge = -1 }, "StepUpMaxAge must not be negative"},
+		{"grace without required", func(c *twofactor.Config) { c.Policy.Grace = twofactor.Grace{Days: 7} }, "Required is not"},
+		{"negative grace days", func(c *twofactor.Config) {
+			c.Policy.Required, c.Policy.Grace = true, twofactor.Grace{Days: -1}
+		}, "must not be negative"},
+		{"negative grace skips", func(c *twofactor.Config) {
+			c.Policy.Required, c.Policy.Grace = true, twofactor.Grace{Skips: -1}
+		}, "must not be negative"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
