@@ -4,7 +4,6 @@ import (
 	"context"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -33,21 +32,14 @@ import (
 	"github.com/twofactorkit/twofactor/trust"
 )
 
-// smsBox keeps the last text sent to each number.
-type smsBox struct{ last sync.Map }
-
-func (b *smsBox) Send(_ context.Context, m smscode.Message) error {
-	b.last.Store(m.To, m.Body)
-	return nil
-}
-
 var digits6 = regexp.MustCompile(`\b\d{6}\b`)
 
-func (b *smsBox) code(t *testing.T, to string) string {
+// smsCode is the code of the last text the outbox holds for to.
+func smsCode(t *testing.T, o *smscode.Outbox, to string) string {
 	t.Helper()
-	body, ok := b.last.Load(to)
+	m, ok := o.Last(to)
 	require.True(t, ok, "no text to %s", to)
-	c := digits6.FindString(body.(string))
+	c := digits6.FindString(m.Body)
 	require.NotEmpty(t, c)
 	return c
 }
@@ -62,7 +54,7 @@ type observed struct {
 	tp       *sdktrace.TracerProvider
 	clock    *storetest.Clock
 	mail     *flowtest.Mailbox
-	sms      *smsBox
+	sms      *smscode.Outbox
 	user     twofactor.User
 	phone    string
 	personal []string // what no attribute may hold: ids, addresses, numbers, codes, tokens
@@ -72,7 +64,7 @@ func newObserved(t *testing.T) *observed {
 	o := &observed{
 		reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder(),
 		clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
-		mail:  &flowtest.Mailbox{}, sms: &smsBox{},
+		mail:  &flowtest.Mailbox{}, sms: &smscode.Outbox{},
 		user:  twofactor.User{ID: "u-4815162342", Email: "grace.hopper@example.org", Name: "ghopper", DisplayName: "Grace"},
 		phone: "+14155550123",
 	}
@@ -120,7 +112,7 @@ func (o *observed) run(t *testing.T, ctx context.Context) {
 	proof := o.secret(res.Proof)
 	_, err = svc.BeginEnroll(ctx, u, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: o.phone, Client: client}, proof)
 	require.NoError(t, err)
-	_, err = svc.ConfirmEnroll(ctx, u, twofactor.MethodSMS, o.secret(o.sms.code(t, o.phone)))
+	_, err = svc.ConfirmEnroll(ctx, u, twofactor.MethodSMS, o.secret(smsCode(t, o.sms, o.phone)))
 	require.NoError(t, err)
 	enr, err := svc.BeginEnroll(ctx, u, twofactor.MethodTOTP, twofactor.EnrollRequest{Client: client}, proof)
 	require.NoError(t, err)
