@@ -132,6 +132,11 @@ func TestEnrollPromptDuringGrace(t *testing.T) {
 	requireRedirect(t, b.get("/account"), "/2fa/enroll-prompt?next=%2Faccount")
 	requireRedirect(t, b.post("/2fa/enroll-prompt", url.Values{"next": {"/account"}}), "/account")
 	require.Equal(t, http.StatusOK, b.get("/account").Code, "skipped for this session")
+	// The settings overview says what is left of the grace, beside the
+	// status; viewing it counts no skip.
+	ov := b.get("/2fa/settings/")
+	require.Equal(t, http.StatusOK, ov.Code, ov.Body.String())
+	assert.Contains(t, ov.Body.String(), `<p class="tf-warn">You have 7 days left to set up two-step verification.</p>`)
 
 	// Two days on, the next sign-in prompts with five days left.
 	e.clock.Advance(2 * 24 * time.Hour)

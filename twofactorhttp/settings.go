@@ -1,6 +1,7 @@
 package twofactorhttp
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -78,6 +79,10 @@ type SettingsView struct {
 	On    bool
 	Since string
 	SetUp string
+	// Grace says, when it is off, what is left of an enrollment grace
+	// the user's policy gives ("You have 5 days left to set up two-step
+	// verification."), or "".
+	Grace string
 	// Methods are the methods the user may have, set up or not, the
 	// recovery ones (Recovery) last. A method the user cannot turn on
 	// (email codes without an address) is left out.
@@ -615,6 +620,13 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 	}
 	v.Methods = slices.DeleteFunc(v.Methods, func(fv FactorView) bool { return h.uiOf(fv.Method).kind().hidden(u, &fv) })
 	since := h.status(ctx, &v)
+	if !v.On && pol.Required && !pol.Grace.IsZero() {
+		// Read only: viewing the page is no prompt, and counts no skip.
+		if left, open, err := h.svc.EnrollGrace(ctx, u); err == nil && open {
+			until, skips := h.graceWords(left)
+			v.Grace = cmp.Or(until, skips)
+		}
+	}
 	v.Devices = devs.view
 	if !pol.Required && (len(es) > 0 || len(devs.out) > 0) {
 		v.Disable = h.url(routeSettingsDisable)
