@@ -199,7 +199,7 @@ var (
 
 // adminFail answers err on an administrator page.
 func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, err error) {
-	t := &h.text.Admin
+	t := &h.tr(r).Admin
 	var p problem
 	switch {
 	case errors.Is(err, errForbidden):
@@ -209,14 +209,14 @@ func (h *Handler) adminFail(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, trust.ErrNotFound):
 		p = problem{http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.DeviceNotFound}}
 	default:
-		p = h.settingsProblem(err, "")
+		p = h.settingsProblem(r, err, "")
 	}
 	if p.status == http.StatusInternalServerError {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: administrator request failed",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, p.status, p.body)
+		h.writeJSON(w, r, p.status, p.body)
 		return
 	}
 	e := &ErrorView{Code: p.body.Error, Message: p.body.Message}
@@ -271,13 +271,13 @@ func (h *Handler) serveAdminIndex(w http.ResponseWriter, r *http.Request, _ stri
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, struct {
+		h.writeJSON(w, r, http.StatusOK, struct {
 			User   string `json:"user"`
 			Policy string `json:"policy"`
 		}{h.adminURL(routeAdminUser) + "?id=", h.adminURL(routeAdminPolicy)})
 		return
 	}
-	h.adminPage(w, r, http.StatusOK, PageAdmin, h.text.Admin.Title, &AdminView{}, nil)
+	h.adminPage(w, r, http.StatusOK, PageAdmin, h.tr(r).Admin.Title, &AdminView{}, nil)
 }
 
 func (h *Handler) adminUserURL(id string) string {
@@ -331,7 +331,7 @@ func (h *Handler) serveAdminUser(w http.ResponseWriter, r *http.Request, _ strin
 
 func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id string, status int, e *ErrorView, reason string) {
 	ctx := r.Context()
-	t := &h.text.Admin
+	t := &h.tr(r).Admin
 	u, err := h.lookup(r, id)
 	var lo twofactor.Lockout
 	if err == nil {
@@ -356,13 +356,13 @@ func (h *Handler) adminUserPage(w http.ResponseWriter, r *http.Request, id strin
 		h.adminFail(w, r, err)
 		return
 	}
-	h.lockoutView(v, lo)
+	h.lockoutView(r, v, lo)
 	if wantsJSON(r) {
 		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message})
+			h.writeJSON(w, r, status, ErrorBody{Error: e.Code, Message: e.Message})
 			return
 		}
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, r, http.StatusOK, out)
 		return
 	}
 	av := &AdminView{User: v, Notice: t.Done[r.URL.Query().Get("done")]}
@@ -377,7 +377,7 @@ func (h *Handler) adminPolicy(r *http.Request, u twofactor.User, v *AdminUserVie
 		return err
 	}
 	out.Policy = name
-	v.Policy, v.Rule = cmp.Or(name, h.text.Admin.DefaultRule), h.ruleText(pol)
+	v.Policy, v.Rule = cmp.Or(name, h.tr(r).Admin.DefaultRule), h.ruleText(r, pol)
 	if !pol.Required || pol.Grace.IsZero() {
 		return nil
 	}
@@ -388,13 +388,13 @@ func (h *Handler) adminPolicy(r *http.Request, u twofactor.User, v *AdminUserVie
 	if err != nil || !open {
 		return err
 	}
-	v.Grace, out.Grace = h.graceText(&left), graceJSON(&left)
+	v.Grace, out.Grace = h.graceText(r, &left), graceJSON(&left)
 	return nil
 }
 
 // ruleText says what a policy asks.
-func (h *Handler) ruleText(p twofactor.Policy) string {
-	t := &h.text.Admin
+func (h *Handler) ruleText(r *http.Request, p twofactor.Policy) string {
+	t := &h.tr(r).Admin
 	parts := []string{t.RuleOptional}
 	if p.Required {
 		parts[0] = t.RuleRequired
@@ -402,20 +402,20 @@ func (h *Handler) ruleText(p twofactor.Policy) string {
 	if p.Methods != nil {
 		var names []string
 		for _, m := range p.Methods {
-			names = append(names, h.text.method(m).Name)
+			names = append(names, h.tr(r).method(m).Name)
 		}
 		parts = append(parts, fmt.Sprintf(t.RuleMethods, strings.Join(names, ", ")))
 	}
 	if g := p.Grace; !g.IsZero() {
 		var limits []string
 		if !g.Until.IsZero() {
-			limits = append(limits, fmt.Sprintf(t.GraceDate, h.date(g.Until)))
+			limits = append(limits, fmt.Sprintf(t.GraceDate, h.tr(r).date(g.Until)))
 		}
 		if g.Days > 0 {
-			limits = append(limits, fmt.Sprintf(t.GraceDays, g.Days))
+			limits = append(limits, h.tr(r).n(t.GraceDays, g.Days))
 		}
 		if g.Skips > 0 {
-			limits = append(limits, fmt.Sprintf(t.GraceMax, g.Skips))
+			limits = append(limits, h.tr(r).n(t.GraceMax, g.Skips))
 		}
 		parts = append(parts, fmt.Sprintf(t.GraceRule, strings.Join(limits, ", ")))
 	}
@@ -423,11 +423,15 @@ func (h *Handler) ruleText(p twofactor.Policy) string {
 }
 
 // graceText says what is left of a user's grace, for support staff.
-func (h *Handler) graceText(g *twofactor.GraceLeft) string {
-	t := &h.text.Admin
+func (h *Handler) graceText(r *http.Request, g *twofactor.GraceLeft) string {
+	return h.graceTextIn(h.tr(r), g)
+}
+
+func (h *Handler) graceTextIn(tx *Strings, g *twofactor.GraceLeft) string {
+	t := &tx.Admin
 	var parts []string
 	if !g.Until.IsZero() {
-		parts = append(parts, fmt.Sprintf(t.GraceUntil, h.dateTime(g.Until)))
+		parts = append(parts, fmt.Sprintf(t.GraceUntil, tx.dateTime(g.Until)))
 	}
 	if g.SkipsLeft >= 0 {
 		parts = append(parts, fmt.Sprintf(t.GraceSkips, g.SkipsLeft))
@@ -439,19 +443,19 @@ func (h *Handler) graceText(g *twofactor.GraceLeft) string {
 // wrong answers led to it, and when it lifts by itself, as a time and a
 // wait from now. The unlock form is there when there is something to
 // lift.
-func (h *Handler) lockoutView(v *AdminUserView, lo twofactor.Lockout) {
-	t := &h.text.Admin
+func (h *Handler) lockoutView(r *http.Request, v *AdminUserView, lo twofactor.Lockout) {
+	t := &h.tr(r).Admin
 	switch {
 	case lo.Locked:
-		v.Locked, v.Lockout = true, fmt.Sprintf(t.LockedAfter, lo.Failures)
+		v.Locked, v.Lockout = true, h.tr(r).n(t.LockedAfter, lo.Failures)
 		now, until := h.now().UTC(), lo.Until.UTC()
-		at := h.dateTime(until)
+		at := h.tr(r).dateTime(until)
 		if y, m, d := now.Date(); until.Year() == y && until.Month() == m && until.Day() == d {
-			at = until.Format(cmp.Or(t.Time, h.text.Settings.DateTime))
+			at = h.tr(r).Dates.Format(until, cmp.Or(t.Time, h.tr(r).Settings.DateTime))
 		}
-		v.Lifts = fmt.Sprintf(t.Lifts, at, h.text.wait(until.Sub(now)))
+		v.Lifts = fmt.Sprintf(t.Lifts, at, h.tr(r).in(until.Sub(now)))
 	case lo.Failures > 0:
-		v.Lockout = fmt.Sprintf(t.Failures, lo.Failures)
+		v.Lockout = h.tr(r).n(t.Failures, lo.Failures)
 	default:
 		v.Lockout = t.NotLocked
 	}
@@ -492,7 +496,7 @@ func (h *Handler) adminFactors(r *http.Request, u twofactor.User, v *AdminUserVi
 		return err
 	}
 	for _, d := range ds {
-		dv, do := h.deviceView(d)
+		dv, do := h.deviceView(r, d)
 		v.Devices = append(v.Devices, dv)
 		out.TrustedDevices = append(out.TrustedDevices, do)
 	}
@@ -533,7 +537,7 @@ func (h *Handler) serveAdminReset(w http.ResponseWriter, r *http.Request, actor 
 	if !ok {
 		return
 	}
-	t := &h.text.Admin
+	t := &h.tr(r).Admin
 	reason := strings.TrimSpace(f.get("reason"))
 	var msg string
 	switch {
@@ -546,7 +550,7 @@ func (h *Handler) serveAdminReset(w http.ResponseWriter, r *http.Request, actor 
 	}
 	if msg != "" {
 		if wantsJSON(r) {
-			h.writeJSON(w, http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: msg})
+			h.writeJSON(w, r, http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: msg})
 			return
 		}
 		h.adminUserPage(w, r, u.ID, http.StatusBadRequest, &ErrorView{Code: CodeBadRequest, Message: msg}, reason)
@@ -636,7 +640,7 @@ func deviceRef(id string) string {
 func (h *Handler) adminDone(w http.ResponseWriter, r *http.Request, id, status string) {
 	next := h.adminUserURL(id)
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: next})
+		h.writeJSON(w, r, http.StatusOK, doneJSON{OK: true, Status: status, Next: next})
 		return
 	}
 	seeOther(w, next+"&done="+status)
@@ -665,12 +669,12 @@ func (h *Handler) serveAdminRecovery(w http.ResponseWriter, r *http.Request, act
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, recoveryOut{Code: code, ExpiresAt: exp.UTC()})
+		h.writeJSON(w, r, http.StatusOK, recoveryOut{Code: code, ExpiresAt: exp.UTC()})
 		return
 	}
-	t := &h.text.Admin
+	t := &h.tr(r).Admin
 	h.adminPage(w, r, http.StatusOK, PageAdminCode, t.RecoveryTitle, &AdminView{Code: &AdminCodeView{Code: code,
-		Text: fmt.Sprintf(t.RecoveryShown, h.dateTime(exp)), Back: h.adminUserURL(u.ID),
+		Text: fmt.Sprintf(t.RecoveryShown, h.tr(r).dateTime(exp)), Back: h.adminUserURL(u.ID),
 		ID: u.ID, Name: u.AccountName(), DisplayName: u.DisplayName, Email: u.Email,
 		BackText: fmt.Sprintf(t.BackTo, cmp.Or(u.DisplayName, u.AccountName()))}}, nil)
 }
@@ -726,7 +730,7 @@ const maxListed = 500
 // whose UI asks for the list).
 func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ string) {
 	ctx := r.Context()
-	t := &h.text.Admin
+	t := &h.tr(r).Admin
 	pol := h.svc.Policy()
 	v := &AdminPolicyView{Fixed: t.PolicyFixed, Required: pol.Required}
 	out := policyOut{Methods: slices.Clone(pol.Methods), Required: pol.Required, Default: pol.Default,
@@ -742,18 +746,18 @@ func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ str
 		out.Configured = append(out.Configured, ui.Method)
 	}
 	for _, m := range pol.Methods {
-		v.Allowed = append(v.Allowed, h.text.method(m).Name)
+		v.Allowed = append(v.Allowed, h.tr(r).method(m).Name)
 	}
 	for _, m := range pol.Mandatory {
-		v.Mandatory = append(v.Mandatory, h.text.method(m).Name)
+		v.Mandatory = append(v.Mandatory, h.tr(r).method(m).Name)
 	}
 	if pol.Default != "" {
-		v.Default = h.text.method(pol.Default).Name
+		v.Default = h.tr(r).method(pol.Default).Name
 	}
-	h.trustChoices(v, &out)
+	h.trustChoices(r, v, &out)
 	pols := h.svc.Policies()
 	for _, name := range slices.Sorted(maps.Keys(pols)) {
-		v.Rules = append(v.Rules, AdminRuleView{Name: name, Rule: h.ruleText(pols[name])})
+		v.Rules = append(v.Rules, AdminRuleView{Name: name, Rule: h.ruleText(r, pols[name])})
 	}
 	if h.admin.Users != nil {
 		if err := h.checkUsers(ctx, v, &out); err != nil {
@@ -762,15 +766,15 @@ func (h *Handler) serveAdminPolicy(w http.ResponseWriter, r *http.Request, _ str
 		}
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, r, http.StatusOK, out)
 		return
 	}
 	h.adminPage(w, r, http.StatusOK, PageAdminPolicy, t.Policy, &AdminView{PolicyView: v}, nil)
 }
 
 // trustChoices fills the trust duration and the usual choices.
-func (h *Handler) trustChoices(v *AdminPolicyView, out *policyOut) {
-	t := &h.text.Admin
+func (h *Handler) trustChoices(r *http.Request, v *AdminPolicyView, out *policyOut) {
+	t := &h.tr(r).Admin
 	var cur time.Duration
 	if h.trust == nil {
 		v.Trust, out.TrustSeconds = t.TrustOff, -1
@@ -779,14 +783,14 @@ func (h *Handler) trustChoices(v *AdminPolicyView, out *policyOut) {
 		if cur == trust.SessionOnly {
 			v.Trust = t.SessionOnly
 		} else {
-			v.Trust = h.text.span(cur)
+			v.Trust = h.tr(r).span(cur)
 			out.TrustSeconds = int64(cur / time.Second)
 		}
 	}
 	for _, d := range []time.Duration{trust.SessionOnly, trust.Day, trust.Week, trust.Month} {
 		c := TrustChoice{Label: t.SessionOnly, Current: h.trust != nil && d == cur}
 		if d != trust.SessionOnly {
-			c.Label = h.text.span(d)
+			c.Label = h.tr(r).span(d)
 		}
 		v.Choices = append(v.Choices, c)
 	}
@@ -810,14 +814,14 @@ func (h *Handler) checkUsers(ctx context.Context, v *AdminPolicyView, out *polic
 	}
 	for _, g := range gaps {
 		gv := h.gapView(g.User)
-		gv.Problem = h.gapProblem(g)
+		gv.Problem = h.gapProblem(h.trc(ctx), g)
 		if len(v.Gaps) < maxListed {
 			v.Gaps = append(v.Gaps, gv)
 			out.Gaps = append(out.Gaps, gapOut{User: gapUser(g.User), NoFactor: g.NoFactor, Missing: g.Missing, Policy: g.Policy, Grace: graceJSON(g.Grace)})
 		}
 	}
 	for _, ui := range h.ui.list {
-		heading := ui.kind().missing(h.text)
+		heading := ui.kind().missing(h.trc(ctx))
 		if heading == "" || !h.requires(ui.Method) {
 			continue
 		}
@@ -857,8 +861,8 @@ func (h *Handler) requires(m twofactor.Method) bool {
 }
 
 // gapProblem says in words why a user cannot comply.
-func (h *Handler) gapProblem(g twofactor.PolicyGap) string {
-	t := &h.text.Admin
+func (h *Handler) gapProblem(tx *Strings, g twofactor.PolicyGap) string {
+	t := &tx.Admin
 	var probs []string
 	if g.NoFactor {
 		probs = append(probs, t.GapNoFactor)
@@ -866,12 +870,12 @@ func (h *Handler) gapProblem(g twofactor.PolicyGap) string {
 	if len(g.Missing) > 0 {
 		var names []string
 		for _, m := range g.Missing {
-			names = append(names, h.text.method(m).Name)
+			names = append(names, tx.method(m).Name)
 		}
 		probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
 	}
 	if g.Grace != nil {
-		return strings.Join(probs, "; ") + " · " + h.graceText(g.Grace)
+		return strings.Join(probs, "; ") + " · " + h.graceTextIn(tx, g.Grace)
 	}
 	return strings.Join(probs, "; ")
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 )
 
@@ -431,22 +432,23 @@ func TestAdminLockoutSaysCountAndEnd(t *testing.T) {
 // gets the defaults, and a Lifts without its two verbs is refused.
 func TestAdminLockoutStrings(t *testing.T) {
 	st := twofactorhttp.DefaultStrings()
-	st.Admin.LockedAfter, st.Admin.Lifts, st.Admin.Time = "Gesperrt nach %d falschen Codes", "endet um %s, in %s", "15:04 Uhr"
+	st.Admin.LockedAfter = i18n.Plural{One: "Gesperrt nach %d falschen Code", Other: "Gesperrt nach %d falschen Codes"}
+	st.Admin.Lifts, st.Admin.Time = "endet um %s, %s", "15:04 Uhr"
 	s := newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 1 },
 		layer: func(c *twofactorhttp.Config) { c.Strings = st }})
 	b := s.browser()
 	b.login("ann", "")
 	b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
-	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Gesperrt nach 1 falschen Codes · endet um 09:15 Uhr, in 15 minutes")
+	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Gesperrt nach 1 falschen Code · endet um 09:15 Uhr, in 15 minutes")
 
 	old := twofactorhttp.DefaultStrings()
-	old.Admin.LockedAfter, old.Admin.Lifts, old.Admin.Time, old.Admin.ClearFailures = "", "", "", ""
+	old.Admin.LockedAfter, old.Admin.Lifts, old.Admin.Time, old.Admin.ClearFailures = i18n.Plural{}, "", "", ""
 	s = newSettingsEnv(t, senvOpt{svc: func(c *twofactor.Config) { c.Limits.MaxUserFailures = 1 },
 		layer: func(c *twofactorhttp.Config) { c.Strings = old }})
 	b = s.browser()
 	b.login("ann", "")
 	b.post("/2fa/verify", url.Values{"method": {"email"}, "code": {"000000"}})
-	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Locked out after 1 wrong codes · lifts at 09:15 UTC, in 15 minutes")
+	require.Contains(t, lockoutSection(t, s.admin(false), "ann"), "Locked out after 1 wrong code · lifts at 09:15 UTC, in 15 minutes")
 
 	bad := twofactorhttp.DefaultStrings()
 	bad.Admin.Lifts = "lifts at %s"

@@ -88,7 +88,7 @@ func (h *Handler) securityKeyURL() string {
 //   - no independent factor: every second factor of the user is on the
 //     channel they signed in with; the way on is the login page.
 func (h *Handler) refusedPage(w http.ResponseWriter, r *http.Request, v *view, p problem) {
-	t := h.text
+	t := h.tr(r)
 	d := &PageData{Page: PageMessage, Title: t.TitleLogin, Message: p.body.Message,
 		Error: &ErrorView{Code: p.body.Error, Message: p.body.Message}}
 	switch p.body.Error {

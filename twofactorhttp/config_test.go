@@ -151,7 +151,7 @@ func TestTemplatesAndStrings(t *testing.T) {
 	fr.Lang = "fr"
 	fr.InvalidCode = "Ce code ne fonctionne pas."
 	fr.Verify = "Vérifier"
-	fr.Methods[twofactor.MethodTOTP] = twofactorhttp.MethodText{Name: "Application", Prompt: "Saisissez le code.", Input: "Code à 6 chiffres"}
+	fr.Methods[twofactor.MethodTOTP] = twofactorhttp.MethodText{Name: "Application", Prompt: "Saisissez le code.", Input: "Code à %d chiffres"}
 	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) {
 		c.Strings = fr
 		c.Templates = fstest.MapFS{"ended.html": {Data: []byte(`{{define "content"}}<p id="gone">{{.Message}} <a href="{{.Link.URL}}">{{.Link.Text}}</a></p>{{end}}`)}}

@@ -11,9 +11,11 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
+	"golang.org/x/text/language"
 )
 
 // pin is a factor of the host's own: a PIN the user set earlier. Any type
@@ -189,21 +191,21 @@ func ExampleHandler_Enforce() {
 	// bob 303 /settings/2fa?next=%2Fprojects%3Fpage%3D2
 }
 
-// Every text comes from one table: copy the defaults and translate.
-func ExampleDefaultStrings() {
-	fr := twofactorhttp.DefaultStrings()
-	fr.Lang = "fr"
-	fr.TitleLogin = "Vérification en deux étapes"
-	fr.InvalidCode = "Ce code ne fonctionne pas. Vérifiez-le et réessayez."
-	fr.ResendWait = "Vous pourrez demander un nouveau code dans %s."
-	fr.Seconds, fr.Minutes = "%d secondes", "%d minutes"
-	fr.Methods[twofactor.MethodEmail] = twofactorhttp.MethodText{Name: "E-mail", Prompt: "Nous vous envoyons un code.", Input: "Code reçu"}
+// One table for every request, whatever its language: the defaults of
+// one language, with a few texts changed. Empty fields keep the
+// catalogue's.
+func ExampleStringsFor() {
+	fr, err := twofactorhttp.StringsFor(i18n.Default(), language.French)
+	if err != nil {
+		panic(err)
+	}
+	fr.InvalidCode = "Ce code n’est pas le bon. Vérifiez-le et réessayez."
 	_ = twofactorhttp.Config{Strings: fr} // with Service, Mux and SignIn
 	fmt.Println(fr.InvalidCode)
-	fmt.Println(twofactorhttp.DefaultStrings().InvalidCode)
+	fmt.Println(fr.Plural(fr.Minutes, 1), "·", fr.Plural(fr.Minutes, 15))
 	// Output:
-	// Ce code ne fonctionne pas. Vérifiez-le et réessayez.
-	// That code didn't work. Check it and try again.
+	// Ce code n’est pas le bon. Vérifiez-le et réessayez.
+	// 1 minute · 15 minutes
 }
 
 // A host's own factor gets pages by what it implements (GenericUI); its

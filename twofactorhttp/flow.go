@@ -125,7 +125,7 @@ func (h *Handler) startChallenge(w http.ResponseWriter, r *http.Request, ch *two
 		return
 	}
 	if asJSON {
-		h.writeJSON(w, http.StatusOK, h.state(ch, p, methods))
+		h.writeJSON(w, r, http.StatusOK, h.state(h.tr(r), ch, p, methods))
 		return
 	}
 	seeOther(w, h.url(routeChallenge))
@@ -165,7 +165,7 @@ func (h *Handler) serveChallenge(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, h.state(v.ch, p, h.ordered(r.Context(), v.ch)))
+		h.writeJSON(w, r, http.StatusOK, h.state(h.tr(r), v.ch, p, h.ordered(r.Context(), v.ch)))
 		return
 	}
 	h.renderChallenge(w, r, http.StatusOK, v)
@@ -194,7 +194,7 @@ func (h *Handler) serveSend(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, h.sentJSON(p.Sent, sent.ExpiresAt))
+		h.writeJSON(w, r, http.StatusOK, h.sentJSON(p.Sent, sent.ExpiresAt))
 		return
 	}
 	seeOther(w, h.url(routeChallenge)+"?method="+url.QueryEscape(string(req.Method)))
@@ -232,7 +232,7 @@ func (h *Handler) start(w http.ResponseWriter, r *http.Request, m twofactor.Meth
 		h.fail(w, r, &view{p: p, active: m}, err)
 		return
 	}
-	h.writeJSON(w, http.StatusOK, startJSON{Method: m, Options: opts})
+	h.writeJSON(w, r, http.StatusOK, startJSON{Method: m, Options: opts})
 }
 
 type startJSON struct {
@@ -377,16 +377,16 @@ func (h *Handler) serveStepUpPage(w http.ResponseWriter, r *http.Request) {
 	}
 	need := requirementOf(r)
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.stepUpRoute(need)})
+		h.writeJSON(w, r, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.tr(r).StepUpRequired, Next: h.stepUpRoute(need)})
 		return
 	}
 	back := h.stepUpBack(r, cleanReturn(r.URL.Query().Get(backParam)))
 	switch r.Header.Get("Sec-Fetch-Site") {
 	case "same-origin", "none":
 	default:
-		h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.IntroStepUp,
-			Form: &Form{Action: h.stepUpRoute(need), Next: ret, Back: back, Button: h.text.Continue,
-				Cancel: &Link{URL: cmpReturn(back, h.returnURL), Text: h.text.Cancel}}})
+		h.render(w, r, http.StatusOK, &PageData{Page: PageMessage, Title: h.tr(r).TitleStepUp, Message: h.tr(r).IntroStepUp,
+			Form: &Form{Action: h.stepUpRoute(need), Next: ret, Back: back, Button: h.tr(r).Continue,
+				Cancel: &Link{URL: cmpReturn(back, h.returnURL), Text: h.tr(r).Cancel}}})
 		return
 	}
 	if p, err := h.readPending(r); err == nil && p.Purpose == twofactor.PurposeStepUp && p.UserID == u.ID {
@@ -499,7 +499,7 @@ func (h *Handler) renderChallenge(w http.ResponseWriter, r *http.Request, status
 
 // pageData builds the challenge page.
 func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
-	t := h.text
+	t := h.trc(ctx)
 	ms := h.ordered(ctx, v.ch)
 	active := v.active
 	if !v.ch.Offers(active) {
@@ -519,7 +519,7 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 		d.Title, d.Intro = t.TitleStepUp, t.IntroStepUp
 	}
 	for _, m := range ms {
-		mv := h.methodView(m, active)
+		mv := h.methodView(t, m, active)
 		if mv.Active {
 			d.Active = &mv
 		}
@@ -537,10 +537,10 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 		}
 		if left := time.UnixMilli(s.ResendAt).Sub(h.now()); left > 0 {
 			d.Sent.ResendIn = ceil(left, time.Second)
-			d.Sent.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
+			d.Sent.Wait = fmt.Sprintf(t.ResendIn, t.in(left))
 		}
 	}
-	if label, ok := h.trustLabel(v.ch.Purpose); ok {
+	if label, ok := h.trustLabel(t, v.ch.Purpose); ok {
 		d.Trust = &TrustView{Label: label, Checked: v.remember}
 	}
 	return d
@@ -548,25 +548,25 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 
 // trustLabel returns the "trust this device" label, when the checkbox is
 // offered: on sign-in, with a trust manager.
-func (h *Handler) trustLabel(p twofactor.Purpose) (string, bool) {
+func (h *Handler) trustLabel(tx *Strings, p twofactor.Purpose) (string, bool) {
 	if h.trust == nil || p != twofactor.PurposeLogin {
 		return "", false
 	}
 	d := h.trust.Duration()
 	if d == trust.SessionOnly {
-		return h.text.TrustSession, true
+		return tx.TrustSession, true
 	}
-	return fmt.Sprintf(h.text.TrustFor, h.text.span(d)), true
+	return fmt.Sprintf(tx.TrustFor, tx.span(d)), true
 }
 
 // methodView describes m on the challenge page: the form its UI gives,
 // from what its factor does.
-func (h *Handler) methodView(m, active twofactor.Method) MethodView {
+func (h *Handler) methodView(tx *Strings, m, active twofactor.Method) MethodView {
 	ui := h.uiOf(m)
 	field := ui.codeField()
 	mv := MethodView{
 		Method:     m,
-		MethodText: h.text.method(m),
+		MethodText: tx.method(m),
 		URL:        h.url(routeChallenge) + "?method=" + url.QueryEscape(string(m)),
 		Active:     m == active,
 		Sends:      ui.sends(),
@@ -640,17 +640,17 @@ type trustJSON struct {
 	Seconds int64  `json:"seconds"` // how long the device is trusted; 0: until the browser closes
 }
 
-func (h *Handler) state(ch *twofactor.Challenge, p *pending, ms []twofactor.Method) stateJSON {
+func (h *Handler) state(tx *Strings, ch *twofactor.Challenge, p *pending, ms []twofactor.Method) stateJSON {
 	st := stateJSON{Status: statusChallenge, Purpose: ch.Purpose, ExpiresAt: ch.ExpiresAt.UTC(), Next: h.url(routeChallenge)}
 	for _, m := range ms {
-		mv := h.methodView(m, "")
+		mv := h.methodView(tx, m, "")
 		st.Methods = append(st.Methods, methodJSON{Method: m, Name: mv.Name, Send: mv.Sends, Start: h.uiOf(m).starts(), Length: mv.Length})
 	}
 	if p.Sent != nil {
 		s := h.sentJSON(p.Sent, time.Time{})
 		st.Sent = &s
 	}
-	if label, ok := h.trustLabel(ch.Purpose); ok {
+	if label, ok := h.trustLabel(tx, ch.Purpose); ok {
 		st.RememberDevice = &trustJSON{Label: label}
 		if d := h.trust.Duration(); d > 0 {
 			st.RememberDevice.Seconds = int64(d / time.Second)

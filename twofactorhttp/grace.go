@@ -65,28 +65,24 @@ func (h *Handler) serveEnrollPrompt(w http.ResponseWriter, r *http.Request, u tw
 		if left.SkipsLeft >= 0 {
 			out.SkipsLeft = &left.SkipsLeft
 		}
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, r, http.StatusOK, out)
 		return
 	}
-	t := h.text
+	t := h.tr(r)
 	v := &PromptView{SetUp: Link{URL: setUp, Text: t.SetUpNow}, Reason: t.PromptReason,
 		Skip: Form{Action: h.url(routeEnrollPrompt), Next: ret, Button: t.SkipForNow}}
-	v.Left, v.Skips = h.graceWords(left)
+	v.Left, v.Skips = h.graceWords(r, left)
 	h.render(w, r, http.StatusOK, &PageData{Page: PageEnrollPrompt, Title: t.TitleEnrollPrompt, Prompt: v})
 }
 
 // graceWords says what is left of a grace.
-func (h *Handler) graceWords(left twofactor.GraceLeft) (until, skips string) {
-	t := h.text
+func (h *Handler) graceWords(r *http.Request, left twofactor.GraceLeft) (until, skips string) {
+	t := h.tr(r)
 	if !left.Until.IsZero() {
 		until = fmt.Sprintf(t.PromptLeft, t.left(left.Until.Sub(h.now())))
 	}
-	switch left.SkipsLeft {
-	case -1:
-	case 1:
-		skips = t.PromptSkipOne
-	default:
-		skips = fmt.Sprintf(t.PromptSkips, left.SkipsLeft)
+	if left.SkipsLeft >= 0 {
+		skips = t.n(t.PromptSkips, left.SkipsLeft)
 	}
 	return until, skips
 }

@@ -14,7 +14,9 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/trust"
+	"golang.org/x/text/language"
 )
 
 // Defaults applied by New to zero fields of Config.
@@ -127,8 +129,30 @@ type Config struct {
 	// the content out. Nil keeps every embedded page.
 	Templates fs.FS
 
-	// Strings is the text of every page and JSON message. Nil means
-	// DefaultStrings() (English). Copy it and change what you translate.
+	// Languages are the texts of the pages, JSON messages, emails and
+	// text messages, one language each. Nil means i18n.Default(): English,
+	// German, French, Spanish, Brazilian Portuguese, Japanese and Arabic.
+	// Change a few strings, or add a language, with its With method:
+	//
+	//	cat, err := i18n.Default().With(language.German, i18n.Messages{
+	//		"page.TitleLogin": "Anmeldung bestätigen",
+	//	})
+	Languages *i18n.Catalog
+
+	// Language chooses the language of a request: the host's choice for
+	// the signed-in user, a path prefix, a cookie. The catalogue's closest
+	// language serves it. Nil means the language i18n.WithLanguage put in
+	// the request's context, else the one its Accept-Language header
+	// prefers. The Service's emails and text messages sent while serving
+	// the request follow it; the administrator pages follow the
+	// administrator's, and leave the user's messages to
+	// twofactor.User's own language or the host's default.
+	Language func(*http.Request) language.Tag
+
+	// Strings, when set, is the text of every request, whatever its
+	// language: a table built before catalogues existed, or a single
+	// language of the host's own. Its empty fields take the catalogue's
+	// text for Strings.Lang. Nil means the catalogue, per request.
 	Strings *Strings
 
 	// PendingCookie and StepUpCookie name the layer's cookies. Empty means
@@ -199,7 +223,7 @@ type Handler struct {
 	notices     func(*http.Request) []string
 	support     *Link
 	layout      func(*http.Request) any
-	text        *Strings
+	langs       *langs
 	pages       pages
 	cop         *http.CrossOriginProtection
 	log         *slog.Logger
@@ -258,7 +282,6 @@ func newHandler(cfg Config) (*Handler, error) {
 		adminPrefix: cmp.Or(cfg.Admin.Prefix, DefaultAdminPrefix),
 		notices:     cfg.Notifications,
 		layout:      cfg.Layout,
-		text:        withFlowDefaults(withPageDefaults(cmp.Or(cfg.Strings, DefaultStrings()))),
 		log:         cmp.Or(cfg.Logger, slog.Default()),
 		now:         env.Now,
 		cop:         http.NewCrossOriginProtection(),
@@ -269,7 +292,7 @@ func newHandler(cfg Config) (*Handler, error) {
 		h.checkPaths,
 		h.checkCookies,
 		func() error { return h.setNetwork(cfg) },
-		h.text.check,
+		func() error { return h.setLanguages(cfg) },
 		func() error { return h.setMethods(cfg.Methods) },
 		func() error { return h.setPages(cfg.Templates) },
 		func() error { return h.mount(cfg.Mux) },

@@ -304,22 +304,22 @@ type uiKind interface {
 	// challenge adjusts the method's view on the challenge page.
 	challenge(v *MethodView)
 	// row adjusts the method's settings view, wherever it is shown.
-	row(h *Handler, fv *FactorView)
+	row(h *Handler, tx *Strings, fv *FactorView)
 	// hidden reports whether the overview leaves the method out for u:
 	// u has none and could not turn it on.
 	hidden(u twofactor.User, fv *FactorView) bool
 	// page adds what the method's settings page shows beyond the generic.
-	page(h *Handler, p *methodPage)
+	page(h *Handler, tx *Strings, p *methodPage)
 	// enroll reads the set-up form into req; an error the form shows is
 	// a *formError.
-	enroll(h *Handler, ui *methodUI, f settingsForm, req *twofactor.EnrollRequest) error
+	enroll(h *Handler, tx *Strings, ui *methodUI, f settingsForm, req *twofactor.EnrollRequest) error
 	// refused words an error of BeginEnroll the form shows, or returns it.
-	refused(h *Handler, err error) error
+	refused(h *Handler, tx *Strings, err error) error
 	// beginBack is where a set-up that first needs a step-up comes back to.
 	beginBack(h *Handler, ui *methodUI, enrolled bool) string
 	// stays says that the method stays on when two-step verification is
 	// turned off, for a factor that follows the account.
-	stays(h *Handler, ui *methodUI) string
+	stays(h *Handler, tx *Strings, ui *methodUI) string
 	// missing is the heading of the administrator's list of users who do
 	// not have the method, or "" for no such list.
 	missing(t *Strings) string
@@ -333,18 +333,18 @@ type uiKind interface {
 
 type baseKind struct{}
 
-func (baseKind) challenge(*MethodView)     {}
-func (baseKind) row(*Handler, *FactorView) {}
+func (baseKind) challenge(*MethodView)               {}
+func (baseKind) row(*Handler, *Strings, *FactorView) {}
 func (baseKind) hidden(twofactor.User, *FactorView) bool {
 	return false
 }
-func (baseKind) page(*Handler, *methodPage) {}
-func (baseKind) enroll(*Handler, *methodUI, settingsForm, *twofactor.EnrollRequest) error {
+func (baseKind) page(*Handler, *Strings, *methodPage) {}
+func (baseKind) enroll(*Handler, *Strings, *methodUI, settingsForm, *twofactor.EnrollRequest) error {
 	return nil
 }
-func (baseKind) refused(_ *Handler, err error) error { return err }
-func (baseKind) missing(*Strings) string             { return "" }
-func (baseKind) keyScript() bool                     { return false }
+func (baseKind) refused(_ *Handler, _ *Strings, err error) error { return err }
+func (baseKind) missing(*Strings) string                         { return "" }
+func (baseKind) keyScript() bool                                 { return false }
 
 func (baseKind) codeLabel(t *Strings) string        { return "" }
 func (baseKind) routes(*Handler, *methodUI) []route { return nil }
@@ -358,8 +358,8 @@ func (baseKind) beginBack(h *Handler, ui *methodUI, enrolled bool) string {
 	return back
 }
 
-func (baseKind) stays(h *Handler, ui *methodUI) string {
-	return fmt.Sprintf(h.text.Settings.DisableStays, h.text.method(ui.Method).Name)
+func (baseKind) stays(h *Handler, tx *Strings, ui *methodUI) string {
+	return fmt.Sprintf(tx.Settings.DisableStays, tx.method(ui.Method).Name)
 }
 
 // formError is a set-up form's field refused, with what is wrong with it:

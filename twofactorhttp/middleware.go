@@ -120,11 +120,11 @@ func (s *StepUp) Handler(next http.Handler) http.Handler {
 		case errors.Is(err, twofactor.ErrStepUpRequired) && page:
 			seeOther(w, h.withNext(h.stepUpRoute(s.requirement()), ret))
 		case errors.Is(err, twofactor.ErrStepUpRequired) && wantsJSON(r):
-			h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.stepUpRoute(s.requirement())})
+			h.writeJSON(w, r, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.tr(r).StepUpRequired, Next: h.stepUpRoute(s.requirement())})
 		case errors.Is(err, twofactor.ErrStepUpRequired):
-			h.render(w, r, http.StatusUnauthorized, &PageData{Page: PageMessage, Title: h.text.TitleStepUp, Message: h.text.StepUpRequired,
-				Error: &ErrorView{Code: CodeStepUpRequired, Message: h.text.StepUpRequired},
-				Form:  &Form{Action: h.stepUpRoute(s.requirement()), Next: h.stepUpReturn(r, ret), Button: h.text.Continue, Cancel: &Link{URL: h.returnURL, Text: h.text.Cancel}}})
+			h.render(w, r, http.StatusUnauthorized, &PageData{Page: PageMessage, Title: h.tr(r).TitleStepUp, Message: h.tr(r).StepUpRequired,
+				Error: &ErrorView{Code: CodeStepUpRequired, Message: h.tr(r).StepUpRequired},
+				Form:  &Form{Action: h.stepUpRoute(s.requirement()), Next: h.stepUpReturn(r, ret), Button: h.tr(r).Continue, Cancel: &Link{URL: h.returnURL, Text: h.tr(r).Cancel}}})
 		default:
 			h.fail(w, r, nil, err)
 		}

@@ -117,7 +117,7 @@ func parsePages(override fs.FS, names []string) (pages, error) {
 // checkPage renders page with sample data, and checks that the layout
 // holds the page's content.
 func (h *Handler) checkPage(page string) error {
-	d := h.samplePage(page)
+	d := h.samplePage(h.langs.first, page)
 	var content, whole bytes.Buffer
 	t := h.pages[page]
 	if err := t.ExecuteTemplate(&content, "content", d); err != nil {
@@ -255,14 +255,14 @@ type Form struct {
 // render executes a page into a buffer first, so a template error is a
 // clean 500 instead of half a page.
 func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, d *PageData) {
-	d.T, d.Prefix, d.Status, d.Support = h.text, h.prefix, status, h.support
+	d.T, d.Prefix, d.Status, d.Support = h.tr(r), h.prefix, status, h.support
 	h.layoutData(r, d)
 	var buf bytes.Buffer
 	if err := h.pages[d.Page].ExecuteTemplate(&buf, "layout", d); err != nil {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: rendering page",
 			slog.String("page", d.Page), slog.String("error", err.Error()))
 		securityHeaders(w)
-		http.Error(w, h.text.Internal, http.StatusInternalServerError)
+		http.Error(w, h.tr(r).Internal, http.StatusInternalServerError)
 		return
 	}
 	securityHeaders(w)

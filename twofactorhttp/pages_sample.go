@@ -9,43 +9,43 @@ import (
 // samplePage is the data New renders each page with, to find a page that
 // fails or a layout that leaves the content out before any request does:
 // every view of every page, filled.
-func (h *Handler) samplePage(page string) *PageData {
+func (h *Handler) samplePage(tx *Strings, page string) *PageData {
 	const m = twofactor.Method("sample")
 	at := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	mv := MethodView{Method: m, MethodText: h.text.method(m), URL: h.url(routeChallenge), Active: true, Sends: true, Numeric: true, Length: 6}
+	mv := MethodView{Method: m, MethodText: tx.method(m), URL: h.url(routeChallenge), Active: true, Sends: true, Numeric: true, Length: 6}
 	backup := mv
 	backup.Active = false
-	sent := &SentView{Text: h.text.Sent, ResendIn: 30, Wait: h.text.Sent}
-	link := &Link{URL: h.returnURL, Text: h.text.Continue}
+	sent := &SentView{Text: tx.Sent, ResendIn: 30, Wait: tx.Sent}
+	link := &Link{URL: h.returnURL, Text: tx.Continue}
 	d := &PageData{
-		Page: page, Title: "Sample", T: h.text, Prefix: h.prefix, Status: 200,
-		Error:   &ErrorView{Code: CodeInvalidCode, Message: h.text.InvalidCode},
-		Purpose: twofactor.PurposeLogin, Intro: h.text.IntroLogin,
+		Page: page, Title: "Sample", T: tx, Prefix: h.prefix, Status: 200,
+		Error:   &ErrorView{Code: CodeInvalidCode, Message: tx.InvalidCode},
+		Purpose: twofactor.PurposeLogin, Intro: tx.IntroLogin,
 		Methods: []MethodView{mv}, Backup: &backup, Active: &mv, Sent: sent,
-		Trust:  &TrustView{Label: h.text.TrustSession},
+		Trust:  &TrustView{Label: tx.TrustSession},
 		Verify: h.url(routeVerify), Send: h.url(routeSend), Cancel: h.url(routeCancel),
-		Message: h.text.ChallengeEnded, Link: link,
-		Locked: &LockedView{Until: at, Clock: at.Format(h.text.ClockTime), Before: h.text.LockedAt, All: h.text.LockedAll,
-			NotYou: h.text.LockedNotYou, Purpose: twofactor.PurposeLogin},
+		Message: tx.ChallengeEnded, Link: link,
+		Locked: &LockedView{Until: at, Clock: tx.Dates.Format(at, tx.ClockTime), Before: tx.LockedAt, All: tx.LockedAll,
+			NotYou: tx.LockedNotYou, Purpose: twofactor.PurposeLogin},
 		SignedIn: true, User: &twofactor.User{ID: "sample", Name: "Sample", Email: "sample@example.com"},
 		Support:  &Link{URL: h.returnURL, Text: "Sample"},
-		Form:     &Form{Action: h.url(routeStepUp), Next: h.returnURL, Back: h.returnURL, Button: h.text.Continue, Cancel: link},
-		Settings: h.sampleSettings(m, at, sent),
-		Admin:    h.sampleAdmin(m),
+		Form:     &Form{Action: h.url(routeStepUp), Next: h.returnURL, Back: h.returnURL, Button: tx.Continue, Cancel: link},
+		Settings: h.sampleSettings(tx, m, at, sent),
+		Admin:    h.sampleAdmin(tx, m),
 	}
 	d.Prompt = &PromptView{Left: "Sample", Skips: "Sample", Reason: "Sample", SetUp: *link,
-		Skip: Form{Action: h.url(routeEnrollPrompt), Next: h.returnURL, Button: h.text.Continue}}
+		Skip: Form{Action: h.url(routeEnrollPrompt), Next: h.returnURL, Button: tx.Continue}}
 	return d
 }
 
-func (h *Handler) sampleSettings(m twofactor.Method, at time.Time, sent *SentView) *SettingsView {
-	t := &h.text.Settings
-	ev := EnrollmentView{ID: "sample", Label: "Sample", Added: h.date(at), LastUsed: t.NeverUsed, AddedAt: at,
+func (h *Handler) sampleSettings(tx *Strings, m twofactor.Method, at time.Time, sent *SentView) *SettingsView {
+	t := &tx.Settings
+	ev := EnrollmentView{ID: "sample", Label: "Sample", Added: tx.date(at), LastUsed: t.NeverUsed, AddedAt: at,
 		Remove: h.removeURL(m, "sample")}
-	fv := FactorView{Method: m, MethodText: h.text.method(m), URL: h.url(routeSettings + "sample"), Enrollments: []EnrollmentView{ev},
-		CanAdd: true, Remaining: 7, Status: t.BackupLeft, Low: true, New: h.url(routeSettings + "sample/new"),
+	fv := FactorView{Method: m, MethodText: tx.method(m), URL: h.url(routeSettings + "sample"), Enrollments: []EnrollmentView{ev},
+		CanAdd: true, Remaining: 7, Status: tx.n(t.BackupLeft, 7), Low: true, New: h.url(routeSettings + "sample/new"),
 		Rename: h.url(routeSettings + "sample/rename")}
-	dev := DeviceView{ID: "sample", Label: "Sample", Network: "Sample", Added: h.date(at), LastSeen: h.date(at), Expires: h.date(at), This: true}
+	dev := DeviceView{ID: "sample", Label: "Sample", Network: "Sample", Added: tx.date(at), LastSeen: tx.date(at), Expires: tx.date(at), This: true}
 	return &SettingsView{
 		Base: h.url(routeSettings), Notice: t.Saved[savedRemoved],
 		Methods: []FactorView{fv}, Default: t.Default,
@@ -55,7 +55,7 @@ func (h *Handler) sampleSettings(m twofactor.Method, at time.Time, sent *SentVie
 		Notifications: []string{"Sample"},
 		Factor:        &fv,
 		Enrolling: &EnrollingView{QR: pngURI([]byte("sample")), URI: "otpauth://totp/sample", Secret: "SAMP LE",
-			Expires: h.date(at), Step: "scan", Next: fv.URL, Back: fv.URL},
+			Expires: tx.date(at), Step: "scan", Next: fv.URL, Back: fv.URL},
 		Code: &CodeView{Action: fv.URL + "/verify", Method: m, Label: t.Verify, CodeField: CodeField{Length: 6, Numeric: true},
 			Sent: sent, Resend: fv.URL + "/resend", Other: &Link{URL: fv.URL, Text: t.OtherNumber}},
 		Phone:    &PhoneView{Action: fv.URL, Regions: []RegionView{{Code: "US", Name: "United States", Calling: "+1", Selected: true}}},
@@ -69,8 +69,8 @@ func (h *Handler) sampleSettings(m twofactor.Method, at time.Time, sent *SentVie
 	}
 }
 
-func (h *Handler) sampleAdmin(m twofactor.Method) *AdminView {
-	fv := FactorView{Method: m, MethodText: h.text.method(m), Remaining: -1,
+func (h *Handler) sampleAdmin(tx *Strings, m twofactor.Method) *AdminView {
+	fv := FactorView{Method: m, MethodText: tx.method(m), Remaining: -1,
 		Enrollments: []EnrollmentView{{ID: "sample", Label: "Sample"}}}
 	gap := AdminGapView{ID: "sample", Name: "Sample", DisplayName: "Sample", URL: h.adminURL(routeAdminUser), Problem: "Sample"}
 	return &AdminView{

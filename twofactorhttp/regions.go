@@ -1,10 +1,16 @@
 package twofactorhttp
 
 import (
+	"cmp"
+	"slices"
 	"sort"
 	"strconv"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
+	"golang.org/x/text/language/display"
 )
 
 // RegionNames are the English names of the regions phone numbers are
@@ -267,26 +273,64 @@ type RegionView struct {
 	Selected bool
 }
 
-// regions returns the picker's choices, sorted by name, with selected
-// marked.
-func (h *Handler) regions(selected string) []RegionView {
-	out := make([]RegionView, 0, len(RegionNames))
-	for code := range phonenumbers.GetSupportedRegions() {
-		name := h.text.Settings.Regions[code]
-		if name == "" {
-			name = RegionNames[code]
+// regions returns the picker's choices, sorted by name in t's language,
+// with selected marked.
+func (t *Strings) regions(selected string) []RegionView {
+	cache := t.regionsOnce()
+	cache.do(func(c *regionCache) {
+		codes := phonenumbers.GetSupportedRegions()
+		c.list = make([]RegionView, 0, len(codes))
+		for code := range codes {
+			cc := phonenumbers.GetCountryCodeForRegion(code)
+			c.list = append(c.list, RegionView{Code: code, Name: t.regionName(code), Calling: "+" + strconv.Itoa(cc)})
 		}
-		if name == "" {
-			name = code
-		}
-		cc := phonenumbers.GetCountryCodeForRegion(code)
-		out = append(out, RegionView{Code: code, Name: name, Calling: "+" + strconv.Itoa(cc), Selected: code == selected})
-	}
-	sort.Slice(out, func(i, j int) bool {
-		if out[i].Name != out[j].Name {
-			return out[i].Name < out[j].Name
-		}
-		return out[i].Code < out[j].Code
+		col := collate.New(t.tag)
+		sort.Slice(c.list, func(i, j int) bool {
+			if n := col.CompareString(c.list[i].Name, c.list[j].Name); n != 0 {
+				return n < 0
+			}
+			return c.list[i].Code < c.list[j].Code
+		})
 	})
+	out := slices.Clone(cache.list)
+	for i := range out {
+		out[i].Selected = out[i].Code == selected
+	}
 	return out
+}
+
+// regionName returns the name of a region in t's language: the table's
+// own, else RegionNames in English, else the Unicode CLDR's name.
+func (t *Strings) regionName(code string) string {
+	if n := t.Settings.Regions[code]; n != "" {
+		return n
+	}
+	if base, _ := t.tag.Base(); base.String() == "en" || t.tag == (language.Tag{}) {
+		if n := RegionNames[code]; n != "" {
+			return n
+		}
+	}
+	if r, err := language.ParseRegion(code); err == nil {
+		if n := display.Regions(t.tag).Name(r); n != "" {
+			return n
+		}
+	}
+	return cmp.Or(RegionNames[code], code)
+}
+
+// regionCache holds a language's sorted picker, built at its first use.
+type regionCache struct {
+	once sync.Once
+	list []RegionView
+}
+
+func (c *regionCache) do(f func(*regionCache)) { c.once.Do(func() { f(c) }) }
+
+func (t *Strings) regionsOnce() *regionCache {
+	if t.regionCache == nil {
+		// Tables made by StringsFor have theirs; a table built some other
+		// way sorts on each call.
+		return &regionCache{}
+	}
+	return t.regionCache
 }

@@ -76,13 +76,13 @@ type problem struct {
 //
 // m is the method the request was about, if any: a security key that is
 // refused gets words about a key, not a code.
-func (h *Handler) classify(err error, m twofactor.Method) problem {
-	t := h.text
+func (h *Handler) classify(r *http.Request, err error, m twofactor.Method) problem {
+	t := h.tr(r)
 	var re *twofactor.RetryError
 	switch {
 	case errors.As(err, &re):
 		secs := int(re.RetryAfter.Round(time.Second) / time.Second)
-		words := t.wait(re.RetryAfter)
+		words := t.in(re.RetryAfter)
 		switch {
 		case re.Cooldown():
 			return problem{http.StatusTooManyRequests, ErrorBody{Error: CodeResendWait, Message: fmt.Sprintf(t.ResendWait, words), RetryAfter: secs}}
@@ -155,7 +155,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, v *view, err erro
 
 // failAs is fail for a request about method m.
 func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twofactor.Method, err error) {
-	p := h.classify(err, m)
+	p := h.classify(r, err, m)
 	if p.status == http.StatusInternalServerError {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: request failed",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
@@ -167,7 +167,7 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 		h.clearPending(w, r)
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, p.status, p.body)
+		h.writeJSON(w, r, p.status, p.body)
 		return
 	}
 	switch {
@@ -178,17 +178,17 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 		}
 		h.lockedPage(w, r, purpose, v, "", err)
 	case p.status == http.StatusGone:
-		h.render(w, r, p.status, &PageData{Page: PageEnded, Title: h.text.TitleLogin, Message: p.body.Message,
-			Link: &Link{URL: h.loginURL, Text: h.text.SignInAgain}})
+		h.render(w, r, p.status, &PageData{Page: PageEnded, Title: h.tr(r).TitleLogin, Message: p.body.Message,
+			Link: &Link{URL: h.loginURL, Text: h.tr(r).SignInAgain}})
 	case p.body.Error == CodeVetoed, p.body.Error == CodeNoQualifyingMethod, p.body.Error == CodeNoIndependentFactor:
 		h.refusedPage(w, r, v, p)
 	case v != nil && (p.status == http.StatusUnauthorized || p.status == http.StatusTooManyRequests || p.status == http.StatusBadRequest):
 		v.err = &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}
 		h.renderChallenge(w, r, p.status, v)
 	default:
-		d := &PageData{Page: PageMessage, Title: h.text.TitleLogin, Message: p.body.Message, Error: &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}}
+		d := &PageData{Page: PageMessage, Title: h.tr(r).TitleLogin, Message: p.body.Message, Error: &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}}
 		if p.body.Next != "" {
-			d.Link = &Link{URL: p.body.Next, Text: h.text.Continue}
+			d.Link = &Link{URL: p.body.Next, Text: h.tr(r).Continue}
 		}
 		h.render(w, r, p.status, d)
 	}
@@ -204,18 +204,18 @@ func (h *Handler) failAs(w http.ResponseWriter, r *http.Request, v *view, m twof
 // a pending challenge (v) with the cancel form; without one it is a link
 // to the login page, or on a step-up to back (else Config.ReturnURL).
 func (h *Handler) lockedPage(w http.ResponseWriter, r *http.Request, purpose twofactor.Purpose, v *view, back string, err error) {
-	t := h.text
+	t := h.tr(r)
 	wait := time.Duration(0)
 	if re := (*twofactor.RetryError)(nil); errors.As(err, &re) {
 		wait = re.RetryAfter
 	}
 	secs := ceil(wait, time.Second)
 	until := h.now().Add(time.Duration(secs) * time.Second).Truncate(time.Second)
-	lv := &LockedView{Until: until, Clock: until.UTC().Format(t.ClockTime), All: t.LockedAll, Purpose: purpose}
+	lv := &LockedView{Until: until, Clock: t.Dates.Format(until.UTC(), t.ClockTime), All: t.LockedAll, Purpose: purpose}
 	lv.Before, lv.After, _ = strings.Cut(t.LockedAt, "%s")
 	d := &PageData{Page: PageLocked, Title: t.TitleLocked, Purpose: purpose, Locked: lv,
 		Message: fmt.Sprintf(t.LockedFor, t.wait(wait)),
-		Error:   &ErrorView{Code: CodeLocked, Message: fmt.Sprintf(t.Locked, t.wait(wait)), RetryAfter: secs}}
+		Error:   &ErrorView{Code: CodeLocked, Message: fmt.Sprintf(t.Locked, t.in(wait)), RetryAfter: secs}}
 	button, to := t.BackToSignIn, h.loginURL
 	if purpose == twofactor.PurposeStepUp {
 		button, to = t.GoBack, cmpReturn(back, h.returnURL)
@@ -288,11 +288,11 @@ func securityHeaders(w http.ResponseWriter) {
 	}
 }
 
-func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
+func (h *Handler) writeJSON(w http.ResponseWriter, r *http.Request, status int, v any) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		status = http.StatusInternalServerError
-		b, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: h.text.Internal})
+		b, _ = json.Marshal(ErrorBody{Error: CodeInternal, Message: h.tr(r).Internal})
 	}
 	securityHeaders(w)
 	w.Header()["Content-Type"] = hdrJSON
@@ -304,7 +304,7 @@ func (h *Handler) writeJSON(w http.ResponseWriter, status int, v any) {
 // GET; a JSON client gets {"ok": true, "status": ..., "next": path}.
 func (h *Handler) redirect(w http.ResponseWriter, r *http.Request, status, path string) {
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
+		h.writeJSON(w, r, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
 		return
 	}
 	seeOther(w, path)

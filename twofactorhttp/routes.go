@@ -210,7 +210,7 @@ func (h *Handler) mount(mux *http.ServeMux) error {
 		}
 	}
 	if h.admin.Actor != nil {
-		admin := h.admin.Guard(h.dispatch(trees[treeAdmin], h.adminFail))
+		admin := h.admin.Guard(h.localizeAdmin(h.dispatch(trees[treeAdmin], h.adminFail)))
 		if admin == nil {
 			return configErr("Config.Admin.Guard returned a nil handler")
 		}
@@ -218,7 +218,7 @@ func (h *Handler) mount(mux *http.ServeMux) error {
 			return configErr("Config.Mux cannot take the administrator pages at Config.Admin.Prefix %q: %v: remove the host's own handler for it, or choose another prefix", h.adminPrefix, err)
 		}
 	}
-	main := h.dispatch(trees[treeMain], func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, nil, err) })
+	main := h.localize(h.dispatch(trees[treeMain], func(w http.ResponseWriter, r *http.Request, err error) { h.fail(w, r, nil, err) }))
 	if err := handle(mux, h.prefix, main); err != nil {
 		return configErr("Config.Mux cannot take the Handler at Config.Prefix %q: %v: remove the host's own handler for it (New mounts the Handler itself), or choose another Config.Prefix", h.prefix, err)
 	}

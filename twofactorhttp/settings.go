@@ -268,7 +268,7 @@ type ConfirmView struct {
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, status int, page, title string, v *SettingsView, e *ErrorView, keyScript bool) {
 	v.Base = h.url(routeSettings)
 	if v.Notice == "" {
-		v.Notice = h.notice(r.URL.Query().Get("done"))
+		v.Notice = h.notice(r, r.URL.Query().Get("done"))
 	}
 	h.render(w, r, status, &PageData{Page: page, Title: title, Settings: v, Error: e, WebAuthn: keyScript})
 }
@@ -276,21 +276,21 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, status in
 // notice returns the notice of a change, by the key in ?done=: one of
 // SettingsStrings.Saved, or for a method's set-up confirmed (the key is
 // its route) "<name> is set up.".
-func (h *Handler) notice(key string) string {
-	t := &h.text.Settings
+func (h *Handler) notice(r *http.Request, key string) string {
+	t := &h.tr(r).Settings
 	if n, ok := t.Saved[key]; ok || key == "" {
 		return n
 	}
 	if ui, ok := h.ui.byRoute[key]; ok {
-		return fmt.Sprintf(t.SetUpDone, h.text.method(ui.Method).Name)
+		return fmt.Sprintf(t.SetUpDone, h.tr(r).method(ui.Method).Name)
 	}
 	return ""
 }
 
 // settingsProblem classifies err as classify does, with the errors of the
 // settings pages.
-func (h *Handler) settingsProblem(err error, m twofactor.Method) problem {
-	t := &h.text.Settings
+func (h *Handler) settingsProblem(r *http.Request, err error, m twofactor.Method) problem {
+	t := &h.tr(r).Settings
 	var fe *formError
 	switch {
 	case errors.As(err, &fe):
@@ -306,7 +306,7 @@ func (h *Handler) settingsProblem(err error, m twofactor.Method) problem {
 	case errors.Is(err, twofactor.ErrNotEnrolled):
 		return problem{http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.RemoveNothing}}
 	}
-	return h.classify(err, m)
+	return h.classify(r, err, m)
 }
 
 // settingsFail answers err. A step-up that is needed sends the browser
@@ -318,7 +318,7 @@ func (h *Handler) settingsFail(w http.ResponseWriter, r *http.Request, m twofact
 		h.askStepUp(w, r, back)
 		return
 	}
-	p := h.settingsProblem(err, m)
+	p := h.settingsProblem(r, err, m)
 	if p.status == http.StatusInternalServerError {
 		h.log.LogAttrs(r.Context(), slog.LevelError, "twofactorhttp: settings request failed",
 			slog.String("path", r.URL.Path), slog.String("error", err.Error()))
@@ -327,7 +327,7 @@ func (h *Handler) settingsFail(w http.ResponseWriter, r *http.Request, m twofact
 		w.Header().Set("Retry-After", fmt.Sprint(p.body.RetryAfter))
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, p.status, p.body)
+		h.writeJSON(w, r, p.status, p.body)
 		return
 	}
 	ev := &ErrorView{Code: p.body.Error, Message: p.body.Message, RetryAfter: p.body.RetryAfter}
@@ -335,8 +335,8 @@ func (h *Handler) settingsFail(w http.ResponseWriter, r *http.Request, m twofact
 		again(p.status, ev)
 		return
 	}
-	d := &PageData{Page: PageMessage, Title: h.text.Settings.Title, Message: p.body.Message, Error: ev,
-		Link: &Link{URL: h.url(routeSettings), Text: h.text.Settings.Back}}
+	d := &PageData{Page: PageMessage, Title: h.tr(r).Settings.Title, Message: p.body.Message, Error: ev,
+		Link: &Link{URL: h.url(routeSettings), Text: h.tr(r).Settings.Back}}
 	if back != "" {
 		d.Link.URL = back
 	}
@@ -348,7 +348,7 @@ func (h *Handler) settingsFail(w http.ResponseWriter, r *http.Request, m twofact
 // 401 step_up_required with the step-up route in "next".
 func (h *Handler) askStepUp(w http.ResponseWriter, r *http.Request, back string) {
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.text.StepUpRequired, Next: h.url(routeStepUp)})
+		h.writeJSON(w, r, http.StatusUnauthorized, ErrorBody{Error: CodeStepUpRequired, Message: h.tr(r).StepUpRequired, Next: h.url(routeStepUp)})
 		return
 	}
 	seeOther(w, h.stepUpURL(back))
@@ -385,7 +385,7 @@ func (h *Handler) needsStepUp(r *http.Request, u twofactor.User, es []twofactor.
 // gets {"ok": true, "status": status, "next": path}.
 func (h *Handler) done(w http.ResponseWriter, r *http.Request, status, path, key string) {
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
+		h.writeJSON(w, r, http.StatusOK, doneJSON{OK: true, Status: status, Next: path})
 		return
 	}
 	if key != "" {
@@ -394,30 +394,15 @@ func (h *Handler) done(w http.ResponseWriter, r *http.Request, status, path, key
 	seeOther(w, path)
 }
 
-// Dates on the settings pages are shown in UTC.
-func (h *Handler) date(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(h.text.Settings.Date)
-}
-
-func (h *Handler) dateTime(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(h.text.Settings.DateTime)
-}
-
 // lowCodes is the count of codes left at which the pages prompt for a
 // new set.
 const lowCodes = 2
 
 // factorView builds the view of ui from the user's enrollments es.
 func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User, es []twofactor.Enrollment) (FactorView, error) {
-	t := &h.text.Settings
+	t := &h.trc(ctx).Settings
 	_, enroller := ui.enroller()
-	fv := FactorView{Method: ui.Method, MethodText: h.text.method(ui.Method), URL: h.settingsURL(ui),
+	fv := FactorView{Method: ui.Method, MethodText: h.trc(ctx).method(ui.Method), URL: h.settingsURL(ui),
 		Default: h.policyIn(ctx).Default == ui.Method, Implicit: ui.implicit(), Recovery: ui.recovery(), Remaining: -1,
 		CanAdd: enroller && !ui.implicit() && h.allowed(ctx, ui.Method)}
 	for _, e := range es {
@@ -426,10 +411,10 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 		}
 		ev := EnrollmentView{ID: e.ID, Label: e.Label, AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt, LastUsed: t.NeverUsed}
 		if !e.CreatedAt.IsZero() {
-			ev.Added = fmt.Sprintf(t.Added, h.date(e.CreatedAt))
+			ev.Added = fmt.Sprintf(t.Added, h.trc(ctx).date(e.CreatedAt))
 		}
 		if !e.LastUsedAt.IsZero() {
-			ev.LastUsed = fmt.Sprintf(t.LastUsed, h.dateTime(e.LastUsedAt))
+			ev.LastUsed = fmt.Sprintf(t.LastUsed, h.trc(ctx).dateTime(e.LastUsedAt))
 		}
 		if ui.removable() {
 			ev.Remove = h.removeURL(ui.Method, e.ID)
@@ -439,31 +424,27 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 	if _, ok := ui.factor.(twofactor.Renamer); ok {
 		fv.Rename = fv.URL + "/rename"
 	}
-	h.summarize(&fv)
+	h.summarize(h.trc(ctx), &fv)
 	if cc, ok := ui.factor.(twofactor.CodeCounter); ok {
 		n, err := cc.Remaining(ctx, u)
 		if err != nil {
 			return fv, err
 		}
 		fv.Remaining, fv.Low = n, n > 0 && n <= lowCodes
-		switch {
-		case n == 0:
-			fv.Status = t.BackupNone
-		case n == 1:
-			fv.Status = t.BackupOneLeft
-		default:
-			fv.Status = fmt.Sprintf(t.BackupLeft, n)
+		fv.Status = t.BackupNone
+		if n > 0 {
+			fv.Status = h.trc(ctx).n(t.BackupLeft, n)
 		}
 		fv.Summary = fv.Status
 	}
-	ui.kind().row(h, &fv)
+	ui.kind().row(h, h.trc(ctx), &fv)
 	return fv, nil
 }
 
 // summarize sets the overview's Summary and LastUsed of fv from its
 // enrollments.
-func (h *Handler) summarize(fv *FactorView) {
-	t := &h.text.Settings
+func (h *Handler) summarize(tx *Strings, fv *FactorView) {
+	t := &tx.Settings
 	var last time.Time
 	for _, e := range fv.Enrollments {
 		if e.LastUsedAt.After(last) {
@@ -471,11 +452,11 @@ func (h *Handler) summarize(fv *FactorView) {
 		}
 	}
 	if !last.IsZero() {
-		fv.LastUsed = fmt.Sprintf(t.LastUsed, h.dateTime(last))
+		fv.LastUsed = fmt.Sprintf(t.LastUsed, tx.dateTime(last))
 	}
 	switch n := len(fv.Enrollments); {
 	case n > 1:
-		fv.Summary = fmt.Sprintf(t.Count, n)
+		fv.Summary = tx.n(t.Count, n)
 	case n == 1 && fv.Enrollments[0].Label != "" && fv.Enrollments[0].Label != fv.Name:
 		fv.Summary = fv.Enrollments[0].Label
 	case n == 1:
@@ -616,14 +597,14 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 	}
 	pol := h.policyIn(ctx)
 	if pol.Default != "" {
-		v.Default = fmt.Sprintf(h.text.Settings.Default, h.text.method(pol.Default).Name)
+		v.Default = fmt.Sprintf(h.tr(r).Settings.Default, h.tr(r).method(pol.Default).Name)
 	}
 	v.Methods = slices.DeleteFunc(v.Methods, func(fv FactorView) bool { return h.uiOf(fv.Method).kind().hidden(u, &fv) })
 	since := h.status(ctx, &v)
 	if !v.On && pol.Required && !pol.Grace.IsZero() {
 		// Read only: viewing the page is no prompt, and counts no skip.
 		if left, open, err := h.svc.EnrollGrace(ctx, u); err == nil && open {
-			until, skips := h.graceWords(left)
+			until, skips := h.graceWords(r, left)
 			v.Grace = cmp.Or(until, skips)
 		}
 	}
@@ -635,11 +616,11 @@ func (h *Handler) serveOverview(w http.ResponseWriter, r *http.Request, u twofac
 		v.Notifications = h.notices(r)
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, overviewOut{On: v.On, Since: utc(since), Methods: factorsJSON(v.Methods), DefaultMethod: pol.Default,
+		h.writeJSON(w, r, http.StatusOK, overviewOut{On: v.On, Since: utc(since), Methods: factorsJSON(v.Methods), DefaultMethod: pol.Default,
 			TrustedDevices: devs.out, Disable: v.Disable, Notifications: v.Notifications})
 		return
 	}
-	h.settingsPage(w, r, http.StatusOK, PageSettings, h.text.Settings.Title, &v, nil, false)
+	h.settingsPage(w, r, http.StatusOK, PageSettings, h.tr(r).Settings.Title, &v, nil, false)
 }
 
 // status fills the overview's status line from v.Methods: on with any
@@ -667,7 +648,7 @@ func (h *Handler) status(ctx context.Context, v *SettingsView) time.Time {
 	if v.On {
 		v.SetUp = ""
 		if !since.IsZero() {
-			v.Since = fmt.Sprintf(h.text.Settings.Since, h.date(since))
+			v.Since = fmt.Sprintf(h.trc(ctx).Settings.Since, h.trc(ctx).date(since))
 		}
 	}
 	return since
@@ -740,8 +721,8 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 		h.settingsFail(w, r, m, back, err, nil)
 		return
 	}
-	t := &h.text.Settings
-	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.text.method(m).Name), Warning: t.RemoveWarn, Danger: true,
+	t := &h.tr(r).Settings
+	c := &ConfirmView{Message: fmt.Sprintf(t.RemoveTitle, h.tr(r).method(m).Name), Warning: t.RemoveWarn, Danger: true,
 		Button: t.Remove, Method: m, ID: id, Cancel: back}
 	if h.lastRequired(r.Context(), ui, es) {
 		c.Warning = t.RemoveLast
@@ -758,7 +739,7 @@ func (h *Handler) serveRemovePage(w http.ResponseWriter, r *http.Request, u twof
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, factorJSON(fv))
+		h.writeJSON(w, r, http.StatusOK, factorJSON(fv))
 		return
 	}
 	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, &SettingsView{Confirm: c, Factor: &fv}, nil, false)
@@ -807,7 +788,7 @@ func (h *Handler) devicesView(r *http.Request, u twofactor.User) (devicesOut, er
 		if d.UserID != u.ID {
 			continue
 		}
-		dv, do := h.deviceView(d)
+		dv, do := h.deviceView(r, d)
 		dv.This = this != "" && d.ID == this
 		do.This = dv.This
 		out.view.List = append(out.view.List, dv)
@@ -817,13 +798,13 @@ func (h *Handler) devicesView(r *http.Request, u twofactor.User) (devicesOut, er
 }
 
 // deviceView describes one trusted device.
-func (h *Handler) deviceView(d store.Device) (DeviceView, deviceOut) {
-	t := &h.text.Settings
+func (h *Handler) deviceView(r *http.Request, d store.Device) (DeviceView, deviceOut) {
+	t := &h.tr(r).Settings
 	// A device trusted until the browser closes carries no expiry in its
 	// cookie; its record lives a fixed session lifetime.
 	session := d.ExpiresAt.Sub(d.CreatedAt) < trust.MinDuration || h.trust.Duration() == trust.SessionOnly
-	dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(t.Added, h.date(d.CreatedAt)),
-		Expires: fmt.Sprintf(t.Expires, h.date(d.ExpiresAt))}
+	dv := DeviceView{ID: d.ID, Label: d.Label, Added: fmt.Sprintf(t.Added, h.tr(r).date(d.CreatedAt)),
+		Expires: fmt.Sprintf(t.Expires, h.tr(r).date(d.ExpiresAt))}
 	if session {
 		dv.Expires = t.ExpiresSession
 	}
@@ -831,7 +812,7 @@ func (h *Handler) deviceView(d store.Device) (DeviceView, deviceOut) {
 		dv.Network = fmt.Sprintf(t.Network, d.IP)
 	}
 	if !d.LastSeenAt.IsZero() {
-		dv.LastSeen = fmt.Sprintf(t.LastSeen, h.dateTime(d.LastSeenAt))
+		dv.LastSeen = fmt.Sprintf(t.LastSeen, h.tr(r).dateTime(d.LastSeenAt))
 	}
 	return dv, deviceOut{ID: d.ID, Label: d.Label, Network: d.IP, CreatedAt: d.CreatedAt.UTC(),
 		LastSeenAt: utc(d.LastSeenAt), ExpiresAt: d.ExpiresAt.UTC(), Session: session}
@@ -845,12 +826,12 @@ func (h *Handler) serveDevices(w http.ResponseWriter, r *http.Request, u twofact
 		return
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, struct {
+		h.writeJSON(w, r, http.StatusOK, struct {
 			Devices []deviceOut `json:"trusted_devices"`
 		}{devs.out})
 		return
 	}
-	h.settingsPage(w, r, http.StatusOK, PageSettingsDevices, h.text.Settings.DevicesTitle, &SettingsView{Devices: devs.view}, nil, false)
+	h.settingsPage(w, r, http.StatusOK, PageSettingsDevices, h.tr(r).Settings.DevicesTitle, &SettingsView{Devices: devs.view}, nil, false)
 }
 
 // serveRevoke (POST settings/devices/revoke, id) revokes one of the
@@ -900,9 +881,9 @@ func (h *Handler) serveRevokeAllPage(w http.ResponseWriter, r *http.Request, u t
 		h.settingsFail(w, r, "", h.url(routeSettingsDevices), err, nil)
 		return
 	}
-	t := &h.text.Settings
+	t := &h.tr(r).Settings
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, revokeAllOut{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Devices: devs.out, Confirm: confirmValue})
+		h.writeJSON(w, r, http.StatusOK, revokeAllOut{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Devices: devs.out, Confirm: confirmValue})
 		return
 	}
 	c := &ConfirmView{Message: t.RevokeAllTitle, Warning: t.RevokeAllWarn, Danger: true, Action: h.url(routeSettingsRevokeAll),
@@ -921,7 +902,7 @@ func (h *Handler) serveRevokeAll(w http.ResponseWriter, r *http.Request, u twofa
 	if err == nil && !checked(f.get("confirm")) {
 		page := h.url(routeSettingsRevokeAll)
 		if wantsJSON(r) {
-			h.writeJSON(w, http.StatusBadRequest, ErrorBody{Error: CodeConfirmRequired, Message: h.text.Settings.RevokeAllTitle, Next: page})
+			h.writeJSON(w, r, http.StatusBadRequest, ErrorBody{Error: CodeConfirmRequired, Message: h.tr(r).Settings.RevokeAllTitle, Next: page})
 			return
 		}
 		seeOther(w, page)

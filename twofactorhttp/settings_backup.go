@@ -25,8 +25,8 @@ const codesLife = 10 * time.Minute
 // codesKind is backup codes' own steps.
 type codesKind struct{ baseKind }
 
-func (codesKind) row(h *Handler, fv *FactorView) {
-	fv.Name = h.text.Settings.BackupTitle
+func (codesKind) row(h *Handler, tx *Strings, fv *FactorView) {
+	fv.Name = tx.Settings.BackupTitle
 	if fv.URL != "" {
 		fv.New = fv.URL + "/new"
 	}
@@ -58,14 +58,14 @@ func (h *Handler) serveCodesNew(w http.ResponseWriter, r *http.Request, u twofac
 		h.settingsFail(w, r, ui.Method, r.URL.RequestURI(), err, nil)
 		return
 	}
-	t := &h.text.Settings
+	t := &h.tr(r).Settings
 	page := h.settingsURL(ui)
 	c := &ConfirmView{Message: t.BackupGenerate, Button: t.BackupGenerate, Action: page, Cancel: page}
 	if len(fv.Enrollments) > 0 || fv.Remaining > 0 {
 		c.Message, c.Warning, c.Button = t.BackupRegenerate, t.BackupRegenNote, t.BackupRegenerate
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, factorJSON(fv))
+		h.writeJSON(w, r, http.StatusOK, factorJSON(fv))
 		return
 	}
 	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, &SettingsView{Confirm: c, Factor: &fv}, nil, false)
@@ -107,13 +107,13 @@ func (h *Handler) serveCodes(w http.ResponseWriter, r *http.Request, u twofactor
 	c.Shown = true
 	h.sealCookie(w, r, h.codesName(), u.ID, c, time.Unix(c.Until, 0))
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, codesOut{OK: true, Status: "generated", BackupCodes: c.Codes, Next: h.url(routeSettings)})
+		h.writeJSON(w, r, http.StatusOK, codesOut{OK: true, Status: "generated", BackupCodes: c.Codes, Next: h.url(routeSettings)})
 		return
 	}
-	t := &h.text.Settings
+	t := &h.tr(r).Settings
 	v := &SettingsView{Codes: c.Codes, Download: h.url(routeSettingsCodesTxt),
 		Confirm: &ConfirmView{Action: h.url(routeSettingsCodesDone), Button: t.BackupDone}}
-	v.Product, v.Account, v.Generated = h.codesHeader(u, c)
+	v.Product, v.Account, v.Generated = h.codesHeader(r, u, c)
 	h.settingsPage(w, r, http.StatusOK, PageSettingsCodes, t.BackupShownTitle, v, nil, false)
 }
 
@@ -122,8 +122,8 @@ func (h *Handler) serveCodes(w http.ResponseWriter, r *http.Request, u twofactor
 // when the set was made ("Generated 2 Mar 2026 09:00 UTC"). The product
 // is SettingsStrings.Product, else the issuer an authenticator app shows
 // (totp.Config.Issuer) when one was set, else "".
-func (h *Handler) codesHeader(u twofactor.User, c *newCodes) (product, account, made string) {
-	t := &h.text.Settings
+func (h *Handler) codesHeader(r *http.Request, u twofactor.User, c *newCodes) (product, account, made string) {
+	t := &h.tr(r).Settings
 	product = t.Product
 	if product == "" {
 		if f, ok := h.svc.Factor(twofactor.MethodTOTP); ok {
@@ -136,15 +136,15 @@ func (h *Handler) codesHeader(u twofactor.User, c *newCodes) (product, account, 
 		account = fmt.Sprintf(t.BackupAccount, name)
 	}
 	if c.Made > 0 {
-		made = fmt.Sprintf(t.BackupMade, h.dateTime(time.Unix(c.Made, 0)))
+		made = fmt.Sprintf(t.BackupMade, h.tr(r).dateTime(time.Unix(c.Made, 0)))
 	}
 	return stripControl(product), account, made
 }
 
 func (h *Handler) codesGone(w http.ResponseWriter, r *http.Request) {
-	t := &h.text.Settings
+	t := &h.tr(r).Settings
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.BackupGone, Next: h.url(routeSettings)})
+		h.writeJSON(w, r, http.StatusNotFound, ErrorBody{Error: CodeNotFound, Message: t.BackupGone, Next: h.url(routeSettings)})
 		return
 	}
 	h.render(w, r, http.StatusNotFound, &PageData{Page: PageMessage, Title: t.BackupShownTitle, Message: t.BackupGone,
@@ -160,8 +160,8 @@ func (h *Handler) serveCodesText(w http.ResponseWriter, r *http.Request, u twofa
 		return
 	}
 	var b bytes.Buffer
-	product, account, made := h.codesHeader(u, c)
-	for _, line := range []string{product, h.text.Settings.BackupFileHead, account, made} {
+	product, account, made := h.codesHeader(r, u, c)
+	for _, line := range []string{product, h.tr(r).Settings.BackupFileHead, account, made} {
 		if line != "" {
 			b.WriteString(line + "\r\n")
 		}

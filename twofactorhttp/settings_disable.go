@@ -48,7 +48,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 		h.settingsFail(w, r, "", back, err, nil)
 		return
 	}
-	t := &h.text.Settings
+	t := &h.tr(r).Settings
 	required := h.policyIn(ctx).Required
 	c := &ConfirmView{Message: t.DisableTitle, Warning: t.DisableWarn, Button: t.DisableButton, Cancel: back, Danger: true}
 	v := &SettingsView{Confirm: c}
@@ -58,7 +58,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 		case fv.Implicit && len(fv.Enrollments) > 0:
 			ui := h.uiOf(fv.Method)
 			out.StaysOn = append(out.StaysOn, fv.Method)
-			c.Note = ui.kind().stays(h, ui)
+			c.Note = ui.kind().stays(h, h.tr(r), ui)
 		case len(fv.Enrollments) > 0 || fv.Remaining > 0:
 			v.Methods = append(v.Methods, fv)
 			out.Methods = append(out.Methods, factorJSON(fv))
@@ -77,7 +77,7 @@ func (h *Handler) serveDisablePage(w http.ResponseWriter, r *http.Request, u two
 		c.Action = h.url(routeSettingsDisable)
 	}
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, r, http.StatusOK, out)
 		return
 	}
 	h.settingsPage(w, r, http.StatusOK, PageSettingsConfirm, c.Message, v, nil, false)

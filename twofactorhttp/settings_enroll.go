@@ -146,15 +146,15 @@ func pngURI(png []byte) template.URL {
 
 // enrollingView describes a pending set-up. A secret is shown in groups
 // of four, as apps show it.
-func (h *Handler) enrollingView(ui *methodUI, en *twofactor.Enrolling, step string) *EnrollingView {
-	t := &h.text.Settings
+func (h *Handler) enrollingView(r *http.Request, ui *methodUI, en *twofactor.Enrolling, step string) *EnrollingView {
+	t := &h.tr(r).Settings
 	page := h.settingsURL(ui)
 	v := &EnrollingView{Secret: groupSecret(en.Secret), Step: step, Next: page + "?step=code", Back: page}
 	if v.Secret != "" {
 		v.Groups = strings.Fields(v.Secret)
 	}
 	if !en.ExpiresAt.IsZero() {
-		v.Expires = fmt.Sprintf(t.TOTPExpires, h.dateTime(en.ExpiresAt))
+		v.Expires = fmt.Sprintf(t.TOTPExpires, h.tr(r).dateTime(en.ExpiresAt))
 	}
 	v.URI, _ = otpauthURI(en.URI)
 	if len(en.QR) > 0 {
@@ -176,24 +176,24 @@ func groupSecret(s string) string {
 }
 
 // codeView is the form of a confirmation code for ui.
-func (h *Handler) codeView(ui *methodUI) *CodeView {
-	label := ui.kind().codeLabel(h.text)
+func (h *Handler) codeView(r *http.Request, ui *methodUI) *CodeView {
+	label := ui.kind().codeLabel(h.tr(r))
 	if label == "" {
-		label = h.text.method(ui.Method).Input
+		label = h.tr(r).method(ui.Method).Input
 	}
 	return &CodeView{Action: h.settingsURL(ui) + "/verify", Method: ui.Method, Label: label, CodeField: ui.codeField()}
 }
 
 // sentView describes the code a set-up sent.
-func (h *Handler) sentView(e *enrolling) *SentView {
-	t := h.text
+func (h *Handler) sentView(r *http.Request, e *enrolling) *SentView {
+	t := h.tr(r)
 	s := &SentView{Text: t.Sent}
 	if e.Destination != "" {
 		s.Text = fmt.Sprintf(t.SentTo, e.Destination)
 	}
 	if left := time.UnixMilli(e.ResendAt).Sub(h.now()); e.ResendAt > 0 && left > 0 {
 		s.ResendIn = ceil(left, time.Second)
-		s.Wait = fmt.Sprintf(t.ResendIn, t.wait(left))
+		s.Wait = fmt.Sprintf(t.ResendIn, t.in(left))
 	}
 	return s
 }
@@ -236,13 +236,13 @@ func (h *Handler) methodPage(w http.ResponseWriter, r *http.Request, u twofactor
 	if p.v.Code == nil && p.v.Enrolling == nil {
 		p.v.StepUp = fv.CanAdd && h.needsStepUp(r, u, es)
 	}
-	ui.kind().page(h, p)
+	ui.kind().page(h, h.tr(r), p)
 	if wantsJSON(r) {
 		if e != nil {
-			h.writeJSON(w, status, ErrorBody{Error: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
+			h.writeJSON(w, r, status, ErrorBody{Error: e.Code, Message: e.Message, RetryAfter: e.RetryAfter})
 			return
 		}
-		h.writeJSON(w, http.StatusOK, p.out)
+		h.writeJSON(w, r, http.StatusOK, p.out)
 		return
 	}
 	h.settingsPage(w, r, status, ui.page, fv.Name, p.v, e, ui.kind().keyScript())
@@ -253,10 +253,10 @@ func (h *Handler) methodPage(w http.ResponseWriter, r *http.Request, u twofactor
 // unless the code step alone is asked for.
 func (h *Handler) pendingView(w http.ResponseWriter, r *http.Request, p *methodPage, pend *enrolling, e *ErrorView) bool {
 	ui := p.ui
-	p.v.Code = h.codeView(ui)
+	p.v.Code = h.codeView(r, ui)
 	back := h.settingsURL(ui)
 	if pend.Destination != "" || pend.ResendAt > 0 {
-		p.v.Code.Sent = h.sentView(pend)
+		p.v.Code.Sent = h.sentView(r, pend)
 		p.v.Code.Resend = back + "/resend"
 		p.out.Pending = h.sentOut(pend)
 		return true
@@ -273,7 +273,7 @@ func (h *Handler) pendingView(w http.ResponseWriter, r *http.Request, p *methodP
 	switch {
 	case err == nil:
 		h.setEnrolling(w, r, p.u, &enrolling{Method: ui.Method, Expires: en.ExpiresAt.Unix(), Request: pend.Request, Region: pend.Region, Label: pend.Label})
-		p.v.Enrolling = h.enrollingView(ui, en, "scan")
+		p.v.Enrolling = h.enrollingView(r, ui, en, "scan")
 		p.out.Pending = h.enrollingOut(en)
 	case e != nil && errors.Is(err, twofactor.ErrStepUpRequired):
 		// A wrong code after the step-up went stale: the code form
@@ -307,14 +307,14 @@ func (h *Handler) serveBegin(w http.ResponseWriter, r *http.Request, u twofactor
 	again := func(status int, e *ErrorView) { h.methodPage(w, r, u, ui, status, e, f) }
 	req := twofactor.EnrollRequest{Client: h.client(r), Restart: checked(f.get("restart")), Label: strings.TrimSpace(f.get("name"))}
 	if n := utf8.RuneCountInString(req.Label); n > maxName {
-		h.settingsFail(w, r, ui.Method, back, &formError{code: CodeBadRequest, message: fmt.Sprintf(h.text.Settings.NameTooLong, maxName)}, again)
+		h.settingsFail(w, r, ui.Method, back, &formError{code: CodeBadRequest, message: h.tr(r).n(h.tr(r).Settings.NameTooLong, maxName)}, again)
 		return
 	}
 	if held, ok := h.readEnrolling(r, u, ui.Method); ok && held.Held && checked(f.get("held")) {
 		// Going on with the set-up held for its step-up: what it asked
 		// for is in the sealed cookie, bound to this user.
 		req.Destination, req.Region, req.Label = held.Request, held.Region, held.Label
-	} else if err := ui.kind().enroll(h, ui, f, &req); err != nil {
+	} else if err := ui.kind().enroll(h, h.tr(r), ui, f, &req); err != nil {
 		h.settingsFail(w, r, ui.Method, back, err, again)
 		return
 	}
@@ -362,20 +362,20 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, u twofactor.User
 				back = h.settingsURL(ui)
 			}
 		}
-		h.settingsFail(w, r, ui.Method, back, ui.kind().refused(h, err), again)
+		h.settingsFail(w, r, ui.Method, back, ui.kind().refused(h, h.tr(r), err), again)
 		return
 	}
 	if len(en.Codes) > 0 {
 		h.keepCodes(w, r, u, en.Codes)
 		if wantsJSON(r) {
-			h.writeJSON(w, http.StatusOK, codesOut{OK: true, Status: "generated", BackupCodes: en.Codes, Next: h.url(routeSettings)})
+			h.writeJSON(w, r, http.StatusOK, codesOut{OK: true, Status: "generated", BackupCodes: en.Codes, Next: h.url(routeSettings)})
 			return
 		}
 		seeOther(w, h.url(routeSettingsCodes))
 		return
 	}
 	e := &enrolling{Method: ui.Method, Expires: en.ExpiresAt.Unix(), Request: req.Destination, Region: req.Region, Label: req.Label}
-	out := methodOut{factorOut: factorOut{Method: ui.Method, Name: h.text.method(ui.Method).Name, URL: h.settingsURL(ui),
+	out := methodOut{factorOut: factorOut{Method: ui.Method, Name: h.tr(r).method(ui.Method).Name, URL: h.settingsURL(ui),
 		Enrollments: []enrollmentOut{}}, Status: "pending", Pending: h.enrollingOut(en)}
 	if s := en.Sent; s != nil {
 		// The set-up is remembered past the code's life, so a new code
@@ -387,7 +387,7 @@ func (h *Handler) begin(w http.ResponseWriter, r *http.Request, u twofactor.User
 	}
 	h.setEnrolling(w, r, u, e)
 	if wantsJSON(r) {
-		h.writeJSON(w, http.StatusOK, out)
+		h.writeJSON(w, r, http.StatusOK, out)
 		return
 	}
 	seeOther(w, h.settingsURL(ui))
@@ -456,7 +456,7 @@ func (h *Handler) enrolled(w http.ResponseWriter, r *http.Request, u twofactor.U
 	}
 	if wantsJSON(r) {
 		e := out.Enrollment
-		h.writeJSON(w, http.StatusOK, enrolledOut{OK: true, Status: "enrolled", BackupCodes: out.BackupCodes, Next: next,
+		h.writeJSON(w, r, http.StatusOK, enrolledOut{OK: true, Status: "enrolled", BackupCodes: out.BackupCodes, Next: next,
 			Enrollment: enrollmentOut{ID: e.ID, Label: e.Label, CreatedAt: utc(e.CreatedAt), LastUsedAt: utc(e.LastUsedAt)}})
 		return
 	}

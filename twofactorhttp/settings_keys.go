@@ -42,9 +42,9 @@ func (keysKind) challenge(v *MethodView) { v.WebAuthn, v.Numeric, v.Length = tru
 func (keysKind) keyScript() bool { return true }
 
 // row counts keys as keys on the overview: "2 keys".
-func (keysKind) row(h *Handler, fv *FactorView) {
+func (keysKind) row(h *Handler, tx *Strings, fv *FactorView) {
 	if n := len(fv.Enrollments); n > 1 {
-		fv.Summary = fmt.Sprintf(h.text.Settings.KeysCount, n)
+		fv.Summary = tx.n(tx.Settings.KeysCount, n)
 	}
 }
 
@@ -68,7 +68,7 @@ func (k keysKind) routes(h *Handler, ui *methodUI) []route {
 // page adds what the add button needs: where it goes once a key is added
 // (or backup codes came with it), and the step-up it leads through first
 // when one is needed.
-func (keysKind) page(h *Handler, p *methodPage) {
+func (keysKind) page(h *Handler, tx *Strings, p *methodPage) {
 	page := h.settingsURL(p.ui)
 	p.v.Keys = &KeysView{Done: page + "?done=" + p.ui.route, ShowCodes: h.url(routeSettingsCodes), StepUp: h.stepUpURL(page)}
 	// The ceremony runs in the browser: no set-up is kept in a cookie.
@@ -103,7 +103,7 @@ func (h *Handler) serveRegisterBegin(w http.ResponseWriter, r *http.Request, u t
 		h.failAs(w, r, nil, ui.Method, err)
 		return
 	}
-	h.writeJSON(w, http.StatusOK, registerBeginJSON{Options: en.Options, ExpiresAt: en.ExpiresAt.UTC()})
+	h.writeJSON(w, r, http.StatusOK, registerBeginJSON{Options: en.Options, ExpiresAt: en.ExpiresAt.UTC()})
 }
 
 func (h *Handler) serveRegisterFinish(w http.ResponseWriter, r *http.Request, u twofactor.User, ui *methodUI) {
@@ -128,7 +128,7 @@ func (h *Handler) serveRegisterFinish(w http.ResponseWriter, r *http.Request, u 
 		h.keepCodes(w, r, u, out.BackupCodes)
 	}
 	e := out.Enrollment
-	h.writeJSON(w, http.StatusOK, registerFinishJSON{
+	h.writeJSON(w, r, http.StatusOK, registerFinishJSON{
 		Enrollment:  enrollmentJSON{ID: e.ID, Name: e.Label, CreatedAt: e.CreatedAt.UTC()},
 		BackupCodes: out.BackupCodes,
 	})

@@ -22,7 +22,7 @@ type phoneKind struct{ baseKind }
 // enroll reads the number and the region of the country picker, and
 // refuses a number the SMS factor would refuse, saying why: the factor's
 // own parser, with its allowed regions, when it is smscode's.
-func (phoneKind) enroll(h *Handler, ui *methodUI, f settingsForm, req *twofactor.EnrollRequest) error {
+func (phoneKind) enroll(h *Handler, tx *Strings, ui *methodUI, f settingsForm, req *twofactor.EnrollRequest) error {
 	number, region := f.get("number"), strings.ToUpper(strings.TrimSpace(f.get("region")))
 	parse := smscode.ParsePhone
 	if f, ok := ui.factor.(*smscode.Factor); ok {
@@ -30,24 +30,24 @@ func (phoneKind) enroll(h *Handler, ui *methodUI, f settingsForm, req *twofactor
 	}
 	p, err := parse(number, region)
 	if err != nil {
-		return h.phoneProblem(err)
+		return h.phoneProblem(tx, err)
 	}
 	req.Destination, req.Region = p.E164, region
 	return nil
 }
 
 // refused words the factor's own refusal of a number.
-func (phoneKind) refused(h *Handler, err error) error {
+func (phoneKind) refused(h *Handler, tx *Strings, err error) error {
 	if errors.Is(err, twofactor.ErrInvalidInput) {
-		return h.phoneProblem(err)
+		return h.phoneProblem(tx, err)
 	}
 	return err
 }
 
 // phoneProblem turns the SMS factor's typed errors for a number into
 // words of the string table.
-func (h *Handler) phoneProblem(err error) error {
-	t := &h.text.Settings
+func (h *Handler) phoneProblem(tx *Strings, err error) error {
+	t := &tx.Settings
 	var pe *smscode.PhoneError
 	region := ""
 	if errors.As(err, &pe) {
@@ -66,7 +66,7 @@ func (h *Handler) phoneProblem(err error) error {
 	case errors.Is(err, smscode.ErrPhoneTooLong):
 		msg = t.PhoneTooLong
 	case errors.Is(err, smscode.ErrPhoneInvalidForRegion):
-		if name := h.regionName(region); name != "" {
+		if name := tx.regionName(region); name != "" {
 			msg = fmt.Sprintf(t.PhoneInvalid, name)
 		}
 	case errors.Is(err, smscode.ErrNumberType), errors.Is(err, smscode.ErrRegionNotAllowed):
@@ -77,13 +77,6 @@ func (h *Handler) phoneProblem(err error) error {
 		msg = t.PhoneRefused
 	}
 	return &formError{code: CodeInvalidPhone, message: msg}
-}
-
-func (h *Handler) regionName(code string) string {
-	if n := h.text.Settings.Regions[code]; n != "" {
-		return n
-	}
-	return RegionNames[code]
 }
 
 // pickedRegion is the country picker's default: the region of the
@@ -104,10 +97,10 @@ func pickedRegion(r *http.Request) string {
 // page shows the number form when there is no phone yet or the user asks
 // to replace it (?change=1), with the country of the refused form or the
 // browser's; a code sent offers another number.
-func (phoneKind) page(h *Handler, p *methodPage) {
+func (phoneKind) page(h *Handler, tx *Strings, p *methodPage) {
 	page := h.settingsURL(p.ui)
 	if p.v.Code != nil {
-		p.v.Code.Other = &Link{URL: page + "?change=1", Text: h.text.Settings.OtherNumber}
+		p.v.Code.Other = &Link{URL: page + "?change=1", Text: tx.Settings.OtherNumber}
 		return
 	}
 	if len(p.v.Factor.Enrollments) > 0 && !p.change {
@@ -118,7 +111,7 @@ func (phoneKind) page(h *Handler, p *methodPage) {
 	if region == "" {
 		region = pickedRegion(p.r)
 	}
-	p.v.Phone = &PhoneView{Action: page, Regions: h.regions(region)}
+	p.v.Phone = &PhoneView{Action: page, Regions: tx.regions(region)}
 	if p.held != nil {
 		p.v.Phone.Held, p.v.Phone.Other = smscode.MaskPhone(p.held.Request), page+"?change=1"
 	}

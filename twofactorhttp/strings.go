@@ -2,8 +2,8 @@ package twofactorhttp
 
 import (
 	"cmp"
-	"fmt"
 	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -11,15 +11,23 @@ import (
 	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
+	"golang.org/x/text/language"
 )
 
-// Strings is every text the layer shows or sends: page text, error
-// messages (in pages and in JSON answers alike) and the words for
-// durations. Translate by copying DefaultStrings and replacing fields.
-// Fields with a verb take one argument, as their default shows; New
-// checks that each has its verb.
+// Strings is every text the layer shows or sends in one language: page
+// text, error messages (in pages and in JSON answers alike) and the words
+// for durations. The layer builds one from its catalogue (Config.Languages)
+// for each language a request may be served in; StringsFor does the same
+// for a host's own use. Fields with a verb take the arguments their
+// default shows: the catalogue's English file (package i18n) is the
+// reference, and a table must keep its placeholders.
 type Strings struct {
-	Lang string // the pages' lang attribute: "en"
+	Lang string `i18n:"-"` // the pages' lang attribute: "en"
+	Dir  string `i18n:"-"` // the pages' dir attribute: "ltr" or "rtl"
+
+	tag         language.Tag // Lang, parsed: for plural forms
+	regionCache *regionCache // the country picker in this language
 
 	TitleLogin   string // page title of a sign-in challenge
 	TitleStepUp  string // page title of a step-up challenge
@@ -30,7 +38,7 @@ type Strings struct {
 	Resend       string // the button that sends a new code
 	Sent         string // a code was sent, to a destination the factor did not name
 	SentTo       string // "We sent a code to %s." (the masked destination)
-	ResendIn     string // "You can ask for a new code in %s." (a duration in words)
+	ResendIn     string // "You can ask for a new code %s." (a wait, as InMinutes and the like say it: "in 15 minutes")
 	Countdown    string // the same, updated each second by the script: "{s}" is the seconds left
 	ResendReload string // without scripts, after ResendIn: the button comes back on a reload
 	OtherMethods string // heading of the links to the other methods
@@ -67,10 +75,10 @@ type Strings struct {
 	// Error messages, for pages and the "message" of JSON errors.
 	InvalidCode      string // a wrong, expired or malformed code: one message for all
 	KeyRejected      string // a security key that did not verify
-	ResendWait       string // "%s" until a new code may be sent (a cooldown)
-	SendCap          string // "%s" until codes may be sent again (a cap on sends)
-	RateLimited      string // "%s" until answers are accepted again (a cap on answers)
-	Locked           string // "%s" until the lockout ends
+	ResendWait       string // "%s" when a new code may be sent ("in 15 minutes"), after a cooldown
+	SendCap          string // "%s" when codes may be sent again, after a cap on sends
+	RateLimited      string // "%s" when answers are accepted again, after a cap on answers
+	Locked           string // "%s" when the lockout ends
 	ChallengeEnded   string // the challenge expired, was cancelled or completed
 	TooManyAttempts  string // the challenge used up its answers
 	MethodNotOffered string // a method the challenge does not offer
@@ -102,20 +110,27 @@ type Strings struct {
 
 	// The enrollment prompt, shown at sign-in to a user whose policy
 	// requires a second factor while its grace lasts.
-	TitleEnrollPrompt string // its title
-	PromptReason      string // why it asks
-	PromptLeft        string // "You have %s left to set up two-step verification." (the time left in words)
-	PromptSkipOne     string // one skip is left
-	PromptSkips       string // "You can skip this %d more times." (the skips left)
-	SetUpNow          string // the link to the enrollment page
-	SkipForNow        string // the button that skips
+	TitleEnrollPrompt string      // its title
+	PromptReason      string      // why it asks
+	PromptLeft        string      // "You have %s left to set up two-step verification." (the time left in words)
+	PromptSkips       i18n.Plural // "You can skip this %d more times." (the skips left)
+	SetUpNow          string      // the link to the enrollment page
+	SkipForNow        string      // the button that skips
 
 	// Durations in words, each with a %d: "1 second", "%d seconds"...
-	Second, Seconds string
-	Minute, Minutes string
-	Hour, Hours     string
-	Day, Days       string
-	Week, Weeks     string
+	Seconds, Minutes, Hours, Days, Weeks i18n.Plural
+	// A wait from now in words: "in 1 second", "in %d seconds"...
+	InSeconds, InMinutes, InHours, InDays i18n.Plural
+
+	// Dates are the month names of the layouts above and below.
+	Dates i18n.Dates
+
+	// The messages of the security-key script.
+	KeyCancelled   string // the person cancelled, or the browser timed out
+	KeyInsecure    string // the page's address cannot use WebAuthn
+	KeyBrowser     string // the browser failed for another reason
+	KeyUnsupported string // the browser has no WebAuthn
+	RequestFailed  string // the server's answer could not be read
 
 	// Settings and Admin are the text of the settings and administrator
 	// pages.
@@ -133,160 +148,59 @@ type MethodText struct {
 	Input string
 }
 
-var defaultStrings = Strings{
-	Lang:         "en",
-	TitleLogin:   "Two-step verification",
-	TitleStepUp:  "Confirm it's you",
-	IntroLogin:   "Your account is protected with two-step verification.",
-	IntroStepUp:  "To keep your account safe, confirm it's you before you continue.",
-	Verify:       "Verify",
-	SendCode:     "Send me a code",
-	Resend:       "Send a new code",
-	Sent:         "We sent you a code.",
-	SentTo:       "We sent a code to %s.",
-	ResendIn:     "You can ask for a new code in %s.",
-	Countdown:    "You can ask for a new code in {s} s.",
-	ResendReload: "Reload this page once the wait is over.",
-	OtherMethods: "Other ways to verify",
-	UseBackup:    "Use a backup code",
-	TrustFor:     "Trust this device for %s",
-	TrustSession: "Trust this device until I close the browser",
-	Cancel:       "Cancel",
-	Continue:     "Continue",
-	SignInAgain:  "Sign in again",
-	NoScript:     "Security keys need JavaScript. Turn it on, or choose another way to verify.",
-
-	TitleLocked:  "Too many wrong codes",
-	LockedFor:    "For your security, you can't verify for %s.",
-	LockedAt:     "You can try again at %s.",
-	LockedAll:    "Until then, no code is accepted, not even a backup code, and no new code can be sent.",
-	LockedNotYou: "If you didn't just try to sign in, someone may know your password. Change it once you're back in.",
-	BackToSignIn: "Back to sign in",
-	GoBack:       "Go back",
-	ClockTime:    "15:04 MST",
-	Methods: map[twofactor.Method]MethodText{
-		twofactor.MethodTOTP:       {Name: "Authenticator app", Prompt: "Open your authenticator app and enter the code it shows.", Input: "%d-digit code from your authenticator app"},
-		twofactor.MethodEmail:      {Name: "Email", Prompt: "We email you a code.", Input: "Code from the email"},
-		twofactor.MethodSMS:        {Name: "Text message", Prompt: "We text you a code.", Input: "Code from the text message"},
-		twofactor.MethodBackupCode: {Name: "Backup code", Prompt: "Enter one of the backup codes you saved when you turned on two-step verification. Each works once.", Input: "Backup code"},
-		twofactor.MethodWebAuthn:   {Name: "Security key", Prompt: "Use your security key or passkey.", Input: "Use your security key"},
-	},
-	Prompt: "Enter your code.",
-	Input:  "Code",
-
-	InvalidCode:      "That code didn't work. Check it and try again.",
-	KeyRejected:      "The security key was not accepted. Try again.",
-	ResendWait:       "You can ask for a new code in %s.",
-	SendCap:          "Too many codes were sent. Try again in %s.",
-	RateLimited:      "Too many attempts. Try again in %s.",
-	Locked:           "Too many wrong codes. For your security, try again in %s.",
-	ChallengeEnded:   "This sign-in has expired or ended. Please sign in again.",
-	TooManyAttempts:  "Too many wrong codes for this sign-in. Please sign in again.",
-	MethodNotOffered: "That way of verifying is not available here.",
-	NotEnrolled:      "Your account has no second factor to confirm with.",
-	CrossOrigin:      "This request came from another site and was refused.",
-	BadRequest:       "The request could not be read.",
-	NotFound:         "There is nothing here.",
-	MethodNotAllowed: "This address does not accept that kind of request.",
-	Internal:         "Something went wrong on our side. Please try again.",
-	StepUpRequired:   "Confirm it's you to continue.",
-	EnrollRequired:   "Set up two-step verification to continue.",
-	SignedOut:        "Please sign in first.",
-	UnknownUser:      "We could not find your account. Please sign in again.",
-	AlreadyEnrolled:  "This security key is already registered.",
-
-	NoPendingEnrollment: "This registration has expired. Please start again.",
-
-	TitleVetoed:         "We couldn't verify this sign-in",
-	Vetoed:              "We couldn't verify this sign-in, so it was stopped to protect your account. Please try again later, or contact support.",
-	NoQualifyingMethod:  "This needs a security key or passkey, and your account has none yet. Add one, then try again.",
-	AddSecurityKey:      "Set up a security key",
-	NoIndependentFactor: "Your second step can't use the same email or phone you signed in with. Please sign in with your password instead.",
-
-	TitleEnrollPrompt: "Set up two-step verification",
-	PromptReason:      "Your account must have two-step verification: a code or a security key after your password.",
-	PromptLeft:        "You have %s left to set up two-step verification.",
-	PromptSkipOne:     "You can skip this once more.",
-	PromptSkips:       "You can skip this %d more times.",
-	SetUpNow:          "Set up now",
-	SkipForNow:        "Skip for now",
-
-	Second: "1 second", Seconds: "%d seconds",
-	Minute: "1 minute", Minutes: "%d minutes",
-	Hour: "1 hour", Hours: "%d hours",
-	Day: "1 day", Days: "%d days",
-	Week: "1 week", Weeks: "%d weeks",
-
-	Settings: defaultSettingsStrings,
-	Admin:    defaultAdminStrings,
-}
-
-// withFlowDefaults returns s with the default lockout-page and resend
-// strings for those it lacks (a table written before they existed),
-// leaving s itself as it is.
-func withFlowDefaults(s *Strings) *Strings {
-	d := &defaultStrings
-	if s.TitleLocked != "" && s.LockedFor != "" && s.LockedAt != "" && s.LockedAll != "" && s.LockedNotYou != "" &&
-		s.BackToSignIn != "" && s.GoBack != "" && s.ClockTime != "" && s.ResendReload != "" &&
-		s.TitleEnrollPrompt != "" && s.PromptReason != "" && s.PromptLeft != "" && s.PromptSkipOne != "" && s.PromptSkips != "" &&
-		s.SetUpNow != "" && s.SkipForNow != "" {
-		return s
-	}
-	c := *s
-	c.TitleLocked = cmp.Or(c.TitleLocked, d.TitleLocked)
-	c.LockedFor = cmp.Or(c.LockedFor, d.LockedFor)
-	c.LockedAt = cmp.Or(c.LockedAt, d.LockedAt)
-	c.LockedAll = cmp.Or(c.LockedAll, d.LockedAll)
-	c.LockedNotYou = cmp.Or(c.LockedNotYou, d.LockedNotYou)
-	c.BackToSignIn = cmp.Or(c.BackToSignIn, d.BackToSignIn)
-	c.GoBack = cmp.Or(c.GoBack, d.GoBack)
-	c.TitleVetoed = cmp.Or(c.TitleVetoed, d.TitleVetoed)
-	c.Vetoed = cmp.Or(c.Vetoed, d.Vetoed)
-	c.NoQualifyingMethod = cmp.Or(c.NoQualifyingMethod, d.NoQualifyingMethod)
-	c.AddSecurityKey = cmp.Or(c.AddSecurityKey, d.AddSecurityKey)
-	c.NoIndependentFactor = cmp.Or(c.NoIndependentFactor, d.NoIndependentFactor)
-	c.ClockTime = cmp.Or(c.ClockTime, d.ClockTime)
-	c.ResendReload = cmp.Or(c.ResendReload, d.ResendReload)
-	c.TitleEnrollPrompt = cmp.Or(c.TitleEnrollPrompt, d.TitleEnrollPrompt)
-	c.PromptReason = cmp.Or(c.PromptReason, d.PromptReason)
-	c.PromptLeft = cmp.Or(c.PromptLeft, d.PromptLeft)
-	c.PromptSkipOne = cmp.Or(c.PromptSkipOne, d.PromptSkipOne)
-	c.PromptSkips = cmp.Or(c.PromptSkips, d.PromptSkips)
-	c.SetUpNow = cmp.Or(c.SetUpNow, d.SetUpNow)
-	c.SkipForNow = cmp.Or(c.SkipForNow, d.SkipForNow)
-	return &c
-}
-
 // DefaultStrings returns a copy of the English strings.
 func DefaultStrings() *Strings {
-	s := defaultStrings
-	s.Methods = maps.Clone(defaultStrings.Methods)
-	s.Settings = defaultStrings.Settings.clone()
-	s.Admin = defaultStrings.Admin.clone()
-	return &s
+	s, err := StringsFor(i18n.Default(), language.English)
+	if err != nil {
+		panic(err) // the shipped catalogue is checked by its tests
+	}
+	return s
 }
 
-// check reports a field that lost its verb or is empty.
-func (s *Strings) check() error {
-	for name, f := range map[string]string{
-		"SentTo": s.SentTo, "ResendIn": s.ResendIn, "TrustFor": s.TrustFor, "ResendWait": s.ResendWait,
-		"SendCap": s.SendCap, "RateLimited": s.RateLimited, "Locked": s.Locked, "LockedFor": s.LockedFor, "LockedAt": s.LockedAt,
-		"PromptLeft": s.PromptLeft,
-	} {
-		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
-			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
-		}
+// StringsFor returns the strings of the language of c that best serves
+// tag (see i18n.Catalog.Match), with English where c's language lacks a
+// key. The result is the caller's to change.
+func StringsFor(c *i18n.Catalog, tag language.Tag) (*Strings, error) {
+	tag = c.Match(tag)
+	s := &Strings{Lang: tag.String(), Dir: c.Direction(tag), tag: tag, regionCache: &regionCache{}}
+	s.Settings.Apps = slices.Clone(authenticatorApps)
+	if err := c.Fill(tag, stringsPrefix, s); err != nil {
+		return nil, configErr("%v", err)
 	}
-	for name, f := range map[string]string{"Seconds": s.Seconds, "Minutes": s.Minutes, "Hours": s.Hours, "Days": s.Days, "Weeks": s.Weeks,
-		"PromptSkips": s.PromptSkips} {
-		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
-			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
-		}
+	return s, nil
+}
+
+// stringsPrefix is the catalogue keys' prefix of the page strings.
+const stringsPrefix = "page."
+
+// authenticatorApps are the apps the set-up page names: proper names, the
+// same in every language.
+var authenticatorApps = []string{"Google Authenticator", "Microsoft Authenticator", "Authy", "1Password", "Bitwarden"}
+
+// complete returns a table in which each field s leaves empty, or sets
+// to a value that lost one of English's placeholders, is an error or
+// takes c's text for s's language: a table written for an earlier
+// release, or for a few fields only, still shows every page.
+func (s *Strings) complete(c *i18n.Catalog) (*Strings, error) {
+	tag, err := language.Parse(cmp.Or(s.Lang, "en"))
+	if err != nil {
+		return nil, configErr("Strings.Lang %q is not a BCP 47 tag", s.Lang)
 	}
-	if !strings.Contains(s.Countdown, "{s}") {
-		return configErr("Strings.Countdown %q must hold {s}", s.Countdown)
+	c, err = c.With(tag, i18n.Extract(stringsPrefix, s))
+	if err != nil {
+		return nil, configErr("Strings: %v", err)
 	}
-	return s.checkSettings()
+	out, err := StringsFor(c, tag)
+	if err != nil {
+		return nil, err
+	}
+	out.Dir = cmp.Or(s.Dir, out.Dir)
+	if s.Settings.Apps != nil {
+		out.Settings.Apps = slices.Clone(s.Settings.Apps)
+	}
+	out.Settings.Regions = maps.Clone(s.Settings.Regions)
+	out.Settings.Product = s.Settings.Product
+	return out, nil
 }
 
 // method returns the text of m.
@@ -332,19 +246,55 @@ func inputLabel(input string, length int) string {
 	return out
 }
 
-// wait returns d in words, rounded up to the unit shown: seconds up to 90
-// seconds, minutes up to 90 minutes, hours up to 48 hours, then days. A
-// wait is never shown shorter than it is.
-func (s *Strings) wait(d time.Duration) string {
+// Plural returns p's form for n in s's language, with n in place of its
+// %d: a page template's {{$.T.Plural $.T.Settings.Devices 3}}.
+func (s *Strings) Plural(p i18n.Plural, n int) string { return p.Format(s.tag, n) }
+
+func (s *Strings) n(p i18n.Plural, n int) string { return s.Plural(p, n) }
+
+// unit returns d in whole units, rounded up, as wait and in round it:
+// seconds up to 90 seconds, minutes up to 90 minutes, hours up to 48
+// hours, then days. A wait is never shown shorter than it is.
+func unit(d time.Duration) (n int, u time.Duration) {
 	switch {
 	case d <= 90*time.Second:
-		return s.count(ceil(d, time.Second), s.Second, s.Seconds)
+		return ceil(d, time.Second), time.Second
 	case d <= 90*time.Minute:
-		return s.count(ceil(d, time.Minute), s.Minute, s.Minutes)
+		return ceil(d, time.Minute), time.Minute
 	case d <= 48*time.Hour:
-		return s.count(ceil(d, time.Hour), s.Hour, s.Hours)
+		return ceil(d, time.Hour), time.Hour
 	}
-	return s.count(ceil(d, 24*time.Hour), s.Day, s.Days)
+	return ceil(d, 24*time.Hour), 24 * time.Hour
+}
+
+// wait returns a wait of d in words ("15 minutes"), rounded as unit
+// does.
+func (s *Strings) wait(d time.Duration) string {
+	n, u := unit(d)
+	switch u {
+	case time.Second:
+		return s.n(s.Seconds, n)
+	case time.Minute:
+		return s.n(s.Minutes, n)
+	case time.Hour:
+		return s.n(s.Hours, n)
+	}
+	return s.n(s.Days, n)
+}
+
+// in returns the end of a wait of d from now in words ("in 15
+// minutes"), rounded as unit does.
+func (s *Strings) in(d time.Duration) string {
+	n, u := unit(d)
+	switch u {
+	case time.Second:
+		return s.n(s.InSeconds, n)
+	case time.Minute:
+		return s.n(s.InMinutes, n)
+	case time.Hour:
+		return s.n(s.InHours, n)
+	}
+	return s.n(s.InDays, n)
 }
 
 // left returns the time left before a deadline in words: days, to the
@@ -353,7 +303,7 @@ func (s *Strings) wait(d time.Duration) string {
 func (s *Strings) left(d time.Duration) string {
 	const day = 24 * time.Hour
 	if d >= 2*day {
-		return s.count(int((d+day/2)/day), s.Day, s.Days)
+		return s.n(s.Days, int((d+day/2)/day))
 	}
 	return s.wait(d)
 }
@@ -364,13 +314,13 @@ func (s *Strings) span(d time.Duration) string {
 	const day = 24 * time.Hour
 	switch {
 	case d >= 7*day && d%(7*day) == 0:
-		return s.count(int(d/(7*day)), s.Week, s.Weeks)
+		return s.n(s.Weeks, int(d/(7*day)))
 	case d >= day:
-		return s.count(ceil(d, day), s.Day, s.Days)
+		return s.n(s.Days, ceil(d, day))
 	case d >= time.Hour:
-		return s.count(ceil(d, time.Hour), s.Hour, s.Hours)
+		return s.n(s.Hours, ceil(d, time.Hour))
 	}
-	return s.count(ceil(d, time.Minute), s.Minute, s.Minutes)
+	return s.n(s.Minutes, ceil(d, time.Minute))
 }
 
 func ceil(d, unit time.Duration) int {
@@ -378,9 +328,15 @@ func ceil(d, unit time.Duration) int {
 	return max(n, 1)
 }
 
-func (s *Strings) count(n int, one, many string) string {
-	if n == 1 {
-		return one
+// date returns t's date, in UTC, in s's language; the zero time is "".
+func (s *Strings) date(t time.Time) string { return s.format(t, s.Settings.Date) }
+
+// dateTime returns t's date and time, in UTC, in s's language.
+func (s *Strings) dateTime(t time.Time) string { return s.format(t, s.Settings.DateTime) }
+
+func (s *Strings) format(t time.Time, layout string) string {
+	if t.IsZero() {
+		return ""
 	}
-	return fmt.Sprintf(many, n)
+	return s.Dates.Format(t.UTC(), layout)
 }

@@ -62,7 +62,7 @@ func BackupCodesUI() MethodUI {
 // follows it stays on when two-step verification is turned off.
 type emailKind struct{ baseKind }
 
-func (emailKind) row(_ *Handler, fv *FactorView) {
+func (emailKind) row(_ *Handler, _ *Strings, fv *FactorView) {
 	fv.CanAdd = fv.CanAdd && len(fv.Enrollments) == 0
 }
 
@@ -72,7 +72,7 @@ func (emailKind) hidden(u twofactor.User, fv *FactorView) bool {
 	return u.Email == "" && len(fv.Enrollments) == 0
 }
 
-func (emailKind) page(h *Handler, p *methodPage) {
+func (emailKind) page(h *Handler, tx *Strings, p *methodPage) {
 	fv := p.v.Factor
 	e := &EmailView{}
 	switch {
@@ -87,7 +87,9 @@ func (emailKind) page(h *Handler, p *methodPage) {
 	p.v.Email = e
 }
 
-func (emailKind) stays(h *Handler, _ *methodUI) string { return h.text.Settings.DisableEmailStays }
+func (emailKind) stays(h *Handler, tx *Strings, _ *methodUI) string {
+	return tx.Settings.DisableEmailStays
+}
 
 func (emailKind) codeLabel(t *Strings) string { return t.Settings.EmailCodeLabel }
 
