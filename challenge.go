@@ -101,6 +101,11 @@ func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
 	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
 		buf = appendString(buf, f)
 	}
+	// The user's language follows, only when there is one: a record
+	// without it stays readable by a release that predates it.
+	if u.Language != "" {
+		buf = appendString(buf, u.Language)
+	}
 	sealed, err := s.keys.Seal(buf[head:], buf[:head])
 	if err != nil {
 		return err
@@ -201,6 +206,9 @@ func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
 	}
 	p := fields{s: string(pt)}
 	ch.User.Name, ch.User.DisplayName, ch.User.Email, ch.IP = p.str(), p.str(), p.str(), p.str()
+	if p.s != "" {
+		ch.User.Language = p.str()
+	}
 	if p.bad || p.s != "" {
 		return nil, false, bad
 	}

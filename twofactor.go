@@ -54,6 +54,12 @@ type User struct {
 	DisplayName string `json:"display_name,omitempty"`
 	// Email is the address for email codes, when the email factor is used.
 	Email string `json:"email,omitempty"`
+	// Language is the language the user chose, a BCP 47 tag ("de",
+	// "pt-BR"), for the messages sent to them outside a request of their
+	// own: a notification after an administrator's change. Messages sent
+	// while serving the user's request speak its language (see package
+	// i18n). Empty means English.
+	Language string `json:"language,omitempty"`
 }
 
 // AccountName returns the name for authenticator apps: Name, else Email,

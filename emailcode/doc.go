@@ -100,9 +100,20 @@
 // text/template and html/template; [Templates] overrides any of them. The
 // templates see [Data]: product name, the user's display name
 // (twofactor.User.DisplayName, for the greeting; none, no greeting), code,
-// minutes left and purpose. The default subject, "Your Example
+// minutes left and purpose, and Data.Text, the default message's
+// sentences in the message's language. The default subject, "Your Example
 // verification code", leaves the code out so it does not show on lock
 // screens.
+//
+// # Languages
+//
+// The default message's sentences come from the "email." keys of a
+// catalogue of package i18n (Config.Languages; nil, the library's seven
+// languages). A message speaks the language of the request that sends it:
+// twofactorhttp marks each request's language in its context, and a host
+// calling the Service itself does so with i18n.WithLanguage. A message
+// sent outside such a request speaks twofactor.User.Language, else
+// English. The HTML part carries the language's lang and dir attributes.
 //
 // # Defaults
 //

@@ -1,6 +1,7 @@
 package emailcode
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/internal/onetime"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -178,8 +180,14 @@ type Config struct {
 	Enrollment EnrollmentMode
 	// ProductName appears in the subject and body. Empty leaves it out.
 	ProductName string
-	// Templates override the message. Nil fields use the defaults.
+	// Templates override the message. Nil fields use the defaults, whose
+	// sentences come from Languages.
 	Templates Templates
+	// Languages are the message's texts by language (the "email." keys of
+	// package i18n's catalogue). Nil means i18n.Default(). A message is
+	// written in the language of the request that sends it (see
+	// i18n.WithLanguage), else twofactor.User.Language, else English.
+	Languages *i18n.Catalog
 	// Codes set the codes' lifetime, resend cooldown, length and attempts.
 	Codes Codes
 	// Caps limit sends per user, address and client network, with
@@ -211,6 +219,7 @@ type Factor struct {
 	mode    EnrollmentMode
 	product string
 	tmpl    templates
+	langs   *languages
 }
 
 var (
@@ -259,11 +268,15 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 	if err != nil {
 		return nil, err
 	}
-	t, err := cfg.Templates.resolve(cfg.ProductName, is.CodeLength(), is.TTL())
+	langs, err := newLanguages(cmp.Or(cfg.Languages, i18n.Default()))
 	if err != nil {
 		return nil, err
 	}
-	return &Factor{issuer: is, st: st, env: env, sender: cfg.Sender, mode: cfg.Enrollment, product: cfg.ProductName, tmpl: t}, nil
+	t, err := cfg.Templates.resolve(langs, cfg.ProductName, is.CodeLength(), is.TTL())
+	if err != nil {
+		return nil, err
+	}
+	return &Factor{issuer: is, st: st, env: env, sender: cfg.Sender, mode: cfg.Enrollment, product: cfg.ProductName, tmpl: t, langs: langs}, nil
 }
 
 // Method returns twofactor.MethodEmail.
@@ -483,14 +496,16 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 func (f *Factor) deliver(addr string, u twofactor.User, purpose string) onetime.Deliver {
 	return func(ctx context.Context, code string, expires time.Time) error {
 		now := f.env.Now()
-		m, err := f.tmpl.render(Data{
+		d := Data{
 			ProductName: f.product,
 			DisplayName: u.DisplayName,
 			Code:        code,
 			Minutes:     minutesLeft(expires, now),
 			ExpiresAt:   expires,
 			Purpose:     purpose,
-		})
+		}
+		d.Text = f.langs.text(ctx, u.Language, &d)
+		m, err := f.tmpl.render(d)
 		if err != nil {
 			return err
 		}

@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/internal/onetime"
+	"golang.org/x/text/language"
 )
 
 // A Message is one email to deliver. Text is always set; HTML is its
@@ -41,6 +43,70 @@ type Data struct {
 	Minutes     int       // minutes until the code expires, rounded up
 	ExpiresAt   time.Time // when the code expires
 	Purpose     string    // "login", "step_up", "enroll", or PurposeEmailVerify
+	// Text is the default message's sentences in the message's language,
+	// for templates that keep its words and change its form.
+	Text Text
+}
+
+// Text is the default message in one language, sentence by sentence,
+// from the catalogue's "email." keys (package i18n).
+type Text struct {
+	Lang       string // the language's BCP 47 tag: "de"
+	Dir        string // "ltr" or "rtl"
+	Subject    string // "Your Acme verification code"
+	Greeting   string // "Hello Ann,", or "" without a display name
+	Intro      string // "Your Acme verification code is:"
+	Expires    string // "It expires in 10 minutes."
+	NotYou     string // what to do if the user did not ask for it, by purpose
+	NeverShare string // "Never share this code with anyone."
+}
+
+// texts are the catalogue's "email." keys in one language.
+type texts struct {
+	tag                                                    language.Tag
+	dir                                                    string
+	Subject, SubjectProduct, Greeting, Intro, IntroProduct string
+	Expires                                                i18n.Plural
+	NotYouSignIn, NotYouAddress, NeverShare                string
+}
+
+// languages are the message's texts in every language of a catalogue.
+type languages struct {
+	cat *i18n.Catalog
+	by  map[language.Tag]*texts
+}
+
+func newLanguages(cat *i18n.Catalog) (*languages, error) {
+	l := &languages{cat: cat, by: map[language.Tag]*texts{}}
+	for _, tag := range cat.Languages() {
+		t := &texts{tag: tag, dir: cat.Direction(tag)}
+		if err := cat.Fill(tag, "email.", t); err != nil {
+			return nil, onetime.ConfigError(pkg, "Languages: %v", err)
+		}
+		l.by[tag] = t
+	}
+	return l, nil
+}
+
+// text returns the sentences of d in the language of a message to u
+// sent while serving ctx.
+func (l *languages) text(ctx context.Context, userLang string, d *Data) Text {
+	t := l.by[l.cat.MessageLanguage(ctx, userLang)]
+	if t == nil {
+		t = l.by[language.English]
+	}
+	out := Text{Lang: t.tag.String(), Dir: t.dir, Subject: t.Subject, Intro: t.Intro, NeverShare: t.NeverShare,
+		Expires: t.Expires.Format(t.tag, d.Minutes), NotYou: t.NotYouSignIn}
+	if d.ProductName != "" {
+		out.Subject, out.Intro = fmt.Sprintf(t.SubjectProduct, d.ProductName), fmt.Sprintf(t.IntroProduct, d.ProductName)
+	}
+	if d.DisplayName != "" {
+		out.Greeting = fmt.Sprintf(t.Greeting, d.DisplayName)
+	}
+	if d.Purpose == PurposeEmailVerify {
+		out.NotYou = t.NotYouAddress
+	}
+	return out
 }
 
 // Templates override the message. Nil fields use the defaults shown in
@@ -55,25 +121,25 @@ type Templates struct {
 	HTML *htmltemplate.Template
 }
 
-const defaultSubject = `{{if .ProductName}}Your {{.ProductName}} verification code{{else}}Your verification code{{end}}`
+const defaultSubject = `{{.Text.Subject}}`
 
-const defaultText = `{{if .DisplayName}}Hello {{.DisplayName}},
+const defaultText = `{{with .Text}}{{if .Greeting}}{{.Greeting}}
 
-{{end}}Your {{if .ProductName}}{{.ProductName}} {{end}}verification code is:
+{{end}}{{.Intro}}
 
-    {{.Code}}
+    {{$.Code}}
 
-It expires in {{.Minutes}} minutes. {{if eq .Purpose "email_verify"}}If you did not ask to add this address, ignore this message.{{else}}If you did not try to sign in, ignore this message and consider changing your password.{{end}} Never share this code with anyone.
-`
+{{.Expires}} {{.NotYou}} {{.NeverShare}}
+{{end}}`
 
 const defaultHTML = `<!DOCTYPE html>
-<html><body style="font-family: sans-serif">
-{{if .DisplayName}}<p>Hello {{.DisplayName}},</p>
-{{end}}<p>Your {{if .ProductName}}{{.ProductName}} {{end}}verification code is:</p>
-<p style="font-size: 28px; font-weight: bold; letter-spacing: 4px">{{.Code}}</p>
-<p>It expires in {{.Minutes}} minutes. {{if eq .Purpose "email_verify"}}If you did not ask to add this address, ignore this message.{{else}}If you did not try to sign in, ignore this message and consider changing your password.{{end}} Never share this code with anyone.</p>
+{{with .Text}}<html lang="{{.Lang}}" dir="{{.Dir}}"><body style="font-family: sans-serif">
+{{if .Greeting}}<p>{{.Greeting}}</p>
+{{end}}<p>{{.Intro}}</p>
+<p dir="ltr" style="font-size: 28px; font-weight: bold; letter-spacing: 4px">{{$.Code}}</p>
+<p>{{.Expires}} {{.NotYou}} {{.NeverShare}}</p>
 </body></html>
-`
+{{end}}`
 
 var (
 	defSubject = texttemplate.Must(texttemplate.New("subject").Parse(defaultSubject))
@@ -87,7 +153,7 @@ type templates struct {
 	html    *htmltemplate.Template
 }
 
-func (t Templates) resolve(product string, codeLen int, ttl time.Duration) (templates, error) {
+func (t Templates) resolve(langs *languages, product string, codeLen int, ttl time.Duration) (templates, error) {
 	out := templates{subject: t.Subject, text: t.Text, html: t.HTML}
 	if out.subject == nil {
 		out.subject = defSubject
@@ -100,6 +166,7 @@ func (t Templates) resolve(product string, codeLen int, ttl time.Duration) (temp
 	}
 	sample := Data{ProductName: product, DisplayName: "Sample", Code: strings.Repeat("0", codeLen),
 		Minutes: int(ttl / time.Minute), ExpiresAt: time.Unix(0, 0).Add(ttl), Purpose: string(twofactor.PurposeLogin)}
+	sample.Text = langs.text(context.Background(), "", &sample)
 	m, err := out.render(sample)
 	if err != nil {
 		return templates{}, onetime.ConfigError(pkg, "%v", err)

@@ -459,6 +459,22 @@ func placeholders(s string) []string {
 	return out
 }
 
+// MessageLanguage returns the language of a message sent to a user:
+// the language ctx carries (the user's own request, which
+// i18n.WithLanguage marked), else userLang (twofactor.User.Language,
+// a BCP 47 tag), else English, each served by the catalogue's closest.
+func (c *Catalog) MessageLanguage(ctx context.Context, userLang string) language.Tag {
+	if t, ok := FromContext(ctx); ok {
+		return c.Match(t)
+	}
+	if userLang != "" {
+		if t, err := language.Parse(userLang); err == nil {
+			return c.Match(t)
+		}
+	}
+	return c.Match()
+}
+
 type ctxKey struct{}
 
 // WithLanguage returns ctx carrying tag: the language of the messages a

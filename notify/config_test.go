@@ -15,6 +15,7 @@ import (
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/totp"
 )
@@ -46,24 +47,24 @@ func TestConfigErrors(t *testing.T) {
 		"link scheme":     {mod: func(c *notify.Config) { c.Links.Security = "javascript:alert(1)" }, says: "Config.Links.Security"},
 		"verb lost": {mod: func(c *notify.Config) {
 			c.Strings = broken(func(s *notify.Strings) { s.Network = "Network" })
-		}, says: "Strings.Network"},
+		}, says: "notify.Network"},
 		"two verbs": {mod: func(c *notify.Config) {
-			c.Strings = broken(func(s *notify.Strings) { s.Folded = "%d more attempts since %s" })
-		}, says: "Strings.Folded"},
+			c.Strings = broken(func(s *notify.Strings) { s.Folded = i18n.Plural{Other: "%d more attempts since %s"} })
+		}, says: "notify.Folded"},
 		"intro verb": {mod: func(c *notify.Config) {
 			c.Strings = broken(func(s *notify.Strings) {
 				kt := s.Kinds[notify.MethodAdded]
 				kt.Intro = "A method was added."
 				s.Kinds[notify.MethodAdded] = kt
 			})
-		}, says: "Strings.Kinds[method_added].Intro"},
-		"empty subject": {mod: func(c *notify.Config) {
+		}, says: "notify.Kinds.method_added.Intro"},
+		"two-line subject in the table": {mod: func(c *notify.Config) {
 			c.Strings = broken(func(s *notify.Strings) {
 				kt := s.Kinds[notify.Lockout]
-				kt.Subject = ""
+				kt.Subject = "Locked\nBcc: x@example.com"
 				s.Kinds[notify.Lockout] = kt
 			})
-		}, says: "Strings.Kinds[lockout].Subject is empty"},
+		}, says: "Strings.Kinds[lockout].Subject must be one line"},
 		"two-line subject": {mod: func(c *notify.Config) {
 			c.Templates.Subject = texttemplate.Must(texttemplate.New("s").Parse("{{.Subject}}\nBcc: x@example.com"))
 		}, says: "one non-empty line"},
@@ -162,7 +163,7 @@ func TestTranslated(t *testing.T) {
 	assert.Equal(t, "Exemple: Validation en deux étapes désactivée", m.Subject)
 	assert.Contains(t, m.Text, "Bonjour Ann,\n\nLa validation en deux étapes a été désactivée.")
 	assert.Contains(t, m.Text, "Quand : 04/03/2026 11:00")
-	assert.Contains(t, m.HTML, `<html lang="fr">`)
+	assert.Contains(t, m.HTML, `<html lang="fr" dir="ltr">`)
 
 	// Own templates see the facts.
 	mail.Reset()

@@ -111,8 +111,17 @@
 // ("Example: Two-step verification was turned off") and, like the whole
 // message, never holds a code, a secret, an email address or a full
 // phone number: events hold none, and the labels they carry are masked.
-// Translate with Strings, which follows the conventions of the pages'
-// twofactorhttp.Strings.
+//
+// # Languages
+//
+// The texts come from the "notify." keys of a catalogue of package i18n
+// (Config.Languages; nil, the library's seven languages). A message
+// speaks the language of the request whose event it tells of, which
+// twofactorhttp marks in the request's context (i18n.WithLanguage), else
+// the user's own (twofactor.User.Language), else English: a notification
+// after an administrator's reset follows the user's language, not the
+// administrator's. Config.EnabledNames names the kinds on a settings page
+// in the page's language.
 //
 // # Delivery
 //

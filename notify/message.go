@@ -20,6 +20,7 @@ import (
 type Data struct {
 	Kind        Kind
 	Lang        string // Strings.Lang
+	Dir         string // Strings.Dir: "ltr" or "rtl"
 	ProductName string // Config.ProductName, possibly empty
 	DisplayName string // twofactor.User.DisplayName, possibly empty
 
@@ -86,7 +87,7 @@ const defaultText = `{{.Greeting}}
 `
 
 const defaultHTML = `<!DOCTYPE html>
-<html lang="{{.Lang}}"><body style="font-family: sans-serif">
+<html lang="{{.Lang}}" dir="{{.Dir}}"><body style="font-family: sans-serif">
 <p>{{.Greeting}}</p>
 <p>{{.Intro}}</p>
 {{if .Facts}}<ul>
@@ -148,6 +149,7 @@ func (t templates) render(d *Data) (emailcode.Message, error) {
 
 // facts is what a message is about, gathered from its event(s).
 type facts struct {
+	text        *Strings // the table of the message's language
 	kind        Kind
 	user        twofactor.User
 	time        time.Time
@@ -166,10 +168,10 @@ type facts struct {
 
 // data puts the message's texts together.
 func (n *Notifier) data(f facts) *Data {
-	s := n.text
+	s := f.text
 	kt := s.kind(f.kind)
 	d := &Data{
-		Kind: f.kind, Lang: s.Lang, ProductName: n.product, DisplayName: f.user.DisplayName,
+		Kind: f.kind, Lang: s.Lang, Dir: s.Dir, ProductName: n.product, DisplayName: f.user.DisplayName,
 		Subject: kt.Subject, Advice: kt.Advice, Footer: s.Footer,
 		Time: f.time.In(n.loc), Method: f.method, IP: f.ip, Browser: f.browser, Device: f.device,
 		Actor: f.actor, Remaining: f.remaining, Attempts: f.attempts, FoldedCount: f.foldedCount,
@@ -199,15 +201,15 @@ func (n *Notifier) data(f facts) *Data {
 		d.Intro = s.fact(kt.Intro, name)
 	}
 	n.addFacts(d, f)
-	d.LinkText, d.LinkURL = n.link(f.kind)
+	d.LinkText, d.LinkURL = n.link(s, f.kind)
 	return d
 }
 
 // addFacts puts the lines that state f's facts, and the folded attempts,
 // in d.
 func (n *Notifier) addFacts(d *Data, f facts) {
-	s := n.text
-	when := func(t time.Time) string { return t.In(n.loc).Format(s.TimeFormat) }
+	s := f.text
+	when := func(t time.Time) string { return s.when(t.In(n.loc)) }
 	add := func(format string, v any) { d.Facts = append(d.Facts, s.fact(format, v)) }
 	add(s.When, when(f.time))
 	d.Network = s.Unknown
@@ -229,7 +231,7 @@ func (n *Notifier) addFacts(d *Data, f facts) {
 			add(s.Attempts, f.attempts)
 		}
 		if f.foldedCount > 0 {
-			d.Folded = s.fact(s.Folded, f.foldedCount)
+			d.Folded = s.Folded.Format(s.tag, f.foldedCount)
 		}
 	case DeviceTrusted:
 		device := f.device
@@ -268,8 +270,8 @@ func (n *Notifier) addFacts(d *Data, f facts) {
 }
 
 // link returns the link a kind's message ends with.
-func (n *Notifier) link(k Kind) (string, string) {
-	s, l := n.text, n.links
+func (n *Notifier) link(s *Strings, k Kind) (string, string) {
+	l := n.links
 	switch {
 	case k == DeviceTrusted && l.Devices != "":
 		return s.LinkDevices, l.Devices

@@ -15,8 +15,10 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/internal/errs"
 	"github.com/twofactorkit/twofactor/store"
+	"golang.org/x/text/language"
 )
 
 // Defaults applied by New to zero fields.
@@ -73,8 +75,16 @@ type Config struct {
 	// Off lists the kinds not to send; every other kind is sent.
 	Off []Kind
 
-	// Strings is the text of every message. Nil means DefaultStrings()
-	// (English). Copy it and change what you translate.
+	// Languages are the messages' texts by language (the "notify." keys
+	// of package i18n's catalogue). Nil means i18n.Default(). A message
+	// speaks the language of the request whose event it tells of (see
+	// i18n.WithLanguage; twofactorhttp marks it), else the user's
+	// (twofactor.User.Language), else English.
+	Languages *i18n.Catalog
+
+	// Strings, when set, is the text of every message, whatever its
+	// language. Its empty fields take the catalogue's text for
+	// Strings.Lang. Nil means the catalogue, per message.
 	Strings *Strings
 
 	// Templates override the messages' layout.
@@ -137,13 +147,31 @@ func (c Config) Enabled() []Kind {
 }
 
 // Name returns kind k's name for a settings page
-// (Strings.Kinds[k].Name), from Config.Strings or, for what it does not
-// hold, the default.
-func (c Config) Name(k Kind) string {
-	if c.Strings == nil {
-		return defaultKinds[k].Name
+// (Strings.Kinds[k].Name) in English, or from Config.Strings when set.
+func (c Config) Name(k Kind) string { return c.NameIn(language.English, k) }
+
+// NameIn returns kind k's name in the language of the catalogue that best
+// serves tag, or from Config.Strings when set.
+func (c Config) NameIn(tag language.Tag, k Kind) string {
+	if c.Strings != nil && c.Strings.Kinds[k].Name != "" {
+		return c.Strings.Kinds[k].Name
 	}
-	return c.Strings.kind(k).Name
+	cat := cmp.Or(c.Languages, i18n.Default())
+	return cat.String(cat.Match(tag), stringsPrefix+"Kinds."+string(k)+".Name")
+}
+
+// EnabledNames returns the names of the kinds sent, for a settings page,
+// in the language ctx carries (the page's: twofactorhttp marks it), else
+// English: the Notifications of twofactorhttp.Config is
+//
+//	func(r *http.Request) []string { return cfg.EnabledNames(r.Context()) }
+func (c Config) EnabledNames(ctx context.Context) []string {
+	tag, _ := i18n.FromContext(ctx)
+	var out []string
+	for _, k := range c.Enabled() {
+		out = append(out, c.NameIn(tag, k))
+	}
+	return out
 }
 
 // A Notifier sends security notifications by email from the events it
@@ -157,7 +185,9 @@ type Notifier struct {
 	product     string
 	links       Links
 	off         map[Kind]bool
-	text        *Strings
+	langs       map[language.Tag]*Strings
+	fixed       *Strings // Config.Strings
+	cat         *i18n.Catalog
 	tmpl        templates
 	loc         *time.Location
 	locate      func(netip.Addr) string
@@ -209,12 +239,24 @@ func New(env twofactor.Env, cfg Config) (*Notifier, error) {
 	if err := cfg.check(); err != nil {
 		return nil, err
 	}
-	text := cfg.Strings
-	if text == nil {
-		text = DefaultStrings()
+	cat := cmp.Or(cfg.Languages, i18n.Default())
+	langs := map[language.Tag]*Strings{}
+	for _, tag := range cat.Languages() {
+		s, err := StringsFor(cat, tag)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.check(); err != nil {
+			return nil, err
+		}
+		langs[tag] = s
 	}
-	if err := text.check(); err != nil {
-		return nil, err
+	var fixed *Strings
+	if cfg.Strings != nil {
+		var err error
+		if fixed, err = cfg.Strings.complete(cat); err != nil {
+			return nil, err
+		}
 	}
 	off := make(map[Kind]bool, len(cfg.Off))
 	for _, k := range cfg.Off {
@@ -223,7 +265,7 @@ func New(env twofactor.Env, cfg Config) (*Notifier, error) {
 	queue := cmp.Or(cfg.QueueSize, DefaultQueueSize)
 	n := &Notifier{
 		sender: cfg.Sender, env: env, st: st, product: cfg.ProductName, links: cfg.Links, off: off,
-		text: text, tmpl: cfg.Templates.resolve(), loc: cmp.Or(cfg.Location, time.UTC), locate: cfg.Locate,
+		langs: langs, fixed: fixed, cat: cat, tmpl: cfg.Templates.resolve(), loc: cmp.Or(cfg.Location, time.UTC), locate: cfg.Locate,
 		period: cmp.Or(cfg.Period, DefaultPeriod), grace: cmp.Or(cfg.Grace, DefaultGrace), maxPending: queue,
 		sendTimeout: cmp.Or(cfg.SendTimeout, DefaultSendTimeout), now: env.Now,
 		jobs: make(chan job, queue), wake: make(chan struct{}, 1), stop: make(chan struct{}),
@@ -283,7 +325,7 @@ func (n *Notifier) checkTemplates() error {
 		f := facts{kind: k, user: twofactor.User{ID: "sample", DisplayName: "Sample"}, time: at,
 			method: twofactor.MethodSMS, label: "+1 *** *** **12", ip: "192.0.2.1", browser: "Firefox on Linux",
 			device: "Firefox on Linux", actor: "support", until: at.Add(time.Hour), remaining: 2, attempts: 2,
-			foldedCount: 3, since: at.Add(-time.Hour)}
+			foldedCount: 3, since: at.Add(-time.Hour), text: n.text(context.Background(), "")}
 		if _, err := n.tmpl.render(n.data(f)); err != nil {
 			return configErr("Templates: %s: %v", k, err)
 		}
@@ -300,9 +342,22 @@ func (n *Notifier) Enabled() []Kind {
 	return slices.DeleteFunc(Kinds(), func(k Kind) bool { return n.off[k] })
 }
 
-// Strings returns the notifier's string table, for a page that names the
-// kinds (Strings().Kinds[k].Name). Do not change it.
-func (n *Notifier) Strings() *Strings { return n.text }
+// Strings returns the notifier's string table in English (or
+// Config.Strings), for a page that names the kinds
+// (Strings().Kinds[k].Name). Do not change it.
+func (n *Notifier) Strings() *Strings { return n.text(context.Background(), "") }
+
+// text returns the table of a message to a user of language userLang,
+// sent for an event of ctx.
+func (n *Notifier) text(ctx context.Context, userLang string) *Strings {
+	if n.fixed != nil {
+		return n.fixed
+	}
+	if s := n.langs[n.cat.MessageLanguage(ctx, userLang)]; s != nil {
+		return s
+	}
+	return n.langs[language.English]
+}
 
 // HandleEvent takes one event (twofactor.Listener). It never blocks and
 // never fails: it keeps what a message needs and queues it for a worker,
@@ -424,6 +479,7 @@ func (n *Notifier) user(ctx context.Context, id string, k Kind) (twofactor.User,
 // send renders and delivers one message. A failure is a warning event.
 func (n *Notifier) send(ctx context.Context, user twofactor.User, f facts) {
 	f.user = user
+	f.text = n.text(ctx, user.Language)
 	m, err := n.tmpl.render(n.data(f))
 	if err != nil {
 		n.warn(ctx, user.ID, f.kind, ReasonRenderFailed, err)

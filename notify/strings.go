@@ -1,20 +1,28 @@
 package notify
 
 import (
+	"cmp"
 	"fmt"
-	"maps"
 	"strings"
+	"time"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
+	"golang.org/x/text/language"
 )
 
-// Strings is every text the messages show: one KindText per kind, the
-// lines that state the facts, the greeting and the footer. Translate by
-// copying DefaultStrings and replacing fields, as with the pages'
-// twofactorhttp.Strings. Fields with a verb take one argument, as their
-// default shows; New checks that each has its verb.
+// Strings is every text the messages show in one language: one KindText
+// per kind, the lines that state the facts, the greeting and the footer.
+// The notifier builds one from its catalogue (Config.Languages) for each
+// language; StringsFor does the same for a host. Fields with a verb take
+// the arguments their default shows: the catalogue's English file
+// (package i18n, keys "notify.") is the reference, and a table must keep
+// its placeholders.
 type Strings struct {
-	Lang string // the HTML part's lang attribute: "en"
+	Lang string `i18n:"-"` // the HTML part's lang attribute: "en"
+	Dir  string `i18n:"-"` // its dir attribute: "ltr" or "rtl"
+
+	tag language.Tag // Lang, parsed: for plural forms
 
 	Greeting       string // "Hello %s," (twofactor.User.DisplayName)
 	GreetingNoName string // the greeting when the user has no display name
@@ -27,16 +35,16 @@ type Strings struct {
 	Methods map[twofactor.Method]string
 
 	// Fact lines, each with one verb.
-	When      string // "When: %s" (the time, in TimeFormat and Config.Location)
-	Network   string // "Network: %s" (the client's address, and its place when Config.Locate names one)
-	Browser   string // "Browser: %s" ("Firefox on Linux")
-	Device    string // "Device: %s" (a trusted device's label)
-	Method    string // "Method: %s" (the method's name, and its masked label)
-	By        string // "By: %s" (the administrator)
-	Until     string // "Until: %s" (a lockout's end, a trust's or a recovery code's expiry)
-	Remaining string // "Backup codes left: %d"
-	Attempts  string // "Wrong answers: %d" (of the attempt this message is about)
-	Folded    string // "%d more attempts since our previous message."
+	When      string      // "When: %s" (the time, in TimeFormat and Config.Location)
+	Network   string      // "Network: %s" (the client's address, and its place when Config.Locate names one)
+	Browser   string      // "Browser: %s" ("Firefox on Linux")
+	Device    string      // "Device: %s" (a trusted device's label)
+	Method    string      // "Method: %s" (the method's name, and its masked label)
+	By        string      // "By: %s" (the administrator)
+	Until     string      // "Until: %s" (a lockout's end, a trust's or a recovery code's expiry)
+	Remaining string      // "Backup codes left: %d"
+	Attempts  string      // "Wrong answers: %d" (of the attempt this message is about)
+	Folded    i18n.Plural // "%d more attempts since our previous message."
 
 	Unknown    string // a fact nobody knows: "unknown"
 	TimeFormat string // a time.Format layout: "2 January 2006, 15:04 MST"
@@ -47,6 +55,9 @@ type Strings struct {
 	LinkPassword string // "Change your password"
 
 	Footer string // last line of every message
+
+	// Dates are the month names of TimeFormat.
+	Dates i18n.Dates
 }
 
 // KindText is how the messages present one kind.
@@ -65,170 +76,66 @@ type KindText struct {
 	Advice string
 }
 
-var defaultKinds = map[Kind]KindText{
-	TurnedOn: {
-		Name:    "Two-step verification turned on",
-		Subject: "Two-step verification was turned on",
-		Intro:   "Two-step verification was turned on for your account: signing in now needs a second step after your password.",
-		Advice:  "If you did not do this, someone else may be signed in as you: change your password and contact us.",
-	},
-	TurnedOff: {
-		Name:    "Two-step verification turned off",
-		Subject: "Two-step verification was turned off",
-		Intro:   "Two-step verification was turned off for your account: your password alone now signs you in.",
-		Advice:  "If you did not do this, change your password now and turn two-step verification on again.",
-	},
-	MethodAdded: {
-		Name:    "A sign-in method added",
-		Subject: "A way to verify your sign-ins was added",
-		Intro:   "A way to verify your sign-ins was added to your account: %s.",
-		Advice:  "If you did not add it, remove it from your security settings and change your password.",
-	},
-	MethodRemoved: {
-		Name:    "A sign-in method removed",
-		Subject: "A way to verify your sign-ins was removed",
-		Intro:   "A way to verify your sign-ins was removed from your account: %s.",
-		Advice:  "If you did not remove it, change your password and check your security settings.",
-	},
-	BackupCodesRegenerated: {
-		Name:    "New backup codes",
-		Subject: "New backup codes were created",
-		Intro:   "A new set of backup codes was created for your account. The old codes no longer work.",
-		Advice:  "If you did not do this, change your password and create a new set yourself.",
-	},
-	BackupCodesLow: {
-		Name:    "Few backup codes left",
-		Subject: "You are running out of backup codes",
-		Intro:   "A backup code was just used to sign in, and few are left.",
-		Advice:  "Create a new set in your security settings before you run out. If you did not sign in, change your password.",
-	},
-	DeviceTrusted: {
-		Name:    "A device trusted",
-		Subject: "A device was trusted to skip the second step",
-		Intro:   "A browser was trusted to sign in to your account without the second step.",
-		Advice:  "If this was not you, revoke the device and change your password.",
-	},
-	AdminReset: {
-		Name:    "Reset by an administrator",
-		Subject: "An administrator reset your two-step verification",
-		Intro:   "An administrator removed every way to verify your sign-ins, and every trusted device, from your account.",
-		Advice:  "If you did not ask us for this, contact us and change your password.",
-	},
-	RecoveryCodeIssued: {
-		Name:    "Recovery code issued by an administrator",
-		Subject: "An administrator issued a recovery code for your account",
-		Intro:   "An administrator issued a one-time recovery code that signs in to your account in place of the second step.",
-		Advice:  "If you did not ask us for this, contact us and change your password.",
-	},
-	Lockout: {
-		Name:    "Sign-in locked after wrong codes",
-		Subject: "Sign-in to your account is locked for a while",
-		Intro:   "Too many wrong codes were entered after your password, so signing in is locked for a while.",
-		Advice:  "Whoever entered them knows your password. If it was not you, change your password.",
-	},
-	FailedSecondStep: {
-		Name:    "Someone with your password failed the second step",
-		Subject: "Someone signed in with your password but did not pass the second step",
-		Intro:   "Someone signed in with your password but did not pass the second step.",
-		Advice:  "If this was not you, change your password: someone else knows it.",
-	},
-}
-
-var defaultStrings = Strings{
-	Lang:           "en",
-	Greeting:       "Hello %s,",
-	GreetingNoName: "Hello,",
-	Methods: map[twofactor.Method]string{
-		twofactor.MethodTOTP:       "Authenticator app",
-		twofactor.MethodEmail:      "Email",
-		twofactor.MethodSMS:        "Text message",
-		twofactor.MethodBackupCode: "Backup codes",
-		twofactor.MethodWebAuthn:   "Security key",
-	},
-	When:         "When: %s",
-	Network:      "Network: %s",
-	Browser:      "Browser: %s",
-	Device:       "Device: %s",
-	Method:       "Method: %s",
-	By:           "By: %s",
-	Until:        "Until: %s",
-	Remaining:    "Backup codes left: %d",
-	Attempts:     "Wrong answers: %d",
-	Folded:       "%d more attempts since our previous message.",
-	Unknown:      "unknown",
-	TimeFormat:   "2 January 2006, 15:04 MST",
-	LinkSecurity: "Review your security settings",
-	LinkDevices:  "Review your trusted devices",
-	LinkPassword: "Change your password",
-	Footer:       "This is an automatic security notice about your account.",
-}
-
 // DefaultStrings returns a copy of the English strings.
 func DefaultStrings() *Strings {
-	s := defaultStrings
-	s.Kinds = maps.Clone(defaultKinds)
-	s.Methods = maps.Clone(defaultStrings.Methods)
-	return &s
+	s, err := StringsFor(i18n.Default(), language.English)
+	if err != nil {
+		panic(err) // the shipped catalogue is checked by its tests
+	}
+	return s
 }
 
-// check reports a field that lost its verb or is empty.
-func (s *Strings) check() error {
-	for name, f := range map[string]string{
-		"Greeting": s.Greeting, "When": s.When, "Network": s.Network, "Browser": s.Browser,
-		"Device": s.Device, "Method": s.Method, "By": s.By, "Until": s.Until,
-	} {
-		if strings.Count(f, "%s") != 1 || strings.Count(f, "%") != 1 {
-			return configErr("Strings.%s %q must hold exactly one %%s", name, f)
-		}
+// stringsPrefix is the catalogue keys' prefix of the messages' strings.
+const stringsPrefix = "notify."
+
+// StringsFor returns the strings of the language of c that best serves
+// tag, with English where c's language lacks a key. The result is the
+// caller's to change.
+func StringsFor(c *i18n.Catalog, tag language.Tag) (*Strings, error) {
+	tag = c.Match(tag)
+	s := &Strings{Lang: tag.String(), Dir: c.Direction(tag), tag: tag}
+	if err := c.Fill(tag, stringsPrefix, s); err != nil {
+		return nil, configErr("%v", err)
 	}
-	for name, f := range map[string]string{"Remaining": s.Remaining, "Attempts": s.Attempts, "Folded": s.Folded} {
-		if strings.Count(f, "%d") != 1 || strings.Count(f, "%") != 1 {
-			return configErr("Strings.%s %q must hold exactly one %%d", name, f)
-		}
+	return s, nil
+}
+
+// complete returns a table in which each field s leaves empty takes c's
+// text for s's language; a field that lost one of English's
+// placeholders is an error.
+func (s *Strings) complete(c *i18n.Catalog) (*Strings, error) {
+	tag, err := language.Parse(cmp.Or(s.Lang, "en"))
+	if err != nil {
+		return nil, configErr("Strings.Lang %q is not a BCP 47 tag", s.Lang)
 	}
-	for name, f := range map[string]string{
-		"GreetingNoName": s.GreetingNoName, "Unknown": s.Unknown, "TimeFormat": s.TimeFormat,
-		"LinkSecurity": s.LinkSecurity, "LinkDevices": s.LinkDevices, "LinkPassword": s.LinkPassword,
-	} {
-		if strings.TrimSpace(f) == "" {
-			return configErr("Strings.%s is empty", name)
-		}
-	}
-	for k, t := range s.Kinds {
+	for k := range s.Kinds {
 		if !k.valid() {
-			return configErr("Strings.Kinds has %q, which is not a kind", k)
+			return nil, configErr("Strings.Kinds has %q, which is not a kind", k)
 		}
-		if err := t.check(k); err != nil {
-			return err
+	}
+	if c, err = c.With(tag, i18n.Extract(stringsPrefix, s)); err != nil {
+		return nil, configErr("Strings: %v", err)
+	}
+	out, err := StringsFor(c, tag)
+	if err != nil {
+		return nil, err
+	}
+	out.Dir = cmp.Or(s.Dir, out.Dir)
+	return out, out.check()
+}
+
+// check reports a subject on more than one line.
+func (s *Strings) check() error {
+	for k, t := range s.Kinds {
+		if strings.ContainsAny(t.Subject, "\r\n") {
+			return configErr("Strings.Kinds[%s].Subject must be one line", k)
 		}
 	}
 	return nil
 }
 
-func (t KindText) check(k Kind) error {
-	for name, f := range map[string]string{"Name": t.Name, "Subject": t.Subject, "Intro": t.Intro, "Advice": t.Advice} {
-		if strings.TrimSpace(f) == "" {
-			return configErr("Strings.Kinds[%s].%s is empty", k, name)
-		}
-	}
-	if strings.ContainsAny(t.Subject, "\r\n") {
-		return configErr("Strings.Kinds[%s].Subject must be one line", k)
-	}
-	if k == MethodAdded || k == MethodRemoved {
-		if strings.Count(t.Intro, "%s") != 1 || strings.Count(t.Intro, "%") != 1 {
-			return configErr("Strings.Kinds[%s].Intro %q must hold exactly one %%s", k, t.Intro)
-		}
-	}
-	return nil
-}
-
-// kind returns the texts of k: the table's, else the default.
-func (s *Strings) kind(k Kind) KindText {
-	if t, ok := s.Kinds[k]; ok {
-		return t
-	}
-	return defaultKinds[k]
-}
+// kind returns the texts of k.
+func (s *Strings) kind(k Kind) KindText { return s.Kinds[k] }
 
 // method returns the name of m.
 func (s *Strings) method(m twofactor.Method) string {
@@ -239,3 +146,6 @@ func (s *Strings) method(m twofactor.Method) string {
 }
 
 func (s *Strings) fact(format string, arg any) string { return fmt.Sprintf(format, arg) }
+
+// when returns t written by TimeFormat in s's language.
+func (s *Strings) when(t time.Time) string { return s.Dates.Format(t, s.TimeFormat) }

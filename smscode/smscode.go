@@ -12,8 +12,10 @@ import (
 	"time"
 
 	"github.com/nyaruka/phonenumbers"
+	"golang.org/x/text/language"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/i18n"
 	"github.com/twofactorkit/twofactor/internal/onetime"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -235,9 +237,14 @@ type Config struct {
 	// ProductName appears in the message. Empty leaves it out.
 	ProductName string
 	// Template overrides the message text; it sees Data. The WebOTP line is
-	// appended after it. Nil means "123456 is your <product> code. It
-	// expires in 15 minutes."
+	// appended after it. Nil means Data.Text's two sentences: "123456 is
+	// your <product> verification code. It expires in 15 minutes."
 	Template *texttemplate.Template
+	// Languages are the message's texts by language (the "sms." keys of
+	// package i18n's catalogue). Nil means i18n.Default(). A message is
+	// written in the language of the request that sends it (see
+	// i18n.WithLanguage), else twofactor.User.Language, else English.
+	Languages *i18n.Catalog
 	// WebOTPDomain, if set, ends every message with the line
 	// "@<domain> #<code>" so browsers offer to fill the code in (WebOTP,
 	// and iOS/Android autofill). Use the host name users sign in on,
@@ -272,9 +279,52 @@ type Data struct {
 	Code        string
 	Minutes     int    // minutes until the code expires, rounded up
 	Purpose     string // "login", "step_up", "enroll", or PurposePhoneVerify
+	// Text is the default message's sentences in the message's language.
+	Text Text
 }
 
-const defaultTemplate = `{{.Code}} is your {{if .ProductName}}{{.ProductName}} {{end}}verification code. It expires in {{.Minutes}} minutes.`
+// Text is the default message in one language, from the catalogue's
+// "sms." keys (package i18n).
+type Text struct {
+	Lang    string // the language's BCP 47 tag: "de"
+	Code    string // "123456 is your Acme verification code."
+	Expires string // "It expires in 10 minutes."
+}
+
+// texts are the catalogue's "sms." keys in one language.
+type texts struct {
+	tag               language.Tag
+	Code, CodeProduct string
+	Expires           i18n.Plural
+}
+
+func newTexts(cat *i18n.Catalog) (map[language.Tag]*texts, error) {
+	by := map[language.Tag]*texts{}
+	for _, tag := range cat.Languages() {
+		t := &texts{tag: tag}
+		if err := cat.Fill(tag, "sms.", t); err != nil {
+			return nil, onetime.ConfigError(pkg, "Languages: %v", err)
+		}
+		by[tag] = t
+	}
+	return by, nil
+}
+
+// text returns d's sentences in the language of a message to a user of
+// language userLang sent while serving ctx.
+func (f *Factor) text(ctx context.Context, userLang string, d *Data) Text {
+	t := f.texts[f.cat.MessageLanguage(ctx, userLang)]
+	if t == nil {
+		t = f.texts[language.English]
+	}
+	out := Text{Lang: t.tag.String(), Code: fmt.Sprintf(t.Code, d.Code), Expires: t.Expires.Format(t.tag, d.Minutes)}
+	if d.ProductName != "" {
+		out.Code = fmt.Sprintf(t.CodeProduct, d.Code, d.ProductName)
+	}
+	return out
+}
+
+const defaultTemplate = `{{.Text.Code}} {{.Text.Expires}}`
 
 var defTemplate = texttemplate.Must(texttemplate.New("sms").Parse(defaultTemplate))
 
@@ -289,6 +339,8 @@ type Factor struct {
 	sender  Sender
 	product string
 	tmpl    *texttemplate.Template
+	cat     *i18n.Catalog
+	texts   map[language.Tag]*texts
 	webOTP  string
 	regions []string
 }
@@ -356,13 +408,18 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 	}
 	f := &Factor{
 		issuer: is, st: st, env: env, sender: cfg.Sender, product: cfg.ProductName, tmpl: cfg.Template,
-		webOTP: strings.ToLower(cfg.WebOTPDomain), regions: regions,
+		webOTP: strings.ToLower(cfg.WebOTPDomain), regions: regions, cat: cmp.Or(cfg.Languages, i18n.Default()),
+	}
+	if f.texts, err = newTexts(f.cat); err != nil {
+		return nil, err
 	}
 	if f.tmpl == nil {
 		f.tmpl = defTemplate
 	}
 	sample := strings.Repeat("0", is.CodeLength())
-	body, err := f.render(Data{ProductName: f.product, Code: sample, Minutes: int(is.TTL() / time.Minute), Purpose: "login"})
+	sd := Data{ProductName: f.product, Code: sample, Minutes: int(is.TTL() / time.Minute), Purpose: "login"}
+	sd.Text = f.text(context.Background(), "", &sd)
+	body, err := f.render(sd)
 	if err != nil {
 		return nil, onetime.ConfigError(pkg, "Template: %v", err)
 	}
@@ -500,7 +557,7 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 	}
 	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Binding: ch.User.ID,
 		UserID: ch.User.ID, Destination: p.E164, IP: c.IP, Country: p.Region}
-	iss, err := f.issuer.Issue(ctx, req, f.deliver(p.E164, req.Purpose))
+	iss, err := f.issuer.Issue(ctx, req, f.deliver(p.E164, req.Purpose, ch.User.Language))
 	if err != nil {
 		return twofactor.Sent{}, f.issuer.Wrap(err)
 	}
@@ -508,11 +565,13 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 }
 
 // deliver returns the delivery of a code to num.
-func (f *Factor) deliver(num, purpose string) onetime.Deliver {
+func (f *Factor) deliver(num, purpose, userLang string) onetime.Deliver {
 	return func(ctx context.Context, code string, expires time.Time) error {
 		now := f.env.Now()
-		body, err := f.render(Data{ProductName: f.product, Code: code,
-			Minutes: int((expires.Sub(now) + time.Minute - 1) / time.Minute), Purpose: purpose})
+		d := Data{ProductName: f.product, Code: code,
+			Minutes: int((expires.Sub(now) + time.Minute - 1) / time.Minute), Purpose: purpose}
+		d.Text = f.text(ctx, userLang, &d)
+		body, err := f.render(d)
 		if err != nil {
 			return err
 		}
@@ -664,7 +723,7 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 		return nil, err
 	}
 	return f.issuer.BeginEnroll(ctx, onetime.EnrollStart{User: user, Destination: p.E164, Country: p.Region,
-		Client: req.Client, Restart: req.Restart}, f.deliver(p.E164, PurposePhoneVerify))
+		Client: req.Client, Restart: req.Restart}, f.deliver(p.E164, PurposePhoneVerify, user.Language))
 }
 
 // ConfirmEnroll checks the code BeginEnroll texted and makes the number

@@ -458,10 +458,4 @@ func notifyGrace(d time.Duration) time.Duration {
 
 // notifications names the security emails that are on, for the settings
 // overview.
-func (a *app) notifications(*http.Request) []string {
-	var out []string
-	for _, k := range a.notify.Enabled() {
-		out = append(out, a.notify.Name(k))
-	}
-	return out
-}
+func (a *app) notifications(r *http.Request) []string { return a.notify.EnabledNames(r.Context()) }
