@@ -163,7 +163,7 @@ func TestTemplatesAndStrings(t *testing.T) {
 	w := b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {"111111"}})
 	require.Equal(t, http.StatusUnauthorized, w.Code)
 	body := w.Body.String()
-	assert.Contains(t, body, `<html lang="fr">`)
+	assert.Contains(t, body, `<html lang="fr" dir="ltr">`)
 	assert.Contains(t, body, "Ce code ne fonctionne pas.")
 	assert.Contains(t, body, "Vérifier")
 	assert.Contains(t, body, "Code à 6 chiffres")
@@ -177,7 +177,7 @@ func TestTemplatesAndStrings(t *testing.T) {
 	w = b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
 	require.Equal(t, http.StatusGone, w.Code)
 	assert.Contains(t, w.Body.String(), `<p id="gone">`, "the replaced page")
-	assert.Contains(t, w.Body.String(), `<html lang="fr">`, "in the embedded layout")
+	assert.Contains(t, w.Body.String(), `<html lang="fr" dir="ltr">`, "in the embedded layout")
 }
 
 // A prefix of the host's choosing moves every route and URL.

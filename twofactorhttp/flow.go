@@ -533,7 +533,7 @@ func (h *Handler) pageData(ctx context.Context, v *view) *PageData {
 	if s := v.p.Sent; s != nil && s.Method == active {
 		d.Sent = &SentView{Text: t.Sent}
 		if s.Destination != "" {
-			d.Sent.Text = fmt.Sprintf(t.SentTo, s.Destination)
+			d.Sent.Text = fmt.Sprintf(t.SentTo, t.Isolate(s.Destination))
 		}
 		if left := time.UnixMilli(s.ResendAt).Sub(h.now()); left > 0 {
 			d.Sent.ResendIn = ceil(left, time.Second)

@@ -161,7 +161,7 @@ func TestWebAuthnScriptRoutes(t *testing.T) {
 	requireRedirect(t, b.login("alice", ""), "/2fa/")
 	id := b.challengeID()
 	page := b.get("/2fa/?method=webauthn").Body.String()
-	assert.Contains(t, page, `<script src="/2fa/webauthn/webauthn.js" defer></script>`)
+	assert.Contains(t, page, `<script src="/2fa/webauthn/webauthn.js" defer data-msg-cancelled=`)
 	assert.Contains(t, page, `data-webauthn="login" data-webauthn-remember="#tf-remember"`)
 	assert.Contains(t, page, `<noscript>`)
 

@@ -189,7 +189,7 @@ func (h *Handler) sentView(r *http.Request, e *enrolling) *SentView {
 	t := h.tr(r)
 	s := &SentView{Text: t.Sent}
 	if e.Destination != "" {
-		s.Text = fmt.Sprintf(t.SentTo, e.Destination)
+		s.Text = fmt.Sprintf(t.SentTo, t.Isolate(e.Destination))
 	}
 	if left := time.UnixMilli(e.ResendAt).Sub(h.now()); e.ResendAt > 0 && left > 0 {
 		s.ResendIn = ceil(left, time.Second)

@@ -25,7 +25,7 @@ func TestSettingsKeys(t *testing.T) {
 	require.Contains(t, body, `data-webauthn="register"`)
 	require.Contains(t, body, `data-webauthn-done="/2fa/settings/keys?done=keys"`)
 	require.Contains(t, body, `data-webauthn-codes="/2fa/settings/backup-codes/show"`)
-	require.Contains(t, body, `<script src="/2fa/webauthn/webauthn.js" defer></script>`)
+	require.Contains(t, body, `<script src="/2fa/webauthn/webauthn.js" defer data-msg-cancelled=`)
 
 	// The script's calls, with the page's cookies.
 	api := s.as("ben", true)

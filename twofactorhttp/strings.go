@@ -252,6 +252,19 @@ func (s *Strings) Plural(p i18n.Plural, n int) string { return p.Format(s.tag, n
 
 func (s *Strings) n(p i18n.Plural, n int) string { return s.Plural(p, n) }
 
+// Isolate returns v ready to stand inside a sentence of s's language: in
+// a language written right to left, between the Unicode bidirectional
+// isolates LRI and PDI (UAX #9), so that a masked number ("+1 *** ***
+// **75"), an address or a key's name keeps its own left-to-right order;
+// v itself elsewhere. A page template's
+// {{printf $.T.Settings.PhoneOn ($.T.Isolate .Label)}}.
+func (s *Strings) Isolate(v string) string {
+	if s.Dir != "rtl" || v == "" {
+		return v
+	}
+	return "\u2066" + v + "\u2069"
+}
+
 // unit returns d in whole units, rounded up, as wait and in round it:
 // seconds up to 90 seconds, minutes up to 90 minutes, hours up to 48
 // hours, then days. A wait is never shown shorter than it is.

@@ -14,7 +14,10 @@
 // data-webauthn-error = the error code); it fires "webauthn:done" or
 // "webauthn:error" events, writes the message into the element named by
 // data-webauthn-status, and follows the server's "next" URL after a login.
-// The same functions are available as window.TwoFactorWebAuthn.
+// The same functions are available as window.TwoFactorWebAuthn. The
+// script tag's data-msg-* attributes (cancelled, insecure, browser,
+// unsupported, failed, registered) carry the messages of the browser's
+// own failures in the page's language; English without them.
 (function () {
   "use strict";
 
@@ -44,6 +47,11 @@
     });
   }
 
+  // msg returns the page's text of a message, else its English default.
+  function msg(name, fallback) {
+    return (me && me.getAttribute("data-msg-" + name)) || fallback;
+  }
+
   function fail(code, message) {
     var e = new Error(message);
     e.code = code;
@@ -59,7 +67,7 @@
     }).then(function (res) {
       return res.json().catch(function () { return {}; }).then(function (data) {
         if (!res.ok) {
-          var e = fail(data.error || "http_" + res.status, data.message || "Request failed (" + res.status + ").");
+          var e = fail(data.error || "http_" + res.status, data.message || msg("failed", "The request failed. Please try again."));
           e.status = res.status;
           throw e;
         }
@@ -95,10 +103,12 @@
   function browserError(err) {
     if (err && err.code && typeof err.code === "string") return err;
     var name = err && err.name;
-    if (name === "InvalidStateError") return fail("already_registered", "This security key is already registered.");
-    if (name === "NotAllowedError") return fail("cancelled", "The request was cancelled or timed out.");
-    if (name === "SecurityError") return fail("security", "This page's address cannot use security keys.");
-    return fail("browser", (err && err.message) || "The browser could not use the security key.");
+    if (name === "InvalidStateError") return fail("already_registered", msg("registered", "This security key is already registered."));
+    if (name === "NotAllowedError") return fail("cancelled", msg("cancelled", "The request was cancelled or timed out."));
+    if (name === "SecurityError") return fail("security", msg("insecure", "This page's address cannot use security keys."));
+    // The browser's own message is in the browser's language, not
+    // necessarily the page's: the page's words come first.
+    return fail("browser", msg("browser", (err && err.message) || "The browser could not use the security key."));
   }
 
   function supported() {
@@ -106,7 +116,7 @@
   }
 
   function unsupported() {
-    return Promise.reject(fail("unsupported", "This browser does not support security keys."));
+    return Promise.reject(fail("unsupported", msg("unsupported", "This browser does not support security keys.")));
   }
 
   // register adds a security key named name for the signed-in user and
