@@ -404,7 +404,7 @@ func (h *Handler) ruleText(r *http.Request, p twofactor.Policy) string {
 		for _, m := range p.Methods {
 			names = append(names, h.tr(r).method(m).Name)
 		}
-		parts = append(parts, fmt.Sprintf(t.RuleMethods, strings.Join(names, ", ")))
+		parts = append(parts, fmt.Sprintf(t.RuleMethods, strings.Join(names, h.tr(r).ListSep)))
 	}
 	if g := p.Grace; !g.IsZero() {
 		var limits []string
@@ -417,7 +417,7 @@ func (h *Handler) ruleText(r *http.Request, p twofactor.Policy) string {
 		if g.Skips > 0 {
 			limits = append(limits, h.tr(r).n(t.GraceMax, g.Skips))
 		}
-		parts = append(parts, fmt.Sprintf(t.GraceRule, strings.Join(limits, ", ")))
+		parts = append(parts, fmt.Sprintf(t.GraceRule, strings.Join(limits, h.tr(r).ListSep)))
 	}
 	return strings.Join(parts, " ")
 }
@@ -872,7 +872,7 @@ func (h *Handler) gapProblem(tx *Strings, g twofactor.PolicyGap) string {
 		for _, m := range g.Missing {
 			names = append(names, tx.method(m).Name)
 		}
-		probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, ", ")))
+		probs = append(probs, fmt.Sprintf(t.GapMissing, strings.Join(names, tx.ListSep)))
 	}
 	if g.Grace != nil {
 		return strings.Join(probs, "; ") + " · " + h.graceTextIn(tx, g.Grace)

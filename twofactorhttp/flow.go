@@ -574,7 +574,7 @@ func (h *Handler) methodView(tx *Strings, m, active twofactor.Method) MethodView
 		Length:     field.Length,
 		WebOTP:     field.WebOTP,
 	}
-	mv.Input = inputLabel(mv.Input, field.Length)
+	mv.Input = inputLabel(mv.Input, field.Length, tx.Input)
 	ui.kind().challenge(&mv)
 	return mv
 }

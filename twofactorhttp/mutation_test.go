@@ -643,7 +643,7 @@ func TestDisableFromTrustedBrowser(t *testing.T) {
 	d := s.trustDevice("ann", firefoxUA)
 	require.Contains(t, d.cookies, trust.DefaultCookieName)
 	s.stepUp(d, "/2fa/settings/disable")
-	require.Contains(t, d.get("/2fa/settings/disable").Body.String(), "Trusted devices: 1")
+	require.Contains(t, d.get("/2fa/settings/disable").Body.String(), "1 trusted device")
 	w = d.post("/2fa/settings/disable", nil)
 	requireRedirect(t, w, "/2fa/settings/?done=disabled")
 	require.Negative(t, cookieSet(t, w, trust.DefaultCookieName).MaxAge)

@@ -70,7 +70,7 @@ func TestSettingsDisable(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	body := text(w)
 	for _, want := range []string{"<title>Turn off two-step verification?</title>", `<span class="tf-label">Email</span> <span class="tf-meta">a***@example.com</span>`,
-		"10 backup codes left.", "Trusted devices: 1", "your trusted devices will be removed",
+		"10 backup codes left.", "1 trusted device", "your trusted devices will be removed",
 		`<form method="post" action="/2fa/settings/disable">`, ">Turn off</button>", `<a href="/2fa/settings/">Cancel</a>`} {
 		require.Contains(t, body, want)
 	}

@@ -49,7 +49,7 @@ func TestRevokeAllAsksFirst(t *testing.T) {
 	page := text(w)
 	assert.Contains(t, page, "Revoke every trusted device?")
 	assert.Contains(t, page, "this one included, will ask for your second step")
-	assert.Contains(t, page, "Trusted devices: 2")
+	assert.Contains(t, page, "2 trusted devices")
 	// Each browser is named, this one marked, as the warning says.
 	assert.Contains(t, page, `<li><span class="tf-label">Firefox on Linux</span> <strong class="tf-badge">This device</strong>`)
 	assert.Contains(t, page, `<li><span class="tf-label">Chrome on Windows</span> <span class="tf-meta">`)

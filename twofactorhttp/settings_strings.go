@@ -44,7 +44,7 @@ type SettingsStrings struct {
 	TOTPEnterCode string   // the code step's prompt
 	TOTPCodeLabel string   // the code input's label
 	TOTPBackToQR  string   // from the code step back to the QR code
-	TOTPExpires   string   // "This set-up expires at %s." (a time)
+	TOTPExpires   string   // "Finish before %s, or start again." (the time the set-up expires)
 
 	// Phone (SMS).
 	PhoneTitle     string // its page's title
@@ -207,7 +207,7 @@ type AdminStrings struct {
 	Devices      string      // heading of the user's trusted devices
 	NoDevices    string      // none
 	Lockout      string      // heading of the lockout state
-	NotLocked    string      // "No wrong codes in a row." / or the count
+	NotLocked    string      // no lockout and no wrong codes in a row: "Not locked out."
 	Failures     i18n.Plural // "%d wrong codes in a row."
 	Unlock       string      // the unlock button
 	// RevokeDevice and RevokeAllDevices are the buttons that end the
@@ -223,7 +223,7 @@ type AdminStrings struct {
 	Recovery                       string // heading and button of the recovery code
 	RecoveryNote                   string // what a recovery code is
 	RecoveryTitle                  string // the page showing the code once
-	RecoveryShown                  string // "Give this code to the user ... valid until %s."
+	RecoveryShown                  string // "Give this code to the user ... It works once, until %s, ..." (its expiry)
 	RecoveryNone                   string // no backup-code factor configured
 	Policy                         string // the policy page's title and link
 	PolicyFixed                    string // the policy is the configuration given at start
@@ -235,7 +235,7 @@ type AdminStrings struct {
 	NoDefault                      string // none set
 	Mandatory                      string // methods every user must have
 	NoMandatory                    string // none
-	TrustDuration                  string // how long a device stays trusted
+	TrustDuration                  string // heading of how long a device stays trusted: "Trust duration"
 	TrustChoices                   string // the usual durations, listed as plain text: the page changes nothing
 	Current                        string // marks the configured duration among them: "current"
 	TrustOff                       string // devices are never trusted

@@ -7,8 +7,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode"
-	"unicode/utf8"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/i18n"
@@ -132,6 +130,8 @@ type Strings struct {
 	KeyUnsupported string // the browser has no WebAuthn
 	RequestFailed  string // the server's answer could not be read
 
+	ListSep string // between the items of a list in a sentence: ", "
+
 	// Settings and Admin are the text of the settings and administrator
 	// pages.
 	Settings SettingsStrings
@@ -222,28 +222,17 @@ func (s *Strings) method(m twofactor.Method) MethodText {
 }
 
 // inputLabel returns the label of a code input: text's Input, with the
-// code's length in place of its %d when the length is known (else the
-// number and the word after it are left out: "code from your
-// authenticator app").
-func inputLabel(input string, length int) string {
+// code's length in place of its %d when the length is known, else
+// generic (Strings.Input: "Code"), since no language's words can be cut
+// around a missing number the same way.
+func inputLabel(input string, length int, generic string) string {
 	if !strings.Contains(input, "%d") {
 		return input
 	}
 	if length > 0 {
 		return strings.Replace(input, "%d", strconv.Itoa(length), 1)
 	}
-	before, after, _ := strings.Cut(input, "%d")
-	if _, rest, ok := strings.Cut(after, " "); ok {
-		after = rest
-	} else {
-		after = ""
-	}
-	out := before + after
-	if before == "" && out != "" {
-		r, n := utf8.DecodeRuneInString(out)
-		out = string(unicode.ToUpper(r)) + out[n:]
-	}
-	return out
+	return generic
 }
 
 // Plural returns p's form for n in s's language, with n in place of its
