@@ -52,6 +52,7 @@ func (h *Handler) Begin(w http.ResponseWriter, r *http.Request, userID string) {
 // no_independent_factor, with a page that asks them to sign in with
 // their password.
 func (h *Handler) BeginAfter(w http.ResponseWriter, r *http.Request, userID string, first twofactor.FirstFactor) {
+	r = h.withLanguage(r)
 	if err := h.cop.Check(r); err != nil {
 		h.fail(w, r, nil, errCrossOrigin)
 		return

@@ -120,10 +120,17 @@ func (h *Handler) localizeAdmin(next http.Handler) http.Handler {
 // notifications) sent while serving it speak it.
 func (h *Handler) localize(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		tag := h.langs.tag(r)
-		if cur, ok := i18n.FromContext(r.Context()); !ok || cur != tag {
-			r = r.WithContext(i18n.WithLanguage(r.Context(), tag))
-		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, h.withLanguage(r))
 	})
+}
+
+// withLanguage returns r with its language in its context (r itself when
+// it has it already): the entry of each route, and of Begin, which the
+// host calls from its own login route.
+func (h *Handler) withLanguage(r *http.Request) *http.Request {
+	tag := h.langs.tag(r)
+	if cur, ok := i18n.FromContext(r.Context()); ok && cur == tag {
+		return r
+	}
+	return r.WithContext(i18n.WithLanguage(r.Context(), tag))
 }

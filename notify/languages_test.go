@@ -1,0 +1,75 @@
+package notify_test
+
+import (
+	"context"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/text/language"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/i18n"
+	"github.com/twofactorkit/twofactor/notify"
+)
+
+// Every field of Strings has its key in the English catalogue, and every
+// "notify." key names a field.
+func TestEveryStringHasAKey(t *testing.T) {
+	fields := slices.Sorted(maps.Keys(i18n.Extract("notify.", notify.DefaultStrings())))
+	var keys []string
+	for _, k := range i18n.Default().Keys(language.English) {
+		if strings.HasPrefix(k, "notify.") || k == "Months" || k == "MonthsShort" {
+			keys = append(keys, k)
+		}
+	}
+	require.Equal(t, keys, fields)
+}
+
+// A message speaks the language of the request whose event it tells of;
+// without one (an administrator's change, a message folded for later),
+// the user's own; else English.
+func TestMessagesInTheirLanguage(t *testing.T) {
+	mail := &emailcode.Outbox{}
+	env := testEnv(t, &recorder{})
+	jonas := twofactor.User{ID: "u-jonas", Email: "jonas@example.com", DisplayName: "Jonas", Language: "de-AT"}
+	env.Users = func(ctx context.Context, id string) (twofactor.User, error) {
+		if id == jonas.ID {
+			return jonas, nil
+		}
+		return lookup(ctx, id)
+	}
+	n, err := notify.New(env, baseConfig(mail))
+	require.NoError(t, err)
+	cat := i18n.Default()
+	n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: jonas.ID, Time: t0, LastFactor: true})
+	n.HandleEvent(i18n.WithLanguage(context.Background(), language.Japanese), event.Event{Type: event.Disabled, UserID: ann.ID, Time: t0, LastFactor: true})
+	n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: bob.ID, Time: t0, LastFactor: true})
+	require.NoError(t, n.Close())
+
+	m, ok := mail.Last(jonas.Email)
+	require.True(t, ok)
+	assert.Equal(t, cat.String(language.German, "notify.Kinds.turned_off.Subject"), m.Subject)
+	assert.Contains(t, m.Text, "Jonas")
+	assert.Contains(t, m.Text, "März 2026", "the date in German words")
+	assert.Contains(t, m.HTML, `<html lang="de" dir="ltr">`)
+
+	m, ok = mail.Last(ann.Email)
+	require.True(t, ok)
+	assert.Equal(t, cat.String(language.Japanese, "notify.Kinds.turned_off.Subject"), m.Subject)
+	assert.Contains(t, m.HTML, `<html lang="ja" dir="ltr">`)
+
+	m, ok = mail.Last(bob.Email)
+	require.True(t, ok)
+	assert.Equal(t, "Two-step verification was turned off", m.Subject)
+
+	// The settings page names the kinds in its language.
+	names := baseConfig(mail).EnabledNames(i18n.WithLanguage(context.Background(), language.French))
+	assert.Contains(t, names, cat.String(language.French, "notify.Kinds.turned_on.Name"))
+	assert.Equal(t, "Two-step verification turned on", baseConfig(mail).Name(notify.TurnedOn))
+}
