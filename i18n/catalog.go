@@ -146,7 +146,8 @@ func (c *Catalog) Add(f File) (*Catalog, error) { return c.add(f, true) }
 
 // With returns a catalogue with msgs added to, or replacing the texts
 // of, language tag: the way to change a few strings, or to add a
-// language, without copying the rest.
+// language, without copying the rest. New keys are added to English
+// first: a host's own pages may keep their texts in the same catalogue.
 func (c *Catalog) With(tag language.Tag, msgs Messages) (*Catalog, error) {
 	f := File{Language: tag.String(), Messages: msgs}
 	if l, ok := c.langs[tag]; ok {
@@ -343,7 +344,9 @@ func (c *Catalog) checkLang(tag language.Tag, msgs Messages) error {
 		v := msgs[k]
 		ref, ok := en.msgs[k]
 		if !ok {
-			if c.mapEntry(en, k) {
+			// English defines the keys: a host adds its own there first
+			// ("app.Home"), then in other languages.
+			if tag == language.English || c.mapEntry(en, k) {
 				continue
 			}
 			return fmt.Errorf("%w: %s: %s is not a key", ErrCatalog, tag, k)

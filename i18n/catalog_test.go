@@ -248,3 +248,17 @@ func TestContext(t *testing.T) {
 	require.Equal(t, language.French, c.MatchRequest(r))
 	require.Equal(t, language.German, c.MatchRequest(r.WithContext(ctx)), "the context over the header")
 }
+
+// A host's own keys go to English first, then to other languages.
+func TestHostKeys(t *testing.T) {
+	_, err := i18n.Default().With(language.German, i18n.Messages{"app.Home": "Start"})
+	require.ErrorIs(t, err, i18n.ErrCatalog, "English does not have it yet")
+	c, err := i18n.Default().With(language.English, i18n.Messages{"app.Home": "Home"})
+	require.NoError(t, err)
+	c, err = c.With(language.German, i18n.Messages{"app.Home": "Start"})
+	require.NoError(t, err)
+	require.Equal(t, "Start", c.String(language.German, "app.Home"))
+	require.Equal(t, "Home", c.String(language.Japanese, "app.Home"))
+	_, err = c.With(language.German, i18n.Messages{"app.Home": "Start %s"})
+	require.ErrorIs(t, err, i18n.ErrCatalog, "and keep English's placeholders")
+}

@@ -32,6 +32,7 @@ const product = "Acme"
 // app is the example product: its users and sessions, and two-factor
 // authentication wired in one place (newApp).
 type app struct {
+	langs      *languages
 	origin     string
 	users      *users
 	sessions   *sessions
@@ -149,7 +150,11 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 	a.devices = a.svc.Trust().(*trust.Manager)
 	a.sessions = &sessions{keys: a.svc.Env().Keys, users: a.users, secure: origin.Scheme == "https"}
 	a.routes()
+	if a.langs, err = newLanguages(); err != nil {
+		return err
+	}
 	a.tf, err = twofactorhttp.New(twofactorhttp.Config{
+		Languages:     a.langs.cat,
 		Service:       a.svc,
 		Mux:           a.mux,
 		SignIn:        a.sessions.start,
@@ -181,10 +186,17 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 // layout is twofactorhttp.Config.Layout: the signed-in account, for the
 // bar of the library's pages (its Admin link), or nil.
 func (a *app) layout(r *http.Request) any {
+	v := layoutView{Nav: a.langs.navFor(r)}
 	if acct, ok := a.sessions.account(r); ok {
-		return acct
+		v.Account = acct
 	}
-	return nil
+	return v
+}
+
+// layoutView is what the bar of the library's pages shows.
+type layoutView struct {
+	Account *account // nil before the sign-in completes
+	Nav     *nav     // the bar's words in the page's language
 }
 
 // adminPrefix is where the administrator pages are mounted.

@@ -79,9 +79,10 @@ func stopBrowser() {
 
 // tab is one test's browser context and tab, on one app.
 type tab struct {
-	t   *testing.T
-	ctx context.Context
-	app *testApp
+	t    *testing.T
+	ctx  context.Context
+	app  *testApp
+	size *screenSize // the size emulate shows the page at, if any
 }
 
 // stepTimeout bounds each step of a test: a page that never comes fails
@@ -355,15 +356,19 @@ var (
 // emulate shows the page at s until reset is called.
 func (b *tab) emulate(s screenSize) (reset func()) {
 	b.t.Helper()
-	opts := []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
-	if s.mobile {
-		opts = []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait}
-	}
-	b.do(chromedp.EmulateViewport(s.width, s.height, opts...))
+	b.do(chromedp.EmulateViewport(s.width, s.height, s.options()...))
+	b.size = &s
 	// The layout settles on the next animation frame: nothing animates
 	// and the fonts are local.
 	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
-	return func() { b.t.Helper(); b.do(chromedp.ResetViewport()) }
+	return func() { b.t.Helper(); b.size = nil; b.do(chromedp.ResetViewport()) }
+}
+
+func (s screenSize) options() []chromedp.EmulateViewportOption {
+	if s.mobile {
+		return []chromedp.EmulateViewportOption{chromedp.EmulateScale(2), chromedp.EmulateMobile, chromedp.EmulateTouch, chromedp.EmulatePortrait}
+	}
+	return []chromedp.EmulateViewportOption{chromedp.EmulateScale(1)}
 }
 
 // axeSource is axe-core's script, read once.
@@ -471,7 +476,7 @@ func (b *tab) capture(name string) {
 	if dir == "" {
 		return
 	}
-	png := run1(b, chromedp.FullScreenshot(100))
+	png := b.fullScreenshot()
 	require.NoError(b.t, os.MkdirAll(dir, 0o755))
 	require.NoError(b.t, os.WriteFile(filepath.Join(dir, name+".png"), png, 0o644))
 }
@@ -510,3 +515,20 @@ func (b *tab) press(sel, then string) {
 }
 
 // ---- End of the accessibility audits.
+
+// fullScreenshot returns the whole page as a PNG. A page laid out right
+// to left is shown in a viewport as tall as itself and captured within
+// it: Chromium's capture beyond the viewport shifts such a page sideways.
+func (b *tab) fullScreenshot() []byte {
+	b.t.Helper()
+	if b.size == nil || eval[string](b, `document.documentElement.dir`) != "rtl" {
+		return run1(b, chromedp.FullScreenshot(100))
+	}
+	s := *b.size
+	h := max(s.height, eval[int64](b, `document.documentElement.scrollHeight`))
+	b.do(chromedp.EmulateViewport(s.width, h, s.options()...))
+	eval[bool](b, `new Promise(r => requestAnimationFrame(() => requestAnimationFrame(() => r(true))))`)
+	png := run1(b, chromedp.CaptureScreenshot())
+	b.do(chromedp.EmulateViewport(s.width, s.height, s.options()...))
+	return png
+}
