@@ -399,10 +399,28 @@
 //	{{if .SignedIn}}<a href="/">Home</a> <form method="post" action="/logout">…</form>{{end}}
 //
 // Config.Support adds a help line (text, and a link when it has a URL)
-// to the lockout page and to the pages of a sign-in that ended or failed. Every text comes
-// from one table, [Strings], which Config.Strings replaces, in pages and
-// JSON messages alike. The pages load one stylesheet and their scripts as
-// files from the prefix.
+// to the lockout page and to the pages of a sign-in that ended or failed.
+// The pages load one stylesheet and their scripts as files from the
+// prefix.
+//
+// # Languages
+//
+// Every text, in pages and JSON messages alike, comes from a catalogue of
+// package i18n (Config.Languages; nil, the library's English, German,
+// French, Spanish, Brazilian Portuguese, Japanese and Arabic), one
+// [Strings] per language. Each request is served in the language
+// Config.Language chooses (the user's setting, a cookie), else the one
+// i18n.WithLanguage put in its context, else its Accept-Language
+// header's, matched with golang.org/x/text/language ("de-AT" gets
+// German, "pt-PT" Brazilian Portuguese). The layer marks that language in
+// the request's context, so the emails and text messages the Service
+// sends while serving it speak it too. Counts use the language's plural
+// forms, waits its words ("in 15 Minuten"), dates its month names, the
+// country picker its names of regions in its order; a right-to-left
+// language gets dir="rtl" and a layout that follows, codes and numbers
+// staying left to right. A host changes a few strings, or adds a
+// language, with i18n.Catalog.With; Config.Strings gives one table for
+// every request instead.
 //
 // A factor tells the pages the shape of its codes by implementing
 // twofactor.CodeFormat; the script submits the form once that many

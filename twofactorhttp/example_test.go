@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 
 	"github.com/twofactorkit/twofactor"
@@ -206,6 +207,49 @@ func ExampleStringsFor() {
 	// Output:
 	// Ce code n’est pas le bon. Vérifiez-le et réessayez.
 	// 1 minute · 15 minutes
+}
+
+// Pages in the user's language: the one the host keeps for the user
+// (here a cookie), else the browser's; one string changed in German.
+func ExampleConfig_languages() {
+	cat, err := i18n.Default().With(language.German, i18n.Messages{"page.TitleLogin": "Anmeldung bestätigen"})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	h, err := twofactorhttp.New(twofactorhttp.Config{
+		Service:   newService(twofactor.Policy{}),
+		Mux:       mux,
+		SignIn:    func(http.ResponseWriter, *http.Request, string) error { return nil },
+		Languages: cat,
+		Language: func(r *http.Request) language.Tag {
+			if c, err := r.Cookie("lang"); err == nil {
+				return language.Make(c.Value)
+			}
+			return i18n.Default().MatchHeader(r.Header.Get("Accept-Language"))
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	for _, lang := range []string{"de", "ja"} {
+		r := httptest.NewRequest(http.MethodPost, "https://example.com/login", nil)
+		r.Header.Set("Accept", "text/html")
+		r.AddCookie(&http.Cookie{Name: "lang", Value: lang})
+		w := httptest.NewRecorder()
+		h.Begin(w, r, "ann") // after the host checked ann's password; to the challenge page
+		page := httptest.NewRequest(http.MethodGet, "https://example.com"+w.Header().Get("Location"), nil)
+		for _, c := range append(w.Result().Cookies(), &http.Cookie{Name: "lang", Value: lang}) {
+			page.AddCookie(c)
+		}
+		w = httptest.NewRecorder()
+		mux.ServeHTTP(w, page)
+		title := regexp.MustCompile(`<h1>([^<]*)</h1>`).FindStringSubmatch(w.Body.String())
+		fmt.Println(lang, title[1])
+	}
+	// Output:
+	// de Anmeldung bestätigen
+	// ja 2段階認証
 }
 
 // A host's own factor gets pages by what it implements (GenericUI); its
