@@ -122,7 +122,7 @@ func newTelemetry(mp metric.MeterProvider, tp trace.TracerProvider) (*telemetry,
 	}
 	t.verifications = counter("twofactor.verifications", "{verification}", "Answers to second-factor challenges, by method, purpose and outcome.")
 	t.lockouts = counter("twofactor.lockouts", "{lockout}", "Users locked out after a run of wrong answers.")
-	t.codesSent = counter("twofactor.codes.sent", "{code}", "Codes issued by email or SMS, by method and outcome.")
+	t.codesSent = counter("twofactor.codes.sent", "{code}", "Codes issued by email or SMS, by method, purpose (login, step_up, enroll: the proof before a set-up or the code that confirms one) and outcome.")
 	t.budgets = counter("twofactor.budgets.reached", "{budget}", "Sending budgets or caps used up, by method and reason.")
 	t.enrollments = counter("twofactor.enrollments", "{enrollment}", "Second factors that became active, by method.")
 	t.removals = counter("twofactor.removals", "{enrollment}", "Second factors removed, by method (all: an administrator's reset or a user's disable).")
@@ -231,8 +231,12 @@ func (t *telemetry) onEvent(ctx context.Context, ev event.Event) {
 			t.verifications.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(string(ev.Purpose)), AttrOutcome.String("success")))
 		}
 	case event.Failure, event.RateLimited:
-		if step, _ := ctx.Value(stepKey{}).(string); ev.Type == event.RateLimited && step == stepSend {
-			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrOutcome.String(string(event.ReasonRateLimited))))
+		if step, _ := ctx.Value(stepKey{}).(string); ev.Type == event.RateLimited && (step == stepSend || step == stepBeginEnroll) {
+			purpose := safePurpose(ev.Purpose)
+			if step == stepBeginEnroll {
+				purpose = string(PurposeEnroll)
+			}
+			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(purpose), AttrOutcome.String(string(event.ReasonRateLimited))))
 			return
 		}
 		if t.verifications.Enabled(ctx) {
@@ -246,11 +250,18 @@ func (t *telemetry) onEvent(ctx context.Context, ev event.Event) {
 		t.lockouts.Add(ctx, 1)
 	case event.Send:
 		if t.codesSent.Enabled(ctx) {
-			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrOutcome.String("sent")))
+			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(safePurpose(ev.Purpose)), AttrOutcome.String("sent")))
+		}
+	case event.EnrollBegin:
+		// A factor that sends a code to confirm a destination says so
+		// with PurposeEnroll; one that sends nothing (an authenticator
+		// app's QR code) leaves the purpose empty.
+		if ev.Purpose == PurposeEnroll && t.codesSent.Enabled(ctx) {
+			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(string(PurposeEnroll)), AttrOutcome.String("sent")))
 		}
 	case event.SendFailed:
 		if t.codesSent.Enabled(ctx) {
-			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrOutcome.String(string(safeReason(ev.Reason)))))
+			t.codesSent.Add(ctx, 1, metric.WithAttributes(method(), AttrPurpose.String(safePurpose(ev.Purpose)), AttrOutcome.String(string(safeReason(ev.Reason)))))
 		}
 	case event.BudgetReached:
 		if t.budgets.Enabled(ctx) {

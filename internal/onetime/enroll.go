@@ -111,7 +111,8 @@ type EnrollStart struct {
 // counted on the verification caps and PerIP, never on a destination's
 // login budget, and on the budgets. The cooldown is per user. Errors are
 // those of Issue; a send emits event.EnrollBegin with the masked
-// destination as its Label. Store round trips: those of Issue and one
+// destination as its Label and twofactor.PurposeEnroll, which says a code
+// was sent. Store round trips: those of Issue and one
 // PutOwnedState, plus one GetState unless s.Restart.
 func (is *Issuer) BeginEnroll(ctx context.Context, s EnrollStart, deliver Deliver) (*twofactor.Enrolling, error) {
 	if err := is.CheckUser(s.User); err != nil {
@@ -148,7 +149,7 @@ func (is *Issuer) BeginEnroll(ctx context.Context, s EnrollStart, deliver Delive
 		return nil, is.Wrap(err)
 	}
 	is.env.Events.Emit(ctx, event.Event{Type: event.EnrollBegin, UserID: userID, Method: is.method,
-		Label: is.mask(p.Destination), IP: ipString(s.Client.IP), UserAgent: s.Client.UserAgent})
+		Purpose: twofactor.PurposeEnroll, Label: is.mask(p.Destination), IP: ipString(s.Client.IP), UserAgent: s.Client.UserAgent})
 	return is.enrolling(p), nil
 }
 
