@@ -208,7 +208,28 @@ type Policy struct {
 	// enrolling until a date, for a number of days from the first prompt,
 	// or for a number of skips. Zero: no grace, enroll at once.
 	Grace Grace
+	// Passkey says what a sign-in with a passkey and no password proves
+	// (Service.FinishPasskey): PasskeyBothFactors, the zero value, or
+	// PasskeyFirstFactor.
+	Passkey PasskeyRule
 }
+
+// A PasskeyRule says what a passkey sign-in proves.
+type PasskeyRule int
+
+const (
+	// PasskeyBothFactors: a passkey that verified its user (a PIN or a
+	// biometric on the device) is both factors: something the user has,
+	// the device's key, and something they know or are, which the device
+	// checked. NIST SP 800-63B counts such a multi-factor cryptographic
+	// authenticator as AAL2, and phishing resistant, on its own. The user
+	// is signed in with no further step.
+	PasskeyBothFactors PasskeyRule = iota
+	// PasskeyFirstFactor: a passkey replaces the password only; the
+	// second step follows, on a factor other than a security key (two
+	// separate devices).
+	PasskeyFirstFactor
+)
 
 func (l Limits) withDefaults() Limits {
 	l.ChallengeTTL = cmp.Or(l.ChallengeTTL, defaultChallengeTTL)

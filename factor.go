@@ -76,6 +76,40 @@ type Verified struct {
 	AMR []string
 }
 
+// A Discoverer is a factor that names the user itself: a passkey, a
+// discoverable WebAuthn credential, carries the opaque handle of its
+// account, so a sign-in can start with no user name and no password
+// (Service.BeginPasskey and FinishPasskey). Package webauthn's factor is
+// one.
+type Discoverer interface {
+	Factor
+	// BeginDiscovery returns the options of a ceremony in which the
+	// browser offers every passkey it holds for the site (no allow list,
+	// user verification required), and keeps the ceremony's state under
+	// id until expiresAt.
+	BeginDiscovery(ctx context.Context, id string, expiresAt time.Time) (json.RawMessage, error)
+	// FinishDiscovery verifies the answer to ceremony id once: the
+	// ceremony's state is taken whatever the outcome. It returns the user
+	// whose credential answered, and what the answer proves. Every
+	// failure (an unknown credential, a credential of no account, a bad
+	// signature, a spent or unknown ceremony, a key that may not sign in
+	// alone) returns an error matching ErrInvalidCode and no user, so
+	// that failures say nothing about which accounts exist; an answer
+	// that does not parse returns ErrInvalidInput.
+	FinishDiscovery(ctx context.Context, id, answer string) (Discovered, error)
+}
+
+// Discovered is who answered a discovery ceremony, and how.
+type Discovered struct {
+	UserID string
+	Verified
+	// UserVerified reports that the authenticator verified its user in
+	// this answer (the UV flag) and that the credential was registered as
+	// a passkey, with user verification: such an answer may count as both
+	// factors (PasskeyBothFactors).
+	UserVerified bool
+}
+
 // An Offerer is a factor that can tell whether to offer itself to a user
 // from the User and the user's enrollment records
 // (store.Enrollments.ListEnrollments), which Begin reads at most once for
@@ -124,6 +158,10 @@ type EnrollRequest struct {
 	Region string
 	// Restart drops a pending enrollment of the same kind and starts over.
 	Restart bool
+	// Passkey asks a WebAuthn factor for a passkey: a discoverable
+	// credential that verifies its user, which can sign in on its own
+	// (Discoverer), rather than a security key for the second step.
+	Passkey bool
 }
 
 // Enrolling describes a pending enrollment: what the user needs to see to
