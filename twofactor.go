@@ -259,4 +259,7 @@ type Result struct {
 	AMR               []string
 	AAL               int
 	PhishingResistant bool
+	// Passwordless reports a sign-in by a passkey alone, as both factors
+	// (Service.FinishPasskey): no password was asked.
+	Passwordless bool
 }

@@ -136,6 +136,10 @@ const (
 	DetailPolicy       = "policy"       // a security key's sign-count policy, "reject" or "warn" (Warning)
 	DetailNotification = "notification" // the kind of security email a warning is about
 	DetailVeto         = "veto"         // the error the host's veto gave (Failure with ReasonVetoed)
+	// DetailSignIn is "passkey" on the events of a sign-in with a passkey
+	// and no password, "passkey_first_factor" on its success when the
+	// passkey stood for the password only.
+	DetailSignIn = "sign_in"
 )
 
 // An Event records one step of a flow for audit and monitoring. It never
