@@ -70,7 +70,13 @@ func (h *Handler) BeginAfter(w http.ResponseWriter, r *http.Request, userID stri
 		h.fail(w, r, nil, err)
 		return
 	}
-	res := &twofactor.Result{User: user, Purpose: twofactor.PurposeLogin, VerifiedAt: h.now()}
+	h.begun(w, r, user, begun, ret, c)
+}
+
+// begun moves the client on from a Begin: to the challenge, to the
+// enrollment a policy requires, or signed in.
+func (h *Handler) begun(w http.ResponseWriter, r *http.Request, user twofactor.User, begun *twofactor.Begun, ret string, c twofactor.Client) {
+	res := &twofactor.Result{User: user, Purpose: twofactor.PurposeLogin, VerifiedAt: h.now(), FirstFactor: c.FirstFactor}
 	switch begun.Status {
 	case twofactor.StatusChallenge:
 		h.startChallenge(w, r, begun.Challenge, ret, "", c, true)

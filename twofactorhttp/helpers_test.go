@@ -283,6 +283,33 @@ func (f *keyFactor) Verify(ctx context.Context, ch *twofactor.Challenge, a strin
 	return twofactor.Verified{EnrollmentID: "key-1"}, nil
 }
 
+// BeginDiscovery and FinishDiscovery make keyFactor a Discoverer: the
+// answer {"user": "<user>", "challenge": "<the options' challenge>",
+// "uv": true} is a passkey of that user, when the user has a key.
+func (f *keyFactor) BeginDiscovery(ctx context.Context, id string, exp time.Time) (json.RawMessage, error) {
+	nonce := id[:16]
+	if err := f.st.PutState(ctx, "test:disc:"+id, []byte(nonce), exp); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(`{"publicKey":{"challenge":"` + nonce + `","allowCredentials":[],"userVerification":"required"}}`), nil
+}
+
+func (f *keyFactor) FinishDiscovery(ctx context.Context, id, a string) (twofactor.Discovered, error) {
+	var as struct {
+		User      string `json:"user"`
+		Challenge string `json:"challenge"`
+		UV        bool   `json:"uv"`
+	}
+	if json.Unmarshal([]byte(a), &as) != nil {
+		return twofactor.Discovered{}, twofactor.ErrInvalidInput
+	}
+	want, err := f.st.TakeState(ctx, "test:disc:"+id)
+	if err != nil || subtle.ConstantTimeCompare(want, []byte(as.Challenge)) != 1 || len(f.who.list(as.User, twofactor.MethodWebAuthn)) == 0 {
+		return twofactor.Discovered{}, fmt.Errorf("passkey not accepted: %w", twofactor.ErrInvalidCode)
+	}
+	return twofactor.Discovered{UserID: as.User, Verified: twofactor.Verified{EnrollmentID: "key-1", AMR: []string{"hwk", "user"}}, UserVerified: as.UV}, nil
+}
+
 // Users of the tests.
 var (
 	alice = twofactor.User{ID: "alice", Email: "alice@example.com", Name: "alice"}

@@ -331,6 +331,8 @@ type request struct {
 	Code           string           `json:"code"`
 	Credential     json.RawMessage  `json:"credential"` // a security key's assertion or attestation, as the security-key script sends it
 	Name           string           `json:"name"`       // a new security key's name
+	Passkey        bool             `json:"passkey"`    // a new security key is to be a passkey
+	Ceremony       string           `json:"ceremony"`   // a passkey sign-in's ceremony
 	RememberDevice bool             `json:"remember_device"`
 	Next           string           `json:"next"`
 	Back           string           `json:"back"` // the page a step-up was asked from

@@ -62,6 +62,8 @@ func (k keysKind) routes(h *Handler, ui *methodUI) []route {
 		{treeMain, post, routeKeyFinish, func(w http.ResponseWriter, r *http.Request) { h.verify(w, r, ui.Method) }},
 		{treeMain, post, routeKeyRegister, h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) { h.serveRegisterBegin(w, r, u, ui) })},
 		{treeMain, post, routeKeyConfirm, h.asUser(func(w http.ResponseWriter, r *http.Request, u twofactor.User) { h.serveRegisterFinish(w, r, u, ui) })},
+		{treeMain, post, routePasskeyBegin, h.servePasskeyBegin},
+		{treeMain, post, routePasskeyFinish, h.servePasskeyFinish},
 	}
 }
 
@@ -98,7 +100,7 @@ func (h *Handler) serveRegisterBegin(w http.ResponseWriter, r *http.Request, u t
 		return
 	}
 	en, err := h.svc.BeginEnroll(r.Context(), u, ui.Method,
-		twofactor.EnrollRequest{Client: h.client(r), Label: req.Name}, h.stepUpProof(r, u.ID))
+		twofactor.EnrollRequest{Client: h.client(r), Label: req.Name, Passkey: req.Passkey}, h.stepUpProof(r, u.ID))
 	if err != nil {
 		h.failAs(w, r, nil, ui.Method, err)
 		return

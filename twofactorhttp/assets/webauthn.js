@@ -104,7 +104,7 @@
     if (err && err.code && typeof err.code === "string") return err;
     var name = err && err.name;
     if (name === "InvalidStateError") return fail("already_registered", msg("registered", "This security key is already registered."));
-    if (name === "NotAllowedError") return fail("cancelled", msg("cancelled", "The request was cancelled or timed out."));
+    if (name === "NotAllowedError" || name === "AbortError") return fail("cancelled", msg("cancelled", "The request was cancelled or timed out."));
     if (name === "SecurityError") return fail("security", msg("insecure", "This page's address cannot use security keys."));
     // The browser's own message is in the browser's language, not
     // necessarily the page's: the page's words come first.
@@ -119,11 +119,12 @@
     return Promise.reject(fail("unsupported", msg("unsupported", "This browser does not support security keys.")));
   }
 
-  // register adds a security key named name for the signed-in user and
-  // resolves to {enrollment: {id, name, created_at}}.
-  function register(name) {
+  // register adds a security key named name for the signed-in user (a
+  // passkey when passkey is true) and resolves to {enrollment: {id, name,
+  // created_at}}.
+  function register(name, passkey) {
     if (!supported()) return unsupported();
-    return post("/register/begin", { name: name || "" }).then(function (begin) {
+    return post("/register/begin", { name: name || "", passkey: !!passkey }).then(function (begin) {
       var pk = Object.assign({}, begin.options.publicKey);
       pk.challenge = toBuffer(pk.challenge);
       pk.user = Object.assign({}, pk.user, { id: toBuffer(pk.user.id) });
@@ -151,6 +152,85 @@
     });
   }
 
+  // passkeyGet asks the browser for a passkey of the site (no user named:
+  // the passkey names its account) and posts its answer; it resolves to
+  // {status, next}. mediation "conditional" waits for the person to pick
+  // a passkey in a field's autofill; signal aborts it.
+  function passkeyGet(mediation, signal) {
+    if (!supported()) return unsupported();
+    return post("/passkey/begin", {}).then(function (begin) {
+      var pk = Object.assign({}, begin.options.publicKey);
+      pk.challenge = toBuffer(pk.challenge);
+      pk.allowCredentials = descriptors(pk.allowCredentials);
+      var req = { publicKey: pk };
+      if (mediation) req.mediation = mediation;
+      if (signal) req.signal = signal;
+      return navigator.credentials.get(req).then(function (cred) {
+        return post("/passkey/finish", {
+          ceremony: begin.ceremony,
+          credential: credentialJSON(cred),
+          next: (me && me.getAttribute("data-next")) || ""
+        });
+      }, function (err) { throw browserError(err); });
+    });
+  }
+
+  // Conditional mediation: on a page with a field whose autocomplete
+  // names "webauthn" (a login form's user name), the browser offers the
+  // site's passkeys in that field's autofill; picking one signs in.
+  var autofill = null;
+  function startAutofill() {
+    if (!document.querySelector('input[autocomplete~="webauthn"]') || !supported() ||
+      !window.PublicKeyCredential.isConditionalMediationAvailable) return;
+    window.PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
+      if (!ok) return;
+      autofill = new AbortController();
+      var field = document.querySelector('input[autocomplete~="webauthn"]');
+      passkeyGet("conditional", autofill.signal).then(function (res) {
+        document.documentElement.setAttribute("data-webauthn-autofill", "done");
+        if (res && res.next) window.location.assign(res.next);
+      }, function (err) {
+        if (err && err.code === "cancelled") return; // aborted for a button, or never picked
+        field.dispatchEvent(new CustomEvent("webauthn:error", { bubbles: true, detail: { code: err.code, message: err.message } }));
+        var status = document.querySelector("[data-webauthn='passkey']");
+        status = status && pick(status, "data-webauthn-status");
+        if (status) status.textContent = err.message;
+      });
+      document.documentElement.setAttribute("data-webauthn-autofill", "waiting");
+    });
+  }
+
+  // stopAutofill ends a waiting autofill request: a page asks for one
+  // credential at a time.
+  function stopAutofill() {
+    if (autofill) {
+      autofill.abort();
+      autofill = null;
+    }
+  }
+
+  // signal tells the browser's password manager which of the user's
+  // passkeys the site still accepts, and the user's current names
+  // (WebAuthn Level 3 signal methods), from an element's
+  // data-webauthn-signal: {"rpId", "userId", "allAcceptedCredentialIds",
+  // "name", "displayName"}. Browsers without them skip it.
+  function signal() {
+    var el = document.querySelector("[data-webauthn-signal]");
+    var P = window.PublicKeyCredential;
+    if (!el || !P) return;
+    var s;
+    try { s = JSON.parse(el.getAttribute("data-webauthn-signal")); } catch (e) { return; }
+    if (P.signalAllAcceptedCredentials && s.allAcceptedCredentialIds) {
+      P.signalAllAcceptedCredentials({ rpId: s.rpId, userId: s.userId, allAcceptedCredentialIds: s.allAcceptedCredentialIds }).catch(function () {});
+    }
+    if (P.signalCurrentUserDetails && s.name) {
+      P.signalCurrentUserDetails({ rpId: s.rpId, userId: s.userId, name: s.name, displayName: s.displayName || s.name }).catch(function () {});
+    }
+    if (P.signalUnknownCredential && s.unknownCredentialId) {
+      P.signalUnknownCredential({ rpId: s.rpId, credentialId: s.unknownCredentialId }).catch(function () {});
+    }
+  }
+
   function pick(el, attr) {
     var sel = el.getAttribute(attr);
     return sel ? document.querySelector(sel) : null;
@@ -166,7 +246,11 @@
       var run;
       if (el.getAttribute("data-webauthn") === "register") {
         var input = pick(el, "data-webauthn-name-input");
-        run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name")); };
+        var asPasskey = el.hasAttribute("data-webauthn-passkey");
+        run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name"), asPasskey); };
+      } else if (el.getAttribute("data-webauthn") === "passkey") {
+        stopAutofill();
+        run = function () { return passkeyGet("", null); };
       } else {
         var box = pick(el, "data-webauthn-remember");
         run = function () { return login({ rememberDevice: !!(box && box.checked) }); };
@@ -191,11 +275,14 @@
   function bindAll() {
     var els = document.querySelectorAll("[data-webauthn]");
     for (var i = 0; i < els.length; i++) bind(els[i]);
+    startAutofill();
+    signal();
   }
 
   window.TwoFactorWebAuthn = {
     register: register,
     login: login,
+    passkey: function () { stopAutofill(); return passkeyGet("", null); },
     bind: bind,
     supported: supported,
     toBuffer: toBuffer,

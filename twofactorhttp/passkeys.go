@@ -1,0 +1,69 @@
+package twofactorhttp
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/twofactorkit/twofactor"
+)
+
+// Passkey sign-in, from the host's login page: the security-key script
+// asks the browser for a passkey of the site, in the user-name field's
+// autofill (a field whose autocomplete holds "webauthn", WebAuthn's
+// conditional mediation) or behind a button (data-webauthn="passkey"),
+// and posts the answer here. No user is named: the passkey names its
+// account.
+//
+//	POST <prefix>webauthn/passkey/begin   {}
+//	200 {"ceremony": "...", "options": {"publicKey": {...}}, "expires_at": "..."}
+//	POST <prefix>webauthn/passkey/finish  {"ceremony": "...", "credential": {...the assertion...}, "next": "/inbox"}
+//	200 {"status": "signed_in", "next": "/inbox"}   (the passkey was both factors: Config.SignIn ran)
+//	200 {"status": "challenge", "next": "<prefix>"} (it stood for the password: the second step follows)
+//
+// A refused passkey is 401 invalid_code, whatever the reason, as
+// Service.FinishPasskey says.
+const (
+	routePasskeyBegin  = "webauthn/passkey/begin"
+	routePasskeyFinish = "webauthn/passkey/finish"
+)
+
+type passkeyBeginJSON struct {
+	Ceremony  string          `json:"ceremony"`
+	Options   json.RawMessage `json:"options"`
+	ExpiresAt time.Time       `json:"expires_at"`
+}
+
+func (h *Handler) servePasskeyBegin(w http.ResponseWriter, r *http.Request) {
+	if _, err := readRequest(w, r); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	c, err := h.svc.BeginPasskey(r.Context(), h.client(r))
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	h.writeJSON(w, r, http.StatusOK, passkeyBeginJSON{Ceremony: c.ID, Options: c.Options, ExpiresAt: c.ExpiresAt.UTC()})
+}
+
+func (h *Handler) servePasskeyFinish(w http.ResponseWriter, r *http.Request) {
+	req, err := readRequest(w, r)
+	if err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	c := h.client(r)
+	got, err := h.svc.FinishPasskey(r.Context(), twofactor.PasskeyAnswer{CeremonyID: req.Ceremony, Answer: req.Code, Client: c})
+	if err != nil {
+		h.failAs(w, r, nil, twofactor.MethodWebAuthn, err)
+		return
+	}
+	ret := cleanReturn(req.Next)
+	if got.Result != nil {
+		h.signedIn(w, r, got.Result, cmpReturn(ret, h.returnURL), statusSignedIn)
+		return
+	}
+	c.FirstFactor = twofactor.FirstPasskey
+	h.begun(w, r, got.User, got.Begun, ret, c)
+}
