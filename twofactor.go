@@ -144,6 +144,12 @@ type Enrollment struct {
 	Label      string    `json:"label,omitempty"` // for display: "Authenticator app", "+1 *** *** **12", "YubiKey 5"
 	CreatedAt  time.Time `json:"created_at"`
 	LastUsedAt time.Time `json:"last_used_at,omitzero"`
+	// Passkey marks a WebAuthn credential that signs in on its own (a
+	// discoverable credential that verifies its user); Synced one that
+	// its platform backs up or syncs between devices (WebAuthn's backup
+	// flags). A settings page says where a passkey lives with them.
+	Passkey bool `json:"passkey,omitempty"`
+	Synced  bool `json:"synced,omitempty"`
 }
 
 // DeviceTrust remembers devices that passed a second factor ("trust this

@@ -1,7 +1,11 @@
 package twofactorhttp
 
 import (
+	"cmp"
+	"context"
+	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"time"
 
@@ -55,6 +59,11 @@ func (h *Handler) servePasskeyFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	c := h.client(r)
 	got, err := h.svc.FinishPasskey(r.Context(), twofactor.PasskeyAnswer{CeremonyID: req.Ceremony, Answer: req.Code, Client: c})
+	if errors.Is(err, twofactor.ErrInvalidCode) || errors.Is(err, twofactor.ErrMalformedCode) {
+		// One answer for every refusal: it says nothing of the account.
+		h.writeJSON(w, r, http.StatusUnauthorized, ErrorBody{Error: CodeInvalidCode, Message: h.tr(r).PasskeyNotAccepted})
+		return
+	}
 	if err != nil {
 		h.failAs(w, r, nil, twofactor.MethodWebAuthn, err)
 		return
@@ -66,4 +75,44 @@ func (h *Handler) servePasskeyFinish(w http.ResponseWriter, r *http.Request) {
 	}
 	c.FirstFactor = twofactor.FirstPasskey
 	h.begun(w, r, got.User, got.Begun, ret, c)
+}
+
+// signaler is a factor that names what the browser's WebAuthn signal
+// methods need (package webauthn's factor).
+type signaler interface {
+	RPID() string
+	UserHandle(ctx context.Context, userID string) ([]byte, error)
+	CredentialIDs(ctx context.Context, userID string) ([][]byte, error)
+}
+
+// passkeySignal returns the keys page's data-webauthn-signal, or "".
+func (h *Handler) passkeySignal(ctx context.Context, ui *methodUI, u twofactor.User) string {
+	s, ok := ui.factor.(signaler)
+	if !ok {
+		return ""
+	}
+	handle, err := s.UserHandle(ctx, u.ID)
+	if err != nil || len(handle) == 0 {
+		return ""
+	}
+	ids, err := s.CredentialIDs(ctx, u.ID)
+	if err != nil {
+		return ""
+	}
+	enc := base64.RawURLEncoding
+	v := struct {
+		RPID        string   `json:"rpId"`
+		UserID      string   `json:"userId"`
+		Accepted    []string `json:"allAcceptedCredentialIds"`
+		Name        string   `json:"name"`
+		DisplayName string   `json:"displayName"`
+	}{RPID: s.RPID(), UserID: enc.EncodeToString(handle), Accepted: []string{}, Name: u.AccountName(), DisplayName: cmp.Or(u.DisplayName, u.AccountName())}
+	for _, id := range ids {
+		v.Accepted = append(v.Accepted, enc.EncodeToString(id))
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	return string(b)
 }

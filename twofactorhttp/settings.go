@@ -166,6 +166,9 @@ type EnrollmentView struct {
 	AddedAt    time.Time // zero when unknown
 	LastUsedAt time.Time // zero when never used
 	Remove     string    // the removal's confirmation page, or "" when it cannot be removed here
+	// Kind says what a security key is, when it is a passkey: synced
+	// across the user's devices, or kept on one.
+	Kind string
 }
 
 // EnrollingView is a set-up waiting for its code: what BeginEnroll gave
@@ -223,6 +226,15 @@ type KeysView struct {
 	StepUp    string // the step-up page, coming back to this one
 	Done      string // where the page goes once a key was added
 	ShowCodes string // where it goes when backup codes came with the key
+	// Passkeys is set when the factor signs in with passkeys
+	// (twofactor.Discoverer): the page offers to create one.
+	Passkeys bool
+	// Signal is the JSON the security-key script gives the browser's
+	// WebAuthn signal methods: the user's handle, the credentials the
+	// site still accepts and the user's names, so that a password manager
+	// stops offering a passkey removed here. Empty when the factor cannot
+	// say.
+	Signal string
 }
 
 // DevicesView lists the user's trusted devices.
@@ -410,6 +422,12 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 			continue
 		}
 		ev := EnrollmentView{ID: e.ID, Label: e.Label, AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt, LastUsed: t.NeverUsed}
+		switch {
+		case e.Passkey && e.Synced:
+			ev.Kind = t.PasskeySynced
+		case e.Passkey:
+			ev.Kind = t.PasskeyDevice
+		}
 		if !e.CreatedAt.IsZero() {
 			ev.Added = fmt.Sprintf(t.Added, h.trc(ctx).date(e.CreatedAt))
 		}

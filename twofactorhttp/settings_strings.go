@@ -81,6 +81,11 @@ type SettingsStrings struct {
 	KeyNewName   string      // the rename input's label ("New name for %s")
 	NameTooLong  i18n.Plural // a set-up's name over the bound: "%d" is the most characters
 	KeysNoScript string      // adding a key needs JavaScript
+	// Passkeys: security keys that sign in on their own.
+	PasskeyAdd    string // the button that creates a passkey
+	PasskeyIntro  string // what a passkey is, above it
+	PasskeySynced string // a passkey synced across the user's devices
+	PasskeyDevice string // a passkey kept on one device
 
 	// Email codes.
 	EmailTitle     string // its page's title

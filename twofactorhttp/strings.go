@@ -132,6 +132,17 @@ type Strings struct {
 
 	ListSep string // between the items of a list in a sentence: ", "
 
+	// Passkeys.
+	KeyModelRefused    string // a security key whose model (AAGUID) the host does not accept
+	KeySyncedRefused   string // a synced passkey, where the host requires device-bound keys
+	PasskeyNotAccepted string // a passkey sign-in refused, whatever the reason
+	// The offer to create a passkey, after a sign-in with a password and
+	// a second factor.
+	TitlePasskeyOffer  string // its title
+	PasskeyOfferText   string // what a passkey changes
+	PasskeyOfferCreate string // the button that creates one
+	PasskeyOfferLater  string // the button that puts the offer off
+
 	// Settings and Admin are the text of the settings and administrator
 	// pages.
 	Settings SettingsStrings
