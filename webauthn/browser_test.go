@@ -247,7 +247,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, onKey.Credentials, 1)
 	assert.Equal(t, creds[0].CredentialID, onKey.Credentials[0].CredentialID)
-	assert.Len(t, onKey.Credentials[0].UserHandle, 32, "the authenticator holds the derived handle")
+	assert.Len(t, onKey.Credentials[0].UserHandle, 32, "the authenticator holds the random handle")
 	assert.NotEqual(t, []byte(user.ID), onKey.Credentials[0].UserHandle)
 
 	// A second key needs a fresh verification of the first: a step-up

@@ -7,25 +7,31 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/go-webauthn/webauthn/protocol"
 	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 // Credential describes one registered security key or passkey, for an
-// account page. Nothing in it is secret.
+// account page: a page can list the passkeys (Passkey) with where each
+// lives, synced between the user's devices (BackupEligible, and
+// BackupState once backed up: WebAuthn §6.1.3) or on one device only.
+// Nothing in it is secret.
 type Credential struct {
 	ID             string    // enrollment id, for Rename and RemoveEnrollment
 	Name           string    // user-chosen name
 	CredentialID   []byte    // the authenticator's credential id
 	Transports     []string  // "usb", "nfc", "ble", "internal", "hybrid"...
 	AAGUID         string    // authenticator model, as a UUID; all zeros when not disclosed
-	BackupEligible bool      // a passkey that may be synced between devices
+	BackupEligible bool      // may be synced between devices; false: bound to one device
 	BackupState    bool      // backed up or synced when it was registered
+	Passkey        bool      // registered as a passkey (EnrollRequest.Passkey): signs in on its own
 	CreatedAt      time.Time // when it was registered
 	LastUsedAt     time.Time // last successful login; zero if never
 }
@@ -49,6 +55,11 @@ type record struct {
 	// Claimed is set when the credential id was claimed for this account
 	// at registration, so removing the credential releases the claim.
 	Claimed bool `json:"claimed,omitempty"`
+	// Passkey is set when the credential was registered as a passkey: a
+	// discoverable credential, asked for with user verification required,
+	// whose registration carried the UV flag. Only such a credential signs
+	// in on its own (FinishDiscovery).
+	Passkey bool `json:"passkey,omitempty"`
 }
 
 // stored is one decoded credential of a user.
@@ -91,6 +102,7 @@ func (s *stored) public() Credential {
 		AAGUID:         formatUUID(s.data.AAGUID),
 		BackupEligible: f.BackupEligible,
 		BackupState:    f.BackupState,
+		Passkey:        s.data.Passkey,
 		CreatedAt:      s.rec.CreatedAt,
 		LastUsedAt:     s.rec.LastUsedAt,
 	}
@@ -158,19 +170,38 @@ func (u *waUser) WebAuthnName() string                         { return u.name }
 func (u *waUser) WebAuthnDisplayName() string                  { return u.display }
 func (u *waUser) WebAuthnCredentials() []gowebauthn.Credential { return u.creds }
 
-const handleDomain = "twofactor webauthn user handle v1"
+// handleSize is the length of a new user handle: WebAuthn §5.4.3 allows at
+// most 64 bytes, and 32 random bytes are as unguessable as any.
+const handleSize = 32
 
-// userHandle returns the opaque handle authenticators know the user by:
-// the one already stored with the user's credentials, or else a keyed hash
-// of the user id, so the id itself never leaves the server.
-func (f *Factor) userHandle(user twofactor.User, creds []stored) []byte {
+// storedHandle returns the handle the user's credentials carry: the one
+// authenticators know the user by. Nil when the user has none.
+func storedHandle(creds []stored) []byte {
 	for _, c := range creds {
 		if len(c.data.UserHandle) > 0 {
 			return c.data.UserHandle
 		}
 	}
-	_, sig := f.keys.Sign(handleDomain, []byte(user.ID))
-	return sig[:32]
+	return nil
+}
+
+// userHandle returns the opaque handle authenticators know the user by
+// (user.id, WebAuthn §5.4.3): the one stored with the user's credentials,
+// so a user keeps one handle for every credential, or, for a user with
+// none, 32 new random bytes. It is never derived from the user id, the
+// email or the name: an authenticator shows nothing of the account in it,
+// and nothing about the account predicts it (WebAuthn §14.6.1, "User
+// Handle Contents"). A new handle is kept once a registration with it is
+// confirmed; a handle of a user who removes every credential is forgotten.
+func (f *Factor) userHandle(creds []stored) ([]byte, error) {
+	if h := storedHandle(creds); h != nil {
+		return h, nil
+	}
+	h, err := secure.Bytes(f.rand, handleSize)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: making a user handle: %w", err)
+	}
+	return h, nil
 }
 
 func newWAUser(user twofactor.User, handle []byte, creds []stored) *waUser {
@@ -287,22 +318,27 @@ func (f *Factor) Remove(ctx context.Context, user twofactor.User, enrollmentID s
 	if r.Method != string(twofactor.MethodWebAuthn) {
 		return twofactor.ErrNotEnrolled
 	}
-	return f.delete(ctx, r)
+	handle, err := f.delete(ctx, r)
+	return errors.Join(err, f.forgetHandle(ctx, user.ID, handle))
 }
 
 // delete removes a credential's record, then releases its credential id
 // if its registration claimed it. The order matters: released first, a
 // failed delete would leave a credential another account could register
-// too.
-func (f *Factor) delete(ctx context.Context, r store.EnrollmentRecord) error {
+// too. It returns the user handle the removed credential carried, nil
+// when the record was not removed.
+func (f *Factor) delete(ctx context.Context, r store.EnrollmentRecord) ([]byte, error) {
 	if err := f.store.DeleteEnrollment(ctx, r.UserID, r.ID); err != nil {
-		return fmt.Errorf("webauthn: removing credential: %w", err)
+		return nil, fmt.Errorf("webauthn: removing credential: %w", err)
 	}
 	var data record
-	if err := json.Unmarshal(r.Data, &data); err != nil || !data.Claimed || len(data.CredentialID) == 0 {
-		return nil
+	if err := json.Unmarshal(r.Data, &data); err != nil {
+		return nil, nil
 	}
-	return f.release(ctx, data.CredentialID)
+	if !data.Claimed || len(data.CredentialID) == 0 {
+		return data.UserHandle, nil
+	}
+	return data.UserHandle, f.release(ctx, data.CredentialID)
 }
 
 // RemoveAll deletes every credential of the user (admin reset,
@@ -316,11 +352,21 @@ func (f *Factor) RemoveAll(ctx context.Context, user twofactor.User) error {
 		return fmt.Errorf("webauthn: listing credentials: %w", err)
 	}
 	var errs []error
+	var handles [][]byte
 	for _, r := range recs {
 		if r.Method != string(twofactor.MethodWebAuthn) {
 			continue
 		}
-		if err := f.delete(ctx, r); err != nil {
+		handle, err := f.delete(ctx, r)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if len(handle) > 0 && !slices.ContainsFunc(handles, func(h []byte) bool { return bytes.Equal(h, handle) }) {
+			handles = append(handles, handle)
+		}
+	}
+	for _, h := range handles {
+		if err := f.forgetHandle(ctx, user.ID, h); err != nil {
 			errs = append(errs, err)
 		}
 	}

@@ -34,7 +34,7 @@ func TestRegisterAndLogin(t *testing.T) {
 	assert.Empty(t, o.PublicKey.ExcludeCredentials)
 	handle, err := b64.DecodeString(o.PublicKey.User.ID)
 	require.NoError(t, err)
-	assert.Len(t, handle, 32, "user handle is a 32-byte keyed hash")
+	assert.Len(t, handle, 32, "user handle is 32 random bytes")
 	assert.NotContains(t, string(handle), fx.user.ID, "the raw user id never reaches the authenticator")
 	assert.Equal(t, 300000, o.PublicKey.Timeout)
 

@@ -124,6 +124,34 @@ func (fx *fixture) register(k *softKey, name string) twofactor.Enrollment {
 	return e
 }
 
+// beginPasskey starts a passkey registration named name for user and
+// returns the creation options.
+func (fx *fixture) beginPasskey(user twofactor.User, name string) []byte {
+	fx.t.Helper()
+	en, err := fx.f.BeginEnroll(fx.ctx, user, twofactor.EnrollRequest{Label: name, Restart: true, Passkey: true})
+	require.NoError(fx.t, err)
+	return en.Options
+}
+
+// registerPasskey enrolls k for user as a passkey.
+func (fx *fixture) registerPasskey(user twofactor.User, k *softKey, name string) twofactor.Enrollment {
+	fx.t.Helper()
+	e, err := fx.f.ConfirmEnroll(fx.ctx, user, string(k.create(fx.t, fx.beginPasskey(user, name))))
+	require.NoError(fx.t, err)
+	return e
+}
+
+// discovery begins a discovery ceremony that lasts 10 minutes and returns
+// its id and options.
+func (fx *fixture) discovery() (string, []byte) {
+	fx.t.Helper()
+	id, err := secure.Token(nil, 32)
+	require.NoError(fx.t, err)
+	opts, err := fx.f.BeginDiscovery(fx.ctx, id, fx.clk.Now().Add(10*time.Minute))
+	require.NoError(fx.t, err)
+	return id, opts
+}
+
 // challenge makes a login challenge for the user, as Service.Begin would.
 func (fx *fixture) challenge() *twofactor.Challenge {
 	fx.t.Helper()

@@ -67,7 +67,11 @@ func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMe
 	if len(creds) == 0 {
 		return nil, twofactor.ErrNotEnrolled
 	}
-	u := newWAUser(ch.User, f.userHandle(ch.User, creds), creds)
+	handle, err := f.userHandle(creds)
+	if err != nil {
+		return nil, err
+	}
+	u := newWAUser(ch.User, handle, creds)
 	assertion, session, err := f.wa.BeginLogin(u)
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: beginning login: %w", err)
@@ -193,16 +197,34 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, rejected(err)
 	}
 	c := creds[idx]
+	return f.accept(ctx, ch.User.ID, c, parsed, now,
+		event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose, Label: c.rec.Label}, false)
+}
+
+// accept ends a verified assertion by credential c of user userID, for
+// Verify and FinishDiscovery: the signature counter check (WebAuthn
+// §6.1.1), then the last use. A counter that did not increase emits
+// warn as an event.Warning with reason event.ReasonSignCount, the
+// credential's EnrollmentID, the counter received and the policy, and
+// fails with ErrSignCountRegressed under SignCountReject; with anonymous,
+// the warning of a refusal names neither the user nor the credential's
+// label.
+func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *protocol.ParsedCredentialAssertionData,
+	now time.Time, warn event.Event, anonymous bool) (twofactor.Verified, error) {
 	got := parsed.Response.AuthenticatorData.Counter
-	regressed, err := f.signCountRegressed(ctx, ch.User.ID, c, got, now)
+	regressed, err := f.signCountRegressed(ctx, userID, c, got, now)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
 	if regressed {
-		f.emit(ctx, event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID,
-			Purpose: ch.Purpose, Reason: event.ReasonSignCount, EnrollmentID: c.rec.ID, Label: c.rec.Label,
-			Count: signCount(got), Details: map[string]string{event.DetailPolicy: f.signPolicyName()}})
-		if f.signPol == SignCountReject {
+		warn.Type, warn.Reason, warn.EnrollmentID, warn.Count = event.Warning, event.ReasonSignCount, c.rec.ID, signCount(got)
+		warn.Details = map[string]string{event.DetailPolicy: f.signPolicyName()}
+		refused := f.signPol == SignCountReject
+		if refused && anonymous {
+			warn.UserID, warn.Label = "", ""
+		}
+		f.emit(ctx, warn)
+		if refused {
 			return twofactor.Verified{}, ErrSignCountRegressed
 		}
 	}

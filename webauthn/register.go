@@ -73,6 +73,8 @@ type regState struct {
 	Session   gowebauthn.SessionData `json:"session"`
 	Options   json.RawMessage        `json:"options"`
 	ExpiresAt time.Time              `json:"expires_at"`
+	// Passkey is set for a passkey registration (EnrollRequest.Passkey).
+	Passkey bool `json:"passkey,omitempty"`
 }
 
 // BeginEnroll starts adding a security key or passkey for a signed-in
@@ -102,7 +104,7 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if !req.Restart {
 		if st, ok, err := f.pending(ctx, user.ID); err != nil {
 			return nil, err
-		} else if ok && st.Name == name && now.Before(st.ExpiresAt) {
+		} else if ok && st.Name == name && st.Passkey == req.Passkey && now.Before(st.ExpiresAt) {
 			return f.enrolling(st, now)
 		}
 	}
@@ -113,12 +115,20 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if len(creds) >= f.maxCreds {
 		return nil, fmt.Errorf("%w: the limit is %d", ErrTooManyCredentials, f.maxCreds)
 	}
-	u := newWAUser(user, f.userHandle(user, creds), creds)
+	handle, err := f.userHandle(creds)
+	if err != nil {
+		return nil, err
+	}
+	u := newWAUser(user, handle, creds)
 	exclude := make([]protocol.CredentialDescriptor, len(u.creds))
 	for i := range u.creds {
 		exclude[i] = u.creds[i].Descriptor()
 	}
-	creation, session, err := f.wa.BeginRegistration(u, gowebauthn.WithExclusions(exclude))
+	opts := []gowebauthn.RegistrationOption{gowebauthn.WithExclusions(exclude)}
+	if req.Passkey {
+		opts = append(opts, f.passkeyOptions()...)
+	}
+	creation, session, err := f.wa.BeginRegistration(u, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: beginning registration: %w", err)
 	}
@@ -126,7 +136,7 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	if err != nil {
 		return nil, err
 	}
-	st := regState{UserID: user.ID, Name: name, Session: *session, Options: options, ExpiresAt: now.Add(f.timeout)}
+	st := regState{UserID: user.ID, Name: name, Session: *session, Options: options, ExpiresAt: now.Add(f.timeout), Passkey: req.Passkey}
 	blob, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
@@ -137,6 +147,22 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, req twofa
 	f.emit(ctx, event.Event{Type: event.EnrollBegin, UserID: user.ID, Label: name,
 		IP: ipString(req.Client), UserAgent: req.Client.UserAgent})
 	return &twofactor.Enrolling{Method: twofactor.MethodWebAuthn, ExpiresAt: st.ExpiresAt, Options: options}, nil
+}
+
+// passkeyOptions are the registration options of a passkey: a
+// discoverable credential (residentKey "required", WebAuthn §5.4.6, and
+// requireResidentKey true for browsers of Level 1), user verification
+// "required" (§5.4.4), and the credProps extension (§10.1.3), by which the
+// browser reports whether the credential is discoverable.
+func (f *Factor) passkeyOptions() []gowebauthn.RegistrationOption {
+	sel := f.wa.Config.AuthenticatorSelection
+	sel.ResidentKey = protocol.ResidentKeyRequirementRequired
+	sel.RequireResidentKey = protocol.ResidentKeyRequired()
+	sel.UserVerification = protocol.VerificationRequired
+	return []gowebauthn.RegistrationOption{
+		gowebauthn.WithAuthenticatorSelection(sel),
+		gowebauthn.WithExtensions(gowebauthn.WithExtensionCredProps()),
+	}
 }
 
 // pending returns the user's pending registration and its stored form, if
@@ -242,10 +268,24 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 	if len(creds) >= f.maxCreds {
 		return twofactor.Enrollment{}, fmt.Errorf("%w: the limit is %d", ErrTooManyCredentials, f.maxCreds)
 	}
+	if h := storedHandle(creds); h != nil && !bytes.Equal(h, st.Session.UserID) {
+		// Begun for a user without credentials, with a new handle, while
+		// another registration was confirmed with another: a user has
+		// one handle, so this one can never be confirmed.
+		if err := f.store.DeleteState(ctx, registrationKey(user.ID)); err != nil {
+			return twofactor.Enrollment{}, fmt.Errorf("webauthn: ending registration: %w", err)
+		}
+		return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: another key was added meanwhile; begin again", twofactor.ErrNotEnrolled)
+	}
 	u := newWAUser(user, st.Session.UserID, creds)
 	cred, err := f.wa.CreateCredential(u, st.Session, parsed)
 	if err != nil {
 		return twofactor.Enrollment{}, rejected(err)
+	}
+	if st.Passkey {
+		if err := checkPasskey(cred, parsed); err != nil {
+			return twofactor.Enrollment{}, err
+		}
 	}
 	for _, c := range creds {
 		if bytes.Equal(c.data.CredentialID, cred.ID) {
@@ -285,7 +325,36 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 	if err := f.store.PutEnrollment(ctx, rec); err != nil {
 		return twofactor.Enrollment{}, fmt.Errorf("webauthn: storing credential: %w", err)
 	}
+	// The index is written after the record, so that a removal of the
+	// user's last credential at the same moment, which reads the
+	// credentials again after dropping the index, sees this one (see
+	// forgetHandle). Without its index a passkey could not sign in: the
+	// credential is removed again, and its id released.
+	if err := f.indexHandle(ctx, user.ID, data.UserHandle); err != nil {
+		if _, derr := f.delete(context.WithoutCancel(ctx), rec); derr != nil {
+			err = errors.Join(err, derr)
+		}
+		return twofactor.Enrollment{}, err
+	}
 	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now}, nil
+}
+
+// checkPasskey checks what a passkey registration (EnrollRequest.Passkey)
+// needs beyond the registration checks: the authenticator verified the
+// user (the UV flag, WebAuthn §6.1; the ceremony required it, and the
+// factor checks the flag itself too), and the credential is discoverable
+// when the browser says (credProps, §10.1.3; browsers that do not report
+// it made a discoverable credential or none, since residentKey was
+// "required"). A refusal is ErrRejected, and the registration stays
+// pending for another authenticator.
+func checkPasskey(cred *gowebauthn.Credential, parsed *protocol.ParsedCredentialCreationData) error {
+	if !cred.Flags.UserVerified || !parsed.Response.AttestationObject.AuthData.Flags.HasUserVerified() {
+		return fmt.Errorf("%w: the authenticator did not verify the user, which a passkey needs", ErrRejected)
+	}
+	if p := parsed.ClientExtensionResults.CredProps; p != nil && p.RK != nil && !*p.RK {
+		return fmt.Errorf("%w: the credential is not discoverable, which a passkey needs", ErrRejected)
+	}
+	return nil
 }
 
 // unclaim releases a credential id claimed by a registration that then
@@ -310,6 +379,7 @@ func newRecord(userID string, st regState, cred *gowebauthn.Credential, now time
 		AttestationFormat: cred.AttestationFormat,
 		Attachment:        string(cred.Authenticator.Attachment),
 		Claimed:           true,
+		Passkey:           st.Passkey,
 	}
 	for _, t := range cred.Transport {
 		data.Transports = append(data.Transports, string(t))

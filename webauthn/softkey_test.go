@@ -31,6 +31,8 @@ func (exampleT) Helper()                           {}
 // softKey is a software authenticator for tests without a browser: an
 // ECDSA P-256 key answering creation options with a "none" attestation and
 // request options with signed assertions, as a browser would relay them.
+// newPasskey makes one that acts as a passkey: discoverable, verifying
+// its user.
 type softKey struct {
 	priv   *ecdsa.PrivateKey
 	credID []byte
@@ -39,6 +41,14 @@ type softKey struct {
 	origin string
 	flags  byte // authenticator data flags of assertions; UP by default
 	aaguid [16]byte
+	// userHandle is the user.id of the options the key last answered with
+	// create: what a discoverable credential keeps.
+	userHandle []byte
+	// discoverable makes assertions carry userHandle, as a passkey's do.
+	discoverable bool
+	// credProps, when set, is the credProps.rk the browser reports at
+	// registration.
+	credProps *bool
 }
 
 const (
@@ -61,6 +71,17 @@ func newSoftKey(t testingT, rpID, origin string) *softKey {
 	return k
 }
 
+// newPasskey returns a soft key that acts as a passkey: its assertions
+// carry the user handle it was registered with, and it verifies the user
+// (UV), at registration too.
+func newPasskey(t testingT, rpID, origin string) *softKey {
+	t.Helper()
+	k := newSoftKey(t, rpID, origin)
+	k.discoverable = true
+	k.flags |= flagUV
+	return k
+}
+
 var b64 = base64.RawURLEncoding
 
 // options is what the tests read from creation and request options.
@@ -80,8 +101,15 @@ type options struct {
 		AllowCredentials []struct {
 			ID string `json:"id"`
 		} `json:"allowCredentials"`
-		UserVerification string `json:"userVerification"`
-		Timeout          int    `json:"timeout"`
+		UserVerification       string `json:"userVerification"`
+		Timeout                int    `json:"timeout"`
+		Attestation            string `json:"attestation"`
+		AuthenticatorSelection struct {
+			ResidentKey        string `json:"residentKey"`
+			RequireResidentKey *bool  `json:"requireResidentKey"`
+			UserVerification   string `json:"userVerification"`
+		} `json:"authenticatorSelection"`
+		Extensions map[string]any `json:"extensions"`
 	} `json:"publicKey"`
 }
 
@@ -110,6 +138,9 @@ func (k *softKey) cose(t testingT) []byte {
 func (k *softKey) create(t testingT, raw []byte) []byte {
 	t.Helper()
 	o := parseOptions(t, raw)
+	handle, err := b64.DecodeString(o.PublicKey.User.ID)
+	require.NoError(t, err)
+	k.userHandle = handle
 	cd := k.clientData("webauthn.create", o.PublicKey.Challenge)
 	rp := sha256.Sum256([]byte(k.rpID))
 	auth := append([]byte{}, rp[:]...)
@@ -121,6 +152,10 @@ func (k *softKey) create(t testingT, raw []byte) []byte {
 	auth = append(auth, k.cose(t)...)
 	att, err := webauthncbor.Marshal(map[string]any{"fmt": "none", "attStmt": map[string]any{}, "authData": auth})
 	require.NoError(t, err)
+	ext := map[string]any{}
+	if k.credProps != nil {
+		ext["credProps"] = map[string]any{"rk": *k.credProps}
+	}
 	out, err := json.Marshal(map[string]any{
 		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
 		"response": map[string]any{
@@ -128,7 +163,7 @@ func (k *softKey) create(t testingT, raw []byte) []byte {
 			"attestationObject": b64.EncodeToString(att),
 			"transports":        []string{"usb"},
 		},
-		"clientExtensionResults": map[string]any{},
+		"clientExtensionResults": ext,
 	})
 	require.NoError(t, err)
 	return out
@@ -140,6 +175,10 @@ type assertOpts struct {
 	origin    string // instead of the key's origin
 	rpID      string // instead of the key's RP id
 	count     *uint32
+	// userHandle is sent instead of the key's own (discoverable keys).
+	userHandle []byte
+	// badSignature spoils the signature.
+	badSignature bool
 }
 
 // get answers request options with an assertion, counting up.
@@ -174,13 +213,23 @@ func (k *softKey) get(t testingT, raw []byte, mod ...assertOpts) []byte {
 	digest := sha256.Sum256(append(append([]byte{}, auth...), cdh[:]...))
 	sig, err := ecdsa.SignASN1(rand.Reader, k.priv, digest[:])
 	require.NoError(t, err)
+	if m.badSignature {
+		sig[len(sig)-1] ^= 0x01
+	}
+	response := map[string]any{
+		"clientDataJSON":    b64.EncodeToString(cd),
+		"authenticatorData": b64.EncodeToString(auth),
+		"signature":         b64.EncodeToString(sig),
+	}
+	switch {
+	case m.userHandle != nil:
+		response["userHandle"] = b64.EncodeToString(m.userHandle)
+	case k.discoverable:
+		response["userHandle"] = b64.EncodeToString(k.userHandle)
+	}
 	out, err := json.Marshal(map[string]any{
 		"id": b64.EncodeToString(k.credID), "rawId": b64.EncodeToString(k.credID), "type": "public-key",
-		"response": map[string]any{
-			"clientDataJSON":    b64.EncodeToString(cd),
-			"authenticatorData": b64.EncodeToString(auth),
-			"signature":         b64.EncodeToString(sig),
-		},
+		"response":               response,
 		"clientExtensionResults": map[string]any{},
 	})
 	require.NoError(t, err)

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"reflect"
@@ -153,10 +154,11 @@ func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) {
 	return f, nil
 }
 
-// Factor is the WebAuthn second factor. It implements twofactor.Factor,
-// Enroller, Starter, Canceler, Remover and AnswerChecker. Build it with
-// New, or get the one twofactor.New built with
-// svc.Factor(twofactor.MethodWebAuthn); it is safe for concurrent use.
+// Factor is the WebAuthn second factor, and signs in with passkeys. It
+// implements twofactor.Factor, Enroller, Starter, Canceler, Remover,
+// AnswerChecker and Discoverer. Build it with New, or get the one
+// twofactor.New built with svc.Factor(twofactor.MethodWebAuthn); it is
+// safe for concurrent use.
 type Factor struct {
 	store    Store
 	keys     *keyring.Ring
@@ -170,6 +172,7 @@ type Factor struct {
 	maxCreds int
 	events   *event.Sink
 	now      func() time.Time
+	rand     io.Reader
 }
 
 var (
@@ -179,6 +182,7 @@ var (
 	_ twofactor.Canceler      = (*Factor)(nil)
 	_ twofactor.Remover       = (*Factor)(nil)
 	_ twofactor.AnswerChecker = (*Factor)(nil)
+	_ twofactor.Discoverer    = (*Factor)(nil)
 )
 
 func configErr(format string, args ...any) error { return errs.Config("webauthn", format, args...) }
@@ -218,6 +222,7 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 		maxCreds: s.maxCreds,
 		events:   env.Events,
 		now:      env.Now,
+		rand:     env.Rand,
 	}, nil
 }
 

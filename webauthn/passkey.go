@@ -1,0 +1,268 @@
+package webauthn
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/go-webauthn/webauthn/protocol"
+	gowebauthn "github.com/go-webauthn/webauthn/webauthn"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/store"
+)
+
+const (
+	keyHandle    = "webauthn:handle:"   // state: the account a user handle names
+	keyDiscovery = "webauthn:discover:" // state: a discovery ceremony, keyed by its id
+	// maxCeremonyID bounds the id a discovery ceremony is filed under.
+	maxCeremonyID = 256
+	// maxHandleSize is the longest user handle WebAuthn §5.4.3 allows.
+	maxHandleSize = 64
+)
+
+const handleIndexDomain = "twofactor webauthn user handle index v1\x00"
+
+// handleKey names the index entry of a user handle. Like claimKey it is a
+// plain SHA-256 of the RP id and the handle, not a keyed hash, so that a
+// key rotation does not lose the index; the handle is random and says
+// nothing of the account, and the entry holds the user id it names.
+func (f *Factor) handleKey(handle []byte) string {
+	h := sha256.New()
+	h.Write([]byte(handleIndexDomain))
+	h.Write([]byte(f.rpID))
+	h.Write([]byte{0})
+	h.Write(handle)
+	return keyHandle + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
+}
+
+// indexHandle records that handle names the account userID, for as long
+// as a claim lasts: a passkey's answer carries the handle, and
+// FinishDiscovery finds the account through it.
+func (f *Factor) indexHandle(ctx context.Context, userID string, handle []byte) error {
+	if err := f.store.PutState(ctx, f.handleKey(handle), []byte(userID), f.now().Add(claimWindow)); err != nil {
+		return fmt.Errorf("webauthn: indexing the user handle: %w", err)
+	}
+	return nil
+}
+
+// handleOwner returns the account the index says handle names.
+func (f *Factor) handleOwner(ctx context.Context, handle []byte) (string, bool, error) {
+	v, err := f.store.GetState(ctx, f.handleKey(handle))
+	if errors.Is(err, store.ErrNotFound) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("webauthn: reading the user handle index: %w", err)
+	}
+	return string(v), len(v) > 0, nil
+}
+
+// holdsHandle reports whether one of creds carries handle.
+func holdsHandle(creds []stored, handle []byte) bool {
+	for _, c := range creds {
+		if bytes.Equal(c.data.UserHandle, handle) {
+			return true
+		}
+	}
+	return false
+}
+
+// forgetHandle drops the index entry of handle once no credential of the
+// user carries it, after a removal: the user's next registration gets a
+// new handle. A registration confirmed at the same moment writes its
+// record, then the index; so the credentials are read again after the
+// delete, and an entry a new credential needs is written back.
+func (f *Factor) forgetHandle(ctx context.Context, userID string, handle []byte) error {
+	if len(handle) == 0 {
+		return nil
+	}
+	creds, err := f.load(ctx, userID)
+	if err != nil {
+		return err
+	}
+	if holdsHandle(creds, handle) {
+		return nil
+	}
+	owner, ok, err := f.handleOwner(ctx, handle)
+	if err != nil || !ok || owner != userID {
+		return err
+	}
+	if err := f.store.DeleteState(ctx, f.handleKey(handle)); err != nil {
+		return fmt.Errorf("webauthn: deleting the user handle index: %w", err)
+	}
+	if creds, err = f.load(ctx, userID); err != nil {
+		return err
+	}
+	if holdsHandle(creds, handle) {
+		return f.indexHandle(ctx, userID, handle)
+	}
+	return nil
+}
+
+// UserHandle returns the handle the user's credentials carry (user.id,
+// WebAuthn §5.4.3), or nil when the user has none. A page gives it, with
+// the credential ids of Credentials, to the browser's signal methods
+// (PublicKeyCredential.signalAllAcceptedCredentials and
+// signalCurrentUserDetails, WebAuthn Level 3), so that passkey managers
+// forget credentials the site removed. It is opaque and random, not a
+// secret; it says nothing about the account.
+func (f *Factor) UserHandle(ctx context.Context, userID string) ([]byte, error) {
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	creds, err := f.load(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(storedHandle(creds)), nil
+}
+
+// errDiscovery is every refusal of a discovery answer that parses: an
+// unknown ceremony or credential, a handle of no account, a credential of
+// another account or not registered as a passkey, a bad signature, no user
+// verification, a counter that did not increase. One value with one message, so that a refusal says
+// nothing about which accounts or credentials exist.
+var errDiscovery error = &rejection{"webauthn: passkey not accepted", ReasonRejected, twofactor.ErrInvalidCode}
+
+// discoveryState is a discovery ceremony, kept in store.States under its
+// id. No user is known yet, so it is filed under no owner.
+type discoveryState struct {
+	ID        string                 `json:"id"`
+	Session   gowebauthn.SessionData `json:"session"`
+	ExpiresAt time.Time              `json:"expires_at"`
+}
+
+// BeginDiscovery starts a sign-in with a passkey (twofactor.Discoverer):
+// it returns the request options for navigator.credentials.get as JSON
+// ({"publicKey": {...}}, as Start does), with no allow list, so the
+// browser offers every passkey it holds for the relying party, and user
+// verification required. Whether the browser asks in a login form's
+// autofill (mediation "conditional") or in a dialog is the page's choice;
+// the options name none. The ceremony's state is kept, single use, under
+// id until expiresAt, and the browser's timeout is the time until then.
+func (f *Factor) BeginDiscovery(ctx context.Context, id string, expiresAt time.Time) (json.RawMessage, error) {
+	if id == "" || len(id) > maxCeremonyID {
+		return nil, invalidInput("a ceremony id is 1 to %d bytes", maxCeremonyID)
+	}
+	now := f.now()
+	if !now.Before(expiresAt) {
+		return nil, invalidInput("the ceremony would expire before it starts")
+	}
+	assertion, session, err := f.wa.BeginDiscoverableLogin(gowebauthn.WithUserVerification(protocol.VerificationRequired))
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: beginning discovery: %w", err)
+	}
+	assertion.Response.Timeout = int(expiresAt.Sub(now).Milliseconds())
+	options, err := json.Marshal(assertion)
+	if err != nil {
+		return nil, err
+	}
+	blob, err := json.Marshal(discoveryState{ID: id, Session: *session, ExpiresAt: expiresAt})
+	if err != nil {
+		return nil, err
+	}
+	if err := f.store.PutState(ctx, keyDiscovery+id, blob, expiresAt); err != nil {
+		return nil, fmt.Errorf("webauthn: storing discovery ceremony: %w", err)
+	}
+	return options, nil
+}
+
+// FinishDiscovery checks the browser's answer to discovery ceremony id
+// (the JSON of the PublicKeyCredential that navigator.credentials.get
+// returned) and returns the account whose passkey answered
+// (twofactor.Discoverer). The ceremony's state is taken first, so each
+// BeginDiscovery allows one answer, right or wrong; of concurrent answers
+// at most one succeeds.
+//
+// The answer's user handle names the account, through the index
+// ConfirmEnroll keeps; the credential must be one of that account's,
+// carry the same handle, and have been registered as a passkey
+// (EnrollRequest.Passkey); the signature must verify (WebAuthn §7.2), with
+// the user verified (the UV flag); and its signature counter must
+// increase, as in Verify.
+// On success the credential's last use is set, and Discovered holds the
+// user id, the credential's EnrollmentID, the method references of the
+// answer, and UserVerified.
+//
+// Errors: an answer that does not parse matches twofactor.ErrInvalidInput.
+// Every other refusal is one error value, matching
+// twofactor.ErrInvalidCode, whatever the cause, and returns no user: it
+// says nothing about which accounts or credentials exist. A refusal emits
+// no event that names a user (a counter that did not increase emits an
+// event.Warning with the credential's EnrollmentID alone). Any other
+// error is a system failure; none lets anyone in.
+func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofactor.Discovered, error) {
+	if id == "" || len(id) > maxCeremonyID {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	blob, err := f.store.TakeState(ctx, keyDiscovery+id)
+	if errors.Is(err, store.ErrNotFound) {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	if err != nil {
+		return twofactor.Discovered{}, fmt.Errorf("webauthn: reading discovery ceremony: %w", err)
+	}
+	parsed, err := parseAssertion([]byte(answer))
+	if err != nil {
+		return twofactor.Discovered{}, err
+	}
+	var st discoveryState
+	if err := json.Unmarshal(blob, &st); err != nil {
+		return twofactor.Discovered{}, fmt.Errorf("webauthn: decoding discovery ceremony: %w", err)
+	}
+	now := f.now()
+	if st.ID != id || !now.Before(st.ExpiresAt) {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	handle := []byte(parsed.Response.UserHandle)
+	if len(handle) == 0 || len(handle) > maxHandleSize {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	userID, ok, err := f.handleOwner(ctx, handle)
+	if err != nil {
+		return twofactor.Discovered{}, err
+	}
+	if !ok {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	creds, err := f.load(ctx, userID)
+	if err != nil {
+		return twofactor.Discovered{}, err
+	}
+	idx := -1
+	for i := range creds {
+		if bytes.Equal(creds[i].data.CredentialID, parsed.RawID) {
+			idx = i
+			break
+		}
+	}
+	if idx < 0 || !creds[idx].data.Passkey || !bytes.Equal(creds[idx].data.UserHandle, handle) {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	c := creds[idx]
+	u := newWAUser(twofactor.User{ID: userID}, handle, creds[idx:idx+1])
+	owner := func(_, _ []byte) (gowebauthn.User, error) { return u, nil }
+	if _, _, err := f.wa.ValidatePasskeyLogin(owner, st.Session, parsed); err != nil {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	flags := parsed.Response.AuthenticatorData.Flags
+	if !flags.HasUserVerified() {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	v, err := f.accept(ctx, userID, c, parsed, now,
+		event.Event{UserID: userID, Label: c.rec.Label, Purpose: twofactor.PurposeLogin}, true)
+	if errors.Is(err, ErrSignCountRegressed) {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	if err != nil {
+		return twofactor.Discovered{}, err
+	}
+	return twofactor.Discovered{UserID: userID, Verified: v, UserVerified: true}, nil
+}
