@@ -221,7 +221,9 @@ func newWAUser(user twofactor.User, handle []byte, creds []stored) *waUser {
 
 // Enrollments returns the user's credentials as enrollments, labelled with
 // their names, oldest first, with the time each was registered and last
-// used.
+// used; Passkey marks those registered as passkeys, and Synced those that
+// may be backed up or synced between devices (the backup eligibility
+// flag, WebAuthn §6.1.3).
 func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofactor.Enrollment, error) {
 	if err := checkUser(user); err != nil {
 		return nil, err
@@ -235,6 +237,7 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 		out = append(out, twofactor.Enrollment{
 			ID: c.rec.ID, Method: twofactor.MethodWebAuthn, Label: c.rec.Label,
 			CreatedAt: c.rec.CreatedAt, LastUsedAt: c.rec.LastUsedAt,
+			Passkey: c.data.Passkey, Synced: c.flags().BackupEligible,
 		})
 	}
 	return out, nil
@@ -252,6 +255,25 @@ func (f *Factor) Credentials(ctx context.Context, user twofactor.User) ([]Creden
 	out := make([]Credential, 0, len(creds))
 	for i := range creds {
 		out = append(out, creds[i].public())
+	}
+	return out, nil
+}
+
+// CredentialIDs returns the credential ids of the user's credentials,
+// oldest first: with UserHandle, what the browser's
+// PublicKeyCredential.signalAllAcceptedCredentials needs, so that passkey
+// managers forget the credentials the site no longer accepts.
+func (f *Factor) CredentialIDs(ctx context.Context, userID string) ([][]byte, error) {
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	creds, err := f.load(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]byte, 0, len(creds))
+	for _, c := range creds {
+		out = append(out, bytes.Clone(c.data.CredentialID))
 	}
 	return out, nil
 }

@@ -103,14 +103,34 @@ func TestPasskeyRegistration(t *testing.T) {
 	require.Len(t, cs, 1)
 	assert.Equal(t, e.ID, cs[0].ID)
 	assert.True(t, cs[0].Passkey)
+	assert.True(t, e.Passkey)
+	assert.False(t, e.Synced)
 
 	// A security key, even one that verifies its user, is not a passkey.
-	fx.register(newPasskey(t, testRPID, testOrigin), "key")
+	key := newPasskey(t, testRPID, testOrigin)
+	key.flags |= flagBE
+	fx.register(key, "key")
 	cs = fx.credentials()
 	require.Len(t, cs, 2)
 	for _, c := range cs {
 		assert.Equal(t, c.Name == "phone", c.Passkey, c.Name)
 	}
+	es, err := fx.f.Enrollments(fx.ctx, fx.user)
+	require.NoError(t, err)
+	require.Len(t, es, 2)
+	for _, e := range es {
+		assert.Equal(t, e.Label == "phone", e.Passkey, e.Label)
+		assert.Equal(t, e.Label == "key", e.Synced, e.Label)
+	}
+
+	// What the browser's signal methods need: the handle and every
+	// credential id.
+	ids, err := fx.f.CredentialIDs(fx.ctx, fx.user.ID)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, [][]byte{k.credID, key.credID}, ids)
+	assert.Equal(t, k.userHandle, fx.handle(fx.user))
+	_, err = fx.f.CredentialIDs(fx.ctx, "")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }
 
 // A pending registration remembers its kind: a request of the other kind

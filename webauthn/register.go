@@ -336,7 +336,8 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 		}
 		return twofactor.Enrollment{}, err
 	}
-	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now}, nil
+	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now,
+		Passkey: data.Passkey, Synced: cred.Flags.BackupEligible}, nil
 }
 
 // checkPasskey checks what a passkey registration (EnrollRequest.Passkey)
