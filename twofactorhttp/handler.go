@@ -149,6 +149,14 @@ type Config struct {
 	// twofactor.User's own language or the host's default.
 	Language func(*http.Request) language.Tag
 
+	// PasskeyOffer: after a sign-in with a password and a second factor,
+	// a user without a passkey is offered to create one, on a page of its
+	// own, when the Service signs in with passkeys (a webauthn factor)
+	// and the user's policy allows security keys. Where the browser can,
+	// the page creates the passkey without asking (WebAuthn's conditional
+	// create, right after a password manager filled the password).
+	PasskeyOffer PasskeyOffer
+
 	// Strings, when set, is the text of every request, whatever its
 	// language: a table built before catalogues existed, or a single
 	// language of the host's own. Its empty fields take the catalogue's
@@ -224,6 +232,7 @@ type Handler struct {
 	support     *Link
 	layout      func(*http.Request) any
 	langs       *langs
+	offer       PasskeyOffer
 	pages       pages
 	cop         *http.CrossOriginProtection
 	log         *slog.Logger
@@ -282,6 +291,7 @@ func newHandler(cfg Config) (*Handler, error) {
 		adminPrefix: cmp.Or(cfg.Admin.Prefix, DefaultAdminPrefix),
 		notices:     cfg.Notifications,
 		layout:      cfg.Layout,
+		offer:       cfg.PasskeyOffer.withDefaults(),
 		log:         cmp.Or(cfg.Logger, slog.Default()),
 		now:         env.Now,
 		cop:         http.NewCrossOriginProtection(),

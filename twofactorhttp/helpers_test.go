@@ -411,6 +411,9 @@ func newEnv(t testing.TB, opt envOpt) *env {
 		UserID:    sessionID,
 		EnrollURL: "/enroll",
 		Logger:    discardLogger(),
+		// The security key here signs in with passkeys too; the tests of
+		// the offer to create one turn it on.
+		PasskeyOffer: twofactorhttp.PasskeyOffer{Off: true},
 	}
 	if opt.layer != nil {
 		opt.layer(&lc)

@@ -29,9 +29,12 @@ const (
 	// PageEnrollPrompt asks a user in an enrollment grace to set up a
 	// second factor now, or to skip for now: PageData.Prompt.
 	PageEnrollPrompt = "enroll_prompt"
+	// PagePasskeyOffer offers a user who signed in with a password and a
+	// second factor to create a passkey.
+	PagePasskeyOffer = "passkey_offer"
 )
 
-var pageNames = append([]string{PageChallenge, PageEnded, PageMessage, PageLocked, PageEnrollPrompt}, append(settingsPages, adminPages...)...)
+var pageNames = append([]string{PageChallenge, PageEnded, PageMessage, PageLocked, PageEnrollPrompt, PagePasskeyOffer}, append(settingsPages, adminPages...)...)
 
 type pages map[string]*template.Template
 
@@ -185,6 +188,8 @@ type PageData struct {
 	Locked *LockedView
 	// Prompt is the enrollment prompt's view (PageEnrollPrompt), or nil.
 	Prompt *PromptView
+	// Offer is the passkey offer's view (PagePasskeyOffer), or nil.
+	Offer *OfferView
 
 	// Settings is what the settings pages show (nil on other pages).
 	Settings *SettingsView

@@ -33,6 +33,7 @@ func (h *Handler) samplePage(tx *Strings, page string) *PageData {
 		Settings: h.sampleSettings(tx, m, at, sent),
 		Admin:    h.sampleAdmin(tx, m),
 	}
+	d.Offer = &OfferView{Next: h.returnURL, Later: h.url(routePasskeyOffer), StepUp: h.url(routeStepUp), Codes: h.url(routeSettingsCodes)}
 	d.Prompt = &PromptView{Left: "Sample", Skips: "Sample", Reason: "Sample", SetUp: *link,
 		Skip: Form{Action: h.url(routeEnrollPrompt), Next: h.returnURL, Button: tx.Continue}}
 	return d

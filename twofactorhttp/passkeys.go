@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/twofactorkit/twofactor"
@@ -115,4 +116,84 @@ func (h *Handler) passkeySignal(ctx context.Context, ui *methodUI, u twofactor.U
 		return ""
 	}
 	return string(b)
+}
+
+// PasskeyOffer configures the offer to create a passkey after a sign-in
+// with a password and a second factor (Config.PasskeyOffer).
+type PasskeyOffer struct {
+	// Off turns the offer off.
+	Off bool
+	// Again is how long "Not now" puts the offer off, in that browser.
+	// Zero means 30 days.
+	Again time.Duration
+}
+
+func (o PasskeyOffer) withDefaults() PasskeyOffer {
+	o.Again = cmp.Or(o.Again, 30*24*time.Hour)
+	return o
+}
+
+const (
+	routePasskeyOffer = "passkey-offer"
+	// passkeyLaterCookie marks a browser whose user put the offer off.
+	passkeyLaterCookie = "tf_passkey_later"
+)
+
+// OfferView is the passkey offer's view (PagePasskeyOffer).
+type OfferView struct {
+	Next   string // where the user goes after: the page the sign-in was for
+	Later  string // the "Not now" form's action (field "next")
+	StepUp string // the step-up the creation leads through when it needs one, coming back here
+	Codes  string // where it goes when backup codes came with the passkey
+}
+
+// offerPasskey reports whether a browser page's sign-in res should pass
+// by the passkey offer: a password and a second factor, a factor that
+// signs in with passkeys and that the user may use, no passkey yet, and
+// no "Not now" in this browser. It costs one store read (the user's
+// security keys), only for such sign-ins.
+func (h *Handler) offerPasskey(r *http.Request, res *twofactor.Result) bool {
+	if h.offer.Off || wantsJSON(r) || res.Purpose != twofactor.PurposeLogin || res.Passwordless ||
+		res.FirstFactor != twofactor.FirstPassword || res.Method == "" {
+		return false
+	}
+	if _, err := r.Cookie(passkeyLaterCookie); err == nil {
+		return false
+	}
+	ui := h.uiOf(twofactor.MethodWebAuthn)
+	if _, ok := ui.factor.(twofactor.Discoverer); !ok {
+		return false
+	}
+	if _, pol, err := h.svc.PolicyFor(r.Context(), res.User); err != nil || (pol.Methods != nil && !slices.Contains(pol.Methods, twofactor.MethodWebAuthn)) {
+		return false
+	}
+	es, err := ui.factor.Enrollments(r.Context(), res.User)
+	if err != nil {
+		return false // the offer is a nicety: a failure skips it
+	}
+	for _, e := range es {
+		if e.Passkey {
+			return false
+		}
+	}
+	return true
+}
+
+func (h *Handler) servePasskeyOffer(w http.ResponseWriter, r *http.Request, u twofactor.User) {
+	next := cmpReturn(cleanReturn(r.FormValue(ReturnParam)), h.returnURL)
+	page := h.withNext(h.url(routePasskeyOffer), next)
+	t := h.tr(r)
+	v := &OfferView{Next: next, Later: h.url(routePasskeyOffer), StepUp: h.stepUpURL(page), Codes: h.url(routeSettingsCodes)}
+	h.render(w, r, http.StatusOK, &PageData{Page: PagePasskeyOffer, Title: t.TitlePasskeyOffer, Offer: v, WebAuthn: true})
+}
+
+// servePasskeyLater puts the offer off in this browser, and goes on.
+func (h *Handler) servePasskeyLater(w http.ResponseWriter, r *http.Request, u twofactor.User) {
+	if _, err := readRequest(w, r); err != nil {
+		h.fail(w, r, nil, err)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: passkeyLaterCookie, Value: "1", Path: h.prefix, MaxAge: int(h.offer.Again / time.Second),
+		HttpOnly: true, Secure: r.TLS != nil || !isLocalhost(r.Host), SameSite: http.SameSiteLaxMode})
+	h.redirect(w, r, statusSignedIn, cmpReturn(cleanReturn(r.FormValue(ReturnParam)), h.returnURL))
 }

@@ -2,6 +2,7 @@ package twofactorhttp_test
 
 import (
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -119,4 +120,52 @@ func TestPasskeyRefusalsAlike(t *testing.T) {
 	b.header.Set("Sec-Fetch-Site", "cross-site")
 	w := b.do(http.MethodPost, "/2fa/webauthn/passkey/begin", "{}")
 	require.Equal(t, http.StatusForbidden, w.Code)
+}
+
+// After a password and a second factor, a user without a passkey passes
+// by the offer to create one; "Not now" puts it off in that browser. A
+// passkey sign-in, a JSON client and a turned-off offer skip it.
+func TestPasskeyOffer(t *testing.T) {
+	e := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.PasskeyOffer = twofactorhttp.PasskeyOffer{} }})
+	b := e.browser()
+	b.login("alice", "/inbox")
+	w := b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
+	requireRedirect(t, w, "/2fa/passkey-offer?next=%2Finbox")
+	require.Len(t, e.signIns(), 1, "signed in before the offer")
+
+	page := b.get("/2fa/passkey-offer?next=%2Finbox")
+	require.Equal(t, http.StatusOK, page.Code)
+	body := html.UnescapeString(page.Body.String())
+	assert.Contains(t, body, "<h1>Sign in faster with a passkey</h1>")
+	assert.Contains(t, body, `data-webauthn-passkey data-webauthn-offer`)
+	assert.Contains(t, body, `data-webauthn-done="/inbox"`)
+	assert.Contains(t, body, `<script src="/2fa/webauthn/webauthn.js"`)
+
+	w = b.post("/2fa/passkey-offer", url.Values{"next": {"/inbox"}})
+	requireRedirect(t, w, "/inbox")
+	later := b.cookies["tf_passkey_later"]
+	require.NotNil(t, later)
+	assert.Equal(t, 30*24*3600, later.MaxAge)
+	assert.True(t, later.HttpOnly)
+
+	b.login("alice", "/inbox")
+	requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/inbox")
+
+	// Another browser is offered again; a JSON client is not.
+	api := e.api()
+	api.login("alice", "")
+	w = api.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}})
+	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
+	assert.NotContains(t, decodeJSON(t, w)["next"], "passkey-offer")
+
+	// A passkey sign-in is not offered a passkey.
+	pb := e.api()
+	ceremony, challenge := passkeyBegin(t, pb)
+	w = passkeyFinish(pb, ceremony, "alice", challenge, true, "/inbox")
+	assert.Equal(t, "/inbox", decodeJSON(t, w)["next"])
+
+	off := newEnv(t, envOpt{layer: func(c *twofactorhttp.Config) { c.PasskeyOffer = twofactorhttp.PasskeyOffer{Off: true} }})
+	ob := off.browser()
+	ob.login("alice", "/inbox")
+	requireRedirect(t, ob.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/inbox")
 }

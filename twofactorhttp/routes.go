@@ -94,6 +94,8 @@ func (h *Handler) settingsRoutes() []route {
 		{treeMain, post, routeSettingsDisable, h.asUser(h.serveDisable)},
 		{treeMain, get, routeEnrollPrompt, h.asUser(h.serveEnrollPrompt)},
 		{treeMain, post, routeEnrollPrompt, h.asUser(h.serveEnrollSkip)},
+		{treeMain, get, routePasskeyOffer, h.asUser(h.servePasskeyOffer)},
+		{treeMain, post, routePasskeyOffer, h.asUser(h.servePasskeyLater)},
 	}
 	if h.trust != nil {
 		rs = append(rs,

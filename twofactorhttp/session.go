@@ -145,6 +145,9 @@ func (h *Handler) signedIn(w http.ResponseWriter, r *http.Request, res *twofacto
 		return
 	}
 	sw.start()
+	if h.offerPasskey(r, res) {
+		next = h.withNext(h.url(routePasskeyOffer), next)
+	}
 	h.redirect(w, r, status, next)
 }
 

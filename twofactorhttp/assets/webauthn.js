@@ -122,14 +122,16 @@
   // register adds a security key named name for the signed-in user (a
   // passkey when passkey is true) and resolves to {enrollment: {id, name,
   // created_at}}.
-  function register(name, passkey) {
+  function register(name, passkey, mediation) {
     if (!supported()) return unsupported();
     return post("/register/begin", { name: name || "", passkey: !!passkey }).then(function (begin) {
       var pk = Object.assign({}, begin.options.publicKey);
       pk.challenge = toBuffer(pk.challenge);
       pk.user = Object.assign({}, pk.user, { id: toBuffer(pk.user.id) });
       pk.excludeCredentials = descriptors(pk.excludeCredentials);
-      return navigator.credentials.create({ publicKey: pk }).then(function (cred) {
+      var req = { publicKey: pk };
+      if (mediation) req.mediation = mediation;
+      return navigator.credentials.create(req).then(function (cred) {
         return post("/register/finish", { credential: credentialJSON(cred) });
       }, function (err) { throw browserError(err); });
     });
@@ -272,11 +274,29 @@
     });
   }
 
+  // offerQuietly: on the page that offers a passkey after a password
+  // sign-in, a browser that can create one without asking (WebAuthn's
+  // conditional create, right after its password manager filled the
+  // password) does so; the button stays for the others.
+  function offerQuietly() {
+    var el = document.querySelector("[data-webauthn-offer]");
+    var P = window.PublicKeyCredential;
+    if (!el || !P || !P.getClientCapabilities) return;
+    P.getClientCapabilities().then(function (caps) {
+      if (!caps || !caps.conditionalCreate) return;
+      return register("", true, "conditional").then(function (res) {
+        el.setAttribute("data-webauthn-state", "done");
+        el.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: res }));
+      });
+    }).catch(function () {}); // not now: the button is there
+  }
+
   function bindAll() {
     var els = document.querySelectorAll("[data-webauthn]");
     for (var i = 0; i < els.length; i++) bind(els[i]);
     startAutofill();
     signal();
+    offerQuietly();
   }
 
   window.TwoFactorWebAuthn = {
