@@ -146,8 +146,12 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // no state. ErrCeremonyNotFound (replay, or no Start), ErrCeremonyExpired,
 // ErrRejected (wrong challenge, origin, signature...),
 // ErrUnknownCredential and ErrSignCountRegressed all match
-// twofactor.ErrInvalidCode and change nothing but the used ceremony. Any
-// other error is a system failure; none lets the user in.
+// twofactor.ErrInvalidCode and change nothing but the used ceremony. A
+// credential that verifies but that the authenticator policy (Config.
+// AllowedAAGUIDs, DeniedAAGUIDs, RefuseSynced) refuses, registered before
+// the policy changed, fails with ErrAuthenticatorNotAllowed or
+// ErrSyncedRefused, which match twofactor.ErrInvalidInput. Any other
+// error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
@@ -197,6 +201,9 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, rejected(err)
 	}
 	c := creds[idx]
+	if err := f.checkAuthenticator(c.data.AAGUID, c.flags().BackupEligible); err != nil {
+		return twofactor.Verified{}, err
+	}
 	return f.accept(ctx, ch.User.ID, c, parsed, now,
 		event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose, Label: c.rec.Label}, false)
 }

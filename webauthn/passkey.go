@@ -127,7 +127,8 @@ func (f *Factor) UserHandle(ctx context.Context, userID string) ([]byte, error) 
 // errDiscovery is every refusal of a discovery answer that parses: an
 // unknown ceremony or credential, a handle of no account, a credential of
 // another account or not registered as a passkey, a bad signature, no user
-// verification, a counter that did not increase. One value with one message, so that a refusal says
+// verification, an authenticator the policy refuses, a counter that did
+// not increase. One value with one message, so that a refusal says
 // nothing about which accounts or credentials exist.
 var errDiscovery error = &rejection{"webauthn: passkey not accepted", ReasonRejected, twofactor.ErrInvalidCode}
 
@@ -185,8 +186,8 @@ func (f *Factor) BeginDiscovery(ctx context.Context, id string, expiresAt time.T
 // ConfirmEnroll keeps; the credential must be one of that account's,
 // carry the same handle, and have been registered as a passkey
 // (EnrollRequest.Passkey); the signature must verify (WebAuthn §7.2), with
-// the user verified (the UV flag); and its signature counter must
-// increase, as in Verify.
+// the user verified (the UV flag); the authenticator policy of the Config
+// must accept it; and its signature counter must increase, as in Verify.
 // On success the credential's last use is set, and Discovered holds the
 // user id, the credential's EnrollmentID, the method references of the
 // answer, and UserVerified.
@@ -254,6 +255,9 @@ func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofac
 	}
 	flags := parsed.Response.AuthenticatorData.Flags
 	if !flags.HasUserVerified() {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	if f.checkAuthenticator(c.data.AAGUID, c.flags().BackupEligible) != nil {
 		return twofactor.Discovered{}, errDiscovery
 	}
 	v, err := f.accept(ctx, userID, c, parsed, now,

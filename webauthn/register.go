@@ -243,7 +243,11 @@ func parseRegistration(response []byte) (*protocol.ParsedCredentialCreationData,
 // twofactor.ErrNotEnrolled; a response that does not verify is ErrRejected
 // (matching twofactor.ErrInvalidCode), and the registration stays pending,
 // so the browser may try again; a credential already registered, to this
-// user or another, is twofactor.ErrAlreadyEnrolled; and
+// user or another, is twofactor.ErrAlreadyEnrolled; an authenticator the
+// policy refuses (Config.AllowedAAGUIDs, DeniedAAGUIDs, RefuseSynced) is
+// ErrAuthenticatorNotAllowed or ErrSyncedRefused (matching
+// twofactor.ErrInvalidInput), its credential id left free and the
+// registration pending for another authenticator; and
 // ErrTooManyCredentials past Config.MaxCredentials.
 func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attestation string) (twofactor.Enrollment, error) {
 	if err := checkUser(user); err != nil {
@@ -291,6 +295,11 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 		if bytes.Equal(c.data.CredentialID, cred.ID) {
 			return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: this authenticator is already registered as %q", twofactor.ErrAlreadyEnrolled, c.rec.Label)
 		}
+	}
+	// The authenticator policy is checked before the credential id is
+	// claimed, so a refused credential leaves its id free.
+	if err := f.checkAuthenticator(cred.Authenticator.AAGUID, cred.Flags.BackupEligible); err != nil {
+		return twofactor.Enrollment{}, err
 	}
 	rec, data, err := newRecord(user.ID, st, cred, now)
 	if err != nil {

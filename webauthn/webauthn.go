@@ -137,6 +137,32 @@ type Config struct {
 	// MaxCredentials bounds how many credentials one user may register.
 	// Zero means 10; at most 100.
 	MaxCredentials int
+
+	// AllowedAAGUIDs, when set, lists the only authenticator models that
+	// may be registered and used, by AAGUID (WebAuthn §6.5.2, attested
+	// credential data), as UUIDs in their usual text form such as
+	// "cb69481e-8ff7-4039-93ec-0a2729a154a8". An authenticator that
+	// discloses no model (the all-zero AAGUID) is refused. New normalises
+	// them and refuses a malformed one, the nil UUID, and a list set
+	// together with DeniedAAGUIDs.
+	//
+	// Setting either list makes registration ask for "direct" attestation
+	// (WebAuthn §5.4.7), so that browsers pass the authenticator's AAGUID
+	// on; with attestation "none" a browser may replace it with zeros. The
+	// AAGUID is what the authenticator says it is: without attestation
+	// trust anchors (metadata) the factor does not check the claim, so the
+	// lists keep honest authenticators out, not a forged one.
+	AllowedAAGUIDs []string
+
+	// DeniedAAGUIDs lists authenticator models that may not be registered
+	// or used, in the form of AllowedAAGUIDs. It may hold the nil UUID to
+	// refuse authenticators that do not disclose their model.
+	DeniedAAGUIDs []string
+
+	// RefuseSynced refuses credentials that may be backed up or synced
+	// between devices (the backup eligibility flag, WebAuthn §6.1), for
+	// hosts that require keys bound to one device.
+	RefuseSynced bool
 }
 
 var _ twofactor.FactorConfig = Config{}
@@ -173,6 +199,10 @@ type Factor struct {
 	events   *event.Sink
 	now      func() time.Time
 	rand     io.Reader
+	// The authenticator policy (Config.AllowedAAGUIDs, DeniedAAGUIDs and
+	// RefuseSynced), the AAGUIDs in canonical form.
+	allowed, denied map[string]bool
+	refuseSynced    bool
 }
 
 var (
@@ -223,6 +253,10 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 		events:   env.Events,
 		now:      env.Now,
 		rand:     env.Rand,
+
+		allowed:      s.allowed,
+		denied:       s.denied,
+		refuseSynced: cfg.RefuseSynced,
 	}, nil
 }
 
@@ -233,6 +267,9 @@ type settings struct {
 	timeout  time.Duration
 	uv, rk   Requirement
 	maxCreds int
+	// allowed and denied are Config.AllowedAAGUIDs and DeniedAAGUIDs in
+	// canonical form; nil when not set.
+	allowed, denied map[string]bool
 }
 
 // checkConfig validates cfg and applies every default.
@@ -276,16 +313,113 @@ func checkConfig(cfg Config) (settings, error) {
 		return settings{}, configErr("Config.MaxCredentials %d: use 1 to 100 (zero means %d)", s.maxCreds, DefaultMaxCredentials)
 	}
 	s.timeout = cmp.Or(cfg.Timeout, DefaultTimeout)
+	if len(cfg.AllowedAAGUIDs) > 0 && len(cfg.DeniedAAGUIDs) > 0 {
+		return settings{}, configErr("Config.AllowedAAGUIDs and DeniedAAGUIDs are both set: use one (an allow list refuses every other model already)")
+	}
+	if s.allowed, err = checkAAGUIDs("AllowedAAGUIDs", cfg.AllowedAAGUIDs); err != nil {
+		return settings{}, err
+	}
+	if s.denied, err = checkAAGUIDs("DeniedAAGUIDs", cfg.DeniedAAGUIDs); err != nil {
+		return settings{}, err
+	}
 	return s, nil
+}
+
+const nilUUID = "00000000-0000-0000-0000-000000000000"
+
+// checkAAGUIDs validates one of the Config's AAGUID lists and returns it
+// as a set of canonical UUIDs (lower case), nil when empty.
+func checkAAGUIDs(field string, list []string) (map[string]bool, error) {
+	if len(list) == 0 {
+		return nil, nil
+	}
+	set := make(map[string]bool, len(list))
+	for i, s := range list {
+		id, ok := parseUUID(strings.TrimSpace(s))
+		switch {
+		case !ok:
+			return nil, configErr("Config.%s[%d] %q is not a UUID such as \"cb69481e-8ff7-4039-93ec-0a2729a154a8\"", field, i, s)
+		case id == nilUUID && field == "AllowedAAGUIDs":
+			return nil, configErr("Config.%s[%d] is the nil UUID, which names no authenticator model: browsers send it for every authenticator whose model they hide", field, i)
+		}
+		set[id] = true
+	}
+	return set, nil
+}
+
+// parseUUID returns s, a UUID in its usual text form (8-4-4-4-12
+// hexadecimal digits), in lower case.
+func parseUUID(s string) (string, bool) {
+	if len(s) != 36 {
+		return "", false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			if c != '-' {
+				return "", false
+			}
+		case '0' <= c && c <= '9', 'a' <= c && c <= 'f', 'A' <= c && c <= 'F':
+		default:
+			return "", false
+		}
+	}
+	return strings.ToLower(s), true
+}
+
+// policyRefusal is an authenticator the Config's policy refuses. It
+// matches twofactor.ErrInvalidInput: a request the server will not grant,
+// not a wrong answer.
+type policyRefusal struct{ msg string }
+
+func (e *policyRefusal) Error() string { return e.msg }
+func (e *policyRefusal) Unwrap() error { return twofactor.ErrInvalidInput }
+
+// Errors of the authenticator policy (Config.AllowedAAGUIDs,
+// DeniedAAGUIDs and RefuseSynced), returned by ConfirmEnroll for a new
+// credential and by Verify for one registered before the policy changed.
+// Both match twofactor.ErrInvalidInput; the error returned wraps one and
+// says which model or flag was refused.
+var (
+	// ErrAuthenticatorNotAllowed means the authenticator's model (its
+	// AAGUID) is not on Config.AllowedAAGUIDs, or is on DeniedAAGUIDs.
+	ErrAuthenticatorNotAllowed error = &policyRefusal{"webauthn: this authenticator model is not allowed"}
+
+	// ErrSyncedRefused means the credential may be backed up or synced
+	// between devices (a synced passkey) and Config.RefuseSynced is set.
+	ErrSyncedRefused error = &policyRefusal{"webauthn: passkeys that sync between devices are not allowed: use a key bound to this device"}
+)
+
+// checkAuthenticator applies the authenticator policy to a credential of
+// model aaguid (16 bytes; anything else reads as the nil UUID) whose
+// backup eligibility flag is be.
+func (f *Factor) checkAuthenticator(aaguid []byte, be bool) error {
+	id := formatUUID(aaguid)
+	switch {
+	case f.allowed != nil && !f.allowed[id]:
+		return fmt.Errorf("%w: AAGUID %s is not on the allow list", ErrAuthenticatorNotAllowed, id)
+	case f.denied[id]:
+		return fmt.Errorf("%w: AAGUID %s is denied", ErrAuthenticatorNotAllowed, id)
+	case f.refuseSynced && be:
+		return ErrSyncedRefused
+	}
+	return nil
 }
 
 // goConfig is the go-webauthn configuration of the relying party.
 func (s settings) goConfig(displayName string) *gowebauthn.Config {
+	attestation := protocol.PreferNoAttestation
+	if s.allowed != nil || s.denied != nil {
+		// Browsers may zero the AAGUID of a credential registered with
+		// attestation "none" (WebAuthn §5.4.7): the lists need the model.
+		attestation = protocol.PreferDirectAttestation
+	}
 	return &gowebauthn.Config{
 		RPID:                  s.rpID,
 		RPDisplayName:         displayName,
 		RPOrigins:             s.origins,
-		AttestationPreference: protocol.PreferNoAttestation,
+		AttestationPreference: attestation,
 		AuthenticatorSelection: protocol.AuthenticatorSelection{
 			ResidentKey:        protocol.ResidentKeyRequirement(s.rk),
 			RequireResidentKey: protocol.ResidentKeyNotRequired(),
