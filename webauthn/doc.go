@@ -1,12 +1,13 @@
 // Package webauthn adds security keys and passkeys (WebAuthn, FIDO2, U2F
-// keys such as a YubiKey) as a second factor, built on
-// github.com/go-webauthn/webauthn.
+// keys such as a YubiKey) as a second factor, and passkeys as a sign-in of
+// their own, built on github.com/go-webauthn/webauthn.
 //
 // A [Factor] plugs into twofactor.Service like every other factor: it
 // lists a user's registered keys as enrollments, starts the browser
 // ceremony for a login challenge ([Factor.Start]) and verifies the answer
 // ([Factor.Verify]). Users may register several keys, alongside or instead
-// of the other factors.
+// of the other factors. It is also a twofactor.Discoverer: a passkey signs
+// in with no user name and no password (see Passkeys).
 //
 // # Set-up
 //
@@ -56,6 +57,75 @@
 // A user may register several keys (Config.MaxCredentials, 10 by
 // default). [Factor.Rename] renames a key; removal goes through
 // twofactor.Service.RemoveEnrollment, which needs a fresh verification.
+//
+// # Passkeys
+//
+// A passkey is a discoverable credential that verifies its user (a PIN or
+// a biometric on the device): it names the account itself, so it signs in
+// on its own.
+//
+//   - Registration: twofactor.EnrollRequest.Passkey asks
+//     [Factor.BeginEnroll] for one: residentKey "required" (WebAuthn
+//     §5.4.6; requireResidentKey true for older browsers), userVerification
+//     "required" (§5.4.4) and the credProps extension (§10.1.3).
+//     [Factor.ConfirmEnroll] refuses a credential whose authenticator data
+//     lacks the UV flag, or that the browser reports as not discoverable,
+//     and records the credential as a passkey ([Credential].Passkey,
+//     twofactor.Enrollment.Passkey). Without EnrollRequest.Passkey a
+//     registration is a security key for the second step, as before. A
+//     pending registration is of one kind: a request of the other kind
+//     starts a new one.
+//   - The user handle (user.id, WebAuthn §5.4.3) is 32 random bytes from
+//     the Env's Rand, made for a user's first credential and stored with
+//     every credential; it is never the user id, the email or the name,
+//     nor derived from them (§14.6.1, "User Handle Contents"). Users whose
+//     credentials were registered with the handle of earlier versions (a
+//     keyed hash of the user id) keep it. An index from handle to user id
+//     lives in the store's States (key "webauthn:handle:" and a SHA-256
+//     of the RP ID and the handle), written at ConfirmEnroll and deleted
+//     with the user's last credential; the next registration then gets a
+//     new handle. [Factor.UserHandle] and [Factor.CredentialIDs] give a page
+//     what the browser's signal methods need
+//     (PublicKeyCredential.signalAllAcceptedCredentials), so passkey
+//     managers forget credentials the site removed.
+//   - Sign-in: twofactor.Service.BeginPasskey calls
+//     [Factor.BeginDiscovery], which returns request options with no allow
+//     list and user verification required, in the shape Start returns,
+//     for navigator.credentials.get (the page chooses the mediation:
+//     "conditional" for a login form's autofill, or a dialog behind a
+//     button), and keeps the ceremony's state under its id, owned by no
+//     user. Service.FinishPasskey calls [Factor.FinishDiscovery], which
+//     takes the state first (single use), finds the account through the
+//     answer's user handle, checks that the credential is that account's,
+//     carries that handle and was registered as a passkey, verifies the
+//     signature with the user verified (§7.2), applies the authenticator
+//     policy and the signature counter check of Verify, and returns
+//     twofactor.Discovered: the user id, the credential's EnrollmentID,
+//     the answer's method references and UserVerified. Every refusal of an
+//     answer that parses is one error value, matching
+//     twofactor.ErrInvalidCode, with no user and no event naming one, so a
+//     refusal says nothing about which accounts or credentials exist.
+//   - A passkey also answers login challenges as the second factor, like
+//     any registered key.
+//
+// # Authenticator policy
+//
+// Config.AllowedAAGUIDs or DeniedAAGUIDs restrict the authenticator
+// models, by AAGUID (WebAuthn §6.5.2); Config.RefuseSynced refuses
+// credentials that may be backed up or synced between devices (the backup
+// eligibility flag, §6.1.3), for hosts that require keys bound to one
+// device. ConfirmEnroll refuses such a credential with
+// [ErrAuthenticatorNotAllowed] or [ErrSyncedRefused] (both match
+// twofactor.ErrInvalidInput, so the pages answer 400), leaving its
+// credential id free. A credential registered before the policy changed
+// fails at login: in Verify with the same errors, in FinishDiscovery with
+// its one refusal.
+//
+// With attestation "none", browsers may replace the AAGUID with zeros
+// (§5.4.7), which an allow list refuses: so either list makes registration
+// ask for "direct" attestation. The AAGUID is the authenticator's own
+// claim: without attestation trust anchors (metadata) the factor does not
+// check it, so the lists keep honest authenticators out, not a forged one.
 //
 // # Login as the second factor
 //
@@ -108,10 +178,10 @@
 //     store.EnrollmentToucher where the store has it, so a rename at the
 //     same moment is never lost (on stores without it, the record is read
 //     and written again).
-//   - The user handle given to authenticators is a keyed hash of the user
-//     id (HMAC under the keyring), so the host's user id never reaches an
-//     authenticator; it is stored with the credentials and reused, so key
-//     rotation does not change it.
+//   - The user handle given to authenticators is random (see Passkeys), so
+//     the host's user id, email and name never reach an authenticator, and
+//     nothing about the account predicts it; it is stored with the
+//     credentials and reused, so key rotation does not change it.
 //   - Public keys and credential ids are not secrets and are stored as
 //     they are. A credential id is registered to one account at most
 //     (WebAuthn §7.1, "Registering a New Credential"): registration
@@ -119,9 +189,11 @@
 //     writing the credential, and removing the credential releases it. Credentials
 //     registered before claims existed hold none, so they are not
 //     protected against a second registration elsewhere.
-//   - User verification is discouraged by default (the password is the
-//     first factor); set Config.UserVerification to Required to demand a
-//     PIN or biometric. Attestation is not requested.
+//   - User verification is discouraged by default for security keys (the
+//     password is the first factor); set Config.UserVerification to
+//     Required to demand a PIN or biometric. Passkeys always require it.
+//     Attestation is not requested unless an AAGUID list is set (see
+//     Authenticator policy), and no attestation chain is checked.
 //   - Every response must name an origin of Config.RPOrigins in its client
 //     data and the relying party's id hash in its authenticator data;
 //     twofactorhttp refuses cross-origin requests before they reach the

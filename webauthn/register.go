@@ -82,12 +82,20 @@ type regState struct {
 // the creation options for navigator.credentials.create, as JSON
 // ({"publicKey": {...}}), and ExpiresAt when the registration lapses
 // (Config.Timeout). The options exclude the user's registered credentials,
-// so an authenticator is not registered twice.
+// so an authenticator is not registered twice, and carry the user's
+// handle: the one their credentials carry, or a new random one.
+//
+// With req.Passkey the options ask for a passkey: a discoverable
+// credential (residentKey "required"), user verification "required" and
+// the credProps extension, whatever Config.ResidentKey and
+// UserVerification say. Without it, a security key for the second step,
+// as the Config says.
 //
 // A user has one pending registration. While it lasts, BeginEnroll with
-// the same label returns it again (its options, with the time left as the
-// browser's timeout) and emits nothing; req.Restart or another label
-// replaces it with a new ceremony.
+// the same label and kind (req.Passkey) returns it again (its options,
+// with the time left as the browser's timeout) and emits nothing;
+// req.Restart, another label or the other kind replaces it with a new
+// ceremony.
 //
 // Call it through twofactor.Service.BeginEnroll, which asks a user who
 // already has a second factor for a fresh verification first; a host
@@ -237,10 +245,18 @@ func parseRegistration(response []byte) (*protocol.ParsedCredentialCreationData,
 // instances, so of two accounts racing to register one credential
 // exactly one wins.
 //
+// A passkey registration (EnrollRequest.Passkey) also needs the UV flag
+// and, when the browser reports credProps, a discoverable credential; the
+// credential is recorded as a passkey. The user handle index (see
+// UserHandle) is written after the credential; if that write fails, the
+// credential is removed again and the error returned.
+//
 // Errors: a malformed response matches twofactor.ErrInvalidInput and
 // touches no store; no pending registration (never begun, expired,
-// replaced, ended by a password change, or already confirmed) is
-// twofactor.ErrNotEnrolled; a response that does not verify is ErrRejected
+// replaced, ended by a password change, already confirmed, or begun with a
+// user handle the user no longer has because another registration was
+// confirmed meanwhile) is twofactor.ErrNotEnrolled; a response that does
+// not verify, or a passkey without user verification, is ErrRejected
 // (matching twofactor.ErrInvalidCode), and the registration stays pending,
 // so the browser may try again; a credential already registered, to this
 // user or another, is twofactor.ErrAlreadyEnrolled; an authenticator the

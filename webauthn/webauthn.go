@@ -126,12 +126,14 @@ type Config struct {
 	// UserVerification asks authenticators to verify the user (PIN,
 	// biometrics). Zero means Discouraged: the password already is the
 	// first factor and a security key proves possession. Required makes a
-	// response without user verification fail.
+	// response without user verification fail. Passkeys (registered with
+	// EnrollRequest.Passkey, and their sign-in) always require it.
 	UserVerification Requirement
 
 	// ResidentKey says whether registration asks for a discoverable
 	// credential (a passkey stored on the authenticator). Zero means
-	// Discouraged, which saves the few slots hardware keys have.
+	// Discouraged, which saves the few slots hardware keys have. A passkey
+	// registration (EnrollRequest.Passkey) always requires one.
 	ResidentKey Requirement
 
 	// MaxCredentials bounds how many credentials one user may register.
@@ -497,8 +499,8 @@ var _ twofactor.Assurer = (*Factor)(nil)
 // phishing resistant (the browser binds the assertion to this site's
 // origin, which the factor checks: NIST SP 800-63B section 5.2.5), on the
 // authenticator's channel, and AAL2 with a password. Never AAL3: that
-// needs a hardware authenticator (section 4.3), and the factor asks for
-// no attestation, so it cannot tell a hardware key from a synced passkey,
+// needs a hardware authenticator (section 4.3), and the factor checks no
+// attestation, so it cannot tell a hardware key from a synced passkey,
 // which is not one. Each verification reports its method references
 // (Verified.AMR): "hwk" for a device-bound credential (backup eligible
 // flag clear, W3C WebAuthn Level 3 section 6.1), "swk" for a synced one,
