@@ -338,3 +338,49 @@ func mustBeginRegistration(t *testing.T, fx *fixture) []byte {
 	fx.clk.Advance(webauthn.DefaultTimeout)
 	return opts
 }
+
+// TestServicePasskeySignIn: through the Service, a passkey signs its user
+// in with no password; a stranger's key and a bad signature are the same
+// wrong answer, and the failure events name no one; a security key does
+// not sign in on its own.
+func TestServicePasskeySignIn(t *testing.T) {
+	fx := newFixture(t)
+	svc := newService(t, fx)
+	k := newPasskey(t, testRPID, testOrigin)
+	e := fx.registerPasskey(fx.user, k, "phone")
+	key := newPasskey(t, testRPID, testOrigin)
+	fx.register(key, "key")
+
+	finish := func(answer func(opts []byte) []byte) (*twofactor.PasskeySignIn, error) {
+		c, err := svc.BeginPasskey(fx.ctx, twofactor.Client{})
+		require.NoError(t, err)
+		assert.Empty(t, parseOptions(t, c.Options).PublicKey.AllowCredentials)
+		return svc.FinishPasskey(fx.ctx, twofactor.PasskeyAnswer{CeremonyID: c.ID, Answer: string(answer(c.Options))})
+	}
+	stranger := newPasskey(t, testRPID, testOrigin)
+	stranger.userHandle = k.userHandle
+	var msgs []string
+	for _, answer := range []func([]byte) []byte{
+		func(o []byte) []byte { return stranger.get(t, o) },
+		func(o []byte) []byte { return k.get(t, o, assertOpts{badSignature: true}) },
+		func(o []byte) []byte { return key.get(t, o) },
+	} {
+		got, err := finish(answer)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		assert.Nil(t, got)
+		msgs = append(msgs, err.Error())
+	}
+	assert.Equal(t, []string{msgs[0], msgs[0], msgs[0]}, msgs)
+	for _, ev := range fx.events(event.Failure) {
+		assert.Empty(t, ev.UserID)
+		assert.Empty(t, ev.EnrollmentID)
+	}
+
+	got, err := finish(func(o []byte) []byte { return k.get(t, o) })
+	require.NoError(t, err)
+	require.NotNil(t, got.Result)
+	assert.Equal(t, fx.user.ID, got.User.ID)
+	assert.True(t, got.Result.Passwordless)
+	assert.Equal(t, e.ID, got.Result.EnrollmentID)
+	assert.Contains(t, got.Result.AMR, "mfa")
+}
