@@ -252,7 +252,13 @@ func (f *keyFactor) ConfirmEnroll(_ context.Context, u twofactor.User, answer st
 	var a struct {
 		Attest string `json:"attest"`
 	}
-	if json.Unmarshal([]byte(answer), &a) != nil || a.Attest != u.ID {
+	if json.Unmarshal([]byte(answer), &a) != nil {
+		return twofactor.Enrollment{}, twofactor.ErrInvalidCode
+	}
+	if a.Attest == "model" || a.Attest == "synced" {
+		return twofactor.Enrollment{}, keyRefused(a.Attest)
+	}
+	if a.Attest != u.ID {
 		return twofactor.Enrollment{}, twofactor.ErrInvalidCode
 	}
 	f.who.mu.Lock()
@@ -638,3 +644,11 @@ func mustPrefixes(ss ...string) []netip.Prefix {
 	}
 	return out
 }
+
+// keyRefused is a security key the host's authenticator policy refuses,
+// as package webauthn's errors say it: why, "model" or "synced".
+type keyRefused string
+
+func (k keyRefused) Error() string      { return "refused: " + string(k) }
+func (k keyRefused) Unwrap() error      { return twofactor.ErrInvalidInput }
+func (k keyRefused) KeyRefusal() string { return string(k) }

@@ -169,3 +169,21 @@ func TestPasskeyOffer(t *testing.T) {
 	ob.login("alice", "/inbox")
 	requireRedirect(t, ob.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/inbox")
 }
+
+// A key the host's authenticator policy refuses gets a message that says
+// why: its model, or a passkey that syncs where keys must stay on one
+// device.
+func TestKeyRefusedSaysWhy(t *testing.T) {
+	e := newEnv(t, envOpt{})
+	b := e.api()
+	b.cookies["session"] = &http.Cookie{Name: "session", Value: "carol"}
+	for why, want := range map[string]string{
+		"model":  "This model of security key isn't accepted here. Use another key.",
+		"synced": "Passkeys synced across devices aren't accepted here. Use a security key, or a passkey kept on this device only.",
+	} {
+		require.Equal(t, http.StatusOK, b.do(http.MethodPost, "/2fa/webauthn/register/begin", `{"name": "Key", "passkey": true}`).Code)
+		w := b.do(http.MethodPost, "/2fa/webauthn/register/finish", `{"credential": {"attest": "`+why+`"}}`)
+		got := requireError(t, w, http.StatusBadRequest, twofactorhttp.CodeKeyRefused)
+		assert.Equal(t, want, got["message"])
+	}
+}

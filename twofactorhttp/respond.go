@@ -35,6 +35,7 @@ const (
 	CodeEnrollRequired   = "enroll_required"    // 403: the Enforce middleware wants a second factor enrolled
 	CodeSignedOut        = "signed_out"         // 401: a route that needs a signed-in user
 	CodeAlreadyEnrolled  = "already_enrolled"   // 409: adding a security key that is registered already
+	CodeKeyRefused       = "key_refused"        // 400: a security key the host's authenticator policy refuses (its model, or a synced passkey)
 	// CodeNoPendingEnrollment (409): confirming an enrollment that was
 	// never begun or has expired.
 	CodeNoPendingEnrollment = "no_pending_enrollment"
@@ -121,6 +122,14 @@ func (h *Handler) classify(r *http.Request, err error, m twofactor.Method) probl
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeNoIndependentFactor, Message: t.NoIndependentFactor, Next: h.loginURL}}
 	case errors.Is(err, errCrossOrigin):
 		return problem{http.StatusForbidden, ErrorBody{Error: CodeCrossOrigin, Message: t.CrossOrigin}}
+	case errors.As(err, new(keyRefusal)):
+		var kr keyRefusal
+		errors.As(err, &kr)
+		msg := t.KeyModelRefused
+		if kr.KeyRefusal() == "synced" {
+			msg = t.KeySyncedRefused
+		}
+		return problem{http.StatusBadRequest, ErrorBody{Error: CodeKeyRefused, Message: msg}}
 	case errors.Is(err, errBadRequest), errors.Is(err, twofactor.ErrInvalidInput):
 		return problem{http.StatusBadRequest, ErrorBody{Error: CodeBadRequest, Message: t.BadRequest}}
 	case errors.Is(err, errTooLarge):
@@ -385,4 +394,12 @@ func bodyErr(err error) error {
 		return fmt.Errorf("%w: %v", errTooLarge, err)
 	}
 	return fmt.Errorf("%w: %v", errBadRequest, err)
+}
+
+// keyRefusal is an error of a security key the host's authenticator
+// policy refuses (package webauthn's): KeyRefusal says why, "model" or
+// "synced".
+type keyRefusal interface {
+	error
+	KeyRefusal() string
 }

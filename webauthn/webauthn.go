@@ -373,10 +373,13 @@ func parseUUID(s string) (string, bool) {
 // policyRefusal is an authenticator the Config's policy refuses. It
 // matches twofactor.ErrInvalidInput: a request the server will not grant,
 // not a wrong answer.
-type policyRefusal struct{ msg string }
+type policyRefusal struct{ msg, why string }
 
 func (e *policyRefusal) Error() string { return e.msg }
 func (e *policyRefusal) Unwrap() error { return twofactor.ErrInvalidInput }
+
+// KeyRefusal says why, for a page: "model" or "synced".
+func (e *policyRefusal) KeyRefusal() string { return e.why }
 
 // Errors of the authenticator policy (Config.AllowedAAGUIDs,
 // DeniedAAGUIDs and RefuseSynced), returned by ConfirmEnroll for a new
@@ -386,11 +389,11 @@ func (e *policyRefusal) Unwrap() error { return twofactor.ErrInvalidInput }
 var (
 	// ErrAuthenticatorNotAllowed means the authenticator's model (its
 	// AAGUID) is not on Config.AllowedAAGUIDs, or is on DeniedAAGUIDs.
-	ErrAuthenticatorNotAllowed error = &policyRefusal{"webauthn: this authenticator model is not allowed"}
+	ErrAuthenticatorNotAllowed error = &policyRefusal{"webauthn: this authenticator model is not allowed", "model"}
 
 	// ErrSyncedRefused means the credential may be backed up or synced
 	// between devices (a synced passkey) and Config.RefuseSynced is set.
-	ErrSyncedRefused error = &policyRefusal{"webauthn: passkeys that sync between devices are not allowed: use a key bound to this device"}
+	ErrSyncedRefused error = &policyRefusal{"webauthn: passkeys that sync between devices are not allowed: use a key bound to this device", "synced"}
 )
 
 // checkAuthenticator applies the authenticator policy to a credential of

@@ -116,6 +116,12 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 	if err != nil {
 		return err
 	}
+	// A passkey that verified its user signs in on its own; with
+	// -passkey-first-factor it stands for the password only.
+	passkeyRule := twofactor.PasskeyBothFactors
+	if cfg.pkFirst {
+		passkeyRule = twofactor.PasskeyFirstFactor
+	}
 	a.svc, err = twofactor.New(twofactor.Config{
 		MeterProvider: meters,
 		OpenStore:     db,
@@ -133,9 +139,10 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 		// Administrators must have two-step verification; staff too,
 		// after a week's grace from their first prompt; everyone else
 		// may turn it on.
+		Policy: twofactor.Policy{Passkey: passkeyRule},
 		Policies: map[string]twofactor.Policy{
-			"admin": {Required: true},
-			"staff": {Required: true, Grace: twofactor.Grace{Days: 7}},
+			"admin": {Required: true, Passkey: passkeyRule},
+			"staff": {Required: true, Grace: twofactor.Grace{Days: 7}, Passkey: passkeyRule},
 		},
 		PolicyFor: a.policyFor,
 		Events:    &event.Sink{Logger: a.log},
@@ -155,6 +162,7 @@ func (a *app) wire(origin *url.URL, cfg *config, mail emailcode.Sender, sms smsc
 	}
 	a.tf, err = twofactorhttp.New(twofactorhttp.Config{
 		Languages:     a.langs.cat,
+		PasskeyOffer:  twofactorhttp.PasskeyOffer{Off: cfg.noOffer},
 		Service:       a.svc,
 		Mux:           a.mux,
 		SignIn:        a.sessions.start,

@@ -22,6 +22,8 @@ import (
 type config struct {
 	addr     string // where to listen
 	metrics  bool   // serve the library's OpenTelemetry metrics at /metrics, for Prometheus
+	noOffer  bool   // do not offer a passkey after a sign-in with a password and a code
+	pkFirst  bool   // a passkey is the first factor only: the second step follows
 	dataDir  string // the SQLite file and the key file live here
 	db       string // the store: a DSN, or "" for SQLite in dataDir
 	prefix   string // the store's table or key prefix; "" for its default
@@ -146,6 +148,9 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 	fs.StringVar(&grace, "notify-grace", grace, "how long the wrong codes of a sign-in wait before the owner is emailed that someone\nhas their password, in case the sign-in then succeeds; 0s emails at once ($TWOFACTOR_NOTIFY_GRACE)")
 	fs.StringVar(&level, "log", getenv(envLog, "info"), "the least `level` logged: debug, info, warn or error ($TWOFACTOR_LOG); the routine events\nof the start show at debug only, after the start-up message")
 	fs.BoolVar(&verbose, "v", false, "verbose: the same as -log debug")
+	offer := true
+	fs.BoolVar(&offer, "passkey-offer", true, "after a sign-in with a password and a code, offer a user without a passkey to create one")
+	fs.BoolVar(&c.pkFirst, "passkey-first-factor", false, "a passkey sign-in stands for the password only: the second step follows, on another device")
 	fs.BoolVar(&c.metrics, "metrics", false, "serve the library's metrics (OpenTelemetry, through its Prometheus exporter) at /metrics")
 	fs.Usage = func() {}
 	if err := fs.Parse(args); err != nil {
@@ -157,6 +162,7 @@ func parseConfig(args []string, out io.Writer) (*config, error) {
 		}
 		return nil, err
 	}
+	c.noOffer = !offer
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}

@@ -270,7 +270,7 @@ func TestNoJSSecurityKeysSayWhy(t *testing.T) {
 	js.addAuthenticator()
 	js.open("/2fa/settings/keys", "#tf-key-name")
 	js.do(chromedp.SendKeys(chromedp.ID("tf-key-name"), "Blue key"),
-		chromedp.Click(chromedp.CSS(`button[data-webauthn="register"]`)))
+		chromedp.Click(chromedp.CSS(addSecurityKey)))
 	js.await(onCodes + `, ` + enrolled)
 
 	b.open("/", onHome)
@@ -284,7 +284,7 @@ func TestNoJSSecurityKeysSayWhy(t *testing.T) {
 func startAppWithClock(t *testing.T, clock *storetest.Clock) *testApp {
 	t.Helper()
 	data := t.TempDir()
-	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-data", data}, io.Discard)
+	cfg, err := parseConfig([]string{"-addr", "127.0.0.1:0", "-data", data, "-passkey-offer=false"}, io.Discard)
 	require.NoError(t, err)
 	cfg.now = clock.Now
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

@@ -122,7 +122,7 @@
   // register adds a security key named name for the signed-in user (a
   // passkey when passkey is true) and resolves to {enrollment: {id, name,
   // created_at}}.
-  function register(name, passkey, mediation) {
+  function register(name, passkey, mediation, signal) {
     if (!supported()) return unsupported();
     return post("/register/begin", { name: name || "", passkey: !!passkey }).then(function (begin) {
       var pk = Object.assign({}, begin.options.publicKey);
@@ -131,6 +131,7 @@
       pk.excludeCredentials = descriptors(pk.excludeCredentials);
       var req = { publicKey: pk };
       if (mediation) req.mediation = mediation;
+      if (signal) req.signal = signal;
       return navigator.credentials.create(req).then(function (cred) {
         return post("/register/finish", { credential: credentialJSON(cred) });
       }, function (err) { throw browserError(err); });
@@ -249,6 +250,7 @@
       if (el.getAttribute("data-webauthn") === "register") {
         var input = pick(el, "data-webauthn-name-input");
         var asPasskey = el.hasAttribute("data-webauthn-passkey");
+        stopQuiet();
         run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name"), asPasskey); };
       } else if (el.getAttribute("data-webauthn") === "passkey") {
         stopAutofill();
@@ -274,6 +276,16 @@
     });
   }
 
+  // quiet is the offer's creation without asking, while it waits: a
+  // button's ceremony ends it first, as the browser runs one at a time.
+  var quiet = null;
+  function stopQuiet() {
+    if (quiet) {
+      quiet.abort();
+      quiet = null;
+    }
+  }
+
   // offerQuietly: on the page that offers a passkey after a password
   // sign-in, a browser that can create one without asking (WebAuthn's
   // conditional create, right after its password manager filled the
@@ -284,7 +296,8 @@
     if (!el || !P || !P.getClientCapabilities) return;
     P.getClientCapabilities().then(function (caps) {
       if (!caps || !caps.conditionalCreate) return;
-      return register("", true, "conditional").then(function (res) {
+      quiet = new AbortController();
+      return register("", true, "conditional", quiet.signal).then(function (res) {
         el.setAttribute("data-webauthn-state", "done");
         el.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: res }));
       });
