@@ -252,7 +252,9 @@ func TestPasskeyOff(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
 
 	// A policy that does not allow security keys refuses them here too.
-	e, _ = passkeyEnv(t, func(c *twofactor.Config) { c.Policy.Methods = []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodEmail} })
+	e, _ = passkeyEnv(t, func(c *twofactor.Config) {
+		c.Policy.Methods = []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodEmail}
+	})
 	_, err = e.passkey("ok:alice")
 	require.ErrorIs(t, err, twofactor.ErrMethodNotAllowed)
 }
