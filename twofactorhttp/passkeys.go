@@ -84,32 +84,70 @@ type signaler interface {
 	RPID() string
 	UserHandle(ctx context.Context, userID string) ([]byte, error)
 	CredentialIDs(ctx context.Context, userID string) ([][]byte, error)
+	CredentialID(ctx context.Context, userID, enrollmentID string) ([]byte, error)
 }
 
-// passkeySignal returns the keys page's data-webauthn-signal, or "".
-func (h *Handler) passkeySignal(ctx context.Context, ui *methodUI, u twofactor.User) string {
+// goneParam carries, to the keys page, the credential id of a key just
+// removed, for the browser's signalUnknownCredential. Credential ids are
+// not secret: the browser holds them and sends them at each sign-in.
+const goneParam = "gone"
+
+// maxCredentialID bounds a credential id (WebAuthn §5.8.3: at most 1023
+// bytes).
+const maxCredentialID = 1023
+
+// credentialID returns the credential id of a security key about to be
+// removed, or nil.
+func (h *Handler) credentialID(ctx context.Context, ui *methodUI, u twofactor.User, enrollmentID string) []byte {
+	s, ok := ui.factor.(signaler)
+	if !ok {
+		return nil
+	}
+	id, err := s.CredentialID(ctx, u.ID, enrollmentID)
+	if err != nil || len(id) > maxCredentialID {
+		return nil
+	}
+	return id
+}
+
+// passkeySignal returns the keys page's data-webauthn-signal, or "":
+// the user's handle, the credentials the site accepts and the user's
+// names, when the user has keys; the credential of a key just removed
+// (the gone parameter), when there is one.
+func (h *Handler) passkeySignal(r *http.Request, ui *methodUI, u twofactor.User) string {
 	s, ok := ui.factor.(signaler)
 	if !ok {
 		return ""
 	}
-	handle, err := s.UserHandle(ctx, u.ID)
-	if err != nil || len(handle) == 0 {
-		return ""
+	ctx, enc := r.Context(), base64.RawURLEncoding
+	v := struct {
+		RPID        string   `json:"rpId"`
+		UserID      string   `json:"userId,omitempty"`
+		Accepted    []string `json:"allAcceptedCredentialIds,omitempty"`
+		Name        string   `json:"name,omitempty"`
+		DisplayName string   `json:"displayName,omitempty"`
+		Unknown     string   `json:"unknownCredentialId,omitempty"`
+	}{RPID: s.RPID()}
+	if g, err := enc.DecodeString(r.URL.Query().Get(goneParam)); err == nil && len(g) > 0 && len(g) <= maxCredentialID {
+		v.Unknown = enc.EncodeToString(g)
 	}
-	ids, err := s.CredentialIDs(ctx, u.ID)
+	handle, err := s.UserHandle(ctx, u.ID)
 	if err != nil {
 		return ""
 	}
-	enc := base64.RawURLEncoding
-	v := struct {
-		RPID        string   `json:"rpId"`
-		UserID      string   `json:"userId"`
-		Accepted    []string `json:"allAcceptedCredentialIds"`
-		Name        string   `json:"name"`
-		DisplayName string   `json:"displayName"`
-	}{RPID: s.RPID(), UserID: enc.EncodeToString(handle), Accepted: []string{}, Name: u.AccountName(), DisplayName: cmp.Or(u.DisplayName, u.AccountName())}
-	for _, id := range ids {
-		v.Accepted = append(v.Accepted, enc.EncodeToString(id))
+	if len(handle) > 0 {
+		ids, err := s.CredentialIDs(ctx, u.ID)
+		if err != nil {
+			return ""
+		}
+		v.UserID, v.Name, v.DisplayName = enc.EncodeToString(handle), u.AccountName(), cmp.Or(u.DisplayName, u.AccountName())
+		v.Accepted = make([]string, 0, len(ids))
+		for _, id := range ids {
+			v.Accepted = append(v.Accepted, enc.EncodeToString(id))
+		}
+	}
+	if v.UserID == "" && v.Unknown == "" {
+		return ""
 	}
 	b, err := json.Marshal(v)
 	if err != nil {

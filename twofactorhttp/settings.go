@@ -3,6 +3,7 @@ package twofactorhttp
 import (
 	"cmp"
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"html/template"
@@ -772,7 +773,11 @@ func (h *Handler) serveRemove(w http.ResponseWriter, r *http.Request, u twofacto
 	if err == nil {
 		ui, err = h.removal(m, id)
 	}
+	var gone []byte
 	if err == nil {
+		// A removed security key's credential id, read first, lets the
+		// page tell the browser the site no longer accepts it.
+		gone = h.credentialID(r.Context(), ui, u, id)
 		err = h.svc.RemoveEnrollment(r.Context(), u, m, id, h.stepUpProof(r, u.ID))
 	}
 	if err != nil {
@@ -780,7 +785,12 @@ func (h *Handler) serveRemove(w http.ResponseWriter, r *http.Request, u twofacto
 		return
 	}
 	h.clearEnrolled(w, r) // the next guarded request looks again
-	h.done(w, r, "removed", h.settingsURL(ui), savedRemoved)
+	page := h.settingsURL(ui)
+	if len(gone) > 0 && !wantsJSON(r) {
+		seeOther(w, page+"?done="+url.QueryEscape(savedRemoved)+"&"+goneParam+"="+base64.RawURLEncoding.EncodeToString(gone))
+		return
+	}
+	h.done(w, r, "removed", page, savedRemoved)
 }
 
 // ---- the trusted devices ----

@@ -321,6 +321,41 @@ func (f *testKeys) ConfirmEnroll(_ context.Context, u twofactor.User, answer str
 	return e, nil
 }
 
+// RPID, UserHandle, CredentialIDs and CredentialID give the keys page
+// what the browser's signal methods need: a key's credential id is
+// "cred-<enrollment id>", a user with keys has the handle "h-<user>".
+func (f *testKeys) RPID() string { return "example.com" }
+
+func (f *testKeys) UserHandle(_ context.Context, userID string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.keys[userID]) == 0 {
+		return nil, nil
+	}
+	return []byte("h-" + userID), nil
+}
+
+func (f *testKeys) CredentialIDs(_ context.Context, userID string) ([][]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out [][]byte
+	for _, e := range f.keys[userID] {
+		out = append(out, []byte("cred-"+e.ID))
+	}
+	return out, nil
+}
+
+func (f *testKeys) CredentialID(_ context.Context, userID, id string) ([]byte, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, e := range f.keys[userID] {
+		if e.ID == id {
+			return []byte("cred-" + e.ID), nil
+		}
+	}
+	return nil, twofactor.ErrNotEnrolled
+}
+
 func (f *testKeys) Rename(_ context.Context, u twofactor.User, id, name string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -74,7 +74,7 @@ func (keysKind) page(h *Handler, tx *Strings, p *methodPage) {
 	page := h.settingsURL(p.ui)
 	p.v.Keys = &KeysView{Done: page + "?done=" + p.ui.route, ShowCodes: h.url(routeSettingsCodes), StepUp: h.stepUpURL(page)}
 	_, p.v.Keys.Passkeys = p.ui.factor.(twofactor.Discoverer)
-	p.v.Keys.Signal = h.passkeySignal(p.r.Context(), p.ui, p.u)
+	p.v.Keys.Signal = h.passkeySignal(p.r, p.ui, p.u)
 	// The ceremony runs in the browser: no set-up is kept in a cookie.
 	p.v.Code, p.v.Enrolling, p.out.Pending = nil, nil, nil
 	p.v.StepUp = p.v.Factor.CanAdd && h.needsStepUp(p.r, p.u, p.es)

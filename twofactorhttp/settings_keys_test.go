@@ -1,11 +1,17 @@
 package twofactorhttp_test
 
 import (
+	"encoding/base64"
+	"encoding/json"
+	"html"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor/emailcode"
@@ -81,9 +87,31 @@ func TestSettingsKeys(t *testing.T) {
 	require.Equal(t, http.StatusOK, w.Code, w.Body.String())
 	require.Contains(t, w.Body.String(), "Remove Security key?")
 	require.Contains(t, w.Body.String(), "Spare key")
-	requireRedirect(t, b.post("/2fa/settings/remove", url.Values{"method": {"webauthn"}, "id": {red}}), "/2fa/settings/keys?done=removed")
+	gone := base64.RawURLEncoding.EncodeToString([]byte("cred-" + red))
+	requireRedirect(t, b.post("/2fa/settings/remove", url.Values{"method": {"webauthn"}, "id": {red}}), "/2fa/settings/keys?done=removed&gone="+gone)
 	m = decodeJSON(t, api.get("/2fa/settings/keys"))
 	require.Len(t, m["enrollments"], 1)
+
+	// The page tells the browser the site no longer accepts the removed
+	// key, and which keys it still does.
+	signal := keysSignal(t, b.get("/2fa/settings/keys?done=removed&gone="+gone))
+	assert.Equal(t, "example.com", signal["rpId"])
+	assert.Equal(t, gone, signal["unknownCredentialId"])
+	assert.Equal(t, base64.RawURLEncoding.EncodeToString([]byte("h-ben")), signal["userId"])
+	require.Len(t, signal["allAcceptedCredentialIds"], 1)
+	assert.Equal(t, "ben", signal["name"])
+	// A gone parameter that is not a credential id is left out.
+	assert.NotContains(t, keysSignal(t, b.get("/2fa/settings/keys?gone=%25%25")), "unknownCredentialId")
+}
+
+// keysSignal returns the keys page's data-webauthn-signal.
+func keysSignal(t *testing.T, w *httptest.ResponseRecorder) map[string]any {
+	t.Helper()
+	m := regexp.MustCompile(`data-webauthn-signal="([^"]*)"`).FindStringSubmatch(w.Body.String())
+	require.NotNil(t, m, "the keys page carries the signal")
+	var out map[string]any
+	require.NoError(t, json.Unmarshal([]byte(html.UnescapeString(m[1])), &out))
+	return out
 }
 
 // With email codes the user opts into, the page turns them on with a

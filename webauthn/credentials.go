@@ -278,6 +278,22 @@ func (f *Factor) CredentialIDs(ctx context.Context, userID string) ([][]byte, er
 	return out, nil
 }
 
+// CredentialID returns the credential id of the user's enrollment id, or
+// an error matching twofactor.ErrNotEnrolled: what a page needs to tell
+// the browser, once the credential is removed, that the site no longer
+// accepts it (WebAuthn's signalUnknownCredential). Credential ids are not
+// secret: the browser holds them and sends them at each sign-in.
+func (f *Factor) CredentialID(ctx context.Context, userID, enrollmentID string) ([]byte, error) {
+	if err := twofactor.CheckUserID(userID); err != nil {
+		return nil, fmt.Errorf("webauthn: %w", err)
+	}
+	c, err := f.get(ctx, userID, enrollmentID)
+	if err != nil {
+		return nil, err
+	}
+	return bytes.Clone(c.data.CredentialID), nil
+}
+
 // get returns one of the user's credentials, or twofactor.ErrNotEnrolled.
 func (f *Factor) get(ctx context.Context, userID, id string) (stored, error) {
 	r, err := f.store.GetEnrollment(ctx, userID, id)

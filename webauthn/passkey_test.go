@@ -131,6 +131,22 @@ func TestPasskeyRegistration(t *testing.T) {
 	assert.Equal(t, k.userHandle, fx.handle(fx.user))
 	_, err = fx.f.CredentialIDs(fx.ctx, "")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+
+	// One credential's id, by its enrollment, for signalUnknownCredential
+	// once it is removed.
+	for _, e := range es {
+		id, err := fx.f.CredentialID(fx.ctx, fx.user.ID, e.ID)
+		require.NoError(t, err)
+		want := key.credID
+		if e.Label == "phone" {
+			want = k.credID
+		}
+		assert.Equal(t, want, id, e.Label)
+	}
+	_, err = fx.f.CredentialID(fx.ctx, fx.user.ID, "webauthn-nope")
+	require.ErrorIs(t, err, twofactor.ErrNotEnrolled)
+	_, err = fx.f.CredentialID(fx.ctx, "", es[0].ID)
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }
 
 // A pending registration remembers its kind: a request of the other kind
