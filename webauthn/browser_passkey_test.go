@@ -142,7 +142,7 @@ func TestBrowserPasskey(t *testing.T) {
 	require.Len(t, creds, 1)
 	assert.True(t, creds[0].Passkey)
 	assert.Equal(t, d.EnrollmentID, creds[0].ID)
-	onKey, err := chromedp.Call(bctx, cdpwebauthn.GetCredentials, cdpwebauthn.GetCredentialsParams{AuthenticatorID: added.AuthenticatorID})
+	onKey, err := chromedp.Call(bctx, cdpwebauthn.GetCredentials, cdpwebauthn.GetCredentialsParams(added))
 	require.NoError(t, err)
 	require.Len(t, onKey.Credentials, 1)
 	assert.True(t, onKey.Credentials[0].IsResidentCredential, "the authenticator keeps a discoverable credential")
