@@ -153,14 +153,45 @@
 //	GET  /webauthn/webauthn.js     the security-key script, which posts to:
 //	POST /webauthn/login/begin     start (WebAuthn request options)
 //	POST /webauthn/login/finish    verify the assertion
-//	POST /webauthn/register/begin  add a key for the signed-in user (Service.BeginEnroll)
+//	POST /webauthn/register/begin  add a key, or a passkey ({"passkey": true}), for the signed-in user (Service.BeginEnroll)
 //	POST /webauthn/register/finish confirm it (Service.ConfirmEnroll)
+//	POST /webauthn/passkey/begin   a passkey sign-in, with no user named (Service.BeginPasskey)
+//	POST /webauthn/passkey/finish  its answer (Service.FinishPasskey): signed in, or on to the second step
+//	GET  /passkey-offer            after a sign-in with a password and a code, the offer to create a passkey
+//	POST /passkey-offer            "Not now": put it off in this browser (Config.PasskeyOffer)
 //
 // The webauthn routes are SecurityKeyUI's, and exist when the Service has
 // a WebAuthn factor; adding a key needs Config.UserID, and a step-up first
 // when the user already has a second factor (401 step_up_required
 // otherwise). Every route answers 404 and 405 (with Allow) as a page or
 // as JSON.
+//
+// # Passkey sign-in
+//
+// With a webauthn factor, a passkey signs a user in from the host's login
+// page with no user name and no password. The login page needs three
+// things: "webauthn" in its user-name field's autocomplete, so that the
+// browser offers the site's passkeys in that field's autofill (WebAuthn
+// conditional mediation); a button for browsers and people that do not
+// use the autofill; and the security-key script, whose data-next is where
+// to go once signed in:
+//
+//	<input name="user" autocomplete="username webauthn">
+//	<button type="button" data-webauthn="passkey" data-webauthn-status="#passkey-status">Sign in with a passkey</button>
+//	<p id="passkey-status" role="alert"></p>
+//	<script src="/2fa/webauthn/webauthn.js" defer data-next="/inbox"></script>
+//
+// A passkey that verified its user (a PIN or a biometric) is both factors:
+// Config.SignIn runs with a Result whose Passwordless is set. Under a
+// policy whose Passkey is twofactor.PasskeyFirstFactor it stands for the
+// password, and the challenge of the second step follows. Every refusal
+// is the same 401 invalid_code, so a refusal says nothing about which
+// accounts exist. The keys page creates passkeys and lists each as synced
+// or on one device; it tells the browser which of the user's passkeys the
+// site still accepts, and which one it removed (the WebAuthn signal
+// methods), so that a password manager stops offering a dead passkey.
+// After a sign-in with a password and a second factor, a user without a
+// passkey is offered to create one (Config.PasskeyOffer).
 //
 // # Settings pages
 //

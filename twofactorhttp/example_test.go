@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,6 +17,7 @@ import (
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
+	"github.com/twofactorkit/twofactor/webauthn"
 	"golang.org/x/text/language"
 )
 
@@ -303,4 +305,48 @@ func ExampleAdminConfig() {
 	fmt.Print(w.Code, " ", w.Body.String())
 	// Output:
 	// 200 {"ok":true,"status":"reset","next":"/admin/2fa/user?id=ann"}
+}
+
+// Passkey sign-in on the host's login page: the field's autocomplete and
+// the button of the package documentation, and the security-key script,
+// post here; a passkey names its account, so no user is named.
+func ExampleHandler_passkeySignIn() {
+	key, _ := keyring.GenerateKey("k1")
+	keys, _ := keyring.New(key)
+	svc, err := twofactor.New(twofactor.Config{
+		Store:   store.NewMemory(),
+		Keys:    keys,
+		Factors: []twofactor.FactorConfig{webauthn.Config{RPID: "example.com", RPOrigins: []string{"https://example.com"}}},
+		Users:   hostUsers,
+		Events:  &event.Sink{Discard: true},
+	})
+	if err != nil {
+		panic(err)
+	}
+	mux := http.NewServeMux()
+	if _, err := twofactorhttp.New(twofactorhttp.Config{Service: svc, Mux: mux,
+		SignIn: func(http.ResponseWriter, *http.Request, string) error { return nil }}); err != nil {
+		panic(err)
+	}
+	r := httptest.NewRequest(http.MethodPost, "https://example.com/2fa/webauthn/passkey/begin", strings.NewReader("{}"))
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Set("Accept", "application/json")
+	r.Header.Set("Sec-Fetch-Site", "same-origin")
+	w := httptest.NewRecorder()
+	mux.ServeHTTP(w, r)
+	var begin struct {
+		Ceremony string `json:"ceremony"`
+		Options  struct {
+			PublicKey struct {
+				RPID             string `json:"rpId"`
+				UserVerification string `json:"userVerification"`
+				AllowCredentials []any  `json:"allowCredentials"`
+			} `json:"publicKey"`
+		} `json:"options"`
+	}
+	_ = json.Unmarshal(w.Body.Bytes(), &begin)
+	pk := begin.Options.PublicKey
+	fmt.Println(w.Code, begin.Ceremony != "", pk.RPID, pk.UserVerification, len(pk.AllowCredentials))
+	// Output:
+	// 200 true example.com required 0
 }
