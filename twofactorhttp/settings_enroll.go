@@ -478,6 +478,12 @@ func (h *Handler) serveRename(w http.ResponseWriter, r *http.Request, u twofacto
 	back := h.settingsURL(ui)
 	f, err := readSettingsForm(w, r)
 	if err == nil {
+		// A name is what a person tells keys and passkeys apart by, on
+		// this page and when a key is removed: changing it asks for a
+		// fresh step-up, as adding and removing do.
+		_, err = h.freshProof(r, u)
+	}
+	if err == nil {
 		err = rn.Rename(r.Context(), u, f.get("id"), f.get("name"))
 	}
 	if err != nil {

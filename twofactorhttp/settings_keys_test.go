@@ -65,6 +65,11 @@ func TestSettingsKeys(t *testing.T) {
 	require.Len(t, keys, 2)
 	red := keys[1].(map[string]any)["id"].(string)
 
+	// Renaming asks for a fresh step-up too, as adding and removing do.
+	requireRedirect(t, b.post("/2fa/settings/keys/rename", url.Values{"id": {red}, "name": {"Spare key"}}), "/2fa/step-up?next=%2F2fa%2Fsettings%2Fkeys")
+	require.NotContains(t, b.get("/2fa/settings/keys").Body.String(), "Spare key")
+	b.cookies["tf_stepup"] = api.cookies["tf_stepup"]
+
 	// Rename, with a visible label per key.
 	w = b.get("/2fa/settings/keys")
 	require.Contains(t, text(w), `<label for="tf-rename-1">New name for Red key</label>`)
@@ -76,8 +81,8 @@ func TestSettingsKeys(t *testing.T) {
 
 	// Another user cannot rename or remove ben's key.
 	other := s.as("cat", true)
-	requireError(t, other.post("/2fa/settings/keys/rename", url.Values{"id": {red}, "name": {"Mine"}}), http.StatusNotFound, "not_found")
 	s.stepUp(other, "/2fa/settings/keys")
+	requireError(t, other.post("/2fa/settings/keys/rename", url.Values{"id": {red}, "name": {"Mine"}}), http.StatusNotFound, "not_found")
 	requireError(t, other.post("/2fa/settings/remove", url.Values{"method": {"webauthn"}, "id": {red}}), http.StatusNotFound, "not_found")
 	requireError(t, other.get("/2fa/settings/remove?method=webauthn&id="+red), http.StatusNotFound, "not_found")
 
