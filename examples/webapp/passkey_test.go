@@ -11,6 +11,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twofactorkit/twofactor/internal/testenv"
 )
 
 // The passkey tests run in Chromium with a CTAP2 virtual authenticator
@@ -90,12 +91,16 @@ func TestBrowserPasskeySignIn(t *testing.T) {
 	b.open("/2fa/settings/keys", enrollmentsList)
 	assert.Contains(t, b.text(enrollmentsList), "Laptop")
 	assert.Contains(t, b.text(enrollmentsList), "Passkey, on this device only")
+	testenv.Axe(t)
+	b.auditAs("settings-keys-passkey")
 	signal := eval[string](b, `document.querySelector("[data-webauthn-signal]").getAttribute("data-webauthn-signal")`)
 	assert.Contains(t, signal, `"userId":"`+base64.RawURLEncoding.EncodeToString(handle)+`"`)
 	assert.Contains(t, signal, base64.RawURLEncoding.EncodeToString(cred.CredentialID))
 
 	b.open("/", onHome)
 	b.signOut()
+	b.open("/login", passkeyButton)
+	b.auditAs("login-passkey")
 	b.signInWithPasskey(onHome)
 	assert.Contains(t, b.text("main"), "Alan", "signed in as alan, with no password")
 }
@@ -238,6 +243,8 @@ func TestBrowserPasskeyOffer(t *testing.T) {
 	b.typeCode(app.totpCode(t))
 	b.await(onPasskeyOffer)
 	b.checkPage()
+	testenv.Axe(t)
+	b.auditAs("passkey-offer")
 	// A new factor needs a fresh step-up; her authenticator codes of
 	// this minute are used, so a backup code answers it.
 	b.click(createPasskey, onHome+", "+stepUpForm+", "+stepUpChallenge)
