@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chromedp/cdproto/page"
 	cdpwebauthn "github.com/chromedp/cdproto/webauthn"
@@ -200,8 +201,12 @@ func TestBrowserKeyWithoutUserVerificationIsNoSignIn(t *testing.T) {
 	assert.False(t, b.on(onHome))
 }
 
-// A removed passkey signs nobody in, though the authenticator still holds
-// it; the refusal says nothing about the account.
+// Removing a passkey on the keys page tells the browser the site no
+// longer accepts it (WebAuthn's signalUnknownCredential and
+// signalAllAcceptedCredentials), and Chromium's authenticator drops it. A
+// removed passkey that an authenticator still holds (removed by a client
+// that told no browser) signs nobody in, and the refusal says nothing
+// about the account.
 func TestBrowserRemovedPasskeyIsRefused(t *testing.T) {
 	t.Parallel()
 	app := startApp(t)
@@ -209,6 +214,7 @@ func TestBrowserRemovedPasskeyIsRefused(t *testing.T) {
 	b.signInWithoutFactor()
 	key := b.addAuthenticator()
 	b.createPasskeyOnKeysPage("Laptop")
+	require.Len(t, b.credentials(key), 1)
 
 	// Remove it: the removal asks for a step-up, by the passkey itself.
 	b.open("/2fa/settings/keys", enrollmentsList)
@@ -216,8 +222,24 @@ func TestBrowserRemovedPasskeyIsRefused(t *testing.T) {
 	if b.throughStepUp(`body[data-page="settings_confirm"]`, func() { b.click(`button[data-webauthn="login"]`, `body[data-page="settings_confirm"]`) }) {
 		b.checkPage()
 	}
-	b.click(`body[data-page="settings_confirm"] form button.tf-danger`, afterCodes)
-	require.Len(t, b.credentials(key), 1, "the authenticator keeps what the site removed")
+	b.click(`body[data-page="settings_confirm"] form button.tf-danger`, `body[data-page="settings_keys"] p.tf-notice`)
+	deadline := time.Now().Add(stepTimeout)
+	for len(b.credentials(key)) > 0 && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	require.Empty(t, b.credentials(key), "the browser was told, and its authenticator dropped the passkey")
+
+	// A second passkey, removed by a client that tells no browser (the
+	// JSON answer, with the step-up still fresh): the authenticator keeps
+	// it.
+	b.createPasskeyOnKeysPage("Spare")
+	require.Len(t, b.credentials(key), 1)
+	b.open("/2fa/settings/keys", enrollmentsList)
+	status := eval[int](b, `fetch("/2fa/settings/remove", {method: "POST", credentials: "same-origin",
+		headers: {"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"},
+		body: "method=webauthn&id=" + encodeURIComponent(document.querySelector("form.tf-remove input[name=id]").value)}).then(r => r.status)`)
+	require.Equal(t, 200, status)
+	require.Len(t, b.credentials(key), 1, "no page told the browser")
 	b.open("/", onHome)
 	b.signOut()
 
@@ -225,7 +247,7 @@ func TestBrowserRemovedPasskeyIsRefused(t *testing.T) {
 	b.click(passkeyButton, passkeyRefusal)
 	assert.Equal(t, "/login", b.path())
 	msg := b.text(passkeyStatus)
-	assert.Contains(t, msg, "passkey")
+	assert.Equal(t, "That passkey didn't sign you in. Try again, or sign in with your password.", msg)
 	assert.NotContains(t, strings.ToLower(msg), "alan")
 }
 
