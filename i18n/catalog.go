@@ -293,13 +293,21 @@ func (c *Catalog) String(tag language.Tag, key string) string {
 }
 
 // Keys returns the keys tag sets itself, sorted, without those it takes
-// from another language.
-func (c *Catalog) Keys(tag language.Tag) []string {
+// from another language; with prefixes, only those that start with one
+// of them ("page.", or "Months" for the month names).
+func (c *Catalog) Keys(tag language.Tag, prefixes ...string) []string {
 	l := c.langs[tag]
 	if l == nil {
 		return nil
 	}
-	return slices.Sorted(maps.Keys(l.msgs))
+	var out []string
+	for k := range l.msgs {
+		if len(prefixes) == 0 || slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // Missing returns the keys English has and tag does not set itself:

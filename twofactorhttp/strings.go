@@ -283,31 +283,27 @@ func unit(d time.Duration) (n int, u time.Duration) {
 // wait returns a wait of d in words ("15 minutes"), rounded as unit
 // does.
 func (s *Strings) wait(d time.Duration) string {
-	n, u := unit(d)
-	switch u {
-	case time.Second:
-		return s.n(s.Seconds, n)
-	case time.Minute:
-		return s.n(s.Minutes, n)
-	case time.Hour:
-		return s.n(s.Hours, n)
-	}
-	return s.n(s.Days, n)
+	return s.inUnits(d, s.Seconds, s.Minutes, s.Hours, s.Days)
 }
 
 // in returns the end of a wait of d from now in words ("in 15
 // minutes"), rounded as unit does.
 func (s *Strings) in(d time.Duration) string {
+	return s.inUnits(d, s.InSeconds, s.InMinutes, s.InHours, s.InDays)
+}
+
+// inUnits returns d, rounded as unit does, in the words of its unit.
+func (s *Strings) inUnits(d time.Duration, secs, mins, hours, days i18n.Plural) string {
 	n, u := unit(d)
 	switch u {
 	case time.Second:
-		return s.n(s.InSeconds, n)
+		return s.n(secs, n)
 	case time.Minute:
-		return s.n(s.InMinutes, n)
+		return s.n(mins, n)
 	case time.Hour:
-		return s.n(s.InHours, n)
+		return s.n(hours, n)
 	}
-	return s.n(s.InDays, n)
+	return s.n(days, n)
 }
 
 // left returns the time left before a deadline in words: days, to the

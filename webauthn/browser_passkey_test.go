@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -94,21 +93,8 @@ func TestBrowserPasskey(t *testing.T) {
 		d, err := f.FinishDiscovery(r.Context(), ceremony, string(b))
 		reply(w, d, err)
 	})
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(origin+"/")))
-	_, err = chromedp.Call(bctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
-	require.NoError(t, err)
+	bctx := serveToBrowser(t, mux, ln, origin, opts)
+	ctx := context.Background()
 	added, err := chromedp.Call(bctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
 		Options: &cdpwebauthn.VirtualAuthenticatorOptions{
 			Protocol:                    cdpwebauthn.AuthenticatorProtocolCtap2,

@@ -181,22 +181,8 @@ func TestBrowserEndToEnd(t *testing.T) {
 	})
 	mux.HandleFunc("GET /signin", func(w http.ResponseWriter, r *http.Request) { h.Begin(w, r, user.ID) })
 	mux.HandleFunc("GET /home", html(homePage))
-	srv := httptest.NewUnstartedServer(mux)
-	srv.Listener.Close()
-	srv.Listener = ln
-	srv.Start()
-	defer srv.Close()
-
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(origin+"/")))
-	_, err = chromedp.Call(bctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
-	require.NoError(t, err)
+	bctx := serveToBrowser(t, mux, ln, origin, opts)
+	ctx := context.Background()
 	addAuthenticator := func() cdpwebauthn.AuthenticatorID {
 		t.Helper()
 		res, err := chromedp.Call(bctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
@@ -349,3 +335,25 @@ func TestBrowserEndToEnd(t *testing.T) {
 }
 
 func b64std(b []byte) string { return base64.StdEncoding.EncodeToString(b) }
+
+// serveToBrowser serves mux on ln, starts Chromium with opts (stopped at
+// the end of the test, within a minute), opens origin and enables
+// WebAuthn's virtual authenticators, without their UI.
+func serveToBrowser(t *testing.T, mux http.Handler, ln net.Listener, origin string, opts []chromedp.ExecAllocatorOption) context.Context {
+	t.Helper()
+	srv := httptest.NewUnstartedServer(mux)
+	srv.Listener.Close()
+	srv.Listener = ln
+	srv.Start()
+	t.Cleanup(srv.Close)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	require.NoError(t, chromedp.Do(bctx, chromedp.Navigate(origin+"/")))
+	_, err := chromedp.Call(bctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
+	require.NoError(t, err)
+	return bctx
+}

@@ -275,26 +275,7 @@ func screenshotDir(t *testing.T) string {
 
 // addAuthenticator plugs a CTAP2 virtual authenticator into the tab: a
 // security key that is always present and verifies its user.
-func (b *tab) addAuthenticator() cdpwebauthn.AuthenticatorID {
-	b.t.Helper()
-	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)
-	defer cancel()
-	_, err := chromedp.Call(ctx, cdpwebauthn.Enable, cdpwebauthn.EnableParams{EnableUI: new(bool)})
-	require.NoError(b.t, err)
-	res, err := chromedp.Call(ctx, cdpwebauthn.AddVirtualAuthenticator, cdpwebauthn.AddVirtualAuthenticatorParams{
-		Options: &cdpwebauthn.VirtualAuthenticatorOptions{
-			Protocol:                    cdpwebauthn.AuthenticatorProtocolCtap2,
-			Ctap2version:                cdpwebauthn.Ctap2versionCtap21,
-			Transport:                   cdpwebauthn.AuthenticatorTransportUsb,
-			HasResidentKey:              true,
-			HasUserVerification:         true,
-			IsUserVerified:              true,
-			AutomaticPresenceSimulation: true,
-		},
-	})
-	require.NoError(b.t, err)
-	return res.AuthenticatorID
-}
+func (b *tab) addAuthenticator() cdpwebauthn.AuthenticatorID { return b.addAuthenticatorWith(true) }
 
 // credentials lists what the authenticator holds.
 func (b *tab) credentials(id cdpwebauthn.AuthenticatorID) []*cdpwebauthn.Credential {

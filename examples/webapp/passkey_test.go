@@ -29,8 +29,8 @@ const (
 	enrollmentsList = `ul.tf-enrollments`
 )
 
-// addAuthenticatorWith plugs a CTAP2 virtual authenticator with the given
-// user verification into the tab.
+// addAuthenticatorWith plugs a CTAP2 virtual authenticator holding
+// resident keys into the tab, that verifies its user when uv is set.
 func (b *tab) addAuthenticatorWith(uv bool) cdpwebauthn.AuthenticatorID {
 	b.t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, stepTimeout)

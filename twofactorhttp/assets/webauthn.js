@@ -181,15 +181,13 @@
   // Conditional mediation: on a page with a field whose autocomplete
   // names "webauthn" (a login form's user name), the browser offers the
   // site's passkeys in that field's autofill; picking one signs in.
-  var autofill = null;
   function startAutofill() {
     if (!document.querySelector('input[autocomplete~="webauthn"]') || !supported() ||
       !window.PublicKeyCredential.isConditionalMediationAvailable) return;
     window.PublicKeyCredential.isConditionalMediationAvailable().then(function (ok) {
       if (!ok) return;
-      autofill = new AbortController();
       var field = document.querySelector('input[autocomplete~="webauthn"]');
-      passkeyGet("conditional", autofill.signal).then(function (res) {
+      passkeyGet("conditional", quietly()).then(function (res) {
         document.documentElement.setAttribute("data-webauthn-autofill", "done");
         if (res && res.next) window.location.assign(res.next);
       }, function (err) {
@@ -201,15 +199,6 @@
       });
       document.documentElement.setAttribute("data-webauthn-autofill", "waiting");
     });
-  }
-
-  // stopAutofill ends a waiting autofill request: a page asks for one
-  // credential at a time.
-  function stopAutofill() {
-    if (autofill) {
-      autofill.abort();
-      autofill = null;
-    }
   }
 
   // signal tells the browser's password manager which of the user's
@@ -253,7 +242,7 @@
         stopQuiet();
         run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name"), asPasskey); };
       } else if (el.getAttribute("data-webauthn") === "passkey") {
-        stopAutofill();
+        stopQuiet();
         run = function () { return passkeyGet("", null); };
       } else {
         var box = pick(el, "data-webauthn-remember");
@@ -276,14 +265,22 @@
     });
   }
 
-  // quiet is the offer's creation without asking, while it waits: a
-  // button's ceremony ends it first, as the browser runs one at a time.
+  // quiet is a request that waits for the person without asking them
+  // (the autofill's passkeys, the offer's creation): a button's ceremony
+  // ends it first, as the browser runs one at a time.
   var quiet = null;
   function stopQuiet() {
     if (quiet) {
       quiet.abort();
       quiet = null;
     }
+  }
+
+  // quietly returns the signal of a new quiet request.
+  function quietly() {
+    stopQuiet();
+    quiet = new AbortController();
+    return quiet.signal;
   }
 
   // offerQuietly: on the page that offers a passkey after a password
@@ -296,8 +293,7 @@
     if (!el || !P || !P.getClientCapabilities) return;
     P.getClientCapabilities().then(function (caps) {
       if (!caps || !caps.conditionalCreate) return;
-      quiet = new AbortController();
-      return register("", true, "conditional", quiet.signal).then(function (res) {
+      return register("", true, "conditional", quietly()).then(function (res) {
         el.setAttribute("data-webauthn-state", "done");
         el.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: res }));
       });
@@ -315,7 +311,7 @@
   window.TwoFactorWebAuthn = {
     register: register,
     login: login,
-    passkey: function () { stopAutofill(); return passkeyGet("", null); },
+    passkey: function () { stopQuiet(); return passkeyGet("", null); },
     bind: bind,
     supported: supported,
     toBuffer: toBuffer,
