@@ -64,6 +64,10 @@ func (p *passkeys) FinishDiscovery(ctx context.Context, id, answer string) (twof
 		return twofactor.Discovered{UserID: user, Verified: twofactor.Verified{EnrollmentID: "key-1"}}, nil
 	case "garbage":
 		return twofactor.Discovered{}, fmt.Errorf("passkey: %w", twofactor.ErrInvalidInput)
+	case "refusedinput":
+		// A refusal that is also a bad input (a key the policy refuses):
+		// a refusal, not a malformed answer.
+		return twofactor.Discovered{}, fmt.Errorf("passkey: %w: %w", twofactor.ErrInvalidCode, twofactor.ErrInvalidInput)
 	}
 	return twofactor.Discovered{}, fmt.Errorf("passkey: %w", twofactor.ErrInvalidCode)
 }
@@ -179,10 +183,28 @@ func TestPasskeyFailuresAlike(t *testing.T) {
 	for _, ev := range e.eventsOf(event.Failure) {
 		assert.Empty(t, ev.UserID, "a failure names no account")
 	}
-	_, err := e.passkey("garbage")
+	_, err := e.passkey("refusedinput")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	require.NotErrorIs(t, err, twofactor.ErrMalformedCode)
+	_, err = e.passkey("garbage")
 	require.ErrorIs(t, err, twofactor.ErrMalformedCode)
 	_, err = e.svc.FinishPasskey(context.Background(), twofactor.PasskeyAnswer{CeremonyID: "not-an-id", Answer: "ok:alice", Client: client})
 	require.ErrorIs(t, err, twofactor.ErrMalformedCode)
+}
+
+// An answer of the longest length accepted reaches the factor; a longer
+// one is refused unseen.
+func TestPasskeyAnswerBound(t *testing.T) {
+	e, pk := passkeyEnv(t, nil)
+	const longest = 16 << 10
+	answer := "ok:alice:" + strings.Repeat("x", longest-len("ok:alice:"))
+	got, err := e.passkey(answer)
+	require.NoError(t, err)
+	require.NotNil(t, got.Result)
+	before := pk.finishes.Load()
+	_, err = e.passkey(answer + "x")
+	require.ErrorIs(t, err, twofactor.ErrMalformedCode)
+	assert.Equal(t, before, pk.finishes.Load(), "not seen by the factor")
 }
 
 // The client network's limit on answers covers passkeys; a locked-out
