@@ -111,68 +111,43 @@ func (s *Service) FinishPasskey(ctx context.Context, a PasskeyAnswer) (*PasskeyS
 	if ParseChallengeID(a.CeremonyID) != nil || a.Answer == "" || len(a.Answer) > maxAnswer {
 		return fail(ErrMalformedCode)
 	}
-	if a.Client.IP.IsValid() {
-		now := s.now()
-		counts, err := store.IncrAllBelow(ctx, s.store, []store.BoundedIncr{{Key: s.ipCounterKey(a.Client.IP), Window: s.limits.IPWindow,
-			Max: int64(s.limits.MaxIPAttempts), CountRefused: true}}, now)
-		if err != nil {
-			return fail(fmt.Errorf("twofactor: counting attempts: %w", err))
-		}
-		if counts[0].Full {
-			return fail(NewRetryError(ErrRateLimited, LimitIP, now, counts[0].ResetAt))
-		}
+	if err := s.countPasskeyAnswer(ctx, a.Client); err != nil {
+		return fail(err)
 	}
 	got, err := d.FinishDiscovery(ctx, a.CeremonyID, a.Answer)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrInvalidInput) && !errors.Is(err, ErrInvalidCode):
-		return fail(ErrMalformedCode)
-	case errors.Is(err, ErrInvalidCode):
-		return fail(ErrInvalidCode)
-	default:
-		return fail(fmt.Errorf("twofactor: passkey sign-in: %w", err))
+	if err != nil {
+		return fail(discoveryError(err))
 	}
 	user, err := s.env.User(ctx, got.UserID)
+	if errors.Is(err, ErrUnknownUser) {
+		// The account is gone: to the browser, a passkey like any other
+		// that does not sign in.
+		err = ErrInvalidCode
+	}
 	if err != nil {
-		if errors.Is(err, ErrUnknownUser) {
-			// The account is gone: to the browser, a passkey like any
-			// other that does not sign in.
-			return fail(ErrInvalidCode)
-		}
 		return fail(err)
 	}
 	ev.UserID, ev.EnrollmentID = user.ID, got.EnrollmentID
-	if err := s.checkLocked(ctx, user.ID, a.Client, "", PurposeLogin); err != nil {
-		return fail(err)
+	pol, veto, err := s.passkeyAllowed(ctx, user, m, got, a.Client)
+	if veto != nil {
+		ev.Details = map[string]string{event.DetailSignIn: "passkey", event.DetailVeto: veto.Error()}
+		err = fmt.Errorf("%w: %w", ErrVetoed, veto)
 	}
-	pol, err := s.userPolicy(ctx, user)
 	if err != nil {
 		return fail(err)
 	}
-	if !pol.allows(m) {
-		return fail(fmt.Errorf("%w: %s is not allowed for this user", ErrMethodNotAllowed, m))
-	}
-	if s.veto != nil {
-		if verr := s.veto(ctx, VetoInput{User: user, Purpose: PurposeLogin, Method: m, EnrollmentID: got.EnrollmentID,
-			Client: a.Client, FirstFactor: FirstPasskey}); verr != nil {
-			ev.Details = map[string]string{event.DetailSignIn: "passkey", event.DetailVeto: verr.Error()}
-			return fail(fmt.Errorf("%w: %w", ErrVetoed, verr))
-		}
-	}
+	ev.Type = event.Success
 	out := &PasskeySignIn{User: user}
 	if pol.Passkey == PasskeyFirstFactor || !got.UserVerified {
 		// The passkey stood for the password: an event says so, then the
 		// second step begins, without the security key.
-		ev.Type = event.Success
 		ev.Details = map[string]string{event.DetailSignIn: "passkey_first_factor"}
 		s.emit(ctx, ev)
 		c := a.Client
 		c.FirstFactor = FirstPasskey
-		begun, err := s.Begin(ctx, user, c)
-		if err != nil {
+		if out.Begun, err = s.Begin(ctx, user, c); err != nil {
 			return nil, err
 		}
-		out.Begun = begun
 		return out, nil
 	}
 	now := s.now()
@@ -180,10 +155,65 @@ func (s *Service) FinishPasskey(ctx context.Context, a PasskeyAnswer) (*PasskeyS
 		FirstFactor: FirstPasskey, Passwordless: true}
 	res.AMR, res.AAL, res.PhishingResistant = passkeyAssurance(got.AMR)
 	res.Proof = s.signProof(user.ID, PurposeLogin, m, now, res.AMR, res.PhishingResistant, res.AAL)
-	ev.Type = event.Success
 	s.emit(ctx, ev)
 	out.Result = res
 	return out, nil
+}
+
+// countPasskeyAnswer counts a passkey answer against the client's network
+// before the factor sees it, refusing it over Limits.MaxIPAttempts: the
+// limit that protects codes.
+func (s *Service) countPasskeyAnswer(ctx context.Context, c Client) error {
+	if !c.IP.IsValid() {
+		return nil
+	}
+	now := s.now()
+	counts, err := store.IncrAllBelow(ctx, s.store, []store.BoundedIncr{{Key: s.ipCounterKey(c.IP), Window: s.limits.IPWindow,
+		Max: int64(s.limits.MaxIPAttempts), CountRefused: true}}, now)
+	if err != nil {
+		return fmt.Errorf("twofactor: counting attempts: %w", err)
+	}
+	if counts[0].Full {
+		return NewRetryError(ErrRateLimited, LimitIP, now, counts[0].ResetAt)
+	}
+	return nil
+}
+
+// discoveryError is what a refused discovery answer is to the caller:
+// ErrMalformedCode for one that does not parse, ErrInvalidCode for every
+// refusal (a refusal that is also bad input, a key the policy refuses,
+// included), else a system error.
+func discoveryError(err error) error {
+	switch {
+	case errors.Is(err, ErrInvalidCode):
+		return ErrInvalidCode
+	case errors.Is(err, ErrInvalidInput):
+		return ErrMalformedCode
+	}
+	return fmt.Errorf("twofactor: passkey sign-in: %w", err)
+}
+
+// passkeyAllowed returns the policy of a user a passkey named, once the
+// user is not locked out, the policy allows the passkey's method and the
+// host's veto (Config.Veto) lets the sign-in through; else the veto's
+// error, or the refusal.
+func (s *Service) passkeyAllowed(ctx context.Context, user User, m Method, got Discovered, c Client) (pol Policy, veto, err error) {
+	if err := s.checkLocked(ctx, user.ID, c, "", PurposeLogin); err != nil {
+		return Policy{}, nil, err
+	}
+	if pol, err = s.userPolicy(ctx, user); err != nil {
+		return Policy{}, nil, err
+	}
+	if !pol.allows(m) {
+		return Policy{}, nil, fmt.Errorf("%w: %s is not allowed for this user", ErrMethodNotAllowed, m)
+	}
+	if s.veto != nil {
+		if veto = s.veto(ctx, VetoInput{User: user, Purpose: PurposeLogin, Method: m, EnrollmentID: got.EnrollmentID,
+			Client: c, FirstFactor: FirstPasskey}); veto != nil {
+			return Policy{}, veto, nil
+		}
+	}
+	return pol, nil, nil
 }
 
 // passkeyAssurance is what a passkey that verified its user proves on its
