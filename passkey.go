@@ -102,8 +102,11 @@ func (s *Service) FinishPasskey(ctx context.Context, a PasskeyAnswer) (*PasskeyS
 		Details: map[string]string{event.DetailSignIn: "passkey"}}
 	fail := func(err error) (*PasskeySignIn, error) {
 		ev.Type, ev.Reason = event.Failure, reasonOf(err)
-		if errors.Is(err, ErrRateLimited) {
+		switch {
+		case errors.Is(err, ErrRateLimited):
 			ev.Type = event.RateLimited
+		case errors.Is(err, ErrVetoed):
+			ev.Reason = event.ReasonVetoed
 		}
 		s.emit(ctx, ev)
 		return nil, err
