@@ -147,6 +147,7 @@ func TestPasskeyOffer(t *testing.T) {
 	require.NotNil(t, later)
 	assert.Equal(t, 30*24*3600, later.MaxAge)
 	assert.True(t, later.HttpOnly)
+	assert.True(t, later.Secure, "over https")
 
 	b.login("alice", "/inbox")
 	requireRedirect(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), "/inbox")

@@ -1,6 +1,7 @@
 package twofactorhttp_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"html"
@@ -105,8 +106,22 @@ func TestSettingsKeys(t *testing.T) {
 	assert.Equal(t, base64.RawURLEncoding.EncodeToString([]byte("h-ben")), signal["userId"])
 	require.Len(t, signal["allAcceptedCredentialIds"], 1)
 	assert.Equal(t, "ben", signal["name"])
-	// A gone parameter that is not a credential id is left out.
+	// A gone parameter that is not a credential id is left out, as is
+	// one longer than a credential id may be (1023 bytes).
 	assert.NotContains(t, keysSignal(t, b.get("/2fa/settings/keys?gone=%25%25")), "unknownCredentialId")
+	longest := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 1023))
+	assert.Equal(t, longest, keysSignal(t, b.get("/2fa/settings/keys?gone="+longest))["unknownCredentialId"])
+	tooLong := base64.RawURLEncoding.EncodeToString(bytes.Repeat([]byte{7}, 1024))
+	assert.NotContains(t, keysSignal(t, b.get("/2fa/settings/keys?gone="+tooLong)), "unknownCredentialId")
+
+	// The last key removed: the page tells the browser which, and no
+	// longer names a handle or the user.
+	last := m["enrollments"].([]any)[0].(map[string]any)["id"].(string)
+	lastGone := base64.RawURLEncoding.EncodeToString([]byte("cred-" + last))
+	requireRedirect(t, b.post("/2fa/settings/remove", url.Values{"method": {"webauthn"}, "id": {last}}), "/2fa/settings/keys?done=removed&gone="+lastGone)
+	signal = keysSignal(t, b.get("/2fa/settings/keys?done=removed&gone="+lastGone))
+	assert.Equal(t, map[string]any{"rpId": "example.com", "unknownCredentialId": lastGone}, signal)
+	assert.NotContains(t, b.get("/2fa/settings/keys").Body.String(), "data-webauthn-signal", "nothing to tell without keys or a removal")
 }
 
 // keysSignal returns the keys page's data-webauthn-signal.
