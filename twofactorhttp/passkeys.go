@@ -231,7 +231,8 @@ func (h *Handler) servePasskeyLater(w http.ResponseWriter, r *http.Request, u tw
 		h.fail(w, r, nil, err)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: passkeyLaterCookie, Value: "1", Path: h.prefix, MaxAge: int(h.offer.Again / time.Second),
-		HttpOnly: true, Secure: r.TLS != nil || !isLocalhost(r.Host), SameSite: http.SameSiteLaxMode})
+	c := h.cookie(r, passkeyLaterCookie, "1", h.prefix)
+	c.MaxAge = int(h.offer.Again / time.Second)
+	http.SetCookie(w, c)
 	h.redirect(w, r, statusSignedIn, cmpReturn(cleanReturn(r.FormValue(ReturnParam)), h.returnURL))
 }
