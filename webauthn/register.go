@@ -297,24 +297,8 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 		}
 		return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: another key was added meanwhile; begin again", twofactor.ErrNotEnrolled)
 	}
-	u := newWAUser(user, st.Session.UserID, creds)
-	cred, err := f.wa.CreateCredential(u, st.Session, parsed)
+	cred, err := f.newCredential(user, st, parsed, creds)
 	if err != nil {
-		return twofactor.Enrollment{}, rejected(err)
-	}
-	if st.Passkey {
-		if err := checkPasskey(cred, parsed); err != nil {
-			return twofactor.Enrollment{}, err
-		}
-	}
-	for _, c := range creds {
-		if bytes.Equal(c.data.CredentialID, cred.ID) {
-			return twofactor.Enrollment{}, fmt.Errorf("webauthn: %w: this authenticator is already registered as %q", twofactor.ErrAlreadyEnrolled, c.rec.Label)
-		}
-	}
-	// The authenticator policy is checked before the credential id is
-	// claimed, so a refused credential leaves its id free.
-	if err := f.checkAuthenticator(cred.Authenticator.AAGUID, cred.Flags.BackupEligible); err != nil {
 		return twofactor.Enrollment{}, err
 	}
 	rec, data, err := newRecord(user.ID, st, cred, now)
@@ -363,6 +347,33 @@ func (f *Factor) ConfirmEnroll(ctx context.Context, user twofactor.User, attesta
 	}
 	return twofactor.Enrollment{ID: rec.ID, Method: twofactor.MethodWebAuthn, Label: rec.Label, CreatedAt: now,
 		Passkey: data.Passkey, Synced: cred.Flags.BackupEligible}, nil
+}
+
+// newCredential verifies the browser's answer to the registration st and
+// returns the new credential: one of a passkey that verified its user
+// when st asks for a passkey, not one of creds, and one the
+// authenticator policy accepts. The policy is checked before the
+// credential id is claimed, so a refused credential leaves its id free.
+func (f *Factor) newCredential(user twofactor.User, st regState, parsed *protocol.ParsedCredentialCreationData, creds []stored) (*gowebauthn.Credential, error) {
+	u := newWAUser(user, st.Session.UserID, creds)
+	cred, err := f.wa.CreateCredential(u, st.Session, parsed)
+	if err != nil {
+		return nil, rejected(err)
+	}
+	if st.Passkey {
+		if err := checkPasskey(cred, parsed); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range creds {
+		if bytes.Equal(c.data.CredentialID, cred.ID) {
+			return nil, fmt.Errorf("webauthn: %w: this authenticator is already registered as %q", twofactor.ErrAlreadyEnrolled, c.rec.Label)
+		}
+	}
+	if err := f.checkAuthenticator(cred.Authenticator.AAGUID, cred.Flags.BackupEligible); err != nil {
+		return nil, err
+	}
+	return cred, nil
 }
 
 // checkPasskey checks what a passkey registration (EnrollRequest.Passkey)
