@@ -110,7 +110,9 @@ func laptop(b *tab) {
 	b.do(chromedp.EmulateViewport(1280, 800, chromedp.EmulateScale(1)))
 }
 
-var lockoutText = regexp.MustCompile(`^Locked out after 10 wrong codes · lifts at \d\d:\d\d UTC, in (1[0-5]|[1-9]) minutes?$`)
+// lockoutText is the lockout line; the date comes before the time when
+// the lockout lifts on another day than today (near midnight UTC).
+var lockoutText = regexp.MustCompile(`^Locked out after 10 wrong codes · lifts at (\d{1,2} [A-Z][a-z]{2} \d{4} )?\d\d:\d\d UTC, in (1[0-5]|[1-9]) minutes?$`)
 
 // What support staff meet on the administrator pages: people named as
 // the app names them, a lockout with its count and end beside Unlock,
