@@ -357,6 +357,12 @@ type BoundedIncr struct {
 	// may take (a budget shared with other accounts, which a refused
 	// request must leave alone).
 	CountRefused bool
+	// Check makes the entry a check only: its counter and bound are read,
+	// and a full counter refuses the call, but no call ever increments it
+	// (CountRefused is ignored). It joins a limit that other requests
+	// count (the user's run of wrong answers) to a request that must not
+	// add to it (a send).
+	Check bool
 }
 
 // BoundStep is one step of a bound's schedule: from the time a counter's
@@ -409,9 +415,10 @@ type BoundedCounters interface {
 	// or above its bound is full. Then:
 	//
 	//   - when no entry is full, the call is admitted: every counter is
-	//     incremented by one;
+	//     incremented by one, except those of Check entries;
 	//   - otherwise the call is refused: only the entries with CountRefused
-	//     that are not full are incremented, and no other counter changes.
+	//     that are not full (nor Check) are incremented, and no other
+	//     counter changes.
 	//
 	// An increment is Incr's: a missing or ended counter starts again at 1
 	// with a window of its entry's Window from now, a live counter keeps its
@@ -498,7 +505,7 @@ func DecideBounded(incrs []BoundedIncr, live []CounterValue, now time.Time) []Bo
 	}
 	for i, in := range incrs {
 		o := &out[i]
-		if o.Full || (refused && !in.CountRefused) {
+		if o.Full || in.Check || (refused && !in.CountRefused) {
 			continue
 		}
 		if o.ResetAt.IsZero() {
@@ -541,23 +548,36 @@ func IncrAllBelow(ctx context.Context, c Counters, incrs []BoundedIncr, now time
 		}
 		return out, nil
 	}
-	plain := make([]CounterIncr, len(incrs))
-	for i, in := range incrs {
-		plain[i] = CounterIncr{Key: in.Key, Window: in.Window}
+	plain := make([]CounterIncr, 0, len(incrs))
+	for _, in := range incrs {
+		if !in.Check {
+			plain = append(plain, CounterIncr{Key: in.Key, Window: in.Window})
+		}
 	}
 	counted, err := IncrAll(ctx, c, plain)
 	if err != nil {
 		return nil, err
 	}
 	// The state each counter had before, as far as the counts tell: the
-	// window is the one the increment kept or started.
+	// window is the one the increment kept or started. A check is read.
 	before := make([]CounterValue, len(incrs))
-	for i, v := range counted {
+	j := 0
+	for i, in := range incrs {
+		if in.Check {
+			n, reset, err := c.Peek(ctx, in.Key)
+			if err != nil {
+				return nil, err
+			}
+			before[i] = CounterValue{N: n, ResetAt: reset}
+			continue
+		}
+		v := counted[j]
+		j++
 		before[i] = CounterValue{N: v.N - 1, ResetAt: v.ResetAt}
 	}
 	out := DecideBounded(incrs, before, now)
 	for i, in := range incrs {
-		if out[i].Incremented {
+		if out[i].Incremented || in.Check {
 			continue
 		}
 		if err := c.Decr(ctx, in.Key); err != nil {

@@ -39,6 +39,7 @@ func (h *harness) boundedCounters(t *testing.T) {
 				{"Admit", (*boundedCase).admit},
 				{"Refuse", (*boundedCase).refuse},
 				{"CountRefused", (*boundedCase).countRefused},
+				{"Check", (*boundedCase).check},
 				{"Expiry", (*boundedCase).expiry},
 				{"Windows", (*boundedCase).windows},
 				{"Steps", (*boundedCase).steps},
@@ -182,6 +183,37 @@ func (c *boundedCase) countRefused(t *testing.T) {
 	out = c.call(t, other, c.in("shared", 10, time.Minute))
 	check(t, want{1, t0.Add(time.Minute), 5, false, true}, out[0], "CountRefused in an admitted call")
 	check(t, want{1, t0.Add(time.Minute), 10, false, true}, out[1], "the other counter of an admitted call")
+}
+
+// check checks entries that are a check only: a full one refuses the
+// call, with Steps as any other, but no call increments one, admitted or
+// refused, CountRefused or not, and a missing one is not created.
+func (c *boundedCase) check(t *testing.T) {
+	t0 := c.clk.Now()
+	gate := c.in("gate", 2, time.Hour)
+	gate.Check, gate.CountRefused = true, true
+	out := c.call(t, c.in("sends", 5, time.Minute), gate)
+	check(t, want{1, t0.Add(time.Minute), 5, false, true}, out[0], "below a missing check")
+	check(t, want{0, time.Time{}, 2, false, false}, out[1], "a missing check is read, not created")
+	n, reset := c.peek(t, "gate")
+	assert.Zero(t, n, "a missing check is not created")
+	assert.True(t, reset.IsZero(), "a missing check is not created")
+
+	for range 2 {
+		c.call(t, c.in("gate", 2, time.Hour))
+	}
+	out = c.call(t, c.in("sends", 5, time.Minute), gate)
+	check(t, want{1, t0.Add(time.Minute), 5, false, false}, out[0], "refused by a full check")
+	check(t, want{2, t0.Add(time.Hour), 2, true, false}, out[1], "a full check refuses")
+	assert.Equal(t, 1, store.FirstFull(out))
+
+	gate.Steps = []store.BoundStep{{After: 30 * time.Minute, Max: 3}}
+	c.clk.Advance(30 * time.Minute)
+	out = c.call(t, gate, c.in("sends", 5, 2*time.Hour))
+	check(t, want{2, t0.Add(time.Hour), 3, false, false}, out[0], "a check below its later step admits, uncounted")
+	check(t, want{1, c.clk.Now().Add(2 * time.Hour), 5, false, true}, out[1], "admitted by the check")
+	n, _ = c.peek(t, "gate")
+	assert.Equal(t, int64(2), n, "no call counted the check")
 }
 
 // expiry checks that a full counter admits again once its window ends,

@@ -155,6 +155,7 @@ var suiteTests = map[string]func(*harness, *testing.T){
 	"BatchCounters":     (*harness).batchCounters,
 	"BoundedCounters":   (*harness).boundedCounters,
 	"StateResetter":     (*harness).stateResetter,
+	"Batcher":           (*harness).batcher,
 	"Ledger":            (*harness).ledger,
 	"Enrollments":       (*harness).enrollments,
 	"EnrollmentToucher": (*harness).enrollmentToucher,
@@ -169,7 +170,7 @@ var suiteTests = map[string]func(*harness, *testing.T){
 // has records which interfaces of package store a store implements.
 type has struct {
 	states, owned, codes, groups, counters, batch, bounded, ledger bool
-	resetter                                                       bool
+	resetter, batcher                                              bool
 	enrollments, devices, deviceTouch, enrollTouch, sweeper        bool
 }
 
@@ -195,6 +196,7 @@ func plan(s any) suite {
 		batch:       implements[store.BatchCounters](s, &p),
 		bounded:     implements[store.BoundedCounters](s, &p),
 		resetter:    implements[store.StateResetter](s, &p),
+		batcher:     implements[store.Batcher](s, &p),
 		ledger:      implements[store.Ledger](s, &p),
 		enrollments: implements[store.Enrollments](s, &p),
 		enrollTouch: implements[store.EnrollmentToucher](s, &p),
@@ -213,6 +215,12 @@ func plan(s any) suite {
 	h.batch = needs(h.batch, h.counters, "BatchCounters", "Counters")
 	h.bounded = needs(h.bounded, h.counters, "BoundedCounters", "Counters")
 	h.resetter = needs(needs(h.resetter, h.states, "StateResetter", "States"), h.counters, "StateResetter", "Counters")
+	for _, base := range []struct {
+		ok   bool
+		name string
+	}{{h.states, "States"}, {h.counters, "Counters"}, {h.ledger, "Ledger"}, {h.enrollments, "Enrollments"}} {
+		h.batcher = needs(h.batcher, base.ok, "Batcher", base.name)
+	}
 	h.enrollTouch = needs(h.enrollTouch, h.enrollments, "EnrollmentToucher", "Enrollments")
 	h.deviceTouch = needs(h.deviceTouch, h.devices, "DeviceToucher", "Devices")
 	p.has = h
@@ -229,6 +237,7 @@ func plan(s any) suite {
 	add(h.batch, "BatchCounters")
 	add(h.bounded, "BoundedCounters")
 	add(h.resetter, "StateResetter")
+	add(h.batcher, "Batcher")
 	add(h.ledger, "Ledger")
 	add(h.enrollments, "Enrollments")
 	add(h.enrollTouch, "EnrollmentToucher")

@@ -1,0 +1,221 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// OpKind names the operation of one entry of a batch ([Batcher]).
+type OpKind uint8
+
+// The operations a batch may hold. Each is the method of the same name,
+// with the same meaning and the same atomicity; its arguments and results
+// are fields of [Op].
+const (
+	// OpPeek is Counters.Peek(Key): the result is Counter.
+	OpPeek OpKind = iota + 1
+	// OpGetState is States.GetState(Key): the result is Value and Found
+	// (a missing or expired state is Found false, not an error).
+	OpGetState
+	// OpListEnrollments is Enrollments.ListEnrollments(UserID): the
+	// result is Records.
+	OpListEnrollments
+	// OpIncrBelow is BoundedCounters.IncrBelow(Incrs): the result is
+	// Bounded.
+	OpIncrBelow
+	// OpMarkUsed is Ledger.MarkUsed(Key, Time): the result is First.
+	OpMarkUsed
+	// OpResetCounter is Counters.ResetCounter(Key).
+	OpResetCounter
+	// OpTouchEnrollment is EnrollmentToucher.TouchEnrollment(UserID, ID,
+	// Time).
+	OpTouchEnrollment
+)
+
+var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment"}
+
+func (k OpKind) String() string {
+	if int(k) < len(opNames) && k != 0 {
+		return opNames[k]
+	}
+	return fmt.Sprintf("op(%d)", uint8(k))
+}
+
+// An Op is one operation of a batch: its kind, the arguments its kind
+// takes, and, after the batch ran, its result.
+type Op struct {
+	Kind OpKind
+
+	// Arguments.
+	Key    string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter
+	UserID string        // OpListEnrollments, OpTouchEnrollment
+	ID     string        // OpTouchEnrollment: the enrollment id
+	Time   time.Time     // OpMarkUsed: the mark's expiry; OpTouchEnrollment: the time of use
+	Incrs  []BoundedIncr // OpIncrBelow
+
+	// Results, set by a batch that returned no error.
+	Counter CounterValue       // OpPeek
+	Value   []byte             // OpGetState, when Found
+	Found   bool               // OpGetState
+	Records []EnrollmentRecord // OpListEnrollments; empty, not nil, for none
+	Bounded []BoundedValue     // OpIncrBelow
+	First   bool               // OpMarkUsed
+}
+
+// Batcher is implemented by stores that can run several operations in one
+// round trip: one pipeline to Redis, one transaction on SQL. The library
+// uses it where a step needs several operations none of which depends on
+// another's result (the lockout and the user's records at the start of a
+// login; the end of a challenge, its user's run of wrong answers and the
+// factor's last use at its completion). Use [RunBatch] rather than
+// calling it directly.
+type Batcher interface {
+	// RunBatch runs every operation of ops, in order, and sets their
+	// results. Each operation is exactly the method it names, as atomic
+	// as that method across processes, and sees the writes of the
+	// operations before it; the batch as a whole need not be atomic
+	// (another caller's operations may come between two of its
+	// operations), though a store may make it so. On error no result may
+	// be used, and any number of the operations may have run (a reply
+	// lost after the store wrote). Ops that [CheckOps] refuses are an
+	// error before any runs.
+	RunBatch(ctx context.Context, ops []Op) error
+}
+
+// CheckOps returns the error of RunBatch for ops that hold an unknown
+// kind or an IncrBelow that CheckBounded refuses, and nil otherwise.
+// Stores call it before running any operation.
+func CheckOps(ops []Op) error {
+	for i := range ops {
+		op := &ops[i]
+		switch op.Kind {
+		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment:
+		case OpIncrBelow:
+			if err := CheckBounded(op.Incrs); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("store: batch operation %d has unknown kind %d", i, op.Kind)
+		}
+	}
+	return nil
+}
+
+// RunBatch runs ops on st: in one round trip when st implements Batcher,
+// one operation after another otherwise ([RunOp]). now is the time of the
+// store's clock, which only the fallback of an OpIncrBelow on a store
+// without BoundedCounters uses (see IncrAllBelow).
+func RunBatch(ctx context.Context, st any, ops []Op, now time.Time) error {
+	if len(ops) == 0 {
+		return nil
+	}
+	if err := CheckOps(ops); err != nil {
+		return err
+	}
+	if b, ok := st.(Batcher); ok {
+		if err := b.RunBatch(ctx, ops); err != nil {
+			return err
+		}
+		for i := range ops {
+			if ops[i].Kind == OpIncrBelow && len(ops[i].Bounded) != len(ops[i].Incrs) {
+				return errors.New("store: RunBatch returned an IncrBelow result count that does not match the call")
+			}
+		}
+		return nil
+	}
+	for i := range ops {
+		if err := RunOp(ctx, st, &ops[i], now); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// RunOp runs one operation of a batch on st through the interface that
+// has its method, and sets its result. It is the fallback of RunBatch,
+// and what a store whose calls cost no round trip (Memory) runs a batch
+// with. An OpTouchEnrollment on a store without EnrollmentToucher reads
+// and rewrites the record, as the factors do.
+func RunOp(ctx context.Context, st any, op *Op, now time.Time) error {
+	missing := func(iface string) error {
+		return fmt.Errorf("store: %T cannot run a batch's %s: it does not implement store.%s", st, op.Kind, iface)
+	}
+	switch op.Kind {
+	case OpPeek, OpResetCounter:
+		c, ok := st.(Counters)
+		if !ok {
+			return missing("Counters")
+		}
+		if op.Kind == OpResetCounter {
+			return c.ResetCounter(ctx, op.Key)
+		}
+		n, reset, err := c.Peek(ctx, op.Key)
+		op.Counter = CounterValue{N: n, ResetAt: reset}
+		return err
+	case OpGetState:
+		s, ok := st.(States)
+		if !ok {
+			return missing("States")
+		}
+		v, err := s.GetState(ctx, op.Key)
+		if errors.Is(err, ErrNotFound) {
+			op.Value, op.Found = nil, false
+			return nil
+		}
+		op.Value, op.Found = v, err == nil
+		return err
+	case OpListEnrollments:
+		e, ok := st.(Enrollments)
+		if !ok {
+			return missing("Enrollments")
+		}
+		recs, err := e.ListEnrollments(ctx, op.UserID)
+		if recs == nil && err == nil {
+			recs = []EnrollmentRecord{}
+		}
+		op.Records = recs
+		return err
+	case OpIncrBelow:
+		c, ok := st.(Counters)
+		if !ok {
+			return missing("Counters")
+		}
+		out, err := IncrAllBelow(ctx, c, op.Incrs, now)
+		op.Bounded = out
+		return err
+	case OpMarkUsed:
+		l, ok := st.(Ledger)
+		if !ok {
+			return missing("Ledger")
+		}
+		first, err := l.MarkUsed(ctx, op.Key, op.Time)
+		op.First = first
+		return err
+	case OpTouchEnrollment:
+		return touch(ctx, st, op, missing)
+	}
+	return fmt.Errorf("store: batch operation has unknown kind %d", op.Kind)
+}
+
+// touch runs an OpTouchEnrollment: TouchEnrollment when st has it, else a
+// read and a rewrite when the time is later than the stored one.
+func touch(ctx context.Context, st any, op *Op, missing func(string) error) error {
+	if t, ok := st.(EnrollmentToucher); ok {
+		return t.TouchEnrollment(ctx, op.UserID, op.ID, op.Time)
+	}
+	e, ok := st.(Enrollments)
+	if !ok {
+		return missing("Enrollments")
+	}
+	rec, err := e.GetEnrollment(ctx, op.UserID, op.ID)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if err != nil || !op.Time.After(rec.LastUsedAt) {
+		return err
+	}
+	rec.LastUsedAt = op.Time
+	return e.PutEnrollment(ctx, rec)
+}

@@ -1,0 +1,162 @@
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor/store"
+)
+
+// batchRunner is a store that can run batches, with the interfaces whose
+// methods a batch names.
+type batchRunner interface {
+	store.States
+	store.Counters
+	store.Ledger
+	store.Enrollments
+	store.Batcher
+}
+
+// batcher checks RunBatch: each operation gives what its own method
+// gives, in the order of the batch, each seeing the writes of those
+// before it; keys of several hash tags go in one batch; a batch with an
+// unknown operation or a bad bounded increment runs none of them; a
+// canceled context is an error. Then batches race on one ledger key and
+// one bounded counter, from two stores when Options.Shared is set.
+func (h *harness) batcher(t *testing.T) {
+	s, clk, k, ctx := setup[batchRunner](h, t)
+	t0 := clk.Now()
+	user := k("{u:ann}")
+	require.NoError(t, s.PutState(ctx, k("{u:ann}st"), []byte{0, 'v', 0xff}, t0.Add(time.Minute)))
+	for range 3 {
+		_, _, err := s.Incr(ctx, k("{u:ann}fail"), time.Hour)
+		require.NoError(t, err)
+	}
+	rec := store.EnrollmentRecord{UserID: user, ID: "e1", Method: "totp", Label: "Phone", Data: []byte{1, 2},
+		CreatedAt: t0, LastUsedAt: t0.Add(-time.Hour)}
+	require.NoError(t, s.PutEnrollment(ctx, rec))
+
+	ops := []store.Op{
+		{Kind: store.OpPeek, Key: k("{u:ann}fail")},
+		{Kind: store.OpPeek, Key: k("none")},
+		{Kind: store.OpGetState, Key: k("{u:ann}st")},
+		{Kind: store.OpGetState, Key: k("none")},
+		{Kind: store.OpListEnrollments, UserID: user},
+		{Kind: store.OpListEnrollments, UserID: k("nobody")},
+		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
+			{Key: k("{u:ann}att"), Window: time.Minute, Max: 5},
+			{Key: k("{u:ann}fail"), Window: time.Hour, Max: 10},
+			{Key: k("ip"), Window: time.Minute, Max: 100, CountRefused: true},
+		}},
+		{Kind: store.OpMarkUsed, Key: k("{u:ann}done"), Time: t0.Add(time.Minute)},
+		{Kind: store.OpMarkUsed, Key: k("{u:ann}done"), Time: t0.Add(time.Minute)},
+		{Kind: store.OpResetCounter, Key: k("{u:ann}fail")},
+		{Kind: store.OpPeek, Key: k("{u:ann}fail")},
+		{Kind: store.OpTouchEnrollment, UserID: user, ID: "e1", Time: t0},
+		{Kind: store.OpTouchEnrollment, UserID: user, ID: "gone", Time: t0},
+	}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.Equal(t, int64(3), ops[0].Counter.N, "Peek")
+	assertTime(t, t0.Add(time.Hour), ops[0].Counter.ResetAt, "Peek's window end")
+	assert.Equal(t, store.CounterValue{}, ops[1].Counter, "Peek of a missing counter")
+	assert.True(t, ops[2].Found, "GetState")
+	assert.Equal(t, []byte{0, 'v', 0xff}, ops[2].Value, "GetState's value, byte for byte")
+	assert.False(t, ops[3].Found, "GetState of a missing state")
+	assert.Nil(t, ops[3].Value, "GetState of a missing state")
+	require.Len(t, ops[4].Records, 1, "ListEnrollments")
+	assertEnrollment(t, rec, ops[4].Records[0])
+	assert.NotNil(t, ops[5].Records, "ListEnrollments of a user with none is empty, not nil")
+	assert.Empty(t, ops[5].Records, "ListEnrollments of a user with none")
+	require.Len(t, ops[6].Bounded, 3, "IncrBelow")
+	check(t, want{1, t0.Add(time.Minute), 5, false, true}, ops[6].Bounded[0], "IncrBelow, a new counter")
+	check(t, want{4, t0.Add(time.Hour), 10, false, true}, ops[6].Bounded[1], "IncrBelow, a live counter")
+	check(t, want{1, t0.Add(time.Minute), 100, false, true}, ops[6].Bounded[2], "IncrBelow, another hash tag")
+	assert.True(t, ops[7].First, "the first MarkUsed")
+	assert.False(t, ops[8].First, "the second MarkUsed of one batch sees the first")
+	assert.Zero(t, ops[10].Counter.N, "a Peek after a ResetCounter of the same batch")
+	got, err := s.GetEnrollment(ctx, user, "e1")
+	require.NoError(t, err)
+	assertTime(t, t0, got.LastUsedAt, "TouchEnrollment")
+	assert.Equal(t, "Phone", got.Label, "TouchEnrollment keeps the record")
+	_, err = s.GetEnrollment(ctx, user, "gone")
+	require.ErrorIs(t, err, store.ErrNotFound, "a touch creates no record")
+
+	// A touch with an earlier time changes nothing.
+	require.NoError(t, s.RunBatch(ctx, []store.Op{{Kind: store.OpTouchEnrollment, UserID: user, ID: "e1", Time: t0.Add(-time.Minute)}}))
+	got, err = s.GetEnrollment(ctx, user, "e1")
+	require.NoError(t, err)
+	assertTime(t, t0, got.LastUsedAt, "an earlier touch")
+
+	// A refused bounded increment is a result, not an error.
+	full := []store.Op{{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: k("{u:ann}att"), Window: time.Minute, Max: 1}}}}
+	require.NoError(t, s.RunBatch(ctx, full))
+	check(t, want{1, t0.Add(time.Minute), 1, true, false}, full[0].Bounded[0], "a full counter in a batch")
+
+	t.Run("Invalid", func(t *testing.T) { h.batchInvalid(t, s, clk, k, ctx) })
+	t.Run("Race", func(t *testing.T) { h.raceBatch(t, s, clk, k, ctx) })
+}
+
+// batchInvalid checks that a batch with an unknown operation, or a
+// bounded increment naming a key twice, is refused before any operation
+// runs, and that a canceled context is an error.
+func (h *harness) batchInvalid(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	mark := store.Op{Kind: store.OpMarkUsed, Key: k("inv-mark"), Time: clk.Now().Add(time.Minute)}
+	for name, bad := range map[string]store.Op{
+		"unknown kind": {Kind: 200, Key: k("x")},
+		"zero kind":    {Key: k("x")},
+		"key twice": {Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
+			{Key: k("inv-c"), Window: time.Minute, Max: 5}, {Key: k("inv-c"), Window: time.Minute, Max: 5}}},
+	} {
+		require.Error(t, s.RunBatch(ctx, []store.Op{mark, bad}), name)
+		n, _, err := s.Peek(ctx, k("inv-c"))
+		require.NoError(t, err)
+		assert.Zero(t, n, "%s: nothing counted", name)
+	}
+	first, err := s.MarkUsed(ctx, k("inv-mark"), clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, first, "no operation of a refused batch ran")
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	require.Error(t, s.RunBatch(canceled, []store.Op{{Kind: store.OpMarkUsed, Key: k("inv-canceled"), Time: clk.Now().Add(time.Minute)}}))
+	require.NoError(t, s.RunBatch(ctx, nil), "an empty batch")
+}
+
+// raceBatch races batches that each mark one key used and count one
+// bounded counter: exactly one gets the mark, and exactly as many are
+// admitted as the bound allows.
+func (h *harness) raceBatch(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	stores := []store.Batcher{s}
+	if h.opt.Shared {
+		other, ok := h.newStore(t, clk.Now).(store.Batcher)
+		require.True(t, ok, "the second store does not implement store.Batcher")
+		stores = append(stores, other)
+	}
+	bound := max(int64(h.opt.Goroutines/4), 1)
+	for r := 0; r < h.opt.Rounds/5+1; r++ {
+		tag := fmt.Sprintf("{race-batch-%d}", r)
+		var admitted, calls atomic.Int64
+		marks := h.race(t, func() (bool, error) {
+			i := calls.Add(1)
+			ops := []store.Op{
+				{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: k(tag + "c"), Window: time.Minute, Max: bound}}},
+				{Kind: store.OpMarkUsed, Key: k(tag + "m"), Time: clk.Now().Add(time.Minute)},
+			}
+			if err := stores[int(i)%len(stores)].RunBatch(ctx, ops); err != nil {
+				return false, err
+			}
+			if ops[0].Bounded[0].Incremented {
+				admitted.Add(1)
+			}
+			return ops[1].First, nil
+		})
+		require.Equal(t, 1, marks, "round %d: the key was marked used %d times", r, marks)
+		require.Equal(t, bound, admitted.Load(), "round %d: calls admitted", r)
+	}
+}
