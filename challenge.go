@@ -3,86 +3,117 @@ package twofactor
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/internal/secure"
 )
 
 // Store keys of the Service. Every key is a short prefix and a fixed-length
-// id or a user id of at most MaxUserIDLen bytes, so each fits
+// key or a user id of at most MaxUserIDLen bytes, so each fits
 // store.MaxKeyLen.
 const (
-	keyChallenge    = "tf:ch:"   // state: a challenge, filed under its user
-	keyAttempts     = "tf:att:"  // counter: answers to one challenge
+	keyAttempts     = "tf:att:"  // counter: answers to one challenge, by the challenge's key
+	keyDone         = "tf:done:" // counter: 1 once a challenge is completed or cancelled, by its key
 	keyUserFail     = "tf:fail:" // counter: a user's wrong answers in a row
 	keyIP           = "tf:ip:"   // counter: answers from one client network, keyed by its keyed hash
-	keyProofsBefore = "tf:pnb:"  // state: proofs issued before this time are void
+	keyProofsBefore = "tf:pnb:"  // state: proofs and challenges issued before this time are void
 )
 
-// challengeIDBytes is the entropy of a challenge id: 256 bits.
-const challengeIDBytes = 32
+// challengeKeyBytes is the entropy of a challenge's key: 256 bits.
+const challengeKeyBytes = 32
 
-// challengeIDLen is the length of a challenge id in unpadded base64url.
-const challengeIDLen = 43
+// challengeKeyLen is the length of a challenge's key in unpadded
+// base64url.
+const challengeKeyLen = 43
 
-// ParseChallengeID checks that id has the form of a challenge id (43
-// characters of unpadded base64url) without any store access. It returns an
+// maxChallengeIDLen bounds a challenge id: its key, and a sealed record
+// of a user whose every field is at its longest.
+const maxChallengeIDLen = 4096
+
+// A challenge is kept by its holder, not by the store: its id is its key
+// (challengeKeyLen characters of unpadded base64url, from 32 random
+// bytes), a '.', and the challenge itself sealed with the keyring
+// (AES-256-GCM, with challengeAD and the key as the additional data, so
+// an id altered anywhere does not open, and its record holds no personal
+// data a reader of the id could see). Beginning a challenge writes
+// nothing; what the store keeps is what changes as it is used, under its
+// key: its answers (keyAttempts), whether it was completed or cancelled
+// (keyDone, a counter that one call takes from 0 to 1), and, per user,
+// the time before which every challenge is void (keyProofsBefore, written
+// when the password changes and on an administrator's reset).
+//
+// The sealed record is, in order: the user id, the purpose, the methods
+// offered, when it was made and expires (Unix nanoseconds, varint), how
+// the first step was done, the user's name, display name, address, the
+// client IP at Begin, and the user's language. Strings are prefixed with
+// their length (uvarint).
+const challengeAD = "twofactor challenge v4\x00"
+
+// ParseChallengeID checks that id has the form of a challenge id (its
+// key, a '.', and a sealed record in the keyring's form, at most 4096
+// characters) without any store access or decryption. It returns an
 // error matching ErrInvalidInput otherwise.
 func ParseChallengeID(id string) error {
-	if len(id) != challengeIDLen {
-		return invalidInput("challenge id must be %d characters", challengeIDLen)
+	if len(id) <= challengeKeyLen+1 || len(id) > maxChallengeIDLen || id[challengeKeyLen] != '.' {
+		return invalidInput("challenge id must be a key, a '.' and a sealed record, at most %d characters", maxChallengeIDLen)
 	}
-	for i := 0; i < len(id); i++ {
-		c := id[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
-			return invalidInput("challenge id has a character outside base64url")
+	if err := parseKey(id[:challengeKeyLen]); err != nil {
+		return err
+	}
+	for i := challengeKeyLen + 1; i < len(id); i++ {
+		if c := id[i]; !base64url(c) && c != '.' && c != ':' {
+			return invalidInput("challenge id has a character outside its alphabet")
 		}
-	}
-	// The last character carries 2 bits of padding that must be zero, so
-	// each id has exactly one spelling.
-	if strings.IndexByte("AEIMQUYcgkosw048", id[challengeIDLen-1]) < 0 {
-		return invalidInput("challenge id is not canonical base64url")
 	}
 	return nil
 }
 
-// A challenge is kept in the store as one record: a marker of its form
-// (challengeMagic), then in the clear what the flow needs (its id, the user id, the purpose, the
-// methods offered, when it was made and expires, whether it is spent),
-// then the sealed rest. Only those fields are in the clear: the user's
-// name and address and the client IP are sealed with the keyring, with
-// everything before them (the marker included, which keeps the additional
-// data apart from any other the keyring seals with) as the additional
-// data, so a copy of the store
-// without the keys holds no personal data beyond the user id, and a
-// record altered in the store does not open. Strings are prefixed with
-// their length (uvarint), times are Unix nanoseconds (varint).
-//
-// Spent is set when the challenge used up its attempts: it can no longer
-// be answered or sent codes, but is kept until it expires so that an
-// answer already being checked can still complete it.
-//
-// Version 3 adds, after the spent byte, how the first step of sign-in was
-// done (Client.FirstFactor), for the Result's assurance. Version 2
-// records, written before, are still read: their first step was a
-// password.
-const (
-	challengeMagic   = "tfch\x03"
-	challengeMagicV2 = "tfch\x02"
-)
+// parseKey checks that key has the form of a challenge's key (or a
+// passkey ceremony's id): challengeKeyLen characters of unpadded
+// base64url.
+func parseKey(key string) error {
+	if len(key) != challengeKeyLen {
+		return invalidInput("challenge key must be %d characters", challengeKeyLen)
+	}
+	for i := 0; i < len(key); i++ {
+		if !base64url(key[i]) {
+			return invalidInput("challenge key has a character outside base64url")
+		}
+	}
+	// The last character carries 2 bits of padding that must be zero, so
+	// each key has exactly one spelling.
+	if strings.IndexByte("AEIMQUYcgkosw048", key[challengeKeyLen-1]) < 0 {
+		return invalidInput("challenge key is not canonical base64url")
+	}
+	return nil
+}
 
-// save stores ch, filed under its user so that PasswordChanged and
-// AdminReset can end it.
-func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
+func base64url(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_'
+}
+
+// Key returns the challenge's key: the first part of its id, which names
+// it in events and in the store keys of the factors (a code's group, a
+// ceremony's state). It is not the id: the id's sealed part, which only
+// the holder of the challenge has, is what answers it. An id of another
+// form (a test's) is its own key.
+func (c *Challenge) Key() string {
+	if len(c.ID) > challengeKeyLen && c.ID[challengeKeyLen] == '.' {
+		return c.ID[:challengeKeyLen]
+	}
+	return c.ID
+}
+
+// seal makes ch's id from a new key and its sealed record.
+func (s *Service) seal(ch *Challenge) error {
+	key, err := secure.Token(s.rand, challengeKeyBytes)
+	if err != nil {
+		return err
+	}
 	u := ch.User
-	buf := make([]byte, 0, 320)
-	buf = append(buf, challengeMagic...)
-	buf = appendString(buf, ch.ID)
+	buf := make([]byte, 0, 256)
 	buf = appendString(buf, u.ID)
 	buf = appendString(buf, string(ch.Purpose))
 	buf = binary.AppendUvarint(buf, uint64(len(ch.Methods)))
@@ -91,27 +122,16 @@ func (s *Service) save(ctx context.Context, ch *Challenge, spent bool) error {
 	}
 	buf = binary.AppendVarint(buf, ch.CreatedAt.UnixNano())
 	buf = binary.AppendVarint(buf, ch.ExpiresAt.UnixNano())
-	if spent {
-		buf = append(buf, 1)
-	} else {
-		buf = append(buf, 0)
-	}
-	buf = appendString(buf, string(ch.FirstFactor))
-	head := len(buf)
-	for _, f := range [...]string{u.Name, u.DisplayName, u.Email, ch.IP} {
+	for _, f := range [...]string{string(ch.FirstFactor), u.Name, u.DisplayName, u.Email, ch.IP, u.Language} {
 		buf = appendString(buf, f)
 	}
-	// The user's language follows, only when there is one: a record
-	// without it stays readable by a release that predates it.
-	if u.Language != "" {
-		buf = appendString(buf, u.Language)
-	}
-	sealed, err := s.keys.Seal(buf[head:], buf[:head])
+	var ad [len(challengeAD) + challengeKeyLen]byte
+	sealed, err := s.keys.Seal(buf, append(append(ad[:0], challengeAD...), key...))
 	if err != nil {
 		return err
 	}
-	blob := append(buf[:head], sealed...)
-	return s.store.PutOwnedState(ctx, u.ID, keyChallenge+ch.ID, blob, ch.ExpiresAt)
+	ch.ID = key + "." + sealed
+	return nil
 }
 
 func appendString(b []byte, s string) []byte {
@@ -164,148 +184,57 @@ func (f *fields) byte() byte {
 
 var errMalformedChallenge = errors.New("twofactor: decoding challenge: malformed record")
 
-// maxMethods bounds the methods a stored challenge may list.
+// maxMethods bounds the methods a challenge may list.
 const maxMethods = 64
 
-// decodeChallenge parses and opens a stored challenge. A record that does
-// not parse or open is an error, never a usable challenge.
-func (s *Service) decodeChallenge(blob []byte) (*Challenge, bool, error) {
-	if len(blob) > 0 && blob[0] == '{' {
-		return s.decodeChallengeV1(blob)
+// open returns the challenge whose id is id, when id is well formed, opens
+// with the keyring and has not expired: ErrChallengeNotFound otherwise.
+// It reads no store: whether the challenge was completed, cancelled or
+// revoked is for the step that uses it to ask, in the same round trip as
+// its count.
+func (s *Service) open(id string) (*Challenge, error) {
+	if ParseChallengeID(id) != nil {
+		return nil, ErrChallengeNotFound
 	}
-	bad := errMalformedChallenge
-	str := string(blob)
-	rest, v3 := strings.CutPrefix(str, challengeMagic)
-	if !v3 {
-		var v2 bool
-		if rest, v2 = strings.CutPrefix(str, challengeMagicV2); !v2 {
-			return nil, false, bad
-		}
+	key := id[:challengeKeyLen]
+	var ad [len(challengeAD) + challengeKeyLen]byte
+	pt, err := s.keys.Open(id[challengeKeyLen+1:], append(append(ad[:0], challengeAD...), key...))
+	if err != nil {
+		return nil, ErrChallengeNotFound
 	}
-	f := fields{s: rest}
-	ch := &Challenge{ID: f.str(), User: User{ID: f.str()}, Purpose: Purpose(f.str())}
+	f := fields{s: string(pt)}
+	ch := &Challenge{ID: id, User: User{ID: f.str()}, Purpose: Purpose(f.str())}
 	n := f.uvarint()
 	if f.bad || n > maxMethods {
-		return nil, false, bad
+		return nil, errMalformedChallenge
 	}
 	ch.Methods = make([]Method, n)
 	for i := range ch.Methods {
 		ch.Methods[i] = Method(f.str())
 	}
 	ch.CreatedAt, ch.ExpiresAt = time.Unix(0, f.varint()), time.Unix(0, f.varint())
-	spent := f.byte()
-	if v3 {
-		ch.FirstFactor = FirstFactor(f.str())
+	ch.FirstFactor = FirstFactor(f.str())
+	ch.User.Name, ch.User.DisplayName, ch.User.Email, ch.IP, ch.User.Language = f.str(), f.str(), f.str(), f.str(), f.str()
+	if f.bad || f.s != "" || !ch.FirstFactor.valid() {
+		return nil, errMalformedChallenge
 	}
-	if f.bad || spent > 1 || !ch.FirstFactor.valid() {
-		return nil, false, bad
+	if !s.now().Before(ch.ExpiresAt) {
+		return nil, ErrChallengeNotFound
 	}
-	pt, err := s.keys.Open(f.s, blob[:len(blob)-len(f.s)])
-	if err != nil {
-		return nil, false, fmt.Errorf("twofactor: opening challenge: %w", err)
-	}
-	p := fields{s: string(pt)}
-	ch.User.Name, ch.User.DisplayName, ch.User.Email, ch.IP = p.str(), p.str(), p.str(), p.str()
-	if p.s != "" {
-		ch.User.Language = p.str()
-	}
-	if p.bad || p.s != "" {
-		return nil, false, bad
-	}
-	return ch, spent == 1, nil
+	return ch, nil
 }
 
-// challengeV1 is a challenge as earlier versions kept it, in JSON: still
-// read, so that a challenge begun before an upgrade can be finished.
-type challengeV1 struct {
-	ID        string    `json:"id"`
-	UserID    string    `json:"uid"`
-	Purpose   Purpose   `json:"purpose"`
-	Methods   []Method  `json:"methods"`
-	CreatedAt time.Time `json:"created_at"`
-	ExpiresAt time.Time `json:"expires_at"`
-	Sealed    string    `json:"sealed"`
-	Spent     bool      `json:"spent,omitempty"`
-}
-
-// challengeV1Private is the sealed part of a version 1 record.
-type challengeV1Private struct {
-	Name        string `json:"n,omitempty"`
-	DisplayName string `json:"d,omitempty"`
-	Email       string `json:"e,omitempty"`
-	IP          string `json:"ip,omitempty"`
-}
-
-// challengeV1AD is the additional data of a version 1 record's sealed
-// part: every field kept in the clear.
-func challengeV1AD(sc *challengeV1) []byte {
-	ad := make([]byte, 0, 160)
-	ad = append(ad, "twofactor challenge v1"...)
-	for _, f := range []string{sc.ID, sc.UserID, string(sc.Purpose), joinMethods(sc.Methods),
-		strconv.FormatInt(sc.CreatedAt.UnixNano(), 10), strconv.FormatInt(sc.ExpiresAt.UnixNano(), 10), strconv.FormatBool(sc.Spent)} {
-		ad = append(ad, 0)
-		ad = append(ad, f...)
-	}
-	return ad
-}
-
-func (s *Service) decodeChallengeV1(blob []byte) (*Challenge, bool, error) {
-	var sc challengeV1
-	if err := json.Unmarshal(blob, &sc); err != nil {
-		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
-	}
-	pt, err := s.keys.Open(sc.Sealed, challengeV1AD(&sc))
-	if err != nil {
-		return nil, false, fmt.Errorf("twofactor: opening challenge: %w", err)
-	}
-	var priv challengeV1Private
-	if err := json.Unmarshal(pt, &priv); err != nil {
-		return nil, false, fmt.Errorf("twofactor: decoding challenge: %w", err)
-	}
-	return &Challenge{
-		ID:        sc.ID,
-		User:      User{ID: sc.UserID, Name: priv.Name, DisplayName: priv.DisplayName, Email: priv.Email},
-		Purpose:   sc.Purpose,
-		Methods:   sc.Methods,
-		CreatedAt: sc.CreatedAt,
-		ExpiresAt: sc.ExpiresAt,
-		IP:        priv.IP,
-	}, sc.Spent, nil
-}
-
-// Challenge returns a pending challenge, for showing its methods again.
+// Challenge returns a pending challenge, for showing its methods again:
+// ErrChallengeNotFound when it expired, was completed, cancelled or
+// revoked, ErrTooManyAttempts when its answers are used up. Store round
+// trips: one.
 func (s *Service) Challenge(ctx context.Context, challengeID string) (*Challenge, error) {
-	return s.load(ctx, challengeID)
-}
-
-// load reads a live challenge. A malformed id costs no store access; a
-// spent one answers ErrTooManyAttempts.
-func (s *Service) load(ctx context.Context, challengeID string) (*Challenge, error) {
-	ch, spent, err := s.read(ctx, challengeID)
-	if err == nil && spent {
-		return nil, ErrTooManyAttempts
-	}
-	return ch, err
-}
-
-// read reads a challenge and whether it is spent.
-func (s *Service) read(ctx context.Context, challengeID string) (*Challenge, bool, error) {
-	if err := ParseChallengeID(challengeID); err != nil {
-		return nil, false, ErrChallengeNotFound
-	}
-	blob, err := s.store.GetState(ctx, keyChallenge+challengeID)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, false, ErrChallengeNotFound
-	}
+	ch, err := s.open(challengeID)
 	if err != nil {
-		return nil, false, fmt.Errorf("twofactor: loading challenge: %w", err)
+		return nil, err
 	}
-	ch, spent, err := s.decodeChallenge(blob)
-	if err != nil {
-		return nil, false, err
+	if err := s.live(ctx, ch, Client{}, false); err != nil {
+		return nil, err
 	}
-	if ch.ID != challengeID || !s.now().Before(ch.ExpiresAt) {
-		return nil, false, ErrChallengeNotFound
-	}
-	return ch, spent, nil
+	return ch, nil
 }

@@ -1,10 +1,7 @@
 package twofactor
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"reflect"
@@ -54,101 +51,35 @@ func newInternalService(t testing.TB, mod func(*Config)) (*Service, *store.Memor
 	return s, mem
 }
 
-// A stored challenge whose sealed part opens (it was sealed with the
-// server's keys and the record's fields) but does not decode is an error,
-// never a challenge; in the record's current form and in the JSON of
-// earlier versions.
+// sealAs seals plaintext as the sealed part of a challenge id with key.
+func sealAs(t testing.TB, s *Service, key string, plaintext []byte) string {
+	t.Helper()
+	sealed, err := s.keys.Seal(plaintext, []byte(challengeAD+key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return key + "." + sealed
+}
+
+// An id whose sealed part opens (it was sealed with the server's keys and
+// its key) but does not decode is an error, never a challenge.
 func TestSealedChallengeThatDoesNotDecode(t *testing.T) {
-	s, mem := newInternalService(t, nil)
+	s, _ := newInternalService(t, nil)
 	ctx := context.Background()
 	b, err := s.Begin(ctx, User{ID: "alice"}, Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch := b.Challenge
-	blob, err := mem.GetState(ctx, keyChallenge+ch.ID)
-	if err != nil {
-		t.Fatal(err)
+	id := sealAs(t, s, b.Challenge.Key(), []byte("not fields"))
+	if got, err := s.Challenge(ctx, id); err == nil || got != nil || errors.Is(err, ErrChallengeNotFound) {
+		t.Errorf("Challenge = %v, %v; want a decoding error", got, err)
 	}
-	f := fields{s: strings.TrimPrefix(string(blob), challengeMagic)}
-	f.str()
-	f.str()
-	f.str()
-	for range f.uvarint() {
-		f.str()
+	res, err := s.Verify(ctx, Answer{ChallengeID: id, Method: "one", Code: "123456"})
+	if err == nil || res != nil || errors.Is(err, ErrInvalidCode) {
+		t.Errorf("Verify = %v, %v; want a decoding error and no Result", res, err)
 	}
-	f.varint()
-	f.varint()
-	f.byte()
-	head := blob[:len(blob)-len(f.s)]
-	v2, err := s.keys.Seal([]byte("not fields"), head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sc := challengeV1{ID: ch.ID, UserID: ch.User.ID, Purpose: ch.Purpose, Methods: ch.Methods, CreatedAt: ch.CreatedAt, ExpiresAt: ch.ExpiresAt}
-	if sc.Sealed, err = s.keys.Seal([]byte("not json"), challengeV1AD(&sc)); err != nil {
-		t.Fatal(err)
-	}
-	v1, err := json.Marshal(sc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, bad := range [][]byte{append(head[:len(head):len(head)], v2...), v1} {
-		if err := mem.PutOwnedState(ctx, "alice", keyChallenge+ch.ID, bad, ch.ExpiresAt); err != nil {
-			t.Fatal(err)
-		}
-		if got, err := s.Challenge(ctx, ch.ID); err == nil || got != nil || errors.Is(err, ErrChallengeNotFound) {
-			t.Errorf("Challenge = %v, %v; want a decoding error", got, err)
-		}
-		res, err := s.Verify(ctx, Answer{ChallengeID: ch.ID, Method: "one", Code: "123456"})
-		if err == nil || res != nil || errors.Is(err, ErrInvalidCode) {
-			t.Errorf("Verify = %v, %v; want a decoding error and no Result", res, err)
-		}
-		if err := s.Cancel(ctx, ch.ID); err == nil {
-			t.Error("Cancel of an undecodable challenge succeeded")
-		}
-	}
-}
-
-// A challenge kept in the JSON of earlier versions is still read, and
-// still refused when altered.
-func TestChallengeV1StillRead(t *testing.T) {
-	s, mem := newInternalService(t, nil)
-	ctx := context.Background()
-	b, err := s.Begin(ctx, User{ID: "alice", Email: "a@example.com"}, Client{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ch := b.Challenge
-	sc := challengeV1{ID: ch.ID, UserID: "alice", Purpose: ch.Purpose, Methods: ch.Methods, CreatedAt: ch.CreatedAt, ExpiresAt: ch.ExpiresAt}
-	priv, _ := json.Marshal(challengeV1Private{Email: "a@example.com", IP: "203.0.113.7"})
-	if sc.Sealed, err = s.keys.Seal(priv, challengeV1AD(&sc)); err != nil {
-		t.Fatal(err)
-	}
-	put := func(sc challengeV1) {
-		t.Helper()
-		blob, err := json.Marshal(sc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := mem.PutOwnedState(ctx, "alice", keyChallenge+ch.ID, blob, ch.ExpiresAt); err != nil {
-			t.Fatal(err)
-		}
-	}
-	put(sc)
-	got, err := s.Challenge(ctx, ch.ID)
-	if err != nil || got.User.Email != "a@example.com" || got.IP != "203.0.113.7" || got.Methods[0] != "one" {
-		t.Fatalf("Challenge = %+v, %v", got, err)
-	}
-	altered := sc
-	altered.Methods = []Method{"one", "two"}
-	put(altered)
-	if got, err := s.Challenge(ctx, ch.ID); err == nil || got != nil {
-		t.Errorf("an altered record was read: %+v", got)
-	}
-	put(sc)
-	if res, err := s.Verify(ctx, Answer{ChallengeID: ch.ID, Method: "one", Code: "123456"}); err != nil || res == nil {
-		t.Errorf("Verify = %v, %v", res, err)
+	if err := s.Cancel(ctx, id); err == nil {
+		t.Error("Cancel of an undecodable challenge succeeded")
 	}
 }
 
@@ -169,131 +100,116 @@ func TestBeginWithoutRandomness(t *testing.T) {
 	}
 }
 
-// Changing any byte of a stored challenge's clear part (its user, purpose,
-// methods, times, spent flag) makes the record refused: the sealed part
-// is bound to all of it.
+// Changing any character of a challenge id, its key or its sealed part,
+// makes it refused: the sealed part is bound to the key, and a sealed part
+// moved under another key does not open either.
 func TestAlteredChallengeRefused(t *testing.T) {
-	s, mem := newInternalService(t, nil)
+	s, _ := newInternalService(t, nil)
 	ctx := context.Background()
 	b, err := s.Begin(ctx, User{ID: "alice", Email: "a@example.com"}, Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	blob, err := mem.GetState(ctx, keyChallenge+b.Challenge.ID)
+	id := b.Challenge.ID
+	if _, err := s.open(id); err != nil {
+		t.Fatal(err)
+	}
+	for i := range len(id) {
+		if i == challengeKeyLen {
+			continue
+		}
+		altered := []byte(id)
+		altered[i] ^= 1
+		if ch, err := s.open(string(altered)); !errors.Is(err, ErrChallengeNotFound) {
+			t.Errorf("character %d altered: %+v, %v", i, ch, err)
+		}
+	}
+	other, err := s.Begin(ctx, User{ID: "alice"}, Client{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.decodeChallenge(blob); err != nil {
-		t.Fatal(err)
-	}
-	sealed := strings.LastIndex(string(blob), "v1:") // the keyring's sealed form starts the sealed part
-	if sealed < 0 {
-		t.Fatalf("no sealed part in %q", blob)
-	}
-	for i := range sealed {
-		altered := bytes.Clone(blob)
-		altered[i] ^= 1
-		if ch, _, err := s.decodeChallenge(altered); err == nil {
-			t.Errorf("byte %d altered: decoded %+v", i, ch)
-		}
+	moved := other.Challenge.Key() + id[challengeKeyLen:]
+	if ch, err := s.open(moved); !errors.Is(err, ErrChallengeNotFound) {
+		t.Errorf("a sealed part under another key: %+v, %v", ch, err)
 	}
 }
 
-// FuzzDecodeChallenge: whatever a store hands back, decoding returns a
-// challenge or an error, and never panics; a challenge comes only from a
-// record sealed with the keys.
-func FuzzDecodeChallenge(f *testing.F) {
-	s, mem := newInternalService(f, nil)
-	ctx := context.Background()
-	b, err := s.Begin(ctx, User{ID: "alice", Email: "a@example.com"}, Client{})
+// FuzzOpenChallenge: whatever id a client sends, opening it returns a
+// challenge or an error, and never panics; a challenge comes only from an
+// id sealed with the keys.
+func FuzzOpenChallenge(f *testing.F) {
+	s, _ := newInternalService(f, nil)
+	b, err := s.Begin(context.Background(), User{ID: "alice", Email: "a@example.com"}, Client{})
 	if err != nil {
 		f.Fatal(err)
 	}
-	blob, err := mem.GetState(ctx, keyChallenge+b.Challenge.ID)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Add(blob)
-	f.Add(blob[:len(blob)/2])
-	f.Add([]byte(challengeMagic + "\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01"))
-	f.Add([]byte(`{"id":"x","uid":"u","sealed":"v1:k1:AAAA"}`))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		ch, _, err := s.decodeChallenge(data)
-		if err == nil && !bytes.Equal(data, blob) {
-			t.Errorf("decoded a record not sealed here: %+v", ch)
+	id := b.Challenge.ID
+	f.Add(id)
+	f.Add(id[:len(id)/2])
+	f.Add(id[:challengeKeyLen])
+	f.Add(id[:challengeKeyLen+1] + "v1:k1:AAAA")
+	f.Add("")
+	f.Fuzz(func(t *testing.T, data string) {
+		ch, err := s.open(data)
+		if err == nil && data != id {
+			t.Errorf("opened an id not sealed here: %+v", ch)
 		}
 	})
 }
 
-// A challenge record exactly as the JSON-form version wrote it (made by
-// that code with the test key below, for a user offered TOTP and email
-// from 203.0.113.7) is still read, with every field: a challenge begun
-// before an upgrade can be finished after it.
-func TestChallengeV1Golden(t *testing.T) {
-	const (
-		key  = "golden:cBPdy4CFnaGQ70gXFNK0KdvgGICyeNhXfMH5WTPyeYo"
-		id   = "T58bWhV8YnZszqznM1L4TgxPMLGd_xLKrZvZGejVwds"
-		blob = "eyJpZCI6IlQ1OGJXaFY4WW5ac3pxem5NMUw0VGd4UE1MR2RfeExLclp2WkdlalZ3ZHMiLCJ1aWQiOiJhZGEiLCJwdXJwb3NlIjoibG9naW4iLCJtZXRob2RzIjpbInRvdHAiLCJlbWFpbCJdLCJjcmVhdGVkX2F0IjoiMjAyNi0xMi0wMVQxMjowMDowMFoiLCJleHBpcmVzX2F0IjoiMjAyNi0xMi0wMVQxMjoxNTowMFoiLCJzZWFsZWQiOiJ2MTpnb2xkZW46ZmM3REdYUWR4WE1fQUVyX1VCOFlIaWtGU2E3OHA5THhxZXR3WXQ2SXhLaFJ0WjdnM3J5SkVKTENSZG5EQVd4bjlvOUplYjQ1a3JDZWxoZkdwU05hbDQxMTlOQjRhdklsMm9UZnRoQUNDZm45bVBjdkVHOXBheC0tRVRwY3BYcHNVSXdBIn0="
-	)
-	k, err := keyring.ParseKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := keyring.New(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw, err := base64.StdEncoding.DecodeString(blob)
-	if err != nil {
-		t.Fatal(err)
-	}
-	made := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
-	now := func() time.Time { return made.Add(time.Minute) }
-	mem := store.NewMemory(now)
-	s, _ := newInternalService(t, func(c *Config) { c.Store, c.Keys, c.Now = mem, keys, now })
-	if err := mem.PutOwnedState(context.Background(), "ada", keyChallenge+id, raw, made.Add(15*time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	ch, err := s.Challenge(context.Background(), id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := &Challenge{ID: id, User: User{ID: "ada", Name: "ada", DisplayName: "Ada Lovelace", Email: "ada@example.com"},
-		Purpose: PurposeLogin, Methods: []Method{"totp", "email"}, IP: "203.0.113.7"}
-	if !ch.CreatedAt.Equal(made) || !ch.ExpiresAt.Equal(made.Add(15*time.Minute)) {
-		t.Errorf("times %v, %v", ch.CreatedAt, ch.ExpiresAt)
-	}
-	ch.CreatedAt, ch.ExpiresAt = time.Time{}, time.Time{}
-	if !reflect.DeepEqual(ch, want) {
-		t.Errorf("Challenge = %+v, want %+v", ch, want)
-	}
-}
-
-// A record may list as many methods as maxMethods, and not one more.
+// A challenge may list as many methods as maxMethods, and not one more;
+// one whose first factor is not one of the constants is refused.
 func TestChallengeMethodsBound(t *testing.T) {
-	s, mem := newInternalService(t, nil)
-	ctx := context.Background()
+	s, _ := newInternalService(t, nil)
 	now := time.Now()
 	for _, n := range []int{maxMethods, maxMethods + 1} {
-		ch := &Challenge{ID: strings.Repeat("A", challengeIDLen), User: User{ID: "alice"}, Purpose: PurposeLogin,
-			CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
+		ch := &Challenge{User: User{ID: "alice"}, Purpose: PurposeLogin, CreatedAt: now, ExpiresAt: now.Add(time.Minute)}
 		for i := range n {
 			ch.Methods = append(ch.Methods, Method(fmt.Sprint("m", i)))
 		}
-		if err := s.save(ctx, ch, false); err != nil {
+		if err := s.seal(ch); err != nil {
 			t.Fatal(err)
 		}
-		blob, err := mem.GetState(ctx, keyChallenge+ch.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, _, err := s.decodeChallenge(blob)
+		got, err := s.open(ch.ID)
 		if n == maxMethods && (err != nil || len(got.Methods) != n) {
 			t.Errorf("%d methods: %v, %v", n, got, err)
 		}
 		if n > maxMethods && err == nil {
 			t.Errorf("%d methods decoded", n)
 		}
+	}
+	ch := &Challenge{User: User{ID: "alice"}, Purpose: PurposeLogin, CreatedAt: now, ExpiresAt: now.Add(time.Minute), FirstFactor: "carrier-pigeon"}
+	if err := s.seal(ch); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.open(ch.ID); err == nil {
+		t.Errorf("a challenge with an unknown first factor was read: %+v", got)
+	}
+}
+
+// Every field of a challenge survives its id, and an id is read as the
+// user's, purpose's and client's it was made for.
+func TestChallengeRoundTrip(t *testing.T) {
+	s, _ := newInternalService(t, nil)
+	now := time.Now().Truncate(0)
+	ch := &Challenge{User: User{ID: "ada", Name: "ada", DisplayName: "Ada Lovelace", Email: "ada@example.com", Language: "de"},
+		Purpose: PurposeStepUp, Methods: []Method{"totp", "email"}, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute),
+		IP: "203.0.113.7", FirstFactor: FirstSocial}
+	if err := s.seal(ch); err != nil {
+		t.Fatal(err)
+	}
+	if ParseChallengeID(ch.ID) != nil || len(ch.Key()) != challengeKeyLen || !strings.HasPrefix(ch.ID, ch.Key()+".") {
+		t.Fatalf("id %q", ch.ID)
+	}
+	got, err := s.open(ch.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !got.CreatedAt.Equal(ch.CreatedAt) || !got.ExpiresAt.Equal(ch.ExpiresAt) {
+		t.Errorf("times %v, %v", got.CreatedAt, got.ExpiresAt)
+	}
+	got.CreatedAt, got.ExpiresAt, ch.CreatedAt, ch.ExpiresAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	if !reflect.DeepEqual(got, ch) {
+		t.Errorf("open = %+v, want %+v", got, ch)
 	}
 }

@@ -2,6 +2,7 @@ package twofactor_test
 
 import (
 	"encoding/base64"
+	"strings"
 	"testing"
 
 	"github.com/twofactorkit/twofactor"
@@ -10,19 +11,27 @@ import (
 )
 
 func FuzzParseChallengeID(f *testing.F) {
-	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")
-	f.Add("x5Yk3q_-9zV0a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5A")
+	key := "x5Yk3q_-9zV0a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5A"
+	f.Add(key + ".v1:k1:AAAA")
+	f.Add(key)
+	f.Add(key + ".")
 	f.Add("")
 	f.Add("short")
-	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB")
-	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=")
+	f.Add("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAB.v1:k1:AAAA")
+	f.Add(key + ".v1:k1:AA=A")
 	f.Fuzz(func(t *testing.T, id string) {
 		if twofactor.ParseChallengeID(id) != nil {
 			return
 		}
-		b, err := base64.RawURLEncoding.Strict().DecodeString(id)
-		if err != nil || len(b) != 32 || base64.RawURLEncoding.EncodeToString(b) != id {
-			t.Fatalf("accepted %q, which is not the canonical encoding of 32 bytes", id)
+		if len(id) > 4096 || len(id) < 45 || id[43] != '.' {
+			t.Fatalf("accepted %q, which is not a key, a '.' and a sealed part", id)
+		}
+		b, err := base64.RawURLEncoding.Strict().DecodeString(id[:43])
+		if err != nil || len(b) != 32 || base64.RawURLEncoding.EncodeToString(b) != id[:43] {
+			t.Fatalf("accepted %q, whose key is not the canonical encoding of 32 bytes", id)
+		}
+		if strings.Trim(id[44:], "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.:") != "" {
+			t.Fatalf("accepted %q, whose sealed part has a character outside the keyring's form", id)
 		}
 	})
 }

@@ -62,7 +62,7 @@ func (s *Service) BeginPasskey(ctx context.Context, c Client) (*PasskeyCeremony,
 	if !ok {
 		return nil, errNoDiscoverer
 	}
-	id, err := secure.Token(s.rand, challengeIDBytes)
+	id, err := secure.Token(s.rand, challengeKeyBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +111,7 @@ func (s *Service) FinishPasskey(ctx context.Context, a PasskeyAnswer) (*PasskeyS
 		s.emit(ctx, ev)
 		return nil, err
 	}
-	if ParseChallengeID(a.CeremonyID) != nil || a.Answer == "" || len(a.Answer) > maxAnswer {
+	if parseKey(a.CeremonyID) != nil || a.Answer == "" || len(a.Answer) > maxAnswer {
 		return fail(ErrMalformedCode)
 	}
 	if err := s.countPasskeyAnswer(ctx, a.Client); err != nil {

@@ -191,21 +191,23 @@ func (s *Service) CheckProofFor(ctx context.Context, proof, userID string, purpo
 }
 
 // revokeUser ends everything issued to the user before now that would let
-// someone act as them: every pending challenge and enrollment (filed under
-// the user in the store) and every proof. It is called when the password
-// changes, on an admin reset, and when two-factor authentication is turned
-// off.
+// someone act as them: every pending challenge and proof (they are void
+// when begun or issued before the time it records) and every pending
+// enrollment (filed under the user in the store). It is called when the
+// password changes, on an admin reset, and when two-factor authentication
+// is turned off.
 func (s *Service) revokeUser(ctx context.Context, userID string) error {
 	now := s.now()
-	// Proofs older than StepUpMaxAge are refused anyway, so the record
-	// only needs to outlive the freshest of them (and the clock leeway).
+	// Proofs older than StepUpMaxAge and challenges older than
+	// ChallengeTTL are refused anyway, so the record only needs to
+	// outlive the freshest of them (and the clock leeway).
 	err := s.store.PutState(ctx, keyProofsBefore+userID, []byte(strconv.FormatInt(now.UnixMilli(), 10)),
-		now.Add(s.stepUpMaxAge+2*time.Minute))
+		now.Add(max(s.stepUpMaxAge, s.limits.ChallengeTTL)+2*time.Minute))
 	if err != nil {
 		return fmt.Errorf("revoking proofs: %w", err)
 	}
 	if err := s.store.DeleteOwnedStates(ctx, userID); err != nil {
-		return fmt.Errorf("ending pending challenges: %w", err)
+		return fmt.Errorf("ending pending enrollments: %w", err)
 	}
 	return nil
 }

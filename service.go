@@ -8,10 +8,10 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"strconv"
 	"time"
 
 	"github.com/twofactorkit/twofactor/event"
-	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -307,14 +307,15 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 			return &Begun{Status: StatusTrusted}, nil
 		}
 	}
-	if err := s.checkLocked(ctx, user.ID, c, "", purpose); err != nil {
-		return nil, err
-	}
 	pol, err := s.userPolicy(ctx, user)
 	if err != nil {
 		return nil, err
 	}
-	methods, err := s.offered(ctx, user, pol)
+	list, err := s.readUser(ctx, user.ID, pol, c, purpose)
+	if err != nil {
+		return nil, err
+	}
+	methods, err := s.offered(ctx, user, pol, list)
 	if err != nil {
 		return nil, err
 	}
@@ -339,13 +340,8 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 	}
 	// A user left with recovery codes only still gets them offered, so they
 	// can sign in and enroll a factor again; Check reports such users.
-	id, err := secure.Token(s.rand, challengeIDBytes)
-	if err != nil {
-		return nil, err
-	}
 	now := s.now()
 	ch := &Challenge{
-		ID:        id,
 		User:      user,
 		Purpose:   purpose,
 		Methods:   methods,
@@ -355,10 +351,10 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 
 		FirstFactor: c.FirstFactor,
 	}
-	if err := s.save(ctx, ch, false); err != nil {
-		return nil, fmt.Errorf("twofactor: storing challenge: %w", err)
+	if err := s.seal(ch); err != nil {
+		return nil, fmt.Errorf("twofactor: sealing challenge: %w", err)
 	}
-	s.emit(ctx, event.Event{Type: event.Begin, UserID: user.ID, ChallengeID: id, Purpose: purpose, IP: ip, UserAgent: c.UserAgent,
+	s.emit(ctx, event.Event{Type: event.Begin, UserID: user.ID, ChallengeID: ch.Key(), Purpose: purpose, IP: ip, UserAgent: c.UserAgent,
 		Methods: methods})
 	return &Begun{Status: StatusChallenge, Challenge: ch}, nil
 }
@@ -368,19 +364,15 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 // default first. The user's enrollment records are read once, for every
 // factor that is an Offerer; any other factor is asked for its
 // Enrollments.
-func (s *Service) offered(ctx context.Context, user User, pol Policy) ([]Method, error) {
+func (s *Service) offered(ctx context.Context, user User, pol Policy, list *recordList) ([]Method, error) {
 	methods := make([]Method, 0, len(s.factors))
-	var list *recordList // made for the first Offerer
 	for _, f := range s.factors {
 		m := f.Method()
 		if !pol.allows(m) {
 			continue
 		}
 		var ok bool
-		if o, isOfferer := f.(Offerer); isOfferer && s.records != nil {
-			if list == nil {
-				list = &recordList{ctx: ctx, st: s.records, userID: user.ID}
-			}
+		if o, isOfferer := f.(Offerer); isOfferer && list != nil {
 			var err error
 			if ok, err = o.Offered(user, list.records); err != nil {
 				return nil, fmt.Errorf("twofactor: %s enrollments: %w", m, err)
@@ -397,6 +389,40 @@ func (s *Service) offered(ctx context.Context, user User, pol Policy) ([]Method,
 		}
 	}
 	return defaultFirstOf(pol, methods), nil
+}
+
+// readUser reads, in one store round trip, what Begin needs of the user:
+// their run of wrong answers, refused with ErrLocked when the next wrong
+// answer would be beyond the lockout schedule, and, when a factor pol
+// allows tells from them whether it is offered (an Offerer), their
+// enrollment records, which it returns for offered (nil when none is
+// needed).
+func (s *Service) readUser(ctx context.Context, userID string, pol Policy, c Client, p Purpose) (*recordList, error) {
+	var ops [2]store.Op
+	batch := append(ops[:0], store.Op{Kind: store.OpPeek, Key: keyUserFail + userID})
+	if s.records != nil && s.anyOfferer(pol) {
+		batch = append(batch, store.Op{Kind: store.OpListEnrollments, UserID: userID})
+	}
+	if err := store.RunBatch(ctx, s.store, batch, s.now()); err != nil {
+		return nil, fmt.Errorf("twofactor: reading the user's records: %w", err)
+	}
+	if err := s.lockedErr(ctx, batch[0].Counter, userID, c, "", p); err != nil {
+		return nil, err
+	}
+	if len(batch) == 1 {
+		return nil, nil
+	}
+	return &recordList{recs: batch[1].Records, read: true}, nil
+}
+
+// anyOfferer reports whether a factor pol allows is an Offerer.
+func (s *Service) anyOfferer(pol Policy) bool {
+	for _, f := range s.factors {
+		if _, ok := f.(Offerer); ok && pol.allows(f.Method()) {
+			return true
+		}
+	}
+	return false
 }
 
 // recordList reads a user's enrollment records once, when first asked.
@@ -452,8 +478,13 @@ func (s *Service) checkLocked(ctx context.Context, userID string, c Client, chID
 	if err != nil {
 		return fmt.Errorf("twofactor: reading lockout counter: %w", err)
 	}
+	return s.lockedErr(ctx, store.CounterValue{N: n, ResetAt: reset}, userID, c, chID, p)
+}
+
+// lockedErr is checkLocked's answer for the user's lockout counter fails.
+func (s *Service) lockedErr(ctx context.Context, fails store.CounterValue, userID string, c Client, chID string, p Purpose) error {
 	now := s.now()
-	if until, locked := s.limits.lockedUntil(n, reset, now); locked {
+	if until, locked := s.limits.lockedUntil(fails.N, fails.ResetAt, now); locked {
 		s.emit(ctx, event.Event{Type: event.Failure, UserID: userID, ChallengeID: chID, Purpose: p, IP: ipString(c), UserAgent: c.UserAgent, Reason: event.ReasonLocked})
 		return NewRetryError(ErrLocked, LimitUser, now, until)
 	}
@@ -472,7 +503,7 @@ func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Clie
 
 // send is Send, in its span.
 func (s *Service) send(ctx context.Context, challengeID string, m Method, c Client) (Sent, error) {
-	ch, err := s.load(ctx, challengeID)
+	ch, err := s.open(challengeID)
 	if err != nil {
 		return Sent{}, err
 	}
@@ -484,10 +515,10 @@ func (s *Service) send(ctx context.Context, challengeID string, m Method, c Clie
 	if !ok {
 		return Sent{}, fmt.Errorf("%w: %s has no send step", ErrMethodNotAllowed, m)
 	}
-	if err := s.checkLocked(ctx, ch.User.ID, c, ch.ID, ch.Purpose); err != nil {
+	if err := s.checkLive(ctx, ch, c); err != nil {
 		return Sent{}, err
 	}
-	ev := event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose, IP: ipString(c), UserAgent: c.UserAgent}
+	ev := event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Method: m, Purpose: ch.Purpose, IP: ipString(c), UserAgent: c.UserAgent}
 	sent, err := sender.Send(ctx, ch, c)
 	if err != nil {
 		ev.Type, ev.Reason = event.SendFailed, reasonOf(err)
@@ -513,7 +544,7 @@ func (s *Service) Start(ctx context.Context, challengeID string, m Method) (json
 
 // start is Start, in its span.
 func (s *Service) start(ctx context.Context, challengeID string, m Method) (json.RawMessage, error) {
-	ch, err := s.load(ctx, challengeID)
+	ch, err := s.open(challengeID)
 	if err != nil {
 		return nil, err
 	}
@@ -529,7 +560,7 @@ func (s *Service) start(ctx context.Context, challengeID string, m Method) (json
 	if err != nil {
 		return nil, err
 	}
-	s.emit(ctx, event.Event{Type: event.Start, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Purpose: ch.Purpose})
+	s.emit(ctx, event.Event{Type: event.Start, UserID: ch.User.ID, ChallengeID: ch.Key(), Method: m, Purpose: ch.Purpose})
 	return out, nil
 }
 
@@ -570,7 +601,7 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	if purpose == "" {
 		purpose = PurposeLogin
 	}
-	if err := ParseChallengeID(a.ChallengeID); err != nil {
+	if ParseChallengeID(a.ChallengeID) != nil {
 		return nil, ErrChallengeNotFound
 	}
 	// A malformed answer is refused before any store access and is not
@@ -581,7 +612,7 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 			IP: ipString(a.Client), UserAgent: a.Client.UserAgent, Reason: event.ReasonMalformed})
 		return nil, ErrMalformedCode
 	}
-	ch, spent, err := s.read(ctx, a.ChallengeID)
+	ch, err := s.open(a.ChallengeID)
 	if err != nil {
 		return nil, err
 	}
@@ -589,10 +620,7 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 		return nil, ErrChallengeNotFound
 	}
 	v := &verification{s: s, a: a, ch: ch, failKey: keyUserFail + ch.User.ID,
-		ev: event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Method: a.Method, Purpose: ch.Purpose, IP: ipString(a.Client), UserAgent: a.Client.UserAgent}}
-	if spent {
-		return v.fail(ctx, ErrTooManyAttempts)
-	}
+		ev: event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Method: a.Method, Purpose: ch.Purpose, IP: ipString(a.Client), UserAgent: a.Client.UserAgent}}
 	f, err := s.method(ch, a.Method)
 	if err != nil {
 		return v.fail(ctx, err)
@@ -631,11 +659,10 @@ type verification struct {
 	// answers, and when that run started.
 	attempts, fails store.CounterValue
 	start           time.Time
-	// incrs holds count's bounded increments, so they take no allocation
-	// of their own.
-	incrs [3]store.BoundedIncr
-	// resets holds the counters complete resets (the user's run).
-	resets [1]string
+	// incrs and ops hold count's bounded increments and batch, and end's,
+	// so they take no allocation of their own.
+	incrs [4]store.BoundedIncr
+	ops   [2]store.Op
 }
 
 // fail reports err as the outcome, in an event.
@@ -657,34 +684,106 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 // challenge and is never reset, so at most MaxAttempts answers per
 // challenge reach the factor; the user's counter is the lockout, its bound
 // growing with the run's age as the schedule lets more answers in.
+//
+// The same step checks that the challenge was neither completed nor
+// cancelled (its done counter, a check that is never counted), and, in
+// the same round trip (store.RunBatch), reads the time before which the
+// user's challenges were revoked: an answer to a revoked challenge, which
+// only a password change or an administrator's reset makes, gives its
+// count on the user back.
 func (v *verification) count(ctx context.Context) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
+	key := ch.Key()
 	incrs := append(v.incrs[:0],
-		store.BoundedIncr{Key: keyAttempts + ch.ID, Window: ch.ExpiresAt.Sub(v.now), Max: int64(s.limits.MaxAttempts), CountRefused: true},
+		store.BoundedIncr{Key: keyDone + key, Window: time.Millisecond, Max: 1, Check: true},
+		store.BoundedIncr{Key: keyAttempts + key, Window: ch.ExpiresAt.Sub(v.now), Max: int64(s.limits.MaxAttempts), CountRefused: true},
 		store.BoundedIncr{Key: v.failKey, Window: s.limits.FailureMemory, Max: int64(s.limits.MaxUserFailures), Steps: s.failSteps},
 	)
 	if v.a.Client.IP.IsValid() {
 		incrs = append(incrs, store.BoundedIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow,
 			Max: int64(s.limits.MaxIPAttempts), CountRefused: true})
 	}
-	counts, err := store.IncrAllBelow(ctx, s.store, incrs, v.now)
-	if err != nil {
+	ops := append(v.ops[:0], store.Op{Kind: store.OpIncrBelow, Incrs: incrs}, store.Op{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID})
+	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
 	}
-	v.attempts = store.CounterValue{N: counts[0].N, ResetAt: counts[0].ResetAt}
-	v.fails = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
+	counts := ops[0].Bounded
+	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
+	v.fails = store.CounterValue{N: counts[2].N, ResetAt: counts[2].ResetAt}
 	v.start = s.limits.runStart(v.fails.ResetAt)
+	revoked, err := revokedAt(ch, ops[1])
+	if err != nil || revoked {
+		if counts[2].Incremented {
+			s.takeBack(ctx, ch, v.failKey)
+		}
+		if err != nil {
+			return err
+		}
+		return ErrChallengeNotFound
+	}
 	switch {
-	case len(counts) > 2 && counts[2].Full:
-		return NewRetryError(ErrRateLimited, LimitIP, v.now, counts[2].ResetAt)
 	case counts[0].Full:
-		return ErrTooManyAttempts
+		return ErrChallengeNotFound
+	case len(counts) > 3 && counts[3].Full:
+		return NewRetryError(ErrRateLimited, LimitIP, v.now, counts[3].ResetAt)
 	case counts[1].Full:
+		return ErrTooManyAttempts
+	case counts[2].Full:
 		// The next answer would be the (N+1)-th wrong one in a row.
 		return NewRetryError(ErrLocked, LimitUser, v.now, s.limits.unlockAt(v.fails.N+1, v.start, v.fails.ResetAt))
 	}
 	return nil
+}
+
+// revokedAt reports whether ch was begun before the time its user's
+// challenges and proofs were revoked, which op (an OpGetState of
+// keyProofsBefore) read.
+func revokedAt(ch *Challenge, op store.Op) (bool, error) {
+	if !op.Found {
+		return false, nil
+	}
+	before, err := strconv.ParseInt(string(op.Value), 10, 64)
+	if err != nil {
+		return false, fmt.Errorf("twofactor: reading revocation: %w", err)
+	}
+	return ch.CreatedAt.UnixMilli() <= before, nil
+}
+
+// checkLive refuses, in one store round trip, a step on a challenge that
+// can no longer be answered, before it sends anything: its user is locked
+// out (ErrLocked), it was completed, cancelled or revoked
+// (ErrChallengeNotFound), or its answers are used up
+// (ErrTooManyAttempts).
+func (s *Service) checkLive(ctx context.Context, ch *Challenge, c Client) error {
+	return s.live(ctx, ch, c, true)
+}
+
+// live is checkLive, which leaves out the lockout when lockout is false.
+func (s *Service) live(ctx context.Context, ch *Challenge, c Client, lockout bool) error {
+	key := ch.Key()
+	ops := [...]store.Op{
+		{Kind: store.OpPeek, Key: keyUserFail + ch.User.ID},
+		{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID},
+		{Kind: store.OpPeek, Key: keyDone + key},
+		{Kind: store.OpPeek, Key: keyAttempts + key},
+	}
+	if err := store.RunBatch(ctx, s.store, ops[:], s.now()); err != nil {
+		return fmt.Errorf("twofactor: reading the challenge's state: %w", err)
+	}
+	revoked, err := revokedAt(ch, ops[1])
+	switch {
+	case err != nil:
+		return err
+	case revoked || ops[2].Counter.N > 0:
+		return ErrChallengeNotFound
+	case ops[3].Counter.N >= int64(s.limits.MaxAttempts):
+		return ErrTooManyAttempts
+	}
+	if !lockout {
+		return nil
+	}
+	return s.lockedErr(ctx, ops[0].Counter, ch.User.ID, c, key, ch.Purpose)
 }
 
 // wrong handles an answer the factor refused.
@@ -707,17 +806,13 @@ func (v *verification) wrong(ctx context.Context, verr error) (*Result, error) {
 		// meanwhile): it could never succeed, so it is no guess.
 		s.takeBack(ctx, ch, v.failKey)
 	} else if v.fails.N == s.limits.allowedFailures(v.start, v.now) {
-		s.emit(ctx, event.Event{Type: event.Lockout, UserID: ch.User.ID, ChallengeID: ch.ID, IP: v.ev.IP, UserAgent: v.ev.UserAgent,
+		s.emit(ctx, event.Event{Type: event.Lockout, UserID: ch.User.ID, ChallengeID: ch.Key(), IP: v.ev.IP, UserAgent: v.ev.UserAgent,
 			Count: int(v.fails.N), Until: s.limits.unlockAt(v.fails.N+1, v.start, v.fails.ResetAt)})
 	}
 	if v.attempts.N >= int64(s.limits.MaxAttempts) {
 		// The challenge is spent: its codes die now, and the counter
-		// refuses every later answer. The record is marked spent, not
-		// deleted, so that an answer already in flight that matched can
-		// still complete it.
-		if err := s.save(ctx, ch, true); err != nil {
-			s.warn(ctx, ch, event.ReasonMarkSpentFailed, err)
-		}
+		// refuses every later answer (and every send). An answer already
+		// in flight that matched can still complete it.
 		s.cleanup(ctx, ch, "")
 		return nil, ErrTooManyAttempts
 	}
@@ -733,15 +828,15 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 			return v.vetoed(ctx, err)
 		}
 	}
-	// Taking the challenge and ending the user's run of wrong answers are
-	// one store round trip (store.TakeStateReset). A correct answer ends
-	// the run even when it lost the race to another (then it was no guess
+	// Ending the challenge and the user's run of wrong answers are one
+	// store round trip (store.RunBatch). A correct answer ends the run
+	// even when it lost the race to another (then it was no guess
 	// either): the factor accepted it, which is proof of the factor.
 	// The other factors' codes and ceremonies for the challenge are left
-	// to expire with it: every answer reads the challenge first, so
-	// nothing issued for one that is gone can be used, and deleting them
-	// would cost a store round trip a factor on every login.
-	if err := v.takeChallenge(ctx); err != nil {
+	// to expire with it: every answer checks the challenge's done counter
+	// first, so nothing issued for one that ended can be used, and
+	// deleting them would cost a store round trip a factor on every login.
+	if err := v.end(ctx); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return v.fail(ctx, ErrChallengeNotFound)
 		}
@@ -769,27 +864,50 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 	return res, nil
 }
 
-// takeChallenge takes the challenge record, so that exactly one answer
-// completes it, and ends the user's run of wrong answers, whether it got
-// the record or store.ErrNotFound: in one round trip with a
-// store.StateResetter, one after the other otherwise. Then a failure to
-// end the run only leaves the count higher, which is the safe side; it is
-// reported.
-func (v *verification) takeChallenge(ctx context.Context) error {
-	s, key := v.s, keyChallenge+v.ch.ID
-	if r, ok := s.store.(store.StateResetter); ok {
-		v.resets[0] = v.failKey
-		_, err := r.TakeStateReset(ctx, key, v.resets[:])
+// end completes the challenge, so that exactly one answer does, and ends
+// the user's run of wrong answers, whether it completed it or another
+// answer had (store.ErrNotFound), in one round trip.
+//
+// On a store without store.Batcher the two are one call after the other,
+// and a failure to end the run only leaves the count higher, which is the
+// safe side: it is reported, and the answer stands.
+func (v *verification) end(ctx context.Context) error {
+	s := v.s
+	ops := append(v.ops[:0], s.endOp(v.ch, v.incrs[:0]), store.Op{Kind: store.OpResetCounter, Key: v.failKey})
+	if _, ok := s.store.(store.Batcher); !ok {
+		ops = ops[:1]
+	}
+	if err := store.RunBatch(ctx, s.store, ops, s.now()); err != nil {
 		return err
 	}
-	_, err := s.store.TakeState(ctx, key)
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		return err
+	if len(ops) == 1 {
+		if err := s.store.ResetCounter(ctx, v.failKey); err != nil {
+			s.warn(ctx, v.ch, event.ReasonResetFailed, err)
+		}
 	}
-	if rerr := s.store.ResetCounter(ctx, v.failKey); rerr != nil {
-		s.warn(ctx, v.ch, event.ReasonResetFailed, rerr)
+	if !ops[0].Bounded[0].Incremented {
+		return store.ErrNotFound
 	}
-	return err
+	return nil
+}
+
+// endOp is the operation that ends ch: its done counter taken from 0 to
+// 1, which of concurrent calls exactly one does, kept until ch expires.
+// incrs is space for its one entry.
+func (s *Service) endOp(ch *Challenge, incrs []store.BoundedIncr) store.Op {
+	window := max(ch.ExpiresAt.Sub(s.now()), time.Second)
+	incrs = append(incrs, store.BoundedIncr{Key: keyDone + ch.Key(), Window: window, Max: 1})
+	return store.Op{Kind: store.OpIncrBelow, Incrs: incrs}
+}
+
+// endChallenge ends ch (Cancel, a veto), and reports whether this call
+// did (false when it had ended already).
+func (s *Service) endChallenge(ctx context.Context, ch *Challenge) (bool, error) {
+	ops := [1]store.Op{s.endOp(ch, nil)}
+	if err := store.RunBatch(ctx, s.store, ops[:], s.now()); err != nil {
+		return false, err
+	}
+	return ops[0].Bounded[0].Incremented, nil
 }
 
 // takeBack returns the counts of an answer that turned out not to be a
@@ -806,7 +924,7 @@ func (s *Service) takeBack(ctx context.Context, ch *Challenge, keys ...string) {
 // warn emits a warning about a step that failed after the outcome was
 // decided.
 func (s *Service) warn(ctx context.Context, ch *Challenge, reason event.Reason, err error) {
-	ev := event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID, Reason: reason}
+	ev := event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.Key(), Reason: reason}
 	if err != nil {
 		ev.Details = map[string]string{event.DetailError: err.Error()}
 	}
@@ -821,7 +939,7 @@ func (s *Service) cleanup(ctx context.Context, ch *Challenge, verified Method) {
 		}
 		if c, ok := s.byMethod[m].(Canceler); ok {
 			if err := c.Cancel(ctx, ch); err != nil {
-				s.emit(ctx, event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.ID, Method: m, Reason: event.ReasonCancelFailed,
+				s.emit(ctx, event.Event{Type: event.Warning, UserID: ch.User.ID, ChallengeID: ch.Key(), Method: m, Reason: event.ReasonCancelFailed,
 					Details: map[string]string{event.DetailError: err.Error()}})
 			}
 		}
@@ -840,22 +958,19 @@ func (s *Service) Cancel(ctx context.Context, challengeID string) error {
 
 // cancel is Cancel, in its span.
 func (s *Service) cancel(ctx context.Context, challengeID string) error {
-	if err := ParseChallengeID(challengeID); err != nil {
-		return ErrChallengeNotFound
-	}
-	blob, err := s.store.TakeState(ctx, keyChallenge+challengeID)
-	if errors.Is(err, store.ErrNotFound) {
-		return ErrChallengeNotFound
-	}
-	if err != nil {
-		return fmt.Errorf("twofactor: cancelling challenge: %w", err)
-	}
-	ch, _, err := s.decodeChallenge(blob)
+	ch, err := s.open(challengeID)
 	if err != nil {
 		return err
 	}
+	ended, err := s.endChallenge(ctx, ch)
+	if err != nil {
+		return fmt.Errorf("twofactor: cancelling challenge: %w", err)
+	}
+	if !ended {
+		return ErrChallengeNotFound
+	}
 	s.cleanup(ctx, ch, "")
-	s.emit(ctx, event.Event{Type: event.Cancel, UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose})
+	s.emit(ctx, event.Event{Type: event.Cancel, UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose})
 	return nil
 }
 

@@ -384,6 +384,7 @@ const (
 	opTouchEnrollment
 	opTouchDevice
 	opSweep
+	opRunBatch
 	opCount
 )
 
@@ -394,6 +395,7 @@ var storeOpNames = [opCount]string{
 	"PutEnrollment", "GetEnrollment", "ListEnrollments", "DeleteEnrollment",
 	"PutDevice", "GetDevice", "ListDevices", "DeleteDevice",
 	"IncrBatch", "IncrBelow", "TakeStateReset", "TouchEnrollment", "TouchDevice", "Sweep",
+	"RunBatch",
 }
 
 // Made once, so that a store call allocates nothing for its labels.

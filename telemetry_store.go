@@ -269,6 +269,19 @@ func (o withSweeper) Sweep(ctx context.Context) (int, error) {
 	return v0, err
 }
 
+// withBatcher forwards store.Batcher.
+type withBatcher struct {
+	s store.Batcher
+	t *telemetry
+}
+
+func (o withBatcher) RunBatch(ctx context.Context, ops []store.Op) error {
+	ctx, r := o.t.storeCall(ctx, opRunBatch)
+	err := o.s.RunBatch(ctx, ops)
+	r.end(ctx, err)
+	return err
+}
+
 // wrapStore returns s wrapped, with exactly the optional interfaces of
 // package store that s has: one type for each combination of them.
 func (t *telemetry) wrapStore(s store.Store) store.Store {
@@ -279,6 +292,7 @@ func (t *telemetry) wrapStore(s store.Store) store.Store {
 	x3, ok3 := s.(store.EnrollmentToucher)
 	x4, ok4 := s.(store.DeviceToucher)
 	x5, ok5 := s.(store.Sweeper)
+	x6, ok6 := s.(store.Batcher)
 	bits := 0
 	if ok0 {
 		bits |= 1 << 0
@@ -297,6 +311,9 @@ func (t *telemetry) wrapStore(s store.Store) store.Store {
 	}
 	if ok5 {
 		bits |= 1 << 5
+	}
+	if ok6 {
+		bits |= 1 << 6
 	}
 	switch bits {
 	case 0:
@@ -745,6 +762,518 @@ func (t *telemetry) wrapStore(s store.Store) store.Store {
 			withDeviceToucher
 			withSweeper
 		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}}
+	case 64:
+		return struct {
+			*otelStore
+			withBatcher
+		}{o, withBatcher{x6, t}}
+	case 65:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBatcher{x6, t}}
+	case 66:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withBatcher{x6, t}}
+	case 67:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withBatcher{x6, t}}
+	case 68:
+		return struct {
+			*otelStore
+			withStateResetter
+			withBatcher
+		}{o, withStateResetter{x2, t}, withBatcher{x6, t}}
+	case 69:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withBatcher{x6, t}}
+	case 70:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withBatcher{x6, t}}
+	case 71:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withBatcher{x6, t}}
+	case 72:
+		return struct {
+			*otelStore
+			withEnrollmentToucher
+			withBatcher
+		}{o, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 73:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 74:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 75:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 76:
+		return struct {
+			*otelStore
+			withStateResetter
+			withEnrollmentToucher
+			withBatcher
+		}{o, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 77:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 78:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 79:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withBatcher{x6, t}}
+	case 80:
+		return struct {
+			*otelStore
+			withDeviceToucher
+			withBatcher
+		}{o, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 81:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 82:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withDeviceToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 83:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 84:
+		return struct {
+			*otelStore
+			withStateResetter
+			withDeviceToucher
+			withBatcher
+		}{o, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 85:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 86:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withDeviceToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 87:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 88:
+		return struct {
+			*otelStore
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 89:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 90:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 91:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 92:
+		return struct {
+			*otelStore
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 93:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 94:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 95:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withBatcher{x6, t}}
+	case 96:
+		return struct {
+			*otelStore
+			withSweeper
+			withBatcher
+		}{o, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 97:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 98:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 99:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 100:
+		return struct {
+			*otelStore
+			withStateResetter
+			withSweeper
+			withBatcher
+		}{o, withStateResetter{x2, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 101:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 102:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 103:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 104:
+		return struct {
+			*otelStore
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 105:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 106:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 107:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 108:
+		return struct {
+			*otelStore
+			withStateResetter
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 109:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 110:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 111:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 112:
+		return struct {
+			*otelStore
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 113:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 114:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 115:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 116:
+		return struct {
+			*otelStore
+			withStateResetter
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 117:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 118:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 119:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 120:
+		return struct {
+			*otelStore
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 121:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 122:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 123:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 124:
+		return struct {
+			*otelStore
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 125:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 126:
+		return struct {
+			*otelStore
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
+	case 127:
+		return struct {
+			*otelStore
+			withBatchCounters
+			withBoundedCounters
+			withStateResetter
+			withEnrollmentToucher
+			withDeviceToucher
+			withSweeper
+			withBatcher
+		}{o, withBatchCounters{x0, t}, withBoundedCounters{x1, t}, withStateResetter{x2, t}, withEnrollmentToucher{x3, t}, withDeviceToucher{x4, t}, withSweeper{x5, t}, withBatcher{x6, t}}
 	}
 	panic("twofactor: unreachable")
 }

@@ -252,8 +252,7 @@ func TestTelemetryMetrics(t *testing.T) {
 	assert.EqualValues(t, 2, value(ps, "twofactor.step.duration", step("confirm_enroll")))
 	assert.EqualValues(t, 1, value(ps, "twofactor.step.duration", step("admin_reset")))
 	op := twofactor.AttrOperation.String
-	assert.Positive(t, value(ps, "twofactor.store.duration", op("IncrBelow"), out("ok")), "the count of every answer")
-	assert.Positive(t, value(ps, "twofactor.store.duration", op("TakeStateReset"), out("ok")), "the completion")
+	assert.Positive(t, value(ps, "twofactor.store.duration", op("RunBatch"), out("ok")), "the count of every answer, the completion")
 	assert.Positive(t, value(ps, "twofactor.store.duration", op("GetDevice")), "the trusted device's record")
 
 	units := map[string]string{}

@@ -2,11 +2,9 @@ package twofactor
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
 	"github.com/twofactorkit/twofactor/event"
-	"github.com/twofactorkit/twofactor/store"
 )
 
 // VetoInput is what Config.Veto is told of a verification the factor
@@ -26,7 +24,7 @@ type VetoInput struct {
 // askVeto asks Config.Veto about the verification.
 func (v *verification) askVeto(ctx context.Context, got Verified) error {
 	return v.s.veto(ctx, VetoInput{
-		User: v.ch.User, ChallengeID: v.ch.ID, Purpose: v.ch.Purpose, Method: v.a.Method,
+		User: v.ch.User, ChallengeID: v.ch.Key(), Purpose: v.ch.Purpose, Method: v.a.Method,
 		EnrollmentID: got.EnrollmentID, Client: v.a.Client, FirstFactor: v.ch.FirstFactor,
 	})
 }
@@ -35,7 +33,7 @@ func (v *verification) askVeto(ctx context.Context, got Verified) error {
 //
 //   - It is never a success: no Result, no proof, no trusted device, no
 //     success event.
-//   - The challenge ends (its record is taken, every other factor's codes
+//   - The challenge ends (it is marked done, every other factor's codes
 //     for it are cancelled): a sign-in the host refused is not left open
 //     for another method to finish.
 //   - What the factor consumed stays consumed: the code, the TOTP step,
@@ -49,7 +47,7 @@ func (v *verification) askVeto(ctx context.Context, got Verified) error {
 // event.DetailVeto.
 func (v *verification) vetoed(ctx context.Context, verr error) (*Result, error) {
 	s, ch := v.s, v.ch
-	if _, err := s.store.TakeState(ctx, keyChallenge+ch.ID); err != nil && !errors.Is(err, store.ErrNotFound) {
+	if _, err := s.endChallenge(ctx, ch); err != nil {
 		// The answer is refused whatever happens; a record left behind
 		// dies with its expiry, and its attempts stay counted.
 		s.warn(ctx, ch, event.ReasonCancelFailed, err)

@@ -71,7 +71,7 @@ func TestVetoRefusesVerification(t *testing.T) {
 
 	require.Len(t, e.asked, 1)
 	in := e.asked[0]
-	assert.Equal(t, twofactor.VetoInput{User: alice, ChallengeID: ch.ID, Purpose: twofactor.PurposeLogin, Method: twofactor.MethodEmail,
+	assert.Equal(t, twofactor.VetoInput{User: alice, ChallengeID: ch.Key(), Purpose: twofactor.PurposeLogin, Method: twofactor.MethodEmail,
 		EnrollmentID: "email-1", Client: client}, in)
 
 	// The challenge has ended: the right code again, or another method,
@@ -211,28 +211,35 @@ func TestVetoConcurrentAnswers(t *testing.T) {
 	assert.Zero(t, e.failures(t), "no answer was a guess")
 }
 
-// A vetoed challenge whose record cannot be taken still refuses the
-// answer, and warns of the record left behind; one already gone (taken by
-// a concurrent answer) is no cause for a warning.
+// A vetoed challenge that cannot be ended still refuses the answer, and
+// warns that it is left open; one already ended (by a concurrent answer,
+// a cancel) is no cause for a warning.
 func TestVetoWarnsOnlyWhenTheRecordStays(t *testing.T) {
 	for _, tt := range []struct {
-		name string
-		err  error
-		warn bool
+		name  string
+		ended bool
+		warn  bool
 	}{
-		{"store failure", errors.New("store down"), true},
-		{"already gone", store.ErrNotFound, false},
+		{"store failure", false, true},
+		{"already ended", true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			var spy *storespy.Spy
 			ve := &vetoEnv{}
+			var ch *twofactor.Challenge
 			ve.env = newEnv(t, func(cfg *twofactor.Config) {
 				spy = storespy.New(cfg.Store.(store.Store))
 				cfg.Store = spy
-				cfg.Veto = func(context.Context, twofactor.VetoInput) error { return errBlocked }
+				cfg.Veto = func(context.Context, twofactor.VetoInput) error {
+					if tt.ended {
+						require.NoError(t, ve.svc.Cancel(ctx, ch.ID))
+					} else {
+						spy.Fail("Incr", errors.New("store down"))
+					}
+					return errBlocked
+				}
 			})
-			ch := ve.begin()
-			spy.Fail("TakeState", tt.err)
+			ch = ve.begin()
 			_, err := ve.verify(ch, twofactor.MethodTOTP, "654321")
 			require.ErrorIs(t, err, twofactor.ErrVetoed)
 			var warned bool

@@ -349,7 +349,7 @@ const (
 func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) twofactor.Verified {
 	userID := ch.User.ID
 	warn := func(reason event.Reason) {
-		f.events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, ChallengeID: ch.ID,
+		f.events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, ChallengeID: ch.Key(),
 			Method: twofactor.MethodBackupCode, Reason: reason})
 	}
 	if k == kindRecovery {
@@ -358,7 +358,7 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) t
 		if err := f.store.DeleteEnrollment(ctx, userID, EnrollmentRecoveryCode); err != nil {
 			warn(ReasonLastUseFailed)
 		}
-		f.events.Emit(ctx, event.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.ID,
+		f.events.Emit(ctx, event.Event{Type: EventRecoveryUsed, UserID: userID, ChallengeID: ch.Key(),
 			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose, EnrollmentID: EnrollmentRecoveryCode})
 		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode}
 	}
@@ -376,7 +376,7 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) t
 	}
 	v.Count = left
 	if left <= f.lowThreshold {
-		f.events.Emit(ctx, event.Event{Type: EventLow, UserID: userID, ChallengeID: ch.ID,
+		f.events.Emit(ctx, event.Event{Type: EventLow, UserID: userID, ChallengeID: ch.Key(),
 			Method: twofactor.MethodBackupCode, EnrollmentID: EnrollmentBackupCodes, Count: left})
 	}
 	return v

@@ -478,7 +478,7 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 		return twofactor.Sent{}, err
 	}
 	req := onetime.Request{
-		Group:       ch.ID,
+		Group:       ch.Key(),
 		Purpose:     string(ch.Purpose),
 		Binding:     ch.User.ID,
 		UserID:      ch.User.ID,

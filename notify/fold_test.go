@@ -176,7 +176,7 @@ func TestGrace(t *testing.T) {
 		require.Eventually(t, func() bool { return a.n().PendingForTest() == 1 }, 10*time.Second, time.Millisecond)
 		b.pass(ann, ch, false)
 		require.Eventually(t, func() bool {
-			n, _, err := b.st.Peek(context.Background(), notify.OKKeyForTest+ch)
+			n, _, err := b.st.Peek(context.Background(), notify.OKKeyForTest+(&twofactor.Challenge{ID: ch}).Key())
 			return err == nil && n > 0
 		}, 10*time.Second, time.Millisecond, "the success is recorded for the other instance")
 		clk.Advance(notify.DefaultGrace)

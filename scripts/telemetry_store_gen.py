@@ -42,6 +42,7 @@ ABILITIES = [
     ("EnrollmentToucher", "TouchEnrollment", "userID, id string, used time.Time", "userID, id, used", ""),
     ("DeviceToucher", "TouchDevice", "id string, seen time.Time", "id, seen", ""),
     ("Sweeper", "Sweep", "", "", "int"),
+    ("Batcher", "RunBatch", "ops []store.Op", "ops", ""),
 ]
 
 

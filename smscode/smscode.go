@@ -555,7 +555,7 @@ func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.
 	if err != nil {
 		return twofactor.Sent{}, err
 	}
-	req := onetime.Request{Group: ch.ID, Purpose: string(ch.Purpose), Binding: ch.User.ID,
+	req := onetime.Request{Group: ch.Key(), Purpose: string(ch.Purpose), Binding: ch.User.ID,
 		UserID: ch.User.ID, Destination: p.E164, IP: c.IP, Country: p.Region}
 	iss, err := f.issuer.Issue(ctx, req, f.deliver(p.E164, req.Purpose, ch.User.Language))
 	if err != nil {

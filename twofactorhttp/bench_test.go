@@ -91,7 +91,7 @@ func BenchmarkLogin(b *testing.B) {
 				pc = c
 			}
 		}
-		id, _, _ := strings.Cut(pc.Value, ".")
+		id, _, _ := strings.Cut(pc.Value, "~")
 		post("/2fa/send", "method=email", pc)
 		w = post("/2fa/verify", "method=email&code="+e.email.code(id), pc)
 		if w.Header().Get("Location") != "/account" {

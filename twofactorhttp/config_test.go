@@ -202,7 +202,7 @@ func TestNewDefaultsFromService(t *testing.T) {
 	c := b.cookies[twofactorhttp.DefaultPendingCookie]
 	assert.Equal(t, e.clock.Now().Add(15*time.Minute).Unix(), c.Expires.Unix(), "the Service's clock")
 	forged := twofactorhttp.SealPendingForTest(e.h, b.challengeID(), "bob", twofactor.PurposeLogin, "", e.clock.Now().Add(time.Minute))
-	_, sealed, _ := strings.Cut(forged, ".")
+	_, sealed, _ := strings.Cut(forged, "~")
 	_, err := e.keys.Open(sealed, []byte("twofactorhttp pending v1\x00"+twofactorhttp.DefaultPendingCookie+"\x00"+b.challengeID()))
 	assert.NoError(t, err, "the Service's keys")
 

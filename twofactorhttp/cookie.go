@@ -41,8 +41,10 @@ type sentCode struct {
 	ResendAt    int64  // Unix milliseconds
 }
 
-// maxCookie bounds a pending cookie before any decoding.
-const maxCookie = 3072
+// maxCookie bounds a pending cookie before any decoding: what browsers
+// keep of one cookie, its name and attributes included, is about 4096
+// bytes.
+const maxCookie = 4000
 
 func (h *Handler) pendingAD(challengeID string) []byte {
 	return []byte("twofactorhttp pending v1\x00" + h.pendingName + "\x00" + challengeID)
@@ -56,7 +58,8 @@ func (h *Handler) pendingAD(challengeID string) []byte {
 // before that one opens with no such page.
 const pendingFields = 8
 
-// sealPending returns the cookie value "<challenge id>.<sealed state>".
+// sealPending returns the cookie value "<challenge id>~<sealed state>":
+// '~' is in neither's alphabet.
 func (h *Handler) sealPending(p *pending) (string, error) {
 	var m, dest, resend string
 	if p.Sent != nil {
@@ -67,7 +70,7 @@ func (h *Handler) sealPending(p *pending) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	return p.ChallengeID + "." + s, nil
+	return p.ChallengeID + "~" + s, nil
 }
 
 func stripControl(s string) string {
@@ -87,7 +90,7 @@ func (h *Handler) openPending(value string, now time.Time) (*pending, error) {
 	if len(value) > maxCookie {
 		return nil, errNoPending
 	}
-	id, sealed, ok := strings.Cut(value, ".")
+	id, sealed, ok := strings.Cut(value, "~")
 	if !ok || twofactor.ParseChallengeID(id) != nil {
 		return nil, errNoPending
 	}

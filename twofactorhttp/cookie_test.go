@@ -27,7 +27,7 @@ func newChallengeID(t *testing.T) string {
 	b := make([]byte, 32)
 	_, err := rand.Read(b)
 	require.NoError(t, err)
-	id := base64.RawURLEncoding.EncodeToString(b)
+	id := base64.RawURLEncoding.EncodeToString(b) + ".v1:k1:" + base64.RawURLEncoding.EncodeToString(b[:24])
 	require.NoError(t, twofactor.ParseChallengeID(id))
 	return id
 }

@@ -53,7 +53,7 @@ func SealPendingFieldsForTest(h *Handler, challengeID string, fields ...string) 
 	if err != nil {
 		panic(err)
 	}
-	return challengeID + "." + s
+	return challengeID + "~" + s
 }
 
 // OpenPendingForTest opens a pending cookie value at now, as every

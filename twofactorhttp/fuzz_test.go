@@ -71,7 +71,7 @@ func FuzzPendingCookie(f *testing.F) {
 	kr, _ := keyring.New(k)
 	h := &Handler{env: twofactor.Env{Keys: kr}, pendingName: DefaultPendingCookie}
 	now := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
-	const id = "abcdefghijklmnopqrstuvwxyz0123456789-_ABCDE"
+	const id = "abcdefghijklmnopqrstuvwxyz0123456789-_ABCDE.v1:k1:ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 	good, err := h.sealPending(&pending{ChallengeID: id, UserID: "alice", Purpose: twofactor.PurposeLogin, Return: "/account", Expires: now.Add(time.Minute).Unix()})
 	if err != nil {
 		f.Fatal(err)

@@ -608,7 +608,7 @@ func (b *browser) challengeID() string {
 	if !ok {
 		return ""
 	}
-	id, _, _ := strings.Cut(c.Value, ".")
+	id, _, _ := strings.Cut(c.Value, "~")
 	return id
 }
 

@@ -31,7 +31,7 @@ func TestTamperedPendingCookie(t *testing.T) {
 	other.login("alice", "")
 	otherID := other.challengeID()
 
-	_, sealed, _ := strings.Cut(good, ".")
+	_, sealed, _ := strings.Cut(good, "~")
 	flip := func(s string, i int) string {
 		c := byte('A')
 		if s[i] == 'A' {

@@ -304,7 +304,7 @@ func (b *browser) pending() string { return b.cookie(b.k.d.PendingCookie) }
 // challengeID returns the id of b's pending challenge, in the clear in
 // the pending cookie, or "".
 func (b *browser) challengeID() string {
-	id, _, ok := strings.Cut(b.pending(), ".")
+	id, _, ok := strings.Cut(b.pending(), "~")
 	if !ok || twofactor.ParseChallengeID(id) != nil {
 		return ""
 	}

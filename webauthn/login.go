@@ -85,12 +85,12 @@ func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMe
 	if err != nil {
 		return nil, err
 	}
-	st := loginState{ChallengeID: ch.ID, UserID: ch.User.ID, Session: *session, ExpiresAt: expires}
+	st := loginState{ChallengeID: ch.Key(), UserID: ch.User.ID, Session: *session, ExpiresAt: expires}
 	blob, err := json.Marshal(st)
 	if err != nil {
 		return nil, err
 	}
-	if err := f.store.PutState(ctx, keyLogin+ch.ID, blob, expires); err != nil {
+	if err := f.store.PutState(ctx, keyLogin+ch.Key(), blob, expires); err != nil {
 		return nil, fmt.Errorf("webauthn: storing login ceremony: %w", err)
 	}
 	return options, nil
@@ -102,7 +102,7 @@ func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
 	if ch == nil || ch.ID == "" {
 		return nil
 	}
-	if err := f.store.DeleteState(ctx, keyLogin+ch.ID); err != nil {
+	if err := f.store.DeleteState(ctx, keyLogin+ch.Key()); err != nil {
 		return fmt.Errorf("webauthn: deleting login ceremony: %w", err)
 	}
 	return nil
@@ -160,7 +160,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	blob, err := f.store.TakeState(ctx, keyLogin+ch.ID)
+	blob, err := f.store.TakeState(ctx, keyLogin+ch.Key())
 	if errors.Is(err, store.ErrNotFound) {
 		return twofactor.Verified{}, ErrCeremonyNotFound
 	}
@@ -171,7 +171,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := json.Unmarshal(blob, &st); err != nil {
 		return twofactor.Verified{}, fmt.Errorf("webauthn: decoding login ceremony: %w", err)
 	}
-	if st.ChallengeID != ch.ID || st.UserID != ch.User.ID {
+	if st.ChallengeID != ch.Key() || st.UserID != ch.User.ID {
 		return twofactor.Verified{}, ErrCeremonyNotFound
 	}
 	now := f.now()
@@ -205,7 +205,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, err
 	}
 	return f.accept(ctx, ch.User.ID, c, parsed, now,
-		event.Event{UserID: ch.User.ID, ChallengeID: ch.ID, Purpose: ch.Purpose, Label: c.rec.Label}, false)
+		event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false)
 }
 
 // accept ends a verified assertion by credential c of user userID, for

@@ -80,7 +80,7 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	require.Len(t, oks, 1)
 	assert.Equal(t, e.ID, oks[0].EnrollmentID, "the success event names the key")
 	assert.Empty(t, oks[0].Details, "by EnrollmentID, not a detail")
-	_, err = svc.Start(fx.ctx, id, twofactor.MethodWebAuthn)
+	_, err = svc.Challenge(fx.ctx, id)
 	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "the challenge is complete")
 
 	// Removing the key needs a fresh proof.

@@ -660,7 +660,7 @@ func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, 
 	if err != nil {
 		return twofactor.ErrMalformedCode
 	}
-	if err := is.Verify(ctx, Request{Group: ch.ID, Purpose: string(ch.Purpose), Binding: ch.User.ID}, code); err != nil {
+	if err := is.Verify(ctx, Request{Group: ch.Key(), Purpose: string(ch.Purpose), Binding: ch.User.ID}, code); err != nil {
 		return is.Wrap(err)
 	}
 	is.Touch(ctx, ch.User.ID, enrollmentID)
@@ -672,7 +672,7 @@ func (is *Issuer) CancelChallenge(ctx context.Context, ch *twofactor.Challenge) 
 	if ch == nil {
 		return nil
 	}
-	if err := is.Cancel(ctx, ch.ID); err != nil {
+	if err := is.Cancel(ctx, ch.Key()); err != nil {
 		return fmt.Errorf("%s: deleting codes: %w", is.pkg, err)
 	}
 	return nil

@@ -99,6 +99,47 @@ func (c *Spy) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store
 	return store.IncrAllBelow(ctx, spyCounters{c}, incrs, time.Now())
 }
 
+// opMethods names the method of each kind of batch operation, for Fail.
+var opMethods = map[store.OpKind]string{
+	store.OpPeek: "Peek", store.OpGetState: "GetState", store.OpListEnrollments: "ListEnrollments",
+	store.OpIncrBelow: "Incr", store.OpMarkUsed: "MarkUsed", store.OpResetCounter: "ResetCounter",
+	store.OpTouchEnrollment: "TouchEnrollment",
+}
+
+// RunBatch implements store.Batcher: one round trip when the store has
+// it, counted once; it fails as "RunBatch", and as any method one of its
+// operations names that Fail was told of. On a store without it the
+// operations run one by one through the Spy, each counted.
+func (c *Spy) RunBatch(ctx context.Context, ops []store.Op) error {
+	b, ok := c.Store.(store.Batcher)
+	if !ok {
+		if err := store.CheckOps(ops); err != nil {
+			return err
+		}
+		for i := range ops {
+			if err := store.RunOp(ctx, c, &ops[i], time.Now()); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if err := c.hit("RunBatch"); err != nil {
+		return err
+	}
+	c.mu.Lock()
+	var err error
+	for i := range ops {
+		if e, ok := c.fail[opMethods[ops[i].Kind]]; ok && err == nil {
+			err = e
+		}
+	}
+	c.mu.Unlock()
+	if err != nil {
+		return err
+	}
+	return b.RunBatch(ctx, ops)
+}
+
 type spyCounters struct{ c *Spy }
 
 func (sc spyCounters) Incr(ctx context.Context, k string, w time.Duration) (int64, time.Time, error) {

@@ -92,14 +92,14 @@ func TestPlan(t *testing.T) {
 		{
 			name:  "a store with every interface runs every test",
 			store: mem,
-			tests: []string{"States", "OwnedStates", "Codes", "CodeGroups", "Counters", "Decr", "BatchCounters", "BoundedCounters", "StateResetter", "Ledger",
+			tests: []string{"States", "OwnedStates", "Codes", "CodeGroups", "Counters", "Decr", "BatchCounters", "BoundedCounters", "StateResetter", "Batcher", "Ledger",
 				"Enrollments", "EnrollmentToucher", "Devices", "DeviceToucher", "Races", "Sweep", "MaxKeyLen", "CanceledContext"},
 		},
 		{
 			name:  "the Service's minimum",
 			store: serviceStore{mem},
 			tests: []string{"States", "OwnedStates", "Counters", "Decr", "Races", "MaxKeyLen", "CanceledContext"},
-			missing: []string{"store.Codes", "store.CodeGroups", "store.BatchCounters", "store.BoundedCounters", "store.StateResetter", "store.Ledger", "store.Enrollments",
+			missing: []string{"store.Codes", "store.CodeGroups", "store.BatchCounters", "store.BoundedCounters", "store.StateResetter", "store.Batcher", "store.Ledger", "store.Enrollments",
 				"store.EnrollmentToucher", "store.Devices", "store.DeviceToucher", "store.Sweeper"},
 		},
 		{
