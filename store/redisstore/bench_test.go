@@ -211,3 +211,75 @@ func BenchmarkAdvance(b *testing.B) {
 		return err
 	})
 }
+
+// benchUser is the user whose records the batch benchmarks read.
+const benchUser = "bench-user"
+
+// seedUser writes what the start of a login reads of benchUser: a run of
+// wrong answers, two enrollments and a state.
+func seedUser(ctx context.Context, s *Store) error {
+	if _, _, err := s.Incr(ctx, "{u:"+benchUser+"}fail", time.Hour); err != nil {
+		return err
+	}
+	for _, id := range []string{"totp-1", "webauthn-1"} {
+		e := store.EnrollmentRecord{UserID: benchUser, ID: id, Method: "totp", Label: "Phone", Data: make([]byte, 64), CreatedAt: time.Now()}
+		if err := s.PutEnrollment(ctx, e); err != nil {
+			return err
+		}
+	}
+	return s.PutState(ctx, "{u:"+benchUser+"}st", make([]byte, 64), time.Now().Add(time.Hour))
+}
+
+// BenchmarkBatch3 reads benchUser's run of wrong answers, enrollments and
+// state in one RunBatch: one round trip.
+func BenchmarkBatch3(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, _, i int) error {
+		ctx := context.Background()
+		if i < 0 {
+			if err := seedUser(ctx, s); err != nil {
+				return err
+			}
+		}
+		ops := []store.Op{
+			{Kind: store.OpPeek, Key: "{u:" + benchUser + "}fail"},
+			{Kind: store.OpListEnrollments, UserID: benchUser},
+			{Kind: store.OpGetState, Key: "{u:" + benchUser + "}st"},
+		}
+		if err := s.RunBatch(ctx, ops); err != nil {
+			return err
+		}
+		if ops[0].Counter.N != 1 || len(ops[1].Records) != 2 || !ops[2].Found {
+			return fmt.Errorf("unexpected results: %+v", ops)
+		}
+		return nil
+	})
+}
+
+// BenchmarkBatch3Sequential reads what BenchmarkBatch3 reads with Peek,
+// ListEnrollments and GetState one after another: three round trips.
+func BenchmarkBatch3Sequential(b *testing.B) {
+	benchEach(b, func(s *Store, _ *redis.Client, _, i int) error {
+		ctx := context.Background()
+		if i < 0 {
+			if err := seedUser(ctx, s); err != nil {
+				return err
+			}
+		}
+		n, _, err := s.Peek(ctx, "{u:"+benchUser+"}fail")
+		if err != nil {
+			return err
+		}
+		recs, err := s.ListEnrollments(ctx, benchUser)
+		if err != nil {
+			return err
+		}
+		v, err := s.GetState(ctx, "{u:"+benchUser+"}st")
+		if err != nil {
+			return err
+		}
+		if n != 1 || len(recs) != 2 || v == nil {
+			return fmt.Errorf("unexpected results: %d %d %v", n, len(recs), v != nil)
+		}
+		return nil
+	})
+}

@@ -47,25 +47,19 @@ const (
 //     bound, but racing calls may be refused by counts that are then taken
 //     back, and fewer calls be admitted than the bounds allow; a counter
 //     created by an increment taken back is left live at zero.
+//
+// A Check entry is read by every step, and refuses the call when full,
+// but no step increments it, so there is never one to take back.
 func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	if len(incrs) == 0 {
-		return nil, nil
-	}
-	for _, in := range incrs {
-		if err := checkID("counter key", in.Key); err != nil {
-			return nil, err
-		}
-	}
-	if err := store.CheckBounded(incrs); err != nil {
-		return nil, invalid("%v", err)
-	}
 	now := s.now()
-	groups := s.boundedGroups(incrs, now)
+	groups, err := s.boundedPrep(incrs, now)
+	if err != nil || len(groups) == 0 {
+		return nil, err
+	}
 	out := make([]store.BoundedValue, len(incrs))
-	var err error
 	if len(groups) == 1 {
 		err = s.runBounded(ctx, incrs, groups, boundedApply, now.UnixMilli(), out)
 	} else {
@@ -76,6 +70,27 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 	}
 	return out, nil
 }
+
+// boundedPrep checks the entries of an IncrBelow call made at t and
+// returns their groups (boundedGroups): none for no entry, one for a call
+// that is one script.
+func (s *Store) boundedPrep(incrs []store.BoundedIncr, t time.Time) ([]*boundedGroup, error) {
+	for _, in := range incrs {
+		if err := checkID("counter key", in.Key); err != nil {
+			return nil, err
+		}
+	}
+	if err := store.CheckBounded(incrs); err != nil {
+		return nil, invalid("%v", err)
+	}
+	return s.boundedGroups(incrs, t), nil
+}
+
+// Flags of an entry of the incrBelow script.
+const (
+	boundedCountRefused = 1 // BoundedIncr.CountRefused
+	boundedCheckOnly    = 2 // BoundedIncr.Check
+)
 
 // boundedGroup is the entries of an IncrBelow call that one script
 // decides: their indexes in the call, their counter keys, and their
@@ -106,13 +121,16 @@ func (s *Store) boundedGroups(incrs []store.BoundedIncr, t time.Time) []*bounded
 			groups = append(groups, g)
 		}
 		end := t.Add(in.Window).UnixMilli()
-		countRefused := 0
+		flags := 0
 		if in.CountRefused {
-			countRefused = 1
+			flags |= boundedCountRefused
+		}
+		if in.Check {
+			flags |= boundedCheckOnly
 		}
 		g.idx = append(g.idx, i)
 		g.keys = append(g.keys, key)
-		g.args = append(g.args, end, max(end-now+s.grace, 1), in.Window.Milliseconds(), in.Max, countRefused, len(in.Steps))
+		g.args = append(g.args, end, max(end-now+s.grace, 1), in.Window.Milliseconds(), in.Max, flags, len(in.Steps))
 		for _, st := range in.Steps {
 			g.args = append(g.args, st.After.Milliseconds(), st.Max)
 		}
@@ -152,7 +170,7 @@ func (s *Store) incrBelowSplit(ctx context.Context, incrs []store.BoundedIncr, g
 	var counting []*boundedGroup
 	for _, g := range groups {
 		for _, i := range g.idx {
-			if incrs[i].CountRefused && !out[i].Full {
+			if incrs[i].CountRefused && !incrs[i].Check && !out[i].Full {
 				counting = append(counting, g)
 				break
 			}
@@ -174,24 +192,25 @@ func (s *Store) incrBelowSplit(ctx context.Context, incrs []store.BoundedIncr, g
 
 // takeBackBounded takes back, with the Decr script, the increments of a
 // call that a slot refused after the check, except those of CountRefused
-// counters, which a refused call keeps.
+// counters, which a refused call keeps. A Check entry was never
+// incremented, so it has nothing to take back.
 func (s *Store) takeBackBounded(ctx context.Context, incrs []store.BoundedIncr, now int64, out []store.BoundedValue) error {
 	var back []int
 	for i, v := range out {
-		if v.Incremented && !incrs[i].CountRefused {
+		if v.Incremented && !incrs[i].CountRefused && !incrs[i].Check {
 			back = append(back, i)
 		}
 	}
-	calls := make([]scriptCall, len(back))
+	cmds := make([]command, len(back))
 	for j, i := range back {
-		calls[j] = scriptCall{keys: []string{s.counterKey(incrs[i].Key)}, args: []any{now}}
+		cmds[j] = s.decrCmd(incrs[i].Key, now)
 	}
-	cmds, err := s.evalAll(ctx, decr, calls)
+	replies, err := s.sendAll(ctx, cmds)
 	if err != nil {
 		return wrap("incr below: taking back", err)
 	}
 	for j, i := range back {
-		if err := cmds[j].Err(); err != nil {
+		if err := replies[j].Err(); err != nil {
 			return wrap("incr below: taking back", err)
 		}
 		out[i].N--
@@ -203,29 +222,44 @@ func (s *Store) takeBackBounded(ctx context.Context, incrs []store.BoundedIncr, 
 // runBounded runs incrBelow in mode on every group, in one round trip, and
 // puts each counter's result in out.
 func (s *Store) runBounded(ctx context.Context, incrs []store.BoundedIncr, groups []*boundedGroup, mode string, now int64, out []store.BoundedValue) error {
-	calls := make([]scriptCall, len(groups))
+	cmds := make([]command, len(groups))
 	for j, g := range groups {
-		calls[j] = scriptCall{keys: g.keys, args: append([]any{now, mode}, g.args...)}
+		cmds[j] = boundedCmd(g, mode, now)
 	}
-	cmds, err := s.evalAll(ctx, incrBelow, calls)
+	replies, err := s.sendAll(ctx, cmds)
 	if err != nil {
 		return wrap("incr below", err)
 	}
 	for j, g := range groups {
-		res, err := cmds[j].Slice()
+		if err := readBounded(replies[j], incrs, g, out); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// boundedCmd is the incrBelow script's call in mode on the group g at now
+// (Unix ms).
+func boundedCmd(g *boundedGroup, mode string, now int64) command {
+	return scriptCommand(incrBelow, g.keys, append([]any{now, mode}, g.args...)...)
+}
+
+// readBounded reads the reply of incrBelow on the group g of incrs into
+// out, at the indexes of its entries.
+func readBounded(c redis.Cmder, incrs []store.BoundedIncr, g *boundedGroup, out []store.BoundedValue) error {
+	res, err := c.(*redis.Cmd).Slice()
+	if err != nil {
+		return wrap("incr below", err)
+	}
+	if len(res) != len(g.idx) {
+		return malformed("incr below: unexpected reply")
+	}
+	for k, i := range g.idx {
+		v, err := parseBounded(res[k], incrs[i])
 		if err != nil {
-			return wrap("incr below", err)
+			return err
 		}
-		if len(res) != len(g.idx) {
-			return malformed("incr below: unexpected reply")
-		}
-		for k, i := range g.idx {
-			v, err := parseBounded(res[k], incrs[i])
-			if err != nil {
-				return err
-			}
-			out[i] = v
-		}
+		out[i] = v
 	}
 	return nil
 }
@@ -257,37 +291,4 @@ func parseBounded(res any, in store.BoundedIncr) (store.BoundedValue, error) {
 		v.ResetAt = time.UnixMilli(ms)
 	}
 	return v, nil
-}
-
-// scriptCall is one call of a script: its keys and arguments.
-type scriptCall struct {
-	keys []string
-	args []any
-}
-
-// evalAll runs script once per call in one round trip: alone for a single
-// call (Run falls back to EVAL when the server does not have the script),
-// pipelined otherwise (on a cluster, one pipeline per node, in parallel).
-// A pipelined command refused with NOSCRIPT did not run, its node not
-// having the script cached yet; it runs again, alone, with EVAL (which
-// caches the script). An error of the pipeline other than NOSCRIPT is returned.
-func (s *Store) evalAll(ctx context.Context, script *redis.Script, calls []scriptCall) ([]*redis.Cmd, error) {
-	cmds := make([]*redis.Cmd, len(calls))
-	if len(calls) == 1 {
-		cmds[0] = script.Run(ctx, s.rdb, calls[0].keys, calls[0].args...)
-		return cmds, nil
-	}
-	pipe := s.rdb.Pipeline()
-	for i, c := range calls {
-		cmds[i] = script.EvalSha(ctx, pipe, c.keys, c.args...)
-	}
-	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
-		return nil, err
-	}
-	for i, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			cmds[i] = script.Eval(ctx, s.rdb, calls[i].keys, calls[i].args...)
-		}
-	}
-	return cmds, nil
 }

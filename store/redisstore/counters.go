@@ -23,12 +23,20 @@ func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int
 	if err := checkID("counter key", key); err != nil {
 		return 0, time.Time{}, err
 	}
-	t := s.now()
+	return readIncr(s.incrCmd(key, window, s.now()).run(ctx, s.rdb), "incr")
+}
+
+// incrCmd is the incr script's call for the counter key at t.
+func (s *Store) incrCmd(key string, window time.Duration, t time.Time) command {
 	now, end := t.UnixMilli(), t.Add(window).UnixMilli()
-	ttl := max(end-now+s.grace, 1)
-	res, err := incr.Run(ctx, s.rdb, []string{s.counterKey(key)}, now, end, ttl).Slice()
+	return scriptCommand(incr, []string{s.counterKey(key)}, now, end, max(end-now+s.grace, 1))
+}
+
+// readIncr reads the reply of the incr script.
+func readIncr(c redis.Cmder, op string) (int64, time.Time, error) {
+	res, err := c.(*redis.Cmd).Slice()
 	if err != nil {
-		return 0, time.Time{}, wrap("incr", err)
+		return 0, time.Time{}, wrap(op, err)
 	}
 	return parseIncr(res)
 }
@@ -62,35 +70,17 @@ func (s *Store) IncrBatch(ctx context.Context, incrs []store.CounterIncr) ([]sto
 		}
 	}
 	t := s.now()
-	now := t.UnixMilli()
-	args := func(in store.CounterIncr) []any {
-		end := t.Add(in.Window).UnixMilli()
-		return []any{now, end, max(end-now+s.grace, 1)}
-	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.Cmd, len(incrs))
+	cmds := make([]command, len(incrs))
 	for i, in := range incrs {
-		cmds[i] = incr.EvalSha(ctx, pipe, []string{s.counterKey(in.Key)}, args(in)...)
+		cmds[i] = s.incrCmd(in.Key, in.Window, t)
 	}
-	if _, err := pipe.Exec(ctx); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
+	replies, err := s.sendAll(ctx, cmds)
+	if err != nil {
 		return nil, wrap("incr batch", err)
 	}
-	// A command refused with NOSCRIPT did not run: its node had not cached
-	// the script yet (first use, SCRIPT FLUSH, or on a cluster one node of
-	// several). Run those again, alone, with the EVAL fallback; the others
-	// ran and must not run twice.
-	for i, c := range cmds {
-		if err := c.Err(); err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			cmds[i] = incr.Run(ctx, s.rdb, []string{s.counterKey(incrs[i].Key)}, args(incrs[i])...)
-		}
-	}
-	out := make([]store.CounterValue, len(cmds))
-	for i, c := range cmds {
-		res, err := c.Slice()
-		if err != nil {
-			return nil, wrap("incr batch", err)
-		}
-		n, reset, err := parseIncr(res)
+	out := make([]store.CounterValue, len(replies))
+	for i, c := range replies {
+		n, reset, err := readIncr(c, "incr batch")
 		if err != nil {
 			return nil, err
 		}
@@ -104,10 +94,28 @@ func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) 
 	if err := ctxErr(ctx); err != nil {
 		return 0, time.Time{}, err
 	}
-	if err := checkID("counter key", key); err != nil {
+	c, err := s.peekCmd(key)
+	if err != nil {
 		return 0, time.Time{}, err
 	}
-	vals, err := s.rdb.HMGet(ctx, s.counterKey(key), "n", "r").Result()
+	return s.readPeek(c.run(ctx, s.rdb))
+}
+
+// peekCmd checks key and returns Peek's HMGET.
+func (s *Store) peekCmd(key string) (command, error) {
+	if err := checkID("counter key", key); err != nil {
+		return command{}, err
+	}
+	k := s.counterKey(key)
+	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.HMGet(ctx, k, "n", "r")
+	}), nil
+}
+
+// readPeek reads the reply of Peek's HMGET: a missing or ended counter
+// is zero.
+func (s *Store) readPeek(c redis.Cmder) (int64, time.Time, error) {
+	vals, err := c.(*redis.SliceCmd).Result()
 	if err != nil {
 		return 0, time.Time{}, wrap("peek", err)
 	}
@@ -140,10 +148,15 @@ func (s *Store) Decr(ctx context.Context, key string) error {
 	if err := checkID("counter key", key); err != nil {
 		return err
 	}
-	if err := decr.Run(ctx, s.rdb, []string{s.counterKey(key)}, s.clock()).Err(); err != nil {
+	if err := s.decrCmd(key, s.clock()).run(ctx, s.rdb).Err(); err != nil {
 		return wrap("decr", err)
 	}
 	return nil
+}
+
+// decrCmd is the decr script's call for the counter key at now (Unix ms).
+func (s *Store) decrCmd(key string, now int64) command {
+	return scriptCommand(decr, []string{s.counterKey(key)}, now)
 }
 
 // ResetCounter implements store.Counters with one DEL.
@@ -151,10 +164,27 @@ func (s *Store) ResetCounter(ctx context.Context, key string) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkID("counter key", key); err != nil {
+	c, err := s.resetCmd(key)
+	if err != nil {
 		return err
 	}
-	if err := s.rdb.Del(ctx, s.counterKey(key)).Err(); err != nil {
+	return readReset(c.run(ctx, s.rdb))
+}
+
+// resetCmd checks key and returns ResetCounter's DEL.
+func (s *Store) resetCmd(key string) (command, error) {
+	if err := checkID("counter key", key); err != nil {
+		return command{}, err
+	}
+	k := s.counterKey(key)
+	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.Del(ctx, k)
+	}), nil
+}
+
+// readReset reads the reply of ResetCounter's DEL.
+func readReset(c redis.Cmder) error {
+	if err := c.Err(); err != nil {
 		return wrap("reset counter", err)
 	}
 	return nil
@@ -176,16 +206,32 @@ func (s *Store) mark(ctx context.Context, op, key string, value int64, expiresAt
 	if err := ctxErr(ctx); err != nil {
 		return false, err
 	}
-	if err := checkID("ledger key", key); err != nil {
+	c, err := s.markCmd(key, value, expiresAt, once, s.clock())
+	if err != nil {
 		return false, err
 	}
-	now, exp := s.clock(), expiryMillis(expiresAt)
+	return readMark(c.run(ctx, s.rdb), op)
+}
+
+// markCmd checks key and returns the advance script's call that sets the
+// mark value (once: only where no mark is live, MarkUsed's rule) at now
+// (Unix ms).
+func (s *Store) markCmd(key string, value int64, expiresAt time.Time, once bool, now int64) (command, error) {
+	if err := checkID("ledger key", key); err != nil {
+		return command{}, err
+	}
+	exp := expiryMillis(expiresAt)
 	hi, lo := value>>32, value&0xffffffff
 	onceArg := "0"
 	if once {
 		onceArg = "1"
 	}
-	n, err := advance.Run(ctx, s.rdb, []string{s.ledgerKey(key)}, now, hi, lo, exp, s.ttlMillis(exp, now), onceArg).Int64()
+	return scriptCommand(advance, []string{s.ledgerKey(key)}, now, hi, lo, exp, s.ttlMillis(exp, now), onceArg), nil
+}
+
+// readMark reads the reply of the advance script: whether it set the mark.
+func readMark(c redis.Cmder, op string) (bool, error) {
+	n, err := c.(*redis.Cmd).Int64()
 	if err != nil {
 		return false, wrap(op, err)
 	}

@@ -48,8 +48,13 @@
 // is one pipeline (GETDEL and DEL; on a cluster, sent to each node at
 // once). IncrBelow ([store.BoundedCounters]) is
 // one script call on a *redis.Client; on a cluster see Redis Cluster
-// below. The first call of each script after a server restart costs one
-// more (EVALSHA answers NOSCRIPT and go-redis retries with EVAL).
+// below. RunBatch ([store.Batcher]) sends the command of each of its
+// operations, the very command of the operation's method, in one pipeline
+// (on a cluster, one per node, at once), so a batch costs one round trip
+// whatever it holds, but for an IncrBelow whose keys span hash slots on a
+// cluster, which takes its own round trips (see [Store.RunBatch]). The
+// first call of each script after a server restart costs one more
+// (EVALSHA answers NOSCRIPT and the store sends it again with EVAL).
 //
 // # Key layout
 //
@@ -123,7 +128,9 @@
 // refuses the call, and the increments made in the other slots are taken
 // back with Decr; until then other calls see them. Across slots, no
 // counter passes its bound, but fewer calls may be admitted than the
-// bounds allow when calls race (see [Store.IncrBelow]). An
+// bounds allow when calls race (see [Store.IncrBelow]). In a batch
+// (RunBatch), such an IncrBelow runs on its own after the batch's
+// pipeline, and the operations after it on the same counters after it. An
 // owner's index and the states it lists are in different slots, so
 // DeleteOwnedStates runs one script per state (pipelined: one round trip
 // per node, in parallel) and each is atomic on its own, not the whole. The

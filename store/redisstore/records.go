@@ -64,10 +64,28 @@ func (s *Store) ListEnrollments(ctx context.Context, userID string) ([]store.Enr
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkID("enrollment user id", userID); err != nil {
+	c, err := s.listEnrollmentsCmd(userID)
+	if err != nil {
 		return nil, err
 	}
-	all, err := s.rdb.HGetAll(ctx, s.enrollKey(userID)).Result()
+	return readEnrollments(c.run(ctx, s.rdb), userID)
+}
+
+// listEnrollmentsCmd checks userID and returns ListEnrollments' HGETALL.
+func (s *Store) listEnrollmentsCmd(userID string) (command, error) {
+	if err := checkID("enrollment user id", userID); err != nil {
+		return command{}, err
+	}
+	k := s.enrollKey(userID)
+	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.HGetAll(ctx, k)
+	}), nil
+}
+
+// readEnrollments reads the reply of ListEnrollments' HGETALL: the
+// records, ordered, and empty, not nil, for none.
+func readEnrollments(c redis.Cmder, userID string) ([]store.EnrollmentRecord, error) {
+	all, err := c.(*redis.MapStringStringCmd).Result()
 	if err != nil {
 		return nil, wrap("list enrollments", err)
 	}
@@ -110,20 +128,35 @@ func (s *Store) TouchEnrollment(ctx context.Context, userID, id string, used tim
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkID("enrollment user id", userID); err != nil {
+	c, send, err := s.touchCmd(userID, id, used)
+	if err != nil || !send {
 		return err
+	}
+	return readTouch(c.run(ctx, s.rdb))
+}
+
+// touchCmd checks the arguments of TouchEnrollment and returns its
+// script's call; send is false when used is zero, which writes nothing.
+func (s *Store) touchCmd(userID, id string, used time.Time) (c command, send bool, err error) {
+	if err := checkID("enrollment user id", userID); err != nil {
+		return command{}, false, err
 	}
 	if err := checkID("enrollment id", id); err != nil {
-		return err
+		return command{}, false, err
 	}
 	if used.IsZero() {
-		return nil
+		return command{}, false, nil
 	}
 	js, err := used.MarshalJSON()
 	if err != nil {
-		return invalid("last-use time cannot be encoded: %v", err)
+		return command{}, false, invalid("last-use time cannot be encoded: %v", err)
 	}
-	if err := touchEnrollment.Run(ctx, s.rdb, []string{s.enrollKey(userID)}, id, js, used.Unix(), used.Nanosecond()).Err(); err != nil {
+	return scriptCommand(touchEnrollment, []string{s.enrollKey(userID)}, id, js, used.Unix(), used.Nanosecond()), true, nil
+}
+
+// readTouch reads the reply of the touchEnrollment script.
+func readTouch(c redis.Cmder) error {
+	if err := c.Err(); err != nil {
 		return wrap("touch enrollment", err)
 	}
 	return nil

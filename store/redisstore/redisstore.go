@@ -50,7 +50,7 @@ type Options struct {
 
 // Store is a store.Store on Redis, and also a store.Sweeper,
 // store.BatchCounters, store.BoundedCounters, store.StateResetter,
-// store.DeviceToucher and store.EnrollmentToucher. It
+// store.Batcher, store.DeviceToucher and store.EnrollmentToucher. It
 // is safe for concurrent use, and any number of app instances may share one
 // Redis through their own Stores (with the same Prefix).
 type Store struct {
@@ -64,6 +64,7 @@ var (
 	_ store.Store             = (*Store)(nil)
 	_ store.Sweeper           = (*Store)(nil)
 	_ store.BatchCounters     = (*Store)(nil)
+	_ store.Batcher           = (*Store)(nil)
 	_ store.DeviceToucher     = (*Store)(nil)
 	_ store.EnrollmentToucher = (*Store)(nil)
 )

@@ -127,18 +127,21 @@ return {1, ARGV[2]}
 // of one hash slot (KEYS): it reads every counter and its bound before it
 // writes any, so a malformed value fails the call with nothing written.
 // ARGV now, mode, then for each key: window end and TTL for a new window,
-// window length (for the age), bound, CountRefused ("1" or "0"), number
-// of steps, and each step's age and bound. Mode "a" applies the call
-// (every counter when none is full; otherwise only the CountRefused ones
-// that are not), "c" only checks, and "r" applies a call that counters of
-// another slot refused. It returns, per key, {count, window end or "",
-// index of the step whose bound applied (0: the entry's own), flags: 1
-// full, 2 incremented}.
+// window length (for the age), bound, flags (1 CountRefused, 2 Check:
+// read, never written), number of steps, and each step's age and bound.
+// Mode "a" applies the call (every counter but the checks when none is
+// full; otherwise only the CountRefused ones that are not, checks never),
+// "c" only checks, and "r" applies a call that counters of another slot
+// refused. It returns, per key, {count, window end or "", index of the
+// step whose bound applied (0: the entry's own), flags: 1 full, 2
+// incremented}.
 var incrBelow = newScript(`
 local now, mode = tonumber(ARGV[1]), ARGV[2]
 local items, a, refused = {}, 3, mode == 'r'
 for i = 1, #KEYS do
-  local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), cr = ARGV[a + 4] == '1', n = 0, step = 0}
+  local fl = tonumber(ARGV[a + 4])
+  local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), n = 0, step = 0,
+    cr = bit.band(fl, 1) ~= 0, chk = bit.band(fl, 2) ~= 0}
   local w, steps = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 5])
   a = a + 6
   local v = redis.call('HMGET', KEYS[i], 'n', 'r')
@@ -159,7 +162,7 @@ for i = 1, #KEYS do
 end
 local out = {}
 for i, it in ipairs(items) do
-  local inc = mode ~= 'c' and not it.full and (not refused or it.cr)
+  local inc = mode ~= 'c' and not it.full and not it.chk and (not refused or it.cr)
   if inc and it.r then
     it.n = redis.call('HINCRBY', KEYS[i], 'n', 1)
   elseif inc then

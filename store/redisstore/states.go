@@ -37,10 +37,28 @@ func (s *Store) GetState(ctx context.Context, key string) ([]byte, error) {
 	if err := ctxErr(ctx); err != nil {
 		return nil, err
 	}
-	if err := checkID("state key", key); err != nil {
+	c, err := s.getStateCmd(key)
+	if err != nil {
 		return nil, err
 	}
-	return s.state(s.rdb.Get(ctx, s.stateKey(key)), "get state")
+	return s.readState(c.run(ctx, s.rdb))
+}
+
+// getStateCmd checks key and returns GetState's GET.
+func (s *Store) getStateCmd(key string) (command, error) {
+	if err := checkID("state key", key); err != nil {
+		return command{}, err
+	}
+	k := s.stateKey(key)
+	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+		return c.Get(ctx, k)
+	}), nil
+}
+
+// readState reads the reply of GetState's GET: store.ErrNotFound for a
+// state that is missing or has expired.
+func (s *Store) readState(c redis.Cmder) ([]byte, error) {
+	return s.state(c.(*redis.StringCmd), "get state")
 }
 
 // TakeState implements store.States with one GETDEL (Redis 6.2 or later):
@@ -177,23 +195,18 @@ func (s *Store) DeleteOwnedStates(ctx context.Context, owner string) error {
 		return nil
 	}
 	keys := make([]string, 0, len(entries))
+	cmds := make([]command, 0, len(entries))
 	for k := range entries {
 		keys = append(keys, k)
+		cmds = append(cmds, scriptCommand(deleteOwned, []string{s.stateKey(k)}, owner))
 	}
-	cmds := make([]*redis.Cmd, len(keys))
-	_, _ = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, k := range keys {
-			cmds[i] = deleteOwned.EvalSha(ctx, p, []string{s.stateKey(k)}, owner)
-		}
-		return nil
-	})
+	replies, err := s.sendAll(ctx, cmds)
+	if err != nil {
+		return wrap("delete owned states", err)
+	}
 	var done []any // key, entry as read, ...
-	for i, c := range cmds {
-		tok, err := c.Text()
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Not run: the node had not cached the script yet.
-			tok, err = deleteOwned.Run(ctx, s.rdb, []string{s.stateKey(keys[i])}, owner).Text()
-		}
+	for i, c := range replies {
+		tok, err := c.(*redis.Cmd).Text()
 		if err != nil {
 			return wrap("delete owned states", err)
 		}

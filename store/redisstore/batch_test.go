@@ -1,0 +1,241 @@
+package redisstore
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+// loadScripts caches every script on the server behind rdb.
+func loadScripts(t *testing.T, rdb redis.Scripter) {
+	t.Helper()
+	for _, sc := range []*redis.Script{incr, incrBelow, decr, advance, touchEnrollment} {
+		require.NoError(t, sc.Load(context.Background(), rdb).Err())
+	}
+}
+
+// TestRunBatchRoundTrips pins the round trips of RunBatch: one pipeline
+// for every operation on a *redis.Client; on a client that splits
+// IncrBelow by hash slot, one for a batch whose IncrBelow is in one slot,
+// and for one whose IncrBelow spans slots, the pipeline, then that
+// IncrBelow's own (two when admitted), then, when an operation after it
+// names one of its counters, one more pipeline.
+func TestRunBatchRoundTrips(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	rs, ring := newRingStore(t, s, clk.Now)
+	ctx := context.Background()
+	loadScripts(t, rdb)
+	var calls, ringCalls atomic.Int64
+	rdb.AddHook(countHook{&calls})
+	ring.AddHook(countHook{&ringCalls})
+	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "totp", CreatedAt: clk.Now()}))
+	in := func(key string) store.BoundedIncr { return store.BoundedIncr{Key: key, Window: time.Minute, Max: 100} }
+	all := func(incrs ...store.BoundedIncr) []store.Op {
+		return []store.Op{
+			{Kind: store.OpPeek, Key: "{u:1}fail"},
+			{Kind: store.OpGetState, Key: "st"},
+			{Kind: store.OpListEnrollments, UserID: "u1"},
+			{Kind: store.OpIncrBelow, Incrs: incrs},
+			{Kind: store.OpMarkUsed, Key: "m", Time: clk.Now().Add(time.Minute)},
+			{Kind: store.OpResetCounter, Key: "other"},
+			{Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1", Time: clk.Now()},
+		}
+	}
+	tests := []struct {
+		name string
+		s    *Store
+		n    *atomic.Int64
+		want int64
+		ops  []store.Op
+	}{
+		{"client", s, &calls, 1, all(in("a"), in("b"))},
+		{"client, one operation", s, &calls, 1, []store.Op{{Kind: store.OpPeek, Key: "a"}}},
+		{"client, nothing to send", s, &calls, 0, []store.Op{{Kind: store.OpIncrBelow}, {Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1"}}},
+		{"split, one slot", rs, &ringCalls, 1, all(in("{u:1}a"), in("{u:1}b"))},
+		{"split, two slots", rs, &ringCalls, 3, all(in("{u:1}a"), in("{u:2}b"))},
+		{"split, two slots, then a Peek of one", rs, &ringCalls, 4,
+			append(all(in("{u:1}a"), in("{u:2}b")), store.Op{Kind: store.OpPeek, Key: "{u:2}b"})},
+	}
+	for _, tt := range tests {
+		before := tt.n.Load()
+		require.NoError(t, tt.s.RunBatch(ctx, tt.ops), tt.name)
+		assert.Equal(t, tt.want, tt.n.Load()-before, "%s: round trips", tt.name)
+	}
+}
+
+// TestRunBatchOrder: operations on the same keys see each other's writes
+// in the order of the batch, on a *redis.Client and on the split path,
+// where an IncrBelow across slots runs on its own and the operations on
+// its counters after it wait for it.
+func TestRunBatchOrder(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, _ := newStore(t, clk.Now)
+	rs, _ := newRingStore(t, s, clk.Now)
+	ctx := context.Background()
+	for name, st := range map[string]*Store{"client": s, "split": rs} {
+		p := name + ":"
+		for range 2 {
+			_, _, err := st.Incr(ctx, p+"a", time.Hour)
+			require.NoError(t, err)
+		}
+		in := func(key string) store.BoundedIncr {
+			return store.BoundedIncr{Key: p + key, Window: time.Minute, Max: 10}
+		}
+		ops := []store.Op{
+			{Kind: store.OpPeek, Key: p + "a"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{in("a"), in("b")}},
+			{Kind: store.OpPeek, Key: p + "a"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{in("b")}},
+			{Kind: store.OpResetCounter, Key: p + "b"},
+			{Kind: store.OpPeek, Key: p + "b"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{in("a"), in("c")}},
+			{Kind: store.OpMarkUsed, Key: p + "m", Time: clk.Now().Add(time.Minute)},
+			{Kind: store.OpPeek, Key: p + "c"},
+		}
+		require.NoError(t, st.RunBatch(ctx, ops), name)
+		assert.Equal(t, int64(2), ops[0].Counter.N, "%s: a Peek before the IncrBelow", name)
+		assert.Equal(t, []int64{3, 1}, []int64{ops[1].Bounded[0].N, ops[1].Bounded[1].N}, name)
+		assert.Equal(t, int64(3), ops[2].Counter.N, "%s: a Peek after the IncrBelow", name)
+		assert.Equal(t, int64(2), ops[3].Bounded[0].N, "%s: an IncrBelow after the IncrBelow", name)
+		assert.Zero(t, ops[5].Counter.N, "%s: a Peek after a ResetCounter", name)
+		assert.Equal(t, []int64{4, 1}, []int64{ops[6].Bounded[0].N, ops[6].Bounded[1].N}, name)
+		assert.True(t, ops[7].First, name)
+		assert.Equal(t, int64(1), ops[8].Counter.N, "%s: a Peek after the second IncrBelow", name)
+	}
+}
+
+// TestRunBatchLoadsScript: a batch sent before its scripts are cached on
+// the server (first use, SCRIPT FLUSH) loads them in one more round trip,
+// runs each script once, and keeps the order of the batch: the reads and
+// the DEL that came after a script refused with NOSCRIPT come after it.
+func TestRunBatchLoadsScript(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	ctx := context.Background()
+	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u", ID: "e", Method: "totp", CreatedAt: clk.Now()}))
+	var calls atomic.Int64
+	rdb.AddHook(countHook{&calls})
+	used := clk.Now().Add(time.Second)
+	for round := range 2 {
+		require.NoError(t, rdb.ScriptFlush(ctx).Err())
+		require.NoError(t, s.ResetCounter(ctx, "c"))
+		before := calls.Load()
+		ops := []store.Op{
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 5}}},
+			{Kind: store.OpPeek, Key: "c"},
+			{Kind: store.OpMarkUsed, Key: "m", Time: clk.Now().Add(time.Minute)},
+			{Kind: store.OpMarkUsed, Key: "m", Time: clk.Now().Add(time.Minute)},
+			{Kind: store.OpTouchEnrollment, UserID: "u", ID: "e", Time: used},
+			{Kind: store.OpListEnrollments, UserID: "u"},
+			{Kind: store.OpResetCounter, Key: "c"},
+			{Kind: store.OpPeek, Key: "c"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 5}}},
+		}
+		require.NoError(t, s.RunBatch(ctx, ops))
+		assert.Equal(t, int64(2), calls.Load()-before, "round %d: the pipeline, and EVAL of what NOSCRIPT refused", round)
+		assert.Equal(t, int64(1), ops[0].Bounded[0].N, "round %d", round)
+		assert.Equal(t, int64(1), ops[1].Counter.N, "round %d: a Peek after the IncrBelow", round)
+		assert.Equal(t, round == 0, ops[2].First, "round %d", round)
+		assert.False(t, ops[3].First, "round %d: the second mark", round)
+		require.Len(t, ops[5].Records, 1)
+		assert.True(t, used.Equal(ops[5].Records[0].LastUsedAt), "round %d: a list after the touch", round)
+		assert.Zero(t, ops[7].Counter.N, "round %d: a Peek after the ResetCounter", round)
+		assert.Equal(t, int64(1), ops[8].Bounded[0].N, "round %d: an IncrBelow after the ResetCounter", round)
+		n, _, err := s.Peek(ctx, "c")
+		require.NoError(t, err)
+		assert.Equal(t, int64(1), n, "round %d: no increment ran twice", round)
+	}
+}
+
+// TestRunBatchInvalidInput: a batch with an invalid key or id, or one
+// that store.CheckOps refuses, is an error wrapping ErrInvalidInput, and
+// sends nothing.
+func TestRunBatchInvalidInput(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	ctx := context.Background()
+	var calls atomic.Int64
+	rdb.AddHook(countHook{&calls})
+	long := strings.Repeat("x", maxID+1)
+	mark := store.Op{Kind: store.OpMarkUsed, Key: "m", Time: clk.Now().Add(time.Minute)}
+	for name, bad := range map[string]store.Op{
+		"unknown kind":           {Kind: 99, Key: "k"},
+		"Peek empty key":         {Kind: store.OpPeek},
+		"GetState long key":      {Kind: store.OpGetState, Key: long},
+		"ListEnrollments no one": {Kind: store.OpListEnrollments},
+		"IncrBelow empty key":    {Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "", Window: time.Minute, Max: 1}}},
+		"IncrBelow key twice": {Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
+			{Key: "a", Window: time.Minute, Max: 1}, {Key: "a", Window: time.Minute, Max: 1}}},
+		"MarkUsed empty key":       {Kind: store.OpMarkUsed},
+		"ResetCounter long key":    {Kind: store.OpResetCounter, Key: long},
+		"TouchEnrollment no id":    {Kind: store.OpTouchEnrollment, UserID: "u"},
+		"TouchEnrollment bad time": {Kind: store.OpTouchEnrollment, UserID: "u", ID: "e", Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+	} {
+		err := s.RunBatch(ctx, []store.Op{mark, bad})
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, name)
+		assert.True(t, strings.HasPrefix(err.Error(), "redisstore: "), err.Error())
+	}
+	assert.Zero(t, calls.Load(), "no command was sent")
+}
+
+// TestIncrBelowCheckSplit: on the split path, a Check entry is neither
+// counted when the call is refused (CountRefused or not), nor when it is
+// admitted, nor taken back when a slot refuses after the check.
+func TestIncrBelowCheckSplit(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	rs, ring := newRingStore(t, s, clk.Now)
+	ctx := context.Background()
+	loadScripts(t, rdb)
+	for range 2 {
+		_, _, err := s.Incr(ctx, "gate", time.Hour)
+		require.NoError(t, err)
+	}
+	gate := store.BoundedIncr{Key: "gate", Window: time.Hour, Max: 5, Check: true, CountRefused: true}
+	own := store.BoundedIncr{Key: "own", Window: time.Minute, Max: 10, CountRefused: true}
+	peek := func(key string) int64 {
+		n, _, err := s.Peek(ctx, key)
+		require.NoError(t, err)
+		return n
+	}
+
+	out, err := rs.IncrBelow(ctx, []store.BoundedIncr{{Key: "a", Window: time.Minute, Max: 10}, gate})
+	require.NoError(t, err)
+	assert.Equal(t, -1, store.FirstFull(out), "admitted")
+	assert.Equal(t, store.BoundedValue{N: 2, ResetAt: time.UnixMilli(clk.Now().Add(time.Hour).UnixMilli()), Max: 5}, out[1], "the check, read")
+
+	_, err = s.IncrBelow(ctx, []store.BoundedIncr{{Key: "full", Window: time.Minute, Max: 1}})
+	require.NoError(t, err)
+	out, err = rs.IncrBelow(ctx, []store.BoundedIncr{{Key: "full", Window: time.Minute, Max: 1}, gate, own})
+	require.NoError(t, err)
+	assert.Equal(t, 0, store.FirstFull(out), "refused")
+	assert.False(t, out[1].Incremented, "a refused call does not count a check, even with CountRefused")
+	assert.True(t, out[2].Incremented)
+
+	var filled atomic.Bool
+	ring.AddHook(fillHook{after: func() {
+		if filled.CompareAndSwap(false, true) {
+			require.NoError(t, rdb.HSet(ctx, s.counterKey("tight"), "n", 3, "r", clk.Now().Add(time.Hour).UnixMilli()).Err())
+		}
+	}})
+	out, err = rs.IncrBelow(ctx, []store.BoundedIncr{{Key: "loose", Window: time.Minute, Max: 10}, {Key: "tight", Window: time.Minute, Max: 3}, gate})
+	require.NoError(t, err)
+	require.True(t, filled.Load())
+	assert.Equal(t, 1, store.FirstFull(out), "refused after the check")
+	assert.False(t, out[2].Incremented)
+	assert.Equal(t, int64(2), out[2].N)
+	for key, want := range map[string]int64{"gate": 2, "loose": 0, "own": 1} {
+		assert.Equal(t, want, peek(key), key)
+	}
+}
