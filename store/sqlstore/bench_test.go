@@ -47,12 +47,18 @@ func runConc(b *testing.B, conc int, fn func(i int64) error) {
 // BenchmarkStore measures the store's basic operations on each database,
 // next to a raw SELECT 1 through the same pool: the database's round-trip
 // floor. Names: Store/<db>/<op>/conc=<goroutines>.
+//
+// Reads3Batch is a batch (RunBatch) of the reads at the start of a login,
+// a Peek, a ListEnrollments and a GetState, and Reads3Seq the same three
+// calls one after the other; Writes3Batch and Writes3Seq do the same for
+// the writes at its end, a ResetCounter, a TouchEnrollment and a MarkUsed.
 func BenchmarkStore(b *testing.B) {
 	for _, be := range backends {
 		b.Run(be.name, func(b *testing.B) {
 			db := be.open(b)
 			s := migrated(b, db, be.dialect, nil)
 			ctx := context.Background()
+			seedReads(b, s)
 			run := 0
 			for _, conc := range []int{1, 8} {
 				run++
@@ -95,6 +101,44 @@ func BenchmarkStore(b *testing.B) {
 						_, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: tag + "ip:" + k, Window: time.Minute, Max: 1 << 40}, {Key: tag + "full:" + k, Window: time.Minute, Max: 1}})
 						return err
 					}},
+					{"Reads3Batch", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						return s.RunBatch(ctx, []store.Op{
+							{Kind: store.OpPeek, Key: "rd:fail:" + k},
+							{Kind: store.OpListEnrollments, UserID: "rd:u:" + k},
+							{Kind: store.OpGetState, Key: "rd:st:" + k},
+						})
+					}},
+					{"Reads3Seq", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						if _, _, err := s.Peek(ctx, "rd:fail:"+k); err != nil {
+							return err
+						}
+						if _, err := s.ListEnrollments(ctx, "rd:u:"+k); err != nil {
+							return err
+						}
+						_, err := s.GetState(ctx, "rd:st:"+k)
+						return err
+					}},
+					{"Writes3Batch", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						return s.RunBatch(ctx, []store.Op{
+							{Kind: store.OpResetCounter, Key: tag + "fail:" + k},
+							{Kind: store.OpTouchEnrollment, UserID: "rd:u:" + k, ID: "e1", Time: time.Now()},
+							{Kind: store.OpMarkUsed, Key: tag + "m:" + strconv.FormatInt(i, 10), Time: time.Now().Add(time.Minute)},
+						})
+					}},
+					{"Writes3Seq", func(i int64) error {
+						k := strconv.FormatInt(i%64, 10)
+						if err := s.ResetCounter(ctx, tag+"fail:"+k); err != nil {
+							return err
+						}
+						if err := s.TouchEnrollment(ctx, "rd:u:"+k, "e1", time.Now()); err != nil {
+							return err
+						}
+						_, err := s.MarkUsed(ctx, tag+"m:"+strconv.FormatInt(i, 10), time.Now().Add(time.Minute))
+						return err
+					}},
 					{"PutTakeState", func(i int64) error {
 						k := tag + "st:" + strconv.FormatInt(i, 10)
 						if err := s.PutState(ctx, k, []byte("challenge-json"), time.Now().Add(time.Minute)); err != nil {
@@ -118,6 +162,27 @@ func BenchmarkStore(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// seedReads writes what the Reads3 and Writes3 benchmarks read and touch:
+// for 64 users, a counter, a state and an enrollment.
+func seedReads(b *testing.B, s *sqlstore.Store) {
+	b.Helper()
+	ctx := context.Background()
+	now := time.Now()
+	for n := range 64 {
+		k := strconv.Itoa(n)
+		if _, _, err := s.Incr(ctx, "rd:fail:"+k, 24*time.Hour); err != nil {
+			b.Fatal(err)
+		}
+		if err := s.PutState(ctx, "rd:st:"+k, []byte("challenge-json"), now.Add(24*time.Hour)); err != nil {
+			b.Fatal(err)
+		}
+		rec := store.EnrollmentRecord{UserID: "rd:u:" + k, ID: "e1", Method: "totp", Label: "Phone", Data: []byte("sealed-secret"), CreatedAt: now}
+		if err := s.PutEnrollment(ctx, rec); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 

@@ -22,11 +22,15 @@ var (
 // lock in the same order and never deadlock each other), creating a
 // missing counter as an ended row, and reads them; store.DecideBounded
 // decides from what it read; writeBounded writes the counters that the
-// call increments. A call that increments nothing rolls back, which also
-// removes the ended rows it created. Round trips: BEGIN, one statement to
-// lock and read (two on MySQL, which cannot return what an upsert wrote),
-// then ROLLBACK, or one to write and COMMIT (one more when a refused call
-// that increments a CountRefused counter leaves an ended row it created,
+// call increments, and no other. A Check entry's counter is locked and
+// read as the others are, so that no call changes it between this call's
+// read and its commit, but never written: the ended row created to lock a
+// missing one is removed before the commit, as is that of any counter the
+// call does not increment. A call that increments nothing rolls back,
+// which also removes the ended rows it created. Round trips: BEGIN, one
+// statement to lock and read (two on MySQL, which cannot return what an
+// upsert wrote), then ROLLBACK, or one to write and COMMIT (one more when
+// a call that increments some counters leaves an ended row it created,
 // which it deletes).
 func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store.BoundedValue, error) {
 	if len(incrs) == 0 {
@@ -35,31 +39,10 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 	if err := store.CheckBounded(incrs); err != nil {
 		return nil, wrap("incr below", err)
 	}
-	nowM := s.nowMicro()
-	now := timeMicro(nowM)
-	keys := make([]string, len(incrs))
-	for i, in := range incrs {
-		keys[i] = in.Key
-	}
-	sort.Strings(keys)
 	var out []store.BoundedValue
-	err := s.tx(ctx, "incr below", func(tx *sql.Tx) error {
-		rows, err := s.lockBounded(ctx, tx, keys)
-		if err != nil {
-			return err
-		}
-		live := make([]store.CounterValue, len(incrs))
-		for i, in := range incrs {
-			r, ok := rows[in.Key]
-			if !ok {
-				return fmt.Errorf("counter %d missing from the locked rows", i)
-			}
-			if r.reset > nowM {
-				live[i] = store.CounterValue{N: r.n, ResetAt: timeMicro(r.reset)}
-			}
-		}
-		out = store.DecideBounded(incrs, live, now)
-		return s.writeBounded(ctx, tx, incrs, out, rows)
+	err := s.tx(ctx, "incr below", func(tx *sql.Tx) (err error) {
+		out, err = s.incrBelow(ctx, tx, incrs, false)
+		return err
 	})
 	if errors.Is(err, errNothingToWrite) {
 		err = nil
@@ -68,6 +51,41 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 		return nil, err
 	}
 	return out, nil
+}
+
+// incrBelow is the work of IncrBelow in the transaction tx, for incrs that
+// store.CheckBounded accepted: it locks and reads the counters, decides,
+// and writes, and returns the results. When the call increments nothing,
+// it returns its results with errNothingToWrite, so that IncrBelow rolls
+// the transaction back; in a batch (inBatch), whose transaction holds the
+// writes of other operations, it deletes the ended rows it created
+// instead.
+func (s *Store) incrBelow(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, inBatch bool) ([]store.BoundedValue, error) {
+	if len(incrs) == 0 {
+		return nil, nil
+	}
+	nowM := s.nowMicro()
+	keys := make([]string, len(incrs))
+	for i, in := range incrs {
+		keys[i] = in.Key
+	}
+	sort.Strings(keys)
+	rows, err := s.lockBounded(ctx, tx, keys)
+	if err != nil {
+		return nil, err
+	}
+	live := make([]store.CounterValue, len(incrs))
+	for i, in := range incrs {
+		r, ok := rows[in.Key]
+		if !ok {
+			return nil, fmt.Errorf("counter %d missing from the locked rows", i)
+		}
+		if r.reset > nowM {
+			live[i] = store.CounterValue{N: r.n, ResetAt: timeMicro(r.reset)}
+		}
+	}
+	out := store.DecideBounded(incrs, live, timeMicro(nowM))
+	return out, s.writeBounded(ctx, tx, incrs, out, rows, inBatch)
 }
 
 // errNothingToWrite ends the transaction of an IncrBelow call that
@@ -126,12 +144,13 @@ func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map
 }
 
 // writeBounded writes, under the locks lockBounded took, the count and
-// window end of every counter that out says the call incremented, with one
-// multi-row upsert (each row exists and is locked, so it is an update),
-// and deletes the ended rows lockBounded created that the call did not
-// increment. It returns errNothingToWrite, so that the transaction rolls
-// back, when the call increments nothing.
-func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter) error {
+// window end of every counter that out says the call incremented (never a
+// Check entry's: store.DecideBounded increments none), with one multi-row
+// upsert (each row exists and is locked, so it is an update), and deletes
+// the ended rows lockBounded created that the call did not increment.
+// When the call increments nothing it returns errNothingToWrite, so that
+// the transaction rolls back, unless inBatch, when it only deletes.
+func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
 	var set, created []any
 	for i, in := range incrs {
 		switch {
@@ -143,22 +162,14 @@ func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.Boun
 			created = append(created, in.Key)
 		}
 	}
-	if len(set) == 0 {
+	if len(set) == 0 && !inBatch {
 		return errNothingToWrite
 	}
-	n := len(set) / 3
 	table := s.prefix + "counters"
-	stmt := "INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
-		" ON CONFLICT (k) DO UPDATE SET n = excluded.n, reset_at = excluded.reset_at"
-	if s.dialect == MySQL {
-		stmt = "INSERT INTO " + table + " (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
-			" ON DUPLICATE KEY UPDATE n = VALUES(n), reset_at = VALUES(reset_at)"
-	}
-	if s.dialect == Postgres {
-		stmt = numbered(stmt)
-	}
-	if _, err := tx.ExecContext(ctx, stmt, set...); err != nil {
-		return err
+	if len(set) > 0 {
+		if err := s.writeCounters(ctx, tx, table, set); err != nil {
+			return err
+		}
 	}
 	if len(created) == 0 {
 		return nil
@@ -168,5 +179,22 @@ func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.Boun
 		del = numbered(del)
 	}
 	_, err := tx.ExecContext(ctx, del, created...)
+	return err
+}
+
+// writeCounters sets the count and window end of the rows of set, a
+// (key, n, reset_at) triple per row, with one multi-row upsert.
+func (s *Store) writeCounters(ctx context.Context, tx *sql.Tx, table string, set []any) error {
+	n := len(set) / 3
+	stmt := "INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
+		" ON CONFLICT (k) DO UPDATE SET n = excluded.n, reset_at = excluded.reset_at"
+	if s.dialect == MySQL {
+		stmt = "INSERT INTO " + table + " (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
+			" ON DUPLICATE KEY UPDATE n = VALUES(n), reset_at = VALUES(reset_at)"
+	}
+	if s.dialect == Postgres {
+		stmt = numbered(stmt)
+	}
+	_, err := tx.ExecContext(ctx, stmt, set...)
 	return err
 }

@@ -2,7 +2,10 @@
 // for SQLite, PostgreSQL and MySQL/MariaDB. Every app instance that opens
 // the same database shares codes, limits, replay marks, trusted devices
 // and the states filed under each user. It deletes expired rows by itself
-// (see Sweeping).
+// (see Sweeping). It also implements the optional interfaces of package
+// store, [store.BatchCounters], [store.BoundedCounters],
+// [store.StateResetter], [store.Batcher], [store.EnrollmentToucher] and
+// [store.DeviceToucher], each described under Atomicity.
 //
 // # Drivers
 //
@@ -145,7 +148,20 @@
 //     missing one is created as an ended row, which every read ignores)
 //     and reads it, the decision in Go on the locked values, and one
 //     multi-row upsert of the counters it increments. A call that
-//     increments nothing rolls back, so a refused call writes nothing.
+//     increments nothing rolls back, so a refused call writes nothing;
+//     the ended rows of counters it does not increment, such as those of
+//     Check entries, which are locked and read but never written, are
+//     deleted before it commits.
+//   - RunBatch ([store.Batcher]) is one transaction, committed once, in
+//     which each operation runs its own method's statements, in order, so
+//     that it keeps its method's atomicity and sees the writes of those
+//     before it. A batch that contention rolls back (two batches that lock
+//     the same rows in different orders can deadlock) is run again from
+//     its first operation. On MySQL a batch in which a plain read follows
+//     a write that follows a plain read runs in READ COMMITTED, so that
+//     the later read sees the latest rows, as its method would, rather
+//     than the snapshot of the first. A batch saves the commits of its
+//     writes, not round trips: BEGIN and COMMIT are two of its own.
 //   - MarkUsed and Advance are conditional upserts that replace a mark only
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends

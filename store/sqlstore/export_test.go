@@ -59,3 +59,6 @@ var Retryable = retryable
 func (s *Store) Do(ctx context.Context, op string, fn func() error) error {
 	return s.do(ctx, op, fn)
 }
+
+// NeedsReadCommitted exposes the choice of a batch's isolation on MySQL.
+var NeedsReadCommitted = needsReadCommitted

@@ -44,17 +44,34 @@ func (s *Store) DeleteOwnedStates(ctx context.Context, owner string) error {
 
 // GetState implements store.States.
 func (s *Store) GetState(ctx context.Context, key string) ([]byte, error) {
-	var v []byte
-	err := s.do(ctx, "get state", func() error {
-		return s.db.QueryRowContext(ctx, s.q.getState, key, s.nowMicro()).Scan(&v)
+	var (
+		v     []byte
+		found bool
+	)
+	err := s.do(ctx, "get state", func() (err error) {
+		v, found, err = s.getState(ctx, s.db, key)
+		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, store.ErrNotFound
-	}
 	if err != nil {
 		return nil, err
 	}
-	return blob(v), nil
+	if !found {
+		return nil, store.ErrNotFound
+	}
+	return v, nil
+}
+
+// getState reads the value of key on q: found is false when it is missing
+// or expired.
+func (s *Store) getState(ctx context.Context, q querier, key string) (v []byte, found bool, err error) {
+	err = q.QueryRowContext(ctx, s.q.getState, key, s.nowMicro()).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, false, nil
+	}
+	if err != nil {
+		return nil, false, err
+	}
+	return blob(v), true, nil
 }
 
 // TakeState implements store.States: DELETE ... RETURNING on PostgreSQL
@@ -101,7 +118,7 @@ func (s *Store) TakeStateReset(ctx context.Context, key string, counters []strin
 	err := s.tx(ctx, "take state and reset counters", func(tx *sql.Tx) error {
 		found = false
 		for _, k := range counters {
-			if _, err := tx.ExecContext(ctx, s.q.resetCounter, k); err != nil {
+			if err := s.resetCounter(ctx, tx, k); err != nil {
 				return err
 			}
 		}
@@ -245,17 +262,29 @@ func (s *Store) Incr(ctx context.Context, key string, window time.Duration) (int
 
 // Peek implements store.Counters.
 func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) {
-	var n, reset int64
-	err := s.do(ctx, "peek", func() error {
-		return s.db.QueryRowContext(ctx, s.q.peek, key, s.nowMicro()).Scan(&n, &reset)
+	var v store.CounterValue
+	err := s.do(ctx, "peek", func() (err error) {
+		v, err = s.peek(ctx, s.db, key)
+		return err
 	})
-	if errors.Is(err, sql.ErrNoRows) {
-		return 0, time.Time{}, nil
-	}
 	if err != nil {
 		return 0, time.Time{}, err
 	}
-	return n, time.UnixMicro(reset).UTC(), nil
+	return v.N, v.ResetAt, nil
+}
+
+// peek reads the counter key on q: the zero CounterValue when it is
+// missing or its window has ended.
+func (s *Store) peek(ctx context.Context, q querier, key string) (store.CounterValue, error) {
+	var n, reset int64
+	err := q.QueryRowContext(ctx, s.q.peek, key, s.nowMicro()).Scan(&n, &reset)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.CounterValue{}, nil
+	}
+	if err != nil {
+		return store.CounterValue{}, err
+	}
+	return store.CounterValue{N: n, ResetAt: timeMicro(reset)}, nil
 }
 
 // Decr implements store.Counters with one UPDATE that subtracts one only
@@ -270,61 +299,77 @@ func (s *Store) Decr(ctx context.Context, key string) error {
 
 // ResetCounter implements store.Counters.
 func (s *Store) ResetCounter(ctx context.Context, key string) error {
-	return s.do(ctx, "reset counter", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.resetCounter, key)
-		return err
-	})
+	return s.do(ctx, "reset counter", func() error { return s.resetCounter(ctx, s.db, key) })
+}
+
+// resetCounter deletes the counter key on q.
+func (s *Store) resetCounter(ctx context.Context, q querier, key string) error {
+	_, err := q.ExecContext(ctx, s.q.resetCounter, key)
+	return err
 }
 
 // MarkUsed implements store.Ledger with a conditional upsert that only
 // replaces an expired mark.
 func (s *Store) MarkUsed(ctx context.Context, key string, expiresAt time.Time) (bool, error) {
-	return s.ledgerWrite(ctx, "mark used", s.q.markUsed, key, nil, expiresAt)
+	return s.ledgerOp(ctx, "mark used", s.q.markUsed, key, nil, expiresAt)
 }
 
 // Advance implements store.Ledger with a conditional upsert that only
 // replaces an expired or lower mark.
 func (s *Store) Advance(ctx context.Context, key string, value int64, expiresAt time.Time) (bool, error) {
-	return s.ledgerWrite(ctx, "advance", s.q.advance, key, &value, expiresAt)
+	return s.ledgerOp(ctx, "advance", s.q.advance, key, &value, expiresAt)
 }
 
-func (s *Store) ledgerWrite(ctx context.Context, op, q, key string, value *int64, expiresAt time.Time) (bool, error) {
+// ledgerOp runs ledgerWrite as an operation of its own: in a transaction
+// on MySQL, where it is two statements, as one statement otherwise.
+func (s *Store) ledgerOp(ctx context.Context, op, stmt, key string, value *int64, expiresAt time.Time) (bool, error) {
+	var won bool
+	write := func(q querier) (err error) {
+		won, err = s.ledgerWrite(ctx, q, stmt, key, value, expiresAt)
+		return err
+	}
+	var err error
+	if s.dialect == MySQL {
+		err = s.tx(ctx, op, func(tx *sql.Tx) error { return write(tx) })
+	} else {
+		err = s.do(ctx, op, func() error { return write(s.db) })
+	}
+	return won && err == nil, err
+}
+
+// ledgerWrite runs the ledger's conditional upsert stmt (markUsed, or
+// advance with value) of key on q, and reports whether it wrote the mark.
+// PostgreSQL and SQLite tell through the affected-row count. On MySQL,
+// whose count depends on the connection's flags, the upsert writes a
+// random token only when it wins, and a read of the row compares it; q
+// must then be a transaction, whose row lock (taken by the upsert, kept
+// until the commit) holds the row as the upsert left it for the read.
+func (s *Store) ledgerWrite(ctx context.Context, q querier, stmt, key string, value *int64, expiresAt time.Time) (bool, error) {
 	args := []any{key}
 	if value != nil {
 		args = append(args, *value)
 	}
 	args = append(args, dbTime(expiresAt))
-	var won bool
-	if s.dialect == MySQL {
-		var tok [16]byte
-		if _, err := rand.Read(tok[:]); err != nil {
-			return false, wrap(op, err)
-		}
-		args = append(args, tok[:], s.nowMicro())
-		err := s.tx(ctx, op, func(tx *sql.Tx) error {
-			if _, err := tx.ExecContext(ctx, q, args...); err != nil {
-				return err
-			}
-			var got []byte
-			if err := tx.QueryRowContext(ctx, s.q.ledgerRead, key).Scan(&got); err != nil {
-				return err
-			}
-			won = subtle.ConstantTimeCompare(got, tok[:]) == 1
-			return nil
-		})
-		return won && err == nil, err
-	}
-	args = append(args, s.nowMicro())
-	err := s.do(ctx, op, func() error {
-		res, err := s.db.ExecContext(ctx, q, args...)
+	if s.dialect != MySQL {
+		res, err := q.ExecContext(ctx, stmt, append(args, s.nowMicro())...)
 		if err != nil {
-			return err
+			return false, err
 		}
 		n, err := res.RowsAffected()
-		won = n == 1
-		return err
-	})
-	return won && err == nil, err
+		return n == 1 && err == nil, err
+	}
+	var tok [16]byte
+	if _, err := rand.Read(tok[:]); err != nil {
+		return false, err
+	}
+	if _, err := q.ExecContext(ctx, stmt, append(args, tok[:], s.nowMicro())...); err != nil {
+		return false, err
+	}
+	var got []byte
+	if err := q.QueryRowContext(ctx, s.q.ledgerRead, key).Scan(&got); err != nil {
+		return false, err
+	}
+	return subtle.ConstantTimeCompare(got, tok[:]) == 1, nil
 }
 
 // PutEnrollment implements store.Enrollments.
@@ -356,26 +401,36 @@ func (s *Store) GetEnrollment(ctx context.Context, userID, id string) (store.Enr
 // ListEnrollments implements store.Enrollments.
 func (s *Store) ListEnrollments(ctx context.Context, userID string) ([]store.EnrollmentRecord, error) {
 	var out []store.EnrollmentRecord
-	err := s.do(ctx, "list enrollments", func() error {
-		out = []store.EnrollmentRecord{}
-		rows, err := s.db.QueryContext(ctx, s.q.listEnrollments, userID)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			e := store.EnrollmentRecord{UserID: userID}
-			var created, used sql.NullInt64
-			if err := rows.Scan(&e.ID, &e.Method, &e.Label, &e.Data, &created, &used); err != nil {
-				return err
-			}
-			e.Data = blob(e.Data)
-			e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
-			out = append(out, e)
-		}
-		return rows.Err()
+	err := s.do(ctx, "list enrollments", func() (err error) {
+		out, err = s.listEnrollments(ctx, s.db, userID)
+		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// listEnrollments reads the user's records on q: an empty slice, not nil,
+// for none.
+func (s *Store) listEnrollments(ctx context.Context, q querier, userID string) ([]store.EnrollmentRecord, error) {
+	rows, err := q.QueryContext(ctx, s.q.listEnrollments, userID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []store.EnrollmentRecord{}
+	for rows.Next() {
+		e := store.EnrollmentRecord{UserID: userID}
+		var created, used sql.NullInt64
+		if err := rows.Scan(&e.ID, &e.Method, &e.Label, &e.Data, &created, &used); err != nil {
+			return nil, err
+		}
+		e.Data = blob(e.Data)
+		e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -397,11 +452,14 @@ func (s *Store) TouchEnrollment(ctx context.Context, userID, id string, used tim
 	if used.IsZero() {
 		return wrap("touch enrollment", ctx.Err())
 	}
+	return s.do(ctx, "touch enrollment", func() error { return s.touchEnrollment(ctx, s.db, userID, id, used) })
+}
+
+// touchEnrollment runs the touch's UPDATE on q; used is not zero.
+func (s *Store) touchEnrollment(ctx context.Context, q querier, userID, id string, used time.Time) error {
 	m := used.UnixMicro()
-	return s.do(ctx, "touch enrollment", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.touchEnrollment, m, userID, id, m)
-		return err
-	})
+	_, err := q.ExecContext(ctx, s.q.touchEnrollment, m, userID, id, m)
+	return err
 }
 
 // PutDevice implements store.Devices.

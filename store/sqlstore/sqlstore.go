@@ -61,9 +61,9 @@ type Options struct {
 }
 
 // Store is a store.Store on database/sql, and also a store.Sweeper,
-// store.BatchCounters, store.BoundedCounters, store.DeviceToucher and
-// store.EnrollmentToucher. It
-// is safe for concurrent use, and any number of Stores (in one process or
+// store.BatchCounters, store.BoundedCounters, store.StateResetter,
+// store.Batcher, store.DeviceToucher and store.EnrollmentToucher. It is
+// safe for concurrent use, and any number of Stores (in one process or
 // many) may share one database and table prefix: every operation that must
 // be atomic is done by the database.
 type Store struct {
@@ -81,6 +81,7 @@ var (
 	_ store.DeviceToucher     = (*Store)(nil)
 	_ store.EnrollmentToucher = (*Store)(nil)
 	_ store.BatchCounters     = (*Store)(nil)
+	_ store.Batcher           = (*Store)(nil)
 )
 
 var prefixRE = regexp.MustCompile(`^[a-z_][a-z0-9_]{0,31}$`)
@@ -273,8 +274,14 @@ func (s *Store) retry(ctx context.Context, op string, fn func() error) error {
 
 // tx runs fn in a transaction with retries; fn's error rolls it back.
 func (s *Store) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error {
+	return s.txWith(ctx, op, nil, fn)
+}
+
+// txWith is tx with the transaction's options: nil for the database's
+// defaults.
+func (s *Store) txWith(ctx context.Context, op string, opts *sql.TxOptions, fn func(*sql.Tx) error) error {
 	return s.do(ctx, op, func() error {
-		tx, err := s.db.BeginTx(ctx, nil)
+		tx, err := s.db.BeginTx(ctx, opts)
 		if err != nil {
 			return err
 		}
@@ -287,3 +294,12 @@ func (s *Store) tx(ctx context.Context, op string, fn func(*sql.Tx) error) error
 }
 
 func timeMicro(n int64) time.Time { return time.UnixMicro(n).UTC() }
+
+// querier is what an operation's statements run on: the pool (*sql.DB)
+// when the operation runs on its own, the transaction (*sql.Tx) of a
+// batch (RunBatch) or of the operation itself.
+type querier interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}
