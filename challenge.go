@@ -172,16 +172,6 @@ func (f *fields) str() string {
 	return v
 }
 
-func (f *fields) byte() byte {
-	if f.bad || len(f.s) == 0 {
-		f.bad = true
-		return 0
-	}
-	v := f.s[0]
-	f.s = f.s[1:]
-	return v
-}
-
 var errMalformedChallenge = errors.New("twofactor: decoding challenge: malformed record")
 
 // maxMethods bounds the methods a challenge may list.

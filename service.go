@@ -443,17 +443,6 @@ func (l *recordList) records() ([]store.EnrollmentRecord, error) {
 	return l.recs, l.err
 }
 
-func joinMethods(ms []Method) string {
-	b := make([]byte, 0, 32)
-	for i, m := range ms {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, m...)
-	}
-	return string(b)
-}
-
 func ipString(c Client) string {
 	if !c.IP.IsValid() {
 		return ""
