@@ -63,6 +63,12 @@ type Factor interface {
 type Verified struct {
 	// EnrollmentID is the enrollment that matched, if the factor has several.
 	EnrollmentID string
+	// RecordUse asks the Service to record this sign-in as the last use of
+	// the user's enrollment record EnrollmentID (store.EnrollmentRecord's
+	// LastUsedAt), in the store round trip that completes the challenge,
+	// so that a factor that sets it writes nothing more on a login. A
+	// record that is gone is not created again.
+	RecordUse bool
 	// Count is a number the success event carries: backup codes left
 	// after the one used.
 	Count int

@@ -35,14 +35,18 @@ type realistic struct {
 	secret string
 }
 
-func newRealistic(t *testing.T) *realistic {
+func newRealistic(t *testing.T, wrap ...func(store.Store) store.Store) *realistic {
 	t.Helper()
 	ctx := context.Background()
 	r := &realistic{clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), mail: &flowtest.Mailbox{},
 		user: twofactor.User{ID: "ada", Email: "ada@example.com"}}
 	r.spy = storespy.New(store.NewMemory(r.clock.Now))
+	var st store.Store = r.spy
+	for _, w := range wrap {
+		st = w(st)
+	}
 	svc, err := twofactor.New(twofactor.Config{
-		Store: r.spy, Keys: newKeys(t), Now: r.clock.Now, Events: &event.Sink{Discard: true},
+		Store: st, Keys: newKeys(t), Now: r.clock.Now, Events: &event.Sink{Discard: true},
 		Factors: []twofactor.FactorConfig{
 			totp.Config{Issuer: "Acme"},
 			webauthn.Config{RPID: "localhost", RPOrigins: []string{"http://localhost:8080"}},
@@ -97,9 +101,9 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //     increment), the code.
 //   - Verify: the count (one bounded increment that also checks the
 //     challenge is live, and the read of the user's revocation, in one
-//     batch), the factor's own (TOTP: its record, its time step, the last
-//     use; email: the code, the last use), and the completion with the
-//     end of the failure run (one batch).
+//     batch), the factor's own (TOTP: its record, its time step; email:
+//     the code), and the completion with the end of the failure run and
+//     the enrollment's last use (one batch).
 //   - A wrong code: the count, the factor's check.
 func TestLoginRoundTrips(t *testing.T) {
 	ctx := context.Background()
@@ -120,7 +124,7 @@ func TestLoginRoundTrips(t *testing.T) {
 	assert.EqualValues(t, 1, r.calls(t, begin), "Begin")
 	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodWebAuthn, twofactor.MethodEmail, twofactor.MethodBackupCode},
 		begun.Challenge.Methods, "every factor is offered from the one read")
-	assert.EqualValues(t, 5, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP")
+	assert.EqualValues(t, 4, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP")
 
 	r.clock.Advance(time.Minute)
 	require.NoError(t, begin())
@@ -139,7 +143,7 @@ func TestLoginRoundTrips(t *testing.T) {
 	}), "Send")
 	code, err := r.mail.Code(r.user.Email)
 	require.NoError(t, err)
-	assert.EqualValues(t, 4, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
+	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
 }
 
 // Begin reads the user's enrollment records once for every factor that
@@ -195,5 +199,58 @@ func TestDateGraceReadsNothing(t *testing.T) {
 		n, _, err := mem.Peek(context.Background(), k)
 		require.NoError(t, err)
 		assert.Zero(t, n, k)
+	}
+}
+
+// plainStore hides the memory store's Batcher and EnrollmentToucher: every
+// operation is a call of its own, and a last use a read and a rewrite.
+type plainStore struct{ store.Store }
+
+// Every sign-in records the enrollment's last use, in the batch that ends
+// the challenge on a store with batches and one call after it on a store
+// without, also without TouchEnrollment; an answer for a record removed
+// meanwhile is refused and brings nothing back.
+func TestSignInRecordsLastUse(t *testing.T) {
+	ctx := context.Background()
+	for name, wrap := range map[string]func(store.Store) store.Store{
+		"batch": func(s store.Store) store.Store { return s },
+		"plain": func(s store.Store) store.Store { return plainStore{s} },
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := newRealistic(t, wrap)
+			r.clock.Advance(time.Minute)
+			for _, m := range []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodBackupCode} {
+				begun, err := r.svc.Begin(ctx, r.user, client)
+				require.NoError(t, err)
+				code := r.code(t)
+				if m == twofactor.MethodBackupCode {
+					bc, _ := r.svc.Factor(m)
+					codes, err := bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
+					require.NoError(t, err)
+					code = codes.Codes[0]
+				}
+				res, err := r.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: m, Code: code, Client: client})
+				require.NoError(t, err)
+				rec, err := r.spy.GetEnrollment(ctx, r.user.ID, res.EnrollmentID)
+				require.NoError(t, err)
+				assert.True(t, rec.LastUsedAt.Equal(r.clock.Now()), "%s: last use %v", m, rec.LastUsedAt)
+				r.clock.Advance(time.Minute)
+			}
+
+			// Removed before the answer: refused, and not written back.
+			begun, err := r.svc.Begin(ctx, r.user, client)
+			require.NoError(t, err)
+			recs, err := r.spy.ListEnrollments(ctx, r.user.ID)
+			require.NoError(t, err)
+			for _, rec := range recs {
+				if rec.Method == string(twofactor.MethodTOTP) {
+					require.NoError(t, r.spy.DeleteEnrollment(ctx, r.user.ID, rec.ID))
+					_, err = r.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodTOTP, Code: r.code(t), Client: client})
+					require.Error(t, err, "the enrollment is gone")
+					_, err = r.spy.GetEnrollment(ctx, r.user.ID, rec.ID)
+					require.ErrorIs(t, err, store.ErrNotFound)
+				}
+			}
+		})
 	}
 }

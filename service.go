@@ -651,7 +651,7 @@ type verification struct {
 	// incrs and ops hold count's bounded increments and batch, and end's,
 	// so they take no allocation of their own.
 	incrs [4]store.BoundedIncr
-	ops   [2]store.Op
+	ops   [3]store.Op
 }
 
 // fail reports err as the outcome, in an event.
@@ -825,7 +825,7 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 	// to expire with it: every answer checks the challenge's done counter
 	// first, so nothing issued for one that ended can be used, and
 	// deleting them would cost a store round trip a factor on every login.
-	if err := v.end(ctx); err != nil {
+	if err := v.end(ctx, got); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return v.fail(ctx, ErrChallengeNotFound)
 		}
@@ -853,25 +853,42 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 	return res, nil
 }
 
-// end completes the challenge, so that exactly one answer does, and ends
-// the user's run of wrong answers, whether it completed it or another
-// answer had (store.ErrNotFound), in one round trip.
+// end completes the challenge, so that exactly one answer does, ends the
+// user's run of wrong answers, whether it completed it or another answer
+// had (store.ErrNotFound), and records the sign-in as the last use of the
+// enrollment when the factor asks (Verified.RecordUse), in one round
+// trip.
 //
 // On a store without store.Batcher the two are one call after the other,
 // and a failure to end the run only leaves the count higher, which is the
 // safe side: it is reported, and the answer stands.
-func (v *verification) end(ctx context.Context) error {
+func (v *verification) end(ctx context.Context, got Verified) error {
 	s := v.s
+	now := s.now()
 	ops := append(v.ops[:0], s.endOp(v.ch, v.incrs[:0]), store.Op{Kind: store.OpResetCounter, Key: v.failKey})
-	if _, ok := s.store.(store.Batcher); !ok {
+	touch := got.RecordUse && got.EnrollmentID != "" && s.records != nil
+	if touch {
+		ops = append(ops, store.Op{Kind: store.OpTouchEnrollment, UserID: v.ch.User.ID, ID: got.EnrollmentID, Time: now})
+	}
+	_, batcher := s.store.(store.Batcher)
+	if !batcher {
 		ops = ops[:1]
 	}
-	if err := store.RunBatch(ctx, s.store, ops, s.now()); err != nil {
+	if err := store.RunBatch(ctx, s.store, ops, now); err != nil {
 		return err
 	}
-	if len(ops) == 1 {
+	if !batcher {
+		// One call after another: what follows the end only leaves the
+		// count higher or the last use older, so a failure is reported
+		// and the answer stands.
 		if err := s.store.ResetCounter(ctx, v.failKey); err != nil {
 			s.warn(ctx, v.ch, event.ReasonResetFailed, err)
+		}
+		if touch {
+			op := store.Op{Kind: store.OpTouchEnrollment, UserID: v.ch.User.ID, ID: got.EnrollmentID, Time: now}
+			if err := store.RunOp(ctx, s.store, &op, now); err != nil {
+				s.warn(ctx, v.ch, event.ReasonTouchFailed, err)
+			}
 		}
 	}
 	if !ops[0].Bounded[0].Incremented {

@@ -117,8 +117,7 @@ func (c Config) NewFactor(env twofactor.Env) (twofactor.Factor, error) { return 
 // instances, so that a code is consumed once across all of them.
 type Factor struct {
 	store        Store
-	toucher      store.EnrollmentToucher // the store's, when it has one
-	usesPrefix   string                  // of the counter of uses of a set of count codes
+	usesPrefix   string // of the counter of uses of a set of count codes
 	keys         *keyring.Ring
 	count        int
 	layout       layout
@@ -183,7 +182,6 @@ func New(env twofactor.Env, cfg Config) (*Factor, error) {
 	case f.recoveryTTL < 0 || f.recoveryTTL > MaxRecoveryTTL:
 		return nil, configErr("RecoveryTTL %s is out of range: use up to %s (zero means %s)", f.recoveryTTL, MaxRecoveryTTL, DefaultRecoveryTTL)
 	}
-	f.toucher, _ = st.(store.EnrollmentToucher)
 	f.usesPrefix = usesPrefix(f.count)
 	return f, nil
 }
@@ -287,13 +285,15 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // lockout. (A wrong code repeated within the window is not counted twice
 // either.)
 //
-// On success the set's (or recovery code's) last use is recorded, and
-// Verified.EnrollmentID says which it was (EnrollmentBackupCodes or
-// EnrollmentRecoveryCode) and Verified.Count how many backup codes are
-// left. When the use of a backup code leaves LowThreshold codes or fewer,
-// EventLow is emitted with Count set to the codes left. Failing to record the use or to count
-// what is left does not undo the success: it is an event.Warning
-// ([ReasonLastUseFailed], [ReasonCountFailed]).
+// On success Verified.EnrollmentID says which was used
+// (EnrollmentBackupCodes or EnrollmentRecoveryCode) and Verified.Count how
+// many backup codes are left; the use of a set asks the Service to record
+// it as the set's last use (Verified.RecordUse), and a recovery code's
+// record goes with it. When the use of a backup code leaves LowThreshold
+// codes or fewer, EventLow is emitted with Count set to the codes left.
+// Failing to remove the recovery code's record or to count what is left
+// does not undo the success: it is an event.Warning ([ReasonLastUseFailed],
+// [ReasonCountFailed]).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
@@ -362,10 +362,7 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) t
 			Method: twofactor.MethodBackupCode, Purpose: ch.Purpose, EnrollmentID: EnrollmentRecoveryCode})
 		return twofactor.Verified{EnrollmentID: EnrollmentRecoveryCode}
 	}
-	if err := f.touch(ctx, userID, EnrollmentBackupCodes, f.now()); err != nil {
-		warn(ReasonLastUseFailed)
-	}
-	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes}
+	v := twofactor.Verified{EnrollmentID: EnrollmentBackupCodes, RecordUse: true}
 	if f.lowThreshold < 0 {
 		return v
 	}
@@ -429,24 +426,6 @@ func (f *Factor) left(ctx context.Context, userID string) (int, error) {
 		return 0, err
 	}
 	return left, f.store.ResetCounter(ctx, key)
-}
-
-// touch records a use as the enrollment's last use: with
-// store.EnrollmentToucher, which sets that field alone, or else by reading
-// and writing the record again. A missing record is left missing.
-func (f *Factor) touch(ctx context.Context, userID, id string, now time.Time) error {
-	if f.toucher != nil {
-		return f.toucher.TouchEnrollment(ctx, userID, id, now)
-	}
-	rec, err := f.store.GetEnrollment(ctx, userID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil || !now.After(rec.LastUsedAt) {
-		return err
-	}
-	rec.LastUsedAt = now
-	return f.store.PutEnrollment(ctx, rec)
 }
 
 // consume looks a code up by its hashes under each key of the ring,

@@ -88,13 +88,14 @@ func TestBeginEnroll(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrNotEnrolled, "nothing to confirm")
 
 	e.clock.Advance(time.Hour)
-	_, err = e.f.Verify(ctx, challenge(u), codes[0])
+	v, err := e.f.Verify(ctx, challenge(u), codes[0])
 	require.NoError(t, err, "active at once")
+	assert.True(t, v.RecordUse, "the Service records the use")
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, v.EnrollmentID)
 	ens, err = e.f.Enrollments(ctx, u)
 	require.NoError(t, err)
 	require.Len(t, ens, 1)
 	assert.Equal(t, t0, ens[0].CreatedAt)
-	assert.Equal(t, t0.Add(time.Hour), ens[0].LastUsedAt, "a use is recorded")
 
 	t.Run("again replaces the set", func(t *testing.T) {
 		e.clock.Advance(time.Hour)
@@ -894,21 +895,3 @@ func TestConstruction(t *testing.T) {
 
 // rootOnly is a store with only what the Service itself needs.
 type rootOnly struct{ twofactor.Store }
-
-// noToucher is a store without store.EnrollmentToucher.
-type noToucher struct{ store.Store }
-
-func TestLastUseWithoutToucher(t *testing.T) {
-	e := newEnv(t, func(_ *backupcodes.Config, env *twofactor.Env) { env.Store = noToucher{env.Store.(store.Store)} })
-	u := user("alice")
-	codes, err := enroll(ctx, e.f, u)
-	require.NoError(t, err)
-	e.clock.Advance(time.Minute)
-	_, err = e.f.Verify(ctx, challenge(u), codes[0])
-	require.NoError(t, err)
-	ens, err := e.f.Enrollments(ctx, u)
-	require.NoError(t, err)
-	require.Len(t, ens, 1)
-	assert.Equal(t, t0, ens[0].CreatedAt)
-	assert.Equal(t, t0.Add(time.Minute), ens[0].LastUsedAt)
-}

@@ -83,16 +83,19 @@
 // A resend within the cooldown, or a send over a cap, returns a
 // *twofactor.RetryError (errors.As) with RetryAfter. A new code replaces the
 // previous one. Cancelling the challenge deletes its codes. A successful
-// sign-in records the enrollment's LastUsedAt.
+// sign-in asks the Service to record it as the enrollment's LastUsedAt
+// (twofactor.Verified.RecordUse), which it does in the round trip that
+// ends the challenge.
 //
 // # Events
 //
 // The Service records sends, answers and enrollments; the factor adds
 // event.EnrollBegin when it mails a confirmation code and
 // event.Failure for a wrong one, each with the masked address as
-// Label, and event.Warning with Reason [ReasonTouchFailed] or
-// [ReasonDeletePendingFailed] when a write after a success fails. A send
-// failure's reason is [ReasonDelivery].
+// Label, and event.Warning with Reason [ReasonDeletePendingFailed] when a
+// write after a success fails (the Service's warning for a last use it
+// could not record has Reason [ReasonTouchFailed]). A send failure's
+// reason is [ReasonDelivery].
 //
 // # Messages
 //
@@ -134,9 +137,9 @@
 // # Store round trips
 //
 // Send: two (every cap in one batch, the code), three with EnrollOptIn
-// (the confirmed address first). Verify: two (the code, consumed
-// atomically; the enrollment's last use, one TouchEnrollment, or a read
-// and a write on a store without store.EnrollmentToucher). Enrollments:
+// (the confirmed address first). Verify: one (the code, consumed
+// atomically; the Service records the last use with the challenge's
+// end). Enrollments:
 // one read, and a write the first time an address on file is seen.
 //
 // # Security notes

@@ -97,6 +97,7 @@ const (
 	ReasonCancelFailed    Reason = "cancel_failed"          // a warning: what was issued for an ended challenge could not be cancelled
 	ReasonMarkSpentFailed Reason = "mark_spent_failed"      // a warning: a completed challenge could not be marked spent
 	ReasonResetFailed     Reason = "reset_failures_failed"  // a warning: a success could not end the user's run of wrong answers
+	ReasonTouchFailed     Reason = "touch_failed"           // a warning: a success could not be recorded as its enrollment's last use
 	ReasonRememberFailed  Reason = "remember_device_failed" // a warning: the device asked to be trusted could not be
 	ReasonTakeBackFailed  Reason = "take_back_failed"       // a warning: a count for an answer that was no guess could not be taken back
 	ReasonLastFactor      Reason = "last_factor_removed"    // Remove of a recovery factor removed with the user's last second factor

@@ -120,9 +120,8 @@
 // Send: three (the phone, every cap and budget in one batch, the code).
 // ParsePhone, and so BeginEnroll, parses the number once; Send reads the
 // region recorded with it.
-// Verify: two (the code, consumed atomically; the phone's last use, one
-// TouchEnrollment, or a read and a write on a store without
-// store.EnrollmentToucher). BeginEnroll: four (the pending enrollment, the
+// Verify: one (the code, consumed atomically; the Service records the
+// phone's last use with the challenge's end). BeginEnroll: four (the pending enrollment, the
 // batch, the code, the pending number), three with Restart.
 //
 // # Security notes
@@ -159,7 +158,8 @@
 // Label; event.BudgetReached (Reason [ReasonBudgetCountry] or
 // [ReasonBudgetTotal], Count the budget, Until the end of the window,
 // Details["country"] for a country's budget); and event.Warning
-// with Reason [ReasonTouchFailed] or [ReasonDeletePendingFailed] when a
-// write after a success fails. A send failure's reason is
+// with Reason [ReasonDeletePendingFailed] when a write after a success
+// fails (the Service's warning for a last use it could not record has
+// Reason [ReasonTouchFailed]). A send failure's reason is
 // [ReasonDelivery].
 package smscode

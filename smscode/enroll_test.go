@@ -49,8 +49,9 @@ func TestBeginEnrollShownAgain(t *testing.T) {
 	assert.Equal(t, ukMasked, e.Label)
 }
 
-// A login records the phone's LastUsedAt, with or without
-// store.EnrollmentToucher; CreatedAt stays.
+// A login asks the Service to record it as the phone's last use, with the
+// challenge's end: the factor itself writes nothing more than the code's
+// consumption, on a store with TouchEnrollment or without.
 func TestLastUsed(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -68,12 +69,12 @@ func TestLastUsed(t *testing.T) {
 			_, err := fx.f.Send(ctx, ch, client)
 			require.NoError(t, err)
 			fx.clock.Advance(time.Minute)
-			_, err = fx.f.Verify(ctx, ch, fx.lastCode(t, usNumber))
+			got, err := fx.f.Verify(ctx, ch, fx.lastCode(t, usNumber))
 			require.NoError(t, err)
+			assert.Equal(t, twofactor.Verified{EnrollmentID: "phone", RecordUse: true}, got)
 			es, err := fx.f.Enrollments(ctx, bob)
 			require.NoError(t, err)
-			assert.Equal(t, []twofactor.Enrollment{{ID: "phone", Method: twofactor.MethodSMS, Label: usMasked,
-				CreatedAt: t0, LastUsedAt: t0.Add(time.Hour + time.Minute)}}, es)
+			assert.Equal(t, []twofactor.Enrollment{{ID: "phone", Method: twofactor.MethodSMS, Label: usMasked, CreatedAt: t0}}, es)
 		})
 	}
 }
@@ -125,7 +126,7 @@ func TestBuiltByTheService(t *testing.T) {
 
 // Store round trips of the hot paths, on a store with batches and
 // TouchEnrollment: Send 3 (the phone, one batch of caps and budgets, the
-// code); Verify 2 (the code, the last use); BeginEnroll 5 (the pending
+// code); Verify 1 (the code; the Service records the last use); BeginEnroll 5 (the pending
 // enrollment, the batch, the account's slot of the number's verification
 // cap, the code, the pending number), 3 with Restart (a resend holds its
 // slot already).
@@ -158,7 +159,7 @@ func TestRoundTrips(t *testing.T) {
 	ch := challenge("chal-1", bob, twofactor.PurposeLogin)
 	assert.Equal(t, int64(3), calls(func() error { _, err := fx.f.Send(ctx, ch, client); return err }), "send")
 	code := fx.lastCode(t, usNumber)
-	assert.Equal(t, int64(2), calls(func() error { _, err := fx.f.Verify(ctx, ch, code); return err }), "verify")
+	assert.Equal(t, int64(1), calls(func() error { _, err := fx.f.Verify(ctx, ch, code); return err }), "verify")
 	assert.Equal(t, int64(1), calls(func() error { _, err := fx.f.Enrollments(ctx, bob); return err }), "enrollments")
 }
 

@@ -94,9 +94,9 @@ const (
 	// ReasonDelivery is the reason of a event.SendFailed whose
 	// error wraps ErrDelivery.
 	ReasonDelivery = onetime.ReasonDelivery
-	// ReasonTouchFailed is the reason of a event.Warning: a login
-	// succeeded but its time could not be recorded as the phone's
-	// LastUsedAt.
+	// ReasonTouchFailed is the reason of the Service's event.Warning: a
+	// login succeeded but its time could not be recorded as the phone's
+	// LastUsedAt (event.ReasonTouchFailed).
 	ReasonTouchFailed = onetime.ReasonTouchFailed
 	// ReasonDeletePendingFailed is the reason of a event.Warning:
 	// a confirmed number's pending record could not be deleted (its code
@@ -599,10 +599,10 @@ func (f *Factor) NumericCode() bool { return true }
 // (all match ErrInvalidCode and print the same); other errors are store
 // failures.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	if err := f.issuer.VerifyChallenge(ctx, ch, answer, EnrollmentID); err != nil {
+	if err := f.issuer.VerifyChallenge(ctx, ch, answer); err != nil {
 		return twofactor.Verified{}, err
 	}
-	return twofactor.Verified{EnrollmentID: EnrollmentID}, nil
+	return twofactor.Verified{EnrollmentID: EnrollmentID, RecordUse: true}, nil
 }
 
 // Cancel deletes every code issued for the challenge.

@@ -228,9 +228,10 @@ func TestServiceDisable(t *testing.T) {
 	assert.Equal(t, twofactor.StatusNoFactor, b.Status)
 }
 
-// Every successful sign-in records the enrollment's last use, in one
-// store write, whether the store can touch an enrollment or not, and
-// whether the drift changed or not.
+// A sign-in whose drift changed rewrites the record with it and the last
+// use, in one store write, whether the store can touch an enrollment or
+// not; any other asks the Service to record the last use with the
+// challenge's end, and writes nothing.
 func TestVerifyRecordsLastUse(t *testing.T) {
 	for _, toucher := range []bool{true, false} {
 		name := "rewrite"
@@ -251,14 +252,24 @@ func TestVerifyRecordsLastUse(t *testing.T) {
 			for i, shift := range []time.Duration{0, 30 * time.Second, 30 * time.Second, 0} { // drift 0, +1, +1, 0
 				e.clock.Advance(2 * time.Minute)
 				ws.writes.Store(0)
-				_, err := e.f.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now().Add(shift), e.f.Params()))
+				before, err := e.f.Enrollments(ctx, alice)
 				require.NoError(t, err)
-				assert.Equal(t, int32(1), ws.writes.Load(), "login %d: one write", i)
+				got, err := e.f.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now().Add(shift), e.f.Params()))
+				require.NoError(t, err)
 				es, err := e.f.Enrollments(ctx, alice)
 				require.NoError(t, err)
 				require.Len(t, es, 1)
-				assert.Equal(t, e.clock.Now(), es[0].LastUsedAt, "login %d", i)
 				assert.Equal(t, en.CreatedAt, es[0].CreatedAt)
+				if changed := i%2 == 1; changed {
+					assert.Equal(t, int32(1), ws.writes.Load(), "login %d: the drift and the last use in one write", i)
+					assert.Equal(t, e.clock.Now(), es[0].LastUsedAt, "login %d", i)
+					assert.False(t, got.RecordUse, "login %d: written already", i)
+				} else {
+					assert.Zero(t, ws.writes.Load(), "login %d: the Service records the last use", i)
+					assert.Equal(t, before[0].LastUsedAt, es[0].LastUsedAt, "login %d", i)
+					assert.True(t, got.RecordUse, "login %d", i)
+					assert.Equal(t, en.ID, got.EnrollmentID)
+				}
 			}
 
 			// A wrong code records nothing.

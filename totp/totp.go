@@ -372,10 +372,12 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // wrong answer); a user without TOTP twofactor.ErrNotEnrolled; anything
 // else is a store or decryption failure. No error lets the user in.
 //
-// A successful verification writes the enrollment's LastUsedAt, in one
-// store write: store.EnrollmentToucher's TouchEnrollment when the store
-// has it, else a read and a rewrite of the record (which, like every
-// rewrite, never brings back an enrollment removed meanwhile).
+// A successful verification asks the Service to record it as the
+// enrollment's last use (Verified.RecordUse), in the store round trip that
+// completes the challenge; when the drift changed, the factor rewrites the
+// record with the drift and the last use itself, in one store write
+// (which, like every rewrite, never brings back an enrollment removed
+// meanwhile).
 //
 // Verified.Details["drift"] is the matched offset ("-1", "0", "+1"); a
 // non-zero drift is also reported as an event.Warning with Reason
@@ -402,10 +404,18 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	if err := f.recordUse(ctx, e, off, now); err != nil {
-		return twofactor.Verified{}, err
+	if off != e.data.Drift {
+		// The drift changed: the record is rewritten with it and the last
+		// use, in one store write.
+		if now.After(e.rec.LastUsedAt) {
+			e.rec.LastUsedAt = now
+		}
+		if err := f.rewrite(ctx, e, off); err != nil {
+			return twofactor.Verified{}, err
+		}
+		return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{event.DetailDrift: driftString(off)}}, nil
 	}
-	return twofactor.Verified{EnrollmentID: e.rec.ID, Details: map[string]string{event.DetailDrift: driftString(off)}}, nil
+	return twofactor.Verified{EnrollmentID: e.rec.ID, RecordUse: true, Details: map[string]string{event.DetailDrift: driftString(off)}}, nil
 }
 
 // invalidCode marks a malformed answer as both invalid input and an invalid
@@ -459,40 +469,6 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.T
 		})
 	}
 	return off, nil
-}
-
-// recordUse writes the enrollment's last use at now, and its drift when
-// it changed, in one store write. An enrollment removed meanwhile is not
-// written back, and the verification fails with twofactor.ErrNotEnrolled
-// when that is seen; a failed write fails it too, as every store error
-// does.
-func (f *Factor) recordUse(ctx context.Context, e *enrolled, off int, now time.Time) error {
-	if off != e.data.Drift {
-		if now.After(e.rec.LastUsedAt) {
-			e.rec.LastUsedAt = now
-		}
-		return f.rewrite(ctx, e, off)
-	}
-	if t, ok := f.store.(store.EnrollmentToucher); ok {
-		if err := t.TouchEnrollment(ctx, e.rec.UserID, e.rec.ID, now); err != nil {
-			return fmt.Errorf("totp: recording last use: %w", err)
-		}
-		return nil
-	}
-	// Read again just before writing, so the write loses as little as can
-	// be of what another instance wrote since the enrollment was listed.
-	rec, err := f.store.GetEnrollment(ctx, e.rec.UserID, e.rec.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.ErrNotEnrolled
-	}
-	if err != nil {
-		return fmt.Errorf("totp: recording last use: %w", err)
-	}
-	if !now.After(rec.LastUsedAt) {
-		return nil
-	}
-	rec.LastUsedAt = now
-	return f.putChecked(ctx, rec)
 }
 
 // rewrite saves e with the given drift (recordUse calls it when the drift

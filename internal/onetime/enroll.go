@@ -212,43 +212,6 @@ func (is *Issuer) DropEnroll(ctx context.Context, userID string) error {
 	return nil
 }
 
-// Touch records a successful login as the last use of userID's
-// enrollment id: one TouchEnrollment on a store that implements
-// store.EnrollmentToucher, else GetEnrollment and PutEnrollment (a
-// missing enrollment is left missing). The login has succeeded by then,
-// so a failure is reported as a event.Warning with Reason
-// ReasonTouchFailed and does not fail it.
-func (is *Issuer) Touch(ctx context.Context, userID, id string) {
-	if id == "" {
-		return
-	}
-	now := is.env.Now()
-	var err error
-	if t, ok := is.store.(store.EnrollmentToucher); ok {
-		err = t.TouchEnrollment(ctx, userID, id, now)
-	} else {
-		err = touchByRewrite(ctx, is.store, userID, id, now)
-	}
-	if err != nil {
-		is.warn(ctx, userID, ReasonTouchFailed)
-	}
-}
-
-func touchByRewrite(ctx context.Context, st store.Enrollments, userID, id string, used time.Time) error {
-	rec, err := st.GetEnrollment(ctx, userID, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if !used.After(rec.LastUsedAt) {
-		return nil
-	}
-	rec.LastUsedAt = used
-	return st.PutEnrollment(ctx, rec)
-}
-
 func (is *Issuer) warn(ctx context.Context, userID string, reason event.Reason) {
 	is.env.Events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, Method: is.method, Reason: reason})
 }

@@ -349,57 +349,9 @@ func TestConfirmEnrollRace(t *testing.T) {
 	}
 }
 
-// noToucher is a store without store.EnrollmentToucher.
-type noToucher struct{ Store }
-
-func TestTouch(t *testing.T) {
-	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		wrap func(*storespy.Spy) Store
-		rt   int64
-	}{
-		{"toucher", func(s *storespy.Spy) Store { return s }, 1},
-		{"rewrite", func(s *storespy.Spy) Store { return noToucher{s} }, 2},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			var evs []event.Event
-			var spy *storespy.Spy
-			e := newEnv(t, func(s *setup) {
-				spy = storespy.New(s.Store.(*store.Memory))
-				s.Store = tc.wrap(spy)
-				s.Events = &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) { evs = append(evs, ev) }}
-			})
-			rec := store.EnrollmentRecord{UserID: "u1", ID: "x", Method: "test", Label: "l", Data: []byte("d"), CreatedAt: t0}
-			require.NoError(t, e.store.PutEnrollment(ctx, rec))
-			e.clock.Advance(time.Hour)
-
-			before := spy.Calls.Load()
-			e.is.Touch(ctx, "u1", "x")
-			assert.Equal(t, tc.rt, spy.Calls.Load()-before, "round trips")
-			got, err := e.store.GetEnrollment(ctx, "u1", "x")
-			require.NoError(t, err)
-			rec.LastUsedAt = t0.Add(time.Hour)
-			assert.Equal(t, rec, got, "only LastUsedAt changes")
-
-			// A missing enrollment is not created.
-			e.is.Touch(ctx, "u1", "gone")
-			_, err = e.store.GetEnrollment(ctx, "u1", "gone")
-			require.ErrorIs(t, err, store.ErrNotFound)
-
-			// A failure is a warning; the login it records stands.
-			spy.Fail("*", errors.New("store down"))
-			e.is.Touch(ctx, "u1", "x")
-			require.Len(t, evs, 1)
-			assert.Equal(t, event.Warning, evs[0].Type)
-			assert.Equal(t, ReasonTouchFailed, evs[0].Reason)
-		})
-	}
-}
-
-// A successful login writes the enrollment's last use: one ConsumeCode and
-// one TouchEnrollment.
-func TestVerifyChallengeTouches(t *testing.T) {
+// A successful login is one ConsumeCode and writes nothing more: the
+// last use is the Service's to record, with the challenge's end.
+func TestVerifyChallengeConsumesOnly(t *testing.T) {
 	ctx := context.Background()
 	e, spy := newSpyEnv(t)
 	u := twofactor.User{ID: "u1"}
@@ -409,17 +361,17 @@ func TestVerifyChallengeTouches(t *testing.T) {
 	require.NoError(t, err)
 	e.clock.Advance(time.Minute)
 
-	require.Same(t, twofactor.ErrMalformedCode, e.is.VerifyChallenge(ctx, ch, "12x456", "x"))
+	require.Same(t, twofactor.ErrMalformedCode, e.is.VerifyChallenge(ctx, ch, "12x456"))
 	before := spy.Calls.Load()
-	require.NoError(t, e.is.VerifyChallenge(ctx, ch, e.last, "x"))
-	assert.Equal(t, int64(2), spy.Calls.Load()-before)
+	require.NoError(t, e.is.VerifyChallenge(ctx, ch, e.last))
+	assert.Equal(t, int64(1), spy.Calls.Load()-before)
 	got, err := e.store.GetEnrollment(ctx, "u1", "x")
 	require.NoError(t, err)
-	assert.Equal(t, t0.Add(time.Minute), got.LastUsedAt)
+	assert.True(t, got.LastUsedAt.IsZero(), "the factor writes no last use")
 
-	// A failed answer writes nothing.
+	// A failed answer writes nothing either.
 	before = spy.Calls.Load()
-	require.ErrorIs(t, e.is.VerifyChallenge(ctx, ch, e.last, "x"), twofactor.ErrInvalidCode)
+	require.ErrorIs(t, e.is.VerifyChallenge(ctx, ch, e.last), twofactor.ErrInvalidCode)
 	assert.Equal(t, int64(1), spy.Calls.Load()-before)
 }
 

@@ -33,7 +33,7 @@ const (
 	ReasonDelivery event.Reason = "delivery"
 	// ReasonTouchFailed is the reason of the event.Warning of a
 	// login whose last use could not be recorded (see Touch).
-	ReasonTouchFailed event.Reason = "touch_failed"
+	ReasonTouchFailed = event.ReasonTouchFailed
 	// ReasonDeletePendingFailed is the reason of the event.Warning
 	// of a confirmed enrollment whose pending record could not be deleted
 	// (its code is consumed: it can confirm nothing).
@@ -643,13 +643,13 @@ func (is *Issuer) CheckAnswer(answer string) error {
 }
 
 // VerifyChallenge is the factors' Verify: it consumes the login or step-up
-// code of ch if answer matches (one store round trip), then records the
-// login as the last use of the user's enrollment enrollmentID (one more;
-// see Touch). A malformed answer returns twofactor.ErrMalformedCode
+// code of ch if answer matches (one store round trip). The factors'
+// Verified asks the Service to record the login as the last use of their
+// enrollment, in the round trip that completes the challenge. A malformed answer returns twofactor.ErrMalformedCode
 // without touching the store, a wrong one twofactor.ErrInvalidCode, an
 // unknown or exhausted one twofactor.ErrNoCode, an expired one
 // twofactor.ErrCodeExpired; other errors are store failures.
-func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer, enrollmentID string) error {
+func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer string) error {
 	if ch == nil {
 		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
 	}
@@ -663,7 +663,6 @@ func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, 
 	if err := is.Verify(ctx, Request{Group: ch.Key(), Purpose: string(ch.Purpose), Binding: ch.User.ID}, code); err != nil {
 		return is.Wrap(err)
 	}
-	is.Touch(ctx, ch.User.ID, enrollmentID)
 	return nil
 }
 
