@@ -131,6 +131,18 @@ type Offerer interface {
 	Offered(user User, records func() ([]store.EnrollmentRecord, error)) (bool, error)
 }
 
+// A RecordVerifier is a factor that checks an answer against the user's
+// enrollment records (an authenticator app's sealed secret). The Service
+// reads the records in the store round trip that counts the answer and
+// hands them to VerifyRecords in place of Verify, which saves the factor a
+// read. VerifyRecords does what Verify does, with records the user's
+// records as store.Enrollments.ListEnrollments returns them (every
+// method's: the factor picks its own).
+type RecordVerifier interface {
+	Factor
+	VerifyRecords(ctx context.Context, ch *Challenge, answer string, records []store.EnrollmentRecord) (Verified, error)
+}
+
 // Enroller is a factor users add themselves, in two steps, through
 // [Service.BeginEnroll] and [Service.ConfirmEnroll]: begin returns what the
 // user needs to prove possession (a QR code, a code sent to their phone,

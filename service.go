@@ -614,10 +614,18 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	if err != nil {
 		return v.fail(ctx, err)
 	}
+	rv, withRecords := f.(RecordVerifier)
+	v.withRecords = withRecords && s.records != nil
 	if err := v.count(ctx); err != nil {
 		return v.fail(ctx, err)
 	}
-	got, verr := f.Verify(ctx, ch, a.Code)
+	var got Verified
+	var verr error
+	if v.withRecords {
+		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
+	} else {
+		got, verr = f.Verify(ctx, ch, a.Code)
+	}
 	if verr != nil {
 		return v.wrong(ctx, verr)
 	}
@@ -648,6 +656,10 @@ type verification struct {
 	// answers, and when that run started.
 	attempts, fails store.CounterValue
 	start           time.Time
+	// withRecords is set when the factor is a RecordVerifier: count reads
+	// the user's records into records, in its batch.
+	withRecords bool
+	records     []store.EnrollmentRecord
 	// incrs and ops hold count's bounded increments and batch, and end's,
 	// so they take no allocation of their own.
 	incrs [4]store.BoundedIncr
@@ -677,7 +689,8 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 // The same step checks that the challenge was neither completed nor
 // cancelled (its done counter, a check that is never counted), and, in
 // the same round trip (store.RunBatch), reads the time before which the
-// user's challenges were revoked: an answer to a revoked challenge, which
+// user's challenges were revoked, and the user's records when the factor
+// checks the answer against them (a RecordVerifier): an answer to a revoked challenge, which
 // only a password change or an administrator's reset makes, gives its
 // count on the user back.
 func (v *verification) count(ctx context.Context) error {
@@ -694,8 +707,14 @@ func (v *verification) count(ctx context.Context) error {
 			Max: int64(s.limits.MaxIPAttempts), CountRefused: true})
 	}
 	ops := append(v.ops[:0], store.Op{Kind: store.OpIncrBelow, Incrs: incrs}, store.Op{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID})
+	if v.withRecords {
+		ops = append(ops, store.Op{Kind: store.OpListEnrollments, UserID: ch.User.ID})
+	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
+	}
+	if v.withRecords {
+		v.records = ops[2].Records
 	}
 	counts := ops[0].Bounded
 	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}

@@ -361,3 +361,35 @@ func TestRemovedWhileChallengePending(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, lk.Failures, "an answer with no enrollment to check was counted as a guess")
 }
+
+// VerifyRecords answers as Verify does, from the records it is handed:
+// the user's TOTP record among every method's is used, and without one
+// (none, another method's, another user's) the user is not enrolled.
+func TestVerifyRecords(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, totp.Config{}, nil)
+	secret, _ := e.enroll(t, alice)
+	recs, err := e.mem.ListEnrollments(ctx, alice.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	e.clock.Advance(2 * time.Minute)
+	code := codeAt(t, secret, e.clock.Now(), e.f.Params())
+
+	other := recs[0]
+	other.Method = "sms"
+	stolen := recs[0]
+	stolen.UserID = "mallory"
+	for name, given := range map[string][]store.EnrollmentRecord{
+		"none":          nil,
+		"other methods": {other},
+		"another user":  {stolen},
+	} {
+		_, err := e.f.VerifyRecords(ctx, challenge(alice), code, given)
+		require.ErrorIs(t, err, twofactor.ErrNotEnrolled, name)
+	}
+	got, err := e.f.VerifyRecords(ctx, challenge(alice), code, []store.EnrollmentRecord{other, recs[0]})
+	require.NoError(t, err)
+	assert.Equal(t, recs[0].ID, got.EnrollmentID)
+	_, err = e.f.Verify(ctx, challenge(alice), code)
+	require.ErrorIs(t, err, twofactor.ErrCodeReused, "the step VerifyRecords took")
+}

@@ -137,10 +137,11 @@ type Factor struct {
 }
 
 var (
-	_ twofactor.Factor        = (*Factor)(nil)
-	_ twofactor.Enroller      = (*Factor)(nil)
-	_ twofactor.Remover       = (*Factor)(nil)
-	_ twofactor.AnswerChecker = (*Factor)(nil)
+	_ twofactor.RecordVerifier = (*Factor)(nil)
+	_ twofactor.Factor         = (*Factor)(nil)
+	_ twofactor.Enroller       = (*Factor)(nil)
+	_ twofactor.Remover        = (*Factor)(nil)
+	_ twofactor.AnswerChecker  = (*Factor)(nil)
 )
 
 func configErr(format string, args ...any) error { return errs.Config("totp", format, args...) }
@@ -328,14 +329,25 @@ func (f *Factor) list(ctx context.Context, userID string) ([]store.EnrollmentRec
 
 // active returns the user's TOTP enrollment, or twofactor.ErrNotEnrolled.
 func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
-	recs, err := f.list(ctx, userID)
-	if err != nil {
-		return nil, err
+	return f.activeOf(ctx, userID, nil)
+}
+
+// activeOf is active, with the user's records taken from records (every
+// method's, as ListEnrollments returns them) unless it is nil. A record
+// of another user is never taken.
+func (f *Factor) activeOf(ctx context.Context, userID string, records []store.EnrollmentRecord) (*enrolled, error) {
+	if records == nil {
+		var err error
+		if records, err = f.list(ctx, userID); err != nil {
+			return nil, err
+		}
 	}
-	if len(recs) == 0 {
-		return nil, twofactor.ErrNotEnrolled
+	for _, r := range records {
+		if r.Method == string(twofactor.MethodTOTP) && r.UserID == userID {
+			return f.decode(r)
+		}
 	}
-	return f.decode(recs[0])
+	return nil, twofactor.ErrNotEnrolled
 }
 
 // Offered reports whether the user's enrollment records hold a
@@ -385,6 +397,21 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // the last drift is kept with the enrollment (in the same write as the
 // last use).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	return f.verify(ctx, ch, answer, nil)
+}
+
+// VerifyRecords is Verify with the user's enrollment records already read
+// (twofactor.RecordVerifier): the Service reads them in the round trip
+// that counts the answer, so a login reads nothing more.
+func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	if records == nil {
+		records = []store.EnrollmentRecord{}
+	}
+	return f.verify(ctx, ch, answer, records)
+}
+
+// verify is Verify, with the records read when records is nil.
+func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
 	}
@@ -394,7 +421,7 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := f.CheckAnswer(answer); err != nil {
 		return twofactor.Verified{}, invalidCode{err}
 	}
-	e, err := f.active(ctx, ch.User.ID)
+	e, err := f.activeOf(ctx, ch.User.ID, records)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
