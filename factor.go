@@ -211,6 +211,77 @@ type Sender interface {
 	Send(ctx context.Context, ch *Challenge, c Client) (Sent, error)
 }
 
+// A GatedSender is a Sender that joins the Service's checks of a send to
+// the store round trip that counts its own limits, so that a send costs
+// no round trip of the Service's: during Service.Send, ch.Gate() is set,
+// and the factor counts its limits with [SendGate.Admit] and refuses the
+// send when the gate does. A Sender that is not one is checked by the
+// Service first, in a round trip of its own.
+type GatedSender interface {
+	Sender
+	// Gated reports that Send admits through ch.Gate() whenever it is
+	// set.
+	Gated() bool
+}
+
+// A SendGate is what the Service asks of a send on a challenge besides
+// the factor's own limits: that the user is not locked out, and that the
+// challenge did not end, use up its answers or get revoked. Its checks
+// are bounded increments that are never counted (store.BoundedIncr.Check)
+// and its reads plain ones, so they join the factor's own increment.
+type SendGate struct {
+	s       *Service
+	ch      *Challenge
+	c       Client
+	refused error // what Admit refused the send with, for Service.Send
+}
+
+// Gate returns the gate of a send on c during Service.Send, or nil.
+func (c *Challenge) Gate() *SendGate { return c.gate }
+
+// Admit counts incrs, the send's own limits, as store.IncrAllBelow would,
+// in one store round trip with the gate's checks and reads
+// (store.RunBatch), and returns incrs' results. When the gate refuses the
+// send, refused is its error (matching ErrLocked, ErrChallengeNotFound or
+// ErrTooManyAttempts), and the factor sends nothing: a lockout or a
+// challenge that ended refuses incrs in the same step (only CountRefused
+// entries count), while a revocation, which only a password change or an
+// administrator's reset makes, is seen after incrs were admitted, so the
+// factor gives back what it took, as for a code it could not send.
+func (g *SendGate) Admit(ctx context.Context, st any, incrs []store.BoundedIncr, now time.Time) (counts []store.BoundedValue, refused error, err error) {
+	s, ch := g.s, g.ch
+	key := ch.Key()
+	all := make([]store.BoundedIncr, 0, len(incrs)+3)
+	all = append(all, incrs...)
+	all = append(all,
+		store.BoundedIncr{Key: keyUserFail + ch.User.ID, Window: s.limits.FailureMemory, Max: int64(s.limits.MaxUserFailures), Steps: s.failSteps, Check: true},
+		store.BoundedIncr{Key: keyDone + key, Window: time.Millisecond, Max: 1, Check: true},
+		store.BoundedIncr{Key: keyAttempts + key, Window: time.Millisecond, Max: int64(s.limits.MaxAttempts), Check: true},
+	)
+	ops := [2]store.Op{{Kind: store.OpIncrBelow, Incrs: all}, {Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID}}
+	if err := store.RunBatch(ctx, st, ops[:], now); err != nil {
+		return nil, nil, err
+	}
+	vals := ops[0].Bounded
+	gate := vals[len(incrs):]
+	revoked, err := revokedAt(ch, ops[1])
+	switch {
+	case err != nil:
+		return nil, nil, err
+	case revoked || gate[1].Full:
+		refused = ErrChallengeNotFound
+	case gate[2].Full:
+		refused = ErrTooManyAttempts
+	case gate[0].Full:
+		refused = s.lockedErr(ctx, store.CounterValue{N: gate[0].N, ResetAt: gate[0].ResetAt}, ch.User.ID, g.c, key, ch.Purpose)
+		if refused == nil { // the bound and the schedule agree; never send past a full check
+			refused = NewRetryError(ErrLocked, LimitUser, now, gate[0].ResetAt)
+		}
+	}
+	g.refused = refused
+	return vals[:len(incrs)], refused, nil
+}
+
 // Sent describes a delivered code for the user interface.
 type Sent struct {
 	Destination string    // masked: "j***@example.com", "+1 *** *** **12"

@@ -3,6 +3,8 @@ package twofactor_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"regexp"
 	"testing"
 	"time"
 
@@ -96,9 +98,9 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //   - Begin: the lockout counter and the user's enrollment records (read
 //     once for every factor), in one batch; the challenge is sealed into
 //     its id, so nothing is written.
-//   - Send: the challenge's state (the lockout, its answers, whether it
-//     ended or was revoked) in one batch, the limits (one bounded
-//     increment), the code.
+//   - Send: the limits (one bounded increment, which also checks the
+//     lockout, the challenge's answers and whether it ended, with the
+//     read of the user's revocation, in one batch), the code.
 //   - Verify: the count (one bounded increment that also checks the
 //     challenge is live, the read of the user's revocation and, for a
 //     factor that checks answers against them, the user's records, in one
@@ -139,7 +141,7 @@ func TestLoginRoundTrips(t *testing.T) {
 	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong code")
 
 	require.NoError(t, begin())
-	assert.EqualValues(t, 3, r.calls(t, func() error {
+	assert.EqualValues(t, 2, r.calls(t, func() error {
 		_, err := r.svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client)
 		return err
 	}), "Send")
@@ -255,4 +257,60 @@ func TestSignInRecordsLastUse(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A send through the email factor joins the Service's checks to its own
+// limits (a GatedSender): it is refused, and sends nothing, when the user
+// is locked out, the challenge used up its answers, ended, or was revoked
+// by a password change.
+func TestGatedSendRefusals(t *testing.T) {
+	ctx := context.Background()
+	outbox := &emailcode.Outbox{}
+	clock := storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock.Now), Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: clock.Now,
+		Limits:  twofactor.Limits{MaxAttempts: 2, MaxUserFailures: 2},
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}}})
+	require.NoError(t, err)
+	ada := twofactor.User{ID: "ada", Email: "ada@example.com"}
+	begin := func() string {
+		t.Helper()
+		b, err := svc.Begin(ctx, ada, client)
+		require.NoError(t, err)
+		return b.Challenge.ID
+	}
+	send := func(id string) error {
+		_, err := svc.Send(ctx, id, twofactor.MethodEmail, client)
+		return err
+	}
+	sent := func() int { return len(outbox.Messages()) }
+
+	// Completed: refused.
+	done := begin()
+	require.NoError(t, send(done))
+	last, ok := outbox.Last(ada.Email)
+	require.True(t, ok)
+	code := regexp.MustCompile(`\b\d{6}\b`).FindString(last.Text)
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: done, Method: twofactor.MethodEmail, Code: code, Client: client})
+	require.NoError(t, err, "the code of %q", last.Text)
+	n := sent()
+	require.ErrorIs(t, send(done), twofactor.ErrChallengeNotFound, "a completed challenge")
+
+	// Revoked: refused.
+	revoked := begin()
+	require.NoError(t, svc.PasswordChanged(ctx, ada.ID))
+	require.ErrorIs(t, send(revoked), twofactor.ErrChallengeNotFound, "a revoked challenge")
+	assert.Equal(t, n, sent())
+	clock.Advance(time.Second) // challenges begun at the revocation's millisecond are void too
+
+	// Spent, then locked out: refused.
+	held, spent := begin(), begin()
+	require.NoError(t, send(spent)) // a code to answer wrongly: an answer with none is no guess
+	n = sent()
+	for i := range 2 {
+		_, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: spent, Method: twofactor.MethodEmail, Code: fmt.Sprintf("00000%d", i), Client: client})
+		require.Error(t, err)
+	}
+	require.ErrorIs(t, send(spent), twofactor.ErrTooManyAttempts, "a spent challenge")
+	require.ErrorIs(t, send(held), twofactor.ErrLocked, "a locked-out user")
+	assert.Equal(t, n, sent(), "no refused send sent a code")
 }

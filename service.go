@@ -504,11 +504,18 @@ func (s *Service) send(ctx context.Context, challengeID string, m Method, c Clie
 	if !ok {
 		return Sent{}, fmt.Errorf("%w: %s has no send step", ErrMethodNotAllowed, m)
 	}
-	if err := s.checkLive(ctx, ch, c); err != nil {
+	if gs, ok := sender.(GatedSender); ok && gs.Gated() {
+		// The factor joins the checks to its own limits' round trip.
+		ch.gate = &SendGate{s: s, ch: ch, c: c}
+	} else if err := s.checkLive(ctx, ch, c); err != nil {
 		return Sent{}, err
 	}
 	ev := event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Method: m, Purpose: ch.Purpose, IP: ipString(c), UserAgent: c.UserAgent}
 	sent, err := sender.Send(ctx, ch, c)
+	if g := ch.gate; g != nil && g.refused != nil {
+		// The Service's own refusal, reported as checkLive's is.
+		return Sent{}, g.refused
+	}
 	if err != nil {
 		ev.Type, ev.Reason = event.SendFailed, reasonOf(err)
 		if errors.Is(err, ErrRateLimited) {

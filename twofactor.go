@@ -131,6 +131,8 @@ type Challenge struct {
 	// FirstFactor is how the first step of sign-in was done
 	// (Client.FirstFactor at Begin): no method on its channel is offered.
 	FirstFactor FirstFactor `json:"first_factor,omitempty"`
+
+	gate *SendGate // set during Service.Send for a GatedSender
 }
 
 // Offers reports whether the challenge can be answered with m.

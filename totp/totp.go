@@ -327,14 +327,10 @@ func (f *Factor) list(ctx context.Context, userID string) ([]store.EnrollmentRec
 	return out, nil
 }
 
-// active returns the user's TOTP enrollment, or twofactor.ErrNotEnrolled.
-func (f *Factor) active(ctx context.Context, userID string) (*enrolled, error) {
-	return f.activeOf(ctx, userID, nil)
-}
-
-// activeOf is active, with the user's records taken from records (every
-// method's, as ListEnrollments returns them) unless it is nil. A record
-// of another user is never taken.
+// activeOf returns the user's TOTP enrollment, or
+// twofactor.ErrNotEnrolled, from records (every method's, as
+// ListEnrollments returns them), or read from the store when records is
+// nil. A record of another user is never taken.
 func (f *Factor) activeOf(ctx context.Context, userID string, records []store.EnrollmentRecord) (*enrolled, error) {
 	if records == nil {
 		var err error

@@ -170,6 +170,10 @@ type Request struct {
 	// "GB", or "001"/"ZZ" for numbers of no region), counted on the
 	// per-country budget when set: one to three ASCII letters or digits.
 	Country string
+	// Gate is the Service's checks of a send on a challenge
+	// (twofactor.Challenge.Gate), joined to the count of the limits in
+	// one store round trip; nil for none.
+	Gate *twofactor.SendGate
 }
 
 // validCountry reports whether c is usable in a counter key.
@@ -376,7 +380,26 @@ func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, e
 		held = is.heldCounter(r)
 		incrs = append(incrs, store.BoundedIncr{Key: held, Window: is.caps.Window, Max: math.MaxInt64})
 	}
-	counts, err := store.IncrAllBelow(ctx, is.store, incrs, now)
+	var counts []store.BoundedValue
+	var err error
+	if r.Gate != nil {
+		var refused error
+		counts, refused, err = r.Gate.Admit(ctx, is.store, incrs, now)
+		if err == nil && refused != nil {
+			if store.FirstFull(counts) < 0 {
+				// Admitted here, refused by a revocation seen with it:
+				// give back what a code that is not sent may not keep.
+				t.counts = counts[:len(t.checks)]
+				if held != "" && counts[len(t.checks)].Incremented {
+					t.heldKey = held
+				}
+				t.undo(ctx)
+			}
+			return nil, refused
+		}
+	} else {
+		counts, err = store.IncrAllBelow(ctx, is.store, incrs, now)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("counting send limits: %w", err)
 	}
