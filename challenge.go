@@ -2,8 +2,11 @@ package twofactor
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -108,10 +111,14 @@ func (c *Challenge) Key() string {
 
 // seal makes ch's id from a new key and its sealed record.
 func (s *Service) seal(ch *Challenge) error {
-	key, err := secure.Token(s.rand, challengeKeyBytes)
-	if err != nil {
-		return err
+	// The key is made on the stack and copied once, into the id.
+	var raw [challengeKeyBytes]byte
+	if _, err := io.ReadFull(secure.Reader(s.rand), raw[:]); err != nil {
+		return fmt.Errorf("twofactor: reading random bytes: %w", err)
 	}
+	var kb [challengeKeyLen]byte
+	base64.RawURLEncoding.Encode(kb[:], raw[:])
+	key := kb[:]
 	u := ch.User
 	buf := make([]byte, 0, 256)
 	buf = appendString(buf, u.ID)
@@ -130,7 +137,7 @@ func (s *Service) seal(ch *Challenge) error {
 	if err != nil {
 		return err
 	}
-	ch.ID = key + "." + sealed
+	ch.ID = string(key) + "." + sealed
 	return nil
 }
 

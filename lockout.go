@@ -134,8 +134,8 @@ const ipDomain = "twofactor client network v1"
 func (s *Service) ipCounterKey(a netip.Addr) string {
 	var buf [64]byte
 	h := s.keys.Hash(ipDomain, s.limits.appendIPNetwork(buf[:0], a))
-	key := make([]byte, 0, len(keyIP)+22)
-	key = base64.RawURLEncoding.AppendEncode(append(key, keyIP...), h[len(h)-16:])
+	var kb [len(keyIP) + 22]byte
+	key := base64.RawURLEncoding.AppendEncode(append(kb[:0], keyIP...), h[len(h)-16:])
 	return string(key)
 }
 
