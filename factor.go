@@ -258,13 +258,15 @@ func (g *SendGate) Admit(ctx context.Context, st any, incrs []store.BoundedIncr,
 		store.BoundedIncr{Key: keyDone + key, Window: time.Millisecond, Max: 1, Check: true},
 		store.BoundedIncr{Key: keyAttempts + key, Window: time.Millisecond, Max: int64(s.limits.MaxAttempts), Check: true},
 	)
-	ops := [2]store.Op{{Kind: store.OpIncrBelow, Incrs: all}, {Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID}}
+	// The read first, so that on SQL the limits' rows (some shared by
+	// every account) are locked only from the increment to the commit.
+	ops := [2]store.Op{{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID}, {Kind: store.OpIncrBelow, Incrs: all}}
 	if err := store.RunBatch(ctx, st, ops[:], now); err != nil {
 		return nil, nil, err
 	}
-	vals := ops[0].Bounded
+	vals := ops[1].Bounded
 	gate := vals[len(incrs):]
-	revoked, err := revokedAt(ch, ops[1])
+	revoked, err := revokedAt(ch, ops[0])
 	switch {
 	case err != nil:
 		return nil, nil, err

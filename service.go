@@ -713,21 +713,25 @@ func (v *verification) count(ctx context.Context) error {
 		incrs = append(incrs, store.BoundedIncr{Key: s.ipCounterKey(v.a.Client.IP), Window: s.limits.IPWindow,
 			Max: int64(s.limits.MaxIPAttempts), CountRefused: true})
 	}
-	ops := append(v.ops[:0], store.Op{Kind: store.OpIncrBelow, Incrs: incrs}, store.Op{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID})
+	// The reads go first: on SQL a batch is a transaction, and the counters'
+	// rows (the client network's is shared) stay locked from the increment
+	// to the commit, which should follow at once.
+	ops := append(v.ops[:0], store.Op{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID})
 	if v.withRecords {
 		ops = append(ops, store.Op{Kind: store.OpListEnrollments, UserID: ch.User.ID})
 	}
+	ops = append(ops, store.Op{Kind: store.OpIncrBelow, Incrs: incrs})
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
 	}
 	if v.withRecords {
-		v.records = ops[2].Records
+		v.records = ops[1].Records
 	}
-	counts := ops[0].Bounded
+	counts := ops[len(ops)-1].Bounded
 	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
 	v.fails = store.CounterValue{N: counts[2].N, ResetAt: counts[2].ResetAt}
 	v.start = s.limits.runStart(v.fails.ResetAt)
-	revoked, err := revokedAt(ch, ops[1])
+	revoked, err := revokedAt(ch, ops[0])
 	if err != nil || revoked {
 		if counts[2].Incremented {
 			s.takeBack(ctx, ch, v.failKey)
