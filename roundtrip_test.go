@@ -104,9 +104,10 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //   - Verify: the count (one bounded increment that also checks the
 //     challenge is live, the read of the user's revocation and, for a
 //     factor that checks answers against them, the user's records, in one
-//     batch), the factor's own (TOTP: its time step; email: the code), and
-//     the completion with the end of the failure run and the enrollment's
-//     last use (one batch).
+//     batch), the factor's own (TOTP: its time step; email: the code;
+//     backup code: the code with its double-submit mark and the count of
+//     the set's uses, one batch), and the completion with the end of the
+//     failure run and the enrollment's last use (one batch).
 //   - A wrong code: the count (TOTP: nothing more, its record came with
 //     the count).
 func TestLoginRoundTrips(t *testing.T) {
@@ -148,6 +149,12 @@ func TestLoginRoundTrips(t *testing.T) {
 	code, err := r.mail.Code(r.user.Email)
 	require.NoError(t, err)
 	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
+
+	bc, _ := r.svc.Factor(twofactor.MethodBackupCode)
+	set, err := bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, r.calls(t, begin), "Begin")
+	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodBackupCode, set.Codes[0])), "Verify, backup code")
 }
 
 // Begin reads the user's enrollment records once for every factor that

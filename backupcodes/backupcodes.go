@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"reflect"
 	"slices"
 	"strconv"
@@ -272,18 +273,21 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // number of app instances sharing the store, exactly one succeeds.
 //
 // The answer is normalized, then hashed under every key of the ring and
-// looked up by its hash: one store call per key, however many codes the
-// user has. A wrong or malformed code returns an error matching
+// looked up by its hash, however many codes the user has: under the
+// current key first, then (after a rotation, when that finds nothing) one
+// store call per earlier key. A wrong or malformed code returns an error matching
 // twofactor.ErrInvalidCode; an expired recovery code returns
 // twofactor.ErrCodeExpired. Store failures return other errors.
 //
-// Before the lookup, the code is marked as submitted for SubmitWindow (a
-// counter under the keyed hash of the code, so nothing secret is stored).
-// The same code submitted again meanwhile, such as the twin of a double
-// submit on another challenge, gets twofactor.ErrCodeReused at once: it
-// could not succeed, so the Service does not count it toward the user's
-// lockout. (A wrong code repeated within the window is not counted twice
-// either.)
+// With the lookup, in the same store round trip (store.RunBatch), the
+// code is marked as submitted for SubmitWindow (a counter under the keyed
+// hash of the code, so nothing secret is stored), and a use of the set is
+// counted (the codes left, which a wrong code gives back). A code that did
+// not match but was submitted before within the window, such as the twin
+// of a double submit on another challenge, gets twofactor.ErrCodeReused:
+// it could not succeed, so the Service does not count it toward the
+// user's lockout. (A wrong code repeated within the window is not counted
+// twice either.) A login by backup code is one round trip of the factor's.
 //
 // On success Verified.EnrollmentID says which was used
 // (EnrollmentBackupCodes or EnrollmentRecoveryCode) and Verified.Count how
@@ -312,28 +316,64 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	// One string holds the submission's counter key and, after its
 	// prefix, the code's store key under the current key.
 	submitted := prefixedStoreKey(keySubmitted, hashes[0])
-	n, _, err := f.store.Incr(ctx, submitted, SubmitWindow)
-	if err != nil {
-		return twofactor.Verified{}, fmt.Errorf("backupcodes: marking the code submitted: %w", err)
+	g := group(k, userID)
+	countUses := k == kindBackup && f.lowThreshold >= 0
+	ops := [3]store.Op{
+		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: submitted, Window: SubmitWindow, Max: math.MaxInt64}}},
+		{Kind: store.OpConsumeCode, Group: g, Key: submitted[len(keySubmitted):], Hash: hashes[0]},
+		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: f.usesPrefix + userID, Window: usesWindow, Max: math.MaxInt64}}},
 	}
-	if n > 1 {
-		return twofactor.Verified{}, errCodeReused
+	batch := ops[:2]
+	if countUses {
+		batch = ops[:3]
 	}
-	st, err := f.consume(ctx, group(k, userID), hashes, submitted[len(keySubmitted):])
-	if err != nil {
+	if err := store.RunBatch(ctx, f.store, batch, f.now()); err != nil {
 		// Nothing was decided: the same code may be tried again at once.
 		_ = f.store.ResetCounter(context.WithoutCancel(ctx), submitted)
-		return twofactor.Verified{}, err
+		return twofactor.Verified{}, fmt.Errorf("backupcodes: consuming code: %w", err)
 	}
-	switch st {
-	case store.CodeMatched:
-	case store.CodeExpired:
+	st := ops[1].Status
+	if st == store.CodeNotFound && len(hashes) > 1 {
+		// Under an earlier key of the ring, after a rotation.
+		var err error
+		if st, err = f.consume(ctx, g, hashes[1:]); err != nil {
+			f.giveBackUse(ctx, countUses, ops[2])
+			_ = f.store.ResetCounter(context.WithoutCancel(ctx), submitted)
+			return twofactor.Verified{}, err
+		}
+	}
+	if st != store.CodeMatched {
+		f.giveBackUse(ctx, countUses, ops[2])
+	}
+	switch {
+	case st == store.CodeMatched:
+	case ops[0].Bounded[0].N > 1:
+		return twofactor.Verified{}, errCodeReused
+	case st == store.CodeExpired:
 		return twofactor.Verified{}, twofactor.ErrCodeExpired
 	default:
 		return twofactor.Verified{}, errInvalidCode
 	}
+	var uses int64
+	if countUses {
+		uses = ops[2].Bounded[0].N
+	}
+	return f.matched(ctx, ch, k, uses), nil
+}
 
-	return f.matched(ctx, ch, k), nil
+// giveBackUse takes back the use a code that did not match counted, op
+// being the increment of the set's uses: one less when the counter was
+// there, or the counter the increment made, which marks no set.
+func (f *Factor) giveBackUse(ctx context.Context, counted bool, op store.Op) {
+	if !counted || len(op.Bounded) == 0 || !op.Bounded[0].Incremented {
+		return
+	}
+	ctx = context.WithoutCancel(ctx)
+	if op.Bounded[0].N > 1 {
+		_ = f.store.Decr(ctx, op.Incrs[0].Key)
+	} else {
+		_ = f.store.ResetCounter(ctx, op.Incrs[0].Key)
+	}
 }
 
 // Reasons of the warnings Verify emits when recording a use that already
@@ -346,7 +386,10 @@ const (
 // matched records the use of a code of kind k that matched for ch, and
 // reports it. The code is gone and the decision is made, so what fails
 // here is reported as an event.Warning, not returned.
-func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) twofactor.Verified {
+//
+// uses is the count of the set's uses after this one, as the lookup's
+// batch took it (zero when it did not count).
+func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind, uses int64) twofactor.Verified {
 	userID := ch.User.ID
 	warn := func(reason event.Reason) {
 		f.events.Emit(ctx, event.Event{Type: event.Warning, UserID: userID, ChallengeID: ch.Key(),
@@ -366,7 +409,7 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind) t
 	if f.lowThreshold < 0 {
 		return v
 	}
-	left, err := f.left(ctx, userID)
+	left, err := f.left(ctx, userID, uses)
 	if err != nil {
 		warn(ReasonCountFailed)
 		return v
@@ -408,14 +451,13 @@ func usesKey(size int, userID string) string {
 
 func usesPrefix(size int) string { return keyUses + strconv.Itoa(size) + ":" }
 
-// left counts one use of a backup code of the user and returns how many
-// codes the set has left.
-func (f *Factor) left(ctx context.Context, userID string) (int, error) {
+// left returns how many codes the user's set has left, n being the count
+// of its uses after this one (the set's counter starts at 1 when it is
+// made): when the counter was missing (n is 1, the increment made it),
+// the codes are counted instead and the counter dropped, so that the
+// next use counts again.
+func (f *Factor) left(ctx context.Context, userID string, n int64) (int, error) {
 	key := f.usesPrefix + userID
-	n, _, err := f.store.Incr(ctx, key, usesWindow)
-	if err != nil {
-		return 0, err
-	}
 	if n > 1 {
 		return max(f.count-int(n-1), 0), nil
 	}
@@ -428,17 +470,13 @@ func (f *Factor) left(ctx context.Context, userID string) (int, error) {
 	return left, f.store.ResetCounter(ctx, key)
 }
 
-// consume looks a code up by its hashes under each key of the ring,
-// current key first (key0 is the first one's store key), and consumes it.
+// consume looks a code up by its hashes under the earlier keys of the
+// ring, in order, and consumes it.
 // It stops at the first answer other than "not found", and at the first
 // store error (fail closed).
-func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte, key0 string) (store.CodeStatus, error) {
-	for i, h := range hashes {
-		key := key0
-		if i > 0 {
-			key = storeKey(h)
-		}
-		st, err := f.store.ConsumeCode(ctx, g, key, h)
+func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte) (store.CodeStatus, error) {
+	for _, h := range hashes {
+		st, err := f.store.ConsumeCode(ctx, g, storeKey(h), h)
 		if err != nil {
 			return store.CodeNotFound, fmt.Errorf("backupcodes: consuming code: %w", err)
 		}

@@ -142,6 +142,17 @@ type failingStore struct {
 	broken atomic.Bool
 }
 
+// RunBatch runs each operation through the wrapper's own methods, so
+// that those that fail fail in a batch too.
+func (s *failingStore) RunBatch(ctx context.Context, ops []store.Op) error {
+	for i := range ops {
+		if err := store.RunOp(ctx, s, &ops[i], time.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (s *failingStore) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {
 	if s.broken.Load() {
 		return store.CodeNotFound, errBoom

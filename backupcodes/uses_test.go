@@ -4,16 +4,15 @@ import (
 	"context"
 	"errors"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -143,31 +142,25 @@ func TestUsesAfterCountChangedBack(t *testing.T) {
 	assert.Equal(t, []string{"", "2", "1", "0"}, ue.useAll(t, four, u, plain), "removal drops the count too")
 }
 
-// failing is a memory store whose chosen operations fail.
+// failing is a memory store whose count of a group fails when told to.
 type failing struct {
 	*store.Memory
-	incrUses, touch bool
+	countGroup bool
 }
 
 var errBoom = errors.New("store unavailable")
 
-func (s failing) Incr(ctx context.Context, key string, window time.Duration) (int64, time.Time, error) {
-	if s.incrUses && strings.HasPrefix(key, keyUses) {
-		return 0, time.Time{}, errBoom
+func (s failing) CountGroup(ctx context.Context, group string) (int, error) {
+	if s.countGroup {
+		return 0, errBoom
 	}
-	return s.Memory.Incr(ctx, key, window)
-}
-
-func (s failing) TouchEnrollment(ctx context.Context, userID, id string, used time.Time) error {
-	if s.touch {
-		return errBoom
-	}
-	return s.Memory.TouchEnrollment(ctx, userID, id, used)
+	return s.Memory.CountGroup(ctx, group)
 }
 
 // Once a code matched it is consumed and the user is in; failing to count
-// what is left is reported as a warning and does not undo the decision
-// (the use itself is the Service's to record).
+// what is left (with no count of the set's uses, the codes are counted)
+// is reported as a warning and does not undo the decision (the use itself
+// is the Service's to record).
 func TestFailuresAfterMatch(t *testing.T) {
 	ctx := context.Background()
 	ue := newUsesEnv(t)
@@ -176,11 +169,13 @@ func TestFailuresAfterMatch(t *testing.T) {
 	u := twofactor.User{ID: "alice"}
 	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
 	require.NoError(t, err)
-	st.incrUses, st.touch = true, true
+	require.NoError(t, ue.mem.ResetCounter(ctx, usesKey(10, u.ID)))
+	st.countGroup = true
 	v, err := f.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, en.Codes[0])
 	require.NoError(t, err)
 	assert.Empty(t, v.Details)
 	assert.Equal(t, []string{"count_failed"}, ue.warn)
+	st.countGroup = false
 	n, err := f.Remaining(ctx, u)
 	require.NoError(t, err)
 	assert.Equal(t, 9, n)
@@ -207,4 +202,42 @@ func TestUndecodableSetRecord(t *testing.T) {
 	n, err := f.Remaining(ctx, u)
 	require.NoError(t, err)
 	assert.Zero(t, n)
+}
+
+// A use is counted in the lookup's own round trip and given back when the
+// code did not match: wrong codes, a replay and a code of another set
+// leave the count of codes left as the right ones make it, and the login
+// by a right code is one store round trip.
+func TestWrongCodesGiveTheUseBack(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	spy := storespy.New(ue.mem)
+	f := ue.factor(t, spy, 0)
+	u := twofactor.User{ID: "alice"}
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	ch := &twofactor.Challenge{ID: "c", User: u}
+	verify := func(code string) (twofactor.Verified, error) { return f.Verify(ctx, ch, code) }
+
+	before := spy.Calls.Load()
+	v, err := verify(en.Codes[0])
+	require.NoError(t, err)
+	assert.Equal(t, 9, v.Count)
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "one round trip")
+
+	bobs, err := f.BeginEnroll(ctx, twofactor.User{ID: "bob"}, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	before = spy.Calls.Load()
+	for _, wrong := range []string{bobs.Codes[0], bobs.Codes[1], en.Codes[0]} { // well formed, so each reaches the store
+
+		_, err := verify(wrong)
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, wrong)
+	}
+	assert.EqualValues(t, 6, spy.Calls.Load()-before, "each wrong code: the lookup, and the use given back")
+	v, err = verify(en.Codes[1])
+	require.NoError(t, err)
+	assert.Equal(t, 8, v.Count, "the wrong codes took no use")
+	n, err := f.Remaining(ctx, u)
+	require.NoError(t, err)
+	assert.Equal(t, 8, n)
 }

@@ -32,9 +32,12 @@ const (
 	// OpTouchEnrollment is EnrollmentToucher.TouchEnrollment(UserID, ID,
 	// Time).
 	OpTouchEnrollment
+	// OpConsumeCode is Codes.ConsumeCode(Group, Key, Hash): the result is
+	// Status.
+	OpConsumeCode
 )
 
-var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment"}
+var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment", "consume_code"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opNames) && k != 0 {
@@ -49,11 +52,13 @@ type Op struct {
 	Kind OpKind
 
 	// Arguments.
-	Key    string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter
+	Key    string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter, OpConsumeCode
 	UserID string        // OpListEnrollments, OpTouchEnrollment
 	ID     string        // OpTouchEnrollment: the enrollment id
 	Time   time.Time     // OpMarkUsed: the mark's expiry; OpTouchEnrollment: the time of use
 	Incrs  []BoundedIncr // OpIncrBelow
+	Group  string        // OpConsumeCode
+	Hash   []byte        // OpConsumeCode
 
 	// Results, set by a batch that returned no error.
 	Counter CounterValue       // OpPeek
@@ -62,6 +67,7 @@ type Op struct {
 	Records []EnrollmentRecord // OpListEnrollments; empty, not nil, for none
 	Bounded []BoundedValue     // OpIncrBelow
 	First   bool               // OpMarkUsed
+	Status  CodeStatus         // OpConsumeCode
 }
 
 // Batcher is implemented by stores that can run several operations in one
@@ -69,7 +75,8 @@ type Op struct {
 // uses it where a step needs several operations none of which depends on
 // another's result (the lockout and the user's records at the start of a
 // login; the end of a challenge, its user's run of wrong answers and the
-// factor's last use at its completion). Use [RunBatch] rather than
+// factor's last use at its completion; a backup code's consumption with
+// its marks). Use [RunBatch] rather than
 // calling it directly.
 type Batcher interface {
 	// RunBatch runs every operation of ops, in order, and sets their
@@ -91,7 +98,7 @@ func CheckOps(ops []Op) error {
 	for i := range ops {
 		op := &ops[i]
 		switch op.Kind {
-		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment:
+		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode:
 		case OpIncrBelow:
 			if err := CheckBounded(op.Incrs); err != nil {
 				return err
@@ -195,6 +202,14 @@ func RunOp(ctx context.Context, st any, op *Op, now time.Time) error {
 		return err
 	case OpTouchEnrollment:
 		return touch(ctx, st, op, missing)
+	case OpConsumeCode:
+		c, ok := st.(Codes)
+		if !ok {
+			return missing("Codes")
+		}
+		status, err := c.ConsumeCode(ctx, op.Group, op.Key, op.Hash)
+		op.Status = status
+		return err
 	}
 	return fmt.Errorf("store: batch operation has unknown kind %d", op.Kind)
 }

@@ -15,8 +15,11 @@
 // built, and names any that is missing):
 //
 //   - twofactor.Service: [States], [OwnedStates] and [Counters], the
-//     twofactor.Store interface of its Config.Store. With [BatchCounters]
-//     it increments its limit counters in one round trip.
+//     twofactor.Store interface of its Config.Store, and the
+//     [Enrollments] of a factor that reads the user's records. With
+//     [Batcher] each step of a login is one round trip per dependent
+//     stage (a login by email code is six in all); without it, each
+//     operation is a round trip of its own.
 //   - totp: [States], [OwnedStates], [Ledger] and [Enrollments].
 //   - emailcode and smscode: [Codes], [CodeGroups], [Counters],
 //     [Enrollments], [States] and [OwnedStates]. With [BatchCounters] a
@@ -31,9 +34,8 @@
 // A store may also implement [BoundedCounters], which checks several
 // limits and counts them in one atomic step, so that a request a limit
 // refuses takes nothing from any counter; [IncrAllBelow] uses it, and
-// falls back to [Counters] (not atomically) on a store without it. With
-// [StateResetter] the Service completes a challenge and ends its user's
-// run of wrong answers in one round trip instead of two.
+// falls back to [Counters] (not atomically) on a store without it.
+// [StateResetter] takes a state and resets counters in one round trip.
 //
 // Every factor that keeps enrollments uses [EnrollmentToucher] when the
 // store has it, to record a sign-in's time without rewriting the record

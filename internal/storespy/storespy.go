@@ -103,7 +103,7 @@ func (c *Spy) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store
 var opMethods = map[store.OpKind]string{
 	store.OpPeek: "Peek", store.OpGetState: "GetState", store.OpListEnrollments: "ListEnrollments",
 	store.OpIncrBelow: "Incr", store.OpMarkUsed: "MarkUsed", store.OpResetCounter: "ResetCounter",
-	store.OpTouchEnrollment: "TouchEnrollment",
+	store.OpTouchEnrollment: "TouchEnrollment", store.OpConsumeCode: "ConsumeCode",
 }
 
 // RunBatch implements store.Batcher: one round trip when the store has

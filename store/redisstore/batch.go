@@ -111,6 +111,8 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 		b.cmd, err = s.resetCmd(op.Key)
 	case store.OpTouchEnrollment:
 		b.cmd, b.send, err = s.touchCmd(op.UserID, op.ID, op.Time)
+	case store.OpConsumeCode:
+		b.cmd, err = s.consumeCmd(op.Group, op.Key, op.Hash)
 	default: // store.CheckOps refused it
 		err = invalid("batch operation of unknown kind %d", op.Kind)
 	}
@@ -224,6 +226,8 @@ func (s *Store) readOp(b *batchOp) error {
 		if b.send {
 			err = readTouch(b.reply)
 		}
+	case store.OpConsumeCode:
+		op.Status, err = readConsume(b.reply)
 	}
 	return err
 }

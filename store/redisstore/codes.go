@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/twofactorkit/twofactor/store"
 )
 
@@ -40,16 +41,31 @@ func (s *Store) ConsumeCode(ctx context.Context, group, key string, hash []byte)
 	if err := ctxErr(ctx); err != nil {
 		return store.CodeNotFound, err
 	}
-	if err := checkID("code group", group); err != nil {
+	cmd, err := s.consumeCmd(group, key, hash)
+	if err != nil {
 		return store.CodeNotFound, err
+	}
+	return readConsume(cmd.run(ctx, s.rdb))
+}
+
+// consumeCmd checks ConsumeCode's arguments and returns its command: the
+// consumeCode script.
+func (s *Store) consumeCmd(group, key string, hash []byte) (command, error) {
+	if err := checkID("code group", group); err != nil {
+		return command{}, err
 	}
 	if err := checkID("code key", key); err != nil {
-		return store.CodeNotFound, err
+		return command{}, err
 	}
 	if len(hash) == 0 || len(hash) > maxID {
-		return store.CodeNotFound, invalid("code hash must be 1 to %d bytes, got %d", maxID, len(hash))
+		return command{}, invalid("code hash must be 1 to %d bytes, got %d", maxID, len(hash))
 	}
-	n, err := consumeCode.Run(ctx, s.rdb, []string{s.groupKey(group)}, key, hash, s.clock(), s.grace).Int64()
+	return scriptCommand(consumeCode, []string{s.groupKey(group)}, key, hash, s.clock(), s.grace), nil
+}
+
+// readConsume reads the reply of the consumeCode script.
+func readConsume(c redis.Cmder) (store.CodeStatus, error) {
+	n, err := c.(*redis.Cmd).Int64()
 	if err != nil {
 		return store.CodeNotFound, wrap("consume code", err)
 	}

@@ -172,38 +172,46 @@ func (s *Store) PutCode(ctx context.Context, c store.Code) error {
 func (s *Store) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {
 	var status store.CodeStatus
 	err := s.tx(ctx, "consume code", func(tx *sql.Tx) error {
-		var (
-			stored           []byte
-			exp              sql.NullInt64
-			maxAtt, attempts int
-		)
-		err := tx.QueryRowContext(ctx, s.q.lockCode, group, key).Scan(&stored, &exp, &maxAtt, &attempts)
-		if errors.Is(err, sql.ErrNoRows) {
-			status = store.CodeNotFound
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch {
-		case !live(exp, s.nowMicro()):
-			status = store.CodeExpired
-			_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
-		case maxAtt > 0 && attempts >= maxAtt:
-			status = store.CodeExhausted
-		case subtle.ConstantTimeCompare(stored, hash) == 1:
-			status = store.CodeMatched
-			_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
-		default:
-			status = store.CodeMismatch
-			_, err = tx.ExecContext(ctx, s.q.attemptCode, group, key)
-		}
+		var err error
+		status, err = s.consumeCode(ctx, tx, group, key, hash)
 		return err
 	})
 	if err != nil {
 		return store.CodeNotFound, err
 	}
 	return status, nil
+}
+
+// consumeCode is ConsumeCode's work in tx, which it runs in (its row lock
+// is held until tx ends); a batch runs it in the batch's transaction.
+func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, group, key string, hash []byte) (store.CodeStatus, error) {
+	var (
+		stored           []byte
+		exp              sql.NullInt64
+		maxAtt, attempts int
+	)
+	err := tx.QueryRowContext(ctx, s.q.lockCode, group, key).Scan(&stored, &exp, &maxAtt, &attempts)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.CodeNotFound, nil
+	}
+	if err != nil {
+		return store.CodeNotFound, err
+	}
+	var status store.CodeStatus
+	switch {
+	case !live(exp, s.nowMicro()):
+		status = store.CodeExpired
+		_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
+	case maxAtt > 0 && attempts >= maxAtt:
+		status = store.CodeExhausted
+	case subtle.ConstantTimeCompare(stored, hash) == 1:
+		status = store.CodeMatched
+		_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
+	default:
+		status = store.CodeMismatch
+		_, err = tx.ExecContext(ctx, s.q.attemptCode, group, key)
+	}
+	return status, err
 }
 
 // DeleteCode implements store.Codes.

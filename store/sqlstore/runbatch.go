@@ -107,6 +107,12 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
 		op.First, err = s.ledgerWrite(ctx, tx, s.q.markUsed, op.Key, nil, op.Time)
 	case store.OpResetCounter:
 		err = s.resetCounter(ctx, tx, op.Key)
+	case store.OpConsumeCode:
+		t, ok := tx.(*sql.Tx)
+		if !ok { // readsOnly never runs one outside a transaction
+			return fmt.Errorf("a code's consumption outside a transaction")
+		}
+		op.Status, err = s.consumeCode(ctx, t, op.Group, op.Key, op.Hash)
 	case store.OpTouchEnrollment:
 		if !op.Time.IsZero() { // later than nothing: TouchEnrollment writes nothing
 			err = s.touchEnrollment(ctx, tx, op.UserID, op.ID, op.Time)

@@ -20,6 +20,7 @@ type batchRunner interface {
 	store.Counters
 	store.Ledger
 	store.Enrollments
+	store.Codes
 	store.Batcher
 }
 
@@ -41,6 +42,9 @@ func (h *harness) batcher(t *testing.T) {
 	rec := store.EnrollmentRecord{UserID: user, ID: "e1", Method: "totp", Label: "Phone", Data: []byte{1, 2},
 		CreatedAt: t0, LastUsedAt: t0.Add(-time.Hour)}
 	require.NoError(t, s.PutEnrollment(ctx, rec))
+	for _, key := range []string{"right", "wrong"} {
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: k("{u:ann}codes"), Key: key, Hash: []byte("h-" + key), ExpiresAt: t0.Add(time.Minute), MaxAttempts: 3}))
+	}
 
 	ops := []store.Op{
 		{Kind: store.OpPeek, Key: k("{u:ann}fail")},
@@ -60,6 +64,10 @@ func (h *harness) batcher(t *testing.T) {
 		{Kind: store.OpPeek, Key: k("{u:ann}fail")},
 		{Kind: store.OpTouchEnrollment, UserID: user, ID: "e1", Time: t0},
 		{Kind: store.OpTouchEnrollment, UserID: user, ID: "gone", Time: t0},
+		{Kind: store.OpConsumeCode, Group: k("{u:ann}codes"), Key: "right", Hash: []byte("h-right")},
+		{Kind: store.OpConsumeCode, Group: k("{u:ann}codes"), Key: "right", Hash: []byte("h-right")},
+		{Kind: store.OpConsumeCode, Group: k("{u:ann}codes"), Key: "wrong", Hash: []byte("not it")},
+		{Kind: store.OpConsumeCode, Group: k("{u:ann}codes"), Key: "none", Hash: []byte("h")},
 	}
 	require.NoError(t, s.RunBatch(ctx, ops))
 	assert.Equal(t, int64(3), ops[0].Counter.N, "Peek")
@@ -86,6 +94,13 @@ func (h *harness) batcher(t *testing.T) {
 	assert.Equal(t, "Phone", got.Label, "TouchEnrollment keeps the record")
 	_, err = s.GetEnrollment(ctx, user, "gone")
 	require.ErrorIs(t, err, store.ErrNotFound, "a touch creates no record")
+	assert.Equal(t, store.CodeMatched, ops[13].Status, "ConsumeCode")
+	assert.Equal(t, store.CodeNotFound, ops[14].Status, "a code consumed by the operation before")
+	assert.Equal(t, store.CodeMismatch, ops[15].Status, "a wrong hash")
+	assert.Equal(t, store.CodeNotFound, ops[16].Status, "no code")
+	st, err := s.ConsumeCode(ctx, k("{u:ann}codes"), "wrong", []byte("h-wrong"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st, "a mismatch in a batch used one attempt, not the code")
 
 	// A touch with an earlier time changes nothing.
 	require.NoError(t, s.RunBatch(ctx, []store.Op{{Kind: store.OpTouchEnrollment, UserID: user, ID: "e1", Time: t0.Add(-time.Minute)}}))
@@ -128,9 +143,9 @@ func (h *harness) batchInvalid(t *testing.T, s batchRunner, clk *Clock, k func(s
 	require.NoError(t, s.RunBatch(ctx, nil), "an empty batch")
 }
 
-// raceBatch races batches that each mark one key used and count one
-// bounded counter: exactly one gets the mark, and exactly as many are
-// admitted as the bound allows.
+// raceBatch races batches that each mark one key used, count one bounded
+// counter and consume one code: exactly one gets the mark, exactly one
+// the code, and exactly as many are admitted as the bound allows.
 func (h *harness) raceBatch(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
 	stores := []store.Batcher{s}
 	if h.opt.Shared {
@@ -141,12 +156,14 @@ func (h *harness) raceBatch(t *testing.T, s batchRunner, clk *Clock, k func(stri
 	bound := max(int64(h.opt.Goroutines/4), 1)
 	for r := 0; r < h.opt.Rounds/5+1; r++ {
 		tag := fmt.Sprintf("{race-batch-%d}", r)
-		var admitted, calls atomic.Int64
+		var admitted, calls, consumed atomic.Int64
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: k(tag + "g"), Key: "c", Hash: []byte("h"), ExpiresAt: clk.Now().Add(time.Minute)}))
 		marks := h.race(t, func() (bool, error) {
 			i := calls.Add(1)
 			ops := []store.Op{
 				{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: k(tag + "c"), Window: time.Minute, Max: bound}}},
 				{Kind: store.OpMarkUsed, Key: k(tag + "m"), Time: clk.Now().Add(time.Minute)},
+				{Kind: store.OpConsumeCode, Group: k(tag + "g"), Key: "c", Hash: []byte("h")},
 			}
 			if err := stores[int(i)%len(stores)].RunBatch(ctx, ops); err != nil {
 				return false, err
@@ -154,9 +171,13 @@ func (h *harness) raceBatch(t *testing.T, s batchRunner, clk *Clock, k func(stri
 			if ops[0].Bounded[0].Incremented {
 				admitted.Add(1)
 			}
+			if ops[2].Status == store.CodeMatched {
+				consumed.Add(1)
+			}
 			return ops[1].First, nil
 		})
 		require.Equal(t, 1, marks, "round %d: the key was marked used %d times", r, marks)
 		require.Equal(t, bound, admitted.Load(), "round %d: calls admitted", r)
+		require.EqualValues(t, 1, consumed.Load(), "round %d: the code was consumed %d times", r, consumed.Load())
 	}
 }

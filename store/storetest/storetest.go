@@ -218,7 +218,7 @@ func plan(s any) suite {
 	for _, base := range []struct {
 		ok   bool
 		name string
-	}{{h.states, "States"}, {h.counters, "Counters"}, {h.ledger, "Ledger"}, {h.enrollments, "Enrollments"}} {
+	}{{h.states, "States"}, {h.counters, "Counters"}, {h.ledger, "Ledger"}, {h.enrollments, "Enrollments"}, {h.codes, "Codes"}} {
 		h.batcher = needs(h.batcher, base.ok, "Batcher", base.name)
 	}
 	h.enrollTouch = needs(h.enrollTouch, h.enrollments, "EnrollmentToucher", "Enrollments")
