@@ -145,7 +145,7 @@ func (f *Factor) Offered(user twofactor.User, records func() ([]store.Enrollment
 func decodeCreds(userID string, recs []store.EnrollmentRecord) ([]stored, error) {
 	var out []stored
 	for _, r := range recs {
-		if r.Method != string(twofactor.MethodWebAuthn) {
+		if r.Method != string(twofactor.MethodWebAuthn) || r.UserID != userID {
 			continue
 		}
 		s := stored{rec: r}

@@ -153,6 +153,21 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // ErrSyncedRefused, which match twofactor.ErrInvalidInput. Any other
 // error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	return f.verify(ctx, ch, answer, nil)
+}
+
+// VerifyRecords is Verify with the user's enrollment records already read
+// (twofactor.RecordVerifier): the Service reads them in the round trip
+// that counts the answer.
+func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	if records == nil {
+		records = []store.EnrollmentRecord{}
+	}
+	return f.verify(ctx, ch, answer, records)
+}
+
+// verify is Verify, with the credentials read when records is nil.
+func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
 	}
@@ -178,7 +193,12 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if !now.Before(st.ExpiresAt) {
 		return twofactor.Verified{}, ErrCeremonyExpired
 	}
-	creds, err := f.load(ctx, ch.User.ID)
+	var creds []stored
+	if records == nil {
+		creds, err = f.load(ctx, ch.User.ID)
+	} else {
+		creds, err = decodeCreds(ch.User.ID, records)
+	}
 	if err != nil {
 		return twofactor.Verified{}, err
 	}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
@@ -383,4 +384,32 @@ func TestServicePasskeySignIn(t *testing.T) {
 	assert.True(t, got.Result.Passwordless)
 	assert.Equal(t, e.ID, got.Result.EnrollmentID)
 	assert.Contains(t, got.Result.AMR, "mfa")
+}
+
+// VerifyRecords takes the user's credentials from the records it is
+// handed: none of theirs (none at all, another user's) is an unknown
+// credential, as a key removed meanwhile would be, and reads nothing.
+func TestVerifyRecords(t *testing.T) {
+	fx := newFixture(t)
+	k := newSoftKey(t, testRPID, testOrigin)
+	e := fx.register(k, "key")
+	recs, err := fx.st.ListEnrollments(fx.ctx, fx.user.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	stolen := recs[0]
+	stolen.UserID = "mallory"
+	for name, given := range map[string][]store.EnrollmentRecord{"none": nil, "another user's": {stolen}} {
+		ch := fx.challenge()
+		opts, err := fx.f.Start(fx.ctx, ch)
+		require.NoError(t, err)
+		_, err = fx.f.VerifyRecords(fx.ctx, ch, string(k.get(t, opts)), given)
+		require.ErrorIs(t, err, webauthn.ErrUnknownCredential, name)
+	}
+	ch := fx.challenge()
+	opts, err := fx.f.Start(fx.ctx, ch)
+	require.NoError(t, err)
+	fx.st.Fail("ListEnrollments", errStore)
+	v, err := fx.f.VerifyRecords(fx.ctx, ch, string(k.get(t, opts)), recs)
+	require.NoError(t, err, "the records given are not read again")
+	assert.Equal(t, e.ID, v.EnrollmentID)
 }
