@@ -642,3 +642,36 @@ func TestMalformedAnswerIsAWrongCode(t *testing.T) {
 	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
 	require.NoError(t, err)
 }
+
+// Events name a challenge by its key, never by its id: the id's sealed
+// part answers the challenge, and logs must not hold it. Every kind of
+// event a challenge makes is checked, the malformed answer's included.
+func TestEventsCarryTheKeyNotTheID(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	_, err := e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	_, err = e.verify(ch, twofactor.MethodTOTP, "12")
+	require.Error(t, err, "malformed")
+	_, err = e.verify(ch, twofactor.MethodTOTP, wrongCode(1))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	require.NoError(t, e.svc.Cancel(ctx, ch.ID))
+	done := e.begin()
+	_, err = e.verify(done, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	seen := map[event.Type]bool{}
+	for _, ev := range e.events {
+		if ev.ChallengeID == "" {
+			continue
+		}
+		seen[ev.Type] = true
+		assert.Len(t, ev.ChallengeID, 43, "%s names a key", ev.Type)
+		assert.True(t, strings.HasPrefix(ch.ID, ev.ChallengeID+".") || strings.HasPrefix(done.ID, ev.ChallengeID+"."), "%s: %q", ev.Type, ev.ChallengeID)
+	}
+	for _, typ := range []event.Type{event.Begin, event.Send, event.Failure, event.Cancel, event.Success} {
+		assert.True(t, seen[typ], "no %s event was checked", typ)
+	}
+}

@@ -604,7 +604,7 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	// counted: it reached no factor. To the user it is a wrong code; the
 	// event says it was malformed.
 	if s.malformed(a) {
-		s.emit(ctx, event.Event{Type: event.Failure, ChallengeID: a.ChallengeID, Method: a.Method, Purpose: purpose,
+		s.emit(ctx, event.Event{Type: event.Failure, ChallengeID: a.ChallengeID[:challengeKeyLen], Method: a.Method, Purpose: purpose,
 			IP: ipString(a.Client), UserAgent: a.Client.UserAgent, Reason: event.ReasonMalformed})
 		return nil, ErrMalformedCode
 	}

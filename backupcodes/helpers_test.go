@@ -145,12 +145,7 @@ type failingStore struct {
 // RunBatch runs each operation through the wrapper's own methods, so
 // that those that fail fail in a batch too.
 func (s *failingStore) RunBatch(ctx context.Context, ops []store.Op) error {
-	for i := range ops {
-		if err := store.RunOp(ctx, s, &ops[i], time.Now()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return store.RunEach(ctx, s, ops, time.Now())
 }
 
 func (s *failingStore) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {

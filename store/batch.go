@@ -88,6 +88,11 @@ type Batcher interface {
 	// be used, and any number of the operations may have run (a reply
 	// lost after the store wrote). Ops that [CheckOps] refuses are an
 	// error before any runs.
+	//
+	// A store that wraps another (embedding it) and changes one of the
+	// methods a batch names must define RunBatch too, with [RunEach] or
+	// its own: the embedded store's RunBatch runs the embedded store's
+	// methods, not the wrapper's.
 	RunBatch(ctx context.Context, ops []Op) error
 }
 
@@ -131,6 +136,17 @@ func RunBatch(ctx context.Context, st any, ops []Op, now time.Time) error {
 			}
 		}
 		return nil
+	}
+	return RunEach(ctx, st, ops, now)
+}
+
+// RunEach runs ops on st one after another, each through st's own method
+// ([RunOp]), never through a Batcher: what a store that wraps another and
+// changes some of its methods uses as its RunBatch, and what the memory
+// store, whose calls cost no round trip, does.
+func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
+	if err := CheckOps(ops); err != nil {
+		return err
 	}
 	for i := range ops {
 		if err := RunOp(ctx, st, &ops[i], now); err != nil {

@@ -655,13 +655,5 @@ func (m *Memory) Sweep(ctx context.Context) (int, error) {
 // trip, so the operations run one after the other (RunOp), each under the
 // store's lock as its own method takes it.
 func (m *Memory) RunBatch(ctx context.Context, ops []Op) error {
-	if err := CheckOps(ops); err != nil {
-		return err
-	}
-	for i := range ops {
-		if err := RunOp(ctx, m, &ops[i], m.now()); err != nil {
-			return err
-		}
-	}
-	return nil
+	return RunEach(ctx, m, ops, m.now())
 }

@@ -412,8 +412,12 @@ func (h *testHost) actor(r *http.Request) string {
 
 // Stores with a planted mistake, over the memory store.
 
-// reusableCodes matches a code and keeps it.
+// reusableCodes matches a code and keeps it, in a batch too.
 type reusableCodes struct{ *store.Memory }
+
+func (s reusableCodes) RunBatch(ctx context.Context, ops []store.Op) error {
+	return store.RunEach(ctx, s, ops, time.Now())
+}
 
 func (s reusableCodes) ConsumeCode(ctx context.Context, group, key string, hash []byte) (store.CodeStatus, error) {
 	st, err := s.Memory.ConsumeCode(ctx, group, key, hash)
