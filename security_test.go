@@ -65,20 +65,24 @@ func TestLockoutHoldsUnderConcurrentGuesses(t *testing.T) {
 	}
 }
 
-// batchless hides the memory store's batch increments, as a host's own
-// store might: the service must count one increment after another and
-// still hold the lockout.
-type batchless struct{ *store.Memory }
-
-func (b batchless) IncrBatch() {} // a different signature: not store.BatchCounters
+// batchless has only the memory store's store.Store methods, as a host's
+// own store might: no batches, no batch or bounded increments. The service
+// must run each operation on its own, count one increment after another,
+// and still hold the lockout.
+type batchless struct{ store.Store }
 
 func TestLockoutWithoutBatchCounters(t *testing.T) {
 	e := newEnv(t, func(c *twofactor.Config) {
 		c.Store = batchless{c.Store.(*store.Memory)}
 		c.Limits.MaxUserFailures = 3
 	})
-	_, isBatch := any(batchless{}).(store.BatchCounters)
-	require.False(t, isBatch)
+	for name, ok := range map[string]bool{
+		"BatchCounters":   implements[store.BatchCounters](batchless{}),
+		"BoundedCounters": implements[store.BoundedCounters](batchless{}),
+		"Batcher":         implements[store.Batcher](batchless{}),
+	} {
+		require.False(t, ok, name)
+	}
 	for i := 0; i < 3; i++ {
 		_, err := e.verify(e.begin(), twofactor.MethodTOTP, wrongCode(i))
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
@@ -87,6 +91,8 @@ func TestLockoutWithoutBatchCounters(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrLocked)
 	require.EqualValues(t, 3, e.app.verifies.Load())
 }
+
+func implements[I any](s any) bool { _, ok := s.(I); return ok }
 
 // A failure to count is a refusal: no answer reaches the factor while the
 // counters cannot be written.

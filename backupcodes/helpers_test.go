@@ -62,6 +62,12 @@ type recordingStore struct {
 	reads  atomic.Int64 // ConsumeCode and CountGroup calls
 }
 
+// RunBatch runs a batch through the wrapper's own methods (store.RunEach),
+// so that what it changes holds in a batch too.
+func (s *recordingStore) RunBatch(ctx context.Context, ops []store.Op) error {
+	return store.RunEach(ctx, s, ops, time.Now())
+}
+
 func newRecordingStore(now func() time.Time) *recordingStore {
 	return &recordingStore{Memory: store.NewMemory(now)}
 }

@@ -511,6 +511,12 @@ type failingStore struct {
 	fail  string // "list", "advance", "put"
 }
 
+// RunBatch runs a batch through the wrapper's own methods (store.RunEach),
+// so that what it changes holds in a batch too.
+func (s *failingStore) RunBatch(ctx context.Context, ops []store.Op) error {
+	return store.RunEach(ctx, s, ops, time.Now())
+}
+
 var errBoom = errors.New("store down")
 
 func (s *failingStore) ListEnrollments(ctx context.Context, u string) ([]store.EnrollmentRecord, error) {
@@ -759,6 +765,12 @@ type recordingStore struct {
 	*store.Memory
 	mu      sync.Mutex
 	written [][]byte
+}
+
+// RunBatch runs a batch through the wrapper's own methods (store.RunEach),
+// so that what it changes holds in a batch too.
+func (s *recordingStore) RunBatch(ctx context.Context, ops []store.Op) error {
+	return store.RunEach(ctx, s, ops, time.Now())
 }
 
 func (s *recordingStore) add(b ...[]byte) {

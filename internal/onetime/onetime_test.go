@@ -756,6 +756,12 @@ type tap struct {
 	codes    []store.Code
 }
 
+// RunBatch runs a batch through the wrapper's own methods (store.RunEach),
+// so that what it changes holds in a batch too.
+func (tp *tap) RunBatch(ctx context.Context, ops []store.Op) error {
+	return store.RunEach(ctx, tp, ops, time.Now())
+}
+
 func (tp *tap) Incr(ctx context.Context, key string, w time.Duration) (int64, time.Time, error) {
 	tp.mu.Lock()
 	tp.counters = append(tp.counters, key)
