@@ -213,3 +213,31 @@ func TestChallengeRoundTrip(t *testing.T) {
 		t.Errorf("open = %+v, want %+v", got, ch)
 	}
 }
+
+// An id is its key, a '.' and a sealed part, at most maxChallengeIDLen
+// characters: the longest passes the form, one more does not, and a key
+// with a character outside base64url, or a key alone with its '.', does
+// not. A key of an id of another form is the id itself.
+func TestChallengeIDBounds(t *testing.T) {
+	key := strings.Repeat("A", challengeKeyLen)
+	longest := key + "." + strings.Repeat("B", maxChallengeIDLen-challengeKeyLen-1)
+	if err := ParseChallengeID(longest); err != nil {
+		t.Errorf("an id of %d characters: %v", len(longest), err)
+	}
+	for name, id := range map[string]string{
+		"one character too long": longest + "B",
+		"the key and its dot":    key + ".",
+		"a key with a '!'":       "!" + key[1:] + ".v1:k1:AAAA",
+		"a key with a '.'":       "." + key[1:] + ".v1:k1:AAAA",
+		"a sealed part with '~'": key + ".v1:k1:AA~A",
+	} {
+		if err := ParseChallengeID(id); !errors.Is(err, ErrInvalidInput) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	for _, id := range []string{key, "c", key + "."} {
+		if got := (&Challenge{ID: id}).Key(); got != strings.TrimSuffix(id, ".") {
+			t.Errorf("Key of %q = %q", id, got)
+		}
+	}
+}

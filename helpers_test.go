@@ -31,6 +31,7 @@ type codeFactor struct {
 	keys     *keyring.Ring
 	enrolled map[string]bool // user id -> enrolled
 	static   string          // if set: accept this code, consume nothing
+	record   bool            // ask the Service to record the last use
 	code     string          // code issued by Send
 	ttl      time.Duration
 	now      func() time.Time
@@ -64,7 +65,7 @@ func (f *codeFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer
 	f.verifies.Add(1)
 	if f.static != "" {
 		if subtle.ConstantTimeCompare([]byte(answer), []byte(f.static)) == 1 {
-			return twofactor.Verified{EnrollmentID: string(f.method) + "-1"}, nil
+			return twofactor.Verified{EnrollmentID: string(f.method) + "-1", RecordUse: f.record}, nil
 		}
 		return twofactor.Verified{}, twofactor.ErrInvalidCode
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
@@ -591,4 +592,85 @@ func TestTakeBackWarnsOnlyOnFailure(t *testing.T) {
 			assert.EqualValues(t, 1, failures(t, e), "the count stays higher")
 		})
 	}
+}
+
+// A revocation record that does not parse fails every step of a challenge
+// closed, as it fails a proof: Verify (its count given back), Send through
+// a factor that joins the Service's checks and through one that does not,
+// and Challenge are errors, never a verdict, and nothing is sent.
+func TestChallengeRevocationRecordCorrupt(t *testing.T) {
+	e := newEnv(t, nil)
+	ch := e.begin()
+	require.NoError(t, e.mem.PutState(ctx, "tf:pnb:alice", []byte("yesterday"), e.clock.Now().Add(time.Hour)))
+	notVerdict := func(err error, what string) {
+		t.Helper()
+		require.Error(t, err, what)
+		require.NotErrorIs(t, err, twofactor.ErrChallengeNotFound, what)
+		require.NotErrorIs(t, err, twofactor.ErrInvalidCode, what)
+	}
+	_, err := e.verify(ch, twofactor.MethodTOTP, "654321")
+	notVerdict(err, "Verify")
+	assert.Zero(t, e.app.verifies.Load())
+	assert.Zero(t, failures(t, e), "the count was given back")
+	_, err = e.svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	notVerdict(err, "Send")
+	_, err = e.svc.Challenge(ctx, ch.ID)
+	notVerdict(err, "Challenge")
+	assert.Empty(t, e.eventsOf(event.Send))
+
+	outbox := &emailcode.Outbox{}
+	mem := store.NewMemory()
+	svc, err := twofactor.New(twofactor.Config{Store: mem, Keys: e.keys, Events: &event.Sink{Discard: true},
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}}})
+	require.NoError(t, err)
+	b, err := svc.Begin(ctx, twofactor.User{ID: "alice", Email: "alice@example.com"}, client)
+	require.NoError(t, err)
+	require.NoError(t, mem.PutState(ctx, "tf:pnb:alice", []byte("yesterday"), time.Now().Add(time.Hour)))
+	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
+	notVerdict(err, "a gated Send")
+	assert.Empty(t, outbox.Messages())
+}
+
+// On a store without batches the last use is written after the
+// challenge's end; a failure to write it is a warning, and the answer
+// stands.
+func TestLastUseFailureWithoutBatches(t *testing.T) {
+	var spy *storespy.Spy
+	e := newEnv(t, func(c *twofactor.Config) {
+		spy = storespy.New(c.Store.(store.Store))
+		c.Store = struct{ store.Store }{spy}
+	})
+	e.app.record = true
+	require.NoError(t, e.mem.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "alice", ID: "totp-1", Method: "totp", CreatedAt: e.clock.Now()}))
+	spy.Fail("PutEnrollment", errBoom) // a store without TouchEnrollment rewrites the record
+	res, err := e.verify(e.begin(), twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+	require.NotNil(t, res)
+	assert.Equal(t, event.ReasonTouchFailed, e.eventsOf(event.Warning)[0].Reason)
+}
+
+// uncheckedFactor takes answers of any form, and refuses them all.
+type uncheckedFactor struct{ verifies atomic.Int64 }
+
+func (*uncheckedFactor) Method() twofactor.Method { return "free" }
+func (*uncheckedFactor) Enrollments(context.Context, twofactor.User) ([]twofactor.Enrollment, error) {
+	return []twofactor.Enrollment{{ID: "free-1", Method: "free"}}, nil
+}
+func (f *uncheckedFactor) Verify(context.Context, *twofactor.Challenge, string) (twofactor.Verified, error) {
+	f.verifies.Add(1)
+	return twofactor.Verified{}, twofactor.ErrInvalidCode
+}
+
+// An answer of up to 16 KiB reaches a factor that checks no form (a
+// WebAuthn assertion is a few kilobytes); one byte more is malformed and
+// reaches nothing.
+func TestAnswerLengthBound(t *testing.T) {
+	free := &uncheckedFactor{}
+	e := newEnv(t, func(c *twofactor.Config) { c.Factors = append(c.Factors, factors(free)...) })
+	_, err := e.verify(e.begin(), "free", strings.Repeat("9", 16<<10))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.EqualValues(t, 1, free.verifies.Load(), "the longest answer reached the factor")
+	_, err = e.verify(e.begin(), "free", strings.Repeat("9", 16<<10+1))
+	require.ErrorIs(t, err, twofactor.ErrMalformedCode)
+	assert.EqualValues(t, 1, free.verifies.Load(), "one byte more reached nothing")
 }
