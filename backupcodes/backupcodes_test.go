@@ -657,8 +657,12 @@ func TestKeyRotation(t *testing.T) {
 	require.NoError(t, err)
 
 	rotated := mk(b, a)
-	_, err = rotated.Verify(ctx, challenge(u), underA[0])
+	v, err := rotated.Verify(ctx, challenge(u), underA[0])
 	require.NoError(t, err, "a code made under A verifies with the ring [B, A]")
+	assert.Equal(t, backupcodes.EnrollmentBackupCodes, v.EnrollmentID)
+	assert.Equal(t, 9, v.Count, "and counts as a use of the set")
+	_, err = rotated.Verify(ctx, challenge(u), underA[0])
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "once")
 
 	recovery, _, err := mk(a).IssueRecoveryCode(ctx, u, "support:jane")
 	require.NoError(t, err)

@@ -234,8 +234,10 @@ func TestWrongCodesGiveTheUseBack(t *testing.T) {
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode, wrong)
 	}
 	assert.EqualValues(t, 6, spy.Calls.Load()-before, "each wrong code: the lookup, and the use given back")
+	before = spy.Calls.Load()
 	v, err = verify(en.Codes[1])
 	require.NoError(t, err)
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "the count of uses was kept, not dropped")
 	assert.Equal(t, 8, v.Count, "the wrong codes took no use")
 	n, err := f.Remaining(ctx, u)
 	require.NoError(t, err)
