@@ -299,11 +299,12 @@ type Starter interface {
 }
 
 // Canceler is a factor that keeps state per challenge (issued codes, ceremony
-// state). The service calls Cancel when the challenge is cancelled or
-// spent (too many answers), so nothing issued for it stays usable while
-// its record lives on. A challenge that is completed is deleted instead,
-// and the other factors' state is left to expire with it: every answer
-// reads the challenge first, so none of it can be used. The factor whose
+// state), under the challenge's Key. The service calls Cancel when the
+// challenge is cancelled or spent (too many answers), so nothing issued
+// for it stays usable while the challenge's id does. A challenge that is
+// completed is marked done instead, and the other factors' state is left
+// to expire with it: every answer checks that mark first, so none of it
+// can be used. The factor whose
 // Verify completed the challenge must itself have consumed what it issued
 // for it (one code or ceremony per challenge).
 type Canceler interface {
