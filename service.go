@@ -234,6 +234,13 @@ func (s *Service) emit(ctx context.Context, ev event.Event) {
 // configured), then creates a challenge offering every method the user has
 // enrolled that the policy allows. A locked-out user gets a *RetryError
 // matching ErrLocked.
+//
+// The challenge is sealed into its id (Challenge.ID), which the caller
+// keeps (in a session, a cookie) and passes to Send and Verify; the store
+// keeps nothing of it until it is answered. Store round trips: one (the
+// user's lockout and enrollment records; on a store without
+// store.Batcher, one each), and the trusted device's record when c
+// presents one.
 func (s *Service) Begin(ctx context.Context, user User, c Client) (*Begun, error) {
 	ctx, st := s.tel.start(ctx, stepBegin, "")
 	b, err := s.begin(ctx, PurposeLogin, user, c, Requirement{})
@@ -482,7 +489,13 @@ func (s *Service) lockedErr(ctx context.Context, fails store.CounterValue, userI
 
 // Send issues and delivers a code for method m (email, SMS) on the
 // challenge. Cooldowns and caps are the factor's; they answer with a
-// *RetryError matching ErrRateLimited.
+// *RetryError matching ErrRateLimited. A user locked out gets ErrLocked, a
+// challenge that ended or was revoked ErrChallengeNotFound, one whose
+// answers are used up ErrTooManyAttempts, and nothing is sent.
+//
+// Store round trips: the factor's, with the Service's checks joined to
+// its limits (a GatedSender: two for an email code); one more first for
+// any other Sender.
 func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Client) (Sent, error) {
 	ctx, st := s.tel.start(ctx, stepSend, m)
 	v, err := s.send(ctx, challengeID, m, c)
@@ -584,6 +597,12 @@ const maxAnswer = 16 << 10
 // completed atomically: of concurrent correct answers exactly one succeeds.
 // Wrong and expired codes both return ErrInvalidCode; the event says which.
 // Any store or factor failure returns an error and never a Result.
+//
+// Store round trips: three for a correct answer (the count, with the
+// checks that the challenge is live and, for a RecordVerifier, the user's
+// records; the factor's own, one for an email, TOTP or backup code; the
+// challenge's end with the failure run's end and the last use), one or
+// two for a wrong one; more on a store without store.Batcher.
 func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	ctx, st := s.tel.start(ctx, stepVerify, a.Method)
 	v, err := s.verify(ctx, a)
