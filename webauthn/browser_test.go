@@ -48,7 +48,16 @@ const homePage = `<!doctype html><html><head><meta charset="utf-8"><title>Home</
 // clickAndWait clicks a data-webauthn button and waits for its outcome.
 const clickAndWait = `new Promise((resolve) => {
 	const el = document.querySelector(%q);
-	el.click();
+	const press = () => {
+		// webauthn.js marks a button it has bound; a click before that
+		// does nothing.
+		if (!el.hasAttribute("data-webauthn-bound")) {
+			setTimeout(press, 20);
+			return;
+		}
+		el.click();
+		check();
+	};
 	const check = () => {
 		const s = el.getAttribute("data-webauthn-state");
 		if (s === "done" || s === "error") {
@@ -57,7 +66,7 @@ const clickAndWait = `new Promise((resolve) => {
 			setTimeout(check, 20);
 		}
 	};
-	check();
+	press();
 })`
 
 type outcome struct {
@@ -216,7 +225,7 @@ func TestBrowserEndToEnd(t *testing.T) {
 	answer := func(then string) {
 		t.Helper()
 		require.NoError(t, chromedp.Do(bctx,
-			chromedp.WaitVisible(chromedp.CSS(`button[data-webauthn="login"]`)),
+			chromedp.WaitVisible(chromedp.CSS(`button[data-webauthn="login"][data-webauthn-bound]`)),
 			chromedp.Click(chromedp.CSS(`button[data-webauthn="login"]`)),
 			chromedp.WaitVisible(chromedp.CSS(then))))
 	}

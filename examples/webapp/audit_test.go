@@ -286,7 +286,7 @@ func TestTourSecurityKey(t *testing.T) {
 		}),
 		step(b, "settings-keys-on", func(b *tab) {
 			b.do(chromedp.SendKeys(chromedp.ID("tf-key-name"), "Blue key"),
-				chromedp.Click(chromedp.CSS(addSecurityKey)))
+				ready(addSecurityKey), chromedp.Click(chromedp.CSS(addSecurityKey)))
 			// The first method may bring backup codes.
 			b.await(onCodes + `, ` + enrolled)
 			if eval[bool](b, `document.querySelector(`+"`"+onCodes+"`"+`) !== null`) {

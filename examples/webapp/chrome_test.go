@@ -290,7 +290,16 @@ func (b *tab) credentials(id cdpwebauthn.AuthenticatorID) []*cdpwebauthn.Credent
 // click clicks sel and waits for then.
 func (b *tab) click(sel, then string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS(then)))
+	b.do(ready(sel), chromedp.Click(chromedp.CSS(sel)), chromedp.WaitVisible(chromedp.CSS(then)))
+}
+
+// ready waits until the element sel names can take a click: a
+// security-key or passkey button only once webauthn.js has bound it (it
+// marks it data-webauthn-bound), as a click before that does nothing.
+func ready(sel string) chromedp.Action[chromedp.Void] {
+	return chromedp.Poll[chromedp.Void](fmt.Sprintf(`(function (e) {
+		return !!e && (!e.hasAttribute("data-webauthn") || e.hasAttribute("data-webauthn-bound"));
+	})(document.querySelector(%q))`, sel))
 }
 
 // stepUpForm is the step-up page's button: "Continue", shown only to a
@@ -491,7 +500,7 @@ func (b *tab) await(sel string) {
 // press clicks sel and awaits then.
 func (b *tab) press(sel, then string) {
 	b.t.Helper()
-	b.do(chromedp.Click(chromedp.CSS(sel)))
+	b.do(ready(sel), chromedp.Click(chromedp.CSS(sel)))
 	b.await(then)
 }
 

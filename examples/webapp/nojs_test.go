@@ -270,7 +270,7 @@ func TestNoJSSecurityKeysSayWhy(t *testing.T) {
 	js.addAuthenticator()
 	js.open("/2fa/settings/keys", "#tf-key-name")
 	js.do(chromedp.SendKeys(chromedp.ID("tf-key-name"), "Blue key"),
-		chromedp.Click(chromedp.CSS(addSecurityKey)))
+		ready(addSecurityKey), chromedp.Click(chromedp.CSS(addSecurityKey)))
 	js.await(onCodes + `, ` + enrolled)
 
 	b.open("/", onHome)

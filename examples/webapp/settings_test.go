@@ -153,7 +153,7 @@ func TestBrowserSecurityKey(t *testing.T) {
 	b.open("/2fa/settings/keys", "#tf-key-name")
 	b.checkPage()
 	b.do(chromedp.SendKeys(chromedp.ID("tf-key-name"), "Blue key"),
-		chromedp.Click(chromedp.CSS(addSecurityKey)))
+		ready(addSecurityKey), chromedp.Click(chromedp.CSS(addSecurityKey)))
 	require.Len(t, b.savedCodes(), 10, "the first factor brings backup codes")
 	require.Len(t, b.credentials(key), 1, "the authenticator holds the new credential")
 	b.click(`form.tf-done button`, afterCodes)

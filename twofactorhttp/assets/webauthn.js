@@ -122,9 +122,12 @@
   // register adds a security key named name for the signed-in user (a
   // passkey when passkey is true) and resolves to {enrollment: {id, name,
   // created_at}}.
-  function register(name, passkey, mediation, signal) {
+  function register(name, passkey, mediation, q) {
     if (!supported()) return unsupported();
-    return post("/register/begin", { name: name || "", passkey: !!passkey }).then(function (begin) {
+    var begun = post("/register/begin", { name: name || "", passkey: !!passkey });
+    if (q) q.begun = begun.catch(function () {});
+    var signal = q && q.ctrl.signal;
+    return begun.then(function (begin) {
       var pk = Object.assign({}, begin.options.publicKey);
       pk.challenge = toBuffer(pk.challenge);
       pk.user = Object.assign({}, pk.user, { id: toBuffer(pk.user.id) });
@@ -159,8 +162,9 @@
   // the passkey names its account) and posts its answer; it resolves to
   // {status, next}. mediation "conditional" waits for the person to pick
   // a passkey in a field's autofill; signal aborts it.
-  function passkeyGet(mediation, signal) {
+  function passkeyGet(mediation, q) {
     if (!supported()) return unsupported();
+    var signal = q && q.ctrl.signal;
     return post("/passkey/begin", {}).then(function (begin) {
       var pk = Object.assign({}, begin.options.publicKey);
       pk.challenge = toBuffer(pk.challenge);
@@ -239,11 +243,13 @@
       if (el.getAttribute("data-webauthn") === "register") {
         var input = pick(el, "data-webauthn-name-input");
         var asPasskey = el.hasAttribute("data-webauthn-passkey");
-        stopQuiet();
-        run = function () { return register(input ? input.value : el.getAttribute("data-webauthn-name"), asPasskey); };
+        run = function () {
+          return stopQuiet().then(function () {
+            return register(input ? input.value : el.getAttribute("data-webauthn-name"), asPasskey);
+          });
+        };
       } else if (el.getAttribute("data-webauthn") === "passkey") {
-        stopQuiet();
-        run = function () { return passkeyGet("", null); };
+        run = function () { return stopQuiet().then(function () { return passkeyGet("", null); }); };
       } else {
         var box = pick(el, "data-webauthn-remember");
         run = function () { return login({ rememberDevice: !!(box && box.checked) }); };
@@ -267,20 +273,23 @@
 
   // quiet is a request that waits for the person without asking them
   // (the autofill's passkeys, the offer's creation): a button's ceremony
-  // ends it first, as the browser runs one at a time.
+  // ends it first, as the browser runs one at a time. stopQuiet resolves
+  // once the quiet request's begin call has been answered: the server
+  // keeps one registration per user, so the button's must come after it.
   var quiet = null;
   function stopQuiet() {
-    if (quiet) {
-      quiet.abort();
-      quiet = null;
-    }
+    var q = quiet;
+    quiet = null;
+    if (!q) return Promise.resolve();
+    q.ctrl.abort();
+    return q.begun || Promise.resolve();
   }
 
-  // quietly returns the signal of a new quiet request.
+  // quietly starts a new quiet request: {ctrl, begun}.
   function quietly() {
     stopQuiet();
-    quiet = new AbortController();
-    return quiet.signal;
+    quiet = { ctrl: new AbortController(), begun: null };
+    return quiet;
   }
 
   // offerQuietly: on the page that offers a passkey after a password
@@ -293,6 +302,7 @@
     if (!el || !P || !P.getClientCapabilities) return;
     P.getClientCapabilities().then(function (caps) {
       if (!caps || !caps.conditionalCreate) return;
+      if (el.getAttribute("data-webauthn-state")) return; // the button came first
       return register("", true, "conditional", quietly()).then(function (res) {
         el.setAttribute("data-webauthn-state", "done");
         el.dispatchEvent(new CustomEvent("webauthn:done", { bubbles: true, detail: res }));
@@ -311,7 +321,7 @@
   window.TwoFactorWebAuthn = {
     register: register,
     login: login,
-    passkey: function () { stopQuiet(); return passkeyGet("", null); },
+    passkey: function () { return stopQuiet().then(function () { return passkeyGet("", null); }); },
     bind: bind,
     supported: supported,
     toBuffer: toBuffer,
