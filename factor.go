@@ -91,11 +91,13 @@ type Discoverer interface {
 	Factor
 	// BeginDiscovery returns the options of a ceremony in which the
 	// browser offers every passkey it holds for the site (no allow list,
-	// user verification required), and keeps the ceremony's state under
-	// id until expiresAt.
+	// user verification required), valid under id until expiresAt. Anyone
+	// may open a login page, so it should keep nothing in the store (the
+	// webauthn factor derives the challenge from id and expiresAt with
+	// the server's keys instead).
 	BeginDiscovery(ctx context.Context, id string, expiresAt time.Time) (json.RawMessage, error)
-	// FinishDiscovery verifies the answer to ceremony id once: the
-	// ceremony's state is taken whatever the outcome. It returns the user
+	// FinishDiscovery verifies the answer to ceremony id once: an answer
+	// that parses spends the ceremony whatever the outcome. It returns the user
 	// whose credential answered, and what the answer proves. Every
 	// failure (an unknown credential, a credential of no account, a bad
 	// signature, a spent or unknown ceremony, a key that may not sign in

@@ -56,7 +56,9 @@ func (s *Service) discoverer() (Discoverer, bool) {
 // login form's autofill (conditional mediation) or behind a "Sign in with
 // a passkey" button. The ceremony lives Limits.ChallengeTTL.
 //
-// Store round trips: one (the ceremony's state).
+// Store round trips: none with the webauthn factor, which keeps nothing
+// until the ceremony is answered, so that a login page's views cost the
+// store nothing.
 func (s *Service) BeginPasskey(ctx context.Context, c Client) (*PasskeyCeremony, error) {
 	d, ok := s.discoverer()
 	if !ok {

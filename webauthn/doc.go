@@ -93,10 +93,12 @@
 //     list and user verification required, in the shape Start returns,
 //     for navigator.credentials.get (the page chooses the mediation:
 //     "conditional" for a login form's autofill, or a dialog behind a
-//     button), and keeps the ceremony's state under its id, owned by no
-//     user. Service.FinishPasskey calls [Factor.FinishDiscovery], which
-//     takes the state first (single use), finds the account through the
-//     answer's user handle, checks that the credential is that account's,
+//     button), and writes nothing: the challenge carries the ceremony's
+//     end and a keyed hash of the relying party, the ceremony's id and
+//     that end. Service.FinishPasskey calls [Factor.FinishDiscovery], which
+//     checks that challenge, marks the ceremony answered until its end
+//     (single use), finds the account through the answer's user handle,
+//     checks that the credential is that account's,
 //     carries that handle and was registered as a passkey, verifies the
 //     signature with the user verified (§7.2), applies the authenticator
 //     policy and the signature counter check of Verify, and returns
@@ -159,7 +161,12 @@
 //     checked, so of concurrent answers at most one succeeds; of
 //     concurrent confirmations of a registration one stores its
 //     credential), expiring after Config.Timeout; a login ceremony is
-//     bound to its challenge and dies with it.
+//     bound to its challenge and dies with it. A passkey sign-in's
+//     ceremony is the exception: it keeps nothing until it is answered,
+//     its challenge being derived from the ceremony's id and end under
+//     the server's keys (a forged or moved challenge fails the keyed
+//     hash), and an answer marks it answered atomically before it is
+//     checked, with the same single use.
 //   - Wrong challenge, origin or relying party, bad signature, missing user
 //     presence, an unregistered credential and replays all fail with errors
 //     matching twofactor.ErrInvalidCode; malformed responses fail with

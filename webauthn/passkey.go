@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -19,8 +20,9 @@ import (
 )
 
 const (
-	keyHandle    = "webauthn:handle:"   // state: the account a user handle names
-	keyDiscovery = "webauthn:discover:" // state: a discovery ceremony, keyed by its id
+	keyHandle = "webauthn:handle:" // state: the account a user handle names
+	// ledger: a discovery ceremony that was answered, keyed by its id
+	keyDiscovered = "webauthn:discovered:"
 	// maxCeremonyID bounds the id a discovery ceremony is filed under.
 	maxCeremonyID = 256
 	// maxHandleSize is the longest user handle WebAuthn §5.4.3 allows.
@@ -132,12 +134,52 @@ func (f *Factor) UserHandle(ctx context.Context, userID string) ([]byte, error) 
 // nothing about which accounts or credentials exist.
 var errDiscovery error = &rejection{"webauthn: passkey not accepted", ReasonRejected, twofactor.ErrInvalidCode}
 
-// discoveryState is a discovery ceremony, kept in store.States under its
-// id. No user is known yet, so it is filed under no owner.
-type discoveryState struct {
-	ID        string                 `json:"id"`
-	Session   gowebauthn.SessionData `json:"session"`
-	ExpiresAt time.Time              `json:"expires_at"`
+// A discovery ceremony keeps nothing in the store until it is answered:
+// anyone may open a login page, and each view would otherwise write a
+// ceremony. Its challenge (WebAuthn §13.4.3) carries what an answer is
+// checked against instead: the ceremony's end, as 8 bytes of Unix
+// milliseconds, then a keyed hash (keyring.Ring.Hash) of the relying
+// party, the ceremony's id and that end. The id is random and the hash
+// keyed, so the challenge is as unpredictable as a random one; the
+// authenticator signs the client data that holds it, so an answer cannot
+// move the end. An answer that parses is recorded under the id in the
+// Ledger until the end (store.Ledger.MarkUsed), so each ceremony takes one.
+const discoveryDomain = "twofactor webauthn discovery challenge v1\x00"
+
+// discoveryChallenge returns the challenge of ceremony id ending at end.
+func (f *Factor) discoveryChallenge(id string, end int64) []byte {
+	out := binary.BigEndian.AppendUint64(nil, uint64(end))
+	return append(out, f.keys.Hash(discoveryDomain, f.discoveryInput(id, end))...)
+}
+
+// discoveryInput is what the hash of a discovery challenge covers: the
+// relying party, the ceremony's id and its end, each length-prefixed.
+func (f *Factor) discoveryInput(id string, end int64) []byte {
+	var b []byte
+	for _, part := range []string{f.rpID, id} {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(part)))
+		b = append(b, part...)
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(end))
+}
+
+// discoveryEnd checks that challenge is one discoveryChallenge made for
+// ceremony id under a key of the ring, and returns the end it carries.
+func (f *Factor) discoveryEnd(id string, challenge []byte) (time.Time, bool) {
+	if len(challenge) <= 8 {
+		return time.Time{}, false
+	}
+	end := int64(binary.BigEndian.Uint64(challenge[:8]))
+	if !f.keys.MatchHash(discoveryDomain, f.discoveryInput(id, end), challenge[8:]) {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(end), true
+}
+
+// discoverySession is the go-webauthn session of a discovery ceremony
+// whose challenge is challenge, as BeginDiscovery made it.
+func (f *Factor) discoverySession(challenge []byte) (*protocol.CredentialAssertion, *gowebauthn.SessionData, error) {
+	return f.wa.BeginDiscoverableLogin(gowebauthn.WithUserVerification(protocol.VerificationRequired), gowebauthn.WithChallenge(challenge))
 }
 
 // BeginDiscovery starts a sign-in with a passkey (twofactor.Discoverer):
@@ -146,41 +188,35 @@ type discoveryState struct {
 // browser offers every passkey it holds for the relying party, and user
 // verification required. Whether the browser asks in a login form's
 // autofill (mediation "conditional") or in a dialog is the page's choice;
-// the options name none. The ceremony's state is kept, single use, under
-// id until expiresAt, and the browser's timeout is the time until then.
-func (f *Factor) BeginDiscovery(ctx context.Context, id string, expiresAt time.Time) (json.RawMessage, error) {
+// the options name none. The ceremony is valid under id until expiresAt
+// (to the millisecond), and the browser's timeout is the time until then.
+// It writes nothing: the challenge itself carries what the answer is
+// checked against, so a login page costs no store call however often it
+// is opened.
+func (f *Factor) BeginDiscovery(_ context.Context, id string, expiresAt time.Time) (json.RawMessage, error) {
 	if id == "" || len(id) > maxCeremonyID {
 		return nil, invalidInput("a ceremony id is 1 to %d bytes", maxCeremonyID)
 	}
 	now := f.now()
-	if !now.Before(expiresAt) {
+	end := expiresAt.UnixMilli()
+	if end <= now.UnixMilli() {
 		return nil, invalidInput("the ceremony would expire before it starts")
 	}
-	assertion, session, err := f.wa.BeginDiscoverableLogin(gowebauthn.WithUserVerification(protocol.VerificationRequired))
+	assertion, _, err := f.discoverySession(f.discoveryChallenge(id, end))
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: beginning discovery: %w", err)
 	}
-	assertion.Response.Timeout = int(expiresAt.Sub(now).Milliseconds())
-	options, err := json.Marshal(assertion)
-	if err != nil {
-		return nil, err
-	}
-	blob, err := json.Marshal(discoveryState{ID: id, Session: *session, ExpiresAt: expiresAt})
-	if err != nil {
-		return nil, err
-	}
-	if err := f.store.PutState(ctx, keyDiscovery+id, blob, expiresAt); err != nil {
-		return nil, fmt.Errorf("webauthn: storing discovery ceremony: %w", err)
-	}
-	return options, nil
+	assertion.Response.Timeout = int(time.UnixMilli(end).Sub(now).Milliseconds())
+	return json.Marshal(assertion)
 }
 
 // FinishDiscovery checks the browser's answer to discovery ceremony id
 // (the JSON of the PublicKeyCredential that navigator.credentials.get
 // returned) and returns the account whose passkey answered
-// (twofactor.Discoverer). The ceremony's state is taken first, so each
-// BeginDiscovery allows one answer, right or wrong; of concurrent answers
-// at most one succeeds.
+// (twofactor.Discoverer). Once the answer parses and its challenge is the
+// ceremony's, unexpired, the ceremony is marked answered, before anything
+// else is checked: each BeginDiscovery allows one answer, right or wrong,
+// and of concurrent answers at most one succeeds.
 //
 // The answer's user handle names the account, through the index
 // ConfirmEnroll keeps; the credential must be one of that account's,
@@ -203,24 +239,29 @@ func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofac
 	if id == "" || len(id) > maxCeremonyID {
 		return twofactor.Discovered{}, errDiscovery
 	}
-	blob, err := f.store.TakeState(ctx, keyDiscovery+id)
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.Discovered{}, errDiscovery
-	}
-	if err != nil {
-		return twofactor.Discovered{}, fmt.Errorf("webauthn: reading discovery ceremony: %w", err)
-	}
 	parsed, err := parseAssertion([]byte(answer))
 	if err != nil {
 		return twofactor.Discovered{}, err
 	}
-	var st discoveryState
-	if err := json.Unmarshal(blob, &st); err != nil {
-		return twofactor.Discovered{}, fmt.Errorf("webauthn: decoding discovery ceremony: %w", err)
-	}
-	now := f.now()
-	if st.ID != id || !now.Before(st.ExpiresAt) {
+	challenge, err := base64.RawURLEncoding.DecodeString(parsed.Response.CollectedClientData.Challenge)
+	if err != nil {
 		return twofactor.Discovered{}, errDiscovery
+	}
+	end, ok := f.discoveryEnd(id, challenge)
+	now := f.now()
+	if !ok || !now.Before(end) {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	first, err := f.store.MarkUsed(ctx, keyDiscovered+id, end)
+	if err != nil {
+		return twofactor.Discovered{}, fmt.Errorf("webauthn: marking the discovery ceremony answered: %w", err)
+	}
+	if !first {
+		return twofactor.Discovered{}, errDiscovery
+	}
+	_, session, err := f.discoverySession(challenge)
+	if err != nil {
+		return twofactor.Discovered{}, fmt.Errorf("webauthn: discovery session: %w", err)
 	}
 	handle := []byte(parsed.Response.UserHandle)
 	if len(handle) == 0 || len(handle) > maxHandleSize {
@@ -250,7 +291,7 @@ func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofac
 	c := creds[idx]
 	u := newWAUser(twofactor.User{ID: userID}, handle, creds[idx:idx+1])
 	owner := func(_, _ []byte) (gowebauthn.User, error) { return u, nil }
-	if _, _, err := f.wa.ValidatePasskeyLogin(owner, st.Session, parsed); err != nil {
+	if _, _, err := f.wa.ValidatePasskeyLogin(owner, *session, parsed); err != nil {
 		return twofactor.Discovered{}, errDiscovery
 	}
 	flags := parsed.Response.AuthenticatorData.Flags

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
@@ -341,13 +343,16 @@ func passkeyFixture(t *testing.T, mod ...func(*twofactor.Env, *webauthn.Config))
 }
 
 // BeginDiscovery returns request options as Start does, with no allow
-// list and user verification required, and keeps the ceremony under its
-// id until expiresAt, under no owner.
+// list and user verification required, and writes nothing: a login page
+// that anyone may open costs no store call. The challenge carries the
+// ceremony's end, and differs between ceremonies.
 func TestBeginDiscovery(t *testing.T) {
 	fx := newFixture(t)
 	exp := t0.Add(3 * time.Minute)
+	calls := fx.st.Calls.Load()
 	opts, err := fx.f.BeginDiscovery(fx.ctx, "ceremony-1", exp)
 	require.NoError(t, err)
+	assert.Equal(t, calls, fx.st.Calls.Load(), "a ceremony begins with no store call")
 	o := parseOptions(t, opts)
 	assert.NotEmpty(t, o.PublicKey.Challenge)
 	assert.Equal(t, testRPID, o.PublicKey.RPID)
@@ -356,16 +361,13 @@ func TestBeginDiscovery(t *testing.T) {
 	assert.Equal(t, 180000, o.PublicKey.Timeout)
 	assert.NotContains(t, string(opts), "mediation", "the page chooses the mediation")
 	assert.True(t, strings.HasPrefix(string(opts), `{"publicKey":{`))
-
-	_, err = fx.mem.GetState(fx.ctx, "webauthn:discover:ceremony-1")
+	challenge, err := b64.DecodeString(o.PublicKey.Challenge)
 	require.NoError(t, err)
-	require.NoError(t, fx.mem.DeleteOwnedStates(fx.ctx, fx.user.ID))
-	fx.clk.Advance(3*time.Minute - time.Second)
-	_, err = fx.mem.GetState(fx.ctx, "webauthn:discover:ceremony-1")
+	assert.Equal(t, uint64(exp.UnixMilli()), binary.BigEndian.Uint64(challenge[:8]), "the challenge carries the end")
+	assert.GreaterOrEqual(t, len(challenge)-8, 32)
+	other, err := fx.f.BeginDiscovery(fx.ctx, "ceremony-2", exp)
 	require.NoError(t, err)
-	fx.clk.Advance(time.Second)
-	_, err = fx.mem.GetState(fx.ctx, "webauthn:discover:ceremony-1")
-	require.ErrorIs(t, err, store.ErrNotFound)
+	assert.NotEqual(t, o.PublicKey.Challenge, parseOptions(t, other).PublicKey.Challenge)
 
 	_, err = fx.f.BeginDiscovery(fx.ctx, "", t0.Add(time.Hour))
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
@@ -391,6 +393,17 @@ func TestFinishDiscovery(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a spent ceremony")
 	assert.Equal(t, t0.Add(time.Minute), fx.credentials()[0].LastUsedAt)
 
+	// A passkey that keeps no counter (it reports zero, as synced ones
+	// do): only the ceremony's single use stops the same answer twice.
+	zero := uint32(0)
+	fz, kz, _ := passkeyFixture(t)
+	id, opts = fz.discovery()
+	answer = string(kz.get(t, opts, assertOpts{count: &zero}))
+	_, err = fz.f.FinishDiscovery(fz.ctx, id, answer)
+	require.NoError(t, err)
+	_, err = fz.f.FinishDiscovery(fz.ctx, id, answer)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a spent ceremony, with no counter to stop it")
+
 	// A synced passkey says so.
 	fx2, k2, _ := passkeyFixture(t, func(*twofactor.Env, *webauthn.Config) {})
 	_ = k2
@@ -410,16 +423,93 @@ func TestFinishDiscovery(t *testing.T) {
 	assert.True(t, cs[0].BackupState)
 }
 
-// An answer that does not parse is ErrInvalidInput, not a wrong answer;
-// the ceremony is spent all the same.
+// An answer that does not parse is ErrInvalidInput, not a wrong answer,
+// and costs no store call: it is no answer, and the ceremony stays open
+// for the browser's (Service.FinishPasskey counts it against the client's
+// network all the same).
 func TestFinishDiscoveryMalformed(t *testing.T) {
 	fx, k, _ := passkeyFixture(t)
 	id, opts := fx.discovery()
+	calls := fx.st.Calls.Load()
 	_, err := fx.f.FinishDiscovery(fx.ctx, id, `{"id":`)
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode)
-	_, err = fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts)))
-	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, calls, fx.st.Calls.Load())
+	d, err := fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts)))
+	require.NoError(t, err)
+	assert.Equal(t, fx.user.ID, d.UserID)
+}
+
+// The challenge binds the answer to its ceremony, its end and the server's
+// keys: an answer given under another ceremony's id, one whose challenge
+// names a later end, one made under keys the server does not hold, and one
+// to a ceremony begun for another relying party are all refused, and none
+// marks a ceremony answered. A ceremony begun before a key rotation still
+// finishes while the old key is in the ring.
+func TestFinishDiscoveryChallengeBinding(t *testing.T) {
+	fx, k, _ := passkeyFixture(t)
+	id, opts := fx.discovery()
+	other, _ := fx.discovery()
+	_, err := fx.f.FinishDiscovery(fx.ctx, other, string(k.get(t, opts)))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "an answer under another ceremony's id")
+
+	challenge, err := b64.DecodeString(parseOptions(t, opts).PublicKey.Challenge)
+	require.NoError(t, err)
+	later := bytes.Clone(challenge)
+	binary.BigEndian.PutUint64(later, uint64(t0.Add(time.Hour).UnixMilli()))
+	_, err = fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts, assertOpts{challenge: b64.EncodeToString(later)})))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a challenge moved to a later end")
+
+	stranger := newFixture(t) // other keys, same relying party
+	_, strangerOpts := stranger.discovery()
+	_, err = fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, strangerOpts)))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a challenge under keys the server does not hold")
+
+	elsewhere := newFixture(t, func(e *twofactor.Env, c *webauthn.Config) {
+		e.Keys = fx.keys
+		c.RPID, c.RPOrigins = "other.example", []string{"https://other.example"}
+	})
+	elsewhereOpts, err := elsewhere.f.BeginDiscovery(fx.ctx, id, fx.clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	_, err = fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, elsewhereOpts)))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a ceremony of another relying party")
+
+	d, err := fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts)))
+	require.NoError(t, err, "no refusal above spent the ceremony")
+	assert.Equal(t, fx.user.ID, d.UserID)
+
+	// A rotation between the ceremony's begin and its answer.
+	oldKey, err := keyring.GenerateKey("old")
+	require.NoError(t, err)
+	newKey, err := keyring.GenerateKey("new")
+	require.NoError(t, err)
+	before, err := keyring.New(oldKey)
+	require.NoError(t, err)
+	rotated, err := keyring.New(newKey, oldKey)
+	require.NoError(t, err)
+	rx, rk, _ := passkeyFixture(t, func(e *twofactor.Env, _ *webauthn.Config) { e.Keys = before })
+	id, opts = rx.discovery()
+	after, err := webauthn.New(twofactor.Env{Store: rx.st, Keys: rotated, Now: rx.clk.Now, Events: rx.env.Events}, rx.cfg)
+	require.NoError(t, err)
+	d, err = after.FinishDiscovery(rx.ctx, id, string(rk.get(t, opts)))
+	require.NoError(t, err)
+	assert.Equal(t, rx.user.ID, d.UserID)
+}
+
+// An answered ceremony is marked until its end, and no longer: the mark
+// does not outlive the ceremony.
+func TestFinishDiscoveryMarkLastsUntilTheEnd(t *testing.T) {
+	fx, k, _ := passkeyFixture(t)
+	id, opts := fx.discovery()
+	_, err := fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts)))
+	require.NoError(t, err)
+	first, err := fx.mem.MarkUsed(fx.ctx, "webauthn:discovered:"+id, fx.clk.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.False(t, first, "the ceremony is marked answered")
+	fx.clk.Advance(10 * time.Minute)
+	first, err = fx.mem.MarkUsed(fx.ctx, "webauthn:discovered:"+id, fx.clk.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.True(t, first, "the mark ends with the ceremony")
 }
 
 // Every refusal of an answer that parses is the same error, with no user:
@@ -569,11 +659,14 @@ func TestFinishDiscoverySignCount(t *testing.T) {
 }
 
 // TestFinishDiscoveryRace: of 20 concurrent answers with the same valid
-// assertion to one ceremony, exactly one succeeds.
+// assertion to one ceremony, exactly one succeeds. The passkey keeps no
+// signature counter (it always reports zero, as synced passkeys do), so
+// the ceremony's single use alone stops the replays.
 func TestFinishDiscoveryRace(t *testing.T) {
 	fx, k, _ := passkeyFixture(t)
 	id, opts := fx.discovery()
-	answer := string(k.get(t, opts))
+	zero := uint32(0)
+	answer := string(k.get(t, opts, assertOpts{count: &zero}))
 	var ok, refused atomic.Int64
 	var wg sync.WaitGroup
 	for range 20 {
@@ -594,7 +687,7 @@ func TestFinishDiscoveryRace(t *testing.T) {
 
 // Store failures are system errors, not refusals, and let no one in.
 func TestFinishDiscoveryStoreErrors(t *testing.T) {
-	for _, op := range []string{"TakeState", "GetState", "ListEnrollments", "Advance", "TouchEnrollment"} {
+	for _, op := range []string{"MarkUsed", "GetState", "ListEnrollments", "Advance", "TouchEnrollment"} {
 		t.Run(op, func(t *testing.T) {
 			fx, k, _ := passkeyFixture(t)
 			id, opts := fx.discovery()
@@ -605,12 +698,6 @@ func TestFinishDiscoveryStoreErrors(t *testing.T) {
 			assert.Empty(t, d.UserID)
 		})
 	}
-	t.Run("begin/PutState", func(t *testing.T) {
-		fx := newFixture(t)
-		fx.st.Fail("PutState", errStore)
-		_, err := fx.f.BeginDiscovery(fx.ctx, "x", t0.Add(time.Minute))
-		require.ErrorIs(t, err, errStore)
-	})
 }
 
 // deleteHook is a store that runs a function once, before the first

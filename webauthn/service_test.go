@@ -353,8 +353,10 @@ func TestServicePasskeySignIn(t *testing.T) {
 	fx.register(key, "key")
 
 	finish := func(answer func(opts []byte) []byte) (*twofactor.PasskeySignIn, error) {
+		calls := fx.st.Calls.Load()
 		c, err := svc.BeginPasskey(fx.ctx, twofactor.Client{})
 		require.NoError(t, err)
+		assert.Equal(t, calls, fx.st.Calls.Load(), "a passkey sign-in begins with no store call")
 		assert.Empty(t, parseOptions(t, c.Options).PublicKey.AllowCredentials)
 		return svc.FinishPasskey(fx.ctx, twofactor.PasskeyAnswer{CeremonyID: c.ID, Answer: string(answer(c.Options))})
 	}
