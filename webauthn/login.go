@@ -225,19 +225,22 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		return twofactor.Verified{}, err
 	}
 	return f.accept(ctx, ch.User.ID, c, parsed, now,
-		event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false)
+		event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false, false)
 }
 
 // accept ends a verified assertion by credential c of user userID, for
 // Verify and FinishDiscovery: the signature counter check (WebAuthn
-// §6.1.1), then the last use. A counter that did not increase emits
+// §6.1.1), then the last use: written here with touch (FinishDiscovery,
+// which no challenge ends), else left to the Service, which writes it in
+// the round trip that completes the challenge (Verified.RecordUse), for
+// the answer that completes it. A counter that did not increase emits
 // warn as an event.Warning with reason event.ReasonSignCount, the
 // credential's EnrollmentID, the counter received and the policy, and
 // fails with ErrSignCountRegressed under SignCountReject; with anonymous,
 // the warning of a refusal names neither the user nor the credential's
 // label.
 func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *protocol.ParsedCredentialAssertionData,
-	now time.Time, warn event.Event, anonymous bool) (twofactor.Verified, error) {
+	now time.Time, warn event.Event, anonymous, touch bool) (twofactor.Verified, error) {
 	got := parsed.Response.AuthenticatorData.Counter
 	regressed, err := f.signCountRegressed(ctx, userID, c, got, now)
 	if err != nil {
@@ -255,10 +258,13 @@ func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *pr
 			return twofactor.Verified{}, ErrSignCountRegressed
 		}
 	}
-	if err := f.touch(ctx, c.rec, now); err != nil {
-		return twofactor.Verified{}, err
+	v := twofactor.Verified{EnrollmentID: c.rec.ID, AMR: assertionAMR(parsed.Response.AuthenticatorData.Flags), RecordUse: !touch}
+	if touch {
+		if err := f.touch(ctx, c.rec, now); err != nil {
+			return twofactor.Verified{}, err
+		}
 	}
-	return twofactor.Verified{EnrollmentID: c.rec.ID, AMR: assertionAMR(parsed.Response.AuthenticatorData.Flags)}, nil
+	return v, nil
 }
 
 // assertionAMR returns the RFC 8176 method references of an assertion

@@ -77,6 +77,7 @@ func TestServiceLoginAndRemove(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, e.ID, res.EnrollmentID)
 	assert.Equal(t, twofactor.MethodWebAuthn, res.Method)
+	assert.Equal(t, fx.clk.Now(), fx.credentials()[0].LastUsedAt, "the login is the key's last use")
 	oks := fx.events(event.Success)
 	require.Len(t, oks, 1)
 	assert.Equal(t, e.ID, oks[0].EnrollmentID, "the success event names the key")
