@@ -134,8 +134,15 @@
 //  1. After the password, twofactor.Service.Begin creates a challenge that
 //     offers twofactor.MethodWebAuthn when the user has a key.
 //  2. Service.Start calls [Factor.Start]: request options allowing the
-//     user's keys, with the ceremony state stored under the challenge id.
-//  3. Service.Verify calls [Factor.Verify] with the browser's assertion.
+//     user's keys, whose challenge carries the ceremony (nothing is
+//     written).
+//  3. Service.Verify calls [Factor.Verify] with the browser's assertion;
+//     the Service records the key's last use with the challenge's end.
+//
+// A login through the Service costs six store round trips: Begin one,
+// Start one (the user's keys), Verify four (the count with the user's
+// records, the ceremony's single-use mark, the signature counter, and the
+// challenge's end with the last use).
 //
 // # HTTP and the browser
 //
@@ -156,17 +163,21 @@
 //
 // # Security notes
 //
-//   - Ceremony state lives in the store, not in the browser: single use
-//     (a login's state is taken atomically before the response is
-//     checked, so of concurrent answers at most one succeeds; of
-//     concurrent confirmations of a registration one stores its
-//     credential), expiring after Config.Timeout; a login ceremony is
-//     bound to its challenge and dies with it. A passkey sign-in's
-//     ceremony is the exception: it keeps nothing until it is answered,
-//     its challenge being derived from the ceremony's id and end under
-//     the server's keys (a forged or moved challenge fails the keyed
-//     hash), and an answer marks it answered atomically before it is
-//     checked, with the same single use.
+//   - A registration's ceremony state lives in the store, not in the
+//     browser: single use (of concurrent confirmations one stores its
+//     credential), expiring after Config.Timeout.
+//   - A login's or a passkey sign-in's ceremony keeps nothing in the store
+//     until it is answered: its challenge is its end, a random nonce (a
+//     login) and a keyed hash, under the server's keys, of the relying
+//     party, the challenge and user (a login) or the ceremony's id (a
+//     passkey sign-in), the nonce and the end. The authenticator signs
+//     the client data that holds it, so a forged challenge, or one moved
+//     to another challenge, user or end, fails the keyed hash. An answer
+//     marks its ceremony answered (store.Ledger.MarkUsed, until the end)
+//     atomically before it is checked: single use, and of concurrent
+//     answers at most one succeeds. A login ceremony ends with
+//     Config.Timeout or its challenge, whichever comes first; the Service
+//     refuses every answer to a challenge that ended or was cancelled.
 //   - Wrong challenge, origin or relying party, bad signature, missing user
 //     presence, an unregistered credential and replays all fail with errors
 //     matching twofactor.ErrInvalidCode; malformed responses fail with

@@ -21,12 +21,8 @@ import (
 
 func TestLoginState(t *testing.T) {
 	t.Run("replay", func(t *testing.T) {
-		fx := newFixture(t)
-		k := newSoftKey(t, testRPID, testOrigin)
-		fx.register(k, "key")
-		ch := fx.challenge()
-		opts, err := fx.f.Start(fx.ctx, ch)
-		require.NoError(t, err)
+		fx, k, ch, opts := startedLogin(t)
+		var err error
 		answer := string(k.get(t, opts))
 		_, err = fx.f.Verify(fx.ctx, ch, answer)
 		require.NoError(t, err)
@@ -38,19 +34,27 @@ func TestLoginState(t *testing.T) {
 		assert.Equal(t, before, fx.credentials(), "a replay changes nothing")
 	})
 	t.Run("replay into a new ceremony", func(t *testing.T) {
-		fx := newFixture(t)
-		k := newSoftKey(t, testRPID, testOrigin)
-		fx.register(k, "key")
-		ch := fx.challenge()
-		opts, err := fx.f.Start(fx.ctx, ch)
-		require.NoError(t, err)
+		fx, k, ch, opts := startedLogin(t)
+		var err error
 		answer := string(k.get(t, opts))
 		_, err = fx.f.Verify(fx.ctx, ch, answer)
 		require.NoError(t, err)
 		_, err = fx.f.Start(fx.ctx, ch)
 		require.NoError(t, err)
 		_, err = fx.f.Verify(fx.ctx, ch, answer)
-		require.ErrorIs(t, err, webauthn.ErrRejected, "an old assertion does not answer a new challenge")
+		require.ErrorIs(t, err, webauthn.ErrCeremonyNotFound, "an old assertion stays a replay when a ceremony began since")
+	})
+	t.Run("each start is a ceremony of its own", func(t *testing.T) {
+		fx, k, ch, first := startedLogin(t)
+		second, err := fx.f.Start(fx.ctx, ch) // the same millisecond
+		require.NoError(t, err)
+		assert.NotEqual(t, parseOptions(t, first).PublicKey.Challenge, parseOptions(t, second).PublicKey.Challenge)
+		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, first, assertOpts{origin: "https://evil.test"})))
+		require.ErrorIs(t, err, webauthn.ErrRejected)
+		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, first)))
+		require.ErrorIs(t, err, webauthn.ErrCeremonyNotFound, "the first ceremony took its one answer")
+		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, second)))
+		require.NoError(t, err, "the second is untouched")
 	})
 	t.Run("no start", func(t *testing.T) {
 		fx := newFixture(t)
@@ -61,8 +65,17 @@ func TestLoginState(t *testing.T) {
 		opts, err := fx.f.Start(fx.ctx, other)
 		require.NoError(t, err)
 		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
-		require.ErrorIs(t, err, webauthn.ErrCeremonyNotFound)
-		assert.True(t, fx.hasLoginState(other), "another challenge's ceremony is untouched")
+		require.ErrorIs(t, err, webauthn.ErrRejected, "another challenge's ceremony does not answer this one")
+		_, err = fx.f.Verify(fx.ctx, other, string(k.get(t, opts)))
+		require.NoError(t, err, "another challenge's ceremony is untouched")
+
+		// Nor the same challenge named for another user.
+		theirs := *ch
+		theirs.User = twofactor.User{ID: "user-2"}
+		opts, err = fx.f.Start(fx.ctx, ch)
+		require.NoError(t, err)
+		_, err = fx.f.Verify(fx.ctx, &theirs, string(k.get(t, opts)))
+		require.ErrorIs(t, err, webauthn.ErrRejected)
 	})
 	t.Run("expires with timeout", func(t *testing.T) {
 		fx := newFixture(t, withConfig(func(c *webauthn.Config) { c.Timeout = time.Minute }))
@@ -72,12 +85,15 @@ func TestLoginState(t *testing.T) {
 		opts, err := fx.f.Start(fx.ctx, ch)
 		require.NoError(t, err)
 		assert.Equal(t, 60000, parseOptions(t, opts).PublicKey.Timeout)
-		fx.clk.Advance(time.Minute - time.Second)
-		assert.True(t, fx.hasLoginState(ch))
-		fx.clk.Advance(time.Second)
-		assert.False(t, fx.hasLoginState(ch))
+		early, err := fx.f.Start(fx.ctx, ch)
+		require.NoError(t, err)
+		fx.clk.Advance(time.Minute - time.Millisecond)
+		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, early)))
+		require.NoError(t, err, "a millisecond before its end")
+		fx.clk.Advance(time.Millisecond)
 		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
-		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+		require.ErrorIs(t, err, webauthn.ErrCeremonyExpired)
+		assert.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	})
 	t.Run("never outlives the challenge", func(t *testing.T) {
 		fx := newFixture(t)
@@ -89,21 +105,29 @@ func TestLoginState(t *testing.T) {
 		require.NoError(t, err)
 		assert.Equal(t, 30000, parseOptions(t, opts).PublicKey.Timeout)
 		fx.clk.Advance(30 * time.Second)
-		assert.False(t, fx.hasLoginState(ch))
+		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
+		require.ErrorIs(t, err, webauthn.ErrCeremonyExpired)
 		_, err = fx.f.Start(fx.ctx, ch)
 		require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
 	})
 	t.Run("cancel", func(t *testing.T) {
+		// The ceremony keeps nothing to delete; the Service refuses every
+		// answer to a cancelled challenge before the factor sees it.
 		fx := newFixture(t)
+		svc := newService(t, fx)
 		k := newSoftKey(t, testRPID, testOrigin)
 		fx.register(k, "key")
-		ch := fx.challenge()
-		opts, err := fx.f.Start(fx.ctx, ch)
+		b, err := svc.Begin(fx.ctx, fx.user, twofactor.Client{})
 		require.NoError(t, err)
-		require.NoError(t, fx.f.Cancel(fx.ctx, ch))
-		assert.False(t, fx.hasLoginState(ch))
-		_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
-		require.ErrorIs(t, err, webauthn.ErrCeremonyNotFound)
+		opts, err := svc.Start(fx.ctx, b.Challenge.ID, twofactor.MethodWebAuthn)
+		require.NoError(t, err)
+		calls := fx.st.Calls.Load()
+		require.NoError(t, fx.f.Cancel(fx.ctx, b.Challenge))
+		assert.Equal(t, calls, fx.st.Calls.Load(), "nothing to delete")
+		require.NoError(t, svc.Cancel(fx.ctx, b.Challenge.ID))
+		_, err = svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodWebAuthn, Code: string(k.get(t, opts))})
+		require.ErrorIs(t, err, twofactor.ErrChallengeNotFound)
+		assert.True(t, fx.credentials()[0].LastUsedAt.IsZero())
 	})
 	t.Run("not enrolled", func(t *testing.T) {
 		fx := newFixture(t)
@@ -113,12 +137,8 @@ func TestLoginState(t *testing.T) {
 }
 
 func TestLoginBadInput(t *testing.T) {
-	fx := newFixture(t)
-	k := newSoftKey(t, testRPID, testOrigin)
-	fx.register(k, "key")
-	ch := fx.challenge()
-	opts, err := fx.f.Start(fx.ctx, ch)
-	require.NoError(t, err)
+	fx, k, ch, opts := startedLogin(t)
+	var err error
 	good := k.get(t, opts)
 	tests := map[string]string{
 		"empty":        "",
@@ -141,7 +161,6 @@ func TestLoginBadInput(t *testing.T) {
 			require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 			assert.NotErrorIs(t, err, twofactor.ErrInvalidCode)
 			assert.Equal(t, calls, fx.st.Calls.Load(), "bad input costs no store access")
-			assert.True(t, fx.hasLoginState(ch), "bad input leaves the ceremony alone")
 		})
 	}
 	assert.Equal(t, before, fx.credentials())
@@ -193,16 +212,17 @@ func TestLoginWrongAnswers(t *testing.T) {
 			require.ErrorIs(t, err, tt.want)
 			assert.ErrorIs(t, err, twofactor.ErrInvalidCode)
 			assert.Equal(t, before, fx.credentials(), "a refused answer changes no credential")
-			assert.False(t, fx.hasLoginState(ch), "the ceremony is used up")
+			_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
+			if tt.name == "wrong challenge" {
+				require.NoError(t, err, "an answer to no ceremony of this challenge spends none")
+			} else {
+				require.ErrorIs(t, err, webauthn.ErrCeremonyNotFound, "the ceremony took its one answer")
+			}
 		})
 	}
 	t.Run("bad signature", func(t *testing.T) {
-		fx := newFixture(t)
-		k := newSoftKey(t, testRPID, testOrigin)
-		fx.register(k, "key")
-		ch := fx.challenge()
-		opts, err := fx.f.Start(fx.ctx, ch)
-		require.NoError(t, err)
+		fx, k, ch, opts := startedLogin(t)
+		var err error
 		var m map[string]any
 		require.NoError(t, json.Unmarshal(k.get(t, opts), &m))
 		other := newSoftKey(t, testRPID, testOrigin)
@@ -247,12 +267,7 @@ func TestRenameAndRemove(t *testing.T) {
 // TestVerifyRace: of 64 concurrent answers with the same assertion, exactly
 // one succeeds.
 func TestVerifyRace(t *testing.T) {
-	fx := newFixture(t)
-	k := newSoftKey(t, testRPID, testOrigin)
-	fx.register(k, "key")
-	ch := fx.challenge()
-	opts, err := fx.f.Start(fx.ctx, ch)
-	require.NoError(t, err)
+	fx, k, ch, opts := startedLogin(t)
 	answer := string(k.get(t, opts))
 	var ok, refused atomic.Int64
 	var wg sync.WaitGroup

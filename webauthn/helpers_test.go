@@ -169,17 +169,19 @@ func (fx *fixture) credentials() []webauthn.Credential {
 	return cs
 }
 
-// hasLoginState reports whether the challenge's ceremony state is stored.
-func (fx *fixture) hasLoginState(ch *twofactor.Challenge) bool {
-	fx.t.Helper()
-	_, err := fx.mem.GetState(fx.ctx, "webauthn:login:"+ch.ID)
-	if errors.Is(err, store.ErrNotFound) {
-		return false
-	}
-	require.NoError(fx.t, err)
-	return true
-}
-
 var errStore = errors.New("store unavailable")
 
 var discardLogger = slog.New(slog.DiscardHandler)
+
+// startedLogin is a fixture whose user has one security key, k, and a
+// login ceremony started for challenge ch, with its options.
+func startedLogin(t *testing.T) (*fixture, *softKey, *twofactor.Challenge, []byte) {
+	t.Helper()
+	fx := newFixture(t)
+	k := newSoftKey(t, testRPID, testOrigin)
+	fx.register(k, "key")
+	ch := fx.challenge()
+	opts, err := fx.f.Start(fx.ctx, ch)
+	require.NoError(t, err)
+	return fx, k, ch, opts
+}

@@ -3,6 +3,8 @@ package webauthn
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +16,12 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/secure"
 	"github.com/twofactorkit/twofactor/store"
 )
 
 const (
-	keyLogin     = "webauthn:login:" // state: login ceremony, keyed by challenge id
+	keyLogin     = "webauthn:login:" // ledger: an answered login ceremony, by challenge key and end
 	keySignCount = "webauthn:sc:"    // ledger: highest signature counter of a credential
 	keyCounts    = "webauthn:scnz:"  // state: a credential registered with counter zero has counted since
 	// signCountTTL is how long a counter mark is kept; the record keeps the
@@ -34,21 +37,66 @@ func countsKey(userID, enrollmentID string) string {
 	return keyCounts + enrollmentID + ":" + userID
 }
 
-// loginState is a login ceremony, kept in store.States under the challenge
-// id so that it lives and dies with the challenge.
-type loginState struct {
-	ChallengeID string                 `json:"challenge_id"`
-	UserID      string                 `json:"user_id"`
-	Session     gowebauthn.SessionData `json:"session"`
-	ExpiresAt   time.Time              `json:"expires_at"`
+// A login ceremony keeps nothing in the store until it is answered, as a
+// discovery ceremony does: its challenge (WebAuthn §13.4.3) is its end, as
+// 8 bytes of Unix milliseconds, a random nonce of its own, then a keyed
+// hash (keyring.Ring.Hash) of the relying party, the challenge's key, the
+// user, the nonce and that end, so an answer is checked against the
+// challenge the authenticator signed, and cannot be moved to another
+// challenge, user or end. An answer marks its ceremony (the challenge's
+// key and the nonce) answered in the Ledger until the end
+// (store.Ledger.MarkUsed): one answer a ceremony.
+const (
+	loginDomain = "twofactor webauthn login challenge v1\x00"
+	nonceSize   = 16
+)
+
+// loginChallenge returns the challenge of a new ceremony of ch ending at
+// end (Unix milliseconds).
+func (f *Factor) loginChallenge(ch *twofactor.Challenge, end int64) ([]byte, error) {
+	nonce, err := secure.Bytes(f.rand, nonceSize)
+	if err != nil {
+		return nil, fmt.Errorf("webauthn: drawing a nonce: %w", err)
+	}
+	out := binary.BigEndian.AppendUint64(nil, uint64(end))
+	out = append(out, nonce...)
+	return append(out, f.keys.Hash(loginDomain, f.ceremonyInput(end, ch.Key(), ch.User.ID, string(nonce)))...), nil
+}
+
+// loginEnd checks that challenge is one loginChallenge made for ch under a
+// key of the ring, and returns the end it carries and the ledger key that
+// marks its ceremony answered.
+func (f *Factor) loginEnd(ch *twofactor.Challenge, challenge []byte) (end int64, mark string, ok bool) {
+	if len(challenge) <= 8+nonceSize {
+		return 0, "", false
+	}
+	end = int64(binary.BigEndian.Uint64(challenge[:8]))
+	nonce := challenge[8 : 8+nonceSize]
+	if !f.keys.MatchHash(loginDomain, f.ceremonyInput(end, ch.Key(), ch.User.ID, string(nonce)), challenge[8+nonceSize:]) {
+		return 0, "", false
+	}
+	return end, keyLogin + ch.Key() + ":" + base64.RawURLEncoding.EncodeToString(nonce), true
+}
+
+// ceremonyInput is what the hash of a ceremony's challenge covers: the
+// relying party and parts, each length-prefixed, then the ceremony's end.
+func (f *Factor) ceremonyInput(end int64, parts ...string) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(f.rpID)))
+	b = append(b, f.rpID...)
+	for _, part := range parts {
+		b = binary.BigEndian.AppendUint32(b, uint32(len(part)))
+		b = append(b, part...)
+	}
+	return binary.BigEndian.AppendUint64(b, uint64(end))
 }
 
 // Start begins the login ceremony for a challenge: it returns the request
 // options for navigator.credentials.get as JSON ({"publicKey": {...}}),
-// allowing the user's registered credentials, and keeps the ceremony
-// state, single use, until Config.Timeout or the challenge's end, whichever
-// comes first. Starting again replaces the previous ceremony of the
-// challenge. A user with no credential gets twofactor.ErrNotEnrolled.
+// allowing the user's registered credentials, valid until Config.Timeout
+// or the challenge's end, whichever comes first. It reads the user's
+// credentials and writes nothing. Each Start makes a ceremony of its own,
+// which takes one answer. A user with no credential gets
+// twofactor.ErrNotEnrolled.
 func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMessage, error) {
 	if ch == nil || ch.ID == "" {
 		return nil, invalidInput("no challenge")
@@ -71,42 +119,26 @@ func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMe
 	if err != nil {
 		return nil, err
 	}
-	u := newWAUser(ch.User, handle, creds)
-	assertion, session, err := f.wa.BeginLogin(u)
+	end := min(now.Add(f.timeout).UnixMilli(), ch.ExpiresAt.UnixMilli())
+	if end <= now.UnixMilli() {
+		return nil, twofactor.ErrChallengeNotFound
+	}
+	challenge, err := f.loginChallenge(ch, end)
+	if err != nil {
+		return nil, err
+	}
+	assertion, _, err := f.wa.BeginLogin(newWAUser(ch.User, handle, creds), gowebauthn.WithChallenge(challenge))
 	if err != nil {
 		return nil, fmt.Errorf("webauthn: beginning login: %w", err)
 	}
-	expires := now.Add(f.timeout)
-	if ch.ExpiresAt.Before(expires) {
-		expires = ch.ExpiresAt
-	}
-	assertion.Response.Timeout = int(expires.Sub(now).Milliseconds())
-	options, err := json.Marshal(assertion)
-	if err != nil {
-		return nil, err
-	}
-	st := loginState{ChallengeID: ch.Key(), UserID: ch.User.ID, Session: *session, ExpiresAt: expires}
-	blob, err := json.Marshal(st)
-	if err != nil {
-		return nil, err
-	}
-	if err := f.store.PutState(ctx, keyLogin+ch.Key(), blob, expires); err != nil {
-		return nil, fmt.Errorf("webauthn: storing login ceremony: %w", err)
-	}
-	return options, nil
+	assertion.Response.Timeout = int(end - now.UnixMilli())
+	return json.Marshal(assertion)
 }
 
-// Cancel deletes the challenge's ceremony state, so a response to it no
-// longer verifies. The Service calls it whenever a challenge ends.
-func (f *Factor) Cancel(ctx context.Context, ch *twofactor.Challenge) error {
-	if ch == nil || ch.ID == "" {
-		return nil
-	}
-	if err := f.store.DeleteState(ctx, keyLogin+ch.Key()); err != nil {
-		return fmt.Errorf("webauthn: deleting login ceremony: %w", err)
-	}
-	return nil
-}
+// Cancel has nothing to delete: a login ceremony keeps nothing in the
+// store, and the Service refuses every answer to a challenge that ended
+// before a factor sees it.
+func (f *Factor) Cancel(context.Context, *twofactor.Challenge) error { return nil }
 
 // CheckAnswer checks, without any store access, that answer has the form
 // of a login response: a JSON object of at most MaxAssertionSize bytes that
@@ -130,9 +162,11 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 
 // Verify checks the browser's assertion (the JSON of the
 // PublicKeyCredential that navigator.credentials.get returned) for the
-// challenge. The ceremony state is taken first, so each Start allows one
-// Verify, right or wrong. On success the credential's last use is set,
-// and nothing else of its record is written.
+// challenge. Once the answer parses and its challenge is one Start made for
+// this challenge and user, unexpired, the ceremony is marked answered
+// before anything else is checked, so each Start allows one Verify, right
+// or wrong. On success Verified.RecordUse asks the Service to record the
+// credential's last use; nothing else of its record is written.
 //
 // The signature counter check follows WebAuthn §7.2
 // "Verifying an Authentication Assertion" and §6.1.1: a counter that does
@@ -143,8 +177,9 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // one passes.
 //
 // Errors: a malformed answer matches twofactor.ErrInvalidInput and touches
-// no state. ErrCeremonyNotFound (replay, or no Start), ErrCeremonyExpired,
-// ErrRejected (wrong challenge, origin, signature...),
+// no state. ErrCeremonyNotFound (an answered ceremony: a replay),
+// ErrCeremonyExpired, ErrRejected (a challenge Start did not make for
+// this challenge, a wrong origin, signature...),
 // ErrUnknownCredential and ErrSignCountRegressed all match
 // twofactor.ErrInvalidCode and change nothing but the used ceremony. A
 // credential that verifies but that the authenticator policy (Config.
@@ -175,23 +210,24 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	blob, err := f.store.TakeState(ctx, keyLogin+ch.Key())
-	if errors.Is(err, store.ErrNotFound) {
-		return twofactor.Verified{}, ErrCeremonyNotFound
-	}
+	challenge, err := base64.RawURLEncoding.DecodeString(parsed.Response.CollectedClientData.Challenge)
 	if err != nil {
-		return twofactor.Verified{}, fmt.Errorf("webauthn: reading login ceremony: %w", err)
+		return twofactor.Verified{}, ErrRejected
 	}
-	var st loginState
-	if err := json.Unmarshal(blob, &st); err != nil {
-		return twofactor.Verified{}, fmt.Errorf("webauthn: decoding login ceremony: %w", err)
-	}
-	if st.ChallengeID != ch.Key() || st.UserID != ch.User.ID {
-		return twofactor.Verified{}, ErrCeremonyNotFound
+	end, mark, ok := f.loginEnd(ch, challenge)
+	if !ok {
+		return twofactor.Verified{}, ErrRejected // not a ceremony Start made for ch
 	}
 	now := f.now()
-	if !now.Before(st.ExpiresAt) {
+	if now.UnixMilli() >= end {
 		return twofactor.Verified{}, ErrCeremonyExpired
+	}
+	first, err := f.store.MarkUsed(ctx, mark, time.UnixMilli(end))
+	if err != nil {
+		return twofactor.Verified{}, fmt.Errorf("webauthn: marking the login ceremony answered: %w", err)
+	}
+	if !first {
+		return twofactor.Verified{}, ErrCeremonyNotFound
 	}
 	var creds []stored
 	if records == nil {
@@ -212,8 +248,16 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if idx < 0 {
 		return twofactor.Verified{}, ErrUnknownCredential
 	}
-	u := newWAUser(ch.User, st.Session.UserID, creds)
-	if _, err := f.wa.ValidateLogin(u, st.Session, parsed); err != nil {
+	handle, err := f.userHandle(creds)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	u := newWAUser(ch.User, handle, creds)
+	_, session, err := f.wa.BeginLogin(u, gowebauthn.WithChallenge(challenge))
+	if err != nil {
+		return twofactor.Verified{}, fmt.Errorf("webauthn: login session: %w", err)
+	}
+	if _, err := f.wa.ValidateLogin(u, *session, parsed); err != nil {
 		var unknown *protocol.ErrorUnknownCredential
 		if errors.As(err, &unknown) {
 			return twofactor.Verified{}, ErrUnknownCredential

@@ -416,3 +416,39 @@ func TestVerifyRecords(t *testing.T) {
 	require.NoError(t, err, "the records given are not read again")
 	assert.Equal(t, e.ID, v.EnrollmentID)
 }
+
+// TestLoginRoundTrips: a security-key login costs six store round trips
+// through the Service: Begin one (the lockout and the user's records);
+// Start one (the user's credentials; the ceremony itself is written
+// nowhere); Verify four (the count, with the user's records; the
+// ceremony's single-use mark; the signature counter; the challenge's end
+// with the key's last use). A passkey sign-in begins with none.
+func TestLoginRoundTrips(t *testing.T) {
+	fx := newFixture(t)
+	svc := newService(t, fx)
+	k := newSoftKey(t, testRPID, testOrigin)
+	k.count = 1
+	fx.register(k, "key")
+	trips := func(step func()) int64 {
+		before := fx.st.Calls.Load()
+		step()
+		return fx.st.Calls.Load() - before
+	}
+	var b *twofactor.Begun
+	var opts json.RawMessage
+	assert.Equal(t, int64(1), trips(func() {
+		var err error
+		b, err = svc.Begin(fx.ctx, fx.user, twofactor.Client{})
+		require.NoError(t, err)
+	}), "Begin")
+	assert.Equal(t, int64(1), trips(func() {
+		var err error
+		opts, err = svc.Start(fx.ctx, b.Challenge.ID, twofactor.MethodWebAuthn)
+		require.NoError(t, err)
+	}), "Start")
+	assert.Equal(t, int64(4), trips(func() {
+		_, err := svc.Verify(fx.ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodWebAuthn, Code: string(k.get(t, opts))})
+		require.NoError(t, err)
+	}), "Verify")
+	assert.Equal(t, fx.clk.Now(), fx.credentials()[0].LastUsedAt)
+}

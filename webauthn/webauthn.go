@@ -27,12 +27,13 @@ import (
 	"github.com/twofactorkit/twofactor/store"
 )
 
-// Store is the storage the factor needs: ceremony state (single use,
+// Store is the storage the factor needs: registration state (single use,
 // expiring, filed under its user so a password change or an admin reset
 // ends a pending registration), the users' credentials, a ledger holding
 // each credential's highest signature counter, so a counter is accepted
-// once even across app instances, and counters, which claim each
-// credential id for one account. Every store of this module implements it;
+// once even across app instances, and the login and passkey ceremonies
+// that were answered, so each takes one answer, and counters, which claim
+// each credential id for one account. Every store of this module implements it;
 // New checks that the Env's store does, and names what it lacks.
 type Store interface {
 	store.States
