@@ -324,3 +324,17 @@ func TestClonedKeyRace(t *testing.T) {
 	assert.Equal(t, int64(63), regressed.Load())
 	assert.Len(t, fx.events(event.Warning), 63)
 }
+
+// A challenge too short to hold a ceremony (its end, nonce and keyed hash)
+// is refused like any other that Start did not make, and spends nothing.
+func TestLoginShortChallenge(t *testing.T) {
+	fx, k, ch, opts := startedLogin(t)
+	for _, n := range []int{1, 4, 8, 23, 24, 25} {
+		calls := fx.st.Calls.Load()
+		_, err := fx.f.Verify(fx.ctx, ch, string(k.get(t, opts, assertOpts{challenge: b64.EncodeToString(make([]byte, n))})))
+		require.ErrorIs(t, err, webauthn.ErrRejected, "%d bytes", n)
+		assert.Equal(t, calls, fx.st.Calls.Load(), "%d bytes: no store call", n)
+	}
+	_, err := fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
+	require.NoError(t, err)
+}

@@ -764,3 +764,24 @@ func TestHandleIndexKeptWhileHeld(t *testing.T) {
 	hook.fn = func() { t.Error("the index entry was deleted") }
 	require.NoError(t, fx.f.Remove(fx.ctx, fx.user, first.ID))
 }
+
+// A discovery challenge too short to hold a ceremony is refused, and a
+// ceremony's id is 1 to 256 bytes, at begin and at the answer.
+func TestDiscoveryBounds(t *testing.T) {
+	fx, k, _ := passkeyFixture(t)
+	id, opts := fx.discovery()
+	for _, n := range []int{1, 4, 8, 9} {
+		_, err := fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts, assertOpts{challenge: b64.EncodeToString(make([]byte, n))})))
+		require.ErrorIs(t, err, twofactor.ErrInvalidCode, "%d bytes", n)
+	}
+	longest := strings.Repeat("i", 256)
+	opts, err := fx.f.BeginDiscovery(fx.ctx, longest, fx.clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	d, err := fx.f.FinishDiscovery(fx.ctx, longest, string(k.get(t, opts)))
+	require.NoError(t, err)
+	assert.Equal(t, fx.user.ID, d.UserID)
+	_, err = fx.f.BeginDiscovery(fx.ctx, longest+"i", fx.clk.Now().Add(time.Minute))
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	_, err = fx.f.FinishDiscovery(fx.ctx, longest+"i", string(k.get(t, opts)))
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
