@@ -149,18 +149,7 @@ const discoveryDomain = "twofactor webauthn discovery challenge v1\x00"
 // discoveryChallenge returns the challenge of ceremony id ending at end.
 func (f *Factor) discoveryChallenge(id string, end int64) []byte {
 	out := binary.BigEndian.AppendUint64(nil, uint64(end))
-	return append(out, f.keys.Hash(discoveryDomain, f.discoveryInput(id, end))...)
-}
-
-// discoveryInput is what the hash of a discovery challenge covers: the
-// relying party, the ceremony's id and its end, each length-prefixed.
-func (f *Factor) discoveryInput(id string, end int64) []byte {
-	var b []byte
-	for _, part := range []string{f.rpID, id} {
-		b = binary.BigEndian.AppendUint32(b, uint32(len(part)))
-		b = append(b, part...)
-	}
-	return binary.BigEndian.AppendUint64(b, uint64(end))
+	return append(out, f.keys.Hash(discoveryDomain, f.ceremonyInput(end, id))...)
 }
 
 // discoveryEnd checks that challenge is one discoveryChallenge made for
@@ -170,7 +159,7 @@ func (f *Factor) discoveryEnd(id string, challenge []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	end := int64(binary.BigEndian.Uint64(challenge[:8]))
-	if !f.keys.MatchHash(discoveryDomain, f.discoveryInput(id, end), challenge[8:]) {
+	if !f.keys.MatchHash(discoveryDomain, f.ceremonyInput(end, id), challenge[8:]) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(end), true
