@@ -21,7 +21,7 @@ import (
 )
 
 const (
-	keyLogin     = "webauthn:login:" // ledger: an answered login ceremony, by challenge key and end
+	keyLogin     = "webauthn:login:" // ledger: an answered login ceremony, by challenge key and nonce
 	keySignCount = "webauthn:sc:"    // ledger: highest signature counter of a credential
 	keyCounts    = "webauthn:scnz:"  // state: a credential registered with counter zero has counted since
 	// signCountTTL is how long a counter mark is kept; the record keeps the
