@@ -21,7 +21,7 @@ import (
 
 const (
 	keyHandle = "webauthn:handle:" // state: the account a user handle names
-	// ledger: a discovery ceremony that was answered, keyed by its id
+	// ledger: a discovery ceremony that was answered (discoveredKey)
 	keyDiscovered = "webauthn:discovered:"
 	// maxCeremonyID bounds the id a discovery ceremony is filed under.
 	maxCeremonyID = 256
@@ -146,6 +146,14 @@ var errDiscovery error = &rejection{"webauthn: passkey not accepted", ReasonReje
 // Ledger until the end (store.Ledger.MarkUsed), so each ceremony takes one.
 const discoveryDomain = "twofactor webauthn discovery challenge v1\x00"
 
+// discoveredKey is the Ledger key that marks ceremony id answered: a
+// SHA-256 of the id, so that the key stays within store.MaxKeyLen for
+// every id BeginDiscovery accepts.
+func discoveredKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return keyDiscovered + base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
 // discoveryChallenge returns the challenge of ceremony id ending at end.
 func (f *Factor) discoveryChallenge(id string, end int64) []byte {
 	out := binary.BigEndian.AppendUint64(nil, uint64(end))
@@ -241,7 +249,7 @@ func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofac
 	if !ok || !now.Before(end) {
 		return twofactor.Discovered{}, errDiscovery
 	}
-	first, err := f.store.MarkUsed(ctx, keyDiscovered+id, end)
+	first, err := f.store.MarkUsed(ctx, discoveredKey(id), end)
 	if err != nil {
 		return twofactor.Discovered{}, fmt.Errorf("webauthn: marking the discovery ceremony answered: %w", err)
 	}

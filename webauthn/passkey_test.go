@@ -503,11 +503,11 @@ func TestFinishDiscoveryMarkLastsUntilTheEnd(t *testing.T) {
 	id, opts := fx.discovery()
 	_, err := fx.f.FinishDiscovery(fx.ctx, id, string(k.get(t, opts)))
 	require.NoError(t, err)
-	first, err := fx.mem.MarkUsed(fx.ctx, "webauthn:discovered:"+id, fx.clk.Now().Add(time.Hour))
+	first, err := fx.mem.MarkUsed(fx.ctx, discoveredKey(id), fx.clk.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.False(t, first, "the ceremony is marked answered")
 	fx.clk.Advance(10 * time.Minute)
-	first, err = fx.mem.MarkUsed(fx.ctx, "webauthn:discovered:"+id, fx.clk.Now().Add(time.Hour))
+	first, err = fx.mem.MarkUsed(fx.ctx, discoveredKey(id), fx.clk.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.True(t, first, "the mark ends with the ceremony")
 }
@@ -780,8 +780,19 @@ func TestDiscoveryBounds(t *testing.T) {
 	d, err := fx.f.FinishDiscovery(fx.ctx, longest, string(k.get(t, opts)))
 	require.NoError(t, err)
 	assert.Equal(t, fx.user.ID, d.UserID)
+	assert.LessOrEqual(t, len(discoveredKey(longest)), store.MaxKeyLen, "the mark's key fits every store")
+	first, err := fx.mem.MarkUsed(fx.ctx, discoveredKey(longest), fx.clk.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.False(t, first, "the longest id's ceremony is marked answered")
 	_, err = fx.f.BeginDiscovery(fx.ctx, longest+"i", fx.clk.Now().Add(time.Minute))
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 	_, err = fx.f.FinishDiscovery(fx.ctx, longest+"i", string(k.get(t, opts)))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+}
+
+// discoveredKey is the Ledger key of an answered discovery ceremony, as
+// the factor writes it: a SHA-256 of the ceremony's id.
+func discoveredKey(id string) string {
+	sum := sha256.Sum256([]byte(id))
+	return "webauthn:discovered:" + b64.EncodeToString(sum[:])
 }
