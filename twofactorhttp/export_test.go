@@ -20,6 +20,10 @@ func SealPendingForTest(h *Handler, challengeID, userID string, purpose twofacto
 	return v
 }
 
+// DefaultLabels exposes the factors' default enrollment names the pages
+// translate.
+var DefaultLabels = defaultLabels
+
 // CleanReturn exposes the return-path check.
 var CleanReturn = cleanReturn
 

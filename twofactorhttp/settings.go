@@ -16,6 +16,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
@@ -422,7 +423,7 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 		if e.Method != ui.Method {
 			continue
 		}
-		ev := EnrollmentView{ID: e.ID, Label: e.Label, AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt, LastUsed: t.NeverUsed}
+		ev := EnrollmentView{ID: e.ID, Label: shownLabel(e, fv.Name), AddedAt: e.CreatedAt, LastUsedAt: e.LastUsedAt, LastUsed: t.NeverUsed}
 		switch {
 		case e.Passkey && e.Synced:
 			ev.Kind = t.PasskeySynced
@@ -462,6 +463,24 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 
 // summarize sets the overview's Summary and LastUsed of fv from its
 // enrollments.
+// defaultLabels are the names the library's factors give an enrollment
+// its user did not name (totp.DefaultLabel, webauthn.DefaultName), stored
+// in English.
+var defaultLabels = map[twofactor.Method]string{
+	twofactor.MethodTOTP:     totp.DefaultLabel,
+	twofactor.MethodWebAuthn: "Security key",
+}
+
+// shownLabel is the name the pages show for e: its label, or, for the
+// name a factor gave it by default, name (its method's, in the page's
+// language), so that a page in German does not show "Authenticator app".
+func shownLabel(e twofactor.Enrollment, name string) string {
+	if d, ok := defaultLabels[e.Method]; ok && e.Label == d {
+		return name
+	}
+	return e.Label
+}
+
 func (h *Handler) summarize(tx *Strings, fv *FactorView) {
 	t := &tx.Settings
 	var last time.Time

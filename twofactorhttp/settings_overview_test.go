@@ -11,7 +11,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/twofactorhttp"
+	"github.com/twofactorkit/twofactor/webauthn"
 )
 
 // rowOf returns the overview's row of a method (or section), from its
@@ -81,6 +83,15 @@ func TestSettingsOverviewRows(t *testing.T) {
 	assert.Greater(t, devices, recovery, "so are trusted devices")
 	assert.Contains(t, rowOf(t, body, `data-method="backup_code"`), "10 backup codes left.")
 	assert.Contains(t, rowOf(t, body, `data-section="devices"`), "No trusted device.")
+
+	// In German, the name the factor gave the enrollment (in English) is
+	// the method's German name, which the row does not repeat.
+	b.header.Set("Accept-Language", "de")
+	de := rowOf(t, text(b.get("/2fa/settings/")), `data-method="totp"`)
+	assert.NotContains(t, de, "Authenticator app")
+	assert.Contains(t, de, `<span class="tf-state tf-on">An</span> · Hinzugefügt am 2. März 2026`)
+	assert.NotContains(t, text(b.get("/2fa/settings/totp")), "Authenticator app", "nor on the method's page")
+	b.header.Del("Accept-Language")
 
 	// The last use, once there is one.
 	s.clock.Advance(60 * 1e9)
@@ -221,4 +232,24 @@ func TestSettingsStepUpNoteOnlyWhenNeeded(t *testing.T) {
 	// Once the step-up is stale, the note is back.
 	s.clock.Advance(16 * 60 * 1e9)
 	assert.Contains(t, text(b.get("/2fa/settings/phone")), note)
+}
+
+// The pages show an enrollment's own name as given, and the name a factor
+// gives an unnamed one in the page's language; the table of those names
+// follows the factors'.
+func TestDefaultLabelsShownInTheLanguage(t *testing.T) {
+	assert.Equal(t, webauthn.DefaultName, twofactorhttp.DefaultLabels[twofactor.MethodWebAuthn])
+	assert.Equal(t, totp.DefaultLabel, twofactorhttp.DefaultLabels[twofactor.MethodTOTP])
+
+	s := newSettingsEnv(t, senvOpt{})
+	s.keys.keys[ben.ID] = []twofactor.Enrollment{
+		{ID: "k1", Method: twofactor.MethodWebAuthn, Label: webauthn.DefaultName, CreatedAt: s.clock.Now()},
+		{ID: "k2", Method: twofactor.MethodWebAuthn, Label: "Blue key", CreatedAt: s.clock.Now()},
+	}
+	b := s.as("ben", false)
+	b.header.Set("Accept-Language", "de")
+	page := text(b.get("/2fa/settings/keys"))
+	assert.NotContains(t, page, "Security key")
+	assert.Contains(t, page, "Sicherheitsschlüssel")
+	assert.Contains(t, page, "Blue key", "a name the user gave stays as given")
 }
