@@ -66,3 +66,34 @@ func TestMessagesInTheirLanguage(t *testing.T) {
 	assert.Contains(t, names, cat.String(language.French, "notify.Kinds.turned_on.Name"))
 	assert.Equal(t, "Two-step verification turned on", baseConfig(mail).Name(notify.TurnedOn))
 }
+
+// A method added without a name of its own (its label is the method's
+// English name, as the factors name one) is named once, in the message's
+// language; a name the user gave is added after it.
+func TestMethodNamesInTheirLanguage(t *testing.T) {
+	mail := &emailcode.Outbox{}
+	env := testEnv(t, &recorder{})
+	jonas := twofactor.User{ID: "u-jonas", Email: "jonas@example.com", Language: "de"}
+	env.Users = func(ctx context.Context, id string) (twofactor.User, error) {
+		if id == jonas.ID {
+			return jonas, nil
+		}
+		return lookup(ctx, id)
+	}
+	app := i18n.Default().String(language.German, "notify.Methods.totp")
+	for _, label := range []string{"Authenticator app", "Work phone"} {
+		mail.Reset()
+		n, err := notify.New(env, baseConfig(mail))
+		require.NoError(t, err)
+		n.HandleEvent(context.Background(), event.Event{Type: event.Enroll, UserID: jonas.ID, Time: t0, Method: twofactor.MethodTOTP, Label: label})
+		require.NoError(t, n.Close())
+		m, ok := mail.Last(jonas.Email)
+		require.True(t, ok)
+		assert.Contains(t, m.Text, app)
+		if label == "Work phone" {
+			assert.Contains(t, m.Text, app+" (Work phone)")
+		} else {
+			assert.NotContains(t, m.Text, "Authenticator app")
+		}
+	}
+}

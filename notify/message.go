@@ -188,7 +188,10 @@ func (n *Notifier) data(f facts) *Data {
 	}
 	if f.method != "" {
 		d.MethodName = s.method(f.method)
-		if f.label != "" && f.label != d.MethodName {
+		// A label that is the method's English name is the name a factor
+		// gives an enrollment its user did not name: the method's name in
+		// the message's language says it.
+		if f.label != "" && f.label != d.MethodName && f.label != f.method.Label() {
 			d.MethodName += " (" + f.label + ")"
 		}
 	}

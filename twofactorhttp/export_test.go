@@ -20,10 +20,6 @@ func SealPendingForTest(h *Handler, challengeID, userID string, purpose twofacto
 	return v
 }
 
-// DefaultLabels exposes the factors' default enrollment names the pages
-// translate.
-var DefaultLabels = defaultLabels
-
 // CleanReturn exposes the return-path check.
 var CleanReturn = cleanReturn
 

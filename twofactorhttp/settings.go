@@ -16,7 +16,6 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/store"
-	"github.com/twofactorkit/twofactor/totp"
 	"github.com/twofactorkit/twofactor/trust"
 )
 
@@ -463,19 +462,13 @@ func (h *Handler) factorView(ctx context.Context, ui *methodUI, u twofactor.User
 
 // summarize sets the overview's Summary and LastUsed of fv from its
 // enrollments.
-// defaultLabels are the names the library's factors give an enrollment
-// its user did not name (totp.DefaultLabel, webauthn.DefaultName), stored
-// in English.
-var defaultLabels = map[twofactor.Method]string{
-	twofactor.MethodTOTP:     totp.DefaultLabel,
-	twofactor.MethodWebAuthn: "Security key",
-}
-
-// shownLabel is the name the pages show for e: its label, or, for the
-// name a factor gave it by default, name (its method's, in the page's
-// language), so that a page in German does not show "Authenticator app".
+// shownLabel is the name the pages show for e: its label, or, when the
+// label is its method's English name (Method.Label: the name the library's
+// factors give an enrollment its user did not name, totp.DefaultLabel and
+// webauthn.DefaultName), name, the method's name in the page's language,
+// so that a page in German does not show "Authenticator app".
 func shownLabel(e twofactor.Enrollment, name string) string {
-	if d, ok := defaultLabels[e.Method]; ok && e.Label == d {
+	if e.Label == e.Method.Label() {
 		return name
 	}
 	return e.Label

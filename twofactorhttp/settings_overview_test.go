@@ -235,11 +235,10 @@ func TestSettingsStepUpNoteOnlyWhenNeeded(t *testing.T) {
 }
 
 // The pages show an enrollment's own name as given, and the name a factor
-// gives an unnamed one in the page's language; the table of those names
-// follows the factors'.
+// gives an unnamed one (its method's English name) in the page's language.
 func TestDefaultLabelsShownInTheLanguage(t *testing.T) {
-	assert.Equal(t, webauthn.DefaultName, twofactorhttp.DefaultLabels[twofactor.MethodWebAuthn])
-	assert.Equal(t, totp.DefaultLabel, twofactorhttp.DefaultLabels[twofactor.MethodTOTP])
+	assert.Equal(t, webauthn.DefaultName, twofactor.MethodWebAuthn.Label())
+	assert.Equal(t, totp.DefaultLabel, twofactor.MethodTOTP.Label())
 
 	s := newSettingsEnv(t, senvOpt{})
 	s.keys.keys[ben.ID] = []twofactor.Enrollment{
