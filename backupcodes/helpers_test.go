@@ -58,13 +58,17 @@ func (l *eventLog) ofType(typ event.Type) []event.Event {
 type recordingStore struct {
 	*store.Memory
 	mu     sync.Mutex
+	batch  sync.Mutex
 	writes []string
 	reads  atomic.Int64 // ConsumeCode and CountGroup calls
 }
 
 // RunBatch runs a batch through the wrapper's own methods (store.RunEach),
-// so that what it changes holds in a batch too.
+// so that what it changes holds in a batch too, one batch at a time, as
+// the memory store does.
 func (s *recordingStore) RunBatch(ctx context.Context, ops []store.Op) error {
+	s.batch.Lock()
+	defer s.batch.Unlock()
 	return store.RunEach(ctx, s, ops, time.Now())
 }
 

@@ -19,6 +19,7 @@ type Memory struct {
 	Now func() time.Time
 
 	mu          sync.Mutex
+	batch       sync.Mutex // RunBatch: one batch at a time
 	states      map[string]memState
 	owned       map[string]map[string]struct{} // owner -> keys filed under it
 	codes       map[string]map[string]*memCode // group -> key -> code
@@ -653,7 +654,12 @@ func (m *Memory) Sweep(ctx context.Context) (int, error) {
 
 // RunBatch implements Batcher: a call to the memory store costs no round
 // trip, so the operations run one after the other (RunOp), each under the
-// store's lock as its own method takes it.
+// store's lock as its own method takes it. Batches run one at a time, so
+// the operations of two batches never interleave, as those of two SQL
+// transactions on the same rows do not (a double submit of a backup code
+// relies on it to tell its loser from a wrong code).
 func (m *Memory) RunBatch(ctx context.Context, ops []Op) error {
+	m.batch.Lock()
+	defer m.batch.Unlock()
 	return RunEach(ctx, m, ops, m.now())
 }
