@@ -35,9 +35,11 @@ const (
 	// OpConsumeCode is Codes.ConsumeCode(Group, Key, Hash): the result is
 	// Status.
 	OpConsumeCode
+	// OpPutCode is Codes.PutCode(Code).
+	OpPutCode
 )
 
-var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment", "consume_code"}
+var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment", "consume_code", "put_code"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opNames) && k != 0 {
@@ -59,6 +61,17 @@ type Op struct {
 	Incrs  []BoundedIncr // OpIncrBelow
 	Group  string        // OpConsumeCode
 	Hash   []byte        // OpConsumeCode
+	Code   Code          // OpPutCode
+
+	// If makes the operation conditional. When above zero it names, one
+	// based, an OpIncrBelow earlier in the batch: the operation runs only
+	// when that call refused nothing (no entry of its result is Full, as
+	// FirstFull tells), and otherwise does not run and is Skipped. It puts
+	// a step in the round trip of the count that admits it where it would
+	// otherwise wait for the count's reply: a code is stored only when its
+	// send was counted, and consumed only when the answer was, and no
+	// limit refused either. Zero: the operation always runs.
+	If int
 
 	// Results, set by a batch that returned no error.
 	Counter CounterValue       // OpPeek
@@ -68,6 +81,7 @@ type Op struct {
 	Bounded []BoundedValue     // OpIncrBelow
 	First   bool               // OpMarkUsed
 	Status  CodeStatus         // OpConsumeCode
+	Skipped bool               // an operation whose If refused it: it did not run, and its other results are unset
 }
 
 // Batcher is implemented by stores that can run several operations in one
@@ -76,18 +90,21 @@ type Op struct {
 // another's result (the lockout and the user's records at the start of a
 // login; the end of a challenge, its user's run of wrong answers and the
 // factor's last use at its completion; a backup code's consumption with
-// its marks). Use [RunBatch] rather than
-// calling it directly.
+// its marks), or depends only on whether a count admitted it (Op.If: a
+// code's storing with the count of its send, its consumption with the
+// count of the answer). Use [RunBatch] rather than calling it directly.
 type Batcher interface {
 	// RunBatch runs every operation of ops, in order, and sets their
 	// results. Each operation is exactly the method it names, as atomic
 	// as that method across processes, and sees the writes of the
 	// operations before it; the batch as a whole need not be atomic
 	// (another caller's operations may come between two of its
-	// operations), though a store may make it so. On error no result may
-	// be used, and any number of the operations may have run (a reply
-	// lost after the store wrote). Ops that [CheckOps] refuses are an
-	// error before any runs.
+	// operations), though a store may make it so. An operation with If
+	// runs only when the bounded increment it names refused nothing, and
+	// is decided by the store, with no round trip between the two
+	// ([SkipOp] tells which). On error no result may be used, and any
+	// number of the operations may have run (a reply lost after the store
+	// wrote). Ops that [CheckOps] refuses are an error before any runs.
 	//
 	// A store that wraps another (embedding it) and changes one of the
 	// methods a batch names must define RunBatch too, with [RunEach] or
@@ -97,13 +114,17 @@ type Batcher interface {
 }
 
 // CheckOps returns the error of RunBatch for ops that hold an unknown
-// kind or an IncrBelow that CheckBounded refuses, and nil otherwise.
-// Stores call it before running any operation.
+// kind, an IncrBelow that CheckBounded refuses, or an If that names no
+// OpIncrBelow before its operation, and nil otherwise. Stores call it
+// before running any operation.
 func CheckOps(ops []Op) error {
 	for i := range ops {
 		op := &ops[i]
+		if op.If < 0 || op.If > i || (op.If > 0 && ops[op.If-1].Kind != OpIncrBelow) {
+			return fmt.Errorf("store: batch operation %d has If %d, which names no bounded increment before it", i, op.If)
+		}
 		switch op.Kind {
-		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode:
+		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode, OpPutCode:
 		case OpIncrBelow:
 			if err := CheckBounded(op.Incrs); err != nil {
 				return err
@@ -149,11 +170,30 @@ func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
 		return err
 	}
 	for i := range ops {
+		if SkipOp(ops, i) {
+			continue
+		}
 		if err := RunOp(ctx, st, &ops[i], now); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// SkipOp reports whether ops[i] is conditional (If) and the bounded
+// increment it names, which must have run, refused the call; it then sets
+// the operation's Skipped and clears its other results. A store's
+// RunBatch calls it in place of running the operation; an operation
+// whose condition holds has Skipped cleared.
+func SkipOp(ops []Op, i int) bool {
+	op := &ops[i]
+	skip := op.If > 0 && FirstFull(ops[op.If-1].Bounded) >= 0
+	if skip {
+		op.Counter, op.Value, op.Found, op.Records = CounterValue{}, nil, false, nil
+		op.Bounded, op.First, op.Status = nil, false, 0
+	}
+	op.Skipped = skip
+	return skip
 }
 
 // RunOp runs one operation of a batch on st through the interface that
@@ -226,6 +266,12 @@ func RunOp(ctx context.Context, st any, op *Op, now time.Time) error {
 		status, err := c.ConsumeCode(ctx, op.Group, op.Key, op.Hash)
 		op.Status = status
 		return err
+	case OpPutCode:
+		c, ok := st.(Codes)
+		if !ok {
+			return missing("Codes")
+		}
+		return c.PutCode(ctx, op.Code)
 	}
 	return fmt.Errorf("store: batch operation has unknown kind %d", op.Kind)
 }

@@ -117,6 +117,9 @@ func (c *Spy) RunBatch(ctx context.Context, ops []store.Op) error {
 			return err
 		}
 		for i := range ops {
+			if store.SkipOp(ops, i) {
+				continue
+			}
 			if err := store.RunOp(ctx, c, &ops[i], time.Now()); err != nil {
 				return err
 			}

@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -34,6 +36,14 @@ import (
 // in the first pipeline. Only the order in which other callers may see
 // the writes of unrelated operations differs from ops.
 //
+// A conditional operation (store.Op.If) that is a code's storing or
+// consumption goes in the pipeline of its IncrBelow on a *redis.Client:
+// the IncrBelow's script sets a gate, a key of the batch's own with a
+// short TTL, when it refuses nothing, and the operation's script runs
+// only when it deletes that gate (gateOp). Any other conditional
+// operation, and every one on another client, waits for its IncrBelow's
+// reply and goes in one more pipeline, or is skipped.
+//
 // A batch that store.CheckOps refuses, or whose keys or ids are not
 // valid, is an error wrapping twofactor.ErrInvalidInput before anything is
 // sent. On any other error some operations may have run.
@@ -47,26 +57,65 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	t := s.now()
 	batch := make([]batchOp, len(ops))
 	todo := make([]*batchOp, len(ops))
+	_, single := s.rdb.(*redis.Client)
 	for i := range ops {
 		if err := s.prepareOp(&batch[i], &ops[i], t); err != nil {
 			return err
 		}
+		batch[i].i = i
+		if ops[i].If > 0 {
+			s.gateOp(&batch[i], &batch[ops[i].If-1], single, t)
+		}
 		todo[i] = &batch[i]
 	}
 	for len(todo) > 0 {
-		now, later := splitBatch(todo)
-		if err := s.pipelineOps(ctx, now); err != nil {
+		now, later := splitBatch(todo, batch)
+		if err := s.pipelineOps(ctx, ops, now); err != nil {
 			return err
 		}
 		if len(later) == 0 {
 			break
 		}
+		if !later[0].split() { // a conditional operation, its gate now run
+			todo = later
+			continue
+		}
 		if err := s.runSplit(ctx, later[0]); err != nil {
 			return err
 		}
+		later[0].done = true
 		todo = later[1:]
 	}
 	return nil
+}
+
+// gateTTL bounds, in milliseconds, how long the gate that a bounded
+// increment sets for the conditional operation after it in a pipeline
+// lives: the operation runs right after it, in the same pipeline, so the
+// gate is normally deleted within a millisecond. One that is not (a
+// pipeline cut short) expires on its own; one that expired before its
+// operation ran makes the batch fail (readOp).
+const gateTTL = 10000
+
+// gateOp joins the conditional operation b (store.Op.If) to the bounded
+// increment g it names, when their pipeline can decide it: on one server
+// (a *redis.Client), a code's consumption or storing, the first
+// operation gated on g. g then sets a gate, a key of its own that only it writes, when it
+// refuses nothing, and b's script runs only when it deletes that gate,
+// all in one round trip. Any other conditional operation waits for g's
+// reply and is sent, or skipped, in one more pipeline (splitBatch).
+func (s *Store) gateOp(b, g *batchOp, single bool, t time.Time) {
+	gateable := b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode
+	if !single || !gateable || !g.send || g.gate != "" {
+		b.wait = true
+		return
+	}
+	g.gate = s.prefix + "g:" + rand.Text()
+	g.cmd = boundedCmd(g.groups[0], boundedGate, t.UnixMilli())
+	g.cmd.keys = append(g.cmd.keys[:len(g.cmd.keys):len(g.cmd.keys)], g.gate)
+	g.cmd.args = slices.Insert(g.cmd.args, 2, any(gateTTL))
+	b.gate, b.gatedBy = g.gate, g
+	b.cmd.keys = append(b.cmd.keys[:len(b.cmd.keys):len(b.cmd.keys)], g.gate)
 }
 
 // batchOp is one operation of a batch, made ready to send.
@@ -80,6 +129,16 @@ type batchOp struct {
 	// the call. With several groups it takes its split path.
 	groups []*boundedGroup
 	t      time.Time
+
+	i    int  // the operation's index in the batch
+	done bool // the operation ran, or was skipped: its result is set
+	// gate is the gate key (gateOp) that an IncrBelow sets, or that the
+	// conditional operation gatedBy names deletes, in one pipeline; wait
+	// is set for a conditional operation that waits for its IncrBelow's
+	// reply instead.
+	gate    string
+	gatedBy *batchOp
+	wait    bool
 }
 
 // split reports whether b is an IncrBelow that takes its split path.
@@ -113,6 +172,8 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 		b.cmd, b.send, err = s.touchCmd(op.UserID, op.ID, op.Time)
 	case store.OpConsumeCode:
 		b.cmd, err = s.consumeCmd(op.Group, op.Key, op.Hash)
+	case store.OpPutCode:
+		b.cmd, err = s.putCmd(op.Code)
 	default: // store.CheckOps refused it
 		err = invalid("batch operation of unknown kind %d", op.Kind)
 	}
@@ -123,9 +184,16 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 // those that wait: from the first IncrBelow that takes its split path, it
 // and every later operation that names a counter of one that waits. Every
 // operation that waits is after the first, which is that IncrBelow.
-func splitBatch(ops []*batchOp) (now, later []*batchOp) {
+//
+// A conditional operation that waits for its IncrBelow's reply (gateOp)
+// waits with every operation after it, unless that IncrBelow ran; then
+// it is first of the next pipeline, which decides it.
+func splitBatch(ops []*batchOp, all []batchOp) (now, later []*batchOp) {
 	var held map[string]bool // the counters of the operations that wait
-	for _, b := range ops {
+	for j, b := range ops {
+		if b.wait && !all[b.op.If-1].done {
+			return now, append(later, ops[j:]...)
+		}
 		if !b.split() && (held == nil || !b.names(held)) {
 			now = append(now, b)
 			continue
@@ -166,28 +234,47 @@ func (b *batchOp) names(set map[string]bool) bool {
 	return false
 }
 
-// pipelineOps sends the commands of ops in one pipeline (sendAll) and
-// reads the replies into their results, returning the first error, in
-// the order of ops.
-func (s *Store) pipelineOps(ctx context.Context, ops []*batchOp) error {
+// pipelineOps sends the commands of ops, operations of the batch all, in
+// one pipeline (sendAll) and reads the replies into their results,
+// returning the first error, in the order of ops. A conditional operation
+// that waited for its IncrBelow's reply is skipped here when that refused
+// the call (store.SkipOp), and sends nothing.
+func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp) error {
 	cmds := make([]command, 0, len(ops))
+	at := make(map[*batchOp]int, len(ops)) // an operation's command's index in cmds
 	for _, b := range ops {
+		if b.wait && store.SkipOp(all, b.i) {
+			b.send, b.done = false, true
+			continue
+		}
 		if b.send {
-			cmds = append(cmds, b.cmd)
+			c := b.cmd
+			if b.gatedBy != nil {
+				c.gatedBy = at[b.gatedBy] + 1
+			}
+			at[b] = len(cmds)
+			cmds = append(cmds, c)
 		}
 	}
 	replies, err := s.sendAll(ctx, cmds)
 	if err != nil {
 		return wrap("batch", err)
 	}
-	j := 0
 	for _, b := range ops {
+		if b.done { // skipped
+			continue
+		}
 		if b.send {
-			b.reply = replies[j]
-			j++
+			b.reply = replies[at[b]]
 		}
 		if err := s.readOp(b); err != nil {
 			return err
+		}
+		b.done = true
+	}
+	for _, b := range ops {
+		if b.gatedBy != nil && b.op.Skipped != (store.FirstFull(b.gatedBy.op.Bounded) >= 0) {
+			return wrap("batch", errors.New("a conditional operation's gate disagreed with its bounded increment"))
 		}
 	}
 	return nil
@@ -227,9 +314,23 @@ func (s *Store) readOp(b *batchOp) error {
 			err = readTouch(b.reply)
 		}
 	case store.OpConsumeCode:
-		op.Status, err = readConsume(b.reply)
+		op.Skipped = b.skippedByGate()
+		if !op.Skipped {
+			op.Status, err = readConsume(b.reply)
+		}
+	case store.OpPutCode:
+		op.Skipped = b.skippedByGate()
+		if !op.Skipped {
+			err = readPut(b.reply)
+		}
 	}
 	return err
+}
+
+// skippedByGate reports whether b, a conditional operation in its
+// IncrBelow's pipeline, found no gate and did nothing: its script's -1.
+func (b *batchOp) skippedByGate() bool {
+	return b.gate != "" && b.reply.(*redis.Cmd).Val() == int64(-1)
 }
 
 // runSplit runs an IncrBelow of a batch that takes its split path, as

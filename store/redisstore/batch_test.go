@@ -239,3 +239,98 @@ func TestIncrBelowCheckSplit(t *testing.T) {
 		assert.Equal(t, want, peek(key), key)
 	}
 }
+
+// TestRunBatchConditional: on one server a code's consumption that is
+// conditional on a bounded increment goes in the increment's pipeline,
+// one round trip for the reads, the count and the consumption; it runs
+// exactly once whichever of the two scripts the server had to load
+// (NOSCRIPT), even when a script between them had to be loaded; and it
+// leaves no gate behind.
+func TestRunBatchConditional(t *testing.T) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	ctx := context.Background()
+	var calls atomic.Int64
+	rdb.AddHook(countHook{&calls})
+	count := store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 100}}}
+	for _, tc := range []struct {
+		name   string
+		load   func() // what the server has cached when the batch comes
+		middle bool   // a MarkUsed between the count and the consumption
+		trips  int64
+	}{
+		{"every script cached", func() {
+			_, err := s.ConsumeCode(ctx, "g", "none", []byte("h"))
+			require.NoError(t, err)
+			_, err = s.IncrBelow(ctx, []store.BoundedIncr{{Key: "other", Window: time.Minute, Max: 1}})
+			require.NoError(t, err)
+			_, err = s.MarkUsed(ctx, "m-load", clk.Now().Add(time.Minute))
+			require.NoError(t, err)
+		}, true, 1},
+		{"none cached", func() { require.NoError(t, rdb.ScriptFlush(ctx).Err()) }, false, 2},
+		{"the consumption's only", func() {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			_, err := s.ConsumeCode(ctx, "g", "none", []byte("h"))
+			require.NoError(t, err)
+		}, false, 2},
+		{"the count's only", func() {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			_, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: "other", Window: time.Minute, Max: 1}})
+			require.NoError(t, err)
+		}, false, 2},
+		{"not the script between them", func() {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			_, err := s.ConsumeCode(ctx, "g", "none", []byte("h"))
+			require.NoError(t, err)
+			_, err = s.IncrBelow(ctx, []store.BoundedIncr{{Key: "other", Window: time.Minute, Max: 1}})
+			require.NoError(t, err)
+		}, true, 2},
+	} {
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "k", Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 5}))
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "w", Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 5}))
+		tc.load()
+		before := calls.Load()
+		ops := []store.Op{{Kind: store.OpGetState, Key: "st"}, count}
+		if tc.middle {
+			ops = append(ops, store.Op{Kind: store.OpMarkUsed, Key: "m-" + tc.name, Time: clk.Now().Add(time.Minute)})
+		}
+		ops = append(ops, store.Op{Kind: store.OpConsumeCode, Group: "g", Key: "w", Hash: []byte("wrong"), If: 2})
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, tc.trips, calls.Load()-before, "%s: round trips", tc.name)
+		last := ops[len(ops)-1]
+		assert.False(t, last.Skipped, tc.name)
+		assert.Equal(t, store.CodeMismatch, last.Status, tc.name)
+
+		// The wrong answer used exactly one of the code's five attempts.
+		for i := range 4 {
+			st, err := s.ConsumeCode(ctx, "g", "w", []byte("wrong"))
+			require.NoError(t, err)
+			require.Equal(t, store.CodeMismatch, st, "%s: attempt %d", tc.name, i+2)
+		}
+		st, err := s.ConsumeCode(ctx, "g", "w", []byte("right"))
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeExhausted, st, "%s: the conditional consumption ran once", tc.name)
+
+		ops = []store.Op{count, {Kind: store.OpConsumeCode, Group: "g", Key: "k", Hash: []byte("right"), If: 1}}
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, store.CodeMatched, ops[1].Status, tc.name)
+	}
+
+	// A refused count: the consumption is skipped, in the same round trip.
+	require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "k", Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute)}))
+	before := calls.Load()
+	ops := []store.Op{
+		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "full", Window: time.Minute, Max: 0}}},
+		{Kind: store.OpConsumeCode, Group: "g", Key: "k", Hash: []byte("right"), If: 1},
+	}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.Equal(t, int64(1), calls.Load()-before, "one round trip")
+	assert.True(t, ops[1].Skipped)
+	st, err := s.ConsumeCode(ctx, "g", "k", []byte("right"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st, "the skipped consumption left the code")
+
+	keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, keys, "gates left behind")
+}

@@ -21,6 +21,7 @@ const (
 	boundedApply   = "a" // decide and write
 	boundedCheck   = "c" // decide only
 	boundedRefused = "r" // write the CountRefused counters of a refused call
+	boundedGate    = "g" // decide and write, and set a gate when nothing was refused
 )
 
 // IncrBelow implements store.BoundedCounters with the incrBelow script,

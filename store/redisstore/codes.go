@@ -14,21 +14,34 @@ func (s *Store) PutCode(ctx context.Context, c store.Code) error {
 	if err := ctxErr(ctx); err != nil {
 		return err
 	}
-	if err := checkID("code group", c.Group); err != nil {
+	cmd, err := s.putCmd(c)
+	if err != nil {
 		return err
+	}
+	return readPut(cmd.run(ctx, s.rdb))
+}
+
+// putCmd checks c and returns PutCode's command.
+func (s *Store) putCmd(c store.Code) (command, error) {
+	if err := checkID("code group", c.Group); err != nil {
+		return command{}, err
 	}
 	if err := checkID("code key", c.Key); err != nil {
-		return err
+		return command{}, err
 	}
 	if len(c.Hash) == 0 || len(c.Hash) > maxID {
-		return invalid("code hash must be 1 to %d bytes, got %d", maxID, len(c.Hash))
+		return command{}, invalid("code hash must be 1 to %d bytes, got %d", maxID, len(c.Hash))
 	}
 	if c.MaxAttempts < 0 {
-		return invalid("code MaxAttempts is negative (%d); zero means unlimited", c.MaxAttempts)
+		return command{}, invalid("code MaxAttempts is negative (%d); zero means unlimited", c.MaxAttempts)
 	}
 	v := encodeCode(expiryMillis(c.ExpiresAt), c.MaxAttempts, c.Hash)
-	err := putCode.Run(ctx, s.rdb, []string{s.groupKey(c.Group)}, c.Key, v, s.clock(), s.grace).Err()
-	if err != nil {
+	return scriptCommand(putCode, []string{s.groupKey(c.Group)}, c.Key, v, s.clock(), s.grace), nil
+}
+
+// readPut reads the reply of the putCode script.
+func readPut(c redis.Cmder) error {
+	if err := c.Err(); err != nil {
 		return wrap("put code", err)
 	}
 	return nil

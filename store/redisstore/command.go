@@ -17,6 +17,10 @@ type command struct {
 	keys   []string
 	args   []any
 	plain  func(ctx context.Context, c redis.Cmdable) redis.Cmder
+	// gatedBy is, in a pipeline, one more than the index of the command
+	// that sets the gate this script deletes (a conditional operation),
+	// and 0 for any other command.
+	gatedBy int
 }
 
 // scriptCommand is a call of script.
@@ -65,7 +69,10 @@ func (c command) queue(ctx context.Context, p redis.Pipeliner, eval bool) redis.
 // it, and reads what it wrote. A script call that ran is never sent again.
 // (A later script call on the same keys is a call of the same script,
 // which its server refused too, unless the script was loaded between the
-// two: a race with a first use that is not worth a round trip.)
+// two: a race with a first use that is not worth a round trip.) A
+// conditional script, which runs only when it deletes the gate that an
+// earlier script of cmds sets, is sent again when that script is: having
+// found no gate, it did nothing.
 func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, error) {
 	out := make([]redis.Cmder, len(cmds))
 	switch len(cmds) {
@@ -93,9 +100,12 @@ func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, err
 		return out, nil
 	}
 	pipe = s.rdb.Pipeline()
+	again := make([]bool, len(cmds))
 	for i := first; i < len(cmds); i++ {
-		if cmds[i].script == nil || noScript(out[i].Err()) {
-			out[i] = cmds[i].queue(ctx, pipe, true)
+		c := cmds[i]
+		if c.script == nil || noScript(out[i].Err()) || (c.gatedBy > 0 && again[c.gatedBy-1]) {
+			out[i] = c.queue(ctx, pipe, true)
+			again[i] = true
 		}
 	}
 	if err := execPipe(ctx, pipe); err != nil {

@@ -60,8 +60,12 @@ end
 func newScript(body string) *redis.Script { return redis.NewScript(luaLib + body) }
 
 // putCode stores a code in its group hash and resets its attempts.
-// KEYS[1] group hash; ARGV key, value (exp|max|hash), now, grace.
+// KEYS[1] group hash, and the gate (see incrBelow) when the call is
+// conditional: then it runs only when it deletes the gate, and otherwise
+// returns -1 having done nothing. ARGV key, value (exp|max|hash), now,
+// grace.
 var putCode = newScript(`
+if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return -1 end
 local k = KEYS[1]
 redis.call('HSET', k, 'k:' .. ARGV[1], ARGV[2])
 redis.call('HDEL', k, 'a:' .. ARGV[1])
@@ -71,8 +75,11 @@ return 1
 
 // consumeCode implements store.Codes.ConsumeCode. It returns the
 // store.CodeStatus: 0 not found, 1 matched, 2 mismatch, 3 expired,
-// 4 exhausted. KEYS[1] group hash; ARGV key, hash, now, grace.
+// 4 exhausted. KEYS[1] group hash, and the gate (see incrBelow) when the
+// call is conditional: then it runs only when it deletes the gate, and
+// otherwise returns -1 having done nothing. ARGV key, hash, now, grace.
 var consumeCode = newScript(`
+if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return -1 end
 local k, f, a = KEYS[1], 'k:' .. ARGV[1], 'a:' .. ARGV[1]
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local v = redis.call('HGET', k, f)
@@ -126,19 +133,24 @@ return {1, ARGV[2]}
 // incrBelow implements store.BoundedCounters.IncrBelow on the counters
 // of one hash slot (KEYS): it reads every counter and its bound before it
 // writes any, so a malformed value fails the call with nothing written.
-// ARGV now, mode, then for each key: window end and TTL for a new window,
-// window length (for the age), bound, flags (1 CountRefused, 2 Check:
-// read, never written), number of steps, and each step's age and bound.
+// ARGV now, mode (then, in mode "g", the gate's TTL), then for each
+// counter key: window end and TTL for a new window, window length (for
+// the age), bound, flags (1 CountRefused, 2 Check: read, never written),
+// number of steps, and each step's age and bound.
 // Mode "a" applies the call (every counter but the checks when none is
 // full; otherwise only the CountRefused ones that are not, checks never),
 // "c" only checks, and "r" applies a call that counters of another slot
-// refused. It returns, per key, {count, window end or "", index of the
-// step whose bound applied (0: the entry's own), flags: 1 full, 2
-// incremented}.
+// refused. Mode "g" is "a" with one more key, last: the gate of the
+// conditional operations that follow the call in its pipeline, which it
+// sets, for ARGV[3] milliseconds, when it refused nothing; the operation
+// deletes it. It returns, per counter key, {count, window
+// end or "", index of the step whose bound applied (0: the entry's own),
+// flags: 1 full, 2 incremented}.
 var incrBelow = newScript(`
 local now, mode = tonumber(ARGV[1]), ARGV[2]
-local items, a, refused = {}, 3, mode == 'r'
-for i = 1, #KEYS do
+local items, a, refused, nk = {}, 3, mode == 'r', #KEYS
+if mode == 'g' then a, nk = 4, nk - 1 end
+for i = 1, nk do
   local fl = tonumber(ARGV[a + 4])
   local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), n = 0, step = 0,
     cr = bit.band(fl, 1) ~= 0, chk = bit.band(fl, 2) ~= 0}
@@ -175,6 +187,7 @@ for i, it in ipairs(items) do
   if inc then flags = flags + 2 end
   out[i] = {it.n, it.r or '', it.step, flags}
 end
+if mode == 'g' and not refused then redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
 return out
 `)
 

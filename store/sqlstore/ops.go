@@ -158,10 +158,13 @@ func (s *Store) DeleteState(ctx context.Context, key string) error {
 
 // PutCode implements store.Codes.
 func (s *Store) PutCode(ctx context.Context, c store.Code) error {
-	return s.do(ctx, "put code", func() error {
-		_, err := s.db.ExecContext(ctx, s.q.putCode, c.Group, c.Key, blob(c.Hash), dbTime(c.ExpiresAt), c.MaxAttempts)
-		return err
-	})
+	return s.do(ctx, "put code", func() error { return s.putCode(ctx, s.db, c) })
+}
+
+// putCode is PutCode's statement, run on q.
+func (s *Store) putCode(ctx context.Context, q querier, c store.Code) error {
+	_, err := q.ExecContext(ctx, s.q.putCode, c.Group, c.Key, blob(c.Hash), dbTime(c.ExpiresAt), c.MaxAttempts)
+	return err
 }
 
 // ConsumeCode implements store.Codes. The row is locked inside a

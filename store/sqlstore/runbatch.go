@@ -26,6 +26,9 @@ import (
 // and the store runs it again from its first operation, as it runs again
 // every transaction that contention rolled back.
 //
+// An operation with If runs in the transaction after the bounded
+// increment it names, when that refused nothing (store.SkipOp).
+//
 // A batch costs BEGIN, its operations' statements and COMMIT. It saves the
 // commits of its writes (each a wait for the disk), not round trips, so a
 // batch of plain reads alone (Peek, GetState, ListEnrollments) runs them
@@ -63,6 +66,9 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	}
 	return s.txWith(ctx, "run batch", opts, func(tx *sql.Tx) error {
 		for i := range ops {
+			if store.SkipOp(ops, i) {
+				continue
+			}
 			if err := s.runOp(ctx, tx, &ops[i]); err != nil {
 				return &opError{i: i, kind: ops[i].Kind, err: err}
 			}
@@ -113,6 +119,8 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
 			return fmt.Errorf("a code's consumption outside a transaction")
 		}
 		op.Status, err = s.consumeCode(ctx, t, op.Group, op.Key, op.Hash)
+	case store.OpPutCode:
+		err = s.putCode(ctx, tx, op.Code)
 	case store.OpTouchEnrollment:
 		if !op.Time.IsZero() { // later than nothing: TouchEnrollment writes nothing
 			err = s.touchEnrollment(ctx, tx, op.UserID, op.ID, op.Time)

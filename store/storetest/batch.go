@@ -100,8 +100,172 @@ func (h *harness) batcher(t *testing.T) {
 	check(t, want{1, t0.Add(time.Minute), 1, true, false}, full[0].Bounded[0], "a full counter in a batch")
 
 	t.Run("ConsumeCode", func(t *testing.T) { batchCodes(t, s, clk, k, ctx) })
+	t.Run("If", func(t *testing.T) { batchIf(t, s, clk, k, ctx) })
 	t.Run("Invalid", func(t *testing.T) { h.batchInvalid(t, s, clk, k, ctx) })
 	t.Run("Race", func(t *testing.T) { h.raceBatch(t, s, clk, k, ctx) })
+	t.Run("RaceIf", func(t *testing.T) { h.raceIf(t, s, clk, k, ctx) })
+}
+
+// batchIf checks conditional operations (Op.If): each runs, as its
+// method, when the bounded increment it names refused nothing, and is
+// Skipped, having done nothing, when a full counter (one it counts, or a
+// check) refused that call; two may name the same increment; one may
+// follow an unconditional operation of another key; and an If that names
+// no earlier bounded increment refuses the batch.
+func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	g := k("{u:if}codes")
+	put := func(key string) {
+		t.Helper()
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: key, Hash: []byte("h-" + key), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 1}))
+	}
+	for _, key := range []string{"a", "b", "c", "d"} {
+		put(key)
+	}
+	count := func(key string, max int64, check bool) store.Op {
+		return store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
+			{Key: k("{u:if}" + key), Window: time.Minute, Max: max, Check: check},
+			{Key: k("{u:if}ip"), Window: time.Minute, Max: 100, CountRefused: true},
+		}}
+	}
+	consume := func(key, hash string, cond int) store.Op {
+		return store.Op{Kind: store.OpConsumeCode, Group: g, Key: key, Hash: []byte(hash), If: cond}
+	}
+
+	// Admitted: the consumption runs, and so do the other conditional
+	// operations, among them a second on the same increment.
+	ops := []store.Op{
+		{Kind: store.OpGetState, Key: k("{u:if}none")},
+		count("n", 5, false),
+		consume("a", "h-a", 2),
+		{Kind: store.OpMarkUsed, Key: k("{u:if}m1"), Time: clk.Now().Add(time.Minute), If: 2},
+		consume("b", "wrong", 2),
+		{Kind: store.OpPeek, Key: k("{u:if}n"), If: 2},
+	}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.False(t, ops[2].Skipped, "an admitted call's consumption is not skipped")
+	assert.Equal(t, store.CodeMatched, ops[2].Status, "an admitted call's consumption")
+	assert.True(t, ops[3].First, "an admitted call's MarkUsed")
+	assert.False(t, ops[3].Skipped)
+	assert.Equal(t, store.CodeMismatch, ops[4].Status, "a second conditional consumption of the same call")
+	assert.Equal(t, int64(1), ops[5].Counter.N, "a conditional Peek sees the increment it follows")
+
+	// Refused by a full counter: nothing conditional runs; the counter
+	// that counts refused calls still counts.
+	full := count("full", 0, false)
+	ops = []store.Op{
+		full,
+		consume("c", "h-c", 1),
+		{Kind: store.OpMarkUsed, Key: k("{u:if}m2"), Time: clk.Now().Add(time.Minute), If: 1},
+		{Kind: store.OpMarkUsed, Key: k("{u:if}m3"), Time: clk.Now().Add(time.Minute)},
+	}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.True(t, ops[0].Bounded[0].Full, "the call is refused")
+	assert.True(t, ops[1].Skipped, "a refused call's consumption is skipped")
+	assert.Equal(t, store.CodeNotFound, ops[1].Status, "a skipped operation has no result")
+	assert.True(t, ops[2].Skipped, "a refused call's MarkUsed is skipped")
+	assert.False(t, ops[2].First)
+	assert.True(t, ops[3].First, "an unconditional operation after a refused call runs")
+	assert.False(t, ops[3].Skipped)
+	first, err := s.MarkUsed(ctx, k("{u:if}m2"), clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, first, "a skipped MarkUsed marked nothing")
+
+	// Refused by a full check: a wrong answer is not counted against
+	// the code either (its one attempt is left).
+	require.NoError(t, s.RunBatch(ctx, []store.Op{count("chk", 1, false)}))
+	ops = []store.Op{count("chk", 1, true), consume("c", "wrong", 1)}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.True(t, ops[1].Skipped, "a consumption after a full check is skipped")
+	st, err := s.ConsumeCode(ctx, g, "c", []byte("h-c"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st, "skipped consumptions used none of the code's attempts")
+	n, _, err := s.Peek(ctx, k("{u:if}ip"))
+	require.NoError(t, err)
+	assert.Equal(t, int64(4), n, "the CountRefused counter counted every call")
+
+	// A code stored on the condition of a count: stored when admitted,
+	// not when refused (the code it would replace stays).
+	putIf := func(key, hash string) store.Op {
+		return store.Op{Kind: store.OpPutCode, If: 1, Code: store.Code{Group: g, Key: key, Hash: []byte(hash), ExpiresAt: clk.Now().Add(time.Minute)}}
+	}
+	ops = []store.Op{count("p", 1, false), putIf("p", "h-p1")}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.False(t, ops[1].Skipped, "an admitted call's PutCode")
+	ops = []store.Op{count("p", 1, false), putIf("p", "h-p2")}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.True(t, ops[1].Skipped, "a refused call's PutCode")
+	st, err = s.ConsumeCode(ctx, g, "p", []byte("h-p2"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMismatch, st, "a skipped PutCode stored nothing")
+	st, err = s.ConsumeCode(ctx, g, "p", []byte("h-p1"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st, "the code an admitted PutCode stored")
+
+	// Refused batches, before anything runs.
+	mark := store.Op{Kind: store.OpMarkUsed, Key: k("{u:if}inv"), Time: clk.Now().Add(time.Minute)}
+	for name, bad := range map[string][]store.Op{
+		"If names the operation itself":  {mark, consume("d", "h-d", 2)},
+		"If names a later operation":     {consume("d", "h-d", 2), count("n", 5, false)},
+		"If names no bounded increment":  {mark, consume("d", "h-d", 1)},
+		"If is negative":                 {count("n", 5, false), consume("d", "h-d", -1)},
+		"If names past the batch's last": {count("n", 5, false), consume("d", "h-d", 9)},
+	} {
+		require.Error(t, s.RunBatch(ctx, bad), name)
+	}
+	st, err = s.ConsumeCode(ctx, g, "d", []byte("h-d"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeMatched, st, "no refused batch consumed the code")
+	first, err = s.MarkUsed(ctx, k("{u:if}inv"), clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, first, "no operation of a refused batch ran")
+}
+
+// raceIf races batches that each count one bounded counter and, on that
+// condition, consume a code with a wrong hash: exactly as many
+// consumptions run as calls are admitted, each using one of the code's
+// attempts, and the others are skipped.
+func (h *harness) raceIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	stores := []store.Batcher{s}
+	if h.opt.Shared {
+		other, ok := h.newStore(t, clk.Now).(store.Batcher)
+		require.True(t, ok, "the second store does not implement store.Batcher")
+		stores = append(stores, other)
+	}
+	bound := max(int64(h.opt.Goroutines/4), 1)
+	for r := 0; r < h.opt.Rounds/5+1; r++ {
+		tag := fmt.Sprintf("{race-if-%d}", r)
+		var calls, ran, skipped atomic.Int64
+		g := k(tag + "g")
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "c", Hash: []byte("h"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: int(bound) + 1}))
+		admitted := h.race(t, func() (bool, error) {
+			i := calls.Add(1)
+			ops := []store.Op{
+				{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: k(tag + "c"), Window: time.Minute, Max: bound}}},
+				{Kind: store.OpConsumeCode, Group: g, Key: "c", Hash: []byte("wrong"), If: 1},
+			}
+			if err := stores[int(i)%len(stores)].RunBatch(ctx, ops); err != nil {
+				return false, err
+			}
+			switch {
+			case ops[1].Skipped:
+				skipped.Add(1)
+			case ops[1].Status == store.CodeMismatch:
+				ran.Add(1)
+			default:
+				return false, fmt.Errorf("a conditional consumption gave %v", ops[1].Status)
+			}
+			if ops[1].Skipped == ops[0].Bounded[0].Incremented {
+				return false, fmt.Errorf("a call admitted %v had its consumption skipped %v", ops[0].Bounded[0].Incremented, ops[1].Skipped)
+			}
+			return ops[0].Bounded[0].Incremented, nil
+		})
+		require.EqualValues(t, bound, admitted, "round %d: calls admitted", r)
+		require.Equal(t, int64(admitted), ran.Load(), "round %d: consumptions that ran", r)
+		require.Equal(t, calls.Load()-int64(admitted), skipped.Load(), "round %d: consumptions skipped", r)
+		st, err := s.ConsumeCode(ctx, g, "c", []byte("h"))
+		require.NoError(t, err)
+		require.Equal(t, store.CodeMatched, st, "round %d: one attempt left after %d that ran", r, ran.Load())
+	}
 }
 
 // batchCodes checks ConsumeCode in a batch: a match takes the code, so a
@@ -126,6 +290,24 @@ func batchCodes(t *testing.T, s batchRunner, clk *Clock, k func(string) string, 
 	st, err := s.ConsumeCode(ctx, g, "wrong", []byte("h-wrong"))
 	require.NoError(t, err)
 	assert.Equal(t, store.CodeMatched, st, "a mismatch in a batch used one attempt, not the code")
+
+	// PutCode stores the code, replacing one of the same key and
+	// restarting its attempts; an operation after it sees it.
+	require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: "put", Hash: []byte("old"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 1}))
+	st, err = s.ConsumeCode(ctx, g, "put", []byte("not it"))
+	require.NoError(t, err)
+	require.Equal(t, store.CodeMismatch, st)
+	ops = []store.Op{
+		{Kind: store.OpPutCode, Code: store.Code{Group: g, Key: "put", Hash: []byte("new"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 2}},
+		{Kind: store.OpConsumeCode, Group: g, Key: "put", Hash: []byte("old")},
+		{Kind: store.OpConsumeCode, Group: g, Key: "put", Hash: []byte("not it")},
+	}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.Equal(t, store.CodeMismatch, ops[1].Status, "the code a PutCode of the batch replaced")
+	assert.Equal(t, store.CodeMismatch, ops[2].Status, "a PutCode restarts the attempts")
+	st, err = s.ConsumeCode(ctx, g, "put", []byte("new"))
+	require.NoError(t, err)
+	assert.Equal(t, store.CodeExhausted, st, "the code a batch stored, its two attempts used")
 }
 
 // batchInvalid checks that a batch with an unknown operation, or a
