@@ -145,6 +145,25 @@ type RecordVerifier interface {
 	VerifyRecords(ctx context.Context, ch *Challenge, answer string, records []store.EnrollmentRecord) (Verified, error)
 }
 
+// A CodeConsumer is a factor that checks an answer by consuming a code it
+// stored (email and SMS codes), one store operation. The Service runs that
+// operation in the round trip that counts the answer, on the condition
+// that the count refused nothing (store.Op.If: a locked-out user's or a
+// spent challenge's answer never reaches the code), and hands the result
+// to VerifyConsumed in place of Verify, which saves a round trip on every
+// answer. The operation runs on the Service's store, the Env's: a factor
+// whose codes live in another store must not be a CodeConsumer.
+type CodeConsumer interface {
+	Factor
+	// ConsumeOp returns the operation that checks answer to ch, an
+	// OpConsumeCode, or the error Verify returns before any store access
+	// (a malformed code).
+	ConsumeOp(ch *Challenge, answer string) (store.Op, error)
+	// VerifyConsumed returns what Verify returns, from op, the operation
+	// of ConsumeOp, once it ran.
+	VerifyConsumed(ctx context.Context, ch *Challenge, op store.Op) (Verified, error)
+}
+
 // Enroller is a factor users add themselves, in two steps, through
 // [Service.BeginEnroll] and [Service.ConfirmEnroll]: begin returns what the
 // user needs to prove possession (a QR code, a code sent to their phone,
@@ -251,6 +270,16 @@ func (c *Challenge) Gate() *SendGate { return c.gate }
 // administrator's reset makes, is seen after incrs were admitted, so the
 // factor gives back what it took, as for a code it could not send.
 func (g *SendGate) Admit(ctx context.Context, st any, incrs []store.BoundedIncr, now time.Time) (counts []store.BoundedValue, refused error, err error) {
+	return g.AdmitThen(ctx, st, incrs, now, nil)
+}
+
+// AdmitThen is Admit, and runs then, the operations that follow an
+// admitted send (the code's storing, store.OpPutCode), in the same round
+// trip, on the condition that nothing refused the send there
+// (store.Op.If): on a refusal none of them runs and each is Skipped. Their
+// If is set here; their results are set when err is nil. An operation
+// that ran for a send that a revocation refused is not undone.
+func (g *SendGate) AdmitThen(ctx context.Context, st any, incrs []store.BoundedIncr, now time.Time, then []store.Op) (counts []store.BoundedValue, refused error, err error) {
 	s, ch := g.s, g.ch
 	key := ch.Key()
 	all := make([]store.BoundedIncr, 0, len(incrs)+3)
@@ -262,10 +291,16 @@ func (g *SendGate) Admit(ctx context.Context, st any, incrs []store.BoundedIncr,
 	)
 	// The read first, so that on SQL the limits' rows (some shared by
 	// every account) are locked only from the increment to the commit.
-	ops := [2]store.Op{{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID}, {Kind: store.OpIncrBelow, Incrs: all}}
-	if err := store.RunBatch(ctx, st, ops[:], now); err != nil {
+	ops := append(make([]store.Op, 0, 2+len(then)),
+		store.Op{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID}, store.Op{Kind: store.OpIncrBelow, Incrs: all})
+	for _, op := range then {
+		op.If = 2
+		ops = append(ops, op)
+	}
+	if err := store.RunBatch(ctx, st, ops, now); err != nil {
 		return nil, nil, err
 	}
+	copy(then, ops[2:])
 	vals := ops[1].Bounded
 	gate := vals[len(incrs):]
 	revoked, err := revokedAt(ch, ops[0])

@@ -99,17 +99,19 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //     once for every factor), in one batch; the challenge is sealed into
 //     its id, so nothing is written.
 //   - Send: the limits (one bounded increment, which also checks the
-//     lockout, the challenge's answers and whether it ended, with the
-//     read of the user's revocation, in one batch), the code.
+//     lockout, the challenge's answers and whether it ended), the read of
+//     the user's revocation and the code's storing, run only when the
+//     limits admit the send, in one batch.
 //   - Verify: the count (one bounded increment that also checks the
 //     challenge is live, the read of the user's revocation and, for a
-//     factor that checks answers against them, the user's records, in one
-//     batch), the factor's own (TOTP: its time step; email: the code;
-//     backup code: the code with its double-submit mark and the count of
-//     the set's uses, one batch), and the completion with the end of the
-//     failure run and the enrollment's last use (one batch).
+//     factor that checks answers against them, the user's records, or for
+//     an email code its consumption, run only when the count admits it,
+//     in one batch), the factor's own (TOTP: its time step; backup code:
+//     the code with its double-submit mark and the count of the set's
+//     uses, one batch; email: none), and the completion with the end of
+//     the failure run and the enrollment's last use (one batch).
 //   - A wrong code: the count (TOTP: nothing more, its record came with
-//     the count).
+//     the count; email: nothing more, the code's check came with it).
 func TestLoginRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	r := newRealistic(t)
@@ -142,13 +144,20 @@ func TestLoginRoundTrips(t *testing.T) {
 	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong code")
 
 	require.NoError(t, begin())
-	assert.EqualValues(t, 2, r.calls(t, func() error {
+	assert.EqualValues(t, 1, r.calls(t, func() error {
 		_, err := r.svc.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client)
 		return err
 	}), "Send")
 	code, err := r.mail.Code(r.user.Email)
 	require.NoError(t, err)
-	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
+	wrong = "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	before = r.spy.Calls.Load()
+	require.ErrorIs(t, verify(twofactor.MethodEmail, wrong)(), twofactor.ErrInvalidCode)
+	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong email code")
+	assert.EqualValues(t, 2, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
 
 	bc, _ := r.svc.Factor(twofactor.MethodBackupCode)
 	set, err := bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
@@ -320,4 +329,70 @@ func TestGatedSendRefusals(t *testing.T) {
 	require.ErrorIs(t, send(spent), twofactor.ErrTooManyAttempts, "a spent challenge")
 	require.ErrorIs(t, send(held), twofactor.ErrLocked, "a locked-out user")
 	assert.Equal(t, n, sent(), "no refused send sent a code")
+}
+
+// The code's storing goes with the count of its send, and its check with
+// the count of the answer, each run only when the count refused nothing:
+// a send refused by the resend cooldown leaves the code already sent
+// usable (it stores no other), and a right code answered while the user
+// is locked out is neither consumed nor counted against the code, so it
+// still completes the challenge once the lockout lifts.
+func TestRefusedStepsLeaveTheCode(t *testing.T) {
+	ctx := context.Background()
+	outbox := &emailcode.Outbox{}
+	clock := storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	spy := storespy.New(store.NewMemory(clock.Now))
+	svc, err := twofactor.New(twofactor.Config{Store: spy, Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: clock.Now,
+		Limits:  twofactor.Limits{MaxUserFailures: 2, ChallengeTTL: 2 * time.Hour},
+		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox, Codes: emailcode.Codes{TTL: time.Hour}}}})
+	require.NoError(t, err)
+	ada := twofactor.User{ID: "ada", Email: "ada@example.com"}
+	begin := func() string {
+		t.Helper()
+		b, err := svc.Begin(ctx, ada, client)
+		require.NoError(t, err)
+		return b.Challenge.ID
+	}
+	send := func(id string) error {
+		_, err := svc.Send(ctx, id, twofactor.MethodEmail, client)
+		return err
+	}
+	lastCode := func() string {
+		t.Helper()
+		m, ok := outbox.Last(ada.Email)
+		require.True(t, ok)
+		return regexp.MustCompile(`\b\d{6}\b`).FindString(m.Text)
+	}
+	verify := func(id, code string) error {
+		_, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodEmail, Code: code, Client: client})
+		return err
+	}
+
+	id := begin()
+	require.NoError(t, send(id))
+	code := lastCode()
+	var re *twofactor.RetryError
+	before := spy.Calls.Load()
+	require.ErrorAs(t, send(id), &re, "a resend within the cooldown")
+	require.True(t, re.Cooldown())
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "a refused send is one round trip")
+
+	// Lock the user out with wrong answers on another challenge.
+	other := begin()
+	clock.Advance(2 * time.Minute)
+	require.NoError(t, send(other))
+	wrong := "000000"
+	if lastCode() == wrong || code == wrong {
+		wrong = "111111"
+	}
+	for range 2 {
+		require.ErrorIs(t, verify(other, wrong), twofactor.ErrInvalidCode)
+	}
+	before = spy.Calls.Load()
+	err = verify(id, code)
+	require.ErrorIs(t, err, twofactor.ErrLocked, "the right code while locked out")
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "a refused answer is one round trip")
+	require.ErrorAs(t, err, &re)
+	clock.Advance(re.RetryAfter)
+	require.NoError(t, verify(id, code), "the code the cooldown and the lockout left alone")
 }

@@ -598,10 +598,11 @@ const maxAnswer = 16 << 10
 // Wrong and expired codes both return ErrInvalidCode; the event says which.
 // Any store or factor failure returns an error and never a Result.
 //
-// Store round trips: three for a correct answer (the count, with the
-// checks that the challenge is live and, for a RecordVerifier, the user's
-// records; the factor's own, one for an email, TOTP or backup code; the
-// challenge's end with the failure run's end and the last use), one or
+// Store round trips: two for a correct email or SMS code (the count, with
+// the checks that the challenge is live and the code's consumption, a
+// CodeConsumer's; the challenge's end with the failure run's end and the
+// last use) and three for a TOTP or backup code (the count, with, for a
+// RecordVerifier, the user's records; the factor's own; the end); one or
 // two for a wrong one; more on a store without store.Batcher.
 func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	ctx, st := s.tel.start(ctx, stepVerify, a.Method)
@@ -642,14 +643,23 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	}
 	rv, withRecords := f.(RecordVerifier)
 	v.withRecords = withRecords && s.records != nil
+	cc, consumer := f.(CodeConsumer)
+	var got Verified
+	var verr error
+	if consumer {
+		v.consume, verr = cc.ConsumeOp(ch, a.Code)
+		v.consumes = verr == nil
+	}
 	if err := v.count(ctx); err != nil {
 		return v.fail(ctx, err)
 	}
-	var got Verified
-	var verr error
-	if v.withRecords {
+	switch {
+	case consumer && !v.consumes: // verr, before any store access
+	case consumer:
+		got, verr = cc.VerifyConsumed(ctx, ch, v.consume)
+	case v.withRecords:
 		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
-	} else {
+	default:
 		got, verr = f.Verify(ctx, ch, a.Code)
 	}
 	if verr != nil {
@@ -686,10 +696,15 @@ type verification struct {
 	// the user's records into records, in its batch.
 	withRecords bool
 	records     []store.EnrollmentRecord
+	// consumes is set when the factor is a CodeConsumer that gave consume,
+	// its check of the answer: count runs it in its batch, when the count
+	// admits the answer, and sets its result.
+	consumes bool
+	consume  store.Op
 	// incrs and ops hold count's bounded increments and batch, and end's,
 	// so they take no allocation of their own.
 	incrs [4]store.BoundedIncr
-	ops   [3]store.Op
+	ops   [4]store.Op
 }
 
 // fail reports err as the outcome, in an event.
@@ -716,9 +731,12 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 // cancelled (its done counter, a check that is never counted), and, in
 // the same round trip (store.RunBatch), reads the time before which the
 // user's challenges were revoked, and the user's records when the factor
-// checks the answer against them (a RecordVerifier): an answer to a revoked challenge, which
-// only a password change or an administrator's reset makes, gives its
-// count on the user back.
+// checks the answer against them (a RecordVerifier): an answer to a
+// revoked challenge, which only a password change or an administrator's
+// reset makes, gives its count on the user back. A CodeConsumer's check
+// of the answer goes in the same round trip, run only when the count
+// refused nothing; one that ran for a revoked challenge has used a code
+// that could no longer complete it.
 func (v *verification) count(ctx context.Context) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
@@ -740,13 +758,21 @@ func (v *verification) count(ctx context.Context) error {
 		ops = append(ops, store.Op{Kind: store.OpListEnrollments, UserID: ch.User.ID})
 	}
 	ops = append(ops, store.Op{Kind: store.OpIncrBelow, Incrs: incrs})
+	counted := len(ops) - 1
+	if v.consumes {
+		v.consume.If = counted + 1
+		ops = append(ops, v.consume)
+	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
 	}
 	if v.withRecords {
 		v.records = ops[1].Records
 	}
-	counts := ops[len(ops)-1].Bounded
+	if v.consumes {
+		v.consume = ops[counted+1]
+	}
+	counts := ops[counted].Bounded
 	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
 	v.fails = store.CounterValue{N: counts[2].N, ResetAt: counts[2].ResetAt}
 	v.start = s.limits.runStart(v.fails.ResetAt)

@@ -546,6 +546,23 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	return twofactor.Verified{EnrollmentID: EnrollmentID, RecordUse: true}, nil
 }
 
+// ConsumeOp returns the store operation that checks answer, which the
+// Service runs in the round trip that counts the answer
+// (twofactor.CodeConsumer), or the error Verify returns before any store
+// access (a malformed code).
+func (f *Factor) ConsumeOp(ch *twofactor.Challenge, answer string) (store.Op, error) {
+	return f.issuer.ConsumeOp(ch, answer)
+}
+
+// VerifyConsumed returns what Verify returns, from op, the operation of
+// ConsumeOp, once it ran.
+func (f *Factor) VerifyConsumed(_ context.Context, _ *twofactor.Challenge, op store.Op) (twofactor.Verified, error) {
+	if err := f.issuer.Consumed(op); err != nil {
+		return twofactor.Verified{}, err
+	}
+	return twofactor.Verified{EnrollmentID: EnrollmentID, RecordUse: true}, nil
+}
+
 // Gated reports that Send joins the Service's checks of a send to the
 // count of its own limits (twofactor.GatedSender): one store round trip
 // for both.

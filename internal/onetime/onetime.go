@@ -287,13 +287,8 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		return Issued{}, err
 	}
 	now := is.env.Now()
-	t, err := is.take(ctx, r, now)
-	if err != nil {
-		return Issued{}, err
-	}
 	code, err := secure.Digits(is.env.Rand, is.length)
 	if err != nil {
-		t.undo(ctx)
 		return Issued{}, err
 	}
 	expires := now.Add(is.ttl)
@@ -304,9 +299,15 @@ func (is *Issuer) Issue(ctx context.Context, r Request, deliver Deliver) (Issued
 		ExpiresAt:   expires,
 		MaxAttempts: is.attempts,
 	}
-	if err := is.store.PutCode(ctx, c); err != nil {
-		t.undo(ctx)
-		return Issued{}, fmt.Errorf("storing code: %w", err)
+	t, err := is.take(ctx, r, now, c)
+	if err != nil {
+		return Issued{}, err
+	}
+	if !t.stored {
+		if err := is.store.PutCode(ctx, c); err != nil {
+			t.undo(ctx)
+			return Issued{}, fmt.Errorf("storing code: %w", err)
+		}
 	}
 	for i, check := range t.checks {
 		if check.alert && t.counts[i].N == int64(check.max) {
@@ -348,6 +349,9 @@ type taken struct {
 	// slotKey is the destination's accounts counter while this request
 	// holds a slot in it that undo must give back.
 	slotKey string
+	// stored is set when the code was stored with the count, in the
+	// round trip of the Service's gate.
+	stored bool
 }
 
 // take counts r on the cooldown and every cap and budget in one atomic
@@ -368,7 +372,7 @@ type taken struct {
 // what the first call took (its hold, the budgets, the cooldown), so a
 // refused first code leaves no hold and the account's next request is
 // checked against the slots again.
-func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, error) {
+func (is *Issuer) take(ctx context.Context, r Request, now time.Time, c store.Code) (*taken, error) {
 	t := &taken{is: is, coolKey: is.cooldownKey(r)}
 	t.checks = is.limitChecks(r, t.coolKey)
 	incrs := make([]store.BoundedIncr, len(t.checks), len(t.checks)+1)
@@ -383,8 +387,15 @@ func (is *Issuer) take(ctx context.Context, r Request, now time.Time) (*taken, e
 	var counts []store.BoundedValue
 	var err error
 	if r.Gate != nil {
+		// The code is stored in the gate's round trip, when it admits the
+		// send, unless a destination's slot must be taken first.
+		var then []store.Op
+		if held == "" {
+			then = []store.Op{{Kind: store.OpPutCode, Code: c}}
+		}
 		var refused error
-		counts, refused, err = r.Gate.Admit(ctx, is.store, incrs, now)
+		counts, refused, err = r.Gate.AdmitThen(ctx, is.store, incrs, now, then)
+		t.stored = err == nil && len(then) > 0 && !then[0].Skipped
 		if err == nil && refused != nil {
 			if store.FirstFull(counts) < 0 {
 				// Admitted here, refused by a revocation seen with it:
@@ -584,6 +595,12 @@ func (is *Issuer) Verify(ctx context.Context, r Request, code string) error {
 	if err != nil {
 		return fmt.Errorf("checking code: %w", err)
 	}
+	return statusErr(st)
+}
+
+// statusErr is the outcome of a code's check that ConsumeCode answered
+// st: nil for a match, else the error Verify documents.
+func statusErr(st store.CodeStatus) error {
 	switch st {
 	case store.CodeMatched:
 		return nil
@@ -673,20 +690,45 @@ func (is *Issuer) CheckAnswer(answer string) error {
 // unknown or exhausted one twofactor.ErrNoCode, an expired one
 // twofactor.ErrCodeExpired; other errors are store failures.
 func (is *Issuer) VerifyChallenge(ctx context.Context, ch *twofactor.Challenge, answer string) error {
+	op, err := is.ConsumeOp(ch, answer)
+	if err != nil {
+		return err
+	}
+	op.Status, err = is.store.ConsumeCode(ctx, op.Group, op.Key, op.Hash)
+	if err != nil {
+		return is.Wrap(fmt.Errorf("checking code: %w", err))
+	}
+	return is.Consumed(op)
+}
+
+// ConsumeOp returns the store operation that checks answer to ch, as
+// VerifyChallenge does, for the factors' twofactor.CodeConsumer: an
+// OpConsumeCode. A nil challenge, a user the factor cannot serve, or a
+// malformed code is the error VerifyChallenge returns, before any store
+// access.
+func (is *Issuer) ConsumeOp(ch *twofactor.Challenge, answer string) (store.Op, error) {
 	if ch == nil {
-		return fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
+		return store.Op{}, fmt.Errorf("%s: nil challenge: %w", is.pkg, twofactor.ErrInvalidInput)
 	}
 	if err := is.CheckUser(ch.User); err != nil {
-		return err
+		return store.Op{}, err
 	}
 	code, err := Normalize(is.pkg, answer, is.length)
 	if err != nil {
-		return twofactor.ErrMalformedCode
+		return store.Op{}, twofactor.ErrMalformedCode
 	}
-	if err := is.Verify(ctx, Request{Group: ch.Key(), Purpose: string(ch.Purpose), Binding: ch.User.ID}, code); err != nil {
-		return is.Wrap(err)
+	r := Request{Group: ch.Key(), Purpose: string(ch.Purpose), Binding: ch.User.ID}
+	return store.Op{Kind: store.OpConsumeCode, Group: is.group(r.Group), Key: r.Purpose, Hash: is.hash(r, code)}, nil
+}
+
+// Consumed returns the outcome of op, an operation of ConsumeOp that ran:
+// what VerifyChallenge returns for its status. An operation that was
+// skipped (store.Op.Skipped) checked nothing, which is an error.
+func (is *Issuer) Consumed(op store.Op) error {
+	if op.Skipped {
+		return fmt.Errorf("%s: the code's check did not run", is.pkg)
 	}
-	return nil
+	return is.Wrap(statusErr(op.Status))
 }
 
 // CancelChallenge deletes every code issued for ch: the factors' Cancel.
