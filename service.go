@@ -494,8 +494,8 @@ func (s *Service) lockedErr(ctx context.Context, fails store.CounterValue, userI
 // answers are used up ErrTooManyAttempts, and nothing is sent.
 //
 // Store round trips: the factor's, with the Service's checks joined to
-// its limits (a GatedSender: two for an email code); one more first for
-// any other Sender.
+// its limits (a GatedSender: one for an email code, the code's storing
+// going with the count); one more first for any other Sender.
 func (s *Service) Send(ctx context.Context, challengeID string, m Method, c Client) (Sent, error) {
 	ctx, st := s.tel.start(ctx, stepSend, m)
 	v, err := s.send(ctx, challengeID, m, c)

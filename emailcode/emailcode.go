@@ -464,7 +464,9 @@ func (f *Factor) destination(ctx context.Context, user twofactor.User) (string, 
 // failure an error wrapping ErrDelivery; a user without an address
 // twofactor.ErrNotEnrolled.
 //
-// Store round trips: two (the caps in one batch, the code), and with
+// Store round trips: one through the Service (the caps with the
+// Service's checks and, when they admit the send, the code's storing, in
+// one batch), two called on its own (the caps, the code), and with
 // EnrollOptIn one more to read the confirmed address.
 func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.Client) (twofactor.Sent, error) {
 	if ch == nil {

@@ -542,8 +542,10 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // The number's region, counted on its country's budget, was recorded with
 // it at enrollment.
 //
-// Store round trips: three (the phone, the caps and budgets in one batch,
-// the code).
+// Store round trips: two through the Service (the phone; the caps and
+// budgets with the Service's checks and, when they admit the send, the
+// code's storing, in one batch), three called on its own (the phone, the
+// caps and budgets, the code).
 func (f *Factor) Send(ctx context.Context, ch *twofactor.Challenge, c twofactor.Client) (twofactor.Sent, error) {
 	if ch == nil {
 		return twofactor.Sent{}, fmt.Errorf("smscode: nil challenge: %w", twofactor.ErrInvalidInput)

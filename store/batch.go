@@ -65,8 +65,9 @@ type Op struct {
 
 	// If makes the operation conditional. When above zero it names, one
 	// based, an OpIncrBelow earlier in the batch: the operation runs only
-	// when that call refused nothing (no entry of its result is Full, as
-	// FirstFull tells), and otherwise does not run and is Skipped. It puts
+	// when that call refused nothing ([Admitted]: no entry of its result
+	// is Full, and it was not skipped itself), and otherwise does not run
+	// and is Skipped. It puts
 	// a step in the round trip of the count that admits it where it would
 	// otherwise wait for the count's reply: a code is stored only when its
 	// send was counted, and consumed only when the answer was, and no
@@ -152,8 +153,12 @@ func RunBatch(ctx context.Context, st any, ops []Op, now time.Time) error {
 			return err
 		}
 		for i := range ops {
-			if ops[i].Kind == OpIncrBelow && len(ops[i].Bounded) != len(ops[i].Incrs) {
+			op := &ops[i]
+			if op.Kind == OpIncrBelow && !op.Skipped && len(op.Bounded) != len(op.Incrs) {
 				return errors.New("store: RunBatch returned an IncrBelow result count that does not match the call")
+			}
+			if op.If > 0 && op.Skipped == Admitted(&ops[op.If-1]) {
+				return fmt.Errorf("store: %T ran batch operation %d against its If, or skipped it (a Batcher must honor Op.If)", st, i)
 			}
 		}
 		return nil
@@ -180,6 +185,14 @@ func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
 	return nil
 }
 
+// Admitted reports whether op, an OpIncrBelow of a batch that ran it,
+// refused nothing: none of its entries is Full, and it was not itself
+// skipped (a conditional increment whose condition failed admits
+// nothing).
+func Admitted(op *Op) bool {
+	return !op.Skipped && FirstFull(op.Bounded) < 0
+}
+
 // SkipOp reports whether ops[i] is conditional (If) and the bounded
 // increment it names, which must have run, refused the call; it then sets
 // the operation's Skipped and clears its other results. A store's
@@ -187,7 +200,7 @@ func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
 // whose condition holds has Skipped cleared.
 func SkipOp(ops []Op, i int) bool {
 	op := &ops[i]
-	skip := op.If > 0 && FirstFull(ops[op.If-1].Bounded) >= 0
+	skip := op.If > 0 && !Admitted(&ops[op.If-1])
 	if skip {
 		op.Counter, op.Value, op.Found, op.Records = CounterValue{}, nil, false, nil
 		op.Bounded, op.First, op.Status = nil, false, 0

@@ -127,3 +127,52 @@ func (p plainEnrollments) ListEnrollments(ctx context.Context, u string) ([]stor
 func (p plainEnrollments) DeleteEnrollment(ctx context.Context, u, id string) error {
 	return p.m.DeleteEnrollment(ctx, u, id)
 }
+
+// ignoresIf is a Batcher that runs every operation, its If unread.
+type ignoresIf struct{ *store.Memory }
+
+func (s ignoresIf) RunBatch(ctx context.Context, ops []store.Op) error {
+	for i := range ops {
+		if err := store.RunOp(ctx, s.Memory, &ops[i], time.Now()); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// A conditional operation runs, through RunBatch, on a store without
+// batches as on one with them: when its increment admits the call, and
+// not when that refuses it. A Batcher that ran one its condition refused
+// (one written before Op.If, which ignores it) makes RunBatch an error,
+// never a result.
+func TestRunBatchIf(t *testing.T) {
+	ctx := context.Background()
+	clk := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	mem := store.NewMemory(clk.Now)
+	code := store.Code{Group: "g", Key: "k", Hash: []byte("h"), ExpiresAt: clk.Now().Add(time.Minute)}
+	for name, st := range map[string]any{"Batcher": mem, "fallback": plainStore{mem}, "ignores If": ignoresIf{mem}} {
+		require.NoError(t, mem.PutCode(ctx, code))
+		ops := []store.Op{
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "full", Window: time.Minute, Max: 0}}},
+			{Kind: store.OpConsumeCode, Group: "g", Key: "k", Hash: []byte("h"), If: 1},
+		}
+		err := store.RunBatch(ctx, st, ops, clk.Now())
+		if name == "ignores If" {
+			require.ErrorContains(t, err, "must honor Op.If", name)
+			continue
+		}
+		require.NoError(t, err, name)
+		assert.True(t, ops[1].Skipped, name)
+		ops = []store.Op{
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c-" + name, Window: time.Minute, Max: 1}}},
+			{Kind: store.OpConsumeCode, Group: "g", Key: "k", Hash: []byte("h"), If: 1},
+			{Kind: store.OpPutCode, Code: code, If: 1},
+		}
+		require.NoError(t, store.RunBatch(ctx, st, ops, clk.Now()), name)
+		assert.False(t, ops[1].Skipped, name)
+		assert.Equal(t, store.CodeMatched, ops[1].Status, "%s: the consumption ran", name)
+		status, err := mem.ConsumeCode(ctx, "g", "k", []byte("h"))
+		require.NoError(t, err)
+		assert.Equal(t, store.CodeMatched, status, "%s: the PutCode ran", name)
+	}
+}

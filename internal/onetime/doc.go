@@ -119,14 +119,17 @@
 // Issue checks and counts the resend cooldown and every cap (per client
 // network when known, and the login or verification caps) in one bounded
 // increment (store.IncrAllBelow), then stores the code: two round trips,
-// and a refusal one. An account's first verification code to a
+// and a refusal one. Through the Service's gate (a challenge's send) the
+// code's storing joins the count, run only when it admits the send: one
+// round trip either way. An account's first verification code to a
 // destination in a window adds one bounded increment for the
 // destination's slot; only that slot's refusal gives back what the first
 // step took (one Decr per shared counter and the hold, one ResetCounter
-// for the cooldown), as does a failure to store the code. Verify: one
-// ConsumeCode; VerifyChallenge adds the Touch of a success (one round
-// trip, two without store.EnrollmentToucher). BeginEnroll: Issue's, one
-// PutOwnedState, and one GetState unless Restart.
+// for the cooldown), as does a failure to store the code. Verify and
+// VerifyChallenge: one ConsumeCode; through the Service none of their
+// own, the Service running ConsumeOp's operation in the round trip that
+// counts the answer. BeginEnroll: Issue's, one PutOwnedState, and one
+// GetState unless Restart.
 //
 // # Security notes
 //

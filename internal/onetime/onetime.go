@@ -266,7 +266,9 @@ func (is *Issuer) heldCounter(r Request) string {
 // previous one for (Group, Purpose), stores its hash and delivers it.
 //
 // Store round trips: two on success (one bounded increment for the
-// cooldown and every cap, then PutCode), one on a refusal. An account's
+// cooldown and every cap, then PutCode), one on a refusal; one either way
+// through the Service's gate (Request.Gate), which stores the code in the
+// round trip of the count, on the condition that it admits the send. An account's
 // first verification code to a destination in a window takes one more,
 // for the destination's slot (see take). Every request counts toward the
 // caps of its own user, pair and client network, up to their bounds,

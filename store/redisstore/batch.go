@@ -273,7 +273,7 @@ func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp)
 		b.done = true
 	}
 	for _, b := range ops {
-		if b.gatedBy != nil && b.op.Skipped != (store.FirstFull(b.gatedBy.op.Bounded) >= 0) {
+		if b.gatedBy != nil && b.op.Skipped == store.Admitted(b.gatedBy.op) {
 			return wrap("batch", errors.New("a conditional operation's gate disagreed with its bounded increment"))
 		}
 	}

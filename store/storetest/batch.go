@@ -201,6 +201,15 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	require.NoError(t, err)
 	assert.Equal(t, store.CodeMatched, st, "the code an admitted PutCode stored")
 
+	// A conditional increment that was skipped admits nothing: what is
+	// conditional on it is skipped too.
+	ops = []store.Op{count("full", 0, false), count("n", 5, false), consume("d", "h-d", 2), putIf("d", "h-x")}
+	ops[1].If, ops[3].If = 1, 2
+	require.NoError(t, s.RunBatch(ctx, ops))
+	assert.True(t, ops[1].Skipped, "an increment on a refused one")
+	assert.True(t, ops[2].Skipped, "a consumption on a skipped increment")
+	assert.True(t, ops[3].Skipped, "a PutCode on a skipped increment")
+
 	// Refused batches, before anything runs.
 	mark := store.Op{Kind: store.OpMarkUsed, Key: k("{u:if}inv"), Time: clk.Now().Add(time.Minute)}
 	for name, bad := range map[string][]store.Op{
