@@ -646,17 +646,18 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	cc, consumer := f.(CodeConsumer)
 	var got Verified
 	var verr error
+	var consume store.Op // the CodeConsumer's check of the answer
 	if consumer {
-		v.consume, verr = cc.ConsumeOp(ch, a.Code)
+		consume, verr = cc.ConsumeOp(ch, a.Code)
 		v.consumes = verr == nil
 	}
-	if err := v.count(ctx); err != nil {
+	if err := v.count(ctx, &consume); err != nil {
 		return v.fail(ctx, err)
 	}
 	switch {
 	case consumer && !v.consumes: // verr, before any store access
 	case consumer:
-		got, verr = cc.VerifyConsumed(ctx, ch, v.consume)
+		got, verr = cc.VerifyConsumed(ctx, ch, consume)
 	case v.withRecords:
 		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
 	default:
@@ -696,15 +697,14 @@ type verification struct {
 	// the user's records into records, in its batch.
 	withRecords bool
 	records     []store.EnrollmentRecord
-	// consumes is set when the factor is a CodeConsumer that gave consume,
-	// its check of the answer: count runs it in its batch, when the count
+	// consumes is set when the factor is a CodeConsumer that gave its
+	// check of the answer: count runs it in its batch, when the count
 	// admits the answer, and sets its result.
 	consumes bool
-	consume  store.Op
 	// incrs and ops hold count's bounded increments and batch, and end's,
 	// so they take no allocation of their own.
 	incrs [4]store.BoundedIncr
-	ops   [4]store.Op
+	ops   [3]store.Op
 }
 
 // fail reports err as the outcome, in an event.
@@ -737,7 +737,7 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 // of the answer goes in the same round trip, run only when the count
 // refused nothing; one that ran for a revoked challenge has used a code
 // that could no longer complete it.
-func (v *verification) count(ctx context.Context) error {
+func (v *verification) count(ctx context.Context, consume *store.Op) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
 	key := ch.Key()
@@ -760,8 +760,9 @@ func (v *verification) count(ctx context.Context) error {
 	ops = append(ops, store.Op{Kind: store.OpIncrBelow, Incrs: incrs})
 	counted := len(ops) - 1
 	if v.consumes {
-		v.consume.If = counted + 1
-		ops = append(ops, v.consume)
+		op := *consume
+		op.If = counted + 1
+		ops = append(ops, op)
 	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
@@ -770,7 +771,7 @@ func (v *verification) count(ctx context.Context) error {
 		v.records = ops[1].Records
 	}
 	if v.consumes {
-		v.consume = ops[counted+1]
+		*consume = ops[counted+1]
 	}
 	counts := ops[counted].Bounded
 	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}

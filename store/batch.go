@@ -35,7 +35,8 @@ const (
 	// OpConsumeCode is Codes.ConsumeCode(Group, Key, Hash): the result is
 	// Status.
 	OpConsumeCode
-	// OpPutCode is Codes.PutCode(Code).
+	// OpPutCode is Codes.PutCode(Code{Group, Key, Hash, Time,
+	// MaxAttempts}): see [PutCodeOp].
 	OpPutCode
 )
 
@@ -54,14 +55,14 @@ type Op struct {
 	Kind OpKind
 
 	// Arguments.
-	Key    string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter, OpConsumeCode
-	UserID string        // OpListEnrollments, OpTouchEnrollment
-	ID     string        // OpTouchEnrollment: the enrollment id
-	Time   time.Time     // OpMarkUsed: the mark's expiry; OpTouchEnrollment: the time of use
-	Incrs  []BoundedIncr // OpIncrBelow
-	Group  string        // OpConsumeCode
-	Hash   []byte        // OpConsumeCode
-	Code   Code          // OpPutCode
+	Key         string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter, OpConsumeCode, OpPutCode
+	UserID      string        // OpListEnrollments, OpTouchEnrollment
+	ID          string        // OpTouchEnrollment: the enrollment id
+	Time        time.Time     // OpMarkUsed: the mark's expiry; OpTouchEnrollment: the time of use; OpPutCode: the code's expiry
+	Incrs       []BoundedIncr // OpIncrBelow
+	Group       string        // OpConsumeCode, OpPutCode
+	Hash        []byte        // OpConsumeCode, OpPutCode
+	MaxAttempts int           // OpPutCode
 
 	// If makes the operation conditional. When above zero it names, one
 	// based, an OpIncrBelow earlier in the batch: the operation runs only
@@ -83,6 +84,16 @@ type Op struct {
 	First   bool               // OpMarkUsed
 	Status  CodeStatus         // OpConsumeCode
 	Skipped bool               // an operation whose If refused it: it did not run, and its other results are unset
+}
+
+// PutCodeOp returns the OpPutCode that stores c.
+func PutCodeOp(c Code) Op {
+	return Op{Kind: OpPutCode, Group: c.Group, Key: c.Key, Hash: c.Hash, Time: c.ExpiresAt, MaxAttempts: c.MaxAttempts}
+}
+
+// Code returns the code that op, an OpPutCode, stores.
+func (op *Op) Code() Code {
+	return Code{Group: op.Group, Key: op.Key, Hash: op.Hash, ExpiresAt: op.Time, MaxAttempts: op.MaxAttempts}
 }
 
 // Batcher is implemented by stores that can run several operations in one
@@ -284,7 +295,7 @@ func RunOp(ctx context.Context, st any, op *Op, now time.Time) error {
 		if !ok {
 			return missing("Codes")
 		}
-		return c.PutCode(ctx, op.Code)
+		return c.PutCode(ctx, op.Code())
 	}
 	return fmt.Errorf("store: batch operation has unknown kind %d", op.Kind)
 }

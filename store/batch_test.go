@@ -166,8 +166,9 @@ func TestRunBatchIf(t *testing.T) {
 		ops = []store.Op{
 			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c-" + name, Window: time.Minute, Max: 1}}},
 			{Kind: store.OpConsumeCode, Group: "g", Key: "k", Hash: []byte("h"), If: 1},
-			{Kind: store.OpPutCode, Code: code, If: 1},
+			store.PutCodeOp(code),
 		}
+		ops[2].If = 1
 		require.NoError(t, store.RunBatch(ctx, st, ops, clk.Now()), name)
 		assert.False(t, ops[1].Skipped, name)
 		assert.Equal(t, store.CodeMatched, ops[1].Status, "%s: the consumption ran", name)

@@ -393,7 +393,7 @@ func (is *Issuer) take(ctx context.Context, r Request, now time.Time, c store.Co
 		// send, unless a destination's slot must be taken first.
 		var then []store.Op
 		if held == "" {
-			then = []store.Op{{Kind: store.OpPutCode, Code: c}}
+			then = []store.Op{store.PutCodeOp(c)}
 		}
 		var refused error
 		counts, refused, err = r.Gate.AdmitThen(ctx, is.store, incrs, now, then)

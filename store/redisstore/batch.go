@@ -173,7 +173,7 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 	case store.OpConsumeCode:
 		b.cmd, err = s.consumeCmd(op.Group, op.Key, op.Hash)
 	case store.OpPutCode:
-		b.cmd, err = s.putCmd(op.Code)
+		b.cmd, err = s.putCmd(op.Code())
 	default: // store.CheckOps refused it
 		err = invalid("batch operation of unknown kind %d", op.Kind)
 	}

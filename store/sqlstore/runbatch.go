@@ -120,7 +120,7 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
 		}
 		op.Status, err = s.consumeCode(ctx, t, op.Group, op.Key, op.Hash)
 	case store.OpPutCode:
-		err = s.putCode(ctx, tx, op.Code)
+		err = s.putCode(ctx, tx, op.Code())
 	case store.OpTouchEnrollment:
 		if !op.Time.IsZero() { // later than nothing: TouchEnrollment writes nothing
 			err = s.touchEnrollment(ctx, tx, op.UserID, op.ID, op.Time)

@@ -186,7 +186,9 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	// A code stored on the condition of a count: stored when admitted,
 	// not when refused (the code it would replace stays).
 	putIf := func(key, hash string) store.Op {
-		return store.Op{Kind: store.OpPutCode, If: 1, Code: store.Code{Group: g, Key: key, Hash: []byte(hash), ExpiresAt: clk.Now().Add(time.Minute)}}
+		op := store.PutCodeOp(store.Code{Group: g, Key: key, Hash: []byte(hash), ExpiresAt: clk.Now().Add(time.Minute)})
+		op.If = 1
+		return op
 	}
 	ops = []store.Op{count("p", 1, false), putIf("p", "h-p1")}
 	require.NoError(t, s.RunBatch(ctx, ops))
@@ -307,7 +309,7 @@ func batchCodes(t *testing.T, s batchRunner, clk *Clock, k func(string) string, 
 	require.NoError(t, err)
 	require.Equal(t, store.CodeMismatch, st)
 	ops = []store.Op{
-		{Kind: store.OpPutCode, Code: store.Code{Group: g, Key: "put", Hash: []byte("new"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 2}},
+		store.PutCodeOp(store.Code{Group: g, Key: "put", Hash: []byte("new"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 2}),
 		{Kind: store.OpConsumeCode, Group: g, Key: "put", Hash: []byte("old")},
 		{Kind: store.OpConsumeCode, Group: g, Key: "put", Hash: []byte("not it")},
 	}
