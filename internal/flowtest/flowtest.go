@@ -298,6 +298,72 @@ func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, g
 	}
 }
 
+// LockoutRaceEmail is LockoutRace with email codes, whose check goes in
+// the round trip that counts the answer and runs only when the count
+// admits it: on each of rounds fresh users it opens goroutines/5
+// challenges across both instances, sends a code on each, then fires five
+// wrong codes at each at once. Exactly the user's limit of answers reach
+// a code (refused as wrong); the rest are refused as locked, and none of
+// those is checked against a code: checked, the codes the instances'
+// stores checked (storespy.Spy.Checked of each), grows by exactly the
+// limit. The instances' sending caps must be out of the way (not
+// Options.DefaultCaps).
+func LockoutRaceEmail(t *testing.T, a, b *Instance, checkedCodes func() int64, rounds, goroutines int) {
+	ctx := context.Background()
+	inst := func(i int) *Instance {
+		if i%2 == 0 {
+			return a
+		}
+		return b
+	}
+	prefix := fmt.Sprintf("lre%d-", time.Now().UnixNano())
+	for r := 0; r < rounds; r++ {
+		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r), Email: fmt.Sprintf("%s%d@example.com", prefix, r)}
+		ids := make([]string, goroutines/5)
+		wrong := make([]string, len(ids))
+		for i := range ids {
+			begun, err := inst(i).Service.Begin(ctx, user, client)
+			require.NoError(t, err)
+			ids[i] = begun.Challenge.ID
+			_, err = inst(i+1).Service.Send(ctx, ids[i], twofactor.MethodEmail, client)
+			require.NoError(t, err)
+			code, err := a.Mail.Code(user.Email)
+			require.NoError(t, err)
+			wrong[i] = fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
+		}
+		var checked, locked, other atomic.Int64
+		before := checkedCodes()
+		race(goroutines, func(i int) bool {
+			j := i % len(ids)
+			_, err := inst(i).Service.Verify(ctx, twofactor.Answer{ChallengeID: ids[j], Method: twofactor.MethodEmail, Code: wrong[j], UserID: user.ID, Client: client})
+			switch {
+			case errors.Is(err, twofactor.ErrLocked):
+				locked.Add(1)
+			case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrTooManyAttempts):
+				checked.Add(1)
+			default:
+				other.Add(1)
+			}
+			return false
+		})
+		require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", r)
+		require.EqualValues(t, defaultMaxUserFailures, checked.Load(), "round %d: wrong codes that reached a code", r)
+		require.EqualValues(t, goroutines-defaultMaxUserFailures, locked.Load(), "round %d", r)
+		require.EqualValues(t, defaultMaxUserFailures, checkedCodes()-before, "round %d: codes the stores checked", r)
+		_, err := b.Service.Begin(ctx, user, client)
+		require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", r)
+	}
+}
+
+// atoi is the value of a string of decimal digits.
+func atoi(s string) int {
+	n := 0
+	for _, c := range s {
+		n = n*10 + int(c-'0')
+	}
+	return n
+}
+
 // UserIDBounds runs a whole flow for a user id of exactly
 // twofactor.MaxUserIDLen bytes (non-ASCII) on the store, and checks that
 // longer ids and ids with control characters are refused with

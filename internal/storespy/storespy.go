@@ -20,6 +20,9 @@ type Spy struct {
 	// Calls counts every call, a batch of counters as one when the wrapped
 	// store supports batches.
 	Calls atomic.Int64
+	// Checked counts the codes checked: ConsumeCode calls, and the
+	// OpConsumeCode operations of batches that ran (not Skipped).
+	Checked atomic.Int64
 
 	mu   sync.Mutex
 	fail map[string]error
@@ -103,7 +106,7 @@ func (c *Spy) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]store
 var opMethods = map[store.OpKind]string{
 	store.OpPeek: "Peek", store.OpGetState: "GetState", store.OpListEnrollments: "ListEnrollments",
 	store.OpIncrBelow: "Incr", store.OpMarkUsed: "MarkUsed", store.OpResetCounter: "ResetCounter",
-	store.OpTouchEnrollment: "TouchEnrollment", store.OpConsumeCode: "ConsumeCode",
+	store.OpTouchEnrollment: "TouchEnrollment", store.OpConsumeCode: "ConsumeCode", store.OpPutCode: "PutCode",
 }
 
 // RunBatch implements store.Batcher: one round trip when the store has
@@ -140,7 +143,13 @@ func (c *Spy) RunBatch(ctx context.Context, ops []store.Op) error {
 	if err != nil {
 		return err
 	}
-	return b.RunBatch(ctx, ops)
+	err = b.RunBatch(ctx, ops)
+	for i := range ops {
+		if err == nil && ops[i].Kind == store.OpConsumeCode && !ops[i].Skipped {
+			c.Checked.Add(1)
+		}
+	}
+	return err
 }
 
 type spyCounters struct{ c *Spy }
@@ -227,6 +236,7 @@ func (c *Spy) ConsumeCode(ctx context.Context, g, k string, h []byte) (store.Cod
 	if err := c.hit("ConsumeCode"); err != nil {
 		return store.CodeNotFound, err
 	}
+	c.Checked.Add(1)
 	return c.Store.ConsumeCode(ctx, g, k, h)
 }
 func (c *Spy) DeleteCode(ctx context.Context, g, k string) error {

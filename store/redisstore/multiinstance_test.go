@@ -7,6 +7,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -37,4 +38,28 @@ func TestMultiInstance(t *testing.T) {
 	a := flowtest.NewInstance(t, sa, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
 	b := flowtest.NewInstance(t, sb, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
 	flowtest.MultiInstance(t, a, b, clock, rounds, 64)
+}
+
+// TestLockoutRaceEmail: two app instances, 60 challenges of one user, five
+// wrong email codes at each at once: exactly the lockout's ten reach a
+// code, each round (10 rounds, 3 under the race detector).
+func TestLockoutRaceEmail(t *testing.T) {
+	rounds := 10
+	if raceEnabled {
+		rounds = 3
+	}
+	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	key, err := keyring.GenerateKey("lre")
+	require.NoError(t, err)
+	keys, err := keyring.New(key)
+	require.NoError(t, err)
+	sa, _ := newStore(t, clock.Now)
+	sb, err := New(newClient(t), Options{Prefix: sa.Prefix(), Now: clock.Now})
+	require.NoError(t, err)
+	spyA, spyB := storespy.New(sa), storespy.New(sb)
+	mail := &flowtest.Mailbox{}
+	a := flowtest.NewInstance(t, spyA, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
+	b := flowtest.NewInstance(t, spyB, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
+	checked := func() int64 { return spyA.Checked.Load() + spyB.Checked.Load() }
+	flowtest.LockoutRaceEmail(t, a, b, checked, rounds, 300)
 }
