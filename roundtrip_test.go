@@ -275,59 +275,84 @@ func TestSignInRecordsLastUse(t *testing.T) {
 	}
 }
 
+// emailApp is a Service with the email factor alone, on a memory store
+// that a spy counts, signing in ada.
+type emailApp struct {
+	t      *testing.T
+	svc    *twofactor.Service
+	spy    *storespy.Spy
+	outbox *emailcode.Outbox
+	clock  *storetest.Clock
+}
+
+var ada = twofactor.User{ID: "ada", Email: "ada@example.com"}
+
+func newEmailApp(t *testing.T, limits twofactor.Limits, codes emailcode.Codes) *emailApp {
+	e := &emailApp{t: t, outbox: &emailcode.Outbox{}, clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))}
+	e.spy = storespy.New(store.NewMemory(e.clock.Now))
+	var err error
+	e.svc, err = twofactor.New(twofactor.Config{Store: e.spy, Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: e.clock.Now,
+		Limits: limits, Factors: []twofactor.FactorConfig{emailcode.Config{Sender: e.outbox, Codes: codes}}})
+	require.NoError(t, err)
+	return e
+}
+
+func (e *emailApp) begin() string {
+	e.t.Helper()
+	b, err := e.svc.Begin(context.Background(), ada, client)
+	require.NoError(e.t, err)
+	return b.Challenge.ID
+}
+
+func (e *emailApp) send(id string) error {
+	_, err := e.svc.Send(context.Background(), id, twofactor.MethodEmail, client)
+	return err
+}
+
+func (e *emailApp) verify(id, code string) error {
+	_, err := e.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: id, Method: twofactor.MethodEmail, Code: code, Client: client})
+	return err
+}
+
+// lastCode is the code of the last message to ada.
+func (e *emailApp) lastCode() string {
+	e.t.Helper()
+	m, ok := e.outbox.Last(ada.Email)
+	require.True(e.t, ok)
+	return regexp.MustCompile(`\b\d{6}\b`).FindString(m.Text)
+}
+
 // A send through the email factor joins the Service's checks to its own
 // limits (a GatedSender): it is refused, and sends nothing, when the user
 // is locked out, the challenge used up its answers, ended, or was revoked
 // by a password change.
 func TestGatedSendRefusals(t *testing.T) {
-	ctx := context.Background()
-	outbox := &emailcode.Outbox{}
-	clock := storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock.Now), Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: clock.Now,
-		Limits:  twofactor.Limits{MaxAttempts: 2, MaxUserFailures: 2},
-		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}}})
-	require.NoError(t, err)
-	ada := twofactor.User{ID: "ada", Email: "ada@example.com"}
-	begin := func() string {
-		t.Helper()
-		b, err := svc.Begin(ctx, ada, client)
-		require.NoError(t, err)
-		return b.Challenge.ID
-	}
-	send := func(id string) error {
-		_, err := svc.Send(ctx, id, twofactor.MethodEmail, client)
-		return err
-	}
-	sent := func() int { return len(outbox.Messages()) }
+	e := newEmailApp(t, twofactor.Limits{MaxAttempts: 2, MaxUserFailures: 2}, emailcode.Codes{})
+	sent := func() int { return len(e.outbox.Messages()) }
 
 	// Completed: refused.
-	done := begin()
-	require.NoError(t, send(done))
-	last, ok := outbox.Last(ada.Email)
-	require.True(t, ok)
-	code := regexp.MustCompile(`\b\d{6}\b`).FindString(last.Text)
-	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: done, Method: twofactor.MethodEmail, Code: code, Client: client})
-	require.NoError(t, err, "the code of %q", last.Text)
+	done := e.begin()
+	require.NoError(t, e.send(done))
+	require.NoError(t, e.verify(done, e.lastCode()))
 	n := sent()
-	require.ErrorIs(t, send(done), twofactor.ErrChallengeNotFound, "a completed challenge")
+	require.ErrorIs(t, e.send(done), twofactor.ErrChallengeNotFound, "a completed challenge")
 
 	// Revoked: refused.
-	revoked := begin()
-	require.NoError(t, svc.PasswordChanged(ctx, ada.ID))
-	require.ErrorIs(t, send(revoked), twofactor.ErrChallengeNotFound, "a revoked challenge")
+	revoked := e.begin()
+	require.NoError(t, e.svc.PasswordChanged(context.Background(), ada.ID))
+	require.ErrorIs(t, e.send(revoked), twofactor.ErrChallengeNotFound, "a revoked challenge")
 	assert.Equal(t, n, sent())
-	clock.Advance(time.Second) // challenges begun at the revocation's millisecond are void too
+	e.clock.Advance(time.Second) // challenges begun at the revocation's millisecond are void too
 
 	// Spent, then locked out: refused.
-	held, spent := begin(), begin()
-	require.NoError(t, send(spent)) // a code to answer wrongly: an answer with none is no guess
+	held, spent := e.begin(), e.begin()
+	require.NoError(t, e.send(spent)) // a code to answer wrongly: an answer with none is no guess
 	n = sent()
 	for i := range 2 {
-		_, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: spent, Method: twofactor.MethodEmail, Code: fmt.Sprintf("00000%d", i), Client: client})
-		require.Error(t, err)
+		require.Error(t, e.verify(spent, fmt.Sprintf("00000%d", i)))
 	}
-	require.ErrorIs(t, send(spent), twofactor.ErrTooManyAttempts, "a spent challenge")
-	require.ErrorIs(t, send(held), twofactor.ErrLocked, "a locked-out user")
+	require.ErrorIs(t, e.send(spent), twofactor.ErrTooManyAttempts, "a spent challenge")
+	require.ErrorIs(t, e.send(held), twofactor.ErrLocked, "a locked-out user")
 	assert.Equal(t, n, sent(), "no refused send sent a code")
 }
 
@@ -338,61 +363,33 @@ func TestGatedSendRefusals(t *testing.T) {
 // is locked out is neither consumed nor counted against the code, so it
 // still completes the challenge once the lockout lifts.
 func TestRefusedStepsLeaveTheCode(t *testing.T) {
-	ctx := context.Background()
-	outbox := &emailcode.Outbox{}
-	clock := storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
-	spy := storespy.New(store.NewMemory(clock.Now))
-	svc, err := twofactor.New(twofactor.Config{Store: spy, Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: clock.Now,
-		Limits:  twofactor.Limits{MaxUserFailures: 2, ChallengeTTL: 2 * time.Hour},
-		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox, Codes: emailcode.Codes{TTL: time.Hour}}}})
-	require.NoError(t, err)
-	ada := twofactor.User{ID: "ada", Email: "ada@example.com"}
-	begin := func() string {
-		t.Helper()
-		b, err := svc.Begin(ctx, ada, client)
-		require.NoError(t, err)
-		return b.Challenge.ID
-	}
-	send := func(id string) error {
-		_, err := svc.Send(ctx, id, twofactor.MethodEmail, client)
-		return err
-	}
-	lastCode := func() string {
-		t.Helper()
-		m, ok := outbox.Last(ada.Email)
-		require.True(t, ok)
-		return regexp.MustCompile(`\b\d{6}\b`).FindString(m.Text)
-	}
-	verify := func(id, code string) error {
-		_, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodEmail, Code: code, Client: client})
-		return err
-	}
-
-	id := begin()
-	require.NoError(t, send(id))
-	code := lastCode()
+	e := newEmailApp(t, twofactor.Limits{MaxUserFailures: 2, ChallengeTTL: 2 * time.Hour}, emailcode.Codes{TTL: time.Hour})
+	id := e.begin()
+	require.NoError(t, e.send(id))
+	code := e.lastCode()
 	var re *twofactor.RetryError
-	before := spy.Calls.Load()
-	require.ErrorAs(t, send(id), &re, "a resend within the cooldown")
+	before := e.spy.Calls.Load()
+	require.ErrorAs(t, e.send(id), &re, "a resend within the cooldown")
 	require.True(t, re.Cooldown())
-	assert.EqualValues(t, 1, spy.Calls.Load()-before, "a refused send is one round trip")
+	assert.EqualValues(t, 1, e.spy.Calls.Load()-before, "a refused send is one round trip")
 
 	// Lock the user out with wrong answers on another challenge.
-	other := begin()
-	clock.Advance(2 * time.Minute)
-	require.NoError(t, send(other))
+	other := e.begin()
+	e.clock.Advance(2 * time.Minute)
+	require.NoError(t, e.send(other))
 	wrong := "000000"
-	if lastCode() == wrong || code == wrong {
+	if e.lastCode() == wrong || code == wrong {
 		wrong = "111111"
 	}
 	for range 2 {
-		require.ErrorIs(t, verify(other, wrong), twofactor.ErrInvalidCode)
+		require.ErrorIs(t, e.verify(other, wrong), twofactor.ErrInvalidCode)
 	}
-	before = spy.Calls.Load()
-	err = verify(id, code)
+	before, checked := e.spy.Calls.Load(), e.spy.Checked.Load()
+	err := e.verify(id, code)
 	require.ErrorIs(t, err, twofactor.ErrLocked, "the right code while locked out")
-	assert.EqualValues(t, 1, spy.Calls.Load()-before, "a refused answer is one round trip")
+	assert.EqualValues(t, 1, e.spy.Calls.Load()-before, "a refused answer is one round trip")
+	assert.Equal(t, checked, e.spy.Checked.Load(), "a refused answer checked no code")
 	require.ErrorAs(t, err, &re)
-	clock.Advance(re.RetryAfter)
-	require.NoError(t, verify(id, code), "the code the cooldown and the lockout left alone")
+	e.clock.Advance(re.RetryAfter)
+	require.NoError(t, e.verify(id, code), "the code the cooldown and the lockout left alone")
 }

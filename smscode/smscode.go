@@ -607,21 +607,16 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	return twofactor.Verified{EnrollmentID: EnrollmentID, RecordUse: true}, nil
 }
 
-// ConsumeOp returns the store operation that checks answer, which the
-// Service runs in the round trip that counts the answer
-// (twofactor.CodeConsumer), or the error Verify returns before any store
-// access (a malformed code).
+// ConsumeOp and VerifyConsumed make the SMS factor a
+// twofactor.CodeConsumer: the Service checks the code in the round trip
+// that counts the answer.
 func (f *Factor) ConsumeOp(ch *twofactor.Challenge, answer string) (store.Op, error) {
 	return f.issuer.ConsumeOp(ch, answer)
 }
 
-// VerifyConsumed returns what Verify returns, from op, the operation of
-// ConsumeOp, once it ran.
+// VerifyConsumed: see ConsumeOp.
 func (f *Factor) VerifyConsumed(_ context.Context, _ *twofactor.Challenge, op store.Op) (twofactor.Verified, error) {
-	if err := f.issuer.Consumed(op); err != nil {
-		return twofactor.Verified{}, err
-	}
-	return twofactor.Verified{EnrollmentID: EnrollmentID, RecordUse: true}, nil
+	return f.issuer.Verified(op, EnrollmentID)
 }
 
 // Gated reports that Send joins the Service's checks of a send to the

@@ -177,3 +177,36 @@ func TestRunBatchIf(t *testing.T) {
 		assert.Equal(t, store.CodeMatched, status, "%s: the PutCode ran", name)
 	}
 }
+
+// shortResults is a Batcher that runs a batch and then drops the last
+// result of every bounded increment.
+type shortResults struct{ *store.Memory }
+
+func (s shortResults) RunBatch(ctx context.Context, ops []store.Op) error {
+	if err := s.Memory.RunBatch(ctx, ops); err != nil {
+		return err
+	}
+	for i := range ops {
+		if n := len(ops[i].Bounded); n > 0 {
+			ops[i].Bounded = ops[i].Bounded[:n-1]
+		}
+	}
+	return nil
+}
+
+// RunBatch refuses the results of a Batcher that answered a bounded
+// increment with fewer results than entries: the caller would read past
+// them.
+func TestRunBatchChecksResultCounts(t *testing.T) {
+	ctx := context.Background()
+	clk := storetest.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	ops := []store.Op{{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "a", Window: time.Minute, Max: 5}, {Key: "b", Window: time.Minute, Max: 5}}}}
+	require.ErrorContains(t, store.RunBatch(ctx, shortResults{store.NewMemory(clk.Now)}, ops, clk.Now()), "result count")
+}
+
+func TestOpKindString(t *testing.T) {
+	assert.Equal(t, "put_code", store.OpPutCode.String())
+	assert.Equal(t, "consume_code", store.OpConsumeCode.String())
+	assert.Equal(t, "op(0)", store.OpKind(0).String())
+	assert.Equal(t, "op(10)", (store.OpPutCode + 1).String(), "the first kind past the last")
+}

@@ -4,11 +4,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 	"github.com/twofactorkit/twofactor/internal/storespy"
-	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
@@ -19,13 +16,7 @@ import (
 // whose tests hold it across instances.)
 func TestLockoutRaceEmail(t *testing.T) {
 	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	key, err := keyring.GenerateKey("lre")
-	require.NoError(t, err)
-	keys, err := keyring.New(key)
-	require.NoError(t, err)
 	spy := storespy.New(store.NewMemory(clock.Now))
-	mail := &flowtest.Mailbox{}
-	a := flowtest.NewInstance(t, spy, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
-	b := flowtest.NewInstance(t, spy, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
+	a, b := flowtest.NewPair(t, spy, spy, flowtest.Options{Now: clock.Now})
 	flowtest.LockoutRaceEmail(t, a, b, spy.Checked.Load, 10, 300)
 }

@@ -76,7 +76,7 @@ type Instance struct {
 
 // Options configure an instance.
 type Options struct {
-	Keys *keyring.Ring    // shared by every instance; required
+	Keys *keyring.Ring    // shared by every instance; required by NewInstance
 	Now  func() time.Time // the clock the store was given; nil: time.Now
 	Mail *Mailbox         // shared mailbox; nil: a new one
 	// DefaultCaps keeps the email factor's sending caps at their
@@ -115,6 +115,23 @@ func NewInstance(tb testing.TB, st store.Store, o Options) *Instance {
 	return &Instance{Service: svc, Email: email.(*emailcode.Factor), TOTP: tf.(*totp.Factor), Backup: bc.(*backupcodes.Factor), Mail: o.Mail}
 }
 
+// NewPair builds two instances, as two copies of an app, on sa and sb
+// (one store, or two clients of one database), with one key ring and one
+// mailbox: o's, or new ones when they are nil.
+func NewPair(tb testing.TB, sa, sb store.Store, o Options) (a, b *Instance) {
+	tb.Helper()
+	if o.Keys == nil {
+		key, err := keyring.GenerateKey("pair")
+		require.NoError(tb, err)
+		o.Keys, err = keyring.New(key)
+		require.NoError(tb, err)
+	}
+	if o.Mail == nil {
+		o.Mail = &Mailbox{}
+	}
+	return NewInstance(tb, sa, o), NewInstance(tb, sb, o)
+}
+
 // defaultMaxUserFailures is the Service's documented default of
 // Limits.MaxUserFailures, which the instances keep.
 const defaultMaxUserFailures = 10
@@ -149,12 +166,7 @@ func race(n int, fn func(i int) bool) int {
 // advanced 30 s per round so each round has a fresh TOTP step.
 func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, goroutines int) {
 	ctx := context.Background()
-	inst := func(i int) *Instance {
-		if i%2 == 0 {
-			return a
-		}
-		return b
-	}
+	inst := func(i int) *Instance { return pick(a, b, i) }
 	prefix := fmt.Sprintf("mi%d-", time.Now().UnixNano())
 	for r := 0; r < rounds; r++ {
 		clock.Advance(30 * time.Second)
@@ -259,42 +271,15 @@ func wrongTOTP(a *Instance, secret []byte, now time.Time, n int) []string {
 // user's limit of answers may reach the factor; the rest are refused as
 // locked, and the failure count left is the limit.
 func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, goroutines int) {
-	ctx := context.Background()
-	inst := func(i int) *Instance {
-		if i%2 == 0 {
-			return a
-		}
-		return b
-	}
 	prefix := fmt.Sprintf("lr%d-", time.Now().UnixNano())
 	for r := 0; r < rounds; r++ {
 		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r)}
 		secret := enrollTOTP(t, a, b, clock, user)
-		ids := make([]string, goroutines/5)
-		for i := range ids {
-			begun, err := inst(i).Service.Begin(ctx, user, client)
-			require.NoError(t, err)
-			ids[i] = begun.Challenge.ID
-		}
+		ids := openChallenges(t, a, b, user, goroutines/5, nil)
 		codes := wrongTOTP(a, secret, clock.Now(), goroutines)
-		var checked, locked, other atomic.Int64
-		race(goroutines, func(i int) bool {
-			_, err := inst(i).Service.Verify(ctx, twofactor.Answer{ChallengeID: ids[i%len(ids)], Method: twofactor.MethodTOTP, Code: codes[i], UserID: user.ID, Client: client})
-			switch {
-			case errors.Is(err, twofactor.ErrLocked):
-				locked.Add(1)
-			case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrTooManyAttempts):
-				checked.Add(1)
-			default:
-				other.Add(1)
-			}
-			return false
+		lockoutRace(t, a, b, user, r, goroutines, func(i int) twofactor.Answer {
+			return twofactor.Answer{ChallengeID: ids[i%len(ids)], Method: twofactor.MethodTOTP, Code: codes[i]}
 		})
-		require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", r)
-		require.EqualValues(t, defaultMaxUserFailures, checked.Load(), "round %d: wrong answers that reached the factor", r)
-		require.EqualValues(t, goroutines-defaultMaxUserFailures, locked.Load(), "round %d", r)
-		_, err := b.Service.Begin(ctx, user, client)
-		require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", r)
 	}
 }
 
@@ -310,49 +295,76 @@ func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, g
 // Options.DefaultCaps).
 func LockoutRaceEmail(t *testing.T, a, b *Instance, checkedCodes func() int64, rounds, goroutines int) {
 	ctx := context.Background()
-	inst := func(i int) *Instance {
-		if i%2 == 0 {
-			return a
-		}
-		return b
-	}
 	prefix := fmt.Sprintf("lre%d-", time.Now().UnixNano())
 	for r := 0; r < rounds; r++ {
 		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r), Email: fmt.Sprintf("%s%d@example.com", prefix, r)}
-		ids := make([]string, goroutines/5)
-		wrong := make([]string, len(ids))
-		for i := range ids {
-			begun, err := inst(i).Service.Begin(ctx, user, client)
-			require.NoError(t, err)
-			ids[i] = begun.Challenge.ID
-			_, err = inst(i+1).Service.Send(ctx, ids[i], twofactor.MethodEmail, client)
+		var wrong []string
+		ids := openChallenges(t, a, b, user, goroutines/5, func(i int, id string) {
+			_, err := pick(a, b, i+1).Service.Send(ctx, id, twofactor.MethodEmail, client)
 			require.NoError(t, err)
 			code, err := a.Mail.Code(user.Email)
 			require.NoError(t, err)
-			wrong[i] = fmt.Sprintf("%06d", (atoi(code)+1)%1000000)
-		}
-		var checked, locked, other atomic.Int64
-		before := checkedCodes()
-		race(goroutines, func(i int) bool {
-			j := i % len(ids)
-			_, err := inst(i).Service.Verify(ctx, twofactor.Answer{ChallengeID: ids[j], Method: twofactor.MethodEmail, Code: wrong[j], UserID: user.ID, Client: client})
-			switch {
-			case errors.Is(err, twofactor.ErrLocked):
-				locked.Add(1)
-			case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrTooManyAttempts):
-				checked.Add(1)
-			default:
-				other.Add(1)
-			}
-			return false
+			wrong = append(wrong, fmt.Sprintf("%06d", (atoi(code)+1)%1000000))
 		})
-		require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", r)
-		require.EqualValues(t, defaultMaxUserFailures, checked.Load(), "round %d: wrong codes that reached a code", r)
-		require.EqualValues(t, goroutines-defaultMaxUserFailures, locked.Load(), "round %d", r)
+		before := checkedCodes()
+		lockoutRace(t, a, b, user, r, goroutines, func(i int) twofactor.Answer {
+			j := i % len(ids)
+			return twofactor.Answer{ChallengeID: ids[j], Method: twofactor.MethodEmail, Code: wrong[j]}
+		})
 		require.EqualValues(t, defaultMaxUserFailures, checkedCodes()-before, "round %d: codes the stores checked", r)
-		_, err := b.Service.Begin(ctx, user, client)
-		require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", r)
 	}
+}
+
+// pick is a for even i, b for odd: the instance of request i.
+func pick(a, b *Instance, i int) *Instance {
+	if i%2 == 0 {
+		return a
+	}
+	return b
+}
+
+// openChallenges begins n challenges of user across a and b, calling
+// then, when set, on each as it is begun.
+func openChallenges(t *testing.T, a, b *Instance, user twofactor.User, n int, then func(i int, id string)) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		begun, err := pick(a, b, i).Service.Begin(context.Background(), user, client)
+		require.NoError(t, err)
+		ids[i] = begun.Challenge.ID
+		if then != nil {
+			then(i, ids[i])
+		}
+	}
+	return ids
+}
+
+// lockoutRace sends the wrong answers answer(0) … answer(goroutines-1)
+// of user at once across a and b, and checks that exactly the user's
+// limit of them reached the factor (refused as wrong, or as the last of a
+// challenge's answers), that the others were refused as locked, and that
+// the user is locked out after.
+func lockoutRace(t *testing.T, a, b *Instance, user twofactor.User, round, goroutines int, answer func(i int) twofactor.Answer) {
+	ctx := context.Background()
+	var checked, locked, other atomic.Int64
+	race(goroutines, func(i int) bool {
+		ans := answer(i)
+		ans.UserID, ans.Client = user.ID, client
+		_, err := pick(a, b, i).Service.Verify(ctx, ans)
+		switch {
+		case errors.Is(err, twofactor.ErrLocked):
+			locked.Add(1)
+		case errors.Is(err, twofactor.ErrInvalidCode), errors.Is(err, twofactor.ErrTooManyAttempts):
+			checked.Add(1)
+		default:
+			other.Add(1)
+		}
+		return false
+	})
+	require.Zero(t, other.Load(), "round %d: answers that were neither checked nor refused", round)
+	require.EqualValues(t, defaultMaxUserFailures, checked.Load(), "round %d: wrong answers that reached the factor", round)
+	require.EqualValues(t, goroutines-defaultMaxUserFailures, locked.Load(), "round %d", round)
+	_, err := b.Service.Begin(ctx, user, client)
+	require.ErrorIs(t, err, twofactor.ErrLocked, "round %d", round)
 }
 
 // atoi is the value of a string of decimal digits.

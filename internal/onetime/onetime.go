@@ -723,6 +723,16 @@ func (is *Issuer) ConsumeOp(ch *twofactor.Challenge, answer string) (store.Op, e
 	return store.Op{Kind: store.OpConsumeCode, Group: is.group(r.Group), Key: r.Purpose, Hash: is.hash(r, code)}, nil
 }
 
+// Verified is a factor's VerifyConsumed: what its Verify returns for op,
+// an operation of ConsumeOp that ran, the sign-in being recorded as the
+// last use of enrollmentID.
+func (is *Issuer) Verified(op store.Op, enrollmentID string) (twofactor.Verified, error) {
+	if err := is.Consumed(op); err != nil {
+		return twofactor.Verified{}, err
+	}
+	return twofactor.Verified{EnrollmentID: enrollmentID, RecordUse: true}, nil
+}
+
 // Consumed returns the outcome of op, an operation of ConsumeOp that ran:
 // what VerifyChallenge returns for its status. An operation that was
 // skipped (store.Op.Skipped) checked nothing, which is an error.

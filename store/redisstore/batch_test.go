@@ -162,11 +162,8 @@ func TestRunBatchLoadsScript(t *testing.T) {
 // that store.CheckOps refuses, is an error wrapping ErrInvalidInput, and
 // sends nothing.
 func TestRunBatchInvalidInput(t *testing.T) {
-	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, _, clk, calls := countedStore(t)
 	ctx := context.Background()
-	var calls atomic.Int64
-	rdb.AddHook(countHook{&calls})
 	long := strings.Repeat("x", maxID+1)
 	mark := store.Op{Kind: store.OpMarkUsed, Key: "m", Time: clk.Now().Add(time.Minute)}
 	for name, bad := range map[string]store.Op{
@@ -247,11 +244,8 @@ func TestIncrBelowCheckSplit(t *testing.T) {
 // (NOSCRIPT), even when a script between them had to be loaded; and it
 // leaves no gate behind.
 func TestRunBatchConditional(t *testing.T) {
-	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, rdb, clk, calls := countedStore(t)
 	ctx := context.Background()
-	var calls atomic.Int64
-	rdb.AddHook(countHook{&calls})
 	count := store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 100}}}
 	for _, tc := range []struct {
 		name   string

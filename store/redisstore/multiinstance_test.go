@@ -49,17 +49,10 @@ func TestLockoutRaceEmail(t *testing.T) {
 		rounds = 3
 	}
 	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-	key, err := keyring.GenerateKey("lre")
-	require.NoError(t, err)
-	keys, err := keyring.New(key)
-	require.NoError(t, err)
 	sa, _ := newStore(t, clock.Now)
 	sb, err := New(newClient(t), Options{Prefix: sa.Prefix(), Now: clock.Now})
 	require.NoError(t, err)
 	spyA, spyB := storespy.New(sa), storespy.New(sb)
-	mail := &flowtest.Mailbox{}
-	a := flowtest.NewInstance(t, spyA, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
-	b := flowtest.NewInstance(t, spyB, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
-	checked := func() int64 { return spyA.Checked.Load() + spyB.Checked.Load() }
-	flowtest.LockoutRaceEmail(t, a, b, checked, rounds, 300)
+	a, b := flowtest.NewPair(t, spyA, spyB, flowtest.Options{Now: clock.Now})
+	flowtest.LockoutRaceEmail(t, a, b, func() int64 { return spyA.Checked.Load() + spyB.Checked.Load() }, rounds, 300)
 }

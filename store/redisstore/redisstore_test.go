@@ -135,11 +135,8 @@ func TestNewValidates(t *testing.T) {
 // TestInvalidInput checks that malformed arguments get ErrInvalidInput
 // before any round trip and leave the store as it was.
 func TestInvalidInput(t *testing.T) {
-	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, _, clk, calls := countedStore(t)
 	ctx := context.Background()
-	var calls atomic.Int64
-	rdb.AddHook(countHook{&calls})
 	exp := clk.Now().Add(time.Minute)
 	long := strings.Repeat("x", maxID+1)
 	hash := []byte("h")
@@ -220,6 +217,16 @@ func consumeErr(st store.CodeStatus, err error) error {
 
 // countHook counts commands and pipelines sent: each is one round trip.
 // The handshake of a new connection (HELLO, CLIENT ...) is not counted.
+// countedStore is a store on a clock of its own whose commands calls
+// counts (round trips: a pipeline is one).
+func countedStore(t *testing.T) (*Store, *redis.Client, *storetest.Clock, *atomic.Int64) {
+	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
+	s, rdb := newStore(t, clk.Now)
+	var calls atomic.Int64
+	rdb.AddHook(countHook{&calls})
+	return s, rdb, clk, &calls
+}
+
 type countHook struct{ n *atomic.Int64 }
 
 func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }

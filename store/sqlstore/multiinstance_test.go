@@ -63,19 +63,12 @@ func TestLockoutRaceEmail(t *testing.T) {
 		t.Run(be.name, func(t *testing.T) {
 			t.Parallel()
 			clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
-			key, err := keyring.GenerateKey("lre")
-			require.NoError(t, err)
-			keys, err := keyring.New(key)
-			require.NoError(t, err)
 			sa := migrated(t, be.open(t), be.dialect, clock.Now)
 			sb, err := sqlstore.New(be.open(t), sqlstore.Options{Dialect: be.dialect, TablePrefix: sa.TablePrefix(), Now: clock.Now})
 			require.NoError(t, err)
 			spyA, spyB := storespy.New(sa), storespy.New(sb)
-			mail := &flowtest.Mailbox{}
-			a := flowtest.NewInstance(t, spyA, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
-			b := flowtest.NewInstance(t, spyB, flowtest.Options{Keys: keys, Now: clock.Now, Mail: mail})
-			checked := func() int64 { return spyA.Checked.Load() + spyB.Checked.Load() }
-			flowtest.LockoutRaceEmail(t, a, b, checked, 2, 300)
+			a, b := flowtest.NewPair(t, spyA, spyB, flowtest.Options{Now: clock.Now})
+			flowtest.LockoutRaceEmail(t, a, b, func() int64 { return spyA.Checked.Load() + spyB.Checked.Load() }, 2, 300)
 		})
 	}
 }

@@ -231,17 +231,24 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	assert.True(t, first, "no operation of a refused batch ran")
 }
 
-// raceIf races batches that each count one bounded counter and, on that
-// condition, consume a code with a wrong hash: exactly as many
-// consumptions run as calls are admitted, each using one of the code's
-// attempts, and the others are skipped.
-func (h *harness) raceIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+// batchers returns s and, when Options.Shared is set, a second store on
+// the same data, for races between two app instances.
+func (h *harness) batchers(t *testing.T, s batchRunner, clk *Clock) []store.Batcher {
 	stores := []store.Batcher{s}
 	if h.opt.Shared {
 		other, ok := h.newStore(t, clk.Now).(store.Batcher)
 		require.True(t, ok, "the second store does not implement store.Batcher")
 		stores = append(stores, other)
 	}
+	return stores
+}
+
+// raceIf races batches that each count one bounded counter and, on that
+// condition, consume a code with a wrong hash: exactly as many
+// consumptions run as calls are admitted, each using one of the code's
+// attempts, and the others are skipped.
+func (h *harness) raceIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	stores := h.batchers(t, s, clk)
 	bound := max(int64(h.opt.Goroutines/4), 1)
 	for r := 0; r < h.opt.Rounds/5+1; r++ {
 		tag := fmt.Sprintf("{race-if-%d}", r)
@@ -351,12 +358,7 @@ func (h *harness) batchInvalid(t *testing.T, s batchRunner, clk *Clock, k func(s
 // counter and consume one code: exactly one gets the mark, exactly one
 // the code, and exactly as many are admitted as the bound allows.
 func (h *harness) raceBatch(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
-	stores := []store.Batcher{s}
-	if h.opt.Shared {
-		other, ok := h.newStore(t, clk.Now).(store.Batcher)
-		require.True(t, ok, "the second store does not implement store.Batcher")
-		stores = append(stores, other)
-	}
+	stores := h.batchers(t, s, clk)
 	bound := max(int64(h.opt.Goroutines/4), 1)
 	for r := 0; r < h.opt.Rounds/5+1; r++ {
 		tag := fmt.Sprintf("{race-batch-%d}", r)
