@@ -310,7 +310,16 @@ func TestRunBatchConditional(t *testing.T) {
 		assert.Equal(t, store.CodeMatched, ops[1].Status, tc.name)
 	}
 
-	// A refused count: the consumption is skipped, in the same round trip.
+	keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, keys, "gates left behind")
+}
+
+// TestRunBatchConditionalRefused: a count that refuses the call skips the
+// consumption in the same round trip, and leaves the code and no gate.
+func TestRunBatchConditionalRefused(t *testing.T) {
+	s, rdb, clk, calls := countedStore(t)
+	ctx := context.Background()
 	require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "k", Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute)}))
 	before := calls.Load()
 	ops := []store.Op{

@@ -106,42 +106,92 @@ func (h *harness) batcher(t *testing.T) {
 	t.Run("RaceIf", func(t *testing.T) { h.raceIf(t, s, clk, k, ctx) })
 }
 
+// ifCase holds what the conditional-operation checks share: the store,
+// its clock and keys, and the group of the codes they store and check.
+type ifCase struct {
+	t   *testing.T
+	s   batchRunner
+	clk *Clock
+	k   func(string) string
+	ctx context.Context
+	g   string
+}
+
+// count is a bounded increment of the counter key, bounded by max (a
+// check when check is set), with a client network's counter that counts
+// refused calls too.
+func (c ifCase) count(key string, max int64, check bool) store.Op {
+	return store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
+		{Key: c.k("{u:if}" + key), Window: time.Minute, Max: max, Check: check},
+		{Key: c.k("{u:if}ip"), Window: time.Minute, Max: 100, CountRefused: true},
+	}}
+}
+
+// consume checks hash against the code key, on the condition cond.
+func (c ifCase) consume(key, hash string, cond int) store.Op {
+	return store.Op{Kind: store.OpConsumeCode, Group: c.g, Key: key, Hash: []byte(hash), If: cond}
+}
+
+// putIf stores a code on the condition of the batch's first operation.
+func (c ifCase) putIf(key, hash string) store.Op {
+	op := store.PutCodeOp(store.Code{Group: c.g, Key: key, Hash: []byte(hash), ExpiresAt: c.clk.Now().Add(time.Minute)})
+	op.If = 1
+	return op
+}
+
+// run runs ops, which must succeed.
+func (c ifCase) run(ops []store.Op) {
+	c.t.Helper()
+	require.NoError(c.t, c.s.RunBatch(c.ctx, ops))
+}
+
+// check consumes the code key with hash outside any batch.
+func (c ifCase) check(key, hash string) store.CodeStatus {
+	c.t.Helper()
+	st, err := c.s.ConsumeCode(c.ctx, c.g, key, []byte(hash))
+	require.NoError(c.t, err)
+	return st
+}
+
+// marked reports whether the mark key was set already.
+func (c ifCase) marked(key string) bool {
+	c.t.Helper()
+	first, err := c.s.MarkUsed(c.ctx, c.k(key), c.clk.Now().Add(time.Minute))
+	require.NoError(c.t, err)
+	return !first
+}
+
 // batchIf checks conditional operations (Op.If): each runs, as its
 // method, when the bounded increment it names refused nothing, and is
 // Skipped, having done nothing, when a full counter (one it counts, or a
-// check) refused that call; two may name the same increment; one may
-// follow an unconditional operation of another key; and an If that names
-// no earlier bounded increment refuses the batch.
+// check) refused that call or when that call was skipped itself; two may
+// name the same increment; one may follow an unconditional operation of
+// another key; and an If that names no earlier bounded increment refuses
+// the batch.
 func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
-	g := k("{u:if}codes")
-	put := func(key string) {
-		t.Helper()
-		require.NoError(t, s.PutCode(ctx, store.Code{Group: g, Key: key, Hash: []byte("h-" + key), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 1}))
-	}
+	c := ifCase{t: t, s: s, clk: clk, k: k, ctx: ctx, g: k("{u:if}codes")}
 	for _, key := range []string{"a", "b", "c", "d"} {
-		put(key)
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: c.g, Key: key, Hash: []byte("h-" + key), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 1}))
 	}
-	count := func(key string, max int64, check bool) store.Op {
-		return store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{
-			{Key: k("{u:if}" + key), Window: time.Minute, Max: max, Check: check},
-			{Key: k("{u:if}ip"), Window: time.Minute, Max: 100, CountRefused: true},
-		}}
-	}
-	consume := func(key, hash string, cond int) store.Op {
-		return store.Op{Kind: store.OpConsumeCode, Group: g, Key: key, Hash: []byte(hash), If: cond}
-	}
+	batchIfAdmitted(c)
+	batchIfRefused(c)
+	batchIfInvalid(c)
+}
 
-	// Admitted: the consumption runs, and so do the other conditional
-	// operations, among them a second on the same increment.
+// batchIfAdmitted: an admitted call's conditional operations run, among
+// them a second on the same increment, and a code stored on the
+// condition of a count.
+func batchIfAdmitted(c ifCase) {
+	t := c.t
 	ops := []store.Op{
-		{Kind: store.OpGetState, Key: k("{u:if}none")},
-		count("n", 5, false),
-		consume("a", "h-a", 2),
-		{Kind: store.OpMarkUsed, Key: k("{u:if}m1"), Time: clk.Now().Add(time.Minute), If: 2},
-		consume("b", "wrong", 2),
-		{Kind: store.OpPeek, Key: k("{u:if}n"), If: 2},
+		{Kind: store.OpGetState, Key: c.k("{u:if}none")},
+		c.count("n", 5, false),
+		c.consume("a", "h-a", 2),
+		{Kind: store.OpMarkUsed, Key: c.k("{u:if}m1"), Time: c.clk.Now().Add(time.Minute), If: 2},
+		c.consume("b", "wrong", 2),
+		{Kind: store.OpPeek, Key: c.k("{u:if}n"), If: 2},
 	}
-	require.NoError(t, s.RunBatch(ctx, ops))
+	c.run(ops)
 	assert.False(t, ops[2].Skipped, "an admitted call's consumption is not skipped")
 	assert.Equal(t, store.CodeMatched, ops[2].Status, "an admitted call's consumption")
 	assert.True(t, ops[3].First, "an admitted call's MarkUsed")
@@ -149,16 +199,32 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	assert.Equal(t, store.CodeMismatch, ops[4].Status, "a second conditional consumption of the same call")
 	assert.Equal(t, int64(1), ops[5].Counter.N, "a conditional Peek sees the increment it follows")
 
-	// Refused by a full counter: nothing conditional runs; the counter
-	// that counts refused calls still counts.
-	full := count("full", 0, false)
-	ops = []store.Op{
-		full,
-		consume("c", "h-c", 1),
-		{Kind: store.OpMarkUsed, Key: k("{u:if}m2"), Time: clk.Now().Add(time.Minute), If: 1},
-		{Kind: store.OpMarkUsed, Key: k("{u:if}m3"), Time: clk.Now().Add(time.Minute)},
+	ops = []store.Op{c.count("p", 1, false), c.putIf("p", "h-p1")}
+	c.run(ops)
+	assert.False(t, ops[1].Skipped, "an admitted call's PutCode")
+	assert.Equal(t, store.CodeMatched, c.check("p", "h-p1"), "the code an admitted PutCode stored")
+}
+
+// batchIfRefused: nothing conditional on a refused call runs, whether a
+// counter it counts or a check refused it, nor anything conditional on a
+// skipped increment; the counter that counts refused calls still counts,
+// and a wrong answer is not counted against the code either.
+func batchIfRefused(c ifCase) {
+	t := c.t
+	ip := func() int64 {
+		t.Helper()
+		n, _, err := c.s.Peek(c.ctx, c.k("{u:if}ip"))
+		require.NoError(t, err)
+		return n
 	}
-	require.NoError(t, s.RunBatch(ctx, ops))
+	before := ip()
+	ops := []store.Op{
+		c.count("full", 0, false),
+		c.consume("c", "h-c", 1),
+		{Kind: store.OpMarkUsed, Key: c.k("{u:if}m2"), Time: c.clk.Now().Add(time.Minute), If: 1},
+		{Kind: store.OpMarkUsed, Key: c.k("{u:if}m3"), Time: c.clk.Now().Add(time.Minute)},
+	}
+	c.run(ops)
 	assert.True(t, ops[0].Bounded[0].Full, "the call is refused")
 	assert.True(t, ops[1].Skipped, "a refused call's consumption is skipped")
 	assert.Equal(t, store.CodeNotFound, ops[1].Status, "a skipped operation has no result")
@@ -166,69 +232,45 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	assert.False(t, ops[2].First)
 	assert.True(t, ops[3].First, "an unconditional operation after a refused call runs")
 	assert.False(t, ops[3].Skipped)
-	first, err := s.MarkUsed(ctx, k("{u:if}m2"), clk.Now().Add(time.Minute))
-	require.NoError(t, err)
-	assert.True(t, first, "a skipped MarkUsed marked nothing")
+	assert.False(t, c.marked("{u:if}m2"), "a skipped MarkUsed marked nothing")
 
-	// Refused by a full check: a wrong answer is not counted against
-	// the code either (its one attempt is left).
-	require.NoError(t, s.RunBatch(ctx, []store.Op{count("chk", 1, false)}))
-	ops = []store.Op{count("chk", 1, true), consume("c", "wrong", 1)}
-	require.NoError(t, s.RunBatch(ctx, ops))
+	c.run([]store.Op{c.count("chk", 1, false)})
+	ops = []store.Op{c.count("chk", 1, true), c.consume("c", "wrong", 1)}
+	c.run(ops)
 	assert.True(t, ops[1].Skipped, "a consumption after a full check is skipped")
-	st, err := s.ConsumeCode(ctx, g, "c", []byte("h-c"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMatched, st, "skipped consumptions used none of the code's attempts")
-	n, _, err := s.Peek(ctx, k("{u:if}ip"))
-	require.NoError(t, err)
-	assert.Equal(t, int64(4), n, "the CountRefused counter counted every call")
+	assert.Equal(t, store.CodeMatched, c.check("c", "h-c"), "skipped consumptions used none of the code's attempts")
+	assert.Equal(t, before+3, ip(), "the CountRefused counter counted every call")
 
-	// A code stored on the condition of a count: stored when admitted,
-	// not when refused (the code it would replace stays).
-	putIf := func(key, hash string) store.Op {
-		op := store.PutCodeOp(store.Code{Group: g, Key: key, Hash: []byte(hash), ExpiresAt: clk.Now().Add(time.Minute)})
-		op.If = 1
-		return op
-	}
-	ops = []store.Op{count("p", 1, false), putIf("p", "h-p1")}
-	require.NoError(t, s.RunBatch(ctx, ops))
-	assert.False(t, ops[1].Skipped, "an admitted call's PutCode")
-	ops = []store.Op{count("p", 1, false), putIf("p", "h-p2")}
-	require.NoError(t, s.RunBatch(ctx, ops))
+	c.run([]store.Op{c.count("q", 1, false)})
+	ops = []store.Op{c.count("q", 1, false), c.putIf("q", "h-q")}
+	c.run(ops)
 	assert.True(t, ops[1].Skipped, "a refused call's PutCode")
-	st, err = s.ConsumeCode(ctx, g, "p", []byte("h-p2"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMismatch, st, "a skipped PutCode stored nothing")
-	st, err = s.ConsumeCode(ctx, g, "p", []byte("h-p1"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMatched, st, "the code an admitted PutCode stored")
+	assert.Equal(t, store.CodeNotFound, c.check("q", "h-q"), "a skipped PutCode stored nothing")
 
-	// A conditional increment that was skipped admits nothing: what is
-	// conditional on it is skipped too.
-	ops = []store.Op{count("full", 0, false), count("n", 5, false), consume("d", "h-d", 2), putIf("d", "h-x")}
+	ops = []store.Op{c.count("full", 0, false), c.count("n", 5, false), c.consume("d", "h-d", 2), c.putIf("d", "h-x")}
 	ops[1].If, ops[3].If = 1, 2
-	require.NoError(t, s.RunBatch(ctx, ops))
+	c.run(ops)
 	assert.True(t, ops[1].Skipped, "an increment on a refused one")
 	assert.True(t, ops[2].Skipped, "a consumption on a skipped increment")
 	assert.True(t, ops[3].Skipped, "a PutCode on a skipped increment")
+}
 
-	// Refused batches, before anything runs.
-	mark := store.Op{Kind: store.OpMarkUsed, Key: k("{u:if}inv"), Time: clk.Now().Add(time.Minute)}
+// batchIfInvalid: a batch whose If names no earlier bounded increment is
+// refused before any of its operations runs.
+func batchIfInvalid(c ifCase) {
+	t := c.t
+	mark := store.Op{Kind: store.OpMarkUsed, Key: c.k("{u:if}inv"), Time: c.clk.Now().Add(time.Minute)}
 	for name, bad := range map[string][]store.Op{
-		"If names the operation itself":  {mark, consume("d", "h-d", 2)},
-		"If names a later operation":     {consume("d", "h-d", 2), count("n", 5, false)},
-		"If names no bounded increment":  {mark, consume("d", "h-d", 1)},
-		"If is negative":                 {count("n", 5, false), consume("d", "h-d", -1)},
-		"If names past the batch's last": {count("n", 5, false), consume("d", "h-d", 9)},
+		"If names the operation itself":  {mark, c.consume("d", "h-d", 2)},
+		"If names a later operation":     {c.consume("d", "h-d", 2), c.count("n", 5, false)},
+		"If names no bounded increment":  {mark, c.consume("d", "h-d", 1)},
+		"If is negative":                 {c.count("n", 5, false), c.consume("d", "h-d", -1)},
+		"If names past the batch's last": {c.count("n", 5, false), c.consume("d", "h-d", 9)},
 	} {
-		require.Error(t, s.RunBatch(ctx, bad), name)
+		require.Error(t, c.s.RunBatch(c.ctx, bad), name)
 	}
-	st, err = s.ConsumeCode(ctx, g, "d", []byte("h-d"))
-	require.NoError(t, err)
-	assert.Equal(t, store.CodeMatched, st, "no refused batch consumed the code")
-	first, err = s.MarkUsed(ctx, k("{u:if}inv"), clk.Now().Add(time.Minute))
-	require.NoError(t, err)
-	assert.True(t, first, "no operation of a refused batch ran")
+	assert.Equal(t, store.CodeMatched, c.check("d", "h-d"), "no refused batch consumed the code")
+	assert.False(t, c.marked("{u:if}inv"), "no operation of a refused batch ran")
 }
 
 // batchers returns s and, when Options.Shared is set, a second store on
