@@ -69,7 +69,12 @@
 // release serve requests (the statements of a release expect its schema).
 // Version 2 adds the owner column of the states table, nullable and
 // indexed, which [Store.PutOwnedState] fills and [Store.DeleteOwnedStates]
-// selects on; states written before it are filed under no owner. On MySQL,
+// selects on; states written before it are filed under no owner. Version
+// 3 adds, on PostgreSQL only, the functions <prefix>run_batch,
+// <prefix>incr_below and <prefix>ct_equal (PL/pgSQL, which every
+// PostgreSQL server has), through which RunBatch runs a batch in one
+// statement; the role that runs Migrate needs the right to create
+// functions in the schema, as it has to create tables. On MySQL,
 // whose DDL commits statement by statement, each migration is written so
 // that running it again after an interruption completes it.
 //
@@ -162,6 +167,15 @@
 //     the later read sees the latest rows, as its method would, rather
 //     than the snapshot of the first. A batch saves the commits of its
 //     writes, not round trips: BEGIN and COMMIT are two of its own.
+//     On PostgreSQL a batch is instead one statement, SELECT
+//     <prefix>run_batch(ops, now), whose PL/pgSQL does the same
+//     statements' work, in the same order and with the same locks and
+//     conditions, inside the server: one network round trip and one
+//     commit in place of two to eight statements each. Its operations'
+//     keys travel as JSON, so a batch with a string that is not valid
+//     UTF-8 (which PostgreSQL's text refuses anyway) runs statement by
+//     statement and fails there; a failure of the function fails the
+//     whole batch, without naming the operation.
 //   - MarkUsed and Advance are conditional upserts that replace a mark only
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends

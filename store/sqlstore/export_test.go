@@ -62,3 +62,11 @@ func (s *Store) Do(ctx context.Context, op string, fn func() error) error {
 
 // NeedsReadCommitted exposes the choice of a batch's isolation on MySQL.
 var NeedsReadCommitted = needsReadCommitted
+
+// UseStatementBatches makes RunBatch on PostgreSQL run a batch statement
+// by statement, as before its batch function, for tests that compare the
+// two paths.
+func (s *Store) UseStatementBatches() { s.statementBatches = true }
+
+// SplitSQL exposes how a migration file is cut into statements.
+var SplitSQL = splitSQL

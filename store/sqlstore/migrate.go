@@ -52,8 +52,9 @@ func migrationsFor(d Dialect, prefix string) ([]migration, error) {
 	return out, nil
 }
 
-// splitSQL drops -- comment lines and splits on semicolons; the migration
-// files have no semicolon inside a statement.
+// splitSQL drops -- comment lines and splits on semicolons outside
+// dollar-quoted bodies ($fn$ ... $fn$, PostgreSQL's functions); the
+// migration files have no semicolon inside a string literal.
 func splitSQL(src string) []string {
 	var b strings.Builder
 	for _, line := range strings.Split(src, "\n") {
@@ -64,12 +65,45 @@ func splitSQL(src string) []string {
 		b.WriteByte('\n')
 	}
 	var out []string
-	for _, st := range strings.Split(b.String(), ";") {
-		if st = strings.TrimSpace(st); st != "" {
-			out = append(out, st)
+	text, start, tag := b.String(), 0, ""
+	for i := 0; i < len(text); i++ {
+		switch {
+		case text[i] == '$':
+			if t := dollarTag(text[i:]); t != "" {
+				if tag == "" {
+					tag = t
+				} else if t == tag {
+					tag = ""
+				}
+				i += len(t) - 1
+			}
+		case text[i] == ';' && tag == "":
+			if st := strings.TrimSpace(text[start:i]); st != "" {
+				out = append(out, st)
+			}
+			start = i + 1
 		}
 	}
+	if st := strings.TrimSpace(text[start:]); st != "" {
+		out = append(out, st)
+	}
 	return out
+}
+
+// dollarTag returns the dollar-quote tag ($$ or $name$) that s starts
+// with, or "".
+func dollarTag(s string) string {
+	for i := 1; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '$':
+			return s[:i+1]
+		case c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || i > 1 && '0' <= c && c <= '9':
+		default:
+			return ""
+		}
+	}
+	return ""
 }
 
 // LatestVersion is the schema version Migrate brings a database to.
@@ -293,7 +327,8 @@ func discard(conn *sql.Conn) {
 	_ = conn.Raw(func(any) error { return driver.ErrBadConn })
 }
 
-// DropTables removes every table of the store, the version table included.
+// DropTables removes every table of the store, the version table included,
+// and on PostgreSQL its functions.
 // It is for tests and for uninstalling; the data is gone for good.
 func (s *Store) DropTables(ctx context.Context) error {
 	names := []string{s.versionTable()}
@@ -302,6 +337,14 @@ func (s *Store) DropTables(ctx context.Context) error {
 	}
 	for _, n := range names {
 		if _, err := s.db.ExecContext(ctx, `DROP TABLE IF EXISTS `+n); err != nil {
+			return wrap("drop tables", err)
+		}
+	}
+	if s.dialect != Postgres {
+		return nil
+	}
+	for _, f := range batchFunctions {
+		if _, err := s.db.ExecContext(ctx, `DROP FUNCTION IF EXISTS `+s.prefix+f); err != nil {
 			return wrap("drop tables", err)
 		}
 	}

@@ -170,3 +170,18 @@ func TestMySQLMigrationsRunAgain(t *testing.T) {
 	_, err = s.GetState(ctx, "k")
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// TestSplitSQL: a migration is cut at semicolons outside dollar-quoted
+// bodies, whose semicolons stay in their statement; -- lines go.
+func TestSplitSQL(t *testing.T) {
+	src := "-- a comment; with a semicolon\nCREATE TABLE t (a INT);\n" +
+		"CREATE FUNCTION f() RETURNS INT LANGUAGE plpgsql AS $fn$\nBEGIN\n\tRETURN 1;\nEND\n$fn$;\n" +
+		"SELECT $$a;b$$, $x$ $$; $x$;\nSELECT '$[*]' ; SELECT 2"
+	assert.Equal(t, []string{
+		"CREATE TABLE t (a INT)",
+		"CREATE FUNCTION f() RETURNS INT LANGUAGE plpgsql AS $fn$\nBEGIN\n\tRETURN 1;\nEND\n$fn$",
+		"SELECT $$a;b$$, $x$ $$; $x$",
+		"SELECT '$[*]'",
+		"SELECT 2",
+	}, sqlstore.SplitSQL(src))
+}

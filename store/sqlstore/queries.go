@@ -22,6 +22,8 @@ type queries struct {
 	putDevice, getDevice, listDevices, deleteDevice, touchDevice string
 
 	sweep, sweepSome []string
+
+	runBatch string // PostgreSQL only: one call of the batch function
 }
 
 // tables lists the store's tables with their expiry column, for Sweep and
@@ -49,6 +51,9 @@ func buildQueries(d Dialect, prefix string) queries {
 		mysqlQueries(&q, f)
 	} else {
 		upsertQueries(&q, d, f)
+	}
+	if d == Postgres {
+		q.runBatch = `SELECT ` + prefix + `run_batch($1::JSONB, $2)`
 	}
 	return q
 }

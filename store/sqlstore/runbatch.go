@@ -29,9 +29,14 @@ import (
 // An operation with If runs in the transaction after the bounded
 // increment it names, when that refused nothing (store.SkipOp).
 //
-// A batch costs BEGIN, its operations' statements and COMMIT. It saves the
-// commits of its writes (each a wait for the disk), not round trips, so a
-// batch of plain reads alone (Peek, GetState, ListEnrollments) runs them
+// On PostgreSQL a batch of more than one operation, or with a write, is
+// one statement instead: a call of the function <prefix>run_batch (schema
+// version 3), which runs the same operations in the server, in order,
+// with the same locks and conditions (see runBatchFunction).
+//
+// Elsewhere a batch costs BEGIN, its operations' statements and COMMIT.
+// It saves the commits of its writes (each a wait for the disk), not
+// round trips, so a batch of plain reads alone (Peek, GetState, ListEnrollments) runs them
 // one after the other on the pool, with no transaction: each sees the rows
 // as they are when it runs, as its method's does, and BEGIN and COMMIT
 // would only add two round trips (see BENCHMARKS.md).
@@ -51,6 +56,9 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	}
 	if len(ops) == 0 {
 		return nil
+	}
+	if s.useBatchFunction(ops) {
+		return s.runBatchFunction(ctx, ops)
 	}
 	if readsOnly(ops) {
 		for i := range ops {

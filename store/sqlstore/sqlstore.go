@@ -73,6 +73,10 @@ type Store struct {
 	now     func() time.Time
 	q       queries
 	auto    *autoSweep // nil: automatic sweeping is off
+	// statementBatches makes RunBatch on PostgreSQL run a batch's
+	// statements one by one, as on the other dialects, instead of its one
+	// function call (for tests that compare the two).
+	statementBatches bool
 }
 
 var (

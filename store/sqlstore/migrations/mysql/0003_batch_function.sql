@@ -1,0 +1,1 @@
+-- Version 3: PostgreSQL's batch function. MySQL has nothing to add.

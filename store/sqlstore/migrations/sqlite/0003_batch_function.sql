@@ -1,0 +1,2 @@
+-- Version 3: PostgreSQL's batch function. SQLite runs a batch's
+-- statements in the process, so it has nothing to add.
