@@ -68,7 +68,7 @@ func PostgresDSN(t testing.TB) string {
 // (TWOFACTOR_MYSQL_DSN; default root with an empty password, database test).
 func MySQLDSN(t testing.TB) string {
 	t.Helper()
-	dsn := env("TWOFACTOR_MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/test?parseTime=true&multiStatements=true")
+	dsn := env("TWOFACTOR_MYSQL_DSN", "root:@tcp(127.0.0.1:3306)/test?parseTime=true&multiStatements=true&interpolateParams=true")
 	if os.Getenv("TWOFACTOR_MYSQL_DSN") == "" {
 		reachable(t, "MariaDB", "127.0.0.1:3306")
 	}

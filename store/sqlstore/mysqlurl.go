@@ -9,8 +9,12 @@ import (
 // MySQLDSN turns a URL of the form mysql://user:pass@host:port/db?params
 // (mariadb:// too) into the go-sql-driver/mysql form
 // user:pass@tcp(host:port)/db?params, with port 3306 when none is given,
-// so one --db flag can name every store by URL. The query is kept as it
-// is: parseTime and the like pass through to the driver.
+// so one --db flag can name every store by URL. The query passes through
+// to the driver (parseTime and the like), with interpolateParams=true
+// added unless it names interpolateParams itself: the driver then sends
+// each statement with its arguments in one round trip, where otherwise it
+// prepares, runs and closes a server-side statement for each (see the
+// package documentation).
 func MySQLDSN(rawURL string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -33,8 +37,10 @@ func MySQLDSN(rawURL string) (string, error) {
 		b.WriteString("@")
 	}
 	b.WriteString("tcp(" + host + ")/" + db)
-	if u.RawQuery != "" {
-		b.WriteString("?" + u.RawQuery)
+	q := u.RawQuery
+	if !u.Query().Has("interpolateParams") {
+		q = strings.TrimPrefix(q+"&interpolateParams=true", "&")
 	}
+	b.WriteString("?" + q)
 	return b.String(), nil
 }

@@ -11,9 +11,10 @@ import (
 
 func TestMySQLDSN(t *testing.T) {
 	for in, want := range map[string]string{
-		"mysql://root@localhost/test":                      "root@tcp(localhost:3306)/test",
-		"mysql://u:p%40ss@db.example:3307/app?parseTime=1": "u:p@ss@tcp(db.example:3307)/app?parseTime=1",
-		"mariadb://db/app":                                 "tcp(db:3306)/app",
+		"mysql://root@localhost/test":                           "root@tcp(localhost:3306)/test?interpolateParams=true",
+		"mysql://u:p%40ss@db.example:3307/app?parseTime=1":      "u:p@ss@tcp(db.example:3307)/app?parseTime=1&interpolateParams=true",
+		"mariadb://db/app":                                      "tcp(db:3306)/app?interpolateParams=true",
+		"mysql://db/app?interpolateParams=false&parseTime=true": "tcp(db:3306)/app?interpolateParams=false&parseTime=true",
 	} {
 		got, err := sqlstore.MySQLDSN(in)
 		require.NoError(t, err, in)
