@@ -151,8 +151,14 @@ type RecordVerifier interface {
 // that the count refused nothing (store.Op.If: a locked-out user's or a
 // spent challenge's answer never reaches the code), and hands the result
 // to VerifyConsumed in place of Verify, which saves a round trip on every
-// answer. The operation runs on the Service's store, the Env's: a factor
-// whose codes live in another store must not be a CodeConsumer.
+// answer. With no Veto, the challenge's end goes in that round trip too,
+// on the condition that the code matched, so a right code is one round
+// trip: the Service learns beforehand what a match verifies by calling
+// VerifyConsumed with an OpConsumeCode whose Status is CodeMatched, which
+// VerifyConsumed must therefore answer from op alone, with no store
+// access or other effect. The operation runs on the Service's store, the
+// Env's: a factor whose codes live in another store must not be a
+// CodeConsumer.
 type CodeConsumer interface {
 	Factor
 	// ConsumeOp returns the operation that checks answer to ch, an

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -109,7 +111,8 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //     in one batch), the factor's own (TOTP: its time step; backup code:
 //     the code with its double-submit mark and the count of the set's
 //     uses, one batch; email: none), and the completion with the end of
-//     the failure run and the enrollment's last use (one batch).
+//     the failure run and the enrollment's last use (one batch; for an
+//     email code, in the count's batch, run only when the code matched).
 //   - A wrong code: the count (TOTP: nothing more, its record came with
 //     the count; email: nothing more, the code's check came with it).
 func TestLoginRoundTrips(t *testing.T) {
@@ -157,7 +160,7 @@ func TestLoginRoundTrips(t *testing.T) {
 	before = r.spy.Calls.Load()
 	require.ErrorIs(t, verify(twofactor.MethodEmail, wrong)(), twofactor.ErrInvalidCode)
 	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong email code")
-	assert.EqualValues(t, 2, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
+	assert.EqualValues(t, 1, r.calls(t, verify(twofactor.MethodEmail, code)), "Verify, email")
 
 	bc, _ := r.svc.Factor(twofactor.MethodBackupCode)
 	set, err := bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
@@ -287,14 +290,127 @@ type emailApp struct {
 
 var ada = twofactor.User{ID: "ada", Email: "ada@example.com"}
 
-func newEmailApp(t *testing.T, limits twofactor.Limits, codes emailcode.Codes) *emailApp {
+func newEmailApp(t *testing.T, limits twofactor.Limits, codes emailcode.Codes, opts ...func(*twofactor.Config)) *emailApp {
 	e := &emailApp{t: t, outbox: &emailcode.Outbox{}, clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))}
 	e.spy = storespy.New(store.NewMemory(e.clock.Now))
+	cfg := twofactor.Config{Store: e.spy, Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: e.clock.Now,
+		Limits: limits, Factors: []twofactor.FactorConfig{emailcode.Config{Sender: e.outbox, Codes: codes}}}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	var err error
-	e.svc, err = twofactor.New(twofactor.Config{Store: e.spy, Keys: newKeys(t), Events: &event.Sink{Discard: true}, Now: e.clock.Now,
-		Limits: limits, Factors: []twofactor.FactorConfig{emailcode.Config{Sender: e.outbox, Codes: codes}}})
+	e.svc, err = twofactor.New(cfg)
 	require.NoError(t, err)
 	return e
+}
+
+// calls returns the store round trips fn made.
+func (e *emailApp) calls(fn func()) int64 {
+	before := e.spy.Calls.Load()
+	fn()
+	return e.spy.Calls.Load() - before
+}
+
+// fails is ada's run of wrong answers.
+func (e *emailApp) fails() int64 {
+	e.t.Helper()
+	n, _, err := e.spy.Peek(context.Background(), "tf:fail:"+ada.ID)
+	require.NoError(e.t, err)
+	return n
+}
+
+// A right email code ends the challenge and the user's run of wrong
+// answers in the round trip that counts it and checks the code, each
+// step conditional on the one before: nothing ends on a wrong code, the
+// challenge ends once, and a Veto, which must judge between the check and
+// the end, takes its round trip back. A right code to a revoked challenge
+// is refused all the same.
+func TestEmailVerifyEndsInItsCount(t *testing.T) {
+	e := newEmailApp(t, twofactor.Limits{}, emailcode.Codes{})
+	id := e.begin()
+	require.NoError(t, e.send(id))
+	code := e.lastCode()
+	assert.EqualValues(t, 1, e.calls(func() { require.ErrorIs(t, e.verify(id, wrongOf(code)), twofactor.ErrInvalidCode) }))
+	require.EqualValues(t, 1, e.fails(), "a wrong code ends nothing")
+	assert.EqualValues(t, 1, e.calls(func() { require.NoError(t, e.verify(id, code)) }))
+	assert.Zero(t, e.fails(), "the right code ended the run")
+	require.ErrorIs(t, e.verify(id, code), twofactor.ErrChallengeNotFound, "the challenge ended")
+
+	vetoed := newEmailApp(t, twofactor.Limits{}, emailcode.Codes{}, func(cfg *twofactor.Config) {
+		cfg.Veto = func(context.Context, twofactor.VetoInput) error { return errBlocked }
+	})
+	id = vetoed.begin()
+	require.NoError(t, vetoed.send(id))
+	code = vetoed.lastCode()
+	require.ErrorIs(t, vetoed.verify(id, wrongOf(code)), twofactor.ErrInvalidCode)
+	assert.Greater(t, vetoed.calls(func() { require.ErrorIs(t, vetoed.verify(id, code), twofactor.ErrVetoed) }), int64(1))
+	assert.EqualValues(t, 1, vetoed.fails(), "a vetoed sign-in does not end the run")
+
+	id = e.begin()
+	require.NoError(t, e.send(id))
+	code = e.lastCode()
+	require.NoError(t, e.svc.PasswordChanged(context.Background(), ada.ID))
+	require.ErrorIs(t, e.verify(id, code), twofactor.ErrChallengeNotFound, "a right code to a revoked challenge")
+}
+
+// endedMidBatch is a memory store on which, once armed, another instance
+// completes a challenge between the check of an email code and the end
+// that the batch makes conditional on it, as may happen on a store whose
+// batch is not one atomic step (a Redis pipeline).
+type endedMidBatch struct {
+	*store.Memory
+	clock *storetest.Clock
+	armed atomic.Bool
+}
+
+func (l *endedMidBatch) RunBatch(ctx context.Context, ops []store.Op) error {
+	cut := slices.IndexFunc(ops, func(op store.Op) bool { return op.If > 0 && ops[op.If-1].Kind == store.OpConsumeCode })
+	if !l.armed.Load() || cut < 0 {
+		return l.Memory.RunBatch(ctx, ops)
+	}
+	if err := l.Memory.RunBatch(ctx, ops[:cut]); err != nil {
+		return err
+	}
+	if _, err := l.Memory.IncrBelow(ctx, []store.BoundedIncr{{Key: ops[cut].Incrs[0].Key, Window: time.Minute, Max: 1}}); err != nil {
+		return err
+	}
+	for i := cut; i < len(ops); i++ {
+		if !store.SkipOp(ops, i) {
+			if err := store.RunOp(ctx, l.Memory, &ops[i], l.clock.Now()); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// A right email code whose challenge another answer completed between
+// its check and its end lets nobody in, and still ends the user's run of
+// wrong answers: the factor accepted it.
+func TestEmailCodeLosingTheEnd(t *testing.T) {
+	var lr *endedMidBatch
+	e := newEmailApp(t, twofactor.Limits{}, emailcode.Codes{}, func(cfg *twofactor.Config) {
+		lr = &endedMidBatch{Memory: store.NewMemory(cfg.Now)}
+		cfg.Store = lr
+	})
+	lr.clock = e.clock
+	id := e.begin()
+	require.NoError(t, e.send(id))
+	code := e.lastCode()
+	require.ErrorIs(t, e.verify(id, wrongOf(code)), twofactor.ErrInvalidCode)
+	lr.armed.Store(true)
+	require.ErrorIs(t, e.verify(id, code), twofactor.ErrChallengeNotFound)
+	n, _, err := lr.Peek(context.Background(), "tf:fail:"+ada.ID)
+	require.NoError(t, err)
+	assert.Zero(t, n, "the right code ended the run")
+}
+
+// wrongOf returns a six-digit code other than code.
+func wrongOf(code string) string {
+	if code == "000000" {
+		return "111111"
+	}
+	return "000000"
 }
 
 func (e *emailApp) begin() string {

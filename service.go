@@ -598,12 +598,18 @@ const maxAnswer = 16 << 10
 // Wrong and expired codes both return ErrInvalidCode; the event says which.
 // Any store or factor failure returns an error and never a Result.
 //
-// Store round trips: two for a correct email or SMS code (the count, with
-// the checks that the challenge is live and the code's consumption, a
-// CodeConsumer's; the challenge's end with the failure run's end and the
-// last use) and three for a TOTP or backup code (the count, with, for a
-// RecordVerifier, the user's records; the factor's own; the end); one or
-// two for a wrong one; more on a store without store.Batcher.
+// Store round trips: one for an email or SMS code, right or wrong (the
+// count, with the checks that the challenge is live, the code's
+// consumption, a CodeConsumer's, run only when the count refused nothing,
+// and the challenge's end with the failure run's end and the last use,
+// run only when the code matched; two with a Veto, whose verdict comes
+// before the end) and three for a TOTP or backup code (the count, with,
+// for a RecordVerifier, the user's records; the factor's own; the end);
+// one or two for a wrong one; more on a store without store.Batcher. A
+// right code to a challenge that a revocation (a password change, an
+// administrator's reset) ended has ended it again and the user's run of
+// wrong answers with it, in that round trip, before the revocation is
+// read; it is refused all the same.
 func (s *Service) Verify(ctx context.Context, a Answer) (*Result, error) {
 	ctx, st := s.tel.start(ctx, stepVerify, a.Method)
 	v, err := s.verify(ctx, a)
@@ -650,6 +656,9 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	if consumer {
 		consume, verr = cc.ConsumeOp(ch, a.Code)
 		v.consumes = verr == nil
+		if v.consumes {
+			v.planEnd(ctx, cc)
+		}
 	}
 	if err := v.count(ctx, &consume); err != nil {
 		return v.fail(ctx, err)
@@ -701,10 +710,51 @@ type verification struct {
 	// check of the answer: count runs it in its batch, when the count
 	// admits the answer, and sets its result.
 	consumes bool
-	// incrs and ops hold count's bounded increments and batch, and end's,
-	// so they take no allocation of their own.
-	incrs [4]store.BoundedIncr
-	ops   [3]store.Op
+	// fused is set when the challenge's end goes in count's batch, on the
+	// condition that the CodeConsumer's check matched (planEnd): endGot
+	// is what a match verifies, and ended the end's operation once it ran.
+	fused  bool
+	endGot Verified
+	ended  store.Op
+	// incrs, endIncr and ops hold count's bounded increments and batch,
+	// and end's, so they take no allocation of their own.
+	incrs   [4]store.BoundedIncr
+	endIncr [1]store.BoundedIncr
+	ops     [7]store.Op
+}
+
+// planEnd puts the challenge's end, the end of the user's run of wrong
+// answers and the last use in the round trip that counts the answer and
+// checks the code, each on the condition that the code matched
+// (store.Op.If naming the check): an email or SMS code's Verify is then
+// one round trip. It does so only on a store.Batcher and with no Veto,
+// whose verdict must come between the check and the end; what a match
+// verifies comes from the factor, asked before the check runs.
+func (v *verification) planEnd(ctx context.Context, cc CodeConsumer) {
+	if v.s.veto != nil {
+		return
+	}
+	if _, ok := v.s.store.(store.Batcher); !ok {
+		return
+	}
+	got, err := cc.VerifyConsumed(ctx, v.ch, store.Op{Kind: store.OpConsumeCode, Status: store.CodeMatched})
+	if err != nil {
+		return
+	}
+	v.fused, v.endGot = true, got
+}
+
+// endOps appends to ops the operations of end (the challenge's end, the
+// run's end, the last use when the factor records one), each conditional
+// on operation cond (one-based; 0 for none).
+func (v *verification) endOps(ops []store.Op, got Verified, cond int, now time.Time) []store.Op {
+	end := v.s.endOp(v.ch, v.endIncr[:0])
+	end.If = cond
+	ops = append(ops, end, store.Op{Kind: store.OpResetCounter, Key: v.failKey, If: cond})
+	if got.RecordUse && got.EnrollmentID != "" && v.s.records != nil {
+		ops = append(ops, store.Op{Kind: store.OpTouchEnrollment, UserID: v.ch.User.ID, ID: got.EnrollmentID, Time: now, If: cond})
+	}
+	return ops
 }
 
 // fail reports err as the outcome, in an event.
@@ -763,6 +813,9 @@ func (v *verification) count(ctx context.Context, consume *store.Op) error {
 		op := *consume
 		op.If = counted + 1
 		ops = append(ops, op)
+		if v.fused {
+			ops = v.endOps(ops, v.endGot, counted+2, v.now)
+		}
 	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
@@ -772,6 +825,9 @@ func (v *verification) count(ctx context.Context, consume *store.Op) error {
 	}
 	if v.consumes {
 		*consume = ops[counted+1]
+		if v.fused {
+			v.ended = ops[counted+2]
+		}
 	}
 	counts := ops[counted].Bounded
 	v.attempts = store.CounterValue{N: counts[1].N, ResetAt: counts[1].ResetAt}
@@ -939,13 +995,16 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 // and a failure to end the run only leaves the count higher, which is the
 // safe side: it is reported, and the answer stands.
 func (v *verification) end(ctx context.Context, got Verified) error {
+	if v.fused { // ended in count's batch, the code having matched
+		if v.ended.Skipped || !v.ended.Bounded[0].Incremented {
+			return store.ErrNotFound
+		}
+		return nil
+	}
 	s := v.s
 	now := s.now()
-	ops := append(v.ops[:0], s.endOp(v.ch, v.incrs[:0]), store.Op{Kind: store.OpResetCounter, Key: v.failKey})
-	touch := got.RecordUse && got.EnrollmentID != "" && s.records != nil
-	if touch {
-		ops = append(ops, store.Op{Kind: store.OpTouchEnrollment, UserID: v.ch.User.ID, ID: got.EnrollmentID, Time: now})
-	}
+	ops := v.endOps(v.ops[:0], got, 0, now)
+	touch := len(ops) == 3
 	_, batcher := s.store.(store.Batcher)
 	if !batcher {
 		ops = ops[:1]

@@ -65,14 +65,14 @@ type Op struct {
 	MaxAttempts int           // OpPutCode
 
 	// If makes the operation conditional. When above zero it names, one
-	// based, an OpIncrBelow earlier in the batch: the operation runs only
-	// when that call refused nothing ([Admitted]: no entry of its result
-	// is Full, and it was not skipped itself), and otherwise does not run
-	// and is Skipped. It puts
-	// a step in the round trip of the count that admits it where it would
-	// otherwise wait for the count's reply: a code is stored only when its
-	// send was counted, and consumed only when the answer was, and no
-	// limit refused either. Zero: the operation always runs.
+	// based, an OpIncrBelow or an OpConsumeCode earlier in the batch: the
+	// operation runs only when that one ran and succeeded ([Admitted]: an
+	// increment refused nothing, no entry of its result being Full; a
+	// consumption matched), and otherwise does not run and is Skipped. It
+	// puts a step in the round trip of what decides it where it would
+	// otherwise wait for that reply: a code is stored only when its send
+	// was counted, consumed only when the answer was, and a challenge
+	// ended only when its code matched. Zero: the operation always runs.
 	If int
 
 	// Results, set by a batch that returned no error.
@@ -132,8 +132,8 @@ type Batcher interface {
 func CheckOps(ops []Op) error {
 	for i := range ops {
 		op := &ops[i]
-		if op.If < 0 || op.If > i || (op.If > 0 && ops[op.If-1].Kind != OpIncrBelow) {
-			return fmt.Errorf("store: batch operation %d has If %d, which names no bounded increment before it", i, op.If)
+		if op.If < 0 || op.If > i || (op.If > 0 && ops[op.If-1].Kind != OpIncrBelow && ops[op.If-1].Kind != OpConsumeCode) {
+			return fmt.Errorf("store: batch operation %d has If %d, which names no bounded increment or code consumption before it", i, op.If)
 		}
 		switch op.Kind {
 		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode, OpPutCode:
@@ -196,12 +196,19 @@ func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
 	return nil
 }
 
-// Admitted reports whether op, an OpIncrBelow of a batch that ran it,
-// refused nothing: none of its entries is Full, and it was not itself
-// skipped (a conditional increment whose condition failed admits
-// nothing).
+// Admitted reports whether op, an operation of a batch that ran it, holds
+// the condition of the operations whose If names it: an OpIncrBelow
+// refused nothing (none of its entries is Full), an OpConsumeCode matched,
+// and neither was itself skipped (a conditional operation whose condition
+// failed admits nothing).
 func Admitted(op *Op) bool {
-	return !op.Skipped && FirstFull(op.Bounded) < 0
+	if op.Skipped {
+		return false
+	}
+	if op.Kind == OpConsumeCode {
+		return op.Status == CodeMatched
+	}
+	return FirstFull(op.Bounded) < 0
 }
 
 // SkipOp reports whether ops[i] is conditional (If) and the bounded

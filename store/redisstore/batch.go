@@ -41,8 +41,9 @@ import (
 // the IncrBelow's script sets a gate, a key of the batch's own with a
 // short TTL, when it refuses nothing, and the operation's script runs
 // only when it deletes that gate (gateOp). Any other conditional
-// operation, and every one on another client, waits for its IncrBelow's
-// reply and goes in one more pipeline, or is skipped.
+// operation (one conditional on a code's consumption among them), and
+// every one on another client, waits for the reply of what it names and
+// goes in one more pipeline, or is skipped.
 //
 // A batch that store.CheckOps refuses, or whose keys or ids are not
 // valid, is an error wrapping twofactor.ErrInvalidInput before anything is
@@ -103,9 +104,10 @@ const gateTTL = 10000
 // operation gated on g. g then sets a gate, a key of its own that only it writes, when it
 // refuses nothing, and b's script runs only when it deletes that gate,
 // all in one round trip. Any other conditional operation waits for g's
-// reply and is sent, or skipped, in one more pipeline (splitBatch).
+// reply and is sent, or skipped, in one more pipeline (splitBatch), as
+// does every operation conditional on a code's consumption.
 func (s *Store) gateOp(b, g *batchOp, single bool, t time.Time) {
-	gateable := b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode
+	gateable := g.op.Kind == store.OpIncrBelow && (b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode)
 	if !single || !gateable || !g.send || g.gate != "" {
 		b.wait = true
 		return

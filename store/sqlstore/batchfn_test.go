@@ -98,11 +98,12 @@ func TestBatchFunctionMatchesStatements(t *testing.T) {
 	assert.Positive(t, skipped, "the batches skipped no operation")
 }
 
-// randomBatch returns one to six operations over a few keys.
+// randomBatch returns one to six operations over a few keys, some of
+// them conditional on an earlier increment or consumption.
 func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 	keys := []string{"a", "b", "c", "d"}
 	var ops []store.Op
-	lastIncr := 0
+	lastCond := 0
 	for range 1 + rng.IntN(6) {
 		op := store.Op{}
 		switch rng.IntN(13) {
@@ -130,12 +131,12 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 			op = store.Op{Kind: store.OpTouchEnrollment, UserID: fmt.Sprint("u", rng.IntN(2)), ID: fmt.Sprint("e", rng.IntN(3)),
 				Time: now.Add(-time.Duration(rng.IntN(3)) * time.Second)}
 		}
-		if lastIncr > 0 && op.Kind != store.OpIncrBelow && rng.IntN(2) == 0 {
-			op.If = lastIncr
+		if lastCond > 0 && rng.IntN(2) == 0 {
+			op.If = lastCond
 		}
 		ops = append(ops, op)
-		if op.Kind == store.OpIncrBelow {
-			lastIncr = len(ops)
+		if op.Kind == store.OpIncrBelow || op.Kind == store.OpConsumeCode {
+			lastCond = len(ops)
 		}
 	}
 	return ops

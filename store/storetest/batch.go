@@ -170,12 +170,59 @@ func (c ifCase) marked(key string) bool {
 // the batch.
 func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
 	c := ifCase{t: t, s: s, clk: clk, k: k, ctx: ctx, g: k("{u:if}codes")}
-	for _, key := range []string{"a", "b", "c", "d"} {
+	for _, key := range []string{"a", "b", "c", "d", "e", "f", "g"} {
 		require.NoError(t, s.PutCode(ctx, store.Code{Group: c.g, Key: key, Hash: []byte("h-" + key), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 1}))
 	}
 	batchIfAdmitted(c)
 	batchIfRefused(c)
+	batchIfConsumed(c)
 	batchIfInvalid(c)
+}
+
+// batchIfConsumed: operations conditional on a code's consumption run
+// only when it matched: not on a wrong code, nor on a consumption that
+// did not run because its own count refused the call, and a chain of
+// them (a count, the code's check on it, the challenge's end, a counter's
+// reset and a last use on the check) runs whole or not at all.
+func batchIfConsumed(c ifCase) {
+	t := c.t
+	end := func(key string, cond int) store.Op {
+		return store.Op{Kind: store.OpIncrBelow, If: cond, Incrs: []store.BoundedIncr{{Key: c.k("{u:if}" + key), Window: time.Minute, Max: 1}}}
+	}
+	mark := func(key string, cond int) store.Op {
+		return store.Op{Kind: store.OpMarkUsed, Key: c.k("{u:if}" + key), Time: c.clk.Now().Add(time.Minute), If: cond}
+	}
+	_, _, err := c.s.Incr(c.ctx, c.k("{u:if}run"), time.Minute)
+	require.NoError(t, err)
+
+	wrong := []store.Op{c.count("w", 5, false), c.consume("e", "wrong", 1), end("end-w", 2), mark("mark-w", 2)}
+	c.run(wrong)
+	assert.Equal(t, store.CodeMismatch, wrong[1].Status)
+	assert.True(t, wrong[2].Skipped, "an end on a wrong code is skipped")
+	assert.True(t, wrong[3].Skipped, "a mark on a wrong code is skipped")
+	assert.False(t, c.marked("{u:if}mark-w"))
+
+	c.run([]store.Op{c.count("full2", 0, false)})
+	refused := []store.Op{c.count("full2", 0, false), c.consume("f", "h-f", 1), end("end-r", 2)}
+	c.run(refused)
+	assert.True(t, refused[1].Skipped)
+	assert.True(t, refused[2].Skipped, "an end on a skipped consumption is skipped")
+	assert.Equal(t, store.CodeMatched, c.check("f", "h-f"), "the skipped consumption left the code")
+
+	right := []store.Op{
+		c.count("r", 5, false), c.consume("g", "h-g", 1), end("end-ok", 2),
+		{Kind: store.OpResetCounter, Key: c.k("{u:if}run"), If: 2}, mark("mark-ok", 2),
+	}
+	c.run(right)
+	assert.Equal(t, store.CodeMatched, right[1].Status)
+	require.False(t, right[2].Skipped, "the end on a matched code runs")
+	assert.True(t, right[2].Bounded[0].Incremented)
+	assert.False(t, right[3].Skipped)
+	assert.True(t, right[4].First)
+	n, _, err := c.s.Peek(c.ctx, c.k("{u:if}run"))
+	require.NoError(t, err)
+	assert.Zero(t, n, "the reset on a matched code ran")
+	assert.Equal(t, store.CodeNotFound, c.check("g", "h-g"), "the code was consumed")
 }
 
 // batchIfAdmitted: an admitted call's conditional operations run, among

@@ -123,8 +123,9 @@ $fn$;
 
 -- {{p}}run_batch runs the operations of ops in order and returns their
 -- results, one object each: an operation with "if" runs only when the
--- bounded increment it names (one-based) ran and refused nothing
--- (store.SkipOp), and is otherwise {"skip": true}.
+-- operation it names (one-based) ran and succeeded, a bounded increment
+-- refusing nothing or a code's consumption matching (store.SkipOp), and
+-- is otherwise {"skip": true}.
 CREATE OR REPLACE FUNCTION {{p}}run_batch(ops JSONB, now_us BIGINT) RETURNS JSONB
 LANGUAGE plpgsql AS $fn$
 DECLARE
@@ -192,6 +193,7 @@ BEGIN
 			ELSIF {{p}}ct_equal(_v, decode(_op->>'h', 'base64')) THEN
 				DELETE FROM {{p}}codes c WHERE c.grp = _op->>'g' AND c.k = _op->>'k';
 				_res := jsonb_build_object('s', 1);
+				_ok[i] := true;
 			ELSE
 				UPDATE {{p}}codes c SET attempts = c.attempts + 1 WHERE c.grp = _op->>'g' AND c.k = _op->>'k';
 				_res := jsonb_build_object('s', 2);
