@@ -164,18 +164,8 @@ func cloneOps(ops []store.Op) []store.Op {
 	return out
 }
 
-// tableRows returns every row of one of s's tables, as text, in key order.
+// tableRows returns every row of one of s's tables, as text, in order.
 func tableRows(t *testing.T, s *sqlstore.Store, table string) []string {
 	t.Helper()
-	rows, err := s.DB().Query(`SELECT t::TEXT FROM ` + s.TablePrefix() + table + ` t ORDER BY 1`)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var r string
-		require.NoError(t, rows.Scan(&r))
-		out = append(out, r)
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return column(t, s.DB(), `SELECT t::TEXT FROM `+s.TablePrefix()+table+` t ORDER BY 1`)
 }

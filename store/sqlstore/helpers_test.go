@@ -94,3 +94,19 @@ func dropTables(t testing.TB, db *sql.DB, d sqlstore.Dialect, prefix string) {
 	require.NoError(t, err)
 	require.NoError(t, s.DropTables(context.Background()))
 }
+
+// column returns the first column of every row of the query q, as text.
+func column(t testing.TB, db *sql.DB, q string, args ...any) []string {
+	t.Helper()
+	rows, err := db.QueryContext(context.Background(), q, args...)
+	require.NoError(t, err)
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var v string
+		require.NoError(t, rows.Scan(&v))
+		out = append(out, v)
+	}
+	require.NoError(t, rows.Err())
+	return out
+}

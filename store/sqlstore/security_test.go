@@ -75,17 +75,7 @@ func tablesOf(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) []str
 	if d == sqlstore.MySQL {
 		args = append(args, prefix)
 	}
-	rows, err := db.QueryContext(context.Background(), q, args...)
-	require.NoError(t, err)
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var name string
-		require.NoError(t, rows.Scan(&name))
-		out = append(out, name)
-	}
-	require.NoError(t, rows.Err())
-	return out
+	return column(t, db, q, args...)
 }
 
 // everyRow returns every row of every table under prefix as text: the
