@@ -36,14 +36,18 @@ import (
 // in the first pipeline. Only the order in which other callers may see
 // the writes of unrelated operations differs from ops.
 //
-// A conditional operation (store.Op.If) that is a code's storing or
-// consumption goes in the pipeline of its IncrBelow on a *redis.Client:
-// the IncrBelow's script sets a gate, a key of the batch's own with a
-// short TTL, when it refuses nothing, and the operation's script runs
-// only when it deletes that gate (gateOp). Any other conditional
-// operation (one conditional on a code's consumption among them), and
-// every one on another client, waits for the reply of what it names and
-// goes in one more pipeline, or is skipped.
+// On a *redis.Client a conditional operation (store.Op.If) goes in the
+// pipeline of the operation it names, its gate: that one's script sets a
+// key of the batch's own with a short TTL (gateOp) when it admits what
+// follows (a bounded increment that refuses nothing, a code that
+// matched), and the conditional operation's script runs only when it
+// deletes that key. A count, a code's check and the challenge's end that
+// follows a match are then one round trip. This holds for a code's
+// storing or consumption after a bounded increment, and for a bounded
+// increment, a counter's reset, a last use or another consumption after
+// a code's consumption. Any other conditional operation, and every one
+// on another client, waits for the reply of what it names and goes in
+// one more pipeline, or is skipped.
 //
 // A batch that store.CheckOps refuses, or whose keys or ids are not
 // valid, is an error wrapping twofactor.ErrInvalidInput before anything is
@@ -58,14 +62,13 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	t := s.now()
 	batch := make([]batchOp, len(ops))
 	todo := make([]*batchOp, len(ops))
-	_, single := s.rdb.(*redis.Client)
 	for i := range ops {
 		if err := s.prepareOp(&batch[i], &ops[i], t); err != nil {
 			return err
 		}
 		batch[i].i = i
 		if ops[i].If > 0 {
-			s.gateOp(&batch[i], &batch[ops[i].If-1], single, t)
+			s.gateOp(&batch[i], &batch[ops[i].If-1])
 		}
 		todo[i] = &batch[i]
 	}
@@ -90,34 +93,78 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	return nil
 }
 
-// gateTTL bounds, in milliseconds, how long the gate that a bounded
-// increment sets for the conditional operation after it in a pipeline
-// lives: the operation runs right after it, in the same pipeline, so the
+// gateTTL bounds, in milliseconds, how long a gate that an operation
+// sets for a conditional operation after it in a pipeline lives: the operation runs right after it, in the same pipeline, so the
 // gate is normally deleted within a millisecond. One that is not (a
 // pipeline cut short) expires on its own; one that expired before its
 // operation ran makes the batch fail (readOp).
 const gateTTL = 10000
 
-// gateOp joins the conditional operation b (store.Op.If) to the bounded
-// increment g it names, when their pipeline can decide it: on one server
-// (a *redis.Client), a code's consumption or storing, the first
-// operation gated on g. g then sets a gate, a key of its own that only it writes, when it
-// refuses nothing, and b's script runs only when it deletes that gate,
-// all in one round trip. Any other conditional operation waits for g's
-// reply and is sent, or skipped, in one more pipeline (splitBatch), as
-// does every operation conditional on a code's consumption.
-func (s *Store) gateOp(b, g *batchOp, single bool, t time.Time) {
-	gateable := g.op.Kind == store.OpIncrBelow && (b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode)
-	if !single || !gateable || !g.send || g.gate != "" {
+// gateOp joins the conditional operation b (store.Op.If) to the
+// operation g it names, when their pipeline can decide it: on one server
+// (a *redis.Client), when g is a bounded increment that gates nothing
+// else and b a code's storing or consumption, or when g is a code's
+// consumption and b a bounded increment, a counter's reset, a last use
+// or a consumption. g's script then sets a gate, a key of its own that
+// only it writes, when it admits b (store.Admitted), and b's script runs
+// only when it deletes that gate, all in one round trip. Any other
+// conditional operation waits for g's reply and is sent, or skipped, in
+// one more pipeline (splitBatch).
+func (s *Store) gateOp(b, g *batchOp) {
+	if _, single := s.rdb.(*redis.Client); !single || !g.send || g.wait || !b.send || !gates(g, b) {
 		b.wait = true
 		return
 	}
-	g.gate = s.prefix + "g:" + rand.Text()
-	g.cmd = boundedCmd(g.groups[0], boundedGate, t.UnixMilli())
-	g.cmd.keys = append(g.cmd.keys[:len(g.cmd.keys):len(g.cmd.keys)], g.gate)
-	g.cmd.args = slices.Insert(g.cmd.args, 2, any(gateTTL))
-	b.gate, b.gatedBy = g.gate, g
-	b.cmd.keys = append(b.cmd.keys[:len(b.cmd.keys):len(b.cmd.keys)], g.gate)
+	gate := s.prefix + "g:" + rand.Text()
+	switch g.op.Kind {
+	case store.OpIncrBelow: // mode "g": the gate is its last key
+		g.cmd = boundedCmd(g.groups[0], boundedGate, g.t.UnixMilli())
+		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
+		g.cmd.args = slices.Insert(g.cmd.args, 2, any(gateTTL))
+	case store.OpConsumeCode: // the gates it sets are its last keys
+		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
+		g.cmd.args = consumeGateArgs(g.cmd.args, g.gate != "")
+	}
+	g.gates++
+	b.gate, b.gatedBy = gate, g
+	switch b.op.Kind {
+	case store.OpIncrBelow: // mode "w": the gate is its last key
+		b.cmd = boundedCmd(b.groups[0], boundedWait, b.t.UnixMilli())
+		b.cmd.keys = append(slices.Clip(b.cmd.keys), gate)
+	case store.OpResetCounter:
+		b.cmd = scriptCommand(resetGated, []string{s.counterKey(b.op.Key), gate})
+	default: // a code's storing or consumption, a last use: KEYS[2]
+		b.cmd.keys = append(slices.Clip(b.cmd.keys), gate)
+		if b.op.Kind == store.OpConsumeCode {
+			b.cmd.args = consumeGateArgs(b.cmd.args, true)
+		}
+	}
+}
+
+// gates reports whether g's script can set a gate that b's script
+// deletes (gateOp).
+func gates(g, b *batchOp) bool {
+	switch g.op.Kind {
+	case store.OpIncrBelow:
+		return g.gates == 0 && g.gate == "" && (b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode)
+	case store.OpConsumeCode:
+		switch b.op.Kind {
+		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment, store.OpConsumeCode:
+			return true
+		}
+	}
+	return false
+}
+
+// consumeGateArgs sets, in the arguments of the consumeCode script, the
+// number of gates the call deletes (1 when in) and the TTL of those it
+// sets.
+func consumeGateArgs(args []any, in bool) []any {
+	n := 0
+	if in {
+		n = 1
+	}
+	return append(args[:4:4], n, gateTTL)
 }
 
 // batchOp is one operation of a batch, made ready to send.
@@ -134,12 +181,13 @@ type batchOp struct {
 
 	i    int  // the operation's index in the batch
 	done bool // the operation ran, or was skipped: its result is set
-	// gate is the gate key (gateOp) that an IncrBelow sets, or that the
-	// conditional operation gatedBy names deletes, in one pipeline; wait
-	// is set for a conditional operation that waits for its IncrBelow's
-	// reply instead.
+	// gate is the gate key (gateOp) that this conditional operation
+	// deletes, which gatedBy sets in the same pipeline; gates counts the
+	// gates this operation sets. wait is set for a conditional operation
+	// that waits for the reply of what it names instead.
 	gate    string
 	gatedBy *batchOp
+	gates   int
 	wait    bool
 }
 
@@ -187,8 +235,8 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 // and every later operation that names a counter of one that waits. Every
 // operation that waits is after the first, which is that IncrBelow.
 //
-// A conditional operation that waits for its IncrBelow's reply (gateOp)
-// waits with every operation after it, unless that IncrBelow ran; then
+// A conditional operation that waits for the reply of what it names
+// (gateOp) waits with every operation after it, unless that one ran; then
 // it is first of the next pipeline, which decides it.
 func splitBatch(ops []*batchOp, all []batchOp) (now, later []*batchOp) {
 	var held map[string]bool // the counters of the operations that wait
@@ -239,8 +287,8 @@ func (b *batchOp) names(set map[string]bool) bool {
 // pipelineOps sends the commands of ops, operations of the batch all, in
 // one pipeline (sendAll) and reads the replies into their results,
 // returning the first error, in the order of ops. A conditional operation
-// that waited for its IncrBelow's reply is skipped here when that refused
-// the call (store.SkipOp), and sends nothing.
+// that waited for the reply of what it names is skipped here when that
+// did not admit it (store.SkipOp), and sends nothing.
 func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp) error {
 	cmds := make([]command, 0, len(ops))
 	at := make(map[*batchOp]int, len(ops)) // an operation's command's index in cmds
@@ -252,7 +300,11 @@ func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp)
 		if b.send {
 			c := b.cmd
 			if b.gatedBy != nil {
-				c.gatedBy = at[b.gatedBy] + 1
+				j, ok := at[b.gatedBy]
+				if !ok { // gateOp joins only operations that share a pipeline
+					return wrap("batch", errors.New("a conditional operation left its gate's pipeline"))
+				}
+				c.gatedBy = j + 1
 			}
 			at[b] = len(cmds)
 			cmds = append(cmds, c)
@@ -276,7 +328,7 @@ func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp)
 	}
 	for _, b := range ops {
 		if b.gatedBy != nil && b.op.Skipped == store.Admitted(b.gatedBy.op) {
-			return wrap("batch", errors.New("a conditional operation's gate disagreed with its bounded increment"))
+			return wrap("batch", errors.New("a conditional operation's gate disagreed with the operation it names"))
 		}
 	}
 	return nil
@@ -286,6 +338,11 @@ func (s *Store) pipelineOps(ctx context.Context, all []store.Op, ops []*batchOp)
 // of the operation's method.
 func (s *Store) readOp(b *batchOp) error {
 	op := b.op
+	op.Skipped = b.gate != "" && b.reply.(*redis.Cmd).Val() == int64(-1)
+	if op.Skipped { // its script found no gate and did nothing
+		op.Bounded, op.Status = nil, store.CodeNotFound
+		return nil
+	}
 	var err error
 	switch op.Kind {
 	case store.OpPeek:
@@ -316,23 +373,11 @@ func (s *Store) readOp(b *batchOp) error {
 			err = readTouch(b.reply)
 		}
 	case store.OpConsumeCode:
-		op.Skipped = b.skippedByGate()
-		if !op.Skipped {
-			op.Status, err = readConsume(b.reply)
-		}
+		op.Status, err = readConsume(b.reply)
 	case store.OpPutCode:
-		op.Skipped = b.skippedByGate()
-		if !op.Skipped {
-			err = readPut(b.reply)
-		}
+		err = readPut(b.reply)
 	}
 	return err
-}
-
-// skippedByGate reports whether b, a conditional operation in its
-// IncrBelow's pipeline, found no gate and did nothing: its script's -1.
-func (b *batchOp) skippedByGate() bool {
-	return b.gate != "" && b.reply.(*redis.Cmd).Val() == int64(-1)
 }
 
 // runSplit runs an IncrBelow of a batch that takes its split path, as

@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -336,4 +337,91 @@ func TestRunBatchConditionalRefused(t *testing.T) {
 	keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
 	require.NoError(t, err)
 	assert.Empty(t, keys, "gates left behind")
+}
+
+// TestRunBatchConditionalChain: on one server, the operations conditional
+// on a code's consumption (the challenge's end, the reset of the run of
+// wrong answers, the last use) go in the pipeline of the consumption and
+// of the count it is conditional on: a code's check with what follows a
+// match is one round trip. Each runs exactly once on a match whichever
+// scripts the server had to load (NOSCRIPT), none runs on a wrong code or
+// a refused count, and no gate is left behind.
+func TestRunBatchConditionalChain(t *testing.T) {
+	s, rdb, clk, calls := countedStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "email", CreatedAt: clk.Now()}))
+	load := func(scripts ...*redis.Script) func() {
+		return func() {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			for _, sc := range scripts {
+				require.NoError(t, sc.Load(ctx, rdb).Err())
+			}
+		}
+	}
+	all := []*redis.Script{incrBelow, consumeCode, resetGated, touchEnrollment}
+	for n, tc := range []struct {
+		name  string
+		load  func()
+		code  string // the answer: "right" matches
+		max   int64  // the count's bound: 0 refuses it
+		trips int64
+	}{
+		{"every script cached", load(all...), "right", 100, 1},
+		{"none cached", load(), "right", 100, 2},
+		{"not the consumption's", load(incrBelow, resetGated, touchEnrollment), "right", 100, 2},
+		{"not the counts'", load(consumeCode, resetGated, touchEnrollment), "right", 100, 2},
+		{"not the reset's", load(incrBelow, consumeCode, touchEnrollment), "right", 100, 2},
+		{"not the last use's", load(incrBelow, consumeCode, resetGated), "right", 100, 2},
+		{"a wrong code", load(all...), "wrong", 100, 1},
+		{"a refused count", load(all...), "right", 0, 1},
+	} {
+		key, end, fail := "k"+strconv.Itoa(n), "done"+strconv.Itoa(n), "fail"+strconv.Itoa(n)
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: key, Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 5}))
+		_, _, err := s.Incr(ctx, fail, time.Minute)
+		require.NoError(t, err)
+		clk.Advance(time.Second)
+		used := clk.Now()
+		tc.load()
+		before := calls.Load()
+		ops := []store.Op{
+			{Kind: store.OpGetState, Key: "st"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c" + key, Window: time.Minute, Max: tc.max}}},
+			{Kind: store.OpConsumeCode, Group: "g", Key: key, Hash: []byte(tc.code), If: 2},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}}, If: 3},
+			{Kind: store.OpResetCounter, Key: fail, If: 3},
+			{Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1", Time: used, If: 3},
+		}
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, tc.trips, calls.Load()-before, "%s: round trips", tc.name)
+
+		matched := tc.code == "right" && tc.max > 0
+		assert.Equal(t, tc.max == 0, ops[2].Skipped, "%s: the consumption", tc.name)
+		for _, i := range []int{3, 4, 5} {
+			assert.Equal(t, !matched, ops[i].Skipped, "%s: operation %d", tc.name, i)
+		}
+		n, _, err := s.Peek(ctx, fail)
+		require.NoError(t, err)
+		recs, err := s.ListEnrollments(ctx, "u1")
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
+		require.NoError(t, err)
+		st, err := s.ConsumeCode(ctx, "g", key, []byte("right"))
+		require.NoError(t, err)
+		if matched {
+			assert.True(t, ops[3].Bounded[0].Incremented, "%s: the end ran", tc.name)
+			assert.True(t, again[0].Full, "%s: the end ran once", tc.name)
+			assert.Zero(t, n, "%s: the run was reset", tc.name)
+			assert.True(t, recs[0].LastUsedAt.Equal(used), "%s: the last use was written", tc.name)
+			assert.Equal(t, store.CodeNotFound, st, "%s: the code was used", tc.name)
+		} else {
+			assert.False(t, again[0].Full, "%s: no end", tc.name)
+			assert.Equal(t, int64(1), n, "%s: the run was kept", tc.name)
+			assert.False(t, recs[0].LastUsedAt.Equal(used), "%s: no last use", tc.name)
+			assert.Equal(t, store.CodeMatched, st, "%s: the code is still there", tc.name)
+		}
+		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+	}
 }

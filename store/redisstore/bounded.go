@@ -22,6 +22,7 @@ const (
 	boundedCheck   = "c" // decide only
 	boundedRefused = "r" // write the CountRefused counters of a refused call
 	boundedGate    = "g" // decide and write, and set a gate when nothing was refused
+	boundedWait    = "w" // decide and write only when a gate is there to delete
 )
 
 // IncrBelow implements store.BoundedCounters with the incrBelow script,

@@ -52,8 +52,12 @@
 // operations, the very command of the operation's method, in one pipeline
 // (on a cluster, one per node, at once), so a batch costs one round trip
 // whatever it holds, but for an IncrBelow whose keys span hash slots on a
-// cluster, which takes its own round trips (see [Store.RunBatch]). The
-// first call of each script after a server restart costs one more
+// cluster, which takes its own round trips (see [Store.RunBatch]). A
+// conditional operation ([store.Op.If]: a code stored when its send was
+// counted, checked when the answer was, and a challenge ended when its
+// code matched) goes in the same pipeline on a *redis.Client, behind a
+// gate that what it names sets; on a cluster it waits for that reply and
+// goes in one more pipeline. The first call of each script after a server restart costs one more
 // (EVALSHA answers NOSCRIPT and the store sends it again with EVAL).
 //
 // # Key layout
@@ -75,6 +79,8 @@
 //	<prefix>d:<device id>        string  device: "<expiry ms>|<JSON record>"
 //	<prefix>di:{u:<user id>}     hash    the user's devices: field <id> =
 //	                                     expiry (ms)
+//	<prefix>g:<random>           string  a batch's gate (RunBatch), deleted
+//	                                     in the same pipeline; TTL 10 s
 //
 // The <key> of a counter is the library's: the counters per client
 // network hold a keyed hash of the network, never the client's address.

@@ -4,7 +4,10 @@ import "github.com/redis/go-redis/v9"
 
 // Every script but incrBelow touches exactly one key, given as KEYS[1],
 // so each runs on the node that owns that key in Redis Cluster; incrBelow
-// is given keys of one hash slot. Times are Unix milliseconds passed by
+// is given keys of one hash slot. The one exception is a batch's gates,
+// keys of its own that a script sets for the conditional operations after
+// it in the same pipeline, and that each of those deletes to run
+// (RunBatch): they are used only on one server, never on a cluster. Times are Unix milliseconds passed by
 // the caller from the store's clock (never the Redis server's TIME), and
 // every TTL is a duration the caller computed from that clock.
 // Scripts never format large numbers they computed themselves except TTLs,
@@ -75,11 +78,19 @@ return 1
 
 // consumeCode implements store.Codes.ConsumeCode. It returns the
 // store.CodeStatus: 0 not found, 1 matched, 2 mismatch, 3 expired,
-// 4 exhausted. KEYS[1] group hash, and the gate (see incrBelow) when the
-// call is conditional: then it runs only when it deletes the gate, and
-// otherwise returns -1 having done nothing. ARGV key, hash, now, grace.
+// 4 exhausted. KEYS[1] group hash; ARGV key, hash, now, grace, then, in a
+// batch with gates, the number of gates it deletes (0 or 1) and the TTL
+// of those it sets. When that number is 1, KEYS[2] is the gate (see
+// incrBelow) that the call is conditional on: it runs only when it
+// deletes it, and otherwise returns -1 having done nothing. Every key
+// after that is a gate that it sets, for the conditional operations that
+// follow it, when the code matched.
 var consumeCode = newScript(`
-if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return -1 end
+local out = 2
+if ARGV[5] == '1' then
+  if redis.call('DEL', KEYS[2]) == 0 then return -1 end
+  out = 3
+end
 local k, f, a = KEYS[1], 'k:' .. ARGV[1], 'a:' .. ARGV[1]
 local now, grace = tonumber(ARGV[3]), tonumber(ARGV[4])
 local v = redis.call('HGET', k, f)
@@ -100,6 +111,7 @@ if maxAttempts > 0 and used >= maxAttempts then return 4 end
 if ctEqual(string.sub(v, p2 + 1), ARGV[2]) then
   redis.call('HDEL', k, f, a)
   retime(k, now, grace, 'k:')
+  for i = out, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[6]) end
   return 1
 end
 redis.call('HINCRBY', k, a, 1)
@@ -141,15 +153,21 @@ return {1, ARGV[2]}
 // full; otherwise only the CountRefused ones that are not, checks never),
 // "c" only checks, and "r" applies a call that counters of another slot
 // refused. Mode "g" is "a" with one more key, last: the gate of the
-// conditional operations that follow the call in its pipeline, which it
+// conditional operation that follows the call in its pipeline, which it
 // sets, for ARGV[3] milliseconds, when it refused nothing; the operation
-// deletes it. It returns, per counter key, {count, window
+// deletes it. Mode "w" is "a" with one more key, last: the gate that the
+// call is conditional on, which it deletes, returning -1 having done
+// nothing when there was none. It returns, per counter key, {count, window
 // end or "", index of the step whose bound applied (0: the entry's own),
 // flags: 1 full, 2 incremented}.
 var incrBelow = newScript(`
 local now, mode = tonumber(ARGV[1]), ARGV[2]
 local items, a, refused, nk = {}, 3, mode == 'r', #KEYS
 if mode == 'g' then a, nk = 4, nk - 1 end
+if mode == 'w' then
+  if redis.call('DEL', KEYS[nk]) == 0 then return -1 end
+  nk = nk - 1
+end
 for i = 1, nk do
   local fl = tonumber(ARGV[a + 4])
   local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), n = 0, step = 0,
@@ -189,6 +207,15 @@ for i, it in ipairs(items) do
 end
 if mode == 'g' and not refused then redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
 return out
+`)
+
+// resetGated is ResetCounter's DEL made conditional in a batch. KEYS[1]
+// counter, KEYS[2] the gate (see incrBelow) it is conditional on: it
+// deletes the counter only when it deletes the gate, and otherwise
+// returns -1 having done nothing.
+var resetGated = newScript(`
+if redis.call('DEL', KEYS[2]) == 0 then return -1 end
+return redis.call('DEL', KEYS[1])
 `)
 
 // decr implements store.Counters.Decr: it subtracts one from a live count
@@ -354,9 +381,13 @@ return 0
 // its offset, and when the new time is later, rewrites that member alone:
 // every other field stays byte for byte as stored, so a rename written
 // meanwhile is kept. A missing record is left missing. It returns 1 when
-// it wrote. KEYS[1] the user's enrollment hash; ARGV id, the new time as a
-// JSON string, its Unix seconds, its nanoseconds within the second.
+// it wrote. KEYS[1] the user's enrollment hash, and the gate (see
+// incrBelow) when the call is conditional: then it runs only when it
+// deletes the gate, and otherwise returns -1 having done nothing. ARGV id,
+// the new time as a JSON string, its Unix seconds, its nanoseconds within
+// the second.
 var touchEnrollment = newScript(`
+if KEYS[2] and redis.call('DEL', KEYS[2]) == 0 then return -1 end
 local function unixOf(t)
   local y, mo, d, h, mi, s, zone = string.match(t,
     '^(%d%d%d%d)%-(%d%d)%-(%d%d)T(%d%d):(%d%d):(%d%d)(.*)$')
