@@ -108,16 +108,25 @@ type boundedGroup struct {
 func (s *Store) boundedGroups(incrs []store.BoundedIncr, t time.Time) []*boundedGroup {
 	_, single := s.rdb.(*redis.Client)
 	now := t.UnixMilli()
-	byTag := make(map[string]*boundedGroup)
+	var byTag map[string]*boundedGroup
 	var groups []*boundedGroup
+	if single && len(incrs) > 0 { // one group, sized for every entry
+		n := 0
+		for _, in := range incrs {
+			n += 6 + 2*len(in.Steps)
+		}
+		groups = []*boundedGroup{{idx: make([]int, 0, len(incrs)), keys: make([]string, 0, len(incrs)), args: make([]any, 0, n)}}
+	} else {
+		byTag = make(map[string]*boundedGroup)
+	}
 	for i, in := range incrs {
 		key := s.counterKey(in.Key)
-		tag := ""
-		if !single {
-			tag = hashTag(key)
-		}
-		g := byTag[tag]
-		if g == nil {
+		var g *boundedGroup
+		if byTag == nil {
+			g = groups[0]
+		} else if tag := hashTag(key); byTag[tag] != nil {
+			g = byTag[tag]
+		} else {
 			g = &boundedGroup{}
 			byTag[tag] = g
 			groups = append(groups, g)
@@ -243,7 +252,8 @@ func (s *Store) runBounded(ctx context.Context, incrs []store.BoundedIncr, group
 // boundedCmd is the incrBelow script's call in mode on the group g at now
 // (Unix ms).
 func boundedCmd(g *boundedGroup, mode string, now int64) command {
-	return scriptCommand(incrBelow, g.keys, append([]any{now, mode}, g.args...)...)
+	args := make([]any, 0, 3+len(g.args)) // room for a gate's TTL (gateOp)
+	return scriptCommand(incrBelow, g.keys, append(append(args, now, mode), g.args...)...)
 }
 
 // readBounded reads the reply of incrBelow on the group g of incrs into
@@ -253,33 +263,28 @@ func readBounded(c redis.Cmder, incrs []store.BoundedIncr, g *boundedGroup, out 
 	if err != nil {
 		return wrap("incr below", err)
 	}
-	if len(res) != len(g.idx) {
+	if len(res) != 4*len(g.idx) {
 		return malformed("incr below: unexpected reply")
 	}
 	for k, i := range g.idx {
-		v, err := parseBounded(res[k], incrs[i])
-		if err != nil {
-			return err
+		v, ok := parseBounded(res[4*k:4*k+4], incrs[i])
+		if !ok {
+			return malformed("incr below: unexpected reply")
 		}
 		out[i] = v
 	}
 	return nil
 }
 
-// parseBounded reads one counter's reply of incrBelow: {count, window end
-// or "", step, flags}.
-func parseBounded(res any, in store.BoundedIncr) (store.BoundedValue, error) {
-	bad := malformed("incr below: unexpected reply")
-	a, ok := res.([]any)
-	if !ok || len(a) != 4 {
-		return store.BoundedValue{}, bad
-	}
+// parseBounded reads one counter's four entries of incrBelow's reply:
+// count, window end or "", step, flags.
+func parseBounded(a []any, in store.BoundedIncr) (store.BoundedValue, bool) {
 	n, ok1 := a[0].(int64)
 	r, ok2 := a[1].(string)
 	step, ok3 := a[2].(int64)
 	flags, ok4 := a[3].(int64)
 	if !ok1 || !ok2 || !ok3 || !ok4 || n < 0 || step < 0 || step > int64(len(in.Steps)) {
-		return store.BoundedValue{}, bad
+		return store.BoundedValue{}, false
 	}
 	v := store.BoundedValue{N: n, Max: in.Max, Full: flags&1 != 0, Incremented: flags&2 != 0}
 	if step > 0 {
@@ -288,9 +293,9 @@ func parseBounded(res any, in store.BoundedIncr) (store.BoundedValue, error) {
 	if r != "" {
 		ms, err := strconv.ParseInt(r, 10, 64)
 		if err != nil {
-			return store.BoundedValue{}, bad
+			return store.BoundedValue{}, false
 		}
 		v.ResetAt = time.UnixMilli(ms)
 	}
-	return v, nil
+	return v, true
 }

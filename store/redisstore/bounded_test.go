@@ -195,3 +195,38 @@ func TestIncrBelowTTL(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, (10*time.Minute + DefaultGrace).Milliseconds(), ttl.Milliseconds(), 2000)
 }
+
+// TestReadBoundedMalformed: a reply of incrBelow that is not four
+// entries per counter of the expected types, or names a step the entry
+// does not have, is a malformed-value error, never a result.
+func TestReadBoundedMalformed(t *testing.T) {
+	incrs := []store.BoundedIncr{
+		{Key: "a", Window: time.Minute, Max: 3},
+		{Key: "b", Window: time.Minute, Max: 5, Steps: []store.BoundStep{{After: time.Minute, Max: 9}}},
+	}
+	g := &boundedGroup{idx: []int{0, 1}}
+	reply := func(v ...any) redis.Cmder {
+		c := redis.NewCmd(context.Background())
+		c.SetVal(v)
+		return c
+	}
+	out := make([]store.BoundedValue, 2)
+	require.NoError(t, readBounded(reply(int64(1), "1800000000000", int64(0), int64(2), int64(5), "", int64(1), int64(1)), incrs, g, out))
+	assert.Equal(t, store.BoundedValue{N: 1, Max: 3, ResetAt: time.UnixMilli(1_800_000_000_000), Incremented: true}, out[0])
+	assert.Equal(t, store.BoundedValue{N: 5, Max: 9, Full: true}, out[1])
+
+	for name, r := range map[string]redis.Cmder{
+		"short":           reply(int64(1), "", int64(0), int64(2)),
+		"long":            reply(int64(1), "", int64(0), int64(2), int64(1), "", int64(0), int64(2), int64(0)),
+		"count not int":   reply("1", "", int64(0), int64(2), int64(1), "", int64(0), int64(2)),
+		"negative count":  reply(int64(-1), "", int64(0), int64(2), int64(1), "", int64(0), int64(2)),
+		"end not a time":  reply(int64(1), "soon", int64(0), int64(2), int64(1), "", int64(0), int64(2)),
+		"step it lacks":   reply(int64(1), "", int64(1), int64(2), int64(1), "", int64(0), int64(2)),
+		"step past steps": reply(int64(1), "", int64(0), int64(2), int64(1), "", int64(2), int64(2)),
+		"flags not int":   reply(int64(1), "", int64(0), "2", int64(1), "", int64(0), int64(2)),
+	} {
+		err := readBounded(r, incrs, g, out)
+		assert.ErrorIs(t, err, errMalformed, name)
+	}
+	assert.Error(t, readBounded(redis.NewCmd(context.Background()), incrs, g, out), "not an array")
+}

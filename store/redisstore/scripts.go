@@ -157,55 +157,69 @@ return {1, ARGV[2]}
 // sets, for ARGV[3] milliseconds, when it refused nothing; the operation
 // deletes it. Mode "w" is "a" with one more key, last: the gate that the
 // call is conditional on, which it deletes, returning -1 having done
-// nothing when there was none. It returns, per counter key, {count, window
-// end or "", index of the step whose bound applied (0: the entry's own),
-// flags: 1 full, 2 incremented}.
+// nothing when there was none. It returns, per counter key, four entries
+// of one flat array: count, window end or "", index of the step whose
+// bound applied (0: the entry's own), flags (1 full, 2 incremented).
+//
+// The script runs for every count of a login, so it keeps to flat arrays
+// indexed by counter and to arithmetic on the flags (4 marks a full
+// counter): a table per counter with named fields, and a nested reply,
+// cost a third of its time.
 var incrBelow = newScript(`
+local call, tonumber = redis.call, tonumber
 local now, mode = tonumber(ARGV[1]), ARGV[2]
-local items, a, refused, nk = {}, 3, mode == 'r', #KEYS
-if mode == 'g' then a, nk = 4, nk - 1 end
-if mode == 'w' then
-  if redis.call('DEL', KEYS[nk]) == 0 then return -1 end
+local refused, nk, a = mode == 'r', #KEYS, 3
+if mode == 'g' then
+  a, nk = 4, nk - 1
+elseif mode == 'w' then
+  if call('DEL', KEYS[nk]) == 0 then return -1 end
   nk = nk - 1
 end
+local N, R, ST, FL, AT = {}, {}, {}, {}, {}
 for i = 1, nk do
-  local fl = tonumber(ARGV[a + 4])
-  local it = {e = ARGV[a], ttl = ARGV[a + 1], max = tonumber(ARGV[a + 3]), n = 0, step = 0,
-    cr = bit.band(fl, 1) ~= 0, chk = bit.band(fl, 2) ~= 0}
-  local w, steps = tonumber(ARGV[a + 2]), tonumber(ARGV[a + 5])
-  a = a + 6
-  local v = redis.call('HMGET', KEYS[i], 'n', 'r')
+  local max, fl, steps = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4]), tonumber(ARGV[a + 5])
+  local n, r, step = 0, false, 0
+  local v = call('HMGET', KEYS[i], 'n', 'r')
   if v[1] or v[2] then
-    local n, r = tonumber(v[1]), tonumber(v[2])
-    if n == nil or r == nil then return redis.error_reply('redisstore: malformed stored value') end
-    if now < r then it.n, it.r = n, v[2] end
+    local vn, vr = tonumber(v[1]), tonumber(v[2])
+    if vn == nil or vr == nil then return redis.error_reply('redisstore: malformed stored value') end
+    if now < vr then n, r = vn, v[2] end
   end
-  local age = 0
-  if it.r then age = now - (tonumber(it.r) - w) end
-  for j = 1, steps do
-    if age >= tonumber(ARGV[a]) then it.max, it.step = tonumber(ARGV[a + 1]), j end
-    a = a + 2
+  if steps > 0 then
+    local age = 0
+    if r then age = now - (tonumber(r) - tonumber(ARGV[a + 2])) end
+    local b = a + 6
+    for j = 1, steps do
+      if age >= tonumber(ARGV[b]) then max, step = tonumber(ARGV[b + 1]), j end
+      b = b + 2
+    end
   end
-  it.full = it.n >= it.max
-  if it.full then refused = true end
-  items[i] = it
+  if n >= max then
+    refused = true
+    fl = fl + 4
+  end
+  N[i], R[i], ST[i], FL[i], AT[i] = n, r, step, fl, a
+  a = a + 6 + 2 * steps
 end
 local out = {}
-for i, it in ipairs(items) do
-  local inc = mode ~= 'c' and not it.full and not it.chk and (not refused or it.cr)
-  if inc and it.r then
-    it.n = redis.call('HINCRBY', KEYS[i], 'n', 1)
-  elseif inc then
-    redis.call('HSET', KEYS[i], 'n', 1, 'r', it.e)
-    redis.call('PEXPIRE', KEYS[i], it.ttl)
-    it.n, it.r = 1, it.e
+for i = 1, nk do
+  local fl, flags = FL[i], 0
+  if fl >= 4 then flags = 1 end
+  if mode ~= 'c' and fl < 2 and (not refused or fl == 1) then
+    flags = flags + 2
+    if R[i] then
+      N[i] = call('HINCRBY', KEYS[i], 'n', 1)
+    else
+      local e = ARGV[AT[i]]
+      call('HSET', KEYS[i], 'n', 1, 'r', e)
+      call('PEXPIRE', KEYS[i], ARGV[AT[i] + 1])
+      N[i], R[i] = 1, e
+    end
   end
-  local flags = 0
-  if it.full then flags = flags + 1 end
-  if inc then flags = flags + 2 end
-  out[i] = {it.n, it.r or '', it.step, flags}
+  local o = 4 * i
+  out[o - 3], out[o - 2], out[o - 1], out[o] = N[i], R[i] or '', ST[i], flags
 end
-if mode == 'g' and not refused then redis.call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
+if mode == 'g' and not refused then call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
 return out
 `)
 
