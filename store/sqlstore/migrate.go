@@ -54,18 +54,39 @@ func migrationsFor(d Dialect, prefix string) ([]migration, error) {
 
 // splitSQL drops -- comment lines and splits on semicolons outside
 // dollar-quoted bodies ($fn$ ... $fn$, PostgreSQL's functions); the
-// migration files have no semicolon inside a string literal.
+// migration files have no semicolon inside a string literal. A line
+// "DELIMITER x", as the mysql client reads it, makes x the end of a
+// statement from the next line on (MySQL's procedures, whose bodies hold
+// semicolons).
 func splitSQL(src string) []string {
+	var out []string
+	delim := ";"
 	var b strings.Builder
+	flush := func() {
+		out = append(out, splitOn(b.String(), delim)...)
+		b.Reset()
+	}
 	for _, line := range strings.Split(src, "\n") {
-		if strings.HasPrefix(strings.TrimSpace(line), "--") {
+		t := strings.TrimSpace(line)
+		if strings.HasPrefix(t, "--") {
+			continue
+		}
+		if f := strings.Fields(t); len(f) == 2 && strings.EqualFold(f[0], "DELIMITER") {
+			flush()
+			delim = f[1]
 			continue
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
+	flush()
+	return out
+}
+
+// splitOn splits text on delim outside dollar-quoted bodies.
+func splitOn(text, delim string) []string {
 	var out []string
-	text, start, tag := b.String(), 0, ""
+	start, tag := 0, ""
 	for i := 0; i < len(text); i++ {
 		switch {
 		case text[i] == '$':
@@ -77,11 +98,12 @@ func splitSQL(src string) []string {
 				}
 				i += len(t) - 1
 			}
-		case text[i] == ';' && tag == "":
+		case tag == "" && strings.HasPrefix(text[i:], delim):
 			if st := strings.TrimSpace(text[start:i]); st != "" {
 				out = append(out, st)
 			}
-			start = i + 1
+			start = i + len(delim)
+			i += len(delim) - 1
 		}
 	}
 	if st := strings.TrimSpace(text[start:]); st != "" {
@@ -328,7 +350,7 @@ func discard(conn *sql.Conn) {
 }
 
 // DropTables removes every table of the store, the version table included,
-// and on PostgreSQL its functions.
+// and its functions (PostgreSQL) or procedures (MySQL).
 // It is for tests and for uninstalling; the data is gone for good.
 func (s *Store) DropTables(ctx context.Context) error {
 	names := []string{s.versionTable()}
@@ -340,11 +362,19 @@ func (s *Store) DropTables(ctx context.Context) error {
 			return wrap("drop tables", err)
 		}
 	}
-	if s.dialect != Postgres {
-		return nil
+	var drops []string
+	switch s.dialect {
+	case Postgres:
+		for _, f := range batchFunctions {
+			drops = append(drops, `DROP FUNCTION IF EXISTS `+s.prefix+f)
+		}
+	case MySQL:
+		for _, p := range batchProcedures {
+			drops = append(drops, `DROP PROCEDURE IF EXISTS `+s.prefix+p)
+		}
 	}
-	for _, f := range batchFunctions {
-		if _, err := s.db.ExecContext(ctx, `DROP FUNCTION IF EXISTS `+s.prefix+f); err != nil {
+	for _, d := range drops {
+		if _, err := s.db.ExecContext(ctx, d); err != nil {
 			return wrap("drop tables", err)
 		}
 	}

@@ -23,7 +23,7 @@ type queries struct {
 
 	sweep, sweepSome []string
 
-	runBatch string // PostgreSQL only: one call of the batch function
+	runBatch string // PostgreSQL and MySQL: one call of the batch function or procedure
 }
 
 // tables lists the store's tables with their expiry column, for Sweep and
@@ -52,8 +52,11 @@ func buildQueries(d Dialect, prefix string) queries {
 	} else {
 		upsertQueries(&q, d, f)
 	}
-	if d == Postgres {
+	switch d {
+	case Postgres:
 		q.runBatch = `SELECT ` + prefix + `run_batch($1::JSONB, $2)`
+	case MySQL:
+		q.runBatch = `CALL ` + prefix + `run_batch(?, ?, ?)`
 	}
 	return q
 }

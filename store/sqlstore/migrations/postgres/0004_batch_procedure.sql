@@ -1,0 +1,1 @@
+-- Version 4: MySQL's batch procedure. PostgreSQL has nothing to add.

@@ -1,0 +1,1 @@
+-- Version 4: MySQL's batch procedure. SQLite has nothing to add.
