@@ -124,7 +124,7 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 	lastCond := 0
 	for range 1 + rng.IntN(6) {
 		op := store.Op{}
-		switch rng.IntN(13) {
+		switch rng.IntN(14) {
 		case 0:
 			op = store.Op{Kind: store.OpPeek, Key: keys[rng.IntN(4)]}
 		case 1:
@@ -133,8 +133,8 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 			op = store.Op{Kind: store.OpListEnrollments, UserID: fmt.Sprint("u", rng.IntN(3))}
 		case 3, 4:
 			op = store.Op{Kind: store.OpIncrBelow, Incrs: randomIncrs(rng, keys)}
-		case 5:
-			op = store.Op{Kind: store.OpMarkUsed, Key: fmt.Sprint("m", rng.IntN(2)), Time: now.Add(time.Duration(rng.IntN(8)) * 250 * time.Millisecond)}
+		case 5, 13:
+			op = store.Op{Kind: store.OpMarkUsed, Key: fmt.Sprint("m", rng.IntN(2)), Time: now.Add(time.Duration(rng.IntN(4)) * 250 * time.Millisecond)}
 			if rng.IntN(4) == 0 {
 				// A mark that never expires, on a key of its own: on m0 and
 				// m1 it would refuse every later mark, and the marks that
