@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -12,12 +11,8 @@ import (
 )
 
 // batchFunctions are the PostgreSQL functions of schema version 3, with
-// their argument types, and batchProcedures MySQL's procedures of version
-// 4, as DropTables drops them.
-var (
-	batchFunctions  = []string{"run_batch(JSONB, BIGINT)", "incr_below(JSONB, BIGINT)", "ct_equal(BYTEA, BYTEA)"}
-	batchProcedures = []string{"run_batch", "incr_below"}
-)
+// their argument types, as DropTables drops them.
+var batchFunctions = []string{"run_batch(JSONB, BIGINT)", "incr_below(JSONB, BIGINT)", "ct_equal(BYTEA, BYTEA)"}
 
 // fnOp is an operation as <prefix>run_batch reads it (see the migration
 // that creates it): t names the kind; times are microseconds since the
@@ -34,7 +29,6 @@ type fnOp struct {
 	M  int      `json:"m,omitempty"`
 	Tm int64    `json:"tm,omitempty"`
 	I  []fnIncr `json:"i,omitempty"`
-	KS []string `json:"ks,omitempty"` // I's keys, sorted: the order in which MySQL's procedure locks them
 }
 
 // fnIncr is one entry of a bounded increment: key, window, max, steps
@@ -62,11 +56,8 @@ type fnResult struct {
 	S    int         `json:"s"`
 }
 
-// fnRecord is an enrollment; MySQL's procedure returns its id, a column
-// of bytes, in base64 (IDB).
 type fnRecord struct {
 	ID      string `json:"id"`
-	IDB     []byte `json:"ib"`
 	Method  string `json:"m"`
 	Label   string `json:"l"`
 	Data    []byte `json:"d"`
@@ -82,13 +73,13 @@ type fnBounded struct {
 	Incrd bool  `json:"i"`
 }
 
-// useBatchFunction reports whether RunBatch sends ops as one call of
-// <prefix>run_batch (PostgreSQL's function, MySQL's procedure): for a
-// batch of more than one operation or with a write, unless a string of it
-// is not valid UTF-8, which JSON cannot carry unchanged (the statements
-// refuse it on PostgreSQL, as its text does, and run it on MySQL).
+// useBatchFunction reports whether RunBatch sends ops to PostgreSQL as one
+// call of <prefix>run_batch: always on PostgreSQL, for a batch of more
+// than one operation or with a write, unless a string of it is not valid
+// UTF-8, which JSON cannot carry unchanged (the statements refuse it, as
+// PostgreSQL's text does).
 func (s *Store) useBatchFunction(ops []store.Op) bool {
-	if s.dialect == SQLite || s.statementBatches || (len(ops) == 1 && readsOnly(ops)) {
+	if s.dialect != Postgres || s.statementBatches || (len(ops) == 1 && readsOnly(ops)) {
 		return false
 	}
 	for i := range ops {
@@ -106,26 +97,20 @@ func (s *Store) useBatchFunction(ops []store.Op) bool {
 }
 
 // runBatchFunction runs ops with one statement, SELECT
-// <prefix>run_batch(ops, now) on PostgreSQL, CALL on MySQL, which does in
-// the server what the transaction of RunBatch's other path does statement
-// by statement, in the same order and with the same locks and conditions,
-// and sets their results. The statement is one transaction: one round
-// trip and one commit, run again, as every statement of the store is,
-// when contention rolled it back. MySQL gets ops as bytes, so that no
-// connection character set converts it, and runs them in READ COMMITTED
-// when the statements would (needsReadCommitted).
+// <prefix>run_batch(ops, now), which does in the server what the
+// transaction of RunBatch's other path does statement by statement, in
+// the same order and with the same locks and conditions, and sets their
+// results. The statement is its own transaction: one round trip and one
+// commit, run again, as every statement of the store is, when contention
+// rolled it back.
 func (s *Store) runBatchFunction(ctx context.Context, ops []store.Op) error {
-	js, err := encodeBatch(ops)
+	arg, err := encodeBatch(ops)
 	if err != nil {
 		return wrap("run batch", err)
 	}
-	args := []any{js, s.nowMicro()}
-	if s.dialect == MySQL {
-		args = []any{[]byte(js), s.nowMicro(), needsReadCommitted(ops)}
-	}
 	var out []byte
 	err = s.do(ctx, "run batch", func() error {
-		return s.db.QueryRowContext(ctx, s.q.runBatch, args...).Scan(&out)
+		return s.db.QueryRowContext(ctx, s.q.runBatch, arg, s.nowMicro()).Scan(&out)
 	})
 	if err != nil {
 		return err
@@ -147,15 +132,13 @@ func encodeBatch(ops []store.Op) (string, error) {
 		case store.OpListEnrollments:
 			f.T, f.U = "list", op.UserID
 		case store.OpIncrBelow:
-			f.T, f.I, f.KS = "incr", make([]fnIncr, len(op.Incrs)), make([]string, len(op.Incrs))
+			f.T, f.I = "incr", make([]fnIncr, len(op.Incrs))
 			for j, e := range op.Incrs {
-				f.KS[j] = e.Key
 				f.I[j] = fnIncr{K: e.Key, W: int64(e.Window), M: e.Max, R: e.CountRefused, C: e.Check}
 				for _, st := range e.Steps {
 					f.I[j].S = append(f.I[j].S, [2]int64{int64(st.After), st.Max})
 				}
 			}
-			slices.Sort(f.KS)
 		case store.OpMarkUsed:
 			f.T, f.K, f.E = "mark", op.Key, micros(op.Time)
 		case store.OpResetCounter:
@@ -218,9 +201,6 @@ func decodeBatch(ops []store.Op, out []byte) error {
 		case store.OpListEnrollments:
 			op.Records = make([]store.EnrollmentRecord, len(r.L))
 			for j, e := range r.L {
-				if e.IDB != nil {
-					e.ID = string(e.IDB)
-				}
 				op.Records[j] = store.EnrollmentRecord{UserID: op.UserID, ID: e.ID, Method: e.Method, Label: e.Label,
 					Data: blob(e.Data), CreatedAt: microTime(e.Created), LastUsedAt: microTime(e.Used)}
 			}

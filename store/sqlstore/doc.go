@@ -81,9 +81,7 @@
 // <prefix>incr_below and <prefix>ct_equal (PL/pgSQL, which every
 // PostgreSQL server has), through which RunBatch runs a batch in one
 // statement; the role that runs Migrate needs the right to create
-// functions in the schema, as it has to create tables. Version 4 adds,
-// on MySQL only, the procedures <prefix>run_batch and <prefix>incr_below,
-// which do the same there (the role needs CREATE ROUTINE). On MySQL,
+// functions in the schema, as it has to create tables. On MySQL,
 // whose DDL commits statement by statement, each migration is written so
 // that running it again after an interruption completes it.
 //
@@ -180,14 +178,11 @@
 //     <prefix>run_batch(ops, now), whose PL/pgSQL does the same
 //     statements' work, in the same order and with the same locks and
 //     conditions, inside the server: one network round trip and one
-//     commit in place of two to eight statements each. On MySQL it is
-//     one CALL of the procedure <prefix>run_batch, which does the same
-//     in its own transaction, in READ COMMITTED when the statements'
-//     transaction would be. Its operations' keys travel as JSON, so a
-//     batch with a string that is not valid UTF-8 runs statement by
-//     statement (where PostgreSQL's text refuses it); a failure of the
-//     function or procedure fails the whole batch, without naming the
-//     operation.
+//     commit in place of two to eight statements each. Its operations'
+//     keys travel as JSON, so a batch with a string that is not valid
+//     UTF-8 (which PostgreSQL's text refuses anyway) runs statement by
+//     statement and fails there; a failure of the function fails the
+//     whole batch, without naming the operation.
 //   - MarkUsed and Advance are conditional upserts that replace a mark only
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends

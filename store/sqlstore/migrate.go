@@ -54,39 +54,18 @@ func migrationsFor(d Dialect, prefix string) ([]migration, error) {
 
 // splitSQL drops -- comment lines and splits on semicolons outside
 // dollar-quoted bodies ($fn$ ... $fn$, PostgreSQL's functions); the
-// migration files have no semicolon inside a string literal. A line
-// "DELIMITER x", as the mysql client reads it, makes x the end of a
-// statement from the next line on (MySQL's procedures, whose bodies hold
-// semicolons).
+// migration files have no semicolon inside a string literal.
 func splitSQL(src string) []string {
-	var out []string
-	delim := ";"
 	var b strings.Builder
-	flush := func() {
-		out = append(out, splitOn(b.String(), delim)...)
-		b.Reset()
-	}
 	for _, line := range strings.Split(src, "\n") {
-		t := strings.TrimSpace(line)
-		if strings.HasPrefix(t, "--") {
-			continue
-		}
-		if f := strings.Fields(t); len(f) == 2 && strings.EqualFold(f[0], "DELIMITER") {
-			flush()
-			delim = f[1]
+		if strings.HasPrefix(strings.TrimSpace(line), "--") {
 			continue
 		}
 		b.WriteString(line)
 		b.WriteByte('\n')
 	}
-	flush()
-	return out
-}
-
-// splitOn splits text on delim outside dollar-quoted bodies.
-func splitOn(text, delim string) []string {
 	var out []string
-	start, tag := 0, ""
+	text, start, tag := b.String(), 0, ""
 	for i := 0; i < len(text); i++ {
 		switch {
 		case text[i] == '$':
@@ -98,12 +77,11 @@ func splitOn(text, delim string) []string {
 				}
 				i += len(t) - 1
 			}
-		case tag == "" && strings.HasPrefix(text[i:], delim):
+		case text[i] == ';' && tag == "":
 			if st := strings.TrimSpace(text[start:i]); st != "" {
 				out = append(out, st)
 			}
-			start = i + len(delim)
-			i += len(delim) - 1
+			start = i + 1
 		}
 	}
 	if st := strings.TrimSpace(text[start:]); st != "" {
@@ -350,7 +328,7 @@ func discard(conn *sql.Conn) {
 }
 
 // DropTables removes every table of the store, the version table included,
-// and its functions (PostgreSQL) or procedures (MySQL).
+// and on PostgreSQL its functions.
 // It is for tests and for uninstalling; the data is gone for good.
 func (s *Store) DropTables(ctx context.Context) error {
 	names := []string{s.versionTable()}
@@ -362,19 +340,11 @@ func (s *Store) DropTables(ctx context.Context) error {
 			return wrap("drop tables", err)
 		}
 	}
-	var drops []string
-	switch s.dialect {
-	case Postgres:
-		for _, f := range batchFunctions {
-			drops = append(drops, `DROP FUNCTION IF EXISTS `+s.prefix+f)
-		}
-	case MySQL:
-		for _, p := range batchProcedures {
-			drops = append(drops, `DROP PROCEDURE IF EXISTS `+s.prefix+p)
-		}
+	if s.dialect != Postgres {
+		return nil
 	}
-	for _, d := range drops {
-		if _, err := s.db.ExecContext(ctx, d); err != nil {
+	for _, f := range batchFunctions {
+		if _, err := s.db.ExecContext(ctx, `DROP FUNCTION IF EXISTS `+s.prefix+f); err != nil {
 			return wrap("drop tables", err)
 		}
 	}

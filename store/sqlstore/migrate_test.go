@@ -184,16 +184,4 @@ func TestSplitSQL(t *testing.T) {
 		"SELECT '$[*]'",
 		"SELECT 2",
 	}, sqlstore.SplitSQL(src))
-
-	// MySQL's procedures: a DELIMITER line sets the end of a statement
-	// from the next line on.
-	src = "DROP PROCEDURE IF EXISTS p;\nDELIMITER //\n-- p does x; and y\nCREATE PROCEDURE p()\nBEGIN\n\tSET @a = '$[0]';\n\tDO 1;\nEND//\n\n" +
-		"CREATE PROCEDURE q() DO 2//\ndelimiter ;\nSELECT 3; SELECT 4"
-	assert.Equal(t, []string{
-		"DROP PROCEDURE IF EXISTS p",
-		"CREATE PROCEDURE p()\nBEGIN\n\tSET @a = '$[0]';\n\tDO 1;\nEND",
-		"CREATE PROCEDURE q() DO 2",
-		"SELECT 3",
-		"SELECT 4",
-	}, sqlstore.SplitSQL(src))
 }

@@ -23,7 +23,7 @@ type queries struct {
 
 	sweep, sweepSome []string
 
-	runBatch string // PostgreSQL and MySQL: one call of the batch function or procedure
+	runBatch string // PostgreSQL only: one call of the batch function
 }
 
 // tables lists the store's tables with their expiry column, for Sweep and
@@ -52,11 +52,8 @@ func buildQueries(d Dialect, prefix string) queries {
 	} else {
 		upsertQueries(&q, d, f)
 	}
-	switch d {
-	case Postgres:
+	if d == Postgres {
 		q.runBatch = `SELECT ` + prefix + `run_batch($1::JSONB, $2)`
-	case MySQL:
-		q.runBatch = `CALL ` + prefix + `run_batch(?, ?, ?)`
 	}
 	return q
 }

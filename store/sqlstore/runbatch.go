@@ -29,13 +29,12 @@ import (
 // An operation with If runs in the transaction after the bounded
 // increment it names, when that refused nothing (store.SkipOp).
 //
-// On PostgreSQL and MySQL a batch of more than one operation, or with a
-// write, is one statement instead: a call of the function (PostgreSQL,
-// schema version 3) or procedure (MySQL, version 4) <prefix>run_batch,
-// which runs the same operations in the server, in order, with the same
-// locks and conditions (see runBatchFunction).
+// On PostgreSQL a batch of more than one operation, or with a write, is
+// one statement instead: a call of the function <prefix>run_batch (schema
+// version 3), which runs the same operations in the server, in order,
+// with the same locks and conditions (see runBatchFunction).
 //
-// Elsewhere (SQLite, and a batch the function cannot carry) a batch costs BEGIN, its operations' statements and COMMIT.
+// Elsewhere a batch costs BEGIN, its operations' statements and COMMIT.
 // It saves the commits of its writes (each a wait for the disk), not
 // round trips, so a batch of plain reads alone (Peek, GetState, ListEnrollments) runs them
 // one after the other on the pool, with no transaction: each sees the rows

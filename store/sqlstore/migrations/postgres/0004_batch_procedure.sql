@@ -1,1 +1,0 @@
--- Version 4: MySQL's batch procedure. PostgreSQL has nothing to add.

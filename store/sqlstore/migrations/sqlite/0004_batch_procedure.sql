@@ -1,1 +1,0 @@
--- Version 4: MySQL's batch procedure. SQLite has nothing to add.
