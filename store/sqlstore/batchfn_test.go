@@ -106,7 +106,7 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 	lastCond := 0
 	for range 1 + rng.IntN(6) {
 		op := store.Op{}
-		switch rng.IntN(13) {
+		switch rng.IntN(14) {
 		case 0:
 			op = store.Op{Kind: store.OpPeek, Key: keys[rng.IntN(4)]}
 		case 1:
@@ -115,10 +115,14 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 			op = store.Op{Kind: store.OpListEnrollments, UserID: fmt.Sprint("u", rng.IntN(3))}
 		case 3, 4:
 			op = store.Op{Kind: store.OpIncrBelow, Incrs: randomIncrs(rng, keys)}
-		case 5:
-			op = store.Op{Kind: store.OpMarkUsed, Key: fmt.Sprint("m", rng.IntN(2)), Time: now.Add(time.Duration(rng.IntN(3)) * time.Second)}
+		case 5, 13:
+			op = store.Op{Kind: store.OpMarkUsed, Key: fmt.Sprint("m", rng.IntN(2)), Time: now.Add(time.Duration(rng.IntN(4)) * 250 * time.Millisecond)}
 			if rng.IntN(4) == 0 {
-				op.Time = time.Time{} // never expires
+				// A mark that never expires, on a key of its own: on m0 and
+				// m1 it would refuse every later mark, and the marks that
+				// expire, exactly at a later batch's time among them,
+				// would go untested.
+				op.Key, op.Time = "m-never", time.Time{}
 			}
 		case 6:
 			op = store.Op{Kind: store.OpResetCounter, Key: keys[rng.IntN(4)]}
@@ -129,7 +133,7 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 				ExpiresAt: now.Add(time.Duration(rng.IntN(12)) * 250 * time.Millisecond), MaxAttempts: []int{0, 1, 1, 2}[rng.IntN(4)]})
 		default:
 			op = store.Op{Kind: store.OpTouchEnrollment, UserID: fmt.Sprint("u", rng.IntN(2)), ID: fmt.Sprint("e", rng.IntN(3)),
-				Time: now.Add(-time.Duration(rng.IntN(3)) * time.Second)}
+				Time: now.Add(-time.Duration(rng.IntN(40)) * 250 * time.Millisecond)} // often older than the last use
 		}
 		if lastCond > 0 && rng.IntN(2) == 0 {
 			op.If = lastCond
@@ -150,8 +154,12 @@ func randomIncrs(rng *rand.Rand, keys []string) []store.BoundedIncr {
 	for _, i := range rng.Perm(len(keys))[:1+rng.IntN(len(keys))] {
 		in := store.BoundedIncr{Key: keys[i], Window: time.Duration(1+rng.IntN(32)) * 250 * time.Millisecond, Max: int64(rng.IntN(4)),
 			CountRefused: rng.IntN(3) == 0, Check: rng.IntN(4) == 0}
-		if rng.IntN(3) == 0 {
+		switch rng.IntN(6) {
+		case 0, 1:
 			in.Steps = []store.BoundStep{{After: time.Second, Max: in.Max + 1}, {After: 2500 * time.Millisecond, Max: in.Max + 3}}
+		case 2: // out of order, and one after twice: the last that applies wins
+			in.Steps = []store.BoundStep{{After: 2500 * time.Millisecond, Max: in.Max + 3}, {After: time.Second, Max: in.Max + 1},
+				{After: 1500 * time.Millisecond, Max: in.Max + 4}, {After: time.Second, Max: in.Max + 2}}
 		}
 		out = append(out, in)
 	}
