@@ -20,7 +20,8 @@ var (
 // lockBounded locks the row of every counter of the call, in sorted key
 // order as IncrBatch writes them (so that concurrent calls and batches
 // lock in the same order and never deadlock each other), creating a
-// missing counter as an ended row, and reads them; store.DecideBounded
+// missing counter as an ended row (on SQLite, whose transactions hold the
+// database's write lock, it only reads), and reads them; store.DecideBounded
 // decides from what it read; writeBounded writes the counters that the
 // call increments, and no other. A Check entry's counter is locked and
 // read as the others are, so that no call changes it between this call's
@@ -93,16 +94,34 @@ func (s *Store) incrBelow(ctx context.Context, tx *sql.Tx, incrs []store.Bounded
 var errNothingToWrite = errors.New("nothing to write")
 
 // lockedCounter is a counter's row as lockBounded read it, reset_at being
-// zero for a row that lockBounded created.
+// zero for a row that lockBounded created and absentReset for one that
+// does not exist (SQLite, where lockBounded creates none).
 type lockedCounter struct{ n, reset int64 }
 
-// lockBounded locks the rows of keys (sorted), creating each missing one
-// as an ended counter (n = 0, reset_at = 0), which every read ignores and
-// Incr restarts, and returns them by key. The upsert takes each row's lock
-// in the order of keys, and waits for a concurrent call that created or
-// changed the row; it then reads the row's latest committed values
-// (PostgreSQL and SQLite return them; MySQL reads them back with a locking
-// read in the same transaction).
+// absentReset is the reset_at of a counter that lockBounded found missing
+// and did not create: below every stored value, so never live and never
+// equal to a window end.
+const absentReset = -1
+
+// lockBounded locks the rows of keys (sorted) and returns them by key.
+//
+// On PostgreSQL and MySQL it creates each missing one as an ended counter
+// (n = 0, reset_at = 0), which every read ignores and Incr restarts: the
+// upsert takes each row's lock in the order of keys, and waits for a
+// concurrent call that created or changed the row; it then reads the
+// row's latest committed values (PostgreSQL returns them; MySQL reads them
+// back with a locking read in the same transaction).
+//
+// SQLite runs one writer at a time, and the store's transactions take the
+// database's write lock when they begin (BEGIN IMMEDIATE: package sqlite's
+// DSN), so a plain SELECT reads what no other writer can change before the
+// commit, and a missing counter is reported as absentReset rather than
+// created: creating and deleting it again would cost a write of the
+// table's and the index's pages in every call. On a database opened with
+// deferred transactions, a writer that commits between this read and the
+// transaction's first write makes that write fail with SQLITE_BUSY
+// (SQLite never lets a transaction write on a stale snapshot), and the
+// store runs the transaction again.
 func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map[string]lockedCounter, error) {
 	table := s.prefix + "counters"
 	var q strings.Builder
@@ -110,7 +129,10 @@ func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map
 	for i, k := range keys {
 		args[i] = k
 	}
-	if s.dialect == MySQL {
+	switch s.dialect {
+	case SQLite:
+		q.WriteString("SELECT k, n, reset_at FROM " + table + " WHERE k IN (?" + strings.Repeat(", ?", len(keys)-1) + ")")
+	case MySQL:
 		q.WriteString("INSERT INTO " + table + " (k, n, reset_at) VALUES (?, 0, 0)" + strings.Repeat(", (?, 0, 0)", len(keys)-1))
 		q.WriteString(" ON DUPLICATE KEY UPDATE n = n")
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
@@ -118,7 +140,7 @@ func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map
 		}
 		q.Reset()
 		q.WriteString("SELECT k, n, reset_at FROM " + table + " WHERE k IN (?" + strings.Repeat(", ?", len(keys)-1) + ") FOR UPDATE")
-	} else {
+	default:
 		q.WriteString("INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, 0, 0)" + strings.Repeat(", (?, 0, 0)", len(keys)-1))
 		q.WriteString(" ON CONFLICT (k) DO UPDATE SET n = c.n RETURNING k, n, reset_at")
 	}
@@ -140,34 +162,58 @@ func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map
 		}
 		out[k] = c
 	}
-	return out, rows.Err()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if s.dialect == SQLite {
+		for _, k := range keys {
+			if _, ok := out[k]; !ok {
+				out[k] = lockedCounter{reset: absentReset}
+			}
+		}
+	}
+	return out, nil
 }
 
 // writeBounded writes, under the locks lockBounded took, the count and
 // window end of every counter that out says the call incremented (never a
 // Check entry's: store.DecideBounded increments none), with one multi-row
-// upsert (each row exists and is locked, so it is an update), and deletes
-// the ended rows lockBounded created that the call did not increment.
-// When the call increments nothing it returns errNothingToWrite, so that
-// the transaction rolls back, unless inBatch, when it only deletes.
+// upsert (each row exists and is locked, so it is an update; on SQLite a
+// missing one is inserted), and deletes the ended rows lockBounded created
+// that the call did not increment. On SQLite the counters whose window end
+// stays as it was are written by a second upsert that sets their count
+// alone: SQLite rewrites an index entry of every column an UPDATE sets,
+// changed or not, and the entry in reset_at's index is a page written
+// to the log at every commit. When the call increments nothing it returns
+// errNothingToWrite, so that the transaction rolls back, unless inBatch,
+// when it only deletes.
 func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
-	var set, created []any
+	var set, counts, created []any
 	for i, in := range incrs {
 		switch {
 		case out[i].Incremented:
 			reset := out[i].ResetAt.UnixMicro()
 			out[i].ResetAt = timeMicro(reset) // as stored
+			if s.dialect == SQLite && rows[in.Key].reset == reset {
+				counts = append(counts, in.Key, out[i].N, reset)
+				continue
+			}
 			set = append(set, in.Key, out[i].N, reset)
 		case rows[in.Key].reset == 0:
 			created = append(created, in.Key)
 		}
 	}
-	if len(set) == 0 && !inBatch {
+	if len(set) == 0 && len(counts) == 0 && !inBatch {
 		return errNothingToWrite
 	}
 	table := s.prefix + "counters"
 	if len(set) > 0 {
-		if err := s.writeCounters(ctx, tx, table, set); err != nil {
+		if err := s.writeCounters(ctx, tx, table, set, true); err != nil {
+			return err
+		}
+	}
+	if len(counts) > 0 {
+		if err := s.writeCounters(ctx, tx, table, counts, false); err != nil {
 			return err
 		}
 	}
@@ -185,12 +231,16 @@ func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.Boun
 	return err
 }
 
-// writeCounters sets the count and window end of the rows of set, a
-// (key, n, reset_at) triple per row, with one multi-row upsert.
-func (s *Store) writeCounters(ctx context.Context, tx *sql.Tx, table string, set []any) error {
+// writeCounters sets the count and, when window, the window end of the
+// rows of set, a (key, n, reset_at) triple per row, with one multi-row
+// upsert.
+func (s *Store) writeCounters(ctx context.Context, tx *sql.Tx, table string, set []any, window bool) error {
 	n := len(set) / 3
 	stmt := "INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
-		" ON CONFLICT (k) DO UPDATE SET n = excluded.n, reset_at = excluded.reset_at"
+		" ON CONFLICT (k) DO UPDATE SET n = excluded.n"
+	if window {
+		stmt += ", reset_at = excluded.reset_at"
+	}
 	if s.dialect == MySQL {
 		stmt = "INSERT INTO " + table + " (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
 			" ON DUPLICATE KEY UPDATE n = VALUES(n), reset_at = VALUES(reset_at)"

@@ -163,7 +163,12 @@
 //     increments nothing rolls back, so a refused call writes nothing;
 //     the ended rows of counters it does not increment, such as those of
 //     Check entries, which are locked and read but never written, are
-//     deleted before it commits.
+//     deleted before it commits. On SQLite, whose transactions take the
+//     database's write lock when they begin, the lock is that one: the
+//     counters are read with a plain SELECT, a missing one is not created,
+//     and the counters whose window end does not move are written by an
+//     upsert that sets their count alone, so that their entries in the
+//     reset_at index are not written again.
 //   - RunBatch ([store.Batcher]) is one transaction, committed once, in
 //     which each operation runs its own method's statements, in order, so
 //     that it keeps its method's atomicity and sees the writes of those

@@ -14,8 +14,8 @@ import (
 // of those before it, and it is as atomic as its method, whose atomicity
 // comes from those statements' row locks and conditions, not from a
 // transaction of its own. An IncrBelow that increments nothing deletes the
-// ended rows it created to lock missing counters, where on its own it
-// rolls back.
+// ended rows it created to lock missing counters (PostgreSQL, MySQL),
+// where on its own it rolls back.
 //
 // As one transaction the batch's writes take effect together or not at
 // all: on error nothing was written, unless the error is a lost reply to

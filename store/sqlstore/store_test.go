@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -74,6 +75,22 @@ func TestConformance(t *testing.T) {
 // retry instead of failing.
 func TestConformanceSQLitePool(t *testing.T) {
 	db, err := sql.Open("sqlite", sqlite.DSN(filepath.Join(t.TempDir(), "pool.db")))
+	require.NoError(t, err)
+	t.Cleanup(func() { db.Close() })
+	db.SetMaxOpenConns(8)
+	conformance(t, []*sql.DB{db}, sqlstore.SQLite, storetest.Options{Rounds: 3})
+}
+
+// TestConformanceSQLiteDeferred runs the suite on SQLite through a pool of
+// many connections opened with deferred transactions (a DSN of the host's
+// own without _txlock=immediate): a transaction that read before another
+// writer committed cannot write on what it read, SQLite refuses its first
+// write with SQLITE_BUSY, and the store must run it again rather than
+// fail, or decide on what it read.
+func TestConformanceSQLiteDeferred(t *testing.T) {
+	dsn := strings.Replace(sqlite.DSN(filepath.Join(t.TempDir(), "deferred.db")), "&_txlock=immediate", "", 1)
+	require.NotContains(t, dsn, "_txlock")
+	db, err := sql.Open("sqlite", dsn)
 	require.NoError(t, err)
 	t.Cleanup(func() { db.Close() })
 	db.SetMaxOpenConns(8)
