@@ -81,7 +81,13 @@
 // <prefix>incr_below and <prefix>ct_equal (PL/pgSQL, which every
 // PostgreSQL server has), through which RunBatch runs a batch in one
 // statement; the role that runs Migrate needs the right to create
-// functions in the schema, as it has to create tables. On MySQL,
+// functions in the schema, as it has to create tables. Version 4
+// rebuilds, on SQLite only, every table in its primary key's order
+// (WITHOUT ROWID), each in a copy that replaces it, so that a row written
+// is one B-tree entry rather than two (the rows by rowid, and the index
+// of the key): it takes the database's write lock for as long as copying
+// the tables takes (5.7 seconds for 300,000 counters and 100,000 states
+// on a small cloud machine), so run it before the instances start. On MySQL,
 // whose DDL commits statement by statement, each migration is written so
 // that running it again after an interruption completes it.
 //

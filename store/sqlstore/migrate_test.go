@@ -139,6 +139,96 @@ func TestUpgradeFromVersion1(t *testing.T) {
 	}
 }
 
+// TestUpgradeFromVersion3 migrates a database that holds a row in every
+// table, written under version 3, to the latest version, which on SQLite
+// rebuilds each table in its primary key's order: every row survives and
+// reads back as it was written, the tables have no rowid, and each table
+// keeps the indexes it had.
+func TestUpgradeFromVersion3(t *testing.T) {
+	for _, b := range backends {
+		t.Run(b.name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			now := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+			db := b.open(t)
+			s, err := sqlstore.New(db, sqlstore.Options{Dialect: b.dialect, TablePrefix: uniquePrefix(), Now: func() time.Time { return now }})
+			require.NoError(t, err)
+			t.Cleanup(func() { dropTables(t, db, b.dialect, s.TablePrefix()) })
+			require.NoError(t, s.MigrateTo(ctx, 3))
+			indexesBefore := sqliteIndexes(t, db, b.dialect, s.TablePrefix())
+
+			later := now.Add(time.Hour)
+			require.NoError(t, s.PutOwnedState(ctx, "alice", "state", []byte("v3 state"), later))
+			require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: "c", Hash: []byte("hash"), ExpiresAt: later, MaxAttempts: 3}))
+			_, _, err = s.Incr(ctx, "counter", time.Hour)
+			require.NoError(t, err)
+			first, err := s.MarkUsed(ctx, "mark", later)
+			require.NoError(t, err)
+			require.True(t, first)
+			enr := store.EnrollmentRecord{UserID: "alice", ID: "e1", Method: "totp", Label: "phone", Data: []byte("sealed"), CreatedAt: now, LastUsedAt: now}
+			require.NoError(t, s.PutEnrollment(ctx, enr))
+			dev := store.Device{ID: "d1", UserID: "alice", Label: "laptop", IP: "192.0.2.0/24", UserAgent: "ua", CreatedAt: now, ExpiresAt: later, LastSeenAt: now}
+			require.NoError(t, s.PutDevice(ctx, dev))
+
+			require.NoError(t, s.Migrate(ctx))
+			v, err := s.Version(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, sqlstore.LatestVersion(), v)
+
+			got, err := s.GetState(ctx, "state")
+			require.NoError(t, err)
+			assert.Equal(t, []byte("v3 state"), got)
+			n, reset, err := s.Peek(ctx, "counter")
+			require.NoError(t, err)
+			assert.Equal(t, int64(1), n)
+			assert.True(t, reset.Equal(now.Add(time.Hour)), "the counter's window end: %v", reset)
+			first, err = s.MarkUsed(ctx, "mark", later)
+			require.NoError(t, err)
+			assert.False(t, first, "the mark survives")
+			enrs, err := s.ListEnrollments(ctx, "alice")
+			require.NoError(t, err)
+			require.Len(t, enrs, 1)
+			assert.Equal(t, enr.Data, enrs[0].Data)
+			assert.Equal(t, enr.Label, enrs[0].Label)
+			assert.True(t, enrs[0].LastUsedAt.Equal(now))
+			gotDev, err := s.GetDevice(ctx, "d1")
+			require.NoError(t, err)
+			assert.Equal(t, dev.IP, gotDev.IP)
+			assert.True(t, gotDev.ExpiresAt.Equal(later))
+			status, err := s.ConsumeCode(ctx, "g", "c", []byte("wrong"))
+			require.NoError(t, err)
+			assert.Equal(t, store.CodeMismatch, status, "the code survives")
+			status, err = s.ConsumeCode(ctx, "g", "c", []byte("hash"))
+			require.NoError(t, err)
+			assert.Equal(t, store.CodeMatched, status)
+			require.NoError(t, s.DeleteOwnedStates(ctx, "alice"))
+			_, err = s.GetState(ctx, "state")
+			require.ErrorIs(t, err, store.ErrNotFound, "the state keeps its owner")
+
+			if b.dialect != sqlstore.SQLite {
+				return
+			}
+			assert.Equal(t, indexesBefore, sqliteIndexes(t, db, b.dialect, s.TablePrefix()), "every table keeps its indexes")
+			for _, table := range []string{"states", "codes", "counters", "ledger", "enrollments", "devices"} {
+				var ddl string
+				require.NoError(t, db.QueryRowContext(ctx, `SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?`, s.TablePrefix()+table).Scan(&ddl))
+				assert.Contains(t, ddl, "WITHOUT ROWID", table)
+			}
+			assert.Empty(t, column(t, db, `SELECT name FROM sqlite_master WHERE name LIKE ?`, s.TablePrefix()+"%_v4"), "no table of the rebuild is left")
+		})
+	}
+}
+
+// sqliteIndexes lists the named indexes of the tables under prefix, as
+// "table.index", on SQLite (nil elsewhere).
+func sqliteIndexes(t *testing.T, db *sql.DB, d sqlstore.Dialect, prefix string) []string {
+	t.Helper()
+	if d != sqlstore.SQLite {
+		return nil
+	}
+	return column(t, db, `SELECT tbl_name || '.' || name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND substr(tbl_name, 1, length(?)) = ? ORDER BY 1`, prefix, prefix)
+}
+
 // TestMySQLMigrationsRunAgain: MySQL commits DDL at once, so a migration
 // interrupted after some statements is applied again from its first
 // statement. Forgetting every applied version and migrating again must

@@ -28,13 +28,13 @@ type queries struct {
 
 // tables lists the store's tables with their expiry column, for Sweep and
 // for tests that drop them.
-var tables = []struct{ name, expiry string }{
-	{"states", "expires_at"},
-	{"codes", "expires_at"},
-	{"counters", "reset_at"},
-	{"ledger", "expires_at"},
-	{"enrollments", ""},
-	{"devices", "expires_at"},
+var tables = []struct{ name, expiry, key string }{
+	{"states", "expires_at", "k"},
+	{"codes", "expires_at", "grp, k"},
+	{"counters", "reset_at", "k"},
+	{"ledger", "expires_at", "k"},
+	{"enrollments", "", "user_id, id"},
+	{"devices", "expires_at", "id"},
 }
 
 // buildQueries returns every statement of a store for dialect d, with the
@@ -109,8 +109,9 @@ func sharedQueries(q *queries, f func(string) string) {
 // sweepQueries sets, for each table with an expiry column and in the order
 // of tables, the statement that deletes all its expired rows (sweep) and
 // the one that deletes a bounded batch of them (sweepSome). Only MySQL has
-// DELETE ... LIMIT; the others pick the batch's rows by their physical id
-// (ctid, rowid) in a subquery.
+// DELETE ... LIMIT; the others pick the batch's rows in a subquery, by
+// their physical id on PostgreSQL (ctid) and by primary key on SQLite,
+// whose tables have no rowid from schema version 4.
 func sweepQueries(q *queries, d Dialect, f func(string) string) {
 	for _, t := range tables {
 		if t.expiry == "" {
@@ -128,7 +129,8 @@ func sweepQueries(q *queries, d Dialect, f func(string) string) {
 		case Postgres:
 			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE ctid = ANY(ARRAY(SELECT ctid FROM `+table+` WHERE `+exp+` <= ? LIMIT ?)) AND `+exp+` <= ?`))
 		default:
-			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE rowid IN (SELECT rowid FROM `+table+` WHERE `+exp+` <= ? LIMIT ?) AND `+exp+` <= ?`))
+			key := "(" + t.key + ")"
+			q.sweepSome = append(q.sweepSome, f(`DELETE FROM `+table+` WHERE `+key+` IN (SELECT `+t.key+` FROM `+table+` WHERE `+exp+` <= ? LIMIT ?) AND `+exp+` <= ?`))
 		}
 	}
 }

@@ -1,0 +1,1 @@
+-- Version 4: SQLite stores its tables in primary-key order. MySQL (InnoDB) always does.

@@ -1,0 +1,1 @@
+-- Version 4: SQLite stores its tables in primary-key order. PostgreSQL has nothing to add.
