@@ -85,7 +85,7 @@ func TestMigrateCommandPostgres(t *testing.T) {
 func TestMigrateCommandMySQLURL(t *testing.T) {
 	got, err := parseStoreTarget("mysql://root:secret@db.internal/app?tls=true", "")
 	require.NoError(t, err)
-	assert.Equal(t, storeTarget{dialect: sqlstore.MySQL, driver: "mysql", dsn: "root:secret@tcp(db.internal:3306)/app?tls=true&interpolateParams=true"}, got)
+	assert.Equal(t, storeTarget{dialect: sqlstore.MySQL, driver: "mysql", dsn: "root:secret@tcp(db.internal:3306)/app?tls=true&interpolateParams=true&multiStatements=true"}, got)
 	got, err = parseStoreTarget("root:@tcp(127.0.0.1:3306)/test", "")
 	require.NoError(t, err)
 	assert.Equal(t, sqlstore.MySQL, got.dialect)

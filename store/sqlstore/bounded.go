@@ -61,7 +61,7 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 // the transaction back; in a batch (inBatch), whose transaction holds the
 // writes of other operations, it deletes the ended rows it created
 // instead.
-func (s *Store) incrBelow(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, inBatch bool) ([]store.BoundedValue, error) {
+func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.BoundedIncr, inBatch bool) ([]store.BoundedValue, error) {
 	if len(incrs) == 0 {
 		return nil, nil
 	}
@@ -122,7 +122,7 @@ const absentReset = -1
 // transaction's first write makes that write fail with SQLITE_BUSY
 // (SQLite never lets a transaction write on a stale snapshot), and the
 // store runs the transaction again.
-func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map[string]lockedCounter, error) {
+func (s *Store) lockBounded(ctx context.Context, tx querier, keys []string) (map[string]lockedCounter, error) {
 	table := s.prefix + "counters"
 	var q strings.Builder
 	args := make([]any, len(keys))
@@ -187,7 +187,7 @@ func (s *Store) lockBounded(ctx context.Context, tx *sql.Tx, keys []string) (map
 // to the log at every commit. When the call increments nothing it returns
 // errNothingToWrite, so that the transaction rolls back, unless inBatch,
 // when it only deletes.
-func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
+func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
 	var set, counts, created []any
 	for i, in := range incrs {
 		switch {
@@ -234,7 +234,7 @@ func (s *Store) writeBounded(ctx context.Context, tx *sql.Tx, incrs []store.Boun
 // writeCounters sets the count and, when window, the window end of the
 // rows of set, a (key, n, reset_at) triple per row, with one multi-row
 // upsert.
-func (s *Store) writeCounters(ctx context.Context, tx *sql.Tx, table string, set []any, window bool) error {
+func (s *Store) writeCounters(ctx context.Context, tx querier, table string, set []any, window bool) error {
 	n := len(set) / 3
 	stmt := "INSERT INTO " + table + " AS c (k, n, reset_at) VALUES (?, ?, ?)" + strings.Repeat(", (?, ?, ?)", n-1) +
 		" ON CONFLICT (k) DO UPDATE SET n = excluded.n"

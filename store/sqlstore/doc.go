@@ -15,7 +15,7 @@
 //	Dialect    import                              sql.Open driver  DSN example
 //	SQLite     modernc.org/sqlite (pure Go)        "sqlite"         use package sqlstore/sqlite
 //	Postgres   github.com/jackc/pgx/v5/stdlib      "pgx"            postgres://user@host/db
-//	MySQL      github.com/go-sql-driver/mysql      "mysql"          user:pass@tcp(host:3306)/db?interpolateParams=true
+//	MySQL      github.com/go-sql-driver/mysql      "mysql"          user:pass@tcp(host:3306)/db?interpolateParams=true&multiStatements=true
 //
 // For SQLite, package [github.com/twofactorkit/twofactor/store/sqlstore/sqlite]
 // opens a file with the settings the store relies on (write-ahead logging,
@@ -27,9 +27,18 @@
 // two round trips where one does, which costs a login about a third of
 // its throughput; with it the driver quotes the arguments itself, which
 // it does safely for the utf8mb4 and latin1 connection character sets
-// (it refuses the multibyte ones where it could not). Times are stored as
-// integers, so parseTime does not matter. MySQL 8 and MariaDB 10.5 or
-// later work.
+// (it refuses the multibyte ones where it could not). With
+// multiStatements=true as well (MySQLDSN sets both), a transaction's
+// statements go to the server in as few requests as their results allow:
+// a write waits and goes with the next statement that returns rows, or
+// with the COMMIT, so an email login makes 10 requests instead of 24 and
+// runs about a third faster. The store finds out at its first batch
+// whether the pool allows it, and otherwise sends each statement on its
+// own. A pool with multiStatements lets one request carry several
+// statements, including for queries of your own built from input, where
+// it would widen an injection: give the store a pool of its own. Times
+// are stored as integers, so parseTime does not matter. MySQL 8 and
+// MariaDB 10.5 or later work.
 //
 // # Walkthrough
 //

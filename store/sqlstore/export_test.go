@@ -63,10 +63,20 @@ func (s *Store) Do(ctx context.Context, op string, fn func() error) error {
 // NeedsReadCommitted exposes the choice of a batch's isolation on MySQL.
 var NeedsReadCommitted = needsReadCommitted
 
-// UseStatementBatches makes RunBatch on PostgreSQL run a batch statement
-// by statement, as before its batch function, for tests that compare the
-// two paths.
-func (s *Store) UseStatementBatches() { s.statementBatches = true }
+// UseStatementBatches makes RunBatch run a batch statement by statement:
+// on PostgreSQL as before its batch function, on MySQL a request per
+// statement, for tests that compare the paths.
+func (s *Store) UseStatementBatches() {
+	s.statementBatches = true
+	s.multi.Store(multiNo)
+}
+
+// Pipelines exposes whether s sends a MySQL transaction's statements in
+// as few requests as their results allow.
+func (s *Store) Pipelines(ctx context.Context) bool { return s.dialect == MySQL && s.pipelines(ctx) }
 
 // SplitSQL exposes how a migration file is cut into statements.
 var SplitSQL = splitSQL
+
+// ServerRefused exposes how an error is told to be the MySQL server's.
+var ServerRefused = serverRefused

@@ -10,11 +10,13 @@ import (
 // (mariadb:// too) into the go-sql-driver/mysql form
 // user:pass@tcp(host:port)/db?params, with port 3306 when none is given,
 // so one --db flag can name every store by URL. The query passes through
-// to the driver (parseTime and the like), with interpolateParams=true
-// added unless it names interpolateParams itself: the driver then sends
-// each statement with its arguments in one round trip, where otherwise it
-// prepares, runs and closes a server-side statement for each (see the
-// package documentation).
+// to the driver (parseTime and the like), with interpolateParams=true and
+// multiStatements=true added unless it names them itself: the driver then
+// sends each statement with its arguments in one round trip, where
+// otherwise it prepares, runs and closes a server-side statement for
+// each, and the store sends a transaction's statements in as few requests
+// as their results allow (see the package documentation). Open the
+// store's pool with it, not your app's own.
 func MySQLDSN(rawURL string) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || u.Host == "" {
@@ -38,8 +40,10 @@ func MySQLDSN(rawURL string) (string, error) {
 	}
 	b.WriteString("tcp(" + host + ")/" + db)
 	q := u.RawQuery
-	if !u.Query().Has("interpolateParams") {
-		q = strings.TrimPrefix(q+"&interpolateParams=true", "&")
+	for _, p := range []string{"interpolateParams", "multiStatements"} {
+		if !u.Query().Has(p) {
+			q = strings.TrimPrefix(q+"&"+p+"=true", "&")
+		}
 	}
 	b.WriteString("?" + q)
 	return b.String(), nil

@@ -187,7 +187,7 @@ func (s *Store) ConsumeCode(ctx context.Context, group, key string, hash []byte)
 
 // consumeCode is ConsumeCode's work in tx, which it runs in (its row lock
 // is held until tx ends); a batch runs it in the batch's transaction.
-func (s *Store) consumeCode(ctx context.Context, tx *sql.Tx, group, key string, hash []byte) (store.CodeStatus, error) {
+func (s *Store) consumeCode(ctx context.Context, tx querier, group, key string, hash []byte) (store.CodeStatus, error) {
 	var (
 		stored           []byte
 		exp              sql.NullInt64

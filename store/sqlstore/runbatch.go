@@ -34,6 +34,13 @@ import (
 // version 3), which runs the same operations in the server, in order,
 // with the same locks and conditions (see runBatchFunction).
 //
+// On MySQL, on a pool that takes several statements in one request
+// (multiStatements), the transaction's writes wait and go with its next
+// read, or with its COMMIT (see pipeTx): the same statements in as few
+// requests as their results allow. An error from a write that waited
+// surfaces with the request that carried it, so the operation an error
+// names may be a later one than the statement's.
+//
 // Elsewhere a batch costs BEGIN, its operations' statements and COMMIT.
 // It saves the commits of its writes (each a wait for the disk), not
 // round trips, so a batch of plain reads alone (Peek, GetState, ListEnrollments) runs them
@@ -68,11 +75,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		}
 		return nil
 	}
-	var opts *sql.TxOptions
-	if s.dialect == MySQL && needsReadCommitted(ops) {
-		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
-	}
-	return s.txWith(ctx, "run batch", opts, func(tx *sql.Tx) error {
+	run := func(tx querier) error {
 		for i := range ops {
 			if store.SkipOp(ops, i) {
 				continue
@@ -82,7 +85,16 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 			}
 		}
 		return nil
-	})
+	}
+	readCommitted := s.dialect == MySQL && needsReadCommitted(ops)
+	if s.dialect == MySQL && s.pipelines(ctx) {
+		return s.pipeTxWith(ctx, "run batch", readCommitted, run)
+	}
+	var opts *sql.TxOptions
+	if readCommitted {
+		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
+	}
+	return s.txWith(ctx, "run batch", opts, func(tx *sql.Tx) error { return run(tx) })
 }
 
 // opError is the error of operation i of a batch. Its message starts with
@@ -112,21 +124,19 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
 	case store.OpListEnrollments:
 		op.Records, err = s.listEnrollments(ctx, tx, op.UserID)
 	case store.OpIncrBelow:
-		t, ok := tx.(*sql.Tx)
-		if !ok { // readsOnly never runs one outside a transaction
+		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a bounded increment outside a transaction")
 		}
-		op.Bounded, err = s.incrBelow(ctx, t, op.Incrs, true)
+		op.Bounded, err = s.incrBelow(ctx, tx, op.Incrs, true)
 	case store.OpMarkUsed:
 		op.First, err = s.ledgerWrite(ctx, tx, s.q.markUsed, op.Key, nil, op.Time)
 	case store.OpResetCounter:
 		err = s.resetCounter(ctx, tx, op.Key)
 	case store.OpConsumeCode:
-		t, ok := tx.(*sql.Tx)
-		if !ok { // readsOnly never runs one outside a transaction
+		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a code's consumption outside a transaction")
 		}
-		op.Status, err = s.consumeCode(ctx, t, op.Group, op.Key, op.Hash)
+		op.Status, err = s.consumeCode(ctx, tx, op.Group, op.Key, op.Hash)
 	case store.OpPutCode:
 		err = s.putCode(ctx, tx, op.Code())
 	case store.OpTouchEnrollment:

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/twofactorkit/twofactor/internal/errs"
@@ -77,6 +78,9 @@ type Store struct {
 	// statements one by one, as on the other dialects, instead of its one
 	// function call (for tests that compare the two).
 	statementBatches bool
+	// multi records whether a MySQL pool takes several statements in one
+	// request (see pipelines).
+	multi atomic.Int32
 }
 
 var (
@@ -301,7 +305,8 @@ func timeMicro(n int64) time.Time { return time.UnixMicro(n).UTC() }
 
 // querier is what an operation's statements run on: the pool (*sql.DB)
 // when the operation runs on its own, the transaction (*sql.Tx) of a
-// batch (RunBatch) or of the operation itself.
+// batch (RunBatch) or of the operation itself, or a MySQL batch's
+// pipelined transaction (*pipeTx).
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)

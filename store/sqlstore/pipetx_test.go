@@ -1,0 +1,128 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/sqlstore"
+	"github.com/twofactorkit/twofactor/store/storetest"
+)
+
+// withoutParams returns the test DSN without the named query parameters.
+func withoutParams(t *testing.T, names ...string) string {
+	dsn := testenv.MySQLDSN(t)
+	base, query, _ := strings.Cut(dsn, "?")
+	var keep []string
+	for _, p := range strings.Split(query, "&") {
+		name, _, _ := strings.Cut(p, "=")
+		drop := false
+		for _, n := range names {
+			drop = drop || name == n
+		}
+		if !drop && p != "" {
+			keep = append(keep, p)
+		}
+	}
+	return base + "?" + strings.Join(keep, "&")
+}
+
+// TestPipelinesProbe: a MySQL store pipelines its transactions only on a
+// pool that takes several statements with arguments in one request, and
+// runs batches either way.
+func TestPipelinesProbe(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		drop []string
+		want bool
+	}{
+		{"both", nil, true},
+		{"no multiStatements", []string{"multiStatements"}, false},
+		{"no interpolateParams", []string{"interpolateParams"}, false},
+		{"neither", []string{"multiStatements", "interpolateParams"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			s := migrated(t, openServer(t, "mysql", withoutParams(t, tc.drop...)), sqlstore.MySQL, nil)
+			assert.Equal(t, tc.want, s.Pipelines(ctx))
+			ops := []store.Op{
+				{Kind: store.OpGetState, Key: "s"},
+				{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 2}}},
+				store.PutCodeOp(store.Code{Group: "g", Key: "k", Hash: []byte("h"), ExpiresAt: time.Now().Add(time.Minute)}),
+			}
+			ops[2].If = 2
+			require.NoError(t, s.RunBatch(ctx, ops))
+			assert.False(t, ops[0].Found)
+			assert.True(t, ops[1].Bounded[0].Incremented)
+			status, err := s.ConsumeCode(ctx, "g", "k", []byte("h"))
+			require.NoError(t, err)
+			assert.Equal(t, store.CodeMatched, status, "the held put reached the server with the commit")
+		})
+	}
+}
+
+// TestConformanceMySQLStatements runs the suite on a MySQL pool without
+// multiStatements, whose transactions send each statement on its own.
+func TestConformanceMySQLStatements(t *testing.T) {
+	db := openServer(t, "mysql", withoutParams(t, "multiStatements"))
+	s := migrated(t, db, sqlstore.MySQL, nil)
+	require.False(t, s.Pipelines(context.Background()))
+	conformance(t, []*sql.DB{db, openServer(t, "mysql", withoutParams(t, "multiStatements"))}, sqlstore.MySQL, storetest.Options{Rounds: 3})
+}
+
+// TestPipelineFailureRollsBack: when a held statement fails, in the
+// request of a later read or in that of the commit, the server runs no
+// statement after it, and the store rolls the whole transaction back and
+// leaves no connection in it: nothing of the batch is written, and its
+// rows are not left locked.
+func TestPipelineFailureRollsBack(t *testing.T) {
+	ctx := context.Background()
+	s := migrated(t, openMySQL(t), sqlstore.MySQL, nil)
+	require.True(t, s.Pipelines(ctx))
+	_, err := s.DB().ExecContext(ctx, `DROP TABLE `+s.TablePrefix()+`codes`)
+	require.NoError(t, err)
+	put := store.PutCodeOp(store.Code{Group: "g", Key: "k", Hash: []byte("h"), ExpiresAt: time.Now().Add(time.Minute)})
+	incr := func(key string) store.Op {
+		return store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: key, Window: time.Minute, Max: 5}}}
+	}
+	for _, tc := range []struct {
+		name, key string
+		ops       []store.Op
+	}{
+		{"in the commit's request", "c1", []store.Op{incr("c1"), put}},
+		{"in a read's request", "c2", []store.Op{put, incr("c2")}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := s.RunBatch(ctx, tc.ops)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "codes", "the missing table's error")
+			n, _, err := s.Peek(ctx, tc.key)
+			require.NoError(t, err)
+			assert.Zero(t, n, "the increment before the failure was rolled back")
+			// Rows a transaction left open would hold locked: another
+			// transaction on them would wait for MySQL's lock timeout.
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			for range 20 { // more than the pool's connections
+				out, err := s.IncrBelow(lctx, incr(tc.key).Incrs)
+				require.NoError(t, err)
+				require.True(t, out[0].Incremented || out[0].Full)
+			}
+		})
+	}
+}
+
+func TestServerRefused(t *testing.T) {
+	assert.True(t, sqlstore.ServerRefused(errors.New("Error 1064 (42000): You have an error in your SQL syntax")))
+	assert.False(t, sqlstore.ServerRefused(errors.New("dial tcp 127.0.0.1:3306: connect: connection refused")))
+	assert.False(t, sqlstore.ServerRefused(errors.New("Error: something else")))
+	assert.False(t, sqlstore.ServerRefused(context.Canceled))
+}
