@@ -42,7 +42,7 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 	}
 	var out []store.BoundedValue
 	err := s.tx(ctx, "incr below", func(tx *sql.Tx) (err error) {
-		out, err = s.incrBelow(ctx, tx, incrs, false)
+		out, err = s.incrBelow(ctx, tx, incrs, nil)
 		return err
 	})
 	if errors.Is(err, errNothingToWrite) {
@@ -58,26 +58,36 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 // store.CheckBounded accepted: it locks and reads the counters, decides,
 // and writes, and returns the results. When the call increments nothing,
 // it returns its results with errNothingToWrite, so that IncrBelow rolls
-// the transaction back; in a batch (inBatch), whose transaction holds the
-// writes of other operations, it deletes the ended rows it created
-// instead.
-func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.BoundedIncr, inBatch bool) ([]store.BoundedValue, error) {
+// the transaction back. In a batch, locks holds what the batch's earlier
+// increments locked (see batchLocks): those counters are read there
+// rather than locked and read again, and the ended rows created to lock
+// missing ones stay until the batch's end.
+func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.BoundedIncr, locks batchLocks) ([]store.BoundedValue, error) {
 	if len(incrs) == 0 {
 		return nil, nil
 	}
 	nowM := s.nowMicro()
-	keys := make([]string, len(incrs))
-	for i, in := range incrs {
-		keys[i] = in.Key
+	keys := make([]string, 0, len(incrs))
+	for _, in := range incrs {
+		if _, held := locks[in.Key]; !held {
+			keys = append(keys, in.Key)
+		}
 	}
-	sort.Strings(keys)
-	rows, err := s.lockBounded(ctx, tx, keys)
-	if err != nil {
-		return nil, err
+	rows := map[string]lockedCounter{}
+	if len(keys) > 0 {
+		sort.Strings(keys)
+		var err error
+		if rows, err = s.lockBounded(ctx, tx, keys); err != nil {
+			return nil, err
+		}
 	}
 	live := make([]store.CounterValue, len(incrs))
 	for i, in := range incrs {
 		r, ok := rows[in.Key]
+		if held, isHeld := locks[in.Key]; isHeld {
+			r, ok = held, true
+			rows[in.Key] = held
+		}
 		if !ok {
 			return nil, fmt.Errorf("counter %d missing from the locked rows", i)
 		}
@@ -86,7 +96,64 @@ func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.Bounded
 		}
 	}
 	out := store.DecideBounded(incrs, live, timeMicro(nowM))
-	return out, s.writeBounded(ctx, tx, incrs, out, rows, inBatch)
+	if err := s.writeBounded(ctx, tx, incrs, out, rows, locks != nil); err != nil {
+		return out, err
+	}
+	if locks != nil {
+		for i, in := range incrs {
+			if out[i].Incremented {
+				locks[in.Key] = lockedCounter{n: out[i].N, reset: out[i].ResetAt.UnixMicro()}
+			} else {
+				locks[in.Key] = rows[in.Key]
+			}
+		}
+	}
+	return out, nil
+}
+
+// batchLocks is what a batch's transaction knows of the counters its
+// bounded increments locked: each row as the transaction left it, locked
+// until the commit (reset zero for an ended row created to lock a missing
+// counter, absentReset for a counter SQLite found missing). A later
+// increment of the batch on the same counter reads it here, where locking
+// and reading it again would cost statements and return the same; a
+// counter the batch resets is forgotten, and locked again if a later
+// increment names it. The ended rows that no increment wrote are deleted
+// once, before the commit (deleteEnded).
+type batchLocks map[string]lockedCounter
+
+// ended returns, sorted, the counters whose rows the batch created ended
+// to lock them and did not write.
+func (l batchLocks) ended() []any {
+	var keys []string
+	for k, c := range l {
+		if c.reset == 0 {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	out := make([]any, len(keys))
+	for i, k := range keys {
+		out[i] = k
+	}
+	return out
+}
+
+// deleteEnded deletes, in tx, the ended rows of keys, created to lock
+// missing counters and not written.
+func (s *Store) deleteEnded(ctx context.Context, tx querier, keys []any) error {
+	if len(keys) == 0 {
+		return nil
+	}
+	// By key alone: the rows are locked as lockBounded left them, and a
+	// test of reset_at could lead the planner to its index, which holds an
+	// entry for every ended row deleted since the last vacuum.
+	del := "DELETE FROM " + s.prefix + "counters WHERE k IN (?" + strings.Repeat(", ?", len(keys)-1) + ")"
+	if s.dialect == Postgres {
+		del = numbered(del)
+	}
+	_, err := tx.ExecContext(ctx, del, keys...)
+	return err
 }
 
 // errNothingToWrite ends the transaction of an IncrBelow call that
@@ -185,8 +252,9 @@ func (s *Store) lockBounded(ctx context.Context, tx querier, keys []string) (map
 // alone: SQLite rewrites an index entry of every column an UPDATE sets,
 // changed or not, and the entry in reset_at's index is a page written
 // to the log at every commit. When the call increments nothing it returns
-// errNothingToWrite, so that the transaction rolls back, unless inBatch,
-// when it only deletes.
+// errNothingToWrite, so that the transaction rolls back. In a batch
+// (inBatch) it deletes nothing: the batch's later increments may write
+// the ended rows, and what is left goes at its end (deleteEnded).
 func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
 	var set, counts, created []any
 	for i, in := range incrs {
@@ -199,7 +267,7 @@ func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.Boun
 				continue
 			}
 			set = append(set, in.Key, out[i].N, reset)
-		case rows[in.Key].reset == 0:
+		case rows[in.Key].reset == 0 && !inBatch:
 			created = append(created, in.Key)
 		}
 	}
@@ -217,18 +285,7 @@ func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.Boun
 			return err
 		}
 	}
-	if len(created) == 0 {
-		return nil
-	}
-	// By key alone: the rows are locked as lockBounded left them, and a
-	// test of reset_at could lead the planner to its index, which holds an
-	// entry for every ended row deleted since the last vacuum.
-	del := "DELETE FROM " + table + " WHERE k IN (?" + strings.Repeat(", ?", len(created)-1) + ")"
-	if s.dialect == Postgres {
-		del = numbered(del)
-	}
-	_, err := tx.ExecContext(ctx, del, created...)
-	return err
+	return s.deleteEnded(ctx, tx, created)
 }
 
 // writeCounters sets the count and, when window, the window end of the

@@ -69,22 +69,23 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	}
 	if readsOnly(ops) {
 		for i := range ops {
-			if err := s.runOp(ctx, s.db, &ops[i]); err != nil {
+			if err := s.runOp(ctx, s.db, &ops[i], nil); err != nil {
 				return wrap("run batch", &opError{i: i, kind: ops[i].Kind, err: err})
 			}
 		}
 		return nil
 	}
 	run := func(tx querier) error {
+		locks := batchLocks{}
 		for i := range ops {
 			if store.SkipOp(ops, i) {
 				continue
 			}
-			if err := s.runOp(ctx, tx, &ops[i]); err != nil {
+			if err := s.runOp(ctx, tx, &ops[i], locks); err != nil {
 				return &opError{i: i, kind: ops[i].Kind, err: err}
 			}
 		}
-		return nil
+		return s.deleteEnded(ctx, tx, locks.ended())
 	}
 	readCommitted := s.dialect == MySQL && needsReadCommitted(ops)
 	if s.dialect == MySQL && s.pipelines(ctx) {
@@ -114,7 +115,7 @@ func (e *opError) Unwrap() error { return e.err }
 
 // runOp runs one operation of a batch in tx with its method's code, and
 // sets every field of its result.
-func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
+func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batchLocks) error {
 	var err error
 	switch op.Kind {
 	case store.OpPeek:
@@ -127,11 +128,12 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op) error {
 		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a bounded increment outside a transaction")
 		}
-		op.Bounded, err = s.incrBelow(ctx, tx, op.Incrs, true)
+		op.Bounded, err = s.incrBelow(ctx, tx, op.Incrs, locks)
 	case store.OpMarkUsed:
 		op.First, err = s.ledgerWrite(ctx, tx, s.q.markUsed, op.Key, nil, op.Time)
 	case store.OpResetCounter:
 		err = s.resetCounter(ctx, tx, op.Key)
+		delete(locks, op.Key)
 	case store.OpConsumeCode:
 		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a code's consumption outside a transaction")
