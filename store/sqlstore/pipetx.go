@@ -17,7 +17,7 @@ import (
 // request. The server runs a request's statements in order and stops at
 // the first that fails, whose error the request returns; every statement
 // sees the writes of those before it, as when each is a request of its
-// own. An email login's Verify is five requests instead of fourteen.
+// own. An email login's Verify is four requests instead of fourteen.
 //
 // The arguments of a request's statements are interpolated into its text
 // by the driver (interpolateParams), as each statement's are without
