@@ -40,6 +40,7 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 	if err := store.CheckBounded(incrs); err != nil {
 		return nil, wrap("incr below", err)
 	}
+	s.probeServer(ctx)
 	var out []store.BoundedValue
 	err := s.tx(ctx, "incr below", func(tx *sql.Tx) (err error) {
 		out, err = s.incrBelow(ctx, tx, incrs, nil)
@@ -176,8 +177,9 @@ const absentReset = -1
 // (n = 0, reset_at = 0), which every read ignores and Incr restarts: the
 // upsert takes each row's lock in the order of keys, and waits for a
 // concurrent call that created or changed the row; it then reads the
-// row's latest committed values (PostgreSQL returns them; MySQL reads them
-// back with a locking read in the same transaction).
+// row's latest committed values (PostgreSQL and MariaDB return them;
+// MySQL, which has no RETURNING, reads them back with a locking read in
+// the same transaction).
 //
 // SQLite runs one writer at a time, and the store's transactions take the
 // database's write lock when they begin (BEGIN IMMEDIATE: package sqlite's
@@ -202,6 +204,10 @@ func (s *Store) lockBounded(ctx context.Context, tx querier, keys []string) (map
 	case MySQL:
 		q.WriteString("INSERT INTO " + table + " (k, n, reset_at) VALUES (?, 0, 0)" + strings.Repeat(", (?, 0, 0)", len(keys)-1))
 		q.WriteString(" ON DUPLICATE KEY UPDATE n = n")
+		if s.returning() {
+			q.WriteString(" RETURNING k, n, reset_at")
+			break
+		}
 		if _, err := tx.ExecContext(ctx, q.String(), args...); err != nil {
 			return nil, err
 		}

@@ -207,7 +207,10 @@
 //     when it expired or (Advance) is lower. PostgreSQL and SQLite report the
 //     winner through the affected-row count; on MySQL, whose count depends
 //     on connection flags, the winner writes a random token and reads it
-//     back in the same transaction.
+//     back in the same transaction (on MariaDB the upsert returns it:
+//     INSERT ... RETURNING, as it returns the counters a bounded
+//     increment locks; the store asks the server's version once, before
+//     its first such transaction).
 //   - TouchEnrollment ([store.EnrollmentToucher]) and TouchDevice
 //     ([store.DeviceToucher]) are one UPDATE each that writes only the
 //     last-use time of an existing row, so they never create a row, never

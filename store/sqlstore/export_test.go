@@ -65,10 +65,18 @@ var NeedsReadCommitted = needsReadCommitted
 
 // UseStatementBatches makes RunBatch run a batch statement by statement:
 // on PostgreSQL as before its batch function, on MySQL a request per
-// statement, for tests that compare the paths.
+// statement and, on MariaDB too, the locking reads after the upserts that
+// MySQL needs, for tests that compare the paths.
 func (s *Store) UseStatementBatches() {
 	s.statementBatches = true
 	s.multi.Store(multiNo)
+	s.mariadb.Store(multiNo)
+}
+
+// Returning exposes whether s lets MariaDB's upserts return their rows.
+func (s *Store) Returning(ctx context.Context) bool {
+	s.probeServer(ctx)
+	return s.returning()
 }
 
 // Pipelines exposes whether s sends a MySQL transaction's statements in

@@ -341,6 +341,7 @@ func (s *Store) ledgerOp(ctx context.Context, op, stmt, key string, value *int64
 	}
 	var err error
 	if s.dialect == MySQL {
+		s.probeServer(ctx)
 		err = s.tx(ctx, op, func(tx *sql.Tx) error { return write(tx) })
 	} else {
 		err = s.do(ctx, op, func() error { return write(s.db) })
@@ -352,9 +353,11 @@ func (s *Store) ledgerOp(ctx context.Context, op, stmt, key string, value *int64
 // advance with value) of key on q, and reports whether it wrote the mark.
 // PostgreSQL and SQLite tell through the affected-row count. On MySQL,
 // whose count depends on the connection's flags, the upsert writes a
-// random token only when it wins, and a read of the row compares it; q
-// must then be a transaction, whose row lock (taken by the upsert, kept
-// until the commit) holds the row as the upsert left it for the read.
+// random token only when it wins, and the row's token, compared with it,
+// tells: MariaDB returns it from the upsert (RETURNING); MySQL reads it
+// back, and q must then be a transaction, whose row lock (taken by the
+// upsert, kept until the commit) holds the row as the upsert left it for
+// the read.
 func (s *Store) ledgerWrite(ctx context.Context, q querier, stmt, key string, value *int64, expiresAt time.Time) (bool, error) {
 	args := []any{key}
 	if value != nil {
@@ -373,10 +376,17 @@ func (s *Store) ledgerWrite(ctx context.Context, q querier, stmt, key string, va
 	if _, err := rand.Read(tok[:]); err != nil {
 		return false, err
 	}
-	if _, err := q.ExecContext(ctx, stmt, append(args, tok[:], s.nowMicro())...); err != nil {
+	var got []byte
+	args = append(args, tok[:], s.nowMicro())
+	if s.returning() {
+		if err := q.QueryRowContext(ctx, stmt+" RETURNING tok", args...).Scan(&got); err != nil {
+			return false, err
+		}
+		return subtle.ConstantTimeCompare(got, tok[:]) == 1, nil
+	}
+	if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
 		return false, err
 	}
-	var got []byte
 	if err := q.QueryRowContext(ctx, s.q.ledgerRead, key).Scan(&got); err != nil {
 		return false, err
 	}

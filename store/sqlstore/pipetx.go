@@ -162,3 +162,30 @@ func serverRefused(err error) bool {
 	rest := msg[len("Error "):]
 	return len(rest) > 0 && rest[0] >= '0' && rest[0] <= '9'
 }
+
+// returning reports whether the server is known to be MariaDB, whose
+// INSERT ... ON DUPLICATE KEY UPDATE takes a RETURNING clause that gives
+// the rows as the statement left them (MariaDB 10.5 and later, which the
+// store requires), where MySQL needs a second statement to read them
+// back. It only reads what probeServer found, as it is asked inside
+// transactions, which must not wait for a second connection of the pool.
+func (s *Store) returning() bool { return s.mariadb.Load() == multiYes }
+
+// probeServer asks a MySQL-dialect server, once, whether it is MariaDB
+// (see returning); it runs before the operations that would use the
+// answer start their transactions. An error leaves the question open, and
+// those operations read back as on MySQL.
+func (s *Store) probeServer(ctx context.Context) {
+	if s.dialect != MySQL || s.mariadb.Load() != multiUnknown {
+		return
+	}
+	var version string
+	if err := s.db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version); err != nil {
+		return
+	}
+	if strings.Contains(version, "MariaDB") {
+		s.mariadb.Store(multiYes)
+	} else {
+		s.mariadb.Store(multiNo)
+	}
+}

@@ -126,3 +126,35 @@ func TestServerRefused(t *testing.T) {
 	assert.False(t, sqlstore.ServerRefused(errors.New("Error: something else")))
 	assert.False(t, sqlstore.ServerRefused(context.Canceled))
 }
+
+// TestReturningOnMariaDB: on MariaDB the upserts that lock counters and
+// mark the ledger return their rows rather than reading them back, and
+// the server is asked what it is before a transaction starts, never
+// inside one, where on a pool of one connection the question would wait
+// for the connection the transaction holds.
+func TestReturningOnMariaDB(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	db := openMySQL(t)
+	var version string
+	require.NoError(t, db.QueryRowContext(ctx, "SELECT VERSION()").Scan(&version))
+	s := migrated(t, db, sqlstore.MySQL, nil)
+	one := openMySQL(t)
+	one.SetMaxOpenConns(1)
+	fresh, err := sqlstore.New(one, sqlstore.Options{Dialect: sqlstore.MySQL, TablePrefix: s.TablePrefix()})
+	require.NoError(t, err)
+	exp := time.Now().Add(time.Minute)
+	for _, ops := range [][]store.Op{
+		{{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 3}}}, {Kind: store.OpMarkUsed, Key: "m", Time: exp}},
+		{{Kind: store.OpMarkUsed, Key: "m", Time: exp}, {Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c", Window: time.Minute, Max: 3}}}},
+	} {
+		require.NoError(t, fresh.RunBatch(ctx, ops))
+	}
+	assert.Equal(t, strings.Contains(version, "MariaDB"), fresh.Returning(ctx), "server %s", version)
+	n, _, err := fresh.Peek(ctx, "c")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2), n)
+	first, err := fresh.MarkUsed(ctx, "m", exp)
+	require.NoError(t, err)
+	assert.False(t, first, "marked by the first batch")
+}

@@ -87,6 +87,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		}
 		return s.deleteEnded(ctx, tx, locks.ended())
 	}
+	s.probeServer(ctx)
 	readCommitted := s.dialect == MySQL && needsReadCommitted(ops)
 	if s.dialect == MySQL && s.pipelines(ctx) {
 		return s.pipeTxWith(ctx, "run batch", readCommitted, run)

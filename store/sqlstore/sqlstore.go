@@ -81,6 +81,9 @@ type Store struct {
 	// multi records whether a MySQL pool takes several statements in one
 	// request (see pipelines).
 	multi atomic.Int32
+	// mariadb records whether a MySQL-dialect server is MariaDB, whose
+	// upserts return rows (see returning).
+	mariadb atomic.Int32
 }
 
 var (
