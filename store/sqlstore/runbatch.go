@@ -13,9 +13,11 @@ import (
 // (the same code) inside it, in the order of ops, so it sees the writes
 // of those before it, and it is as atomic as its method, whose atomicity
 // comes from those statements' row locks and conditions, not from a
-// transaction of its own. An IncrBelow that increments nothing deletes the
-// ended rows it created to lock missing counters (PostgreSQL, MySQL),
-// where on its own it rolls back.
+// transaction of its own. The ended rows that a batch's increments created
+// to lock missing counters (PostgreSQL, MySQL) and did not write are
+// deleted before the commit, where an IncrBelow on its own rolls back; a
+// later increment of the batch reads the counters an earlier one locked
+// without locking them again (see batchLocks).
 //
 // As one transaction the batch's writes take effect together or not at
 // all: on error nothing was written, unless the error is a lost reply to
