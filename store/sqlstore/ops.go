@@ -63,15 +63,10 @@ func (s *Store) GetState(ctx context.Context, key string) ([]byte, error) {
 
 // getState reads the value of key on q: found is false when it is missing
 // or expired.
-func (s *Store) getState(ctx context.Context, q querier, key string) (v []byte, found bool, err error) {
-	err = q.QueryRowContext(ctx, s.q.getState, key, s.nowMicro()).Scan(&v)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	return blob(v), true, nil
+func (s *Store) getState(ctx context.Context, q querier, key string) ([]byte, bool, error) {
+	op := store.Op{Kind: store.OpGetState, Key: key}
+	err := s.runRead(ctx, q, &op)
+	return op.Value, op.Found, err
 }
 
 // TakeState implements store.States: DELETE ... RETURNING on PostgreSQL
@@ -287,15 +282,9 @@ func (s *Store) Peek(ctx context.Context, key string) (int64, time.Time, error) 
 // peek reads the counter key on q: the zero CounterValue when it is
 // missing or its window has ended.
 func (s *Store) peek(ctx context.Context, q querier, key string) (store.CounterValue, error) {
-	var n, reset int64
-	err := q.QueryRowContext(ctx, s.q.peek, key, s.nowMicro()).Scan(&n, &reset)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.CounterValue{}, nil
-	}
-	if err != nil {
-		return store.CounterValue{}, err
-	}
-	return store.CounterValue{N: n, ResetAt: timeMicro(reset)}, nil
+	op := store.Op{Kind: store.OpPeek, Key: key}
+	err := s.runRead(ctx, q, &op)
+	return op.Counter, err
 }
 
 // Decr implements store.Counters with one UPDATE that subtracts one only
@@ -435,26 +424,74 @@ func (s *Store) ListEnrollments(ctx context.Context, userID string) ([]store.Enr
 // listEnrollments reads the user's records on q: an empty slice, not nil,
 // for none.
 func (s *Store) listEnrollments(ctx context.Context, q querier, userID string) ([]store.EnrollmentRecord, error) {
-	rows, err := q.QueryContext(ctx, s.q.listEnrollments, userID)
+	op := store.Op{Kind: store.OpListEnrollments, UserID: userID}
+	err := s.runRead(ctx, q, &op)
+	return op.Records, err
+}
+
+// runRead runs op, a plain read (Peek, GetState, ListEnrollments), on q
+// and sets its result.
+func (s *Store) runRead(ctx context.Context, q querier, op *store.Op) error {
+	query, args, set := s.plainRead(op)
+	rows, err := q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer rows.Close()
-	out := []store.EnrollmentRecord{}
-	for rows.Next() {
-		e := store.EnrollmentRecord{UserID: userID}
-		var created, used sql.NullInt64
-		if err := rows.Scan(&e.ID, &e.Method, &e.Label, &e.Data, &created, &used); err != nil {
-			return nil, err
+	if err := set(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// plainRead returns the statement of op, a plain read, its arguments, and
+// the function that sets op's result from the statement's rows (a missing
+// or expired state is Found false, a missing or ended counter zero).
+func (s *Store) plainRead(op *store.Op) (string, []any, func(*sql.Rows) error) {
+	switch op.Kind {
+	case store.OpPeek:
+		return s.q.peek, []any{op.Key, s.nowMicro()}, func(rows *sql.Rows) error {
+			op.Counter = store.CounterValue{}
+			if !rows.Next() {
+				return nil
+			}
+			var n, reset int64
+			if err := rows.Scan(&n, &reset); err != nil {
+				return err
+			}
+			op.Counter = store.CounterValue{N: n, ResetAt: timeMicro(reset)}
+			return nil
 		}
-		e.Data = blob(e.Data)
-		e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
-		out = append(out, e)
+	case store.OpGetState:
+		return s.q.getState, []any{op.Key, s.nowMicro()}, func(rows *sql.Rows) error {
+			op.Value, op.Found = nil, false
+			if !rows.Next() {
+				return nil
+			}
+			var v []byte
+			if err := rows.Scan(&v); err != nil {
+				return err
+			}
+			op.Value, op.Found = blob(v), true
+			return nil
+		}
+	default: // store.OpListEnrollments
+		return s.q.listEnrollments, []any{op.UserID}, func(rows *sql.Rows) error {
+			out := []store.EnrollmentRecord{}
+			for rows.Next() {
+				e := store.EnrollmentRecord{UserID: op.UserID}
+				var created, used sql.NullInt64
+				if err := rows.Scan(&e.ID, &e.Method, &e.Label, &e.Data, &created, &used); err != nil {
+					return err
+				}
+				e.Data = blob(e.Data)
+				e.CreatedAt, e.LastUsedAt = goTime(created), goTime(used)
+				out = append(out, e)
+			}
+			op.Records = out
+			return nil
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // DeleteEnrollment implements store.Enrollments.

@@ -1,9 +1,11 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -70,6 +72,9 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		return s.runBatchFunction(ctx, ops)
 	}
 	if readsOnly(ops) {
+		if s.dialect == MySQL && len(ops) > 1 && s.pipelines(ctx) {
+			return wrap("run batch", s.readAll(ctx, ops))
+		}
 		for i := range ops {
 			if err := s.runOp(ctx, s.db, &ops[i], nil); err != nil {
 				return wrap("run batch", &opError{i: i, kind: ops[i].Kind, err: err})
@@ -101,6 +106,39 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	return s.txWith(ctx, "run batch", opts, func(tx *sql.Tx) error { return run(tx) })
 }
 
+// readAll runs ops, plain reads, as one request of as many statements on
+// a MySQL pool that takes several (see pipelines), and sets each one's
+// result from its own result set: each statement sees the rows as they
+// are when it runs, as when each is a request of its own.
+func (s *Store) readAll(ctx context.Context, ops []store.Op) error {
+	var text strings.Builder
+	var args []any
+	sets := make([]func(*sql.Rows) error, len(ops))
+	for i := range ops {
+		query, a, set := s.plainRead(&ops[i])
+		if i > 0 {
+			text.WriteString("; ")
+		}
+		text.WriteString(query)
+		args = append(args, a...)
+		sets[i] = set
+	}
+	rows, err := s.db.QueryContext(ctx, text.String(), args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for i, set := range sets {
+		if i > 0 && !rows.NextResultSet() {
+			return cmp.Or(rows.Err(), fmt.Errorf("no result set for operation %d of the batch", i))
+		}
+		if err := set(rows); err != nil {
+			return &opError{i: i, kind: ops[i].Kind, err: err}
+		}
+	}
+	return rows.Err()
+}
+
 // opError is the error of operation i of a batch. Its message starts with
 // the statement's, which retryable reads (MySQL's errors tell contention
 // by their message only).
@@ -121,12 +159,8 @@ func (e *opError) Unwrap() error { return e.err }
 func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batchLocks) error {
 	var err error
 	switch op.Kind {
-	case store.OpPeek:
-		op.Counter, err = s.peek(ctx, tx, op.Key)
-	case store.OpGetState:
-		op.Value, op.Found, err = s.getState(ctx, tx, op.Key)
-	case store.OpListEnrollments:
-		op.Records, err = s.listEnrollments(ctx, tx, op.UserID)
+	case store.OpPeek, store.OpGetState, store.OpListEnrollments:
+		err = s.runRead(ctx, tx, op)
 	case store.OpIncrBelow:
 		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a bounded increment outside a transaction")
