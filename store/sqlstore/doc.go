@@ -31,7 +31,8 @@
 // multiStatements=true as well (MySQLDSN sets both), a transaction's
 // statements go to the server in as few requests as their results allow:
 // a write waits and goes with the next statement that returns rows, or
-// with the COMMIT, so an email login makes 8 requests instead of 24 and
+// with the COMMIT, and a batch of plain reads is one request, so an email
+// login makes 8 requests instead of 24 and
 // runs about a third faster. The store finds out at its first batch
 // whether the pool allows it, and otherwise sends each statement on its
 // own. A pool with multiStatements lets one request carry several
