@@ -19,9 +19,9 @@ import (
 // sees the writes of those before it, as when each is a request of its
 // own. An email login's Verify is four requests instead of fourteen.
 //
-// The arguments of a request's statements are interpolated into its text
-// by the driver (interpolateParams), as each statement's are without
-// multiStatements: a server cannot prepare several statements as one.
+// The driver interpolates the arguments of a request's statements into
+// its text (interpolateParams), as it does for a statement sent alone: a
+// server cannot prepare several statements as one.
 type pipeTx struct {
 	conn *sql.Conn
 	held strings.Builder // statements not yet sent, each followed by "; "
