@@ -60,9 +60,9 @@ func (s *Store) IncrBelow(ctx context.Context, incrs []store.BoundedIncr) ([]sto
 // and writes, and returns the results. When the call increments nothing,
 // it returns its results with errNothingToWrite, so that IncrBelow rolls
 // the transaction back. In a batch, locks holds what the batch's earlier
-// increments locked (see batchLocks): those counters are read there
-// rather than locked and read again, and the ended rows created to lock
-// missing ones stay until the batch's end.
+// increments locked and did (see batchLocks): those counters are read
+// there rather than locked and read again, and what this call decides is
+// kept there too, written once at the batch's end.
 func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.BoundedIncr, locks batchLocks) ([]store.BoundedValue, error) {
 	if len(incrs) == 0 {
 		return nil, nil
@@ -86,8 +86,7 @@ func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.Bounded
 	for i, in := range incrs {
 		r, ok := rows[in.Key]
 		if held, isHeld := locks[in.Key]; isHeld {
-			r, ok = held, true
-			rows[in.Key] = held
+			r, ok = held.lockedCounter, true
 		}
 		if !ok {
 			return nil, fmt.Errorf("counter %d missing from the locked rows", i)
@@ -97,51 +96,131 @@ func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.Bounded
 		}
 	}
 	out := store.DecideBounded(incrs, live, timeMicro(nowM))
-	if err := s.writeBounded(ctx, tx, incrs, out, rows, locks != nil); err != nil {
-		return out, err
+	for i := range out {
+		if out[i].Incremented {
+			out[i].ResetAt = timeMicro(out[i].ResetAt.UnixMicro()) // as stored
+		}
 	}
-	if locks != nil {
-		for i, in := range incrs {
-			if out[i].Incremented {
-				locks[in.Key] = lockedCounter{n: out[i].N, reset: out[i].ResetAt.UnixMicro()}
-			} else {
-				locks[in.Key] = rows[in.Key]
-			}
+	if locks == nil {
+		return out, s.writeBounded(ctx, tx, incrs, out, rows)
+	}
+	for k, r := range rows {
+		locks[k] = &heldCounter{lockedCounter: r, stored: r.reset}
+	}
+	for i, in := range incrs {
+		if out[i].Incremented {
+			h := locks[in.Key]
+			h.lockedCounter, h.dirty = lockedCounter{n: out[i].N, reset: out[i].ResetAt.UnixMicro()}, true
 		}
 	}
 	return out, nil
 }
 
-// batchLocks is what a batch's transaction knows of the counters its
-// bounded increments locked: each row as the transaction left it, locked
-// until the commit (reset zero for an ended row created to lock a missing
-// counter, absentReset for a counter SQLite found missing). A later
-// increment of the batch on the same counter reads it here, where locking
-// and reading it again would cost statements and return the same; a
-// counter the batch resets is forgotten, and locked again if a later
-// increment names it. The ended rows that no increment wrote are deleted
-// once, before the commit (deleteEnded).
-type batchLocks map[string]lockedCounter
+// batchLocks is what a batch's transaction holds of the counters its
+// bounded increments locked: each row as it was locked, and as the batch
+// has changed it since. The rows stay locked until the commit, so nothing
+// else can change them meanwhile, and the batch's later operations on
+// them need no statement: a later increment reads the counter here, a
+// reset forgets its count here, and what the batch changed is written
+// once, just before the commit (flush), where each increment writing its
+// own counters would cost a statement per increment and a reset of a
+// counter the batch incremented two. A Peek of a counter, the only other
+// operation that reads one, flushes first (see runOp).
+type batchLocks map[string]*heldCounter
 
-// ended returns, sorted, the counters whose rows the batch created ended
-// to lock them and did not write.
-func (l batchLocks) ended() []any {
-	var keys []string
-	for k, c := range l {
-		if c.reset == 0 {
-			keys = append(keys, k)
-		}
-	}
-	sort.Strings(keys)
-	out := make([]any, len(keys))
-	for i, k := range keys {
-		out[i] = k
-	}
-	return out
+// heldCounter is a counter a batch holds locked.
+type heldCounter struct {
+	lockedCounter       // as the batch has it now
+	stored        int64 // reset_at of its row as locked: 0 for an ended row created to lock it, absentReset for none
+	dirty         bool  // the batch changed its count or window, not yet written
+	gone          bool  // the batch reset it, its row not yet deleted
 }
 
-// deleteEnded deletes, in tx, the ended rows of keys, created to lock
-// missing counters and not written.
+// forget is a reset of the held counter key: its count is gone, and its
+// row, if it has one, is deleted at the flush. It reports whether key was
+// held; one that was not is reset by a statement of its own.
+func (l batchLocks) forget(key string) bool {
+	h, ok := l[key]
+	if ok {
+		h.lockedCounter, h.dirty, h.gone = lockedCounter{}, false, true
+	}
+	return ok
+}
+
+// flush writes, in tx, what the batch changed in the counters it holds:
+// one multi-row upsert of those it incremented (on SQLite a second for
+// those whose window end did not move, see counterWrites), and one
+// DELETE of the rows it reset and of the ended rows created to lock
+// counters it never wrote. The held counters then match their rows.
+func (s *Store) flush(ctx context.Context, tx querier, locks batchLocks) error {
+	keys := make([]string, 0, len(locks))
+	for k := range locks {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var w counterWrites
+	for _, k := range keys {
+		h := locks[k]
+		switch {
+		case h.dirty:
+			w.write(s, k, h.n, h.reset, h.stored)
+			h.stored = h.reset
+		case h.stored != absentReset && (h.stored == 0 || h.gone):
+			w.del = append(w.del, k)
+			h.stored = absentReset
+		}
+		h.dirty, h.gone = false, false
+	}
+	return s.writeCounterSet(ctx, tx, &w)
+}
+
+// pending reports whether the batch holds a change it has not written.
+func (l batchLocks) pending() bool {
+	for _, h := range l {
+		if h.dirty || h.gone || h.stored == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// counterWrites is what a transaction writes to counters it holds locked:
+// (key, n, reset_at) triples to upsert with their window end (set) or,
+// on SQLite, with their count alone (counts), and keys to delete (del).
+type counterWrites struct{ set, counts, del []any }
+
+// write adds the write of key's count n and window end reset, its row's
+// window end being stored. SQLite rewrites an index entry of every column
+// an UPDATE sets, changed or not, and the entry in reset_at's index is a
+// page written to the log at every commit, so there a counter whose window
+// end stays as it was has its count written alone.
+func (w *counterWrites) write(s *Store, key string, n, reset, stored int64) {
+	if s.dialect == SQLite && stored == reset {
+		w.counts = append(w.counts, key, n, reset)
+		return
+	}
+	w.set = append(w.set, key, n, reset)
+}
+
+// writeCounterSet runs w's statements in tx.
+func (s *Store) writeCounterSet(ctx context.Context, tx querier, w *counterWrites) error {
+	table := s.prefix + "counters"
+	if len(w.set) > 0 {
+		if err := s.writeCounters(ctx, tx, table, w.set, true); err != nil {
+			return err
+		}
+	}
+	if len(w.counts) > 0 {
+		if err := s.writeCounters(ctx, tx, table, w.counts, false); err != nil {
+			return err
+		}
+	}
+	return s.deleteEnded(ctx, tx, w.del)
+}
+
+// deleteEnded deletes, in tx, the rows of keys, which the transaction
+// holds locked: ended rows created to lock missing counters and not
+// written, and counters it reset.
 func (s *Store) deleteEnded(ctx context.Context, tx querier, keys []any) error {
 	if len(keys) == 0 {
 		return nil
@@ -252,46 +331,24 @@ func (s *Store) lockBounded(ctx context.Context, tx querier, keys []string) (map
 // window end of every counter that out says the call incremented (never a
 // Check entry's: store.DecideBounded increments none), with one multi-row
 // upsert (each row exists and is locked, so it is an update; on SQLite a
-// missing one is inserted), and deletes the ended rows lockBounded created
-// that the call did not increment. On SQLite the counters whose window end
-// stays as it was are written by a second upsert that sets their count
-// alone: SQLite rewrites an index entry of every column an UPDATE sets,
-// changed or not, and the entry in reset_at's index is a page written
-// to the log at every commit. When the call increments nothing it returns
-// errNothingToWrite, so that the transaction rolls back. In a batch
-// (inBatch) it deletes nothing: the batch's later increments may write
-// the ended rows, and what is left goes at its end (deleteEnded).
-func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter, inBatch bool) error {
-	var set, counts, created []any
+// missing one is inserted, and see counterWrites.set), and deletes the
+// ended rows lockBounded created that the call did not increment. When
+// the call increments nothing it returns errNothingToWrite, so that the
+// transaction rolls back.
+func (s *Store) writeBounded(ctx context.Context, tx querier, incrs []store.BoundedIncr, out []store.BoundedValue, rows map[string]lockedCounter) error {
+	var w counterWrites
 	for i, in := range incrs {
 		switch {
 		case out[i].Incremented:
-			reset := out[i].ResetAt.UnixMicro()
-			out[i].ResetAt = timeMicro(reset) // as stored
-			if s.dialect == SQLite && rows[in.Key].reset == reset {
-				counts = append(counts, in.Key, out[i].N, reset)
-				continue
-			}
-			set = append(set, in.Key, out[i].N, reset)
-		case rows[in.Key].reset == 0 && !inBatch:
-			created = append(created, in.Key)
+			w.write(s, in.Key, out[i].N, out[i].ResetAt.UnixMicro(), rows[in.Key].reset)
+		case rows[in.Key].reset == 0:
+			w.del = append(w.del, in.Key)
 		}
 	}
-	if len(set) == 0 && len(counts) == 0 && !inBatch {
+	if len(w.set) == 0 && len(w.counts) == 0 {
 		return errNothingToWrite
 	}
-	table := s.prefix + "counters"
-	if len(set) > 0 {
-		if err := s.writeCounters(ctx, tx, table, set, true); err != nil {
-			return err
-		}
-	}
-	if len(counts) > 0 {
-		if err := s.writeCounters(ctx, tx, table, counts, false); err != nil {
-			return err
-		}
-	}
-	return s.deleteEnded(ctx, tx, created)
+	return s.writeCounterSet(ctx, tx, &w)
 }
 
 // writeCounters sets the count and, when window, the window end of the

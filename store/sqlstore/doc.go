@@ -193,8 +193,12 @@
 //     its first operation. On MySQL a batch in which a plain read follows
 //     a write that follows a plain read runs in READ COMMITTED, so that
 //     the later read sees the latest rows, as its method would, rather
-//     than the snapshot of the first. A batch saves the commits of its
-//     writes, not round trips: BEGIN and COMMIT are two of its own.
+//     than the snapshot of the first. The counters a batch's increments
+//     lock stay locked to its commit, so what its later operations do to
+//     them (another increment, a reset) is kept in the transaction and
+//     written once, just before the COMMIT: one upsert and one DELETE,
+//     however many operations named them. A batch saves the commits of
+//     its writes, not round trips: BEGIN and COMMIT are two of its own.
 //     On PostgreSQL a batch is instead one statement, SELECT
 //     <prefix>run_batch(ops, now), whose PL/pgSQL does the same
 //     statements' work, in the same order and with the same locks and

@@ -17,9 +17,12 @@ import (
 // comes from those statements' row locks and conditions, not from a
 // transaction of its own. The ended rows that a batch's increments created
 // to lock missing counters (PostgreSQL, MySQL) and did not write are
-// deleted before the commit, where an IncrBelow on its own rolls back; a
-// later increment of the batch reads the counters an earlier one locked
-// without locking them again (see batchLocks).
+// deleted before the commit, where an IncrBelow on its own rolls back. The
+// counters a batch's increments locked stay locked to the commit, and
+// what its later operations do to them is kept in the transaction and
+// written just before the commit: a later increment reads them there
+// without locking them again, and a reset of a counter the batch
+// incremented writes nothing but its row's deletion (see batchLocks).
 //
 // As one transaction the batch's writes take effect together or not at
 // all: on error nothing was written, unless the error is a lost reply to
@@ -92,7 +95,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 				return &opError{i: i, kind: ops[i].Kind, err: err}
 			}
 		}
-		return s.deleteEnded(ctx, tx, locks.ended())
+		return s.flush(ctx, tx, locks)
 	}
 	s.probeServer(ctx)
 	readCommitted := s.dialect == MySQL && needsReadCommitted(ops)
@@ -160,6 +163,13 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 	var err error
 	switch op.Kind {
 	case store.OpPeek, store.OpGetState, store.OpListEnrollments:
+		if _, held := locks[op.Key]; held && op.Kind == store.OpPeek && locks.pending() {
+			// A Peek reads the counter's row, which must hold what the
+			// batch did to it.
+			if err := s.flush(ctx, tx, locks); err != nil {
+				return err
+			}
+		}
 		err = s.runRead(ctx, tx, op)
 	case store.OpIncrBelow:
 		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
@@ -169,8 +179,9 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 	case store.OpMarkUsed:
 		op.First, err = s.ledgerWrite(ctx, tx, s.q.markUsed, op.Key, nil, op.Time)
 	case store.OpResetCounter:
-		err = s.resetCounter(ctx, tx, op.Key)
-		delete(locks, op.Key)
+		if !locks.forget(op.Key) {
+			err = s.resetCounter(ctx, tx, op.Key)
+		}
 	case store.OpConsumeCode:
 		if _, pool := tx.(*sql.DB); pool { // readsOnly never runs one outside a transaction
 			return fmt.Errorf("a code's consumption outside a transaction")
