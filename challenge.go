@@ -50,8 +50,11 @@ const maxChallengeIDLen = 4096
 // The sealed record is, in order: the user id, the purpose, the methods
 // offered, when it was made and expires (Unix nanoseconds, varint), how
 // the first step was done, the user's name, display name, address, the
-// client IP at Begin, and the user's language. Strings are prefixed with
-// their length (uvarint).
+// client IP at Begin, the user's language, and, when not zero, which of
+// the methods offered had no enrollment record at Begin (a bit per
+// method, uvarint; a record without it, as made before the field
+// existed, knows of none). Strings are prefixed with their length
+// (uvarint).
 const challengeAD = "twofactor challenge v4\x00"
 
 // ParseChallengeID checks that id has the form of a challenge id (its
@@ -131,6 +134,9 @@ func (s *Service) seal(ch *Challenge) error {
 	buf = binary.AppendVarint(buf, ch.ExpiresAt.UnixNano())
 	for _, f := range [...]string{string(ch.FirstFactor), u.Name, u.DisplayName, u.Email, ch.IP, u.Language} {
 		buf = appendString(buf, f)
+	}
+	if ch.noRecord != 0 {
+		buf = binary.AppendUvarint(buf, ch.noRecord)
 	}
 	var ad [len(challengeAD) + challengeKeyLen]byte
 	sealed, err := s.keys.Seal(buf, append(append(ad[:0], challengeAD...), key...))
@@ -212,6 +218,12 @@ func (s *Service) open(id string) (*Challenge, error) {
 	ch.CreatedAt, ch.ExpiresAt = time.Unix(0, f.varint()), time.Unix(0, f.varint())
 	ch.FirstFactor = FirstFactor(f.str())
 	ch.User.Name, ch.User.DisplayName, ch.User.Email, ch.IP, ch.User.Language = f.str(), f.str(), f.str(), f.str(), f.str()
+	if f.s != "" && !f.bad {
+		// Present only when not zero: one spelling per record.
+		if ch.noRecord = f.uvarint(); ch.noRecord == 0 || ch.noRecord>>len(ch.Methods) != 0 {
+			return nil, errMalformedChallenge
+		}
+	}
 	if f.bad || f.s != "" || !ch.FirstFactor.valid() {
 		return nil, errMalformedChallenge
 	}

@@ -83,6 +83,40 @@ func TestSealedChallengeThatDoesNotDecode(t *testing.T) {
 	}
 }
 
+// A record's bits of methods without an enrollment record are present
+// only when not zero, and name offered methods only.
+func TestChallengeNoRecordBitsChecked(t *testing.T) {
+	s, _ := newInternalService(t, nil)
+	now := time.Now()
+	ch := &Challenge{User: User{ID: "ada"}, Purpose: PurposeLogin, Methods: []Method{"totp", "email"},
+		CreatedAt: now, ExpiresAt: now.Add(time.Minute), FirstFactor: FirstPassword, noRecord: 4}
+	if err := s.seal(ch); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.open(ch.ID); !errors.Is(err, errMalformedChallenge) {
+		t.Errorf("a bit beyond the methods: %v", err)
+	}
+	ch.noRecord = 0
+	if err := s.seal(ch); err != nil {
+		t.Fatal(err)
+	}
+	key := ch.Key()
+	pt, err := s.keys.Open(ch.ID[len(key)+1:], []byte(challengeAD+key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.open(sealAs(t, s, key, append(pt, 0))); !errors.Is(err, errMalformedChallenge) {
+		t.Errorf("zero spelled out: %v", err)
+	}
+	if _, err := s.open(sealAs(t, s, key, append(pt, 2, 0))); !errors.Is(err, errMalformedChallenge) {
+		t.Errorf("trailing bytes: %v", err)
+	}
+	got, err := s.open(sealAs(t, s, key, append(pt, 2)))
+	if err != nil || got.recorded("email") || !got.recorded("totp") {
+		t.Errorf("email without a record: %v, %v", got, err)
+	}
+}
+
 // failingRand fails every read: the source of ids and codes is broken.
 type failingRand struct{}
 
@@ -190,11 +224,17 @@ func TestChallengeMethodsBound(t *testing.T) {
 // Every field of a challenge survives its id, and an id is read as the
 // user's, purpose's and client's it was made for.
 func TestChallengeRoundTrip(t *testing.T) {
+	for _, noRecord := range []uint64{0, 2, 3} {
+		t.Run(fmt.Sprint(noRecord), func(t *testing.T) { testChallengeRoundTrip(t, noRecord) })
+	}
+}
+
+func testChallengeRoundTrip(t *testing.T, noRecord uint64) {
 	s, _ := newInternalService(t, nil)
 	now := time.Now().Truncate(0)
 	ch := &Challenge{User: User{ID: "ada", Name: "ada", DisplayName: "Ada Lovelace", Email: "ada@example.com", Language: "de"},
 		Purpose: PurposeStepUp, Methods: []Method{"totp", "email"}, CreatedAt: now, ExpiresAt: now.Add(15 * time.Minute),
-		IP: "203.0.113.7", FirstFactor: FirstSocial}
+		IP: "203.0.113.7", FirstFactor: FirstSocial, noRecord: noRecord}
 	if err := s.seal(ch); err != nil {
 		t.Fatal(err)
 	}

@@ -509,3 +509,47 @@ func TestRefusedStepsLeaveTheCode(t *testing.T) {
 	e.clock.Advance(re.RetryAfter)
 	require.NoError(t, e.verify(id, code), "the code the cooldown and the lockout left alone")
 }
+
+// An email address the host gives is recorded as an enrollment only when
+// the user's enrollments are listed: a sign-in by a user whose address
+// was never recorded writes no last use (there is no row to write), and
+// once it is recorded, every sign-in writes it, on a store with batches
+// and on one without.
+func TestImplicitEmailLastUse(t *testing.T) {
+	ctx := context.Background()
+	for name, plain := range map[string]bool{"batch": false, "plain": true} {
+		t.Run(name, func(t *testing.T) {
+			e := newEmailApp(t, twofactor.Limits{}, emailcode.Codes{}, func(c *twofactor.Config) {
+				if plain {
+					c.Store = plainStore{c.Store.(*storespy.Spy)}
+				}
+			})
+			login := func() {
+				t.Helper()
+				id := e.begin()
+				require.NoError(t, e.send(id))
+				require.NoError(t, e.verify(id, e.lastCode()))
+			}
+			// Without batches the Service's last use is a read and a rewrite
+			// (plainStore hides TouchEnrollment), which the spy does not
+			// count as a touch; the times below hold on both.
+			login()
+			assert.Zero(t, e.spy.Touches.Load(), "no record: no last use to write")
+			_, err := e.spy.GetEnrollment(ctx, ada.ID, emailcode.EnrollmentID)
+			require.ErrorIs(t, err, store.ErrNotFound, "a sign-in does not record the address")
+
+			f, _ := e.svc.Factor(twofactor.MethodEmail)
+			es, err := f.Enrollments(ctx, ada)
+			require.NoError(t, err)
+			require.Len(t, es, 1)
+			e.clock.Advance(time.Minute)
+			login()
+			if !plain {
+				assert.Equal(t, int64(1), e.spy.Touches.Load(), "recorded: the sign-in is its last use")
+			}
+			rec, err := e.spy.GetEnrollment(ctx, ada.ID, emailcode.EnrollmentID)
+			require.NoError(t, err)
+			assert.True(t, rec.LastUsedAt.Equal(e.clock.Now()), "last use %v", rec.LastUsedAt)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -357,6 +358,7 @@ func (s *Service) begin(ctx context.Context, purpose Purpose, user User, c Clien
 		IP:        ip,
 
 		FirstFactor: c.FirstFactor,
+		noRecord:    s.unrecorded(methods, list),
 	}
 	if err := s.seal(ch); err != nil {
 		return nil, fmt.Errorf("twofactor: sealing challenge: %w", err)
@@ -430,6 +432,34 @@ func (s *Service) anyOfferer(pol Policy) bool {
 		}
 	}
 	return false
+}
+
+// unrecorded returns the bits of methods (Challenge.noRecord) whose factor
+// is an Offerer and of which list, the user's records when Begin read
+// them, holds none: a factor that tells from the records whether it is
+// offered files its records under its method. Zero when the records were
+// not read.
+func (s *Service) unrecorded(methods []Method, list *recordList) uint64 {
+	if list == nil || !list.read || list.err != nil {
+		return 0
+	}
+	var bits uint64
+	for i, m := range methods {
+		if _, ok := s.byMethod[m].(Offerer); !ok {
+			continue
+		}
+		if !slices.ContainsFunc(list.recs, func(r store.EnrollmentRecord) bool { return r.Method == string(m) }) {
+			bits |= 1 << i
+		}
+	}
+	return bits
+}
+
+// recorded reports whether the user may have an enrollment record of m,
+// as far as Begin saw.
+func (c *Challenge) recorded(m Method) bool {
+	i := slices.Index(c.Methods, m)
+	return i < 0 || c.noRecord&(1<<i) == 0
 }
 
 // recordList reads a user's enrollment records once, when first asked.
@@ -751,7 +781,10 @@ func (v *verification) endOps(ops []store.Op, got Verified, cond int, now time.T
 	end := v.s.endOp(v.ch, v.endIncr[:0])
 	end.If = cond
 	ops = append(ops, end, store.Op{Kind: store.OpResetCounter, Key: v.failKey, If: cond})
-	if got.RecordUse && got.EnrollmentID != "" && v.s.records != nil {
+	// A method of which Begin saw no record (an email address the host
+	// gives, which the factor records only when its enrollments are
+	// listed) has no last use to write: the UPDATE would match no row.
+	if got.RecordUse && got.EnrollmentID != "" && v.s.records != nil && v.ch.recorded(v.a.Method) {
 		ops = append(ops, store.Op{Kind: store.OpTouchEnrollment, UserID: v.ch.User.ID, ID: got.EnrollmentID, Time: now, If: cond})
 	}
 	return ops

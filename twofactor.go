@@ -133,6 +133,11 @@ type Challenge struct {
 	FirstFactor FirstFactor `json:"first_factor,omitempty"`
 
 	gate *SendGate // set during Service.Send for a GatedSender
+	// noRecord has bit i set when Begin read the user's enrollment records
+	// and Methods[i], a method whose factor is an Offerer, had none: a
+	// sign-in with it has no record whose last use to write (an email
+	// address the host gives, never recorded). Zero when unknown.
+	noRecord uint64
 }
 
 // Offers reports whether the challenge can be answered with m.

@@ -85,7 +85,10 @@
 // previous one. Cancelling the challenge deletes its codes. A successful
 // sign-in asks the Service to record it as the enrollment's LastUsedAt
 // (twofactor.Verified.RecordUse), which it does in the round trip that
-// ends the challenge.
+// ends the challenge. With EnrollImplicit the address is recorded only
+// when the user's enrollments are listed (a settings page): until then a
+// sign-in has no record whose last use to write, and the Service, which
+// saw at Begin that there was none, writes nothing.
 //
 // # Events
 //

@@ -23,6 +23,10 @@ type Spy struct {
 	// Checked counts the codes checked: ConsumeCode calls, and the
 	// OpConsumeCode operations of batches that ran (not Skipped).
 	Checked atomic.Int64
+	// Touches counts the writes of an enrollment's last use:
+	// TouchEnrollment calls, and the OpTouchEnrollment operations of
+	// batches that ran.
+	Touches atomic.Int64
 
 	mu   sync.Mutex
 	fail map[string]error
@@ -148,6 +152,9 @@ func (c *Spy) RunBatch(ctx context.Context, ops []store.Op) error {
 		if err == nil && ops[i].Kind == store.OpConsumeCode && !ops[i].Skipped {
 			c.Checked.Add(1)
 		}
+		if err == nil && ops[i].Kind == store.OpTouchEnrollment && !ops[i].Skipped {
+			c.Touches.Add(1)
+		}
 	}
 	return err
 }
@@ -210,6 +217,7 @@ func (c *Spy) TouchEnrollment(ctx context.Context, u, id string, used time.Time)
 	if err := c.hit("TouchEnrollment"); err != nil {
 		return err
 	}
+	c.Touches.Add(1)
 	if t, ok := c.Store.(store.EnrollmentToucher); ok {
 		return t.TouchEnrollment(ctx, u, id, used)
 	}
