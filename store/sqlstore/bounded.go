@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -107,9 +108,11 @@ func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.Bounded
 	for k, r := range rows {
 		locks[k] = &heldCounter{lockedCounter: r, stored: r.reset}
 	}
+	admitted := !slices.ContainsFunc(out, func(v store.BoundedValue) bool { return v.Full })
 	for i, in := range incrs {
+		h := locks[in.Key]
+		h.keep = h.keep || admitted
 		if out[i].Incremented {
-			h := locks[in.Key]
 			h.lockedCounter, h.dirty = lockedCounter{n: out[i].N, reset: out[i].ResetAt.UnixMicro()}, true
 		}
 	}
@@ -126,6 +129,17 @@ func (s *Store) incrBelow(ctx context.Context, tx querier, incrs []store.Bounded
 // own counters would cost a statement per increment and a reset of a
 // counter the batch incremented two. A Peek of a counter, the only other
 // operation that reads one, flushes first (see runOp).
+//
+// On MySQL the ended rows of counters that an admitted increment named
+// (one that refused nothing) stay, and a reset of such a counter ends its
+// row in the upsert rather than deleting it: every read ignores an ended
+// row, the next increment restarts it, and the sweeper removes it once
+// nobody does. The counters a step names are those the next step names
+// again (a challenge's answers and end, the user's run of wrong answers),
+// so an ended row is soon written or reused, and a DELETE, on MySQL a
+// statement parsed and run on its own, is saved on every login step. A
+// refused call still leaves no row: what it locked and did not write is
+// deleted.
 type batchLocks map[string]*heldCounter
 
 // heldCounter is a counter a batch holds locked.
@@ -133,8 +147,13 @@ type heldCounter struct {
 	lockedCounter       // as the batch has it now
 	stored        int64 // reset_at of its row as locked: 0 for an ended row created to lock it, absentReset for none
 	dirty         bool  // the batch changed its count or window, not yet written
-	gone          bool  // the batch reset it, its row not yet deleted
+	gone          bool  // the batch reset it, its row not yet deleted or ended
+	keep          bool  // an admitted increment named it: on MySQL its row may stay ended
 }
+
+// endsInPlace reports whether h's row, ended or reset, stays as an ended
+// row rather than being deleted (see batchLocks).
+func (s *Store) endsInPlace(h *heldCounter) bool { return s.dialect == MySQL && h.keep }
 
 // forget is a reset of the held counter key: its count is gone, and its
 // row, if it has one, is deleted at the flush. It reports whether key was
@@ -165,7 +184,13 @@ func (s *Store) flush(ctx context.Context, tx querier, locks batchLocks) error {
 		case h.dirty:
 			w.write(s, k, h.n, h.reset, h.stored)
 			h.stored = h.reset
-		case h.stored != absentReset && (h.stored == 0 || h.gone):
+		case h.stored == absentReset || !h.gone && h.stored != 0:
+		case s.endsInPlace(h):
+			if h.stored != 0 {
+				w.write(s, k, 0, 0, h.stored)
+				h.stored = 0
+			}
+		default:
 			w.del = append(w.del, k)
 			h.stored = absentReset
 		}
@@ -175,9 +200,9 @@ func (s *Store) flush(ctx context.Context, tx querier, locks batchLocks) error {
 }
 
 // pending reports whether the batch holds a change it has not written.
-func (l batchLocks) pending() bool {
+func (s *Store) pending(l batchLocks) bool {
 	for _, h := range l {
-		if h.dirty || h.gone || h.stored == 0 {
+		if h.dirty || h.gone || h.stored == 0 && !s.endsInPlace(h) {
 			return true
 		}
 	}

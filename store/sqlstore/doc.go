@@ -197,7 +197,12 @@
 //     lock stay locked to its commit, so what its later operations do to
 //     them (another increment, a reset) is kept in the transaction and
 //     written once, just before the COMMIT: one upsert and one DELETE,
-//     however many operations named them. A batch saves the commits of
+//     however many operations named them. On MySQL, where each statement
+//     is parsed and run on its own, the ended rows of counters that an
+//     admitted increment named stay, and a reset of one ends its row in
+//     the upsert: no read sees an ended row, the next step of the login
+//     writes it again, and the sweeper removes what nobody does; a
+//     refused increment still leaves no row. A batch saves the commits of
 //     its writes, not round trips: BEGIN and COMMIT are two of its own.
 //     On PostgreSQL a batch is instead one statement, SELECT
 //     <prefix>run_batch(ops, now), whose PL/pgSQL does the same

@@ -17,7 +17,9 @@ import (
 // comes from those statements' row locks and conditions, not from a
 // transaction of its own. The ended rows that a batch's increments created
 // to lock missing counters (PostgreSQL, MySQL) and did not write are
-// deleted before the commit, where an IncrBelow on its own rolls back. The
+// deleted before the commit, where an IncrBelow on its own rolls back (on
+// MySQL, those of an increment that refused nothing stay ended, to be
+// written or swept later: see batchLocks). The
 // counters a batch's increments locked stay locked to the commit, and
 // what its later operations do to them is kept in the transaction and
 // written just before the commit: a later increment reads them there
@@ -163,7 +165,7 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 	var err error
 	switch op.Kind {
 	case store.OpPeek, store.OpGetState, store.OpListEnrollments:
-		if _, held := locks[op.Key]; held && op.Kind == store.OpPeek && locks.pending() {
+		if _, held := locks[op.Key]; held && op.Kind == store.OpPeek && s.pending(locks) {
 			// A Peek reads the counter's row, which must hold what the
 			// batch did to it.
 			if err := s.flush(ctx, tx, locks); err != nil {
