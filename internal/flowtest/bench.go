@@ -28,8 +28,9 @@ var Parallelisms = []int{1, 8, 64}
 // BenchLogin measures complete login flows (Begin, Send an email code,
 // Verify it) on st, with n goroutines for each n in Parallelisms. raw is one
 // round trip of the bare server through the same pool (SELECT 1, PING); it
-// runs in the same benchmark, after the flows, as many times as the flows
-// made round trips, so the two figures come from one run on one machine.
+// runs in the same benchmark as many times as the flows made round trips,
+// in four rounds that alternate with the flows', so the two figures come
+// from the same minutes on one machine.
 //
 // Metrics: flows/s; roundtrips/flow (store calls per flow, a batch of
 // counters counting as one); raw-ops/s; limit-fraction, the flows/s
@@ -170,34 +171,59 @@ func benchFlows(b *testing.B, st store.Store, raw func(context.Context) error, p
 		_, err = svc.Verify(ctx, a)
 		return err
 	}
+	// The flows and the raw operations alternate in rounds, so that every
+	// rate comes from the same minutes: on a machine whose CPU or disk
+	// speed drifts during the run, both move alike.
+	const rounds = 4
+	ops := []func(context.Context) error{raw}
+	for _, bl := range baselines {
+		ops = append(ops, bl.Op)
+	}
+	opTime, opN := make([]time.Duration, len(ops)), make([]int, len(ops))
+	var elapsed time.Duration
+	done := 0
 	cs.Calls.Store(0)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
-	if err := spread(b.N, par, flow); err != nil {
-		b.Fatal(err)
-	}
-	elapsed := time.Since(start)
 	b.StopTimer()
-	trips := float64(cs.Calls.Load()) / float64(b.N)
-	flowsPerSec := float64(b.N) / elapsed.Seconds()
-
-	rate := func(op func(context.Context) error) float64 {
-		n := int(float64(b.N)*trips + 0.5)
+	for r := range rounds {
+		n := b.N*(r+1)/rounds - done
+		if n == 0 {
+			continue
+		}
+		off := done
+		b.StartTimer()
 		start := time.Now()
-		if err := spread(n, par, func(int, int) error { return op(ctx) }); err != nil {
+		err := spread(n, par, func(g, i int) error { return flow(g, off+i) })
+		elapsed += time.Since(start)
+		b.StopTimer()
+		if err != nil {
 			b.Fatal(err)
 		}
-		return float64(n) / time.Since(start).Seconds()
+		done += n
+		// As many raw operations as the flows of the round made round
+		// trips.
+		m := int(float64(n)*float64(cs.Calls.Load())/float64(done) + 0.5)
+		for k, op := range ops {
+			start := time.Now()
+			if err := spread(m, par, func(int, int) error { return op(ctx) }); err != nil {
+				b.Fatal(err)
+			}
+			opTime[k] += time.Since(start)
+			opN[k] += m
+		}
 	}
-	rawPerSec := rate(raw)
+	trips := float64(cs.Calls.Load()) / float64(b.N)
+	flowsPerSec := float64(b.N) / elapsed.Seconds()
+	rate := func(k int) float64 { return float64(opN[k]) / opTime[k].Seconds() }
+	rawPerSec := rate(0)
 	b.ReportMetric(flowsPerSec, "flows/s")
 	b.ReportMetric(trips, "roundtrips/flow")
 	b.ReportMetric(rawPerSec, "raw-ops/s")
 	b.ReportMetric(flowsPerSec/(rawPerSec/trips), "limit-fraction")
 	b.ReportMetric(flowsPerSec/(rawPerSec/idealTrips), "ideal-fraction")
-	for _, bl := range baselines {
-		r := rate(bl.Op)
+	for k, bl := range baselines {
+		r := rate(k + 1)
 		b.ReportMetric(r, bl.Name+"-ops/s")
 		b.ReportMetric(flowsPerSec/(r/trips), "limit-fraction-"+bl.Name)
 		b.ReportMetric(flowsPerSec/(r/idealTrips), "ideal-fraction-"+bl.Name)
