@@ -325,21 +325,19 @@ func (s *Store) lockBounded(ctx context.Context, tx querier, keys []string) (map
 	if s.dialect == Postgres {
 		stmt = numbered(stmt)
 	}
-	rows, err := tx.QueryContext(ctx, stmt, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	out := make(map[string]lockedCounter, len(keys))
-	for rows.Next() {
-		var k string
-		var c lockedCounter
-		if err := rows.Scan(&k, &c.n, &c.reset); err != nil {
-			return nil, err
+	err := query(ctx, tx, stmt, args, func(rows *sql.Rows) error {
+		for rows.Next() {
+			var k string
+			var c lockedCounter
+			if err := rows.Scan(&k, &c.n, &c.reset); err != nil {
+				return err
+			}
+			out[k] = c
 		}
-		out[k] = c
-	}
-	if err := rows.Err(); err != nil {
+		return rows.Err()
+	})
+	if err != nil {
 		return nil, err
 	}
 	if s.dialect == SQLite {

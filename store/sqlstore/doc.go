@@ -30,12 +30,13 @@
 // (it refuses the multibyte ones where it could not). With
 // multiStatements=true as well (MySQLDSN sets both), a transaction's
 // statements go to the server in as few requests as their results allow:
-// a write waits and goes with the next statement that returns rows, or
-// with the COMMIT, and a batch of plain reads is one request, so an email
-// login makes 8 requests instead of 24 and
-// runs about a third faster. The store finds out at its first batch
-// whether the pool allows it, and otherwise sends each statement on its
-// own. A pool with multiStatements lets one request carry several
+// a write or a plain read waits and goes with the next statement whose
+// rows the transaction needs at once, or with the COMMIT, a code's
+// locking read goes with the counters' locks it depends on, and a batch
+// of plain reads is one request, so an email login makes 5 requests
+// instead of 24 and runs about a third faster. The store finds out at its
+// first batch whether the pool allows it, and otherwise sends each
+// statement on its own. A pool with multiStatements lets one request carry several
 // statements, including for queries of your own built from input, where
 // it would widen an injection: give the store a pool of its own. Times
 // are stored as integers, so parseTime does not matter. MySQL 8 and

@@ -183,26 +183,46 @@ func (s *Store) ConsumeCode(ctx context.Context, group, key string, hash []byte)
 // consumeCode is ConsumeCode's work in tx, which it runs in (its row lock
 // is held until tx ends); a batch runs it in the batch's transaction.
 func (s *Store) consumeCode(ctx context.Context, tx querier, group, key string, hash []byte) (store.CodeStatus, error) {
-	var (
-		stored           []byte
-		exp              sql.NullInt64
-		maxAtt, attempts int
-	)
-	err := tx.QueryRowContext(ctx, s.q.lockCode, group, key).Scan(&stored, &exp, &maxAtt, &attempts)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.CodeNotFound, nil
-	}
-	if err != nil {
+	var row codeRow
+	if err := query(ctx, tx, s.q.lockCode, []any{group, key}, row.scan); err != nil {
 		return store.CodeNotFound, err
 	}
+	return s.consumeRow(ctx, tx, group, key, hash, &row)
+}
+
+// codeRow is a code's row as its locking read (lockCode) found it.
+type codeRow struct {
+	found            bool
+	hash             []byte
+	exp              sql.NullInt64
+	maxAtt, attempts int
+}
+
+// scan reads the row from rows, the locking read's.
+func (c *codeRow) scan(rows *sql.Rows) error {
+	*c = codeRow{}
+	if !rows.Next() {
+		return nil
+	}
+	c.found = true
+	return rows.Scan(&c.hash, &c.exp, &c.maxAtt, &c.attempts)
+}
+
+// consumeRow decides the consumption of the code group/key, whose row
+// tx has locked and read into row, and writes what it decided in tx.
+func (s *Store) consumeRow(ctx context.Context, tx querier, group, key string, hash []byte, row *codeRow) (store.CodeStatus, error) {
+	if !row.found {
+		return store.CodeNotFound, nil
+	}
 	var status store.CodeStatus
+	var err error
 	switch {
-	case !live(exp, s.nowMicro()):
+	case !live(row.exp, s.nowMicro()):
 		status = store.CodeExpired
 		_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
-	case maxAtt > 0 && attempts >= maxAtt:
+	case row.maxAtt > 0 && row.attempts >= row.maxAtt:
 		status = store.CodeExhausted
-	case subtle.ConstantTimeCompare(stored, hash) == 1:
+	case subtle.ConstantTimeCompare(row.hash, hash) == 1:
 		status = store.CodeMatched
 		_, err = tx.ExecContext(ctx, s.q.deleteCode, group, key)
 	default:
@@ -372,7 +392,7 @@ func (s *Store) ledgerWrite(ctx context.Context, q querier, stmt, key string, va
 	var got []byte
 	args = append(args, tok[:], s.nowMicro())
 	if s.returning() {
-		if err := q.QueryRowContext(ctx, stmt+" RETURNING tok", args...).Scan(&got); err != nil {
+		if err := query(ctx, q, stmt+" RETURNING tok", args, one(&got)); err != nil {
 			return false, err
 		}
 		return subtle.ConstantTimeCompare(got, tok[:]) == 1, nil
@@ -380,7 +400,7 @@ func (s *Store) ledgerWrite(ctx context.Context, q querier, stmt, key string, va
 	if _, err := q.ExecContext(ctx, stmt, args...); err != nil {
 		return false, err
 	}
-	if err := q.QueryRowContext(ctx, s.q.ledgerRead, key).Scan(&got); err != nil {
+	if err := query(ctx, q, s.q.ledgerRead, []any{key}, one(&got)); err != nil {
 		return false, err
 	}
 	return subtle.ConstantTimeCompare(got, tok[:]) == 1, nil
@@ -436,16 +456,8 @@ func (s *Store) listEnrollments(ctx context.Context, q querier, userID string) (
 // runRead runs op, a plain read (Peek, GetState, ListEnrollments), on q
 // and sets its result.
 func (s *Store) runRead(ctx context.Context, q querier, op *store.Op) error {
-	query, args, set := s.plainRead(op)
-	rows, err := q.QueryContext(ctx, query, args...)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if err := set(rows); err != nil {
-		return err
-	}
-	return rows.Err()
+	text, args, set := s.plainRead(op)
+	return query(ctx, q, text, args, set)
 }
 
 // plainRead returns the statement of op, a plain read, its arguments, and

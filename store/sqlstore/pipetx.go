@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -11,13 +12,17 @@ import (
 
 // pipeTx is a MySQL transaction on one connection whose statements reach
 // the server in as few requests as their results allow, through the
-// driver's multiStatements: a statement run with ExecContext, whose result
-// no operation reads inside a transaction, is held, and goes ahead of the
-// next statement that returns rows, or ahead of the COMMIT, in the same
-// request. The server runs a request's statements in order and stops at
-// the first that fails, whose error the request returns; every statement
-// sees the writes of those before it, as when each is a request of its
-// own. An email login's Verify is four requests instead of fourteen.
+// driver's multiStatements. A statement run with ExecContext, whose
+// result no operation reads inside a transaction, is held; so is a plain
+// read that no later statement of the transaction waits for (holdRead),
+// whose rows are read once the request that carries it has run. Held
+// statements go ahead of the next statement whose rows the transaction
+// needs at once (query), or ahead of the COMMIT, in the same request. The
+// server runs a request's statements in order and stops at the first that
+// fails, whose error the request returns; every statement sees the writes
+// of those before it, as when each is a request of its own. An email
+// login's Verify is two requests instead of fourteen: the reads and the
+// counters' locks in one, the writes and the COMMIT in the other.
 //
 // The driver interpolates the arguments of a request's statements into
 // its text (interpolateParams), as it does for a statement sent alone: a
@@ -26,6 +31,20 @@ type pipeTx struct {
 	conn *sql.Conn
 	held strings.Builder // statements not yet sent, each followed by "; "
 	args []any
+	// reads holds the readers of the held statements that return rows,
+	// in the order of their result sets.
+	reads []func(*sql.Rows) error
+	// follow, when set, is a read that goes right after the next
+	// statement sent with query, in its request (see follow).
+	follow *heldRead
+}
+
+// heldRead is a statement that returns rows, its arguments, and what
+// reads its rows.
+type heldRead struct {
+	query string
+	args  []any
+	read  func(*sql.Rows) error
 }
 
 var _ querier = (*pipeTx)(nil)
@@ -43,6 +62,14 @@ func (p *pipeTx) hold(query string, args []any) {
 	p.held.WriteString(query)
 	p.held.WriteString("; ")
 	p.args = append(p.args, args...)
+}
+
+// holdRead holds query, which returns rows: read gets them once a later
+// request has carried it. It is for a read whose rows no later statement
+// of the transaction depends on. read reads its own result set only.
+func (p *pipeTx) holdRead(query string, args []any, read func(*sql.Rows) error) {
+	p.hold(query, args)
+	p.reads = append(p.reads, read)
 }
 
 // request returns the text and arguments of a request that runs the held
@@ -64,18 +91,85 @@ func (p *pipeTx) ExecContext(_ context.Context, query string, args ...any) (sql.
 	return heldResult{}, nil
 }
 
-// QueryContext sends the held statements and query in one request; the
-// rows are query's (the driver skips the result sets of statements that
-// return none).
-func (p *pipeTx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
-	text, all := p.request(query, args)
-	return p.conn.QueryContext(ctx, text, all...)
+// errNotQuery is what QueryContext returns: a pipelined transaction's
+// result sets come in an order only send knows, so its rows are read
+// through query (the package's function).
+var errNotQuery = errors.New("sqlstore: a pipelined transaction reads rows through query, not QueryContext")
+
+// QueryContext refuses: see errNotQuery.
+func (p *pipeTx) QueryContext(context.Context, string, ...any) (*sql.Rows, error) {
+	return nil, errNotQuery
 }
 
-// QueryRowContext is QueryContext for one row.
-func (p *pipeTx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+// send sends, in one request, the held statements, then query, then the
+// read that follow holds when read is set. It gives each held read its
+// result set in turn, then read query's rows, then the follow's read its
+// own; it returns the error of any statement of the request. With no
+// read it is the request of a statement that returns no rows (COMMIT).
+func (p *pipeTx) send(ctx context.Context, query string, args []any, read func(*sql.Rows) error) error {
 	text, all := p.request(query, args)
-	return p.conn.QueryRowContext(ctx, text, all...)
+	reads := p.reads
+	p.reads = nil
+	if read != nil {
+		reads = append(reads, read)
+		if f := p.follow; f != nil {
+			text += "; " + f.query
+			all = append(all, f.args...)
+			reads = append(reads, f.read)
+			p.follow = nil
+		}
+	}
+	if len(reads) == 0 {
+		_, err := p.conn.ExecContext(ctx, text, all...)
+		return err
+	}
+	rows, err := p.conn.QueryContext(ctx, text, all...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	// The driver skips the result sets of statements that return no rows;
+	// an error of a statement after a read ends the sets with it.
+	for i, rd := range reads {
+		if i > 0 && !rows.NextResultSet() {
+			return cmp.Or(rows.Err(), errors.New("sqlstore: a request returned fewer result sets than its reads"))
+		}
+		if err := rd(rows); err != nil {
+			return err
+		}
+	}
+	if rows.NextResultSet() {
+		return errors.New("sqlstore: a request returned more result sets than its reads")
+	}
+	return cmp.Or(rows.Err(), rows.Close())
+}
+
+// query runs text, which returns rows, on q and gives them to read; on a
+// pipeTx it goes in one request with the statements held before it.
+func query(ctx context.Context, q querier, text string, args []any, read func(*sql.Rows) error) error {
+	if p, ok := q.(*pipeTx); ok {
+		return p.send(ctx, text, args, read)
+	}
+	rows, err := q.QueryContext(ctx, text, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	if err := read(rows); err != nil {
+		return err
+	}
+	return rows.Err()
+}
+
+// one is a read of a statement's one row into dest: sql.ErrNoRows when
+// it returned none.
+func one(dest ...any) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		if !rows.Next() {
+			return cmp.Or(rows.Err(), sql.ErrNoRows)
+		}
+		return rows.Scan(dest...)
+	}
 }
 
 // pipeTxWith runs fn in a pipelined transaction on a connection of its
@@ -97,8 +191,7 @@ func (s *Store) pipeTxWith(ctx context.Context, op string, readCommitted bool, f
 		p.hold("START TRANSACTION", nil)
 		err = fn(p)
 		if err == nil {
-			text, args := p.request("COMMIT", nil)
-			_, err = conn.ExecContext(ctx, text, args...)
+			err = p.send(ctx, "COMMIT", nil, nil)
 		}
 		if err != nil {
 			p.abort(ctx)

@@ -44,11 +44,14 @@ import (
 // with the same locks and conditions (see runBatchFunction).
 //
 // On MySQL, on a pool that takes several statements in one request
-// (multiStatements), the transaction's writes wait and go with its next
-// read, or with its COMMIT (see pipeTx): the same statements in as few
-// requests as their results allow. An error from a write that waited
-// surfaces with the request that carried it, so the operation an error
-// names may be a later one than the statement's.
+// (multiStatements), the transaction's writes and plain reads wait and go
+// with the next statement whose rows the batch needs at once (a bounded
+// increment's locks), or with its COMMIT, and a code's locking read goes
+// with the locks of the increment it depends on (see pipeTx and pipeRun):
+// the same statements in the same order, in as few requests as their
+// results allow. An error from a statement that waited surfaces with the
+// request that carried it, so the operation an error names may be a later
+// one than the statement's.
 //
 // Elsewhere a batch costs BEGIN, its operations' statements and COMMIT.
 // It saves the commits of its writes (each a wait for the disk), not
@@ -89,11 +92,19 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 	}
 	run := func(tx querier) error {
 		locks := batchLocks{}
+		var code codeRow // read in the request of the increment before it (see pipeRun)
+		read := -1       // the index of the consumption whose row code holds
 		for i := range ops {
 			if store.SkipOp(ops, i) {
 				continue
 			}
-			if err := s.runOp(ctx, tx, &ops[i], locks); err != nil {
+			var err error
+			if p, ok := tx.(*pipeTx); ok {
+				err = s.pipeRun(ctx, p, ops, i, locks, &code, &read)
+			} else {
+				err = s.runOp(ctx, tx, &ops[i], locks)
+			}
+			if err != nil {
 				return &opError{i: i, kind: ops[i].Kind, err: err}
 			}
 		}
@@ -109,6 +120,55 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		opts = &sql.TxOptions{Isolation: sql.LevelReadCommitted}
 	}
 	return s.txWith(ctx, "run batch", opts, func(tx *sql.Tx) error { return run(tx) })
+}
+
+// pipeRun runs ops[i] in p, a MySQL batch's pipelined transaction, as
+// runOp does, in fewer requests:
+//
+//   - a plain read (Peek, GetState, ListEnrollments), whose rows no later
+//     operation of the batch reads, is held (holdRead) and goes with the
+//     batch's next request, at the latest its COMMIT's;
+//   - the locking read of a code whose consumption follows the bounded
+//     increment it depends on (If) goes in the request of the increment's
+//     locks, after them, before whether the increment admits it is known:
+//     a read that locks the code's row until the commit, which the
+//     consumption would have taken next, in the same order after the
+//     counters' locks, so no batch waits on another in a new order. When
+//     the increment admits the consumption, the consumption decides on
+//     that row (code, read being its index); when not, the row goes unused.
+//
+// Either way every statement runs in the same order as runOp's, in the same
+// transaction, and sees what it would have seen.
+func (s *Store) pipeRun(ctx context.Context, p *pipeTx, ops []store.Op, i int, locks batchLocks, code *codeRow, read *int) error {
+	op := &ops[i]
+	switch op.Kind {
+	case store.OpPeek, store.OpGetState, store.OpListEnrollments:
+		if err := s.flushForPeek(ctx, p, op, locks); err != nil {
+			return err
+		}
+		text, args, set := s.plainRead(op)
+		p.holdRead(text, args, set)
+		return nil
+	case store.OpIncrBelow:
+		next := i + 1
+		if next == len(ops) || ops[next].Kind != store.OpConsumeCode || ops[next].If != i+1 {
+			return s.runOp(ctx, p, op, locks)
+		}
+		p.follow = &heldRead{query: s.q.lockCode, args: []any{ops[next].Group, ops[next].Key}, read: code.scan}
+		err := s.runOp(ctx, p, op, locks)
+		if p.follow == nil {
+			*read = next
+		}
+		p.follow = nil // an increment of held counters alone sends no request
+		return err
+	case store.OpConsumeCode:
+		if *read == i {
+			var err error
+			op.Status, err = s.consumeRow(ctx, p, op.Group, op.Key, op.Hash, code)
+			return err
+		}
+	}
+	return s.runOp(ctx, p, op, locks)
 }
 
 // readAll runs ops, plain reads, as one request of as many statements on
@@ -165,12 +225,8 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 	var err error
 	switch op.Kind {
 	case store.OpPeek, store.OpGetState, store.OpListEnrollments:
-		if _, held := locks[op.Key]; held && op.Kind == store.OpPeek && s.pending(locks) {
-			// A Peek reads the counter's row, which must hold what the
-			// batch did to it.
-			if err := s.flush(ctx, tx, locks); err != nil {
-				return err
-			}
+		if err := s.flushForPeek(ctx, tx, op, locks); err != nil {
+			return err
 		}
 		err = s.runRead(ctx, tx, op)
 	case store.OpIncrBelow:
@@ -199,6 +255,16 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 		err = fmt.Errorf("unknown operation kind %d", op.Kind)
 	}
 	return err
+}
+
+// flushForPeek writes what the batch changed in the counters it holds
+// when op is a Peek of one of them: a Peek reads the counter's row, which
+// must hold what the batch did to it.
+func (s *Store) flushForPeek(ctx context.Context, tx querier, op *store.Op, locks batchLocks) error {
+	if _, held := locks[op.Key]; held && op.Kind == store.OpPeek && s.pending(locks) {
+		return s.flush(ctx, tx, locks)
+	}
+	return nil
 }
 
 // readsOnly reports whether every operation of ops is a plain read.

@@ -309,9 +309,9 @@ func timeMicro(n int64) time.Time { return time.UnixMicro(n).UTC() }
 // querier is what an operation's statements run on: the pool (*sql.DB)
 // when the operation runs on its own, the transaction (*sql.Tx) of a
 // batch (RunBatch) or of the operation itself, or a MySQL batch's
-// pipelined transaction (*pipeTx).
+// pipelined transaction (*pipeTx). Rows are read through query, which
+// serves all three.
 type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }

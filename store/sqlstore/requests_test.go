@@ -1,0 +1,180 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-sql-driver/mysql"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/internal/testenv"
+	"github.com/twofactorkit/twofactor/keyring"
+	"github.com/twofactorkit/twofactor/store/sqlstore"
+	"github.com/twofactorkit/twofactor/store/storetest"
+	"github.com/twofactorkit/twofactor/totp"
+)
+
+// countingConnector counts the requests its connections send: each
+// statement run with Exec or Query (with interpolateParams, one request
+// however many statements its text holds), each BEGIN and each prepare.
+type countingConnector struct {
+	driver.Connector
+	n *atomic.Int64
+}
+
+// mysqlConn is what go-sql-driver/mysql's connections implement, which
+// countingConn must pass on for database/sql to use them alike.
+type mysqlConn interface {
+	driver.Conn
+	driver.ConnBeginTx
+	driver.ConnPrepareContext
+	driver.ExecerContext
+	driver.QueryerContext
+	driver.Pinger
+	driver.SessionResetter
+	driver.Validator
+	driver.NamedValueChecker
+}
+
+func (c countingConnector) Connect(ctx context.Context) (driver.Conn, error) {
+	conn, err := c.Connector.Connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return &countingConn{mysqlConn: conn.(mysqlConn), n: c.n}, nil
+}
+
+type countingConn struct {
+	mysqlConn
+	n *atomic.Int64
+}
+
+func (c *countingConn) ExecContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Result, error) {
+	c.n.Add(1)
+	return c.mysqlConn.ExecContext(ctx, q, args)
+}
+
+func (c *countingConn) QueryContext(ctx context.Context, q string, args []driver.NamedValue) (driver.Rows, error) {
+	c.n.Add(1)
+	return c.mysqlConn.QueryContext(ctx, q, args)
+}
+
+func (c *countingConn) BeginTx(ctx context.Context, opts driver.TxOptions) (driver.Tx, error) {
+	c.n.Add(1)
+	return c.mysqlConn.BeginTx(ctx, opts)
+}
+
+func (c *countingConn) PrepareContext(ctx context.Context, q string) (driver.Stmt, error) {
+	c.n.Add(1)
+	return c.mysqlConn.PrepareContext(ctx, q)
+}
+
+// TestMySQLLoginRequests: on a MySQL pool that takes several statements
+// in one request, a login's steps cost these requests to the server, each
+// a network round trip and a wake-up of a server thread: Begin one (its
+// reads), an email code's Send and Verify two each (the reads and the
+// counters' locks, with the code's locking read after them; then the
+// writes and the COMMIT), a wrong code two, and a TOTP Verify five (the
+// count's two, the ledger's mark, and the end's two). A plain read sent
+// alone, or a code's read waiting for the count's reply, adds one.
+func TestMySQLLoginRequests(t *testing.T) {
+	ctx := context.Background()
+	cfg, err := mysql.ParseDSN(testenv.MySQLDSN(t))
+	require.NoError(t, err)
+	base, err := mysql.NewConnector(cfg)
+	require.NoError(t, err)
+	var n atomic.Int64
+	db := sql.OpenDB(countingConnector{Connector: base, n: &n})
+	t.Cleanup(func() { db.Close() })
+	if err := db.PingContext(ctx); err != nil {
+		testenv.Missing(t, "mysql database", err.Error())
+	}
+	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	s := migrated(t, db, sqlstore.MySQL, clock.Now)
+	require.True(t, s.Pipelines(ctx))
+	require.True(t, s.Returning(ctx), "the test server is MariaDB, whose upserts return their rows")
+	key, err := keyring.GenerateKey("requests")
+	require.NoError(t, err)
+	keys, err := keyring.New(key)
+	require.NoError(t, err)
+	in := flowtest.NewInstance(t, s, flowtest.Options{Keys: keys, Now: clock.Now})
+	client := twofactor.Client{IP: netip.MustParseAddr("198.51.100.7"), UserAgent: "requests"}
+	user := twofactor.User{ID: "req-user", Email: "req-user@example.com"}
+
+	// Warm: the store's probes of the server, the address's record.
+	begun, err := in.Service.Begin(ctx, user, client)
+	require.NoError(t, err)
+	_, err = in.Service.Send(ctx, begun.Challenge.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+
+	requests := func(step string, want int64, fn func() error) {
+		t.Helper()
+		n.Store(0)
+		require.NoError(t, fn(), step)
+		assert.Equal(t, want, n.Load(), "%s: requests", step)
+	}
+	answer := func(id string, m twofactor.Method, code string) twofactor.Answer {
+		return twofactor.Answer{ChallengeID: id, Method: m, Code: code, UserID: user.ID, Client: client}
+	}
+	var id string
+	requests("Begin", 1, func() error {
+		b, err := in.Service.Begin(ctx, user, client)
+		id = b.Challenge.ID
+		return err
+	})
+	requests("Send", 2, func() error {
+		_, err := in.Service.Send(ctx, id, twofactor.MethodEmail, client)
+		return err
+	})
+	code, err := in.Mail.Code(user.Email)
+	require.NoError(t, err)
+	wrong := "000000"
+	if code == wrong {
+		wrong = "111111"
+	}
+	requests("Verify, a wrong code", 2, func() error {
+		_, err := in.Service.Verify(ctx, answer(id, twofactor.MethodEmail, wrong))
+		if err == nil {
+			t.Error("a wrong code was accepted")
+		}
+		return nil
+	})
+	requests("Verify", 2, func() error {
+		res, err := in.Service.Verify(ctx, answer(id, twofactor.MethodEmail, code))
+		if err == nil && res.Proof == "" {
+			t.Error("no proof")
+		}
+		return err
+	})
+
+	// A TOTP login, with backup codes enrolled too.
+	totpUser := twofactor.User{ID: "req-totp", Email: "req-totp@example.com"}
+	p, err := in.TOTP.BeginEnroll(ctx, totpUser, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	secret, err := totp.DecodeSecret(p.Secret)
+	require.NoError(t, err)
+	params := in.TOTP.Params()
+	_, err = in.TOTP.ConfirmEnroll(ctx, totpUser, params.Code(secret, clock.Now()))
+	require.NoError(t, err)
+	_, err = in.Backup.BeginEnroll(ctx, totpUser, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	clock.Advance(30 * time.Second) // the confirming step is spent
+	user = totpUser
+	requests("Begin, TOTP and backup codes", 1, func() error {
+		b, err := in.Service.Begin(ctx, user, client)
+		id = b.Challenge.ID
+		return err
+	})
+	requests("Verify, TOTP", 5, func() error {
+		_, err := in.Service.Verify(ctx, answer(id, twofactor.MethodTOTP, params.Code(secret, clock.Now())))
+		return err
+	})
+}
