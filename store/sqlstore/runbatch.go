@@ -83,12 +83,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		if s.dialect == MySQL && len(ops) > 1 && s.pipelines(ctx) {
 			return wrap("run batch", s.readAll(ctx, ops))
 		}
-		for i := range ops {
-			if err := s.runOp(ctx, s.db, &ops[i], nil); err != nil {
-				return wrap("run batch", &opError{i: i, kind: ops[i].Kind, err: err})
-			}
-		}
-		return nil
+		return wrap("run batch", s.readEach(ctx, ops))
 	}
 	run := func(tx querier) error {
 		locks := batchLocks{}
@@ -169,6 +164,29 @@ func (s *Store) pipeRun(ctx context.Context, p *pipeTx, ops []store.Op, i int, l
 		}
 	}
 	return s.runOp(ctx, p, op, locks)
+}
+
+// readEach runs ops, plain reads, one after the other with no
+// transaction, on one connection of the pool: each sees the rows as they
+// are when it runs, and the batch waits for a connection once rather than
+// once a read (with SQLite's one connection, a wait behind every other
+// caller's transaction).
+func (s *Store) readEach(ctx context.Context, ops []store.Op) error {
+	var q querier = s.db
+	if len(ops) > 1 {
+		conn, err := s.db.Conn(ctx)
+		if err != nil {
+			return err
+		}
+		defer conn.Close()
+		q = conn
+	}
+	for i := range ops {
+		if err := s.runOp(ctx, q, &ops[i], nil); err != nil {
+			return &opError{i: i, kind: ops[i].Kind, err: err}
+		}
+	}
+	return nil
 }
 
 // readAll runs ops, plain reads, as one request of as many statements on
