@@ -348,10 +348,11 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	// The twin of a double submit that counted the submission second is a
 	// reuse. That the other twin consumed the code is known only when the
 	// two batches did not interleave: so on SQL (the submission's row lock
-	// orders them) and on the memory store (one batch at a time). Where
-	// they may (a Redis pipeline), the twin that counted first can find the
-	// code gone and be answered as a wrong code: one more failure counted,
-	// the safe side.
+	// orders them), on the memory store (one batch at a time) and on one
+	// Redis server (a batch is a transaction). Where they may (a Redis
+	// Cluster, whose batch goes to the nodes of its keys' slots), the twin
+	// that counted first can find the code gone and be answered as a wrong
+	// code: one more failure counted, the safe side.
 	switch {
 	case st == store.CodeMatched:
 	case ops[0].Bounded[0].N > 1:

@@ -19,11 +19,18 @@ import (
 // HGETALL, ResetCounter a DEL; IncrBelow, MarkUsed and TouchEnrollment
 // their script), so it is as atomic as that method, and its reply is read
 // by the method's own code. Redis runs the commands of one connection in
-// order, so each operation sees the writes of those before it. A batch
-// that calls a script its server has not cached yet (first use, a restart)
-// costs one more round trip: the calls refused with NOSCRIPT did not run,
-// and are sent again with EVAL along with the plain commands that followed
-// them, which keeps the order.
+// order, so each operation sees the writes of those before it. On a
+// *redis.Client the pipeline is a transaction (MULTI ... EXEC): the
+// server runs its commands with no other client's command between two of
+// them, so the operations of two batches never interleave, as those of
+// two SQL transactions on the same rows do not (a double submit of a
+// backup code relies on it to tell its loser from a wrong code). The
+// transaction isolates; it does not roll back: a command that fails
+// leaves the others run. A batch that calls a script its server has not
+// cached yet (first use, a restart) costs one more round trip: the calls
+// refused with NOSCRIPT did not run, and are sent again with EVAL along
+// with the plain commands that followed them, which keeps the order (the
+// two transactions are isolated each, not together).
 //
 // On a *redis.Client every IncrBelow is one script and goes in the
 // pipeline. On any other client (a Redis Cluster, a Ring) so does an

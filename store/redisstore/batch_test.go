@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -424,4 +425,46 @@ func TestRunBatchConditionalChain(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, keys, "%s: gates left behind", tc.name)
 	}
+}
+
+// TestRunBatchIsolated: on one server a batch's pipeline is a transaction,
+// so no other client's command runs between two of its commands: batches
+// of many increments of one counter, run at once from two connection
+// pools, each see their increments' counts follow one another. (A plain
+// pipeline this long reaches the server in several reads, between which
+// the server serves the other pool's.)
+func TestRunBatchIsolated(t *testing.T) {
+	ctx := context.Background()
+	a, _ := newStore(t, nil)
+	b, err := New(newClient(t), Options{Prefix: a.prefix})
+	require.NoError(t, err)
+	loadScripts(t, a.rdb)
+	const perBatch = 400
+	run := func(s *Store) error {
+		ops := make([]store.Op, perBatch)
+		for i := range ops {
+			ops[i] = store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "isolated", Window: time.Hour, Max: 1 << 40}}}
+		}
+		if err := s.RunBatch(ctx, ops); err != nil {
+			return err
+		}
+		for i := 1; i < perBatch; i++ {
+			if got, prev := ops[i].Bounded[0].N, ops[i-1].Bounded[0].N; got != prev+1 {
+				return fmt.Errorf("increment %d of a batch counted %d after %d: another batch's ran between", i, got, prev)
+			}
+		}
+		return nil
+	}
+	for round := range 10 {
+		errs := make(chan error, 2)
+		for _, s := range []*Store{a, b} {
+			go func() { errs <- run(s) }()
+		}
+		for range 2 {
+			require.NoError(t, <-errs, "round %d", round)
+		}
+	}
+	n, _, err := a.Peek(ctx, "isolated")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2*10*perBatch), n)
 }

@@ -82,7 +82,7 @@ func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, err
 		out[0] = cmds[0].run(ctx, s.rdb)
 		return out, nil
 	}
-	pipe := s.rdb.Pipeline()
+	pipe := s.pipeline()
 	for i, c := range cmds {
 		out[i] = c.queue(ctx, pipe, false)
 	}
@@ -99,7 +99,7 @@ func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, err
 	if first < 0 {
 		return out, nil
 	}
-	pipe = s.rdb.Pipeline()
+	pipe = s.pipeline()
 	again := make([]bool, len(cmds))
 	for i := first; i < len(cmds); i++ {
 		c := cmds[i]
@@ -112,6 +112,16 @@ func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, err
 		return nil, err
 	}
 	return out, nil
+}
+
+// pipeline is a new pipeline: on one server a transaction (MULTI ...
+// EXEC), which the server runs with no other client's command between two
+// of its own.
+func (s *Store) pipeline() redis.Pipeliner {
+	if _, single := s.rdb.(*redis.Client); single {
+		return s.rdb.TxPipeline()
+	}
+	return s.rdb.Pipeline()
 }
 
 // execPipe sends the pipeline p and returns its error unless it is only the

@@ -57,8 +57,11 @@
 // counted, checked when the answer was, and a challenge ended when its
 // code matched) goes in the same pipeline on a *redis.Client, behind a
 // gate that what it names sets; on a cluster it waits for that reply and
-// goes in one more pipeline. The first call of each script after a server restart costs one more
-// (EVALSHA answers NOSCRIPT and the store sends it again with EVAL).
+// goes in one more pipeline. On a *redis.Client the pipeline is a
+// transaction (MULTI ... EXEC), so no other client's command runs between
+// two of a batch's. The first call of each script after a server restart
+// costs one more round trip (EVALSHA answers NOSCRIPT and the store sends
+// it again with EVAL).
 //
 // # Key layout
 //
