@@ -79,7 +79,8 @@ func TestConformanceMySQLStatements(t *testing.T) {
 }
 
 // TestPipelineFailureRollsBack: when a held statement fails, in the
-// request of a later read or in that of the commit, the server runs no
+// request of a later read or in that of the commit (after the result set
+// of a read that waited for it, too), the server runs no
 // statement after it, and the store rolls the whole transaction back and
 // leaves no connection in it: nothing of the batch is written, and its
 // rows are not left locked.
@@ -99,6 +100,9 @@ func TestPipelineFailureRollsBack(t *testing.T) {
 	}{
 		{"in the commit's request", "c1", []store.Op{incr("c1"), put}},
 		{"in a read's request", "c2", []store.Op{put, incr("c2")}},
+		// The state's read waits for the commit's request, which then
+		// returns its rows before the failing write.
+		{"in the commit's request, after a read", "c3", []store.Op{incr("c3"), {Kind: store.OpGetState, Key: "s"}, put}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.RunBatch(ctx, tc.ops)
