@@ -173,17 +173,11 @@ func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds,
 		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r), Email: fmt.Sprintf("%s%d@example.com", prefix, r)}
 
 		// Enroll TOTP on a, backup codes on b.
-		p, err := a.TOTP.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
-		require.NoError(t, err)
-		secret, err := totp.DecodeSecret(p.Secret)
-		require.NoError(t, err)
+		secret := EnrollTOTP(t, a, b, clock, user)
 		params := a.TOTP.Params()
-		_, err = b.TOTP.ConfirmEnroll(ctx, user, params.Code(secret, clock.Now()))
-		require.NoError(t, err)
 		set, err := b.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 		require.NoError(t, err)
 		codes := set.Codes
-		clock.Advance(30 * time.Second) // the confirming step is spent
 
 		// One email code, many verifiers on both instances.
 		begun, err := a.Service.Begin(ctx, user, client)
@@ -232,9 +226,10 @@ func MultiInstance(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds,
 	}
 }
 
-// enrollTOTP enrolls a TOTP app for user through a and returns its secret.
-// The clock moves past the confirming step.
-func enrollTOTP(t *testing.T, a, b *Instance, clock *storetest.Clock, user twofactor.User) []byte {
+// EnrollTOTP enrolls a TOTP app for user, begun through a and confirmed
+// through b, and returns its secret. The clock moves past the confirming
+// step.
+func EnrollTOTP(t *testing.T, a, b *Instance, clock *storetest.Clock, user twofactor.User) []byte {
 	t.Helper()
 	ctx := context.Background()
 	p, err := a.TOTP.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
@@ -274,7 +269,7 @@ func LockoutRace(t *testing.T, a, b *Instance, clock *storetest.Clock, rounds, g
 	prefix := fmt.Sprintf("lr%d-", time.Now().UnixNano())
 	for r := 0; r < rounds; r++ {
 		user := twofactor.User{ID: fmt.Sprintf("%s%d", prefix, r)}
-		secret := enrollTOTP(t, a, b, clock, user)
+		secret := EnrollTOTP(t, a, b, clock, user)
 		ids := openChallenges(t, a, b, user, goroutines/5, nil)
 		codes := wrongTOTP(a, secret, clock.Now(), goroutines)
 		lockoutRace(t, a, b, user, r, goroutines, func(i int) twofactor.Answer {
@@ -387,7 +382,7 @@ func UserIDBounds(t *testing.T, a, b *Instance, clock *storetest.Clock) {
 	id += strings.Repeat("x", twofactor.MaxUserIDLen-len(id))
 	require.Len(t, id, twofactor.MaxUserIDLen)
 	user := twofactor.User{ID: id, Email: "bounds@example.com"}
-	secret := enrollTOTP(t, a, b, clock, user)
+	secret := EnrollTOTP(t, a, b, clock, user)
 	_, err := b.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 

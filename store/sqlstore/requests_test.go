@@ -19,7 +19,6 @@ import (
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store/sqlstore"
 	"github.com/twofactorkit/twofactor/store/storetest"
-	"github.com/twofactorkit/twofactor/totp"
 )
 
 // countingConnector counts the requests its connections send: each
@@ -156,25 +155,17 @@ func TestMySQLLoginRequests(t *testing.T) {
 	})
 
 	// A TOTP login, with backup codes enrolled too.
-	totpUser := twofactor.User{ID: "req-totp", Email: "req-totp@example.com"}
-	p, err := in.TOTP.BeginEnroll(ctx, totpUser, twofactor.EnrollRequest{})
+	user = twofactor.User{ID: "req-totp", Email: "req-totp@example.com"}
+	secret := flowtest.EnrollTOTP(t, in, in, clock, user)
+	_, err = in.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
 	require.NoError(t, err)
-	secret, err := totp.DecodeSecret(p.Secret)
-	require.NoError(t, err)
-	params := in.TOTP.Params()
-	_, err = in.TOTP.ConfirmEnroll(ctx, totpUser, params.Code(secret, clock.Now()))
-	require.NoError(t, err)
-	_, err = in.Backup.BeginEnroll(ctx, totpUser, twofactor.EnrollRequest{})
-	require.NoError(t, err)
-	clock.Advance(30 * time.Second) // the confirming step is spent
-	user = totpUser
 	requests("Begin, TOTP and backup codes", 1, func() error {
 		b, err := in.Service.Begin(ctx, user, client)
 		id = b.Challenge.ID
 		return err
 	})
 	requests("Verify, TOTP", 5, func() error {
-		_, err := in.Service.Verify(ctx, answer(id, twofactor.MethodTOTP, params.Code(secret, clock.Now())))
+		_, err := in.Service.Verify(ctx, answer(id, twofactor.MethodTOTP, in.TOTP.Params().Code(secret, clock.Now())))
 		return err
 	})
 }
