@@ -69,6 +69,22 @@ func TestPipelineMatchesStatements(t *testing.T) {
 	matchBatches(t, st, pipe, clock)
 }
 
+// TestPipelineReadBackMatchesStatements is TestPipelineMatchesStatements
+// with the pipelined store reading back what its upserts locked and
+// marked, as on MySQL, whose upserts return no rows: there a code's
+// locking read follows the counters' locking read in its request.
+func TestPipelineReadBackMatchesStatements(t *testing.T) {
+	ctx := context.Background()
+	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+	pipe := migrated(t, openMySQL(t), sqlstore.MySQL, clock.Now)
+	pipe.UseReadBack()
+	st := migrated(t, openMySQL(t), sqlstore.MySQL, clock.Now)
+	st.UseStatementBatches()
+	require.True(t, pipe.Pipelines(ctx))
+	require.False(t, pipe.Returning(ctx))
+	matchBatches(t, st, pipe, clock)
+}
+
 // matchBatches runs the same 600 random batches on want and got, which
 // share clock, and requires the same results and the same rows of every
 // table the batches write after each.

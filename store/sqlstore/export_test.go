@@ -73,6 +73,10 @@ func (s *Store) UseStatementBatches() {
 	s.mariadb.Store(multiNo)
 }
 
+// UseReadBack makes a MySQL store read back the rows its upserts lock and
+// mark, as on MySQL, even on MariaDB, whose upserts could return them.
+func (s *Store) UseReadBack() { s.mariadb.Store(multiNo) }
+
 // Returning exposes whether s lets MariaDB's upserts return their rows.
 func (s *Store) Returning(ctx context.Context) bool {
 	s.probeServer(ctx)
