@@ -341,9 +341,10 @@ func (s *Store) Advance(ctx context.Context, key string, value int64, expiresAt 
 }
 
 // ledgerOp runs ledgerWrite as an operation of its own: in a transaction
-// on MySQL, where it is two statements, as one statement otherwise (on
-// MariaDB too, whose upsert returns the row: a statement on its own is
-// atomic, and BEGIN and COMMIT would be two more).
+// on MySQL, where it is two statements (on a pool that pipelines, two
+// requests: the upsert and its read back, then the COMMIT), as one
+// statement otherwise (on MariaDB too, whose upsert returns the row: a
+// statement on its own is atomic, and BEGIN and COMMIT would be two more).
 func (s *Store) ledgerOp(ctx context.Context, op, stmt, key string, value *int64, expiresAt time.Time) (bool, error) {
 	var won bool
 	write := func(q querier) (err error) {
@@ -354,9 +355,12 @@ func (s *Store) ledgerOp(ctx context.Context, op, stmt, key string, value *int64
 		s.probeServer(ctx)
 	}
 	var err error
-	if s.dialect == MySQL && !s.returning() {
+	switch {
+	case s.dialect == MySQL && !s.returning() && s.pipelines(ctx):
+		err = s.pipeTxWith(ctx, op, false, write)
+	case s.dialect == MySQL && !s.returning():
 		err = s.tx(ctx, op, func(tx *sql.Tx) error { return write(tx) })
-	} else {
+	default:
 		err = s.do(ctx, op, func() error { return write(s.db) })
 	}
 	return won && err == nil, err

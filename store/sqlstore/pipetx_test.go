@@ -78,6 +78,14 @@ func TestConformanceMySQLStatements(t *testing.T) {
 	conformance(t, []*sql.DB{db, openServer(t, "mysql", withoutParams(t, "multiStatements"))}, sqlstore.MySQL, storetest.Options{Rounds: 3})
 }
 
+// TestConformanceMySQLReadBack runs the suite on the pipelining test pool
+// with the stores reading back what their upserts lock and mark, as on
+// MySQL, whose upserts return no rows (on MariaDB they return them).
+func TestConformanceMySQLReadBack(t *testing.T) {
+	dbs := []*sql.DB{openMySQL(t), openMySQL(t)}
+	conformance(t, dbs, sqlstore.MySQL, storetest.Options{Rounds: 3}, (*sqlstore.Store).UseReadBack)
+}
+
 // TestPipelineFailureRollsBack: when a held statement fails, in the
 // request of a later read or in that of the commit (after the result set
 // of a read that waited for it, too), the server runs no

@@ -25,7 +25,7 @@ import (
 // uses random keys) and gets the suite's clock, and the stores take turns
 // among the pools, so that the two the suite races as app instances have
 // connections of their own when dbs holds two.
-func conformance(t *testing.T, dbs []*sql.DB, d sqlstore.Dialect, opt storetest.Options) {
+func conformance(t *testing.T, dbs []*sql.DB, d sqlstore.Dialect, opt storetest.Options, configure ...func(*sqlstore.Store)) {
 	base := migrated(t, dbs[0], d, nil)
 	var turn atomic.Int64
 	opt.Shared = true
@@ -33,6 +33,9 @@ func conformance(t *testing.T, dbs []*sql.DB, d sqlstore.Dialect, opt storetest.
 		db := dbs[int(turn.Add(1))%len(dbs)]
 		s, err := sqlstore.New(db, sqlstore.Options{Dialect: d, TablePrefix: base.TablePrefix(), Now: now})
 		require.NoError(t, err)
+		for _, c := range configure {
+			c(s)
+		}
 		return s
 	}, opt)
 }
