@@ -120,6 +120,8 @@ func TestMySQLLoginRequests(t *testing.T) {
 	}
 }
 
+// loginRequests counts a login's requests on MariaDB's path, or with
+// readBack on MySQL's, and requires totpVerify for a TOTP Verify.
 func loginRequests(t *testing.T, readBack bool, totpVerify int64) {
 	ctx := context.Background()
 	cfg, err := mysql.ParseDSN(testenv.MySQLDSN(t))
