@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 )
@@ -37,6 +38,11 @@ type pipeTx struct {
 	// follow, when set, is a read that goes right after the next
 	// statement sent with query, in its request (see follow).
 	follow *heldRead
+	// op is the index of the batch's operation now running (the number
+	// of operations once they all ran); from is that of the first
+	// statement held since the last request, when holding.
+	op, from int
+	holding  bool
 }
 
 // heldRead is a statement that returns rows, its arguments, and what
@@ -59,6 +65,9 @@ func (heldResult) LastInsertId() (int64, error) { return 0, errHeld }
 func (heldResult) RowsAffected() (int64, error) { return 0, errHeld }
 
 func (p *pipeTx) hold(query string, args []any) {
+	if !p.holding {
+		p.holding, p.from = true, p.op
+	}
 	p.held.WriteString(query)
 	p.held.WriteString("; ")
 	p.args = append(p.args, args...)
@@ -75,6 +84,7 @@ func (p *pipeTx) holdRead(query string, args []any, read func(*sql.Rows) error) 
 // request returns the text and arguments of a request that runs the held
 // statements and then query, and forgets the held ones.
 func (p *pipeTx) request(query string, args []any) (string, []any) {
+	p.holding = false
 	if p.held.Len() == 0 {
 		return query, args
 	}
@@ -106,7 +116,16 @@ func (p *pipeTx) QueryContext(context.Context, string, ...any) (*sql.Rows, error
 // result set in turn, then read query's rows, then the follow's read its
 // own; it returns the error of any statement of the request. With no
 // read it is the request of a statement that returns no rows (COMMIT).
-func (p *pipeTx) send(ctx context.Context, query string, args []any, read func(*sql.Rows) error) error {
+func (p *pipeTx) send(ctx context.Context, query string, args []any, read func(*sql.Rows) error) (err error) {
+	if p.holding && p.from < p.op {
+		// Which statement of the request failed, the server does not say.
+		from := p.from
+		defer func() {
+			if err != nil {
+				err = &heldError{from: from, err: err}
+			}
+		}()
+	}
 	text, all := p.request(query, args)
 	reads := p.reads
 	p.reads = nil
@@ -143,6 +162,20 @@ func (p *pipeTx) send(ctx context.Context, query string, args []any, read func(*
 	}
 	return cmp.Or(rows.Err(), rows.Close())
 }
+
+// heldError is the error of a request that carried statements held since
+// an earlier operation of the batch, any of which may be the one that
+// failed. Its message starts with the statement's, which retryable reads.
+type heldError struct {
+	from int
+	err  error
+}
+
+func (e *heldError) Error() string {
+	return fmt.Sprintf("%v (in a request with the statements held since operation %d of the batch)", e.err, e.from)
+}
+
+func (e *heldError) Unwrap() error { return e.err }
 
 // query runs text, which returns rows, on q and gives them to read; on a
 // pipeTx it goes in one request with the statements held before it.

@@ -88,7 +88,8 @@ func TestConformanceMySQLReadBack(t *testing.T) {
 
 // TestPipelineFailureRollsBack: when a held statement fails, in the
 // request of a later read or in that of the commit (after the result set
-// of a read that waited for it, too), the server runs no
+// of a read that waited for it, too), the error says from which operation
+// on the request carried statements, and the server runs no
 // statement after it, and the store rolls the whole transaction back and
 // leaves no connection in it: nothing of the batch is written, and its
 // rows are not left locked.
@@ -105,17 +106,19 @@ func TestPipelineFailureRollsBack(t *testing.T) {
 	for _, tc := range []struct {
 		name, key string
 		ops       []store.Op
+		held      string // what the error says of the request's statements
 	}{
-		{"in the commit's request", "c1", []store.Op{incr("c1"), put}},
-		{"in a read's request", "c2", []store.Op{put, incr("c2")}},
+		{"in the commit's request", "c1", []store.Op{incr("c1"), put}, "held since operation 1 of the batch"},
+		{"in a read's request", "c2", []store.Op{put, incr("c2")}, "held since operation 0 of the batch) (operation 1 of the batch"},
 		// The state's read waits for the commit's request, which then
 		// returns its rows before the failing write.
-		{"in the commit's request, after a read", "c3", []store.Op{incr("c3"), {Kind: store.OpGetState, Key: "s"}, put}},
+		{"in the commit's request, after a read", "c3", []store.Op{incr("c3"), {Kind: store.OpGetState, Key: "s"}, put}, "held since operation 1 of the batch"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			err := s.RunBatch(ctx, tc.ops)
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), "codes", "the missing table's error")
+			assert.Contains(t, err.Error(), tc.held, "the operations whose statements the failed request carried")
 			n, _, err := s.Peek(ctx, tc.key)
 			require.NoError(t, err)
 			assert.Zero(t, n, "the increment before the failure was rolled back")

@@ -51,7 +51,8 @@ import (
 // the same statements in the same order, in as few requests as their
 // results allow. An error from a statement that waited surfaces with the
 // request that carried it, so the operation an error names may be a later
-// one than the statement's.
+// one than the statement's; the error then says from which operation on
+// the request carried statements (the server does not say which failed).
 //
 // Elsewhere a batch costs BEGIN, its operations' statements and COMMIT.
 // It saves the commits of its writes (each a wait for the disk), not
@@ -95,6 +96,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 			}
 			var err error
 			if p, ok := tx.(*pipeTx); ok {
+				p.op = i
 				err = s.pipeRun(ctx, p, ops, i, locks, &code, &read)
 			} else {
 				err = s.runOp(ctx, tx, &ops[i], locks)
@@ -102,6 +104,9 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 			if err != nil {
 				return &opError{i: i, kind: ops[i].Kind, err: err}
 			}
+		}
+		if p, ok := tx.(*pipeTx); ok {
+			p.op = len(ops) // what is held now goes with the COMMIT
 		}
 		return s.flush(ctx, tx, locks)
 	}
