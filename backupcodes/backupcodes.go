@@ -313,14 +313,12 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	}
 	in[0] = byte(k)
 	hashes := f.keys.HashAll(hashDomain, in)
-	// One string holds the submission's counter key and, after its
-	// prefix, the code's store key under the current key.
-	submitted := prefixedStoreKey(keySubmitted, hashes[0])
 	g := group(k, userID)
+	submitted := submittedKey(g, hashes[0])
 	countUses := k == kindBackup && f.lowThreshold >= 0
 	ops := [3]store.Op{
 		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: submitted, Window: SubmitWindow, Max: math.MaxInt64}}},
-		{Kind: store.OpConsumeCode, Group: g, Key: submitted[len(keySubmitted):], Hash: hashes[0]},
+		{Kind: store.OpConsumeCode, Group: g, Key: storeKey(hashes[0]), Hash: hashes[0]},
 		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: f.usesPrefix + userID, Window: usesWindow, Max: math.MaxInt64}}},
 	}
 	batch := ops[:2]
@@ -346,13 +344,16 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 		f.giveBackUse(ctx, countUses, ops[2])
 	}
 	// The twin of a double submit that counted the submission second is a
-	// reuse. That the other twin consumed the code is known only when the
-	// two batches did not interleave: so on SQL (the submission's row lock
-	// orders them), on the memory store (one batch at a time) and on one
-	// Redis server (a batch is a transaction). Where they may (a Redis
-	// Cluster, whose batch goes to the nodes of its keys' slots), the twin
-	// that counted first can find the code gone and be answered as a wrong
-	// code: one more failure counted, the safe side.
+	// reuse. That the other twin consumed the code is known because the
+	// two batches do not interleave: on SQL the submission's row lock
+	// orders them, the memory store runs one batch at a time, and Redis
+	// runs the commands on the keys of one slot as a transaction (the
+	// mark carries the codes' group tag, so on a cluster it is in their
+	// slot). They may interleave only on Redis, while a script is not yet
+	// cached on its server (its first call after a restart or a
+	// failover), when the batch's commands go in two transactions: then
+	// the twin that counted first can find the code gone and be answered
+	// as a wrong code, one more failure counted, the safe side.
 	switch {
 	case st == store.CodeMatched:
 	case ops[0].Bounded[0].N > 1:

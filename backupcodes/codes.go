@@ -1,6 +1,7 @@
 package backupcodes
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/secure"
+	"github.com/twofactorkit/twofactor/store"
 )
 
 // Alphabet is the set of characters codes are made of: Crockford's base 32
@@ -178,13 +180,24 @@ func group(k kind, userID string) string {
 }
 
 // storeKey is the key a hashed code is stored and looked up under.
-func storeKey(hash []byte) string { return prefixedStoreKey("", hash) }
+func storeKey(hash []byte) string {
+	var buf [2 * 65]byte // a key id of up to 32 bytes, a NUL and 32 bytes of HMAC, hex-encoded
+	return string(hex.AppendEncode(buf[:0], hash))
+}
 
-// prefixedStoreKey returns prefix followed by storeKey(hash), in one
-// allocation.
-func prefixedStoreKey(prefix string, hash []byte) string {
-	var buf [32 + 2*96]byte // a short prefix; a key id of up to 32 bytes, a NUL and 32 bytes of HMAC, hex-encoded
-	return string(hex.AppendEncode(append(buf[:0], prefix...), hash))
+// submittedKey returns the counter key that marks a code as submitted:
+// keySubmitted, the tag of the code's group g (store.GroupTag), then the
+// code's HMAC (hash without its key id), hex-encoded. With the tag a store
+// that spreads keys over shards keeps the mark beside the codes, so that
+// the batch that counts a submission and consumes the code is isolated
+// from its twins' there too. With a user id of twofactor.MaxUserIDLen
+// bytes it is 221 bytes, within store.MaxKeyLen.
+func submittedKey(g string, hash []byte) string {
+	mac := hash[max(len(hash)-sha256.Size, 0):]
+	var buf [len(keySubmitted) + 4 + len("recovery:") + twofactor.MaxUserIDLen + 2*sha256.Size]byte
+	b := append(buf[:0], keySubmitted...)
+	b = append(b, store.GroupTag(g)...)
+	return string(hex.AppendEncode(b, mac))
 }
 
 func invalid(format string, args ...any) error {

@@ -1,6 +1,8 @@
 package backupcodes
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"errors"
 	"strings"
 	"testing"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/store"
 )
 
 var defaultLayout = layout{groups: DefaultGroups, size: DefaultGroupSize}
@@ -99,4 +102,27 @@ func FuzzNormalize(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestSubmittedKey: the mark of a submitted code carries its group's tag
+// (so a sharded store keeps it beside the codes), depends on the code's
+// HMAC alone, and fits every store with the longest user id and the
+// longest key id.
+func TestSubmittedKey(t *testing.T) {
+	long := strings.Repeat("é", twofactor.MaxUserIDLen/2)
+	hash := func(keyID string, b byte) []byte {
+		h := append([]byte(keyID), 0)
+		return append(h, bytes.Repeat([]byte{b}, sha256.Size)...)
+	}
+	for _, k := range []kind{kindBackup, kindRecovery} {
+		g := group(k, long)
+		key := submittedKey(g, hash(strings.Repeat("k", 32), 0xab))
+		assert.LessOrEqual(t, len(key), store.MaxKeyLen, "kind %d", k)
+		assert.True(t, strings.HasPrefix(key, keySubmitted+store.GroupTag(g)), key)
+		assert.True(t, strings.HasSuffix(key, strings.Repeat("ab", sha256.Size)), key)
+	}
+	g := group(kindBackup, "u")
+	assert.Equal(t, submittedKey(g, hash("old", 1)), submittedKey(g, hash("new", 1)), "the key id is left out")
+	assert.NotEqual(t, submittedKey(g, hash("k", 1)), submittedKey(g, hash("k", 2)))
+	assert.NotEqual(t, submittedKey(g, hash("k", 1)), submittedKey(group(kindRecovery, "u"), hash("k", 1)))
 }

@@ -177,6 +177,17 @@ type CodeGroups interface {
 	CountGroup(ctx context.Context, group string) (int, error)
 }
 
+// GroupTag returns the mark that keeps a counter beside the codes of
+// group, for a store that spreads its keys over shards: a counter key that
+// contains it, with no '{' before it, is in the same shard as group's
+// codes. redisstore puts such a counter in the Redis Cluster hash slot of
+// the group's codes, so that the operations of one batch (RunBatch) on
+// both run there as one transaction, isolated from every other client's,
+// as they do on one server or in one SQL transaction. Other stores take it
+// as any other part of a key. It is "{g:" + group + "}", len(group)+4
+// bytes.
+func GroupTag(group string) string { return "{g:" + group + "}" }
+
 // Counters are fixed-window counters for rate limits and lockouts.
 type Counters interface {
 	// Incr atomically adds one to the counter and returns the new count and

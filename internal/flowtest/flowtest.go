@@ -485,3 +485,44 @@ func ClientTrail(t *testing.T, in *Instance) []string {
 	}
 	return []string{"203.0.113.77", "203.0.113", "2001:db8:77:1::abcd", "2001:db8:77:1", "2001:db8:77:1::/64", "2001:0db8", "20010db8"}
 }
+
+// BackupCodeDoubleSubmit submits one backup code on the challenges of
+// twins goroutines at once, half through each instance, for each of
+// rounds fresh users (named prefix and the round), and requires that the
+// code is accepted exactly once and that every other submission is a
+// reuse (twofactor.ErrCodeReused, which the lockout does not count),
+// never a wrong code. That holds only when the factor's batch (the
+// submission's count, the code's consumption) runs isolated from its
+// twins', so that the twin that counted the submission first is the one
+// that finds the code.
+func BackupCodeDoubleSubmit(t *testing.T, a, b *Instance, now func() time.Time, prefix string, rounds, twins int) {
+	t.Helper()
+	ctx := context.Background()
+	for round := range rounds {
+		user := twofactor.User{ID: fmt.Sprint(prefix, round)}
+		set, err := a.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
+		require.NoError(t, err)
+		ch := &twofactor.Challenge{User: user, Purpose: twofactor.PurposeLogin, ExpiresAt: now().Add(time.Minute)}
+		errs := make(chan error, twins)
+		for i := range twins {
+			f := a.Backup
+			if i%2 == 1 {
+				f = b.Backup
+			}
+			go func() {
+				_, err := f.Verify(ctx, ch, set.Codes[0])
+				errs <- err
+			}()
+		}
+		accepted := 0
+		for range twins {
+			switch err := <-errs; {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, twofactor.ErrCodeReused):
+				t.Fatalf("round %d: a twin's answer was %v, not a reuse", round, err)
+			}
+		}
+		require.Equal(t, 1, accepted, "round %d", round)
+	}
+}

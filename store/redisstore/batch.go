@@ -13,8 +13,9 @@ import (
 )
 
 // RunBatch implements store.Batcher: the commands of every operation in
-// one pipeline, one round trip (on a cluster or a ring, one pipeline per
-// node, sent in parallel). Each operation sends exactly the command its
+// one pipeline, one round trip (on a cluster or a ring, a transaction per
+// hash slot with several commands and one pipeline per node for the rest,
+// sent at once). Each operation sends exactly the command its
 // own method sends (Peek an HMGET, GetState a GET, ListEnrollments an
 // HGETALL, ResetCounter a DEL; IncrBelow, MarkUsed and TouchEnrollment
 // their script), so it is as atomic as that method, and its reply is read
@@ -24,9 +25,13 @@ import (
 // server runs its commands with no other client's command between two of
 // them, so the operations of two batches never interleave, as those of
 // two SQL transactions on the same rows do not (a double submit of a
-// backup code relies on it to tell its loser from a wrong code). The
-// transaction isolates; it does not roll back: a command that fails
-// leaves the others run. A batch that calls a script its server has not
+// backup code relies on it to tell its loser from a wrong code). On any
+// other client, where a transaction cannot span hash slots, the commands
+// on the keys of one slot are a transaction when they are several, so two
+// batches' operations on the same keys never interleave there either;
+// those on keys of different slots run in no order between them, which
+// no operation sees, sharing no key. A transaction isolates; it does not
+// roll back: a command that fails leaves the others run. A batch that calls a script its server has not
 // cached yet (first use, a restart) costs one more round trip: the calls
 // refused with NOSCRIPT did not run, and are sent again with EVAL along
 // with the plain commands that followed them, which keeps the order (the

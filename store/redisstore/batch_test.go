@@ -21,17 +21,18 @@ import (
 // loadScripts caches every script on the server behind rdb.
 func loadScripts(t *testing.T, rdb redis.Scripter) {
 	t.Helper()
-	for _, sc := range []*redis.Script{incr, incrBelow, decr, advance, touchEnrollment} {
+	for _, sc := range []*redis.Script{incr, incrBelow, decr, advance, touchEnrollment, putCode, consumeCode} {
 		require.NoError(t, sc.Load(context.Background(), rdb).Err())
 	}
 }
 
-// TestRunBatchRoundTrips pins the round trips of RunBatch: one pipeline
-// for every operation on a *redis.Client; on a client that splits
-// IncrBelow by hash slot, one for a batch whose IncrBelow is in one slot,
-// and for one whose IncrBelow spans slots, the pipeline, then that
-// IncrBelow's own (two when admitted), then, when an operation after it
-// names one of its counters, one more pipeline.
+// TestRunBatchRoundTrips pins the requests of RunBatch: one transaction
+// for every operation on a *redis.Client; on a client that splits by hash
+// slot, for the operations that go at once, a transaction per slot that
+// has several commands and one plain pipeline for the rest, all sent at
+// once (one round trip's time); and for a batch whose IncrBelow spans
+// slots, after those, that IncrBelow's own (two when admitted), then, when
+// an operation after it names one of its counters, one more pipeline.
 func TestRunBatchRoundTrips(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
 	s, rdb := newStore(t, clk.Now)
@@ -64,15 +65,26 @@ func TestRunBatchRoundTrips(t *testing.T) {
 		{"client", s, &calls, 1, all(in("a"), in("b"))},
 		{"client, one operation", s, &calls, 1, []store.Op{{Kind: store.OpPeek, Key: "a"}}},
 		{"client, nothing to send", s, &calls, 0, []store.Op{{Kind: store.OpIncrBelow}, {Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1"}}},
-		{"split, one slot", rs, &ringCalls, 1, all(in("{u:1}a"), in("{u:1}b"))},
-		{"split, two slots", rs, &ringCalls, 3, all(in("{u:1}a"), in("{u:2}b"))},
-		{"split, two slots, then a Peek of one", rs, &ringCalls, 4,
+		// {u:1}: the Peek and the IncrBelow; {u:u1}: the enrollments'
+		// read and touch; alone in their slot: the rest.
+		{"split, one slot", rs, &ringCalls, 3, all(in("{u:1}a"), in("{u:1}b"))},
+		{"split, one slot, each command alone in its slot", rs, &ringCalls, 1, []store.Op{
+			{Kind: store.OpPeek, Key: "{u:1}fail"},
+			{Kind: store.OpGetState, Key: "st"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{in("{u:2}a"), in("{u:2}b")}},
+		}},
+		{"split, one slot, one slot of several commands", rs, &ringCalls, 1, []store.Op{
+			{Kind: store.OpPeek, Key: "{u:1}fail"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{in("{u:1}a"), in("{u:1}b")}},
+		}},
+		{"split, two slots", rs, &ringCalls, 4, all(in("{u:1}a"), in("{u:2}b"))},
+		{"split, two slots, then a Peek of one", rs, &ringCalls, 5,
 			append(all(in("{u:1}a"), in("{u:2}b")), store.Op{Kind: store.OpPeek, Key: "{u:2}b"})},
 	}
 	for _, tt := range tests {
 		before := tt.n.Load()
 		require.NoError(t, tt.s.RunBatch(ctx, tt.ops), tt.name)
-		assert.Equal(t, tt.want, tt.n.Load()-before, "%s: round trips", tt.name)
+		assert.Equal(t, tt.want, tt.n.Load()-before, "%s: requests", tt.name)
 	}
 }
 

@@ -3,6 +3,8 @@ package redisstore
 import (
 	"context"
 	"errors"
+	"slices"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -17,6 +19,8 @@ type command struct {
 	keys   []string
 	args   []any
 	plain  func(ctx context.Context, c redis.Cmdable) redis.Cmder
+	// key is the one key a plain command reads or writes.
+	key string
 	// gatedBy is, in a pipeline, one more than the index of the command
 	// that sets the gate this script deletes (a conditional operation),
 	// and 0 for any other command.
@@ -29,9 +33,18 @@ func scriptCommand(script *redis.Script, keys []string, args ...any) command {
 }
 
 // plainCommand is the command that send queues on c, or sends on it when
-// c is the client.
-func plainCommand(send func(ctx context.Context, c redis.Cmdable) redis.Cmder) command {
-	return command{plain: send}
+// c is the client; key is the one key it reads or writes.
+func plainCommand(key string, send func(ctx context.Context, c redis.Cmdable) redis.Cmder) command {
+	return command{plain: send, key: key}
+}
+
+// slotTag is what Redis Cluster hashes to place c: the hash tag of its
+// key, or of its first key (the keys of a script are of one slot).
+func (c command) slotTag() string {
+	if c.script != nil && len(c.keys) > 0 {
+		return hashTag(c.keys[0])
+	}
+	return hashTag(c.key)
 }
 
 // run sends c alone, in one round trip: a script as EVALSHA, then, when
@@ -55,24 +68,32 @@ func (c command) queue(ctx context.Context, p redis.Pipeliner, eval bool) redis.
 	return c.script.EvalSha(ctx, p, c.keys, c.args...)
 }
 
-// sendAll sends cmds in one round trip, in order, and returns their
-// replies in the same order: alone for a single command (run), pipelined
-// otherwise (on a cluster or a ring, one pipeline per node, in parallel).
-// A reply that is an error is the caller's to read; an error of the
-// pipeline itself (the connection, the context) is returned.
+// sendAll sends cmds and returns their replies in the order of cmds: alone
+// for a single command (run), otherwise pipelined in transactions (MULTI
+// ... EXEC), which the server runs with no other client's command between
+// two of their own. On a *redis.Client that is one transaction, one round
+// trip, in the order of cmds. On any other client (a Redis Cluster, a
+// Ring), where a transaction cannot span hash slots, the commands on the
+// keys of one slot are one transaction when they are several, and the
+// commands alone in their slot one plain pipeline (one per node), all sent
+// at once: a round trip's time, in as many requests. So the commands of
+// one slot run in order and isolated, as on one server; those of
+// different slots, which share no key, in no order between them. A reply
+// that is an error is the caller's to read; an error of a pipeline itself
+// (the connection, the context) is returned.
 //
 // A script call that its server answered NOSCRIPT did not run, the
 // server not having the script cached yet (first use, SCRIPT FLUSH, a
 // restart; on a cluster, one node of several). It is sent again with EVAL
 // in one more pipeline, and with it every plain command that followed it
-// in cmds, so that a read or a DEL that came after it still comes after
-// it, and reads what it wrote. A script call that ran is never sent again.
-// (A later script call on the same keys is a call of the same script,
-// which its server refused too, unless the script was loaded between the
-// two: a race with a first use that is not worth a round trip.) A
-// conditional script, which runs only when it deletes the gate that an
-// earlier script of cmds sets, is sent again when that script is: having
-// found no gate, it did nothing.
+// in its pipeline, so that a read or a DEL that came after it still comes
+// after it, and reads what it wrote. A script call that ran is never sent
+// again. (A later script call on the same keys is a call of the same
+// script, which its server refused too, unless the script was loaded
+// between the two: a race with a first use that is not worth a round
+// trip.) A conditional script, which runs only when it deletes the gate
+// that an earlier script of cmds sets, is sent again when that script is:
+// having found no gate, it did nothing.
 func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, error) {
 	out := make([]redis.Cmder, len(cmds))
 	switch len(cmds) {
@@ -82,46 +103,96 @@ func (s *Store) sendAll(ctx context.Context, cmds []command) ([]redis.Cmder, err
 		out[0] = cmds[0].run(ctx, s.rdb)
 		return out, nil
 	}
-	pipe := s.pipeline()
-	for i, c := range cmds {
-		out[i] = c.queue(ctx, pipe, false)
+	if _, single := s.rdb.(*redis.Client); single {
+		return out, s.sendPipe(ctx, cmds, nil, true, out)
 	}
-	if err := execPipe(ctx, pipe); err != nil {
-		return nil, err
-	}
-	first := -1
-	for i, c := range out {
-		if noScript(c.Err()) {
-			first = i
-			break
+	var alone []int
+	var txs [][]int
+	for _, g := range bySlot(cmds) {
+		if len(g) == 1 {
+			alone = append(alone, g[0])
+		} else {
+			txs = append(txs, g)
 		}
 	}
-	if first < 0 {
-		return out, nil
+	if len(txs) == 0 {
+		return out, s.sendPipe(ctx, cmds, alone, false, out)
 	}
-	pipe = s.pipeline()
+	if len(txs) == 1 && alone == nil {
+		return out, s.sendPipe(ctx, cmds, txs[0], true, out)
+	}
+	errs := make([]error, len(txs)+1)
+	var wg sync.WaitGroup
+	for i, g := range txs {
+		wg.Go(func() { errs[i] = s.sendPipe(ctx, cmds, g, true, out) })
+	}
+	if alone != nil {
+		errs[len(txs)] = s.sendPipe(ctx, cmds, alone, false, out)
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// bySlot returns the indexes of cmds grouped by hash tag, each group in
+// the order of cmds, the groups in the order of their first command.
+// (Commands of different tags that share a slot are in different groups.)
+func bySlot(cmds []command) [][]int {
+	var groups [][]int
+	var tags []string
+	for i, c := range cmds {
+		tag := c.slotTag()
+		j := slices.Index(tags, tag)
+		if j < 0 {
+			j = len(groups)
+			tags = append(tags, tag)
+			groups = append(groups, nil)
+		}
+		groups[j] = append(groups[j], i)
+	}
+	return groups
+}
+
+// sendPipe sends the commands of cmds at idx (nil: all of them), in that
+// order, in one pipeline, a transaction when tx is set, and stores their
+// replies in out at the same indexes; then it sends again those refused
+// with NOSCRIPT (see sendAll).
+func (s *Store) sendPipe(ctx context.Context, cmds []command, idx []int, tx bool, out []redis.Cmder) error {
+	if idx == nil {
+		idx = make([]int, len(cmds))
+		for i := range idx {
+			idx[i] = i
+		}
+	}
+	pipeline := s.rdb.Pipeline
+	if tx {
+		pipeline = s.rdb.TxPipeline
+	}
+	pipe := pipeline()
+	for _, i := range idx {
+		out[i] = cmds[i].queue(ctx, pipe, false)
+	}
+	if err := execPipe(ctx, pipe); err != nil {
+		return err
+	}
+	first := slices.IndexFunc(idx, func(i int) bool { return noScript(out[i].Err()) })
+	if first < 0 {
+		return nil
+	}
+	pipe = pipeline()
 	again := make([]bool, len(cmds))
-	for i := first; i < len(cmds); i++ {
+	for _, i := range idx[first:] {
 		c := cmds[i]
 		if c.script == nil || noScript(out[i].Err()) || (c.gatedBy > 0 && again[c.gatedBy-1]) {
 			out[i] = c.queue(ctx, pipe, true)
 			again[i] = true
 		}
 	}
-	if err := execPipe(ctx, pipe); err != nil {
-		return nil, err
-	}
-	return out, nil
-}
-
-// pipeline is a new pipeline: on one server a transaction (MULTI ...
-// EXEC), which the server runs with no other client's command between two
-// of its own.
-func (s *Store) pipeline() redis.Pipeliner {
-	if _, single := s.rdb.(*redis.Client); single {
-		return s.rdb.TxPipeline()
-	}
-	return s.rdb.Pipeline()
+	return execPipe(ctx, pipe)
 }
 
 // execPipe sends the pipeline p and returns its error unless it is only the

@@ -107,7 +107,7 @@ func (s *Store) peekCmd(key string) (command, error) {
 		return command{}, err
 	}
 	k := s.counterKey(key)
-	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	return plainCommand(k, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.HMGet(ctx, k, "n", "r")
 	}), nil
 }
@@ -177,7 +177,7 @@ func (s *Store) resetCmd(key string) (command, error) {
 		return command{}, err
 	}
 	k := s.counterKey(key)
-	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	return plainCommand(k, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.Del(ctx, k)
 	}), nil
 }

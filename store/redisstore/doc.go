@@ -50,16 +50,19 @@
 // one script call on a *redis.Client; on a cluster see Redis Cluster
 // below. RunBatch ([store.Batcher]) sends the command of each of its
 // operations, the very command of the operation's method, in one pipeline
-// (on a cluster, one per node, at once), so a batch costs one round trip
-// whatever it holds, but for an IncrBelow whose keys span hash slots on a
-// cluster, which takes its own round trips (see [Store.RunBatch]). A
+// (on a cluster, a transaction per hash slot that has several of them and
+// one pipeline per node for the rest, all at once), so a batch costs one
+// round trip whatever it holds, but for an IncrBelow whose keys span hash
+// slots on a cluster, which takes its own round trips (see
+// [Store.RunBatch]). A
 // conditional operation ([store.Op.If]: a code stored when its send was
 // counted, checked when the answer was, and a challenge ended when its
 // code matched) goes in the same pipeline on a *redis.Client, behind a
 // gate that what it names sets; on a cluster it waits for that reply and
 // goes in one more pipeline. On a *redis.Client the pipeline is a
 // transaction (MULTI ... EXEC), so no other client's command runs between
-// two of a batch's. The first call of each script after a server restart
+// two of a batch's; on a cluster, none between two of a batch's on the
+// keys of one slot. The first call of each script after a server restart
 // costs one more round trip (EVALSHA answers NOSCRIPT and the store sends
 // it again with EVAL).
 //
@@ -144,9 +147,13 @@
 // DeleteOwnedStates runs one script per state (pipelined: one round trip
 // per node, in parallel) and each is atomic on its own, not the whole. The
 // keys of one user carry the hash tag {u:<user id>} and a code group the tag
-// {g:<group>}, so they stay in one slot each and future scripts over them
-// stay legal on a cluster; the prefix must not contain braces, because a tag
-// in the prefix would send every key to one slot. A device key carries no
+// {g:<group>} ([store.GroupTag]), so they stay in one slot each and future
+// scripts over them stay legal on a cluster; a counter whose key holds a
+// group's tag is in the slot of its codes, and a batch's commands on both
+// are one transaction (backupcodes marks a submitted code that way, so
+// that the loser of a double submit is told from a wrong code there too).
+// The prefix must not contain braces, because a tag in the prefix would
+// send every key to one slot. A device key carries no
 // tag (GetDevice knows only the id); PutDevice and DeleteDevice therefore
 // write the device and the index in two steps, ordered so that a failure
 // between them never leaves an index entry for a device that was never

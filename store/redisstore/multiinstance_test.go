@@ -1,15 +1,11 @@
 package redisstore
 
 import (
-	"context"
-	"errors"
-	"fmt"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
@@ -71,38 +67,11 @@ func TestLockoutRaceEmail(t *testing.T) {
 // the code. (Short pipelines seldom interleave even without that, so this
 // test alone would seldom see it go; TestRunBatchIsolated does.)
 func TestBackupCodeDoubleSubmit(t *testing.T) {
-	ctx := context.Background()
 	clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
 	sa, _ := newStore(t, clock.Now)
 	sb, err := New(newClient(t), Options{Prefix: sa.Prefix(), Now: clock.Now})
 	require.NoError(t, err)
 	a, b := flowtest.NewPair(t, sa, sb, flowtest.Options{Now: clock.Now})
-	const twins = 8
-	for round := range 40 {
-		user := twofactor.User{ID: fmt.Sprint("double-", round)}
-		set, err := a.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
-		require.NoError(t, err)
-		ch := &twofactor.Challenge{User: user, Purpose: twofactor.PurposeLogin, ExpiresAt: clock.Now().Add(time.Minute)}
-		errs := make(chan error, twins)
-		for i := range twins {
-			f := a.Backup
-			if i%2 == 1 {
-				f = b.Backup
-			}
-			go func() {
-				_, err := f.Verify(ctx, ch, set.Codes[0])
-				errs <- err
-			}()
-		}
-		accepted := 0
-		for range twins {
-			switch err := <-errs; {
-			case err == nil:
-				accepted++
-			case !errors.Is(err, twofactor.ErrCodeReused):
-				t.Fatalf("round %d: a twin's answer was %v, not a reuse", round, err)
-			}
-		}
-		require.Equal(t, 1, accepted, "round %d", round)
-	}
+	loadScripts(t, sa.rdb) // see TestCluster/BackupCodeDoubleSubmit
+	flowtest.BackupCodeDoubleSubmit(t, a, b, clock.Now, "double-", 40, 8)
 }

@@ -77,7 +77,7 @@ func (s *Store) listEnrollmentsCmd(userID string) (command, error) {
 		return command{}, err
 	}
 	k := s.enrollKey(userID)
-	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	return plainCommand(k, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.HGetAll(ctx, k)
 	}), nil
 }

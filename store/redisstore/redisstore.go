@@ -150,8 +150,10 @@ const (
 	kindOwner   = "o"
 )
 
-func (s *Store) stateKey(key string) string   { return s.prefix + kindState + ":" + key }
-func (s *Store) groupKey(group string) string { return s.prefix + kindCodes + ":{g:" + group + "}" }
+func (s *Store) stateKey(key string) string { return s.prefix + kindState + ":" + key }
+func (s *Store) groupKey(group string) string {
+	return s.prefix + kindCodes + ":" + store.GroupTag(group)
+}
 func (s *Store) counterKey(key string) string { return s.prefix + kindCounter + ":" + key }
 func (s *Store) ledgerKey(key string) string  { return s.prefix + kindLedger + ":" + key }
 func (s *Store) enrollKey(user string) string { return s.prefix + kindEnroll + ":{u:" + user + "}" }

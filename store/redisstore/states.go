@@ -50,7 +50,7 @@ func (s *Store) getStateCmd(key string) (command, error) {
 		return command{}, err
 	}
 	k := s.stateKey(key)
-	return plainCommand(func(ctx context.Context, c redis.Cmdable) redis.Cmder {
+	return plainCommand(k, func(ctx context.Context, c redis.Cmdable) redis.Cmder {
 		return c.Get(ctx, k)
 	}), nil
 }
