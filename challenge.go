@@ -242,7 +242,7 @@ func (s *Service) Challenge(ctx context.Context, challengeID string) (*Challenge
 	if err != nil {
 		return nil, err
 	}
-	if err := s.live(ctx, ch, Client{}, false); err != nil {
+	if err := s.live(ctx, ch, Client{}, false, nil); err != nil {
 		return nil, err
 	}
 	return ch, nil

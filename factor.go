@@ -17,7 +17,9 @@ import (
 //
 //   - [Enroller]: let users add it themselves, begin then confirm;
 //   - [Sender]: a send step that delivers a code (email, SMS);
-//   - [Starter]: data the client needs before answering (WebAuthn);
+//   - [Starter]: data the client needs before answering (WebAuthn); a
+//     [RecordStarter] makes it from the user's records, which the Service
+//     reads with its check that the challenge can still be answered;
 //   - [Canceler]: per-challenge state to end with the challenge;
 //   - [Remover]: enrollments the Service may remove;
 //   - [RecoveryFactor]: a fallback that is not a second factor of its own
@@ -339,6 +341,18 @@ type Sent struct {
 type Starter interface {
 	Factor
 	Start(ctx context.Context, ch *Challenge) (json.RawMessage, error)
+}
+
+// A RecordStarter is a Starter whose start step needs only the user's
+// enrollment records (a security key's credentials). The Service reads
+// them in the store round trip that checks that the challenge can still be
+// answered, and hands them to StartRecords in place of Start, so a start
+// costs one round trip. StartRecords does what Start does, with records
+// as store.Enrollments.ListEnrollments returns them (every method's: the
+// factor picks its own).
+type RecordStarter interface {
+	Starter
+	StartRecords(ctx context.Context, ch *Challenge, records []store.EnrollmentRecord) (json.RawMessage, error)
 }
 
 // Canceler is a factor that keeps state per challenge (issued codes, ceremony

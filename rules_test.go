@@ -305,6 +305,97 @@ func (startFactor) Start(_ context.Context, ch *twofactor.Challenge) (json.RawMe
 	return json.RawMessage(`{"challenge":"` + ch.ID[:8] + `"}`), nil
 }
 
+// recordStartFactor is a factor whose start step takes the user's
+// records from the Service (as WebAuthn's), and counts its starts.
+type recordStartFactor struct {
+	startFactor
+	starts  atomic.Int64
+	records atomic.Int64 // records handed to the last start
+}
+
+func (f *recordStartFactor) StartRecords(ctx context.Context, ch *twofactor.Challenge, recs []store.EnrollmentRecord) (json.RawMessage, error) {
+	f.starts.Add(1)
+	f.records.Store(int64(len(recs)))
+	return f.startFactor.Start(ctx, ch)
+}
+
+// Start, as Send does, refuses a step on a challenge that can no longer be
+// answered before the factor runs, so nobody is asked to touch a key for
+// an answer that would be refused: completed, revoked, used up, or its
+// user locked out. With a RecordStarter the check and the user's records
+// are one round trip; any other Starter has its own after the check.
+func TestStartRefusals(t *testing.T) {
+	ctx := context.Background()
+	var spy *storespy.Spy
+	sf := &recordStartFactor{startFactor: startFactor{&codeFactor{method: "hw", enrolled: map[string]bool{"alice": true}}}}
+	plain := startFactor{&codeFactor{method: "plain", enrolled: map[string]bool{"alice": true}}}
+	e := newEnv(t, func(c *twofactor.Config) {
+		c.Limits = twofactor.Limits{MaxAttempts: 2, MaxUserFailures: 2}
+		spy = storespy.New(c.Store.(store.Store))
+		c.Store = spy
+		c.Factors = append(c.Factors, factors(sf, plain)...)
+	})
+	require.NoError(t, e.mem.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "alice", ID: "k1", Method: "hw", CreatedAt: e.clock.Now()}))
+
+	live := e.begin()
+	before := spy.Calls.Load()
+	_, err := e.svc.Start(ctx, live.ID, "hw")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "a RecordStarter's start: the check and the records in one round trip")
+	assert.EqualValues(t, 1, sf.records.Load(), "the user's records reach the factor")
+	before = spy.Calls.Load()
+	_, err = e.svc.Start(ctx, live.ID, "plain")
+	require.NoError(t, err)
+	assert.EqualValues(t, 1, spy.Calls.Load()-before, "another Starter's start: the check")
+
+	starts := sf.starts.Load()
+	refused := func(ch *twofactor.Challenge, want error, msg string) {
+		t.Helper()
+		for _, m := range []twofactor.Method{"hw", "plain"} {
+			out, err := e.svc.Start(ctx, ch.ID, m)
+			require.ErrorIs(t, err, want, "%s, %s", msg, m)
+			assert.Nil(t, out)
+		}
+		assert.Equal(t, starts, sf.starts.Load(), "%s: the factor did not start", msg)
+	}
+
+	done := e.begin()
+	_, err = e.verify(done, twofactor.MethodTOTP, "654321")
+	require.NoError(t, err)
+	refused(done, twofactor.ErrChallengeNotFound, "a completed challenge")
+
+	cancelled := e.begin()
+	require.NoError(t, e.svc.Cancel(ctx, cancelled.ID))
+	refused(cancelled, twofactor.ErrChallengeNotFound, "a cancelled challenge")
+
+	revoked := e.begin()
+	require.NoError(t, e.svc.PasswordChanged(ctx, alice.ID))
+	refused(revoked, twofactor.ErrChallengeNotFound, "a revoked challenge")
+	e.clock.Advance(time.Second) // challenges begun at the revocation's millisecond are void too
+
+	held, spent := e.begin(), e.begin()
+	for i := range 2 {
+		_, err := e.verify(spent, twofactor.MethodTOTP, wrongCode(i))
+		require.Error(t, err)
+	}
+	refused(spent, twofactor.ErrTooManyAttempts, "a spent challenge")
+	refused(held, twofactor.ErrLocked, "a locked-out user")
+
+	e.clock.Advance(time.Hour) // the lockout is over
+	fresh := e.begin()
+	spy.Fail("*", errBoom)
+	for _, m := range []twofactor.Method{"hw", "plain"} {
+		out, err := e.svc.Start(ctx, fresh.ID, m)
+		require.ErrorIs(t, err, errBoom, "a store failure fails the start, %s", m)
+		assert.Nil(t, out)
+	}
+	assert.Equal(t, starts, sf.starts.Load(), "a store failure: the factor did not start")
+	spy.Fail("*", nil)
+	_, err = e.svc.Start(ctx, fresh.ID, "hw")
+	require.NoError(t, err)
+	assert.Equal(t, starts+1, sf.starts.Load())
+}
+
 // Store failures in every step of the Service are errors, never a
 // success, a challenge, a verdict or a wrong code.
 func TestStoreFailuresFailClosedEverywhere(t *testing.T) {
@@ -414,7 +505,11 @@ func TestStoreFailuresFailClosedEverywhere(t *testing.T) {
 		calls := spy.Calls.Load()
 		_, err = e.svc.Start(ctx, ch.ID, "hw")
 		require.NoError(t, err)
-		assert.Equal(t, calls, spy.Calls.Load(), "a start reads nothing: the answer is checked")
+		assert.Equal(t, calls+1, spy.Calls.Load(), "a start checks the challenge, in one round trip")
+		spy.Fail("*", errBoom)
+		_, err = e.svc.Start(ctx, ch.ID, "hw")
+		require.ErrorIs(t, err, errBoom, "a start whose check fails")
+		spy.Fail("*", nil)
 	})
 }
 

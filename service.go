@@ -573,7 +573,15 @@ func (s *Service) send(ctx context.Context, challengeID string, m Method, c Clie
 }
 
 // Start runs a factor's begin step (WebAuthn) and returns the JSON its
-// client needs.
+// client needs. As Send does, it first checks that the challenge can
+// still be answered, so that no user is asked to touch a security key for
+// an answer that would be refused: a user locked out gets ErrLocked, a
+// challenge that ended or was revoked ErrChallengeNotFound, one whose
+// answers are used up ErrTooManyAttempts.
+//
+// Store round trips: one for a RecordStarter (the check and the user's
+// records together), the check and then the factor's own for any other
+// Starter.
 func (s *Service) Start(ctx context.Context, challengeID string, m Method) (json.RawMessage, error) {
 	ctx, st := s.tel.start(ctx, stepStart, m)
 	v, err := s.start(ctx, challengeID, m)
@@ -595,7 +603,20 @@ func (s *Service) start(ctx context.Context, challengeID string, m Method) (json
 	if !ok {
 		return nil, fmt.Errorf("%w: %s has no start step", ErrMethodNotAllowed, m)
 	}
-	out, err := st.Start(ctx, ch)
+	var out json.RawMessage
+	rs, withRecords := st.(RecordStarter)
+	if withRecords && s.records != nil {
+		recs := store.Op{Kind: store.OpListEnrollments, UserID: ch.User.ID}
+		if err := s.live(ctx, ch, Client{}, true, &recs); err != nil {
+			return nil, err
+		}
+		out, err = rs.StartRecords(ctx, ch, recs.Records)
+	} else {
+		if err := s.live(ctx, ch, Client{}, true, nil); err != nil {
+			return nil, err
+		}
+		out, err = st.Start(ctx, ch)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -910,20 +931,31 @@ func revokedAt(ch *Challenge, op store.Op) (bool, error) {
 // (ErrChallengeNotFound), or its answers are used up
 // (ErrTooManyAttempts).
 func (s *Service) checkLive(ctx context.Context, ch *Challenge, c Client) error {
-	return s.live(ctx, ch, c, true)
+	return s.live(ctx, ch, c, true, nil)
 }
 
-// live is checkLive, which leaves out the lockout when lockout is false.
-func (s *Service) live(ctx context.Context, ch *Challenge, c Client, lockout bool) error {
+// live is checkLive, which leaves out the lockout when lockout is false,
+// and runs with, when not nil, in the same round trip (its results are
+// set when the error is nil).
+func (s *Service) live(ctx context.Context, ch *Challenge, c Client, lockout bool, with *store.Op) error {
 	key := ch.Key()
-	ops := [...]store.Op{
+	all := [...]store.Op{
 		{Kind: store.OpPeek, Key: keyUserFail + ch.User.ID},
 		{Kind: store.OpGetState, Key: keyProofsBefore + ch.User.ID},
 		{Kind: store.OpPeek, Key: keyDone + key},
 		{Kind: store.OpPeek, Key: keyAttempts + key},
+		{},
 	}
-	if err := store.RunBatch(ctx, s.store, ops[:], s.now()); err != nil {
+	ops := all[:4]
+	if with != nil {
+		ops = all[:]
+		ops[4] = *with
+	}
+	if err := store.RunBatch(ctx, s.store, ops, s.now()); err != nil {
 		return fmt.Errorf("twofactor: reading the challenge's state: %w", err)
+	}
+	if with != nil {
+		*with = ops[4]
 	}
 	revoked, err := revokedAt(ch, ops[1])
 	switch {

@@ -319,6 +319,7 @@ func TestCancel(t *testing.T) {
 	})
 	t.Run("json", func(t *testing.T) {
 		e := newEnv(t, envOpt{})
+		e.who.set("alice", twofactor.MethodTOTP, twofactor.MethodWebAuthn)
 		b := e.api()
 		b.login("alice", "")
 		id := b.challengeID()
@@ -332,6 +333,9 @@ func TestCancel(t *testing.T) {
 		m := requireError(t, b.post("/2fa/cancel", nil), http.StatusGone, twofactorhttp.CodeChallengeEnded)
 		assert.Equal(t, "/login", m["next"])
 		requireError(t, b.post("/2fa/verify", url.Values{"method": {"totp"}, "code": {appCode}}), http.StatusGone, twofactorhttp.CodeChallengeEnded)
+		// Nor does a security key's ceremony start for it.
+		b.cookies[pendingCookie.Name] = &pendingCookie
+		requireError(t, b.post("/2fa/start", url.Values{"method": {"webauthn"}}), http.StatusGone, twofactorhttp.CodeChallengeEnded)
 		assert.Empty(t, e.signIns())
 	})
 }

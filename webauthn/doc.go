@@ -133,14 +133,16 @@
 //
 //  1. After the password, twofactor.Service.Begin creates a challenge that
 //     offers twofactor.MethodWebAuthn when the user has a key.
-//  2. Service.Start calls [Factor.Start]: request options allowing the
-//     user's keys, whose challenge carries the ceremony (nothing is
-//     written).
+//  2. Service.Start checks that the challenge can still be answered (not
+//     ended, not used up, its user not locked out), reading the user's
+//     keys in the same round trip, and calls [Factor.StartRecords] with
+//     them: request options allowing the user's keys, whose challenge
+//     carries the ceremony (nothing is written).
 //  3. Service.Verify calls [Factor.Verify] with the browser's assertion;
 //     the Service records the key's last use with the challenge's end.
 //
 // A login through the Service costs six store round trips: Begin one,
-// Start one (the user's keys), Verify four (the count with the user's
+// Start one (the check with the user's keys), Verify four (the count with the user's
 // records, the ceremony's single-use mark, the signature counter, and the
 // challenge's end with the last use).
 //

@@ -98,6 +98,21 @@ func (f *Factor) ceremonyInput(end int64, parts ...string) []byte {
 // which takes one answer. A user with no credential gets
 // twofactor.ErrNotEnrolled.
 func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMessage, error) {
+	return f.start(ctx, ch, nil)
+}
+
+// StartRecords is Start with the user's enrollment records already read
+// (twofactor.RecordStarter): the Service reads them in the round trip
+// that checks that the challenge can still be answered.
+func (f *Factor) StartRecords(ctx context.Context, ch *twofactor.Challenge, records []store.EnrollmentRecord) (json.RawMessage, error) {
+	if records == nil {
+		records = []store.EnrollmentRecord{}
+	}
+	return f.start(ctx, ch, records)
+}
+
+// start is Start, with the credentials read when records is nil.
+func (f *Factor) start(ctx context.Context, ch *twofactor.Challenge, records []store.EnrollmentRecord) (json.RawMessage, error) {
 	if ch == nil || ch.ID == "" {
 		return nil, invalidInput("no challenge")
 	}
@@ -108,7 +123,13 @@ func (f *Factor) Start(ctx context.Context, ch *twofactor.Challenge) (json.RawMe
 	if !now.Before(ch.ExpiresAt) {
 		return nil, twofactor.ErrChallengeNotFound
 	}
-	creds, err := f.load(ctx, ch.User.ID)
+	var creds []stored
+	var err error
+	if records == nil {
+		creds, err = f.load(ctx, ch.User.ID)
+	} else {
+		creds, err = decodeCreds(ch.User.ID, records)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -417,10 +417,35 @@ func TestVerifyRecords(t *testing.T) {
 	assert.Equal(t, e.ID, v.EnrollmentID)
 }
 
+// StartRecords takes the user's credentials from the records it is
+// handed, reads nothing, and with none of theirs (none at all, another
+// user's) finds the user not enrolled.
+func TestStartRecords(t *testing.T) {
+	fx := newFixture(t)
+	k := newSoftKey(t, testRPID, testOrigin)
+	fx.register(k, "key")
+	recs, err := fx.st.ListEnrollments(fx.ctx, fx.user.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	stolen := recs[0]
+	stolen.UserID = "mallory"
+	fx.st.Fail("ListEnrollments", errStore)
+	for name, given := range map[string][]store.EnrollmentRecord{"none": nil, "another user's": {stolen}} {
+		_, err := fx.f.StartRecords(fx.ctx, fx.challenge(), given)
+		require.ErrorIs(t, err, twofactor.ErrNotEnrolled, name)
+	}
+	ch := fx.challenge()
+	opts, err := fx.f.StartRecords(fx.ctx, ch, recs)
+	require.NoError(t, err, "the records given are not read again")
+	fx.st.Fail("ListEnrollments", nil)
+	_, err = fx.f.Verify(fx.ctx, ch, string(k.get(t, opts)))
+	require.NoError(t, err, "the ceremony StartRecords began is answered")
+}
+
 // TestLoginRoundTrips: a security-key login costs six store round trips
 // through the Service: Begin one (the lockout and the user's records);
-// Start one (the user's credentials; the ceremony itself is written
-// nowhere); Verify four (the count, with the user's records; the
+// Start one (the check that the challenge can still be answered, with the
+// user's credentials; the ceremony itself is written nowhere); Verify four (the count, with the user's records; the
 // ceremony's single-use mark; the signature counter; the challenge's end
 // with the key's last use). A passkey sign-in begins with none.
 func TestLoginRoundTrips(t *testing.T) {

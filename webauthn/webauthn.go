@@ -212,7 +212,7 @@ var (
 	_ twofactor.Factor         = (*Factor)(nil)
 	_ twofactor.RecordVerifier = (*Factor)(nil)
 	_ twofactor.Enroller       = (*Factor)(nil)
-	_ twofactor.Starter        = (*Factor)(nil)
+	_ twofactor.RecordStarter  = (*Factor)(nil)
 	_ twofactor.Canceler       = (*Factor)(nil)
 	_ twofactor.Remover        = (*Factor)(nil)
 	_ twofactor.AnswerChecker  = (*Factor)(nil)
