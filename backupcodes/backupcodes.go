@@ -294,9 +294,11 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // many backup codes are left; the use of a set asks the Service to record
 // it as the set's last use (Verified.RecordUse), and a recovery code's
 // record goes with it. When the use of a backup code leaves LowThreshold
-// codes or fewer, EventLow is emitted with Count set to the codes left.
-// Failing to remove the recovery code's record or to count what is left
-// does not undo the success: it is an event.Warning ([ReasonLastUseFailed],
+// codes or fewer, EventLow is emitted with Count set to the codes left;
+// when it leaves none, the set's record goes too, so that Begin no longer
+// offers the set (see Offered). Failing to remove the recovery code's
+// record or the used-up set's, or to count what is left, does not undo the
+// success: it is an event.Warning ([ReasonLastUseFailed],
 // [ReasonCountFailed]).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
 	if ch == nil {
@@ -388,7 +390,7 @@ func (f *Factor) giveBackUse(ctx context.Context, counted bool, op store.Op) {
 // Reasons of the warnings Verify emits when recording a use that already
 // let the user in fails.
 const (
-	ReasonLastUseFailed event.Reason = "last_use_failed" // the use could not be recorded as the set's last
+	ReasonLastUseFailed event.Reason = "last_use_failed" // the use could not be recorded on the set's (or recovery code's) record
 	ReasonCountFailed   event.Reason = "count_failed"    // the codes left could not be counted
 )
 
@@ -424,6 +426,11 @@ func (f *Factor) matched(ctx context.Context, ch *twofactor.Challenge, k kind, u
 		return v
 	}
 	v.Count = left
+	if left == 0 {
+		if err := f.retireSet(ctx, userID); err != nil {
+			warn(ReasonLastUseFailed)
+		}
+	}
 	if left <= f.lowThreshold {
 		f.events.Emit(ctx, event.Event{Type: EventLow, UserID: userID, ChallengeID: ch.Key(),
 			Method: twofactor.MethodBackupCode, EnrollmentID: EnrollmentBackupCodes, Count: left})
@@ -496,13 +503,31 @@ func (f *Factor) consume(ctx context.Context, g string, hashes [][]byte) (store.
 	return store.CodeNotFound, nil
 }
 
+// retireSet removes the record of the user's set once its last code was
+// used, so that Begin (Offered) stops offering a set that can only refuse,
+// as Enrollments stops listing it. A new set made meanwhile stores its
+// codes before its record, so when codes are found after the removal the
+// record was the new set's, and it is put back.
+func (f *Factor) retireSet(ctx context.Context, userID string) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := f.store.DeleteEnrollment(ctx, userID, EnrollmentBackupCodes); err != nil {
+		return err
+	}
+	n, err := f.store.CountGroup(ctx, group(kindBackup, userID))
+	if err != nil || n == 0 {
+		return err
+	}
+	return f.putSetRecord(ctx, userID, f.count)
+}
+
 // Offered reports whether the user's enrollment records hold a set
 // of backup codes or an outstanding recovery code: Begin reads the records
-// once for every factor. A set is offered while its record is kept, that
-// is until it is removed or replaced, even once every code of it was used
-// (counting the codes left would take a store call a login): such a user
-// has another factor too, since the codes go with the last one, and a
-// used-up set only refuses the codes typed into it.
+// once for every factor. A set is offered while its record is kept: until
+// it is removed or replaced, or its last code is used (Verify then removes
+// the record, when it counts the codes left, that is unless
+// Config.LowThreshold is negative). A set used up otherwise stays offered
+// and only refuses the codes typed into it; such a user has another
+// factor too, since the codes go with the last one.
 func (f *Factor) Offered(_ twofactor.User, records func() ([]store.EnrollmentRecord, error)) (bool, error) {
 	recs, err := records()
 	return slices.ContainsFunc(recs, func(r store.EnrollmentRecord) bool {

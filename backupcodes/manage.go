@@ -70,15 +70,8 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofact
 			return discard(fmt.Errorf("backupcodes: starting the count of uses: %w", err))
 		}
 	}
-	data, err := json.Marshal(setData{Count: len(hashed)})
-	if err != nil {
+	if err := f.putSetRecord(ctx, user.ID, len(hashed)); err != nil {
 		return discard(err)
-	}
-	if err := f.store.PutEnrollment(ctx, store.EnrollmentRecord{
-		UserID: user.ID, ID: EnrollmentBackupCodes, Method: string(twofactor.MethodBackupCode),
-		Label: setLabel, Data: data, CreatedAt: f.now(),
-	}); err != nil {
-		return discard(fmt.Errorf("backupcodes: storing the set's record: %w", err))
 	}
 	action := event.ActionBackupCodesCreated
 	if oldSize > 0 {
@@ -103,6 +96,22 @@ const setLabel = "Backup codes"
 // record's own fields say when the set was made and last used.
 type setData struct {
 	Count int `json:"count"` // the set's size
+}
+
+// putSetRecord stores the record of the user's set of size codes, made
+// now.
+func (f *Factor) putSetRecord(ctx context.Context, userID string, size int) error {
+	data, err := json.Marshal(setData{Count: size})
+	if err != nil {
+		return err
+	}
+	if err := f.store.PutEnrollment(ctx, store.EnrollmentRecord{
+		UserID: userID, ID: EnrollmentBackupCodes, Method: string(twofactor.MethodBackupCode),
+		Label: setLabel, Data: data, CreatedAt: f.now(),
+	}); err != nil {
+		return fmt.Errorf("backupcodes: storing the set's record: %w", err)
+	}
+	return nil
 }
 
 // setSize returns the size of the user's set from its record: zero when

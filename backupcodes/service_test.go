@@ -135,3 +135,28 @@ func TestPolicyCheckBackupOnly(t *testing.T) {
 		assert.True(t, gaps[0].NoFactor)
 	})
 }
+
+// A login with a set's last code leaves nothing to offer: the next Begin
+// offers the user's other factor only, and a user with no other one has
+// no factor left, as with no set at all.
+func TestServiceUsedUpSet(t *testing.T) {
+	h := newServiceEnv(t, nil)
+	alice := user("alice") // a PIN too
+	codes, err := enroll(ctx, h.f, alice)
+	require.NoError(t, err)
+	login := func(code string) {
+		t.Helper()
+		begun, err := h.svc.Begin(ctx, alice, twofactor.Client{})
+		require.NoError(t, err)
+		require.Contains(t, begun.Challenge.Methods, twofactor.MethodBackupCode)
+		_, err = h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: code, UserID: alice.ID})
+		require.NoError(t, err)
+	}
+	for _, c := range codes {
+		login(c)
+	}
+	begun, err := h.svc.Begin(ctx, alice, twofactor.Client{})
+	require.NoError(t, err)
+	assert.Equal(t, []twofactor.Method{"pin"}, begun.Challenge.Methods, "the used-up set is not offered")
+	assert.Empty(t, h.log.ofType(event.Warning))
+}

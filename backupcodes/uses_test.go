@@ -243,3 +243,73 @@ func TestWrongCodesGiveTheUseBack(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 8, n)
 }
+
+// Once the last code of a set is used, the set's record goes, so Begin
+// (Offered) no longer offers a set that can only refuse, as Enrollments
+// no longer lists it; a new set is offered again. A record removed while
+// a new set was being made is put back. Without a count of the codes left
+// (a negative LowThreshold) the used-up set stays offered.
+func TestUsedUpSetNotOffered(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	u := twofactor.User{ID: "alice"}
+	offered := func(f *Factor) bool {
+		t.Helper()
+		recs, err := ue.mem.ListEnrollments(ctx, u.ID)
+		require.NoError(t, err)
+		ok, err := f.Offered(u, func() ([]store.EnrollmentRecord, error) { return recs, nil })
+		require.NoError(t, err)
+		return ok
+	}
+	f := ue.factor(t, ue.mem, 3)
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	ue.useAll(t, f, u, en.Codes[:2])
+	require.True(t, offered(f), "one code left")
+	ue.useAll(t, f, u, en.Codes[2:])
+	assert.False(t, offered(f), "every code used")
+	es, err := f.Enrollments(ctx, u)
+	require.NoError(t, err)
+	assert.Empty(t, es)
+	assert.Empty(t, ue.warn)
+
+	_, err = f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	require.True(t, offered(f), "a new set")
+	rec, err := ue.mem.GetEnrollment(ctx, u.ID, EnrollmentBackupCodes)
+	require.NoError(t, err)
+	require.NoError(t, f.retireSet(ctx, u.ID), "the old set's last use, racing the new set")
+	assert.True(t, offered(f), "the new set's record is put back")
+	again, err := ue.mem.GetEnrollment(ctx, u.ID, EnrollmentBackupCodes)
+	require.NoError(t, err)
+	assert.Equal(t, rec.Data, again.Data, "with the set's size")
+
+	uncounted, err := New(twofactor.Env{Store: ue.mem, Keys: ue.keys, Events: &event.Sink{Discard: true}}, Config{Count: 2, LowThreshold: -1})
+	require.NoError(t, err)
+	en, err = uncounted.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	for _, c := range en.Codes {
+		_, err := uncounted.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, c)
+		require.NoError(t, err)
+	}
+	assert.True(t, offered(uncounted), "no count of the codes left: still offered")
+}
+
+// A failure to remove a used-up set's record does not undo the use: it is
+// a warning, and the set stays offered.
+func TestUsedUpSetRecordFailure(t *testing.T) {
+	ctx := context.Background()
+	ue := newUsesEnv(t)
+	u := twofactor.User{ID: "alice"}
+	spy := storespy.New(ue.mem)
+	f := ue.factor(t, spy, 1)
+	en, err := f.BeginEnroll(ctx, u, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	spy.Fail("DeleteEnrollment", errors.New("store is down"))
+	v, err := f.Verify(ctx, &twofactor.Challenge{ID: "c", User: u}, en.Codes[0])
+	require.NoError(t, err)
+	assert.Zero(t, v.Count)
+	assert.Equal(t, []string{string(ReasonLastUseFailed)}, ue.warn)
+	_, err = ue.mem.GetEnrollment(ctx, u.ID, EnrollmentBackupCodes)
+	require.NoError(t, err, "the record stays")
+}
