@@ -2,6 +2,7 @@ package twofactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/twofactorkit/twofactor/event"
@@ -22,7 +23,10 @@ type Enrolled struct {
 // older than Config.StepUpMaxAge, and without it BeginEnroll returns
 // ErrStepUpRequired. A user with nothing enrolled needs no proof (pass "").
 // The method must be configured, allowed by the user's policy, and an
-// Enroller, else ErrMethodNotAllowed.
+// Enroller, else ErrMethodNotAllowed. A factor's refusal by a limit (a
+// code to confirm a phone asked for again too soon) is returned as it is,
+// matching ErrRateLimited, and emitted as an event.RateLimited with
+// PurposeEnroll.
 func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
 	ctx, st := s.tel.start(ctx, stepBeginEnroll, m)
 	v, err := s.beginEnroll(ctx, user, m, req, proof)
@@ -52,7 +56,14 @@ func (s *Service) beginEnroll(ctx context.Context, user User, m Method, req Enro
 			return nil, err
 		}
 	}
-	return en.BeginEnroll(ctx, user, req)
+	e, err := en.BeginEnroll(ctx, user, req)
+	if errors.Is(err, ErrRateLimited) {
+		// A set-up's code refused by a limit, as a send's is: a run of
+		// them is how SMS pumping through enrollment shows.
+		s.emit(ctx, event.Event{Type: event.RateLimited, UserID: user.ID, Method: m, Purpose: PurposeEnroll,
+			IP: ipString(req.Client), UserAgent: req.Client.UserAgent, Reason: reasonOf(err)})
+	}
+	return e, err
 }
 
 // ConfirmEnroll finishes adding a factor of method m: answer is what proves

@@ -25,6 +25,7 @@ import (
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
@@ -60,7 +61,7 @@ type observed struct {
 	personal []string // what no attribute may hold: ids, addresses, numbers, codes, tokens
 }
 
-func newObserved(t *testing.T) *observed {
+func newObserved(t *testing.T, mods ...func(*twofactor.Config)) *observed {
 	o := &observed{
 		reader: sdkmetric.NewManualReader(), spans: tracetest.NewSpanRecorder(),
 		clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
@@ -70,7 +71,7 @@ func newObserved(t *testing.T) *observed {
 	}
 	o.tp = sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(o.spans))
 	o.personal = []string{o.user.ID, o.user.Email, o.user.Name, o.user.DisplayName, o.phone, "4155550123", "0123", "grace", "hopper"}
-	svc, err := twofactor.New(twofactor.Config{
+	cfg := twofactor.Config{
 		Store: store.NewMemory(o.clock.Now), Keys: newKeys(t), Now: o.clock.Now, Events: &event.Sink{Discard: true},
 		Factors: []twofactor.FactorConfig{
 			totp.Config{Issuer: "Acme"},
@@ -80,7 +81,11 @@ func newObserved(t *testing.T) *observed {
 		Trust:          trust.Config{},
 		MeterProvider:  sdkmetric.NewMeterProvider(sdkmetric.WithReader(o.reader)),
 		TracerProvider: o.tp,
-	})
+	}
+	for _, mod := range mods {
+		mod(&cfg)
+	}
+	svc, err := twofactor.New(cfg)
 	require.NoError(t, err)
 	o.svc = svc
 	return o
@@ -236,7 +241,7 @@ func TestTelemetryMetrics(t *testing.T) {
 	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("email"), out("sent"), enroll), "the proof before the set-up")
 	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("email"), out("sent"), twofactor.AttrPurpose.String("login")))
 	assert.Zero(t, value(ps, "twofactor.codes.sent", m("totp")), "an authenticator app's set-up sends nothing")
-	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("email"), out("rate_limited")), "a resend in the cooldown")
+	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("email"), out("rate_limited"), twofactor.AttrPurpose.String("login")), "a resend in the cooldown")
 	assert.EqualValues(t, 1, value(ps, "twofactor.enrollments", m("sms")))
 	assert.EqualValues(t, 1, value(ps, "twofactor.enrollments", m("totp")))
 	assert.EqualValues(t, 1, value(ps, "twofactor.removals", m("all")), "the administrator's reset")
@@ -292,6 +297,8 @@ func TestTelemetrySpans(t *testing.T) {
 		if strings.HasPrefix(s.Name(), "twofactor.store.") && s.Parent().SpanID() == b.SpanContext().SpanID() {
 			storeSpans++
 			assert.Contains(t, s.Attributes(), twofactor.AttrOperation.String(strings.TrimPrefix(s.Name(), "twofactor.store.")))
+			assert.Contains(t, s.Attributes(), twofactor.AttrOutcome.String("ok"))
+			assert.Equal(t, codes.Unset, s.Status().Code, "a store call that answered is no error")
 		}
 	}
 	assert.Positive(t, storeSpans, "Begin's store calls are its children")
@@ -300,6 +307,70 @@ func TestTelemetrySpans(t *testing.T) {
 	assert.Equal(t, host.SpanContext().SpanID(), v.Parent().SpanID())
 	assert.Equal(t, codes.Error, v.Status().Code)
 	assert.Contains(t, v.Attributes(), twofactor.AttrMethod.String("totp"))
+}
+
+// TestTelemetryRateLimits: a refusal by a limit is counted where it
+// happened: a send's or a set-up's cooldown as a code not sent, with the
+// purpose of the send (the set-up's is enroll), and an answer refused by
+// the network's limit as a verification, never as a code.
+func TestTelemetryRateLimits(t *testing.T) {
+	o := newObserved(t, func(c *twofactor.Config) { c.Limits.MaxIPAttempts = 2 })
+	ctx := context.Background()
+	svc, u := o.svc, o.user
+	ch, err := svc.StepUp(ctx, u, client, twofactor.PurposeEnroll)
+	require.NoError(t, err)
+	_, err = svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.NoError(t, err)
+	_, err = svc.Send(ctx, ch.ID, twofactor.MethodEmail, client)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited, "the resend cooldown")
+	code, err := o.mail.Code(u.Email)
+	require.NoError(t, err)
+	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: ch.ID, Method: twofactor.MethodEmail, Purpose: twofactor.PurposeEnroll, Code: code, Client: client})
+	require.NoError(t, err)
+	_, err = svc.BeginEnroll(ctx, u, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: o.phone, Client: client}, res.Proof)
+	require.NoError(t, err)
+	_, err = svc.BeginEnroll(ctx, u, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: o.phone, Client: client, Restart: true}, res.Proof)
+	require.ErrorIs(t, err, twofactor.ErrRateLimited, "the set-up's resend cooldown")
+
+	begun, err := svc.Begin(ctx, u, client)
+	require.NoError(t, err)
+	// The step-up's answer was the network's first of two.
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: "000000", Client: client})
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodEmail, Code: "000000", Client: client})
+	require.ErrorIs(t, err, twofactor.ErrRateLimited, "the network's limit")
+
+	ps := o.points(t)
+	m, out, purpose := twofactor.AttrMethod.String, twofactor.AttrOutcome.String, twofactor.AttrPurpose.String
+	limited := out("rate_limited")
+	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("email"), limited, purpose("enroll")), "the resend on the step-up for a set-up")
+	assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m("sms"), limited, purpose("enroll")), "the set-up's resend")
+	assert.EqualValues(t, 2, value(ps, "twofactor.codes.sent", limited), "and no other code refused")
+	assert.EqualValues(t, 1, value(ps, "twofactor.verifications", m("email"), limited, purpose("login")), "the answer the network's limit refused")
+	assert.EqualValues(t, 1, value(ps, "twofactor.verifications", limited))
+}
+
+// A store call that fails is an error in its span, and so is the step.
+func TestTelemetryStoreErrorSpan(t *testing.T) {
+	var spy *storespy.Spy
+	o := newObserved(t, func(c *twofactor.Config) { spy = storespy.New(c.Store.(store.Store)); c.Store = spy })
+	spy.Fail("*", errBoom)
+	ctx, host := o.tp.Tracer("host").Start(context.Background(), "POST /login")
+	_, err := o.svc.Begin(ctx, o.user, client)
+	require.ErrorIs(t, err, errBoom)
+	host.End()
+	var failed int
+	for _, s := range o.spans.Ended() {
+		switch {
+		case strings.HasPrefix(s.Name(), "twofactor.store."):
+			failed++
+			assert.Contains(t, s.Attributes(), twofactor.AttrOutcome.String("error"))
+			assert.Equal(t, codes.Error, s.Status().Code, s.Name())
+		case s.Name() == "twofactor.Begin":
+			assert.Equal(t, codes.Error, s.Status().Code)
+		}
+	}
+	assert.Positive(t, failed)
 }
 
 // TestTelemetryCarriesNoPersonalData: no metric's or span's attribute,
