@@ -65,6 +65,26 @@ func TestRevokedProofStaysRevokedToMaxAge(t *testing.T) {
 	require.ErrorIs(t, e.svc.CheckProof(ctx, proof, "alice", twofactor.PurposeStepUp), twofactor.ErrStepUpRequired)
 }
 
+// A challenge revoked by a password change stays revoked until it ends,
+// even when the store's clock runs up to two minutes ahead of the
+// Service's (another instance's clock): the revocation record outlives
+// the freshest challenge it revokes by that leeway.
+func TestRevokedChallengeStaysRevokedToItsEnd(t *testing.T) {
+	for _, ahead := range []time.Duration{0, 90 * time.Second} {
+		e := newEnv(t, func(c *twofactor.Config) {
+			now := c.Now
+			c.Store = store.NewMemory(func() time.Time { return now().Add(ahead) })
+		})
+		ch := e.begin()
+		require.NoError(t, e.svc.PasswordChanged(ctx, "alice"))
+		e.clock.Advance(defaultChallengeTTL - 30*time.Second)
+		_, err := e.svc.Challenge(ctx, ch.ID)
+		require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "store clock ahead by %v", ahead)
+		_, err = e.verify(ch, twofactor.MethodTOTP, "654321")
+		require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "store clock ahead by %v", ahead)
+	}
+}
+
 // An instance whose clock is behind accepts a proof verified up to one
 // minute in its future (another instance's clock), not more.
 func TestProofFromAClockAheadByAMinute(t *testing.T) {
