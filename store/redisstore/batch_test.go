@@ -467,7 +467,17 @@ func TestRunBatchIsolated(t *testing.T) {
 		}
 		return nil
 	}
-	for round := range 10 {
+	raceBatches(t, a, b, 10, run)
+	n, _, err := a.Peek(ctx, "isolated")
+	require.NoError(t, err)
+	assert.Equal(t, int64(2*10*perBatch), n)
+}
+
+// raceBatches runs run on a and on b at once, rounds times, and requires
+// both to succeed each time.
+func raceBatches(t *testing.T, a, b *Store, rounds int, run func(*Store) error) {
+	t.Helper()
+	for round := range rounds {
 		errs := make(chan error, 2)
 		for _, s := range []*Store{a, b} {
 			go func() { errs <- run(s) }()
@@ -476,7 +486,4 @@ func TestRunBatchIsolated(t *testing.T) {
 			require.NoError(t, <-errs, "round %d", round)
 		}
 	}
-	n, _, err := a.Peek(ctx, "isolated")
-	require.NoError(t, err)
-	assert.Equal(t, int64(2*10*perBatch), n)
 }

@@ -90,15 +90,7 @@ func TestCluster(t *testing.T) {
 			}
 			return nil
 		}
-		for round := range 10 {
-			errs := make(chan error, 2)
-			for _, s := range []*Store{a, b} {
-				go func() { errs <- run(s) }()
-			}
-			for range 2 {
-				require.NoError(t, <-errs, "round %d", round)
-			}
-		}
+		raceBatches(t, a, b, 10, run)
 		for _, k := range keys {
 			n, _, err := a.Peek(ctx, k)
 			require.NoError(t, err)
