@@ -162,30 +162,36 @@ func bySlot(cmds []command) [][]int {
 // replies in out at the same indexes; then it sends again those refused
 // with NOSCRIPT (see sendAll).
 func (s *Store) sendPipe(ctx context.Context, cmds []command, idx []int, tx bool, out []redis.Cmder) error {
+	n := len(idx)
+	at := func(k int) int { return idx[k] }
 	if idx == nil {
-		idx = make([]int, len(cmds))
-		for i := range idx {
-			idx[i] = i
-		}
+		n, at = len(cmds), func(k int) int { return k }
 	}
 	pipeline := s.rdb.Pipeline
 	if tx {
 		pipeline = s.rdb.TxPipeline
 	}
 	pipe := pipeline()
-	for _, i := range idx {
-		out[i] = cmds[i].queue(ctx, pipe, false)
+	for k := range n {
+		out[at(k)] = cmds[at(k)].queue(ctx, pipe, false)
 	}
 	if err := execPipe(ctx, pipe); err != nil {
 		return err
 	}
-	first := slices.IndexFunc(idx, func(i int) bool { return noScript(out[i].Err()) })
+	first := -1
+	for k := range n {
+		if noScript(out[at(k)].Err()) {
+			first = k
+			break
+		}
+	}
 	if first < 0 {
 		return nil
 	}
 	pipe = pipeline()
 	again := make([]bool, len(cmds))
-	for _, i := range idx[first:] {
+	for k := first; k < n; k++ {
+		i := at(k)
 		c := cmds[i]
 		if c.script == nil || noScript(out[i].Err()) || (c.gatedBy > 0 && again[c.gatedBy-1]) {
 			out[i] = c.queue(ctx, pipe, true)

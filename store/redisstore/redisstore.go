@@ -152,7 +152,7 @@ const (
 
 func (s *Store) stateKey(key string) string { return s.prefix + kindState + ":" + key }
 func (s *Store) groupKey(group string) string {
-	return s.prefix + kindCodes + ":" + store.GroupTag(group)
+	return s.prefix + kindCodes + ":{g:" + group + "}" // store.GroupTag(group), in the same concatenation
 }
 func (s *Store) counterKey(key string) string { return s.prefix + kindCounter + ":" + key }
 func (s *Store) ledgerKey(key string) string  { return s.prefix + kindLedger + ":" + key }
