@@ -21,7 +21,7 @@ import (
 // clusterAddrs returns the nodes of a Redis Cluster for the test: those in
 // TWOFACTOR_REDIS_CLUSTER when set, otherwise a three-master cluster the
 // test starts from the installed redis-server and stops at the end.
-func clusterAddrs(t *testing.T) []string {
+func clusterAddrs(t testing.TB) []string {
 	t.Helper()
 	if env := os.Getenv("TWOFACTOR_REDIS_CLUSTER"); env != "" {
 		return strings.Split(env, ",")
@@ -79,7 +79,7 @@ func clusterAddrs(t *testing.T) []string {
 
 // freeClusterPorts finds n ports that are free along with their cluster
 // bus ports (port+10000).
-func freeClusterPorts(t *testing.T, n int) []int {
+func freeClusterPorts(t testing.TB, n int) []int {
 	t.Helper()
 	var ports []int
 	for tries := 0; len(ports) < n && tries < 1000; tries++ {
@@ -103,7 +103,7 @@ func free(port int) bool {
 	return true
 }
 
-func waitUp(t *testing.T, addr string) {
+func waitUp(t testing.TB, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for {

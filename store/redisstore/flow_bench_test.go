@@ -4,6 +4,8 @@ import (
 	"context"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 )
 
@@ -20,4 +22,17 @@ func BenchmarkLoginFlow(b *testing.B) {
 func BenchmarkLoginFlowRealistic(b *testing.B) {
 	s, rdb := newStore(b, nil)
 	flowtest.BenchLoginRealistic(b, s, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
+}
+
+// BenchmarkLoginFlowCluster: BenchmarkLoginFlow on a Redis Cluster of
+// three masters (started as TestCluster's is), against PING to one node
+// through the same client.
+func BenchmarkLoginFlowCluster(b *testing.B) {
+	rdb := redis.NewClusterClient(&redis.ClusterOptions{Addrs: clusterAddrs(b)})
+	b.Cleanup(func() { _ = rdb.Close() })
+	s, err := New(rdb, Options{Prefix: testPrefix(b, rdb)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	flowtest.BenchLogin(b, s, func(ctx context.Context) error { return rdb.Ping(ctx).Err() })
 }
