@@ -1,7 +1,6 @@
 package emailcode
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	htmltemplate "html/template"
@@ -177,23 +176,85 @@ func (t Templates) resolve(langs *languages, product string, codeLen int, ttl ti
 	return out, nil
 }
 
+// render executes the templates for d. The defaults are not executed:
+// writeDefaultText and writeDefaultHTML write what they would, byte for
+// byte (TestDefaultTemplatesWritten, FuzzDefaultTemplates), in a tenth of
+// the time, since every code sent renders a message.
 func (t templates) render(d Data) (Message, error) {
-	var b bytes.Buffer
-	if err := t.subject.Execute(&b, d); err != nil {
+	var b strings.Builder
+	if t.subject == defSubject {
+		b.WriteString(d.Text.Subject)
+	} else if err := t.subject.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("subject template: %w", err)
 	}
 	subject := strings.TrimSpace(b.String())
 	if subject == "" || strings.ContainsAny(subject, "\r\n") {
 		return Message{}, fmt.Errorf("subject template must render one non-empty line")
 	}
-	b.Reset()
-	if err := t.text.Execute(&b, d); err != nil {
+	b = strings.Builder{}
+	if t.text == defText {
+		writeDefaultText(&b, &d)
+	} else if err := t.text.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("text template: %w", err)
 	}
 	text := b.String()
-	b.Reset()
-	if err := t.html.Execute(&b, d); err != nil {
+	b = strings.Builder{}
+	if t.html == defHTML {
+		writeDefaultHTML(&b, &d)
+	} else if err := t.html.Execute(&b, d); err != nil {
 		return Message{}, fmt.Errorf("html template: %w", err)
 	}
 	return Message{Subject: subject, Text: text, HTML: b.String()}, nil
+}
+
+// writeDefaultText writes defaultText for d.
+func writeDefaultText(b *strings.Builder, d *Data) {
+	t := &d.Text
+	b.Grow(len(t.Greeting) + len(t.Intro) + len(d.Code) + len(t.Expires) + len(t.NotYou) + len(t.NeverShare) + 16)
+	if t.Greeting != "" {
+		b.WriteString(t.Greeting)
+		b.WriteString("\n\n")
+	}
+	for _, s := range []string{t.Intro, "\n\n    ", d.Code, "\n\n", t.Expires, " ", t.NotYou, " ", t.NeverShare, "\n"} {
+		b.WriteString(s)
+	}
+}
+
+// writeDefaultHTML writes defaultHTML for d, escaping as html/template
+// does in a text node and in a quoted attribute value of no special type.
+func writeDefaultHTML(b *strings.Builder, d *Data) {
+	t := &d.Text
+	b.Grow(len(defaultHTML) + len(t.Greeting) + len(t.Intro) + len(t.Expires) + len(t.NotYou) + len(t.NeverShare) + 32)
+	b.WriteString("<!DOCTYPE html>\n<html lang=\"")
+	writeEscaped(b, t.Lang)
+	b.WriteString(`" dir="`)
+	writeEscaped(b, t.Dir)
+	b.WriteString("\"><body style=\"font-family: sans-serif\">\n")
+	if t.Greeting != "" {
+		b.WriteString("<p>")
+		writeEscaped(b, t.Greeting)
+		b.WriteString("</p>\n")
+	}
+	b.WriteString("<p>")
+	writeEscaped(b, t.Intro)
+	b.WriteString("</p>\n<p dir=\"ltr\" style=\"font-size: 28px; font-weight: bold; letter-spacing: 4px\">")
+	writeEscaped(b, d.Code)
+	b.WriteString("</p>\n<p>")
+	writeEscaped(b, t.Expires)
+	b.WriteByte(' ')
+	writeEscaped(b, t.NotYou)
+	b.WriteByte(' ')
+	writeEscaped(b, t.NeverShare)
+	b.WriteString("</p>\n</body></html>\n")
+}
+
+// writeEscaped writes s as html/template prints a string in a text node or
+// a quoted attribute value: HTMLEscapeString's escapes (NUL becomes
+// U+FFFD) and '+' as "&#43;".
+func writeEscaped(b *strings.Builder, s string) {
+	if !strings.ContainsAny(s, "'\"&<>+\x00") {
+		b.WriteString(s)
+		return
+	}
+	b.WriteString(strings.ReplaceAll(htmltemplate.HTMLEscapeString(s), "+", "&#43;"))
 }

@@ -443,13 +443,20 @@ func validDomain(d string) bool {
 }
 
 // render builds the SMS text; with a WebOTP domain its last line is
-// "@<domain> #<code>".
+// "@<domain> #<code>". The default template is not executed: its two
+// sentences are joined directly, as it would print them.
 func (f *Factor) render(d Data) (string, error) {
-	var b bytes.Buffer
-	if err := f.tmpl.Execute(&b, d); err != nil {
-		return "", err
+	var body string
+	if f.tmpl == defTemplate {
+		body = d.Text.Code + " " + d.Text.Expires
+	} else {
+		var b bytes.Buffer
+		if err := f.tmpl.Execute(&b, d); err != nil {
+			return "", err
+		}
+		body = b.String()
 	}
-	body := strings.TrimRight(b.String(), " \r\n")
+	body = strings.TrimRight(body, " \r\n")
 	if f.webOTP != "" {
 		body += "\n\n@" + f.webOTP + " #" + d.Code
 	}
