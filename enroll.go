@@ -26,7 +26,9 @@ type Enrolled struct {
 // Enroller, else ErrMethodNotAllowed. A factor's refusal by a limit (a
 // code to confirm a phone asked for again too soon) is returned as it is,
 // matching ErrRateLimited, and emitted as an event.RateLimited with
-// PurposeEnroll.
+// PurposeEnroll; one the mail server or SMS gateway did not take (an error
+// whose FailureReason is event.ReasonDelivery) as an event.SendFailed with
+// PurposeEnroll, as a send's would be.
 func (s *Service) BeginEnroll(ctx context.Context, user User, m Method, req EnrollRequest, proof string) (*Enrolling, error) {
 	ctx, st := s.tel.start(ctx, stepBeginEnroll, m)
 	v, err := s.beginEnroll(ctx, user, m, req, proof)
@@ -57,12 +59,26 @@ func (s *Service) beginEnroll(ctx context.Context, user User, m Method, req Enro
 		}
 	}
 	e, err := en.BeginEnroll(ctx, user, req)
-	if errors.Is(err, ErrRateLimited) {
+	if err == nil {
+		return e, nil
+	}
+	ev := event.Event{UserID: user.ID, Method: m, Purpose: PurposeEnroll, IP: ipString(req.Client),
+		UserAgent: req.Client.UserAgent, Reason: reasonOf(err)}
+	switch {
+	case errors.Is(err, ErrRateLimited):
 		// A set-up's code refused by a limit, as a send's is: a run of
 		// them is how SMS pumping through enrollment shows.
-		s.emit(ctx, event.Event{Type: event.RateLimited, UserID: user.ID, Method: m, Purpose: PurposeEnroll,
-			IP: ipString(req.Client), UserAgent: req.Client.UserAgent, Reason: reasonOf(err)})
+		ev.Type = event.RateLimited
+	case ev.Reason == event.ReasonDelivery:
+		// A set-up's code the mail server or gateway did not take, as a
+		// send's is: an outage shows in enrollment too.
+		ev.Type = event.SendFailed
+	default:
+		// Refused input (a malformed number, a region not allowed) or a
+		// store error: the code was never sent.
+		return e, err
 	}
+	s.emit(ctx, ev)
 	return e, err
 }
 

@@ -2,6 +2,7 @@ package emailcode_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -465,4 +466,38 @@ func TestOptInReported(t *testing.T) {
 	optIn, err := emailcode.New(env, emailcode.Config{Sender: &emailcode.Outbox{}, Enrollment: emailcode.EnrollOptIn})
 	require.NoError(t, err)
 	assert.True(t, optIn.OptIn())
+}
+
+// A mail server that refuses the code confirming an address: the set-up
+// fails with ErrDelivery and the Service emits a send failure with the
+// purpose enroll, as a send's; refused input emits none.
+func TestServiceEnrollDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, optIn)
+	ctx := context.Background()
+	svc := fx.service(t)
+	failures := func() []event.Event {
+		var out []event.Event
+		for _, ev := range fx.events.all() {
+			if ev.Type == event.SendFailed {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	_, err := svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Destination: "bad address", Client: client}, "")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	assert.Empty(t, failures(), "nothing was sent")
+
+	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
+	_, err = svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Client: client}, "")
+	require.ErrorIs(t, err, emailcode.ErrDelivery)
+	evs := failures()
+	require.Len(t, evs, 1)
+	ev := evs[0]
+	assert.Equal(t, emailcode.ReasonDelivery, ev.Reason)
+	assert.Equal(t, twofactor.PurposeEnroll, ev.Purpose)
+	assert.Equal(t, twofactor.MethodEmail, ev.Method)
+	assert.Equal(t, alice.ID, ev.UserID)
+	assert.Equal(t, client.IP.String(), ev.IP)
+	assert.Equal(t, client.UserAgent, ev.UserAgent)
 }

@@ -91,6 +91,7 @@ const (
 	ReasonRateLimited     Reason = "rate_limited"
 	ReasonNotAllowed      Reason = "method_not_allowed"
 	ReasonError           Reason = "error"
+	ReasonDelivery        Reason = "delivery" // a code was not taken by the mail server or SMS gateway
 	ReasonNoCode          Reason = "no_code"
 	ReasonMalformed       Reason = "malformed"
 	ReasonNotEnrolled     Reason = "not_enrolled"           // an answer for a method whose enrollment was removed while the challenge was pending

@@ -2,6 +2,7 @@ package smscode_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -246,4 +247,37 @@ func TestPendingNumberWithoutRegion(t *testing.T) {
 	plain, err := fx.keys.Open(string(rec.Data), []byte("smscode phone\x00"+bob.ID+"\x00"+smscode.EnrollmentID))
 	require.NoError(t, err)
 	assert.Equal(t, "+18762101234 JM", string(plain))
+}
+
+// A gateway that refuses the code confirming a number: the set-up fails
+// with ErrDelivery and the Service emits a send failure with the purpose
+// enroll, as a send's; a number refused as input emits none.
+func TestServiceEnrollDeliveryFailure(t *testing.T) {
+	fx := newFixture(t, nil)
+	ctx := context.Background()
+	svc := fx.service(t)
+	failures := func() []event.Event {
+		var out []event.Event
+		for _, ev := range fx.events.all() {
+			if ev.Type == event.SendFailed {
+				out = append(out, ev)
+			}
+		}
+		return out
+	}
+	_, err := svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: "not a number", Client: client}, "")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
+	assert.Empty(t, failures(), "nothing was sent")
+
+	fx.outbox.FailWith(errors.New("gateway: 503"))
+	_, err = svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: usNumber, Client: client}, "")
+	require.ErrorIs(t, err, smscode.ErrDelivery)
+	evs := failures()
+	require.Len(t, evs, 1)
+	ev := evs[0]
+	assert.Equal(t, smscode.ReasonDelivery, ev.Reason)
+	assert.Equal(t, twofactor.PurposeEnroll, ev.Purpose)
+	assert.Equal(t, twofactor.MethodSMS, ev.Method)
+	assert.Equal(t, bob.ID, ev.UserID)
+	assert.Equal(t, client.IP.String(), ev.IP)
 }

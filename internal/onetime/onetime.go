@@ -30,7 +30,7 @@ func (deliveryError) FailureReason() event.Reason { return ReasonDelivery }
 const (
 	// ReasonDelivery is the failure reason of ErrDelivery: the mail
 	// server or SMS gateway did not take the message.
-	ReasonDelivery event.Reason = "delivery"
+	ReasonDelivery = event.ReasonDelivery
 	// ReasonTouchFailed is the reason of the event.Warning of a
 	// login whose last use could not be recorded (see Touch).
 	ReasonTouchFailed = event.ReasonTouchFailed
