@@ -113,7 +113,7 @@ func TestBeginEnroll(t *testing.T) {
 		assert.Equal(t, "Backup codes (10 left)", ens[0].Label)
 		assert.Equal(t, t0.Add(2*time.Hour), ens[0].CreatedAt, "a new set")
 		assert.True(t, ens[0].LastUsedAt.IsZero())
-		enrolls := e.log.ofType(event.Enroll)
+		enrolls := e.log.OfType(event.Enroll)
 		require.Len(t, enrolls, 2)
 		assert.Equal(t, event.ActionBackupCodesCreated, enrolls[0].Action)
 		assert.Equal(t, event.ActionBackupCodesReplaced, enrolls[1].Action)
@@ -350,7 +350,7 @@ func TestNewSetNeedsProof(t *testing.T) {
 			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
 		}
-		enrolls := h.log.ofType(event.Enroll)
+		enrolls := h.log.OfType(event.Enroll)
 		require.NotEmpty(t, enrolls)
 		last := enrolls[len(enrolls)-1]
 		assert.Equal(t, event.ActionBackupCodesReplaced, last.Action)
@@ -380,7 +380,7 @@ func TestRecoveryCode(t *testing.T) {
 		ens, err := e.f.Enrollments(ctx, u)
 		require.NoError(t, err)
 		assert.Empty(t, ens, "nothing was stored")
-		assert.Empty(t, e.log.all(), "nothing was audited")
+		assert.Empty(t, e.log.All(), "nothing was audited")
 	})
 
 	code, exp, err := e.f.IssueRecoveryCode(ctx, u, "support:jane")
@@ -388,7 +388,7 @@ func TestRecoveryCode(t *testing.T) {
 	assert.Regexp(t, `^([`+backupcodes.Alphabet+`]{4}-){3}[`+backupcodes.Alphabet+`]{4}$`, code)
 	assert.Equal(t, t0.Add(backupcodes.DefaultRecoveryTTL), exp)
 
-	issued := e.log.ofType(event.AdminAction)
+	issued := e.log.OfType(event.AdminAction)
 	require.Len(t, issued, 1)
 	assert.Equal(t, "support:jane", issued[0].Actor)
 	assert.Equal(t, u.ID, issued[0].UserID)
@@ -407,7 +407,7 @@ func TestRecoveryCode(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, v.EnrollmentID)
 	assert.Equal(t, backupcodes.EnrollmentRecoveryCode, v.EnrollmentID)
-	used := e.log.ofType(backupcodes.EventRecoveryUsed)
+	used := e.log.OfType(backupcodes.EventRecoveryUsed)
 	require.Len(t, used, 1)
 	assert.Equal(t, u.ID, used[0].UserID)
 	assert.Equal(t, "ch-"+u.ID, used[0].ChallengeID)
@@ -430,7 +430,7 @@ func TestRecoveryCode(t *testing.T) {
 		_, err = e.f.Verify(ctx, challenge(u), code)
 		require.ErrorIs(t, err, twofactor.ErrCodeExpired)
 		require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-		assert.Empty(t, e.log.ofType(backupcodes.EventRecoveryUsed))
+		assert.Empty(t, e.log.OfType(backupcodes.EventRecoveryUsed))
 	})
 
 	t.Run("a new code replaces the previous one", func(t *testing.T) {
@@ -499,7 +499,7 @@ func TestNoPlainCodeInStore(t *testing.T) {
 	require.Contains(t, dump, "backup:alice", "the recording sees the writes")
 	require.Contains(t, dump, "recovery:alice")
 	var logged strings.Builder
-	for _, ev := range h.log.all() {
+	for _, ev := range h.log.All() {
 		fmt.Fprintf(&logged, "%+v\n", ev)
 	}
 	require.Contains(t, logged.String(), string(event.Success))
@@ -517,7 +517,7 @@ func TestEvents(t *testing.T) {
 	codes, err := enroll(ctx, e.f, u)
 	require.NoError(t, err)
 
-	gen := e.log.ofType(event.Enroll)
+	gen := e.log.OfType(event.Enroll)
 	require.Len(t, gen, 1)
 	assert.Equal(t, u.ID, gen[0].UserID)
 	assert.Equal(t, twofactor.MethodBackupCode, gen[0].Method)
@@ -533,7 +533,7 @@ func TestEvents(t *testing.T) {
 		left := len(codes) - i - 1
 		assert.Empty(t, v.Details, "the count is typed, not a detail")
 		assert.Equal(t, left, v.Count)
-		got := e.log.ofType(backupcodes.EventLow)
+		got := e.log.OfType(backupcodes.EventLow)
 		if left > backupcodes.DefaultLowThreshold {
 			assert.Empty(t, got, "no prompt while %d codes remain", left)
 			continue
@@ -551,9 +551,9 @@ func TestEvents(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.f.Verify(ctx, challenge(u), recovery)
 	require.NoError(t, err)
-	require.Len(t, e.log.ofType(backupcodes.EventRecoveryUsed), 1)
+	require.Len(t, e.log.OfType(backupcodes.EventRecoveryUsed), 1)
 
-	for _, ev := range e.log.all() {
+	for _, ev := range e.log.All() {
 		fields := []string{string(ev.Type), ev.UserID, ev.ChallengeID, string(ev.Reason), ev.IP, ev.Actor, ev.Label, ev.EnrollmentID}
 		for k, v := range ev.Details {
 			fields = append(fields, k, v)
@@ -588,10 +588,10 @@ func TestEvents(t *testing.T) {
 						if left <= threshold {
 							want = append(want, left)
 						}
-						before := len(e.log.ofType(backupcodes.EventLow))
+						before := len(e.log.OfType(backupcodes.EventLow))
 						_, err := e.f.Verify(ctx, challenge(u), c)
 						require.NoError(t, err)
-						if lows := e.log.ofType(backupcodes.EventLow); len(lows) > before {
+						if lows := e.log.OfType(backupcodes.EventLow); len(lows) > before {
 							require.Len(t, lows, before+1, "one event per use")
 							got = append(got, lows[before].Count)
 						}
@@ -611,15 +611,15 @@ func TestEvents(t *testing.T) {
 			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
 		}
-		require.Len(t, h.log.ofType(backupcodes.EventLow), 2)
+		require.Len(t, h.log.OfType(backupcodes.EventLow), 2)
 		en, err := h.svc.BeginEnroll(ctx, alice, twofactor.MethodBackupCode, twofactor.EnrollRequest{}, h.proof(t, alice))
 		require.NoError(t, err)
 		codes = en.Codes
 		for i, c := range codes {
-			before := len(h.log.ofType(backupcodes.EventLow))
+			before := len(h.log.OfType(backupcodes.EventLow))
 			_, err := h.f.Verify(ctx, challenge(alice), c)
 			require.NoError(t, err)
-			lows := h.log.ofType(backupcodes.EventLow)
+			lows := h.log.OfType(backupcodes.EventLow)
 			if i < 7 {
 				assert.Len(t, lows, before, "use %d of the new set", i+1)
 			} else {
@@ -627,7 +627,7 @@ func TestEvents(t *testing.T) {
 				assert.Equal(t, 9-i, lows[before].Count)
 			}
 		}
-		require.Len(t, h.log.ofType(backupcodes.EventLow), 5)
+		require.Len(t, h.log.OfType(backupcodes.EventLow), 5)
 	})
 
 	t.Run("threshold disabled", func(t *testing.T) {
@@ -638,7 +638,7 @@ func TestEvents(t *testing.T) {
 			_, err := e.f.Verify(ctx, challenge(u), c)
 			require.NoError(t, err)
 		}
-		assert.Empty(t, e.log.ofType(backupcodes.EventLow))
+		assert.Empty(t, e.log.OfType(backupcodes.EventLow))
 	})
 }
 
@@ -800,7 +800,7 @@ func TestDoubleSubmit(t *testing.T) {
 		close(start)
 		wg.Wait()
 		require.EqualValues(t, 1, wins.Load())
-		fails := h.log.ofType(event.Failure)
+		fails := h.log.OfType(event.Failure)
 		require.Len(t, fails, 1)
 		assert.Equal(t, event.ReasonReplay, fails[0].Reason, "the loser is no guess")
 	})
@@ -852,7 +852,7 @@ func TestConstruction(t *testing.T) {
 		n, err := e.store.CountGroup(ctx, "backup:alice")
 		require.NoError(t, err)
 		assert.Equal(t, 8, n, "the Service's store")
-		require.Len(t, e.log.ofType(event.Enroll), 1, "the Service's events")
+		require.Len(t, e.log.OfType(event.Enroll), 1, "the Service's events")
 		ens, err := f.Enrollments(ctx, u)
 		require.NoError(t, err)
 		assert.Equal(t, t0, ens[0].CreatedAt, "the Service's clock")

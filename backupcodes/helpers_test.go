@@ -18,40 +18,13 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 )
 
 var t0 = time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
-
-// eventLog collects events from a event.Sink hook.
-type eventLog struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (l *eventLog) hook(_ context.Context, ev event.Event) {
-	l.mu.Lock()
-	l.events = append(l.events, ev)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) all() []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]event.Event(nil), l.events...)
-}
-
-func (l *eventLog) ofType(typ event.Type) []event.Event {
-	var out []event.Event
-	for _, ev := range l.all() {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
 
 // recordingStore is a memory store that records every value written to it
 // and counts code operations, to show what reaches storage.
@@ -205,7 +178,7 @@ type env struct {
 	clock  *storetest.Clock
 	store  *recordingStore
 	keys   *keyring.Ring
-	log    *eventLog
+	log    *eventlog.Log
 	events *event.Sink
 	f      *backupcodes.Factor
 }
@@ -215,10 +188,10 @@ type env struct {
 // Env first.
 func newEnv(t testing.TB, mod func(*backupcodes.Config, *twofactor.Env)) *env {
 	t.Helper()
-	e := &env{clock: storetest.NewClock(t0), log: &eventLog{}}
+	e := &env{clock: storetest.NewClock(t0), log: &eventlog.Log{}}
 	e.store = newRecordingStore(e.clock.Now)
 	e.keys = newKeyring(t, newKey(t, "k1"))
-	e.events = &event.Sink{Hook: e.log.hook, Now: e.clock.Now, Discard: true}
+	e.events = &event.Sink{Hook: e.log.Hook, Now: e.clock.Now, Discard: true}
 	var cfg backupcodes.Config
 	env := e.env()
 	if mod != nil {

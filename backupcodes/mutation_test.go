@@ -79,7 +79,7 @@ func TestUsedRecoveryCodeRecordGone(t *testing.T) {
 	require.NoError(t, err)
 	_, err = e.f.Verify(ctx, challenge(u), code)
 	require.NoError(t, err)
-	assert.Empty(t, e.log.ofType(event.Warning))
+	assert.Empty(t, e.log.OfType(event.Warning))
 	_, err = e.store.GetEnrollment(ctx, u.ID, backupcodes.EnrollmentRecoveryCode)
 	require.ErrorIs(t, err, store.ErrNotFound)
 	offered, err := e.f.Offered(u, func() ([]store.EnrollmentRecord, error) { return e.store.ListEnrollments(ctx, u.ID) })

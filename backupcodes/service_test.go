@@ -74,7 +74,7 @@ func TestServiceLogin(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, carol.ID, p.UserID)
 
-	success := h.log.ofType(event.Success)
+	success := h.log.OfType(event.Success)
 	require.Len(t, success, 1)
 	assert.Empty(t, success[0].Details)
 	assert.Equal(t, backupcodes.EnrollmentBackupCodes, success[0].EnrollmentID)
@@ -101,7 +101,7 @@ func TestServiceLogin(t *testing.T) {
 		res, err := h.svc.Verify(ctx, twofactor.Answer{ChallengeID: begun.Challenge.ID, Method: twofactor.MethodBackupCode, Code: code})
 		require.NoError(t, err)
 		assert.Equal(t, backupcodes.EnrollmentRecoveryCode, res.EnrollmentID)
-		require.Len(t, h.log.ofType(backupcodes.EventRecoveryUsed), 1)
+		require.Len(t, h.log.OfType(backupcodes.EventRecoveryUsed), 1)
 	})
 
 	t.Run("admin reset removes the codes", func(t *testing.T) {
@@ -158,5 +158,5 @@ func TestServiceUsedUpSet(t *testing.T) {
 	begun, err := h.svc.Begin(ctx, alice, twofactor.Client{})
 	require.NoError(t, err)
 	assert.Equal(t, []twofactor.Method{"pin"}, begun.Challenge.Methods, "the used-up set is not offered")
-	assert.Empty(t, h.log.ofType(event.Warning))
+	assert.Empty(t, h.log.OfType(event.Warning))
 }

@@ -26,6 +26,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/internal/smtptest"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
@@ -47,30 +48,12 @@ func keys(t testing.TB) *keyring.Ring {
 	return kr
 }
 
-// eventLog collects events from a hook.
-type eventLog struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (l *eventLog) hook(_ context.Context, ev event.Event) {
-	l.mu.Lock()
-	l.evs = append(l.evs, ev)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) all() []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return append([]event.Event(nil), l.evs...)
-}
-
 type fixture struct {
 	clock  *storetest.Clock
 	store  *store.Memory
 	keys   *keyring.Ring
 	outbox *emailcode.Outbox
-	events *eventLog
+	events *eventlog.Log
 	setup  setup // what f was built with
 	f      *emailcode.Factor
 }
@@ -83,11 +66,11 @@ type setup struct {
 
 func newFixture(t testing.TB, mod func(*setup)) *fixture {
 	t.Helper()
-	fx := &fixture{clock: storetest.NewClock(t0), outbox: &emailcode.Outbox{}, events: &eventLog{}, keys: keys(t)}
+	fx := &fixture{clock: storetest.NewClock(t0), outbox: &emailcode.Outbox{}, events: &eventlog.Log{}, keys: keys(t)}
 	fx.store = store.NewMemory(fx.clock.Now)
 	fx.setup = setup{
 		Env: twofactor.Env{Store: fx.store, Keys: fx.keys, Now: fx.clock.Now,
-			Events: &event.Sink{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now}},
+			Events: &event.Sink{Hook: fx.events.Hook, Discard: true, Now: fx.clock.Now}},
 		Config: emailcode.Config{Sender: fx.outbox, ProductName: "Acme"},
 	}
 	if mod != nil {
@@ -456,7 +439,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, n)
 
-	evs := fx.events.all()
+	evs := fx.events.All()
 	var types []event.Type
 	for _, ev := range evs {
 		types = append(types, ev.Type)
@@ -481,7 +464,7 @@ func TestServiceExpiredReason(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, "twofactor: invalid code", err.Error())
 	var reasons []event.Reason
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		if ev.Type == event.Failure {
 			reasons = append(reasons, ev.Reason)
 		}
@@ -709,13 +692,9 @@ func TestServiceSendDeliveryFailure(t *testing.T) {
 	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
 	_, err = svc.Send(ctx, b.Challenge.ID, twofactor.MethodEmail, client)
 	require.ErrorIs(t, err, emailcode.ErrDelivery)
-	var reasons []event.Reason
-	for _, ev := range fx.events.all() {
-		if ev.Type == event.SendFailed {
-			reasons = append(reasons, ev.Reason)
-		}
-	}
-	assert.Equal(t, []event.Reason{emailcode.ReasonDelivery}, reasons)
+	evs := fx.events.OfType(event.SendFailed)
+	require.Len(t, evs, 1)
+	assert.Equal(t, emailcode.ReasonDelivery, evs[0].Reason)
 }
 
 // verifyFrom has account id ask to confirm addr, pressing "resend" each

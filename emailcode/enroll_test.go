@@ -13,6 +13,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -123,7 +124,7 @@ func TestOptInCodesGoToConfirmedAddress(t *testing.T) {
 	// The factor's events carry the masked addresses only; the
 	// enrollments themselves are the Service's to announce.
 	var labels []string
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		assert.NotEqual(t, event.Enroll, ev.Type)
 		if ev.Type == event.EnrollBegin {
 			labels = append(labels, ev.Label)
@@ -324,10 +325,10 @@ func TestBuiltByTheService(t *testing.T) {
 	ctx := context.Background()
 	outbox := &emailcode.Outbox{}
 	clock := func() time.Time { return t0 }
-	var evs eventLog
+	var evs eventlog.Log
 	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t),
 		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: outbox}},
-		Events:  &event.Sink{Hook: evs.hook, Discard: true}, Now: clock})
+		Events:  &event.Sink{Hook: evs.Hook, Discard: true}, Now: clock})
 	require.NoError(t, err)
 	got, ok := svc.Factor(twofactor.MethodEmail)
 	require.True(t, ok)
@@ -349,7 +350,7 @@ func TestBuiltByTheService(t *testing.T) {
 	_, err = f.BeginEnroll(ctx, alice, twofactor.EnrollRequest{Destination: "alice@example.org", Client: client})
 	require.NoError(t, err)
 	var begins []event.Event
-	for _, ev := range evs.all() {
+	for _, ev := range evs.All() {
 		if ev.Type == event.EnrollBegin {
 			begins = append(begins, ev)
 		}
@@ -378,7 +379,7 @@ func TestServiceEmitsEnroll(t *testing.T) {
 	_, err = svc.ConfirmEnroll(ctx, alice, twofactor.MethodEmail, fx.lastCode(t))
 	require.NoError(t, err)
 	var enrolls []event.Event
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		if ev.Type == event.Enroll {
 			enrolls = append(enrolls, ev)
 		}
@@ -475,29 +476,16 @@ func TestServiceEnrollDeliveryFailure(t *testing.T) {
 	fx := newFixture(t, optIn)
 	ctx := context.Background()
 	svc := fx.service(t)
-	failures := func() []event.Event {
-		var out []event.Event
-		for _, ev := range fx.events.all() {
-			if ev.Type == event.SendFailed {
-				out = append(out, ev)
-			}
-		}
-		return out
-	}
 	_, err := svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Destination: "bad address", Client: client}, "")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	assert.Empty(t, failures(), "nothing was sent")
+	assert.Empty(t, fx.events.OfType(event.SendFailed), "nothing was sent")
 
 	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
 	_, err = svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Client: client}, "")
 	require.ErrorIs(t, err, emailcode.ErrDelivery)
-	evs := failures()
+	evs := fx.events.OfType(event.SendFailed)
 	require.Len(t, evs, 1)
 	ev := evs[0]
-	assert.Equal(t, emailcode.ReasonDelivery, ev.Reason)
-	assert.Equal(t, twofactor.PurposeEnroll, ev.Purpose)
-	assert.Equal(t, twofactor.MethodEmail, ev.Method)
-	assert.Equal(t, alice.ID, ev.UserID)
-	assert.Equal(t, client.IP.String(), ev.IP)
-	assert.Equal(t, client.UserAgent, ev.UserAgent)
+	assert.Equal(t, []any{emailcode.ReasonDelivery, twofactor.PurposeEnroll, twofactor.MethodEmail, alice.ID, client.IP.String(), client.UserAgent},
+		[]any{ev.Reason, ev.Purpose, ev.Method, ev.UserID, ev.IP, ev.UserAgent})
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
@@ -90,10 +91,10 @@ func TestBuiltByTheService(t *testing.T) {
 	ctx := context.Background()
 	outbox := &smscode.Outbox{}
 	clock := func() time.Time { return t0 }
-	var evs eventLog
+	var evs eventlog.Log
 	svc, err := twofactor.New(twofactor.Config{Store: store.NewMemory(clock), Keys: keys(t),
 		Factors: []twofactor.FactorConfig{smscode.Config{Sender: outbox}},
-		Events:  &event.Sink{Hook: evs.hook, Discard: true}, Now: clock})
+		Events:  &event.Sink{Hook: evs.Hook, Discard: true}, Now: clock})
 	require.NoError(t, err)
 	en, err := svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: usNumber, Client: client}, "")
 	require.NoError(t, err)
@@ -104,7 +105,7 @@ func TestBuiltByTheService(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, t0, done.Enrollment.CreatedAt)
 	var types []event.Type
-	for _, ev := range evs.all() {
+	for _, ev := range evs.All() {
 		types = append(types, ev.Type)
 		if ev.Type == event.EnrollBegin || ev.Type == event.Enroll {
 			assert.Equal(t, usMasked, ev.Label)
@@ -256,28 +257,16 @@ func TestServiceEnrollDeliveryFailure(t *testing.T) {
 	fx := newFixture(t, nil)
 	ctx := context.Background()
 	svc := fx.service(t)
-	failures := func() []event.Event {
-		var out []event.Event
-		for _, ev := range fx.events.all() {
-			if ev.Type == event.SendFailed {
-				out = append(out, ev)
-			}
-		}
-		return out
-	}
 	_, err := svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: "not a number", Client: client}, "")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	assert.Empty(t, failures(), "nothing was sent")
+	assert.Empty(t, fx.events.OfType(event.SendFailed), "nothing was sent")
 
 	fx.outbox.FailWith(errors.New("gateway: 503"))
 	_, err = svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: usNumber, Client: client}, "")
 	require.ErrorIs(t, err, smscode.ErrDelivery)
-	evs := failures()
+	evs := fx.events.OfType(event.SendFailed)
 	require.Len(t, evs, 1)
 	ev := evs[0]
-	assert.Equal(t, smscode.ReasonDelivery, ev.Reason)
-	assert.Equal(t, twofactor.PurposeEnroll, ev.Purpose)
-	assert.Equal(t, twofactor.MethodSMS, ev.Method)
-	assert.Equal(t, bob.ID, ev.UserID)
-	assert.Equal(t, client.IP.String(), ev.IP)
+	assert.Equal(t, []any{smscode.ReasonDelivery, twofactor.PurposeEnroll, twofactor.MethodSMS, bob.ID, client.IP.String(), client.UserAgent},
+		[]any{ev.Reason, ev.Purpose, ev.Method, ev.UserID, ev.IP, ev.UserAgent})
 }

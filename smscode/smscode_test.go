@@ -27,6 +27,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
@@ -60,35 +61,12 @@ func keys(t testing.TB) *keyring.Ring {
 	return kr
 }
 
-type eventLog struct {
-	mu  sync.Mutex
-	evs []event.Event
-}
-
-func (l *eventLog) hook(_ context.Context, ev event.Event) {
-	l.mu.Lock()
-	l.evs = append(l.evs, ev)
-	l.mu.Unlock()
-}
-
-func (l *eventLog) reset() {
-	l.mu.Lock()
-	l.evs = nil
-	l.mu.Unlock()
-}
-
-func (l *eventLog) all() []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return slices.Clone(l.evs)
-}
-
 type fixture struct {
 	clock  *storetest.Clock
 	store  *store.Memory
 	keys   *keyring.Ring
 	outbox *smscode.Outbox
-	events *eventLog
+	events *eventlog.Log
 	setup  setup // what f was built with
 	f      *smscode.Factor
 }
@@ -101,11 +79,11 @@ type setup struct {
 
 func newFixture(t testing.TB, mod func(*setup)) *fixture {
 	t.Helper()
-	fx := &fixture{clock: storetest.NewClock(t0), outbox: &smscode.Outbox{}, events: &eventLog{}, keys: keys(t)}
+	fx := &fixture{clock: storetest.NewClock(t0), outbox: &smscode.Outbox{}, events: &eventlog.Log{}, keys: keys(t)}
 	fx.store = store.NewMemory(fx.clock.Now)
 	fx.setup = setup{
 		Env: twofactor.Env{Store: fx.store, Keys: fx.keys, Now: fx.clock.Now,
-			Events: &event.Sink{Hook: fx.events.hook, Discard: true, Now: fx.clock.Now}},
+			Events: &event.Sink{Hook: fx.events.Hook, Discard: true, Now: fx.clock.Now}},
 		Config: smscode.Config{Sender: fx.outbox, ProductName: "Acme"},
 	}
 	if mod != nil {
@@ -376,7 +354,7 @@ func TestPhoneEnrollment(t *testing.T) {
 	// the Service's to announce.
 	var types []event.Type
 	var labels []string
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		types = append(types, ev.Type)
 		labels = append(labels, ev.Label)
 		assertClean(t, ev, code, usNumber, usDigits, ukNumber, ukDigits)
@@ -457,7 +435,7 @@ func TestConfirmEnrollExpired(t *testing.T) {
 	_, err = fx.f.ConfirmEnroll(ctx, bob, code)
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "users see an expired code as invalid")
 	assert.Same(t, twofactor.ErrCodeExpired, err)
-	evs := fx.events.all()
+	evs := fx.events.All()
 	last := evs[len(evs)-1]
 	assert.Equal(t, event.Failure, last.Type)
 	assert.Equal(t, event.ReasonExpired, last.Reason, "the event says expired")
@@ -770,7 +748,7 @@ func TestServicePolicyAndLogin(t *testing.T) {
 		Store: fx.store, Keys: fx.keys,
 		Factors: []twofactor.FactorConfig{emailcode.Config{Sender: &emailcode.Outbox{}}, fx.setup.Config},
 		Policy:  twofactor.Policy{Required: true, Default: twofactor.MethodSMS, Mandatory: []twofactor.Method{twofactor.MethodSMS}},
-		Events:  &event.Sink{Hook: fx.events.hook, Discard: true}, Now: fx.clock.Now,
+		Events:  &event.Sink{Hook: fx.events.Hook, Discard: true}, Now: fx.clock.Now,
 	})
 	require.NoError(t, err)
 	sms, _ := svc.Factor(twofactor.MethodSMS)
@@ -818,7 +796,7 @@ func TestServicePolicyAndLogin(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, gaps, 1)
 
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		assertClean(t, ev, code, upCode, usNumber, usDigits)
 	}
 }
@@ -1171,7 +1149,7 @@ func TestVerificationOneAccountCannotExhaustAnother(t *testing.T) {
 // "limit:country".
 func (fx *fixture) budgetEvents() []string {
 	var out []string
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		if ev.Type != event.BudgetReached {
 			continue
 		}
@@ -1201,7 +1179,7 @@ func TestBudgetsStopTollFraud(t *testing.T) {
 	ctx := context.Background()
 	fx.enroll(t, bob, usNumber)
 	fx.clock.Advance(time.Hour) // the run starts with fresh windows
-	fx.events.reset()
+	fx.events.Reset()
 	fx.outbox.Reset()
 	targets := pumpTargets(t, 6) // rounds of one number in each of 10 regions
 	sent := map[string]int{}
@@ -1240,7 +1218,7 @@ func TestBudgetsStopTollFraud(t *testing.T) {
 	}
 	slices.Sort(wantEvents)
 	assert.Equal(t, wantEvents, fx.budgetEvents(), "one event per budget reached")
-	for _, ev := range fx.events.all() {
+	for _, ev := range fx.events.All() {
 		assertClean(t, ev, targets...)
 	}
 

@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -23,17 +24,17 @@ type svcEnv struct {
 	m      *trust.Manager
 	mem    *store.Memory
 	clock  *storetest.Clock
-	events *recorder
+	events *eventlog.Log
 }
 
 func newSvcEnv(t *testing.T, cfg trust.Config) *svcEnv {
 	t.Helper()
-	e := &svcEnv{clock: storetest.NewClock(t0), events: &recorder{}}
+	e := &svcEnv{clock: storetest.NewClock(t0), events: &eventlog.Log{}}
 	e.mem = store.NewMemory(e.clock.Now)
 	var err error
 	e.svc, err = twofactor.New(twofactor.Config{
 		Store: e.mem, Keys: testKeyring(t, testKey(t, "k1")), Factors: []twofactor.FactorConfig{codeFactor{}},
-		Trust: cfg, Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: e.events.hook, Now: e.clock.Now},
+		Trust: cfg, Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: e.events.Hook, Now: e.clock.Now},
 	})
 	require.NoError(t, err)
 	m, ok := e.svc.Trust().(*trust.Manager)
@@ -69,7 +70,7 @@ func TestBuiltByService(t *testing.T) {
 	ds, err := e.mem.ListDevices(ctx, alice.ID)
 	require.NoError(t, err)
 	require.Len(t, ds, 1, "in the Service's store")
-	assert.Len(t, e.events.ofType(event.DeviceRemembered), 1, "through the Service's events")
+	assert.Len(t, e.events.OfType(event.DeviceRemembered), 1, "through the Service's events")
 
 	b, err := e.svc.Begin(ctx, alice, c)
 	require.NoError(t, err)
@@ -159,28 +160,24 @@ func TestOneEventPerFactWhenForgettingUser(t *testing.T) {
 			e := newSvcEnv(t, trust.Config{})
 			e.login(t, client("203.0.113.7", uaFirefoxLinux))
 			e.login(t, client("198.51.100.1", uaChromeLinux))
-			e.events.mu.Lock()
-			e.events.events = nil
-			e.events.mu.Unlock()
+			e.events.Reset()
 
 			require.NoError(t, forget.do(e))
 			var types []event.Type
-			for _, ev := range e.events.events {
+			for _, ev := range e.events.All() {
 				types = append(types, ev.Type)
 			}
 			assert.ElementsMatch(t, []event.Type{forget.event, event.DeviceRevoked, event.DeviceRevoked}, types)
-			assert.Equal(t, []event.Reason{trust.ReasonReset, trust.ReasonReset}, e.events.reasons(event.DeviceRevoked))
+			assert.Equal(t, []event.Reason{trust.ReasonReset, trust.ReasonReset}, e.events.Reasons(event.DeviceRevoked))
 			ds, err := e.m.List(ctx, alice.ID)
 			require.NoError(t, err)
 			assert.Empty(t, ds)
 
 			// Nothing left: the next one is the Service's event alone.
-			e.events.mu.Lock()
-			e.events.events = nil
-			e.events.mu.Unlock()
+			e.events.Reset()
 			require.NoError(t, forget.do(e))
-			require.Len(t, e.events.events, 1)
-			assert.Equal(t, forget.event, e.events.events[0].Type)
+			require.Len(t, e.events.All(), 1)
+			assert.Equal(t, forget.event, e.events.All()[0].Type)
 		})
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/netip"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
@@ -77,38 +77,6 @@ func (s *countingStore) DeleteDevice(ctx context.Context, id string) error {
 	return s.inner.DeleteDevice(ctx, id)
 }
 
-// recorder keeps the events a manager emits.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (r *recorder) hook(_ context.Context, ev event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
-func (r *recorder) ofType(t event.Type) []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	var out []event.Event
-	for _, ev := range r.events {
-		if ev.Type == t {
-			out = append(out, ev)
-		}
-	}
-	return out
-}
-
-func (r *recorder) reasons(t event.Type) []event.Reason {
-	var out []event.Reason
-	for _, ev := range r.ofType(t) {
-		out = append(out, ev.Reason)
-	}
-	return out
-}
-
 type env struct {
 	m      *trust.Manager
 	store  *countingStore
@@ -116,7 +84,7 @@ type env struct {
 	clock  *storetest.Clock
 	key    keyring.Key
 	keys   *keyring.Ring
-	events *recorder
+	events *eventlog.Log
 }
 
 func testKey(t testing.TB, id string) keyring.Key {
@@ -137,7 +105,7 @@ func testKeyring(t testing.TB, keys ...keyring.Key) *keyring.Ring {
 // clock; edit may change the config before New.
 func newEnv(t testing.TB, edit func(*trust.Config)) *env {
 	t.Helper()
-	e := &env{clock: storetest.NewClock(t0), events: &recorder{}, key: testKey(t, "k1")}
+	e := &env{clock: storetest.NewClock(t0), events: &eventlog.Log{}, key: testKey(t, "k1")}
 	e.mem = store.NewMemory(e.clock.Now)
 	e.store = newCountingStore(e.mem)
 	e.keys = testKeyring(t, e.key)
@@ -159,7 +127,7 @@ func newCountingStore(mem *store.Memory) *countingStore {
 func (e *env) manager(t testing.TB, st twofactor.Store, keys *keyring.Ring, cfg trust.Config) *trust.Manager {
 	t.Helper()
 	m, err := trust.New(twofactor.Env{Store: st, Keys: keys, Now: e.clock.Now,
-		Events: &event.Sink{Discard: true, Hook: e.events.hook, Now: e.clock.Now}}, cfg)
+		Events: &event.Sink{Discard: true, Hook: e.events.Hook, Now: e.clock.Now}}, cfg)
 	require.NoError(t, err)
 	return m
 }

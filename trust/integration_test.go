@@ -11,6 +11,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/trust"
@@ -21,8 +22,8 @@ func TestServiceIntegration(t *testing.T) {
 	clock := storetest.NewClock(t0)
 	mem := store.NewMemory(clock.Now)
 	kr := testKeyring(t, testKey(t, "k1"))
-	rec := &recorder{}
-	events := &event.Sink{Discard: true, Hook: rec.hook, Now: clock.Now}
+	rec := &eventlog.Log{}
+	events := &event.Sink{Discard: true, Hook: rec.Hook, Now: clock.Now}
 	svc, err := twofactor.New(twofactor.Config{
 		Store: mem, Keys: kr, Factors: []twofactor.FactorConfig{codeFactor{}},
 		Trust: trust.Config{}, Now: clock.Now, Events: events,
@@ -70,13 +71,13 @@ func TestServiceIntegration(t *testing.T) {
 	b, err = svc.Begin(ctx, alice, m.Client(request("198.51.100.1:40003", token)))
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusChallenge, b.Status)
-	assert.Equal(t, []event.Reason{trust.ReasonIPChanged}, rec.reasons(event.DeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonIPChanged}, rec.Reasons(event.DeviceRevoked))
 	b, err = svc.Begin(ctx, alice, m.Client(request("203.0.113.7:40004", token)))
 	require.NoError(t, err)
 	assert.Equal(t, twofactor.StatusChallenge, b.Status, "revoked for good, even back home")
 
 	id, _ := m.DeviceID("alice", token)
-	for _, ev := range rec.events {
+	for _, ev := range rec.All() {
 		for _, v := range append([]string{string(ev.Reason), ev.IP, ev.Label, ev.UserAgent}, mapValues(ev.Details)...) {
 			assert.NotContains(t, v, id, "no event holds the device id or the cookie")
 		}

@@ -94,8 +94,8 @@ func TestRevokeAllOnlyTheUsersDevices(t *testing.T) {
 	require.NoError(t, m.RevokeAll(context.Background(), "alice", ""))
 	assert.Zero(t, e.deviceCount(t, "alice"))
 	assert.Equal(t, 1, e.deviceCount(t, "bob"), "another user's device, listed by mistake, was revoked")
-	for _, ev := range e.events.ofType(event.DeviceRevoked) {
+	for _, ev := range e.events.OfType(event.DeviceRevoked) {
 		assert.Equal(t, "alice", ev.UserID)
 	}
-	require.Len(t, e.events.ofType(event.DeviceRevoked), 1)
+	require.Len(t, e.events.OfType(event.DeviceRevoked), 1)
 }

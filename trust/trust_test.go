@@ -100,7 +100,7 @@ func TestRememberThenTrusted(t *testing.T) {
 	_, ok = e.m.DeviceID("bob", g.Token)
 	assert.False(t, ok)
 
-	ev := e.events.ofType(event.DeviceRemembered)
+	ev := e.events.OfType(event.DeviceRemembered)
 	require.Len(t, ev, 1)
 	assert.Equal(t, "alice", ev[0].UserID)
 	assert.Equal(t, "203.0.113.7", ev[0].IP)
@@ -163,12 +163,12 @@ func TestIPBinding(t *testing.T) {
 				assert.Equal(t, want, e.trusted(t, alice, moved))
 				if want {
 					assert.Equal(t, 1, e.deviceCount(t, "alice"))
-					assert.Empty(t, e.events.ofType(event.DeviceRevoked))
+					assert.Empty(t, e.events.OfType(event.DeviceRevoked))
 					return
 				}
 				assert.Equal(t, 0, e.deviceCount(t, "alice"), "a device whose environment changed is revoked")
-				assert.Equal(t, []event.Reason{tt.revoked}, e.events.reasons(event.DeviceRevoked))
-				ev := e.events.ofType(event.DeviceRevoked)[0]
+				assert.Equal(t, []event.Reason{tt.revoked}, e.events.Reasons(event.DeviceRevoked))
+				ev := e.events.OfType(event.DeviceRevoked)[0]
 				assert.Equal(t, "Firefox on Linux", ev.Label)
 				assert.Equal(t, uaFirefoxLinux, ev.UserAgent)
 				assert.Equal(t, to, ev.IP)
@@ -225,7 +225,7 @@ func TestUABinding(t *testing.T) {
 					return
 				}
 				assert.Equal(t, 0, e.deviceCount(t, "alice"))
-				assert.Equal(t, []event.Reason{trust.ReasonBrowserChanged}, e.events.reasons(event.DeviceRevoked))
+				assert.Equal(t, []event.Reason{trust.ReasonBrowserChanged}, e.events.Reasons(event.DeviceRevoked))
 			})
 		}
 	}
@@ -253,7 +253,7 @@ func TestDurations(t *testing.T) {
 		ds, _ := e.m.List(context.Background(), "alice")
 		require.Len(t, ds, 1)
 		assert.Equal(t, t0.Add(trust.DefaultSessionLifetime), ds[0].ExpiresAt, "the record still expires")
-		ev := e.events.ofType(event.DeviceRemembered)
+		ev := e.events.OfType(event.DeviceRemembered)
 		require.Len(t, ev, 1)
 		assert.Equal(t, ds[0].ExpiresAt, ev[0].Until, "the event says when the record ends")
 		assert.Equal(t, "true", ev[0].Details["session"])
@@ -311,7 +311,7 @@ func TestExpiredRecordRevoked(t *testing.T) {
 	ok, err := m.Trusted(context.Background(), alice, c)
 	require.NoError(t, err)
 	assert.False(t, ok)
-	assert.Equal(t, []event.Reason{trust.ReasonExpired}, e.events.reasons(event.DeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonExpired}, e.events.Reasons(event.DeviceRevoked))
 	_, err = lagging.GetDevice(context.Background(), ds[0].ID)
 	assert.ErrorIs(t, err, store.ErrNotFound)
 }
@@ -374,7 +374,7 @@ func TestTamperedCookiesCostNoStoreCall(t *testing.T) {
 	t.Run("still good", func(t *testing.T) {
 		assert.True(t, e.trusted(t, alice, c))
 	})
-	assert.Empty(t, e.events.ofType(event.DeviceRevoked))
+	assert.Empty(t, e.events.OfType(event.DeviceRevoked))
 }
 
 func TestLastSeenWrittenAtMostHourly(t *testing.T) {
@@ -475,7 +475,7 @@ func TestRevoke(t *testing.T) {
 		require.NoError(t, e.m.Revoke(ctx, "alice", ds[0].ID))
 		assert.False(t, e.trusted(t, alice, c1))
 		assert.True(t, e.trusted(t, alice, c2))
-		assert.Equal(t, []event.Reason{trust.ReasonRevoked}, e.events.reasons(event.DeviceRevoked))
+		assert.Equal(t, []event.Reason{trust.ReasonRevoked}, e.events.Reasons(event.DeviceRevoked))
 		require.ErrorIs(t, e.m.Revoke(ctx, "alice", ds[0].ID), trust.ErrNotFound, "already gone")
 	})
 	t.Run("all", func(t *testing.T) {
@@ -486,13 +486,13 @@ func TestRevoke(t *testing.T) {
 		assert.Equal(t, 0, e.deviceCount(t, "alice"))
 		assert.Equal(t, 1, e.deviceCount(t, "bob"), "other users keep their devices")
 		assert.Equal(t, []event.Reason{trust.ReasonRevoked, "signed_out_everywhere", "signed_out_everywhere"},
-			e.events.reasons(event.DeviceRevoked))
+			e.events.Reasons(event.DeviceRevoked))
 		require.NoError(t, e.m.RevokeAll(ctx, "alice", ""), "nothing left is not an error")
 	})
 	t.Run("forget user", func(t *testing.T) {
 		require.NoError(t, e.m.ForgetUser(ctx, "bob"))
 		assert.Equal(t, 0, e.deviceCount(t, "bob"))
-		evs := e.events.ofType(event.DeviceRevoked)
+		evs := e.events.OfType(event.DeviceRevoked)
 		assert.Equal(t, trust.ReasonReset, evs[len(evs)-1].Reason)
 		assert.Equal(t, "bob", evs[len(evs)-1].UserID)
 	})
@@ -542,7 +542,7 @@ func TestBindingTightenedRevokes(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, ok)
 			if !tt.want {
-				assert.Equal(t, []event.Reason{trust.ReasonBindingChanged}, e.events.reasons(event.DeviceRevoked))
+				assert.Equal(t, []event.Reason{trust.ReasonBindingChanged}, e.events.Reasons(event.DeviceRevoked))
 				assert.Equal(t, 0, e.deviceCount(t, "alice"))
 			}
 		})
@@ -614,8 +614,8 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 		ok, err := m.Trusted(ctx, alice, c)
 		require.NoError(t, err)
 		assert.True(t, ok)
-		assert.Equal(t, []event.Reason{event.ReasonDeviceTouch}, e.events.reasons(event.Warning))
-		ev := e.events.ofType(event.Warning)[0]
+		assert.Equal(t, []event.Reason{event.ReasonDeviceTouch}, e.events.Reasons(event.Warning))
+		ev := e.events.OfType(event.Warning)[0]
 		assert.Equal(t, "Firefox on Linux", ev.Label)
 		assert.Contains(t, ev.Details["error"], errBroken.Error())
 	})
@@ -676,7 +676,7 @@ func TestUserMismatchRevoked(t *testing.T) {
 	d.UserID = "mallory"
 	require.NoError(t, e.mem.PutDevice(context.Background(), d))
 	assert.False(t, e.trusted(t, alice, c))
-	assert.Equal(t, []event.Reason{trust.ReasonUserMismatch}, e.events.reasons(event.DeviceRevoked))
+	assert.Equal(t, []event.Reason{trust.ReasonUserMismatch}, e.events.Reasons(event.DeviceRevoked))
 	assert.Equal(t, 0, e.deviceCount(t, "mallory"))
 }
 

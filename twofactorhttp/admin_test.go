@@ -106,7 +106,7 @@ func TestAdminReset(t *testing.T) {
 	es, err = s.svc.Enrollments(t.Context(), ben)
 	require.NoError(t, err)
 	require.Empty(t, es)
-	ev := s.events.of(event.AdminReset)
+	ev := s.events.OfType(event.AdminReset)
 	require.Len(t, ev, 1)
 	require.Equal(t, "support:jo", ev[0].Actor)
 	require.Equal(t, "lost phone, ID seen on call", ev[0].Details["reason"])
@@ -142,7 +142,7 @@ func TestAdminRecoveryCode(t *testing.T) {
 	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/recovery-code", url.Values{"id": {"ann"}}))
 	require.Regexp(t, `^[0-9a-z]{4}(-[0-9a-z]{4}){3}$`, m["code"])
 	require.Equal(t, "2026-03-03T09:00:00Z", m["expires_at"])
-	ev := s.events.of(event.AdminAction)
+	ev := s.events.OfType(event.AdminAction)
 	require.Equal(t, "support:jo", ev[len(ev)-1].Actor)
 }
 
@@ -163,7 +163,7 @@ func TestAdminUnlock(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, lo.Locked)
 	require.Zero(t, lo.Failures)
-	require.Equal(t, "support:jo", s.events.of(event.AdminAction)[0].Actor)
+	require.Equal(t, "support:jo", s.events.OfType(event.AdminAction)[0].Actor)
 	w = s.admin(false).get("/admin/2fa/user?id=ann&done=unlocked")
 	require.Contains(t, w.Body.String(), "The lockout was lifted.")
 	require.Contains(t, w.Body.String(), "Not locked out.")
@@ -183,7 +183,7 @@ func TestAdminUnlock(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, lo.Locked)
 	require.Zero(t, lo.Failures)
-	ev := s.events.of(event.AdminAction)
+	ev := s.events.OfType(event.AdminAction)
 	require.Len(t, ev, 2)
 	require.Equal(t, "support:jo", ev[1].Actor)
 	require.Equal(t, event.ActionUnlock, ev[1].Action)
@@ -224,8 +224,8 @@ func TestAdminCrossOrigin(t *testing.T) {
 		w := a.post(path, url.Values{"id": {"ann"}, "reason": {"x"}, "identity_checked": {"on"}})
 		require.Equal(t, http.StatusForbidden, w.Code, path)
 	}
-	require.Empty(t, s.events.of(event.AdminReset))
-	require.Empty(t, s.events.of(event.AdminAction))
+	require.Empty(t, s.events.OfType(event.AdminReset))
+	require.Empty(t, s.events.OfType(event.AdminAction))
 }
 
 // Support staff revoke one of a user's trusted devices, or all of them,
@@ -261,7 +261,7 @@ func TestAdminRevokeDevices(t *testing.T) {
 	catList, err = s.devices.List(t.Context(), "cat")
 	require.NoError(t, err)
 	require.Len(t, catList, 1)
-	require.Empty(t, s.events.of(event.AdminAction))
+	require.Empty(t, s.events.OfType(event.AdminAction))
 
 	w = a.post("/admin/2fa/user/devices/revoke", url.Values{"id": {"ann"}, "device": {list[0].ID}})
 	requireRedirect(t, w, "/admin/2fa/user?id=ann&done=revoked")
@@ -270,14 +270,14 @@ func TestAdminRevokeDevices(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, left, 1)
 	require.Equal(t, list[1].ID, left[0].ID)
-	ev := s.events.of(event.AdminAction)
+	ev := s.events.OfType(event.AdminAction)
 	require.Len(t, ev, 1)
 	require.Equal(t, "support:jo", ev[0].Actor)
 	require.Equal(t, "ann", ev[0].UserID)
 	require.Equal(t, event.ActionRevokeDevices, ev[0].Action)
 	require.Equal(t, 1, ev[0].Count)
 	require.Equal(t, map[string]string{"device": list[0].ID[:8]}, ev[0].Details)
-	require.Len(t, s.events.of(event.DeviceRevoked), 1)
+	require.Len(t, s.events.OfType(event.DeviceRevoked), 1)
 
 	m := decodeJSON(t, s.admin(true).post("/admin/2fa/user/devices/revoke-all", url.Values{"id": {"ann"}}))
 	require.Equal(t, map[string]any{"ok": true, "status": "revoked_all", "next": "/admin/2fa/user?id=ann"}, m)
@@ -287,7 +287,7 @@ func TestAdminRevokeDevices(t *testing.T) {
 	catList, err = s.devices.List(t.Context(), "cat")
 	require.NoError(t, err)
 	require.Len(t, catList, 1, "another user's device stays")
-	ev = s.events.of(event.AdminAction)
+	ev = s.events.OfType(event.AdminAction)
 	require.Len(t, ev, 2)
 	require.Equal(t, "support:jo", ev[1].Actor)
 	require.Equal(t, event.ActionRevokeDevices, ev[1].Action)

@@ -112,7 +112,7 @@ func TestSettingsDisable(t *testing.T) {
 	n, err := s.codes.Remaining(t.Context(), ann)
 	require.NoError(t, err)
 	require.Zero(t, n)
-	ev := s.events.of(event.Disabled)
+	ev := s.events.OfType(event.Disabled)
 	require.Len(t, ev, 1)
 	require.Equal(t, "ann", ev[0].UserID)
 
@@ -197,7 +197,7 @@ func TestSettingsDisableImplicitEmail(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, es, 1)
 	require.Equal(t, twofactor.MethodEmail, es[0].Method)
-	require.Len(t, s.events.of(event.Disabled), 1)
+	require.Len(t, s.events.OfType(event.Disabled), 1)
 }
 
 // Under a policy that requires a second factor, turning it off is
@@ -229,7 +229,7 @@ func TestSettingsDisableRequired(t *testing.T) {
 	es, err := s.svc.Enrollments(t.Context(), ann)
 	require.NoError(t, err)
 	require.Len(t, es, 1)
-	require.Empty(t, s.events.of(event.Disabled))
+	require.Empty(t, s.events.OfType(event.Disabled))
 }
 
 // withCookies gives b the cookies of o (the same browser, asking for JSON

@@ -22,6 +22,7 @@ import (
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/smscode"
 	"github.com/twofactorkit/twofactor/store"
@@ -50,7 +51,7 @@ type senv struct {
 	text   *smscode.Outbox
 	codes  *backupcodes.Factor
 	keys   *testKeys
-	events *eventLog
+	events *eventlog.Log
 }
 
 type senvOpt struct {
@@ -60,34 +61,11 @@ type senvOpt struct {
 	noTrust bool
 }
 
-type eventLog struct {
-	mu sync.Mutex
-	ev []event.Event
-}
-
-func (l *eventLog) hook(_ context.Context, ev event.Event) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	l.ev = append(l.ev, ev)
-}
-
-func (l *eventLog) of(t event.Type) []event.Event {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	var out []event.Event
-	for _, e := range l.ev {
-		if e.Type == t {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
 	t.Helper()
 	clock := storetest.NewClock(time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC))
 	s := &senv{env: &env{t: t, clock: clock}, users: map[string]twofactor.User{"ann": ann, "ben": ben, "cat": cat},
-		mail: &emailcode.Outbox{}, text: &smscode.Outbox{}, events: &eventLog{}}
+		mail: &emailcode.Outbox{}, text: &smscode.Outbox{}, events: &eventlog.Log{}}
 	e := s.env
 	e.mem = store.NewMemory(clock.Now)
 	k, err := keyring.GenerateKey("k1")
@@ -107,7 +85,7 @@ func newSettingsEnv(t testing.TB, opt senvOpt) *senv {
 			backupcodes.Config{},
 		},
 		Users:  func(ctx context.Context, id string) (twofactor.User, error) { return lookup(s.users)(ctx, id) },
-		Events: &event.Sink{Discard: true, Hook: s.events.hook},
+		Events: &event.Sink{Discard: true, Hook: s.events.Hook},
 		Now:    clock.Now,
 	}
 	if !opt.noTrust {
