@@ -284,10 +284,11 @@ func TestWarnings(t *testing.T) {
 	require.NoError(t, err)
 	n.HandleEvent(context.Background(), event.Event{Type: event.Disabled, UserID: ann.ID, LastFactor: true})
 	require.NoError(t, n.Close())
-	require.Len(t, rec.events, 1, "the warning that the message failed")
-	assert.Equal(t, event.Warning, rec.events[0].Type)
-	assert.Equal(t, notify.ReasonSendFailed, rec.events[0].Reason)
-	assert.Equal(t, "turned_off", rec.events[0].Details["notification"])
+	evs := rec.All()
+	require.Len(t, evs, 1, "the warning that the message failed")
+	assert.Equal(t, event.Warning, evs[0].Type)
+	assert.Equal(t, notify.ReasonSendFailed, evs[0].Reason)
+	assert.Equal(t, "turned_off", evs[0].Details["notification"])
 }
 
 // TestUserAgent: the event's user agent names the browser; without one the

@@ -18,6 +18,7 @@ import (
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/notify"
 	"github.com/twofactorkit/twofactor/smscode"
@@ -119,23 +120,13 @@ const (
 var client = twofactor.Client{IP: netip.MustParseAddr("203.0.113.7"), UserAgent: firefoxUA}
 
 // recorder keeps every event the Service and the notifier emit.
-type recorder struct {
-	mu     sync.Mutex
-	events []event.Event
-}
+type recorder struct{ eventlog.Log }
 
-func (r *recorder) hook(_ context.Context, ev event.Event) {
-	r.mu.Lock()
-	r.events = append(r.events, ev)
-	r.mu.Unlock()
-}
-
+// warnings returns the notifier's warnings.
 func (r *recorder) warnings() []event.Event {
-	r.mu.Lock()
-	defer r.mu.Unlock()
 	var out []event.Event
-	for _, ev := range r.events {
-		if ev.Type == event.Warning && strings.HasPrefix(string(ev.Reason), "notify_") {
+	for _, ev := range r.OfType(event.Warning) {
+		if strings.HasPrefix(string(ev.Reason), "notify_") {
 			out = append(out, ev)
 		}
 	}
@@ -146,7 +137,7 @@ func (r *recorder) warnings() []event.Event {
 // users above, and events to rec.
 func testEnv(t *testing.T, rec *recorder) twofactor.Env {
 	return twofactor.Env{Store: openMemory(newClock()), Keys: newKeys(t), Users: lookup,
-		Events: &event.Sink{Discard: true, Hook: rec.hook}}
+		Events: &event.Sink{Discard: true, Hook: rec.Hook}}
 }
 
 // app is one app instance: a Service with TOTP, SMS, opt-in email, backup
@@ -211,7 +202,7 @@ func (a *app) build() {
 		Listeners: []twofactor.ListenerConfig{captured{a.config(), &a.cur}},
 		Users:     lookup,
 		// Every event, and the notifier's warnings, go to the recorder.
-		Events: &event.Sink{Discard: true, Now: a.clk.Now, Hook: a.rec.hook},
+		Events: &event.Sink{Discard: true, Now: a.clk.Now, Hook: a.rec.Hook},
 		Now:    a.clk.Now,
 	})
 	require.NoError(a.t, err)

@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
@@ -35,26 +36,7 @@ type env struct {
 	clock  *storetest.Clock
 	mem    *store.Memory
 	keys   *keyring.Ring
-	mu     sync.Mutex
-	events []event.Event
-}
-
-func (e *env) hook(_ context.Context, ev event.Event) {
-	e.mu.Lock()
-	e.events = append(e.events, ev)
-	e.mu.Unlock()
-}
-
-func (e *env) eventsOf(typ event.Type) []event.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []event.Event
-	for _, ev := range e.events {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
+	events eventlog.Log
 }
 
 func mustKey(t testing.TB, id string) keyring.Key {
@@ -83,10 +65,10 @@ func newEnv(t testing.TB, cfg totp.Config, wrap func(*store.Memory) store.Store)
 }
 
 // env returns an Env on st and keys with the test's clock, whose events
-// reach e.hook.
+// reach e.events.
 func (e *env) env(st twofactor.Store, keys *keyring.Ring) twofactor.Env {
 	return twofactor.Env{Store: st, Keys: keys, Now: e.clock.Now,
-		Events: &event.Sink{Discard: true, Hook: e.hook, Now: e.clock.Now}}
+		Events: &event.Sink{Discard: true, Hook: e.events.Hook, Now: e.clock.Now}}
 }
 
 // quietEnv is an Env on st and keys with clock now whose events are
@@ -140,7 +122,7 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	assert.Len(t, p.Secret, 32, "160-bit secret in base32")
 	assert.True(t, strings.HasPrefix(p.URI, "otpauth://totp/Acme%20Corp:alice@example.com?secret="+p.Secret+"&issuer=Acme%20Corp&algorithm=SHA1&digits=6&period=30"), p.URI)
 	assert.True(t, bytes.HasPrefix(p.QR, []byte("\x89PNG\r\n\x1a\n")), "QR is the PNG's bytes")
-	require.Len(t, e.eventsOf(event.EnrollBegin), 1)
+	require.Len(t, e.events.OfType(event.EnrollBegin), 1)
 
 	es, err := e.f.Enrollments(ctx, alice)
 	require.NoError(t, err)
@@ -164,7 +146,7 @@ func TestEnrollConfirmVerify(t *testing.T) {
 	assert.Equal(t, totp.DefaultLabel, en.Label)
 	assert.Equal(t, t0, en.CreatedAt)
 	assert.True(t, en.LastUsedAt.IsZero(), "not used to sign in yet")
-	assert.Empty(t, e.eventsOf(event.Enroll), "Service.ConfirmEnroll emits EventEnroll, not the factor")
+	assert.Empty(t, e.events.OfType(event.Enroll), "Service.ConfirmEnroll emits EventEnroll, not the factor")
 
 	// Single use.
 	_, err = e.f.ConfirmEnroll(ctx, alice, good)
@@ -272,13 +254,13 @@ func TestBeginAgainShowsPending(t *testing.T) {
 	e.clock.Advance(time.Minute)
 	again := e.begin(t, alice, false)
 	assert.Equal(t, p1, again, "same secret, URI, QR code and expiry")
-	assert.Len(t, e.eventsOf(event.EnrollBegin), 1, "one pending enrollment, one event")
+	assert.Len(t, e.events.OfType(event.EnrollBegin), 1, "one pending enrollment, one event")
 
 	p2 := e.begin(t, alice, true)
 	assert.NotEqual(t, p1.Secret, p2.Secret)
 	assert.NotEqual(t, p1.QR, p2.QR)
 	assert.Equal(t, e.clock.Now().Add(totp.DefaultPendingTTL), p2.ExpiresAt)
-	assert.Len(t, e.eventsOf(event.EnrollBegin), 2)
+	assert.Len(t, e.events.OfType(event.EnrollBegin), 2)
 	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p1.Secret, e.clock.Now(), e.f.Params()))
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the restarted secret replaced the first")
 	_, err = e.f.ConfirmEnroll(ctx, alice, codeAt(t, p2.Secret, e.clock.Now(), e.f.Params()))
@@ -456,7 +438,7 @@ func TestVerifySkewAndDrift(t *testing.T) {
 			secret, en := e.enroll(t, alice)
 			e.clock.Advance(5 * time.Minute)
 			v, err := e.f.Verify(ctx, challenge(alice), codeAt(t, secret, e.clock.Now().Add(tt.shift), e.f.Params()))
-			warnings := e.eventsOf(event.Warning)
+			warnings := e.events.OfType(event.Warning)
 			if tt.drift == "" {
 				require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 				require.NotErrorIs(t, err, twofactor.ErrCodeReused)
@@ -874,7 +856,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	ctx := context.Background()
 	svc, err := twofactor.New(twofactor.Config{
 		Store: e.mem, Keys: e.keys, Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Example"}}, Now: e.clock.Now,
-		Events: &event.Sink{Discard: true, Hook: e.hook, Now: e.clock.Now},
+		Events: &event.Sink{Discard: true, Hook: e.events.Hook, Now: e.clock.Now},
 	})
 	require.NoError(t, err)
 	built, ok := svc.Factor(twofactor.MethodTOTP)
@@ -900,7 +882,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	res, err := svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: code})
 	require.NoError(t, err)
 	assert.Equal(t, en.ID, res.EnrollmentID)
-	success := e.eventsOf(event.Success)
+	success := e.events.OfType(event.Success)
 	require.Len(t, success, 1)
 	assert.Equal(t, "0", success[0].Details["drift"])
 
@@ -909,7 +891,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	require.NoError(t, err)
 	_, err = svc.Verify(ctx, twofactor.Answer{ChallengeID: b.Challenge.ID, Method: twofactor.MethodTOTP, Code: code})
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
-	failures := e.eventsOf(event.Failure)
+	failures := e.events.OfType(event.Failure)
 	require.NotEmpty(t, failures)
 	assert.Equal(t, event.ReasonReplay, failures[len(failures)-1].Reason)
 
@@ -935,9 +917,7 @@ func TestServiceEndToEnd(t *testing.T) {
 	assert.Empty(t, es)
 
 	// No event carries a secret or a code.
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	for _, ev := range e.events {
+	for _, ev := range e.events.All() {
 		for k, v := range ev.Details {
 			assert.NotContains(t, v, secret, "event %s detail %s", ev.Type, k)
 			assert.NotEqual(t, code, v, "event %s detail %s", ev.Type, k)

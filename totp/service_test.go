@@ -3,7 +3,6 @@ package totp_test
 import (
 	"context"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/store/storetest"
 	"github.com/twofactorkit/twofactor/totp"
@@ -24,8 +24,7 @@ type svcEnv struct {
 	f      *totp.Factor
 	mem    *store.Memory
 	clock  *storetest.Clock
-	mu     sync.Mutex
-	events []event.Event
+	events eventlog.Log
 }
 
 func newSvcEnv(t *testing.T) *svcEnv {
@@ -35,29 +34,13 @@ func newSvcEnv(t *testing.T) *svcEnv {
 	var err error
 	e.svc, err = twofactor.New(twofactor.Config{
 		Store: e.mem, Keys: testKeyring(t, mustKey(t, "k1")), Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}},
-		Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: func(_ context.Context, ev event.Event) {
-			e.mu.Lock()
-			e.events = append(e.events, ev)
-			e.mu.Unlock()
-		}},
+		Now: e.clock.Now, Events: &event.Sink{Discard: true, Hook: e.events.Hook},
 	})
 	require.NoError(t, err)
 	f, ok := e.svc.Factor(twofactor.MethodTOTP)
 	require.True(t, ok)
 	e.f = f.(*totp.Factor)
 	return e
-}
-
-func (e *svcEnv) eventsOf(typ event.Type) []event.Event {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []event.Event
-	for _, ev := range e.events {
-		if ev.Type == typ {
-			out = append(out, ev)
-		}
-	}
-	return out
 }
 
 func (e *svcEnv) begin(t *testing.T, u twofactor.User) *twofactor.Enrolling {
@@ -100,7 +83,7 @@ func TestBuiltByService(t *testing.T) {
 	k, err := totp.ParseURI(p.URI)
 	require.NoError(t, err)
 	assert.Equal(t, "Acme", k.Issuer)
-	require.Len(t, e.eventsOf(event.EnrollBegin), 1, "the Service's events")
+	require.Len(t, e.events.OfType(event.EnrollBegin), 1, "the Service's events")
 	done, err := e.svc.ConfirmEnroll(ctx, alice, twofactor.MethodTOTP, codeAt(t, p.Secret, t0, e.f.Params()))
 	require.NoError(t, err)
 	recs, err := e.mem.ListEnrollments(ctx, alice.ID)
@@ -117,7 +100,7 @@ func TestEnrollEventFromService(t *testing.T) {
 	p := e.begin(t, alice)
 	done, err := e.svc.ConfirmEnroll(ctx, alice, twofactor.MethodTOTP, codeAt(t, p.Secret, t0, e.f.Params()))
 	require.NoError(t, err)
-	enrolled := e.eventsOf(event.Enroll)
+	enrolled := e.events.OfType(event.Enroll)
 	require.Len(t, enrolled, 1)
 	assert.Equal(t, twofactor.MethodTOTP, enrolled[0].Method)
 	assert.Equal(t, done.Enrollment.ID, enrolled[0].EnrollmentID)
@@ -354,7 +337,7 @@ func TestRemovedWhileChallengePending(t *testing.T) {
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
 	assert.Equal(t, twofactor.ErrInvalidCode.Error(), err.Error(), "the user sees a wrong code, not %q", err)
 	assert.NotContains(t, err.Error(), "not enrolled")
-	fails := e.eventsOf(event.Failure)
+	fails := e.events.OfType(event.Failure)
 	require.NotEmpty(t, fails)
 	assert.Equal(t, event.ReasonNotEnrolled, fails[len(fails)-1].Reason)
 	lk, err := e.svc.Lockout(ctx, u.ID)
