@@ -2,6 +2,7 @@ package twofactor_test
 
 import (
 	"context"
+	"errors"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,6 +25,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/emailcode"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
 	"github.com/twofactorkit/twofactor/internal/flowtest"
 	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/smscode"
@@ -448,4 +450,45 @@ func TestTelemetryOnlyWithAProviderThatRecords(t *testing.T) {
 		assert.False(t, bare, "%s: a wrapper", name)
 		assert.Same(t, mem, twofactor.UnwrapStore(got), name)
 	}
+}
+
+// A set-up's code that the mail server or SMS gateway refuses fails
+// BeginEnroll with the factor's ErrDelivery and is a send failure, with
+// the purpose enroll, in the events and in twofactor.codes.sent, as a
+// send's is; input refused before any send is neither.
+func TestBeginEnrollDeliveryFailure(t *testing.T) {
+	var log eventlog.Log
+	mail, sms := &emailcode.Outbox{}, &smscode.Outbox{}
+	o := newObserved(t, func(c *twofactor.Config) {
+		c.Events = &event.Sink{Discard: true, Hook: log.Hook}
+		c.Factors = []twofactor.FactorConfig{emailcode.Config{Sender: mail, Enrollment: emailcode.EnrollOptIn}, smscode.Config{Sender: sms}}
+	})
+	ctx := context.Background()
+	cases := []struct {
+		m         twofactor.Method
+		bad, good string
+		fail      func(error)
+		want      error
+	}{
+		{twofactor.MethodEmail, "not an address", "ann@example.com", mail.FailWith, emailcode.ErrDelivery},
+		{twofactor.MethodSMS, "not a number", "+14155550112", sms.FailWith, smscode.ErrDelivery},
+	}
+	for _, tc := range cases {
+		_, err := o.svc.BeginEnroll(ctx, o.user, tc.m, twofactor.EnrollRequest{Destination: tc.bad, Client: client}, "")
+		require.ErrorIs(t, err, twofactor.ErrInvalidInput, tc.m)
+		tc.fail(errors.New("refused"))
+		_, err = o.svc.BeginEnroll(ctx, o.user, tc.m, twofactor.EnrollRequest{Destination: tc.good, Client: client}, "")
+		require.ErrorIs(t, err, tc.want, tc.m)
+	}
+	evs := log.OfType(event.SendFailed)
+	require.Len(t, evs, len(cases), "one for each refused code, none for refused input")
+	ps := o.points(t)
+	m, out, purpose := twofactor.AttrMethod.String, twofactor.AttrOutcome.String, twofactor.AttrPurpose.String
+	for i, tc := range cases {
+		ev := evs[i]
+		assert.Equal(t, []any{event.ReasonDelivery, twofactor.PurposeEnroll, tc.m, o.user.ID, client.IP.String(), client.UserAgent},
+			[]any{ev.Reason, ev.Purpose, ev.Method, ev.UserID, ev.IP, ev.UserAgent})
+		assert.EqualValues(t, 1, value(ps, "twofactor.codes.sent", m(string(tc.m)), out("delivery"), purpose("enroll")), tc.m)
+	}
+	assert.EqualValues(t, len(cases), value(ps, "twofactor.codes.sent", out("delivery")), "and nothing else")
 }

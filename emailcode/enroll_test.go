@@ -2,7 +2,6 @@ package emailcode_test
 
 import (
 	"context"
-	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -467,25 +466,4 @@ func TestOptInReported(t *testing.T) {
 	optIn, err := emailcode.New(env, emailcode.Config{Sender: &emailcode.Outbox{}, Enrollment: emailcode.EnrollOptIn})
 	require.NoError(t, err)
 	assert.True(t, optIn.OptIn())
-}
-
-// A mail server that refuses the code confirming an address: the set-up
-// fails with ErrDelivery and the Service emits a send failure with the
-// purpose enroll, as a send's; refused input emits none.
-func TestServiceEnrollDeliveryFailure(t *testing.T) {
-	fx := newFixture(t, optIn)
-	ctx := context.Background()
-	svc := fx.service(t)
-	_, err := svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Destination: "bad address", Client: client}, "")
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	assert.Empty(t, fx.events.OfType(event.SendFailed), "nothing was sent")
-
-	fx.outbox.FailWith(errors.New("550 mailbox unavailable"))
-	_, err = svc.BeginEnroll(ctx, alice, twofactor.MethodEmail, twofactor.EnrollRequest{Client: client}, "")
-	require.ErrorIs(t, err, emailcode.ErrDelivery)
-	evs := fx.events.OfType(event.SendFailed)
-	require.Len(t, evs, 1)
-	ev := evs[0]
-	assert.Equal(t, []any{emailcode.ReasonDelivery, twofactor.PurposeEnroll, twofactor.MethodEmail, alice.ID, client.IP.String(), client.UserAgent},
-		[]any{ev.Reason, ev.Purpose, ev.Method, ev.UserID, ev.IP, ev.UserAgent})
 }

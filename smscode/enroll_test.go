@@ -2,7 +2,6 @@ package smscode_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"testing"
 	"time"
@@ -248,25 +247,4 @@ func TestPendingNumberWithoutRegion(t *testing.T) {
 	plain, err := fx.keys.Open(string(rec.Data), []byte("smscode phone\x00"+bob.ID+"\x00"+smscode.EnrollmentID))
 	require.NoError(t, err)
 	assert.Equal(t, "+18762101234 JM", string(plain))
-}
-
-// A gateway that refuses the code confirming a number: the set-up fails
-// with ErrDelivery and the Service emits a send failure with the purpose
-// enroll, as a send's; a number refused as input emits none.
-func TestServiceEnrollDeliveryFailure(t *testing.T) {
-	fx := newFixture(t, nil)
-	ctx := context.Background()
-	svc := fx.service(t)
-	_, err := svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: "not a number", Client: client}, "")
-	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
-	assert.Empty(t, fx.events.OfType(event.SendFailed), "nothing was sent")
-
-	fx.outbox.FailWith(errors.New("gateway: 503"))
-	_, err = svc.BeginEnroll(ctx, bob, twofactor.MethodSMS, twofactor.EnrollRequest{Destination: usNumber, Client: client}, "")
-	require.ErrorIs(t, err, smscode.ErrDelivery)
-	evs := fx.events.OfType(event.SendFailed)
-	require.Len(t, evs, 1)
-	ev := evs[0]
-	assert.Equal(t, []any{smscode.ReasonDelivery, twofactor.PurposeEnroll, twofactor.MethodSMS, bob.ID, client.IP.String(), client.UserAgent},
-		[]any{ev.Reason, ev.Purpose, ev.Method, ev.UserID, ev.IP, ev.UserAgent})
 }
