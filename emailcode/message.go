@@ -207,10 +207,14 @@ func (t templates) render(d Data) (Message, error) {
 	return Message{Subject: subject, Text: text, HTML: b.String()}, nil
 }
 
+// The default message's parts are written into buffers of these sizes,
+// which hold the longest language's sentences with a long display name.
+const textSize, htmlSize = 512, 1024
+
 // writeDefaultText writes defaultText for d.
 func writeDefaultText(b *strings.Builder, d *Data) {
 	t := &d.Text
-	b.Grow(len(t.Greeting) + len(t.Intro) + len(d.Code) + len(t.Expires) + len(t.NotYou) + len(t.NeverShare) + 16)
+	b.Grow(textSize)
 	if t.Greeting != "" {
 		b.WriteString(t.Greeting)
 		b.WriteString("\n\n")
@@ -224,7 +228,7 @@ func writeDefaultText(b *strings.Builder, d *Data) {
 // does in a text node and in a quoted attribute value of no special type.
 func writeDefaultHTML(b *strings.Builder, d *Data) {
 	t := &d.Text
-	b.Grow(len(defaultHTML) + len(t.Greeting) + len(t.Intro) + len(t.Expires) + len(t.NotYou) + len(t.NeverShare) + 32)
+	b.Grow(htmlSize)
 	b.WriteString("<!DOCTYPE html>\n<html lang=\"")
 	writeEscaped(b, t.Lang)
 	b.WriteString(`" dir="`)
