@@ -38,9 +38,12 @@ const (
 	// OpPutCode is Codes.PutCode(Code{Group, Key, Hash, Time,
 	// MaxAttempts}): see [PutCodeOp].
 	OpPutCode
+	// OpAdvance is Ledger.Advance(Key, Value, Time): the result is First
+	// (whether it raised the mark).
+	OpAdvance
 )
 
-var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment", "consume_code", "put_code"}
+var opNames = [...]string{"", "peek", "get_state", "list_enrollments", "incr_below", "mark_used", "reset_counter", "touch_enrollment", "consume_code", "put_code", "advance"}
 
 func (k OpKind) String() string {
 	if int(k) < len(opNames) && k != 0 {
@@ -55,24 +58,27 @@ type Op struct {
 	Kind OpKind
 
 	// Arguments.
-	Key         string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter, OpConsumeCode, OpPutCode
+	Key         string        // OpPeek, OpGetState, OpMarkUsed, OpResetCounter, OpConsumeCode, OpPutCode, OpAdvance
 	UserID      string        // OpListEnrollments, OpTouchEnrollment
 	ID          string        // OpTouchEnrollment: the enrollment id
-	Time        time.Time     // OpMarkUsed: the mark's expiry; OpTouchEnrollment: the time of use; OpPutCode: the code's expiry
+	Time        time.Time     // OpMarkUsed, OpAdvance: the mark's expiry; OpTouchEnrollment: the time of use; OpPutCode: the code's expiry
+	Mark        int64         // OpAdvance: the value the mark is raised to
 	Incrs       []BoundedIncr // OpIncrBelow
 	Group       string        // OpConsumeCode, OpPutCode
 	Hash        []byte        // OpConsumeCode, OpPutCode
 	MaxAttempts int           // OpPutCode
 
 	// If makes the operation conditional. When above zero it names, one
-	// based, an OpIncrBelow or an OpConsumeCode earlier in the batch: the
-	// operation runs only when that one ran and succeeded ([Admitted]: an
-	// increment refused nothing, no entry of its result being Full; a
-	// consumption matched), and otherwise does not run and is Skipped. It
-	// puts a step in the round trip of what decides it where it would
-	// otherwise wait for that reply: a code is stored only when its send
-	// was counted, consumed only when the answer was, and a challenge
-	// ended only when its code matched. Zero: the operation always runs.
+	// based, an OpIncrBelow, an OpConsumeCode or an OpAdvance earlier in
+	// the batch: the operation runs only when that one ran and succeeded
+	// ([Admitted]: an increment refused nothing, no entry of its result
+	// being Full; a consumption matched; an advance raised the mark), and
+	// otherwise does not run and is Skipped. It puts a step in the round
+	// trip of what decides it where it would otherwise wait for that
+	// reply: a code is stored only when its send was counted, consumed
+	// only when the answer was, and a challenge ended only when its code
+	// matched, or when the time step of an authenticator app's code was
+	// new. Zero: the operation always runs.
 	If int
 
 	// Results, set by a batch that returned no error.
@@ -81,7 +87,7 @@ type Op struct {
 	Found   bool               // OpGetState
 	Records []EnrollmentRecord // OpListEnrollments; empty, not nil, for none
 	Bounded []BoundedValue     // OpIncrBelow
-	First   bool               // OpMarkUsed
+	First   bool               // OpMarkUsed; OpAdvance: it raised the mark
 	Status  CodeStatus         // OpConsumeCode
 	Skipped bool               // an operation whose If refused it: it did not run, and its other results are unset
 }
@@ -102,9 +108,11 @@ func (op *Op) Code() Code {
 // another's result (the lockout and the user's records at the start of a
 // login; the end of a challenge, its user's run of wrong answers and the
 // factor's last use at its completion; a backup code's consumption with
-// its marks), or depends only on whether a count admitted it (Op.If: a
-// code's storing with the count of its send, its consumption with the
-// count of the answer). Use [RunBatch] rather than calling it directly.
+// its marks), or depends only on whether an earlier operation admitted it
+// (Op.If: a code's storing with the count of its send, its consumption
+// with the count of the answer, a challenge's end with the replay mark
+// of the authenticator-app code that completes it). Use [RunBatch] rather
+// than calling it directly.
 type Batcher interface {
 	// RunBatch runs every operation of ops, in order, and sets their
 	// results. Each operation is exactly the method it names, as atomic
@@ -112,7 +120,7 @@ type Batcher interface {
 	// operations before it; the batch as a whole need not be atomic
 	// (another caller's operations may come between two of its
 	// operations), though a store may make it so. An operation with If
-	// runs only when the bounded increment it names refused nothing, and
+	// runs only when the operation it names succeeded ([Admitted]), and
 	// is decided by the store, with no round trip between the two
 	// ([SkipOp] tells which). On error no result may be used, and any
 	// number of the operations may have run (a reply lost after the store
@@ -127,16 +135,16 @@ type Batcher interface {
 
 // CheckOps returns the error of RunBatch for ops that hold an unknown
 // kind, an IncrBelow that CheckBounded refuses, or an If that names no
-// OpIncrBelow before its operation, and nil otherwise. Stores call it
-// before running any operation.
+// OpIncrBelow, OpConsumeCode or OpAdvance before its operation, and nil
+// otherwise. Stores call it before running any operation.
 func CheckOps(ops []Op) error {
 	for i := range ops {
 		op := &ops[i]
-		if op.If < 0 || op.If > i || (op.If > 0 && ops[op.If-1].Kind != OpIncrBelow && ops[op.If-1].Kind != OpConsumeCode) {
-			return fmt.Errorf("store: batch operation %d has If %d, which names no bounded increment or code consumption before it", i, op.If)
+		if op.If < 0 || op.If > i || (op.If > 0 && !gates(ops[op.If-1].Kind)) {
+			return fmt.Errorf("store: batch operation %d has If %d, which names no bounded increment, code consumption or advance before it", i, op.If)
 		}
 		switch op.Kind {
-		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode, OpPutCode:
+		case OpPeek, OpGetState, OpListEnrollments, OpMarkUsed, OpResetCounter, OpTouchEnrollment, OpConsumeCode, OpPutCode, OpAdvance:
 		case OpIncrBelow:
 			if err := CheckBounded(op.Incrs); err != nil {
 				return err
@@ -146,6 +154,11 @@ func CheckOps(ops []Op) error {
 		}
 	}
 	return nil
+}
+
+// gates reports whether an operation of kind k may be named by If.
+func gates(k OpKind) bool {
+	return k == OpIncrBelow || k == OpConsumeCode || k == OpAdvance
 }
 
 // RunBatch runs ops on st: in one round trip when st implements Batcher,
@@ -199,20 +212,23 @@ func RunEach(ctx context.Context, st any, ops []Op, now time.Time) error {
 // Admitted reports whether op, an operation of a batch that ran it, holds
 // the condition of the operations whose If names it: an OpIncrBelow
 // refused nothing (none of its entries is Full), an OpConsumeCode matched,
-// and neither was itself skipped (a conditional operation whose condition
-// failed admits nothing).
+// an OpAdvance raised its mark, and none was itself skipped (a
+// conditional operation whose condition failed admits nothing).
 func Admitted(op *Op) bool {
 	if op.Skipped {
 		return false
 	}
-	if op.Kind == OpConsumeCode {
+	switch op.Kind {
+	case OpConsumeCode:
 		return op.Status == CodeMatched
+	case OpAdvance:
+		return op.First
 	}
 	return FirstFull(op.Bounded) < 0
 }
 
-// SkipOp reports whether ops[i] is conditional (If) and the bounded
-// increment it names, which must have run, refused the call; it then sets
+// SkipOp reports whether ops[i] is conditional (If) and the operation it
+// names, which must have run, did not admit it ([Admitted]); it then sets
 // the operation's Skipped and clears its other results. A store's
 // RunBatch calls it in place of running the operation; an operation
 // whose condition holds has Skipped cleared.
@@ -279,12 +295,18 @@ func RunOp(ctx context.Context, st any, op *Op, now time.Time) error {
 		out, err := IncrAllBelow(ctx, c, op.Incrs, now)
 		op.Bounded = out
 		return err
-	case OpMarkUsed:
+	case OpMarkUsed, OpAdvance:
 		l, ok := st.(Ledger)
 		if !ok {
 			return missing("Ledger")
 		}
-		first, err := l.MarkUsed(ctx, op.Key, op.Time)
+		var first bool
+		var err error
+		if op.Kind == OpAdvance {
+			first, err = l.Advance(ctx, op.Key, op.Mark, op.Time)
+		} else {
+			first, err = l.MarkUsed(ctx, op.Key, op.Time)
+		}
 		op.First = first
 		return err
 	case OpTouchEnrollment:

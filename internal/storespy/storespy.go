@@ -111,6 +111,7 @@ var opMethods = map[store.OpKind]string{
 	store.OpPeek: "Peek", store.OpGetState: "GetState", store.OpListEnrollments: "ListEnrollments",
 	store.OpIncrBelow: "Incr", store.OpMarkUsed: "MarkUsed", store.OpResetCounter: "ResetCounter",
 	store.OpTouchEnrollment: "TouchEnrollment", store.OpConsumeCode: "ConsumeCode", store.OpPutCode: "PutCode",
+	store.OpAdvance: "Advance",
 }
 
 // RunBatch implements store.Batcher: one round trip when the store has

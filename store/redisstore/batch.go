@@ -17,8 +17,8 @@ import (
 // hash slot with several commands and one pipeline per node for the rest,
 // sent at once). Each operation sends exactly the command its
 // own method sends (Peek an HMGET, GetState a GET, ListEnrollments an
-// HGETALL, ResetCounter a DEL; IncrBelow, MarkUsed and TouchEnrollment
-// their script), so it is as atomic as that method, and its reply is read
+// HGETALL, ResetCounter a DEL; IncrBelow, MarkUsed, Advance and
+// TouchEnrollment their script), so it is as atomic as that method, and its reply is read
 // by the method's own code. Redis runs the commands of one connection in
 // order, so each operation sees the writes of those before it. On a
 // *redis.Client the pipeline is a transaction (MULTI ... EXEC): the
@@ -52,12 +52,13 @@ import (
 // pipeline of the operation it names, its gate: that one's script sets a
 // key of the batch's own with a short TTL (gateOp) when it admits what
 // follows (a bounded increment that refuses nothing, a code that
-// matched), and the conditional operation's script runs only when it
-// deletes that key. A count, a code's check and the challenge's end that
-// follows a match are then one round trip. This holds for a code's
-// storing or consumption after a bounded increment, and for a bounded
-// increment, a counter's reset, a last use or another consumption after
-// a code's consumption. Any other conditional operation, and every one
+// matched, a ledger mark raised), and the conditional operation's script
+// runs only when it deletes that key. A count, a code's check and the
+// challenge's end that follows a match are then one round trip. This
+// holds for a code's storing or consumption after a bounded increment,
+// for a bounded increment, a counter's reset, a last use or another
+// consumption after a code's consumption, and for a bounded increment,
+// a counter's reset or a last use after an advance. Any other conditional operation, and every one
 // on another client, waits for the reply of what it names and goes in
 // one more pipeline, or is skipped.
 //
@@ -115,9 +116,10 @@ const gateTTL = 10000
 // gateOp joins the conditional operation b (store.Op.If) to the
 // operation g it names, when their pipeline can decide it: on one server
 // (a *redis.Client), when g is a bounded increment that gates nothing
-// else and b a code's storing or consumption, or when g is a code's
+// else and b a code's storing or consumption, when g is a code's
 // consumption and b a bounded increment, a counter's reset, a last use
-// or a consumption. g's script then sets a gate, a key of its own that
+// or a consumption, or when g is an advance and b a bounded increment, a
+// counter's reset or a last use. g's script then sets a gate, a key of its own that
 // only it writes, when it admits b (store.Admitted), and b's script runs
 // only when it deletes that gate, all in one round trip. Any other
 // conditional operation waits for g's reply and is sent, or skipped, in
@@ -136,6 +138,9 @@ func (s *Store) gateOp(b, g *batchOp) {
 	case store.OpConsumeCode: // the gates it sets are its last keys
 		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
 		g.cmd.args = consumeGateArgs(g.cmd.args, g.gate != "")
+	case store.OpAdvance: // the gates it sets are its keys after the first
+		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
+		g.cmd.args = append(g.cmd.args[:6:6], gateTTL)
 	}
 	g.gates++
 	b.gate, b.gatedBy = gate, g
@@ -163,6 +168,11 @@ func gates(g, b *batchOp) bool {
 		switch b.op.Kind {
 		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment, store.OpConsumeCode:
 			return true
+		}
+	case store.OpAdvance:
+		switch b.op.Kind {
+		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment:
+			return g.gate == ""
 		}
 	}
 	return false
@@ -228,6 +238,8 @@ func (s *Store) prepareOp(b *batchOp, op *store.Op, t time.Time) error {
 		}
 	case store.OpMarkUsed:
 		b.cmd, err = s.markCmd(op.Key, 1, op.Time, true, t.UnixMilli())
+	case store.OpAdvance:
+		b.cmd, err = s.markCmd(op.Key, op.Mark, op.Time, false, t.UnixMilli())
 	case store.OpResetCounter:
 		b.cmd, err = s.resetCmd(op.Key)
 	case store.OpTouchEnrollment:
@@ -378,6 +390,8 @@ func (s *Store) readOp(b *batchOp) error {
 		}
 	case store.OpMarkUsed:
 		op.First, err = readMark(b.reply, "mark used")
+	case store.OpAdvance:
+		op.First, err = readMark(b.reply, "advance")
 	case store.OpResetCounter:
 		err = readReset(b.reply)
 	case store.OpTouchEnrollment:

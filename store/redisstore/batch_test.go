@@ -439,6 +439,75 @@ func TestRunBatchConditionalChain(t *testing.T) {
 	}
 }
 
+// TestRunBatchAdvanceChain: an advance and the challenge's end, the
+// run's reset and the last use on its condition are one round trip (two
+// when a script is not cached yet), all run when the mark was raised,
+// none when it was not, and no gate is left behind.
+func TestRunBatchAdvanceChain(t *testing.T) {
+	s, rdb, clk, calls := countedStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "totp", CreatedAt: clk.Now()}))
+	load := func(scripts ...*redis.Script) func() {
+		return func() {
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			for _, sc := range scripts {
+				require.NoError(t, sc.Load(ctx, rdb).Err())
+			}
+		}
+	}
+	all := []*redis.Script{advance, incrBelow, resetGated, touchEnrollment}
+	for n, tc := range []struct {
+		name   string
+		load   func()
+		step   int64
+		raised bool // the step is above the mark
+		trips  int64
+	}{
+		{"every script cached", load(all...), 10, true, 1},
+		{"a step already taken", load(all...), 10, false, 1},
+		{"an earlier step", load(all...), 9, false, 1},
+		{"none cached", load(), 1<<35 + 1, true, 2},
+		{"not the advance's", load(incrBelow, resetGated, touchEnrollment), 1<<35 + 2, true, 2},
+		{"not the end's", load(advance, resetGated, touchEnrollment), 1<<35 + 3, true, 2},
+		{"a step taken, none cached", load(), 1<<35 + 3, false, 2},
+	} {
+		end, fail := "done"+strconv.Itoa(n), "fail"+strconv.Itoa(n)
+		_, _, err := s.Incr(ctx, fail, time.Minute)
+		require.NoError(t, err)
+		clk.Advance(time.Second)
+		used := clk.Now()
+		tc.load()
+		before := calls.Load()
+		ops := []store.Op{
+			{Kind: store.OpAdvance, Key: "ledger", Mark: tc.step, Time: clk.Now().Add(time.Hour)},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}}, If: 1},
+			{Kind: store.OpResetCounter, Key: fail, If: 1},
+			{Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1", Time: used, If: 1},
+		}
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, tc.trips, calls.Load()-before, "%s: round trips", tc.name)
+
+		raised := tc.raised
+		assert.Equal(t, raised, ops[0].First, "%s: the advance", tc.name)
+		for _, i := range []int{1, 2, 3} {
+			assert.Equal(t, !raised, ops[i].Skipped, "%s: operation %d", tc.name, i)
+		}
+		f, _, err := s.Peek(ctx, fail)
+		require.NoError(t, err)
+		recs, err := s.ListEnrollments(ctx, "u1")
+		require.NoError(t, err)
+		require.Len(t, recs, 1)
+		again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
+		require.NoError(t, err)
+		assert.Equal(t, raised, again[0].Full, "%s: the end ran", tc.name)
+		assert.Equal(t, raised, f == 0, "%s: the run's reset ran", tc.name)
+		assert.Equal(t, raised, recs[0].LastUsedAt.Equal(used), "%s: the last use was written", tc.name)
+		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+	}
+}
+
 // TestRunBatchIsolated: on one server a batch's pipeline is a transaction,
 // so no other client's command runs between two of its commands: batches
 // of many increments of one counter, run at once from two connection

@@ -254,7 +254,10 @@ return 0
 // exact only up to 2^53, so an int64 mark is compared as (high, low) pairs
 // of numbers that each fit. With ARGV[6] = "1" any live mark refuses (the
 // MarkUsed rule). It returns 1 when it set the mark. KEYS[1] ledger key;
-// ARGV now, high, low, exp (0 = never), TTL (0 = none), once.
+// ARGV now, high, low, exp (0 = never), TTL (0 = none), once, and, in a
+// batch with gates, their TTL: every key after the first is a gate (see
+// incrBelow) that it sets when it set the mark, for the conditional
+// operations that follow it.
 var advance = newScript(`
 local k = KEYS[1]
 local now = tonumber(ARGV[1])
@@ -274,6 +277,7 @@ if ARGV[5] == '0' then
 else
   redis.call('PEXPIRE', k, ARGV[5])
 end
+for i = 2, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[7]) end
 return 1
 `)
 

@@ -28,6 +28,7 @@ type fnOp struct {
 	E  *int64   `json:"e,omitempty"`
 	M  int      `json:"m,omitempty"`
 	Tm int64    `json:"tm,omitempty"`
+	V  int64    `json:"v,omitempty"`
 	I  []fnIncr `json:"i,omitempty"`
 }
 
@@ -141,6 +142,8 @@ func encodeBatch(ops []store.Op) (string, error) {
 			}
 		case store.OpMarkUsed:
 			f.T, f.K, f.E = "mark", op.Key, micros(op.Time)
+		case store.OpAdvance:
+			f.T, f.K, f.E, f.V = "advance", op.Key, micros(op.Time), op.Mark
 		case store.OpResetCounter:
 			f.T, f.K = "reset", op.Key
 		case store.OpConsumeCode:
@@ -213,7 +216,7 @@ func decodeBatch(ops []store.Op, out []byte) error {
 				v := counterValue(b.N, b.R)
 				op.Bounded[j] = store.BoundedValue{N: v.N, ResetAt: v.ResetAt, Max: b.Max, Full: b.Full, Incremented: b.Incrd}
 			}
-		case store.OpMarkUsed:
+		case store.OpMarkUsed, store.OpAdvance:
 			op.First = r.W
 		case store.OpConsumeCode:
 			op.Status = store.CodeStatus(r.S)

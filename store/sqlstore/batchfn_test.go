@@ -109,7 +109,7 @@ func matchBatches(t *testing.T, want, got *sqlstore.Store, clock *storetest.Cloc
 		require.NoError(t, s.PutState(ctx, "s0", []byte("v"), clock.Now().Add(time.Minute)))
 		require.NoError(t, s.PutState(ctx, "s1", []byte{}, time.Time{}))
 	}
-	statuses, skipped := map[store.CodeStatus]int{}, 0
+	statuses, skipped, raised := map[store.CodeStatus]int{}, 0, map[bool]int{}
 	for round := range 600 {
 		ops := randomBatch(rng, clock.Now())
 		a, b := cloneOps(ops), cloneOps(ops)
@@ -120,6 +120,9 @@ func matchBatches(t *testing.T, want, got *sqlstore.Store, clock *storetest.Cloc
 		for _, op := range b {
 			if op.Kind == store.OpConsumeCode && !op.Skipped {
 				statuses[op.Status]++
+			}
+			if op.Kind == store.OpAdvance && !op.Skipped {
+				raised[op.First]++
 			}
 			if op.Skipped {
 				skipped++
@@ -132,7 +135,9 @@ func matchBatches(t *testing.T, want, got *sqlstore.Store, clock *storetest.Cloc
 		// the expiries are, so that bounds are met exactly.
 		clock.Advance(time.Duration(rng.IntN(7)) * 250 * time.Millisecond)
 	}
-	t.Logf("codes: %v; operations skipped: %d", statuses, skipped)
+	t.Logf("codes: %v; advances that raised their mark: %v; operations skipped: %d", statuses, raised, skipped)
+	assert.Positive(t, raised[true], "no advance raised its mark")
+	assert.Positive(t, raised[false], "every advance raised its mark")
 	for c := store.CodeNotFound; c <= store.CodeExhausted; c++ {
 		assert.Positive(t, statuses[c], "the batches reached no %s code", c)
 	}
@@ -140,14 +145,14 @@ func matchBatches(t *testing.T, want, got *sqlstore.Store, clock *storetest.Cloc
 }
 
 // randomBatch returns one to six operations over a few keys, some of
-// them conditional on an earlier increment or consumption.
+// them conditional on an earlier increment, consumption or advance.
 func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 	keys := []string{"a", "b", "c", "d"}
 	var ops []store.Op
 	lastCond := 0
 	for range 1 + rng.IntN(6) {
 		op := store.Op{}
-		switch rng.IntN(14) {
+		switch rng.IntN(16) {
 		case 0:
 			op = store.Op{Kind: store.OpPeek, Key: keys[rng.IntN(4)]}
 		case 1:
@@ -167,6 +172,11 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 			}
 		case 6:
 			op = store.Op{Kind: store.OpResetCounter, Key: keys[rng.IntN(4)]}
+		case 14, 15:
+			// Steps around one another on two keys, so that marks are
+			// raised, refused and expire.
+			op = store.Op{Kind: store.OpAdvance, Key: fmt.Sprint("v", rng.IntN(2)), Mark: int64(rng.IntN(6)) << (32 * rng.IntN(2)),
+				Time: now.Add(time.Duration(rng.IntN(4)) * 250 * time.Millisecond)}
 		case 7, 10, 11:
 			op = store.Op{Kind: store.OpConsumeCode, Group: "g", Key: fmt.Sprint("k", rng.IntN(2)), Hash: []byte{byte(rng.IntN(2))}}
 		case 8, 12:
@@ -180,7 +190,7 @@ func randomBatch(rng *rand.Rand, now time.Time) []store.Op {
 			op.If = lastCond
 		}
 		ops = append(ops, op)
-		if op.Kind == store.OpIncrBelow || op.Kind == store.OpConsumeCode {
+		if op.Kind == store.OpIncrBelow || op.Kind == store.OpConsumeCode || op.Kind == store.OpAdvance {
 			lastCond = len(ops)
 		}
 	}

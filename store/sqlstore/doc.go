@@ -100,7 +100,11 @@
 // the tables takes (5.7 seconds for 300,000 counters and 100,000 states
 // on a small cloud machine), so run it before the instances start. On MySQL,
 // whose DDL commits statement by statement, each migration is written so
-// that running it again after an interruption completes it.
+// that running it again after an interruption completes it. Version 5
+// replaces, on PostgreSQL only, <prefix>run_batch with one that also runs
+// a replay ledger's advance (store.OpAdvance), on which the challenge's end
+// of an authenticator-app sign-in waits in the same statement; instances
+// of the release before it run on the new function unchanged.
 //
 // Counter keys (column k of <prefix>counters) are the library's and may
 // change between releases without a migration: rows under keys no longer

@@ -259,6 +259,8 @@ func (s *Store) runOp(ctx context.Context, tx querier, op *store.Op, locks batch
 		op.Bounded, err = s.incrBelow(ctx, tx, op.Incrs, locks)
 	case store.OpMarkUsed:
 		op.First, err = s.ledgerWrite(ctx, tx, s.q.markUsed, op.Key, nil, op.Time)
+	case store.OpAdvance:
+		op.First, err = s.ledgerWrite(ctx, tx, s.q.advance, op.Key, &op.Mark, op.Time)
 	case store.OpResetCounter:
 		if !locks.forget(op.Key) {
 			err = s.resetCounter(ctx, tx, op.Key)
@@ -305,7 +307,7 @@ func readsOnly(ops []store.Op) bool {
 // needsReadCommitted reports whether ops, run in one transaction on MySQL,
 // need READ COMMITTED to read what their methods would. In REPEATABLE
 // READ, MySQL's default, a plain read (a consistent read: Peek, GetState,
-// ListEnrollments, and MarkUsed's read of its token) sees the snapshot
+// ListEnrollments, and MarkUsed's and Advance's read of its token) sees the snapshot
 // taken by the transaction's first plain read, while writes and locking
 // reads (the other operations' statements) see the latest rows. So a
 // plain read that follows a write that follows a plain read would see rows
@@ -323,7 +325,7 @@ func needsReadCommitted(ops []store.Op) bool {
 				return true
 			}
 			read = true
-		case store.OpMarkUsed: // an upsert, then a plain read of its row
+		case store.OpMarkUsed, store.OpAdvance: // an upsert, then a plain read of its row
 			if read {
 				return true
 			}

@@ -100,10 +100,12 @@ func (h *harness) batcher(t *testing.T) {
 	check(t, want{1, t0.Add(time.Minute), 1, true, false}, full[0].Bounded[0], "a full counter in a batch")
 
 	t.Run("ConsumeCode", func(t *testing.T) { batchCodes(t, s, clk, k, ctx) })
+	t.Run("Advance", func(t *testing.T) { batchAdvance(t, s, clk, k, ctx) })
 	t.Run("If", func(t *testing.T) { batchIf(t, s, clk, k, ctx) })
 	t.Run("Invalid", func(t *testing.T) { h.batchInvalid(t, s, clk, k, ctx) })
 	t.Run("Race", func(t *testing.T) { h.raceBatch(t, s, clk, k, ctx) })
 	t.Run("RaceIf", func(t *testing.T) { h.raceIf(t, s, clk, k, ctx) })
+	t.Run("RaceAdvance", func(t *testing.T) { h.raceAdvance(t, s, clk, k, ctx) })
 }
 
 // ifCase holds what the conditional-operation checks share: the store,
@@ -176,7 +178,90 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	batchIfAdmitted(c)
 	batchIfRefused(c)
 	batchIfConsumed(c)
+	batchIfAdvanced(c)
 	batchIfInvalid(c)
+}
+
+// batchAdvance checks Advance in a batch: it raises a mark, a second
+// advance to the same value in the batch sees it and refuses, a higher
+// one raises it again, and values past 2^32 compare as 64-bit integers.
+func batchAdvance(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	adv := func(key string, v int64) store.Op {
+		return store.Op{Kind: store.OpAdvance, Key: k(key), Mark: v, Time: clk.Now().Add(time.Minute)}
+	}
+	const big = 1<<40 + 5
+	ops := []store.Op{adv("adv-a", 5), adv("adv-a", 5), adv("adv-a", 4), adv("adv-a", 6), adv("adv-b", big), adv("adv-b", big-1<<32)}
+	require.NoError(t, s.RunBatch(ctx, ops))
+	for i, want := range []bool{true, false, false, true, true, false} {
+		assert.Equal(t, want, ops[i].First, "advance %d of the batch", i)
+	}
+	raised, err := s.Advance(ctx, k("adv-a"), 6, clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.False(t, raised, "Advance sees the mark a batch raised")
+	raised, err = s.Advance(ctx, k("adv-b"), big+1, clk.Now().Add(time.Minute))
+	require.NoError(t, err)
+	assert.True(t, raised, "a mark past 2^32, one higher")
+}
+
+// batchIfAdvanced: operations conditional on an advance (the end of a
+// challenge, a counter's reset, a last use) run when it raised its mark,
+// and are skipped, having done nothing, when it did not.
+func batchIfAdvanced(c ifCase) {
+	t := c.t
+	user := c.k("{u:if}adv-user")
+	t0 := c.clk.Now()
+	require.NoError(t, c.s.PutEnrollment(c.ctx, store.EnrollmentRecord{UserID: user, ID: "e", Method: "totp", CreatedAt: t0.Add(-time.Hour)}))
+	chain := func(end string, v int64, used time.Time) []store.Op {
+		return []store.Op{
+			{Kind: store.OpAdvance, Key: c.k("{u:if}adv"), Mark: v, Time: t0.Add(time.Hour)},
+			{Kind: store.OpIncrBelow, If: 1, Incrs: []store.BoundedIncr{{Key: c.k("{u:if}" + end), Window: time.Minute, Max: 1}}},
+			{Kind: store.OpResetCounter, Key: c.k("{u:if}adv-run"), If: 1},
+			{Kind: store.OpTouchEnrollment, UserID: user, ID: "e", Time: used, If: 1},
+		}
+	}
+	run := func() int64 {
+		t.Helper()
+		n, _, err := c.s.Peek(c.ctx, c.k("{u:if}adv-run"))
+		require.NoError(t, err)
+		return n
+	}
+	used := func() time.Time {
+		t.Helper()
+		rec, err := c.s.GetEnrollment(c.ctx, user, "e")
+		require.NoError(t, err)
+		return rec.LastUsedAt
+	}
+	incr := func() {
+		t.Helper()
+		_, _, err := c.s.Incr(c.ctx, c.k("{u:if}adv-run"), time.Minute)
+		require.NoError(t, err)
+	}
+
+	incr()
+	ops := chain("adv-end-1", 1<<33+7, t0.Add(-time.Minute))
+	c.run(ops)
+	require.True(t, ops[0].First, "the first advance raises the mark")
+	for i := 1; i < len(ops); i++ {
+		assert.False(t, ops[i].Skipped, "operation %d on a raised mark runs", i)
+	}
+	assert.True(t, ops[1].Bounded[0].Incremented, "the end on a raised mark")
+	assert.Zero(t, run(), "the reset on a raised mark")
+	assertTime(t, t0.Add(-time.Minute), used(), "the last use on a raised mark")
+
+	incr()
+	for _, v := range []int64{1<<33 + 7, 1<<33 + 6, 7} {
+		ops = chain("adv-end-2", v, t0)
+		c.run(ops)
+		assert.False(t, ops[0].First, "an advance to %d, not above the mark", v)
+		for i := 1; i < len(ops); i++ {
+			assert.True(t, ops[i].Skipped, "operation %d on a mark not raised (%d)", i, v)
+		}
+		assert.Equal(t, int64(1), run(), "the reset on a mark not raised (%d)", v)
+		assertTime(t, t0.Add(-time.Minute), used(), "the last use on a mark not raised")
+	}
+	n, _, err := c.s.Peek(c.ctx, c.k("{u:if}adv-end-2"))
+	require.NoError(t, err)
+	assert.Zero(t, n, "no skipped end counted")
 }
 
 // batchIfConsumed: operations conditional on a code's consumption run
@@ -415,6 +500,36 @@ func batchCodes(t *testing.T, s batchRunner, clk *Clock, k func(string) string, 
 	st, err = s.ConsumeCode(ctx, g, "put", []byte("new"))
 	require.NoError(t, err)
 	assert.Equal(t, store.CodeExhausted, st, "the code a batch stored, its two attempts used")
+}
+
+// raceAdvance races batches that each advance one ledger key to the same
+// value and, on that condition, end a challenge (a bounded increment to
+// 1): exactly one raises the mark, and the end runs in exactly that one.
+func (h *harness) raceAdvance(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx context.Context) {
+	stores := h.batchers(t, s, clk)
+	for r := 0; r < h.opt.Rounds/5+1; r++ {
+		tag := fmt.Sprintf("{race-adv-%d}", r)
+		var calls, ended atomic.Int64
+		raised := h.race(t, func() (bool, error) {
+			i := calls.Add(1)
+			ops := []store.Op{
+				{Kind: store.OpAdvance, Key: k(tag + "l"), Mark: 59_000_000, Time: clk.Now().Add(time.Minute)},
+				{Kind: store.OpIncrBelow, If: 1, Incrs: []store.BoundedIncr{{Key: k(tag + "done"), Window: time.Minute, Max: 1}}},
+			}
+			if err := stores[int(i)%len(stores)].RunBatch(ctx, ops); err != nil {
+				return false, err
+			}
+			if ops[1].Skipped == ops[0].First {
+				return false, fmt.Errorf("an advance that raised the mark %v had its end skipped %v", ops[0].First, ops[1].Skipped)
+			}
+			if !ops[1].Skipped && ops[1].Bounded[0].Incremented {
+				ended.Add(1)
+			}
+			return ops[0].First, nil
+		})
+		require.Equal(t, 1, raised, "round %d: advances that raised the mark", r)
+		require.Equal(t, int64(1), ended.Load(), "round %d: ends that ran", r)
+	}
 }
 
 // batchInvalid checks that a batch with an unknown operation, or a

@@ -1,0 +1,2 @@
+-- Version 5: PostgreSQL's batch function runs a ledger's advance. MySQL
+-- has nothing to add.

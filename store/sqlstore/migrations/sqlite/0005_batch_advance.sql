@@ -1,0 +1,2 @@
+-- Version 5: PostgreSQL's batch function runs a ledger's advance. SQLite
+-- runs a batch's statements in the process, so it has nothing to add.
