@@ -82,6 +82,12 @@ type Verified struct {
 	// key reports whether its key is device-bound ("hwk") or synced
 	// ("swk"), and whether it verified the user.
 	AMR []string
+	// Mark, returned by MarkVerifier.VerifyMarked only, is the replay
+	// mark (a store.OpAdvance) on which the answer holds: the Service
+	// runs it in the round trip that ends the challenge, which ends only
+	// when it raised the mark, and refuses the answer as ErrCodeReused
+	// when it did not. Zero (Kind 0): the factor wrote what it needed.
+	Mark store.Op
 }
 
 // A Discoverer is a factor that names the user itself: a passkey, a
@@ -145,6 +151,28 @@ type Offerer interface {
 type RecordVerifier interface {
 	Factor
 	VerifyRecords(ctx context.Context, ch *Challenge, answer string, records []store.EnrollmentRecord) (Verified, error)
+}
+
+// A MarkVerifier is a RecordVerifier whose check of an answer ends with a
+// replay mark that decides whether the answer holds: an authenticator
+// app's code is accepted once per time step (RFC 6238, section 5.2),
+// which the ledger's high-water mark (store.Ledger.Advance) enforces.
+// VerifyMarked does what VerifyRecords does, except that it may leave
+// that mark unwritten and return it as Verified.Mark, a store.OpAdvance:
+// the Service then runs it in the round trip that ends the challenge,
+// with the end, the end of the user's run of wrong answers and the last
+// use on its condition (store.Op.If), so that a right code costs one
+// round trip less. The answer holds only when the advance raised the
+// mark; when it did not (a concurrent sign-in took the step), the Service
+// refuses it as ErrCodeReused, as the factor would have, and nothing of
+// the end was written. The Service calls VerifyMarked only when it can
+// run the mark so: on a store.Batcher, with no Veto (whose verdict comes
+// before the end); otherwise it calls VerifyRecords. A factor may still
+// write the mark itself and leave Verified.Mark unset (when what it
+// reports depends on the mark's outcome, as a clock-drift warning does).
+type MarkVerifier interface {
+	RecordVerifier
+	VerifyMarked(ctx context.Context, ch *Challenge, answer string, records []store.EnrollmentRecord) (Verified, error)
 }
 
 // A CodeConsumer is a factor that checks an answer by consuming a code it

@@ -108,11 +108,18 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //     challenge is live, the read of the user's revocation and, for a
 //     factor that checks answers against them, the user's records, or for
 //     an email code its consumption, run only when the count admits it,
-//     in one batch), the factor's own (TOTP: its time step; backup code:
-//     the code with its double-submit mark and the count of the set's
-//     uses, one batch; email: none), and the completion with the end of
-//     the failure run and the enrollment's last use (one batch; for an
+//     in one batch), the factor's own (backup code: the code with its
+//     double-submit mark and the count of the set's uses, one batch;
+//     TOTP, email: none), and the completion with the end of the failure
+//     run and the enrollment's last use (one batch; for a TOTP code, after
+//     its time step's mark, run only when the mark was raised; for an
 //     email code, in the count's batch, run only when the code matched).
+//   - A TOTP code whose step a concurrent sign-in took: the count, the
+//     mark with the completion that did not run, and the count's give-back;
+//     one whose drift is reported (the previous step's), or with a Veto:
+//     the count, the mark, the completion, and when the drift is new the
+//     record's rewrite with it between the last two (a write and a read of
+//     the removal's tombstone).
 //   - A wrong code: the count (TOTP: nothing more, its record came with
 //     the count; email: nothing more, the code's check came with it).
 func TestLoginRoundTrips(t *testing.T) {
@@ -134,7 +141,26 @@ func TestLoginRoundTrips(t *testing.T) {
 	assert.EqualValues(t, 1, r.calls(t, begin), "Begin")
 	assert.Equal(t, []twofactor.Method{twofactor.MethodTOTP, twofactor.MethodWebAuthn, twofactor.MethodEmail, twofactor.MethodBackupCode},
 		begun.Challenge.Methods, "every factor is offered from the one read")
-	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP")
+	assert.EqualValues(t, 2, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP")
+	require.NoError(t, begin())
+	before := r.spy.Calls.Load()
+	require.ErrorIs(t, verify(twofactor.MethodTOTP, r.code(t))(), twofactor.ErrInvalidCode)
+	assert.EqualValues(t, 3, r.spy.Calls.Load()-before, "Verify, a TOTP step taken")
+	r.clock.Advance(time.Minute)
+	prev, err := otptotp.GenerateCode(r.secret, r.clock.Now().Add(-30*time.Second))
+	require.NoError(t, err)
+	assert.EqualValues(t, 5, r.calls(t, verify(twofactor.MethodTOTP, prev)), "Verify, TOTP, a drift found")
+	r.clock.Advance(time.Minute)
+	require.NoError(t, begin())
+	prev, err = otptotp.GenerateCode(r.secret, r.clock.Now().Add(-30*time.Second))
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodTOTP, prev)), "Verify, TOTP, the same drift")
+	r.clock.Advance(time.Minute)
+	require.NoError(t, begin())
+	assert.EqualValues(t, 5, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP, the drift gone")
+	r.clock.Advance(time.Minute)
+	require.NoError(t, begin())
+	assert.EqualValues(t, 2, r.calls(t, verify(twofactor.MethodTOTP, r.code(t))), "Verify, TOTP, no drift again")
 
 	r.clock.Advance(time.Minute)
 	require.NoError(t, begin())
@@ -142,7 +168,7 @@ func TestLoginRoundTrips(t *testing.T) {
 	if r.code(t) == wrong {
 		wrong = "111111"
 	}
-	before := r.spy.Calls.Load()
+	before = r.spy.Calls.Load()
 	require.ErrorIs(t, verify(twofactor.MethodTOTP, wrong)(), twofactor.ErrInvalidCode)
 	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong code")
 

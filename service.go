@@ -654,8 +654,10 @@ const maxAnswer = 16 << 10
 // consumption, a CodeConsumer's, run only when the count refused nothing,
 // and the challenge's end with the failure run's end and the last use,
 // run only when the code matched; two with a Veto, whose verdict comes
-// before the end) and three for a TOTP or backup code (the count, with,
-// for a RecordVerifier, the user's records; the factor's own; the end);
+// before the end), two for a TOTP code (the count, with the user's
+// records; the time step's mark, a MarkVerifier's, with the end on its
+// condition; three with a Veto or a clock drift to report), three for a
+// backup code (the count; the factor's own; the end);
 // one or two for a wrong one; more on a store without store.Batcher. A
 // right code to a challenge that a revocation (a password change, an
 // administrator's reset) ended has ended it again and the user's run of
@@ -718,15 +720,33 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	case consumer && !v.consumes: // verr, before any store access
 	case consumer:
 		got, verr = cc.VerifyConsumed(ctx, ch, consume)
+		got.Mark = store.Op{}
 	case v.withRecords:
+		if mv, ok := f.(MarkVerifier); ok && v.marks() {
+			got, verr = mv.VerifyMarked(ctx, ch, a.Code, v.records)
+			if verr == nil && got.Mark.Kind != 0 && got.Mark.Kind != store.OpAdvance {
+				return v.fail(ctx, fmt.Errorf("twofactor: %s verification: a mark of kind %s, not an advance", a.Method, got.Mark.Kind))
+			}
+			break
+		}
 		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
+		got.Mark = store.Op{} // only VerifyMarked leaves one to the Service
 	default:
 		got, verr = f.Verify(ctx, ch, a.Code)
+		got.Mark = store.Op{}
 	}
 	if verr != nil {
 		return v.wrong(ctx, verr)
 	}
 	return v.complete(ctx, f, got)
+}
+
+// marks reports whether the Service can run a MarkVerifier's mark in the
+// round trip that ends the challenge: on a store.Batcher, with no Veto,
+// whose verdict must come between the mark and the end.
+func (v *verification) marks() bool {
+	_, ok := v.s.store.(store.Batcher)
+	return ok && v.s.veto == nil
 }
 
 // malformed reports whether a's answer can be refused unseen: empty, too
@@ -1023,6 +1043,9 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 	// first, so nothing issued for one that ended can be used, and
 	// deleting them would cost a store round trip a factor on every login.
 	if err := v.end(ctx, got); err != nil {
+		if errors.Is(err, errMarkTaken) {
+			return v.wrong(ctx, ErrCodeReused)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return v.fail(ctx, ErrChallengeNotFound)
 		}
@@ -1050,11 +1073,17 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 	return res, nil
 }
 
+// errMarkTaken is end's error when the factor's mark (Verified.Mark) did
+// not advance: a concurrent sign-in took the time step first.
+var errMarkTaken = errors.New("twofactor: the answer's mark was taken")
+
 // end completes the challenge, so that exactly one answer does, ends the
 // user's run of wrong answers, whether it completed it or another answer
 // had (store.ErrNotFound), and records the sign-in as the last use of the
 // enrollment when the factor asks (Verified.RecordUse), in one round
-// trip.
+// trip. With a factor's mark (Verified.Mark) the round trip starts with
+// it and the rest waits on it (store.Op.If): when it does not advance,
+// nothing else is written and end returns errMarkTaken.
 //
 // On a store without store.Batcher the two are one call after the other,
 // and a failure to end the run only leaves the count higher, which is the
@@ -1068,15 +1097,23 @@ func (v *verification) end(ctx context.Context, got Verified) error {
 	}
 	s := v.s
 	now := s.now()
-	ops := v.endOps(v.ops[:0], got, 0, now)
-	touch := len(ops) == 3
+	ops, cond := v.ops[:0], 0
+	if got.Mark.Kind == store.OpAdvance {
+		ops, cond = append(ops, got.Mark), 1
+	}
+	ops = v.endOps(ops, got, cond, now)
+	touch := len(ops) == cond+3
 	_, batcher := s.store.(store.Batcher)
 	if !batcher {
-		ops = ops[:1]
+		ops = ops[:1] // VerifyMarked is called on a Batcher only: no mark
 	}
 	if err := store.RunBatch(ctx, s.store, ops, now); err != nil {
 		return err
 	}
+	if cond > 0 && !ops[0].First {
+		return errMarkTaken
+	}
+	ops = ops[cond:]
 	if !batcher {
 		// One call after another: what follows the end only leaves the
 		// count higher or the last use older, so a failure is reported

@@ -92,6 +92,11 @@
 //     accepted once, and a code older than the newest accepted one is
 //     refused (twofactor.ErrCodeReused), across every app instance sharing
 //     the store. The confirming code of an enrollment is burnt the same way.
+//     Through the Service, a code that matched with no clock drift has its
+//     mark written in the round trip that ends the challenge, the end
+//     waiting on it ([Factor.VerifyMarked], twofactor.MarkVerifier): a
+//     sign-in with an authenticator app is two store round trips, and a
+//     code whose step a concurrent sign-in took ends nothing.
 //   - Codes are compared in constant time; a wrong code is compared with
 //     every step of the skew window, so timing says no more than the answer.
 //     Config.Skew widens the window; each step more on each side adds 2 in

@@ -932,3 +932,46 @@ func TestVerifyNeedsUser(t *testing.T) {
 	_, err = e.f.Verify(context.Background(), nil, "123456")
 	require.ErrorIs(t, err, twofactor.ErrInvalidInput)
 }
+
+// VerifyMarked leaves the time step's mark to its caller when the code
+// matched with no drift: it returns the advance of the enrollment's
+// ledger to that step, good for a day past the step, and writes nothing.
+// A code that matched with a drift is marked by the factor, as Verify
+// marks it, before the drift is reported, and a step it marked refuses a
+// later code of the same step.
+func TestVerifyMarked(t *testing.T) {
+	e := newEnv(t, totp.Config{}, nil)
+	ctx := context.Background()
+	secret, en := e.enroll(t, alice)
+	e.clock.Advance(time.Minute)
+	p := e.f.Params()
+	now := e.clock.Now()
+	recs, err := e.mem.ListEnrollments(ctx, alice.ID)
+	require.NoError(t, err)
+
+	v, err := e.f.VerifyMarked(ctx, challenge(alice), codeAt(t, secret, now, p), recs)
+	require.NoError(t, err)
+	assert.Equal(t, en.ID, v.EnrollmentID)
+	assert.True(t, v.RecordUse)
+	require.Equal(t, store.OpAdvance, v.Mark.Kind, "the mark left to the caller")
+	step := now.Unix() / 30
+	assert.Equal(t, step, v.Mark.Mark)
+	assert.True(t, v.Mark.Time.Equal(time.Unix(step*30, 0).Add(24*time.Hour)), "the mark's expiry: %v", v.Mark.Time)
+	raised, err := e.mem.Advance(ctx, v.Mark.Key, v.Mark.Mark, v.Mark.Time)
+	require.NoError(t, err)
+	assert.True(t, raised, "VerifyMarked wrote no mark")
+	_, err = e.f.Verify(ctx, challenge(alice), codeAt(t, secret, now, p))
+	require.ErrorIs(t, err, twofactor.ErrCodeReused, "the mark's key is the ledger Verify reads")
+
+	e.clock.Advance(time.Minute)
+	e.events.Reset()
+	behind := codeAt(t, secret, e.clock.Now().Add(-30*time.Second), p)
+	v, err = e.f.VerifyMarked(ctx, challenge(alice), behind, recs)
+	require.NoError(t, err)
+	assert.Zero(t, v.Mark.Kind, "a drifted code is marked by the factor")
+	assert.Equal(t, "-1", v.Details[event.DetailDrift])
+	assert.Equal(t, []event.Reason{event.ReasonClockDrift}, e.events.Reasons(event.Warning))
+	_, err = e.f.VerifyMarked(ctx, challenge(alice), behind, recs)
+	require.ErrorIs(t, err, twofactor.ErrCodeReused, "the step the factor marked")
+	assert.Len(t, e.events.OfType(event.Warning), 1, "no drift reported for a replay")
+}

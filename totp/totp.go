@@ -393,7 +393,7 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // the last drift is kept with the enrollment (in the same write as the
 // last use).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	return f.verify(ctx, ch, answer, nil)
+	return f.verify(ctx, ch, answer, nil, false)
 }
 
 // VerifyRecords is Verify with the user's enrollment records already read
@@ -403,11 +403,30 @@ func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, ans
 	if records == nil {
 		records = []store.EnrollmentRecord{}
 	}
-	return f.verify(ctx, ch, answer, records)
+	return f.verify(ctx, ch, answer, records, false)
 }
 
-// verify is Verify, with the records read when records is nil.
-func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+// VerifyMarked is VerifyRecords, for a caller that runs the time step's
+// replay mark itself (twofactor.MarkVerifier): when the code matched at
+// the enrollment's own drift, and that drift is none, the mark is not
+// written but returned as Verified.Mark, a store.OpAdvance of the
+// enrollment's ledger to the matched step, and the code holds only when
+// it raises it (RFC 6238, section 5.2: a code is accepted once). The
+// Service runs it in the round trip that ends the challenge. A code that
+// matched at another offset writes the mark first, as Verify does, so
+// that the clock-drift warning and the record's rewrite follow a step
+// that was new.
+func (f *Factor) VerifyMarked(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	if records == nil {
+		records = []store.EnrollmentRecord{}
+	}
+	return f.verify(ctx, ch, answer, records, true)
+}
+
+// verify is Verify, with the records read when records is nil; with
+// leave, a step matched with no drift is left to the caller to mark
+// (VerifyMarked).
+func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord, leave bool) (twofactor.Verified, error) {
 	if ch == nil {
 		return twofactor.Verified{}, fmt.Errorf("%w: totp: nil challenge", twofactor.ErrInvalidInput)
 	}
@@ -423,8 +442,15 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	}
 	defer clear(e.secret)
 	now := f.now()
-	off, err := f.check(ctx, e, answer, now)
+	step, off, err := f.match(e, answer, now)
 	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	if leave && off == 0 && e.data.Drift == 0 {
+		return twofactor.Verified{EnrollmentID: e.rec.ID, RecordUse: true, Details: map[string]string{event.DetailDrift: driftString(off)},
+			Mark: f.markOp(e, step)}, nil
+	}
+	if err := f.mark(ctx, e, step, off); err != nil {
 		return twofactor.Verified{}, err
 	}
 	if off != e.data.Drift {
@@ -466,23 +492,35 @@ func ledgerKey(userID, enrollmentID string) string {
 // stepping back.
 const markTTL = 24 * time.Hour
 
-// check matches code against e at now and consumes its step in the
-// ledger. A non-zero drift is reported as a warning.
-func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.Time) (int, error) {
-	p := e.data.Params
-	step, off, ok, err := p.Match(e.secret, code, now, f.skew)
+// match matches code against e at now: the time step it matched and its
+// offset from now's.
+func (f *Factor) match(e *enrolled, code string, now time.Time) (step int64, off int, err error) {
+	step, off, ok, err := e.data.Params.Match(e.secret, code, now, f.skew)
 	if err != nil {
-		return 0, invalidCode{err}
+		return 0, 0, invalidCode{err}
 	}
 	if !ok {
-		return 0, twofactor.ErrInvalidCode
+		return 0, 0, twofactor.ErrInvalidCode
 	}
-	adv, err := f.store.Advance(ctx, e.ledger, step, p.StepTime(step).Add(markTTL))
+	return step, off, nil
+}
+
+// markOp is the advance of e's replay ledger to step: a step, and every
+// one before it, is accepted once.
+func (f *Factor) markOp(e *enrolled, step int64) store.Op {
+	return store.Op{Kind: store.OpAdvance, Key: e.ledger, Mark: step, Time: e.data.Params.StepTime(step).Add(markTTL)}
+}
+
+// mark consumes the step that e matched at offset off in the ledger
+// (markOp). A non-zero drift is reported as a warning.
+func (f *Factor) mark(ctx context.Context, e *enrolled, step int64, off int) error {
+	op := f.markOp(e, step)
+	adv, err := f.store.Advance(ctx, op.Key, op.Mark, op.Time)
 	if err != nil {
-		return 0, fmt.Errorf("totp: replay ledger: %w", err)
+		return fmt.Errorf("totp: replay ledger: %w", err)
 	}
 	if !adv {
-		return 0, twofactor.ErrCodeReused
+		return twofactor.ErrCodeReused
 	}
 	if off != 0 {
 		f.events.Emit(ctx, event.Event{
@@ -491,7 +529,7 @@ func (f *Factor) check(ctx context.Context, e *enrolled, code string, now time.T
 			Details: map[string]string{event.DetailDrift: driftString(off)},
 		})
 	}
-	return off, nil
+	return nil
 }
 
 // rewrite saves e with the given drift (recordUse calls it when the drift

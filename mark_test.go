@@ -1,0 +1,176 @@
+package twofactor_test
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	otptotp "github.com/pquerna/otp/totp"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/twofactorkit/twofactor"
+	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/eventlog"
+	"github.com/twofactorkit/twofactor/internal/storespy"
+	"github.com/twofactorkit/twofactor/store"
+	"github.com/twofactorkit/twofactor/store/storetest"
+	"github.com/twofactorkit/twofactor/totp"
+)
+
+// markApp is a Service with an authenticator app enrolled for its user,
+// on a counted memory store, whose events are logged.
+type markApp struct {
+	svc    *twofactor.Service
+	spy    *storespy.Spy
+	clock  *storetest.Clock
+	log    eventlog.Log
+	user   twofactor.User
+	secret string
+}
+
+func newMarkApp(t *testing.T, mod func(*twofactor.Config)) *markApp {
+	t.Helper()
+	a := &markApp{clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), user: twofactor.User{ID: "ada"}}
+	a.spy = storespy.New(store.NewMemory(a.clock.Now))
+	cfg := twofactor.Config{Store: a.spy, Keys: newKeys(t), Now: a.clock.Now,
+		Events:  &event.Sink{Discard: true, Hook: a.log.Hook},
+		Factors: []twofactor.FactorConfig{totp.Config{Issuer: "Acme"}}}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := twofactor.New(cfg)
+	require.NoError(t, err)
+	a.svc = svc
+	ctx := context.Background()
+	tf, _ := svc.Factor(twofactor.MethodTOTP)
+	enr, err := tf.(twofactor.Enroller).BeginEnroll(ctx, a.user, twofactor.EnrollRequest{})
+	require.NoError(t, err)
+	a.secret = enr.Secret
+	_, err = tf.(twofactor.Enroller).ConfirmEnroll(ctx, a.user, a.code(t))
+	require.NoError(t, err)
+	a.clock.Advance(time.Minute)
+	a.log.Reset()
+	return a
+}
+
+func (a *markApp) code(t *testing.T) string {
+	t.Helper()
+	code, err := otptotp.GenerateCode(a.secret, a.clock.Now())
+	require.NoError(t, err)
+	return code
+}
+
+func (a *markApp) begin(t *testing.T) string {
+	t.Helper()
+	b, err := a.svc.Begin(context.Background(), a.user, client)
+	require.NoError(t, err)
+	require.Equal(t, twofactor.StatusChallenge, b.Status)
+	return b.Challenge.ID
+}
+
+func (a *markApp) verify(id, code string) (*twofactor.Result, error) {
+	return a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: id, Method: twofactor.MethodTOTP, Code: code, Client: client})
+}
+
+// lastUse is the last use recorded with the user's authenticator app.
+func (a *markApp) lastUse(t *testing.T) time.Time {
+	t.Helper()
+	recs, err := a.spy.ListEnrollments(context.Background(), a.user.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	return recs[0].LastUsedAt
+}
+
+// A TOTP code's time step is marked in the round trip that ends the
+// challenge, the end waiting on the mark. A code whose step was taken is
+// refused as a replay, and of that round trip nothing else is written: the
+// challenge stays open, the last use stays, and the answer is not held
+// against the user (with a lockout at the first wrong answer, the next
+// right code still gets in).
+func TestTOTPStepMarkedWithEnd(t *testing.T) {
+	a := newMarkApp(t, func(c *twofactor.Config) { c.Limits.MaxUserFailures = 1 })
+	code := a.code(t)
+	res, err := a.verify(a.begin(t), code)
+	require.NoError(t, err)
+	used := a.lastUse(t)
+	assert.True(t, used.Equal(res.VerifiedAt), "the last use is the sign-in's")
+
+	a.clock.Advance(time.Second)
+	id := a.begin(t)
+	_, err = a.verify(id, code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "the step taken")
+	assert.Equal(t, []event.Reason{event.ReasonReplay}, a.log.Reasons(event.Failure))
+	assert.Empty(t, a.log.OfType(event.Lockout), "a replay is no guess")
+	assert.True(t, a.lastUse(t).Equal(used), "a replay records no use")
+
+	a.clock.Advance(30 * time.Second)
+	res, err = a.verify(id, a.code(t))
+	require.NoError(t, err, "the challenge a replay answered stays open, and the user is not locked out")
+	assert.True(t, a.lastUse(t).Equal(res.VerifiedAt))
+	_, err = a.verify(id, a.code(t))
+	require.ErrorIs(t, err, twofactor.ErrChallengeNotFound, "the challenge was ended by the right code")
+}
+
+// With a Veto, whose verdict comes between the factor's check and the
+// challenge's end, the step is marked before it is asked: a replay never
+// reaches the Veto, and a right code costs one round trip more.
+func TestTOTPStepMarkedBeforeVeto(t *testing.T) {
+	var asked int
+	a := newMarkApp(t, func(c *twofactor.Config) {
+		c.Veto = func(context.Context, twofactor.VetoInput) error { asked++; return nil }
+	})
+	code := a.code(t)
+	id := a.begin(t)
+	before := a.spy.Calls.Load()
+	_, err := a.verify(id, code)
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, a.spy.Calls.Load()-before, "the count, the mark, the end")
+	assert.Equal(t, 1, asked)
+
+	_, err = a.verify(a.begin(t), code)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	assert.Equal(t, 1, asked, "a replay is not put to the Veto")
+}
+
+// Of many challenges answered at once with the same code, exactly one
+// succeeds; every other answer is a replay, and none is held against the
+// user. (Answers in flight together all count until the replays are given
+// back, so the lockout is set above their number.)
+func TestTOTPStepMarkedRace(t *testing.T) {
+	const n = 24
+	a := newMarkApp(t, func(c *twofactor.Config) { c.Limits.MaxUserFailures = 2 * n })
+	for round := range 3 {
+		a.clock.Advance(30 * time.Second)
+		code := a.code(t)
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = a.begin(t)
+		}
+		a.log.Reset()
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Go(func() { _, errs[i] = a.verify(ids[i], code) })
+		}
+		wg.Wait()
+		wins := 0
+		for _, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+			case !errors.Is(err, twofactor.ErrInvalidCode):
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		require.Equal(t, 1, wins, "round %d: successes", round)
+		reasons := a.log.Reasons(event.Failure)
+		require.Len(t, reasons, n-1, "round %d", round)
+		for _, r := range reasons {
+			require.Equal(t, event.ReasonReplay, r, "round %d", round)
+		}
+		require.Empty(t, a.log.OfType(event.Lockout), "round %d", round)
+	}
+}
