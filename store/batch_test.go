@@ -208,5 +208,6 @@ func TestOpKindString(t *testing.T) {
 	assert.Equal(t, "put_code", store.OpPutCode.String())
 	assert.Equal(t, "consume_code", store.OpConsumeCode.String())
 	assert.Equal(t, "op(0)", store.OpKind(0).String())
-	assert.Equal(t, "op(10)", (store.OpPutCode + 1).String(), "the first kind past the last")
+	assert.Equal(t, "advance", store.OpAdvance.String())
+	assert.Equal(t, "op(11)", (store.OpAdvance + 1).String(), "the first kind past the last")
 }
