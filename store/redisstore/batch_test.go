@@ -363,14 +363,7 @@ func TestRunBatchConditionalChain(t *testing.T) {
 	s, rdb, clk, calls := countedStore(t)
 	ctx := context.Background()
 	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "email", CreatedAt: clk.Now()}))
-	load := func(scripts ...*redis.Script) func() {
-		return func() {
-			require.NoError(t, rdb.ScriptFlush(ctx).Err())
-			for _, sc := range scripts {
-				require.NoError(t, sc.Load(ctx, rdb).Err())
-			}
-		}
-	}
+	load := scriptLoader(t, rdb)
 	all := []*redis.Script{incrBelow, consumeCode, resetGated, touchEnrollment}
 	for n, tc := range []struct {
 		name  string
@@ -412,25 +405,19 @@ func TestRunBatchConditionalChain(t *testing.T) {
 		for _, i := range []int{3, 4, 5} {
 			assert.Equal(t, !matched, ops[i].Skipped, "%s: operation %d", tc.name, i)
 		}
-		n, _, err := s.Peek(ctx, fail)
-		require.NoError(t, err)
-		recs, err := s.ListEnrollments(ctx, "u1")
-		require.NoError(t, err)
-		require.Len(t, recs, 1)
-		again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
-		require.NoError(t, err)
+		n, lastUse, ended := chainOutcome(t, s, fail, end)
 		st, err := s.ConsumeCode(ctx, "g", key, []byte("right"))
 		require.NoError(t, err)
 		if matched {
 			assert.True(t, ops[3].Bounded[0].Incremented, "%s: the end ran", tc.name)
-			assert.True(t, again[0].Full, "%s: the end ran once", tc.name)
+			assert.True(t, ended, "%s: the end ran once", tc.name)
 			assert.Zero(t, n, "%s: the run was reset", tc.name)
-			assert.True(t, recs[0].LastUsedAt.Equal(used), "%s: the last use was written", tc.name)
+			assert.True(t, lastUse.Equal(used), "%s: the last use was written", tc.name)
 			assert.Equal(t, store.CodeNotFound, st, "%s: the code was used", tc.name)
 		} else {
-			assert.False(t, again[0].Full, "%s: no end", tc.name)
+			assert.False(t, ended, "%s: no end", tc.name)
 			assert.Equal(t, int64(1), n, "%s: the run was kept", tc.name)
-			assert.False(t, recs[0].LastUsedAt.Equal(used), "%s: no last use", tc.name)
+			assert.False(t, lastUse.Equal(used), "%s: no last use", tc.name)
 			assert.Equal(t, store.CodeMatched, st, "%s: the code is still there", tc.name)
 		}
 		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
@@ -447,14 +434,7 @@ func TestRunBatchAdvanceChain(t *testing.T) {
 	s, rdb, clk, calls := countedStore(t)
 	ctx := context.Background()
 	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "totp", CreatedAt: clk.Now()}))
-	load := func(scripts ...*redis.Script) func() {
-		return func() {
-			require.NoError(t, rdb.ScriptFlush(ctx).Err())
-			for _, sc := range scripts {
-				require.NoError(t, sc.Load(ctx, rdb).Err())
-			}
-		}
-	}
+	load := scriptLoader(t, rdb)
 	all := []*redis.Script{advance, incrBelow, resetGated, touchEnrollment}
 	for n, tc := range []struct {
 		name   string
@@ -492,19 +472,43 @@ func TestRunBatchAdvanceChain(t *testing.T) {
 		for _, i := range []int{1, 2, 3} {
 			assert.Equal(t, !raised, ops[i].Skipped, "%s: operation %d", tc.name, i)
 		}
-		f, _, err := s.Peek(ctx, fail)
-		require.NoError(t, err)
-		recs, err := s.ListEnrollments(ctx, "u1")
-		require.NoError(t, err)
-		require.Len(t, recs, 1)
-		again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
-		require.NoError(t, err)
-		assert.Equal(t, raised, again[0].Full, "%s: the end ran", tc.name)
+		f, lastUse, ended := chainOutcome(t, s, fail, end)
+		assert.Equal(t, raised, ended, "%s: the end ran", tc.name)
 		assert.Equal(t, raised, f == 0, "%s: the run's reset ran", tc.name)
-		assert.Equal(t, raised, recs[0].LastUsedAt.Equal(used), "%s: the last use was written", tc.name)
+		assert.Equal(t, raised, lastUse.Equal(used), "%s: the last use was written", tc.name)
 		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
 		require.NoError(t, err)
 		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+	}
+}
+
+// chainOutcome reads what a chain of a challenge's end wrote: the failure
+// run's count (fail), the last use of user u1's one enrollment, and
+// whether the end counter (end) was taken (a second end is refused).
+func chainOutcome(t *testing.T, s *Store, fail, end string) (run int64, lastUse time.Time, ended bool) {
+	t.Helper()
+	ctx := context.Background()
+	run, _, err := s.Peek(ctx, fail)
+	require.NoError(t, err)
+	recs, err := s.ListEnrollments(ctx, "u1")
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
+	require.NoError(t, err)
+	return run, recs[0].LastUsedAt, again[0].Full
+}
+
+// scriptLoader returns, for a list of scripts, a function that empties
+// the server's script cache and loads those scripts alone.
+func scriptLoader(t *testing.T, rdb *redis.Client) func(scripts ...*redis.Script) func() {
+	return func(scripts ...*redis.Script) func() {
+		return func() {
+			ctx := context.Background()
+			require.NoError(t, rdb.ScriptFlush(ctx).Err())
+			for _, sc := range scripts {
+				require.NoError(t, sc.Load(ctx, rdb).Err())
+			}
+		}
 	}
 }
 
