@@ -174,3 +174,81 @@ func TestTOTPStepMarkedRace(t *testing.T) {
 		require.Empty(t, a.log.OfType(event.Lockout), "round %d", round)
 	}
 }
+
+// markingFactor is a host's authenticator-app factor that accepts one
+// fixed code and returns mark with every verification, through each of
+// the methods the Service may call.
+type markingFactor struct {
+	*codeFactor
+	mark store.Op
+}
+
+func (f markingFactor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	v, err := f.codeFactor.Verify(ctx, ch, answer)
+	v.Mark = f.mark
+	return v, err
+}
+
+func (f markingFactor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, answer string, _ []store.EnrollmentRecord) (twofactor.Verified, error) {
+	return f.Verify(ctx, ch, answer)
+}
+
+// markVerifier is markingFactor as a twofactor.MarkVerifier.
+type markVerifier struct{ markingFactor }
+
+func (f markVerifier) VerifyMarked(ctx context.Context, ch *twofactor.Challenge, answer string, _ []store.EnrollmentRecord) (twofactor.Verified, error) {
+	return f.Verify(ctx, ch, answer)
+}
+
+// The Service runs a mark that VerifyMarked returns, and only that one:
+// a mark from Verify or VerifyRecords is not run (the factor wrote what it
+// needed), nor is VerifyMarked asked on a store without batches; a mark
+// that is not an advance fails the answer, the challenge left open.
+func TestMarkOnlyFromVerifyMarked(t *testing.T) {
+	ctx := context.Background()
+	const right = "654321"
+	advance := store.Op{Kind: store.OpAdvance, Key: "host-ledger", Mark: 7, Time: time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)}
+	for _, tc := range []struct {
+		name   string
+		factor func(*codeFactor) twofactor.Factor
+		plain  bool // a store without batches
+		marked bool // the mark was run
+	}{
+		{"VerifyMarked", func(f *codeFactor) twofactor.Factor { return markVerifier{markingFactor{f, advance}} }, false, true},
+		{"VerifyRecords", func(f *codeFactor) twofactor.Factor { return markingFactor{f, advance} }, false, false},
+		{"VerifyMarked, no batches", func(f *codeFactor) twofactor.Factor { return markVerifier{markingFactor{f, advance}} }, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var mem *store.Memory
+			e := newEnv(t, func(c *twofactor.Config) {
+				mem = c.Store.(*store.Memory)
+				app := &codeFactor{method: twofactor.MethodTOTP, static: right, now: c.Now, enrolled: map[string]bool{"alice": true}}
+				c.Factors = factors(tc.factor(app))
+				if tc.plain {
+					c.Store = plainStore{mem}
+				}
+			})
+			_, err := e.verify(e.begin(), twofactor.MethodTOTP, right)
+			require.NoError(t, err)
+			raised, err := mem.Advance(ctx, advance.Key, advance.Mark, advance.Time)
+			require.NoError(t, err)
+			assert.Equal(t, !tc.marked, raised, "the mark was run: %v", !raised)
+		})
+	}
+
+	mark := store.Op{Kind: store.OpMarkUsed, Key: "host-mark", Time: advance.Time}
+	e := newEnv(t, func(c *twofactor.Config) {
+		app := &codeFactor{method: twofactor.MethodTOTP, static: right, now: c.Now, enrolled: map[string]bool{"alice": true}}
+		c.Factors = factors(markVerifier{markingFactor{app, mark}})
+	})
+	ch := e.begin()
+	_, err := e.verify(ch, twofactor.MethodTOTP, right)
+	require.Error(t, err)
+	assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, "a factor's fault, not the user's")
+	first, err := e.mem.MarkUsed(ctx, mark.Key, mark.Time)
+	require.NoError(t, err)
+	assert.True(t, first, "a mark of another kind is not run")
+	done, _, err := e.mem.Peek(ctx, "tf:done:"+ch.Key())
+	require.NoError(t, err)
+	assert.Zero(t, done, "nor is the challenge ended")
+}
