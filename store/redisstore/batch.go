@@ -55,12 +55,14 @@ import (
 // matched, a ledger mark raised), and the conditional operation's script
 // runs only when it deletes that key. A count, a code's check and the
 // challenge's end that follows a match are then one round trip. This
-// holds for a code's storing or consumption after a bounded increment,
-// for a bounded increment, a counter's reset, a last use or another
-// consumption after a code's consumption, and for a bounded increment,
-// a counter's reset or a last use after an advance. Any other conditional operation, and every one
-// on another client, waits for the reply of what it names and goes in
-// one more pipeline, or is skipped.
+// holds for a code's storing or consumption, a bounded increment, a
+// counter's reset or a last use after a bounded increment that is not
+// itself conditional, for a bounded increment, a counter's reset, a last
+// use or another consumption after a code's consumption, and for a
+// bounded increment, a counter's reset or a last use after an advance.
+// Any other conditional operation, and every one on another client,
+// waits for the reply of what it names and goes in one more pipeline, or
+// is skipped.
 //
 // A batch that store.CheckOps refuses, or whose keys or ids are not
 // valid, is an error wrapping twofactor.ErrInvalidInput before anything is
@@ -81,7 +83,7 @@ func (s *Store) RunBatch(ctx context.Context, ops []store.Op) error {
 		}
 		batch[i].i = i
 		if ops[i].If > 0 {
-			s.gateOp(&batch[i], &batch[ops[i].If-1])
+			s.gateOp(&batch[i], &batch[ops[i].If-1], batch[ops[i].If:i])
 		}
 		todo[i] = &batch[i]
 	}
@@ -115,26 +117,35 @@ const gateTTL = 10000
 
 // gateOp joins the conditional operation b (store.Op.If) to the
 // operation g it names, when their pipeline can decide it: on one server
-// (a *redis.Client), when g is a bounded increment that gates nothing
-// else and b a code's storing or consumption, when g is a code's
+// (a *redis.Client), when g is a bounded increment that is not itself
+// conditional and b a code's storing or consumption, a bounded
+// increment, a counter's reset or a last use, when g is a code's
 // consumption and b a bounded increment, a counter's reset, a last use
 // or a consumption, or when g is an advance and b a bounded increment, a
-// counter's reset or a last use. g's script then sets a gate, a key of its own that
-// only it writes, when it admits b (store.Admitted), and b's script runs
-// only when it deletes that gate, all in one round trip. Any other
+// counter's reset or a last use. g's script then sets a gate, a key of
+// its own that only it writes, when it admits b (store.Admitted), and b's
+// script runs only when it deletes that gate, all in one round trip; g
+// sets one gate for each operation it joins so. Any other
 // conditional operation waits for g's reply and is sent, or skipped, in
-// one more pipeline (splitBatch).
-func (s *Store) gateOp(b, g *batchOp) {
-	if _, single := s.rdb.(*redis.Client); !single || !g.send || g.wait || !b.send || !gates(g, b) {
+// one more pipeline (splitBatch), and so does b when an operation
+// between g and b (between) waits, which puts b in a later pipeline than
+// g.
+func (s *Store) gateOp(b, g *batchOp, between []batchOp) {
+	_, single := s.rdb.(*redis.Client)
+	if !single || !g.send || g.wait || !b.send || !gates(g, b) || slices.ContainsFunc(between, func(o batchOp) bool { return o.wait }) {
 		b.wait = true
 		return
 	}
 	gate := s.prefix + "g:" + rand.Text()
 	switch g.op.Kind {
-	case store.OpIncrBelow: // mode "g": the gate is its last key
-		g.cmd = boundedCmd(g.groups[0], boundedGate, g.t.UnixMilli())
-		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
-		g.cmd.args = slices.Insert(g.cmd.args, 2, any(gateTTL))
+	case store.OpIncrBelow: // mode "g": the gates are its last keys
+		if g.gates == 0 {
+			g.cmd = boundedCmd(g.groups[0], boundedGate, g.t.UnixMilli())
+			g.cmd.keys = slices.Clip(g.cmd.keys)
+			g.cmd.args = slices.Insert(g.cmd.args, 2, any(gateTTL), any(0))
+		}
+		g.cmd.keys = append(g.cmd.keys, gate)
+		g.cmd.args[3] = g.gates + 1
 	case store.OpConsumeCode: // the gates it sets are its last keys
 		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
 		g.cmd.args = consumeGateArgs(g.cmd.args, g.gate != "")
@@ -163,7 +174,10 @@ func (s *Store) gateOp(b, g *batchOp) {
 func gates(g, b *batchOp) bool {
 	switch g.op.Kind {
 	case store.OpIncrBelow:
-		return g.gates == 0 && g.gate == "" && (b.op.Kind == store.OpConsumeCode || b.op.Kind == store.OpPutCode)
+		switch b.op.Kind {
+		case store.OpConsumeCode, store.OpPutCode, store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment:
+			return g.gate == ""
+		}
 	case store.OpConsumeCode:
 		switch b.op.Kind {
 		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment, store.OpConsumeCode:

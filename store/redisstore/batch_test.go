@@ -482,6 +482,85 @@ func TestRunBatchAdvanceChain(t *testing.T) {
 	}
 }
 
+// TestRunBatchCountGatesSeveral: on one server a count that several
+// operations are conditional on (a second count, a code's check, a
+// counter's reset), with a count conditional on the check, is one round
+// trip (two when a script is not cached yet): the count sets a gate for
+// each. On an admitted call each runs once, the count on the check only
+// on a match; on a refused call none runs; no gate is left behind.
+func TestRunBatchCountGatesSeveral(t *testing.T) {
+	s, rdb, clk, calls := countedStore(t)
+	ctx := context.Background()
+	load := scriptLoader(t, rdb)
+	all := []*redis.Script{incrBelow, consumeCode, resetGated}
+	for n, tc := range []struct {
+		name  string
+		load  func()
+		code  string // the answer: "right" matches
+		max   int64  // the count's bound: 0 refuses it
+		trips int64
+	}{
+		{"every script cached", load(all...), "right", 100, 1},
+		{"a wrong code", load(all...), "wrong", 100, 1},
+		{"a refused count", load(all...), "right", 0, 1},
+		{"none cached", load(), "right", 100, 2},
+		{"not the consumption's", load(incrBelow, resetGated), "right", 100, 2},
+		{"not the reset's", load(incrBelow, consumeCode), "wrong", 100, 2},
+	} {
+		key, sub, uses, run := "k"+strconv.Itoa(n), "sub"+strconv.Itoa(n), "uses"+strconv.Itoa(n), "run"+strconv.Itoa(n)
+		require.NoError(t, s.PutCode(ctx, store.Code{Group: "g", Key: key, Hash: []byte("right"), ExpiresAt: clk.Now().Add(time.Minute), MaxAttempts: 5}))
+		_, _, err := s.Incr(ctx, run, time.Minute)
+		require.NoError(t, err)
+		tc.load()
+		before := calls.Load()
+		incr := func(k string, cond int) store.Op {
+			return store.Op{Kind: store.OpIncrBelow, If: cond, Incrs: []store.BoundedIncr{{Key: k, Window: time.Minute, Max: 1 << 40}}}
+		}
+		ops := []store.Op{
+			{Kind: store.OpGetState, Key: "st"},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: "c" + key, Window: time.Minute, Max: tc.max}}},
+			incr(sub, 2),
+			{Kind: store.OpConsumeCode, Group: "g", Key: key, Hash: []byte(tc.code), If: 2},
+			incr(uses, 4),
+			{Kind: store.OpResetCounter, Key: run, If: 2},
+		}
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, tc.trips, calls.Load()-before, "%s: round trips", tc.name)
+
+		admitted, matched := tc.max > 0, tc.code == "right" && tc.max > 0
+		for _, i := range []int{2, 3, 5} {
+			assert.Equal(t, !admitted, ops[i].Skipped, "%s: operation %d", tc.name, i)
+		}
+		assert.Equal(t, !matched, ops[4].Skipped, "%s: the count on the check", tc.name)
+		peek := func(k string) int64 {
+			t.Helper()
+			v, _, err := s.Peek(ctx, k)
+			require.NoError(t, err)
+			return v
+		}
+		assert.Equal(t, b2i(admitted), peek(sub), "%s: the second count ran once", tc.name)
+		assert.Equal(t, b2i(matched), peek(uses), "%s: the count on the check", tc.name)
+		assert.Equal(t, b2i(!admitted), peek(run), "%s: the reset", tc.name)
+		st, err := s.ConsumeCode(ctx, "g", key, []byte("right"))
+		require.NoError(t, err)
+		if matched {
+			assert.Equal(t, store.CodeNotFound, st, "%s: the code was used", tc.name)
+		} else {
+			assert.Equal(t, store.CodeMatched, st, "%s: the code is still there", tc.name)
+		}
+		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // chainOutcome reads what a chain of a challenge's end wrote: the failure
 // run's count (fail), the last use of user u1's one enrollment, and
 // whether the end counter (end) was taken (a second end is refused).

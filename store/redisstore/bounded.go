@@ -21,7 +21,7 @@ const (
 	boundedApply   = "a" // decide and write
 	boundedCheck   = "c" // decide only
 	boundedRefused = "r" // write the CountRefused counters of a refused call
-	boundedGate    = "g" // decide and write, and set a gate when nothing was refused
+	boundedGate    = "g" // decide and write, and set the gates when nothing was refused
 	boundedWait    = "w" // decide and write only when a gate is there to delete
 )
 
@@ -252,7 +252,7 @@ func (s *Store) runBounded(ctx context.Context, incrs []store.BoundedIncr, group
 // boundedCmd is the incrBelow script's call in mode on the group g at now
 // (Unix ms).
 func boundedCmd(g *boundedGroup, mode string, now int64) command {
-	args := make([]any, 0, 3+len(g.args)) // room for a gate's TTL (gateOp)
+	args := make([]any, 0, 4+len(g.args)) // room for the gates' TTL and number (gateOp)
 	return scriptCommand(incrBelow, g.keys, append(append(args, now, mode), g.args...)...)
 }
 

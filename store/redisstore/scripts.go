@@ -152,10 +152,10 @@ return {1, ARGV[2]}
 // Mode "a" applies the call (every counter but the checks when none is
 // full; otherwise only the CountRefused ones that are not, checks never),
 // "c" only checks, and "r" applies a call that counters of another slot
-// refused. Mode "g" is "a" with one more key, last: the gate of the
-// conditional operation that follows the call in its pipeline, which it
-// sets, for ARGV[3] milliseconds, when it refused nothing; the operation
-// deletes it. Mode "w" is "a" with one more key, last: the gate that the
+// refused. Mode "g" is "a" with ARGV[4] more keys, last: the gates of
+// the conditional operations that follow the call in its pipeline, which
+// it sets, for ARGV[3] milliseconds, when it refused nothing; each
+// operation deletes its own. Mode "w" is "a" with one more key, last: the gate that the
 // call is conditional on, which it deletes, returning -1 having done
 // nothing when there was none. It returns, per counter key, four entries
 // of one flat array: count, window end or "", index of the step whose
@@ -168,9 +168,10 @@ return {1, ARGV[2]}
 var incrBelow = newScript(`
 local call, tonumber = redis.call, tonumber
 local now, mode = tonumber(ARGV[1]), ARGV[2]
-local refused, nk, a = mode == 'r', #KEYS, 3
+local refused, nk, a, ng = mode == 'r', #KEYS, 3, 0
 if mode == 'g' then
-  a, nk = 4, nk - 1
+  ng = tonumber(ARGV[4])
+  a, nk = 5, nk - ng
 elseif mode == 'w' then
   if call('DEL', KEYS[nk]) == 0 then return -1 end
   nk = nk - 1
@@ -219,7 +220,9 @@ for i = 1, nk do
   local o = 4 * i
   out[o - 3], out[o - 2], out[o - 1], out[o] = N[i], R[i] or '', ST[i], flags
 end
-if mode == 'g' and not refused then call('SET', KEYS[#KEYS], '1', 'PX', ARGV[3]) end
+if mode == 'g' and not refused then
+  for i = nk + 1, nk + ng do call('SET', KEYS[i], '1', 'PX', ARGV[3]) end
+end
 return out
 `)
 

@@ -178,6 +178,7 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	batchIfAdmitted(c)
 	batchIfRefused(c)
 	batchIfConsumed(c)
+	batchIfCounted(c)
 	batchIfAdvanced(c)
 	batchIfInvalid(c)
 }
@@ -308,6 +309,68 @@ func batchIfConsumed(c ifCase) {
 	require.NoError(t, err)
 	assert.Zero(t, n, "the reset on a matched code ran")
 	assert.Equal(t, store.CodeNotFound, c.check("g", "h-g"), "the code was consumed")
+}
+
+// batchIfCounted: a count on which a second count, a code's check and a
+// counter's reset depend, and a count on that check (the shape of a
+// check that marks what was submitted and counts a use only on a match):
+// on an admitted call the second count and the check run, and the count
+// on the check only when the code matched; on a refused call none runs,
+// the second counter is not touched and the code keeps its attempts.
+func batchIfCounted(c ifCase) {
+	t := c.t
+	for _, key := range []string{"cnt-a", "cnt-b", "cnt-c"} {
+		require.NoError(t, c.s.PutCode(c.ctx, store.Code{Group: c.g, Key: key, Hash: []byte("h-" + key), ExpiresAt: c.clk.Now().Add(time.Minute), MaxAttempts: 2}))
+	}
+	incr := func(key string, cond int) store.Op {
+		return store.Op{Kind: store.OpIncrBelow, If: cond, Incrs: []store.BoundedIncr{{Key: c.k("{u:if}" + key), Window: time.Minute, Max: 1 << 40}}}
+	}
+	peek := func(key string) int64 {
+		t.Helper()
+		n, _, err := c.s.Peek(c.ctx, c.k("{u:if}"+key))
+		require.NoError(t, err)
+		return n
+	}
+	chain := func(count store.Op, code, hash string) []store.Op {
+		return []store.Op{count, incr("cnt-sub-"+code, 1), c.consume(code, hash, 1), incr("cnt-uses", 3),
+			{Kind: store.OpResetCounter, Key: c.k("{u:if}cnt-run"), If: 1}}
+	}
+	_, _, err := c.s.Incr(c.ctx, c.k("{u:if}cnt-run"), time.Minute)
+	require.NoError(t, err)
+
+	right := chain(c.count("cnt-n", 5, false), "cnt-a", "h-cnt-a")
+	c.run(right)
+	for i := 1; i < len(right); i++ {
+		assert.False(t, right[i].Skipped, "operation %d on an admitted call and a match", i)
+	}
+	assert.Equal(t, int64(1), right[1].Bounded[0].N, "the second count on an admitted call")
+	assert.Equal(t, store.CodeMatched, right[2].Status)
+	assert.Equal(t, int64(1), right[3].Bounded[0].N, "the count on a match")
+	assert.Zero(t, peek("cnt-run"), "the reset on an admitted call")
+
+	_, _, err = c.s.Incr(c.ctx, c.k("{u:if}cnt-run"), time.Minute)
+	require.NoError(t, err)
+	wrong := chain(c.count("cnt-n", 5, false), "cnt-b", "wrong")
+	c.run(wrong)
+	assert.False(t, wrong[1].Skipped)
+	assert.Equal(t, int64(1), wrong[1].Bounded[0].N, "the second count on an admitted call, a wrong code")
+	assert.Equal(t, store.CodeMismatch, wrong[2].Status)
+	assert.True(t, wrong[3].Skipped, "the count on a wrong code is skipped")
+	assert.Equal(t, int64(1), peek("cnt-uses"), "a skipped count counted nothing")
+	assert.False(t, wrong[4].Skipped)
+	assert.Zero(t, peek("cnt-run"), "the reset on an admitted call, a wrong code")
+
+	_, _, err = c.s.Incr(c.ctx, c.k("{u:if}cnt-run"), time.Minute)
+	require.NoError(t, err)
+	refused := chain(c.count("cnt-full", 0, false), "cnt-c", "h-cnt-c")
+	c.run(refused)
+	for i := 1; i < len(refused); i++ {
+		assert.True(t, refused[i].Skipped, "operation %d on a refused call", i)
+	}
+	assert.Zero(t, peek("cnt-sub-cnt-c"), "the second count on a refused call")
+	assert.Equal(t, int64(1), peek("cnt-uses"), "the count on a refused call")
+	assert.Equal(t, int64(1), peek("cnt-run"), "the reset on a refused call")
+	assert.Equal(t, store.CodeMatched, c.check("cnt-c", "h-cnt-c"), "a refused call left the code")
 }
 
 // batchIfAdmitted: an admitted call's conditional operations run, among
