@@ -200,6 +200,34 @@ type CodeConsumer interface {
 	VerifyConsumed(ctx context.Context, ch *Challenge, op store.Op) (Verified, error)
 }
 
+// A BatchVerifier is a factor that checks an answer with several store
+// operations of its own: a backup code's check marks the code as
+// submitted (so that the second of a double submit is told from a wrong
+// code), consumes it, and counts a use of the user's set on a match. The
+// Service runs them in the round trip that counts the answer, each on the
+// condition that the count refused nothing (a locked-out user's answer,
+// or one to a spent challenge, never reaches them), and hands them, once
+// run, to VerifyOps in place of Verify, which saves a round trip on every
+// answer. An operation of CheckOps with no If is made conditional on the
+// count; an If among them names one of them (one-based, the first being
+// 1). Unlike a CodeConsumer's check, they do not take the challenge's end
+// with them: what a match verifies is known only once they ran. They run
+// on the Service's store, the Env's: a factor that keeps its codes in
+// another store must not be a BatchVerifier. When the round trip fails,
+// or the challenge turns out to have been revoked (a password change, an
+// administrator's reset), some or all of them may have run, and
+// VerifyOps is not called. A factor that is also a CodeConsumer is used
+// as a CodeConsumer.
+type BatchVerifier interface {
+	Factor
+	// CheckOps returns the operations that check answer to ch, or the
+	// error Verify returns before any store access (a malformed code).
+	CheckOps(ch *Challenge, answer string) ([]store.Op, error)
+	// VerifyOps returns what Verify returns for answer, from ops, the
+	// operations CheckOps returned for it, once they ran.
+	VerifyOps(ctx context.Context, ch *Challenge, answer string, ops []store.Op) (Verified, error)
+}
+
 // Enroller is a factor users add themselves, in two steps, through
 // [Service.BeginEnroll] and [Service.ConfirmEnroll]: begin returns what the
 // user needs to prove possession (a QR code, a code sent to their phone,

@@ -262,3 +262,25 @@ const (
 	defaultIPv6Prefix             = 64
 	defaultStepUpMaxAge           = 5 * time.Minute
 )
+
+// signIn begins challenges for one user on a Service and answers them by
+// one method.
+type signIn struct {
+	svc    *twofactor.Service
+	user   twofactor.User
+	method twofactor.Method
+}
+
+// begin begins a challenge and returns its id.
+func (s *signIn) begin(t *testing.T) string {
+	t.Helper()
+	b, err := s.svc.Begin(context.Background(), s.user, client)
+	require.NoError(t, err)
+	require.Equal(t, twofactor.StatusChallenge, b.Status)
+	return b.Challenge.ID
+}
+
+// verify answers challenge id with code.
+func (s *signIn) verify(id, code string) (*twofactor.Result, error) {
+	return s.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: id, Method: s.method, Code: code, Client: client})
+}

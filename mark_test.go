@@ -23,17 +23,17 @@ import (
 // markApp is a Service with an authenticator app enrolled for its user,
 // on a counted memory store, whose events are logged.
 type markApp struct {
-	svc    *twofactor.Service
+	signIn
 	spy    *storespy.Spy
 	clock  *storetest.Clock
 	log    eventlog.Log
-	user   twofactor.User
 	secret string
 }
 
 func newMarkApp(t *testing.T, mod func(*twofactor.Config)) *markApp {
 	t.Helper()
-	a := &markApp{clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)), user: twofactor.User{ID: "ada"}}
+	a := &markApp{clock: storetest.NewClock(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
+		signIn: signIn{user: twofactor.User{ID: "ada"}, method: twofactor.MethodTOTP}}
 	a.spy = storespy.New(store.NewMemory(a.clock.Now))
 	cfg := twofactor.Config{Store: a.spy, Keys: newKeys(t), Now: a.clock.Now,
 		Events:  &event.Sink{Discard: true, Hook: a.log.Hook},
@@ -61,18 +61,6 @@ func (a *markApp) code(t *testing.T) string {
 	code, err := otptotp.GenerateCode(a.secret, a.clock.Now())
 	require.NoError(t, err)
 	return code
-}
-
-func (a *markApp) begin(t *testing.T) string {
-	t.Helper()
-	b, err := a.svc.Begin(context.Background(), a.user, client)
-	require.NoError(t, err)
-	require.Equal(t, twofactor.StatusChallenge, b.Status)
-	return b.Challenge.ID
-}
-
-func (a *markApp) verify(id, code string) (*twofactor.Result, error) {
-	return a.svc.Verify(context.Background(), twofactor.Answer{ChallengeID: id, Method: twofactor.MethodTOTP, Code: code, Client: client})
 }
 
 // lastUse is the last use recorded with the user's authenticator app.

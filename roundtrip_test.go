@@ -107,11 +107,11 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //   - Verify: the count (one bounded increment that also checks the
 //     challenge is live, the read of the user's revocation and, for a
 //     factor that checks answers against them, the user's records, or for
-//     an email code its consumption, run only when the count admits it,
-//     in one batch), the factor's own (backup code: the code with its
-//     double-submit mark and the count of the set's uses, one batch;
-//     TOTP, email: none), and the completion with the end of the failure
-//     run and the enrollment's last use (one batch; for a TOTP code, after
+//     an email code its consumption, or for a backup code its check (the
+//     code with its double-submit mark and the count of the set's uses on
+//     a match), run only when the count admits it, in one batch), and the
+//     completion with the end of the failure run and the enrollment's
+//     last use (one batch; for a TOTP code, after
 //     its time step's mark, run only when the mark was raised; for an
 //     email code, in the count's batch, run only when the code matched).
 //   - A TOTP code whose step a concurrent sign-in took: the count, the
@@ -121,7 +121,8 @@ func (r *realistic) calls(t *testing.T, fn func() error) int64 {
 //     record's rewrite with it between the last two (a write and a read of
 //     the removal's tombstone).
 //   - A wrong code: the count (TOTP: nothing more, its record came with
-//     the count; email: nothing more, the code's check came with it).
+//     the count; email and backup code: nothing more, the code's check
+//     came with it, and a backup code's use is counted only on a match).
 func TestLoginRoundTrips(t *testing.T) {
 	ctx := context.Background()
 	r := newRealistic(t)
@@ -192,7 +193,22 @@ func TestLoginRoundTrips(t *testing.T) {
 	set, err := bc.(twofactor.Enroller).BeginEnroll(ctx, r.user, twofactor.EnrollRequest{})
 	require.NoError(t, err)
 	assert.EqualValues(t, 1, r.calls(t, begin), "Begin")
-	assert.EqualValues(t, 3, r.calls(t, verify(twofactor.MethodBackupCode, set.Codes[0])), "Verify, backup code")
+	before = r.spy.Calls.Load()
+	require.ErrorIs(t, verify(twofactor.MethodBackupCode, set.Codes[0][:len(set.Codes[0])-1]+wrongLast(set.Codes[0]))(), twofactor.ErrInvalidCode)
+	assert.EqualValues(t, 1, r.spy.Calls.Load()-before, "a wrong backup code")
+	assert.EqualValues(t, 2, r.calls(t, verify(twofactor.MethodBackupCode, set.Codes[0])), "Verify, backup code")
+}
+
+// wrongLast returns a last character for code other than its own, from
+// the code's own characters, so that the result is well formed.
+func wrongLast(code string) string {
+	last := code[len(code)-1]
+	for i := range len(code) {
+		if c := code[i]; c != last && c != '-' && c != ' ' {
+			return string(c)
+		}
+	}
+	return "x"
 }
 
 // Begin reads the user's enrollment records once for every factor that

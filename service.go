@@ -656,9 +656,10 @@ const maxAnswer = 16 << 10
 // run only when the code matched; two with a Veto, whose verdict comes
 // before the end), two for a TOTP code (the count, with the user's
 // records; the time step's mark, a MarkVerifier's, with the end on its
-// condition; three with a Veto or a clock drift to report), three for a
-// backup code (the count; the factor's own; the end);
-// one or two for a wrong one; more on a store without store.Batcher. A
+// condition; three with a Veto or a clock drift to report), two for a
+// backup code (the count, with a BatchVerifier's checks run only when the
+// count refused nothing; the end); one or two for a wrong one; more on a
+// store without store.Batcher. A
 // right code to a challenge that a revocation (a password change, an
 // administrator's reset) ended has ended it again and the user's run of
 // wrong answers with it, in that round trip, before the revocation is
@@ -703,23 +704,35 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	rv, withRecords := f.(RecordVerifier)
 	v.withRecords = withRecords && s.records != nil
 	cc, consumer := f.(CodeConsumer)
+	bv, batches := f.(BatchVerifier)
+	batches = batches && !consumer
 	var got Verified
 	var verr error
-	var consume store.Op // the CodeConsumer's check of the answer
-	if consumer {
+	var consume store.Op  // the CodeConsumer's check of the answer
+	var checks []store.Op // the BatchVerifier's
+	switch {
+	case consumer:
 		consume, verr = cc.ConsumeOp(ch, a.Code)
 		v.consumes = verr == nil
 		if v.consumes {
 			v.planEnd(ctx, cc)
 		}
+	case batches:
+		checks, verr = bv.CheckOps(ch, a.Code)
+		if verr != nil {
+			checks = nil
+		}
 	}
-	if err := v.count(ctx, &consume); err != nil {
+	if err := v.count(ctx, &consume, checks); err != nil {
 		return v.fail(ctx, err)
 	}
 	switch {
-	case consumer && !v.consumes: // verr, before any store access
+	case (consumer && !v.consumes) || (batches && verr != nil): // verr, before any store access
 	case consumer:
 		got, verr = cc.VerifyConsumed(ctx, ch, consume)
+		got.Mark = store.Op{}
+	case batches:
+		got, verr = bv.VerifyOps(ctx, ch, a.Code, checks)
 		got.Mark = store.Op{}
 	case v.withRecords:
 		if mv, ok := f.(MarkVerifier); ok && v.marks() {
@@ -859,9 +872,10 @@ func (v *verification) fail(ctx context.Context, err error) (*Result, error) {
 // revoked challenge, which only a password change or an administrator's
 // reset makes, gives its count on the user back. A CodeConsumer's check
 // of the answer goes in the same round trip, run only when the count
-// refused nothing; one that ran for a revoked challenge has used a code
+// refused nothing, and so do a BatchVerifier's checks, whose results are
+// set in checks; one that ran for a revoked challenge has used a code
 // that could no longer complete it.
-func (v *verification) count(ctx context.Context, consume *store.Op) error {
+func (v *verification) count(ctx context.Context, consume *store.Op, checks []store.Op) error {
 	s, ch := v.s, v.ch
 	v.now = s.now()
 	key := ch.Key()
@@ -891,8 +905,25 @@ func (v *verification) count(ctx context.Context, consume *store.Op) error {
 			ops = v.endOps(ops, v.endGot, counted+2, v.now)
 		}
 	}
+	base := len(ops)
+	for i, op := range checks {
+		switch {
+		case op.If == 0:
+			op.If = counted + 1
+		case op.If > 0 && op.If <= i:
+			op.If += base
+		default:
+			return fmt.Errorf("twofactor: %s check %d has If %d, which names none of the checks before it", v.a.Method, i, op.If)
+		}
+		ops = append(ops, op)
+	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
+	}
+	for i := range checks {
+		cond := checks[i].If
+		checks[i] = ops[base+i]
+		checks[i].If = cond
 	}
 	if v.withRecords {
 		v.records = ops[1].Records

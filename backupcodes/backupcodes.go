@@ -281,13 +281,16 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 //
 // With the lookup, in the same store round trip (store.RunBatch), the
 // code is marked as submitted for SubmitWindow (a counter under the keyed
-// hash of the code, so nothing secret is stored), and a use of the set is
-// counted (the codes left, which a wrong code gives back). A code that did
+// hash of the code, so nothing secret is stored), and, when the code
+// matched, a use of the set is counted (the codes left). A code that did
 // not match but was submitted before within the window, such as the twin
 // of a double submit on another challenge, gets twofactor.ErrCodeReused:
 // it could not succeed, so the Service does not count it toward the
 // user's lockout. (A wrong code repeated within the window is not counted
-// twice either.) A login by backup code is one round trip of the factor's.
+// twice either.) Verify is CheckOps, those operations run, and VerifyOps:
+// the Service runs the operations itself in the round trip that counts
+// the answer (twofactor.BatchVerifier), so a login by backup code costs
+// the factor no round trip of its own.
 //
 // On success Verified.EnrollmentID says which was used
 // (EnrollmentBackupCodes or EnrollmentRecoveryCode) and Verified.Count how
@@ -301,53 +304,104 @@ func (f *Factor) Enrollments(ctx context.Context, user twofactor.User) ([]twofac
 // success: it is an event.Warning ([ReasonLastUseFailed],
 // [ReasonCountFailed]).
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
+	ops, err := f.CheckOps(ch, answer)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	if err := store.RunBatch(ctx, f.store, ops, f.now()); err != nil {
+		// Nothing was decided: the same code may be tried again at once.
+		_ = f.store.ResetCounter(context.WithoutCancel(ctx), ops[0].Incrs[0].Key)
+		return twofactor.Verified{}, fmt.Errorf("backupcodes: consuming code: %w", err)
+	}
+	return f.VerifyOps(ctx, ch, answer, ops)
+}
+
+// CheckOps implements twofactor.BatchVerifier: the operations that check
+// answer to ch, in order: the mark of the code as submitted, the code's
+// consumption under the ring's current key, and, for a backup code when
+// LowThreshold is not negative, the count of the set's uses, run only when
+// the code matched. A malformed answer, or a challenge with no valid
+// user, is the error Verify returns, before any store access.
+func (f *Factor) CheckOps(ch *twofactor.Challenge, answer string) ([]store.Op, error) {
+	k, in, err := f.normalize(ch, answer)
+	if err != nil {
+		return nil, err
+	}
+	userID := ch.User.ID
+	hash := f.keys.Hash(hashDomain, in)
+	g := group(k, userID)
+	ops := make([]store.Op, 2, 3)
+	ops[0] = store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: submittedKey(g, hash), Window: SubmitWindow, Max: math.MaxInt64}}}
+	ops[1] = store.Op{Kind: store.OpConsumeCode, Group: g, Key: storeKey(hash), Hash: hash}
+	if f.countsUses(k) {
+		ops = append(ops, store.Op{Kind: store.OpIncrBelow, If: 2, Incrs: []store.BoundedIncr{{Key: f.usesPrefix + userID, Window: usesWindow, Max: math.MaxInt64}}})
+	}
+	return ops, nil
+}
+
+// countsUses reports whether the check of a code of kind k counts the
+// set's uses.
+func (f *Factor) countsUses(k kind) bool { return k == kindBackup && f.lowThreshold >= 0 }
+
+// normalize checks ch and answer, and returns the kind of code answer is
+// and the input of its keyed hash: the kind, the user and the normalized
+// code.
+func (f *Factor) normalize(ch *twofactor.Challenge, answer string) (kind, []byte, error) {
 	if ch == nil {
-		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
+		return 0, nil, errors.New("backupcodes: nil challenge")
 	}
 	if err := checkUser(ch.User); err != nil {
-		return twofactor.Verified{}, err
+		return 0, nil, err
 	}
 	userID := ch.User.ID
 	in := hashPrefix(make([]byte, 0, 3+len(userID)+f.layout.length(kindRecovery)), userID)
 	in, k, err := f.layout.appendNormalized(in, answer)
 	if err != nil {
-		return twofactor.Verified{}, errInvalidCode
+		return 0, nil, errInvalidCode
 	}
 	in[0] = byte(k)
-	hashes := f.keys.HashAll(hashDomain, in)
-	g := group(k, userID)
-	submitted := submittedKey(g, hashes[0])
-	countUses := k == kindBackup && f.lowThreshold >= 0
-	ops := [3]store.Op{
-		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: submitted, Window: SubmitWindow, Max: math.MaxInt64}}},
-		{Kind: store.OpConsumeCode, Group: g, Key: storeKey(hashes[0]), Hash: hashes[0]},
-		{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: f.usesPrefix + userID, Window: usesWindow, Max: math.MaxInt64}}},
+	return k, in, nil
+}
+
+// VerifyOps implements twofactor.BatchVerifier: what Verify returns for
+// answer, from ops, CheckOps's operations for it once they ran. A code
+// not found under the ring's current key is looked up under the earlier
+// ones, one store call each (after a rotation), and its use counted when
+// it matched there.
+func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op) (twofactor.Verified, error) {
+	k, in, err := f.normalize(ch, answer)
+	if err != nil {
+		return twofactor.Verified{}, err
 	}
-	batch := ops[:2]
-	if countUses {
-		batch = ops[:3]
-	}
-	if err := store.RunBatch(ctx, f.store, batch, f.now()); err != nil {
-		// Nothing was decided: the same code may be tried again at once.
-		_ = f.store.ResetCounter(context.WithoutCancel(ctx), submitted)
-		return twofactor.Verified{}, fmt.Errorf("backupcodes: consuming code: %w", err)
+	countUses := f.countsUses(k)
+	if len(ops) != 2+b2i(countUses) || ops[0].Skipped || ops[1].Skipped || len(ops[0].Bounded) != 1 {
+		return twofactor.Verified{}, errors.New("backupcodes: VerifyOps: not the operations of CheckOps for this answer, run")
 	}
 	st := ops[1].Status
-	if st == store.CodeNotFound && len(hashes) > 1 {
-		// Under an earlier key of the ring, after a rotation.
-		var err error
-		if st, err = f.consume(ctx, g, hashes[1:]); err != nil {
-			f.giveBackUse(ctx, countUses, ops[2])
-			_ = f.store.ResetCounter(context.WithoutCancel(ctx), submitted)
-			return twofactor.Verified{}, err
+	var uses int64
+	if countUses && st == store.CodeMatched {
+		if ops[2].Skipped || len(ops[2].Bounded) != 1 {
+			return twofactor.Verified{}, errors.New("backupcodes: VerifyOps: the count of a matched code's use did not run")
 		}
+		uses = ops[2].Bounded[0].N
 	}
-	if st != store.CodeMatched {
-		f.giveBackUse(ctx, countUses, ops[2])
+	userID := ch.User.ID
+	if st == store.CodeNotFound {
+		// Under an earlier key of the ring, after a rotation.
+		if hashes := f.keys.HashAll(hashDomain, in); len(hashes) > 1 {
+			g := group(k, userID)
+			if st, err = f.consume(ctx, g, hashes[1:]); err != nil {
+				_ = f.store.ResetCounter(context.WithoutCancel(ctx), ops[0].Incrs[0].Key)
+				return twofactor.Verified{}, err
+			}
+			if st == store.CodeMatched && countUses {
+				uses = f.countUse(ctx, userID)
+			}
+		}
 	}
 	// The twin of a double submit that counted the submission second is a
 	// reuse. That the other twin consumed the code is known because the
-	// two batches do not interleave: on SQL the submission's row lock
+	// two checks do not interleave: on SQL the submission's row lock
 	// orders them, the memory store runs one batch at a time, and Redis
 	// runs the commands on the keys of one slot as a transaction (the
 	// mark carries the codes' group tag, so on a cluster it is in their
@@ -365,26 +419,26 @@ func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	default:
 		return twofactor.Verified{}, errInvalidCode
 	}
-	var uses int64
-	if countUses {
-		uses = ops[2].Bounded[0].N
-	}
 	return f.matched(ctx, ch, k, uses), nil
 }
 
-// giveBackUse takes back the use a code that did not match counted, op
-// being the increment of the set's uses: one less when the counter was
-// there, or the counter the increment made, which marks no set.
-func (f *Factor) giveBackUse(ctx context.Context, counted bool, op store.Op) {
-	if !counted || len(op.Bounded) == 0 || !op.Bounded[0].Incremented {
-		return
+// countUse counts a use of the user's set outside a check's batch (a code
+// found under an earlier key of the ring), and returns the count after it,
+// or 0, which counts the codes left in the store instead (see left), when
+// the count fails.
+func (f *Factor) countUse(ctx context.Context, userID string) int64 {
+	n, _, err := f.store.Incr(ctx, f.usesPrefix+userID, usesWindow)
+	if err != nil {
+		return 0
 	}
-	ctx = context.WithoutCancel(ctx)
-	if op.Bounded[0].N > 1 {
-		_ = f.store.Decr(ctx, op.Incrs[0].Key)
-	} else {
-		_ = f.store.ResetCounter(ctx, op.Incrs[0].Key)
+	return n
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
 	}
+	return 0
 }
 
 // Reasons of the warnings Verify emits when recording a use that already

@@ -31,8 +31,13 @@
 // ActionBackupCodesReplaced for a new set) and Count the codes issued.
 //
 // At sign-in the factor is offered like any other ([twofactor.MethodBackupCode]);
-// the user types a code and [twofactor.Service.Verify] passes it to
-// [Factor.Verify], which consumes it. Input is forgiving: case does not
+// the user types a code and [twofactor.Service.Verify] checks it with the
+// factor's operations ([Factor.CheckOps], a [twofactor.BatchVerifier]),
+// which consume it, in the store round trip that counts the answer
+// against the user's lockout, and only when that count admits it; the
+// factor reads the outcome ([Factor.VerifyOps]). [Factor.Verify] does the
+// same on its own, for a host that calls the factor directly. Input is
+// forgiving: case does not
 // matter, spaces and dashes are ignored, and the letters left out of the
 // alphabet are read as the digit or letter they look like (o as 0, i and l
 // as 1, u as v). [Factor.CheckAnswer] rejects input that cannot be a code
@@ -79,7 +84,8 @@
 //     codes exist, and no code is compared against another. Noticing that
 //     the user is low on codes does not count them either: each set
 //     comes with a store counter of its uses, one atomic increment per
-//     use, and the set's size less its uses is what is left.
+//     use (run with the code's check, only when the code matched), and
+//     the set's size less its uses is what is left.
 //   - No slow password hash (bcrypt, Argon2) is used, on purpose. A slow
 //     hash protects low-entropy secrets that people choose; these codes
 //     carry at least 50 bits (60 by default) chosen by crypto/rand. Without
@@ -99,7 +105,10 @@
 //     code is also marked, under its keyed hash, for SubmitWindow before
 //     it is looked up: the loser of a double submit gets
 //     [twofactor.ErrCodeReused] rather than a wrong code, so it does not
-//     count toward the user's lockout.
+//     count toward the user's lockout. Through the Service the mark is
+//     made only when the lockout admitted the answer: a guess refused
+//     while the user is locked out leaves none, and counts when it is
+//     tried again later.
 //   - Keys rotate: codes are looked up under every key of the ring, current
 //     key first, so a set made before a rotation keeps working while the
 //     old key stays in the ring. Dropping a key from the ring voids the

@@ -486,6 +486,46 @@ func ClientTrail(t *testing.T, in *Instance) []string {
 	return []string{"203.0.113.77", "203.0.113", "2001:db8:77:1::abcd", "2001:db8:77:1", "2001:db8:77:1::/64", "2001:0db8", "20010db8"}
 }
 
+// BackupCodeDoubleSubmitService is BackupCodeDoubleSubmit through the
+// Service, which runs the factor's check in the round trip that counts
+// the answer (twofactor.BatchVerifier): twins challenges of one user, one
+// per goroutine, begun across a and b, are answered at once with the
+// same backup code. Exactly one is let in, and none of the others counts
+// toward the user's lockout: each was a reuse, taken back, or was
+// refused before it reached the code, so the user's run of wrong answers
+// (read with peek) is empty after every round.
+func BackupCodeDoubleSubmitService(t *testing.T, a, b *Instance, peek func(key string) int64, prefix string, rounds, twins int) {
+	t.Helper()
+	ctx := context.Background()
+	for round := range rounds {
+		user := twofactor.User{ID: fmt.Sprint(prefix, round)}
+		set, err := a.Backup.BeginEnroll(ctx, user, twofactor.EnrollRequest{})
+		require.NoError(t, err)
+		ids := openChallenges(t, a, b, user, twins, nil)
+		errs := make(chan error, twins)
+		start := make(chan struct{})
+		for i, id := range ids {
+			go func() {
+				<-start
+				_, err := pick(a, b, i).Service.Verify(ctx, twofactor.Answer{ChallengeID: id, Method: twofactor.MethodBackupCode, Code: set.Codes[0], Client: client})
+				errs <- err
+			}()
+		}
+		close(start)
+		accepted := 0
+		for range twins {
+			switch err := <-errs; {
+			case err == nil:
+				accepted++
+			case !errors.Is(err, twofactor.ErrInvalidCode) && !errors.Is(err, twofactor.ErrLocked):
+				t.Fatalf("round %d: a twin's answer was %v", round, err)
+			}
+		}
+		require.Equal(t, 1, accepted, "round %d", round)
+		require.Zero(t, peek("tf:fail:"+user.ID), "round %d: a twin counted toward the lockout", round)
+	}
+}
+
 // BackupCodeDoubleSubmit submits one backup code on the challenges of
 // twins goroutines at once, half through each instance, for each of
 // rounds fresh users (named prefix and the round), and requires that the

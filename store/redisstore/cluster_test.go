@@ -111,6 +111,7 @@ func TestCluster(t *testing.T) {
 		loadScripts(t, rdb)
 		const rounds = 20
 		flowtest.BackupCodeDoubleSubmit(t, a, b, clock.Now, "cluster-double-", rounds, 8)
+		flowtest.BackupCodeDoubleSubmitService(t, a, b, peeker(t, sa), "cluster-svc-double-", rounds, 8)
 
 		// What made it hold: each submission's mark is in the slot of
 		// its user's codes, so the two went in one transaction.
@@ -123,7 +124,7 @@ func TestCluster(t *testing.T) {
 			mu.Unlock()
 			return err
 		}))
-		require.Len(t, marks, rounds, "one mark per code submitted")
+		require.Len(t, marks, 2*rounds, "one mark per code submitted, directly and through the Service")
 		for _, m := range marks {
 			user := m[strings.Index(m, "{g:backup:")+len("{g:backup:") : strings.IndexByte(m, '}')]
 			assert.Equal(t, rdb.ClusterKeySlot(ctx, sa.groupKey("backup:"+user)).Val(), rdb.ClusterKeySlot(ctx, m).Val(), "the mark %s and its user's codes", m)

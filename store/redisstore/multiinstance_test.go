@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -74,4 +75,16 @@ func TestBackupCodeDoubleSubmit(t *testing.T) {
 	a, b := flowtest.NewPair(t, sa, sb, flowtest.Options{Now: clock.Now})
 	loadScripts(t, sa.rdb) // see TestCluster/BackupCodeDoubleSubmit
 	flowtest.BackupCodeDoubleSubmit(t, a, b, clock.Now, "double-", 40, 8)
+	// Through the Service, the factor's check in the count's transaction.
+	flowtest.BackupCodeDoubleSubmitService(t, a, b, peeker(t, sa), "svc-double-", 40, 8)
+}
+
+// peeker returns a function that reads a counter of s.
+func peeker(t *testing.T, s *Store) func(string) int64 {
+	return func(key string) int64 {
+		t.Helper()
+		n, _, err := s.Peek(context.Background(), key)
+		require.NoError(t, err)
+		return n
+	}
 }

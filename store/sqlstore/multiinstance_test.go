@@ -55,6 +55,33 @@ func TestMultiInstance(t *testing.T) {
 	}
 }
 
+// TestBackupCodeDoubleSubmitService: one backup code answered on eight
+// challenges of one user at once, through two instances each with its
+// own pool, is let in once, and no twin counts toward the lockout: the
+// code's submission mark and its consumption, in the transaction that
+// counts the answer, are ordered by the mark's row lock.
+func TestBackupCodeDoubleSubmitService(t *testing.T) {
+	for _, be := range backends {
+		t.Run(be.name, func(t *testing.T) {
+			clock := storetest.NewClock(time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC))
+			db := be.open(t)
+			sa := migrated(t, db, be.dialect, clock.Now)
+			sb := sa
+			if be.dialect != sqlstore.SQLite {
+				var err error
+				sb, err = sqlstore.New(be.open(t), sqlstore.Options{Dialect: be.dialect, TablePrefix: sa.TablePrefix(), Now: clock.Now})
+				require.NoError(t, err)
+			}
+			a, b := flowtest.NewPair(t, sa, sb, flowtest.Options{Now: clock.Now})
+			flowtest.BackupCodeDoubleSubmitService(t, a, b, func(key string) int64 {
+				n, _, err := sa.Peek(context.Background(), key)
+				require.NoError(t, err)
+				return n
+			}, "svc-double-", 10, 8)
+		})
+	}
+}
+
 // TestLockoutRaceEmail: two app instances, each with its own pool on the
 // same database, 60 challenges of one user, five wrong email codes at
 // each at once: exactly the lockout's ten reach a code.
