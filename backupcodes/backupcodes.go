@@ -387,16 +387,15 @@ func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer 
 	}
 	userID := ch.User.ID
 	if st == store.CodeNotFound {
-		// Under an earlier key of the ring, after a rotation.
-		if hashes := f.keys.HashAll(hashDomain, in); len(hashes) > 1 {
-			g := group(k, userID)
-			if st, err = f.consume(ctx, g, hashes[1:]); err != nil {
-				_ = f.store.ResetCounter(context.WithoutCancel(ctx), ops[0].Incrs[0].Key)
-				return twofactor.Verified{}, err
-			}
-			if st == store.CodeMatched && countUses {
-				uses = f.countUse(ctx, userID)
-			}
+		// Under an earlier key of the ring, after a rotation (none when
+		// the ring has one key).
+		hashes := f.keys.HashAll(hashDomain, in)
+		if st, err = f.consume(ctx, group(k, userID), hashes[1:]); err != nil {
+			_ = f.store.ResetCounter(context.WithoutCancel(ctx), ops[0].Incrs[0].Key)
+			return twofactor.Verified{}, err
+		}
+		if st == store.CodeMatched && countUses {
+			uses = f.countUse(ctx, userID)
 		}
 	}
 	// The twin of a double submit that counted the submission second is a

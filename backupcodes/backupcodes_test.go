@@ -18,6 +18,7 @@ import (
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/backupcodes"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/internal/storespy"
 	"github.com/twofactorkit/twofactor/keyring"
 	"github.com/twofactorkit/twofactor/store"
 )
@@ -663,6 +664,23 @@ func TestKeyRotation(t *testing.T) {
 	assert.Equal(t, 9, v.Count, "and counts as a use of the set")
 	_, err = rotated.Verify(ctx, challenge(u), underA[0])
 	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "once")
+
+	// Its use is counted on the set's counter, which stays: the next code
+	// under A costs the batch, the lookup under A and the count, and a
+	// wrong code on the way counts no use.
+	env := clockEnv.env()
+	env.Keys = newKeyring(t, b, a)
+	spy := storespy.New(env.Store.(store.Store))
+	env.Store = spy
+	counted, err := backupcodes.New(env, backupcodes.Config{})
+	require.NoError(t, err)
+	_, err = counted.Verify(ctx, challenge(u), "zzzz-zzzz-zzzz")
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode)
+	before := spy.Calls.Load()
+	v, err = counted.Verify(ctx, challenge(u), underA[2])
+	require.NoError(t, err)
+	assert.EqualValues(t, 3, spy.Calls.Load()-before, "the batch, the lookup under A, the use's count")
+	assert.Equal(t, 8, v.Count, "the wrong code took no use")
 
 	recovery, _, err := mk(a).IssueRecoveryCode(ctx, u, "support:jane")
 	require.NoError(t, err)
