@@ -369,12 +369,16 @@ func (f *Factor) normalize(ch *twofactor.Challenge, answer string) (kind, []byte
 // ones, one store call each (after a rotation), and its use counted when
 // it matched there.
 func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op) (twofactor.Verified, error) {
-	k, in, err := f.normalize(ch, answer)
-	if err != nil {
-		return twofactor.Verified{}, err
+	if ch == nil {
+		return twofactor.Verified{}, errors.New("backupcodes: nil challenge")
+	}
+	userID := ch.User.ID
+	k := kindBackup
+	if len(ops) > 1 && ops[1].Group == group(kindRecovery, userID) {
+		k = kindRecovery
 	}
 	countUses := f.countsUses(k)
-	if len(ops) != 2+b2i(countUses) || ops[0].Skipped || ops[1].Skipped || len(ops[0].Bounded) != 1 {
+	if len(ops) != 2+b2i(countUses) || ops[0].Skipped || ops[1].Skipped || len(ops[0].Bounded) != 1 || ops[1].Group != group(k, userID) {
 		return twofactor.Verified{}, errors.New("backupcodes: VerifyOps: not the operations of CheckOps for this answer, run")
 	}
 	st := ops[1].Status
@@ -385,12 +389,14 @@ func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer 
 		}
 		uses = ops[2].Bounded[0].N
 	}
-	userID := ch.User.ID
 	if st == store.CodeNotFound {
 		// Under an earlier key of the ring, after a rotation (none when
 		// the ring has one key).
-		hashes := f.keys.HashAll(hashDomain, in)
-		if st, err = f.consume(ctx, group(k, userID), hashes[1:]); err != nil {
+		_, in, err := f.normalize(ch, answer)
+		if err != nil {
+			return twofactor.Verified{}, err
+		}
+		if st, err = f.consume(ctx, ops[1].Group, f.keys.HashEarlier(hashDomain, in)); err != nil {
 			_ = f.store.ResetCounter(context.WithoutCancel(ctx), ops[0].Incrs[0].Key)
 			return twofactor.Verified{}, err
 		}

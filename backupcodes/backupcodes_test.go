@@ -917,3 +917,40 @@ func TestConstruction(t *testing.T) {
 
 // rootOnly is a store with only what the Service itself needs.
 type rootOnly struct{ twofactor.Store }
+
+// VerifyOps reads only the operations CheckOps returned for the same
+// user, once run: others are an error, never a success or a panic.
+func TestVerifyOpsChecksItsOperations(t *testing.T) {
+	e := newEnv(t, nil)
+	u := user("alice")
+	codes, err := enroll(ctx, e.f, u)
+	require.NoError(t, err)
+	ops, err := e.f.CheckOps(challenge(u), codes[0])
+	require.NoError(t, err)
+	require.Len(t, ops, 3, "the mark, the consumption, the count of uses on a match")
+	assert.Equal(t, 2, ops[2].If, "the count of uses waits on the consumption")
+	require.NoError(t, store.RunBatch(ctx, e.store, ops, e.clock.Now()))
+
+	skipped := slices.Clone(ops)
+	skipped[1].Skipped = true
+	bobs := slices.Clone(ops)
+	bobs[1].Group = "backup:bob"
+	for name, bad := range map[string][]store.Op{
+		"none":                              nil,
+		"one":                               ops[:1],
+		"two of three":                      ops[:2],
+		"a skipped check":                   skipped,
+		"another user's":                    bobs,
+		"an unrun count":                    {{Kind: store.OpIncrBelow}, ops[1], ops[2]},
+		"a matched but unrun count of uses": {ops[0], ops[1], {Kind: store.OpIncrBelow, Skipped: true}},
+	} {
+		_, err := e.f.VerifyOps(ctx, challenge(u), codes[0], bad)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, twofactor.ErrInvalidCode, name)
+	}
+	_, err = e.f.VerifyOps(ctx, nil, codes[0], ops)
+	require.Error(t, err, "a nil challenge")
+	v, err := e.f.VerifyOps(ctx, challenge(u), codes[0], ops)
+	require.NoError(t, err)
+	assert.Equal(t, 9, v.Count)
+}

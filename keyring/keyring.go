@@ -222,6 +222,17 @@ func (kr *Ring) HashAll(domain string, data []byte) [][]byte {
 	return out
 }
 
+// HashEarlier returns Hash of data under every key but the current one,
+// newest first, and nothing for a ring of one key: the lookups of a
+// long-lived hashed value after the one under Hash found nothing.
+func (kr *Ring) HashEarlier(domain string, data []byte) [][]byte {
+	out := make([][]byte, 0, len(kr.keys)-1)
+	for i := 1; i < len(kr.keys); i++ {
+		out = append(out, kr.keys[i].tagged(domain, data))
+	}
+	return out
+}
+
 // MatchHash reports, in constant time, whether h is the Hash of data under
 // the key it names. A hash naming an unknown key never matches.
 func (kr *Ring) MatchHash(domain string, data, h []byte) bool {

@@ -70,6 +70,8 @@ func TestKeyringHash(t *testing.T) {
 	require.Len(t, all, 2)
 	assert.Equal(t, rba.Hash("codes", []byte("123456")), all[0], "current key first")
 	assert.Equal(t, h, all[1])
+	assert.Equal(t, all[1:], rba.HashEarlier("codes", []byte("123456")), "the earlier keys'")
+	assert.Empty(t, ra.HashEarlier("codes", []byte("123456")), "a ring of one key has no earlier key")
 }
 
 func TestKeyringSign(t *testing.T) {
