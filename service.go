@@ -906,16 +906,9 @@ func (v *verification) count(ctx context.Context, consume *store.Op, checks []st
 		}
 	}
 	base := len(ops)
-	for i, op := range checks {
-		switch {
-		case op.If == 0:
-			op.If = counted + 1
-		case op.If > 0 && op.If <= i:
-			op.If += base
-		default:
-			return fmt.Errorf("twofactor: %s check %d has If %d, which names none of the checks before it", v.a.Method, i, op.If)
-		}
-		ops = append(ops, op)
+	ops, err := v.withChecks(ops, checks, counted+1)
+	if err != nil {
+		return err
 	}
 	if err := store.RunBatch(ctx, s.store, ops, v.now); err != nil {
 		return fmt.Errorf("twofactor: counting attempts: %w", err)
@@ -960,6 +953,25 @@ func (v *verification) count(ctx context.Context, consume *store.Op, checks []st
 		return NewRetryError(ErrLocked, LimitUser, v.now, s.limits.unlockAt(v.fails.N+1, v.start, v.fails.ResetAt))
 	}
 	return nil
+}
+
+// withChecks appends to ops a BatchVerifier's checks, each on the
+// condition of the count (count, one-based) or of the check its If names
+// among them.
+func (v *verification) withChecks(ops, checks []store.Op, count int) ([]store.Op, error) {
+	base := len(ops)
+	for i, op := range checks {
+		switch {
+		case op.If == 0:
+			op.If = count
+		case op.If > 0 && op.If <= i:
+			op.If += base
+		default:
+			return nil, fmt.Errorf("twofactor: %s check %d has If %d, which names none of the checks before it", v.a.Method, i, op.If)
+		}
+		ops = append(ops, op)
+	}
+	return ops, nil
 }
 
 // revokedAt reports whether ch was begun before the time its user's
