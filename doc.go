@@ -60,6 +60,12 @@
 // library's factors live in their own packages (totp, emailcode, smscode,
 // backupcodes, webauthn), each usable alone with an Env of its own; a host
 // adds its own by implementing Factor and giving it as a [FactorFunc].
+// A factor that checks answers in the store may hand that check to the
+// Service, which runs it in the round trip that counts the answer, so
+// that a login costs fewer round trips: [RecordVerifier] (the user's
+// records read with the count), [MarkVerifier] (a replay mark run with
+// the challenge's end), [CodeConsumer] (one code's consumption) and
+// [BatchVerifier] (several operations of the factor's own).
 // [Service.Methods] is the one order of methods, everywhere.
 //
 // # Enrollment
