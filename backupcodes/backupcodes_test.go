@@ -754,6 +754,43 @@ func TestStoreFailuresFailClosed(t *testing.T) {
 	require.NoError(t, err, "the failed call consumed nothing")
 }
 
+// A new set's codes, the old set's count of uses dropped and the new
+// one's started go in one round trip: a first set costs five (the old
+// set's record, its codes deleted, that batch, an old tally deleted, the
+// record), a replacement four. A store failure among the codes leaves no
+// partial set, and the call can be repeated.
+func TestBeginEnrollRoundTrips(t *testing.T) {
+	st := &failingStore{Memory: store.NewMemory()}
+	spy := storespy.New(st)
+	f, err := backupcodes.New(twofactor.Env{Store: spy, Keys: newKeyring(t, newKey(t, "k1")),
+		Events: &event.Sink{Discard: true}}, backupcodes.Config{})
+	require.NoError(t, err)
+	u := user("alice")
+	before := spy.Calls.Load()
+	_, err = enroll(ctx, f, u)
+	require.NoError(t, err)
+	assert.EqualValues(t, 5, spy.Calls.Load()-before, "a first set")
+	before = spy.Calls.Load()
+	codes, err := enroll(ctx, f, u)
+	require.NoError(t, err)
+	assert.EqualValues(t, 4, spy.Calls.Load()-before, "a replacement")
+	v, err := f.Verify(ctx, challenge(u), codes[0])
+	require.NoError(t, err)
+	assert.Equal(t, 9, v.Count, "the new set's count of uses started at one")
+
+	st.putsLeft.Store(4)
+	_, err = enroll(ctx, f, u)
+	require.ErrorIs(t, err, errBoom)
+	n, err := st.CountGroup(ctx, "backup:alice")
+	require.NoError(t, err)
+	assert.Zero(t, n, "no partial set")
+	_, err = enroll(ctx, f, u)
+	require.NoError(t, err, "the call can be repeated")
+	n, err = st.CountGroup(ctx, "backup:alice")
+	require.NoError(t, err)
+	assert.Equal(t, 10, n)
+}
+
 // TestDoubleSubmit: the same code submitted on two challenges at once
 // succeeds once; the other answer is a reuse (twofactor.ErrCodeReused),
 // which the Service does not count toward the user's lockout.

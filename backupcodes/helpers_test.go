@@ -119,10 +119,12 @@ func (s *recordingStore) PutDevice(ctx context.Context, d store.Device) error {
 
 var errBoom = errors.New("disk on fire")
 
-// failingStore fails every code operation once broken is set.
+// failingStore fails every code operation once broken is set, and the
+// PutCode after putsLeft more when putsLeft is set above zero.
 type failingStore struct {
 	*store.Memory
-	broken atomic.Bool
+	broken   atomic.Bool
+	putsLeft atomic.Int32
 }
 
 // RunBatch runs each operation through the wrapper's own methods, so
@@ -146,7 +148,7 @@ func (s *failingStore) CountGroup(ctx context.Context, group string) (int, error
 }
 
 func (s *failingStore) PutCode(ctx context.Context, c store.Code) error {
-	if s.broken.Load() {
+	if s.broken.Load() || s.putsLeft.Add(-1) == 0 {
 		return errBoom
 	}
 	return s.Memory.PutCode(ctx, c)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -57,18 +58,23 @@ func (f *Factor) BeginEnroll(ctx context.Context, user twofactor.User, _ twofact
 		_ = f.store.DeleteGroup(context.WithoutCancel(ctx), g)
 		return nil, err
 	}
+	// The codes, the old set's counts of uses dropped and the new one's
+	// started, in one round trip (store.RunBatch).
+	ops := make([]store.Op, 0, len(hashed)+3)
 	for _, c := range hashed {
-		if err := f.store.PutCode(ctx, c); err != nil {
-			return discard(fmt.Errorf("backupcodes: storing codes: %w", err))
-		}
+		ops = append(ops, store.PutCodeOp(c))
 	}
-	if err := f.dropSetState(ctx, user.ID, oldSize); err != nil {
-		return discard(err)
+	for _, k := range f.usesKeys(user.ID, oldSize) {
+		ops = append(ops, store.Op{Kind: store.OpResetCounter, Key: k})
 	}
 	if f.lowThreshold >= 0 {
-		if _, _, err := f.store.Incr(ctx, usesKey(len(hashed), user.ID), usesWindow); err != nil {
-			return discard(fmt.Errorf("backupcodes: starting the count of uses: %w", err))
-		}
+		ops = append(ops, store.Op{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: usesKey(len(hashed), user.ID), Window: usesWindow, Max: math.MaxInt64}}})
+	}
+	if err := store.RunBatch(ctx, f.store, ops, f.now()); err != nil {
+		return discard(fmt.Errorf("backupcodes: storing codes: %w", err))
+	}
+	if err := f.dropLegacyTally(ctx, user.ID, oldSize); err != nil {
+		return discard(err)
 	}
 	if err := f.putSetRecord(ctx, user.ID, len(hashed)); err != nil {
 		return discard(err)
@@ -138,18 +144,31 @@ func (f *Factor) setSize(ctx context.Context, userID string) (int, error) {
 // tally record; it is deleted with the set.
 func legacyTallyGroup(userID string) string { return "backup-uses:" + userID }
 
-// dropSetState deletes what counted the uses of the user's old set of
-// oldSize codes (zero: no record of it).
-func (f *Factor) dropSetState(ctx context.Context, userID string, oldSize int) error {
+// usesKeys returns the keys of what may count the uses of the user's set
+// of oldSize codes (zero: no record of it): the counter of a set of the
+// configured size, and of one of oldSize.
+func (f *Factor) usesKeys(userID string, oldSize int) []string {
 	keys := []string{usesKey(f.count, userID)}
 	if oldSize > 0 && oldSize != f.count {
 		keys = append(keys, usesKey(oldSize, userID))
 	}
-	for _, k := range keys {
+	return keys
+}
+
+// dropSetState deletes what counted the uses of the user's old set of
+// oldSize codes (zero: no record of it).
+func (f *Factor) dropSetState(ctx context.Context, userID string, oldSize int) error {
+	for _, k := range f.usesKeys(userID, oldSize) {
 		if err := f.store.ResetCounter(ctx, k); err != nil {
 			return fmt.Errorf("backupcodes: resetting the count of uses: %w", err)
 		}
 	}
+	return f.dropLegacyTally(ctx, userID, oldSize)
+}
+
+// dropLegacyTally deletes the tally of uses that a set with no record
+// (oldSize zero) may have kept before sets had a counter.
+func (f *Factor) dropLegacyTally(ctx context.Context, userID string, oldSize int) error {
 	if oldSize == 0 {
 		if err := f.store.DeleteGroup(ctx, legacyTallyGroup(userID)); err != nil {
 			return fmt.Errorf("backupcodes: deleting old codes: %w", err)
