@@ -34,6 +34,19 @@ func TestKeyEncodeParse(t *testing.T) {
 	require.ErrorIs(t, err, keyring.ErrInvalidKey)
 }
 
+// A key id is 1 to 32 characters of [A-Za-z0-9._-]: it goes into
+// hashes, signatures and sealed values, before a separator.
+func TestKeyIDAlphabet(t *testing.T) {
+	for _, id := range []string{"a", "z", "A", "Z", "0", "9", ".", "_", "-", "2026-01_k.v2", strings.Repeat("k", 32)} {
+		_, err := keyring.GenerateKey(id)
+		require.NoError(t, err, "%q", id)
+	}
+	for _, id := range []string{"", strings.Repeat("k", 33), "`", "{", "@", "[", "/", ":", " ", "\x00", "é", "a:b", "a b"} {
+		_, err := keyring.GenerateKey(id)
+		require.ErrorIs(t, err, keyring.ErrInvalidKey, "%q", id)
+	}
+}
+
 func TestNewKeyringValidates(t *testing.T) {
 	a, _ := twoKeys(t)
 	_, err := keyring.New()
@@ -101,8 +114,13 @@ func TestKeyringSealOpenRotate(t *testing.T) {
 	assert.NotContains(t, sealed, string(secret))
 	again, _ := ra.Seal(secret, ad)
 	assert.NotEqual(t, sealed, again, "random nonce")
+	empty, err := ra.Seal(nil, ad)
+	require.NoError(t, err)
+	pt, err := ra.Open(empty, ad)
+	require.NoError(t, err, "an empty plaintext: the nonce and the tag alone")
+	assert.Empty(t, pt)
 
-	pt, err := rba.Open(sealed, ad)
+	pt, err = rba.Open(sealed, ad)
 	require.NoError(t, err, "old key opens after rotation")
 	assert.Equal(t, secret, pt)
 	_, err = rba.Open(sealed, []byte("user-2/totp"))
