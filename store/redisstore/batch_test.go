@@ -352,6 +352,17 @@ func TestRunBatchConditionalRefused(t *testing.T) {
 	assert.Empty(t, keys, "gates left behind")
 }
 
+// countCase is a batch of a count and a code's check on it: which
+// scripts the server has cached, the answer, the count's bound and the
+// round trips the batch takes.
+type countCase struct {
+	name  string
+	load  func()
+	code  string // the answer: "right" matches
+	max   int64  // the count's bound: 0 refuses it
+	trips int64
+}
+
 // TestRunBatchConditionalChain: on one server, the operations conditional
 // on a code's consumption (the challenge's end, the reset of the run of
 // wrong answers, the last use) go in the pipeline of the consumption and
@@ -365,13 +376,7 @@ func TestRunBatchConditionalChain(t *testing.T) {
 	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "email", CreatedAt: clk.Now()}))
 	load := scriptLoader(t, rdb)
 	all := []*redis.Script{incrBelow, consumeCode, resetGated, touchEnrollment}
-	for n, tc := range []struct {
-		name  string
-		load  func()
-		code  string // the answer: "right" matches
-		max   int64  // the count's bound: 0 refuses it
-		trips int64
-	}{
+	for n, tc := range []countCase{
 		{"every script cached", load(all...), "right", 100, 1},
 		{"none cached", load(), "right", 100, 2},
 		{"not the consumption's", load(incrBelow, resetGated, touchEnrollment), "right", 100, 2},
@@ -493,13 +498,7 @@ func TestRunBatchCountGatesSeveral(t *testing.T) {
 	ctx := context.Background()
 	load := scriptLoader(t, rdb)
 	all := []*redis.Script{incrBelow, consumeCode, resetGated}
-	for n, tc := range []struct {
-		name  string
-		load  func()
-		code  string // the answer: "right" matches
-		max   int64  // the count's bound: 0 refuses it
-		trips int64
-	}{
+	for n, tc := range []countCase{
 		{"every script cached", load(all...), "right", 100, 1},
 		{"a wrong code", load(all...), "wrong", 100, 1},
 		{"a refused count", load(all...), "right", 0, 1},
