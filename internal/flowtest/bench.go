@@ -54,12 +54,15 @@ func BenchLogin(b *testing.B, st store.Store, raw func(context.Context) error, b
 
 // BenchLoginRealistic is BenchLogin with the factors a real app offers
 // (an authenticator app, backup codes, email codes to the address on
-// file, trusted devices), for two logins: flow=totp (Begin, Verify a
-// code of the user's authenticator app) and flow=email (Begin, Send,
-// Verify). Each TOTP login is a user of its own, enrolled before the
-// clock starts, so that no code is refused as a replay.
+// file, trusted devices), for three logins: flow=totp (Begin, Verify a
+// code of the user's authenticator app), flow=email (Begin, Send,
+// Verify) and flow=backup (Begin, Verify a backup code). Each TOTP login
+// is a user of its own, enrolled before the clock starts, so that no code
+// is refused as a replay; ten backup-code logins, far apart in the run,
+// share a user and a set made before the clock starts, whose last code
+// retires the set.
 func BenchLoginRealistic(b *testing.B, st store.Store, raw func(context.Context) error, baselines ...Baseline) {
-	for _, fl := range []flowKind{realisticTOTP, realisticEmail} {
+	for _, fl := range []flowKind{realisticTOTP, realisticEmail, realisticBackup} {
 		for _, par := range Parallelisms {
 			b.Run(fmt.Sprintf("flow=%s/goroutines=%d", fl, par), func(b *testing.B) {
 				benchFlows(b, st, raw, par, baselines, fl)
@@ -79,6 +82,10 @@ const (
 	emailOnly      flowKind = "email-only"
 	realisticTOTP  flowKind = "totp"
 	realisticEmail flowKind = "email"
+	// realisticBackup signs in with backup codes: ten logins per user, one
+	// code of the user's set each, the tenth using the set up; flows run
+	// at once are of different users.
+	realisticBackup flowKind = "backup"
 )
 
 // A Baseline is one more raw server operation to compare flows with.
@@ -147,11 +154,30 @@ func benchFlows(b *testing.B, st store.Store, raw func(context.Context) error, p
 		}
 		shift.Store(0)
 	}
+	var sets [][]string // realisticBackup: user k's codes
+	if kind == realisticBackup {
+		sets = make([][]string, (b.N+warm+9)/10)
+		bf, _ := svc.Factor(twofactor.MethodBackupCode)
+		enroller := bf.(twofactor.Enroller)
+		if err := spread(len(sets), par, func(_, k int) error {
+			enr, err := enroller.BeginEnroll(ctx, userOf(k), twofactor.EnrollRequest{})
+			if err == nil && len(enr.Codes) != 10 {
+				err = fmt.Errorf("a set of %d codes, not 10", len(enr.Codes))
+			}
+			sets[k] = enr.Codes
+			return err
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
 	flow := func(g, i int) error {
 		client := clientOf(g)
 		user := userOf(g)
-		if kind == realisticTOTP {
+		switch kind {
+		case realisticTOTP:
 			user = userOf(i)
+		case realisticBackup:
+			user = userOf(i % len(sets))
 		}
 		begun, err := svc.Begin(ctx, user, client)
 		if err != nil {
@@ -159,12 +185,15 @@ func benchFlows(b *testing.B, st store.Store, raw func(context.Context) error, p
 		}
 		id := begun.Challenge.ID
 		a := twofactor.Answer{ChallengeID: id, UserID: user.ID, Client: client}
-		if kind == realisticTOTP {
+		switch kind {
+		case realisticTOTP:
 			a.Method = twofactor.MethodTOTP
 			if a.Code, err = otptotp.GenerateCode(secrets[i], time.Now()); err != nil {
 				return err
 			}
-		} else {
+		case realisticBackup:
+			a.Method, a.Code = twofactor.MethodBackupCode, sets[i%len(sets)][i/len(sets)]
+		default:
 			if _, err := svc.Send(ctx, id, twofactor.MethodEmail, client); err != nil {
 				return err
 			}
