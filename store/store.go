@@ -212,7 +212,10 @@ type Counters interface {
 type Ledger interface {
 	// MarkUsed atomically records key as used until expiresAt. It returns
 	// true for the first caller only; after expiresAt the key may be used
-	// again.
+	// again. The mark it sets is Advance's mark of 1, and a live mark
+	// refuses it whatever its value: a key marked by either is taken for
+	// the other, so a caller may mark a key with Advance(key, 1) where an
+	// earlier release called MarkUsed.
 	MarkUsed(ctx context.Context, key string, expiresAt time.Time) (first bool, err error)
 	// Advance atomically raises the value stored under key to value if value
 	// is greater than the stored one (or none is stored) and reports whether

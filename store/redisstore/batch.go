@@ -59,7 +59,8 @@ import (
 // counter's reset or a last use after a bounded increment that is not
 // itself conditional, for a bounded increment, a counter's reset, a last
 // use or another consumption after a code's consumption, and for a
-// bounded increment, a counter's reset or a last use after an advance.
+// bounded increment, a counter's reset, a last use or another advance
+// after an advance (conditional itself or not).
 // Any other conditional operation, and every one on another client,
 // waits for the reply of what it names and goes in one more pipeline, or
 // is skipped.
@@ -122,7 +123,7 @@ const gateTTL = 10000
 // increment, a counter's reset or a last use, when g is a code's
 // consumption and b a bounded increment, a counter's reset, a last use
 // or a consumption, or when g is an advance and b a bounded increment, a
-// counter's reset or a last use. g's script then sets a gate, a key of
+// counter's reset, a last use or an advance. g's script then sets a gate, a key of
 // its own that only it writes, when it admits b (store.Admitted), and b's
 // script runs only when it deletes that gate, all in one round trip; g
 // sets one gate for each operation it joins so. Any other
@@ -149,9 +150,9 @@ func (s *Store) gateOp(b, g *batchOp, between []batchOp) {
 	case store.OpConsumeCode: // the gates it sets are its last keys
 		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
 		g.cmd.args = consumeGateArgs(g.cmd.args, g.gate != "")
-	case store.OpAdvance: // the gates it sets are its keys after the first
+	case store.OpAdvance: // the gates it sets are its last keys
 		g.cmd.keys = append(slices.Clip(g.cmd.keys), gate)
-		g.cmd.args = append(g.cmd.args[:6:6], gateTTL)
+		g.cmd.args = advanceGateArgs(g.cmd.args, g.gate != "")
 	}
 	g.gates++
 	b.gate, b.gatedBy = gate, g
@@ -161,6 +162,9 @@ func (s *Store) gateOp(b, g *batchOp, between []batchOp) {
 		b.cmd.keys = append(slices.Clip(b.cmd.keys), gate)
 	case store.OpResetCounter:
 		b.cmd = scriptCommand(resetGated, []string{s.counterKey(b.op.Key), gate})
+	case store.OpAdvance: // KEYS[2], before the gates it sets
+		b.cmd.keys = append(slices.Clip(b.cmd.keys), gate)
+		b.cmd.args = advanceGateArgs(b.cmd.args, true)
 	default: // a code's storing or consumption, a last use: KEYS[2]
 		b.cmd.keys = append(slices.Clip(b.cmd.keys), gate)
 		if b.op.Kind == store.OpConsumeCode {
@@ -185,11 +189,21 @@ func gates(g, b *batchOp) bool {
 		}
 	case store.OpAdvance:
 		switch b.op.Kind {
-		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment:
-			return g.gate == ""
+		case store.OpIncrBelow, store.OpResetCounter, store.OpTouchEnrollment, store.OpAdvance:
+			return true
 		}
 	}
 	return false
+}
+
+// advanceGateArgs sets, in the arguments of the advance script, the TTL
+// of the gates it sets and whether it deletes one first (in).
+func advanceGateArgs(args []any, in bool) []any {
+	flag := "0"
+	if in {
+		flag = "1"
+	}
+	return append(args[:6:6], gateTTL, flag)
 }
 
 // consumeGateArgs sets, in the arguments of the consumeCode script, the

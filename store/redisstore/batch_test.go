@@ -487,6 +487,67 @@ func TestRunBatchAdvanceChain(t *testing.T) {
 	}
 }
 
+// TestRunBatchAdvanceGatesAdvance: on one server an advance conditional
+// on another (a security key's signature counter after its ceremony's
+// single-use mark), with the challenge's end, the run's reset and the last
+// use conditional on the second, is one round trip (two when a script is
+// not cached yet). The second runs only when the first raised its mark,
+// the rest only when both did; no gate is left behind.
+func TestRunBatchAdvanceGatesAdvance(t *testing.T) {
+	s, rdb, clk, calls := countedStore(t)
+	ctx := context.Background()
+	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u1", ID: "e1", Method: "webauthn", CreatedAt: clk.Now()}))
+	load := scriptLoader(t, rdb)
+	all := []*redis.Script{advance, incrBelow, resetGated, touchEnrollment}
+	for n, tc := range []struct {
+		name    string
+		load    func()
+		once    string // the first mark's key
+		counter int64
+		first   bool // the first mark is new
+		raised  bool // the counter is above its mark
+		trips   int64
+	}{
+		{"every script cached", load(all...), "c1", 10, true, true, 1},
+		{"the first mark taken", load(all...), "c1", 11, false, false, 1},
+		{"the counter not raised", load(all...), "c2", 10, true, false, 1},
+		{"none cached", load(), "c3", 1<<35 + 1, true, true, 2},
+		{"the first mark taken, none cached", load(), "c3", 1<<35 + 2, false, false, 2},
+		{"not the end's", load(advance, resetGated, touchEnrollment), "c4", 1<<35 + 3, true, true, 2},
+	} {
+		end, fail := "done"+strconv.Itoa(n), "fail"+strconv.Itoa(n)
+		_, _, err := s.Incr(ctx, fail, time.Minute)
+		require.NoError(t, err)
+		clk.Advance(time.Second)
+		used := clk.Now()
+		tc.load()
+		before := calls.Load()
+		ops := []store.Op{
+			{Kind: store.OpAdvance, Key: tc.once, Mark: 1, Time: clk.Now().Add(time.Hour)},
+			{Kind: store.OpAdvance, Key: "counter", Mark: tc.counter, Time: clk.Now().Add(time.Hour), If: 1},
+			{Kind: store.OpIncrBelow, Incrs: []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}}, If: 2},
+			{Kind: store.OpResetCounter, Key: fail, If: 2},
+			{Kind: store.OpTouchEnrollment, UserID: "u1", ID: "e1", Time: used, If: 2},
+		}
+		require.NoError(t, s.RunBatch(ctx, ops), tc.name)
+		assert.Equal(t, tc.trips, calls.Load()-before, "%s: round trips", tc.name)
+
+		assert.Equal(t, tc.first, ops[0].First, "%s: the first mark", tc.name)
+		assert.Equal(t, !tc.first, ops[1].Skipped, "%s: the counter ran", tc.name)
+		assert.Equal(t, tc.raised, ops[1].First, "%s: the counter", tc.name)
+		for _, i := range []int{2, 3, 4} {
+			assert.Equal(t, !tc.raised, ops[i].Skipped, "%s: operation %d", tc.name, i)
+		}
+		f, lastUse, ended := chainOutcome(t, s, fail, end)
+		assert.Equal(t, tc.raised, ended, "%s: the end ran", tc.name)
+		assert.Equal(t, tc.raised, f == 0, "%s: the run's reset ran", tc.name)
+		assert.Equal(t, tc.raised, lastUse.Equal(used), "%s: the last use was written", tc.name)
+		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+	}
+}
+
 // TestRunBatchCountGatesSeveral: on one server a count that several
 // operations are conditional on (a second count, a code's check, a
 // counter's reset), with a count conditional on the check, is one round

@@ -258,11 +258,18 @@ return 0
 // of numbers that each fit. With ARGV[6] = "1" any live mark refuses (the
 // MarkUsed rule). It returns 1 when it set the mark. KEYS[1] ledger key;
 // ARGV now, high, low, exp (0 = never), TTL (0 = none), once, and, in a
-// batch with gates, their TTL: every key after the first is a gate (see
-// incrBelow) that it sets when it set the mark, for the conditional
+// batch with gates, their TTL and whether it is conditional ("1"): then
+// KEYS[2] is the gate (see incrBelow) it deletes first, and it returns -1
+// having done nothing when that gate is missing. Every key after those is
+// a gate that it sets when it set the mark, for the conditional
 // operations that follow it.
 var advance = newScript(`
 local k = KEYS[1]
+local first = 2
+if ARGV[8] == '1' then
+  if redis.call('DEL', KEYS[2]) == 0 then return -1 end
+  first = 3
+end
 local now = tonumber(ARGV[1])
 local v = redis.call('HMGET', k, 'h', 'l', 'e')
 if v[3] then
@@ -280,7 +287,7 @@ if ARGV[5] == '0' then
 else
   redis.call('PEXPIRE', k, ARGV[5])
 end
-for i = 2, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[7]) end
+for i = first, #KEYS do redis.call('SET', KEYS[i], '1', 'PX', ARGV[7]) end
 return 1
 `)
 

@@ -180,6 +180,7 @@ func batchIf(t *testing.T, s batchRunner, clk *Clock, k func(string) string, ctx
 	batchIfConsumed(c)
 	batchIfCounted(c)
 	batchIfAdvanced(c)
+	batchIfAdvancedTwice(c)
 	batchIfInvalid(c)
 }
 
@@ -261,6 +262,69 @@ func batchIfAdvanced(c ifCase) {
 		assertTime(t, t0.Add(-time.Minute), used(), "the last use on a mark not raised")
 	}
 	n, _, err := c.s.Peek(c.ctx, c.k("{u:if}adv-end-2"))
+	require.NoError(t, err)
+	assert.Zero(t, n, "no skipped end counted")
+}
+
+// batchIfAdvancedTwice: an advance conditional on another (a security
+// key's signature counter after its ceremony's single-use mark), and the
+// end of a challenge and a counter's reset conditional on the second: the
+// second runs only when the first raised its mark, and the rest only when
+// both did.
+func batchIfAdvancedTwice(c ifCase) {
+	t := c.t
+	t0 := c.clk.Now()
+	chain := func(once string, counter int64, end string) []store.Op {
+		return []store.Op{
+			{Kind: store.OpAdvance, Key: c.k("{u:if}twice-" + once), Mark: 1, Time: t0.Add(time.Hour)},
+			{Kind: store.OpAdvance, Key: c.k("{u:if}twice-counter"), Mark: counter, Time: t0.Add(time.Hour), If: 1},
+			{Kind: store.OpIncrBelow, If: 2, Incrs: []store.BoundedIncr{{Key: c.k("{u:if}" + end), Window: time.Minute, Max: 1}}},
+			{Kind: store.OpResetCounter, Key: c.k("{u:if}twice-run"), If: 2},
+		}
+	}
+	run := func() int64 {
+		t.Helper()
+		n, _, err := c.s.Peek(c.ctx, c.k("{u:if}twice-run"))
+		require.NoError(t, err)
+		return n
+	}
+	incr := func() {
+		t.Helper()
+		_, _, err := c.s.Incr(c.ctx, c.k("{u:if}twice-run"), time.Minute)
+		require.NoError(t, err)
+	}
+	raised := func(key string, v int64) bool {
+		t.Helper()
+		ok, err := c.s.Advance(c.ctx, c.k("{u:if}"+key), v, t0.Add(time.Hour))
+		require.NoError(t, err)
+		return ok
+	}
+
+	incr()
+	ops := chain("a", 5, "twice-end-1")
+	c.run(ops)
+	require.True(t, ops[0].First, "the first mark")
+	require.True(t, ops[1].First, "the counter, the first mark raised")
+	assert.False(t, ops[2].Skipped || ops[3].Skipped, "both raised: the rest runs")
+	assert.True(t, ops[2].Bounded[0].Incremented, "the end")
+	assert.Zero(t, run(), "the reset")
+
+	incr()
+	ops = chain("a", 9, "twice-end-2")
+	c.run(ops)
+	assert.False(t, ops[0].First, "the first mark, taken")
+	for i := 1; i < len(ops); i++ {
+		assert.True(t, ops[i].Skipped, "operation %d after a mark taken", i)
+	}
+	assert.True(t, raised("twice-counter", 6), "the counter skipped: still at 5")
+
+	ops = chain("b", 6, "twice-end-2")
+	c.run(ops)
+	assert.True(t, ops[0].First, "a new first mark")
+	assert.False(t, ops[1].First || ops[1].Skipped, "the counter ran and was not raised")
+	assert.True(t, ops[2].Skipped && ops[3].Skipped, "the rest, on a counter not raised")
+	assert.Equal(t, int64(1), run(), "the reset, skipped")
+	n, _, err := c.s.Peek(c.ctx, c.k("{u:if}twice-end-2"))
 	require.NoError(t, err)
 	assert.Zero(t, n, "no skipped end counted")
 }

@@ -807,6 +807,30 @@ func (h *harness) ledger(t *testing.T) {
 	ok, err = s.Advance(ctx, k("hw"), 50, clk.Now().Add(time.Hour))
 	require.NoError(t, err)
 	assert.True(t, ok, "an expired mark is gone")
+
+	// MarkUsed's mark is Advance's mark of 1, each taken for the other.
+	exp = clk.Now().Add(time.Minute)
+	first, err = s.MarkUsed(ctx, k("once-a"), exp)
+	require.NoError(t, err)
+	require.True(t, first)
+	ok, err = s.Advance(ctx, k("once-a"), 1, exp)
+	require.NoError(t, err)
+	assert.False(t, ok, "Advance to 1 of a key MarkUsed marked")
+	ok, err = s.Advance(ctx, k("once-a"), 2, exp)
+	require.NoError(t, err)
+	assert.True(t, ok, "Advance above MarkUsed's mark")
+	ok, err = s.Advance(ctx, k("once-b"), 1, exp)
+	require.NoError(t, err)
+	require.True(t, ok)
+	first, err = s.MarkUsed(ctx, k("once-b"), exp)
+	require.NoError(t, err)
+	assert.False(t, first, "MarkUsed of a key Advance marked")
+	ok, err = s.Advance(ctx, k("once-c"), -3, exp)
+	require.NoError(t, err)
+	require.True(t, ok)
+	first, err = s.MarkUsed(ctx, k("once-c"), exp)
+	require.NoError(t, err)
+	assert.False(t, first, "MarkUsed of a key with a live mark below 1")
 }
 
 func (h *harness) enrollments(t *testing.T) {
