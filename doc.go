@@ -64,7 +64,9 @@
 // Service, which runs it in the round trip that counts the answer, so
 // that a login costs fewer round trips: [RecordVerifier] (the user's
 // records read with the count), [MarkVerifier] (a replay mark run with
-// the challenge's end), [CodeConsumer] (one code's consumption) and
+// the challenge's end), [CounterVerifier] (with the mark, a counter that
+// must rise, as a security key's signature counter), [CodeConsumer] (one
+// code's consumption) and
 // [BatchVerifier] (several operations of the factor's own).
 // [Service.Methods] is the one order of methods, everywhere.
 //

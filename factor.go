@@ -88,6 +88,15 @@ type Verified struct {
 	// when it raised the mark, and refuses the answer as ErrCodeReused
 	// when it did not. Zero (Kind 0): the factor wrote what it needed.
 	Mark store.Op
+	// CounterMark, with Mark, returned by CounterVerifier.VerifyMarked
+	// only, is a second store.OpAdvance on which the answer holds: a
+	// counter the authenticator raises with every signature (WebAuthn
+	// §6.1.1), which must rise. The Service runs it in the same round
+	// trip, after Mark and only when Mark raised its mark, and ends the
+	// challenge only when it raised its own; when it did not, nothing of
+	// the end is written, and the answer is refused with the error of
+	// CounterVerifier.CounterRefused.
+	CounterMark store.Op
 }
 
 // A Discoverer is a factor that names the user itself: a passkey, a
@@ -173,6 +182,27 @@ type RecordVerifier interface {
 type MarkVerifier interface {
 	RecordVerifier
 	VerifyMarked(ctx context.Context, ch *Challenge, answer string, records []store.EnrollmentRecord) (Verified, error)
+}
+
+// A CounterVerifier is a MarkVerifier whose answers also carry a counter
+// that must rise with each one: a security key's signature counter
+// (WebAuthn §6.1.1), whose fall or standstill may betray a cloned key.
+// VerifyMarked may return it, unwritten, as Verified.CounterMark beside
+// the ceremony's single-use mark, Verified.Mark: the Service runs the two
+// in the round trip that ends the challenge, the counter only when the
+// mark was new (a double submit is a replay, not a fallen counter), and
+// the end only when the counter rose. A factor that is not a
+// CounterVerifier and returns a CounterMark fails the answer as its own
+// fault.
+type CounterVerifier interface {
+	MarkVerifier
+	// CounterRefused returns the error of the answer that VerifyMarked
+	// accepted as got, with the user's records as it had them, whose
+	// counter the Service found did not rise, and reports it as the
+	// factor reports such an answer (an event.Warning). The Service
+	// counts the answer as wrong when the error matches ErrInvalidCode,
+	// and fails it as a system error otherwise.
+	CounterRefused(ctx context.Context, ch *Challenge, got Verified, records []store.EnrollmentRecord) error
 }
 
 // A CodeConsumer is a factor that checks an answer by consuming a code it

@@ -3,6 +3,7 @@ package twofactor_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -239,4 +240,140 @@ func TestMarkOnlyFromVerifyMarked(t *testing.T) {
 	done, _, err := e.mem.Peek(ctx, "tf:done:"+ch.Key())
 	require.NoError(t, err)
 	assert.Zero(t, done, "nor is the challenge ended")
+}
+
+// counterMarking is markVerifier returning counter beside its mark, as
+// Verified.CounterMark, without being a twofactor.CounterVerifier.
+type counterMarking struct {
+	markVerifier
+	counter store.Op
+}
+
+func (f counterMarking) VerifyMarked(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	v, err := f.markVerifier.VerifyMarked(ctx, ch, answer, records)
+	v.CounterMark = f.counter
+	return v, err
+}
+
+// counterVerifier is counterMarking as a twofactor.CounterVerifier: it
+// keeps what CounterRefused is asked and answers with err.
+type counterVerifier struct {
+	counterMarking
+	refused *[]twofactor.Verified
+	err     error
+}
+
+func (f counterVerifier) CounterRefused(_ context.Context, _ *twofactor.Challenge, got twofactor.Verified, _ []store.EnrollmentRecord) error {
+	*f.refused = append(*f.refused, got)
+	return f.err
+}
+
+// A counter that VerifyMarked returns beside its mark runs after it, in
+// the round trip that ends the challenge, and only when the mark was new;
+// the challenge ends only when the counter rose. A counter that did not
+// rise is refused with the factor's error, counted as a wrong answer, and
+// ends nothing; a mark already taken is a replay, whose counter does not
+// run and which the factor is not asked about. A counter from a factor
+// that is no CounterVerifier, without a mark, or not an advance fails the
+// answer as the factor's fault, and nothing runs.
+func TestCounterMark(t *testing.T) {
+	ctx := context.Background()
+	const right = "654321"
+	exp := time.Date(2026, 11, 24, 0, 0, 0, 0, time.UTC)
+	mark := store.Op{Kind: store.OpAdvance, Key: "host-ceremony", Mark: 1, Time: exp}
+	counter := store.Op{Kind: store.OpAdvance, Key: "host-counter", Mark: 7, Time: exp}
+	errCloned := fmt.Errorf("%w: the counter fell", twofactor.ErrInvalidCode)
+	for _, tc := range []struct {
+		name      string
+		verifier  bool     // a CounterVerifier
+		mark      store.Op // the mark returned
+		counter   store.Op // the counter returned
+		marked    bool     // the mark is taken before the answer
+		counted   int64    // the counter's mark before the answer (0: none)
+		want      error    // nil: signed in
+		fault     bool     // the factor's fault, not the user's
+		reason    event.Reason
+		refusals  int   // CounterRefused calls
+		failRun   int64 // the user's run of wrong answers after it (1 before; a fault's count stays)
+		markAfter bool  // the mark is taken after the answer
+		countAt   int64 // the counter's mark after the answer
+	}{
+		{name: "both rise", verifier: true, mark: mark, counter: counter, failRun: 0, markAfter: true, countAt: 7},
+		{name: "the counter kept", verifier: true, mark: mark, counter: counter, counted: 7, want: twofactor.ErrInvalidCode, reason: event.ReasonInvalid,
+			refusals: 1, failRun: 2, markAfter: true, countAt: 7},
+		{name: "the counter fell", verifier: true, mark: mark, counter: counter, counted: 9, want: twofactor.ErrInvalidCode, reason: event.ReasonInvalid,
+			refusals: 1, failRun: 2, markAfter: true, countAt: 9},
+		{name: "the mark taken", verifier: true, mark: mark, counter: counter, marked: true, want: twofactor.ErrInvalidCode, reason: event.ReasonReplay,
+			failRun: 1, markAfter: true},
+		{name: "no CounterVerifier", mark: mark, counter: counter, fault: true, failRun: 2},
+		{name: "no mark", verifier: true, counter: counter, fault: true, failRun: 2},
+		{name: "not an advance", verifier: true, mark: mark, counter: store.Op{Kind: store.OpMarkUsed, Key: "host-counter", Time: exp}, fault: true, failRun: 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var refused []twofactor.Verified
+			e := newEnv(t, func(c *twofactor.Config) {
+				app := &codeFactor{method: twofactor.MethodTOTP, static: right, now: c.Now, enrolled: map[string]bool{"alice": true}}
+				cm := counterMarking{markVerifier{markingFactor{app, tc.mark}}, tc.counter}
+				var f twofactor.Factor = cm
+				if tc.verifier {
+					f = counterVerifier{cm, &refused, errCloned}
+				}
+				c.Factors = factors(f)
+			})
+			if tc.marked {
+				first, err := e.mem.MarkUsed(ctx, mark.Key, exp)
+				require.NoError(t, err)
+				require.True(t, first)
+			}
+			if tc.counted > 0 {
+				_, err := e.mem.Advance(ctx, counter.Key, tc.counted, exp)
+				require.NoError(t, err)
+			}
+			_, _, err := e.mem.Incr(ctx, "tf:fail:alice", time.Hour) // a wrong answer before
+			require.NoError(t, err)
+			ch := e.begin()
+			res, err := e.verify(ch, twofactor.MethodTOTP, right)
+			switch {
+			case tc.fault:
+				require.Error(t, err)
+				assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, "a factor's fault, not the user's")
+			case tc.want != nil:
+				require.ErrorIs(t, err, tc.want)
+				fails := e.eventsOf(event.Failure)
+				require.Len(t, fails, 1)
+				assert.Equal(t, tc.reason, fails[0].Reason)
+			default:
+				require.NoError(t, err)
+				require.NotEmpty(t, res.Proof)
+			}
+			done, _, err := e.mem.Peek(ctx, "tf:done:"+ch.Key())
+			require.NoError(t, err)
+			assert.Equal(t, b2i(tc.want == nil && !tc.fault), done, "the challenge ended")
+			run, _, err := e.mem.Peek(ctx, "tf:fail:alice")
+			require.NoError(t, err)
+			assert.Equal(t, tc.failRun, run, "the user's run of wrong answers")
+			require.Len(t, refused, tc.refusals, "CounterRefused calls")
+			for _, got := range refused {
+				assert.Equal(t, counter, got.CounterMark, "CounterRefused is given the answer's counter")
+			}
+			free, err := e.mem.Advance(ctx, mark.Key, 1, exp)
+			require.NoError(t, err)
+			assert.Equal(t, tc.markAfter, !free, "the mark is taken")
+			for v := int64(1); v <= 10; v++ {
+				raised, err := e.mem.Advance(ctx, counter.Key, v, exp)
+				require.NoError(t, err)
+				if raised {
+					assert.Equal(t, tc.countAt+1, v, "the counter's mark was %d", tc.countAt)
+					break
+				}
+			}
+		})
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
 }

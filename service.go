@@ -730,28 +730,50 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	case (consumer && !v.consumes) || (batches && verr != nil): // verr, before any store access
 	case consumer:
 		got, verr = cc.VerifyConsumed(ctx, ch, consume)
-		got.Mark = store.Op{}
+		got.Mark, got.CounterMark = store.Op{}, store.Op{}
 	case batches:
 		got, verr = bv.VerifyOps(ctx, ch, a.Code, checks)
-		got.Mark = store.Op{}
+		got.Mark, got.CounterMark = store.Op{}, store.Op{}
 	case v.withRecords:
 		if mv, ok := f.(MarkVerifier); ok && v.marks() {
 			got, verr = mv.VerifyMarked(ctx, ch, a.Code, v.records)
-			if verr == nil && got.Mark.Kind != 0 && got.Mark.Kind != store.OpAdvance {
-				return v.fail(ctx, fmt.Errorf("twofactor: %s verification: a mark of kind %s, not an advance", a.Method, got.Mark.Kind))
+			if verr == nil {
+				if err := checkMarks(f, got); err != nil {
+					return v.fail(ctx, fmt.Errorf("twofactor: %s verification: %w", a.Method, err))
+				}
 			}
 			break
 		}
 		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
-		got.Mark = store.Op{} // only VerifyMarked leaves one to the Service
+		got.Mark, got.CounterMark = store.Op{}, store.Op{} // only VerifyMarked leaves them to the Service
 	default:
 		got, verr = f.Verify(ctx, ch, a.Code)
-		got.Mark = store.Op{}
+		got.Mark, got.CounterMark = store.Op{}, store.Op{}
 	}
 	if verr != nil {
 		return v.wrong(ctx, verr)
 	}
 	return v.complete(ctx, f, got)
+}
+
+// checkMarks checks the marks that f's VerifyMarked returned in got: each
+// an advance, and a counter only beside a mark, from a CounterVerifier.
+func checkMarks(f Factor, got Verified) error {
+	if got.Mark.Kind != 0 && got.Mark.Kind != store.OpAdvance {
+		return fmt.Errorf("a mark of kind %s, not an advance", got.Mark.Kind)
+	}
+	switch {
+	case got.CounterMark.Kind == 0:
+		return nil
+	case got.CounterMark.Kind != store.OpAdvance:
+		return fmt.Errorf("a counter of kind %s, not an advance", got.CounterMark.Kind)
+	case got.Mark.Kind == 0:
+		return errors.New("a counter without a mark")
+	}
+	if _, ok := f.(CounterVerifier); !ok {
+		return errors.New("a counter from a factor that is no CounterVerifier")
+	}
+	return nil
 }
 
 // marks reports whether the Service can run a MarkVerifier's mark in the
@@ -1089,6 +1111,9 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 		if errors.Is(err, errMarkTaken) {
 			return v.wrong(ctx, ErrCodeReused)
 		}
+		if errors.Is(err, errCounterKept) {
+			return v.wrong(ctx, f.(CounterVerifier).CounterRefused(ctx, ch, got, v.records))
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return v.fail(ctx, ErrChallengeNotFound)
 		}
@@ -1120,13 +1145,20 @@ func (v *verification) complete(ctx context.Context, f Factor, got Verified) (*R
 // not advance: a concurrent sign-in took the time step first.
 var errMarkTaken = errors.New("twofactor: the answer's mark was taken")
 
+// errCounterKept is end's error when the factor's counter
+// (Verified.CounterMark) did not rise.
+var errCounterKept = errors.New("twofactor: the answer's counter did not rise")
+
 // end completes the challenge, so that exactly one answer does, ends the
 // user's run of wrong answers, whether it completed it or another answer
 // had (store.ErrNotFound), and records the sign-in as the last use of the
 // enrollment when the factor asks (Verified.RecordUse), in one round
 // trip. With a factor's mark (Verified.Mark) the round trip starts with
 // it and the rest waits on it (store.Op.If): when it does not advance,
-// nothing else is written and end returns errMarkTaken.
+// nothing else is written and end returns errMarkTaken. A counter
+// (Verified.CounterMark) follows the mark, waiting on it, and the rest
+// waits on the counter: when the counter does not rise, nothing of the
+// end is written and end returns errCounterKept.
 //
 // On a store without store.Batcher the two are one call after the other,
 // and a failure to end the run only leaves the count higher, which is the
@@ -1143,6 +1175,11 @@ func (v *verification) end(ctx context.Context, got Verified) error {
 	ops, cond := v.ops[:0], 0
 	if got.Mark.Kind == store.OpAdvance {
 		ops, cond = append(ops, got.Mark), 1
+		if got.CounterMark.Kind == store.OpAdvance {
+			counter := got.CounterMark
+			counter.If = 1
+			ops, cond = append(ops, counter), 2
+		}
 	}
 	ops = v.endOps(ops, got, cond, now)
 	touch := len(ops) == cond+3
@@ -1155,6 +1192,9 @@ func (v *verification) end(ctx context.Context, got Verified) error {
 	}
 	if cond > 0 && !ops[0].First {
 		return errMarkTaken
+	}
+	if cond > 1 && !ops[1].First {
+		return errCounterKept
 	}
 	ops = ops[cond:]
 	if !batcher {

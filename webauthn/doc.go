@@ -138,13 +138,19 @@
 //     keys in the same round trip, and calls [Factor.StartRecords] with
 //     them: request options allowing the user's keys, whose challenge
 //     carries the ceremony (nothing is written).
-//  3. Service.Verify calls [Factor.Verify] with the browser's assertion;
-//     the Service records the key's last use with the challenge's end.
+//  3. Service.Verify calls [Factor.VerifyMarked] with the browser's
+//     assertion and the user's keys, read with the count of the answer;
+//     the Service runs the ceremony's single-use mark, then the signature
+//     counter, then the challenge's end with the key's last use, each on
+//     the one before it, in one round trip.
 //
-// A login through the Service costs six store round trips: Begin one,
-// Start one (the check with the user's keys), Verify four (the count with the user's
-// records, the ceremony's single-use mark, the signature counter, and the
-// challenge's end with the last use).
+// A login through the Service costs four store round trips: Begin one,
+// Start one (the check with the user's keys), Verify two (the count with
+// the user's records, then the ceremony's mark with the counter and the
+// challenge's end). A key that registered with a zero counter costs one
+// more in Verify: one that counts since has that recorded, one that never
+// counts has it read (a zero after counting is refused). So does any key
+// under [SignCountWarn], whose counter is written before the end.
 //
 // # HTTP and the browser
 //
@@ -176,8 +182,13 @@
 //     the client data that holds it, so a forged challenge, or one moved
 //     to another challenge, user or end, fails the keyed hash. An answer
 //     marks its ceremony answered (store.Ledger.MarkUsed, until the end)
-//     atomically before it is checked: single use, and of concurrent
-//     answers at most one succeeds. A login ceremony ends with
+//     atomically, before it is checked ([Factor.Verify]) or, through the
+//     Service, after the check, in the round trip that ends the
+//     challenge, which ends only when the mark was new; a wrong answer
+//     then marks it after its check. Either way each ceremony takes one
+//     answer, right or wrong, and of concurrent answers at most one
+//     succeeds; an answer submitted twice is a replay, never a fallen
+//     counter. A login ceremony ends with
 //     Config.Timeout or its challenge, whichever comes first; the Service
 //     refuses every answer to a challenge that ended or was cancelled.
 //   - Wrong challenge, origin or relying party, bad signature, missing user

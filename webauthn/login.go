@@ -209,7 +209,7 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // ErrSyncedRefused, which match twofactor.ErrInvalidInput. Any other
 // error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	return f.verify(ctx, ch, answer, nil)
+	return f.verify(ctx, ch, answer, nil, false)
 }
 
 // VerifyRecords is Verify with the user's enrollment records already read
@@ -219,11 +219,66 @@ func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, ans
 	if records == nil {
 		records = []store.EnrollmentRecord{}
 	}
-	return f.verify(ctx, ch, answer, records)
+	return f.verify(ctx, ch, answer, records, false)
 }
 
-// verify is Verify, with the credentials read when records is nil.
-func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+// VerifyMarked is VerifyRecords for a caller that runs the ceremony's
+// single-use mark itself (twofactor.MarkVerifier, CounterVerifier): the
+// assertion is checked first, and the mark is returned unwritten as
+// Verified.Mark, a store.OpAdvance to 1 of the key Verify marks with
+// store.Ledger.MarkUsed, which the ledger takes for the same mark. Under
+// SignCountReject, a counter above the one the credential registered
+// with is returned unwritten too, as Verified.CounterMark, the
+// credential's high-water mark raised to it: the Service runs both in
+// the round trip that ends the challenge, the counter only when the mark
+// was new, so that an answer submitted twice is a replay and never
+// passes for a cloned key, and it ends the challenge only when the
+// counter rose (else it asks CounterRefused). A zero counter of a
+// credential that registered with zero is checked first, by a read, as
+// Verify checks it; so is every counter under SignCountWarn, which
+// refuses nothing. A signature counter that did not increase and is known
+// to be so without the ledger is refused, or warned of, before anything
+// is written.
+func (f *Factor) VerifyMarked(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	if records == nil {
+		records = []store.EnrollmentRecord{}
+	}
+	return f.verify(ctx, ch, answer, records, true)
+}
+
+// CounterRefused reports an answer that VerifyMarked accepted as got whose
+// signature counter, got.CounterMark, the Service found did not rise:
+// another assertion with that counter or a higher one was accepted first,
+// a sign of a cloned authenticator (WebAuthn §6.1.1). It emits the
+// event.Warning with reason event.ReasonSignCount that Verify emits, and
+// returns ErrSignCountRegressed.
+func (f *Factor) CounterRefused(ctx context.Context, ch *twofactor.Challenge, got twofactor.Verified, records []store.EnrollmentRecord) error {
+	if ch == nil {
+		return invalidInput("no challenge")
+	}
+	label := ""
+	for _, r := range records {
+		if r.ID == got.EnrollmentID && r.UserID == ch.User.ID && r.Method == string(twofactor.MethodWebAuthn) {
+			label = r.Label
+		}
+	}
+	f.emit(ctx, f.signCountWarning(event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: label},
+		got.EnrollmentID, uint32(got.CounterMark.Mark)))
+	return ErrSignCountRegressed
+}
+
+// signCountWarning completes warn, the event of a verification, as the
+// warning of a signature counter got of enrollment id that did not rise.
+func (f *Factor) signCountWarning(warn event.Event, id string, got uint32) event.Event {
+	warn.Type, warn.Reason, warn.EnrollmentID, warn.Count = event.Warning, event.ReasonSignCount, id, signCount(got)
+	warn.Details = map[string]string{event.DetailPolicy: f.signPolicyName()}
+	return warn
+}
+
+// verify is Verify, with the credentials read when records is nil; with
+// leave, the ceremony's mark, and under SignCountReject a counter that
+// rose, are left to the caller (VerifyMarked).
+func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord, leave bool) (twofactor.Verified, error) {
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
 	}
@@ -243,14 +298,47 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if now.UnixMilli() >= end {
 		return twofactor.Verified{}, ErrCeremonyExpired
 	}
+	if !leave {
+		if err := f.spend(ctx, mark, end); err != nil {
+			return twofactor.Verified{}, err
+		}
+		return f.check(ctx, ch, parsed, challenge, records, now, false)
+	}
+	v, err := f.check(ctx, ch, parsed, challenge, records, now, true)
+	if err != nil {
+		// A wrong answer spends its ceremony as Verify's does: the mark
+		// comes after the check, here, and a ceremony answered already
+		// makes the answer a replay.
+		if serr := f.spend(ctx, mark, end); serr != nil {
+			return twofactor.Verified{}, serr
+		}
+		return twofactor.Verified{}, err
+	}
+	v.Mark = store.Op{Kind: store.OpAdvance, Key: mark, Mark: 1, Time: time.UnixMilli(end)}
+	return v, nil
+}
+
+// spend marks the login ceremony mark, ending at end (Unix ms), answered
+// (store.Ledger.MarkUsed), and returns ErrCeremonyNotFound when it was.
+func (f *Factor) spend(ctx context.Context, mark string, end int64) error {
 	first, err := f.store.MarkUsed(ctx, mark, time.UnixMilli(end))
 	if err != nil {
-		return twofactor.Verified{}, fmt.Errorf("webauthn: marking the login ceremony answered: %w", err)
+		return fmt.Errorf("webauthn: marking the login ceremony answered: %w", err)
 	}
 	if !first {
-		return twofactor.Verified{}, ErrCeremonyNotFound
+		return ErrCeremonyNotFound
 	}
+	return nil
+}
+
+// check verifies parsed, an answer to ch whose ceremony has challenge, at
+// now, against the user's credentials (records, or read when nil), and
+// checks its signature counter; with leave, a counter that rose under
+// SignCountReject is returned as Verified.CounterMark (VerifyMarked).
+func (f *Factor) check(ctx context.Context, ch *twofactor.Challenge, parsed *protocol.ParsedCredentialAssertionData, challenge []byte,
+	records []store.EnrollmentRecord, now time.Time, leave bool) (twofactor.Verified, error) {
 	var creds []stored
+	var err error
 	if records == nil {
 		creds, err = f.load(ctx, ch.User.ID)
 	} else {
@@ -289,8 +377,21 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if err := f.checkAuthenticator(c.data.AAGUID, c.flags().BackupEligible); err != nil {
 		return twofactor.Verified{}, err
 	}
-	return f.accept(ctx, ch.User.ID, c, parsed, now,
-		event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false, false)
+	got := parsed.Response.AuthenticatorData.Counter
+	if !leave || f.signPol != SignCountReject || got <= c.data.SignCount {
+		return f.accept(ctx, ch.User.ID, c, parsed, now,
+			event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false, false)
+	}
+	if c.data.SignCount == 0 {
+		// The credential counts: its zero counters are refused from now
+		// on, whether or not this one rises.
+		if err := f.store.PutState(ctx, countsKey(ch.User.ID, c.rec.ID), []byte{1}, now.Add(signCountTTL)); err != nil {
+			return twofactor.Verified{}, fmt.Errorf("webauthn: recording signature counter: %w", err)
+		}
+	}
+	v := f.verified(c, parsed, false)
+	v.CounterMark = store.Op{Kind: store.OpAdvance, Key: signCountKey(ch.User.ID, c.rec.ID), Mark: int64(got), Time: now.Add(signCountTTL)}
+	return v, nil
 }
 
 // accept ends a verified assertion by credential c of user userID, for
@@ -312,8 +413,7 @@ func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *pr
 		return twofactor.Verified{}, err
 	}
 	if regressed {
-		warn.Type, warn.Reason, warn.EnrollmentID, warn.Count = event.Warning, event.ReasonSignCount, c.rec.ID, signCount(got)
-		warn.Details = map[string]string{event.DetailPolicy: f.signPolicyName()}
+		warn = f.signCountWarning(warn, c.rec.ID, got)
 		refused := f.signPol == SignCountReject
 		if refused && anonymous {
 			warn.UserID, warn.Label = "", ""
@@ -323,13 +423,19 @@ func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *pr
 			return twofactor.Verified{}, ErrSignCountRegressed
 		}
 	}
-	v := twofactor.Verified{EnrollmentID: c.rec.ID, AMR: assertionAMR(parsed.Response.AuthenticatorData.Flags), RecordUse: !touch}
+	v := f.verified(c, parsed, touch)
 	if touch {
 		if err := f.touch(ctx, c.rec, now); err != nil {
 			return twofactor.Verified{}, err
 		}
 	}
 	return v, nil
+}
+
+// verified is what a verified assertion by credential c proves; with
+// touch, the caller writes its last use itself.
+func (f *Factor) verified(c stored, parsed *protocol.ParsedCredentialAssertionData, touch bool) twofactor.Verified {
+	return twofactor.Verified{EnrollmentID: c.rec.ID, AMR: assertionAMR(parsed.Response.AuthenticatorData.Flags), RecordUse: !touch}
 }
 
 // assertionAMR returns the RFC 8176 method references of an assertion
