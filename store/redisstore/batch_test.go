@@ -19,9 +19,10 @@ import (
 )
 
 // loadScripts caches every script on the server behind rdb.
-func loadScripts(t *testing.T, rdb redis.Scripter) {
+func loadScripts(t testing.TB, rdb redis.Scripter) {
 	t.Helper()
-	for _, sc := range []*redis.Script{incr, incrBelow, decr, advance, touchEnrollment, putCode, consumeCode} {
+	for _, sc := range []*redis.Script{putCode, consumeCode, deleteCode, incr, incrBelow, resetGated, decr, advance,
+		indexDevice, unindex, indexOwned, deleteOwned, sweep, touchEnrollment, touchDevice} {
 		require.NoError(t, sc.Load(context.Background(), rdb).Err())
 	}
 }
@@ -135,7 +136,7 @@ func TestRunBatchOrder(t *testing.T) {
 // the DEL that came after a script refused with NOSCRIPT come after it.
 func TestRunBatchLoadsScript(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, rdb := newStoreOn(t, scriptClient(t), clk.Now)
 	ctx := context.Background()
 	require.NoError(t, s.PutEnrollment(ctx, store.EnrollmentRecord{UserID: "u", ID: "e", Method: "totp", CreatedAt: clk.Now()}))
 	var calls atomic.Int64

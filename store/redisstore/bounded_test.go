@@ -23,7 +23,11 @@ import (
 // without one. It also returns the ring, to hook.
 func newRingStore(t testing.TB, s *Store, now func() time.Time) (*Store, *redis.Ring) {
 	t.Helper()
-	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": testenv.RedisAddr(t)}})
+	addr := testenv.RedisAddr(t)
+	if c, ok := s.rdb.(*redis.Client); ok {
+		addr = c.Options().Addr // the server of s, which may be the test's own
+	}
+	ring := redis.NewRing(&redis.RingOptions{Addrs: map[string]string{"one": addr}})
 	t.Cleanup(func() { _ = ring.Close() })
 	rs, err := New(ring, Options{Prefix: s.Prefix(), Now: now})
 	require.NoError(t, err)
@@ -103,7 +107,7 @@ func TestIncrBelowRoundTrips(t *testing.T) {
 // pipelined.
 func TestIncrBelowLoadsScript(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, rdb := newStoreOn(t, scriptClient(t), clk.Now)
 	rs, _ := newRingStore(t, s, clk.Now)
 	ctx := context.Background()
 	incrs := []store.BoundedIncr{{Key: "a", Window: time.Minute, Max: 5}, {Key: "b", Window: time.Minute, Max: 5}}

@@ -75,7 +75,12 @@ func (s *Store) deleteAll(ctx context.Context) error {
 // newStore returns a store on the test Redis with a fresh prefix.
 func newStore(t testing.TB, now func() time.Time) (*Store, *redis.Client) {
 	t.Helper()
-	rdb := newClient(t)
+	return newStoreOn(t, newClient(t), now)
+}
+
+// newStoreOn is newStore on the server of rdb.
+func newStoreOn(t testing.TB, rdb *redis.Client, now func() time.Time) (*Store, *redis.Client) {
+	t.Helper()
 	s, err := New(rdb, Options{Prefix: testPrefix(t, rdb), Now: now})
 	require.NoError(t, err)
 	return s, rdb
@@ -215,18 +220,20 @@ func consumeErr(st store.CodeStatus, err error) error {
 	return err
 }
 
-// countHook counts commands and pipelines sent: each is one round trip.
-// The handshake of a new connection (HELLO, CLIENT ...) is not counted.
 // countedStore is a store on a clock of its own whose commands calls
-// counts (round trips: a pipeline is one).
+// counts (round trips: a pipeline is one), on a Redis server of the
+// test's own (scriptClient) with every script of the store cached.
 func countedStore(t *testing.T) (*Store, *redis.Client, *storetest.Clock, *atomic.Int64) {
 	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, rdb := newStoreOn(t, scriptClient(t), clk.Now)
+	loadScripts(t, rdb) // as on a server that has run the store for a while
 	var calls atomic.Int64
 	rdb.AddHook(countHook{&calls})
 	return s, rdb, clk, &calls
 }
 
+// countHook counts commands and pipelines sent: each is one round trip.
+// The handshake of a new connection (HELLO, CLIENT ...) is not counted.
 type countHook struct{ n *atomic.Int64 }
 
 func (h countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -331,7 +338,7 @@ func TestRoundTrips(t *testing.T) {
 // every counter exactly once.
 func TestIncrBatchLoadsScript(t *testing.T) {
 	clk := storetest.NewClock(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))
-	s, rdb := newStore(t, clk.Now)
+	s, rdb := newStoreOn(t, scriptClient(t), clk.Now)
 	ctx := context.Background()
 	require.NoError(t, rdb.ScriptFlush(ctx).Err())
 	out, err := s.IncrBatch(ctx, []store.CounterIncr{{Key: "a", Window: time.Minute}, {Key: "b", Window: time.Minute}, {Key: "a", Window: time.Minute}})
