@@ -735,17 +735,7 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 		got, verr = bv.VerifyOps(ctx, ch, a.Code, checks)
 		got.Mark, got.CounterMark = store.Op{}, store.Op{}
 	case v.withRecords:
-		if mv, ok := f.(MarkVerifier); ok && v.marks() {
-			got, verr = mv.VerifyMarked(ctx, ch, a.Code, v.records)
-			if verr == nil {
-				if err := checkMarks(f, got); err != nil {
-					return v.fail(ctx, fmt.Errorf("twofactor: %s verification: %w", a.Method, err))
-				}
-			}
-			break
-		}
-		got, verr = rv.VerifyRecords(ctx, ch, a.Code, v.records)
-		got.Mark, got.CounterMark = store.Op{}, store.Op{} // only VerifyMarked leaves them to the Service
+		got, verr = v.verifyRecords(ctx, f, rv)
 	default:
 		got, verr = f.Verify(ctx, ch, a.Code)
 		got.Mark, got.CounterMark = store.Op{}, store.Op{}
@@ -754,6 +744,23 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 		return v.wrong(ctx, verr)
 	}
 	return v.complete(ctx, f, got)
+}
+
+// verifyRecords has f check the answer against the user's records, read
+// with the count: with VerifyMarked, whose marks end runs, when the
+// Service can run them (marks), else with VerifyRecords. Marks that are
+// not as checkMarks wants them are an error that is not the user's.
+func (v *verification) verifyRecords(ctx context.Context, f Factor, rv RecordVerifier) (Verified, error) {
+	if mv, ok := f.(MarkVerifier); ok && v.marks() {
+		got, err := mv.VerifyMarked(ctx, v.ch, v.a.Code, v.records)
+		if err == nil {
+			err = checkMarks(f, got)
+		}
+		return got, err
+	}
+	got, err := rv.VerifyRecords(ctx, v.ch, v.a.Code, v.records)
+	got.Mark, got.CounterMark = store.Op{}, store.Op{} // only VerifyMarked leaves them to the Service
+	return got, err
 }
 
 // checkMarks checks the marks that f's VerifyMarked returned in got: each
