@@ -325,9 +325,7 @@ func TestRunBatchConditional(t *testing.T) {
 		assert.Equal(t, store.CodeMatched, ops[1].Status, tc.name)
 	}
 
-	keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-	require.NoError(t, err)
-	assert.Empty(t, keys, "gates left behind")
+	assertNoGates(t, s, rdb, "gates left behind")
 }
 
 // TestRunBatchConditionalRefused: a count that refuses the call skips the
@@ -348,9 +346,7 @@ func TestRunBatchConditionalRefused(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, store.CodeMatched, st, "the skipped consumption left the code")
 
-	keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-	require.NoError(t, err)
-	assert.Empty(t, keys, "gates left behind")
+	assertNoGates(t, s, rdb, "gates left behind")
 }
 
 // countCase is a batch of a count and a code's check on it: which
@@ -426,9 +422,7 @@ func TestRunBatchConditionalChain(t *testing.T) {
 			assert.False(t, lastUse.Equal(used), "%s: no last use", tc.name)
 			assert.Equal(t, store.CodeMatched, st, "%s: the code is still there", tc.name)
 		}
-		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-		require.NoError(t, err)
-		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+		assertNoGates(t, s, rdb, "%s: gates left behind", tc.name)
 	}
 }
 
@@ -478,13 +472,8 @@ func TestRunBatchAdvanceChain(t *testing.T) {
 		for _, i := range []int{1, 2, 3} {
 			assert.Equal(t, !raised, ops[i].Skipped, "%s: operation %d", tc.name, i)
 		}
-		f, lastUse, ended := chainOutcome(t, s, fail, end)
-		assert.Equal(t, raised, ended, "%s: the end ran", tc.name)
-		assert.Equal(t, raised, f == 0, "%s: the run's reset ran", tc.name)
-		assert.Equal(t, raised, lastUse.Equal(used), "%s: the last use was written", tc.name)
-		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-		require.NoError(t, err)
-		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+		assertChainRan(t, s, fail, end, used, raised, tc.name)
+		assertNoGates(t, s, rdb, "%s: gates left behind", tc.name)
 	}
 }
 
@@ -539,13 +528,8 @@ func TestRunBatchAdvanceGatesAdvance(t *testing.T) {
 		for _, i := range []int{2, 3, 4} {
 			assert.Equal(t, !tc.raised, ops[i].Skipped, "%s: operation %d", tc.name, i)
 		}
-		f, lastUse, ended := chainOutcome(t, s, fail, end)
-		assert.Equal(t, tc.raised, ended, "%s: the end ran", tc.name)
-		assert.Equal(t, tc.raised, f == 0, "%s: the run's reset ran", tc.name)
-		assert.Equal(t, tc.raised, lastUse.Equal(used), "%s: the last use was written", tc.name)
-		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-		require.NoError(t, err)
-		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+		assertChainRan(t, s, fail, end, used, tc.raised, tc.name)
+		assertNoGates(t, s, rdb, "%s: gates left behind", tc.name)
 	}
 }
 
@@ -609,9 +593,7 @@ func TestRunBatchCountGatesSeveral(t *testing.T) {
 		} else {
 			assert.Equal(t, store.CodeMatched, st, "%s: the code is still there", tc.name)
 		}
-		keys, err := rdb.Keys(ctx, s.prefix+"g:*").Result()
-		require.NoError(t, err)
-		assert.Empty(t, keys, "%s: gates left behind", tc.name)
+		assertNoGates(t, s, rdb, "%s: gates left behind", tc.name)
 	}
 }
 
@@ -636,6 +618,25 @@ func chainOutcome(t *testing.T, s *Store, fail, end string) (run int64, lastUse 
 	again, err := s.IncrBelow(ctx, []store.BoundedIncr{{Key: end, Window: time.Minute, Max: 1}})
 	require.NoError(t, err)
 	return run, recs[0].LastUsedAt, again[0].Full
+}
+
+// assertChainRan checks that the end of a challenge (the bounded counter
+// end), the reset of the run fail and the last use at used of user u1's
+// enrollment all ran, or that none did.
+func assertChainRan(t *testing.T, s *Store, fail, end string, used time.Time, ran bool, name string) {
+	t.Helper()
+	run, lastUse, ended := chainOutcome(t, s, fail, end)
+	assert.Equal(t, ran, ended, "%s: the end ran", name)
+	assert.Equal(t, ran, run == 0, "%s: the run's reset ran", name)
+	assert.Equal(t, ran, lastUse.Equal(used), "%s: the last use was written", name)
+}
+
+// assertNoGates checks that no gate (gateOp) of s is left on its server.
+func assertNoGates(t *testing.T, s *Store, rdb *redis.Client, msgAndArgs ...any) {
+	t.Helper()
+	keys, err := rdb.Keys(context.Background(), s.prefix+"g:*").Result()
+	require.NoError(t, err)
+	assert.Empty(t, keys, msgAndArgs...)
 }
 
 // scriptLoader returns, for a list of scripts, a function that empties
