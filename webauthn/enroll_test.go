@@ -425,6 +425,17 @@ func TestSignCount(t *testing.T) {
 		require.ErrorIs(t, login(fx, k, u32(50)), webauthn.ErrSignCountRegressed)
 		require.NoError(t, login(fx, k, u32(51)))
 	})
+	t.Run("the registration's counter, its mark expired", func(t *testing.T) {
+		// The record keeps the counter the key registered with: a counter
+		// no higher is refused without the ledger's mark.
+		fx := newFixture(t)
+		k := newSoftKey(t, testRPID, testOrigin)
+		k.count = 50
+		fx.register(k, "key")
+		fx.clk.Advance(11 * 365 * 24 * time.Hour)
+		require.ErrorIs(t, login(fx, k, u32(50)), webauthn.ErrSignCountRegressed)
+		require.NoError(t, login(fx, k, u32(51)))
+	})
 	t.Run("always zero", func(t *testing.T) {
 		fx := newFixture(t)
 		k := newSoftKey(t, testRPID, testOrigin)
