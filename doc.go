@@ -65,7 +65,8 @@
 // that a login costs fewer round trips: [RecordVerifier] (the user's
 // records read with the count), [MarkVerifier] (a replay mark run with
 // the challenge's end), [CounterVerifier] (with the mark, a counter that
-// must rise, as a security key's signature counter), [CodeConsumer] (one
+// must rise, as a security key's signature counter), [BatchMarkVerifier]
+// (reads of its own beside the records, with marks), [CodeConsumer] (one
 // code's consumption) and
 // [BatchVerifier] (several operations of the factor's own).
 // [Service.Methods] is the one order of methods, everywhere.

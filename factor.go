@@ -205,6 +205,24 @@ type CounterVerifier interface {
 	CounterRefused(ctx context.Context, ch *Challenge, got Verified, records []store.EnrollmentRecord) error
 }
 
+// A BatchMarkVerifier is a MarkVerifier that also reads, to check an
+// answer, what the user's records do not hold, with operations of its own
+// (BatchVerifier.CheckOps): whether a security key that registered with
+// a zero signature counter has counted since. The Service runs them in
+// the round trip that counts the answer, beside the records, and hands
+// both to VerifyOpsMarked in place of VerifyMarked, with the rules of
+// VerifyMarked. It calls VerifyRecords when it cannot run the marks (a
+// Veto, a store without batches; the operations have run, and the factor
+// reads what it needs again), and never VerifyOps: a BatchVerifier that is
+// a RecordVerifier is always given the records.
+type BatchMarkVerifier interface {
+	MarkVerifier
+	BatchVerifier
+	// VerifyOpsMarked does what VerifyMarked does, with ops the
+	// operations CheckOps returned for answer, once run.
+	VerifyOpsMarked(ctx context.Context, ch *Challenge, answer string, ops []store.Op, records []store.EnrollmentRecord) (Verified, error)
+}
+
 // A CodeConsumer is a factor that checks an answer by consuming a code it
 // stored (email and SMS codes), one store operation. The Service runs that
 // operation in the round trip that counts the answer, on the condition
@@ -247,7 +265,9 @@ type CodeConsumer interface {
 // or the challenge turns out to have been revoked (a password change, an
 // administrator's reset), some or all of them may have run, and
 // VerifyOps is not called. A factor that is also a CodeConsumer is used
-// as a CodeConsumer.
+// as a CodeConsumer; one that is also a RecordVerifier is given the
+// user's records through its methods (see BatchMarkVerifier), not
+// VerifyOps.
 type BatchVerifier interface {
 	Factor
 	// CheckOps returns the operations that check answer to ch, or the

@@ -731,11 +731,11 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 	case consumer:
 		got, verr = cc.VerifyConsumed(ctx, ch, consume)
 		got.Mark, got.CounterMark = store.Op{}, store.Op{}
-	case batches:
+	case batches && !v.withRecords:
 		got, verr = bv.VerifyOps(ctx, ch, a.Code, checks)
 		got.Mark, got.CounterMark = store.Op{}, store.Op{}
 	case v.withRecords:
-		got, verr = v.verifyRecords(ctx, f, rv)
+		got, verr = v.verifyRecords(ctx, f, rv, checks)
 	default:
 		got, verr = f.Verify(ctx, ch, a.Code)
 		got.Mark, got.CounterMark = store.Op{}, store.Op{}
@@ -747,12 +747,20 @@ func (s *Service) verify(ctx context.Context, a Answer) (*Result, error) {
 }
 
 // verifyRecords has f check the answer against the user's records, read
-// with the count: with VerifyMarked, whose marks end runs, when the
-// Service can run them (marks), else with VerifyRecords. Marks that are
-// not as checkMarks wants them are an error that is not the user's.
-func (v *verification) verifyRecords(ctx context.Context, f Factor, rv RecordVerifier) (Verified, error) {
+// with the count, and checks, its check operations run there (when it is
+// also a BatchVerifier): with VerifyOpsMarked or VerifyMarked, whose
+// marks end runs, when the Service can run them (marks), else with
+// VerifyRecords. Marks that are not as checkMarks wants them are an error
+// that is not the user's.
+func (v *verification) verifyRecords(ctx context.Context, f Factor, rv RecordVerifier, checks []store.Op) (Verified, error) {
 	if mv, ok := f.(MarkVerifier); ok && v.marks() {
-		got, err := mv.VerifyMarked(ctx, v.ch, v.a.Code, v.records)
+		var got Verified
+		var err error
+		if bm, ok := f.(BatchMarkVerifier); ok {
+			got, err = bm.VerifyOpsMarked(ctx, v.ch, v.a.Code, checks, v.records)
+		} else {
+			got, err = mv.VerifyMarked(ctx, v.ch, v.a.Code, v.records)
+		}
 		if err == nil {
 			err = checkMarks(f, got)
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/twofactorkit/twofactor"
 	"github.com/twofactorkit/twofactor/event"
+	"github.com/twofactorkit/twofactor/store"
 	"github.com/twofactorkit/twofactor/webauthn"
 )
 
@@ -67,13 +68,14 @@ func newServiceLogin(t *testing.T, policy webauthn.SignCountPolicy, registered u
 }
 
 // Through the Service, a security key's signature counter is checked as
-// Verify checks it (WebAuthn §6.1.1), with the ceremony's mark and a
-// counter that rose run in the round trip that ends the challenge: a
-// login of a key that registered with a counter is two round trips in
-// Verify; one that registered with zero and counts, one more (that it
-// counts recorded); a key that never counts, one more (the read of
-// whether it ever did); any key under SignCountWarn, one more (the
-// counter written first). A counter that did not rise is refused under
+// Verify checks it (WebAuthn §6.1.1), with whether a key registered with
+// zero has counted since read with the count, and the ceremony's mark and
+// a counter that rose run in the round trip that ends the challenge:
+// Verify is two round trips, whether the key counts or not, except for
+// the first count of a key registered with zero (one more: that it
+// counts, recorded) and under SignCountWarn (one more: the counter
+// written first, and that a key registered with zero counts, recorded
+// the first time). A counter that did not rise is refused under
 // SignCountReject, with the warning, the last use left alone; one known
 // to be so without the ledger is refused after the count, its ceremony
 // then spent. Under SignCountWarn it signs in with the warning.
@@ -93,11 +95,13 @@ func TestServiceSignCount(t *testing.T) {
 		{"reject, counted from registration", webauthn.SignCountReject, 50,
 			[]step{{51, true, 2}, {51, false, 2}, {20, false, 2}, {0, false, 2}, {52, true, 2}}, []int{51, 20, 0}},
 		{"reject, zero at registration", webauthn.SignCountReject, 0,
-			[]step{{0, true, 3}, {1, true, 3}, {1, false, 3}, {0, false, 3}, {2, true, 3}}, []int{1, 0}},
+			[]step{{0, true, 2}, {1, true, 3}, {1, false, 2}, {0, false, 2}, {2, true, 2}}, []int{1, 0}},
 		{"reject, always zero", webauthn.SignCountReject, 0,
-			[]step{{0, true, 3}, {0, true, 3}, {0, true, 3}}, nil},
+			[]step{{0, true, 2}, {0, true, 2}, {0, true, 2}}, nil},
 		{"warn", webauthn.SignCountWarn, 5,
 			[]step{{6, true, 3}, {6, true, 3}, {3, true, 2}, {7, true, 3}}, []int{6, 3}},
+		{"warn, zero at registration", webauthn.SignCountWarn, 0,
+			[]step{{0, true, 2}, {1, true, 4}, {2, true, 3}, {0, true, 2}}, []int{0}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			l := newServiceLogin(t, tc.policy, tc.registered)
@@ -201,4 +205,72 @@ func TestServiceAssertionDoubleSubmit(t *testing.T) {
 			require.NotEqual(t, event.ReasonSignCount, f.Reason, "round %d", round)
 		}
 	}
+}
+
+// A key registered with zero that counted since is refused a zero through
+// the Service whatever id its record has: the count's read names the
+// record by the id registration gives it, and a record under another id
+// (one written by other means) has its mark read again under its own.
+func TestServiceZeroAfterCountingOtherRecordID(t *testing.T) {
+	l := newServiceLogin(t, webauthn.SignCountReject, 0)
+	ctx := l.fx.ctx
+	recs, err := l.fx.st.ListEnrollments(ctx, l.fx.user.ID)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	moved := recs[0]
+	moved.ID = "imported-1"
+	require.NoError(t, l.fx.st.PutEnrollment(ctx, moved))
+	require.NoError(t, l.fx.st.DeleteEnrollment(ctx, l.fx.user.ID, recs[0].ID))
+
+	_, err = l.login(1)
+	require.NoError(t, err, "it counts")
+	trips, err := l.login(0)
+	require.ErrorIs(t, err, twofactor.ErrInvalidCode, "a zero after counting")
+	assert.Equal(t, int64(3), trips, "the count; the mark read again; the ceremony spent")
+	ws := l.fx.events(event.Warning)
+	require.Len(t, ws, 1)
+	assert.Equal(t, "imported-1", ws[0].EnrollmentID)
+}
+
+// The read that VerifyOps and VerifyOpsMarked are given must be the one
+// CheckOps made for the answer, and have run: any other (none, another
+// key's, another kind, skipped) is an error that is not the user's, and
+// never a finding that the key does not count.
+func TestVerifyOpsChecksItsRead(t *testing.T) {
+	fx := newFixture(t)
+	k := newSoftKey(t, testRPID, testOrigin)
+	fx.register(k, "key")
+	ch := fx.challenge()
+	opts, err := fx.f.Start(fx.ctx, ch)
+	require.NoError(t, err)
+	zero := uint32(0)
+	answer := string(k.get(t, opts, assertOpts{count: &zero}))
+	ops, err := fx.f.CheckOps(ch, answer)
+	require.NoError(t, err)
+	require.Len(t, ops, 1)
+	_, err = fx.f.CheckOps(ch, "{}")
+	require.ErrorIs(t, err, twofactor.ErrInvalidInput, "an answer that is no assertion")
+
+	other := ops[0]
+	other.Key += "x"
+	skipped := ops[0]
+	skipped.Skipped = true
+	kind := ops[0]
+	kind.Kind = store.OpPeek
+	for name, bad := range map[string][]store.Op{"none": nil, "another key's": {other}, "skipped": {skipped},
+		"another kind": {kind}, "two": {ops[0], ops[0]}} {
+		_, err := fx.f.VerifyOps(fx.ctx, ch, answer, bad)
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, name)
+		_, err = fx.f.VerifyOpsMarked(fx.ctx, ch, answer, bad, []store.EnrollmentRecord{})
+		require.Error(t, err, name)
+		assert.NotErrorIs(t, err, twofactor.ErrInvalidCode, name)
+	}
+
+	counted := ops[0]
+	counted.Found, counted.Value = true, []byte{1}
+	before := fx.st.Calls.Load()
+	_, err = fx.f.VerifyOps(fx.ctx, ch, answer, []store.Op{counted})
+	require.ErrorIs(t, err, webauthn.ErrSignCountRegressed, "a zero from a key the read found counting")
+	assert.Equal(t, int64(2), fx.st.Calls.Load()-before, "the records, the ceremony: the mark is not read again")
 }

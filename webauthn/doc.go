@@ -138,19 +138,20 @@
 //     keys in the same round trip, and calls [Factor.StartRecords] with
 //     them: request options allowing the user's keys, whose challenge
 //     carries the ceremony (nothing is written).
-//  3. Service.Verify calls [Factor.VerifyMarked] with the browser's
-//     assertion and the user's keys, read with the count of the answer;
-//     the Service runs the ceremony's single-use mark, then the signature
-//     counter, then the challenge's end with the key's last use, each on
-//     the one before it, in one round trip.
+//  3. Service.Verify calls [Factor.VerifyOpsMarked] with the browser's
+//     assertion, the user's keys and whether the key, if it registered
+//     with a zero signature counter, has counted since, both read with
+//     the count of the answer; the Service runs the ceremony's single-use
+//     mark, then the signature counter, then the challenge's end with the
+//     key's last use, each on the one before it, in one round trip.
 //
 // A login through the Service costs four store round trips: Begin one,
 // Start one (the check with the user's keys), Verify two (the count with
-// the user's records, then the ceremony's mark with the counter and the
-// challenge's end). A key that registered with a zero counter costs one
-// more in Verify: one that counts since has that recorded, one that never
-// counts has it read (a zero after counting is refused). So does any key
-// under [SignCountWarn], whose counter is written before the end.
+// the user's records and the key's "counts" mark, then the ceremony's
+// mark with the counter and the challenge's end). The first count of a
+// key that registered with zero costs one more, which records that it
+// counts (a zero afterwards is refused); so does every login under
+// [SignCountWarn], whose counter is written before the end.
 //
 // # HTTP and the browser
 //

@@ -209,17 +209,14 @@ func parseAssertion(b []byte) (*protocol.ParsedCredentialAssertionData, error) {
 // ErrSyncedRefused, which match twofactor.ErrInvalidInput. Any other
 // error is a system failure; none lets the user in.
 func (f *Factor) Verify(ctx context.Context, ch *twofactor.Challenge, answer string) (twofactor.Verified, error) {
-	return f.verify(ctx, ch, answer, nil, false)
+	return f.verify(ctx, ch, answer, how{})
 }
 
 // VerifyRecords is Verify with the user's enrollment records already read
 // (twofactor.RecordVerifier): the Service reads them in the round trip
 // that counts the answer.
 func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
-	if records == nil {
-		records = []store.EnrollmentRecord{}
-	}
-	return f.verify(ctx, ch, answer, records, false)
+	return f.verify(ctx, ch, answer, how{records: given(records)})
 }
 
 // VerifyMarked is VerifyRecords for a caller that runs the ceremony's
@@ -235,15 +232,98 @@ func (f *Factor) VerifyRecords(ctx context.Context, ch *twofactor.Challenge, ans
 // passes for a cloned key, and it ends the challenge only when the
 // counter rose (else it asks CounterRefused). A zero counter of a
 // credential that registered with zero is checked first, by a read, as
-// Verify checks it; so is every counter under SignCountWarn, which
-// refuses nothing. A signature counter that did not increase and is known
-// to be so without the ledger is refused, or warned of, before anything
-// is written.
+// Verify checks it (VerifyOpsMarked has it read with the count); every
+// counter under SignCountWarn, which refuses nothing, is written first.
+// A signature counter that did not increase and is known to be so
+// without the ledger is refused, or warned of, before anything is
+// written.
 func (f *Factor) VerifyMarked(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord) (twofactor.Verified, error) {
-	if records == nil {
-		records = []store.EnrollmentRecord{}
+	return f.verify(ctx, ch, answer, how{records: given(records), leave: true})
+}
+
+// CheckOps returns the read that the Service runs in the round trip that
+// counts answer (twofactor.BatchVerifier, BatchMarkVerifier): whether
+// the credential that signed it, should it have registered with a zero
+// signature counter, has counted since. A zero counter of such a
+// credential is then checked, and a first count recorded, with no round
+// trip of their own. An answer that is not an assertion is
+// twofactor.ErrInvalidInput.
+func (f *Factor) CheckOps(ch *twofactor.Challenge, answer string) ([]store.Op, error) {
+	op, err := countsOp(ch, answer)
+	if err != nil {
+		return nil, err
 	}
-	return f.verify(ctx, ch, answer, records, true)
+	return []store.Op{op}, nil
+}
+
+// countsOp is CheckOps's read, of the "counts" mark of the credential
+// that signed answer, by the id that registration gives its record.
+func countsOp(ch *twofactor.Challenge, answer string) (store.Op, error) {
+	if ch == nil || ch.ID == "" {
+		return store.Op{}, invalidInput("no challenge")
+	}
+	parsed, err := parseAssertion([]byte(answer))
+	if err != nil {
+		return store.Op{}, err
+	}
+	return store.Op{Kind: store.OpGetState, Key: countsKey(ch.User.ID, enrollmentID(parsed.RawID))}, nil
+}
+
+// VerifyOps is Verify with ops, CheckOps's read, run (twofactor.
+// BatchVerifier).
+func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op) (twofactor.Verified, error) {
+	counts, err := countsRead(ch, answer, ops)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	return f.verify(ctx, ch, answer, how{counts: counts})
+}
+
+// VerifyOpsMarked is VerifyMarked with ops, CheckOps's read, run
+// (twofactor.BatchMarkVerifier): the Service runs it with the count and
+// the records.
+func (f *Factor) VerifyOpsMarked(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op, records []store.EnrollmentRecord) (twofactor.Verified, error) {
+	counts, err := countsRead(ch, answer, ops)
+	if err != nil {
+		return twofactor.Verified{}, err
+	}
+	return f.verify(ctx, ch, answer, how{records: given(records), leave: true, counts: counts})
+}
+
+// countsRead returns what ops, CheckOps's read for answer to ch once run,
+// found: whether the credential counts. Operations that are not that
+// read, or that did not run, are an error, never a finding.
+func countsRead(ch *twofactor.Challenge, answer string, ops []store.Op) (*bool, error) {
+	want, err := countsOp(ch, answer)
+	if err != nil {
+		return nil, err
+	}
+	if len(ops) != 1 || ops[0].Kind != want.Kind || ops[0].Key != want.Key || ops[0].Skipped {
+		return nil, errors.New("webauthn: the signature counter's read is not the one CheckOps gave, or did not run")
+	}
+	counts := ops[0].Found
+	return &counts, nil
+}
+
+// how says how verify checks an answer: against records, the user's
+// records (nil: read them); with leave, leaving the ceremony's mark, and
+// under SignCountReject a counter that rose, to the caller
+// (VerifyMarked); knowing, when counts is set, whether the credential,
+// registered with a zero counter, has counted since (else read when
+// needed).
+type how struct {
+	records []store.EnrollmentRecord
+	leave   bool
+	counts  *bool
+}
+
+// given is records, as the Service gives them: none is an empty list, not
+// nil, which would make verify read them.
+func given(records []store.EnrollmentRecord) []store.EnrollmentRecord {
+	if records == nil {
+		return []store.EnrollmentRecord{}
+	}
+	return records
 }
 
 // CounterRefused reports an answer that VerifyMarked accepted as got whose
@@ -275,10 +355,8 @@ func (f *Factor) signCountWarning(warn event.Event, id string, got uint32) event
 	return warn
 }
 
-// verify is Verify, with the credentials read when records is nil; with
-// leave, the ceremony's mark, and under SignCountReject a counter that
-// rose, are left to the caller (VerifyMarked).
-func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, records []store.EnrollmentRecord, leave bool) (twofactor.Verified, error) {
+// verify is Verify, checking the answer as h says.
+func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer string, h how) (twofactor.Verified, error) {
 	if ch == nil || ch.ID == "" {
 		return twofactor.Verified{}, invalidInput("no challenge")
 	}
@@ -298,13 +376,13 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	if now.UnixMilli() >= end {
 		return twofactor.Verified{}, ErrCeremonyExpired
 	}
-	if !leave {
+	if !h.leave {
 		if err := f.spend(ctx, mark, end); err != nil {
 			return twofactor.Verified{}, err
 		}
-		return f.check(ctx, ch, parsed, challenge, records, now, false)
+		return f.check(ctx, ch, parsed, challenge, now, h)
 	}
-	v, err := f.check(ctx, ch, parsed, challenge, records, now, true)
+	v, err := f.check(ctx, ch, parsed, challenge, now, h)
 	if err != nil {
 		// A wrong answer spends its ceremony as Verify's does: the mark
 		// comes after the check, here, and a ceremony answered already
@@ -332,17 +410,17 @@ func (f *Factor) spend(ctx context.Context, mark string, end int64) error {
 }
 
 // check verifies parsed, an answer to ch whose ceremony has challenge, at
-// now, against the user's credentials (records, or read when nil), and
-// checks its signature counter; with leave, a counter that rose under
-// SignCountReject is returned as Verified.CounterMark (VerifyMarked).
+// now, against the user's credentials, and checks its signature counter,
+// as h says; with h.leave, a counter that rose under SignCountReject is
+// returned as Verified.CounterMark (VerifyMarked).
 func (f *Factor) check(ctx context.Context, ch *twofactor.Challenge, parsed *protocol.ParsedCredentialAssertionData, challenge []byte,
-	records []store.EnrollmentRecord, now time.Time, leave bool) (twofactor.Verified, error) {
+	now time.Time, h how) (twofactor.Verified, error) {
 	var creds []stored
 	var err error
-	if records == nil {
+	if h.records == nil {
 		creds, err = f.load(ctx, ch.User.ID)
 	} else {
-		creds, err = decodeCreds(ch.User.ID, records)
+		creds, err = decodeCreds(ch.User.ID, h.records)
 	}
 	if err != nil {
 		return twofactor.Verified{}, err
@@ -377,12 +455,15 @@ func (f *Factor) check(ctx context.Context, ch *twofactor.Challenge, parsed *pro
 	if err := f.checkAuthenticator(c.data.AAGUID, c.flags().BackupEligible); err != nil {
 		return twofactor.Verified{}, err
 	}
-	got := parsed.Response.AuthenticatorData.Counter
-	if !leave || f.signPol != SignCountReject || got <= c.data.SignCount {
-		return f.accept(ctx, ch.User.ID, c, parsed, now,
-			event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false, false)
+	if c.rec.ID != enrollmentID(parsed.RawID) {
+		h.counts = nil // read under another record id than its own: read again
 	}
-	if c.data.SignCount == 0 {
+	got := parsed.Response.AuthenticatorData.Counter
+	if !h.leave || f.signPol != SignCountReject || got <= c.data.SignCount {
+		return f.accept(ctx, ch.User.ID, c, parsed, now,
+			event.Event{UserID: ch.User.ID, ChallengeID: ch.Key(), Purpose: ch.Purpose, Label: c.rec.Label}, false, false, h.counts)
+	}
+	if c.data.SignCount == 0 && (h.counts == nil || !*h.counts) {
 		// The credential counts: its zero counters are refused from now
 		// on, whether or not this one rises.
 		if err := f.store.PutState(ctx, countsKey(ch.User.ID, c.rec.ID), []byte{1}, now.Add(signCountTTL)); err != nil {
@@ -404,11 +485,12 @@ func (f *Factor) check(ctx context.Context, ch *twofactor.Challenge, parsed *pro
 // credential's EnrollmentID, the counter received and the policy, and
 // fails with ErrSignCountRegressed under SignCountReject; with anonymous,
 // the warning of a refusal names neither the user nor the credential's
-// label.
+// label. counts, when set, says whether the credential, registered with a
+// zero counter, has counted since (else it is read when needed).
 func (f *Factor) accept(ctx context.Context, userID string, c stored, parsed *protocol.ParsedCredentialAssertionData,
-	now time.Time, warn event.Event, anonymous, touch bool) (twofactor.Verified, error) {
+	now time.Time, warn event.Event, anonymous, touch bool, counts *bool) (twofactor.Verified, error) {
 	got := parsed.Response.AuthenticatorData.Counter
-	regressed, err := f.signCountRegressed(ctx, userID, c, got, now)
+	regressed, err := f.signCountRegressed(ctx, userID, c, got, now, counts)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
@@ -465,10 +547,13 @@ func assertionAMR(fl protocol.AuthenticatorFlags) []string {
 // counter of the registration; every counter accepted since is in the
 // ledger, as a high-water mark (raising it is the check) and, once a
 // credential registered with zero reports more, as a mark that it counts,
-// so that a zero afterwards is refused as well.
-func (f *Factor) signCountRegressed(ctx context.Context, userID string, c stored, got uint32, now time.Time) (bool, error) {
+// so that a zero afterwards is refused as well. counts, when set, is that
+// mark, read already.
+func (f *Factor) signCountRegressed(ctx context.Context, userID string, c stored, got uint32, now time.Time, counts *bool) (bool, error) {
 	had := c.data.SignCount
 	switch {
+	case got == 0 && had == 0 && counts != nil:
+		return *counts, nil
 	case got == 0 && had == 0:
 		// An authenticator without a counter reports zero every time; one
 		// that counted since registration must not go back to zero.
@@ -487,7 +572,7 @@ func (f *Factor) signCountRegressed(ctx context.Context, userID string, c stored
 	if err != nil {
 		return false, fmt.Errorf("webauthn: recording signature counter: %w", err)
 	}
-	if advanced && had == 0 {
+	if advanced && had == 0 && (counts == nil || !*counts) {
 		if err := f.store.PutState(ctx, countsKey(userID, c.rec.ID), []byte{1}, now.Add(signCountTTL)); err != nil {
 			return false, fmt.Errorf("webauthn: recording signature counter: %w", err)
 		}

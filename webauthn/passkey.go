@@ -299,7 +299,7 @@ func (f *Factor) FinishDiscovery(ctx context.Context, id, answer string) (twofac
 		return twofactor.Discovered{}, errDiscovery
 	}
 	v, err := f.accept(ctx, userID, c, parsed, now,
-		event.Event{UserID: userID, Label: c.rec.Label, Purpose: twofactor.PurposeLogin}, true, true)
+		event.Event{UserID: userID, Label: c.rec.Label, Purpose: twofactor.PurposeLogin}, true, true, nil)
 	if errors.Is(err, ErrSignCountRegressed) {
 		return twofactor.Discovered{}, errDiscovery
 	}

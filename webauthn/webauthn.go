@@ -209,15 +209,16 @@ type Factor struct {
 }
 
 var (
-	_ twofactor.Factor          = (*Factor)(nil)
-	_ twofactor.RecordVerifier  = (*Factor)(nil)
-	_ twofactor.CounterVerifier = (*Factor)(nil)
-	_ twofactor.Enroller        = (*Factor)(nil)
-	_ twofactor.RecordStarter   = (*Factor)(nil)
-	_ twofactor.Canceler        = (*Factor)(nil)
-	_ twofactor.Remover         = (*Factor)(nil)
-	_ twofactor.AnswerChecker   = (*Factor)(nil)
-	_ twofactor.Discoverer      = (*Factor)(nil)
+	_ twofactor.Factor            = (*Factor)(nil)
+	_ twofactor.RecordVerifier    = (*Factor)(nil)
+	_ twofactor.CounterVerifier   = (*Factor)(nil)
+	_ twofactor.BatchMarkVerifier = (*Factor)(nil)
+	_ twofactor.Enroller          = (*Factor)(nil)
+	_ twofactor.RecordStarter     = (*Factor)(nil)
+	_ twofactor.Canceler          = (*Factor)(nil)
+	_ twofactor.Remover           = (*Factor)(nil)
+	_ twofactor.AnswerChecker     = (*Factor)(nil)
+	_ twofactor.Discoverer        = (*Factor)(nil)
 )
 
 func configErr(format string, args ...any) error { return errs.Config("webauthn", format, args...) }
