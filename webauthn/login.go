@@ -257,64 +257,74 @@ func (f *Factor) CheckOps(ch *twofactor.Challenge, answer string) ([]store.Op, e
 }
 
 // countsOp is CheckOps's read, of the "counts" mark of the credential
-// that signed answer, by the id that registration gives its record.
+// that signed answer, by the id that registration gives its record. It
+// reads the credential's id alone, as the full parse reads it: verify
+// parses the answer, and holds the read to that parse's id.
 func countsOp(ch *twofactor.Challenge, answer string) (store.Op, error) {
 	if ch == nil || ch.ID == "" {
 		return store.Op{}, invalidInput("no challenge")
 	}
-	parsed, err := parseAssertion([]byte(answer))
-	if err != nil {
+	if err := checkJSONObject([]byte(answer), MaxAssertionSize); err != nil {
 		return store.Op{}, err
 	}
-	return store.Op{Kind: store.OpGetState, Key: countsKey(ch.User.ID, enrollmentID(parsed.RawID))}, nil
+	var a struct {
+		RawID protocol.URLEncodedBase64 `json:"rawId"`
+	}
+	if err := json.Unmarshal([]byte(answer), &a); err != nil || len(a.RawID) == 0 {
+		return store.Op{}, invalidInput("response is not an assertion credential")
+	}
+	return store.Op{Kind: store.OpGetState, Key: countsKey(ch.User.ID, enrollmentID(a.RawID))}, nil
 }
 
 // VerifyOps is Verify with ops, CheckOps's read, run (twofactor.
 // BatchVerifier).
 func (f *Factor) VerifyOps(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op) (twofactor.Verified, error) {
-	counts, err := countsRead(ch, answer, ops)
+	h, err := countsRead(ops)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	return f.verify(ctx, ch, answer, how{counts: counts})
+	return f.verify(ctx, ch, answer, h)
 }
 
 // VerifyOpsMarked is VerifyMarked with ops, CheckOps's read, run
 // (twofactor.BatchMarkVerifier): the Service runs it with the count and
 // the records.
 func (f *Factor) VerifyOpsMarked(ctx context.Context, ch *twofactor.Challenge, answer string, ops []store.Op, records []store.EnrollmentRecord) (twofactor.Verified, error) {
-	counts, err := countsRead(ch, answer, ops)
+	h, err := countsRead(ops)
 	if err != nil {
 		return twofactor.Verified{}, err
 	}
-	return f.verify(ctx, ch, answer, how{records: given(records), leave: true, counts: counts})
+	h.records, h.leave = given(records), true
+	return f.verify(ctx, ch, answer, h)
 }
 
-// countsRead returns what ops, CheckOps's read for answer to ch once run,
-// found: whether the credential counts. Operations that are not that
-// read, or that did not run, are an error, never a finding.
-func countsRead(ch *twofactor.Challenge, answer string, ops []store.Op) (*bool, error) {
-	want, err := countsOp(ch, answer)
-	if err != nil {
-		return nil, err
-	}
-	if len(ops) != 1 || ops[0].Kind != want.Kind || ops[0].Key != want.Key || ops[0].Skipped {
-		return nil, errors.New("webauthn: the signature counter's read is not the one CheckOps gave, or did not run")
+// errForeignRead is the error of a read handed back to VerifyOps or
+// VerifyOpsMarked that is not the one CheckOps made for the answer, or
+// that did not run: an error, never a finding.
+var errForeignRead = errors.New("webauthn: the signature counter's read is not the one CheckOps gave, or did not run")
+
+// countsRead returns how verify checks an answer with ops, CheckOps's
+// read once run: knowing whether the credential counts, from a read of
+// the key that verify holds to the answer.
+func countsRead(ops []store.Op) (how, error) {
+	if len(ops) != 1 || ops[0].Kind != store.OpGetState || ops[0].Skipped {
+		return how{}, errForeignRead
 	}
 	counts := ops[0].Found
-	return &counts, nil
+	return how{counts: &counts, countsKey: ops[0].Key}, nil
 }
 
 // how says how verify checks an answer: against records, the user's
 // records (nil: read them); with leave, leaving the ceremony's mark, and
 // under SignCountReject a counter that rose, to the caller
 // (VerifyMarked); knowing, when counts is set, whether the credential,
-// registered with a zero counter, has counted since (else read when
-// needed).
+// registered with a zero counter, has counted since, as read under
+// countsKey (else read when needed).
 type how struct {
-	records []store.EnrollmentRecord
-	leave   bool
-	counts  *bool
+	records   []store.EnrollmentRecord
+	leave     bool
+	counts    *bool
+	countsKey string
 }
 
 // given is records, as the Service gives them: none is an empty list, not
@@ -363,6 +373,9 @@ func (f *Factor) verify(ctx context.Context, ch *twofactor.Challenge, answer str
 	parsed, err := parseAssertion([]byte(answer))
 	if err != nil {
 		return twofactor.Verified{}, err
+	}
+	if h.counts != nil && h.countsKey != countsKey(ch.User.ID, enrollmentID(parsed.RawID)) {
+		return twofactor.Verified{}, errForeignRead
 	}
 	challenge, err := base64.RawURLEncoding.DecodeString(parsed.Response.CollectedClientData.Challenge)
 	if err != nil {
