@@ -237,12 +237,7 @@ func TestServiceZeroAfterCountingOtherRecordID(t *testing.T) {
 // key's, another kind, skipped) is an error that is not the user's, and
 // never a finding that the key does not count.
 func TestVerifyOpsChecksItsRead(t *testing.T) {
-	fx := newFixture(t)
-	k := newSoftKey(t, testRPID, testOrigin)
-	fx.register(k, "key")
-	ch := fx.challenge()
-	opts, err := fx.f.Start(fx.ctx, ch)
-	require.NoError(t, err)
+	fx, k, ch, opts := startedLogin(t)
 	zero := uint32(0)
 	answer := string(k.get(t, opts, assertOpts{count: &zero}))
 	ops, err := fx.f.CheckOps(ch, answer)
