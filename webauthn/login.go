@@ -336,12 +336,12 @@ func given(records []store.EnrollmentRecord) []store.EnrollmentRecord {
 	return records
 }
 
-// CounterRefused reports an answer that VerifyMarked accepted as got whose
-// signature counter, got.CounterMark, the Service found did not rise:
-// another assertion with that counter or a higher one was accepted first,
-// a sign of a cloned authenticator (WebAuthn §6.1.1). It emits the
-// event.Warning with reason event.ReasonSignCount that Verify emits, and
-// returns ErrSignCountRegressed.
+// CounterRefused reports an answer that VerifyMarked or VerifyOpsMarked
+// accepted as got whose signature counter, got.CounterMark, the Service
+// found did not rise: another assertion with that counter or a higher one
+// was accepted first, a sign of a cloned authenticator (WebAuthn §6.1.1).
+// It emits the event.Warning with reason event.ReasonSignCount that
+// Verify emits, and returns ErrSignCountRegressed.
 func (f *Factor) CounterRefused(ctx context.Context, ch *twofactor.Challenge, got twofactor.Verified, records []store.EnrollmentRecord) error {
 	if ch == nil {
 		return invalidInput("no challenge")
