@@ -155,6 +155,8 @@ func reasonOf(err error) event.Reason {
 		return fr.FailureReason()
 	case errors.Is(err, ErrInvalidCode):
 		return event.ReasonInvalid
+	case errors.Is(err, ErrChallengeNotFound):
+		return event.ReasonChallengeEnded
 	case errors.Is(err, ErrTooManyAttempts):
 		return event.ReasonTooManyAttempts
 	case errors.Is(err, ErrLocked):

@@ -93,6 +93,7 @@ const (
 	ReasonError           Reason = "error"
 	ReasonDelivery        Reason = "delivery" // a code was not taken by the mail server or SMS gateway
 	ReasonNoCode          Reason = "no_code"
+	ReasonChallengeEnded  Reason = "challenge_ended" // the challenge ended (another answer completed it, it was cancelled) or was revoked before this answer or send counted
 	ReasonMalformed       Reason = "malformed"
 	ReasonNotEnrolled     Reason = "not_enrolled"           // an answer for a method whose enrollment was removed while the challenge was pending
 	ReasonCancelFailed    Reason = "cancel_failed"          // a warning: what was issued for an ended challenge could not be cancelled
