@@ -320,15 +320,7 @@ func TestCounterMark(t *testing.T) {
 				}
 				c.Factors = factors(f)
 			})
-			if tc.marked {
-				first, err := e.mem.MarkUsed(ctx, mark.Key, exp)
-				require.NoError(t, err)
-				require.True(t, first)
-			}
-			if tc.counted > 0 {
-				_, err := e.mem.Advance(ctx, counter.Key, tc.counted, exp)
-				require.NoError(t, err)
-			}
+			primeLedger(t, e.mem, mark, counter, tc.marked, tc.counted)
 			_, _, err := e.mem.Incr(ctx, "tf:fail:alice", time.Hour) // a wrong answer before
 			require.NoError(t, err)
 			ch := e.begin()
@@ -356,19 +348,44 @@ func TestCounterMark(t *testing.T) {
 			for _, got := range refused {
 				assert.Equal(t, counter, got.CounterMark, "CounterRefused is given the answer's counter")
 			}
-			free, err := e.mem.Advance(ctx, mark.Key, 1, exp)
-			require.NoError(t, err)
-			assert.Equal(t, tc.markAfter, !free, "the mark is taken")
-			for v := int64(1); v <= 10; v++ {
-				raised, err := e.mem.Advance(ctx, counter.Key, v, exp)
-				require.NoError(t, err)
-				if raised {
-					assert.Equal(t, tc.countAt+1, v, "the counter's mark was %d", tc.countAt)
-					break
-				}
-			}
+			assertLedger(t, e.mem, mark, counter, tc.markAfter, tc.countAt)
 		})
 	}
+}
+
+// primeLedger takes mark's key when taken is set, and sets counter's mark
+// to at when it is above zero.
+func primeLedger(t *testing.T, mem *store.Memory, mark, counter store.Op, taken bool, at int64) {
+	t.Helper()
+	ctx := context.Background()
+	if taken {
+		first, err := mem.MarkUsed(ctx, mark.Key, mark.Time)
+		require.NoError(t, err)
+		require.True(t, first)
+	}
+	if at > 0 {
+		_, err := mem.Advance(ctx, counter.Key, at, counter.Time)
+		require.NoError(t, err)
+	}
+}
+
+// assertLedger checks that mark's key is taken when taken is set, and
+// that counter's mark is at (0: none), consuming both.
+func assertLedger(t *testing.T, mem *store.Memory, mark, counter store.Op, taken bool, at int64) {
+	t.Helper()
+	ctx := context.Background()
+	free, err := mem.Advance(ctx, mark.Key, 1, mark.Time)
+	require.NoError(t, err)
+	assert.Equal(t, taken, !free, "the mark is taken")
+	for v := int64(1); v <= 10; v++ {
+		raised, err := mem.Advance(ctx, counter.Key, v, counter.Time)
+		require.NoError(t, err)
+		if raised {
+			assert.Equal(t, at+1, v, "the counter's mark was %d", at)
+			return
+		}
+	}
+	t.Errorf("the counter's mark is above 10, not %d", at)
 }
 
 func b2i(b bool) int64 {
